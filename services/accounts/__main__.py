@@ -1,0 +1,3 @@
+from services.accounts.main import main
+
+main()

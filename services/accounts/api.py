@@ -1,0 +1,194 @@
+"""accounts HTTP API: queries for balances and statements, account opening, the
+customer profile, and the operator's ledger check. Money moves only through
+`accounts.commands`."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
+
+from services.accounts import handlers, store
+from services.accounts.schemas import (
+    AccountCreate,
+    AccountList,
+    AccountPublic,
+    CustomerCreate,
+    CustomerPublic,
+    LedgerCheck,
+    TransactionPage,
+    TransactionPublic,
+)
+from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
+from shared.money import format_minor
+from shared.problems import Problem, not_found
+from shared.service import Runtime
+
+router = APIRouter()
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _ctx(request: Request) -> handlers.Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+ContextDep = Annotated[handlers.Context, Depends(_ctx)]
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+    except ValueError:
+        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
+
+
+def _encode_cursor(line_id: int) -> str:
+    return base64.urlsafe_b64encode(str(line_id).encode()).decode().rstrip("=")
+
+
+async def _own_account(runtime: Runtime, principal: Principal, account_id: str) -> store.Account:
+    async with runtime.db.read() as session:
+        account = await session.get(store.Account, account_id)
+    # Another customer's account is indistinguishable from a missing one.
+    if account is None or (
+        account.customer_id != principal.customer_id and not principal.has("service")
+    ):
+        raise not_found("account", account_id)
+    return account
+
+
+@router.post(
+    "/internal/customers",
+    status_code=201,
+    response_model=CustomerPublic,
+    tags=["internal"],
+    summary="Create a customer profile (called by the gateway at registration)",
+)
+async def create_customer(body: CustomerCreate, _caller: ServiceCaller, runtime: RuntimeDep, ctx: ContextDep) -> CustomerPublic:
+    try:
+        async with runtime.unit_of_work() as uow:
+            customer = await handlers.register_customer(
+                ctx, uow, customer_id=body.customer_id, phone=body.phone, name=body.name, kyc_class=body.kyc_class
+            )
+    except handlers.DuplicatePhone:
+        raise Problem(409, "phone-taken", "a customer with this phone number already exists") from None
+    except handlers.CustomerConflict as exc:
+        raise Problem(409, "customer-conflict", str(exc)) from None
+    return CustomerPublic.model_validate(customer, from_attributes=True)
+
+
+@router.get("/v1/customers/me", response_model=CustomerPublic, tags=["customers"], summary="The caller's profile")
+async def me(principal: CurrentCustomer, runtime: RuntimeDep) -> CustomerPublic:
+    async with runtime.db.read() as session:
+        customer = await session.get(store.Customer, principal.customer_id)
+    if customer is None:
+        raise not_found("customer", principal.customer_id)
+    return CustomerPublic.model_validate(customer, from_attributes=True)
+
+
+@router.get("/v1/accounts", response_model=AccountList, tags=["accounts"], summary="The caller's accounts with balances")
+async def list_accounts(principal: CurrentCustomer, runtime: RuntimeDep) -> AccountList:
+    async with runtime.db.read() as session:
+        rows = (
+            await session.scalars(
+                select(store.Account)
+                .where(store.Account.customer_id == principal.customer_id)
+                .order_by(store.Account.created_at, store.Account.id)
+            )
+        ).all()
+    return AccountList(items=[AccountPublic.of(a) for a in rows])
+
+
+@router.post("/v1/accounts", status_code=201, response_model=AccountPublic, tags=["accounts"], summary="Open an account")
+async def create_account(body: AccountCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> AccountPublic:
+    """Opens a checking, savings or securities cash account in CNY with a zero balance."""
+    async with runtime.db.read() as session:
+        if await session.get(store.Customer, principal.customer_id) is None:
+            raise not_found("customer", principal.customer_id)
+    try:
+        async with runtime.unit_of_work() as uow:
+            account = await handlers.open_account(
+                ctx, uow, customer_id=principal.customer_id, kind=body.kind, currency=body.currency, name=body.name
+            )
+    except handlers.TooManyAccounts as exc:
+        raise Problem(409, "too-many-accounts", str(exc)) from None
+    return AccountPublic.of(account)
+
+
+@router.get("/v1/accounts/{account_id}", response_model=AccountPublic, tags=["accounts"], summary="One account with balances")
+async def get_account(account_id: str, principal: Annotated[Principal, Depends(current_principal)], runtime: RuntimeDep) -> AccountPublic:
+    return AccountPublic.of(await _own_account(runtime, principal, account_id))
+
+
+@router.get(
+    "/v1/accounts/{account_id}/transactions",
+    response_model=TransactionPage,
+    tags=["accounts"],
+    summary="The account's statement, newest first",
+)
+async def list_transactions(
+    account_id: str,
+    principal: Annotated[Principal, Depends(current_principal)],
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> TransactionPage:
+    await _own_account(runtime, principal, account_id)
+    before = _decode_cursor(cursor)
+    query = (
+        select(store.JournalLine, store.JournalEntry.kind, store.JournalEntry.description)
+        .join(store.JournalEntry, store.JournalEntry.id == store.JournalLine.entry_id)
+        .where(store.JournalLine.account_id == account_id)
+        .order_by(store.JournalLine.id.desc())
+        .limit(limit + 1)
+    )
+    if before is not None:
+        query = query.where(store.JournalLine.id < before)
+    async with runtime.db.read() as session:
+        rows = (await session.execute(query)).all()
+    items = [
+        TransactionPublic(
+            id=line.id,
+            entry_id=line.entry_id,
+            kind=kind,
+            direction="credit" if line.amount_minor > 0 else "debit",
+            amount=format_minor(abs(line.amount_minor), line.currency),
+            amount_minor=line.amount_minor,
+            currency=line.currency,
+            balance_after=format_minor(line.balance_after_minor, line.currency),
+            balance_after_minor=line.balance_after_minor,
+            counterparty_account_id=line.counterparty_account_id,
+            description=description,
+            created_at=line.created_at,
+        )
+        for line, kind, description in rows[:limit]
+    ]
+    next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
+    return TransactionPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/admin/ledger/check",
+    response_model=LedgerCheck,
+    tags=["operator"],
+    summary="Run the ledger invariant check",
+)
+async def ledger_check(
+    _operator: Operator,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    stale_after_s: Annotated[int, Query(ge=1, le=86400)] = 600,
+) -> LedgerCheck:
+    """Sum of all balances per currency is zero; every balance equals its journal lines;
+    every journal entry balances; held amounts equal active holds; no available balance
+    below zero without overdraft; no hold outlives its saga's timeout."""
+    async with runtime.db.read() as session:
+        return LedgerCheck.model_validate(await handlers.check_ledger(ctx, session, stale_after_s=stale_after_s))

@@ -1,0 +1,285 @@
+"""The ledger's rules as plain code: accounts, holds, postings and KYC class limits.
+
+Handlers load state into these objects, call a rule, and store what it changed;
+the rules themselves never touch a database or a broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from shared.money import format_minor
+
+
+class KycClass(StrEnum):
+    """PBoC account classes by strength of identity verification."""
+
+    I = "I"  # noqa: E741  (the regulation's own name)
+    II = "II"
+    III = "III"
+
+
+class AccountKind(StrEnum):
+    CHECKING = "checking"
+    SAVINGS = "savings"
+    SECURITIES_CASH = "securities_cash"
+    INTERNAL = "internal"
+
+
+CUSTOMER_ACCOUNT_KINDS = (AccountKind.CHECKING, AccountKind.SAVINGS, AccountKind.SECURITIES_CASH)
+
+
+class HoldStatus(StrEnum):
+    ACTIVE = "active"
+    RELEASED = "released"
+    CAPTURED = "captured"
+    REJECTED = "rejected"
+
+
+# Internal accounts: the other side of every posting that enters or leaves customers.
+INTERNAL_ACCOUNTS = {
+    "internal:cash-in": "External cash-in (sandbox deposits)",
+    "internal:fees": "Fee income",
+    "internal:biller-settlement": "Biller settlement",
+    "internal:merchant-settlement": "Merchant settlement",
+    "internal:topup-settlement": "Mobile top-up settlement",
+    "internal:securities-settlement": "Securities settlement",
+    "internal:securities-proceeds": "Securities sale proceeds",
+    "internal:insurance-premiums": "Insurance premiums",
+    "internal:insurance-claims": "Insurance claims payouts",
+}
+
+
+@dataclass(frozen=True)
+class ClassLimits:
+    """Daily outflow and balance cap per KYC class, in minor units (None = no limit)."""
+
+    daily_outflow_minor: dict[KycClass, int | None] = field(
+        default_factory=lambda: {KycClass.I: None, KycClass.II: 10_000_00, KycClass.III: 2_000_00}
+    )
+    balance_cap_minor: dict[KycClass, int | None] = field(
+        default_factory=lambda: {KycClass.I: None, KycClass.II: None, KycClass.III: 2_000_00}
+    )
+
+
+class LedgerError(Exception):
+    reason = "invalid_amount"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InsufficientFunds(LedgerError):
+    reason = "insufficient_funds"
+
+
+class LimitExceeded(LedgerError):
+    reason = "limit_exceeded"
+
+
+class BalanceCapExceeded(LedgerError):
+    reason = "balance_cap_exceeded"
+
+
+class CurrencyMismatch(LedgerError):
+    reason = "currency_mismatch"
+
+
+class HoldNotActive(LedgerError):
+    reason = "hold_not_active"
+
+
+class InvalidAmount(LedgerError):
+    reason = "invalid_amount"
+
+
+@dataclass
+class Account:
+    id: str
+    currency: str
+    balance_minor: int = 0
+    held_minor: int = 0
+    customer_id: str | None = None
+    kyc_class: KycClass | None = None
+    allow_overdraft: bool = False
+
+    @property
+    def available_minor(self) -> int:
+        return self.balance_minor - self.held_minor
+
+
+@dataclass
+class Hold:
+    id: str
+    account_id: str
+    amount_minor: int
+    currency: str
+    status: HoldStatus = HoldStatus.ACTIVE
+    counts_toward_limit: bool = True
+
+
+@dataclass(frozen=True)
+class Line:
+    account_id: str
+    amount_minor: int  # positive credits the account, negative debits it
+    currency: str
+
+
+@dataclass(frozen=True)
+class Posting:
+    """A journal entry: lines that sum to zero per currency."""
+
+    lines: tuple[Line, ...]
+
+    def __post_init__(self) -> None:
+        totals: dict[str, int] = {}
+        for line in self.lines:
+            totals[line.currency] = totals.get(line.currency, 0) + line.amount_minor
+        if any(totals.values()):
+            raise ValueError(f"unbalanced posting: {totals}")
+
+
+def _positive(amount_minor: int) -> None:
+    if amount_minor <= 0:
+        raise InvalidAmount("amount must be greater than zero")
+
+
+def _same_currency(account: Account, currency: str) -> None:
+    if account.currency != currency:
+        raise CurrencyMismatch(f"account {account.id} holds {account.currency}, not {currency}")
+
+
+def check_outflow(
+    account: Account, amount_minor: int, outflow_today_minor: int, limits: ClassLimits
+) -> None:
+    """Class II/III accounts may pay out only so much a day (holds count as spent)."""
+    if account.kyc_class is None:
+        return
+    limit = limits.daily_outflow_minor.get(account.kyc_class)
+    if limit is not None and outflow_today_minor + amount_minor > limit:
+        left = max(0, limit - outflow_today_minor)
+        raise LimitExceeded(
+            f"class {account.kyc_class} daily limit is {format_minor(limit, account.currency)} "
+            f"{account.currency}; {format_minor(left, account.currency)} left today"
+        )
+
+
+def check_balance_cap(account: Account, amount_minor: int, limits: ClassLimits) -> None:
+    if account.kyc_class is None:
+        return
+    cap = limits.balance_cap_minor.get(account.kyc_class)
+    if cap is not None and account.balance_minor + amount_minor > cap:
+        raise BalanceCapExceeded(
+            f"class {account.kyc_class} accounts may hold at most "
+            f"{format_minor(cap, account.currency)} {account.currency}"
+        )
+
+
+def _debit_allowed(account: Account, amount_minor: int) -> None:
+    if not account.allow_overdraft and account.available_minor < amount_minor:
+        raise InsufficientFunds(
+            f"available balance {format_minor(account.available_minor, account.currency)} "
+            f"{account.currency} is less than {format_minor(amount_minor, account.currency)}"
+        )
+
+
+def reserve(
+    account: Account,
+    hold: Hold,
+    *,
+    outflow_today_minor: int,
+    limits: ClassLimits,
+) -> None:
+    """Reserve `hold.amount_minor` on the account (raises a LedgerError if it may not)."""
+    _positive(hold.amount_minor)
+    _same_currency(account, hold.currency)
+    if hold.counts_toward_limit:
+        check_outflow(account, hold.amount_minor, outflow_today_minor, limits)
+    _debit_allowed(account, hold.amount_minor)
+    account.held_minor += hold.amount_minor
+    hold.status = HoldStatus.ACTIVE
+
+
+def release(account: Account, hold: Hold) -> int:
+    """Free an active hold; releasing a released hold is a no-op. Returns the amount freed."""
+    if hold.status == HoldStatus.RELEASED:
+        return 0
+    if hold.status != HoldStatus.ACTIVE:
+        raise HoldNotActive(f"hold {hold.id} is {hold.status}")
+    account.held_minor -= hold.amount_minor
+    hold.status = HoldStatus.RELEASED
+    return hold.amount_minor
+
+
+def capture(
+    source: Account,
+    target: Account,
+    hold: Hold,
+    amount_minor: int | None,
+    *,
+    limits: ClassLimits,
+) -> tuple[Posting, int]:
+    """Turn an active hold into a posting source -> target; the rest is released.
+
+    Returns the posting and the amount released."""
+    if hold.status != HoldStatus.ACTIVE:
+        raise HoldNotActive(f"hold {hold.id} is {hold.status}")
+    amount = hold.amount_minor if amount_minor is None else amount_minor
+    _positive(amount)
+    if amount > hold.amount_minor:
+        raise InvalidAmount(f"capture of {amount} exceeds the hold of {hold.amount_minor}")
+    _same_currency(target, hold.currency)
+    check_balance_cap(target, amount, limits)
+    posting = Posting(
+        (Line(source.id, -amount, hold.currency), Line(target.id, amount, hold.currency))
+    )
+    source.held_minor -= hold.amount_minor
+    apply(posting, {source.id: source, target.id: target})
+    hold.status = HoldStatus.CAPTURED
+    return posting, hold.amount_minor - amount
+
+
+def credit(source: Account, target: Account, amount_minor: int, currency: str, *, limits: ClassLimits) -> Posting:
+    """Credit `target` from an internal account."""
+    _positive(amount_minor)
+    _same_currency(target, currency)
+    _same_currency(source, currency)
+    if source.id == target.id:
+        raise InvalidAmount("source and target are the same account")
+    check_balance_cap(target, amount_minor, limits)
+    _debit_allowed(source, amount_minor)
+    posting = Posting((Line(source.id, -amount_minor, currency), Line(target.id, amount_minor, currency)))
+    apply(posting, {source.id: source, target.id: target})
+    return posting
+
+
+def transfer(
+    source: Account,
+    target: Account,
+    amount_minor: int,
+    currency: str,
+    *,
+    outflow_today_minor: int,
+    counts_toward_limit: bool,
+    limits: ClassLimits,
+) -> Posting:
+    """Move money between two accounts in one posting."""
+    _positive(amount_minor)
+    _same_currency(source, currency)
+    _same_currency(target, currency)
+    if source.id == target.id:
+        raise InvalidAmount("cannot transfer an account to itself")
+    if counts_toward_limit:
+        check_outflow(source, amount_minor, outflow_today_minor, limits)
+    _debit_allowed(source, amount_minor)
+    check_balance_cap(target, amount_minor, limits)
+    posting = Posting((Line(source.id, -amount_minor, currency), Line(target.id, amount_minor, currency)))
+    apply(posting, {source.id: source, target.id: target})
+    return posting
+
+
+def apply(posting: Posting, accounts: dict[str, Account]) -> None:
+    for line in posting.lines:
+        accounts[line.account_id].balance_minor += line.amount_minor

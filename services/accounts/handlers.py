@@ -1,0 +1,552 @@
+"""accounts use cases: commands from Kafka, and the synchronous ones the API calls.
+
+Every money movement is one unit of work: rule check, journal entry, balances and
+the outgoing fact commit together. Each command is idempotent twice over: the
+consumer's inbox drops a redelivered message, and the command's business id (hold
+id, credit id, transfer id) answers a re-sent command with the fact it already
+produced instead of applying it again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.accounts import domain, store
+from shared.clock import Clock
+from shared.events import Envelope, Message
+from shared.events import accounts as ev
+from shared.kafka.consumer import Handler
+from shared.kafka.messaging import UnitOfWork
+from shared.sandbox import DEMO_CUSTOMERS
+
+CASH_IN = "internal:cash-in"
+
+
+@dataclass
+class Context:
+    clock: Clock = field(default_factory=Clock)
+    limits: domain.ClassLimits = field(default_factory=domain.ClassLimits)
+
+
+class DuplicatePhone(Exception):
+    pass
+
+
+class CustomerConflict(Exception):
+    pass
+
+
+class TooManyAccounts(Exception):
+    pass
+
+
+MAX_ACCOUNTS_PER_CUSTOMER = 20
+
+
+# --- commands from accounts.commands ----------------------------------------------------
+
+
+async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> None:
+    """Place a hold, or reject it with a reason the saga can show the customer."""
+    session = uow.session
+    existing = await session.get(store.Hold, cmd.hold_id)
+    if existing is not None:
+        uow.publish(_hold_fact(existing))
+        return
+    now = ctx.clock.now()
+    accounts = await store.load_accounts(session, [cmd.account_id])
+    account = accounts.get(cmd.account_id)
+    hold = domain.Hold(
+        id=cmd.hold_id,
+        account_id=cmd.account_id,
+        amount_minor=cmd.amount_minor,
+        currency=cmd.currency,
+        counts_toward_limit=cmd.counts_toward_limit,
+    )
+    row = store.Hold(
+        id=cmd.hold_id,
+        account_id=cmd.account_id,
+        customer_id=account.customer_id if account else None,
+        amount_minor=cmd.amount_minor,
+        currency=cmd.currency,
+        counts_toward_limit=cmd.counts_toward_limit,
+        reference=cmd.reference[:200],
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        if account is None:
+            raise _not_found(cmd.account_id)
+        outflow = await store.outflow_today(session, account.customer_id, ctx.clock.bank_day())
+        domain.reserve(account, hold, outflow_today_minor=outflow, limits=ctx.limits)
+        row.status = domain.HoldStatus.ACTIVE
+        await store.save_accounts(session, [account])
+    except domain.LedgerError as err:
+        row.status, row.reason, row.detail = domain.HoldStatus.REJECTED, err.reason, err.detail
+    session.add(row)
+    await session.flush()
+    uow.publish(_hold_fact(row, available=account.available_minor if account else 0))
+
+
+async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> None:
+    """Free a hold. A release for an unknown hold leaves a released tombstone, so a
+    reservation arriving after its saga gave up cannot take funds nobody will free."""
+    session = uow.session
+    row = await session.get(store.Hold, cmd.hold_id, with_for_update=True)
+    now = ctx.clock.now()
+    if row is None:
+        row = store.Hold(
+            id=cmd.hold_id,
+            account_id=cmd.account_id,
+            amount_minor=0,
+            currency="CNY",
+            status=domain.HoldStatus.RELEASED,
+            counts_toward_limit=False,
+            reason="hold_not_found",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(row)
+        await session.flush()
+    elif row.status == domain.HoldStatus.ACTIVE:
+        accounts = await store.load_accounts(session, [row.account_id])
+        hold = store.hold_to_domain(row)
+        domain.release(accounts[row.account_id], hold)
+        await store.save_accounts(session, list(accounts.values()))
+        row.status, row.updated_at = hold.status, now
+    uow.publish(_hold_fact(row))
+
+
+async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> None:
+    """Post a held amount into the target account; release whatever is left."""
+    session = uow.session
+    row = await session.get(store.Hold, cmd.hold_id, with_for_update=True)
+    if row is None or row.status != domain.HoldStatus.ACTIVE:
+        if row is not None and row.status == domain.HoldStatus.CAPTURED:
+            uow.publish(_hold_fact(row))
+            return
+        status = row.status if row else "unknown"
+        uow.publish(
+            ev.CaptureRejected(
+                account_id=cmd.account_id,
+                hold_id=cmd.hold_id,
+                target_account_id=cmd.target_account_id,
+                reason="hold_not_found" if row is None else "hold_not_active",
+                detail=f"hold {cmd.hold_id} is {status}",
+            )
+        )
+        return
+    accounts = await store.load_accounts(session, [row.account_id, cmd.target_account_id])
+    target = accounts.get(cmd.target_account_id)
+    hold = store.hold_to_domain(row)
+    try:
+        if target is None:
+            raise _not_found(cmd.target_account_id)
+        source = accounts[row.account_id]
+        posting, released = domain.capture(
+            source, target, hold, cmd.amount_minor, limits=ctx.limits
+        )
+    except domain.LedgerError as err:
+        uow.publish(
+            ev.CaptureRejected(
+                account_id=cmd.account_id,
+                hold_id=cmd.hold_id,
+                target_account_id=cmd.target_account_id,
+                reason=err.reason,  # type: ignore[arg-type]
+                detail=err.detail,
+            )
+        )
+        return
+    now = ctx.clock.now()
+    entry_id = str(uuid.uuid4())
+    await store.post(
+        session,
+        posting,
+        accounts,
+        entry_id=entry_id,
+        kind="capture",
+        reference=cmd.hold_id,
+        description=cmd.description or row.reference,
+        correlation_id=uow.causation.correlation_id if uow.causation else None,
+        now=now,
+    )
+    captured = hold.amount_minor - released
+    if row.counts_toward_limit:
+        await store.add_outflow(session, row.customer_id, ctx.clock.bank_day(), captured)
+    row.status, row.target_account_id, row.captured_minor = hold.status, target.id, captured
+    row.entry_id, row.updated_at = entry_id, now
+    uow.publish(_hold_fact(row))
+
+
+async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -> None:
+    """Credit a customer from an internal account (deposits, payouts, proceeds)."""
+    session = uow.session
+    done = await store.find_entry(session, "credit", cmd.credit_id)
+    if done is not None:
+        uow.publish(await _credited(session, cmd, done.id))
+        return
+    accounts = await store.load_accounts(session, [cmd.account_id, cmd.source_account_id])
+    try:
+        target = accounts.get(cmd.account_id)
+        source = accounts.get(cmd.source_account_id)
+        if target is None:
+            raise _not_found(cmd.account_id)
+        if source is None or source.customer_id is not None:
+            raise domain.InvalidAmount(f"{cmd.source_account_id} is not an internal account")
+        posting = domain.credit(source, target, cmd.amount_minor, cmd.currency, limits=ctx.limits)
+    except domain.LedgerError as err:
+        uow.publish(
+            ev.CreditRejected(
+                account_id=cmd.account_id,
+                credit_id=cmd.credit_id,
+                source_account_id=cmd.source_account_id,
+                amount_minor=cmd.amount_minor,
+                reason=err.reason,  # type: ignore[arg-type]
+                detail=err.detail,
+            )
+        )
+        return
+    entry_id = str(uuid.uuid4())
+    await store.post(
+        session,
+        posting,
+        accounts,
+        entry_id=entry_id,
+        kind="credit",
+        reference=cmd.credit_id,
+        description=cmd.description or "credit",
+        correlation_id=uow.causation.correlation_id if uow.causation else None,
+        now=ctx.clock.now(),
+    )
+    uow.publish(
+        ev.AccountCredited(
+            account_id=cmd.account_id,
+            credit_id=cmd.credit_id,
+            source_account_id=cmd.source_account_id,
+            amount_minor=cmd.amount_minor,
+            currency=cmd.currency,
+            entry_id=entry_id,
+            balance_minor=target.balance_minor,
+        )
+    )
+
+
+async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -> None:
+    """Move money between two accounts in one posting."""
+    session = uow.session
+    done = await store.find_entry(session, "transfer", cmd.transfer_id)
+    if done is not None:
+        uow.publish(_transferred(cmd, done.id))
+        return
+    accounts = await store.load_accounts(session, [cmd.account_id, cmd.to_account_id])
+    try:
+        source = accounts.get(cmd.account_id)
+        target = accounts.get(cmd.to_account_id)
+        if source is None or target is None:
+            raise _not_found(cmd.account_id if source is None else cmd.to_account_id)
+        outflow = await store.outflow_today(session, source.customer_id, ctx.clock.bank_day())
+        posting = domain.transfer(
+            source,
+            target,
+            cmd.amount_minor,
+            cmd.currency,
+            outflow_today_minor=outflow,
+            counts_toward_limit=cmd.counts_toward_limit and source.customer_id != target.customer_id,
+            limits=ctx.limits,
+        )
+    except domain.LedgerError as err:
+        uow.publish(
+            ev.TransferRejected(
+                account_id=cmd.account_id,
+                transfer_id=cmd.transfer_id,
+                to_account_id=cmd.to_account_id,
+                amount_minor=cmd.amount_minor,
+                reason=err.reason,  # type: ignore[arg-type]
+                detail=err.detail,
+            )
+        )
+        return
+    entry_id = str(uuid.uuid4())
+    await store.post(
+        session,
+        posting,
+        accounts,
+        entry_id=entry_id,
+        kind="transfer",
+        reference=cmd.transfer_id,
+        description=cmd.description or "transfer",
+        correlation_id=uow.causation.correlation_id if uow.causation else None,
+        now=ctx.clock.now(),
+    )
+    if cmd.counts_toward_limit and source.customer_id != target.customer_id:
+        await store.add_outflow(session, source.customer_id, ctx.clock.bank_day(), cmd.amount_minor)
+    uow.publish(_transferred(cmd, entry_id))
+
+
+def command_handlers(ctx: Context) -> dict[str, Handler]:
+    def bind(fn):  # type: ignore[no-untyped-def]
+        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
+            await fn(ctx, uow, message)
+
+        return handle
+
+    return {
+        ev.ReserveFunds.TYPE: bind(reserve_funds),
+        ev.ReleaseHold.TYPE: bind(release_hold),
+        ev.CaptureHold.TYPE: bind(capture_hold),
+        ev.CreditAccount.TYPE: bind(credit_account),
+        ev.TransferFunds.TYPE: bind(transfer_funds),
+    }
+
+
+# --- facts ------------------------------------------------------------------------------
+
+
+def _not_found(account_id: str) -> domain.LedgerError:
+    err = domain.LedgerError(f"account {account_id} does not exist")
+    err.reason = "account_not_found"
+    return err
+
+
+def _hold_fact(row: store.Hold, available: int = 0) -> Message:
+    if row.status == domain.HoldStatus.REJECTED:
+        return ev.ReservationRejected(
+            account_id=row.account_id,
+            hold_id=row.id,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            reason=row.reason,  # type: ignore[arg-type]
+            detail=row.detail or "",
+        )
+    if row.status == domain.HoldStatus.RELEASED:
+        return ev.HoldReleased(account_id=row.account_id, hold_id=row.id, amount_minor=row.amount_minor)
+    if row.status == domain.HoldStatus.CAPTURED:
+        return ev.HoldCaptured(
+            account_id=row.account_id,
+            hold_id=row.id,
+            target_account_id=row.target_account_id or "",
+            amount_minor=row.captured_minor or 0,
+            released_minor=row.amount_minor - (row.captured_minor or 0),
+            entry_id=row.entry_id or "",
+        )
+    return ev.FundsReserved(
+        account_id=row.account_id,
+        hold_id=row.id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        available_minor=available,
+    )
+
+
+async def _credited(session, cmd: ev.CreditAccount, entry_id: str) -> ev.AccountCredited:  # type: ignore[no-untyped-def]
+    balance = await session.scalar(
+        select(store.JournalLine.balance_after_minor).where(
+            store.JournalLine.entry_id == entry_id, store.JournalLine.account_id == cmd.account_id
+        )
+    )
+    return ev.AccountCredited(
+        account_id=cmd.account_id,
+        credit_id=cmd.credit_id,
+        source_account_id=cmd.source_account_id,
+        amount_minor=cmd.amount_minor,
+        currency=cmd.currency,
+        entry_id=entry_id,
+        balance_minor=int(balance or 0),
+    )
+
+
+def _transferred(cmd: ev.TransferFunds, entry_id: str) -> ev.FundsTransferred:
+    return ev.FundsTransferred(
+        account_id=cmd.account_id,
+        transfer_id=cmd.transfer_id,
+        to_account_id=cmd.to_account_id,
+        amount_minor=cmd.amount_minor,
+        currency=cmd.currency,
+        entry_id=entry_id,
+    )
+
+
+# --- synchronous use cases (HTTP) -----------------------------------------------------------
+
+
+async def register_customer(
+    ctx: Context, uow: UnitOfWork, *, customer_id: str, phone: str, name: str, kyc_class: str
+) -> store.Customer:
+    """Create a customer profile; repeating the same registration returns it unchanged."""
+    session = uow.session
+    existing = await session.get(store.Customer, customer_id)
+    if existing is not None:
+        if existing.phone != phone:
+            raise CustomerConflict(f"customer {customer_id} exists with another phone")
+        return existing
+    if await session.scalar(select(store.Customer.id).where(store.Customer.phone == phone)):
+        raise DuplicatePhone(phone)
+    customer = store.Customer(
+        id=customer_id, phone=phone, name=name, kyc_class=kyc_class, created_at=ctx.clock.now()
+    )
+    session.add(customer)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise DuplicatePhone(phone) from None
+    uow.publish(ev.CustomerRegistered(customer_id=customer_id, phone=phone, name=name, kyc_class=kyc_class))
+    return customer
+
+
+async def open_account(
+    ctx: Context,
+    uow: UnitOfWork,
+    *,
+    customer_id: str | None,
+    kind: str,
+    currency: str = "CNY",
+    name: str | None = None,
+    account_id: str | None = None,
+    allow_overdraft: bool = False,
+) -> store.Account:
+    session = uow.session
+    if account_id and (existing := await session.get(store.Account, account_id)) is not None:
+        return existing
+    if customer_id is not None:
+        count = len(
+            (await session.scalars(select(store.Account.id).where(store.Account.customer_id == customer_id))).all()
+        )
+        if count >= MAX_ACCOUNTS_PER_CUSTOMER:
+            raise TooManyAccounts(f"a customer may hold at most {MAX_ACCOUNTS_PER_CUSTOMER} accounts")
+    account = store.Account(
+        id=account_id or str(uuid.uuid4()),
+        customer_id=customer_id,
+        kind=kind,
+        name=name or kind.replace("_", " ").title(),
+        currency=currency,
+        balance_minor=0,
+        held_minor=0,
+        allow_overdraft=allow_overdraft,
+        created_at=ctx.clock.now(),
+    )
+    session.add(account)
+    await session.flush()
+    uow.publish(ev.AccountOpened(account_id=account.id, customer_id=customer_id, kind=kind, currency=currency))
+    return account
+
+
+async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
+    """Internal accounts always; demo customers with opening balances in sandbox mode."""
+    for account_id, name in domain.INTERNAL_ACCOUNTS.items():
+        await open_account(
+            ctx, uow, customer_id=None, kind=domain.AccountKind.INTERNAL, name=name,
+            account_id=account_id, allow_overdraft=True,
+        )
+    if not demo:
+        return
+    for user in DEMO_CUSTOMERS:
+        await register_customer(
+            ctx, uow, customer_id=user.id, phone=user.phone, name=user.name, kyc_class=user.kyc_class
+        )
+        for acc in user.accounts:
+            await open_account(ctx, uow, customer_id=user.id, kind=acc.kind, account_id=acc.id)
+            if acc.opening_minor:
+                await credit_account(
+                    ctx,
+                    uow,
+                    ev.CreditAccount(
+                        account_id=acc.id,
+                        credit_id=f"seed:{acc.id}",
+                        source_account_id=CASH_IN,
+                        amount_minor=acc.opening_minor,
+                        description="Opening balance",
+                    ),
+                )
+
+
+# --- the invariant check (DESIGN.md section 5) --------------------------------------------
+
+
+@dataclass
+class Finding:
+    rule: str
+    detail: str
+    account_id: str | None = None
+
+
+async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> dict:  # type: ignore[no-untyped-def]
+    """Every rule of the ledger, checked against the whole database."""
+    from sqlalchemy import func
+
+    findings: list[Finding] = []
+    totals: dict[str, int] = {}
+    accounts = (await session.execute(select(store.Account))).scalars().all()
+    line_sums = dict(
+        (
+            await session.execute(
+                select(store.JournalLine.account_id, func.sum(store.JournalLine.amount_minor)).group_by(
+                    store.JournalLine.account_id
+                )
+            )
+        ).all()
+    )
+    held_sums = dict(
+        (
+            await session.execute(
+                select(store.Hold.account_id, func.sum(store.Hold.amount_minor))
+                .where(store.Hold.status == domain.HoldStatus.ACTIVE)
+                .group_by(store.Hold.account_id)
+            )
+        ).all()
+    )
+    for a in accounts:
+        totals[a.currency] = totals.get(a.currency, 0) + a.balance_minor
+        if int(line_sums.get(a.id) or 0) != a.balance_minor:
+            findings.append(Finding("balance_matches_journal", f"balance {a.balance_minor} but journal sums to {line_sums.get(a.id) or 0}", a.id))
+        if int(held_sums.get(a.id) or 0) != a.held_minor:
+            findings.append(Finding("held_matches_holds", f"held {a.held_minor} but active holds sum to {held_sums.get(a.id) or 0}", a.id))
+        if not a.allow_overdraft and a.balance_minor - a.held_minor < 0:
+            findings.append(Finding("available_not_negative", f"available balance {a.balance_minor - a.held_minor}", a.id))
+    for currency, total in totals.items():
+        if total != 0:
+            findings.append(Finding("sum_of_balances_zero", f"{currency} balances sum to {total}"))
+    unbalanced = (
+        await session.execute(
+            select(store.JournalLine.entry_id, store.JournalLine.currency, func.sum(store.JournalLine.amount_minor))
+            .group_by(store.JournalLine.entry_id, store.JournalLine.currency)
+            .having(func.sum(store.JournalLine.amount_minor) != 0)
+        )
+    ).all()
+    for entry_id, currency, total in unbalanced:
+        findings.append(Finding("entry_balanced", f"entry {entry_id} {currency} lines sum to {total}"))
+    stale_before = ctx.clock.now().timestamp() - stale_after_s
+    active = (
+        await session.execute(select(store.Hold).where(store.Hold.status == domain.HoldStatus.ACTIVE))
+    ).scalars().all()
+    for hold in active:
+        if _ts(hold.created_at) < stale_before:
+            findings.append(
+                Finding(
+                    "hold_belongs_to_live_saga",
+                    f"hold {hold.id} ({hold.reference}) active for over {stale_after_s}s: its saga is not finishing",
+                    hold.account_id,
+                )
+            )
+    entries = await session.scalar(select(func.count()).select_from(store.JournalEntry))
+    return {
+        "ok": not findings,
+        "checked_at": ctx.clock.now().isoformat(),
+        "accounts_checked": len(accounts),
+        "entries_checked": int(entries or 0),
+        "active_holds": len(active),
+        "totals_minor": totals,
+        "violations": [f.__dict__ for f in findings],
+    }
+
+
+def _ts(value: datetime) -> float:
+    if value.tzinfo is None:  # SQLite hands back naive datetimes
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value.timestamp()

@@ -1,0 +1,238 @@
+"""accounts tables and the queries the handlers need."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.accounts import domain
+from shared.db import new_base
+from shared.kafka.messaging import messaging_tables
+
+Base = new_base()
+messaging = messaging_tables(Base.metadata)
+
+
+class Customer(Base):
+    __tablename__ = "customer"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kyc_class: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Account(Base):
+    __tablename__ = "account"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    allow_overdraft: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Hold(Base):
+    __tablename__ = "hold"
+    __table_args__ = (Index("ix_hold_customer_active", "customer_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(36))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))
+    counts_toward_limit: Mapped[bool] = mapped_column(Boolean, default=True)
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    target_account_id: Mapped[str | None] = mapped_column(String(64))
+    captured_minor: Mapped[int | None] = mapped_column(BigInteger)
+    entry_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entry"
+    # A command's business id (transfer id, credit id, hold id) posts at most once.
+    __table_args__ = (UniqueConstraint("kind", "reference", name="uq_journal_entry_kind_reference"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class JournalLine(Base):
+    __tablename__ = "journal_line"
+    __table_args__ = (Index("ix_journal_line_account_id_id", "account_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("journal_entry.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"))
+    counterparty_account_id: Mapped[str | None] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    balance_after_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DailyOutflow(Base):
+    """Money a class II/III customer paid out on a bank day (captured or transferred)."""
+
+    __tablename__ = "daily_outflow"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# --- loading and storing domain objects ---------------------------------------------
+
+
+async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, domain.Account]:
+    """Load accounts for update (row locks on PostgreSQL; SQLite has one writer)."""
+    rows = (
+        await session.execute(
+            select(Account, Customer.kyc_class)
+            .outerjoin(Customer, Customer.id == Account.customer_id)
+            .where(Account.id.in_(sorted(set(ids))))
+            .order_by(Account.id)
+            .with_for_update(of=Account)
+        )
+    ).all()
+    return {
+        a.id: domain.Account(
+            id=a.id,
+            currency=a.currency,
+            balance_minor=a.balance_minor,
+            held_minor=a.held_minor,
+            customer_id=a.customer_id,
+            kyc_class=domain.KycClass(kyc) if kyc else None,
+            allow_overdraft=a.allow_overdraft,
+        )
+        for a, kyc in rows
+    }
+
+
+async def save_accounts(session: AsyncSession, accounts: list[domain.Account]) -> None:
+    for a in accounts:
+        await session.execute(
+            update(Account)
+            .where(Account.id == a.id)
+            .values(balance_minor=a.balance_minor, held_minor=a.held_minor)
+        )
+
+
+async def outflow_today(session: AsyncSession, customer_id: str | None, day: date) -> int:
+    """Paid out today plus what active holds toward the limit have reserved."""
+    if customer_id is None:
+        return 0
+    paid = await session.scalar(
+        select(DailyOutflow.amount_minor).where(
+            DailyOutflow.customer_id == customer_id, DailyOutflow.day == day
+        )
+    )
+    held = await session.scalar(
+        select(func.coalesce(func.sum(Hold.amount_minor), 0)).where(
+            Hold.customer_id == customer_id,
+            Hold.status == domain.HoldStatus.ACTIVE,
+            Hold.counts_toward_limit.is_(True),
+        )
+    )
+    return int(paid or 0) + int(held or 0)
+
+
+async def add_outflow(session: AsyncSession, customer_id: str | None, day: date, amount: int) -> None:
+    if customer_id is None or amount <= 0:
+        return
+    updated = await session.execute(
+        update(DailyOutflow)
+        .where(DailyOutflow.customer_id == customer_id, DailyOutflow.day == day)
+        .values(amount_minor=DailyOutflow.amount_minor + amount)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        session.add(DailyOutflow(customer_id=customer_id, day=day, amount_minor=amount))
+        await session.flush()
+
+
+async def post(
+    session: AsyncSession,
+    posting: domain.Posting,
+    accounts: dict[str, domain.Account],
+    *,
+    entry_id: str,
+    kind: str,
+    reference: str,
+    description: str,
+    correlation_id: str | None,
+    now: datetime,
+) -> None:
+    """Write a journal entry and its lines, and the accounts' new balances."""
+    session.add(
+        JournalEntry(
+            id=entry_id,
+            kind=kind,
+            reference=reference,
+            description=description[:200],
+            correlation_id=correlation_id,
+            created_at=now,
+        )
+    )
+    ids = [line.account_id for line in posting.lines]
+    for i, line in enumerate(posting.lines):
+        counterparty = ids[1 - i] if len(ids) == 2 else None
+        session.add(
+            JournalLine(
+                entry_id=entry_id,
+                account_id=line.account_id,
+                counterparty_account_id=counterparty,
+                amount_minor=line.amount_minor,
+                currency=line.currency,
+                balance_after_minor=accounts[line.account_id].balance_minor,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    await save_accounts(session, [accounts[i] for i in dict.fromkeys(ids)])
+
+
+def hold_to_domain(row: Hold) -> domain.Hold:
+    return domain.Hold(
+        id=row.id,
+        account_id=row.account_id,
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        status=domain.HoldStatus(row.status),
+        counts_toward_limit=row.counts_toward_limit,
+    )
+
+
+async def find_entry(session: AsyncSession, kind: str, reference: str) -> JournalEntry | None:
+    return await session.scalar(
+        select(JournalEntry).where(JournalEntry.kind == kind, JournalEntry.reference == reference)
+    )

@@ -1,0 +1,3 @@
+from services.insurance.main import main
+
+main()

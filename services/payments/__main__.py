@@ -1,0 +1,3 @@
+from services.payments.main import main
+
+main()

@@ -1,0 +1,31 @@
+"""payments: Transfers, bills, merchant QR and top-ups as sagas over accounts.commands.
+
+It starts, owns its database, runs its outbox relay and answers /healthz and
+/readyz; its routes and consumers arrive with its issue."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.payments import store
+from shared.service import Runtime, build_app, serve
+from shared.settings import Settings, service_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or service_settings("payments")
+    runtime = Runtime(settings, metadata=store.Base.metadata, tables=store.messaging)
+    return build_app(
+        runtime,
+        title="Sandbank payments",
+        description="Transfers, bills, merchant QR and top-ups as sagas over accounts.commands.",
+        routers=[],
+    )
+
+
+def main() -> None:
+    serve(create_app, service_settings("payments"))
+
+
+if __name__ == "__main__":
+    main()

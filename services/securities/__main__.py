@@ -1,0 +1,3 @@
+from services.securities.main import main
+
+main()

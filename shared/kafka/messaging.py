@@ -1,0 +1,169 @@
+"""Outbox, inbox and dead-letter tables, and the unit of work that writes them.
+
+A unit of work is one database transaction: the handler's state changes and the
+messages it publishes (outbox rows) commit together or not at all. The relay
+publishes the outbox afterwards; consumers record applied message ids in the
+inbox in the same transaction as their effects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.events.envelope import Envelope, Message, utcnow
+from shared.observability import correlation_id_var
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    outbox: Table
+    inbox: Table
+    dead_letter: Table
+
+
+def messaging_tables(metadata: MetaData) -> MessagingTables:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200)),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", JSON, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("message_id", String(64), primary_key=True),
+        Column("handled_at", DateTime(timezone=True), nullable=False),
+    )
+    dead_letter = Table(
+        "dead_letter",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("consumer", String(100), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("message_id", String(64)),
+        Column("key", String(200)),
+        Column("payload", LargeBinary, nullable=False),
+        Column("error", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    return MessagingTables(outbox, inbox, dead_letter)
+
+
+def headers_for(envelope: Envelope) -> list[list[str]]:
+    headers = [["type", envelope.type]]
+    if envelope.correlation_id:
+        headers.append(["correlation-id", envelope.correlation_id])
+    return headers
+
+
+class UnitOfWork:
+    """`async with UnitOfWork(...) as uow:` commits on a clean exit, rolls back on error."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: MessagingTables,
+        *,
+        source: str,
+        causation: Envelope | None = None,
+    ) -> None:
+        self.db = db
+        self.tables = tables
+        self.source = source
+        self.causation = causation
+        self.session: AsyncSession = db.write()
+        self._outbox: list[dict[str, Any]] = []
+        self.published: list[Envelope] = []
+
+    async def __aenter__(self) -> UnitOfWork:
+        await self.session.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    def publish(
+        self,
+        message: Message,
+        *,
+        id: str | None = None,
+        causation: Envelope | None = None,
+    ) -> Envelope:
+        """Queue `message` in the outbox of this transaction."""
+        cause = causation or self.causation
+        envelope = Envelope.wrap(
+            message,
+            source=self.source,
+            id=id,
+            correlation_id=(cause.correlation_id if cause else None) or correlation_id_var.get(),
+            causation_id=cause.id if cause else None,
+        )
+        self.publish_raw(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope))
+        self.published.append(envelope)
+        return envelope
+
+    def publish_raw(self, topic: str, key: str | None, payload: bytes, headers: list[list[str]]) -> None:
+        self._outbox.append(
+            {"topic": topic, "key": key, "payload": payload, "headers": headers, "created_at": utcnow()}
+        )
+
+    async def seen(self, consumer: str, message_ids: list[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        inbox = self.tables.inbox
+        rows = await self.session.execute(
+            select(inbox.c.message_id).where(
+                inbox.c.consumer == consumer, inbox.c.message_id.in_(message_ids)
+            )
+        )
+        return set(rows.scalars())
+
+    async def record_handled(self, consumer: str, message_ids: list[str]) -> None:
+        if message_ids:
+            now = utcnow()
+            await self.session.execute(
+                insert(self.tables.inbox),
+                [{"consumer": consumer, "message_id": m, "handled_at": now} for m in message_ids],
+            )
+
+    async def commit(self) -> None:
+        if self._outbox:
+            await self.session.execute(insert(self.tables.outbox), self._outbox)
+        await self.session.commit()
+        if self._outbox:
+            self._outbox = []
+            self.db.outbox_written.set()

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+Header = tuple[str, bytes]
+
+
+class Producer:
+    """A started AIOKafkaProducer, shared by the outbox relay and the DLQ path.
+
+    Not idempotent and not transactional on purpose: the embedded broker lacks
+    InitProducerId, and correctness rests on the outbox and inbox instead.
+    """
+
+    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self.started = False
+
+    async def start(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            linger_ms=1,
+            acks=1,
+            max_batch_size=256 * 1024,
+            request_timeout_ms=15000,
+        )
+        await self._producer.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        if self._producer is not None:
+            await self._producer.stop()
+
+    async def send_many(
+        self, messages: Sequence[tuple[str, str | None, bytes, list[Header]]]
+    ) -> None:
+        """Send (topic, key, value, headers) in order and wait until all are acknowledged."""
+        assert self._producer is not None, "start() first"
+        futures = [
+            await self._producer.send(
+                topic, value, key=key.encode() if key is not None else None, headers=headers
+            )
+            for topic, key, value, headers in messages
+        ]
+        await asyncio.gather(*futures)
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[str], *, partitions: int, timeout_s: float = 20.0
+) -> None:
+    """Create topics with their partition counts (existing ones are left alone)."""
+    names = sorted(set(topics))
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [n for n in names if n not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(
+                        [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                    )
+                except TopicAlreadyExistsError:
+                    pass
+            return
+        except KafkaError as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(
+                    f"could not create topics on Kafka at {bootstrap_servers}: {exc}"
+                ) from exc
+            log.warning("kafka not ready yet (%s); retrying", exc)
+            await asyncio.sleep(0.2)
+        finally:
+            await admin.close()

@@ -1,0 +1,142 @@
+"""RFC 9457 problem details: every error a client sees has this shape.
+
+A stable `type` URI per kind of problem, a short `title`, a human `detail`;
+validation problems add `errors` with the failing fields. Stack traces go to the
+operator's log, never to the client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.observability import request_id_var
+
+log = logging.getLogger(__name__)
+
+PROBLEM_BASE = "https://sandbank.dev/problems/"
+PROBLEM_JSON = "application/problem+json"
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+    502: "Bad gateway",
+    503: "Service unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.title = title or _TITLES.get(status, "Error")
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if rid := request_id_var.get():
+            body["request_id"] = rid
+        body.update(self.extra)
+        return body
+
+
+def not_found(what: str, ident: str) -> Problem:
+    return Problem(404, "not-found", f"{what} {ident} was not found")
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> Response:
+    body = problem.body()
+    if instance:
+        body.setdefault("instance", instance)
+    return Response(
+        orjson.dumps(body),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=problem.headers,
+    )
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _validation_problem(exc: RequestValidationError) -> Problem:
+    errors = exc.errors()
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            return Problem(
+                400,
+                "malformed-json",
+                f"the request body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}",
+            )
+    items = [
+        {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+        for e in errors
+    ]
+    summary = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
+    return Problem(422, "validation-error", summary or "invalid request", errors=items)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(exc, request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return problem_response(_validation_problem(exc), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
+            exc.status_code, "http-error"
+        )
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route {request.method} {request.url.path}"
+        return problem_response(
+            Problem(exc.status_code, slug, detail, headers=dict(exc.headers or {})),
+            request.url.path,
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            Problem(500, "internal-error", "an unexpected error occurred; it has been logged"),
+            request.url.path,
+        )

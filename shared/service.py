@@ -1,0 +1,233 @@
+"""What every Sandbank process shares: the runtime (database, producer, outbox relay,
+consumers) with its lifespan, and the FastAPI app around it with problem+json
+errors, request ids, body limits, /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import MetaData
+
+from shared.auth import TokenIssuer
+from shared.db import Database
+from shared.events.topics import dlq
+from shared.kafka.consumer import ConsumerLoop, Handler
+from shared.kafka.messaging import MessagingTables, UnitOfWork
+from shared.kafka.producer import Producer, ensure_topics
+from shared.kafka.relay import OutboxRelay
+from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
+from shared.problems import install_problem_handlers
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str  # the consumer group
+    topics: list[str]
+    handlers: Mapping[str, Handler]
+
+
+class Runtime:
+    """Owns a process's connections and background tasks; started by the lifespan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metadata: MetaData,
+        tables: MessagingTables,
+        topics: Iterable[str] = (),
+        consumers: Iterable[ConsumerSpec] = (),
+        on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.service = settings.service
+        self.metadata = metadata
+        self.tables = tables
+        self.topics = list(topics)
+        self.consumer_specs = list(consumers)
+        self.on_start = on_start
+        self.db = Database(settings.db.url, echo=settings.db.echo, pool_size=settings.db.pool_size)
+        self.tokens = TokenIssuer(settings.auth)
+        self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
+        self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
+        self.consumers = [
+            ConsumerLoop(
+                name=spec.name,
+                db=self.db,
+                tables=tables,
+                bootstrap_servers=settings.kafka.bootstrap_servers,
+                topics=spec.topics,
+                handlers=spec.handlers,
+                source=settings.service,
+                max_batch=settings.kafka.max_batch,
+                max_attempts=settings.kafka.max_attempts,
+                retry_backoff_ms=settings.kafka.retry_backoff_ms,
+                session_timeout_ms=settings.kafka.session_timeout_ms,
+            )
+            for spec in self.consumer_specs
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.db, self.tables, source=self.service)
+
+    async def start(self) -> None:
+        await self.db.create_all(self.metadata)
+        topics = set(self.topics)
+        for spec in self.consumer_specs:
+            topics.update(spec.topics)
+            topics.update(dlq(t) for t in spec.topics)
+        await ensure_topics(
+            self.settings.kafka.bootstrap_servers, topics, partitions=self.settings.kafka.partitions
+        )
+        await self.producer.start()
+        for consumer in self.consumers:
+            await consumer.start()
+        self._tasks.append(asyncio.create_task(self._supervise("outbox-relay", self.relay.run)))
+        for consumer in self.consumers:
+            self._tasks.append(asyncio.create_task(self._supervise(consumer.name, consumer.run)))
+        if self.on_start is not None:
+            await self.on_start(self)
+        self.started = True
+        log.info("%s started", self.service)
+
+    async def stop(self) -> None:
+        self.started = False
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for consumer in self.consumers:
+            await consumer.stop()
+        try:
+            # One last drain so a clean shutdown leaves nothing unpublished.
+            await asyncio.wait_for(self.relay.drain_once(), timeout=2)
+        except Exception:
+            pass
+        await self.producer.stop()
+        await self.db.dispose()
+
+    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s crashed; restarting in %.1fs", name, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def readiness(self) -> dict[str, Any]:
+        checks = {
+            "database": await self.db.ping(),
+            "kafka_producer": self.producer.started,
+            "outbox_relay": self.relay.healthy,
+            "consumers": all(c.running for c in self.consumers),
+            "started": self.started,
+        }
+        return checks
+
+    async def metrics(self) -> str:
+        lines = [
+            f'sandbank_outbox_published_total{{service="{self.service}"}} {self.relay.published}',
+            f'sandbank_outbox_backlog{{service="{self.service}"}} {await self.relay.backlog()}',
+        ]
+        for c in self.consumers:
+            labels = f'service="{self.service}",consumer="{c.name}"'
+            lines += [
+                f"sandbank_consumer_applied_total{{{labels}}} {c.applied}",
+                f"sandbank_consumer_duplicates_total{{{labels}}} {c.duplicates}",
+                f"sandbank_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}",
+                f"sandbank_consumer_lag{{{labels}}} {await c.lag()}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def health_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.service, "version": VERSION}
+
+    @router.get("/readyz", summary="Readiness: database, Kafka and background loops are up")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "service": runtime.service, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    async def metrics() -> str:
+        return await runtime.metrics()
+
+    return router
+
+
+def build_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    extra_lifespan: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            if extra_lifespan is not None:
+                async with extra_lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.tokens = runtime.tokens
+    app.state.settings = runtime.settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
+    """Run one service under uvicorn (uvloop, httptools) on its configured port."""
+    import uvicorn
+
+    from shared.observability import configure_logging
+
+    configure_logging(settings.service, settings.log_level, settings.log_json)
+    uvicorn.run(
+        app_factory(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,104 @@
+"""One settings object per process, nested by concern (DB_, KAFKA_, AUTH_, HTTP_).
+
+Built once in the process entry point and passed down; tests build their own.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "sandbank-development-secret-change-me-0123456789"
+
+
+class DbSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DB_", extra="ignore")
+
+    url: str = "sqlite+aiosqlite:///.data/service.db"
+    echo: bool = False
+    pool_size: int = 10
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    partitions: int = 4
+    max_batch: int = 500
+    # Consumer retries for transient failures before a message goes to <topic>.dlq.
+    max_attempts: int = 4
+    retry_backoff_ms: int = 50
+    # The embedded broker holds a JoinGroup for about half the session timeout, so a
+    # short one keeps start-up fast; heartbeats run on their own task meanwhile.
+    session_timeout_ms: int = 3000
+
+
+class AuthSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_issuer: str = "sandbank"
+    access_ttl_s: int = 900
+    refresh_ttl_s: int = 30 * 24 * 3600
+
+
+class HttpSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HTTP_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 64 * 1024
+
+
+class ServiceUrls(BaseSettings):
+    """Where the gateway finds the services (queries and synchronous commands)."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVICE_URL_", extra="ignore")
+
+    accounts: str = "http://127.0.0.1:8001"
+    payments: str = "http://127.0.0.1:8002"
+    securities: str = "http://127.0.0.1:8003"
+    insurance: str = "http://127.0.0.1:8004"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SANDBANK_", extra="ignore")
+
+    service: str = "service"
+    # development | sandbox | production. Sandbox mode seeds demo data and opens the
+    # /v1/sandbox controls; production refuses the development secret.
+    environment: str = "sandbox"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    db: DbSettings = Field(default_factory=DbSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    urls: ServiceUrls = Field(default_factory=ServiceUrls)
+
+    @property
+    def sandbox(self) -> bool:
+        return self.environment in ("sandbox", "development")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment == "production" and self.auth.jwt_secret == DEV_JWT_SECRET:
+            raise ValueError("AUTH_JWT_SECRET must be set outside development and sandbox")
+        return self
+
+
+DEFAULT_PORTS = {"gateway": 8000, "accounts": 8001, "payments": 8002, "securities": 8003, "insurance": 8004}
+
+
+def service_settings(service: str, **overrides: object) -> Settings:
+    """Settings for one process: the environment, with the service's own default port
+    and SQLite file where the environment names none."""
+    import os
+
+    settings = Settings(service=service, **overrides)  # type: ignore[arg-type]
+    if "HTTP_PORT" not in os.environ and "http" not in overrides:
+        settings.http.port = DEFAULT_PORTS.get(service, 8000)
+    if "DB_URL" not in os.environ and "db" not in overrides:
+        settings.db.url = f"sqlite+aiosqlite:///.data/{service}.db"
+    return settings
