@@ -25,9 +25,7 @@ def exponent(currency: str) -> int:
     try:
         return CURRENCIES[currency]
     except KeyError:
-        raise InvalidAmount(
-            f"currency {currency!r} is not supported; use one of {sorted(CURRENCIES)}"
-        ) from None
+        raise InvalidAmount(f"currency {currency!r} is not supported; use one of {sorted(CURRENCIES)}") from None
 
 
 def to_minor(value: Any, currency: str = DEFAULT_CURRENCY) -> int:

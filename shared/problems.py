@@ -104,7 +104,7 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
                 f"the request body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}",
             )
     items = [
-        {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))}
+        {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
         for e in errors
     ]
     summary = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
@@ -122,9 +122,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(
-            exc.status_code, "http-error"
-        )
+        slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route {request.method} {request.url.path}"

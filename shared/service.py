@@ -89,9 +89,7 @@ class Runtime:
         for spec in self.consumer_specs:
             topics.update(spec.topics)
             topics.update(dlq(t) for t in spec.topics)
-        await ensure_topics(
-            self.settings.kafka.bootstrap_servers, topics, partitions=self.settings.kafka.partitions
-        )
+        await ensure_topics(self.settings.kafka.bootstrap_servers, topics, partitions=self.settings.kafka.partitions)
         await self.producer.start()
         for consumer in self.consumers:
             await consumer.start()

@@ -11,7 +11,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import select
 
 from services.accounts import handlers, store
-from services.accounts.schemas import (
+from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
+from shared.money import format_minor
+from shared.problems import Problem, not_found
+from shared.schemas.accounts import (
     AccountCreate,
     AccountList,
     AccountPublic,
@@ -21,9 +24,6 @@ from services.accounts.schemas import (
     TransactionPage,
     TransactionPublic,
 )
-from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
-from shared.money import format_minor
-from shared.problems import Problem, not_found
 from shared.service import Runtime
 
 router = APIRouter()
@@ -58,9 +58,7 @@ async def _own_account(runtime: Runtime, principal: Principal, account_id: str) 
     async with runtime.db.read() as session:
         account = await session.get(store.Account, account_id)
     # Another customer's account is indistinguishable from a missing one.
-    if account is None or (
-        account.customer_id != principal.customer_id and not principal.has("service")
-    ):
+    if account is None or (account.customer_id != principal.customer_id and not principal.has("service")):
         raise not_found("account", account_id)
     return account
 
@@ -72,7 +70,9 @@ async def _own_account(runtime: Runtime, principal: Principal, account_id: str) 
     tags=["internal"],
     summary="Create a customer profile (called by the gateway at registration)",
 )
-async def create_customer(body: CustomerCreate, _caller: ServiceCaller, runtime: RuntimeDep, ctx: ContextDep) -> CustomerPublic:
+async def create_customer(
+    body: CustomerCreate, _caller: ServiceCaller, runtime: RuntimeDep, ctx: ContextDep
+) -> CustomerPublic:
     try:
         async with runtime.unit_of_work() as uow:
             customer = await handlers.register_customer(
@@ -94,7 +94,9 @@ async def me(principal: CurrentCustomer, runtime: RuntimeDep) -> CustomerPublic:
     return CustomerPublic.model_validate(customer, from_attributes=True)
 
 
-@router.get("/v1/accounts", response_model=AccountList, tags=["accounts"], summary="The caller's accounts with balances")
+@router.get(
+    "/v1/accounts", response_model=AccountList, tags=["accounts"], summary="The caller's accounts with balances"
+)
 async def list_accounts(principal: CurrentCustomer, runtime: RuntimeDep) -> AccountList:
     async with runtime.db.read() as session:
         rows = (
@@ -107,8 +109,12 @@ async def list_accounts(principal: CurrentCustomer, runtime: RuntimeDep) -> Acco
     return AccountList(items=[AccountPublic.of(a) for a in rows])
 
 
-@router.post("/v1/accounts", status_code=201, response_model=AccountPublic, tags=["accounts"], summary="Open an account")
-async def create_account(body: AccountCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> AccountPublic:
+@router.post(
+    "/v1/accounts", status_code=201, response_model=AccountPublic, tags=["accounts"], summary="Open an account"
+)
+async def create_account(
+    body: AccountCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+) -> AccountPublic:
     """Opens a checking, savings or securities cash account in CNY with a zero balance."""
     async with runtime.db.read() as session:
         if await session.get(store.Customer, principal.customer_id) is None:
@@ -123,8 +129,12 @@ async def create_account(body: AccountCreate, principal: CurrentCustomer, runtim
     return AccountPublic.of(account)
 
 
-@router.get("/v1/accounts/{account_id}", response_model=AccountPublic, tags=["accounts"], summary="One account with balances")
-async def get_account(account_id: str, principal: Annotated[Principal, Depends(current_principal)], runtime: RuntimeDep) -> AccountPublic:
+@router.get(
+    "/v1/accounts/{account_id}", response_model=AccountPublic, tags=["accounts"], summary="One account with balances"
+)
+async def get_account(
+    account_id: str, principal: Annotated[Principal, Depends(current_principal)], runtime: RuntimeDep
+) -> AccountPublic:
     return AccountPublic.of(await _own_account(runtime, principal, account_id))
 
 

@@ -151,9 +151,7 @@ def _same_currency(account: Account, currency: str) -> None:
         raise CurrencyMismatch(f"account {account.id} holds {account.currency}, not {currency}")
 
 
-def check_outflow(
-    account: Account, amount_minor: int, outflow_today_minor: int, limits: ClassLimits
-) -> None:
+def check_outflow(account: Account, amount_minor: int, outflow_today_minor: int, limits: ClassLimits) -> None:
     """Class II/III accounts may pay out only so much a day (holds count as spent)."""
     if account.kyc_class is None:
         return
@@ -232,9 +230,7 @@ def capture(
         raise InvalidAmount(f"capture of {amount} exceeds the hold of {hold.amount_minor}")
     _same_currency(target, hold.currency)
     check_balance_cap(target, amount, limits)
-    posting = Posting(
-        (Line(source.id, -amount, hold.currency), Line(target.id, amount, hold.currency))
-    )
+    posting = Posting((Line(source.id, -amount, hold.currency), Line(target.id, amount, hold.currency)))
     source.held_minor -= hold.amount_minor
     apply(posting, {source.id: source, target.id: target})
     hold.status = HoldStatus.CAPTURED

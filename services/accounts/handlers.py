@@ -148,9 +148,7 @@ async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> No
         if target is None:
             raise _not_found(cmd.target_account_id)
         source = accounts[row.account_id]
-        posting, released = domain.capture(
-            source, target, hold, cmd.amount_minor, limits=ctx.limits
-        )
+        posting, released = domain.capture(source, target, hold, cmd.amount_minor, limits=ctx.limits)
     except domain.LedgerError as err:
         uow.publish(
             ev.CaptureRejected(
@@ -386,9 +384,7 @@ async def register_customer(
         return existing
     if await session.scalar(select(store.Customer.id).where(store.Customer.phone == phone)):
         raise DuplicatePhone(phone)
-    customer = store.Customer(
-        id=customer_id, phone=phone, name=name, kyc_class=kyc_class, created_at=ctx.clock.now()
-    )
+    customer = store.Customer(id=customer_id, phone=phone, name=name, kyc_class=kyc_class, created_at=ctx.clock.now())
     session.add(customer)
     try:
         await session.flush()
@@ -439,8 +435,13 @@ async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
     """Internal accounts always; demo customers with opening balances in sandbox mode."""
     for account_id, name in domain.INTERNAL_ACCOUNTS.items():
         await open_account(
-            ctx, uow, customer_id=None, kind=domain.AccountKind.INTERNAL, name=name,
-            account_id=account_id, allow_overdraft=True,
+            ctx,
+            uow,
+            customer_id=None,
+            kind=domain.AccountKind.INTERNAL,
+            name=name,
+            account_id=account_id,
+            allow_overdraft=True,
         )
     if not demo:
         return
@@ -502,11 +503,25 @@ async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> di
     for a in accounts:
         totals[a.currency] = totals.get(a.currency, 0) + a.balance_minor
         if int(line_sums.get(a.id) or 0) != a.balance_minor:
-            findings.append(Finding("balance_matches_journal", f"balance {a.balance_minor} but journal sums to {line_sums.get(a.id) or 0}", a.id))
+            findings.append(
+                Finding(
+                    "balance_matches_journal",
+                    f"balance {a.balance_minor} but journal sums to {line_sums.get(a.id) or 0}",
+                    a.id,
+                )
+            )
         if int(held_sums.get(a.id) or 0) != a.held_minor:
-            findings.append(Finding("held_matches_holds", f"held {a.held_minor} but active holds sum to {held_sums.get(a.id) or 0}", a.id))
+            findings.append(
+                Finding(
+                    "held_matches_holds",
+                    f"held {a.held_minor} but active holds sum to {held_sums.get(a.id) or 0}",
+                    a.id,
+                )
+            )
         if not a.allow_overdraft and a.balance_minor - a.held_minor < 0:
-            findings.append(Finding("available_not_negative", f"available balance {a.balance_minor - a.held_minor}", a.id))
+            findings.append(
+                Finding("available_not_negative", f"available balance {a.balance_minor - a.held_minor}", a.id)
+            )
     for currency, total in totals.items():
         if total != 0:
             findings.append(Finding("sum_of_balances_zero", f"{currency} balances sum to {total}"))
@@ -521,8 +536,8 @@ async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> di
         findings.append(Finding("entry_balanced", f"entry {entry_id} {currency} lines sum to {total}"))
     stale_before = ctx.clock.now().timestamp() - stale_after_s
     active = (
-        await session.execute(select(store.Hold).where(store.Hold.status == domain.HoldStatus.ACTIVE))
-    ).scalars().all()
+        (await session.execute(select(store.Hold).where(store.Hold.status == domain.HoldStatus.ACTIVE))).scalars().all()
+    )
     for hold in active:
         if _ts(hold.created_at) < stale_before:
             findings.append(

@@ -8,7 +8,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -22,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.accounts import domain
-from shared.db import new_base
+from shared.db import UtcDateTime, new_base
 from shared.kafka.messaging import messaging_tables
 
 Base = new_base()
@@ -36,7 +35,7 @@ class Customer(Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     kyc_class: Mapped[str] = mapped_column(String(3))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Account(Base):
@@ -50,7 +49,7 @@ class Account(Base):
     balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     held_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     allow_overdraft: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Hold(Base):
@@ -70,8 +69,8 @@ class Hold(Base):
     target_account_id: Mapped[str | None] = mapped_column(String(64))
     captured_minor: Mapped[int | None] = mapped_column(BigInteger)
     entry_id: Mapped[str | None] = mapped_column(String(36))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class JournalEntry(Base):
@@ -84,7 +83,7 @@ class JournalEntry(Base):
     reference: Mapped[str] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(200), default="")
     correlation_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class JournalLine(Base):
@@ -98,7 +97,7 @@ class JournalLine(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     balance_after_minor: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class DailyOutflow(Base):
@@ -142,9 +141,7 @@ async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, doma
 async def save_accounts(session: AsyncSession, accounts: list[domain.Account]) -> None:
     for a in accounts:
         await session.execute(
-            update(Account)
-            .where(Account.id == a.id)
-            .values(balance_minor=a.balance_minor, held_minor=a.held_minor)
+            update(Account).where(Account.id == a.id).values(balance_minor=a.balance_minor, held_minor=a.held_minor)
         )
 
 
@@ -153,9 +150,7 @@ async def outflow_today(session: AsyncSession, customer_id: str | None, day: dat
     if customer_id is None:
         return 0
     paid = await session.scalar(
-        select(DailyOutflow.amount_minor).where(
-            DailyOutflow.customer_id == customer_id, DailyOutflow.day == day
-        )
+        select(DailyOutflow.amount_minor).where(DailyOutflow.customer_id == customer_id, DailyOutflow.day == day)
     )
     held = await session.scalar(
         select(func.coalesce(func.sum(Hold.amount_minor), 0)).where(

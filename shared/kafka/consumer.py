@@ -178,15 +178,16 @@ class ConsumerLoop:
                 error = "".join(traceback.format_exception(exc))
                 log.warning(
                     "message %s failed (attempt %d/%d): %s",
-                    item[1].id, attempt, self.max_attempts, exc,
+                    item[1].id,
+                    attempt,
+                    self.max_attempts,
+                    exc,
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_backoff_ms * 2 ** (attempt - 1) / 1000)
         await self._dead_letter([(item[0], error)], message_id=item[1].id)
 
-    async def _dead_letter(
-        self, items: list[tuple[ConsumerRecord, str]], *, message_id: str | None = None
-    ) -> None:
+    async def _dead_letter(self, items: list[tuple[ConsumerRecord, str]], *, message_id: str | None = None) -> None:
         async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
             for record, error in items:
                 key = record.key.decode() if record.key else None
@@ -212,4 +213,3 @@ class ConsumerLoop:
             if message_id:
                 await uow.record_handled(self.name, [message_id])
         self.dead_lettered += len(items)
-

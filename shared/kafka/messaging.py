@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Integer,
     LargeBinary,
     MetaData,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database
+from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
 from shared.observability import correlation_id_var
 
@@ -48,14 +47,14 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("key", String(200)),
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSON, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
     )
     inbox = Table(
         "inbox",
         metadata,
         Column("consumer", String(100), primary_key=True),
         Column("message_id", String(64), primary_key=True),
-        Column("handled_at", DateTime(timezone=True), nullable=False),
+        Column("handled_at", UtcDateTime, nullable=False),
     )
     dead_letter = Table(
         "dead_letter",
@@ -67,7 +66,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("key", String(200)),
         Column("payload", LargeBinary, nullable=False),
         Column("error", Text, nullable=False),
-        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),
     )
     return MessagingTables(outbox, inbox, dead_letter)
 
@@ -146,9 +145,7 @@ class UnitOfWork:
             return set()
         inbox = self.tables.inbox
         rows = await self.session.execute(
-            select(inbox.c.message_id).where(
-                inbox.c.consumer == consumer, inbox.c.message_id.in_(message_ids)
-            )
+            select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(message_ids))
         )
         return set(rows.scalars())
 

@@ -43,15 +43,11 @@ class Producer:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def send_many(
-        self, messages: Sequence[tuple[str, str | None, bytes, list[Header]]]
-    ) -> None:
+    async def send_many(self, messages: Sequence[tuple[str, str | None, bytes, list[Header]]]) -> None:
         """Send (topic, key, value, headers) in order and wait until all are acknowledged."""
         assert self._producer is not None, "start() first"
         futures = [
-            await self._producer.send(
-                topic, value, key=key.encode() if key is not None else None, headers=headers
-            )
+            await self._producer.send(topic, value, key=key.encode() if key is not None else None, headers=headers)
             for topic, key, value, headers in messages
         ]
         await asyncio.gather(*futures)
@@ -79,9 +75,7 @@ async def ensure_topics(
             return
         except KafkaError as exc:
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(
-                    f"could not create topics on Kafka at {bootstrap_servers}: {exc}"
-                ) from exc
+                raise RuntimeError(f"could not create topics on Kafka at {bootstrap_servers}: {exc}") from exc
             log.warning("kafka not ready yet (%s); retrying", exc)
             await asyncio.sleep(0.2)
         finally:

@@ -60,9 +60,7 @@ class OutboxRelay:
             ).all()
         if not rows:
             return 0
-        batch = [
-            (r.topic, r.key, r.payload, [(k, v.encode()) for k, v in r.headers]) for r in rows
-        ]
+        batch = [(r.topic, r.key, r.payload, [(k, v.encode()) for k, v in r.headers]) for r in rows]
         if self.tamper is not None:
             batch = await self.tamper(batch)
         await self.producer.send_many(batch)

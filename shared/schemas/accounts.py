@@ -1,4 +1,4 @@
-"""Request and response bodies of the accounts API (shared in shape with the gateway)."""
+"""Public request and response bodies of the accounts API; the gateway serves the same shapes."""
 
 from __future__ import annotations
 

@@ -1,0 +1,53 @@
+"""The whole stack as processes (broker, services, gateway), driven over real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shared.sandbox import OPERATOR
+from shared.stack import Stack
+from tests.e2e.phone import Phone, register_and_login
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    data_dir: Path = tmp_path_factory.mktemp("stack")
+    running = Stack(data_dir, gateway_port=0, env={"SANDBANK_LOG_JSON": "true"})
+    running.start(timeout_s=60)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def customer(gateway: httpx.AsyncClient) -> Phone:
+    return await register_and_login(gateway)
+
+
+@pytest.fixture(scope="session")
+async def operator_headers(gateway: httpx.AsyncClient) -> dict[str, str]:
+    r = await gateway.post("/v1/auth/login", json={"phone": OPERATOR.phone, "password": OPERATOR.password})
+    assert r.status_code == 200, r.text
+    return {"authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture
+async def ledger_balanced(gateway: httpx.AsyncClient, operator_headers: dict[str, str]) -> AsyncIterator[None]:
+    """Run the test, then insist the ledger check finds nothing wrong."""
+    yield
+    r = await gateway.get("/v1/admin/ledger/check", headers=operator_headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["ok"], r.json()["violations"]
