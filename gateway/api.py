@@ -6,12 +6,16 @@ itself; the gateway adds session checks, idempotency and the deposit flow.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
+import httpx
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -320,6 +324,43 @@ async def get_deposit(deposit_id: str, request: Request, principal: Customer) ->
     if deposit is None:
         raise not_found("deposit", deposit_id)
     return _deposit_public(deposit)
+
+
+class ClockChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"advance_s": 86400}]})
+    advance_s: float | None = Field(default=None, ge=0, le=365 * 86400, description="Move the clock forward")
+    offset_s: float | None = Field(default=None, ge=0, le=10 * 365 * 86400, description="Set the offset outright")
+
+
+class ClockPublic(BaseModel):
+    offset_s: float
+    now: str
+    services: dict[str, str]
+
+
+SERVICES = ("accounts", "payments", "securities", "insurance")
+
+
+@sandbox.post("/clock", response_model=ClockPublic, dependencies=[Depends(_sandbox_only)])
+async def set_clock(body: ClockChange, request: Request, _operator: Operator, upstreams: UpstreamsDep) -> ClockPublic:
+    """Advance or set the sandbox clock that T+1 settlement, waiting periods and daily
+    limits read, in the gateway and every service (operators only). The clock only
+    moves forward from real time: `offset_s` is how far ahead it runs."""
+    clock = request.app.state.clock
+    if (body.advance_s is None) == (body.offset_s is None):
+        raise Problem(422, "validation-error", "give exactly one of advance_s or offset_s")
+    offset = body.offset_s if body.offset_s is not None else clock.offset.total_seconds() + (body.advance_s or 0)
+    token = request.app.state.service_token()
+    results = await asyncio.gather(
+        *(upstreams.call(s, "PUT", "/internal/clock", token=token, json={"offset_s": offset}) for s in SERVICES),
+        return_exceptions=True,
+    )
+    services = {
+        s: "ok" if isinstance(r, httpx.Response) and r.status_code == 200 else "unavailable"
+        for s, r in zip(SERVICES, results, strict=True)
+    }
+    clock.offset = timedelta(seconds=offset)
+    return ClockPublic(offset_s=offset, now=clock.now().isoformat(), services=services)
 
 
 routers = [auth, accounts, admin, sandbox]

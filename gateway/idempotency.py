@@ -152,3 +152,31 @@ def _in_flight() -> Problem:
 
 
 __all__ = ["Claim", "Idempotency", "fingerprint", "read_key"]
+
+
+async def forward_idempotently(request: Request, owner_id: str, service: str, path: str, *, token: str) -> Response:
+    """Forward a money-moving POST to the service that owns it, under an Idempotency-Key.
+
+    The key also travels downstream, where the owning service keeps it unique per
+    customer: if the gateway dies between the service's answer and storing it here,
+    the retry reaches the service again and gets the same resource back."""
+    idempotency: Idempotency = request.app.state.idempotency
+    key = read_key(request, required=True)
+    assert key is not None
+    body = await request.body()
+    outcome = await idempotency.begin(owner_id, key, fingerprint(request, body))
+    if isinstance(outcome, Response):
+        return outcome
+    try:
+        response = await request.app.state.upstreams.forward(
+            service, request, path, token=token, extra_headers={"idempotency-key": key}
+        )
+    except BaseException:
+        await idempotency.abandon(outcome)
+        raise
+    if response.status_code >= 500 or response.status_code in (409, 429):
+        await idempotency.abandon(outcome)
+    else:
+        headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
+        await idempotency.complete(outcome, response.status_code, bytes(response.body), headers)
+    return response

@@ -70,10 +70,18 @@ class Upstreams:
                 headers={"Retry-After": "2"},
             ) from None
 
-    async def forward(self, service: str, request: Request, path: str, *, token: str) -> Response:
+    async def forward(
+        self,
+        service: str,
+        request: Request,
+        path: str,
+        *,
+        token: str,
+        extra_headers: dict[str, str] | None = None,
+    ) -> Response:
         """Pass a request through to a service and its answer back, problem+json included."""
         body = await request.body()
-        headers = self._headers(token)
+        headers = self._headers(token) | (extra_headers or {})
         if body:
             headers["content-type"] = request.headers.get("content-type", "application/json")
         try:

@@ -9,13 +9,16 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import MetaData
 
-from shared.auth import TokenIssuer
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal, TokenIssuer
+from shared.clock import Clock
 from shared.db import Database
 from shared.events.topics import dlq
 from shared.kafka.consumer import ConsumerLoop, Handler
@@ -23,7 +26,7 @@ from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
-from shared.problems import install_problem_handlers
+from shared.problems import Problem, install_problem_handlers
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,9 @@ class Runtime:
         topics: Iterable[str] = (),
         consumers: Iterable[ConsumerSpec] = (),
         on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or Clock()
         self.settings = settings
         self.service = settings.service
         self.metadata = metadata
@@ -156,6 +161,31 @@ class Runtime:
         return "\n".join(lines) + "\n"
 
 
+class ClockState(BaseModel):
+    offset_s: float = Field(description="Seconds the sandbox clock runs ahead of real time", ge=0, le=10 * 365 * 86400)
+    now: str | None = None
+
+
+def clock_router(runtime: Runtime) -> APIRouter:
+    """The process's sandbox clock, set by the gateway's POST /v1/sandbox/clock."""
+    router = APIRouter(tags=["internal"])
+
+    @router.get("/internal/clock", response_model=ClockState, summary="The sandbox clock")
+    async def get_clock() -> ClockState:
+        return ClockState(offset_s=runtime.clock.offset.total_seconds(), now=runtime.clock.now().isoformat())
+
+    @router.put("/internal/clock", response_model=ClockState, summary="Set the sandbox clock's offset")
+    async def put_clock(body: ClockState, principal: CurrentPrincipal) -> ClockState:
+        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+            raise Problem(403, "forbidden", "only operators and services set the clock")
+        if not runtime.settings.sandbox:
+            raise Problem(404, "not-found", "the sandbox clock is fixed outside sandbox mode")
+        runtime.clock.offset = timedelta(seconds=body.offset_s)
+        return ClockState(offset_s=body.offset_s, now=runtime.clock.now().isoformat())
+
+    return router
+
+
 def health_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -207,6 +237,7 @@ def build_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router(runtime))
+    app.include_router(clock_router(runtime))
     for router in routers:
         app.include_router(router)
     return app

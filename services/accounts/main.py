@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         topics=TOPICS,
         consumers=consumers(ctx),
         on_start=on_start,
+        clock=ctx.clock,
     )
     app = build_app(
         runtime,
