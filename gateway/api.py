@@ -30,13 +30,13 @@ from gateway.schemas import (
     RegisterRequest,
     RegisterResponse,
     TokenPair,
-    normalise_phone,
 )
 from gateway.sessions import Authenticated, Sessions
 from gateway.upstream import Upstreams, raise_for_problem
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
 from shared.events import accounts as ev
 from shared.money import InvalidAmount, format_minor, to_minor
+from shared.phone import normalise_phone
 from shared.problems import PROBLEM_JSON, Problem, not_found
 from shared.schemas.accounts import (
     AccountCreate,

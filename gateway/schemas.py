@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.money import AmountIn
-
-_PHONE = re.compile(r"^(?:\+?86)?(1[3-9]\d{9})$")
-
-
-def normalise_phone(value: str) -> str:
-    """Mainland China mobile numbers, with or without +86, spaces or dashes."""
-    digits = re.sub(r"[\s\-()]", "", value)
-    match = _PHONE.match(digits)
-    if not match:
-        raise ValueError("phone must be a mainland China mobile number such as +8613812345678")
-    return "+86" + match.group(1)
+from shared.phone import normalise_phone
 
 
 class RegisterRequest(BaseModel):

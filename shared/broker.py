@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,6 +79,15 @@ def _kafka_answers(host: str, port: int) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM us when the process that started us dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, log_path: Path | None = None):
         self.host = host
@@ -109,6 +119,8 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -143,10 +155,17 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
     broker = EmbeddedBroker(port=port).start()
     print(f"embedded Kafka broker (tansu) on {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         assert broker.process is not None
         broker.process.wait()
     except KeyboardInterrupt:
+        pass
+    finally:
         broker.stop()
 
 

@@ -33,6 +33,10 @@ def to_minor(value: Any, currency: str = DEFAULT_CURRENCY) -> int:
     amount = value if isinstance(value, Decimal) else _parse_amount(value)
     if not amount.is_finite():
         raise InvalidAmount("amount must be a finite number")
+    if amount.adjusted() > 15:  # refuse before scaling: 1e999999 would overflow the context
+        raise InvalidAmount(f"amount exceeds the maximum of {format_minor(MAX_MINOR, currency)}")
+    if amount.adjusted() < -10:
+        raise InvalidAmount(f"amount {value} has more than {exponent(currency)} decimal places")
     places = exponent(currency)
     scaled = amount.scaleb(places)
     if scaled != scaled.to_integral_value():
@@ -57,8 +61,11 @@ def _parse_amount(value: Any) -> Decimal:
         raise InvalidAmount('amount must be a decimal string such as "12.50"')
     if isinstance(value, float):
         value = repr(value)
+    text = str(value).strip() if not isinstance(value, int) or abs(value) < 10**30 else "1e30"
+    if len(text) > 64:
+        raise InvalidAmount("amount is too long to be a sum of money")
     try:
-        amount = Decimal(str(value).strip())
+        amount = Decimal(text)
     except InvalidOperation:
         raise InvalidAmount(f"amount {value!r} is not a decimal number") from None
     if not amount.is_finite():

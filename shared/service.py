@@ -53,8 +53,11 @@ class Runtime:
         consumers: Iterable[ConsumerSpec] = (),
         on_start: Callable[[Runtime], Awaitable[None]] | None = None,
         clock: Clock | None = None,
+        background: Iterable[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.clock = clock or Clock()
+        # Long-running loops beside the consumers (saga timeout sweepers, simulators).
+        self.background = list(background)
         self.settings = settings
         self.service = settings.service
         self.metadata = metadata
@@ -103,6 +106,8 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self._supervise(consumer.name, consumer.run)))
         if self.on_start is not None:
             await self.on_start(self)
+        for loop in self.background:
+            self._tasks.append(asyncio.create_task(self._supervise(getattr(loop, "__name__", "task"), loop)))
         self.started = True
         log.info("%s started", self.service)
 
@@ -112,15 +117,13 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        # Each step on its own: a broker already gone must not keep the database open.
         for consumer in self.consumers:
-            await consumer.stop()
-        try:
-            # One last drain so a clean shutdown leaves nothing unpublished.
-            await asyncio.wait_for(self.relay.drain_once(), timeout=2)
-        except Exception:
-            pass
-        await self.producer.stop()
-        await self.db.dispose()
+            await _quietly(consumer.stop(), f"stopping consumer {consumer.name}")
+        # One last drain so a clean shutdown leaves nothing unpublished.
+        await _quietly(asyncio.wait_for(self.relay.drain_once(), timeout=2), "draining the outbox")
+        await _quietly(self.producer.stop(), "stopping the producer")
+        await _quietly(self.db.dispose(), "closing the database")
 
     async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         delay = 0.1
@@ -164,6 +167,13 @@ class Runtime:
 class ClockState(BaseModel):
     offset_s: float = Field(description="Seconds the sandbox clock runs ahead of real time", ge=0, le=10 * 365 * 86400)
     now: str | None = None
+
+
+async def _quietly(step: Awaitable[Any], what: str) -> None:
+    try:
+        await step
+    except (Exception, asyncio.CancelledError) as exc:
+        log.warning("%s failed during shutdown: %r", what, exc)
 
 
 def clock_router(runtime: Runtime) -> APIRouter:

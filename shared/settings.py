@@ -61,6 +61,16 @@ class ServiceUrls(BaseSettings):
     insurance: str = "http://127.0.0.1:8004"
 
 
+class PaymentsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore")
+
+    velocity_max: int = 20
+    velocity_window_s: int = 60
+    new_payee_threshold_minor: int = 5_000_00
+    step_timeout_s: float = 5.0
+    max_reserve_attempts: int = 6
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SANDBANK_", extra="ignore")
 
@@ -76,6 +86,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     urls: ServiceUrls = Field(default_factory=ServiceUrls)
+    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
 
     @property
     def sandbox(self) -> bool:

@@ -16,13 +16,16 @@ from shared.money import format_minor
 from shared.problems import Problem, not_found
 from shared.schemas.accounts import (
     AccountCreate,
+    AccountDirectoryEntry,
     AccountList,
     AccountPublic,
     CustomerCreate,
+    CustomerDirectoryEntry,
     CustomerPublic,
     LedgerCheck,
     TransactionPage,
     TransactionPublic,
+    mask_name,
 )
 from shared.service import Runtime
 
@@ -83,6 +86,59 @@ async def create_customer(
     except handlers.CustomerConflict as exc:
         raise Problem(409, "customer-conflict", str(exc)) from None
     return CustomerPublic.model_validate(customer, from_attributes=True)
+
+
+@router.get(
+    "/internal/accounts/{account_id}",
+    response_model=AccountDirectoryEntry,
+    tags=["internal"],
+    summary="Look up an account (services resolving a payer or payee)",
+)
+async def directory_account(account_id: str, _caller: ServiceCaller, runtime: RuntimeDep) -> AccountDirectoryEntry:
+    async with runtime.db.read() as session:
+        row = (
+            await session.execute(
+                select(store.Account, store.Customer)
+                .outerjoin(store.Customer, store.Customer.id == store.Account.customer_id)
+                .where(store.Account.id == account_id)
+            )
+        ).first()
+    if row is None:
+        raise not_found("account", account_id)
+    account, customer = row
+    return AccountDirectoryEntry(
+        id=account.id,
+        customer_id=account.customer_id,
+        kind=account.kind,
+        currency=account.currency,
+        kyc_class=customer.kyc_class if customer else None,
+        holder=mask_name(customer.name if customer else account.name),
+    )
+
+
+@router.get(
+    "/internal/customers/by-phone/{phone}",
+    response_model=CustomerDirectoryEntry,
+    tags=["internal"],
+    summary="Find a customer by phone number (transfers to a phone)",
+)
+async def directory_phone(phone: str, _caller: ServiceCaller, runtime: RuntimeDep) -> CustomerDirectoryEntry:
+    async with runtime.db.read() as session:
+        customer = await session.scalar(select(store.Customer).where(store.Customer.phone == phone))
+        if customer is None:
+            raise not_found("customer with phone", phone)
+        account_id = await session.scalar(
+            select(store.Account.id)
+            .where(store.Account.customer_id == customer.id, store.Account.kind == "checking")
+            .order_by(store.Account.created_at, store.Account.id)
+            .limit(1)
+        )
+    return CustomerDirectoryEntry(
+        customer_id=customer.id,
+        kyc_class=customer.kyc_class,
+        holder=mask_name(customer.name),
+        default_account_id=account_id,
+    )
 
 
 @router.get("/v1/customers/me", response_model=CustomerPublic, tags=["customers"], summary="The caller's profile")

@@ -56,7 +56,9 @@ async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> 
     session = uow.session
     existing = await session.get(store.Hold, cmd.hold_id)
     if existing is not None:
-        uow.publish(_hold_fact(existing))
+        account_row = await session.get(store.Account, existing.account_id)
+        available = account_row.balance_minor - account_row.held_minor if account_row else 0
+        uow.publish(_hold_fact(existing, available=available))
         return
     now = ctx.clock.now()
     accounts = await store.load_accounts(session, [cmd.account_id])

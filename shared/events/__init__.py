@@ -1,6 +1,6 @@
 """Event envelope, typed message schemas and topic names: one place, versioned."""
 
-from shared.events import accounts, topics
+from shared.events import accounts, payments, topics
 from shared.events.envelope import REGISTRY, Envelope, Message, UnknownMessageType, new_id, utcnow
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "UnknownMessageType",
     "accounts",
     "new_id",
+    "payments",
     "topics",
     "utcnow",
 ]

@@ -105,3 +105,27 @@ class LedgerCheck(BaseModel):
     active_holds: int
     totals_minor: dict[str, int]
     violations: list[LedgerViolation]
+
+
+def mask_name(name: str) -> str:
+    """Show a payee's name the way Chinese banking apps confirm it: all but the last character hidden."""
+    name = name.strip()
+    return "*" * (len(name) - 1) + name[-1:] if len(name) > 1 else name
+
+
+class AccountDirectoryEntry(BaseModel):
+    """What another service may know of an account (internal, service callers only)."""
+
+    id: str
+    customer_id: str | None
+    kind: str
+    currency: str
+    kyc_class: str | None
+    holder: str = Field(description="The holder's name, masked")
+
+
+class CustomerDirectoryEntry(BaseModel):
+    customer_id: str
+    kyc_class: str
+    holder: str
+    default_account_id: str | None = Field(description="The customer's first checking account")

@@ -1,0 +1,69 @@
+.DEFAULT_GOAL := help
+
+PY := .venv/bin/python
+STAMP := .venv/.installed
+DATA_DIR ?= .data
+PORT ?= 8000
+PYTEST_ARGS ?=
+TIERS := tests/unit tests/integration tests/e2e
+
+# One test tier; a tier with no folder yet (git keeps no empty ones) has nothing to run.
+tier = @if [ -d $(1) ]; then $(PY) -m pytest -q $(PYTEST_ARGS) $(1); else echo "$(1): no tests yet"; fi
+
+# `docker compose` (plugin) where it exists, else Debian's docker-compose 1.29.
+COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
+	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
+	else echo "docker compose"; fi)
+
+.PHONY: help install run stop test unit integration e2e lint format check compose-check up down clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install the project with its dev tools
+
+# Reinstalls only when pyproject.toml changes, so a second `make` is instant.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: install ## start the whole Sandbank locally (embedded broker, SQLite); Ctrl-C stops it
+	$(PY) -m shared.stack run --data-dir $(DATA_DIR) --port $(PORT)
+
+stop: ## stop the Sandbank started by `make run` in another terminal
+	@if [ -x $(PY) ]; then $(PY) -m shared.stack stop --data-dir $(DATA_DIR); \
+	else echo "Sandbank is not running"; fi
+
+test: install ## every test tier: unit, integration, e2e
+	$(PY) -m pytest -q $(PYTEST_ARGS) $(wildcard $(TIERS))
+
+unit: install ## pure tests, no broker or database
+	$(call tier,tests/unit)
+
+integration: install ## one service with a real database and broker
+	$(call tier,tests/integration)
+
+e2e: install ## the whole stack as processes, driven through the gateway
+	$(call tier,tests/e2e)
+
+lint: install ## ruff check
+	$(PY) -m ruff check .
+
+format: install ## ruff format
+	$(PY) -m ruff format .
+
+check: lint unit ## the fast loop before a commit
+
+compose-check: ## validate docker-compose.yml
+	$(COMPOSE) config -q
+
+up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)
+	$(COMPOSE) up --build -d
+	@echo "gateway: http://127.0.0.1:8000 (docs at /docs); \`make down\` stops it"
+
+down: ## stop the compose deployment
+	$(COMPOSE) down
+
+clean: ## remove local data (databases, logs) of `make run`
+	rm -rf $(DATA_DIR)

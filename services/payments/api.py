@@ -1,0 +1,401 @@
+"""payments HTTP API: start payments (202, saga runs over Kafka), read them, billers."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import func, or_, select, tuple_
+
+from services.payments import domain, handlers, store
+from services.payments.directory import Directory
+from services.payments.domain import Kind, PaymentRejected
+from shared.auth import CurrentCustomer, Operator, Principal
+from shared.money import format_minor
+from shared.observability import correlation_id_var
+from shared.phone import normalise_phone
+from shared.problems import PROBLEM_JSON, Problem, not_found
+from shared.schemas.accounts import AccountDirectoryEntry
+from shared.schemas.payments import (
+    BillCreate,
+    BillerList,
+    BillerPublic,
+    MerchantList,
+    MerchantPublic,
+    Payee,
+    PaymentPage,
+    PaymentPublic,
+    PaymentsSummary,
+    QrCreate,
+    TopupCreate,
+    TransferCreate,
+)
+from shared.service import Runtime
+
+router = APIRouter(prefix="/v1", tags=["payments"])
+PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
+PAYABLE_KINDS = ("checking", "savings")
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _ctx(request: Request) -> handlers.Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def _directory(request: Request) -> Directory:
+    return request.app.state.directory  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+ContextDep = Annotated[handlers.Context, Depends(_ctx)]
+DirectoryDep = Annotated[Directory, Depends(_directory)]
+
+
+def public(p: store.Payment) -> PaymentPublic:
+    payee_kind = {"transfer": "account", "bill": "biller", "qr": "merchant", "topup": "mobile"}[p.kind]
+    return PaymentPublic(
+        id=p.id,
+        kind=p.kind,  # type: ignore[arg-type]
+        status=domain.public_status(domain.Stage(p.stage)),  # type: ignore[arg-type]
+        stage=p.stage,
+        amount=format_minor(p.amount_minor, p.currency),
+        amount_minor=p.amount_minor,
+        currency=p.currency,
+        payer_account_id=p.payer_account_id,
+        payee=Payee(
+            kind=payee_kind,  # type: ignore[arg-type]
+            label=p.payee_label,
+            account_id=p.payee_account_id if p.kind == Kind.TRANSFER else None,
+            reference=p.reference,
+        ),
+        note=p.note,
+        reason=p.reason,
+        detail=p.detail,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        completed_at=p.completed_at,
+        links={"self": f"/v1/payments/{p.id}"},
+    )
+
+
+def _key(request: Request) -> str:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key or len(key) > 255:
+        raise Problem(400, "idempotency-key-missing", "payments need an Idempotency-Key header (1-255 characters)")
+    return key
+
+
+def _currency(currency: str) -> None:
+    if currency != "CNY":
+        raise PaymentRejected("unsupported-currency", f"currency {currency!r} is not supported; use CNY")
+
+
+async def _payer(directory: Directory, principal: Principal, account_id: str) -> AccountDirectoryEntry:
+    payer = await directory.account(account_id)
+    if payer is None or payer.customer_id != principal.customer_id:
+        raise Problem(404, "not-found", f"account {account_id} was not found")
+    if payer.kind not in PAYABLE_KINDS:
+        raise PaymentRejected("account-cannot-pay", f"payments are made from checking or savings, not {payer.kind}")
+    return payer
+
+
+async def _start(request: Request, runtime: Runtime, ctx: handlers.Context, draft: handlers.Draft) -> Response:
+    domain.check_per_payment_limit(draft.amount_minor, draft.payer_class, ctx.policy)
+    payment = await handlers.start_payment(ctx, runtime.unit_of_work, draft, correlation_id_var.get())
+    return Response(
+        public(payment).model_dump_json(),
+        status_code=202,
+        media_type="application/json",
+        headers={"location": f"/v1/payments/{payment.id}"},
+    )
+
+
+async def _existing(runtime: Runtime, principal: Principal, key: str) -> Response | None:
+    async with runtime.db.read() as session:
+        payment = await handlers.find_by_key(session, principal.customer_id, key)
+    if payment is None:
+        return None
+    return Response(public(payment).model_dump_json(), status_code=202, media_type="application/json")
+
+
+def _problem(exc: PaymentRejected) -> Problem:
+    return Problem(exc.status, exc.slug, exc.detail)
+
+
+@router.post(
+    "/payments/transfers", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM}
+)
+async def create_transfer(
+    body: TransferCreate,
+    request: Request,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    directory: DirectoryDep,
+) -> Response:
+    """Send money to another account, by account id or by the payee's registered phone."""
+    key = _key(request)
+    if (done := await _existing(runtime, principal, key)) is not None:
+        return done
+    try:
+        _currency(body.currency)
+        amount = domain.minor_from_decimal(body.amount)
+        payer = await _payer(directory, principal, body.payer_account_id)
+        if (body.payee_account_id is None) == (body.payee_phone is None):
+            raise PaymentRejected("invalid-payee", "give exactly one of payee_account_id or payee_phone")
+        if body.payee_phone is not None:
+            try:
+                phone = normalise_phone(body.payee_phone)
+            except ValueError as exc:
+                raise PaymentRejected("invalid-payee", str(exc)) from None
+            customer = await directory.by_phone(phone)
+            if customer is None or customer.default_account_id is None:
+                raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
+            payee_id, payee_customer, label = customer.default_account_id, customer.customer_id, customer.holder
+        else:
+            payee = await directory.account(body.payee_account_id)  # type: ignore[arg-type]
+            if payee is None or payee.customer_id is None:
+                raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
+            if payee.currency != body.currency:
+                raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
+            payee_id, payee_customer, label = payee.id, payee.customer_id, payee.holder
+        if payee_id == payer.id:
+            raise PaymentRejected("same-account", "the payer and payee accounts are the same")
+        draft = handlers.Draft(
+            kind=Kind.TRANSFER,
+            customer_id=principal.customer_id,
+            idempotency_key=key,
+            payer_account_id=payer.id,
+            payer_class=payer.kyc_class,
+            payee_account_id=payee_id,
+            payee_customer_id=payee_customer,
+            payee_key=f"account:{payee_id}",
+            payee_label=label,
+            amount_minor=amount,
+            note=body.note,
+        )
+        return await _start(request, runtime, ctx, draft)
+    except PaymentRejected as exc:
+        raise _problem(exc) from None
+
+
+@router.post("/payments/bills", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM})
+async def create_bill_payment(
+    body: BillCreate,
+    request: Request,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    directory: DirectoryDep,
+) -> Response:
+    """Pay a utility bill (water, electricity, gas, phone) to a seeded biller."""
+    key = _key(request)
+    if (done := await _existing(runtime, principal, key)) is not None:
+        return done
+    try:
+        _currency(body.currency)
+        amount = domain.minor_from_decimal(body.amount)
+        biller = domain.BILLERS.get(body.biller_code)
+        if biller is None:
+            raise PaymentRejected("unknown-biller", f"there is no biller {body.biller_code!r}; see GET /v1/billers")
+        biller.check_reference(body.bill_reference)
+        payer = await _payer(directory, principal, body.payer_account_id)
+        draft = handlers.Draft(
+            kind=Kind.BILL,
+            customer_id=principal.customer_id,
+            idempotency_key=key,
+            payer_account_id=payer.id,
+            payer_class=payer.kyc_class,
+            payee_account_id=biller.settlement_account_id,
+            payee_customer_id=None,
+            payee_key=f"biller:{biller.code}:{body.bill_reference}",
+            payee_label=biller.name,
+            amount_minor=amount,
+            reference=body.bill_reference,
+        )
+        return await _start(request, runtime, ctx, draft)
+    except PaymentRejected as exc:
+        raise _problem(exc) from None
+
+
+@router.post("/payments/qr", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM})
+async def create_qr_payment(
+    body: QrCreate,
+    request: Request,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    directory: DirectoryDep,
+) -> Response:
+    """Pay a merchant by scanning its QR code (`sandbank://qr/v1?m=<merchant>&a=<amount>&r=<ref>`)."""
+    key = _key(request)
+    if (done := await _existing(runtime, principal, key)) is not None:
+        return done
+    try:
+        _currency(body.currency)
+        qr = domain.parse_qr(body.qr_payload)
+        merchant = domain.MERCHANTS.get(qr.merchant_id)
+        if merchant is None:
+            raise PaymentRejected("unknown-merchant", f"the QR code names an unknown merchant {qr.merchant_id!r}")
+        asked = domain.minor_from_decimal(body.amount) if body.amount is not None else None
+        if qr.amount_minor is not None and asked is not None and asked != qr.amount_minor:
+            raise PaymentRejected("amount-mismatch", "the amount differs from the one in the QR code")
+        amount = qr.amount_minor if qr.amount_minor is not None else asked
+        if amount is None:
+            raise PaymentRejected("invalid-amount", "this QR code carries no amount: send one")
+        payer = await _payer(directory, principal, body.payer_account_id)
+        draft = handlers.Draft(
+            kind=Kind.QR,
+            customer_id=principal.customer_id,
+            idempotency_key=key,
+            payer_account_id=payer.id,
+            payer_class=payer.kyc_class,
+            payee_account_id=merchant.settlement_account_id,
+            payee_customer_id=None,
+            payee_key=f"merchant:{merchant.id}",
+            payee_label=merchant.name,
+            amount_minor=amount,
+            reference=qr.reference,
+        )
+        return await _start(request, runtime, ctx, draft)
+    except PaymentRejected as exc:
+        raise _problem(exc) from None
+
+
+@router.post("/payments/topups", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM})
+async def create_topup(
+    body: TopupCreate,
+    request: Request,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    directory: DirectoryDep,
+) -> Response:
+    """Top up a mobile phone's prepaid balance (up to 500 CNY)."""
+    key = _key(request)
+    if (done := await _existing(runtime, principal, key)) is not None:
+        return done
+    try:
+        _currency(body.currency)
+        amount = domain.minor_from_decimal(body.amount)
+        try:
+            phone = normalise_phone(body.phone)
+        except ValueError as exc:
+            raise PaymentRejected("invalid-phone", str(exc)) from None
+        if amount > domain.TOPUP_MAX_MINOR:
+            raise PaymentRejected("limit-exceeded", f"top-ups are at most {format_minor(domain.TOPUP_MAX_MINOR)} CNY")
+        payer = await _payer(directory, principal, body.payer_account_id)
+        draft = handlers.Draft(
+            kind=Kind.TOPUP,
+            customer_id=principal.customer_id,
+            idempotency_key=key,
+            payer_account_id=payer.id,
+            payer_class=payer.kyc_class,
+            payee_account_id=domain.TOPUP_SETTLEMENT,
+            payee_customer_id=None,
+            payee_key=f"mobile:{phone}",
+            payee_label=f"Mobile top-up {phone}",
+            amount_minor=amount,
+            reference=phone,
+        )
+        return await _start(request, runtime, ctx, draft)
+    except PaymentRejected as exc:
+        raise _problem(exc) from None
+
+
+def _cursor(p: store.Payment) -> str:
+    return base64.urlsafe_b64encode(f"{p.created_at.isoformat()}|{p.id}".encode()).decode().rstrip("=")
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, _, pid = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
+        return datetime.fromisoformat(created), pid
+    except ValueError:
+        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
+
+
+@router.get("/payments", response_model=PaymentPage)
+async def list_payments(
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> PaymentPage:
+    """The customer's payments, newest first."""
+    query = (
+        select(store.Payment)
+        .where(store.Payment.customer_id == principal.customer_id)
+        .order_by(store.Payment.created_at.desc(), store.Payment.id.desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        created, pid = _parse_cursor(cursor)
+        query = query.where(
+            or_(
+                store.Payment.created_at < created,
+                tuple_(store.Payment.created_at, store.Payment.id) < tuple_(created, pid),
+            )
+        )
+    async with runtime.db.read() as session:
+        rows = (await session.scalars(query)).all()
+    return PaymentPage(
+        items=[public(p) for p in rows[:limit]], next_cursor=_cursor(rows[limit - 1]) if len(rows) > limit else None
+    )
+
+
+@router.get("/payments/{payment_id}", response_model=PaymentPublic, responses={404: PROBLEM})
+async def get_payment(payment_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> PaymentPublic:
+    """One payment with its status, stage and (if failed) the reason."""
+    async with runtime.db.read() as session:
+        payment = await session.get(store.Payment, payment_id)
+    if payment is None or payment.customer_id != principal.customer_id:
+        raise not_found("payment", payment_id)
+    return public(payment)
+
+
+@router.get("/billers", response_model=BillerList)
+async def list_billers() -> BillerList:
+    """Billers a customer can pay, with the shape of their bill references."""
+    return BillerList(
+        items=[
+            BillerPublic(code=b.code, name=b.name, category=b.category, reference_hint=b.reference_hint)
+            for b in domain.BILLERS.values()
+        ]
+    )
+
+
+@router.get("/merchants", response_model=MerchantList)
+async def list_merchants() -> MerchantList:
+    """Seeded merchants, each with a QR payload to try."""
+    return MerchantList(
+        items=[
+            MerchantPublic(id=m.id, name=m.name, city=m.city, qr_example=domain.qr_payload(m.id, "12.50"))
+            for m in domain.MERCHANTS.values()
+        ]
+    )
+
+
+@router.get("/admin/payments/summary", response_model=PaymentsSummary, tags=["operator"])
+async def summary(_operator: Operator, runtime: RuntimeDep, ctx: ContextDep) -> PaymentsSummary:
+    """Payments by stage, and how old the oldest unfinished saga is (operators)."""
+    async with runtime.db.read() as session:
+        counts = dict(
+            (await session.execute(select(store.Payment.stage, func.count()).group_by(store.Payment.stage))).all()
+        )
+        oldest = await session.scalar(
+            select(func.min(store.Payment.created_at)).where(store.Payment.stage.not_in(list(domain.TERMINAL)))
+        )
+    non_terminal = sum(n for stage, n in counts.items() if stage not in domain.TERMINAL)
+    age = None
+    if oldest is not None:
+        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=ctx.clock.now().tzinfo)
+        age = (ctx.clock.now() - oldest).total_seconds()
+    return PaymentsSummary(
+        by_stage={str(k): int(v) for k, v in counts.items()}, non_terminal=non_terminal, oldest_non_terminal_s=age
+    )

@@ -1,0 +1,346 @@
+"""payments use cases: start a payment, and the saga's reactions to accounts' facts.
+
+A payment's id is also its hold id, so every fact from accounts finds its saga by
+primary key. Each reaction checks the saga's stage first: a fact that arrives twice,
+or after the saga moved on, changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.payments import domain, store
+from services.payments.domain import Kind, Reason, Stage
+from shared.clock import Clock
+from shared.db import Database
+from shared.events import Envelope, Message
+from shared.events import accounts as acc
+from shared.events import payments as ev
+from shared.kafka.consumer import Handler
+from shared.kafka.messaging import MessagingTables, UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Context:
+    clock: Clock = field(default_factory=Clock)
+    policy: domain.RiskPolicy = field(default_factory=domain.RiskPolicy)
+    timeouts: domain.Timeouts = field(default_factory=domain.Timeouts)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A validated payment request: payer and payee resolved, amount in fen."""
+
+    kind: Kind
+    customer_id: str
+    idempotency_key: str
+    payer_account_id: str
+    payer_class: str | None
+    payee_account_id: str
+    payee_customer_id: str | None
+    payee_key: str
+    payee_label: str
+    amount_minor: int
+    currency: str = "CNY"
+    reference: str = ""
+    note: str = ""
+
+
+async def find_by_key(session, customer_id: str, key: str) -> store.Payment | None:  # type: ignore[no-untyped-def]
+    return await session.scalar(
+        select(store.Payment).where(store.Payment.customer_id == customer_id, store.Payment.idempotency_key == key)
+    )
+
+
+async def request_payment(ctx: Context, uow: UnitOfWork, draft: Draft, correlation_id: str | None) -> store.Payment:
+    """Persist the saga and ask accounts to hold the funds, in one transaction."""
+    now = ctx.clock.now()
+    payment = store.Payment(
+        id=str(uuid.uuid4()),
+        customer_id=draft.customer_id,
+        idempotency_key=draft.idempotency_key,
+        kind=draft.kind,
+        stage=Stage.RESERVING,
+        payer_account_id=draft.payer_account_id,
+        payer_class=draft.payer_class,
+        payee_account_id=draft.payee_account_id,
+        payee_customer_id=draft.payee_customer_id,
+        payee_key=draft.payee_key,
+        payee_label=draft.payee_label,
+        reference=draft.reference,
+        note=draft.note,
+        amount_minor=draft.amount_minor,
+        currency=draft.currency,
+        attempts=1,
+        deadline_at=domain.next_deadline(now, ctx.timeouts, 1),
+        correlation_id=correlation_id,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(payment)
+    await uow.session.flush()
+    uow.publish(
+        ev.PaymentRequested(
+            payment_id=payment.id,
+            customer_id=payment.customer_id,
+            kind=payment.kind,
+            payer_account_id=payment.payer_account_id,
+            payee_account_id=payment.payee_account_id,
+            payee_label=payment.payee_label,
+            amount_minor=payment.amount_minor,
+            currency=payment.currency,
+        )
+    )
+    uow.publish(_reserve(payment))
+    return payment
+
+
+async def start_payment(ctx: Context, runtime_uow, draft: Draft, correlation_id: str | None) -> store.Payment:  # type: ignore[no-untyped-def]
+    """Start a payment, or return the one this idempotency key already started."""
+    try:
+        async with runtime_uow() as uow:
+            if (existing := await find_by_key(uow.session, draft.customer_id, draft.idempotency_key)) is not None:
+                return existing
+            return await request_payment(ctx, uow, draft, correlation_id)
+    except IntegrityError:
+        async with runtime_uow() as uow:
+            existing = await find_by_key(uow.session, draft.customer_id, draft.idempotency_key)
+        if existing is None:
+            raise
+        return existing
+
+
+def _reserve(p: store.Payment) -> acc.ReserveFunds:
+    return acc.ReserveFunds(
+        account_id=p.payer_account_id,
+        hold_id=p.id,
+        amount_minor=p.amount_minor,
+        currency=p.currency,
+        reference=f"payment {p.kind} {p.id}",
+        # Moving money between one's own accounts is not a payment out.
+        counts_toward_limit=p.payee_customer_id != p.customer_id,
+    )
+
+
+def _capture(p: store.Payment) -> acc.CaptureHold:
+    return acc.CaptureHold(
+        account_id=p.payer_account_id,
+        hold_id=p.id,
+        target_account_id=p.payee_account_id,
+        description=f"{p.kind} to {p.payee_label}"[:200] + (f": {p.note}" if p.note else ""),
+    )
+
+
+def _release(p: store.Payment) -> acc.ReleaseHold:
+    return acc.ReleaseHold(account_id=p.payer_account_id, hold_id=p.id)
+
+
+def _move(ctx: Context, p: store.Payment, stage: Stage, now: datetime) -> None:
+    p.stage = stage
+    p.updated_at = now
+    if stage in domain.TERMINAL:
+        p.deadline_at = None
+        p.completed_at = now
+    else:
+        p.attempts = 1
+        p.deadline_at = domain.next_deadline(now, ctx.timeouts, 1)
+
+
+def _fail_by_release(ctx: Context, uow: UnitOfWork, p: store.Payment, reason: Reason, detail: str) -> None:
+    p.reason, p.detail = reason, detail[:300]
+    _move(ctx, p, Stage.RELEASING, ctx.clock.now())
+    uow.publish(_release(p))
+
+
+def _failed(uow: UnitOfWork, p: store.Payment) -> None:
+    uow.publish(
+        ev.PaymentFailed(
+            payment_id=p.id,
+            customer_id=p.customer_id,
+            kind=p.kind,
+            amount_minor=p.amount_minor,
+            currency=p.currency,
+            reason=p.reason or Reason.PAYEE_UNAVAILABLE,
+            detail=p.detail or "",
+        )
+    )
+
+
+async def _saga(uow: UnitOfWork, hold_id: str, *stages: Stage) -> store.Payment | None:
+    payment = await uow.session.get(store.Payment, hold_id)
+    if payment is None or payment.stage not in stages:
+        return None  # another service's hold, or a fact this saga has already moved past
+    return payment
+
+
+async def when_funds_reserved_assess_risk(ctx: Context, uow: UnitOfWork, msg: acc.FundsReserved) -> None:
+    p = await _saga(uow, msg.hold_id, Stage.RESERVING)
+    if p is None:
+        return
+    now = ctx.clock.now()
+    uow.publish(
+        ev.PaymentFundsReserved(payment_id=p.id, customer_id=p.customer_id, hold_id=p.id, amount_minor=p.amount_minor)
+    )
+    session = uow.session
+    recent = await session.scalar(
+        select(func.count())
+        .select_from(store.Payment)
+        .where(
+            store.Payment.customer_id == p.customer_id,
+            store.Payment.created_at >= p.created_at - ctx.policy.velocity_window,
+            store.Payment.created_at < p.created_at,
+        )
+    )
+    known = await session.scalar(
+        select(
+            exists().where(
+                store.Payment.customer_id == p.customer_id,
+                store.Payment.payee_key == p.payee_key,
+                store.Payment.stage == Stage.COMPLETED,
+            )
+        )
+    )
+    decision = domain.assess(
+        domain.RiskContext(
+            kind=Kind(p.kind),
+            amount_minor=p.amount_minor,
+            payer_class=p.payer_class,
+            recent_payments=int(recent or 0),
+            payee_known=bool(known) or p.payee_customer_id == p.customer_id,
+        ),
+        ctx.policy,
+    )
+    if not decision.approved:
+        uow.publish(
+            ev.PaymentRiskRejected(
+                payment_id=p.id, customer_id=p.customer_id, rule=decision.rule, detail=decision.detail
+            )
+        )
+        _fail_by_release(ctx, uow, p, Reason.RISK_REJECTED, decision.detail)
+        return
+    uow.publish(ev.PaymentRiskApproved(payment_id=p.id, customer_id=p.customer_id))
+    if p.kind == Kind.BILL and p.payee_key.startswith(f"biller:{domain.SANDBOX_FAIL_BILLER}:"):
+        _fail_by_release(ctx, uow, p, Reason.PAYEE_UNAVAILABLE, "the biller refused the payment (sandbox biller)")
+        return
+    _move(ctx, p, Stage.CAPTURING, now)
+    uow.publish(_capture(p))
+
+
+async def when_reservation_rejected_fail_payment(ctx: Context, uow: UnitOfWork, msg: acc.ReservationRejected) -> None:
+    p = await _saga(uow, msg.hold_id, Stage.RESERVING, Stage.RELEASING)
+    if p is None:
+        return
+    if p.stage == Stage.RESERVING:
+        p.reason = domain.ACCOUNTS_REASONS.get(msg.reason, Reason.PAYER_UNAVAILABLE)
+        p.detail = msg.detail[:300]
+    _move(ctx, p, Stage.FAILED, ctx.clock.now())
+    _failed(uow, p)
+
+
+async def when_hold_captured_complete_payment(ctx: Context, uow: UnitOfWork, msg: acc.HoldCaptured) -> None:
+    p = await _saga(uow, msg.hold_id, Stage.CAPTURING)
+    if p is None:
+        return
+    p.entry_id = msg.entry_id
+    _move(ctx, p, Stage.COMPLETED, ctx.clock.now())
+    uow.publish(
+        ev.PaymentCompleted(
+            payment_id=p.id,
+            customer_id=p.customer_id,
+            kind=p.kind,
+            payer_account_id=p.payer_account_id,
+            payee_account_id=p.payee_account_id,
+            payee_customer_id=p.payee_customer_id,
+            amount_minor=p.amount_minor,
+            currency=p.currency,
+            entry_id=msg.entry_id,
+        )
+    )
+
+
+async def when_capture_rejected_release_hold(ctx: Context, uow: UnitOfWork, msg: acc.CaptureRejected) -> None:
+    p = await _saga(uow, msg.hold_id, Stage.CAPTURING)
+    if p is None:
+        return
+    _fail_by_release(ctx, uow, p, Reason.PAYEE_UNAVAILABLE, msg.detail or "the payee cannot receive this payment")
+
+
+async def when_hold_released_fail_payment(ctx: Context, uow: UnitOfWork, msg: acc.HoldReleased) -> None:
+    p = await _saga(uow, msg.hold_id, Stage.RELEASING)
+    if p is None:
+        return
+    _move(ctx, p, Stage.FAILED, ctx.clock.now())
+    _failed(uow, p)
+
+
+def event_handlers(ctx: Context) -> dict[str, Handler]:
+    def bind(fn):  # type: ignore[no-untyped-def]
+        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
+            await fn(ctx, uow, message)
+
+        return handle
+
+    return {
+        acc.FundsReserved.TYPE: bind(when_funds_reserved_assess_risk),
+        acc.ReservationRejected.TYPE: bind(when_reservation_rejected_fail_payment),
+        acc.HoldCaptured.TYPE: bind(when_hold_captured_complete_payment),
+        acc.CaptureRejected.TYPE: bind(when_capture_rejected_release_hold),
+        acc.HoldReleased.TYPE: bind(when_hold_released_fail_payment),
+    }
+
+
+# --- timeouts ------------------------------------------------------------------------------
+
+
+async def resend_overdue_steps(ctx: Context, db: Database, tables: MessagingTables, *, limit: int = 200) -> int:
+    """Re-send the pending step of every saga past its deadline; give up reserving
+    after a bounded number of tries (releasing whatever may have been held)."""
+    now = ctx.clock.now()
+    async with UnitOfWork(db, tables, source="payments") as uow:
+        overdue = (
+            await uow.session.scalars(
+                select(store.Payment)
+                .where(
+                    store.Payment.stage.in_([Stage.RESERVING, Stage.CAPTURING, Stage.RELEASING]),
+                    store.Payment.deadline_at < now,
+                )
+                .order_by(store.Payment.deadline_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for p in overdue:
+            if p.stage == Stage.RESERVING and p.attempts >= ctx.timeouts.max_reserve_attempts:
+                log.warning("payment %s: no answer to the reservation after %d tries; releasing", p.id, p.attempts)
+                _fail_by_release(ctx, uow, p, Reason.TIMED_OUT, "the bank did not answer in time; nothing was paid")
+                continue
+            p.attempts += 1
+            p.deadline_at = domain.next_deadline(now, ctx.timeouts, p.attempts)
+            p.updated_at = now
+            step = {Stage.RESERVING: _reserve, Stage.CAPTURING: _capture, Stage.RELEASING: _release}[Stage(p.stage)]
+            uow.publish(step(p))
+            uow.publish(
+                ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=p.stage, attempt=p.attempts)
+            )
+    return len(overdue)
+
+
+def timeout_sweeper(ctx: Context, db: Database, tables: MessagingTables, every_s: float = 1.0):  # type: ignore[no-untyped-def]
+    async def sweep_saga_timeouts() -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await resend_overdue_steps(ctx, db, tables)
+            except Exception:
+                log.exception("timeout sweep failed")
+
+    return sweep_saga_timeouts

@@ -1,0 +1,646 @@
+"""The whole Sandbank as local processes: the broker, four services and the gateway.
+
+`make run` is `python -m shared.stack run`; the e2e tests use `Stack` directly.
+Processes are spawned by module name, so this module imports no service.
+
+    python -m shared.stack run  [--data-dir .data] [--port 8000]
+    python -m shared.stack stop [--data-dir .data]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import errno
+import fcntl
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+import httpx
+
+from shared.broker import free_port
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+DEFAULT_SERVICES: tuple[tuple[str, str], ...] = (
+    ("accounts", "services.accounts"),
+    ("payments", "services.payments"),
+    ("securities", "services.securities"),
+    ("insurance", "services.insurance"),
+    ("gateway", "gateway"),
+)
+BACKEND_SERVICES = ("accounts", "payments", "securities", "insurance")
+POLL_INTERVAL_S = 0.05
+STOP_GRACE_S = 5.0
+LOG_TAIL_LINES = 20
+
+Progress = Callable[[str], None]
+
+# The embedded broker runs under a small Python parent of its own: in its own process
+# group, so a terminal's Ctrl-C reaches only the supervisor (Tansu exits on SIGINT at
+# once, which would pull the broker from under the services while they shut down), and
+# with the death signal the supervisor gives every child, so Tansu never outlives it.
+_BROKER_LAUNCHER = """
+import signal, sys
+from pathlib import Path
+from shared.broker import EmbeddedBroker
+broker = EmbeddedBroker(sys.argv[1], log_path=Path(sys.argv[2]))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+try:
+    broker.start()
+    print(broker.bootstrap_servers, flush=True)
+    sys.exit(broker.process.wait())
+finally:
+    broker.stop()
+"""
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class _Process:
+    name: str
+    argv: list[str]
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    log_offset: int = 0  # where this run's output starts in the (appended) log
+    started_at: float = 0.0
+    expected_exit: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+def _pdeathsig_preexec() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when its parent thread dies, so a
+    killed supervisor leaves no orphans."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork, not in the child
+    except OSError:
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def tail(path: Path, lines: int = LOG_TAIL_LINES, offset: int = 0) -> str:
+    """The last `lines` lines of a log from byte `offset` on, JSON log records rendered
+    as text so a traceback reads as one."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(offset if offset <= size else 0, size - 256 * 1024))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return "(no log)"
+    rendered: list[str] = []
+    for line in text.splitlines():
+        rendered.extend(_render_log_line(line).splitlines())
+    kept = rendered[-lines:]
+    return "\n".join(f"    {line}" for line in kept) if kept else "    (the log is empty)"
+
+
+def _render_log_line(line: str) -> str:
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict) or "msg" not in record:
+        return line
+    text = f"{record.get('level', '')} {record.get('logger', '')}: {record['msg']}"
+    if exc := record.get("exc"):
+        text += f"\n{exc}"
+    return text
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    """Whether binding host:port fails the way uvicorn's bind would (SO_REUSEADDR, so
+    a closed socket lingering in TIME_WAIT does not count)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            return e.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False
+
+
+class Stack:
+    """Supervises the broker, the services and the gateway as child processes.
+
+    `gateway_port=0` picks free ports for every process (tests next to a `make run`).
+    Children die with the supervisor: they get SIGTERM when the thread that spawned
+    them exits, so all spawning happens on one worker thread that lives until `stop()`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        gateway_port: int = 8000,
+        ports: Mapping[str, int] | None = None,
+        kafka_bootstrap: str | None = None,
+        env: Mapping[str, str] | None = None,
+        python: str = sys.executable,
+        services: Iterable[tuple[str, str]] = DEFAULT_SERVICES,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.log_dir = self.data_dir / "logs"
+        self.python = python
+        self.extra_env = dict(env or {})
+        self._external_bootstrap = kafka_bootstrap
+        self.broker: _Process | None = None
+        self._bootstrap: str | None = None
+        self.started_at: float | None = None
+        self._spawner: ThreadPoolExecutor | None = None
+
+        modules = dict(services)
+        if gateway_port == 0:
+            chosen = {name: free_port(HOST) for name in ("gateway", *BACKEND_SERVICES)}
+        else:
+            chosen = {"gateway": gateway_port}
+            chosen.update({n: gateway_port + i for i, n in enumerate(BACKEND_SERVICES, 1)})
+        chosen.update(ports or {})
+        for name in modules:
+            if name not in chosen:
+                chosen[name] = free_port(HOST)
+        self.ports = chosen
+        self.processes = {
+            name: _Process(name, [python, "-m", module], chosen[name], {}, self.log_dir / f"{name}.log")
+            for name, module in modules.items()
+        }
+
+    # -- addresses ---------------------------------------------------------------------
+
+    @property
+    def gateway_url(self) -> str:
+        return self.url("gateway")
+
+    def url(self, name: str) -> str:
+        return f"http://{HOST}:{self.ports[name]}"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        if self._external_bootstrap:
+            return self._external_bootstrap
+        if self._bootstrap is None:
+            raise StackError("the stack has no broker yet: call start() first")
+        return self._bootstrap
+
+    @property
+    def broker_log(self) -> Path:
+        return self.log_dir / "broker.log"
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, timeout_s: float = 30, progress: Progress | None = None) -> Stack:
+        """Start the broker, spawn every process at once and wait until all are ready."""
+        say = progress or (lambda _msg: None)
+        self.started_at = time.monotonic()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self._external_bootstrap is None:
+                self._start_broker(timeout_s)
+                say(f"broker ready on {self.bootstrap_servers} ({self._elapsed():.1f}s)")
+            base_env = self._base_env()
+            for proc in self.processes.values():
+                proc.env = {**base_env, **self._own_env(proc), **self.extra_env}
+                self._spawn(proc)
+            self._wait_ready(list(self.processes.values()), timeout_s, say)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM every child, SIGKILL what is left after 5 s, then stop the broker."""
+        alive = [p for p in self.processes.values() if p.running()]
+        for proc in alive:
+            proc.expected_exit = True
+            with contextlib.suppress(ProcessLookupError):
+                proc.popen.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in alive:
+            assert proc.popen is not None
+            try:
+                proc.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        if self.broker is not None and self.broker.running():
+            self.broker.expected_exit = True
+            assert self.broker.popen is not None
+            self.broker.popen.terminate()
+            try:
+                self.broker.popen.wait(STOP_GRACE_S + 2)  # it gives Tansu 5 s itself
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.broker.popen.pid, signal.SIGKILL)
+                self.broker.popen.wait()
+        if self.broker is not None and self.broker.popen and self.broker.popen.stdout:
+            self.broker.popen.stdout.close()
+        if self._spawner is not None:
+            self._spawner.shutdown(wait=True)
+            self._spawner = None
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (chaos tests); `restart(name)` brings it back."""
+        proc = self._process(name)
+        if proc.running():
+            proc.expected_exit = True
+            assert proc.popen is not None
+            proc.popen.kill()
+            proc.popen.wait()
+
+    def restart(self, name: str, timeout_s: float = 20, progress: Progress | None = None) -> None:
+        """Start one process again with the environment it had, and wait until ready."""
+        proc = self._process(name)
+        if proc.running():
+            proc.expected_exit = True
+            assert proc.popen is not None
+            proc.popen.terminate()
+            try:
+                proc.popen.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait()
+        if not proc.env:
+            raise StackError(f"{name} was never started: call start() first")
+        self._spawn(proc)
+        self._wait_ready([proc], timeout_s, progress or (lambda _msg: None))
+
+    def exited(self) -> list[_Process]:
+        """Processes (the broker as "broker") that died without being told to."""
+        dead = [
+            p
+            for p in self.processes.values()
+            if p.popen is not None and p.popen.poll() is not None and not p.expected_exit
+        ]
+        broker = self.broker
+        if broker and broker.popen and broker.popen.poll() is not None and not broker.expected_exit:
+            dead.append(broker)
+        return dead
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _process(self, name: str) -> _Process:
+        try:
+            return self.processes[name]
+        except KeyError:
+            raise StackError(f"no process named {name!r}; have {sorted(self.processes)}") from None
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - (self.started_at or time.monotonic())
+
+    def _base_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("SANDBANK_ENVIRONMENT", "sandbox")
+        env["PYTHONUNBUFFERED"] = "1"
+        env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap_servers
+        env["HTTP_HOST"] = HOST
+        for name in BACKEND_SERVICES:
+            env[f"SERVICE_URL_{name.upper()}"] = self.url(name)
+        return env
+
+    def _own_env(self, proc: _Process) -> dict[str, str]:
+        return {
+            "HTTP_PORT": str(proc.port),
+            "DB_URL": f"sqlite+aiosqlite:///{self.data_dir / proc.name}.db",
+        }
+
+    def _start_broker(self, timeout_s: float) -> None:
+        self.broker = proc = _Process(
+            "broker", [self.python, "-c", _BROKER_LAUNCHER, HOST, str(self.broker_log)], 0, {}, self.broker_log
+        )
+        proc.env = dict(os.environ)  # `-c` puts the cwd, the project root, on sys.path
+        self._spawn(proc, stdout=subprocess.PIPE)
+        assert proc.popen is not None and proc.popen.stdout is not None
+        deadline = time.monotonic() + min(timeout_s, 20)
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise StackError(
+                    f"the embedded broker exited with code {proc.popen.returncode}; last lines of "
+                    f"{self.broker_log}:\n" + tail(self.broker_log, offset=proc.log_offset)
+                )
+            ready, _, _ = select.select([proc.popen.stdout], [], [], POLL_INTERVAL_S)
+            if ready:
+                host, _, port = proc.popen.stdout.readline().decode().strip().rpartition(":")
+                if host and port.isdigit():  # the launcher prints host:port once it answers
+                    self._bootstrap = f"{host}:{port}"
+                    proc.port = int(port)
+                    return
+        raise StackError(
+            f"the embedded broker was not ready after {timeout_s:.0f}s; last lines of "
+            f"{self.broker_log}:\n" + tail(self.broker_log, offset=proc.log_offset)
+        )
+
+    def _spawn(self, proc: _Process, stdout: int | None = None) -> None:
+        # Spawned on one long-lived thread: PR_SET_PDEATHSIG fires when the spawning
+        # *thread* exits, so a caller's short-lived thread would take the children with it.
+        if self._spawner is None:
+            self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stack-spawner")
+        self._spawner.submit(self._popen, proc, stdout).result()
+
+    def _popen(self, proc: _Process, stdout: int | None) -> None:
+        proc.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(proc.log_path, "ab") as log:
+            proc.log_offset = log.tell()
+            what = "the embedded broker" if proc.name == "broker" else f"{proc.argv[-1]} on {proc.url}"
+            log.write(f"--- sandbank stack: starting {what} ---\n".encode())
+            log.flush()
+            proc.expected_exit = False
+            proc.started_at = time.monotonic()
+            proc.popen = subprocess.Popen(
+                proc.argv,
+                cwd=PROJECT_ROOT,
+                env=proc.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log if stdout is None else stdout,
+                stderr=log,
+                preexec_fn=_pdeathsig_preexec(),
+                # Its own process group: a Ctrl-C reaches only the supervisor, which
+                # stops the children in order.
+                process_group=0,
+            )
+
+    def _wait_ready(self, procs: list[_Process], timeout_s: float, say: Progress) -> None:
+        pending = {p.name: p for p in procs}
+        last_answer: dict[str, str] = {}
+        deadline = time.monotonic() + timeout_s
+        with httpx.Client(timeout=1.0, trust_env=False) as client:
+            while pending:
+                for name, proc in list(pending.items()):
+                    assert proc.popen is not None
+                    if proc.popen.poll() is not None:
+                        raise StackError(
+                            f"{name} exited with code {proc.popen.returncode} before it was "
+                            f"ready; last lines of {proc.log_path}:\n" + tail(proc.log_path, offset=proc.log_offset)
+                        )
+                    try:
+                        response = client.get(f"{proc.url}/readyz")
+                    except httpx.HTTPError as e:
+                        last_answer[name] = f"no answer ({type(e).__name__})"
+                        continue
+                    if response.status_code == 200:
+                        del pending[name]
+                        took = time.monotonic() - proc.started_at
+                        say(f"{name} ready on {proc.url} ({took:.1f}s)")
+                    else:
+                        last_answer[name] = f"{response.status_code} {response.text[:300]}"
+                if not pending:
+                    return
+                if time.monotonic() > deadline:
+                    parts = [
+                        f"{name} was not ready after {timeout_s:.0f}s (last /readyz: "
+                        f"{last_answer.get(name, 'none')}); last lines of {proc.log_path}:\n"
+                        + tail(proc.log_path, offset=proc.log_offset)
+                        for name, proc in pending.items()
+                    ]
+                    raise StackError("\n\n".join(parts))
+                time.sleep(POLL_INTERVAL_S)
+
+
+# -- the command line -------------------------------------------------------------------
+
+
+class _Stop(BaseException):
+    """Raised from the SIGTERM handler to unwind like Ctrl-C."""
+
+
+def _lock(data_dir: Path) -> IO[str] | None:
+    """The run lock, held for the life of the process; None when another run holds it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(data_dir / "run.lock", "a+")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def _read_run_info(data_dir: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((data_dir / "run.json").read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_run_info(data_dir: Path, info: dict[str, Any]) -> None:
+    tmp = data_dir / "run.json.tmp"
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    tmp.replace(data_dir / "run.json")
+
+
+def _banner(stack: Stack, elapsed: float) -> str:
+    from shared.sandbox import DEMO_USERS
+
+    rows: list[tuple[str, str]] = []
+    if "gateway" in stack.processes:
+        rows += [("gateway", stack.gateway_url), ("API docs", f"{stack.gateway_url}/docs")]
+    broker_kind = "embedded Tansu" if stack.broker else "external"
+    rows.append(("broker", f"{stack.bootstrap_servers} ({broker_kind})"))
+    rows += [(n, stack.url(n)) for n in stack.processes if n != "gateway"]
+    rows += [("data", str(stack.data_dir)), ("logs", str(stack.log_dir))]
+    width = max(len(label) for label, _ in rows)
+    lines = ["", "Sandbank is running", ""]
+    lines += [f"  {label:<{width}}  {value}" for label, value in rows]
+    lines += ["", "  Demo logins (phone / password / role):"]
+    for user in DEMO_USERS:
+        roles = ", ".join(user.roles)
+        lines.append(f"    {user.phone}  {user.password:<18}  {roles:<9}  {user.name}")
+    lines += ["", f"Ready in {elapsed:.1f}s. Ctrl-C here or `make stop` stops everything.", ""]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    lock = _lock(data_dir)
+    if lock is None:
+        info = _read_run_info(data_dir)
+        gateway = f"http://{HOST}:{info.get('ports', {}).get('gateway', args.port)}"
+        print(
+            f"Sandbank is already running (pid {info.get('pid', '?')}) with the gateway at "
+            f"{gateway} — stop it with Ctrl-C in its terminal or `make stop`",
+            file=sys.stderr,
+        )
+        return 1
+
+    services = DEFAULT_SERVICES
+    if args.services:
+        wanted = args.services.split(",")
+        services = tuple(s for s in DEFAULT_SERVICES if s[0] in wanted)
+    stack = Stack(data_dir, gateway_port=args.port, kafka_bootstrap=args.bootstrap_servers, services=services)
+    taken = [(n, p) for n, p in stack.ports.items() if n in stack.processes and port_in_use(p)]
+    if taken:
+        for name, port in taken:
+            print(f"Port {port} (for {name}) is already in use.", file=sys.stderr)
+        print(
+            "Free it, or choose other ports with --port (the services take the next four).",
+            file=sys.stderr,
+        )
+        return 1
+
+    info: dict[str, Any] = {
+        "pid": os.getpid(),
+        "state": "starting",
+        "gateway_url": stack.gateway_url if "gateway" in stack.processes else None,
+        "ports": {n: stack.ports[n] for n in stack.processes},
+        "bootstrap_servers": args.bootstrap_servers,
+        "data_dir": str(data_dir),
+    }
+    _write_run_info(data_dir, info)
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        raise _Stop
+
+    def on_progress(message: str) -> None:
+        print(f"  {message}", flush=True)
+        if stack.broker and info["bootstrap_servers"] is None:
+            info["bootstrap_servers"] = stack.bootstrap_servers
+            _write_run_info(data_dir, info)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    code = 0
+    print(f"Starting Sandbank (data in {data_dir}) ...", flush=True)
+    try:
+        try:
+            stack.start(timeout_s=args.timeout, progress=on_progress)
+        except StackError as e:
+            print(f"\nSandbank did not start: {e}", file=sys.stderr)
+            return 1
+        assert stack.started_at is not None
+        elapsed = time.monotonic() - stack.started_at
+        info.update(state="running", bootstrap_servers=stack.bootstrap_servers)
+        _write_run_info(data_dir, info)
+        print(_banner(stack, elapsed), flush=True)
+        while True:
+            dead = stack.exited()
+            if dead:
+                for proc in dead:
+                    rc = proc.popen.returncode if proc.popen else None
+                    how = f"killed by {signal.Signals(-rc).name}" if rc and rc < 0 else f"code {rc}"
+                    last = tail(proc.log_path, offset=proc.log_offset)
+                    print(
+                        f"\n{proc.name} exited unexpectedly ({how}); its log is {proc.log_path}. Last lines:\n{last}",
+                        file=sys.stderr,
+                    )
+                code = 1
+                break
+            time.sleep(0.2)
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        # A second Ctrl-C must not cut the shutdown short and strand children.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("\nStopping Sandbank ...", flush=True)
+        stack.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / "run.json").unlink()
+        print("Sandbank stopped.", flush=True)
+        lock.close()
+    return code
+
+
+def stop(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    lock = _lock(data_dir) if data_dir.exists() else None
+    if lock is not None or not data_dir.exists():
+        # Nobody holds the run lock: whatever run.json says is stale.
+        if lock is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (data_dir / "run.json").unlink()
+            lock.close()
+        print("Sandbank is not running.")
+        return 0
+    info = _read_run_info(data_dir)
+    pid = info.get("pid")
+    if not isinstance(pid, int):
+        print(
+            f"Sandbank holds {data_dir / 'run.lock'} but {data_dir / 'run.json'} names no pid; "
+            "stop it with Ctrl-C in its terminal.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"Stopping Sandbank (pid {pid}) ...", flush=True)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        lock = _lock(data_dir)  # released when the supervisor exits
+        if lock is not None:
+            lock.close()
+            print("Sandbank stopped.")
+            return 0
+        time.sleep(0.1)
+    print(
+        f"Sandbank (pid {pid}) is still running after 15s; kill it with `kill -9 {pid}`.",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    summary = (__doc__ or "").split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m shared.stack", description=summary)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_p = sub.add_parser("run", help="start everything in the foreground; Ctrl-C stops it")
+    run_p.add_argument("--data-dir", default=".data", help="databases, logs, run.json (.data)")
+    run_p.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="gateway port; the services take the next four (8000)",
+    )
+    run_p.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")
+    run_p.add_argument(
+        "--bootstrap-servers",
+        default=None,
+        help="use this Kafka instead of starting the embedded broker",
+    )
+    run_p.add_argument("--services", default=None, help="comma-separated subset to start, e.g. accounts,gateway")
+    stop_p = sub.add_parser("stop", help="stop the Sandbank started by `run`")
+    stop_p.add_argument("--data-dir", default=".data")
+    args = parser.parse_args(argv)
+    return run(args) if args.command == "run" else stop(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
