@@ -269,4 +269,7 @@ def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> Non
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
+        # a connection the server is closing at that very moment.
+        timeout_keep_alive=65,
     )

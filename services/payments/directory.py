@@ -5,6 +5,7 @@ a burst of payments from one account asks accounts once."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,8 @@ import httpx
 
 from shared.problems import Problem
 from shared.schemas.accounts import AccountDirectoryEntry, CustomerDirectoryEntry
+
+log = logging.getLogger(__name__)
 
 
 class Directory:
@@ -32,12 +35,17 @@ class Directory:
         cached = self._cache.get(path)
         if cached and cached[0] > time.monotonic():
             return cached[1]  # type: ignore[return-value]
-        try:
-            response = await self.client.get(path, headers={"authorization": f"Bearer {self.token()}"})
-        except httpx.TransportError:
+        response = None
+        for attempt in (1, 2):  # a GET is safe to repeat once on a dropped connection
+            try:
+                response = await self.client.get(path, headers={"authorization": f"Bearer {self.token()}"})
+                break
+            except httpx.TransportError as exc:
+                log.warning("accounts lookup %s failed (attempt %d): %r", path, attempt, exc)
+        if response is None:
             raise Problem(
                 503, "service-unavailable", "accounts is not answering; try again shortly", headers={"Retry-After": "2"}
-            ) from None
+            )
         if response.status_code == 404:
             body = None
         elif response.status_code == 200:
