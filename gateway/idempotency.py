@@ -5,9 +5,11 @@
 - the same key while the first request is still running gets 409;
 - keys are per customer and kept for 24 hours.
 
-The final response is stored in the same transaction as the request's effects
-(`finish` takes the unit of work), so a crash can never leave a deposit made
-without its key marked done, or the reverse.
+Requests the gateway itself carries out (sandbox deposits) claim the key first and
+store the final response in the same transaction as their effects (`finish` takes
+the unit of work), so a crash can never leave a deposit made without its key marked
+done. Requests forwarded to a service (`forward_idempotently`) pass the key on, and
+the service keeps it unique as well.
 """
 
 from __future__ import annotations
@@ -69,6 +71,37 @@ class Idempotency:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self.in_flight: dict[tuple[str, str], str] = {}
+
+    async def lookup(self, owner_id: str, key: str, fp: str) -> Response | None:
+        """The stored answer for this key, if any (read only)."""
+        async with self.db.read() as session:
+            row = await session.get(store.IdempotencyKey, (owner_id, key))
+        if row is None or self.clock.now() - row.created_at > RETENTION:
+            return None
+        if row.fingerprint != fp:
+            raise _reused()
+        if row.state == "in_flight":
+            raise _in_flight()
+        return _replay(row)
+
+    async def store(self, owner_id: str, key: str, fp: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Keep a finished answer for replays (one write)."""
+        row = store.IdempotencyKey(
+            owner_id=owner_id,
+            key=key,
+            fingerprint=fp,
+            state="done",
+            status_code=status,
+            response_body=body,
+            response_headers=headers,
+            created_at=self.clock.now(),
+        )
+        try:
+            async with self.db.write() as session, session.begin():
+                await session.merge(row)
+        except IntegrityError:
+            pass  # another replica stored the same answer first
 
     async def begin(self, owner_id: str, key: str, fp: str) -> Response | Claim:
         """Claim the key for this request, or answer with the stored outcome."""
@@ -93,20 +126,10 @@ class Idempotency:
                     raise _in_flight() from None
                 return Claim(owner_id, key)
             if row.fingerprint != fp:
-                raise Problem(
-                    422,
-                    "idempotency-key-reused",
-                    "this Idempotency-Key was already used with a different request body",
-                )
+                raise _reused()
             if row.state == "in_flight":
                 raise _in_flight()
-            headers = dict(row.response_headers or {})
-            headers["Idempotent-Replayed"] = "true"
-            return Response(
-                row.response_body or b"",
-                status_code=row.status_code or 200,
-                headers=headers,
-            )
+            return _replay(row)
 
     @staticmethod
     async def finish(
@@ -142,6 +165,16 @@ class Idempotency:
             )
 
 
+def _replay(row: store.IdempotencyKey) -> Response:
+    headers = dict(row.response_headers or {})
+    headers["Idempotent-Replayed"] = "true"
+    return Response(row.response_body or b"", status_code=row.status_code or 200, headers=headers)
+
+
+def _reused() -> Problem:
+    return Problem(422, "idempotency-key-reused", "this Idempotency-Key was already used with a different request body")
+
+
 def _in_flight() -> Problem:
     return Problem(
         409,
@@ -158,25 +191,31 @@ async def forward_idempotently(request: Request, owner_id: str, service: str, pa
     """Forward a money-moving POST to the service that owns it, under an Idempotency-Key.
 
     The key also travels downstream, where the owning service keeps it unique per
-    customer: if the gateway dies between the service's answer and storing it here,
-    the retry reaches the service again and gets the same resource back."""
+    customer and answers a repeat with the resource it already made. That makes the
+    service the guard against double spending, so here the hot path needs one read
+    (a stored answer?) and one write (store this answer); requests in flight are
+    tracked in memory, which gives 409 within this process (a repeat reaching another
+    replica gets the service's own answer for the key)."""
     idempotency: Idempotency = request.app.state.idempotency
     key = read_key(request, required=True)
     assert key is not None
-    body = await request.body()
-    outcome = await idempotency.begin(owner_id, key, fingerprint(request, body))
-    if isinstance(outcome, Response):
-        return outcome
+    fp = fingerprint(request, await request.body())
+    stored = await idempotency.lookup(owner_id, key, fp)
+    if stored is not None:
+        return stored
+    slot = (owner_id, key)
+    if (running := idempotency.in_flight.get(slot)) is not None:
+        if running != fp:
+            raise _reused()
+        raise _in_flight()
+    idempotency.in_flight[slot] = fp
     try:
         response = await request.app.state.upstreams.forward(
             service, request, path, token=token, extra_headers={"idempotency-key": key}
         )
-    except BaseException:
-        await idempotency.abandon(outcome)
-        raise
-    if response.status_code >= 500 or response.status_code in (409, 429):
-        await idempotency.abandon(outcome)
-    else:
-        headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
-        await idempotency.complete(outcome, response.status_code, bytes(response.body), headers)
-    return response
+        if response.status_code < 500 and response.status_code not in (409, 429):
+            headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
+            await idempotency.store(owner_id, key, fp, response.status_code, bytes(response.body), headers)
+        return response
+    finally:
+        idempotency.in_flight.pop(slot, None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from datetime import timedelta
 from typing import Annotated
@@ -31,6 +32,8 @@ from shared.problems import Problem
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
 
+ACTIVE_CACHE_S = 2.0
+
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
@@ -46,6 +49,7 @@ class Sessions:
         self.tokens = tokens
         self.settings = settings
         self.clock = clock
+        self._active: dict[str, float] = {}
 
     async def phone_taken(self, phone: str) -> bool:
         async with self.db.read() as session:
@@ -122,6 +126,7 @@ class Sessions:
                 raise invalid
             if row.used_at is not None:
                 sess.revoked_at, sess.revoked_reason = now, "refresh_token_reused"
+                self._active.pop(session_id, None)
                 reused = True
             else:
                 row.used_at = now
@@ -138,6 +143,7 @@ class Sessions:
         return self._pair(user, session_id, refresh)
 
     async def revoke(self, session_id: str, reason: str) -> None:
+        self._active.pop(session_id, None)
         async with self.db.write() as session, session.begin():
             await session.execute(
                 update(store.Session)
@@ -146,9 +152,19 @@ class Sessions:
             )
 
     async def active(self, session_id: str) -> bool:
+        """Whether a session is live. Answers are kept ACTIVE_CACHE_S, and a revocation
+        in this process drops them at once; another gateway replica sees it that late."""
+        cached = self._active.get(session_id)
+        if cached is not None and cached > time.monotonic():
+            return True
         async with self.db.read() as session:
             sess = await session.get(store.Session, session_id)
-        return sess is not None and sess.revoked_at is None
+        live = sess is not None and sess.revoked_at is None
+        if live:
+            if len(self._active) > 50_000:
+                self._active.clear()
+            self._active[session_id] = time.monotonic() + ACTIVE_CACHE_S
+        return live
 
     async def user(self, user_id: str) -> store.User | None:
         async with self.db.read() as session:

@@ -115,14 +115,6 @@ async def _start(request: Request, runtime: Runtime, ctx: handlers.Context, draf
     )
 
 
-async def _existing(runtime: Runtime, principal: Principal, key: str) -> Response | None:
-    async with runtime.db.read() as session:
-        payment = await handlers.find_by_key(session, principal.customer_id, key)
-    if payment is None:
-        return None
-    return Response(public(payment).model_dump_json(), status_code=202, media_type="application/json")
-
-
 def _problem(exc: PaymentRejected) -> Problem:
     return Problem(exc.status, exc.slug, exc.detail)
 
@@ -140,8 +132,6 @@ async def create_transfer(
 ) -> Response:
     """Send money to another account, by account id or by the payee's registered phone."""
     key = _key(request)
-    if (done := await _existing(runtime, principal, key)) is not None:
-        return done
     try:
         _currency(body.currency)
         amount = domain.minor_from_decimal(body.amount)
@@ -195,8 +185,6 @@ async def create_bill_payment(
 ) -> Response:
     """Pay a utility bill (water, electricity, gas, phone) to a seeded biller."""
     key = _key(request)
-    if (done := await _existing(runtime, principal, key)) is not None:
-        return done
     try:
         _currency(body.currency)
         amount = domain.minor_from_decimal(body.amount)
@@ -234,8 +222,6 @@ async def create_qr_payment(
 ) -> Response:
     """Pay a merchant by scanning its QR code (`sandbank://qr/v1?m=<merchant>&a=<amount>&r=<ref>`)."""
     key = _key(request)
-    if (done := await _existing(runtime, principal, key)) is not None:
-        return done
     try:
         _currency(body.currency)
         qr = domain.parse_qr(body.qr_payload)
@@ -278,8 +264,6 @@ async def create_topup(
 ) -> Response:
     """Top up a mobile phone's prepaid balance (up to 500 CNY)."""
     key = _key(request)
-    if (done := await _existing(runtime, principal, key)) is not None:
-        return done
     try:
         _currency(body.currency)
         amount = domain.minor_from_decimal(body.amount)

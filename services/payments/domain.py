@@ -79,7 +79,8 @@ class Biller:
     settlement_account_id: str = "internal:biller-settlement"
 
     def check_reference(self, reference: str) -> None:
-        if not re.fullmatch(self.reference_pattern, reference):
+        # ASCII: `\d` alone would take full-width and other Unicode digits no biller issues.
+        if not re.fullmatch(self.reference_pattern, reference, re.ASCII):
             raise PaymentRejected(
                 "invalid-bill-reference", f"{self.name} bill references look like {self.reference_hint}"
             )

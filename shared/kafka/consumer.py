@@ -124,6 +124,11 @@ class ConsumerLoop:
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
         poison: list[tuple[ConsumerRecord, str]] = []
         for record in records:
+            # Producers put the message type in a header: skip what we don't handle
+            # without parsing it (most of a busy topic, for most consumers).
+            header_type = next((v for k, v in record.headers if k == "type"), None)
+            if header_type is not None and header_type.decode(errors="replace") not in self.handlers:
+                continue
             try:
                 envelope = Envelope.from_bytes(record.value)
                 if envelope.type not in self.handlers:

@@ -1,0 +1,283 @@
+"""`make bench`: drive P2P transfers through the gateway and measure the sagas.
+
+    python -m bench.transfers [--concurrency 32] [--duration 20] [--customers 100]
+
+Uses the stack `make run` started (read from .data/run.json) or starts its own in
+.data/bench. Prints and saves (bench-results/*.json): accepted/s, completed/s,
+accept and completion latency percentiles, failures by reason; then runs the
+ledger check and fails if money does not add up or any saga is unfinished.
+
+Completion is measured from the events, not by polling: the bench reads
+`payments.events` from the broker and stamps each PaymentCompleted/PaymentFailed
+as it arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from shared.sandbox import OPERATOR
+from shared.stack import Stack
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return round(ordered[k] * 1000, 2)
+
+
+def say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+class Bench:
+    def __init__(self, gateway_url: str, bootstrap: str, args: argparse.Namespace) -> None:
+        self.gateway_url = gateway_url
+        self.bootstrap = bootstrap
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.sent_at: dict[str, float] = {}
+        self.accept_latency: list[float] = []
+        self.done_at: dict[str, tuple[float, str]] = {}
+        self.http_errors: Counter[str] = Counter()
+        self.customers: list[tuple[str, str]] = []  # (token, account id)
+        self.sending_done = False
+        self.all_terminal = asyncio.Event()
+
+    async def setup(self, client: httpx.AsyncClient) -> None:
+        sem = asyncio.Semaphore(16)
+
+        async def one(i: int) -> tuple[str, str]:
+            async with sem:
+                phone = f"+86137{self.rng.randint(0, 99_999_999):08d}"
+                password = f"bench-{uuid.uuid4().hex[:10]}"
+                r = await client.post(
+                    "/v1/auth/register", json={"phone": phone, "password": password, "name": f"Bench {i}"}
+                )
+                r.raise_for_status()
+                r = await client.post(
+                    "/v1/auth/login", json={"phone": phone, "password": password, "device_id": "bench"}
+                )
+                r.raise_for_status()
+                token = r.json()["access_token"]
+                h = {"authorization": f"Bearer {token}"}
+                account = (await client.post("/v1/accounts", json={"kind": "checking"}, headers=h)).json()["id"]
+                r = await client.post(
+                    "/v1/sandbox/deposits",
+                    json={"account_id": account, "amount": "5000.00"},
+                    headers={**h, "Idempotency-Key": str(uuid.uuid4())},
+                )
+                r.raise_for_status()
+                return token, account
+
+        started = time.perf_counter()
+        self.customers = list(await asyncio.gather(*(one(i) for i in range(self.args.customers))))
+        say(f"  {len(self.customers)} customers registered and funded in {time.perf_counter() - started:.1f}s")
+
+    async def watch(self, ready: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            "payments.events",
+            bootstrap_servers=self.bootstrap,
+            group_id=f"bench-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="latest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            while not consumer.assignment():
+                await consumer.getmany(timeout_ms=100)
+            await consumer.seek_to_end()
+            ready.set()
+            while True:
+                batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+                now = time.perf_counter()
+                for records in batch.values():
+                    for record in records:
+                        envelope = orjson.loads(record.value)
+                        kind = envelope["type"]
+                        if kind in ("payments.PaymentCompleted", "payments.PaymentFailed"):
+                            data = envelope["data"]
+                            outcome = "completed" if kind.endswith("Completed") else data["reason"]
+                            self.done_at.setdefault(data["payment_id"], (now, outcome))
+                if self.sending_done and all(p in self.done_at for p in self.sent_at):
+                    self.all_terminal.set()
+        finally:
+            await consumer.stop()
+
+    async def worker(self, client: httpx.AsyncClient, until: float) -> None:
+        while time.perf_counter() < until:
+            (token, payer), (_, payee) = self.rng.sample(self.customers, 2)
+            body = {
+                "payer_account_id": payer,
+                "payee_account_id": payee,
+                "amount": f"{self.rng.randint(1, 2000) / 100:.2f}",
+            }
+            started = time.perf_counter()
+            try:
+                r = await client.post(
+                    "/v1/payments/transfers",
+                    json=body,
+                    headers={"authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+                )
+            except httpx.HTTPError as exc:
+                self.http_errors[type(exc).__name__] += 1
+                continue
+            elapsed = time.perf_counter() - started
+            if r.status_code == 202:
+                self.accept_latency.append(elapsed)
+                self.sent_at[r.json()["id"]] = started
+            else:
+                self.http_errors[f"http_{r.status_code}"] += 1
+
+    async def progress(self, started: float, until: float) -> None:
+        last = 0
+        while time.perf_counter() < until + 30:
+            await asyncio.sleep(1)
+            accepted, done = len(self.sent_at), sum(1 for p in self.sent_at if p in self.done_at)
+            say(f"  t={time.perf_counter() - started:5.1f}s accepted={accepted} (+{accepted - last}/s) terminal={done}")
+            last = accepted
+
+    async def run(self) -> dict[str, Any]:
+        limits = httpx.Limits(
+            max_connections=self.args.concurrency * 2, max_keepalive_connections=self.args.concurrency * 2
+        )
+        async with httpx.AsyncClient(base_url=self.gateway_url, timeout=30, limits=limits) as client:
+            say(f"setting up {self.args.customers} customers ...")
+            await self.setup(client)
+            ready = asyncio.Event()
+            watcher = asyncio.create_task(self.watch(ready))
+            await asyncio.wait_for(ready.wait(), 30)
+            say(f"driving transfers: concurrency {self.args.concurrency} for {self.args.duration}s ...")
+            started = time.perf_counter()
+            until = started + self.args.duration
+            reporter = asyncio.create_task(self.progress(started, until))
+            await asyncio.gather(*(self.worker(client, until) for _ in range(self.args.concurrency)))
+            sending_s = time.perf_counter() - started
+            self.sending_done = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.all_terminal.wait(), 60)
+            reporter.cancel()
+            watcher.cancel()
+            terminal = [self.done_at[p] for p in self.sent_at if p in self.done_at]
+            last_done = max((t for t, _ in terminal), default=started)
+            completed = [
+                t - self.sent_at[p] for p, (t, o) in self.done_at.items() if p in self.sent_at and o == "completed"
+            ]
+            outcomes = Counter(o for _, o in terminal)
+            checks = await self.checks(client)
+        return {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {"cpus": os.cpu_count()},
+            "params": vars(self.args),
+            "accepted": len(self.sent_at),
+            "accepted_per_s": round(len(self.sent_at) / sending_s, 1),
+            "completed": outcomes.get("completed", 0),
+            "completed_per_s": round(outcomes.get("completed", 0) / max(last_done - started, 1e-9), 1),
+            "accept_latency_ms": {
+                p: percentile(self.accept_latency, q) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))
+            },
+            "completion_latency_ms": {p: percentile(completed, q) for p, q in (("p50", 50), ("p95", 95), ("p99", 99))},
+            "accept_latency_mean_ms": round(statistics.fmean(self.accept_latency) * 1000, 2)
+            if self.accept_latency
+            else None,
+            "failures_by_reason": {k: v for k, v in outcomes.items() if k != "completed"},
+            "request_errors": dict(self.http_errors),
+            "not_terminal_after_60s": sum(1 for p in self.sent_at if p not in self.done_at),
+            **checks,
+        }
+
+    async def checks(self, client: httpx.AsyncClient) -> dict[str, Any]:
+        r = await client.post("/v1/auth/login", json={"phone": OPERATOR.phone, "password": OPERATOR.password})
+        headers = {"authorization": f"Bearer {r.json()['access_token']}"}
+        ledger = (await client.get("/v1/admin/ledger/check", headers=headers)).json()
+        summary = (await client.get("/v1/admin/payments/summary", headers=headers)).json()
+        return {
+            "ledger_ok": ledger.get("ok"),
+            "ledger_violations": ledger.get("violations"),
+            "payments_summary": summary,
+        }
+
+
+def running_stack(data_dir: Path) -> tuple[str, str] | None:
+    info_path = data_dir / "run.json"
+    if not info_path.exists():
+        return None
+    info = json.loads(info_path.read_text())
+    if info.get("state") != "running":
+        return None
+    return info["gateway_url"], info["bootstrap_servers"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".data")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    args = parser.parse_args(argv)
+
+    stack = None
+    found = running_stack(args.data_dir)
+    if found:
+        gateway_url, bootstrap = found
+        say(f"using the running Sandbank at {gateway_url} (velocity risk limits apply as configured)")
+    else:
+        say("no running Sandbank: starting one in .data/bench ...")
+        # A load generator is a velocity anomaly by definition: lift that one rule so the
+        # bench measures the saga, not the fraud screen. Every other rule stays on.
+        stack = Stack(args.data_dir / "bench", gateway_port=0, env={"PAYMENTS_VELOCITY_MAX": "1000000000"})
+        stack.start(timeout_s=60, progress=lambda m: say(f"  {m}"))
+        gateway_url, bootstrap = stack.gateway_url, stack.bootstrap_servers
+    try:
+        try:
+            import uvloop
+
+            uvloop.install()
+        except ImportError:
+            pass
+        result = asyncio.run(Bench(gateway_url, bootstrap, args).run())
+    finally:
+        if stack is not None:
+            stack.stop()
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"transfers-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps(result, indent=2, default=str))
+    say(
+        json.dumps({k: v for k, v in result.items() if k not in ("params", "ledger_violations")}, indent=2, default=str)
+    )
+    say(f"saved {out}")
+    ok = (
+        result["ledger_ok"]
+        and result["payments_summary"].get("non_terminal") == 0
+        and result["not_terminal_after_60s"] == 0
+    )
+    if not ok:
+        say("FAILED: the ledger check found violations or sagas did not finish")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
