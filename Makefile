@@ -15,7 +15,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format check compose-check up down clean
+.PHONY: help install run stop test unit integration e2e lint format check asyncapi compose-check bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,8 +55,15 @@ format: install ## ruff format
 
 check: lint unit ## the fast loop before a commit
 
+asyncapi: install ## regenerate docs/asyncapi.json and docs/events.md from shared/events
+	$(PY) -m shared.asyncapi --write
+
 compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q
+
+BENCH_ARGS ?=
+bench: install ## drive P2P transfers through the gateway; prints and saves figures (BENCH_ARGS="--concurrency 64 --duration 30")
+	$(PY) -m bench.transfers $(BENCH_ARGS)
 
 up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)
 	$(COMPOSE) up --build -d

@@ -20,6 +20,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import time
@@ -46,12 +47,53 @@ def percentile(values: list[float], p: float) -> float | None:
     return round(ordered[k] * 1000, 2)
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def stack_processes(root: int) -> dict[str, int]:
+    """The stack's processes under `root`, by name: gateway, accounts, ..., broker."""
+    names: dict[str, int] = {}
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        todo += _children(pid)
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if "-m" in words and words.index("-m") + 1 < len(words):
+            module = words[words.index("-m") + 1]
+            if module == "gateway" or module.startswith("services."):
+                names[module.removeprefix("services.")] = pid
+        elif words and words[0].endswith("tansu"):
+            names["broker"] = pid
+    return names
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def say(msg: str) -> None:
     print(msg, flush=True)
 
 
 class Bench:
-    def __init__(self, gateway_url: str, bootstrap: str, args: argparse.Namespace) -> None:
+    def __init__(self, gateway_url: str, bootstrap: str, args: argparse.Namespace, root_pid: int) -> None:
+        self.root_pid = root_pid
         self.gateway_url = gateway_url
         self.bootstrap = bootstrap
         self.args = args
@@ -69,7 +111,7 @@ class Bench:
 
         async def one(i: int) -> tuple[str, str]:
             async with sem:
-                phone = f"+86137{self.rng.randint(0, 99_999_999):08d}"
+                phone = f"+86137{random.SystemRandom().randint(0, 99_999_999):08d}"
                 password = f"bench-{uuid.uuid4().hex[:10]}"
                 r = await client.post(
                     "/v1/auth/register", json={"phone": phone, "password": password, "name": f"Bench {i}"}
@@ -168,6 +210,8 @@ class Bench:
             watcher = asyncio.create_task(self.watch(ready))
             await asyncio.wait_for(ready.wait(), 30)
             say(f"driving transfers: concurrency {self.args.concurrency} for {self.args.duration}s ...")
+            processes = stack_processes(self.root_pid)
+            cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             started = time.perf_counter()
             until = started + self.args.duration
             reporter = asyncio.create_task(self.progress(started, until))
@@ -178,6 +222,7 @@ class Bench:
                 await asyncio.wait_for(self.all_terminal.wait(), 60)
             reporter.cancel()
             watcher.cancel()
+            cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
             terminal = [self.done_at[p] for p in self.sent_at if p in self.done_at]
             last_done = max((t for t, _ in terminal), default=started)
             completed = [
@@ -203,6 +248,12 @@ class Bench:
             "failures_by_reason": {k: v for k, v in outcomes.items() if k != "completed"},
             "request_errors": dict(self.http_errors),
             "not_terminal_after_60s": sum(1 for p in self.sent_at if p not in self.done_at),
+            # Where the time goes, robust to a noisy machine: CPU each process spent per
+            # completed transfer (user + system, all threads) over the load phase.
+            "cpu_ms_per_transfer": {
+                name: round(1000 * used / max(1, outcomes.get("completed", 0)), 2)
+                for name, used in sorted(cpu_used.items(), key=lambda kv: -kv[1])
+            },
             **checks,
         }
 
@@ -218,14 +269,14 @@ class Bench:
         }
 
 
-def running_stack(data_dir: Path) -> tuple[str, str] | None:
+def running_stack(data_dir: Path) -> tuple[str, str, int] | None:
     info_path = data_dir / "run.json"
     if not info_path.exists():
         return None
     info = json.loads(info_path.read_text())
     if info.get("state") != "running":
         return None
-    return info["gateway_url"], info["bootstrap_servers"]
+    return info["gateway_url"], info["bootstrap_servers"], int(info["pid"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,13 +291,15 @@ def main(argv: list[str] | None = None) -> int:
 
     stack = None
     found = running_stack(args.data_dir)
+    root_pid = os.getpid()
     if found:
-        gateway_url, bootstrap = found
+        gateway_url, bootstrap, root_pid = found
         say(f"using the running Sandbank at {gateway_url} (velocity risk limits apply as configured)")
     else:
         say("no running Sandbank: starting one in .data/bench ...")
         # A load generator is a velocity anomaly by definition: lift that one rule so the
         # bench measures the saga, not the fraud screen. Every other rule stays on.
+        shutil.rmtree(args.data_dir / "bench", ignore_errors=True)  # every run starts from the seed
         stack = Stack(args.data_dir / "bench", gateway_port=0, env={"PAYMENTS_VELOCITY_MAX": "1000000000"})
         stack.start(timeout_s=60, progress=lambda m: say(f"  {m}"))
         gateway_url, bootstrap = stack.gateway_url, stack.bootstrap_servers
@@ -257,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             uvloop.install()
         except ImportError:
             pass
-        result = asyncio.run(Bench(gateway_url, bootstrap, args).run())
+        result = asyncio.run(Bench(gateway_url, bootstrap, args, root_pid).run())
     finally:
         if stack is not None:
             stack.stop()

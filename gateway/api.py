@@ -11,7 +11,6 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-import httpx
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -32,7 +31,7 @@ from gateway.schemas import (
     TokenPair,
 )
 from gateway.sessions import Authenticated, Sessions
-from gateway.upstream import Upstreams, raise_for_problem
+from gateway.upstream import UpstreamResponse, Upstreams, raise_for_problem
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
 from shared.events import accounts as ev
 from shared.money import InvalidAmount, format_minor, to_minor
@@ -356,7 +355,7 @@ async def set_clock(body: ClockChange, request: Request, _operator: Operator, up
         return_exceptions=True,
     )
     services = {
-        s: "ok" if isinstance(r, httpx.Response) and r.status_code == 200 else "unavailable"
+        s: "ok" if isinstance(r, UpstreamResponse) and r.status_code == 200 else "unavailable"
         for s, r in zip(SERVICES, results, strict=True)
     }
     clock.offset = timedelta(seconds=offset)

@@ -14,14 +14,20 @@ the service keeps it unique as well.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +35,8 @@ from gateway import store
 from shared.clock import Clock
 from shared.db import Database
 from shared.problems import Problem
+
+log = logging.getLogger(__name__)
 
 RETENTION = timedelta(hours=24)
 # A request still marked in flight after this long died with its process: let a retry in.
@@ -68,40 +76,76 @@ def read_key(request: Request, *, required: bool) -> str | None:
 
 
 class Idempotency:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, recent_max: int = 20_000) -> None:
         self.db = db
         self.clock = clock
         self.in_flight: dict[tuple[str, str], str] = {}
+        # Answers of forwarded requests: kept in memory for fast replays, and written to
+        # the database in batches by `flush_answers` (group commit, off the request path).
+        self._recent: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._recent_max = recent_max
+        self._unwritten: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
 
     async def lookup(self, owner_id: str, key: str, fp: str) -> Response | None:
-        """The stored answer for this key, if any (read only)."""
-        async with self.db.read() as session:
-            row = await session.get(store.IdempotencyKey, (owner_id, key))
-        if row is None or self.clock.now() - row.created_at > RETENTION:
+        """The stored answer for this key, if any (memory first, then the database)."""
+        row = self._recent.get((owner_id, key))
+        if row is None:
+            async with self.db.read() as session:
+                stored = await session.get(store.IdempotencyKey, (owner_id, key))
+            if stored is None:
+                return None
+            row = {
+                c: getattr(stored, c)
+                for c in ("fingerprint", "state", "status_code", "response_body", "response_headers", "created_at")
+            }
+        if self.clock.now() - row["created_at"] > RETENTION:
             return None
-        if row.fingerprint != fp:
+        if row["fingerprint"] != fp:
             raise _reused()
-        if row.state == "in_flight":
+        if row["state"] == "in_flight":
             raise _in_flight()
-        return _replay(row)
+        return _replay(row["status_code"], row["response_body"], row["response_headers"])
 
-    async def store(self, owner_id: str, key: str, fp: str, status: int, body: bytes, headers: dict[str, str]) -> None:
-        """Keep a finished answer for replays (one write)."""
-        row = store.IdempotencyKey(
-            owner_id=owner_id,
-            key=key,
-            fingerprint=fp,
-            state="done",
-            status_code=status,
-            response_body=body,
-            response_headers=headers,
-            created_at=self.clock.now(),
-        )
-        try:
-            async with self.db.write() as session, session.begin():
-                await session.merge(row)
-        except IntegrityError:
-            pass  # another replica stored the same answer first
+    def remember(self, owner_id: str, key: str, fp: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Keep a finished answer for replays; it reaches the database with the next batch.
+
+        Losing an unwritten answer in a crash costs nothing but a round trip: the
+        service that owns the resource answers the repeated key with the same resource."""
+        row = {
+            "owner_id": owner_id,
+            "key": key,
+            "fingerprint": fp,
+            "state": "done",
+            "status_code": status,
+            "response_body": body,
+            "response_headers": headers,
+            "created_at": self.clock.now(),
+        }
+        self._recent[(owner_id, key)] = row
+        if len(self._recent) > self._recent_max:
+            self._recent.popitem(last=False)
+        self._unwritten.append(row)
+        self._wake.set()
+
+    async def flush_answers(self) -> None:
+        """Background loop: write remembered answers, many per transaction."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._unwritten = self._unwritten, []
+            if not batch:
+                continue
+            table = store.IdempotencyKey.__table__
+            upsert = (sqlite_insert if self.db.sqlite else pg_insert)(table).on_conflict_do_nothing()
+            try:
+                async with self.db.write() as session, session.begin():
+                    await session.execute(upsert, batch)
+            except Exception:
+                log.exception("could not store %d idempotency answers; retrying", len(batch))
+                self._unwritten = batch + self._unwritten
+                await asyncio.sleep(0.5)
+                self._wake.set()
 
     async def begin(self, owner_id: str, key: str, fp: str) -> Response | Claim:
         """Claim the key for this request, or answer with the stored outcome."""
@@ -129,7 +173,7 @@ class Idempotency:
                 raise _reused()
             if row.state == "in_flight":
                 raise _in_flight()
-            return _replay(row)
+            return _replay(row.status_code, row.response_body, row.response_headers)
 
     @staticmethod
     async def finish(
@@ -165,10 +209,10 @@ class Idempotency:
             )
 
 
-def _replay(row: store.IdempotencyKey) -> Response:
-    headers = dict(row.response_headers or {})
+def _replay(status: int | None, body: bytes | None, stored_headers: dict[str, str] | None) -> Response:
+    headers = dict(stored_headers or {})
     headers["Idempotent-Replayed"] = "true"
-    return Response(row.response_body or b"", status_code=row.status_code or 200, headers=headers)
+    return Response(body or b"", status_code=status or 200, headers=headers)
 
 
 def _reused() -> Problem:
@@ -215,7 +259,7 @@ async def forward_idempotently(request: Request, owner_id: str, service: str, pa
         )
         if response.status_code < 500 and response.status_code not in (409, 429):
             headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
-            await idempotency.store(owner_id, key, fp, response.status_code, bytes(response.body), headers)
+            idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), headers)
         return response
     finally:
         idempotency.in_flight.pop(slot, None)

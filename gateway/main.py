@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await idempotency.purge_expired()
 
     runtime.on_start = on_start
+    runtime.background.append(idempotency.flush_answers)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

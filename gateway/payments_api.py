@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from gateway.api import PROBLEM, Customer, UpstreamsDep
+from gateway.api import PROBLEM, Customer, Operator, UpstreamsDep
 from gateway.idempotency import forward_idempotently
 from shared.schemas.payments import (
     BillCreate,
@@ -15,6 +15,7 @@ from shared.schemas.payments import (
     MerchantList,
     PaymentPage,
     PaymentPublic,
+    PaymentsSummary,
     QrCreate,
     TopupCreate,
     TransferCreate,
@@ -87,3 +88,9 @@ async def list_billers(request: Request, principal: Customer, upstreams: Upstrea
 async def list_merchants(request: Request, principal: Customer, upstreams: UpstreamsDep) -> Response:
     """Seeded merchants, each with an example QR payload."""
     return await upstreams.forward("payments", request, "/v1/merchants", token=principal.token)
+
+
+@router.get("/admin/payments/summary", response_model=PaymentsSummary, tags=["operator"])
+async def payments_summary(request: Request, principal: Operator, upstreams: UpstreamsDep) -> Response:
+    """Payments by stage and the age of the oldest unfinished saga (operators)."""
+    return await upstreams.forward("payments", request, "/v1/admin/payments/summary", token=principal.token)

@@ -1,9 +1,15 @@
-"""The gateway's pooled HTTP client to the services (queries and synchronous commands)."""
+"""The gateway's pooled HTTP clients to the services (queries and synchronous commands).
+
+Request/response calls go through one aiohttp session: on the gateway's hot path it
+costs a fraction of httpx's CPU per call. httpx stays for streaming relays (SSE).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 import orjson
 from fastapi import Request
@@ -16,15 +22,29 @@ from shared.settings import ServiceUrls
 _PASS_HEADERS = ("content-type", "retry-after", "location")
 
 
+@dataclass(frozen=True)
+class UpstreamResponse:
+    status_code: int
+    content: bytes
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return orjson.loads(self.content)
+
+
 class Upstreams:
     def __init__(self, urls: ServiceUrls) -> None:
         self.urls = urls
-        self.client = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-            timeout=httpx.Timeout(10.0, connect=2.0),
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+            timeout=aiohttp.ClientTimeout(total=10, connect=2),
+            json_serialize=lambda o: orjson.dumps(o).decode(),
+            skip_auto_headers=("User-Agent",),
         )
+        self.client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
 
     async def close(self) -> None:
+        await self.session.close()
         await self.client.aclose()
 
     def _url(self, service: str, path: str) -> str:
@@ -41,6 +61,27 @@ class Upstreams:
             headers["x-correlation-id"] = cid
         return headers
 
+    async def _request(
+        self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
+    ) -> UpstreamResponse:
+        try:
+            async with self.session.request(
+                method, self._url(service, path), headers=headers, data=body, params=params
+            ) as upstream:
+                content = await upstream.read()
+                return UpstreamResponse(
+                    upstream.status,
+                    content,
+                    {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
+                )
+        except (aiohttp.ClientError, TimeoutError):
+            raise Problem(
+                503,
+                "service-unavailable",
+                f"the {service} service is not answering; try again shortly",
+                headers={"Retry-After": "2"},
+            ) from None
+
     async def call(
         self,
         service: str,
@@ -50,25 +91,12 @@ class Upstreams:
         token: str | None,
         json: Any = None,
         params: Any = None,
-    ) -> httpx.Response:
+    ) -> UpstreamResponse:
         headers = self._headers(token)
         if json is not None:
             headers["content-type"] = "application/json"
-        try:
-            return await self.client.request(
-                method,
-                self._url(service, path),
-                headers=headers,
-                content=orjson.dumps(json) if json is not None else None,
-                params=params,
-            )
-        except httpx.TransportError:
-            raise Problem(
-                503,
-                "service-unavailable",
-                f"the {service} service is not answering; try again shortly",
-                headers={"Retry-After": "2"},
-            ) from None
+        body = orjson.dumps(json) if json is not None else None
+        return await self._request(service, method, path, headers=headers, body=body, params=params)
 
     async def forward(
         self,
@@ -84,29 +112,18 @@ class Upstreams:
         headers = self._headers(token) | (extra_headers or {})
         if body:
             headers["content-type"] = request.headers.get("content-type", "application/json")
-        try:
-            upstream = await self.client.request(
-                request.method,
-                self._url(service, path),
-                headers=headers,
-                content=body or None,
-                params=request.query_params,
-            )
-        except httpx.TransportError:
-            raise Problem(
-                503,
-                "service-unavailable",
-                f"the {service} service is not answering; try again shortly",
-                headers={"Retry-After": "2"},
-            ) from None
-        return Response(
-            upstream.content,
-            status_code=upstream.status_code,
-            headers={k: v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
+        upstream = await self._request(
+            service,
+            request.method,
+            path,
+            headers=headers,
+            body=body or None,
+            params=list(request.query_params.multi_items()),
         )
+        return Response(upstream.content, status_code=upstream.status_code, headers=upstream.headers)
 
 
-def raise_for_problem(response: httpx.Response) -> None:
+def raise_for_problem(response: UpstreamResponse) -> None:
     """Re-raise a service's problem+json answer as the gateway's own."""
     if response.status_code < 400:
         return

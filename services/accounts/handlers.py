@@ -84,7 +84,7 @@ async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> 
     try:
         if account is None:
             raise _not_found(cmd.account_id)
-        outflow = await store.outflow_today(session, account.customer_id, ctx.clock.bank_day())
+        outflow = await _outflow_if_limited(ctx, session, account, cmd.counts_toward_limit)
         domain.reserve(account, hold, outflow_today_minor=outflow, limits=ctx.limits)
         row.status = domain.HoldStatus.ACTIVE
         await store.save_accounts(session, [account])
@@ -249,7 +249,7 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
         target = accounts.get(cmd.to_account_id)
         if source is None or target is None:
             raise _not_found(cmd.account_id if source is None else cmd.to_account_id)
-        outflow = await store.outflow_today(session, source.customer_id, ctx.clock.bank_day())
+        outflow = await _outflow_if_limited(ctx, session, source, cmd.counts_toward_limit)
         posting = domain.transfer(
             source,
             target,
@@ -302,6 +302,13 @@ def command_handlers(ctx: Context) -> dict[str, Handler]:
         ev.CreditAccount.TYPE: bind(credit_account),
         ev.TransferFunds.TYPE: bind(transfer_funds),
     }
+
+
+async def _outflow_if_limited(ctx: Context, session, account: domain.Account, counts: bool) -> int:  # type: ignore[no-untyped-def]
+    """Today's outflow, read only when a daily limit applies to this account."""
+    if not counts or account.kyc_class is None or ctx.limits.daily_outflow_minor.get(account.kyc_class) is None:
+        return 0
+    return await store.outflow_today(session, account.customer_id, ctx.clock.bank_day())
 
 
 # --- facts ------------------------------------------------------------------------------
