@@ -6,22 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import MetaData
 
-from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal, TokenIssuer
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal, Principal, TokenIssuer
 from shared.clock import Clock
 from shared.db import Database
 from shared.events.topics import dlq
 from shared.kafka.consumer import ConsumerLoop, Handler
+from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
@@ -69,6 +71,10 @@ class Runtime:
         self.tokens = TokenIssuer(settings.auth)
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
         self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
+        self.faults = Faults()
+        self.relay.tamper = self.faults.tamper
+        # Extra work for POST /internal/reset beyond emptying the tables and seeding again.
+        self.on_reset: list[Callable[[], Awaitable[None]]] = []
         self.consumers = [
             ConsumerLoop(
                 name=spec.name,
@@ -124,6 +130,16 @@ class Runtime:
         await _quietly(asyncio.wait_for(self.relay.drain_once(), timeout=2), "draining the outbox")
         await _quietly(self.producer.stop(), "stopping the producer")
         await _quietly(self.db.dispose(), "closing the database")
+
+    async def reset(self) -> None:
+        """Back to the seed state: empty every table of this service, then seed again."""
+        async with self.db.write() as session, session.begin():
+            for table in reversed(self.metadata.sorted_tables):
+                await session.execute(table.delete())
+        for hook in self.on_reset:
+            await hook()
+        if self.on_start is not None:
+            await self.on_start(self)
 
     async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         delay = 0.1
@@ -196,6 +212,70 @@ def clock_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+class FaultSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mode": "duplicate", "duration_s": 30}]})
+    mode: Literal["delay", "drop", "duplicate", "none"]
+    duration_s: float = Field(default=30, gt=0, le=3600)
+    delay_ms: int = Field(default=500, ge=0, le=60_000)
+    probability: float = Field(default=1.0, gt=0, le=1)
+
+
+class FaultState(BaseModel):
+    service: str
+    mode: str
+    remaining_s: float
+    delay_ms: int = 0
+    probability: float = 1.0
+    dropped: int
+    duplicated: int
+
+
+def sandbox_router(runtime: Runtime) -> APIRouter:
+    """Sandbox controls every process obeys: faults on its outgoing messages, reset.
+    Called by the gateway's /v1/sandbox endpoints with a service token."""
+    router = APIRouter(tags=["internal"])
+
+    def allowed(principal: Principal) -> None:
+        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+            raise Problem(403, "forbidden", "only operators and services use sandbox controls")
+        if not runtime.settings.sandbox:
+            raise Problem(404, "not-found", "sandbox controls are off outside sandbox mode")
+
+    def state() -> FaultState:
+        fault = runtime.faults.current()
+        return FaultState(
+            service=runtime.service,
+            mode=fault.mode if fault else "none",
+            remaining_s=round(max(0.0, fault.until - time.monotonic()), 1) if fault else 0.0,
+            delay_ms=fault.delay_ms if fault else 0,
+            probability=fault.probability if fault else 1.0,
+            dropped=runtime.faults.dropped,
+            duplicated=runtime.faults.duplicated,
+        )
+
+    @router.get("/internal/faults", response_model=FaultState, summary="The fault on outgoing messages, if any")
+    async def get_faults(principal: CurrentPrincipal) -> FaultState:
+        allowed(principal)
+        return state()
+
+    @router.put("/internal/faults", response_model=FaultState, summary="Delay, drop or duplicate outgoing messages")
+    async def put_faults(body: FaultSpec, principal: CurrentPrincipal) -> FaultState:
+        allowed(principal)
+        if body.mode == "none":
+            runtime.faults.clear()
+        else:
+            runtime.faults.set(body.mode, body.duration_s, delay_ms=body.delay_ms, probability=body.probability)
+        return state()
+
+    @router.post("/internal/reset", status_code=204, summary="Back to the seed state")
+    async def reset(principal: CurrentPrincipal) -> Response:
+        allowed(principal)
+        await runtime.reset()
+        return Response(status_code=204)
+
+    return router
+
+
 def health_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -248,6 +328,7 @@ def build_app(
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router(runtime))
     app.include_router(clock_router(runtime))
+    app.include_router(sandbox_router(runtime))
     for router in routers:
         app.include_router(router)
     return app

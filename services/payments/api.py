@@ -299,7 +299,10 @@ def _cursor(p: store.Payment) -> str:
 def _parse_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         created, _, pid = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
-        return datetime.fromisoformat(created), pid
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None:  # ours always carry +00:00; a naive one would fail the query (500)
+            raise ValueError(created)
+        return at, pid
     except ValueError:
         raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
 

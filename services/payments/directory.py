@@ -52,9 +52,10 @@ class Directory:
             body = response.json()
         else:
             raise Problem(502, "upstream-error", f"accounts answered {response.status_code}")
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[path] = (time.monotonic() + self.ttl_s, body)
+        if body is not None:  # "not found" is not kept: the account may open a moment later
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[path] = (time.monotonic() + self.ttl_s, body)
         return body
 
     async def account(self, account_id: str) -> AccountDirectoryEntry | None:

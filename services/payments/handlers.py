@@ -25,6 +25,7 @@ from shared.events import accounts as acc
 from shared.events import payments as ev
 from shared.kafka.consumer import Handler
 from shared.kafka.messaging import MessagingTables, UnitOfWork
+from shared.observability import correlation_id_var
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,8 @@ def _failed(uow: UnitOfWork, p: store.Payment) -> None:
 
 
 async def _saga(uow: UnitOfWork, hold_id: str, *stages: Stage) -> store.Payment | None:
-    payment = await uow.session.get(store.Payment, hold_id)
+    # Locked (PostgreSQL) so the timeout sweeper and a late fact never both move it.
+    payment = await uow.session.get(store.Payment, hold_id, with_for_update=True)
     if payment is None or payment.stage not in stages:
         return None  # another service's hold, or a fact this saga has already moved past
     return payment
@@ -319,19 +321,26 @@ async def resend_overdue_steps(ctx: Context, db: Database, tables: MessagingTabl
             )
         ).all()
         for p in overdue:
-            if p.stage == Stage.RESERVING and p.attempts >= ctx.timeouts.max_reserve_attempts:
-                log.warning("payment %s: no answer to the reservation after %d tries; releasing", p.id, p.attempts)
-                _fail_by_release(ctx, uow, p, Reason.TIMED_OUT, "the bank did not answer in time; nothing was paid")
-                continue
-            p.attempts += 1
-            p.deadline_at = domain.next_deadline(now, ctx.timeouts, p.attempts)
-            p.updated_at = now
-            step = {Stage.RESERVING: _reserve, Stage.CAPTURING: _capture, Stage.RELEASING: _release}[Stage(p.stage)]
-            uow.publish(step(p))
-            uow.publish(
-                ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=p.stage, attempt=p.attempts)
-            )
+            # Outside any request: what is re-sent carries the correlation id of the payment's request.
+            token = correlation_id_var.set(p.correlation_id)
+            try:
+                _resend_step(ctx, uow, p, now)
+            finally:
+                correlation_id_var.reset(token)
     return len(overdue)
+
+
+def _resend_step(ctx: Context, uow: UnitOfWork, p: store.Payment, now: datetime) -> None:
+    if p.stage == Stage.RESERVING and p.attempts >= ctx.timeouts.max_reserve_attempts:
+        log.warning("payment %s: no answer to the reservation after %d tries; releasing", p.id, p.attempts)
+        _fail_by_release(ctx, uow, p, Reason.TIMED_OUT, "the bank did not answer in time; nothing was paid")
+        return
+    p.attempts += 1
+    p.deadline_at = domain.next_deadline(now, ctx.timeouts, p.attempts)
+    p.updated_at = now
+    step = {Stage.RESERVING: _reserve, Stage.CAPTURING: _capture, Stage.RELEASING: _release}[Stage(p.stage)]
+    uow.publish(step(p))
+    uow.publish(ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=p.stage, attempt=p.attempts))
 
 
 def timeout_sweeper(ctx: Context, db: Database, tables: MessagingTables, every_s: float = 1.0):  # type: ignore[no-untyped-def]

@@ -1,0 +1,106 @@
+"""payments and accounts in-process on the integration package's broker (one per backend),
+each with a database of its own: SQLite files, or on PostgreSQL the accounts tables in the
+test database's default schema and payments' in a schema of their own (their outbox, inbox
+and dead-letter tables would collide otherwise). payments asks accounts for payers and
+payees through accounts' ASGI app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from services.payments.main import create_app
+from shared.db import Database
+from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
+from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
+from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
+from tests.integration.harness import Bank, Tap
+from tests.integration.payments.harness import Payments
+
+PG_SCHEMA = "payments_tests"
+
+
+async def _fresh_pg_schema(url: str, schema: str) -> None:
+    db = Database(url)
+    try:
+        async with db.writer.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            await conn.execute(text(f"CREATE SCHEMA {schema}"))
+    finally:
+        await db.dispose()
+
+
+def _use_schema(db: Database, schema: str) -> None:
+    """Every connection of this database works in `schema` (payments' tables only)."""
+
+    @event.listens_for(db.writer.sync_engine, "connect", insert=True)
+    def _search_path(dbapi_connection: Any, _record: Any) -> None:
+        # Outside a transaction, or the pool's rollback on return would undo the SET.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET SESSION search_path TO {schema}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+@pytest.fixture(scope="package")
+async def payments(
+    backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Payments]:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('payments-sqlite') / 'payments.db'}"
+    else:
+        assert PG_URL
+        url = PG_URL
+        await _fresh_pg_schema(url, PG_SCHEMA)
+    settings = Settings(
+        service="payments",
+        environment="sandbox",
+        log_json=False,
+        db=DbSettings(url=url),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
+        auth=AuthSettings(),
+    )
+    app = create_app(settings)
+    runtime = app.state.runtime
+    if backend != "sqlite":
+        _use_schema(runtime.db, PG_SCHEMA)
+    if EXTERNAL_BROKER:
+        group = f"payments-test-{backend}-{uuid.uuid4().hex[:8]}"
+        for consumer in runtime.consumers:
+            consumer.name = group
+        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_EVENTS, settings.kafka.partitions)
+    async with app.router.lifespan_context(app):
+        # Directory lookups go to the accounts app in this process (closed with the directory).
+        await app.state.directory.client.aclose()
+        app.state.directory.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=bank.app), base_url="http://accounts", timeout=10
+        )
+        tap = Tap(bootstrap_servers, [PAYMENTS_EVENTS])
+        await tap.start()
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://payments", timeout=30
+            ) as http:
+                yield Payments(backend, app, http, bank, tap)
+        finally:
+            await tap.stop()
+
+
+@pytest.fixture(autouse=True)
+async def every_saga_ends_and_releases(payments: Payments) -> AsyncIterator[None]:
+    """After every scenario, no saga is left unfinished and no account the test touched
+    keeps an active hold."""
+    payments.involved.clear()
+    yield
+    summary = await payments.summary()
+    assert summary["non_terminal"] == 0, summary
+    balances = await payments.bank.balances(*payments.involved)
+    held = {account: h for account, (_, h) in zip(payments.involved, balances, strict=True) if h}
+    assert not held, held

@@ -1,0 +1,48 @@
+"""A saga step re-sent after its timeout is harmless: accounts answers the re-sent command
+with the fact it already produced, the saga ignores the duplicate, and money moves once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.payments import handlers, store
+from shared.clock import Clock
+from shared.events import accounts as acc
+from shared.events import payments as ev
+from tests.integration.payments.harness import Payments, eventually, types
+
+pytestmark = pytest.mark.broker
+
+
+async def test_a_step_resent_after_its_timeout_moves_the_money_once(payments: Payments) -> None:
+    payer = await payments.customer(100_00)
+    payee = await payments.customer()
+    ctx: handlers.Context = payments.app.state.ctx
+    # The sweeper as it would run an hour later, when every pending step is overdue.
+    later = handlers.Context(clock=Clock(offset=timedelta(hours=1)), policy=ctx.policy, timeouts=ctx.timeouts)
+
+    started = await payments.start("transfers", payer, {"payee_account_id": payee.account_id, "amount": "25.00"})
+    resent = await handlers.resend_overdue_steps(later, payments.app.state.runtime.db, store.messaging)
+    done = await payments.settled(payer, started["id"])
+
+    assert resent == 1
+    assert done["status"] == "completed", done
+    story = await payments.story(started["id"])
+    retried = [e for e in story if e.type == ev.PaymentStepRetried.TYPE]
+    assert [e.data["attempt"] for e in retried] == [2]
+    assert types(story).count(ev.PaymentCompleted.TYPE) == 1
+    # The re-sent command was answered again, with the same fact.
+    answered_twice = acc.FundsReserved.TYPE if retried[0].data["stage"] == "reserving_funds" else acc.HoldCaptured.TYPE
+
+    def facts() -> list[str]:
+        return [
+            s.envelope.type
+            for s in payments.bank.tap.seen
+            if s.envelope is not None and s.envelope.data.get("hold_id") == started["id"]
+        ]
+
+    await eventually(lambda: facts().count(answered_twice) == 2, f"a second {answered_twice}")
+    assert facts().count(acc.HoldCaptured.TYPE) in (1, 2)
+    assert await payments.bank.balances(payer.account_id, payee.account_id) == [(75_00, 0), (25_00, 0)]
