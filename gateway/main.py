@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from gateway import api, insurance_api, payments_api, sandbox_api, securities_api, store
+from gateway import admin_api, api, insurance_api, payments_api, sandbox_api, securities_api, store
 from gateway.consumer import consumers
 from gateway.idempotency import Idempotency
 from gateway.sessions import Sessions
@@ -65,7 +65,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         runtime,
         title="Sandbank gateway",
         description=DESCRIPTION,
-        routers=[*api.routers, payments_api.router, securities_api.router, insurance_api.router, sandbox_api.router],
+        routers=[
+            *api.routers,
+            payments_api.router,
+            securities_api.router,
+            insurance_api.router,
+            sandbox_api.router,
+            admin_api.router,
+        ],
         extra_lifespan=lifespan,
     )
     app.state.clock = clock

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Response
@@ -276,6 +276,73 @@ def sandbox_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+class DeadLetter(BaseModel):
+    id: int
+    consumer: str
+    topic: str
+    message_id: str | None
+    key: str | None
+    error: str = Field(description="The last line of the error; the full traceback is in the service log")
+    created_at: datetime
+    replayed_at: datetime | None = None
+
+
+class DeadLetterList(BaseModel):
+    service: str
+    items: list[DeadLetter]
+
+
+def dead_letter_router(runtime: Runtime) -> APIRouter:
+    """Poison messages this service's consumers gave up on: list them, replay one."""
+    router = APIRouter(tags=["internal"])
+    table = runtime.tables.dead_letter
+
+    def allowed(principal: Principal) -> None:
+        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+            raise Problem(403, "forbidden", "only operators and services see dead letters")
+
+    def public(row: Any) -> DeadLetter:
+        lines = [line for line in (row.error or "").splitlines() if line.strip()]
+        return DeadLetter(
+            id=row.id,
+            consumer=row.consumer,
+            topic=row.topic,
+            message_id=row.message_id,
+            key=row.key,
+            error=lines[-1] if lines else "",
+            created_at=row.created_at,
+            replayed_at=row.replayed_at,
+        )
+
+    @router.get("/internal/dead-letters", response_model=DeadLetterList, summary="Messages sent to a .dlq")
+    async def list_dead_letters(principal: CurrentPrincipal, limit: int = 100) -> DeadLetterList:
+        allowed(principal)
+        async with runtime.db.read() as session:
+            rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(min(limit, 500)))).all()
+        return DeadLetterList(service=runtime.service, items=[public(r) for r in rows])
+
+    @router.post("/internal/dead-letters/{letter_id}/replay", response_model=DeadLetter, summary="Replay one")
+    async def replay(letter_id: int, principal: CurrentPrincipal) -> DeadLetter:
+        """Publish the message again on its original topic (after the fix that makes it
+        applicable); its inbox record is dropped so the consumer applies it this time."""
+        allowed(principal)
+        async with runtime.unit_of_work() as uow:
+            row = (await uow.session.execute(table.select().where(table.c.id == letter_id))).first()
+            if row is None:
+                raise Problem(404, "not-found", f"dead letter {letter_id} was not found")
+            if row.message_id:
+                inbox = runtime.tables.inbox
+                await uow.session.execute(
+                    inbox.delete().where(inbox.c.consumer == row.consumer, inbox.c.message_id == row.message_id)
+                )
+            uow.publish_raw(row.topic, row.key, row.payload, [["replayed-from-dlq", str(letter_id)]])
+            now = runtime.clock.now()
+            await uow.session.execute(table.update().where(table.c.id == letter_id).values(replayed_at=now))
+        return public(row).model_copy(update={"replayed_at": now})
+
+    return router
+
+
 def health_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -329,6 +396,7 @@ def build_app(
     app.include_router(health_router(runtime))
     app.include_router(clock_router(runtime))
     app.include_router(sandbox_router(runtime))
+    app.include_router(dead_letter_router(runtime))
     for router in routers:
         app.include_router(router)
     return app

@@ -67,6 +67,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("payload", LargeBinary, nullable=False),
         Column("error", Text, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
+        Column("replayed_at", UtcDateTime),
     )
     return MessagingTables(outbox, inbox, dead_letter)
 
