@@ -11,29 +11,16 @@ either side goes away.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.api import PROBLEM, Customer, Operator, UpstreamsDep
 from gateway.idempotency import forward_idempotently
 from gateway.sessions import Authenticated
-from services.securities.schemas import (
-    InstrumentList,
-    OrderCreate,
-    OrderPage,
-    OrderPublic,
-    PositionList,
-    PriceSet,
-    QuoteList,
-    QuotePublic,
-    TransferCreate,
-    TransferPage,
-    TransferPublic,
-)
 from shared.observability import correlation_id_var, request_id_var
 from shared.problems import Problem
 
@@ -48,18 +35,44 @@ securities = APIRouter(prefix="/securities", tags=["securities"], responses={404
 Symbol = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")]
 ResourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 SymbolsQuery = Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")]
+# The bodies are validated by securities (its OpenAPI at /docs has their schemas); the
+# gateway imports no service, so here they are documented by example.
+OrderBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="`{symbol, side: buy|sell, type: market|limit, quantity, price?}`; buys in lots of 100",
+        examples=[
+            {"symbol": "600519", "side": "buy", "type": "limit", "quantity": 100, "price": "1688.00"},
+            {"symbol": "000001", "side": "sell", "type": "market", "quantity": 200},
+        ],
+    ),
+]
+TransferBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="`{from: bank|securities, amount, currency?, bank_account_id?}`",
+        examples=[{"from": "bank", "amount": "5000.00", "currency": "CNY"}],
+    ),
+]
+PriceBody = Annotated[
+    dict[str, Any],
+    Body(
+        description="`{price, pinned?}`: on the tick, inside today's limits",
+        examples=[{"price": "1700.00", "pinned": True}],
+    ),
+]
 
 
 # --- market data ------------------------------------------------------------------------------
 
 
-@market.get("/instruments", response_model=InstrumentList)
+@market.get("/instruments")
 async def list_instruments(request: Request, principal: Authenticated, upstreams: UpstreamsDep) -> Response:
     """The simulated listings: board, daily limit, tick and lot size."""
     return await upstreams.forward(SERVICE, request, "/v1/market/instruments", token=principal.token)
 
 
-@market.get("/quotes", response_model=QuoteList, responses={422: PROBLEM})
+@market.get("/quotes", responses={422: PROBLEM})
 async def list_quotes(
     request: Request, principal: Authenticated, upstreams: UpstreamsDep, symbols: SymbolsQuery = None
 ) -> Response:
@@ -67,7 +80,7 @@ async def list_quotes(
     return await upstreams.forward(SERVICE, request, "/v1/market/quotes", token=principal.token)
 
 
-@market.get("/quotes/{symbol}", response_model=QuotePublic, responses={404: PROBLEM})
+@market.get("/quotes/{symbol}", responses={404: PROBLEM})
 async def get_quote(symbol: Symbol, request: Request, principal: Authenticated, upstreams: UpstreamsDep) -> Response:
     """Last price, change, best bid and ask, the day's limit prices and volume."""
     return await upstreams.forward(SERVICE, request, f"/v1/market/quotes/{symbol}", token=principal.token)
@@ -130,12 +143,11 @@ async def stream_quotes(
 
 @market.post(
     "/sandbox/{symbol}/price",
-    response_model=QuotePublic,
     tags=["sandbox"],
     responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
 )
 async def set_price(
-    symbol: Symbol, _body: PriceSet, request: Request, principal: Operator, upstreams: UpstreamsDep
+    symbol: Symbol, _body: PriceBody, request: Request, principal: Operator, upstreams: UpstreamsDep
 ) -> Response:
     """Sandbox control (operators): trade a symbol at a price inside today's limits and
     pin it there, so a test can make a limit order fill or an alert fire on purpose.
@@ -146,10 +158,8 @@ async def set_price(
 # --- orders, positions, transfers -------------------------------------------------------------
 
 
-@securities.post(
-    "/orders", status_code=202, response_model=OrderPublic, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM}
-)
-async def place_order(_body: OrderCreate, request: Request, principal: Customer) -> Response:
+@securities.post("/orders", status_code=202, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM})
+async def place_order(_body: OrderBody, request: Request, principal: Customer) -> Response:
     """Place a market or limit order (Idempotency-Key required). Answers 202 with the
     order: a buy is `pending` until its cash is held, then `accepted`; `filling` once
     executed, `filled` once accounts has settled the cash."""
@@ -158,7 +168,7 @@ async def place_order(_body: OrderCreate, request: Request, principal: Customer)
     )
 
 
-@securities.get("/orders", response_model=OrderPage)
+@securities.get("/orders")
 async def list_orders(
     request: Request,
     principal: Customer,
@@ -172,13 +182,13 @@ async def list_orders(
     return await upstreams.forward(SERVICE, request, "/v1/securities/orders", token=principal.token)
 
 
-@securities.get("/orders/{order_id}", response_model=OrderPublic)
+@securities.get("/orders/{order_id}")
 async def get_order(order_id: ResourceId, request: Request, principal: Customer, upstreams: UpstreamsDep) -> Response:
     """One order. Another customer's order answers 404."""
     return await upstreams.forward(SERVICE, request, f"/v1/securities/orders/{order_id}", token=principal.token)
 
 
-@securities.delete("/orders/{order_id}", status_code=202, response_model=OrderPublic, responses={409: PROBLEM})
+@securities.delete("/orders/{order_id}", status_code=202, responses={409: PROBLEM})
 async def cancel_order(
     order_id: ResourceId, request: Request, principal: Customer, upstreams: UpstreamsDep
 ) -> Response:
@@ -187,16 +197,14 @@ async def cancel_order(
     return await upstreams.forward(SERVICE, request, f"/v1/securities/orders/{order_id}", token=principal.token)
 
 
-@securities.get("/positions", response_model=PositionList)
+@securities.get("/positions")
 async def list_positions(request: Request, principal: Customer, upstreams: UpstreamsDep) -> Response:
     """Holdings with quantity, T+1 sellable quantity, average cost, market value and P&L."""
     return await upstreams.forward(SERVICE, request, "/v1/securities/positions", token=principal.token)
 
 
-@securities.post(
-    "/transfers", status_code=202, response_model=TransferPublic, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM}
-)
-async def create_transfer(_body: TransferCreate, request: Request, principal: Customer) -> Response:
+@securities.post("/transfers", status_code=202, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM})
+async def create_transfer(_body: TransferBody, request: Request, principal: Customer) -> Response:
     """Bank-securities transfer (Idempotency-Key required): `from: bank` moves cash from
     the checking account to the securities cash account, `from: securities` back."""
     return await forward_idempotently(
@@ -204,7 +212,7 @@ async def create_transfer(_body: TransferCreate, request: Request, principal: Cu
     )
 
 
-@securities.get("/transfers", response_model=TransferPage)
+@securities.get("/transfers")
 async def list_transfers(
     request: Request,
     principal: Customer,
@@ -215,7 +223,7 @@ async def list_transfers(
     return await upstreams.forward(SERVICE, request, "/v1/securities/transfers", token=principal.token)
 
 
-@securities.get("/transfers/{transfer_id}", response_model=TransferPublic)
+@securities.get("/transfers/{transfer_id}")
 async def get_transfer(
     transfer_id: ResourceId, request: Request, principal: Customer, upstreams: UpstreamsDep
 ) -> Response:

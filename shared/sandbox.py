@@ -61,4 +61,22 @@ OPERATOR = DemoUser(
     roles=("operator",),
 )
 
-DEMO_USERS = (*DEMO_CUSTOMERS, OPERATOR)
+# Insurance claims adjusters: the four-eyes rule needs two different ones.
+ADJUSTERS = (
+    DemoUser(
+        id="9b1c7a2e-0000-4000-8000-00000000a001",
+        phone="+8613900000101",
+        password="sandbank-adjuster-1",
+        name="Chen Jing (adjuster)",
+        roles=("adjuster",),
+    ),
+    DemoUser(
+        id="9b1c7a2e-0000-4000-8000-00000000a002",
+        phone="+8613900000102",
+        password="sandbank-adjuster-2",
+        name="Zhao Lei (adjuster)",
+        roles=("adjuster",),
+    ),
+)
+
+DEMO_USERS = (*DEMO_CUSTOMERS, OPERATOR, *ADJUSTERS)

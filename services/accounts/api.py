@@ -48,9 +48,13 @@ def _decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+        text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode("ascii")
     except ValueError:
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
+        text = ""
+    # journal_line.id is a 32-bit INTEGER: a bigger number is no cursor we issued (and a 500 on bind).
+    if not (text.isdigit() and 0 < int(text) < 2**31):
+        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued")
+    return int(text)
 
 
 def _encode_cursor(line_id: int) -> str:

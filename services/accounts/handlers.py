@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain, store
 from shared.clock import Clock
-from shared.events import Envelope, Message
+from shared.events import REGISTRY, Envelope, Message
 from shared.events import accounts as ev
 from shared.kafka.consumer import Handler
 from shared.kafka.messaging import UnitOfWork
@@ -78,6 +78,7 @@ async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> 
         currency=cmd.currency,
         counts_toward_limit=cmd.counts_toward_limit,
         reference=cmd.reference[:200],
+        expires_at=cmd.expires_at,
         created_at=now,
         updated_at=now,
     )
@@ -183,12 +184,32 @@ async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> No
     uow.publish(_hold_fact(row))
 
 
+async def _replay(uow: UnitOfWork, kind: str, reference: str) -> bool:
+    """Answer a re-sent credit or transfer with the fact its id produced the first time."""
+    done = await uow.session.get(store.CommandOutcome, (kind, reference))
+    if done is None:
+        return False
+    uow.publish(REGISTRY[done.fact_type].model_validate(done.fact_data))
+    return True
+
+
+def _remember(ctx: Context, uow: UnitOfWork, kind: str, reference: str, fact: Message) -> None:
+    uow.session.add(
+        store.CommandOutcome(
+            kind=kind,
+            reference=reference,
+            fact_type=fact.TYPE,
+            fact_data=fact.model_dump(mode="json"),
+            created_at=ctx.clock.now(),
+        )
+    )
+    uow.publish(fact)
+
+
 async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -> None:
     """Credit a customer from an internal account (deposits, payouts, proceeds)."""
     session = uow.session
-    done = await store.find_entry(session, "credit", cmd.credit_id)
-    if done is not None:
-        uow.publish(await _credited(session, cmd, done.id))
+    if await _replay(uow, "credit", cmd.credit_id):
         return
     accounts = await store.load_accounts(session, [cmd.account_id, cmd.source_account_id])
     try:
@@ -200,7 +221,11 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
             raise domain.InvalidAmount(f"{cmd.source_account_id} is not an internal account")
         posting = domain.credit(source, target, cmd.amount_minor, cmd.currency, limits=ctx.limits)
     except domain.LedgerError as err:
-        uow.publish(
+        _remember(
+            ctx,
+            uow,
+            "credit",
+            cmd.credit_id,
             ev.CreditRejected(
                 account_id=cmd.account_id,
                 credit_id=cmd.credit_id,
@@ -208,7 +233,7 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
                 amount_minor=cmd.amount_minor,
                 reason=err.reason,  # type: ignore[arg-type]
                 detail=err.detail,
-            )
+            ),
         )
         return
     entry_id = str(uuid.uuid4())
@@ -223,7 +248,11 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
         correlation_id=uow.causation.correlation_id if uow.causation else None,
         now=ctx.clock.now(),
     )
-    uow.publish(
+    _remember(
+        ctx,
+        uow,
+        "credit",
+        cmd.credit_id,
         ev.AccountCredited(
             account_id=cmd.account_id,
             credit_id=cmd.credit_id,
@@ -232,16 +261,14 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
             currency=cmd.currency,
             entry_id=entry_id,
             balance_minor=target.balance_minor,
-        )
+        ),
     )
 
 
 async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -> None:
     """Move money between two accounts in one posting."""
     session = uow.session
-    done = await store.find_entry(session, "transfer", cmd.transfer_id)
-    if done is not None:
-        uow.publish(_transferred(cmd, done.id))
+    if await _replay(uow, "transfer", cmd.transfer_id):
         return
     accounts = await store.load_accounts(session, [cmd.account_id, cmd.to_account_id])
     try:
@@ -260,7 +287,11 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
             limits=ctx.limits,
         )
     except domain.LedgerError as err:
-        uow.publish(
+        _remember(
+            ctx,
+            uow,
+            "transfer",
+            cmd.transfer_id,
             ev.TransferRejected(
                 account_id=cmd.account_id,
                 transfer_id=cmd.transfer_id,
@@ -268,7 +299,7 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
                 amount_minor=cmd.amount_minor,
                 reason=err.reason,  # type: ignore[arg-type]
                 detail=err.detail,
-            )
+            ),
         )
         return
     entry_id = str(uuid.uuid4())
@@ -285,7 +316,7 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
     )
     if cmd.counts_toward_limit and source.customer_id != target.customer_id:
         await store.add_outflow(session, source.customer_id, ctx.clock.bank_day(), cmd.amount_minor)
-    uow.publish(_transferred(cmd, entry_id))
+    _remember(ctx, uow, "transfer", cmd.transfer_id, _transferred(cmd, entry_id))
 
 
 def command_handlers(ctx: Context) -> dict[str, Handler]:
@@ -347,23 +378,6 @@ def _hold_fact(row: store.Hold, available: int = 0) -> Message:
         amount_minor=row.amount_minor,
         currency=row.currency,
         available_minor=available,
-    )
-
-
-async def _credited(session, cmd: ev.CreditAccount, entry_id: str) -> ev.AccountCredited:  # type: ignore[no-untyped-def]
-    balance = await session.scalar(
-        select(store.JournalLine.balance_after_minor).where(
-            store.JournalLine.entry_id == entry_id, store.JournalLine.account_id == cmd.account_id
-        )
-    )
-    return ev.AccountCredited(
-        account_id=cmd.account_id,
-        credit_id=cmd.credit_id,
-        source_account_id=cmd.source_account_id,
-        amount_minor=cmd.amount_minor,
-        currency=cmd.currency,
-        entry_id=entry_id,
-        balance_minor=int(balance or 0),
     )
 
 
@@ -543,16 +557,17 @@ async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> di
     ).all()
     for entry_id, currency, total in unbalanced:
         findings.append(Finding("entry_balanced", f"entry {entry_id} {currency} lines sum to {total}"))
-    stale_before = ctx.clock.now().timestamp() - stale_after_s
+    now_ts = ctx.clock.now().timestamp()
     active = (
         (await session.execute(select(store.Hold).where(store.Hold.status == domain.HoldStatus.ACTIVE))).scalars().all()
     )
     for hold in active:
-        if _ts(hold.created_at) < stale_before:
+        due = _ts(hold.expires_at) if hold.expires_at else _ts(hold.created_at) + stale_after_s
+        if due < now_ts:
             findings.append(
                 Finding(
                     "hold_belongs_to_live_saga",
-                    f"hold {hold.id} ({hold.reference}) active for over {stale_after_s}s: its saga is not finishing",
+                    f"hold {hold.id} ({hold.reference}) outlived its saga's deadline: the saga is not finishing",
                     hold.account_id,
                 )
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -69,6 +70,7 @@ class Hold(Base):
     target_account_id: Mapped[str | None] = mapped_column(String(64))
     captured_minor: Mapped[int | None] = mapped_column(BigInteger)
     entry_id: Mapped[str | None] = mapped_column(String(36))
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -97,6 +99,18 @@ class JournalLine(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     balance_after_minor: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CommandOutcome(Base):
+    """The fact a credit or transfer id produced, applied or rejected: replayed verbatim on a re-send."""
+
+    __tablename__ = "command_outcome"
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fact_type: Mapped[str] = mapped_column(String(100))
+    fact_data: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -224,10 +238,4 @@ def hold_to_domain(row: Hold) -> domain.Hold:
         currency=row.currency,
         status=domain.HoldStatus(row.status),
         counts_toward_limit=row.counts_toward_limit,
-    )
-
-
-async def find_entry(session: AsyncSession, kind: str, reference: str) -> JournalEntry | None:
-    return await session.scalar(
-        select(JournalEntry).where(JournalEntry.kind == kind, JournalEntry.reference == reference)
     )

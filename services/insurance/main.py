@@ -1,26 +1,99 @@
-"""insurance: Insurance products, quotes, policies and claims paid out through accounts.
-
-It starts, owns its database, runs its outbox relay and answers /healthz and
-/readyz; its routes and consumers arrive with its issue."""
+"""insurance: products, quotes, policies and claims, paid through accounts over Kafka."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
 from fastapi import FastAPI
 
-from services.insurance import store
+from services.insurance import api, domain, handlers, store
+from services.insurance.accounts_client import AccountsClient
+from services.insurance.consumer import TOPICS, consumers
+from services.insurance.settings import InsuranceSettings
 from shared.service import Runtime, build_app, serve
 from shared.settings import Settings, service_settings
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    insurance: InsuranceSettings | None = None,
+    ctx: handlers.Context | None = None,
+    accounts_transport: httpx.AsyncBaseTransport | None = None,
+    consumer_group: str | None = None,
+) -> FastAPI:
+    """The insurance app. Tests may pass their own knobs, context (clock), an httpx
+    transport to an in-process accounts app, and a consumer group of their own."""
     settings = settings or service_settings("insurance")
-    runtime = Runtime(settings, metadata=store.Base.metadata, tables=store.messaging)
-    return build_app(
+    insurance = insurance or InsuranceSettings()
+    ctx = ctx or handlers.Context(
+        thresholds=domain.Thresholds(
+            auto_approve_below_minor=insurance.auto_approve_below_minor,
+            four_eyes_from_minor=insurance.four_eyes_from_minor,
+        ),
+        step_timeout=timedelta(seconds=insurance.step_timeout_s),
+        max_attempts=insurance.max_attempts,
+    )
+
+    async def on_start(runtime: Runtime) -> None:
+        async with runtime.unit_of_work() as uow:
+            await handlers.seed_products(ctx, uow)
+
+    runtime = Runtime(
+        settings,
+        metadata=store.Base.metadata,
+        tables=store.messaging,
+        topics=TOPICS,
+        consumers=consumers(ctx, consumer_group or "insurance"),
+        on_start=on_start,
+        clock=ctx.clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.accounts = AccountsClient(settings.urls.accounts, transport=accounts_transport)
+        sweeper = asyncio.create_task(_sweep_forever(runtime, ctx, insurance.sweep_every_s))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
+            await app.state.accounts.aclose()
+
+    app = build_app(
         runtime,
         title="Sandbank insurance",
-        description="Insurance products, quotes, policies and claims paid out through accounts.",
-        routers=[],
+        description="Insurance products, quotes, policies and claims; premiums and payouts move "
+        "only through `accounts.commands`.",
+        routers=api.routers,
+        extra_lifespan=lifespan,
     )
+    api.install_error_handler(app)
+    app.state.ctx = ctx
+    return app
+
+
+async def _sweep_forever(runtime: Runtime, ctx: handlers.Context, every_s: float) -> None:
+    """Wake every `every_s` and re-send saga steps whose timeout passed."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            async with runtime.db.read() as session:
+                due = await handlers.any_due(ctx, session)
+            if due:
+                async with runtime.unit_of_work() as uow:
+                    await handlers.retry_due_sagas(ctx, uow)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("saga timeout sweep failed; trying again in %.1fs", every_s)
 
 
 def main() -> None:

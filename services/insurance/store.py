@@ -1,8 +1,266 @@
-"""insurance tables. The service's own tables arrive with its issue; the outbox, inbox
-and dead-letter tables are here from the start so it joins the stack like the others."""
+"""insurance tables and the queries the handlers need."""
 
-from shared.db import new_base
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.insurance import domain
+from shared.db import UtcDateTime, new_base
 from shared.kafka.messaging import messaging_tables
 
 Base = new_base()
 messaging = messaging_tables(Base.metadata)
+
+
+class Product(Base):
+    """The product catalogue, seeded from `domain.CATALOGUE` at start-up; quotes and
+    policies read their rules from here."""
+
+    __tablename__ = "product"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Quote(Base):
+    __tablename__ = "quote"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    product_code: Mapped[str] = mapped_column(String(40))
+    product_version: Mapped[int] = mapped_column(Integer)
+    age: Mapped[int] = mapped_column(Integer)
+    term_days: Mapped[int] = mapped_column(Integer)
+    sum_insured_minor: Mapped[int] = mapped_column(BigInteger)
+    premium_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    # The purchase that holds this quote; cleared again if that purchase fails.
+    policy_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Policy(Base):
+    __tablename__ = "policy"
+    # The gateway's Idempotency-Key travels here too: one purchase per customer and key.
+    __table_args__ = (
+        UniqueConstraint("customer_id", "idempotency_key", name="uq_policy_customer_id_idempotency_key"),
+        Index("ix_policy_customer_created", "customer_id", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    quote_id: Mapped[str] = mapped_column(String(36), index=True)
+    product_code: Mapped[str] = mapped_column(String(40))
+    account_id: Mapped[str] = mapped_column(String(64))
+    insured_age: Mapped[int] = mapped_column(Integer)
+    term_days: Mapped[int] = mapped_column(Integer)
+    waiting_days: Mapped[int] = mapped_column(Integer)
+    sum_insured_minor: Mapped[int] = mapped_column(BigInteger)
+    premium_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(12))
+    failure_reason: Mapped[str | None] = mapped_column(String(40))
+    failure_detail: Mapped[str | None] = mapped_column(String(300))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    covered_from: Mapped[date | None] = mapped_column(Date)
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Saga(Base):
+    """One flow through accounts: a premium purchase, a claim payout or a premium refund.
+    Its id is the business id accounts sees (the hold id or the credit id)."""
+
+    __tablename__ = "saga"
+    __table_args__ = (Index("ix_saga_step_next_attempt_at", "step", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    policy_id: Mapped[str] = mapped_column(String(36), index=True)
+    claim_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(200))
+    step: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    entry_id: Mapped[str | None] = mapped_column(String(36))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Claim(Base):
+    __tablename__ = "claim"
+    __table_args__ = (
+        Index("ix_claim_customer_created", "customer_id", "created_at", "id"),
+        Index("ix_claim_status_created", "status", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    policy_id: Mapped[str] = mapped_column(String(36), index=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(40))
+    cause: Mapped[str | None] = mapped_column(String(40))
+    incident_date: Mapped[date] = mapped_column(Date)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(String(500))
+    payout_account_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    approvals_required: Mapped[int] = mapped_column(Integer, default=0)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rejection_reason: Mapped[str | None] = mapped_column(String(40))
+    rejection_detail: Mapped[str | None] = mapped_column(String(500))
+    payout_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ClaimDocument(Base):
+    """Metadata of a document the customer uploaded (the file itself lives elsewhere)."""
+
+    __tablename__ = "claim_document"
+    __table_args__ = (UniqueConstraint("claim_id", "checksum", name="uq_claim_document_claim_id_checksum"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    checksum: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ClaimDecision(Base):
+    """An adjuster's decision. One per adjuster and claim, so nobody approves twice."""
+
+    __tablename__ = "claim_decision"
+    __table_args__ = (UniqueConstraint("claim_id", "adjuster_id", name="uq_claim_decision_claim_id_adjuster_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(String(36), index=True)
+    adjuster_id: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class History(Base):
+    """The audit trail of policies and claims: who did what, when, from which status to
+    which, and the id of the event it published."""
+
+    __tablename__ = "history"
+    __table_args__ = (Index("ix_history_aggregate", "aggregate", "aggregate_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    aggregate: Mapped[str] = mapped_column(String(10))
+    aggregate_id: Mapped[str] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    event_id: Mapped[str | None] = mapped_column(String(36))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+async def products(session: AsyncSession) -> list[domain.Product]:
+    rows = (await session.scalars(select(Product).order_by(Product.code))).all()
+    return [domain.Product.from_dict(r.definition) for r in rows]
+
+
+async def product(session: AsyncSession, code: str) -> domain.Product:
+    row = await session.get(Product, code)
+    if row is None:
+        raise domain.UnknownProduct(f"there is no product {code!r}")
+    return domain.Product.from_dict(row.definition)
+
+
+async def claims_of_policy(session: AsyncSession, policy_id: str) -> list[Claim]:
+    return list((await session.scalars(select(Claim).where(Claim.policy_id == policy_id))).all())
+
+
+async def documents(session: AsyncSession, claim_id: str) -> list[ClaimDocument]:
+    return list(
+        (
+            await session.scalars(
+                select(ClaimDocument)
+                .where(ClaimDocument.claim_id == claim_id)
+                .order_by(ClaimDocument.created_at, ClaimDocument.id)
+            )
+        ).all()
+    )
+
+
+async def decisions(session: AsyncSession, claim_id: str) -> list[ClaimDecision]:
+    return list(
+        (
+            await session.scalars(
+                select(ClaimDecision).where(ClaimDecision.claim_id == claim_id).order_by(ClaimDecision.id)
+            )
+        ).all()
+    )
+
+
+async def history(session: AsyncSession, aggregate: str, aggregate_id: str) -> list[History]:
+    return list(
+        (
+            await session.scalars(
+                select(History)
+                .where(History.aggregate == aggregate, History.aggregate_id == aggregate_id)
+                .order_by(History.id)
+            )
+        ).all()
+    )
+
+
+def policy_terms(policy: Policy) -> domain.PolicyTerms:
+    return domain.PolicyTerms(
+        status=policy.status,
+        starts_on=policy.starts_on,
+        ends_on=policy.ends_on,
+        covered_from=policy.covered_from,
+        sum_insured_minor=policy.sum_insured_minor,
+    )
+
+
+def other_claim(claim: Claim) -> domain.OtherClaim:
+    return domain.OtherClaim(
+        id=claim.id,
+        kind=claim.kind,
+        incident_date=claim.incident_date,
+        amount_minor=claim.amount_minor,
+        status=claim.status,
+        created_at=claim.created_at,
+    )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -21,12 +22,14 @@ RejectionReason = Literal[
     "invalid_amount",
 ]
 
+# Ids are stored in 64-character columns; longer ones are refused at decode time.
+Id = Field(max_length=64)
 Amount = Field(gt=0, le=10**15, description="Amount in minor units (fen).")
 
 
 class AccountCommand(Message):
     TOPIC = ACCOUNTS_COMMANDS
-    account_id: str
+    account_id: str = Id
 
     def key(self) -> str:
         return self.account_id
@@ -34,7 +37,7 @@ class AccountCommand(Message):
 
 class AccountEvent(Message):
     TOPIC = ACCOUNTS_EVENTS
-    account_id: str
+    account_id: str = Id
 
     def key(self) -> str:
         return self.account_id
@@ -47,28 +50,34 @@ class ReserveFunds(AccountCommand):
     """Place a hold on `account_id`. Replies FundsReserved or ReservationRejected."""
 
     TYPE = "accounts.ReserveFunds"
-    hold_id: str
+    hold_id: str = Id
     amount_minor: int = Amount
     currency: str = "CNY"
     reference: str = ""
     # Payments out of the customer count toward the KYC class's daily outflow limit;
     # moves between the customer's own accounts do not.
     counts_toward_limit: bool = True
+    expires_at: datetime | None = Field(
+        default=None,
+        description="When the saga will have settled the hold at the latest (a resting order: "
+        "the end of its trading day). Without it the ledger check calls a hold stale after its "
+        "saga timeout.",
+    )
 
 
 class ReleaseHold(AccountCommand):
     """Free a hold. Replies HoldReleased (also for a hold already released)."""
 
     TYPE = "accounts.ReleaseHold"
-    hold_id: str
+    hold_id: str = Id
 
 
 class CaptureHold(AccountCommand):
     """Turn a hold into a posting into `target_account_id`; an unused rest is released."""
 
     TYPE = "accounts.CaptureHold"
-    hold_id: str
-    target_account_id: str
+    hold_id: str = Id
+    target_account_id: str = Id
     amount_minor: int | None = Field(default=None, gt=0, description="Defaults to the whole hold.")
     description: str = ""
 
@@ -77,8 +86,8 @@ class CreditAccount(AccountCommand):
     """Credit `account_id` from an internal account (cash-in, claims, proceeds)."""
 
     TYPE = "accounts.CreditAccount"
-    credit_id: str
-    source_account_id: str
+    credit_id: str = Id
+    source_account_id: str = Id
     amount_minor: int = Amount
     currency: str = "CNY"
     description: str = ""
@@ -88,8 +97,8 @@ class TransferFunds(AccountCommand):
     """Move money from `account_id` to `to_account_id` in one posting."""
 
     TYPE = "accounts.TransferFunds"
-    transfer_id: str
-    to_account_id: str
+    transfer_id: str = Id
+    to_account_id: str = Id
     amount_minor: int = Amount
     currency: str = "CNY"
     description: str = ""
@@ -120,7 +129,7 @@ class AccountOpened(AccountEvent):
 
 class FundsReserved(AccountEvent):
     TYPE = "accounts.FundsReserved"
-    hold_id: str
+    hold_id: str = Id
     amount_minor: int
     currency: str
     available_minor: int
@@ -128,7 +137,7 @@ class FundsReserved(AccountEvent):
 
 class ReservationRejected(AccountEvent):
     TYPE = "accounts.ReservationRejected"
-    hold_id: str
+    hold_id: str = Id
     amount_minor: int
     currency: str
     reason: RejectionReason
@@ -137,14 +146,14 @@ class ReservationRejected(AccountEvent):
 
 class HoldReleased(AccountEvent):
     TYPE = "accounts.HoldReleased"
-    hold_id: str
+    hold_id: str = Id
     amount_minor: int
 
 
 class HoldCaptured(AccountEvent):
     TYPE = "accounts.HoldCaptured"
-    hold_id: str
-    target_account_id: str
+    hold_id: str = Id
+    target_account_id: str = Id
     amount_minor: int
     released_minor: int
     entry_id: str
@@ -152,16 +161,16 @@ class HoldCaptured(AccountEvent):
 
 class CaptureRejected(AccountEvent):
     TYPE = "accounts.CaptureRejected"
-    hold_id: str
-    target_account_id: str
+    hold_id: str = Id
+    target_account_id: str = Id
     reason: RejectionReason
     detail: str = ""
 
 
 class AccountCredited(AccountEvent):
     TYPE = "accounts.AccountCredited"
-    credit_id: str
-    source_account_id: str
+    credit_id: str = Id
+    source_account_id: str = Id
     amount_minor: int
     currency: str
     entry_id: str
@@ -170,8 +179,8 @@ class AccountCredited(AccountEvent):
 
 class CreditRejected(AccountEvent):
     TYPE = "accounts.CreditRejected"
-    credit_id: str
-    source_account_id: str
+    credit_id: str = Id
+    source_account_id: str = Id
     amount_minor: int
     reason: RejectionReason
     detail: str = ""
@@ -179,8 +188,8 @@ class CreditRejected(AccountEvent):
 
 class FundsTransferred(AccountEvent):
     TYPE = "accounts.FundsTransferred"
-    transfer_id: str
-    to_account_id: str
+    transfer_id: str = Id
+    to_account_id: str = Id
     amount_minor: int
     currency: str
     entry_id: str
@@ -188,8 +197,8 @@ class FundsTransferred(AccountEvent):
 
 class TransferRejected(AccountEvent):
     TYPE = "accounts.TransferRejected"
-    transfer_id: str
-    to_account_id: str
+    transfer_id: str = Id
+    to_account_id: str = Id
     amount_minor: int
     reason: RejectionReason
     detail: str = ""

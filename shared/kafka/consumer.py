@@ -111,7 +111,13 @@ class ConsumerLoop:
             if not batch:
                 continue
             records = [r for recs in batch.values() for r in recs]
-            await self.apply(records)
+            try:
+                await self.apply(records)
+            except BaseException:
+                # Our position is already past this batch: rewind, or the restart skips it.
+                for tp, recs in batch.items():
+                    self.consumer.seek(tp, recs[0].offset)
+                raise
             offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
             try:
                 await self.consumer.commit(offsets)
@@ -195,13 +201,13 @@ class ConsumerLoop:
     async def _dead_letter(self, items: list[tuple[ConsumerRecord, str]], *, message_id: str | None = None) -> None:
         async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
             for record, error in items:
-                key = record.key.decode() if record.key else None
+                key = record.key.decode(errors="replace") if record.key else None
                 log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
                 uow.publish_raw(
                     dlq(record.topic),
                     key,
-                    record.value,
-                    [[k, v.decode(errors="replace")] for k, v in record.headers]
+                    record.value or b"",
+                    [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
                     + [["error", error[-4000:]], ["consumer", self.name]],
                 )
                 await uow.session.execute(
@@ -210,7 +216,7 @@ class ConsumerLoop:
                         topic=record.topic,
                         message_id=message_id,
                         key=key,
-                        payload=record.value,
+                        payload=record.value or b"",
                         error=error,
                         created_at=utcnow(),
                     )

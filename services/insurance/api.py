@@ -1,0 +1,439 @@
+"""insurance HTTP API: products and quotes, policy purchase, claims along the SOP, and
+the adjusters' queue. Domain errors (`domain.InsuranceError`) become problem+json with
+their own status and slug (see `install_error_handler`); nothing is changed by a
+refused request, because every use case runs in one unit of work."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
+
+from services.insurance import domain, handlers, store
+from services.insurance.accounts_client import AccountsClient
+from services.insurance.schemas import (
+    ClaimCreate,
+    ClaimPage,
+    ClaimPublic,
+    ClaimStatusName,
+    DecisionCreate,
+    DocumentCreate,
+    PolicyCreate,
+    PolicyPage,
+    PolicyPublic,
+    PolicyStatusName,
+    ProductList,
+    ProductPublic,
+    QuoteCreate,
+    QuotePublic,
+)
+from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
+from shared.money import InvalidAmount, to_minor
+from shared.problems import PROBLEM_JSON, Problem, problem_response
+from shared.service import Runtime
+
+PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _ctx(request: Request) -> handlers.Context:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def _accounts(request: Request) -> AccountsClient:
+    return request.app.state.accounts  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(_runtime)]
+ContextDep = Annotated[handlers.Context, Depends(_ctx)]
+AccountsDep = Annotated[AccountsClient, Depends(_accounts)]
+Adjuster = Annotated[Principal, Depends(require_role(ROLE_ADJUSTER))]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+customer = APIRouter(prefix="/v1/insurance", tags=["insurance"], responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM})
+adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
+
+
+def install_error_handler(app: FastAPI) -> None:
+    @app.exception_handler(domain.InsuranceError)
+    async def _domain_error(request: Request, exc: domain.InsuranceError) -> Response:
+        return problem_response(Problem(exc.status, exc.code, exc.detail), request.url.path)
+
+
+def _minor(value: Any, field: str) -> int:
+    try:
+        return to_minor(value, domain.CURRENCY)
+    except InvalidAmount as exc:
+        raise Problem(422, "invalid-amount", f"{field}: {exc}") from None
+
+
+# --- paging: newest first, by (created_at, id) -------------------------------------------------
+
+
+def _page(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
+    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    if cursor is None:
+        return query
+    try:
+        at, _, last_id = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
+        created = datetime.fromisoformat(at)
+    except ValueError:
+        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
+    if created.tzinfo is None or not last_id:
+        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued")
+    return query.where(
+        or_(model.created_at < created, and_(model.created_at == created, model.id < last_id)),
+    )
+
+
+def _next_cursor(rows: list[Any], limit: int) -> str | None:
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode().rstrip("=")
+
+
+# --- products and quotes --------------------------------------------------------------------
+
+
+@customer.get("/products", response_model=ProductList, summary="The products on sale")
+async def list_products(runtime: RuntimeDep) -> ProductList:
+    """Every product with its premium rule (age bands, terms, sum insured), waiting period,
+    exclusions and the documents each kind of claim needs. No login needed."""
+    async with runtime.db.read() as session:
+        return ProductList(items=[ProductPublic.of(p) for p in await store.products(session)])
+
+
+@customer.get("/products/{code}", response_model=ProductPublic, summary="One product")
+async def get_product(code: str, runtime: RuntimeDep) -> ProductPublic:
+    async with runtime.db.read() as session:
+        return ProductPublic.of(await store.product(session, code))
+
+
+@customer.post("/quotes", status_code=201, response_model=QuotePublic, summary="Price a policy")
+async def create_quote(
+    body: QuoteCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+) -> QuotePublic:
+    """A priced quote for a product, the insured's age, a term and a sum insured. It can
+    be bought for 15 minutes (sandbox clock). An unknown product is a 404; an age, term or
+    sum insured the product does not offer is a 422."""
+    sum_insured = _minor(body.sum_insured, "sum_insured")
+    async with runtime.unit_of_work() as uow:
+        quote = await handlers.issue_quote(
+            ctx,
+            uow,
+            customer_id=principal.customer_id,
+            product_code=body.product_code,
+            age=body.age,
+            term_days=body.term_days,
+            sum_insured_minor=sum_insured,
+        )
+    return QuotePublic.of(quote)
+
+
+@customer.get("/quotes/{quote_id}", response_model=QuotePublic, summary="One of your quotes")
+async def get_quote(quote_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> QuotePublic:
+    async with runtime.db.read() as session:
+        quote = await session.get(store.Quote, quote_id)
+    if quote is None or quote.customer_id != principal.customer_id:
+        raise domain.NotFound(f"quote {quote_id} was not found")
+    return QuotePublic.of(quote)
+
+
+# --- policies ---------------------------------------------------------------------------------
+
+
+async def _policy_public(session: Any, policy: store.Policy, *, with_history: bool) -> PolicyPublic:
+    claims = await store.claims_of_policy(session, policy.id)
+    remaining = domain.remaining_sum_insured(policy.sum_insured_minor, (store.other_claim(c) for c in claims))
+    saga = await session.get(store.Saga, handlers.premium_hold_id(policy.id))
+    history = await store.history(session, "policy", policy.id) if with_history else None
+    return PolicyPublic.of(policy, remaining_minor=remaining, saga=saga, history=history)
+
+
+@customer.post(
+    "/policies",
+    status_code=202,
+    response_model=PolicyPublic,
+    responses={400: PROBLEM, 409: PROBLEM, 503: PROBLEM},
+    summary="Buy the quoted policy",
+)
+async def buy_policy(
+    body: PolicyCreate,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    accounts: AccountsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> JSONResponse:
+    """Buy a quoted policy, paying the premium from one of your checking or savings
+    accounts. Answers 202 with a pending policy: the premium is reserved on the account
+    and captured into the insurer's premium account over Kafka, and the policy becomes
+    active only once it is paid (or fails with the reason: no policy, nothing taken).
+
+    Send an `Idempotency-Key`: the same key returns the purchase it first started.
+    An expired quote is a 422; another customer's account or quote a 404."""
+    if not idempotency_key or not idempotency_key.strip():
+        raise Problem(400, "idempotency-key-missing", "this request moves money: send an Idempotency-Key header")
+    key = idempotency_key.strip()
+    async with runtime.db.read() as session:
+        existing = await handlers.find_purchase(session, principal.customer_id, key)
+    if existing is not None:
+        policy = handlers.check_repeat(existing, quote_id=body.quote_id, account_id=body.account_id)
+    else:
+        account = await accounts.customer_account(principal.token, body.account_id)
+        if account is None:
+            raise domain.NotFound(f"account {body.account_id} was not found")
+        try:
+            policy = await _purchase(runtime, ctx, principal, body, account, key)
+        except IntegrityError:
+            # The same key raced in from a second request: answer with the first one's purchase.
+            policy = await _purchase(runtime, ctx, principal, body, account, key)
+    async with runtime.db.read() as session:
+        public = await _policy_public(session, policy, with_history=False)
+    return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"location": public.links["self"]})
+
+
+async def _purchase(
+    runtime: Runtime,
+    ctx: handlers.Context,
+    principal: Principal,
+    body: PolicyCreate,
+    account: handlers.PayingAccount,
+    key: str,
+) -> store.Policy:
+    async with runtime.unit_of_work() as uow:
+        policy, _created = await handlers.purchase_policy(
+            ctx, uow, customer_id=principal.customer_id, quote_id=body.quote_id, account=account, idempotency_key=key
+        )
+    return policy
+
+
+@customer.get("/policies", response_model=PolicyPage, summary="Your policies, newest first")
+async def list_policies(
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    status: Annotated[PolicyStatusName | None, Query()] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PolicyPage:
+    query = select(store.Policy).where(store.Policy.customer_id == principal.customer_id)
+    if status is not None:
+        query = query.where(store.Policy.status == status)
+    async with runtime.db.read() as session:
+        rows = list((await session.scalars(_page(query, store.Policy, cursor, limit))).all())
+        items = [await _policy_public(session, p, with_history=False) for p in rows[:limit]]
+    return PolicyPage(items=items, next_cursor=_next_cursor(rows, limit))
+
+
+@customer.get("/policies/{policy_id}", response_model=PolicyPublic, summary="One of your policies with its history")
+async def get_policy(policy_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> PolicyPublic:
+    async with runtime.db.read() as session:
+        policy = await session.get(store.Policy, policy_id)
+        if policy is None or policy.customer_id != principal.customer_id:
+            raise domain.NotFound(f"policy {policy_id} was not found")
+        return await _policy_public(session, policy, with_history=True)
+
+
+# --- claims -----------------------------------------------------------------------------------
+
+
+async def _claim_public(session: Any, claim: store.Claim) -> ClaimPublic:
+    return ClaimPublic.of(
+        claim,
+        decisions=await store.decisions(session, claim.id),
+        documents=await store.documents(session, claim.id),
+        history=await store.history(session, "claim", claim.id),
+        payout=await session.get(store.Saga, claim.payout_id) if claim.payout_id else None,
+    )
+
+
+async def _claim_page(session: Any, query: Select[Any], cursor: str | None, limit: int) -> ClaimPage:
+    rows = list((await session.scalars(_page(query, store.Claim, cursor, limit))).all())
+    page = rows[:limit]
+    decisions: dict[str, list[store.ClaimDecision]] = {c.id: [] for c in page}
+    if page:
+        found = await session.scalars(
+            select(store.ClaimDecision)
+            .where(store.ClaimDecision.claim_id.in_(list(decisions)))
+            .order_by(store.ClaimDecision.id)
+        )
+        for d in found:
+            decisions[d.claim_id].append(d)
+    return ClaimPage(
+        items=[ClaimPublic.of(c, decisions=decisions[c.id]) for c in page], next_cursor=_next_cursor(rows, limit)
+    )
+
+
+async def _read_claim(runtime: Runtime, claim_id: str, customer_id: str | None) -> ClaimPublic:
+    async with runtime.db.read() as session:
+        claim = await session.get(store.Claim, claim_id)
+        if claim is None or (customer_id is not None and claim.customer_id != customer_id):
+            raise domain.NotFound(f"claim {claim_id} was not found")
+        return await _claim_public(session, claim)
+
+
+@customer.post(
+    "/claims", status_code=201, response_model=ClaimPublic, responses={409: PROBLEM}, summary="Report a claim"
+)
+async def report_claim(
+    body: ClaimCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, accounts: AccountsDep
+) -> JSONResponse:
+    """Report an incident on one of your active policies (SOP: reported). Then add the
+    documents the product asks for and submit the claim for assessment. A claim above
+    the sum insured, of a kind the product does not cover, or about a future date is a
+    422; someone else's policy is a 404."""
+    amount = _minor(body.amount, "amount")
+    payout_to = body.payout_account_id
+    if payout_to is not None and await accounts.customer_account(principal.token, payout_to) is None:
+        raise domain.NotFound(f"account {body.payout_account_id} was not found")
+    async with runtime.unit_of_work() as uow:
+        claim = await handlers.report_claim(
+            ctx,
+            uow,
+            customer_id=principal.customer_id,
+            policy_id=body.policy_id,
+            kind=body.kind,
+            cause=body.cause,
+            incident_date=body.incident_date,
+            amount_minor=amount,
+            description=body.description,
+            payout_account_id=body.payout_account_id,
+        )
+    public = await _read_claim(runtime, claim.id, principal.customer_id)
+    return JSONResponse(public.model_dump(mode="json"), status_code=201, headers={"location": public.links["self"]})
+
+
+@customer.get("/claims", response_model=ClaimPage, summary="Your claims, newest first")
+async def list_claims(
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    status: Annotated[ClaimStatusName | None, Query()] = None,
+    policy_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ClaimPage:
+    query = select(store.Claim).where(store.Claim.customer_id == principal.customer_id)
+    if status is not None:
+        query = query.where(store.Claim.status == status)
+    if policy_id is not None:
+        query = query.where(store.Claim.policy_id == policy_id)
+    async with runtime.db.read() as session:
+        return await _claim_page(session, query, cursor, limit)
+
+
+@customer.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One of your claims with its full history")
+async def get_claim(claim_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> ClaimPublic:
+    """The claim, its documents, the adjusters' decisions, the payout, and every step of
+    its SOP: who did what, when."""
+    return await _read_claim(runtime, claim_id, principal.customer_id)
+
+
+@customer.post(
+    "/claims/{claim_id}/documents",
+    status_code=201,
+    response_model=ClaimPublic,
+    responses={409: PROBLEM},
+    summary="Add a document to a claim",
+)
+async def add_document(
+    claim_id: str, body: DocumentCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+) -> JSONResponse:
+    """Attach a document's metadata (kind, name, size, SHA-256) while the claim is
+    reported or collecting documents. The same checksum again adds nothing (200)."""
+    async with runtime.unit_of_work() as uow:
+        _claim, added = await handlers.add_document(
+            ctx,
+            uow,
+            customer_id=principal.customer_id,
+            claim_id=claim_id,
+            kind=body.kind,
+            name=body.name,
+            size_bytes=body.size_bytes,
+            checksum=body.checksum,
+        )
+    public = await _read_claim(runtime, claim_id, principal.customer_id)
+    return JSONResponse(public.model_dump(mode="json"), status_code=201 if added else 200)
+
+
+@customer.post(
+    "/claims/{claim_id}/submit",
+    response_model=ClaimPublic,
+    responses={409: PROBLEM},
+    summary="Submit a claim for assessment",
+)
+async def submit_claim(claim_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> ClaimPublic:
+    """The documents are in: assess the claim. The answer shows the outcome: approved
+    (and being paid), rejected with the reasons, or waiting for one or two adjusters."""
+    async with runtime.unit_of_work() as uow:
+        await handlers.submit_claim(ctx, uow, customer_id=principal.customer_id, claim_id=claim_id)
+    return await _read_claim(runtime, claim_id, principal.customer_id)
+
+
+# --- adjusters ----------------------------------------------------------------------------------
+
+
+@adjuster.get("/claims", response_model=ClaimPage, summary="Claims by status, for adjusters")
+async def adjuster_claims(
+    _adjuster: Adjuster,
+    runtime: RuntimeDep,
+    status: Annotated[ClaimStatusName | None, Query()] = None,
+    awaiting_adjuster: Annotated[bool | None, Query(description="Only claims waiting for a decision")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> ClaimPage:
+    """Every customer's claims, newest first; `?status=under_assessment` (or
+    `?awaiting_adjuster=true`) is the queue of claims waiting for a decision."""
+    query = select(store.Claim)
+    if status is not None:
+        query = query.where(store.Claim.status == status)
+    if awaiting_adjuster:
+        query = query.where(
+            store.Claim.status == domain.ClaimStatus.UNDER_ASSESSMENT, store.Claim.approvals_required > 0
+        )
+    async with runtime.db.read() as session:
+        return await _claim_page(session, query, cursor, limit)
+
+
+@adjuster.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One claim with its history, for adjusters")
+async def adjuster_claim(claim_id: str, _adjuster: Adjuster, runtime: RuntimeDep) -> ClaimPublic:
+    return await _read_claim(runtime, claim_id, None)
+
+
+@adjuster.post(
+    "/claims/{claim_id}/decision",
+    response_model=ClaimPublic,
+    responses={409: PROBLEM, 422: PROBLEM},
+    summary="Approve or reject a claim",
+)
+async def decide(
+    claim_id: str, body: DecisionCreate, principal: Adjuster, runtime: RuntimeDep, ctx: ContextDep
+) -> ClaimPublic:
+    """Decide on a claim waiting for an adjuster. Above the four-eyes threshold two
+    different adjusters must approve; one rejection (with a reason) rejects it. Deciding
+    on your own claim is a 403; on a claim not waiting for you (or twice) a 409."""
+    if body.decision == "reject" and not body.reason:
+        raise Problem(422, "reason-required", "a rejection needs a reason the customer can read")
+    async with runtime.unit_of_work() as uow:
+        await handlers.decide_claim(
+            ctx,
+            uow,
+            adjuster_id=principal.subject,
+            claim_id=claim_id,
+            decision=domain.Decision(body.decision),
+            reason=body.reason,
+        )
+    return await _read_claim(runtime, claim_id, None)
+
+
+routers = [customer, adjuster]

@@ -1,0 +1,14 @@
+"""Which topics and message types the insurance service consumes: accounts' facts,
+which advance its premium and payout sagas."""
+
+from services.insurance.handlers import Context, fact_handlers
+from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS
+from shared.service import ConsumerSpec
+
+# Created at start-up with their partition counts: what it publishes and consumes.
+TOPICS = [ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS]
+GROUP = "insurance"
+
+
+def consumers(ctx: Context, group: str = GROUP) -> list[ConsumerSpec]:
+    return [ConsumerSpec(name=group, topics=[ACCOUNTS_EVENTS], handlers=fact_handlers(ctx))]

@@ -1,0 +1,311 @@
+"""The claims SOP: the status graph, the assessment rules, who must approve, and the
+adjusters' four-eyes decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from services.insurance.domain.errors import (
+    AboveSumInsured,
+    AlreadyDecided,
+    IncidentInFuture,
+    InvalidTransition,
+    NotCovered,
+    OwnClaim,
+    PolicyNotActive,
+    UnknownDocumentKind,
+)
+from services.insurance.domain.products import DOCUMENT_KINDS, PolicyStatus, Product
+from shared.money import format_minor
+
+# Sandbox magic value (docs/insurance.md): a claim of exactly 888.88 CNY is flagged for
+# review and always waits for an adjuster, however small.
+MAGIC_REVIEW_AMOUNT_MINOR = 888_88
+
+# --- claims: the SOP ------------------------------------------------------------------------
+
+
+class ClaimStatus(StrEnum):
+    REPORTED = "reported"
+    DOCUMENTS_SUBMITTED = "documents_submitted"
+    UNDER_ASSESSMENT = "under_assessment"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+    CLOSED = "closed"
+
+
+# The standard operating procedure: every claim walks this graph and nothing else.
+TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
+    ClaimStatus.REPORTED: frozenset({ClaimStatus.DOCUMENTS_SUBMITTED}),
+    ClaimStatus.DOCUMENTS_SUBMITTED: frozenset({ClaimStatus.UNDER_ASSESSMENT}),
+    ClaimStatus.UNDER_ASSESSMENT: frozenset({ClaimStatus.APPROVED, ClaimStatus.REJECTED}),
+    ClaimStatus.APPROVED: frozenset({ClaimStatus.PAID}),
+    ClaimStatus.REJECTED: frozenset(),
+    ClaimStatus.PAID: frozenset({ClaimStatus.CLOSED}),
+    ClaimStatus.CLOSED: frozenset(),
+}
+DOCUMENTS_OPEN = frozenset({ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_SUBMITTED})
+# Claims whose amount counts against the sum insured.
+SETTLED = frozenset({ClaimStatus.APPROVED, ClaimStatus.PAID, ClaimStatus.CLOSED})
+
+
+def transition(current: ClaimStatus | str | None, target: ClaimStatus) -> ClaimStatus:
+    """The SOP's next status, or InvalidTransition. A claim starts reported (from None)."""
+    if current is None:
+        if target != ClaimStatus.REPORTED:
+            raise InvalidTransition(f"a claim starts reported, not {target}")
+        return target
+    current = ClaimStatus(current)
+    if target not in TRANSITIONS[current]:
+        raise InvalidTransition(f"a claim that is {current} cannot become {target}")
+    return target
+
+
+def check_new_claim(
+    product: Product, policy: PolicyTerms, *, kind: str, incident_date: date, amount_minor: int, today: date
+) -> None:
+    """What a claim must be to be reported at all (bad input is refused, not assessed):
+    on an active policy, of a kind the product covers, about the past, and not above the
+    sum insured. Whether it is then paid is the assessment's business."""
+    if policy.status != PolicyStatus.ACTIVE:
+        raise PolicyNotActive(f"the policy is {policy.status}; claims are made on active policies")
+    if product.claim_kind(kind) is None:
+        kinds = ", ".join(k.code for k in product.claim_kinds)
+        raise NotCovered(f"{product.name} covers {kinds}; not {kind}")
+    if incident_date > today:
+        raise IncidentInFuture(f"the incident date {incident_date} is in the future (today is {today})")
+    if amount_minor > policy.sum_insured_minor:
+        insured = format_minor(policy.sum_insured_minor)
+        raise AboveSumInsured(f"{format_minor(amount_minor)} is above the policy's sum insured of {insured}")
+
+
+def check_document_kind(kind: str) -> None:
+    if kind not in DOCUMENT_KINDS:
+        raise UnknownDocumentKind(f"document kind {kind!r} is not one of {', '.join(sorted(DOCUMENT_KINDS))}")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Claims below `auto_approve_below_minor` are approved without an adjuster; from
+    `four_eyes_from_minor` on, two different adjusters must approve."""
+
+    auto_approve_below_minor: int = 1_000_00
+    four_eyes_from_minor: int = 10_000_00
+
+
+@dataclass(frozen=True)
+class PolicyTerms:
+    status: str
+    starts_on: date | None
+    ends_on: date | None
+    covered_from: date | None
+    sum_insured_minor: int
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    id: str
+    customer_id: str
+    kind: str
+    cause: str | None
+    incident_date: date
+    amount_minor: int
+    created_at: datetime
+    document_kinds: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class OtherClaim:
+    """Another claim on the same policy."""
+
+    id: str
+    kind: str
+    incident_date: date
+    amount_minor: int
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything an assessment looks at: the claim, its policy and product, and the
+    policy's other claims."""
+
+    product: Product
+    policy: PolicyTerms
+    claim: ClaimFacts
+    others: tuple[OtherClaim, ...] = ()
+
+
+Rule = Callable[[Case], Rejection | None]
+
+
+def policy_in_force(case: Case) -> Rejection | None:
+    """The policy was active on the incident date."""
+    policy, claim = case.policy, case.claim
+    if policy.status != PolicyStatus.ACTIVE or policy.starts_on is None or policy.ends_on is None:
+        return Rejection("policy_not_in_force", "the policy is not active")
+    if not policy.starts_on <= claim.incident_date <= policy.ends_on:
+        return Rejection(
+            "policy_not_in_force",
+            f"the incident on {claim.incident_date} is outside the cover from {policy.starts_on} to {policy.ends_on}",
+        )
+    return None
+
+
+def after_waiting_period(case: Case) -> Rejection | None:
+    """The incident happened after the waiting period."""
+    covered_from, incident = case.policy.covered_from, case.claim.incident_date
+    if covered_from is not None and incident < covered_from:
+        return Rejection(
+            "waiting_period", f"the incident on {incident} falls in the waiting period; cover starts {covered_from}"
+        )
+    return None
+
+
+def remaining_sum_insured(sum_insured_minor: int, others: Iterable[OtherClaim]) -> int:
+    """The sum insured less what approved (and paid) claims took."""
+    return sum_insured_minor - sum(o.amount_minor for o in others if o.status in SETTLED)
+
+
+def within_remaining_sum_insured(case: Case) -> Rejection | None:
+    """The amount fits in what earlier approved claims left of the sum insured."""
+    claim = case.claim
+    left = remaining_sum_insured(case.policy.sum_insured_minor, (o for o in case.others if o.id != claim.id))
+    if claim.amount_minor > left:
+        return Rejection(
+            "exceeds_remaining_sum_insured",
+            f"{format_minor(claim.amount_minor)} claimed but only {format_minor(left)} of the sum insured remains",
+        )
+    return None
+
+
+def not_a_duplicate(case: Case) -> Rejection | None:
+    """No earlier live claim on the policy for the same incident (same day, same kind)."""
+    claim = case.claim
+    for other in case.others:
+        same_incident = other.kind == claim.kind and other.incident_date == claim.incident_date
+        earlier = (other.created_at, other.id) < (claim.created_at, claim.id)
+        if other.id != claim.id and same_incident and earlier and other.status != ClaimStatus.REJECTED:
+            return Rejection("duplicate_claim", f"claim {other.id} already covers this incident")
+    return None
+
+
+def required_documents_present(case: Case) -> Rejection | None:
+    """Every document the product asks for this kind of claim was submitted."""
+    product, claim = case.product, case.claim
+    kind = product.claim_kind(claim.kind)
+    if kind is None:
+        return Rejection("not_covered", f"{product.name} does not cover {claim.kind} claims")
+    missing = [d for d in kind.required_documents if d not in claim.document_kinds]
+    if missing:
+        return Rejection("missing_documents", "missing required documents: " + ", ".join(missing))
+    return None
+
+
+def not_excluded(case: Case) -> Rejection | None:
+    """The cause is not one of the product's exclusions."""
+    cause = case.claim.cause
+    if cause and cause in case.product.exclusions:
+        return Rejection("excluded_cause", f"{case.product.name} excludes incidents caused by {cause}")
+    return None
+
+
+RULES: tuple[Rule, ...] = (
+    policy_in_force,
+    after_waiting_period,
+    within_remaining_sum_insured,
+    not_a_duplicate,
+    required_documents_present,
+    not_excluded,
+)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    rejections: tuple[Rejection, ...] = ()
+    approvals_required: int = 0  # 0: approved automatically
+    flags: tuple[str, ...] = ()
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.rejections)
+
+    @property
+    def automatic(self) -> bool:
+        return not self.rejected and self.approvals_required == 0
+
+
+def approvals_required(amount_minor: int, thresholds: Thresholds, flags: Iterable[str] = ()) -> int:
+    """How many different adjusters must approve: 0 below the automatic threshold (unless
+    flagged), 2 from the four-eyes threshold on, 1 in between."""
+    if amount_minor >= thresholds.four_eyes_from_minor:
+        return 2
+    if amount_minor >= thresholds.auto_approve_below_minor or any(flags):
+        return 1
+    return 0
+
+
+def fraud_flags(claim: ClaimFacts) -> tuple[str, ...]:
+    flags = []
+    if claim.amount_minor == MAGIC_REVIEW_AMOUNT_MINOR:
+        flags.append("sandbox_review")
+    return tuple(flags)
+
+
+def assess(case: Case, thresholds: Thresholds) -> Assessment:
+    """Run every rule; any failure rejects the claim (all reasons are reported), otherwise
+    the amount and fraud flags decide who approves it."""
+    rejections = tuple(r for rule in RULES if (r := rule(case)) is not None)
+    flags = fraud_flags(case.claim)
+    if rejections:
+        return Assessment(rejections=rejections, flags=flags)
+    return Assessment(approvals_required=approvals_required(case.claim.amount_minor, thresholds, flags), flags=flags)
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    status: ClaimStatus  # under_assessment while more approvals are needed
+    approvals: tuple[str, ...]
+
+
+def decide(
+    *,
+    status: ClaimStatus | str,
+    claimant_id: str,
+    approvals_required: int,
+    approvals: tuple[str, ...],
+    adjuster_id: str,
+    decision: Decision,
+) -> DecisionOutcome:
+    """An adjuster's decision on a claim waiting for one.
+
+    Nobody decides on their own claim; an adjuster decides on a claim once (so the
+    second approval above the four-eyes threshold comes from someone else); one
+    rejection rejects the claim."""
+    if ClaimStatus(status) != ClaimStatus.UNDER_ASSESSMENT or approvals_required <= len(approvals):
+        raise InvalidTransition(f"the claim is {status}, not waiting for an adjuster's decision")
+    if adjuster_id == claimant_id:
+        raise OwnClaim("an adjuster may not decide on their own claim")
+    if adjuster_id in approvals:
+        raise AlreadyDecided("you have already decided on this claim; another adjuster must approve it")
+    if decision == Decision.REJECT:
+        return DecisionOutcome(ClaimStatus.REJECTED, approvals)
+    approvals = (*approvals, adjuster_id)
+    done = len(approvals) >= approvals_required
+    return DecisionOutcome(ClaimStatus.APPROVED if done else ClaimStatus.UNDER_ASSESSMENT, approvals)

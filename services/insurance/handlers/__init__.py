@@ -1,0 +1,36 @@
+"""insurance use cases: requests from the API and facts from accounts in, domain calls,
+history rows and outgoing messages out, each in one unit of work."""
+
+from services.insurance.handlers.claims import add_document, decide_claim, report_claim, submit_claim
+from services.insurance.handlers.common import ACCOUNTS, SYSTEM, Actor, Context, premium_hold_id
+from services.insurance.handlers.policies import (
+    PayingAccount,
+    check_repeat,
+    find_purchase,
+    issue_quote,
+    purchase_policy,
+    seed_products,
+)
+from services.insurance.handlers.sagas import any_due, fact_handlers, on_accounts_fact, retry_due_sagas
+
+__all__ = [
+    "ACCOUNTS",
+    "SYSTEM",
+    "Actor",
+    "Context",
+    "PayingAccount",
+    "add_document",
+    "any_due",
+    "check_repeat",
+    "decide_claim",
+    "fact_handlers",
+    "find_purchase",
+    "issue_quote",
+    "on_accounts_fact",
+    "premium_hold_id",
+    "purchase_policy",
+    "report_claim",
+    "retry_due_sagas",
+    "seed_products",
+    "submit_claim",
+]

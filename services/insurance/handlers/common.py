@@ -1,0 +1,210 @@
+"""What the use cases share: the context, who acts, the audit record every transition
+writes, and the commands a saga step sends to accounts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from services.insurance import domain, store
+from shared.clock import Clock
+from shared.events import Message
+from shared.events import accounts as acc
+from shared.events import insurance as ev
+from shared.kafka.messaging import UnitOfWork
+
+PREMIUMS_ACCOUNT = "internal:insurance-premiums"
+CLAIMS_ACCOUNT = "internal:insurance-claims"
+
+
+@dataclass
+class Context:
+    clock: Clock = field(default_factory=Clock)
+    thresholds: domain.Thresholds = field(default_factory=domain.Thresholds)
+    # A saga step that hears nothing for this long is sent again, at most max_attempts times.
+    step_timeout: timedelta = timedelta(seconds=5)
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a transition, as the audit history names them."""
+
+    id: str
+    role: str  # customer, adjuster, system
+
+
+SYSTEM = Actor("system", "system")
+ACCOUNTS = Actor("accounts", "system")
+
+
+def premium_hold_id(policy_id: str) -> str:
+    """The hold accounts knows a policy's premium by (and the premium saga's id)."""
+    return f"ins-premium-{policy_id}"
+
+
+def payout_credit_id(claim_id: str) -> str:
+    return f"ins-payout-{claim_id}"
+
+
+def refund_credit_id(policy_id: str) -> str:
+    return f"ins-refund-{policy_id}"
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def short_ref(uid: str) -> str:
+    return uid.replace("-", "")[:12].upper()
+
+
+async def record(
+    ctx: Context,
+    uow: UnitOfWork,
+    *,
+    aggregate: str,
+    aggregate_id: str,
+    action: str,
+    actor: Actor,
+    event: Message | None,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Publish the transition's event and write its history row, in the same transaction."""
+    envelope = uow.publish(event) if event is not None else None
+    uow.session.add(
+        store.History(
+            aggregate=aggregate,
+            aggregate_id=aggregate_id,
+            action=action,
+            from_status=from_status,
+            to_status=to_status,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            detail=detail or {},
+            event_id=envelope.id if envelope else None,
+            at=ctx.clock.now(),
+        )
+    )
+
+
+async def claim_transition(
+    ctx: Context,
+    uow: UnitOfWork,
+    claim: store.Claim,
+    *,
+    action: str,
+    actor: Actor,
+    event_type: type[ev.ClaimEvent],
+    to: domain.ClaimStatus | None = None,
+    audit: dict[str, Any] | None = None,
+    **fields: Any,
+) -> None:
+    """Move a claim along the SOP (or, with `to=None`, record a step that keeps its status).
+    `fields` complete the event; `audit` is extra detail for the history row."""
+    before: str | None = claim.status
+    if to is not None:
+        claim.status = domain.transition(claim.status, to)
+    claim.updated_at = ctx.clock.now()
+    event = event_type(
+        claim_id=claim.id,
+        policy_id=claim.policy_id,
+        customer_id=claim.customer_id,
+        status=claim.status,
+        actor_id=actor.id,
+        actor_role=actor.role,
+        **fields,
+    )
+    await record(
+        ctx,
+        uow,
+        aggregate="claim",
+        aggregate_id=claim.id,
+        action=action,
+        actor=actor,
+        event=event,
+        from_status=before,
+        to_status=claim.status,
+        detail=audit,
+    )
+
+
+def start_saga(
+    ctx: Context,
+    uow: UnitOfWork,
+    *,
+    saga_id: str,
+    kind: domain.SagaKind,
+    step: domain.Step,
+    policy_id: str,
+    account_id: str,
+    amount_minor: int,
+    currency: str,
+    description: str,
+    claim_id: str | None = None,
+) -> store.Saga:
+    """Persist a saga and send its first command, in the caller's transaction."""
+    now = ctx.clock.now()
+    saga = store.Saga(
+        id=saga_id,
+        kind=kind,
+        policy_id=policy_id,
+        claim_id=claim_id,
+        account_id=account_id,
+        amount_minor=amount_minor,
+        currency=currency,
+        description=description[:200],
+        step=step,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(saga)
+    send(ctx, uow, saga, {domain.Step.RESERVING: domain.Action.RESERVE}.get(step, domain.Action.CREDIT))
+    return saga
+
+
+def send(ctx: Context, uow: UnitOfWork, saga: store.Saga, action: domain.Action) -> None:
+    """Send (or re-send) the command of a saga step and restart its timeout."""
+    uow.publish(command(saga, action))
+    now = ctx.clock.now()
+    saga.attempts += 1
+    saga.next_attempt_at = now + ctx.step_timeout
+    saga.updated_at = now
+
+
+def command(saga: store.Saga, action: domain.Action) -> Message:
+    if action == domain.Action.RESERVE:
+        return acc.ReserveFunds(
+            account_id=saga.account_id,
+            hold_id=saga.id,
+            amount_minor=saga.amount_minor,
+            currency=saga.currency,
+            reference=saga.description,
+            counts_toward_limit=True,
+        )
+    if action == domain.Action.CAPTURE:
+        return acc.CaptureHold(
+            account_id=saga.account_id,
+            hold_id=saga.id,
+            target_account_id=PREMIUMS_ACCOUNT,
+            description=saga.description,
+        )
+    if action == domain.Action.RELEASE:
+        return acc.ReleaseHold(account_id=saga.account_id, hold_id=saga.id)
+    if action == domain.Action.CREDIT:
+        source = CLAIMS_ACCOUNT if saga.kind == domain.SagaKind.PAYOUT else PREMIUMS_ACCOUNT
+        return acc.CreditAccount(
+            account_id=saga.account_id,
+            credit_id=saga.id,
+            source_account_id=source,
+            amount_minor=saga.amount_minor,
+            currency=saga.currency,
+            description=saga.description,
+        )
+    raise ValueError(f"{action} sends no command")

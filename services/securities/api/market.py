@@ -1,0 +1,195 @@
+"""Market data routes: instruments, quotes, the live quote stream (SSE) and the
+sandbox price control."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from services.securities import domain, jobs
+from services.securities.api.deps import PROBLEM, ContextDep, RuntimeDep, order_problem
+from services.securities.handlers import Context
+from services.securities.schemas import InstrumentList, InstrumentPublic, PriceSet, QuoteList, QuotePublic
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
+from shared.money import format_minor
+from shared.problems import Problem
+
+HEARTBEAT_S = 15.0
+
+router = APIRouter(responses={401: PROBLEM})
+
+
+def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
+    i = q.instrument
+
+    def price(milli: int | None) -> str | None:
+        return None if milli is None else domain.format_price(milli, i)
+
+    change_pct = q.change_bp / 100
+    return QuotePublic(
+        symbol=i.symbol,
+        name=i.name,
+        exchange=i.exchange.value,  # type: ignore[arg-type]
+        board=i.board.value,  # type: ignore[arg-type]
+        st=i.st,
+        last=domain.format_price(q.last, i),
+        prev_close=domain.format_price(q.prev_close, i),
+        change=domain.format_price(q.change, i),
+        change_pct=f"{change_pct:.2f}",
+        bid=price(q.bid),
+        ask=price(q.ask),
+        limit_up=domain.format_price(q.band.up, i),
+        limit_down=domain.format_price(q.band.down, i),
+        limit_pct=i.limit_bp // 100,
+        open=domain.format_price(q.open, i),
+        high=domain.format_price(q.high, i),
+        low=domain.format_price(q.low, i),
+        volume=q.volume,
+        turnover=format_minor(q.turnover_minor),
+        turnover_minor=q.turnover_minor,
+        tick_size=domain.format_price(i.tick_milli, i),
+        lot_size=i.lot_size,
+        pinned=q.pinned,
+        market_open=market_open,
+        bank_day=q.day.isoformat() if q.day else None,
+        seq=q.seq,
+    )
+
+
+def _symbols(ctx: Context, symbols: str | None) -> list[str]:
+    if not symbols:
+        return list(ctx.sim.instruments)
+    chosen = list(dict.fromkeys(domain.normalise_symbol(s) for s in symbols.split(",") if s.strip()))
+    unknown = [s for s in chosen if s not in ctx.sim.instruments]
+    if unknown:
+        raise Problem(422, "unknown-symbol", f"no listing {', '.join(unknown)} in the sandbox market")
+    if len(chosen) > 50:
+        raise Problem(422, "too-many-symbols", "ask for at most 50 symbols at once")
+    return chosen
+
+
+@router.get("/v1/market/instruments", response_model=InstrumentList, tags=["market"], summary="The listings")
+async def list_instruments(_principal: CurrentPrincipal, ctx: ContextDep) -> InstrumentList:
+    return InstrumentList(
+        items=[
+            InstrumentPublic(
+                symbol=i.symbol,
+                name=i.name,
+                exchange=i.exchange.value,  # type: ignore[arg-type]
+                board=i.board.value,  # type: ignore[arg-type]
+                st=i.st,
+                tick_size=domain.format_price(i.tick_milli, i),
+                lot_size=i.lot_size,
+                limit_pct=i.limit_bp // 100,
+                stamp_duty_exempt=i.stamp_duty_exempt,
+            )
+            for i in ctx.sim.instruments.values()
+        ]
+    )
+
+
+@router.get("/v1/market/quotes", response_model=QuoteList, tags=["market"], summary="Quotes for a list of symbols")
+async def list_quotes(
+    _principal: CurrentPrincipal,
+    ctx: ContextDep,
+    symbols: Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")] = None,
+) -> QuoteList:
+    ctx.sync_day()
+    is_open = ctx.market_open()
+    return QuoteList(items=[quote_public(q, is_open) for q in ctx.sim.quotes(_symbols(ctx, symbols))])
+
+
+@router.get(
+    "/v1/market/quotes/{symbol}",
+    response_model=QuotePublic,
+    tags=["market"],
+    responses={404: PROBLEM},
+    summary="A quote",
+)
+async def get_quote(symbol: str, _principal: CurrentPrincipal, ctx: ContextDep) -> QuotePublic:
+    """Last price, change from the previous close, best bid and ask, the day's limits and volume."""
+    ctx.sync_day()
+    try:
+        return quote_public(ctx.sim.quote(symbol), ctx.market_open())
+    except domain.UnknownInstrument:
+        raise Problem(404, "unknown-symbol", f"no listing {symbol!r} in the sandbox market") from None
+
+
+@router.get(
+    "/v1/market/stream",
+    tags=["market"],
+    summary="Live quotes (Server-Sent Events)",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`event: quote` messages"}},
+)
+async def stream_quotes(
+    request: Request,
+    _principal: CurrentPrincipal,
+    ctx: ContextDep,
+    symbols: Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")] = None,
+    heartbeat_s: Annotated[float, Query(ge=0.1, le=60)] = HEARTBEAT_S,
+) -> StreamingResponse:
+    """A snapshot of each symbol's quote, then every change as `event: quote` with the
+    quote as JSON `data` (`id` is `<symbol>:<seq>`); a comment line every
+    `heartbeat_s` seconds keeps proxies from closing a quiet stream."""
+    chosen = _symbols(ctx, symbols)
+    ctx.sync_day()
+
+    async def events() -> AsyncIterator[bytes]:
+        with ctx.hub.subscribe(chosen) as sub:
+            is_open = ctx.market_open()
+            for quote in ctx.sim.quotes(chosen):
+                yield _sse(quote, is_open)
+            while True:
+                try:
+                    quote = await asyncio.wait_for(sub.queue.get(), heartbeat_s)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield b": keep-alive\n\n"
+                    continue
+                yield _sse(quote, ctx.market_open())
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
+    )
+
+
+def _sse(quote: domain.Quote, market_open: bool) -> bytes:
+    data = orjson.dumps(quote_public(quote, market_open).model_dump(mode="json"))
+    return b"event: quote\nid: " + f"{quote.symbol}:{quote.seq}".encode() + b"\ndata: " + data + b"\n\n"
+
+
+@router.post(
+    "/internal/market/{symbol}/price",
+    response_model=QuotePublic,
+    tags=["sandbox"],
+    responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    summary="Sandbox control: set (and pin) a symbol's price",
+)
+async def set_price(
+    symbol: str, body: PriceSet, principal: CurrentPrincipal, ctx: ContextDep, runtime: RuntimeDep
+) -> QuotePublic:
+    """Trade the symbol at `price` now (inside today's limit band, on the tick) and,
+    with `pinned`, keep it there: the random walk skips a pinned symbol. Alerts fire
+    and resting orders the price crosses fill at once. Operators and services only,
+    sandbox mode only."""
+    if not (principal.has(ROLE_OPERATOR) or principal.has(ROLE_SERVICE)):
+        raise Problem(403, "forbidden", "only operators and services move the sandbox market")
+    if not runtime.settings.sandbox:
+        raise Problem(404, "not-found", "the market cannot be moved outside sandbox mode")
+    try:
+        instrument = ctx.sim.instrument(symbol)
+    except domain.UnknownInstrument:
+        raise Problem(404, "unknown-symbol", f"no listing {symbol!r} in the sandbox market") from None
+    try:
+        price = domain.parse_price(body.price, instrument)
+        quote = await jobs.set_price(ctx, runtime, instrument.symbol, price, pinned=body.pinned)
+    except domain.OrderError as err:
+        raise order_problem(err) from None
+    return quote_public(quote, ctx.market_open())

@@ -1,0 +1,264 @@
+"""Order and position routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from services.securities import domain, handlers, store
+from services.securities.api.deps import (
+    PROBLEM,
+    ContextDep,
+    DirectoryDep,
+    IdempotencyKey,
+    RuntimeDep,
+    decode_cursor,
+    encode_cursor,
+    json_answer,
+    order_problem,
+)
+from services.securities.handlers import Context
+from services.securities.schemas import (
+    OrderCreate,
+    OrderPage,
+    OrderPublic,
+    PortfolioTotals,
+    PositionList,
+    PositionPublic,
+)
+from shared.auth import CurrentCustomer
+from shared.money import format_minor
+from shared.problems import Problem, not_found
+from shared.service import Runtime
+
+router = APIRouter(responses={401: PROBLEM})
+
+
+def order_public(o: store.Order, ctx: Context) -> OrderPublic:
+    instrument = ctx.sim.instrument(o.symbol)
+
+    def money(minor: int | None) -> str | None:
+        return None if minor is None else format_minor(minor)
+
+    return OrderPublic(
+        id=o.id,
+        symbol=o.symbol,
+        name=instrument.name,
+        side=o.side,  # type: ignore[arg-type]
+        type=o.order_type,  # type: ignore[arg-type]
+        quantity=o.quantity,
+        price=domain.format_price(o.limit_price_milli, instrument) if o.limit_price_milli is not None else None,
+        status=o.status,  # type: ignore[arg-type]
+        reason=o.reason,
+        detail=o.detail,
+        account_id=o.account_id,
+        reserved=format_minor(o.reserved_minor),
+        reserved_minor=o.reserved_minor,
+        filled_price=domain.format_price(o.fill_price_milli, instrument) if o.fill_price_milli is not None else None,
+        gross=money(o.gross_minor),
+        gross_minor=o.gross_minor,
+        commission=money(o.commission_minor),
+        commission_minor=o.commission_minor,
+        stamp_duty=money(o.stamp_duty_minor),
+        stamp_duty_minor=o.stamp_duty_minor,
+        amount=money(o.amount_minor),
+        amount_minor=o.amount_minor,
+        realised_pnl=money(o.realised_pnl_minor),
+        realised_pnl_minor=o.realised_pnl_minor,
+        bank_day=o.bank_day.isoformat(),
+        created_at=o.created_at,
+        updated_at=o.updated_at,
+        filled_at=o.filled_at,
+        links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
+    )
+
+
+@router.post(
+    "/v1/securities/orders",
+    status_code=202,
+    response_model=OrderPublic,
+    tags=["orders"],
+    responses={409: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+    summary="Place an order",
+)
+async def place_order(
+    body: OrderCreate,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    directory: DirectoryDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Checks the order against today's rules (listing, lots of 100 for buys, limit
+    price on the tick and inside the daily limits, T+1 sellable shares for sells,
+    trading hours) and answers 202 with the order. A buy is `pending` until accounts
+    holds its cash (price x quantity + commission; market buys at the limit-up price),
+    then `accepted`; an order is `filling` once executed and `filled` when accounts has
+    settled the cash. The same Idempotency-Key returns the order it made (200)."""
+    if idempotency_key is not None:
+        async with runtime.db.read() as session:
+            existing = await store.order_by_key(session, principal.customer_id, idempotency_key)
+        if existing is not None:
+            return _answer(order_public(existing, ctx), 200)
+    account = await directory.securities_account(principal.token)
+    req = handlers.OrderRequest(
+        symbol=body.symbol,
+        side=domain.Side(body.side),
+        order_type=domain.OrderType(body.type),
+        quantity=body.quantity,
+        price=body.price,
+    )
+    try:
+        async with runtime.unit_of_work() as uow:
+            order, created = await handlers.place_order(
+                ctx, uow, customer_id=principal.customer_id, account_id=account.id, key=idempotency_key, req=req
+            )
+    except domain.OrderError as err:
+        raise order_problem(err) from None
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its order.
+        async with runtime.db.read() as session:
+            found = await store.order_by_key(session, principal.customer_id, idempotency_key or "")
+        if found is None:
+            raise
+        order, created = found, False
+    return _answer(order_public(order, ctx), 202 if created else 200)
+
+
+OrderStatusFilter = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected", "open"]
+
+
+@router.get("/v1/securities/orders", response_model=OrderPage, tags=["orders"], summary="The customer's orders")
+async def list_orders(
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    status: Annotated[OrderStatusFilter | None, Query(description="`open`: not yet in a final state")] = None,
+    symbol: Annotated[str | None, Query(max_length=12)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=40)] = None,
+) -> OrderPage:
+    """Newest first; follow `next_cursor` for older ones."""
+    query = select(store.Order).where(store.Order.customer_id == principal.customer_id)
+    if status == "open":
+        query = query.where(store.Order.status.not_in([s.value for s in domain.TERMINAL]))
+    elif status is not None:
+        query = query.where(store.Order.status == status)
+    if symbol:
+        query = query.where(store.Order.symbol == domain.normalise_symbol(symbol))
+    before = decode_cursor(cursor)
+    if before is not None:
+        query = query.where(store.Order.seq < before)
+    async with runtime.db.read() as session:
+        rows = (await session.scalars(query.order_by(store.Order.seq.desc()).limit(limit + 1))).all()
+    items = [order_public(o, ctx) for o in rows[:limit]]
+    return OrderPage(items=items, next_cursor=encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None)
+
+
+async def _own_order(runtime: Runtime, customer_id: str, order_id: str) -> store.Order:
+    async with runtime.db.read() as session:
+        order = await session.scalar(select(store.Order).where(store.Order.id == order_id))
+    # Another customer's order is indistinguishable from a missing one.
+    if order is None or order.customer_id != customer_id:
+        raise not_found("order", order_id)
+    return order
+
+
+@router.get(
+    "/v1/securities/orders/{order_id}",
+    response_model=OrderPublic,
+    tags=["orders"],
+    responses={404: PROBLEM},
+    summary="One order",
+)
+async def get_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> OrderPublic:
+    return order_public(await _own_order(runtime, principal.customer_id, order_id), ctx)
+
+
+@router.delete(
+    "/v1/securities/orders/{order_id}",
+    status_code=202,
+    response_model=OrderPublic,
+    tags=["orders"],
+    responses={404: PROBLEM, 409: PROBLEM},
+    summary="Cancel an order",
+)
+async def cancel_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> JSONResponse:
+    """A sell is cancelled at once (200); a buy becomes `cancelling` (202) until
+    accounts releases its hold. An order already filling or filled answers 409."""
+    try:
+        async with runtime.unit_of_work() as uow:
+            order = await handlers.cancel_order(ctx, uow, customer_id=principal.customer_id, order_id=order_id)
+    except handlers.OrderNotFound:
+        raise not_found("order", order_id) from None
+    except handlers.OrderNotCancellable as exc:
+        raise Problem(409, "order-not-cancellable", exc.detail) from None
+    return _answer(order_public(order, ctx), 202 if order.status == domain.OrderStatus.CANCELLING else 200)
+
+
+# --- positions ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/v1/securities/positions", response_model=PositionList, tags=["positions"], summary="The customer's holdings"
+)
+async def list_positions(principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> PositionList:
+    """Quantity, T+1 sellable quantity, average cost (buy fees included), market value
+    at the last price and unrealised P&L per holding, with portfolio totals."""
+    ctx.sync_day()
+    async with runtime.db.read() as session:
+        rows = (
+            await session.scalars(
+                select(store.Position)
+                .where(store.Position.customer_id == principal.customer_id, store.Position.quantity > 0)
+                .order_by(store.Position.symbol)
+            )
+        ).all()
+    today = ctx.today()
+    items = []
+    for row in rows:
+        p = store.position_to_domain(row)
+        quote = ctx.sim.quote(p.symbol)
+        i = quote.instrument
+        pnl = p.unrealised_pnl_minor(quote.last)
+        pct = pnl * 10_000 // p.cost_minor if p.cost_minor else 0
+        items.append(
+            PositionPublic(
+                symbol=p.symbol,
+                name=i.name,
+                quantity=p.quantity,
+                sellable_quantity=p.sellable(today),
+                frozen_quantity=p.frozen,
+                bought_today_quantity=p.bought_today(today),
+                average_cost=domain.format_price(p.average_cost_milli(), places=3),
+                cost=format_minor(p.cost_minor),
+                cost_minor=p.cost_minor,
+                last_price=domain.format_price(quote.last, i),
+                market_value=format_minor(p.market_value_minor(quote.last)),
+                market_value_minor=p.market_value_minor(quote.last),
+                unrealised_pnl=format_minor(pnl),
+                unrealised_pnl_minor=pnl,
+                unrealised_pnl_pct=f"{pct / 100:.2f}",
+                realised_pnl=format_minor(p.realised_pnl_minor),
+                realised_pnl_minor=p.realised_pnl_minor,
+            )
+        )
+    value = sum(i.market_value_minor for i in items)
+    cost = sum(i.cost_minor for i in items)
+    totals = PortfolioTotals(
+        market_value=format_minor(value),
+        market_value_minor=value,
+        cost=format_minor(cost),
+        cost_minor=cost,
+        unrealised_pnl=format_minor(value - cost),
+        unrealised_pnl_minor=value - cost,
+    )
+    return PositionList(items=items, totals=totals)
+
+
+def _answer(model: OrderPublic, status: int) -> JSONResponse:
+    return json_answer(model, model.links["self"], status)

@@ -1,0 +1,49 @@
+"""The securities service's own settings (env prefix SECURITIES_), beside the
+process-wide `Settings` every service shares."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.securities.domain import FeeSchedule, HoursMode
+from shared.money import to_minor
+
+
+class SecuritiesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SECURITIES_", extra="ignore")
+
+    # The simulated market: the same seed walks the same prices.
+    market_seed: int = 20240601
+    # How often the background ticker moves prices; 0 stops it (tests drive prices
+    # through the sandbox price control instead).
+    tick_interval_ms: int = Field(default=500, ge=0)
+    hours_mode: HoursMode = HoursMode.ALWAYS_OPEN
+    # Fees, modelled on A-share practice.
+    commission_rate: Decimal = Field(default=Decimal("0.00025"), ge=0, le=Decimal("0.01"))
+    min_commission: Decimal = Field(default=Decimal("5.00"), ge=0)
+    stamp_duty_rate: Decimal = Field(default=Decimal("0.0005"), ge=0, le=Decimal("0.01"))
+    # Price alerts: moves from the previous close, in percent (JSON list in the env).
+    alert_thresholds_pct: list[Decimal] = Field(default_factory=lambda: [Decimal(5)])
+    alert_rearm_pct: Decimal = Field(default=Decimal("0.5"), ge=0)
+    # Sagas: a step that hears nothing for step_timeout_s is re-sent; after
+    # max_attempts sends it fails cleanly. The sweeper wakes every sweep_interval_s.
+    step_timeout_s: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    sweep_interval_s: float = Field(default=1.0, gt=0)
+
+    def fee_schedule(self) -> FeeSchedule:
+        minimum = to_minor(self.min_commission) if self.min_commission > 0 else 0
+        return FeeSchedule(
+            commission_rate=self.commission_rate,
+            min_commission_minor=minimum,
+            stamp_duty_rate=self.stamp_duty_rate,
+        )
+
+    def alert_thresholds_bp(self) -> list[int]:
+        return [int(p * 100) for p in self.alert_thresholds_pct if p > 0]
+
+    def alert_rearm_bp(self) -> int:
+        return int(self.alert_rearm_pct * 100)

@@ -1,0 +1,250 @@
+"""The simulated market: a seeded random walk of prices inside each day's limit band,
+quotes, sandbox price controls and price alerts. Pure: the service's ticker calls
+`step()`; the same seed always walks the same path.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from services.securities.domain.instruments import INSTRUMENTS, Instrument, normalise_symbol
+from services.securities.domain.rules import Band, change_bp, check_price_in_band, price_band, trade_value_minor
+
+# Each step pulls the price back toward the previous close by this share of the gap,
+# so a long-running sandbox wanders without pinning every symbol at its limits.
+MEAN_REVERSION = 0.001
+
+
+@dataclass(frozen=True)
+class Quote:
+    instrument: Instrument
+    day: date | None
+    prev_close: int
+    last: int
+    open: int
+    high: int
+    low: int
+    volume: int  # shares traded today
+    turnover_minor: int
+    band: Band
+    pinned: bool
+    seq: int  # bumps on every change, so a stream can tell new from old
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def change(self) -> int:
+        return self.last - self.prev_close
+
+    @property
+    def change_bp(self) -> int:
+        return change_bp(self.last, self.prev_close)
+
+    @property
+    def bid(self) -> int | None:
+        """Best bid: a tick under the last price; none at limit-down (sellers only)."""
+        if self.last <= self.band.down:
+            return None
+        return max(self.band.down, self.last - self.instrument.tick_milli)
+
+    @property
+    def ask(self) -> int | None:
+        """Best ask: a tick over the last price; none at limit-up (buyers only)."""
+        if self.last >= self.band.up:
+            return None
+        return min(self.band.up, self.last + self.instrument.tick_milli)
+
+
+@dataclass(frozen=True)
+class Alert:
+    instrument: Instrument
+    direction: str  # "up" | "down"
+    threshold_bp: int
+    change_bp: int
+    last: int
+    prev_close: int
+    day: date | None
+
+
+@dataclass
+class _State:
+    instrument: Instrument
+    rng: random.Random
+    prev_close: int
+    last: int = 0
+    open: int = 0
+    high: int = 0
+    low: int = 0
+    volume: int = 0
+    turnover_minor: int = 0
+    band: Band = field(default_factory=lambda: Band(0, 0))
+    pinned: bool = False
+    alert_level: int = 0
+    seq: int = 0
+
+    def start_day(self, prev_close: int) -> None:
+        self.prev_close = prev_close
+        self.last = self.open = self.high = self.low = prev_close
+        self.volume = self.turnover_minor = 0
+        self.band = price_band(prev_close, self.instrument)
+        self.alert_level = 0
+        self.seq += 1
+
+    def trade_at(self, price: int, volume: int) -> None:
+        self.last = price
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.volume += volume
+        self.turnover_minor += trade_value_minor(price, volume)
+        self.seq += 1
+
+
+def alert_level(
+    prev_level: int, change: int, thresholds_bp: Sequence[int], rearm_bp: int
+) -> tuple[int, list[tuple[str, int]]]:
+    """How many thresholds the move from the previous close has crossed (positive up,
+    negative down), and the crossings that are new since `prev_level`.
+
+    A crossing alerts once; it is re-armed only when the move falls back by
+    `rearm_bp` past the threshold, so a price dithering on a threshold stays quiet."""
+    ts = sorted(thresholds_bp)
+    up = sum(1 for t in ts if change >= t)
+    down = sum(1 for t in ts if change <= -t)
+    raw = up if up else -down
+    level = raw
+    if prev_level > 0 and raw >= 0:
+        level = max(raw, sum(1 for t in ts[:prev_level] if change >= t - rearm_bp))
+    elif prev_level < 0 and raw <= 0:
+        level = min(raw, -sum(1 for t in ts[:-prev_level] if change <= -(t - rearm_bp)))
+    crossings: list[tuple[str, int]] = []
+    if level > 0:
+        crossings = [("up", ts[i]) for i in range(max(prev_level, 0), level)]
+    elif level < 0:
+        crossings = [("down", ts[i]) for i in range(max(-prev_level, 0), -level)]
+    return level, crossings
+
+
+class UnknownInstrument(KeyError):
+    pass
+
+
+class Market:
+    def __init__(
+        self,
+        instruments: Iterable[Instrument] = INSTRUMENTS,
+        *,
+        seed: int,
+        alert_thresholds_bp: Sequence[int] = (500,),
+        alert_rearm_bp: int = 50,
+    ) -> None:
+        self.seed = seed
+        self.instruments = {i.symbol: i for i in instruments}
+        self.alert_thresholds_bp = tuple(sorted(t for t in alert_thresholds_bp if t > 0))
+        self.alert_rearm_bp = alert_rearm_bp
+        self.day: date | None = None
+        self._states: dict[str, _State] = {}
+        for symbol, instrument in self.instruments.items():
+            # String seeds hash with SHA-512: stable across runs and processes.
+            state = _State(instrument, random.Random(f"{seed}:{symbol}"), instrument.prev_close_milli)
+            state.start_day(instrument.prev_close_milli)
+            self._states[symbol] = state
+
+    # --- days -------------------------------------------------------------------------
+
+    def open_day(self, day: date) -> bool:
+        """Start `day` if it is a new one: yesterday's last price becomes the previous
+        close, the limit band moves with it, day statistics and alerts reset."""
+        if self.day == day:
+            return False
+        first = self.day is None
+        self.day = day
+        if not first:
+            for state in self._states.values():
+                state.start_day(state.last)
+        return not first
+
+    # --- prices -----------------------------------------------------------------------
+
+    def step(self) -> list[str]:
+        """One random-walk step for every symbol not pinned; returns those that moved."""
+        moved = []
+        for symbol, s in self._states.items():
+            if s.pinned:
+                continue
+            tick = s.instrument.tick_milli
+            sigma = max(0.5, s.last * s.instrument.volatility_bp / 10_000 / tick)
+            drift = -(s.last - s.prev_close) / tick * MEAN_REVERSION
+            ticks = round(s.rng.gauss(drift, sigma))
+            volume = s.rng.randint(1, 20) * s.instrument.lot_size
+            price = min(max(s.last + ticks * tick, s.band.down), s.band.up)
+            if price != s.last:
+                s.trade_at(price, volume)
+                moved.append(symbol)
+        return moved
+
+    def set_price(self, symbol: str, price_milli: int, *, pinned: bool = True) -> Quote:
+        """Sandbox control: trade the symbol at `price_milli` (inside today's band) and
+        pin it there, so the random walk leaves it alone until it is unpinned."""
+        s = self._state(symbol)
+        check_price_in_band(price_milli, s.band, s.instrument)
+        s.pinned = pinned
+        if price_milli != s.last:
+            s.trade_at(price_milli, s.instrument.lot_size)
+        else:
+            s.seq += 1
+        return self._quote(s)
+
+    def pin(self, symbol: str, pinned: bool) -> Quote:
+        s = self._state(symbol)
+        s.pinned = pinned
+        s.seq += 1
+        return self._quote(s)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def quote(self, symbol: str) -> Quote:
+        return self._quote(self._state(symbol))
+
+    def quotes(self, symbols: Iterable[str] | None = None) -> list[Quote]:
+        chosen = self._states.keys() if symbols is None else [normalise_symbol(s) for s in symbols]
+        return [self.quote(s) for s in chosen]
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._state(symbol).instrument
+
+    def alerts(self, symbols: Iterable[str] | None = None) -> list[Alert]:
+        """Threshold crossings since the last call, for the given symbols (all by default)."""
+        out = []
+        for symbol in self._states if symbols is None else symbols:
+            s = self._state(symbol)
+            change = change_bp(s.last, s.prev_close)
+            s.alert_level, crossings = alert_level(s.alert_level, change, self.alert_thresholds_bp, self.alert_rearm_bp)
+            out += [Alert(s.instrument, d, t, change, s.last, s.prev_close, self.day) for d, t in crossings]
+        return out
+
+    def _state(self, symbol: str) -> _State:
+        try:
+            return self._states[normalise_symbol(symbol)]
+        except KeyError:
+            raise UnknownInstrument(symbol) from None
+
+    def _quote(self, s: _State) -> Quote:
+        return Quote(
+            instrument=s.instrument,
+            day=self.day,
+            prev_close=s.prev_close,
+            last=s.last,
+            open=s.open,
+            high=s.high,
+            low=s.low,
+            volume=s.volume,
+            turnover_minor=s.turnover_minor,
+            band=s.band,
+            pinned=s.pinned,
+            seq=s.seq,
+        )

@@ -1,0 +1,240 @@
+"""A-share trading rules as plain functions: prices and ticks, daily limits, lots,
+fees, T+1 and trading hours. No I/O.
+
+Units: prices in milli-yuan (0.001 CNY) so share ticks (0.01) and fund ticks
+(0.001) are both integers; money in fen. Every rounding to the fen is half up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from enum import StrEnum
+
+from services.securities.domain.instruments import Instrument
+
+MILLI_PER_FEN = 10
+MAX_ORDER_QUANTITY = 1_000_000
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+class OrderError(Exception):
+    """A rule an order breaks; `code` is the stable problem type the API answers with."""
+
+    code = "order-invalid"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class UnknownSymbol(OrderError):
+    code = "unknown-symbol"
+
+
+class InvalidQuantity(OrderError):
+    code = "invalid-quantity"
+
+
+class OddLot(OrderError):
+    code = "odd-lot"
+
+
+class InvalidPrice(OrderError):
+    code = "invalid-price"
+
+
+class OffTick(OrderError):
+    code = "off-tick-price"
+
+
+class PriceOutsideLimits(OrderError):
+    code = "price-outside-limits"
+
+
+class NotEnoughSellable(OrderError):
+    code = "insufficient-sellable-shares"
+
+
+class ProceedsBelowFees(OrderError):
+    code = "proceeds-below-fees"
+
+
+class MarketClosed(OrderError):
+    code = "market-closed"
+
+
+# --- arithmetic -----------------------------------------------------------------------
+
+
+def div_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up (away from zero for the non-negative
+    values this module uses)."""
+    if numerator < 0:
+        return -div_half_up(-numerator, denominator)
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def round_half_up(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+# --- prices ---------------------------------------------------------------------------
+
+
+def parse_price(value: Decimal | str, instrument: Instrument) -> int:
+    """A decimal price to milli-yuan, refusing one that is not a whole number of ticks."""
+    try:
+        price = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidPrice(f"price {value!r} is not a decimal number") from None
+    if not price.is_finite() or price <= 0:
+        raise InvalidPrice('price must be a positive decimal such as "12.34"')
+    if price > Decimal(10**7):
+        raise InvalidPrice("price is implausibly large")
+    milli = price.scaleb(3)
+    if milli != milli.to_integral_value() or int(milli) % instrument.tick_milli:
+        raise OffTick(
+            f"{instrument.symbol} trades in ticks of {format_price(instrument.tick_milli, instrument)} CNY; "
+            f"{price} is not on a tick"
+        )
+    return int(milli)
+
+
+def format_price(milli: int, instrument: Instrument | None = None, places: int | None = None) -> str:
+    """Milli-yuan as a decimal string with the instrument's price precision."""
+    digits = places if places is not None else (instrument.price_places if instrument else 3)
+    sign = "-" if milli < 0 else ""
+    whole, frac = divmod(abs(milli), 1000)
+    text = f"{frac:03d}"[:digits]
+    return f"{sign}{whole}.{text}" if digits else f"{sign}{whole}"
+
+
+@dataclass(frozen=True)
+class Band:
+    """The day's price limits (limit-down and limit-up), inclusive."""
+
+    down: int
+    up: int
+
+    def __contains__(self, price: int) -> bool:
+        return self.down <= price <= self.up
+
+
+def price_band(prev_close_milli: int, instrument: Instrument) -> Band:
+    """prev close x (1 -/+ limit), rounded half up to the tick (the exchanges' rule)."""
+    tick, bp = instrument.tick_milli, instrument.limit_bp
+    up = div_half_up(prev_close_milli * (10_000 + bp), 10_000 * tick) * tick
+    down = div_half_up(prev_close_milli * (10_000 - bp), 10_000 * tick) * tick
+    return Band(down=max(down, tick), up=up)
+
+
+def check_price_in_band(price_milli: int, band: Band, instrument: Instrument) -> None:
+    if price_milli not in band:
+        raise PriceOutsideLimits(
+            f"{instrument.symbol} may trade today between {format_price(band.down, instrument)} and "
+            f"{format_price(band.up, instrument)} CNY (+/-{instrument.limit_bp // 100}% of the previous close)"
+        )
+
+
+def change_bp(last_milli: int, prev_close_milli: int) -> int:
+    """Change from the previous close in basis points, truncated toward zero."""
+    diff = (last_milli - prev_close_milli) * 10_000
+    return diff // prev_close_milli if diff >= 0 else -((-diff) // prev_close_milli)
+
+
+# --- quantities -----------------------------------------------------------------------
+
+
+def check_buy_quantity(quantity: int, instrument: Instrument) -> None:
+    if quantity <= 0 or quantity > MAX_ORDER_QUANTITY:
+        raise InvalidQuantity(f"quantity must be between 1 and {MAX_ORDER_QUANTITY} shares")
+    if quantity % instrument.lot_size:
+        raise OddLot(f"buy in whole lots of {instrument.lot_size} shares; {quantity} is not a multiple")
+
+
+def check_sell_quantity(quantity: int, sellable: int, instrument: Instrument) -> None:
+    """Sells go in lots too, except that an odd remainder is sold all at once."""
+    if quantity <= 0 or quantity > MAX_ORDER_QUANTITY:
+        raise InvalidQuantity(f"quantity must be between 1 and {MAX_ORDER_QUANTITY} shares")
+    if quantity > sellable:
+        raise NotEnoughSellable(
+            f"only {sellable} shares of {instrument.symbol} can be sold now "
+            "(shares bought today become sellable on the next trading day: T+1)"
+        )
+    if quantity % instrument.lot_size and quantity != sellable:
+        raise OddLot(
+            f"sell in lots of {instrument.lot_size} shares, or the whole sellable quantity of {sellable} at once"
+        )
+
+
+# --- fees -----------------------------------------------------------------------------
+
+
+def trade_value_minor(price_milli: int, quantity: int) -> int:
+    """price x quantity in fen, half up (only fund prices can leave a fraction)."""
+    return div_half_up(price_milli * quantity, MILLI_PER_FEN)
+
+
+@dataclass(frozen=True)
+class Fees:
+    commission_minor: int
+    stamp_duty_minor: int
+
+    @property
+    def total_minor(self) -> int:
+        return self.commission_minor + self.stamp_duty_minor
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """Commission on both sides with a minimum; stamp duty on share sells only."""
+
+    commission_rate: Decimal = Decimal("0.00025")
+    min_commission_minor: int = 500
+    stamp_duty_rate: Decimal = Decimal("0.0005")
+
+    def commission(self, gross_minor: int) -> int:
+        return max(self.min_commission_minor, round_half_up(Decimal(gross_minor) * self.commission_rate))
+
+    def stamp_duty(self, side: str, gross_minor: int, instrument: Instrument) -> int:
+        if side != "sell" or instrument.stamp_duty_exempt:
+            return 0
+        return round_half_up(Decimal(gross_minor) * self.stamp_duty_rate)
+
+    def for_trade(self, side: str, gross_minor: int, instrument: Instrument) -> Fees:
+        return Fees(self.commission(gross_minor), self.stamp_duty(side, gross_minor, instrument))
+
+
+# --- trading hours --------------------------------------------------------------------
+
+
+class HoursMode(StrEnum):
+    ALWAYS_OPEN = "always_open"  # the sandbox default: trade at any hour
+    A_SHARE = "a_share"  # continuous trading sessions, Beijing time, weekdays
+
+
+SESSIONS = ((time(9, 30), time(11, 30)), (time(13, 0), time(15, 0)))
+CLOSE = time(15, 0)
+
+
+def market_open(mode: HoursMode, local: datetime) -> bool:
+    """`local` is Beijing time. Public holidays are not modelled."""
+    if mode is HoursMode.ALWAYS_OPEN:
+        return True
+    if local.weekday() >= 5:
+        return False
+    now = local.time()
+    return any(start <= now < end for start, end in SESSIONS)
+
+
+def after_close(mode: HoursMode, local: datetime) -> bool:
+    """Whether today's trading is over (day orders expire then)."""
+    return mode is HoursMode.A_SHARE and local.time() >= CLOSE
+
+
+def closed_detail(local: datetime) -> str:
+    return f"the A-share market trades 09:30-11:30 and 13:00-15:00 Beijing time on weekdays; it is now {local:%a %H:%M}"

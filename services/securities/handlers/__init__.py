@@ -1,0 +1,103 @@
+"""securities use cases: placing and cancelling orders, matching them against the
+simulated market, settling fills with accounts, bank-securities transfers, and the
+reactions to accounts' facts that advance each saga.
+
+Every saga step is one unit of work: the state change and the command to accounts
+(through the outbox) commit together. Business ids are derived from our own ids
+(`securities-order-<order id>` is the buy's hold, `securities-sale-<order id>` the
+sale's credit, `securities-transfer-<id>` the transfer), so a re-sent command is
+applied once by accounts and its facts find their way back here.
+"""
+
+from __future__ import annotations
+
+from services.securities.handlers.context import (
+    CREDIT_PREFIX,
+    HOLD_PREFIX,
+    PROCEEDS,
+    SETTLEMENT,
+    TRANSFER_PREFIX,
+    Context,
+    credit_id,
+    hold_id,
+    transfer_command_id,
+)
+from services.securities.handlers.messages import price_alert
+from services.securities.handlers.orders import (
+    OrderNotCancellable,
+    OrderNotFound,
+    OrderRequest,
+    cancel_order,
+    expire_order,
+    expired,
+    place_order,
+    resend_or_fail_order_step,
+    try_fill,
+    when_account_credited_fill_sale,
+    when_capture_rejected_fail_buy,
+    when_credit_rejected_fail_sale,
+    when_funds_reserved_accept_order,
+    when_hold_captured_fill_buy,
+    when_hold_released_finish_cancel,
+    when_reservation_rejected_reject_order,
+)
+from services.securities.handlers.transfers import (
+    TransferRequest,
+    request_transfer,
+    resend_or_fail_transfer,
+    when_funds_transferred_complete_transfer,
+    when_transfer_rejected_fail_transfer,
+)
+from shared.events import Envelope, Message
+from shared.events import accounts as acc
+from shared.kafka.consumer import Handler
+from shared.kafka.messaging import UnitOfWork
+
+
+def event_handlers(ctx: Context) -> dict[str, Handler]:
+    """accounts' facts that advance the order and transfer sagas, by message type."""
+
+    def bind(fn):  # type: ignore[no-untyped-def]
+        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
+            await fn(ctx, uow, message)
+
+        return handle
+
+    return {
+        acc.FundsReserved.TYPE: bind(when_funds_reserved_accept_order),
+        acc.ReservationRejected.TYPE: bind(when_reservation_rejected_reject_order),
+        acc.HoldReleased.TYPE: bind(when_hold_released_finish_cancel),
+        acc.HoldCaptured.TYPE: bind(when_hold_captured_fill_buy),
+        acc.CaptureRejected.TYPE: bind(when_capture_rejected_fail_buy),
+        acc.AccountCredited.TYPE: bind(when_account_credited_fill_sale),
+        acc.CreditRejected.TYPE: bind(when_credit_rejected_fail_sale),
+        acc.FundsTransferred.TYPE: bind(when_funds_transferred_complete_transfer),
+        acc.TransferRejected.TYPE: bind(when_transfer_rejected_fail_transfer),
+    }
+
+
+__all__ = [
+    "CREDIT_PREFIX",
+    "HOLD_PREFIX",
+    "PROCEEDS",
+    "SETTLEMENT",
+    "TRANSFER_PREFIX",
+    "Context",
+    "OrderNotCancellable",
+    "OrderNotFound",
+    "OrderRequest",
+    "TransferRequest",
+    "cancel_order",
+    "credit_id",
+    "event_handlers",
+    "expire_order",
+    "expired",
+    "hold_id",
+    "place_order",
+    "price_alert",
+    "request_transfer",
+    "resend_or_fail_order_step",
+    "resend_or_fail_transfer",
+    "transfer_command_id",
+    "try_fill",
+]

@@ -1,0 +1,114 @@
+"""The messages the sagas send: commands to accounts rebuilt from an order or transfer
+row (so a re-send is the same command), and the facts on securities.events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from services.securities import domain, store
+from services.securities.handlers.context import PROCEEDS, SETTLEMENT, credit_id, hold_id, transfer_command_id
+from shared.clock import BANK_TZ
+from shared.events import Message
+from shared.events import accounts as acc
+from shared.events import securities as ev
+
+
+def end_of_bank_day(day: date) -> datetime:
+    """Midnight after `day` in Beijing, plus the expiry sweeper's grace."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BANK_TZ) + timedelta(minutes=10)
+
+
+def step_command(order: store.Order) -> Message:
+    if order.step == "reserve":
+        return acc.ReserveFunds(
+            account_id=order.account_id,
+            hold_id=hold_id(order.id),
+            amount_minor=order.reserved_minor,
+            reference=f"securities buy {order.quantity} {order.symbol} (order {order.id})",
+            # Buying shares keeps the money the customer's; it is not a payment out.
+            counts_toward_limit=False,
+            # A resting order holds its cash until it fills, is cancelled or its day ends.
+            expires_at=end_of_bank_day(order.bank_day),
+        )
+    if order.step == "release":
+        return acc.ReleaseHold(account_id=order.account_id, hold_id=hold_id(order.id))
+    assert order.amount_minor is not None and order.fill_price_milli is not None
+    what = f"{order.quantity} {order.symbol} @ {domain.format_price(order.fill_price_milli)}"
+    if order.step == "capture":
+        return acc.CaptureHold(
+            account_id=order.account_id,
+            hold_id=hold_id(order.id),
+            target_account_id=SETTLEMENT,
+            amount_minor=order.amount_minor,
+            description=f"Buy {what}",
+        )
+    if order.step == "credit":
+        return acc.CreditAccount(
+            account_id=order.account_id,
+            credit_id=credit_id(order.id),
+            source_account_id=PROCEEDS,
+            amount_minor=order.amount_minor,
+            description=f"Sell {what}",
+        )
+    raise ValueError(f"order {order.id} has no step to send")
+
+
+def transfer_command(transfer: store.BankTransfer) -> acc.TransferFunds:
+    label = "Bank to securities" if transfer.direction == "bank_to_securities" else "Securities to bank"
+    return acc.TransferFunds(
+        account_id=transfer.from_account_id,
+        transfer_id=transfer_command_id(transfer.id),
+        to_account_id=transfer.to_account_id,
+        amount_minor=transfer.amount_minor,
+        currency=transfer.currency,
+        description=f"{label} transfer",
+        counts_toward_limit=False,
+    )
+
+
+def order_event(kind: type[ev.OrderEvent], order: store.Order, **extra: object) -> ev.OrderEvent:
+    return kind(order_id=order.id, customer_id=order.customer_id, symbol=order.symbol, side=order.side, **extra)  # type: ignore[arg-type]
+
+
+def cancelled_event(order: store.Order, released_minor: int) -> ev.OrderEvent:
+    return order_event(ev.OrderCancelled, order, reason=order.reason or "customer", released_minor=released_minor)
+
+
+def execution_event(kind: type[ev.OrderMatched], order: store.Order, **extra: object) -> ev.OrderEvent:
+    return order_event(
+        kind,
+        order,
+        quantity=order.quantity,
+        price_milli=order.fill_price_milli,
+        gross_minor=order.gross_minor,
+        commission_minor=order.commission_minor,
+        stamp_duty_minor=order.stamp_duty_minor,
+        amount_minor=order.amount_minor,
+        **extra,
+    )
+
+
+def transfer_event(kind: type[ev.BankTransferEvent], t: store.BankTransfer, **extra: object) -> ev.BankTransferEvent:
+    return kind(
+        transfer_id=t.id,
+        customer_id=t.customer_id,
+        direction=t.direction,  # type: ignore[arg-type]
+        from_account_id=t.from_account_id,
+        to_account_id=t.to_account_id,
+        amount_minor=t.amount_minor,
+        currency=t.currency,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def price_alert(alert: domain.Alert) -> ev.PriceAlerted:
+    return ev.PriceAlerted(
+        symbol=alert.instrument.symbol,
+        name=alert.instrument.name,
+        direction=alert.direction,  # type: ignore[arg-type]
+        threshold_bp=alert.threshold_bp,
+        change_bp=alert.change_bp,
+        last_price_milli=alert.last,
+        prev_close_milli=alert.prev_close,
+        bank_day=alert.day.isoformat() if alert.day else "",
+    )

@@ -1,0 +1,142 @@
+"""What the securities service does on its own: the market ticker (prices move,
+quotes stream out, alerts fire, resting orders fill) and the saga sweeper (overdue
+steps re-sent or failed, day orders expired). Each runs as a background task of the
+app's lifespan; tests call the single-pass functions directly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy import select
+
+from services.securities import domain, handlers, store
+from services.securities.handlers import Context
+from shared.events import utcnow
+from shared.service import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def tick(ctx: Context, runtime: Runtime) -> list[str]:
+    """One market step: move prices, stream them, raise alerts, fill what crossed."""
+    ctx.sync_day()
+    if not ctx.market_open():
+        return []
+    moved = ctx.sim.step()
+    if moved:
+        ctx.hub.publish(ctx.sim.quotes(moved))
+        await publish_alerts(ctx, runtime, moved)
+    # Every open order, not only those of moved symbols: a market order accepted while
+    # the market was closed fills at the first price after the open.
+    await match(ctx, runtime)
+    return moved
+
+
+async def set_price(ctx: Context, runtime: Runtime, symbol: str, price_milli: int, *, pinned: bool) -> domain.Quote:
+    """Sandbox control: trade a symbol at a price inside today's band (and pin it
+    there); streams, alerts and fills follow at once, as for a tick."""
+    ctx.sync_day()
+    quote = ctx.sim.set_price(symbol, price_milli, pinned=pinned)
+    ctx.hub.publish([quote])
+    await publish_alerts(ctx, runtime, [quote.symbol])
+    await match(ctx, runtime, [quote.symbol])
+    return ctx.sim.quote(quote.symbol)
+
+
+async def publish_alerts(ctx: Context, runtime: Runtime, symbols: list[str]) -> int:
+    alerts = ctx.sim.alerts(symbols)
+    if alerts:
+        async with runtime.unit_of_work() as uow:
+            for alert in alerts:
+                uow.publish(handlers.price_alert(alert))
+    return len(alerts)
+
+
+async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
+    """Fill the accepted orders the current prices cross; each in its own unit of work."""
+    if not ctx.market_open():
+        return 0
+    async with runtime.db.read() as session:
+        candidates = await store.open_orders(session, symbols)
+    filled = 0
+    for order in candidates:
+        quote = ctx.sim.quote(order.symbol)
+        if not domain.crosses(
+            domain.Side(order.side), domain.OrderType(order.order_type), order.limit_price_milli, quote.last
+        ):
+            continue
+        async with runtime.unit_of_work() as uow:
+            locked = await store.order_for_update(uow.session, order.id)
+            if locked is not None and await handlers.try_fill(ctx, uow, locked, on_arrival=False):
+                filled += 1
+    return filled
+
+
+async def sweep(ctx: Context, runtime: Runtime) -> None:
+    """Re-send overdue saga steps (or fail them cleanly) and expire lapsed day orders."""
+    if ctx.sync_day():
+        log.info("market opened bank day %s", ctx.sim.day)
+    now = utcnow()
+    async with runtime.db.read() as session:
+        overdue_orders = list(
+            (
+                await session.scalars(
+                    select(store.Order.id).where(store.Order.step.is_not(None), store.Order.step_deadline_at < now)
+                )
+            ).all()
+        )
+        overdue_transfers = list(
+            (
+                await session.scalars(
+                    select(store.BankTransfer.id).where(
+                        store.BankTransfer.status == "pending", store.BankTransfer.step_deadline_at < now
+                    )
+                )
+            ).all()
+        )
+        open_orders = await store.open_orders(session)
+    for order_id in overdue_orders:
+        async with runtime.unit_of_work() as uow:
+            order = await store.order_for_update(uow.session, order_id)
+            if order is not None and order.step_deadline_at is not None and order.step_deadline_at < now:
+                await handlers.resend_or_fail_order_step(ctx, uow, order)
+    for transfer_id in overdue_transfers:
+        async with runtime.unit_of_work() as uow:
+            transfer = await store.transfer_for_update(uow.session, transfer_id)
+            if transfer is not None and transfer.step_deadline_at is not None and transfer.step_deadline_at < now:
+                await handlers.resend_or_fail_transfer(ctx, uow, transfer)
+    for order in open_orders:
+        if handlers.expired(ctx, order):
+            async with runtime.unit_of_work() as uow:
+                locked = await store.order_for_update(uow.session, order.id)
+                if locked is not None:
+                    await handlers.expire_order(ctx, uow, locked)
+
+
+async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s failed; trying again in %.1fs", name, interval_s)
+
+
+@asynccontextmanager
+async def background(ctx: Context, runtime: Runtime) -> AsyncIterator[None]:
+    """The ticker (unless tick_interval_ms is 0) and the sweeper, for the app's lifetime."""
+    tasks = [asyncio.create_task(_every(ctx.settings.sweep_interval_s, "sweeper", lambda: sweep(ctx, runtime)))]
+    if ctx.settings.tick_interval_ms > 0:
+        interval = ctx.settings.tick_interval_ms / 1000
+        tasks.append(asyncio.create_task(_every(interval, "market ticker", lambda: tick(ctx, runtime))))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

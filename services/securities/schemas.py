@@ -1,0 +1,217 @@
+"""Public request and response bodies of the securities API; the gateway serves the
+same shapes. Prices and money are decimal strings, money also as integer fen
+(`*_minor`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from shared.money import AmountIn
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        # Floats cannot say 0.1 exactly: prices travel as strings.
+        if isinstance(value, float):
+            value = repr(value)
+        else:
+            raise ValueError('price must be a decimal string such as "12.34"')
+    try:
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"price {value!r} is not a decimal number") from None
+
+
+PriceIn = Annotated[
+    Decimal,
+    BeforeValidator(_decimal),
+    PlainSerializer(lambda d: str(d), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,3})?$", "examples": ["1688.00", "3.862"]}),
+]
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"symbol": "600519", "side": "buy", "type": "limit", "quantity": 100, "price": "1688.00"},
+                {"symbol": "000001", "side": "sell", "type": "market", "quantity": 200},
+            ]
+        },
+    )
+    symbol: str = Field(min_length=1, max_length=12, description="Six-digit code, e.g. 600519 (or 600519.SH)")
+    side: Literal["buy", "sell"]
+    type: Literal["market", "limit"] = Field(
+        description="market: fill at the current price; limit: at `price` or better"
+    )
+    quantity: int = Field(gt=0, le=1_000_000, description="Shares; buys in lots of 100")
+    price: PriceIn | None = Field(default=None, description="Limit price (limit orders only), on the tick")
+
+
+class OrderPublic(BaseModel):
+    id: str
+    symbol: str
+    name: str
+    side: Literal["buy", "sell"]
+    type: Literal["market", "limit"]
+    quantity: int
+    price: str | None = Field(description="The limit price (null for market orders)")
+    status: Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected"]
+    reason: str | None = Field(description="Why it was rejected or cancelled")
+    detail: str | None
+    account_id: str
+    reserved: str = Field(description="Cash a buy holds while it is open (price x quantity + fees)")
+    reserved_minor: int
+    filled_price: str | None
+    gross: str | None = Field(description="Price x quantity")
+    gross_minor: int | None
+    commission: str | None
+    commission_minor: int | None
+    stamp_duty: str | None
+    stamp_duty_minor: int | None
+    amount: str | None = Field(description="Cash paid (buy, fees included) or received (sell, fees deducted)")
+    amount_minor: int | None
+    realised_pnl: str | None
+    realised_pnl_minor: int | None
+    bank_day: str
+    created_at: datetime
+    updated_at: datetime
+    filled_at: datetime | None
+    links: dict[str, str]
+
+
+class OrderPage(BaseModel):
+    items: list[OrderPublic]
+    next_cursor: str | None
+
+
+class PositionPublic(BaseModel):
+    symbol: str
+    name: str
+    quantity: int
+    sellable_quantity: int = Field(description="What can be sold now: T+1, less shares in open sell orders")
+    frozen_quantity: int = Field(description="Shares promised to open sell orders")
+    bought_today_quantity: int
+    average_cost: str = Field(description="Cost per share, buy fees included (3 decimals)")
+    cost: str
+    cost_minor: int
+    last_price: str
+    market_value: str
+    market_value_minor: int
+    unrealised_pnl: str
+    unrealised_pnl_minor: int
+    unrealised_pnl_pct: str
+    realised_pnl: str
+    realised_pnl_minor: int
+
+
+class PortfolioTotals(BaseModel):
+    market_value: str
+    market_value_minor: int
+    cost: str
+    cost_minor: int
+    unrealised_pnl: str
+    unrealised_pnl_minor: int
+
+
+class PositionList(BaseModel):
+    items: list[PositionPublic]
+    totals: PortfolioTotals
+
+
+class QuotePublic(BaseModel):
+    symbol: str
+    name: str
+    exchange: Literal["SH", "SZ"]
+    board: Literal["main", "chinext", "star", "etf"]
+    st: bool
+    currency: str = "CNY"
+    last: str
+    prev_close: str
+    change: str
+    change_pct: str
+    bid: str | None = Field(description="Best bid; null at limit-down")
+    ask: str | None = Field(description="Best ask; null at limit-up")
+    limit_up: str
+    limit_down: str
+    limit_pct: int
+    open: str
+    high: str
+    low: str
+    volume: int = Field(description="Shares traded today")
+    turnover: str
+    turnover_minor: int
+    tick_size: str
+    lot_size: int
+    pinned: bool = Field(description="Held at a price by the sandbox price control")
+    market_open: bool
+    bank_day: str | None
+    seq: int
+
+
+class QuoteList(BaseModel):
+    items: list[QuotePublic]
+
+
+class InstrumentPublic(BaseModel):
+    symbol: str
+    name: str
+    exchange: Literal["SH", "SZ"]
+    board: Literal["main", "chinext", "star", "etf"]
+    st: bool
+    tick_size: str
+    lot_size: int
+    limit_pct: int
+    stamp_duty_exempt: bool
+
+
+class InstrumentList(BaseModel):
+    items: list[InstrumentPublic]
+
+
+class PriceSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"price": "1700.00", "pinned": True}]})
+    price: PriceIn = Field(description="Inside today's limit band and on the tick")
+    pinned: bool = Field(default=True, description="Keep the price there (the random walk skips the symbol)")
+
+
+class TransferCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"from": "bank", "amount": "5000.00", "currency": "CNY"}]},
+    )
+    from_: Literal["bank", "securities"] = Field(
+        alias="from", description="bank: checking -> securities cash; securities: the way back"
+    )
+    amount: AmountIn
+    currency: Literal["CNY"] = "CNY"
+    bank_account_id: str | None = Field(
+        default=None, max_length=64, description="A checking or savings account; the first checking one by default"
+    )
+
+
+class TransferPublic(BaseModel):
+    id: str
+    direction: Literal["bank_to_securities", "securities_to_bank"]
+    from_account_id: str
+    to_account_id: str
+    amount: str
+    amount_minor: int
+    currency: str
+    status: Literal["pending", "completed", "failed"]
+    reason: str | None
+    detail: str | None
+    created_at: datetime
+    updated_at: datetime
+    links: dict[str, str]
+
+
+class TransferPage(BaseModel):
+    items: list[TransferPublic]
+    next_cursor: str | None

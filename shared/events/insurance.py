@@ -1,0 +1,179 @@
+"""insurance: facts on `insurance.events`, one for every transition of a quote, a policy
+or a claim. Policy events are keyed by policy id and claim events by claim id, so each
+aggregate's story is read in order. Every claim event names who acted (`actor_id`,
+`actor_role`: customer, adjuster, system, or accounts when a reply moved it)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from shared.events.envelope import Message
+from shared.events.topics import INSURANCE_EVENTS
+
+
+class InsuranceEvent(Message):
+    TOPIC = INSURANCE_EVENTS
+
+
+class QuoteIssued(InsuranceEvent):
+    TYPE = "insurance.QuoteIssued"
+    quote_id: str
+    customer_id: str
+    product_code: str
+    age: int
+    term_days: int
+    sum_insured_minor: int
+    premium_minor: int
+    currency: str
+    expires_at: datetime
+
+    def key(self) -> str:
+        return self.quote_id
+
+
+class PolicyEvent(InsuranceEvent):
+    policy_id: str
+    customer_id: str
+
+    def key(self) -> str:
+        return self.policy_id
+
+
+class PolicyPurchaseRequested(PolicyEvent):
+    """A purchase started: the premium is being reserved on the customer's account."""
+
+    TYPE = "insurance.PolicyPurchaseRequested"
+    quote_id: str
+    product_code: str
+    account_id: str
+    hold_id: str
+    premium_minor: int
+    currency: str
+
+
+class PremiumReserved(PolicyEvent):
+    TYPE = "insurance.PremiumReserved"
+    hold_id: str
+    amount_minor: int
+
+
+class PolicyIssued(PolicyEvent):
+    """The premium was captured into internal:insurance-premiums: the policy is active."""
+
+    TYPE = "insurance.PolicyIssued"
+    number: str
+    product_code: str
+    sum_insured_minor: int
+    premium_minor: int
+    currency: str
+    starts_on: date
+    ends_on: date
+    covered_from: date
+    entry_id: str
+
+
+class PolicyPurchaseFailed(PolicyEvent):
+    """No premium was taken (or it was given back): there is no cover."""
+
+    TYPE = "insurance.PolicyPurchaseFailed"
+    reason: str
+    detail: str = ""
+
+
+class PremiumRefunded(PolicyEvent):
+    """A premium captured after its purchase had already failed was credited back."""
+
+    TYPE = "insurance.PremiumRefunded"
+    credit_id: str
+    account_id: str
+    amount_minor: int
+
+
+class ClaimEvent(InsuranceEvent):
+    claim_id: str
+    policy_id: str
+    customer_id: str
+    status: str
+    actor_id: str
+    actor_role: str
+
+    def key(self) -> str:
+        return self.claim_id
+
+
+class ClaimReported(ClaimEvent):
+    TYPE = "insurance.ClaimReported"
+    number: str
+    kind: str
+    incident_date: date
+    amount_minor: int
+    currency: str
+
+
+class ClaimDocumentSubmitted(ClaimEvent):
+    TYPE = "insurance.ClaimDocumentSubmitted"
+    document_id: str
+    document_kind: str
+    name: str
+    size_bytes: int
+    checksum: str
+
+
+class ClaimAssessmentStarted(ClaimEvent):
+    TYPE = "insurance.ClaimAssessmentStarted"
+
+
+class ClaimReferredToAdjuster(ClaimEvent):
+    """The rules passed but the amount (or a flag) needs `approvals_required` adjusters."""
+
+    TYPE = "insurance.ClaimReferredToAdjuster"
+    approvals_required: int
+    flags: list[str]
+
+
+class ClaimApprovalRecorded(ClaimEvent):
+    """One adjuster approved; more must (four eyes)."""
+
+    TYPE = "insurance.ClaimApprovalRecorded"
+    approvals: list[str]
+    approvals_required: int
+
+
+class ClaimApproved(ClaimEvent):
+    """Approved (automatically, or by the adjusters named); the payout starts."""
+
+    TYPE = "insurance.ClaimApproved"
+    amount_minor: int
+    currency: str
+    automatic: bool
+    approved_by: list[str]
+    payout_account_id: str
+    credit_id: str
+
+
+class ClaimRejected(ClaimEvent):
+    TYPE = "insurance.ClaimRejected"
+    reason: str
+    detail: str = ""
+
+
+class ClaimPaid(ClaimEvent):
+    """accounts confirmed the credit from internal:insurance-claims."""
+
+    TYPE = "insurance.ClaimPaid"
+    credit_id: str
+    account_id: str
+    amount_minor: int
+    currency: str
+    entry_id: str
+
+
+class ClaimPayoutFailed(ClaimEvent):
+    TYPE = "insurance.ClaimPayoutFailed"
+    credit_id: str
+    reason: str
+    detail: str = ""
+
+
+class ClaimClosed(ClaimEvent):
+    TYPE = "insurance.ClaimClosed"

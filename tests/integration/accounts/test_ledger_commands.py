@@ -1,0 +1,300 @@
+"""Money moves only through accounts.commands; each command is answered by one fact."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.events import accounts as ev
+from tests.integration.harness import CASH_IN, Bank
+
+pytestmark = pytest.mark.broker
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4()}"
+
+
+async def test_reserve_places_a_hold_and_lowers_available(bank: Bank) -> None:
+    _, account = await bank.funded_account(1_000_00)
+    hold_id = new_id("hold")
+
+    reply = await bank.command(
+        ev.ReserveFunds(account_id=account, hold_id=hold_id, amount_minor=250_00, reference="bill 42")
+    )
+
+    assert reply.type == ev.FundsReserved.TYPE
+    assert reply.data == {
+        "account_id": account,
+        "hold_id": hold_id,
+        "amount_minor": 250_00,
+        "currency": "CNY",
+        "available_minor": 750_00,
+    }
+    assert reply.source == "accounts" and reply.subject == account
+    state = await bank.account(account)
+    assert (state["balance_minor"], state["held_minor"], state["available_minor"]) == (1_000_00, 250_00, 750_00)
+    assert state["available"] == "750.00"
+
+
+async def test_reply_carries_the_commands_correlation_id(bank: Bank) -> None:
+    _, account = await bank.funded_account(100)
+    command = await bank.send(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=1))
+
+    reply = await bank.reply_to(command)
+
+    assert reply.correlation_id == command.correlation_id
+    assert reply.causation_id == command.id
+
+
+async def test_reserve_beyond_available_is_rejected_and_changes_nothing(bank: Bank) -> None:
+    _, account = await bank.funded_account(100_00)
+    await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=60_00))
+
+    reply = await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=40_01))
+
+    assert reply.type == ev.ReservationRejected.TYPE
+    assert reply.data["reason"] == "insufficient_funds"
+    assert reply.data["detail"]
+    assert await bank.balances(account) == [(100_00, 60_00)]
+
+
+async def test_class_ii_daily_limit_counts_holds(bank: Bank) -> None:
+    customer = await bank.new_customer(kyc_class="II")
+    account = await bank.open_account(customer)
+    await bank.fund(account, 20_000_00)  # class II: no balance cap, 10 000.00 a day out
+
+    first = await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=6_000_00))
+    over = await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=4_000_01))
+    exact = await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=4_000_00))
+
+    assert first.type == ev.FundsReserved.TYPE
+    assert over.type == ev.ReservationRejected.TYPE
+    assert over.data["reason"] == "limit_exceeded"
+    assert exact.type == ev.FundsReserved.TYPE
+    assert await bank.balances(account) == [(20_000_00, 10_000_00)]
+
+
+async def test_class_ii_daily_limit_counts_transfers_already_made(bank: Bank) -> None:
+    customer = await bank.new_customer(kyc_class="II")
+    account = await bank.open_account(customer)
+    _, payee = await bank.funded_account(0)
+    await bank.fund(account, 20_000_00)
+
+    paid = await bank.command(
+        ev.TransferFunds(account_id=account, transfer_id=new_id("tr"), to_account_id=payee, amount_minor=9_000_00)
+    )
+    refused = await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=1_000_01))
+
+    assert paid.type == ev.FundsTransferred.TYPE
+    assert refused.type == ev.ReservationRejected.TYPE
+    assert refused.data["reason"] == "limit_exceeded"
+
+
+async def test_release_frees_the_hold_and_repeats_harmlessly(bank: Bank) -> None:
+    _, account = await bank.funded_account(500_00)
+    hold_id = new_id("hold")
+    await bank.command(ev.ReserveFunds(account_id=account, hold_id=hold_id, amount_minor=200_00))
+
+    first = await bank.command(ev.ReleaseHold(account_id=account, hold_id=hold_id))
+    again = await bank.command(ev.ReleaseHold(account_id=account, hold_id=hold_id))
+
+    assert first.type == again.type == ev.HoldReleased.TYPE
+    assert first.data == again.data == {"account_id": account, "hold_id": hold_id, "amount_minor": 200_00}
+    assert await bank.balances(account) == [(500_00, 0)]
+
+
+async def test_release_before_the_reservation_keeps_the_late_hold_from_taking_funds(bank: Bank) -> None:
+    _, account = await bank.funded_account(500_00)
+    hold_id = new_id("hold")
+
+    released = await bank.command(ev.ReleaseHold(account_id=account, hold_id=hold_id))
+    late = await bank.command(ev.ReserveFunds(account_id=account, hold_id=hold_id, amount_minor=200_00))
+
+    assert released.type == ev.HoldReleased.TYPE
+    assert late.type == ev.HoldReleased.TYPE
+    assert await bank.balances(account) == [(500_00, 0)]
+
+
+async def test_full_capture_posts_the_hold_into_another_account(bank: Bank) -> None:
+    _, payer = await bank.funded_account(1_000_00)
+    _, payee = await bank.funded_account(0)
+    hold_id = new_id("hold")
+    await bank.command(ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=300_00))
+
+    reply = await bank.command(
+        ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee, description="coffee")
+    )
+
+    assert reply.type == ev.HoldCaptured.TYPE
+    assert reply.data["amount_minor"] == 300_00
+    assert reply.data["released_minor"] == 0
+    assert reply.data["target_account_id"] == payee
+    assert await bank.balances(payer, payee) == [(700_00, 0), (300_00, 0)]
+    [line] = await bank.statement(payee)
+    assert (line["kind"], line["direction"], line["amount_minor"]) == ("capture", "credit", 300_00)
+    assert line["entry_id"] == reply.data["entry_id"]
+    assert line["counterparty_account_id"] == payer
+    assert line["description"] == "coffee"
+
+
+async def test_partial_capture_posts_part_and_releases_the_rest(bank: Bank) -> None:
+    _, payer = await bank.funded_account(1_000_00)
+    _, payee = await bank.funded_account(0)
+    hold_id = new_id("hold")
+    await bank.command(ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=300_00))
+
+    reply = await bank.command(
+        ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee, amount_minor=120_00)
+    )
+
+    assert reply.type == ev.HoldCaptured.TYPE
+    assert (reply.data["amount_minor"], reply.data["released_minor"]) == (120_00, 180_00)
+    assert await bank.balances(payer, payee) == [(880_00, 0), (120_00, 0)]
+    payer_state = await bank.account(payer)
+    assert payer_state["available_minor"] == 880_00
+
+
+async def test_capture_of_more_than_the_hold_is_rejected_and_the_hold_stays(bank: Bank) -> None:
+    _, payer = await bank.funded_account(1_000_00)
+    _, payee = await bank.funded_account(0)
+    hold_id = new_id("hold")
+    await bank.command(ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=300_00))
+
+    reply = await bank.command(
+        ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee, amount_minor=300_01)
+    )
+
+    assert reply.type == ev.CaptureRejected.TYPE
+    assert reply.data["reason"] == "invalid_amount"
+    assert await bank.balances(payer, payee) == [(1_000_00, 300_00), (0, 0)]
+    await bank.command(ev.ReleaseHold(account_id=payer, hold_id=hold_id))
+
+
+@pytest.mark.parametrize(("released", "reason"), [(True, "hold_not_active"), (False, "hold_not_found")])
+async def test_capture_of_a_hold_that_is_not_active_is_rejected(bank: Bank, released: bool, reason: str) -> None:
+    _, payer = await bank.funded_account(1_000_00)
+    _, payee = await bank.funded_account(0)
+    hold_id = new_id("hold")
+    if released:
+        await bank.command(ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=300_00))
+        await bank.command(ev.ReleaseHold(account_id=payer, hold_id=hold_id))
+
+    reply = await bank.command(ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee))
+
+    assert reply.type == ev.CaptureRejected.TYPE
+    assert reply.data["reason"] == reason
+    assert await bank.balances(payer, payee) == [(1_000_00, 0), (0, 0)]
+
+
+async def test_credit_into_class_iii_above_the_cap_is_rejected(bank: Bank) -> None:
+    customer = await bank.new_customer(kyc_class="III")
+    account = await bank.open_account(customer)
+    await bank.fund(account, 1_500_00)  # class III: at most 2 000.00 held
+
+    over = await bank.command(
+        ev.CreditAccount(account_id=account, credit_id=new_id("cr"), source_account_id=CASH_IN, amount_minor=500_01)
+    )
+    upto = await bank.command(
+        ev.CreditAccount(account_id=account, credit_id=new_id("cr"), source_account_id=CASH_IN, amount_minor=500_00)
+    )
+
+    assert over.type == ev.CreditRejected.TYPE
+    assert over.data["reason"] == "balance_cap_exceeded"
+    assert upto.type == ev.AccountCredited.TYPE
+    assert upto.data["balance_minor"] == 2_000_00
+    assert await bank.balances(account) == [(2_000_00, 0)]
+
+
+async def test_credit_from_a_customer_account_is_rejected(bank: Bank) -> None:
+    _, rich = await bank.funded_account(1_000_00)
+    _, account = await bank.funded_account(0)
+
+    reply = await bank.command(
+        ev.CreditAccount(account_id=account, credit_id=new_id("cr"), source_account_id=rich, amount_minor=1_00)
+    )
+
+    assert reply.type == ev.CreditRejected.TYPE
+    assert reply.data["reason"] == "invalid_amount"
+    assert await bank.balances(rich, account) == [(1_000_00, 0), (0, 0)]
+
+
+async def test_transfer_moves_money_in_one_entry(bank: Bank) -> None:
+    _, source = await bank.funded_account(1_000_00)
+    _, target = await bank.funded_account(50_00)
+    transfer_id = new_id("tr")
+
+    reply = await bank.command(
+        ev.TransferFunds(account_id=source, transfer_id=transfer_id, to_account_id=target, amount_minor=400_00)
+    )
+
+    assert reply.type == ev.FundsTransferred.TYPE
+    assert reply.data["transfer_id"] == transfer_id
+    assert await bank.balances(source, target) == [(600_00, 0), (450_00, 0)]
+    debit, credit = (await bank.statement(source))[0], (await bank.statement(target))[0]
+    assert debit["entry_id"] == credit["entry_id"] == reply.data["entry_id"]
+    assert (debit["amount_minor"], debit["direction"], debit["balance_after_minor"]) == (-400_00, "debit", 600_00)
+    assert (credit["amount_minor"], credit["direction"], credit["balance_after_minor"]) == (400_00, "credit", 450_00)
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"),
+    [(1_000_01, "insufficient_funds"), (1_00, "invalid_amount")],
+    ids=["more than the balance", "to itself"],
+)
+async def test_transfer_refusals(bank: Bank, amount: int, reason: str) -> None:
+    _, source = await bank.funded_account(1_000_00)
+    _, other = await bank.funded_account(0)
+    target = other if reason == "insufficient_funds" else source
+
+    reply = await bank.command(
+        ev.TransferFunds(account_id=source, transfer_id=new_id("tr"), to_account_id=target, amount_minor=amount)
+    )
+
+    assert reply.type == ev.TransferRejected.TYPE
+    assert reply.data["reason"] == reason
+    assert await bank.balances(source, other) == [(1_000_00, 0), (0, 0)]
+
+
+async def test_currency_mismatch_is_rejected(bank: Bank) -> None:
+    _, account = await bank.funded_account(100_00)
+
+    reply = await bank.command(
+        ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=1_00, currency="USD")
+    )
+
+    assert reply.type == ev.ReservationRejected.TYPE
+    assert reply.data["reason"] == "currency_mismatch"
+
+
+def _unknown_account_commands(known: str, unknown: str) -> list[tuple[ev.AccountCommand, str]]:
+    return [
+        (ev.ReserveFunds(account_id=unknown, hold_id=new_id("hold"), amount_minor=1_00), ev.ReservationRejected.TYPE),
+        (
+            ev.CreditAccount(account_id=unknown, credit_id=new_id("cr"), source_account_id=CASH_IN, amount_minor=1_00),
+            ev.CreditRejected.TYPE,
+        ),
+        (
+            ev.TransferFunds(account_id=known, transfer_id=new_id("tr"), to_account_id=unknown, amount_minor=1_00),
+            ev.TransferRejected.TYPE,
+        ),
+        (
+            ev.TransferFunds(account_id=unknown, transfer_id=new_id("tr"), to_account_id=known, amount_minor=1_00),
+            ev.TransferRejected.TYPE,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("case", range(4), ids=["reserve", "credit", "transfer to", "transfer from"])
+async def test_unknown_account_is_rejected_as_account_not_found(bank: Bank, case: int) -> None:
+    _, known = await bank.funded_account(100_00)
+    unknown = str(uuid.uuid4())
+    command, rejection = _unknown_account_commands(known, unknown)[case]
+
+    reply = await bank.command(command)
+
+    assert reply.type == rejection
+    assert reply.data["reason"] == "account_not_found"
+    assert unknown in reply.data["detail"]
+    assert await bank.balances(known) == [(100_00, 0)]

@@ -1,0 +1,125 @@
+"""One service with a real database and a real broker, driven over HTTP and Kafka.
+
+For each database backend (SQLite always; PostgreSQL when SANDBANK_TEST_PG_URL is set)
+the accounts app starts once, inside its lifespan, against a broker of its own: a
+dedicated embedded Tansu, or the one named by KAFKA_BOOTSTRAP_SERVERS. Tests never
+truncate tables; they make their own customers and accounts with fresh ids.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from services.accounts import store
+from services.accounts.main import create_app
+from shared.auth import TokenIssuer
+from shared.broker import EmbeddedBroker
+from shared.db import Database
+from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
+from shared.kafka.producer import ensure_topics
+from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
+from tests.integration.harness import Bank, Tap
+
+PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
+EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+
+
+# --- fixtures ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="package")
+def bootstrap_servers(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A broker of the backend's own, so two apps never share the `accounts` group."""
+    if EXTERNAL_BROKER:
+        yield EXTERNAL_BROKER
+        return
+    log = tmp_path_factory.mktemp(f"broker-{backend}") / "tansu.log"
+    with EmbeddedBroker(log_path=log) as broker:
+        yield broker.bootstrap_servers
+
+
+@pytest.fixture(scope="package")
+async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if backend == "sqlite":
+        path: Path = tmp_path_factory.mktemp("accounts-sqlite") / "accounts.db"
+        return f"sqlite+aiosqlite:///{path}"
+    assert PG_URL
+    # A clean schema every run, so a run never depends on what the last one left.
+    db = Database(PG_URL)
+    try:
+        async with db.writer.begin() as conn:
+            await conn.run_sync(store.Base.metadata.drop_all)
+    finally:
+        await db.dispose()
+    return PG_URL
+
+
+async def _start_group_at_end(bootstrap_servers: str, group: str, topic: str, partitions: int) -> None:
+    """Commit the group's offsets at the topic's end, so a fresh group on a long-lived
+    broker does not replay other runs' commands into this run's fresh database."""
+    await ensure_topics(bootstrap_servers, [topic, dlq(topic)], partitions=partitions)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = await consumer.end_offsets(tps)
+        consumer.assign(tps)
+        await consumer.commit({tp: OffsetAndMetadata(ends[tp], "") for tp in tps})
+    finally:
+        await consumer.stop()
+
+
+@pytest.fixture(scope="package")
+async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
+    settings = Settings(
+        service="accounts",
+        environment="sandbox",
+        log_json=False,
+        db=DbSettings(url=database_url),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
+        auth=AuthSettings(),
+    )
+    app = create_app(settings)
+    if EXTERNAL_BROKER:
+        # A shared broker may have other runs' history and groups on accounts.commands;
+        # this app consumes in a group of its own, starting at the topic's end.
+        group = f"accounts-test-{backend}-{uuid.uuid4().hex[:8]}"
+        for consumer in app.state.runtime.consumers:
+            consumer.name = group
+        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_COMMANDS, settings.kafka.partitions)
+    async with app.router.lifespan_context(app):
+        tap = Tap(bootstrap_servers, [ACCOUNTS_EVENTS, dlq(ACCOUNTS_COMMANDS)])
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks=1, linger_ms=0)
+        await tap.start()
+        await producer.start()
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://accounts", timeout=30
+            ) as http:
+                yield Bank(backend, app, http, TokenIssuer(settings.auth), producer, tap)
+        finally:
+            await producer.stop()
+            await tap.stop()
+
+
+@pytest.fixture(autouse=True)
+async def ledger_stays_balanced(bank: Bank) -> AsyncIterator[None]:
+    """After every scenario, the operator's invariant check finds nothing wrong."""
+    yield
+    check = await bank.ledger_check()
+    assert check["ok"], check["violations"]

@@ -1,0 +1,107 @@
+"""insurance and accounts in-process on the integration package's broker (one per
+backend), each with a database of its own: SQLite files, or on PostgreSQL insurance's
+tables in a schema of their own (its outbox, inbox and dead-letter tables would collide
+with accounts' otherwise). insurance asks accounts whose an account is through accounts'
+ASGI app, with the customer's own token."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, text
+
+from services.insurance.main import create_app
+from services.insurance.settings import InsuranceSettings
+from shared.db import Database
+from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS
+from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
+from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
+from tests.integration.harness import Bank, Tap
+from tests.integration.insurance.harness import Insurer
+
+PG_SCHEMA = "insurance_tests"
+# Short enough that the timeout tests move the sandbox clock rather than wait; long
+# enough that a consumer group join never makes a purchase give up.
+KNOBS = InsuranceSettings(step_timeout_s=5.0, max_attempts=3, sweep_every_s=0.1)
+
+
+async def _fresh_pg_schema(url: str, schema: str) -> None:
+    db = Database(url)
+    try:
+        async with db.writer.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            await conn.execute(text(f"CREATE SCHEMA {schema}"))
+    finally:
+        await db.dispose()
+
+
+def _use_schema(db: Database, schema: str) -> None:
+    """Every connection of this database works in `schema` (insurance's tables only)."""
+
+    @event.listens_for(db.writer.sync_engine, "connect", insert=True)
+    def _search_path(dbapi_connection: Any, _record: Any) -> None:
+        # Outside a transaction, or the pool's rollback on return would undo the SET.
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.autocommit = True
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET SESSION search_path TO {schema}")
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+@pytest.fixture(scope="package")
+async def insurer(
+    backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Insurer]:
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('insurance-sqlite') / 'insurance.db'}"
+    else:
+        assert PG_URL
+        url = PG_URL
+        await _fresh_pg_schema(url, PG_SCHEMA)
+    settings = Settings(
+        service="insurance",
+        environment="sandbox",
+        log_json=False,
+        db=DbSettings(url=url),
+        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
+        auth=AuthSettings(),
+    )
+    group = "insurance"
+    if EXTERNAL_BROKER:
+        group = f"insurance-test-{backend}-{uuid.uuid4().hex[:8]}"
+        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_EVENTS, settings.kafka.partitions)
+    app = create_app(
+        settings,
+        insurance=KNOBS,
+        accounts_transport=httpx.ASGITransport(app=bank.app),
+        consumer_group=group,
+    )
+    if backend != "sqlite":
+        _use_schema(app.state.runtime.db, PG_SCHEMA)
+    async with app.router.lifespan_context(app):
+        tap = Tap(bootstrap_servers, [INSURANCE_EVENTS])
+        await tap.start()
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://insurance", timeout=30
+            ) as http:
+                yield Insurer(backend, app, http, bank, tap)
+        finally:
+            await tap.stop()
+
+
+@pytest.fixture(autouse=True)
+async def no_hold_outlives_its_saga(insurer: Insurer) -> AsyncIterator[None]:
+    """After every scenario, no account the test touched keeps an active hold, and the
+    sandbox clock is back where the scenario found it."""
+    insurer.involved.clear()
+    offset = insurer.ctx.clock.offset
+    yield
+    insurer.ctx.clock.offset = offset
+    held = {a: h for a, (_, h) in zip(insurer.involved, await insurer.bank.balances(*insurer.involved), strict=True)}
+    assert not any(held.values()), held

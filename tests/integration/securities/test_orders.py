@@ -1,0 +1,238 @@
+"""Orders end to end inside the service: cash held, filled, settled and released
+through accounts over the real broker; positions and T+1; every step an event."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.events import accounts as acc
+from shared.events import securities as ev
+from tests.integration.securities.harness import PROCEEDS, SETTLEMENT, Brokerage
+
+pytestmark = pytest.mark.broker
+
+
+async def test_buy_fills_then_sells_next_day_for_the_proceeds(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(200_000_00)
+    await brokerage.set_price("600519", "1700.00")
+    settlement_before = (await brokerage.bank.account(SETTLEMENT))["balance_minor"]
+    proceeds_before = (await brokerage.bank.account(PROCEEDS))["balance_minor"]
+
+    buy = await brokerage.buy(investor, "600519", 100, "1690.00")
+    # 100 x 1690.00 + 0.025% commission (42.25) is held, nothing spent yet.
+    assert buy["reserved_minor"] == 16_900_000 + 4_225
+    assert await brokerage.cash(investor.securities_id) == (200_000_00, 16_904_225)
+
+    await brokerage.set_price("600519", "1685.00")  # crosses the limit: the resting buy trades at it
+    buy = await brokerage.until(investor, buy["id"], "filled")
+    assert (buy["filled_price"], buy["gross"], buy["commission"], buy["stamp_duty"]) == (
+        "1690.00",
+        "169000.00",
+        "42.25",
+        "0.00",
+    )
+    assert buy["amount_minor"] == 16_904_225
+    assert await brokerage.cash(investor.securities_id) == (200_000_00 - 16_904_225, 0)
+    settlement = (await brokerage.bank.account(SETTLEMENT))["balance_minor"]
+    assert settlement - settlement_before == 16_904_225
+
+    [position] = (await brokerage.positions(investor))["items"]
+    assert (position["symbol"], position["quantity"], position["sellable_quantity"]) == ("600519", 100, 0)
+    assert position["bought_today_quantity"] == 100
+    assert (position["average_cost"], position["cost"], position["last_price"]) == ("1690.423", "169042.25", "1685.00")
+    assert (position["market_value"], position["unrealised_pnl"]) == ("168500.00", "-542.25")
+
+    # T+1: not today.
+    sell_body = {"symbol": "600519", "side": "sell", "type": "market", "quantity": 100}
+    r = await brokerage.place(investor, sell_body)
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/insufficient-sellable-shares")
+
+    await brokerage.advance_days(1)
+    [position] = (await brokerage.positions(investor))["items"]
+    assert (position["sellable_quantity"], position["bought_today_quantity"]) == (100, 0)
+
+    await brokerage.set_price("600519", "1750.00")
+    r = await brokerage.place(investor, sell_body)
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] in ("accepted", "filling")  # a market sell executes on arrival
+    sell = await brokerage.until(investor, r.json()["id"], "filled")
+    # 175,000.00 less commission 43.75 and stamp duty 87.50
+    assert (sell["filled_price"], sell["commission"], sell["stamp_duty"], sell["amount"]) == (
+        "1750.00",
+        "43.75",
+        "87.50",
+        "174868.75",
+    )
+    assert sell["realised_pnl"] == "5826.50"
+    assert await brokerage.cash(investor.securities_id) == (200_000_00 - 16_904_225 + 17_486_875, 0)
+    proceeds = (await brokerage.bank.account(PROCEEDS))["balance_minor"]
+    assert proceeds_before - proceeds == 17_486_875
+    assert (await brokerage.positions(investor))["items"] == []
+
+    statement = await brokerage.bank.statement(investor.securities_id)
+    assert [(line["amount_minor"], line["counterparty_account_id"]) for line in statement[:2]] == [
+        (17_486_875, PROCEEDS),
+        (-16_904_225, SETTLEMENT),
+    ]
+
+    for order, side in ((buy, "buy"), (sell, "sell")):
+        await brokerage.event(order["id"], ev.OrderFilled.TYPE)
+        events = brokerage.events(order["id"])
+        assert [e.type for e in events] == [
+            ev.OrderPlaced.TYPE,
+            ev.OrderAccepted.TYPE,
+            ev.OrderMatched.TYPE,
+            ev.OrderFilled.TYPE,
+        ]
+        assert all(e.data["side"] == side and e.data["customer_id"] == investor.id for e in events)
+    filled = brokerage.events(buy["id"])[-1]
+    assert (filled.data["position_quantity"], filled.data["amount_minor"]) == (100, 16_904_225)
+    # The fill answers accounts' HoldCaptured: the causation chain is on the envelope.
+    captured = next(s.envelope for s in brokerage.bank.tap.seen if s.envelope and s.envelope.id == filled.causation_id)
+    assert captured.type == acc.HoldCaptured.TYPE
+    assert brokerage.events(sell["id"])[-1].data["realised_pnl_minor"] == 582_650
+
+
+async def test_cancelling_a_buy_releases_its_hold(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(50_000_00)
+    await brokerage.set_price("000001", "10.52")
+    buy = await brokerage.buy(investor, "000001", 1_000, "10.00")
+    assert await brokerage.cash(investor.securities_id) == (50_000_00, 10_000_00 + 500)  # 5.00 minimum commission
+
+    r = await brokerage.cancel(investor, buy["id"])
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "cancelling"
+    cancelled = await brokerage.until(investor, buy["id"], "cancelled")
+    assert cancelled["reason"] == "customer"
+    assert await brokerage.cash(investor.securities_id) == (50_000_00, 0)
+    event = await brokerage.event(buy["id"], ev.OrderCancelled.TYPE)
+    assert event.data["released_minor"] == 10_000_00 + 500
+
+    again = await brokerage.cancel(investor, buy["id"])
+    assert (again.status_code, again.json()["status"]) == (200, "cancelled")
+    # A later price through the old limit fills nothing.
+    await brokerage.set_price("000001", "9.90")
+    assert (await brokerage.order(investor, buy["id"]))["status"] == "cancelled"
+
+
+async def test_cancelling_a_sell_unfreezes_the_shares_at_once(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(100_000_00)
+    await brokerage.set_price("601398", "5.12")
+    await brokerage.buy(investor, "601398", 2_000, wait="filled")
+    await brokerage.advance_days(1)
+    await brokerage.set_price("601398", "5.12")
+    r = await brokerage.place(
+        investor, {"symbol": "601398", "side": "sell", "type": "limit", "quantity": 1_500, "price": "5.50"}
+    )
+    assert r.status_code == 202, r.text
+    [position] = (await brokerage.positions(investor))["items"]
+    assert (position["sellable_quantity"], position["frozen_quantity"]) == (500, 1_500)
+
+    r = await brokerage.cancel(investor, r.json()["id"])
+    assert (r.status_code, r.json()["status"]) == (200, "cancelled")
+    [position] = (await brokerage.positions(investor))["items"]
+    assert (position["sellable_quantity"], position["frozen_quantity"]) == (2_000, 0)
+
+
+async def test_a_market_buy_holds_at_limit_up_and_pays_the_exact_cost(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(50_000_00)
+    quote = await brokerage.set_price("300750", "188.50")
+    assert quote["limit_up"] == "226.20"  # ChiNext: +20%
+    buy = await brokerage.buy(investor, "300750", 100, wait="filled")
+    assert buy["reserved_minor"] == 22_620_00 + 566  # 100 x 226.20 + 5.655 commission, half up
+    assert (buy["filled_price"], buy["amount_minor"]) == ("188.50", 18_850_00 + 500)
+    assert await brokerage.cash(investor.securities_id) == (50_000_00 - 18_850_00 - 500, 0)
+    captured = await brokerage.bank.tap.wait_for(
+        lambda s: (
+            s.envelope is not None
+            and s.envelope.type == acc.HoldCaptured.TYPE
+            and s.envelope.data["hold_id"] == f"securities-order-{buy['id']}"
+        ),
+        what="HoldCaptured",
+    )
+    assert captured.envelope is not None
+    assert captured.envelope.data["released_minor"] == (22_620_00 + 566) - (18_850_00 + 500)
+
+
+async def test_a_buy_beyond_the_cash_is_rejected_by_accounts(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(1_000_00)
+    await brokerage.set_price("600519", "1700.00")
+    r = await brokerage.place(
+        investor, {"symbol": "600519", "side": "buy", "type": "limit", "quantity": 100, "price": "1700.00"}
+    )
+    assert r.status_code == 202, r.text
+    order = await brokerage.until(investor, r.json()["id"], "rejected")
+    assert order["reason"] == "insufficient_funds"
+    assert "available balance 1000.00" in order["detail"]
+    assert await brokerage.cash(investor.securities_id) == (1_000_00, 0)
+    rejected = await brokerage.event(order["id"], ev.OrderRejected.TYPE)
+    assert rejected.data["reason"] == "insufficient_funds"
+
+
+async def test_a_repeated_idempotency_key_returns_the_same_order(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(10_000_00)
+    await brokerage.set_price("510300", "3.862")
+    body = {"symbol": "510300", "side": "buy", "type": "limit", "quantity": 1_000, "price": "3.800"}
+    key = str(uuid.uuid4())
+    first = await brokerage.place(investor, body, key=key)
+    again = await brokerage.place(investor, body, key=key)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+    order = await brokerage.until(investor, first.json()["id"], "accepted")
+    assert len(await brokerage.orders(investor)) == 1
+    assert await brokerage.cash(investor.securities_id) == (10_000_00, 3_800_00 + 500)
+    await brokerage.cancel(investor, order["id"])
+    await brokerage.until(investor, order["id"], "cancelled")
+
+
+async def test_a_filled_order_cannot_be_cancelled_and_others_orders_are_not_found(brokerage: Brokerage) -> None:
+    investor, stranger = await brokerage.investor(10_000_00), await brokerage.investor(10_000_00)
+    await brokerage.set_price("510500", "5.734")
+    buy = await brokerage.buy(investor, "510500", 100, wait="filled")
+
+    r = await brokerage.cancel(investor, buy["id"])
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/order-not-cancellable")
+
+    for response in (
+        await brokerage.http.get(f"/v1/securities/orders/{buy['id']}", headers=stranger.headers),
+        await brokerage.cancel(stranger, buy["id"]),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+    assert await brokerage.orders(stranger) == []
+    assert (await brokerage.order(investor, buy["id"]))["status"] == "filled"
+
+
+async def test_an_unfilled_day_order_expires_next_day_and_releases_its_hold(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(10_000_00)
+    await brokerage.set_price("600036", "33.45")
+    buy = await brokerage.buy(investor, "600036", 100, "30.11")  # limit-down: nowhere near
+    assert (await brokerage.cash(investor.securities_id))[1] > 0
+    await brokerage.advance_days(1)
+    expired = await brokerage.until(investor, buy["id"], "cancelled")
+    assert expired["reason"] == "expired"
+    assert await brokerage.cash(investor.securities_id) == (10_000_00, 0)
+
+
+async def test_orders_list_newest_first_in_pages(brokerage: Brokerage) -> None:
+    investor = await brokerage.investor(50_000_00)
+    await brokerage.set_price("000858", "142.30")
+    ids = []
+    for price in ("130.00", "131.00", "132.00"):
+        ids.append((await brokerage.buy(investor, "000858", 100, price))["id"])
+    first = await brokerage.http.get("/v1/securities/orders", params={"limit": 2}, headers=investor.headers)
+    page = first.json()
+    assert [o["id"] for o in page["items"]] == ids[:0:-1]
+    rest = await brokerage.http.get(
+        "/v1/securities/orders", params={"limit": 2, "cursor": page["next_cursor"]}, headers=investor.headers
+    )
+    assert [o["id"] for o in rest.json()["items"]] == ids[:1]
+    assert rest.json()["next_cursor"] is None
+    assert len(await brokerage.orders(investor, status="open")) == 3
+    for order_id in ids:
+        await brokerage.cancel(investor, order_id)
+        await brokerage.until(investor, order_id, "cancelled")

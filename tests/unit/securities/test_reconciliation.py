@@ -1,0 +1,203 @@
+"""For any sequence of orders, price moves, fills, cancels and days, the customer's
+cash plus positions at cost reconcile with the ledger movements.
+
+The ledger here is the accounts service's own domain (holds, captures, releases,
+credits); the securities side is the domain the service runs: reservations, fills,
+fees, positions and T+1."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from services.accounts import domain as ledger
+from services.securities.domain import (
+    INSTRUMENTS,
+    FeeSchedule,
+    Instrument,
+    InvalidQuantity,
+    Market,
+    NotEnoughSellable,
+    OddLot,
+    OrderType,
+    Position,
+    Side,
+    crosses,
+    execution_price,
+    make_fill,
+    reservation_minor,
+)
+
+LIMITS = ledger.ClassLimits()
+FEES = FeeSchedule()
+OPENING_CASH = 2_000_000_00  # 2 million CNY
+SYMBOLS = [i.symbol for i in INSTRUMENTS]
+
+
+@dataclass
+class OpenOrder:
+    id: str
+    instrument: Instrument
+    side: Side
+    order_type: OrderType
+    limit: int | None
+    quantity: int
+    hold: ledger.Hold | None = None  # a buy's cash hold
+
+
+class PortfolioAgainstLedger(RuleBasedStateMachine):
+    @initialize(seed=st.integers(0, 10_000))
+    def open(self, seed: int) -> None:
+        self.day = date(2024, 6, 3)
+        self.market = Market(seed=seed)
+        self.market.open_day(self.day)
+        self.cash_in = ledger.Account("internal:cash-in", "CNY", allow_overdraft=True)
+        self.settlement = ledger.Account("internal:securities-settlement", "CNY", allow_overdraft=True)
+        self.proceeds = ledger.Account("internal:securities-proceeds", "CNY", allow_overdraft=True)
+        self.cash = ledger.Account("securities-cash", "CNY", customer_id="c1", kyc_class=ledger.KycClass.I)
+        ledger.credit(self.cash_in, self.cash, OPENING_CASH, "CNY", limits=LIMITS)
+        self.positions: dict[str, Position] = {}
+        self.open_orders: dict[str, OpenOrder] = {}
+        self.bought = self.sold = 0  # cash paid for buys, received for sells
+        self.shares_in: dict[str, int] = {}
+        self.shares_out: dict[str, int] = {}
+        self.next_id = 0
+
+    def _position(self, symbol: str) -> Position:
+        return self.positions.setdefault(symbol, Position(symbol))
+
+    def _new_id(self) -> str:
+        self.next_id += 1
+        return f"o{self.next_id}"
+
+    def _price(self, instrument: Instrument, fraction: float) -> int:
+        band = self.market.quote(instrument.symbol).band
+        tick = instrument.tick_milli
+        steps = (band.up - band.down) // tick
+        return band.down + round(steps * fraction) * tick
+
+    @rule(symbol=st.sampled_from(SYMBOLS), lots=st.integers(1, 30), market=st.booleans(), at=st.floats(0, 1))
+    def place_buy(self, symbol: str, lots: int, market: bool, at: float) -> None:
+        instrument = self.market.instrument(symbol)
+        order_type = OrderType.MARKET if market else OrderType.LIMIT
+        limit = None if market else self._price(instrument, at)
+        band = self.market.quote(symbol).band
+        amount = reservation_minor(instrument, order_type, limit, band, lots * 100, FEES)
+        order = OpenOrder(self._new_id(), instrument, Side.BUY, order_type, limit, lots * 100)
+        hold = ledger.Hold(f"h-{order.id}", self.cash.id, amount, "CNY", counts_toward_limit=False)
+        try:
+            ledger.reserve(self.cash, hold, outflow_today_minor=0, limits=LIMITS)
+        except ledger.InsufficientFunds:
+            return  # accounts answers ReservationRejected: the order ends, nothing moved
+        order.hold = hold
+        self.open_orders[order.id] = order
+
+    @rule(symbol=st.sampled_from(SYMBOLS), lots=st.integers(1, 10), everything=st.booleans(), at=st.floats(0, 1))
+    def place_sell(self, symbol: str, lots: int, everything: bool, at: float) -> None:
+        instrument = self.market.instrument(symbol)
+        position = self._position(symbol)
+        quantity = position.sellable(self.day) if everything else lots * 100
+        try:
+            position.freeze_for_sale(quantity, self.day, instrument)
+        except (NotEnoughSellable, OddLot, InvalidQuantity):
+            return
+        limit = self._price(instrument, at)
+        self.open_orders[self._new_id()] = OpenOrder("", instrument, Side.SELL, OrderType.LIMIT, limit, quantity)
+
+    @rule(symbol=st.sampled_from(SYMBOLS), at=st.floats(0, 1))
+    def move_price(self, symbol: str, at: float) -> None:
+        self.market.set_price(symbol, self._price(self.market.instrument(symbol), at))
+
+    @rule(steps=st.integers(1, 20))
+    def walk(self, steps: int) -> None:
+        for _ in range(steps):
+            self.market.step()
+
+    @rule(on_arrival=st.booleans())
+    def fill_what_crosses(self, on_arrival: bool) -> None:
+        for key, order in list(self.open_orders.items()):
+            last = self.market.quote(order.instrument.symbol).last
+            if not crosses(order.side, order.order_type, order.limit, last):
+                continue
+            price = execution_price(order.order_type, order.limit, last, on_arrival=on_arrival)
+            fill = make_fill(order.side, order.instrument, price, order.quantity, FEES)
+            position = self._position(order.instrument.symbol)
+            symbol = order.instrument.symbol
+            if order.side is Side.BUY:
+                assert order.hold is not None
+                # The hold always covers the fill: the capture never fails.
+                _, released = ledger.capture(self.cash, self.settlement, order.hold, fill.amount_minor, limits=LIMITS)
+                assert released == order.hold.amount_minor - fill.amount_minor
+                position.add_purchase(order.quantity, fill.amount_minor, self.day)
+                self.bought += fill.amount_minor
+                self.shares_in[symbol] = self.shares_in.get(symbol, 0) + order.quantity
+            else:
+                if fill.amount_minor <= 0:
+                    position.unfreeze(order.quantity)  # rejected: proceeds below fees
+                else:
+                    ledger.credit(self.proceeds, self.cash, fill.amount_minor, "CNY", limits=LIMITS)
+                    position.settle_sale(order.quantity, fill.amount_minor)
+                    self.sold += fill.amount_minor
+                    self.shares_out[symbol] = self.shares_out.get(symbol, 0) + order.quantity
+            del self.open_orders[key]
+
+    @precondition(lambda self: bool(self.open_orders))
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.open_orders)))
+        order = self.open_orders.pop(key)
+        if order.side is Side.BUY:
+            assert order.hold is not None
+            ledger.release(self.cash, order.hold)
+        else:
+            self._position(order.instrument.symbol).unfreeze(order.quantity)
+
+    @rule()
+    def next_day(self) -> None:
+        self.day += timedelta(days=1)
+        self.market.open_day(self.day)
+
+    # --- what must always hold ----------------------------------------------------------
+
+    @invariant()
+    def cash_plus_positions_at_cost_reconcile_with_the_ledger(self) -> None:
+        cost = sum(p.cost_minor for p in self.positions.values())
+        realised = sum(p.realised_pnl_minor for p in self.positions.values())
+        assert self.cash.balance_minor + cost == OPENING_CASH + realised
+        assert self.cash.balance_minor == OPENING_CASH - self.bought + self.sold
+
+    @invariant()
+    def settlement_accounts_hold_exactly_the_fills(self) -> None:
+        assert self.settlement.balance_minor == self.bought
+        assert self.proceeds.balance_minor == -self.sold
+        accounts = (self.cash_in, self.settlement, self.proceeds, self.cash)
+        assert sum(a.balance_minor for a in accounts) == 0
+
+    @invariant()
+    def held_cash_is_exactly_the_open_buys(self) -> None:
+        open_buys = [o for o in self.open_orders.values() if o.side is Side.BUY]
+        assert self.cash.held_minor == sum(o.hold.amount_minor for o in open_buys if o.hold)
+        assert self.cash.available_minor >= 0
+
+    @invariant()
+    def positions_are_consistent(self) -> None:
+        for symbol, p in self.positions.items():
+            frozen = sum(
+                o.quantity for o in self.open_orders.values() if o.side is Side.SELL and o.instrument.symbol == symbol
+            )
+            assert p.frozen == frozen
+            assert p.quantity == self.shares_in.get(symbol, 0) - self.shares_out.get(symbol, 0)
+            assert 0 <= p.frozen <= p.quantity
+            assert p.sellable(self.day) >= 0
+            assert p.cost_minor >= 0
+            assert p.quantity > 0 or p.cost_minor == 0
+
+
+PortfolioAgainstLedger.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+test_portfolio_reconciles_with_the_ledger = PortfolioAgainstLedger.TestCase

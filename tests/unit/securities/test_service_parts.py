@@ -1,0 +1,85 @@
+"""The service's in-process parts: settings turned into rules, and the quote fan-out."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from services.securities.config import SecuritiesSettings
+from services.securities.domain import HoursMode, Market
+from services.securities.handlers import Context
+from services.securities.stream import QUEUE_SIZE, QuoteHub
+
+
+def test_settings_come_from_the_securities_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECURITIES_MARKET_SEED", "99")
+    monkeypatch.setenv("SECURITIES_HOURS_MODE", "a_share")
+    monkeypatch.setenv("SECURITIES_COMMISSION_RATE", "0.0003")
+    monkeypatch.setenv("SECURITIES_MIN_COMMISSION", "0")
+    monkeypatch.setenv("SECURITIES_ALERT_THRESHOLDS_PCT", "[3, 7.5]")
+    settings = SecuritiesSettings()
+    assert (settings.market_seed, settings.hours_mode) == (99, HoursMode.A_SHARE)
+    fees = settings.fee_schedule()
+    assert (fees.commission_rate, fees.min_commission_minor, fees.stamp_duty_rate) == (
+        Decimal("0.0003"),
+        0,
+        Decimal("0.0005"),
+    )
+    assert settings.alert_thresholds_bp() == [300, 750]
+
+
+def test_the_default_fees_are_a_share_like() -> None:
+    fees = SecuritiesSettings().fee_schedule()
+    assert (fees.commission_rate, fees.min_commission_minor, fees.stamp_duty_rate) == (
+        Decimal("0.00025"),
+        500,
+        Decimal("0.0005"),
+    )
+
+
+def _market() -> Market:
+    market = Market(seed=1)
+    market.open_day(date(2024, 6, 3))
+    return market
+
+
+def test_subscribers_get_only_their_symbols() -> None:
+    hub, market = QuoteHub(), _market()
+    with hub.subscribe(["600519"]) as moutai, hub.subscribe(["600519", "000001"]) as both:
+        hub.publish([market.set_price("600519", 1_700_000), market.set_price("000001", 10_600)])
+        assert [q.symbol for q in _drain(moutai.queue)] == ["600519"]
+        assert [q.symbol for q in _drain(both.queue)] == ["600519", "000001"]
+        assert hub.subscribers == 2
+    assert hub.subscribers == 0
+
+
+def test_a_slow_subscriber_loses_its_oldest_quotes_not_the_newest() -> None:
+    hub, market = QuoteHub(), _market()
+    with hub.subscribe(["600519"]) as sub:
+        for i in range(QUEUE_SIZE + 10):
+            hub.publish([market.set_price("600519", 1_600_000 + i * 10)])
+        quotes = _drain(sub.queue)
+    assert len(quotes) == QUEUE_SIZE and sub.dropped == 10
+    assert quotes[-1].last == 1_600_000 + (QUEUE_SIZE + 9) * 10
+
+
+def _drain(queue):  # type: ignore[no-untyped-def]
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+async def test_a_sandbox_reset_puts_the_market_back_on_its_seed() -> None:
+    ctx = Context(settings=SecuritiesSettings(market_seed=3))
+    ctx.sim.set_price("600519", 1_800_000)
+    for _ in range(50):
+        ctx.sim.step()
+    with ctx.hub.subscribe(["600519"]) as sub:
+        await ctx.reset_market()
+        streamed = _drain(sub.queue)
+    fresh = ctx.sim.quote("600519")
+    assert (fresh.last, fresh.pinned, fresh.volume) == (1_688_000, False, 0)
+    assert [q.last for q in streamed] == [1_688_000]
