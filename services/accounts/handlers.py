@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain, store
 from shared.clock import Clock
-from shared.events import REGISTRY, Envelope, Message
+from shared.events import REGISTRY, Message
 from shared.events import accounts as ev
-from shared.kafka.consumer import Handler
+from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import UnitOfWork
 from shared.sandbox import DEMO_CUSTOMERS
 
@@ -320,19 +320,16 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
 
 
 def command_handlers(ctx: Context) -> dict[str, Handler]:
-    def bind(fn):  # type: ignore[no-untyped-def]
-        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
-            await fn(ctx, uow, message)
-
-        return handle
-
-    return {
-        ev.ReserveFunds.TYPE: bind(reserve_funds),
-        ev.ReleaseHold.TYPE: bind(release_hold),
-        ev.CaptureHold.TYPE: bind(capture_hold),
-        ev.CreditAccount.TYPE: bind(credit_account),
-        ev.TransferFunds.TYPE: bind(transfer_funds),
-    }
+    return bind_handlers(
+        ctx,
+        {
+            ev.ReserveFunds: reserve_funds,
+            ev.ReleaseHold: release_hold,
+            ev.CaptureHold: capture_hold,
+            ev.CreditAccount: credit_account,
+            ev.TransferFunds: transfer_funds,
+        },
+    )
 
 
 async def _outflow_if_limited(ctx: Context, session, account: domain.Account, counts: bool) -> int:  # type: ignore[no-untyped-def]

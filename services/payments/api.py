@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -104,38 +106,85 @@ async def _payer(directory: Directory, principal: Principal, account_id: str) ->
     return payer
 
 
-async def _start(request: Request, runtime: Runtime, ctx: handlers.Context, draft: handlers.Draft) -> Response:
-    domain.check_per_payment_limit(draft.amount_minor, draft.payer_class, ctx.policy)
-    payment = await handlers.start_payment(ctx, runtime.unit_of_work, draft, correlation_id_var.get())
-    return Response(
-        public(payment).model_dump_json(),
-        status_code=202,
-        media_type="application/json",
-        headers={"location": f"/v1/payments/{payment.id}"},
-    )
+@dataclass(frozen=True)
+class Recipient:
+    """Who receives a payment, resolved from the request."""
+
+    account_id: str
+    customer_id: str | None
+    key: str  # what "a payee the customer has paid before" means for this kind
+    label: str
+    reference: str = ""
 
 
-def _problem(exc: PaymentRejected) -> Problem:
-    return Problem(exc.status, exc.slug, exc.detail)
+Resolve = Callable[[], Awaitable[tuple[Recipient, int]]]
 
 
-@router.post(
-    "/payments/transfers", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM}
-)
-async def create_transfer(
-    body: TransferCreate,
-    request: Request,
-    principal: CurrentCustomer,
-    runtime: RuntimeDep,
-    ctx: ContextDep,
-    directory: DirectoryDep,
-) -> Response:
+class PaymentDeps:
+    """The request's collaborators, so each payment kind only says how it finds its payee."""
+
+    def __init__(
+        self,
+        request: Request,
+        principal: CurrentCustomer,
+        runtime: RuntimeDep,
+        ctx: ContextDep,
+        directory: DirectoryDep,
+    ) -> None:
+        self.request, self.principal, self.runtime, self.ctx, self.directory = (
+            request,
+            principal,
+            runtime,
+            ctx,
+            directory,
+        )
+
+    async def pay(self, kind: Kind, payer_account_id: str, currency: str, resolve: Resolve, note: str = "") -> Response:
+        """Validate, resolve payer and payee, persist the saga and answer 202; any refusal
+        becomes a problem and nothing is written."""
+        key = _key(self.request)
+        try:
+            _currency(currency)
+            payee, amount = await resolve()
+            payer = await _payer(self.directory, self.principal, payer_account_id)
+            if payee.account_id == payer.id:
+                raise PaymentRejected("same-account", "the payer and payee accounts are the same")
+            domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.policy)
+            draft = handlers.Draft(
+                kind=kind,
+                customer_id=self.principal.customer_id,
+                idempotency_key=key,
+                payer_account_id=payer.id,
+                payer_class=payer.kyc_class,
+                payee_account_id=payee.account_id,
+                payee_customer_id=payee.customer_id,
+                payee_key=payee.key,
+                payee_label=payee.label,
+                amount_minor=amount,
+                reference=payee.reference,
+                note=note,
+            )
+        except PaymentRejected as exc:
+            raise Problem(exc.status, exc.slug, exc.detail) from None
+        payment = await handlers.start_payment(self.ctx, self.runtime.unit_of_work, draft, correlation_id_var.get())
+        return Response(
+            public(payment).model_dump_json(),
+            status_code=202,
+            media_type="application/json",
+            headers={"location": f"/v1/payments/{payment.id}"},
+        )
+
+
+Pay = Annotated[PaymentDeps, Depends()]
+POSTED = {"status_code": 202, "response_model": PaymentPublic, "responses": {404: PROBLEM, 422: PROBLEM}}
+
+
+@router.post("/payments/transfers", **POSTED)
+async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
     """Send money to another account, by account id or by the payee's registered phone."""
-    key = _key(request)
-    try:
-        _currency(body.currency)
+
+    async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
-        payer = await _payer(directory, principal, body.payer_account_id)
         if (body.payee_account_id is None) == (body.payee_phone is None):
             raise PaymentRejected("invalid-payee", "give exactly one of payee_account_id or payee_phone")
         if body.payee_phone is not None:
@@ -143,87 +192,43 @@ async def create_transfer(
                 phone = normalise_phone(body.payee_phone)
             except ValueError as exc:
                 raise PaymentRejected("invalid-payee", str(exc)) from None
-            customer = await directory.by_phone(phone)
+            customer = await deps.directory.by_phone(phone)
             if customer is None or customer.default_account_id is None:
                 raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
-            payee_id, payee_customer, label = customer.default_account_id, customer.customer_id, customer.holder
+            account_id, customer_id, label = customer.default_account_id, customer.customer_id, customer.holder
         else:
-            payee = await directory.account(body.payee_account_id)  # type: ignore[arg-type]
-            if payee is None or payee.customer_id is None:
+            found = await deps.directory.account(body.payee_account_id)  # type: ignore[arg-type]
+            if found is None or found.customer_id is None:
                 raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
-            if payee.currency != body.currency:
+            if found.currency != body.currency:
                 raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
-            payee_id, payee_customer, label = payee.id, payee.customer_id, payee.holder
-        if payee_id == payer.id:
-            raise PaymentRejected("same-account", "the payer and payee accounts are the same")
-        draft = handlers.Draft(
-            kind=Kind.TRANSFER,
-            customer_id=principal.customer_id,
-            idempotency_key=key,
-            payer_account_id=payer.id,
-            payer_class=payer.kyc_class,
-            payee_account_id=payee_id,
-            payee_customer_id=payee_customer,
-            payee_key=f"account:{payee_id}",
-            payee_label=label,
-            amount_minor=amount,
-            note=body.note,
-        )
-        return await _start(request, runtime, ctx, draft)
-    except PaymentRejected as exc:
-        raise _problem(exc) from None
+            account_id, customer_id, label = found.id, found.customer_id, found.holder
+        return Recipient(account_id, customer_id, f"account:{account_id}", label), amount
+
+    return await deps.pay(Kind.TRANSFER, body.payer_account_id, body.currency, resolve, note=body.note)
 
 
-@router.post("/payments/bills", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM})
-async def create_bill_payment(
-    body: BillCreate,
-    request: Request,
-    principal: CurrentCustomer,
-    runtime: RuntimeDep,
-    ctx: ContextDep,
-    directory: DirectoryDep,
-) -> Response:
+@router.post("/payments/bills", **POSTED)
+async def create_bill_payment(body: BillCreate, deps: Pay) -> Response:
     """Pay a utility bill (water, electricity, gas, phone) to a seeded biller."""
-    key = _key(request)
-    try:
-        _currency(body.currency)
+
+    async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
         biller = domain.BILLERS.get(body.biller_code)
         if biller is None:
             raise PaymentRejected("unknown-biller", f"there is no biller {body.biller_code!r}; see GET /v1/billers")
         biller.check_reference(body.bill_reference)
-        payer = await _payer(directory, principal, body.payer_account_id)
-        draft = handlers.Draft(
-            kind=Kind.BILL,
-            customer_id=principal.customer_id,
-            idempotency_key=key,
-            payer_account_id=payer.id,
-            payer_class=payer.kyc_class,
-            payee_account_id=biller.settlement_account_id,
-            payee_customer_id=None,
-            payee_key=f"biller:{biller.code}:{body.bill_reference}",
-            payee_label=biller.name,
-            amount_minor=amount,
-            reference=body.bill_reference,
-        )
-        return await _start(request, runtime, ctx, draft)
-    except PaymentRejected as exc:
-        raise _problem(exc) from None
+        key = f"biller:{biller.code}:{body.bill_reference}"
+        return Recipient(biller.settlement_account_id, None, key, biller.name, body.bill_reference), amount
+
+    return await deps.pay(Kind.BILL, body.payer_account_id, body.currency, resolve)
 
 
-@router.post("/payments/qr", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM})
-async def create_qr_payment(
-    body: QrCreate,
-    request: Request,
-    principal: CurrentCustomer,
-    runtime: RuntimeDep,
-    ctx: ContextDep,
-    directory: DirectoryDep,
-) -> Response:
+@router.post("/payments/qr", **POSTED)
+async def create_qr_payment(body: QrCreate, deps: Pay) -> Response:
     """Pay a merchant by scanning its QR code (`sandbank://qr/v1?m=<merchant>&a=<amount>&r=<ref>`)."""
-    key = _key(request)
-    try:
-        _currency(body.currency)
+
+    async def resolve() -> tuple[Recipient, int]:
         qr = domain.parse_qr(body.qr_payload)
         merchant = domain.MERCHANTS.get(qr.merchant_id)
         if merchant is None:
@@ -234,38 +239,17 @@ async def create_qr_payment(
         amount = qr.amount_minor if qr.amount_minor is not None else asked
         if amount is None:
             raise PaymentRejected("invalid-amount", "this QR code carries no amount: send one")
-        payer = await _payer(directory, principal, body.payer_account_id)
-        draft = handlers.Draft(
-            kind=Kind.QR,
-            customer_id=principal.customer_id,
-            idempotency_key=key,
-            payer_account_id=payer.id,
-            payer_class=payer.kyc_class,
-            payee_account_id=merchant.settlement_account_id,
-            payee_customer_id=None,
-            payee_key=f"merchant:{merchant.id}",
-            payee_label=merchant.name,
-            amount_minor=amount,
-            reference=qr.reference,
-        )
-        return await _start(request, runtime, ctx, draft)
-    except PaymentRejected as exc:
-        raise _problem(exc) from None
+        payee = Recipient(merchant.settlement_account_id, None, f"merchant:{merchant.id}", merchant.name, qr.reference)
+        return payee, amount
+
+    return await deps.pay(Kind.QR, body.payer_account_id, body.currency, resolve)
 
 
-@router.post("/payments/topups", status_code=202, response_model=PaymentPublic, responses={404: PROBLEM, 422: PROBLEM})
-async def create_topup(
-    body: TopupCreate,
-    request: Request,
-    principal: CurrentCustomer,
-    runtime: RuntimeDep,
-    ctx: ContextDep,
-    directory: DirectoryDep,
-) -> Response:
+@router.post("/payments/topups", **POSTED)
+async def create_topup(body: TopupCreate, deps: Pay) -> Response:
     """Top up a mobile phone's prepaid balance (up to 500 CNY)."""
-    key = _key(request)
-    try:
-        _currency(body.currency)
+
+    async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
         try:
             phone = normalise_phone(body.phone)
@@ -273,23 +257,9 @@ async def create_topup(
             raise PaymentRejected("invalid-phone", str(exc)) from None
         if amount > domain.TOPUP_MAX_MINOR:
             raise PaymentRejected("limit-exceeded", f"top-ups are at most {format_minor(domain.TOPUP_MAX_MINOR)} CNY")
-        payer = await _payer(directory, principal, body.payer_account_id)
-        draft = handlers.Draft(
-            kind=Kind.TOPUP,
-            customer_id=principal.customer_id,
-            idempotency_key=key,
-            payer_account_id=payer.id,
-            payer_class=payer.kyc_class,
-            payee_account_id=domain.TOPUP_SETTLEMENT,
-            payee_customer_id=None,
-            payee_key=f"mobile:{phone}",
-            payee_label=f"Mobile top-up {phone}",
-            amount_minor=amount,
-            reference=phone,
-        )
-        return await _start(request, runtime, ctx, draft)
-    except PaymentRejected as exc:
-        raise _problem(exc) from None
+        return Recipient(domain.TOPUP_SETTLEMENT, None, f"mobile:{phone}", f"Mobile top-up {phone}", phone), amount
+
+    return await deps.pay(Kind.TOPUP, body.payer_account_id, body.currency, resolve)
 
 
 def _cursor(p: store.Payment) -> str:

@@ -20,10 +20,9 @@ from services.payments import domain, store
 from services.payments.domain import Kind, Reason, Stage
 from shared.clock import Clock
 from shared.db import Database
-from shared.events import Envelope, Message
 from shared.events import accounts as acc
 from shared.events import payments as ev
-from shared.kafka.consumer import Handler
+from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.observability import correlation_id_var
 
@@ -285,19 +284,16 @@ async def when_hold_released_fail_payment(ctx: Context, uow: UnitOfWork, msg: ac
 
 
 def event_handlers(ctx: Context) -> dict[str, Handler]:
-    def bind(fn):  # type: ignore[no-untyped-def]
-        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
-            await fn(ctx, uow, message)
-
-        return handle
-
-    return {
-        acc.FundsReserved.TYPE: bind(when_funds_reserved_assess_risk),
-        acc.ReservationRejected.TYPE: bind(when_reservation_rejected_fail_payment),
-        acc.HoldCaptured.TYPE: bind(when_hold_captured_complete_payment),
-        acc.CaptureRejected.TYPE: bind(when_capture_rejected_release_hold),
-        acc.HoldReleased.TYPE: bind(when_hold_released_fail_payment),
-    }
+    return bind_handlers(
+        ctx,
+        {
+            acc.FundsReserved: when_funds_reserved_assess_risk,
+            acc.ReservationRejected: when_reservation_rejected_fail_payment,
+            acc.HoldCaptured: when_hold_captured_complete_payment,
+            acc.CaptureRejected: when_capture_rejected_release_hold,
+            acc.HoldReleased: when_hold_released_fail_payment,
+        },
+    )
 
 
 # --- timeouts ------------------------------------------------------------------------------

