@@ -1,7 +1,9 @@
 """Gateway routes for securities: market data, the live quote stream, orders,
 positions and bank-securities transfers, passed through to the securities service
 (which verifies the token itself). Order and transfer POSTs move money, so they go
-through `forward_idempotently` (Idempotency-Key required).
+through `forward_idempotently` (Idempotency-Key required). The bodies are validated here
+too, against the shapes securities serves (shared/schemas/securities.py), and forwarded
+as they came.
 
 The quote stream is served by securities and relayed here byte for byte with httpx
 streaming: the gateway stays the phone's only address, and the stream ends when
@@ -11,10 +13,10 @@ either side goes away.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -23,6 +25,19 @@ from gateway.idempotency import forward_idempotently
 from gateway.sessions import Authenticated
 from shared.observability import correlation_id_var, request_id_var
 from shared.problems import Problem
+from shared.schemas.securities import (
+    BankTransferCreate,
+    BankTransferPage,
+    BankTransferPublic,
+    InstrumentList,
+    OrderCreate,
+    OrderPage,
+    OrderPublic,
+    PositionList,
+    PriceSet,
+    QuoteList,
+    QuotePublic,
+)
 
 SERVICE = "securities"
 # Securities sends a comment line at least this often; a quieter stream is dead.
@@ -35,44 +50,18 @@ securities = APIRouter(prefix="/securities", tags=["securities"], responses={404
 Symbol = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")]
 ResourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
 SymbolsQuery = Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")]
-# The bodies are validated by securities (its OpenAPI at /docs has their schemas); the
-# gateway imports no service, so here they are documented by example.
-OrderBody = Annotated[
-    dict[str, Any],
-    Body(
-        description="`{symbol, side: buy|sell, type: market|limit, quantity, price?}`; buys in lots of 100",
-        examples=[
-            {"symbol": "600519", "side": "buy", "type": "limit", "quantity": 100, "price": "1688.00"},
-            {"symbol": "000001", "side": "sell", "type": "market", "quantity": 200},
-        ],
-    ),
-]
-TransferBody = Annotated[
-    dict[str, Any],
-    Body(
-        description="`{from: bank|securities, amount, currency?, bank_account_id?}`",
-        examples=[{"from": "bank", "amount": "5000.00", "currency": "CNY"}],
-    ),
-]
-PriceBody = Annotated[
-    dict[str, Any],
-    Body(
-        description="`{price, pinned?}`: on the tick, inside today's limits",
-        examples=[{"price": "1700.00", "pinned": True}],
-    ),
-]
 
 
 # --- market data ------------------------------------------------------------------------------
 
 
-@market.get("/instruments")
+@market.get("/instruments", response_model=InstrumentList)
 async def list_instruments(request: Request, principal: Authenticated, upstreams: UpstreamsDep) -> Response:
     """The simulated listings: board, daily limit, tick and lot size."""
     return await upstreams.forward(SERVICE, request, "/v1/market/instruments", token=principal.token)
 
 
-@market.get("/quotes", responses={422: PROBLEM})
+@market.get("/quotes", response_model=QuoteList, responses={422: PROBLEM})
 async def list_quotes(
     request: Request, principal: Authenticated, upstreams: UpstreamsDep, symbols: SymbolsQuery = None
 ) -> Response:
@@ -80,7 +69,7 @@ async def list_quotes(
     return await upstreams.forward(SERVICE, request, "/v1/market/quotes", token=principal.token)
 
 
-@market.get("/quotes/{symbol}", responses={404: PROBLEM})
+@market.get("/quotes/{symbol}", response_model=QuotePublic, responses={404: PROBLEM})
 async def get_quote(symbol: Symbol, request: Request, principal: Authenticated, upstreams: UpstreamsDep) -> Response:
     """Last price, change, best bid and ask, the day's limit prices and volume."""
     return await upstreams.forward(SERVICE, request, f"/v1/market/quotes/{symbol}", token=principal.token)
@@ -143,11 +132,12 @@ async def stream_quotes(
 
 @market.post(
     "/sandbox/{symbol}/price",
+    response_model=QuotePublic,
     tags=["sandbox"],
     responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
 )
 async def set_price(
-    symbol: Symbol, _body: PriceBody, request: Request, principal: Operator, upstreams: UpstreamsDep
+    symbol: Symbol, _body: PriceSet, request: Request, principal: Operator, upstreams: UpstreamsDep
 ) -> Response:
     """Sandbox control (operators): trade a symbol at a price inside today's limits and
     pin it there, so a test can make a limit order fill or an alert fire on purpose.
@@ -158,8 +148,10 @@ async def set_price(
 # --- orders, positions, transfers -------------------------------------------------------------
 
 
-@securities.post("/orders", status_code=202, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM})
-async def place_order(_body: OrderBody, request: Request, principal: Customer) -> Response:
+@securities.post(
+    "/orders", status_code=202, response_model=OrderPublic, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+)
+async def place_order(_body: OrderCreate, request: Request, principal: Customer) -> Response:
     """Place a market or limit order (Idempotency-Key required). Answers 202 with the
     order: a buy is `pending` until its cash is held, then `accepted`; `filling` once
     executed, `filled` once accounts has settled the cash."""
@@ -168,7 +160,7 @@ async def place_order(_body: OrderBody, request: Request, principal: Customer) -
     )
 
 
-@securities.get("/orders")
+@securities.get("/orders", response_model=OrderPage)
 async def list_orders(
     request: Request,
     principal: Customer,
@@ -182,13 +174,13 @@ async def list_orders(
     return await upstreams.forward(SERVICE, request, "/v1/securities/orders", token=principal.token)
 
 
-@securities.get("/orders/{order_id}")
+@securities.get("/orders/{order_id}", response_model=OrderPublic)
 async def get_order(order_id: ResourceId, request: Request, principal: Customer, upstreams: UpstreamsDep) -> Response:
     """One order. Another customer's order answers 404."""
     return await upstreams.forward(SERVICE, request, f"/v1/securities/orders/{order_id}", token=principal.token)
 
 
-@securities.delete("/orders/{order_id}", status_code=202, responses={409: PROBLEM})
+@securities.delete("/orders/{order_id}", status_code=202, response_model=OrderPublic, responses={409: PROBLEM})
 async def cancel_order(
     order_id: ResourceId, request: Request, principal: Customer, upstreams: UpstreamsDep
 ) -> Response:
@@ -197,14 +189,19 @@ async def cancel_order(
     return await upstreams.forward(SERVICE, request, f"/v1/securities/orders/{order_id}", token=principal.token)
 
 
-@securities.get("/positions")
+@securities.get("/positions", response_model=PositionList)
 async def list_positions(request: Request, principal: Customer, upstreams: UpstreamsDep) -> Response:
     """Holdings with quantity, T+1 sellable quantity, average cost, market value and P&L."""
     return await upstreams.forward(SERVICE, request, "/v1/securities/positions", token=principal.token)
 
 
-@securities.post("/transfers", status_code=202, responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM})
-async def create_transfer(_body: TransferBody, request: Request, principal: Customer) -> Response:
+@securities.post(
+    "/transfers",
+    status_code=202,
+    response_model=BankTransferPublic,
+    responses={400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+)
+async def create_transfer(_body: BankTransferCreate, request: Request, principal: Customer) -> Response:
     """Bank-securities transfer (Idempotency-Key required): `from: bank` moves cash from
     the checking account to the securities cash account, `from: securities` back."""
     return await forward_idempotently(
@@ -212,7 +209,7 @@ async def create_transfer(_body: TransferBody, request: Request, principal: Cust
     )
 
 
-@securities.get("/transfers")
+@securities.get("/transfers", response_model=BankTransferPage)
 async def list_transfers(
     request: Request,
     principal: Customer,
@@ -223,7 +220,7 @@ async def list_transfers(
     return await upstreams.forward(SERVICE, request, "/v1/securities/transfers", token=principal.token)
 
 
-@securities.get("/transfers/{transfer_id}")
+@securities.get("/transfers/{transfer_id}", response_model=BankTransferPublic)
 async def get_transfer(
     transfer_id: ResourceId, request: Request, principal: Customer, upstreams: UpstreamsDep
 ) -> Response:

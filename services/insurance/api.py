@@ -15,27 +15,27 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
-from services.insurance import domain, handlers, store
+from services.insurance import domain, handlers, store, views
 from services.insurance.accounts_client import AccountsClient
-from services.insurance.schemas import (
+from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
+from shared.money import InvalidAmount, to_minor
+from shared.problems import PROBLEM_JSON, Problem, problem_response
+from shared.schemas.insurance import (
     ClaimCreate,
     ClaimPage,
     ClaimPublic,
     ClaimStatusName,
     DecisionCreate,
     DocumentCreate,
+    InsuranceQuoteCreate,
+    InsuranceQuotePublic,
     PolicyCreate,
     PolicyPage,
     PolicyPublic,
     PolicyStatusName,
     ProductList,
     ProductPublic,
-    QuoteCreate,
-    QuotePublic,
 )
-from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
-from shared.money import InvalidAmount, to_minor
-from shared.problems import PROBLEM_JSON, Problem, problem_response
 from shared.service import Runtime
 
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
@@ -111,19 +111,19 @@ async def list_products(runtime: RuntimeDep) -> ProductList:
     """Every product with its premium rule (age bands, terms, sum insured), waiting period,
     exclusions and the documents each kind of claim needs. No login needed."""
     async with runtime.db.read() as session:
-        return ProductList(items=[ProductPublic.of(p) for p in await store.products(session)])
+        return ProductList(items=[views.product_public(p) for p in await store.products(session)])
 
 
 @customer.get("/products/{code}", response_model=ProductPublic, summary="One product")
 async def get_product(code: str, runtime: RuntimeDep) -> ProductPublic:
     async with runtime.db.read() as session:
-        return ProductPublic.of(await store.product(session, code))
+        return views.product_public(await store.product(session, code))
 
 
-@customer.post("/quotes", status_code=201, response_model=QuotePublic, summary="Price a policy")
+@customer.post("/quotes", status_code=201, response_model=InsuranceQuotePublic, summary="Price a policy")
 async def create_quote(
-    body: QuoteCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
-) -> QuotePublic:
+    body: InsuranceQuoteCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+) -> InsuranceQuotePublic:
     """A priced quote for a product, the insured's age, a term and a sum insured. It can
     be bought for 15 minutes (sandbox clock). An unknown product is a 404; an age, term or
     sum insured the product does not offer is a 422."""
@@ -138,16 +138,16 @@ async def create_quote(
             term_days=body.term_days,
             sum_insured_minor=sum_insured,
         )
-    return QuotePublic.of(quote)
+    return views.quote_public(quote)
 
 
-@customer.get("/quotes/{quote_id}", response_model=QuotePublic, summary="One of your quotes")
-async def get_quote(quote_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> QuotePublic:
+@customer.get("/quotes/{quote_id}", response_model=InsuranceQuotePublic, summary="One of your quotes")
+async def get_quote(quote_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> InsuranceQuotePublic:
     async with runtime.db.read() as session:
         quote = await session.get(store.Quote, quote_id)
     if quote is None or quote.customer_id != principal.customer_id:
         raise domain.NotFound(f"quote {quote_id} was not found")
-    return QuotePublic.of(quote)
+    return views.quote_public(quote)
 
 
 # --- policies ---------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ async def _policy_public(session: Any, policy: store.Policy, *, with_history: bo
     remaining = domain.remaining_sum_insured(policy.sum_insured_minor, (store.other_claim(c) for c in claims))
     saga = await session.get(store.Saga, handlers.premium_hold_id(policy.id))
     history = await store.history(session, "policy", policy.id) if with_history else None
-    return PolicyPublic.of(policy, remaining_minor=remaining, saga=saga, history=history)
+    return views.policy_public(policy, remaining_minor=remaining, saga=saga, history=history)
 
 
 @customer.post(
@@ -249,7 +249,7 @@ async def get_policy(policy_id: str, principal: CurrentCustomer, runtime: Runtim
 
 
 async def _claim_public(session: Any, claim: store.Claim) -> ClaimPublic:
-    return ClaimPublic.of(
+    return views.claim_public(
         claim,
         decisions=await store.decisions(session, claim.id),
         documents=await store.documents(session, claim.id),
@@ -271,7 +271,7 @@ async def _claim_page(session: Any, query: Select[Any], cursor: str | None, limi
         for d in found:
             decisions[d.claim_id].append(d)
     return ClaimPage(
-        items=[ClaimPublic.of(c, decisions=decisions[c.id]) for c in page], next_cursor=_next_cursor(rows, limit)
+        items=[views.claim_public(c, decisions=decisions[c.id]) for c in page], next_cursor=_next_cursor(rows, limit)
     )
 
 

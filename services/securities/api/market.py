@@ -11,54 +11,16 @@ import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from services.securities import domain, jobs
+from services.securities import domain, jobs, views
 from services.securities.api.deps import PROBLEM, ContextDep, RuntimeDep, order_problem
 from services.securities.handlers import Context
-from services.securities.schemas import InstrumentList, InstrumentPublic, PriceSet, QuoteList, QuotePublic
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
-from shared.money import format_minor
 from shared.problems import Problem
+from shared.schemas.securities import InstrumentList, PriceSet, QuoteList, QuotePublic
 
 HEARTBEAT_S = 15.0
 
 router = APIRouter(responses={401: PROBLEM})
-
-
-def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
-    i = q.instrument
-
-    def price(milli: int | None) -> str | None:
-        return None if milli is None else domain.format_price(milli, i)
-
-    change_pct = q.change_bp / 100
-    return QuotePublic(
-        symbol=i.symbol,
-        name=i.name,
-        exchange=i.exchange.value,  # type: ignore[arg-type]
-        board=i.board.value,  # type: ignore[arg-type]
-        st=i.st,
-        last=domain.format_price(q.last, i),
-        prev_close=domain.format_price(q.prev_close, i),
-        change=domain.format_price(q.change, i),
-        change_pct=f"{change_pct:.2f}",
-        bid=price(q.bid),
-        ask=price(q.ask),
-        limit_up=domain.format_price(q.band.up, i),
-        limit_down=domain.format_price(q.band.down, i),
-        limit_pct=i.limit_bp // 100,
-        open=domain.format_price(q.open, i),
-        high=domain.format_price(q.high, i),
-        low=domain.format_price(q.low, i),
-        volume=q.volume,
-        turnover=format_minor(q.turnover_minor),
-        turnover_minor=q.turnover_minor,
-        tick_size=domain.format_price(i.tick_milli, i),
-        lot_size=i.lot_size,
-        pinned=q.pinned,
-        market_open=market_open,
-        bank_day=q.day.isoformat() if q.day else None,
-        seq=q.seq,
-    )
 
 
 def _symbols(ctx: Context, symbols: str | None) -> list[str]:
@@ -75,22 +37,7 @@ def _symbols(ctx: Context, symbols: str | None) -> list[str]:
 
 @router.get("/v1/market/instruments", response_model=InstrumentList, tags=["market"], summary="The listings")
 async def list_instruments(_principal: CurrentPrincipal, ctx: ContextDep) -> InstrumentList:
-    return InstrumentList(
-        items=[
-            InstrumentPublic(
-                symbol=i.symbol,
-                name=i.name,
-                exchange=i.exchange.value,  # type: ignore[arg-type]
-                board=i.board.value,  # type: ignore[arg-type]
-                st=i.st,
-                tick_size=domain.format_price(i.tick_milli, i),
-                lot_size=i.lot_size,
-                limit_pct=i.limit_bp // 100,
-                stamp_duty_exempt=i.stamp_duty_exempt,
-            )
-            for i in ctx.sim.instruments.values()
-        ]
-    )
+    return InstrumentList(items=[views.instrument_public(i) for i in ctx.sim.instruments.values()])
 
 
 @router.get("/v1/market/quotes", response_model=QuoteList, tags=["market"], summary="Quotes for a list of symbols")
@@ -101,7 +48,7 @@ async def list_quotes(
 ) -> QuoteList:
     ctx.sync_day()
     is_open = ctx.market_open()
-    return QuoteList(items=[quote_public(q, is_open) for q in ctx.sim.quotes(_symbols(ctx, symbols))])
+    return QuoteList(items=[views.quote_public(q, is_open) for q in ctx.sim.quotes(_symbols(ctx, symbols))])
 
 
 @router.get(
@@ -115,7 +62,7 @@ async def get_quote(symbol: str, _principal: CurrentPrincipal, ctx: ContextDep) 
     """Last price, change from the previous close, best bid and ask, the day's limits and volume."""
     ctx.sync_day()
     try:
-        return quote_public(ctx.sim.quote(symbol), ctx.market_open())
+        return views.quote_public(ctx.sim.quote(symbol), ctx.market_open())
     except domain.UnknownInstrument:
         raise Problem(404, "unknown-symbol", f"no listing {symbol!r} in the sandbox market") from None
 
@@ -161,7 +108,7 @@ async def stream_quotes(
 
 
 def _sse(quote: domain.Quote, market_open: bool) -> bytes:
-    data = orjson.dumps(quote_public(quote, market_open).model_dump(mode="json"))
+    data = orjson.dumps(views.quote_public(quote, market_open).model_dump(mode="json"))
     return b"event: quote\nid: " + f"{quote.symbol}:{quote.seq}".encode() + b"\ndata: " + data + b"\n\n"
 
 
@@ -192,4 +139,4 @@ async def set_price(
         quote = await jobs.set_price(ctx, runtime, instrument.symbol, price, pinned=body.pinned)
     except domain.OrderError as err:
         raise order_problem(err) from None
-    return quote_public(quote, ctx.market_open())
+    return views.quote_public(quote, ctx.market_open())

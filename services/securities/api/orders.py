@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.securities import domain, handlers, store
+from services.securities import domain, handlers, store, views
 from services.securities.api.deps import (
     PROBLEM,
     ContextDep,
@@ -21,60 +21,12 @@ from services.securities.api.deps import (
     json_answer,
     order_problem,
 )
-from services.securities.handlers import Context
-from services.securities.schemas import (
-    OrderCreate,
-    OrderPage,
-    OrderPublic,
-    PortfolioTotals,
-    PositionList,
-    PositionPublic,
-)
 from shared.auth import CurrentCustomer
-from shared.money import format_minor
 from shared.problems import Problem, not_found
+from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
 from shared.service import Runtime
 
 router = APIRouter(responses={401: PROBLEM})
-
-
-def order_public(o: store.Order, ctx: Context) -> OrderPublic:
-    instrument = ctx.sim.instrument(o.symbol)
-
-    def money(minor: int | None) -> str | None:
-        return None if minor is None else format_minor(minor)
-
-    return OrderPublic(
-        id=o.id,
-        symbol=o.symbol,
-        name=instrument.name,
-        side=o.side,  # type: ignore[arg-type]
-        type=o.order_type,  # type: ignore[arg-type]
-        quantity=o.quantity,
-        price=domain.format_price(o.limit_price_milli, instrument) if o.limit_price_milli is not None else None,
-        status=o.status,  # type: ignore[arg-type]
-        reason=o.reason,
-        detail=o.detail,
-        account_id=o.account_id,
-        reserved=format_minor(o.reserved_minor),
-        reserved_minor=o.reserved_minor,
-        filled_price=domain.format_price(o.fill_price_milli, instrument) if o.fill_price_milli is not None else None,
-        gross=money(o.gross_minor),
-        gross_minor=o.gross_minor,
-        commission=money(o.commission_minor),
-        commission_minor=o.commission_minor,
-        stamp_duty=money(o.stamp_duty_minor),
-        stamp_duty_minor=o.stamp_duty_minor,
-        amount=money(o.amount_minor),
-        amount_minor=o.amount_minor,
-        realised_pnl=money(o.realised_pnl_minor),
-        realised_pnl_minor=o.realised_pnl_minor,
-        bank_day=o.bank_day.isoformat(),
-        created_at=o.created_at,
-        updated_at=o.updated_at,
-        filled_at=o.filled_at,
-        links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
-    )
 
 
 @router.post(
@@ -103,7 +55,7 @@ async def place_order(
         async with runtime.db.read() as session:
             existing = await store.order_by_key(session, principal.customer_id, idempotency_key)
         if existing is not None:
-            return _answer(order_public(existing, ctx), 200)
+            return _answer(views.order_public(existing, ctx), 200)
     account = await directory.securities_account(principal.token)
     req = handlers.OrderRequest(
         symbol=body.symbol,
@@ -126,7 +78,7 @@ async def place_order(
         if found is None:
             raise
         order, created = found, False
-    return _answer(order_public(order, ctx), 202 if created else 200)
+    return _answer(views.order_public(order, ctx), 202 if created else 200)
 
 
 OrderStatusFilter = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected", "open"]
@@ -155,7 +107,7 @@ async def list_orders(
         query = query.where(store.Order.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Order.seq.desc()).limit(limit + 1))).all()
-    items = [order_public(o, ctx) for o in rows[:limit]]
+    items = [views.order_public(o, ctx) for o in rows[:limit]]
     return OrderPage(items=items, next_cursor=encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None)
 
 
@@ -176,7 +128,7 @@ async def _own_order(runtime: Runtime, customer_id: str, order_id: str) -> store
     summary="One order",
 )
 async def get_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> OrderPublic:
-    return order_public(await _own_order(runtime, principal.customer_id, order_id), ctx)
+    return views.order_public(await _own_order(runtime, principal.customer_id, order_id), ctx)
 
 
 @router.delete(
@@ -197,7 +149,7 @@ async def cancel_order(order_id: str, principal: CurrentCustomer, runtime: Runti
         raise not_found("order", order_id) from None
     except handlers.OrderNotCancellable as exc:
         raise Problem(409, "order-not-cancellable", exc.detail) from None
-    return _answer(order_public(order, ctx), 202 if order.status == domain.OrderStatus.CANCELLING else 200)
+    return _answer(views.order_public(order, ctx), 202 if order.status == domain.OrderStatus.CANCELLING else 200)
 
 
 # --- positions ------------------------------------------------------------------------------
@@ -222,42 +174,8 @@ async def list_positions(principal: CurrentCustomer, runtime: RuntimeDep, ctx: C
     items = []
     for row in rows:
         p = store.position_to_domain(row)
-        quote = ctx.sim.quote(p.symbol)
-        i = quote.instrument
-        pnl = p.unrealised_pnl_minor(quote.last)
-        pct = pnl * 10_000 // p.cost_minor if p.cost_minor else 0
-        items.append(
-            PositionPublic(
-                symbol=p.symbol,
-                name=i.name,
-                quantity=p.quantity,
-                sellable_quantity=p.sellable(today),
-                frozen_quantity=p.frozen,
-                bought_today_quantity=p.bought_today(today),
-                average_cost=domain.format_price(p.average_cost_milli(), places=3),
-                cost=format_minor(p.cost_minor),
-                cost_minor=p.cost_minor,
-                last_price=domain.format_price(quote.last, i),
-                market_value=format_minor(p.market_value_minor(quote.last)),
-                market_value_minor=p.market_value_minor(quote.last),
-                unrealised_pnl=format_minor(pnl),
-                unrealised_pnl_minor=pnl,
-                unrealised_pnl_pct=f"{pct / 100:.2f}",
-                realised_pnl=format_minor(p.realised_pnl_minor),
-                realised_pnl_minor=p.realised_pnl_minor,
-            )
-        )
-    value = sum(i.market_value_minor for i in items)
-    cost = sum(i.cost_minor for i in items)
-    totals = PortfolioTotals(
-        market_value=format_minor(value),
-        market_value_minor=value,
-        cost=format_minor(cost),
-        cost_minor=cost,
-        unrealised_pnl=format_minor(value - cost),
-        unrealised_pnl_minor=value - cost,
-    )
-    return PositionList(items=items, totals=totals)
+        items.append(views.position_public(p, ctx.sim.quote(p.symbol), today))
+    return PositionList(items=items, totals=views.portfolio_totals(items))
 
 
 def _answer(model: OrderPublic, status: int) -> JSONResponse:

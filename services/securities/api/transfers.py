@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.securities import domain, handlers, store
+from services.securities import domain, handlers, store, views
 from services.securities.api.deps import (
     PROBLEM,
     ContextDep,
@@ -21,42 +21,24 @@ from services.securities.api.deps import (
     json_answer,
     order_problem,
 )
-from services.securities.schemas import TransferCreate, TransferPage, TransferPublic
 from shared.auth import CurrentCustomer
-from shared.money import InvalidAmount, format_minor, to_minor
+from shared.money import InvalidAmount, to_minor
 from shared.problems import Problem, not_found
+from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic
 
 router = APIRouter(responses={401: PROBLEM})
-
-
-def transfer_public(t: store.BankTransfer) -> TransferPublic:
-    return TransferPublic(
-        id=t.id,
-        direction=t.direction,  # type: ignore[arg-type]
-        from_account_id=t.from_account_id,
-        to_account_id=t.to_account_id,
-        amount=format_minor(t.amount_minor, t.currency),
-        amount_minor=t.amount_minor,
-        currency=t.currency,
-        status=t.status,  # type: ignore[arg-type]
-        reason=t.reason,
-        detail=t.detail,
-        created_at=t.created_at,
-        updated_at=t.updated_at,
-        links={"self": f"/v1/securities/transfers/{t.id}"},
-    )
 
 
 @router.post(
     "/v1/securities/transfers",
     status_code=202,
-    response_model=TransferPublic,
+    response_model=BankTransferPublic,
     tags=["transfers"],
     responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 503: PROBLEM},
     summary="Move cash between the bank and the securities cash account",
 )
 async def create_transfer(
-    body: TransferCreate,
+    body: BankTransferCreate,
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
@@ -71,7 +53,7 @@ async def create_transfer(
         async with runtime.db.read() as session:
             existing = await store.transfer_by_key(session, principal.customer_id, idempotency_key)
         if existing is not None:
-            return _answer(transfer_public(existing), 200)
+            return _answer(views.transfer_public(existing), 200)
     try:
         amount_minor = to_minor(body.amount, body.currency)
     except InvalidAmount as exc:
@@ -94,42 +76,42 @@ async def create_transfer(
         if found is None:
             raise
         transfer, created = found, False
-    return _answer(transfer_public(transfer), 202 if created else 200)
+    return _answer(views.transfer_public(transfer), 202 if created else 200)
 
 
 @router.get(
-    "/v1/securities/transfers", response_model=TransferPage, tags=["transfers"], summary="The customer's transfers"
+    "/v1/securities/transfers", response_model=BankTransferPage, tags=["transfers"], summary="The customer's transfers"
 )
 async def list_transfers(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
-) -> TransferPage:
+) -> BankTransferPage:
     query = select(store.BankTransfer).where(store.BankTransfer.customer_id == principal.customer_id)
     before = decode_cursor(cursor)
     if before is not None:
         query = query.where(store.BankTransfer.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.BankTransfer.seq.desc()).limit(limit + 1))).all()
-    items = [transfer_public(t) for t in rows[:limit]]
-    return TransferPage(items=items, next_cursor=encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None)
+    items = [views.transfer_public(t) for t in rows[:limit]]
+    return BankTransferPage(items=items, next_cursor=encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None)
 
 
 @router.get(
     "/v1/securities/transfers/{transfer_id}",
-    response_model=TransferPublic,
+    response_model=BankTransferPublic,
     tags=["transfers"],
     responses={404: PROBLEM},
     summary="One transfer",
 )
-async def get_transfer(transfer_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> TransferPublic:
+async def get_transfer(transfer_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> BankTransferPublic:
     async with runtime.db.read() as session:
         transfer = await session.scalar(select(store.BankTransfer).where(store.BankTransfer.id == transfer_id))
     if transfer is None or transfer.customer_id != principal.customer_id:
         raise not_found("transfer", transfer_id)
-    return transfer_public(transfer)
+    return views.transfer_public(transfer)
 
 
-def _answer(model: TransferPublic, status: int) -> JSONResponse:
+def _answer(model: BankTransferPublic, status: int) -> JSONResponse:
     return json_answer(model, model.links["self"], status)

@@ -1,6 +1,9 @@
 """Public request and response bodies of the securities API; the gateway serves the
 same shapes. Prices and money are decimal strings, money also as integer fen
-(`*_minor`)."""
+(`*_minor`).
+
+Pure pydantic: the value lists and limits below copy the securities domain's, and
+tests/unit/securities/test_schemas_match_domain.py keeps them equal."""
 
 from __future__ import annotations
 
@@ -11,6 +14,21 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from shared.money import AmountIn
+
+# --- the domain's value lists and limits ---------------------------------------------------------
+
+SideName = Literal["buy", "sell"]
+OrderTypeName = Literal["market", "limit"]
+OrderStatusName = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected"]
+ExchangeName = Literal["SH", "SZ"]
+BoardName = Literal["main", "chinext", "star", "etf"]
+TransferDirectionName = Literal["bank_to_securities", "securities_to_bank"]
+TransferStatusName = Literal["pending", "completed", "failed"]
+MAX_ORDER_QUANTITY = 1_000_000
+LOT_SIZE = 100
+
+# Li Wei's savings account (shared/sandbox.py), for the examples.
+DEMO_SAVINGS = "5a0e1d3c-0000-4000-8000-000000000102"
 
 
 def _decimal(value: Any) -> Decimal:
@@ -34,6 +52,9 @@ PriceIn = Annotated[
 ]
 
 
+# --- orders and positions -----------------------------------------------------------------------
+
+
 class OrderCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -41,15 +62,14 @@ class OrderCreate(BaseModel):
             "examples": [
                 {"symbol": "600519", "side": "buy", "type": "limit", "quantity": 100, "price": "1688.00"},
                 {"symbol": "000001", "side": "sell", "type": "market", "quantity": 200},
+                {"symbol": "510300", "side": "buy", "type": "limit", "quantity": 1000, "price": "3.862"},
             ]
         },
     )
     symbol: str = Field(min_length=1, max_length=12, description="Six-digit code, e.g. 600519 (or 600519.SH)")
-    side: Literal["buy", "sell"]
-    type: Literal["market", "limit"] = Field(
-        description="market: fill at the current price; limit: at `price` or better"
-    )
-    quantity: int = Field(gt=0, le=1_000_000, description="Shares; buys in lots of 100")
+    side: SideName
+    type: OrderTypeName = Field(description="market: fill at the current price; limit: at `price` or better")
+    quantity: int = Field(gt=0, le=MAX_ORDER_QUANTITY, description=f"Shares; buys in lots of {LOT_SIZE}")
     price: PriceIn | None = Field(default=None, description="Limit price (limit orders only), on the tick")
 
 
@@ -57,11 +77,11 @@ class OrderPublic(BaseModel):
     id: str
     symbol: str
     name: str
-    side: Literal["buy", "sell"]
-    type: Literal["market", "limit"]
+    side: SideName
+    type: OrderTypeName
     quantity: int
     price: str | None = Field(description="The limit price (null for market orders)")
-    status: Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected"]
+    status: OrderStatusName
     reason: str | None = Field(description="Why it was rejected or cancelled")
     detail: str | None
     account_id: str
@@ -124,11 +144,14 @@ class PositionList(BaseModel):
     totals: PortfolioTotals
 
 
+# --- market data --------------------------------------------------------------------------------
+
+
 class QuotePublic(BaseModel):
     symbol: str
     name: str
-    exchange: Literal["SH", "SZ"]
-    board: Literal["main", "chinext", "star", "etf"]
+    exchange: ExchangeName
+    board: BoardName
     st: bool
     currency: str = "CNY"
     last: str
@@ -161,8 +184,8 @@ class QuoteList(BaseModel):
 class InstrumentPublic(BaseModel):
     symbol: str
     name: str
-    exchange: Literal["SH", "SZ"]
-    board: Literal["main", "chinext", "star", "etf"]
+    exchange: ExchangeName
+    board: BoardName
     st: bool
     tick_size: str
     lot_size: int
@@ -175,16 +198,29 @@ class InstrumentList(BaseModel):
 
 
 class PriceSet(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"price": "1700.00", "pinned": True}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"price": "1700.00", "pinned": True}, {"price": "1688.00", "pinned": False}]},
+    )
     price: PriceIn = Field(description="Inside today's limit band and on the tick")
     pinned: bool = Field(default=True, description="Keep the price there (the random walk skips the symbol)")
 
 
-class TransferCreate(BaseModel):
+# --- bank-securities transfers ------------------------------------------------------------------
+# Named BankTransfer*: the gateway serves payments' TransferCreate too, and OpenAPI
+# components are keyed by class name.
+
+
+class BankTransferCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         populate_by_name=True,
-        json_schema_extra={"examples": [{"from": "bank", "amount": "5000.00", "currency": "CNY"}]},
+        json_schema_extra={
+            "examples": [
+                {"from": "bank", "amount": "5000.00", "currency": "CNY"},
+                {"from": "securities", "amount": "1200.00", "bank_account_id": DEMO_SAVINGS},
+            ]
+        },
     )
     from_: Literal["bank", "securities"] = Field(
         alias="from", description="bank: checking -> securities cash; securities: the way back"
@@ -196,15 +232,15 @@ class TransferCreate(BaseModel):
     )
 
 
-class TransferPublic(BaseModel):
+class BankTransferPublic(BaseModel):
     id: str
-    direction: Literal["bank_to_securities", "securities_to_bank"]
+    direction: TransferDirectionName
     from_account_id: str
     to_account_id: str
     amount: str
     amount_minor: int
     currency: str
-    status: Literal["pending", "completed", "failed"]
+    status: TransferStatusName
     reason: str | None
     detail: str | None
     created_at: datetime
@@ -212,6 +248,6 @@ class TransferPublic(BaseModel):
     links: dict[str, str]
 
 
-class TransferPage(BaseModel):
-    items: list[TransferPublic]
+class BankTransferPage(BaseModel):
+    items: list[BankTransferPublic]
     next_cursor: str | None

@@ -1,0 +1,174 @@
+"""The public bodies (shared/schemas/securities.py) built from the simulated market's
+quotes and instruments and from the store's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from services.securities import domain, store
+from services.securities.handlers import Context
+from shared.money import format_minor
+from shared.schemas.securities import (
+    BankTransferPublic,
+    InstrumentPublic,
+    OrderPublic,
+    PortfolioTotals,
+    PositionPublic,
+    QuotePublic,
+)
+
+# --- market data --------------------------------------------------------------------------------
+
+
+def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
+    i = q.instrument
+
+    def price(milli: int | None) -> str | None:
+        return None if milli is None else domain.format_price(milli, i)
+
+    change_pct = q.change_bp / 100
+    return QuotePublic(
+        symbol=i.symbol,
+        name=i.name,
+        exchange=i.exchange.value,  # type: ignore[arg-type]
+        board=i.board.value,  # type: ignore[arg-type]
+        st=i.st,
+        last=domain.format_price(q.last, i),
+        prev_close=domain.format_price(q.prev_close, i),
+        change=domain.format_price(q.change, i),
+        change_pct=f"{change_pct:.2f}",
+        bid=price(q.bid),
+        ask=price(q.ask),
+        limit_up=domain.format_price(q.band.up, i),
+        limit_down=domain.format_price(q.band.down, i),
+        limit_pct=i.limit_bp // 100,
+        open=domain.format_price(q.open, i),
+        high=domain.format_price(q.high, i),
+        low=domain.format_price(q.low, i),
+        volume=q.volume,
+        turnover=format_minor(q.turnover_minor),
+        turnover_minor=q.turnover_minor,
+        tick_size=domain.format_price(i.tick_milli, i),
+        lot_size=i.lot_size,
+        pinned=q.pinned,
+        market_open=market_open,
+        bank_day=q.day.isoformat() if q.day else None,
+        seq=q.seq,
+    )
+
+
+def instrument_public(i: domain.Instrument) -> InstrumentPublic:
+    return InstrumentPublic(
+        symbol=i.symbol,
+        name=i.name,
+        exchange=i.exchange.value,  # type: ignore[arg-type]
+        board=i.board.value,  # type: ignore[arg-type]
+        st=i.st,
+        tick_size=domain.format_price(i.tick_milli, i),
+        lot_size=i.lot_size,
+        limit_pct=i.limit_bp // 100,
+        stamp_duty_exempt=i.stamp_duty_exempt,
+    )
+
+
+# --- orders and positions -----------------------------------------------------------------------
+
+
+def order_public(o: store.Order, ctx: Context) -> OrderPublic:
+    instrument = ctx.sim.instrument(o.symbol)
+
+    def money(minor: int | None) -> str | None:
+        return None if minor is None else format_minor(minor)
+
+    return OrderPublic(
+        id=o.id,
+        symbol=o.symbol,
+        name=instrument.name,
+        side=o.side,  # type: ignore[arg-type]
+        type=o.order_type,  # type: ignore[arg-type]
+        quantity=o.quantity,
+        price=domain.format_price(o.limit_price_milli, instrument) if o.limit_price_milli is not None else None,
+        status=o.status,  # type: ignore[arg-type]
+        reason=o.reason,
+        detail=o.detail,
+        account_id=o.account_id,
+        reserved=format_minor(o.reserved_minor),
+        reserved_minor=o.reserved_minor,
+        filled_price=domain.format_price(o.fill_price_milli, instrument) if o.fill_price_milli is not None else None,
+        gross=money(o.gross_minor),
+        gross_minor=o.gross_minor,
+        commission=money(o.commission_minor),
+        commission_minor=o.commission_minor,
+        stamp_duty=money(o.stamp_duty_minor),
+        stamp_duty_minor=o.stamp_duty_minor,
+        amount=money(o.amount_minor),
+        amount_minor=o.amount_minor,
+        realised_pnl=money(o.realised_pnl_minor),
+        realised_pnl_minor=o.realised_pnl_minor,
+        bank_day=o.bank_day.isoformat(),
+        created_at=o.created_at,
+        updated_at=o.updated_at,
+        filled_at=o.filled_at,
+        links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
+    )
+
+
+def position_public(p: domain.Position, quote: domain.Quote, today: date) -> PositionPublic:
+    """A holding valued at the quote's last price."""
+    i = quote.instrument
+    pnl = p.unrealised_pnl_minor(quote.last)
+    pct = pnl * 10_000 // p.cost_minor if p.cost_minor else 0
+    return PositionPublic(
+        symbol=p.symbol,
+        name=i.name,
+        quantity=p.quantity,
+        sellable_quantity=p.sellable(today),
+        frozen_quantity=p.frozen,
+        bought_today_quantity=p.bought_today(today),
+        average_cost=domain.format_price(p.average_cost_milli(), places=3),
+        cost=format_minor(p.cost_minor),
+        cost_minor=p.cost_minor,
+        last_price=domain.format_price(quote.last, i),
+        market_value=format_minor(p.market_value_minor(quote.last)),
+        market_value_minor=p.market_value_minor(quote.last),
+        unrealised_pnl=format_minor(pnl),
+        unrealised_pnl_minor=pnl,
+        unrealised_pnl_pct=f"{pct / 100:.2f}",
+        realised_pnl=format_minor(p.realised_pnl_minor),
+        realised_pnl_minor=p.realised_pnl_minor,
+    )
+
+
+def portfolio_totals(items: Sequence[PositionPublic]) -> PortfolioTotals:
+    value = sum(i.market_value_minor for i in items)
+    cost = sum(i.cost_minor for i in items)
+    return PortfolioTotals(
+        market_value=format_minor(value),
+        market_value_minor=value,
+        cost=format_minor(cost),
+        cost_minor=cost,
+        unrealised_pnl=format_minor(value - cost),
+        unrealised_pnl_minor=value - cost,
+    )
+
+
+# --- bank-securities transfers ------------------------------------------------------------------
+
+
+def transfer_public(t: store.BankTransfer) -> BankTransferPublic:
+    return BankTransferPublic(
+        id=t.id,
+        direction=t.direction,  # type: ignore[arg-type]
+        from_account_id=t.from_account_id,
+        to_account_id=t.to_account_id,
+        amount=format_minor(t.amount_minor, t.currency),
+        amount_minor=t.amount_minor,
+        currency=t.currency,
+        status=t.status,  # type: ignore[arg-type]
+        reason=t.reason,
+        detail=t.detail,
+        created_at=t.created_at,
+        updated_at=t.updated_at,
+        links={"self": f"/v1/securities/transfers/{t.id}"},
+    )
