@@ -22,7 +22,7 @@ from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal, Principal
 from shared.clock import Clock
 from shared.db import Database
 from shared.events.topics import dlq
-from shared.kafka.consumer import ConsumerLoop, Handler
+from shared.kafka.consumer import ConsumerLoop, Handler, Prefetch
 from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
@@ -40,6 +40,10 @@ class ConsumerSpec:
     name: str  # the consumer group
     topics: list[str]
     handlers: Mapping[str, Handler]
+    # Loads what a whole batch will touch in a few queries, before its handlers run.
+    prefetch: Prefetch | None = None
+    # For sagas listening to accounts.events: skip replies to other services' commands.
+    replies_only: bool = False
 
 
 class Runtime:
@@ -83,6 +87,8 @@ class Runtime:
                 bootstrap_servers=settings.kafka.bootstrap_servers,
                 topics=spec.topics,
                 handlers=spec.handlers,
+                prefetch=spec.prefetch,
+                replies_for=settings.service if spec.replies_only else None,
                 source=settings.service,
                 max_batch=settings.kafka.max_batch,
                 max_attempts=settings.kafka.max_attempts,

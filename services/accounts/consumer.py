@@ -1,5 +1,6 @@
 """Which topics and message types the accounts service consumes."""
 
+from services.accounts import store
 from services.accounts.handlers import Context, command_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS
 from shared.service import ConsumerSpec
@@ -8,4 +9,11 @@ TOPICS = [ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS]
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
-    return [ConsumerSpec(name="accounts", topics=[ACCOUNTS_COMMANDS], handlers=command_handlers(ctx))]
+    return [
+        ConsumerSpec(
+            name="accounts",
+            topics=[ACCOUNTS_COMMANDS],
+            handlers=command_handlers(ctx),
+            prefetch=lambda uow, commands: store.prefetch(uow.session, commands),
+        )
+    ]

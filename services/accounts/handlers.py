@@ -54,9 +54,9 @@ MAX_ACCOUNTS_PER_CUSTOMER = 20
 async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> None:
     """Place a hold, or reject it with a reason the saga can show the customer."""
     session = uow.session
-    existing = await session.get(store.Hold, cmd.hold_id)
+    existing = await store.get_hold(session, cmd.hold_id)
     if existing is not None:
-        account_row = await session.get(store.Account, existing.account_id)
+        account_row = await store.account_row(session, existing.account_id)
         available = account_row.balance_minor - account_row.held_minor if account_row else 0
         uow.publish(_hold_fact(existing, available=available))
         return
@@ -91,8 +91,7 @@ async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> 
         await store.save_accounts(session, [account])
     except domain.LedgerError as err:
         row.status, row.reason, row.detail = domain.HoldStatus.REJECTED, err.reason, err.detail
-    session.add(row)
-    await session.flush()
+    store.add_hold(session, row)
     uow.publish(_hold_fact(row, available=account.available_minor if account else 0))
 
 
@@ -100,7 +99,7 @@ async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> No
     """Free a hold. A release for an unknown hold leaves a released tombstone, so a
     reservation arriving after its saga gave up cannot take funds nobody will free."""
     session = uow.session
-    row = await session.get(store.Hold, cmd.hold_id, with_for_update=True)
+    row = await store.get_hold(session, cmd.hold_id)
     now = ctx.clock.now()
     if row is None:
         row = store.Hold(
@@ -114,8 +113,7 @@ async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> No
             created_at=now,
             updated_at=now,
         )
-        session.add(row)
-        await session.flush()
+        store.add_hold(session, row)
     elif row.status == domain.HoldStatus.ACTIVE:
         accounts = await store.load_accounts(session, [row.account_id])
         hold = store.hold_to_domain(row)
@@ -128,7 +126,7 @@ async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> No
 async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> None:
     """Post a held amount into the target account; release whatever is left."""
     session = uow.session
-    row = await session.get(store.Hold, cmd.hold_id, with_for_update=True)
+    row = await store.get_hold(session, cmd.hold_id)
     if row is None or row.status != domain.HoldStatus.ACTIVE:
         if row is not None and row.status == domain.HoldStatus.CAPTURED:
             uow.publish(_hold_fact(row))
@@ -186,7 +184,7 @@ async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> No
 
 async def _replay(uow: UnitOfWork, kind: str, reference: str) -> bool:
     """Answer a re-sent credit or transfer with the fact its id produced the first time."""
-    done = await uow.session.get(store.CommandOutcome, (kind, reference))
+    done = await store.get_outcome(uow.session, kind, reference)
     if done is None:
         return False
     uow.publish(REGISTRY[done.fact_type].model_validate(done.fact_data))
@@ -194,14 +192,15 @@ async def _replay(uow: UnitOfWork, kind: str, reference: str) -> bool:
 
 
 def _remember(ctx: Context, uow: UnitOfWork, kind: str, reference: str, fact: Message) -> None:
-    uow.session.add(
+    store.add_outcome(
+        uow.session,
         store.CommandOutcome(
             kind=kind,
             reference=reference,
             fact_type=fact.TYPE,
             fact_data=fact.model_dump(mode="json"),
             created_at=ctx.clock.now(),
-        )
+        ),
     )
     uow.publish(fact)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -127,19 +129,114 @@ class DailyOutflow(Base):
 # --- loading and storing domain objects ---------------------------------------------
 
 
-async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, domain.Account]:
-    """Load accounts for update (row locks on PostgreSQL; SQLite has one writer)."""
+@dataclass
+class Batch:
+    """What one batch of commands touches, loaded up front (and locked, on PostgreSQL).
+
+    A key present with None is a known miss: no second query for it."""
+
+    accounts: dict[str, tuple[Account, str | None] | None] = field(default_factory=dict)
+    holds: dict[str, Hold | None] = field(default_factory=dict)
+    outcomes: dict[tuple[str, str], CommandOutcome | None] = field(default_factory=dict)
+
+
+def batch_of(session: AsyncSession) -> Batch:
+    batch = session.info.get("batch")
+    if batch is None:
+        batch = session.info["batch"] = Batch()
+    return batch  # type: ignore[no-any-return]
+
+
+async def prefetch(session: AsyncSession, commands: list[Any]) -> None:
+    """Load every hold, account, customer class and command outcome a batch touches in
+    three queries, instead of several per command."""
+    batch = batch_of(session)
+    hold_ids = {c.hold_id for c in commands if hasattr(c, "hold_id")}
+    account_ids: set[str] = set()
+    references: set[str] = set()
+    for c in commands:
+        account_ids.add(c.account_id)
+        for attr in ("target_account_id", "to_account_id", "source_account_id"):
+            if (other := getattr(c, attr, None)) is not None:
+                account_ids.add(other)
+        for attr in ("credit_id", "transfer_id"):
+            if (ref := getattr(c, attr, None)) is not None:
+                references.add(ref)
+    if hold_ids:
+        found = (await session.scalars(select(Hold).where(Hold.id.in_(hold_ids)).with_for_update())).all()
+        by_id = {h.id: h for h in found}
+        batch.holds.update({h: by_id.get(h) for h in hold_ids})
+        account_ids.update(h.account_id for h in found)
+    await _load_into(session, batch, account_ids)
+    if references:
+        found_outcomes = (
+            await session.scalars(select(CommandOutcome).where(CommandOutcome.reference.in_(references)))
+        ).all()
+        by_key = {(o.kind, o.reference): o for o in found_outcomes}
+        for ref in references:
+            for kind in ("credit", "transfer"):
+                batch.outcomes[(kind, ref)] = by_key.get((kind, ref))
+
+
+async def _load_into(session: AsyncSession, batch: Batch, ids: set[str]) -> None:
+    missing = sorted(i for i in ids if i not in batch.accounts)
+    if not missing:
+        return
     rows = (
         await session.execute(
             select(Account, Customer.kyc_class)
             .outerjoin(Customer, Customer.id == Account.customer_id)
-            .where(Account.id.in_(sorted(set(ids))))
+            .where(Account.id.in_(missing))
             .order_by(Account.id)
             .with_for_update(of=Account)
         )
     ).all()
-    return {
-        a.id: domain.Account(
+    found = {a.id: (a, kyc) for a, kyc in rows}
+    batch.accounts.update({i: found.get(i) for i in missing})
+
+
+async def get_hold(session: AsyncSession, hold_id: str) -> Hold | None:
+    batch = batch_of(session)
+    if hold_id not in batch.holds:
+        batch.holds[hold_id] = await session.get(Hold, hold_id, with_for_update=True)
+    return batch.holds[hold_id]
+
+
+def add_hold(session: AsyncSession, row: Hold) -> None:
+    session.add(row)
+    batch_of(session).holds[row.id] = row
+
+
+async def account_row(session: AsyncSession, account_id: str) -> Account | None:
+    batch = batch_of(session)
+    await _load_into(session, batch, {account_id})
+    found = batch.accounts[account_id]
+    return found[0] if found else None
+
+
+async def get_outcome(session: AsyncSession, kind: str, reference: str) -> CommandOutcome | None:
+    batch = batch_of(session)
+    if (kind, reference) not in batch.outcomes:
+        batch.outcomes[(kind, reference)] = await session.get(CommandOutcome, (kind, reference))
+    return batch.outcomes[(kind, reference)]
+
+
+def add_outcome(session: AsyncSession, row: CommandOutcome) -> None:
+    session.add(row)
+    batch_of(session).outcomes[(row.kind, row.reference)] = row
+
+
+async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, domain.Account]:
+    """Accounts as domain objects (locked on PostgreSQL; SQLite has one writer)."""
+    batch = batch_of(session)
+    await _load_into(session, batch, set(ids))
+    loaded = {}
+    for account_id in ids:
+        found = batch.accounts[account_id]
+        if found is None:
+            continue
+        a, kyc = found
+        loaded[a.id] = domain.Account(
             id=a.id,
             currency=a.currency,
             balance_minor=a.balance_minor,
@@ -148,15 +245,17 @@ async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, doma
             kyc_class=domain.KycClass(kyc) if kyc else None,
             allow_overdraft=a.allow_overdraft,
         )
-        for a, kyc in rows
-    }
+    return loaded
 
 
 async def save_accounts(session: AsyncSession, accounts: list[domain.Account]) -> None:
+    """Write changed balances onto the loaded rows; the unit of work flushes them together."""
+    batch = batch_of(session)
     for a in accounts:
-        await session.execute(
-            update(Account).where(Account.id == a.id).values(balance_minor=a.balance_minor, held_minor=a.held_minor)
-        )
+        found = batch.accounts.get(a.id)
+        assert found is not None, f"account {a.id} saved without being loaded"
+        row = found[0]
+        row.balance_minor, row.held_minor = a.balance_minor, a.held_minor
 
 
 async def outflow_today(session: AsyncSession, customer_id: str | None, day: date) -> int:

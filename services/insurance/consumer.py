@@ -11,4 +11,4 @@ GROUP = "insurance"
 
 
 def consumers(ctx: Context, group: str = GROUP) -> list[ConsumerSpec]:
-    return [ConsumerSpec(name=group, topics=[ACCOUNTS_EVENTS], handlers=fact_handlers(ctx))]
+    return [ConsumerSpec(name=group, topics=[ACCOUNTS_EVENTS], handlers=fact_handlers(ctx), replies_only=True)]

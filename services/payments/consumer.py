@@ -1,6 +1,6 @@
 """Which topics and message types the payments service consumes."""
 
-from services.payments.handlers import Context, event_handlers
+from services.payments.handlers import Context, event_handlers, prefetch
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from shared.service import ConsumerSpec
 
@@ -8,4 +8,12 @@ TOPICS = [ACCOUNTS_COMMANDS, PAYMENTS_EVENTS]
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
-    return [ConsumerSpec(name="payments", topics=[ACCOUNTS_EVENTS], handlers=event_handlers(ctx))]
+    return [
+        ConsumerSpec(
+            name="payments",
+            topics=[ACCOUNTS_EVENTS],
+            handlers=event_handlers(ctx),
+            prefetch=prefetch,
+            replies_only=True,
+        )
+    ]

@@ -20,6 +20,7 @@ from services.payments import domain, store
 from services.payments.domain import Kind, Reason, Stage
 from shared.clock import Clock
 from shared.db import Database
+from shared.events import Message
 from shared.events import accounts as acc
 from shared.events import payments as ev
 from shared.kafka.consumer import Handler, bind_handlers
@@ -34,6 +35,14 @@ class Context:
     clock: Clock = field(default_factory=Clock)
     policy: domain.RiskPolicy = field(default_factory=domain.RiskPolicy)
     timeouts: domain.Timeouts = field(default_factory=domain.Timeouts)
+    # Payees each customer has been paid before: once known, known for good, so a
+    # positive answer is kept in memory (bounded) and the database is asked only otherwise.
+    known_payees: set[tuple[str, str]] = field(default_factory=set)
+
+    def remember_payee(self, customer_id: str, payee_key: str) -> None:
+        if len(self.known_payees) > 100_000:
+            self.known_payees.clear()
+        self.known_payees.add((customer_id, payee_key))
 
 
 @dataclass(frozen=True)
@@ -107,9 +116,8 @@ async def request_payment(ctx: Context, uow: UnitOfWork, draft: Draft, correlati
 async def start_payment(ctx: Context, runtime_uow, draft: Draft, correlation_id: str | None) -> store.Payment:  # type: ignore[no-untyped-def]
     """Start a payment, or return the one this idempotency key already started."""
     try:
+        # No look-up first: the unique key refuses a repeat, and the repeat is rare.
         async with runtime_uow() as uow:
-            if (existing := await find_by_key(uow.session, draft.customer_id, draft.idempotency_key)) is not None:
-                return existing
             return await request_payment(ctx, uow, draft, correlation_id)
     except IntegrityError:
         async with runtime_uow() as uow:
@@ -175,9 +183,25 @@ def _failed(uow: UnitOfWork, p: store.Payment) -> None:
     )
 
 
+async def prefetch(uow: UnitOfWork, facts: list[Message]) -> None:
+    """Load (and lock, on PostgreSQL) the sagas a batch of accounts' facts concerns, in one
+    query; most facts on accounts.events are other services' holds and need none."""
+    hold_ids = {m.hold_id for m in facts if hasattr(m, "hold_id")}
+    if not hold_ids:
+        return
+    found = (
+        await uow.session.scalars(select(store.Payment).where(store.Payment.id.in_(hold_ids)).with_for_update())
+    ).all()
+    by_id = {p.id: p for p in found}
+    uow.session.info.setdefault("sagas", {}).update({h: by_id.get(h) for h in hold_ids})
+
+
 async def _saga(uow: UnitOfWork, hold_id: str, *stages: Stage) -> store.Payment | None:
-    # Locked (PostgreSQL) so the timeout sweeper and a late fact never both move it.
-    payment = await uow.session.get(store.Payment, hold_id, with_for_update=True)
+    sagas = uow.session.info.setdefault("sagas", {})
+    if hold_id not in sagas:
+        # Locked (PostgreSQL) so the timeout sweeper and a late fact never both move it.
+        sagas[hold_id] = await uow.session.get(store.Payment, hold_id, with_for_update=True)
+    payment = sagas[hold_id]
     if payment is None or payment.stage not in stages:
         return None  # another service's hold, or a fact this saga has already moved past
     return payment
@@ -201,7 +225,7 @@ async def when_funds_reserved_assess_risk(ctx: Context, uow: UnitOfWork, msg: ac
             store.Payment.created_at < p.created_at,
         )
     )
-    known = await session.scalar(
+    known = (p.customer_id, p.payee_key) in ctx.known_payees or await session.scalar(
         select(
             exists().where(
                 store.Payment.customer_id == p.customer_id,
@@ -253,6 +277,7 @@ async def when_hold_captured_complete_payment(ctx: Context, uow: UnitOfWork, msg
         return
     p.entry_id = msg.entry_id
     _move(ctx, p, Stage.COMPLETED, ctx.clock.now())
+    ctx.remember_payee(p.customer_id, p.payee_key)
     uow.publish(
         ev.PaymentCompleted(
             payment_id=p.id,

@@ -12,4 +12,4 @@ GROUP = "securities"
 
 
 def consumers(ctx: Context) -> list[ConsumerSpec]:
-    return [ConsumerSpec(name=GROUP, topics=[ACCOUNTS_EVENTS], handlers=event_handlers(ctx))]
+    return [ConsumerSpec(name=GROUP, topics=[ACCOUNTS_EVENTS], handlers=event_handlers(ctx), replies_only=True)]

@@ -20,6 +20,7 @@ from shared.observability import correlation_id_var
 log = logging.getLogger(__name__)
 
 Handler = Callable[[UnitOfWork, Envelope, Message], Awaitable[None]]
+Prefetch = Callable[[UnitOfWork, list[Message]], Awaitable[None]]
 C = TypeVar("C")
 
 
@@ -66,7 +67,12 @@ class ConsumerLoop:
         max_attempts: int = 4,
         retry_backoff_ms: int = 50,
         session_timeout_ms: int = 3000,
+        prefetch: Prefetch | None = None,
+        replies_for: str | None = None,
     ) -> None:
+        self.prefetch = prefetch
+        # Take only the replies to this service's own commands (and facts nobody caused).
+        self.replies_for = replies_for
         self.session_timeout_ms = session_timeout_ms
         self.name = name
         self.db = db
@@ -148,9 +154,17 @@ class ConsumerLoop:
         for record in records:
             # Producers put the message type in a header: skip what we don't handle
             # without parsing it (most of a busy topic, for most consumers).
-            header_type = next((v for k, v in record.headers if k == "type"), None)
+            headers = dict(record.headers)
+            header_type = headers.get("type")
             if header_type is not None and header_type.decode(errors="replace") not in self.handlers:
                 continue
+            cause = headers.get("causation-source")
+            if (
+                self.replies_for is not None
+                and cause is not None
+                and cause.decode(errors="replace") != self.replies_for
+            ):
+                continue  # a reply to another service's command
             try:
                 envelope = Envelope.from_bytes(record.value)
                 if envelope.type not in self.handlers:
@@ -174,6 +188,8 @@ class ConsumerLoop:
     async def _apply_batch(self, items: list[tuple[ConsumerRecord, Envelope, Message]]) -> None:
         async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
             seen = await uow.seen(self.name, [e.id for _, e, _ in items])
+            if self.prefetch is not None:
+                await self.prefetch(uow, [m for _, e, m in items if e.id not in seen])
             fresh: list[str] = []
             for _, envelope, message in items:
                 if envelope.id in seen:
