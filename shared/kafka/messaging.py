@@ -8,6 +8,8 @@ inbox in the same transaction as their effects.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -29,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
 from shared.observability import correlation_id_var
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,15 +76,22 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
     return MessagingTables(outbox, inbox, dead_letter)
 
 
-def headers_for(envelope: Envelope) -> list[list[str]]:
+def headers_for(envelope: Envelope, cause: Envelope | None = None) -> list[list[str]]:
+    """Kafka headers that let a consumer skip a message without parsing it: its type, and
+    for a reply, the service whose message caused it."""
     headers = [["type", envelope.type]]
     if envelope.correlation_id:
         headers.append(["correlation-id", envelope.correlation_id])
+    if cause is not None:
+        headers.append(["causation-source", cause.source])
     return headers
 
 
 class UnitOfWork:
-    """`async with UnitOfWork(...) as uow:` commits on a clean exit, rolls back on error."""
+    """`async with UnitOfWork(...) as uow:` commits on a clean exit, rolls back on error.
+
+    `uow.after_commit.append(callback)` runs a plain function once the transaction has
+    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote."""
 
     def __init__(
         self,
@@ -97,6 +108,7 @@ class UnitOfWork:
         self.session: AsyncSession = db.write()
         self._outbox: list[dict[str, Any]] = []
         self.published: list[Envelope] = []
+        self.after_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         await self.session.begin()
@@ -132,7 +144,7 @@ class UnitOfWork:
             correlation_id=(cause.correlation_id if cause else None) or correlation_id_var.get(),
             causation_id=cause.id if cause else None,
         )
-        self.publish_raw(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope))
+        self.publish_raw(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope, cause))
         self.published.append(envelope)
         return envelope
 
@@ -165,3 +177,9 @@ class UnitOfWork:
         if self._outbox:
             self._outbox = []
             self.db.outbox_written.set()
+        callbacks, self.after_commit = self.after_commit, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # the transaction stands; one listener's bug must not undo it
+                log.exception("after-commit callback %r failed", callback)
