@@ -348,8 +348,19 @@ async def set_clock(body: ClockChange, request: Request, _operator: Operator, up
     clock = request.app.state.clock
     if (body.advance_s is None) == (body.offset_s is None):
         raise Problem(422, "validation-error", "give exactly one of advance_s or offset_s")
-    offset = body.offset_s if body.offset_s is not None else clock.offset.total_seconds() + (body.advance_s or 0)
     token = request.app.state.service_token()
+    if body.offset_s is not None:
+        offset = body.offset_s
+    else:
+        # Advance from the furthest clock in the stack (a restarted process starts at real
+        # time), so no clock ever moves backwards.
+        current = await asyncio.gather(
+            *(upstreams.call(s, "GET", "/internal/clock", token=token) for s in SERVICES), return_exceptions=True
+        )
+        offsets = [clock.offset.total_seconds()] + [
+            float(r.json()["offset_s"]) for r in current if isinstance(r, UpstreamResponse) and r.status_code == 200
+        ]
+        offset = max(offsets) + (body.advance_s or 0)
     results = await asyncio.gather(
         *(upstreams.call(s, "PUT", "/internal/clock", token=token, json={"offset_s": offset}) for s in SERVICES),
         return_exceptions=True,

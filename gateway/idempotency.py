@@ -107,6 +107,12 @@ class Idempotency:
             raise _in_flight()
         return _replay(row["status_code"], row["response_body"], row["response_headers"])
 
+    def forget(self) -> None:
+        """Drop what is kept in memory (after a sandbox reset emptied the table)."""
+        self._recent.clear()
+        self._unwritten.clear()
+        self.in_flight.clear()
+
     def remember(self, owner_id: str, key: str, fp: str, status: int, body: bytes, headers: dict[str, str]) -> None:
         """Keep a finished answer for replays; it reaches the database with the next batch.
 

@@ -3,21 +3,35 @@
 Refresh tokens are `<session id>.<secret>`; only a SHA-256 of the secret is kept.
 Each refresh spends the token and issues the next; presenting a spent one again
 means it leaked, so the whole session (the token family) is revoked.
+
+`AUTH_LOCKOUT_FAILURES` wrong passwords in a row for a phone number (registered or
+not, so the lock tells nothing about who banks here) lock its login for
+`AUTH_LOCKOUT_S` by the sandbox clock; a good login clears the count. When each
+session was last used is noted in memory per request and written in batches.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import math
 import secrets
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from gateway import store
+from gateway.ratelimit import limited
 from shared.auth import (
     Principal,
     TokenIssuer,
@@ -32,7 +46,19 @@ from shared.problems import Problem
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
 
+log = logging.getLogger(__name__)
+
 ACTIVE_CACHE_S = 2.0
+ACTIVITY_FLUSH_S = 5.0
+
+
+@dataclass(frozen=True)
+class SessionView:
+    id: str
+    device_id: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
 
 
 def _hash(secret: str) -> str:
@@ -50,6 +76,9 @@ class Sessions:
         self.settings = settings
         self.clock = clock
         self._active: dict[str, float] = {}
+        self._touched: dict[str, datetime] = {}
+        # Told the id of every session that ends (live notification streams close).
+        self.on_revoke: list[Callable[[str], None]] = []
 
     async def phone_taken(self, phone: str) -> bool:
         async with self.db.read() as session:
@@ -78,12 +107,16 @@ class Sessions:
             )
 
     async def login(self, phone: str, password: str, device_id: str) -> dict[str, object]:
+        now = self.clock.now()
         async with self.db.read() as session:
             user = await session.scalar(select(store.User).where(store.User.phone == phone))
+            attempts = await session.get(store.LoginAttempt, phone)
+        if attempts is not None and attempts.locked_until is not None and attempts.locked_until > now:
+            raise _locked(attempts.locked_until - now)
         # Same work and the same answer whether the phone or the password was wrong.
         if not verify_password(user.password_hash if user else None, password) or user is None:
+            await self._count_failure(phone, now)
             raise Problem(401, "invalid-credentials", "the phone number or password is incorrect")
-        now = self.clock.now()
         session_row = store.Session(
             id=str(uuid.uuid4()),
             user_id=user.id,
@@ -94,7 +127,31 @@ class Sessions:
         async with self.db.write() as session, session.begin():
             session.add(session_row)
             refresh = self._new_refresh(session, session_row.id)
+            if attempts is not None:
+                await session.execute(store.LoginAttempt.__table__.delete().where(store.LoginAttempt.phone == phone))
         return self._pair(user, session_row.id, refresh)
+
+    async def _count_failure(self, phone: str, now: datetime) -> None:
+        try:
+            async with self.db.write() as session, session.begin():
+                row = await session.get(store.LoginAttempt, phone, with_for_update=True)
+                if row is None:
+                    row = store.LoginAttempt(phone=phone[:30], failures=0, updated_at=now)
+                    session.add(row)
+                elif row.locked_until is not None and row.locked_until <= now:
+                    row.failures, row.locked_until = 0, None  # the last lock is over: count afresh
+                row.failures += 1
+                row.updated_at = now
+                if row.failures >= self.settings.lockout_failures:
+                    row.failures = 0
+                    row.locked_until = now + timedelta(seconds=self.settings.lockout_s)
+                    log.warning(
+                        "login locked for %d s after %d wrong passwords",
+                        self.settings.lockout_s,
+                        self.settings.lockout_failures,
+                    )
+        except IntegrityError:
+            pass  # a concurrent first failure for this phone created the row; this one goes uncounted
 
     def _new_refresh(self, session, session_id: str) -> str:  # type: ignore[no-untyped-def]
         secret = secrets.token_urlsafe(32)
@@ -134,6 +191,7 @@ class Sessions:
                 user = await session.get(store.User, sess.user_id)
                 reused = False
         if reused:
+            self._revoked(session_id)
             raise Problem(
                 401,
                 "refresh-token-reused",
@@ -150,6 +208,11 @@ class Sessions:
                 .where(store.Session.id == session_id, store.Session.revoked_at.is_(None))
                 .values(revoked_at=self.clock.now(), revoked_reason=reason)
             )
+        self._revoked(session_id)
+
+    def _revoked(self, session_id: str) -> None:
+        for callback in self.on_revoke:
+            callback(session_id)
 
     async def active(self, session_id: str) -> bool:
         """Whether a session is live. Answers are kept ACTIVE_CACHE_S, and a revocation
@@ -170,12 +233,90 @@ class Sessions:
         async with self.db.read() as session:
             return await session.get(store.User, user_id)
 
+    def forget_cached(self) -> None:
+        self._active.clear()
+        self._touched.clear()
+
+    async def customer_id_for_phone(self, phone: str) -> str | None:
+        async with self.db.read() as session:
+            return await session.scalar(select(store.User.id).where(store.User.phone == phone))
+
+    def touch(self, session_id: str) -> None:
+        self._touched[session_id] = self.clock.now()
+
+    async def flush_activity(self) -> None:
+        """Write the sessions' last-used times noted since the last flush, in one statement."""
+        batch, self._touched = self._touched, {}
+        if not batch:
+            return
+        table = store.SessionActivity.__table__
+        insert = (sqlite_insert if self.db.sqlite else pg_insert)(table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[table.c.session_id], set_={"last_used_at": insert.excluded.last_used_at}
+        )
+        try:
+            async with self.db.write() as session, session.begin():
+                await session.execute(upsert, [{"session_id": k, "last_used_at": v} for k, v in batch.items()])
+        except Exception:
+            log.exception("could not write %d sessions' last use; keeping them for the next flush", len(batch))
+            for k, v in batch.items():
+                self._touched.setdefault(k, v)
+
+    async def write_activity(self) -> None:
+        """Background loop: flush last-used times every few seconds (off the request path)."""
+        while True:
+            await asyncio.sleep(ACTIVITY_FLUSH_S)
+            await self.flush_activity()
+
+    async def live_sessions(self, user_id: str) -> list[SessionView]:
+        now = self.clock.now()
+        async with self.db.read() as session:
+            rows = (
+                await session.execute(
+                    select(store.Session, store.SessionActivity.last_used_at)
+                    .outerjoin(store.SessionActivity, store.SessionActivity.session_id == store.Session.id)
+                    .where(
+                        store.Session.user_id == user_id,
+                        store.Session.revoked_at.is_(None),
+                        store.Session.expires_at > now,
+                    )
+                    .order_by(store.Session.created_at.desc())
+                )
+            ).all()
+        views = []
+        for row, stored in rows:
+            used = max(t for t in (row.created_at, stored, self._touched.get(row.id)) if t is not None)
+            views.append(SessionView(row.id, row.device_id, row.created_at, used, row.expires_at))
+        return views
+
+    async def revoke_own(self, user_id: str, session_id: str) -> None:
+        """End one of the user's sessions; someone else's is a 404."""
+        async with self.db.read() as session:
+            row = await session.get(store.Session, session_id)
+        if row is None or row.user_id != user_id:
+            raise Problem(404, "not-found", f"session {session_id} was not found")
+        await self.revoke(session_id, "revoked_by_user")
+
+
+def _locked(remaining: timedelta) -> Problem:
+    seconds = max(1, math.ceil(remaining.total_seconds()))
+    return Problem(
+        429,
+        "login-locked",
+        f"too many wrong passwords for this phone number: logging in is locked for {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
+
 
 async def authenticated(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     """A valid access token whose session is still live (logout revokes at once)."""
+    wait = request.app.state.customer_limits.take(principal.subject)
+    if wait:
+        raise limited("customer", wait)
     sessions: Sessions = request.app.state.sessions
     if principal.session_id is None or not await sessions.active(principal.session_id):
         raise unauthorized("the session has ended; log in again")
+    sessions.touch(principal.session_id)
     return principal
 
 

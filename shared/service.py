@@ -138,7 +138,9 @@ class Runtime:
         await _quietly(self.db.dispose(), "closing the database")
 
     async def reset(self) -> None:
-        """Back to the seed state: empty every table of this service, then seed again."""
+        """Back to the seed state: empty every table of this service, set the sandbox clock
+        back to real time, then seed again."""
+        self.clock.offset = timedelta(0)
         async with self.db.write() as session, session.begin():
             for table in reversed(self.metadata.sorted_tables):
                 await session.execute(table.delete())

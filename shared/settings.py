@@ -40,6 +40,16 @@ class AuthSettings(BaseSettings):
     jwt_issuer: str = "sandbank"
     access_ttl_s: int = 900
     refresh_ttl_s: int = 30 * 24 * 3600
+    # Step-up (strong customer authentication) on money-moving POSTs at the gateway: a
+    # one-time code above this amount, or above the lower one for a transfer to a payee
+    # the customer has not paid before.
+    stepup_amount_minor: int = 5_000_00
+    stepup_new_payee_minor: int = 1_000_00
+    stepup_ttl_s: int = 300
+    stepup_max_attempts: int = 5
+    # This many wrong passwords for a phone number lock its login for lockout_s.
+    lockout_failures: int = 5
+    lockout_s: int = 300
 
 
 class HttpSettings(BaseSettings):
@@ -71,6 +81,21 @@ class PaymentsSettings(BaseSettings):
     max_reserve_attempts: int = 6
 
 
+class GatewaySettings(BaseSettings):
+    """The gateway's abuse limits (token buckets: a steady rate and a burst) and live streams."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    rate_ip_per_s: float = 2000.0
+    rate_ip_burst: int = 4000
+    rate_customer_per_s: float = 200.0
+    rate_customer_burst: int = 400
+    sse_keepalive_s: float = 15.0
+    max_streams_per_customer: int = 5
+    # The home screen answers with what it has after this long per service.
+    home_timeout_s: float = 1.5
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SANDBANK_", extra="ignore")
 
@@ -87,6 +112,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     urls: ServiceUrls = Field(default_factory=ServiceUrls)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def sandbox(self) -> bool:

@@ -1,0 +1,315 @@
+"""The sandbox's magic values and controls: one table, served by
+`GET /v1/sandbox/magic-values` and printed as the Markdown table of docs/sandbox.md.
+
+    python -m gateway.magic            # the Markdown table
+    python -m gateway.magic --check    # exit 1 if docs/sandbox.md lacks a row or has another
+
+Each row names where the rule lives (`source`), so a change there is a change here.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class MagicValue:
+    area: str
+    value: str
+    effect: str
+    source: str
+
+
+MAGIC_VALUES: tuple[MagicValue, ...] = (
+    # --- logins and money in -----------------------------------------------------------------
+    MagicValue(
+        "login",
+        "`+8613800000001` / `sandbank-demo-1`",
+        "Li Wei, customer, KYC class I: checking 50,000.00, savings 200,000.00, securities cash 20,000.00 "
+        "(fixed ids `5a0e1d3c-0000-4000-8000-000000000101` … `103`)",
+        "`shared/sandbox.py`",
+    ),
+    MagicValue(
+        "login",
+        "`+8613800000002` / `sandbank-demo-2`",
+        "Wang Fang, customer, class II: checking 8,000.00, securities cash 0.00 (`…0201`, `…0202`)",
+        "`shared/sandbox.py`",
+    ),
+    MagicValue(
+        "login",
+        "`+8613900000000` / `sandbank-operator`",
+        "operator: ledger check, sandbox clock, payments summary",
+        "`shared/sandbox.py`",
+    ),
+    MagicValue(
+        "login",
+        "`+8613900000101` / `sandbank-adjuster-1`, `+8613900000102` / `sandbank-adjuster-2`",
+        "insurance claims adjusters (two, for the four-eyes rule)",
+        "`shared/sandbox.py`",
+    ),
+    MagicValue(
+        "login",
+        "any `POST /v1/auth/register`",
+        "a new customer is KYC class II with no accounts",
+        "`gateway/api.py` (`NEW_CUSTOMER_CLASS`)",
+    ),
+    MagicValue(
+        "login",
+        "5 wrong passwords in a row for one phone number (`AUTH_LOCKOUT_FAILURES=5`)",
+        "its login is locked for `AUTH_LOCKOUT_S=300` s by the sandbox clock: `429 login-locked` with "
+        "`Retry-After`, even with the right password; a good login clears the count. Unregistered numbers lock "
+        "the same way",
+        "`gateway/sessions.py`, `shared/settings.py`",
+    ),
+    MagicValue(
+        "money in",
+        "`POST /v1/sandbox/deposits {account_id, amount, currency}`",
+        "credits the account from `internal:cash-in` (202, settles from Kafka; `Idempotency-Key` optional)",
+        "`gateway/api.py`",
+    ),
+    MagicValue(
+        "clock",
+        '`POST /v1/sandbox/clock {"advance_s": 86400}` or `{"offset_s": …}` (operator)',
+        "moves the sandbox clock forward in the gateway and every service: daily limits reset on the next "
+        "Beijing day, T+1 and waiting periods pass. Only forward of real time; kept in memory, so a restarted "
+        "process is back at offset 0 until the clock is posted again",
+        "`gateway/api.py` (`set_clock`), `shared/clock.py`",
+    ),
+    # --- payments ----------------------------------------------------------------------------
+    MagicValue(
+        "transfer",
+        "amount exactly `666.66`",
+        "after the hold: risk rejects (`rule: sandbox_magic_amount`), the hold is released, the payment fails "
+        "`risk_rejected`. Transfers only, not bills, QR or top-ups",
+        "`services/payments/domain.py` (`RISK_MAGIC_AMOUNT`)",
+    ),
+    MagicValue(
+        "bill",
+        "biller `SANDBOX-FAIL`, any reference of 1–40 characters",  # noqa: RUF001 (as docs/sandbox.md writes it)
+        'after the hold: risk approves, then the biller "refuses", the hold is released, the payment fails '
+        "`payee_unavailable`. The risk rules still run first",
+        "`services/payments/domain.py` (`SANDBOX_FAIL_BILLER`)",
+    ),
+    MagicValue(
+        "bill",
+        "billers `SH-WATER` (10 digits), `SG-ELEC` (10–13 digits), `TG-GAS` (2 letters + 8 digits), "  # noqa: RUF001
+        "`CM-PHONE` (11-digit mobile `1[3-9]…`)",
+        "succeed; a reference of the wrong shape is refused at request time (`invalid-bill-reference`); an "
+        "unknown code too (`unknown-biller`)",
+        "`services/payments/domain.py` (`BILLERS`), `GET /v1/billers`",
+    ),
+    MagicValue(
+        "QR",
+        "`sandbank://qr/v1?m=<merchant>&a=<amount>&r=<ref>`",
+        "the QR payload format; `a` (amount) and `r` (merchant reference, 64 chars kept) are optional; without "
+        "`a` the request must send `amount`. Not this scheme/host/path: `malformed-qr`; an amount different "
+        "from `a`: `amount-mismatch`",
+        "`services/payments/domain.py` (`parse_qr`)",
+    ),
+    MagicValue(
+        "QR",
+        "merchants `M100001` Lanzhou Noodle House, `M100002` Sunrise Convenience Store, `M100003` Xi'an "
+        "Dumpling Bar, `M100004` Pearl River Coffee",
+        "succeed; any other merchant id is refused at request time (`unknown-merchant`)",
+        "`services/payments/domain.py` (`MERCHANTS`), `GET /v1/merchants`",
+    ),
+    MagicValue(
+        "top-up",
+        "amount above `500.00`",
+        "refused at request time (`limit-exceeded`)",
+        "`services/payments/domain.py` (`TOPUP_MAX_MINOR`)",
+    ),
+    MagicValue(
+        "risk",
+        "per payment: class I 50,000.00, II 10,000.00, III 2,000.00",
+        "a larger single payment is refused at request time (`limit-exceeded`); fixed, no env var",
+        "`services/payments/domain.py` (`RiskPolicy.per_payment_minor`)",
+    ),
+    MagicValue(
+        "risk",
+        "velocity: `PAYMENTS_VELOCITY_MAX=20` payments in `PAYMENTS_VELOCITY_WINDOW_S=60` s",
+        "the 21st payment a customer starts within 60 s fails after the hold (`rule: velocity`)",
+        "`shared/settings.py`, `domain.assess`",
+    ),
+    MagicValue(
+        "risk",
+        "new payee: `PAYMENTS_NEW_PAYEE_THRESHOLD_MINOR=500000` (5,000.00)",
+        "a first payment above it to a payee with no completed payment from this customer fails after the "
+        "hold (`rule: new_payee_threshold`). Own accounts are always known; for bills the payee is biller + "
+        "reference",
+        "`shared/settings.py`, `domain.assess`",
+    ),
+    MagicValue(
+        "step-up",
+        "a payment above `AUTH_STEPUP_AMOUNT_MINOR=500000` (5,000.00), or a transfer above "
+        "`AUTH_STEPUP_NEW_PAYEE_MINOR=100000` (1,000.00) to a payee this customer has never paid (own accounts "
+        "excepted)",
+        "answered `401 step-up-required` with a `challenge_id`; the six-digit code arrives as a `stepup_code` "
+        "notification (`GET /v1/notifications`: the sandbox's SMS). `POST /v1/auth/challenges/{id} {code}`, "
+        "then repeat the request with the same `Idempotency-Key`. The code is bound to the amount, payee and "
+        "key, expires after 5 minutes of the sandbox clock and locks after 5 wrong tries",
+        "`gateway/stepup.py`, `shared/settings.py`",
+    ),
+    MagicValue(
+        "saga",
+        "`PAYMENTS_STEP_TIMEOUT_S=5.0`, `PAYMENTS_MAX_RESERVE_ATTEMPTS=6`",
+        "an unanswered step is re-sent (`PaymentStepRetried`), waiting 5, 10, 15, 20, 20 … s; a reservation "
+        "unanswered after 6 tries is released and fails `timed_out`",
+        "`shared/settings.py`, `services/payments/domain.py` (`Timeouts`)",
+    ),
+    MagicValue(
+        "KYC",
+        "daily outflow: class I none, II 10,000.00, III 2,000.00 per customer per Beijing day",
+        "a reservation beyond it is rejected (`limit_exceeded`, payment reason `class_limit_exceeded`); active "
+        "holds count as spent; moves between one's own accounts do not count",
+        "`services/accounts/domain.py` (`ClassLimits`)",
+    ),
+    MagicValue(
+        "KYC",
+        "balance cap: class III 2,000.00 (I and II none)",
+        "a credit or capture above it is rejected (`balance_cap_exceeded`): a deposit fails, a payment to that "
+        "account fails `payee_unavailable` after the hold. No customer gets class III through the gateway today",
+        "`services/accounts/domain.py` (`ClassLimits`)",
+    ),
+    # --- securities --------------------------------------------------------------------------
+    MagicValue(
+        "market",
+        '`POST /v1/market/sandbox/{symbol}/price {"price": "1700.00", "pinned": true}` (operator)',
+        'trades the symbol at that price now and pins it until `{"pinned": false}`: alerts fire and resting '
+        "orders the price crosses fill at once. The price must be on the tick and inside today's limits",
+        "`services/securities` (`POST /internal/market/{symbol}/price`)",
+    ),
+    MagicValue(
+        "market",
+        "`SECURITIES_MARKET_SEED=20240601`, `SECURITIES_TICK_INTERVAL_MS=500`",
+        "the same seed walks the same price path; `0` stops the ticker (prices move only by the price "
+        "control). `SECURITIES_HOURS_MODE=a_share` trades 09:30-11:30 and 13:00-15:00 Beijing time only "
+        "(`409 market-closed` outside)",
+        "`services/securities/config.py`",
+    ),
+    MagicValue(
+        "market",
+        "the sandbox clock one bank day on",
+        "shares bought today become sellable (T+1), yesterday's last price becomes the previous close (limits "
+        "move), and unfilled day orders expire with their holds released",
+        "`services/securities` (docs/securities.md)",
+    ),
+    MagicValue(
+        "price alert",
+        "a move of 5% from the previous close (`SECURITIES_ALERT_THRESHOLDS_PCT=[5]`)",
+        "`PriceAlerted` once per crossing (re-armed after falling back `SECURITIES_ALERT_REARM_PCT=0.5`); "
+        "customers with the symbol on their watchlist (`PUT /v1/watchlist`) get a `price_alert` notification",
+        "`services/securities`, `gateway/consumer.py`",
+    ),
+    # --- insurance ---------------------------------------------------------------------------
+    MagicValue(
+        "claim",
+        "amount exactly `888.88`",
+        "passes the rules but is flagged `sandbox_review` and always waits for one adjuster, although it is "
+        "below the automatic threshold",
+        "`services/insurance/domain/claims.py` (`MAGIC_REVIEW_AMOUNT_MINOR`)",
+    ),
+    MagicValue(
+        "claim",
+        "below `1000.00` / from `10000.00`",
+        "approved automatically / needs two different adjusters (four eyes); in between one adjuster "
+        "(`INSURANCE_AUTO_APPROVE_BELOW_MINOR=100000`, `INSURANCE_FOUR_EYES_FROM_MINOR=1000000`)",
+        "`services/insurance/settings.py`",
+    ),
+    MagicValue(
+        "claim",
+        "a `short_term_health` claim about its first 30 days (e.g. `incident_date` = `starts_on`)",
+        "rejected `waiting_period` (move the sandbox clock to get past it)",
+        "`services/insurance/domain/claims.py`",
+    ),
+    MagicValue(
+        "claim",
+        "`cause` = one of the product's exclusions (e.g. `extreme_sports`)",
+        "rejected `excluded_cause`",
+        "`services/insurance/domain/products.py`",
+    ),
+    MagicValue(
+        "claim",
+        "a payout to a class III account that would exceed its 2,000.00 balance cap",
+        "accounts refuses the credit: the claim stays `approved` with its payout `failed` "
+        "(`balance_cap_exceeded`, `ClaimPayoutFailed`)",
+        "`services/insurance` (docs/insurance.md)",
+    ),
+    # --- controls ----------------------------------------------------------------------------
+    MagicValue(
+        "faults",
+        '`POST /v1/sandbox/faults {"service": "accounts", "mode": "duplicate", "duration_s": 30}` (operator)',
+        "delays, drops or duplicates that service's outgoing Kafka messages for a while (`mode: none` ends it): "
+        "sagas retry, consumers apply each message once",
+        "`gateway/sandbox_api.py`, `shared/kafka/faults.py`",
+    ),
+    MagicValue(
+        "reset",
+        "`POST /v1/sandbox/reset` (operator)",
+        "every service empties its tables and seeds again; the gateway forgets logins, sessions, keys and "
+        "notifications except the demo users",
+        "`gateway/sandbox_api.py`",
+    ),
+    MagicValue(
+        "abuse",
+        "`GATEWAY_RATE_IP_PER_S=2000` (burst 4000) per client IP, `GATEWAY_RATE_CUSTOMER_PER_S=200` (burst 400) "
+        "per customer",
+        "beyond them `429 rate-limited` with `Retry-After`; bodies above `HTTP_MAX_BODY_BYTES=65536` are a `413`",
+        "`gateway/ratelimit.py`, `shared/settings.py`",
+    ),
+)
+
+
+HEADER = "| area | value or control | effect | source |\n|---|---|---|---|"
+
+
+def markdown_row(v: MagicValue) -> str:
+    return f"| {v.area} | {v.value} | {v.effect} | {v.source} |"
+
+
+def markdown() -> str:
+    return "\n".join([HEADER, *(markdown_row(v) for v in MAGIC_VALUES)])
+
+
+def as_json() -> list[dict[str, str]]:
+    return [asdict(v) for v in MAGIC_VALUES]
+
+
+_ROW = re.compile(r"^\|(?!---)(.+)\|\s*$")
+
+
+def documented_rows(text: str) -> list[str]:
+    """The four-column table rows of a Markdown document, header rows left out."""
+    rows = []
+    for line in text.splitlines():
+        match = _ROW.match(line.strip())
+        if match and len(match.group(1).split(" | ")) == 4 and not line.startswith("| area |"):
+            rows.append(line.strip())
+    return rows
+
+
+def differences(doc: str) -> tuple[list[str], list[str]]:
+    """(rows only in the module, rows only in the document)."""
+    ours = [markdown_row(v) for v in MAGIC_VALUES]
+    theirs = documented_rows(doc)
+    return [r for r in ours if r not in theirs], [r for r in theirs if r not in ours]
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        doc = Path(__file__).resolve().parent.parent / "docs" / "sandbox.md"
+        missing, extra = differences(doc.read_text())
+        for row in missing:
+            print(f"not in {doc.name}: {row}")
+        for row in extra:
+            print(f"only in {doc.name}: {row}")
+        return 1 if missing or extra else 0
+    print(markdown())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

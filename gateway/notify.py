@@ -1,0 +1,268 @@
+"""What a customer is told, and when: the services' events turned into notifications.
+
+Pure functions of an event; the consumer (gateway/consumer.py) stores what they return
+in the same transaction that marks the event handled, then wakes the open streams.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.events import insurance as ins
+from shared.events import payments as pay
+from shared.events import securities as sec
+from shared.money import format_minor
+
+
+@dataclass(frozen=True)
+class Draft:
+    customer_id: str
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# Kinds a phone can switch on (also the `kind` values of GET /v1/notifications).
+KINDS = (
+    "payment_sent",
+    "payment_received",
+    "payment_failed",
+    "order_filled",
+    "order_rejected",
+    "price_alert",
+    "policy_issued",
+    "policy_purchase_failed",
+    "claim_status_changed",
+    "claim_paid",
+    "stepup_code",
+)
+
+PAYMENT_FAILURES = {
+    "insufficient_funds": "there was not enough money in the account",
+    "class_limit_exceeded": "it would exceed your daily payment limit",
+    "risk_rejected": "our risk checks stopped it",
+    "payee_unavailable": "the payee could not accept it",
+    "payer_unavailable": "your account could not be debited",
+    "timed_out": "the bank did not answer in time; nothing was taken",
+}
+
+ORDER_REJECTIONS = {
+    "insufficient_funds": "not enough cash in your securities account",
+    "limit_exceeded": "it would exceed your daily limit",
+    "price_above_reservation": "the price moved above what was reserved",
+    "proceeds_below_fees": "the proceeds would not cover the fees",
+    "timeout": "the bank did not answer in time",
+}
+
+SENT_TITLES = {"transfer": "Money sent", "bill": "Bill paid", "qr": "Paid by QR code", "topup": "Phone topped up"}
+
+# Claim transitions the customer did not make themselves, and how to say them.
+CLAIM_CHANGES: dict[str, str] = {
+    ins.ClaimReferredToAdjuster.TYPE: "is being reviewed by a claims adjuster",
+    ins.ClaimApproved.TYPE: "was approved; the payout is on its way",
+    ins.ClaimRejected.TYPE: "was rejected",
+    ins.ClaimPayoutFailed.TYPE: "was approved but the payout failed",
+    ins.ClaimClosed.TYPE: "is closed",
+}
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{format_minor(minor, currency)} {currency}"
+
+
+def _price(milli: int) -> str:
+    """A price in milli-yuan as the exchange shows it: two decimals, three for ETF ticks."""
+    text = f"{milli // 1000}.{milli % 1000:03d}"
+    return text[:-1] if milli % 10 == 0 else text
+
+
+def _tail(account_id: str) -> str:
+    return f"…{account_id[-4:]}" if len(account_id) > 4 else account_id
+
+
+def payment_completed(m: pay.PaymentCompleted) -> list[Draft]:
+    data = {
+        "payment_id": m.payment_id,
+        "payment_kind": m.kind,
+        "amount": format_minor(m.amount_minor, m.currency),
+        "amount_minor": m.amount_minor,
+        "currency": m.currency,
+        "payer_account_id": m.payer_account_id,
+        "payee_account_id": m.payee_account_id,
+    }
+    amount = _money(m.amount_minor, m.currency)
+    if m.kind == "transfer" and m.payee_customer_id == m.customer_id:
+        body = f"You moved {amount} from account {_tail(m.payer_account_id)} to {_tail(m.payee_account_id)}."
+        return [Draft(m.customer_id, "payment_sent", "Money moved", body, data)]
+    sent = Draft(
+        m.customer_id,
+        "payment_sent",
+        SENT_TITLES.get(m.kind, "Payment made"),
+        f"You paid {amount} from account {_tail(m.payer_account_id)}.",
+        data,
+    )
+    if m.kind != "transfer" or not m.payee_customer_id:
+        return [sent]
+    received = Draft(
+        m.payee_customer_id,
+        "payment_received",
+        "Money received",
+        f"You received {amount} into account {_tail(m.payee_account_id)}.",
+        {k: v for k, v in data.items() if k != "payer_account_id"},
+    )
+    return [sent, received]
+
+
+def payment_failed(m: pay.PaymentFailed) -> list[Draft]:
+    why = PAYMENT_FAILURES.get(m.reason, m.reason.replace("_", " "))
+    return [
+        Draft(
+            m.customer_id,
+            "payment_failed",
+            "Payment failed",
+            f"Your payment of {_money(m.amount_minor, m.currency)} did not go through: {why}.",
+            {
+                "payment_id": m.payment_id,
+                "payment_kind": m.kind,
+                "amount": format_minor(m.amount_minor, m.currency),
+                "amount_minor": m.amount_minor,
+                "currency": m.currency,
+                "reason": m.reason,
+                "detail": m.detail,
+            },
+        )
+    ]
+
+
+def order_filled(m: sec.OrderFilled) -> list[Draft]:
+    verb = "Bought" if m.side == "buy" else "Sold"
+    return [
+        Draft(
+            m.customer_id,
+            "order_filled",
+            "Order filled",
+            f"{verb} {m.quantity} {m.symbol} at {_price(m.price_milli)} CNY "
+            f"({'paid' if m.side == 'buy' else 'received'} {_money(m.amount_minor, 'CNY')}, fees included).",
+            {
+                "order_id": m.order_id,
+                "symbol": m.symbol,
+                "side": m.side,
+                "quantity": m.quantity,
+                "price": _price(m.price_milli),
+                "amount": format_minor(m.amount_minor),
+                "amount_minor": m.amount_minor,
+                "position_quantity": m.position_quantity,
+            },
+        )
+    ]
+
+
+def order_rejected(m: sec.OrderRejected) -> list[Draft]:
+    why = ORDER_REJECTIONS.get(m.reason, m.reason.replace("_", " "))
+    return [
+        Draft(
+            m.customer_id,
+            "order_rejected",
+            "Order rejected",
+            f"Your {m.side} order for {m.symbol} was rejected: {why}.",
+            {"order_id": m.order_id, "symbol": m.symbol, "side": m.side, "reason": m.reason, "detail": m.detail},
+        )
+    ]
+
+
+def price_alert(m: sec.PriceAlerted, watchers: list[str]) -> list[Draft]:
+    pct = abs(m.change_bp) / 100
+    direction = "up" if m.direction == "up" else "down"
+    body = f"{m.name} ({m.symbol}) is {direction} {pct:.2f}% today at {_price(m.last_price_milli)} CNY."
+    data = {
+        "symbol": m.symbol,
+        "name": m.name,
+        "direction": m.direction,
+        "change_pct": f"{m.change_bp / 100:.2f}",
+        "threshold_pct": f"{m.threshold_bp / 100:g}",
+        "last_price": _price(m.last_price_milli),
+        "prev_close": _price(m.prev_close_milli),
+        "bank_day": m.bank_day,
+    }
+    return [Draft(c, "price_alert", f"{m.symbol} {direction} {pct:.1f}%", body, data) for c in watchers]
+
+
+def policy_issued(m: ins.PolicyIssued) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_issued",
+            "Policy issued",
+            f"Policy {m.number} is active from {m.starts_on} to {m.ends_on}; "
+            f"claims are covered from {m.covered_from}. Premium {_money(m.premium_minor, m.currency)}.",
+            {
+                "policy_id": m.policy_id,
+                "number": m.number,
+                "product_code": m.product_code,
+                "premium_minor": m.premium_minor,
+                "sum_insured_minor": m.sum_insured_minor,
+                "starts_on": m.starts_on.isoformat(),
+                "ends_on": m.ends_on.isoformat(),
+            },
+        )
+    ]
+
+
+def policy_purchase_failed(m: ins.PolicyPurchaseFailed) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_purchase_failed",
+            "Policy not issued",
+            f"Your policy could not be issued ({m.reason.replace('_', ' ')}); no premium was taken.",
+            {"policy_id": m.policy_id, "reason": m.reason, "detail": m.detail},
+        )
+    ]
+
+
+def claim_changed(type_: str, m: ins.ClaimEvent) -> list[Draft]:
+    what = CLAIM_CHANGES[type_]
+    data: dict[str, Any] = {"claim_id": m.claim_id, "policy_id": m.policy_id, "status": m.status}
+    body = f"Your claim {what}."
+    if isinstance(m, ins.ClaimRejected):
+        data |= {"reason": m.reason, "detail": m.detail}
+        body = f"Your claim was rejected: {m.detail or m.reason.replace('_', ' ')}."
+    elif isinstance(m, ins.ClaimApproved):
+        data |= {"amount": format_minor(m.amount_minor, m.currency), "amount_minor": m.amount_minor}
+        body = f"Your claim was approved for {_money(m.amount_minor, m.currency)}; the payout is on its way."
+    elif isinstance(m, ins.ClaimPayoutFailed):
+        data |= {"reason": m.reason}
+    return [Draft(m.customer_id, "claim_status_changed", "Claim update", body, data)]
+
+
+def claim_paid(m: ins.ClaimPaid) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "claim_paid",
+            "Claim paid",
+            f"{_money(m.amount_minor, m.currency)} for your claim was paid into account {_tail(m.account_id)}.",
+            {
+                "claim_id": m.claim_id,
+                "policy_id": m.policy_id,
+                "account_id": m.account_id,
+                "amount": format_minor(m.amount_minor, m.currency),
+                "amount_minor": m.amount_minor,
+                "currency": m.currency,
+            },
+        )
+    ]
+
+
+def stepup_code(customer_id: str, challenge_id: str, code: str, operation: str, amount: str, ttl_s: int) -> Draft:
+    """The sandbox's stand-in for an SMS: the one-time code of a step-up challenge."""
+    return Draft(
+        customer_id,
+        "stepup_code",
+        "Your Sandbank code",
+        f"{code} is your code to approve a {operation} of {amount}. It expires in {ttl_s // 60} minutes. "
+        "Never share it.",
+        {"challenge_id": challenge_id, "code": code, "operation": operation, "amount": amount},
+    )

@@ -1,0 +1,107 @@
+"""The notification stream's loop against a real (SQLite) database and the in-process hub:
+replay after a cursor, a push woken by the commit, keep-alives, and the end of a session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from gateway import notifications, store
+from gateway.hub import NotificationHub
+from gateway.notifications_api import _events
+from gateway.notify import Draft
+from shared.db import Database
+from shared.kafka.messaging import UnitOfWork
+from shared.settings import GatewaySettings
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class Sessions:
+    def __init__(self) -> None:
+        self.live = True
+
+    async def active(self, _session_id: str) -> bool:
+        return self.live
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
+    await database.create_all(store.Base.metadata)
+    yield database
+    await database.dispose()
+
+
+def request_for(db: Database, hub: NotificationHub, sessions: Sessions, keepalive_s: float) -> SimpleNamespace:
+    settings = SimpleNamespace(gateway=GatewaySettings(sse_keepalive_s=keepalive_s))
+    state = SimpleNamespace(hub=hub, sessions=sessions, runtime=SimpleNamespace(db=db), settings=settings)
+    return SimpleNamespace(app=SimpleNamespace(state=state))
+
+
+async def notify(db: Database, hub: NotificationHub, customer_id: str, title: str) -> None:
+    async with UnitOfWork(db, store.messaging, source="test") as uow:
+        draft = Draft(customer_id, "payment_sent", title, "body", {"n": title})
+        await notifications.add(uow, hub, [draft], event_id=None, event_at=NOW, now=NOW)
+
+
+async def next_chunk(stream: AsyncIterator[bytes], within_s: float = 2.0) -> bytes:
+    return await asyncio.wait_for(anext(stream), within_s)
+
+
+async def test_replays_after_the_cursor_then_pushes_what_commits_and_keeps_alive(db: Database) -> None:
+    hub, sessions = NotificationHub(), Sessions()
+    for title in ("one", "two"):
+        await notify(db, hub, "c1", title)
+    await notify(db, hub, "someone-else", "not yours")
+    stream = _events(request_for(db, hub, sessions, 0.2), "c1", "s1", 1)  # type: ignore[arg-type]
+    try:
+        assert await next_chunk(stream) == b"retry: 2000\n\n"
+        replayed = await next_chunk(stream)
+        assert replayed.startswith(b"id: 2\nevent: notification\ndata: ") and b"one" not in replayed
+        assert await next_chunk(stream) == b": keep-alive\n\n"
+
+        pending = asyncio.ensure_future(next_chunk(stream))
+        await asyncio.sleep(0.01)
+        started = asyncio.get_running_loop().time()
+        await notify(db, hub, "c1", "three")
+        pushed = await pending
+        assert b'"title":"three"' in pushed and pushed.startswith(b"id: 4\n")
+        assert asyncio.get_running_loop().time() - started < 0.1  # woken by the commit, not by a poll
+        assert hub.streams("c1") == 1
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    assert hub.streams("c1") == 0
+
+
+async def test_without_a_cursor_the_stream_starts_after_the_latest(db: Database) -> None:
+    hub = NotificationHub()
+    await notify(db, hub, "c1", "old")
+    stream = _events(request_for(db, hub, Sessions(), 5), "c1", "s1", None)  # type: ignore[arg-type]
+    try:
+        await next_chunk(stream)
+        pending = asyncio.ensure_future(next_chunk(stream))
+        await asyncio.sleep(0.01)
+        await notify(db, hub, "c1", "new")
+        chunk = await pending
+        assert b"new" in chunk and b"old" not in chunk
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_the_stream_ends_when_its_session_does(db: Database) -> None:
+    hub, sessions = NotificationHub(), Sessions()
+    stream = _events(request_for(db, hub, sessions, 5), "c1", "s1", None)  # type: ignore[arg-type]
+    await next_chunk(stream)
+    pending = asyncio.ensure_future(next_chunk(stream))
+    await asyncio.sleep(0.01)
+    sessions.live = False
+    hub.wake_session("s1")
+    with pytest.raises(StopAsyncIteration):
+        await pending
+    assert hub.streams("c1") == 0
