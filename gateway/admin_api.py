@@ -6,11 +6,11 @@ import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from gateway.api import PROBLEM, Operator, UpstreamsDep
 from gateway.upstream import raise_for_problem
-from shared.service import DeadLetter, DeadLetterList
+from shared.service import DEAD_LETTER_LIST_EXAMPLE, DeadLetter, DeadLetterList
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
 
@@ -18,7 +18,12 @@ SERVICES = ("accounts", "payments", "securities", "insurance")
 Service = Literal["accounts", "payments", "securities", "insurance"]
 
 
+DEAD_LETTERS_EXAMPLE = {"services": [DEAD_LETTER_LIST_EXAMPLE], "unavailable": ["insurance"]}
+
+
 class DeadLetters(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEAD_LETTERS_EXAMPLE]})
+
     services: list[DeadLetterList]
     unavailable: list[str]
 

@@ -331,7 +331,16 @@ class ClockChange(BaseModel):
     offset_s: float | None = Field(default=None, ge=0, le=10 * 365 * 86400, description="Set the offset outright")
 
 
+CLOCK_PUBLIC_EXAMPLE = {
+    "offset_s": 86400.0,
+    "now": "2025-06-03T09:30:00.123456+00:00",
+    "services": {"accounts": "ok", "payments": "ok", "securities": "ok", "insurance": "ok"},
+}
+
+
 class ClockPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLOCK_PUBLIC_EXAMPLE]})
+
     offset_s: float
     now: str
     services: dict[str, str]

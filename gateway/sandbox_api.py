@@ -43,7 +43,20 @@ class FaultCreate(BaseModel):
     probability: float = Field(default=1.0, gt=0, le=1, description="Share of messages affected")
 
 
+RESET_RESULT_EXAMPLE = {
+    "services": {
+        "accounts": "reset",
+        "payments": "reset",
+        "securities": "reset",
+        "insurance": "reset",
+        "gateway": "reset",
+    }
+}
+
+
 class ResetResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [RESET_RESULT_EXAMPLE]})
+
     services: dict[str, str]
 
 

@@ -189,6 +189,10 @@ class Runtime:
 
 
 class ClockState(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"offset_s": 86400.0, "now": "2025-06-03T09:30:00.123456+00:00"}]}
+    )
+
     offset_s: float = Field(description="Seconds the sandbox clock runs ahead of real time", ge=0, le=10 * 365 * 86400)
     now: str | None = None
 
@@ -228,7 +232,20 @@ class FaultSpec(BaseModel):
     probability: float = Field(default=1.0, gt=0, le=1)
 
 
+FAULT_STATE_EXAMPLE = {
+    "service": "accounts",
+    "mode": "duplicate",
+    "remaining_s": 29.5,
+    "delay_ms": 500,
+    "probability": 1.0,
+    "dropped": 0,
+    "duplicated": 3,
+}
+
+
 class FaultState(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [FAULT_STATE_EXAMPLE]})
+
     service: str
     mode: str
     remaining_s: float
@@ -284,7 +301,21 @@ def sandbox_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+DEAD_LETTER_EXAMPLE = {
+    "id": 7,
+    "consumer": "payments",
+    "topic": "accounts.events",
+    "message_id": "0f4e2b7c-9a1d-4c6e-8b3f-5d2a7e1c9b40",
+    "key": "5a0e1d3c-0000-4000-8000-000000000101",
+    "error": "KeyError: 'hold_id'",
+    "created_at": "2025-06-02T09:31:12Z",
+    "replayed_at": None,
+}
+
+
 class DeadLetter(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEAD_LETTER_EXAMPLE]})
+
     id: int
     consumer: str
     topic: str
@@ -295,7 +326,12 @@ class DeadLetter(BaseModel):
     replayed_at: datetime | None = None
 
 
+DEAD_LETTER_LIST_EXAMPLE = {"service": "payments", "items": [DEAD_LETTER_EXAMPLE]}
+
+
 class DeadLetterList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEAD_LETTER_LIST_EXAMPLE]})
+
     service: str
     items: list[DeadLetter]
 
@@ -351,14 +387,43 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
     return router
 
 
+HEALTHZ_EXAMPLE: dict[str, Any] = {
+    "content": {"application/json": {"example": {"status": "ok", "service": "gateway", "version": VERSION}}}
+}
+_CHECKS = {"database": True, "kafka_producer": True, "outbox_relay": True, "consumers": True, "started": True}
+READYZ_EXAMPLE: dict[str, Any] = {
+    "content": {"application/json": {"example": {"status": "ready", "service": "gateway", "checks": _CHECKS}}}
+}
+NOT_READY_EXAMPLE: dict[str, Any] = {
+    "description": "Not ready: a check failed",
+    "content": {
+        "application/json": {
+            "example": {"status": "not-ready", "service": "gateway", "checks": {**_CHECKS, "kafka_producer": False}}
+        }
+    },
+}
+METRICS_EXAMPLE: dict[str, Any] = {
+    "content": {
+        "text/plain": {
+            "example": 'sandbank_outbox_published_total{service="gateway"} 1289\n'
+            'sandbank_outbox_backlog{service="gateway"} 0\n'
+        }
+    }
+}
+
+
 def health_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
-    @router.get("/healthz", summary="Liveness: the process is up")
+    @router.get("/healthz", summary="Liveness: the process is up", responses={200: HEALTHZ_EXAMPLE})
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": runtime.service, "version": VERSION}
 
-    @router.get("/readyz", summary="Readiness: database, Kafka and background loops are up")
+    @router.get(
+        "/readyz",
+        summary="Readiness: database, Kafka and background loops are up",
+        responses={200: READYZ_EXAMPLE, 503: NOT_READY_EXAMPLE},
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
@@ -367,7 +432,9 @@ def health_router(runtime: Runtime) -> APIRouter:
             status_code=200 if ready else 503,
         )
 
-    @router.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
+    @router.get(
+        "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses={200: METRICS_EXAMPLE}
+    )
     async def metrics() -> str:
         return await runtime.metrics()
 

@@ -36,7 +36,24 @@ class AccountCreate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
+ACCOUNT_EXAMPLE = {
+    "id": "5a0e1d3c-0000-4000-8000-000000000101",
+    "customer_id": "9b1c7a2e-0000-4000-8000-000000000001",
+    "kind": "checking",
+    "name": "Checking",
+    "currency": "CNY",
+    "balance": "49912.00",
+    "available": "49862.00",
+    "balance_minor": 4991200,
+    "available_minor": 4986200,
+    "held_minor": 5000,
+    "created_at": "2025-01-02T08:00:00Z",
+}
+
+
 class AccountPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ACCOUNT_EXAMPLE]})
+
     id: str
     customer_id: str | None
     kind: str
@@ -67,11 +84,34 @@ class AccountPublic(BaseModel):
         )
 
 
+ACCOUNT_LIST_EXAMPLE = {"items": [ACCOUNT_EXAMPLE]}
+
+
 class AccountList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ACCOUNT_LIST_EXAMPLE]})
+
     items: list[AccountPublic]
 
 
+TRANSACTION_EXAMPLE = {
+    "id": 1042,
+    "entry_id": "c41f7a90-5d2e-4b8a-9f13-6e0d2b7c8a55",
+    "kind": "transfer",
+    "direction": "debit",
+    "amount": "88.00",
+    "amount_minor": -8800,
+    "currency": "CNY",
+    "balance_after": "49912.00",
+    "balance_after_minor": 4991200,
+    "counterparty_account_id": "5a0e1d3c-0000-4000-8000-000000000201",
+    "description": "dinner",
+    "created_at": "2025-06-02T09:30:01Z",
+}
+
+
 class TransactionPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [TRANSACTION_EXAMPLE]})
+
     id: int
     entry_id: str
     kind: str
@@ -86,7 +126,12 @@ class TransactionPublic(BaseModel):
     created_at: datetime
 
 
+TRANSACTION_PAGE_EXAMPLE = {"items": [TRANSACTION_EXAMPLE], "next_cursor": "MTA0Mg"}
+
+
 class TransactionPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [TRANSACTION_PAGE_EXAMPLE]})
+
     items: list[TransactionPublic]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
 
@@ -97,7 +142,20 @@ class LedgerViolation(BaseModel):
     account_id: str | None = None
 
 
+LEDGER_CHECK_EXAMPLE = {
+    "ok": True,
+    "checked_at": "2025-06-02T09:35:00Z",
+    "accounts_checked": 12,
+    "entries_checked": 348,
+    "active_holds": 1,
+    "totals_minor": {"CNY": 0},
+    "violations": [],
+}
+
+
 class LedgerCheck(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [LEDGER_CHECK_EXAMPLE]})
+
     ok: bool
     checked_at: str
     accounts_checked: int

@@ -27,10 +27,12 @@ ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:_-]+$")
 
 # For the examples: Li Wei's checking and savings accounts (shared/sandbox.py), and ids
 # shaped like the ones the service issues (uuid4).
+DEMO_CUSTOMER = "9b1c7a2e-0000-4000-8000-000000000001"
 DEMO_CHECKING = "5a0e1d3c-0000-4000-8000-000000000101"
 DEMO_SAVINGS = "5a0e1d3c-0000-4000-8000-000000000102"
 EXAMPLE_QUOTE_ID = "3f2b8c1e-7d4a-4e9b-9c61-2a5d0f8e4b17"
 EXAMPLE_POLICY_ID = "b7e4a2d9-1c3f-4a8e-8d52-6f0c9e1a7b34"
+EXAMPLE_CLAIM_ID = "5e8a1c3f-9b2d-4a6e-b1c7-3d0f8e2a6b95"
 
 
 # --- products and quotes --------------------------------------------------------------------
@@ -53,7 +55,49 @@ class ClaimKindPublic(BaseModel):
     required_documents: list[str]
 
 
+PRODUCT_EXAMPLE = {
+    "code": "personal_accident",
+    "name": "Personal accident",
+    "description": "Accidental injury and disability, worldwide, from the day it starts.",
+    "currency": "CNY",
+    "min_age": 18,
+    "max_age": 65,
+    "age_bands": [
+        {"min_age": 18, "max_age": 40, "annual_rate_ppm": 600},
+        {"min_age": 41, "max_age": 55, "annual_rate_ppm": 900},
+        {"min_age": 56, "max_age": 65, "annual_rate_ppm": 1500},
+    ],
+    "terms": [
+        {"days": 30, "factor_pct": 15},
+        {"days": 90, "factor_pct": 40},
+        {"days": 180, "factor_pct": 70},
+        {"days": 365, "factor_pct": 100},
+    ],
+    "sum_insured_min": "10000.00",
+    "sum_insured_max": "1000000.00",
+    "sum_insured_step": "10000.00",
+    "min_premium": "5.00",
+    "waiting_days": 0,
+    "exclusions": ["self_inflicted", "intoxication", "extreme_sports", "war"],
+    "claim_kinds": [
+        {
+            "code": "accidental_injury",
+            "name": "Accidental injury (medical costs)",
+            "required_documents": ["accident_report", "medical_invoice"],
+        },
+        {
+            "code": "accidental_disability",
+            "name": "Disability after an accident",
+            "required_documents": ["accident_report", "disability_assessment"],
+        },
+    ],
+    "version": 1,
+}
+
+
 class ProductPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PRODUCT_EXAMPLE]})
+
     code: str
     name: str
     description: str
@@ -72,7 +116,12 @@ class ProductPublic(BaseModel):
     version: int
 
 
+PRODUCT_LIST_EXAMPLE = {"items": [PRODUCT_EXAMPLE]}
+
+
 class ProductList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PRODUCT_LIST_EXAMPLE]})
+
     items: list[ProductPublic]
 
 
@@ -98,7 +147,29 @@ class InsuranceQuoteCreate(BaseModel):
     currency: CurrencyName = "CNY"
 
 
+QUOTE_EXAMPLE = {
+    "id": EXAMPLE_QUOTE_ID,
+    "product_code": "personal_accident",
+    "age": 30,
+    "term_days": 365,
+    "sum_insured": "100000.00",
+    "sum_insured_minor": 10000000,
+    "premium": "60.00",
+    "premium_minor": 6000,
+    "currency": "CNY",
+    "created_at": "2025-06-02T09:00:00Z",
+    "expires_at": "2025-06-02T09:15:00Z",
+    "policy_id": None,
+    "links": {
+        "self": f"/v1/insurance/quotes/{EXAMPLE_QUOTE_ID}",
+        "product": "/v1/insurance/products/personal_accident",
+    },
+}
+
+
 class InsuranceQuotePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [QUOTE_EXAMPLE]})
+
     id: str
     product_code: str
     age: int
@@ -154,7 +225,50 @@ class PolicyCreate(BaseModel):
     account_id: str = ID
 
 
+POLICY_EXAMPLE = {
+    "id": EXAMPLE_POLICY_ID,
+    "number": "PA-B7E4A2D91C3F",
+    "customer_id": DEMO_CUSTOMER,
+    "product_code": "personal_accident",
+    "status": "active",
+    "failure_reason": None,
+    "failure_detail": None,
+    "quote_id": EXAMPLE_QUOTE_ID,
+    "account_id": DEMO_CHECKING,
+    "insured_age": 30,
+    "term_days": 365,
+    "waiting_days": 0,
+    "sum_insured": "100000.00",
+    "sum_insured_minor": 10000000,
+    "remaining_sum_insured": "100000.00",
+    "remaining_sum_insured_minor": 10000000,
+    "premium": "60.00",
+    "premium_minor": 6000,
+    "currency": "CNY",
+    "starts_on": "2025-06-02",
+    "ends_on": "2026-06-01",
+    "covered_from": "2025-06-02",
+    "created_at": "2025-06-02T09:05:00Z",
+    "issued_at": "2025-06-02T09:05:01Z",
+    "premium_payment": {
+        "id": "f0c2b8d4-1e6a-4a3f-9d75-8b2e4c6a0f19",
+        "step": "done",
+        "attempts": 1,
+        "reason": None,
+        "detail": None,
+        "entry_id": "6b3d9f1a-7c2e-4d8b-a0f5-2e9c1b7d4a63",
+    },
+    "history": None,
+    "links": {
+        "self": f"/v1/insurance/policies/{EXAMPLE_POLICY_ID}",
+        "account": f"/v1/accounts/{DEMO_CHECKING}",
+    },
+}
+
+
 class PolicyPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [POLICY_EXAMPLE]})
+
     id: str
     number: str
     customer_id: str
@@ -184,7 +298,12 @@ class PolicyPublic(BaseModel):
     links: dict[str, str]
 
 
+POLICY_PAGE_EXAMPLE = {"items": [POLICY_EXAMPLE], "next_cursor": None}
+
+
 class PolicyPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [POLICY_PAGE_EXAMPLE]})
+
     items: list[PolicyPublic]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")
 
@@ -295,7 +414,71 @@ class DecisionPublic(BaseModel):
     created_at: datetime
 
 
+CLAIM_EXAMPLE = {
+    "id": EXAMPLE_CLAIM_ID,
+    "number": "CL-5E8A1C3F9B2D",
+    "policy_id": EXAMPLE_POLICY_ID,
+    "customer_id": DEMO_CUSTOMER,
+    "kind": "accidental_injury",
+    "cause": None,
+    "incident_date": "2025-06-20",
+    "amount": "5000.00",
+    "amount_minor": 500000,
+    "currency": "CNY",
+    "description": "Broke a wrist falling off a bicycle",
+    "status": "under_assessment",
+    "awaiting_adjuster": True,
+    "approvals_required": 1,
+    "approvals": [],
+    "flags": [],
+    "rejection_reason": None,
+    "rejection_detail": None,
+    "payout_account_id": DEMO_CHECKING,
+    "payout": None,
+    "documents": [
+        {
+            "id": "2c7e4a9b-5d1f-4b3e-8c6a-0f9d2e5b7a14",
+            "kind": "medical_invoice",
+            "name": "invoice.pdf",
+            "size_bytes": 48213,
+            "checksum": "45e4e1abc696f5c0979a6f693d350de00aba1b05c0688119b3340381318f9497",
+            "created_at": "2025-06-21T10:02:00Z",
+        },
+        {
+            "id": "8a1f6c3d-2e9b-4d7a-b5c0-4e8f1a3d6c27",
+            "kind": "accident_report",
+            "name": "accident-report.jpg",
+            "size_bytes": 1204877,
+            "checksum": "3bd54657478c9c13291cfcfa396117f65d0ee43076e16285141c71705e28a99a",
+            "created_at": "2025-06-21T10:03:00Z",
+        },
+    ],
+    "decisions": [],
+    "history": [
+        {
+            "at": "2025-06-21T10:00:00Z",
+            "action": "reported",
+            "from_status": None,
+            "to_status": "reported",
+            "actor_id": DEMO_CUSTOMER,
+            "actor_role": "customer",
+            "detail": {},
+            "event_id": None,
+        }
+    ],
+    "created_at": "2025-06-21T10:00:00Z",
+    "updated_at": "2025-06-21T10:05:00Z",
+    "links": {
+        "self": f"/v1/insurance/claims/{EXAMPLE_CLAIM_ID}",
+        "policy": f"/v1/insurance/policies/{EXAMPLE_POLICY_ID}",
+        "documents": f"/v1/insurance/claims/{EXAMPLE_CLAIM_ID}/documents",
+    },
+}
+
+
 class ClaimPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_EXAMPLE]})
+
     id: str
     number: str
     policy_id: str
@@ -324,6 +507,11 @@ class ClaimPublic(BaseModel):
     links: dict[str, str]
 
 
+CLAIM_PAGE_EXAMPLE = {"items": [CLAIM_EXAMPLE], "next_cursor": None}
+
+
 class ClaimPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLAIM_PAGE_EXAMPLE]})
+
     items: list[ClaimPublic]
     next_cursor: str | None = Field(description="Pass as ?cursor= for the next (older) page")

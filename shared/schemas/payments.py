@@ -88,7 +88,34 @@ class Payee(BaseModel):
     reference: str = ""
 
 
+PAYMENT_EXAMPLE = {
+    "id": "e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88",
+    "kind": "transfer",
+    "status": "completed",
+    "stage": "completed",
+    "amount": "88.00",
+    "amount_minor": 8800,
+    "currency": "CNY",
+    "payer_account_id": PAYER,
+    "payee": {
+        "kind": "account",
+        "label": "********g",
+        "account_id": "5a0e1d3c-0000-4000-8000-000000000201",
+        "reference": "",
+    },
+    "note": "dinner",
+    "reason": None,
+    "detail": None,
+    "created_at": "2025-06-02T09:30:00Z",
+    "updated_at": "2025-06-02T09:30:01Z",
+    "completed_at": "2025-06-02T09:30:01Z",
+    "links": {"self": "/v1/payments/e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88"},
+}
+
+
 class PaymentPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_EXAMPLE]})
+
     id: str
     kind: Literal["transfer", "bill", "qr", "topup"]
     status: Literal["pending", "completed", "failed"]
@@ -107,34 +134,73 @@ class PaymentPublic(BaseModel):
     links: dict[str, str]
 
 
+PAYMENT_PAGE_EXAMPLE = {"items": [PAYMENT_EXAMPLE], "next_cursor": None}
+
+
 class PaymentPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_PAGE_EXAMPLE]})
+
     items: list[PaymentPublic]
     next_cursor: str | None
 
 
+BILLER_EXAMPLE = {"code": "SH-WATER", "name": "Shanghai Water", "category": "water", "reference_hint": "10 digits"}
+
+
 class BillerPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BILLER_EXAMPLE]})
+
     code: str
     name: str
     category: str
     reference_hint: str
 
 
+BILLER_LIST_EXAMPLE = {"items": [BILLER_EXAMPLE]}
+
+
 class BillerList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BILLER_LIST_EXAMPLE]})
+
     items: list[BillerPublic]
 
 
+MERCHANT_EXAMPLE = {
+    "id": "M100001",
+    "name": "Lanzhou Noodle House",
+    "city": "Shanghai",
+    "qr_example": "sandbank://qr/v1?m=M100001&a=12.50",
+}
+
+
 class MerchantPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MERCHANT_EXAMPLE]})
+
     id: str
     name: str
     city: str
     qr_example: str
 
 
+MERCHANT_LIST_EXAMPLE = {"items": [MERCHANT_EXAMPLE]}
+
+
 class MerchantList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MERCHANT_LIST_EXAMPLE]})
+
     items: list[MerchantPublic]
 
 
+PAYMENTS_SUMMARY_EXAMPLE = {
+    "by_stage": {"completed": 118, "failed": 3, "capturing": 1},
+    "non_terminal": 1,
+    "oldest_non_terminal_s": 2.4,
+}
+
+
 class PaymentsSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PAYMENTS_SUMMARY_EXAMPLE]})
+
     by_stage: dict[str, int]
     non_terminal: int
     oldest_non_terminal_s: float | None

@@ -27,8 +27,10 @@ TransferStatusName = Literal["pending", "completed", "failed"]
 MAX_ORDER_QUANTITY = 1_000_000
 LOT_SIZE = 100
 
-# Li Wei's savings account (shared/sandbox.py), for the examples.
+# Li Wei's accounts (shared/sandbox.py), for the examples.
+DEMO_CHECKING = "5a0e1d3c-0000-4000-8000-000000000101"
 DEMO_SAVINGS = "5a0e1d3c-0000-4000-8000-000000000102"
+DEMO_SECURITIES_CASH = "5a0e1d3c-0000-4000-8000-000000000103"
 
 
 def _decimal(value: Any) -> Decimal:
@@ -73,7 +75,45 @@ class OrderCreate(BaseModel):
     price: PriceIn | None = Field(default=None, description="Limit price (limit orders only), on the tick")
 
 
+ORDER_EXAMPLE = {
+    "id": "4d8f2a61-9e3b-4c7d-a5f0-1b6e8c2d9a43",
+    "symbol": "600519",
+    "name": "Kweichow Moutai",
+    "side": "buy",
+    "type": "limit",
+    "quantity": 100,
+    "price": "1688.00",
+    "status": "filled",
+    "reason": None,
+    "detail": None,
+    "account_id": DEMO_SECURITIES_CASH,
+    "reserved": "168842.20",
+    "reserved_minor": 16884220,
+    "filled_price": "1688.00",
+    "gross": "168800.00",
+    "gross_minor": 16880000,
+    "commission": "42.20",
+    "commission_minor": 4220,
+    "stamp_duty": "0.00",
+    "stamp_duty_minor": 0,
+    "amount": "168842.20",
+    "amount_minor": 16884220,
+    "realised_pnl": None,
+    "realised_pnl_minor": None,
+    "bank_day": "2025-06-02",
+    "created_at": "2025-06-02T01:45:00Z",
+    "updated_at": "2025-06-02T01:45:01Z",
+    "filled_at": "2025-06-02T01:45:01Z",
+    "links": {
+        "self": "/v1/securities/orders/4d8f2a61-9e3b-4c7d-a5f0-1b6e8c2d9a43",
+        "quote": "/v1/market/quotes/600519",
+    },
+}
+
+
 class OrderPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ORDER_EXAMPLE]})
+
     id: str
     symbol: str
     name: str
@@ -105,12 +145,40 @@ class OrderPublic(BaseModel):
     links: dict[str, str]
 
 
+ORDER_PAGE_EXAMPLE = {"items": [ORDER_EXAMPLE], "next_cursor": None}
+
+
 class OrderPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ORDER_PAGE_EXAMPLE]})
+
     items: list[OrderPublic]
     next_cursor: str | None
 
 
+POSITION_EXAMPLE = {
+    "symbol": "600519",
+    "name": "Kweichow Moutai",
+    "quantity": 100,
+    "sellable_quantity": 100,
+    "frozen_quantity": 0,
+    "bought_today_quantity": 0,
+    "average_cost": "1688.422",
+    "cost": "168842.20",
+    "cost_minor": 16884220,
+    "last_price": "1700.00",
+    "market_value": "170000.00",
+    "market_value_minor": 17000000,
+    "unrealised_pnl": "1157.80",
+    "unrealised_pnl_minor": 115780,
+    "unrealised_pnl_pct": "0.69",
+    "realised_pnl": "0.00",
+    "realised_pnl_minor": 0,
+}
+
+
 class PositionPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [POSITION_EXAMPLE]})
+
     symbol: str
     name: str
     quantity: int
@@ -130,7 +198,19 @@ class PositionPublic(BaseModel):
     realised_pnl_minor: int
 
 
+PORTFOLIO_TOTALS_EXAMPLE = {
+    "market_value": "170000.00",
+    "market_value_minor": 17000000,
+    "cost": "168842.20",
+    "cost_minor": 16884220,
+    "unrealised_pnl": "1157.80",
+    "unrealised_pnl_minor": 115780,
+}
+
+
 class PortfolioTotals(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PORTFOLIO_TOTALS_EXAMPLE]})
+
     market_value: str
     market_value_minor: int
     cost: str
@@ -139,7 +219,12 @@ class PortfolioTotals(BaseModel):
     unrealised_pnl_minor: int
 
 
+POSITION_LIST_EXAMPLE = {"items": [POSITION_EXAMPLE], "totals": PORTFOLIO_TOTALS_EXAMPLE}
+
+
 class PositionList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [POSITION_LIST_EXAMPLE]})
+
     items: list[PositionPublic]
     totals: PortfolioTotals
 
@@ -147,7 +232,40 @@ class PositionList(BaseModel):
 # --- market data --------------------------------------------------------------------------------
 
 
+QUOTE_EXAMPLE = {
+    "symbol": "600519",
+    "name": "Kweichow Moutai",
+    "exchange": "SH",
+    "board": "main",
+    "st": False,
+    "currency": "CNY",
+    "last": "1700.00",
+    "prev_close": "1688.00",
+    "change": "12.00",
+    "change_pct": "0.71",
+    "bid": "1699.99",
+    "ask": "1700.00",
+    "limit_up": "1856.80",
+    "limit_down": "1519.20",
+    "limit_pct": 10,
+    "open": "1690.00",
+    "high": "1705.50",
+    "low": "1686.20",
+    "volume": 1234500,
+    "turnover": "2096181000.00",
+    "turnover_minor": 209618100000,
+    "tick_size": "0.01",
+    "lot_size": 100,
+    "pinned": False,
+    "market_open": True,
+    "bank_day": "2025-06-02",
+    "seq": 4821,
+}
+
+
 class QuotePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [QUOTE_EXAMPLE]})
+
     symbol: str
     name: str
     exchange: ExchangeName
@@ -177,11 +295,31 @@ class QuotePublic(BaseModel):
     seq: int
 
 
+QUOTE_LIST_EXAMPLE = {"items": [QUOTE_EXAMPLE]}
+
+
 class QuoteList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [QUOTE_LIST_EXAMPLE]})
+
     items: list[QuotePublic]
 
 
+INSTRUMENT_EXAMPLE = {
+    "symbol": "600519",
+    "name": "Kweichow Moutai",
+    "exchange": "SH",
+    "board": "main",
+    "st": False,
+    "tick_size": "0.01",
+    "lot_size": 100,
+    "limit_pct": 10,
+    "stamp_duty_exempt": False,
+}
+
+
 class InstrumentPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [INSTRUMENT_EXAMPLE]})
+
     symbol: str
     name: str
     exchange: ExchangeName
@@ -193,7 +331,12 @@ class InstrumentPublic(BaseModel):
     stamp_duty_exempt: bool
 
 
+INSTRUMENT_LIST_EXAMPLE = {"items": [INSTRUMENT_EXAMPLE]}
+
+
 class InstrumentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [INSTRUMENT_LIST_EXAMPLE]})
+
     items: list[InstrumentPublic]
 
 
@@ -232,7 +375,26 @@ class BankTransferCreate(BaseModel):
     )
 
 
+BANK_TRANSFER_EXAMPLE = {
+    "id": "a9c3e7f1-2b5d-4e8a-b6c0-3f1d7e9a2c58",
+    "direction": "bank_to_securities",
+    "from_account_id": DEMO_CHECKING,
+    "to_account_id": DEMO_SECURITIES_CASH,
+    "amount": "5000.00",
+    "amount_minor": 500000,
+    "currency": "CNY",
+    "status": "completed",
+    "reason": None,
+    "detail": None,
+    "created_at": "2025-06-02T01:40:00Z",
+    "updated_at": "2025-06-02T01:40:01Z",
+    "links": {"self": "/v1/securities/transfers/a9c3e7f1-2b5d-4e8a-b6c0-3f1d7e9a2c58"},
+}
+
+
 class BankTransferPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BANK_TRANSFER_EXAMPLE]})
+
     id: str
     direction: TransferDirectionName
     from_account_id: str
@@ -248,6 +410,11 @@ class BankTransferPublic(BaseModel):
     links: dict[str, str]
 
 
+BANK_TRANSFER_PAGE_EXAMPLE = {"items": [BANK_TRANSFER_EXAMPLE], "next_cursor": None}
+
+
 class BankTransferPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [BANK_TRANSFER_PAGE_EXAMPLE]})
+
     items: list[BankTransferPublic]
     next_cursor: str | None
