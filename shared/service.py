@@ -94,6 +94,7 @@ class Runtime:
                 max_attempts=settings.kafka.max_attempts,
                 retry_backoff_ms=settings.kafka.retry_backoff_ms,
                 session_timeout_ms=settings.kafka.session_timeout_ms,
+                fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
             )
             for spec in self.consumer_specs
         ]

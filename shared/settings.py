@@ -31,6 +31,8 @@ class KafkaSettings(BaseSettings):
     # The embedded broker holds a JoinGroup for about half the session timeout, so a
     # short one keeps start-up fast; heartbeats run on their own task meanwhile.
     session_timeout_ms: int = 3000
+    # How long the broker may hold a fetch while no message is there (idle cost vs. latency).
+    fetch_max_wait_ms: int = 100
 
 
 class AuthSettings(BaseSettings):

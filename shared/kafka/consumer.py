@@ -69,7 +69,9 @@ class ConsumerLoop:
         session_timeout_ms: int = 3000,
         prefetch: Prefetch | None = None,
         replies_for: str | None = None,
+        fetch_max_wait_ms: int = 100,
     ) -> None:
+        self.fetch_max_wait_ms = fetch_max_wait_ms
         self.prefetch = prefetch
         # Take only the replies to this service's own commands (and facts nobody caused).
         self.replies_for = replies_for
@@ -99,7 +101,7 @@ class ConsumerLoop:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_batch,
-            fetch_max_wait_ms=100,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             session_timeout_ms=self.session_timeout_ms,
             rebalance_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.session_timeout_ms // 3),
