@@ -8,49 +8,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
 
 from services.insurance.main import create_app
 from services.insurance.settings import InsuranceSettings
-from shared.db import Database
 from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
 from tests.integration.harness import Bank, Tap
 from tests.integration.insurance.harness import Insurer
+from tests.integration.pg import fresh_schema, use_schema
 
 PG_SCHEMA = "insurance_tests"
 # Short enough that the timeout tests move the sandbox clock rather than wait; long
 # enough that a consumer group join never makes a purchase give up.
 KNOBS = InsuranceSettings(step_timeout_s=5.0, max_attempts=3, sweep_every_s=0.1)
-
-
-async def _fresh_pg_schema(url: str, schema: str) -> None:
-    db = Database(url)
-    try:
-        async with db.writer.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            await conn.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        await db.dispose()
-
-
-def _use_schema(db: Database, schema: str) -> None:
-    """Every connection of this database works in `schema` (insurance's tables only)."""
-
-    @event.listens_for(db.writer.sync_engine, "connect", insert=True)
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        # Outside a transaction, or the pool's rollback on return would undo the SET.
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET SESSION search_path TO {schema}")
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
 
 
 @pytest.fixture(scope="package")
@@ -62,7 +36,7 @@ async def insurer(
     else:
         assert PG_URL
         url = PG_URL
-        await _fresh_pg_schema(url, PG_SCHEMA)
+        await fresh_schema(url, PG_SCHEMA)
     settings = Settings(
         service="insurance",
         environment="sandbox",
@@ -82,7 +56,7 @@ async def insurer(
         consumer_group=group,
     )
     if backend != "sqlite":
-        _use_schema(app.state.runtime.db, PG_SCHEMA)
+        use_schema(app.state.runtime.db, PG_SCHEMA)
     async with app.router.lifespan_context(app):
         tap = Tap(bootstrap_servers, [INSURANCE_EVENTS])
         await tap.start()

@@ -8,45 +8,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, text
 
 from services.payments.main import create_app
-from shared.db import Database
 from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
 from tests.integration.harness import Bank, Tap
 from tests.integration.payments.harness import Payments
+from tests.integration.pg import fresh_schema, use_schema
 
 PG_SCHEMA = "payments_tests"
-
-
-async def _fresh_pg_schema(url: str, schema: str) -> None:
-    db = Database(url)
-    try:
-        async with db.writer.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            await conn.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        await db.dispose()
-
-
-def _use_schema(db: Database, schema: str) -> None:
-    """Every connection of this database works in `schema` (payments' tables only)."""
-
-    @event.listens_for(db.writer.sync_engine, "connect", insert=True)
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        # Outside a transaction, or the pool's rollback on return would undo the SET.
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET SESSION search_path TO {schema}")
-        cursor.close()
-        dbapi_connection.autocommit = autocommit
 
 
 @pytest.fixture(scope="package")
@@ -58,7 +32,7 @@ async def payments(
     else:
         assert PG_URL
         url = PG_URL
-        await _fresh_pg_schema(url, PG_SCHEMA)
+        await fresh_schema(url, PG_SCHEMA)
     settings = Settings(
         service="payments",
         environment="sandbox",
@@ -70,7 +44,7 @@ async def payments(
     app = create_app(settings)
     runtime = app.state.runtime
     if backend != "sqlite":
-        _use_schema(runtime.db, PG_SCHEMA)
+        use_schema(runtime.db, PG_SCHEMA)
     if EXTERNAL_BROKER:
         group = f"payments-test-{backend}-{uuid.uuid4().hex[:8]}"
         for consumer in runtime.consumers:

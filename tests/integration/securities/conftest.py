@@ -17,16 +17,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
 
 from services.securities.config import SecuritiesSettings
 from services.securities.handlers import Context
 from services.securities.main import create_app
-from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, SECURITIES_EVENTS
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
 from tests.integration.harness import Bank, Tap
+from tests.integration.pg import drop_schema, fresh_schema, use_schema
 from tests.integration.securities.harness import Brokerage
 
 PG_SCHEMA = "securities_tests"
@@ -34,38 +33,11 @@ PG_SCHEMA = "securities_tests"
 TEST_SETTINGS = {"tick_interval_ms": 0, "sweep_interval_s": 0.1, "market_seed": 7}
 
 
-async def _fresh_pg_schema(url: str, schema: str) -> None:
-    db = Database(url)
-    try:
-        async with db.writer.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            await conn.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        await db.dispose()
-
-
-async def _drop_pg_schema(url: str, schema: str) -> None:
-    db = Database(url)
-    try:
-        async with db.writer.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    finally:
-        await db.dispose()
-
-
-def _use_schema(db: Database, schema: str) -> None:
-    # On the raw asyncpg connection (autocommit): a SET inside the adapter's implicit
-    # transaction would be undone by the pool's first rollback.
-    @event.listens_for(db.writer.sync_engine, "connect")
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.run_async(lambda conn: conn.execute(f"SET search_path TO {schema}"))
-
-
 async def _database_url(backend: str, directory: Path, schema: str) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{directory / 'securities.db'}"
     assert PG_URL
-    await _fresh_pg_schema(PG_URL, schema)
+    await fresh_schema(PG_URL, schema)
     return PG_URL
 
 
@@ -80,7 +52,7 @@ def _securities_app(backend: str, url: str, schema: str, bootstrap_servers: str,
     )
     app = create_app(settings, ctx, accounts_transport=httpx.ASGITransport(app=bank.app))
     if backend != "sqlite":
-        _use_schema(app.state.runtime.db, schema)
+        use_schema(app.state.runtime.db, schema)
     return app
 
 
@@ -142,7 +114,7 @@ def spare_brokerage(backend: str, bootstrap_servers: str, brokerage: Brokerage, 
                 yield Brokerage(backend, app, http, brokerage.bank, brokerage.tap, brokerage.involved)
         finally:
             if backend != "sqlite":
-                await _drop_pg_schema(url, schema)
+                await drop_schema(url, schema)
 
     return start
 
