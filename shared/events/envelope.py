@@ -35,9 +35,6 @@ class Message(BaseModel):
     TOPIC: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
