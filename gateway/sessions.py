@@ -48,7 +48,9 @@ from shared.settings import AuthSettings
 
 log = logging.getLogger(__name__)
 
-ACTIVE_CACHE_S = 2.0
+# A revocation here drops the entry at once; another gateway replica learns of it this late
+# (access tokens themselves live AUTH_ACCESS_TTL_S).
+ACTIVE_CACHE_S = 10.0
 ACTIVITY_FLUSH_S = 5.0
 
 
