@@ -1,6 +1,7 @@
 """Queries to accounts for resolving payers and payees (HTTP, service token, pooled).
 
-Account holders, kinds and classes rarely change, so answers are kept a few seconds:
+Account holders, kinds and classes rarely change (nothing changes a KYC class today), so
+answers are kept for half a minute; "not found" is never kept:
 a burst of payments from one account asks accounts once."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class Directory:
-    def __init__(self, base_url: str, token: Callable[[], str], ttl_s: float = 5.0) -> None:
+    def __init__(self, base_url: str, token: Callable[[], str], ttl_s: float = 30.0) -> None:
         self.client = httpx.AsyncClient(
             base_url=base_url,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
