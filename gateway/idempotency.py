@@ -159,9 +159,8 @@ class Idempotency:
         async with self.db.write() as session, session.begin():
             row = await session.get(store.IdempotencyKey, (owner_id, key))
             if row is not None:
-                created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=now.tzinfo)
-                expired = now - created > RETENTION
-                abandoned = row.state == "in_flight" and now - created > ABANDONED_AFTER
+                expired = now - row.created_at > RETENTION
+                abandoned = row.state == "in_flight" and now - row.created_at > ABANDONED_AFTER
                 if expired or abandoned:
                     await session.delete(row)
                     await session.flush()

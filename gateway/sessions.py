@@ -67,10 +67,6 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _aware(value, now):  # type: ignore[no-untyped-def]
-    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
-
-
 class Sessions:
     def __init__(self, db: Database, tokens: TokenIssuer, settings: AuthSettings, clock: Clock) -> None:
         self.db = db
@@ -181,7 +177,7 @@ class Sessions:
             if row is None or row.session_id != session_id:
                 raise invalid
             sess = await session.get(store.Session, session_id)
-            if sess is None or sess.revoked_at is not None or _aware(sess.expires_at, now) < now:
+            if sess is None or sess.revoked_at is not None or sess.expires_at < now:
                 raise invalid
             if row.used_at is not None:
                 sess.revoked_at, sess.revoked_reason = now, "refresh_token_reused"

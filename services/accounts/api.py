@@ -4,7 +4,6 @@ customer profile, and the operator's ledger check. Money moves only through
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from services.accounts import handlers, store
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
 from shared.money import format_minor
+from shared.pagination import decode_seq, encode_seq
 from shared.problems import Problem, not_found
 from shared.schemas.accounts import (
     AccountCreate,
@@ -42,23 +42,6 @@ def _ctx(request: Request) -> handlers.Context:
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 ContextDep = Annotated[handlers.Context, Depends(_ctx)]
-
-
-def _decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode() + b"==").decode("ascii")
-    except ValueError:
-        text = ""
-    # journal_line.id is a 32-bit INTEGER: a bigger number is no cursor we issued (and a 500 on bind).
-    if not (text.isdigit() and 0 < int(text) < 2**31):
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued")
-    return int(text)
-
-
-def _encode_cursor(line_id: int) -> str:
-    return base64.urlsafe_b64encode(str(line_id).encode()).decode().rstrip("=")
 
 
 async def _own_account(runtime: Runtime, principal: Principal, account_id: str) -> store.Account:
@@ -212,7 +195,7 @@ async def list_transactions(
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> TransactionPage:
     await _own_account(runtime, principal, account_id)
-    before = _decode_cursor(cursor)
+    before = decode_seq(cursor)
     query = (
         select(store.JournalLine, store.JournalEntry.kind, store.JournalEntry.description)
         .join(store.JournalEntry, store.JournalEntry.id == store.JournalLine.entry_id)
@@ -241,7 +224,7 @@ async def list_transactions(
         )
         for line, kind, description in rows[:limit]
     ]
-    next_cursor = _encode_cursor(items[-1].id) if len(rows) > limit else None
+    next_cursor = encode_seq(items[-1].id) if len(rows) > limit else None
     return TransactionPage(items=items, next_cursor=next_cursor)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -558,7 +558,7 @@ async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> di
         (await session.execute(select(store.Hold).where(store.Hold.status == domain.HoldStatus.ACTIVE))).scalars().all()
     )
     for hold in active:
-        due = _ts(hold.expires_at) if hold.expires_at else _ts(hold.created_at) + stale_after_s
+        due = (hold.expires_at or hold.created_at + timedelta(seconds=stale_after_s)).timestamp()
         if due < now_ts:
             findings.append(
                 Finding(
@@ -577,11 +577,3 @@ async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> di
         "totals_minor": totals,
         "violations": [f.__dict__ for f in findings],
     }
-
-
-def _ts(value: datetime) -> float:
-    if value.tzinfo is None:  # SQLite hands back naive datetimes
-        from datetime import UTC
-
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()

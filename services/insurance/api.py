@@ -5,13 +5,11 @@ refused request, because every use case runs in one unit of work."""
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -19,6 +17,7 @@ from services.insurance import domain, handlers, store, views
 from services.insurance.accounts_client import AccountsClient
 from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
 from shared.money import InvalidAmount, to_minor
+from shared.pagination import newest_first, next_keyset
 from shared.problems import PROBLEM_JSON, Problem, problem_response
 from shared.schemas.insurance import (
     ClaimCreate,
@@ -78,29 +77,6 @@ def _minor(value: Any, field: str) -> int:
 
 
 # --- paging: newest first, by (created_at, id) -------------------------------------------------
-
-
-def _page(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
-    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-    if cursor is None:
-        return query
-    try:
-        at, _, last_id = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
-        created = datetime.fromisoformat(at)
-    except ValueError:
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
-    if created.tzinfo is None or not last_id:
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued")
-    return query.where(
-        or_(model.created_at < created, and_(model.created_at == created, model.id < last_id)),
-    )
-
-
-def _next_cursor(rows: list[Any], limit: int) -> str | None:
-    if len(rows) <= limit:
-        return None
-    last = rows[limit - 1]
-    return base64.urlsafe_b64encode(f"{last.created_at.isoformat()}|{last.id}".encode()).decode().rstrip("=")
 
 
 # --- products and quotes --------------------------------------------------------------------
@@ -231,9 +207,9 @@ async def list_policies(
     if status is not None:
         query = query.where(store.Policy.status == status)
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(_page(query, store.Policy, cursor, limit))).all())
+        rows = list((await session.scalars(newest_first(query, store.Policy, cursor, limit))).all())
         items = [await _policy_public(session, p, with_history=False) for p in rows[:limit]]
-    return PolicyPage(items=items, next_cursor=_next_cursor(rows, limit))
+    return PolicyPage(items=items, next_cursor=next_keyset(rows, limit))
 
 
 @customer.get("/policies/{policy_id}", response_model=PolicyPublic, summary="One of your policies with its history")
@@ -259,7 +235,7 @@ async def _claim_public(session: Any, claim: store.Claim) -> ClaimPublic:
 
 
 async def _claim_page(session: Any, query: Select[Any], cursor: str | None, limit: int) -> ClaimPage:
-    rows = list((await session.scalars(_page(query, store.Claim, cursor, limit))).all())
+    rows = list((await session.scalars(newest_first(query, store.Claim, cursor, limit))).all())
     page = rows[:limit]
     decisions: dict[str, list[store.ClaimDecision]] = {c.id: [] for c in page}
     if page:
@@ -271,7 +247,7 @@ async def _claim_page(session: Any, query: Select[Any], cursor: str | None, limi
         for d in found:
             decisions[d.claim_id].append(d)
     return ClaimPage(
-        items=[views.claim_public(c, decisions=decisions[c.id]) for c in page], next_cursor=_next_cursor(rows, limit)
+        items=[views.claim_public(c, decisions=decisions[c.id]) for c in page], next_cursor=next_keyset(rows, limit)
     )
 
 

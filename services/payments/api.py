@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, select
 
 from services.payments import domain, handlers, store
 from services.payments.directory import Directory
@@ -17,6 +15,7 @@ from services.payments.domain import Kind, PaymentRejected
 from shared.auth import CurrentCustomer, Operator, Principal
 from shared.money import format_minor
 from shared.observability import correlation_id_var
+from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM_JSON, Problem, not_found
 from shared.schemas.accounts import AccountDirectoryEntry
@@ -262,21 +261,6 @@ async def create_topup(body: TopupCreate, deps: Pay) -> Response:
     return await deps.pay(Kind.TOPUP, body.payer_account_id, body.currency, resolve)
 
 
-def _cursor(p: store.Payment) -> str:
-    return base64.urlsafe_b64encode(f"{p.created_at.isoformat()}|{p.id}".encode()).decode().rstrip("=")
-
-
-def _parse_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, _, pid = base64.urlsafe_b64decode(cursor.encode() + b"==").decode().partition("|")
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None:  # ours always carry +00:00; a naive one would fail the query (500)
-            raise ValueError(created)
-        return at, pid
-    except ValueError:
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
-
-
 @router.get("/payments", response_model=PaymentPage)
 async def list_payments(
     principal: CurrentCustomer,
@@ -285,25 +269,10 @@ async def list_payments(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PaymentPage:
     """The customer's payments, newest first."""
-    query = (
-        select(store.Payment)
-        .where(store.Payment.customer_id == principal.customer_id)
-        .order_by(store.Payment.created_at.desc(), store.Payment.id.desc())
-        .limit(limit + 1)
-    )
-    if cursor:
-        created, pid = _parse_cursor(cursor)
-        query = query.where(
-            or_(
-                store.Payment.created_at < created,
-                tuple_(store.Payment.created_at, store.Payment.id) < tuple_(created, pid),
-            )
-        )
+    query = select(store.Payment).where(store.Payment.customer_id == principal.customer_id)
     async with runtime.db.read() as session:
-        rows = (await session.scalars(query)).all()
-    return PaymentPage(
-        items=[public(p) for p in rows[:limit]], next_cursor=_cursor(rows[limit - 1]) if len(rows) > limit else None
-    )
+        rows = (await session.scalars(newest_first(query, store.Payment, cursor or None, limit))).all()
+    return PaymentPage(items=[public(p) for p in rows[:limit]], next_cursor=next_keyset(list(rows), limit))
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentPublic, responses={404: PROBLEM})

@@ -1,8 +1,7 @@
-"""What the securities routes share: dependencies, problem mapping, cursors, JSON answers."""
+"""What the securities routes share: dependencies, problem mapping, JSON answers."""
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -39,19 +38,6 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 def order_problem(err: domain.OrderError) -> Problem:
     status = 409 if isinstance(err, domain.MarketClosed) else 422
     return Problem(status, err.code, err.detail)
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    try:
-        return int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-    except ValueError:
-        raise Problem(400, "invalid-cursor", "the cursor is not one this API issued") from None
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(str(seq).encode()).decode().rstrip("=")
 
 
 def json_answer(model: BaseModel, self_link: str, status: int) -> JSONResponse:

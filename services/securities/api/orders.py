@@ -16,12 +16,11 @@ from services.securities.api.deps import (
     DirectoryDep,
     IdempotencyKey,
     RuntimeDep,
-    decode_cursor,
-    encode_cursor,
     json_answer,
     order_problem,
 )
 from shared.auth import CurrentCustomer
+from shared.pagination import decode_seq, encode_seq
 from shared.problems import Problem, not_found
 from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
 from shared.service import Runtime
@@ -102,13 +101,13 @@ async def list_orders(
         query = query.where(store.Order.status == status)
     if symbol:
         query = query.where(store.Order.symbol == domain.normalise_symbol(symbol))
-    before = decode_cursor(cursor)
+    before = decode_seq(cursor)
     if before is not None:
         query = query.where(store.Order.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Order.seq.desc()).limit(limit + 1))).all()
     items = [views.order_public(o, ctx) for o in rows[:limit]]
-    return OrderPage(items=items, next_cursor=encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None)
+    return OrderPage(items=items, next_cursor=encode_seq(rows[limit - 1].seq) if len(rows) > limit else None)
 
 
 async def _own_order(runtime: Runtime, customer_id: str, order_id: str) -> store.Order:

@@ -16,13 +16,12 @@ from services.securities.api.deps import (
     DirectoryDep,
     IdempotencyKey,
     RuntimeDep,
-    decode_cursor,
-    encode_cursor,
     json_answer,
     order_problem,
 )
 from shared.auth import CurrentCustomer
 from shared.money import InvalidAmount, to_minor
+from shared.pagination import decode_seq, encode_seq
 from shared.problems import Problem, not_found
 from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic
 
@@ -89,13 +88,13 @@ async def list_transfers(
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> BankTransferPage:
     query = select(store.BankTransfer).where(store.BankTransfer.customer_id == principal.customer_id)
-    before = decode_cursor(cursor)
+    before = decode_seq(cursor)
     if before is not None:
         query = query.where(store.BankTransfer.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.BankTransfer.seq.desc()).limit(limit + 1))).all()
     items = [views.transfer_public(t) for t in rows[:limit]]
-    return BankTransferPage(items=items, next_cursor=encode_cursor(rows[limit - 1].seq) if len(rows) > limit else None)
+    return BankTransferPage(items=items, next_cursor=encode_seq(rows[limit - 1].seq) if len(rows) > limit else None)
 
 
 @router.get(
