@@ -46,6 +46,25 @@ class ConsumerSpec:
     replies_only: bool = False
 
 
+def every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    """A background loop (for `Runtime.background`) running `job` every `interval_s`
+    seconds: saga timeout sweepers, the market ticker. A failed run is logged and the
+    next one goes ahead as planned."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; trying again in %.1fs", name, interval_s)
+
+    loop.__name__ = name
+    return loop
+
+
 class Runtime:
     """Owns a process's connections and background tasks; started by the lifespan."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,7 +14,7 @@ from services.insurance import api, domain, handlers, store
 from services.insurance.accounts_client import AccountsClient
 from services.insurance.consumer import TOPICS, consumers
 from services.insurance.settings import InsuranceSettings
-from shared.service import Runtime, build_app, serve
+from shared.service import Runtime, build_app, every, serve
 from shared.settings import Settings, service_settings
 
 log = logging.getLogger(__name__)
@@ -56,15 +55,14 @@ def create_app(
         clock=ctx.clock,
     )
 
+    runtime.background.append(every(insurance.sweep_every_s, "saga timeout sweep", lambda: _sweep(runtime, ctx)))
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.accounts = AccountsClient(settings.urls.accounts, transport=accounts_transport)
-        sweeper = asyncio.create_task(_sweep_forever(runtime, ctx, insurance.sweep_every_s))
         try:
             yield
         finally:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
             await app.state.accounts.aclose()
 
     app = build_app(
@@ -80,20 +78,13 @@ def create_app(
     return app
 
 
-async def _sweep_forever(runtime: Runtime, ctx: handlers.Context, every_s: float) -> None:
-    """Wake every `every_s` and re-send saga steps whose timeout passed."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            async with runtime.db.read() as session:
-                due = await handlers.any_due(ctx, session)
-            if due:
-                async with runtime.unit_of_work() as uow:
-                    await handlers.retry_due_sagas(ctx, uow)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("saga timeout sweep failed; trying again in %.1fs", every_s)
+async def _sweep(runtime: Runtime, ctx: handlers.Context) -> None:
+    """Re-send saga steps whose timeout passed (a cheap read first: usually none are)."""
+    async with runtime.db.read() as session:
+        due = await handlers.any_due(ctx, session)
+    if due:
+        async with runtime.unit_of_work() as uow:
+            await handlers.retry_due_sagas(ctx, uow)
 
 
 def main() -> None:

@@ -7,7 +7,6 @@ or after the saga moved on, changes nothing.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -362,15 +361,3 @@ def _resend_step(ctx: Context, uow: UnitOfWork, p: store.Payment, now: datetime)
     step = {Stage.RESERVING: _reserve, Stage.CAPTURING: _capture, Stage.RELEASING: _release}[Stage(p.stage)]
     uow.publish(step(p))
     uow.publish(ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=p.stage, attempt=p.attempts))
-
-
-def timeout_sweeper(ctx: Context, db: Database, tables: MessagingTables, every_s: float = 1.0):  # type: ignore[no-untyped-def]
-    async def sweep_saga_timeouts() -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await resend_overdue_steps(ctx, db, tables)
-            except Exception:
-                log.exception("timeout sweep failed")
-
-    return sweep_saga_timeouts

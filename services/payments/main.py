@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from services.payments import api, domain, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.directory import Directory
-from services.payments.handlers import Context, timeout_sweeper
-from shared.service import Runtime, build_app, serve
+from services.payments.handlers import Context, resend_overdue_steps
+from shared.service import Runtime, build_app, every, serve
 from shared.settings import Settings, service_settings
 
 
@@ -37,7 +37,9 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         consumers=consumers(ctx),
         clock=ctx.clock,
     )
-    runtime.background.append(timeout_sweeper(ctx, runtime.db, store.messaging))
+    runtime.background.append(
+        every(1.0, "saga timeout sweep", lambda: resend_overdue_steps(ctx, runtime.db, store.messaging))
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,17 +5,15 @@ app's lifespan; tests call the single-pass functions directly."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
 from services.securities import domain, handlers, store
 from services.securities.handlers import Context
 from shared.events import utcnow
-from shared.service import Runtime
+from shared.service import Runtime, every
 
 log = logging.getLogger(__name__)
 
@@ -116,27 +114,9 @@ async def sweep(ctx: Context, runtime: Runtime) -> None:
                     await handlers.expire_order(ctx, uow, locked)
 
 
-async def _every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            await job()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s failed; trying again in %.1fs", name, interval_s)
-
-
-@asynccontextmanager
-async def background(ctx: Context, runtime: Runtime) -> AsyncIterator[None]:
-    """The ticker (unless tick_interval_ms is 0) and the sweeper, for the app's lifetime."""
-    tasks = [asyncio.create_task(_every(ctx.settings.sweep_interval_s, "sweeper", lambda: sweep(ctx, runtime)))]
+def background(ctx: Context, runtime: Runtime) -> list[Callable[[], Awaitable[None]]]:
+    """The sweeper and (unless tick_interval_ms is 0) the market ticker, as background loops."""
+    loops = [every(ctx.settings.sweep_interval_s, "securities sweep", lambda: sweep(ctx, runtime))]
     if ctx.settings.tick_interval_ms > 0:
-        interval = ctx.settings.tick_interval_ms / 1000
-        tasks.append(asyncio.create_task(_every(interval, "market ticker", lambda: tick(ctx, runtime))))
-    try:
-        yield
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        loops.append(every(ctx.settings.tick_interval_ms / 1000, "market ticker", lambda: tick(ctx, runtime)))
+    return loops

@@ -40,13 +40,13 @@ def create_app(
     )
     # POST /internal/reset empties the tables; the in-memory market goes back to its seed.
     runtime.on_reset.append(ctx.reset_market)
+    runtime.background += jobs.background(ctx, runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.directory = AccountsDirectory(settings.urls.accounts, transport=accounts_transport)
         try:
-            async with jobs.background(ctx, runtime):
-                yield
+            yield
         finally:
             await app.state.directory.close()
 
