@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from shared import sqlite_inline
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -66,7 +68,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int) -> AsyncEngine:
+def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int, inline: bool) -> AsyncEngine:
     if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
         raise ValueError("in-memory SQLite cannot be shared by the writer and readers; use a file")
     path = url.split("///", 1)[1] if "///" in url else ""
@@ -81,17 +83,22 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int) -> Asy
     else:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = pool_size
+    if inline:
+        kwargs["async_creator"] = sqlite_inline.connector(path)
     engine = create_async_engine(url, **kwargs)
     begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE and SAVEPOINT work.
-        dbapi_connection.isolation_level = None
+        if dbapi_connection.isolation_level is not None:
+            dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        # The writer may wait for another process's writer; readers in WAL mode never wait
+        # for a lock, so a reader's busy wait (which would block an inline event loop) is short.
+        cursor.execute(f"PRAGMA busy_timeout={10000 if writer else 250}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
@@ -103,12 +110,12 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int) -> Asy
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, sqlite_inline: bool = True) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
         if self.sqlite:
-            self.writer = _sqlite_engine(url, writer=True, echo=echo, pool_size=pool_size)
-            self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size)
+            self.writer = _sqlite_engine(url, writer=True, echo=echo, pool_size=pool_size, inline=sqlite_inline)
+            self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size, inline=sqlite_inline)
         else:
             self.writer = create_async_engine(
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True

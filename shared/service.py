@@ -90,7 +90,12 @@ class Runtime:
         self.topics = list(topics)
         self.consumer_specs = list(consumers)
         self.on_start = on_start
-        self.db = Database(settings.db.url, echo=settings.db.echo, pool_size=settings.db.pool_size)
+        self.db = Database(
+            settings.db.url,
+            echo=settings.db.echo,
+            pool_size=settings.db.pool_size,
+            sqlite_inline=settings.db.sqlite_inline,
+        )
         self.tokens = TokenIssuer(settings.auth)
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
         self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)

@@ -14,6 +14,6 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
             name="accounts",
             topics=[ACCOUNTS_COMMANDS],
             handlers=command_handlers(ctx),
-            prefetch=lambda uow, commands: store.prefetch(uow.session, commands),
+            prefetch=lambda uow, commands: store.prefetch(uow.session, commands, day=ctx.clock.bank_day()),
         )
     ]

@@ -18,7 +18,6 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
     select,
-    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -138,6 +137,26 @@ class Batch:
     accounts: dict[str, tuple[Account, str | None] | None] = field(default_factory=dict)
     holds: dict[str, Hold | None] = field(default_factory=dict)
     outcomes: dict[tuple[str, str], CommandOutcome | None] = field(default_factory=dict)
+    # Daily limits. A customer's limit-counting holds are those this batch holds in
+    # memory (`holds_of`, always current) plus the database's others (`held_elsewhere`),
+    # so the daily outflow is read without flushing the batch's changes first.
+    holds_of: dict[str, dict[str, Hold]] = field(default_factory=dict)
+    held_elsewhere: dict[str, int] = field(default_factory=dict)
+    outflow: dict[tuple[str, date], DailyOutflow | None] = field(default_factory=dict)
+
+    def track(self, hold: Hold, *, loaded: bool) -> None:
+        """Keep `hold` (`loaded` from the database, or new in this batch) in memory."""
+        self.holds[hold.id] = hold
+        if hold.customer_id is None:
+            return
+        self.holds_of.setdefault(hold.customer_id, {})[hold.id] = hold
+        if loaded and hold.customer_id in self.held_elsewhere and _counts(hold):
+            # Loaded after its customer's other holds were summed: it was among them.
+            self.held_elsewhere[hold.customer_id] -= hold.amount_minor
+
+
+def _counts(hold: Hold) -> bool:
+    return hold.status == domain.HoldStatus.ACTIVE and bool(hold.counts_toward_limit)
 
 
 def batch_of(session: AsyncSession) -> Batch:
@@ -147,9 +166,9 @@ def batch_of(session: AsyncSession) -> Batch:
     return batch  # type: ignore[no-any-return]
 
 
-async def prefetch(session: AsyncSession, commands: list[Any]) -> None:
-    """Load every hold, account, customer class and command outcome a batch touches in
-    three queries, instead of several per command."""
+async def prefetch(session: AsyncSession, commands: list[Any], *, day: date | None = None) -> None:
+    """Load every hold, account, customer class, command outcome and (given the bank
+    `day`) daily-limit figure a batch touches in a few queries, not several per command."""
     batch = batch_of(session)
     hold_ids = {c.hold_id for c in commands if hasattr(c, "hold_id")}
     account_ids: set[str] = set()
@@ -164,10 +183,15 @@ async def prefetch(session: AsyncSession, commands: list[Any]) -> None:
                 references.add(ref)
     if hold_ids:
         found = (await session.scalars(select(Hold).where(Hold.id.in_(hold_ids)).with_for_update())).all()
-        by_id = {h.id: h for h in found}
-        batch.holds.update({h: by_id.get(h) for h in hold_ids})
+        for hold_id in hold_ids:
+            batch.holds.setdefault(hold_id, None)
+        for h in found:
+            batch.track(h, loaded=True)
         account_ids.update(h.account_id for h in found)
     await _load_into(session, batch, account_ids)
+    if day is not None:
+        customers = {found[0].customer_id for found in batch.accounts.values() if found and found[0].customer_id}
+        await _load_limits(session, batch, customers, day)
     if references:
         found_outcomes = (
             await session.scalars(select(CommandOutcome).where(CommandOutcome.reference.in_(references)))
@@ -195,16 +219,54 @@ async def _load_into(session: AsyncSession, batch: Batch, ids: set[str]) -> None
     batch.accounts.update({i: found.get(i) for i in missing})
 
 
+async def _load_limits(session: AsyncSession, batch: Batch, customers: set[str], day: date) -> None:
+    """Today's outflow rows (locked, on PostgreSQL) and the limit-counting holds the batch
+    does not hold in memory, for `customers` not loaded yet."""
+    missing = sorted(c for c in customers if c not in batch.held_elsewhere)
+    if not missing:
+        return
+    with session.no_autoflush:  # other holds' rows are untouched by this batch
+        held = dict(
+            (
+                await session.execute(
+                    select(Hold.customer_id, func.sum(Hold.amount_minor))
+                    .where(
+                        Hold.customer_id.in_(missing),
+                        Hold.status == domain.HoldStatus.ACTIVE,
+                        Hold.counts_toward_limit.is_(True),
+                        Hold.id.not_in([h for c in missing for h in batch.holds_of.get(c, {})]),
+                    )
+                    .group_by(Hold.customer_id)
+                )
+            ).all()
+        )
+        rows = (
+            await session.scalars(
+                select(DailyOutflow)
+                .where(DailyOutflow.customer_id.in_(missing), DailyOutflow.day == day)
+                .with_for_update()
+            )
+        ).all()
+    by_customer = {r.customer_id: r for r in rows}
+    for c in missing:
+        batch.held_elsewhere[c] = int(held.get(c) or 0)
+        batch.outflow.setdefault((c, day), by_customer.get(c))
+
+
 async def get_hold(session: AsyncSession, hold_id: str) -> Hold | None:
     batch = batch_of(session)
     if hold_id not in batch.holds:
-        batch.holds[hold_id] = await session.get(Hold, hold_id, with_for_update=True)
+        found = await session.get(Hold, hold_id, with_for_update=True)
+        batch.holds[hold_id] = found
+        if found is not None:
+            batch.track(found, loaded=True)
     return batch.holds[hold_id]
 
 
 def add_hold(session: AsyncSession, row: Hold) -> None:
+    """A new hold (never in the database before this batch)."""
     session.add(row)
-    batch_of(session).holds[row.id] = row
+    batch_of(session).track(row, loaded=False)
 
 
 async def account_row(session: AsyncSession, account_id: str) -> Account | None:
@@ -259,33 +321,33 @@ async def save_accounts(session: AsyncSession, accounts: list[domain.Account]) -
 
 
 async def outflow_today(session: AsyncSession, customer_id: str | None, day: date) -> int:
-    """Paid out today plus what active holds toward the limit have reserved."""
+    """Paid out today plus what active holds toward the limit have reserved, as of this
+    point in the batch (its own unflushed changes included)."""
     if customer_id is None:
         return 0
-    paid = await session.scalar(
-        select(DailyOutflow.amount_minor).where(DailyOutflow.customer_id == customer_id, DailyOutflow.day == day)
+    batch = batch_of(session)
+    await _load_limits(session, batch, {customer_id}, day)
+    if (customer_id, day) not in batch.outflow:  # the bank day turned during the batch
+        batch.outflow[(customer_id, day)] = await session.get(DailyOutflow, (customer_id, day), with_for_update=True)
+    row = batch.outflow[(customer_id, day)]
+    held = batch.held_elsewhere[customer_id] + sum(
+        h.amount_minor for h in batch.holds_of.get(customer_id, {}).values() if _counts(h)
     )
-    held = await session.scalar(
-        select(func.coalesce(func.sum(Hold.amount_minor), 0)).where(
-            Hold.customer_id == customer_id,
-            Hold.status == domain.HoldStatus.ACTIVE,
-            Hold.counts_toward_limit.is_(True),
-        )
-    )
-    return int(paid or 0) + int(held or 0)
+    return (row.amount_minor if row else 0) + held
 
 
 async def add_outflow(session: AsyncSession, customer_id: str | None, day: date, amount: int) -> None:
+    """Count `amount` toward today's outflow; written with the rest of the batch."""
     if customer_id is None or amount <= 0:
         return
-    updated = await session.execute(
-        update(DailyOutflow)
-        .where(DailyOutflow.customer_id == customer_id, DailyOutflow.day == day)
-        .values(amount_minor=DailyOutflow.amount_minor + amount)
-    )
-    if updated.rowcount == 0:  # type: ignore[attr-defined]
-        session.add(DailyOutflow(customer_id=customer_id, day=day, amount_minor=amount))
-        await session.flush()
+    batch = batch_of(session)
+    if (customer_id, day) not in batch.outflow:
+        batch.outflow[(customer_id, day)] = await session.get(DailyOutflow, (customer_id, day), with_for_update=True)
+    row = batch.outflow[(customer_id, day)]
+    if row is None:
+        row = batch.outflow[(customer_id, day)] = DailyOutflow(customer_id=customer_id, day=day, amount_minor=0)
+        session.add(row)
+    row.amount_minor += amount
 
 
 async def post(
@@ -325,7 +387,7 @@ async def post(
                 created_at=now,
             )
         )
-    await session.flush()
+    # No flush: the unit of work inserts the entry before its lines (foreign key order).
     await save_accounts(session, [accounts[i] for i in dict.fromkeys(ids)])
 
 

@@ -7,6 +7,7 @@ import uuid
 import pytest
 
 from shared.events import accounts as ev
+from shared.events.envelope import Envelope
 from tests.integration.harness import CASH_IN, Bank
 
 pytestmark = pytest.mark.broker
@@ -90,6 +91,43 @@ async def test_class_ii_daily_limit_counts_transfers_already_made(bank: Bank) ->
     assert paid.type == ev.FundsTransferred.TYPE
     assert refused.type == ev.ReservationRejected.TYPE
     assert refused.data["reason"] == "limit_exceeded"
+
+
+async def test_class_ii_daily_limit_holds_within_one_burst_of_commands(bank: Bank) -> None:
+    """The daily outflow is kept in memory across a batch: holds placed, captured and
+    released earlier in the same batch count exactly as if each were committed alone."""
+    customer = await bank.new_customer(kyc_class="II")
+    account = await bank.open_account(customer)
+    _, payee = await bank.funded_account(0)
+    await bank.fund(account, 30_000_00)
+    first, second, third, fourth = (new_id("hold") for _ in range(4))
+
+    def wrap(message: ev.ReserveFunds | ev.CaptureHold | ev.ReleaseHold) -> Envelope:
+        return Envelope.wrap(message, source="tests")
+
+    burst = [
+        wrap(ev.ReserveFunds(account_id=account, hold_id=first, amount_minor=6_000_00)),
+        wrap(ev.CaptureHold(account_id=account, hold_id=first, target_account_id=payee)),  # paid 6,000
+        wrap(ev.ReserveFunds(account_id=account, hold_id=second, amount_minor=4_000_01)),  # 1 fen over
+        wrap(ev.ReserveFunds(account_id=account, hold_id=third, amount_minor=4_000_00)),  # exactly 10,000
+        wrap(ev.ReleaseHold(account_id=account, hold_id=third)),  # frees 4,000 of today's limit
+        wrap(ev.ReserveFunds(account_id=account, hold_id=fourth, amount_minor=4_000_00)),
+    ]
+    await bank.send_burst(burst)
+    replies = [(await bank.reply_to(e)).type for e in burst]
+
+    assert replies == [
+        ev.FundsReserved.TYPE,
+        ev.HoldCaptured.TYPE,
+        ev.ReservationRejected.TYPE,
+        ev.FundsReserved.TYPE,
+        ev.HoldReleased.TYPE,
+        ev.FundsReserved.TYPE,
+    ]
+    over = await bank.command(ev.ReserveFunds(account_id=account, hold_id=new_id("hold"), amount_minor=1))
+    assert over.type == ev.ReservationRejected.TYPE and over.data["reason"] == "limit_exceeded"
+    assert await bank.balances(account) == [(24_000_00, 4_000_00)]
+    assert (await bank.ledger_check())["ok"]
 
 
 async def test_release_frees_the_hold_and_repeats_harmlessly(bank: Bank) -> None:
