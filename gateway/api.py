@@ -52,11 +52,11 @@ NEW_CUSTOMER_CLASS = "II"
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
-def _sessions(request: Request) -> Sessions:
+async def _sessions(request: Request) -> Sessions:
     return request.app.state.sessions  # type: ignore[no-any-return]
 
 
-def _upstreams(request: Request) -> Upstreams:
+async def _upstreams(request: Request) -> Upstreams:
     return request.app.state.upstreams  # type: ignore[no-any-return]
 
 
@@ -64,13 +64,13 @@ SessionsDep = Annotated[Sessions, Depends(_sessions)]
 UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
 
 
-def customer(principal: Authenticated) -> Principal:
+async def customer(principal: Authenticated) -> Principal:
     if not principal.has(ROLE_CUSTOMER):
         raise Problem(403, "forbidden", "this operation is for customers")
     return principal
 
 
-def operator(principal: Authenticated) -> Principal:
+async def operator(principal: Authenticated) -> Principal:
     if not principal.has(ROLE_OPERATOR):
         raise Problem(403, "forbidden", "this operation needs the operator role")
     return principal
@@ -214,7 +214,7 @@ async def ledger_check(request: Request, principal: Operator, upstreams: Upstrea
 sandbox = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses={400: PROBLEM, 401: PROBLEM, 404: PROBLEM})
 
 
-def _sandbox_only(request: Request) -> None:
+async def _sandbox_only(request: Request) -> None:
     if not request.app.state.settings.sandbox:
         raise Problem(404, "not-found", "sandbox controls are off: the stack is not in sandbox mode")
 

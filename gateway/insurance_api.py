@@ -36,7 +36,7 @@ from shared.schemas.insurance import (
 SERVICE = "insurance"
 
 
-def adjuster(principal: Authenticated) -> Principal:
+async def adjuster(principal: Authenticated) -> Principal:
     if not principal.has(ROLE_ADJUSTER):
         raise Problem(403, "forbidden", "this operation needs the adjuster role")
     return principal

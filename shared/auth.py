@@ -118,13 +118,13 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     issuer: TokenIssuer = request.app.state.tokens
     return issuer.verify(bearer_token(request))
 
 
 def require_role(role: str) -> Any:
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has(role):
             raise Problem(403, "forbidden", f"this operation needs the {role} role")
         return principal
@@ -137,7 +137,7 @@ Operator = Annotated[Principal, Depends(require_role(ROLE_OPERATOR))]
 ServiceCaller = Annotated[Principal, Depends(require_role(ROLE_SERVICE))]
 
 
-def customer_only(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def customer_only(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.has(ROLE_CUSTOMER):
         raise Problem(403, "forbidden", "this operation is for customers")
     return principal

@@ -32,11 +32,11 @@ from shared.service import Runtime
 router = APIRouter()
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _ctx(request: Request) -> handlers.Context:
+async def _ctx(request: Request) -> handlers.Context:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 

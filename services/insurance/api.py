@@ -40,15 +40,15 @@ from shared.service import Runtime
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _ctx(request: Request) -> handlers.Context:
+async def _ctx(request: Request) -> handlers.Context:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def _accounts(request: Request) -> AccountsClient:
+async def _accounts(request: Request) -> AccountsClient:
     return request.app.state.accounts  # type: ignore[no-any-return]
 
 

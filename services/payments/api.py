@@ -40,15 +40,15 @@ PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9
 PAYABLE_KINDS = ("checking", "savings")
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _ctx(request: Request) -> handlers.Context:
+async def _ctx(request: Request) -> handlers.Context:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def _directory(request: Request) -> Directory:
+async def _directory(request: Request) -> Directory:
     return request.app.state.directory  # type: ignore[no-any-return]
 
 
@@ -125,10 +125,10 @@ class PaymentDeps:
     def __init__(
         self,
         request: Request,
-        principal: CurrentCustomer,
-        runtime: RuntimeDep,
-        ctx: ContextDep,
-        directory: DirectoryDep,
+        principal: Principal,
+        runtime: Runtime,
+        ctx: handlers.Context,
+        directory: Directory,
     ) -> None:
         self.request, self.principal, self.runtime, self.ctx, self.directory = (
             request,
@@ -165,7 +165,8 @@ class PaymentDeps:
             )
         except PaymentRejected as exc:
             raise Problem(exc.status, exc.slug, exc.detail) from None
-        payment = await handlers.start_payment(self.ctx, self.runtime.unit_of_work, draft, correlation_id_var.get())
+        starter: handlers.Starter = self.request.app.state.starter
+        payment = await starter.start(draft, correlation_id_var.get())
         return Response(
             public(payment).model_dump_json(),
             status_code=202,
@@ -174,7 +175,14 @@ class PaymentDeps:
         )
 
 
-Pay = Annotated[PaymentDeps, Depends()]
+async def _payment_deps(
+    request: Request, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, directory: DirectoryDep
+) -> PaymentDeps:
+    # An async factory: FastAPI would run a class dependency's __init__ in its thread pool.
+    return PaymentDeps(request, principal, runtime, ctx, directory)
+
+
+Pay = Annotated[PaymentDeps, Depends(_payment_deps)]
 POSTED = {"status_code": 202, "response_model": PaymentPublic, "responses": {404: PROBLEM, 422: PROBLEM}}
 
 

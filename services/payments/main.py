@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from services.payments import api, domain, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.directory import Directory
-from services.payments.handlers import Context, resend_overdue_steps
+from services.payments.handlers import Context, Starter, resend_overdue_steps
 from shared.service import Runtime, build_app, every, serve
 from shared.settings import Settings, service_settings
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         extra_lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.starter = Starter(ctx, runtime.unit_of_work)
     return app
 
 

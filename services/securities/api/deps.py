@@ -17,15 +17,15 @@ from shared.service import Runtime
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
-def _runtime(request: Request) -> Runtime:
+async def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _ctx(request: Request) -> Context:
+async def _ctx(request: Request) -> Context:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def _directory(request: Request) -> AccountsDirectory:
+async def _directory(request: Request) -> AccountsDirectory:
     return request.app.state.directory  # type: ignore[no-any-return]
 
 

@@ -4,6 +4,8 @@ called with accounts' facts directly, and the commands they publish read from th
 
 from __future__ import annotations
 
+import asyncio
+
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -260,6 +262,39 @@ async def test_start_payment_returns_the_payment_a_key_already_started(sagas: Sa
     async with db.read() as session:
         assert await session.scalar(select(func.count()).select_from(store.Payment)) == 1
     assert types(await sagas.outbox()) == [ev.PaymentRequested.TYPE, acc.ReserveFunds.TYPE]
+
+
+async def test_requests_ready_together_share_one_transaction_and_keep_their_own_ids(
+    sagas: Sagas, db: Database
+) -> None:
+    starter = handlers.Starter(sagas.ctx, sagas.uow)
+    drafts = [replace(TRANSFER, idempotency_key=f"key-{i}") for i in range(5)]
+
+    payments = await asyncio.gather(*(starter.start(d, f"corr-{i}") for i, d in enumerate(drafts)))
+
+    assert starter.groups == 1 and starter.started == 5
+    assert len({p.id for p in payments}) == 5
+    outbox = await sagas.outbox()
+    assert types(outbox) == [ev.PaymentRequested.TYPE, acc.ReserveFunds.TYPE] * 5
+    # Each request's messages carry that request's correlation id, not the first one's.
+    assert [e.correlation_id for e in outbox] == [f"corr-{i}" for i in range(5) for _ in range(2)]
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(store.Payment)) == 5
+
+
+async def test_a_repeated_key_in_a_group_answers_both_requests_with_one_payment(sagas: Sagas, db: Database) -> None:
+    starter = handlers.Starter(sagas.ctx, sagas.uow)
+    other = replace(TRANSFER, idempotency_key="key-other")
+    repeated = replace(TRANSFER, idempotency_key="key-same")
+
+    first, again, third = await asyncio.gather(
+        starter.start(repeated, "corr-1"), starter.start(repeated, "corr-2"), starter.start(other, "corr-3")
+    )
+
+    assert again.id == first.id and third.id != first.id
+    async with db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(store.Payment)) == 2
+    assert types(await sagas.outbox()) == [ev.PaymentRequested.TYPE, acc.ReserveFunds.TYPE] * 2
 
 
 # --- the completed path ---------------------------------------------------------------------------------
