@@ -190,9 +190,7 @@ class Starter:
                 return
             draft, _, future = group[0]
             try:
-                future.set_result(
-                    await start_payment(self.ctx, self.runtime_uow, draft, group[0][1].correlation_id)
-                )
+                future.set_result(await start_payment(self.ctx, self.runtime_uow, draft, group[0][1].correlation_id))
             except Exception as exc:
                 future.set_exception(exc)
             return

@@ -5,7 +5,6 @@ called with accounts' facts directly, and the commands they publish read from th
 from __future__ import annotations
 
 import asyncio
-
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -264,9 +263,7 @@ async def test_start_payment_returns_the_payment_a_key_already_started(sagas: Sa
     assert types(await sagas.outbox()) == [ev.PaymentRequested.TYPE, acc.ReserveFunds.TYPE]
 
 
-async def test_requests_ready_together_share_one_transaction_and_keep_their_own_ids(
-    sagas: Sagas, db: Database
-) -> None:
+async def test_requests_ready_together_share_one_transaction_and_keep_their_own_ids(sagas: Sagas, db: Database) -> None:
     starter = handlers.Starter(sagas.ctx, sagas.uow)
     drafts = [replace(TRANSFER, idempotency_key=f"key-{i}") for i in range(5)]
 
