@@ -55,8 +55,14 @@ class Principal:
 
 
 class TokenIssuer:
+    # Verified tokens kept until they expire: a phone sends the same access token with
+    # every request, and checking its signature and claims again each time was a visible
+    # share of every service's CPU under load. Bounded; cleared whole when full.
+    CACHE_MAX = 50_000
+
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
+        self._verified: dict[str, tuple[Principal, float]] = {}
 
     def issue(
         self,
@@ -83,6 +89,19 @@ class TokenIssuer:
         return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
 
     def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, expires_at = cached
+            if time.time() < expires_at:
+                return principal
+            del self._verified[token]
+        principal, expires_at = self._verify(token)
+        if len(self._verified) >= self.CACHE_MAX:
+            self._verified.clear()
+        self._verified[token] = (principal, expires_at)
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -95,12 +114,13 @@ class TokenIssuer:
             raise unauthorized("the access token has expired; refresh it") from None
         except jwt.PyJWTError:
             raise unauthorized("the access token is not valid") from None
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             roles=frozenset(claims.get("roles", [])),
             session_id=claims.get("sid"),
             token=token,
         )
+        return principal, float(claims["exp"])
 
     def service_token(self, service: str) -> str:
         return self.issue(f"service:{service}", [ROLE_SERVICE], ttl_s=3600)

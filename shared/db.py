@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -64,6 +65,14 @@ def new_base() -> type[DeclarativeBase]:
     return Base
 
 
+def _orjson_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (outbox headers, stored answers) through orjson rather than the json module.
+_JSON: dict[str, Any] = {"json_serializer": _orjson_text, "json_deserializer": orjson.loads}
+
+
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
@@ -74,7 +83,7 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int, inline
     path = url.split("///", 1)[1] if "///" in url else ""
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"echo": echo}
+    kwargs: dict[str, Any] = {"echo": echo, **_JSON}
     if writer:
         # One connection: concurrent units of work queue for it (async-aware pool).
         kwargs["pool_size"] = 1
@@ -118,7 +127,7 @@ class Database:
             self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size, inline=sqlite_inline)
         else:
             self.writer = create_async_engine(
-                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **_JSON
             )
             self.reader = self.writer
         self._write = async_sessionmaker(self.writer, expire_on_commit=False)
