@@ -39,6 +39,10 @@ async def when_credit_rejected_fail_deposit(uow: UnitOfWork, _e: Envelope, messa
     )
 
 
+_PAID_PAYEE_SQLITE = sqlite_insert(store.PaidPayee.__table__).on_conflict_do_nothing()
+_PAID_PAYEE_PG = pg_insert(store.PaidPayee.__table__).on_conflict_do_nothing()
+
+
 class Notifier:
     """Turns events into stored notifications (gateway/notify.py says what they read) and
     learns which payees each customer has paid, for step-up's new-payee rule."""
@@ -58,11 +62,9 @@ class Notifier:
             payees = [f"account:{m.payee_account_id}"]
             if m.payee_customer_id:
                 payees.append(f"customer:{m.payee_customer_id}")
-            insert = sqlite_insert if uow.db.sqlite else pg_insert
-            await uow.session.execute(
-                insert(store.PaidPayee.__table__).on_conflict_do_nothing(),
-                [{"customer_id": m.customer_id, "payee": p, "first_paid_at": e.time} for p in payees],
-            )
+            statement = _PAID_PAYEE_SQLITE if uow.db.sqlite else _PAID_PAYEE_PG
+            for payee in payees:
+                uow.stage(statement, {"customer_id": m.customer_id, "payee": payee, "first_paid_at": e.time})
         await self._store(uow, e, notify.payment_completed(m))
 
     async def when_payment_failed_notify_payer(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:

@@ -19,6 +19,7 @@ from shared.kafka.messaging import UnitOfWork
 # row that committed late. SQLite's single writer gives that order already.
 NOTIFICATION_WRITE_LOCK = 0x53414E44424E4B01
 STREAM_PAGE = 200
+_INSERT = insert(store.Notification.__table__)
 
 
 async def add(
@@ -47,9 +48,11 @@ async def add(
     ]
     if not rows:
         return
-    if not uow.db.sqlite:
+    if not uow.db.sqlite and not uow.session.info.get("notification_lock"):
         await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NOTIFICATION_WRITE_LOCK})
-    await uow.session.execute(insert(store.Notification.__table__), rows)
+        uow.session.info["notification_lock"] = True
+    for row in rows:
+        uow.stage(_INSERT, row)  # one executemany for the whole batch, at commit
     for customer_id in {r["customer_id"] for r in rows}:
         uow.after_commit.append(lambda c=customer_id: hub.wake(c))
 

@@ -5,6 +5,7 @@ errors, request ids, body limits, /healthz, /readyz and /metrics."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -146,6 +147,7 @@ class Runtime:
         for loop in self.background:
             self._tasks.append(asyncio.create_task(self._supervise(getattr(loop, "__name__", "task"), loop)))
         self.started = True
+        _tune_gc()
         log.info("%s started", self.service)
 
     async def stop(self) -> None:
@@ -500,6 +502,17 @@ def build_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper garbage collections once a process is up: what start-up loaded
+    (modules, tables, routes) is frozen out of the collector's scans, and the young
+    generation is collected less often. A request or a consumer batch allocates many
+    short-lived objects; with the defaults a full collection over everything now and
+    then showed up as tail latency on the payment path."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
@@ -107,6 +108,7 @@ class UnitOfWork:
         self.causation = causation
         self.session: AsyncSession = db.write()
         self._outbox: list[dict[str, Any]] = []
+        self._staged: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self.published: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
 
@@ -153,6 +155,12 @@ class UnitOfWork:
             {"topic": topic, "key": key, "payload": payload, "headers": headers, "created_at": utcnow()}
         )
 
+    def stage(self, statement: Executable, row: dict[str, Any]) -> None:
+        """Queue a row for an INSERT `statement` (build the statement once and reuse it):
+        every row staged for it in this unit of work goes in one executemany at commit,
+        so a batch of 200 events costs one statement, not 200."""
+        self._staged.setdefault(id(statement), (statement, []))[1].append(row)
+
     async def seen(self, consumer: str, message_ids: list[str]) -> set[str]:
         if not message_ids:
             return set()
@@ -171,6 +179,9 @@ class UnitOfWork:
             )
 
     async def commit(self) -> None:
+        staged, self._staged = self._staged, {}
+        for statement, rows in staged.values():
+            await self.session.execute(statement, rows)
         if self._outbox:
             await self.session.execute(insert(self.tables.outbox), self._outbox)
         await self.session.commit()
