@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import store
 from shared.clock import Clock
-from shared.db import Database
+from shared.db import Database, PointReader
 from shared.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -86,19 +86,21 @@ class Idempotency:
         self._recent_max = recent_max
         self._unwritten: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
+        # One look-up per new key on every money-moving POST: kept off the ORM.
+        self._stored = PointReader(
+            db,
+            store.IdempotencyKey.__table__,
+            ["fingerprint", "state", "status_code", "response_body", "response_headers", "created_at"],
+            ["owner_id", "key"],
+        )
 
     async def lookup(self, owner_id: str, key: str, fp: str) -> Response | None:
         """The stored answer for this key, if any (memory first, then the database)."""
         row = self._recent.get((owner_id, key))
         if row is None:
-            async with self.db.read() as session:
-                stored = await session.get(store.IdempotencyKey, (owner_id, key))
-            if stored is None:
+            row = await self._stored.get(owner_id, key)
+            if row is None:
                 return None
-            row = {
-                c: getattr(stored, c)
-                for c in ("fingerprint", "state", "status_code", "response_body", "response_headers", "created_at")
-            }
         if self.clock.now() - row["created_at"] > RETENTION:
             return None
         if row["fingerprint"] != fp:
