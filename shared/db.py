@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Column, DateTime, MetaData, Table, and_, bindparam, event, select, text
+from sqlalchemy import DateTime, MetaData, Table, and_, bindparam, event, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql import Select
 from sqlalchemy.types import TypeDecorator
 
 from shared import sqlite_inline
@@ -179,38 +180,54 @@ class Database:
             await self.reader.dispose()
 
 
-class PointReader:
-    """A hot read of one row by its key that skips the ORM and the connection pool.
+class QuickSelect:
+    """A hot Core select that skips the session and, on SQLite, the connection pool.
 
     A session, a pool checkout and an ORM load cost about 350 us per look-up here, and
-    the look-up itself a few. On inline SQLite this reads through a plain read-only
-    sqlite3 connection on the loop's thread (WAL: it never waits for the writer);
-    elsewhere it is a Core select on a pooled connection. Values come back converted by
-    the columns' own types, as a session would return them."""
+    an indexed look-up itself a few. On inline SQLite the statement, compiled once, runs
+    through a plain read-only sqlite3 connection on the loop's thread (WAL: it never waits
+    for the writer); elsewhere it runs on a pooled connection. Values come back
+    converted by the columns' own types, as a session would return them. Bind
+    parameters are named (`bindparam("x")`) and given as keywords."""
+
+    def __init__(self, db: Database, statement: Select[Any]) -> None:
+        self.db = db
+        self.statement = statement
+        dialect = db.reader.dialect
+        compiled = statement.compile(dialect=dialect)
+        self._sql = compiled.string
+        self._order = list(compiled.positiontup or [])
+        self._defaults = dict(compiled.params)
+        self._convert = [
+            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in statement.selected_columns
+        ]
+
+    async def all(self, **params: Any) -> list[tuple[Any, ...]]:
+        quick = self.db.quick_reader()
+        if quick is None:
+            async with self.db.reader.connect() as conn:
+                return [tuple(row) for row in (await conn.execute(self.statement, params)).all()]
+        values = {**self._defaults, **params}
+        rows = quick.execute(self._sql, [values[name] for name in self._order]).fetchall()
+        convert = self._convert
+        return [
+            tuple(f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True))
+            for row in rows
+        ]
+
+
+class PointReader:
+    """One row by its key, as a dict of the named columns, through `QuickSelect`."""
 
     def __init__(self, db: Database, table: Table, columns: Sequence[str], key: Sequence[str]) -> None:
-        self.db = db
-        self.columns: list[Column[Any]] = [table.c[name] for name in columns]
-        self.key: list[Column[Any]] = [table.c[name] for name in key]
         self.names = list(columns)
-        self._sql = (
-            f"SELECT {', '.join(c.name for c in self.columns)} FROM {table.name} "
-            f"WHERE {' AND '.join(f'{c.name} = ?' for c in self.key)}"
+        self._query = QuickSelect(
+            db,
+            select(*(table.c[name] for name in columns)).where(
+                and_(*(table.c[name] == bindparam(f"k{i}") for i, name in enumerate(key)))
+            ),
         )
-        self._select = select(*self.columns).where(and_(*(c == bindparam(f"k{i}") for i, c in enumerate(self.key))))
-        dialect = db.reader.dialect
-        self._convert = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in self.columns]
 
     async def get(self, *key: Any) -> dict[str, Any] | None:
-        quick = self.db.quick_reader()
-        if quick is not None:
-            found = quick.execute(self._sql, key).fetchone()
-            if found is None:
-                return None
-            return {
-                name: (convert(value) if convert is not None and value is not None else value)
-                for name, convert, value in zip(self.names, self._convert, found, strict=True)
-            }
-        async with self.db.reader.connect() as conn:
-            row = (await conn.execute(self._select, {f"k{i}": v for i, v in enumerate(key)})).first()
-        return dict(zip(self.names, row, strict=True)) if row is not None else None
+        rows = await self._query.all(**{f"k{i}": value for i, value in enumerate(key)})
+        return dict(zip(self.names, rows[0], strict=True)) if rows else None

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -70,7 +71,13 @@ class ConsumerLoop:
         prefetch: Prefetch | None = None,
         replies_for: str | None = None,
         fetch_max_wait_ms: int = 100,
+        commit_interval_s: float = 0.2,
     ) -> None:
+        # Offsets are committed at most this often, not after every batch: a commit is a
+        # broker round trip, and what a crash re-reads the inbox drops anyway.
+        self.commit_interval_s = commit_interval_s
+        self._uncommitted: dict[Any, int] = {}
+        self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.prefetch = prefetch
         # Take only the replies to this service's own commands (and facts nobody caused).
@@ -112,6 +119,7 @@ class ConsumerLoop:
     async def stop(self) -> None:
         self.running = False
         if self.consumer is not None:
+            await self._commit()
             await self.consumer.stop()
 
     async def lag(self) -> int:
@@ -124,8 +132,8 @@ class ConsumerLoop:
         ends = await self.consumer.end_offsets(assigned)
         total = 0
         for tp in assigned:
-            committed = await self.consumer.committed(tp) or 0
-            total += max(0, ends[tp] - committed)
+            position = await self.consumer.position(tp)
+            total += max(0, ends[tp] - position)
         return total
 
     async def run(self) -> None:
@@ -133,6 +141,8 @@ class ConsumerLoop:
         while True:
             batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batch:
+                if self._uncommitted:
+                    await self._commit()  # quiet now: nothing left for a restart to re-read
                 continue
             records = [r for recs in batch.values() for r in recs]
             try:
@@ -142,13 +152,21 @@ class ConsumerLoop:
                 for tp, recs in batch.items():
                     self.consumer.seek(tp, recs[0].offset)
                 raise
-            offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items()}
-            try:
-                await self.consumer.commit(offsets)
-            except (CommitFailedError, KafkaError) as exc:
-                # A rebalance took the partitions; whoever gets them re-reads and the
-                # inbox makes that a no-op.
-                log.warning("offset commit failed (%s); messages will be re-read", exc)
+            self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+            if time.monotonic() - self._committed_at >= self.commit_interval_s:
+                await self._commit()
+
+    async def _commit(self) -> None:
+        offsets, self._uncommitted = self._uncommitted, {}
+        self._committed_at = time.monotonic()
+        if not offsets or self.consumer is None:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partitions; whoever gets them re-reads and the
+            # inbox makes that a no-op.
+            log.warning("offset commit failed (%s); messages will be re-read", exc)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []

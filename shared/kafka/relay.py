@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import delete, func, select
 
-from shared.db import Database
+from shared.db import Database, QuickSelect
 from shared.kafka.messaging import MessagingTables
 from shared.kafka.producer import Header, Producer
 
@@ -43,6 +43,14 @@ class OutboxRelay:
         self.tamper: Tamper | None = None
         self.published = 0
         self.healthy = True
+        outbox = tables.outbox
+        # Read after every commit that wrote messages: kept off the session.
+        self._next = QuickSelect(
+            db,
+            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
+            .order_by(outbox.c.id)
+            .limit(batch_size),
+        )
 
     async def backlog(self) -> int:
         async with self.db.read() as session:
@@ -50,22 +58,17 @@ class OutboxRelay:
 
     async def drain_once(self) -> int:
         outbox = self.tables.outbox
-        async with self.db.read() as session:
-            rows = (
-                await session.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
+        rows = await self._next.all()
         if not rows:
             return 0
-        batch = [(r.topic, r.key, r.payload, [(k, v.encode()) for k, v in r.headers]) for r in rows]
+        batch = [
+            (topic, key, payload, [(k, v.encode()) for k, v in headers]) for _, topic, key, payload, headers in rows
+        ]
         if self.tamper is not None:
             batch = await self.tamper(batch)
         await self.producer.send_many(batch)
         async with self.db.write() as session, session.begin():
-            await session.execute(delete(outbox).where(outbox.c.id.in_([r.id for r in rows])))
+            await session.execute(delete(outbox).where(outbox.c.id.in_([r[0] for r in rows])))
         self.published += len(rows)
         return len(rows)
 
