@@ -70,7 +70,7 @@ async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> 
         currency=cmd.currency,
         counts_toward_limit=cmd.counts_toward_limit,
     )
-    row = store.Hold(
+    row = store.HoldRow(
         id=cmd.hold_id,
         account_id=cmd.account_id,
         customer_id=account.customer_id if account else None,
@@ -102,7 +102,7 @@ async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> No
     row = await store.get_hold(session, cmd.hold_id)
     now = ctx.clock.now()
     if row is None:
-        row = store.Hold(
+        row = store.HoldRow(
             id=cmd.hold_id,
             account_id=cmd.account_id,
             amount_minor=0,
@@ -194,7 +194,7 @@ async def _replay(uow: UnitOfWork, kind: str, reference: str) -> bool:
 def _remember(ctx: Context, uow: UnitOfWork, kind: str, reference: str, fact: Message) -> None:
     store.add_outcome(
         uow.session,
-        store.CommandOutcome(
+        store.OutcomeRow(
             kind=kind,
             reference=reference,
             fact_type=fact.TYPE,
@@ -347,7 +347,7 @@ def _not_found(account_id: str) -> domain.LedgerError:
     return err
 
 
-def _hold_fact(row: store.Hold, available: int = 0) -> Message:
+def _hold_fact(row: store.HoldRow, available: int = 0) -> Message:
     if row.status == domain.HoldStatus.REJECTED:
         return ev.ReservationRejected(
             account_id=row.account_id,

@@ -130,6 +130,82 @@ async def test_class_ii_daily_limit_holds_within_one_burst_of_commands(bank: Ban
     assert (await bank.ledger_check())["ok"]
 
 
+async def test_a_burst_on_one_account_writes_what_the_commands_one_by_one_would(bank: Bank) -> None:
+    """A batch works on the rows in memory and writes them when it commits: a hold and a
+    daily outflow that existed before, rows made and changed within the batch, balances
+    every command moved and the statement lines in command order all end up stored."""
+    customer = await bank.new_customer(kyc_class="II")  # 10,000.00 a day out
+    payer = await bank.open_account(customer)
+    _, payee = await bank.funded_account(0)
+    await bank.fund(payer, 20_000_00)
+    earlier = new_id("hold")
+    await bank.command(ev.ReserveFunds(account_id=payer, hold_id=earlier, amount_minor=1_000_00))
+    await bank.command(
+        ev.TransferFunds(account_id=payer, transfer_id=new_id("tr"), to_account_id=payee, amount_minor=2_000_00)
+    )
+    captured, released, rejected = (new_id("hold") for _ in range(3))
+    burst = [
+        Envelope.wrap(message, source="tests")
+        for message in [
+            ev.CaptureHold(account_id=payer, hold_id=earlier, target_account_id=payee, amount_minor=600_00),
+            ev.ReserveFunds(account_id=payer, hold_id=captured, amount_minor=5_000_00),
+            ev.CaptureHold(account_id=payer, hold_id=captured, target_account_id=payee),  # paid 7,600 today
+            ev.ReserveFunds(account_id=payer, hold_id=released, amount_minor=2_400_00),  # exactly 10,000
+            ev.ReserveFunds(account_id=payer, hold_id=rejected, amount_minor=1),
+            ev.ReleaseHold(account_id=payer, hold_id=released),
+            ev.CreditAccount(account_id=payer, credit_id=new_id("cr"), source_account_id=CASH_IN, amount_minor=100_00),
+            ev.TransferFunds(account_id=payer, transfer_id=new_id("tr"), to_account_id=payee, amount_minor=400_00),
+            ev.CaptureHold(account_id=payer, hold_id=earlier, target_account_id=payee),  # re-sent
+        ]
+    ]
+    await bank.send_burst(burst)
+    replies = [await bank.reply_to(e) for e in burst]
+
+    assert [r.type.split(".")[1] for r in replies] == [
+        "HoldCaptured",
+        "FundsReserved",
+        "HoldCaptured",
+        "FundsReserved",
+        "ReservationRejected",
+        "HoldReleased",
+        "AccountCredited",
+        "FundsTransferred",
+        "HoldCaptured",
+    ]
+    assert replies[-1].data == replies[0].data
+    assert await bank.balances(payer, payee) == [(12_100_00, 0), (8_000_00, 0)]
+    # The holds as stored, answered by re-sent commands in later batches.
+    again = [
+        await bank.command(ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee))
+        for hold_id in (earlier, captured)
+    ]
+    assert [(r.data["amount_minor"], r.data["released_minor"]) for r in again] == [(600_00, 400_00), (5_000_00, 0)]
+    assert [r.data["entry_id"] for r in again] == [replies[0].data["entry_id"], replies[2].data["entry_id"]]
+    assert (await bank.command(ev.ReleaseHold(account_id=payer, hold_id=released))).type == ev.HoldReleased.TYPE
+    refused = await bank.command(ev.ReserveFunds(account_id=payer, hold_id=rejected, amount_minor=1))
+    assert (refused.type, refused.data["reason"]) == (ev.ReservationRejected.TYPE, "limit_exceeded")
+    # Today's outflow as stored: 8,000.00 paid, so 2,000.00 more fits and not a fen beyond.
+    fits = await bank.command(ev.ReserveFunds(account_id=payer, hold_id=new_id("hold"), amount_minor=2_000_00))
+    over = await bank.command(ev.ReserveFunds(account_id=payer, hold_id=new_id("hold"), amount_minor=1))
+    assert (fits.type, over.type) == (ev.FundsReserved.TYPE, ev.ReservationRejected.TYPE)
+    lines = list(reversed(await bank.statement(payer)))
+    assert [(line["kind"], line["amount_minor"], line["balance_after_minor"]) for line in lines] == [
+        ("credit", 20_000_00, 20_000_00),
+        ("transfer", -2_000_00, 18_000_00),
+        ("capture", -600_00, 17_400_00),
+        ("capture", -5_000_00, 12_400_00),
+        ("credit", 100_00, 12_500_00),
+        ("transfer", -400_00, 12_100_00),
+    ]
+    assert [line["amount_minor"] for line in reversed(await bank.statement(payee))] == [
+        2_000_00,
+        600_00,
+        5_000_00,
+        400_00,
+    ]
+    assert (await bank.ledger_check())["ok"]
+
+
 async def test_release_frees_the_hold_and_repeats_harmlessly(bank: Bank) -> None:
     _, account = await bank.funded_account(500_00)
     hold_id = new_id("hold")
