@@ -101,8 +101,9 @@ def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> store
 
 def _add_requested(uow: UnitOfWork, payment: store.Payment) -> None:
     """Stage the row, its `PaymentRequested` fact and the reservation command, each
-    carrying the correlation id of the request that started the payment."""
-    uow.session.add(payment)
+    carrying the correlation id of the request that started the payment; all are written
+    when the unit of work commits."""
+    uow.stage(store.INSERT, store.row_of(payment))
     token = correlation_id_var.set(payment.correlation_id)
     try:
         uow.publish(
@@ -126,7 +127,6 @@ async def request_payment(ctx: Context, uow: UnitOfWork, draft: Draft, correlati
     """Persist the saga and ask accounts to hold the funds, in one transaction."""
     payment = new_payment(ctx, draft, correlation_id)
     _add_requested(uow, payment)
-    await uow.session.flush()
     return payment
 
 
@@ -279,8 +279,7 @@ async def load_batch(ctx: Context, uow: UnitOfWork, facts: list[Message]) -> Non
     if not hold_ids:
         return
     session = uow.session
-    found = (await session.scalars(select(store.Payment).where(store.Payment.id.in_(hold_ids)).with_for_update())).all()
-    by_id = {p.id: p for p in found}
+    by_id = await store.load_sagas(session, hold_ids)
     session.info.setdefault("sagas", {}).update({h: by_id.get(h) for h in hold_ids})
     assessing = [
         by_id[m.hold_id]
@@ -365,13 +364,20 @@ async def _payee_known(ctx: Context, uow: UnitOfWork, p: store.Payment) -> bool:
 
 
 async def _saga(uow: UnitOfWork, hold_id: str, *stages: Stage) -> store.Payment | None:
-    sagas = uow.session.info.setdefault("sagas", {})
+    """The saga a fact concerns, if it is at one of `stages`; what the handler then changes
+    is written back when the batch commits."""
+    info = uow.session.info
+    sagas = info.setdefault("sagas", {})
     if hold_id not in sagas:
         # Locked (PostgreSQL) so the timeout sweeper and a late fact never both move it.
-        sagas[hold_id] = await uow.session.get(store.Payment, hold_id, with_for_update=True)
+        sagas[hold_id] = (await store.load_sagas(uow.session, {hold_id})).get(hold_id)
     payment = sagas[hold_id]
     if payment is None or payment.stage not in stages:
         return None  # another service's hold, or a fact this saga has already moved past
+    moved = info.setdefault("moved", set())
+    if hold_id not in moved:
+        moved.add(hold_id)
+        uow.before_commit.append(lambda: uow.stage(store.UPDATE, store.changes_of(payment)))
     return payment
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import UtcDateTime, new_base
@@ -48,3 +50,38 @@ class Payment(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# --- the saga's hot path, in Core --------------------------------------------------------
+# A consumer batch or a group of requests writes its sagas with one statement each way,
+# instead of an ORM flush per object (about 300 us each here). Sagas on this path are
+# plain, never-attached `Payment` objects.
+
+_table = Payment.__table__
+_COLUMNS = [c.key for c in _table.c]
+# What a saga step may change; the rest is fixed when the payment is requested.
+_MUTABLE = ("stage", "reason", "detail", "attempts", "deadline_at", "entry_id", "updated_at", "completed_at")
+
+INSERT = insert(_table)
+UPDATE = (
+    update(_table)
+    .where(_table.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+)
+
+
+def row_of(payment: Payment) -> dict[str, Any]:
+    """Every column of a new payment, for INSERT."""
+    return {name: getattr(payment, name) for name in _COLUMNS}
+
+
+def changes_of(payment: Payment) -> dict[str, Any]:
+    """The saga's current step, for UPDATE."""
+    return {"b_id": payment.id} | {f"b_{name}": getattr(payment, name) for name in _MUTABLE}
+
+
+async def load_sagas(session: AsyncSession, ids: set[str]) -> dict[str, Payment]:
+    """Sagas by id as unattached objects, locked FOR UPDATE on PostgreSQL (SQLite's single
+    writer already excludes the timeout sweeper)."""
+    rows = (await session.execute(select(_table).where(_table.c.id.in_(ids)).with_for_update())).mappings().all()
+    return {row["id"]: Payment(**row) for row in rows}
