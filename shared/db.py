@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import DateTime, MetaData, Table, and_, bindparam, event, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -28,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 from shared import sqlite_inline
@@ -111,6 +113,11 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int, inline
         # for a lock, so a reader's busy wait (which would block an inline event loop) is short.
         cursor.execute(f"PRAGMA busy_timeout={10000 if writer else 250}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if writer and inline:
+            # A checkpoint copies the WAL into the database file and fsyncs it: on the
+            # loop's thread that stalls every request of the process for the fsync. The
+            # runtime checkpoints from a worker thread instead (Database.checkpoint).
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -127,6 +134,7 @@ class Database:
         # A plain read-only sqlite3 connection for PointReader, opened on first use.
         self._quick_path = url.split("///", 1)[1] if self.sqlite and sqlite_inline and "///" in url else None
         self._quick: sqlite3.Connection | None = None
+        self._quick_writes: dict[int, QuickWrite] = {}
         if self.sqlite:
             self.writer = _sqlite_engine(url, writer=True, echo=echo, pool_size=pool_size, inline=sqlite_inline)
             self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size, inline=sqlite_inline)
@@ -160,6 +168,20 @@ class Database:
         except Exception:
             return False
 
+    async def checkpoint(self) -> None:
+        """Copy the WAL back into the database file, off the event loop's thread (inline
+        SQLite turns automatic checkpoints off). PASSIVE: it never waits for, or blocks,
+        the writer or the readers; what it cannot copy now the next one will."""
+        if self._quick_path is not None:
+            await asyncio.to_thread(_checkpoint, self._quick_path)
+
+    def quick_write(self, statement: Executable) -> QuickWrite:
+        """The `QuickWrite` for a statement built once (module level, or cached)."""
+        found = self._quick_writes.get(id(statement))
+        if found is None or found.statement is not statement:
+            found = self._quick_writes[id(statement)] = QuickWrite(self, statement)
+        return found
+
     def quick_reader(self) -> sqlite3.Connection | None:
         """The read-only connection behind `PointReader` (inline SQLite only)."""
         if self._quick_path is None:
@@ -178,6 +200,66 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+def _checkpoint(path: str) -> None:
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        connection.close()
+
+
+async def _raw_sqlite(session: AsyncSession) -> sqlite3.Connection:
+    """The sqlite3 connection under a session's open transaction (inline SQLite)."""
+    raw = session.info.get("raw_sqlite")
+    if raw is None:
+        connection = await session.connection()
+        pooled = await connection.get_raw_connection()
+        raw = session.info["raw_sqlite"] = pooled.driver_connection._conn  # type: ignore[union-attr]
+    return raw  # type: ignore[no-any-return]
+
+
+class QuickWrite:
+    """An INSERT, UPDATE or DELETE for many rows inside a unit of work's transaction,
+    skipping SQLAlchemy's per-statement machinery on inline SQLite.
+
+    The statement is compiled once per set of row keys; each value goes through its
+    column's own bind processing (datetimes, JSON), exactly as `session.execute` would
+    send it, and the rows go to sqlite3's `executemany` on the transaction's own
+    connection. Elsewhere it is `session.execute(statement, rows)`. A constraint
+    violation is raised as SQLAlchemy's IntegrityError either way."""
+
+    def __init__(self, db: Database, statement: Executable) -> None:
+        self.db = db
+        self.statement = statement
+        self._compiled: dict[tuple[str, ...], tuple[str, list[str], list[Any]]] = {}
+
+    def _compile(self, keys: tuple[str, ...]) -> tuple[str, list[str], list[Any]]:
+        dialect = self.db.writer.dialect
+        compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+        names = list(compiled.positiontup or [])
+        processors = [compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names]
+        found = self._compiled[keys] = (compiled.string, names, processors)
+        return found
+
+    async def run(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        if self.db._quick_path is None:
+            await session.execute(self.statement, rows)
+            return
+        keys = tuple(rows[0])
+        sql, names, processors = self._compiled.get(keys) or self._compile(keys)
+        params = [
+            tuple(p(row[n]) if p is not None else row[n] for n, p in zip(names, processors, strict=True))
+            for row in rows
+        ]
+        raw = await _raw_sqlite(session)
+        try:
+            raw.executemany(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(sql, None, exc) from exc
 
 
 class QuickSelect:

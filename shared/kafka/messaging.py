@@ -77,6 +77,17 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
     return MessagingTables(outbox, inbox, dead_letter)
 
 
+_INSERTS: dict[Table, Executable] = {}
+
+
+def _insert(table: Table) -> Executable:
+    """One INSERT statement per table, built once (QuickWrite compiles it once)."""
+    found = _INSERTS.get(table)
+    if found is None:
+        found = _INSERTS[table] = insert(table)
+    return found
+
+
 def headers_for(envelope: Envelope, cause: Envelope | None = None) -> list[list[str]]:
     """Kafka headers that let a consumer skip a message without parsing it: its type, and
     for a reply, the service whose message caused it."""
@@ -92,7 +103,8 @@ class UnitOfWork:
     """`async with UnitOfWork(...) as uow:` commits on a clean exit, rolls back on error.
 
     `uow.after_commit.append(callback)` runs a plain function once the transaction has
-    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote."""
+    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote.
+    `uow.before_commit` runs plain functions just before, while the transaction is open."""
 
     def __init__(
         self,
@@ -111,6 +123,9 @@ class UnitOfWork:
         self._staged: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self.published: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
+        # Plain functions run first thing at commit, e.g. to stage rows built from objects
+        # the handlers have finished changing.
+        self.before_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         await self.session.begin()
@@ -171,19 +186,21 @@ class UnitOfWork:
         return set(rows.scalars())
 
     async def record_handled(self, consumer: str, message_ids: list[str]) -> None:
-        if message_ids:
-            now = utcnow()
-            await self.session.execute(
-                insert(self.tables.inbox),
-                [{"consumer": consumer, "message_id": m, "handled_at": now} for m in message_ids],
-            )
+        """Mark messages applied; written with the rest of the unit of work at commit."""
+        now = utcnow()
+        statement = _insert(self.tables.inbox)
+        for m in message_ids:
+            self.stage(statement, {"consumer": consumer, "message_id": m, "handled_at": now})
 
     async def commit(self) -> None:
+        before, self.before_commit = self.before_commit, []
+        for callback in before:
+            callback()
         staged, self._staged = self._staged, {}
         for statement, rows in staged.values():
-            await self.session.execute(statement, rows)
+            await self.db.quick_write(statement).run(self.session, rows)
         if self._outbox:
-            await self.session.execute(insert(self.tables.outbox), self._outbox)
+            await self.db.quick_write(_insert(self.tables.outbox)).run(self.session, self._outbox)
         await self.session.commit()
         if self._outbox:
             self._outbox = []
