@@ -76,8 +76,9 @@ def read_key(request: Request, *, required: bool) -> str | None:
 
 
 class Idempotency:
-    def __init__(self, db: Database, clock: Clock, recent_max: int = 20_000) -> None:
+    def __init__(self, db: Database, clock: Clock, recent_max: int = 20_000, flush_linger_s: float = 0.05) -> None:
         self.db = db
+        self.flush_linger_s = flush_linger_s
         self.clock = clock
         self.in_flight: dict[tuple[str, str], str] = {}
         # Answers of forwarded requests: kept in memory for fast replays, and written to
@@ -137,9 +138,12 @@ class Idempotency:
         self._wake.set()
 
     async def flush_answers(self) -> None:
-        """Background loop: write remembered answers, many per transaction."""
+        """Background loop: write remembered answers, many per transaction. It lingers a
+        moment after the first answer so that a steady stream of requests shares one
+        transaction rather than paying one each; replays are served from memory meanwhile."""
         while True:
             await self._wake.wait()
+            await asyncio.sleep(self.flush_linger_s)
             self._wake.clear()
             batch, self._unwritten = self._unwritten, []
             if not batch:

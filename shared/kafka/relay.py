@@ -34,12 +34,17 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_s: float = 1.0,
+        linger_s: float = 0.005,
     ) -> None:
         self.db = db
         self.tables = tables
         self.producer = producer
         self.batch_size = batch_size
         self.idle_s = idle_s
+        # Woken by a commit, wait this long before reading the outbox, so the commits of
+        # the next few milliseconds go out in the same drain (like a producer's linger.ms):
+        # a drain's read, send and delete cost the same for one row as for fifty.
+        self.linger_s = linger_s
         self.tamper: Tamper | None = None
         self.published = 0
         self.healthy = True
@@ -90,4 +95,6 @@ class OutboxRelay:
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=self.idle_s)
                 except TimeoutError:
-                    pass
+                    continue
+                if self.linger_s:
+                    await asyncio.sleep(self.linger_s)
