@@ -87,7 +87,9 @@ class Sessions:
             id=user_id,
             phone=phone,
             name=name,
-            password_hash=hash_password(password),
+            # argon2 takes tens of milliseconds by design: off the loop, so a burst of
+            # sign-ups or logins does not hold up every other request of the gateway.
+            password_hash=await asyncio.to_thread(hash_password, password),
             roles=roles,
             created_at=self.clock.now(),
         )
@@ -112,7 +114,7 @@ class Sessions:
         if attempts is not None and attempts.locked_until is not None and attempts.locked_until > now:
             raise _locked(attempts.locked_until - now)
         # Same work and the same answer whether the phone or the password was wrong.
-        if not verify_password(user.password_hash if user else None, password) or user is None:
+        if not await asyncio.to_thread(verify_password, user.password_hash if user else None, password) or user is None:
             await self._count_failure(phone, now)
             raise Problem(401, "invalid-credentials", "the phone number or password is incorrect")
         session_row = store.Session(

@@ -66,6 +66,33 @@ def every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) ->
     return loop
 
 
+class LoopWatch:
+    """How late the event loop runs a timer: a blocked loop (a long query, a big batch, a
+    collection) delays every request of the process by as much. Logged when one stall
+    passes `warn_s`, and exported on /metrics as the worst since the last scrape."""
+
+    def __init__(self, interval_s: float = 0.05, warn_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self.warn_s = warn_s
+        self.worst_s = 0.0
+        self.stalls = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval_s
+            await asyncio.sleep(self.interval_s)
+            late = loop.time() - due
+            self.worst_s = max(self.worst_s, late)
+            if late >= self.warn_s:
+                self.stalls += 1
+                log.warning("event loop blocked for %.0f ms", late * 1000)
+
+    def take_worst(self) -> float:
+        worst, self.worst_s = self.worst_s, 0.0
+        return worst
+
+
 class Runtime:
     """Owns a process's connections and background tasks; started by the lifespan."""
 
@@ -101,6 +128,7 @@ class Runtime:
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
         self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
         self.faults = Faults()
+        self.loop_watch = LoopWatch()
         self.relay.tamper = self.faults.tamper
         # Extra work for POST /internal/reset beyond emptying the tables and seeding again.
         self.on_reset: list[Callable[[], Awaitable[None]]] = []
@@ -140,6 +168,10 @@ class Runtime:
         for consumer in self.consumers:
             await consumer.start()
         self._tasks.append(asyncio.create_task(self._supervise("outbox-relay", self.relay.run)))
+        self._tasks.append(asyncio.create_task(self._supervise("loop-watch", self.loop_watch.run)))
+        self._tasks.append(
+            asyncio.create_task(self._supervise("wal-checkpoint", every(1.0, "wal checkpoint", self.db.checkpoint)))
+        )
         for consumer in self.consumers:
             self._tasks.append(asyncio.create_task(self._supervise(consumer.name, consumer.run)))
         if self.on_start is not None:
@@ -203,6 +235,8 @@ class Runtime:
         lines = [
             f'sandbank_outbox_published_total{{service="{self.service}"}} {self.relay.published}',
             f'sandbank_outbox_backlog{{service="{self.service}"}} {await self.relay.backlog()}',
+            f'sandbank_event_loop_lag_max_seconds{{service="{self.service}"}} {self.loop_watch.take_worst():.4f}',
+            f'sandbank_event_loop_stalls_total{{service="{self.service}"}} {self.loop_watch.stalls}',
         ]
         for c in self.consumers:
             labels = f'service="{self.service}",consumer="{c.name}"'
