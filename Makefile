@@ -62,7 +62,7 @@ compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q
 
 BENCH_ARGS ?=
-bench: install ## drive P2P transfers through the gateway; prints and saves figures (BENCH_ARGS="--concurrency 64 --duration 30")
+bench: install ## drive P2P transfers through the gateway; prints and saves figures (BENCH_ARGS="--concurrency 32 --duration 30")
 	$(PY) -m bench.transfers $(BENCH_ARGS)
 
 up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)

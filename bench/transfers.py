@@ -1,11 +1,17 @@
 """`make bench`: drive P2P transfers through the gateway and measure the sagas.
 
-    python -m bench.transfers [--concurrency 12] [--duration 20] [--customers 100]
+    python -m bench.transfers [--concurrency 12 | --rate 250] [--duration 20] [--warmup 3] [--customers 100]
 
 Uses the stack `make run` started (read from .data/run.json) or starts its own in
 .data/bench. Prints and saves (bench-results/*.json): accepted/s, completed/s,
 accept and completion latency percentiles, failures by reason; then runs the
 ledger check and fails if money does not add up or any saga is unfinished.
+
+Two ways to load it. A closed loop (`--concurrency N`, the default 12): N clients, each
+sending its next transfer when the last is accepted, which finds the most the stack can
+take. An open loop (`--rate R`): R transfers a second whatever the answers, the way many
+independent phones behave, which measures latency at a given throughput; there, latency
+counts from when a transfer was due, so a late start is not hidden.
 
 Completion is measured from the events, not by polling: the bench reads
 `payments.events` from the broker and stamps each PaymentCompleted/PaymentFailed
@@ -87,6 +93,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# Open loop: transfers allowed in flight at once before the client counts a backlog.
+MAX_IN_FLIGHT = 512
 TERMINAL_TYPES = (b"payments.PaymentCompleted", b"payments.PaymentFailed")
 
 
@@ -205,31 +213,68 @@ class Bench:
             await consumer.stop()
 
     async def worker(self, client: Client, until: float) -> None:
+        """Closed loop: the next transfer goes when the last one is answered."""
         while time.perf_counter() < until:
-            (token, payer), (_, payee) = self.rng.sample(self.customers, 2)
-            body = {
-                "payer_account_id": payer,
-                "payee_account_id": payee,
-                "amount": f"{self.rng.randint(1, 2000) / 100:.2f}",
-            }
-            started = time.perf_counter()
-            try:
-                status, answer = await client.call(
-                    "POST",
-                    "/v1/payments/transfers",
-                    body,
-                    headers={"authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
-                    check=False,
-                )
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                self.http_errors[type(exc).__name__] += 1
-                continue
-            elapsed = time.perf_counter() - started
-            if status == 202:
-                self.accept_latency.append(elapsed)
-                self.sent_at[answer["id"]] = started
+            await self.send_one(client, time.perf_counter())
+
+    async def open_loop(self, client: Client, started: float, until: float) -> None:
+        """Open loop: transfers go out at a fixed rate whether or not earlier ones were
+        answered, the way independent phones send them."""
+        interval = 1 / self.args.rate
+        in_flight: set[asyncio.Task[None]] = set()
+        sent = 0
+        while (due := started + sent * interval) < until:
+            now = time.perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                self.http_errors["client_backlog"] += 1  # the stack fell this far behind
             else:
-                self.http_errors[f"http_{status}"] += 1
+                task = asyncio.create_task(self.send_one(client, due))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            sent += 1
+        if in_flight:
+            await asyncio.gather(*in_flight)
+
+    async def send_one(self, client: Client, due: float) -> None:
+        """One transfer between two random customers. Latency counts from when it was due,
+        so a request the client could only start late is not flattered."""
+        (token, payer), (_, payee) = self.rng.sample(self.customers, 2)
+        body = {
+            "payer_account_id": payer,
+            "payee_account_id": payee,
+            "amount": f"{self.rng.randint(1, 2000) / 100:.2f}",
+        }
+        try:
+            status, answer = await client.call(
+                "POST",
+                "/v1/payments/transfers",
+                body,
+                headers={"authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+                check=False,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.http_errors[type(exc).__name__] += 1
+            return
+        elapsed = time.perf_counter() - due
+        if status == 202:
+            self.accept_latency.append(elapsed)
+            self.sent_at[answer["id"]] = due
+        else:
+            self.http_errors[f"http_{status}"] += 1
+
+    async def drive(self, client: Client, started: float, duration: float) -> None:
+        until = started + duration
+        if self.args.rate:
+            await self.open_loop(client, started, until)
+        else:
+            await asyncio.gather(*(self.worker(client, until) for _ in range(self.args.concurrency)))
+
+    def mode(self) -> str:
+        if self.args.rate:
+            return f"open loop at {self.args.rate:g}/s"
+        return f"closed loop of {self.args.concurrency} clients"
 
     async def progress(self, started: float, until: float) -> None:
         last = 0
@@ -240,20 +285,29 @@ class Bench:
             last = accepted
 
     async def run(self) -> dict[str, Any]:
-        async with Client(self.gateway_url, connections=self.args.concurrency * 2) as client:
+        connections = MAX_IN_FLIGHT if self.args.rate else self.args.concurrency * 2
+        async with Client(self.gateway_url, connections=connections) as client:
             say(f"setting up {self.args.customers} customers ...")
             await self.setup(client)
             ready = asyncio.Event()
             watcher = asyncio.create_task(self.watch(ready))
             await asyncio.wait_for(ready.wait(), 30)
-            say(f"driving transfers: concurrency {self.args.concurrency} for {self.args.duration}s ...")
+            if self.args.warmup > 0:
+                # Cold connections, caches and consumer fetches make the first seconds
+                # unlike the rest: run the same load first, and keep none of its figures.
+                say(f"warming up: {self.mode()} for {self.args.warmup:g}s (not measured) ...")
+                await self.drive(client, time.perf_counter(), self.args.warmup)
+                self.accept_latency.clear()
+                self.sent_at.clear()
+                self.http_errors.clear()
+            say(f"driving transfers: {self.mode()} for {self.args.duration}s ...")
             processes = stack_processes(self.root_pid)
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             client_cpu_before = time.process_time()
             started = time.perf_counter()
             until = started + self.args.duration
             reporter = asyncio.create_task(self.progress(started, until))
-            await asyncio.gather(*(self.worker(client, until) for _ in range(self.args.concurrency)))
+            await self.drive(client, started, self.args.duration)
             sending_s = time.perf_counter() - started
             self.sending_done = True
             with contextlib.suppress(TimeoutError):
@@ -274,6 +328,7 @@ class Bench:
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpus": os.cpu_count()},
             "params": vars(self.args),
+            "mode": self.mode(),
             "accepted": len(self.sent_at),
             "accepted_per_s": round(len(self.sent_at) / sending_s, 1),
             "completed": outcomes.get("completed", 0),
@@ -325,7 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     # keep this 2-core machine near its capacity without queueing far past it; raise it
     # to watch latency grow at saturation.
     parser.add_argument("--concurrency", type=int, default=12)
+    parser.add_argument("--rate", type=float, default=None, help="open loop: transfers per second whatever the answers")
     parser.add_argument("--duration", type=float, default=20)
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of the same load first, not measured")
     parser.add_argument("--customers", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data")

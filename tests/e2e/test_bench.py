@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 
 
 async def test_the_bench_drives_transfers_and_reports_figures_that_add_up(stack: Stack) -> None:
-    args = argparse.Namespace(concurrency=4, duration=2.0, customers=6, seed=7)
+    args = argparse.Namespace(concurrency=4, rate=None, duration=2.0, warmup=0.5, customers=6, seed=7)
 
     result = await Bench(stack.gateway_url, stack.bootstrap_servers, args, os.getpid()).run()
 
