@@ -243,12 +243,16 @@ class QuickWrite:
         found = self._compiled[keys] = (compiled.string, names, processors)
         return found
 
-    async def run(self, session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    async def run(self, session: AsyncSession, rows: list[dict[str, Any]]) -> int:
+        """Execute for `rows`; how many rows it changed, or -1 where the driver can't say."""
         if not rows:
-            return
+            return 0
         if self.db._quick_path is None:
-            await session.execute(self.statement, rows)
-            return
+            result = await session.execute(self.statement, rows)
+            sane = len(rows) == 1 or self.db.writer.dialect.supports_sane_multi_rowcount
+            return int(result.rowcount) if sane else -1  # type: ignore[attr-defined]
+        if session.new or session.dirty or session.deleted:
+            await session.flush()  # what the ORM holds goes first, as session.execute would
         keys = tuple(rows[0])
         sql, names, processors = self._compiled.get(keys) or self._compile(keys)
         params = [
@@ -257,7 +261,7 @@ class QuickWrite:
         ]
         raw = await _raw_sqlite(session)
         try:
-            raw.executemany(sql, params)
+            return raw.executemany(sql, params).rowcount
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(sql, None, exc) from exc
 

@@ -32,7 +32,7 @@ from sqlalchemy.sql.expression import Executable, Update
 
 from services.accounts import domain
 from shared.db import UtcDateTime, new_base
-from shared.kafka.messaging import messaging_tables
+from shared.kafka.messaging import UnitOfWork, messaging_tables
 
 Base = new_base()
 messaging = messaging_tables(Base.metadata)
@@ -336,17 +336,32 @@ def _counts(hold: HoldRow) -> bool:
 def batch_of(session: AsyncSession) -> Batch:
     """This transaction's batch; created on first use, written when the session commits.
 
-    The session's own before-commit event writes it, so no handler has to remember to,
-    and every statement stays in this module. Under asyncio the event runs inside
-    `await session.commit()`, where the sync session's `execute` is the async one."""
+    In a unit of work (every command and use case) the batch is staged on it just before
+    it commits, so its rows go with the outbox and inbox rows, one statement each. A bare
+    session writes it from its own before-commit event instead. Either way no handler has
+    to remember to, and every statement stays in this module."""
     batch = session.info.get("batch")
     if batch is None:
         batch = session.info["batch"] = Batch()
-        if "batch_hooks" not in session.info:
+        uow = session.info.get("uow")
+        if uow is not None:
+            # Staged on the unit of work: written with its other rows, each statement once
+            # for all its rows (QuickWrite, on inline SQLite).
+            uow.before_commit.append(lambda: _stage_batch(session, uow))
+        elif "batch_hooks" not in session.info:
             session.info["batch_hooks"] = True
             event.listen(session.sync_session, "before_commit", _write_batch)
             event.listen(session.sync_session, "after_soft_rollback", _forget_batch)
     return batch  # type: ignore[no-any-return]
+
+
+def _stage_batch(session: AsyncSession, uow: UnitOfWork) -> None:
+    batch: Batch | None = session.info.pop("batch", None)
+    if batch is None:
+        return
+    for statement, rows in batch.writes():
+        for row in rows:
+            uow.stage(statement, row)
 
 
 def _write_batch(session: Session) -> None:

@@ -64,9 +64,7 @@ _MUTABLE = ("stage", "reason", "detail", "attempts", "deadline_at", "entry_id", 
 
 INSERT = insert(_table)
 UPDATE = (
-    update(_table)
-    .where(_table.c.id == bindparam("b_id"))
-    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+    update(_table).where(_table.c.id == bindparam("b_id")).values({name: bindparam(f"b_{name}") for name in _MUTABLE})
 )
 
 

@@ -27,6 +27,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
 from shared.db import Database, UtcDateTime
@@ -119,6 +121,7 @@ class UnitOfWork:
         self.source = source
         self.causation = causation
         self.session: AsyncSession = db.write()
+        self.session.info["uow"] = self  # for store code that is handed only the session
         self._outbox: list[dict[str, Any]] = []
         self._staged: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self.published: list[Envelope] = []
@@ -198,7 +201,10 @@ class UnitOfWork:
             callback()
         staged, self._staged = self._staged, {}
         for statement, rows in staged.values():
-            await self.db.quick_write(statement).run(self.session, rows)
+            changed = await self.db.quick_write(statement).run(self.session, rows)
+            if isinstance(statement, Update) and 0 <= changed != len(rows):
+                # What the ORM would check: an UPDATE by key that finds no row lost a change.
+                raise StaleDataError(f"{statement.table}: {changed} of {len(rows)} rows updated")
         if self._outbox:
             await self.db.quick_write(_insert(self.tables.outbox)).run(self.session, self._outbox)
         await self.session.commit()
