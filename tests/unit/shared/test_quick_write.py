@@ -1,0 +1,84 @@
+"""QuickWrite and UnitOfWork.stage: many rows per statement, bound as a session would
+bind them, inside the unit of work's transaction, on both SQLite paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from shared.db import Database, UtcDateTime
+from shared.kafka.messaging import UnitOfWork, messaging_tables
+
+metadata = MetaData()
+tables = messaging_tables(metadata)
+rows = Table(
+    "row",
+    metadata,
+    Column("id", String(10), primary_key=True),
+    Column("n", Integer),
+    Column("data", JSON),
+    Column("at", UtcDateTime),
+)
+INSERT = insert(rows)
+UPDATE = update(rows).where(rows.c.id == bindparam("b_id")).values(n=bindparam("b_n"))
+WHEN = datetime(2026, 11, 25, 9, 30, 0, 500, tzinfo=UTC)
+
+
+@pytest.fixture(params=[True, False], ids=["inline-sqlite", "aiosqlite"])
+async def db(tmp_path: Path, request: pytest.FixtureRequest) -> Database:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}", sqlite_inline=request.param)
+    await database.create_all(metadata)
+    yield database  # type: ignore[misc]
+    await database.dispose()
+
+
+def uow(db: Database) -> UnitOfWork:
+    return UnitOfWork(db, tables, source="tests")
+
+
+async def all_rows(db: Database) -> list[tuple]:
+    async with db.read() as session:
+        return [tuple(r) for r in (await session.execute(select(rows).order_by(rows.c.id))).all()]
+
+
+async def test_staged_rows_are_written_at_commit_with_their_types(db: Database) -> None:
+    async with uow(db) as work:
+        work.stage(INSERT, {"id": "a", "n": 1, "data": {"k": [1, 2]}, "at": WHEN})
+        work.stage(INSERT, {"id": "b", "n": 2, "data": None, "at": WHEN})
+        assert await all_rows(db) == []  # nothing before the commit
+
+    assert await all_rows(db) == [("a", 1, {"k": [1, 2]}, WHEN), ("b", 2, None, WHEN)]
+
+
+async def test_a_constraint_violation_is_sqlalchemys_and_nothing_is_kept(db: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with uow(db) as work:
+            work.stage(INSERT, {"id": "a", "n": 1, "data": None, "at": WHEN})
+            work.stage(INSERT, {"id": "a", "n": 2, "data": None, "at": WHEN})
+
+    assert await all_rows(db) == []
+
+
+async def test_an_update_that_finds_no_row_fails_the_unit_of_work(db: Database) -> None:
+    async with uow(db) as work:
+        work.stage(INSERT, {"id": "a", "n": 1, "data": None, "at": WHEN})
+
+    with pytest.raises(StaleDataError):
+        async with uow(db) as work:
+            work.stage(UPDATE, {"b_id": "a", "b_n": 5})
+            work.stage(UPDATE, {"b_id": "missing", "b_n": 6})
+
+    assert await all_rows(db) == [("a", 1, None, WHEN)]  # rolled back, the first update too
+
+
+async def test_staged_rows_follow_what_the_unit_of_work_already_wrote(db: Database) -> None:
+    async with uow(db) as work:
+        work.stage(UPDATE, {"b_id": "a", "b_n": 7})
+        await work.session.execute(insert(rows).values(id="a", n=1, data=None, at=WHEN))
+
+    assert await all_rows(db) == [("a", 7, None, WHEN)]
