@@ -511,6 +511,12 @@ async def account_row(session: AsyncSession, account_id: str) -> AccountRow | No
     return batch.accounts[account_id]
 
 
+async def entry_exists(session: AsyncSession, kind: str, reference: str) -> bool:
+    """Whether the journal already holds the entry of this business id."""
+    found = await session.execute(select(_entry.c.id).where(_entry.c.kind == kind, _entry.c.reference == reference))
+    return found.first() is not None
+
+
 async def get_outcome(session: AsyncSession, kind: str, reference: str) -> OutcomeRow | None:
     batch = batch_of(session)
     if (kind, reference) not in batch.outcomes:
