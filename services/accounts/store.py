@@ -19,16 +19,14 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
-    event,
     func,
     insert,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
-from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.sql.expression import Executable, Update
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import Executable
 
 from services.accounts import domain
 from shared.db import UtcDateTime, new_base
@@ -239,7 +237,7 @@ class Batch:
 
     A key present with None is a known miss: no second query for it. The rows are plain
     objects: nothing is written until the transaction commits, and then only what is new
-    or differs from what was loaded (`_write_batch`)."""
+    or differs from what was loaded (`Batch.writes`)."""
 
     accounts: dict[str, AccountRow | None] = field(default_factory=dict)
     holds: dict[str, HoldRow | None] = field(default_factory=dict)
@@ -334,24 +332,17 @@ def _counts(hold: HoldRow) -> bool:
 
 
 def batch_of(session: AsyncSession) -> Batch:
-    """This transaction's batch; created on first use, written when the session commits.
-
-    In a unit of work (every command and use case) the batch is staged on it just before
-    it commits, so its rows go with the outbox and inbox rows, one statement each. A bare
-    session writes it from its own before-commit event instead. Either way no handler has
-    to remember to, and every statement stays in this module."""
+    """This transaction's batch, created on first use and staged on its unit of work just
+    before it commits: its rows go with the outbox and inbox rows, one statement each
+    (QuickWrite, on inline SQLite). No handler has to remember to write it, and every
+    statement stays in this module. A rolled-back unit of work never stages it."""
     batch = session.info.get("batch")
     if batch is None:
+        uow: UnitOfWork | None = session.info.get("uow")
+        if uow is None:
+            raise RuntimeError("the accounts ledger is written only inside a UnitOfWork")
         batch = session.info["batch"] = Batch()
-        uow = session.info.get("uow")
-        if uow is not None:
-            # Staged on the unit of work: written with its other rows, each statement once
-            # for all its rows (QuickWrite, on inline SQLite).
-            uow.before_commit.append(lambda: _stage_batch(session, uow))
-        elif "batch_hooks" not in session.info:
-            session.info["batch_hooks"] = True
-            event.listen(session.sync_session, "before_commit", _write_batch)
-            event.listen(session.sync_session, "after_soft_rollback", _forget_batch)
+        uow.before_commit.append(lambda: _stage_batch(session, uow))
     return batch  # type: ignore[no-any-return]
 
 
@@ -362,28 +353,6 @@ def _stage_batch(session: AsyncSession, uow: UnitOfWork) -> None:
     for statement, rows in batch.writes():
         for row in rows:
             uow.stage(statement, row)
-
-
-def _write_batch(session: Session) -> None:
-    """Write the batch, once: the session is committing (this runs inside `commit()`)."""
-    batch: Batch | None = session.info.pop("batch", None)
-    if batch is None:
-        return
-    session.flush()  # what the synchronous use cases added through the ORM (accounts) first
-    check_rows = session.get_bind().dialect.supports_sane_multi_rowcount
-    for statement, rows in batch.writes():
-        if not rows:
-            continue
-        result = session.execute(statement, rows)
-        # What the ORM would check: an UPDATE by key that finds no row lost a change.
-        if check_rows and isinstance(statement, Update) and result.rowcount != len(rows):  # type: ignore[attr-defined]
-            raise StaleDataError(f"{statement.table}: {result.rowcount} of {len(rows)} rows updated")  # type: ignore[attr-defined]
-
-
-def _forget_batch(session: Session, previous: SessionTransaction) -> None:
-    """A rolled-back transaction's batch is never written, and its rows are no longer locked."""
-    if previous.parent is None:
-        session.info.pop("batch", None)
 
 
 async def prefetch(session: AsyncSession, commands: list[Any], *, day: date | None = None) -> None:
