@@ -131,8 +131,10 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, sqlite_inline: bool = True) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
-        # A plain read-only sqlite3 connection for PointReader, opened on first use.
+        # Inline SQLite: the file QuickSelect reads (through a plain read-only connection,
+        # opened on first use), QuickWrite writes and the checkpoint thread copies into.
         self._quick_path = url.split("///", 1)[1] if self.sqlite and sqlite_inline and "///" in url else None
+        self.inline = self._quick_path is not None
         self._quick: sqlite3.Connection | None = None
         self._quick_writes: dict[int, QuickWrite] = {}
         if self.sqlite:
@@ -247,7 +249,7 @@ class QuickWrite:
         """Execute for `rows`; how many rows it changed, or -1 where the driver can't say."""
         if not rows:
             return 0
-        if self.db._quick_path is None:
+        if not self.db.inline:
             result = await session.execute(self.statement, rows)
             sane = len(rows) == 1 or self.db.writer.dialect.supports_sane_multi_rowcount
             return int(result.rowcount) if sane else -1  # type: ignore[attr-defined]
