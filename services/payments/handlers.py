@@ -15,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import exists, func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import domain, store
 from services.payments.domain import Kind, Reason, Stage
@@ -130,18 +131,23 @@ async def request_payment(ctx: Context, uow: UnitOfWork, draft: Draft, correlati
     return payment
 
 
+async def _already_started(runtime_uow, draft: Draft, refused: IntegrityError) -> store.Payment:  # type: ignore[no-untyped-def]
+    """The payment this idempotency key started, once the unique key refused a repeat
+    (no look-up first: a repeat is rare). Any other integrity error stands."""
+    async with runtime_uow() as uow:
+        existing = await find_by_key(uow.session, draft.customer_id, draft.idempotency_key)
+    if existing is None:
+        raise refused
+    return existing
+
+
 async def start_payment(ctx: Context, runtime_uow, draft: Draft, correlation_id: str | None) -> store.Payment:  # type: ignore[no-untyped-def]
     """Start a payment, or return the one this idempotency key already started."""
     try:
-        # No look-up first: the unique key refuses a repeat, and the repeat is rare.
         async with runtime_uow() as uow:
             return await request_payment(ctx, uow, draft, correlation_id)
-    except IntegrityError:
-        async with runtime_uow() as uow:
-            existing = await find_by_key(uow.session, draft.customer_id, draft.idempotency_key)
-        if existing is None:
-            raise
-        return existing
+    except IntegrityError as refused:
+        return await _already_started(runtime_uow, draft, refused)
 
 
 class Starter:
@@ -183,27 +189,25 @@ class Starter:
             async with self.runtime_uow() as uow:
                 for _, payment, _ in group:
                     _add_requested(uow, payment)
-        except IntegrityError:
+        except IntegrityError as refused:
             if len(group) > 1:
                 for item in group:
                     await self._write_group([item])
                 return
             draft, _, future = group[0]
             try:
-                future.set_result(await start_payment(self.ctx, self.runtime_uow, draft, group[0][1].correlation_id))
+                future.set_result(await _already_started(self.runtime_uow, draft, refused))
             except Exception as exc:
                 future.set_exception(exc)
             return
         except Exception as exc:
             for _, _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
+                future.set_exception(exc)
             return
         self.groups += 1
         self.started += len(group)
         for _, payment, future in group:
-            if not future.done():
-                future.set_result(payment)
+            future.set_result(payment)
 
 
 def _reserve(p: store.Payment) -> acc.ReserveFunds:
@@ -286,13 +290,25 @@ async def load_batch(ctx: Context, uow: UnitOfWork, facts: list[Message]) -> Non
         for m in facts
         if isinstance(m, acc.FundsReserved) and m.hold_id in by_id and by_id[m.hold_id].stage == Stage.RESERVING
     ]
+    await _load_risk_inputs(ctx, session, assessing)
+
+
+@dataclass(frozen=True)
+class RiskInputs:
+    recent_payments: int  # the payer's payments within the velocity window before this one
+    paid_before: bool  # a completed payment to this payee, as committed before the batch
+
+
+async def _load_risk_inputs(ctx: Context, session: AsyncSession, assessing: list[store.Payment]) -> None:
+    """What the risk rules read for the sagas being assessed, in two queries for all of
+    them, kept in `session.info["risk"]` by payment id."""
     if not assessing:
         return
-    # Velocity: each payer's payments created within a window of the ones being assessed.
     customers = sorted({p.customer_id for p in assessing})
     since = min(p.created_at for p in assessing) - ctx.policy.velocity_window
     until = max(p.created_at for p in assessing)
     created: dict[str, list[datetime]] = {c: [] for c in customers}
+    paid_before: set[tuple[str, str]] = set()
     with session.no_autoflush:
         for customer_id, created_at in (
             await session.execute(
@@ -307,60 +323,28 @@ async def load_batch(ctx: Context, uow: UnitOfWork, facts: list[Message]) -> Non
         # Payees paid before: only the pairs not already known in memory.
         unknown = {(p.customer_id, p.payee_key) for p in assessing} - ctx.known_payees
         if unknown:
-            paid_before = (
-                await session.execute(
-                    select(store.Payment.customer_id, store.Payment.payee_key)
-                    .where(
-                        tuple_(store.Payment.customer_id, store.Payment.payee_key).in_(sorted(unknown)),
-                        store.Payment.stage == Stage.COMPLETED,
+            paid_before = set(
+                (
+                    await session.execute(
+                        select(store.Payment.customer_id, store.Payment.payee_key)
+                        .where(
+                            tuple_(store.Payment.customer_id, store.Payment.payee_key).in_(sorted(unknown)),
+                            store.Payment.stage == Stage.COMPLETED,
+                        )
+                        .distinct()
                     )
-                    .distinct()
-                )
-            ).all()
-            for customer_id, payee_key in paid_before:
-                ctx.remember_payee(customer_id, payee_key)
-    session.info["created"] = {c: sorted(times) for c, times in created.items()}
-    session.info["payees_checked"] = unknown
-
-
-async def _recent_payments(ctx: Context, uow: UnitOfWork, p: store.Payment) -> int:
-    """How many payments the payer started within the velocity window before this one."""
-    since = p.created_at - ctx.policy.velocity_window
-    times = uow.session.info.get("created", {}).get(p.customer_id)
-    if times is not None and times and times[0] <= p.created_at:
-        return bisect.bisect_left(times, p.created_at) - bisect.bisect_left(times, since)
-    with uow.session.no_autoflush:
-        return int(
-            await uow.session.scalar(
-                select(func.count())
-                .select_from(store.Payment)
-                .where(
-                    store.Payment.customer_id == p.customer_id,
-                    store.Payment.created_at >= since,
-                    store.Payment.created_at < p.created_at,
-                )
+                ).all()
             )
-            or 0
+    for pair in paid_before:
+        ctx.remember_payee(*pair)
+    risk = session.info.setdefault("risk", {})
+    for p in assessing:
+        times = sorted(created[p.customer_id])
+        risk[p.id] = RiskInputs(
+            recent_payments=bisect.bisect_left(times, p.created_at)
+            - bisect.bisect_left(times, p.created_at - ctx.policy.velocity_window),
+            paid_before=(p.customer_id, p.payee_key) in paid_before or (p.customer_id, p.payee_key) in ctx.known_payees,
         )
-
-
-async def _payee_known(ctx: Context, uow: UnitOfWork, p: store.Payment) -> bool:
-    """Whether the payer has completed a payment to this payee before."""
-    if p.payee_customer_id == p.customer_id or (p.customer_id, p.payee_key) in ctx.known_payees:
-        return True
-    if (p.customer_id, p.payee_key) in uow.session.info.get("payees_checked", set()):
-        return False
-    with uow.session.no_autoflush:
-        known = await uow.session.scalar(
-            select(
-                exists().where(
-                    store.Payment.customer_id == p.customer_id,
-                    store.Payment.payee_key == p.payee_key,
-                    store.Payment.stage == Stage.COMPLETED,
-                )
-            )
-        )
-    return bool(known)
 
 
 async def _saga(uow: UnitOfWork, hold_id: str, *stages: Stage) -> store.Payment | None:
@@ -385,6 +369,9 @@ async def when_funds_reserved_assess_risk(ctx: Context, uow: UnitOfWork, msg: ac
     p = await _saga(uow, msg.hold_id, Stage.RESERVING)
     if p is None:
         return
+    if p.id not in uow.session.info.get("risk", {}):  # a fact applied outside a batch's prefetch
+        await _load_risk_inputs(ctx, uow.session, [p])
+    risk: RiskInputs = uow.session.info["risk"][p.id]
     now = ctx.clock.now()
     uow.publish(
         ev.PaymentFundsReserved(payment_id=p.id, customer_id=p.customer_id, hold_id=p.id, amount_minor=p.amount_minor)
@@ -394,8 +381,11 @@ async def when_funds_reserved_assess_risk(ctx: Context, uow: UnitOfWork, msg: ac
             kind=Kind(p.kind),
             amount_minor=p.amount_minor,
             payer_class=p.payer_class,
-            recent_payments=await _recent_payments(ctx, uow, p),
-            payee_known=await _payee_known(ctx, uow, p),
+            recent_payments=risk.recent_payments,
+            # Known since the prefetch too: a payment to this payee completed earlier in the batch.
+            payee_known=risk.paid_before
+            or (p.customer_id, p.payee_key) in ctx.known_payees
+            or p.payee_customer_id == p.customer_id,
         ),
         ctx.policy,
     )
