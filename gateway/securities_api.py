@@ -23,8 +23,8 @@ from starlette.background import BackgroundTask
 from gateway.api import PROBLEM, Customer, Operator, UpstreamsDep
 from gateway.idempotency import forward_idempotently
 from gateway.sessions import Authenticated
-from shared.observability import correlation_id_var, request_id_var
-from shared.problems import Problem
+from shared.observability import outgoing_headers
+from shared.problems import unavailable
 from shared.schemas.securities import (
     BankTransferCreate,
     BankTransferPage,
@@ -89,11 +89,7 @@ async def stream_quotes(
 ) -> Response:
     """Live quotes as Server-Sent Events: a snapshot per symbol, then `event: quote`
     with the quote as JSON on every change; a comment line every `heartbeat_s`."""
-    headers = {"authorization": f"Bearer {principal.token}", "accept": "text/event-stream"}
-    if rid := request_id_var.get():
-        headers["x-request-id"] = rid
-    if cid := correlation_id_var.get():
-        headers["x-correlation-id"] = cid
+    headers = outgoing_headers(principal.token) | {"accept": "text/event-stream"}
     client = upstreams.client
     upstream_request = client.build_request(
         "GET",
@@ -105,9 +101,7 @@ async def stream_quotes(
     try:
         upstream = await client.send(upstream_request, stream=True)
     except httpx.TransportError:
-        raise Problem(
-            503, "service-unavailable", "the securities service is not answering", headers={"Retry-After": "2"}
-        ) from None
+        raise unavailable("securities") from None
     if upstream.status_code != 200:
         body = await upstream.aread()
         await upstream.aclose()

@@ -15,8 +15,8 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from shared.observability import correlation_id_var, request_id_var
-from shared.problems import Problem
+from shared.observability import outgoing_headers
+from shared.problems import Problem, unavailable
 from shared.settings import ServiceUrls
 
 _PASS_HEADERS = ("content-type", "retry-after", "location")
@@ -50,17 +50,6 @@ class Upstreams:
     def _url(self, service: str, path: str) -> str:
         return getattr(self.urls, service).rstrip("/") + path
 
-    @staticmethod
-    def _headers(token: str | None) -> dict[str, str]:
-        headers = {}
-        if token:
-            headers["authorization"] = f"Bearer {token}"
-        if rid := request_id_var.get():
-            headers["x-request-id"] = rid
-        if cid := correlation_id_var.get():
-            headers["x-correlation-id"] = cid
-        return headers
-
     async def _request(
         self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
     ) -> UpstreamResponse:
@@ -75,12 +64,7 @@ class Upstreams:
                     {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
                 )
         except (aiohttp.ClientError, TimeoutError):
-            raise Problem(
-                503,
-                "service-unavailable",
-                f"the {service} service is not answering; try again shortly",
-                headers={"Retry-After": "2"},
-            ) from None
+            raise unavailable(service) from None
 
     async def call(
         self,
@@ -92,7 +76,7 @@ class Upstreams:
         json: Any = None,
         params: Any = None,
     ) -> UpstreamResponse:
-        headers = self._headers(token)
+        headers = outgoing_headers(token)
         if json is not None:
             headers["content-type"] = "application/json"
         body = orjson.dumps(json) if json is not None else None
@@ -109,7 +93,7 @@ class Upstreams:
     ) -> Response:
         """Pass a request through to a service and its answer back, problem+json included."""
         body = await request.body()
-        headers = self._headers(token) | (extra_headers or {})
+        headers = outgoing_headers(token) | (extra_headers or {})
         if body:
             headers["content-type"] = request.headers.get("content-type", "application/json")
         upstream = await self._request(

@@ -52,6 +52,19 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
+def outgoing_headers(token: str | None) -> dict[str, str]:
+    """Headers for a call to another service on behalf of the current request: the bearer
+    token, and the request and correlation ids so its logs join this request's."""
+    headers = {}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if rid := request_id_var.get():
+        headers["x-request-id"] = rid
+    if cid := correlation_id_var.get():
+        headers["x-correlation-id"] = cid
+    return headers
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:

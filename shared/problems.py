@@ -77,6 +77,16 @@ def not_found(what: str, ident: str) -> Problem:
     return Problem(404, "not-found", f"{what} {ident} was not found")
 
 
+def unavailable(service: str) -> Problem:
+    """Another Sandbank service did not answer: worth retrying shortly."""
+    return Problem(
+        503,
+        "service-unavailable",
+        f"the {service} service is not answering; try again shortly",
+        headers={"Retry-After": "2"},
+    )
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> Response:
     body = problem.body()
     if instance:

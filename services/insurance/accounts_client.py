@@ -9,8 +9,8 @@ from urllib.parse import quote
 import httpx
 
 from services.insurance.handlers import PayingAccount
-from shared.observability import correlation_id_var, request_id_var
-from shared.problems import Problem
+from shared.observability import outgoing_headers
+from shared.problems import unavailable
 
 
 class AccountsClient:
@@ -27,29 +27,17 @@ class AccountsClient:
 
     async def customer_account(self, token: str, account_id: str) -> PayingAccount | None:
         """The caller's account, or None when accounts says it is not theirs (or not there)."""
-        headers = {"authorization": f"Bearer {token}"}
-        if rid := request_id_var.get():
-            headers["x-request-id"] = rid
-        if cid := correlation_id_var.get():
-            headers["x-correlation-id"] = cid
         try:
-            response = await self.http.get(f"/v1/accounts/{quote(account_id, safe=':')}", headers=headers)
+            response = await self.http.get(
+                f"/v1/accounts/{quote(account_id, safe=':')}", headers=outgoing_headers(token)
+            )
         except httpx.TransportError:
-            raise _unavailable() from None
+            raise unavailable("accounts") from None
         if response.status_code in (403, 404, 422):
             return None
         if response.status_code != 200:
-            raise _unavailable()
+            raise unavailable("accounts")
         body = response.json()
         if not isinstance(body, dict) or body.get("id") != account_id:
             return None
         return PayingAccount(id=body["id"], kind=str(body.get("kind")), currency=str(body.get("currency")))
-
-
-def _unavailable() -> Problem:
-    return Problem(
-        503,
-        "service-unavailable",
-        "the accounts service is not answering; try again shortly",
-        headers={"Retry-After": "2"},
-    )

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import httpx
 
-from shared.problems import Problem
+from shared.observability import outgoing_headers
+from shared.problems import Problem, unavailable
 from shared.schemas.accounts import AccountDirectoryEntry, CustomerDirectoryEntry
 
 log = logging.getLogger(__name__)
@@ -39,14 +40,12 @@ class Directory:
         response = None
         for attempt in (1, 2):  # a GET is safe to repeat once on a dropped connection
             try:
-                response = await self.client.get(path, headers={"authorization": f"Bearer {self.token()}"})
+                response = await self.client.get(path, headers=outgoing_headers(self.token()))
                 break
             except httpx.TransportError as exc:
                 log.warning("accounts lookup %s failed (attempt %d): %r", path, attempt, exc)
         if response is None:
-            raise Problem(
-                503, "service-unavailable", "accounts is not answering; try again shortly", headers={"Retry-After": "2"}
-            )
+            raise unavailable("accounts")
         if response.status_code == 404:
             body = None
         elif response.status_code == 200:

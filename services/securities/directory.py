@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from shared.observability import correlation_id_var, request_id_var
-from shared.problems import Problem
+from shared.observability import outgoing_headers
+from shared.problems import Problem, unavailable
 
 
 @dataclass(frozen=True)
@@ -32,19 +32,14 @@ class AccountsDirectory:
 
     async def accounts(self, token: str) -> list[CashAccount]:
         """The caller's accounts, oldest first, as accounts lists them for their token."""
-        headers = {"authorization": f"Bearer {token}"}
-        if rid := request_id_var.get():
-            headers["x-request-id"] = rid
-        if cid := correlation_id_var.get():
-            headers["x-correlation-id"] = cid
         try:
-            response = await self.client.get("/v1/accounts", headers=headers)
+            response = await self.client.get("/v1/accounts", headers=outgoing_headers(token))
         except httpx.TransportError:
-            raise _unavailable() from None
+            raise unavailable("accounts") from None
         if response.status_code == 401:
             raise Problem(401, "unauthorized", "accounts did not accept the access token")
         if response.status_code != 200:
-            raise _unavailable()
+            raise unavailable("accounts")
         items: list[dict[str, Any]] = response.json()["items"]
         return [CashAccount(a["id"], a["kind"], a["currency"]) for a in items]
 
@@ -80,8 +75,3 @@ def no_securities_account() -> Problem:
         "no-securities-account",
         'open a securities cash account first (POST /v1/accounts {"kind": "securities_cash"})',
     )
-
-
-def _unavailable() -> Problem:
-    detail = "the accounts service is not answering; try again shortly"
-    return Problem(503, "service-unavailable", detail, headers={"Retry-After": "2"})
