@@ -87,6 +87,8 @@ class Idempotency:
         self._recent_max = recent_max
         self._unwritten: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
+        table = store.IdempotencyKey.__table__
+        self._upsert = (sqlite_insert if db.sqlite else pg_insert)(table).on_conflict_do_nothing()
         # One look-up per new key on every money-moving POST: kept off the ORM.
         self._stored = PointReader(
             db,
@@ -148,11 +150,9 @@ class Idempotency:
             batch, self._unwritten = self._unwritten, []
             if not batch:
                 continue
-            table = store.IdempotencyKey.__table__
-            upsert = (sqlite_insert if self.db.sqlite else pg_insert)(table).on_conflict_do_nothing()
             try:
                 async with self.db.write() as session, session.begin():
-                    await session.execute(upsert, batch)
+                    await self.db.quick_write(self._upsert).run(session, batch)
             except Exception:
                 log.exception("could not store %d idempotency answers; retrying", len(batch))
                 self._unwritten = batch + self._unwritten

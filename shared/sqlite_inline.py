@@ -126,11 +126,10 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        if self._connection is not None:
-            self._conn.close()
-            self._connection = None
+        self.stop()
 
     def stop(self) -> None:
+        """Close at once (SQLAlchemy's terminate); closing twice is harmless."""
         if self._connection is not None:
             self._conn.close()
             self._connection = None

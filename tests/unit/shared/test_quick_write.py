@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from shared.db import Database, UtcDateTime
@@ -24,6 +25,20 @@ rows = Table(
     Column("data", JSON),
     Column("at", UtcDateTime),
 )
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Counter(Base):
+    """An ORM class on its own table: what a use case adds through the session."""
+
+    __tablename__ = "counter"
+    id: Mapped[str] = mapped_column(String(10), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 INSERT = insert(rows)
 UPDATE = update(rows).where(rows.c.id == bindparam("b_id")).values(n=bindparam("b_n"))
 WHEN = datetime(2026, 11, 25, 9, 30, 0, 500, tzinfo=UTC)
@@ -82,3 +97,14 @@ async def test_staged_rows_follow_what_the_unit_of_work_already_wrote(db: Databa
         await work.session.execute(insert(rows).values(id="a", n=1, data=None, at=WHEN))
 
     assert await all_rows(db) == [("a", 7, None, WHEN)]
+
+
+async def test_rows_the_orm_holds_unflushed_are_written_before_staged_ones(db: Database) -> None:
+    counters = Counter.__table__
+    bump = update(counters).where(counters.c.id == bindparam("b_id")).values(n=bindparam("b_n"))
+    async with uow(db) as work:
+        work.session.add(Counter(id="c", n=1))  # pending in the session, not flushed
+        work.stage(bump, {"b_id": "c", "b_n": 2})
+
+    async with db.read() as session:
+        assert (await session.execute(select(counters.c.n))).scalars().all() == [2]
