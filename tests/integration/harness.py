@@ -4,6 +4,7 @@ back from a tap on accounts.events and the DLQ, and HTTP for queries and set-up.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,23 @@ from shared.auth import TokenIssuer
 from shared.events import Envelope, Message
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_COMMANDS, dlq
+
+
+async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
+    """The probe's first truthy answer (the probe may be sync or async), polling every
+    20 ms for at most `timeout_s`; an AssertionError naming `what` after that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        result = probe()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"{what} not within {timeout_s:.0f}s")
+        await asyncio.sleep(0.02)
+
 
 CASH_IN = "internal:cash-in"
 # Generous: the first command of a backend waits for the consumer group join (~1.5 s).

@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 def _lint_imports() -> str:
     # `make install` puts import-linter in .venv (the dev extras): its absence is a broken
     # setup to report, not a reason to pass without checking the contracts.

@@ -4,10 +4,8 @@ watched on insurance.events."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +13,7 @@ import httpx
 
 from services.insurance.handlers import Context
 from shared.events import Envelope
-from tests.integration.harness import Bank, Customer, Tap
+from tests.integration.harness import Bank, Customer, Tap, eventually
 
 PREMIUMS = "internal:insurance-premiums"
 CLAIMS = "internal:insurance-claims"
@@ -42,18 +40,6 @@ class Insured:
     @property
     def headers(self) -> dict[str, str]:
         return self.customer.headers
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout_s: float = SETTLE_TIMEOUT_S) -> Any:
-    """The probe's first truthy answer, polling for at most `timeout_s`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        if result := await probe():
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not within {timeout_s:.0f}s")
-        await asyncio.sleep(0.02)
 
 
 def checksum() -> str:

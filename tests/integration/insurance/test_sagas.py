@@ -12,7 +12,8 @@ from services.insurance import domain, handlers
 from services.insurance.handlers import sagas
 from shared.events import accounts as acc
 from shared.events.topics import ACCOUNTS_COMMANDS
-from tests.integration.insurance.harness import Insurer, actions, eventually, types
+from tests.integration.harness import eventually
+from tests.integration.insurance.harness import Insurer, actions, types
 
 pytestmark = pytest.mark.broker
 

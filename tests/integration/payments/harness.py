@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,16 +160,6 @@ class Payments:
             what=f"{last} for hold {payment_id}",
         )
         return [s.envelope for s in self.bank.tap.seen if s.envelope is not None and about(s.envelope)]
-
-
-async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
-    """Bounded wait until `probe()` is true."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not probe():
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not within {timeout_s:.0f}s")
-        await asyncio.sleep(0.02)
 
 
 def types(envelopes: list[Envelope]) -> list[str]:

@@ -11,7 +11,8 @@ from services.payments import handlers, store
 from shared.clock import Clock
 from shared.events import accounts as acc
 from shared.events import payments as ev
-from tests.integration.payments.harness import Payments, eventually, types
+from tests.integration.harness import eventually
+from tests.integration.payments.harness import Payments, types
 
 pytestmark = pytest.mark.broker
 

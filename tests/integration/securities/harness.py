@@ -4,9 +4,7 @@ sandbox price control, sagas watched on securities.events and accounts.commands.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +13,7 @@ import httpx
 from services.securities.handlers import Context
 from shared.events import Envelope
 from shared.events.topics import ACCOUNTS_COMMANDS, SECURITIES_EVENTS
-from tests.integration.harness import Bank, Customer, Tap
+from tests.integration.harness import Bank, Customer, Tap, eventually
 
 SETTLE_TIMEOUT_S = 20.0
 SETTLEMENT = "internal:securities-settlement"
@@ -35,19 +33,6 @@ class Investor:
     @property
     def headers(self) -> dict[str, str]:
         return self.customer.headers
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str, timeout_s: float = SETTLE_TIMEOUT_S) -> Any:
-    """The probe's first truthy answer, polling for at most `timeout_s` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s:.0f}s")
-        await asyncio.sleep(0.02)
 
 
 @dataclass
