@@ -27,6 +27,7 @@ from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.harness import Bank, Tap
+from tests.integration.pg import fresh_schema
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -84,16 +85,32 @@ async def _start_group_at_end(bootstrap_servers: str, group: str, topic: str, pa
         await consumer.stop()
 
 
-@pytest.fixture(scope="package")
-async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
-    settings = Settings(
-        service="accounts",
+def settings_for(service: str, url: str, bootstrap_servers: str) -> Settings:
+    """A process's settings in these tests: sandbox, plain-text logs, the given database
+    and the package's broker."""
+    return Settings(
+        service=service,
         environment="sandbox",
         log_json=False,
-        db=DbSettings(url=database_url),
+        db=DbSettings(url=url),
         kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
         auth=AuthSettings(),
     )
+
+
+async def database_of(service: str, backend: str, directory: Path, pg_schema: str) -> str:
+    """A database of the service's own: a SQLite file in `directory`, or on PostgreSQL a
+    fresh schema (its outbox, inbox and dead-letter tables would collide with accounts')."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{directory / f'{service}.db'}"
+    assert PG_URL
+    await fresh_schema(PG_URL, pg_schema)
+    return PG_URL
+
+
+@pytest.fixture(scope="package")
+async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
+    settings = settings_for("accounts", database_url, bootstrap_servers)
     app = create_app(settings)
     if EXTERNAL_BROKER:
         # A shared broker may have other runs' history and groups on accounts.commands;

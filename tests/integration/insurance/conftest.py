@@ -15,11 +15,10 @@ import pytest
 from services.insurance.main import create_app
 from services.insurance.settings import InsuranceSettings
 from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS
-from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
-from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
+from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
 from tests.integration.harness import Bank, Tap
 from tests.integration.insurance.harness import Insurer
-from tests.integration.pg import fresh_schema, use_schema
+from tests.integration.pg import use_schema
 
 PG_SCHEMA = "insurance_tests"
 # Short enough that the timeout tests move the sandbox clock rather than wait; long
@@ -31,20 +30,8 @@ KNOBS = InsuranceSettings(step_timeout_s=5.0, max_attempts=3, sweep_every_s=0.1)
 async def insurer(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Insurer]:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('insurance-sqlite') / 'insurance.db'}"
-    else:
-        assert PG_URL
-        url = PG_URL
-        await fresh_schema(url, PG_SCHEMA)
-    settings = Settings(
-        service="insurance",
-        environment="sandbox",
-        log_json=False,
-        db=DbSettings(url=url),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
-        auth=AuthSettings(),
-    )
+    url = await database_of("insurance", backend, tmp_path_factory.mktemp("insurance-sqlite"), PG_SCHEMA)
+    settings = settings_for("insurance", url, bootstrap_servers)
     group = "insurance"
     if EXTERNAL_BROKER:
         group = f"insurance-test-{backend}-{uuid.uuid4().hex[:8]}"

@@ -14,11 +14,10 @@ import pytest
 
 from services.payments.main import create_app
 from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
-from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
-from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
+from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
 from tests.integration.harness import Bank, Tap
 from tests.integration.payments.harness import Payments
-from tests.integration.pg import fresh_schema, use_schema
+from tests.integration.pg import use_schema
 
 PG_SCHEMA = "payments_tests"
 
@@ -27,20 +26,8 @@ PG_SCHEMA = "payments_tests"
 async def payments(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Payments]:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('payments-sqlite') / 'payments.db'}"
-    else:
-        assert PG_URL
-        url = PG_URL
-        await fresh_schema(url, PG_SCHEMA)
-    settings = Settings(
-        service="payments",
-        environment="sandbox",
-        log_json=False,
-        db=DbSettings(url=url),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
-        auth=AuthSettings(),
-    )
+    url = await database_of("payments", backend, tmp_path_factory.mktemp("payments-sqlite"), PG_SCHEMA)
+    settings = settings_for("payments", url, bootstrap_servers)
     app = create_app(settings)
     runtime = app.state.runtime
     if backend != "sqlite":

@@ -22,10 +22,9 @@ from services.securities.config import SecuritiesSettings
 from services.securities.handlers import Context
 from services.securities.main import create_app
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, SECURITIES_EVENTS
-from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
-from tests.integration.conftest import EXTERNAL_BROKER, PG_URL, _start_group_at_end
+from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
 from tests.integration.harness import Bank, Tap
-from tests.integration.pg import drop_schema, fresh_schema, use_schema
+from tests.integration.pg import drop_schema, use_schema
 from tests.integration.securities.harness import Brokerage
 
 PG_SCHEMA = "securities_tests"
@@ -33,24 +32,10 @@ PG_SCHEMA = "securities_tests"
 TEST_SETTINGS = {"tick_interval_ms": 0, "sweep_interval_s": 0.1, "market_seed": 7}
 
 
-async def _database_url(backend: str, directory: Path, schema: str) -> str:
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{directory / 'securities.db'}"
-    assert PG_URL
-    await fresh_schema(PG_URL, schema)
-    return PG_URL
-
-
 def _securities_app(backend: str, url: str, schema: str, bootstrap_servers: str, bank: Bank, ctx: Context) -> FastAPI:
-    settings = Settings(
-        service="securities",
-        environment="sandbox",
-        log_json=False,
-        db=DbSettings(url=url),
-        kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
-        auth=AuthSettings(),
+    app = create_app(
+        settings_for("securities", url, bootstrap_servers), ctx, accounts_transport=httpx.ASGITransport(app=bank.app)
     )
-    app = create_app(settings, ctx, accounts_transport=httpx.ASGITransport(app=bank.app))
     if backend != "sqlite":
         use_schema(app.state.runtime.db, schema)
     return app
@@ -60,7 +45,7 @@ def _securities_app(backend: str, url: str, schema: str, bootstrap_servers: str,
 async def brokerage(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Brokerage]:
-    url = await _database_url(backend, tmp_path_factory.mktemp("securities-sqlite"), PG_SCHEMA)
+    url = await database_of("securities", backend, tmp_path_factory.mktemp("securities-sqlite"), PG_SCHEMA)
     ctx = Context(settings=SecuritiesSettings(**TEST_SETTINGS))
     app = _securities_app(backend, url, PG_SCHEMA, bootstrap_servers, bank, ctx)
     if EXTERNAL_BROKER:
@@ -100,7 +85,7 @@ def spare_brokerage(backend: str, bootstrap_servers: str, brokerage: Brokerage, 
     @asynccontextmanager
     async def start(*, clock_offset_s: float = 0, **overrides: Any) -> AsyncIterator[Brokerage]:
         schema = f"securities_spare_{uuid.uuid4().hex[:8]}"
-        url = await _database_url(backend, tmp_path, schema)
+        url = await database_of("securities", backend, tmp_path, schema)
         ctx = Context(settings=SecuritiesSettings(**(TEST_SETTINGS | overrides)))
         ctx.clock.advance(timedelta(seconds=clock_offset_s))
         app = _securities_app(backend, url, schema, bootstrap_servers, brokerage.bank, ctx)
