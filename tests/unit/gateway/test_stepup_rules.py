@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.stepup import ChallengeState, StepUpPolicy, Verdict, attempt, code_hash, new_code
+from gateway.identity.stepup import ChallengeState, StepUpPolicy, Verdict, attempt, code_hash, new_code
 
 POLICY = StepUpPolicy(amount_minor=5_000_00, new_payee_minor=1_000_00)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -1,20 +1,16 @@
-"""Gateway tables: credentials, sessions and refresh tokens, login lockouts, step-up
-challenges, idempotency keys, sandbox deposits, customers' notifications, watchlists
-and paid payees, and the gateway's own outbox / inbox."""
+"""The identity feature's tables: credentials, sessions and refresh tokens, login
+lockouts, step-up challenges, and the payees each customer has paid (step-up's
+new-payee rule)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import UtcDateTime, new_base
-from shared.kafka.messaging import messaging_tables
-
-Base = new_base()
-messaging = messaging_tables(Base.metadata)
+from gateway.db import Base
+from shared.db import UtcDateTime
 
 
 class User(Base):
@@ -54,39 +50,6 @@ class RefreshToken(Base):
     session_id: Mapped[str] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class IdempotencyKey(Base):
-    """IETF Idempotency-Key draft: per customer, the fingerprint of the first request
-    and, once done, the response to replay."""
-
-    __tablename__ = "idempotency_key"
-
-    owner_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(10))  # in_flight | done
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class Deposit(Base):
-    """A sandbox cash-in: sent to accounts as CreditAccount, settled by its reply."""
-
-    __tablename__ = "deposit"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(String(36), index=True)
-    account_id: Mapped[str] = mapped_column(String(64))
-    amount_minor: Mapped[int] = mapped_column(BigInteger)
-    currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(12))  # pending | completed | failed
-    reason: Mapped[str | None] = mapped_column(String(40))
-    detail: Mapped[str | None] = mapped_column(String(300))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class SessionActivity(Base):
@@ -133,37 +96,6 @@ class Challenge(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_challenge_customer_key", "customer_id", "idempotency_key"),)
-
-
-class Notification(Base):
-    """Something a customer cares about. The id grows with every row, so it doubles as
-    the Server-Sent Events id a reconnecting phone resumes from."""
-
-    __tablename__ = "notification"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    customer_id: Mapped[str] = mapped_column(String(36))
-    kind: Mapped[str] = mapped_column(String(40))
-    title: Mapped[str] = mapped_column(String(120))
-    body: Mapped[str] = mapped_column(String(500))
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
-    event_id: Mapped[str | None] = mapped_column(String(64))  # the Kafka envelope it came from
-    event_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-    # AUTOINCREMENT on SQLite: an id is never handed out twice, even after a sandbox reset.
-    __table_args__ = (Index("ix_notification_customer_id_id", "customer_id", "id"), {"sqlite_autoincrement": True})
-
-
-class WatchedSymbol(Base):
-    """A symbol on a customer's watchlist: its price alerts become notifications."""
-
-    __tablename__ = "watched_symbol"
-
-    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    symbol: Mapped[str] = mapped_column(String(12), primary_key=True, index=True)
-    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class PaidPayee(Base):

@@ -19,20 +19,28 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from gateway import notifications, notify, store
-from gateway.api import PROBLEM, Customer
-from gateway.hub import NotificationHub
-from gateway.idempotency import Idempotency, fingerprint, read_key
+from gateway.errors import Refused
+from gateway.identity import store
+from gateway.identity.sessions import Sessions
+from gateway.notifications import notify
+from gateway.notifications import store as notifications
+from gateway.notifications.hub import NotificationHub
+from gateway.routing.idempotency import Idempotency
+from gateway.routing.upstream import Upstreams
 from shared.auth import Principal
 from shared.clock import Clock
-from shared.money import format_minor
-from shared.problems import Problem, not_found
+from shared.events import Envelope
+from shared.events import payments as pay
+from shared.kafka.messaging import UnitOfWork
+from shared.money import InvalidAmount, format_minor, to_minor
+from shared.phone import normalise_phone
+from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 from shared.service import Runtime
 from shared.settings import AuthSettings
 
@@ -104,17 +112,135 @@ def code_hash(secret: str, challenge_id: str, code: str) -> str:
     return hmac.new(secret.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-# --- the challenges ------------------------------------------------------------------------
+# --- what a challenge approves ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Payment:
-    """What a challenge approves: one money-moving request, as the gateway read it."""
+    """One money-moving request, as the gateway read it."""
 
     operation: str  # transfer | bill | qr | topup
     payee: str  # account:<id> | phone:<+86...> | biller:<code>:<ref> | qr:<payload> | mobile:<phone>
     amount_minor: int
     currency: str
+
+
+def _amount(value: object, currency: str) -> int | None:
+    """The amount in fen, or None when it is not valid (payments then says why, with a 422)."""
+    try:
+        return to_minor(value, currency)
+    except InvalidAmount:
+        return None
+
+
+def transfer_payment(body: TransferCreate) -> Payment | None:
+    amount = _amount(body.amount, body.currency)
+    if amount is None:
+        return None
+    if body.payee_account_id:
+        payee = f"account:{body.payee_account_id}"
+    else:
+        try:
+            payee = f"phone:{normalise_phone(body.payee_phone or '')}"
+        except ValueError:
+            payee = f"phone:{body.payee_phone}"
+    return Payment("transfer", payee, amount, body.currency)
+
+
+def bill_payment(body: BillCreate) -> Payment | None:
+    amount = _amount(body.amount, body.currency)
+    if amount is None:
+        return None
+    return Payment("bill", f"biller:{body.biller_code}:{body.bill_reference}", amount, body.currency)
+
+
+def qr_payment(body: QrCreate) -> Payment | None:
+    printed = parse_qs(urlsplit(body.qr_payload).query).get("a", [None])[0]
+    amount = _amount(body.amount if body.amount is not None else printed, body.currency)
+    if amount is None:
+        return None
+    return Payment("qr", f"qr:{body.qr_payload}", amount, body.currency)
+
+
+def topup_payment(body: TopupCreate) -> Payment | None:
+    amount = _amount(body.amount, body.currency)
+    if amount is None:
+        return None
+    return Payment("topup", f"mobile:{body.phone}", amount, body.currency)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class StepUpRequired(Refused):
+    code = "step-up-required"
+    title = "Step-up authentication required"
+
+    def __init__(self, challenge: store.Challenge, policy: StepUpPolicy) -> None:
+        limit = policy.amount_minor if challenge.reason == "amount" else policy.new_payee_minor
+        why = "a first payment to this payee" if challenge.reason == "new_payee" else "a payment"
+        super().__init__(
+            f"{why} above {format_minor(limit)} CNY needs a one-time code: it was sent to your notifications; "
+            f"approve challenge {challenge.id} with POST /v1/auth/challenges/{challenge.id}, then repeat this "
+            "request with the same Idempotency-Key",
+            challenge_id=challenge.id,
+            reason=challenge.reason,
+            expires_at=challenge.expires_at.isoformat(),
+            links={"approve": f"/v1/auth/challenges/{challenge.id}", "notifications": "/v1/notifications"},
+        )
+
+
+class TooManyChallenges(Refused):
+    code = "too-many-challenges"
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"no more than {MAX_CHALLENGES_PER_HOUR} one-time codes an hour; try again later", retry_after_s=600
+        )
+
+
+class ChallengeNotFound(Refused):
+    code = "not-found"
+
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(f"challenge {challenge_id} was not found")
+
+
+class CodeInvalid(Refused):
+    code = "challenge-code-invalid"
+
+    def __init__(self, challenge_id: str, attempts_left: int) -> None:
+        super().__init__(
+            f"the code is not right; {attempts_left} attempt{'s' if attempts_left != 1 else ''} left"
+            if attempts_left
+            else "the code is not right and the challenge is now locked; repeat the payment for a new code",
+            attempts_left=attempts_left,
+            challenge_id=challenge_id,
+        )
+
+
+class ChallengeLocked(Refused):
+    code = "challenge-locked"
+
+    def __init__(self) -> None:
+        super().__init__("too many wrong codes: repeat the payment for a new code")
+
+
+class ChallengeExpired(Refused):
+    code = "challenge-expired"
+
+    def __init__(self) -> None:
+        super().__init__("the code has expired: repeat the payment for a new code")
+
+
+class ChallengeAlreadyApproved(Refused):
+    code = "challenge-already-approved"
+
+    def __init__(self) -> None:
+        super().__init__("this challenge was already approved with another code")
+
+
+# --- the challenges ----------------------------------------------------------------------------
 
 
 class Challenges:
@@ -184,12 +310,7 @@ class Challenges:
                 )
             )
             if (recent or 0) >= MAX_CHALLENGES_PER_HOUR:
-                raise Problem(
-                    429,
-                    "too-many-challenges",
-                    f"no more than {MAX_CHALLENGES_PER_HOUR} one-time codes an hour; try again later",
-                    headers={"Retry-After": "600"},
-                )
+                raise TooManyChallenges()
             challenge_id, code = str(uuid.uuid4()), new_code()
             row = store.Challenge(
                 id=challenge_id,
@@ -220,7 +341,7 @@ class Challenges:
             # FOR UPDATE on PostgreSQL: two wrong codes at once both count.
             row = await session.get(store.Challenge, challenge_id, with_for_update=True)
             if row is None or row.customer_id != customer_id:
-                raise not_found("challenge", challenge_id)
+                raise ChallengeNotFound(challenge_id)
             code_ok = hmac.compare_digest(row.code_hash, code_hash(self.settings.jwt_secret, challenge_id, code))
             verdict, state = attempt(
                 ChallengeState(row.status, row.attempts, row.expires_at),
@@ -237,187 +358,91 @@ class Challenges:
         async with self.runtime.db.read() as session:
             row = await session.get(store.Challenge, challenge_id)
         if row is None or row.customer_id != customer_id:
-            raise not_found("challenge", challenge_id)
+            raise ChallengeNotFound(challenge_id)
         return row
 
-
-async def require(request: Request, principal: Principal, payment: Payment) -> None:
-    """Let the request through, or raise 401 step-up-required with a challenge.
-
-    A request whose key already has an answer is let through: the replay needs no code."""
-    challenges: Challenges = request.app.state.challenges
-    policy = challenges.policy
-    is_transfer = payment.operation == "transfer"
-    known = False
-    if policy.asks_about_payee(amount_minor=payment.amount_minor, is_transfer=is_transfer):
-        known = await _paid_before(request, principal, payment.payee) or await _own_account(
-            request, principal, payment.payee
-        )
-    reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
-    if reason is None:
-        return
-    key = read_key(request, required=True)
-    assert key is not None
-    idempotency: Idempotency = request.app.state.idempotency
-    if await idempotency.lookup(principal.subject, key, fingerprint(request, await request.body())) is not None:
-        return
-    if await challenges.approved(principal.subject, key, payment):
-        return
-    challenge = await challenges.challenge(principal.subject, key, payment, reason)
-    limit = policy.amount_minor if reason == "amount" else policy.new_payee_minor
-    why = "a first payment to this payee" if reason == "new_payee" else "a payment"
-    raise Problem(
-        401,
-        "step-up-required",
-        f"{why} above {format_minor(limit)} CNY needs a one-time code: it was sent to your notifications; "
-        f"approve challenge {challenge.id} with POST /v1/auth/challenges/{challenge.id}, then repeat this "
-        "request with the same Idempotency-Key",
-        title="Step-up authentication required",
-        headers={"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
-        challenge_id=challenge.id,
-        reason=reason,
-        expires_at=challenge.expires_at.isoformat(),
-        links={"approve": f"/v1/auth/challenges/{challenge.id}", "notifications": "/v1/notifications"},
-    )
+    async def approve(self, customer_id: str, challenge_id: str, code: str) -> store.Challenge:
+        """The approved challenge, or the error that says why the code did not approve it."""
+        verdict, row = await self.verify(customer_id, challenge_id, code)
+        if verdict == Verdict.APPROVED:
+            return row
+        if verdict == Verdict.WRONG_CODE:
+            raise CodeInvalid(row.id, max(0, self.settings.stepup_max_attempts - row.attempts))
+        if verdict == Verdict.LOCKED:
+            raise ChallengeLocked()
+        if verdict == Verdict.EXPIRED:
+            raise ChallengeExpired()
+        raise ChallengeAlreadyApproved()
 
 
-async def _paid_before(request: Request, principal: Principal, payee: str) -> bool:
-    """Whether a transfer to this payee completed before (PaymentCompleted names the payee's
-    account and customer; a payee given by phone is found by the phone's customer id)."""
-    challenges: Challenges = request.app.state.challenges
-    kind, _, ident = payee.partition(":")
-    if kind == "phone":
-        customer_id = await request.app.state.sessions.customer_id_for_phone(ident)
-        if customer_id is None:
+class StepUp:
+    """Lets a money-moving request through, or raises `StepUpRequired` with a challenge."""
+
+    def __init__(
+        self, challenges: Challenges, idempotency: Idempotency, upstreams: Upstreams, sessions: Sessions
+    ) -> None:
+        self.challenges = challenges
+        self.idempotency = idempotency
+        self.upstreams = upstreams
+        self.sessions = sessions
+
+    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
+        """A request whose key already has an answer is let through: the replay needs no code."""
+        policy = self.challenges.policy
+        is_transfer = payment.operation == "transfer"
+        known = False
+        if policy.asks_about_payee(amount_minor=payment.amount_minor, is_transfer=is_transfer):
+            known = await self._paid_before(principal, payment.payee) or await self._own_account(
+                principal, payment.payee
+            )
+        reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
+        if reason is None:
+            return
+        if await self.idempotency.lookup(principal.subject, key, fingerprint) is not None:
+            return
+        if await self.challenges.approved(principal.subject, key, payment):
+            return
+        challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
+        raise StepUpRequired(challenge, policy)
+
+    async def _paid_before(self, principal: Principal, payee: str) -> bool:
+        """Whether a transfer to this payee completed before (PaymentCompleted names the payee's
+        account and customer; a payee given by phone is found by the phone's customer id)."""
+        kind, _, ident = payee.partition(":")
+        if kind == "phone":
+            customer_id = await self.sessions.customer_id_for_phone(ident)
+            if customer_id is None:
+                return False
+            if customer_id == principal.subject:
+                return True  # one's own accounts
+            return await self.challenges.payee_paid_before(principal.subject, [f"customer:{customer_id}"])
+        return await self.challenges.payee_paid_before(principal.subject, [payee])
+
+    async def _own_account(self, principal: Principal, payee: str) -> bool:
+        """A move between one's own accounts is never to a new payee."""
+        kind, _, account_id = payee.partition(":")
+        if kind != "account":
             return False
-        if customer_id == principal.subject:
-            return True  # one's own accounts
-        return await challenges.payee_paid_before(principal.subject, [f"customer:{customer_id}"])
-    return await challenges.payee_paid_before(principal.subject, [payee])
+        answer = await self.upstreams.call("accounts", "GET", "/v1/accounts", token=principal.token)
+        if answer.status_code != 200:
+            return False
+        return any(a.get("id") == account_id for a in answer.json().get("items", []))
 
 
-async def _own_account(request: Request, principal: Principal, payee: str) -> bool:
-    """A move between one's own accounts is never to a new payee."""
-    kind, _, account_id = payee.partition(":")
-    if kind != "account":
-        return False
-    answer = await request.app.state.upstreams.call("accounts", "GET", "/v1/accounts", token=principal.token)
-    if answer.status_code != 200:
-        return False
-    return any(a.get("id") == account_id for a in answer.json().get("items", []))
+_PAID_PAYEE = {
+    True: sqlite_insert(store.PaidPayee.__table__).on_conflict_do_nothing(),
+    False: pg_insert(store.PaidPayee.__table__).on_conflict_do_nothing(),
+}
 
 
-# --- the endpoint ----------------------------------------------------------------------------
-
-
-class ChallengeApproval(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "493027"}]})
-    code: str = Field(pattern=r"^\d{6}$", description="The six-digit code from the notification")
-
-
-class ChallengePublic(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0b6f3f0e-8d0c-4a59-9a57-3c1e4f0f1c11",
-                    "status": "approved",
-                    "operation": "transfer",
-                    "amount": "6000.00",
-                    "amount_minor": 600000,
-                    "currency": "CNY",
-                    "reason": "amount",
-                    "attempts_left": 5,
-                    "expires_at": "2026-11-25T14:05:00Z",
-                    "approved_at": "2026-11-25T14:01:12Z",
-                }
-            ]
-        }
-    )
-    id: str
-    status: str = Field(description="pending, approved or locked")
-    operation: str
-    amount: str
-    amount_minor: int
-    currency: str
-    reason: str = Field(description="amount (above the step-up amount) or new_payee")
-    attempts_left: int
-    expires_at: datetime
-    approved_at: datetime | None = None
-
-
-def challenge_public(row: store.Challenge, max_attempts: int) -> ChallengePublic:
-    return ChallengePublic(
-        id=row.id,
-        status=row.status,
-        operation=row.operation,
-        amount=format_minor(row.amount_minor, row.currency),
-        amount_minor=row.amount_minor,
-        currency=row.currency,
-        reason=row.reason,
-        attempts_left=max(0, max_attempts - row.attempts),
-        expires_at=row.expires_at,
-        approved_at=row.approved_at,
-    )
-
-
-router = APIRouter(prefix="/v1/auth", tags=["auth"], responses={401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM})
-ChallengeId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
-
-
-def _problem_example(status: int, slug: str, detail: str, **extra: object) -> dict[str, object]:
-    return {
-        "content": {
-            "application/problem+json": {
-                "example": {"type": f"https://sandbank.dev/problems/{slug}", "status": status, "detail": detail} | extra
-            }
-        },
-        "description": detail,
-    }
-
-
-@router.post(
-    "/challenges/{challenge_id}",
-    response_model=ChallengePublic,
-    responses={
-        401: _problem_example(401, "challenge-code-invalid", "the code is not right; 4 attempts left", attempts_left=4),
-        409: _problem_example(409, "challenge-expired", "the code has expired: repeat the payment for a new code"),
-    },
-)
-async def approve_challenge(
-    challenge_id: ChallengeId,
-    body: Annotated[ChallengeApproval, Body()],
-    request: Request,
-    principal: Customer,
-) -> ChallengePublic:
-    """Approve a step-up challenge with the six-digit code from your notifications, then
-    repeat the payment with the same Idempotency-Key. A wrong code answers 401 with
-    `attempts_left`; five wrong codes lock the challenge (409 `challenge-locked`), and
-    after five minutes it has expired (409 `challenge-expired`): repeat the payment for
-    a new one. Another customer's challenge is a 404."""
-    challenges: Challenges = request.app.state.challenges
-    max_attempts = challenges.settings.stepup_max_attempts
-    verdict, row = await challenges.verify(principal.subject, challenge_id, body.code)
-    left = max(0, max_attempts - row.attempts)
-    if verdict == Verdict.APPROVED:
-        return challenge_public(row, max_attempts)
-    if verdict == Verdict.WRONG_CODE:
-        detail = (
-            f"the code is not right; {left} attempt{'s' if left != 1 else ''} left"
-            if left
-            else "the code is not right and the challenge is now locked; repeat the payment for a new code"
+def remember_payee(uow: UnitOfWork, envelope: Envelope, m: pay.PaymentCompleted) -> None:
+    """A completed transfer makes its payee known to the new-payee rule (in the consumer's batch)."""
+    if m.kind != "transfer":
+        return
+    payees = [f"account:{m.payee_account_id}"]
+    if m.payee_customer_id:
+        payees.append(f"customer:{m.payee_customer_id}")
+    for payee in payees:
+        uow.stage(
+            _PAID_PAYEE[uow.db.sqlite], {"customer_id": m.customer_id, "payee": payee, "first_paid_at": envelope.time}
         )
-        raise Problem(401, "challenge-code-invalid", detail, attempts_left=left, challenge_id=row.id)
-    if verdict == Verdict.LOCKED:
-        raise Problem(409, "challenge-locked", "too many wrong codes: repeat the payment for a new code")
-    if verdict == Verdict.EXPIRED:
-        raise Problem(409, "challenge-expired", "the code has expired: repeat the payment for a new code")
-    raise Problem(409, "challenge-already-approved", "this challenge was already approved with another code")
-
-
-@router.get("/challenges/{challenge_id}", response_model=ChallengePublic)
-async def get_challenge(challenge_id: ChallengeId, request: Request, principal: Customer) -> ChallengePublic:
-    """A step-up challenge's state: pending, approved or locked, and the tries left."""
-    challenges: Challenges = request.app.state.challenges
-    row = await challenges.get(principal.subject, challenge_id)
-    return challenge_public(row, challenges.settings.stepup_max_attempts)
