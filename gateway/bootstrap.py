@@ -64,7 +64,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         sessions=sessions,
         idempotency=idempotency,
         challenges=challenges,
-        stepup=StepUp(challenges, idempotency, upstreams, sessions),
+        stepup=StepUp(challenges, idempotency, upstreams, lambda: runtime.tokens.service_token("gateway")),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
         id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),

@@ -278,10 +278,6 @@ class Sessions:
         self._active.clear()
         self._touched.clear()
 
-    async def customer_id_for_phone(self, phone: str) -> str | None:
-        async with self.db.read() as session:
-            return await session.scalar(select(store.User.id).where(store.User.phone == phone))
-
     def touch(self, session_id: str) -> None:
         self._touched[session_id] = self.clock.now()
 

@@ -8,6 +8,11 @@ same request repeated with the same Idempotency-Key then goes through. The appro
 bound to the customer, the operation, the payee, the amount and the key, so it cannot
 approve anything else; the code expires after `AUTH_STEPUP_TTL_S` and five wrong tries
 lock it. Only an HMAC of the code is stored.
+
+The payee is a payee key of shared/payees.py, the one payments keeps for the payment:
+a transfer to a phone number is keyed by the account the number resolves to (accounts'
+directory, as payments resolves it), so "paid before" and the approval name the same
+payee payments will pay.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import quote
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,7 +33,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.errors import Refused
 from gateway.identity import store
-from gateway.identity.sessions import Sessions
 from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
@@ -39,6 +44,7 @@ from shared.events import Envelope
 from shared.events import payments as pay
 from shared.kafka.messaging import UnitOfWork
 from shared.money import InvalidAmount, format_minor, to_minor
+from shared.payees import MalformedQr, account_of, account_payee, biller_payee, merchant_payee, mobile_payee, parse_qr
 from shared.phone import normalise_phone
 from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 from shared.service import Runtime
@@ -120,7 +126,7 @@ class Payment:
     """One money-moving request, as the gateway read it."""
 
     operation: str  # transfer | bill | qr | topup
-    payee: str  # account:<id> | phone:<+86...> | biller:<code>:<ref> | qr:<payload> | mobile:<phone>
+    payee: str  # a payee key (shared/payees.py), or phone:<+86...> for a phone not resolved yet
     amount_minor: int
     currency: str
 
@@ -138,7 +144,7 @@ def transfer_payment(body: TransferCreate) -> Payment | None:
     if amount is None:
         return None
     if body.payee_account_id:
-        payee = f"account:{body.payee_account_id}"
+        payee = account_payee(body.payee_account_id)
     else:
         try:
             payee = f"phone:{normalise_phone(body.payee_phone or '')}"
@@ -151,22 +157,31 @@ def bill_payment(body: BillCreate) -> Payment | None:
     amount = _amount(body.amount, body.currency)
     if amount is None:
         return None
-    return Payment("bill", f"biller:{body.biller_code}:{body.bill_reference}", amount, body.currency)
+    return Payment("bill", biller_payee(body.biller_code, body.bill_reference), amount, body.currency)
 
 
 def qr_payment(body: QrCreate) -> Payment | None:
-    printed = parse_qs(urlsplit(body.qr_payload).query).get("a", [None])[0]
-    amount = _amount(body.amount if body.amount is not None else printed, body.currency)
+    """None for a payload that is not a Sandbank QR code: payments refuses it (422) whatever the amount."""
+    try:
+        qr = parse_qr(body.qr_payload)
+    except MalformedQr:
+        return None
+    amount = _amount(body.amount, body.currency) if body.amount is not None else qr.amount_minor
     if amount is None:
         return None
-    return Payment("qr", f"qr:{body.qr_payload}", amount, body.currency)
+    return Payment("qr", merchant_payee(qr.merchant_id), amount, body.currency)
 
 
 def topup_payment(body: TopupCreate) -> Payment | None:
+    """None for a number that is not a mobile number: payments refuses it (422) whatever the amount."""
     amount = _amount(body.amount, body.currency)
+    try:
+        phone = normalise_phone(body.phone)
+    except ValueError:
+        return None
     if amount is None:
         return None
-    return Payment("topup", f"mobile:{body.phone}", amount, body.currency)
+    return Payment("topup", mobile_payee(phone), amount, body.currency)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -252,11 +267,11 @@ class Challenges:
         self.policy = StepUpPolicy(settings.stepup_amount_minor, settings.stepup_new_payee_minor)
         self.ttl = timedelta(seconds=settings.stepup_ttl_s)
 
-    async def payee_paid_before(self, customer_id: str, payee_keys: list[str]) -> bool:
+    async def payee_paid_before(self, customer_id: str, payee: str) -> bool:
         async with self.runtime.db.read() as session:
             found = await session.scalar(
                 select(store.PaidPayee.payee).where(
-                    store.PaidPayee.customer_id == customer_id, store.PaidPayee.payee.in_(payee_keys)
+                    store.PaidPayee.customer_id == customer_id, store.PaidPayee.payee == payee
                 )
             )
         return found is not None
@@ -379,22 +394,22 @@ class StepUp:
     """Lets a money-moving request through, or raises `StepUpRequired` with a challenge."""
 
     def __init__(
-        self, challenges: Challenges, idempotency: Idempotency, upstreams: Upstreams, sessions: Sessions
+        self, challenges: Challenges, idempotency: Idempotency, upstreams: Upstreams, service_token: Callable[[], str]
     ) -> None:
         self.challenges = challenges
         self.idempotency = idempotency
         self.upstreams = upstreams
-        self.sessions = sessions
+        self.service_token = service_token
 
     async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
         """A request whose key already has an answer is let through: the replay needs no code."""
         policy = self.challenges.policy
         is_transfer = payment.operation == "transfer"
+        if is_transfer and payment.amount_minor > policy.new_payee_minor:
+            payment = replace(payment, payee=await self.resolve_payee(payment.payee))
         known = False
         if policy.asks_about_payee(amount_minor=payment.amount_minor, is_transfer=is_transfer):
-            known = await self._paid_before(principal, payment.payee) or await self._own_account(
-                principal, payment.payee
-            )
+            known = await self._known(principal, payment.payee)
         reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
         if reason is None:
             return
@@ -405,24 +420,27 @@ class StepUp:
         challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
         raise StepUpRequired(challenge, policy)
 
-    async def _paid_before(self, principal: Principal, payee: str) -> bool:
-        """Whether a transfer to this payee completed before (PaymentCompleted names the payee's
-        account and customer; a payee given by phone is found by the phone's customer id)."""
-        kind, _, ident = payee.partition(":")
-        if kind == "phone":
-            customer_id = await self.sessions.customer_id_for_phone(ident)
-            if customer_id is None:
-                return False
-            if customer_id == principal.subject:
-                return True  # one's own accounts
-            return await self.challenges.payee_paid_before(principal.subject, [f"customer:{customer_id}"])
-        return await self.challenges.payee_paid_before(principal.subject, [payee])
+    async def resolve_payee(self, payee: str) -> str:
+        """A phone payee as the account it pays into (accounts' directory, as payments asks it);
+        a number no customer has stays as it is, a payee never paid."""
+        kind, _, phone = payee.partition(":")
+        if kind != "phone" or not phone.startswith("+"):
+            return payee
+        answer = await self.upstreams.call(
+            "accounts", "GET", f"/internal/customers/by-phone/{quote(phone, safe='')}", token=self.service_token()
+        )
+        if answer.status_code != 200:
+            return payee
+        account_id = answer.json().get("default_account_id")
+        return account_payee(account_id) if account_id else payee
 
-    async def _own_account(self, principal: Principal, payee: str) -> bool:
-        """A move between one's own accounts is never to a new payee."""
-        kind, _, account_id = payee.partition(":")
-        if kind != "account":
+    async def _known(self, principal: Principal, payee: str) -> bool:
+        """Paid before (a completed transfer to it), or one of the customer's own accounts."""
+        account_id = account_of(payee)
+        if account_id is None:
             return False
+        if await self.challenges.payee_paid_before(principal.subject, payee):
+            return True
         answer = await self.upstreams.call("accounts", "GET", "/v1/accounts", token=principal.token)
         if answer.status_code != 200:
             return False
@@ -439,10 +457,5 @@ def remember_payee(uow: UnitOfWork, envelope: Envelope, m: pay.PaymentCompleted)
     """A completed transfer makes its payee known to the new-payee rule (in the consumer's batch)."""
     if m.kind != "transfer":
         return
-    payees = [f"account:{m.payee_account_id}"]
-    if m.payee_customer_id:
-        payees.append(f"customer:{m.payee_customer_id}")
-    for payee in payees:
-        uow.stage(
-            _PAID_PAYEE[uow.db.sqlite], {"customer_id": m.customer_id, "payee": payee, "first_paid_at": envelope.time}
-        )
+    row = {"customer_id": m.customer_id, "payee": account_payee(m.payee_account_id), "first_paid_at": envelope.time}
+    uow.stage(_PAID_PAYEE[uow.db.sqlite], row)

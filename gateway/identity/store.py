@@ -99,8 +99,9 @@ class Challenge(Base):
 
 
 class PaidPayee(Base):
-    """A payee this customer has completed a transfer to (`account:<id>` and
-    `customer:<id>`), learned from payments' PaymentCompleted: step-up's new-payee rule."""
+    """A payee this customer has completed a transfer to, as a payee key of
+    shared/payees.py (`account:<id>`), learned from payments' PaymentCompleted: step-up's
+    new-payee rule. Rows from before that key scheme may also hold `customer:<id>`."""
 
     __tablename__ = "paid_payee"
 
