@@ -46,15 +46,11 @@ class Gateway:
         return self.runtime.tokens.service_token("gateway")
 
 
-async def gateway(request: Request) -> Gateway:
+async def current_gateway(request: Request) -> Gateway:
     return request.app.state.gateway  # type: ignore[no-any-return]
 
 
-GatewayDep = Annotated[Gateway, Depends(gateway)]
-
-
-async def _settings(gw: GatewayDep) -> Settings:
-    return gw.settings
+GatewayDep = Annotated[Gateway, Depends(current_gateway)]
 
 
 async def _clock(gw: GatewayDep) -> Clock:
@@ -69,29 +65,18 @@ async def _upstreams(gw: GatewayDep) -> Upstreams:
     return gw.upstreams
 
 
-async def _idempotency(gw: GatewayDep) -> Idempotency:
-    return gw.idempotency
-
-
 async def _challenges(gw: GatewayDep) -> Challenges:
     return gw.challenges
-
-
-async def _hub(gw: GatewayDep) -> NotificationHub:
-    return gw.hub
 
 
 async def _service_token(gw: GatewayDep) -> str:
     return gw.service_token()
 
 
-SettingsDep = Annotated[Settings, Depends(_settings)]
 ClockDep = Annotated[Clock, Depends(_clock)]
 SessionsDep = Annotated[Sessions, Depends(_sessions)]
 UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
-IdempotencyDep = Annotated[Idempotency, Depends(_idempotency)]
 ChallengesDep = Annotated[Challenges, Depends(_challenges)]
-HubDep = Annotated[NotificationHub, Depends(_hub)]
 # A token of the gateway's own, for the services' /internal routes.
 ServiceToken = Annotated[str, Depends(_service_token)]
 

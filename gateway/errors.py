@@ -21,13 +21,18 @@ PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9
 
 
 class Refused(Exception):
+    """A subclass names its `code`, and its `detail` when that never varies."""
+
     code: str = "refused"
     title: str | None = None
+    detail: str = ""
+    retry_after_s: int | None = None
 
-    def __init__(self, detail: str, *, retry_after_s: int | None = None, **facts: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.retry_after_s = retry_after_s
+    def __init__(self, detail: str | None = None, *, retry_after_s: int | None = None, **facts: Any) -> None:
+        self.detail = detail if detail is not None else type(self).detail
+        super().__init__(self.detail)
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
         self.facts = facts
 
 

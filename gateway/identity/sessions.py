@@ -48,16 +48,12 @@ ACTIVITY_FLUSH_S = 5.0
 
 class PhoneTaken(Refused):
     code = "phone-taken"
-
-    def __init__(self) -> None:
-        super().__init__("a customer with this phone number is already registered")
+    detail = "a customer with this phone number is already registered"
 
 
 class InvalidCredentials(Refused):
     code = "invalid-credentials"
-
-    def __init__(self) -> None:
-        super().__init__("the phone number or password is incorrect")
+    detail = "the phone number or password is incorrect"
 
 
 class LoginLocked(Refused):
@@ -73,16 +69,12 @@ class LoginLocked(Refused):
 
 class RefreshTokenInvalid(Refused):
     code = "unauthorized"
-
-    def __init__(self) -> None:
-        super().__init__("the refresh token is not valid; log in again")
+    detail = "the refresh token is not valid; log in again"
 
 
 class RefreshTokenReused(Refused):
     code = "refresh-token-reused"
-
-    def __init__(self) -> None:
-        super().__init__("this refresh token was already used; the session has been revoked, log in again")
+    detail = "this refresh token was already used; the session has been revoked, log in again"
 
 
 class SessionNotFound(Refused):

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -207,11 +207,8 @@ class StepUpRequired(Refused):
 
 class TooManyChallenges(Refused):
     code = "too-many-challenges"
-
-    def __init__(self) -> None:
-        super().__init__(
-            f"no more than {MAX_CHALLENGES_PER_HOUR} one-time codes an hour; try again later", retry_after_s=600
-        )
+    detail = f"no more than {MAX_CHALLENGES_PER_HOUR} one-time codes an hour; try again later"
+    retry_after_s = 600
 
 
 class ChallengeNotFound(Refused):
@@ -236,26 +233,33 @@ class CodeInvalid(Refused):
 
 class ChallengeLocked(Refused):
     code = "challenge-locked"
-
-    def __init__(self) -> None:
-        super().__init__("too many wrong codes: repeat the payment for a new code")
+    detail = "too many wrong codes: repeat the payment for a new code"
 
 
 class ChallengeExpired(Refused):
     code = "challenge-expired"
-
-    def __init__(self) -> None:
-        super().__init__("the code has expired: repeat the payment for a new code")
+    detail = "the code has expired: repeat the payment for a new code"
 
 
 class ChallengeAlreadyApproved(Refused):
     code = "challenge-already-approved"
-
-    def __init__(self) -> None:
-        super().__init__("this challenge was already approved with another code")
+    detail = "this challenge was already approved with another code"
 
 
 # --- the challenges ----------------------------------------------------------------------------
+
+
+def _covering(customer_id: str, key: str, payment: Payment, status: str) -> Select[tuple[store.Challenge]]:
+    """The customer's challenges in `status` for exactly this payment under this key."""
+    return select(store.Challenge).where(
+        store.Challenge.customer_id == customer_id,
+        store.Challenge.idempotency_key == key,
+        store.Challenge.status == status,
+        store.Challenge.operation == payment.operation,
+        store.Challenge.payee == payment.payee,
+        store.Challenge.amount_minor == payment.amount_minor,
+        store.Challenge.currency == payment.currency,
+    )
 
 
 class Challenges:
@@ -281,18 +285,7 @@ class Challenges:
         now = self.clock.now()
         async with self.runtime.db.write() as session, session.begin():
             row = await session.scalar(
-                select(store.Challenge)
-                .where(
-                    store.Challenge.customer_id == customer_id,
-                    store.Challenge.idempotency_key == key,
-                    store.Challenge.status == "approved",
-                    store.Challenge.operation == payment.operation,
-                    store.Challenge.payee == payment.payee,
-                    store.Challenge.amount_minor == payment.amount_minor,
-                    store.Challenge.currency == payment.currency,
-                )
-                .order_by(store.Challenge.approved_at.desc())
-                .limit(1)
+                _covering(customer_id, key, payment, "approved").order_by(store.Challenge.approved_at.desc()).limit(1)
             )
             if row is None or row.approved_at is None or row.approved_at + self.ttl <= now:
                 return False
@@ -304,16 +297,7 @@ class Challenges:
         now = self.clock.now()
         async with self.runtime.unit_of_work() as uow:
             pending = await uow.session.scalar(
-                select(store.Challenge).where(
-                    store.Challenge.customer_id == customer_id,
-                    store.Challenge.idempotency_key == key,
-                    store.Challenge.status == "pending",
-                    store.Challenge.operation == payment.operation,
-                    store.Challenge.payee == payment.payee,
-                    store.Challenge.amount_minor == payment.amount_minor,
-                    store.Challenge.currency == payment.currency,
-                    store.Challenge.expires_at > now,
-                )
+                _covering(customer_id, key, payment, "pending").where(store.Challenge.expires_at > now)
             )
             if pending is not None:
                 return pending

@@ -55,16 +55,13 @@ class Claim:
 
 class KeyReused(Refused):
     code = "idempotency-key-reused"
-
-    def __init__(self) -> None:
-        super().__init__("this Idempotency-Key was already used with a different request body")
+    detail = "this Idempotency-Key was already used with a different request body"
 
 
 class KeyInFlight(Refused):
     code = "idempotency-key-in-flight"
-
-    def __init__(self) -> None:
-        super().__init__("a request with this Idempotency-Key is still being processed; retry shortly", retry_after_s=1)
+    detail = "a request with this Idempotency-Key is still being processed; retry shortly"
+    retry_after_s = 1
 
 
 def fingerprint(request: Request, body: bytes) -> str:
