@@ -8,12 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
+
 messaging = messaging_tables(Base.metadata)
 
 

@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
@@ -60,13 +59,10 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
 
-def new_base() -> type[DeclarativeBase]:
-    """A declarative base with its own metadata, one per service."""
-
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-    return Base
+def naming_metadata() -> MetaData:
+    """A service's own metadata, with the naming convention for its constraints. Each
+    service declares its base on it: `class Base(DeclarativeBase): metadata = naming_metadata()`."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def _orjson_text(value: Any) -> str:
@@ -128,7 +124,15 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int, inline
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, sqlite_inline: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        sqlite_inline: bool = True,
+        schema: str | None = None,
+    ) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
         # Inline SQLite: the file QuickSelect reads (through a plain read-only connection,
@@ -145,6 +149,8 @@ class Database:
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **_JSON
             )
             self.reader = self.writer
+            if schema is not None:
+                _use_schema(self.writer, schema)
         self._write = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read = async_sessionmaker(self.reader, expire_on_commit=False)
         # Set whenever a unit of work commits outbox rows; the relay waits on it.
@@ -202,6 +208,17 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+def _use_schema(engine: AsyncEngine, schema: str) -> None:
+    if not schema.isidentifier():
+        raise ValueError(f"not a schema name: {schema!r}")
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _search_path(dbapi_connection: Any, _record: Any) -> None:
+        # On the raw asyncpg connection (autocommit): a SET inside the adapter's implicit
+        # transaction would be undone by the pool's first rollback.
+        dbapi_connection.run_async(lambda conn: conn.execute(f"SET search_path TO {schema}"))
 
 
 def _checkpoint(path: str) -> None:

@@ -23,7 +23,7 @@ from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal, Principal
 from shared.clock import Clock
 from shared.db import Database
 from shared.events.topics import dlq
-from shared.kafka.consumer import ConsumerLoop, Handler, Prefetch
+from shared.kafka.consumer import BatchFactory, ConsumerLoop, Handler
 from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
@@ -41,8 +41,9 @@ class ConsumerSpec:
     name: str  # the consumer group
     topics: list[str]
     handlers: Mapping[str, Handler]
-    # Loads what a whole batch will touch in a few queries, before its handlers run.
-    prefetch: Prefetch | None = None
+    # The working set each transaction's handlers get (shared.kafka.consumer.Batch);
+    # without one they get the unit of work.
+    batch: BatchFactory | None = None
     # For sagas listening to accounts.events: skip replies to other services' commands.
     replies_only: bool = False
 
@@ -107,6 +108,7 @@ class Runtime:
         on_start: Callable[[Runtime], Awaitable[None]] | None = None,
         clock: Clock | None = None,
         background: Iterable[Callable[[], Awaitable[None]]] = (),
+        group_suffix: str = "",
     ) -> None:
         self.clock = clock or Clock()
         # Long-running loops beside the consumers (saga timeout sweepers, simulators).
@@ -123,6 +125,7 @@ class Runtime:
             echo=settings.db.echo,
             pool_size=settings.db.pool_size,
             sqlite_inline=settings.db.sqlite_inline,
+            schema=settings.db.schema_name,
         )
         self.tokens = TokenIssuer(settings.auth)
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
@@ -134,13 +137,13 @@ class Runtime:
         self.on_reset: list[Callable[[], Awaitable[None]]] = []
         self.consumers = [
             ConsumerLoop(
-                name=spec.name,
+                name=spec.name + group_suffix,
                 db=self.db,
                 tables=tables,
                 bootstrap_servers=settings.kafka.bootstrap_servers,
                 topics=spec.topics,
                 handlers=spec.handlers,
-                prefetch=spec.prefetch,
+                batch=spec.batch,
                 replies_for=settings.service if spec.replies_only else None,
                 source=settings.service,
                 max_batch=settings.kafka.max_batch,

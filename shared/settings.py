@@ -15,6 +15,9 @@ class DbSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DB_", extra="ignore")
 
     url: str = "sqlite+aiosqlite:///.data/service.db"
+    # PostgreSQL: the schema the process's tables live in (several services may share one
+    # database, each in its own schema); None keeps the server's search_path.
+    schema_name: str | None = None
     echo: bool = False
     pool_size: int = 10
     # SQLite statements run on the event loop's thread instead of aiosqlite's worker

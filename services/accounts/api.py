@@ -17,6 +17,7 @@ from shared.problems import Problem, not_found
 from shared.schemas.accounts import (
     AccountCreate,
     AccountDirectoryEntry,
+    AccountDirectoryList,
     AccountList,
     AccountPublic,
     CustomerCreate,
@@ -75,6 +76,17 @@ async def create_customer(
     return CustomerPublic.model_validate(customer, from_attributes=True)
 
 
+def _directory_entry(account: store.Account, customer: store.Customer | None) -> AccountDirectoryEntry:
+    return AccountDirectoryEntry(
+        id=account.id,
+        customer_id=account.customer_id,
+        kind=account.kind,
+        currency=account.currency,
+        kyc_class=customer.kyc_class if customer else None,
+        holder=mask_name(customer.name if customer else account.name),
+    )
+
+
 @router.get(
     "/internal/accounts/{account_id}",
     response_model=AccountDirectoryEntry,
@@ -92,15 +104,28 @@ async def directory_account(account_id: str, _caller: ServiceCaller, runtime: Ru
         ).first()
     if row is None:
         raise not_found("account", account_id)
-    account, customer = row
-    return AccountDirectoryEntry(
-        id=account.id,
-        customer_id=account.customer_id,
-        kind=account.kind,
-        currency=account.currency,
-        kyc_class=customer.kyc_class if customer else None,
-        holder=mask_name(customer.name if customer else account.name),
-    )
+    return _directory_entry(*row)
+
+
+@router.get(
+    "/internal/customers/{customer_id}/accounts",
+    response_model=AccountDirectoryList,
+    tags=["internal"],
+    summary="A customer's accounts, oldest first (services choosing a customer's account)",
+)
+async def directory_customer_accounts(
+    customer_id: str, _caller: ServiceCaller, runtime: RuntimeDep
+) -> AccountDirectoryList:
+    async with runtime.db.read() as session:
+        customer = await session.get(store.Customer, customer_id)
+        accounts = (
+            await session.scalars(
+                select(store.Account)
+                .where(store.Account.customer_id == customer_id)
+                .order_by(store.Account.created_at, store.Account.id)
+            )
+        ).all()
+    return AccountDirectoryList(items=[_directory_entry(a, customer) for a in accounts])
 
 
 @router.get(

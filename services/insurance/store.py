@@ -16,13 +16,17 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.insurance import domain
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
+
 messaging = messaging_tables(Base.metadata)
 
 

@@ -6,13 +6,17 @@ from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.securities import domain
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
+
 messaging = messaging_tables(Base.metadata)
 
 

@@ -182,6 +182,10 @@ class AccountDirectoryEntry(BaseModel):
     holder: str = Field(description="The holder's name, masked")
 
 
+class AccountDirectoryList(BaseModel):
+    items: list[AccountDirectoryEntry]
+
+
 class CustomerDirectoryEntry(BaseModel):
     customer_id: str
     kyc_class: str

@@ -204,3 +204,47 @@ class PaymentsSummary(BaseModel):
     by_stage: dict[str, int]
     non_terminal: int
     oldest_non_terminal_s: float | None
+
+
+class DepositCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"account_id": "5a0e1d3c-0000-4000-8000-000000000101", "amount": "100.00", "currency": "CNY"}]
+        },
+    )
+    account_id: str = Field(min_length=1, max_length=64)
+    amount: AmountIn
+    currency: str = Field(default="CNY", max_length=3)
+
+
+DEPOSIT_EXAMPLE = {
+    "id": "7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
+    "account_id": "5a0e1d3c-0000-4000-8000-000000000101",
+    "amount": "100.00",
+    "amount_minor": 10000,
+    "currency": "CNY",
+    "status": "pending",
+    "reason": None,
+    "detail": None,
+    "created_at": "2025-06-02T09:30:00Z",
+    "links": {
+        "self": "/v1/sandbox/deposits/7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
+        "account": "/v1/accounts/5a0e1d3c-0000-4000-8000-000000000101",
+    },
+}
+
+
+class DepositPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEPOSIT_EXAMPLE]})
+
+    id: str
+    account_id: str
+    amount: str
+    amount_minor: int
+    currency: str
+    status: Literal["pending", "completed", "failed"]
+    reason: str | None = None
+    detail: str | None = None
+    created_at: datetime
+    links: dict[str, str]

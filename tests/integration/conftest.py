@@ -85,14 +85,14 @@ async def _start_group_at_end(bootstrap_servers: str, group: str, topic: str, pa
         await consumer.stop()
 
 
-def settings_for(service: str, url: str, bootstrap_servers: str) -> Settings:
+def settings_for(service: str, url: str, bootstrap_servers: str, *, pg_schema: str | None = None) -> Settings:
     """A process's settings in these tests: sandbox, plain-text logs, the given database
-    and the package's broker."""
+    (on PostgreSQL, in `pg_schema`) and the package's broker."""
     return Settings(
         service=service,
         environment="sandbox",
         log_json=False,
-        db=DbSettings(url=url),
+        db=DbSettings(url=url, schema_name=pg_schema),
         kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
         auth=AuthSettings(),
     )
