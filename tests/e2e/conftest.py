@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from shared.sandbox import OPERATOR
-from shared.stack import Stack
 from tests.e2e.phone import Phone, register_and_login
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

