@@ -18,6 +18,7 @@ from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM_JSON, Problem, not_found
+from shared.runtime import Runtime
 from shared.schemas.accounts import AccountDirectoryEntry
 from shared.schemas.payments import (
     BillCreate,
@@ -33,7 +34,6 @@ from shared.schemas.payments import (
     TopupCreate,
     TransferCreate,
 )
-from shared.service import Runtime
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}

@@ -12,8 +12,9 @@ from services.payments import api, domain, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.directory import Directory
 from services.payments.handlers import Context, Starter, resend_overdue_steps
-from shared.service import Runtime, build_app, every, serve
+from shared.runtime import Runtime, every
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:

@@ -1,0 +1,132 @@
+"""The FastAPI app around a process's runtime: problem+json errors, request ids, body
+limits, /healthz, /readyz, /metrics and the /internal routes; and the server that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from shared.internal import clock_router, dead_letter_router, sandbox_router
+from shared.metrics import render_metrics
+from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
+from shared.problems import install_problem_handlers
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+VERSION = "0.1.0"
+
+
+HEALTHZ_EXAMPLE: dict[str, Any] = {
+    "content": {"application/json": {"example": {"status": "ok", "service": "gateway", "version": VERSION}}}
+}
+_CHECKS = {"database": True, "kafka_producer": True, "outbox_relay": True, "consumers": True, "started": True}
+READYZ_EXAMPLE: dict[str, Any] = {
+    "content": {"application/json": {"example": {"status": "ready", "service": "gateway", "checks": _CHECKS}}}
+}
+NOT_READY_EXAMPLE: dict[str, Any] = {
+    "description": "Not ready: a check failed",
+    "content": {
+        "application/json": {
+            "example": {"status": "not-ready", "service": "gateway", "checks": {**_CHECKS, "kafka_producer": False}}
+        }
+    },
+}
+METRICS_EXAMPLE: dict[str, Any] = {
+    "content": {
+        "text/plain": {
+            "example": 'sandbank_outbox_published_total{service="gateway"} 1289\n'
+            'sandbank_outbox_backlog{service="gateway"} 0\n'
+        }
+    }
+}
+
+
+def health_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process is up", responses={200: HEALTHZ_EXAMPLE})
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.service, "version": VERSION}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: database, Kafka and background loops are up",
+        responses={200: READYZ_EXAMPLE, 503: NOT_READY_EXAMPLE},
+    )
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "service": runtime.service, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get(
+        "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses={200: METRICS_EXAMPLE}
+    )
+    async def metrics() -> str:
+        return await render_metrics(runtime)
+
+    return router
+
+
+def build_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    extra_lifespan: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            if extra_lifespan is not None:
+                async with extra_lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.tokens = runtime.tokens
+    app.state.settings = runtime.settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router(runtime))
+    app.include_router(clock_router(runtime))
+    app.include_router(sandbox_router(runtime))
+    app.include_router(dead_letter_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
+    """Run one service under uvicorn (uvloop, httptools) on its configured port."""
+    import uvicorn
+
+    from shared.observability import configure_logging
+
+    configure_logging(settings.service, settings.log_level, settings.log_json)
+    uvicorn.run(
+        app_factory(settings),
+        host=settings.http.host,
+        port=settings.http.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
+        # a connection the server is closing at that very moment.
+        timeout_keep_alive=65,
+    )
