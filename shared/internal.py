@@ -1,5 +1,6 @@
 """The /internal routes every process serves to the gateway and operators: the sandbox
-clock, sandbox controls (faults on outgoing messages, reset) and dead letters."""
+clock, sandbox controls (faults on outgoing messages, reset) and dead letters; and the
+rule for every /internal route of a process (`internal_caller`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,23 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal, Principal
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, current_principal
 from shared.problems import Problem
 from shared.runtime import Runtime
+
+INTERNAL_PREFIX = "/internal/"
+
+
+async def internal_caller(request: Request) -> None:
+    """The rule of every /internal route: a verified service (the gateway, another
+    service) or operator calls it. `build_app` puts it on each router that has one."""
+    if request.scope["path"].startswith(INTERNAL_PREFIX):
+        principal = await current_principal(request)
+        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+            raise Problem(403, "forbidden", "only operators and services call /internal routes")
 
 
 class ClockState(BaseModel):
@@ -33,9 +45,7 @@ def clock_router(runtime: Runtime) -> APIRouter:
         return ClockState(offset_s=runtime.clock.offset.total_seconds(), now=runtime.clock.now().isoformat())
 
     @router.put("/internal/clock", response_model=ClockState, summary="Set the sandbox clock's offset")
-    async def put_clock(body: ClockState, principal: CurrentPrincipal) -> ClockState:
-        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
-            raise Problem(403, "forbidden", "only operators and services set the clock")
+    async def put_clock(body: ClockState) -> ClockState:
         if not runtime.settings.sandbox:
             raise Problem(404, "not-found", "the sandbox clock is fixed outside sandbox mode")
         runtime.clock.offset = timedelta(seconds=body.offset_s)
@@ -80,9 +90,7 @@ def sandbox_router(runtime: Runtime) -> APIRouter:
     Called by the gateway's /v1/sandbox endpoints with a service token."""
     router = APIRouter(tags=["internal"])
 
-    def allowed(principal: Principal) -> None:
-        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
-            raise Problem(403, "forbidden", "only operators and services use sandbox controls")
+    def allowed() -> None:
         if not runtime.settings.sandbox:
             raise Problem(404, "not-found", "sandbox controls are off outside sandbox mode")
 
@@ -99,13 +107,13 @@ def sandbox_router(runtime: Runtime) -> APIRouter:
         )
 
     @router.get("/internal/faults", response_model=FaultState, summary="The fault on outgoing messages, if any")
-    async def get_faults(principal: CurrentPrincipal) -> FaultState:
-        allowed(principal)
+    async def get_faults() -> FaultState:
+        allowed()
         return state()
 
     @router.put("/internal/faults", response_model=FaultState, summary="Delay, drop or duplicate outgoing messages")
-    async def put_faults(body: FaultSpec, principal: CurrentPrincipal) -> FaultState:
-        allowed(principal)
+    async def put_faults(body: FaultSpec) -> FaultState:
+        allowed()
         if body.mode == "none":
             runtime.faults.clear()
         else:
@@ -113,8 +121,8 @@ def sandbox_router(runtime: Runtime) -> APIRouter:
         return state()
 
     @router.post("/internal/reset", status_code=204, summary="Back to the seed state")
-    async def reset(principal: CurrentPrincipal) -> Response:
-        allowed(principal)
+    async def reset() -> Response:
+        allowed()
         await runtime.reset()
         return Response(status_code=204)
 
@@ -161,10 +169,6 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["internal"])
     table = runtime.tables.dead_letter
 
-    def allowed(principal: Principal) -> None:
-        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
-            raise Problem(403, "forbidden", "only operators and services see dead letters")
-
     def public(row: Any) -> DeadLetter:
         lines = [line for line in (row.error or "").splitlines() if line.strip()]
         return DeadLetter(
@@ -179,17 +183,15 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
         )
 
     @router.get("/internal/dead-letters", response_model=DeadLetterList, summary="Messages sent to a .dlq")
-    async def list_dead_letters(principal: CurrentPrincipal, limit: int = 100) -> DeadLetterList:
-        allowed(principal)
+    async def list_dead_letters(limit: int = 100) -> DeadLetterList:
         async with runtime.db.read() as session:
             rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(min(limit, 500)))).all()
         return DeadLetterList(service=runtime.service, items=[public(r) for r in rows])
 
     @router.post("/internal/dead-letters/{letter_id}/replay", response_model=DeadLetter, summary="Replay one")
-    async def replay(letter_id: int, principal: CurrentPrincipal) -> DeadLetter:
+    async def replay(letter_id: int) -> DeadLetter:
         """Publish the message again on its original topic (after the fix that makes it
         applicable); its inbox record is dropped so the consumer applies it this time."""
-        allowed(principal)
         async with runtime.unit_of_work() as uow:
             row = (await uow.session.execute(table.select().where(table.c.id == letter_id))).first()
             if row is None:

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import iter_route_contexts
 
-from shared.internal import clock_router, dead_letter_router, sandbox_router
+from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
 from shared.metrics import render_metrics
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import install_problem_handlers
@@ -101,13 +103,49 @@ def build_app(
     install_problem_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health_router(runtime))
-    app.include_router(clock_router(runtime))
-    app.include_router(sandbox_router(runtime))
-    app.include_router(dead_letter_router(runtime))
-    for router in routers:
-        app.include_router(router)
+    for router in (
+        health_router(runtime),
+        clock_router(runtime),
+        sandbox_router(runtime),
+        dead_letter_router(runtime),
+        *routers,
+    ):
+        # Only on routers with an /internal route: the rule costs the others nothing.
+        guard = [Depends(internal_caller)] if any(map(_internal, iter_route_contexts(router.routes))) else None
+        app.include_router(router, dependencies=guard)
+    app.openapi = _public_openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _internal(route: Any) -> bool:
+    return str(getattr(route, "path", "")).startswith(INTERNAL_PREFIX)
+
+
+def _public_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document without its /internal routes, which are for the gateway
+    and operators, not for clients."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                summary=app.summary,
+                description=app.description,
+                terms_of_service=app.terms_of_service,
+                contact=app.contact,
+                license_info=app.license_info,
+                routes=[r for r in iter_route_contexts(app.routes) if not _internal(r)],
+                webhooks=app.webhooks.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+                separate_input_output_schemas=app.separate_input_output_schemas,
+                external_docs=app.openapi_external_docs,
+            )
+        return app.openapi_schema
+
+    return openapi
 
 
 def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
