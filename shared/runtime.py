@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import os
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,6 +27,12 @@ from shared.kafka.relay import OutboxRelay
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# How long each step of `Runtime.stop` may take before it is cancelled and stop moves on:
+# well inside the supervisor's grace period, so a stuck step never costs a SIGKILL.
+STOP_STEP_S = 3.0
+# What a cancelled step gets to unwind before it is left behind.
+CANCEL_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -143,12 +151,48 @@ class Runtime:
             for spec in self.consumer_specs
         ]
         self._tasks: list[asyncio.Task[None]] = []
+        # Tasks that code running in the process started and handed over (`own`).
+        self._owned: set[asyncio.Task[Any]] = set()
+        self._closers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.stop_step_s = STOP_STEP_S
+        # Set by `serve` (a process of its own, not an app inside a test run): exit even if
+        # a task left behind by `stop` would hold asyncio's final cancellation forever.
+        self.exit_when_stuck = False
         self.started = False
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.tables, source=self.service)
 
+    def own(self, work: Coroutine[Any, Any, Any] | asyncio.Task[Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Start `work` as a task the runtime owns (or adopt a started task). `stop` gives
+        owned tasks one step's deadline to finish, then cancels them; a task that fails is
+        logged with its traceback rather than lost."""
+        task = work if isinstance(work, asyncio.Task) else asyncio.create_task(work, name=name)
+        self._owned.add(task)
+        task.add_done_callback(self._disown)
+        return task
+
+    def _disown(self, task: asyncio.Task[Any]) -> None:
+        self._owned.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("task %s failed", task.get_name(), exc_info=exc)
+
+    def on_stop(self, name: str, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` when the runtime stops: after the owned tasks, before the consumers,
+        the producer and the database close; bounded like every other step. Closers run in
+        the reverse order of registration."""
+        self._closers.append((name, closer))
+
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # What did start (a consumer's group membership, the producer) must not outlive
+            # a failed start-up.
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         await self.db.create_all(self.metadata)
         topics = set(self.topics)
         for spec in self.consumer_specs:
@@ -158,34 +202,42 @@ class Runtime:
         await self.producer.start()
         for consumer in self.consumers:
             await consumer.start()
-        self._tasks.append(asyncio.create_task(self._supervise("outbox-relay", self.relay.run)))
-        self._tasks.append(asyncio.create_task(self._supervise("loop-watch", self.loop_watch.run)))
-        self._tasks.append(
-            asyncio.create_task(self._supervise("wal-checkpoint", every(1.0, "wal checkpoint", self.db.checkpoint)))
-        )
+        self._loop("outbox-relay", self.relay.run)
+        self._loop("loop-watch", self.loop_watch.run)
+        self._loop("wal-checkpoint", every(1.0, "wal checkpoint", self.db.checkpoint))
         for consumer in self.consumers:
-            self._tasks.append(asyncio.create_task(self._supervise(consumer.name, consumer.run)))
+            self._loop(consumer.name, consumer.run)
         if self.on_start is not None:
             await self.on_start(self)
         for loop in self.background:
-            self._tasks.append(asyncio.create_task(self._supervise(getattr(loop, "__name__", "task"), loop)))
+            self._loop(getattr(loop, "__name__", "task"), loop)
         self.started = True
         _tune_gc()
         log.info("%s started", self.service)
 
     async def stop(self) -> None:
+        """Stop everything, each step within `stop_step_s`: a step that overruns is
+        cancelled, logged and left behind, so a process always gets to exit."""
         self.started = False
-        for task in self._tasks:
+        step = self.stop_step_s
+        stuck: list[str] = []
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        stuck += await _settle(tasks, "background loops", step)
+        stuck += await _settle(list(self._owned), "owned tasks", step, cancel_after=True)
+        for name, closer in reversed(self._closers):
+            stuck += await _bounded(_call(closer), name, step)
         # Each step on its own: a broker already gone must not keep the database open.
         for consumer in self.consumers:
-            await _quietly(consumer.stop(), f"stopping consumer {consumer.name}")
-        # One last drain so a clean shutdown leaves nothing unpublished.
-        await _quietly(asyncio.wait_for(self.relay.drain_once(), timeout=2), "draining the outbox")
-        await _quietly(self.producer.stop(), "stopping the producer")
-        await _quietly(self.db.dispose(), "closing the database")
+            stuck += await _bounded(consumer.stop(), f"stopping consumer {consumer.name}", step)
+        if self.producer.started:
+            # One last drain so a clean shutdown leaves nothing unpublished.
+            stuck += await _bounded(self.relay.drain_once(), "draining the outbox", step)
+        stuck += await _bounded(self.producer.stop(), "stopping the producer", step)
+        stuck += await _bounded(self.db.dispose(), "closing the database", step)
+        if stuck and self.exit_when_stuck:
+            _exit_after(step, stuck)
 
     async def reset(self) -> None:
         """Back to the seed state: empty every table of this service, set the sandbox clock
@@ -198,6 +250,9 @@ class Runtime:
             await hook()
         if self.on_start is not None:
             await self.on_start(self)
+
+    def _loop(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        self._tasks.append(asyncio.create_task(self._supervise(name, run), name=name))
 
     async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         delay = 0.1
@@ -223,11 +278,60 @@ class Runtime:
         return checks
 
 
-async def _quietly(step: Awaitable[Any], what: str) -> None:
-    try:
-        await step
-    except (Exception, asyncio.CancelledError) as exc:
+async def _settle(
+    tasks: list[asyncio.Task[Any]], what: str, deadline_s: float, *, cancel_after: bool = False
+) -> list[str]:
+    """Wait up to `deadline_s` for `tasks` to end (cancelling what is left, if asked);
+    the names of those that would not."""
+    if not tasks:
+        return []
+    _, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    if pending and cancel_after:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
+    names = sorted(t.get_name() for t in pending)
+    if names:
+        log.error("%s still running %.1fs into shutdown, left behind: %s", what, deadline_s, ", ".join(names))
+    return names
+
+
+async def _call(closer: Callable[[], Awaitable[None]]) -> None:
+    await closer()
+
+
+async def _bounded(step: Awaitable[Any], what: str, deadline_s: float) -> list[str]:
+    """One shutdown step, at most `deadline_s`: unlike `asyncio.wait_for`, which waits for
+    the cancelled step to finish, a step that ignores its cancellation is left behind
+    (and named in the answer)."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=deadline_s)
+    if not done:
+        log.warning("%s overran its %.1fs deadline during shutdown; cancelling it", what, deadline_s)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE_S)
+        if not done:
+            log.error("%s ignored its cancellation; left behind", what)
+            return [what]
+    if not task.cancelled() and (exc := task.exception()) is not None:
         log.warning("%s failed during shutdown: %r", what, exc)
+    return []
+
+
+def _exit_after(delay_s: float, stuck: list[str]) -> None:
+    """The last resort of a process whose shutdown left work behind: asyncio cancels every
+    task once the server returns and waits for each, so one that ignores cancellation
+    would keep the process alive forever."""
+
+    def exit_now() -> None:
+        log.error("exiting: %s still running %.1fs after shutdown", ", ".join(stuck), delay_s)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(1)
+
+    timer = threading.Timer(delay_s, exit_now)
+    timer.daemon = True
+    timer.start()
 
 
 def _tune_gc() -> None:

@@ -155,8 +155,10 @@ def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> Non
     from shared.observability import configure_logging
 
     configure_logging(settings.service, settings.log_level, settings.log_json)
+    app = app_factory(settings)
+    app.state.runtime.exit_when_stuck = True
     uvicorn.run(
-        app_factory(settings),
+        app,
         host=settings.http.host,
         port=settings.http.port,
         loop="uvloop",
