@@ -1,6 +1,7 @@
 .DEFAULT_GOAL := help
 
 PY := .venv/bin/python
+SANDBANK := .venv/bin/sandbank
 STAMP := .venv/.installed
 DATA_DIR ?= .data
 PORT ?= 8000
@@ -29,10 +30,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install ## start the whole Sandbank locally (embedded broker, SQLite); Ctrl-C stops it
-	$(PY) -m shared.stack run --data-dir $(DATA_DIR) --port $(PORT)
+	$(SANDBANK) run --data-dir $(DATA_DIR) --port $(PORT)
 
 stop: ## stop the Sandbank started by `make run` in another terminal
-	@if [ -x $(PY) ]; then $(PY) -m shared.stack stop --data-dir $(DATA_DIR); \
+	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \
 	else echo "Sandbank is not running"; fi
 
 test: install ## every test tier: unit, integration, e2e
@@ -56,7 +57,7 @@ format: install ## ruff format
 check: lint unit ## the fast loop before a commit
 
 asyncapi: install ## regenerate docs/asyncapi.json and docs/events.md from shared/events
-	$(PY) -m shared.asyncapi --write
+	$(SANDBANK) asyncapi --write
 
 compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gateway.api import PROBLEM, Operator, UpstreamsDep
 from gateway.upstream import raise_for_problem
-from shared.service import DEAD_LETTER_LIST_EXAMPLE, DeadLetter, DeadLetterList
+from shared.internal import DEAD_LETTER_LIST_EXAMPLE, DeadLetter, DeadLetterList
 
 router = APIRouter(prefix="/v1/admin", tags=["operator"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
 

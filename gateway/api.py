@@ -37,6 +37,7 @@ from shared.events import accounts as ev
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM_JSON, Problem, not_found
+from shared.runtime import Runtime
 from shared.schemas.accounts import (
     AccountCreate,
     AccountList,
@@ -44,7 +45,6 @@ from shared.schemas.accounts import (
     LedgerCheck,
     TransactionPage,
 )
-from shared.service import Runtime
 
 CASH_IN = "internal:cash-in"
 NEW_CUSTOMER_CLASS = "II"

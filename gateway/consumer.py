@@ -18,7 +18,7 @@ from shared.events import securities as sec
 from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS, PAYMENTS_EVENTS, SECURITIES_EVENTS
 from shared.kafka.consumer import Handler
 from shared.kafka.messaging import UnitOfWork
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 
 async def when_account_credited_complete_deposit(uow: UnitOfWork, _e: Envelope, message: Message) -> None:

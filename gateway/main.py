@@ -33,8 +33,9 @@ from gateway.upstream import Upstreams
 from shared.clock import Clock
 from shared.events.topics import ACCOUNTS_COMMANDS
 from shared.observability import RequestContextMiddleware
-from shared.service import Runtime, build_app, serve
+from shared.runtime import Runtime
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 DESCRIPTION = """
 Sandbank's public API for mobile clients: register and log in, open accounts, read

@@ -22,7 +22,7 @@ from gateway.notify import KINDS
 from gateway.sessions import Sessions
 from gateway.upstream import raise_for_problem
 from shared.problems import Problem, not_found
-from shared.service import Runtime
+from shared.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
 

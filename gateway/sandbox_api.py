@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.api import PROBLEM, Operator, UpstreamsDep, _sandbox_only
 from gateway.upstream import raise_for_problem
+from shared.internal import FaultState
 from shared.problems import Problem
-from shared.service import FaultState
 
 router = APIRouter(
     prefix="/v1/sandbox",

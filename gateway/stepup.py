@@ -33,7 +33,7 @@ from shared.auth import Principal
 from shared.clock import Clock
 from shared.money import format_minor
 from shared.problems import Problem, not_found
-from shared.service import Runtime
+from shared.runtime import Runtime
 from shared.settings import AuthSettings
 
 # A customer may be sent this many codes an hour: with five tries each, guessing one

@@ -14,6 +14,7 @@ from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, cur
 from shared.money import format_minor
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import Problem, not_found
+from shared.runtime import Runtime
 from shared.schemas.accounts import (
     AccountCreate,
     AccountDirectoryEntry,
@@ -28,7 +29,6 @@ from shared.schemas.accounts import (
     TransactionPublic,
     mask_name,
 )
-from shared.service import Runtime
 
 router = APIRouter()
 

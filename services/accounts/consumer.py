@@ -3,7 +3,7 @@
 from services.accounts import store
 from services.accounts.handlers import Context, command_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 TOPICS = [ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS]
 

@@ -7,8 +7,9 @@ from fastapi import FastAPI
 from services.accounts import api, store
 from services.accounts.consumer import TOPICS, consumers
 from services.accounts.handlers import Context, seed
-from shared.service import Runtime, build_app, serve
+from shared.runtime import Runtime
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:

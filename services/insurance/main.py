@@ -14,8 +14,9 @@ from services.insurance import api, domain, handlers, store
 from services.insurance.accounts_client import AccountsClient
 from services.insurance.consumer import TOPICS, consumers
 from services.insurance.settings import InsuranceSettings
-from shared.service import Runtime, build_app, every, serve
+from shared.runtime import Runtime, every
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM_JSON, Problem, not_found
+from shared.runtime import Runtime
 from shared.saga.model import COMPLETED, FAILED
 from shared.schemas.accounts import AccountDirectoryEntry
 from shared.schemas.payments import (
@@ -40,7 +41,6 @@ from shared.schemas.payments import (
     TopupCreate,
     TransferCreate,
 )
-from shared.service import Runtime
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}

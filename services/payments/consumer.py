@@ -2,7 +2,7 @@
 
 from services.payments.handlers import Context, event_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, PAYMENTS_EVENTS
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 TOPICS = [ACCOUNTS_COMMANDS, PAYMENTS_EVENTS]
 

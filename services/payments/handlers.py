@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -189,9 +190,17 @@ class Starter:
     so each request gets its own answer. The writer task belongs to the Starter, which
     the runtime closes on stop: what is still pending then fails instead of hanging."""
 
-    def __init__(self, ctx: Context, unit_of_work: Callable[[], UnitOfWork]) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        unit_of_work: Callable[[], UnitOfWork],
+        *,
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[Any]] = asyncio.create_task,
+    ) -> None:
         self.ctx = ctx
         self.unit_of_work = unit_of_work
+        # Starts the writer task; the runtime's `own`, so a stop waits for it or cancels it.
+        self.spawn = spawn
         self._pending: list[Pending] = []
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
@@ -205,7 +214,7 @@ class Starter:
         self._pending.append((draft, new_payment(self.ctx, draft, correlation_id), future))
         if self._writer is None:
             # Runs once the requests already in the event loop's ready queue have queued too.
-            self._writer = asyncio.create_task(self._write())
+            self._writer = self.spawn(self._write())
         return await asyncio.shield(future)
 
     async def close(self) -> None:

@@ -3,8 +3,6 @@ accounts.commands."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 
@@ -17,10 +15,11 @@ from shared.accounts_client import AccountsClient
 from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.problems import install_error_statuses
+from shared.runtime import Runtime, every
 from shared.saga.model import Timeouts
 from shared.saga.store import SagaSweeper, SagaTable
-from shared.service import Runtime, build_app, every, serve
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 
 def context(settings: Settings, clock: Clock) -> Context:
@@ -62,28 +61,21 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         ],
     )
     runtime.background.append(every(1.0, "saga sweep", sweeper.sweep))
-    starter = Starter(ctx, runtime.unit_of_work)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            yield
-        finally:
-            await starter.close()
-            await directory.close()
-
+    starter = Starter(ctx, runtime.unit_of_work, spawn=runtime.own)
     directory = AccountsClient(
         settings.urls.accounts,
         lambda: runtime.tokens.service_token("payments"),
         transport=overrides.transports.get("accounts"),
     )
+    # Closed in reverse order: payments stop being started, then the client closes.
+    runtime.on_stop("accounts client", directory.close)
+    runtime.on_stop("payment starter", starter.close)
     app = build_app(
         runtime,
         title="Sandbank payments",
         description="Transfers, bills, merchant QR, top-ups and sandbox deposits. Each payment is a saga over "
         "`accounts.commands`: hold the funds, decide risk, capture into the payee or release.",
         routers=api.routers,
-        extra_lifespan=lifespan,
     )
     install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx

@@ -14,8 +14,9 @@ from services.securities.config import SecuritiesSettings
 from services.securities.consumer import TOPICS, consumers
 from services.securities.directory import AccountsDirectory
 from services.securities.handlers import Context
-from shared.service import Runtime, build_app, serve
+from shared.runtime import Runtime
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 
 def create_app(

@@ -95,10 +95,12 @@ class ConsumerLoop:
         replies_for: str | None = None,
         fetch_max_wait_ms: int = 100,
         commit_interval_s: float = 0.2,
+        commit_timeout_s: float = 2.0,
     ) -> None:
         # Offsets are committed at most this often, not after every batch: a commit is a
         # broker round trip, and what a crash re-reads the inbox drops anyway.
         self.commit_interval_s = commit_interval_s
+        self.commit_timeout_s = commit_timeout_s
         self._uncommitted: dict[Any, int] = {}
         self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -142,8 +144,11 @@ class ConsumerLoop:
     async def stop(self) -> None:
         self.running = False
         if self.consumer is not None:
-            await self._commit()
-            await self.consumer.stop()
+            try:
+                await self._commit()
+            finally:
+                # Leaves the group (one request, bounded by aiokafka's request timeout).
+                await self.consumer.stop()
 
     async def lag(self) -> int:
         """Consumer lag from our own positions against the end offsets."""
@@ -185,11 +190,13 @@ class ConsumerLoop:
         if not offsets or self.consumer is None:
             return
         try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # A rebalance took the partitions; whoever gets them re-reads and the
-            # inbox makes that a no-op.
-            log.warning("offset commit failed (%s); messages will be re-read", exc)
+            # aiokafka retries a commit for as long as the group has no coordinator: bounded,
+            # so a lost coordinator cannot stall the loop or its shutdown.
+            await asyncio.wait_for(self.consumer.commit(offsets), self.commit_timeout_s)
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
+            # A rebalance took the partitions, or the coordinator is gone; whoever reads them
+            # next re-reads and the inbox makes that a no-op.
+            log.warning("offset commit failed (%r); messages will be re-read", exc)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []

@@ -21,13 +21,13 @@ from aiokafka.structs import OffsetAndMetadata
 from services.accounts import store
 from services.accounts.main import create_app
 from shared.auth import TokenIssuer
-from shared.broker import EmbeddedBroker
 from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.harness import Bank, Tap
 from tests.integration.pg import fresh_schema
+from tools.broker import EmbeddedBroker
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")

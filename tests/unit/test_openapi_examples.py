@@ -54,7 +54,7 @@ def test_every_operation_documents_request_and_response_examples() -> None:
 def _modules() -> list[ModuleType]:
     names = [f"shared.schemas.{p.stem}" for p in sorted((ROOT / "shared" / "schemas").glob("*.py"))]
     names += [f"gateway.{p.stem}" for p in sorted((ROOT / "gateway").glob("*.py")) if p.stem != "__main__"]
-    names.append("shared.service")
+    names.append("shared.internal")
     return [importlib.import_module(name) for name in names if not name.endswith(".__init__")]
 
 
