@@ -54,7 +54,7 @@ balances and statements, fund accounts in the sandbox, and (operators) check the
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
-    settings = settings or service_settings("gateway")
+    settings = settings or service_settings("gateway", Settings)
     clock = clock or Clock()
     hub = NotificationHub()
     runtime = Runtime(
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
 
 def main() -> None:
-    serve(create_app, service_settings("gateway"))
+    serve(create_app, service_settings("gateway", Settings))
 
 
 if __name__ == "__main__":

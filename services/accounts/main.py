@@ -13,7 +13,7 @@ from shared.web import build_app, serve
 
 
 def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
-    settings = settings or service_settings("accounts")
+    settings = settings or service_settings("accounts", Settings)
     ctx = ctx or Context()
 
     async def on_start(runtime: Runtime) -> None:
@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
 
 
 def main() -> None:
-    serve(create_app, service_settings("accounts"))
+    serve(create_app, service_settings("accounts", Settings))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def create_app(
 ) -> FastAPI:
     """The insurance app. Tests may pass their own knobs, context (clock), an httpx
     transport to an in-process accounts app, and a consumer group of their own."""
-    settings = settings or service_settings("insurance")
+    settings = settings or service_settings("insurance", Settings)
     insurance = insurance or InsuranceSettings()
     ctx = ctx or handlers.Context(
         thresholds=domain.Thresholds(
@@ -89,7 +89,7 @@ async def _sweep(runtime: Runtime, ctx: handlers.Context) -> None:
 
 
 def main() -> None:
-    serve(create_app, service_settings("insurance"))
+    serve(create_app, service_settings("insurance", Settings))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.payments import api, domain, handlers, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.handlers import Context, Starter
+from services.payments.settings import Settings, from_environment
 from shared.accounts_client import AccountsClient
 from shared.bootstrap import Overrides
 from shared.clock import Clock
@@ -18,7 +19,6 @@ from shared.problems import install_error_statuses
 from shared.runtime import Runtime, every
 from shared.saga.model import Timeouts
 from shared.saga.store import SagaSweeper, SagaTable
-from shared.settings import Settings, service_settings
 from shared.web import build_app, serve
 
 
@@ -40,7 +40,7 @@ def context(settings: Settings, clock: Clock) -> Context:
 
 
 def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
-    settings = settings or service_settings("payments")
+    settings = settings or from_environment()
     ctx = context(settings, overrides.clock or Clock())
     runtime = Runtime(
         settings,
@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
 
 
 def main() -> None:
-    serve(create_app, service_settings("payments"))
+    serve(create_app, from_environment())
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def create_app(
     """`ctx` (or `securities`, the SECURITIES_ settings) sets the market seed, hours,
     fees and saga timeouts; `accounts_transport` lets a test reach an in-process
     accounts app instead of `settings.urls.accounts`."""
-    settings = settings or service_settings("securities")
+    settings = settings or service_settings("securities", Settings)
     ctx = ctx or Context(settings=securities or SecuritiesSettings())
     runtime = Runtime(
         settings,
@@ -64,7 +64,7 @@ def create_app(
 
 
 def main() -> None:
-    serve(create_app, service_settings("securities"))
+    serve(create_app, service_settings("securities", Settings))
 
 
 if __name__ == "__main__":

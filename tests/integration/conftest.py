@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -85,10 +86,16 @@ async def _start_group_at_end(bootstrap_servers: str, group: str, topic: str, pa
         await consumer.stop()
 
 
-def settings_for(service: str, url: str, bootstrap_servers: str, *, pg_schema: str | None = None) -> Settings:
-    """A process's settings in these tests: sandbox, plain-text logs, the given database
-    (on PostgreSQL, in `pg_schema`) and the package's broker."""
-    return Settings(
+S = TypeVar("S", bound=Settings)
+
+
+def settings_for(
+    service: str, url: str, bootstrap_servers: str, *, pg_schema: str | None = None, cls: type[S] = Settings
+) -> S:
+    """A process's settings in these tests (`cls`: the service's own, where it has knobs):
+    sandbox, plain-text logs, the given database (on PostgreSQL, in `pg_schema`) and the
+    package's broker."""
+    return cls(
         service=service,
         environment="sandbox",
         log_json=False,

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from services.payments.main import create_app
+from services.payments.settings import Settings
 from shared.bootstrap import Overrides
 from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
@@ -27,7 +28,9 @@ async def payments(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Payments]:
     url = await database_of("payments", backend, tmp_path_factory.mktemp("payments-sqlite"), PG_SCHEMA)
-    settings = settings_for("payments", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None)
+    settings = settings_for(
+        "payments", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None, cls=Settings
+    )
     suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
     if EXTERNAL_BROKER:
         await _start_group_at_end(bootstrap_servers, f"payments{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
