@@ -11,9 +11,10 @@ from sqlalchemy import select
 
 from services.accounts import handlers, store
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
+from shared.errors import DomainError
 from shared.money import format_minor
 from shared.pagination import decode_seq, encode_seq
-from shared.problems import Problem, not_found
+from shared.problems import not_found
 from shared.runtime import Runtime
 from shared.schemas.accounts import (
     AccountCreate,
@@ -31,6 +32,13 @@ from shared.schemas.accounts import (
 )
 
 router = APIRouter()
+
+# This API's one table from domain errors to HTTP statuses (others answer 422).
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    handlers.DuplicatePhone: 409,
+    handlers.CustomerConflict: 409,
+    handlers.TooManyAccounts: 409,
+}
 
 
 async def _runtime(request: Request) -> Runtime:
@@ -64,15 +72,10 @@ async def _own_account(runtime: Runtime, principal: Principal, account_id: str) 
 async def create_customer(
     body: CustomerCreate, _caller: ServiceCaller, runtime: RuntimeDep, ctx: ContextDep
 ) -> CustomerPublic:
-    try:
-        async with runtime.unit_of_work() as uow:
-            customer = await handlers.register_customer(
-                ctx, uow, customer_id=body.customer_id, phone=body.phone, name=body.name, kyc_class=body.kyc_class
-            )
-    except handlers.DuplicatePhone:
-        raise Problem(409, "phone-taken", "a customer with this phone number already exists") from None
-    except handlers.CustomerConflict as exc:
-        raise Problem(409, "customer-conflict", str(exc)) from None
+    async with runtime.unit_of_work() as uow:
+        customer = await handlers.register_customer(
+            ctx, uow, customer_id=body.customer_id, phone=body.phone, name=body.name, kyc_class=body.kyc_class
+        )
     return CustomerPublic.model_validate(customer, from_attributes=True)
 
 
@@ -187,13 +190,10 @@ async def create_account(
     async with runtime.db.read() as session:
         if await session.get(store.Customer, principal.customer_id) is None:
             raise not_found("customer", principal.customer_id)
-    try:
-        async with runtime.unit_of_work() as uow:
-            account = await handlers.open_account(
-                ctx, uow, customer_id=principal.customer_id, kind=body.kind, currency=body.currency, name=body.name
-            )
-    except handlers.TooManyAccounts as exc:
-        raise Problem(409, "too-many-accounts", str(exc)) from None
+    async with runtime.unit_of_work() as uow:
+        account = await handlers.open_account(
+            ctx, uow, customer_id=principal.customer_id, kind=body.kind, currency=body.currency, name=body.name
+        )
     return AccountPublic.of(account)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain, store
 from shared.clock import Clock
+from shared.errors import DomainError
 from shared.events import REGISTRY, Message
 from shared.events import accounts as ev
 from shared.kafka.consumer import Handler, bind_handlers
@@ -33,16 +34,16 @@ class Context:
     limits: domain.ClassLimits = field(default_factory=domain.ClassLimits)
 
 
-class DuplicatePhone(Exception):
-    pass
+class DuplicatePhone(DomainError):
+    code = "phone-taken"
 
 
-class CustomerConflict(Exception):
-    pass
+class CustomerConflict(DomainError):
+    code = "customer-conflict"
 
 
-class TooManyAccounts(Exception):
-    pass
+class TooManyAccounts(DomainError):
+    code = "too-many-accounts"
 
 
 MAX_ACCOUNTS_PER_CUSTOMER = 20
@@ -391,13 +392,13 @@ async def register_customer(
             raise CustomerConflict(f"customer {customer_id} exists with another phone")
         return existing
     if await session.scalar(select(store.Customer.id).where(store.Customer.phone == phone)):
-        raise DuplicatePhone(phone)
+        raise DuplicatePhone("a customer with this phone number already exists")
     customer = store.Customer(id=customer_id, phone=phone, name=name, kyc_class=kyc_class, created_at=ctx.clock.now())
     session.add(customer)
     try:
         await session.flush()
     except IntegrityError:
-        raise DuplicatePhone(phone) from None
+        raise DuplicatePhone("a customer with this phone number already exists") from None
     uow.publish(ev.CustomerRegistered(customer_id=customer_id, phone=phone, name=name, kyc_class=kyc_class))
     return customer
 

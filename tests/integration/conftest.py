@@ -22,6 +22,7 @@ from aiokafka.structs import OffsetAndMetadata
 from services.accounts import store
 from services.accounts.main import create_app
 from shared.auth import TokenIssuer
+from shared.bootstrap import Overrides
 from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
@@ -118,14 +119,13 @@ async def database_of(service: str, backend: str, directory: Path, pg_schema: st
 @pytest.fixture(scope="package")
 async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
     settings = settings_for("accounts", database_url, bootstrap_servers)
-    app = create_app(settings)
+    suffix = ""
     if EXTERNAL_BROKER:
         # A shared broker may have other runs' history and groups on accounts.commands;
         # this app consumes in a group of its own, starting at the topic's end.
-        group = f"accounts-test-{backend}-{uuid.uuid4().hex[:8]}"
-        for consumer in app.state.runtime.consumers:
-            consumer.name = group
-        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_COMMANDS, settings.kafka.partitions)
+        suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}"
+        await _start_group_at_end(bootstrap_servers, f"accounts{suffix}", ACCOUNTS_COMMANDS, settings.kafka.partitions)
+    app = create_app(settings, overrides=Overrides(group_suffix=suffix))
     async with app.router.lifespan_context(app):
         tap = Tap(bootstrap_servers, [ACCOUNTS_EVENTS, dlq(ACCOUNTS_COMMANDS)])
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks=1, linger_ms=0)
