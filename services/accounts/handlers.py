@@ -149,29 +149,40 @@ async def capture_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CaptureH
             )
         )
         return
-    now = ctx.clock.now()
+    entry_id = _post(ctx, ledger, posting, accounts, "capture", cmd.hold_id, cmd.description or hold.reference)
+    captured = hold.amount_minor - released
+    if hold.counts_toward_limit:
+        await store.add_outflow(ledger, hold.customer_id, ctx.clock.bank_day(), captured)
+    hold.target_account_id, hold.captured_minor = target.id, captured
+    hold.entry_id, hold.updated_at = entry_id, ctx.clock.now()
+    ledger.uow.publish(_hold_fact(hold))
+
+
+def _post(
+    ctx: Context,
+    ledger: store.LedgerBatch,
+    posting: domain.Posting,
+    accounts: dict[str, domain.Account],
+    kind: str,
+    reference: str,
+    description: str,
+) -> str:
+    """Record a posting as a journal entry of the command `kind` with business id
+    `reference`, carrying the correlation id of the request behind it; its entry id."""
     entry_id = str(uuid.uuid4())
+    cause = ledger.uow.causation
     store.post(
         ledger,
         posting,
         accounts,
         entry_id=entry_id,
-        kind="capture",
-        reference=cmd.hold_id,
-        description=cmd.description or hold.reference,
-        correlation_id=_correlation(ledger.uow),
-        now=now,
+        kind=kind,
+        reference=reference,
+        description=description,
+        correlation_id=cause.correlation_id if cause else None,
+        now=ctx.clock.now(),
     )
-    captured = hold.amount_minor - released
-    if hold.counts_toward_limit:
-        await store.add_outflow(ledger, hold.customer_id, ctx.clock.bank_day(), captured)
-    hold.target_account_id, hold.captured_minor = target.id, captured
-    hold.entry_id, hold.updated_at = entry_id, now
-    ledger.uow.publish(_hold_fact(hold))
-
-
-def _correlation(uow: UnitOfWork) -> str | None:
-    return uow.causation.correlation_id if uow.causation else None
+    return entry_id
 
 
 async def _replay(ledger: store.LedgerBatch, kind: str, reference: str) -> bool:
@@ -226,18 +237,7 @@ async def credit_account(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Credit
             ),
         )
         return
-    entry_id = str(uuid.uuid4())
-    store.post(
-        ledger,
-        posting,
-        accounts,
-        entry_id=entry_id,
-        kind="credit",
-        reference=cmd.credit_id,
-        description=cmd.description or "credit",
-        correlation_id=_correlation(ledger.uow),
-        now=ctx.clock.now(),
-    )
+    entry_id = _post(ctx, ledger, posting, accounts, "credit", cmd.credit_id, cmd.description or "credit")
     _remember(
         ctx,
         ledger,
@@ -291,18 +291,7 @@ async def transfer_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Transf
             ),
         )
         return
-    entry_id = str(uuid.uuid4())
-    store.post(
-        ledger,
-        posting,
-        accounts,
-        entry_id=entry_id,
-        kind="transfer",
-        reference=cmd.transfer_id,
-        description=cmd.description or "transfer",
-        correlation_id=_correlation(ledger.uow),
-        now=ctx.clock.now(),
-    )
+    entry_id = _post(ctx, ledger, posting, accounts, "transfer", cmd.transfer_id, cmd.description or "transfer")
     if cmd.counts_toward_limit and source.customer_id != target.customer_id:
         await store.add_outflow(ledger, source.customer_id, ctx.clock.bank_day(), cmd.amount_minor)
     _remember(ctx, ledger, "transfer", cmd.transfer_id, _transferred(cmd, entry_id))
