@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format check asyncapi compose-check bench up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi compose-check bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,7 +54,10 @@ lint: install ## ruff check
 format: install ## ruff format
 	$(PY) -m ruff format .
 
-check: lint unit ## the fast loop before a commit
+typecheck: install ## mypy over shared, gateway, services and tools (zero errors)
+	$(PY) -m mypy
+
+check: lint typecheck unit ## the fast loop before a commit
 
 asyncapi: install ## regenerate docs/asyncapi.json and docs/events.md from shared/events
 	$(SANDBANK) asyncapi --write

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
@@ -57,6 +58,14 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """A mapped class's table, typed as one (for Core statements on the hot paths)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
 
 
 def naming_metadata() -> MetaData:
@@ -236,7 +245,7 @@ async def _raw_sqlite(session: AsyncSession) -> sqlite3.Connection:
         connection = await session.connection()
         pooled = await connection.get_raw_connection()
         raw = session.info["raw_sqlite"] = pooled.driver_connection._conn  # type: ignore[union-attr]
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 class QuickWrite:

@@ -62,7 +62,7 @@ class FaultSpec(BaseModel):
     probability: float = Field(default=1.0, gt=0, le=1)
 
 
-FAULT_STATE_EXAMPLE = {
+FAULT_STATE_EXAMPLE: dict[str, Any] = {
     "service": "accounts",
     "mode": "duplicate",
     "remaining_s": 29.5,
@@ -129,7 +129,7 @@ def sandbox_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-DEAD_LETTER_EXAMPLE = {
+DEAD_LETTER_EXAMPLE: dict[str, Any] = {
     "id": 7,
     "consumer": "payments",
     "topic": "accounts.events",
@@ -154,7 +154,7 @@ class DeadLetter(BaseModel):
     replayed_at: datetime | None = None
 
 
-DEAD_LETTER_LIST_EXAMPLE = {"service": "payments", "items": [DEAD_LETTER_EXAMPLE]}
+DEAD_LETTER_LIST_EXAMPLE: dict[str, Any] = {"service": "payments", "items": [DEAD_LETTER_EXAMPLE]}
 
 
 class DeadLetterList(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -18,6 +18,8 @@ from shared.observability import BodySizeLimitMiddleware, RequestContextMiddlewa
 from shared.problems import install_problem_handlers
 from shared.runtime import Runtime
 from shared.settings import Settings
+
+S = TypeVar("S", bound=Settings)
 
 VERSION = "0.1.0"
 
@@ -148,7 +150,7 @@ def _public_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return openapi
 
 
-def serve(app_factory: Callable[[Settings], FastAPI], settings: Settings) -> None:
+def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
     """Run one service under uvicorn (uvloop, httptools) on its configured port."""
     import uvicorn
 

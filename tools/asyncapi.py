@@ -57,7 +57,8 @@ def by_topic() -> dict[str, list[type[Message]]]:
 
 def key_template(model: type[Message]) -> str:
     """What `key()` returns, with each field's name in braces: `{account_id}`."""
-    sample = model.model_construct(**{name: f"{{{name}}}" for name in model.model_fields})
+    placeholders: dict[str, Any] = {name: f"{{{name}}}" for name in model.model_fields}
+    sample = model.model_construct(**placeholders)
     try:
         return str(sample.key())
     except Exception:  # a key built from non-text fields cannot be read this way

@@ -490,10 +490,10 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     lock = _lock(data_dir)
     if lock is None:
-        info = _read_run_info(data_dir)
-        gateway = f"http://{HOST}:{info.get('ports', {}).get('gateway', args.port)}"
+        running = _read_run_info(data_dir)
+        gateway = f"http://{HOST}:{running.get('ports', {}).get('gateway', args.port)}"
         print(
-            f"Sandbank is already running (pid {info.get('pid', '?')}) with the gateway at "
+            f"Sandbank is already running (pid {running.get('pid', '?')}) with the gateway at "
             f"{gateway} — stop it with Ctrl-C in its terminal or `make stop`",
             file=sys.stderr,
         )

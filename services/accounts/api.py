@@ -42,11 +42,11 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
 
 
 async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]

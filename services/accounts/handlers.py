@@ -477,7 +477,7 @@ class Finding:
     account_id: str | None = None
 
 
-async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> dict:  # type: ignore[no-untyped-def]
+async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> dict:
     """Every rule of the ledger, checked against the whole database."""
     from sqlalchemy import func
 

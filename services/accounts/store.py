@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import Executable
 
 from services.accounts import domain
-from shared.db import UtcDateTime, naming_metadata
+from shared.db import UtcDateTime, naming_metadata, table_of
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork, messaging_tables
 
@@ -141,13 +141,13 @@ class DailyOutflow(Base):
 # statement whatever its rows. So a batch of commands works on plain rows and writes
 # what changed with one statement per table and kind of change, when it commits.
 
-_account = Account.__table__
-_customer = Customer.__table__
-_hold = Hold.__table__
-_entry = JournalEntry.__table__
-_line = JournalLine.__table__
-_outcome = CommandOutcome.__table__
-_outflow = DailyOutflow.__table__
+_account = table_of(Account)
+_customer = table_of(Customer)
+_hold = table_of(Hold)
+_entry = table_of(JournalEntry)
+_line = table_of(JournalLine)
+_outcome = table_of(CommandOutcome)
+_outflow = table_of(DailyOutflow)
 
 _HOLD_COLUMNS = tuple(c.key for c in _hold.c)
 _hold_values = attrgetter(*_HOLD_COLUMNS)
@@ -385,7 +385,7 @@ async def _select_outflow(session: AsyncSession, customers: list[str], day: date
         .where(_outflow.c.customer_id.in_(customers), _outflow.c.day == day)
         .with_for_update()
     )
-    return dict(rows.all())  # type: ignore[arg-type]
+    return dict(rows.all())
 
 
 def _outflow_row(batch: LedgerBatch, customer_id: str, day: date, found: int | None) -> None:

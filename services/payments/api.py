@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
@@ -51,19 +51,19 @@ ERROR_STATUSES: dict[type[DomainError], int] = {PaymentRejected: 422}
 
 
 async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 async def _directory(request: Request) -> AccountsClient:
-    return request.app.state.directory  # type: ignore[no-any-return]
+    return request.app.state.directory
 
 
 async def _starter(request: Request) -> handlers.Starter:
-    return request.app.state.starter  # type: ignore[no-any-return]
+    return request.app.state.starter
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
@@ -180,7 +180,11 @@ async def _payment_deps(
 
 
 Pay = Annotated[PaymentDeps, Depends(_payment_deps)]
-POSTED = {"status_code": 202, "response_model": PaymentPublic, "responses": {404: PROBLEM, 422: PROBLEM}}
+POSTED: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": PaymentPublic,
+    "responses": {404: PROBLEM, 422: PROBLEM},
+}
 
 
 @router.post("/payments/transfers", **POSTED)

@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import naming_metadata
+from shared.db import naming_metadata, table_of
 from shared.events import Message
 from shared.events import accounts as acc
 from shared.kafka.consumer import Batch
@@ -88,7 +88,7 @@ class Deposit(SagaColumns, Base):
 # instead of an ORM flush per object (about 300 us each here). Sagas on this path are
 # plain, never-attached `Payment` objects.
 
-_payment = Payment.__table__
+_payment = table_of(Payment)
 _COLUMNS = [c.key for c in _payment.c]
 # What a saga step may change; the rest is fixed when the payment is requested.
 _MUTABLE = ("step", "attempts", "deadline_at", "outcome", "reason", "detail", "entry_id", "updated_at", "ended_at")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,11 +16,12 @@ from gateway.main import create_app as gateway_app
 from services.accounts.main import create_app as accounts_app
 from services.insurance.main import create_app as insurance_app
 from services.payments.main import create_app as payments_app
+from services.payments.settings import Settings as PaymentsProcessSettings
 from services.securities.main import create_app as securities_app
 from shared.auth import TokenIssuer
 from shared.settings import AuthSettings, DbSettings, Settings
 
-APPS: dict[str, Callable[[Settings], FastAPI]] = {
+APPS: dict[str, Callable[[Any], FastAPI]] = {
     "gateway": gateway_app,
     "accounts": accounts_app,
     "payments": payments_app,
@@ -28,8 +30,12 @@ APPS: dict[str, Callable[[Settings], FastAPI]] = {
 }
 
 
+# Processes with knobs of their own take their own subclass of Settings.
+SETTINGS: dict[str, type[Settings]] = {"payments": PaymentsProcessSettings}
+
+
 def settings(service: str, directory: Path) -> Settings:
-    return Settings(
+    return SETTINGS.get(service, Settings)(
         service=service,
         environment="sandbox",
         db=DbSettings(url=f"sqlite+aiosqlite:///{directory / f'{service}.db'}"),
