@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -82,7 +83,7 @@ def _ini(path: Path) -> str:
 async def migrate(db: Database, migrations: Migrations) -> str:
     """Bring `db` to the head revision (module docstring); what it did, for the log."""
     started = time.perf_counter()
-    done = await run(db, migrations, _to_head)
+    done: str = await run(db, migrations, _to_head)
     log.info("database %s in %.0f ms", done, (time.perf_counter() - started) * 1000)
     return done
 
@@ -151,6 +152,13 @@ def upgrade(revision: str) -> Step:
 def downgrade(revision: str) -> Step:
     """A step for `run`: `alembic downgrade <revision>`."""
     return lambda connection, migrations: command.downgrade(migrations.config(connection), revision)
+
+
+def differences(connection: Connection, migrations: Migrations) -> list[Any]:
+    """A step for `run`: what a new revision would have to change for the database to
+    match the models (nothing, when the models and the revisions agree)."""
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, migrations.metadata))
 
 
 def current(connection: Connection, _migrations: Migrations) -> tuple[str, ...]:

@@ -13,49 +13,53 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
+from alembic.script import Script
 from sqlalchemy import Connection
 
 from shared.db import Database
-from shared.migrations import Migrations, run, upgrade
+from shared.migrations import Migrations, Step, differences, run, upgrade
+
+_MARKER = re.compile(r"# ### .* ###")
 
 
-def _differences(connection: Connection, migrations: Migrations) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
-    return list(compare_metadata(context, migrations.metadata))
-
-
-def _write(message: str, *, empty: bool) -> object:
-    def step(connection: Connection, migrations: Migrations) -> object:
-        config = migrations.config(connection)
-        config.set_section_option("post_write_hooks", "hooks", "fix format")
-        for hook, options in (("fix", "check --fix --quiet"), ("format", "format --quiet")):
-            config.set_section_option("post_write_hooks", f"{hook}.type", "module")
-            config.set_section_option("post_write_hooks", f"{hook}.module", "ruff")
-            config.set_section_option("post_write_hooks", f"{hook}.options", f"{options} REVISION_SCRIPT_FILENAME")
-        return command.revision(config, message=message, autogenerate=not empty)
+def _write(message: str, *, empty: bool) -> Step:
+    def step(connection: Connection, migrations: Migrations) -> Path:
+        script = command.revision(migrations.config(connection), message=message, autogenerate=not empty)
+        if not isinstance(script, Script):
+            raise RuntimeError(f"expected one revision, Alembic wrote {script!r}")
+        return Path(script.path)
 
     return step
+
+
+def _tidy(path: Path) -> None:
+    """Without Alembic's marker comments, and as ruff would have it."""
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if not _MARKER.fullmatch(line.strip())))
+    for ruff in (["check", "--fix", "--quiet"], ["format", "--quiet"]):
+        subprocess.run([sys.executable, "-m", "ruff", *ruff, str(path)], check=False)
 
 
 async def new_revision(migrations: Migrations, message: str, *, empty: bool = False) -> Path | None:
     """The revision written, or None when the models match the head and `empty` is off."""
     with tempfile.TemporaryDirectory(prefix="sandbank-migration-") as scratch:
-        db = Database(f"sqlite+aiosqlite:///{Path(scratch) / 'head.db'}", sqlite_inline=False)
+        db = Database(f"sqlite+aiosqlite:///{Path(scratch) / 'head.db'}")
         try:
             await run(db, migrations, upgrade("head"))
-            if not empty and not await run(db, migrations, _differences):
+            if not empty and not await run(db, migrations, differences):
                 return None
-            script = await run(db, migrations, _write(message, empty=empty))
+            written: Path = await run(db, migrations, _write(message, empty=empty))
         finally:
             await db.dispose()
-    return Path(script.path)
+    _tidy(written)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,14 +4,14 @@ database of its own."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.types import TypeDecorator
 
 
-def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | bool:
+def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     """A column of a project type (`UtcDateTime`) as the SQLAlchemy type it stores as, so
     a revision never imports project code that may change after it was written."""
     if type_ == "type" and isinstance(obj, TypeDecorator):
