@@ -77,6 +77,7 @@ Step = Callable[[Connection, Migrations], Any]
 
 
 def _ini(path: Path) -> str:
+    """A path as an Alembic option, which goes through ConfigParser's % interpolation."""
     return str(path).replace("%", "%%")
 
 
