@@ -66,7 +66,7 @@ SERVICE ?=
 MESSAGE ?=
 migration: install ## a new schema revision from the models: SERVICE=payments MESSAGE="add saga columns"
 	@test -n "$(SERVICE)" -a -n "$(MESSAGE)" || { echo 'usage: make migration SERVICE=payments MESSAGE="what changes"'; exit 2; }
-	$(PY) -m shared.migrations $(if $(filter gateway,$(SERVICE)),gateway.store,services.$(SERVICE).store) "$(MESSAGE)"
+	$(SANDBANK) migration $(SERVICE) "$(MESSAGE)"
 
 compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q

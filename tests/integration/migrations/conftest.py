@@ -11,23 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway import store as gateway_store
-from services.accounts import store as accounts_store
-from services.insurance import store as insurance_store
-from services.payments import store as payments_store
-from services.securities import store as securities_store
 from shared.db import Database
-from shared.migrations import Migrations
 from tests.integration.pg import drop_schema, fresh_schema, use_schema
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
-MIGRATIONS: dict[str, Migrations] = {
-    "accounts": accounts_store.migrations,
-    "payments": payments_store.migrations,
-    "securities": securities_store.migrations,
-    "insurance": insurance_store.migrations,
-    "gateway": gateway_store.migrations,
-}
 BACKENDS = [
     "sqlite",
     pytest.param(

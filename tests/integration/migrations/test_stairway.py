@@ -8,7 +8,7 @@ import pytest
 
 from shared.db import Database
 from shared.migrations import current, differences, downgrade, run, upgrade
-from tests.integration.migrations.conftest import MIGRATIONS
+from tools.migration import MIGRATIONS
 
 pytestmark = pytest.mark.parametrize("service", sorted(MIGRATIONS))
 

@@ -13,7 +13,8 @@ from sqlalchemy import Column, Connection, ForeignKey, Integer, MetaData, String
 
 from shared.db import NAMING_CONVENTION, Database
 from shared.migrations import VERSION_TABLE, Migrations, current, migrate, run, upgrade
-from tests.integration.migrations.conftest import MIGRATIONS, throwaway
+from tests.integration.migrations.conftest import throwaway
+from tools.migration import MIGRATIONS
 
 FIRST = """
 import sqlalchemy as sa
