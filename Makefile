@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi compose-check bench up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,12 @@ check: lint typecheck unit ## the fast loop before a commit
 
 asyncapi: install ## regenerate docs/asyncapi.json and docs/events.md from shared/events
 	$(SANDBANK) asyncapi --write
+
+SERVICE ?=
+MESSAGE ?=
+migration: install ## a new schema revision from the models: SERVICE=payments MESSAGE="add saga columns"
+	@test -n "$(SERVICE)" -a -n "$(MESSAGE)" || { echo 'usage: make migration SERVICE=payments MESSAGE="what changes"'; exit 2; }
+	$(SANDBANK) migration $(SERVICE) "$(MESSAGE)"
 
 compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q

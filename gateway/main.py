@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=[ACCOUNTS_COMMANDS],
         consumers=consumers(settings.service, Notifier(hub, clock)),

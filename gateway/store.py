@@ -5,6 +5,7 @@ and paid payees, and the gateway's own outbox / inbox."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
@@ -12,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
+from shared.migrations import Migrations
 
 
 class Base(DeclarativeBase):
@@ -19,6 +21,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class User(Base):

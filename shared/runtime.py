@@ -24,6 +24,7 @@ from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
+from shared.migrations import Migrations, migrate
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Runtime:
         settings: Settings,
         *,
         metadata: MetaData,
+        migrations: Migrations,
         tables: MessagingTables,
         topics: Iterable[str] = (),
         consumers: Iterable[ConsumerSpec] = (),
@@ -115,6 +117,7 @@ class Runtime:
         self.settings = settings
         self.service = settings.service
         self.metadata = metadata
+        self.migrations = migrations
         self.tables = tables
         self.topics = list(topics)
         self.consumer_specs = list(consumers)
@@ -196,7 +199,7 @@ class Runtime:
             raise
 
     async def _start(self) -> None:
-        await self.db.create_all(self.metadata)
+        await migrate(self.db, self.migrations)
         topics = set(self.topics)
         for spec in self.consumer_specs:
             topics.update(spec.topics)

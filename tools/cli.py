@@ -4,6 +4,7 @@ sandbank run  [--data-dir .data] [--port 8000]   the whole Sandbank in the foreg
 sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
 sandbank broker [--port 9092]                    one embedded Kafka-wire broker
+sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migration(args: argparse.Namespace) -> int:
+    # Imported here: it loads every process's models, which the other commands never need.
+    from tools import migration
+
+    return migration.main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -57,6 +65,12 @@ def parser() -> argparse.ArgumentParser:
     kafka = sub.add_parser("broker", help="run one embedded Kafka-wire broker (Tansu) in the foreground")
     kafka.add_argument("--port", type=int, default=9092)
     kafka.set_defaults(handler=_broker)
+
+    revision = sub.add_parser("migration", help="write a process's next schema revision from its models")
+    revision.add_argument("service", choices=("gateway", *stack.BACKEND_SERVICES))
+    revision.add_argument("message", help="what the revision changes, in a few words")
+    revision.add_argument("--empty", action="store_true", help="a blank revision to fill by hand (a data move)")
+    revision.set_defaults(handler=_migration)
     return root
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -32,6 +33,7 @@ from services.accounts import domain
 from shared.db import UtcDateTime, naming_metadata, table_of
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork, messaging_tables
+from shared.migrations import Migrations
 
 
 class Base(DeclarativeBase):
@@ -39,6 +41,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class Customer(Base):

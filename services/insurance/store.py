@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -21,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.insurance import domain
 from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
+from shared.migrations import Migrations
 
 
 class Base(DeclarativeBase):
@@ -28,6 +30,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class Product(Base):

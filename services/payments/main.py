@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
         consumers=consumers(ctx),

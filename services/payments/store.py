@@ -7,6 +7,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -28,6 +29,7 @@ from shared.events import Message
 from shared.events import accounts as acc
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork, messaging_tables
+from shared.migrations import Migrations
 from shared.saga.store import SagaColumns
 
 
@@ -36,6 +38,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class Payment(SagaColumns, Base):

@@ -34,6 +34,7 @@ def create_app(
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
         consumers=consumers(ctx),

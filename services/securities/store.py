@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.securities import domain
 from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
+from shared.migrations import Migrations
 
 
 class Base(DeclarativeBase):
@@ -18,6 +20,7 @@ class Base(DeclarativeBase):
 
 
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class Order(Base):

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import text
 
 from services.accounts import store
 from services.accounts.main import create_app
@@ -26,6 +27,7 @@ from shared.bootstrap import Overrides
 from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
+from shared.migrations import VERSION_TABLE
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.harness import Bank, Tap
 from tests.integration.pg import fresh_schema
@@ -66,6 +68,7 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
     try:
         async with db.writer.begin() as conn:
             await conn.run_sync(store.Base.metadata.drop_all)
+            await conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
     finally:
         await db.dispose()
     return PG_URL

@@ -15,6 +15,7 @@ from sqlalchemy import MetaData
 
 from shared.kafka.consumer import ConsumerLoop
 from shared.kafka.messaging import messaging_tables
+from shared.migrations import Migrations
 from shared.runtime import Runtime
 from shared.settings import AuthSettings, DbSettings, Settings
 
@@ -30,7 +31,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
         db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}"),
         auth=AuthSettings(),
     )
-    runtime = Runtime(settings, metadata=metadata, tables=tables)
+    runtime = Runtime(settings, metadata=metadata, migrations=Migrations(metadata, tmp_path), tables=tables)
     runtime.stop_step_s = 0.05
     yield runtime
     await runtime.db.dispose()

@@ -28,3 +28,14 @@ def test_run_takes_what_make_run_passes() -> None:
     args = cli.parser().parse_args(["run", "--data-dir", ".data", "--port", "8000"])
 
     assert (args.data_dir, args.port, args.bootstrap_servers, args.services) == (".data", 8000, None, None)
+
+
+def test_migration_takes_a_process_and_a_message() -> None:
+    args = cli.parser().parse_args(["migration", "payments", "saga columns"])
+
+    assert (args.service, args.message, args.empty) == ("payments", "saga columns", False)
+
+
+def test_migration_refuses_a_process_that_does_not_exist() -> None:
+    with pytest.raises(SystemExit):
+        cli.parser().parse_args(["migration", "ledger", "saga columns"])
