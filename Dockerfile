@@ -19,6 +19,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 COPY shared ./shared
 COPY services ./services
 COPY gateway ./gateway
+# Not run in a container, but the installed `sandbank` command imports it.
+COPY tools ./tools
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --no-create-home sandbank
 

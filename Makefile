@@ -1,6 +1,7 @@
 .DEFAULT_GOAL := help
 
 PY := .venv/bin/python
+SANDBANK := .venv/bin/sandbank
 STAMP := .venv/.installed
 DATA_DIR ?= .data
 PORT ?= 8000
@@ -15,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format check asyncapi compose-check bench up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,10 +30,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: install ## start the whole Sandbank locally (embedded broker, SQLite); Ctrl-C stops it
-	$(PY) -m shared.stack run --data-dir $(DATA_DIR) --port $(PORT)
+	$(SANDBANK) run --data-dir $(DATA_DIR) --port $(PORT)
 
 stop: ## stop the Sandbank started by `make run` in another terminal
-	@if [ -x $(PY) ]; then $(PY) -m shared.stack stop --data-dir $(DATA_DIR); \
+	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \
 	else echo "Sandbank is not running"; fi
 
 test: install ## every test tier: unit, integration, e2e
@@ -53,10 +54,19 @@ lint: install ## ruff check
 format: install ## ruff format
 	$(PY) -m ruff format .
 
-check: lint unit ## the fast loop before a commit
+typecheck: install ## mypy over shared, gateway, services and tools (zero errors)
+	$(PY) -m mypy
+
+check: lint typecheck unit ## the fast loop before a commit
 
 asyncapi: install ## regenerate docs/asyncapi.json and docs/events.md from shared/events
-	$(PY) -m shared.asyncapi --write
+	$(SANDBANK) asyncapi --write
+
+SERVICE ?=
+MESSAGE ?=
+migration: install ## a new schema revision from the models: SERVICE=payments MESSAGE="add saga columns"
+	@test -n "$(SERVICE)" -a -n "$(MESSAGE)" || { echo 'usage: make migration SERVICE=payments MESSAGE="what changes"'; exit 2; }
+	$(SANDBANK) migration $(SERVICE) "$(MESSAGE)"
 
 compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q

@@ -40,7 +40,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from shared.sandbox import OPERATOR
-from shared.stack import Stack
+from tools.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 

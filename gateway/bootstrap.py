@@ -2,7 +2,7 @@
 
 `bootstrap(settings, overrides)` builds the `Gateway` (gateway/deps.py) that every route
 reaches through its dependencies; a test passes `Overrides` (a clock it controls, fake
-upstreams, its own hub) instead of patching the running objects."""
+upstreams, its own hub, a transport to accounts) instead of patching the running objects."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from gateway.db import Base, messaging
+from gateway import store
 from gateway.deps import Gateway
 from gateway.identity.sessions import Sessions
 from gateway.identity.stepup import Challenges, StepUp
@@ -20,17 +20,20 @@ from gateway.ratelimit import RateLimiter
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
 from gateway.sandbox.deposits import deposits_consumer
+from shared import bootstrap as shared
+from shared.accounts_client import AccountsClient
 from shared.clock import Clock
 from shared.events.topics import ACCOUNTS_COMMANDS
-from shared.service import Runtime
+from shared.runtime import Runtime
 from shared.settings import Settings
 
 
 @dataclass(frozen=True)
-class Overrides:
-    """Collaborators to use instead of the real ones; None keeps the real one."""
+class Overrides(shared.Overrides):
+    """Every process's overrides, and the gateway's own collaborators. Calls to the services
+    go through `upstreams` (a fake one in tests); `transports` reaches only the accounts
+    client that step-up asks about payees."""
 
-    clock: Clock | None = None
     upstreams: Upstreams | None = None
     hub: NotificationHub | None = None
 
@@ -40,16 +43,25 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
     hub = overrides.hub or NotificationHub()
     runtime = Runtime(
         settings,
-        metadata=Base.metadata,
-        tables=messaging,
+        metadata=store.Base.metadata,
+        migrations=store.migrations,
+        tables=store.messaging,
         topics=[ACCOUNTS_COMMANDS],
         consumers=[
             deposits_consumer(settings.service),
             notifications_consumer(settings.service, Notifier(hub, clock)),
         ],
         clock=clock,
+        group_suffix=overrides.group_suffix,
     )
+
+    def service_token() -> str:
+        return runtime.tokens.service_token("gateway")
+
     upstreams = overrides.upstreams or Upstreams(settings.urls)
+    accounts = AccountsClient(settings.urls.accounts, service_token, transport=overrides.transports.get("accounts"))
+    runtime.on_stop("upstreams", upstreams.close)
+    runtime.on_stop("accounts client", accounts.close)
     sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
     sessions.on_revoke.append(hub.wake_session)
     idempotency = Idempotency(runtime.db, clock)
@@ -64,7 +76,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         sessions=sessions,
         idempotency=idempotency,
         challenges=challenges,
-        stepup=StepUp(challenges, idempotency, upstreams, lambda: runtime.tokens.service_token("gateway")),
+        stepup=StepUp(challenges, idempotency, accounts),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
         id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),

@@ -19,7 +19,7 @@ from gateway.routing.upstream import Upstreams
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
 from shared.clock import Clock
 from shared.problems import Problem
-from shared.service import Runtime
+from shared.runtime import Runtime
 from shared.settings import Settings
 
 
@@ -47,7 +47,7 @@ class Gateway:
 
 
 async def current_gateway(request: Request) -> Gateway:
-    return request.app.state.gateway  # type: ignore[no-any-return]
+    return request.app.state.gateway
 
 
 GatewayDep = Annotated[Gateway, Depends(current_gateway)]

@@ -1,10 +1,13 @@
 """What the gateway's features and adapters raise when they refuse, and how the API turns
 it into RFC 9457 problem+json: in one place, not in try/except inside routes.
 
-A `Refused` error carries a stable `code` (the problem type's slug), a human `detail` and
-the facts the body shows, but no HTTP status: each feature package lists its errors'
-statuses beside its routes (`ERRORS`), and `install` registers one exception handler for
-all of them. A route may still raise `Problem` for a request it refuses itself."""
+A `Refused` error is a domain error (shared/errors.py: a stable `code`, the problem type's
+slug, and a human `detail`, no HTTP status) that may also carry the facts its answer shows
+(a challenge id, the attempts left) and how long to wait before retrying. Each feature
+package lists its errors' answers beside its routes (`ERRORS`), and `install` registers one
+exception handler for all of them. A service that does not answer is shared/errors.py's
+`ServiceUnavailable`, answered 503 by every app. A route may still raise `Problem` for a
+request it refuses itself."""
 
 from __future__ import annotations
 
@@ -14,23 +17,23 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from shared.errors import DomainError
 from shared.problems import PROBLEM_JSON, Problem, problem_response
 
 # A documented error answer, for `responses=` of routes and routers.
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
-class Refused(Exception):
+class Refused(DomainError):
     """A subclass names its `code`, and its `detail` when that never varies."""
 
-    code: str = "refused"
+    code = "refused"
     title: str | None = None
-    detail: str = ""
+    detail = ""
     retry_after_s: int | None = None
 
     def __init__(self, detail: str | None = None, *, retry_after_s: int | None = None, **facts: Any) -> None:
-        self.detail = detail if detail is not None else type(self).detail
-        super().__init__(self.detail)
+        super().__init__(detail if detail is not None else type(self).detail)
         if retry_after_s is not None:
             self.retry_after_s = retry_after_s
         self.facts = facts
@@ -44,7 +47,7 @@ ErrorMap = Mapping[type[Refused], Answer]
 
 def problem_of(error: Refused, errors: ErrorMap) -> Problem:
     for kind in type(error).__mro__:
-        answer = errors.get(kind)  # type: ignore[arg-type]
+        answer = errors.get(kind)
         if answer is None:
             continue
         if not isinstance(answer, int):

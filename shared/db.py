@@ -60,13 +60,18 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value
 
 
-def new_base() -> type[DeclarativeBase]:
-    """A declarative base with its own metadata, one per service."""
+def table_of(model: type[DeclarativeBase]) -> Table:
+    """A mapped class's table, typed as one (for Core statements on the hot paths)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
 
-    class Base(DeclarativeBase):
-        metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-    return Base
+def naming_metadata() -> MetaData:
+    """A service's own metadata, with the naming convention for its constraints. Each
+    service declares its base on it: `class Base(DeclarativeBase): metadata = naming_metadata()`."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def _orjson_text(value: Any) -> str:
@@ -128,7 +133,15 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int, inline
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 10, sqlite_inline: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        sqlite_inline: bool = True,
+        schema: str | None = None,
+    ) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
         # Inline SQLite: the file QuickSelect reads (through a plain read-only connection,
@@ -145,6 +158,8 @@ class Database:
                 url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **_JSON
             )
             self.reader = self.writer
+            if schema is not None:
+                _use_schema(self.writer, schema)
         self._write = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read = async_sessionmaker(self.reader, expire_on_commit=False)
         # Set whenever a unit of work commits outbox rows; the relay waits on it.
@@ -204,6 +219,17 @@ class Database:
             await self.reader.dispose()
 
 
+def _use_schema(engine: AsyncEngine, schema: str) -> None:
+    if not schema.isidentifier():
+        raise ValueError(f"not a schema name: {schema!r}")
+
+    @event.listens_for(engine.sync_engine, "connect", insert=True)
+    def _search_path(dbapi_connection: Any, _record: Any) -> None:
+        # On the raw asyncpg connection (autocommit): a SET inside the adapter's implicit
+        # transaction would be undone by the pool's first rollback.
+        dbapi_connection.run_async(lambda conn: conn.execute(f"SET search_path TO {schema}"))
+
+
 def _checkpoint(path: str) -> None:
     connection = sqlite3.connect(path, isolation_level=None)
     try:
@@ -219,7 +245,7 @@ async def _raw_sqlite(session: AsyncSession) -> sqlite3.Connection:
         connection = await session.connection()
         pooled = await connection.get_raw_connection()
         raw = session.info["raw_sqlite"] = pooled.driver_connection._conn  # type: ignore[union-attr]
-    return raw  # type: ignore[no-any-return]
+    return raw
 
 
 class QuickWrite:

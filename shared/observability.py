@@ -50,6 +50,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     # aiokafka logs every coordinator hiccup at ERROR/WARNING; keep ours readable.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # shared.migrations logs what it did in one line; Alembic would add two per start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def outgoing_headers(token: str | None) -> dict[str, str]:

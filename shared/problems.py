@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.errors import DomainError, ServiceUnavailable
 from shared.observability import request_id_var
 
 log = logging.getLogger(__name__)
@@ -121,10 +123,24 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     return Problem(422, "validation-error", summary or "invalid request", errors=items)
 
 
+def install_error_statuses(app: FastAPI, statuses: Mapping[type[DomainError], int]) -> None:
+    """An API's one table from domain errors to HTTP statuses: the most specific class
+    listed wins, and a domain error not listed answers 422."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        status = next((statuses[c] for c in type(exc).__mro__ if c in statuses), 422)
+        return problem_response(Problem(status, exc.code, exc.detail), request.url.path)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(exc, request.url.path)
+
+    @app.exception_handler(ServiceUnavailable)
+    async def _unavailable(request: Request, exc: ServiceUnavailable) -> Response:
+        return problem_response(unavailable(exc.service), request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

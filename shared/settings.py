@@ -5,6 +5,9 @@ Built once in the process entry point and passed down; tests build their own.
 
 from __future__ import annotations
 
+import os
+from typing import Any, TypeVar
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,6 +18,9 @@ class DbSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DB_", extra="ignore")
 
     url: str = "sqlite+aiosqlite:///.data/service.db"
+    # PostgreSQL: the schema the process's tables live in (several services may share one
+    # database, each in its own schema); None keeps the server's search_path.
+    schema_name: str | None = None
     echo: bool = False
     pool_size: int = 10
     # SQLite statements run on the event loop's thread instead of aiosqlite's worker
@@ -76,16 +82,6 @@ class ServiceUrls(BaseSettings):
     insurance: str = "http://127.0.0.1:8004"
 
 
-class PaymentsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PAYMENTS_", extra="ignore")
-
-    velocity_max: int = 20
-    velocity_window_s: int = 60
-    new_payee_threshold_minor: int = 5_000_00
-    step_timeout_s: float = 5.0
-    max_reserve_attempts: int = 6
-
-
 class GatewaySettings(BaseSettings):
     """The gateway's abuse limits (token buckets: a steady rate and a burst) and live streams."""
 
@@ -116,7 +112,6 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     urls: ServiceUrls = Field(default_factory=ServiceUrls)
-    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
@@ -133,12 +128,15 @@ class Settings(BaseSettings):
 DEFAULT_PORTS = {"gateway": 8000, "accounts": 8001, "payments": 8002, "securities": 8003, "insurance": 8004}
 
 
-def service_settings(service: str, **overrides: object) -> Settings:
-    """Settings for one process: the environment, with the service's own default port
-    and SQLite file where the environment names none."""
-    import os
+S = TypeVar("S", bound=Settings)
 
-    settings = Settings(service=service, **overrides)  # type: ignore[arg-type]
+
+def service_settings(service: str, cls: type[S], **overrides: Any) -> S:
+    """Settings for one process from the environment: `cls` is the shared `Settings` or a
+    service's own subclass of it (its knobs in a section of their own, in the service's
+    `settings.py`), with the service's default port and SQLite file where the environment
+    names none."""
+    settings = cls(service=service, **overrides)
     if "HTTP_PORT" not in os.environ and "http" not in overrides:
         settings.http.port = DEFAULT_PORTS.get(service, 8000)
     if "DB_URL" not in os.environ and "db" not in overrides:

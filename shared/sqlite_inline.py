@@ -107,7 +107,7 @@ class InlineConnection:
     def __init__(self, path: str) -> None:
         # Autocommit mode: the engine issues BEGIN (IMMEDIATE) itself.
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._connection = self._conn  # SQLAlchemy checks it to tell an open connection
+        self._connection: sqlite3.Connection | None = self._conn  # SQLAlchemy checks it to tell an open connection
         self._tx = _ImmediateQueue()
 
     def cursor(self) -> InlineCursor:

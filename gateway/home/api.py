@@ -28,7 +28,8 @@ from gateway.home.schemas import (
     Service,
 )
 from gateway.notifications import store as notifications
-from gateway.routing.upstream import ServiceUnavailable, UpstreamResponse, Upstreams
+from gateway.routing.upstream import UpstreamResponse, Upstreams
+from shared.errors import ServiceUnavailable
 from shared.money import format_minor
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.payments import PaymentPublic

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -36,7 +36,7 @@ class RegisterRequest(BaseModel):
         return v
 
 
-REGISTER_RESPONSE_EXAMPLE = {
+REGISTER_RESPONSE_EXAMPLE: dict[str, Any] = {
     "customer_id": "d2a6f3b1-8c4e-4f0a-a1d7-5e9b3c2f7a10",
     "phone": "+8613812345678",
     "name": "Zhang San",
@@ -65,7 +65,7 @@ class LoginRequest(BaseModel):
     device_id: str = Field(default="unknown-device", min_length=1, max_length=100)
 
 
-TOKEN_PAIR_EXAMPLE = {
+TOKEN_PAIR_EXAMPLE: dict[str, Any] = {
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     ".eyJzdWIiOiI5YjFjN2EyZS0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.c2lnbmF0dXJl",
     "refresh_token": EXAMPLE_REFRESH_TOKEN,
@@ -92,7 +92,7 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
-ME_EXAMPLE = {
+ME_EXAMPLE: dict[str, Any] = {
     "id": "9b1c7a2e-0000-4000-8000-000000000001",
     "phone": "+8613800000001",
     "name": "Li Wei",

@@ -24,16 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Refused
 from gateway.identity import store
 from shared.auth import TokenIssuer, hash_password, verify_password
 from shared.clock import Clock
-from shared.db import Database
+from shared.db import Database, table_of
 from shared.phone import normalise_phone
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
@@ -165,7 +166,7 @@ class Sessions:
             session.add(session_row)
             refresh = self._new_refresh(session, session_row.id)
             if attempts is not None:
-                await session.execute(store.LoginAttempt.__table__.delete().where(store.LoginAttempt.phone == phone))
+                await session.execute(delete(store.LoginAttempt).where(store.LoginAttempt.phone == phone))
         return self._pair(user, session_row.id, refresh)
 
     async def _count_failure(self, phone: str, now: datetime) -> None:
@@ -190,7 +191,7 @@ class Sessions:
         except IntegrityError:
             pass  # a concurrent first failure for this phone created the row; this one goes uncounted
 
-    def _new_refresh(self, session, session_id: str) -> str:  # type: ignore[no-untyped-def]
+    def _new_refresh(self, session: AsyncSession, session_id: str) -> str:
         secret = secrets.token_urlsafe(32)
         session.add(store.RefreshToken(token_hash=_hash(secret), session_id=session_id, created_at=self.clock.now()))
         return f"{session_id}.{secret}"
@@ -278,7 +279,7 @@ class Sessions:
         batch, self._touched = self._touched, {}
         if not batch:
             return
-        table = store.SessionActivity.__table__
+        table = table_of(store.SessionActivity)
         insert = (sqlite_insert if self.db.sqlite else pg_insert)(table)
         upsert = insert.on_conflict_do_update(
             index_elements=[table.c.session_id], set_={"last_used_at": insert.excluded.last_used_at}

@@ -11,8 +11,8 @@ lock it. Only an HMAC of the code is stored.
 
 The payee is a payee key of shared/payees.py, the one payments keeps for the payment:
 a transfer to a phone number is keyed by the account the number resolves to (accounts'
-directory, as payments resolves it), so "paid before" and the approval name the same
-payee payments will pay.
+directory through shared/accounts_client.py, as payments resolves it), so "paid before"
+and the approval name the same payee payments will pay.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from urllib.parse import quote
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,17 +35,18 @@ from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from gateway.routing.idempotency import Idempotency
-from gateway.routing.upstream import Upstreams
+from shared.accounts_client import AccountsClient
 from shared.auth import Principal
 from shared.clock import Clock
+from shared.db import table_of
 from shared.events import Envelope
 from shared.events import payments as pay
 from shared.kafka.messaging import UnitOfWork
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.payees import MalformedQr, account_of, account_payee, biller_payee, merchant_payee, mobile_payee, parse_qr
 from shared.phone import normalise_phone
+from shared.runtime import Runtime
 from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
-from shared.service import Runtime
 from shared.settings import AuthSettings
 
 # A customer may be sent this many codes an hour: with five tries each, guessing one
@@ -249,9 +248,9 @@ class ChallengeAlreadyApproved(Refused):
 # --- the challenges ----------------------------------------------------------------------------
 
 
-def _covering(customer_id: str, key: str, payment: Payment, status: str) -> Select[tuple[store.Challenge]]:
+def _covering(customer_id: str, key: str, payment: Payment, status: str) -> tuple[ColumnElement[bool], ...]:
     """The customer's challenges in `status` for exactly this payment under this key."""
-    return select(store.Challenge).where(
+    return (
         store.Challenge.customer_id == customer_id,
         store.Challenge.idempotency_key == key,
         store.Challenge.status == status,
@@ -285,7 +284,10 @@ class Challenges:
         now = self.clock.now()
         async with self.runtime.db.write() as session, session.begin():
             row = await session.scalar(
-                _covering(customer_id, key, payment, "approved").order_by(store.Challenge.approved_at.desc()).limit(1)
+                select(store.Challenge)
+                .where(*_covering(customer_id, key, payment, "approved"))
+                .order_by(store.Challenge.approved_at.desc())
+                .limit(1)
             )
             if row is None or row.approved_at is None or row.approved_at + self.ttl <= now:
                 return False
@@ -297,7 +299,9 @@ class Challenges:
         now = self.clock.now()
         async with self.runtime.unit_of_work() as uow:
             pending = await uow.session.scalar(
-                _covering(customer_id, key, payment, "pending").where(store.Challenge.expires_at > now)
+                select(store.Challenge).where(
+                    *_covering(customer_id, key, payment, "pending"), store.Challenge.expires_at > now
+                )
             )
             if pending is not None:
                 return pending
@@ -377,13 +381,10 @@ class Challenges:
 class StepUp:
     """Lets a money-moving request through, or raises `StepUpRequired` with a challenge."""
 
-    def __init__(
-        self, challenges: Challenges, idempotency: Idempotency, upstreams: Upstreams, service_token: Callable[[], str]
-    ) -> None:
+    def __init__(self, challenges: Challenges, idempotency: Idempotency, accounts: AccountsClient) -> None:
         self.challenges = challenges
         self.idempotency = idempotency
-        self.upstreams = upstreams
-        self.service_token = service_token
+        self.accounts = accounts
 
     async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
         """A request whose key already has an answer is let through: the replay needs no code."""
@@ -410,13 +411,10 @@ class StepUp:
         kind, _, phone = payee.partition(":")
         if kind != "phone" or not phone.startswith("+"):
             return payee
-        answer = await self.upstreams.call(
-            "accounts", "GET", f"/internal/customers/by-phone/{quote(phone, safe='')}", token=self.service_token()
-        )
-        if answer.status_code != 200:
+        customer = await self.accounts.by_phone(phone)
+        if customer is None or customer.default_account_id is None:
             return payee
-        account_id = answer.json().get("default_account_id")
-        return account_payee(account_id) if account_id else payee
+        return account_payee(customer.default_account_id)
 
     async def _known(self, principal: Principal, payee: str) -> bool:
         """Paid before (a completed transfer to it), or one of the customer's own accounts."""
@@ -425,15 +423,12 @@ class StepUp:
             return False
         if await self.challenges.payee_paid_before(principal.subject, payee):
             return True
-        answer = await self.upstreams.call("accounts", "GET", "/v1/accounts", token=principal.token)
-        if answer.status_code != 200:
-            return False
-        return any(a.get("id") == account_id for a in answer.json().get("items", []))
+        return any(a.id == account_id for a in await self.accounts.accounts_of(principal.subject))
 
 
 _PAID_PAYEE = {
-    True: sqlite_insert(store.PaidPayee.__table__).on_conflict_do_nothing(),
-    False: pg_insert(store.PaidPayee.__table__).on_conflict_do_nothing(),
+    True: sqlite_insert(table_of(store.PaidPayee)).on_conflict_do_nothing(),
+    False: pg_insert(table_of(store.PaidPayee)).on_conflict_do_nothing(),
 }
 
 

@@ -15,7 +15,7 @@ from shared.events import securities as sec
 from shared.events.topics import INSURANCE_EVENTS, PAYMENTS_EVENTS, SECURITIES_EVENTS
 from shared.kafka.consumer import Handler
 from shared.kafka.messaging import UnitOfWork
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 
 class Notifier:

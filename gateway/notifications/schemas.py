@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.notifications.notify import KINDS
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "id": 42,
     "kind": "payment_received",
     "title": "Money received",
@@ -42,10 +42,11 @@ class NotificationPublic(BaseModel):
     read_at: datetime | None = None
 
 
+PAGE_EXAMPLE: dict[str, Any] = {"items": [EXAMPLE], "next_cursor": "42", "unread_count": 3}
+
+
 class NotificationPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [EXAMPLE], "next_cursor": "42", "unread_count": 3}]}
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [PAGE_EXAMPLE]})
     items: list[NotificationPublic]
     next_cursor: str | None = Field(description="Pass as ?cursor= for older notifications")
     unread_count: int

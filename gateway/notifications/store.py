@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, delete, func, insert, select, text
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.db import Base
 from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import Draft
-from shared.db import UtcDateTime
+from shared.db import UtcDateTime, table_of
 from shared.kafka.messaging import UnitOfWork
 
 
@@ -54,7 +55,7 @@ class WatchedSymbol(Base):
 # row that committed late. SQLite's single writer gives that order already.
 NOTIFICATION_WRITE_LOCK = 0x53414E44424E4B01
 STREAM_PAGE = 200
-_INSERT = insert(Notification.__table__)
+_INSERT = insert(table_of(Notification))
 
 
 async def add(
@@ -67,7 +68,7 @@ async def add(
     now: datetime,
 ) -> None:
     """Insert in the unit of work's transaction; the customers' streams wake after it commits."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "customer_id": d.customer_id,
             "kind": d.kind,
@@ -89,7 +90,7 @@ async def add(
     for row in rows:
         uow.stage(_INSERT, row)  # one executemany for the whole batch, at commit
     for customer_id in {r["customer_id"] for r in rows}:
-        uow.after_commit.append(lambda c=customer_id: hub.wake(c))
+        uow.after_commit.append(partial(hub.wake, customer_id))
 
 
 async def after(session: AsyncSession, customer_id: str, cursor: int, limit: int = STREAM_PAGE) -> Sequence[Any]:

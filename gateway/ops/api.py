@@ -13,9 +13,9 @@ from gateway.errors import PROBLEM
 from gateway.ops.schemas import DeadLetters
 from gateway.routing.routes import PassThrough
 from gateway.routing.upstream import UpstreamResponse
+from shared.internal import DeadLetter, DeadLetterList
 from shared.schemas.accounts import LedgerCheck
 from shared.schemas.payments import PaymentsSummary
-from shared.service import DeadLetter, DeadLetterList
 
 SERVICES = ("accounts", "payments", "securities", "insurance")
 Service = Literal["accounts", "payments", "securities", "insurance"]

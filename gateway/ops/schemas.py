@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
-from shared.service import DEAD_LETTER_LIST_EXAMPLE, DeadLetterList
+from shared.internal import DEAD_LETTER_LIST_EXAMPLE, DeadLetterList
 
-DEAD_LETTERS_EXAMPLE = {"services": [DEAD_LETTER_LIST_EXAMPLE], "unavailable": ["insurance"]}
+DEAD_LETTERS_EXAMPLE: dict[str, Any] = {"services": [DEAD_LETTER_LIST_EXAMPLE], "unavailable": ["insurance"]}
 
 
 class DeadLetters(BaseModel):

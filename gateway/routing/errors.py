@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.errors import ErrorMap
 from gateway.routing.idempotency import KeyInFlight, KeyReused
-from gateway.routing.upstream import ServiceUnavailable, UpstreamRefused
+from gateway.routing.upstream import UpstreamRefused
 from shared.problems import Problem
 
 
@@ -15,7 +15,6 @@ def _passed_on(error: UpstreamRefused) -> Problem:
 
 
 ERRORS: ErrorMap = {
-    ServiceUnavailable: 503,
     UpstreamRefused: _passed_on,
     KeyReused: 422,
     KeyInFlight: 409,

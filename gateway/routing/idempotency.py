@@ -11,7 +11,7 @@ the unit of work), so a crash can never leave a deposit made without its key mar
 done. Requests forwarded to a service (`forward_idempotently`) pass the key on, and
 the service keeps it unique as well.
 
-`read_key` is the gateway's one reader of the header.
+The header is read by shared/idempotency.py, the one reader for the gateway and every service.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ from gateway.errors import Refused
 from gateway.routing.store import IdempotencyKey
 from gateway.routing.upstream import Upstreams
 from shared.clock import Clock
-from shared.db import Database, PointReader
-from shared.problems import Problem
+from shared.db import Database, PointReader, table_of
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +73,6 @@ def fingerprint(request: Request, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def read_key(request: Request) -> str | None:
-    """The request's Idempotency-Key, or None without one; a malformed one is refused."""
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        return None
-    key = key.strip().strip('"')
-    if not (1 <= len(key) <= 255) or not key.isprintable():
-        raise Problem(400, "idempotency-key-invalid", "Idempotency-Key must be 1-255 printable characters")
-    return key
-
-
-def required_key(request: Request) -> str:
-    """The Idempotency-Key of a request that moves money: it must have one."""
-    key = read_key(request)
-    if key is None:
-        raise Problem(
-            400, "idempotency-key-missing", "this request moves money: send an Idempotency-Key header (e.g. a UUID)"
-        )
-    return key
-
-
 class Idempotency:
     def __init__(self, db: Database, clock: Clock, recent_max: int = 20_000, flush_linger_s: float = 0.05) -> None:
         self.db = db
@@ -107,12 +85,12 @@ class Idempotency:
         self._recent_max = recent_max
         self._unwritten: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
-        table = IdempotencyKey.__table__
+        table = table_of(IdempotencyKey)
         self._upsert = (sqlite_insert if db.sqlite else pg_insert)(table).on_conflict_do_nothing()
         # One look-up per new key on every money-moving POST: kept off the ORM.
         self._stored = PointReader(
             db,
-            IdempotencyKey.__table__,
+            table,
             ["fingerprint", "state", "status_code", "response_body", "response_headers", "created_at"],
             ["owner_id", "key"],
         )

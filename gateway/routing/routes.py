@@ -26,7 +26,8 @@ from pydantic import BaseModel
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
 from gateway.errors import PROBLEM
 from gateway.identity.stepup import Payment
-from gateway.routing.idempotency import fingerprint, forward_idempotently, required_key
+from gateway.routing.idempotency import fingerprint, forward_idempotently
+from shared.idempotency import require_key
 
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {
@@ -53,7 +54,7 @@ class PassThrough:
     status: int = 200
     tags: tuple[str, ...] = ()
     problems: tuple[int, ...] = ()  # statuses documented as problem+json
-    responses: Mapping[int, Any] = field(default_factory=dict)  # documented answers beyond those
+    responses: Mapping[int | str, dict[str, Any]] = field(default_factory=dict)  # documented answers beyond those
     params: Mapping[str, Any] = field(default_factory=dict)  # path parameters' types (str when absent)
     query: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)  # name: (type, default)
     upstream: str | None = None
@@ -76,6 +77,7 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
     router = APIRouter()
     for route in routes:
         extra: dict[str, Any] = {"response_class": StreamingResponse} if route.stream else {}
+        responses: dict[int | str, dict[str, Any]] = {**dict.fromkeys(route.problems, PROBLEM), **route.responses}
         router.add_api_route(
             route.path,
             _endpoint(route),
@@ -85,7 +87,7 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
             response_model=route.response,
             description=inspect.cleandoc(route.doc),
             tags=list(route.tags),
-            responses={**dict.fromkeys(route.problems, PROBLEM), **route.responses},
+            responses=responses,
             **extra,
         )
     return router
@@ -106,9 +108,9 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             return await gw.upstreams.relay_stream(
                 route.service, request, path, token=token, read_timeout_s=STREAM_READ_TIMEOUT_S
             )
-        if not route.idempotent:
+        if not route.idempotent or principal is None:  # an idempotent row always has a caller (__post_init__)
             return await gw.upstreams.forward(route.service, request, path, token=token)
-        key = required_key(request)
+        key = require_key(request)
         fp = fingerprint(request, await request.body())
         if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
             await gw.stepup.require(principal, payment, key=key, fingerprint=fp)

@@ -3,8 +3,9 @@
 Request/response calls go through one aiohttp session: on the gateway's hot path it
 costs a fraction of httpx's CPU per call. httpx stays for streaming relays (SSE).
 
-An unreachable service raises `ServiceUnavailable`, a refusal the gateway passes on
-raises `UpstreamRefused`; gateway/routing/errors.py says how the public API answers them.
+An unreachable service raises shared/errors.py's `ServiceUnavailable` (every app answers
+it 503), a refusal the gateway passes on raises `UpstreamRefused` (gateway/routing/errors.py
+says how the public API answers it).
 """
 
 from __future__ import annotations
@@ -21,22 +22,13 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.errors import Refused
+from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
 from shared.settings import ServiceUrls
 
 _PASS_HEADERS = ("content-type", "retry-after", "location")
 # What a passed-on problem takes from the gateway's own answer rather than the service's.
 _PROBLEM_MEMBERS = ("type", "title", "status", "detail", "request_id", "instance")
-
-
-class ServiceUnavailable(Refused):
-    """A service did not answer: worth retrying shortly."""
-
-    code = "service-unavailable"
-
-    def __init__(self, service: str) -> None:
-        super().__init__(f"the {service} service is not answering; try again shortly", retry_after_s=2)
-        self.service = service
 
 
 class UpstreamRefused(Refused):

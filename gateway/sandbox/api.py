@@ -21,8 +21,8 @@ from gateway.sandbox.schemas import (
     MagicValues,
     ResetResult,
 )
+from shared.internal import FaultState
 from shared.problems import Problem
-from shared.service import FaultState
 
 SERVICES = ("accounts", "payments", "securities", "insurance")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Request
@@ -23,15 +23,16 @@ from gateway.db import Base
 from gateway.deps import Customer, GatewayDep, SandboxOnly, UpstreamsDep
 from gateway.errors import PROBLEM, Refused, problem_of
 from gateway.routing.errors import ERRORS as ROUTING_ERRORS
-from gateway.routing.idempotency import Claim, Idempotency, fingerprint, read_key
+from gateway.routing.idempotency import Claim, Idempotency, fingerprint
 from shared.db import UtcDateTime
 from shared.events import Envelope, Message
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_EVENTS
+from shared.idempotency import read_key
 from shared.kafka.messaging import UnitOfWork
 from shared.money import AmountIn, InvalidAmount, format_minor, to_minor
 from shared.problems import PROBLEM_JSON, Problem, not_found
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 CASH_IN = "internal:cash-in"
 
@@ -48,7 +49,7 @@ class DepositCreate(BaseModel):
     currency: str = Field(default="CNY", max_length=3)
 
 
-DEPOSIT_EXAMPLE = {
+DEPOSIT_EXAMPLE: dict[str, Any] = {
     "id": "7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
     "account_id": "5a0e1d3c-0000-4000-8000-000000000101",
     "amount": "100.00",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ class ClockChange(BaseModel):
     offset_s: float | None = Field(default=None, ge=0, le=10 * 365 * 86400, description="Set the offset outright")
 
 
-CLOCK_PUBLIC_EXAMPLE = {
+CLOCK_PUBLIC_EXAMPLE: dict[str, Any] = {
     "offset_s": 86400.0,
     "now": "2025-06-03T09:30:00.123456+00:00",
     "services": {"accounts": "ok", "payments": "ok", "securities": "ok", "insurance": "ok"},
@@ -47,7 +47,7 @@ class FaultCreate(BaseModel):
     probability: float = Field(default=1.0, gt=0, le=1, description="Share of messages affected")
 
 
-RESET_RESULT_EXAMPLE = {
+RESET_RESULT_EXAMPLE: dict[str, Any] = {
     "services": {
         "accounts": "reset",
         "payments": "reset",

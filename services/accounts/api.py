@@ -11,12 +11,15 @@ from sqlalchemy import select
 
 from services.accounts import handlers, store
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
+from shared.errors import DomainError
 from shared.money import format_minor
 from shared.pagination import decode_seq, encode_seq
-from shared.problems import Problem, not_found
+from shared.problems import not_found
+from shared.runtime import Runtime
 from shared.schemas.accounts import (
     AccountCreate,
     AccountDirectoryEntry,
+    AccountDirectoryList,
     AccountList,
     AccountPublic,
     CustomerCreate,
@@ -27,17 +30,23 @@ from shared.schemas.accounts import (
     TransactionPublic,
     mask_name,
 )
-from shared.service import Runtime
 
 router = APIRouter()
 
+# This API's one table from domain errors to HTTP statuses (others answer 422).
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    handlers.DuplicatePhone: 409,
+    handlers.CustomerConflict: 409,
+    handlers.TooManyAccounts: 409,
+}
+
 
 async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
@@ -63,16 +72,22 @@ async def _own_account(runtime: Runtime, principal: Principal, account_id: str) 
 async def create_customer(
     body: CustomerCreate, _caller: ServiceCaller, runtime: RuntimeDep, ctx: ContextDep
 ) -> CustomerPublic:
-    try:
-        async with runtime.unit_of_work() as uow:
-            customer = await handlers.register_customer(
-                ctx, uow, customer_id=body.customer_id, phone=body.phone, name=body.name, kyc_class=body.kyc_class
-            )
-    except handlers.DuplicatePhone:
-        raise Problem(409, "phone-taken", "a customer with this phone number already exists") from None
-    except handlers.CustomerConflict as exc:
-        raise Problem(409, "customer-conflict", str(exc)) from None
+    async with runtime.unit_of_work() as uow:
+        customer = await handlers.register_customer(
+            ctx, uow, customer_id=body.customer_id, phone=body.phone, name=body.name, kyc_class=body.kyc_class
+        )
     return CustomerPublic.model_validate(customer, from_attributes=True)
+
+
+def _directory_entry(account: store.Account, customer: store.Customer | None) -> AccountDirectoryEntry:
+    return AccountDirectoryEntry(
+        id=account.id,
+        customer_id=account.customer_id,
+        kind=account.kind,
+        currency=account.currency,
+        kyc_class=customer.kyc_class if customer else None,
+        holder=mask_name(customer.name if customer else account.name),
+    )
 
 
 @router.get(
@@ -92,15 +107,28 @@ async def directory_account(account_id: str, _caller: ServiceCaller, runtime: Ru
         ).first()
     if row is None:
         raise not_found("account", account_id)
-    account, customer = row
-    return AccountDirectoryEntry(
-        id=account.id,
-        customer_id=account.customer_id,
-        kind=account.kind,
-        currency=account.currency,
-        kyc_class=customer.kyc_class if customer else None,
-        holder=mask_name(customer.name if customer else account.name),
-    )
+    return _directory_entry(*row)
+
+
+@router.get(
+    "/internal/customers/{customer_id}/accounts",
+    response_model=AccountDirectoryList,
+    tags=["internal"],
+    summary="A customer's accounts, oldest first (services choosing a customer's account)",
+)
+async def directory_customer_accounts(
+    customer_id: str, _caller: ServiceCaller, runtime: RuntimeDep
+) -> AccountDirectoryList:
+    async with runtime.db.read() as session:
+        customer = await session.get(store.Customer, customer_id)
+        accounts = (
+            await session.scalars(
+                select(store.Account)
+                .where(store.Account.customer_id == customer_id)
+                .order_by(store.Account.created_at, store.Account.id)
+            )
+        ).all()
+    return AccountDirectoryList(items=[_directory_entry(a, customer) for a in accounts])
 
 
 @router.get(
@@ -162,13 +190,10 @@ async def create_account(
     async with runtime.db.read() as session:
         if await session.get(store.Customer, principal.customer_id) is None:
             raise not_found("customer", principal.customer_id)
-    try:
-        async with runtime.unit_of_work() as uow:
-            account = await handlers.open_account(
-                ctx, uow, customer_id=principal.customer_id, kind=body.kind, currency=body.currency, name=body.name
-            )
-    except handlers.TooManyAccounts as exc:
-        raise Problem(409, "too-many-accounts", str(exc)) from None
+    async with runtime.unit_of_work() as uow:
+        account = await handlers.open_account(
+            ctx, uow, customer_id=principal.customer_id, kind=body.kind, currency=body.currency, name=body.name
+        )
     return AccountPublic.of(account)
 
 

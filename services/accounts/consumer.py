@@ -3,7 +3,7 @@
 from services.accounts import store
 from services.accounts.handlers import Context, command_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 TOPICS = [ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS]
 
@@ -14,6 +14,7 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
             name="accounts",
             topics=[ACCOUNTS_COMMANDS],
             handlers=command_handlers(ctx),
-            prefetch=lambda uow, commands: store.prefetch(uow.session, commands, day=ctx.clock.bank_day()),
+            # Each transaction's commands share one ledger batch, for the bank day it runs on.
+            batch=lambda uow: store.LedgerBatch(uow, day=ctx.clock.bank_day()),
         )
     ]

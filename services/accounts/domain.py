@@ -7,6 +7,7 @@ the rules themselves never touch a database or a broker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from shared.money import format_minor
@@ -112,12 +113,32 @@ class Account:
 
 @dataclass
 class Hold:
+    """Funds reserved on an account for a saga, until it captures or releases them. A
+    rejected reservation is kept as a hold too (status `rejected`, with its reason), so a
+    re-sent reservation gets the same answer."""
+
     id: str
     account_id: str
     amount_minor: int
     currency: str
     status: HoldStatus = HoldStatus.ACTIVE
     counts_toward_limit: bool = True
+    customer_id: str | None = None
+    reference: str = ""
+    reason: str | None = None
+    detail: str | None = None
+    target_account_id: str | None = None
+    captured_minor: int | None = None
+    entry_id: str | None = None
+    # When the saga will have settled it at the latest (a resting order's day end).
+    expires_at: datetime | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def counts_today(self) -> bool:
+        """Whether it still reserves part of its customer's daily outflow limit."""
+        return self.status == HoldStatus.ACTIVE and self.counts_toward_limit
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain, store
 from shared.clock import Clock
+from shared.errors import DomainError
 from shared.events import REGISTRY, Message
 from shared.events import accounts as ev
 from shared.kafka.consumer import Handler, bind_handlers
@@ -33,16 +34,16 @@ class Context:
     limits: domain.ClassLimits = field(default_factory=domain.ClassLimits)
 
 
-class DuplicatePhone(Exception):
-    pass
+class DuplicatePhone(DomainError):
+    code = "phone-taken"
 
 
-class CustomerConflict(Exception):
-    pass
+class CustomerConflict(DomainError):
+    code = "customer-conflict"
 
 
-class TooManyAccounts(Exception):
-    pass
+class TooManyAccounts(DomainError):
+    code = "too-many-accounts"
 
 
 MAX_ACCOUNTS_PER_CUSTOMER = 20
@@ -51,26 +52,18 @@ MAX_ACCOUNTS_PER_CUSTOMER = 20
 # --- commands from accounts.commands ----------------------------------------------------
 
 
-async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> None:
+async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReserveFunds) -> None:
     """Place a hold, or reject it with a reason the saga can show the customer."""
-    session = uow.session
-    existing = await store.get_hold(session, cmd.hold_id)
+    existing = await store.get_hold(ledger, cmd.hold_id)
     if existing is not None:
-        account_row = await store.account_row(session, existing.account_id)
+        account_row = await store.account_row(ledger, existing.account_id)
         available = account_row.balance_minor - account_row.held_minor if account_row else 0
-        uow.publish(_hold_fact(existing, available=available))
+        ledger.uow.publish(_hold_fact(existing, available=available))
         return
     now = ctx.clock.now()
-    accounts = await store.load_accounts(session, [cmd.account_id])
+    accounts = await store.load_accounts(ledger, [cmd.account_id])
     account = accounts.get(cmd.account_id)
     hold = domain.Hold(
-        id=cmd.hold_id,
-        account_id=cmd.account_id,
-        amount_minor=cmd.amount_minor,
-        currency=cmd.currency,
-        counts_toward_limit=cmd.counts_toward_limit,
-    )
-    row = store.HoldRow(
         id=cmd.hold_id,
         account_id=cmd.account_id,
         customer_id=account.customer_id if account else None,
@@ -85,24 +78,22 @@ async def reserve_funds(ctx: Context, uow: UnitOfWork, cmd: ev.ReserveFunds) -> 
     try:
         if account is None:
             raise _not_found(cmd.account_id)
-        outflow = await _outflow_if_limited(ctx, session, account, cmd.counts_toward_limit)
+        outflow = await _outflow_if_limited(ctx, ledger, account, cmd.counts_toward_limit)
         domain.reserve(account, hold, outflow_today_minor=outflow, limits=ctx.limits)
-        row.status = domain.HoldStatus.ACTIVE
-        await store.save_accounts(session, [account])
+        store.save_accounts(ledger, [account])
     except domain.LedgerError as err:
-        row.status, row.reason, row.detail = domain.HoldStatus.REJECTED, err.reason, err.detail
-    store.add_hold(session, row)
-    uow.publish(_hold_fact(row, available=account.available_minor if account else 0))
+        hold.status, hold.reason, hold.detail = domain.HoldStatus.REJECTED, err.reason, err.detail
+    store.add_hold(ledger, hold)
+    ledger.uow.publish(_hold_fact(hold, available=account.available_minor if account else 0))
 
 
-async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> None:
+async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseHold) -> None:
     """Free a hold. A release for an unknown hold leaves a released tombstone, so a
     reservation arriving after its saga gave up cannot take funds nobody will free."""
-    session = uow.session
-    row = await store.get_hold(session, cmd.hold_id)
+    hold = await store.get_hold(ledger, cmd.hold_id)
     now = ctx.clock.now()
-    if row is None:
-        row = store.HoldRow(
+    if hold is None:
+        hold = domain.Hold(
             id=cmd.hold_id,
             account_id=cmd.account_id,
             amount_minor=0,
@@ -113,45 +104,42 @@ async def release_hold(ctx: Context, uow: UnitOfWork, cmd: ev.ReleaseHold) -> No
             created_at=now,
             updated_at=now,
         )
-        store.add_hold(session, row)
-    elif row.status == domain.HoldStatus.ACTIVE:
-        accounts = await store.load_accounts(session, [row.account_id])
-        hold = store.hold_to_domain(row)
-        domain.release(accounts[row.account_id], hold)
-        await store.save_accounts(session, list(accounts.values()))
-        row.status, row.updated_at = hold.status, now
-    uow.publish(_hold_fact(row))
+        store.add_hold(ledger, hold)
+    elif hold.status == domain.HoldStatus.ACTIVE:
+        accounts = await store.load_accounts(ledger, [hold.account_id])
+        domain.release(accounts[hold.account_id], hold)
+        store.save_accounts(ledger, list(accounts.values()))
+        hold.updated_at = now
+    ledger.uow.publish(_hold_fact(hold))
 
 
-async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> None:
+async def capture_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CaptureHold) -> None:
     """Post a held amount into the target account; release whatever is left."""
-    session = uow.session
-    row = await store.get_hold(session, cmd.hold_id)
-    if row is None or row.status != domain.HoldStatus.ACTIVE:
-        if row is not None and row.status == domain.HoldStatus.CAPTURED:
-            uow.publish(_hold_fact(row))
+    hold = await store.get_hold(ledger, cmd.hold_id)
+    if hold is None or hold.status != domain.HoldStatus.ACTIVE:
+        if hold is not None and hold.status == domain.HoldStatus.CAPTURED:
+            ledger.uow.publish(_hold_fact(hold))
             return
-        status = row.status if row else "unknown"
-        uow.publish(
+        status = hold.status if hold else "unknown"
+        ledger.uow.publish(
             ev.CaptureRejected(
                 account_id=cmd.account_id,
                 hold_id=cmd.hold_id,
                 target_account_id=cmd.target_account_id,
-                reason="hold_not_found" if row is None else "hold_not_active",
+                reason="hold_not_found" if hold is None else "hold_not_active",
                 detail=f"hold {cmd.hold_id} is {status}",
             )
         )
         return
-    accounts = await store.load_accounts(session, [row.account_id, cmd.target_account_id])
+    accounts = await store.load_accounts(ledger, [hold.account_id, cmd.target_account_id])
     target = accounts.get(cmd.target_account_id)
-    hold = store.hold_to_domain(row)
     try:
         if target is None:
             raise _not_found(cmd.target_account_id)
-        source = accounts[row.account_id]
+        source = accounts[hold.account_id]
         posting, released = domain.capture(source, target, hold, cmd.amount_minor, limits=ctx.limits)
     except domain.LedgerError as err:
-        uow.publish(
+        ledger.uow.publish(
             ev.CaptureRejected(
                 account_id=cmd.account_id,
                 hold_id=cmd.hold_id,
@@ -161,39 +149,54 @@ async def capture_hold(ctx: Context, uow: UnitOfWork, cmd: ev.CaptureHold) -> No
             )
         )
         return
-    now = ctx.clock.now()
+    entry_id = _post(ctx, ledger, posting, accounts, "capture", cmd.hold_id, cmd.description or hold.reference)
+    captured = hold.amount_minor - released
+    if hold.counts_toward_limit:
+        await store.add_outflow(ledger, hold.customer_id, ctx.clock.bank_day(), captured)
+    hold.target_account_id, hold.captured_minor = target.id, captured
+    hold.entry_id, hold.updated_at = entry_id, ctx.clock.now()
+    ledger.uow.publish(_hold_fact(hold))
+
+
+def _post(
+    ctx: Context,
+    ledger: store.LedgerBatch,
+    posting: domain.Posting,
+    accounts: dict[str, domain.Account],
+    kind: str,
+    reference: str,
+    description: str,
+) -> str:
+    """Record a posting as a journal entry of the command `kind` with business id
+    `reference`, carrying the correlation id of the request behind it; its entry id."""
     entry_id = str(uuid.uuid4())
-    await store.post(
-        session,
+    cause = ledger.uow.causation
+    store.post(
+        ledger,
         posting,
         accounts,
         entry_id=entry_id,
-        kind="capture",
-        reference=cmd.hold_id,
-        description=cmd.description or row.reference,
-        correlation_id=uow.causation.correlation_id if uow.causation else None,
-        now=now,
+        kind=kind,
+        reference=reference,
+        description=description,
+        correlation_id=cause.correlation_id if cause else None,
+        now=ctx.clock.now(),
     )
-    captured = hold.amount_minor - released
-    if row.counts_toward_limit:
-        await store.add_outflow(session, row.customer_id, ctx.clock.bank_day(), captured)
-    row.status, row.target_account_id, row.captured_minor = hold.status, target.id, captured
-    row.entry_id, row.updated_at = entry_id, now
-    uow.publish(_hold_fact(row))
+    return entry_id
 
 
-async def _replay(uow: UnitOfWork, kind: str, reference: str) -> bool:
+async def _replay(ledger: store.LedgerBatch, kind: str, reference: str) -> bool:
     """Answer a re-sent credit or transfer with the fact its id produced the first time."""
-    done = await store.get_outcome(uow.session, kind, reference)
+    done = await store.get_outcome(ledger, kind, reference)
     if done is None:
         return False
-    uow.publish(REGISTRY[done.fact_type].model_validate(done.fact_data))
+    ledger.uow.publish(REGISTRY[done.fact_type].model_validate(done.fact_data))
     return True
 
 
-def _remember(ctx: Context, uow: UnitOfWork, kind: str, reference: str, fact: Message) -> None:
+def _remember(ctx: Context, ledger: store.LedgerBatch, kind: str, reference: str, fact: Message) -> None:
     store.add_outcome(
-        uow.session,
+        ledger,
         store.OutcomeRow(
             kind=kind,
             reference=reference,
@@ -202,15 +205,14 @@ def _remember(ctx: Context, uow: UnitOfWork, kind: str, reference: str, fact: Me
             created_at=ctx.clock.now(),
         ),
     )
-    uow.publish(fact)
+    ledger.uow.publish(fact)
 
 
-async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -> None:
+async def credit_account(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CreditAccount) -> None:
     """Credit a customer from an internal account (deposits, payouts, proceeds)."""
-    session = uow.session
-    if await _replay(uow, "credit", cmd.credit_id):
+    if await _replay(ledger, "credit", cmd.credit_id):
         return
-    accounts = await store.load_accounts(session, [cmd.account_id, cmd.source_account_id])
+    accounts = await store.load_accounts(ledger, [cmd.account_id, cmd.source_account_id])
     try:
         target = accounts.get(cmd.account_id)
         source = accounts.get(cmd.source_account_id)
@@ -222,7 +224,7 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
     except domain.LedgerError as err:
         _remember(
             ctx,
-            uow,
+            ledger,
             "credit",
             cmd.credit_id,
             ev.CreditRejected(
@@ -235,21 +237,10 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
             ),
         )
         return
-    entry_id = str(uuid.uuid4())
-    await store.post(
-        session,
-        posting,
-        accounts,
-        entry_id=entry_id,
-        kind="credit",
-        reference=cmd.credit_id,
-        description=cmd.description or "credit",
-        correlation_id=uow.causation.correlation_id if uow.causation else None,
-        now=ctx.clock.now(),
-    )
+    entry_id = _post(ctx, ledger, posting, accounts, "credit", cmd.credit_id, cmd.description or "credit")
     _remember(
         ctx,
-        uow,
+        ledger,
         "credit",
         cmd.credit_id,
         ev.AccountCredited(
@@ -264,18 +255,17 @@ async def credit_account(ctx: Context, uow: UnitOfWork, cmd: ev.CreditAccount) -
     )
 
 
-async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -> None:
+async def transfer_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.TransferFunds) -> None:
     """Move money between two accounts in one posting."""
-    session = uow.session
-    if await _replay(uow, "transfer", cmd.transfer_id):
+    if await _replay(ledger, "transfer", cmd.transfer_id):
         return
-    accounts = await store.load_accounts(session, [cmd.account_id, cmd.to_account_id])
+    accounts = await store.load_accounts(ledger, [cmd.account_id, cmd.to_account_id])
     try:
         source = accounts.get(cmd.account_id)
         target = accounts.get(cmd.to_account_id)
         if source is None or target is None:
             raise _not_found(cmd.account_id if source is None else cmd.to_account_id)
-        outflow = await _outflow_if_limited(ctx, session, source, cmd.counts_toward_limit)
+        outflow = await _outflow_if_limited(ctx, ledger, source, cmd.counts_toward_limit)
         posting = domain.transfer(
             source,
             target,
@@ -288,7 +278,7 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
     except domain.LedgerError as err:
         _remember(
             ctx,
-            uow,
+            ledger,
             "transfer",
             cmd.transfer_id,
             ev.TransferRejected(
@@ -301,21 +291,10 @@ async def transfer_funds(ctx: Context, uow: UnitOfWork, cmd: ev.TransferFunds) -
             ),
         )
         return
-    entry_id = str(uuid.uuid4())
-    await store.post(
-        session,
-        posting,
-        accounts,
-        entry_id=entry_id,
-        kind="transfer",
-        reference=cmd.transfer_id,
-        description=cmd.description or "transfer",
-        correlation_id=uow.causation.correlation_id if uow.causation else None,
-        now=ctx.clock.now(),
-    )
+    entry_id = _post(ctx, ledger, posting, accounts, "transfer", cmd.transfer_id, cmd.description or "transfer")
     if cmd.counts_toward_limit and source.customer_id != target.customer_id:
-        await store.add_outflow(session, source.customer_id, ctx.clock.bank_day(), cmd.amount_minor)
-    _remember(ctx, uow, "transfer", cmd.transfer_id, _transferred(cmd, entry_id))
+        await store.add_outflow(ledger, source.customer_id, ctx.clock.bank_day(), cmd.amount_minor)
+    _remember(ctx, ledger, "transfer", cmd.transfer_id, _transferred(cmd, entry_id))
 
 
 def command_handlers(ctx: Context) -> dict[str, Handler]:
@@ -331,11 +310,11 @@ def command_handlers(ctx: Context) -> dict[str, Handler]:
     )
 
 
-async def _outflow_if_limited(ctx: Context, session, account: domain.Account, counts: bool) -> int:  # type: ignore[no-untyped-def]
+async def _outflow_if_limited(ctx: Context, ledger: store.LedgerBatch, account: domain.Account, counts: bool) -> int:
     """Today's outflow, read only when a daily limit applies to this account."""
     if not counts or account.kyc_class is None or ctx.limits.daily_outflow_minor.get(account.kyc_class) is None:
         return 0
-    return await store.outflow_today(session, account.customer_id, ctx.clock.bank_day())
+    return await store.outflow_today(ledger, account.customer_id, ctx.clock.bank_day())
 
 
 # --- facts ------------------------------------------------------------------------------
@@ -347,7 +326,7 @@ def _not_found(account_id: str) -> domain.LedgerError:
     return err
 
 
-def _hold_fact(row: store.HoldRow, available: int = 0) -> Message:
+def _hold_fact(row: domain.Hold, available: int = 0) -> Message:
     if row.status == domain.HoldStatus.REJECTED:
         return ev.ReservationRejected(
             account_id=row.account_id,
@@ -402,13 +381,13 @@ async def register_customer(
             raise CustomerConflict(f"customer {customer_id} exists with another phone")
         return existing
     if await session.scalar(select(store.Customer.id).where(store.Customer.phone == phone)):
-        raise DuplicatePhone(phone)
+        raise DuplicatePhone("a customer with this phone number already exists")
     customer = store.Customer(id=customer_id, phone=phone, name=name, kyc_class=kyc_class, created_at=ctx.clock.now())
     session.add(customer)
     try:
         await session.flush()
     except IntegrityError:
-        raise DuplicatePhone(phone) from None
+        raise DuplicatePhone("a customer with this phone number already exists") from None
     uow.publish(ev.CustomerRegistered(customer_id=customer_id, phone=phone, name=name, kyc_class=kyc_class))
     return customer
 
@@ -464,6 +443,7 @@ async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
         )
     if not demo:
         return
+    ledger = store.LedgerBatch(uow)
     for user in DEMO_CUSTOMERS:
         await register_customer(
             ctx, uow, customer_id=user.id, phone=user.phone, name=user.name, kyc_class=user.kyc_class
@@ -475,7 +455,7 @@ async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
             if acc.opening_minor and not await store.entry_exists(uow.session, "credit", f"seed:{acc.id}"):
                 await credit_account(
                     ctx,
-                    uow,
+                    ledger,
                     ev.CreditAccount(
                         account_id=acc.id,
                         credit_id=f"seed:{acc.id}",
@@ -484,6 +464,7 @@ async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
                         description="Opening balance",
                     ),
                 )
+    await ledger.write()
 
 
 # --- the invariant check (DESIGN.md section 5) --------------------------------------------
@@ -496,7 +477,7 @@ class Finding:
     account_id: str | None = None
 
 
-async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> dict:  # type: ignore[no-untyped-def]
+async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> dict:
     """Every rule of the ledger, checked against the whole database."""
     from sqlalchemy import func
 

@@ -7,13 +7,17 @@ from fastapi import FastAPI
 from services.accounts import api, store
 from services.accounts.consumer import TOPICS, consumers
 from services.accounts.handlers import Context, seed
-from shared.service import Runtime, build_app, serve
-from shared.settings import Settings, service_settings
+from services.accounts.settings import Settings, from_environment
+from shared.bootstrap import Overrides
+from shared.clock import Clock
+from shared.problems import install_error_statuses
+from shared.runtime import Runtime
+from shared.web import build_app, serve
 
 
-def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
-    settings = settings or service_settings("accounts")
-    ctx = ctx or Context()
+def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
+    settings = settings or from_environment()
+    ctx = Context(clock=overrides.clock or Clock())
 
     async def on_start(runtime: Runtime) -> None:
         async with runtime.unit_of_work() as uow:
@@ -22,11 +26,13 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
         consumers=consumers(ctx),
         on_start=on_start,
         clock=ctx.clock,
+        group_suffix=overrides.group_suffix,
     )
     app = build_app(
         runtime,
@@ -35,12 +41,13 @@ def create_app(settings: Settings | None = None, ctx: Context | None = None) -> 
         "through commands on `accounts.commands`.",
         routers=[api.router],
     )
+    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
     return app
 
 
 def main() -> None:
-    serve(create_app, service_settings("accounts"))
+    serve(create_app, from_environment())
 
 
 if __name__ == "__main__":

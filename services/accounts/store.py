@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -25,15 +26,22 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import Executable
 
 from services.accounts import domain
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, naming_metadata, table_of
+from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork, messaging_tables
+from shared.migrations import Migrations
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
+
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class Customer(Base):
@@ -136,13 +144,13 @@ class DailyOutflow(Base):
 # statement whatever its rows. So a batch of commands works on plain rows and writes
 # what changed with one statement per table and kind of change, when it commits.
 
-_account = Account.__table__
-_customer = Customer.__table__
-_hold = Hold.__table__
-_entry = JournalEntry.__table__
-_line = JournalLine.__table__
-_outcome = CommandOutcome.__table__
-_outflow = DailyOutflow.__table__
+_account = table_of(Account)
+_customer = table_of(Customer)
+_hold = table_of(Hold)
+_entry = table_of(JournalEntry)
+_line = table_of(JournalLine)
+_outcome = table_of(CommandOutcome)
+_outflow = table_of(DailyOutflow)
 
 _HOLD_COLUMNS = tuple(c.key for c in _hold.c)
 _hold_values = attrgetter(*_HOLD_COLUMNS)
@@ -197,29 +205,6 @@ class AccountRow:
     kyc_class: str | None
 
 
-@dataclass(slots=True, kw_only=True)
-class HoldRow:
-    """A `hold` row as commands read and change it; defaults are the table's (and the
-    domain's, for `status`)."""
-
-    id: str
-    account_id: str
-    customer_id: str | None = None
-    amount_minor: int
-    currency: str
-    status: str = domain.HoldStatus.ACTIVE
-    counts_toward_limit: bool = True
-    reference: str = ""
-    reason: str | None = None
-    detail: str | None = None
-    target_account_id: str | None = None
-    captured_minor: int | None = None
-    entry_id: str | None = None
-    expires_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
-
-
 @dataclass(slots=True)
 class OutcomeRow:
     """A `command_outcome` row: the fact a credit or transfer id produced."""
@@ -231,34 +216,48 @@ class OutcomeRow:
     created_at: datetime | None = None
 
 
-@dataclass
-class Batch:
-    """What one batch of commands touches, loaded up front (and locked, on PostgreSQL).
+class LedgerBatch(Batch):
+    """What one transaction of ledger commands touches, loaded up front (and locked, on
+    PostgreSQL), and handed to every handler of the transaction.
 
     A key present with None is a known miss: no second query for it. The rows are plain
-    objects: nothing is written until the transaction commits, and then only what is new
-    or differs from what was loaded (`Batch.writes`)."""
+    objects: nothing is written until `write` stages, just before the commit, only what
+    is new or differs from what was loaded, with one statement per table and kind of
+    change (QuickWrite, on inline SQLite). `day` is the bank day whose daily limits a
+    batch of commands reads; None where no limit is read (seeding)."""
 
-    accounts: dict[str, AccountRow | None] = field(default_factory=dict)
-    holds: dict[str, HoldRow | None] = field(default_factory=dict)
-    outcomes: dict[tuple[str, str], OutcomeRow | None] = field(default_factory=dict)
-    # Daily limits. A customer's limit-counting holds are those this batch holds in
-    # memory (`holds_of`, always current) plus the database's others (`held_elsewhere`),
-    # so the daily outflow is read without writing the batch's changes first.
-    holds_of: dict[str, dict[str, HoldRow]] = field(default_factory=dict)
-    held_elsewhere: dict[str, int] = field(default_factory=dict)
-    # Today's outflow per (customer, day); None: no row yet.
-    outflow: dict[tuple[str, date], int | None] = field(default_factory=dict)
-    # As loaded, to write back only what changed; absent from these: new in this batch.
-    loaded_balances: dict[str, tuple[int, int]] = field(default_factory=dict)
-    loaded_holds: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    loaded_outflow: dict[tuple[str, date], int] = field(default_factory=dict)
-    new_holds: list[HoldRow] = field(default_factory=list)
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    lines: list[dict[str, Any]] = field(default_factory=list)
-    new_outcomes: list[OutcomeRow] = field(default_factory=list)
+    def __init__(self, uow: UnitOfWork, day: date | None = None) -> None:
+        super().__init__(uow)
+        self.session: AsyncSession = uow.session
+        self.day = day
+        self.accounts: dict[str, AccountRow | None] = {}
+        self.holds: dict[str, domain.Hold | None] = {}
+        self.outcomes: dict[tuple[str, str], OutcomeRow | None] = {}
+        # Daily limits. A customer's limit-counting holds are those this batch holds in
+        # memory (`holds_of`, always current) plus the database's others (`held_elsewhere`),
+        # so the daily outflow is read without writing the batch's changes first.
+        self.holds_of: dict[str, dict[str, domain.Hold]] = {}
+        self.held_elsewhere: dict[str, int] = {}
+        # Today's outflow per (customer, day); None: no row yet.
+        self.outflow: dict[tuple[str, date], int | None] = {}
+        # As loaded, to write back only what changed; absent from these: new in this batch.
+        self.loaded_balances: dict[str, tuple[int, int]] = {}
+        self.loaded_holds: dict[str, tuple[Any, ...]] = {}
+        self.loaded_outflow: dict[tuple[str, date], int] = {}
+        self.new_holds: list[domain.Hold] = []
+        self.entries: list[dict[str, Any]] = []
+        self.lines: list[dict[str, Any]] = []
+        self.new_outcomes: list[OutcomeRow] = []
 
-    def track(self, hold: HoldRow, *, loaded: bool) -> None:
+    async def load(self, messages: Sequence[Any]) -> None:
+        await prefetch(self, messages)
+
+    async def write(self) -> None:
+        for statement, rows in self.writes():
+            for row in rows:
+                self.uow.stage(statement, row)
+
+    def track(self, hold: domain.Hold, *, loaded: bool) -> None:
         """Keep `hold` (`loaded` from the database, or new in this batch) in memory."""
         self.holds[hold.id] = hold
         if loaded:
@@ -268,7 +267,7 @@ class Batch:
         if hold.customer_id is None:
             return
         self.holds_of.setdefault(hold.customer_id, {})[hold.id] = hold
-        if loaded and hold.customer_id in self.held_elsewhere and _counts(hold):
+        if loaded and hold.customer_id in self.held_elsewhere and hold.counts_today:
             # Loaded after its customer's other holds were summed: it was among them.
             self.held_elsewhere[hold.customer_id] -= hold.amount_minor
 
@@ -327,38 +326,10 @@ class Batch:
         )
 
 
-def _counts(hold: HoldRow) -> bool:
-    return hold.status == domain.HoldStatus.ACTIVE and bool(hold.counts_toward_limit)
-
-
-def batch_of(session: AsyncSession) -> Batch:
-    """This transaction's batch, created on first use and staged on its unit of work just
-    before it commits: its rows go with the outbox and inbox rows, one statement each
-    (QuickWrite, on inline SQLite). No handler has to remember to write it, and every
-    statement stays in this module. A rolled-back unit of work never stages it."""
-    batch = session.info.get("batch")
-    if batch is None:
-        uow: UnitOfWork | None = session.info.get("uow")
-        if uow is None:
-            raise RuntimeError("the accounts ledger is written only inside a UnitOfWork")
-        batch = session.info["batch"] = Batch()
-        uow.before_commit.append(lambda: _stage_batch(session, uow))
-    return batch  # type: ignore[no-any-return]
-
-
-def _stage_batch(session: AsyncSession, uow: UnitOfWork) -> None:
-    batch: Batch | None = session.info.pop("batch", None)
-    if batch is None:
-        return
-    for statement, rows in batch.writes():
-        for row in rows:
-            uow.stage(statement, row)
-
-
-async def prefetch(session: AsyncSession, commands: list[Any], *, day: date | None = None) -> None:
+async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
     """Load every hold, account, customer class, command outcome and (given the bank
     `day`) daily-limit figure a batch touches in a few queries, not several per command."""
-    batch = batch_of(session)
+    session = batch.session
     hold_ids = {c.hold_id for c in commands if hasattr(c, "hold_id")}
     account_ids: set[str] = set()
     references: set[str] = set()
@@ -379,9 +350,9 @@ async def prefetch(session: AsyncSession, commands: list[Any], *, day: date | No
             batch.track(h, loaded=True)
         account_ids.update(h.account_id for h in found)
     await _load_into(session, batch, account_ids)
-    if day is not None:
+    if batch.day is not None:
         customers = {a.customer_id for a in batch.accounts.values() if a is not None and a.customer_id}
-        await _load_limits(session, batch, customers, day)
+        await _load_limits(session, batch, customers, batch.day)
     if references:
         rows = await session.execute(
             select(_outcome.c.kind, _outcome.c.reference, _outcome.c.fact_type, _outcome.c.fact_data).where(
@@ -394,12 +365,12 @@ async def prefetch(session: AsyncSession, commands: list[Any], *, day: date | No
                 batch.outcomes[(kind, ref)] = by_key.get((kind, ref))
 
 
-async def _select_holds(session: AsyncSession, ids: set[str]) -> list[HoldRow]:
+async def _select_holds(session: AsyncSession, ids: set[str]) -> list[domain.Hold]:
     rows = await session.execute(select(_hold).where(_hold.c.id.in_(ids)).with_for_update())
-    return [HoldRow(**r) for r in rows.mappings()]
+    return [hold_from_row(r) for r in rows.mappings()]
 
 
-async def _load_into(session: AsyncSession, batch: Batch, ids: set[str]) -> None:
+async def _load_into(session: AsyncSession, batch: LedgerBatch, ids: set[str]) -> None:
     missing = sorted(i for i in ids if i not in batch.accounts)
     if not missing:
         return
@@ -417,16 +388,16 @@ async def _select_outflow(session: AsyncSession, customers: list[str], day: date
         .where(_outflow.c.customer_id.in_(customers), _outflow.c.day == day)
         .with_for_update()
     )
-    return dict(rows.all())  # type: ignore[arg-type]
+    return dict(rows.all())
 
 
-def _outflow_row(batch: Batch, customer_id: str, day: date, found: int | None) -> None:
+def _outflow_row(batch: LedgerBatch, customer_id: str, day: date, found: int | None) -> None:
     batch.outflow[(customer_id, day)] = found
     if found is not None:
         batch.loaded_outflow[(customer_id, day)] = found
 
 
-async def _load_limits(session: AsyncSession, batch: Batch, customers: set[str], day: date) -> None:
+async def _load_limits(session: AsyncSession, batch: LedgerBatch, customers: set[str], day: date) -> None:
     """Today's outflow rows (locked, on PostgreSQL) and the limit-counting holds the batch
     does not hold in memory, for `customers` not loaded yet."""
     missing = sorted(c for c in customers if c not in batch.held_elsewhere)
@@ -453,30 +424,28 @@ async def _load_limits(session: AsyncSession, batch: Batch, customers: set[str],
             _outflow_row(batch, c, day, outflow.get(c))
 
 
-async def _outflow_of(session: AsyncSession, batch: Batch, customer_id: str, day: date) -> int | None:
+async def _outflow_of(session: AsyncSession, batch: LedgerBatch, customer_id: str, day: date) -> int | None:
     if (customer_id, day) not in batch.outflow:  # the bank day turned during the batch
         found = await _select_outflow(session, [customer_id], day)
         _outflow_row(batch, customer_id, day, found.get(customer_id))
     return batch.outflow[(customer_id, day)]
 
 
-async def get_hold(session: AsyncSession, hold_id: str) -> HoldRow | None:
-    batch = batch_of(session)
+async def get_hold(batch: LedgerBatch, hold_id: str) -> domain.Hold | None:
     if hold_id not in batch.holds:
         batch.holds[hold_id] = None
-        for found in await _select_holds(session, {hold_id}):
+        for found in await _select_holds(batch.session, {hold_id}):
             batch.track(found, loaded=True)
     return batch.holds[hold_id]
 
 
-def add_hold(session: AsyncSession, row: HoldRow) -> None:
+def add_hold(batch: LedgerBatch, row: domain.Hold) -> None:
     """A new hold (never in the database before this batch)."""
-    batch_of(session).track(row, loaded=False)
+    batch.track(row, loaded=False)
 
 
-async def account_row(session: AsyncSession, account_id: str) -> AccountRow | None:
-    batch = batch_of(session)
-    await _load_into(session, batch, {account_id})
+async def account_row(batch: LedgerBatch, account_id: str) -> AccountRow | None:
+    await _load_into(batch.session, batch, {account_id})
     return batch.accounts[account_id]
 
 
@@ -486,11 +455,10 @@ async def entry_exists(session: AsyncSession, kind: str, reference: str) -> bool
     return found.first() is not None
 
 
-async def get_outcome(session: AsyncSession, kind: str, reference: str) -> OutcomeRow | None:
-    batch = batch_of(session)
+async def get_outcome(batch: LedgerBatch, kind: str, reference: str) -> OutcomeRow | None:
     if (kind, reference) not in batch.outcomes:
         found = (
-            await session.execute(
+            await batch.session.execute(
                 select(_outcome.c.kind, _outcome.c.reference, _outcome.c.fact_type, _outcome.c.fact_data).where(
                     _outcome.c.kind == kind, _outcome.c.reference == reference
                 )
@@ -500,16 +468,14 @@ async def get_outcome(session: AsyncSession, kind: str, reference: str) -> Outco
     return batch.outcomes[(kind, reference)]
 
 
-def add_outcome(session: AsyncSession, row: OutcomeRow) -> None:
-    batch = batch_of(session)
+def add_outcome(batch: LedgerBatch, row: OutcomeRow) -> None:
     batch.outcomes[(row.kind, row.reference)] = row
     batch.new_outcomes.append(row)
 
 
-async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, domain.Account]:
+async def load_accounts(batch: LedgerBatch, ids: list[str]) -> dict[str, domain.Account]:
     """Accounts as domain objects (locked on PostgreSQL; SQLite has one writer)."""
-    batch = batch_of(session)
-    await _load_into(session, batch, set(ids))
+    await _load_into(batch.session, batch, set(ids))
     loaded = {}
     for account_id in ids:
         a = batch.accounts[account_id]
@@ -527,40 +493,38 @@ async def load_accounts(session: AsyncSession, ids: list[str]) -> dict[str, doma
     return loaded
 
 
-async def save_accounts(session: AsyncSession, accounts: list[domain.Account]) -> None:
+def save_accounts(batch: LedgerBatch, accounts: list[domain.Account]) -> None:
     """Keep changed balances in the batch; they are written when it commits."""
-    batch = batch_of(session)
     for a in accounts:
         row = batch.accounts.get(a.id)
-        assert row is not None, f"account {a.id} saved without being loaded"
+        if row is None:
+            raise LookupError(f"account {a.id} saved without being loaded")
         row.balance_minor, row.held_minor = a.balance_minor, a.held_minor
 
 
-async def outflow_today(session: AsyncSession, customer_id: str | None, day: date) -> int:
+async def outflow_today(batch: LedgerBatch, customer_id: str | None, day: date) -> int:
     """Paid out today plus what active holds toward the limit have reserved, as of this
     point in the batch (its own unwritten changes included)."""
     if customer_id is None:
         return 0
-    batch = batch_of(session)
-    await _load_limits(session, batch, {customer_id}, day)
-    paid = await _outflow_of(session, batch, customer_id, day)
+    await _load_limits(batch.session, batch, {customer_id}, day)
+    paid = await _outflow_of(batch.session, batch, customer_id, day)
     held = batch.held_elsewhere[customer_id] + sum(
-        h.amount_minor for h in batch.holds_of.get(customer_id, {}).values() if _counts(h)
+        h.amount_minor for h in batch.holds_of.get(customer_id, {}).values() if h.counts_today
     )
     return (paid or 0) + held
 
 
-async def add_outflow(session: AsyncSession, customer_id: str | None, day: date, amount: int) -> None:
+async def add_outflow(batch: LedgerBatch, customer_id: str | None, day: date, amount: int) -> None:
     """Count `amount` toward today's outflow; written with the rest of the batch."""
     if customer_id is None or amount <= 0:
         return
-    batch = batch_of(session)
-    paid = await _outflow_of(session, batch, customer_id, day)
+    paid = await _outflow_of(batch.session, batch, customer_id, day)
     batch.outflow[(customer_id, day)] = (paid or 0) + amount
 
 
-async def post(
-    session: AsyncSession,
+def post(
+    batch: LedgerBatch,
     posting: domain.Posting,
     accounts: dict[str, domain.Account],
     *,
@@ -572,7 +536,6 @@ async def post(
     now: datetime,
 ) -> None:
     """Record a journal entry and its lines, and the accounts' new balances, for the batch's write."""
-    batch = batch_of(session)
     batch.entries.append(
         {
             "id": entry_id,
@@ -597,15 +560,9 @@ async def post(
                 "created_at": now,
             }
         )
-    await save_accounts(session, [accounts[i] for i in dict.fromkeys(ids)])
+    save_accounts(batch, [accounts[i] for i in dict.fromkeys(ids)])
 
 
-def hold_to_domain(row: HoldRow) -> domain.Hold:
-    return domain.Hold(
-        id=row.id,
-        account_id=row.account_id,
-        amount_minor=row.amount_minor,
-        currency=row.currency,
-        status=domain.HoldStatus(row.status),
-        counts_toward_limit=row.counts_toward_limit,
-    )
+def hold_from_row(row: Any) -> domain.Hold:
+    """The one mapping of a `hold` row to the domain's Hold (columns and fields share names)."""
+    return domain.Hold(**{**row, "status": domain.HoldStatus(row["status"])})

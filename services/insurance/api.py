@@ -19,6 +19,7 @@ from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
 from shared.money import InvalidAmount, to_minor
 from shared.pagination import newest_first, next_keyset
 from shared.problems import PROBLEM_JSON, Problem, problem_response
+from shared.runtime import Runtime
 from shared.schemas.insurance import (
     ClaimCreate,
     ClaimPage,
@@ -35,7 +36,6 @@ from shared.schemas.insurance import (
     ProductList,
     ProductPublic,
 )
-from shared.service import Runtime
 
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 

@@ -3,7 +3,7 @@ which advance its premium and payout sagas."""
 
 from services.insurance.handlers import Context, fact_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 # Created at start-up with their partition counts: what it publishes and consumes.
 TOPICS = [ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS]

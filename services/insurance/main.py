@@ -14,8 +14,9 @@ from services.insurance import api, domain, handlers, store
 from services.insurance.accounts_client import AccountsClient
 from services.insurance.consumer import TOPICS, consumers
 from services.insurance.settings import InsuranceSettings
-from shared.service import Runtime, build_app, every, serve
+from shared.runtime import Runtime, every
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def create_app(
 ) -> FastAPI:
     """The insurance app. Tests may pass their own knobs, context (clock), an httpx
     transport to an in-process accounts app, and a consumer group of their own."""
-    settings = settings or service_settings("insurance")
+    settings = settings or service_settings("insurance", Settings)
     insurance = insurance or InsuranceSettings()
     ctx = ctx or handlers.Context(
         thresholds=domain.Thresholds(
@@ -48,6 +49,7 @@ def create_app(
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
         consumers=consumers(ctx, consumer_group or "insurance"),
@@ -88,7 +90,7 @@ async def _sweep(runtime: Runtime, ctx: handlers.Context) -> None:
 
 
 def main() -> None:
-    serve(create_app, service_settings("insurance"))
+    serve(create_app, service_settings("insurance", Settings))
 
 
 if __name__ == "__main__":

@@ -1,28 +1,36 @@
-"""payments HTTP API: start payments (202, saga runs over Kafka), read them, billers."""
+"""payments HTTP API: start payments and sandbox deposits (202: each saga runs over
+Kafka), read them, billers and merchants."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, handlers, store
-from services.payments.directory import Directory
 from services.payments.domain import Kind, PaymentRejected
+from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Operator, Principal
-from shared.money import format_minor
+from shared.errors import DomainError
+from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
+from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM_JSON, Problem, not_found
+from shared.runtime import Runtime
+from shared.saga.model import COMPLETED, FAILED
 from shared.schemas.accounts import AccountDirectoryEntry
 from shared.schemas.payments import (
     BillCreate,
     BillerList,
     BillerPublic,
+    DepositCreate,
+    DepositPublic,
     MerchantList,
     MerchantPublic,
     Payee,
@@ -33,28 +41,35 @@ from shared.schemas.payments import (
     TopupCreate,
     TransferCreate,
 )
-from shared.service import Runtime
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 PAYABLE_KINDS = ("checking", "savings")
 
+# This API's one table from domain errors to HTTP statuses (others answer 422).
+ERROR_STATUSES: dict[type[DomainError], int] = {PaymentRejected: 422}
+
 
 async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
-async def _directory(request: Request) -> Directory:
-    return request.app.state.directory  # type: ignore[no-any-return]
+async def _directory(request: Request) -> AccountsClient:
+    return request.app.state.directory
+
+
+async def _starter(request: Request) -> handlers.Starter:
+    return request.app.state.starter
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 ContextDep = Annotated[handlers.Context, Depends(_ctx)]
-DirectoryDep = Annotated[Directory, Depends(_directory)]
+DirectoryDep = Annotated[AccountsClient, Depends(_directory)]
+StarterDep = Annotated[handlers.Starter, Depends(_starter)]
 
 
 def public(p: store.Payment) -> PaymentPublic:
@@ -62,8 +77,8 @@ def public(p: store.Payment) -> PaymentPublic:
     return PaymentPublic(
         id=p.id,
         kind=p.kind,  # type: ignore[arg-type]
-        status=domain.public_status(domain.Stage(p.stage)),  # type: ignore[arg-type]
-        stage=p.stage,
+        status=domain.public_status(p),  # type: ignore[arg-type]
+        stage=domain.stage(p),
         amount=format_minor(p.amount_minor, p.currency),
         amount_minor=p.amount_minor,
         currency=p.currency,
@@ -79,16 +94,9 @@ def public(p: store.Payment) -> PaymentPublic:
         detail=p.detail,
         created_at=p.created_at,
         updated_at=p.updated_at,
-        completed_at=p.completed_at,
+        completed_at=p.ended_at,
         links={"self": f"/v1/payments/{p.id}"},
     )
-
-
-def _key(request: Request) -> str:
-    key = request.headers.get("idempotency-key", "").strip()
-    if not key or len(key) > 255:
-        raise Problem(400, "idempotency-key-missing", "payments need an Idempotency-Key header (1-255 characters)")
-    return key
 
 
 def _currency(currency: str) -> None:
@@ -96,7 +104,7 @@ def _currency(currency: str) -> None:
         raise PaymentRejected("unsupported-currency", f"currency {currency!r} is not supported; use CNY")
 
 
-async def _payer(directory: Directory, principal: Principal, account_id: str) -> AccountDirectoryEntry:
+async def _payer(directory: AccountsClient, principal: Principal, account_id: str) -> AccountDirectoryEntry:
     payer = await directory.account(account_id)
     if payer is None or payer.customer_id != principal.customer_id:
         raise Problem(404, "not-found", f"account {account_id} was not found")
@@ -124,49 +132,38 @@ class PaymentDeps:
 
     def __init__(
         self,
-        request: Request,
         principal: Principal,
-        runtime: Runtime,
+        key: str,
         ctx: handlers.Context,
-        directory: Directory,
+        directory: AccountsClient,
+        starter: handlers.Starter,
     ) -> None:
-        self.request, self.principal, self.runtime, self.ctx, self.directory = (
-            request,
-            principal,
-            runtime,
-            ctx,
-            directory,
-        )
+        self.principal, self.key, self.ctx, self.directory, self.starter = principal, key, ctx, directory, starter
 
     async def pay(self, kind: Kind, payer_account_id: str, currency: str, resolve: Resolve, note: str = "") -> Response:
         """Validate, resolve payer and payee, persist the saga and answer 202; any refusal
         becomes a problem and nothing is written."""
-        key = _key(self.request)
-        try:
-            _currency(currency)
-            payee, amount = await resolve()
-            payer = await _payer(self.directory, self.principal, payer_account_id)
-            if payee.account_id == payer.id:
-                raise PaymentRejected("same-account", "the payer and payee accounts are the same")
-            domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.policy)
-            draft = handlers.Draft(
-                kind=kind,
-                customer_id=self.principal.customer_id,
-                idempotency_key=key,
-                payer_account_id=payer.id,
-                payer_class=payer.kyc_class,
-                payee_account_id=payee.account_id,
-                payee_customer_id=payee.customer_id,
-                payee_key=payee.key,
-                payee_label=payee.label,
-                amount_minor=amount,
-                reference=payee.reference,
-                note=note,
-            )
-        except PaymentRejected as exc:
-            raise Problem(exc.status, exc.slug, exc.detail) from None
-        starter: handlers.Starter = self.request.app.state.starter
-        payment = await starter.start(draft, correlation_id_var.get())
+        _currency(currency)
+        payee, amount = await resolve()
+        payer = await _payer(self.directory, self.principal, payer_account_id)
+        if payee.account_id == payer.id:
+            raise PaymentRejected("same-account", "the payer and payee accounts are the same")
+        domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
+        draft = handlers.Draft(
+            kind=kind,
+            customer_id=self.principal.customer_id,
+            idempotency_key=self.key,
+            payer_account_id=payer.id,
+            payer_class=payer.kyc_class,
+            payee_account_id=payee.account_id,
+            payee_customer_id=payee.customer_id,
+            payee_key=payee.key,
+            payee_label=payee.label,
+            amount_minor=amount,
+            reference=payee.reference,
+            note=note,
+        )
+        payment = await self.starter.start(draft, correlation_id_var.get())
         return Response(
             public(payment).model_dump_json(),
             status_code=202,
@@ -176,14 +173,18 @@ class PaymentDeps:
 
 
 async def _payment_deps(
-    request: Request, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, directory: DirectoryDep
+    principal: CurrentCustomer, key: IdempotencyKey, ctx: ContextDep, directory: DirectoryDep, starter: StarterDep
 ) -> PaymentDeps:
     # An async factory: FastAPI would run a class dependency's __init__ in its thread pool.
-    return PaymentDeps(request, principal, runtime, ctx, directory)
+    return PaymentDeps(principal, key, ctx, directory, starter)
 
 
 Pay = Annotated[PaymentDeps, Depends(_payment_deps)]
-POSTED = {"status_code": 202, "response_model": PaymentPublic, "responses": {404: PROBLEM, 422: PROBLEM}}
+POSTED: dict[str, Any] = {
+    "status_code": 202,
+    "response_model": PaymentPublic,
+    "responses": {404: PROBLEM, 422: PROBLEM},
+}
 
 
 @router.post("/payments/transfers", **POSTED)
@@ -318,18 +319,114 @@ async def list_merchants() -> MerchantList:
 @router.get("/admin/payments/summary", response_model=PaymentsSummary, tags=["operator"])
 async def summary(_operator: Operator, runtime: RuntimeDep, ctx: ContextDep) -> PaymentsSummary:
     """Payments by stage, and how old the oldest unfinished saga is (operators)."""
+    stage = func.coalesce(store.Payment.outcome, store.Payment.step)
     async with runtime.db.read() as session:
-        counts = dict(
-            (await session.execute(select(store.Payment.stage, func.count()).group_by(store.Payment.stage))).all()
-        )
-        oldest = await session.scalar(
-            select(func.min(store.Payment.created_at)).where(store.Payment.stage.not_in(list(domain.TERMINAL)))
-        )
-    non_terminal = sum(n for stage, n in counts.items() if stage not in domain.TERMINAL)
+        counts = {
+            domain.STAGES.get(name, name): int(n)
+            for name, n in (await session.execute(select(stage, func.count()).group_by(stage))).all()
+        }
+        oldest = await session.scalar(select(func.min(store.Payment.created_at)).where(store.Payment.outcome.is_(None)))
+    non_terminal = sum(n for name, n in counts.items() if name not in (COMPLETED, FAILED))
     age = None
     if oldest is not None:
         oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=ctx.clock.now().tzinfo)
         age = (ctx.clock.now() - oldest).total_seconds()
-    return PaymentsSummary(
-        by_stage={str(k): int(v) for k, v in counts.items()}, non_terminal=non_terminal, oldest_non_terminal_s=age
+    return PaymentsSummary(by_stage=counts, non_terminal=non_terminal, oldest_non_terminal_s=age)
+
+
+# --- sandbox deposits ---------------------------------------------------------------------
+
+sandbox = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
+
+
+async def _sandbox_only(runtime: RuntimeDep) -> None:
+    if not runtime.settings.sandbox:
+        raise Problem(404, "not-found", "sandbox controls are off: the stack is not in sandbox mode")
+
+
+def deposit_public(d: store.Deposit) -> DepositPublic:
+    return DepositPublic(
+        id=d.id,
+        account_id=d.account_id,
+        amount=format_minor(d.amount_minor, d.currency),
+        amount_minor=d.amount_minor,
+        currency=d.currency,
+        status=domain.public_status(d),  # type: ignore[arg-type]
+        reason=d.reason,
+        detail=d.detail,
+        created_at=d.created_at,
+        links={"self": f"/v1/sandbox/deposits/{d.id}", "account": f"/v1/accounts/{d.account_id}"},
     )
+
+
+@sandbox.post(
+    "/deposits",
+    status_code=202,
+    response_model=DepositPublic,
+    dependencies=[Depends(_sandbox_only)],
+    responses={404: PROBLEM, 422: PROBLEM},
+)
+async def create_deposit(
+    body: DepositCreate,
+    principal: CurrentCustomer,
+    key: OptionalIdempotencyKey,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    directory: DirectoryDep,
+) -> Response:
+    """Fund one of your accounts from the sandbox's external cash-in account: a saga of
+    one `accounts.CreditAccount`, answered 202 pending; it completes (or fails, e.g. above
+    a class III balance cap) when accounts replies."""
+    if body.currency != "CNY":
+        raise Problem(422, "unsupported-currency", f"currency {body.currency!r} is not supported; use CNY")
+    try:
+        amount_minor = to_minor(body.amount, body.currency)
+    except InvalidAmount as exc:
+        raise Problem(422, "invalid-amount", str(exc)) from None
+    account = await directory.account(body.account_id)
+    if account is None or account.customer_id != principal.customer_id:
+        raise not_found("account", body.account_id)
+    try:
+        async with runtime.unit_of_work() as uow:
+            deposit, _ = await handlers.request_deposit(
+                ctx,
+                uow,
+                customer_id=principal.customer_id,
+                account_id=account.id,
+                amount_minor=amount_minor,
+                currency=body.currency,
+                key=key,
+                correlation_id=correlation_id_var.get(),
+            )
+    except IntegrityError:
+        # The same key raced itself: the first request's deposit stands.
+        async with runtime.db.read() as session:
+            found = await store.deposit_by_key(session, principal.customer_id, key or "")
+        if found is None:
+            raise
+        deposit = found
+    public_deposit = deposit_public(deposit)
+    return Response(
+        public_deposit.model_dump_json(),
+        status_code=202,
+        media_type="application/json",
+        headers={"location": public_deposit.links["self"]},
+    )
+
+
+@sandbox.get(
+    "/deposits/{deposit_id}",
+    response_model=DepositPublic,
+    dependencies=[Depends(_sandbox_only)],
+    responses={404: PROBLEM},
+)
+async def get_deposit(deposit_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> DepositPublic:
+    """A deposit's status: pending, completed, or failed with the reason."""
+    async with runtime.db.read() as session:
+        deposit = await session.get(store.Deposit, deposit_id)
+    if deposit is None or deposit.customer_id != principal.customer_id:
+        raise not_found("deposit", deposit_id)
+    return deposit_public(deposit)
+
+
+routers = [router, sandbox]

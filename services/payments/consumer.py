@@ -1,8 +1,8 @@
 """Which topics and message types the payments service consumes."""
 
-from services.payments.handlers import Context, event_handlers, prefetcher
+from services.payments.handlers import Context, event_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, PAYMENTS_EVENTS
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 TOPICS = [ACCOUNTS_COMMANDS, PAYMENTS_EVENTS]
 
@@ -13,7 +13,7 @@ def consumers(ctx: Context) -> list[ConsumerSpec]:
             name="payments",
             topics=[ACCOUNTS_EVENTS],
             handlers=event_handlers(ctx),
-            prefetch=prefetcher(ctx),
+            batch=ctx.batch,
             replies_only=True,
         )
     ]

@@ -1,16 +1,30 @@
-"""Payments rules as plain code: payment kinds, the saga's stages, risk rules, billers,
-merchants and the QR payload format. No I/O here."""
+"""Payments rules as plain code: payment kinds, the sagas' decisions (a payment, a
+sandbox deposit), risk rules, billers, merchants and the QR payload format. No I/O here."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from shared.errors import DomainError
 from shared.money import InvalidAmount, format_minor, to_minor
+from shared.saga.model import (
+    COMPLETED,
+    FAILED,
+    IGNORE,
+    TIMED_OUT,
+    Decision,
+    Saga,
+    Timeouts,
+    end,
+    move,
+    on_deadline,
+)
 
 
 class Kind(StrEnum):
@@ -20,21 +34,24 @@ class Kind(StrEnum):
     TOPUP = "topup"
 
 
-class Stage(StrEnum):
-    """Where a payment's saga stands. The last two are terminal."""
+# The saga steps (shared.saga.model): the command in flight.
+RESERVE = "reserve"  # ReserveFunds sent, waiting for accounts
+CAPTURE = "capture"  # risk approved, CaptureHold sent
+RELEASE = "release"  # failing: ReleaseHold sent, waiting for the release
+CREDIT = "credit"  # a deposit's CreditAccount sent
 
-    RESERVING = "reserving_funds"  # ReserveFunds sent, waiting for accounts
-    CAPTURING = "capturing"  # risk approved, CaptureHold sent
-    RELEASING = "releasing"  # failing: ReleaseHold sent, waiting for the release
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-TERMINAL = frozenset({Stage.COMPLETED, Stage.FAILED})
+# What the API and the events call each step of a payment ("stage").
+STAGES = {RESERVE: "reserving_funds", CAPTURE: "capturing", RELEASE: "releasing"}
 
 
-def public_status(stage: Stage) -> str:
-    return stage.value if stage in TERMINAL else "pending"
+def stage(saga: Saga) -> str:
+    """A payment's stage as the API shows it: its step, or how it ended."""
+    return saga.outcome or STAGES.get(saga.step or "", saga.step or "")
+
+
+def public_status(saga: Saga) -> str:
+    """pending, completed or failed."""
+    return saga.outcome or "pending"
 
 
 class Reason(StrEnum):
@@ -42,7 +59,7 @@ class Reason(StrEnum):
     CLASS_LIMIT_EXCEEDED = "class_limit_exceeded"
     RISK_REJECTED = "risk_rejected"
     PAYEE_UNAVAILABLE = "payee_unavailable"
-    TIMED_OUT = "timed_out"
+    TIMED_OUT = TIMED_OUT
     PAYER_UNAVAILABLE = "payer_unavailable"
 
 
@@ -56,14 +73,11 @@ ACCOUNTS_REASONS = {
 }
 
 
-class PaymentRejected(Exception):
-    """A request refused before anything is written (becomes a 4xx problem)."""
+class PaymentRejected(DomainError):
+    """A request refused before anything is written; `code` says which rule."""
 
-    def __init__(self, slug: str, detail: str, status: int = 422) -> None:
-        super().__init__(detail)
-        self.slug = slug
-        self.detail = detail
-        self.status = status
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail, code=code)
 
 
 # --- billers and merchants -------------------------------------------------------------
@@ -218,19 +232,86 @@ def assess(ctx: RiskContext, policy: RiskPolicy) -> RiskDecision:
     return RiskDecision(True)
 
 
-# --- the saga's clock ----------------------------------------------------------------------
+# --- the sagas' decisions ---------------------------------------------------------------------
+
+
+class PaymentState(Saga, Protocol):
+    """What a payment's decisions read of it, besides its saga columns."""
+
+    kind: str
+    customer_id: str
+    payee_customer_id: str | None
+    payee_key: str
+    amount_minor: int
+    payer_class: str | None
 
 
 @dataclass(frozen=True)
-class Timeouts:
-    step: timedelta = timedelta(seconds=5)
-    # Tries of a reservation before the payment gives up (and releases, in case it landed).
-    max_reserve_attempts: int = 6
+class PaymentSaga:
+    """A payment: hold the payer's funds, decide risk once they are held, capture them
+    into the payee, or release them and fail. `timeouts.max_attempts` bounds the tries of
+    the reservation only: a capture or a release is sent until accounts answers, since
+    stopping either would leave money half moved."""
+
+    policy: RiskPolicy = field(default_factory=RiskPolicy)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def on_funds_reserved(self, p: PaymentState, risk: RiskContext) -> tuple[Decision, RiskDecision | None]:
+        """The funds are held: risk decides, then the payment captures or releases."""
+        if p.step != RESERVE:
+            return IGNORE, None
+        verdict = assess(risk, self.policy)
+        if not verdict.approved:
+            return move(RELEASE, Reason.RISK_REJECTED, verdict.detail), verdict
+        if p.kind == Kind.BILL and p.payee_key.startswith(f"biller:{SANDBOX_FAIL_BILLER}:"):
+            return move(RELEASE, Reason.PAYEE_UNAVAILABLE, "the biller refused the payment (sandbox biller)"), verdict
+        return move(CAPTURE), verdict
+
+    def on_reservation_rejected(self, p: PaymentState, reason: str, detail: str) -> Decision:
+        if p.step == RESERVE:
+            return end(FAILED, ACCOUNTS_REASONS.get(reason, Reason.PAYER_UNAVAILABLE), detail)
+        if p.step == RELEASE:  # a reservation given up on was never placed: nothing to free
+            return end(FAILED)
+        return IGNORE
+
+    def on_hold_captured(self, p: PaymentState) -> Decision:
+        return end(COMPLETED) if p.step == CAPTURE else IGNORE
+
+    def on_capture_rejected(self, p: PaymentState, detail: str) -> Decision:
+        if p.step != CAPTURE:
+            return IGNORE
+        return move(RELEASE, Reason.PAYEE_UNAVAILABLE, detail or "the payee cannot receive this payment")
+
+    def on_hold_released(self, p: PaymentState) -> Decision:
+        return end(FAILED) if p.step == RELEASE else IGNORE
+
+    def on_deadline(self, p: PaymentState) -> Decision:
+        give_up = (
+            move(RELEASE, Reason.TIMED_OUT, "the bank did not answer in time; nothing was paid")
+            if p.step == RESERVE
+            else Decision(retry=True)
+        )
+        return on_deadline(p, self.timeouts, give_up)
 
 
-def next_deadline(now: datetime, timeouts: Timeouts, attempt: int) -> datetime:
-    """Back off a little with each try, capped at four steps."""
-    return now + timeouts.step * min(attempt, 4)
+@dataclass(frozen=True)
+class DepositSaga:
+    """A sandbox deposit: one CreditAccount from the external cash-in account. Re-sent
+    until accounts answers or `max_attempts` sends; a credit that lands after the deposit
+    gave up still completes it (the ledger is the truth, and the credit id is applied once)."""
+
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def on_credited(self, d: Saga) -> Decision:
+        if d.outcome is None or (d.outcome == FAILED and d.reason == Reason.TIMED_OUT):
+            return end(COMPLETED)
+        return IGNORE
+
+    def on_credit_rejected(self, d: Saga, reason: str, detail: str) -> Decision:
+        return end(FAILED, reason, detail) if d.step == CREDIT else IGNORE
+
+    def on_deadline(self, d: Saga) -> Decision:
+        return on_deadline(d, self.timeouts, end(FAILED, Reason.TIMED_OUT, "accounts did not answer in time"))
 
 
 def minor_from_decimal(amount: Decimal) -> int:

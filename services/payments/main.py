@@ -1,69 +1,93 @@
-"""payments: transfers, bills, merchant QR and top-ups as sagas over accounts.commands."""
+"""payments: transfers, bills, merchant QR, top-ups and sandbox deposits as sagas over
+accounts.commands."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 
-from services.payments import api, domain, store
+from services.payments import api, domain, handlers, store
 from services.payments.consumer import TOPICS, consumers
-from services.payments.directory import Directory
-from services.payments.handlers import Context, Starter, resend_overdue_steps
-from shared.service import Runtime, build_app, every, serve
-from shared.settings import Settings, service_settings
+from services.payments.handlers import Context, Starter
+from services.payments.settings import Settings, from_environment
+from shared.accounts_client import AccountsClient
+from shared.bootstrap import Overrides
+from shared.clock import Clock
+from shared.problems import install_error_statuses
+from shared.runtime import Runtime, every
+from shared.saga.model import Timeouts
+from shared.saga.store import SagaSweeper, SagaTable
+from shared.web import build_app, serve
 
 
-def create_app(settings: Settings | None = None, ctx: Context | None = None) -> FastAPI:
-    settings = settings or service_settings("payments")
-    ctx = ctx or Context(
-        policy=domain.RiskPolicy(
-            velocity_max=settings.payments.velocity_max,
-            velocity_window=timedelta(seconds=settings.payments.velocity_window_s),
-            new_payee_threshold_minor=settings.payments.new_payee_threshold_minor,
+def context(settings: Settings, clock: Clock) -> Context:
+    """The sagas' rules and clock, from the settings."""
+    knobs = settings.payments
+    return Context(
+        clock=clock,
+        saga=domain.PaymentSaga(
+            policy=domain.RiskPolicy(
+                velocity_max=knobs.velocity_max,
+                velocity_window=timedelta(seconds=knobs.velocity_window_s),
+                new_payee_threshold_minor=knobs.new_payee_threshold_minor,
+            ),
+            timeouts=Timeouts(step=timedelta(seconds=knobs.step_timeout_s), max_attempts=knobs.max_reserve_attempts),
         ),
-        timeouts=domain.Timeouts(
-            step=timedelta(seconds=settings.payments.step_timeout_s),
-            max_reserve_attempts=settings.payments.max_reserve_attempts,
-        ),
+        deposits=domain.DepositSaga(timeouts=Timeouts(step=timedelta(seconds=knobs.step_timeout_s))),
     )
+
+
+def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
+    settings = settings or from_environment()
+    ctx = context(settings, overrides.clock or Clock())
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
         consumers=consumers(ctx),
         clock=ctx.clock,
+        group_suffix=overrides.group_suffix,
     )
-    runtime.background.append(
-        every(1.0, "saga timeout sweep", lambda: resend_overdue_steps(ctx, runtime.db, store.messaging))
+    sweeper = SagaSweeper(
+        runtime.db,
+        runtime.unit_of_work,
+        ctx.clock,
+        [
+            SagaTable(store.Payment, partial(handlers.payments_overdue, ctx)),
+            SagaTable(store.Deposit, partial(handlers.deposits_overdue, ctx)),
+        ],
     )
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.directory = Directory(settings.urls.accounts, lambda: runtime.tokens.service_token("payments"))
-        try:
-            yield
-        finally:
-            await app.state.directory.close()
-
+    runtime.background.append(every(1.0, "saga sweep", sweeper.sweep))
+    starter = Starter(ctx, runtime.unit_of_work, spawn=runtime.own)
+    directory = AccountsClient(
+        settings.urls.accounts,
+        lambda: runtime.tokens.service_token("payments"),
+        transport=overrides.transports.get("accounts"),
+    )
+    # Closed in reverse order: payments stop being started, then the client closes.
+    runtime.on_stop("accounts client", directory.close)
+    runtime.on_stop("payment starter", starter.close)
     app = build_app(
         runtime,
         title="Sandbank payments",
-        description="Transfers, bills, merchant QR and top-ups. Each payment is a saga over "
+        description="Transfers, bills, merchant QR, top-ups and sandbox deposits. Each payment is a saga over "
         "`accounts.commands`: hold the funds, decide risk, capture into the payee or release.",
-        routers=[api.router],
-        extra_lifespan=lifespan,
+        routers=api.routers,
     )
+    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
-    app.state.starter = Starter(ctx, runtime.unit_of_work)
+    app.state.starter = starter
+    app.state.directory = directory
+    app.state.sweeper = sweeper
     return app
 
 
 def main() -> None:
-    serve(create_app, service_settings("payments"))
+    serve(create_app, from_environment())
 
 
 if __name__ == "__main__":

@@ -1,36 +1,60 @@
-"""payments tables: one row per payment saga, keyed by payment id (also its hold id)."""
+"""payments tables and the queries the handlers need: one row per payment saga, keyed by
+payment id (also its hold id), and one per sandbox deposit (its id is the credit id)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Index,
+    String,
+    UniqueConstraint,
+    bindparam,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UtcDateTime, new_base
-from shared.kafka.messaging import messaging_tables
+from shared.db import naming_metadata, table_of
+from shared.events import Message
+from shared.events import accounts as acc
+from shared.kafka.consumer import Batch
+from shared.kafka.messaging import UnitOfWork, messaging_tables
+from shared.migrations import Migrations
+from shared.saga.store import SagaColumns
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
+
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
-class Payment(Base):
+class Payment(SagaColumns, Base):
+    """A payment and its saga (kind: transfer, bill, qr or topup)."""
+
     __tablename__ = "payment"
     __table_args__ = (
         # The gateway's Idempotency-Key, kept here too: a retry that slips past the
         # gateway still finds the payment it already made.
         UniqueConstraint("customer_id", "idempotency_key", name="uq_payment_customer_id_idempotency_key"),
         Index("ix_payment_customer_id_created_at", "customer_id", "created_at"),
-        Index("ix_payment_stage_deadline_at", "stage", "deadline_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     customer_id: Mapped[str] = mapped_column(String(36))
     idempotency_key: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(10))
-    stage: Mapped[str] = mapped_column(String(20))
     payer_account_id: Mapped[str] = mapped_column(String(64))
     payer_class: Mapped[str | None] = mapped_column(String(3))
     payee_account_id: Mapped[str] = mapped_column(String(64))
@@ -41,30 +65,42 @@ class Payment(Base):
     note: Mapped[str] = mapped_column(String(140), default="")
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    reason: Mapped[str | None] = mapped_column(String(40))
-    detail: Mapped[str | None] = mapped_column(String(300))
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     entry_id: Mapped[str | None] = mapped_column(String(36))
-    correlation_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-# --- the saga's hot path, in Core --------------------------------------------------------
+class Deposit(SagaColumns, Base):
+    """A sandbox cash-in and its saga: one CreditAccount from internal:cash-in."""
+
+    __tablename__ = "deposit"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "idempotency_key", name="uq_deposit_customer_id_idempotency_key"),
+        Index("ix_deposit_customer_id_created_at", "customer_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    # Optional for deposits: a retry without a key makes a second deposit, as it says.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    account_id: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+# --- the payment sagas' hot path, in Core --------------------------------------------------
 # A consumer batch or a group of requests writes its sagas with one statement each way,
 # instead of an ORM flush per object (about 300 us each here). Sagas on this path are
 # plain, never-attached `Payment` objects.
 
-_table = Payment.__table__
-_COLUMNS = [c.key for c in _table.c]
+_payment = table_of(Payment)
+_COLUMNS = [c.key for c in _payment.c]
 # What a saga step may change; the rest is fixed when the payment is requested.
-_MUTABLE = ("stage", "reason", "detail", "attempts", "deadline_at", "entry_id", "updated_at", "completed_at")
+_MUTABLE = ("step", "attempts", "deadline_at", "outcome", "reason", "detail", "entry_id", "updated_at", "ended_at")
 
-INSERT = insert(_table)
+INSERT = insert(_payment)
 UPDATE = (
-    update(_table).where(_table.c.id == bindparam("b_id")).values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+    update(_payment)
+    .where(_payment.c.id == bindparam("b_id"))
+    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
 )
 
 
@@ -78,8 +114,142 @@ def changes_of(payment: Payment) -> dict[str, Any]:
     return {"b_id": payment.id} | {f"b_{name}": getattr(payment, name) for name in _MUTABLE}
 
 
-async def load_sagas(session: AsyncSession, ids: set[str]) -> dict[str, Payment]:
-    """Sagas by id as unattached objects, locked FOR UPDATE on PostgreSQL (SQLite's single
-    writer already excludes the timeout sweeper)."""
-    rows = (await session.execute(select(_table).where(_table.c.id.in_(ids)).with_for_update())).mappings().all()
-    return {row["id"]: Payment(**row) for row in rows}
+async def load_payments(session: AsyncSession, ids: Iterable[str]) -> dict[str, Payment]:
+    """Payments by id as unattached objects, locked FOR UPDATE on PostgreSQL (SQLite's
+    single writer already excludes the sweeper)."""
+    rows = (await session.execute(select(_payment).where(_payment.c.id.in_(ids)).with_for_update())).mappings()
+    return {row["id"]: Payment(**row) for row in rows.all()}
+
+
+async def payment_by_key(session: AsyncSession, customer_id: str, key: str) -> Payment | None:
+    return await session.scalar(
+        select(Payment).where(Payment.customer_id == customer_id, Payment.idempotency_key == key)
+    )
+
+
+async def deposit_by_key(session: AsyncSession, customer_id: str, key: str) -> Deposit | None:
+    return await session.scalar(
+        select(Deposit).where(Deposit.customer_id == customer_id, Deposit.idempotency_key == key)
+    )
+
+
+async def deposits_for_update(session: AsyncSession, ids: Iterable[str]) -> list[Deposit]:
+    return list((await session.scalars(select(Deposit).where(Deposit.id.in_(list(ids))).with_for_update())).all())
+
+
+@dataclass(frozen=True)
+class RiskInputs:
+    recent_payments: int  # the payer's payments within the velocity window before this one
+    paid_before: bool  # a completed payment to this payee, as committed before the batch
+
+
+class KnownPayees:
+    """Payees each customer has completed a payment to: once known, known for good, so a
+    positive answer is kept in memory (bounded) and the database is asked only otherwise."""
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._pairs: set[tuple[str, str]] = set()
+
+    def __contains__(self, pair: object) -> bool:
+        return pair in self._pairs
+
+    def add(self, customer_id: str, payee_key: str) -> None:
+        if len(self._pairs) > self.limit:
+            self._pairs.clear()
+        self._pairs.add((customer_id, payee_key))
+
+    def missing(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        return set(pairs) - self._pairs
+
+
+class SagaBatch(Batch):
+    """The payment sagas one transaction works on, handed to every handler of it: loaded
+    (and locked, on PostgreSQL) up front with what their risk decisions read, changed in
+    memory, and written back with one UPDATE statement for all of them (`write`)."""
+
+    def __init__(self, uow: UnitOfWork, *, velocity_window: timedelta, known: KnownPayees) -> None:
+        super().__init__(uow)
+        self.velocity_window = velocity_window
+        self.known = known
+        # By id; None: not a payment of ours (most facts on accounts.events are not).
+        self.payments: dict[str, Payment | None] = {}
+        self.risk: dict[str, RiskInputs] = {}
+        self._moved: dict[str, Payment] = {}
+
+    async def load(self, messages: Sequence[Message]) -> None:
+        ids = {hold_id for m in messages if (hold_id := getattr(m, "hold_id", None)) is not None}
+        await self._load(ids)
+        reserved = {m.hold_id for m in messages if isinstance(m, acc.FundsReserved)}
+        await self._load_risk([p for i in reserved if (p := self.payments.get(i)) is not None and p.step == "reserve"])
+
+    async def _load(self, ids: set[str]) -> None:
+        missing = ids - self.payments.keys()
+        if not missing:
+            return
+        found = await load_payments(self.uow.session, missing)
+        self.payments.update({i: found.get(i) for i in missing})
+
+    async def payment(self, hold_id: str) -> Payment | None:
+        """The payment a fact about `hold_id` concerns, or None for another service's hold."""
+        if hold_id not in self.payments:
+            await self._load({hold_id})
+        return self.payments[hold_id]
+
+    async def risk_inputs(self, payment: Payment) -> RiskInputs:
+        if payment.id not in self.risk:  # a fact applied outside a batch's load
+            await self._load_risk([payment])
+        return self.risk[payment.id]
+
+    def moved(self, payment: Payment) -> None:
+        """Mark a payment changed: `write` stages its new step."""
+        self._moved[payment.id] = payment
+
+    def saved(self, payment: Payment) -> None:
+        """A new payment's INSERT, staged at once (its saga starts in this transaction)."""
+        self.uow.stage(INSERT, row_of(payment))
+
+    async def write(self) -> None:
+        for payment in self._moved.values():
+            self.uow.stage(UPDATE, changes_of(payment))
+        self._moved.clear()
+
+    async def _load_risk(self, assessing: list[Payment]) -> None:
+        """What the risk rules read for the payments being assessed, in two queries for
+        all of them."""
+        if not assessing:
+            return
+        session = self.uow.session
+        customers = sorted({p.customer_id for p in assessing})
+        since = min(p.created_at for p in assessing) - self.velocity_window
+        until = max(p.created_at for p in assessing)
+        created: dict[str, list[datetime]] = {c: [] for c in customers}
+        with session.no_autoflush:
+            for customer_id, created_at in (
+                await session.execute(
+                    select(Payment.customer_id, Payment.created_at).where(
+                        Payment.customer_id.in_(customers), Payment.created_at >= since, Payment.created_at <= until
+                    )
+                )
+            ).all():
+                created[customer_id].append(created_at)
+            unknown = self.known.missing((p.customer_id, p.payee_key) for p in assessing)
+            if unknown:
+                for customer_id, payee_key in (
+                    await session.execute(
+                        select(Payment.customer_id, Payment.payee_key)
+                        .where(
+                            tuple_(Payment.customer_id, Payment.payee_key).in_(sorted(unknown)),
+                            Payment.outcome == "completed",
+                        )
+                        .distinct()
+                    )
+                ).all():
+                    self.known.add(customer_id, payee_key)
+        for p in assessing:
+            times = sorted(created[p.customer_id])
+            self.risk[p.id] = RiskInputs(
+                recent_payments=bisect.bisect_left(times, p.created_at)
+                - bisect.bisect_left(times, p.created_at - self.velocity_window),
+                paid_before=(p.customer_id, p.payee_key) in self.known,
+            )

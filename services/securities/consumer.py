@@ -4,7 +4,7 @@ credits and transfers are skipped by their id prefix)."""
 
 from services.securities.handlers import Context, event_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, SECURITIES_EVENTS
-from shared.service import ConsumerSpec
+from shared.runtime import ConsumerSpec
 
 # Created at start-up: what we publish to, and what we consume.
 TOPICS = [SECURITIES_EVENTS, ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS]

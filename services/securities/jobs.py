@@ -13,7 +13,7 @@ from sqlalchemy import select
 from services.securities import domain, handlers, store
 from services.securities.handlers import Context
 from shared.events import utcnow
-from shared.service import Runtime, every
+from shared.runtime import Runtime, every
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from services.securities.config import SecuritiesSettings
 from services.securities.consumer import TOPICS, consumers
 from services.securities.directory import AccountsDirectory
 from services.securities.handlers import Context
-from shared.service import Runtime, build_app, serve
+from shared.runtime import Runtime
 from shared.settings import Settings, service_settings
+from shared.web import build_app, serve
 
 
 def create_app(
@@ -28,11 +29,12 @@ def create_app(
     """`ctx` (or `securities`, the SECURITIES_ settings) sets the market seed, hours,
     fees and saga timeouts; `accounts_transport` lets a test reach an in-process
     accounts app instead of `settings.urls.accounts`."""
-    settings = settings or service_settings("securities")
+    settings = settings or service_settings("securities", Settings)
     ctx = ctx or Context(settings=securities or SecuritiesSettings())
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
+        migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
         consumers=consumers(ctx),
@@ -63,7 +65,7 @@ def create_app(
 
 
 def main() -> None:
-    serve(create_app, service_settings("securities"))
+    serve(create_app, service_settings("securities", Settings))
 
 
 if __name__ == "__main__":

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.securities import domain
-from shared.db import UtcDateTime, new_base
+from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
+from shared.migrations import Migrations
 
-Base = new_base()
+
+class Base(DeclarativeBase):
+    metadata = naming_metadata()
+
+
 messaging = messaging_tables(Base.metadata)
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
 class Order(Base):

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -20,19 +20,42 @@ from shared.observability import correlation_id_var
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[UnitOfWork, Envelope, Message], Awaitable[None]]
-Prefetch = Callable[[UnitOfWork, list[Message]], Awaitable[None]]
 C = TypeVar("C")
 
 
-def bind_handlers(
-    ctx: C, reactions: Mapping[type[Message], Callable[[C, UnitOfWork, Any], Awaitable[None]]]
-) -> dict[str, Handler]:
-    """Handlers by message type from use cases written as `fn(ctx, uow, message)`."""
+class Batch:
+    """The working set of one transaction, handed to each of its handlers as an argument.
 
-    def bind(fn: Callable[[C, UnitOfWork, Any], Awaitable[None]]) -> Handler:
-        async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
-            await fn(ctx, uow, message)
+    A consumer that names a batch (`ConsumerSpec.batch`) gets one per transaction: it
+    loads what the messages will touch in a few queries (`load`), the handlers read and
+    change it in memory, and `write` stages what changed on the unit of work, one
+    statement per table, before it commits. Nothing hides in the session: what a
+    handler depends on is the batch it is given."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    async def load(self, messages: Sequence[Message]) -> None:
+        """Prefetch what `messages` will touch (nothing, unless a service's batch says)."""
+
+    async def write(self) -> None:
+        """Stage what the handlers changed (nothing, unless a service's batch says)."""
+
+
+# A message's handler: called with the consumer's batch, or the unit of work itself
+# where the consumer has no batch of its own.
+Handler = Callable[[Any, Envelope, Message], Awaitable[None]]
+BatchFactory = Callable[[UnitOfWork], Batch]
+
+
+def bind_handlers(
+    ctx: C, reactions: Mapping[type[Message], Callable[[C, Any, Any], Awaitable[None]]]
+) -> dict[str, Handler]:
+    """Handlers by message type from use cases written as `fn(ctx, batch_or_uow, message)`."""
+
+    def bind(fn: Callable[[C, Any, Any], Awaitable[None]]) -> Handler:
+        async def handle(state: Any, _envelope: Envelope, message: Message) -> None:
+            await fn(ctx, state, message)
 
         return handle
 
@@ -68,18 +91,20 @@ class ConsumerLoop:
         max_attempts: int = 4,
         retry_backoff_ms: int = 50,
         session_timeout_ms: int = 3000,
-        prefetch: Prefetch | None = None,
+        batch: BatchFactory | None = None,
         replies_for: str | None = None,
         fetch_max_wait_ms: int = 100,
         commit_interval_s: float = 0.2,
+        commit_timeout_s: float = 2.0,
     ) -> None:
         # Offsets are committed at most this often, not after every batch: a commit is a
         # broker round trip, and what a crash re-reads the inbox drops anyway.
         self.commit_interval_s = commit_interval_s
+        self.commit_timeout_s = commit_timeout_s
         self._uncommitted: dict[Any, int] = {}
         self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms
-        self.prefetch = prefetch
+        self.batch = batch
         # Take only the replies to this service's own commands (and facts nobody caused).
         self.replies_for = replies_for
         self.session_timeout_ms = session_timeout_ms
@@ -119,8 +144,11 @@ class ConsumerLoop:
     async def stop(self) -> None:
         self.running = False
         if self.consumer is not None:
-            await self._commit()
-            await self.consumer.stop()
+            try:
+                await self._commit()
+            finally:
+                # Leaves the group (one request, bounded by aiokafka's request timeout).
+                await self.consumer.stop()
 
     async def lag(self) -> int:
         """Consumer lag from our own positions against the end offsets."""
@@ -162,11 +190,13 @@ class ConsumerLoop:
         if not offsets or self.consumer is None:
             return
         try:
-            await self.consumer.commit(offsets)
-        except (CommitFailedError, KafkaError) as exc:
-            # A rebalance took the partitions; whoever gets them re-reads and the
-            # inbox makes that a no-op.
-            log.warning("offset commit failed (%s); messages will be re-read", exc)
+            # aiokafka retries a commit for as long as the group has no coordinator: bounded,
+            # so a lost coordinator cannot stall the loop or its shutdown.
+            await asyncio.wait_for(self.consumer.commit(offsets), self.commit_timeout_s)
+        except (CommitFailedError, KafkaError, TimeoutError) as exc:
+            # A rebalance took the partitions, or the coordinator is gone; whoever reads them
+            # next re-reads and the inbox makes that a no-op.
+            log.warning("offset commit failed (%r); messages will be re-read", exc)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
@@ -208,24 +238,27 @@ class ConsumerLoop:
     async def _apply_batch(self, items: list[tuple[ConsumerRecord, Envelope, Message]]) -> None:
         async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
             seen = await uow.seen(self.name, [e.id for _, e, _ in items])
-            if self.prefetch is not None:
-                await self.prefetch(uow, [m for _, e, m in items if e.id not in seen])
+            batch = self.batch(uow) if self.batch is not None else None
+            if batch is not None:
+                await batch.load([m for _, e, m in items if e.id not in seen])
             fresh: list[str] = []
             for _, envelope, message in items:
                 if envelope.id in seen:
                     self.duplicates += 1
                     continue
                 seen.add(envelope.id)
-                await self._handle(uow, envelope, message)
+                await self._handle(uow, batch, envelope, message)
                 fresh.append(envelope.id)
+            if batch is not None:
+                await batch.write()
             await uow.record_handled(self.name, fresh)
         self.applied += len(fresh)
 
-    async def _handle(self, uow: UnitOfWork, envelope: Envelope, message: Message) -> None:
+    async def _handle(self, uow: UnitOfWork, batch: Batch | None, envelope: Envelope, message: Message) -> None:
         uow.causation = envelope
         token = correlation_id_var.set(envelope.correlation_id)
         try:
-            await self.handlers[envelope.type](uow, envelope, message)
+            await self.handlers[envelope.type](batch if batch is not None else uow, envelope, message)
         finally:
             correlation_id_var.reset(token)
 

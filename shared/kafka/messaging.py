@@ -105,8 +105,7 @@ class UnitOfWork:
     """`async with UnitOfWork(...) as uow:` commits on a clean exit, rolls back on error.
 
     `uow.after_commit.append(callback)` runs a plain function once the transaction has
-    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote.
-    `uow.before_commit` runs plain functions just before, while the transaction is open."""
+    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote."""
 
     def __init__(
         self,
@@ -121,14 +120,10 @@ class UnitOfWork:
         self.source = source
         self.causation = causation
         self.session: AsyncSession = db.write()
-        self.session.info["uow"] = self  # for store code that is handed only the session
         self._outbox: list[dict[str, Any]] = []
         self._staged: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self.published: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
-        # Plain functions run first thing at commit, e.g. to stage rows built from objects
-        # the handlers have finished changing.
-        self.before_commit: list[Callable[[], None]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         await self.session.begin()
@@ -196,9 +191,6 @@ class UnitOfWork:
             self.stage(statement, {"consumer": consumer, "message_id": m, "handled_at": now})
 
     async def commit(self) -> None:
-        before, self.before_commit = self.before_commit, []
-        for callback in before:
-            callback()
         staged, self._staged = self._staged, {}
         for statement, rows in staged.values():
             changed = await self.db.quick_write(statement).run(self.session, rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,7 @@ class AccountCreate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-ACCOUNT_EXAMPLE = {
+ACCOUNT_EXAMPLE: dict[str, Any] = {
     "id": "5a0e1d3c-0000-4000-8000-000000000101",
     "customer_id": "9b1c7a2e-0000-4000-8000-000000000001",
     "kind": "checking",
@@ -67,7 +67,7 @@ class AccountPublic(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, a) -> AccountPublic:  # type: ignore[no-untyped-def]
+    def of(cls, a) -> AccountPublic:
         available = a.balance_minor - a.held_minor
         return cls(
             id=a.id,
@@ -84,7 +84,7 @@ class AccountPublic(BaseModel):
         )
 
 
-ACCOUNT_LIST_EXAMPLE = {"items": [ACCOUNT_EXAMPLE]}
+ACCOUNT_LIST_EXAMPLE: dict[str, Any] = {"items": [ACCOUNT_EXAMPLE]}
 
 
 class AccountList(BaseModel):
@@ -93,7 +93,7 @@ class AccountList(BaseModel):
     items: list[AccountPublic]
 
 
-TRANSACTION_EXAMPLE = {
+TRANSACTION_EXAMPLE: dict[str, Any] = {
     "id": 1042,
     "entry_id": "c41f7a90-5d2e-4b8a-9f13-6e0d2b7c8a55",
     "kind": "transfer",
@@ -126,7 +126,7 @@ class TransactionPublic(BaseModel):
     created_at: datetime
 
 
-TRANSACTION_PAGE_EXAMPLE = {"items": [TRANSACTION_EXAMPLE], "next_cursor": "MTA0Mg"}
+TRANSACTION_PAGE_EXAMPLE: dict[str, Any] = {"items": [TRANSACTION_EXAMPLE], "next_cursor": "MTA0Mg"}
 
 
 class TransactionPage(BaseModel):
@@ -142,7 +142,7 @@ class LedgerViolation(BaseModel):
     account_id: str | None = None
 
 
-LEDGER_CHECK_EXAMPLE = {
+LEDGER_CHECK_EXAMPLE: dict[str, Any] = {
     "ok": True,
     "checked_at": "2025-06-02T09:35:00Z",
     "accounts_checked": 12,
@@ -180,6 +180,10 @@ class AccountDirectoryEntry(BaseModel):
     currency: str
     kyc_class: str | None
     holder: str = Field(description="The holder's name, masked")
+
+
+class AccountDirectoryList(BaseModel):
+    items: list[AccountDirectoryEntry]
 
 
 class CustomerDirectoryEntry(BaseModel):

@@ -55,7 +55,7 @@ class ClaimKindPublic(BaseModel):
     required_documents: list[str]
 
 
-PRODUCT_EXAMPLE = {
+PRODUCT_EXAMPLE: dict[str, Any] = {
     "code": "personal_accident",
     "name": "Personal accident",
     "description": "Accidental injury and disability, worldwide, from the day it starts.",
@@ -116,7 +116,7 @@ class ProductPublic(BaseModel):
     version: int
 
 
-PRODUCT_LIST_EXAMPLE = {"items": [PRODUCT_EXAMPLE]}
+PRODUCT_LIST_EXAMPLE: dict[str, Any] = {"items": [PRODUCT_EXAMPLE]}
 
 
 class ProductList(BaseModel):
@@ -147,7 +147,7 @@ class InsuranceQuoteCreate(BaseModel):
     currency: CurrencyName = "CNY"
 
 
-QUOTE_EXAMPLE = {
+QUOTE_EXAMPLE: dict[str, Any] = {
     "id": EXAMPLE_QUOTE_ID,
     "product_code": "personal_accident",
     "age": 30,
@@ -225,7 +225,7 @@ class PolicyCreate(BaseModel):
     account_id: str = ID
 
 
-POLICY_EXAMPLE = {
+POLICY_EXAMPLE: dict[str, Any] = {
     "id": EXAMPLE_POLICY_ID,
     "number": "PA-B7E4A2D91C3F",
     "customer_id": DEMO_CUSTOMER,
@@ -298,7 +298,7 @@ class PolicyPublic(BaseModel):
     links: dict[str, str]
 
 
-POLICY_PAGE_EXAMPLE = {"items": [POLICY_EXAMPLE], "next_cursor": None}
+POLICY_PAGE_EXAMPLE: dict[str, Any] = {"items": [POLICY_EXAMPLE], "next_cursor": None}
 
 
 class PolicyPage(BaseModel):
@@ -414,7 +414,7 @@ class DecisionPublic(BaseModel):
     created_at: datetime
 
 
-CLAIM_EXAMPLE = {
+CLAIM_EXAMPLE: dict[str, Any] = {
     "id": EXAMPLE_CLAIM_ID,
     "number": "CL-5E8A1C3F9B2D",
     "policy_id": EXAMPLE_POLICY_ID,
@@ -507,7 +507,7 @@ class ClaimPublic(BaseModel):
     links: dict[str, str]
 
 
-CLAIM_PAGE_EXAMPLE = {"items": [CLAIM_EXAMPLE], "next_cursor": None}
+CLAIM_PAGE_EXAMPLE: dict[str, Any] = {"items": [CLAIM_EXAMPLE], "next_cursor": None}
 
 
 class ClaimPage(BaseModel):

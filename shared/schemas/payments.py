@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -88,7 +88,7 @@ class Payee(BaseModel):
     reference: str = ""
 
 
-PAYMENT_EXAMPLE = {
+PAYMENT_EXAMPLE: dict[str, Any] = {
     "id": "e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88",
     "kind": "transfer",
     "status": "completed",
@@ -134,7 +134,7 @@ class PaymentPublic(BaseModel):
     links: dict[str, str]
 
 
-PAYMENT_PAGE_EXAMPLE = {"items": [PAYMENT_EXAMPLE], "next_cursor": None}
+PAYMENT_PAGE_EXAMPLE: dict[str, Any] = {"items": [PAYMENT_EXAMPLE], "next_cursor": None}
 
 
 class PaymentPage(BaseModel):
@@ -144,7 +144,12 @@ class PaymentPage(BaseModel):
     next_cursor: str | None
 
 
-BILLER_EXAMPLE = {"code": "SH-WATER", "name": "Shanghai Water", "category": "water", "reference_hint": "10 digits"}
+BILLER_EXAMPLE: dict[str, Any] = {
+    "code": "SH-WATER",
+    "name": "Shanghai Water",
+    "category": "water",
+    "reference_hint": "10 digits",
+}
 
 
 class BillerPublic(BaseModel):
@@ -156,7 +161,7 @@ class BillerPublic(BaseModel):
     reference_hint: str
 
 
-BILLER_LIST_EXAMPLE = {"items": [BILLER_EXAMPLE]}
+BILLER_LIST_EXAMPLE: dict[str, Any] = {"items": [BILLER_EXAMPLE]}
 
 
 class BillerList(BaseModel):
@@ -165,7 +170,7 @@ class BillerList(BaseModel):
     items: list[BillerPublic]
 
 
-MERCHANT_EXAMPLE = {
+MERCHANT_EXAMPLE: dict[str, Any] = {
     "id": "M100001",
     "name": "Lanzhou Noodle House",
     "city": "Shanghai",
@@ -182,7 +187,7 @@ class MerchantPublic(BaseModel):
     qr_example: str
 
 
-MERCHANT_LIST_EXAMPLE = {"items": [MERCHANT_EXAMPLE]}
+MERCHANT_LIST_EXAMPLE: dict[str, Any] = {"items": [MERCHANT_EXAMPLE]}
 
 
 class MerchantList(BaseModel):
@@ -191,7 +196,7 @@ class MerchantList(BaseModel):
     items: list[MerchantPublic]
 
 
-PAYMENTS_SUMMARY_EXAMPLE = {
+PAYMENTS_SUMMARY_EXAMPLE: dict[str, Any] = {
     "by_stage": {"completed": 118, "failed": 3, "capturing": 1},
     "non_terminal": 1,
     "oldest_non_terminal_s": 2.4,
@@ -204,3 +209,47 @@ class PaymentsSummary(BaseModel):
     by_stage: dict[str, int]
     non_terminal: int
     oldest_non_terminal_s: float | None
+
+
+class DepositCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"account_id": "5a0e1d3c-0000-4000-8000-000000000101", "amount": "100.00", "currency": "CNY"}]
+        },
+    )
+    account_id: str = Field(min_length=1, max_length=64)
+    amount: AmountIn
+    currency: str = Field(default="CNY", max_length=3)
+
+
+DEPOSIT_EXAMPLE: dict[str, Any] = {
+    "id": "7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
+    "account_id": "5a0e1d3c-0000-4000-8000-000000000101",
+    "amount": "100.00",
+    "amount_minor": 10000,
+    "currency": "CNY",
+    "status": "pending",
+    "reason": None,
+    "detail": None,
+    "created_at": "2025-06-02T09:30:00Z",
+    "links": {
+        "self": "/v1/sandbox/deposits/7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
+        "account": "/v1/accounts/5a0e1d3c-0000-4000-8000-000000000101",
+    },
+}
+
+
+class DepositPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEPOSIT_EXAMPLE]})
+
+    id: str
+    account_id: str
+    amount: str
+    amount_minor: int
+    currency: str
+    status: Literal["pending", "completed", "failed"]
+    reason: str | None = None
+    detail: str | None = None
+    created_at: datetime
+    links: dict[str, str]

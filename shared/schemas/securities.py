@@ -75,7 +75,7 @@ class OrderCreate(BaseModel):
     price: PriceIn | None = Field(default=None, description="Limit price (limit orders only), on the tick")
 
 
-ORDER_EXAMPLE = {
+ORDER_EXAMPLE: dict[str, Any] = {
     "id": "4d8f2a61-9e3b-4c7d-a5f0-1b6e8c2d9a43",
     "symbol": "600519",
     "name": "Kweichow Moutai",
@@ -145,7 +145,7 @@ class OrderPublic(BaseModel):
     links: dict[str, str]
 
 
-ORDER_PAGE_EXAMPLE = {"items": [ORDER_EXAMPLE], "next_cursor": None}
+ORDER_PAGE_EXAMPLE: dict[str, Any] = {"items": [ORDER_EXAMPLE], "next_cursor": None}
 
 
 class OrderPage(BaseModel):
@@ -155,7 +155,7 @@ class OrderPage(BaseModel):
     next_cursor: str | None
 
 
-POSITION_EXAMPLE = {
+POSITION_EXAMPLE: dict[str, Any] = {
     "symbol": "600519",
     "name": "Kweichow Moutai",
     "quantity": 100,
@@ -198,7 +198,7 @@ class PositionPublic(BaseModel):
     realised_pnl_minor: int
 
 
-PORTFOLIO_TOTALS_EXAMPLE = {
+PORTFOLIO_TOTALS_EXAMPLE: dict[str, Any] = {
     "market_value": "170000.00",
     "market_value_minor": 17000000,
     "cost": "168842.20",
@@ -219,7 +219,7 @@ class PortfolioTotals(BaseModel):
     unrealised_pnl_minor: int
 
 
-POSITION_LIST_EXAMPLE = {"items": [POSITION_EXAMPLE], "totals": PORTFOLIO_TOTALS_EXAMPLE}
+POSITION_LIST_EXAMPLE: dict[str, Any] = {"items": [POSITION_EXAMPLE], "totals": PORTFOLIO_TOTALS_EXAMPLE}
 
 
 class PositionList(BaseModel):
@@ -232,7 +232,7 @@ class PositionList(BaseModel):
 # --- market data --------------------------------------------------------------------------------
 
 
-QUOTE_EXAMPLE = {
+QUOTE_EXAMPLE: dict[str, Any] = {
     "symbol": "600519",
     "name": "Kweichow Moutai",
     "exchange": "SH",
@@ -295,7 +295,7 @@ class QuotePublic(BaseModel):
     seq: int
 
 
-QUOTE_LIST_EXAMPLE = {"items": [QUOTE_EXAMPLE]}
+QUOTE_LIST_EXAMPLE: dict[str, Any] = {"items": [QUOTE_EXAMPLE]}
 
 
 class QuoteList(BaseModel):
@@ -304,7 +304,7 @@ class QuoteList(BaseModel):
     items: list[QuotePublic]
 
 
-INSTRUMENT_EXAMPLE = {
+INSTRUMENT_EXAMPLE: dict[str, Any] = {
     "symbol": "600519",
     "name": "Kweichow Moutai",
     "exchange": "SH",
@@ -331,7 +331,7 @@ class InstrumentPublic(BaseModel):
     stamp_duty_exempt: bool
 
 
-INSTRUMENT_LIST_EXAMPLE = {"items": [INSTRUMENT_EXAMPLE]}
+INSTRUMENT_LIST_EXAMPLE: dict[str, Any] = {"items": [INSTRUMENT_EXAMPLE]}
 
 
 class InstrumentList(BaseModel):
@@ -375,7 +375,7 @@ class BankTransferCreate(BaseModel):
     )
 
 
-BANK_TRANSFER_EXAMPLE = {
+BANK_TRANSFER_EXAMPLE: dict[str, Any] = {
     "id": "a9c3e7f1-2b5d-4e8a-b6c0-3f1d7e9a2c58",
     "direction": "bank_to_securities",
     "from_account_id": DEMO_CHECKING,
@@ -410,7 +410,7 @@ class BankTransferPublic(BaseModel):
     links: dict[str, str]
 
 
-BANK_TRANSFER_PAGE_EXAMPLE = {"items": [BANK_TRANSFER_EXAMPLE], "next_cursor": None}
+BANK_TRANSFER_PAGE_EXAMPLE: dict[str, Any] = {"items": [BANK_TRANSFER_EXAMPLE], "next_cursor": None}
 
 
 class BankTransferPage(BaseModel):

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from shared.sandbox import OPERATOR
-from shared.stack import Stack
 from tests.e2e.phone import Phone, register_and_login
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    data_dir: Path = tmp_path_factory.mktemp("stack")
+@contextmanager
+def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str = "stack") -> Iterator[Stack]:
+    data_dir: Path = tmp_path_factory.mktemp(name)
     # Step-up authentication is tested on its own gateway (tests/e2e/test_stepup.py); here it
     # would only stand between the other tests and what they are about.
     no_step_up = {"AUTH_STEPUP_AMOUNT_MINOR": str(10**12), "AUTH_STEPUP_NEW_PAYEE_MINOR": str(10**12)}
@@ -27,6 +28,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from bench.transfers import Bench
-from shared.stack import Stack
+from tools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 

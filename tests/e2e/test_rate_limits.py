@@ -14,9 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from shared.settings import GatewaySettings
-from shared.stack import Stack
 from tests.e2e.phone import eventually, register_and_login
 from tests.e2e.test_stepup import own_gateway
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -23,8 +23,8 @@ from gateway.bootstrap import Overrides
 from gateway.main import create_app
 from shared.clock import Clock
 from shared.settings import AuthSettings, DbSettings, GatewaySettings, KafkaSettings, ServiceUrls, Settings
-from shared.stack import BACKEND_SERVICES, Stack
 from tests.e2e.phone import Phone, eventually, register_and_login
+from tools.stack import BACKEND_SERVICES, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 

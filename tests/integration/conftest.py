@@ -12,22 +12,26 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import text
 
 from services.accounts import store
 from services.accounts.main import create_app
 from shared.auth import TokenIssuer
-from shared.broker import EmbeddedBroker
+from shared.bootstrap import Overrides
 from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
+from shared.migrations import VERSION_TABLE
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.harness import Bank, Tap
 from tests.integration.pg import fresh_schema
+from tools.broker import EmbeddedBroker
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -64,6 +68,7 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
     try:
         async with db.writer.begin() as conn:
             await conn.run_sync(store.Base.metadata.drop_all)
+            await conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
     finally:
         await db.dispose()
     return PG_URL
@@ -85,14 +90,20 @@ async def _start_group_at_end(bootstrap_servers: str, group: str, topic: str, pa
         await consumer.stop()
 
 
-def settings_for(service: str, url: str, bootstrap_servers: str) -> Settings:
-    """A process's settings in these tests: sandbox, plain-text logs, the given database
-    and the package's broker."""
-    return Settings(
+S = TypeVar("S", bound=Settings)
+
+
+def settings_for(
+    service: str, url: str, bootstrap_servers: str, *, pg_schema: str | None = None, cls: type[S] = Settings
+) -> S:
+    """A process's settings in these tests (`cls`: the service's own, where it has knobs):
+    sandbox, plain-text logs, the given database (on PostgreSQL, in `pg_schema`) and the
+    package's broker."""
+    return cls(
         service=service,
         environment="sandbox",
         log_json=False,
-        db=DbSettings(url=url),
+        db=DbSettings(url=url, schema_name=pg_schema),
         kafka=KafkaSettings(bootstrap_servers=bootstrap_servers),
         auth=AuthSettings(),
     )
@@ -111,14 +122,13 @@ async def database_of(service: str, backend: str, directory: Path, pg_schema: st
 @pytest.fixture(scope="package")
 async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
     settings = settings_for("accounts", database_url, bootstrap_servers)
-    app = create_app(settings)
+    suffix = ""
     if EXTERNAL_BROKER:
         # A shared broker may have other runs' history and groups on accounts.commands;
         # this app consumes in a group of its own, starting at the topic's end.
-        group = f"accounts-test-{backend}-{uuid.uuid4().hex[:8]}"
-        for consumer in app.state.runtime.consumers:
-            consumer.name = group
-        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_COMMANDS, settings.kafka.partitions)
+        suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}"
+        await _start_group_at_end(bootstrap_servers, f"accounts{suffix}", ACCOUNTS_COMMANDS, settings.kafka.partitions)
+    app = create_app(settings, overrides=Overrides(group_suffix=suffix))
     async with app.router.lifespan_context(app):
         tap = Tap(bootstrap_servers, [ACCOUNTS_EVENTS, dlq(ACCOUNTS_COMMANDS)])
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks=1, linger_ms=0)

@@ -74,38 +74,58 @@ class Tap:
             bootstrap_servers=self.bootstrap_servers, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
         )
         await consumer.start()
-        await consumer.topics()  # loads the metadata partitions_for_topic answers from
-        tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
-        assert tps, f"no partitions for {self.topics}"
-        consumer.assign(tps)
-        await consumer.seek_to_end(*tps)
-        for tp in tps:  # resolve the end positions now, before any test sends a command
-            await consumer.position(tp)
         self._consumer = consumer
-        self._task = asyncio.create_task(self._run())
+        try:
+            await consumer.topics()  # loads the metadata partitions_for_topic answers from
+            tps = [TopicPartition(t, p) for t in self.topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+            assert tps, f"no partitions for {self.topics}"
+            consumer.assign(tps)
+            await consumer.seek_to_end(*tps)
+            for tp in tps:  # resolve the end positions now, before any test sends a command
+                await consumer.position(tp)
+        except BaseException:
+            await self.stop()
+            raise
+        self._task = asyncio.create_task(self._run(), name=f"tap on {', '.join(self.topics)}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._consumer is not None:
-            await self._consumer.stop()
+        try:
+            if self._task is not None:
+                self._task.cancel()
+                await asyncio.wait([self._task])
+                self._raise_if_failed()
+        finally:
+            if self._consumer is not None:
+                await self._consumer.stop()
+
+    def _ended(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    def _raise_if_failed(self) -> None:
+        """A tap that died would make every wait look like a missing message: its own error instead."""
+        if self._ended() and self._task is not None and not self._task.cancelled() and self._task.exception():
+            raise RuntimeError(f"the tap on {self.topics} failed") from self._task.exception()
 
     async def _run(self) -> None:
         assert self._consumer is not None
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=200)
-            if not batch:
-                continue
+        try:
+            while True:
+                batch = await self._consumer.getmany(timeout_ms=200)
+                if not batch:
+                    continue
+                async with self._changed:
+                    for records in batch.values():
+                        for record in records:
+                            try:
+                                envelope: Envelope | None = Envelope.from_bytes(record.value)
+                            except ValueError:
+                                envelope = None
+                            self.seen.append(Seen(record, envelope))
+                    self._changed.notify_all()
+        except Exception:
             async with self._changed:
-                for records in batch.values():
-                    for record in records:
-                        try:
-                            envelope: Envelope | None = Envelope.from_bytes(record.value)
-                        except ValueError:
-                            envelope = None
-                        self.seen.append(Seen(record, envelope))
-                self._changed.notify_all()
+                self._changed.notify_all()  # waiters re-check, and raise this
+            raise
 
     def matching(self, predicate: Callable[[Seen], bool]) -> list[Seen]:
         return [s for s in self.seen if predicate(s)]
@@ -120,9 +140,11 @@ class Tap:
 
         try:
             async with asyncio.timeout(timeout_s), self._changed:
-                await self._changed.wait_for(lambda: first() is not None)
+                await self._changed.wait_for(lambda: first() is not None or self._ended())
         except TimeoutError:
+            self._raise_if_failed()
             raise AssertionError(f"no {what} within {timeout_s:.0f}s") from None
+        self._raise_if_failed()
         found = first()
         assert found is not None
         return found

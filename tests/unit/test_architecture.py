@@ -1,6 +1,7 @@
 """The architecture as checked contracts ([tool.importlinter] in pyproject.toml): services
 never import each other, shared imports no service nor the gateway, domain code imports
-no I/O library, and the gateway imports only shared."""
+no I/O library, the gateway imports only shared, and no process imports the developer
+tooling in tools."""
 
 from __future__ import annotations
 

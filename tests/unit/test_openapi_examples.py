@@ -56,9 +56,9 @@ def _modules() -> list[ModuleType]:
     names += [
         ".".join(p.relative_to(ROOT).with_suffix("").parts)
         for p in sorted((ROOT / "gateway").rglob("*.py"))
-        if p.stem not in ("__main__", "__init__")
+        if p.stem not in ("__main__", "__init__") and "migrations" not in p.parts
     ]
-    names.append("shared.service")
+    names.append("shared.internal")
     return [importlib.import_module(name) for name in names if not name.endswith(".__init__")]
 
 

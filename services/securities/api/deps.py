@@ -12,7 +12,7 @@ from services.securities import domain
 from services.securities.directory import AccountsDirectory
 from services.securities.handlers import Context
 from shared.problems import PROBLEM_JSON, Problem
-from shared.service import Runtime
+from shared.runtime import Runtime
 
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 

@@ -22,8 +22,8 @@ from services.securities.api.deps import (
 from shared.auth import CurrentCustomer
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import Problem, not_found
+from shared.runtime import Runtime
 from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
-from shared.service import Runtime
 
 router = APIRouter(responses={401: PROBLEM})
 

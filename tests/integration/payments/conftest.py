@@ -13,11 +13,12 @@ import httpx
 import pytest
 
 from services.payments.main import create_app
+from services.payments.settings import Settings
+from shared.bootstrap import Overrides
 from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
 from tests.integration.harness import Bank, Tap
 from tests.integration.payments.harness import Payments
-from tests.integration.pg import use_schema
 
 PG_SCHEMA = "payments_tests"
 
@@ -27,22 +28,16 @@ async def payments(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Payments]:
     url = await database_of("payments", backend, tmp_path_factory.mktemp("payments-sqlite"), PG_SCHEMA)
-    settings = settings_for("payments", url, bootstrap_servers)
-    app = create_app(settings)
-    runtime = app.state.runtime
-    if backend != "sqlite":
-        use_schema(runtime.db, PG_SCHEMA)
+    settings = settings_for(
+        "payments", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None, cls=Settings
+    )
+    suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
     if EXTERNAL_BROKER:
-        group = f"payments-test-{backend}-{uuid.uuid4().hex[:8]}"
-        for consumer in runtime.consumers:
-            consumer.name = group
-        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_EVENTS, settings.kafka.partitions)
+        await _start_group_at_end(bootstrap_servers, f"payments{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
+    # Account look-ups go to the accounts app in this process.
+    overrides = Overrides(group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
+    app = create_app(settings, overrides=overrides)
     async with app.router.lifespan_context(app):
-        # Directory lookups go to the accounts app in this process (closed with the directory).
-        await app.state.directory.client.aclose()
-        app.state.directory.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=bank.app), base_url="http://accounts", timeout=10
-        )
         tap = Tap(bootstrap_servers, [PAYMENTS_EVENTS])
         await tap.start()
         try:

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.payments import handlers, store
 from shared.clock import Clock
 from shared.events import accounts as acc
 from shared.events import payments as ev
+from shared.saga.store import SagaSweeper
 from tests.integration.harness import eventually
 from tests.integration.payments.harness import Payments, types
 
@@ -20,12 +20,12 @@ pytestmark = pytest.mark.broker
 async def test_a_step_resent_after_its_timeout_moves_the_money_once(payments: Payments) -> None:
     payer = await payments.customer(100_00)
     payee = await payments.customer()
-    ctx: handlers.Context = payments.app.state.ctx
+    sweeper: SagaSweeper = payments.app.state.sweeper
     # The sweeper as it would run an hour later, when every pending step is overdue.
-    later = handlers.Context(clock=Clock(offset=timedelta(hours=1)), policy=ctx.policy, timeouts=ctx.timeouts)
+    later = SagaSweeper(sweeper.db, sweeper.unit_of_work, Clock(offset=timedelta(hours=1)), sweeper.tables)
 
     started = await payments.start("transfers", payer, {"payee_account_id": payee.account_id, "amount": "25.00"})
-    resent = await handlers.resend_overdue_steps(later, payments.app.state.runtime.db, store.messaging)
+    resent = await later.sweep()
     done = await payments.settled(payer, started["id"])
 
     assert resent >= 1  # this saga, and any other one still pending in the shared database

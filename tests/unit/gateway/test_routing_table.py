@@ -21,8 +21,9 @@ from gateway.main import create_app
 from gateway.ops.api import ROUTES as OPS_ROUTES
 from gateway.routing.routes import PassThrough
 from gateway.routing.table import ROUTES
-from gateway.routing.upstream import ServiceUnavailable, UpstreamResponse, Upstreams
+from gateway.routing.upstream import UpstreamResponse, Upstreams
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
+from shared.errors import ServiceUnavailable
 from shared.schemas.payments import TransferCreate
 from shared.settings import DbSettings, ServiceUrls, Settings
 
@@ -150,7 +151,7 @@ async def test_a_row_is_only_for_its_role(
 async def test_a_payment_without_an_idempotency_key_is_refused_before_it_goes_anywhere(
     app: FastAPI, upstreams: FakeUpstreams
 ) -> None:
-    body = TransferCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index, call-overload]
+    body = TransferCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
     async with logged_in(app, ROLE_CUSTOMER) as client:
         r = await client.post("/v1/payments/transfers", json=body)
 

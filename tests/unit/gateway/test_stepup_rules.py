@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-import orjson
+import httpx
 import pytest
 
 from gateway.identity.stepup import (
@@ -24,9 +24,8 @@ from gateway.identity.stepup import (
     topup_payment,
     transfer_payment,
 )
-from gateway.routing.upstream import UpstreamResponse, Upstreams
+from shared.accounts_client import AccountsClient
 from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
-from shared.settings import ServiceUrls
 
 POLICY = StepUpPolicy(amount_minor=5_000_00, new_payee_minor=1_000_00)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -114,32 +113,45 @@ PAYER = "5a0e1d3c-0000-4000-8000-000000000101"
     [
         (
             transfer_payment,
-            TransferCreate(payer_account_id=PAYER, payee_account_id="a-2", amount="1200.00"),
+            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "1200.00"}),
             Payment("transfer", "account:a-2", 1200_00, "CNY"),
         ),
         (
             transfer_payment,
-            TransferCreate(payer_account_id=PAYER, payee_phone="138 0000 0002", amount="88.00"),
+            TransferCreate.model_validate(
+                {"payer_account_id": PAYER, "payee_phone": "138 0000 0002", "amount": "88.00"}
+            ),
             Payment("transfer", "phone:+8613800000002", 88_00, "CNY"),
         ),
         (
             bill_payment,
-            BillCreate(payer_account_id=PAYER, biller_code="SH-WATER", bill_reference="3100012345", amount="56.40"),
+            BillCreate.model_validate(
+                {
+                    "payer_account_id": PAYER,
+                    "biller_code": "SH-WATER",
+                    "bill_reference": "3100012345",
+                    "amount": "56.40",
+                }
+            ),
             Payment("bill", "biller:SH-WATER:3100012345", 56_40, "CNY"),
         ),
         (
             qr_payment,
-            QrCreate(payer_account_id=PAYER, qr_payload="sandbank://qr/v1?m=M100001&a=32.00&r=T42"),
+            QrCreate.model_validate(
+                {"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100001&a=32.00&r=T42"}
+            ),
             Payment("qr", "merchant:M100001", 32_00, "CNY"),
         ),
         (
             qr_payment,
-            QrCreate(payer_account_id=PAYER, qr_payload="sandbank://qr/v1?m=M100004", amount="18.50"),
+            QrCreate.model_validate(
+                {"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100004", "amount": "18.50"}
+            ),
             Payment("qr", "merchant:M100004", 18_50, "CNY"),
         ),
         (
             topup_payment,
-            TopupCreate(payer_account_id=PAYER, phone="13912345678", amount="50.00"),
+            TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "13912345678", "amount": "50.00"}),
             Payment("topup", "mobile:+8613912345678", 50_00, "CNY"),
         ),
     ],
@@ -152,10 +164,18 @@ def test_a_payment_is_read_with_its_payee_key(read: Any, body: Any, payment: Pay
 @pytest.mark.parametrize(
     ("read", "body"),
     [
-        (qr_payment, QrCreate(payer_account_id=PAYER, qr_payload="https://example.com/?m=M100001&a=9000.00")),
-        (qr_payment, QrCreate(payer_account_id=PAYER, qr_payload="sandbank://qr/v1?m=M100001")),
-        (topup_payment, TopupCreate(payer_account_id=PAYER, phone="12345", amount="50.00")),
-        (transfer_payment, TransferCreate(payer_account_id=PAYER, payee_account_id="a-2", amount="0.001")),
+        (
+            qr_payment,
+            QrCreate.model_validate(
+                {"payer_account_id": PAYER, "qr_payload": "https://example.com/?m=M100001&a=9000.00"}
+            ),
+        ),
+        (qr_payment, QrCreate.model_validate({"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100001"})),
+        (topup_payment, TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "12345", "amount": "50.00"})),
+        (
+            transfer_payment,
+            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "0.001"}),
+        ),
     ],
     ids=["not a Sandbank QR code", "QR code without an amount, none sent", "not a mobile number", "invalid amount"],
 )
@@ -163,20 +183,18 @@ def test_a_request_payments_will_refuse_asks_for_no_code(read: Any, body: Any) -
     assert read(body) is None
 
 
-class Directory(Upstreams):
+def directory(found: dict[str, str | None], asked: list[str]) -> AccountsClient:
     """accounts' phone directory, as the gateway asks it."""
 
-    def __init__(self, found: dict[str, str | None]) -> None:
-        super().__init__(ServiceUrls())
-        self.found = found
-        self.asked: list[str] = []
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path.decode())
+        phone = unquote(request.url.path.rsplit("/", 1)[-1])
+        if phone not in found:
+            return httpx.Response(404, json={})
+        entry = {"customer_id": "c-2", "kyc_class": "II", "holder": "W*", "default_account_id": found[phone]}
+        return httpx.Response(200, json=entry)
 
-    async def call(self, service: str, method: str, path: str, **_: Any) -> UpstreamResponse:
-        self.asked.append(path)
-        phone = unquote(path.rsplit("/", 1)[-1])
-        if phone not in self.found:
-            return UpstreamResponse(service, 404, b"{}", {})
-        return UpstreamResponse(service, 200, orjson.dumps({"default_account_id": self.found[phone]}), {})
+    return AccountsClient("http://accounts", lambda: "service-token", transport=httpx.MockTransport(answer))
 
 
 @pytest.mark.parametrize(
@@ -192,11 +210,11 @@ class Directory(Upstreams):
 async def test_a_phone_payee_is_keyed_by_the_account_it_pays_into(
     payee: str, found: dict[str, str | None], key: str
 ) -> None:
-    directory = Directory(found)
-    stepup = StepUp(None, None, directory, lambda: "service-token")  # type: ignore[arg-type]
+    asked: list[str] = []
+    accounts = directory(found, asked)
+    stepup = StepUp(None, None, accounts)  # type: ignore[arg-type]
     try:
         assert await stepup.resolve_payee(payee) == key
     finally:
-        await directory.close()
-    asked = [] if payee.startswith("account:") else ["/internal/customers/by-phone/%2B8613800000002"]
-    assert directory.asked == asked
+        await accounts.close()
+    assert asked == ([] if payee.startswith("account:") else ["/internal/customers/by-phone/%2B8613800000002"])

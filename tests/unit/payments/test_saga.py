@@ -9,20 +9,34 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from services.payments import handlers, store
-from services.payments.domain import RISK_MAGIC_AMOUNT, Kind, Reason, RiskPolicy, Stage, Timeouts
+from services.payments import domain, handlers, store
+from services.payments.domain import RISK_MAGIC_AMOUNT, Kind, PaymentSaga, Reason, RiskPolicy
 from shared.clock import Clock
 from shared.db import Database
 from shared.events import Envelope, Message
 from shared.events import accounts as acc
 from shared.events import payments as ev
 from shared.kafka.messaging import UnitOfWork
+from shared.saga.model import Timeouts
+from shared.saga.store import SagaSweeper, SagaTable
+
+
+class Stage:
+    """A payment's stages as the API shows them (`domain.stage`)."""
+
+    RESERVING = "reserving_funds"
+    CAPTURING = "capturing"
+    RELEASING = "releasing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
 
 STEP = timedelta(seconds=5)
 MAX_RESERVE_ATTEMPTS = 3
@@ -149,21 +163,31 @@ class Sagas:
 
     async def start(self, draft: handlers.Draft = TRANSFER, **changes: Any) -> tuple[store.Payment, list[Envelope]]:
         draft = replace(draft, idempotency_key=str(uuid.uuid4()), **changes)
-        async with self.uow() as uow:
-            payment = await handlers.request_payment(self.ctx, uow, draft, "corr-test")
-        return payment, uow.published
+        before = len(await self.outbox())
+        payment = await handlers.Starter(self.ctx, self.uow).start(draft, "corr-test")
+        return payment, (await self.outbox())[before:]
 
     async def deliver(self, fact: Message) -> list[Envelope]:
         """Apply one fact from accounts in its own unit of work; what the saga published."""
         async with self.uow() as uow:
-            await REACTIONS[type(fact)](self.ctx, uow, fact)
+            batch = self.ctx.batch(uow)
+            await REACTIONS[type(fact)](self.ctx, batch, fact)
+            await batch.write()
         return uow.published
 
     async def get(self, payment_id: str) -> store.Payment:
         async with self.db.read() as session:
             payment = await session.get(store.Payment, payment_id)
         assert payment is not None
+        payment.stage = domain.stage(payment)  # type: ignore[attr-defined]
         return payment
+
+    def sweeper(self, limit: int = 200) -> SagaSweeper:
+        table = SagaTable(store.Payment, partial(handlers.payments_overdue, self.ctx))
+        return SagaSweeper(self.db, self.uow, self.ctx.clock, [table], limit=limit)
+
+    def use_policy(self, policy: RiskPolicy) -> None:
+        self.ctx.saga = replace(self.ctx.saga, policy=policy)
 
     async def outbox(self) -> list[Envelope]:
         outbox = store.messaging.outbox
@@ -174,7 +198,7 @@ class Sagas:
     async def sweep(self) -> tuple[int, list[Envelope]]:
         """Run the timeout sweeper once; how many sagas it touched and what it wrote to the outbox."""
         before = len(await self.outbox())
-        touched = await handlers.resend_overdue_steps(self.ctx, self.db, store.messaging)
+        touched = await self.sweeper().sweep()
         return touched, (await self.outbox())[before:]
 
     async def capturing(self, draft: handlers.Draft = TRANSFER, **changes: Any) -> store.Payment:
@@ -199,7 +223,7 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 @pytest.fixture
 def ctx() -> handlers.Context:
     return handlers.Context(
-        clock=Clock(), policy=RiskPolicy(), timeouts=Timeouts(step=STEP, max_reserve_attempts=MAX_RESERVE_ATTEMPTS)
+        clock=Clock(), saga=PaymentSaga(RiskPolicy(), Timeouts(step=STEP, max_attempts=MAX_RESERVE_ATTEMPTS))
     )
 
 
@@ -250,11 +274,12 @@ async def test_only_payments_out_of_the_customer_count_toward_the_daily_limit(
     assert only(published, acc.ReserveFunds).counts_toward_limit is counts
 
 
-async def test_start_payment_returns_the_payment_a_key_already_started(sagas: Sagas, db: Database) -> None:
+async def test_starting_returns_the_payment_a_key_already_started(sagas: Sagas, db: Database) -> None:
     draft = replace(TRANSFER, idempotency_key="key-1")
+    starter = handlers.Starter(sagas.ctx, sagas.uow)
 
-    first = await handlers.start_payment(sagas.ctx, sagas.uow, draft, None)
-    again = await handlers.start_payment(sagas.ctx, sagas.uow, replace(draft, amount_minor=999_00), None)
+    first = await starter.start(draft, None)
+    again = await starter.start(replace(draft, amount_minor=999_00), None)
 
     assert again.id == first.id
     assert again.amount_minor == draft.amount_minor
@@ -328,7 +353,7 @@ async def test_hold_captured_completes_the_payment(sagas: Sagas) -> None:
     assert (completed.payer_account_id, completed.payee_account_id, completed.payee_customer_id) == (PAYER, PAYEE, BOB)
     saved = await sagas.get(payment.id)
     assert (saved.stage, saved.entry_id, saved.reason, saved.deadline_at) == (Stage.COMPLETED, "entry-42", None, None)
-    assert saved.completed_at is not None
+    assert saved.ended_at is not None
 
 
 # --- failures -----------------------------------------------------------------------------------------
@@ -354,7 +379,7 @@ async def test_reservation_rejected_fails_with_the_mapped_reason(
     assert (failed.reason, failed.detail) == (reason, f"rejected: {accounts_reason}")
     saved = await sagas.get(payment.id)
     assert (saved.stage, saved.reason, saved.deadline_at) == (Stage.FAILED, reason, None)
-    assert saved.completed_at is not None
+    assert saved.ended_at is not None
 
 
 async def test_risk_rejection_releases_the_hold_then_fails(sagas: Sagas) -> None:
@@ -419,7 +444,7 @@ async def test_capture_rejected_releases_the_hold_then_fails(sagas: Sagas) -> No
 
 
 async def test_velocity_counts_the_customers_payments_in_the_window(sagas: Sagas) -> None:
-    sagas.ctx.policy = RiskPolicy(velocity_max=2, velocity_window=timedelta(seconds=60))
+    sagas.use_policy(RiskPolicy(velocity_max=2, velocity_window=timedelta(seconds=60)))
     await sagas.start()
     await sagas.start(BILL)
     await sagas.start(customer_id=BOB)  # another customer's payment does not count
@@ -432,7 +457,7 @@ async def test_velocity_counts_the_customers_payments_in_the_window(sagas: Sagas
 
 
 async def test_velocity_forgets_payments_older_than_the_window(sagas: Sagas) -> None:
-    sagas.ctx.policy = RiskPolicy(velocity_max=2, velocity_window=timedelta(seconds=60))
+    sagas.use_policy(RiskPolicy(velocity_max=2, velocity_window=timedelta(seconds=60)))
     await sagas.start()
     await sagas.start()
     sagas.ctx.clock.advance(timedelta(seconds=61))
@@ -540,12 +565,14 @@ async def test_a_fact_about_another_services_hold_is_ignored(sagas: Sagas, fact:
 
 async def test_the_consumer_routes_each_hold_fact_to_its_reaction(sagas: Sagas) -> None:
     routes = handlers.event_handlers(sagas.ctx)
-    assert set(routes) == {kind.TYPE for kind in REACTIONS}
+    assert set(routes) == {kind.TYPE for kind in REACTIONS} | {acc.AccountCredited.TYPE, acc.CreditRejected.TYPE}
     payment, _ = await sagas.start()
     envelope = Envelope.wrap(reserved(payment), source="accounts", correlation_id="corr-route")
 
     async with UnitOfWork(sagas.db, store.messaging, source="payments", causation=envelope) as uow:
-        await routes[acc.FundsReserved.TYPE](uow, envelope, envelope.message())
+        batch = sagas.ctx.batch(uow)
+        await routes[acc.FundsReserved.TYPE](batch, envelope, envelope.message())
+        await batch.write()
 
     capture = next(e for e in uow.published if e.type == acc.CaptureHold.TYPE)
     assert (capture.causation_id, capture.correlation_id) == (envelope.id, "corr-route")
@@ -693,7 +720,7 @@ async def test_a_sweep_takes_at_most_its_limit_oldest_first(sagas: Sagas) -> Non
     await sagas.start()
     sagas.ctx.clock.advance(OVERDUE)
 
-    touched = await handlers.resend_overdue_steps(sagas.ctx, sagas.db, store.messaging, limit=2)
+    touched = await sagas.sweeper(limit=2).sweep()
 
     assert touched == 2
     assert (await sagas.get(first.id)).attempts == 2

@@ -158,6 +158,15 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
 
     @rule()
     def next_day(self) -> None:
+        # Orders are day orders: what is still open when the day ends lapses, giving back
+        # its hold or its frozen shares (a market buy reserved at yesterday's limit-up
+        # could not cover today's).
+        for order in self.open_orders.values():
+            if order.hold is not None:
+                ledger.release(self.cash, order.hold)
+            else:
+                self._position(order.instrument.symbol).unfreeze(order.quantity)
+        self.open_orders.clear()
         self.day += timedelta(days=1)
         self.market.open_day(self.day)
 

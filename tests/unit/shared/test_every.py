@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from shared.service import every
+from shared.runtime import every
 
 
 async def test_a_failed_run_is_logged_and_the_next_one_goes_ahead() -> None:

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from shared.service import LoopWatch
+from shared.runtime import LoopWatch
 
 
 async def test_a_blocked_loop_is_counted_logged_and_reported(caplog: pytest.LogCaptureFixture) -> None:
     watch = LoopWatch(interval_s=0.01, warn_s=0.05)
     task = asyncio.create_task(watch.run())
     await asyncio.sleep(0.03)
-    with caplog.at_level(logging.WARNING, logger="shared.service"):
+    with caplog.at_level(logging.WARNING, logger="shared.runtime"):
         time.sleep(0.12)  # noqa: ASYNC251 - blocking the loop is the point
         await asyncio.sleep(0.03)
     task.cancel()

@@ -1,10 +1,7 @@
 """The whole Sandbank as local processes: the broker, four services and the gateway.
 
-`make run` is `python -m shared.stack run`; the e2e tests use `Stack` directly.
+`make run` is `sandbank run` (tools/cli.py); the e2e tests use `Stack` directly.
 Processes are spawned by module name, so this module imports no service.
-
-    python -m shared.stack run  [--data-dir .data] [--port 8000]
-    python -m shared.stack stop [--data-dir .data]
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ from typing import IO, Any
 
 import httpx
 
-from shared.broker import free_port
+from tools.broker import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -56,7 +53,7 @@ Progress = Callable[[str], None]
 _BROKER_LAUNCHER = """
 import signal, sys
 from pathlib import Path
-from shared.broker import EmbeddedBroker
+from tools.broker import EmbeddedBroker
 broker = EmbeddedBroker(sys.argv[1], log_path=Path(sys.argv[2]))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 try:
@@ -493,10 +490,10 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     lock = _lock(data_dir)
     if lock is None:
-        info = _read_run_info(data_dir)
-        gateway = f"http://{HOST}:{info.get('ports', {}).get('gateway', args.port)}"
+        running = _read_run_info(data_dir)
+        gateway = f"http://{HOST}:{running.get('ports', {}).get('gateway', args.port)}"
         print(
-            f"Sandbank is already running (pid {info.get('pid', '?')}) with the gateway at "
+            f"Sandbank is already running (pid {running.get('pid', '?')}) with the gateway at "
             f"{gateway} — stop it with Ctrl-C in its terminal or `make stop`",
             file=sys.stderr,
         )
@@ -615,32 +612,3 @@ def stop(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    summary = (__doc__ or "").split("\n")[0]
-    parser = argparse.ArgumentParser(prog="python -m shared.stack", description=summary)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run_p = sub.add_parser("run", help="start everything in the foreground; Ctrl-C stops it")
-    run_p.add_argument("--data-dir", default=".data", help="databases, logs, run.json (.data)")
-    run_p.add_argument(
-        "--port",
-        type=int,
-        default=8000,
-        help="gateway port; the services take the next four (8000)",
-    )
-    run_p.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")
-    run_p.add_argument(
-        "--bootstrap-servers",
-        default=None,
-        help="use this Kafka instead of starting the embedded broker",
-    )
-    run_p.add_argument("--services", default=None, help="comma-separated subset to start, e.g. accounts,gateway")
-    stop_p = sub.add_parser("stop", help="stop the Sandbank started by `run`")
-    stop_p.add_argument("--data-dir", default=".data")
-    args = parser.parse_args(argv)
-    return run(args) if args.command == "run" else stop(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

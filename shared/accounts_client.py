@@ -1,0 +1,84 @@
+"""The one client every service uses to ask accounts about accounts and customers:
+queries only, over pooled HTTP with the calling service's token (money moves by
+command, never by HTTP).
+
+Account holders, kinds and classes rarely change, so answers about one account or one
+phone are kept for half a minute; "not found" is never kept (the account may open a
+moment later), nor is a customer's list of accounts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from shared.errors import ServiceUnavailable
+from shared.observability import outgoing_headers
+from shared.schemas.accounts import AccountDirectoryEntry, CustomerDirectoryEntry
+
+log = logging.getLogger(__name__)
+
+
+class AccountsClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: Callable[[], str],
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        ttl_s: float = 30.0,
+    ) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
+            timeout=httpx.Timeout(5.0, connect=2.0),
+        )
+        self.token = token
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def _get(self, path: str, *, keep: bool = True) -> Any:
+        """The JSON at `path`, or None for a 404."""
+        cached = self._cache.get(path)
+        if keep and cached and cached[0] > time.monotonic():
+            return cached[1]
+        response = None
+        for attempt in (1, 2):  # a GET is safe to repeat once on a dropped connection
+            try:
+                response = await self.client.get(path, headers=outgoing_headers(self.token()))
+                break
+            except httpx.TransportError as exc:
+                log.warning("accounts lookup %s failed (attempt %d): %r", path, attempt, exc)
+        if response is None or response.status_code not in (200, 404):
+            if response is not None:
+                log.warning("accounts answered %d to %s", response.status_code, path)
+            raise ServiceUnavailable("accounts")
+        if response.status_code == 404:
+            return None
+        body = response.json()
+        if keep:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[path] = (time.monotonic() + self.ttl_s, body)
+        return body
+
+    async def account(self, account_id: str) -> AccountDirectoryEntry | None:
+        body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}")
+        return AccountDirectoryEntry.model_validate(body) if body else None
+
+    async def by_phone(self, phone: str) -> CustomerDirectoryEntry | None:
+        body = await self._get(f"/internal/customers/by-phone/{quote(phone)}")
+        return CustomerDirectoryEntry.model_validate(body) if body else None
+
+    async def accounts_of(self, customer_id: str) -> list[AccountDirectoryEntry]:
+        """A customer's accounts, oldest first."""
+        body = await self._get(f"/internal/customers/{quote(customer_id)}/accounts", keep=False)
+        return [AccountDirectoryEntry.model_validate(a) for a in (body or {}).get("items", [])]

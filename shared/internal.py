@@ -1,0 +1,209 @@
+"""The /internal routes every process serves to the gateway and operators: the sandbox
+clock, sandbox controls (faults on outgoing messages, reset) and dead letters; and the
+rule for every /internal route of a process (`internal_caller`)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, current_principal
+from shared.problems import Problem
+from shared.runtime import Runtime
+
+INTERNAL_PREFIX = "/internal/"
+
+
+async def internal_caller(request: Request) -> None:
+    """The rule of every /internal route: a verified service (the gateway, another
+    service) or operator calls it. `build_app` puts it on each router that has one."""
+    if request.scope["path"].startswith(INTERNAL_PREFIX):
+        principal = await current_principal(request)
+        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+            raise Problem(403, "forbidden", "only operators and services call /internal routes")
+
+
+class ClockState(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"offset_s": 86400.0, "now": "2025-06-03T09:30:00.123456+00:00"}]}
+    )
+
+    offset_s: float = Field(description="Seconds the sandbox clock runs ahead of real time", ge=0, le=10 * 365 * 86400)
+    now: str | None = None
+
+
+def clock_router(runtime: Runtime) -> APIRouter:
+    """The process's sandbox clock, set by the gateway's POST /v1/sandbox/clock."""
+    router = APIRouter(tags=["internal"])
+
+    @router.get("/internal/clock", response_model=ClockState, summary="The sandbox clock")
+    async def get_clock() -> ClockState:
+        return ClockState(offset_s=runtime.clock.offset.total_seconds(), now=runtime.clock.now().isoformat())
+
+    @router.put("/internal/clock", response_model=ClockState, summary="Set the sandbox clock's offset")
+    async def put_clock(body: ClockState) -> ClockState:
+        if not runtime.settings.sandbox:
+            raise Problem(404, "not-found", "the sandbox clock is fixed outside sandbox mode")
+        runtime.clock.offset = timedelta(seconds=body.offset_s)
+        return ClockState(offset_s=body.offset_s, now=runtime.clock.now().isoformat())
+
+    return router
+
+
+class FaultSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"mode": "duplicate", "duration_s": 30}]})
+    mode: Literal["delay", "drop", "duplicate", "none"]
+    duration_s: float = Field(default=30, gt=0, le=3600)
+    delay_ms: int = Field(default=500, ge=0, le=60_000)
+    probability: float = Field(default=1.0, gt=0, le=1)
+
+
+FAULT_STATE_EXAMPLE: dict[str, Any] = {
+    "service": "accounts",
+    "mode": "duplicate",
+    "remaining_s": 29.5,
+    "delay_ms": 500,
+    "probability": 1.0,
+    "dropped": 0,
+    "duplicated": 3,
+}
+
+
+class FaultState(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [FAULT_STATE_EXAMPLE]})
+
+    service: str
+    mode: str
+    remaining_s: float
+    delay_ms: int = 0
+    probability: float = 1.0
+    dropped: int
+    duplicated: int
+
+
+def sandbox_router(runtime: Runtime) -> APIRouter:
+    """Sandbox controls every process obeys: faults on its outgoing messages, reset.
+    Called by the gateway's /v1/sandbox endpoints with a service token."""
+    router = APIRouter(tags=["internal"])
+
+    def allowed() -> None:
+        if not runtime.settings.sandbox:
+            raise Problem(404, "not-found", "sandbox controls are off outside sandbox mode")
+
+    def state() -> FaultState:
+        fault = runtime.faults.current()
+        return FaultState(
+            service=runtime.service,
+            mode=fault.mode if fault else "none",
+            remaining_s=round(max(0.0, fault.until - time.monotonic()), 1) if fault else 0.0,
+            delay_ms=fault.delay_ms if fault else 0,
+            probability=fault.probability if fault else 1.0,
+            dropped=runtime.faults.dropped,
+            duplicated=runtime.faults.duplicated,
+        )
+
+    @router.get("/internal/faults", response_model=FaultState, summary="The fault on outgoing messages, if any")
+    async def get_faults() -> FaultState:
+        allowed()
+        return state()
+
+    @router.put("/internal/faults", response_model=FaultState, summary="Delay, drop or duplicate outgoing messages")
+    async def put_faults(body: FaultSpec) -> FaultState:
+        allowed()
+        if body.mode == "none":
+            runtime.faults.clear()
+        else:
+            runtime.faults.set(body.mode, body.duration_s, delay_ms=body.delay_ms, probability=body.probability)
+        return state()
+
+    @router.post("/internal/reset", status_code=204, summary="Back to the seed state")
+    async def reset() -> Response:
+        allowed()
+        await runtime.reset()
+        return Response(status_code=204)
+
+    return router
+
+
+DEAD_LETTER_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "consumer": "payments",
+    "topic": "accounts.events",
+    "message_id": "0f4e2b7c-9a1d-4c6e-8b3f-5d2a7e1c9b40",
+    "key": "5a0e1d3c-0000-4000-8000-000000000101",
+    "error": "KeyError: 'hold_id'",
+    "created_at": "2025-06-02T09:31:12Z",
+    "replayed_at": None,
+}
+
+
+class DeadLetter(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEAD_LETTER_EXAMPLE]})
+
+    id: int
+    consumer: str
+    topic: str
+    message_id: str | None
+    key: str | None
+    error: str = Field(description="The last line of the error; the full traceback is in the service log")
+    created_at: datetime
+    replayed_at: datetime | None = None
+
+
+DEAD_LETTER_LIST_EXAMPLE: dict[str, Any] = {"service": "payments", "items": [DEAD_LETTER_EXAMPLE]}
+
+
+class DeadLetterList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DEAD_LETTER_LIST_EXAMPLE]})
+
+    service: str
+    items: list[DeadLetter]
+
+
+def dead_letter_router(runtime: Runtime) -> APIRouter:
+    """Poison messages this service's consumers gave up on: list them, replay one."""
+    router = APIRouter(tags=["internal"])
+    table = runtime.tables.dead_letter
+
+    def public(row: Any) -> DeadLetter:
+        lines = [line for line in (row.error or "").splitlines() if line.strip()]
+        return DeadLetter(
+            id=row.id,
+            consumer=row.consumer,
+            topic=row.topic,
+            message_id=row.message_id,
+            key=row.key,
+            error=lines[-1] if lines else "",
+            created_at=row.created_at,
+            replayed_at=row.replayed_at,
+        )
+
+    @router.get("/internal/dead-letters", response_model=DeadLetterList, summary="Messages sent to a .dlq")
+    async def list_dead_letters(limit: int = 100) -> DeadLetterList:
+        async with runtime.db.read() as session:
+            rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(min(limit, 500)))).all()
+        return DeadLetterList(service=runtime.service, items=[public(r) for r in rows])
+
+    @router.post("/internal/dead-letters/{letter_id}/replay", response_model=DeadLetter, summary="Replay one")
+    async def replay(letter_id: int) -> DeadLetter:
+        """Publish the message again on its original topic (after the fix that makes it
+        applicable); its inbox record is dropped so the consumer applies it this time."""
+        async with runtime.unit_of_work() as uow:
+            row = (await uow.session.execute(table.select().where(table.c.id == letter_id))).first()
+            if row is None:
+                raise Problem(404, "not-found", f"dead letter {letter_id} was not found")
+            if row.message_id:
+                inbox = runtime.tables.inbox
+                await uow.session.execute(
+                    inbox.delete().where(inbox.c.consumer == row.consumer, inbox.c.message_id == row.message_id)
+                )
+            uow.publish_raw(row.topic, row.key, row.payload, [["replayed-from-dlq", str(letter_id)]])
+            now = runtime.clock.now()
+            await uow.session.execute(table.update().where(table.c.id == letter_id).values(replayed_at=now))
+        return public(row).model_copy(update={"replayed_at": now})
+
+    return router

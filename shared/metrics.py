@@ -1,0 +1,24 @@
+"""The Prometheus text exposition of a process's counters, for GET /metrics."""
+
+from __future__ import annotations
+
+from shared.runtime import Runtime
+
+
+async def render_metrics(runtime: Runtime) -> str:
+    service = runtime.service
+    lines = [
+        f'sandbank_outbox_published_total{{service="{service}"}} {runtime.relay.published}',
+        f'sandbank_outbox_backlog{{service="{service}"}} {await runtime.relay.backlog()}',
+        f'sandbank_event_loop_lag_max_seconds{{service="{service}"}} {runtime.loop_watch.take_worst():.4f}',
+        f'sandbank_event_loop_stalls_total{{service="{service}"}} {runtime.loop_watch.stalls}',
+    ]
+    for c in runtime.consumers:
+        labels = f'service="{service}",consumer="{c.name}"'
+        lines += [
+            f"sandbank_consumer_applied_total{{{labels}}} {c.applied}",
+            f"sandbank_consumer_duplicates_total{{{labels}}} {c.duplicates}",
+            f"sandbank_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}",
+            f"sandbank_consumer_lag{{{labels}}} {await c.lag()}",
+        ]
+    return "\n".join(lines) + "\n"

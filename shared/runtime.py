@@ -1,0 +1,351 @@
+"""A Sandbank process's runtime: its database, producer, outbox relay, consumers and
+background loops, started and stopped by the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import MetaData
+
+from shared.auth import TokenIssuer
+from shared.clock import Clock
+from shared.db import Database
+from shared.events.topics import dlq
+from shared.kafka.consumer import BatchFactory, ConsumerLoop, Handler
+from shared.kafka.faults import Faults
+from shared.kafka.messaging import MessagingTables, UnitOfWork
+from shared.kafka.producer import Producer, ensure_topics
+from shared.kafka.relay import OutboxRelay
+from shared.migrations import Migrations, migrate
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# How long each step of `Runtime.stop` may take before it is cancelled and stop moves on:
+# well inside the supervisor's grace period, so a stuck step never costs a SIGKILL.
+STOP_STEP_S = 3.0
+# What a cancelled step gets to unwind before it is left behind.
+CANCEL_GRACE_S = 1.0
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str  # the consumer group
+    topics: list[str]
+    handlers: Mapping[str, Handler]
+    # The working set each transaction's handlers get (shared.kafka.consumer.Batch);
+    # without one they get the unit of work.
+    batch: BatchFactory | None = None
+    # For sagas listening to accounts.events: skip replies to other services' commands.
+    replies_only: bool = False
+
+
+def every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    """A background loop (for `Runtime.background`) running `job` every `interval_s`
+    seconds: saga timeout sweepers, the market ticker. A failed run is logged and the
+    next one goes ahead as planned."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s failed; trying again in %.1fs", name, interval_s)
+
+    loop.__name__ = name
+    return loop
+
+
+class LoopWatch:
+    """How late the event loop runs a timer: a blocked loop (a long query, a big batch, a
+    collection) delays every request of the process by as much. Logged when one stall
+    passes `warn_s`, and exported on /metrics as the worst since the last scrape."""
+
+    def __init__(self, interval_s: float = 0.05, warn_s: float = 0.1) -> None:
+        self.interval_s = interval_s
+        self.warn_s = warn_s
+        self.worst_s = 0.0
+        self.stalls = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval_s
+            await asyncio.sleep(self.interval_s)
+            late = loop.time() - due
+            self.worst_s = max(self.worst_s, late)
+            if late >= self.warn_s:
+                self.stalls += 1
+                log.warning("event loop blocked for %.0f ms", late * 1000)
+
+    def take_worst(self) -> float:
+        worst, self.worst_s = self.worst_s, 0.0
+        return worst
+
+
+class Runtime:
+    """Owns a process's connections and background tasks; started by the lifespan."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metadata: MetaData,
+        migrations: Migrations,
+        tables: MessagingTables,
+        topics: Iterable[str] = (),
+        consumers: Iterable[ConsumerSpec] = (),
+        on_start: Callable[[Runtime], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
+        background: Iterable[Callable[[], Awaitable[None]]] = (),
+        group_suffix: str = "",
+    ) -> None:
+        self.clock = clock or Clock()
+        # Long-running loops beside the consumers (saga timeout sweepers, simulators).
+        self.background = list(background)
+        self.settings = settings
+        self.service = settings.service
+        self.metadata = metadata
+        self.migrations = migrations
+        self.tables = tables
+        self.topics = list(topics)
+        self.consumer_specs = list(consumers)
+        self.on_start = on_start
+        self.db = Database(
+            settings.db.url,
+            echo=settings.db.echo,
+            pool_size=settings.db.pool_size,
+            sqlite_inline=settings.db.sqlite_inline,
+            schema=settings.db.schema_name,
+        )
+        self.tokens = TokenIssuer(settings.auth)
+        self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
+        self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
+        self.faults = Faults()
+        self.loop_watch = LoopWatch()
+        self.relay.tamper = self.faults.tamper
+        # Extra work for POST /internal/reset beyond emptying the tables and seeding again.
+        self.on_reset: list[Callable[[], Awaitable[None]]] = []
+        self.consumers = [
+            ConsumerLoop(
+                name=spec.name + group_suffix,
+                db=self.db,
+                tables=tables,
+                bootstrap_servers=settings.kafka.bootstrap_servers,
+                topics=spec.topics,
+                handlers=spec.handlers,
+                batch=spec.batch,
+                replies_for=settings.service if spec.replies_only else None,
+                source=settings.service,
+                max_batch=settings.kafka.max_batch,
+                max_attempts=settings.kafka.max_attempts,
+                retry_backoff_ms=settings.kafka.retry_backoff_ms,
+                session_timeout_ms=settings.kafka.session_timeout_ms,
+                fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+            )
+            for spec in self.consumer_specs
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+        # Tasks that code running in the process started and handed over (`own`).
+        self._owned: set[asyncio.Task[Any]] = set()
+        self._closers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self.stop_step_s = STOP_STEP_S
+        # Set by `serve` (a process of its own, not an app inside a test run): exit even if
+        # a task left behind by `stop` would hold asyncio's final cancellation forever.
+        self.exit_when_stuck = False
+        self.started = False
+
+    def unit_of_work(self) -> UnitOfWork:
+        return UnitOfWork(self.db, self.tables, source=self.service)
+
+    def own(self, work: Coroutine[Any, Any, Any] | asyncio.Task[Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Start `work` as a task the runtime owns (or adopt a started task). `stop` gives
+        owned tasks one step's deadline to finish, then cancels them; a task that fails is
+        logged with its traceback rather than lost."""
+        task = work if isinstance(work, asyncio.Task) else asyncio.create_task(work, name=name)
+        self._owned.add(task)
+        task.add_done_callback(self._disown)
+        return task
+
+    def _disown(self, task: asyncio.Task[Any]) -> None:
+        self._owned.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("task %s failed", task.get_name(), exc_info=exc)
+
+    def on_stop(self, name: str, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run `closer` when the runtime stops: after the owned tasks, before the consumers,
+        the producer and the database close; bounded like every other step. Closers run in
+        the reverse order of registration."""
+        self._closers.append((name, closer))
+
+    async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # What did start (a consumer's group membership, the producer) must not outlive
+            # a failed start-up.
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        await migrate(self.db, self.migrations)
+        topics = set(self.topics)
+        for spec in self.consumer_specs:
+            topics.update(spec.topics)
+            topics.update(dlq(t) for t in spec.topics)
+        await ensure_topics(self.settings.kafka.bootstrap_servers, topics, partitions=self.settings.kafka.partitions)
+        await self.producer.start()
+        for consumer in self.consumers:
+            await consumer.start()
+        self._loop("outbox-relay", self.relay.run)
+        self._loop("loop-watch", self.loop_watch.run)
+        self._loop("wal-checkpoint", every(1.0, "wal checkpoint", self.db.checkpoint))
+        for consumer in self.consumers:
+            self._loop(consumer.name, consumer.run)
+        if self.on_start is not None:
+            await self.on_start(self)
+        for loop in self.background:
+            self._loop(getattr(loop, "__name__", "task"), loop)
+        self.started = True
+        _tune_gc()
+        log.info("%s started", self.service)
+
+    async def stop(self) -> None:
+        """Stop everything, each step within `stop_step_s`: a step that overruns is
+        cancelled, logged and left behind, so a process always gets to exit."""
+        self.started = False
+        step = self.stop_step_s
+        stuck: list[str] = []
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        stuck += await _settle(tasks, "background loops", step)
+        stuck += await _settle(list(self._owned), "owned tasks", step, cancel_after=True)
+        for name, closer in reversed(self._closers):
+            stuck += await _bounded(_call(closer), name, step)
+        # Each step on its own: a broker already gone must not keep the database open.
+        for consumer in self.consumers:
+            stuck += await _bounded(consumer.stop(), f"stopping consumer {consumer.name}", step)
+        if self.producer.started:
+            # One last drain so a clean shutdown leaves nothing unpublished.
+            stuck += await _bounded(self.relay.drain_once(), "draining the outbox", step)
+        stuck += await _bounded(self.producer.stop(), "stopping the producer", step)
+        stuck += await _bounded(self.db.dispose(), "closing the database", step)
+        if stuck and self.exit_when_stuck:
+            _exit_after(step, stuck)
+
+    async def reset(self) -> None:
+        """Back to the seed state: empty every table of this service, set the sandbox clock
+        back to real time, then seed again."""
+        self.clock.offset = timedelta(0)
+        async with self.db.write() as session, session.begin():
+            for table in reversed(self.metadata.sorted_tables):
+                await session.execute(table.delete())
+        for hook in self.on_reset:
+            await hook()
+        if self.on_start is not None:
+            await self.on_start(self)
+
+    def _loop(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        self._tasks.append(asyncio.create_task(self._supervise(name, run), name=name))
+
+    async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("%s crashed; restarting in %.1fs", name, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def readiness(self) -> dict[str, Any]:
+        checks = {
+            "database": await self.db.ping(),
+            "kafka_producer": self.producer.started,
+            "outbox_relay": self.relay.healthy,
+            "consumers": all(c.running for c in self.consumers),
+            "started": self.started,
+        }
+        return checks
+
+
+async def _settle(
+    tasks: list[asyncio.Task[Any]], what: str, deadline_s: float, *, cancel_after: bool = False
+) -> list[str]:
+    """Wait up to `deadline_s` for `tasks` to end (cancelling what is left, if asked);
+    the names of those that would not."""
+    if not tasks:
+        return []
+    _, pending = await asyncio.wait(tasks, timeout=deadline_s)
+    if pending and cancel_after:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_GRACE_S)
+    names = sorted(t.get_name() for t in pending)
+    if names:
+        log.error("%s still running %.1fs into shutdown, left behind: %s", what, deadline_s, ", ".join(names))
+    return names
+
+
+async def _call(closer: Callable[[], Awaitable[None]]) -> None:
+    await closer()
+
+
+async def _bounded(step: Awaitable[Any], what: str, deadline_s: float) -> list[str]:
+    """One shutdown step, at most `deadline_s`: unlike `asyncio.wait_for`, which waits for
+    the cancelled step to finish, a step that ignores its cancellation is left behind
+    (and named in the answer)."""
+    task = asyncio.ensure_future(step)
+    done, _ = await asyncio.wait({task}, timeout=deadline_s)
+    if not done:
+        log.warning("%s overran its %.1fs deadline during shutdown; cancelling it", what, deadline_s)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE_S)
+        if not done:
+            log.error("%s ignored its cancellation; left behind", what)
+            return [what]
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.warning("%s failed during shutdown: %r", what, exc)
+    return []
+
+
+def _exit_after(delay_s: float, stuck: list[str]) -> None:
+    """The last resort of a process whose shutdown left work behind: asyncio cancels every
+    task once the server returns and waits for each, so one that ignores cancellation
+    would keep the process alive forever."""
+
+    def exit_now() -> None:
+        log.error("exiting: %s still running %.1fs after shutdown", ", ".join(stuck), delay_s)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(1)
+
+    timer = threading.Timer(delay_s, exit_now)
+    timer.daemon = True
+    timer.start()
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper garbage collections once a process is up: what start-up loaded
+    (modules, tables, routes) is frozen out of the collector's scans, and the young
+    generation is collected less often. A request or a consumer batch allocates many
+    short-lived objects; with the defaults a full collection over everything now and
+    then showed up as tail latency on the payment path."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)

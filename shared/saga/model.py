@@ -1,0 +1,124 @@
+"""The saga primitive's pure half: one vocabulary for every saga in Sandbank.
+
+A saga stands at one `step` at a time: the name of the command it sent and whose answer
+it waits for (`reserve`, `capture`, `release`, `credit`, `transfer`, or `rest` for an
+order waiting on the market). It has a deadline on the sandbox clock and counts the
+`attempts` of its step. It ends with an `outcome` (`completed`, `failed`, `cancelled`,
+...) and, when it did not complete, a `reason`.
+
+Each saga kind's rules are a pure decider: given the saga and a fact from accounts (or
+its deadline passing), it returns a `Decision`. Handlers load the saga, ask the decider
+and carry the decision out in one unit of work: `advance` moves the row, and the
+commands of the steps it returns go out through the outbox. Commands are idempotent by
+the saga's business id, so re-sending a step is always safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+TIMED_OUT = "timed_out"
+
+
+class Saga(Protocol):
+    """What every saga row has, whatever it carries besides."""
+
+    id: str
+    kind: str
+    step: str | None
+    attempts: int
+    deadline_at: datetime | None
+    outcome: str | None
+    reason: str | None
+    detail: str | None
+    updated_at: datetime
+    ended_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a saga does next.
+
+    - `step`: move to this step and send its command (its attempts start again at 1);
+    - `retry`: send the current step's command again (one more attempt);
+    - `outcome`: end the saga (no step, no deadline);
+    - `send`: commands to send besides, without waiting on them (a compensation for a
+      fact that arrived after the saga ended: release a hold that landed late);
+    - `reason`, `detail`: why the saga is failing, kept on the row.
+
+    An empty decision changes nothing: the fact was a duplicate, or late."""
+
+    step: str | None = None
+    retry: bool = False
+    outcome: str | None = None
+    send: tuple[str, ...] = ()
+    reason: str | None = None
+    detail: str | None = None
+
+    @property
+    def ignored(self) -> bool:
+        return self == IGNORE
+
+
+IGNORE = Decision()
+
+
+def move(step: str, reason: str | None = None, detail: str | None = None) -> Decision:
+    return Decision(step=step, reason=reason, detail=detail)
+
+
+def end(outcome: str, reason: str | None = None, detail: str | None = None) -> Decision:
+    return Decision(outcome=outcome, reason=reason, detail=detail)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """How long a step waits for its answer, and how often it is sent before giving up.
+    Each re-send waits a little longer, up to `backoff_cap` steps."""
+
+    step: timedelta = timedelta(seconds=5)
+    max_attempts: int = 6
+    backoff_cap: int = 4
+
+    def deadline(self, now: datetime, attempt: int) -> datetime:
+        return now + self.step * min(max(attempt, 1), self.backoff_cap)
+
+
+def on_deadline(saga: Saga, timeouts: Timeouts, give_up: Decision) -> Decision:
+    """A step heard nothing by its deadline: send it again, until it has been sent
+    `max_attempts` times; then `give_up`, which is each kind's own decision (release
+    what is held, end as failed, or keep trying where stopping would lose money)."""
+    if saga.outcome is not None or saga.step is None:
+        return IGNORE
+    if saga.attempts < timeouts.max_attempts:
+        return Decision(retry=True)
+    return give_up
+
+
+def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -> tuple[str, ...]:
+    """Carry a decision onto the saga's row: its step, attempts, deadline, outcome and
+    reason. Returns the steps whose commands are to be sent now, in order."""
+    if decision.reason is not None:
+        saga.reason, saga.detail = decision.reason, (decision.detail or "")[:300]
+    sending = list(decision.send)
+    if decision.retry and saga.step is not None:
+        saga.attempts += 1
+        saga.deadline_at = timeouts.deadline(now, saga.attempts)
+        sending.append(saga.step)
+    if decision.step is not None:
+        saga.step, saga.attempts = decision.step, 1
+        saga.deadline_at = timeouts.deadline(now, 1)
+        sending.append(decision.step)
+    if decision.outcome is not None:
+        saga.step, saga.deadline_at = None, None
+        saga.outcome, saga.ended_at = decision.outcome, now
+        if decision.outcome == COMPLETED:
+            saga.reason = saga.detail = None
+    if not decision.ignored:
+        saga.updated_at = now
+    return tuple(sending)

@@ -1,0 +1,114 @@
+"""The saga primitive's persistent half: the columns every saga row has, and the one
+sweeper that acts on deadlines.
+
+A service mixes `SagaColumns` into each table whose rows are sagas (a payment, a
+deposit, an order, a policy's premium), so every saga in Sandbank has the same row shape
+and the same vocabulary (`shared.saga.model`). The service's `SagaSweeper` looks, on
+the sandbox clock, for sagas whose step heard nothing by its deadline and hands them to
+their kind's handler, which asks the kind's decider what to do (re-send, compensate,
+give up) and carries it out in the sweeper's unit of work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.clock import Clock
+from shared.db import Database, UtcDateTime
+from shared.kafka.messaging import UnitOfWork
+from shared.observability import correlation_id_var
+
+log = logging.getLogger(__name__)
+
+
+class SagaColumns:
+    """The columns of `shared.saga.model.Saga`, for a declarative model to mix in."""
+
+    kind: Mapped[str] = mapped_column(String(20))
+    # The command in flight, whose answer the saga waits for; None once it has ended.
+    step: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # On the sandbox clock; None when nothing is awaited.
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    # The request that started the saga: what it sends later carries it too.
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+@contextmanager
+def correlated(correlation_id: str | None) -> Iterator[None]:
+    """Messages published inside carry the correlation id of the saga's request, also
+    when a sweeper or another service's fact moves it."""
+    token = correlation_id_var.set(correlation_id)
+    try:
+        yield
+    finally:
+        correlation_id_var.reset(token)
+
+
+OnOverdue = Callable[[UnitOfWork, Sequence[str], datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SagaTable:
+    """A table of sagas, and the handler that decides for those past their deadline.
+    The handler gets their ids, loads them locked, checks each is still overdue (a
+    fact may have moved it since) and carries out its decider's `on_deadline`."""
+
+    model: Any  # a mapped class with SagaColumns and an `id` column
+    on_overdue: OnOverdue
+
+
+class SagaSweeper:
+    """The one sweeper of a service's sagas, run every `interval_s` by the runtime."""
+
+    def __init__(
+        self,
+        db: Database,
+        unit_of_work: Callable[[], UnitOfWork],
+        clock: Clock,
+        tables: Sequence[SagaTable],
+        *,
+        limit: int = 200,
+    ) -> None:
+        self.db = db
+        self.unit_of_work = unit_of_work
+        self.clock = clock
+        self.tables = list(tables)
+        self.limit = limit
+        self.swept = 0
+
+    async def overdue(self, table: SagaTable, now: datetime) -> list[str]:
+        model = table.model
+        async with self.db.read() as session:
+            found = await session.scalars(
+                select(model.id).where(model.deadline_at < now).order_by(model.deadline_at).limit(self.limit)
+            )
+            return list(found.all())
+
+    async def sweep(self) -> int:
+        """One pass over every table; returns how many sagas were handed on."""
+        now = self.clock.now()
+        handed = 0
+        for table in self.tables:
+            ids = await self.overdue(table, now)
+            if not ids:
+                continue
+            async with self.unit_of_work() as uow:
+                await table.on_overdue(uow, ids, now)
+            handed += len(ids)
+        self.swept += handed
+        return handed

@@ -1,0 +1,174 @@
+"""The FastAPI app around a process's runtime: problem+json errors, request ids, body
+limits, /healthz, /readyz, /metrics and the /internal routes; and the server that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.routing import iter_route_contexts
+
+from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
+from shared.metrics import render_metrics
+from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
+from shared.problems import install_problem_handlers
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+S = TypeVar("S", bound=Settings)
+
+VERSION = "0.1.0"
+
+
+HEALTHZ_EXAMPLE: dict[str, Any] = {
+    "content": {"application/json": {"example": {"status": "ok", "service": "gateway", "version": VERSION}}}
+}
+_CHECKS = {"database": True, "kafka_producer": True, "outbox_relay": True, "consumers": True, "started": True}
+READYZ_EXAMPLE: dict[str, Any] = {
+    "content": {"application/json": {"example": {"status": "ready", "service": "gateway", "checks": _CHECKS}}}
+}
+NOT_READY_EXAMPLE: dict[str, Any] = {
+    "description": "Not ready: a check failed",
+    "content": {
+        "application/json": {
+            "example": {"status": "not-ready", "service": "gateway", "checks": {**_CHECKS, "kafka_producer": False}}
+        }
+    },
+}
+METRICS_EXAMPLE: dict[str, Any] = {
+    "content": {
+        "text/plain": {
+            "example": 'sandbank_outbox_published_total{service="gateway"} 1289\n'
+            'sandbank_outbox_backlog{service="gateway"} 0\n'
+        }
+    }
+}
+
+
+def health_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process is up", responses={200: HEALTHZ_EXAMPLE})
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.service, "version": VERSION}
+
+    @router.get(
+        "/readyz",
+        summary="Readiness: database, Kafka and background loops are up",
+        responses={200: READYZ_EXAMPLE, 503: NOT_READY_EXAMPLE},
+    )
+    async def readyz() -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not-ready", "service": runtime.service, "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get(
+        "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses={200: METRICS_EXAMPLE}
+    )
+    async def metrics() -> str:
+        return await render_metrics(runtime)
+
+    return router
+
+
+def build_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    extra_lifespan: Callable[[FastAPI], Any] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            if extra_lifespan is not None:
+                async with extra_lifespan(app):
+                    yield
+            else:
+                yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.tokens = runtime.tokens
+    app.state.settings = runtime.settings
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    for router in (
+        health_router(runtime),
+        clock_router(runtime),
+        sandbox_router(runtime),
+        dead_letter_router(runtime),
+        *routers,
+    ):
+        # Only on routers with an /internal route: the rule costs the others nothing.
+        guard = [Depends(internal_caller)] if any(map(_internal, iter_route_contexts(router.routes))) else None
+        app.include_router(router, dependencies=guard)
+    app.openapi = _public_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _internal(route: Any) -> bool:
+    return str(getattr(route, "path", "")).startswith(INTERNAL_PREFIX)
+
+
+def _public_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The app's OpenAPI document without its /internal routes, which are for the gateway
+    and operators, not for clients."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                summary=app.summary,
+                description=app.description,
+                terms_of_service=app.terms_of_service,
+                contact=app.contact,
+                license_info=app.license_info,
+                routes=[r for r in iter_route_contexts(app.routes) if not _internal(r)],
+                webhooks=app.webhooks.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+                separate_input_output_schemas=app.separate_input_output_schemas,
+                external_docs=app.openapi_external_docs,
+            )
+        return app.openapi_schema
+
+    return openapi
+
+
+def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
+    """Run one service under uvicorn (uvloop, httptools) on its configured port."""
+    import uvicorn
+
+    from shared.observability import configure_logging
+
+    configure_logging(settings.service, settings.log_level, settings.log_json)
+    app = app_factory(settings)
+    app.state.runtime.exit_when_stuck = True
+    uvicorn.run(
+        app,
+        host=settings.http.host,
+        port=settings.http.port,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
+        # a connection the server is closing at that very moment.
+        timeout_keep_alive=65,
+    )

@@ -1,0 +1,170 @@
+"""The payment and deposit sagas' decisions as pure objects: a saga in memory, a fact or
+a deadline in, a decision out. No database, no broker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.payments.domain import (
+    CAPTURE,
+    CREDIT,
+    RELEASE,
+    RESERVE,
+    SANDBOX_FAIL_BILLER,
+    DepositSaga,
+    Kind,
+    PaymentSaga,
+    Reason,
+    RiskContext,
+    RiskPolicy,
+    public_status,
+    stage,
+)
+from shared.saga.model import COMPLETED, FAILED, IGNORE, Decision, Timeouts, end, move
+
+NOW = datetime(2026, 5, 20, 8, 0, tzinfo=UTC)
+SAGA = PaymentSaga(RiskPolicy(), Timeouts(max_attempts=3))
+
+
+@dataclass
+class Payment:
+    id: str = "pay-1"
+    kind: str = Kind.TRANSFER
+    step: str | None = RESERVE
+    attempts: int = 1
+    deadline_at: datetime | None = NOW
+    outcome: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    updated_at: datetime = NOW
+    ended_at: datetime | None = None
+    customer_id: str = "alice"
+    payee_customer_id: str | None = "bob"
+    payee_key: str = "account:acct-bob"
+    amount_minor: int = 100_00
+    payer_class: str | None = "I"
+
+
+def risk(p: Payment, *, recent: int = 0, known: bool = True) -> RiskContext:
+    return RiskContext(Kind(p.kind), p.amount_minor, p.payer_class, recent_payments=recent, payee_known=known)
+
+
+def test_held_funds_that_risk_approves_are_captured() -> None:
+    p = Payment()
+    decision, verdict = SAGA.on_funds_reserved(p, risk(p))
+    assert decision == move(CAPTURE)
+    assert verdict is not None and verdict.approved
+
+
+@pytest.mark.parametrize(
+    ("payment", "recent", "known", "rule"),
+    [
+        (Payment(amount_minor=666_66), 0, True, "sandbox_magic_amount"),
+        (Payment(), 20, True, "velocity"),
+        (Payment(amount_minor=5_000_01), 0, False, "new_payee_threshold"),
+    ],
+    ids=["magic amount", "velocity", "large first payment to a new payee"],
+)
+def test_held_funds_that_risk_rejects_are_released(payment: Payment, recent: int, known: bool, rule: str) -> None:
+    decision, verdict = SAGA.on_funds_reserved(payment, risk(payment, recent=recent, known=known))
+    assert (decision.step, decision.reason) == (RELEASE, Reason.RISK_REJECTED)
+    assert verdict is not None and verdict.rule == rule
+
+
+def test_the_sandbox_failing_biller_refuses_after_the_hold() -> None:
+    p = Payment(kind=Kind.BILL, payee_key=f"biller:{SANDBOX_FAIL_BILLER}:any", payee_customer_id=None)
+    decision, _ = SAGA.on_funds_reserved(p, risk(p))
+    assert (decision.step, decision.reason) == (RELEASE, Reason.PAYEE_UNAVAILABLE)
+
+
+@pytest.mark.parametrize("step", [CAPTURE, RELEASE, None])
+def test_a_reservation_heard_again_after_the_saga_moved_on_changes_nothing(step: str | None) -> None:
+    p = Payment(step=step)
+    assert SAGA.on_funds_reserved(p, risk(p)) == (IGNORE, None)
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [("insufficient_funds", Reason.INSUFFICIENT_FUNDS), ("whatever_else", Reason.PAYER_UNAVAILABLE)],
+)
+def test_a_rejected_reservation_fails_the_payment_with_the_reason(reason: str, shown: Reason) -> None:
+    assert SAGA.on_reservation_rejected(Payment(), reason, "no") == end(FAILED, shown, "no")
+
+
+def test_a_rejected_reservation_ends_a_payment_already_releasing_it() -> None:
+    assert SAGA.on_reservation_rejected(Payment(step=RELEASE), "insufficient_funds", "") == end(FAILED)
+
+
+def test_a_captured_hold_completes_only_a_capturing_payment() -> None:
+    assert SAGA.on_hold_captured(Payment(step=CAPTURE)) == end(COMPLETED)
+    assert SAGA.on_hold_captured(Payment(step=None, outcome=COMPLETED)) is IGNORE
+
+
+def test_a_refused_capture_releases_the_hold() -> None:
+    decision = SAGA.on_capture_rejected(Payment(step=CAPTURE), "cap")
+    assert decision == move(RELEASE, Reason.PAYEE_UNAVAILABLE, "cap")
+
+
+def test_a_released_hold_fails_a_releasing_payment() -> None:
+    assert SAGA.on_hold_released(Payment(step=RELEASE)) == end(FAILED)
+    assert SAGA.on_hold_released(Payment(step=CAPTURE)) is IGNORE
+
+
+def test_an_unanswered_reservation_is_sent_again_then_released() -> None:
+    assert SAGA.on_deadline(Payment(attempts=2)) == Decision(retry=True)
+    decision = SAGA.on_deadline(Payment(attempts=3))
+    assert (decision.step, decision.reason) == (RELEASE, Reason.TIMED_OUT)
+
+
+@pytest.mark.parametrize("step", [CAPTURE, RELEASE])
+def test_a_capture_or_release_is_sent_until_accounts_answers(step: str) -> None:
+    assert SAGA.on_deadline(Payment(step=step, attempts=50)) == Decision(retry=True)
+
+
+@pytest.mark.parametrize(
+    ("payment", "shown", "status"),
+    [
+        (Payment(step=RESERVE), "reserving_funds", "pending"),
+        (Payment(step=CAPTURE), "capturing", "pending"),
+        (Payment(step=RELEASE), "releasing", "pending"),
+        (Payment(step=None, outcome=COMPLETED), "completed", "completed"),
+        (Payment(step=None, outcome=FAILED), "failed", "failed"),
+    ],
+)
+def test_the_api_shows_a_stage_and_pending_until_the_end(payment: Payment, shown: str, status: str) -> None:
+    assert (stage(payment), public_status(payment)) == (shown, status)
+
+
+# --- deposits -----------------------------------------------------------------------------
+
+DEPOSITS = DepositSaga(Timeouts(step=timedelta(seconds=5), max_attempts=2))
+
+
+def deposit(**changes: object) -> Payment:
+    return Payment(**{"kind": "deposit", "step": CREDIT, **changes})  # type: ignore[arg-type]
+
+
+def test_a_credited_deposit_completes() -> None:
+    assert DEPOSITS.on_credited(deposit()) == end(COMPLETED)
+
+
+def test_a_credit_that_lands_after_the_deposit_gave_up_still_completes_it() -> None:
+    assert DEPOSITS.on_credited(deposit(step=None, outcome=FAILED, reason=Reason.TIMED_OUT)) == end(COMPLETED)
+
+
+def test_a_credit_heard_twice_completes_once() -> None:
+    assert DEPOSITS.on_credited(deposit(step=None, outcome=COMPLETED)) is IGNORE
+
+
+def test_a_refused_credit_fails_the_deposit_with_accounts_reason() -> None:
+    assert DEPOSITS.on_credit_rejected(deposit(), "balance_cap_exceeded", "cap") == end(
+        FAILED, "balance_cap_exceeded", "cap"
+    )
+
+
+def test_an_unanswered_credit_is_sent_again_then_given_up() -> None:
+    assert DEPOSITS.on_deadline(deposit(attempts=1)) == Decision(retry=True)
+    assert DEPOSITS.on_deadline(deposit(attempts=2)).outcome == FAILED

@@ -1,0 +1,101 @@
+"""The /internal routes of every process: left out of its OpenAPI document, and answered
+only to a verified service or operator (the sandbox clock included)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from gateway.main import create_app as gateway_app
+from services.accounts.main import create_app as accounts_app
+from services.insurance.main import create_app as insurance_app
+from services.payments.main import create_app as payments_app
+from services.payments.settings import Settings as PaymentsProcessSettings
+from services.securities.main import create_app as securities_app
+from shared.auth import TokenIssuer
+from shared.settings import AuthSettings, DbSettings, Settings
+
+APPS: dict[str, Callable[[Any], FastAPI]] = {
+    "gateway": gateway_app,
+    "accounts": accounts_app,
+    "payments": payments_app,
+    "securities": securities_app,
+    "insurance": insurance_app,
+}
+
+
+# Processes with knobs of their own take their own subclass of Settings.
+SETTINGS: dict[str, type[Settings]] = {"payments": PaymentsProcessSettings}
+
+
+def settings(service: str, directory: Path) -> Settings:
+    return SETTINGS.get(service, Settings)(
+        service=service,
+        environment="sandbox",
+        db=DbSettings(url=f"sqlite+aiosqlite:///{directory / f'{service}.db'}"),
+        auth=AuthSettings(),
+    )
+
+
+@pytest.mark.parametrize("service", APPS)
+def test_no_internal_route_is_in_the_openapi_document(service: str, tmp_path: Path) -> None:
+    app = APPS[service](settings(service, tmp_path))
+    served = [c.path for c in iter_route_contexts(app.routes)]
+
+    paths = app.openapi()["paths"]
+
+    assert "/internal/clock" in served
+    assert [p for p in paths if p.startswith("/internal")] == []
+    assert "/healthz" in paths
+
+
+@pytest.fixture
+async def accounts(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, TokenIssuer]]:
+    config = settings("accounts", tmp_path)
+    app = accounts_app(config)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://accounts") as http:
+        yield http, TokenIssuer(config.auth)
+    await app.state.runtime.db.dispose()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize("path", ["/internal/clock", "/internal/faults", "/internal/dead-letters"])
+async def test_an_internal_route_needs_a_token(accounts: tuple[httpx.AsyncClient, TokenIssuer], path: str) -> None:
+    http, _ = accounts
+
+    r = await http.get(path)
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (401, "unauthorized")
+
+
+@pytest.mark.parametrize("path", ["/internal/clock", "/internal/faults", "/internal/customers/by-phone/+8613900000001"])
+@pytest.mark.parametrize("roles", [["customer"], ["adjuster"], []])
+async def test_an_internal_route_refuses_whoever_is_not_a_service_or_operator(
+    accounts: tuple[httpx.AsyncClient, TokenIssuer], path: str, roles: list[str]
+) -> None:
+    http, tokens = accounts
+
+    r = await http.get(path, headers=_bearer(tokens.issue("someone", roles)))
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (403, "forbidden")
+
+
+@pytest.mark.parametrize("roles", [["service"], ["operator"]])
+async def test_services_and_operators_read_the_clock(
+    accounts: tuple[httpx.AsyncClient, TokenIssuer], roles: list[str]
+) -> None:
+    http, tokens = accounts
+
+    r = await http.get("/internal/clock", headers=_bearer(tokens.issue("caller", roles)))
+
+    assert r.status_code == 200, r.text
+    assert r.json()["offset_s"] == 0

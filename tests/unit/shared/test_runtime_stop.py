@@ -1,0 +1,166 @@
+"""Runtime.stop: every step has a deadline, so a process always gets to exit; tasks handed
+to the runtime are finished, cancelled or reported, never lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData
+
+from shared.kafka.consumer import ConsumerLoop
+from shared.kafka.messaging import messaging_tables
+from shared.migrations import Migrations
+from shared.runtime import Runtime
+from shared.settings import AuthSettings, DbSettings, Settings
+
+metadata = MetaData()
+tables = messaging_tables(metadata)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
+    settings = Settings(
+        service="tests",
+        environment="sandbox",
+        db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}"),
+        auth=AuthSettings(),
+    )
+    runtime = Runtime(settings, metadata=metadata, migrations=Migrations(metadata, tmp_path), tables=tables)
+    runtime.stop_step_s = 0.05
+    yield runtime
+    await runtime.db.dispose()
+
+
+class Stubborn:
+    """Work that ignores cancellation, as a misbehaving library call might, until the
+    test lets it go (a task that never ends would hold the event loop's own shutdown)."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+
+    async def __call__(self) -> None:
+        while not self.released.is_set():
+            try:
+                await self.released.wait()
+            except asyncio.CancelledError:
+                continue
+
+
+async def test_an_owned_task_past_the_deadline_is_cancelled(runtime: Runtime) -> None:
+    task = runtime.own(asyncio.sleep(3600), name="endless")
+
+    await runtime.stop()
+
+    assert task.cancelled()
+
+
+async def test_an_owned_task_that_ends_in_time_is_left_to_finish(runtime: Runtime) -> None:
+    finished = asyncio.Event()
+
+    async def short() -> None:
+        await asyncio.sleep(0)
+        finished.set()
+
+    task = runtime.own(short())
+    await runtime.stop()
+
+    assert finished.is_set() and not task.cancelled()
+
+
+async def test_a_closer_that_ignores_its_cancellation_does_not_hold_the_stop(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+    stubborn = Stubborn()
+
+    async def record() -> None:
+        ran.append("first registered")
+
+    runtime.on_stop("first registered", record)
+    runtime.on_stop("stubborn", stubborn)
+
+    with caplog.at_level(logging.WARNING, logger="shared.runtime"):
+        await runtime.stop()
+    stubborn.released.set()
+
+    assert ran == ["first registered"]  # closers run newest first; a stuck one is passed by
+    assert any("stubborn ignored its cancellation" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_owned_task_that_fails_is_logged(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    async def fails() -> None:
+        raise RuntimeError("the writer broke")
+
+    with caplog.at_level(logging.ERROR, logger="shared.runtime"):
+        task = runtime.own(fails(), name="writer")
+        await asyncio.wait([task])
+
+    [record] = [r for r in caplog.records if "writer failed" in r.getMessage()]
+    assert record.exc_info is not None and "the writer broke" in str(record.exc_info[1])
+    await runtime.stop()
+
+
+class _GroupWithoutCoordinator:
+    """An aiokafka consumer whose offset commit never completes (the group lost its
+    coordinator: aiokafka retries until it finds one)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+
+    async def commit(self, offsets: object) -> None:
+        await asyncio.sleep(3600)
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+
+async def test_a_consumer_stops_even_when_its_last_commit_cannot_complete(runtime: Runtime) -> None:
+    loop = ConsumerLoop(
+        name="tests",
+        db=runtime.db,
+        tables=tables,
+        bootstrap_servers="127.0.0.1:1",
+        topics=["tests.events"],
+        handlers={},
+        source="tests",
+        commit_timeout_s=0.05,
+    )
+    group = _GroupWithoutCoordinator()
+    loop.consumer = group  # type: ignore[assignment]
+    loop._uncommitted = {("tests.events", 0): 7}
+
+    await asyncio.wait_for(loop.stop(), 5)
+
+    assert group.stopped
+
+
+async def test_a_process_whose_stop_left_work_behind_still_exits(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exited = threading.Event()
+    monkeypatch.setattr(os, "_exit", lambda code: exited.set())
+    runtime.exit_when_stuck = True
+    stubborn = Stubborn()
+    runtime.on_stop("stubborn", stubborn)
+
+    await runtime.stop()
+    try:
+        assert await asyncio.to_thread(exited.wait, 10)
+    finally:
+        stubborn.released.set()
+
+
+async def test_a_clean_stop_does_not_exit_the_process(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(os, "_exit", exits.append)
+    runtime.exit_when_stuck = True
+
+    await runtime.stop()
+
+    assert [t for t in threading.enumerate() if isinstance(t, threading.Timer)] == [] and exits == []

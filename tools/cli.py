@@ -1,0 +1,83 @@
+"""The developer's command line of Sandbank (`make install` puts `sandbank` in .venv/bin).
+
+sandbank run  [--data-dir .data] [--port 8000]   the whole Sandbank in the foreground
+sandbank stop [--data-dir .data]                 stop it from another terminal
+sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
+sandbank broker [--port 9092]                    one embedded Kafka-wire broker
+sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tools import asyncapi, broker, stack
+
+
+def _asyncapi(args: argparse.Namespace) -> int:
+    if args.write:
+        print("wrote " + " and ".join(str(p) for p in asyncapi.write()))
+        return 0
+    if args.check:
+        stale = asyncapi.stale()
+        for path in stale:
+            print(f"{path} is stale: run `make asyncapi` and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    sys.stdout.write(asyncapi.render_asyncapi())
+    return 0
+
+
+def _broker(args: argparse.Namespace) -> int:
+    broker.run_foreground(args.port)
+    return 0
+
+
+def _migration(args: argparse.Namespace) -> int:
+    # Imported here: it loads every process's models, which the other commands never need.
+    from tools import migration
+
+    return migration.main(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
+    sub = root.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start everything in the foreground; Ctrl-C stops it")
+    run.add_argument("--data-dir", default=".data", help="databases, logs, run.json (.data)")
+    run.add_argument("--port", type=int, default=8000, help="gateway port; the services take the next four (8000)")
+    run.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")
+    run.add_argument("--bootstrap-servers", default=None, help="use this Kafka instead of starting the embedded broker")
+    run.add_argument("--services", default=None, help="comma-separated subset to start, e.g. accounts,gateway")
+    run.set_defaults(handler=stack.run)
+
+    stop = sub.add_parser("stop", help="stop the Sandbank started by `run`")
+    stop.add_argument("--data-dir", default=".data")
+    stop.set_defaults(handler=stack.stop)
+
+    doc = sub.add_parser("asyncapi", help="print docs/asyncapi.json as the event schemas give it")
+    mode = doc.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write docs/asyncapi.json and docs/events.md")
+    mode.add_argument("--check", action="store_true", help="fail when either file is stale")
+    doc.set_defaults(handler=_asyncapi)
+
+    kafka = sub.add_parser("broker", help="run one embedded Kafka-wire broker (Tansu) in the foreground")
+    kafka.add_argument("--port", type=int, default=9092)
+    kafka.set_defaults(handler=_broker)
+
+    revision = sub.add_parser("migration", help="write a process's next schema revision from its models")
+    revision.add_argument("service", choices=("gateway", *stack.BACKEND_SERVICES))
+    revision.add_argument("message", help="what the revision changes, in a few words")
+    revision.add_argument("--empty", action="store_true", help="a blank revision to fill by hand (a data move)")
+    revision.set_defaults(handler=_migration)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
