@@ -1,21 +1,19 @@
 """Sandbox deposits: cash into a customer's account from the sandbox's external cash-in
 account, sent to accounts as a `CreditAccount` command and settled by its reply.
 
-All of it is here (body, table, routes, the `accounts.events` consumer) so that it can
-leave in one piece for a routing-table entry once payments runs deposits as a saga with
-the same public contract.
+All of it is here (table, routes, the `accounts.events` consumer; the bodies are
+payments' own, shared/schemas/payments.py) so that it can leave in one piece for a
+routing-table row now that payments runs deposits as a saga with the same public contract.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
 
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, String, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,55 +28,12 @@ from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_EVENTS
 from shared.idempotency import read_key
 from shared.kafka.messaging import UnitOfWork
-from shared.money import AmountIn, InvalidAmount, format_minor, to_minor
+from shared.money import InvalidAmount, format_minor, to_minor
 from shared.problems import PROBLEM_JSON, Problem, not_found
 from shared.runtime import ConsumerSpec
+from shared.schemas.payments import DepositCreate, DepositPublic
 
 CASH_IN = "internal:cash-in"
-
-
-class DepositCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"account_id": "5a0e1d3c-0000-4000-8000-000000000101", "amount": "100.00", "currency": "CNY"}]
-        },
-    )
-    account_id: str = Field(min_length=1, max_length=64)
-    amount: AmountIn
-    currency: str = Field(default="CNY", max_length=3)
-
-
-DEPOSIT_EXAMPLE: dict[str, Any] = {
-    "id": "7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
-    "account_id": "5a0e1d3c-0000-4000-8000-000000000101",
-    "amount": "100.00",
-    "amount_minor": 10000,
-    "currency": "CNY",
-    "status": "pending",
-    "reason": None,
-    "detail": None,
-    "created_at": "2025-06-02T09:30:00Z",
-    "links": {
-        "self": "/v1/sandbox/deposits/7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
-        "account": "/v1/accounts/5a0e1d3c-0000-4000-8000-000000000101",
-    },
-}
-
-
-class DepositPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [DEPOSIT_EXAMPLE]})
-
-    id: str
-    account_id: str
-    amount: str
-    amount_minor: int
-    currency: str
-    status: Literal["pending", "completed", "failed"]
-    reason: str | None = None
-    detail: str | None = None
-    created_at: datetime
-    links: dict[str, str]
 
 
 class Deposit(Base):
