@@ -53,7 +53,11 @@ def test_every_operation_documents_request_and_response_examples() -> None:
 
 def _modules() -> list[ModuleType]:
     names = [f"shared.schemas.{p.stem}" for p in sorted((ROOT / "shared" / "schemas").glob("*.py"))]
-    names += [f"gateway.{p.stem}" for p in sorted((ROOT / "gateway").glob("*.py")) if p.stem != "__main__"]
+    names += [
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in sorted((ROOT / "gateway").rglob("*.py"))
+        if p.stem not in ("__main__", "__init__") and "migrations" not in p.parts
+    ]
     names.append("shared.internal")
     return [importlib.import_module(name) for name in names if not name.endswith(".__init__")]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.hub import NotificationHub, TooManyStreams
+from gateway.notifications.hub import NotificationHub, TooManyStreams
 
 
 async def test_wake_sets_the_events_of_that_customers_streams_only() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from gateway import magic
 from gateway.main import create_app
+from gateway.sandbox import magic
 from shared.settings import AuthSettings, DbSettings, Settings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "sandbox.md"
@@ -15,7 +15,7 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "sandbox.md"
 
 def test_every_row_the_document_shows_is_served() -> None:
     _, only_in_doc = magic.differences(DOC.read_text())
-    assert only_in_doc == [], "docs/sandbox.md has rows gateway/magic.py lacks: run `python -m gateway.magic`"
+    assert only_in_doc == [], "docs/sandbox.md has rows the module lacks: run `python -m gateway.sandbox.magic`"
 
 
 def test_rows_are_complete_and_render_as_a_four_column_table() -> None:

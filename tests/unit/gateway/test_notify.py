@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gateway import notify
+from gateway.notifications import notify
 from shared.events import insurance as ins
 from shared.events import payments as pay
 from shared.events import securities as sec

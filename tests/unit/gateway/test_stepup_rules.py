@@ -1,12 +1,31 @@
-"""Step-up rules: when a payment needs a one-time code, and what a try of a code does."""
+"""Step-up rules: when a payment needs a one-time code, what a try of a code does, and the
+payment (with its payee key) a challenge approves."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
 
+import httpx
 import pytest
 
-from gateway.stepup import ChallengeState, StepUpPolicy, Verdict, attempt, code_hash, new_code
+from gateway.identity.stepup import (
+    ChallengeState,
+    Payment,
+    StepUp,
+    StepUpPolicy,
+    Verdict,
+    attempt,
+    bill_payment,
+    code_hash,
+    new_code,
+    qr_payment,
+    topup_payment,
+    transfer_payment,
+)
+from shared.accounts_client import AccountsClient
+from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 
 POLICY = StepUpPolicy(amount_minor=5_000_00, new_payee_minor=1_000_00)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -82,3 +101,120 @@ def test_the_stored_hash_binds_the_code_to_its_challenge_and_the_secret() -> Non
     assert h != code_hash("secret", "challenge-2", "123456")
     assert h != code_hash("other-secret", "challenge-1", "123456")
     assert h != code_hash("secret", "challenge-1", "123457")
+
+
+# --- what a challenge approves: the payment read from the body, its payee as payments keys it ----
+
+PAYER = "5a0e1d3c-0000-4000-8000-000000000101"
+
+
+@pytest.mark.parametrize(
+    ("read", "body", "payment"),
+    [
+        (
+            transfer_payment,
+            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "1200.00"}),
+            Payment("transfer", "account:a-2", 1200_00, "CNY"),
+        ),
+        (
+            transfer_payment,
+            TransferCreate.model_validate(
+                {"payer_account_id": PAYER, "payee_phone": "138 0000 0002", "amount": "88.00"}
+            ),
+            Payment("transfer", "phone:+8613800000002", 88_00, "CNY"),
+        ),
+        (
+            bill_payment,
+            BillCreate.model_validate(
+                {
+                    "payer_account_id": PAYER,
+                    "biller_code": "SH-WATER",
+                    "bill_reference": "3100012345",
+                    "amount": "56.40",
+                }
+            ),
+            Payment("bill", "biller:SH-WATER:3100012345", 56_40, "CNY"),
+        ),
+        (
+            qr_payment,
+            QrCreate.model_validate(
+                {"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100001&a=32.00&r=T42"}
+            ),
+            Payment("qr", "merchant:M100001", 32_00, "CNY"),
+        ),
+        (
+            qr_payment,
+            QrCreate.model_validate(
+                {"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100004", "amount": "18.50"}
+            ),
+            Payment("qr", "merchant:M100004", 18_50, "CNY"),
+        ),
+        (
+            topup_payment,
+            TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "13912345678", "amount": "50.00"}),
+            Payment("topup", "mobile:+8613912345678", 50_00, "CNY"),
+        ),
+    ],
+    ids=["transfer to an account", "transfer to a phone", "bill", "qr with amount", "qr without amount", "top-up"],
+)
+def test_a_payment_is_read_with_its_payee_key(read: Any, body: Any, payment: Payment) -> None:
+    assert read(body) == payment
+
+
+@pytest.mark.parametrize(
+    ("read", "body"),
+    [
+        (
+            qr_payment,
+            QrCreate.model_validate(
+                {"payer_account_id": PAYER, "qr_payload": "https://example.com/?m=M100001&a=9000.00"}
+            ),
+        ),
+        (qr_payment, QrCreate.model_validate({"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100001"})),
+        (topup_payment, TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "12345", "amount": "50.00"})),
+        (
+            transfer_payment,
+            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "0.001"}),
+        ),
+    ],
+    ids=["not a Sandbank QR code", "QR code without an amount, none sent", "not a mobile number", "invalid amount"],
+)
+def test_a_request_payments_will_refuse_asks_for_no_code(read: Any, body: Any) -> None:
+    assert read(body) is None
+
+
+def directory(found: dict[str, str | None], asked: list[str]) -> AccountsClient:
+    """accounts' phone directory, as the gateway asks it."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.raw_path.decode())
+        phone = unquote(request.url.path.rsplit("/", 1)[-1])
+        if phone not in found:
+            return httpx.Response(404, json={})
+        entry = {"customer_id": "c-2", "kyc_class": "II", "holder": "W*", "default_account_id": found[phone]}
+        return httpx.Response(200, json=entry)
+
+    return AccountsClient("http://accounts", lambda: "service-token", transport=httpx.MockTransport(answer))
+
+
+@pytest.mark.parametrize(
+    ("payee", "found", "key"),
+    [
+        ("phone:+8613800000002", {"+8613800000002": "a-2"}, "account:a-2"),
+        ("phone:+8613800000002", {}, "phone:+8613800000002"),
+        ("phone:+8613800000002", {"+8613800000002": None}, "phone:+8613800000002"),
+        ("account:a-3", {}, "account:a-3"),
+    ],
+    ids=["a customer's phone", "nobody's phone", "a customer without a checking account", "an account"],
+)
+async def test_a_phone_payee_is_keyed_by_the_account_it_pays_into(
+    payee: str, found: dict[str, str | None], key: str
+) -> None:
+    asked: list[str] = []
+    accounts = directory(found, asked)
+    stepup = StepUp(None, None, accounts)  # type: ignore[arg-type]
+    try:
+        assert await stepup.resolve_payee(payee) == key
+    finally:
+        await accounts.close()
+    assert asked == ([] if payee.startswith("account:") else ["/internal/customers/by-phone/%2B8613800000002"])

@@ -7,17 +7,16 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from gateway import notifications, store
-from gateway.hub import NotificationHub
-from gateway.notifications_api import _events
-from gateway.notify import Draft
+from gateway import db as gateway_db
+from gateway.notifications import store
+from gateway.notifications.api import stream_events
+from gateway.notifications.hub import NotificationHub
+from gateway.notifications.notify import Draft
 from shared.db import Database
 from shared.kafka.messaging import UnitOfWork
-from shared.settings import GatewaySettings
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -33,21 +32,30 @@ class Sessions:
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}")
-    await database.create_all(store.Base.metadata)
+    await database.create_all(gateway_db.Base.metadata)
     yield database
     await database.dispose()
 
 
-def request_for(db: Database, hub: NotificationHub, sessions: Sessions, keepalive_s: float) -> SimpleNamespace:
-    settings = SimpleNamespace(gateway=GatewaySettings(sse_keepalive_s=keepalive_s))
-    state = SimpleNamespace(hub=hub, sessions=sessions, runtime=SimpleNamespace(db=db), settings=settings)
-    return SimpleNamespace(app=SimpleNamespace(state=state))
+def events(
+    db: Database, hub: NotificationHub, sessions: Sessions, keepalive_s: float, cursor: int | None
+) -> AsyncIterator[bytes]:
+    return stream_events(
+        db=db,
+        hub=hub,
+        sessions=sessions,  # type: ignore[arg-type]
+        keepalive_s=keepalive_s,
+        max_streams=5,
+        customer_id="c1",
+        session_id="s1",
+        cursor=cursor,
+    )
 
 
 async def notify(db: Database, hub: NotificationHub, customer_id: str, title: str) -> None:
-    async with UnitOfWork(db, store.messaging, source="test") as uow:
+    async with UnitOfWork(db, gateway_db.messaging, source="test") as uow:
         draft = Draft(customer_id, "payment_sent", title, "body", {"n": title})
-        await notifications.add(uow, hub, [draft], event_id=None, event_at=NOW, now=NOW)
+        await store.add(uow, hub, [draft], event_id=None, event_at=NOW, now=NOW)
 
 
 async def next_chunk(stream: AsyncIterator[bytes], within_s: float = 2.0) -> bytes:
@@ -59,7 +67,7 @@ async def test_replays_after_the_cursor_then_pushes_what_commits_and_keeps_alive
     for title in ("one", "two"):
         await notify(db, hub, "c1", title)
     await notify(db, hub, "someone-else", "not yours")
-    stream = _events(request_for(db, hub, sessions, 0.2), "c1", "s1", 1)  # type: ignore[arg-type]
+    stream = events(db, hub, sessions, 0.2, cursor=1)
     try:
         assert await next_chunk(stream) == b"retry: 2000\n\n"
         replayed = await next_chunk(stream)
@@ -68,7 +76,7 @@ async def test_replays_after_the_cursor_then_pushes_what_commits_and_keeps_alive
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
     # With an hour between keep-alives, only the commit can wake the stream.
-    stream = _events(request_for(db, hub, sessions, 3600), "c1", "s1", 2)  # type: ignore[arg-type]
+    stream = events(db, hub, sessions, 3600, cursor=2)
     try:
         assert await next_chunk(stream) == b"retry: 2000\n\n"
         pending = asyncio.ensure_future(next_chunk(stream, within_s=60))
@@ -84,7 +92,7 @@ async def test_replays_after_the_cursor_then_pushes_what_commits_and_keeps_alive
 async def test_without_a_cursor_the_stream_starts_after_the_latest(db: Database) -> None:
     hub = NotificationHub()
     await notify(db, hub, "c1", "old")
-    stream = _events(request_for(db, hub, Sessions(), 5), "c1", "s1", None)  # type: ignore[arg-type]
+    stream = events(db, hub, Sessions(), 5, cursor=None)
     try:
         await next_chunk(stream)
         pending = asyncio.ensure_future(next_chunk(stream))
@@ -98,7 +106,7 @@ async def test_without_a_cursor_the_stream_starts_after_the_latest(db: Database)
 
 async def test_the_stream_ends_when_its_session_does(db: Database) -> None:
     hub, sessions = NotificationHub(), Sessions()
-    stream = _events(request_for(db, hub, sessions, 5), "c1", "s1", None)  # type: ignore[arg-type]
+    stream = events(db, hub, sessions, 5, cursor=None)
     await next_chunk(stream)
     pending = asyncio.ensure_future(next_chunk(stream))
     await asyncio.sleep(0.01)

@@ -10,6 +10,8 @@ store the final response in the same transaction as their effects (`finish` take
 the unit of work), so a crash can never leave a deposit made without its key marked
 done. Requests forwarded to a service (`forward_idempotently`) pass the key on, and
 the service keeps it unique as well.
+
+The header is read by shared/idempotency.py, the one reader for the gateway and every service.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import store
+from gateway.errors import Refused
+from gateway.routing.store import IdempotencyKey
+from gateway.routing.upstream import Upstreams
 from shared.clock import Clock
-from shared.db import Database, PointReader
-from shared.problems import Problem
+from shared.db import Database, PointReader, table_of
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,17 @@ class Claim:
     key: str
 
 
+class KeyReused(Refused):
+    code = "idempotency-key-reused"
+    detail = "this Idempotency-Key was already used with a different request body"
+
+
+class KeyInFlight(Refused):
+    code = "idempotency-key-in-flight"
+    detail = "a request with this Idempotency-Key is still being processed; retry shortly"
+    retry_after_s = 1
+
+
 def fingerprint(request: Request, body: bytes) -> str:
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
@@ -57,22 +71,6 @@ def fingerprint(request: Request, body: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n" + canonical)
     return digest.hexdigest()
-
-
-def read_key(request: Request, *, required: bool) -> str | None:
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        if required:
-            raise Problem(
-                400,
-                "idempotency-key-missing",
-                "this request moves money: send an Idempotency-Key header (e.g. a UUID)",
-            )
-        return None
-    key = key.strip().strip('"')
-    if not (1 <= len(key) <= 255) or not key.isprintable():
-        raise Problem(400, "idempotency-key-invalid", "Idempotency-Key must be 1-255 printable characters")
-    return key
 
 
 class Idempotency:
@@ -87,12 +85,12 @@ class Idempotency:
         self._recent_max = recent_max
         self._unwritten: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
-        table = store.IdempotencyKey.__table__
+        table = table_of(IdempotencyKey)
         self._upsert = (sqlite_insert if db.sqlite else pg_insert)(table).on_conflict_do_nothing()
         # One look-up per new key on every money-moving POST: kept off the ORM.
         self._stored = PointReader(
             db,
-            store.IdempotencyKey.__table__,
+            table,
             ["fingerprint", "state", "status_code", "response_body", "response_headers", "created_at"],
             ["owner_id", "key"],
         )
@@ -107,9 +105,9 @@ class Idempotency:
         if self.clock.now() - row["created_at"] > RETENTION:
             return None
         if row["fingerprint"] != fp:
-            raise _reused()
+            raise KeyReused()
         if row["state"] == "in_flight":
-            raise _in_flight()
+            raise KeyInFlight()
         return _replay(row["status_code"], row["response_body"], row["response_headers"])
 
     def forget(self) -> None:
@@ -163,7 +161,7 @@ class Idempotency:
         """Claim the key for this request, or answer with the stored outcome."""
         now = self.clock.now()
         async with self.db.write() as session, session.begin():
-            row = await session.get(store.IdempotencyKey, (owner_id, key))
+            row = await session.get(IdempotencyKey, (owner_id, key))
             if row is not None:
                 expired = now - row.created_at > RETENTION
                 abandoned = row.state == "in_flight" and now - row.created_at > ABANDONED_AFTER
@@ -173,24 +171,24 @@ class Idempotency:
                     row = None
             if row is None:
                 session.add(
-                    store.IdempotencyKey(owner_id=owner_id, key=key, fingerprint=fp, state="in_flight", created_at=now)
+                    IdempotencyKey(owner_id=owner_id, key=key, fingerprint=fp, state="in_flight", created_at=now)
                 )
                 try:
                     await session.flush()
                 except IntegrityError:
-                    raise _in_flight() from None
+                    raise KeyInFlight() from None
                 return Claim(owner_id, key)
             if row.fingerprint != fp:
-                raise _reused()
+                raise KeyReused()
             if row.state == "in_flight":
-                raise _in_flight()
+                raise KeyInFlight()
             return _replay(row.status_code, row.response_body, row.response_headers)
 
     @staticmethod
     async def finish(
         session: AsyncSession, claim: Claim, status_code: int, body: bytes, headers: dict[str, str]
     ) -> None:
-        row = await session.get(store.IdempotencyKey, (claim.owner_id, claim.key))
+        row = await session.get(IdempotencyKey, (claim.owner_id, claim.key))
         if row is None:
             return
         row.state = "done"
@@ -207,16 +205,16 @@ class Idempotency:
         """Forget a claim whose request failed for a reason a retry may not meet."""
         async with self.db.write() as session, session.begin():
             await session.execute(
-                delete(store.IdempotencyKey).where(
-                    store.IdempotencyKey.owner_id == claim.owner_id,
-                    store.IdempotencyKey.key == claim.key,
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.owner_id == claim.owner_id,
+                    IdempotencyKey.key == claim.key,
                 )
             )
 
     async def purge_expired(self) -> None:
         async with self.db.write() as session, session.begin():
             await session.execute(
-                delete(store.IdempotencyKey).where(store.IdempotencyKey.created_at < self.clock.now() - RETENTION)
+                delete(IdempotencyKey).where(IdempotencyKey.created_at < self.clock.now() - RETENTION)
             )
 
 
@@ -226,23 +224,18 @@ def _replay(status: int | None, body: bytes | None, stored_headers: dict[str, st
     return Response(body or b"", status_code=status or 200, headers=headers)
 
 
-def _reused() -> Problem:
-    return Problem(422, "idempotency-key-reused", "this Idempotency-Key was already used with a different request body")
-
-
-def _in_flight() -> Problem:
-    return Problem(
-        409,
-        "idempotency-key-in-flight",
-        "a request with this Idempotency-Key is still being processed; retry shortly",
-        headers={"Retry-After": "1"},
-    )
-
-
-__all__ = ["Claim", "Idempotency", "fingerprint", "read_key"]
-
-
-async def forward_idempotently(request: Request, owner_id: str, service: str, path: str, *, token: str) -> Response:
+async def forward_idempotently(
+    idempotency: Idempotency,
+    upstreams: Upstreams,
+    request: Request,
+    owner_id: str,
+    service: str,
+    path: str,
+    *,
+    token: str,
+    key: str,
+    fp: str,
+) -> Response:
     """Forward a money-moving POST to the service that owns it, under an Idempotency-Key.
 
     The key also travels downstream, where the owning service keeps it unique per
@@ -251,23 +244,17 @@ async def forward_idempotently(request: Request, owner_id: str, service: str, pa
     (a stored answer?) and one write (store this answer); requests in flight are
     tracked in memory, which gives 409 within this process (a repeat reaching another
     replica gets the service's own answer for the key)."""
-    idempotency: Idempotency = request.app.state.idempotency
-    key = read_key(request, required=True)
-    assert key is not None
-    fp = fingerprint(request, await request.body())
     stored = await idempotency.lookup(owner_id, key, fp)
     if stored is not None:
         return stored
     slot = (owner_id, key)
     if (running := idempotency.in_flight.get(slot)) is not None:
         if running != fp:
-            raise _reused()
-        raise _in_flight()
+            raise KeyReused()
+        raise KeyInFlight()
     idempotency.in_flight[slot] = fp
     try:
-        response = await request.app.state.upstreams.forward(
-            service, request, path, token=token, extra_headers={"idempotency-key": key}
-        )
+        response = await upstreams.forward(service, request, path, token=token, extra_headers={"idempotency-key": key})
         if response.status_code < 500 and response.status_code not in (409, 429):
             headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
             idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), headers)

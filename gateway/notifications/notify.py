@@ -1,6 +1,6 @@
 """What a customer is told, and when: the services' events turned into notifications.
 
-Pure functions of an event; the consumer (gateway/consumer.py) stores what they return
+Pure functions of an event; the consumer (gateway/notifications/consumer.py) stores what they return
 in the same transaction that marks the event handled, then wakes the open streams.
 """
 

@@ -1,8 +1,8 @@
 """The sandbox's magic values and controls: one table, served by
 `GET /v1/sandbox/magic-values` and printed as the Markdown table of docs/sandbox.md.
 
-    python -m gateway.magic            # the Markdown table
-    python -m gateway.magic --check    # exit 1 if docs/sandbox.md lacks a row or has another
+    python -m gateway.sandbox.magic            # the Markdown table
+    python -m gateway.sandbox.magic --check    # exit 1 if docs/sandbox.md lacks a row or has another
 
 Each row names where the rule lives (`source`), so a change there is a change here.
 """
@@ -54,7 +54,7 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "login",
         "any `POST /v1/auth/register`",
         "a new customer is KYC class II with no accounts",
-        "`gateway/api.py` (`NEW_CUSTOMER_CLASS`)",
+        "`gateway/identity/api.py` (`NEW_CUSTOMER_CLASS`)",
     ),
     MagicValue(
         "login",
@@ -62,13 +62,13 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "its login is locked for `AUTH_LOCKOUT_S=300` s by the sandbox clock: `429 login-locked` with "
         "`Retry-After`, even with the right password; a good login clears the count. Unregistered numbers lock "
         "the same way",
-        "`gateway/sessions.py`, `shared/settings.py`",
+        "`gateway/identity/sessions.py`, `shared/settings.py`",
     ),
     MagicValue(
         "money in",
         "`POST /v1/sandbox/deposits {account_id, amount, currency}`",
         "credits the account from `internal:cash-in` (202, settles from Kafka; `Idempotency-Key` optional)",
-        "`gateway/api.py`",
+        "`gateway/sandbox/deposits.py`",
     ),
     MagicValue(
         "clock",
@@ -76,7 +76,7 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "moves the sandbox clock forward in the gateway and every service: daily limits reset on the next "
         "Beijing day, T+1 and waiting periods pass. Only forward of real time; kept in memory, so a restarted "
         "process is back at offset 0 until the clock is posted again",
-        "`gateway/api.py` (`set_clock`), `shared/clock.py`",
+        "`gateway/sandbox/api.py` (`set_clock`), `shared/clock.py`",
     ),
     # --- payments ----------------------------------------------------------------------------
     MagicValue(
@@ -151,7 +151,7 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "notification (`GET /v1/notifications`: the sandbox's SMS). `POST /v1/auth/challenges/{id} {code}`, "
         "then repeat the request with the same `Idempotency-Key`. The code is bound to the amount, payee and "
         "key, expires after 5 minutes of the sandbox clock and locks after 5 wrong tries",
-        "`gateway/stepup.py`, `shared/settings.py`",
+        "`gateway/identity/stepup.py`, `shared/settings.py`",
     ),
     MagicValue(
         "saga",
@@ -202,7 +202,7 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "a move of 5% from the previous close (`SECURITIES_ALERT_THRESHOLDS_PCT=[5]`)",
         "`PriceAlerted` once per crossing (re-armed after falling back `SECURITIES_ALERT_REARM_PCT=0.5`); "
         "customers with the symbol on their watchlist (`PUT /v1/watchlist`) get a `price_alert` notification",
-        "`services/securities`, `gateway/consumer.py`",
+        "`services/securities`, `gateway/notifications/consumer.py`",
     ),
     # --- insurance ---------------------------------------------------------------------------
     MagicValue(
@@ -244,14 +244,14 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         '`POST /v1/sandbox/faults {"service": "accounts", "mode": "duplicate", "duration_s": 30}` (operator)',
         "delays, drops or duplicates that service's outgoing Kafka messages for a while (`mode: none` ends it): "
         "sagas retry, consumers apply each message once",
-        "`gateway/sandbox_api.py`, `shared/kafka/faults.py`",
+        "`gateway/sandbox/api.py`, `shared/kafka/faults.py`",
     ),
     MagicValue(
         "reset",
         "`POST /v1/sandbox/reset` (operator)",
         "every service empties its tables and seeds again; the gateway forgets logins, sessions, keys and "
         "notifications except the demo users",
-        "`gateway/sandbox_api.py`",
+        "`gateway/sandbox/api.py`",
     ),
     MagicValue(
         "abuse",
@@ -300,7 +300,7 @@ def differences(doc: str) -> tuple[list[str], list[str]]:
 
 def main(argv: list[str]) -> int:
     if "--check" in argv:
-        doc = Path(__file__).resolve().parent.parent / "docs" / "sandbox.md"
+        doc = Path(__file__).resolve().parents[2] / "docs" / "sandbox.md"
         missing, extra = differences(doc.read_text())
         for row in missing:
             print(f"not in {doc.name}: {row}")

@@ -6,66 +6,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from gateway import notifications, store
-from gateway.api import PROBLEM, Customer, UpstreamsDep
-from gateway.hub import NotificationHub, TooManyStreams
-from gateway.notify import KINDS
-from gateway.sessions import Sessions
-from gateway.upstream import raise_for_problem
+from gateway.deps import ClockDep, Customer, GatewayDep, UpstreamsDep
+from gateway.errors import PROBLEM
+from gateway.identity.sessions import Sessions
+from gateway.notifications import store
+from gateway.notifications.hub import NotificationHub, TooManyStreams
+from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
+from shared.db import Database
 from shared.problems import Problem, not_found
-from shared.runtime import Runtime
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
-
-EXAMPLE = {
-    "id": 42,
-    "kind": "payment_received",
-    "title": "Money received",
-    "body": "You received 88.80 CNY into account …0201.",
-    "data": {
-        "payment_id": "7d1c2e4a-5b6f-4c3d-9e8f-0a1b2c3d4e5f",
-        "payment_kind": "transfer",
-        "amount": "88.80",
-        "amount_minor": 8880,
-        "currency": "CNY",
-        "payee_account_id": "5a0e1d3c-0000-4000-8000-000000000201",
-    },
-    "event_at": "2026-11-25T14:01:02.345Z",
-    "created_at": "2026-11-25T14:01:02.391Z",
-    "read": False,
-    "read_at": None,
-}
-
-
-class NotificationPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
-    id: int = Field(description="Grows with every notification; the stream's event id")
-    kind: str = Field(description=f"One of: {', '.join(KINDS)}")
-    title: str
-    body: str
-    data: dict[str, Any] = Field(description="The facts behind it (ids, amounts), by kind")
-    event_at: datetime = Field(description="When the event it reports happened")
-    created_at: datetime
-    read: bool
-    read_at: datetime | None = None
-
-
-class NotificationPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"items": [EXAMPLE], "next_cursor": "42", "unread_count": 3}]}
-    )
-    items: list[NotificationPublic]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for older notifications")
-    unread_count: int
 
 
 def public(row: store.Notification) -> NotificationPublic:
@@ -82,14 +39,10 @@ def public(row: store.Notification) -> NotificationPublic:
     )
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 @router.get("/notifications", response_model=NotificationPage)
 async def list_notifications(
-    request: Request,
     principal: Customer,
+    gw: GatewayDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None,
     unread: Annotated[bool, Query(description="Only the unread ones")] = False,
@@ -102,9 +55,9 @@ async def list_notifications(
         query = query.where(store.Notification.read_at.is_(None))
     if cursor is not None:
         query = query.where(store.Notification.id < int(cursor))
-    async with _runtime(request).db.read() as session:
+    async with gw.runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Notification.id.desc()).limit(limit + 1))).all()
-        count = await notifications.unread_count(session, principal.subject)
+        count = await store.unread_count(session, principal.subject)
     page = rows[:limit]
     return NotificationPage(
         items=[public(r) for r in page],
@@ -115,11 +68,11 @@ async def list_notifications(
 
 @router.post("/notifications/{notification_id}/read", response_model=NotificationPublic, responses={404: PROBLEM})
 async def mark_read(
-    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)], request: Request, principal: Customer
+    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: Customer, gw: GatewayDep
 ) -> NotificationPublic:
     """Mark one notification read (again is harmless). Another customer's is a 404."""
-    now = request.app.state.clock.now()
-    async with _runtime(request).db.write() as session, session.begin():
+    now = gw.clock.now()
+    async with gw.runtime.db.write() as session, session.begin():
         row = await session.get(store.Notification, notification_id)
         if row is None or row.customer_id != principal.subject:
             raise not_found("notification", str(notification_id))
@@ -159,8 +112,8 @@ def _frame(row: store.Notification) -> bytes:
     },
 )
 async def stream_notifications(
-    request: Request,
     principal: Customer,
+    gw: GatewayDep,
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=20, description="Resume after this id")
     ] = None,
@@ -170,52 +123,63 @@ async def stream_notifications(
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     if resume is not None and not resume.strip().isdigit():
         raise Problem(422, "validation-error", "Last-Event-ID must be a notification id (a whole number)")
-    hub: NotificationHub = request.app.state.hub
-    settings = request.app.state.settings.gateway
-    if hub.streams(principal.subject) >= settings.max_streams_per_customer:
+    limits = gw.settings.gateway
+    if gw.hub.streams(principal.subject) >= limits.max_streams_per_customer:
         raise Problem(
             429,
             "too-many-streams",
-            f"at most {settings.max_streams_per_customer} notification streams may be open at once",
+            f"at most {limits.max_streams_per_customer} notification streams may be open at once",
             headers={"Retry-After": "15"},
         )
+    events = stream_events(
+        db=gw.runtime.db,
+        hub=gw.hub,
+        sessions=gw.sessions,
+        keepalive_s=limits.sse_keepalive_s,
+        max_streams=limits.max_streams_per_customer,
+        customer_id=principal.subject,
+        session_id=principal.session_id or "",
+        cursor=int(resume) if resume else None,
+    )
     return StreamingResponse(
-        _events(request, principal.subject, principal.session_id or "", int(resume) if resume else None),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        events, media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
     )
 
 
-async def _events(request: Request, customer_id: str, session_id: str, cursor: int | None) -> AsyncIterator[bytes]:
-    hub: NotificationHub = request.app.state.hub
-    sessions: Sessions = request.app.state.sessions
-    db = _runtime(request).db
-    keepalive = request.app.state.settings.gateway.sse_keepalive_s
+async def stream_events(
+    *,
+    db: Database,
+    hub: NotificationHub,
+    sessions: Sessions,
+    keepalive_s: float,
+    max_streams: int,
+    customer_id: str,
+    session_id: str,
+    cursor: int | None,
+) -> AsyncIterator[bytes]:
     try:
         # Subscribed before the first read: whatever commits after it wakes this stream.
-        subscriber = hub.subscribe(
-            customer_id, limit=request.app.state.settings.gateway.max_streams_per_customer, session_id=session_id
-        )
+        subscriber = hub.subscribe(customer_id, limit=max_streams, session_id=session_id)
     except TooManyStreams:
         return
     try:
         if cursor is None:
             async with db.read() as session:
-                cursor = await notifications.latest_id(session, customer_id)
+                cursor = await store.latest_id(session, customer_id)
         yield b"retry: 2000\n\n"
         while True:
             subscriber.event.clear()
             while True:
                 async with db.read() as session:
-                    rows = await notifications.after(session, customer_id, cursor)
+                    rows = await store.after(session, customer_id, cursor)
                 if rows:
                     yield b"".join(_frame(r) for r in rows)
                     cursor = rows[-1].id
-                if len(rows) < notifications.STREAM_PAGE:
+                if len(rows) < store.STREAM_PAGE:
                     break
             woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscriber.event.wait(), timeout=keepalive)
+                await asyncio.wait_for(subscriber.event.wait(), timeout=keepalive_s)
                 woken = True
             if not await sessions.active(session_id):
                 return  # logged out or revoked: the phone must log in again
@@ -228,59 +192,28 @@ async def _events(request: Request, customer_id: str, session_id: str, cursor: i
 # --- the watchlist ------------------------------------------------------------------------------
 
 
-class Watchlist(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"symbols": ["600519", "300750"]}]})
-    symbols: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(
-        max_length=50, description="A-share codes; a price alert on one becomes a notification"
-    )
-
-
 @router.get("/watchlist", response_model=Watchlist, tags=["securities"])
-async def get_watchlist(request: Request, principal: Customer) -> Watchlist:
+async def get_watchlist(principal: Customer, gw: GatewayDep) -> Watchlist:
     """The symbols you watch, in code order: each price alert on them (a move of 5% or more from the
     previous close) reaches you as a `price_alert` notification."""
-    async with _runtime(request).db.read() as session:
-        symbols = (
-            await session.scalars(
-                select(store.WatchedSymbol.symbol)
-                .where(store.WatchedSymbol.customer_id == principal.subject)
-                .order_by(store.WatchedSymbol.symbol)
-            )
-        ).all()
-    return Watchlist(symbols=list(symbols))
+    async with gw.runtime.db.read() as session:
+        return Watchlist(symbols=await store.watchlist(session, principal.subject))
 
 
 @router.put("/watchlist", response_model=Watchlist, tags=["securities"], responses={503: PROBLEM})
-async def put_watchlist(body: Watchlist, request: Request, principal: Customer, upstreams: UpstreamsDep) -> Watchlist:
+async def put_watchlist(
+    body: Watchlist, principal: Customer, gw: GatewayDep, upstreams: UpstreamsDep, clock: ClockDep
+) -> Watchlist:
     """Replace your watchlist. Every symbol must be listed (`GET /v1/market/instruments`):
     an unknown one is a 422 `unknown-symbol`."""
     wanted = list(dict.fromkeys(body.symbols))
     if wanted:
         answer = await upstreams.call("securities", "GET", "/v1/market/instruments", token=principal.token)
-        raise_for_problem(answer)
+        answer.raise_for_problem()
         listed = {i.get("symbol") for i in answer.json().get("items", [])}
         unknown = [s for s in wanted if s not in listed]
         if unknown:
             raise Problem(422, "unknown-symbol", f"not listed: {', '.join(unknown)}", symbols=unknown)
-    now = request.app.state.clock.now()
-    async with _runtime(request).db.write() as session, session.begin():
-        current = set(
-            (
-                await session.scalars(
-                    select(store.WatchedSymbol.symbol).where(store.WatchedSymbol.customer_id == principal.subject)
-                )
-            ).all()
-        )
-        gone = current - set(wanted)
-        if gone:
-            await session.execute(
-                delete(store.WatchedSymbol).where(
-                    store.WatchedSymbol.customer_id == principal.subject, store.WatchedSymbol.symbol.in_(gone)
-                )
-            )
-        session.add_all(
-            store.WatchedSymbol(customer_id=principal.subject, symbol=symbol, added_at=now)
-            for symbol in wanted
-            if symbol not in current
-        )
-    return await get_watchlist(request, principal)
+    async with gw.runtime.db.write() as session, session.begin():
+        await store.replace_watchlist(session, principal.subject, wanted, clock.now())
+    return await get_watchlist(principal, gw)

@@ -1,46 +1,21 @@
-"""What the gateway hears from Kafka: accounts' replies that settle sandbox deposits, and
-the services' events a customer is told about (group `<service>-notifications`)."""
+"""The services' events a customer is told about (group `<service>-notifications`), and the
+completed transfers that teach step-up's new-payee rule who each customer has paid."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-from gateway import notifications, notify, store
-from gateway.hub import NotificationHub
+from gateway.identity.stepup import remember_payee
+from gateway.notifications import notify
+from gateway.notifications import store as notifications
+from gateway.notifications.hub import NotificationHub
 from shared.clock import Clock
 from shared.events import Envelope, Message
-from shared.events import accounts as ev
 from shared.events import insurance as ins
 from shared.events import payments as pay
 from shared.events import securities as sec
-from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS, PAYMENTS_EVENTS, SECURITIES_EVENTS
+from shared.events.topics import INSURANCE_EVENTS, PAYMENTS_EVENTS, SECURITIES_EVENTS
 from shared.kafka.consumer import Handler
 from shared.kafka.messaging import UnitOfWork
 from shared.runtime import ConsumerSpec
-
-
-async def when_account_credited_complete_deposit(uow: UnitOfWork, _e: Envelope, message: Message) -> None:
-    assert isinstance(message, ev.AccountCredited)
-    await uow.session.execute(
-        update(store.Deposit)
-        .where(store.Deposit.id == message.credit_id, store.Deposit.status == "pending")
-        .values(status="completed", updated_at=_e.time)
-    )
-
-
-async def when_credit_rejected_fail_deposit(uow: UnitOfWork, _e: Envelope, message: Message) -> None:
-    assert isinstance(message, ev.CreditRejected)
-    await uow.session.execute(
-        update(store.Deposit)
-        .where(store.Deposit.id == message.credit_id, store.Deposit.status == "pending")
-        .values(status="failed", reason=message.reason, detail=message.detail[:300], updated_at=_e.time)
-    )
-
-
-_PAID_PAYEE_SQLITE = sqlite_insert(store.PaidPayee.__table__).on_conflict_do_nothing()
-_PAID_PAYEE_PG = pg_insert(store.PaidPayee.__table__).on_conflict_do_nothing()
 
 
 class Notifier:
@@ -58,13 +33,7 @@ class Notifier:
 
     async def when_payment_completed_notify_both_sides(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
         assert isinstance(m, pay.PaymentCompleted)
-        if m.kind == "transfer":
-            payees = [f"account:{m.payee_account_id}"]
-            if m.payee_customer_id:
-                payees.append(f"customer:{m.payee_customer_id}")
-            statement = _PAID_PAYEE_SQLITE if uow.db.sqlite else _PAID_PAYEE_PG
-            for payee in payees:
-                uow.stage(statement, {"customer_id": m.customer_id, "payee": payee, "first_paid_at": e.time})
+        remember_payee(uow, e, m)
         await self._store(uow, e, notify.payment_completed(m))
 
     async def when_payment_failed_notify_payer(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
@@ -81,12 +50,8 @@ class Notifier:
 
     async def when_price_alerted_notify_watchers(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
         assert isinstance(m, sec.PriceAlerted)
-        watchers = (
-            await uow.session.scalars(
-                select(store.WatchedSymbol.customer_id).where(store.WatchedSymbol.symbol == m.symbol)
-            )
-        ).all()
-        await self._store(uow, e, notify.price_alert(m, list(watchers)))
+        watchers = await notifications.watchers(uow.session, m.symbol)
+        await self._store(uow, e, notify.price_alert(m, watchers))
 
     async def when_policy_issued_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
         assert isinstance(m, ins.PolicyIssued)
@@ -119,22 +84,11 @@ class Notifier:
         return table
 
 
-def consumers(service: str, notifier: Notifier) -> list[ConsumerSpec]:
-    """Group names follow the process's service name, so a second gateway started beside
+def notifications_consumer(service: str, notifier: Notifier) -> ConsumerSpec:
+    """The group name follows the process's service name, so a second gateway started beside
     the stack (tests) reads the topics for itself instead of splitting them."""
-    return [
-        ConsumerSpec(
-            name=service,
-            topics=[ACCOUNTS_EVENTS],
-            handlers={
-                ev.AccountCredited.TYPE: when_account_credited_complete_deposit,
-                ev.CreditRejected.TYPE: when_credit_rejected_fail_deposit,
-            },
-            replies_only=True,  # credits the other services asked for are none of ours
-        ),
-        ConsumerSpec(
-            name=f"{service}-notifications",
-            topics=[PAYMENTS_EVENTS, SECURITIES_EVENTS, INSURANCE_EVENTS],
-            handlers=notifier.handlers(),
-        ),
-    ]
+    return ConsumerSpec(
+        name=f"{service}-notifications",
+        topics=[PAYMENTS_EVENTS, SECURITIES_EVENTS, INSURANCE_EVENTS],
+        handlers=notifier.handlers(),
+    )

@@ -13,6 +13,7 @@ session was last used is noted in memory per request and written in batches.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -22,27 +23,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
 
-from fastapi import Depends, Request
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import store
-from gateway.ratelimit import limited
-from shared.auth import (
-    Principal,
-    TokenIssuer,
-    current_principal,
-    hash_password,
-    unauthorized,
-    verify_password,
-)
+from gateway.errors import Refused
+from gateway.identity import store
+from shared.auth import TokenIssuer, hash_password, verify_password
 from shared.clock import Clock
-from shared.db import Database
-from shared.problems import Problem
+from shared.db import Database, table_of
+from shared.phone import normalise_phone
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
 
@@ -52,6 +45,44 @@ log = logging.getLogger(__name__)
 # (access tokens themselves live AUTH_ACCESS_TTL_S).
 ACTIVE_CACHE_S = 10.0
 ACTIVITY_FLUSH_S = 5.0
+
+
+class PhoneTaken(Refused):
+    code = "phone-taken"
+    detail = "a customer with this phone number is already registered"
+
+
+class InvalidCredentials(Refused):
+    code = "invalid-credentials"
+    detail = "the phone number or password is incorrect"
+
+
+class LoginLocked(Refused):
+    code = "login-locked"
+
+    def __init__(self, remaining: timedelta) -> None:
+        seconds = max(1, math.ceil(remaining.total_seconds()))
+        super().__init__(
+            f"too many wrong passwords for this phone number: logging in is locked for {seconds} s",
+            retry_after_s=seconds,
+        )
+
+
+class RefreshTokenInvalid(Refused):
+    code = "unauthorized"
+    detail = "the refresh token is not valid; log in again"
+
+
+class RefreshTokenReused(Refused):
+    code = "refresh-token-reused"
+    detail = "this refresh token was already used; the session has been revoked, log in again"
+
+
+class SessionNotFound(Refused):
+    code = "not-found"
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"session {session_id} was not found")
 
 
 @dataclass(frozen=True)
@@ -93,8 +124,11 @@ class Sessions:
             roles=roles,
             created_at=self.clock.now(),
         )
-        async with self.db.write() as session, session.begin():
-            session.add(user)
+        try:
+            async with self.db.write() as session, session.begin():
+                session.add(user)
+        except IntegrityError:
+            raise PhoneTaken() from None
         return user
 
     async def seed_demo_users(self) -> None:
@@ -107,16 +141,20 @@ class Sessions:
             )
 
     async def login(self, phone: str, password: str, device_id: str) -> dict[str, object]:
+        """`phone` as typed: normalised when it is a mobile number, looked up as given if not
+        (a wrong number then counts towards its own lock, like any other)."""
+        with contextlib.suppress(ValueError):
+            phone = normalise_phone(phone)
         now = self.clock.now()
         async with self.db.read() as session:
             user = await session.scalar(select(store.User).where(store.User.phone == phone))
             attempts = await session.get(store.LoginAttempt, phone)
         if attempts is not None and attempts.locked_until is not None and attempts.locked_until > now:
-            raise _locked(attempts.locked_until - now)
+            raise LoginLocked(attempts.locked_until - now)
         # Same work and the same answer whether the phone or the password was wrong.
         if not await asyncio.to_thread(verify_password, user.password_hash if user else None, password) or user is None:
             await self._count_failure(phone, now)
-            raise Problem(401, "invalid-credentials", "the phone number or password is incorrect")
+            raise InvalidCredentials()
         session_row = store.Session(
             id=str(uuid.uuid4()),
             user_id=user.id,
@@ -128,7 +166,7 @@ class Sessions:
             session.add(session_row)
             refresh = self._new_refresh(session, session_row.id)
             if attempts is not None:
-                await session.execute(store.LoginAttempt.__table__.delete().where(store.LoginAttempt.phone == phone))
+                await session.execute(delete(store.LoginAttempt).where(store.LoginAttempt.phone == phone))
         return self._pair(user, session_row.id, refresh)
 
     async def _count_failure(self, phone: str, now: datetime) -> None:
@@ -153,7 +191,7 @@ class Sessions:
         except IntegrityError:
             pass  # a concurrent first failure for this phone created the row; this one goes uncounted
 
-    def _new_refresh(self, session, session_id: str) -> str:  # type: ignore[no-untyped-def]
+    def _new_refresh(self, session: AsyncSession, session_id: str) -> str:
         secret = secrets.token_urlsafe(32)
         session.add(store.RefreshToken(token_hash=_hash(secret), session_id=session_id, created_at=self.clock.now()))
         return f"{session_id}.{secret}"
@@ -170,17 +208,16 @@ class Sessions:
 
     async def refresh(self, token: str) -> dict[str, object]:
         session_id, _, secret = token.partition(".")
-        invalid = unauthorized("the refresh token is not valid; log in again")
         if not secret:
-            raise invalid
+            raise RefreshTokenInvalid()
         now = self.clock.now()
         async with self.db.write() as session, session.begin():
             row = await session.get(store.RefreshToken, _hash(secret))
             if row is None or row.session_id != session_id:
-                raise invalid
+                raise RefreshTokenInvalid()
             sess = await session.get(store.Session, session_id)
             if sess is None or sess.revoked_at is not None or sess.expires_at < now:
-                raise invalid
+                raise RefreshTokenInvalid()
             if row.used_at is not None:
                 sess.revoked_at, sess.revoked_reason = now, "refresh_token_reused"
                 self._active.pop(session_id, None)
@@ -192,12 +229,9 @@ class Sessions:
                 reused = False
         if reused:
             self._revoked(session_id)
-            raise Problem(
-                401,
-                "refresh-token-reused",
-                "this refresh token was already used; the session has been revoked, log in again",
-            )
-        assert user is not None
+            raise RefreshTokenReused()
+        if user is None:
+            raise RefreshTokenInvalid()
         return self._pair(user, session_id, refresh)
 
     async def revoke(self, session_id: str, reason: str) -> None:
@@ -237,10 +271,6 @@ class Sessions:
         self._active.clear()
         self._touched.clear()
 
-    async def customer_id_for_phone(self, phone: str) -> str | None:
-        async with self.db.read() as session:
-            return await session.scalar(select(store.User.id).where(store.User.phone == phone))
-
     def touch(self, session_id: str) -> None:
         self._touched[session_id] = self.clock.now()
 
@@ -249,7 +279,7 @@ class Sessions:
         batch, self._touched = self._touched, {}
         if not batch:
             return
-        table = store.SessionActivity.__table__
+        table = table_of(store.SessionActivity)
         insert = (sqlite_insert if self.db.sqlite else pg_insert)(table)
         upsert = insert.on_conflict_do_update(
             index_elements=[table.c.session_id], set_={"last_used_at": insert.excluded.last_used_at}
@@ -294,30 +324,5 @@ class Sessions:
         async with self.db.read() as session:
             row = await session.get(store.Session, session_id)
         if row is None or row.user_id != user_id:
-            raise Problem(404, "not-found", f"session {session_id} was not found")
+            raise SessionNotFound(session_id)
         await self.revoke(session_id, "revoked_by_user")
-
-
-def _locked(remaining: timedelta) -> Problem:
-    seconds = max(1, math.ceil(remaining.total_seconds()))
-    return Problem(
-        429,
-        "login-locked",
-        f"too many wrong passwords for this phone number: logging in is locked for {seconds} s",
-        headers={"Retry-After": str(seconds)},
-    )
-
-
-async def authenticated(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    """A valid access token whose session is still live (logout revokes at once)."""
-    wait = request.app.state.customer_limits.take(principal.subject)
-    if wait:
-        raise limited("customer", wait)
-    sessions: Sessions = request.app.state.sessions
-    if principal.session_id is None or not await sessions.active(principal.session_id):
-        raise unauthorized("the session has ended; log in again")
-    sessions.touch(principal.session_id)
-    return principal
-
-
-Authenticated = Annotated[Principal, Depends(authenticated)]

@@ -1,13 +1,12 @@
-"""Bodies of the gateway's own endpoints (auth, sandbox deposits)."""
+"""Bodies of the identity endpoints: registration and login, tokens, sessions, step-up challenges."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shared.money import AmountIn
 from shared.phone import normalise_phone
 
 # For the examples: a session of Li Wei's (shared/sandbox.py); a refresh token is `<session id>.<secret>`.
@@ -37,7 +36,7 @@ class RegisterRequest(BaseModel):
         return v
 
 
-REGISTER_RESPONSE_EXAMPLE = {
+REGISTER_RESPONSE_EXAMPLE: dict[str, Any] = {
     "customer_id": "d2a6f3b1-8c4e-4f0a-a1d7-5e9b3c2f7a10",
     "phone": "+8613812345678",
     "name": "Zhang San",
@@ -66,7 +65,7 @@ class LoginRequest(BaseModel):
     device_id: str = Field(default="unknown-device", min_length=1, max_length=100)
 
 
-TOKEN_PAIR_EXAMPLE = {
+TOKEN_PAIR_EXAMPLE: dict[str, Any] = {
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
     ".eyJzdWIiOiI5YjFjN2EyZS0wMDAwLTQwMDAtODAwMC0wMDAwMDAwMDAwMDEifQ.c2lnbmF0dXJl",
     "refresh_token": EXAMPLE_REFRESH_TOKEN,
@@ -93,7 +92,7 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=10, max_length=200)
 
 
-ME_EXAMPLE = {
+ME_EXAMPLE: dict[str, Any] = {
     "id": "9b1c7a2e-0000-4000-8000-000000000001",
     "phone": "+8613800000001",
     "name": "Li Wei",
@@ -114,45 +113,76 @@ class MeResponse(BaseModel):
     session_id: str | None = None
 
 
-class DepositCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"account_id": "5a0e1d3c-0000-4000-8000-000000000101", "amount": "100.00", "currency": "CNY"}]
-        },
-    )
-    account_id: str = Field(min_length=1, max_length=64)
-    amount: AmountIn
-    currency: str = Field(default="CNY", max_length=3)
-
-
-DEPOSIT_EXAMPLE = {
-    "id": "7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
-    "account_id": "5a0e1d3c-0000-4000-8000-000000000101",
-    "amount": "100.00",
-    "amount_minor": 10000,
-    "currency": "CNY",
-    "status": "pending",
-    "reason": None,
-    "detail": None,
-    "created_at": "2025-06-02T09:30:00Z",
-    "links": {
-        "self": "/v1/sandbox/deposits/7c1e5a92-3b4d-4f6e-8a0c-9d2b1f3e5a74",
-        "account": "/v1/accounts/5a0e1d3c-0000-4000-8000-000000000101",
-    },
-}
-
-
-class DepositPublic(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [DEPOSIT_EXAMPLE]})
-
+class SessionPublic(BaseModel):
     id: str
-    account_id: str
+    device_id: str
+    created_at: datetime
+    last_used_at: datetime = Field(description="The last authenticated request (to within a few seconds)")
+    expires_at: datetime = Field(description="When its refresh token stops working")
+    current: bool = Field(description="The session this request was made in")
+
+
+class SessionList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "id": "c0a80f6e-3b1d-4f2a-9e4c-7d5b6a8f9e01",
+                            "device_id": "iphone-15-abc",
+                            "created_at": "2026-11-25T08:00:00Z",
+                            "last_used_at": "2026-11-25T14:02:11Z",
+                            "expires_at": "2026-12-25T08:00:00Z",
+                            "current": True,
+                        },
+                        {
+                            "id": "5e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b",
+                            "device_id": "ipad-air-xyz",
+                            "created_at": "2026-11-20T19:30:00Z",
+                            "last_used_at": "2026-11-21T07:45:02Z",
+                            "expires_at": "2026-12-20T19:30:00Z",
+                            "current": False,
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+    items: list[SessionPublic]
+
+
+class ChallengeApproval(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "493027"}]})
+    code: str = Field(pattern=r"^\d{6}$", description="The six-digit code from the notification")
+
+
+class ChallengePublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0b6f3f0e-8d0c-4a59-9a57-3c1e4f0f1c11",
+                    "status": "approved",
+                    "operation": "transfer",
+                    "amount": "6000.00",
+                    "amount_minor": 600000,
+                    "currency": "CNY",
+                    "reason": "amount",
+                    "attempts_left": 5,
+                    "expires_at": "2026-11-25T14:05:00Z",
+                    "approved_at": "2026-11-25T14:01:12Z",
+                }
+            ]
+        }
+    )
+    id: str
+    status: str = Field(description="pending, approved or locked")
+    operation: str
     amount: str
     amount_minor: int
     currency: str
-    status: Literal["pending", "completed", "failed"]
-    reason: str | None = None
-    detail: str | None = None
-    created_at: datetime
-    links: dict[str, str]
+    reason: str = Field(description="amount (above the step-up amount) or new_payee")
+    attempts_left: int
+    expires_at: datetime
+    approved_at: datetime | None = None

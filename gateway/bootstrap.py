@@ -1,0 +1,98 @@
+"""Wiring: the gateway's collaborators, made once per app, real or brought by a test.
+
+`bootstrap(settings, overrides)` builds the `Gateway` (gateway/deps.py) that every route
+reaches through its dependencies; a test passes `Overrides` (a clock it controls, fake
+upstreams, its own hub, a transport to accounts) instead of patching the running objects."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from gateway import store
+from gateway.deps import Gateway
+from gateway.identity.sessions import Sessions
+from gateway.identity.stepup import Challenges, StepUp
+from gateway.notifications.consumer import Notifier, notifications_consumer
+from gateway.notifications.hub import NotificationHub
+from gateway.ratelimit import RateLimiter
+from gateway.routing.idempotency import Idempotency
+from gateway.routing.upstream import Upstreams
+from gateway.sandbox.deposits import deposits_consumer
+from shared import bootstrap as shared
+from shared.accounts_client import AccountsClient
+from shared.clock import Clock
+from shared.events.topics import ACCOUNTS_COMMANDS
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Overrides(shared.Overrides):
+    """Every process's overrides, and the gateway's own collaborators. Calls to the services
+    go through `upstreams` (a fake one in tests); `transports` reaches only the accounts
+    client that step-up asks about payees."""
+
+    upstreams: Upstreams | None = None
+    hub: NotificationHub | None = None
+
+
+def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway:
+    clock = overrides.clock or Clock()
+    hub = overrides.hub or NotificationHub()
+    runtime = Runtime(
+        settings,
+        metadata=store.Base.metadata,
+        migrations=store.migrations,
+        tables=store.messaging,
+        topics=[ACCOUNTS_COMMANDS],
+        consumers=[
+            deposits_consumer(settings.service),
+            notifications_consumer(settings.service, Notifier(hub, clock)),
+        ],
+        clock=clock,
+        group_suffix=overrides.group_suffix,
+    )
+
+    def service_token() -> str:
+        return runtime.tokens.service_token("gateway")
+
+    upstreams = overrides.upstreams or Upstreams(settings.urls)
+    accounts = AccountsClient(settings.urls.accounts, service_token, transport=overrides.transports.get("accounts"))
+    runtime.on_stop("upstreams", upstreams.close)
+    runtime.on_stop("accounts client", accounts.close)
+    sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
+    sessions.on_revoke.append(hub.wake_session)
+    idempotency = Idempotency(runtime.db, clock)
+    challenges = Challenges(runtime, hub, settings.auth, clock)
+    limits = settings.gateway
+    gateway = Gateway(
+        settings=settings,
+        runtime=runtime,
+        clock=clock,
+        hub=hub,
+        upstreams=upstreams,
+        sessions=sessions,
+        idempotency=idempotency,
+        challenges=challenges,
+        stepup=StepUp(challenges, idempotency, accounts),
+        ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
+        customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
+        id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),
+    )
+
+    async def on_start(_runtime: Runtime) -> None:
+        if settings.sandbox:
+            await sessions.seed_demo_users()
+        await idempotency.purge_expired()
+
+    async def on_reset() -> None:
+        sessions.forget_cached()
+        idempotency.forget()
+        hub.wake_everyone()  # streams re-check their session (gone) and end
+
+    runtime.on_start = on_start
+    runtime.on_reset.append(on_reset)
+    runtime.background += [idempotency.flush_answers, sessions.write_activity]
+    return gateway

@@ -1,0 +1,117 @@
+"""What the gateway's routes depend on: the collaborators gateway/bootstrap.py wires once
+per app (`Gateway`), as typed aliases, and who is calling (a live session, with the role
+the route needs)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from gateway.identity.sessions import Sessions
+from gateway.identity.stepup import Challenges, StepUp
+from gateway.notifications.hub import NotificationHub
+from gateway.ratelimit import RateLimiter, limited
+from gateway.routing.idempotency import Idempotency
+from gateway.routing.upstream import Upstreams
+from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
+from shared.clock import Clock
+from shared.problems import Problem
+from shared.runtime import Runtime
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """The collaborators of one gateway app, wired once by gateway/bootstrap.py."""
+
+    settings: Settings
+    runtime: Runtime
+    clock: Clock
+    hub: NotificationHub
+    upstreams: Upstreams
+    sessions: Sessions
+    idempotency: Idempotency
+    challenges: Challenges
+    stepup: StepUp
+    ip_limits: RateLimiter
+    customer_limits: RateLimiter
+    # Customer ids derive from the phone in this namespace, so a registration interrupted
+    # between accounts and the gateway can simply be repeated.
+    id_namespace: uuid.UUID
+
+    def service_token(self) -> str:
+        return self.runtime.tokens.service_token("gateway")
+
+
+async def current_gateway(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(current_gateway)]
+
+
+async def _clock(gw: GatewayDep) -> Clock:
+    return gw.clock
+
+
+async def _sessions(gw: GatewayDep) -> Sessions:
+    return gw.sessions
+
+
+async def _upstreams(gw: GatewayDep) -> Upstreams:
+    return gw.upstreams
+
+
+async def _challenges(gw: GatewayDep) -> Challenges:
+    return gw.challenges
+
+
+async def _service_token(gw: GatewayDep) -> str:
+    return gw.service_token()
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+SessionsDep = Annotated[Sessions, Depends(_sessions)]
+UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
+ChallengesDep = Annotated[Challenges, Depends(_challenges)]
+# A token of the gateway's own, for the services' /internal routes.
+ServiceToken = Annotated[str, Depends(_service_token)]
+
+
+async def authenticated(principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep) -> Principal:
+    """A valid access token whose session is still live (logout revokes at once)."""
+    wait = gw.customer_limits.take(principal.subject)
+    if wait:
+        raise limited("customer", wait)
+    if principal.session_id is None or not await gw.sessions.active(principal.session_id):
+        raise unauthorized("the session has ended; log in again")
+    gw.sessions.touch(principal.session_id)
+    return principal
+
+
+Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+def _role(role: str, detail: str) -> Any:
+    async def check(principal: Authenticated) -> Principal:
+        if not principal.has(role):
+            raise Problem(403, "forbidden", detail)
+        return principal
+
+    return Depends(check)
+
+
+Customer = Annotated[Principal, _role(ROLE_CUSTOMER, "this operation is for customers")]
+Operator = Annotated[Principal, _role(ROLE_OPERATOR, "this operation needs the operator role")]
+Adjuster = Annotated[Principal, _role(ROLE_ADJUSTER, "this operation needs the adjuster role")]
+
+
+async def sandbox_only(gw: GatewayDep) -> None:
+    if not gw.settings.sandbox:
+        raise Problem(404, "not-found", "sandbox controls are off: the stack is not in sandbox mode")
+
+
+SandboxOnly = Depends(sandbox_only)

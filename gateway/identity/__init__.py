@@ -1,0 +1,2 @@
+"""Who is calling: registration, logins and sessions, refresh-token rotation, and step-up
+codes for money-moving requests."""

@@ -1,0 +1,248 @@
+"""The identity routes: register, log in, refresh, log out, who is logged in, the user's
+own sessions, and approving step-up challenges. Errors of the feature are answered as
+`ERRORS` says (gateway/errors.py registers them once)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from fastapi.responses import Response
+
+from gateway.deps import Authenticated, ChallengesDep, Customer, GatewayDep, SessionsDep, UpstreamsDep
+from gateway.errors import PROBLEM, ErrorMap
+from gateway.identity import store
+from gateway.identity.schemas import (
+    ChallengeApproval,
+    ChallengePublic,
+    LoginRequest,
+    MeResponse,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    SessionList,
+    SessionPublic,
+    TokenPair,
+)
+from gateway.identity.sessions import (
+    InvalidCredentials,
+    LoginLocked,
+    PhoneTaken,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    SessionNotFound,
+)
+from gateway.identity.stepup import (
+    ChallengeAlreadyApproved,
+    ChallengeExpired,
+    ChallengeLocked,
+    ChallengeNotFound,
+    CodeInvalid,
+    StepUpRequired,
+    TooManyChallenges,
+)
+from shared.auth import ROLE_CUSTOMER, unauthorized
+from shared.money import format_minor
+from shared.problems import Problem, not_found
+
+NEW_CUSTOMER_CLASS = "II"
+
+
+def _step_up_required(error: StepUpRequired) -> Problem:
+    # RFC 9470: the client learns that a stronger authentication is needed.
+    return Problem(
+        401,
+        error.code,
+        error.detail,
+        title=error.title,
+        headers={"WWW-Authenticate": 'Bearer error="insufficient_user_authentication"'},
+        **error.facts,
+    )
+
+
+ERRORS: ErrorMap = {
+    PhoneTaken: 409,
+    InvalidCredentials: 401,
+    LoginLocked: 429,
+    RefreshTokenInvalid: lambda error: unauthorized(error.detail),
+    RefreshTokenReused: 401,
+    SessionNotFound: 404,
+    StepUpRequired: _step_up_required,
+    TooManyChallenges: 429,
+    ChallengeNotFound: 404,
+    CodeInvalid: 401,
+    ChallengeLocked: 409,
+    ChallengeExpired: 409,
+    ChallengeAlreadyApproved: 409,
+}
+
+auth = APIRouter(prefix="/v1", tags=["auth"], responses={400: PROBLEM, 401: PROBLEM, 422: PROBLEM})
+
+
+@auth.post("/auth/register", status_code=201, response_model=RegisterResponse, responses={409: PROBLEM})
+async def register(
+    body: RegisterRequest, gw: GatewayDep, sessions: SessionsDep, upstreams: UpstreamsDep
+) -> RegisterResponse:
+    """Register a customer with a phone number and password. New customers start at
+    KYC class II (remote-opened: daily payment limits apply)."""
+    if await sessions.phone_taken(body.phone):
+        raise PhoneTaken()
+    # Derived from the phone so a registration interrupted between accounts and the
+    # gateway can simply be repeated (accounts creates customers idempotently by id).
+    customer_id = str(uuid.uuid5(gw.id_namespace, body.phone))
+    response = await upstreams.call(
+        "accounts",
+        "POST",
+        "/internal/customers",
+        token=gw.service_token(),
+        json={"customer_id": customer_id, "phone": body.phone, "name": body.name, "kyc_class": NEW_CUSTOMER_CLASS},
+    )
+    if response.status_code == 409:
+        raise PhoneTaken()
+    response.raise_for_problem()
+    await sessions.add_user(
+        user_id=customer_id, phone=body.phone, name=body.name, password=body.password, roles=[ROLE_CUSTOMER]
+    )
+    return RegisterResponse(customer_id=customer_id, phone=body.phone, name=body.name, kyc_class=NEW_CUSTOMER_CLASS)
+
+
+@auth.post("/auth/login", response_model=TokenPair)
+async def login(body: LoginRequest, sessions: SessionsDep) -> dict[str, object]:
+    """Log in on a device. Returns a short-lived access token and a refresh token
+    bound to a new session for `device_id`."""
+    return await sessions.login(body.phone, body.password, body.device_id)
+
+
+@auth.post("/auth/refresh", response_model=TokenPair)
+async def refresh(body: RefreshRequest, sessions: SessionsDep) -> dict[str, object]:
+    """Trade a refresh token for a new pair. Each refresh token works once; using one
+    twice revokes the session."""
+    return await sessions.refresh(body.refresh_token)
+
+
+@auth.post("/auth/logout", status_code=204, response_class=Response)
+async def logout(principal: Authenticated, sessions: SessionsDep) -> Response:
+    """End the current session: its access and refresh tokens stop working."""
+    if principal.session_id is not None:  # always, once authenticated
+        await sessions.revoke(principal.session_id, "logout")
+    return Response(status_code=204)
+
+
+@auth.get("/me", response_model=MeResponse)
+async def me(principal: Authenticated, sessions: SessionsDep, upstreams: UpstreamsDep) -> MeResponse:
+    """Who is logged in, with roles and (for customers) the KYC class."""
+    user = await sessions.user(principal.subject)
+    if user is None:
+        raise not_found("user", principal.subject)
+    kyc_class = None
+    if principal.has(ROLE_CUSTOMER):
+        profile = await upstreams.call("accounts", "GET", "/v1/customers/me", token=principal.token)
+        if profile.status_code == 200:
+            kyc_class = profile.json().get("kyc_class")
+    return MeResponse(
+        id=user.id,
+        phone=user.phone,
+        name=user.name,
+        roles=list(user.roles),
+        kyc_class=kyc_class,
+        session_id=principal.session_id,
+    )
+
+
+own_sessions = APIRouter(prefix="/v1/me", tags=["auth"], responses={401: PROBLEM})
+
+
+@own_sessions.get("/sessions", response_model=SessionList)
+async def list_sessions(principal: Authenticated, sessions: SessionsDep) -> SessionList:
+    """Your live sessions, newest first: the device each is bound to, when it began and
+    was last used, and which one is this."""
+    views = await sessions.live_sessions(principal.subject)
+    return SessionList(
+        items=[
+            SessionPublic(
+                id=v.id,
+                device_id=v.device_id,
+                created_at=v.created_at,
+                last_used_at=v.last_used_at,
+                expires_at=v.expires_at,
+                current=v.id == principal.session_id,
+            )
+            for v in views
+        ]
+    )
+
+
+@own_sessions.delete("/sessions/{session_id}", status_code=204, response_class=Response, responses={404: PROBLEM})
+async def revoke_session(
+    session_id: Annotated[str, Path(min_length=1, max_length=36)], principal: Authenticated, sessions: SessionsDep
+) -> Response:
+    """Log a device out: its access and refresh tokens stop working at once. Ending
+    the current session is a logout. Someone else's session is a 404."""
+    await sessions.revoke_own(principal.subject, session_id)
+    return Response(status_code=204)
+
+
+challenges_router = APIRouter(
+    prefix="/v1/auth", tags=["auth"], responses={401: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+)
+ChallengeId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
+
+
+def _problem_example(status: int, slug: str, detail: str, **extra: object) -> dict[str, object]:
+    return {
+        "content": {
+            "application/problem+json": {
+                "example": {"type": f"https://sandbank.dev/problems/{slug}", "status": status, "detail": detail} | extra
+            }
+        },
+        "description": detail,
+    }
+
+
+def challenge_public(row: store.Challenge, max_attempts: int) -> ChallengePublic:
+    return ChallengePublic(
+        id=row.id,
+        status=row.status,
+        operation=row.operation,
+        amount=format_minor(row.amount_minor, row.currency),
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+        reason=row.reason,
+        attempts_left=max(0, max_attempts - row.attempts),
+        expires_at=row.expires_at,
+        approved_at=row.approved_at,
+    )
+
+
+@challenges_router.post(
+    "/challenges/{challenge_id}",
+    response_model=ChallengePublic,
+    responses={
+        401: _problem_example(401, "challenge-code-invalid", "the code is not right; 4 attempts left", attempts_left=4),
+        409: _problem_example(409, "challenge-expired", "the code has expired: repeat the payment for a new code"),
+    },
+)
+async def approve_challenge(
+    challenge_id: ChallengeId,
+    body: Annotated[ChallengeApproval, Body()],
+    principal: Customer,
+    challenges: ChallengesDep,
+) -> ChallengePublic:
+    """Approve a step-up challenge with the six-digit code from your notifications, then
+    repeat the payment with the same Idempotency-Key. A wrong code answers 401 with
+    `attempts_left`; five wrong codes lock the challenge (409 `challenge-locked`), and
+    after five minutes it has expired (409 `challenge-expired`): repeat the payment for
+    a new one. Another customer's challenge is a 404."""
+    row = await challenges.approve(principal.subject, challenge_id, body.code)
+    return challenge_public(row, challenges.settings.stepup_max_attempts)
+
+
+@challenges_router.get("/challenges/{challenge_id}", response_model=ChallengePublic)
+async def get_challenge(challenge_id: ChallengeId, principal: Customer, challenges: ChallengesDep) -> ChallengePublic:
+    """A step-up challenge's state: pending, approved or locked, and the tries left."""
+    row = await challenges.get(principal.subject, challenge_id)
+    return challenge_public(row, challenges.settings.stepup_max_attempts)
+
+
+routers = [auth, own_sessions, challenges_router]

@@ -1,0 +1,440 @@
+"""Step-up authentication (strong customer authentication) for money-moving requests.
+
+A payment above `AUTH_STEPUP_AMOUNT_MINOR`, or a transfer above the lower
+`AUTH_STEPUP_NEW_PAYEE_MINOR` to a payee the customer has never paid, is answered
+401 `step-up-required` with a challenge: a six-digit code delivered as a notification
+(the sandbox's SMS). `POST /v1/auth/challenges/{id}` with the code approves it, and the
+same request repeated with the same Idempotency-Key then goes through. The approval is
+bound to the customer, the operation, the payee, the amount and the key, so it cannot
+approve anything else; the code expires after `AUTH_STEPUP_TTL_S` and five wrong tries
+lock it. Only an HMAC of the code is stored.
+
+The payee is a payee key of shared/payees.py, the one payments keeps for the payment:
+a transfer to a phone number is keyed by the account the number resolves to (accounts'
+directory through shared/accounts_client.py, as payments resolves it), so "paid before"
+and the approval name the same payee payments will pay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from gateway.errors import Refused
+from gateway.identity import store
+from gateway.notifications import notify
+from gateway.notifications import store as notifications
+from gateway.notifications.hub import NotificationHub
+from gateway.routing.idempotency import Idempotency
+from shared.accounts_client import AccountsClient
+from shared.auth import Principal
+from shared.clock import Clock
+from shared.db import table_of
+from shared.events import Envelope
+from shared.events import payments as pay
+from shared.kafka.messaging import UnitOfWork
+from shared.money import InvalidAmount, format_minor, to_minor
+from shared.payees import MalformedQr, account_of, account_payee, biller_payee, merchant_payee, mobile_payee, parse_qr
+from shared.phone import normalise_phone
+from shared.runtime import Runtime
+from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
+from shared.settings import AuthSettings
+
+# A customer may be sent this many codes an hour: with five tries each, guessing one
+# stays hopeless even for a client that keeps asking for new challenges.
+MAX_CHALLENGES_PER_HOUR = 10
+
+
+# --- the rules (pure) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepUpPolicy:
+    amount_minor: int
+    new_payee_minor: int
+
+    def asks_about_payee(self, *, amount_minor: int, is_transfer: bool) -> bool:
+        """Whether the answer depends on the payee being new (worth a look-up)."""
+        return is_transfer and self.new_payee_minor < amount_minor <= self.amount_minor
+
+    def reason(self, *, amount_minor: int, is_transfer: bool, payee_known: bool) -> str | None:
+        """Why this payment needs a one-time code, or None."""
+        if amount_minor > self.amount_minor:
+            return "amount"
+        if is_transfer and amount_minor > self.new_payee_minor and not payee_known:
+            return "new_payee"
+        return None
+
+
+class Verdict(StrEnum):
+    APPROVED = "approved"
+    WRONG_CODE = "wrong_code"
+    LOCKED = "locked"
+    EXPIRED = "expired"
+    ALREADY_APPROVED_OTHER_CODE = "already_approved"
+
+
+@dataclass(frozen=True)
+class ChallengeState:
+    status: str  # pending | approved | locked
+    attempts: int
+    expires_at: datetime
+
+
+def attempt(
+    state: ChallengeState, *, code_ok: bool, now: datetime, max_attempts: int
+) -> tuple[Verdict, ChallengeState]:
+    """One try of a code against a challenge: the verdict and the challenge's next state.
+
+    Expiry is checked before the code, so an expired challenge tells nothing about it."""
+    if state.status == "locked":
+        return Verdict.LOCKED, state
+    if state.status == "approved":
+        return (Verdict.APPROVED if code_ok else Verdict.ALREADY_APPROVED_OTHER_CODE), state
+    if now >= state.expires_at:
+        return Verdict.EXPIRED, state
+    if code_ok:
+        return Verdict.APPROVED, ChallengeState("approved", state.attempts, state.expires_at)
+    attempts = state.attempts + 1
+    status = "locked" if attempts >= max_attempts else "pending"
+    return Verdict.WRONG_CODE, ChallengeState(status, attempts, state.expires_at)
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def code_hash(secret: str, challenge_id: str, code: str) -> str:
+    return hmac.new(secret.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+# --- what a challenge approves ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One money-moving request, as the gateway read it."""
+
+    operation: str  # transfer | bill | qr | topup
+    payee: str  # a payee key (shared/payees.py), or phone:<+86...> for a phone not resolved yet
+    amount_minor: int
+    currency: str
+
+
+def _amount(value: object, currency: str) -> int | None:
+    """The amount in fen, or None when it is not valid (payments then says why, with a 422)."""
+    try:
+        return to_minor(value, currency)
+    except InvalidAmount:
+        return None
+
+
+def transfer_payment(body: TransferCreate) -> Payment | None:
+    amount = _amount(body.amount, body.currency)
+    if amount is None:
+        return None
+    if body.payee_account_id:
+        payee = account_payee(body.payee_account_id)
+    else:
+        try:
+            payee = f"phone:{normalise_phone(body.payee_phone or '')}"
+        except ValueError:
+            payee = f"phone:{body.payee_phone}"
+    return Payment("transfer", payee, amount, body.currency)
+
+
+def bill_payment(body: BillCreate) -> Payment | None:
+    amount = _amount(body.amount, body.currency)
+    if amount is None:
+        return None
+    return Payment("bill", biller_payee(body.biller_code, body.bill_reference), amount, body.currency)
+
+
+def qr_payment(body: QrCreate) -> Payment | None:
+    """None for a payload that is not a Sandbank QR code: payments refuses it (422) whatever the amount."""
+    try:
+        qr = parse_qr(body.qr_payload)
+    except MalformedQr:
+        return None
+    amount = _amount(body.amount, body.currency) if body.amount is not None else qr.amount_minor
+    if amount is None:
+        return None
+    return Payment("qr", merchant_payee(qr.merchant_id), amount, body.currency)
+
+
+def topup_payment(body: TopupCreate) -> Payment | None:
+    """None for a number that is not a mobile number: payments refuses it (422) whatever the amount."""
+    amount = _amount(body.amount, body.currency)
+    try:
+        phone = normalise_phone(body.phone)
+    except ValueError:
+        return None
+    if amount is None:
+        return None
+    return Payment("topup", mobile_payee(phone), amount, body.currency)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+class StepUpRequired(Refused):
+    code = "step-up-required"
+    title = "Step-up authentication required"
+
+    def __init__(self, challenge: store.Challenge, policy: StepUpPolicy) -> None:
+        limit = policy.amount_minor if challenge.reason == "amount" else policy.new_payee_minor
+        why = "a first payment to this payee" if challenge.reason == "new_payee" else "a payment"
+        super().__init__(
+            f"{why} above {format_minor(limit)} CNY needs a one-time code: it was sent to your notifications; "
+            f"approve challenge {challenge.id} with POST /v1/auth/challenges/{challenge.id}, then repeat this "
+            "request with the same Idempotency-Key",
+            challenge_id=challenge.id,
+            reason=challenge.reason,
+            expires_at=challenge.expires_at.isoformat(),
+            links={"approve": f"/v1/auth/challenges/{challenge.id}", "notifications": "/v1/notifications"},
+        )
+
+
+class TooManyChallenges(Refused):
+    code = "too-many-challenges"
+    detail = f"no more than {MAX_CHALLENGES_PER_HOUR} one-time codes an hour; try again later"
+    retry_after_s = 600
+
+
+class ChallengeNotFound(Refused):
+    code = "not-found"
+
+    def __init__(self, challenge_id: str) -> None:
+        super().__init__(f"challenge {challenge_id} was not found")
+
+
+class CodeInvalid(Refused):
+    code = "challenge-code-invalid"
+
+    def __init__(self, challenge_id: str, attempts_left: int) -> None:
+        super().__init__(
+            f"the code is not right; {attempts_left} attempt{'s' if attempts_left != 1 else ''} left"
+            if attempts_left
+            else "the code is not right and the challenge is now locked; repeat the payment for a new code",
+            attempts_left=attempts_left,
+            challenge_id=challenge_id,
+        )
+
+
+class ChallengeLocked(Refused):
+    code = "challenge-locked"
+    detail = "too many wrong codes: repeat the payment for a new code"
+
+
+class ChallengeExpired(Refused):
+    code = "challenge-expired"
+    detail = "the code has expired: repeat the payment for a new code"
+
+
+class ChallengeAlreadyApproved(Refused):
+    code = "challenge-already-approved"
+    detail = "this challenge was already approved with another code"
+
+
+# --- the challenges ----------------------------------------------------------------------------
+
+
+def _covering(customer_id: str, key: str, payment: Payment, status: str) -> tuple[ColumnElement[bool], ...]:
+    """The customer's challenges in `status` for exactly this payment under this key."""
+    return (
+        store.Challenge.customer_id == customer_id,
+        store.Challenge.idempotency_key == key,
+        store.Challenge.status == status,
+        store.Challenge.operation == payment.operation,
+        store.Challenge.payee == payment.payee,
+        store.Challenge.amount_minor == payment.amount_minor,
+        store.Challenge.currency == payment.currency,
+    )
+
+
+class Challenges:
+    def __init__(self, runtime: Runtime, hub: NotificationHub, settings: AuthSettings, clock: Clock) -> None:
+        self.runtime = runtime
+        self.hub = hub
+        self.settings = settings
+        self.clock = clock
+        self.policy = StepUpPolicy(settings.stepup_amount_minor, settings.stepup_new_payee_minor)
+        self.ttl = timedelta(seconds=settings.stepup_ttl_s)
+
+    async def payee_paid_before(self, customer_id: str, payee: str) -> bool:
+        async with self.runtime.db.read() as session:
+            found = await session.scalar(
+                select(store.PaidPayee.payee).where(
+                    store.PaidPayee.customer_id == customer_id, store.PaidPayee.payee == payee
+                )
+            )
+        return found is not None
+
+    async def approved(self, customer_id: str, key: str, payment: Payment) -> bool:
+        """Whether an approved challenge covers exactly this payment under this key."""
+        now = self.clock.now()
+        async with self.runtime.db.write() as session, session.begin():
+            row = await session.scalar(
+                select(store.Challenge)
+                .where(*_covering(customer_id, key, payment, "approved"))
+                .order_by(store.Challenge.approved_at.desc())
+                .limit(1)
+            )
+            if row is None or row.approved_at is None or row.approved_at + self.ttl <= now:
+                return False
+            row.used_at = row.used_at or now
+        return True
+
+    async def challenge(self, customer_id: str, key: str, payment: Payment, reason: str) -> store.Challenge:
+        """The pending challenge for this payment and key, or a new one with its code sent."""
+        now = self.clock.now()
+        async with self.runtime.unit_of_work() as uow:
+            pending = await uow.session.scalar(
+                select(store.Challenge).where(
+                    *_covering(customer_id, key, payment, "pending"), store.Challenge.expires_at > now
+                )
+            )
+            if pending is not None:
+                return pending
+            recent = await uow.session.scalar(
+                select(func.count())
+                .select_from(store.Challenge)
+                .where(
+                    store.Challenge.customer_id == customer_id, store.Challenge.created_at > now - timedelta(hours=1)
+                )
+            )
+            if (recent or 0) >= MAX_CHALLENGES_PER_HOUR:
+                raise TooManyChallenges()
+            challenge_id, code = str(uuid.uuid4()), new_code()
+            row = store.Challenge(
+                id=challenge_id,
+                customer_id=customer_id,
+                operation=payment.operation,
+                payee=payment.payee,
+                amount_minor=payment.amount_minor,
+                currency=payment.currency,
+                idempotency_key=key,
+                reason=reason,
+                code_hash=code_hash(self.settings.jwt_secret, challenge_id, code),
+                status="pending",
+                attempts=0,
+                created_at=now,
+                expires_at=now + self.ttl,
+            )
+            uow.session.add(row)
+            amount = f"{format_minor(payment.amount_minor, payment.currency)} {payment.currency}"
+            draft = notify.stepup_code(
+                customer_id, challenge_id, code, payment.operation, amount, self.settings.stepup_ttl_s
+            )
+            await notifications.add(uow, self.hub, [draft], event_id=None, event_at=now, now=now)
+        return row
+
+    async def verify(self, customer_id: str, challenge_id: str, code: str) -> tuple[Verdict, store.Challenge]:
+        now = self.clock.now()
+        async with self.runtime.db.write() as session, session.begin():
+            # FOR UPDATE on PostgreSQL: two wrong codes at once both count.
+            row = await session.get(store.Challenge, challenge_id, with_for_update=True)
+            if row is None or row.customer_id != customer_id:
+                raise ChallengeNotFound(challenge_id)
+            code_ok = hmac.compare_digest(row.code_hash, code_hash(self.settings.jwt_secret, challenge_id, code))
+            verdict, state = attempt(
+                ChallengeState(row.status, row.attempts, row.expires_at),
+                code_ok=code_ok,
+                now=now,
+                max_attempts=self.settings.stepup_max_attempts,
+            )
+            if state.status == "approved" and row.status != "approved":
+                row.approved_at = now
+            row.status, row.attempts = state.status, state.attempts
+        return verdict, row
+
+    async def get(self, customer_id: str, challenge_id: str) -> store.Challenge:
+        async with self.runtime.db.read() as session:
+            row = await session.get(store.Challenge, challenge_id)
+        if row is None or row.customer_id != customer_id:
+            raise ChallengeNotFound(challenge_id)
+        return row
+
+    async def approve(self, customer_id: str, challenge_id: str, code: str) -> store.Challenge:
+        """The approved challenge, or the error that says why the code did not approve it."""
+        verdict, row = await self.verify(customer_id, challenge_id, code)
+        if verdict == Verdict.APPROVED:
+            return row
+        if verdict == Verdict.WRONG_CODE:
+            raise CodeInvalid(row.id, max(0, self.settings.stepup_max_attempts - row.attempts))
+        if verdict == Verdict.LOCKED:
+            raise ChallengeLocked()
+        if verdict == Verdict.EXPIRED:
+            raise ChallengeExpired()
+        raise ChallengeAlreadyApproved()
+
+
+class StepUp:
+    """Lets a money-moving request through, or raises `StepUpRequired` with a challenge."""
+
+    def __init__(self, challenges: Challenges, idempotency: Idempotency, accounts: AccountsClient) -> None:
+        self.challenges = challenges
+        self.idempotency = idempotency
+        self.accounts = accounts
+
+    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
+        """A request whose key already has an answer is let through: the replay needs no code."""
+        policy = self.challenges.policy
+        is_transfer = payment.operation == "transfer"
+        if is_transfer and payment.amount_minor > policy.new_payee_minor:
+            payment = replace(payment, payee=await self.resolve_payee(payment.payee))
+        known = False
+        if policy.asks_about_payee(amount_minor=payment.amount_minor, is_transfer=is_transfer):
+            known = await self._known(principal, payment.payee)
+        reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
+        if reason is None:
+            return
+        if await self.idempotency.lookup(principal.subject, key, fingerprint) is not None:
+            return
+        if await self.challenges.approved(principal.subject, key, payment):
+            return
+        challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
+        raise StepUpRequired(challenge, policy)
+
+    async def resolve_payee(self, payee: str) -> str:
+        """A phone payee as the account it pays into (accounts' directory, as payments asks it);
+        a number no customer has stays as it is, a payee never paid."""
+        kind, _, phone = payee.partition(":")
+        if kind != "phone" or not phone.startswith("+"):
+            return payee
+        customer = await self.accounts.by_phone(phone)
+        if customer is None or customer.default_account_id is None:
+            return payee
+        return account_payee(customer.default_account_id)
+
+    async def _known(self, principal: Principal, payee: str) -> bool:
+        """Paid before (a completed transfer to it), or one of the customer's own accounts."""
+        account_id = account_of(payee)
+        if account_id is None:
+            return False
+        if await self.challenges.payee_paid_before(principal.subject, payee):
+            return True
+        return any(a.id == account_id for a in await self.accounts.accounts_of(principal.subject))
+
+
+_PAID_PAYEE = {
+    True: sqlite_insert(table_of(store.PaidPayee)).on_conflict_do_nothing(),
+    False: pg_insert(table_of(store.PaidPayee)).on_conflict_do_nothing(),
+}
+
+
+def remember_payee(uow: UnitOfWork, envelope: Envelope, m: pay.PaymentCompleted) -> None:
+    """A completed transfer makes its payee known to the new-payee rule (in the consumer's batch)."""
+    if m.kind != "transfer":
+        return
+    row = {"customer_id": m.customer_id, "payee": account_payee(m.payee_account_id), "first_paid_at": envelope.time}
+    uow.stage(_PAID_PAYEE[uow.db.sqlite], row)

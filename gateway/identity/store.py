@@ -1,0 +1,110 @@
+"""The identity feature's tables: credentials, sessions and refresh tokens, login
+lockouts, step-up challenges, and the payees each customer has paid (step-up's
+new-payee rule)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db import Base
+from shared.db import UtcDateTime
+
+
+class User(Base):
+    """A login: a customer (same id as in accounts), an operator or an adjuster."""
+
+    __tablename__ = "user"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Session(Base):
+    """A login on one device; refresh tokens rotate within it."""
+
+    __tablename__ = "session"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36), index=True)
+    device_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class RefreshToken(Base):
+    """Every refresh token a session was given; a used one presented again means it
+    leaked, and the whole session is revoked."""
+
+    __tablename__ = "refresh_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(36), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SessionActivity(Base):
+    """When a session last made an authenticated request (written in batches, so to
+    within a few seconds)."""
+
+    __tablename__ = "session_activity"
+
+    session_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    last_used_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginAttempt(Base):
+    """Wrong passwords for a phone number (known or not) since its last good login."""
+
+    __tablename__ = "login_attempt"
+
+    phone: Mapped[str] = mapped_column(String(30), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Challenge(Base):
+    """A step-up challenge: a one-time code (kept as an HMAC) that approves one
+    money-moving request, bound to its customer, operation, payee, amount and key."""
+
+    __tablename__ = "challenge"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36), index=True)
+    operation: Mapped[str] = mapped_column(String(20))  # transfer | bill | qr | topup
+    payee: Mapped[str] = mapped_column(String(600))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(String(20))  # amount | new_payee
+    code_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # pending | approved | locked
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_challenge_customer_key", "customer_id", "idempotency_key"),)
+
+
+class PaidPayee(Base):
+    """A payee this customer has completed a transfer to, as a payee key of
+    shared/payees.py (`account:<id>`), learned from payments' PaymentCompleted: step-up's
+    new-payee rule. Rows from before that key scheme may also hold `customer:<id>`."""
+
+    __tablename__ = "paid_payee"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    payee: Mapped[str] = mapped_column(String(100), primary_key=True)
+    first_paid_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,132 @@
+"""Pass-through routes: a service's endpoint offered under the gateway's /v1, declared as
+one row (`PassThrough`) and built into a FastAPI route by `build`.
+
+A row says what the public API shows (method, path, body and response models, status,
+description, tags, documented problems, parameters) and what the gateway does on the
+way: who may call (`who`); whether the request moves money (`idempotent`: it needs an
+Idempotency-Key, and its answer is kept for replays); whether it may need a one-time
+code (`step_up` reads the body into the payment a challenge approves); or whether it
+relays a Server-Sent Events stream (`stream`). The body is validated here against the
+service's own model (shared/schemas) and forwarded as it came; the service verifies
+the token and its rules itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
+from gateway.errors import PROBLEM
+from gateway.identity.stepup import Payment
+from gateway.routing.idempotency import fingerprint, forward_idempotently
+from shared.idempotency import require_key
+
+Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
+_PRINCIPAL: dict[str, Any] = {
+    "customer": Customer,
+    "operator": Operator,
+    "adjuster": Adjuster,
+    "session": Authenticated,
+}
+_PATH_PARAM = re.compile(r"{(\w+)}")
+# A streaming service sends a comment line at least this often; a quieter stream is dead.
+STREAM_READ_TIMEOUT_S = 75.0
+
+
+@dataclass(frozen=True)
+class PassThrough:
+    method: str
+    path: str  # public, and the service's unless `upstream` says otherwise
+    service: str
+    name: str  # the operation's name (its OpenAPI operationId and summary derive from it)
+    response: type[BaseModel] | None
+    doc: str = ""  # the OpenAPI description
+    who: Who = "customer"
+    body: type[BaseModel] | None = None
+    status: int = 200
+    tags: tuple[str, ...] = ()
+    problems: tuple[int, ...] = ()  # statuses documented as problem+json
+    responses: Mapping[int | str, dict[str, Any]] = field(default_factory=dict)  # documented answers beyond those
+    params: Mapping[str, Any] = field(default_factory=dict)  # path parameters' types (str when absent)
+    query: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)  # name: (type, default)
+    upstream: str | None = None
+    idempotent: bool = False
+    step_up: Callable[[Any], Payment | None] | None = None
+    stream: bool = False
+
+    def __post_init__(self) -> None:
+        if self.idempotent and self.who == "anyone":
+            raise ValueError(f"{self.name}: an idempotent route needs a customer to own its keys")
+        if self.step_up is not None and not (self.idempotent and self.body is not None):
+            raise ValueError(f"{self.name}: step-up binds an approval to a body and an Idempotency-Key")
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+
+def build(routes: Iterable[PassThrough]) -> APIRouter:
+    router = APIRouter()
+    for route in routes:
+        extra: dict[str, Any] = {"response_class": StreamingResponse} if route.stream else {}
+        responses: dict[int | str, dict[str, Any]] = {**dict.fromkeys(route.problems, PROBLEM), **route.responses}
+        router.add_api_route(
+            route.path,
+            _endpoint(route),
+            methods=[route.method],
+            name=route.name,
+            status_code=route.status if route.status != 200 else None,
+            response_model=route.response,
+            description=inspect.cleandoc(route.doc),
+            tags=list(route.tags),
+            responses=responses,
+            **extra,
+        )
+    return router
+
+
+def _endpoint(route: PassThrough) -> Callable[..., Any]:
+    """The route's function, with the signature FastAPI reads its parameters from."""
+    names = route.path_params
+    upstream = route.upstream or route.path
+
+    async def endpoint(**values: Any) -> Response:
+        request: Request = values["request"]
+        gw: Gateway = values["gw"]
+        principal = values.get("principal")
+        token = principal.token if principal is not None else ""
+        path = upstream.format(**{n: values[n] for n in names})
+        if route.stream:
+            return await gw.upstreams.relay_stream(
+                route.service, request, path, token=token, read_timeout_s=STREAM_READ_TIMEOUT_S
+            )
+        if not route.idempotent or principal is None:  # an idempotent row always has a caller (__post_init__)
+            return await gw.upstreams.forward(route.service, request, path, token=token)
+        key = require_key(request)
+        fp = fingerprint(request, await request.body())
+        if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
+            await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+        return await forward_idempotently(
+            gw.idempotency, gw.upstreams, request, principal.subject, route.service, path, token=token, key=key, fp=fp
+        )
+
+    P = inspect.Parameter
+    parameters = [P(n, P.KEYWORD_ONLY, annotation=route.params.get(n, str)) for n in names]
+    if route.body is not None:
+        parameters.append(P("body", P.KEYWORD_ONLY, annotation=route.body))
+    parameters.append(P("request", P.KEYWORD_ONLY, annotation=Request))
+    if route.who != "anyone":
+        parameters.append(P("principal", P.KEYWORD_ONLY, annotation=_PRINCIPAL[route.who]))
+    parameters.append(P("gw", P.KEYWORD_ONLY, annotation=GatewayDep))
+    parameters += [P(n, P.KEYWORD_ONLY, annotation=t, default=d) for n, (t, d) in route.query.items()]
+    endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    endpoint.__name__ = route.name
+    return endpoint

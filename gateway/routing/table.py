@@ -1,0 +1,486 @@
+"""The services' endpoints the gateway passes through, one row each (gateway/routing/routes.py
+says what a row means). Operator views of the same kind are rows of gateway/ops/api.py."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+
+from fastapi import Path, Query
+
+from gateway.identity.stepup import bill_payment, qr_payment, topup_payment, transfer_payment
+from gateway.routing.routes import PassThrough
+from shared.problems import PROBLEM_JSON
+from shared.schemas.accounts import AccountCreate, AccountList, AccountPublic, TransactionPage
+from shared.schemas.insurance import (
+    ClaimCreate,
+    ClaimPage,
+    ClaimPublic,
+    DecisionCreate,
+    DocumentCreate,
+    InsuranceQuoteCreate,
+    InsuranceQuotePublic,
+    PolicyCreate,
+    PolicyPage,
+    PolicyPublic,
+    ProductList,
+    ProductPublic,
+)
+from shared.schemas.payments import (
+    BillCreate,
+    BillerList,
+    MerchantList,
+    PaymentPage,
+    PaymentPublic,
+    QrCreate,
+    TopupCreate,
+    TransferCreate,
+)
+from shared.schemas.securities import (
+    BankTransferCreate,
+    BankTransferPage,
+    BankTransferPublic,
+    InstrumentList,
+    OrderCreate,
+    OrderPage,
+    OrderPublic,
+    PositionList,
+    PriceSet,
+    QuoteList,
+    QuotePublic,
+)
+
+
+def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple[object, object]]:
+    """`?limit=&cursor=` of a list the service pages."""
+    return {
+        "limit": (Annotated[int, Query(ge=1, le=limit_max)], limit_default),
+        "cursor": (Annotated[str | None, Query(max_length=cursor_max)], None),
+    }
+
+
+Symbol = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")]
+ResourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+SYMBOLS = (Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")], None)
+
+# --- accounts -----------------------------------------------------------------------------------
+
+accounts = partial(PassThrough, service="accounts", tags=("accounts",))
+ACCOUNT_PROBLEMS = (401, 404)
+
+ACCOUNTS_ROUTES = (
+    accounts(
+        "GET",
+        "/v1/accounts",
+        name="list_accounts",
+        response=AccountList,
+        problems=ACCOUNT_PROBLEMS,
+        doc="The customer's accounts with ledger and available balances.",
+    ),
+    accounts(
+        "POST",
+        "/v1/accounts",
+        name="open_account",
+        body=AccountCreate,
+        status=201,
+        response=AccountPublic,
+        problems=(*ACCOUNT_PROBLEMS, 409, 422),
+        doc="Open a checking, savings or securities cash account (CNY, zero balance).",
+    ),
+    accounts(
+        "GET",
+        "/v1/accounts/{account_id}",
+        name="get_account",
+        response=AccountPublic,
+        problems=ACCOUNT_PROBLEMS,
+        doc="One of the customer's accounts. Another customer's account answers 404.",
+    ),
+    accounts(
+        "GET",
+        "/v1/accounts/{account_id}/transactions",
+        name="list_transactions",
+        response=TransactionPage,
+        problems=ACCOUNT_PROBLEMS,
+        query=page(200, 50, 40),
+        doc="The statement, newest first; follow `next_cursor` for older lines.",
+    ),
+)
+
+# --- payments -----------------------------------------------------------------------------------
+
+payments = partial(PassThrough, service="payments", tags=("payments",))
+PAYMENT_PROBLEMS = (400, 401, 404, 409, 422)
+
+MONEY_MOVING_DOC = (
+    "Requires an `Idempotency-Key` header: the same key and body replay the first answer, "
+    "the same key with another body is refused (422), and a repeat while the first is still "
+    "running gets 409. Answers 202: the payment runs as a saga; follow `links.self`.\n\n"
+    "**Step-up**: above 5,000.00 CNY (`AUTH_STEPUP_AMOUNT_MINOR`), or for a transfer above "
+    "1,000.00 CNY (`AUTH_STEPUP_NEW_PAYEE_MINOR`) to a payee you have never paid, the answer is "
+    "401 `step-up-required` with a `challenge_id`; the six-digit code arrives as a notification. "
+    "Approve it with `POST /v1/auth/challenges/{challenge_id}` and send this request again with "
+    "the same Idempotency-Key."
+)
+STEP_UP_REQUIRED = {
+    401: {
+        "description": "Not logged in, or `step-up-required` (see above)",
+        "content": {
+            PROBLEM_JSON: {
+                "example": {
+                    "type": "https://sandbank.dev/problems/step-up-required",
+                    "title": "Step-up authentication required",
+                    "status": 401,
+                    "detail": "a payment above 5000.00 CNY needs a one-time code: it was sent to your notifications",
+                    "challenge_id": "0b6f3f0e-8d0c-4a59-9a57-3c1e4f0f1c11",
+                    "reason": "amount",
+                    "expires_at": "2026-11-25T14:05:00+00:00",
+                    "links": {
+                        "approve": "/v1/auth/challenges/0b6f3f0e-8d0c-4a59-9a57-3c1e4f0f1c11",
+                        "notifications": "/v1/notifications",
+                    },
+                }
+            }
+        },
+    }
+}
+# A payment: 202 with the pending payment, under an Idempotency-Key, maybe behind a one-time code.
+payment = partial(
+    payments,
+    status=202,
+    response=PaymentPublic,
+    problems=PAYMENT_PROBLEMS,
+    responses=STEP_UP_REQUIRED,
+    doc=MONEY_MOVING_DOC,
+    idempotent=True,
+)
+
+PAYMENTS_ROUTES = (
+    payment("POST", "/v1/payments/transfers", name="create_transfer", body=TransferCreate, step_up=transfer_payment),
+    payment("POST", "/v1/payments/bills", name="create_bill_payment", body=BillCreate, step_up=bill_payment),
+    payment("POST", "/v1/payments/qr", name="create_qr_payment", body=QrCreate, step_up=qr_payment),
+    payment("POST", "/v1/payments/topups", name="create_topup", body=TopupCreate, step_up=topup_payment),
+    payments(
+        "GET",
+        "/v1/payments",
+        name="list_payments",
+        response=PaymentPage,
+        problems=PAYMENT_PROBLEMS,
+        query=page(100, 20, 200),
+        doc="The customer's payments, newest first; follow `next_cursor`.",
+    ),
+    payments(
+        "GET",
+        "/v1/payments/{payment_id}",
+        name="get_payment",
+        response=PaymentPublic,
+        problems=PAYMENT_PROBLEMS,
+        doc="One payment: `status` is pending, completed or failed (with `reason`).",
+    ),
+    payments(
+        "GET",
+        "/v1/billers",
+        name="list_billers",
+        response=BillerList,
+        problems=PAYMENT_PROBLEMS,
+        doc="Billers and the shape of their bill references.",
+    ),
+    payments(
+        "GET",
+        "/v1/merchants",
+        name="list_merchants",
+        response=MerchantList,
+        problems=PAYMENT_PROBLEMS,
+        doc="Seeded merchants, each with an example QR payload.",
+    ),
+)
+
+# --- securities: market data (any logged-in user), orders, positions and transfers -------------
+
+market = partial(PassThrough, service="securities", who="session", tags=("market",))
+securities = partial(PassThrough, service="securities", tags=("securities",))
+SECURITIES_PROBLEMS = (401, 404)
+# Securities' POSTs that move money: 202, an Idempotency-Key required.
+securities_money = partial(securities, status=202, problems=(*SECURITIES_PROBLEMS, 400, 409, 422), idempotent=True)
+
+SECURITIES_ROUTES = (
+    market(
+        "GET",
+        "/v1/market/instruments",
+        name="list_instruments",
+        response=InstrumentList,
+        problems=(401,),
+        doc="The simulated listings: board, daily limit, tick and lot size.",
+    ),
+    market(
+        "GET",
+        "/v1/market/quotes",
+        name="list_quotes",
+        response=QuoteList,
+        problems=(401, 422),
+        query={"symbols": SYMBOLS},
+        doc="Quotes for `symbols` (e.g. `600519,000001`), or for every listing.",
+    ),
+    market(
+        "GET",
+        "/v1/market/quotes/{symbol}",
+        name="get_quote",
+        response=QuotePublic,
+        problems=(401, 404),
+        params={"symbol": Symbol},
+        doc="Last price, change, best bid and ask, the day's limit prices and volume.",
+    ),
+    market(
+        "GET",
+        "/v1/market/stream",
+        name="stream_quotes",
+        response=None,
+        problems=(401, 422),
+        responses={200: {"content": {"text/event-stream": {}}, "description": "`event: quote` messages"}},
+        query={"symbols": SYMBOLS, "heartbeat_s": (Annotated[float, Query(ge=0.1, le=60)], 15.0)},
+        stream=True,
+        doc="""Live quotes as Server-Sent Events: a snapshot per symbol, then `event: quote`
+        with the quote as JSON on every change; a comment line every `heartbeat_s`.""",
+    ),
+    PassThrough(
+        "POST",
+        "/v1/market/sandbox/{symbol}/price",
+        service="securities",
+        upstream="/internal/market/{symbol}/price",
+        name="set_price",
+        who="operator",
+        body=PriceSet,
+        response=QuotePublic,
+        tags=("market", "sandbox"),
+        problems=(401, 403, 404, 422),
+        params={"symbol": Symbol},
+        doc="""Sandbox control (operators): trade a symbol at a price inside today's limits and
+        pin it there, so a test can make a limit order fill or an alert fire on purpose.
+        `pinned: false` hands the symbol back to the random walk.""",
+    ),
+    securities_money(
+        "POST",
+        "/v1/securities/orders",
+        name="place_order",
+        body=OrderCreate,
+        response=OrderPublic,
+        doc="""Place a market or limit order (Idempotency-Key required). Answers 202 with the
+        order: a buy is `pending` until its cash is held, then `accepted`; `filling` once
+        executed, `filled` once accounts has settled the cash.""",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/orders",
+        name="list_orders",
+        response=OrderPage,
+        problems=SECURITIES_PROBLEMS,
+        query={
+            "status": (Annotated[str | None, Query(max_length=12)], None),
+            "symbol": (Annotated[str | None, Query(max_length=12)], None),
+            **page(200, 50, 40),
+        },
+        doc="The customer's orders, newest first (`status=open` for those not yet final).",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/orders/{order_id}",
+        name="get_order",
+        response=OrderPublic,
+        problems=SECURITIES_PROBLEMS,
+        params={"order_id": ResourceId},
+        doc="One order. Another customer's order answers 404.",
+    ),
+    securities(
+        "DELETE",
+        "/v1/securities/orders/{order_id}",
+        name="cancel_order",
+        status=202,
+        response=OrderPublic,
+        problems=(*SECURITIES_PROBLEMS, 409),
+        params={"order_id": ResourceId},
+        doc="""Cancel an open order: a sell at once (200), a buy once its hold is released
+        (202 `cancelling`). A filled order answers 409.""",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/positions",
+        name="list_positions",
+        response=PositionList,
+        problems=SECURITIES_PROBLEMS,
+        doc="Holdings with quantity, T+1 sellable quantity, average cost, market value and P&L.",
+    ),
+    securities_money(
+        "POST",
+        "/v1/securities/transfers",
+        name="create_transfer",
+        body=BankTransferCreate,
+        response=BankTransferPublic,
+        doc="""Bank-securities transfer (Idempotency-Key required): `from: bank` moves cash from
+        the checking account to the securities cash account, `from: securities` back.""",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/transfers",
+        name="list_transfers",
+        response=BankTransferPage,
+        problems=SECURITIES_PROBLEMS,
+        query=page(200, 50, 40),
+    ),
+    securities(
+        "GET",
+        "/v1/securities/transfers/{transfer_id}",
+        name="get_transfer",
+        response=BankTransferPublic,
+        problems=SECURITIES_PROBLEMS,
+        params={"transfer_id": ResourceId},
+    ),
+)
+
+# --- insurance: products (no login), quotes, policies, claims, and the adjusters' queue ---------
+
+insurance = partial(PassThrough, service="insurance", tags=("insurance",))
+INSURANCE_PROBLEMS = (401, 404, 422)
+adjuster = partial(PassThrough, service="insurance", who="adjuster", tags=("adjuster",))
+ADJUSTER_PROBLEMS = (*INSURANCE_PROBLEMS, 403)
+
+INSURANCE_ROUTES = (
+    insurance(
+        "GET",
+        "/v1/insurance/products",
+        name="list_products",
+        who="anyone",
+        response=ProductList,
+        problems=INSURANCE_PROBLEMS,
+        doc="""The products on sale with their premium rules, waiting periods, exclusions and the
+        documents each kind of claim needs. No login needed.""",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/products/{code}",
+        name="get_product",
+        who="anyone",
+        response=ProductPublic,
+        problems=INSURANCE_PROBLEMS,
+        doc="One product.",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/quotes",
+        name="create_quote",
+        body=InsuranceQuoteCreate,
+        status=201,
+        response=InsuranceQuotePublic,
+        problems=INSURANCE_PROBLEMS,
+        doc="""Price a policy: `{product_code, age, term_days, sum_insured}`. The quote can be
+        bought for 15 minutes. Unknown product: 404; age, term or sum insured not offered: 422.""",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/quotes/{quote_id}",
+        name="get_quote",
+        response=InsuranceQuotePublic,
+        problems=INSURANCE_PROBLEMS,
+        doc="One of your quotes.",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/policies",
+        name="buy_policy",
+        body=PolicyCreate,
+        status=202,
+        response=PolicyPublic,
+        problems=(*INSURANCE_PROBLEMS, 400, 409),
+        idempotent=True,
+        doc="""Buy a quoted policy: `{quote_id, account_id}` with an `Idempotency-Key` header.
+        Answers 202 with a pending policy; it becomes active once the premium is captured
+        from the account, or fails with the reason (and nothing is taken).""",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/policies",
+        name="list_policies",
+        response=PolicyPage,
+        problems=INSURANCE_PROBLEMS,
+        doc="Your policies, newest first (`?status=`, `?limit=`, `?cursor=`).",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/policies/{policy_id}",
+        name="get_policy",
+        response=PolicyPublic,
+        problems=INSURANCE_PROBLEMS,
+        doc="One of your policies, with its premium payment and its history.",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/claims",
+        name="report_claim",
+        body=ClaimCreate,
+        status=201,
+        response=ClaimPublic,
+        problems=(*INSURANCE_PROBLEMS, 409),
+        doc="""Report a claim on one of your active policies:
+        `{policy_id, kind, incident_date, amount, description?, cause?, payout_account_id?}`.""",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/claims",
+        name="list_claims",
+        response=ClaimPage,
+        problems=INSURANCE_PROBLEMS,
+        doc="Your claims, newest first (`?status=`, `?policy_id=`, `?limit=`, `?cursor=`).",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/claims/{claim_id}",
+        name="get_claim",
+        response=ClaimPublic,
+        problems=INSURANCE_PROBLEMS,
+        doc="One of your claims with its documents, decisions, payout and full history.",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/claims/{claim_id}/documents",
+        name="add_document",
+        body=DocumentCreate,
+        status=201,
+        response=ClaimPublic,
+        problems=(*INSURANCE_PROBLEMS, 409),
+        doc="Add a document's metadata to a claim: `{kind, name, size_bytes, checksum}`.",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/claims/{claim_id}/submit",
+        name="submit_claim",
+        response=ClaimPublic,
+        problems=(*INSURANCE_PROBLEMS, 409),
+        doc="Submit a claim for assessment: approved (and paid), rejected, or sent to adjusters.",
+    ),
+    adjuster(
+        "GET",
+        "/v1/adjuster/claims",
+        name="adjuster_claims",
+        response=ClaimPage,
+        problems=ADJUSTER_PROBLEMS,
+        doc="Claims by status for adjusters (`?status=under_assessment`, `?awaiting_adjuster=true`).",
+    ),
+    adjuster(
+        "GET",
+        "/v1/adjuster/claims/{claim_id}",
+        name="adjuster_claim",
+        response=ClaimPublic,
+        problems=ADJUSTER_PROBLEMS,
+        doc="One claim with its full history, for adjusters.",
+    ),
+    adjuster(
+        "POST",
+        "/v1/adjuster/claims/{claim_id}/decision",
+        name="decide",
+        body=DecisionCreate,
+        response=ClaimPublic,
+        problems=(*ADJUSTER_PROBLEMS, 409),
+        doc="""Approve or reject a claim waiting for an adjuster: `{decision: approve|reject, reason}`.
+        Above the four-eyes threshold two different adjusters must approve.""",
+    ),
+)
+
+ROUTES: tuple[PassThrough, ...] = ACCOUNTS_ROUTES + PAYMENTS_ROUTES + SECURITIES_ROUTES + INSURANCE_ROUTES

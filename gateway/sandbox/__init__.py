@@ -1,0 +1,1 @@
+"""Sandbox controls: the clock, faults, reset, the magic-values table, and deposits."""

@@ -1,0 +1,129 @@
+"""Sandbox controls: the clock every process reads, faults on a service's outgoing
+messages, a reset of the whole bank to its seed state, and the magic-values table. Off
+(404) unless the stack runs in sandbox mode."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from fastapi import APIRouter
+
+from gateway.deps import ClockDep, GatewayDep, Operator, SandboxOnly, ServiceToken, UpstreamsDep
+from gateway.errors import PROBLEM
+from gateway.routing.upstream import UpstreamResponse
+from gateway.sandbox import magic
+from gateway.sandbox.schemas import (
+    ClockChange,
+    ClockPublic,
+    FaultCreate,
+    MagicValuePublic,
+    MagicValues,
+    ResetResult,
+)
+from shared.internal import FaultState
+from shared.problems import Problem
+
+SERVICES = ("accounts", "payments", "securities", "insurance")
+
+clock_router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses={400: PROBLEM, 401: PROBLEM, 404: PROBLEM})
+
+
+@clock_router.post("/clock", response_model=ClockPublic, dependencies=[SandboxOnly])
+async def set_clock(
+    body: ClockChange, _operator: Operator, clock: ClockDep, upstreams: UpstreamsDep, token: ServiceToken
+) -> ClockPublic:
+    """Advance or set the sandbox clock that T+1 settlement, waiting periods and daily
+    limits read, in the gateway and every service (operators only). The clock only
+    moves forward from real time: `offset_s` is how far ahead it runs."""
+    if (body.advance_s is None) == (body.offset_s is None):
+        raise Problem(422, "validation-error", "give exactly one of advance_s or offset_s")
+    if body.offset_s is not None:
+        offset = body.offset_s
+    else:
+        # Advance from the furthest clock in the stack (a restarted process starts at real
+        # time), so no clock ever moves backwards.
+        current = await asyncio.gather(
+            *(upstreams.call(s, "GET", "/internal/clock", token=token) for s in SERVICES), return_exceptions=True
+        )
+        offsets = [clock.offset.total_seconds()] + [
+            float(r.json()["offset_s"]) for r in current if isinstance(r, UpstreamResponse) and r.status_code == 200
+        ]
+        offset = max(offsets) + (body.advance_s or 0)
+    results = await asyncio.gather(
+        *(upstreams.call(s, "PUT", "/internal/clock", token=token, json={"offset_s": offset}) for s in SERVICES),
+        return_exceptions=True,
+    )
+    services = {
+        s: "ok" if isinstance(r, UpstreamResponse) and r.status_code == 200 else "unavailable"
+        for s, r in zip(SERVICES, results, strict=True)
+    }
+    clock.offset = timedelta(seconds=offset)
+    return ClockPublic(offset_s=offset, now=clock.now().isoformat(), services=services)
+
+
+router = APIRouter(
+    prefix="/v1/sandbox",
+    tags=["sandbox"],
+    dependencies=[SandboxOnly],
+    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+)
+
+
+@router.post("/faults", response_model=FaultState)
+async def set_fault(
+    body: FaultCreate, _operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep, token: ServiceToken
+) -> FaultState:
+    """Delay, drop or duplicate one service's outgoing Kafka messages for a while, to watch
+    sagas retry and consumers stay idempotent. `mode: none` ends it early."""
+    spec = body.model_dump(exclude={"service"})
+    if body.service == "gateway":
+        faults = gw.runtime.faults
+        if body.mode == "none":
+            faults.clear()
+        else:
+            faults.set(body.mode, body.duration_s, delay_ms=body.delay_ms, probability=body.probability)
+        fault = faults.current()
+        return FaultState(
+            service="gateway",
+            mode=fault.mode if fault else "none",
+            remaining_s=body.duration_s if fault else 0,
+            delay_ms=body.delay_ms,
+            probability=body.probability,
+            dropped=faults.dropped,
+            duplicated=faults.duplicated,
+        )
+    response = await upstreams.call(body.service, "PUT", "/internal/faults", token=token, json=spec)
+    response.raise_for_problem()
+    return FaultState.model_validate(response.json())
+
+
+@router.post("/reset", response_model=ResetResult)
+async def reset(_operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep, token: ServiceToken) -> ResetResult:
+    """Back to the seed state: every service empties its tables and seeds again (demo
+    customers, balances, market, products); the gateway forgets logins, sessions and
+    idempotency keys except the demo ones. For a test suite that wants a clean bank."""
+    results = await asyncio.gather(
+        *(upstreams.call(s, "POST", "/internal/reset", token=token) for s in SERVICES), return_exceptions=True
+    )
+    services = {
+        s: "reset" if isinstance(r, UpstreamResponse) and r.status_code == 204 else "unavailable"
+        for s, r in zip(SERVICES, results, strict=True)
+    }
+    await gw.runtime.reset()
+    services["gateway"] = "reset"
+    if any(v != "reset" for v in services.values()):
+        raise Problem(502, "reset-incomplete", f"not every service could be reset: {services}", services=services)
+    return ResetResult(services=services)
+
+
+magic_router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], dependencies=[SandboxOnly], responses={404: PROBLEM})
+
+
+@magic_router.get("/magic-values", response_model=MagicValues)
+async def magic_values() -> MagicValues:
+    """The sandbox's magic values and controls, like a card network's test numbers:
+    demo logins, amounts and billers that force an outcome, limits, and the controls
+    (clock, faults, reset) a test suite drives. The same table as docs/sandbox.md. No
+    login needed; 404 outside sandbox mode."""
+    return MagicValues(items=[MagicValuePublic(**row) for row in magic.as_json()])

@@ -1,0 +1,92 @@
+"""Bodies of the sandbox controls: the clock, faults, reset, and the magic-values table."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ClockChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"advance_s": 86400}]})
+    advance_s: float | None = Field(default=None, ge=0, le=365 * 86400, description="Move the clock forward")
+    offset_s: float | None = Field(default=None, ge=0, le=10 * 365 * 86400, description="Set the offset outright")
+
+
+CLOCK_PUBLIC_EXAMPLE: dict[str, Any] = {
+    "offset_s": 86400.0,
+    "now": "2025-06-03T09:30:00.123456+00:00",
+    "services": {"accounts": "ok", "payments": "ok", "securities": "ok", "insurance": "ok"},
+}
+
+
+class ClockPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CLOCK_PUBLIC_EXAMPLE]})
+
+    offset_s: float
+    now: str
+    services: dict[str, str]
+
+
+class FaultCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"service": "accounts", "mode": "duplicate", "duration_s": 30},
+                {"service": "payments", "mode": "delay", "duration_s": 10, "delay_ms": 800},
+                {"service": "accounts", "mode": "drop", "duration_s": 5, "probability": 0.5},
+                {"service": "accounts", "mode": "none"},
+            ]
+        },
+    )
+    service: Literal["accounts", "payments", "securities", "insurance", "gateway"]
+    mode: Literal["delay", "drop", "duplicate", "none"] = Field(description="`none` clears the fault")
+    duration_s: float = Field(default=30, gt=0, le=3600)
+    delay_ms: int = Field(default=500, ge=0, le=60_000, description="For `delay`")
+    probability: float = Field(default=1.0, gt=0, le=1, description="Share of messages affected")
+
+
+RESET_RESULT_EXAMPLE: dict[str, Any] = {
+    "services": {
+        "accounts": "reset",
+        "payments": "reset",
+        "securities": "reset",
+        "insurance": "reset",
+        "gateway": "reset",
+    }
+}
+
+
+class ResetResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [RESET_RESULT_EXAMPLE]})
+
+    services: dict[str, str]
+
+
+class MagicValuePublic(BaseModel):
+    area: str
+    value: str = Field(description="The value to send, or the control to use (Markdown)")
+    effect: str
+    source: str = Field(description="Where the rule lives")
+
+
+class MagicValues(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "area": "transfer",
+                            "value": "amount exactly `666.66`",
+                            "effect": "after the hold: risk rejects (`rule: sandbox_magic_amount`), the hold is "
+                            "released, the payment fails `risk_rejected`. Transfers only, not bills, QR or top-ups",
+                            "source": "`services/payments/domain.py` (`RISK_MAGIC_AMOUNT`)",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+    items: list[MagicValuePublic]

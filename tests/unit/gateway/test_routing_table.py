@@ -1,0 +1,170 @@
+"""The pass-through table: every row is in the public OpenAPI document as declared (path,
+method, body and response models, status, description, tags, problems, parameters), the
+services' /internal routes are not, and a request goes to the row's service and path with
+the caller's token, through fake upstreams brought in by `Overrides`."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from gateway import deps
+from gateway.bootstrap import Overrides
+from gateway.main import create_app
+from gateway.ops.api import ROUTES as OPS_ROUTES
+from gateway.routing.routes import PassThrough
+from gateway.routing.table import ROUTES
+from gateway.routing.upstream import UpstreamResponse, Upstreams
+from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
+from shared.errors import ServiceUnavailable
+from shared.schemas.payments import TransferCreate
+from shared.settings import DbSettings, ServiceUrls, Settings
+
+ALL = ROUTES + OPS_ROUTES
+REF = "#/components/schemas/"
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return create_app().openapi()
+
+
+def _id(route: PassThrough) -> str:
+    return f"{route.method} {route.path}"
+
+
+def test_each_route_is_declared_once() -> None:
+    assert len({_id(r) for r in ALL}) == len(ALL)
+
+
+@pytest.mark.parametrize("route", ALL, ids=_id)
+def test_every_row_is_in_the_public_document_as_declared(document: dict[str, Any], route: PassThrough) -> None:
+    operation = document["paths"][route.path][route.method.lower()]
+
+    assert operation["operationId"] == re.sub(r"\W", "_", route.name + route.path) + "_" + route.method.lower()
+    assert operation.get("description", "") == inspect.cleandoc(route.doc)
+    assert operation["tags"] == list(route.tags)
+    body = operation.get("requestBody")
+    if route.body is None:
+        assert body is None
+    else:
+        assert body["content"]["application/json"]["schema"] == {"$ref": REF + route.body.__name__}
+    answer = operation["responses"][str(route.status)]
+    if route.response is not None:
+        assert answer["content"]["application/json"]["schema"] == {"$ref": REF + route.response.__name__}
+    assert {str(s) for s in route.problems} <= set(operation["responses"])
+    parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+    assert parameters == {("path", n) for n in route.path_params} | {("query", n) for n in route.query}
+
+
+def test_the_services_internal_routes_are_not_public(document: dict[str, Any]) -> None:
+    assert [p for p in document["paths"] if p.startswith("/internal")] == []
+    assert "ClockState" not in document["components"]["schemas"]
+
+
+class FakeUpstreams(Upstreams):
+    """Answers every call with `answer` (or raises it), and keeps what was asked."""
+
+    def __init__(self) -> None:
+        super().__init__(ServiceUrls())
+        self.asked: list[dict[str, Any]] = []
+        self.answer: UpstreamResponse | Exception = UpstreamResponse("any", 200, b'{"items": []}', {})
+
+    async def _request(
+        self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
+    ) -> UpstreamResponse:
+        self.asked.append({"service": service, "method": method, "path": path, "headers": headers, "params": params})
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+def upstreams() -> FakeUpstreams:
+    return FakeUpstreams()
+
+
+@pytest.fixture
+async def app(tmp_path: Path, upstreams: FakeUpstreams) -> AsyncIterator[FastAPI]:
+    settings = Settings(service="gateway", db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"))
+    app = create_app(settings, overrides=Overrides(upstreams=upstreams))
+    yield app
+    await upstreams.close()
+
+
+def logged_in(app: FastAPI, *roles: str) -> httpx.AsyncClient:
+    principal = Principal("c-1", frozenset(roles), session_id="s-1", token="token-of-c-1")
+    app.dependency_overrides[deps.authenticated] = lambda: principal
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+async def test_a_query_goes_to_its_service_with_the_callers_token_and_parameters(
+    app: FastAPI, upstreams: FakeUpstreams
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get("/v1/accounts/a-1/transactions", params={"limit": 5})
+
+    assert r.status_code == 200, r.text
+    [asked] = upstreams.asked
+    assert (asked["service"], asked["method"], asked["path"]) == ("accounts", "GET", "/v1/accounts/a-1/transactions")
+    assert asked["headers"]["authorization"] == "Bearer token-of-c-1"
+    assert asked["params"] == [("limit", "5")]
+
+
+async def test_a_row_can_name_another_path_at_the_service(app: FastAPI, upstreams: FakeUpstreams) -> None:
+    async with logged_in(app, ROLE_OPERATOR) as client:
+        r = await client.post("/v1/market/sandbox/600519/price", json={"price": "1500.00"})
+
+    assert r.status_code == 200, r.text
+    assert upstreams.asked[0]["path"] == "/internal/market/600519/price"
+
+
+async def test_a_public_row_needs_no_login_and_sends_no_token(app: FastAPI, upstreams: FakeUpstreams) -> None:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        r = await client.get("/v1/insurance/products")
+
+    assert r.status_code == 200, r.text
+    assert "authorization" not in upstreams.asked[0]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("roles", "path", "status"),
+    [((ROLE_OPERATOR,), "/v1/accounts", 403), ((ROLE_CUSTOMER,), "/v1/admin/ledger/check", 403)],
+)
+async def test_a_row_is_only_for_its_role(
+    app: FastAPI, upstreams: FakeUpstreams, roles: tuple[str, ...], path: str, status: int
+) -> None:
+    async with logged_in(app, *roles) as client:
+        r = await client.get(path)
+
+    assert r.status_code == status and r.json()["type"].endswith("/forbidden")
+    assert upstreams.asked == []
+
+
+async def test_a_payment_without_an_idempotency_key_is_refused_before_it_goes_anywhere(
+    app: FastAPI, upstreams: FakeUpstreams
+) -> None:
+    body = TransferCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.post("/v1/payments/transfers", json=body)
+
+    assert r.status_code == 400 and r.json()["type"].endswith("/idempotency-key-missing")
+    assert upstreams.asked == []
+
+
+async def test_a_service_that_does_not_answer_is_a_503_to_retry(app: FastAPI, upstreams: FakeUpstreams) -> None:
+    upstreams.answer = ServiceUnavailable("accounts")
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get("/v1/accounts")
+
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/service-unavailable")
+    assert r.json()["detail"] == "the accounts service is not answering; try again shortly"
