@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from urllib.parse import quote
 
 from gateway import store
 from gateway.deps import Gateway
@@ -19,11 +22,9 @@ from gateway.notifications.hub import NotificationHub
 from gateway.ratelimit import RateLimiter
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
-from gateway.sandbox.deposits import deposits_consumer
 from shared import bootstrap as shared
 from shared.accounts_client import AccountsClient
 from shared.clock import Clock
-from shared.events.topics import ACCOUNTS_COMMANDS
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -38,6 +39,15 @@ class Overrides(shared.Overrides):
     hub: NotificationHub | None = None
 
 
+async def paid_before(upstreams: Upstreams, token: Callable[[], str], customer_id: str, payee: str) -> bool:
+    """Payments' answer to whether the customer has completed a payment to `payee`."""
+    answer = await upstreams.call(
+        "payments", "GET", f"/internal/customers/{quote(customer_id)}/payees/{quote(payee, safe=':')}", token=token()
+    )
+    answer.raise_for_problem()
+    return bool(answer.json()["known"])
+
+
 def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway:
     clock = overrides.clock or Clock()
     hub = overrides.hub or NotificationHub()
@@ -46,11 +56,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         metadata=store.Base.metadata,
         migrations=store.migrations,
         tables=store.messaging,
-        topics=[ACCOUNTS_COMMANDS],
-        consumers=[
-            deposits_consumer(settings.service),
-            notifications_consumer(settings.service, Notifier(hub, clock)),
-        ],
+        consumers=[notifications_consumer(settings.service, Notifier(hub, clock))],
         clock=clock,
         group_suffix=overrides.group_suffix,
     )
@@ -76,7 +82,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         sessions=sessions,
         idempotency=idempotency,
         challenges=challenges,
-        stepup=StepUp(challenges, idempotency, accounts),
+        stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams, service_token)),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
         id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),

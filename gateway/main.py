@@ -18,9 +18,8 @@ from gateway.ops import api as ops
 from gateway.ratelimit import IpRateLimitMiddleware
 from gateway.routing import errors as routing_errors
 from gateway.routing import routes as routing
-from gateway.routing.table import ROUTES
+from gateway.routing.table import DEPOSIT_ROUTES, ROUTES
 from gateway.sandbox import api as sandbox
-from gateway.sandbox import deposits
 from shared.observability import RequestContextMiddleware
 from shared.settings import Settings, service_settings
 from shared.web import build_app, serve
@@ -45,7 +44,7 @@ ROUTERS = [
     home.router,
     notifications.router,
     routing.build(ROUTES),
-    deposits.router,
+    routing.build(DEPOSIT_ROUTES),
     sandbox.clock_router,
     sandbox.router,
     sandbox.magic_router,

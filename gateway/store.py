@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.db import Base, messaging
-from gateway.identity.store import Challenge, LoginAttempt, PaidPayee, RefreshToken, Session, SessionActivity, User
+from gateway.identity.store import Challenge, LoginAttempt, RefreshToken, Session, SessionActivity, User
 from gateway.notifications.store import Notification, WatchedSymbol
 from gateway.routing.store import IdempotencyKey
-from gateway.sandbox.deposits import Deposit
 from shared.migrations import Migrations
 
 migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
@@ -18,11 +17,9 @@ migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 __all__ = [
     "Base",
     "Challenge",
-    "Deposit",
     "IdempotencyKey",
     "LoginAttempt",
     "Notification",
-    "PaidPayee",
     "RefreshToken",
     "Session",
     "SessionActivity",

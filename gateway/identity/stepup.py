@@ -21,13 +21,12 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.errors import Refused
 from gateway.identity import store
@@ -38,10 +37,6 @@ from gateway.routing.idempotency import Idempotency
 from shared.accounts_client import AccountsClient
 from shared.auth import Principal
 from shared.clock import Clock
-from shared.db import table_of
-from shared.events import Envelope
-from shared.events import payments as pay
-from shared.kafka.messaging import UnitOfWork
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.payees import MalformedQr, account_of, account_payee, biller_payee, merchant_payee, mobile_payee, parse_qr
 from shared.phone import normalise_phone
@@ -270,15 +265,6 @@ class Challenges:
         self.policy = StepUpPolicy(settings.stepup_amount_minor, settings.stepup_new_payee_minor)
         self.ttl = timedelta(seconds=settings.stepup_ttl_s)
 
-    async def payee_paid_before(self, customer_id: str, payee: str) -> bool:
-        async with self.runtime.db.read() as session:
-            found = await session.scalar(
-                select(store.PaidPayee.payee).where(
-                    store.PaidPayee.customer_id == customer_id, store.PaidPayee.payee == payee
-                )
-            )
-        return found is not None
-
     async def approved(self, customer_id: str, key: str, payment: Payment) -> bool:
         """Whether an approved challenge covers exactly this payment under this key."""
         now = self.clock.now()
@@ -381,10 +367,19 @@ class Challenges:
 class StepUp:
     """Lets a money-moving request through, or raises `StepUpRequired` with a challenge."""
 
-    def __init__(self, challenges: Challenges, idempotency: Idempotency, accounts: AccountsClient) -> None:
+    def __init__(
+        self,
+        challenges: Challenges,
+        idempotency: Idempotency,
+        accounts: AccountsClient,
+        paid_before: Callable[[str, str], Awaitable[bool]],
+    ) -> None:
         self.challenges = challenges
         self.idempotency = idempotency
         self.accounts = accounts
+        # Whether the customer has completed a payment to the payee: payments' answer, the
+        # one record of who paid whom.
+        self.paid_before = paid_before
 
     async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
         """A request whose key already has an answer is let through: the replay needs no code."""
@@ -421,20 +416,6 @@ class StepUp:
         account_id = account_of(payee)
         if account_id is None:
             return False
-        if await self.challenges.payee_paid_before(principal.subject, payee):
+        if await self.paid_before(principal.subject, payee):
             return True
         return any(a.id == account_id for a in await self.accounts.accounts_of(principal.subject))
-
-
-_PAID_PAYEE = {
-    True: sqlite_insert(table_of(store.PaidPayee)).on_conflict_do_nothing(),
-    False: pg_insert(table_of(store.PaidPayee)).on_conflict_do_nothing(),
-}
-
-
-def remember_payee(uow: UnitOfWork, envelope: Envelope, m: pay.PaymentCompleted) -> None:
-    """A completed transfer makes its payee known to the new-payee rule (in the consumer's batch)."""
-    if m.kind != "transfer":
-        return
-    row = {"customer_id": m.customer_id, "payee": account_payee(m.payee_account_id), "first_paid_at": envelope.time}
-    uow.stage(_PAID_PAYEE[uow.db.sqlite], row)

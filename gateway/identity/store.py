@@ -96,15 +96,3 @@ class Challenge(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_challenge_customer_key", "customer_id", "idempotency_key"),)
-
-
-class PaidPayee(Base):
-    """A payee this customer has completed a transfer to, as a payee key of
-    shared/payees.py (`account:<id>`), learned from payments' PaymentCompleted: step-up's
-    new-payee rule. Rows from before that key scheme may also hold `customer:<id>`."""
-
-    __tablename__ = "paid_payee"
-
-    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    payee: Mapped[str] = mapped_column(String(100), primary_key=True)
-    first_paid_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -3,7 +3,6 @@ completed transfers that teach step-up's new-payee rule who each customer has pa
 
 from __future__ import annotations
 
-from gateway.identity.stepup import remember_payee
 from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
@@ -33,7 +32,6 @@ class Notifier:
 
     async def when_payment_completed_notify_both_sides(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
         assert isinstance(m, pay.PaymentCompleted)
-        remember_payee(uow, e, m)
         await self._store(uow, e, notify.payment_completed(m))
 
     async def when_payment_failed_notify_payer(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:

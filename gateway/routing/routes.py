@@ -27,7 +27,7 @@ from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep,
 from gateway.errors import PROBLEM
 from gateway.identity.stepup import Payment
 from gateway.routing.idempotency import fingerprint, forward_idempotently
-from shared.idempotency import require_key
+from shared.idempotency import read_key, require_key
 
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {
@@ -59,6 +59,8 @@ class PassThrough:
     query: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)  # name: (type, default)
     upstream: str | None = None
     idempotent: bool = False
+    # With `idempotent`: the key may be left out (a retry without one is a new request).
+    key_optional: bool = False
     step_up: Callable[[Any], Payment | None] | None = None
     stream: bool = False
 
@@ -108,9 +110,11 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             return await gw.upstreams.relay_stream(
                 route.service, request, path, token=token, read_timeout_s=STREAM_READ_TIMEOUT_S
             )
-        if not route.idempotent or principal is None:  # an idempotent row always has a caller (__post_init__)
+        key = None
+        if route.idempotent and principal is not None:  # an idempotent row always has a caller (__post_init__)
+            key = read_key(request) if route.key_optional else require_key(request)
+        if key is None or principal is None:
             return await gw.upstreams.forward(route.service, request, path, token=token)
-        key = require_key(request)
         fp = fingerprint(request, await request.body())
         if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
             await gw.stepup.require(principal, payment, key=key, fingerprint=fp)

@@ -29,6 +29,8 @@ from shared.schemas.insurance import (
 from shared.schemas.payments import (
     BillCreate,
     BillerList,
+    DepositCreate,
+    DepositPublic,
     MerchantList,
     PaymentPage,
     PaymentPublic,
@@ -480,6 +482,37 @@ INSURANCE_ROUTES = (
         problems=(*ADJUSTER_PROBLEMS, 409),
         doc="""Approve or reject a claim waiting for an adjuster: `{decision: approve|reject, reason}`.
         Above the four-eyes threshold two different adjusters must approve.""",
+    ),
+)
+
+# --- sandbox deposits: a saga of payments, the service that moves customers' money ----------
+
+deposit = partial(PassThrough, service="payments", tags=("sandbox",), response=DepositPublic)
+DEPOSIT_PROBLEMS = (400, 401, 404)
+
+DEPOSIT_ROUTES = (
+    deposit(
+        "POST",
+        "/v1/sandbox/deposits",
+        name="create_deposit",
+        body=DepositCreate,
+        status=202,
+        problems=(*DEPOSIT_PROBLEMS, 409, 422),
+        idempotent=True,
+        key_optional=True,
+        doc="""Fund one of your accounts from the sandbox's external cash-in account.
+
+        Answers 202 with a pending deposit: the credit travels to accounts as a
+        `accounts.CreditAccount` command and the deposit completes (or fails, e.g. above
+        a class III balance cap) when accounts replies. An `Idempotency-Key` header makes
+        retries safe: the same key and body replay the first answer.""",
+    ),
+    deposit(
+        "GET",
+        "/v1/sandbox/deposits/{deposit_id}",
+        name="get_deposit",
+        problems=DEPOSIT_PROBLEMS,
+        doc="A deposit's status: pending, completed, or failed with the reason.",
     ),
 )
 

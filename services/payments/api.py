@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, handlers, store
 from services.payments.domain import Kind, PaymentRejected
+from shared import payees
 from shared.accounts_client import AccountsClient
-from shared.auth import CurrentCustomer, Operator, Principal
+from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
 from shared.money import InvalidAmount, format_minor, to_minor
@@ -34,6 +35,7 @@ from shared.schemas.payments import (
     MerchantList,
     MerchantPublic,
     Payee,
+    PayeeKnown,
     PaymentPage,
     PaymentPublic,
     PaymentsSummary,
@@ -211,7 +213,7 @@ async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
             if found.currency != body.currency:
                 raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
             account_id, customer_id, label = found.id, found.customer_id, found.holder
-        return Recipient(account_id, customer_id, f"account:{account_id}", label), amount
+        return Recipient(account_id, customer_id, payees.account_payee(account_id), label), amount
 
     return await deps.pay(Kind.TRANSFER, body.payer_account_id, body.currency, resolve, note=body.note)
 
@@ -226,7 +228,7 @@ async def create_bill_payment(body: BillCreate, deps: Pay) -> Response:
         if biller is None:
             raise PaymentRejected("unknown-biller", f"there is no biller {body.biller_code!r}; see GET /v1/billers")
         biller.check_reference(body.bill_reference)
-        key = f"biller:{biller.code}:{body.bill_reference}"
+        key = payees.biller_payee(biller.code, body.bill_reference)
         return Recipient(biller.settlement_account_id, None, key, biller.name, body.bill_reference), amount
 
     return await deps.pay(Kind.BILL, body.payer_account_id, body.currency, resolve)
@@ -247,7 +249,9 @@ async def create_qr_payment(body: QrCreate, deps: Pay) -> Response:
         amount = qr.amount_minor if qr.amount_minor is not None else asked
         if amount is None:
             raise PaymentRejected("invalid-amount", "this QR code carries no amount: send one")
-        payee = Recipient(merchant.settlement_account_id, None, f"merchant:{merchant.id}", merchant.name, qr.reference)
+        payee = Recipient(
+            merchant.settlement_account_id, None, payees.merchant_payee(merchant.id), merchant.name, qr.reference
+        )
         return payee, amount
 
     return await deps.pay(Kind.QR, body.payer_account_id, body.currency, resolve)
@@ -265,7 +269,9 @@ async def create_topup(body: TopupCreate, deps: Pay) -> Response:
             raise PaymentRejected("invalid-phone", str(exc)) from None
         if amount > domain.TOPUP_MAX_MINOR:
             raise PaymentRejected("limit-exceeded", f"top-ups are at most {format_minor(domain.TOPUP_MAX_MINOR)} CNY")
-        return Recipient(domain.TOPUP_SETTLEMENT, None, f"mobile:{phone}", f"Mobile top-up {phone}", phone), amount
+        return Recipient(
+            domain.TOPUP_SETTLEMENT, None, payees.mobile_payee(phone), f"Mobile top-up {phone}", phone
+        ), amount
 
     return await deps.pay(Kind.TOPUP, body.payer_account_id, body.currency, resolve)
 
@@ -310,7 +316,7 @@ async def list_merchants() -> MerchantList:
     """Seeded merchants, each with a QR payload to try."""
     return MerchantList(
         items=[
-            MerchantPublic(id=m.id, name=m.name, city=m.city, qr_example=domain.qr_payload(m.id, "12.50"))
+            MerchantPublic(id=m.id, name=m.name, city=m.city, qr_example=payees.qr_payload(m.id, "12.50"))
             for m in domain.MERCHANTS.values()
         ]
     )
@@ -429,4 +435,32 @@ async def get_deposit(deposit_id: str, principal: CurrentCustomer, runtime: Runt
     return deposit_public(deposit)
 
 
-routers = [router, sandbox]
+# --- what other services ask -----------------------------------------------------------------
+
+internal = APIRouter(tags=["internal"], include_in_schema=False)
+
+
+@internal.get("/internal/customers/{customer_id}/payees/{payee_key}", response_model=PayeeKnown)
+async def payee_known(
+    customer_id: str, payee_key: str, _caller: ServiceCaller, ctx: ContextDep, runtime: RuntimeDep
+) -> PayeeKnown:
+    """Whether the customer has completed a payment to this payee (shared/payees.py key):
+    the gateway's step-up asks before a large first payment."""
+    if (customer_id, payee_key) not in ctx.known_payees:
+        async with runtime.db.read() as session:
+            found = await session.scalar(
+                select(store.Payment.id)
+                .where(
+                    store.Payment.customer_id == customer_id,
+                    store.Payment.payee_key == payee_key,
+                    store.Payment.outcome == COMPLETED,
+                )
+                .limit(1)
+            )
+        if found is None:
+            return PayeeKnown(known=False)
+        ctx.known_payees.add(customer_id, payee_key)
+    return PayeeKnown(known=True)
+
+
+routers = [router, sandbox, internal]

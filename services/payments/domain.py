@@ -9,10 +9,11 @@ from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
-from urllib.parse import parse_qs, urlsplit
 
+from shared import payees
 from shared.errors import DomainError
 from shared.money import InvalidAmount, format_minor, to_minor
+from shared.payees import QrPayload
 from shared.saga.model import (
     COMPLETED,
     FAILED,
@@ -137,37 +138,12 @@ TOPUP_SETTLEMENT = "internal:topup-settlement"
 TOPUP_MAX_MINOR = 500_00  # carrier billing: micro and small amounts only
 
 
-@dataclass(frozen=True)
-class QrPayload:
-    merchant_id: str
-    amount_minor: int | None
-    reference: str
-
-
 def parse_qr(payload: str) -> QrPayload:
-    """`sandbank://qr/v1?m=<merchant id>&a=<amount, optional>&r=<merchant reference, optional>`."""
+    """The merchant QR format of shared/payees.py; a malformed one refuses the payment."""
     try:
-        parts = urlsplit(payload.strip())
-    except ValueError:
-        raise PaymentRejected("malformed-qr", "the QR payload is not a Sandbank QR code") from None
-    if parts.scheme != "sandbank" or parts.netloc != "qr" or parts.path != "/v1":
-        raise PaymentRejected("malformed-qr", "the QR payload is not a Sandbank QR code (sandbank://qr/v1?m=...)")
-    query = parse_qs(parts.query, keep_blank_values=False)
-    merchant = (query.get("m") or [""])[0]
-    if not merchant:
-        raise PaymentRejected("malformed-qr", "the QR payload names no merchant (m=)")
-    amount: int | None = None
-    if "a" in query:
-        try:
-            amount = to_minor(query["a"][0])
-        except InvalidAmount as exc:
-            raise PaymentRejected("malformed-qr", f"the QR payload's amount is invalid: {exc}") from None
-    return QrPayload(merchant, amount, (query.get("r") or [""])[0][:64])
-
-
-def qr_payload(merchant_id: str, amount: str | None = None, reference: str | None = None) -> str:
-    query = f"m={merchant_id}" + (f"&a={amount}" if amount else "") + (f"&r={reference}" if reference else "")
-    return f"sandbank://qr/v1?{query}"
+        return payees.parse_qr(payload)
+    except payees.MalformedQr as exc:
+        raise PaymentRejected("malformed-qr", exc.detail) from None
 
 
 # --- risk -----------------------------------------------------------------------------------
@@ -263,7 +239,7 @@ class PaymentSaga:
         verdict = assess(risk, self.policy)
         if not verdict.approved:
             return move(RELEASE, Reason.RISK_REJECTED, verdict.detail), verdict
-        if p.kind == Kind.BILL and p.payee_key.startswith(f"biller:{SANDBOX_FAIL_BILLER}:"):
+        if p.kind == Kind.BILL and p.payee_key.startswith(payees.biller_payee(SANDBOX_FAIL_BILLER, "")):
             return move(RELEASE, Reason.PAYEE_UNAVAILABLE, "the biller refused the payment (sandbox biller)"), verdict
         return move(CAPTURE), verdict
 

@@ -91,3 +91,32 @@ async def test_dropped_replies_are_recovered_by_saga_retries(
     outcome = await eventually(done, timeout_s=45, every_s=0.25)
     assert outcome["status"] == "completed"
     assert await payee.balance(target["id"]) == 7_00
+
+
+@pytest.mark.parametrize(
+    ("service", "mode"),
+    [("payments", "drop"), ("accounts", "drop"), ("payments", "duplicate"), ("accounts", "duplicate")],
+    ids=["credit dropped", "reply dropped", "credit duplicated", "reply duplicated"],
+)
+async def test_a_deposit_survives_a_dropped_or_duplicated_message(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str], service: str, mode: str
+) -> None:
+    """A deposit is a saga of payments: its credit, or accounts' answer, lost or sent twice,
+    still credits the account exactly once."""
+    customer = await register_and_login(gateway)
+    account = await customer.open_account()
+    await fault(gateway, operator_headers, service=service, mode=mode, duration_s=2)
+    try:
+        deposit = await customer.deposit(account["id"], "25.00")
+
+        async def done() -> dict | None:
+            body = (await customer.get(f"/v1/sandbox/deposits/{deposit['id']}")).json()
+            return body if body["status"] != "pending" else None
+
+        outcome = await eventually(done, timeout_s=45, every_s=0.25)
+    finally:
+        await fault(gateway, operator_headers, service=service, mode="none")
+    assert outcome["status"] == "completed", outcome
+    assert await customer.balance(account["id"]) == 25_00
+    statement = (await customer.get(f"/v1/accounts/{account['id']}/transactions")).json()
+    assert len(statement["items"]) == 1, "credited exactly once"

@@ -31,30 +31,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dead_letter")),
     )
     op.create_table(
-        "deposit",
-        sa.Column("id", sa.String(length=36), nullable=False),
-        sa.Column("customer_id", sa.String(length=36), nullable=False),
-        sa.Column("idempotency_key", sa.String(length=255), nullable=True),
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("step", sa.String(length=20), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("outcome", sa.String(length=20), nullable=True),
-        sa.Column("reason", sa.String(length=40), nullable=True),
-        sa.Column("detail", sa.String(length=300), nullable=True),
-        sa.Column("correlation_id", sa.String(length=64), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_deposit")),
-        sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_deposit_customer_id_idempotency_key"),
-    )
-    op.create_index("ix_deposit_customer_id_created_at", "deposit", ["customer_id", "created_at"])
-    op.create_index(op.f("ix_deposit_deadline_at"), "deposit", ["deadline_at"])
-    op.create_table(
         "inbox",
         sa.Column("consumer", sa.String(length=100), nullable=False),
         sa.Column("message_id", sa.String(length=64), nullable=False),
@@ -76,6 +52,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("customer_id", sa.String(length=36), nullable=False),
         sa.Column("idempotency_key", sa.String(length=255), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("stage", sa.String(length=20), nullable=False),
         sa.Column("payer_account_id", sa.String(length=64), nullable=False),
         sa.Column("payer_class", sa.String(length=3), nullable=True),
         sa.Column("payee_account_id", sa.String(length=64), nullable=False),
@@ -86,23 +64,20 @@ def upgrade() -> None:
         sa.Column("note", sa.String(length=140), nullable=False),
         sa.Column("amount_minor", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("entry_id", sa.String(length=36), nullable=True),
-        sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("step", sa.String(length=20), nullable=True),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("reason", sa.String(length=40), nullable=True),
         sa.Column("detail", sa.String(length=300), nullable=True),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("deadline_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("entry_id", sa.String(length=36), nullable=True),
         sa.Column("correlation_id", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment")),
         sa.UniqueConstraint("customer_id", "idempotency_key", name="uq_payment_customer_id_idempotency_key"),
     )
     op.create_index("ix_payment_customer_id_created_at", "payment", ["customer_id", "created_at"])
-    op.create_index(op.f("ix_payment_deadline_at"), "payment", ["deadline_at"])
+    op.create_index("ix_payment_stage_deadline_at", "payment", ["stage", "deadline_at"])
     op.create_index(op.f("ix_payment_payee_key"), "payment", ["payee_key"])
 
 
@@ -110,5 +85,4 @@ def downgrade() -> None:
     op.drop_table("payment")
     op.drop_table("outbox")
     op.drop_table("inbox")
-    op.drop_table("deposit")
     op.drop_table("dead_letter")

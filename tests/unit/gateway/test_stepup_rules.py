@@ -197,6 +197,10 @@ def directory(found: dict[str, str | None], asked: list[str]) -> AccountsClient:
     return AccountsClient("http://accounts", lambda: "service-token", transport=httpx.MockTransport(answer))
 
 
+async def never_paid(customer_id: str, payee: str) -> bool:
+    return False
+
+
 @pytest.mark.parametrize(
     ("payee", "found", "key"),
     [
@@ -212,7 +216,7 @@ async def test_a_phone_payee_is_keyed_by_the_account_it_pays_into(
 ) -> None:
     asked: list[str] = []
     accounts = directory(found, asked)
-    stepup = StepUp(None, None, accounts)  # type: ignore[arg-type]
+    stepup = StepUp(None, None, accounts, never_paid)  # type: ignore[arg-type]
     try:
         assert await stepup.resolve_payee(payee) == key
     finally:
