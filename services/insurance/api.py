@@ -1,14 +1,14 @@
 """insurance HTTP API: products and quotes, policy purchase, claims along the SOP, and
 the adjusters' queue. Domain errors (`domain.InsuranceError`) become problem+json with
-their own status and slug (see `install_error_handler`); nothing is changed by a
+their own slug and the status `ERROR_STATUSES` gives them; nothing is changed by a
 refused request, because every use case runs in one unit of work."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
@@ -16,9 +16,10 @@ from sqlalchemy.sql import Select
 from services.insurance import domain, handlers, store, views
 from services.insurance.accounts_client import AccountsClient
 from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
+from shared.errors import DomainError
 from shared.money import InvalidAmount, to_minor
 from shared.pagination import newest_first, next_keyset
-from shared.problems import PROBLEM_JSON, Problem, problem_response
+from shared.problems import PROBLEM_JSON, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
     ClaimCreate,
@@ -38,6 +39,16 @@ from shared.schemas.insurance import (
 )
 
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
+
+# This API's one table from domain errors to HTTP statuses (others answer 422).
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    domain.NotFound: 404,
+    domain.OwnClaim: 403,
+    domain.QuoteUsed: 409,
+    domain.PolicyNotActive: 409,
+    domain.InvalidTransition: 409,
+    domain.AlreadyDecided: 409,
+}
 
 
 async def _runtime(request: Request) -> Runtime:
@@ -61,12 +72,6 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 customer = APIRouter(prefix="/v1/insurance", tags=["insurance"], responses={401: PROBLEM, 404: PROBLEM, 422: PROBLEM})
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
-
-
-def install_error_handler(app: FastAPI) -> None:
-    @app.exception_handler(domain.InsuranceError)
-    async def _domain_error(request: Request, exc: domain.InsuranceError) -> Response:
-        return problem_response(Problem(exc.status, exc.code, exc.detail), request.url.path)
 
 
 def _minor(value: Any, field: str) -> int:

@@ -14,6 +14,7 @@ from services.insurance import api, domain, handlers, store
 from services.insurance.accounts_client import AccountsClient
 from services.insurance.consumer import TOPICS, consumers
 from services.insurance.settings import InsuranceSettings
+from shared.problems import install_error_statuses
 from shared.runtime import Runtime, every
 from shared.settings import Settings, service_settings
 from shared.web import build_app, serve
@@ -75,7 +76,7 @@ def create_app(
         routers=api.routers,
         extra_lifespan=lifespan,
     )
-    api.install_error_handler(app)
+    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
     return app
 
