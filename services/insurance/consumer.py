@@ -1,5 +1,5 @@
 """Which topics and message types the insurance service consumes: accounts' facts,
-which advance its premium and payout sagas."""
+which advance its premium, payout and refund sagas."""
 
 from services.insurance.handlers import Context, fact_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS

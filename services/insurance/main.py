@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 
@@ -14,20 +15,23 @@ from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.problems import install_error_statuses
 from shared.runtime import Runtime, every
+from shared.saga.model import Timeouts
+from shared.saga.store import SagaSweeper, SagaTable
 from shared.web import build_app, serve
 
 
 def context(settings: Settings, clock: Clock) -> handlers.Context:
-    """The claim thresholds, the sagas' timeouts and the clock, from the settings."""
+    """The claim thresholds, the sagas' rules and the clock, from the settings."""
     knobs = settings.insurance
+    timeouts = Timeouts(step=timedelta(seconds=knobs.step_timeout_s), max_attempts=knobs.max_attempts)
     return handlers.Context(
         clock=clock,
         thresholds=domain.Thresholds(
             auto_approve_below_minor=knobs.auto_approve_below_minor,
             four_eyes_from_minor=knobs.four_eyes_from_minor,
         ),
-        step_timeout=timedelta(seconds=knobs.step_timeout_s),
-        max_attempts=knobs.max_attempts,
+        premiums=domain.PremiumSaga(timeouts),
+        credits=domain.CreditSaga(timeouts),
     )
 
 
@@ -50,9 +54,10 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
     )
-    runtime.background.append(
-        every(settings.insurance.sweep_every_s, "saga timeout sweep", lambda: _sweep(runtime, ctx))
+    sweeper = SagaSweeper(
+        runtime.db, runtime.unit_of_work, ctx.clock, [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx))]
     )
+    runtime.background.append(every(settings.insurance.sweep_every_s, "saga sweep", sweeper.sweep))
     directory = AccountsClient(
         settings.urls.accounts,
         lambda: runtime.tokens.service_token("insurance"),
@@ -69,16 +74,8 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
     app.state.directory = directory
+    app.state.sweeper = sweeper
     return app
-
-
-async def _sweep(runtime: Runtime, ctx: handlers.Context) -> None:
-    """Re-send saga steps whose timeout passed (a cheap read first: usually none are)."""
-    async with runtime.db.read() as session:
-        due = await handlers.any_due(ctx, session)
-    if due:
-        async with runtime.unit_of_work() as uow:
-            await handlers.retry_due_sagas(ctx, uow)
 
 
 def main() -> None:

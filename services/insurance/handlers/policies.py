@@ -162,7 +162,6 @@ async def purchase_policy(
         uow,
         saga_id=hold_id,
         kind=domain.SagaKind.PREMIUM,
-        step=domain.Step.RESERVING,
         policy_id=policy_id,
         account_id=account.id,
         amount_minor=policy.premium_minor,

@@ -17,7 +17,7 @@ from services.insurance.settings import InsuranceSettings, Settings
 from shared.bootstrap import Overrides
 from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS
 from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
-from tests.integration.harness import Bank, Tap
+from tests.integration.harness import Bank, Tap, eventually
 from tests.integration.insurance.harness import Insurer
 
 PG_SCHEMA = "insurance_tests"
@@ -53,12 +53,17 @@ async def insurer(
 
 
 @pytest.fixture(autouse=True)
-async def no_hold_outlives_its_saga(insurer: Insurer) -> AsyncIterator[None]:
-    """After every scenario, no account the test touched keeps an active hold, and the
-    sandbox clock is back where the scenario found it."""
+async def every_saga_ends_and_no_hold_outlives_it(insurer: Insurer) -> AsyncIterator[None]:
+    """After every scenario, every saga has ended, no account the test touched keeps an
+    active hold, and the sandbox clock is back where the scenario found it."""
     insurer.involved.clear()
     offset = insurer.ctx.clock.offset
     yield
+
+    async def all_ended() -> bool:
+        return not await insurer.unfinished_sagas()
+
+    await eventually(all_ended, "every saga to end")
     insurer.ctx.clock.offset = offset
     held = {a: h for a, (_, h) in zip(insurer.involved, await insurer.bank.balances(*insurer.involved), strict=True)}
     assert not any(held.values()), held
