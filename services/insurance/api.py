@@ -1,24 +1,26 @@
 """insurance HTTP API: products and quotes, policy purchase, claims along the SOP, and
 the adjusters' queue. Domain errors (`domain.InsuranceError`) become problem+json with
-their own status and slug (see `install_error_handler`); nothing is changed by a
+their own slug and the status `ERROR_STATUSES` gives them; nothing is changed by a
 refused request, because every use case runs in one unit of work."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from services.insurance import domain, handlers, store, views
-from services.insurance.accounts_client import AccountsClient
+from shared.accounts_client import AccountsClient
 from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
+from shared.errors import DomainError
+from shared.idempotency import IdempotencyKey
 from shared.money import InvalidAmount, to_minor
 from shared.pagination import newest_first, next_keyset
-from shared.problems import PROBLEM_JSON, Problem, problem_response
+from shared.problems import PROBLEM_JSON, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
     ClaimCreate,
@@ -39,22 +41,32 @@ from shared.schemas.insurance import (
 
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
+# This API's one table from domain errors to HTTP statuses (others answer 422).
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    domain.NotFound: 404,
+    domain.OwnClaim: 403,
+    domain.QuoteUsed: 409,
+    domain.PolicyNotActive: 409,
+    domain.InvalidTransition: 409,
+    domain.AlreadyDecided: 409,
+}
+
 
 async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
-async def _accounts(request: Request) -> AccountsClient:
-    return request.app.state.accounts  # type: ignore[no-any-return]
+async def _directory(request: Request) -> AccountsClient:
+    return request.app.state.directory
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 ContextDep = Annotated[handlers.Context, Depends(_ctx)]
-AccountsDep = Annotated[AccountsClient, Depends(_accounts)]
+DirectoryDep = Annotated[AccountsClient, Depends(_directory)]
 Adjuster = Annotated[Principal, Depends(require_role(ROLE_ADJUSTER))]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=200)]
@@ -63,10 +75,13 @@ customer = APIRouter(prefix="/v1/insurance", tags=["insurance"], responses={401:
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
 
 
-def install_error_handler(app: FastAPI) -> None:
-    @app.exception_handler(domain.InsuranceError)
-    async def _domain_error(request: Request, exc: domain.InsuranceError) -> Response:
-        return problem_response(Problem(exc.status, exc.code, exc.detail), request.url.path)
+async def _own_account(directory: AccountsClient, principal: Principal, account_id: str) -> handlers.PayingAccount:
+    """One of the caller's accounts; another customer's, an internal or a missing one is
+    the same 404."""
+    account = await directory.account(account_id)
+    if account is None or account.customer_id != principal.customer_id:
+        raise domain.NotFound(f"account {account_id} was not found")
+    return handlers.PayingAccount(id=account.id, kind=account.kind, currency=account.currency)
 
 
 def _minor(value: Any, field: str) -> int:
@@ -149,8 +164,8 @@ async def buy_policy(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    accounts: AccountsDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+    directory: DirectoryDep,
+    key: IdempotencyKey,
 ) -> JSONResponse:
     """Buy a quoted policy, paying the premium from one of your checking or savings
     accounts. Answers 202 with a pending policy: the premium is reserved on the account
@@ -159,17 +174,12 @@ async def buy_policy(
 
     Send an `Idempotency-Key`: the same key returns the purchase it first started.
     An expired quote is a 422; another customer's account or quote a 404."""
-    if not idempotency_key or not idempotency_key.strip():
-        raise Problem(400, "idempotency-key-missing", "this request moves money: send an Idempotency-Key header")
-    key = idempotency_key.strip()
     async with runtime.db.read() as session:
         existing = await handlers.find_purchase(session, principal.customer_id, key)
     if existing is not None:
         policy = handlers.check_repeat(existing, quote_id=body.quote_id, account_id=body.account_id)
     else:
-        account = await accounts.customer_account(principal.token, body.account_id)
-        if account is None:
-            raise domain.NotFound(f"account {body.account_id} was not found")
+        account = await _own_account(directory, principal, body.account_id)
         try:
             policy = await _purchase(runtime, ctx, principal, body, account, key)
         except IntegrityError:
@@ -263,16 +273,15 @@ async def _read_claim(runtime: Runtime, claim_id: str, customer_id: str | None) 
     "/claims", status_code=201, response_model=ClaimPublic, responses={409: PROBLEM}, summary="Report a claim"
 )
 async def report_claim(
-    body: ClaimCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, accounts: AccountsDep
+    body: ClaimCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, directory: DirectoryDep
 ) -> JSONResponse:
     """Report an incident on one of your active policies (SOP: reported). Then add the
     documents the product asks for and submit the claim for assessment. A claim above
     the sum insured, of a kind the product does not cover, or about a future date is a
     422; someone else's policy is a 404."""
     amount = _minor(body.amount, "amount")
-    payout_to = body.payout_account_id
-    if payout_to is not None and await accounts.customer_account(principal.token, payout_to) is None:
-        raise domain.NotFound(f"account {body.payout_account_id} was not found")
+    if body.payout_account_id is not None:
+        await _own_account(directory, principal, body.payout_account_id)
     async with runtime.unit_of_work() as uow:
         claim = await handlers.report_claim(
             ctx,

@@ -1,5 +1,5 @@
 """Which topics and message types the insurance service consumes: accounts' facts,
-which advance its premium and payout sagas."""
+which advance its premium, payout and refund sagas."""
 
 from services.insurance.handlers import Context, fact_handlers
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS
@@ -10,5 +10,5 @@ TOPICS = [ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, INSURANCE_EVENTS]
 GROUP = "insurance"
 
 
-def consumers(ctx: Context, group: str = GROUP) -> list[ConsumerSpec]:
-    return [ConsumerSpec(name=group, topics=[ACCOUNTS_EVENTS], handlers=fact_handlers(ctx), replies_only=True)]
+def consumers(ctx: Context) -> list[ConsumerSpec]:
+    return [ConsumerSpec(name=GROUP, topics=[ACCOUNTS_EVENTS], handlers=fact_handlers(ctx), replies_only=True)]

@@ -2,45 +2,42 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 
-import httpx
 from fastapi import FastAPI
 
 from services.insurance import api, domain, handlers, store
-from services.insurance.accounts_client import AccountsClient
 from services.insurance.consumer import TOPICS, consumers
-from services.insurance.settings import InsuranceSettings
+from services.insurance.settings import Settings, from_environment
+from shared.accounts_client import AccountsClient
+from shared.bootstrap import Overrides
+from shared.clock import Clock
+from shared.problems import install_error_statuses
 from shared.runtime import Runtime, every
-from shared.settings import Settings, service_settings
+from shared.saga.model import Timeouts
+from shared.saga.store import SagaSweeper, SagaTable
 from shared.web import build_app, serve
 
-log = logging.getLogger(__name__)
 
-
-def create_app(
-    settings: Settings | None = None,
-    *,
-    insurance: InsuranceSettings | None = None,
-    ctx: handlers.Context | None = None,
-    accounts_transport: httpx.AsyncBaseTransport | None = None,
-    consumer_group: str | None = None,
-) -> FastAPI:
-    """The insurance app. Tests may pass their own knobs, context (clock), an httpx
-    transport to an in-process accounts app, and a consumer group of their own."""
-    settings = settings or service_settings("insurance", Settings)
-    insurance = insurance or InsuranceSettings()
-    ctx = ctx or handlers.Context(
+def context(settings: Settings, clock: Clock) -> handlers.Context:
+    """The claim thresholds, the sagas' rules and the clock, from the settings."""
+    knobs = settings.insurance
+    timeouts = Timeouts(step=timedelta(seconds=knobs.step_timeout_s), max_attempts=knobs.max_attempts)
+    return handlers.Context(
+        clock=clock,
         thresholds=domain.Thresholds(
-            auto_approve_below_minor=insurance.auto_approve_below_minor,
-            four_eyes_from_minor=insurance.four_eyes_from_minor,
+            auto_approve_below_minor=knobs.auto_approve_below_minor,
+            four_eyes_from_minor=knobs.four_eyes_from_minor,
         ),
-        step_timeout=timedelta(seconds=insurance.step_timeout_s),
-        max_attempts=insurance.max_attempts,
+        premiums=domain.PremiumSaga(timeouts),
+        credits=domain.CreditSaga(timeouts),
     )
+
+
+def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
+    settings = settings or from_environment()
+    ctx = context(settings, overrides.clock or Clock())
 
     async def on_start(runtime: Runtime) -> None:
         async with runtime.unit_of_work() as uow:
@@ -52,45 +49,37 @@ def create_app(
         migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
-        consumers=consumers(ctx, consumer_group or "insurance"),
+        consumers=consumers(ctx),
         on_start=on_start,
         clock=ctx.clock,
+        group_suffix=overrides.group_suffix,
     )
-
-    runtime.background.append(every(insurance.sweep_every_s, "saga timeout sweep", lambda: _sweep(runtime, ctx)))
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.accounts = AccountsClient(settings.urls.accounts, transport=accounts_transport)
-        try:
-            yield
-        finally:
-            await app.state.accounts.aclose()
-
+    sweeper = SagaSweeper(
+        runtime.db, runtime.unit_of_work, ctx.clock, [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx))]
+    )
+    runtime.background.append(every(settings.insurance.sweep_every_s, "saga sweep", sweeper.sweep))
+    directory = AccountsClient(
+        settings.urls.accounts,
+        lambda: runtime.tokens.service_token("insurance"),
+        transport=overrides.transports.get("accounts"),
+    )
+    runtime.on_stop("accounts client", directory.close)
     app = build_app(
         runtime,
         title="Sandbank insurance",
         description="Insurance products, quotes, policies and claims; premiums and payouts move "
         "only through `accounts.commands`.",
         routers=api.routers,
-        extra_lifespan=lifespan,
     )
-    api.install_error_handler(app)
+    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
+    app.state.directory = directory
+    app.state.sweeper = sweeper
     return app
 
 
-async def _sweep(runtime: Runtime, ctx: handlers.Context) -> None:
-    """Re-send saga steps whose timeout passed (a cheap read first: usually none are)."""
-    async with runtime.db.read() as session:
-        due = await handlers.any_due(ctx, session)
-    if due:
-        async with runtime.unit_of_work() as uow:
-            await handlers.retry_due_sagas(ctx, uow)
-
-
 def main() -> None:
-    serve(create_app, service_settings("insurance", Settings))
+    serve(create_app, from_environment())
 
 
 if __name__ == "__main__":

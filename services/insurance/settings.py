@@ -1,8 +1,11 @@
-"""The insurance service's own knobs (env prefix INSURANCE_), read once at start-up."""
+"""The insurance process's settings: the shared ones, and its own knobs (env prefix INSURANCE_)."""
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import settings as shared
 
 
 class InsuranceSettings(BaseSettings):
@@ -12,9 +15,19 @@ class InsuranceSettings(BaseSettings):
     auto_approve_below_minor: int = 1_000_00
     # From this amount (fen) on, two different adjusters must approve.
     four_eyes_from_minor: int = 10_000_00
-    # A saga step that hears nothing from accounts for this long is re-sent ...
+    # A saga step that hears nothing from accounts for this long is re-sent (each re-send
+    # waits a little longer, up to four times this) ...
     step_timeout_s: float = 5.0
-    # ... at most this many times before the saga gives up cleanly.
+    # ... and sent at most this many times before the saga gives up cleanly (a release is
+    # sent until accounts answers).
     max_attempts: int = 5
-    # How often the timeout sweeper wakes.
+    # How often the saga sweeper looks for steps past their deadline.
     sweep_every_s: float = 1.0
+
+
+class Settings(shared.Settings):
+    insurance: InsuranceSettings = Field(default_factory=InsuranceSettings)
+
+
+def from_environment() -> Settings:
+    return shared.service_settings("insurance", Settings)

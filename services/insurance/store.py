@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -23,6 +24,7 @@ from services.insurance import domain
 from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 from shared.migrations import Migrations
+from shared.saga.store import SagaColumns
 
 
 class Base(DeclarativeBase):
@@ -97,29 +99,21 @@ class Policy(Base):
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
-class Saga(Base):
-    """One flow through accounts: a premium purchase, a claim payout or a premium refund.
-    Its id is the business id accounts sees (the hold id or the credit id)."""
+class Saga(SagaColumns, Base):
+    """One flow through accounts: a premium purchase, a claim payout or a premium refund
+    (`kind`), on the saga primitive's row shape. Its id is the business id accounts sees
+    (the hold id or the credit id), so every fact from accounts finds it by primary key."""
 
     __tablename__ = "saga"
-    __table_args__ = (Index("ix_saga_step_next_attempt_at", "step", "next_attempt_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
     policy_id: Mapped[str] = mapped_column(String(36), index=True)
     claim_id: Mapped[str | None] = mapped_column(String(36), index=True)
     account_id: Mapped[str] = mapped_column(String(64))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     description: Mapped[str] = mapped_column(String(200))
-    step: Mapped[str] = mapped_column(String(12))
-    attempts: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str | None] = mapped_column(String(40))
-    detail: Mapped[str | None] = mapped_column(String(300))
     entry_id: Mapped[str | None] = mapped_column(String(36))
-    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Claim(Base):
@@ -200,6 +194,24 @@ class History(Base):
 
 
 # --- queries ------------------------------------------------------------------------------
+
+T = TypeVar("T", bound=Base)
+
+
+class MissingRow(LookupError):
+    """A row that another row names is not there: the database is inconsistent, not the
+    request wrong (a consumer dead-letters the fact; an API answers 500)."""
+
+
+async def required(session: AsyncSession, model: type[T], key: str, *, for_update: bool = False) -> T:
+    row = await session.get(model, key, with_for_update=for_update)
+    if row is None:
+        raise MissingRow(f"{model.__tablename__} {key} is not in the database")
+    return row
+
+
+async def sagas_for_update(session: AsyncSession, ids: Iterable[str]) -> list[Saga]:
+    return list((await session.scalars(select(Saga).where(Saga.id.in_(list(ids))).with_for_update())).all())
 
 
 async def products(session: AsyncSession) -> list[domain.Product]:

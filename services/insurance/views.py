@@ -82,7 +82,9 @@ def history_public(h: store.History) -> HistoryPublic:
 def saga_public(s: store.Saga | None) -> SagaPublic | None:
     if s is None:
         return None
-    return SagaPublic(id=s.id, step=s.step, attempts=s.attempts, reason=s.reason, detail=s.detail, entry_id=s.entry_id)
+    return SagaPublic(
+        id=s.id, step=domain.public_step(s), attempts=s.attempts, reason=s.reason, detail=s.detail, entry_id=s.entry_id
+    )
 
 
 def policy_public(

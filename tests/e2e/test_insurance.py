@@ -70,14 +70,14 @@ async def settled_policy(phone: Phone, policy_id: str) -> dict[str, Any]:
     return await eventually(probe)  # type: ignore[no-any-return]
 
 
-async def file(phone: Phone, policy: dict[str, Any], kind: str, amount: str) -> dict[str, Any]:
-    """Report a claim about the policy's first day, add its documents, submit it."""
+async def reported(phone: Phone, policy: dict[str, Any], kind: str, amount: str) -> str:
+    """Report a claim about the policy's first day and add its documents; its id."""
     r = await phone.post(
         "/v1/insurance/claims",
         json={"policy_id": policy["id"], "kind": kind, "amount": amount, "incident_date": policy["starts_on"]},
     )
     assert r.status_code == 201, r.text
-    claim_id = r.json()["id"]
+    claim_id: str = r.json()["id"]
     for doc in DOCUMENTS[kind]:
         digest = hashlib.sha256(f"{claim_id}/{doc}".encode()).hexdigest()
         r = await phone.post(
@@ -85,6 +85,12 @@ async def file(phone: Phone, policy: dict[str, Any], kind: str, amount: str) -> 
             json={"kind": doc, "name": f"{doc}.jpg", "size_bytes": 182_004, "checksum": digest},
         )
         assert r.status_code == 201, r.text
+    return claim_id
+
+
+async def file(phone: Phone, policy: dict[str, Any], kind: str, amount: str) -> dict[str, Any]:
+    """Report a claim about the policy's first day, add its documents, submit it."""
+    claim_id = await reported(phone, policy, kind, amount)
     r = await phone.post(f"/v1/insurance/claims/{claim_id}/submit")
     assert r.status_code == 200, r.text
     return r.json()  # type: ignore[no-any-return]

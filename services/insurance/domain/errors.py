@@ -1,25 +1,21 @@
-"""Domain errors: each names the stable problem slug and the HTTP status the API answers
-with, so the mapping lives next to the rule rather than in every route."""
+"""Domain errors: each names its stable problem slug (`code`); the API maps them to HTTP
+statuses in one table (`api.ERROR_STATUSES`)."""
 
 from __future__ import annotations
 
+from shared.errors import DomainError
 
-class InsuranceError(Exception):
+
+class InsuranceError(DomainError):
     """A rule refused something; nothing was changed."""
 
     code = "insurance-error"
-    status = 422
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class NotFound(InsuranceError):
     """Missing, or another customer's: the two are indistinguishable on purpose."""
 
     code = "not-found"
-    status = 404
 
 
 class UnknownProduct(NotFound):
@@ -44,7 +40,6 @@ class QuoteExpired(InsuranceError):
 
 class QuoteUsed(InsuranceError):
     code = "quote-used"
-    status = 409
 
 
 class UnsuitableAccount(InsuranceError):
@@ -53,7 +48,6 @@ class UnsuitableAccount(InsuranceError):
 
 class PolicyNotActive(InsuranceError):
     code = "policy-not-active"
-    status = 409
 
 
 class NotCovered(InsuranceError):
@@ -76,17 +70,14 @@ class InvalidTransition(InsuranceError):
     """The claim's status does not allow this step of the SOP."""
 
     code = "invalid-transition"
-    status = 409
 
 
 class OwnClaim(InsuranceError):
     code = "own-claim"
-    status = 403
 
 
 class AlreadyDecided(InsuranceError):
     code = "already-decided"
-    status = 409
 
 
 class IdempotencyKeyReused(InsuranceError):

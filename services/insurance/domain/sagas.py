@@ -1,9 +1,23 @@
-"""The two sagas through accounts as pure step tables: the premium purchase (reserve,
-capture, or release) and the credits (a claim payout, a premium refund)."""
+"""The insurance sagas' decisions as pure objects, on the saga primitive
+(`shared.saga.model`): a saga and a fact from accounts (or its deadline passing) in, a
+`Decision` out.
+
+- A premium purchase reserves the premium on the customer's account, captures it into
+  `internal:insurance-premiums`, or releases it and fails (`PremiumSaga`).
+- A claim payout and a premium refund are one credit each, from the insurer's claims or
+  premiums account (`CreditSaga`).
+
+Facts may come twice or late. A fact for a purchase that already ended is answered by a
+compensation sent without waiting (release a stray hold, refund a stray capture), never
+by a second effect; a credit that lands after its saga gave up still counts as paid.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from shared.saga.model import COMPLETED, FAILED, IGNORE, Decision, Saga, Timeouts, end, move, on_deadline
 
 
 class SagaKind(StrEnum):
@@ -12,82 +26,100 @@ class SagaKind(StrEnum):
     REFUND = "refund"  # credit back a premium captured after its purchase had failed
 
 
-class Step(StrEnum):
-    RESERVING = "reserving"
-    CAPTURING = "capturing"
-    RELEASING = "releasing"
-    CREDITING = "crediting"
-    DONE = "done"
-    FAILED = "failed"
+# The steps: the command in flight, whose answer the saga waits for.
+RESERVE = "reserve"  # ReserveFunds
+CAPTURE = "capture"  # CaptureHold into internal:insurance-premiums
+RELEASE = "release"  # ReleaseHold
+CREDIT = "credit"  # CreditAccount
+# Not a step: a premium saga's compensation for a capture that landed after it failed,
+# which starts a refund saga of its own.
+REFUND = "refund"
+
+# Why a saga gave up (the public reason of a purchase or payout that timed out).
+TIMEOUT = "timeout"
+# Why a purchase failed when accounts released its hold without saying why.
+RELEASED = "released"
+
+# What the API has always called each step, and each end ("premium_payment.step", "payout.step").
+PUBLIC_STEPS = {RESERVE: "reserving", CAPTURE: "capturing", RELEASE: "releasing", CREDIT: "crediting"}
 
 
-PENDING_STEPS = frozenset({Step.RESERVING, Step.CAPTURING, Step.RELEASING, Step.CREDITING})
+def public_step(saga: Saga) -> str:
+    if saga.outcome == COMPLETED:
+        return "done"
+    if saga.outcome is not None:
+        return "failed"
+    return PUBLIC_STEPS.get(saga.step or "", saga.step or "")
 
 
-class Action(StrEnum):
-    RESERVE = "reserve"  # (re)send ReserveFunds
-    CAPTURE = "capture"  # (re)send CaptureHold
-    RELEASE = "release"  # (re)send ReleaseHold
-    CREDIT = "credit"  # (re)send CreditAccount
-    ISSUE = "issue"  # the premium is paid: the policy becomes active
-    FAIL = "fail"  # the purchase / payout failed
-    PAID = "paid"  # the credit landed
-    REFUND = "refund"  # a premium captured after its purchase had failed goes back
-    IGNORE = "ignore"
+def failure(saga: Saga) -> tuple[str, str]:
+    """The reason and detail a failed saga tells the customer."""
+    return saga.reason or RELEASED, saga.detail or ""
 
 
-# Facts from accounts, by their short names.
-FUNDS_RESERVED = "FundsReserved"
-RESERVATION_REJECTED = "ReservationRejected"
-HOLD_CAPTURED = "HoldCaptured"
-CAPTURE_REJECTED = "CaptureRejected"
-HOLD_RELEASED = "HoldReleased"
-ACCOUNT_CREDITED = "AccountCredited"
-CREDIT_REJECTED = "CreditRejected"
-
-_S, _A = Step, Action
-# (step, fact) -> (next step, action). Facts may come twice or late: a fact for a
-# finished purchase is answered by compensation (release, refund), never by a second effect.
-PREMIUM_REPLIES: dict[tuple[Step, str], tuple[Step, Action]] = {
-    (_S.RESERVING, FUNDS_RESERVED): (_S.CAPTURING, _A.CAPTURE),
-    (_S.RESERVING, RESERVATION_REJECTED): (_S.FAILED, _A.FAIL),
-    (_S.RESERVING, HOLD_RELEASED): (_S.FAILED, _A.FAIL),
-    (_S.RESERVING, HOLD_CAPTURED): (_S.DONE, _A.ISSUE),
-    (_S.RESERVING, CAPTURE_REJECTED): (_S.RELEASING, _A.RELEASE),
-    (_S.CAPTURING, HOLD_CAPTURED): (_S.DONE, _A.ISSUE),
-    (_S.CAPTURING, CAPTURE_REJECTED): (_S.RELEASING, _A.RELEASE),
-    (_S.CAPTURING, HOLD_RELEASED): (_S.FAILED, _A.FAIL),
-    # Releasing after a timeout or a refused capture: whichever the hold reached first wins.
-    (_S.RELEASING, HOLD_RELEASED): (_S.FAILED, _A.FAIL),
-    (_S.RELEASING, RESERVATION_REJECTED): (_S.FAILED, _A.FAIL),
-    (_S.RELEASING, HOLD_CAPTURED): (_S.DONE, _A.ISSUE),
-    (_S.FAILED, FUNDS_RESERVED): (_S.FAILED, _A.RELEASE),
-    (_S.FAILED, HOLD_CAPTURED): (_S.FAILED, _A.REFUND),
-}
-PAYOUT_REPLIES: dict[tuple[Step, str], tuple[Step, Action]] = {
-    (_S.CREDITING, ACCOUNT_CREDITED): (_S.DONE, _A.PAID),
-    (_S.CREDITING, CREDIT_REJECTED): (_S.FAILED, _A.FAIL),
-    # A credit that lands after the payout gave up is still money paid.
-    (_S.FAILED, ACCOUNT_CREDITED): (_S.DONE, _A.PAID),
-}
-_RESEND = {_S.RESERVING: _A.RESERVE, _S.CAPTURING: _A.CAPTURE, _S.RELEASING: _A.RELEASE, _S.CREDITING: _A.CREDIT}
+def _gave_up(timeouts: Timeouts) -> str:
+    return f"accounts did not answer {timeouts.max_attempts} times"
 
 
-def on_reply(kind: SagaKind | str, step: Step | str, fact: str) -> tuple[Step, Action]:
-    table = PREMIUM_REPLIES if SagaKind(kind) == SagaKind.PREMIUM else PAYOUT_REPLIES
-    step = Step(step)
-    return table.get((step, fact), (step, Action.IGNORE))
+@dataclass(frozen=True)
+class PremiumSaga:
+    """Buying a policy: reserve the premium, capture it, or release it and fail.
+
+    A reservation or a capture is sent `timeouts.max_attempts` times, then the hold is
+    released (in case the reservation landed). A release is sent until accounts answers:
+    giving up on it could leave the customer's money held for a purchase that failed."""
+
+    timeouts: Timeouts = field(default_factory=lambda: Timeouts(max_attempts=5))
+
+    def on_funds_reserved(self, s: Saga) -> Decision:
+        if s.step == RESERVE:
+            return move(CAPTURE)
+        if s.outcome == FAILED:  # a hold that landed after the purchase failed
+            return Decision(send=(RELEASE,))
+        return IGNORE
+
+    def on_reservation_rejected(self, s: Saga, reason: str, detail: str) -> Decision:
+        # Releasing after a timeout: the reservation never landed, and now we know why.
+        if s.step in (RESERVE, RELEASE):
+            return end(FAILED, reason, detail)
+        return IGNORE
+
+    def on_hold_captured(self, s: Saga) -> Decision:
+        # Also while releasing: the capture won the race, the premium is paid.
+        if s.outcome is None:
+            return end(COMPLETED)
+        if s.outcome == FAILED:  # money taken for no cover goes back
+            return Decision(send=(REFUND,))
+        return IGNORE
+
+    def on_capture_rejected(self, s: Saga, reason: str, detail: str) -> Decision:
+        if s.step in (RESERVE, CAPTURE):
+            return move(RELEASE, reason, detail)
+        return IGNORE
+
+    def on_hold_released(self, s: Saga) -> Decision:
+        return end(FAILED) if s.outcome is None else IGNORE
+
+    def on_deadline(self, s: Saga) -> Decision:
+        give_up = (
+            move(RELEASE, TIMEOUT, _gave_up(self.timeouts)) if s.step in (RESERVE, CAPTURE) else Decision(retry=True)
+        )
+        return on_deadline(s, self.timeouts, give_up)
 
 
-def on_timeout(step: Step | str, attempts: int, max_attempts: int) -> tuple[Step, Action]:
-    """A pending step heard nothing: re-send it (commands are idempotent by business id);
-    after `max_attempts` sends, give up: a purchase releases its hold (and then fails), a
-    release or a payout fails."""
-    step = Step(step)
-    if step not in PENDING_STEPS:
-        return step, Action.IGNORE
-    if attempts < max_attempts:
-        return step, _RESEND[step]
-    if step in (Step.RESERVING, Step.CAPTURING):
-        return Step.RELEASING, Action.RELEASE
-    return Step.FAILED, Action.FAIL
+@dataclass(frozen=True)
+class CreditSaga:
+    """A claim payout or a premium refund: one CreditAccount, sent `timeouts.max_attempts`
+    times, then failed as `timeout`. Accounts applies a credit id once, so a credit that
+    lands after the saga gave up is still the money paid, and completes it."""
+
+    timeouts: Timeouts = field(default_factory=lambda: Timeouts(max_attempts=5))
+
+    def on_credited(self, s: Saga) -> Decision:
+        return end(COMPLETED) if s.outcome != COMPLETED else IGNORE
+
+    def on_credit_rejected(self, s: Saga, reason: str, detail: str) -> Decision:
+        return end(FAILED, reason, detail) if s.step == CREDIT else IGNORE
+
+    def on_deadline(self, s: Saga) -> Decision:
+        return on_deadline(s, self.timeouts, end(FAILED, TIMEOUT, _gave_up(self.timeouts)))

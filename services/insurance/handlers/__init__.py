@@ -11,7 +11,7 @@ from services.insurance.handlers.policies import (
     purchase_policy,
     seed_products,
 )
-from services.insurance.handlers.sagas import any_due, fact_handlers, on_accounts_fact, retry_due_sagas
+from services.insurance.handlers.sagas import fact_handlers, sagas_overdue
 
 __all__ = [
     "ACCOUNTS",
@@ -20,17 +20,15 @@ __all__ = [
     "Context",
     "PayingAccount",
     "add_document",
-    "any_due",
     "check_repeat",
     "decide_claim",
     "fact_handlers",
     "find_purchase",
     "issue_quote",
-    "on_accounts_fact",
     "premium_hold_id",
     "purchase_policy",
     "report_claim",
-    "retry_due_sagas",
+    "sagas_overdue",
     "seed_products",
     "submit_claim",
 ]

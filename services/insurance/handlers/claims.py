@@ -237,8 +237,7 @@ async def decide_claim(
 
 async def _case(uow: UnitOfWork, claim: store.Claim) -> domain.Case:
     session = uow.session
-    policy = await session.get(store.Policy, claim.policy_id)
-    assert policy is not None
+    policy = await store.required(session, store.Policy, claim.policy_id)
     product = await store.product(session, policy.product_code)
     others = tuple(store.other_claim(c) for c in await store.claims_of_policy(session, policy.id) if c.id != claim.id)
     documents = await store.documents(session, claim.id)
@@ -299,7 +298,6 @@ async def _approve(ctx: Context, uow: UnitOfWork, claim: store.Claim, *, approve
         uow,
         saga_id=credit_id,
         kind=domain.SagaKind.PAYOUT,
-        step=domain.Step.CREDITING,
         policy_id=claim.policy_id,
         claim_id=claim.id,
         account_id=claim.payout_account_id,

@@ -1,19 +1,21 @@
 """What the use cases share: the context, who acts, the audit record every transition
-writes, and the commands a saga step sends to accounts."""
+writes, and the sagas' start and the commands their steps send to accounts."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from services.insurance import domain, store
+from services.insurance.domain import CAPTURE, CREDIT, RELEASE, RESERVE, SagaKind
 from shared.clock import Clock
 from shared.events import Message
 from shared.events import accounts as acc
 from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
+from shared.observability import correlation_id_var
+from shared.saga.model import Timeouts
 
 PREMIUMS_ACCOUNT = "internal:insurance-premiums"
 CLAIMS_ACCOUNT = "internal:insurance-claims"
@@ -23,9 +25,14 @@ CLAIMS_ACCOUNT = "internal:insurance-claims"
 class Context:
     clock: Clock = field(default_factory=Clock)
     thresholds: domain.Thresholds = field(default_factory=domain.Thresholds)
-    # A saga step that hears nothing for this long is sent again, at most max_attempts times.
-    step_timeout: timedelta = timedelta(seconds=5)
-    max_attempts: int = 5
+    premiums: domain.PremiumSaga = field(default_factory=domain.PremiumSaga)
+    credits: domain.CreditSaga = field(default_factory=domain.CreditSaga)
+
+    def decider(self, kind: str) -> domain.PremiumSaga | domain.CreditSaga:
+        return self.premiums if kind == SagaKind.PREMIUM else self.credits
+
+    def timeouts(self, kind: str) -> Timeouts:
+        return self.decider(kind).timeouts
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,7 @@ def start_saga(
     uow: UnitOfWork,
     *,
     saga_id: str,
-    kind: domain.SagaKind,
-    step: domain.Step,
+    kind: SagaKind,
     policy_id: str,
     account_id: str,
     amount_minor: int,
@@ -147,39 +153,34 @@ def start_saga(
     description: str,
     claim_id: str | None = None,
 ) -> store.Saga:
-    """Persist a saga and send its first command, in the caller's transaction."""
+    """Persist a saga at its first step (a premium reserves, a credit credits) and send
+    that step's command, in the caller's transaction."""
     now = ctx.clock.now()
+    step = RESERVE if kind == SagaKind.PREMIUM else CREDIT
     saga = store.Saga(
         id=saga_id,
         kind=kind,
+        step=step,
+        attempts=1,
+        deadline_at=ctx.timeouts(kind).deadline(now, 1),
         policy_id=policy_id,
         claim_id=claim_id,
         account_id=account_id,
         amount_minor=amount_minor,
         currency=currency,
         description=description[:200],
-        step=step,
-        attempts=0,
-        next_attempt_at=now,
+        correlation_id=correlation_id_var.get(),
         created_at=now,
         updated_at=now,
     )
     uow.session.add(saga)
-    send(ctx, uow, saga, {domain.Step.RESERVING: domain.Action.RESERVE}.get(step, domain.Action.CREDIT))
+    uow.publish(command(saga, step))
     return saga
 
 
-def send(ctx: Context, uow: UnitOfWork, saga: store.Saga, action: domain.Action) -> None:
-    """Send (or re-send) the command of a saga step and restart its timeout."""
-    uow.publish(command(saga, action))
-    now = ctx.clock.now()
-    saga.attempts += 1
-    saga.next_attempt_at = now + ctx.step_timeout
-    saga.updated_at = now
-
-
-def command(saga: store.Saga, action: domain.Action) -> Message:
-    if action == domain.Action.RESERVE:
+def command(saga: store.Saga, step: str) -> Message:
+    """The command a saga's step sends to accounts (idempotent by the saga's id)."""
+    if step == RESERVE:
         return acc.ReserveFunds(
             account_id=saga.account_id,
             hold_id=saga.id,
@@ -188,17 +189,17 @@ def command(saga: store.Saga, action: domain.Action) -> Message:
             reference=saga.description,
             counts_toward_limit=True,
         )
-    if action == domain.Action.CAPTURE:
+    if step == CAPTURE:
         return acc.CaptureHold(
             account_id=saga.account_id,
             hold_id=saga.id,
             target_account_id=PREMIUMS_ACCOUNT,
             description=saga.description,
         )
-    if action == domain.Action.RELEASE:
+    if step == RELEASE:
         return acc.ReleaseHold(account_id=saga.account_id, hold_id=saga.id)
-    if action == domain.Action.CREDIT:
-        source = CLAIMS_ACCOUNT if saga.kind == domain.SagaKind.PAYOUT else PREMIUMS_ACCOUNT
+    if step == CREDIT:
+        source = CLAIMS_ACCOUNT if saga.kind == SagaKind.PAYOUT else PREMIUMS_ACCOUNT
         return acc.CreditAccount(
             account_id=saga.account_id,
             credit_id=saga.id,
@@ -207,4 +208,4 @@ def command(saga: store.Saga, action: domain.Action) -> Message:
             currency=saga.currency,
             description=saga.description,
         )
-    raise ValueError(f"{action} sends no command")
+    raise ValueError(f"the step {step!r} sends no command")

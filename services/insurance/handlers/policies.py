@@ -15,7 +15,8 @@ from shared.kafka.messaging import UnitOfWork
 
 @dataclass(frozen=True)
 class PayingAccount:
-    """The customer's account as accounts showed it to the customer's own token."""
+    """The account a premium is paid from, as accounts' directory shows it (the API has
+    checked that it is the customer's own)."""
 
     id: str
     kind: str
@@ -161,7 +162,6 @@ async def purchase_policy(
         uow,
         saga_id=hold_id,
         kind=domain.SagaKind.PREMIUM,
-        step=domain.Step.RESERVING,
         policy_id=policy_id,
         account_id=account.id,
         amount_minor=policy.premium_minor,

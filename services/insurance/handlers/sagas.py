@@ -1,209 +1,213 @@
-"""The sagas' reactions to accounts' facts, and the timeout sweep that re-sends a step
-that heard nothing.
+"""The sagas' reactions to accounts' facts and to their deadlines.
 
-A fact finds its saga by the business id it carries (hold id or credit id); the pure
-step tables in `domain.sagas` decide what happens; this module carries it out: the next
-command, the policy issued or failed, the claim paid and closed.
+A fact finds its saga by the business id it carries (hold id or credit id). Each
+reaction loads the saga, asks its decider (`domain.PremiumSaga`, `domain.CreditSaga`)
+and carries the decision out in one unit of work: `advance` moves the row, the commands
+of the steps it returns go out through the outbox, and the saga's end has its effect on
+the aggregates (the policy issued or failed, the claim paid and closed, the premium
+refunded). A fact that arrives twice, or after the saga moved on, is decided as nothing.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from services.insurance import domain, store
+from services.insurance.domain import CAPTURE, REFUND, RELEASE, SagaKind
 from services.insurance.handlers.common import (
     ACCOUNTS,
     SYSTEM,
+    Actor,
     Context,
     claim_transition,
+    command,
     record,
     refund_credit_id,
-    send,
     start_saga,
 )
-from shared.events import Envelope, Message
+from shared.events import Message
 from shared.events import accounts as acc
 from shared.events import insurance as ev
-from shared.kafka.consumer import Handler
+from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import UnitOfWork
+from shared.saga.model import COMPLETED, FAILED, Decision, advance
+from shared.saga.store import correlated
 
-A = domain.Action
-RESEND = frozenset({A.RESERVE, A.CAPTURE, A.RELEASE, A.CREDIT})
+log = logging.getLogger(__name__)
+
+PREMIUM_KINDS = frozenset({SagaKind.PREMIUM})
+CREDIT_KINDS = frozenset({SagaKind.PAYOUT, SagaKind.REFUND})
 
 
-async def on_accounts_fact(ctx: Context, uow: UnitOfWork, message: Message) -> None:
-    """Advance the saga this fact answers; facts for anyone else's holds are ignored."""
-    saga_id = getattr(message, "hold_id", None) or getattr(message, "credit_id", None)
-    if not saga_id:
-        return
+async def _saga(uow: UnitOfWork, saga_id: str, kinds: frozenset[SagaKind]) -> store.Saga | None:
+    """The saga a fact about `saga_id` answers, locked; None for another service's hold
+    or credit (most facts on accounts.events are)."""
     saga = await uow.session.get(store.Saga, saga_id, with_for_update=True)
-    if saga is None:
+    return saga if saga is not None and saga.kind in kinds else None
+
+
+async def _carry_out(
+    ctx: Context, uow: UnitOfWork, saga: store.Saga, decision: Decision, now: datetime, entry_id: str | None = None
+) -> None:
+    """Move the saga as decided, send the commands of its steps, and let its end act on
+    the policy or the claim."""
+    if decision.ignored:
         return
-    fact = message.TYPE.split(".", 1)[1]
-    step, action = domain.on_reply(saga.kind, saga.step, fact)
-    if action == A.IGNORE:
-        return
-    reason = getattr(message, "reason", None)
-    detail = getattr(message, "detail", "") or ""
-    entry_id = getattr(message, "entry_id", None)
-    if step != saga.step:
-        _move(ctx, saga, step)
-        if reason:
-            saga.reason, saga.detail = reason, detail[:300]
-        if entry_id:
+    with correlated(saga.correlation_id):
+        if decision.outcome == COMPLETED and entry_id:
             saga.entry_id = entry_id
-    await _carry_out(ctx, uow, saga, action)
-
-
-async def any_due(ctx: Context, session: AsyncSession) -> bool:
-    """Whether a pending step's timeout has passed (a cheap read before a write)."""
-    found = await session.scalar(
-        select(store.Saga.id)
-        .where(store.Saga.step.in_(list(domain.PENDING_STEPS)), store.Saga.next_attempt_at <= ctx.clock.now())
-        .limit(1)
-    )
-    return found is not None
-
-
-async def retry_due_sagas(ctx: Context, uow: UnitOfWork, *, limit: int = 100) -> int:
-    """Re-send every pending step whose timeout passed; give up after `max_attempts`.
-    Returns how many sagas it touched."""
-    now = ctx.clock.now()
-    due = (
-        await uow.session.scalars(
-            select(store.Saga)
-            .where(store.Saga.step.in_(list(domain.PENDING_STEPS)), store.Saga.next_attempt_at <= now)
-            .order_by(store.Saga.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-    for saga in due:
-        step, action = domain.on_timeout(saga.step, saga.attempts, ctx.max_attempts)
-        if step != saga.step:
-            _move(ctx, saga, step)
-            saga.reason, saga.detail = "timeout", f"accounts did not answer {ctx.max_attempts} times"
-        await _carry_out(ctx, uow, saga, action)
-    return len(due)
-
-
-def _move(ctx: Context, saga: store.Saga, step: domain.Step) -> None:
-    """A new pending step counts its own attempts; a finished saga keeps the last count."""
-    saga.step, saga.updated_at = step, ctx.clock.now()
-    if step in domain.PENDING_STEPS:
-        saga.attempts = 0
-
-
-async def _carry_out(ctx: Context, uow: UnitOfWork, saga: store.Saga, action: domain.Action) -> None:
-    if action in RESEND:
-        send(ctx, uow, saga, action)
-        if action == A.CAPTURE and saga.attempts == 1:
+        for step in advance(saga, decision, now, ctx.timeouts(saga.kind)):
+            if step == REFUND:
+                await _start_refund(ctx, uow, saga)
+            else:
+                uow.publish(command(saga, step))
+        if decision.step == CAPTURE:
             await _premium_reserved(ctx, uow, saga)
-    elif action == A.ISSUE:
-        await _issue_policy(ctx, uow, saga)
-    elif action == A.FAIL:
-        await _fail(ctx, uow, saga)
-    elif action == A.PAID:
-        await _credited(ctx, uow, saga)
-    elif action == A.REFUND:
-        await _refund(ctx, uow, saga)
+        if decision.outcome == COMPLETED:
+            await _completed(ctx, uow, saga)
+        elif decision.outcome == FAILED:
+            await _failed(ctx, uow, saga)
 
 
-async def _policy(uow: UnitOfWork, saga: store.Saga) -> store.Policy:
-    policy = await uow.session.get(store.Policy, saga.policy_id, with_for_update=True)
-    assert policy is not None, f"saga {saga.id} has no policy"
-    return policy
+# --- accounts' facts ---------------------------------------------------------------------------
 
 
-async def _premium_reserved(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
-    policy = await _policy(uow, saga)
+async def when_funds_reserved_capture_premium(ctx: Context, uow: UnitOfWork, msg: acc.FundsReserved) -> None:
+    if (saga := await _saga(uow, msg.hold_id, PREMIUM_KINDS)) is not None:
+        await _carry_out(ctx, uow, saga, ctx.premiums.on_funds_reserved(saga), ctx.clock.now())
+
+
+async def when_reservation_rejected_fail_purchase(ctx: Context, uow: UnitOfWork, msg: acc.ReservationRejected) -> None:
+    if (saga := await _saga(uow, msg.hold_id, PREMIUM_KINDS)) is not None:
+        decision = ctx.premiums.on_reservation_rejected(saga, msg.reason, msg.detail)
+        await _carry_out(ctx, uow, saga, decision, ctx.clock.now())
+
+
+async def when_hold_captured_issue_policy(ctx: Context, uow: UnitOfWork, msg: acc.HoldCaptured) -> None:
+    if (saga := await _saga(uow, msg.hold_id, PREMIUM_KINDS)) is not None:
+        await _carry_out(ctx, uow, saga, ctx.premiums.on_hold_captured(saga), ctx.clock.now(), msg.entry_id)
+
+
+async def when_capture_rejected_release_premium(ctx: Context, uow: UnitOfWork, msg: acc.CaptureRejected) -> None:
+    if (saga := await _saga(uow, msg.hold_id, PREMIUM_KINDS)) is not None:
+        decision = ctx.premiums.on_capture_rejected(saga, msg.reason, msg.detail)
+        await _carry_out(ctx, uow, saga, decision, ctx.clock.now())
+
+
+async def when_hold_released_fail_purchase(ctx: Context, uow: UnitOfWork, msg: acc.HoldReleased) -> None:
+    if (saga := await _saga(uow, msg.hold_id, PREMIUM_KINDS)) is not None:
+        await _carry_out(ctx, uow, saga, ctx.premiums.on_hold_released(saga), ctx.clock.now())
+
+
+async def when_account_credited_complete_credit(ctx: Context, uow: UnitOfWork, msg: acc.AccountCredited) -> None:
+    if (saga := await _saga(uow, msg.credit_id, CREDIT_KINDS)) is not None:
+        await _carry_out(ctx, uow, saga, ctx.credits.on_credited(saga), ctx.clock.now(), msg.entry_id)
+
+
+async def when_credit_rejected_fail_credit(ctx: Context, uow: UnitOfWork, msg: acc.CreditRejected) -> None:
+    if (saga := await _saga(uow, msg.credit_id, CREDIT_KINDS)) is not None:
+        decision = ctx.credits.on_credit_rejected(saga, msg.reason, msg.detail)
+        await _carry_out(ctx, uow, saga, decision, ctx.clock.now())
+
+
+def fact_handlers(ctx: Context) -> dict[str, Handler]:
+    return bind_handlers(
+        ctx,
+        {
+            acc.FundsReserved: when_funds_reserved_capture_premium,
+            acc.ReservationRejected: when_reservation_rejected_fail_purchase,
+            acc.HoldCaptured: when_hold_captured_issue_policy,
+            acc.CaptureRejected: when_capture_rejected_release_premium,
+            acc.HoldReleased: when_hold_released_fail_purchase,
+            acc.AccountCredited: when_account_credited_complete_credit,
+            acc.CreditRejected: when_credit_rejected_fail_credit,
+        },
+    )
+
+
+# --- deadlines -----------------------------------------------------------------------------------
+
+
+async def sagas_overdue(ctx: Context, uow: UnitOfWork, ids: Sequence[str], now: datetime) -> None:
+    """The sweeper's hand-off: each saga still past its deadline re-sends its step, or
+    gives up as its decider says."""
+    for saga in await store.sagas_for_update(uow.session, ids):
+        if saga.deadline_at is None or saga.deadline_at >= now:
+            continue  # a fact moved it since the sweeper looked
+        decision = ctx.decider(saga.kind).on_deadline(saga)
+        if decision.step == RELEASE:
+            log.warning("%s saga %s: no answer after %d sends; releasing", saga.kind, saga.id, saga.attempts)
+        await _carry_out(ctx, uow, saga, decision, now)
+
+
+# --- the sagas' effects on policies and claims ---------------------------------------------------
+
+
+async def _policy_step(
+    ctx: Context,
+    uow: UnitOfWork,
+    policy: store.Policy,
+    *,
+    action: str,
+    event: Message,
+    detail: dict[str, Any],
+    actor: Actor = ACCOUNTS,
+    before: str | None = None,
+) -> None:
+    """A step of the policy's story: its event and its history row, from `before` (the
+    policy's status, unless it just changed) to its status now."""
     await record(
         ctx,
         uow,
         aggregate="policy",
         aggregate_id=policy.id,
+        action=action,
+        actor=actor,
+        event=event,
+        from_status=before or policy.status,
+        to_status=policy.status,
+        detail=detail,
+    )
+
+
+async def _premium_reserved(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
+    policy = await store.required(uow.session, store.Policy, saga.policy_id, for_update=True)
+    await _policy_step(
+        ctx,
+        uow,
+        policy,
         action="premium_reserved",
-        actor=ACCOUNTS,
         event=ev.PremiumReserved(
             policy_id=policy.id, customer_id=policy.customer_id, hold_id=saga.id, amount_minor=saga.amount_minor
         ),
-        from_status=policy.status,
-        to_status=policy.status,
         detail={"hold_id": saga.id},
     )
 
 
-async def _issue_policy(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
-    """The premium is in internal:insurance-premiums: cover starts today (bank day)."""
-    policy = await _policy(uow, saga)
-    if policy.status != domain.PolicyStatus.PENDING:
-        return
-    cover = domain.coverage(ctx.clock.bank_day(), policy.term_days, policy.waiting_days)
-    now = ctx.clock.now()
-    policy.status = domain.PolicyStatus.ACTIVE
-    policy.starts_on, policy.ends_on, policy.covered_from = cover.starts_on, cover.ends_on, cover.covered_from
-    policy.issued_at = policy.updated_at = now
-    await record(
-        ctx,
-        uow,
-        aggregate="policy",
-        aggregate_id=policy.id,
-        action="issued",
-        actor=ACCOUNTS,
-        event=ev.PolicyIssued(
-            policy_id=policy.id,
-            customer_id=policy.customer_id,
-            number=policy.number,
-            product_code=policy.product_code,
-            sum_insured_minor=policy.sum_insured_minor,
-            premium_minor=policy.premium_minor,
-            currency=policy.currency,
-            starts_on=cover.starts_on,
-            ends_on=cover.ends_on,
-            covered_from=cover.covered_from,
-            entry_id=saga.entry_id or "",
-        ),
-        from_status=domain.PolicyStatus.PENDING,
-        to_status=policy.status,
-        detail={"hold_id": saga.id, "entry_id": saga.entry_id},
-    )
+async def _completed(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
+    if saga.kind == SagaKind.PREMIUM:
+        await _issue_policy(ctx, uow, saga)
+    elif saga.kind == SagaKind.PAYOUT:
+        await _pay_claim(ctx, uow, saga)
+    else:
+        await _premium_refunded(ctx, uow, saga)
 
 
-async def _fail(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
-    reason, detail = saga.reason or "released", saga.detail or ""
-    if saga.kind == domain.SagaKind.PREMIUM:
-        policy = await _policy(uow, saga)
-        if policy.status != domain.PolicyStatus.PENDING:
-            return
-        policy.status, policy.failure_reason, policy.failure_detail = domain.PolicyStatus.FAILED, reason, detail
-        policy.updated_at = ctx.clock.now()
-        quote = await uow.session.get(store.Quote, policy.quote_id)
-        if quote is not None and quote.policy_id == policy.id:
-            quote.policy_id = None  # the customer may try again while the quote lasts
-        await record(
-            ctx,
-            uow,
-            aggregate="policy",
-            aggregate_id=policy.id,
-            action="purchase_failed",
-            actor=ACCOUNTS if reason != "timeout" else SYSTEM,
-            event=ev.PolicyPurchaseFailed(
-                policy_id=policy.id, customer_id=policy.customer_id, reason=reason, detail=detail
-            ),
-            from_status=domain.PolicyStatus.PENDING,
-            to_status=policy.status,
-            detail={"hold_id": saga.id, "reason": reason, "detail": detail},
-        )
-    elif saga.kind == domain.SagaKind.PAYOUT:
-        claim = await uow.session.get(store.Claim, saga.claim_id, with_for_update=True)
-        assert claim is not None
+async def _failed(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
+    reason, detail = domain.failure(saga)
+    actor = SYSTEM if reason == domain.TIMEOUT else ACCOUNTS
+    if saga.kind == SagaKind.PREMIUM:
+        await _fail_purchase(ctx, uow, saga, reason, detail, actor)
+    elif saga.kind == SagaKind.PAYOUT:
         await claim_transition(
             ctx,
             uow,
-            claim,
+            await _claim(uow, saga),
             action="payout_failed",
-            actor=ACCOUNTS if reason != "timeout" else SYSTEM,
+            actor=actor,
             event_type=ev.ClaimPayoutFailed,
             audit={"credit_id": saga.id, "reason": reason, "detail": detail},
             credit_id=saga.id,
@@ -217,37 +221,73 @@ async def _fail(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
             aggregate="policy",
             aggregate_id=saga.policy_id,
             action="refund_failed",
-            actor=ACCOUNTS if reason != "timeout" else SYSTEM,
+            actor=actor,
             event=None,
             detail={"credit_id": saga.id, "reason": reason, "detail": detail},
         )
 
 
-async def _credited(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
-    """A payout landed: the claim is paid, and with that its file is closed."""
-    if saga.kind == domain.SagaKind.REFUND:
-        policy = await _policy(uow, saga)
-        await record(
-            ctx,
-            uow,
-            aggregate="policy",
-            aggregate_id=policy.id,
-            action="premium_refunded",
-            actor=ACCOUNTS,
-            event=ev.PremiumRefunded(
-                policy_id=policy.id,
-                customer_id=policy.customer_id,
-                credit_id=saga.id,
-                account_id=saga.account_id,
-                amount_minor=saga.amount_minor,
-            ),
-            from_status=policy.status,
-            to_status=policy.status,
-            detail={"credit_id": saga.id, "entry_id": saga.entry_id},
-        )
+async def _issue_policy(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
+    """The premium is in internal:insurance-premiums: cover starts today (bank day)."""
+    policy = await store.required(uow.session, store.Policy, saga.policy_id, for_update=True)
+    if policy.status != domain.PolicyStatus.PENDING:
         return
-    claim = await uow.session.get(store.Claim, saga.claim_id, with_for_update=True)
-    assert claim is not None
+    cover = domain.coverage(ctx.clock.bank_day(), policy.term_days, policy.waiting_days)
+    now = ctx.clock.now()
+    policy.status = domain.PolicyStatus.ACTIVE
+    policy.starts_on, policy.ends_on, policy.covered_from = cover.starts_on, cover.ends_on, cover.covered_from
+    policy.issued_at = policy.updated_at = now
+    await _policy_step(
+        ctx,
+        uow,
+        policy,
+        action="issued",
+        event=ev.PolicyIssued(
+            policy_id=policy.id,
+            customer_id=policy.customer_id,
+            number=policy.number,
+            product_code=policy.product_code,
+            sum_insured_minor=policy.sum_insured_minor,
+            premium_minor=policy.premium_minor,
+            currency=policy.currency,
+            starts_on=cover.starts_on,
+            ends_on=cover.ends_on,
+            covered_from=cover.covered_from,
+            entry_id=saga.entry_id or "",
+        ),
+        detail={"hold_id": saga.id, "entry_id": saga.entry_id},
+        before=domain.PolicyStatus.PENDING,
+    )
+
+
+async def _fail_purchase(
+    ctx: Context, uow: UnitOfWork, saga: store.Saga, reason: str, detail: str, actor: Actor
+) -> None:
+    policy = await store.required(uow.session, store.Policy, saga.policy_id, for_update=True)
+    if policy.status != domain.PolicyStatus.PENDING:
+        return
+    policy.status, policy.failure_reason, policy.failure_detail = domain.PolicyStatus.FAILED, reason, detail
+    policy.updated_at = ctx.clock.now()
+    quote = await uow.session.get(store.Quote, policy.quote_id)
+    if quote is not None and quote.policy_id == policy.id:
+        quote.policy_id = None  # the customer may try again while the quote lasts
+    await _policy_step(
+        ctx,
+        uow,
+        policy,
+        action="purchase_failed",
+        event=ev.PolicyPurchaseFailed(
+            policy_id=policy.id, customer_id=policy.customer_id, reason=reason, detail=detail
+        ),
+        detail={"hold_id": saga.id, "reason": reason, "detail": detail},
+        actor=actor,
+        before=domain.PolicyStatus.PENDING,
+    )
+
+
+async def _pay_claim(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
+    """A payout landed: the claim is paid, and with that its file is closed."""
+    claim = await _claim(uow, saga)
     if claim.status != domain.ClaimStatus.APPROVED:
         return
     await claim_transition(
@@ -270,38 +310,43 @@ async def _credited(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
     )
 
 
-async def _refund(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
-    """A premium captured after its purchase had given up goes back to the customer."""
-    refund_id = refund_credit_id(saga.policy_id)
+async def _claim(uow: UnitOfWork, payout: store.Saga) -> store.Claim:
+    if payout.claim_id is None:
+        raise store.MissingRow(f"payout {payout.id} names no claim")
+    return await store.required(uow.session, store.Claim, payout.claim_id, for_update=True)
+
+
+async def _premium_refunded(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
+    policy = await store.required(uow.session, store.Policy, saga.policy_id)
+    await _policy_step(
+        ctx,
+        uow,
+        policy,
+        action="premium_refunded",
+        event=ev.PremiumRefunded(
+            policy_id=policy.id,
+            customer_id=policy.customer_id,
+            credit_id=saga.id,
+            account_id=saga.account_id,
+            amount_minor=saga.amount_minor,
+        ),
+        detail={"credit_id": saga.id, "entry_id": saga.entry_id},
+    )
+
+
+async def _start_refund(ctx: Context, uow: UnitOfWork, premium: store.Saga) -> None:
+    """A premium captured after its purchase had given up goes back to the customer, once."""
+    refund_id = refund_credit_id(premium.policy_id)
     if await uow.session.get(store.Saga, refund_id) is not None:
         return
     start_saga(
         ctx,
         uow,
         saga_id=refund_id,
-        kind=domain.SagaKind.REFUND,
-        step=domain.Step.CREDITING,
-        policy_id=saga.policy_id,
-        account_id=saga.account_id,
-        amount_minor=saga.amount_minor,
-        currency=saga.currency,
-        description=f"Refund of {saga.description}",
+        kind=SagaKind.REFUND,
+        policy_id=premium.policy_id,
+        account_id=premium.account_id,
+        amount_minor=premium.amount_minor,
+        currency=premium.currency,
+        description=f"Refund of {premium.description}",
     )
-
-
-FACTS = (
-    acc.FundsReserved,
-    acc.ReservationRejected,
-    acc.HoldCaptured,
-    acc.CaptureRejected,
-    acc.HoldReleased,
-    acc.AccountCredited,
-    acc.CreditRejected,
-)
-
-
-def fact_handlers(ctx: Context) -> dict[str, Handler]:
-    async def handle(uow: UnitOfWork, _envelope: Envelope, message: Message) -> None:
-        await on_accounts_fact(ctx, uow, message)
-
-    return {fact.TYPE: handle for fact in FACTS}

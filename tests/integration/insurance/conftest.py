@@ -2,7 +2,7 @@
 backend), each with a database of its own: SQLite files, or on PostgreSQL insurance's
 tables in a schema of their own (its outbox, inbox and dead-letter tables would collide
 with accounts' otherwise). insurance asks accounts whose an account is through accounts'
-ASGI app, with the customer's own token."""
+ASGI app."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import httpx
 import pytest
 
 from services.insurance.main import create_app
-from services.insurance.settings import InsuranceSettings
+from services.insurance.settings import InsuranceSettings, Settings
+from shared.bootstrap import Overrides
 from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS
 from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
-from tests.integration.harness import Bank, Tap
+from tests.integration.harness import Bank, Tap, eventually
 from tests.integration.insurance.harness import Insurer
-from tests.integration.pg import use_schema
 
 PG_SCHEMA = "insurance_tests"
 # Short enough that the timeout tests move the sandbox clock rather than wait; long
@@ -31,19 +31,15 @@ async def insurer(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Insurer]:
     url = await database_of("insurance", backend, tmp_path_factory.mktemp("insurance-sqlite"), PG_SCHEMA)
-    settings = settings_for("insurance", url, bootstrap_servers)
-    group = "insurance"
+    settings = settings_for(
+        "insurance", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None, cls=Settings
+    ).model_copy(update={"insurance": KNOBS})
+    suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
     if EXTERNAL_BROKER:
-        group = f"insurance-test-{backend}-{uuid.uuid4().hex[:8]}"
-        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_EVENTS, settings.kafka.partitions)
-    app = create_app(
-        settings,
-        insurance=KNOBS,
-        accounts_transport=httpx.ASGITransport(app=bank.app),
-        consumer_group=group,
-    )
-    if backend != "sqlite":
-        use_schema(app.state.runtime.db, PG_SCHEMA)
+        await _start_group_at_end(bootstrap_servers, f"insurance{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
+    # Account look-ups go to the accounts app in this process.
+    overrides = Overrides(group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
+    app = create_app(settings, overrides=overrides)
     async with app.router.lifespan_context(app):
         tap = Tap(bootstrap_servers, [INSURANCE_EVENTS])
         await tap.start()
@@ -57,12 +53,17 @@ async def insurer(
 
 
 @pytest.fixture(autouse=True)
-async def no_hold_outlives_its_saga(insurer: Insurer) -> AsyncIterator[None]:
-    """After every scenario, no account the test touched keeps an active hold, and the
-    sandbox clock is back where the scenario found it."""
+async def every_saga_ends_and_no_hold_outlives_it(insurer: Insurer) -> AsyncIterator[None]:
+    """After every scenario, every saga has ended, no account the test touched keeps an
+    active hold, and the sandbox clock is back where the scenario found it."""
     insurer.involved.clear()
     offset = insurer.ctx.clock.offset
     yield
+
+    async def all_ended() -> bool:
+        return not await insurer.unfinished_sagas()
+
+    await eventually(all_ended, "every saga to end")
     insurer.ctx.clock.offset = offset
     held = {a: h for a, (_, h) in zip(insurer.involved, await insurer.bank.balances(*insurer.involved), strict=True)}
     assert not any(held.values()), held

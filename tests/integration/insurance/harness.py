@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from services.insurance import store
 from services.insurance.handlers import Context
 from shared.events import Envelope
 from tests.integration.harness import Bank, Customer, Tap, eventually
@@ -60,6 +62,21 @@ class Insurer:
     @property
     def ctx(self) -> Context:
         return self.app.state.ctx  # type: ignore[no-any-return]
+
+    async def unfinished_sagas(self) -> list[str]:
+        async with self.app.state.runtime.db.read() as session:
+            return list((await session.scalars(select(store.Saga.id).where(store.Saga.outcome.is_(None)))).all())
+
+    async def faults(self, mode: str, duration_s: float = 60) -> dict[str, Any]:
+        """The sandbox's fault on insurance's outgoing messages, as the gateway sets it."""
+        token = self.bank.tokens.service_token("gateway")
+        r = await self.http.put(
+            "/internal/faults",
+            json={"mode": mode, "duration_s": duration_s},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+        return r.json()  # type: ignore[no-any-return]
 
     # --- people -------------------------------------------------------------------------
 

@@ -237,7 +237,7 @@ async def test_a_lost_reservation_is_sent_again_after_its_timeout(insurer: Insur
     assert (await insurer.policy(who, policy.id))["status"] == "pending"
     assert await insurer.bank.balances(who.account_id) == [(1_000_00, 0)]
 
-    insurer.ctx.clock.advance(insurer.ctx.step_timeout)
+    insurer.ctx.clock.advance(insurer.ctx.premiums.timeouts.step)
 
     active = await insurer.settled_policy(who, policy.id)
     assert active["status"] == "active"

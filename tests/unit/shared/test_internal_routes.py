@@ -15,6 +15,7 @@ from fastapi.routing import iter_route_contexts
 from gateway.main import create_app as gateway_app
 from services.accounts.main import create_app as accounts_app
 from services.insurance.main import create_app as insurance_app
+from services.insurance.settings import Settings as InsuranceProcessSettings
 from services.payments.main import create_app as payments_app
 from services.payments.settings import Settings as PaymentsProcessSettings
 from services.securities.main import create_app as securities_app
@@ -31,7 +32,7 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
 
 
 # Processes with knobs of their own take their own subclass of Settings.
-SETTINGS: dict[str, type[Settings]] = {"payments": PaymentsProcessSettings}
+SETTINGS: dict[str, type[Settings]] = {"payments": PaymentsProcessSettings, "insurance": InsuranceProcessSettings}
 
 
 def settings(service: str, directory: Path) -> Settings:
