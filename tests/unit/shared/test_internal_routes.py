@@ -18,6 +18,7 @@ from services.insurance.main import create_app as insurance_app
 from services.payments.main import create_app as payments_app
 from services.payments.settings import Settings as PaymentsProcessSettings
 from services.securities.main import create_app as securities_app
+from services.securities.settings import Settings as SecuritiesProcessSettings
 from shared.auth import TokenIssuer
 from shared.settings import AuthSettings, DbSettings, Settings
 
@@ -31,7 +32,10 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
 
 
 # Processes with knobs of their own take their own subclass of Settings.
-SETTINGS: dict[str, type[Settings]] = {"payments": PaymentsProcessSettings}
+SETTINGS: dict[str, type[Settings]] = {
+    "payments": PaymentsProcessSettings,
+    "securities": SecuritiesProcessSettings,
+}
 
 
 def settings(service: str, directory: Path) -> Settings:
