@@ -183,10 +183,7 @@ async def when_hold_released_end_order(ctx: Context, uow: UnitOfWork, msg: acc.H
 async def when_hold_captured_fill_buy(ctx: Context, uow: UnitOfWork, msg: acc.HoldCaptured) -> None:
     """The buy's cash is in settlement: the shares are the customer's."""
     if (order := await _order_for(uow, msg.hold_id, HOLD_PREFIX)) is not None:
-        decision = ctx.orders.on_hold_captured(order)
-        if decision.outcome == COMPLETED:
-            order.amount_minor = msg.amount_minor
-        await _carry_out(ctx, uow, order, decision)
+        await _fill(ctx, uow, order, ctx.orders.on_hold_captured(order), msg.amount_minor)
 
 
 async def when_capture_rejected_release_buy(ctx: Context, uow: UnitOfWork, msg: acc.CaptureRejected) -> None:
@@ -197,15 +194,19 @@ async def when_capture_rejected_release_buy(ctx: Context, uow: UnitOfWork, msg: 
 async def when_account_credited_fill_sale(ctx: Context, uow: UnitOfWork, msg: acc.AccountCredited) -> None:
     """The sale's proceeds are in the customer's cash account: the shares are gone."""
     if (order := await _order_for(uow, msg.credit_id, CREDIT_PREFIX)) is not None:
-        decision = ctx.orders.on_account_credited(order)
-        if decision.outcome == COMPLETED:
-            order.amount_minor = msg.amount_minor
-        await _carry_out(ctx, uow, order, decision)
+        await _fill(ctx, uow, order, ctx.orders.on_account_credited(order), msg.amount_minor)
 
 
 async def when_credit_rejected_reject_sale(ctx: Context, uow: UnitOfWork, msg: acc.CreditRejected) -> None:
     if (order := await _order_for(uow, msg.credit_id, CREDIT_PREFIX)) is not None:
         await _carry_out(ctx, uow, order, ctx.orders.on_credit_rejected(order, msg.reason, msg.detail))
+
+
+async def _fill(ctx: Context, uow: UnitOfWork, order: store.Order, decision: Decision, moved_minor: int) -> None:
+    """accounts moved the fill's cash: what it moved is the order's amount from now on."""
+    if decision.outcome == COMPLETED:
+        order.amount_minor = moved_minor
+    await _carry_out(ctx, uow, order, decision)
 
 
 async def _order_for(uow: UnitOfWork, business_id: str, prefix: str) -> store.Order | None:

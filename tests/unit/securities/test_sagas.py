@@ -49,8 +49,10 @@ MIDNIGHT = session_end(HoursMode.ALWAYS_OPEN, DAY)
 
 
 @dataclass
-class Order:
-    id: str = "order-1"
+class Row:
+    """A saga row as the tables have it (shared.saga.store.SagaColumns), in memory."""
+
+    id: str = "saga-1"
     kind: str = "order"
     step: str | None = RESERVE
     attempts: int = 1
@@ -60,6 +62,10 @@ class Order:
     detail: str | None = None
     updated_at: datetime = NOW
     ended_at: datetime | None = None
+
+
+@dataclass
+class Order(Row):
     side: str = Side.BUY
     bank_day: date = DAY
     reserved_minor: int = 1_060_00
@@ -286,17 +292,9 @@ def test_an_ended_order_has_no_deadline_to_act_on() -> None:
 
 
 @dataclass
-class Transfer:
-    id: str = "transfer-1"
+class Transfer(Row):
     kind: str = "bank_transfer"
     step: str | None = TRANSFER
-    attempts: int = 1
-    deadline_at: datetime | None = NOW + STEP
-    outcome: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-    updated_at: datetime = NOW
-    ended_at: datetime | None = None
 
 
 def test_a_transfer_sends_one_transfer_and_ends_with_accounts_answer() -> None:
