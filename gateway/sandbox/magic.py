@@ -188,7 +188,7 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "the same seed walks the same price path; `0` stops the ticker (prices move only by the price "
         "control). `SECURITIES_HOURS_MODE=a_share` trades 09:30-11:30 and 13:00-15:00 Beijing time only "
         "(`409 market-closed` outside)",
-        "`services/securities/config.py`",
+        "`services/securities/settings.py`",
     ),
     MagicValue(
         "market",

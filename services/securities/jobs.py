@@ -1,18 +1,15 @@
-"""What the securities service does on its own: the market ticker (prices move,
-quotes stream out, alerts fire, resting orders fill) and the saga sweeper (overdue
-steps re-sent or failed, day orders expired). Each runs as a background task of the
-app's lifespan; tests call the single-pass functions directly."""
+"""What the securities market does on its own: the ticker (prices move, quotes stream
+out, alerts fire, resting orders fill), run as a background task of the app's lifespan,
+and the sandbox price control. The sagas' deadlines (steps re-sent, day orders expired)
+are the shared saga sweeper's (main.py)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
-
 from services.securities import domain, handlers, store
 from services.securities.handlers import Context
-from shared.events import utcnow
 from shared.runtime import Runtime, every
 
 log = logging.getLogger(__name__)
@@ -20,7 +17,8 @@ log = logging.getLogger(__name__)
 
 async def tick(ctx: Context, runtime: Runtime) -> list[str]:
     """One market step: move prices, stream them, raise alerts, fill what crossed."""
-    ctx.sync_day()
+    if ctx.sync_day():
+        log.info("market opened bank day %s", ctx.sim.day)
     if not ctx.market_open():
         return []
     moved = ctx.sim.step()
@@ -73,50 +71,8 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     return filled
 
 
-async def sweep(ctx: Context, runtime: Runtime) -> None:
-    """Re-send overdue saga steps (or fail them cleanly) and expire lapsed day orders."""
-    if ctx.sync_day():
-        log.info("market opened bank day %s", ctx.sim.day)
-    now = utcnow()
-    async with runtime.db.read() as session:
-        overdue_orders = list(
-            (
-                await session.scalars(
-                    select(store.Order.id).where(store.Order.step.is_not(None), store.Order.step_deadline_at < now)
-                )
-            ).all()
-        )
-        overdue_transfers = list(
-            (
-                await session.scalars(
-                    select(store.BankTransfer.id).where(
-                        store.BankTransfer.status == "pending", store.BankTransfer.step_deadline_at < now
-                    )
-                )
-            ).all()
-        )
-        open_orders = await store.open_orders(session)
-    for order_id in overdue_orders:
-        async with runtime.unit_of_work() as uow:
-            order = await store.order_for_update(uow.session, order_id)
-            if order is not None and order.step_deadline_at is not None and order.step_deadline_at < now:
-                await handlers.resend_or_fail_order_step(ctx, uow, order)
-    for transfer_id in overdue_transfers:
-        async with runtime.unit_of_work() as uow:
-            transfer = await store.transfer_for_update(uow.session, transfer_id)
-            if transfer is not None and transfer.step_deadline_at is not None and transfer.step_deadline_at < now:
-                await handlers.resend_or_fail_transfer(ctx, uow, transfer)
-    for order in open_orders:
-        if handlers.expired(ctx, order):
-            async with runtime.unit_of_work() as uow:
-                locked = await store.order_for_update(uow.session, order.id)
-                if locked is not None:
-                    await handlers.expire_order(ctx, uow, locked)
-
-
 def background(ctx: Context, runtime: Runtime) -> list[Callable[[], Awaitable[None]]]:
-    """The sweeper and (unless tick_interval_ms is 0) the market ticker, as background loops."""
-    loops = [every(ctx.settings.sweep_interval_s, "securities sweep", lambda: sweep(ctx, runtime))]
-    if ctx.settings.tick_interval_ms > 0:
-        loops.append(every(ctx.settings.tick_interval_ms / 1000, "market ticker", lambda: tick(ctx, runtime)))
-    return loops
+    """The market ticker as a background loop, unless tick_interval_ms is 0."""
+    if ctx.settings.tick_interval_ms <= 0:
+        return []
+    return [every(ctx.settings.tick_interval_ms / 1000, "market ticker", lambda: tick(ctx, runtime))]

@@ -3,34 +3,26 @@ bank-securities transfers. Cash moves only through `accounts.commands`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from functools import partial
 
-import httpx
 from fastapi import FastAPI
 
-from services.securities import api, jobs, store
-from services.securities.config import SecuritiesSettings
+from services.securities import api, handlers, jobs, store
 from services.securities.consumer import TOPICS, consumers
-from services.securities.directory import AccountsDirectory
 from services.securities.handlers import Context
-from shared.runtime import Runtime
-from shared.settings import Settings, service_settings
+from services.securities.settings import Settings, from_environment
+from shared.accounts_client import AccountsClient
+from shared.bootstrap import Overrides
+from shared.clock import Clock
+from shared.problems import install_error_statuses
+from shared.runtime import Runtime, every
+from shared.saga.store import SagaSweeper, SagaTable
 from shared.web import build_app, serve
 
 
-def create_app(
-    settings: Settings | None = None,
-    ctx: Context | None = None,
-    *,
-    securities: SecuritiesSettings | None = None,
-    accounts_transport: httpx.AsyncBaseTransport | None = None,
-) -> FastAPI:
-    """`ctx` (or `securities`, the SECURITIES_ settings) sets the market seed, hours,
-    fees and saga timeouts; `accounts_transport` lets a test reach an in-process
-    accounts app instead of `settings.urls.accounts`."""
-    settings = settings or service_settings("securities", Settings)
-    ctx = ctx or Context(settings=securities or SecuritiesSettings())
+def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
+    settings = settings or from_environment()
+    ctx = Context(settings=settings.securities, clock=overrides.clock or Clock())
     runtime = Runtime(
         settings,
         metadata=store.Base.metadata,
@@ -39,33 +31,43 @@ def create_app(
         topics=TOPICS,
         consumers=consumers(ctx),
         clock=ctx.clock,
+        group_suffix=overrides.group_suffix,
     )
     # POST /internal/reset empties the tables; the in-memory market goes back to its seed.
     runtime.on_reset.append(ctx.reset_market)
     runtime.background += jobs.background(ctx, runtime)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.directory = AccountsDirectory(settings.urls.accounts, transport=accounts_transport)
-        try:
-            yield
-        finally:
-            await app.state.directory.close()
-
+    sweeper = SagaSweeper(
+        runtime.db,
+        runtime.unit_of_work,
+        ctx.clock,
+        [
+            SagaTable(store.Order, partial(handlers.orders_overdue, ctx)),
+            SagaTable(store.BankTransfer, partial(handlers.transfers_overdue, ctx)),
+        ],
+    )
+    runtime.background.append(every(ctx.settings.sweep_interval_s, "saga sweep", sweeper.sweep))
+    accounts = AccountsClient(
+        settings.urls.accounts,
+        lambda: runtime.tokens.service_token("securities"),
+        transport=overrides.transports.get("accounts"),
+    )
+    runtime.on_stop("accounts client", accounts.close)
     app = build_app(
         runtime,
         title="Sandbank securities",
         description="A simulated A-share market (quotes, a live quote stream, price alerts), orders, fills, "
         "positions and bank-securities transfers. Cash moves only through `accounts.commands`.",
         routers=[api.router],
-        extra_lifespan=lifespan,
     )
+    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
+    app.state.accounts = accounts
+    app.state.sweeper = sweeper
     return app
 
 
 def main() -> None:
-    serve(create_app, service_settings("securities", Settings))
+    serve(create_app, from_environment())
 
 
 if __name__ == "__main__":

@@ -5,14 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import BigInteger, ColumnElement, Date, Index, Integer, String, UniqueConstraint, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.securities import domain
+from services.securities.domain import sagas
+from services.securities.domain.portfolio import OrderStatus
 from shared.db import UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 from shared.migrations import Migrations
+from shared.saga.model import CANCELLED, COMPLETED, FAILED
+from shared.saga.store import SagaColumns
 
 
 class Base(DeclarativeBase):
@@ -23,14 +27,17 @@ messaging = messaging_tables(Base.metadata)
 migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
 
 
-class Order(Base):
-    """An order and its saga: `step` names the command awaiting accounts' answer."""
+class Order(SagaColumns, Base):
+    """An order and its saga (shared.saga): `step` names the command awaiting accounts'
+    answer, or `rest` while it waits on the market; its public status follows from the
+    step and the outcome (`domain.order_status`)."""
 
     __tablename__ = "security_order"
     __table_args__ = (
         # A retried POST (same Idempotency-Key) finds the order it already made.
         UniqueConstraint("customer_id", "idempotency_key", name="uq_security_order_customer_key"),
-        Index("ix_security_order_status_symbol", "status", "symbol"),
+        # The matcher's scan: orders resting on the market, by symbol.
+        Index("ix_security_order_step_symbol", "step", "symbol"),
         Index("ix_security_order_customer_seq", "customer_id", "seq"),
     )
 
@@ -45,9 +52,6 @@ class Order(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     limit_price_milli: Mapped[int | None] = mapped_column(BigInteger)
     reserved_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(10))
-    reason: Mapped[str | None] = mapped_column(String(40))
-    detail: Mapped[str | None] = mapped_column(String(300))
     bank_day: Mapped[date] = mapped_column(Date)
     # The execution, once the market matched the order.
     trade_day: Mapped[date | None] = mapped_column(Date)
@@ -57,14 +61,6 @@ class Order(Base):
     stamp_duty_minor: Mapped[int | None] = mapped_column(BigInteger)
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     realised_pnl_minor: Mapped[int | None] = mapped_column(BigInteger)
-    settled: Mapped[bool] = mapped_column(Boolean, default=False)
-    # The saga step in flight: reserve | release | capture | credit (None when idle).
-    step: Mapped[str | None] = mapped_column(String(10))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    step_deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    filled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Position(Base):
@@ -81,8 +77,8 @@ class Position(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class BankTransfer(Base):
-    """A bank-securities transfer and its (one-step) saga."""
+class BankTransfer(SagaColumns, Base):
+    """A bank-securities transfer and its one-step saga (shared.saga)."""
 
     __tablename__ = "bank_transfer"
     __table_args__ = (
@@ -99,13 +95,6 @@ class BankTransfer(Base):
     to_account_id: Mapped[str] = mapped_column(String(64))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(10))
-    reason: Mapped[str | None] = mapped_column(String(40))
-    detail: Mapped[str | None] = mapped_column(String(300))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    step_deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 # --- queries ------------------------------------------------------------------------------
@@ -166,7 +155,30 @@ async def save_position(session: AsyncSession, customer_id: str, position: domai
 
 
 async def open_orders(session: AsyncSession, symbols: list[str] | None = None) -> list[Order]:
-    query = select(Order).where(Order.status == domain.OrderStatus.ACCEPTED)
+    """Orders resting on the market (`accepted`), oldest first."""
+    query = select(Order).where(Order.step == sagas.REST)
     if symbols is not None:
         query = query.where(Order.symbol.in_(symbols))
     return list((await session.scalars(query.order_by(Order.seq))).all())
+
+
+def _releasing(cancelled: bool) -> ColumnElement[bool]:
+    """A buy releasing its hold: cancelled (`cancelling`), or refused (`rejected`)."""
+    cancel = Order.reason.in_(sagas.CANCEL_REASONS)
+    return and_(Order.step == sagas.RELEASE, cancel if cancelled else or_(Order.reason.is_(None), ~cancel))
+
+
+def order_status_is(status: str) -> ColumnElement[bool]:
+    """The orders whose public status (`domain.order_status`) is `status`, or which are
+    not yet in a final one (`open`)."""
+    if status == "open":
+        return or_(Order.step.in_([sagas.RESERVE, sagas.REST, sagas.CAPTURE, sagas.CREDIT]), _releasing(cancelled=True))
+    return {
+        OrderStatus.PENDING: Order.step == sagas.RESERVE,
+        OrderStatus.ACCEPTED: Order.step == sagas.REST,
+        OrderStatus.FILLING: Order.step.in_([sagas.CAPTURE, sagas.CREDIT]),
+        OrderStatus.FILLED: Order.outcome == COMPLETED,
+        OrderStatus.CANCELLING: _releasing(cancelled=True),
+        OrderStatus.CANCELLED: Order.outcome == CANCELLED,
+        OrderStatus.REJECTED: or_(Order.outcome == FAILED, _releasing(cancelled=False)),
+    }[OrderStatus(status)]

@@ -9,6 +9,7 @@ from datetime import date
 from services.securities import domain, store
 from services.securities.handlers import Context
 from shared.money import format_minor
+from shared.saga.model import COMPLETED
 from shared.schemas.securities import (
     BankTransferPublic,
     InstrumentPublic,
@@ -31,8 +32,8 @@ def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
     return QuotePublic(
         symbol=i.symbol,
         name=i.name,
-        exchange=i.exchange.value,  # type: ignore[arg-type]
-        board=i.board.value,  # type: ignore[arg-type]
+        exchange=i.exchange.value,
+        board=i.board.value,
         st=i.st,
         last=domain.format_price(q.last, i),
         prev_close=domain.format_price(q.prev_close, i),
@@ -62,8 +63,8 @@ def instrument_public(i: domain.Instrument) -> InstrumentPublic:
     return InstrumentPublic(
         symbol=i.symbol,
         name=i.name,
-        exchange=i.exchange.value,  # type: ignore[arg-type]
-        board=i.board.value,  # type: ignore[arg-type]
+        exchange=i.exchange.value,
+        board=i.board.value,
         st=i.st,
         tick_size=domain.format_price(i.tick_milli, i),
         lot_size=i.lot_size,
@@ -89,7 +90,7 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         type=o.order_type,  # type: ignore[arg-type]
         quantity=o.quantity,
         price=domain.format_price(o.limit_price_milli, instrument) if o.limit_price_milli is not None else None,
-        status=o.status,  # type: ignore[arg-type]
+        status=domain.order_status(o).value,
         reason=o.reason,
         detail=o.detail,
         account_id=o.account_id,
@@ -109,7 +110,7 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         bank_day=o.bank_day.isoformat(),
         created_at=o.created_at,
         updated_at=o.updated_at,
-        filled_at=o.filled_at,
+        filled_at=o.ended_at if o.outcome == COMPLETED else None,
         links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
     )
 
@@ -165,7 +166,7 @@ def transfer_public(t: store.BankTransfer) -> BankTransferPublic:
         amount=format_minor(t.amount_minor, t.currency),
         amount_minor=t.amount_minor,
         currency=t.currency,
-        status=t.status,  # type: ignore[arg-type]
+        status=domain.transfer_status(t),  # type: ignore[arg-type]
         reason=t.reason,
         detail=t.detail,
         created_at=t.created_at,

@@ -49,6 +49,8 @@ class Decision:
     - `outcome`: end the saga (no step, no deadline);
     - `send`: commands to send besides, without waiting on them (a compensation for a
       fact that arrived after the saga ended: release a hold that landed late);
+    - `deadline`: when the new step's wait ends, where that is not the step timeout (an
+      order resting on the market waits until its trading session ends);
     - `reason`, `detail`: why the saga is failing, kept on the row.
 
     An empty decision changes nothing: the fact was a duplicate, or late."""
@@ -57,6 +59,7 @@ class Decision:
     retry: bool = False
     outcome: str | None = None
     send: tuple[str, ...] = ()
+    deadline: datetime | None = None
     reason: str | None = None
     detail: str | None = None
 
@@ -68,8 +71,10 @@ class Decision:
 IGNORE = Decision()
 
 
-def move(step: str, reason: str | None = None, detail: str | None = None) -> Decision:
-    return Decision(step=step, reason=reason, detail=detail)
+def move(
+    step: str, reason: str | None = None, detail: str | None = None, *, deadline: datetime | None = None
+) -> Decision:
+    return Decision(step=step, reason=reason, detail=detail, deadline=deadline)
 
 
 def end(outcome: str, reason: str | None = None, detail: str | None = None) -> Decision:
@@ -102,9 +107,11 @@ def on_deadline(saga: Saga, timeouts: Timeouts, give_up: Decision) -> Decision:
 
 def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -> tuple[str, ...]:
     """Carry a decision onto the saga's row: its step, attempts, deadline, outcome and
-    reason. Returns the steps whose commands are to be sent now, in order."""
+    reason. Returns the steps whose commands are to be sent now, in order (a step that
+    waits on no command, such as `rest`, is returned too and sends nothing)."""
     if decision.reason is not None:
-        saga.reason, saga.detail = decision.reason, (decision.detail or "")[:300]
+        saga.reason = decision.reason
+        saga.detail = None if decision.detail is None else decision.detail[:300]
     sending = list(decision.send)
     if decision.retry and saga.step is not None:
         saga.attempts += 1
@@ -112,7 +119,7 @@ def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -
         sending.append(saga.step)
     if decision.step is not None:
         saga.step, saga.attempts = decision.step, 1
-        saga.deadline_at = timeouts.deadline(now, 1)
+        saga.deadline_at = decision.deadline or timeouts.deadline(now, 1)
         sending.append(decision.step)
     if decision.outcome is not None:
         saga.step, saga.deadline_at = None, None

@@ -4,11 +4,24 @@ bank-securities transfers, and the sandbox price control. Cash moves only throug
 
 from fastapi import APIRouter
 
+from services.securities import domain
 from services.securities.api import market, orders, transfers
+from shared.errors import DomainError
 
 router = APIRouter()
 router.include_router(market.router)
 router.include_router(orders.router)
 router.include_router(transfers.router)
 
-__all__ = ["router"]
+# This API's one table from domain errors to HTTP statuses (others answer 422).
+ERROR_STATUSES: dict[type[DomainError], int] = {
+    domain.MarketClosed: 409,
+    domain.UnknownInstrument: 404,
+    domain.OrderNotFound: 404,
+    domain.OrderNotCancellable: 409,
+    domain.NoSecuritiesAccount: 409,
+    domain.NoBankAccount: 409,
+    domain.AccountNotFound: 404,
+}
+
+__all__ = ["ERROR_STATUSES", "router"]

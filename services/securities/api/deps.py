@@ -1,43 +1,36 @@
-"""What the securities routes share: dependencies, problem mapping, JSON answers."""
+"""What the securities routes share: typed dependencies and JSON answers."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from services.securities import domain
-from services.securities.directory import AccountsDirectory
 from services.securities.handlers import Context
-from shared.problems import PROBLEM_JSON, Problem
+from shared.accounts_client import AccountsClient
+from shared.problems import PROBLEM_JSON
 from shared.runtime import Runtime
 
 PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
 async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
+    return request.app.state.runtime
 
 
 async def _ctx(request: Request) -> Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    return request.app.state.ctx
 
 
-async def _directory(request: Request) -> AccountsDirectory:
-    return request.app.state.directory  # type: ignore[no-any-return]
+async def _accounts(request: Request) -> AccountsClient:
+    return request.app.state.accounts
 
 
 RuntimeDep = Annotated[Runtime, Depends(_runtime)]
 ContextDep = Annotated[Context, Depends(_ctx)]
-DirectoryDep = Annotated[AccountsDirectory, Depends(_directory)]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
-
-
-def order_problem(err: domain.OrderError) -> Problem:
-    status = 409 if isinstance(err, domain.MarketClosed) else 422
-    return Problem(status, err.code, err.detail)
+AccountsDep = Annotated[AccountsClient, Depends(_accounts)]
 
 
 def json_answer(model: BaseModel, self_link: str, status: int) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.securities import domain, jobs, views
-from services.securities.api.deps import PROBLEM, ContextDep, RuntimeDep, order_problem
+from services.securities.api.deps import PROBLEM, ContextDep, RuntimeDep
 from services.securities.handlers import Context
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
 from shared.problems import Problem
@@ -61,10 +61,7 @@ async def list_quotes(
 async def get_quote(symbol: str, _principal: CurrentPrincipal, ctx: ContextDep) -> QuotePublic:
     """Last price, change from the previous close, best bid and ask, the day's limits and volume."""
     ctx.sync_day()
-    try:
-        return views.quote_public(ctx.sim.quote(symbol), ctx.market_open())
-    except domain.UnknownInstrument:
-        raise Problem(404, "unknown-symbol", f"no listing {symbol!r} in the sandbox market") from None
+    return views.quote_public(ctx.sim.quote(symbol), ctx.market_open())
 
 
 @router.get(
@@ -130,13 +127,7 @@ async def set_price(
         raise Problem(403, "forbidden", "only operators and services move the sandbox market")
     if not runtime.settings.sandbox:
         raise Problem(404, "not-found", "the market cannot be moved outside sandbox mode")
-    try:
-        instrument = ctx.sim.instrument(symbol)
-    except domain.UnknownInstrument:
-        raise Problem(404, "unknown-symbol", f"no listing {symbol!r} in the sandbox market") from None
-    try:
-        price = domain.parse_price(body.price, instrument)
-        quote = await jobs.set_price(ctx, runtime, instrument.symbol, price, pinned=body.pinned)
-    except domain.OrderError as err:
-        raise order_problem(err) from None
+    instrument = ctx.sim.instrument(symbol)
+    price = domain.parse_price(body.price, instrument)
+    quote = await jobs.set_price(ctx, runtime, instrument.symbol, price, pinned=body.pinned)
     return views.quote_public(quote, ctx.market_open())

@@ -10,18 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.securities import domain, handlers, store, views
-from services.securities.api.deps import (
-    PROBLEM,
-    ContextDep,
-    DirectoryDep,
-    IdempotencyKey,
-    RuntimeDep,
-    json_answer,
-    order_problem,
-)
+from services.securities.api.deps import PROBLEM, AccountsDep, ContextDep, RuntimeDep, json_answer
 from shared.auth import CurrentCustomer
+from shared.idempotency import OptionalIdempotencyKey
+from shared.observability import correlation_id_var
 from shared.pagination import decode_seq, encode_seq
-from shared.problems import Problem, not_found
+from shared.problems import not_found
 from shared.runtime import Runtime
 from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
 
@@ -41,8 +35,8 @@ async def place_order(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    directory: DirectoryDep,
-    idempotency_key: IdempotencyKey = None,
+    accounts: AccountsDep,
+    idempotency_key: OptionalIdempotencyKey,
 ) -> JSONResponse:
     """Checks the order against today's rules (listing, lots of 100 for buys, limit
     price on the tick and inside the daily limits, T+1 sellable shares for sells,
@@ -55,7 +49,7 @@ async def place_order(
             existing = await store.order_by_key(session, principal.customer_id, idempotency_key)
         if existing is not None:
             return _answer(views.order_public(existing, ctx), 200)
-    account = await directory.securities_account(principal.token)
+    account = domain.securities_account(await accounts.accounts_of(principal.customer_id), principal.customer_id)
     req = handlers.OrderRequest(
         symbol=body.symbol,
         side=domain.Side(body.side),
@@ -66,10 +60,14 @@ async def place_order(
     try:
         async with runtime.unit_of_work() as uow:
             order, created = await handlers.place_order(
-                ctx, uow, customer_id=principal.customer_id, account_id=account.id, key=idempotency_key, req=req
+                ctx,
+                uow,
+                customer_id=principal.customer_id,
+                account_id=account.id,
+                key=idempotency_key,
+                req=req,
+                correlation_id=correlation_id_var.get(),
             )
-    except domain.OrderError as err:
-        raise order_problem(err) from None
     except IntegrityError:
         # A concurrent request with the same key won the race: answer with its order.
         async with runtime.db.read() as session:
@@ -95,10 +93,8 @@ async def list_orders(
 ) -> OrderPage:
     """Newest first; follow `next_cursor` for older ones."""
     query = select(store.Order).where(store.Order.customer_id == principal.customer_id)
-    if status == "open":
-        query = query.where(store.Order.status.not_in([s.value for s in domain.TERMINAL]))
-    elif status is not None:
-        query = query.where(store.Order.status == status)
+    if status is not None:
+        query = query.where(store.order_status_is(status))
     if symbol:
         query = query.where(store.Order.symbol == domain.normalise_symbol(symbol))
     before = decode_seq(cursor)
@@ -141,14 +137,10 @@ async def get_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeD
 async def cancel_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> JSONResponse:
     """A sell is cancelled at once (200); a buy becomes `cancelling` (202) until
     accounts releases its hold. An order already filling or filled answers 409."""
-    try:
-        async with runtime.unit_of_work() as uow:
-            order = await handlers.cancel_order(ctx, uow, customer_id=principal.customer_id, order_id=order_id)
-    except handlers.OrderNotFound:
-        raise not_found("order", order_id) from None
-    except handlers.OrderNotCancellable as exc:
-        raise Problem(409, "order-not-cancellable", exc.detail) from None
-    return _answer(views.order_public(order, ctx), 202 if order.status == domain.OrderStatus.CANCELLING else 200)
+    async with runtime.unit_of_work() as uow:
+        order = await handlers.cancel_order(ctx, uow, customer_id=principal.customer_id, order_id=order_id)
+    cancelling = domain.order_status(order) == domain.OrderStatus.CANCELLING
+    return _answer(views.order_public(order, ctx), 202 if cancelling else 200)
 
 
 # --- positions ------------------------------------------------------------------------------

@@ -10,19 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.securities import domain, handlers, store, views
-from services.securities.api.deps import (
-    PROBLEM,
-    ContextDep,
-    DirectoryDep,
-    IdempotencyKey,
-    RuntimeDep,
-    json_answer,
-    order_problem,
-)
+from services.securities.api.deps import PROBLEM, AccountsDep, ContextDep, RuntimeDep, json_answer
 from shared.auth import CurrentCustomer
-from shared.money import InvalidAmount, to_minor
+from shared.idempotency import OptionalIdempotencyKey
+from shared.observability import correlation_id_var
 from shared.pagination import decode_seq, encode_seq
-from shared.problems import Problem, not_found
+from shared.problems import not_found
 from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic
 
 router = APIRouter(responses={401: PROBLEM})
@@ -41,8 +34,8 @@ async def create_transfer(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    directory: DirectoryDep,
-    idempotency_key: IdempotencyKey = None,
+    accounts: AccountsDep,
+    idempotency_key: OptionalIdempotencyKey,
 ) -> JSONResponse:
     """`from: bank` moves cash from the checking account (or `bank_account_id`) to the
     securities cash account; `from: securities` moves it back. Answers 202 `pending`;
@@ -53,11 +46,9 @@ async def create_transfer(
             existing = await store.transfer_by_key(session, principal.customer_id, idempotency_key)
         if existing is not None:
             return _answer(views.transfer_public(existing), 200)
-    try:
-        amount_minor = to_minor(body.amount, body.currency)
-    except InvalidAmount as exc:
-        raise Problem(422, "invalid-amount", str(exc)) from None
-    bank, securities = await directory.transfer_pair(principal.token, body.bank_account_id)
+    amount_minor = domain.transfer_amount_minor(body.amount, body.currency)
+    owned = await accounts.accounts_of(principal.customer_id)
+    bank, securities = domain.transfer_accounts(owned, principal.customer_id, body.bank_account_id)
     if body.from_ == "bank":
         req = handlers.TransferRequest("bank_to_securities", bank.id, securities.id, amount_minor, body.currency)
     else:
@@ -65,10 +56,13 @@ async def create_transfer(
     try:
         async with runtime.unit_of_work() as uow:
             transfer, created = await handlers.request_transfer(
-                ctx, uow, customer_id=principal.customer_id, key=idempotency_key, req=req
+                ctx,
+                uow,
+                customer_id=principal.customer_id,
+                key=idempotency_key,
+                req=req,
+                correlation_id=correlation_id_var.get(),
             )
-    except domain.OrderError as err:
-        raise order_problem(err) from None
     except IntegrityError:
         async with runtime.db.read() as session:
             found = await store.transfer_by_key(session, principal.customer_id, idempotency_key or "")

@@ -1,6 +1,17 @@
 """The securities rules as plain code: instruments, A-share trading rules, the
-simulated market, orders and positions. Nothing here touches a database or broker."""
+simulated market, orders and positions, the order and transfer sagas' decisions, and
+which cash accounts they use. Nothing here touches a database or broker."""
 
+from services.securities.domain.accounts import (
+    AccountNotFound,
+    InvalidTransferAmount,
+    NoBankAccount,
+    NoSecuritiesAccount,
+    NotABankAccount,
+    securities_account,
+    transfer_accounts,
+    transfer_amount_minor,
+)
 from services.securities.domain.instruments import (
     BY_SYMBOL,
     INSTRUMENTS,
@@ -39,7 +50,6 @@ from services.securities.domain.rules import (
     PriceOutsideLimits,
     ProceedsBelowFees,
     UnknownSymbol,
-    after_close,
     change_bp,
     check_buy_quantity,
     check_price_in_band,
@@ -50,7 +60,16 @@ from services.securities.domain.rules import (
     market_open,
     parse_price,
     price_band,
+    session_end,
     trade_value_minor,
+)
+from services.securities.domain.sagas import (
+    BankTransferSaga,
+    OrderNotCancellable,
+    OrderNotFound,
+    OrderSaga,
+    order_status,
+    transfer_status,
 )
 
 __all__ = [
@@ -58,8 +77,10 @@ __all__ = [
     "INSTRUMENTS",
     "LOT_SIZE",
     "TERMINAL",
+    "AccountNotFound",
     "Alert",
     "Band",
+    "BankTransferSaga",
     "Board",
     "Exchange",
     "FeeSchedule",
@@ -69,12 +90,19 @@ __all__ = [
     "Instrument",
     "InvalidPrice",
     "InvalidQuantity",
+    "InvalidTransferAmount",
     "Market",
     "MarketClosed",
+    "NoBankAccount",
+    "NoSecuritiesAccount",
+    "NotABankAccount",
     "NotEnoughSellable",
     "OddLot",
     "OffTick",
     "OrderError",
+    "OrderNotCancellable",
+    "OrderNotFound",
+    "OrderSaga",
     "OrderStatus",
     "OrderType",
     "Position",
@@ -84,7 +112,6 @@ __all__ = [
     "Side",
     "UnknownInstrument",
     "UnknownSymbol",
-    "after_close",
     "alert_level",
     "change_bp",
     "check_buy_quantity",
@@ -99,8 +126,14 @@ __all__ = [
     "make_fill",
     "market_open",
     "normalise_symbol",
+    "order_status",
     "parse_price",
     "price_band",
     "reservation_minor",
+    "securities_account",
+    "session_end",
     "trade_value_minor",
+    "transfer_accounts",
+    "transfer_amount_minor",
+    "transfer_status",
 ]

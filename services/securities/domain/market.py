@@ -12,6 +12,7 @@ from datetime import date
 
 from services.securities.domain.instruments import INSTRUMENTS, Instrument, normalise_symbol
 from services.securities.domain.rules import Band, change_bp, check_price_in_band, price_band, trade_value_minor
+from shared.errors import DomainError
 
 # Each step pulls the price back toward the previous close by this share of the gap,
 # so a long-running sandbox wanders without pinning every symbol at its limits.
@@ -129,8 +130,10 @@ def alert_level(
     return level, crossings
 
 
-class UnknownInstrument(KeyError):
-    pass
+class UnknownInstrument(DomainError):
+    """A symbol asked for by name (a quote, the price control) that is not listed."""
+
+    code = "unknown-symbol"
 
 
 class Market:
@@ -231,7 +234,7 @@ class Market:
         try:
             return self._states[normalise_symbol(symbol)]
         except KeyError:
-            raise UnknownInstrument(symbol) from None
+            raise UnknownInstrument(f"no listing {symbol!r} in the sandbox market") from None
 
     def _quote(self, s: _State) -> Quote:
         return Quote(

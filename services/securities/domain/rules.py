@@ -8,11 +8,13 @@ Units: prices in milli-yuan (0.001 CNY) so share ticks (0.01) and fund ticks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from services.securities.domain.instruments import Instrument
+from shared.errors import DomainError
 
 MILLI_PER_FEN = 10
 MAX_ORDER_QUANTITY = 1_000_000
@@ -21,14 +23,10 @@ MAX_ORDER_QUANTITY = 1_000_000
 # --- errors ---------------------------------------------------------------------------
 
 
-class OrderError(Exception):
+class OrderError(DomainError):
     """A rule an order breaks; `code` is the stable problem type the API answers with."""
 
     code = "order-invalid"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class UnknownSymbol(OrderError):
@@ -219,6 +217,8 @@ class HoursMode(StrEnum):
 
 SESSIONS = ((time(9, 30), time(11, 30)), (time(13, 0), time(15, 0)))
 CLOSE = time(15, 0)
+# Beijing time: the A-share sessions and the bank day (shared.clock.BANK_TZ).
+MARKET_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def market_open(mode: HoursMode, local: datetime) -> bool:
@@ -231,9 +231,12 @@ def market_open(mode: HoursMode, local: datetime) -> bool:
     return any(start <= now < end for start, end in SESSIONS)
 
 
-def after_close(mode: HoursMode, local: datetime) -> bool:
-    """Whether today's trading is over (day orders expire then)."""
-    return mode is HoursMode.A_SHARE and local.time() >= CLOSE
+def session_end(mode: HoursMode, day: date) -> datetime:
+    """When a day order placed on `day` lapses: the close in `a_share` mode, else the end
+    of the bank day."""
+    if mode is HoursMode.A_SHARE:
+        return datetime.combine(day, CLOSE, tzinfo=MARKET_TZ)
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=MARKET_TZ)
 
 
 def closed_detail(local: datetime) -> str:

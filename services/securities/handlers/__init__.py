@@ -1,12 +1,14 @@
 """securities use cases: placing and cancelling orders, matching them against the
 simulated market, settling fills with accounts, bank-securities transfers, and the
-reactions to accounts' facts that advance each saga.
+reactions to accounts' facts and to deadlines that advance each saga.
 
 Every saga step is one unit of work: the state change and the command to accounts
-(through the outbox) commit together. Business ids are derived from our own ids
-(`securities-order-<order id>` is the buy's hold, `securities-sale-<order id>` the
-sale's credit, `securities-transfer-<id>` the transfer), so a re-sent command is
-applied once by accounts and its facts find their way back here.
+(through the outbox) commit together. Each reaction loads its saga, asks the decider
+(`domain.OrderSaga`, `domain.BankTransferSaga`) and carries the decision out. Business
+ids are derived from our own ids (`securities-order-<order id>` is the buy's hold,
+`securities-sale-<order id>` the sale's credit, `securities-transfer-<id>` the
+transfer), so a re-sent command is applied once by accounts and its facts find their
+way back here.
 """
 
 from __future__ import annotations
@@ -24,27 +26,23 @@ from services.securities.handlers.context import (
 )
 from services.securities.handlers.messages import price_alert
 from services.securities.handlers.orders import (
-    OrderNotCancellable,
-    OrderNotFound,
     OrderRequest,
     cancel_order,
-    expire_order,
-    expired,
+    orders_overdue,
     place_order,
-    resend_or_fail_order_step,
     try_fill,
     when_account_credited_fill_sale,
-    when_capture_rejected_fail_buy,
-    when_credit_rejected_fail_sale,
+    when_capture_rejected_release_buy,
+    when_credit_rejected_reject_sale,
     when_funds_reserved_accept_order,
     when_hold_captured_fill_buy,
-    when_hold_released_finish_cancel,
+    when_hold_released_end_order,
     when_reservation_rejected_reject_order,
 )
 from services.securities.handlers.transfers import (
     TransferRequest,
     request_transfer,
-    resend_or_fail_transfer,
+    transfers_overdue,
     when_funds_transferred_complete_transfer,
     when_transfer_rejected_fail_transfer,
 )
@@ -59,11 +57,11 @@ def event_handlers(ctx: Context) -> dict[str, Handler]:
         {
             acc.FundsReserved: when_funds_reserved_accept_order,
             acc.ReservationRejected: when_reservation_rejected_reject_order,
-            acc.HoldReleased: when_hold_released_finish_cancel,
+            acc.HoldReleased: when_hold_released_end_order,
             acc.HoldCaptured: when_hold_captured_fill_buy,
-            acc.CaptureRejected: when_capture_rejected_fail_buy,
+            acc.CaptureRejected: when_capture_rejected_release_buy,
             acc.AccountCredited: when_account_credited_fill_sale,
-            acc.CreditRejected: when_credit_rejected_fail_sale,
+            acc.CreditRejected: when_credit_rejected_reject_sale,
             acc.FundsTransferred: when_funds_transferred_complete_transfer,
             acc.TransferRejected: when_transfer_rejected_fail_transfer,
         },
@@ -77,21 +75,17 @@ __all__ = [
     "SETTLEMENT",
     "TRANSFER_PREFIX",
     "Context",
-    "OrderNotCancellable",
-    "OrderNotFound",
     "OrderRequest",
     "TransferRequest",
     "cancel_order",
     "credit_id",
     "event_handlers",
-    "expire_order",
-    "expired",
     "hold_id",
+    "orders_overdue",
     "place_order",
     "price_alert",
     "request_transfer",
-    "resend_or_fail_order_step",
-    "resend_or_fail_transfer",
     "transfer_command_id",
+    "transfers_overdue",
     "try_fill",
 ]

@@ -1,5 +1,5 @@
 """What the use cases share: the Context (sandbox clock, settings, the simulated market,
-the quote hub) and the business ids the sagas give accounts."""
+the quote hub, the sagas' deciders) and the business ids the sagas give accounts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from services.securities import domain
-from services.securities.config import SecuritiesSettings
+from services.securities.settings import SecuritiesSettings
 from services.securities.stream import QuoteHub
 from shared.clock import BANK_TZ, Clock
-from shared.events import utcnow
+from shared.saga.model import Timeouts
 
 SETTLEMENT = "internal:securities-settlement"
 PROCEEDS = "internal:securities-proceeds"
@@ -37,18 +37,25 @@ def ours(business_id: str, prefix: str) -> str | None:
 
 @dataclass
 class Context:
-    """What the use cases share: the sandbox clock, settings, the market and the stream hub."""
+    """What the use cases share: the sandbox clock, settings, the market, the stream hub
+    and the sagas' deciders."""
 
     settings: SecuritiesSettings = field(default_factory=SecuritiesSettings)
     clock: Clock = field(default_factory=Clock)
-    market: domain.Market | None = None
+    market: domain.Market = field(init=False)
     hub: QuoteHub = field(default_factory=QuoteHub)
     fees: domain.FeeSchedule = field(init=False)
+    orders: domain.OrderSaga = field(init=False)
+    transfers: domain.BankTransferSaga = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.market is None:
-            self.market = self._seeded_market()
+        self.market = self._seeded_market()
         self.fees = self.settings.fee_schedule()
+        timeouts = Timeouts(
+            step=timedelta(seconds=self.settings.step_timeout_s), max_attempts=self.settings.max_attempts
+        )
+        self.orders = domain.OrderSaga(timeouts, self.settings.hours_mode)
+        self.transfers = domain.BankTransferSaga(timeouts)
         self.sync_day()
 
     def _seeded_market(self) -> domain.Market:
@@ -66,7 +73,6 @@ class Context:
 
     @property
     def sim(self) -> domain.Market:
-        assert self.market is not None
         return self.market
 
     def today(self) -> date:
@@ -88,8 +94,3 @@ class Context:
     def require_open(self) -> None:
         if not self.market_open():
             raise domain.MarketClosed(domain.closed_detail(self.local_now()))
-
-    def deadline(self) -> datetime:
-        # Saga timeouts run on real time: moving the sandbox clock a day ahead must
-        # not make every step in flight look overdue.
-        return utcnow() + timedelta(seconds=self.settings.step_timeout_s)

@@ -1,11 +1,12 @@
 """The messages the sagas send: commands to accounts rebuilt from an order or transfer
-row (so a re-send is the same command), and the facts on securities.events."""
+row and its step (so a re-send is the same command), and the facts on securities.events."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
 from services.securities import domain, store
+from services.securities.domain import sagas
 from services.securities.handlers.context import PROCEEDS, SETTLEMENT, credit_id, hold_id, transfer_command_id
 from shared.clock import BANK_TZ
 from shared.events import Message
@@ -18,8 +19,9 @@ def end_of_bank_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BANK_TZ) + timedelta(minutes=10)
 
 
-def step_command(order: store.Order) -> Message:
-    if order.step == "reserve":
+def step_command(order: store.Order, step: str) -> Message | None:
+    """The command an order's step sends (none while it rests on the market)."""
+    if step == sagas.RESERVE:
         return acc.ReserveFunds(
             account_id=order.account_id,
             hold_id=hold_id(order.id),
@@ -30,11 +32,14 @@ def step_command(order: store.Order) -> Message:
             # A resting order holds its cash until it fills, is cancelled or its day ends.
             expires_at=end_of_bank_day(order.bank_day),
         )
-    if order.step == "release":
+    if step == sagas.RELEASE:
         return acc.ReleaseHold(account_id=order.account_id, hold_id=hold_id(order.id))
-    assert order.amount_minor is not None and order.fill_price_milli is not None
+    if step not in (sagas.CAPTURE, sagas.CREDIT):
+        return None
+    if order.amount_minor is None or order.fill_price_milli is None:
+        raise ValueError(f"order {order.id} settles a fill it does not have")
     what = f"{order.quantity} {order.symbol} @ {domain.format_price(order.fill_price_milli)}"
-    if order.step == "capture":
+    if step == sagas.CAPTURE:
         return acc.CaptureHold(
             account_id=order.account_id,
             hold_id=hold_id(order.id),
@@ -42,15 +47,13 @@ def step_command(order: store.Order) -> Message:
             amount_minor=order.amount_minor,
             description=f"Buy {what}",
         )
-    if order.step == "credit":
-        return acc.CreditAccount(
-            account_id=order.account_id,
-            credit_id=credit_id(order.id),
-            source_account_id=PROCEEDS,
-            amount_minor=order.amount_minor,
-            description=f"Sell {what}",
-        )
-    raise ValueError(f"order {order.id} has no step to send")
+    return acc.CreditAccount(
+        account_id=order.account_id,
+        credit_id=credit_id(order.id),
+        source_account_id=PROCEEDS,
+        amount_minor=order.amount_minor,
+        description=f"Sell {what}",
+    )
 
 
 def transfer_command(transfer: store.BankTransfer) -> acc.TransferFunds:
@@ -71,7 +74,7 @@ def order_event(kind: type[ev.OrderEvent], order: store.Order, **extra: object) 
 
 
 def cancelled_event(order: store.Order, released_minor: int) -> ev.OrderEvent:
-    return order_event(ev.OrderCancelled, order, reason=order.reason or "customer", released_minor=released_minor)
+    return order_event(ev.OrderCancelled, order, reason=order.reason or sagas.CUSTOMER, released_minor=released_minor)
 
 
 def execution_event(kind: type[ev.OrderMatched], order: store.Order, **extra: object) -> ev.OrderEvent:
@@ -97,7 +100,7 @@ def transfer_event(kind: type[ev.BankTransferEvent], t: store.BankTransfer, **ex
         to_account_id=t.to_account_id,
         amount_minor=t.amount_minor,
         currency=t.currency,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

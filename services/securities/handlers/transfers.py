@@ -1,20 +1,22 @@
 """Bank-securities transfers: one TransferFunds between the customer's own accounts,
-answered by accounts, re-sent or given up by the sweeper."""
+sent again by the sweeper until accounts answers (`domain.BankTransferSaga` decides)."""
 
 from __future__ import annotations
 
-import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.securities import domain, store
+from services.securities.domain.sagas import BANK_TRANSFER, TRANSFER
 from services.securities.handlers.context import TRANSFER_PREFIX, Context, ours
 from services.securities.handlers.messages import transfer_command, transfer_event
 from shared.events import accounts as acc
 from shared.events import securities as ev
 from shared.kafka.messaging import UnitOfWork
-
-log = logging.getLogger(__name__)
+from shared.saga.model import COMPLETED, FAILED, Decision, advance
+from shared.saga.store import correlated
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,13 @@ class TransferRequest:
 
 
 async def request_transfer(
-    ctx: Context, uow: UnitOfWork, *, customer_id: str, key: str | None, req: TransferRequest
+    ctx: Context,
+    uow: UnitOfWork,
+    *,
+    customer_id: str,
+    key: str | None,
+    req: TransferRequest,
+    correlation_id: str | None = None,
 ) -> tuple[store.BankTransfer, bool]:
     """Move cash between the customer's bank and securities cash accounts with one
     `TransferFunds` (the customer's own money: it does not count toward KYC limits)."""
@@ -41,6 +49,8 @@ async def request_transfer(
     now = ctx.clock.now()
     transfer = store.BankTransfer(
         id=str(uuid.uuid4()),
+        kind=BANK_TRANSFER,
+        attempts=0,
         customer_id=customer_id,
         idempotency_key=key,
         direction=req.direction,
@@ -48,43 +58,48 @@ async def request_transfer(
         to_account_id=req.to_account_id,
         amount_minor=req.amount_minor,
         currency=req.currency,
-        status="pending",
-        attempts=1,
-        step_deadline_at=ctx.deadline(),
+        correlation_id=correlation_id,
         created_at=now,
         updated_at=now,
     )
     session.add(transfer)
     await session.flush()
-    uow.publish(transfer_event(ev.BankTransferRequested, transfer))
-    uow.publish(transfer_command(transfer))
+    with correlated(correlation_id):
+        uow.publish(transfer_event(ev.BankTransferRequested, transfer))
+    _carry_out(ctx, uow, transfer, ctx.transfers.on_requested())
     return transfer, True
 
 
 async def when_funds_transferred_complete_transfer(ctx: Context, uow: UnitOfWork, msg: acc.FundsTransferred) -> None:
-    transfer = await _transfer_for(uow, msg.transfer_id)
-    # A transfer given up on (timeout) that accounts did apply after all completes:
-    # the ledger is the truth.
-    if transfer is None or not (
-        transfer.status == "pending" or (transfer.status == "failed" and transfer.reason == "timeout")
-    ):
-        return
-    transfer.status, transfer.reason, transfer.detail = "completed", None, None
-    transfer.step_deadline_at, transfer.updated_at = None, ctx.clock.now()
-    uow.publish(transfer_event(ev.BankTransferCompleted, transfer))
+    if (transfer := await _transfer_for(uow, msg.transfer_id)) is not None:
+        _carry_out(ctx, uow, transfer, ctx.transfers.on_transferred(transfer))
 
 
 async def when_transfer_rejected_fail_transfer(ctx: Context, uow: UnitOfWork, msg: acc.TransferRejected) -> None:
-    transfer = await _transfer_for(uow, msg.transfer_id)
-    if transfer is None or transfer.status != "pending":
+    if (transfer := await _transfer_for(uow, msg.transfer_id)) is not None:
+        _carry_out(ctx, uow, transfer, ctx.transfers.on_transfer_rejected(transfer, msg.reason, msg.detail))
+
+
+async def transfers_overdue(ctx: Context, uow: UnitOfWork, ids: Sequence[str], now: datetime) -> None:
+    """The sweeper's hand-off: each transfer still unanswered sends its command again."""
+    for transfer_id in ids:
+        transfer = await store.transfer_for_update(uow.session, transfer_id)
+        if transfer is not None and transfer.deadline_at is not None and transfer.deadline_at < now:
+            _carry_out(ctx, uow, transfer, ctx.transfers.on_deadline(transfer))
+
+
+def _carry_out(ctx: Context, uow: UnitOfWork, transfer: store.BankTransfer, decision: Decision) -> None:
+    if decision.ignored:
         return
-    _fail_transfer(ctx, uow, transfer, msg.reason, msg.detail)
-
-
-def _fail_transfer(ctx: Context, uow: UnitOfWork, transfer: store.BankTransfer, reason: str, detail: str) -> None:
-    transfer.status, transfer.reason, transfer.detail = "failed", reason, detail[:300]
-    transfer.step_deadline_at, transfer.updated_at = None, ctx.clock.now()
-    uow.publish(transfer_event(ev.BankTransferFailed, transfer, reason=reason, detail=detail[:300]))
+    with correlated(transfer.correlation_id):
+        for step in advance(transfer, decision, ctx.clock.now(), ctx.transfers.timeouts):
+            if step == TRANSFER:
+                uow.publish(transfer_command(transfer))
+        if decision.outcome == COMPLETED:
+            uow.publish(transfer_event(ev.BankTransferCompleted, transfer))
+        elif decision.outcome == FAILED:
+            detail = transfer.detail or ""
+            uow.publish(transfer_event(ev.BankTransferFailed, transfer, reason=transfer.reason or "", detail=detail))
 
 
 async def _transfer_for(uow: UnitOfWork, business_id: str) -> store.BankTransfer | None:
@@ -92,16 +107,3 @@ async def _transfer_for(uow: UnitOfWork, business_id: str) -> store.BankTransfer
     if transfer_id is None:
         return None
     return await store.transfer_for_update(uow.session, transfer_id)
-
-
-async def resend_or_fail_transfer(ctx: Context, uow: UnitOfWork, transfer: store.BankTransfer) -> None:
-    if transfer.status != "pending":
-        return
-    transfer.updated_at = ctx.clock.now()
-    if transfer.attempts < ctx.settings.max_attempts:
-        transfer.attempts += 1
-        transfer.step_deadline_at = ctx.deadline()
-        uow.publish(transfer_command(transfer))
-        return
-    log.warning("transfer %s unanswered after %d sends; giving up", transfer.id, transfer.attempts)
-    _fail_transfer(ctx, uow, transfer, "timeout", "accounts did not answer in time")

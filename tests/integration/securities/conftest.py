@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,27 +17,41 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.securities.config import SecuritiesSettings
-from services.securities.handlers import Context
 from services.securities.main import create_app
+from services.securities.settings import SecuritiesSettings, Settings
+from shared.bootstrap import Overrides
+from shared.clock import Clock
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, SECURITIES_EVENTS
 from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
 from tests.integration.harness import Bank, Tap
-from tests.integration.pg import drop_schema, use_schema
+from tests.integration.pg import drop_schema
 from tests.integration.securities.harness import Brokerage
 
 PG_SCHEMA = "securities_tests"
 # Tests drive prices and time; the sweeper still runs (expiries, timeouts), briskly.
-TEST_SETTINGS = {"tick_interval_ms": 0, "sweep_interval_s": 0.1, "market_seed": 7}
+TEST_SETTINGS: dict[str, Any] = {"tick_interval_ms": 0, "sweep_interval_s": 0.1, "market_seed": 7}
 
 
-def _securities_app(backend: str, url: str, schema: str, bootstrap_servers: str, bank: Bank, ctx: Context) -> FastAPI:
-    app = create_app(
-        settings_for("securities", url, bootstrap_servers), ctx, accounts_transport=httpx.ASGITransport(app=bank.app)
-    )
-    if backend != "sqlite":
-        use_schema(app.state.runtime.db, schema)
-    return app
+async def _app(
+    backend: str,
+    url: str,
+    schema: str,
+    bootstrap_servers: str,
+    bank: Bank,
+    suffix: str,
+    clock: Clock | None,
+    **knobs: Any,
+) -> FastAPI:
+    """securities on its own database (on PostgreSQL, in `schema`), consuming accounts'
+    facts in the group `securities<suffix>`, asking the in-process accounts app for
+    customers' accounts."""
+    settings = settings_for(
+        "securities", url, bootstrap_servers, pg_schema=schema if backend != "sqlite" else None, cls=Settings
+    ).model_copy(update={"securities": SecuritiesSettings(**(TEST_SETTINGS | knobs))})
+    if EXTERNAL_BROKER or suffix:
+        await _start_group_at_end(bootstrap_servers, f"securities{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
+    overrides = Overrides(clock=clock, group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
+    return create_app(settings, overrides=overrides)
 
 
 @pytest.fixture(scope="package")
@@ -46,13 +59,8 @@ async def brokerage(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Brokerage]:
     url = await database_of("securities", backend, tmp_path_factory.mktemp("securities-sqlite"), PG_SCHEMA)
-    ctx = Context(settings=SecuritiesSettings(**TEST_SETTINGS))
-    app = _securities_app(backend, url, PG_SCHEMA, bootstrap_servers, bank, ctx)
-    if EXTERNAL_BROKER:
-        group = f"securities-test-{backend}-{uuid.uuid4().hex[:8]}"
-        for consumer in app.state.runtime.consumers:
-            consumer.name = group
-        await _start_group_at_end(bootstrap_servers, group, ACCOUNTS_EVENTS, settings_partitions(app))
+    suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
+    app = await _app(backend, url, PG_SCHEMA, bootstrap_servers, bank, suffix, None)
     # Scenarios move the sandbox clock days ahead (T+1, expiry); accounts' clock goes back
     # where it was when they are done, so the package's other tests never see it moved.
     bank_offset = bank.app.state.ctx.clock.offset
@@ -69,28 +77,21 @@ async def brokerage(
             bank.app.state.ctx.clock.offset = bank_offset
 
 
-def settings_partitions(app: FastAPI) -> int:
-    return int(app.state.runtime.settings.kafka.partitions)
-
-
 SpareFactory = Callable[..., AbstractAsyncContextManager[Brokerage]]
 
 
 @pytest.fixture
 def spare_brokerage(backend: str, bootstrap_servers: str, brokerage: Brokerage, tmp_path: Path) -> SpareFactory:
-    """Another securities app with its own database and settings and no consumer: it
-    sends commands to accounts but never hears the answers (a deaf saga), or serves a
-    test that needs other hours or fees."""
+    """Another securities app with its own database, consumer group and settings (other
+    timeouts, hours or fees), beside the package's. `clock`: its sandbox clock (the
+    package app's, to move both together; by default one of its own)."""
 
     @asynccontextmanager
-    async def start(*, clock_offset_s: float = 0, **overrides: Any) -> AsyncIterator[Brokerage]:
+    async def start(*, clock: Clock | None = None, **knobs: Any) -> AsyncIterator[Brokerage]:
         schema = f"securities_spare_{uuid.uuid4().hex[:8]}"
         url = await database_of("securities", backend, tmp_path, schema)
-        ctx = Context(settings=SecuritiesSettings(**(TEST_SETTINGS | overrides)))
-        ctx.clock.advance(timedelta(seconds=clock_offset_s))
-        app = _securities_app(backend, url, schema, bootstrap_servers, brokerage.bank, ctx)
-        runtime = app.state.runtime
-        runtime.consumers, runtime.consumer_specs = [], []
+        suffix = f"-spare-{uuid.uuid4().hex[:8]}"
+        app = await _app(backend, url, schema, bootstrap_servers, brokerage.bank, suffix, clock, **knobs)
         try:
             async with (
                 app.router.lifespan_context(app),

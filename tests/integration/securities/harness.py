@@ -5,11 +5,15 @@ sandbox price control, sagas watched on securities.events and accounts.commands.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from services.securities import store
 from services.securities.handlers import Context
 from shared.events import Envelope
 from shared.events.topics import ACCOUNTS_COMMANDS, SECURITIES_EVENTS
@@ -152,6 +156,29 @@ class Brokerage:
 
         return await eventually(probe, f"transfer {transfer_id} settled")  # type: ignore[no-any-return]
 
+    # --- the sagas -------------------------------------------------------------------------------
+
+    async def saga_of(self, order_id: str) -> tuple[str | None, str | None]:
+        """An order's saga as stored: (step, outcome)."""
+        async with self.app.state.runtime.db.read() as session:
+            order = await session.scalar(select(store.Order).where(store.Order.id == order_id))
+        assert order is not None, order_id
+        return order.step, order.outcome
+
+    @asynccontextmanager
+    async def accounts_silent(self) -> AsyncIterator[None]:
+        """accounts applies every command but its facts are lost (the sandbox's `drop`
+        fault on its outgoing messages) until the block ends."""
+        await self._accounts_fault({"mode": "drop", "duration_s": 600})
+        try:
+            yield
+        finally:
+            await self._accounts_fault({"mode": "none"})
+
+    async def _accounts_fault(self, body: dict[str, Any]) -> None:
+        r = await self.bank.http.put("/internal/faults", json=body, headers=self.bank.service_headers)
+        assert r.status_code == 200, r.text
+
     # --- what went over Kafka -------------------------------------------------------------------
 
     def events(self, subject: str) -> list[Envelope]:
@@ -175,10 +202,13 @@ class Brokerage:
         assert seen.envelope is not None
         return seen.envelope
 
-    def commands(self, account_id: str) -> list[Envelope]:
-        """What was sent to accounts about one account."""
+    def commands(self, account_id: str, **data: str) -> list[Envelope]:
+        """What was sent to accounts about one account (and, given `data`, one saga)."""
         return [
             s.envelope
             for s in self.tap.seen
-            if s.record.topic == ACCOUNTS_COMMANDS and s.envelope is not None and s.envelope.subject == account_id
+            if s.record.topic == ACCOUNTS_COMMANDS
+            and s.envelope is not None
+            and s.envelope.subject == account_id
+            and all(s.envelope.data.get(k) == v for k, v in data.items())
         ]

@@ -1,8 +1,10 @@
-"""Saga timeouts: a step nobody answers is re-sent, then given up cleanly; a late
-answer still wins, because the ledger is the truth. Trading hours in `a_share` mode.
+"""Saga deadlines on the sandbox clock: a step nobody answers is sent again (a
+reservation gives up and releases; a capture or a transfer is sent until accounts
+answers), and moving the clock a day ahead re-sends what is in flight instead of failing
+it. Trading hours in `a_share` mode.
 
-These run a second securities app that sends to accounts but never hears back (no
-consumer); a test hands it accounts' answers itself when it wants them heard."""
+accounts stays silent with the sandbox's drop fault: it applies every command, but its
+facts are lost until the test lets them through again."""
 
 from __future__ import annotations
 
@@ -10,115 +12,140 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from services.securities import handlers
-from shared.clock import BANK_TZ
-from shared.events import Envelope
+from shared.clock import BANK_TZ, Clock
 from shared.events import accounts as acc
+from shared.events import securities as ev
+from shared.saga.model import FAILED
+from tests.integration.harness import eventually
 from tests.integration.securities.conftest import SpareFactory
 from tests.integration.securities.harness import Brokerage
 
 pytestmark = pytest.mark.broker
 
-DEAF = {"step_timeout_s": 0.2, "max_attempts": 3, "sweep_interval_s": 0.05}
-
-
-async def _hear(spare: Brokerage, envelope: Envelope) -> None:
-    """Deliver one of accounts' facts to the deaf app, as its consumer would."""
-    handle = handlers.event_handlers(spare.ctx)[envelope.type]
-    async with spare.app.state.runtime.unit_of_work() as uow:
-        uow.causation = envelope
-        await handle(uow, envelope, envelope.message())
-
-
-async def _answer(brokerage: Brokerage, type_: str, **data: str) -> Envelope:
-    seen = await brokerage.bank.tap.wait_for(
-        lambda s: (
-            s.envelope is not None
-            and s.envelope.type == type_
-            and all(s.envelope.data.get(k) == v for k, v in data.items())
-        ),
-        what=f"{type_} {data}",
-    )
-    assert seen.envelope is not None
-    return seen.envelope
+BRISK = {"step_timeout_s": 0.2, "max_attempts": 3, "sweep_interval_s": 0.05}
 
 
 async def test_an_unanswered_reservation_is_resent_then_given_up_and_released(
     brokerage: Brokerage, spare_brokerage: SpareFactory
 ) -> None:
-    async with spare_brokerage(**DEAF) as spare:
+    async with spare_brokerage(**BRISK) as spare:
         investor = await spare.investor(20_000_00)
         await spare.set_price("000001", "10.52")
-        r = await spare.place(
-            investor, {"symbol": "000001", "side": "buy", "type": "limit", "quantity": 100, "price": "10.50"}
-        )
-        assert r.status_code == 202, r.text
-        order = await spare.until(investor, r.json()["id"], "rejected")
-        assert order["reason"] == "timeout"
-        hold_id = f"securities-order-{order['id']}"
-        await _answer(brokerage, acc.HoldReleased.TYPE, hold_id=hold_id)
-        sent = [c for c in brokerage.commands(investor.securities_id) if c.data.get("hold_id") == hold_id]
-        assert [c.type for c in sent] == [acc.ReserveFunds.TYPE] * 3 + [acc.ReleaseHold.TYPE]
+        async with spare.accounts_silent():
+            r = await spare.place(
+                investor, {"symbol": "000001", "side": "buy", "type": "limit", "quantity": 100, "price": "10.50"}
+            )
+            assert r.status_code == 202, r.text
+            order = await spare.until(investor, r.json()["id"], "rejected")
+            assert (order["reason"], order["detail"]) == ("timeout", "accounts did not answer the reserve step in time")
+            hold = {"hold_id": f"securities-order-{order['id']}"}
+            # The release is sent until accounts is heard: the hold must not outlive the order.
+            await eventually(lambda: len(spare.commands(investor.securities_id, **hold)) >= 5, "releases re-sent")
+            assert await spare.saga_of(order["id"]) == ("release", None)
+        assert await eventually(lambda: _ended(spare, order["id"]), "the release answered") == FAILED
+        sent = [c.type for c in spare.commands(investor.securities_id, **hold)]
+        assert sent[:3] == [acc.ReserveFunds.TYPE] * 3
+        assert set(sent[3:]) == {acc.ReleaseHold.TYPE}
         assert await spare.cash(investor.securities_id) == (20_000_00, 0)
+        assert (await spare.order(investor, order["id"]))["status"] == "rejected"
+        await spare.event(order["id"], ev.OrderRejected.TYPE)
 
 
-async def test_a_capture_answered_after_the_order_gave_up_still_fills_it(
-    brokerage: Brokerage, spare_brokerage: SpareFactory
+async def test_an_unanswered_capture_is_resent_until_accounts_answers_then_the_order_fills(
+    spare_brokerage: SpareFactory,
 ) -> None:
-    # Slower to give up than DEAF: the reservation's answer must be heard before it does.
-    async with spare_brokerage(**(DEAF | {"step_timeout_s": 0.5})) as spare:
+    async with spare_brokerage(**BRISK) as spare:
         investor = await spare.investor(20_000_00)
         await spare.set_price("000001", "10.52")
-        r = await spare.place(investor, {"symbol": "000001", "side": "buy", "type": "market", "quantity": 100})
-        order_id = r.json()["id"]
-        hold_id = f"securities-order-{order_id}"
-        # accounts holds the cash; the reply reaches the deaf app "late", before it gives up.
-        reserved = await _answer(brokerage, acc.FundsReserved.TYPE, hold_id=hold_id)
-        await _hear(spare, reserved)
-        assert (await spare.order(investor, order_id))["status"] == "filling"
-        # accounts captures 10.52 x 100 + 5.00; the app never hears it and gives up ...
-        captured = await _answer(brokerage, acc.HoldCaptured.TYPE, hold_id=hold_id)
-        gave_up = await spare.until(investor, order_id, "rejected")
-        assert (gave_up["reason"], gave_up["filled_price"]) == ("timeout", "10.52")
-        assert (await spare.positions(investor))["items"] == []
-        # ... until the answer arrives after all: the money moved, so the order filled.
-        await _hear(spare, captured)
-        filled = await spare.order(investor, order_id)
-        assert (filled["status"], filled["reason"], filled["amount_minor"]) == ("filled", None, 1_052_00 + 500)
+        buy = await spare.buy(investor, "000001", 100, "10.50")
+        hold = {"hold_id": f"securities-order-{buy['id']}"}
+        async with spare.accounts_silent():
+            await spare.set_price("000001", "10.40")  # crosses the limit: the buy trades at 10.50
+
+            def captures() -> int:
+                return sum(c.type == acc.CaptureHold.TYPE for c in spare.commands(investor.securities_id, **hold))
+
+            # More sends than a reservation gets: a capture is never given up.
+            await eventually(lambda: captures() > BRISK["max_attempts"], "captures re-sent")
+            assert (await spare.order(investor, buy["id"]))["status"] == "filling"
+            # accounts applied the first capture and answered the others with the same fact.
+            assert await spare.cash(investor.securities_id) == (20_000_00 - 1_050_00 - 500, 0)
+        filled = await spare.until(investor, buy["id"], "filled")
+        assert (filled["filled_price"], filled["amount_minor"], filled["reason"]) == ("10.50", 1_050_00 + 500, None)
         [position] = (await spare.positions(investor))["items"]
-        assert (position["quantity"], position["cost_minor"]) == (100, 1_052_00 + 500)
-        assert await spare.cash(investor.securities_id) == (20_000_00 - 1_052_00 - 500, 0)
+        assert (position["quantity"], position["cost_minor"]) == (100, 1_050_00 + 500)
+        assert await spare.cash(investor.securities_id) == (20_000_00 - 1_050_00 - 500, 0)
 
 
-async def test_an_unanswered_transfer_fails_then_completes_when_the_answer_comes(
+async def test_an_unanswered_transfer_is_resent_until_accounts_answers(spare_brokerage: SpareFactory) -> None:
+    async with spare_brokerage(**BRISK) as spare:
+        investor = await spare.investor(0, checking_minor=500_00)
+        async with spare.accounts_silent():
+            r = await spare.transfer(investor, {"from": "bank", "amount": "200.00"})
+            transfer_id = r.json()["id"]
+            sent = {"transfer_id": f"securities-transfer-{transfer_id}"}
+            await eventually(
+                lambda: len(spare.commands(investor.checking_id, **sent)) > BRISK["max_attempts"], "transfers re-sent"
+            )
+            pending = await spare.http.get(f"/v1/securities/transfers/{transfer_id}", headers=investor.headers)
+            assert pending.json()["status"] == "pending"
+            assert await spare.cash(investor.securities_id) == (200_00, 0)  # applied once, for every send
+        done = await spare.transfer_settled(investor, transfer_id)
+        assert (done["status"], done["reason"]) == ("completed", None)
+        assert await spare.bank.balances(investor.checking_id, investor.securities_id) == [(300_00, 0), (200_00, 0)]
+
+
+async def test_moving_the_clock_days_ahead_resends_the_steps_in_flight_instead_of_failing_them(
     brokerage: Brokerage, spare_brokerage: SpareFactory
 ) -> None:
-    async with spare_brokerage(**DEAF) as spare:
-        investor = await spare.investor(0, checking_minor=500_00)
-        r = await spare.transfer(investor, {"from": "bank", "amount": "200.00"})
-        transfer_id = r.json()["id"]
-        failed = await spare.transfer_settled(investor, transfer_id)
-        assert (failed["status"], failed["reason"]) == ("failed", "timeout")
-        command_id = f"securities-transfer-{transfer_id}"
-        sent = [c for c in brokerage.commands(investor.checking_id) if c.data.get("transfer_id") == command_id]
-        assert len(sent) == 3
-        moved = await _answer(brokerage, acc.FundsTransferred.TYPE, transfer_id=command_id)
-        assert await spare.cash(investor.securities_id) == (200_00, 0)  # applied once, for all three sends
-        await _hear(spare, moved)
-        r = await spare.http.get(f"/v1/securities/transfers/{transfer_id}", headers=investor.headers)
-        assert (r.json()["status"], r.json()["reason"]) == ("completed", None)
+    # Steps wait a minute, so only the clock's moves make them overdue; the spare app
+    # reads the package app's clock, which `advance_days` moves with accounts'.
+    async with spare_brokerage(clock=brokerage.ctx.clock, step_timeout_s=60, max_attempts=2) as spare:
+        investor = await spare.investor(20_000_00, checking_minor=500_00)
+        await spare.set_price("000001", "10.52")
+        buy = await spare.buy(investor, "000001", 100, "10.50")
+        hold = {"hold_id": f"securities-order-{buy['id']}"}
+        async with spare.accounts_silent():
+            await spare.set_price("000001", "10.40")  # the buy is matched: its capture is in flight
+            r = await spare.transfer(investor, {"from": "bank", "amount": "200.00"})
+            transfer_id = r.json()["id"]
+            sent = {"transfer_id": f"securities-transfer-{transfer_id}"}
+
+            def sends() -> tuple[int, int]:
+                captures = spare.commands(investor.securities_id, **hold)
+                transfers = spare.commands(investor.checking_id, **sent)
+                return sum(c.type == acc.CaptureHold.TYPE for c in captures), len(transfers)
+
+            await eventually(lambda: sends() == (1, 1), "the capture and the transfer sent")
+            # Each move makes both overdue once: one more send each, past max_attempts too.
+            for moves in (1, 2):
+                await brokerage.advance_days(1)
+                await eventually(lambda moves=moves: sends() == (1 + moves, 1 + moves), f"re-sent after move {moves}")
+            assert (await spare.order(investor, buy["id"]))["status"] == "filling"
+            transfer = await spare.http.get(f"/v1/securities/transfers/{transfer_id}", headers=investor.headers)
+            assert transfer.json()["status"] == "pending"
+        # Heard again, the next send is answered.
+        await brokerage.advance_days(1)
+        assert (await spare.until(investor, buy["id"], "filled"))["amount_minor"] == 1_050_00 + 500
+        assert (await spare.transfer_settled(investor, transfer_id))["status"] == "completed"
+        assert await spare.cash(investor.securities_id) == (20_000_00 + 200_00 - 1_050_00 - 500, 0)
 
 
-def _next_saturday_morning_offset_s() -> float:
+async def _ended(spare: Brokerage, order_id: str) -> str | None:
+    step, outcome = await spare.saga_of(order_id)
+    return outcome if step is None else None
+
+
+def _next_saturday_morning_offset() -> timedelta:
     now = datetime.now(BANK_TZ)
     target = (now + timedelta(days=(5 - now.weekday()) % 7)).replace(hour=10, minute=0, second=0, microsecond=0)
     if target <= now:
         target += timedelta(days=7)
-    return (target - now).total_seconds()
+    return target - now
 
 
 async def test_outside_a_share_hours_orders_and_transfers_are_refused(spare_brokerage: SpareFactory) -> None:
-    async with spare_brokerage(hours_mode="a_share", clock_offset_s=_next_saturday_morning_offset_s()) as spare:
+    async with spare_brokerage(hours_mode="a_share", clock=Clock(_next_saturday_morning_offset())) as spare:
         investor = await spare.investor(10_000_00, checking_minor=10_000_00)
         r = await spare.place(investor, {"symbol": "601398", "side": "buy", "type": "market", "quantity": 100})
         assert r.status_code == 409, r.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -18,7 +18,6 @@ from services.securities.domain import (
     OddLot,
     OffTick,
     PriceOutsideLimits,
-    after_close,
     change_bp,
     check_buy_quantity,
     check_price_in_band,
@@ -29,6 +28,7 @@ from services.securities.domain import (
     market_open,
     parse_price,
     price_band,
+    session_end,
     trade_value_minor,
 )
 from shared.clock import BANK_TZ
@@ -235,10 +235,9 @@ def test_a_share_trading_hours(when: str, open_: bool) -> None:
     assert market_open(HoursMode.ALWAYS_OPEN, _beijing(when)) is True
 
 
-def test_day_orders_lapse_after_the_close_only_in_a_share_mode() -> None:
-    assert after_close(HoursMode.A_SHARE, _beijing("2024-06-03 15:00:00"))
-    assert not after_close(HoursMode.A_SHARE, _beijing("2024-06-03 14:59:00"))
-    assert not after_close(HoursMode.ALWAYS_OPEN, _beijing("2024-06-03 23:00:00"))
+def test_day_orders_lapse_at_the_close_in_a_share_mode_and_at_midnight_otherwise() -> None:
+    assert session_end(HoursMode.A_SHARE, date(2024, 6, 3)) == _beijing("2024-06-03 15:00:00")
+    assert session_end(HoursMode.ALWAYS_OPEN, date(2024, 6, 3)) == _beijing("2024-06-04 00:00:00")
 
 
 @pytest.mark.parametrize("text", ["600519", "600519.SH", "sh600519", " 600519.sh "])

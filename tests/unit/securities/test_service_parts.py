@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.securities.config import SecuritiesSettings
 from services.securities.domain import HoursMode, Market
 from services.securities.handlers import Context
+from services.securities.settings import SecuritiesSettings
 from services.securities.stream import QUEUE_SIZE, QuoteHub
 
 

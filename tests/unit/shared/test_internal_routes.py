@@ -19,6 +19,7 @@ from services.insurance.settings import Settings as InsuranceProcessSettings
 from services.payments.main import create_app as payments_app
 from services.payments.settings import Settings as PaymentsProcessSettings
 from services.securities.main import create_app as securities_app
+from services.securities.settings import Settings as SecuritiesProcessSettings
 from shared.auth import TokenIssuer
 from shared.settings import AuthSettings, DbSettings, Settings
 
@@ -32,7 +33,11 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
 
 
 # Processes with knobs of their own take their own subclass of Settings.
-SETTINGS: dict[str, type[Settings]] = {"payments": PaymentsProcessSettings, "insurance": InsuranceProcessSettings}
+SETTINGS: dict[str, type[Settings]] = {
+    "payments": PaymentsProcessSettings,
+    "securities": SecuritiesProcessSettings,
+    "insurance": InsuranceProcessSettings,
+}
 
 
 def settings(service: str, directory: Path) -> Settings:

@@ -113,3 +113,21 @@ def test_an_ignored_decision_changes_nothing() -> None:
 
     assert advance(row, IGNORE, NOW + STEP, Timeouts()) == ()
     assert row == before
+
+
+def test_a_step_may_wait_until_a_deadline_of_its_own() -> None:
+    row = Row()
+    session_end = NOW + timedelta(hours=7)
+
+    sent = advance(row, move("rest", deadline=session_end), NOW, Timeouts(step=STEP))
+
+    assert sent == ("rest",)
+    assert (row.step, row.attempts, row.deadline_at) == ("rest", 1, session_end)
+
+
+def test_a_reason_without_a_detail_keeps_none() -> None:
+    row = Row()
+
+    advance(row, move("release", "customer"), NOW, Timeouts())
+
+    assert (row.reason, row.detail) == ("customer", None)

@@ -1,5 +1,4 @@
-"""The securities service's own settings (env prefix SECURITIES_), beside the
-process-wide `Settings` every service shares."""
+"""The securities process's settings: the shared ones, and its own knobs (env prefix SECURITIES_)."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.securities.domain import FeeSchedule, HoursMode
+from shared import settings as shared
 from shared.money import to_minor
 
 
@@ -28,8 +28,9 @@ class SecuritiesSettings(BaseSettings):
     # Price alerts: moves from the previous close, in percent (JSON list in the env).
     alert_thresholds_pct: list[Decimal] = Field(default_factory=lambda: [Decimal(5)])
     alert_rearm_pct: Decimal = Field(default=Decimal("0.5"), ge=0)
-    # Sagas: a step that hears nothing for step_timeout_s is re-sent; after
-    # max_attempts sends it fails cleanly. The sweeper wakes every sweep_interval_s.
+    # Sagas: a step that hears nothing for step_timeout_s (on the sandbox clock, longer
+    # with each send) is sent again; a reservation gives up after max_attempts sends.
+    # The sweeper wakes every sweep_interval_s.
     step_timeout_s: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=5, ge=1)
     sweep_interval_s: float = Field(default=1.0, gt=0)
@@ -47,3 +48,11 @@ class SecuritiesSettings(BaseSettings):
 
     def alert_rearm_bp(self) -> int:
         return int(self.alert_rearm_pct * 100)
+
+
+class Settings(shared.Settings):
+    securities: SecuritiesSettings = Field(default_factory=SecuritiesSettings)
+
+
+def from_environment() -> Settings:
+    return shared.service_settings("securities", Settings)
