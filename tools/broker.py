@@ -160,8 +160,8 @@ def run_foreground(port: int) -> None:
 
     signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        assert broker.process is not None
-        broker.process.wait()
+        if broker.process is not None:
+            broker.process.wait()
     except KeyboardInterrupt:
         pass
     finally:

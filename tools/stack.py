@@ -88,6 +88,13 @@ class _Process:
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The started process (for a process that was never started, an error)."""
+        if self.popen is None:
+            raise StackError(f"{self.name} was never started")
+        return self.popen
+
 
 def _pdeathsig_preexec() -> Callable[[], None] | None:
     """A preexec_fn asking Linux to SIGTERM the child when its parent thread dies, so a
@@ -248,22 +255,20 @@ class Stack:
                 proc.popen.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
         deadline = time.monotonic() + STOP_GRACE_S
         for proc in alive:
-            assert proc.popen is not None
             try:
-                proc.popen.wait(max(0.0, deadline - time.monotonic()))
+                proc.process.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                proc.popen.wait()
+                proc.process.kill()
+                proc.process.wait()
         if self.broker is not None and self.broker.running():
             self.broker.expected_exit = True
-            assert self.broker.popen is not None
-            self.broker.popen.terminate()
+            self.broker.process.terminate()
             try:
-                self.broker.popen.wait(STOP_GRACE_S + 2)  # it gives Tansu 5 s itself
+                self.broker.process.wait(STOP_GRACE_S + 2)  # it gives Tansu 5 s itself
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.broker.popen.pid, signal.SIGKILL)
-                self.broker.popen.wait()
+                    os.killpg(self.broker.process.pid, signal.SIGKILL)
+                self.broker.process.wait()
         if self.broker is not None and self.broker.popen and self.broker.popen.stdout:
             self.broker.popen.stdout.close()
         if self._spawner is not None:
@@ -275,22 +280,20 @@ class Stack:
         proc = self._process(name)
         if proc.running():
             proc.expected_exit = True
-            assert proc.popen is not None
-            proc.popen.kill()
-            proc.popen.wait()
+            proc.process.kill()
+            proc.process.wait()
 
     def restart(self, name: str, timeout_s: float = 20, progress: Progress | None = None) -> None:
         """Start one process again with the environment it had, and wait until ready."""
         proc = self._process(name)
         if proc.running():
             proc.expected_exit = True
-            assert proc.popen is not None
-            proc.popen.terminate()
+            proc.process.terminate()
             try:
-                proc.popen.wait(STOP_GRACE_S)
+                proc.process.wait(STOP_GRACE_S)
             except subprocess.TimeoutExpired:
-                proc.popen.kill()
-                proc.popen.wait()
+                proc.process.kill()
+                proc.process.wait()
         if not proc.env:
             raise StackError(f"{name} was never started: call start() first")
         self._spawn(proc)
@@ -347,17 +350,19 @@ class Stack:
         )
         proc.env = dict(os.environ)  # `-c` puts the cwd, the project root, on sys.path
         self._spawn(proc, stdout=subprocess.PIPE)
-        assert proc.popen is not None and proc.popen.stdout is not None
+        launcher, out = proc.process, proc.process.stdout
+        if out is None:
+            raise StackError("the broker launcher has no output to read its address from")
         deadline = time.monotonic() + min(timeout_s, 20)
         while time.monotonic() < deadline:
-            if proc.popen.poll() is not None:
+            if launcher.poll() is not None:
                 raise StackError(
-                    f"the embedded broker exited with code {proc.popen.returncode}; last lines of "
+                    f"the embedded broker exited with code {launcher.returncode}; last lines of "
                     f"{self.broker_log}:\n" + tail(self.broker_log, offset=proc.log_offset)
                 )
-            ready, _, _ = select.select([proc.popen.stdout], [], [], POLL_INTERVAL_S)
+            ready, _, _ = select.select([out], [], [], POLL_INTERVAL_S)
             if ready:
-                host, _, port = proc.popen.stdout.readline().decode().strip().rpartition(":")
+                host, _, port = out.readline().decode().strip().rpartition(":")
                 if host and port.isdigit():  # the launcher prints host:port once it answers
                     self._bootstrap = f"{host}:{port}"
                     proc.port = int(port)
@@ -403,10 +408,9 @@ class Stack:
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while pending:
                 for name, proc in list(pending.items()):
-                    assert proc.popen is not None
-                    if proc.popen.poll() is not None:
+                    if proc.process.poll() is not None:
                         raise StackError(
-                            f"{name} exited with code {proc.popen.returncode} before it was "
+                            f"{name} exited with code {proc.process.returncode} before it was "
                             f"ready; last lines of {proc.log_path}:\n" + tail(proc.log_path, offset=proc.log_offset)
                         )
                     try:
@@ -542,8 +546,7 @@ def run(args: argparse.Namespace) -> int:
         except StackError as e:
             print(f"\nSandbank did not start: {e}", file=sys.stderr)
             return 1
-        assert stack.started_at is not None
-        elapsed = time.monotonic() - stack.started_at
+        elapsed = time.monotonic() - (stack.started_at or time.monotonic())
         info.update(state="running", bootstrap_servers=stack.bootstrap_servers)
         _write_run_info(data_dir, info)
         print(_banner(stack, elapsed), flush=True)

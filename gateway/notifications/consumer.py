@@ -1,5 +1,4 @@
-"""The services' events a customer is told about (group `<service>-notifications`), and the
-completed transfers that teach step-up's new-payee rule who each customer has paid."""
+"""The services' events a customer is told about (group `<service>-notifications`)."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from shared.clock import Clock
-from shared.events import Envelope, Message
+from shared.events import Envelope
 from shared.events import insurance as ins
 from shared.events import payments as pay
 from shared.events import securities as sec
@@ -18,8 +17,8 @@ from shared.runtime import ConsumerSpec
 
 
 class Notifier:
-    """Turns events into stored notifications (gateway/notify.py says what they read) and
-    learns which payees each customer has paid, for step-up's new-payee rule."""
+    """Turns events into stored notifications (notify.py says what they read). Each handler
+    is registered under its event's type, so it is given exactly that event."""
 
     def __init__(self, hub: NotificationHub, clock: Clock) -> None:
         self.hub = hub
@@ -30,41 +29,36 @@ class Notifier:
             uow, self.hub, drafts, event_id=envelope.id, event_at=envelope.time, now=self.clock.now()
         )
 
-    async def when_payment_completed_notify_both_sides(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, pay.PaymentCompleted)
+    async def when_payment_completed_notify_both_sides(
+        self, uow: UnitOfWork, e: Envelope, m: pay.PaymentCompleted
+    ) -> None:
         await self._store(uow, e, notify.payment_completed(m))
 
-    async def when_payment_failed_notify_payer(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, pay.PaymentFailed)
+    async def when_payment_failed_notify_payer(self, uow: UnitOfWork, e: Envelope, m: pay.PaymentFailed) -> None:
         await self._store(uow, e, notify.payment_failed(m))
 
-    async def when_order_filled_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, sec.OrderFilled)
+    async def when_order_filled_notify(self, uow: UnitOfWork, e: Envelope, m: sec.OrderFilled) -> None:
         await self._store(uow, e, notify.order_filled(m))
 
-    async def when_order_rejected_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, sec.OrderRejected)
+    async def when_order_rejected_notify(self, uow: UnitOfWork, e: Envelope, m: sec.OrderRejected) -> None:
         await self._store(uow, e, notify.order_rejected(m))
 
-    async def when_price_alerted_notify_watchers(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, sec.PriceAlerted)
+    async def when_price_alerted_notify_watchers(self, uow: UnitOfWork, e: Envelope, m: sec.PriceAlerted) -> None:
         watchers = await notifications.watchers(uow.session, m.symbol)
         await self._store(uow, e, notify.price_alert(m, watchers))
 
-    async def when_policy_issued_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, ins.PolicyIssued)
+    async def when_policy_issued_notify(self, uow: UnitOfWork, e: Envelope, m: ins.PolicyIssued) -> None:
         await self._store(uow, e, notify.policy_issued(m))
 
-    async def when_policy_purchase_failed_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, ins.PolicyPurchaseFailed)
+    async def when_policy_purchase_failed_notify(
+        self, uow: UnitOfWork, e: Envelope, m: ins.PolicyPurchaseFailed
+    ) -> None:
         await self._store(uow, e, notify.policy_purchase_failed(m))
 
-    async def when_claim_changed_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, ins.ClaimEvent)
+    async def when_claim_changed_notify(self, uow: UnitOfWork, e: Envelope, m: ins.ClaimEvent) -> None:
         await self._store(uow, e, notify.claim_changed(e.type, m))
 
-    async def when_claim_paid_notify(self, uow: UnitOfWork, e: Envelope, m: Message) -> None:
-        assert isinstance(m, ins.ClaimPaid)
+    async def when_claim_paid_notify(self, uow: UnitOfWork, e: Envelope, m: ins.ClaimPaid) -> None:
         await self._store(uow, e, notify.claim_paid(m))
 
     def handlers(self) -> dict[str, Handler]:

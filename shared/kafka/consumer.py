@@ -43,8 +43,9 @@ class Batch:
 
 
 # A message's handler: called with the consumer's batch, or the unit of work itself
-# where the consumer has no batch of its own.
-Handler = Callable[[Any, Envelope, Message], Awaitable[None]]
+# where the consumer has no batch of its own. It is registered under one message type and
+# given exactly that type's message, so it may annotate the message as that class.
+Handler = Callable[[Any, Envelope, Any], Awaitable[None]]
 BatchFactory = Callable[[UnitOfWork], Batch]
 
 
@@ -165,7 +166,8 @@ class ConsumerLoop:
         return total
 
     async def run(self) -> None:
-        assert self.consumer is not None, "start() first"
+        if self.consumer is None:
+            raise RuntimeError("start() first")
         while True:
             batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batch:

@@ -45,7 +45,8 @@ class Producer:
 
     async def send_many(self, messages: Sequence[tuple[str, str | None, bytes, list[Header]]]) -> None:
         """Send (topic, key, value, headers) in order and wait until all are acknowledged."""
-        assert self._producer is not None, "start() first"
+        if self._producer is None:
+            raise RuntimeError("start() first")
         futures = [
             await self._producer.send(topic, value, key=key.encode() if key is not None else None, headers=headers)
             for topic, key, value, headers in messages
