@@ -72,18 +72,22 @@ class LoopWatch:
     collection) delays every request of the process by as much. Logged when one stall
     passes `warn_s`, and exported on /metrics as the worst since the last scrape."""
 
-    def __init__(self, interval_s: float = 0.05, warn_s: float = 0.1) -> None:
+    def __init__(
+        self, interval_s: float = 0.05, warn_s: float = 0.1, *, clock: Callable[[], float] | None = None
+    ) -> None:
         self.interval_s = interval_s
         self.warn_s = warn_s
+        # The loop's own clock unless given one (tests stall it without blocking anything).
+        self.clock = clock
         self.worst_s = 0.0
         self.stalls = 0
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        now = self.clock or asyncio.get_running_loop().time
         while True:
-            due = loop.time() + self.interval_s
+            due = now() + self.interval_s
             await asyncio.sleep(self.interval_s)
-            late = loop.time() - due
+            late = now() - due
             self.worst_s = max(self.worst_s, late)
             if late >= self.warn_s:
                 self.stalls += 1
