@@ -30,7 +30,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 # How long each step of `Runtime.stop` may take before it is cancelled and stop moves on:
-# well inside the supervisor's grace period, so a stuck step never costs a SIGKILL.
+# with CANCEL_GRACE_S, one stuck step still fits in the local supervisor's 5 s grace
+# before it sends SIGKILL.
 STOP_STEP_S = 3.0
 # What a cancelled step gets to unwind before it is left behind.
 CANCEL_GRACE_S = 1.0
