@@ -30,7 +30,8 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 # How long each step of `Runtime.stop` may take before it is cancelled and stop moves on:
-# well inside the supervisor's grace period, so a stuck step never costs a SIGKILL.
+# with CANCEL_GRACE_S, one stuck step still fits in the local supervisor's 5 s grace
+# before it sends SIGKILL.
 STOP_STEP_S = 3.0
 # What a cancelled step gets to unwind before it is left behind.
 CANCEL_GRACE_S = 1.0
@@ -72,18 +73,22 @@ class LoopWatch:
     collection) delays every request of the process by as much. Logged when one stall
     passes `warn_s`, and exported on /metrics as the worst since the last scrape."""
 
-    def __init__(self, interval_s: float = 0.05, warn_s: float = 0.1) -> None:
+    def __init__(
+        self, interval_s: float = 0.05, warn_s: float = 0.1, *, clock: Callable[[], float] | None = None
+    ) -> None:
         self.interval_s = interval_s
         self.warn_s = warn_s
+        # The loop's own clock unless given one (tests stall it without blocking anything).
+        self.clock = clock
         self.worst_s = 0.0
         self.stalls = 0
 
     async def run(self) -> None:
-        loop = asyncio.get_running_loop()
+        now = self.clock or asyncio.get_running_loop().time
         while True:
-            due = loop.time() + self.interval_s
+            due = now() + self.interval_s
             await asyncio.sleep(self.interval_s)
-            late = loop.time() - due
+            late = now() - due
             self.worst_s = max(self.worst_s, late)
             if late >= self.warn_s:
                 self.stalls += 1

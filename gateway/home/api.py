@@ -29,6 +29,7 @@ from gateway.home.schemas import (
 )
 from gateway.notifications import store as notifications
 from gateway.routing.upstream import UpstreamResponse, Upstreams
+from shared.aio import within
 from shared.errors import ServiceUnavailable
 from shared.money import format_minor
 from shared.schemas.accounts import AccountPublic
@@ -47,7 +48,7 @@ async def _ask(
 ) -> Any:
     """The JSON body of a 200, or None for anything else (logged, never raised)."""
     try:
-        answer: UpstreamResponse = await asyncio.wait_for(
+        answer: UpstreamResponse = await within(
             upstreams.call(service, "GET", path, token=token, params=params), timeout_s
         )
     except (ServiceUnavailable, TimeoutError) as exc:

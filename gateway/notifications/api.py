@@ -3,7 +3,6 @@ and the watchlist whose price alerts become notifications."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -19,6 +18,7 @@ from gateway.identity.sessions import Sessions
 from gateway.notifications import store
 from gateway.notifications.hub import NotificationHub, TooManyStreams
 from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
+from shared.aio import within
 from shared.db import Database
 from shared.problems import Problem, not_found
 
@@ -179,7 +179,7 @@ async def stream_events(
                     break
             woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(subscriber.event.wait(), timeout=keepalive_s)
+                await within(subscriber.event.wait(), keepalive_s)
                 woken = True
             if not await sessions.active(session_id):
                 return  # logged out or revoked: the phone must log in again

@@ -12,6 +12,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import insert
 
+from shared.aio import within
 from shared.db import Database
 from shared.events.envelope import Envelope, Message, UnknownMessageType, utcnow
 from shared.events.topics import dlq
@@ -194,7 +195,7 @@ class ConsumerLoop:
         try:
             # aiokafka retries a commit for as long as the group has no coordinator: bounded,
             # so a lost coordinator cannot stall the loop or its shutdown.
-            await asyncio.wait_for(self.consumer.commit(offsets), self.commit_timeout_s)
+            await within(self.consumer.commit(offsets), self.commit_timeout_s)
         except (CommitFailedError, KafkaError, TimeoutError) as exc:
             # A rebalance took the partitions, or the coordinator is gone; whoever reads them
             # next re-reads and the inbox makes that a no-op.

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import delete, func, select
 
+from shared.aio import within
 from shared.db import Database, QuickSelect
 from shared.kafka.messaging import MessagingTables
 from shared.kafka.producer import Header, Producer
@@ -93,7 +94,7 @@ class OutboxRelay:
                 continue
             if sent < self.batch_size:
                 try:
-                    await asyncio.wait_for(wake.wait(), timeout=self.idle_s)
+                    await within(wake.wait(), self.idle_s)
                 except TimeoutError:
                     continue
                 if self.linger_s:

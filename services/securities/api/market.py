@@ -3,7 +3,6 @@ sandbox price control."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from services.securities import domain, jobs, views
 from services.securities.api.deps import PROBLEM, ContextDep, RuntimeDep
 from services.securities.handlers import Context
+from shared.aio import within
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
 from shared.problems import Problem
 from shared.schemas.securities import InstrumentList, PriceSet, QuoteList, QuotePublic
@@ -91,7 +91,7 @@ async def stream_quotes(
                 yield _sse(quote, is_open)
             while True:
                 try:
-                    quote = await asyncio.wait_for(sub.queue.get(), heartbeat_s)
+                    quote = await within(sub.queue.get(), heartbeat_s)
                 except TimeoutError:
                     if await request.is_disconnected():
                         return

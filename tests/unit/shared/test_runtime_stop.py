@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData
 
+from shared.aio import within
 from shared.kafka.consumer import ConsumerLoop
 from shared.kafka.messaging import messaging_tables
+from shared.kafka.relay import OutboxRelay
 from shared.migrations import Migrations
 from shared.runtime import Runtime
 from shared.settings import AuthSettings, DbSettings, Settings
@@ -164,3 +166,32 @@ async def test_a_clean_stop_does_not_exit_the_process(runtime: Runtime, monkeypa
     await runtime.stop()
 
     assert [t for t in threading.enumerate() if isinstance(t, threading.Timer)] == [] and exits == []
+
+
+async def test_the_outbox_relay_ends_when_cancelled_as_a_commit_wakes_it(runtime: Runtime) -> None:
+    await runtime.db.create_all(metadata)
+    relay = OutboxRelay(runtime.db, tables, runtime.producer)
+    task = asyncio.create_task(relay.run())
+    await asyncio.sleep(0.05)  # idle: waiting for the next commit
+
+    runtime.db.outbox_written.set()  # a unit of work commits ...
+    task.cancel()  # ... in the same turn of the loop as the runtime stops
+    await asyncio.wait([task], timeout=5)
+
+    assert task.cancelled()
+
+
+async def test_within_passes_on_a_cancellation_that_lands_as_the_wait_ends() -> None:
+    woken = asyncio.Event()
+
+    async def waits() -> None:
+        await within(woken.wait(), 60)
+        await asyncio.sleep(3600)  # reached only if the cancellation was lost
+
+    task = asyncio.create_task(waits())
+    await asyncio.sleep(0)
+    woken.set()
+    task.cancel()
+    await asyncio.wait([task], timeout=5)
+
+    assert task.cancelled()
