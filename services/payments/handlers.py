@@ -218,14 +218,10 @@ class Starter:
         return await asyncio.shield(future)
 
     async def close(self) -> None:
-        """Stop taking requests, let the group being written finish, fail the rest."""
+        """Stop taking requests and fail what is still waiting. The runtime has already
+        given the writer (its own task) a step's deadline to finish its group, or cancelled
+        it; a group cancelled mid-commit rolled back, and its requests fail here too."""
         self._closed = True
-        writer = self._writer
-        if writer is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(writer), timeout=5)
-            except TimeoutError:
-                writer.cancel()
         pending, self._pending = self._pending, []
         for _, _, future in pending:
             if not future.done():
