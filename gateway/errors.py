@@ -18,10 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from shared.errors import DomainError
-from shared.problems import PROBLEM_JSON, Problem, problem_response
+from shared.problems import Problem, problem_response
 
 # A documented error answer, for `responses=` of routes and routers.
-PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 
 class Refused(DomainError):

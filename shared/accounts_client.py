@@ -18,6 +18,7 @@ import httpx
 
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
+from shared.runtime import Runtime
 from shared.schemas.accounts import AccountDirectoryEntry, CustomerDirectoryEntry
 
 log = logging.getLogger(__name__)
@@ -82,3 +83,13 @@ class AccountsClient:
         """A customer's accounts, oldest first."""
         body = await self._get(f"/internal/customers/{quote(customer_id)}/accounts", keep=False)
         return [AccountDirectoryEntry.model_validate(a) for a in (body or {}).get("items", [])]
+
+
+def accounts_client(runtime: Runtime, transport: httpx.AsyncBaseTransport | None = None) -> AccountsClient:
+    """The process's accounts client: it asks with the process's own service token, and
+    closes when the runtime stops. `transport`: tests reach an accounts app in process."""
+    client = AccountsClient(
+        runtime.settings.urls.accounts, lambda: runtime.tokens.service_token(runtime.service), transport=transport
+    )
+    runtime.on_stop("accounts client", client.close)
+    return client

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://sandbank.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
+# How a route documents an answer that is a problem (`responses={404: PROBLEM, ...}`).
+PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 _TITLES = {
     400: "Bad request",

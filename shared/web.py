@@ -3,19 +3,20 @@ limits, /healthz, /readyz, /metrics and the /internal routes; and the server tha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import iter_route_contexts
 
+from shared.errors import DomainError
 from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
 from shared.metrics import render_metrics
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
-from shared.problems import install_problem_handlers
+from shared.problems import install_error_statuses, install_problem_handlers
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -84,8 +85,13 @@ def build_app(
     title: str,
     description: str,
     routers: Iterable[APIRouter],
+    error_statuses: Mapping[type[DomainError], int] | None = None,
     extra_lifespan: Callable[[FastAPI], Any] | None = None,
 ) -> FastAPI:
+    """The process's app around its runtime: problem+json errors (`error_statuses` is the
+    API's one table from domain errors to HTTP statuses), request ids, body limits, the
+    health and /internal routes, then the service's own `routers`."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -103,6 +109,7 @@ def build_app(
     app.state.tokens = runtime.tokens
     app.state.settings = runtime.settings
     install_problem_handlers(app)
+    install_error_statuses(app, error_statuses or {})
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     for router in (
@@ -172,3 +179,20 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         # a connection the server is closing at that very moment.
         timeout_keep_alive=65,
     )
+
+
+# --- what every service's routes depend on -----------------------------------------------------
+
+
+def from_state(name: str) -> Any:
+    """A dependency on the collaborator `create_app` keeps as `app.state.<name>`: a
+    service's `deps.py` names it once, with its type (`Annotated[Context, from_state("ctx")]`)."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    dependency.__name__ = f"app_state_{name}"
+    return Depends(dependency)
+
+
+RuntimeDep = Annotated[Runtime, from_state("runtime")]

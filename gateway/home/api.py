@@ -17,7 +17,6 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from gateway.deps import Customer, GatewayDep, SessionsDep, UpstreamsDep
-from gateway.errors import PROBLEM
 from gateway.home.schemas import (
     RECENT,
     ClaimSummary,
@@ -32,6 +31,7 @@ from gateway.routing.upstream import UpstreamResponse, Upstreams
 from shared.aio import within
 from shared.errors import ServiceUnavailable
 from shared.money import format_minor
+from shared.problems import PROBLEM
 from shared.schemas.accounts import AccountPublic
 from shared.schemas.payments import PaymentPublic
 

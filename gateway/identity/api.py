@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
 from gateway.deps import Authenticated, ChallengesDep, Customer, GatewayDep, SessionsDep, UpstreamsDep
-from gateway.errors import PROBLEM, ErrorMap
+from gateway.errors import ErrorMap
 from gateway.identity import store
 from gateway.identity.schemas import (
     ChallengeApproval,
@@ -44,7 +44,7 @@ from gateway.identity.stepup import (
 )
 from shared.auth import ROLE_CUSTOMER, unauthorized
 from shared.money import format_minor
-from shared.problems import Problem, not_found
+from shared.problems import PROBLEM, Problem, not_found
 
 NEW_CUSTOMER_CLASS = "II"
 

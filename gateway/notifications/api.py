@@ -13,14 +13,13 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from gateway.deps import ClockDep, Customer, GatewayDep, UpstreamsDep
-from gateway.errors import PROBLEM
 from gateway.identity.sessions import Sessions
 from gateway.notifications import store
 from gateway.notifications.hub import NotificationHub, TooManyStreams
 from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
 from shared.aio import within
 from shared.db import Database
-from shared.problems import Problem, not_found
+from shared.problems import PROBLEM, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
 

@@ -9,11 +9,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path
 
 from gateway.deps import Operator, ServiceToken, UpstreamsDep
-from gateway.errors import PROBLEM
 from gateway.ops.schemas import DeadLetters
 from gateway.routing.routes import PassThrough
 from gateway.routing.upstream import UpstreamResponse
 from shared.internal import DeadLetter, DeadLetterList
+from shared.problems import PROBLEM
 from shared.schemas.accounts import LedgerCheck
 from shared.schemas.payments import PaymentsSummary
 

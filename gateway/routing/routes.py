@@ -24,10 +24,10 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
-from gateway.errors import PROBLEM
 from gateway.identity.stepup import Payment
 from gateway.routing.idempotency import fingerprint, forward_idempotently
 from shared.idempotency import read_key, require_key
+from shared.problems import PROBLEM
 
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {

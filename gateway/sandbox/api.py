@@ -10,7 +10,6 @@ from datetime import timedelta
 from fastapi import APIRouter
 
 from gateway.deps import ClockDep, GatewayDep, Operator, SandboxOnly, ServiceToken, UpstreamsDep
-from gateway.errors import PROBLEM
 from gateway.routing.upstream import UpstreamResponse
 from gateway.sandbox import magic
 from gateway.sandbox.schemas import (
@@ -22,7 +21,7 @@ from gateway.sandbox.schemas import (
     ResetResult,
 )
 from shared.internal import FaultState
-from shared.problems import Problem
+from shared.problems import PROBLEM, Problem
 
 SERVICES = ("accounts", "payments", "securities", "insurance")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from services.accounts import handlers, store
+from services.accounts.deps import ContextDep, RuntimeDep
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
 from shared.errors import DomainError
 from shared.money import format_minor
@@ -39,18 +40,6 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     handlers.CustomerConflict: 409,
     handlers.TooManyAccounts: 409,
 }
-
-
-async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx
-
-
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-ContextDep = Annotated[handlers.Context, Depends(_ctx)]
 
 
 async def _own_account(runtime: Runtime, principal: Principal, account_id: str) -> store.Account:

@@ -10,7 +10,6 @@ from services.accounts.handlers import Context, seed
 from services.accounts.settings import Settings, from_environment
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.problems import install_error_statuses
 from shared.runtime import Runtime
 from shared.web import build_app, serve
 
@@ -40,8 +39,8 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         description="Customers, accounts and the double-entry ledger. Money moves only "
         "through commands on `accounts.commands`.",
         routers=[api.router],
+        error_statuses=api.ERROR_STATUSES,
     )
-    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
     return app
 

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
 from services.insurance import domain, handlers, store, views
+from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep
 from shared.accounts_client import AccountsClient
-from shared.auth import ROLE_ADJUSTER, CurrentCustomer, Principal, require_role
+from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey
 from shared.money import InvalidAmount, to_minor
 from shared.pagination import newest_first, next_keyset
-from shared.problems import PROBLEM_JSON, Problem
+from shared.problems import PROBLEM, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
     ClaimCreate,
@@ -39,8 +40,6 @@ from shared.schemas.insurance import (
     ProductPublic,
 )
 
-PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
-
 # This API's one table from domain errors to HTTP statuses (others answer 422).
 ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.NotFound: 404,
@@ -52,22 +51,6 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
 }
 
 
-async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx
-
-
-async def _directory(request: Request) -> AccountsClient:
-    return request.app.state.directory
-
-
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-ContextDep = Annotated[handlers.Context, Depends(_ctx)]
-DirectoryDep = Annotated[AccountsClient, Depends(_directory)]
-Adjuster = Annotated[Principal, Depends(require_role(ROLE_ADJUSTER))]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Cursor = Annotated[str | None, Query(max_length=200)]
 
@@ -75,10 +58,10 @@ customer = APIRouter(prefix="/v1/insurance", tags=["insurance"], responses={401:
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
 
 
-async def _own_account(directory: AccountsClient, principal: Principal, account_id: str) -> handlers.PayingAccount:
+async def _own_account(accounts: AccountsClient, principal: Principal, account_id: str) -> handlers.PayingAccount:
     """One of the caller's accounts; another customer's, an internal or a missing one is
     the same 404."""
-    account = await directory.account(account_id)
+    account = await accounts.account(account_id)
     if account is None or account.customer_id != principal.customer_id:
         raise domain.NotFound(f"account {account_id} was not found")
     return handlers.PayingAccount(id=account.id, kind=account.kind, currency=account.currency)
@@ -164,7 +147,7 @@ async def buy_policy(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    directory: DirectoryDep,
+    accounts: AccountsDep,
     key: IdempotencyKey,
 ) -> JSONResponse:
     """Buy a quoted policy, paying the premium from one of your checking or savings
@@ -179,7 +162,7 @@ async def buy_policy(
     if existing is not None:
         policy = handlers.check_repeat(existing, quote_id=body.quote_id, account_id=body.account_id)
     else:
-        account = await _own_account(directory, principal, body.account_id)
+        account = await _own_account(accounts, principal, body.account_id)
         try:
             policy = await _purchase(runtime, ctx, principal, body, account, key)
         except IntegrityError:
@@ -273,7 +256,7 @@ async def _read_claim(runtime: Runtime, claim_id: str, customer_id: str | None) 
     "/claims", status_code=201, response_model=ClaimPublic, responses={409: PROBLEM}, summary="Report a claim"
 )
 async def report_claim(
-    body: ClaimCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, directory: DirectoryDep
+    body: ClaimCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, accounts: AccountsDep
 ) -> JSONResponse:
     """Report an incident on one of your active policies (SOP: reported). Then add the
     documents the product asks for and submit the claim for assessment. A claim above
@@ -281,7 +264,7 @@ async def report_claim(
     422; someone else's policy is a 404."""
     amount = _minor(body.amount, "amount")
     if body.payout_account_id is not None:
-        await _own_account(directory, principal, body.payout_account_id)
+        await _own_account(accounts, principal, body.payout_account_id)
     async with runtime.unit_of_work() as uow:
         claim = await handlers.report_claim(
             ctx,

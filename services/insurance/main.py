@@ -10,13 +10,12 @@ from fastapi import FastAPI
 from services.insurance import api, domain, handlers, store
 from services.insurance.consumer import TOPICS, consumers
 from services.insurance.settings import Settings, from_environment
-from shared.accounts_client import AccountsClient
+from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.problems import install_error_statuses
-from shared.runtime import Runtime, every
+from shared.runtime import Runtime
 from shared.saga.model import Timeouts
-from shared.saga.store import SagaSweeper, SagaTable
+from shared.saga.store import SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -54,26 +53,20 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
     )
-    sweeper = SagaSweeper(
-        runtime.db, runtime.unit_of_work, ctx.clock, [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx))]
+    sweeper = sweep_sagas(
+        runtime, [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx))], every_s=settings.insurance.sweep_every_s
     )
-    runtime.background.append(every(settings.insurance.sweep_every_s, "saga sweep", sweeper.sweep))
-    directory = AccountsClient(
-        settings.urls.accounts,
-        lambda: runtime.tokens.service_token("insurance"),
-        transport=overrides.transports.get("accounts"),
-    )
-    runtime.on_stop("accounts client", directory.close)
+    accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     app = build_app(
         runtime,
         title="Sandbank insurance",
         description="Insurance products, quotes, policies and claims; premiums and payouts move "
         "only through `accounts.commands`.",
         routers=api.routers,
+        error_statuses=api.ERROR_STATUSES,
     )
-    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
-    app.state.directory = directory
+    app.state.accounts = accounts
     app.state.sweeper = sweeper
     return app
 

@@ -7,11 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, handlers, store
+from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterDep
 from services.payments.domain import Kind, PaymentRejected
 from shared import payees
 from shared.accounts_client import AccountsClient
@@ -22,8 +23,7 @@ from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
-from shared.problems import PROBLEM_JSON, Problem, not_found
-from shared.runtime import Runtime
+from shared.problems import PROBLEM, Problem, not_found
 from shared.saga.model import COMPLETED, FAILED
 from shared.schemas.accounts import AccountDirectoryEntry
 from shared.schemas.payments import (
@@ -45,33 +45,10 @@ from shared.schemas.payments import (
 )
 
 router = APIRouter(prefix="/v1", tags=["payments"])
-PROBLEM = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 PAYABLE_KINDS = ("checking", "savings")
 
 # This API's one table from domain errors to HTTP statuses (others answer 422).
 ERROR_STATUSES: dict[type[DomainError], int] = {PaymentRejected: 422}
-
-
-async def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
-
-
-async def _ctx(request: Request) -> handlers.Context:
-    return request.app.state.ctx
-
-
-async def _directory(request: Request) -> AccountsClient:
-    return request.app.state.directory
-
-
-async def _starter(request: Request) -> handlers.Starter:
-    return request.app.state.starter
-
-
-RuntimeDep = Annotated[Runtime, Depends(_runtime)]
-ContextDep = Annotated[handlers.Context, Depends(_ctx)]
-DirectoryDep = Annotated[AccountsClient, Depends(_directory)]
-StarterDep = Annotated[handlers.Starter, Depends(_starter)]
 
 
 def public(p: store.Payment) -> PaymentPublic:
@@ -175,7 +152,7 @@ class PaymentDeps:
 
 
 async def _payment_deps(
-    principal: CurrentCustomer, key: IdempotencyKey, ctx: ContextDep, directory: DirectoryDep, starter: StarterDep
+    principal: CurrentCustomer, key: IdempotencyKey, ctx: ContextDep, directory: AccountsDep, starter: StarterDep
 ) -> PaymentDeps:
     # An async factory: FastAPI would run a class dependency's __init__ in its thread pool.
     return PaymentDeps(principal, key, ctx, directory, starter)
@@ -378,7 +355,7 @@ async def create_deposit(
     key: OptionalIdempotencyKey,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    directory: DirectoryDep,
+    directory: AccountsDep,
 ) -> Response:
     """Fund one of your accounts from the sandbox's external cash-in account: a saga of
     one `accounts.CreditAccount`, answered 202 pending; it completes (or fails, e.g. above

@@ -12,13 +12,12 @@ from services.payments import api, domain, handlers, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.handlers import Context, Starter
 from services.payments.settings import Settings, from_environment
-from shared.accounts_client import AccountsClient
+from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.problems import install_error_statuses
-from shared.runtime import Runtime, every
+from shared.runtime import Runtime
 from shared.saga.model import Timeouts
-from shared.saga.store import SagaSweeper, SagaTable
+from shared.saga.store import SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -52,24 +51,16 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
     )
-    sweeper = SagaSweeper(
-        runtime.db,
-        runtime.unit_of_work,
-        ctx.clock,
+    sweeper = sweep_sagas(
+        runtime,
         [
             SagaTable(store.Payment, partial(handlers.payments_overdue, ctx)),
             SagaTable(store.Deposit, partial(handlers.deposits_overdue, ctx)),
         ],
     )
-    runtime.background.append(every(1.0, "saga sweep", sweeper.sweep))
+    # Closers run newest first: payments stop being started, then the client closes.
+    accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     starter = Starter(ctx, runtime.unit_of_work, spawn=runtime.own)
-    directory = AccountsClient(
-        settings.urls.accounts,
-        lambda: runtime.tokens.service_token("payments"),
-        transport=overrides.transports.get("accounts"),
-    )
-    # Closed in reverse order: payments stop being started, then the client closes.
-    runtime.on_stop("accounts client", directory.close)
     runtime.on_stop("payment starter", starter.close)
     app = build_app(
         runtime,
@@ -77,11 +68,11 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         description="Transfers, bills, merchant QR, top-ups and sandbox deposits. Each payment is a saga over "
         "`accounts.commands`: hold the funds, decide risk, capture into the payee or release.",
         routers=api.routers,
+        error_statuses=api.ERROR_STATUSES,
     )
-    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
     app.state.starter = starter
-    app.state.directory = directory
+    app.state.accounts = accounts
     app.state.sweeper = sweeper
     return app
 

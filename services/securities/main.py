@@ -11,12 +11,11 @@ from services.securities import api, handlers, jobs, store
 from services.securities.consumer import TOPICS, consumers
 from services.securities.handlers import Context
 from services.securities.settings import Settings, from_environment
-from shared.accounts_client import AccountsClient
+from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.problems import install_error_statuses
-from shared.runtime import Runtime, every
-from shared.saga.store import SagaSweeper, SagaTable
+from shared.runtime import Runtime
+from shared.saga.store import SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -36,30 +35,23 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     # POST /internal/reset empties the tables; the in-memory market goes back to its seed.
     runtime.on_reset.append(ctx.reset_market)
     runtime.background += jobs.background(ctx, runtime)
-    sweeper = SagaSweeper(
-        runtime.db,
-        runtime.unit_of_work,
-        ctx.clock,
+    sweeper = sweep_sagas(
+        runtime,
         [
             SagaTable(store.Order, partial(handlers.orders_overdue, ctx)),
             SagaTable(store.BankTransfer, partial(handlers.transfers_overdue, ctx)),
         ],
+        every_s=ctx.settings.sweep_interval_s,
     )
-    runtime.background.append(every(ctx.settings.sweep_interval_s, "saga sweep", sweeper.sweep))
-    accounts = AccountsClient(
-        settings.urls.accounts,
-        lambda: runtime.tokens.service_token("securities"),
-        transport=overrides.transports.get("accounts"),
-    )
-    runtime.on_stop("accounts client", accounts.close)
+    accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     app = build_app(
         runtime,
         title="Sandbank securities",
         description="A simulated A-share market (quotes, a live quote stream, price alerts), orders, fills, "
         "positions and bank-securities transfers. Cash moves only through `accounts.commands`.",
         routers=[api.router],
+        error_statuses=api.ERROR_STATUSES,
     )
-    install_error_statuses(app, api.ERROR_STATUSES)
     app.state.ctx = ctx
     app.state.accounts = accounts
     app.state.sweeper = sweeper

@@ -25,6 +25,7 @@ from shared.clock import Clock
 from shared.db import Database, UtcDateTime
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
+from shared.runtime import Runtime, every
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +113,11 @@ class SagaSweeper:
             handed += len(ids)
         self.swept += handed
         return handed
+
+
+def sweep_sagas(runtime: Runtime, tables: Sequence[SagaTable], *, every_s: float = 1.0) -> SagaSweeper:
+    """The process's one saga sweeper over `tables`, on its sandbox clock, run by its
+    runtime every `every_s` seconds."""
+    sweeper = SagaSweeper(runtime.db, runtime.unit_of_work, runtime.clock, tables)
+    runtime.background.append(every(every_s, "saga sweep", sweeper.sweep))
+    return sweeper

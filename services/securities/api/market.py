@@ -11,11 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from services.securities import domain, jobs, views
-from services.securities.api.deps import PROBLEM, ContextDep, RuntimeDep
+from services.securities.deps import ContextDep, RuntimeDep
 from services.securities.handlers import Context
 from shared.aio import within
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
-from shared.problems import Problem
+from shared.problems import PROBLEM, Problem
 from shared.schemas.securities import InstrumentList, PriceSet, QuoteList, QuotePublic
 
 HEARTBEAT_S = 15.0

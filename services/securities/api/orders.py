@@ -10,12 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.securities import domain, handlers, store, views
-from services.securities.api.deps import PROBLEM, AccountsDep, ContextDep, RuntimeDep, json_answer
+from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_answer
 from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey
 from shared.observability import correlation_id_var
 from shared.pagination import decode_seq, encode_seq
-from shared.problems import not_found
+from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
 

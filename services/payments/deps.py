@@ -1,0 +1,15 @@
+"""The payments routes' typed dependencies: what `create_app` made, by type."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from services.payments.handlers import Context, Starter
+from shared.accounts_client import AccountsClient
+from shared.web import RuntimeDep, from_state
+
+ContextDep = Annotated[Context, from_state("ctx")]
+AccountsDep = Annotated[AccountsClient, from_state("accounts")]
+StarterDep = Annotated[Starter, from_state("starter")]
+
+__all__ = ["AccountsDep", "ContextDep", "RuntimeDep", "StarterDep"]
