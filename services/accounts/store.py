@@ -564,5 +564,6 @@ def post(
 
 
 def hold_from_row(row: Any) -> domain.Hold:
-    """The one mapping of a `hold` row to the domain's Hold (columns and fields share names)."""
-    return domain.Hold(**{**row, "status": domain.HoldStatus(row["status"])})
+    """The one mapping of a `hold` row to the domain's Hold: columns and fields share
+    names, and a status read back as text compares equal to its HoldStatus."""
+    return domain.Hold(**row)

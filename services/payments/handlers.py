@@ -268,45 +268,44 @@ class Starter:
 
 
 def _carry_out(ctx: Context, batch: store.SagaBatch, p: store.Payment, decision: Decision, now: datetime) -> None:
-    """Move the payment as decided, send the commands of its new step, tell its end."""
+    """Move the payment as decided, send the commands of its new step, tell its end. What
+    it publishes carries the correlation id in force: the fact's, which is the payment's
+    request's, or the one the sweeper sets from the saga."""
     if decision.ignored:
         return
-    with correlated(p.correlation_id):
-        for step in advance(p, decision, now, ctx.saga.timeouts):
-            batch.uow.publish(PAYMENT_COMMANDS[step](p))
-        if decision.retry:
-            batch.uow.publish(
-                ev.PaymentStepRetried(
-                    payment_id=p.id, customer_id=p.customer_id, stage=domain.stage(p), attempt=p.attempts
-                )
+    for step in advance(p, decision, now, ctx.saga.timeouts):
+        batch.uow.publish(PAYMENT_COMMANDS[step](p))
+    if decision.retry:
+        batch.uow.publish(
+            ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=domain.stage(p), attempt=p.attempts)
+        )
+    if decision.outcome == COMPLETED:
+        ctx.known_payees.add(p.customer_id, p.payee_key)
+        batch.uow.publish(
+            ev.PaymentCompleted(
+                payment_id=p.id,
+                customer_id=p.customer_id,
+                kind=p.kind,
+                payer_account_id=p.payer_account_id,
+                payee_account_id=p.payee_account_id,
+                payee_customer_id=p.payee_customer_id,
+                amount_minor=p.amount_minor,
+                currency=p.currency,
+                entry_id=p.entry_id or "",
             )
-        if decision.outcome == COMPLETED:
-            ctx.known_payees.add(p.customer_id, p.payee_key)
-            batch.uow.publish(
-                ev.PaymentCompleted(
-                    payment_id=p.id,
-                    customer_id=p.customer_id,
-                    kind=p.kind,
-                    payer_account_id=p.payer_account_id,
-                    payee_account_id=p.payee_account_id,
-                    payee_customer_id=p.payee_customer_id,
-                    amount_minor=p.amount_minor,
-                    currency=p.currency,
-                    entry_id=p.entry_id or "",
-                )
+        )
+    elif decision.outcome == FAILED:
+        batch.uow.publish(
+            ev.PaymentFailed(
+                payment_id=p.id,
+                customer_id=p.customer_id,
+                kind=p.kind,
+                amount_minor=p.amount_minor,
+                currency=p.currency,
+                reason=p.reason or Reason.PAYEE_UNAVAILABLE,
+                detail=p.detail or "",
             )
-        elif decision.outcome == FAILED:
-            batch.uow.publish(
-                ev.PaymentFailed(
-                    payment_id=p.id,
-                    customer_id=p.customer_id,
-                    kind=p.kind,
-                    amount_minor=p.amount_minor,
-                    currency=p.currency,
-                    reason=p.reason or Reason.PAYEE_UNAVAILABLE,
-                    detail=p.detail or "",
-                )
-            )
+        )
     batch.moved(p)
 
 
@@ -328,20 +327,15 @@ async def when_funds_reserved_assess_risk(ctx: Context, batch: store.SagaBatch, 
             or p.payee_customer_id == p.customer_id,
         ),
     )
-    with correlated(p.correlation_id):
+    batch.uow.publish(
+        ev.PaymentFundsReserved(payment_id=p.id, customer_id=p.customer_id, hold_id=p.id, amount_minor=p.amount_minor)
+    )
+    if verdict is not None and not verdict.approved:
         batch.uow.publish(
-            ev.PaymentFundsReserved(
-                payment_id=p.id, customer_id=p.customer_id, hold_id=p.id, amount_minor=p.amount_minor
-            )
+            ev.PaymentRiskRejected(payment_id=p.id, customer_id=p.customer_id, rule=verdict.rule, detail=verdict.detail)
         )
-        if verdict is not None and not verdict.approved:
-            batch.uow.publish(
-                ev.PaymentRiskRejected(
-                    payment_id=p.id, customer_id=p.customer_id, rule=verdict.rule, detail=verdict.detail
-                )
-            )
-        elif verdict is not None:
-            batch.uow.publish(ev.PaymentRiskApproved(payment_id=p.id, customer_id=p.customer_id))
+    elif verdict is not None:
+        batch.uow.publish(ev.PaymentRiskApproved(payment_id=p.id, customer_id=p.customer_id))
     _carry_out(ctx, batch, p, decision, ctx.clock.now())
 
 
@@ -381,7 +375,9 @@ async def payments_overdue(ctx: Context, uow: UnitOfWork, ids: Sequence[str], no
         decision = ctx.saga.on_deadline(p)
         if decision.step == RELEASE:
             log.warning("payment %s: no answer to the reservation after %d tries; releasing", p.id, p.attempts)
-        _carry_out(ctx, batch, p, decision, now)
+        # Outside any request: what is sent again carries the request that started the saga.
+        with correlated(p.correlation_id):
+            _carry_out(ctx, batch, p, decision, now)
     await batch.write()
 
 
@@ -427,9 +423,8 @@ async def request_deposit(
 
 
 def _carry_out_deposit(ctx: Context, uow: UnitOfWork, d: store.Deposit, decision: Decision, now: datetime) -> None:
-    with correlated(d.correlation_id):
-        for _ in advance(d, decision, now, ctx.deposits.timeouts):
-            uow.publish(_credit(d))
+    for _ in advance(d, decision, now, ctx.deposits.timeouts):
+        uow.publish(_credit(d))
 
 
 async def _deposit(uow: UnitOfWork, credit_id: str) -> store.Deposit | None:
@@ -453,7 +448,8 @@ async def when_credit_rejected_fail_deposit(ctx: Context, batch: store.SagaBatch
 async def deposits_overdue(ctx: Context, uow: UnitOfWork, ids: Sequence[str], now: datetime) -> None:
     for d in await store.deposits_for_update(uow.session, ids):
         if d.deadline_at is not None and d.deadline_at < now:
-            _carry_out_deposit(ctx, uow, d, ctx.deposits.on_deadline(d), now)
+            with correlated(d.correlation_id):
+                _carry_out_deposit(ctx, uow, d, ctx.deposits.on_deadline(d), now)
 
 
 def event_handlers(ctx: Context) -> dict[str, Handler]:

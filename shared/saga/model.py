@@ -65,7 +65,7 @@ class Decision:
 
     @property
     def ignored(self) -> bool:
-        return self == IGNORE
+        return self is IGNORE or self == IGNORE
 
 
 IGNORE = Decision()

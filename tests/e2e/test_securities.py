@@ -38,19 +38,24 @@ class Investor:
         return investor
 
     async def transfer(self, source: str, amount: str) -> dict[str, Any]:
+        """A bank-securities transfer, once it has ended."""
+        return await self.settled_transfer((await self.transfer_started(source, amount))["id"])
+
+    async def transfer_started(self, source: str, amount: str) -> dict[str, Any]:
         r = await self.phone.post(
             "/v1/securities/transfers",
             json={"from": source, "amount": amount},
             headers={"Idempotency-Key": str(uuid.uuid4())},
         )
         assert r.status_code == 202, r.text
-        transfer_id = r.json()["id"]
+        return r.json()  # type: ignore[no-any-return]
 
+    async def settled_transfer(self, transfer_id: str, timeout_s: float = 10.0) -> dict[str, Any]:
         async def settled() -> dict[str, Any] | None:
             body = (await self.phone.get(f"/v1/securities/transfers/{transfer_id}")).json()
             return body if body["status"] != "pending" else None
 
-        return await eventually(settled)  # type: ignore[no-any-return]
+        return await eventually(settled, timeout_s=timeout_s, every_s=0.1)  # type: ignore[no-any-return]
 
     async def order(self, body: dict[str, Any], key: str | None = None) -> httpx.Response:
         return await self.phone.post(

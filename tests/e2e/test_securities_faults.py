@@ -110,3 +110,27 @@ async def _reached(investor: Investor, order_id: str, status: str) -> dict[str, 
     order = await eventually(probe, timeout_s=RESEND_WAIT_S, every_s=0.1)
     assert order["status"] == status, order
     return order  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("mode", ["drop", "duplicate"])
+async def test_a_bank_securities_transfer_survives_a_dropped_or_duplicated_answer(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str], mode: str
+) -> None:
+    """accounts' answer to the transfer lost (the saga sends it again and hears the answer
+    accounts kept) or sent twice: the cash moves once."""
+    investor = await Investor.open(gateway, deposit="500.00", to_securities="")
+    try:
+        await fault(gateway, operator_headers, mode)
+        transfer = await investor.transfer_started("bank", "200.00")
+        if mode == "drop":
+
+            async def moved() -> bool:
+                return await investor.cash(investor.securities) == (200_00, 0)
+
+            await eventually(moved)
+    finally:
+        await fault(gateway, operator_headers, "none")
+    done = await investor.settled_transfer(transfer["id"], timeout_s=RESEND_WAIT_S)
+    assert done["status"] == "completed", done
+    assert await investor.cash(investor.checking) == (300_00, 0)
+    assert await investor.cash(investor.securities) == (200_00, 0)
