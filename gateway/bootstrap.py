@@ -22,11 +22,11 @@ from gateway.notifications.hub import NotificationHub
 from gateway.ratelimit import RateLimiter
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
+from gateway.settings import Settings
 from shared import bootstrap as shared
 from shared.accounts_client import AccountsClient
 from shared.clock import Clock
 from shared.runtime import Runtime
-from shared.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from gateway.notifications.hub import NotificationHub
 from gateway.ratelimit import RateLimiter, limited
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
+from gateway.settings import Settings
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
 from shared.clock import Clock
 from shared.problems import Problem
 from shared.runtime import Runtime
-from shared.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from gateway.routing import errors as routing_errors
 from gateway.routing import routes as routing
 from gateway.routing.table import DEPOSIT_ROUTES, ROUTES
 from gateway.sandbox import api as sandbox
+from gateway.settings import Settings, from_environment
 from shared.observability import RequestContextMiddleware
-from shared.settings import Settings, service_settings
 from shared.web import build_app, serve
 
 DESCRIPTION = """
@@ -55,7 +55,7 @@ ERRORS = {**identity.ERRORS, **routing_errors.ERRORS}
 
 
 def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
-    settings = settings or service_settings("gateway", Settings)
+    settings = settings or from_environment()
     gateway = bootstrap(settings, overrides)
 
     @asynccontextmanager
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
 
 
 def main() -> None:
-    serve(create_app, service_settings("gateway", Settings))
+    serve(create_app, from_environment())
 
 
 if __name__ == "__main__":

@@ -82,21 +82,6 @@ class ServiceUrls(BaseSettings):
     insurance: str = "http://127.0.0.1:8004"
 
 
-class GatewaySettings(BaseSettings):
-    """The gateway's abuse limits (token buckets: a steady rate and a burst) and live streams."""
-
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
-
-    rate_ip_per_s: float = 2000.0
-    rate_ip_burst: int = 4000
-    rate_customer_per_s: float = 200.0
-    rate_customer_burst: int = 400
-    sse_keepalive_s: float = 15.0
-    max_streams_per_customer: int = 5
-    # The home screen answers with what it has after this long per service.
-    home_timeout_s: float = 1.5
-
-
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SANDBANK_", extra="ignore")
 
@@ -112,7 +97,6 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     urls: ServiceUrls = Field(default_factory=ServiceUrls)
-    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
 
     @property
     def sandbox(self) -> bool:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from shared.settings import GatewaySettings
+from gateway.settings import GatewaySettings
 from tests.e2e.phone import eventually, register_and_login
 from tests.e2e.test_stepup import own_gateway
 from tools.stack import Stack

@@ -21,8 +21,9 @@ from fastapi import FastAPI
 
 from gateway.bootstrap import Overrides
 from gateway.main import create_app
+from gateway.settings import GatewaySettings, Settings
 from shared.clock import Clock
-from shared.settings import AuthSettings, DbSettings, GatewaySettings, KafkaSettings, ServiceUrls, Settings
+from shared.settings import AuthSettings, DbSettings, KafkaSettings, ServiceUrls
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tools.stack import BACKEND_SERVICES, Stack
 

@@ -8,7 +8,8 @@ import httpx
 
 from gateway.main import create_app
 from gateway.sandbox import magic
-from shared.settings import AuthSettings, DbSettings, Settings
+from gateway.settings import Settings
+from shared.settings import AuthSettings, DbSettings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "sandbox.md"
 

@@ -22,10 +22,11 @@ from gateway.ops.api import ROUTES as OPS_ROUTES
 from gateway.routing.routes import PassThrough
 from gateway.routing.table import ROUTES
 from gateway.routing.upstream import UpstreamResponse, Upstreams
+from gateway.settings import Settings
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
 from shared.errors import ServiceUnavailable
 from shared.schemas.payments import TransferCreate
-from shared.settings import DbSettings, ServiceUrls, Settings
+from shared.settings import DbSettings, ServiceUrls
 
 ALL = ROUTES + OPS_ROUTES
 REF = "#/components/schemas/"

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from gateway.main import create_app as gateway_app
+from gateway.settings import Settings as GatewayProcessSettings
 from services.accounts.main import create_app as accounts_app
 from services.insurance.main import create_app as insurance_app
 from services.insurance.settings import Settings as InsuranceProcessSettings
@@ -34,6 +35,7 @@ APPS: dict[str, Callable[[Any], FastAPI]] = {
 
 # Processes with knobs of their own take their own subclass of Settings.
 SETTINGS: dict[str, type[Settings]] = {
+    "gateway": GatewayProcessSettings,
     "payments": PaymentsProcessSettings,
     "securities": SecuritiesProcessSettings,
     "insurance": InsuranceProcessSettings,

@@ -1,0 +1,31 @@
+"""The gateway process's settings: the shared ones, and its own knobs (env prefix GATEWAY_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared import settings as shared
+
+
+class GatewaySettings(BaseSettings):
+    """The gateway's abuse limits (token buckets: a steady rate and a burst) and live streams."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    rate_ip_per_s: float = 2000.0
+    rate_ip_burst: int = 4000
+    rate_customer_per_s: float = 200.0
+    rate_customer_burst: int = 400
+    sse_keepalive_s: float = 15.0
+    max_streams_per_customer: int = 5
+    # The home screen answers with what it has after this long per service.
+    home_timeout_s: float = 1.5
+
+
+class Settings(shared.Settings):
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+
+
+def from_environment() -> Settings:
+    return shared.service_settings("gateway", Settings)
