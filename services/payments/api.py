@@ -436,7 +436,7 @@ async def payee_known(
             )
         if found is None:
             return PayeeKnown(known=False)
-        ctx.known_payees.add(customer_id, payee_key)
+        ctx.known_payees.remember(customer_id, payee_key)
     return PayeeKnown(known=True)
 
 

@@ -28,6 +28,7 @@ from shared.events import accounts as acc
 from shared.events import payments as ev
 from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import UnitOfWork
+from shared.observability import correlation_id_var
 from shared.saga.model import COMPLETED, FAILED, Decision, advance
 from shared.saga.store import correlated
 
@@ -148,7 +149,9 @@ def _add_requested(uow: UnitOfWork, payment: store.Payment) -> None:
     carrying the correlation id of the request that started the payment; all are written
     when the unit of work commits."""
     uow.stage(store.INSERT, store.row_of(payment))
-    with correlated(payment.correlation_id):
+    # A contextvar token, not `correlated`: this runs once per payment on the request path.
+    token = correlation_id_var.set(payment.correlation_id)
+    try:
         uow.publish(
             ev.PaymentRequested(
                 payment_id=payment.id,
@@ -162,6 +165,8 @@ def _add_requested(uow: UnitOfWork, payment: store.Payment) -> None:
             )
         )
         uow.publish(_reserve(payment))
+    finally:
+        correlation_id_var.reset(token)
 
 
 async def _already_started(
@@ -280,7 +285,7 @@ def _carry_out(ctx: Context, batch: store.SagaBatch, p: store.Payment, decision:
             ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=domain.stage(p), attempt=p.attempts)
         )
     if decision.outcome == COMPLETED:
-        ctx.known_payees.add(p.customer_id, p.payee_key)
+        ctx.known_payees.remember(p.customer_id, p.payee_key)
         batch.uow.publish(
             ev.PaymentCompleted(
                 payment_id=p.id,

@@ -143,24 +143,19 @@ class RiskInputs:
     paid_before: bool  # a completed payment to this payee, as committed before the batch
 
 
-class KnownPayees:
-    """Payees each customer has completed a payment to: once known, known for good, so a
-    positive answer is kept in memory (bounded) and the database is asked only otherwise."""
+class KnownPayees(set[tuple[str, str]]):
+    """(customer, payee key) pairs with a completed payment: once known, known for good,
+    so a positive answer is kept in memory (bounded) and the database is asked only
+    otherwise. A set, so the risk check's look-up costs no Python call."""
 
     def __init__(self, limit: int = 100_000) -> None:
+        super().__init__()
         self.limit = limit
-        self._pairs: set[tuple[str, str]] = set()
 
-    def __contains__(self, pair: object) -> bool:
-        return pair in self._pairs
-
-    def add(self, customer_id: str, payee_key: str) -> None:
-        if len(self._pairs) > self.limit:
-            self._pairs.clear()
-        self._pairs.add((customer_id, payee_key))
-
-    def missing(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
-        return set(pairs) - self._pairs
+    def remember(self, customer_id: str, payee_key: str) -> None:
+        if len(self) > self.limit:
+            self.clear()
+        self.add((customer_id, payee_key))
 
 
 class SagaBatch(Batch):
@@ -233,7 +228,7 @@ class SagaBatch(Batch):
                 )
             ).all():
                 created[customer_id].append(created_at)
-            unknown = self.known.missing((p.customer_id, p.payee_key) for p in assessing)
+            unknown = {(p.customer_id, p.payee_key) for p in assessing} - self.known
             if unknown:
                 for customer_id, payee_key in (
                     await session.execute(
@@ -245,7 +240,7 @@ class SagaBatch(Batch):
                         .distinct()
                     )
                 ).all():
-                    self.known.add(customer_id, payee_key)
+                    self.known.remember(customer_id, payee_key)
         for p in assessing:
             times = sorted(created[p.customer_id])
             self.risk[p.id] = RiskInputs(

@@ -91,7 +91,8 @@ class Timeouts:
     backoff_cap: int = 4
 
     def deadline(self, now: datetime, attempt: int) -> datetime:
-        return now + self.step * min(max(attempt, 1), self.backoff_cap)
+        steps = attempt if attempt < self.backoff_cap else self.backoff_cap
+        return now + self.step * (steps if steps > 1 else 1)
 
 
 def on_deadline(saga: Saga, timeouts: Timeouts, give_up: Decision) -> Decision:
@@ -108,24 +109,31 @@ def on_deadline(saga: Saga, timeouts: Timeouts, give_up: Decision) -> Decision:
 def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -> tuple[str, ...]:
     """Carry a decision onto the saga's row: its step, attempts, deadline, outcome and
     reason. Returns the steps whose commands are to be sent now, in order (a step that
-    waits on no command, such as `rest`, is returned too and sends nothing)."""
+    waits on no command, such as `rest`, is returned too and sends nothing).
+
+    Each column is written once at most: on the hot path a row is an ORM object, and every
+    attribute set is instrumented."""
     if decision.reason is not None:
         saga.reason = decision.reason
         saga.detail = None if decision.detail is None else decision.detail[:300]
-    sending = list(decision.send)
+    sending = decision.send
     if decision.retry and saga.step is not None:
-        saga.attempts += 1
-        saga.deadline_at = timeouts.deadline(now, saga.attempts)
-        sending.append(saga.step)
+        attempts = saga.attempts + 1
+        saga.attempts = attempts
+        saga.deadline_at = timeouts.deadline(now, attempts)
+        sending += (saga.step,)
     if decision.step is not None:
-        saga.step, saga.attempts = decision.step, 1
+        saga.step = decision.step
+        saga.attempts = 1
         saga.deadline_at = decision.deadline or timeouts.deadline(now, 1)
-        sending.append(decision.step)
+        sending += (decision.step,)
     if decision.outcome is not None:
-        saga.step, saga.deadline_at = None, None
-        saga.outcome, saga.ended_at = decision.outcome, now
-        if decision.outcome == COMPLETED:
+        saga.step = None
+        saga.deadline_at = None
+        saga.outcome = decision.outcome
+        saga.ended_at = now
+        if decision.outcome == COMPLETED and saga.reason is not None:
             saga.reason = saga.detail = None
-    if not decision.ignored:
+    if sending or decision.outcome is not None or decision.reason is not None:
         saga.updated_at = now
-    return tuple(sending)
+    return sending
