@@ -51,7 +51,7 @@ PAYABLE_KINDS = ("checking", "savings")
 ERROR_STATUSES: dict[type[DomainError], int] = {PaymentRejected: 422}
 
 
-def public(p: store.Payment) -> PaymentPublic:
+def public(p: domain.Payment) -> PaymentPublic:
     payee_kind = {"transfer": "account", "bill": "biller", "qr": "merchant", "topup": "mobile"}[p.kind]
     return PaymentPublic(
         id=p.id,
@@ -261,17 +261,19 @@ async def list_payments(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PaymentPage:
     """The customer's payments, newest first."""
-    query = select(store.Payment).where(store.Payment.customer_id == principal.customer_id)
+    table = store.payment_table
+    query = select(table).where(table.c.customer_id == principal.customer_id)
     async with runtime.db.read() as session:
-        rows = (await session.scalars(newest_first(query, store.Payment, cursor or None, limit))).all()
-    return PaymentPage(items=[public(p) for p in rows[:limit]], next_cursor=next_keyset(list(rows), limit))
+        found = (await session.execute(newest_first(query, table.c, cursor or None, limit))).mappings().all()
+    rows = [store.payment_of(r) for r in found]
+    return PaymentPage(items=[public(p) for p in rows[:limit]], next_cursor=next_keyset(rows, limit))
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentPublic, responses={404: PROBLEM})
 async def get_payment(payment_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> PaymentPublic:
     """One payment with its status, stage and (if failed) the reason."""
     async with runtime.db.read() as session:
-        payment = await session.get(store.Payment, payment_id)
+        payment = await store.payment_by_id(session, payment_id)
     if payment is None or payment.customer_id != principal.customer_id:
         raise not_found("payment", payment_id)
     return public(payment)

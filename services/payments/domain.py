@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol
@@ -209,6 +209,40 @@ def assess(ctx: RiskContext, policy: RiskPolicy) -> RiskDecision:
 
 
 # --- the sagas' decisions ---------------------------------------------------------------------
+
+
+@dataclass(slots=True, kw_only=True)
+class Payment:
+    """A payment and its saga as the handlers work on it: a plain object (one per row of
+    the `payment` table, `store.payment_of` maps them), so moving it costs no ORM
+    bookkeeping on the hot path."""
+
+    id: str
+    kind: str
+    customer_id: str
+    idempotency_key: str
+    payer_account_id: str
+    payer_class: str | None
+    payee_account_id: str
+    payee_customer_id: str | None
+    payee_key: str
+    payee_label: str
+    amount_minor: int
+    currency: str
+    reference: str = ""
+    note: str = ""
+    entry_id: str | None = None
+    # The saga (shared.saga.model.Saga).
+    step: str | None
+    attempts: int
+    deadline_at: datetime | None
+    outcome: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    correlation_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
 
 
 class PaymentState(Saga, Protocol):

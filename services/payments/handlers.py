@@ -71,7 +71,7 @@ class Draft:
 # --- commands a payment sends ------------------------------------------------------------
 
 
-def _reserve(p: store.Payment) -> acc.ReserveFunds:
+def _reserve(p: domain.Payment) -> acc.ReserveFunds:
     return acc.ReserveFunds(
         account_id=p.payer_account_id,
         hold_id=p.id,
@@ -83,7 +83,7 @@ def _reserve(p: store.Payment) -> acc.ReserveFunds:
     )
 
 
-def _capture(p: store.Payment) -> acc.CaptureHold:
+def _capture(p: domain.Payment) -> acc.CaptureHold:
     return acc.CaptureHold(
         account_id=p.payer_account_id,
         hold_id=p.id,
@@ -92,11 +92,11 @@ def _capture(p: store.Payment) -> acc.CaptureHold:
     )
 
 
-def _release(p: store.Payment) -> acc.ReleaseHold:
+def _release(p: domain.Payment) -> acc.ReleaseHold:
     return acc.ReleaseHold(account_id=p.payer_account_id, hold_id=p.id)
 
 
-PAYMENT_COMMANDS: dict[str, Callable[[store.Payment], Message]] = {
+PAYMENT_COMMANDS: dict[str, Callable[[domain.Payment], Message]] = {
     RESERVE: _reserve,
     CAPTURE: _capture,
     RELEASE: _release,
@@ -117,10 +117,10 @@ def _credit(d: store.Deposit) -> acc.CreditAccount:
 # --- starting a payment --------------------------------------------------------------------
 
 
-def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> store.Payment:
+def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domain.Payment:
     """The saga's first row, not yet written: its first step is the reservation."""
     now = ctx.clock.now()
-    return store.Payment(
+    return domain.Payment(
         id=str(uuid.uuid4()),
         kind=draft.kind,
         step=RESERVE,
@@ -144,7 +144,7 @@ def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> store
     )
 
 
-def _add_requested(uow: UnitOfWork, payment: store.Payment) -> None:
+def _add_requested(uow: UnitOfWork, payment: domain.Payment) -> None:
     """Stage the row, its `PaymentRequested` fact and the reservation command, each
     carrying the correlation id of the request that started the payment; all are written
     when the unit of work commits."""
@@ -171,7 +171,7 @@ def _add_requested(uow: UnitOfWork, payment: store.Payment) -> None:
 
 async def _already_started(
     unit_of_work: Callable[[], UnitOfWork], draft: Draft, refused: IntegrityError
-) -> store.Payment:
+) -> domain.Payment:
     """The payment this idempotency key started, once the unique key refused a repeat
     (no look-up first: a repeat is rare). Any other integrity error stands."""
     async with unit_of_work() as uow:
@@ -181,7 +181,7 @@ async def _already_started(
     return existing
 
 
-Pending = tuple[Draft, store.Payment, "asyncio.Future[store.Payment]"]
+Pending = tuple[Draft, domain.Payment, "asyncio.Future[domain.Payment]"]
 
 
 class Starter:
@@ -212,10 +212,10 @@ class Starter:
         self.groups = 0
         self.started = 0
 
-    async def start(self, draft: Draft, correlation_id: str | None) -> store.Payment:
+    async def start(self, draft: Draft, correlation_id: str | None) -> domain.Payment:
         if self._closed:
             raise RuntimeError("payments is stopping")
-        future: asyncio.Future[store.Payment] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[domain.Payment] = asyncio.get_running_loop().create_future()
         self._pending.append((draft, new_payment(self.ctx, draft, correlation_id), future))
         if self._writer is None:
             # Runs once the requests already in the event loop's ready queue have queued too.
@@ -272,7 +272,7 @@ class Starter:
 # --- carrying out a payment's decisions -----------------------------------------------------
 
 
-def _carry_out(ctx: Context, batch: store.SagaBatch, p: store.Payment, decision: Decision, now: datetime) -> None:
+def _carry_out(ctx: Context, batch: store.SagaBatch, p: domain.Payment, decision: Decision, now: datetime) -> None:
     """Move the payment as decided, send the commands of its new step, tell its end. What
     it publishes carries the correlation id in force: the fact's, which is the payment's
     request's, or the one the sweeper sets from the saga."""

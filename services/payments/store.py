@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Index,
+    RowMapping,
     String,
     UniqueConstraint,
     bindparam,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from services.payments import domain
 from shared.db import naming_metadata, table_of
 from shared.events import Message
 from shared.events import accounts as acc
@@ -89,9 +91,11 @@ class Deposit(SagaColumns, Base):
 # --- the payment sagas' hot path, in Core --------------------------------------------------
 # A consumer batch or a group of requests writes its sagas with one statement each way,
 # instead of an ORM flush per object (about 300 us each here). Sagas on this path are
-# plain, never-attached `Payment` objects.
+# the domain's plain `Payment` objects, mapped to and from rows here.
 
 _payment = table_of(Payment)
+# For queries that read whole payments into the domain's objects (api.py).
+payment_table = _payment
 _COLUMNS = [c.key for c in _payment.c]
 # What a saga step may change; the rest is fixed when the payment is requested.
 _MUTABLE = ("step", "attempts", "deadline_at", "outcome", "reason", "detail", "entry_id", "updated_at", "ended_at")
@@ -104,27 +108,44 @@ UPDATE = (
 )
 
 
-def row_of(payment: Payment) -> dict[str, Any]:
+def payment_of(row: RowMapping) -> domain.Payment:
+    """The one mapping of a `payment` row to the domain's Payment (columns and fields share names)."""
+    return domain.Payment(**row)
+
+
+def row_of(payment: domain.Payment) -> dict[str, Any]:
     """Every column of a new payment, for INSERT."""
     return {name: getattr(payment, name) for name in _COLUMNS}
 
 
-def changes_of(payment: Payment) -> dict[str, Any]:
+def changes_of(payment: domain.Payment) -> dict[str, Any]:
     """The saga's current step, for UPDATE."""
     return {"b_id": payment.id} | {f"b_{name}": getattr(payment, name) for name in _MUTABLE}
 
 
-async def load_payments(session: AsyncSession, ids: Iterable[str]) -> dict[str, Payment]:
-    """Payments by id as unattached objects, locked FOR UPDATE on PostgreSQL (SQLite's
-    single writer already excludes the sweeper)."""
+async def load_payments(session: AsyncSession, ids: Iterable[str]) -> dict[str, domain.Payment]:
+    """Payments by id, locked FOR UPDATE on PostgreSQL (SQLite's single writer already
+    excludes the sweeper)."""
     rows = (await session.execute(select(_payment).where(_payment.c.id.in_(ids)).with_for_update())).mappings()
-    return {row["id"]: Payment(**row) for row in rows.all()}
+    return {row["id"]: payment_of(row) for row in rows.all()}
 
 
-async def payment_by_key(session: AsyncSession, customer_id: str, key: str) -> Payment | None:
-    return await session.scalar(
-        select(Payment).where(Payment.customer_id == customer_id, Payment.idempotency_key == key)
+async def payment_by_id(session: AsyncSession, payment_id: str) -> domain.Payment | None:
+    row = (await session.execute(select(_payment).where(_payment.c.id == payment_id))).mappings().first()
+    return payment_of(row) if row is not None else None
+
+
+async def payment_by_key(session: AsyncSession, customer_id: str, key: str) -> domain.Payment | None:
+    row = (
+        (
+            await session.execute(
+                select(_payment).where(_payment.c.customer_id == customer_id, _payment.c.idempotency_key == key)
+            )
+        )
+        .mappings()
+        .first()
     )
+    return payment_of(row) if row is not None else None
 
 
 async def deposit_by_key(session: AsyncSession, customer_id: str, key: str) -> Deposit | None:
@@ -168,9 +189,9 @@ class SagaBatch(Batch):
         self.velocity_window = velocity_window
         self.known = known
         # By id; None: not a payment of ours (most facts on accounts.events are not).
-        self.payments: dict[str, Payment | None] = {}
+        self.payments: dict[str, domain.Payment | None] = {}
         self.risk: dict[str, RiskInputs] = {}
-        self._moved: dict[str, Payment] = {}
+        self._moved: dict[str, domain.Payment] = {}
 
     async def load(self, messages: Sequence[Message]) -> None:
         ids = {hold_id for m in messages if (hold_id := getattr(m, "hold_id", None)) is not None}
@@ -185,31 +206,27 @@ class SagaBatch(Batch):
         found = await load_payments(self.uow.session, missing)
         self.payments.update({i: found.get(i) for i in missing})
 
-    async def payment(self, hold_id: str) -> Payment | None:
+    async def payment(self, hold_id: str) -> domain.Payment | None:
         """The payment a fact about `hold_id` concerns, or None for another service's hold."""
         if hold_id not in self.payments:
             await self._load({hold_id})
         return self.payments[hold_id]
 
-    async def risk_inputs(self, payment: Payment) -> RiskInputs:
+    async def risk_inputs(self, payment: domain.Payment) -> RiskInputs:
         if payment.id not in self.risk:  # a fact applied outside a batch's load
             await self._load_risk([payment])
         return self.risk[payment.id]
 
-    def moved(self, payment: Payment) -> None:
+    def moved(self, payment: domain.Payment) -> None:
         """Mark a payment changed: `write` stages its new step."""
         self._moved[payment.id] = payment
-
-    def saved(self, payment: Payment) -> None:
-        """A new payment's INSERT, staged at once (its saga starts in this transaction)."""
-        self.uow.stage(INSERT, row_of(payment))
 
     async def write(self) -> None:
         for payment in self._moved.values():
             self.uow.stage(UPDATE, changes_of(payment))
         self._moved.clear()
 
-    async def _load_risk(self, assessing: list[Payment]) -> None:
+    async def _load_risk(self, assessing: list[domain.Payment]) -> None:
         """What the risk rules read for the payments being assessed, in two queries for
         all of them."""
         if not assessing:
