@@ -2,15 +2,25 @@
 service: 1-255 printable characters, surrounding quotes and blanks dropped.
 
 A route takes `IdempotencyKey` (money moves: the header is required) or
-`OptionalIdempotencyKey` (a retry without a key is a new request) as a parameter."""
+`OptionalIdempotencyKey` (a retry without a key is a new request) as a parameter, and
+starts what the key names with `create_once`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.problems import Problem
+
+if TYPE_CHECKING:
+    from shared.kafka.messaging import UnitOfWork
+    from shared.runtime import Runtime
+
+T = TypeVar("T")
 
 
 def read_key(request: Request) -> str | None:
@@ -43,3 +53,26 @@ async def _optional(request: Request) -> str | None:
 
 IdempotencyKey = Annotated[str, Depends(_required)]
 OptionalIdempotencyKey = Annotated[str | None, Depends(_optional)]
+
+
+async def create_once(
+    runtime: Runtime,
+    create: Callable[[UnitOfWork], Awaitable[tuple[T, bool]]],
+    by_key: Callable[[AsyncSession, str, str], Awaitable[T | None]],
+    customer_id: str,
+    key: str | None,
+) -> tuple[T, bool]:
+    """`create` in a unit of work: what it made and whether it is new. Where a concurrent
+    request with the same key won the race (the customer's unique key refused this one's
+    row), what that request made, found `by_key`, not new."""
+    try:
+        async with runtime.unit_of_work() as uow:
+            return await create(uow)
+    except IntegrityError:
+        if key is None:
+            raise
+        async with runtime.db.read() as session:
+            found = await by_key(session, customer_id, key)
+        if found is None:
+            raise
+        return found, False

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, handlers, store
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterDep
@@ -18,7 +18,7 @@ from shared import payees
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller
 from shared.errors import DomainError
-from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
+from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey, create_once
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
@@ -371,25 +371,22 @@ async def create_deposit(
     account = await directory.account(body.account_id)
     if account is None or account.customer_id != principal.customer_id:
         raise not_found("account", body.account_id)
-    try:
-        async with runtime.unit_of_work() as uow:
-            deposit, _ = await handlers.request_deposit(
-                ctx,
-                uow,
-                customer_id=principal.customer_id,
-                account_id=account.id,
-                amount_minor=amount_minor,
-                currency=body.currency,
-                key=key,
-                correlation_id=correlation_id_var.get(),
-            )
-    except IntegrityError:
-        # The same key raced itself: the first request's deposit stands.
-        async with runtime.db.read() as session:
-            found = await store.deposit_by_key(session, principal.customer_id, key or "")
-        if found is None:
-            raise
-        deposit = found
+    deposit, _ = await create_once(
+        runtime,
+        partial(
+            handlers.request_deposit,
+            ctx,
+            customer_id=principal.customer_id,
+            account_id=account.id,
+            amount_minor=amount_minor,
+            currency=body.currency,
+            key=key,
+            correlation_id=correlation_id_var.get(),
+        ),
+        store.deposit_by_key,
+        principal.customer_id,
+        key,
+    )
     public_deposit = deposit_public(deposit)
     return Response(
         public_deposit.model_dump_json(),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,12 +19,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from services.accounts import store
 from services.accounts.main import create_app
 from shared.auth import TokenIssuer
 from shared.bootstrap import Overrides
+from shared.clock import Clock
 from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
@@ -119,29 +122,55 @@ async def database_of(service: str, backend: str, directory: Path, pg_schema: st
     return PG_URL
 
 
+def group_suffix(backend: str) -> str:
+    """A consumer group of this run's own on a shared broker (other runs' groups and history
+    live there); nothing on the package's own embedded broker."""
+    return f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
+
+
+async def beside_the_bank(
+    create_app: Callable[..., FastAPI], settings: Settings, bank: Bank, suffix: str, clock: Clock | None = None
+) -> FastAPI:
+    """A service that consumes accounts' facts in the group `<service><suffix>` (started
+    at the topic's end where the group is new) and asks the in-process accounts app for
+    accounts."""
+    if suffix:
+        group = f"{settings.service}{suffix}"
+        await _start_group_at_end(settings.kafka.bootstrap_servers, group, ACCOUNTS_EVENTS, settings.kafka.partitions)
+    overrides = Overrides(clock=clock, group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
+    return create_app(settings, overrides=overrides)
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, topics: list[str]) -> AsyncIterator[tuple[httpx.AsyncClient, Tap]]:
+    """The app inside its lifespan, a client on its ASGI app and a tap on `topics`."""
+    settings: Settings = app.state.settings
+    async with app.router.lifespan_context(app):
+        tap = Tap(settings.kafka.bootstrap_servers, topics)
+        await tap.start()
+        try:
+            base_url = f"http://{settings.service}"
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url, timeout=30) as http:
+                yield http, tap
+        finally:
+            await tap.stop()
+
+
 @pytest.fixture(scope="package")
 async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
     settings = settings_for("accounts", database_url, bootstrap_servers)
-    suffix = ""
-    if EXTERNAL_BROKER:
-        # A shared broker may have other runs' history and groups on accounts.commands;
-        # this app consumes in a group of its own, starting at the topic's end.
-        suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}"
+    suffix = group_suffix(backend)
+    if suffix:
+        # accounts consumes accounts.commands, starting at the topic's end.
         await _start_group_at_end(bootstrap_servers, f"accounts{suffix}", ACCOUNTS_COMMANDS, settings.kafka.partitions)
     app = create_app(settings, overrides=Overrides(group_suffix=suffix))
-    async with app.router.lifespan_context(app):
-        tap = Tap(bootstrap_servers, [ACCOUNTS_EVENTS, dlq(ACCOUNTS_COMMANDS)])
+    async with serving(app, [ACCOUNTS_EVENTS, dlq(ACCOUNTS_COMMANDS)]) as (http, tap):
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks=1, linger_ms=0)
-        await tap.start()
         await producer.start()
         try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://accounts", timeout=30
-            ) as http:
-                yield Bank(backend, app, http, TokenIssuer(settings.auth), producer, tap)
+            yield Bank(backend, app, http, TokenIssuer(settings.auth), producer, tap)
         finally:
             await producer.stop()
-            await tap.stop()
 
 
 @pytest.fixture(autouse=True)

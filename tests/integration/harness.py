@@ -48,6 +48,21 @@ class Customer:
     headers: dict[str, str]
 
 
+@dataclass(frozen=True)
+class AccountHolder:
+    """A test's customer as a service under test knows it, with the accounts it uses there."""
+
+    customer: Customer
+
+    @property
+    def id(self) -> str:
+        return self.customer.id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.customer.headers
+
+
 @dataclass
 class Seen:
     record: ConsumerRecord

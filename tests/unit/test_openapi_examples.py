@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from gateway.main import create_app
+from tests.unit.examples import examples_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,11 +87,12 @@ def test_the_models_with_examples_were_found() -> None:
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{m.__module__}.{m.__name__}")
-def test_every_declared_example_validates(model: type[BaseModel]) -> None:
-    examples = model.model_config["json_schema_extra"]["examples"]  # type: ignore[index, call-overload]
+def test_every_declared_example_validates_and_is_in_the_schema(model: type[BaseModel]) -> None:
+    examples = examples_of(model)
     assert examples
     for example in examples:
         model.model_validate(example)
+    assert model.model_json_schema()["examples"] == examples
 
 
 def _money_pairs(value: Any) -> list[tuple[str, str, int]]:
@@ -111,7 +113,7 @@ def _money_pairs(value: Any) -> list[tuple[str, str, int]]:
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: f"{m.__module__}.{m.__name__}")
 def test_example_amounts_match_their_minor_units(model: type[BaseModel]) -> None:
-    for example in model.model_config["json_schema_extra"]["examples"]:  # type: ignore[index, call-overload]
+    for example in examples_of(model):
         for key, major, minor in _money_pairs(example):
             # Signed minor units (a debit's amount_minor) go with an unsigned decimal string.
             assert Decimal(major) * 100 == abs(minor), (key, major, minor)

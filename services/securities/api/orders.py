@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from services.securities import domain, handlers, store, views
 from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_answer
 from shared.auth import CurrentCustomer
-from shared.idempotency import OptionalIdempotencyKey
+from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.observability import correlation_id_var
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
@@ -57,24 +57,21 @@ async def place_order(
         quantity=body.quantity,
         price=body.price,
     )
-    try:
-        async with runtime.unit_of_work() as uow:
-            order, created = await handlers.place_order(
-                ctx,
-                uow,
-                customer_id=principal.customer_id,
-                account_id=account.id,
-                key=idempotency_key,
-                req=req,
-                correlation_id=correlation_id_var.get(),
-            )
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its order.
-        async with runtime.db.read() as session:
-            found = await store.order_by_key(session, principal.customer_id, idempotency_key or "")
-        if found is None:
-            raise
-        order, created = found, False
+    order, created = await create_once(
+        runtime,
+        partial(
+            handlers.place_order,
+            ctx,
+            customer_id=principal.customer_id,
+            account_id=account.id,
+            key=idempotency_key,
+            req=req,
+            correlation_id=correlation_id_var.get(),
+        ),
+        store.order_by_key,
+        principal.customer_id,
+        idempotency_key,
+    )
     return _answer(views.order_public(order, ctx), 202 if created else 200)
 
 

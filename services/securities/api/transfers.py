@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from services.securities import domain, handlers, store, views
 from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_answer
 from shared.auth import CurrentCustomer
-from shared.idempotency import OptionalIdempotencyKey
+from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.observability import correlation_id_var
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
@@ -53,22 +53,20 @@ async def create_transfer(
         req = handlers.TransferRequest("bank_to_securities", bank.id, securities.id, amount_minor, body.currency)
     else:
         req = handlers.TransferRequest("securities_to_bank", securities.id, bank.id, amount_minor, body.currency)
-    try:
-        async with runtime.unit_of_work() as uow:
-            transfer, created = await handlers.request_transfer(
-                ctx,
-                uow,
-                customer_id=principal.customer_id,
-                key=idempotency_key,
-                req=req,
-                correlation_id=correlation_id_var.get(),
-            )
-    except IntegrityError:
-        async with runtime.db.read() as session:
-            found = await store.transfer_by_key(session, principal.customer_id, idempotency_key or "")
-        if found is None:
-            raise
-        transfer, created = found, False
+    transfer, created = await create_once(
+        runtime,
+        partial(
+            handlers.request_transfer,
+            ctx,
+            customer_id=principal.customer_id,
+            key=idempotency_key,
+            req=req,
+            correlation_id=correlation_id_var.get(),
+        ),
+        store.transfer_by_key,
+        principal.customer_id,
+        idempotency_key,
+    )
     return _answer(views.transfer_public(transfer), 202 if created else 200)
 
 

@@ -6,18 +6,15 @@ ASGI app."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from services.insurance.main import create_app
 from services.insurance.settings import InsuranceSettings, Settings
-from shared.bootstrap import Overrides
-from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS
-from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
-from tests.integration.harness import Bank, Tap, eventually
+from shared.events.topics import INSURANCE_EVENTS
+from tests.integration.conftest import beside_the_bank, database_of, group_suffix, serving, settings_for
+from tests.integration.harness import Bank, eventually
 from tests.integration.insurance.harness import Insurer
 
 PG_SCHEMA = "insurance_tests"
@@ -34,22 +31,9 @@ async def insurer(
     settings = settings_for(
         "insurance", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None, cls=Settings
     ).model_copy(update={"insurance": KNOBS})
-    suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
-    if EXTERNAL_BROKER:
-        await _start_group_at_end(bootstrap_servers, f"insurance{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
-    # Account look-ups go to the accounts app in this process.
-    overrides = Overrides(group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
-    app = create_app(settings, overrides=overrides)
-    async with app.router.lifespan_context(app):
-        tap = Tap(bootstrap_servers, [INSURANCE_EVENTS])
-        await tap.start()
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://insurance", timeout=30
-            ) as http:
-                yield Insurer(backend, app, http, bank, tap)
-        finally:
-            await tap.stop()
+    app = await beside_the_bank(create_app, settings, bank, group_suffix(backend))
+    async with serving(app, [INSURANCE_EVENTS]) as (http, tap):
+        yield Insurer(backend, app, http, bank, tap)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from services.insurance import store
 from services.insurance.handlers import Context
 from shared.events import Envelope
-from tests.integration.harness import Bank, Customer, Tap, eventually
+from tests.integration.harness import AccountHolder, Bank, Tap, eventually
 
 PREMIUMS = "internal:insurance-premiums"
 CLAIMS = "internal:insurance-claims"
@@ -31,17 +31,8 @@ DOCUMENTS = {
 
 
 @dataclass(frozen=True)
-class Insured:
-    customer: Customer
+class Insured(AccountHolder):
     account_id: str
-
-    @property
-    def id(self) -> str:
-        return self.customer.id
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.customer.headers
 
 
 def checksum() -> str:

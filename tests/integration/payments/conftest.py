@@ -6,18 +6,15 @@ payees through accounts' ASGI app."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from services.payments.main import create_app
 from services.payments.settings import Settings
-from shared.bootstrap import Overrides
-from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
-from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
-from tests.integration.harness import Bank, Tap
+from shared.events.topics import PAYMENTS_EVENTS
+from tests.integration.conftest import beside_the_bank, database_of, group_suffix, serving, settings_for
+from tests.integration.harness import Bank
 from tests.integration.payments.harness import Payments
 
 PG_SCHEMA = "payments_tests"
@@ -31,22 +28,9 @@ async def payments(
     settings = settings_for(
         "payments", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None, cls=Settings
     )
-    suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
-    if EXTERNAL_BROKER:
-        await _start_group_at_end(bootstrap_servers, f"payments{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
-    # Account look-ups go to the accounts app in this process.
-    overrides = Overrides(group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
-    app = create_app(settings, overrides=overrides)
-    async with app.router.lifespan_context(app):
-        tap = Tap(bootstrap_servers, [PAYMENTS_EVENTS])
-        await tap.start()
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://payments", timeout=30
-            ) as http:
-                yield Payments(backend, app, http, bank, tap)
-        finally:
-            await tap.stop()
+    app = await beside_the_bank(create_app, settings, bank, group_suffix(backend))
+    async with serving(app, [PAYMENTS_EVENTS]) as (http, tap):
+        yield Payments(backend, app, http, bank, tap)
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import httpx
 from shared.events import Envelope
 from shared.events import accounts as acc
 from shared.events import payments as ev
-from tests.integration.harness import Bank, Customer, Tap
+from tests.integration.harness import AccountHolder, Bank, Customer, Tap
 
 TERMINAL_EVENTS = (ev.PaymentCompleted.TYPE, ev.PaymentFailed.TYPE)
 SETTLE_TIMEOUT_S = 20.0
@@ -24,13 +24,8 @@ TOPUP_SETTLEMENT = "internal:topup-settlement"
 
 
 @dataclass(frozen=True)
-class Payer:
-    customer: Customer
+class Payer(AccountHolder):
     account_id: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.customer.headers
 
 
 @dataclass

@@ -19,11 +19,10 @@ from fastapi import FastAPI
 
 from services.securities.main import create_app
 from services.securities.settings import SecuritiesSettings, Settings
-from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, SECURITIES_EVENTS
-from tests.integration.conftest import EXTERNAL_BROKER, _start_group_at_end, database_of, settings_for
-from tests.integration.harness import Bank, Tap
+from shared.events.topics import ACCOUNTS_COMMANDS, SECURITIES_EVENTS
+from tests.integration.conftest import beside_the_bank, database_of, group_suffix, serving, settings_for
+from tests.integration.harness import Bank
 from tests.integration.pg import drop_schema
 from tests.integration.securities.harness import Brokerage
 
@@ -42,16 +41,11 @@ async def _app(
     clock: Clock | None,
     **knobs: Any,
 ) -> FastAPI:
-    """securities on its own database (on PostgreSQL, in `schema`), consuming accounts'
-    facts in the group `securities<suffix>`, asking the in-process accounts app for
-    customers' accounts."""
+    """securities on its own database (on PostgreSQL, in `schema`) beside the bank."""
     settings = settings_for(
         "securities", url, bootstrap_servers, pg_schema=schema if backend != "sqlite" else None, cls=Settings
     ).model_copy(update={"securities": SecuritiesSettings(**(TEST_SETTINGS | knobs))})
-    if EXTERNAL_BROKER or suffix:
-        await _start_group_at_end(bootstrap_servers, f"securities{suffix}", ACCOUNTS_EVENTS, settings.kafka.partitions)
-    overrides = Overrides(clock=clock, group_suffix=suffix, transports={"accounts": httpx.ASGITransport(app=bank.app)})
-    return create_app(settings, overrides=overrides)
+    return await beside_the_bank(create_app, settings, bank, suffix, clock)
 
 
 @pytest.fixture(scope="package")
@@ -59,22 +53,15 @@ async def brokerage(
     backend: str, bootstrap_servers: str, bank: Bank, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Brokerage]:
     url = await database_of("securities", backend, tmp_path_factory.mktemp("securities-sqlite"), PG_SCHEMA)
-    suffix = f"-test-{backend}-{uuid.uuid4().hex[:8]}" if EXTERNAL_BROKER else ""
-    app = await _app(backend, url, PG_SCHEMA, bootstrap_servers, bank, suffix, None)
+    app = await _app(backend, url, PG_SCHEMA, bootstrap_servers, bank, group_suffix(backend), None)
     # Scenarios move the sandbox clock days ahead (T+1, expiry); accounts' clock goes back
     # where it was when they are done, so the package's other tests never see it moved.
     bank_offset = bank.app.state.ctx.clock.offset
-    async with app.router.lifespan_context(app):
-        tap = Tap(bootstrap_servers, [SECURITIES_EVENTS, ACCOUNTS_COMMANDS])
-        await tap.start()
-        try:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url="http://securities", timeout=30
-            ) as http:
-                yield Brokerage(backend, app, http, bank, tap)
-        finally:
-            await tap.stop()
-            bank.app.state.ctx.clock.offset = bank_offset
+    try:
+        async with serving(app, [SECURITIES_EVENTS, ACCOUNTS_COMMANDS]) as (http, tap):
+            yield Brokerage(backend, app, http, bank, tap)
+    finally:
+        bank.app.state.ctx.clock.offset = bank_offset
 
 
 SpareFactory = Callable[..., AbstractAsyncContextManager[Brokerage]]

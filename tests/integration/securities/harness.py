@@ -17,7 +17,7 @@ from services.securities import store
 from services.securities.handlers import Context
 from shared.events import Envelope
 from shared.events.topics import ACCOUNTS_COMMANDS, SECURITIES_EVENTS
-from tests.integration.harness import Bank, Customer, Tap, eventually
+from tests.integration.harness import AccountHolder, Bank, Tap, eventually
 
 SETTLE_TIMEOUT_S = 20.0
 SETTLEMENT = "internal:securities-settlement"
@@ -25,18 +25,9 @@ PROCEEDS = "internal:securities-proceeds"
 
 
 @dataclass(frozen=True)
-class Investor:
-    customer: Customer
+class Investor(AccountHolder):
     checking_id: str
     securities_id: str
-
-    @property
-    def id(self) -> str:
-        return self.customer.id
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self.customer.headers
 
 
 @dataclass

@@ -1,41 +1,21 @@
 """shared/schemas/securities.py copies the securities domain's value lists and limits
-(the gateway may import only `shared`): they must stay equal, and the documented
-examples must be orders the sandbox market would take."""
+(the gateway may import only `shared`): they must stay equal (the enums are checked in
+tests/unit/test_schemas_match_domain.py), and the documented examples must be orders the
+sandbox market would take."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, get_args
 
 import pytest
-from pydantic import BaseModel
 
 from services.securities import domain
 from services.securities.api.orders import OrderStatusFilter
 from services.securities.domain.rules import MAX_ORDER_QUANTITY
 from shared import sandbox
 from shared.schemas import securities as schemas
-
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (schemas.OrderCreate, schemas.PriceSet, schemas.BankTransferCreate)
-
-
-def _examples(model: type[BaseModel]) -> list[dict[str, Any]]:
-    return model.model_config["json_schema_extra"]["examples"]  # type: ignore[index, call-overload, no-any-return]
-
-
-@pytest.mark.parametrize(
-    ("literal", "enum"),
-    [
-        (schemas.SideName, domain.Side),
-        (schemas.OrderTypeName, domain.OrderType),
-        (schemas.OrderStatusName, domain.OrderStatus),
-        (schemas.ExchangeName, domain.Exchange),
-        (schemas.BoardName, domain.Board),
-    ],
-)
-def test_literal_lists_match_the_domain_enums(literal: Any, enum: type[StrEnum]) -> None:
-    assert list(get_args(literal)) == [member.value for member in enum]
+from tests.unit.examples import examples_of
 
 
 def test_limits_match_the_domain() -> None:
@@ -49,16 +29,7 @@ def test_the_orders_status_filter_is_the_statuses_and_open() -> None:
     assert set(get_args(OrderStatusFilter)) == set(get_args(schemas.OrderStatusName)) | {"open"}
 
 
-@pytest.mark.parametrize("model", REQUEST_MODELS, ids=lambda m: m.__name__)
-def test_every_request_model_has_valid_examples(model: type[BaseModel]) -> None:
-    examples = _examples(model)
-    assert examples
-    for example in examples:
-        model.model_validate(example)
-    assert model.model_json_schema()["examples"] == examples
-
-
-@pytest.mark.parametrize("example", _examples(schemas.OrderCreate), ids=lambda e: f"{e['symbol']}-{e['side']}")
+@pytest.mark.parametrize("example", examples_of(schemas.OrderCreate), ids=lambda e: f"{e['symbol']}-{e['side']}")
 def test_order_examples_are_orders_the_market_would_take(example: dict[str, Any]) -> None:
     body = schemas.OrderCreate.model_validate(example)
     instrument = domain.BY_SYMBOL[body.symbol]  # a seeded listing
@@ -72,7 +43,7 @@ def test_order_examples_are_orders_the_market_would_take(example: dict[str, Any]
         assert body.price is None
 
 
-@pytest.mark.parametrize("example", _examples(schemas.PriceSet), ids=lambda e: e["price"])
+@pytest.mark.parametrize("example", examples_of(schemas.PriceSet), ids=lambda e: e["price"])
 def test_price_examples_are_inside_600519s_seeded_limits(example: dict[str, Any]) -> None:
     # The examples move 600519 (Kweichow Moutai), the symbol the docs use throughout.
     moutai = domain.BY_SYMBOL["600519"]
@@ -82,6 +53,6 @@ def test_price_examples_are_inside_600519s_seeded_limits(example: dict[str, Any]
 
 def test_transfer_examples_name_demo_bank_accounts() -> None:
     bank_accounts = {a.id for u in sandbox.DEMO_CUSTOMERS for a in u.accounts if a.kind in ("checking", "savings")}
-    named = [e["bank_account_id"] for e in _examples(schemas.BankTransferCreate) if "bank_account_id" in e]
+    named = [e["bank_account_id"] for e in examples_of(schemas.BankTransferCreate) if "bank_account_id" in e]
     assert named
     assert set(named) <= bank_accounts
