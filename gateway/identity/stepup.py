@@ -321,7 +321,7 @@ class Challenges:
             draft = notify.stepup_code(
                 customer_id, challenge_id, code, payment.operation, amount, self.settings.stepup_ttl_s
             )
-            await notifications.add(uow, self.hub, [draft], event_id=None, event_at=now, now=now)
+            await notifications.NotificationWriter(uow, self.hub).add([draft], event_id=None, event_at=now, now=now)
         return row
 
     async def verify(self, customer_id: str, challenge_id: str, code: str) -> tuple[Verdict, store.Challenge]:

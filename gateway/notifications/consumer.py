@@ -15,6 +15,8 @@ from shared.kafka.consumer import Handler
 from shared.kafka.messaging import UnitOfWork
 from shared.runtime import ConsumerSpec
 
+Writer = notifications.NotificationWriter
+
 
 class Notifier:
     """Turns events into stored notifications (notify.py says what they read). Each handler
@@ -24,42 +26,46 @@ class Notifier:
         self.hub = hub
         self.clock = clock
 
-    async def _store(self, uow: UnitOfWork, envelope: Envelope, drafts: list[notify.Draft]) -> None:
-        await notifications.add(
-            uow, self.hub, drafts, event_id=envelope.id, event_at=envelope.time, now=self.clock.now()
-        )
+    def writer(self, uow: UnitOfWork) -> notifications.NotificationWriter:
+        """The working set each transaction's handlers share (shared.kafka.consumer.Batch)."""
+        return notifications.NotificationWriter(uow, self.hub)
+
+    async def _store(
+        self, writer: notifications.NotificationWriter, envelope: Envelope, drafts: list[notify.Draft]
+    ) -> None:
+        await writer.add(drafts, event_id=envelope.id, event_at=envelope.time, now=self.clock.now())
 
     async def when_payment_completed_notify_both_sides(
-        self, uow: UnitOfWork, e: Envelope, m: pay.PaymentCompleted
+        self, writer: Writer, e: Envelope, m: pay.PaymentCompleted
     ) -> None:
-        await self._store(uow, e, notify.payment_completed(m))
+        await self._store(writer, e, notify.payment_completed(m))
 
-    async def when_payment_failed_notify_payer(self, uow: UnitOfWork, e: Envelope, m: pay.PaymentFailed) -> None:
-        await self._store(uow, e, notify.payment_failed(m))
+    async def when_payment_failed_notify_payer(self, writer: Writer, e: Envelope, m: pay.PaymentFailed) -> None:
+        await self._store(writer, e, notify.payment_failed(m))
 
-    async def when_order_filled_notify(self, uow: UnitOfWork, e: Envelope, m: sec.OrderFilled) -> None:
-        await self._store(uow, e, notify.order_filled(m))
+    async def when_order_filled_notify(self, writer: Writer, e: Envelope, m: sec.OrderFilled) -> None:
+        await self._store(writer, e, notify.order_filled(m))
 
-    async def when_order_rejected_notify(self, uow: UnitOfWork, e: Envelope, m: sec.OrderRejected) -> None:
-        await self._store(uow, e, notify.order_rejected(m))
+    async def when_order_rejected_notify(self, writer: Writer, e: Envelope, m: sec.OrderRejected) -> None:
+        await self._store(writer, e, notify.order_rejected(m))
 
-    async def when_price_alerted_notify_watchers(self, uow: UnitOfWork, e: Envelope, m: sec.PriceAlerted) -> None:
-        watchers = await notifications.watchers(uow.session, m.symbol)
-        await self._store(uow, e, notify.price_alert(m, watchers))
+    async def when_price_alerted_notify_watchers(self, writer: Writer, e: Envelope, m: sec.PriceAlerted) -> None:
+        watchers = await notifications.watchers(writer.uow.session, m.symbol)
+        await self._store(writer, e, notify.price_alert(m, watchers))
 
-    async def when_policy_issued_notify(self, uow: UnitOfWork, e: Envelope, m: ins.PolicyIssued) -> None:
-        await self._store(uow, e, notify.policy_issued(m))
+    async def when_policy_issued_notify(self, writer: Writer, e: Envelope, m: ins.PolicyIssued) -> None:
+        await self._store(writer, e, notify.policy_issued(m))
 
     async def when_policy_purchase_failed_notify(
-        self, uow: UnitOfWork, e: Envelope, m: ins.PolicyPurchaseFailed
+        self, writer: Writer, e: Envelope, m: ins.PolicyPurchaseFailed
     ) -> None:
-        await self._store(uow, e, notify.policy_purchase_failed(m))
+        await self._store(writer, e, notify.policy_purchase_failed(m))
 
-    async def when_claim_changed_notify(self, uow: UnitOfWork, e: Envelope, m: ins.ClaimEvent) -> None:
-        await self._store(uow, e, notify.claim_changed(e.type, m))
+    async def when_claim_changed_notify(self, writer: Writer, e: Envelope, m: ins.ClaimEvent) -> None:
+        await self._store(writer, e, notify.claim_changed(e.type, m))
 
-    async def when_claim_paid_notify(self, uow: UnitOfWork, e: Envelope, m: ins.ClaimPaid) -> None:
-        await self._store(uow, e, notify.claim_paid(m))
+    async def when_claim_paid_notify(self, writer: Writer, e: Envelope, m: ins.ClaimPaid) -> None:
+        await self._store(writer, e, notify.claim_paid(m))
 
     def handlers(self) -> dict[str, Handler]:
         table: dict[str, Handler] = {
@@ -83,4 +89,5 @@ def notifications_consumer(service: str, notifier: Notifier) -> ConsumerSpec:
         name=f"{service}-notifications",
         topics=[PAYMENTS_EVENTS, SECURITIES_EVENTS, INSURANCE_EVENTS],
         handlers=notifier.handlers(),
+        batch=notifier.writer,
     )

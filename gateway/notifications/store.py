@@ -16,6 +16,7 @@ from gateway.db import Base
 from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import Draft
 from shared.db import UtcDateTime, table_of
+from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork
 
 
@@ -58,39 +59,40 @@ STREAM_PAGE = 200
 _INSERT = insert(table_of(Notification))
 
 
-async def add(
-    uow: UnitOfWork,
-    hub: NotificationHub,
-    drafts: Iterable[Draft],
-    *,
-    event_id: str | None,
-    event_at: datetime,
-    now: datetime,
-) -> None:
-    """Insert in the unit of work's transaction; the customers' streams wake after it commits."""
-    rows: list[dict[str, Any]] = [
-        {
-            "customer_id": d.customer_id,
-            "kind": d.kind,
-            "title": d.title[:120],
-            "body": d.body[:500],
-            "data": d.data,
-            "event_id": event_id,
-            "event_at": event_at,
-            "created_at": now,
-            "read_at": None,
-        }
-        for d in drafts
-    ]
-    if not rows:
-        return
-    if not uow.db.sqlite and not uow.session.info.get("notification_lock"):
-        await uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NOTIFICATION_WRITE_LOCK})
-        uow.session.info["notification_lock"] = True
-    for row in rows:
-        uow.stage(_INSERT, row)  # one executemany for the whole batch, at commit
-    for customer_id in {r["customer_id"] for r in rows}:
-        uow.after_commit.append(partial(hub.wake, customer_id))
+class NotificationWriter(Batch):
+    """The notifications one transaction writes: staged for one INSERT at commit, and the
+    customers' streams woken after it. On PostgreSQL the writer first takes the write lock,
+    once per transaction, so notification ids commit in order (streams read by id)."""
+
+    def __init__(self, uow: UnitOfWork, hub: NotificationHub) -> None:
+        super().__init__(uow)
+        self.hub = hub
+        self._locked = uow.db.sqlite  # SQLite's single writer orders them already
+
+    async def add(self, drafts: Iterable[Draft], *, event_id: str | None, event_at: datetime, now: datetime) -> None:
+        rows: list[dict[str, Any]] = [
+            {
+                "customer_id": d.customer_id,
+                "kind": d.kind,
+                "title": d.title[:120],
+                "body": d.body[:500],
+                "data": d.data,
+                "event_id": event_id,
+                "event_at": event_at,
+                "created_at": now,
+                "read_at": None,
+            }
+            for d in drafts
+        ]
+        if not rows:
+            return
+        if not self._locked:
+            await self.uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NOTIFICATION_WRITE_LOCK})
+            self._locked = True
+        for row in rows:
+            self.uow.stage(_INSERT, row)  # one executemany for the whole batch, at commit
+        for customer_id in {r["customer_id"] for r in rows}:
+            self.uow.after_commit.append(partial(self.hub.wake, customer_id))
 
 
 async def after(session: AsyncSession, customer_id: str, cursor: int, limit: int = STREAM_PAGE) -> Sequence[Any]:

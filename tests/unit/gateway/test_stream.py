@@ -55,7 +55,7 @@ def events(
 async def notify(db: Database, hub: NotificationHub, customer_id: str, title: str) -> None:
     async with UnitOfWork(db, gateway_db.messaging, source="test") as uow:
         draft = Draft(customer_id, "payment_sent", title, "body", {"n": title})
-        await store.add(uow, hub, [draft], event_id=None, event_at=NOW, now=NOW)
+        await store.NotificationWriter(uow, hub).add([draft], event_id=None, event_at=NOW, now=NOW)
 
 
 async def next_chunk(stream: AsyncIterator[bytes], within_s: float = 2.0) -> bytes:
