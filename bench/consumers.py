@@ -1,0 +1,140 @@
+"""Accounts' and payments' message paths in process, with no broker: the work of N transfers
+through each service's ConsumerLoop, on SQLite files, for an exact count of instructions.
+
+    python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold
+    python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured
+
+Run it under `valgrind --tool=callgrind` with N and with 0; the difference is the cost of N
+transfers, unaffected by what else the machine is doing (README, Speed). BATCH sets how
+many messages a consumer batch holds (100)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import uuid
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import func, select
+
+from shared.events import Message
+from shared.events import accounts as acc
+from shared.events.envelope import Envelope
+from shared.kafka.consumer import ConsumerLoop
+from shared.sandbox import DEMO_CUSTOMERS
+from shared.settings import DbSettings
+
+BATCH = int(os.environ.get("BATCH", "100"))
+
+
+def record(message: Message, source: str, reply_to: str | None = None) -> Any:
+    """A consumer record as aiokafka hands it over, with the headers producers set."""
+    envelope = Envelope.wrap(message, source=source, correlation_id=str(uuid.uuid4()))
+    headers = [("type", envelope.type.encode())]
+    if reply_to is not None:
+        headers.append(("causation-source", reply_to.encode()))
+    return SimpleNamespace(
+        topic=message.TOPIC, key=envelope.subject.encode(), value=envelope.to_bytes(), headers=headers, offset=0
+    )
+
+
+async def apply_all(consumer: ConsumerLoop, records: list[Any]) -> None:
+    for i in range(0, len(records), BATCH):
+        await consumer.apply(records[i : i + BATCH])
+
+
+async def accounts(directory: str, n: int) -> int:
+    from services.accounts import handlers, store
+    from services.accounts.main import create_app
+    from services.accounts.settings import Settings
+
+    app = create_app(Settings(service="accounts", db=DbSettings(url=f"sqlite+aiosqlite:///{directory}/a.db")))
+    runtime = app.state.runtime
+    await runtime.db.create_all(store.Base.metadata)
+    async with runtime.unit_of_work() as uow:
+        await handlers.seed(app.state.ctx, uow, demo=True)
+    payer, payee = DEMO_CUSTOMERS[0].accounts[0].id, DEMO_CUSTOMERS[1].accounts[0].id
+    holds = [f"h-{i}" for i in range(n)]
+    consumer = runtime.consumers[0]
+    await apply_all(
+        consumer, [record(acc.ReserveFunds(account_id=payer, hold_id=h, amount_minor=100), "payments") for h in holds]
+    )
+    await apply_all(
+        consumer,
+        [record(acc.CaptureHold(account_id=payer, hold_id=h, target_account_id=payee), "payments") for h in holds],
+    )
+    async with runtime.db.read() as session:
+        done = await session.scalar(select(func.count()).select_from(store.Hold).where(store.Hold.status == "captured"))
+    await runtime.db.dispose()
+    return int(done or 0)
+
+
+async def payments(directory: str, n: int) -> int:
+    from services.payments import handlers, store
+    from services.payments.domain import Kind
+    from services.payments.main import create_app
+    from services.payments.settings import Settings
+
+    app = create_app(Settings(service="payments", db=DbSettings(url=f"sqlite+aiosqlite:///{directory}/p.db")))
+    runtime = app.state.runtime
+    await runtime.db.create_all(store.Base.metadata)
+    drafts = [
+        handlers.Draft(
+            kind=Kind.TRANSFER,
+            customer_id=f"c{i % 50}",
+            idempotency_key=f"k{i}",
+            payer_account_id=f"a{i % 50}",
+            payer_class="II",
+            payee_account_id="b",
+            payee_customer_id="cb",
+            payee_key="account:b",
+            payee_label="B*b",
+            amount_minor=100,
+        )
+        for i in range(n)
+    ]
+    started = []
+    for i in range(0, n, 20):  # requests arriving together share a transaction, as under load
+        started += await asyncio.gather(*(app.state.starter.start(d, "bench") for d in drafts[i : i + 20]))
+    consumer = runtime.consumers[0]
+    reserved = [
+        acc.FundsReserved(
+            account_id=p.payer_account_id, hold_id=p.id, amount_minor=100, currency="CNY", available_minor=0
+        )
+        for p in started
+    ]
+    captured = [
+        acc.HoldCaptured(
+            account_id=p.payer_account_id,
+            hold_id=p.id,
+            target_account_id="b",
+            amount_minor=100,
+            released_minor=0,
+            entry_id="e",
+        )
+        for p in started
+    ]
+    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved])
+    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured])
+    async with runtime.db.read() as session:
+        done = await session.scalar(
+            select(func.count()).select_from(store.Payment).where(store.Payment.outcome == "completed")
+        )
+    await runtime.db.dispose()
+    return int(done or 0)
+
+
+def main() -> int:
+    service, n = sys.argv[1], int(sys.argv[2])
+    run = {"accounts": accounts, "payments": payments}[service]
+    with tempfile.TemporaryDirectory() as directory:
+        done = asyncio.run(run(directory, n))
+    print(f"{service}: {done} of {n} transfers done")
+    return 0 if done == n else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
