@@ -67,8 +67,9 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
     MagicValue(
         "money in",
         "`POST /v1/sandbox/deposits {account_id, amount, currency}`",
-        "credits the account from `internal:cash-in` (202, settles from Kafka; `Idempotency-Key` optional)",
-        "`gateway/sandbox/deposits.py`",
+        "credits the account from `internal:cash-in`: a deposit saga of payments (202, settles from Kafka; "
+        "`Idempotency-Key` optional)",
+        "`services/payments/handlers.py` (`request_deposit`), `services/payments/api.py`",
     ),
     MagicValue(
         "clock",
