@@ -5,11 +5,9 @@
 - the same key while the first request is still running gets 409;
 - keys are per customer and kept for 24 hours.
 
-Requests the gateway itself carries out (sandbox deposits) claim the key first and
-store the final response in the same transaction as their effects (`finish` takes
-the unit of work), so a crash can never leave a deposit made without its key marked
-done. Requests forwarded to a service (`forward_idempotently`) pass the key on, and
-the service keeps it unique as well.
+Every money-moving request is forwarded to the service that owns it
+(`forward_idempotently`), which receives the key too and keeps it unique per customer, so
+a repeat that slips past the gateway still finds what the first request made.
 
 The header is read by shared/idempotency.py, the one reader for the gateway and every service.
 """
@@ -20,7 +18,6 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,8 +27,6 @@ from fastapi.responses import Response
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Refused
 from gateway.routing.store import IdempotencyKey
@@ -42,14 +37,6 @@ from shared.db import Database, PointReader, table_of
 log = logging.getLogger(__name__)
 
 RETENTION = timedelta(hours=24)
-# A request still marked in flight after this long died with its process: let a retry in.
-ABANDONED_AFTER = timedelta(seconds=60)
-
-
-@dataclass(frozen=True)
-class Claim:
-    owner_id: str
-    key: str
 
 
 class KeyReused(Refused):
@@ -106,7 +93,7 @@ class Idempotency:
             return None
         if row["fingerprint"] != fp:
             raise KeyReused()
-        if row["state"] == "in_flight":
+        if row["state"] == "in_flight":  # a row from an older gateway, claimed and never finished
             raise KeyInFlight()
         return _replay(row["status_code"], row["response_body"], row["response_headers"])
 
@@ -156,60 +143,6 @@ class Idempotency:
                 self._unwritten = batch + self._unwritten
                 await asyncio.sleep(0.5)
                 self._wake.set()
-
-    async def begin(self, owner_id: str, key: str, fp: str) -> Response | Claim:
-        """Claim the key for this request, or answer with the stored outcome."""
-        now = self.clock.now()
-        async with self.db.write() as session, session.begin():
-            row = await session.get(IdempotencyKey, (owner_id, key))
-            if row is not None:
-                expired = now - row.created_at > RETENTION
-                abandoned = row.state == "in_flight" and now - row.created_at > ABANDONED_AFTER
-                if expired or abandoned:
-                    await session.delete(row)
-                    await session.flush()
-                    row = None
-            if row is None:
-                session.add(
-                    IdempotencyKey(owner_id=owner_id, key=key, fingerprint=fp, state="in_flight", created_at=now)
-                )
-                try:
-                    await session.flush()
-                except IntegrityError:
-                    raise KeyInFlight() from None
-                return Claim(owner_id, key)
-            if row.fingerprint != fp:
-                raise KeyReused()
-            if row.state == "in_flight":
-                raise KeyInFlight()
-            return _replay(row.status_code, row.response_body, row.response_headers)
-
-    @staticmethod
-    async def finish(
-        session: AsyncSession, claim: Claim, status_code: int, body: bytes, headers: dict[str, str]
-    ) -> None:
-        row = await session.get(IdempotencyKey, (claim.owner_id, claim.key))
-        if row is None:
-            return
-        row.state = "done"
-        row.status_code = status_code
-        row.response_body = body
-        row.response_headers = headers
-
-    async def complete(self, claim: Claim, status_code: int, body: bytes, headers: dict[str, str]) -> None:
-        """Store an outcome that wrote nothing else (a client error, say)."""
-        async with self.db.write() as session, session.begin():
-            await self.finish(session, claim, status_code, body, headers)
-
-    async def abandon(self, claim: Claim) -> None:
-        """Forget a claim whose request failed for a reason a retry may not meet."""
-        async with self.db.write() as session, session.begin():
-            await session.execute(
-                delete(IdempotencyKey).where(
-                    IdempotencyKey.owner_id == claim.owner_id,
-                    IdempotencyKey.key == claim.key,
-                )
-            )
 
     async def purge_expired(self) -> None:
         async with self.db.write() as session, session.begin():

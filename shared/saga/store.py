@@ -90,7 +90,6 @@ class SagaSweeper:
         self.clock = clock
         self.tables = list(tables)
         self.limit = limit
-        self.swept = 0
 
     async def overdue(self, table: SagaTable, now: datetime) -> list[str]:
         model = table.model
@@ -111,7 +110,6 @@ class SagaSweeper:
             async with self.unit_of_work() as uow:
                 await table.on_overdue(uow, ids, now)
             handed += len(ids)
-        self.swept += handed
         return handed
 
 
