@@ -24,7 +24,7 @@ from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
 from gateway.settings import Settings
 from shared import bootstrap as shared
-from shared.accounts_client import AccountsClient
+from shared.accounts_client import accounts_client
 from shared.clock import Clock
 from shared.runtime import Runtime
 
@@ -65,9 +65,8 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         return runtime.tokens.service_token("gateway")
 
     upstreams = overrides.upstreams or Upstreams(settings.urls)
-    accounts = AccountsClient(settings.urls.accounts, service_token, transport=overrides.transports.get("accounts"))
     runtime.on_stop("upstreams", upstreams.close)
-    runtime.on_stop("accounts client", accounts.close)
+    accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
     sessions.on_revoke.append(hub.wake_session)
     idempotency = Idempotency(runtime.db, clock)

@@ -93,17 +93,16 @@ class Deposit(SagaColumns, Base):
 # instead of an ORM flush per object (about 300 us each here). Sagas on this path are
 # the domain's plain `Payment` objects, mapped to and from rows here.
 
-_payment = table_of(Payment)
-# For queries that read whole payments into the domain's objects (api.py).
-payment_table = _payment
-_COLUMNS = [c.key for c in _payment.c]
+# Core statements and queries that read whole payments into the domain's objects.
+payment_table = table_of(Payment)
+_COLUMNS = [c.key for c in payment_table.c]
 # What a saga step may change; the rest is fixed when the payment is requested.
 _MUTABLE = ("step", "attempts", "deadline_at", "outcome", "reason", "detail", "entry_id", "updated_at", "ended_at")
 
-INSERT = insert(_payment)
+INSERT = insert(payment_table)
 UPDATE = (
-    update(_payment)
-    .where(_payment.c.id == bindparam("b_id"))
+    update(payment_table)
+    .where(payment_table.c.id == bindparam("b_id"))
     .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
 )
 
@@ -126,26 +125,23 @@ def changes_of(payment: domain.Payment) -> dict[str, Any]:
 async def load_payments(session: AsyncSession, ids: Iterable[str]) -> dict[str, domain.Payment]:
     """Payments by id, locked FOR UPDATE on PostgreSQL (SQLite's single writer already
     excludes the sweeper)."""
-    rows = (await session.execute(select(_payment).where(_payment.c.id.in_(ids)).with_for_update())).mappings()
+    rows = (
+        await session.execute(select(payment_table).where(payment_table.c.id.in_(ids)).with_for_update())
+    ).mappings()
     return {row["id"]: payment_of(row) for row in rows.all()}
 
 
-async def payment_by_id(session: AsyncSession, payment_id: str) -> domain.Payment | None:
-    row = (await session.execute(select(_payment).where(_payment.c.id == payment_id))).mappings().first()
+async def _first(session: AsyncSession, *where: Any) -> domain.Payment | None:
+    row = (await session.execute(select(payment_table).where(*where))).mappings().first()
     return payment_of(row) if row is not None else None
+
+
+async def payment_by_id(session: AsyncSession, payment_id: str) -> domain.Payment | None:
+    return await _first(session, payment_table.c.id == payment_id)
 
 
 async def payment_by_key(session: AsyncSession, customer_id: str, key: str) -> domain.Payment | None:
-    row = (
-        (
-            await session.execute(
-                select(_payment).where(_payment.c.customer_id == customer_id, _payment.c.idempotency_key == key)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    return payment_of(row) if row is not None else None
+    return await _first(session, payment_table.c.customer_id == customer_id, payment_table.c.idempotency_key == key)
 
 
 async def deposit_by_key(session: AsyncSession, customer_id: str, key: str) -> Deposit | None:
