@@ -3,9 +3,7 @@ so each service's tables live in their own schema of the one test database."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from shared.db import Database
 
@@ -27,13 +25,3 @@ async def drop_schema(url: str, schema: str) -> None:
             await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
     finally:
         await db.dispose()
-
-
-def use_schema(db: Database, schema: str) -> None:
-    """Every connection of `db` works in `schema`."""
-
-    @event.listens_for(db.writer.sync_engine, "connect", insert=True)
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        # On the raw asyncpg connection (autocommit): a SET inside the adapter's implicit
-        # transaction would be undone by the pool's first rollback.
-        dbapi_connection.run_async(lambda conn: conn.execute(f"SET search_path TO {schema}"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shared.db import Database
-from tests.integration.pg import drop_schema, fresh_schema, use_schema
+from tests.integration.pg import drop_schema, fresh_schema
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 BACKENDS = [
@@ -40,8 +40,7 @@ async def throwaway(backend: str, directory: Path, name: str) -> AsyncIterator[D
     assert PG_URL
     schema = f"migrations_{name}_{uuid.uuid4().hex[:8]}"
     await fresh_schema(PG_URL, schema)
-    db = Database(PG_URL)
-    use_schema(db, schema)
+    db = Database(PG_URL, schema=schema)
     try:
         yield db
     finally:
