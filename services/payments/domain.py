@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol
 
 from shared import payees
 from shared.errors import DomainError
@@ -245,17 +244,6 @@ class Payment:
     ended_at: datetime | None = None
 
 
-class PaymentState(Saga, Protocol):
-    """What a payment's decisions read of it, besides its saga columns."""
-
-    kind: str
-    customer_id: str
-    payee_customer_id: str | None
-    payee_key: str
-    amount_minor: int
-    payer_class: str | None
-
-
 @dataclass(frozen=True)
 class PaymentSaga:
     """A payment: hold the payer's funds, decide risk once they are held, capture them
@@ -266,7 +254,7 @@ class PaymentSaga:
     policy: RiskPolicy = field(default_factory=RiskPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
 
-    def on_funds_reserved(self, p: PaymentState, risk: RiskContext) -> tuple[Decision, RiskDecision | None]:
+    def on_funds_reserved(self, p: Payment, risk: RiskContext) -> tuple[Decision, RiskDecision | None]:
         """The funds are held: risk decides, then the payment captures or releases."""
         if p.step != RESERVE:
             return IGNORE, None
@@ -277,25 +265,25 @@ class PaymentSaga:
             return move(RELEASE, Reason.PAYEE_UNAVAILABLE, "the biller refused the payment (sandbox biller)"), verdict
         return move(CAPTURE), verdict
 
-    def on_reservation_rejected(self, p: PaymentState, reason: str, detail: str) -> Decision:
+    def on_reservation_rejected(self, p: Payment, reason: str, detail: str) -> Decision:
         if p.step == RESERVE:
             return end(FAILED, ACCOUNTS_REASONS.get(reason, Reason.PAYER_UNAVAILABLE), detail)
         if p.step == RELEASE:  # a reservation given up on was never placed: nothing to free
             return end(FAILED)
         return IGNORE
 
-    def on_hold_captured(self, p: PaymentState) -> Decision:
+    def on_hold_captured(self, p: Payment) -> Decision:
         return end(COMPLETED) if p.step == CAPTURE else IGNORE
 
-    def on_capture_rejected(self, p: PaymentState, detail: str) -> Decision:
+    def on_capture_rejected(self, p: Payment, detail: str) -> Decision:
         if p.step != CAPTURE:
             return IGNORE
         return move(RELEASE, Reason.PAYEE_UNAVAILABLE, detail or "the payee cannot receive this payment")
 
-    def on_hold_released(self, p: PaymentState) -> Decision:
+    def on_hold_released(self, p: Payment) -> Decision:
         return end(FAILED) if p.step == RELEASE else IGNORE
 
-    def on_deadline(self, p: PaymentState) -> Decision:
+    def on_deadline(self, p: Payment) -> Decision:
         give_up = (
             move(RELEASE, Reason.TIMED_OUT, "the bank did not answer in time; nothing was paid")
             if p.step == RESERVE

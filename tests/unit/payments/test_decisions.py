@@ -3,8 +3,8 @@ a deadline in, a decision out. No database, no broker."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -16,6 +16,7 @@ from services.payments.domain import (
     SANDBOX_FAIL_BILLER,
     DepositSaga,
     Kind,
+    Payment,
     PaymentSaga,
     Reason,
     RiskContext,
@@ -29,23 +30,28 @@ NOW = datetime(2026, 5, 20, 8, 0, tzinfo=UTC)
 SAGA = PaymentSaga(RiskPolicy(), Timeouts(max_attempts=3))
 
 
-@dataclass
-class Payment:
-    id: str = "pay-1"
-    kind: str = Kind.TRANSFER
-    step: str | None = RESERVE
-    attempts: int = 1
-    deadline_at: datetime | None = NOW
-    outcome: str | None = None
-    reason: str | None = None
-    detail: str | None = None
-    updated_at: datetime = NOW
-    ended_at: datetime | None = None
-    customer_id: str = "alice"
-    payee_customer_id: str | None = "bob"
-    payee_key: str = "account:acct-bob"
-    amount_minor: int = 100_00
-    payer_class: str | None = "I"
+def payment(**changes: Any) -> Payment:
+    """A payment in memory, at its reservation unless `changes` say otherwise."""
+    fields: dict[str, Any] = {
+        "id": "pay-1",
+        "kind": Kind.TRANSFER,
+        "customer_id": "alice",
+        "idempotency_key": "key-1",
+        "payer_account_id": "acct-alice",
+        "payer_class": "I",
+        "payee_account_id": "acct-bob",
+        "payee_customer_id": "bob",
+        "payee_key": "account:acct-bob",
+        "payee_label": "B*b",
+        "amount_minor": 100_00,
+        "currency": "CNY",
+        "step": RESERVE,
+        "attempts": 1,
+        "deadline_at": NOW,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return Payment(**(fields | changes))
 
 
 def risk(p: Payment, *, recent: int = 0, known: bool = True) -> RiskContext:
@@ -53,7 +59,7 @@ def risk(p: Payment, *, recent: int = 0, known: bool = True) -> RiskContext:
 
 
 def test_held_funds_that_risk_approves_are_captured() -> None:
-    p = Payment()
+    p = payment()
     decision, verdict = SAGA.on_funds_reserved(p, risk(p))
     assert decision == move(CAPTURE)
     assert verdict is not None and verdict.approved
@@ -62,9 +68,9 @@ def test_held_funds_that_risk_approves_are_captured() -> None:
 @pytest.mark.parametrize(
     ("payment", "recent", "known", "rule"),
     [
-        (Payment(amount_minor=666_66), 0, True, "sandbox_magic_amount"),
-        (Payment(), 20, True, "velocity"),
-        (Payment(amount_minor=5_000_01), 0, False, "new_payee_threshold"),
+        (payment(amount_minor=666_66), 0, True, "sandbox_magic_amount"),
+        (payment(), 20, True, "velocity"),
+        (payment(amount_minor=5_000_01), 0, False, "new_payee_threshold"),
     ],
     ids=["magic amount", "velocity", "large first payment to a new payee"],
 )
@@ -75,14 +81,14 @@ def test_held_funds_that_risk_rejects_are_released(payment: Payment, recent: int
 
 
 def test_the_sandbox_failing_biller_refuses_after_the_hold() -> None:
-    p = Payment(kind=Kind.BILL, payee_key=f"biller:{SANDBOX_FAIL_BILLER}:any", payee_customer_id=None)
+    p = payment(kind=Kind.BILL, payee_key=f"biller:{SANDBOX_FAIL_BILLER}:any", payee_customer_id=None)
     decision, _ = SAGA.on_funds_reserved(p, risk(p))
     assert (decision.step, decision.reason) == (RELEASE, Reason.PAYEE_UNAVAILABLE)
 
 
 @pytest.mark.parametrize("step", [CAPTURE, RELEASE, None])
 def test_a_reservation_heard_again_after_the_saga_moved_on_changes_nothing(step: str | None) -> None:
-    p = Payment(step=step)
+    p = payment(step=step)
     assert SAGA.on_funds_reserved(p, risk(p)) == (IGNORE, None)
 
 
@@ -91,47 +97,47 @@ def test_a_reservation_heard_again_after_the_saga_moved_on_changes_nothing(step:
     [("insufficient_funds", Reason.INSUFFICIENT_FUNDS), ("whatever_else", Reason.PAYER_UNAVAILABLE)],
 )
 def test_a_rejected_reservation_fails_the_payment_with_the_reason(reason: str, shown: Reason) -> None:
-    assert SAGA.on_reservation_rejected(Payment(), reason, "no") == end(FAILED, shown, "no")
+    assert SAGA.on_reservation_rejected(payment(), reason, "no") == end(FAILED, shown, "no")
 
 
 def test_a_rejected_reservation_ends_a_payment_already_releasing_it() -> None:
-    assert SAGA.on_reservation_rejected(Payment(step=RELEASE), "insufficient_funds", "") == end(FAILED)
+    assert SAGA.on_reservation_rejected(payment(step=RELEASE), "insufficient_funds", "") == end(FAILED)
 
 
 def test_a_captured_hold_completes_only_a_capturing_payment() -> None:
-    assert SAGA.on_hold_captured(Payment(step=CAPTURE)) == end(COMPLETED)
-    assert SAGA.on_hold_captured(Payment(step=None, outcome=COMPLETED)) is IGNORE
+    assert SAGA.on_hold_captured(payment(step=CAPTURE)) == end(COMPLETED)
+    assert SAGA.on_hold_captured(payment(step=None, outcome=COMPLETED)) is IGNORE
 
 
 def test_a_refused_capture_releases_the_hold() -> None:
-    decision = SAGA.on_capture_rejected(Payment(step=CAPTURE), "cap")
+    decision = SAGA.on_capture_rejected(payment(step=CAPTURE), "cap")
     assert decision == move(RELEASE, Reason.PAYEE_UNAVAILABLE, "cap")
 
 
 def test_a_released_hold_fails_a_releasing_payment() -> None:
-    assert SAGA.on_hold_released(Payment(step=RELEASE)) == end(FAILED)
-    assert SAGA.on_hold_released(Payment(step=CAPTURE)) is IGNORE
+    assert SAGA.on_hold_released(payment(step=RELEASE)) == end(FAILED)
+    assert SAGA.on_hold_released(payment(step=CAPTURE)) is IGNORE
 
 
 def test_an_unanswered_reservation_is_sent_again_then_released() -> None:
-    assert SAGA.on_deadline(Payment(attempts=2)) == Decision(retry=True)
-    decision = SAGA.on_deadline(Payment(attempts=3))
+    assert SAGA.on_deadline(payment(attempts=2)) == Decision(retry=True)
+    decision = SAGA.on_deadline(payment(attempts=3))
     assert (decision.step, decision.reason) == (RELEASE, Reason.TIMED_OUT)
 
 
 @pytest.mark.parametrize("step", [CAPTURE, RELEASE])
 def test_a_capture_or_release_is_sent_until_accounts_answers(step: str) -> None:
-    assert SAGA.on_deadline(Payment(step=step, attempts=50)) == Decision(retry=True)
+    assert SAGA.on_deadline(payment(step=step, attempts=50)) == Decision(retry=True)
 
 
 @pytest.mark.parametrize(
     ("payment", "shown", "status"),
     [
-        (Payment(step=RESERVE), "reserving_funds", "pending"),
-        (Payment(step=CAPTURE), "capturing", "pending"),
-        (Payment(step=RELEASE), "releasing", "pending"),
-        (Payment(step=None, outcome=COMPLETED), "completed", "completed"),
-        (Payment(step=None, outcome=FAILED), "failed", "failed"),
+        (payment(step=RESERVE), "reserving_funds", "pending"),
+        (payment(step=CAPTURE), "capturing", "pending"),
+        (payment(step=RELEASE), "releasing", "pending"),
+        (payment(step=None, outcome=COMPLETED), "completed", "completed"),
+        (payment(step=None, outcome=FAILED), "failed", "failed"),
     ],
 )
 def test_the_api_shows_a_stage_and_pending_until_the_end(payment: Payment, shown: str, status: str) -> None:
@@ -143,8 +149,9 @@ def test_the_api_shows_a_stage_and_pending_until_the_end(payment: Payment, shown
 DEPOSITS = DepositSaga(Timeouts(step=timedelta(seconds=5), max_attempts=2))
 
 
-def deposit(**changes: object) -> Payment:
-    return Payment(**{"kind": "deposit", "step": CREDIT, **changes})  # type: ignore[arg-type]
+def deposit(**changes: Any) -> Payment:
+    """A deposit's saga columns, on a payment-shaped row (its decider reads only those)."""
+    return payment(**{"kind": "deposit", "step": CREDIT, **changes})
 
 
 def test_a_credited_deposit_completes() -> None:
