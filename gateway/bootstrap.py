@@ -6,9 +6,7 @@ upstreams, its own hub, a transport to accounts) instead of patching the running
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import quote
@@ -21,7 +19,7 @@ from gateway.notifications.consumer import Notifier, notifications_consumer
 from gateway.notifications.hub import NotificationHub
 from gateway.ratelimit import RateLimiter
 from gateway.routing.idempotency import Idempotency
-from gateway.routing.upstream import Upstreams
+from gateway.routing.upstream import ITSELF, Upstreams
 from gateway.settings import Settings
 from shared import bootstrap as shared
 from shared.accounts_client import accounts_client
@@ -39,10 +37,10 @@ class Overrides(shared.Overrides):
     hub: NotificationHub | None = None
 
 
-async def paid_before(upstreams: Upstreams, token: Callable[[], str], customer_id: str, payee: str) -> bool:
+async def paid_before(upstreams: Upstreams, customer_id: str, payee: str) -> bool:
     """Payments' answer to whether the customer has completed a payment to `payee`."""
     answer = await upstreams.call(
-        "payments", "GET", f"/internal/customers/{quote(customer_id)}/payees/{quote(payee, safe=':')}", token=token()
+        "payments", "GET", f"/internal/customers/{quote(customer_id)}/payees/{quote(payee, safe=':')}", caller=ITSELF
     )
     answer.raise_for_problem()
     return bool(answer.json()["known"])
@@ -61,10 +59,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         group_suffix=overrides.group_suffix,
     )
 
-    def service_token() -> str:
-        return runtime.tokens.service_token("gateway")
-
-    upstreams = overrides.upstreams or Upstreams(settings.urls)
+    upstreams = overrides.upstreams or Upstreams(settings.urls, runtime.tokens)
     runtime.on_stop("upstreams", upstreams.close)
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
@@ -81,10 +76,10 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         sessions=sessions,
         idempotency=idempotency,
         challenges=challenges,
-        stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams, service_token)),
+        stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams)),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
-        id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),
+        id_namespace=uuid.UUID(bytes=runtime.keys.derive("customer-ids")[:16]),
     )
 
     async def on_start(_runtime: Runtime) -> None:

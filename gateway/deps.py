@@ -42,9 +42,6 @@ class Gateway:
     # between accounts and the gateway can simply be repeated.
     id_namespace: uuid.UUID
 
-    def service_token(self) -> str:
-        return self.runtime.tokens.service_token("gateway")
-
 
 async def current_gateway(request: Request) -> Gateway:
     return request.app.state.gateway
@@ -69,16 +66,10 @@ async def _challenges(gw: GatewayDep) -> Challenges:
     return gw.challenges
 
 
-async def _service_token(gw: GatewayDep) -> str:
-    return gw.service_token()
-
-
 ClockDep = Annotated[Clock, Depends(_clock)]
 SessionsDep = Annotated[Sessions, Depends(_sessions)]
 UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
 ChallengesDep = Annotated[Challenges, Depends(_challenges)]
-# A token of the gateway's own, for the services' /internal routes.
-ServiceToken = Annotated[str, Depends(_service_token)]
 
 
 async def authenticated(principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep) -> Principal:
@@ -86,7 +77,7 @@ async def authenticated(principal: Annotated[Principal, Depends(current_principa
     wait = gw.customer_limits.take(principal.subject)
     if wait:
         raise limited("customer", wait)
-    if principal.session_id is None or not await gw.sessions.active(principal.session_id):
+    if principal.session_id is None or not await gw.sessions.active(principal.session_id, principal.subject):
         raise unauthorized("the session has ended; log in again")
     gw.sessions.touch(principal.session_id)
     return principal

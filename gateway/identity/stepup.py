@@ -108,8 +108,8 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def code_hash(secret: str, challenge_id: str, code: str) -> str:
-    return hmac.new(secret.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+def code_hash(secret: bytes, challenge_id: str, code: str) -> str:
+    return hmac.new(secret, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 # --- what a challenge approves ----------------------------------------------------------------
@@ -262,6 +262,8 @@ class Challenges:
         self.hub = hub
         self.settings = settings
         self.clock = clock
+        # The HMAC key of stored codes: the gateway's own, never in a file or the code.
+        self.secret = runtime.keys.derive("one-time-codes")
         self.policy = StepUpPolicy(settings.stepup_amount_minor, settings.stepup_new_payee_minor)
         self.ttl = timedelta(seconds=settings.stepup_ttl_s)
 
@@ -310,7 +312,7 @@ class Challenges:
                 currency=payment.currency,
                 idempotency_key=key,
                 reason=reason,
-                code_hash=code_hash(self.settings.jwt_secret, challenge_id, code),
+                code_hash=code_hash(self.secret, challenge_id, code),
                 status="pending",
                 attempts=0,
                 created_at=now,
@@ -331,7 +333,7 @@ class Challenges:
             row = await session.get(store.Challenge, challenge_id, with_for_update=True)
             if row is None or row.customer_id != customer_id:
                 raise ChallengeNotFound(challenge_id)
-            code_ok = hmac.compare_digest(row.code_hash, code_hash(self.settings.jwt_secret, challenge_id, code))
+            code_ok = hmac.compare_digest(row.code_hash, code_hash(self.secret, challenge_id, code))
             verdict, state = attempt(
                 ChallengeState(row.status, row.attempts, row.expires_at),
                 code_ok=code_ok,

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from gateway.errors import Refused
 from gateway.routing.store import IdempotencyKey
 from gateway.routing.upstream import Upstreams
+from shared.auth import Principal
 from shared.clock import Clock
 from shared.db import Database, PointReader, table_of
 
@@ -165,7 +166,7 @@ async def forward_idempotently(
     service: str,
     path: str,
     *,
-    token: str,
+    caller: Principal,
     key: str,
     fp: str,
 ) -> Response:
@@ -187,7 +188,9 @@ async def forward_idempotently(
         raise KeyInFlight()
     idempotency.in_flight[slot] = fp
     try:
-        response = await upstreams.forward(service, request, path, token=token, extra_headers={"idempotency-key": key})
+        response = await upstreams.forward(
+            service, request, path, caller=caller, extra_headers={"idempotency-key": key}
+        )
         if response.status_code < 500 and response.status_code not in (409, 429):
             headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
             idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), headers)

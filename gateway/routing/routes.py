@@ -104,22 +104,29 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         request: Request = values["request"]
         gw: Gateway = values["gw"]
         principal = values.get("principal")
-        token = principal.token if principal is not None else ""
         path = upstream.format(**{n: values[n] for n in names})
         if route.stream:
             return await gw.upstreams.relay_stream(
-                route.service, request, path, token=token, read_timeout_s=STREAM_READ_TIMEOUT_S
+                route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S
             )
         key = None
         if route.idempotent and principal is not None:  # an idempotent row always has a caller (__post_init__)
             key = read_key(request) if route.key_optional else require_key(request)
         if key is None or principal is None:
-            return await gw.upstreams.forward(route.service, request, path, token=token)
+            return await gw.upstreams.forward(route.service, request, path, caller=principal)
         fp = fingerprint(request, await request.body())
         if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
             await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
         return await forward_idempotently(
-            gw.idempotency, gw.upstreams, request, principal.subject, route.service, path, token=token, key=key, fp=fp
+            gw.idempotency,
+            gw.upstreams,
+            request,
+            principal.subject,
+            route.service,
+            path,
+            caller=principal,
+            key=key,
+            fp=fp,
         )
 
     P = inspect.Parameter
