@@ -121,6 +121,27 @@ class TokenIssuer:
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
+        signer, claims = self.claims(token)
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or "step_up" in claims:  # an approval is not a login
+            raise unauthorized("the access token is not valid")
+        speaks_for_itself = roles == [ROLE_SERVICE] and claims["sub"] == f"service:{signer}"
+        if ROLE_SERVICE in roles and not speaks_for_itself:
+            raise unauthorized("a service token speaks only for the process that signed it")
+        if signer != GATEWAY and not speaks_for_itself:
+            raise unauthorized(f"{signer} may vouch only for itself")
+        principal = Principal(
+            subject=str(claims["sub"]),
+            roles=frozenset(roles),
+            session_id=claims.get("sid"),
+            token=token,
+            issuer=signer,
+        )
+        return principal, float(claims["exp"])
+
+    def claims(self, token: str) -> tuple[str, dict[str, Any]]:
+        """The signer and claims of a token for this process, signed by a process it knows
+        and not expired; raises a 401 problem otherwise."""
         try:
             signer = jwt.get_unverified_header(token).get("kid")
             key = self.keys.public.get(signer) if isinstance(signer, str) else None
@@ -140,22 +161,7 @@ class TokenIssuer:
             raise unauthorized(f"the token is not for {self.name}") from None
         except jwt.PyJWTError:
             raise unauthorized("the access token is not valid") from None
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list):
-            raise unauthorized("the access token is not valid")
-        speaks_for_itself = roles == [ROLE_SERVICE] and claims["sub"] == f"service:{signer}"
-        if ROLE_SERVICE in roles and not speaks_for_itself:
-            raise unauthorized("a service token speaks only for the process that signed it")
-        if signer != GATEWAY and not speaks_for_itself:
-            raise unauthorized(f"{signer} may vouch only for itself")
-        principal = Principal(
-            subject=str(claims["sub"]),
-            roles=frozenset(roles),
-            session_id=claims.get("sid"),
-            token=token,
-            issuer=signer,
-        )
-        return principal, float(claims["exp"])
+        return signer, claims
 
     def _reuse(self, key: tuple[str, str], mint: Any) -> str:
         now = time.time()

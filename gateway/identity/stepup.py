@@ -43,6 +43,7 @@ from shared.phone import normalise_phone
 from shared.runtime import Runtime
 from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 from shared.settings import AuthSettings
+from shared.stepup import StepUpPolicy
 
 # A customer may be sent this many codes an hour: with five tries each, guessing one
 # stays hopeless even for a client that keeps asking for new challenges.
@@ -50,24 +51,6 @@ MAX_CHALLENGES_PER_HOUR = 10
 
 
 # --- the rules (pure) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepUpPolicy:
-    amount_minor: int
-    new_payee_minor: int
-
-    def asks_about_payee(self, *, amount_minor: int, is_transfer: bool) -> bool:
-        """Whether the answer depends on the payee being new (worth a look-up)."""
-        return is_transfer and self.new_payee_minor < amount_minor <= self.amount_minor
-
-    def reason(self, *, amount_minor: int, is_transfer: bool, payee_known: bool) -> str | None:
-        """Why this payment needs a one-time code, or None."""
-        if amount_minor > self.amount_minor:
-            return "amount"
-        if is_transfer and amount_minor > self.new_payee_minor and not payee_known:
-            return "new_payee"
-        return None
 
 
 class Verdict(StrEnum):
@@ -383,8 +366,10 @@ class StepUp:
         # one record of who paid whom.
         self.paid_before = paid_before
 
-    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
-        """A request whose key already has an answer is let through: the replay needs no code."""
+    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> Payment | None:
+        """The payment as approved (its payee resolved) when it needed a code and has one;
+        None when it needs none. A request whose key already has an answer is let
+        through: the replay needs no code. Raises `StepUpRequired` otherwise."""
         policy = self.challenges.policy
         is_transfer = payment.operation == "transfer"
         if is_transfer and payment.amount_minor > policy.new_payee_minor:
@@ -394,11 +379,11 @@ class StepUp:
             known = await self._known(principal, payment.payee)
         reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
         if reason is None:
-            return
+            return None
         if await self.idempotency.lookup(principal.subject, key, fingerprint) is not None:
-            return
+            return None
         if await self.challenges.approved(principal.subject, key, payment):
-            return
+            return payment
         challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
         raise StepUpRequired(challenge, policy)
 

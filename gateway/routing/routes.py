@@ -26,6 +26,8 @@ from pydantic import BaseModel
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
 from gateway.identity.stepup import Payment
 from gateway.routing.idempotency import fingerprint, forward_idempotently
+from shared import stepup
+from shared.auth import Principal
 from shared.idempotency import read_key, require_key
 from shared.problems import PROBLEM
 
@@ -115,8 +117,11 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         if key is None or principal is None:
             return await gw.upstreams.forward(route.service, request, path, caller=principal)
         fp = fingerprint(request, await request.body())
+        headers = {}
         if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
-            await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+            approved = await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+            if approved is not None:
+                headers[stepup.HEADER] = _approval(gw, principal, approved, key)
         return await forward_idempotently(
             gw.idempotency,
             gw.upstreams,
@@ -127,6 +132,7 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             caller=principal,
             key=key,
             fp=fp,
+            headers=headers,
         )
 
     P = inspect.Parameter
@@ -141,3 +147,9 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = route.name
     return endpoint
+
+
+def _approval(gw: Gateway, principal: Principal, payment: Payment, key: str) -> str:
+    """The gateway's signed word to payments that the customer approved this payment."""
+    approved = stepup.Approved(payment.operation, payment.payee, payment.amount_minor, payment.currency, key)
+    return stepup.approval(gw.runtime.tokens, principal.subject, approved, gw.settings.auth.stepup_ttl_s)
