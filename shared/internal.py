@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, current_principal
+from shared.pagination import MAX_SEQ
 from shared.problems import Problem
 from shared.runtime import Runtime
 
@@ -183,13 +184,13 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
         )
 
     @router.get("/internal/dead-letters", response_model=DeadLetterList, summary="Messages sent to a .dlq")
-    async def list_dead_letters(limit: int = 100) -> DeadLetterList:
+    async def list_dead_letters(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> DeadLetterList:
         async with runtime.db.read() as session:
-            rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(min(limit, 500)))).all()
+            rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(limit))).all()
         return DeadLetterList(service=runtime.service, items=[public(r) for r in rows])
 
     @router.post("/internal/dead-letters/{letter_id}/replay", response_model=DeadLetter, summary="Replay one")
-    async def replay(letter_id: int) -> DeadLetter:
+    async def replay(letter_id: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> DeadLetter:
         """Publish the message again on its original topic (after the fix that makes it
         applicable); its inbox record is dropped so the consumer applies it this time."""
         async with runtime.unit_of_work() as uow:

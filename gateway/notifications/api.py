@@ -19,9 +19,12 @@ from gateway.notifications.hub import NotificationHub, TooManyStreams
 from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
 from shared.aio import within
 from shared.db import Database
+from shared.pagination import MAX_SEQ, parse_position, parse_seq
 from shared.problems import PROBLEM, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
+# Ids are the table's INTEGER column: a bigger one is no notification of ours.
+NotificationId = Annotated[int, Path(ge=1, le=MAX_SEQ)]
 
 
 def public(row: store.Notification) -> NotificationPublic:
@@ -38,12 +41,12 @@ def public(row: store.Notification) -> NotificationPublic:
     )
 
 
-@router.get("/notifications", response_model=NotificationPage)
+@router.get("/notifications", response_model=NotificationPage, responses={400: PROBLEM})
 async def list_notifications(
     principal: Customer,
     gw: GatewayDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
     unread: Annotated[bool, Query(description="Only the unread ones")] = False,
 ) -> NotificationPage:
     """Your notifications, newest first: money sent and received, failed payments and
@@ -53,7 +56,7 @@ async def list_notifications(
     if unread:
         query = query.where(store.Notification.read_at.is_(None))
     if cursor is not None:
-        query = query.where(store.Notification.id < int(cursor))
+        query = query.where(store.Notification.id < parse_seq(cursor))
     async with gw.runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Notification.id.desc()).limit(limit + 1))).all()
         count = await store.unread_count(session, principal.subject)
@@ -66,9 +69,7 @@ async def list_notifications(
 
 
 @router.post("/notifications/{notification_id}/read", response_model=NotificationPublic, responses={404: PROBLEM})
-async def mark_read(
-    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: Customer, gw: GatewayDep
-) -> NotificationPublic:
+async def mark_read(notification_id: NotificationId, principal: Customer, gw: GatewayDep) -> NotificationPublic:
     """Mark one notification read (again is harmless). Another customer's is a 404."""
     now = gw.clock.now()
     async with gw.runtime.db.write() as session, session.begin():
@@ -107,6 +108,7 @@ def _frame(row: store.Notification) -> bytes:
             },
             "description": "A stream of `notification` events",
         },
+        400: PROBLEM,
         429: PROBLEM,
     },
 )
@@ -114,14 +116,14 @@ async def stream_notifications(
     principal: Customer,
     gw: GatewayDep,
     last_event_id_header: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=20, description="Resume after this id")
+        str | None, Header(alias="Last-Event-ID", description="Resume after this id")
     ] = None,
-    last_event_id: Annotated[str | None, Query(max_length=20, description="Same as the header")] = None,
+    last_event_id: Annotated[str | None, Query(description="Same as the header")] = None,
 ) -> StreamingResponse:
     """Your notifications, live."""
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
-    if resume is not None and not resume.strip().isdigit():
-        raise Problem(422, "validation-error", "Last-Event-ID must be a notification id (a whole number)")
+    # Refused here, before the stream starts: a bad id found later could only drop it.
+    cursor = None if resume is None else parse_position(resume, "Last-Event-ID must be a notification id")
     limits = gw.settings.gateway
     if gw.hub.streams(principal.subject) >= limits.max_streams_per_customer:
         raise Problem(
@@ -138,7 +140,7 @@ async def stream_notifications(
         max_streams=limits.max_streams_per_customer,
         customer_id=principal.subject,
         session_id=principal.session_id or "",
-        cursor=int(resume) if resume else None,
+        cursor=cursor,
     )
     return StreamingResponse(
         events, media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}

@@ -7,27 +7,21 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway import deps
-from gateway.bootstrap import Overrides
 from gateway.main import create_app
 from gateway.ops.api import ROUTES as OPS_ROUTES
 from gateway.routing.routes import PassThrough
 from gateway.routing.table import ROUTES
-from gateway.routing.upstream import UpstreamResponse, Upstreams
-from gateway.settings import Settings
-from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
+from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR
 from shared.errors import ServiceUnavailable
 from shared.schemas.payments import TransferCreate
-from shared.settings import DbSettings, ServiceUrls
 from tests.tokens import issuer
+from tests.unit.gateway.fakes import FakeUpstreams, logged_in
 
 ALL = ROUTES + OPS_ROUTES
 REF = "#/components/schemas/"
@@ -69,42 +63,6 @@ def test_every_row_is_in_the_public_document_as_declared(document: dict[str, Any
 def test_the_services_internal_routes_are_not_public(document: dict[str, Any]) -> None:
     assert [p for p in document["paths"] if p.startswith("/internal")] == []
     assert "ClockState" not in document["components"]["schemas"]
-
-
-class FakeUpstreams(Upstreams):
-    """Answers every call with `answer` (or raises it), and keeps what was asked."""
-
-    def __init__(self) -> None:
-        super().__init__(ServiceUrls(), issuer("gateway"))
-        self.asked: list[dict[str, Any]] = []
-        self.answer: UpstreamResponse | Exception = UpstreamResponse("any", 200, b'{"items": []}', {})
-
-    async def _request(
-        self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
-    ) -> UpstreamResponse:
-        self.asked.append({"service": service, "method": method, "path": path, "headers": headers, "params": params})
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-@pytest.fixture
-def upstreams() -> FakeUpstreams:
-    return FakeUpstreams()
-
-
-@pytest.fixture
-async def app(tmp_path: Path, upstreams: FakeUpstreams) -> AsyncIterator[FastAPI]:
-    settings = Settings(service="gateway", db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"))
-    app = create_app(settings, overrides=Overrides(upstreams=upstreams))
-    yield app
-    await upstreams.close()
-
-
-def logged_in(app: FastAPI, *roles: str) -> httpx.AsyncClient:
-    principal = Principal("c-1", frozenset(roles), session_id="s-1", token="token-of-c-1")
-    app.dependency_overrides[deps.authenticated] = lambda: principal
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
 
 async def test_a_query_goes_to_its_service_with_the_callers_token_and_parameters(

@@ -108,3 +108,22 @@ async def test_services_and_operators_read_the_clock(
 
     assert r.status_code == 200, r.text
     assert r.json()["offset_s"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/internal/dead-letters/99999999999999999999/replay"),
+        ("POST", "/internal/dead-letters/2147483648/replay"),
+        ("GET", "/internal/dead-letters?limit=-1"),
+        ("GET", "/internal/dead-letters?limit=100000"),
+    ],
+)
+async def test_dead_letter_ids_and_limits_outside_the_table_are_refused(
+    accounts: tuple[httpx.AsyncClient, Minter], method: str, path: str
+) -> None:
+    http, tokens = accounts
+
+    r = await http.request(method, path, headers=_bearer(tokens.service_token()))
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (422, "validation-error")
