@@ -8,7 +8,8 @@ Idempotency-Key, and its answer is kept for replays); whether it may need a one-
 code (`step_up` reads the body into the payment a challenge approves); or whether it
 relays a Server-Sent Events stream (`stream`). The body is validated here against the
 service's own model (shared/schemas) and forwarded as it came; the service verifies
-the token and its rules itself.
+the token and its rules itself. Path parameters reach the service percent-encoded, each
+inside its own segment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -29,7 +31,7 @@ from gateway.routing.idempotency import fingerprint, forward_idempotently
 from shared import stepup
 from shared.auth import Principal
 from shared.idempotency import read_key, require_key
-from shared.problems import PROBLEM
+from shared.problems import PROBLEM, Problem
 
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {
@@ -97,6 +99,16 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
     return router
 
 
+def segment(name: str, value: Any) -> str:
+    """A path parameter as one segment of the service's path: percent-encoded whole, so a
+    `?` or `#` in it (sent as %3F, %23) stays in it. `.` and `..` would move up the
+    service's path (as %2E%2E too, once an HTTP client normalises it): no id of ours."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise Problem(404, "not-found", f"there is no {name.replace('_', ' ')} {text!r}")
+    return quote(text, safe="")
+
+
 def _endpoint(route: PassThrough) -> Callable[..., Any]:
     """The route's function, with the signature FastAPI reads its parameters from."""
     names = route.path_params
@@ -106,7 +118,7 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         request: Request = values["request"]
         gw: Gateway = values["gw"]
         principal = values.get("principal")
-        path = upstream.format(**{n: values[n] for n in names})
+        path = upstream.format(**{n: segment(n, values[n]) for n in names})
         if route.stream:
             return await gw.upstreams.relay_stream(
                 route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S

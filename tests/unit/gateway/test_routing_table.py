@@ -130,3 +130,45 @@ async def test_a_service_that_does_not_answer_is_a_503_to_retry(app: FastAPI, up
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/service-unavailable")
     assert r.json()["detail"] == "the accounts service is not answering; try again shortly"
+
+
+@pytest.mark.parametrize(
+    ("path", "upstream"),
+    [
+        ("/v1/insurance/claims/%3F", "/v1/insurance/claims/%3F"),
+        ("/v1/insurance/claims/%23top", "/v1/insurance/claims/%23top"),
+        ("/v1/insurance/claims/a%20b%3Bc", "/v1/insurance/claims/a%20b%3Bc"),
+        ("/v1/insurance/claims/%252E%252E", "/v1/insurance/claims/%252E%252E"),
+        ("/v1/insurance/claims/..x", "/v1/insurance/claims/..x"),
+        ("/v1/accounts/%C3%A9/transactions", "/v1/accounts/%C3%A9/transactions"),
+    ],
+)
+async def test_a_path_parameter_reaches_the_service_encoded_in_its_own_segment(
+    app: FastAPI, upstreams: FakeUpstreams, path: str, upstream: str
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path)
+
+    assert r.status_code == 200, r.text
+    assert upstreams.asked[0]["path"] == upstream
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/insurance/claims/%2E%2E"),
+        ("GET", "/v1/insurance/claims/%2E"),
+        ("GET", "/v1/accounts/%2e%2e/transactions"),
+        ("POST", "/v1/insurance/claims/%2E%2E/submit"),
+        ("GET", "/v1/sandbox/deposits/%2E%2E"),
+    ],
+)
+async def test_a_dot_segment_as_a_path_parameter_is_a_404_that_goes_nowhere(
+    app: FastAPI, upstreams: FakeUpstreams, method: str, path: str
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.request(method, path)
+
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/not-found")
+    assert upstreams.asked == []
