@@ -21,6 +21,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import ITSELF, Upstreams
 from gateway.settings import Settings
+from gateway.streams import StreamSlots
 from shared import bootstrap as shared
 from shared.accounts_client import accounts_client
 from shared.clock import Clock
@@ -59,14 +60,16 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         group_suffix=overrides.group_suffix,
     )
 
-    upstreams = overrides.upstreams or Upstreams(settings.urls, runtime.tokens)
+    limits = settings.gateway
+    upstreams = overrides.upstreams or Upstreams(
+        settings.urls, runtime.tokens, stream_connections=limits.stream_connections_per_service
+    )
     runtime.on_stop("upstreams", upstreams.close)
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
     sessions.on_revoke.append(hub.wake_session)
     idempotency = Idempotency(runtime.db, clock)
     challenges = Challenges(runtime, hub, settings.auth, clock)
-    limits = settings.gateway
     gateway = Gateway(
         settings=settings,
         runtime=runtime,
@@ -79,6 +82,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams)),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
+        streams=StreamSlots(limits.max_streams_per_customer),
         id_namespace=uuid.UUID(bytes=runtime.keys.derive("customer-ids")[:16]),
     )
 

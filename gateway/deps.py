@@ -17,6 +17,7 @@ from gateway.ratelimit import RateLimiter, limited
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
 from gateway.settings import Settings
+from gateway.streams import StreamSlots
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
 from shared.clock import Clock
 from shared.problems import Problem
@@ -38,6 +39,7 @@ class Gateway:
     stepup: StepUp
     ip_limits: RateLimiter
     customer_limits: RateLimiter
+    streams: StreamSlots
     # Customer ids derive from the phone in this namespace, so a registration interrupted
     # between accounts and the gateway can simply be repeated.
     id_namespace: uuid.UUID

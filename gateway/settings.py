@@ -18,7 +18,10 @@ class GatewaySettings(BaseSettings):
     rate_customer_per_s: float = 200.0
     rate_customer_burst: int = 400
     sse_keepalive_s: float = 15.0
+    # Open streams one customer may hold of each kind (notifications, market quotes).
     max_streams_per_customer: int = 5
+    # Connections to each service for the streams relayed from it (its own pool).
+    stream_connections_per_service: int = 500
     # The home screen answers with what it has after this long per service.
     home_timeout_s: float = 1.5
 

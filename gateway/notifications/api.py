@@ -15,8 +15,9 @@ from sqlalchemy import select
 from gateway.deps import ClockDep, Customer, GatewayDep, UpstreamsDep
 from gateway.identity.sessions import Sessions
 from gateway.notifications import store
-from gateway.notifications.hub import NotificationHub, TooManyStreams
+from gateway.notifications.hub import NotificationHub
 from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
+from gateway.streams import HeldStream
 from shared.aio import within
 from shared.db import Database
 from shared.pagination import MAX_SEQ, parse_position, parse_seq
@@ -85,13 +86,18 @@ STREAM_DOC = """Server-Sent Events: each notification as `event: notification` w
 and the notification as JSON `data`, pushed the moment it is stored; a `: keep-alive`
 comment every 15 s. Reconnect with the `Last-Event-ID` header (or `?last_event_id=`) to
 get everything after that id first, so a phone that drops misses nothing; without one
-the stream starts with what happens next (`?last_event_id=0` replays everything). The
-stream ends when the session does. At most 5 open streams per customer (429)."""
+the stream starts with what happens next (`?last_event_id=0` replays everything). An id
+that is not a number is a 400 `invalid-cursor`. The stream ends when the session does.
+At most 5 open notification streams per customer (429 `too-many-streams`)."""
 
 
 def _frame(row: store.Notification) -> bytes:
     data = orjson.dumps(public(row).model_dump(mode="json"))
     return b"id: %d\nevent: notification\ndata: %s\n\n" % (row.id, data)
+
+
+# The stream's kind, for the streams a customer may hold (gateway/streams.py).
+STREAM_PATH = "/v1/notifications/stream"
 
 
 @router.get(
@@ -124,27 +130,17 @@ async def stream_notifications(
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
     # Refused here, before the stream starts: a bad id found later could only drop it.
     cursor = None if resume is None else parse_position(resume, "Last-Event-ID must be a notification id")
-    limits = gw.settings.gateway
-    if gw.hub.streams(principal.subject) >= limits.max_streams_per_customer:
-        raise Problem(
-            429,
-            "too-many-streams",
-            f"at most {limits.max_streams_per_customer} notification streams may be open at once",
-            headers={"Retry-After": "15"},
-        )
+    slot = gw.streams.take(STREAM_PATH, principal.subject)
     events = stream_events(
         db=gw.runtime.db,
         hub=gw.hub,
         sessions=gw.sessions,
-        keepalive_s=limits.sse_keepalive_s,
-        max_streams=limits.max_streams_per_customer,
+        keepalive_s=gw.settings.gateway.sse_keepalive_s,
         customer_id=principal.subject,
         session_id=principal.session_id or "",
         cursor=cursor,
     )
-    return StreamingResponse(
-        events, media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
-    )
+    return HeldStream(events, slot)
 
 
 async def stream_events(
@@ -153,16 +149,12 @@ async def stream_events(
     hub: NotificationHub,
     sessions: Sessions,
     keepalive_s: float,
-    max_streams: int,
     customer_id: str,
     session_id: str,
     cursor: int | None,
 ) -> AsyncIterator[bytes]:
-    try:
-        # Subscribed before the first read: whatever commits after it wakes this stream.
-        subscriber = hub.subscribe(customer_id, limit=max_streams, session_id=session_id)
-    except TooManyStreams:
-        return
+    # Subscribed before the first read: whatever commits after it wakes this stream.
+    subscriber = hub.subscribe(customer_id, session_id=session_id)
     try:
         if cursor is None:
             async with db.read() as session:

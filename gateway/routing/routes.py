@@ -6,10 +6,10 @@ description, tags, documented problems, parameters) and what the gateway does on
 way: who may call (`who`); whether the request moves money (`idempotent`: it needs an
 Idempotency-Key, and its answer is kept for replays); whether it may need a one-time
 code (`step_up` reads the body into the payment a challenge approves); or whether it
-relays a Server-Sent Events stream (`stream`). The body is validated here against the
-service's own model (shared/schemas) and forwarded as it came; the service verifies
-the token and its rules itself. Path parameters reach the service percent-encoded, each
-inside its own segment.
+relays a Server-Sent Events stream (`stream`: a caller holds a few at once, see
+gateway/streams.py). The body is validated here against the service's own model
+(shared/schemas) and forwarded as it came; the service verifies the token and its rules
+itself. Path parameters reach the service percent-encoded, each in its own segment.
 """
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class PassThrough:
     def __post_init__(self) -> None:
         if self.idempotent and self.who == "anyone":
             raise ValueError(f"{self.name}: an idempotent route needs a customer to own its keys")
+        if self.stream and self.who == "anyone":
+            raise ValueError(f"{self.name}: a stream counts against its caller's streams, so it needs one")
         if self.step_up is not None and not (self.idempotent and self.body is not None):
             raise ValueError(f"{self.name}: step-up binds an approval to a body and an Idempotency-Key")
 
@@ -119,9 +121,10 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         gw: Gateway = values["gw"]
         principal = values.get("principal")
         path = upstream.format(**{n: segment(n, values[n]) for n in names})
-        if route.stream:
+        if route.stream and principal is not None:  # a stream row always has a caller (__post_init__)
+            slot = gw.streams.take(route.path, principal.subject)
             return await gw.upstreams.relay_stream(
-                route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S
+                route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S, slot=slot
             )
         key = None
         if route.idempotent and principal is not None:  # an idempotent row always has a caller (__post_init__)

@@ -172,3 +172,8 @@ async def test_a_dot_segment_as_a_path_parameter_is_a_404_that_goes_nowhere(
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/not-found")
     assert upstreams.asked == []
+
+
+def test_a_stream_row_needs_a_caller_to_count_its_streams_against() -> None:
+    with pytest.raises(ValueError, match="stream"):
+        PassThrough("GET", "/v1/x/stream", service="securities", name="x", response=None, who="anyone", stream=True)

@@ -46,7 +46,6 @@ def events(
         hub=hub,
         sessions=sessions,  # type: ignore[arg-type]
         keepalive_s=keepalive_s,
-        max_streams=5,
         customer_id="c1",
         session_id="s1",
         cursor=cursor,
