@@ -1,5 +1,6 @@
 """The FastAPI app around a process's runtime: problem+json errors, request ids, body
-limits, /healthz, /readyz, /metrics and the /internal routes; and the server that runs it."""
+limits, security headers, /healthz, /readyz, /metrics and the /internal routes; and the
+server that runs it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import iter_route_contexts
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
 from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
@@ -52,6 +54,38 @@ METRICS_EXAMPLE: dict[str, Any] = {
         }
     }
 }
+
+
+class SecurityHeadersMiddleware:
+    """Headers on every answer, which may carry a customer's data: not to be stored by a
+    cache (unless the route says how, as a stream's `no-cache`), sniffed as another type,
+    framed by another page, or named in a Referer."""
+
+    NO_STORE = (b"cache-control", b"no-store")
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(self.NO_STORE)
+                headers.extend(self.HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def health_router(runtime: Runtime) -> APIRouter:
@@ -116,6 +150,7 @@ def build_app(
     install_error_statuses(app, error_statuses or {})
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in (
         health_router(runtime),
         clock_router(runtime),
@@ -183,6 +218,7 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        server_header=False,  # no "server: uvicorn" telling what to attack
         # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
         # a connection the server is closing at that very moment.
         timeout_keep_alive=65,
