@@ -10,8 +10,9 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Scope
 
-from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, current_principal
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
 from shared.pagination import MAX_SEQ
 from shared.problems import Problem
 from shared.runtime import Runtime
@@ -19,13 +20,28 @@ from shared.runtime import Runtime
 INTERNAL_PREFIX = "/internal/"
 
 
+async def operator_or_service(request: Request) -> Principal:
+    """A verified operator or service (the gateway, another service): who may call the
+    /internal routes and read /metrics."""
+    principal = await current_principal(request)
+    if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+        raise Problem(403, "forbidden", "only operators and services call this route")
+    return principal
+
+
 async def internal_caller(request: Request) -> None:
-    """The rule of every /internal route: a verified service (the gateway, another
-    service) or operator calls it. `build_app` puts it on each router that has one."""
-    if request.scope["path"].startswith(INTERNAL_PREFIX):
-        principal = await current_principal(request)
-        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
-            raise Problem(403, "forbidden", "only operators and services call /internal routes")
+    """The rule of every /internal route: a verified service or operator calls it.
+    `build_app` puts it on each router that has one."""
+    if route_path(request.scope).startswith(INTERNAL_PREFIX):
+        await operator_or_service(request)
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on. Behind a proxy that mounts the app under a prefix (the
+    ASGI `root_path`), the server leaves that prefix at the front of `path`: a rule that
+    read `path` alone would miss /api/internal/clock, which the router still matches."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path
 
 
 class ClockState(BaseModel):

@@ -16,11 +16,18 @@ from fastapi.routing import iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
-from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
+from shared.internal import (
+    INTERNAL_PREFIX,
+    clock_router,
+    dead_letter_router,
+    internal_caller,
+    operator_or_service,
+    sandbox_router,
+)
 from shared.keys import MissingKeys
 from shared.metrics import render_metrics
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
-from shared.problems import install_error_statuses, install_problem_handlers
+from shared.problems import PROBLEM, install_error_statuses, install_problem_handlers
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -109,7 +116,11 @@ def health_router(runtime: Runtime) -> APIRouter:
         )
 
     @router.get(
-        "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses={200: METRICS_EXAMPLE}
+        "/metrics",
+        summary="Prometheus metrics (operators and services)",
+        response_class=PlainTextResponse,
+        responses={200: METRICS_EXAMPLE, 401: PROBLEM, 403: PROBLEM},
+        dependencies=[Depends(operator_or_service)],
     )
     async def metrics() -> str:
         return await render_metrics(runtime)
