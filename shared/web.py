@@ -153,7 +153,17 @@ def build_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    # Production serves no API documents: they map the attack surface for whoever asks.
+    documented = runtime.settings.environment != "production"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=VERSION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if documented else None,
+        docs_url="/docs" if documented else None,
+        redoc_url="/redoc" if documented else None,
+    )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens
     app.state.settings = runtime.settings

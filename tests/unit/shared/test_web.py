@@ -71,3 +71,26 @@ def test_the_server_sends_no_banner(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     serve(APPS["accounts"], settings("accounts", tmp_path))
 
     assert ran["server_header"] is False
+
+
+DOCUMENTS = ["/docs", "/redoc", "/openapi.json"]
+
+
+@pytest.mark.parametrize("service", APPS)
+async def test_production_serves_no_api_documents(service: str, tmp_path: Path) -> None:
+    production = settings(service, tmp_path).model_copy(update={"environment": "production"})
+    app = APPS[service](production)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        answers = [(await http.get(path)).status_code for path in DOCUMENTS]
+
+    assert answers == [404, 404, 404]
+    assert app.openapi()["paths"]  # still made for the tools that publish it
+
+
+@pytest.mark.parametrize("environment", ["sandbox", "development"])
+async def test_sandbox_and_development_serve_the_api_documents(environment: str, tmp_path: Path) -> None:
+    app = APPS["gateway"](settings("gateway", tmp_path).model_copy(update={"environment": environment}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        answers = [(await http.get(path)).status_code for path in DOCUMENTS]
+
+    assert answers == [200, 200, 200]
