@@ -15,13 +15,16 @@ from urllib.parse import quote
 
 from gateway import store
 from gateway.deps import Gateway
+from gateway.identity.passwords import Passwords
+from gateway.identity.registration import Registrations
 from gateway.identity.sessions import Sessions
 from gateway.identity.stepup import Challenges, StepUp
 from gateway.notifications.consumer import Notifier, notifications_consumer
 from gateway.notifications.hub import NotificationHub
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import AttemptLimits, RateLimiter
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
+from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from shared import bootstrap as shared
 from shared.accounts_client import accounts_client
@@ -67,11 +70,22 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
     upstreams = overrides.upstreams or Upstreams(settings.urls)
     runtime.on_stop("upstreams", upstreams.close)
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
-    sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
-    sessions.on_revoke.append(hub.wake_session)
-    idempotency = Idempotency(runtime.db, clock)
-    challenges = Challenges(runtime, hub, settings.auth, clock)
     limits = settings.gateway
+    passwords = Passwords(workers=limits.password_workers, max_waiting=limits.password_max_waiting)
+    runtime.on_stop("passwords", passwords.close)
+    sessions = Sessions(runtime.db, runtime.tokens, passwords, settings.auth, clock)
+    sessions.on_revoke.append(hub.wake_session)
+    inbox = Inbox(runtime.db, sandbox=settings.sandbox)
+    registrations = Registrations(
+        runtime.db,
+        inbox,
+        settings.auth.jwt_secret,
+        clock,
+        ttl_s=limits.registration_code_ttl_s,
+        max_attempts=limits.registration_code_max_attempts,
+    )
+    idempotency = Idempotency(runtime.db, clock)
+    challenges = Challenges(runtime, hub, inbox, settings.auth, clock)
     gateway = Gateway(
         settings=settings,
         runtime=runtime,
@@ -79,11 +93,24 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         hub=hub,
         upstreams=upstreams,
         sessions=sessions,
+        passwords=passwords,
+        registrations=registrations,
+        inbox=inbox,
         idempotency=idempotency,
         challenges=challenges,
         stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams, service_token)),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
+        login_limits=AttemptLimits(
+            "login attempts",
+            RateLimiter(limits.rate_login_ip_per_s, limits.rate_login_ip_burst),
+            RateLimiter(limits.rate_login_phone_per_s, limits.rate_login_phone_burst),
+        ),
+        register_limits=AttemptLimits(
+            "registration attempts",
+            RateLimiter(limits.rate_register_ip_per_s, limits.rate_register_ip_burst),
+            RateLimiter(limits.rate_register_phone_per_s, limits.rate_register_phone_burst),
+        ),
         id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),
     )
 

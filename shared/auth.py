@@ -1,5 +1,5 @@
-"""JWT access tokens and password hashing, shared so every service verifies the
-caller itself rather than trusting the gateway."""
+"""JWT access tokens, shared so every service verifies the caller itself rather than
+trusting the gateway. (Passwords are the gateway's alone: gateway/identity/passwords.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 
 from shared.problems import Problem
@@ -20,23 +18,6 @@ ROLE_CUSTOMER = "customer"
 ROLE_OPERATOR = "operator"
 ROLE_ADJUSTER = "adjuster"
 ROLE_SERVICE = "service"
-
-# OWASP's minimum argon2id profile: strong enough for a sandbox, fast enough for tests.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# Verified against when the phone is unknown, so a wrong phone costs the same time as a
-# wrong password and the response does not tell which part was wrong.
-_DUMMY_HASH = _hasher.hash("sandbank-dummy-password")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 @dataclass(frozen=True)
