@@ -110,11 +110,10 @@ async def start_registration(
     return RegistrationStarted(phone=body.phone, expires_at=expires_at)
 
 
-@auth.post("/auth/register", status_code=201, response_model=RegisterResponse, responses={429: PROBLEM})
+@auth.post("/auth/register", status_code=201, response_model=RegisterResponse)
 async def register(
     body: RegisterRequest,
     gw: GatewayDep,
-    address: ClientAddress,
     sessions: SessionsDep,
     registrations: RegistrationsDep,
     upstreams: UpstreamsDep,
@@ -126,7 +125,7 @@ async def register(
     phone_number, common) before the code is tried. New customers start at KYC class II
     (remote-opened: daily payment limits apply)."""
     check_password(body.password, body.phone)
-    gw.register_limits.take(address, body.phone)
+    # Guessing is bounded by the code itself: a few tries, then a new one must be asked for (limited).
     await registrations.verify(body.phone, body.code)
     if await sessions.phone_taken(body.phone):
         raise RegistrationCodeInvalid()  # a code was never sent to a taken number; a race at most
@@ -150,7 +149,6 @@ async def register(
     except PhoneTaken:
         raise RegistrationCodeInvalid() from None
     await registrations.finish(body.phone)
-    gw.register_limits.refund(address, body.phone)
     return RegisterResponse(customer_id=customer_id, phone=body.phone, name=body.name, kyc_class=NEW_CUSTOMER_CLASS)
 
 
@@ -162,12 +160,8 @@ async def login(body: LoginRequest, gw: GatewayDep, address: ClientAddress, sess
     the number for five minutes (429 `login-locked`)."""
     phone = login_phone(body.phone)
     gw.login_limits.take(address, phone)
-    try:
-        pair = await sessions.login(phone, body.password, body.device_id)
-    except PasswordsBusy:
-        gw.login_limits.refund(address, phone)  # not an attempt: nothing was checked
-        raise
-    gw.login_limits.refund(address, phone)  # only wrong passwords count
+    pair = await sessions.login(phone, body.password, body.device_id)
+    gw.login_limits.refund(address, phone)  # only wrong passwords count (and 503s, which the flood causes)
     return pair
 
 

@@ -32,16 +32,23 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 
 @asynccontextmanager
 async def own_gateway(
-    stack: Stack, data_dir: Path, *, client_ip: str = "127.0.0.1", clock: Clock | None = None, **sections: Any
+    stack: Stack,
+    data_dir: Path,
+    *,
+    client_ip: str = "127.0.0.1",
+    clock: Clock | None = None,
+    environment: str = "sandbox",
+    **sections: Any,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """A gateway app in this process in front of the stack's services, with its own
     settings sections (`auth=AuthSettings(...)`, `gateway=GatewaySettings(...)`) and,
-    if given, a sandbox clock the test moves."""
+    if given, a sandbox clock the test moves. Login and registration limits are roomy
+    unless `gateway=` says otherwise."""
     name = f"gateway-test-{uuid.uuid4().hex[:8]}"
     sections.setdefault("gateway", ROOMY)
     settings = Settings(
         service=name,
-        environment="sandbox",
+        environment=environment,
         log_json=False,
         db=DbSettings(url=f"sqlite+aiosqlite:///{data_dir / name}.db"),
         kafka=KafkaSettings(bootstrap_servers=stack.bootstrap_servers),
