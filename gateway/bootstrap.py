@@ -6,9 +6,7 @@ upstreams, its own hub, a transport to accounts) instead of patching the running
 
 from __future__ import annotations
 
-import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import quote
@@ -23,7 +21,7 @@ from gateway.notifications.consumer import Notifier, notifications_consumer
 from gateway.notifications.hub import NotificationHub
 from gateway.ratelimit import AttemptLimits, RateLimiter
 from gateway.routing.idempotency import Idempotency
-from gateway.routing.upstream import Upstreams
+from gateway.routing.upstream import ITSELF, Upstreams
 from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from shared import bootstrap as shared
@@ -42,10 +40,10 @@ class Overrides(shared.Overrides):
     hub: NotificationHub | None = None
 
 
-async def paid_before(upstreams: Upstreams, token: Callable[[], str], customer_id: str, payee: str) -> bool:
+async def paid_before(upstreams: Upstreams, customer_id: str, payee: str) -> bool:
     """Payments' answer to whether the customer has completed a payment to `payee`."""
     answer = await upstreams.call(
-        "payments", "GET", f"/internal/customers/{quote(customer_id)}/payees/{quote(payee, safe=':')}", token=token()
+        "payments", "GET", f"/internal/customers/{quote(customer_id)}/payees/{quote(payee, safe=':')}", caller=ITSELF
     )
     answer.raise_for_problem()
     return bool(answer.json()["known"])
@@ -64,10 +62,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         group_suffix=overrides.group_suffix,
     )
 
-    def service_token() -> str:
-        return runtime.tokens.service_token("gateway")
-
-    upstreams = overrides.upstreams or Upstreams(settings.urls)
+    upstreams = overrides.upstreams or Upstreams(settings.urls, runtime.tokens)
     runtime.on_stop("upstreams", upstreams.close)
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     limits = settings.gateway
@@ -79,7 +74,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
     registrations = Registrations(
         runtime.db,
         inbox,
-        settings.auth.jwt_secret,
+        runtime.keys.derive("one-time-codes"),
         clock,
         ttl_s=limits.registration_code_ttl_s,
         max_attempts=limits.registration_code_max_attempts,
@@ -98,7 +93,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         inbox=inbox,
         idempotency=idempotency,
         challenges=challenges,
-        stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams, service_token)),
+        stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams)),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
         login_limits=AttemptLimits(
@@ -111,7 +106,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
             RateLimiter(limits.rate_register_ip_per_s, limits.rate_register_ip_burst),
             RateLimiter(limits.rate_register_phone_per_s, limits.rate_register_phone_burst),
         ),
-        id_namespace=uuid.UUID(bytes=hashlib.sha256(settings.auth.jwt_secret.encode()).digest()[:16]),
+        id_namespace=uuid.UUID(bytes=runtime.keys.derive("customer-ids")[:16]),
     )
 
     async def on_start(_runtime: Runtime) -> None:

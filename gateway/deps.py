@@ -50,9 +50,6 @@ class Gateway:
     # between accounts and the gateway can simply be repeated.
     id_namespace: uuid.UUID
 
-    def service_token(self) -> str:
-        return self.runtime.tokens.service_token("gateway")
-
 
 async def current_gateway(request: Request) -> Gateway:
     return request.app.state.gateway
@@ -85,10 +82,6 @@ async def _inbox(gw: GatewayDep) -> Inbox:
     return gw.inbox
 
 
-async def _service_token(gw: GatewayDep) -> str:
-    return gw.service_token()
-
-
 async def _client_address(request: Request) -> str:
     # The socket's peer: behind a proxy, the proxy's (X-Forwarded-For is not trusted).
     return request.client.host if request.client else "unknown"
@@ -101,8 +94,6 @@ ChallengesDep = Annotated[Challenges, Depends(_challenges)]
 RegistrationsDep = Annotated[Registrations, Depends(_registrations)]
 InboxDep = Annotated[Inbox, Depends(_inbox)]
 ClientAddress = Annotated[str, Depends(_client_address)]
-# A token of the gateway's own, for the services' /internal routes.
-ServiceToken = Annotated[str, Depends(_service_token)]
 
 
 async def authenticated(principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep) -> Principal:
@@ -110,7 +101,7 @@ async def authenticated(principal: Annotated[Principal, Depends(current_principa
     wait = gw.customer_limits.take(principal.subject)
     if wait:
         raise limited("customer", wait)
-    if principal.session_id is None or not await gw.sessions.active(principal.session_id):
+    if principal.session_id is None or not await gw.sessions.active(principal.session_id, principal.subject):
         raise unauthorized("the session has ended; log in again")
     gw.sessions.touch(principal.session_id)
     return principal

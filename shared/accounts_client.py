@@ -89,7 +89,7 @@ def accounts_client(runtime: Runtime, transport: httpx.AsyncBaseTransport | None
     """The process's accounts client: it asks with the process's own service token, and
     closes when the runtime stops. `transport`: tests reach an accounts app in process."""
     client = AccountsClient(
-        runtime.settings.urls.accounts, lambda: runtime.tokens.service_token(runtime.service), transport=transport
+        runtime.settings.urls.accounts, lambda: runtime.tokens.service_token("accounts"), transport=transport
     )
     runtime.on_stop("accounts client", client.close)
     return client

@@ -1,5 +1,5 @@
-"""JWT access tokens, shared so every service verifies the caller itself rather than
-trusting the gateway. (Passwords are the gateway's alone: gateway/identity/passwords.py.)"""
+"""Tokens (EdDSA JWTs, per process and per audience), shared so every process verifies its
+caller itself. (Passwords are the gateway's alone: gateway/identity/passwords.py.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
+from shared.keys import GATEWAY, Keyring
 from shared.problems import Problem
 from shared.settings import AuthSettings
 
@@ -26,6 +27,7 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     session_id: str | None = None
     token: str = ""
+    issuer: str = ""
 
     @property
     def customer_id(self) -> str:
@@ -36,27 +38,44 @@ class Principal:
 
 
 class TokenIssuer:
+    """Mints and verifies this process's EdDSA tokens (shared/keys.py holds the keys).
+
+    A token names its signer in its `kid` header and `iss` claim, and the one process it
+    is for in `aud`. A process accepts only tokens for itself, signed by a process it
+    knows, and only the gateway may vouch for a person (customer, operator, adjuster):
+    another process's token may only say that it is that process, as a service. So a
+    customer's own access token (for the gateway) is refused by every service; a service
+    acts on a token the gateway minted for it, for one hop, on the customer's behalf.
+    """
+
     # Verified tokens kept until they expire: a phone sends the same access token with
     # every request, and checking its signature and claims again each time was a visible
     # share of every service's CPU under load. Bounded; cleared whole when full.
     CACHE_MAX = 50_000
+    # A minted token is reused while it has this much life left.
+    REUSE_MARGIN_S = 20
 
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, keys: Keyring, settings: AuthSettings) -> None:
+        self.keys = keys
+        self.name = keys.name
         self.settings = settings
         self._verified: dict[str, tuple[Principal, float]] = {}
+        self._minted: dict[tuple[str, str], tuple[str, float]] = {}
 
     def issue(
         self,
         subject: str,
         roles: list[str],
         *,
+        audience: str | list[str],
         session_id: str | None = None,
         ttl_s: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> str:
         now = int(time.time())
         claims: dict[str, Any] = {
-            "iss": self.settings.jwt_issuer,
+            "iss": self.name,
+            "aud": audience,
             "sub": subject,
             "roles": roles,
             "iat": now,
@@ -67,7 +86,7 @@ class TokenIssuer:
             claims["sid"] = session_id
         if extra:
             claims.update(extra)
-        return jwt.encode(claims, self.settings.jwt_secret, algorithm="HS256")
+        return jwt.encode(claims, self.keys.private, algorithm="EdDSA", headers={"kid": self.name})
 
     def verify(self, token: str) -> Principal:
         cached = self._verified.get(token)
@@ -83,28 +102,81 @@ class TokenIssuer:
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
-        try:
-            claims = jwt.decode(
-                token,
-                self.settings.jwt_secret,
-                algorithms=["HS256"],
-                issuer=self.settings.jwt_issuer,
-                options={"require": ["exp", "sub", "iss"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise unauthorized("the access token has expired; refresh it") from None
-        except jwt.PyJWTError:
-            raise unauthorized("the access token is not valid") from None
+        signer, claims = self.claims(token)
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or "step_up" in claims:  # an approval is not a login
+            raise unauthorized("the access token is not valid")
+        speaks_for_itself = roles == [ROLE_SERVICE] and claims["sub"] == f"service:{signer}"
+        if ROLE_SERVICE in roles and not speaks_for_itself:
+            raise unauthorized("a service token speaks only for the process that signed it")
+        if signer != GATEWAY and not speaks_for_itself:
+            raise unauthorized(f"{signer} may vouch only for itself")
         principal = Principal(
             subject=str(claims["sub"]),
-            roles=frozenset(claims.get("roles", [])),
+            roles=frozenset(roles),
             session_id=claims.get("sid"),
             token=token,
+            issuer=signer,
         )
         return principal, float(claims["exp"])
 
-    def service_token(self, service: str) -> str:
-        return self.issue(f"service:{service}", [ROLE_SERVICE], ttl_s=3600)
+    def claims(self, token: str) -> tuple[str, dict[str, Any]]:
+        """The signer and claims of a token for this process, signed by a process it knows
+        and not expired; raises a 401 problem otherwise."""
+        try:
+            signer = jwt.get_unverified_header(token).get("kid")
+            key = self.keys.public.get(signer) if isinstance(signer, str) else None
+            if key is None or not isinstance(signer, str):
+                raise unauthorized("the access token is not valid")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=self.name,
+                issuer=signer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the access token has expired; refresh it") from None
+        except jwt.InvalidAudienceError:
+            raise unauthorized(f"the token is not for {self.name}") from None
+        except jwt.PyJWTError:
+            raise unauthorized("the access token is not valid") from None
+        return signer, claims
+
+    def _reuse(self, key: tuple[str, str], mint: Any) -> str:
+        now = time.time()
+        found = self._minted.get(key)
+        if found is not None and found[1] - now > self.REUSE_MARGIN_S:
+            return found[0]
+        if len(self._minted) >= self.CACHE_MAX:
+            self._minted.clear()
+        token = mint()
+        self._minted[key] = (token, now + self.settings.hop_ttl_s)
+        return token
+
+    def service_token(self, audience: str) -> str:
+        """This process, as a service, for one call to `audience`."""
+        return self._reuse(
+            ("", audience),
+            lambda: self.issue(
+                f"service:{self.name}", [ROLE_SERVICE], audience=audience, ttl_s=self.settings.hop_ttl_s
+            ),
+        )
+
+    def on_behalf(self, principal: Principal, audience: str) -> str:
+        """The gateway's word to `audience` that `principal` (verified here, with a live
+        session) is calling: short-lived, for that one service only."""
+        return self._reuse(
+            (principal.token, audience),
+            lambda: self.issue(
+                principal.subject,
+                sorted(principal.roles),
+                audience=audience,
+                session_id=principal.session_id,
+                ttl_s=self.settings.hop_ttl_s,
+            ),
+        )
 
 
 def unauthorized(detail: str) -> Problem:

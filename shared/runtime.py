@@ -24,6 +24,7 @@ from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
+from shared.keys import Keyring
 from shared.migrations import Migrations, migrate
 from shared.settings import Settings
 
@@ -134,7 +135,8 @@ class Runtime:
             sqlite_inline=settings.db.sqlite_inline,
             schema=settings.db.schema_name,
         )
-        self.tokens = TokenIssuer(settings.auth)
+        self.keys = Keyring.load(settings.auth.keys_dir, settings.service)
+        self.tokens = TokenIssuer(self.keys, settings.auth)
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
         self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
         self.faults = Faults()

@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any, TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEV_JWT_SECRET = "sandbank-development-secret-change-me-0123456789"
 
 
 class DbSettings(BaseSettings):
@@ -47,9 +45,12 @@ class KafkaSettings(BaseSettings):
 class AuthSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTH_", extra="ignore")
 
-    jwt_secret: str = DEV_JWT_SECRET
-    jwt_issuer: str = "sandbank"
+    # The stack's key pairs (shared/keys.py): this process's private key and every
+    # process's public key. No key ships with the code; `sandbank run` makes them.
+    keys_dir: str = ".data/keys"
     access_ttl_s: int = 900
+    # Tokens the gateway mints for one hop to one service on a caller's behalf.
+    hop_ttl_s: int = 60
     refresh_ttl_s: int = 30 * 24 * 3600
     # Step-up (strong customer authentication) on money-moving POSTs at the gateway: a
     # one-time code above this amount, or above the lower one for a transfer to a payee
@@ -87,7 +88,7 @@ class Settings(BaseSettings):
 
     service: str = "service"
     # development | sandbox | production. Sandbox mode seeds demo data and opens the
-    # /v1/sandbox controls; production refuses the development secret.
+    # /v1/sandbox controls; no mode accepts a key or secret that ships with the code.
     environment: str = "sandbox"
     log_level: str = "INFO"
     log_json: bool = True
@@ -101,12 +102,6 @@ class Settings(BaseSettings):
     @property
     def sandbox(self) -> bool:
         return self.environment in ("sandbox", "development")
-
-    @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment == "production" and self.auth.jwt_secret == DEV_JWT_SECRET:
-            raise ValueError("AUTH_JWT_SECRET must be set outside development and sandbox")
-        return self
 
 
 DEFAULT_PORTS = {"gateway": 8000, "accounts": 8001, "payments": 8002, "securities": 8003, "insurance": 8004}

@@ -3,6 +3,7 @@ limits, /healthz, /readyz, /metrics and the /internal routes; and the server tha
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
@@ -14,11 +15,14 @@ from fastapi.routing import iter_route_contexts
 
 from shared.errors import DomainError
 from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
+from shared.keys import MissingKeys
 from shared.metrics import render_metrics
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import install_error_statuses, install_problem_handlers
 from shared.runtime import Runtime
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=Settings)
 
@@ -164,7 +168,11 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
     from shared.observability import configure_logging
 
     configure_logging(settings.service, settings.log_level, settings.log_json)
-    app = app_factory(settings)
+    try:
+        app = app_factory(settings)
+    except MissingKeys as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
     app.state.runtime.exit_when_stuck = True
     uvicorn.run(
         app,

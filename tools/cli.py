@@ -33,6 +33,14 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from shared import keys
+
+    made = keys.generate(args.dir)
+    print(f"made key pairs for {', '.join(made)} in {args.dir}" if made else f"every key pair is already in {args.dir}")
+    return 0
+
+
 def _migration(args: argparse.Namespace) -> int:
     # Imported here: it loads every process's models, which the other commands never need.
     from tools import migration
@@ -65,6 +73,10 @@ def parser() -> argparse.ArgumentParser:
     kafka = sub.add_parser("broker", help="run one embedded Kafka-wire broker (Tansu) in the foreground")
     kafka.add_argument("--port", type=int, default=9092)
     kafka.set_defaults(handler=_broker)
+
+    keyring = sub.add_parser("keys", help="make the stack's key pairs (one per process) where they are missing")
+    keyring.add_argument("--dir", default=".data/keys", help="where: the processes read AUTH_KEYS_DIR (.data/keys)")
+    keyring.set_defaults(handler=_keys)
 
     revision = sub.add_parser("migration", help="write a process's next schema revision from its models")
     revision.add_argument("service", choices=("gateway", *stack.BACKEND_SERVICES))

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 import httpx
 
+from shared import keys
 from tools.broker import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -187,6 +188,10 @@ class Stack:
         self._bootstrap: str | None = None
         self.started_at: float | None = None
         self._spawner: ThreadPoolExecutor | None = None
+        # The stack's key pairs (shared/keys.py): AUTH_KEYS_DIR when set (a test run shares
+        # one set across its stacks), else made on first start beside the databases.
+        self.keys_dir = Path(os.environ.get("AUTH_KEYS_DIR") or self.data_dir / "keys").resolve()
+        self.keys_made: list[str] = []
 
         modules = dict(services)
         if gateway_port == 0:
@@ -232,6 +237,9 @@ class Stack:
         say = progress or (lambda _msg: None)
         self.started_at = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.keys_made = keys.generate(self.keys_dir)
+        if self.keys_made:
+            say(f"generated key pairs for {', '.join(self.keys_made)} in {self.keys_dir}")
         try:
             if self._external_bootstrap is None:
                 self._start_broker(timeout_s)
@@ -334,6 +342,7 @@ class Stack:
         env["PYTHONUNBUFFERED"] = "1"
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap_servers
         env["HTTP_HOST"] = HOST
+        env["AUTH_KEYS_DIR"] = str(self.keys_dir)
         for name in BACKEND_SERVICES:
             env[f"SERVICE_URL_{name.upper()}"] = self.url(name)
         return env
@@ -478,7 +487,7 @@ def _banner(stack: Stack, elapsed: float) -> str:
     broker_kind = "embedded Tansu" if stack.broker else "external"
     rows.append(("broker", f"{stack.bootstrap_servers} ({broker_kind})"))
     rows += [(n, stack.url(n)) for n in stack.processes if n != "gateway"]
-    rows += [("data", str(stack.data_dir)), ("logs", str(stack.log_dir))]
+    rows += [("data", str(stack.data_dir)), ("logs", str(stack.log_dir)), ("keys", str(stack.keys_dir))]
     width = max(len(label) for label, _ in rows)
     lines = ["", "Sandbank is running", ""]
     lines += [f"  {label:<{width}}  {value}" for label, value in rows]

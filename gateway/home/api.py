@@ -29,6 +29,7 @@ from gateway.home.schemas import (
 from gateway.notifications import store as notifications
 from gateway.routing.upstream import UpstreamResponse, Upstreams
 from shared.aio import within
+from shared.auth import Principal
 from shared.errors import ServiceUnavailable
 from shared.money import format_minor
 from shared.problems import PROBLEM
@@ -44,12 +45,17 @@ router = APIRouter(prefix="/v1", tags=["home"], responses={401: PROBLEM})
 
 
 async def _ask(
-    upstreams: Upstreams, service: str, path: str, token: str, timeout_s: float, params: dict[str, Any] | None = None
+    upstreams: Upstreams,
+    service: str,
+    path: str,
+    caller: Principal,
+    timeout_s: float,
+    params: dict[str, Any] | None = None,
 ) -> Any:
     """The JSON body of a 200, or None for anything else (logged, never raised)."""
     try:
         answer: UpstreamResponse = await within(
-            upstreams.call(service, "GET", path, token=token, params=params), timeout_s
+            upstreams.call(service, "GET", path, caller=caller, params=params), timeout_s
         )
     except (ServiceUnavailable, TimeoutError) as exc:
         log.warning("home: %s %s gave nothing: %s", service, path, getattr(exc, "detail", "timed out"))
@@ -81,18 +87,17 @@ async def home(principal: Customer, gw: GatewayDep, upstreams: UpstreamsDep, ses
     notification count. The services are asked in parallel; one that does not answer
     within 1.5 s (or errs) leaves its parts null and is listed in `missing`: still a 200."""
     timeout = gw.settings.gateway.home_timeout_s
-    token = principal.token
 
     async def unread() -> int:
         async with gw.runtime.db.read() as session:
             return await notifications.unread_count(session, principal.subject)
 
     (accounts, positions, policies, claims, payments, unread_count, user) = await asyncio.gather(
-        _ask(upstreams, "accounts", "/v1/accounts", token, timeout),
-        _ask(upstreams, "securities", "/v1/securities/positions", token, timeout),
-        _ask(upstreams, "insurance", "/v1/insurance/policies", token, timeout, {"status": "active", "limit": 50}),
-        _ask(upstreams, "insurance", "/v1/insurance/claims", token, timeout, {"limit": 50}),
-        _ask(upstreams, "payments", "/v1/payments", token, timeout, {"limit": RECENT}),
+        _ask(upstreams, "accounts", "/v1/accounts", principal, timeout),
+        _ask(upstreams, "securities", "/v1/securities/positions", principal, timeout),
+        _ask(upstreams, "insurance", "/v1/insurance/policies", principal, timeout, {"status": "active", "limit": 50}),
+        _ask(upstreams, "insurance", "/v1/insurance/claims", principal, timeout, {"limit": 50}),
+        _ask(upstreams, "payments", "/v1/payments", principal, timeout, {"limit": RECENT}),
         unread(),
         sessions.user(principal.subject),
     )

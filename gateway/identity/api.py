@@ -56,6 +56,7 @@ from gateway.identity.stepup import (
     StepUpRequired,
     TooManyChallenges,
 )
+from gateway.routing.upstream import ITSELF
 from shared.auth import ROLE_CUSTOMER, unauthorized
 from shared.money import format_minor
 from shared.problems import PROBLEM, Problem, not_found
@@ -136,7 +137,7 @@ async def register(
         "accounts",
         "POST",
         "/internal/customers",
-        token=gw.service_token(),
+        caller=ITSELF,
         json={"customer_id": customer_id, "phone": body.phone, "name": body.name, "kyc_class": NEW_CUSTOMER_CLASS},
     )
     if response.status_code == 409:
@@ -188,7 +189,7 @@ async def me(principal: Authenticated, sessions: SessionsDep, upstreams: Upstrea
         raise not_found("user", principal.subject)
     kyc_class = None
     if principal.has(ROLE_CUSTOMER):
-        profile = await upstreams.call("accounts", "GET", "/v1/customers/me", token=principal.token)
+        profile = await upstreams.call("accounts", "GET", "/v1/customers/me", caller=principal)
         if profile.status_code == 200:
             kyc_class = profile.json().get("kyc_class")
     return MeResponse(

@@ -57,7 +57,9 @@ def _key(phone: str) -> str:
 
 
 class Registrations:
-    def __init__(self, db: Database, inbox: Inbox, secret: str, clock: Clock, *, ttl_s: int, max_attempts: int) -> None:
+    def __init__(
+        self, db: Database, inbox: Inbox, secret: bytes, clock: Clock, *, ttl_s: int, max_attempts: int
+    ) -> None:
         self.db = db
         self.inbox = inbox
         self.secret = secret

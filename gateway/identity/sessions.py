@@ -36,6 +36,7 @@ from gateway.identity.passwords import Passwords
 from shared.auth import TokenIssuer
 from shared.clock import Clock
 from shared.db import Database, table_of
+from shared.keys import GATEWAY
 from shared.phone import normalise_phone
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
@@ -116,7 +117,7 @@ class Sessions:
         self.passwords = passwords
         self.settings = settings
         self.clock = clock
-        self._active: dict[str, float] = {}
+        self._active: dict[str, tuple[float, str]] = {}
         self._touched: dict[str, datetime] = {}
         # Told the id of every session that ends (live notification streams close).
         self.on_revoke: list[Callable[[str], None]] = []
@@ -204,7 +205,7 @@ class Sessions:
         return f"{session_id}.{secret}"
 
     def _pair(self, user: store.User, session_id: str, refresh: str) -> dict[str, object]:
-        access = self.tokens.issue(user.id, list(user.roles), session_id=session_id)
+        access = self.tokens.issue(user.id, list(user.roles), audience=GATEWAY, session_id=session_id)
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -255,20 +256,22 @@ class Sessions:
         for callback in self.on_revoke:
             callback(session_id)
 
-    async def active(self, session_id: str) -> bool:
-        """Whether a session is live. Answers are kept ACTIVE_CACHE_S, and a revocation
+    async def active(self, session_id: str, subject: str) -> bool:
+        """Whether a session is live and `subject`'s (a token names both; a session of one
+        user never vouches for another). Answers are kept ACTIVE_CACHE_S, and a revocation
         in this process drops them at once; another gateway replica sees it that late."""
         cached = self._active.get(session_id)
-        if cached is not None and cached > time.monotonic():
-            return True
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1] == subject
         async with self.db.read() as session:
             sess = await session.get(store.Session, session_id)
         live = sess is not None and sess.revoked_at is None
-        if live:
+        if live and sess is not None:
             if len(self._active) > 50_000:
                 self._active.clear()
-            self._active[session_id] = time.monotonic() + ACTIVE_CACHE_S
-        return live
+            self._active[session_id] = (time.monotonic() + ACTIVE_CACHE_S, sess.user_id)
+            return sess.user_id == subject
+        return False
 
     async def user(self, user_id: str) -> store.User | None:
         async with self.db.read() as session:

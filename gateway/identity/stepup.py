@@ -46,6 +46,7 @@ from shared.phone import normalise_phone
 from shared.runtime import Runtime
 from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 from shared.settings import AuthSettings
+from shared.stepup import StepUpPolicy
 
 # A customer may be sent this many codes an hour: with five tries each, guessing one
 # stays hopeless even for a client that keeps asking for new challenges.
@@ -53,24 +54,6 @@ MAX_CHALLENGES_PER_HOUR = 10
 
 
 # --- the rules (pure) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepUpPolicy:
-    amount_minor: int
-    new_payee_minor: int
-
-    def asks_about_payee(self, *, amount_minor: int, is_transfer: bool) -> bool:
-        """Whether the answer depends on the payee being new (worth a look-up)."""
-        return is_transfer and self.new_payee_minor < amount_minor <= self.amount_minor
-
-    def reason(self, *, amount_minor: int, is_transfer: bool, payee_known: bool) -> str | None:
-        """Why this payment needs a one-time code, or None."""
-        if amount_minor > self.amount_minor:
-            return "amount"
-        if is_transfer and amount_minor > self.new_payee_minor and not payee_known:
-            return "new_payee"
-        return None
 
 
 class Verdict(StrEnum):
@@ -111,8 +94,8 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def code_hash(secret: str, challenge_id: str, code: str) -> str:
-    return hmac.new(secret.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+def code_hash(secret: bytes, challenge_id: str, code: str) -> str:
+    return hmac.new(secret, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
 # --- what a challenge approves ----------------------------------------------------------------
@@ -276,6 +259,8 @@ class Challenges:
         self.inbox = inbox
         self.settings = settings
         self.clock = clock
+        # The HMAC key of stored codes: the gateway's own, never in a file or the code.
+        self.secret = runtime.keys.derive("one-time-codes")
         self.policy = StepUpPolicy(settings.stepup_amount_minor, settings.stepup_new_payee_minor)
         self.ttl = timedelta(seconds=settings.stepup_ttl_s)
 
@@ -324,7 +309,7 @@ class Challenges:
                 currency=payment.currency,
                 idempotency_key=key,
                 reason=reason,
-                code_hash=code_hash(self.settings.jwt_secret, challenge_id, code),
+                code_hash=code_hash(self.secret, challenge_id, code),
                 status="pending",
                 attempts=0,
                 created_at=now,
@@ -350,7 +335,7 @@ class Challenges:
             row = await session.get(store.Challenge, challenge_id, with_for_update=True)
             if row is None or row.customer_id != customer_id:
                 raise ChallengeNotFound(challenge_id)
-            code_ok = hmac.compare_digest(row.code_hash, code_hash(self.settings.jwt_secret, challenge_id, code))
+            code_ok = hmac.compare_digest(row.code_hash, code_hash(self.secret, challenge_id, code))
             verdict, state = attempt(
                 ChallengeState(row.status, row.attempts, row.expires_at),
                 code_ok=code_ok,
@@ -400,8 +385,10 @@ class StepUp:
         # one record of who paid whom.
         self.paid_before = paid_before
 
-    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
-        """A request whose key already has an answer is let through: the replay needs no code."""
+    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> Payment | None:
+        """The payment as approved (its payee resolved) when it needed a code and has one;
+        None when it needs none. A request whose key already has an answer is let
+        through: the replay needs no code. Raises `StepUpRequired` otherwise."""
         policy = self.challenges.policy
         is_transfer = payment.operation == "transfer"
         if is_transfer and payment.amount_minor > policy.new_payee_minor:
@@ -411,11 +398,11 @@ class StepUp:
             known = await self._known(principal, payment.payee)
         reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
         if reason is None:
-            return
+            return None
         if await self.idempotency.lookup(principal.subject, key, fingerprint) is not None:
-            return
+            return None
         if await self.challenges.approved(principal.subject, key, payment):
-            return
+            return payment
         challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
         raise StepUpRequired(challenge, policy)
 

@@ -180,7 +180,7 @@ async def stream_events(
             with contextlib.suppress(TimeoutError):
                 await within(subscriber.event.wait(), keepalive_s)
                 woken = True
-            if not await sessions.active(session_id):
+            if not await sessions.active(session_id, customer_id):
                 return  # logged out or revoked: the phone must log in again
             if not woken:
                 yield b": keep-alive\n\n"
@@ -207,7 +207,7 @@ async def put_watchlist(
     an unknown one is a 422 `unknown-symbol`."""
     wanted = list(dict.fromkeys(body.symbols))
     if wanted:
-        answer = await upstreams.call("securities", "GET", "/v1/market/instruments", token=principal.token)
+        answer = await upstreams.call("securities", "GET", "/v1/market/instruments", caller=principal)
         answer.raise_for_problem()
         listed = {i.get("symbol") for i in answer.json().get("items", [])}
         unknown = [s for s in wanted if s not in listed]

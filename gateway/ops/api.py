@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
 
-from gateway.deps import Operator, ServiceToken, UpstreamsDep
+from gateway.deps import Operator, UpstreamsDep
 from gateway.ops.schemas import DeadLetters
 from gateway.routing.routes import PassThrough
-from gateway.routing.upstream import UpstreamResponse
+from gateway.routing.upstream import ITSELF, UpstreamResponse
 from shared.internal import DeadLetter, DeadLetterList
 from shared.problems import PROBLEM
 from shared.schemas.accounts import LedgerCheck
@@ -50,10 +50,10 @@ router = APIRouter(prefix="/v1/admin", tags=["operator"], responses={401: PROBLE
 
 
 @router.get("/dead-letters", response_model=DeadLetters)
-async def list_dead_letters(_operator: Operator, upstreams: UpstreamsDep, token: ServiceToken) -> DeadLetters:
+async def list_dead_letters(_operator: Operator, upstreams: UpstreamsDep) -> DeadLetters:
     """Poison messages every service's consumers gave up on (newest first), with the error."""
     answers = await asyncio.gather(
-        *(upstreams.call(s, "GET", "/internal/dead-letters", token=token) for s in SERVICES), return_exceptions=True
+        *(upstreams.call(s, "GET", "/internal/dead-letters", caller=ITSELF) for s in SERVICES), return_exceptions=True
     )
     found, unavailable = [], []
     for service, answer in zip(SERVICES, answers, strict=True):
@@ -70,9 +70,8 @@ async def replay_dead_letter(
     letter_id: Annotated[int, Path(ge=1)],
     _operator: Operator,
     upstreams: UpstreamsDep,
-    token: ServiceToken,
 ) -> DeadLetter:
     """Put a dead letter back on its original topic for its consumer to apply again."""
-    answer = await upstreams.call(service, "POST", f"/internal/dead-letters/{letter_id}/replay", token=token)
+    answer = await upstreams.call(service, "POST", f"/internal/dead-letters/{letter_id}/replay", caller=ITSELF)
     answer.raise_for_problem()
     return DeadLetter.model_validate(answer.json())

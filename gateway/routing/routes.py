@@ -26,6 +26,8 @@ from pydantic import BaseModel
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
 from gateway.identity.stepup import Payment
 from gateway.routing.idempotency import fingerprint, forward_idempotently
+from shared import stepup
+from shared.auth import Principal
 from shared.idempotency import read_key, require_key
 from shared.problems import PROBLEM
 
@@ -104,22 +106,33 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         request: Request = values["request"]
         gw: Gateway = values["gw"]
         principal = values.get("principal")
-        token = principal.token if principal is not None else ""
         path = upstream.format(**{n: values[n] for n in names})
         if route.stream:
             return await gw.upstreams.relay_stream(
-                route.service, request, path, token=token, read_timeout_s=STREAM_READ_TIMEOUT_S
+                route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S
             )
         key = None
         if route.idempotent and principal is not None:  # an idempotent row always has a caller (__post_init__)
             key = read_key(request) if route.key_optional else require_key(request)
         if key is None or principal is None:
-            return await gw.upstreams.forward(route.service, request, path, token=token)
+            return await gw.upstreams.forward(route.service, request, path, caller=principal)
         fp = fingerprint(request, await request.body())
+        headers = {}
         if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
-            await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+            approved = await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+            if approved is not None:
+                headers[stepup.HEADER] = _approval(gw, principal, approved, key)
         return await forward_idempotently(
-            gw.idempotency, gw.upstreams, request, principal.subject, route.service, path, token=token, key=key, fp=fp
+            gw.idempotency,
+            gw.upstreams,
+            request,
+            principal.subject,
+            route.service,
+            path,
+            caller=principal,
+            key=key,
+            fp=fp,
+            headers=headers,
         )
 
     P = inspect.Parameter
@@ -134,3 +147,9 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = route.name
     return endpoint
+
+
+def _approval(gw: Gateway, principal: Principal, payment: Payment, key: str) -> str:
+    """The gateway's signed word to payments that the customer approved this payment."""
+    approved = stepup.Approved(payment.operation, payment.payee, payment.amount_minor, payment.currency, key)
+    return stepup.approval(gw.runtime.tokens, principal.subject, approved, gw.settings.auth.stepup_ttl_s)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import httpx
@@ -22,6 +22,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from gateway.errors import Refused
+from shared.auth import Principal, TokenIssuer
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
 from shared.settings import ServiceUrls
@@ -63,9 +64,20 @@ class UpstreamResponse:
         raise UpstreamRefused(self.service, self.status_code, body if isinstance(body, dict) else {})
 
 
+# Who a call to a service is for: a principal the gateway verified (with a live session),
+# the gateway itself as a service (`ITSELF`), or nobody (None: a public route, no token).
+ITSELF: Literal["gateway"] = "gateway"
+Caller = Principal | Literal["gateway"] | None
+
+
 class Upstreams:
-    def __init__(self, urls: ServiceUrls) -> None:
+    """Calls to the services, each with a token minted for that service alone and for one
+    hop: on a caller's behalf, or the gateway's own. The phone's token never leaves the
+    gateway."""
+
+    def __init__(self, urls: ServiceUrls, tokens: TokenIssuer) -> None:
         self.urls = urls
+        self.tokens = tokens
         self._session: aiohttp.ClientSession | None = None
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
 
@@ -82,6 +94,14 @@ class Upstreams:
         if self._session is not None:
             await self._session.close()
         await self.client.aclose()
+
+    def token(self, service: str, caller: Caller) -> str | None:
+        if caller is None:
+            return None
+        if caller == ITSELF:
+            return self.tokens.service_token(service)
+        assert isinstance(caller, Principal)
+        return self.tokens.on_behalf(caller, service)
 
     def url(self, service: str, path: str) -> str:
         return str(getattr(self.urls, service)).rstrip("/") + path
@@ -111,11 +131,11 @@ class Upstreams:
         method: str,
         path: str,
         *,
-        token: str | None,
+        caller: Caller,
         json: Any = None,
         params: Any = None,
     ) -> UpstreamResponse:
-        headers = outgoing_headers(token)
+        headers = outgoing_headers(self.token(service, caller))
         if json is not None:
             headers["content-type"] = "application/json"
         body = orjson.dumps(json) if json is not None else None
@@ -127,12 +147,12 @@ class Upstreams:
         request: Request,
         path: str,
         *,
-        token: str,
+        caller: Caller,
         extra_headers: dict[str, str] | None = None,
     ) -> Response:
         """Pass a request through to a service and its answer back, problem+json included."""
         body = await request.body()
-        headers = outgoing_headers(token) | (extra_headers or {})
+        headers = outgoing_headers(self.token(service, caller)) | (extra_headers or {})
         if body:
             headers["content-type"] = request.headers.get("content-type", "application/json")
         upstream = await self._request(
@@ -146,11 +166,11 @@ class Upstreams:
         return Response(upstream.content, status_code=upstream.status_code, headers=upstream.headers)
 
     async def relay_stream(
-        self, service: str, request: Request, path: str, *, token: str, read_timeout_s: float
+        self, service: str, request: Request, path: str, *, caller: Caller, read_timeout_s: float
     ) -> Response:
         """Relay a service's Server-Sent Events byte for byte: the gateway stays the phone's
         only address, and the stream ends when either side goes away."""
-        headers = outgoing_headers(token) | {"accept": "text/event-stream"}
+        headers = outgoing_headers(self.token(service, caller)) | {"accept": "text/event-stream"}
         upstream_request = self.client.build_request(
             "GET",
             self.url(service, path),

@@ -17,11 +17,10 @@ from gateway.deps import (
     InboxDep,
     Operator,
     SandboxOnly,
-    ServiceToken,
     SessionsDep,
     UpstreamsDep,
 )
-from gateway.routing.upstream import UpstreamResponse
+from gateway.routing.upstream import ITSELF, UpstreamResponse
 from gateway.sandbox import magic
 from gateway.sandbox.schemas import (
     ClockChange,
@@ -44,9 +43,7 @@ clock_router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses={400:
 
 
 @clock_router.post("/clock", response_model=ClockPublic, dependencies=[SandboxOnly])
-async def set_clock(
-    body: ClockChange, _operator: Operator, clock: ClockDep, upstreams: UpstreamsDep, token: ServiceToken
-) -> ClockPublic:
+async def set_clock(body: ClockChange, _operator: Operator, clock: ClockDep, upstreams: UpstreamsDep) -> ClockPublic:
     """Advance or set the sandbox clock that T+1 settlement, waiting periods and daily
     limits read, in the gateway and every service (operators only). The clock only
     moves forward from real time: `offset_s` is how far ahead it runs."""
@@ -58,14 +55,14 @@ async def set_clock(
         # Advance from the furthest clock in the stack (a restarted process starts at real
         # time), so no clock ever moves backwards.
         current = await asyncio.gather(
-            *(upstreams.call(s, "GET", "/internal/clock", token=token) for s in SERVICES), return_exceptions=True
+            *(upstreams.call(s, "GET", "/internal/clock", caller=ITSELF) for s in SERVICES), return_exceptions=True
         )
         offsets = [clock.offset.total_seconds()] + [
             float(r.json()["offset_s"]) for r in current if isinstance(r, UpstreamResponse) and r.status_code == 200
         ]
         offset = max(offsets) + (body.advance_s or 0)
     results = await asyncio.gather(
-        *(upstreams.call(s, "PUT", "/internal/clock", token=token, json={"offset_s": offset}) for s in SERVICES),
+        *(upstreams.call(s, "PUT", "/internal/clock", caller=ITSELF, json={"offset_s": offset}) for s in SERVICES),
         return_exceptions=True,
     )
     services = {
@@ -85,9 +82,7 @@ router = APIRouter(
 
 
 @router.post("/faults", response_model=FaultState)
-async def set_fault(
-    body: FaultCreate, _operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep, token: ServiceToken
-) -> FaultState:
+async def set_fault(body: FaultCreate, _operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep) -> FaultState:
     """Delay, drop or duplicate one service's outgoing Kafka messages for a while, to watch
     sagas retry and consumers stay idempotent. `mode: none` ends it early."""
     spec = body.model_dump(exclude={"service"})
@@ -107,18 +102,18 @@ async def set_fault(
             dropped=faults.dropped,
             duplicated=faults.duplicated,
         )
-    response = await upstreams.call(body.service, "PUT", "/internal/faults", token=token, json=spec)
+    response = await upstreams.call(body.service, "PUT", "/internal/faults", caller=ITSELF, json=spec)
     response.raise_for_problem()
     return FaultState.model_validate(response.json())
 
 
 @router.post("/reset", response_model=ResetResult)
-async def reset(_operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep, token: ServiceToken) -> ResetResult:
+async def reset(_operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep) -> ResetResult:
     """Back to the seed state: every service empties its tables and seeds again (demo
     customers, balances, market, products); the gateway forgets logins, sessions and
     idempotency keys except the demo ones. For a test suite that wants a clean bank."""
     results = await asyncio.gather(
-        *(upstreams.call(s, "POST", "/internal/reset", token=token) for s in SERVICES), return_exceptions=True
+        *(upstreams.call(s, "POST", "/internal/reset", caller=ITSELF) for s in SERVICES), return_exceptions=True
     )
     services = {
         s: "reset" if isinstance(r, UpstreamResponse) and r.status_code == 204 else "unavailable"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -89,8 +88,7 @@ async def test_a_stolen_token_reads_no_other_numbers_messages(sandbox: FastAPI) 
 @pytest.fixture
 async def production(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
     data_dir = tmp_path_factory.mktemp("production-gateway")
-    auth = STEPUP.model_copy(update={"jwt_secret": secrets.token_urlsafe(48)})
-    async with own_gateway(stack, data_dir, environment="production", auth=auth) as (app, _client):
+    async with own_gateway(stack, data_dir, environment="production", auth=STEPUP) as (app, _client):
         yield app
 
 

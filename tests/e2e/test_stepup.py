@@ -44,10 +44,13 @@ async def own_gateway(
     settings sections (`auth=AuthSettings(...)`, `gateway=GatewaySettings(...)`) and,
     if given, a sandbox clock the test moves. Login and registration limits are roomy
     unless `gateway=` says otherwise."""
-    name = f"gateway-test-{uuid.uuid4().hex[:8]}"
+    # The gateway's own name and key (services trust only the gateway's word), in a
+    # consumer group of its own.
+    suffix = f"-test-{uuid.uuid4().hex[:8]}"
+    name = f"gateway{suffix}"
     sections.setdefault("gateway", ROOMY)
     settings = Settings(
-        service=name,
+        service="gateway",
         environment=environment,
         log_json=False,
         db=DbSettings(url=f"sqlite+aiosqlite:///{data_dir / name}.db"),
@@ -55,7 +58,7 @@ async def own_gateway(
         urls=ServiceUrls(**{s: stack.url(s) for s in BACKEND_SERVICES}),
         **sections,
     )
-    app = create_app(settings, overrides=Overrides(clock=clock))
+    app = create_app(settings, overrides=Overrides(clock=clock, group_suffix=suffix))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=(client_ip, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway", timeout=20) as client:

@@ -24,7 +24,6 @@ from sqlalchemy import text
 
 from services.accounts import store
 from services.accounts.main import create_app
-from shared.auth import TokenIssuer
 from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.db import Database
@@ -34,6 +33,7 @@ from shared.migrations import VERSION_TABLE
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.harness import Bank, Tap
 from tests.integration.pg import fresh_schema
+from tests.tokens import Minter
 from tools.broker import EmbeddedBroker
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
@@ -168,7 +168,7 @@ async def bank(backend: str, bootstrap_servers: str, database_url: str) -> Async
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks=1, linger_ms=0)
         await producer.start()
         try:
-            yield Bank(backend, app, http, TokenIssuer(settings.auth), producer, tap)
+            yield Bank(backend, app, http, Minter(), producer, tap)
         finally:
             await producer.stop()
 

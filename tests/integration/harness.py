@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from shared.auth import TokenIssuer
 from shared.events import Envelope, Message
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_COMMANDS, dlq
+from tests.tokens import Minter
 
 
 async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
@@ -172,7 +172,7 @@ class Bank:
     backend: str
     app: Any
     http: httpx.AsyncClient
-    tokens: TokenIssuer
+    tokens: Minter
     producer: AIOKafkaProducer
     tap: Tap
     service_headers: dict[str, str] = field(init=False)

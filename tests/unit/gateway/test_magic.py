@@ -9,7 +9,7 @@ import httpx
 from gateway.main import create_app
 from gateway.sandbox import magic
 from gateway.settings import Settings
-from shared.settings import AuthSettings, DbSettings
+from shared.settings import DbSettings
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "sandbox.md"
 
@@ -33,7 +33,6 @@ def app(tmp_path: Path, environment: str) -> httpx.AsyncClient:
         service="gateway",
         environment=environment,
         db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"),
-        auth=AuthSettings(jwt_secret="a-production-secret-of-some-length-0123456789"),
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(settings)), base_url="http://gateway")
 

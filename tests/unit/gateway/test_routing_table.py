@@ -27,6 +27,7 @@ from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
 from shared.errors import ServiceUnavailable
 from shared.schemas.payments import TransferCreate
 from shared.settings import DbSettings, ServiceUrls
+from tests.tokens import issuer
 
 ALL = ROUTES + OPS_ROUTES
 REF = "#/components/schemas/"
@@ -74,7 +75,7 @@ class FakeUpstreams(Upstreams):
     """Answers every call with `answer` (or raises it), and keeps what was asked."""
 
     def __init__(self) -> None:
-        super().__init__(ServiceUrls())
+        super().__init__(ServiceUrls(), issuer("gateway"))
         self.asked: list[dict[str, Any]] = []
         self.answer: UpstreamResponse | Exception = UpstreamResponse("any", 200, b'{"items": []}', {})
 
@@ -115,7 +116,9 @@ async def test_a_query_goes_to_its_service_with_the_callers_token_and_parameters
     assert r.status_code == 200, r.text
     [asked] = upstreams.asked
     assert (asked["service"], asked["method"], asked["path"]) == ("accounts", "GET", "/v1/accounts/a-1/transactions")
-    assert asked["headers"]["authorization"] == "Bearer token-of-c-1"
+    # The gateway's word to accounts, for this hop: never the phone's own token.
+    hop = issuer("accounts").verify(asked["headers"]["authorization"].removeprefix("Bearer "))
+    assert (hop.subject, hop.issuer, hop.session_id) == ("c-1", "gateway", "s-1")
     assert asked["params"] == [("limit", "5")]
 
 

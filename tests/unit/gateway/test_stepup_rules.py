@@ -95,12 +95,12 @@ def test_codes_are_six_digits_and_vary() -> None:
 
 
 def test_the_stored_hash_binds_the_code_to_its_challenge_and_the_secret() -> None:
-    h = code_hash("secret", "challenge-1", "123456")
+    h = code_hash(b"secret", "challenge-1", "123456")
     assert len(h) == 64 and "123456" not in h
-    assert h == code_hash("secret", "challenge-1", "123456")
-    assert h != code_hash("secret", "challenge-2", "123456")
-    assert h != code_hash("other-secret", "challenge-1", "123456")
-    assert h != code_hash("secret", "challenge-1", "123457")
+    assert h == code_hash(b"secret", "challenge-1", "123456")
+    assert h != code_hash(b"secret", "challenge-2", "123456")
+    assert h != code_hash(b"other-secret", "challenge-1", "123456")
+    assert h != code_hash(b"secret", "challenge-1", "123457")
 
 
 # --- what a challenge approves: the payment read from the body, its payee as payments keys it ----

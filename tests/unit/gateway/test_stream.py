@@ -25,7 +25,7 @@ class Sessions:
     def __init__(self) -> None:
         self.live = True
 
-    async def active(self, _session_id: str) -> bool:
+    async def active(self, _session_id: str, _subject: str) -> bool:
         return self.live
 
 

@@ -21,8 +21,8 @@ from services.payments.main import create_app as payments_app
 from services.payments.settings import Settings as PaymentsProcessSettings
 from services.securities.main import create_app as securities_app
 from services.securities.settings import Settings as SecuritiesProcessSettings
-from shared.auth import TokenIssuer
 from shared.settings import AuthSettings, DbSettings, Settings
+from tests.tokens import Minter
 
 APPS: dict[str, Callable[[Any], FastAPI]] = {
     "gateway": gateway_app,
@@ -64,11 +64,11 @@ def test_no_internal_route_is_in_the_openapi_document(service: str, tmp_path: Pa
 
 
 @pytest.fixture
-async def accounts(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, TokenIssuer]]:
+async def accounts(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Minter]]:
     config = settings("accounts", tmp_path)
     app = accounts_app(config)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://accounts") as http:
-        yield http, TokenIssuer(config.auth)
+        yield http, Minter()
     await app.state.runtime.db.dispose()
 
 
@@ -77,7 +77,7 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", ["/internal/clock", "/internal/faults", "/internal/dead-letters"])
-async def test_an_internal_route_needs_a_token(accounts: tuple[httpx.AsyncClient, TokenIssuer], path: str) -> None:
+async def test_an_internal_route_needs_a_token(accounts: tuple[httpx.AsyncClient, Minter], path: str) -> None:
     http, _ = accounts
 
     r = await http.get(path)
@@ -88,7 +88,7 @@ async def test_an_internal_route_needs_a_token(accounts: tuple[httpx.AsyncClient
 @pytest.mark.parametrize("path", ["/internal/clock", "/internal/faults", "/internal/customers/by-phone/+8613900000001"])
 @pytest.mark.parametrize("roles", [["customer"], ["adjuster"], []])
 async def test_an_internal_route_refuses_whoever_is_not_a_service_or_operator(
-    accounts: tuple[httpx.AsyncClient, TokenIssuer], path: str, roles: list[str]
+    accounts: tuple[httpx.AsyncClient, Minter], path: str, roles: list[str]
 ) -> None:
     http, tokens = accounts
 
@@ -99,11 +99,12 @@ async def test_an_internal_route_refuses_whoever_is_not_a_service_or_operator(
 
 @pytest.mark.parametrize("roles", [["service"], ["operator"]])
 async def test_services_and_operators_read_the_clock(
-    accounts: tuple[httpx.AsyncClient, TokenIssuer], roles: list[str]
+    accounts: tuple[httpx.AsyncClient, Minter], roles: list[str]
 ) -> None:
     http, tokens = accounts
 
-    r = await http.get("/internal/clock", headers=_bearer(tokens.issue("caller", roles)))
+    token = tokens.service_token() if roles == ["service"] else tokens.issue("caller", roles)
+    r = await http.get("/internal/clock", headers=_bearer(token))
 
     assert r.status_code == 200, r.text
     assert r.json()["offset_s"] == 0
