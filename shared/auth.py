@@ -1,5 +1,5 @@
-"""Tokens (EdDSA JWTs, per process and per audience) and password hashing, shared so every
-process verifies its caller itself."""
+"""Tokens (EdDSA JWTs, per process and per audience), shared so every process verifies its
+caller itself. (Passwords are the gateway's alone: gateway/identity/passwords.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 
 from shared.keys import GATEWAY, Keyring
@@ -21,23 +19,6 @@ ROLE_CUSTOMER = "customer"
 ROLE_OPERATOR = "operator"
 ROLE_ADJUSTER = "adjuster"
 ROLE_SERVICE = "service"
-
-# OWASP's minimum argon2id profile: strong enough for a sandbox, fast enough for tests.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# Verified against when the phone is unknown, so a wrong phone costs the same time as a
-# wrong password and the response does not tell which part was wrong.
-_DUMMY_HASH = _hasher.hash("sandbank-dummy-password")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ async def list_notifications(
 ) -> NotificationPage:
     """Your notifications, newest first: money sent and received, failed payments and
     why, filled orders, price alerts on your watchlist, policies issued, claim updates
-    and payouts, and step-up codes. Follow `next_cursor` for older ones."""
+    and payouts, and step-up codes sent (never the code itself). Follow `next_cursor` for older ones."""
     query = select(store.Notification).where(store.Notification.customer_id == principal.subject)
     if unread:
         query = query.where(store.Notification.read_at.is_(None))

@@ -53,6 +53,16 @@ PAYABLE_KINDS = ("checking", "savings")
 ERROR_STATUSES: dict[type[DomainError], int] = {PaymentRejected: 422}
 
 
+def shown_payee_account(p: domain.Payment) -> str | None:
+    """The payee's account as the payer may see it: for a transfer to an account they named,
+    that account. A transfer to a phone number keeps the number as its reference and shows
+    no account: which account a number pays into is its owner's to give, and showing it
+    would let anyone with a list of numbers collect account ids."""
+    if p.kind != Kind.TRANSFER or p.reference:
+        return None
+    return p.payee_account_id
+
+
 def public(p: domain.Payment) -> PaymentPublic:
     payee_kind = {"transfer": "account", "bill": "biller", "qr": "merchant", "topup": "mobile"}[p.kind]
     return PaymentPublic(
@@ -67,7 +77,7 @@ def public(p: domain.Payment) -> PaymentPublic:
         payee=Payee(
             kind=payee_kind,  # type: ignore[arg-type]
             label=p.payee_label,
-            account_id=p.payee_account_id if p.kind == Kind.TRANSFER else None,
+            account_id=shown_payee_account(p),
             reference=p.reference,
         ),
         note=p.note,
@@ -197,7 +207,9 @@ POSTED: dict[str, Any] = {
 
 @router.post("/payments/transfers", **POSTED)
 async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
-    """Send money to another account, by account id or by the payee's registered phone."""
+    """Send money to another account, by account id or by the payee's registered phone. A
+    payee named by phone is shown by their masked name and that number, never by the
+    account the number pays into."""
 
     async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
@@ -212,14 +224,15 @@ async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
             if customer is None or customer.default_account_id is None:
                 raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
             account_id, customer_id, label = customer.default_account_id, customer.customer_id, customer.holder
+            reference = phone
         else:
             found = await deps.directory.account(body.payee_account_id)  # type: ignore[arg-type]
             if found is None or found.customer_id is None:
                 raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
             if found.currency != body.currency:
                 raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
-            account_id, customer_id, label = found.id, found.customer_id, found.holder
-        return Recipient(account_id, customer_id, payees.account_payee(account_id), label), amount
+            account_id, customer_id, label, reference = found.id, found.customer_id, found.holder, ""
+        return Recipient(account_id, customer_id, payees.account_payee(account_id), label, reference), amount
 
     return await deps.pay(Kind.TRANSFER, body.payer_account_id, body.currency, resolve, note=body.note)
 
