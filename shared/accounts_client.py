@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # Path segments that would move up accounts' path (an HTTP client normalises them away).
 _DOT_SEGMENTS = ("", ".", "..")
 
+# What a route that asks accounts may answer for it (`from_state("accounts", problems=...)`).
+UNAVAILABLE = {503: "the accounts service is not answering"}
+
 
 class AccountsClient:
     def __init__(

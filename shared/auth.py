@@ -12,7 +12,7 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.keys import GATEWAY, Keyring
-from shared.problems import Problem
+from shared.problems import Problem, documents
 from shared.settings import AuthSettings
 
 ROLE_CUSTOMER = "customer"
@@ -191,12 +191,14 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+@documents({401: "no valid access token"})
 async def current_principal(request: Request) -> Principal:
     issuer: TokenIssuer = request.app.state.tokens
     return issuer.verify(bearer_token(request))
 
 
 def require_role(role: str) -> Any:
+    @documents({403: f"the caller lacks the {role} role"})
     async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.has(role):
             raise Problem(403, "forbidden", f"this operation needs the {role} role")
@@ -210,6 +212,7 @@ Operator = Annotated[Principal, Depends(require_role(ROLE_OPERATOR))]
 ServiceCaller = Annotated[Principal, Depends(require_role(ROLE_SERVICE))]
 
 
+@documents({403: "the caller is not a customer"})
 async def customer_only(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.has(ROLE_CUSTOMER):
         raise Problem(403, "forbidden", "this operation is for customers")

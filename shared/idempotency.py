@@ -8,13 +8,13 @@ starts what the key names with `create_once`."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.problems import Problem
+from shared.problems import Problem, documents
 
 if TYPE_CHECKING:
     from shared.kafka.messaging import UnitOfWork
@@ -43,10 +43,32 @@ def require_key(request: Request) -> str:
     return key
 
 
+HEADER = "Idempotency-Key"
+_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "examples": ["0f8fad5b-d9cb-469f-a165-70867728950e"]}
+_INVALID = "the Idempotency-Key header is missing or not 1-255 printable characters"
+
+
+def key_parameter(*, required: bool) -> dict[str, Any]:
+    """The header as an OpenAPI parameter of each route that reads it."""
+    if required:
+        doc = (
+            "Required: this request moves money. A key of the client's choosing (e.g. a UUID), "
+            "1-255 printable characters: the same key and body again answer as the first request did."
+        )
+    else:
+        doc = (
+            "Optional, 1-255 printable characters (e.g. a UUID): the same key and body again answer "
+            "as the first request did; without a key a retry is a new request."
+        )
+    return {"name": HEADER, "in": "header", "required": required, "description": doc, "schema": _KEY_SCHEMA}
+
+
+@documents({400: _INVALID}, parameters=[key_parameter(required=True)])
 async def _required(request: Request) -> str:
     return require_key(request)
 
 
+@documents({400: _INVALID}, parameters=[key_parameter(required=False)])
 async def _optional(request: Request) -> str | None:
     return read_key(request)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import DomainError, ServiceUnavailable
@@ -25,7 +27,8 @@ log = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://sandbank.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
-# How a route documents an answer that is a problem (`responses={404: PROBLEM, ...}`).
+# How a route documents an answer that is a problem (`responses={404: PROBLEM, ...}`); the
+# OpenAPI document gives each the `Problem` schema (shared/web.py).
 PROBLEM: dict[str, Any] = {"content": {PROBLEM_JSON: {}}, "description": "Problem details (RFC 9457)"}
 
 _TITLES = {
@@ -43,6 +46,73 @@ _TITLES = {
     502: "Bad gateway",
     503: "Service unavailable",
 }
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="The failing field, dotted (`payee.account_id`); `body` for the whole body")
+    message: str
+
+
+class ProblemDetails(BaseModel):
+    """Every error answer: RFC 9457 problem details, as `application/problem+json`. A
+    problem may carry more members of its kind (`challenge_id`, `attempts_left`, ...)."""
+
+    model_config = ConfigDict(
+        title="Problem",
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "https://sandbank.dev/problems/validation-error",
+                    "title": "Unprocessable content",
+                    "status": 422,
+                    "detail": "amount: Input should be greater than 0",
+                    "request_id": "0b6f3f0e8d0c4a599a573c1e4f0f1c11",
+                    "instance": "/v1/payments/transfers",
+                    "errors": [{"field": "amount", "message": "Input should be greater than 0"}],
+                }
+            ]
+        },
+    )
+
+    type: str = Field(description="A stable URI per kind of problem: its last segment is the problem's code")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str = Field(description="What went wrong, for a person to read")
+    instance: str | None = Field(default=None, description="The request's path")
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = Field(default=None, description="Validation problems: the failing fields")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Documented:
+    """What a dependency adds to the OpenAPI operation of every route that depends on it:
+    the problems it may answer (status: why) and the headers it reads itself."""
+
+    problems: Mapping[int, str]
+    parameters: tuple[dict[str, Any], ...] = ()
+
+
+_DOCUMENTED = "__sandbank_documented__"
+
+
+def documents(problems: Mapping[int, str], *, parameters: Iterable[dict[str, Any]] = ()) -> Callable[[F], F]:
+    """Mark a dependency with the problems it may answer and the header parameters it reads:
+    shared/web.py documents them on each route whose dependencies include it."""
+
+    def mark(dependency: F) -> F:
+        setattr(dependency, _DOCUMENTED, Documented(dict(problems), tuple(parameters)))
+        return dependency
+
+    return mark
+
+
+def documented(dependency: Any) -> Documented | None:
+    found = getattr(dependency, _DOCUMENTED, None)
+    return found if isinstance(found, Documented) else None
 
 
 class Problem(Exception):

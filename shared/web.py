@@ -7,12 +7,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import RouteContext, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
@@ -27,7 +29,15 @@ from shared.internal import (
 from shared.keys import MissingKeys
 from shared.metrics import render_metrics
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
-from shared.problems import PROBLEM, install_error_statuses, install_problem_handlers
+from shared.problems import (
+    PROBLEM,
+    PROBLEM_JSON,
+    ProblemDetails,
+    documented,
+    documents,
+    install_error_statuses,
+    install_problem_handlers,
+)
 from shared.runtime import Runtime
 from shared.settings import Settings
 
@@ -135,11 +145,13 @@ def build_app(
     description: str,
     routers: Iterable[APIRouter],
     error_statuses: Mapping[type[DomainError], int] | None = None,
+    problems: Mapping[int, str] | None = None,
     extra_lifespan: Callable[[FastAPI], Any] | None = None,
 ) -> FastAPI:
     """The process's app around its runtime: problem+json errors (`error_statuses` is the
     API's one table from domain errors to HTTP statuses), request ids, body limits, the
-    health and /internal routes, then the service's own `routers`."""
+    health and /internal routes, then the service's own `routers`. `problems`: answers
+    every public route may give (status: why) beyond what its own rules tell."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -182,7 +194,8 @@ def build_app(
         # Only on routers with an /internal route: the rule costs the others nothing.
         guard = [Depends(internal_caller)] if any(map(_internal, iter_route_contexts(router.routes))) else None
         app.include_router(router, dependencies=guard)
-    app.openapi = _public_openapi(app)  # type: ignore[method-assign]
+    answers = Answers(everywhere=dict(problems or {}), domain=_domain_problems(error_statuses or {}))
+    app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
     return app
 
 
@@ -190,13 +203,14 @@ def _internal(route: Any) -> bool:
     return str(getattr(route, "path", "")).startswith(INTERNAL_PREFIX)
 
 
-def _public_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+def _public_openapi(app: FastAPI, answers: Answers) -> Callable[[], dict[str, Any]]:
     """The app's OpenAPI document without its /internal routes, which are for the gateway
-    and operators, not for clients."""
+    and operators, not for clients; with every answer a route can give (`Answers`)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = get_openapi(
+            routes = [r for r in iter_route_contexts(app.routes) if not _internal(r)]
+            document = get_openapi(
                 title=app.title,
                 version=app.version,
                 openapi_version=app.openapi_version,
@@ -205,16 +219,141 @@ def _public_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
                 terms_of_service=app.terms_of_service,
                 contact=app.contact,
                 license_info=app.license_info,
-                routes=[r for r in iter_route_contexts(app.routes) if not _internal(r)],
+                routes=routes,
                 webhooks=app.webhooks.routes,
                 tags=app.openapi_tags,
                 servers=app.servers,
                 separate_input_output_schemas=app.separate_input_output_schemas,
                 external_docs=app.openapi_external_docs,
             )
+            answers.document(document, routes)
+            app.openapi_schema = document
         return app.openapi_schema
 
     return openapi
+
+
+# --- what the OpenAPI document says a route answers --------------------------------------------
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+# Descriptions FastAPI or a bare `PROBLEM` gives, which the reasons found replace.
+_GENERIC = frozenset({"", "Validation Error", "Problem details (RFC 9457)"})
+
+
+def _domain_problems(statuses: Mapping[type[DomainError], int]) -> dict[int, str]:
+    """What a use case may answer: each status of the API's table with the errors mapped to
+    it, and 422 for any other domain error."""
+    names: dict[int, list[str]] = {422: []}
+    for error, status in statuses.items():
+        names.setdefault(status, []).append(error.__name__)
+    return {
+        status: f"a rule refused the request ({', '.join(sorted(found))})" if found else "a rule refused the request"
+        for status, found in sorted(names.items())
+    }
+
+
+def _dependencies(dependant: Dependant) -> Iterable[Dependant]:
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _dependencies(sub)
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Every problem a route can answer, derived once from what it declares: its
+    dependencies' own (`shared.problems.documents`: no token 401, a role 403, an
+    Idempotency-Key 400 and its header, a service not answering 503), a path parameter
+    404, a cursor 400, a body 400 (not JSON) and 413, any parameter 422, a use case
+    (a write) the API's domain errors, and what every route of the app answers
+    (`everywhere`: the gateway's rate limit). Each problem is problem+json (`Problem`)."""
+
+    everywhere: Mapping[int, str]
+    domain: Mapping[int, str]
+
+    def document(self, document: dict[str, Any], routes: Iterable[RouteContext]) -> None:
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        for replaced in ("HTTPValidationError", "ValidationError"):
+            schemas.pop(replaced, None)
+        problem = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        for route in routes:
+            dependant: Dependant | None = getattr(route, "dependant", None)
+            for method in sorted(route.methods or ()):
+                operation = document["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is None or dependant is None:
+                    continue
+                # Probes answer only what they declare: /readyz's 503 is its checks, for the prober.
+                probe = "health" in operation.get("tags", ())
+                if not probe:
+                    self._derive(operation, dependant, method)
+                for status, response in operation.get("responses", {}).items():
+                    if status[0] in "45" and (not probe or PROBLEM_JSON in response.get("content", {})):
+                        _as_problem(int(status), response)
+
+    def _derive(self, operation: dict[str, Any], dependant: Dependant, method: str) -> None:
+        reasons: dict[int, list[str]] = {}
+
+        def add(status: int, why: str) -> None:
+            reasons.setdefault(status, []).append(why)
+
+        parameters = operation.setdefault("parameters", [])
+        for sub in _dependencies(dependant):
+            found = documented(sub.call)
+            if found is None:
+                continue
+            for status, why in found.problems.items():
+                add(status, why)
+            for parameter in found.parameters:
+                if all((p["in"], p["name"]) != (parameter["in"], parameter["name"]) for p in parameters):
+                    parameters.append(parameter)
+        if not parameters:
+            del operation["parameters"]
+        every = [dependant, *_dependencies(dependant)]
+        path = [p.alias for d in every for p in d.path_params]
+        query = [p.alias for d in every for p in d.query_params]
+        body = [p for d in every for p in d.body_params]
+        if path:
+            add(404, "no such " + " or ".join(dict.fromkeys(path)))
+        if "cursor" in query:
+            add(400, "the cursor is not one this API issued")
+        if body:
+            add(400, "the body is not valid JSON")
+            add(413, "the body is too large")
+        if path or query or body or any(d.header_params for d in every):
+            add(422, "the request does not match its schema (`errors` names the fields)")
+        if method in _WRITES:
+            for status, why in self.domain.items():
+                add(status, why)
+        for status, why in self.everywhere.items():
+            add(status, why)
+        responses = operation.setdefault("responses", {})
+        for status, whys in reasons.items():
+            response = responses.setdefault(str(status), {})
+            if response.get("description", "") in _GENERIC:
+                text = "; ".join(dict.fromkeys(whys))
+                response["description"] = text[0].upper() + text[1:]
+        operation["responses"] = dict(sorted(responses.items()))
+
+
+def _as_problem(status: int, response: dict[str, Any]) -> None:
+    """A documented error answer as it is sent: problem+json with the `Problem` schema
+    (FastAPI documents validation errors as its own JSON shape), and the Retry-After
+    that every 429 and 503 carries."""
+    content = response.get("content") or {}
+    media = content.get(PROBLEM_JSON) or content.get("application/json") or {}
+    response["content"] = {PROBLEM_JSON: {**{k: v for k, v in media.items() if k != "schema"}, "schema": PROBLEM_REF}}
+    response.setdefault("description", "Problem details (RFC 9457)")
+    if status in (429, 503):
+        response["headers"] = {**response.get("headers", {}), **_RETRY_AFTER}
 
 
 def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
@@ -249,15 +388,16 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
 # --- what every service's routes depend on -----------------------------------------------------
 
 
-def from_state(name: str) -> Any:
+def from_state(name: str, *, problems: Mapping[int, str] | None = None) -> Any:
     """A dependency on the collaborator `create_app` keeps as `app.state.<name>`: a
-    service's `deps.py` names it once, with its type (`Annotated[Context, from_state("ctx")]`)."""
+    service's `deps.py` names it once, with its type (`Annotated[Context, from_state("ctx")]`)
+    and the problems a route that uses it may answer (another service's client: 503)."""
 
     async def dependency(request: Request) -> Any:
         return getattr(request.app.state, name)
 
     dependency.__name__ = f"app_state_{name}"
-    return Depends(dependency)
+    return Depends(documents(problems)(dependency) if problems else dependency)
 
 
 RuntimeDep = Annotated[Runtime, from_state("runtime")]

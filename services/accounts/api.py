@@ -15,7 +15,7 @@ from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, cur
 from shared.errors import DomainError
 from shared.money import format_minor
 from shared.pagination import decode_seq, encode_seq
-from shared.problems import not_found
+from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.accounts import (
     AccountCreate,
@@ -145,7 +145,13 @@ async def directory_phone(phone: str, _caller: ServiceCaller, runtime: RuntimeDe
     )
 
 
-@router.get("/v1/customers/me", response_model=CustomerPublic, tags=["customers"], summary="The caller's profile")
+@router.get(
+    "/v1/customers/me",
+    response_model=CustomerPublic,
+    tags=["customers"],
+    responses={404: PROBLEM},
+    summary="The caller's profile",
+)
 async def me(principal: CurrentCustomer, runtime: RuntimeDep) -> CustomerPublic:
     async with runtime.db.read() as session:
         customer = await session.get(store.Customer, principal.customer_id)
@@ -170,7 +176,12 @@ async def list_accounts(principal: CurrentCustomer, runtime: RuntimeDep) -> Acco
 
 
 @router.post(
-    "/v1/accounts", status_code=201, response_model=AccountPublic, tags=["accounts"], summary="Open an account"
+    "/v1/accounts",
+    status_code=201,
+    response_model=AccountPublic,
+    tags=["accounts"],
+    responses={404: PROBLEM},
+    summary="Open an account",
 )
 async def create_account(
     body: AccountCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep

@@ -23,7 +23,7 @@ from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
-from shared.problems import PROBLEM, Problem, not_found
+from shared.problems import PROBLEM, Problem, documents, not_found
 from shared.runtime import Runtime
 from shared.saga.model import COMPLETED, FAILED
 from shared.schemas.accounts import AccountDirectoryEntry
@@ -366,6 +366,7 @@ async def summary(_operator: Operator, runtime: RuntimeDep, ctx: ContextDep) -> 
 sandbox = APIRouter(prefix="/v1/sandbox", tags=["sandbox"])
 
 
+@documents({404: "sandbox controls are off: the stack is not in sandbox mode"})
 async def _sandbox_only(runtime: RuntimeDep) -> None:
     if not runtime.settings.sandbox:
         raise Problem(404, "not-found", "sandbox controls are off: the stack is not in sandbox mode")

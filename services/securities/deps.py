@@ -8,11 +8,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.securities.handlers import Context
-from shared.accounts_client import AccountsClient
+from shared.accounts_client import UNAVAILABLE, AccountsClient
 from shared.web import RuntimeDep, from_state
 
 ContextDep = Annotated[Context, from_state("ctx")]
-AccountsDep = Annotated[AccountsClient, from_state("accounts")]
+AccountsDep = Annotated[AccountsClient, from_state("accounts", problems=UNAVAILABLE)]
 
 
 def json_answer(model: BaseModel, self_link: str, status: int) -> JSONResponse:

@@ -27,7 +27,7 @@ router = APIRouter(responses={401: PROBLEM})
     status_code=202,
     response_model=OrderPublic,
     tags=["orders"],
-    responses={409: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+    responses={200: {"model": OrderPublic, "description": "The order this Idempotency-Key already placed"}},
     summary="Place an order",
 )
 async def place_order(
@@ -128,7 +128,7 @@ async def get_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeD
     status_code=202,
     response_model=OrderPublic,
     tags=["orders"],
-    responses={404: PROBLEM, 409: PROBLEM},
+    responses={200: {"model": OrderPublic, "description": "A sell order, cancelled at once"}},
     summary="Cancel an order",
 )
 async def cancel_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> JSONResponse:

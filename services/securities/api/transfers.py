@@ -26,7 +26,7 @@ router = APIRouter(responses={401: PROBLEM})
     status_code=202,
     response_model=BankTransferPublic,
     tags=["transfers"],
-    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM, 503: PROBLEM},
+    responses={200: {"model": BankTransferPublic, "description": "The transfer this Idempotency-Key already made"}},
     summary="Move cash between the bank and the securities cash account",
 )
 async def create_transfer(
