@@ -23,7 +23,7 @@ from gateway.settings import Settings
 from gateway.streams import StreamSlots
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
 from shared.clock import Clock
-from shared.problems import Problem
+from shared.problems import Problem, documents
 from shared.runtime import Runtime
 
 
@@ -68,6 +68,7 @@ async def _sessions(gw: GatewayDep) -> Sessions:
     return gw.sessions
 
 
+@documents({502: "a service this route asks failed", 503: "a service this route asks is not answering"})
 async def _upstreams(gw: GatewayDep) -> Upstreams:
     return gw.upstreams
 
@@ -98,6 +99,7 @@ InboxDep = Annotated[Inbox, Depends(_inbox)]
 ClientAddress = Annotated[str, Depends(_client_address)]
 
 
+@documents({401: "no valid access token, or its session has ended", 429: "too many requests from this customer"})
 async def authenticated(principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep) -> Principal:
     """A valid access token whose session is still live (logout revokes at once)."""
     wait = gw.customer_limits.take(principal.subject)
@@ -113,6 +115,7 @@ Authenticated = Annotated[Principal, Depends(authenticated)]
 
 
 def _role(role: str, detail: str) -> Any:
+    @documents({403: detail})
     async def check(principal: Authenticated) -> Principal:
         if not principal.has(role):
             raise Problem(403, "forbidden", detail)
@@ -126,6 +129,7 @@ Operator = Annotated[Principal, _role(ROLE_OPERATOR, "this operation needs the o
 Adjuster = Annotated[Principal, _role(ROLE_ADJUSTER, "this operation needs the adjuster role")]
 
 
+@documents({404: "sandbox controls are off: the stack is not in sandbox mode"})
 async def sandbox_only(gw: GatewayDep) -> None:
     if not gw.settings.sandbox:
         raise Problem(404, "not-found", "sandbox controls are off: the stack is not in sandbox mode")

@@ -52,6 +52,8 @@ ROUTERS = [
     ops.router,
 ]
 ERRORS = {**identity.ERRORS, **routing_errors.ERRORS}
+# IpRateLimitMiddleware stands before every public route.
+RATE_LIMITED = {429: "too many requests from this address"}
 
 
 def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
@@ -64,7 +66,12 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         yield
 
     app = build_app(
-        gateway.runtime, title="Sandbank gateway", description=DESCRIPTION, routers=ROUTERS, extra_lifespan=lifespan
+        gateway.runtime,
+        title="Sandbank gateway",
+        description=DESCRIPTION,
+        routers=ROUTERS,
+        problems=RATE_LIMITED,
+        extra_lifespan=lifespan,
     )
     app.state.gateway = gateway
     errors.install(app, ERRORS)

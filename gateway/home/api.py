@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import ValidationError
 
-from gateway.deps import Customer, GatewayDep, SessionsDep, UpstreamsDep
+from gateway.deps import Customer, GatewayDep, SessionsDep
 from gateway.home.schemas import (
     RECENT,
     ClaimSummary,
@@ -81,12 +81,14 @@ def _build(body: Any, make: Callable[[Any], Any]) -> Any:
 
 
 @router.get("/home", response_model=HomePublic)
-async def home(principal: Customer, gw: GatewayDep, upstreams: UpstreamsDep, sessions: SessionsDep) -> HomePublic:
+async def home(principal: Customer, gw: GatewayDep, sessions: SessionsDep) -> HomePublic:
     """Everything the home screen shows, in one call: accounts with balances, the
     portfolio's value, active policies, open claims, the last payments and the unread
     notification count. The services are asked in parallel; one that does not answer
     within 1.5 s (or errs) leaves its parts null and is listed in `missing`: still a 200."""
     timeout = gw.settings.gateway.home_timeout_s
+    # Not `UpstreamsDep`: a service that does not answer is never this route's 503.
+    upstreams = gw.upstreams
 
     async def unread() -> int:
         async with gw.runtime.db.read() as session:

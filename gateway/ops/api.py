@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
-from gateway.deps import Operator, UpstreamsDep
+from gateway.deps import GatewayDep, Operator, UpstreamsDep
 from gateway.ops.schemas import DeadLetters
 from gateway.routing.routes import PassThrough
 from gateway.routing.upstream import ITSELF, UpstreamResponse
@@ -31,6 +31,7 @@ ROUTES = (
         response=LedgerCheck,
         tags=("operator",),
         problems=(401, 403),
+        query={"stale_after_s": (Annotated[int, Query(ge=1, le=86400)], 600)},
         doc="""Run the ledger invariant check (operators only): balances sum to zero per
         currency, every entry balances, no available balance below zero, no stale hold.""",
     ),
@@ -51,10 +52,12 @@ router = APIRouter(prefix="/v1/admin", tags=["operator"], responses={401: PROBLE
 
 
 @router.get("/dead-letters", response_model=DeadLetters)
-async def list_dead_letters(_operator: Operator, upstreams: UpstreamsDep) -> DeadLetters:
-    """Poison messages every service's consumers gave up on (newest first), with the error."""
+async def list_dead_letters(_operator: Operator, gw: GatewayDep) -> DeadLetters:
+    """Poison messages every service's consumers gave up on (newest first), with the error.
+    A service that does not answer is listed in `unavailable`."""
     answers = await asyncio.gather(
-        *(upstreams.call(s, "GET", "/internal/dead-letters", caller=ITSELF) for s in SERVICES), return_exceptions=True
+        *(gw.upstreams.call(s, "GET", "/internal/dead-letters", caller=ITSELF) for s in SERVICES),
+        return_exceptions=True,
     )
     found, unavailable = [], []
     for service, answer in zip(SERVICES, answers, strict=True):

@@ -30,7 +30,7 @@ from gateway.identity.stepup import Payment
 from gateway.routing.idempotency import fingerprint, forward_idempotently
 from shared import stepup
 from shared.auth import Principal
-from shared.idempotency import read_key, require_key
+from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
 from shared.problems import PROBLEM, Problem
 
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
@@ -85,7 +85,11 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
     router = APIRouter()
     for route in routes:
         extra: dict[str, Any] = {"response_class": StreamingResponse} if route.stream else {}
-        responses: dict[int | str, dict[str, Any]] = {**dict.fromkeys(route.problems, PROBLEM), **route.responses}
+        responses: dict[int | str, dict[str, Any]] = {
+            **dict.fromkeys(route.problems, PROBLEM),
+            **_gateway_problems(route),
+            **route.responses,
+        }
         router.add_api_route(
             route.path,
             _endpoint(route),
@@ -111,6 +115,22 @@ def segment(name: str, value: Any) -> str:
     return quote(text, safe="")
 
 
+def _gateway_problems(route: PassThrough) -> dict[int | str, dict[str, Any]]:
+    """What the gateway itself may answer on the way to the row's service (the rules of
+    shared/web.py add what the row's parameters and caller tell)."""
+    found: dict[int | str, dict[str, Any]] = {
+        503: {**PROBLEM, "description": f"The {route.service} service is not answering"}
+    }
+    if route.idempotent:
+        found[409] = {**PROBLEM, "description": "A request with this Idempotency-Key is still running"}
+        found[422] = {
+            **PROBLEM,
+            "description": "This Idempotency-Key was used with another body, or the request does not match "
+            "its schema, or the service refused it",
+        }
+    return found
+
+
 def _endpoint(route: PassThrough) -> Callable[..., Any]:
     """The route's function, with the signature FastAPI reads its parameters from."""
     names = route.path_params
@@ -126,9 +146,7 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             return await gw.upstreams.relay_stream(
                 route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S, slot=slot
             )
-        key = None
-        if route.idempotent and principal is not None:  # an idempotent row always has a caller (__post_init__)
-            key = read_key(request) if route.key_optional else require_key(request)
+        key = values.get("idempotency_key")
         if key is None or principal is None:
             return await gw.upstreams.forward(route.service, request, path, caller=principal)
         fp = fingerprint(request, await request.body())
@@ -157,6 +175,9 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
     parameters.append(P("request", P.KEYWORD_ONLY, annotation=Request))
     if route.who != "anyone":
         parameters.append(P("principal", P.KEYWORD_ONLY, annotation=_PRINCIPAL[route.who]))
+    if route.idempotent:  # read after the caller: no token is a 401 before a missing key is a 400
+        key = OptionalIdempotencyKey if route.key_optional else IdempotencyKey
+        parameters.append(P("idempotency_key", P.KEYWORD_ONLY, annotation=key))
     parameters.append(P("gw", P.KEYWORD_ONLY, annotation=GatewayDep))
     parameters += [P(n, P.KEYWORD_ONLY, annotation=t, default=d) for n, (t, d) in route.query.items()]
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

@@ -4,9 +4,10 @@ says what a row means). Operator views of the same kind are rows of gateway/ops/
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
+from pydantic import BaseModel
 
 from gateway.identity.stepup import bill_payment, qr_payment, topup_payment, transfer_payment
 from gateway.routing.routes import PassThrough
@@ -16,6 +17,7 @@ from shared.schemas.insurance import (
     ClaimCreate,
     ClaimPage,
     ClaimPublic,
+    ClaimStatusName,
     DecisionCreate,
     DocumentCreate,
     InsuranceQuoteCreate,
@@ -23,6 +25,7 @@ from shared.schemas.insurance import (
     PolicyCreate,
     PolicyPage,
     PolicyPublic,
+    PolicyStatusName,
     ProductList,
     ProductPublic,
 )
@@ -202,8 +205,15 @@ PAYMENTS_ROUTES = (
 market = partial(PassThrough, service="securities", who="session", tags=("market",))
 securities = partial(PassThrough, service="securities", tags=("securities",))
 SECURITIES_PROBLEMS = (401, 404)
-# Securities' POSTs that move money: 202, an Idempotency-Key required.
+# Securities' POSTs that move money: 202, an Idempotency-Key required; 200 for a key's repeat
+# the service answers itself.
 securities_money = partial(securities, status=202, problems=(*SECURITIES_PROBLEMS, 400, 409, 422), idempotent=True)
+
+
+def replayed(model: type[BaseModel], why: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 a 202 route gives when nothing new was started."""
+    return {200: {"model": model, "description": why}}
+
 
 SECURITIES_ROUTES = (
     market(
@@ -266,6 +276,7 @@ SECURITIES_ROUTES = (
         name="place_order",
         body=OrderCreate,
         response=OrderPublic,
+        responses=replayed(OrderPublic, "The order this Idempotency-Key already placed"),
         doc="""Place a market or limit order (Idempotency-Key required). Answers 202 with the
         order: a buy is `pending` until its cash is held, then `accepted`; `filling` once
         executed, `filled` once accounts has settled the cash.""",
@@ -298,6 +309,7 @@ SECURITIES_ROUTES = (
         name="cancel_order",
         status=202,
         response=OrderPublic,
+        responses=replayed(OrderPublic, "A sell order, cancelled at once"),
         problems=(*SECURITIES_PROBLEMS, 409),
         params={"order_id": ResourceId},
         doc="""Cancel an open order: a sell at once (200), a buy once its hold is released
@@ -317,6 +329,7 @@ SECURITIES_ROUTES = (
         name="create_transfer",
         body=BankTransferCreate,
         response=BankTransferPublic,
+        responses=replayed(BankTransferPublic, "The transfer this Idempotency-Key already made"),
         doc="""Bank-securities transfer (Idempotency-Key required): `from: bank` moves cash from
         the checking account to the securities cash account, `from: securities` back.""",
     ),
@@ -372,7 +385,7 @@ INSURANCE_ROUTES = (
         body=InsuranceQuoteCreate,
         status=201,
         response=InsuranceQuotePublic,
-        problems=INSURANCE_PROBLEMS,
+        problems=(*INSURANCE_PROBLEMS, 409),
         doc="""Price a policy: `{product_code, age, term_days, sum_insured}`. The quote can be
         bought for 15 minutes. Unknown product: 404; age, term or sum insured not offered: 422.""",
     ),
@@ -403,6 +416,7 @@ INSURANCE_ROUTES = (
         name="list_policies",
         response=PolicyPage,
         problems=INSURANCE_PROBLEMS,
+        query={"status": (PolicyStatusName | None, None), **page(200, 50, 200)},
         doc="Your policies, newest first (`?status=`, `?limit=`, `?cursor=`).",
     ),
     insurance(
@@ -430,6 +444,11 @@ INSURANCE_ROUTES = (
         name="list_claims",
         response=ClaimPage,
         problems=INSURANCE_PROBLEMS,
+        query={
+            "status": (ClaimStatusName | None, None),
+            "policy_id": (Annotated[str | None, Query(max_length=64)], None),
+            **page(200, 50, 200),
+        },
         doc="Your claims, newest first (`?status=`, `?policy_id=`, `?limit=`, `?cursor=`).",
     ),
     insurance(
@@ -447,6 +466,7 @@ INSURANCE_ROUTES = (
         body=DocumentCreate,
         status=201,
         response=ClaimPublic,
+        responses=replayed(ClaimPublic, "The claim already had a document with this checksum"),
         problems=(*INSURANCE_PROBLEMS, 409),
         doc="Add a document's metadata to a claim: `{kind, name, size_bytes, checksum}`.",
     ),
@@ -464,6 +484,14 @@ INSURANCE_ROUTES = (
         name="adjuster_claims",
         response=ClaimPage,
         problems=ADJUSTER_PROBLEMS,
+        query={
+            "status": (ClaimStatusName | None, None),
+            "awaiting_adjuster": (
+                Annotated[bool | None, Query(description="Only claims waiting for a decision")],
+                None,
+            ),
+            **page(200, 50, 200),
+        },
         doc="Claims by status for adjusters (`?status=under_assessment`, `?awaiting_adjuster=true`).",
     ),
     adjuster(

@@ -43,10 +43,12 @@ clock_router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses={400:
 
 
 @clock_router.post("/clock", response_model=ClockPublic, dependencies=[SandboxOnly])
-async def set_clock(body: ClockChange, _operator: Operator, clock: ClockDep, upstreams: UpstreamsDep) -> ClockPublic:
+async def set_clock(body: ClockChange, _operator: Operator, clock: ClockDep, gw: GatewayDep) -> ClockPublic:
     """Advance or set the sandbox clock that T+1 settlement, waiting periods and daily
     limits read, in the gateway and every service (operators only). The clock only
-    moves forward from real time: `offset_s` is how far ahead it runs."""
+    moves forward from real time: `offset_s` is how far ahead it runs. A service that does
+    not answer is `unavailable` in `services`."""
+    upstreams = gw.upstreams
     if (body.advance_s is None) == (body.offset_s is None):
         raise Problem(422, "validation-error", "give exactly one of advance_s or offset_s")
     if body.offset_s is not None:
@@ -107,13 +109,13 @@ async def set_fault(body: FaultCreate, _operator: Operator, gw: GatewayDep, upst
     return FaultState.model_validate(response.json())
 
 
-@router.post("/reset", response_model=ResetResult)
-async def reset(_operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep) -> ResetResult:
+@router.post("/reset", response_model=ResetResult, responses={502: PROBLEM})
+async def reset(_operator: Operator, gw: GatewayDep) -> ResetResult:
     """Back to the seed state: every service empties its tables and seeds again (demo
     customers, balances, market, products); the gateway forgets logins, sessions and
     idempotency keys except the demo ones. For a test suite that wants a clean bank."""
     results = await asyncio.gather(
-        *(upstreams.call(s, "POST", "/internal/reset", caller=ITSELF) for s in SERVICES), return_exceptions=True
+        *(gw.upstreams.call(s, "POST", "/internal/reset", caller=ITSELF) for s in SERVICES), return_exceptions=True
     )
     services = {
         s: "reset" if isinstance(r, UpstreamResponse) and r.status_code == 204 else "unavailable"

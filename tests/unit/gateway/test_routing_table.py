@@ -57,7 +57,8 @@ def test_every_row_is_in_the_public_document_as_declared(document: dict[str, Any
         assert answer["content"]["application/json"]["schema"] == {"$ref": REF + route.response.__name__}
     assert {str(s) for s in route.problems} <= set(operation["responses"])
     parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
-    assert parameters == {("path", n) for n in route.path_params} | {("query", n) for n in route.query}
+    key = {("header", "Idempotency-Key")} if route.idempotent else set()
+    assert parameters == {("path", n) for n in route.path_params} | {("query", n) for n in route.query} | key
 
 
 def test_the_services_internal_routes_are_not_public(document: dict[str, Any]) -> None:
