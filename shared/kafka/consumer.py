@@ -25,6 +25,8 @@ from shared.observability import correlation_id_var
 log = logging.getLogger(__name__)
 
 C = TypeVar("C")
+# The dead_letter and inbox tables keep message ids of up to this many characters.
+MESSAGE_ID_MAX = 64
 
 
 class Batch:
@@ -252,7 +254,9 @@ class ConsumerLoop:
                 decoded.append((record, envelope, envelope.message()))
             except UntrustedSender as exc:
                 self.untrusted += 1
-                poison.append((record, str(exc), envelope.id if envelope else None))
+                # Listed by its id where the id fits the table (a forger picks its length).
+                listed = envelope.id if envelope is not None and len(envelope.id) <= MESSAGE_ID_MAX else None
+                poison.append((record, str(exc), listed))
             except (ValueError, ValidationError, UnknownMessageType) as exc:
                 poison.append((record, f"undecodable message: {exc}", None))
         if poison:

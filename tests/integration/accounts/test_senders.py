@@ -219,3 +219,15 @@ async def test_a_dead_letter_without_a_signature_is_not_replayed(bank: Bank) -> 
     assert r.json()["type"].endswith("unsigned-dead-letter")
     await bank.barrier(account)
     assert (await bank.account(account))["balance_minor"] == 0
+
+
+async def test_a_forged_command_with_an_overlong_id_is_still_dead_lettered(bank: Bank) -> None:
+    """The forger picks the envelope id: one longer than the dead_letter table keeps must
+    not make dead-lettering fail (PostgreSQL refuses the row) and stall the partition."""
+    _, account = await bank.funded_account(0)
+    forged = bank.envelope(_cash_in(account), envelope_id="x" * 200)
+
+    await bank.send_raw(forged.to_bytes(), key=account, headers=[("type", forged.type.encode())])
+
+    assert (await _refused(bank, forged)).headers["error"] == "untrusted-sender: no signature"
+    assert (await bank.account(account))["balance_minor"] == 0
