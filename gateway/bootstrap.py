@@ -13,14 +13,18 @@ from urllib.parse import quote
 
 from gateway import store
 from gateway.deps import Gateway
+from gateway.identity.passwords import Passwords
+from gateway.identity.registration import Registrations
 from gateway.identity.sessions import Sessions
 from gateway.identity.stepup import Challenges, StepUp
 from gateway.notifications.consumer import Notifier, notifications_consumer
 from gateway.notifications.hub import NotificationHub
-from gateway.ratelimit import RateLimiter
+from gateway.ratelimit import AttemptLimits, RateLimiter
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import ITSELF, Upstreams
+from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
+from gateway.streams import StreamSlots
 from shared import bootstrap as shared
 from shared.accounts_client import accounts_client
 from shared.clock import Clock
@@ -59,14 +63,27 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         group_suffix=overrides.group_suffix,
     )
 
-    upstreams = overrides.upstreams or Upstreams(settings.urls, runtime.tokens)
+    limits = settings.gateway
+    upstreams = overrides.upstreams or Upstreams(
+        settings.urls, runtime.tokens, stream_connections=limits.stream_connections_per_service
+    )
     runtime.on_stop("upstreams", upstreams.close)
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
-    sessions = Sessions(runtime.db, runtime.tokens, settings.auth, clock)
+    passwords = Passwords(workers=limits.password_workers, max_waiting=limits.password_max_waiting)
+    runtime.on_stop("passwords", passwords.close)
+    sessions = Sessions(runtime.db, runtime.tokens, passwords, settings.auth, clock)
     sessions.on_revoke.append(hub.wake_session)
+    inbox = Inbox(runtime.db, sandbox=settings.sandbox)
+    registrations = Registrations(
+        runtime.db,
+        inbox,
+        runtime.keys.derive("one-time-codes"),
+        clock,
+        ttl_s=limits.registration_code_ttl_s,
+        max_attempts=limits.registration_code_max_attempts,
+    )
     idempotency = Idempotency(runtime.db, clock)
-    challenges = Challenges(runtime, hub, settings.auth, clock)
-    limits = settings.gateway
+    challenges = Challenges(runtime, hub, inbox, settings.auth, clock)
     gateway = Gateway(
         settings=settings,
         runtime=runtime,
@@ -74,11 +91,25 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         hub=hub,
         upstreams=upstreams,
         sessions=sessions,
+        passwords=passwords,
+        registrations=registrations,
+        inbox=inbox,
         idempotency=idempotency,
         challenges=challenges,
         stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams)),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
+        streams=StreamSlots(limits.max_streams_per_customer),
+        login_limits=AttemptLimits(
+            "login attempts",
+            RateLimiter(limits.rate_login_ip_per_s, limits.rate_login_ip_burst),
+            RateLimiter(limits.rate_login_phone_per_s, limits.rate_login_phone_burst),
+        ),
+        register_limits=AttemptLimits(
+            "registration attempts",
+            RateLimiter(limits.rate_register_ip_per_s, limits.rate_register_ip_burst),
+            RateLimiter(limits.rate_register_phone_per_s, limits.rate_register_phone_burst),
+        ),
         id_namespace=uuid.UUID(bytes=runtime.keys.derive("customer-ids")[:16]),
     )
 

@@ -10,13 +10,17 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from gateway.identity.passwords import Passwords
+from gateway.identity.registration import Registrations
 from gateway.identity.sessions import Sessions
 from gateway.identity.stepup import Challenges, StepUp
 from gateway.notifications.hub import NotificationHub
-from gateway.ratelimit import RateLimiter, limited
+from gateway.ratelimit import AttemptLimits, RateLimiter, limited
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
+from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
+from gateway.streams import StreamSlots
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
 from shared.clock import Clock
 from shared.problems import Problem
@@ -33,11 +37,17 @@ class Gateway:
     hub: NotificationHub
     upstreams: Upstreams
     sessions: Sessions
+    passwords: Passwords
+    registrations: Registrations
+    inbox: Inbox
     idempotency: Idempotency
     challenges: Challenges
     stepup: StepUp
     ip_limits: RateLimiter
     customer_limits: RateLimiter
+    streams: StreamSlots
+    login_limits: AttemptLimits
+    register_limits: AttemptLimits
     # Customer ids derive from the phone in this namespace, so a registration interrupted
     # between accounts and the gateway can simply be repeated.
     id_namespace: uuid.UUID
@@ -66,10 +76,26 @@ async def _challenges(gw: GatewayDep) -> Challenges:
     return gw.challenges
 
 
+async def _registrations(gw: GatewayDep) -> Registrations:
+    return gw.registrations
+
+
+async def _inbox(gw: GatewayDep) -> Inbox:
+    return gw.inbox
+
+
+async def _client_address(request: Request) -> str:
+    # The socket's peer: behind a proxy, the proxy's (X-Forwarded-For is not trusted).
+    return request.client.host if request.client else "unknown"
+
+
 ClockDep = Annotated[Clock, Depends(_clock)]
 SessionsDep = Annotated[Sessions, Depends(_sessions)]
 UpstreamsDep = Annotated[Upstreams, Depends(_upstreams)]
 ChallengesDep = Annotated[Challenges, Depends(_challenges)]
+RegistrationsDep = Annotated[Registrations, Depends(_registrations)]
+InboxDep = Annotated[Inbox, Depends(_inbox)]
+ClientAddress = Annotated[str, Depends(_client_address)]
 
 
 async def authenticated(principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep) -> Principal:

@@ -1,5 +1,7 @@
 """Abuse limits: token buckets per client IP (before anything else) and per customer
-(once the token is verified), answered with 429 problem+json and Retry-After.
+(once the token is verified), answered with 429 problem+json and Retry-After; and
+`AttemptLimits` for what is costly or guessable (logging in, registering), per client
+address and per phone number.
 
 Buckets live in this process's memory: each gateway replica limits what reaches it.
 A bucket holds up to `burst` tokens and refills at `rate_per_s`; a request takes one.
@@ -68,6 +70,12 @@ class RateLimiter:
             self.refused += 1
         return wait
 
+    def refund(self, key: str) -> None:
+        """Give back the token a request took, for a request that turned out not to count."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(float(bucket.burst), bucket.tokens + 1)
+
     def _evict(self, now: float) -> None:
         refill_s = self.burst / self.rate
         idle = [k for k, b in self._buckets.items() if now - b.updated >= refill_s]
@@ -85,13 +93,37 @@ def retry_after(wait_s: float) -> str:
     return str(max(1, math.ceil(wait_s)))
 
 
-def limited(what: str, wait_s: float) -> Problem:
+def limited(what: str, wait_s: float, attempts: str = "requests") -> Problem:
     return Problem(
         429,
         "rate-limited",
-        f"too many requests from this {what}; slow down and retry after {retry_after(wait_s)} s",
+        f"too many {attempts} from this {what}; slow down and retry after {retry_after(wait_s)} s",
         headers={"Retry-After": retry_after(wait_s)},
     )
+
+
+class AttemptLimits:
+    """Attempts at one thing (`attempts`: "login attempts") per client address and per phone
+    number. `take` raises the 429 when either is spent; `refund` gives both tokens back,
+    for an attempt that should not count (a good password)."""
+
+    def __init__(self, attempts: str, per_address: RateLimiter, per_phone: RateLimiter) -> None:
+        self.attempts = attempts
+        self.per_address = per_address
+        self.per_phone = per_phone
+
+    def take(self, address: str, phone: str) -> None:
+        wait = self.per_address.take(address)
+        if wait:
+            raise limited("address", wait, self.attempts)
+        wait = self.per_phone.take(phone)
+        if wait:
+            self.per_address.refund(address)
+            raise limited("phone number", wait, self.attempts)
+
+    def refund(self, address: str, phone: str) -> None:
+        self.per_address.refund(address)
+        self.per_phone.refund(phone)
 
 
 class IpRateLimitMiddleware:

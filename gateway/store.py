@@ -7,9 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from gateway.db import Base, messaging
-from gateway.identity.store import Challenge, LoginAttempt, RefreshToken, Session, SessionActivity, User
+from gateway.identity.store import (
+    Challenge,
+    LoginAttempt,
+    RefreshToken,
+    Registration,
+    Session,
+    SessionActivity,
+    User,
+)
 from gateway.notifications.store import Notification, WatchedSymbol
 from gateway.routing.store import IdempotencyKey
+from gateway.sandbox.store import SandboxMessage
 from shared.migrations import Migrations
 
 migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
@@ -21,6 +30,8 @@ __all__ = [
     "LoginAttempt",
     "Notification",
     "RefreshToken",
+    "Registration",
+    "SandboxMessage",
     "Session",
     "SessionActivity",
     "User",

@@ -22,6 +22,8 @@ from shared.runtime import Runtime
 from shared.schemas.accounts import AccountDirectoryEntry, CustomerDirectoryEntry
 
 log = logging.getLogger(__name__)
+# Path segments that would move up accounts' path (an HTTP client normalises them away).
+_DOT_SEGMENTS = ("", ".", "..")
 
 
 class AccountsClient:
@@ -72,16 +74,20 @@ class AccountsClient:
         return body
 
     async def account(self, account_id: str) -> AccountDirectoryEntry | None:
+        if account_id in _DOT_SEGMENTS:
+            return None
         body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}")
         return AccountDirectoryEntry.model_validate(body) if body else None
 
     async def by_phone(self, phone: str) -> CustomerDirectoryEntry | None:
-        body = await self._get(f"/internal/customers/by-phone/{quote(phone)}")
+        if phone in _DOT_SEGMENTS:
+            return None
+        body = await self._get(f"/internal/customers/by-phone/{quote(phone, safe='')}")
         return CustomerDirectoryEntry.model_validate(body) if body else None
 
     async def accounts_of(self, customer_id: str) -> list[AccountDirectoryEntry]:
         """A customer's accounts, oldest first."""
-        body = await self._get(f"/internal/customers/{quote(customer_id)}/accounts", keep=False)
+        body = await self._get(f"/internal/customers/{quote(customer_id, safe='')}/accounts", keep=False)
         return [AccountDirectoryEntry.model_validate(a) for a in (body or {}).get("items", [])]
 
 

@@ -1,5 +1,5 @@
-"""Tokens (EdDSA JWTs, per process and per audience) and password hashing, shared so every
-process verifies its caller itself."""
+"""Tokens (EdDSA JWTs, per process and per audience), shared so every process verifies its
+caller itself. (Passwords are the gateway's alone: gateway/identity/passwords.py.)"""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from fastapi import Depends, Request
 
 from shared.keys import GATEWAY, Keyring
@@ -21,23 +19,6 @@ ROLE_CUSTOMER = "customer"
 ROLE_OPERATOR = "operator"
 ROLE_ADJUSTER = "adjuster"
 ROLE_SERVICE = "service"
-
-# OWASP's minimum argon2id profile: strong enough for a sandbox, fast enough for tests.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
-# Verified against when the phone is unknown, so a wrong phone costs the same time as a
-# wrong password and the response does not tell which part was wrong.
-_DUMMY_HASH = _hasher.hash("sandbank-dummy-password")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 @dataclass(frozen=True)
@@ -121,6 +102,27 @@ class TokenIssuer:
         return principal
 
     def _verify(self, token: str) -> tuple[Principal, float]:
+        signer, claims = self.claims(token)
+        roles = claims.get("roles", [])
+        if not isinstance(roles, list) or "step_up" in claims:  # an approval is not a login
+            raise unauthorized("the access token is not valid")
+        speaks_for_itself = roles == [ROLE_SERVICE] and claims["sub"] == f"service:{signer}"
+        if ROLE_SERVICE in roles and not speaks_for_itself:
+            raise unauthorized("a service token speaks only for the process that signed it")
+        if signer != GATEWAY and not speaks_for_itself:
+            raise unauthorized(f"{signer} may vouch only for itself")
+        principal = Principal(
+            subject=str(claims["sub"]),
+            roles=frozenset(roles),
+            session_id=claims.get("sid"),
+            token=token,
+            issuer=signer,
+        )
+        return principal, float(claims["exp"])
+
+    def claims(self, token: str) -> tuple[str, dict[str, Any]]:
+        """The signer and claims of a token for this process, signed by a process it knows
+        and not expired; raises a 401 problem otherwise."""
         try:
             signer = jwt.get_unverified_header(token).get("kid")
             key = self.keys.public.get(signer) if isinstance(signer, str) else None
@@ -140,22 +142,7 @@ class TokenIssuer:
             raise unauthorized(f"the token is not for {self.name}") from None
         except jwt.PyJWTError:
             raise unauthorized("the access token is not valid") from None
-        roles = claims.get("roles", [])
-        if not isinstance(roles, list):
-            raise unauthorized("the access token is not valid")
-        speaks_for_itself = roles == [ROLE_SERVICE] and claims["sub"] == f"service:{signer}"
-        if ROLE_SERVICE in roles and not speaks_for_itself:
-            raise unauthorized("a service token speaks only for the process that signed it")
-        if signer != GATEWAY and not speaks_for_itself:
-            raise unauthorized(f"{signer} may vouch only for itself")
-        principal = Principal(
-            subject=str(claims["sub"]),
-            roles=frozenset(roles),
-            session_id=claims.get("sid"),
-            token=token,
-            issuer=signer,
-        )
-        return principal, float(claims["exp"])
+        return signer, claims
 
     def _reuse(self, key: tuple[str, str], mint: Any) -> str:
         now = time.time()

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import Scope
 
-from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, current_principal
+from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
 from shared.kafka import signing
+from shared.pagination import MAX_SEQ
 from shared.problems import Problem
 from shared.runtime import Runtime
 
@@ -20,13 +22,28 @@ INTERNAL_PREFIX = "/internal/"
 REPLAYED_HEADER = "replayed-from-dlq"
 
 
+async def operator_or_service(request: Request) -> Principal:
+    """A verified operator or service (the gateway, another service): who may call the
+    /internal routes and read /metrics."""
+    principal = await current_principal(request)
+    if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
+        raise Problem(403, "forbidden", "only operators and services call this route")
+    return principal
+
+
 async def internal_caller(request: Request) -> None:
-    """The rule of every /internal route: a verified service (the gateway, another
-    service) or operator calls it. `build_app` puts it on each router that has one."""
-    if request.scope["path"].startswith(INTERNAL_PREFIX):
-        principal = await current_principal(request)
-        if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
-            raise Problem(403, "forbidden", "only operators and services call /internal routes")
+    """The rule of every /internal route: a verified service or operator calls it.
+    `build_app` puts it on each router that has one."""
+    if route_path(request.scope).startswith(INTERNAL_PREFIX):
+        await operator_or_service(request)
+
+
+def route_path(scope: Scope) -> str:
+    """The path the app routes on. Behind a proxy that mounts the app under a prefix (the
+    ASGI `root_path`), the server leaves that prefix at the front of `path`: a rule that
+    read `path` alone would miss /api/internal/clock, which the router still matches."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root + "/") else path
 
 
 class ClockState(BaseModel):
@@ -185,13 +202,13 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
         )
 
     @router.get("/internal/dead-letters", response_model=DeadLetterList, summary="Messages sent to a .dlq")
-    async def list_dead_letters(limit: int = 100) -> DeadLetterList:
+    async def list_dead_letters(limit: Annotated[int, Query(ge=1, le=500)] = 100) -> DeadLetterList:
         async with runtime.db.read() as session:
-            rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(min(limit, 500)))).all()
+            rows = (await session.execute(table.select().order_by(table.c.id.desc()).limit(limit))).all()
         return DeadLetterList(service=runtime.service, items=[public(r) for r in rows])
 
     @router.post("/internal/dead-letters/{letter_id}/replay", response_model=DeadLetter, summary="Replay one")
-    async def replay(letter_id: int) -> DeadLetter:
+    async def replay(letter_id: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> DeadLetter:
         """Publish the message again on its original topic (after the fix that makes it
         applicable), with the headers it came with: it is its sender's message, signed by
         its sender, not this service's. Its inbox record is dropped so the consumer applies

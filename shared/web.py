@@ -1,8 +1,10 @@
 """The FastAPI app around a process's runtime: problem+json errors, request ids, body
-limits, /healthz, /readyz, /metrics and the /internal routes; and the server that runs it."""
+limits, security headers, /healthz, /readyz, /metrics and the /internal routes; and the
+server that runs it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
@@ -11,14 +13,25 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import iter_route_contexts
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
-from shared.internal import INTERNAL_PREFIX, clock_router, dead_letter_router, internal_caller, sandbox_router
+from shared.internal import (
+    INTERNAL_PREFIX,
+    clock_router,
+    dead_letter_router,
+    internal_caller,
+    operator_or_service,
+    sandbox_router,
+)
+from shared.keys import MissingKeys
 from shared.metrics import render_metrics
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
-from shared.problems import install_error_statuses, install_problem_handlers
+from shared.problems import PROBLEM, install_error_statuses, install_problem_handlers
 from shared.runtime import Runtime
 from shared.settings import Settings
+
+log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=Settings)
 
@@ -50,6 +63,38 @@ METRICS_EXAMPLE: dict[str, Any] = {
 }
 
 
+class SecurityHeadersMiddleware:
+    """Headers on every answer, which may carry a customer's data: not to be stored by a
+    cache (unless the route says how, as a stream's `no-cache`), sniffed as another type,
+    framed by another page, or named in a Referer."""
+
+    NO_STORE = (b"cache-control", b"no-store")
+    HEADERS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(self.NO_STORE)
+                headers.extend(self.HEADERS)
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def health_router(runtime: Runtime) -> APIRouter:
     router = APIRouter(tags=["health"])
 
@@ -71,7 +116,11 @@ def health_router(runtime: Runtime) -> APIRouter:
         )
 
     @router.get(
-        "/metrics", summary="Prometheus metrics", response_class=PlainTextResponse, responses={200: METRICS_EXAMPLE}
+        "/metrics",
+        summary="Prometheus metrics (operators and services)",
+        response_class=PlainTextResponse,
+        responses={200: METRICS_EXAMPLE, 401: PROBLEM, 403: PROBLEM},
+        dependencies=[Depends(operator_or_service)],
     )
     async def metrics() -> str:
         return await render_metrics(runtime)
@@ -104,7 +153,17 @@ def build_app(
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version=VERSION, lifespan=lifespan)
+    # Production serves no API documents: they map the attack surface for whoever asks.
+    documented = runtime.settings.environment != "production"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=VERSION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if documented else None,
+        docs_url="/docs" if documented else None,
+        redoc_url="/redoc" if documented else None,
+    )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens
     app.state.settings = runtime.settings
@@ -112,6 +171,7 @@ def build_app(
     install_error_statuses(app, error_statuses or {})
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in (
         health_router(runtime),
         clock_router(runtime),
@@ -164,7 +224,11 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
     from shared.observability import configure_logging
 
     configure_logging(settings.service, settings.log_level, settings.log_json)
-    app = app_factory(settings)
+    try:
+        app = app_factory(settings)
+    except MissingKeys as exc:
+        log.error("%s", exc)
+        raise SystemExit(2) from None
     app.state.runtime.exit_when_stuck = True
     uvicorn.run(
         app,
@@ -175,6 +239,7 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        server_header=False,  # no "server: uvicorn" telling what to attack
         # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
         # a connection the server is closing at that very moment.
         timeout_keep_alive=65,

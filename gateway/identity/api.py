@@ -1,6 +1,6 @@
-"""The identity routes: register, log in, refresh, log out, who is logged in, the user's
-own sessions, and approving step-up challenges. Errors of the feature are answered as
-`ERRORS` says (gateway/errors.py registers them once)."""
+"""The identity routes: register (a code to the phone, then the account), log in, refresh,
+log out, who is logged in, the user's own sessions, and approving step-up challenges.
+Errors of the feature are answered as `ERRORS` says (gateway/errors.py registers them once)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,20 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 from fastapi.responses import Response
 
-from gateway.deps import Authenticated, ChallengesDep, Customer, GatewayDep, SessionsDep, UpstreamsDep
+from gateway.deps import (
+    Authenticated,
+    ChallengesDep,
+    ClientAddress,
+    Customer,
+    GatewayDep,
+    RegistrationsDep,
+    SessionsDep,
+    UpstreamsDep,
+)
 from gateway.errors import ErrorMap
 from gateway.identity import store
+from gateway.identity.passwords import PasswordsBusy, WeakPassword, check_password
+from gateway.identity.registration import RegistrationCodeInvalid
 from gateway.identity.schemas import (
     ChallengeApproval,
     ChallengePublic,
@@ -21,6 +32,8 @@ from gateway.identity.schemas import (
     RefreshRequest,
     RegisterRequest,
     RegisterResponse,
+    RegistrationStart,
+    RegistrationStarted,
     SessionList,
     SessionPublic,
     TokenPair,
@@ -32,6 +45,7 @@ from gateway.identity.sessions import (
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionNotFound,
+    login_phone,
 )
 from gateway.identity.stepup import (
     ChallengeAlreadyApproved,
@@ -64,6 +78,9 @@ def _step_up_required(error: StepUpRequired) -> Problem:
 
 ERRORS: ErrorMap = {
     PhoneTaken: 409,
+    WeakPassword: 422,
+    RegistrationCodeInvalid: 400,
+    PasswordsBusy: 503,
     InvalidCredentials: 401,
     LoginLocked: 429,
     RefreshTokenInvalid: lambda error: unauthorized(error.detail),
@@ -81,14 +98,38 @@ ERRORS: ErrorMap = {
 auth = APIRouter(prefix="/v1", tags=["auth"], responses={400: PROBLEM, 401: PROBLEM, 422: PROBLEM})
 
 
-@auth.post("/auth/register", status_code=201, response_model=RegisterResponse, responses={409: PROBLEM})
+@auth.post("/auth/registrations", status_code=202, response_model=RegistrationStarted, responses={429: PROBLEM})
+async def start_registration(
+    body: RegistrationStart, gw: GatewayDep, address: ClientAddress, registrations: RegistrationsDep
+) -> RegistrationStarted:
+    """Ask for a registration code: it is sent by SMS to `phone` (in the sandbox, to the
+    inbox: `GET /v1/sandbox/inbox`). The answer is the same whether or not the number
+    already has an account; such a number is told so by SMS instead of getting a code.
+    Asking again sends a new code. Limited per client address and per number (429)."""
+    gw.register_limits.take(address, body.phone)
+    expires_at = await registrations.start(body.phone)
+    return RegistrationStarted(phone=body.phone, expires_at=expires_at)
+
+
+@auth.post("/auth/register", status_code=201, response_model=RegisterResponse)
 async def register(
-    body: RegisterRequest, gw: GatewayDep, sessions: SessionsDep, upstreams: UpstreamsDep
+    body: RegisterRequest,
+    gw: GatewayDep,
+    sessions: SessionsDep,
+    registrations: RegistrationsDep,
+    upstreams: UpstreamsDep,
 ) -> RegisterResponse:
-    """Register a customer with a phone number and password. New customers start at
-    KYC class II (remote-opened: daily payment limits apply)."""
+    """Register a customer with the code sent to their phone (`POST /v1/auth/registrations`),
+    a password and a name. A wrong, expired or spent code, or a number that cannot be
+    registered, all answer 400 `registration-code-invalid`; a weak password answers 422
+    `weak-password` naming the rule (`rule`: min_length, max_length, repeated_character,
+    phone_number, common) before the code is tried. New customers start at KYC class II
+    (remote-opened: daily payment limits apply)."""
+    check_password(body.password, body.phone)
+    # Guessing is bounded by the code itself: a few tries, then a new one must be asked for (limited).
+    await registrations.verify(body.phone, body.code)
     if await sessions.phone_taken(body.phone):
-        raise PhoneTaken()
+        raise RegistrationCodeInvalid()  # a code was never sent to a taken number; a race at most
     # Derived from the phone so a registration interrupted between accounts and the
     # gateway can simply be repeated (accounts creates customers idempotently by id).
     customer_id = str(uuid.uuid5(gw.id_namespace, body.phone))
@@ -100,19 +141,29 @@ async def register(
         json={"customer_id": customer_id, "phone": body.phone, "name": body.name, "kyc_class": NEW_CUSTOMER_CLASS},
     )
     if response.status_code == 409:
-        raise PhoneTaken()
+        raise RegistrationCodeInvalid()
     response.raise_for_problem()
-    await sessions.add_user(
-        user_id=customer_id, phone=body.phone, name=body.name, password=body.password, roles=[ROLE_CUSTOMER]
-    )
+    try:
+        await sessions.add_user(
+            user_id=customer_id, phone=body.phone, name=body.name, password=body.password, roles=[ROLE_CUSTOMER]
+        )
+    except PhoneTaken:
+        raise RegistrationCodeInvalid() from None
+    await registrations.finish(body.phone)
     return RegisterResponse(customer_id=customer_id, phone=body.phone, name=body.name, kyc_class=NEW_CUSTOMER_CLASS)
 
 
-@auth.post("/auth/login", response_model=TokenPair)
-async def login(body: LoginRequest, sessions: SessionsDep) -> dict[str, object]:
+@auth.post("/auth/login", response_model=TokenPair, responses={429: PROBLEM, 503: PROBLEM})
+async def login(body: LoginRequest, gw: GatewayDep, address: ClientAddress, sessions: SessionsDep) -> dict[str, object]:
     """Log in on a device. Returns a short-lived access token and a refresh token
-    bound to a new session for `device_id`."""
-    return await sessions.login(body.phone, body.password, body.device_id)
+    bound to a new session for `device_id`. Wrong passwords are limited per client
+    address and per number (429 `rate-limited` with `Retry-After`), and five in a row lock
+    the number for five minutes (429 `login-locked`)."""
+    phone = login_phone(body.phone)
+    gw.login_limits.take(address, phone)
+    pair = await sessions.login(phone, body.password, body.device_id)
+    gw.login_limits.refund(address, phone)  # only wrong passwords count (and 503s, which the flood causes)
+    return pair
 
 
 @auth.post("/auth/refresh", response_model=TokenPair)

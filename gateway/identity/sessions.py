@@ -1,4 +1,4 @@
-"""Credentials and sessions: register, log in, rotate refresh tokens, log out.
+"""Credentials and sessions: add users, log in, rotate refresh tokens, log out.
 
 Refresh tokens are `<session id>.<secret>`; only a SHA-256 of the secret is kept.
 Each refresh spends the token and issues the next; presenting a spent one again
@@ -32,7 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.errors import Refused
 from gateway.identity import store
-from shared.auth import TokenIssuer, hash_password, verify_password
+from gateway.identity.passwords import Passwords
+from shared.auth import TokenIssuer
 from shared.clock import Clock
 from shared.db import Database, table_of
 from shared.keys import GATEWAY
@@ -95,14 +96,25 @@ class SessionView:
     expires_at: datetime
 
 
+def login_phone(phone: str) -> str:
+    """A phone number as typed at login: normalised when it is a mobile number, as given if
+    not (a wrong number then counts towards its own lock and limits, like any other)."""
+    with contextlib.suppress(ValueError):
+        return normalise_phone(phone)
+    return phone
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class Sessions:
-    def __init__(self, db: Database, tokens: TokenIssuer, settings: AuthSettings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, tokens: TokenIssuer, passwords: Passwords, settings: AuthSettings, clock: Clock
+    ) -> None:
         self.db = db
         self.tokens = tokens
+        self.passwords = passwords
         self.settings = settings
         self.clock = clock
         self._active: dict[str, tuple[float, str]] = {}
@@ -119,9 +131,7 @@ class Sessions:
             id=user_id,
             phone=phone,
             name=name,
-            # argon2 takes tens of milliseconds by design: off the loop, so a burst of
-            # sign-ups or logins does not hold up every other request of the gateway.
-            password_hash=await asyncio.to_thread(hash_password, password),
+            password_hash=await self.passwords.hash(password),
             roles=roles,
             created_at=self.clock.now(),
         )
@@ -142,10 +152,7 @@ class Sessions:
             )
 
     async def login(self, phone: str, password: str, device_id: str) -> dict[str, object]:
-        """`phone` as typed: normalised when it is a mobile number, looked up as given if not
-        (a wrong number then counts towards its own lock, like any other)."""
-        with contextlib.suppress(ValueError):
-            phone = normalise_phone(phone)
+        phone = login_phone(phone)
         now = self.clock.now()
         async with self.db.read() as session:
             user = await session.scalar(select(store.User).where(store.User.phone == phone))
@@ -153,7 +160,7 @@ class Sessions:
         if attempts is not None and attempts.locked_until is not None and attempts.locked_until > now:
             raise LoginLocked(attempts.locked_until - now)
         # Same work and the same answer whether the phone or the password was wrong.
-        if not await asyncio.to_thread(verify_password, user.password_hash if user else None, password) or user is None:
+        if not await self.passwords.verify(user.password_hash if user else None, password) or user is None:
             await self._count_failure(phone, now)
             raise InvalidCredentials()
         session_row = store.Session(

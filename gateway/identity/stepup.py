@@ -2,8 +2,10 @@
 
 A payment above `AUTH_STEPUP_AMOUNT_MINOR`, or a transfer above the lower
 `AUTH_STEPUP_NEW_PAYEE_MINOR` to a payee the customer has never paid, is answered
-401 `step-up-required` with a challenge: a six-digit code delivered as a notification
-(the sandbox's SMS). `POST /v1/auth/challenges/{id}` with the code approves it, and the
+401 `step-up-required` with a challenge: a six-digit code sent by text message to the
+customer's phone (gateway/sandbox/inbox.py: in sandbox mode the inbox, otherwise nowhere
+the API can read; a notification only says a code was sent). A stolen access token reads
+the notifications, so the code must not be there. `POST /v1/auth/challenges/{id}` with the code approves it, and the
 same request repeated with the same Idempotency-Key then goes through. The approval is
 bound to the customer, the operation, the payee, the amount and the key, so it cannot
 approve anything else; the code expires after `AUTH_STEPUP_TTL_S` and five wrong tries
@@ -34,6 +36,7 @@ from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from gateway.routing.idempotency import Idempotency
+from gateway.sandbox.inbox import STEP_UP_CODE, Inbox
 from shared.accounts_client import AccountsClient
 from shared.auth import Principal
 from shared.clock import Clock
@@ -43,6 +46,7 @@ from shared.phone import normalise_phone
 from shared.runtime import Runtime
 from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 from shared.settings import AuthSettings
+from shared.stepup import StepUpPolicy
 
 # A customer may be sent this many codes an hour: with five tries each, guessing one
 # stays hopeless even for a client that keeps asking for new challenges.
@@ -50,24 +54,6 @@ MAX_CHALLENGES_PER_HOUR = 10
 
 
 # --- the rules (pure) ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StepUpPolicy:
-    amount_minor: int
-    new_payee_minor: int
-
-    def asks_about_payee(self, *, amount_minor: int, is_transfer: bool) -> bool:
-        """Whether the answer depends on the payee being new (worth a look-up)."""
-        return is_transfer and self.new_payee_minor < amount_minor <= self.amount_minor
-
-    def reason(self, *, amount_minor: int, is_transfer: bool, payee_known: bool) -> str | None:
-        """Why this payment needs a one-time code, or None."""
-        if amount_minor > self.amount_minor:
-            return "amount"
-        if is_transfer and amount_minor > self.new_payee_minor and not payee_known:
-            return "new_payee"
-        return None
 
 
 class Verdict(StrEnum):
@@ -189,13 +175,13 @@ class StepUpRequired(Refused):
         limit = policy.amount_minor if challenge.reason == "amount" else policy.new_payee_minor
         why = "a first payment to this payee" if challenge.reason == "new_payee" else "a payment"
         super().__init__(
-            f"{why} above {format_minor(limit)} CNY needs a one-time code: it was sent to your notifications; "
+            f"{why} above {format_minor(limit)} CNY needs a one-time code: it was sent to your phone by SMS; "
             f"approve challenge {challenge.id} with POST /v1/auth/challenges/{challenge.id}, then repeat this "
             "request with the same Idempotency-Key",
             challenge_id=challenge.id,
             reason=challenge.reason,
             expires_at=challenge.expires_at.isoformat(),
-            links={"approve": f"/v1/auth/challenges/{challenge.id}", "notifications": "/v1/notifications"},
+            links={"approve": f"/v1/auth/challenges/{challenge.id}"},
         )
 
 
@@ -256,10 +242,21 @@ def _covering(customer_id: str, key: str, payment: Payment, status: str) -> tupl
     )
 
 
+def step_up_text(code: str, operation: str, amount: str, ttl_s: int) -> str:
+    """The text message that carries a step-up code."""
+    return (
+        f"{code} is your Sandbank code to approve a {operation} of {amount}. It expires in {ttl_s // 60} minutes. "
+        "Never share it: Sandbank staff will never ask for it."
+    )
+
+
 class Challenges:
-    def __init__(self, runtime: Runtime, hub: NotificationHub, settings: AuthSettings, clock: Clock) -> None:
+    def __init__(
+        self, runtime: Runtime, hub: NotificationHub, inbox: Inbox, settings: AuthSettings, clock: Clock
+    ) -> None:
         self.runtime = runtime
         self.hub = hub
+        self.inbox = inbox
         self.settings = settings
         self.clock = clock
         # The HMAC key of stored codes: the gateway's own, never in a file or the code.
@@ -320,9 +317,14 @@ class Challenges:
             )
             uow.session.add(row)
             amount = f"{format_minor(payment.amount_minor, payment.currency)} {payment.currency}"
-            draft = notify.stepup_code(
-                customer_id, challenge_id, code, payment.operation, amount, self.settings.stepup_ttl_s
-            )
+            ttl_s = self.settings.stepup_ttl_s
+            phone = await uow.session.scalar(select(store.User.phone).where(store.User.id == customer_id))
+            if phone is not None:
+                text = step_up_text(code, payment.operation, amount, ttl_s)
+                self.inbox.send(
+                    uow.session, phone=phone, kind=STEP_UP_CODE, body=text, code=code, now=now, customer_id=customer_id
+                )
+            draft = notify.stepup_code_sent(customer_id, challenge_id, payment.operation, amount, ttl_s)
             await notifications.NotificationWriter(uow, self.hub).add([draft], event_id=None, event_at=now, now=now)
         return row
 
@@ -383,8 +385,10 @@ class StepUp:
         # one record of who paid whom.
         self.paid_before = paid_before
 
-    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> None:
-        """A request whose key already has an answer is let through: the replay needs no code."""
+    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> Payment | None:
+        """The payment as approved (its payee resolved) when it needed a code and has one;
+        None when it needs none. A request whose key already has an answer is let
+        through: the replay needs no code. Raises `StepUpRequired` otherwise."""
         policy = self.challenges.policy
         is_transfer = payment.operation == "transfer"
         if is_transfer and payment.amount_minor > policy.new_payee_minor:
@@ -394,11 +398,11 @@ class StepUp:
             known = await self._known(principal, payment.payee)
         reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
         if reason is None:
-            return
+            return None
         if await self.idempotency.lookup(principal.subject, key, fingerprint) is not None:
-            return
+            return None
         if await self.challenges.approved(principal.subject, key, payment):
-            return
+            return payment
         challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
         raise StepUpRequired(challenge, policy)
 

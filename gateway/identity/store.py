@@ -1,6 +1,5 @@
 """The identity feature's tables: credentials, sessions and refresh tokens, login
-lockouts, step-up challenges, and the payees each customer has paid (step-up's
-new-payee rule)."""
+lockouts, registration codes and step-up challenges."""
 
 from __future__ import annotations
 
@@ -71,6 +70,21 @@ class LoginAttempt(Base):
     failures: Mapped[int] = mapped_column(Integer)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Registration(Base):
+    """A registration under way: the one-time code (kept as an HMAC) sent to the phone
+    number, which proves the registrant holds it. Made alike for a number that already has
+    an account (with a code nobody is sent), so nothing tells the two apart."""
+
+    __tablename__ = "registration"
+
+    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10))  # pending | approved | locked
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Challenge(Base):

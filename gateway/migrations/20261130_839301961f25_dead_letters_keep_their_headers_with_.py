@@ -1,7 +1,7 @@
 """Dead letters keep their headers, with their sender's signature
 
 Revision ID: 839301961f25
-Revises: 6ba0cd4c1d8d
+Revises: d1f40aaab2b0
 Create Date: 2026-11-30 11:45:42.340874
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "839301961f25"
-down_revision: str | Sequence[str] | None = "6ba0cd4c1d8d"
+down_revision: str | Sequence[str] | None = "d1f40aaab2b0"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -15,13 +15,17 @@ from sqlalchemy import select
 from gateway.deps import ClockDep, Customer, GatewayDep, UpstreamsDep
 from gateway.identity.sessions import Sessions
 from gateway.notifications import store
-from gateway.notifications.hub import NotificationHub, TooManyStreams
+from gateway.notifications.hub import NotificationHub
 from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
+from gateway.streams import HeldStream
 from shared.aio import within
 from shared.db import Database
+from shared.pagination import MAX_SEQ, parse_position, parse_seq
 from shared.problems import PROBLEM, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
+# Ids are the table's INTEGER column: a bigger one is no notification of ours.
+NotificationId = Annotated[int, Path(ge=1, le=MAX_SEQ)]
 
 
 def public(row: store.Notification) -> NotificationPublic:
@@ -38,22 +42,22 @@ def public(row: store.Notification) -> NotificationPublic:
     )
 
 
-@router.get("/notifications", response_model=NotificationPage)
+@router.get("/notifications", response_model=NotificationPage, responses={400: PROBLEM})
 async def list_notifications(
     principal: Customer,
     gw: GatewayDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
     unread: Annotated[bool, Query(description="Only the unread ones")] = False,
 ) -> NotificationPage:
     """Your notifications, newest first: money sent and received, failed payments and
     why, filled orders, price alerts on your watchlist, policies issued, claim updates
-    and payouts, and step-up codes. Follow `next_cursor` for older ones."""
+    and payouts, and step-up codes sent (never the code itself). Follow `next_cursor` for older ones."""
     query = select(store.Notification).where(store.Notification.customer_id == principal.subject)
     if unread:
         query = query.where(store.Notification.read_at.is_(None))
     if cursor is not None:
-        query = query.where(store.Notification.id < int(cursor))
+        query = query.where(store.Notification.id < parse_seq(cursor))
     async with gw.runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Notification.id.desc()).limit(limit + 1))).all()
         count = await store.unread_count(session, principal.subject)
@@ -66,9 +70,7 @@ async def list_notifications(
 
 
 @router.post("/notifications/{notification_id}/read", response_model=NotificationPublic, responses={404: PROBLEM})
-async def mark_read(
-    notification_id: Annotated[int, Path(ge=1, le=2**63 - 1)], principal: Customer, gw: GatewayDep
-) -> NotificationPublic:
+async def mark_read(notification_id: NotificationId, principal: Customer, gw: GatewayDep) -> NotificationPublic:
     """Mark one notification read (again is harmless). Another customer's is a 404."""
     now = gw.clock.now()
     async with gw.runtime.db.write() as session, session.begin():
@@ -84,13 +86,18 @@ STREAM_DOC = """Server-Sent Events: each notification as `event: notification` w
 and the notification as JSON `data`, pushed the moment it is stored; a `: keep-alive`
 comment every 15 s. Reconnect with the `Last-Event-ID` header (or `?last_event_id=`) to
 get everything after that id first, so a phone that drops misses nothing; without one
-the stream starts with what happens next (`?last_event_id=0` replays everything). The
-stream ends when the session does. At most 5 open streams per customer (429)."""
+the stream starts with what happens next (`?last_event_id=0` replays everything). An id
+that is not a number is a 400 `invalid-cursor`. The stream ends when the session does.
+At most 5 open notification streams per customer (429 `too-many-streams`)."""
 
 
 def _frame(row: store.Notification) -> bytes:
     data = orjson.dumps(public(row).model_dump(mode="json"))
     return b"id: %d\nevent: notification\ndata: %s\n\n" % (row.id, data)
+
+
+# The stream's kind, for the streams a customer may hold (gateway/streams.py).
+STREAM_PATH = "/v1/notifications/stream"
 
 
 @router.get(
@@ -107,6 +114,7 @@ def _frame(row: store.Notification) -> bytes:
             },
             "description": "A stream of `notification` events",
         },
+        400: PROBLEM,
         429: PROBLEM,
     },
 )
@@ -114,35 +122,25 @@ async def stream_notifications(
     principal: Customer,
     gw: GatewayDep,
     last_event_id_header: Annotated[
-        str | None, Header(alias="Last-Event-ID", max_length=20, description="Resume after this id")
+        str | None, Header(alias="Last-Event-ID", description="Resume after this id")
     ] = None,
-    last_event_id: Annotated[str | None, Query(max_length=20, description="Same as the header")] = None,
+    last_event_id: Annotated[str | None, Query(description="Same as the header")] = None,
 ) -> StreamingResponse:
     """Your notifications, live."""
     resume = last_event_id_header if last_event_id_header is not None else last_event_id
-    if resume is not None and not resume.strip().isdigit():
-        raise Problem(422, "validation-error", "Last-Event-ID must be a notification id (a whole number)")
-    limits = gw.settings.gateway
-    if gw.hub.streams(principal.subject) >= limits.max_streams_per_customer:
-        raise Problem(
-            429,
-            "too-many-streams",
-            f"at most {limits.max_streams_per_customer} notification streams may be open at once",
-            headers={"Retry-After": "15"},
-        )
+    # Refused here, before the stream starts: a bad id found later could only drop it.
+    cursor = None if resume is None else parse_position(resume, "Last-Event-ID must be a notification id")
+    slot = gw.streams.take(STREAM_PATH, principal.subject)
     events = stream_events(
         db=gw.runtime.db,
         hub=gw.hub,
         sessions=gw.sessions,
-        keepalive_s=limits.sse_keepalive_s,
-        max_streams=limits.max_streams_per_customer,
+        keepalive_s=gw.settings.gateway.sse_keepalive_s,
         customer_id=principal.subject,
         session_id=principal.session_id or "",
-        cursor=int(resume) if resume else None,
+        cursor=cursor,
     )
-    return StreamingResponse(
-        events, media_type="text/event-stream", headers={"cache-control": "no-cache", "x-accel-buffering": "no"}
-    )
+    return HeldStream(events, slot)
 
 
 async def stream_events(
@@ -151,16 +149,12 @@ async def stream_events(
     hub: NotificationHub,
     sessions: Sessions,
     keepalive_s: float,
-    max_streams: int,
     customer_id: str,
     session_id: str,
     cursor: int | None,
 ) -> AsyncIterator[bytes]:
-    try:
-        # Subscribed before the first read: whatever commits after it wakes this stream.
-        subscriber = hub.subscribe(customer_id, limit=max_streams, session_id=session_id)
-    except TooManyStreams:
-        return
+    # Subscribed before the first read: whatever commits after it wakes this stream.
+    subscriber = hub.subscribe(customer_id, session_id=session_id)
     try:
         if cursor is None:
             async with db.read() as session:

@@ -14,10 +14,6 @@ import asyncio
 from dataclasses import dataclass, field
 
 
-class TooManyStreams(Exception):
-    pass
-
-
 @dataclass(eq=False)
 class Subscriber:
     customer_id: str
@@ -30,12 +26,10 @@ class NotificationHub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self.wakeups = 0
 
-    def subscribe(self, customer_id: str, *, limit: int, session_id: str = "") -> Subscriber:
-        streams = self._subscribers.setdefault(customer_id, set())
-        if len(streams) >= limit:
-            raise TooManyStreams(customer_id)
+    def subscribe(self, customer_id: str, *, session_id: str = "") -> Subscriber:
+        """How many a customer may open is the stream's business (gateway/streams.py)."""
         subscriber = Subscriber(customer_id, session_id)
-        streams.add(subscriber)
+        self._subscribers.setdefault(customer_id, set()).add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

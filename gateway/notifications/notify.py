@@ -96,12 +96,14 @@ def payment_completed(m: pay.PaymentCompleted) -> list[Draft]:
     if m.kind == "transfer" and m.payee_customer_id == m.customer_id:
         body = f"You moved {amount} from account {_tail(m.payer_account_id)} to {_tail(m.payee_account_id)}."
         return [Draft(m.customer_id, "payment_sent", "Money moved", body, data)]
+    # Another customer's account is not the payer's to learn: they may have named a phone number.
+    sent_data = {k: v for k, v in data.items() if k != "payee_account_id"} if m.payee_customer_id else data
     sent = Draft(
         m.customer_id,
         "payment_sent",
         SENT_TITLES.get(m.kind, "Payment made"),
         f"You paid {amount} from account {_tail(m.payer_account_id)}.",
-        data,
+        sent_data,
     )
     if m.kind != "transfer" or not m.payee_customer_id:
         return [sent]
@@ -256,13 +258,14 @@ def claim_paid(m: ins.ClaimPaid) -> list[Draft]:
     ]
 
 
-def stepup_code(customer_id: str, challenge_id: str, code: str, operation: str, amount: str, ttl_s: int) -> Draft:
-    """The sandbox's stand-in for an SMS: the one-time code of a step-up challenge."""
+def stepup_code_sent(customer_id: str, challenge_id: str, operation: str, amount: str, ttl_s: int) -> Draft:
+    """That a step-up code was sent by SMS. Never the code: whoever holds the access token
+    reads the notifications, and the code is what proves it is the customer."""
     return Draft(
         customer_id,
         "stepup_code",
-        "Your Sandbank code",
-        f"{code} is your code to approve a {operation} of {amount}. It expires in {ttl_s // 60} minutes. "
-        "Never share it.",
-        {"challenge_id": challenge_id, "code": code, "operation": operation, "amount": amount},
+        "Approve with your code",
+        f"We sent a code by SMS to approve a {operation} of {amount}. It expires in {ttl_s // 60} minutes. "
+        "If this was not you, do not share it and log out your other sessions.",
+        {"challenge_id": challenge_id, "operation": operation, "amount": amount},
     )

@@ -13,6 +13,7 @@ from gateway.ops.schemas import DeadLetters
 from gateway.routing.routes import PassThrough
 from gateway.routing.upstream import ITSELF, UpstreamResponse
 from shared.internal import DeadLetter, DeadLetterList
+from shared.pagination import MAX_SEQ
 from shared.problems import PROBLEM
 from shared.schemas.accounts import LedgerCheck
 from shared.schemas.payments import PaymentsSummary
@@ -67,7 +68,7 @@ async def list_dead_letters(_operator: Operator, upstreams: UpstreamsDep) -> Dea
 @router.post("/dead-letters/{service}/{letter_id}/replay", response_model=DeadLetter)
 async def replay_dead_letter(
     service: Service,
-    letter_id: Annotated[int, Path(ge=1)],
+    letter_id: Annotated[int, Path(ge=1, le=MAX_SEQ)],
     _operator: Operator,
     upstreams: UpstreamsDep,
 ) -> DeadLetter:

@@ -169,6 +169,7 @@ async def forward_idempotently(
     caller: Principal,
     key: str,
     fp: str,
+    headers: dict[str, str] | None = None,
 ) -> Response:
     """Forward a money-moving POST to the service that owns it, under an Idempotency-Key.
 
@@ -188,12 +189,11 @@ async def forward_idempotently(
         raise KeyInFlight()
     idempotency.in_flight[slot] = fp
     try:
-        response = await upstreams.forward(
-            service, request, path, caller=caller, extra_headers={"idempotency-key": key}
-        )
+        extra = {"idempotency-key": key, **(headers or {})}
+        response = await upstreams.forward(service, request, path, caller=caller, extra_headers=extra)
         if response.status_code < 500 and response.status_code not in (409, 429):
-            headers = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
-            idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), headers)
+            kept = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
+            idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), kept)
         return response
     finally:
         idempotency.in_flight.pop(slot, None)

@@ -6,9 +6,10 @@ description, tags, documented problems, parameters) and what the gateway does on
 way: who may call (`who`); whether the request moves money (`idempotent`: it needs an
 Idempotency-Key, and its answer is kept for replays); whether it may need a one-time
 code (`step_up` reads the body into the payment a challenge approves); or whether it
-relays a Server-Sent Events stream (`stream`). The body is validated here against the
-service's own model (shared/schemas) and forwarded as it came; the service verifies
-the token and its rules itself.
+relays a Server-Sent Events stream (`stream`: a caller holds a few at once, see
+gateway/streams.py). The body is validated here against the service's own model
+(shared/schemas) and forwarded as it came; the service verifies the token and its rules
+itself. Path parameters reach the service percent-encoded, each in its own segment.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -26,8 +28,10 @@ from pydantic import BaseModel
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
 from gateway.identity.stepup import Payment
 from gateway.routing.idempotency import fingerprint, forward_idempotently
+from shared import stepup
+from shared.auth import Principal
 from shared.idempotency import read_key, require_key
-from shared.problems import PROBLEM
+from shared.problems import PROBLEM, Problem
 
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {
@@ -67,6 +71,8 @@ class PassThrough:
     def __post_init__(self) -> None:
         if self.idempotent and self.who == "anyone":
             raise ValueError(f"{self.name}: an idempotent route needs a customer to own its keys")
+        if self.stream and self.who == "anyone":
+            raise ValueError(f"{self.name}: a stream counts against its caller's streams, so it needs one")
         if self.step_up is not None and not (self.idempotent and self.body is not None):
             raise ValueError(f"{self.name}: step-up binds an approval to a body and an Idempotency-Key")
 
@@ -95,6 +101,16 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
     return router
 
 
+def segment(name: str, value: Any) -> str:
+    """A path parameter as one segment of the service's path: percent-encoded whole, so a
+    `?` or `#` in it (sent as %3F, %23) stays in it. `.` and `..` would move up the
+    service's path (as %2E%2E too, once an HTTP client normalises it): no id of ours."""
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise Problem(404, "not-found", f"there is no {name.replace('_', ' ')} {text!r}")
+    return quote(text, safe="")
+
+
 def _endpoint(route: PassThrough) -> Callable[..., Any]:
     """The route's function, with the signature FastAPI reads its parameters from."""
     names = route.path_params
@@ -104,10 +120,11 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         request: Request = values["request"]
         gw: Gateway = values["gw"]
         principal = values.get("principal")
-        path = upstream.format(**{n: values[n] for n in names})
-        if route.stream:
+        path = upstream.format(**{n: segment(n, values[n]) for n in names})
+        if route.stream and principal is not None:  # a stream row always has a caller (__post_init__)
+            slot = gw.streams.take(route.path, principal.subject)
             return await gw.upstreams.relay_stream(
-                route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S
+                route.service, request, path, caller=principal, read_timeout_s=STREAM_READ_TIMEOUT_S, slot=slot
             )
         key = None
         if route.idempotent and principal is not None:  # an idempotent row always has a caller (__post_init__)
@@ -115,8 +132,11 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         if key is None or principal is None:
             return await gw.upstreams.forward(route.service, request, path, caller=principal)
         fp = fingerprint(request, await request.body())
+        headers = {}
         if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
-            await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+            approved = await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
+            if approved is not None:
+                headers[stepup.HEADER] = _approval(gw, principal, approved, key)
         return await forward_idempotently(
             gw.idempotency,
             gw.upstreams,
@@ -127,6 +147,7 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             caller=principal,
             key=key,
             fp=fp,
+            headers=headers,
         )
 
     P = inspect.Parameter
@@ -141,3 +162,9 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = route.name
     return endpoint
+
+
+def _approval(gw: Gateway, principal: Principal, payment: Payment, key: str) -> str:
+    """The gateway's signed word to payments that the customer approved this payment."""
+    approved = stepup.Approved(payment.operation, payment.payee, payment.amount_minor, payment.currency, key)
+    return stepup.approval(gw.runtime.tokens, principal.subject, approved, gw.settings.auth.stepup_ttl_s)

@@ -119,7 +119,8 @@ MONEY_MOVING_DOC = (
     "running gets 409. Answers 202: the payment runs as a saga; follow `links.self`.\n\n"
     "**Step-up**: above 5,000.00 CNY (`AUTH_STEPUP_AMOUNT_MINOR`), or for a transfer above "
     "1,000.00 CNY (`AUTH_STEPUP_NEW_PAYEE_MINOR`) to a payee you have never paid, the answer is "
-    "401 `step-up-required` with a `challenge_id`; the six-digit code arrives as a notification. "
+    "401 `step-up-required` with a `challenge_id`; the six-digit code is sent to your phone by SMS (in "
+    "the sandbox: `GET /v1/sandbox/inbox`). "
     "Approve it with `POST /v1/auth/challenges/{challenge_id}` and send this request again with "
     "the same Idempotency-Key."
 )
@@ -132,7 +133,7 @@ STEP_UP_REQUIRED = {
                     "type": "https://sandbank.dev/problems/step-up-required",
                     "title": "Step-up authentication required",
                     "status": 401,
-                    "detail": "a payment above 5000.00 CNY needs a one-time code: it was sent to your notifications",
+                    "detail": "a payment above 5000.00 CNY needs a one-time code: it was sent to your phone by SMS",
                     "challenge_id": "0b6f3f0e-8d0c-4a59-9a57-3c1e4f0f1c11",
                     "reason": "amount",
                     "expires_at": "2026-11-25T14:05:00+00:00",

@@ -1,7 +1,9 @@
 """The gateway's pooled HTTP clients to the services (queries and synchronous commands).
 
 Request/response calls go through one aiohttp session: on the gateway's hot path it
-costs a fraction of httpx's CPU per call. httpx stays for streaming relays (SSE).
+costs a fraction of httpx's CPU per call. httpx stays for streaming relays (SSE), with
+a pool per service: a relayed stream holds its connection for as long as it is open, so
+one service's streams cannot take the connections of another's, nor the calls'.
 
 An unreachable service raises shared/errors.py's `ServiceUnavailable` (every app answers
 it 503), a refusal the gateway passes on raises `UpstreamRefused` (gateway/routing/errors.py
@@ -18,10 +20,11 @@ import aiohttp
 import httpx
 import orjson
 from fastapi import Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.background import BackgroundTask
 
 from gateway.errors import Refused
+from gateway.streams import HeldStream, Slot
 from shared.auth import Principal, TokenIssuer
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
@@ -30,6 +33,8 @@ from shared.settings import ServiceUrls
 _PASS_HEADERS = ("content-type", "retry-after", "location")
 # What a passed-on problem takes from the gateway's own answer rather than the service's.
 _PROBLEM_MEMBERS = ("type", "title", "status", "detail", "request_id", "instance")
+# How long a new stream waits for a connection of a full pool before it is a 503.
+STREAM_POOL_WAIT_S = 1.0
 
 
 class UpstreamRefused(Refused):
@@ -75,11 +80,12 @@ class Upstreams:
     hop: on a caller's behalf, or the gateway's own. The phone's token never leaves the
     gateway."""
 
-    def __init__(self, urls: ServiceUrls, tokens: TokenIssuer) -> None:
+    def __init__(self, urls: ServiceUrls, tokens: TokenIssuer, *, stream_connections: int = 500) -> None:
         self.urls = urls
         self.tokens = tokens
+        self.stream_connections = stream_connections
         self._session: aiohttp.ClientSession | None = None
-        self.client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+        self._streams: dict[str, httpx.AsyncClient] = {}
 
     async def start(self) -> None:
         """Open the pool; aiohttp wants the running event loop for that."""
@@ -93,7 +99,18 @@ class Upstreams:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-        await self.client.aclose()
+        for client in self._streams.values():
+            await client.aclose()
+
+    def stream_client(self, service: str) -> httpx.AsyncClient:
+        """The pool `service`'s relayed streams share, made at the first one."""
+        client = self._streams.get(service)
+        if client is None:
+            client = self._streams[service] = httpx.AsyncClient(
+                limits=httpx.Limits(max_connections=self.stream_connections, max_keepalive_connections=10),
+                timeout=httpx.Timeout(10.0, connect=2.0, pool=STREAM_POOL_WAIT_S),
+            )
+        return client
 
     def token(self, service: str, caller: Caller) -> str | None:
         if caller is None:
@@ -166,25 +183,33 @@ class Upstreams:
         return Response(upstream.content, status_code=upstream.status_code, headers=upstream.headers)
 
     async def relay_stream(
-        self, service: str, request: Request, path: str, *, caller: Caller, read_timeout_s: float
+        self, service: str, request: Request, path: str, *, caller: Caller, read_timeout_s: float, slot: Slot
     ) -> Response:
         """Relay a service's Server-Sent Events byte for byte: the gateway stays the phone's
-        only address, and the stream ends when either side goes away."""
+        only address, and the stream ends when either side goes away. The stream holds
+        `slot` until then; an answer that is no stream gives it back at once."""
+        client = self.stream_client(service)
         headers = outgoing_headers(self.token(service, caller)) | {"accept": "text/event-stream"}
-        upstream_request = self.client.build_request(
+        upstream_request = client.build_request(
             "GET",
             self.url(service, path),
             params=request.query_params,
             headers=headers,
-            timeout=httpx.Timeout(read_timeout_s, connect=2.0),
+            timeout=httpx.Timeout(read_timeout_s, connect=2.0, pool=STREAM_POOL_WAIT_S),
         )
         try:
-            upstream = await self.client.send(upstream_request, stream=True)
-        except httpx.TransportError:
-            raise ServiceUnavailable(service) from None
+            upstream = await client.send(upstream_request, stream=True)
+        except BaseException as exc:
+            slot.release()
+            if isinstance(exc, httpx.TransportError):
+                raise ServiceUnavailable(service) from None
+            raise
         if upstream.status_code != 200:
-            body = await upstream.aread()
-            await upstream.aclose()
+            slot.release()
+            try:
+                body = await upstream.aread()
+            finally:
+                await upstream.aclose()
             return Response(body, status_code=upstream.status_code, media_type=upstream.headers.get("content-type"))
 
         async def relay() -> AsyncIterator[bytes]:
@@ -196,9 +221,4 @@ class Upstreams:
             finally:
                 await upstream.aclose()
 
-        return StreamingResponse(
-            relay(),
-            media_type="text/event-stream",
-            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
-            background=BackgroundTask(upstream.aclose),
-        )
+        return HeldStream(relay(), slot, background=BackgroundTask(upstream.aclose))

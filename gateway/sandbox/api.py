@@ -1,27 +1,41 @@
 """Sandbox controls: the clock every process reads, faults on a service's outgoing
-messages, a reset of the whole bank to its seed state, and the magic-values table. Off
-(404) unless the stack runs in sandbox mode."""
+messages, a reset of the whole bank to its seed state, the magic-values table, and the
+inbox of text messages (the sandbox's SMS). Off (404) unless the stack runs in sandbox mode."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from gateway.deps import ClockDep, GatewayDep, Operator, SandboxOnly, UpstreamsDep
+from gateway.deps import (
+    Authenticated,
+    ClockDep,
+    GatewayDep,
+    InboxDep,
+    Operator,
+    SandboxOnly,
+    SessionsDep,
+    UpstreamsDep,
+)
 from gateway.routing.upstream import ITSELF, UpstreamResponse
 from gateway.sandbox import magic
 from gateway.sandbox.schemas import (
     ClockChange,
     ClockPublic,
     FaultCreate,
+    InboxMessage,
+    InboxPage,
     MagicValuePublic,
     MagicValues,
     ResetResult,
 )
+from shared.auth import ROLE_OPERATOR
 from shared.internal import FaultState
-from shared.problems import PROBLEM, Problem
+from shared.phone import normalise_phone
+from shared.problems import PROBLEM, Problem, not_found
 
 SERVICES = ("accounts", "payments", "securities", "insurance")
 
@@ -110,6 +124,40 @@ async def reset(_operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep) ->
     if any(v != "reset" for v in services.values()):
         raise Problem(502, "reset-incomplete", f"not every service could be reset: {services}", services=services)
     return ResetResult(services=services)
+
+
+@router.get("/inbox", response_model=InboxPage)
+async def read_inbox(
+    principal: Authenticated,
+    sessions: SessionsDep,
+    inbox: InboxDep,
+    phone: Annotated[str | None, Query(max_length=30, description="Operators: whose messages")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> InboxPage:
+    """The text messages the bank sent to a phone number, newest first: registration codes
+    and step-up codes (the sandbox's SMS; outside sandbox mode they go nowhere readable,
+    and this is a 404). A session reads its own number's messages; an operator reads any
+    number's with `?phone=`."""
+    if principal.has(ROLE_OPERATOR):
+        if phone is None:
+            raise Problem(422, "validation-error", "give the phone number whose messages to read: ?phone=+86...")
+        number = _phone(phone)
+    else:
+        user = await sessions.user(principal.subject)
+        if user is None:
+            raise not_found("user", principal.subject)
+        number = user.phone
+        if phone is not None and _phone(phone) != number:
+            raise Problem(403, "forbidden", "a customer reads only their own number's messages")
+    found = await inbox.messages(number, limit)
+    return InboxPage(items=[InboxMessage.model_validate(m, from_attributes=True) for m in found])
+
+
+def _phone(value: str) -> str:
+    try:
+        return normalise_phone(value)
+    except ValueError as exc:
+        raise Problem(422, "validation-error", str(exc)) from None
 
 
 magic_router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], dependencies=[SandboxOnly], responses={404: PROBLEM})

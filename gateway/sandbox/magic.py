@@ -52,9 +52,25 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
     ),
     MagicValue(
         "login",
-        "any `POST /v1/auth/register`",
-        "a new customer is KYC class II with no accounts",
-        "`gateway/identity/api.py` (`NEW_CUSTOMER_CLASS`)",
+        "`POST /v1/auth/registrations {phone}`, then `POST /v1/auth/register {phone, code, password, name}`",
+        "the six-digit code arrives in the sandbox inbox (below); a new customer is KYC class II with no "
+        "accounts. A number that already has an account is sent a note instead of a code and gets the same "
+        "`202`, and the same `400 registration-code-invalid` as a wrong or expired code",
+        "`gateway/identity/registration.py`, `gateway/identity/api.py` (`NEW_CUSTOMER_CLASS`)",
+    ),
+    MagicValue(
+        "login",
+        "a new password shorter than 10 or longer than 128 characters, one character repeated, containing the "
+        "phone number, or on the common-passwords list (`12345678`, `password`, `qwertyuiop`, `sandbank123` …)",
+        "`422 weak-password` with `rule`: `min_length`, `max_length`, `repeated_character`, `phone_number` or `common`",
+        "`gateway/identity/passwords.py`, `gateway/identity/common_passwords.txt`",
+    ),
+    MagicValue(
+        "inbox",
+        "`GET /v1/sandbox/inbox` (a session: its own number's messages; an operator: any number's, `?phone=`)",
+        "the text messages the bank sent, newest first: `registration_code` and `step_up_code`, each with its "
+        "`code`. Outside sandbox mode codes go nowhere the API can read, and this is a 404",
+        "`gateway/sandbox/inbox.py`",
     ),
     MagicValue(
         "login",
@@ -148,8 +164,9 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "a payment above `AUTH_STEPUP_AMOUNT_MINOR=500000` (5,000.00), or a transfer above "
         "`AUTH_STEPUP_NEW_PAYEE_MINOR=100000` (1,000.00) to a payee this customer has never paid (own accounts "
         "excepted)",
-        "answered `401 step-up-required` with a `challenge_id`; the six-digit code arrives as a `stepup_code` "
-        "notification (`GET /v1/notifications`: the sandbox's SMS). `POST /v1/auth/challenges/{id} {code}`, "
+        "answered `401 step-up-required` with a `challenge_id`; the six-digit code is sent by SMS: a "
+        "`step_up_code` in the sandbox inbox (a `stepup_code` notification only says it was sent, never the "
+        "code). `POST /v1/auth/challenges/{id} {code}`, "
         "then repeat the request with the same `Idempotency-Key`. The code is bound to the amount, payee and "
         "key, expires after 5 minutes of the sandbox clock and locks after 5 wrong tries",
         "`gateway/identity/stepup.py`, `shared/settings.py`",
@@ -260,6 +277,17 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "per customer",
         "beyond them `429 rate-limited` with `Retry-After`; bodies above `HTTP_MAX_BODY_BYTES=65536` are a `413`",
         "`gateway/ratelimit.py`, `shared/settings.py`",
+    ),
+    MagicValue(
+        "abuse",
+        "wrong passwords: 20 per client address, then one per 20 s (`GATEWAY_RATE_LOGIN_IP_PER_S=0.05`, "
+        "`_BURST=20`), and 10 per number, then one per 100 s (`GATEWAY_RATE_LOGIN_PHONE_*`); registration "
+        "codes asked for: 10 per address (`GATEWAY_RATE_REGISTER_IP_*`), 3 per number, then one per 200 s "
+        "(`GATEWAY_RATE_REGISTER_PHONE_*`)",
+        "beyond them `429 rate-limited` with `Retry-After` (a good password gives its try back); more than 8 "
+        "password checks waiting for the 2 hashing threads (`GATEWAY_PASSWORD_MAX_WAITING`, "
+        "`GATEWAY_PASSWORD_WORKERS`) is a `503 busy` at once",
+        "`gateway/ratelimit.py` (`AttemptLimits`), `gateway/identity/passwords.py`, `gateway/settings.py`",
     ),
 )
 

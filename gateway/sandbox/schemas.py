@@ -1,7 +1,9 @@
-"""Bodies of the sandbox controls: the clock, faults, reset, and the magic-values table."""
+"""Bodies of the sandbox controls: the clock, faults, reset, the magic-values table and the
+inbox of text messages."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -90,3 +92,33 @@ class MagicValues(BaseModel):
         }
     )
     items: list[MagicValuePublic]
+
+
+INBOX_EXAMPLE: dict[str, Any] = {
+    "items": [
+        {
+            "id": 42,
+            "phone": "+8613812345678",
+            "kind": "registration_code",
+            "body": "493027 is your code to register this number with Sandbank. It expires in 10 minutes. "
+            "Never share it.",
+            "code": "493027",
+            "created_at": "2026-11-25T14:00:00Z",
+        }
+    ]
+}
+
+
+class InboxMessage(BaseModel):
+    id: int
+    phone: str
+    kind: Literal["step_up_code", "registration_code"]
+    body: str
+    code: str | None = Field(description="The one-time code the message carries, if any")
+    created_at: datetime
+
+
+class InboxPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [INBOX_EXAMPLE]})
+
+    items: list[InboxMessage] = Field(description="Newest first")

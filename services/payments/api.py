@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from sqlalchemy import func, select
 
 from services.payments import domain, handlers, store
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterDep
 from services.payments.domain import Kind, PaymentRejected
-from shared import payees
+from shared import payees, stepup
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller
 from shared.errors import DomainError
@@ -24,6 +24,7 @@ from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM, Problem, not_found
+from shared.runtime import Runtime
 from shared.saga.model import COMPLETED, FAILED
 from shared.schemas.accounts import AccountDirectoryEntry
 from shared.schemas.payments import (
@@ -43,12 +44,23 @@ from shared.schemas.payments import (
     TopupCreate,
     TransferCreate,
 )
+from shared.stepup import StepUpPolicy
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 PAYABLE_KINDS = ("checking", "savings")
 
 # This API's one table from domain errors to HTTP statuses (others answer 422).
 ERROR_STATUSES: dict[type[DomainError], int] = {PaymentRejected: 422}
+
+
+def shown_payee_account(p: domain.Payment) -> str | None:
+    """The payee's account as the payer may see it: for a transfer to an account they named,
+    that account. A transfer to a phone number keeps the number as its reference and shows
+    no account: which account a number pays into is its owner's to give, and showing it
+    would let anyone with a list of numbers collect account ids."""
+    if p.kind != Kind.TRANSFER or p.reference:
+        return None
+    return p.payee_account_id
 
 
 def public(p: domain.Payment) -> PaymentPublic:
@@ -65,7 +77,7 @@ def public(p: domain.Payment) -> PaymentPublic:
         payee=Payee(
             kind=payee_kind,  # type: ignore[arg-type]
             label=p.payee_label,
-            account_id=p.payee_account_id if p.kind == Kind.TRANSFER else None,
+            account_id=shown_payee_account(p),
             reference=p.reference,
         ),
         note=p.note,
@@ -114,10 +126,15 @@ class PaymentDeps:
         principal: Principal,
         key: str,
         ctx: handlers.Context,
+        runtime: Runtime,
         directory: AccountsClient,
         starter: handlers.Starter,
+        approval: str | None,
     ) -> None:
-        self.principal, self.key, self.ctx, self.directory, self.starter = principal, key, ctx, directory, starter
+        self.principal, self.key, self.ctx, self.runtime = principal, key, ctx, runtime
+        self.directory, self.starter, self.approval = directory, starter, approval
+        auth = runtime.settings.auth
+        self.policy = StepUpPolicy(auth.stepup_amount_minor, auth.stepup_new_payee_minor)
 
     async def pay(self, kind: Kind, payer_account_id: str, currency: str, resolve: Resolve, note: str = "") -> Response:
         """Validate, resolve payer and payee, persist the saga and answer 202; any refusal
@@ -128,6 +145,7 @@ class PaymentDeps:
         if payee.account_id == payer.id:
             raise PaymentRejected("same-account", "the payer and payee accounts are the same")
         domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
+        await self.check_step_up(kind, payee, amount, currency)
         draft = handlers.Draft(
             kind=kind,
             customer_id=self.principal.customer_id,
@@ -150,25 +168,48 @@ class PaymentDeps:
             headers={"location": f"/v1/payments/{payment.id}"},
         )
 
+    async def check_step_up(self, kind: Kind, payee: Recipient, amount: int, currency: str) -> None:
+        """The gateway's step-up rule, applied again where the money moves: a payment that
+        needs a one-time code goes ahead only with the gateway's approval of exactly it."""
+        customer_id = self.principal.customer_id
+        is_transfer = kind is Kind.TRANSFER
+        known = True
+        if self.policy.asks_about_payee(amount_minor=amount, is_transfer=is_transfer):
+            known = payee.customer_id == customer_id or await paid_before(
+                self.ctx, self.runtime, customer_id, payee.key
+            )
+        if self.policy.reason(amount_minor=amount, is_transfer=is_transfer, payee_known=known) is None:
+            return
+        wanted = stepup.Approved(kind.value, payee.key, amount, currency, self.key)
+        stepup.check_approval(self.runtime.tokens, self.approval, customer_id, wanted)
+
 
 async def _payment_deps(
-    principal: CurrentCustomer, key: IdempotencyKey, ctx: ContextDep, directory: AccountsDep, starter: StarterDep
+    principal: CurrentCustomer,
+    key: IdempotencyKey,
+    ctx: ContextDep,
+    runtime: RuntimeDep,
+    directory: AccountsDep,
+    starter: StarterDep,
+    approval: Annotated[str | None, Header(alias=stepup.HEADER, include_in_schema=False)] = None,
 ) -> PaymentDeps:
     # An async factory: FastAPI would run a class dependency's __init__ in its thread pool.
-    return PaymentDeps(principal, key, ctx, directory, starter)
+    return PaymentDeps(principal, key, ctx, runtime, directory, starter, approval)
 
 
 Pay = Annotated[PaymentDeps, Depends(_payment_deps)]
 POSTED: dict[str, Any] = {
     "status_code": 202,
     "response_model": PaymentPublic,
-    "responses": {404: PROBLEM, 422: PROBLEM},
+    "responses": {403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
 }
 
 
 @router.post("/payments/transfers", **POSTED)
 async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
-    """Send money to another account, by account id or by the payee's registered phone."""
+    """Send money to another account, by account id or by the payee's registered phone. A
+    payee named by phone is shown by their masked name and that number, never by the
+    account the number pays into."""
 
     async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
@@ -183,14 +224,15 @@ async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
             if customer is None or customer.default_account_id is None:
                 raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
             account_id, customer_id, label = customer.default_account_id, customer.customer_id, customer.holder
+            reference = phone
         else:
             found = await deps.directory.account(body.payee_account_id)  # type: ignore[arg-type]
             if found is None or found.customer_id is None:
                 raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
             if found.currency != body.currency:
                 raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
-            account_id, customer_id, label = found.id, found.customer_id, found.holder
-        return Recipient(account_id, customer_id, payees.account_payee(account_id), label), amount
+            account_id, customer_id, label, reference = found.id, found.customer_id, found.holder, ""
+        return Recipient(account_id, customer_id, payees.account_payee(account_id), label, reference), amount
 
     return await deps.pay(Kind.TRANSFER, body.payer_account_id, body.currency, resolve, note=body.note)
 
@@ -422,21 +464,27 @@ async def payee_known(
 ) -> PayeeKnown:
     """Whether the customer has completed a payment to this payee (shared/payees.py key):
     the gateway's step-up asks before a large first payment."""
-    if (customer_id, payee_key) not in ctx.known_payees:
-        async with runtime.db.read() as session:
-            found = await session.scalar(
-                select(store.Payment.id)
-                .where(
-                    store.Payment.customer_id == customer_id,
-                    store.Payment.payee_key == payee_key,
-                    store.Payment.outcome == COMPLETED,
-                )
-                .limit(1)
+    return PayeeKnown(known=await paid_before(ctx, runtime, customer_id, payee_key))
+
+
+async def paid_before(ctx: handlers.Context, runtime: Runtime, customer_id: str, payee_key: str) -> bool:
+    """Whether the customer has completed a payment to this payee (remembered once true)."""
+    if (customer_id, payee_key) in ctx.known_payees:
+        return True
+    async with runtime.db.read() as session:
+        found = await session.scalar(
+            select(store.Payment.id)
+            .where(
+                store.Payment.customer_id == customer_id,
+                store.Payment.payee_key == payee_key,
+                store.Payment.outcome == COMPLETED,
             )
-        if found is None:
-            return PayeeKnown(known=False)
-        ctx.known_payees.remember(customer_id, payee_key)
-    return PayeeKnown(known=True)
+            .limit(1)
+        )
+    if found is None:
+        return False
+    ctx.known_payees.remember(customer_id, payee_key)
+    return True
 
 
 routers = [router, sandbox, internal]

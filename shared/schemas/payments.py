@@ -83,9 +83,13 @@ class TopupCreate(BaseModel):
 
 class Payee(BaseModel):
     kind: Literal["account", "biller", "merchant", "mobile"]
-    label: str
-    account_id: str | None = Field(default=None, description="Set for transfers")
-    reference: str = ""
+    label: str = Field(description="Who is paid; a customer by their masked name")
+    account_id: str | None = Field(
+        default=None, description="For transfers to an account named by its id; never for one to a phone number"
+    )
+    reference: str = Field(
+        default="", description="The bill reference, the QR code's reference, or the phone number paid or topped up"
+    )
 
 
 PAYMENT_EXAMPLE: dict[str, Any] = {
@@ -97,12 +101,7 @@ PAYMENT_EXAMPLE: dict[str, Any] = {
     "amount_minor": 8800,
     "currency": "CNY",
     "payer_account_id": PAYER,
-    "payee": {
-        "kind": "account",
-        "label": "********g",
-        "account_id": "5a0e1d3c-0000-4000-8000-000000000201",
-        "reference": "",
-    },
+    "payee": {"kind": "account", "label": "********g", "account_id": None, "reference": "+8613800000002"},
     "note": "dinner",
     "reason": None,
     "detail": None,

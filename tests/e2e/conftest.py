@@ -22,7 +22,10 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str = "stack")
     # Step-up authentication is tested on its own gateway (tests/e2e/test_stepup.py); here it
     # would only stand between the other tests and what they are about.
     no_step_up = {"AUTH_STEPUP_AMOUNT_MINOR": str(10**12), "AUTH_STEPUP_NEW_PAYEE_MINOR": str(10**12)}
-    running = Stack(data_dir, gateway_port=0, env={"SANDBANK_LOG_JSON": "true", **no_step_up})
+    # Every test registers and logs in from this one address; the login and registration
+    # limits are tested on their own gateways (tests/e2e/test_security_identity.py).
+    roomy = {f"GATEWAY_RATE_{what}_{per}_BURST": "1000000" for what in ("LOGIN", "REGISTER") for per in ("IP", "PHONE")}
+    running = Stack(data_dir, gateway_port=0, env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy})
     running.start(timeout_s=60)
     try:
         yield running

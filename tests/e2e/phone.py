@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from shared.sandbox import OPERATOR
 
 
 @dataclass
@@ -75,9 +78,51 @@ async def eventually(probe: Callable[[], Awaitable[Any]], timeout_s: float = 10.
         await asyncio.sleep(every_s)
 
 
+# An operator session per gateway client, for reading the sandbox inbox.
+_operators: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+async def operator_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    if client not in _operators:
+        r = await client.post(
+            "/v1/auth/login", json={"phone": OPERATOR.phone, "password": OPERATOR.password, "device_id": "pytest-ops"}
+        )
+        assert r.status_code == 200, r.text
+        _operators[client] = {"authorization": f"Bearer {r.json()['access_token']}"}
+    return _operators[client]
+
+
+async def inbox(client: httpx.AsyncClient, phone: str) -> list[dict[str, Any]]:
+    """The text messages sent to `phone`, newest first, read as an operator from the sandbox inbox."""
+    for _ in range(2):
+        r = await client.get("/v1/sandbox/inbox", params={"phone": phone}, headers=await operator_headers(client))
+        if r.status_code != 401:  # the operator's session ended (a sandbox reset, expiry): log in again
+            break
+        _operators.pop(client, None)
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+async def sms_code(client: httpx.AsyncClient, phone: str, kind: str) -> str:
+    """The newest one-time code of `kind` (registration_code, step_up_code) sent to `phone`."""
+    codes = [m["code"] for m in await inbox(client, phone) if m["kind"] == kind and m["code"]]
+    assert codes, f"no {kind} was sent to {phone}"
+    return str(codes[0])
+
+
+async def register(client: httpx.AsyncClient, phone: str, password: str, name: str) -> httpx.Response:
+    """Register as a phone does: ask for a code, read it from the SMS, send it with the rest."""
+    r = await client.post("/v1/auth/registrations", json={"phone": phone})
+    assert r.status_code == 202, r.text
+    code = await sms_code(client, phone, "registration_code")
+    body = {"phone": phone, "code": code, "password": password, "name": name}
+    return await client.post("/v1/auth/register", json=body)
+
+
 async def register_and_login(client: httpx.AsyncClient, name: str = "Test Customer") -> Phone:
     phone, password = new_phone_number(), f"pw-{uuid.uuid4().hex[:12]}"
-    r = await client.post("/v1/auth/register", json={"phone": phone, "password": password, "name": name})
+    r = await register(client, phone, password, name)
     assert r.status_code == 201, r.text
     customer_id = r.json()["customer_id"]
     r = await client.post("/v1/auth/login", json={"phone": phone, "password": password, "device_id": "pytest"})

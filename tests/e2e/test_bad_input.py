@@ -82,22 +82,31 @@ async def test_unknown_account_kind_is_a_422(customer: Phone) -> None:
     assert_problem(await customer.post("/v1/accounts", json={"kind": "crypto"}), 422, "validation-error")
 
 
-async def test_registering_a_taken_phone_is_a_409(gateway: httpx.AsyncClient, customer: Phone) -> None:
-    r = await gateway.post("/v1/auth/register", json={"phone": customer.phone, "password": "another-pass", "name": "X"})
-    assert_problem(r, 409, "phone-taken")
+async def test_registering_a_taken_phone_answers_as_a_wrong_code(gateway: httpx.AsyncClient, customer: Phone) -> None:
+    assert (await gateway.post("/v1/auth/registrations", json={"phone": customer.phone})).status_code == 202
+    body = {"phone": customer.phone, "code": "123456", "password": "another-password", "name": "X"}
+    assert_problem(await gateway.post("/v1/auth/register", json=body), 400, "registration-code-invalid")
 
 
 @pytest.mark.parametrize(
     "body",
     [
-        {"phone": "12345", "password": "long-enough-pw", "name": "A"},
-        {"phone": new_phone_number(), "password": "short", "name": "A"},
-        {"phone": new_phone_number(), "password": "long-enough-pw", "name": "   "},
-        {"phone": new_phone_number(), "password": "long-enough-pw"},
+        {"phone": "12345", "code": "123456", "password": "long-enough-pw", "name": "A"},
+        {"phone": new_phone_number(), "code": "12345", "password": "long-enough-pw", "name": "A"},
+        {"phone": new_phone_number(), "password": "long-enough-pw", "name": "A"},
+        {"phone": new_phone_number(), "code": "123456", "password": "", "name": "A"},
+        {"phone": new_phone_number(), "code": "123456", "password": "long-enough-pw", "name": "   "},
+        {"phone": new_phone_number(), "code": "123456", "password": "long-enough-pw"},
     ],
 )
 async def test_registration_with_bad_fields_is_a_422(gateway: httpx.AsyncClient, body: dict) -> None:
     assert_problem(await gateway.post("/v1/auth/register", json=body), 422, "validation-error")
+
+
+async def test_a_registration_with_a_short_password_says_the_rule(gateway: httpx.AsyncClient) -> None:
+    body = {"phone": new_phone_number(), "code": "123456", "password": "short", "name": "A"}
+    problem = assert_problem(await gateway.post("/v1/auth/register", json=body), 422, "weak-password")
+    assert problem["rule"] == "min_length" and "at least 10 characters" in problem["detail"]
 
 
 async def test_bad_credentials_do_not_say_which_part_was_wrong(gateway: httpx.AsyncClient, customer: Phone) -> None:

@@ -152,6 +152,7 @@ async def test_every_process_answers_health_and_readiness(stack: Stack) -> None:
 async def test_openapi_documents_the_phone_endpoints(gateway: httpx.AsyncClient) -> None:
     paths = (await gateway.get("/openapi.json")).json()["paths"]
     for path in (
+        "/v1/auth/registrations",
         "/v1/auth/register",
         "/v1/auth/login",
         "/v1/auth/refresh",
@@ -161,6 +162,7 @@ async def test_openapi_documents_the_phone_endpoints(gateway: httpx.AsyncClient)
         "/v1/accounts/{account_id}",
         "/v1/accounts/{account_id}/transactions",
         "/v1/sandbox/deposits",
+        "/v1/sandbox/inbox",
         "/v1/admin/ledger/check",
     ):
         assert path in paths, path

@@ -211,8 +211,8 @@ async def test_ledger_check_is_ok_for_an_operator(bank: Bank) -> None:
 
 @pytest.mark.parametrize("roles", [["customer"], ["service"], []])
 async def test_ledger_check_is_forbidden_to_everyone_else(bank: Bank, roles: list[str]) -> None:
-    headers = {"authorization": f"Bearer {bank.tokens.issue(str(uuid.uuid4()), roles)}"}
-    r = await bank.http.get("/v1/admin/ledger/check", headers=headers)
+    token = bank.tokens.service_token() if roles == ["service"] else bank.tokens.issue(str(uuid.uuid4()), roles)
+    r = await bank.http.get("/v1/admin/ledger/check", headers={"authorization": f"Bearer {token}"})
     assert_problem(r, 403, "forbidden")
 
 
@@ -291,3 +291,24 @@ async def test_oversized_body_is_refused_before_the_route(bank: Bank) -> None:
     r = await bank.http.post("/v1/accounts", json={"kind": "checking", "name": "x" * 70_000}, headers=customer.headers)
     assert r.status_code == 413
     assert r.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+async def test_metrics_are_read_with_a_service_or_operator_token_only(bank: Bank) -> None:
+    assert_problem(await bank.http.get("/metrics"), 401, "unauthorized")
+    customer = await bank.new_customer()
+    assert_problem(await bank.http.get("/metrics", headers=customer.headers), 403, "forbidden")
+
+    for headers in (bank.service_headers, bank.operator_headers):
+        r = await bank.http.get("/metrics", headers=headers)
+        assert r.status_code == 200, r.text
+        assert 'sandbank_outbox_backlog{service="accounts"}' in r.text
+
+
+async def test_an_answer_with_a_customers_data_is_not_to_be_stored(bank: Bank) -> None:
+    customer = await bank.new_customer()
+
+    r = await bank.http.get("/v1/accounts", headers=customer.headers)
+
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["x-content-type-options"] == "nosniff"

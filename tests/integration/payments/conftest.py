@@ -18,6 +18,7 @@ from tests.integration.harness import Bank
 from tests.integration.payments.harness import Payments
 
 PG_SCHEMA = "payments_tests"
+STEP_UP_OFF = 10**12
 
 
 @pytest.fixture(scope="package")
@@ -28,6 +29,9 @@ async def payments(
     settings = settings_for(
         "payments", url, bootstrap_servers, pg_schema=PG_SCHEMA if backend != "sqlite" else None, cls=Settings
     )
+    # Step-up off, as the e2e stack has it: these tests play the gateway, which would have
+    # asked for a code; test_step_up.py turns it on for its own scenarios.
+    settings.auth.stepup_amount_minor = settings.auth.stepup_new_payee_minor = STEP_UP_OFF
     app = await beside_the_bank(create_app, settings, bank, group_suffix(backend))
     async with serving(app, [PAYMENTS_EVENTS]) as (http, tap):
         yield Payments(backend, app, http, bank, tap)

@@ -58,8 +58,10 @@ async def test_transfer_to_a_phone_lands_in_the_payees_checking_account(payments
     done = await payments.pay("transfers", payer, {"payee_phone": payee.customer.phone, "amount": "120.00"})
 
     await assert_completed(payments, payer, done, 120_00)
-    assert done["payee"]["account_id"] == payee.account_id
+    # The payer named a number: they are shown the masked name and that number, not the account.
+    assert (done["payee"]["account_id"], done["payee"]["reference"]) == (None, payee.customer.phone)
     assert "Test Customer" not in done["payee"]["label"]  # the holder's name is masked
+    assert payee.account_id not in str(await payments.listed(payer))
     assert await payments.bank.balances(payer.account_id, payee.account_id, savings) == [
         (380_00, 0),
         (120_00, 0),

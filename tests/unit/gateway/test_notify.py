@@ -41,6 +41,8 @@ def test_a_transfer_tells_the_payer_it_was_sent_and_the_payee_it_arrived() -> No
     assert "88.80 CNY" in sent.body and "88.80 CNY" in received.body
     assert received.data["payment_id"] == "p-1" and received.data["amount_minor"] == 88_80
     assert "payer_account_id" not in received.data  # the payee is not shown the payer's account
+    assert "payee_account_id" not in sent.data  # nor the payer the payee's: they may have named a phone
+    assert "0201" not in sent.body
     assert "…0201" in received.body
 
 
@@ -181,5 +183,12 @@ def test_every_kind_made_is_a_documented_kind() -> None:
         d.kind
         for d in notify.payment_completed(completed()) + notify.payment_completed(completed(payee_customer_id=PAYER))
     }
-    made.add(notify.stepup_code("c", "ch", "123456", "transfer", "6000.00 CNY", 300).kind)
+    made.add(notify.stepup_code_sent("c", "ch", "transfer", "6000.00 CNY", 300).kind)
     assert made <= set(notify.KINDS)
+
+
+def test_the_notification_of_a_step_up_code_does_not_carry_the_code() -> None:
+    """Whoever holds the access token reads the notifications: the code goes by SMS only."""
+    sent = notify.stepup_code_sent("c", "ch", "transfer", "6000.00 CNY", 300)
+    assert "code" not in sent.data and sent.data["challenge_id"] == "ch"
+    assert not any(ch.isdigit() for ch in sent.body.replace("6000.00", "").replace("5 minutes", ""))

@@ -8,7 +8,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from gateway.ratelimit import IpRateLimitMiddleware, RateLimiter, TokenBucket, retry_after
+from gateway.ratelimit import AttemptLimits, IpRateLimitMiddleware, RateLimiter, TokenBucket, retry_after
+from shared.problems import Problem
 
 
 class FakeTime:
@@ -106,3 +107,50 @@ async def test_the_middleware_answers_429_problem_json_per_address_and_skips_pro
         assert int(refused.headers["retry-after"]) >= 999
         assert (await one.get("/healthz")).status_code == 200
         assert (await two.get("/v1/thing")).status_code == 200
+
+
+# --- attempts per address and per phone number ---------------------------------------------------
+
+
+def attempts(time: FakeTime, address_burst: int = 3, phone_burst: int = 2) -> AttemptLimits:
+    return AttemptLimits(
+        "login attempts",
+        RateLimiter(0.1, address_burst, clock=time),
+        RateLimiter(0.01, phone_burst, clock=time),
+    )
+
+
+def refusal(limits: AttemptLimits, address: str, phone: str) -> Problem | None:
+    try:
+        limits.take(address, phone)
+    except Problem as problem:
+        return problem
+    return None
+
+
+def test_an_address_is_refused_past_its_burst_with_retry_after() -> None:
+    limits = attempts(FakeTime())
+    assert [refusal(limits, "203.0.113.7", f"+86138000000{i:02d}") for i in range(3)] == [None] * 3
+    refused = refusal(limits, "203.0.113.7", "+8613800000099")
+    assert refused is not None and refused.status == 429 and refused.headers == {"Retry-After": "10"}
+    assert "login attempts from this address" in refused.detail
+    assert refusal(limits, "203.0.113.8", "+8613800000099") is None  # another address is not held up
+
+
+def test_a_phone_number_is_refused_past_its_burst_from_any_address_and_the_address_keeps_its_token() -> None:
+    limits = attempts(FakeTime(), address_burst=3, phone_burst=2)
+    assert refusal(limits, "203.0.113.1", "+8613800000001") is None
+    assert refusal(limits, "203.0.113.2", "+8613800000001") is None
+    refused = refusal(limits, "203.0.113.3", "+8613800000001")
+    assert refused is not None and "from this phone number" in refused.detail
+    # The refused attempt took nothing from its address: three more go through there.
+    assert [refusal(limits, "203.0.113.3", f"+86138000001{i:02d}") for i in range(3)] == [None] * 3
+
+
+def test_a_refunded_attempt_does_not_count() -> None:
+    limits = attempts(FakeTime(), address_burst=1, phone_burst=1)
+    for _ in range(5):  # good passwords, each given back
+        assert refusal(limits, "203.0.113.7", "+8613800000001") is None
+        limits.refund("203.0.113.7", "+8613800000001")
+    assert refusal(limits, "203.0.113.7", "+8613800000001") is None
+    assert refusal(limits, "203.0.113.7", "+8613800000001") is not None

@@ -7,27 +7,21 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway import deps
-from gateway.bootstrap import Overrides
 from gateway.main import create_app
 from gateway.ops.api import ROUTES as OPS_ROUTES
 from gateway.routing.routes import PassThrough
 from gateway.routing.table import ROUTES
-from gateway.routing.upstream import UpstreamResponse, Upstreams
-from gateway.settings import Settings
-from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
+from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR
 from shared.errors import ServiceUnavailable
 from shared.schemas.payments import TransferCreate
-from shared.settings import DbSettings, ServiceUrls
 from tests.tokens import issuer
+from tests.unit.gateway.fakes import FakeUpstreams, logged_in
 
 ALL = ROUTES + OPS_ROUTES
 REF = "#/components/schemas/"
@@ -69,42 +63,6 @@ def test_every_row_is_in_the_public_document_as_declared(document: dict[str, Any
 def test_the_services_internal_routes_are_not_public(document: dict[str, Any]) -> None:
     assert [p for p in document["paths"] if p.startswith("/internal")] == []
     assert "ClockState" not in document["components"]["schemas"]
-
-
-class FakeUpstreams(Upstreams):
-    """Answers every call with `answer` (or raises it), and keeps what was asked."""
-
-    def __init__(self) -> None:
-        super().__init__(ServiceUrls(), issuer("gateway"))
-        self.asked: list[dict[str, Any]] = []
-        self.answer: UpstreamResponse | Exception = UpstreamResponse("any", 200, b'{"items": []}', {})
-
-    async def _request(
-        self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
-    ) -> UpstreamResponse:
-        self.asked.append({"service": service, "method": method, "path": path, "headers": headers, "params": params})
-        if isinstance(self.answer, Exception):
-            raise self.answer
-        return self.answer
-
-
-@pytest.fixture
-def upstreams() -> FakeUpstreams:
-    return FakeUpstreams()
-
-
-@pytest.fixture
-async def app(tmp_path: Path, upstreams: FakeUpstreams) -> AsyncIterator[FastAPI]:
-    settings = Settings(service="gateway", db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"))
-    app = create_app(settings, overrides=Overrides(upstreams=upstreams))
-    yield app
-    await upstreams.close()
-
-
-def logged_in(app: FastAPI, *roles: str) -> httpx.AsyncClient:
-    principal = Principal("c-1", frozenset(roles), session_id="s-1", token="token-of-c-1")
-    app.dependency_overrides[deps.authenticated] = lambda: principal
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
 
 async def test_a_query_goes_to_its_service_with_the_callers_token_and_parameters(
@@ -172,3 +130,50 @@ async def test_a_service_that_does_not_answer_is_a_503_to_retry(app: FastAPI, up
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["type"].endswith("/service-unavailable")
     assert r.json()["detail"] == "the accounts service is not answering; try again shortly"
+
+
+@pytest.mark.parametrize(
+    ("path", "upstream"),
+    [
+        ("/v1/insurance/claims/%3F", "/v1/insurance/claims/%3F"),
+        ("/v1/insurance/claims/%23top", "/v1/insurance/claims/%23top"),
+        ("/v1/insurance/claims/a%20b%3Bc", "/v1/insurance/claims/a%20b%3Bc"),
+        ("/v1/insurance/claims/%252E%252E", "/v1/insurance/claims/%252E%252E"),
+        ("/v1/insurance/claims/..x", "/v1/insurance/claims/..x"),
+        ("/v1/accounts/%C3%A9/transactions", "/v1/accounts/%C3%A9/transactions"),
+    ],
+)
+async def test_a_path_parameter_reaches_the_service_encoded_in_its_own_segment(
+    app: FastAPI, upstreams: FakeUpstreams, path: str, upstream: str
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path)
+
+    assert r.status_code == 200, r.text
+    assert upstreams.asked[0]["path"] == upstream
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/insurance/claims/%2E%2E"),
+        ("GET", "/v1/insurance/claims/%2E"),
+        ("GET", "/v1/accounts/%2e%2e/transactions"),
+        ("POST", "/v1/insurance/claims/%2E%2E/submit"),
+        ("GET", "/v1/sandbox/deposits/%2E%2E"),
+    ],
+)
+async def test_a_dot_segment_as_a_path_parameter_is_a_404_that_goes_nowhere(
+    app: FastAPI, upstreams: FakeUpstreams, method: str, path: str
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.request(method, path)
+
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/not-found")
+    assert upstreams.asked == []
+
+
+def test_a_stream_row_needs_a_caller_to_count_its_streams_against() -> None:
+    with pytest.raises(ValueError, match="stream"):
+        PassThrough("GET", "/v1/x/stream", service="securities", name="x", response=None, who="anyone", stream=True)

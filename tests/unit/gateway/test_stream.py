@@ -17,6 +17,7 @@ from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import Draft
 from shared.db import Database
 from shared.kafka.messaging import UnitOfWork
+from shared.pagination import MAX_SEQ
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -45,7 +46,6 @@ def events(
         hub=hub,
         sessions=sessions,  # type: ignore[arg-type]
         keepalive_s=keepalive_s,
-        max_streams=5,
         customer_id="c1",
         session_id="s1",
         cursor=cursor,
@@ -115,3 +115,14 @@ async def test_the_stream_ends_when_its_session_does(db: Database) -> None:
     with pytest.raises(StopAsyncIteration):
         await pending
     assert hub.streams("c1") == 0
+
+
+async def test_a_position_past_every_id_keeps_the_stream_open_with_nothing_to_replay(db: Database) -> None:
+    hub = NotificationHub()
+    await notify(db, hub, "c1", "old")
+    stream = events(db, hub, Sessions(), 0.2, cursor=MAX_SEQ)
+    try:
+        assert await next_chunk(stream) == b"retry: 2000\n\n"
+        assert await next_chunk(stream) == b": keep-alive\n\n"
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]

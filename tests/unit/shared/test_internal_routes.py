@@ -108,3 +108,52 @@ async def test_services_and_operators_read_the_clock(
 
     assert r.status_code == 200, r.text
     assert r.json()["offset_s"] == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/internal/dead-letters/99999999999999999999/replay"),
+        ("POST", "/internal/dead-letters/2147483648/replay"),
+        ("GET", "/internal/dead-letters?limit=-1"),
+        ("GET", "/internal/dead-letters?limit=100000"),
+    ],
+)
+async def test_dead_letter_ids_and_limits_outside_the_table_are_refused(
+    accounts: tuple[httpx.AsyncClient, Minter], method: str, path: str
+) -> None:
+    http, tokens = accounts
+
+    r = await http.request(method, path, headers=_bearer(tokens.service_token()))
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (422, "validation-error")
+
+
+@pytest.mark.parametrize("service", APPS)
+async def test_metrics_need_a_token(service: str, tmp_path: Path) -> None:
+    app = APPS[service](settings(service, tmp_path))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        r = await http.get("/metrics")
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (401, "unauthorized")
+
+
+@pytest.mark.parametrize("roles", [["customer"], ["adjuster"], []])
+async def test_metrics_are_for_operators_and_services_only(
+    accounts: tuple[httpx.AsyncClient, Minter], roles: list[str]
+) -> None:
+    http, tokens = accounts
+
+    r = await http.get("/metrics", headers=_bearer(tokens.issue("someone", roles)))
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (403, "forbidden")
+
+
+@pytest.mark.parametrize("path", ["/api/internal/clock", "/api/internal/faults", "/api/metrics"])
+async def test_behind_a_proxy_prefix_the_rule_still_holds(tmp_path: Path, path: str) -> None:
+    app = accounts_app(settings("accounts", tmp_path))
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://accounts") as http:
+        r = await http.get(path)
+
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (401, "unauthorized")
