@@ -6,7 +6,9 @@ through each service's ConsumerLoop, on SQLite files, for an exact count of inst
 
 Run it under `valgrind --tool=callgrind` with N and with 0; the difference is the cost of N
 transfers, unaffected by what else the machine is doing (README, Speed). BATCH sets how
-many messages a consumer batch holds (100).
+many messages a consumer batch holds (100). Each record is signed by its sender with the key
+pairs in AUTH_KEYS_DIR (`sandbank keys --dir DIR` makes them), as a producer signs it, so
+the count includes the consumers' signature checks (docs/adr/0011-message-signatures.md).
 
 It also runs on the commit before the saga primitive (ca0512c: copy this file into that
 checkout's bench/), so the two can be counted side by side: where that code differs (no
@@ -19,6 +21,7 @@ import os
 import sys
 import tempfile
 import uuid
+from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,15 +37,29 @@ from shared.settings import DbSettings, Settings
 BATCH = int(os.environ.get("BATCH", "100"))
 
 
+@cache
+def _signer(source: str) -> Any:
+    """A function giving the signature headers of `source`'s messages; none on a commit
+    from before messages were signed."""
+    try:
+        from shared.kafka import signing
+        from shared.keys import Keyring
+        from shared.settings import AuthSettings
+    except ImportError:
+        return lambda topic, key, value: []
+    keys = Keyring.load(AuthSettings().keys_dir, source)
+    return lambda topic, key, value: signing.sign(keys, topic, key, value)
+
+
 def record(message: Message, source: str, reply_to: str | None = None) -> Any:
     """A consumer record as aiokafka hands it over, with the headers producers set."""
     envelope = Envelope.wrap(message, source=source, correlation_id=str(uuid.uuid4()))
     headers = [("type", envelope.type.encode())]
     if reply_to is not None:
         headers.append(("causation-source", reply_to.encode()))
-    return SimpleNamespace(
-        topic=message.TOPIC, key=envelope.subject.encode(), value=envelope.to_bytes(), headers=headers, offset=0
-    )
+    key, value = envelope.subject.encode(), envelope.to_bytes()
+    headers += _signer(source)(message.TOPIC, key, value)
+    return SimpleNamespace(topic=message.TOPIC, key=key, value=value, headers=headers, offset=0)
 
 
 def _settings(service: str) -> Any:

@@ -13,11 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import Scope
 
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
+from shared.kafka import signing
 from shared.pagination import MAX_SEQ
 from shared.problems import Problem
 from shared.runtime import Runtime
 
 INTERNAL_PREFIX = "/internal/"
+REPLAYED_HEADER = "replayed-from-dlq"
 
 
 async def operator_or_service(request: Request) -> Principal:
@@ -208,17 +210,27 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
     @router.post("/internal/dead-letters/{letter_id}/replay", response_model=DeadLetter, summary="Replay one")
     async def replay(letter_id: Annotated[int, Path(ge=1, le=MAX_SEQ)]) -> DeadLetter:
         """Publish the message again on its original topic (after the fix that makes it
-        applicable); its inbox record is dropped so the consumer applies it this time."""
+        applicable), with the headers it came with: it is its sender's message, signed by
+        its sender, not this service's. Its inbox record is dropped so the consumer applies
+        it this time. A dead letter that carries no signature is not replayed: no consumer
+        would apply it."""
         async with runtime.unit_of_work() as uow:
             row = (await uow.session.execute(table.select().where(table.c.id == letter_id))).first()
             if row is None:
                 raise Problem(404, "not-found", f"dead letter {letter_id} was not found")
+            headers = [[k, v] for k, v in row.headers or [] if k != REPLAYED_HEADER]
+            if not signing.is_signed(headers):
+                raise Problem(
+                    409,
+                    "unsigned-dead-letter",
+                    f"dead letter {letter_id} carries no signature of its sender: replayed, it would be refused",
+                )
             if row.message_id:
                 inbox = runtime.tables.inbox
                 await uow.session.execute(
                     inbox.delete().where(inbox.c.consumer == row.consumer, inbox.c.message_id == row.message_id)
                 )
-            uow.publish_raw(row.topic, row.key, row.payload, [["replayed-from-dlq", str(letter_id)]])
+            uow.publish_raw(row.topic, row.key, row.payload, [*headers, [REPLAYED_HEADER, str(letter_id)]])
             now = runtime.clock.now()
             await uow.session.execute(table.update().where(table.c.id == letter_id).values(replayed_at=now))
         return public(row).model_copy(update={"replayed_at": now})

@@ -19,6 +19,8 @@ async def render_metrics(runtime: Runtime) -> str:
             f"sandbank_consumer_applied_total{{{labels}}} {c.applied}",
             f"sandbank_consumer_duplicates_total{{{labels}}} {c.duplicates}",
             f"sandbank_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}",
+            # Of those, the messages refused for their sender (shared/kafka/signing.py).
+            f"sandbank_consumer_untrusted_total{{{labels}}} {c.untrusted}",
             f"sandbank_consumer_lag{{{labels}}} {await c.lag()}",
         ]
     return "\n".join(lines) + "\n"

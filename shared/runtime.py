@@ -137,7 +137,7 @@ class Runtime:
         )
         self.keys = Keyring.load(settings.auth.keys_dir, settings.service)
         self.tokens = TokenIssuer(self.keys, settings.auth)
-        self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service)
+        self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service, keys=self.keys)
         self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
         self.faults = Faults()
         self.loop_watch = LoopWatch()
@@ -155,6 +155,7 @@ class Runtime:
                 batch=spec.batch,
                 replies_for=settings.service if spec.replies_only else None,
                 source=settings.service,
+                keys=self.keys,
                 max_batch=settings.kafka.max_batch,
                 max_attempts=settings.kafka.max_attempts,
                 retry_backoff_ms=settings.kafka.retry_backoff_ms,

@@ -6,7 +6,8 @@
 
 Channels are the topics (and their `.dlq`); messages are the registered `Message`
 models inside the envelope; the owning service is the topic's prefix: it sends on
-`<service>.events` and receives on `<service>.commands`. The output is sorted, so a
+`<service>.events` and receives on `<service>.commands`. Each message's headers name the
+processes that may sign it (`Message.senders()`, shared/kafka/signing.py). The output is sorted, so a
 regeneration changes the files only when a schema changed; tests/unit/tools/test_asyncapi.py
 fails when the checked-in files are stale (`make asyncapi`).
 """
@@ -23,10 +24,11 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from shared.events import REGISTRY, Envelope, Message, topics
+from shared.kafka import signing
 
 ASYNCAPI_VERSION = "3.0.0"
 # Bumped by hand when the document's shape (not a schema) changes; schemas carry VERSION.
-DOCUMENT_VERSION = "1.0.0"
+DOCUMENT_VERSION = "1.1.0"
 KAFKA_BINDING_VERSION = "0.5.0"
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 ASYNCAPI_PATH = DOCS / "asyncapi.json"
@@ -34,9 +36,7 @@ EVENTS_PATH = DOCS / "events.md"
 SCHEMA_REF = "#/components/schemas/{model}"
 
 
-def owner(topic: str) -> str:
-    """The service that owns a topic: `<service>.events`, `<service>.commands`."""
-    return topic.split(".", 1)[0]
+owner = topics.owner
 
 
 def messages() -> list[type[Message]]:
@@ -98,8 +98,20 @@ def _headers(model: type[Message]) -> dict[str, Any]:
         "properties": {
             "type": {"type": "string", "const": model.TYPE, "description": "The envelope's type, to skip unparsed."},
             "correlation-id": {"type": "string", "description": "The envelope's correlation_id, when set."},
+            signing.SIGNER: {
+                "type": "string",
+                "enum": sorted(model.senders()),
+                "description": "The process whose key signed the message: one that may send it, and the "
+                "envelope's `source`. Anything else is dead-lettered unapplied.",
+            },
+            signing.SIGNATURE: {
+                "type": "string",
+                "contentEncoding": "base64",
+                "description": "The signer's Ed25519 signature over `sandbank-message-v1 NUL topic NUL key NUL "
+                "value` (docs/adr/0011-message-signatures.md).",
+            },
         },
-        "required": ["type"],
+        "required": ["type", signing.SIGNER, signing.SIGNATURE],
     }
 
 
@@ -141,9 +153,11 @@ def _channel(topic: str, models: list[type[Message]], *, dead_letters: bool) -> 
     base = topic.removesuffix(".dlq")
     if dead_letters:
         description = (
-            f"Messages from `{base}` that a consumer could not apply after its retries, or could not decode: "
-            "the original key, value and headers plus an `error` and a `consumer` header. The consumer "
-            "also keeps each one in its service's `dead_letter` table."
+            f"Messages from `{base}` that a consumer could not apply after its retries, could not decode, or "
+            "refused for their sender (`error` starts `untrusted-sender:`): the original key, value and "
+            "headers plus an `error` and a `consumer` header. The copy is signed by the consumer's process; "
+            "the sender's `signer` and `signature` travel as `original-signer` and `original-signature`. "
+            "The consumer also keeps each one, with its headers, in its service's `dead_letter` table."
         )
     elif topic.endswith(".commands"):
         description = f"Requests to {service} (imperative), keyed by the aggregate they change; {service} acts on them."
@@ -271,8 +285,11 @@ def render_events_md() -> str:
         "",
         "Every message travels in one JSON envelope: `id`, `type`, `version`, `source` (the sending "
         "service), `time`, `subject` (the partition key), `correlation_id`, `causation_id`, and `data`, "
-        "the payload whose fields are listed below. Kafka headers carry `type` and `correlation-id`. "
-        "A message no consumer can apply after its retries goes to `<topic>.dlq`. "
+        "the payload whose fields are listed below. Kafka headers carry `type` and `correlation-id`, "
+        "and `signer` and `signature`: the process that sent it and its Ed25519 signature over the topic, "
+        "key and value. A consumer applies a message only if its signer is one of the type's senders "
+        "(below) and its `source` (docs/adr/0011-message-signatures.md). "
+        "A message no consumer can apply after its retries, or refused for its sender, goes to `<topic>.dlq`. "
         "The machine-readable form is [asyncapi.json](asyncapi.json) (AsyncAPI 3.0).",
         "",
         "Money fields are integer minor units (`*_minor`, fen); prices in securities are milli-yuan "
@@ -286,12 +303,12 @@ def render_events_md() -> str:
         if not models:
             lines += ["No messages yet.", ""]
             continue
-        lines += ["| type | version | key | fields | about |", "|---|---|---|---|---|"]
+        lines += ["| type | version | senders | key | fields | about |", "|---|---|---|---|---|---|"]
         for model in models:
             key = key_template(model)
             lines.append(
-                f"| `{model.TYPE}` | {model.VERSION} | {f'`{key}`' if key else ''} | {_fields(model)} "
-                f"| {_cell(_summary(model))} |"
+                f"| `{model.TYPE}` | {model.VERSION} | {', '.join(sorted(model.senders()))} "
+                f"| {f'`{key}`' if key else ''} | {_fields(model)} | {_cell(_summary(model))} |"
             )
         lines.append("")
     return "\n".join(lines)

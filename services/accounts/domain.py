@@ -51,6 +51,21 @@ INTERNAL_ACCOUNTS = {
     "internal:insurance-claims": "Insurance claims payouts",
 }
 
+# Whose flows may name an internal account in a command (credit from it, hold on it,
+# capture or transfer into or out of it): the service that settles through it. An
+# internal account may overdraw, so whoever could credit from it could make money.
+# Fees are nobody's flow yet.
+INTERNAL_ACCOUNT_OWNERS = {
+    "internal:cash-in": "payments",  # sandbox deposits
+    "internal:biller-settlement": "payments",
+    "internal:merchant-settlement": "payments",
+    "internal:topup-settlement": "payments",
+    "internal:securities-settlement": "securities",
+    "internal:securities-proceeds": "securities",
+    "internal:insurance-premiums": "insurance",
+    "internal:insurance-claims": "insurance",
+}
+
 
 @dataclass(frozen=True)
 class ClassLimits:
@@ -134,6 +149,9 @@ class Hold:
     expires_at: datetime | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # The service whose saga reserved it: the only one that may capture or release it
+    # (None for a hold kept from before holds recorded it).
+    reserved_by: str | None = None
 
     @property
     def counts_today(self) -> bool:
@@ -160,6 +178,21 @@ class Posting:
             totals[line.currency] = totals.get(line.currency, 0) + line.amount_minor
         if any(totals.values()):
             raise ValueError(f"unbalanced posting: {totals}")
+
+
+class NotEntitled(Exception):
+    """A service asked for what its flows may not do: not a ledger answer to the saga, a
+    refusal of the sender (the message is dead-lettered, nothing moves)."""
+
+
+def check_entitled(sender: str, account_ids: tuple[str, ...], hold: Hold | None = None) -> None:
+    """`sender` may name these accounts and settle this hold, or NotEntitled says why not."""
+    for account_id in account_ids:
+        if account_id in INTERNAL_ACCOUNTS and INTERNAL_ACCOUNT_OWNERS.get(account_id) != sender:
+            owner = INTERNAL_ACCOUNT_OWNERS.get(account_id, "no service")
+            raise NotEntitled(f"{sender} may not move money of {account_id} (it belongs to {owner})")
+    if hold is not None and hold.reserved_by is not None and hold.reserved_by != sender:
+        raise NotEntitled(f"{sender} may not settle hold {hold.id}, which {hold.reserved_by} reserved")
 
 
 def _positive(amount_minor: int) -> None:

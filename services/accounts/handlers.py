@@ -1,7 +1,9 @@
 """accounts use cases: commands from Kafka, and the synchronous ones the API calls.
 
 Every money movement is one unit of work: rule check, journal entry, balances and
-the outgoing fact commit together. Each command is idempotent twice over: the
+the outgoing fact commit together. A command comes with its verified sender: a service
+moves only its own internal accounts and settles only the holds it reserved; anything
+else is refused (dead-lettered with the reason), not answered. Each command is idempotent twice over: the
 consumer's inbox drops a redelivered message, and the command's business id (hold
 id, credit id, transfer id) answers a re-sent command with the fact it already
 produced instead of applying it again.
@@ -21,8 +23,9 @@ from shared.clock import Clock
 from shared.errors import DomainError
 from shared.events import REGISTRY, Message
 from shared.events import accounts as ev
-from shared.kafka.consumer import Handler, bind_handlers
+from shared.kafka.consumer import Handler, bind_handlers_with_sender
 from shared.kafka.messaging import UnitOfWork
+from shared.kafka.signing import UntrustedSender
 from shared.sandbox import DEMO_CUSTOMERS
 
 CASH_IN = "internal:cash-in"
@@ -52,9 +55,18 @@ MAX_ACCOUNTS_PER_CUSTOMER = 20
 # --- commands from accounts.commands ----------------------------------------------------
 
 
-async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReserveFunds) -> None:
+def _entitled(sender: str, *account_ids: str, hold: domain.Hold | None = None) -> None:
+    try:
+        domain.check_entitled(sender, account_ids, hold)
+    except domain.NotEntitled as refused:
+        raise UntrustedSender(str(refused)) from None
+
+
+async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReserveFunds, sender: str) -> None:
     """Place a hold, or reject it with a reason the saga can show the customer."""
+    _entitled(sender, cmd.account_id)
     existing = await store.get_hold(ledger, cmd.hold_id)
+    _entitled(sender, hold=existing)
     if existing is not None:
         account_row = await store.account_row(ledger, existing.account_id)
         available = account_row.balance_minor - account_row.held_minor if account_row else 0
@@ -74,6 +86,7 @@ async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Reserve
         expires_at=cmd.expires_at,
         created_at=now,
         updated_at=now,
+        reserved_by=sender,
     )
     try:
         if account is None:
@@ -87,10 +100,11 @@ async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Reserve
     ledger.uow.publish(_hold_fact(hold, available=account.available_minor if account else 0))
 
 
-async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseHold) -> None:
+async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseHold, sender: str) -> None:
     """Free a hold. A release for an unknown hold leaves a released tombstone, so a
     reservation arriving after its saga gave up cannot take funds nobody will free."""
     hold = await store.get_hold(ledger, cmd.hold_id)
+    _entitled(sender, hold=hold)
     now = ctx.clock.now()
     if hold is None:
         hold = domain.Hold(
@@ -103,6 +117,7 @@ async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseH
             reason="hold_not_found",
             created_at=now,
             updated_at=now,
+            reserved_by=sender,
         )
         store.add_hold(ledger, hold)
     elif hold.status == domain.HoldStatus.ACTIVE:
@@ -113,9 +128,11 @@ async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseH
     ledger.uow.publish(_hold_fact(hold))
 
 
-async def capture_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CaptureHold) -> None:
+async def capture_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CaptureHold, sender: str) -> None:
     """Post a held amount into the target account; release whatever is left."""
+    _entitled(sender, cmd.target_account_id)
     hold = await store.get_hold(ledger, cmd.hold_id)
+    _entitled(sender, hold=hold)
     if hold is None or hold.status != domain.HoldStatus.ACTIVE:
         if hold is not None and hold.status == domain.HoldStatus.CAPTURED:
             ledger.uow.publish(_hold_fact(hold))
@@ -208,8 +225,13 @@ def _remember(ctx: Context, ledger: store.LedgerBatch, kind: str, reference: str
     ledger.uow.publish(fact)
 
 
-async def credit_account(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CreditAccount) -> None:
-    """Credit a customer from an internal account (deposits, payouts, proceeds)."""
+async def credit_account(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CreditAccount, sender: str) -> None:
+    """Credit a customer from an internal account of the sender's (deposits, payouts, proceeds)."""
+    _entitled(sender, cmd.source_account_id, cmd.account_id)
+    await _credit(ctx, ledger, cmd)
+
+
+async def _credit(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CreditAccount) -> None:
     if await _replay(ledger, "credit", cmd.credit_id):
         return
     accounts = await store.load_accounts(ledger, [cmd.account_id, cmd.source_account_id])
@@ -255,8 +277,9 @@ async def credit_account(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Credit
     )
 
 
-async def transfer_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.TransferFunds) -> None:
+async def transfer_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.TransferFunds, sender: str) -> None:
     """Move money between two accounts in one posting."""
+    _entitled(sender, cmd.account_id, cmd.to_account_id)
     if await _replay(ledger, "transfer", cmd.transfer_id):
         return
     accounts = await store.load_accounts(ledger, [cmd.account_id, cmd.to_account_id])
@@ -298,7 +321,7 @@ async def transfer_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Transf
 
 
 def command_handlers(ctx: Context) -> dict[str, Handler]:
-    return bind_handlers(
+    return bind_handlers_with_sender(
         ctx,
         {
             ev.ReserveFunds: reserve_funds,
@@ -453,7 +476,7 @@ async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
             # A data directory written before outcomes were kept has the opening entry
             # but no outcome to replay: the journal decides.
             if acc.opening_minor and not await store.entry_exists(uow.session, "credit", f"seed:{acc.id}"):
-                await credit_account(
+                await _credit(
                     ctx,
                     ledger,
                     ev.CreditAccount(

@@ -88,6 +88,8 @@ class Hold(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The service whose saga reserved it (domain.Hold.reserved_by).
+    reserved_by: Mapped[str | None] = mapped_column(String(20))
 
 
 class JournalEntry(Base):

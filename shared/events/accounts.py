@@ -22,6 +22,10 @@ RejectionReason = Literal[
     "invalid_amount",
 ]
 
+# The services whose sagas ask accounts to move their customers' money. Which internal
+# accounts and which holds each may use, accounts decides (services/accounts/domain.py).
+SAGA_OWNERS = frozenset({"payments", "securities", "insurance"})
+
 # Ids are stored in 64-character columns; longer ones are refused at decode time.
 Id = Field(max_length=64)
 Amount = Field(gt=0, le=10**15, description="Amount in minor units (fen).")
@@ -29,6 +33,7 @@ Amount = Field(gt=0, le=10**15, description="Amount in minor units (fen).")
 
 class AccountCommand(Message):
     TOPIC = ACCOUNTS_COMMANDS
+    SENDERS = SAGA_OWNERS
     account_id: str = Id
 
     def key(self) -> str:
@@ -97,6 +102,8 @@ class TransferFunds(AccountCommand):
     """Move money from `account_id` to `to_account_id` in one posting."""
 
     TYPE = "accounts.TransferFunds"
+    # Only the bank-securities transfers between a customer's own accounts use it.
+    SENDERS = frozenset({"securities"})
     transfer_id: str = Id
     to_account_id: str = Id
     amount_minor: int = Amount

@@ -1,7 +1,9 @@
 """The one envelope every Kafka message travels in (CloudEvents-shaped).
 
 Payload schemas subclass `Message`; each names its `TYPE`, `TOPIC` and `VERSION`
-and registers itself, so a consumer turns `envelope.type` back into a model.
+and registers itself, so a consumer turns `envelope.type` back into a model. Each also
+says who may send it (`senders()`): a consumer applies a message only when its verified
+signer is one of them (shared/kafka/signing.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from typing import Any, ClassVar, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.topics import owner
 
 REGISTRY: dict[str, type[Message]] = {}
 
@@ -34,6 +38,10 @@ class Message(BaseModel):
     TYPE: ClassVar[str] = ""
     TOPIC: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
+    # The processes (shared/keys.py) that may send it. A fact on `<service>.events` leaves it
+    # empty: only that service states its facts. A command names the services whose flows
+    # send it.
+    SENDERS: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -41,7 +49,16 @@ class Message(BaseModel):
         if cls.TYPE:
             if cls.TYPE in REGISTRY and REGISTRY[cls.TYPE] is not cls:
                 raise TypeError(f"message type {cls.TYPE} registered twice")
+            if not cls.senders():
+                raise TypeError(f"message type {cls.TYPE} on {cls.TOPIC!r} names no SENDERS")
             REGISTRY[cls.TYPE] = cls
+
+    @classmethod
+    def senders(cls) -> frozenset[str]:
+        """Who may send this message: its SENDERS, or the owner of the events topic it is on."""
+        if cls.SENDERS:
+            return cls.SENDERS
+        return frozenset({owner(cls.TOPIC)}) if cls.TOPIC.endswith(".events") else frozenset()
 
     def key(self) -> str:
         """The partition key: the aggregate whose order matters."""
@@ -98,3 +115,9 @@ class Envelope(BaseModel):
 
 class UnknownMessageType(LookupError):
     pass
+
+
+def senders(message_type: str) -> frozenset[str]:
+    """Who may send messages of `message_type` (nobody, for a type no schema declares)."""
+    model = REGISTRY.get(message_type)
+    return model.senders() if model is not None else frozenset()

@@ -19,3 +19,8 @@ ALL = (
 
 def dlq(topic: str) -> str:
     return f"{topic}.dlq"
+
+
+def owner(topic: str) -> str:
+    """The service a topic belongs to: `<service>.events`, `<service>.commands`."""
+    return topic.split(".", 1)[0]

@@ -16,12 +16,17 @@ from shared.aio import within
 from shared.db import Database
 from shared.events.envelope import Envelope, Message, UnknownMessageType, utcnow
 from shared.events.topics import dlq
+from shared.kafka import signing
 from shared.kafka.messaging import MessagingTables, UnitOfWork
+from shared.kafka.signing import UntrustedSender
+from shared.keys import Keyring
 from shared.observability import correlation_id_var
 
 log = logging.getLogger(__name__)
 
 C = TypeVar("C")
+# The dead_letter and inbox tables keep message ids of up to this many characters.
+MESSAGE_ID_MAX = 64
 
 
 class Batch:
@@ -64,6 +69,22 @@ def bind_handlers(
     return {message_type.TYPE: bind(fn) for message_type, fn in reactions.items()}
 
 
+def bind_handlers_with_sender(
+    ctx: C, reactions: Mapping[type[Message], Callable[[C, Any, Any, str], Awaitable[None]]]
+) -> dict[str, Handler]:
+    """As `bind_handlers`, for use cases that decide by who asked: `fn(ctx, batch_or_uow,
+    message, sender)`, where `sender` is the message's verified signer (ConsumerLoop
+    applies nothing whose source is not its signer)."""
+
+    def bind(fn: Callable[[C, Any, Any, str], Awaitable[None]]) -> Handler:
+        async def handle(state: Any, envelope: Envelope, message: Message) -> None:
+            await fn(ctx, state, message, envelope.source)
+
+        return handle
+
+    return {message_type.TYPE: bind(fn) for message_type, fn in reactions.items()}
+
+
 class PoisonMessage(Exception):
     """A message that no retry will fix (undecodable, unknown type, invalid payload)."""
 
@@ -71,12 +92,13 @@ class PoisonMessage(Exception):
 class ConsumerLoop:
     """Consumes `topics` in batches and applies each batch in one transaction.
 
-    For a batch: decode, drop message ids the inbox has seen, run the handler of
-    each new message, record the ids, commit, and only then commit the offsets.
-    If the batch fails, its messages are retried one by one with backoff so one
-    bad message cannot block the rest; a message that still fails goes to
-    `<topic>.dlq` (through the outbox) with the error, in the same transaction
-    that records it as handled.
+    For a batch: decode, verify each message's sender (shared/kafka/signing.py), drop
+    message ids the inbox has seen, run the handler of each new message, record the ids,
+    commit, and only then commit the offsets. If the batch fails, its messages are retried
+    one by one with backoff so one bad message cannot block the rest; a message that still
+    fails goes to `<topic>.dlq` (through the outbox) with the error, in the same
+    transaction that records it as handled. A message from an unproven or unentitled
+    sender goes there at once, with the reason, and is never applied.
     """
 
     def __init__(
@@ -89,6 +111,7 @@ class ConsumerLoop:
         topics: list[str],
         handlers: Mapping[str, Handler],
         source: str,
+        keys: Keyring,
         max_batch: int = 500,
         max_attempts: int = 4,
         retry_backoff_ms: int = 50,
@@ -117,6 +140,7 @@ class ConsumerLoop:
         self.topics = topics
         self.handlers = handlers
         self.source = source
+        self.keys = keys
         self.max_batch = max_batch
         self.max_attempts = max_attempts
         self.retry_backoff_ms = retry_backoff_ms
@@ -125,6 +149,7 @@ class ConsumerLoop:
         self.applied = 0
         self.duplicates = 0
         self.dead_lettered = 0
+        self.untrusted = 0
 
     async def start(self) -> None:
         self.consumer = AIOKafkaConsumer(
@@ -203,7 +228,7 @@ class ConsumerLoop:
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
-        poison: list[tuple[ConsumerRecord, str]] = []
+        poison: list[tuple[ConsumerRecord, str, str | None]] = []
         for record in records:
             # Producers put the message type in a header: skip what we don't handle
             # without parsing it (most of a busy topic, for most consumers).
@@ -218,14 +243,25 @@ class ConsumerLoop:
                 and cause.decode(errors="replace") != self.replies_for
             ):
                 continue  # a reply to another service's command
+            envelope: Envelope | None = None
             try:
                 envelope = Envelope.from_bytes(record.value)
                 if envelope.type not in self.handlers:
                     continue
+                # Only what this consumer would apply is verified: skipping costs nothing.
+                signer = signing.verified_signer(self.keys, record.topic, record.key, record.value, headers)
+                signing.check_sender(envelope, signer)
                 decoded.append((record, envelope, envelope.message()))
+            except UntrustedSender as exc:
+                self.untrusted += 1
+                # Listed by its id where the id fits the table (a forger picks its length).
+                listed = envelope.id if envelope is not None and len(envelope.id) <= MESSAGE_ID_MAX else None
+                poison.append((record, str(exc), listed))
             except (ValueError, ValidationError, UnknownMessageType) as exc:
-                poison.append((record, f"undecodable message: {exc}"))
+                poison.append((record, f"undecodable message: {exc}", None))
         if poison:
+            # Not recorded in the inbox: an unproven message must not make its id look
+            # applied, or a forger could have the real message with that id dropped.
             await self._dead_letter(poison)
         if not decoded:
             return
@@ -273,6 +309,11 @@ class ConsumerLoop:
                 return
             except asyncio.CancelledError:
                 raise
+            except UntrustedSender as exc:
+                # A handler's finer rule refused its sender: no retry changes who sent it.
+                self.untrusted += 1
+                error = str(exc)
+                break
             except Exception as exc:
                 error = "".join(traceback.format_exception(exc))
                 log.warning(
@@ -284,18 +325,23 @@ class ConsumerLoop:
                 )
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.retry_backoff_ms * 2 ** (attempt - 1) / 1000)
-        await self._dead_letter([(item[0], error)], message_id=item[1].id)
+        await self._dead_letter([(item[0], error, item[1].id)], handled=True)
 
-    async def _dead_letter(self, items: list[tuple[ConsumerRecord, str]], *, message_id: str | None = None) -> None:
+    async def _dead_letter(self, items: list[tuple[ConsumerRecord, str, str | None]], *, handled: bool = False) -> None:
+        """Each (record, error, message id) to `<topic>.dlq` and the dead_letter table, in
+        one transaction; `handled` also records the ids in the inbox."""
         async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
-            for record, error in items:
+            for record, error, message_id in items:
                 key = record.key.decode(errors="replace") if record.key else None
                 log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
+                headers = [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
                 uow.publish_raw(
                     dlq(record.topic),
                     key,
                     record.value or b"",
-                    [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
+                    # The copy is signed by this process; the sender's signature travels
+                    # beside it under another name.
+                    [[_RENAMED_ON_COPY.get(k, k), v] for k, v in headers]
                     + [["error", error[-4000:]], ["consumer", self.name]],
                 )
                 await uow.session.execute(
@@ -307,8 +353,13 @@ class ConsumerLoop:
                         payload=record.value or b"",
                         error=error,
                         created_at=utcnow(),
+                        headers=headers,
                     )
                 )
-            if message_id:
-                await uow.record_handled(self.name, [message_id])
+            ids = [message_id for _, _, message_id in items if message_id]
+            if handled and ids:
+                await uow.record_handled(self.name, ids)
         self.dead_lettered += len(items)
+
+
+_RENAMED_ON_COPY = {signing.SIGNER: signing.ORIGINAL_SIGNER, signing.SIGNATURE: signing.ORIGINAL_SIGNATURE}

@@ -75,6 +75,10 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("error", Text, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
         Column("replayed_at", UtcDateTime),
+        # The Kafka headers it came with, as [name, text] pairs: a replay re-publishes them,
+        # so the message still proves its sender (shared/kafka/signing.py). NULL for dead
+        # letters kept before headers were.
+        Column("headers", JSON),
     )
     return MessagingTables(outbox, inbox, dead_letter)
 

@@ -8,21 +8,26 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from shared.kafka import signing
+from shared.keys import Keyring
+
 log = logging.getLogger(__name__)
 
 Header = tuple[str, bytes]
 
 
 class Producer:
-    """A started AIOKafkaProducer, shared by the outbox relay and the DLQ path.
+    """A started AIOKafkaProducer, shared by the outbox relay and the DLQ path; it signs
+    every message as its process (shared/kafka/signing.py).
 
     Not idempotent and not transactional on purpose: the embedded broker lacks
     InitProducerId, and correctness rests on the outbox and inbox instead.
     """
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str) -> None:
+    def __init__(self, bootstrap_servers: str, *, client_id: str, keys: Keyring) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
+        self.keys = keys
         self._producer: AIOKafkaProducer | None = None
         self.started = False
 
@@ -44,13 +49,17 @@ class Producer:
             await self._producer.stop()
 
     async def send_many(self, messages: Sequence[tuple[str, str | None, bytes, list[Header]]]) -> None:
-        """Send (topic, key, value, headers) in order and wait until all are acknowledged."""
+        """Send (topic, key, value, headers) in order, each signed, and wait until all are
+        acknowledged. A message that carries a signature already (a dead letter replayed as
+        its sender signed it) goes out as it is."""
         if self._producer is None:
             raise RuntimeError("start() first")
-        futures = [
-            await self._producer.send(topic, value, key=key.encode() if key is not None else None, headers=headers)
-            for topic, key, value, headers in messages
-        ]
+        futures = []
+        for topic, key, value, headers in messages:
+            raw_key = key.encode() if key is not None else None
+            if not signing.is_signed(headers):
+                headers = headers + signing.sign(self.keys, topic, raw_key, value)
+            futures.append(await self._producer.send(topic, value, key=raw_key, headers=headers))
         await asyncio.gather(*futures)
 
 

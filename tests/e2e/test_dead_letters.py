@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka import signing
+from shared.keys import Keyring
 from tests.e2e.phone import eventually
 from tools.stack import Stack
 
@@ -17,11 +20,15 @@ pytestmark = pytest.mark.e2e
 async def test_poison_command_is_listed_and_replayable(
     stack: Stack, gateway: httpx.AsyncClient, operator_headers: dict[str, str]
 ) -> None:
+    """Sent by payments (signed with its key): replayed, it still proves its sender."""
     marker = f"poison-{uuid.uuid4()}"
+    value, key = f"not json {marker}".encode(), marker.encode()
+    payments = Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers)
     await producer.start()
     try:
-        await producer.send_and_wait("accounts.commands", f"not json {marker}".encode(), key=marker.encode())
+        headers = signing.sign(payments, "accounts.commands", key, value)
+        await producer.send_and_wait("accounts.commands", value, key=key, headers=headers)
     finally:
         await producer.stop()
 

@@ -1,22 +1,34 @@
 """The accounts service under test as a test drives it: commands out over Kafka, facts
-back from a tap on accounts.events and the DLQ, and HTTP for queries and set-up."""
+back from a tap on accounts.events and the DLQ, and HTTP for queries and set-up.
+
+Commands go out as the service a real bank would have send them, signed with that
+process's key from AUTH_KEYS_DIR (tests/conftest.py makes the key pairs): a sandbox
+deposit as payments, a bank-securities transfer as securities, and so on
+(`rightful_sender`). A test of who may send what names the source and the signer."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from services.accounts.domain import INTERNAL_ACCOUNT_OWNERS
 from shared.events import Envelope, Message
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_COMMANDS, dlq
+from shared.kafka import signing
+from shared.keys import Keyring
 from tests.tokens import Minter
+
+Header = tuple[str, bytes]
 
 
 async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
@@ -36,6 +48,29 @@ async def eventually(probe: Callable[[], Any], what: str, timeout_s: float = 20.
 
 
 CASH_IN = "internal:cash-in"
+
+
+@cache
+def keyring(process: str) -> Keyring:
+    """The key pair of `process` (gateway, accounts, payments ... or tests) for this run."""
+    return Keyring.load(os.environ["AUTH_KEYS_DIR"], process)
+
+
+def signed(topic: str, key: bytes | None, value: bytes, signer: str) -> list[Header]:
+    """The headers of a message signed by `signer`, as its producer would add them."""
+    return signing.sign(keyring(signer), topic, key, value)
+
+
+def rightful_sender(message: Message) -> str:
+    """The service whose flow sends this command in a real bank: securities for transfers,
+    the owner of the internal account a credit comes from, payments for the rest."""
+    if isinstance(message, ev.TransferFunds):
+        return "securities"
+    if isinstance(message, ev.CreditAccount):
+        return INTERNAL_ACCOUNT_OWNERS.get(message.source_account_id, "payments")
+    return "payments"
+
+
 # Generous: the first command of a backend waits for the consumer group join (~1.5 s).
 REPLY_TIMEOUT_S = 20.0
 
@@ -177,8 +212,8 @@ class Bank:
     tap: Tap
     service_headers: dict[str, str] = field(init=False)
     operator_headers: dict[str, str] = field(init=False)
-    # Holds asked for through send(): (account id, hold id), for release_reserved().
-    reserved: list[tuple[str, str]] = field(init=False, default_factory=list)
+    # Holds asked for through send(): (account id, hold id, source), for release_reserved().
+    reserved: list[tuple[str, str, str]] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.service_headers = _bearer(self.tokens.service_token("tests"))
@@ -186,41 +221,75 @@ class Bank:
 
     # --- Kafka ------------------------------------------------------------------
 
-    async def send(self, message: Message, *, envelope_id: str | None = None) -> Envelope:
-        """Wrap a command in an envelope and produce it to accounts.commands, keyed by account."""
-        envelope = Envelope.wrap(message, source="tests", id=envelope_id, correlation_id=f"test-{uuid.uuid4()}")
-        await self.send_envelope(envelope)
+    def envelope(self, message: Message, *, envelope_id: str | None = None, source: str | None = None) -> Envelope:
+        """`message` in an envelope from `source` (by default its rightful sender)."""
+        return Envelope.wrap(
+            message,
+            source=source or rightful_sender(message),
+            id=envelope_id,
+            correlation_id=f"test-{uuid.uuid4()}",
+        )
+
+    async def send(
+        self,
+        message: Message,
+        *,
+        envelope_id: str | None = None,
+        source: str | None = None,
+        signed_by: str | None = None,
+    ) -> Envelope:
+        """Wrap a command in an envelope and produce it to accounts.commands, keyed by
+        account, signed by `signed_by` (by default: its source)."""
+        envelope = self.envelope(message, envelope_id=envelope_id, source=source)
+        await self.send_envelope(envelope, signed_by=signed_by)
         return envelope
 
-    async def send_envelope(self, envelope: Envelope) -> None:
+    async def send_envelope(self, envelope: Envelope, *, signed_by: str | None = None) -> None:
+        """Produce `envelope`, signed by `signed_by` (by default: its source)."""
         self._track(envelope)
-        await self.send_raw(envelope.to_bytes(), key=envelope.subject, headers=[("type", envelope.type.encode())])
+        await self.send_raw(
+            envelope.to_bytes(),
+            key=envelope.subject,
+            headers=[("type", envelope.type.encode())],
+            signed_by=signed_by or envelope.source,
+        )
 
     async def send_burst(self, envelopes: list[Envelope]) -> None:
         """Produce without waiting in between, so the consumer is likely to fetch them together."""
         for envelope in envelopes:
             self._track(envelope)
-        futures = [await self.producer.send(ACCOUNTS_COMMANDS, e.to_bytes(), key=e.subject.encode()) for e in envelopes]
+        futures = []
+        for e in envelopes:
+            value, key = e.to_bytes(), e.subject.encode()
+            headers = signed(ACCOUNTS_COMMANDS, key, value, e.source)
+            futures.append(await self.producer.send(ACCOUNTS_COMMANDS, value, key=key, headers=headers))
         await asyncio.gather(*futures)
 
     def _track(self, envelope: Envelope) -> None:
         if envelope.type == ev.ReserveFunds.TYPE:
-            self.reserved.append((envelope.data["account_id"], envelope.data["hold_id"]))
+            self.reserved.append((envelope.data["account_id"], envelope.data["hold_id"], envelope.source))
 
     async def release_reserved(self) -> None:
-        """Release every hold reserved through this helper: a hold left active would
-        fail the ledger check's 'belongs to a live saga' rule once a test moves the clock."""
+        """Release every hold reserved through this helper, as the service that reserved it:
+        a hold left active would fail the ledger check's 'belongs to a live saga' rule once a
+        test moves the clock."""
         reserved, self.reserved = self.reserved, []
         releases = [
-            Envelope.wrap(ev.ReleaseHold(account_id=account_id, hold_id=hold_id), source="tests")
-            for account_id, hold_id in dict.fromkeys(reserved)
+            self.envelope(ev.ReleaseHold(account_id=account_id, hold_id=hold_id), source=source)
+            for account_id, hold_id, source in dict.fromkeys(reserved)
         ]
         await self.send_burst(releases)
         for release in releases:
             await self.reply_to(release)
 
-    async def send_raw(self, value: bytes, *, key: str, headers: list[tuple[str, bytes]] | None = None) -> None:
-        await self.producer.send_and_wait(ACCOUNTS_COMMANDS, value, key=key.encode(), headers=headers or [])
+    async def send_raw(
+        self, value: bytes, *, key: str, headers: list[Header] | None = None, signed_by: str | None = None
+    ) -> None:
+        """Produce `value` as it is: unsigned, unless `signed_by` names a process to sign it."""
+        headers = list(headers or [])
+        if signed_by is not None:
+            headers += signed(ACCOUNTS_COMMANDS, key.encode(), value, signed_by)
+        await self.producer.send_and_wait(ACCOUNTS_COMMANDS, value, key=key.encode(), headers=headers)
 
     async def reply_to(self, command: Envelope, timeout_s: float = REPLY_TIMEOUT_S) -> Envelope:
         """The fact the service published in answer to `command` (its causation_id)."""
@@ -237,9 +306,10 @@ class Bank:
         command_id = command if isinstance(command, str) else command.id
         return [s.envelope for s in self.tap.seen if s.envelope is not None and s.envelope.causation_id == command_id]
 
-    async def command(self, message: Message, *, envelope_id: str | None = None) -> Envelope:
-        """Send a command and return the fact that answers it."""
-        return await self.reply_to(await self.send(message, envelope_id=envelope_id))
+    async def command(self, message: Message, *, envelope_id: str | None = None, source: str | None = None) -> Envelope:
+        """Send a command (from `source`, by default its rightful sender) and return the
+        fact that answers it."""
+        return await self.reply_to(await self.send(message, envelope_id=envelope_id, source=source))
 
     async def barrier(self, account_id: str, *, key: bytes | None = None, timeout_s: float = REPLY_TIMEOUT_S) -> None:
         """Wait until every command sent so far on this account's partition has been answered.
@@ -248,10 +318,10 @@ class Bank:
         harmless command sent last is out, anything earlier has been answered too.
         Releasing an unknown hold leaves a zero-amount tombstone and moves no money.
         `key` sends it under another Kafka key, to reach the partition that key hashes to."""
-        envelope = Envelope.wrap(
-            ev.ReleaseHold(account_id=account_id, hold_id=f"barrier-{uuid.uuid4()}"), source="tests"
-        )
-        await self.producer.send_and_wait(ACCOUNTS_COMMANDS, envelope.to_bytes(), key=key or account_id.encode())
+        envelope = self.envelope(ev.ReleaseHold(account_id=account_id, hold_id=f"barrier-{uuid.uuid4()}"))
+        value, key = envelope.to_bytes(), key or account_id.encode()
+        headers = signed(ACCOUNTS_COMMANDS, key, value, envelope.source)
+        await self.producer.send_and_wait(ACCOUNTS_COMMANDS, value, key=key, headers=headers)
         reply = await self.reply_to(envelope, timeout_s=timeout_s)
         assert reply.type == ev.HoldReleased.TYPE, reply
 

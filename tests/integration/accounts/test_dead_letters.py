@@ -12,7 +12,7 @@ import pytest
 from shared.events import Envelope
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_COMMANDS
-from tests.integration.harness import CASH_IN, Bank
+from tests.integration.harness import CASH_IN, Bank, signed
 
 pytestmark = pytest.mark.broker
 
@@ -22,7 +22,7 @@ def _envelope_bytes(data: dict, type_: str = ev.ReserveFunds.TYPE) -> bytes:
         {
             "id": str(uuid.uuid4()),
             "type": type_,
-            "source": "tests",
+            "source": "payments",
             "subject": data.get("account_id", "x"),
             "data": data,
         }
@@ -44,7 +44,7 @@ def _credit(account: str, amount_minor: int = 7_00) -> Envelope:
         ev.CreditAccount(
             account_id=account, credit_id=f"cr-{uuid.uuid4()}", source_account_id=CASH_IN, amount_minor=amount_minor
         ),
-        source="tests",
+        source="payments",
     )
 
 
@@ -53,7 +53,7 @@ async def test_poison_goes_to_the_dlq_and_later_commands_still_apply(bank: Bank,
     _, account = await bank.funded_account(0)
     poison = POISON[kind](account, f"poison-{uuid.uuid4()}")
 
-    await bank.send_raw(poison, key=account, headers=[("probe", b"kept")])
+    await bank.send_raw(poison, key=account, headers=[("probe", b"kept")], signed_by="payments")
     credit = _credit(account)
     await bank.send_envelope(credit)
 
@@ -86,7 +86,12 @@ async def test_poison_that_fails_to_dead_letter_does_not_lose_the_commands_fetch
 
     sent = [
         await bank.producer.send(ACCOUNTS_COMMANDS, value, key=key, headers=[("tag", tag)]),
-        await bank.producer.send(ACCOUNTS_COMMANDS, credit.to_bytes(), key=key),
+        await bank.producer.send(
+            ACCOUNTS_COMMANDS,
+            credit.to_bytes(),
+            key=key,
+            headers=signed(ACCOUNTS_COMMANDS, key, credit.to_bytes(), "payments"),
+        ),
     ]
     await asyncio.gather(*sent)
     for attempt in range(3):  # a barrier fetched together with the poison may be skipped too
@@ -112,7 +117,7 @@ async def test_an_id_longer_than_the_ledger_stores_is_refused_on_every_backend(b
     long_id = "h" * 65
     raw = _envelope_bytes({"account_id": account, "hold_id": long_id, "amount_minor": 1_00})
 
-    await bank.send_raw(raw, key=account)
+    await bank.send_raw(raw, key=account, signed_by="payments")
     await bank.barrier(account)
 
     try:
@@ -121,6 +126,8 @@ async def test_an_id_longer_than_the_ledger_stores_is_refused_on_every_backend(b
         assert await bank.balances(account) == [(100_00, 0)]
     finally:  # where the hold was placed after all, free it for the tests after this one
         await bank.send_raw(
-            _envelope_bytes({"account_id": account, "hold_id": long_id}, ev.ReleaseHold.TYPE), key=account
+            _envelope_bytes({"account_id": account, "hold_id": long_id}, ev.ReleaseHold.TYPE),
+            key=account,
+            signed_by="payments",
         )
         await bank.barrier(account)

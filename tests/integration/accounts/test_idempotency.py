@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import pytest
 
-from shared.events import Envelope
 from shared.events import accounts as ev
 from tests.integration.harness import CASH_IN, Bank
 
@@ -95,7 +94,7 @@ async def _snapshot(bank: Bank, accounts: list[str]) -> list[tuple[int, int, int
 async def test_the_same_envelope_twice_is_applied_once(bank: Bank, name: str, back_to_back: bool) -> None:
     scenario = await SCENARIOS[name](bank)
     before = await _snapshot(bank, scenario.accounts)
-    envelope = Envelope.wrap(scenario.command, source="tests", correlation_id=f"test-{uuid.uuid4()}")
+    envelope = bank.envelope(scenario.command)
 
     await bank.send_envelope(envelope)
     if not back_to_back:  # the inbox drops it, rather than the batch's own de-duplication
@@ -156,7 +155,7 @@ async def test_a_burst_applied_in_one_batch_ends_as_if_applied_one_by_one(bank: 
         ev.ReleaseHold(account_id=payer, hold_id=h2),
         ev.ReserveFunds(account_id=payer, hold_id=h1, amount_minor=1_00),  # re-sent: already captured
     ]
-    envelopes = [Envelope.wrap(c, source="tests") for c in burst]
+    envelopes = [bank.envelope(c) for c in burst]
     await bank.send_burst(envelopes)
 
     replies = [await bank.reply_to(e) for e in envelopes]

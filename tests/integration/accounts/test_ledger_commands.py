@@ -103,7 +103,7 @@ async def test_class_ii_daily_limit_holds_within_one_burst_of_commands(bank: Ban
     first, second, third, fourth = (new_id("hold") for _ in range(4))
 
     def wrap(message: ev.ReserveFunds | ev.CaptureHold | ev.ReleaseHold) -> Envelope:
-        return Envelope.wrap(message, source="tests")
+        return bank.envelope(message)
 
     burst = [
         wrap(ev.ReserveFunds(account_id=account, hold_id=first, amount_minor=6_000_00)),
@@ -145,7 +145,7 @@ async def test_a_burst_on_one_account_writes_what_the_commands_one_by_one_would(
     )
     captured, released, rejected = (new_id("hold") for _ in range(3))
     burst = [
-        Envelope.wrap(message, source="tests")
+        bank.envelope(message)
         for message in [
             ev.CaptureHold(account_id=payer, hold_id=earlier, target_account_id=payee, amount_minor=600_00),
             ev.ReserveFunds(account_id=payer, hold_id=captured, amount_minor=5_000_00),

@@ -57,7 +57,8 @@ async def test_a_reservation_nobody_answers_is_released_and_the_purchase_fails(i
     late = await insurer.bank.command(
         acc.ReserveFunds(
             account_id=who.account_id, hold_id=ended["premium_payment"]["id"], amount_minor=ended["premium_minor"]
-        )
+        ),
+        source="insurance",
     )
     assert late.type == acc.HoldReleased.TYPE
     assert await insurer.bank.balances(who.account_id) == [(1_000_00, 0)]

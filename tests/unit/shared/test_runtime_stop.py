@@ -131,6 +131,7 @@ async def test_a_consumer_stops_even_when_its_last_commit_cannot_complete(runtim
         topics=["tests.events"],
         handlers={},
         source="tests",
+        keys=runtime.keys,
         commit_timeout_s=0.05,
     )
     group = _GroupWithoutCoordinator()
