@@ -332,7 +332,10 @@ class ConsumerLoop:
         one transaction; `handled` also records the ids in the inbox."""
         async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
             for record, error, message_id in items:
-                key = record.key.decode(errors="replace") if record.key else None
+                # The sender picks the key: one longer than the tables keep (the outbox row
+                # of the .dlq copy, the dead_letter row) is cut, or PostgreSQL refuses the
+                # rows and the partition stalls on a forger's message.
+                key = record.key.decode(errors="replace")[:KEY_MAX] if record.key else None
                 log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
                 headers = [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
                 uow.publish_raw(
@@ -362,4 +365,5 @@ class ConsumerLoop:
         self.dead_lettered += len(items)
 
 
+KEY_MAX = 200  # the outbox's and dead_letter's key columns (shared/kafka/messaging.py)
 _RENAMED_ON_COPY = {signing.SIGNER: signing.ORIGINAL_SIGNER, signing.SIGNATURE: signing.ORIGINAL_SIGNATURE}

@@ -231,3 +231,20 @@ async def test_a_forged_command_with_an_overlong_id_is_still_dead_lettered(bank:
 
     assert (await _refused(bank, forged)).headers["error"] == "untrusted-sender: no signature"
     assert (await bank.account(account))["balance_minor"] == 0
+
+
+async def test_a_forged_command_with_an_overlong_key_is_still_dead_lettered(bank: Bank) -> None:
+    """The forger picks the Kafka key too: one longer than the tables keep is cut in the
+    dead letter rather than failing it (PostgreSQL refuses the row) and stalling the partition."""
+    _, account = await bank.funded_account(0)
+    forged = bank.envelope(_cash_in(account))
+    key = account + "x" * 300
+
+    await bank.send_raw(forged.to_bytes(), key=key, headers=[("type", forged.type.encode())])
+    await bank.barrier(account, key=key.encode())
+
+    assert bank.replies_to(forged) == []
+    copy = await bank.dead_letter(lambda r: r.value == forged.to_bytes(), what="the overlong key's dead letter")
+    assert copy.headers["error"] == "untrusted-sender: no signature"
+    assert (await _listed(bank, forged.id))["key"] == key[:200]
+    assert (await bank.account(account))["balance_minor"] == 0
