@@ -43,6 +43,7 @@ from shared.sandbox import OPERATOR
 from tools.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
+SETUP_RETRIES = 30
 
 
 def percentile(values: list[float], p: float) -> float | None:
@@ -122,15 +123,22 @@ class Client:
     async def call(
         self, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None, check: bool = True
     ) -> tuple[int, Any]:
-        """(status, parsed JSON body); raises on an error status unless `check` is off."""
+        """(status, parsed JSON body); raises on an error status unless `check` is off. With
+        `check` (setting up, not measuring) a 429 or 503 is waited out as its Retry-After
+        says, as a phone would: the gateway bounds password hashing and registrations."""
         assert self.session is not None
         data = orjson.dumps(body) if body is not None else None
         hdrs = {"content-type": "application/json", **(headers or {})} if data is not None else headers
-        async with self.session.request(method, self.base_url + path, data=data, headers=hdrs) as r:
-            raw = await r.read()
-            if check and r.status >= 400:
-                raise RuntimeError(f"{method} {path} answered {r.status}: {raw[:300]!r}")
-            return r.status, orjson.loads(raw) if raw else None
+        for _ in range(SETUP_RETRIES):
+            async with self.session.request(method, self.base_url + path, data=data, headers=hdrs) as r:
+                raw = await r.read()
+                if check and r.status in (429, 503):
+                    await asyncio.sleep(min(float(r.headers.get("retry-after") or 0.2), 2.0))
+                    continue
+                if check and r.status >= 400:
+                    raise RuntimeError(f"{method} {path} answered {r.status}: {raw[:300]!r}")
+                return r.status, orjson.loads(raw) if raw else None
+        raise RuntimeError(f"{method} {path} was still refused after {SETUP_RETRIES} tries")
 
 
 def say(msg: str) -> None:
