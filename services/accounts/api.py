@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from services.accounts import handlers, store
 from services.accounts.deps import ContextDep, RuntimeDep
+from services.accounts.statements import line_view
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
 from shared.errors import DomainError
 from shared.money import format_minor
@@ -219,11 +220,24 @@ async def list_transactions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> TransactionPage:
+    """Each line as the account holder reads it: its `kind` from this account's side
+    (`transfer_out` for the payer, `transfer_in` for the payee ...), a description naming the
+    other party (`Transfer to *i: lunch`, `Bill: State Grid Electricity, ref 1234567890`),
+    and the business object behind it (`reference_kind`, `reference_id`: the payment a
+    `payment_received` notification names, a deposit, an order, a policy or a claim)."""
     await _own_account(runtime, principal, account_id)
     before = decode_seq(cursor)
+    entry = store.JournalEntry
     query = (
-        select(store.JournalLine, store.JournalEntry.kind, store.JournalEntry.description)
-        .join(store.JournalEntry, store.JournalEntry.id == store.JournalLine.entry_id)
+        select(
+            store.JournalLine,
+            entry.kind,
+            entry.reference,
+            entry.description,
+            entry.reference_kind,
+            entry.reference_id,
+        )
+        .join(entry, entry.id == store.JournalLine.entry_id)
         .where(store.JournalLine.account_id == account_id)
         .order_by(store.JournalLine.id.desc())
         .limit(limit + 1)
@@ -232,23 +246,36 @@ async def list_transactions(
         query = query.where(store.JournalLine.id < before)
     async with runtime.db.read() as session:
         rows = (await session.execute(query)).all()
-    items = [
-        TransactionPublic(
-            id=line.id,
-            entry_id=line.entry_id,
-            kind=kind,
-            direction="credit" if line.amount_minor > 0 else "debit",
-            amount=format_minor(abs(line.amount_minor), line.currency),
+    items = []
+    for line, entry_kind, entry_reference, entry_description, reference_kind, reference_id in rows[:limit]:
+        view = line_view(
+            entry_kind=entry_kind,
+            entry_reference=entry_reference,
+            entry_description=entry_description,
+            reference_kind=reference_kind,
+            reference_id=reference_id,
+            line_kind=line.kind,
+            line_description=line.description,
             amount_minor=line.amount_minor,
-            currency=line.currency,
-            balance_after=format_minor(line.balance_after_minor, line.currency),
-            balance_after_minor=line.balance_after_minor,
-            counterparty_account_id=line.counterparty_account_id,
-            description=description,
-            created_at=line.created_at,
         )
-        for line, kind, description in rows[:limit]
-    ]
+        items.append(
+            TransactionPublic(
+                id=line.id,
+                entry_id=line.entry_id,
+                kind=view.kind,
+                direction="credit" if line.amount_minor > 0 else "debit",
+                amount=format_minor(abs(line.amount_minor), line.currency),
+                amount_minor=line.amount_minor,
+                currency=line.currency,
+                balance_after=format_minor(line.balance_after_minor, line.currency),
+                balance_after_minor=line.balance_after_minor,
+                counterparty_account_id=line.counterparty_account_id,
+                description=view.description,
+                reference_kind=view.reference_kind,
+                reference_id=view.reference_id,
+                created_at=line.created_at,
+            )
+        )
     next_cursor = encode_seq(items[-1].id) if len(rows) > limit else None
     return TransactionPage(items=items, next_cursor=next_cursor)
 

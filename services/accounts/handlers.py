@@ -27,6 +27,7 @@ from shared.kafka.consumer import Handler, bind_handlers_with_sender
 from shared.kafka.messaging import UnitOfWork
 from shared.kafka.signing import UntrustedSender
 from shared.sandbox import DEMO_CUSTOMERS
+from shared.schemas.statements import LineKind, ReferenceKind
 
 CASH_IN = "internal:cash-in"
 
@@ -166,7 +167,9 @@ async def capture_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CaptureH
             )
         )
         return
-    entry_id = _post(ctx, ledger, posting, accounts, "capture", cmd.hold_id, cmd.description or hold.reference)
+    entry_id = _post(
+        ctx, ledger, posting, accounts, "capture", cmd.hold_id, cmd.description or hold.reference, cmd.statement
+    )
     captured = hold.amount_minor - released
     if hold.counts_toward_limit:
         await store.add_outflow(ledger, hold.customer_id, ctx.clock.bank_day(), captured)
@@ -183,6 +186,7 @@ def _post(
     kind: str,
     reference: str,
     description: str,
+    statement: ev.StatementText | None = None,
 ) -> str:
     """Record a posting as a journal entry of the command `kind` with business id
     `reference`, carrying the correlation id of the request behind it; its entry id."""
@@ -198,6 +202,7 @@ def _post(
         description=description,
         correlation_id=cause.correlation_id if cause else None,
         now=ctx.clock.now(),
+        statement=statement,
     )
     return entry_id
 
@@ -259,7 +264,9 @@ async def _credit(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CreditAccount
             ),
         )
         return
-    entry_id = _post(ctx, ledger, posting, accounts, "credit", cmd.credit_id, cmd.description or "credit")
+    entry_id = _post(
+        ctx, ledger, posting, accounts, "credit", cmd.credit_id, cmd.description or "credit", cmd.statement
+    )
     _remember(
         ctx,
         ledger,
@@ -314,7 +321,9 @@ async def transfer_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Transf
             ),
         )
         return
-    entry_id = _post(ctx, ledger, posting, accounts, "transfer", cmd.transfer_id, cmd.description or "transfer")
+    entry_id = _post(
+        ctx, ledger, posting, accounts, "transfer", cmd.transfer_id, cmd.description or "transfer", cmd.statement
+    )
     if cmd.counts_toward_limit and source.customer_id != target.customer_id:
         await store.add_outflow(ledger, source.customer_id, ctx.clock.bank_day(), cmd.amount_minor)
     _remember(ctx, ledger, "transfer", cmd.transfer_id, _transferred(cmd, entry_id))
@@ -485,6 +494,14 @@ async def seed(ctx: Context, uow: UnitOfWork, *, demo: bool) -> None:
                         source_account_id=CASH_IN,
                         amount_minor=acc.opening_minor,
                         description="Opening balance",
+                        statement=ev.StatementText(
+                            reference_kind=ReferenceKind.OPENING,
+                            reference_id=acc.id,
+                            debit_kind=LineKind.OPENING_BALANCE,
+                            debit_description=f"Opening balance of {acc.id}",
+                            credit_kind=LineKind.OPENING_BALANCE,
+                            credit_description="Opening balance",
+                        ),
                     ),
                 )
     await ledger.write()

@@ -31,6 +31,7 @@ from sqlalchemy.sql.expression import Executable
 
 from services.accounts import domain
 from shared.db import UtcDateTime, naming_metadata, table_of
+from shared.events.accounts import StatementText
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork, messaging_tables
 from shared.migrations import Migrations
@@ -103,6 +104,10 @@ class JournalEntry(Base):
     description: Mapped[str] = mapped_column(String(200), default="")
     correlation_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The business object behind the entry (shared/schemas/statements.py); NULL on entries
+    # posted before commands said it: services/accounts/statements.py derives one.
+    reference_kind: Mapped[str | None] = mapped_column(String(20))
+    reference_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class JournalLine(Base):
@@ -117,6 +122,9 @@ class JournalLine(Base):
     currency: Mapped[str] = mapped_column(String(3))
     balance_after_minor: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # How this side reads on its statement; NULL on older lines (the entry's description).
+    kind: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(String(200))
 
 
 class CommandOutcome(Base):
@@ -536,8 +544,10 @@ def post(
     description: str,
     correlation_id: str | None,
     now: datetime,
+    statement: StatementText | None = None,
 ) -> None:
-    """Record a journal entry and its lines, and the accounts' new balances, for the batch's write."""
+    """Record a journal entry and its lines, and the accounts' new balances, for the batch's
+    write. With `statement`, each line carries its side's kind and description."""
     batch.entries.append(
         {
             "id": entry_id,
@@ -546,11 +556,20 @@ def post(
             "description": description[:200],
             "correlation_id": correlation_id,
             "created_at": now,
+            "reference_kind": statement.reference_kind.value if statement else None,
+            "reference_id": statement.reference_id if statement else None,
         }
     )
     ids = [line.account_id for line in posting.lines]
     for i, line in enumerate(posting.lines):
         counterparty = ids[1 - i] if len(ids) == 2 else None
+        side: tuple[str | None, str | None] = (None, None)
+        if statement is not None:
+            side = (
+                (statement.debit_kind.value, statement.debit_description[:200])
+                if line.amount_minor < 0
+                else (statement.credit_kind.value, statement.credit_description[:200])
+            )
         batch.lines.append(
             {
                 "entry_id": entry_id,
@@ -560,6 +579,8 @@ def post(
                 "currency": line.currency,
                 "balance_after_minor": accounts[line.account_id].balance_minor,
                 "created_at": now,
+                "kind": side[0],
+                "description": side[1],
             }
         )
     save_accounts(batch, [accounts[i] for i in dict.fromkeys(ids)])

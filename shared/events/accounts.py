@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.envelope import Message
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS
+from shared.schemas.statements import LineKind, ReferenceKind
 
 RejectionReason = Literal[
     "insufficient_funds",
@@ -48,6 +49,28 @@ class AccountEvent(Message):
         return self.account_id
 
 
+class StatementText(BaseModel):
+    """How a posting reads on each side's statement: the debited account's line (money
+    out) and the credited one's (money in), and the business object behind both. A
+    command without it (sent before it existed) posts its one `description` on both
+    sides, and accounts derives a kind for it (services/accounts/statements.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reference_kind: ReferenceKind
+    reference_id: str = Id
+    debit_kind: LineKind
+    debit_description: str = Field(max_length=200)
+    credit_kind: LineKind
+    credit_description: str = Field(max_length=200)
+
+
+STATEMENT = Field(
+    default=None,
+    description="Each side's statement line and the business object behind it (since version 2).",
+)
+
+
 # --- commands -------------------------------------------------------------------------
 
 
@@ -81,27 +104,32 @@ class CaptureHold(AccountCommand):
     """Turn a hold into a posting into `target_account_id`; an unused rest is released."""
 
     TYPE = "accounts.CaptureHold"
+    VERSION = 2
     hold_id: str = Id
     target_account_id: str = Id
     amount_minor: int | None = Field(default=None, gt=0, description="Defaults to the whole hold.")
     description: str = ""
+    statement: StatementText | None = STATEMENT
 
 
 class CreditAccount(AccountCommand):
     """Credit `account_id` from an internal account (cash-in, claims, proceeds)."""
 
     TYPE = "accounts.CreditAccount"
+    VERSION = 2
     credit_id: str = Id
     source_account_id: str = Id
     amount_minor: int = Amount
     currency: str = "CNY"
     description: str = ""
+    statement: StatementText | None = STATEMENT
 
 
 class TransferFunds(AccountCommand):
     """Move money from `account_id` to `to_account_id` in one posting."""
 
     TYPE = "accounts.TransferFunds"
+    VERSION = 2
     # Only the bank-securities transfers between a customer's own accounts use it.
     SENDERS = frozenset({"securities"})
     transfer_id: str = Id
@@ -109,6 +137,7 @@ class TransferFunds(AccountCommand):
     amount_minor: int = Amount
     currency: str = "CNY"
     description: str = ""
+    statement: StatementText | None = STATEMENT
     counts_toward_limit: bool = True
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import format_minor
+from shared.schemas.statements import LineKind, ReferenceKind
 
 
 class CustomerCreate(BaseModel):
@@ -96,7 +97,7 @@ class AccountList(BaseModel):
 TRANSACTION_EXAMPLE: dict[str, Any] = {
     "id": 1042,
     "entry_id": "c41f7a90-5d2e-4b8a-9f13-6e0d2b7c8a55",
-    "kind": "transfer",
+    "kind": "transfer_out",
     "direction": "debit",
     "amount": "88.00",
     "amount_minor": -8800,
@@ -104,9 +105,22 @@ TRANSACTION_EXAMPLE: dict[str, Any] = {
     "balance_after": "49912.00",
     "balance_after_minor": 4991200,
     "counterparty_account_id": "5a0e1d3c-0000-4000-8000-000000000201",
-    "description": "dinner",
+    "description": "Transfer to *i: dinner",
+    "reference_kind": "payment",
+    "reference_id": "7d3f9b12-0000-4000-8000-000000000301",
     "created_at": "2025-06-02T09:30:01Z",
 }
+
+LINE_KIND_DOC = (
+    "What the line is, from this account's side: "
+    + ", ".join(f"`{k.value}`" for k in LineKind)
+    + ". `other`: a line from before kinds were recorded that no rule recognises."
+)
+REFERENCE_KIND_DOC = (
+    "The business object behind the line, whose id is `reference_id`: "
+    + ", ".join(f"`{k.value}`" for k in ReferenceKind)
+    + ". Null when the line predates references and its text names none."
+)
 
 
 class TransactionPublic(BaseModel):
@@ -114,7 +128,7 @@ class TransactionPublic(BaseModel):
 
     id: int
     entry_id: str
-    kind: str
+    kind: LineKind = Field(description=LINE_KIND_DOC)
     direction: Literal["credit", "debit"]
     amount: str
     amount_minor: int = Field(description="Signed: positive credits the account")
@@ -122,7 +136,9 @@ class TransactionPublic(BaseModel):
     balance_after: str
     balance_after_minor: int
     counterparty_account_id: str | None
-    description: str
+    description: str = Field(description="The line as a person reads it, e.g. `Transfer from *g: lunch`")
+    reference_kind: ReferenceKind | None = Field(default=None, description=REFERENCE_KIND_DOC)
+    reference_id: str | None = Field(default=None, description="The id of the payment, deposit, order ... behind it")
     created_at: datetime
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from shared.events import accounts as ev
 from shared.events.envelope import Envelope
+from shared.schemas.statements import LineKind, ReferenceKind
 from tests.integration.harness import CASH_IN, Bank
 
 pytestmark = pytest.mark.broker
@@ -189,13 +190,13 @@ async def test_a_burst_on_one_account_writes_what_the_commands_one_by_one_would(
     over = await bank.command(ev.ReserveFunds(account_id=payer, hold_id=new_id("hold"), amount_minor=1))
     assert (fits.type, over.type) == (ev.FundsReserved.TYPE, ev.ReservationRejected.TYPE)
     lines = list(reversed(await bank.statement(payer)))
-    assert [(line["kind"], line["amount_minor"], line["balance_after_minor"]) for line in lines] == [
+    assert [(line["direction"], line["amount_minor"], line["balance_after_minor"]) for line in lines] == [
         ("credit", 20_000_00, 20_000_00),
-        ("transfer", -2_000_00, 18_000_00),
-        ("capture", -600_00, 17_400_00),
-        ("capture", -5_000_00, 12_400_00),
+        ("debit", -2_000_00, 18_000_00),
+        ("debit", -600_00, 17_400_00),
+        ("debit", -5_000_00, 12_400_00),
         ("credit", 100_00, 12_500_00),
-        ("transfer", -400_00, 12_100_00),
+        ("debit", -400_00, 12_100_00),
     ]
     assert [line["amount_minor"] for line in reversed(await bank.statement(payee))] == [
         2_000_00,
@@ -247,7 +248,8 @@ async def test_full_capture_posts_the_hold_into_another_account(bank: Bank) -> N
     assert reply.data["target_account_id"] == payee
     assert await bank.balances(payer, payee) == [(700_00, 0), (300_00, 0)]
     [line] = await bank.statement(payee)
-    assert (line["kind"], line["direction"], line["amount_minor"]) == ("capture", "credit", 300_00)
+    # A command without statement text (version 1) posts its description on both sides.
+    assert (line["kind"], line["direction"], line["amount_minor"]) == ("other", "credit", 300_00)
     assert line["entry_id"] == reply.data["entry_id"]
     assert line["counterparty_account_id"] == payer
     assert line["description"] == "coffee"
@@ -412,3 +414,60 @@ async def test_unknown_account_is_rejected_as_account_not_found(bank: Bank, case
     assert reply.data["reason"] == "account_not_found"
     assert unknown in reply.data["detail"]
     assert await bank.balances(known) == [(100_00, 0)]
+
+
+async def test_a_capture_with_statement_text_reads_from_each_side(bank: Bank) -> None:
+    _, payer = await bank.funded_account(1_000_00)
+    _, payee = await bank.funded_account(0)
+    hold_id = new_id("hold")
+    await bank.command(ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=88_00))
+    text = ev.StatementText(
+        reference_kind=ReferenceKind.PAYMENT,
+        reference_id="pay-1",
+        debit_kind=LineKind.TRANSFER_OUT,
+        debit_description="Transfer to *i: lunch",
+        credit_kind=LineKind.TRANSFER_IN,
+        credit_description="Transfer from *g: lunch",
+    )
+
+    reply = await bank.command(
+        ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee, description="x", statement=text)
+    )
+
+    assert reply.type == ev.HoldCaptured.TYPE
+    [paid] = [line for line in await bank.statement(payer) if line["entry_id"] == reply.data["entry_id"]]
+    [received] = await bank.statement(payee)
+    seen = [
+        (line["kind"], line["description"], line["reference_kind"], line["reference_id"]) for line in (paid, received)
+    ]
+    assert seen == [
+        ("transfer_out", "Transfer to *i: lunch", "payment", "pay-1"),
+        ("transfer_in", "Transfer from *g: lunch", "payment", "pay-1"),
+    ]
+
+
+async def test_a_credit_with_statement_text_names_its_deposit(bank: Bank) -> None:
+    _, account = await bank.funded_account(0)
+    text = ev.StatementText(
+        reference_kind=ReferenceKind.DEPOSIT,
+        reference_id="dep-1",
+        debit_kind=LineKind.DEPOSIT,
+        debit_description=f"Sandbox deposit to {account}",
+        credit_kind=LineKind.DEPOSIT,
+        credit_description="Sandbox deposit",
+    )
+
+    reply = await bank.command(
+        ev.CreditAccount(
+            account_id=account, credit_id=new_id("cr"), source_account_id=CASH_IN, amount_minor=5_00, statement=text
+        )
+    )
+
+    assert reply.type == ev.AccountCredited.TYPE
+    [line] = [line for line in await bank.statement(account) if line["entry_id"] == reply.data["entry_id"]]
+    assert (line["kind"], line["description"], line["reference_kind"], line["reference_id"]) == (
+        "deposit",
+        "Sandbox deposit",
+        "deposit",
+        "dep-1",
+    )
