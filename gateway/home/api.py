@@ -83,7 +83,7 @@ def _build(body: Any, make: Callable[[Any], Any]) -> Any:
 @router.get("/home", response_model=HomePublic)
 async def home(principal: Customer, gw: GatewayDep, sessions: SessionsDep) -> HomePublic:
     """Everything the home screen shows, in one call: accounts with balances, the
-    portfolio's value, active policies, open claims, the last payments and the unread
+    portfolio's value, active policies, open claims, the last payments made and received, and the unread
     notification count. The services are asked in parallel; one that does not answer
     within 1.5 s (or errs) leaves its parts null and is listed in `missing`: still a 200."""
     timeout = gw.settings.gateway.home_timeout_s

@@ -97,7 +97,9 @@ class HomePublic(BaseModel):
     portfolio: PortfolioSummary | None = Field(description="Market value of the securities held, at last prices")
     active_policies: list[PolicySummary] | None
     open_claims: list[ClaimSummary] | None
-    recent_activity: list[PaymentPublic] | None = Field(description=f"The last {RECENT} payments")
+    recent_activity: list[PaymentPublic] | None = Field(
+        description=f"The last {RECENT} payments, made (`direction: outgoing`) and received (`incoming`)"
+    )
     unread_notifications: int
     missing: list[Service] = Field(
         description="Services that did not answer in time (or erred): the parts they feed are null"

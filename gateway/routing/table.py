@@ -30,11 +30,13 @@ from shared.schemas.insurance import (
     ProductPublic,
 )
 from shared.schemas.payments import (
+    DIRECTION_QUERY_DOC,
     BillCreate,
     BillerList,
     DepositCreate,
     DepositPublic,
     MerchantList,
+    PaymentDirection,
     PaymentPage,
     PaymentPublic,
     QrCreate,
@@ -171,8 +173,12 @@ PAYMENTS_ROUTES = (
         name="list_payments",
         response=PaymentPage,
         problems=PAYMENT_PROBLEMS,
-        query=page(100, 20, 200),
-        doc="The customer's payments, newest first; follow `next_cursor`.",
+        query={
+            "direction": (Annotated[PaymentDirection | None, Query(description=DIRECTION_QUERY_DOC)], None),
+            **page(100, 20, 200),
+        },
+        doc="The customer's payments, newest first: those you made, and the completed transfers paid to you "
+        "(`direction: incoming`, without the payer's account); follow `next_cursor`.",
     ),
     payments(
         "GET",
@@ -180,7 +186,8 @@ PAYMENTS_ROUTES = (
         name="get_payment",
         response=PaymentPublic,
         problems=PAYMENT_PROBLEMS,
-        doc="One payment: `status` is pending, completed or failed (with `reason`).",
+        doc="One payment: `status` is pending, completed or failed (with `reason`). The payee of a completed "
+        "transfer opens it too (the id its `payment_received` notification names), in its incoming view.",
     ),
     payments(
         "GET",

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Response
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from services.payments import domain, handlers, store
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterDep
@@ -28,6 +28,7 @@ from shared.runtime import Runtime
 from shared.saga.model import COMPLETED, FAILED
 from shared.schemas.accounts import AccountDirectoryEntry
 from shared.schemas.payments import (
+    DIRECTION_QUERY_DOC,
     BillCreate,
     BillerList,
     BillerPublic,
@@ -37,6 +38,7 @@ from shared.schemas.payments import (
     MerchantPublic,
     Payee,
     PayeeKnown,
+    PaymentDirection,
     PaymentPage,
     PaymentPublic,
     PaymentsSummary,
@@ -63,7 +65,11 @@ def shown_payee_account(p: domain.Payment) -> str | None:
     return p.payee_account_id
 
 
-def public(p: domain.Payment) -> PaymentPublic:
+def public(p: domain.Payment, viewer: str | None = None) -> PaymentPublic:
+    """The payment as `viewer` (a customer id) sees it: the payer all of it; the payee, of a
+    transfer that reached them, no payer account and no failure detail."""
+    if viewer is not None and viewer != p.customer_id and viewer == p.payee_customer_id:
+        return _incoming(p)
     payee_kind = {"transfer": "account", "bill": "biller", "qr": "merchant", "topup": "mobile"}[p.kind]
     return PaymentPublic(
         id=p.id,
@@ -73,7 +79,9 @@ def public(p: domain.Payment) -> PaymentPublic:
         amount=format_minor(p.amount_minor, p.currency),
         amount_minor=p.amount_minor,
         currency=p.currency,
+        direction="outgoing",
         payer_account_id=p.payer_account_id,
+        payer_label=p.payer_label,
         payee=Payee(
             kind=payee_kind,  # type: ignore[arg-type]
             label=p.payee_label,
@@ -88,6 +96,45 @@ def public(p: domain.Payment) -> PaymentPublic:
         completed_at=p.ended_at,
         links={"self": f"/v1/payments/{p.id}"},
     )
+
+
+def _incoming(p: domain.Payment) -> PaymentPublic:
+    return PaymentPublic(
+        id=p.id,
+        kind=p.kind,  # type: ignore[arg-type]
+        status=domain.public_status(p),  # type: ignore[arg-type]
+        stage=domain.stage(p),
+        amount=format_minor(p.amount_minor, p.currency),
+        amount_minor=p.amount_minor,
+        currency=p.currency,
+        direction="incoming",
+        payer_account_id=None,
+        payer_label=p.payer_label,
+        # The payee's own account and, for a transfer to their phone, their own number.
+        payee=Payee(kind="account", label=p.payee_label, account_id=p.payee_account_id, reference=p.reference),
+        note=p.note,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        completed_at=p.ended_at,
+        links={"self": f"/v1/payments/{p.id}"},
+    )
+
+
+def visible_to(customer_id: str, direction: str | None = None) -> Any:
+    """The payments a customer may see: those they made, and completed ones paid to them
+    (a payee learns of a payment when its money arrives, not of attempts that failed)."""
+    table = store.payment_table
+    outgoing = table.c.customer_id == customer_id
+    incoming = and_(
+        table.c.payee_customer_id == customer_id,
+        table.c.customer_id != customer_id,
+        table.c.outcome == COMPLETED,
+    )
+    if direction == "outgoing":
+        return outgoing
+    if direction == "incoming":
+        return incoming
+    return or_(outgoing, incoming)
 
 
 def _currency(currency: str) -> None:
@@ -152,6 +199,7 @@ class PaymentDeps:
             idempotency_key=self.key,
             payer_account_id=payer.id,
             payer_class=payer.kyc_class,
+            payer_label=payer.holder,
             payee_account_id=payee.account_id,
             payee_customer_id=payee.customer_id,
             payee_key=payee.key,
@@ -301,24 +349,34 @@ async def list_payments(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    direction: Annotated[PaymentDirection | None, Query(description=DIRECTION_QUERY_DOC)] = None,
 ) -> PaymentPage:
-    """The customer's payments, newest first."""
+    """The customer's payments, newest first: the ones they made, in any status, and the
+    completed transfers paid to them (`direction: incoming`, without the payer's account)."""
     table = store.payment_table
-    query = select(table).where(table.c.customer_id == principal.customer_id)
+    query = select(table).where(visible_to(principal.customer_id, direction))
     async with runtime.db.read() as session:
         found = (await session.execute(newest_first(query, table.c, cursor or None, limit))).mappings().all()
     rows = [store.payment_of(r) for r in found]
-    return PaymentPage(items=[public(p) for p in rows[:limit]], next_cursor=next_keyset(rows, limit))
+    return PaymentPage(
+        items=[public(p, principal.customer_id) for p in rows[:limit]], next_cursor=next_keyset(rows, limit)
+    )
 
 
 @router.get("/payments/{payment_id}", response_model=PaymentPublic, responses={404: PROBLEM})
 async def get_payment(payment_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> PaymentPublic:
-    """One payment with its status, stage and (if failed) the reason."""
+    """One payment with its status, stage and (if failed) the reason. The payee of a
+    completed transfer opens it too (the id a `payment_received` notification names), in
+    its incoming view: who paid by masked name and their note, not the payer's account."""
     async with runtime.db.read() as session:
         payment = await store.payment_by_id(session, payment_id)
-    if payment is None or payment.customer_id != principal.customer_id:
+    if payment is None:
         raise not_found("payment", payment_id)
-    return public(payment)
+    mine = payment.customer_id == principal.customer_id
+    paid_to_me = payment.payee_customer_id == principal.customer_id and payment.outcome == COMPLETED
+    if not (mine or paid_to_me):
+        raise not_found("payment", payment_id)
+    return public(payment, principal.customer_id)
 
 
 @router.get("/billers", response_model=BillerList)

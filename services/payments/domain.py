@@ -230,6 +230,8 @@ class Payment:
     currency: str
     reference: str = ""
     note: str = ""
+    # The payer's masked name, as the payee's statement and view show it ("" before it was kept).
+    payer_label: str = ""
     entry_id: str | None = None
     # The saga (shared.saga.model.Saga).
     step: str | None

@@ -31,6 +31,7 @@ from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
 from shared.saga.model import COMPLETED, FAILED, Decision, advance
 from shared.saga.store import correlated
+from shared.schemas.statements import LineKind, ReferenceKind
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Draft:
     currency: str = "CNY"
     reference: str = ""
     note: str = ""
+    payer_label: str = ""
 
 
 # --- commands a payment sends ------------------------------------------------------------
@@ -83,12 +85,43 @@ def _reserve(p: domain.Payment) -> acc.ReserveFunds:
     )
 
 
+def statement_text(p: domain.Payment) -> acc.StatementText:
+    """How the payment reads on the payer's statement (debit) and the payee's (credit)."""
+    note = f": {p.note}" if p.note else ""
+    payer = p.payer_label or "a Sandbank customer"
+    kind = Kind(p.kind)
+    if kind is Kind.TRANSFER:
+        debit = (LineKind.TRANSFER_OUT, f"Transfer to {p.payee_label}{note}")
+        credit = (LineKind.TRANSFER_IN, f"Transfer from {payer}{note}")
+    elif kind is Kind.BILL:
+        debit = (LineKind.BILL, f"Bill: {p.payee_label}, ref {p.reference}")
+        credit = (LineKind.BILL, f"Bill paid by {payer}, ref {p.reference}")
+    elif kind is Kind.QR:
+        ref = f", ref {p.reference}" if p.reference else ""
+        debit = (LineKind.QR_PAYMENT, f"QR payment: {p.payee_label}{ref}")
+        credit = (LineKind.QR_PAYMENT, f"QR payment from {payer}{ref}")
+    else:
+        debit = (LineKind.TOPUP, p.payee_label)  # "Mobile top-up +8613912345678"
+        credit = (LineKind.TOPUP, f"{p.payee_label} by {payer}")
+    return acc.StatementText(
+        reference_kind=ReferenceKind.PAYMENT,
+        reference_id=p.id,
+        debit_kind=debit[0],
+        debit_description=debit[1][:200],
+        credit_kind=credit[0],
+        credit_description=credit[1][:200],
+    )
+
+
 def _capture(p: domain.Payment) -> acc.CaptureHold:
+    text = statement_text(p)
     return acc.CaptureHold(
         account_id=p.payer_account_id,
         hold_id=p.id,
         target_account_id=p.payee_account_id,
-        description=f"{p.kind} to {p.payee_label}"[:200] + (f": {p.note}" if p.note else ""),
+        # For an accounts still on version 1, which posts this one text on both sides.
+        description=text.debit_description,
+        statement=text,
     )
 
 
@@ -111,6 +144,14 @@ def _credit(d: store.Deposit) -> acc.CreditAccount:
         amount_minor=d.amount_minor,
         currency=d.currency,
         description="Sandbox deposit",
+        statement=acc.StatementText(
+            reference_kind=ReferenceKind.DEPOSIT,
+            reference_id=d.id,
+            debit_kind=LineKind.DEPOSIT,
+            debit_description=f"Sandbox deposit to {d.account_id}",
+            credit_kind=LineKind.DEPOSIT,
+            credit_description="Sandbox deposit",
+        ),
     )
 
 
@@ -136,6 +177,7 @@ def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domai
         payee_label=draft.payee_label,
         reference=draft.reference,
         note=draft.note,
+        payer_label=draft.payer_label,
         amount_minor=draft.amount_minor,
         currency=draft.currency,
         correlation_id=correlation_id,

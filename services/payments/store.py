@@ -52,6 +52,8 @@ class Payment(SagaColumns, Base):
         # gateway still finds the payment it already made.
         UniqueConstraint("customer_id", "idempotency_key", name="uq_payment_customer_id_idempotency_key"),
         Index("ix_payment_customer_id_created_at", "customer_id", "created_at"),
+        # The payee's incoming payments (GET /v1/payments?direction=incoming).
+        Index("ix_payment_payee_customer_id_created_at", "payee_customer_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -65,6 +67,7 @@ class Payment(SagaColumns, Base):
     payee_label: Mapped[str] = mapped_column(String(120))
     reference: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(String(140), default="")
+    payer_label: Mapped[str] = mapped_column(String(120), default="", server_default="")
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     entry_id: Mapped[str | None] = mapped_column(String(36))

@@ -100,7 +100,9 @@ PAYMENT_EXAMPLE: dict[str, Any] = {
     "amount": "88.00",
     "amount_minor": 8800,
     "currency": "CNY",
+    "direction": "outgoing",
     "payer_account_id": PAYER,
+    "payer_label": "*i",
     "payee": {"kind": "account", "label": "********g", "account_id": None, "reference": "+8613800000002"},
     "note": "dinner",
     "reason": None,
@@ -110,6 +112,10 @@ PAYMENT_EXAMPLE: dict[str, Any] = {
     "completed_at": "2025-06-02T09:30:01Z",
     "links": {"self": "/v1/payments/e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88"},
 }
+
+
+PaymentDirection = Literal["outgoing", "incoming"]
+DIRECTION_QUERY_DOC = "Only the payments you made (`outgoing`) or received (`incoming`); both without it"
 
 
 class PaymentPublic(BaseModel):
@@ -122,9 +128,16 @@ class PaymentPublic(BaseModel):
     amount: str
     amount_minor: int
     currency: str
-    payer_account_id: str
+    direction: PaymentDirection = Field(
+        description="`outgoing`: you paid it; `incoming`: it paid you (a transfer into your account, "
+        "shown once it has completed)"
+    )
+    payer_account_id: str | None = Field(description="Your account it was paid from; null on an incoming payment")
+    payer_label: str = Field(
+        default="", description="Who paid, by their masked name (empty on payments made before it was kept)"
+    )
     payee: Payee
-    note: str = ""
+    note: str = Field(default="", description="The payer's note to the payee: both see it")
     reason: str | None = Field(default=None, examples=["insufficient_funds"])
     detail: str | None = None
     created_at: datetime

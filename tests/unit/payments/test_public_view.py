@@ -9,6 +9,7 @@ import pytest
 
 from services.payments import domain
 from services.payments.api import public, shown_payee_account
+from services.payments.handlers import statement_text
 from shared.schemas.accounts import mask_name
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -44,6 +45,53 @@ def test_a_transfer_to_a_phone_shows_the_masked_name_and_the_number_only() -> No
     assert shown.payee.account_id is None and shown.payee.reference == "+8613800000002"
     assert shown.payee.label == "********g"
     assert PAYEE_ACCOUNT not in shown.model_dump_json() and PAYEE_CUSTOMER not in shown.model_dump_json()
+
+
+def test_the_payee_sees_who_paid_by_masked_name_and_not_the_payers_account() -> None:
+    paid = payment()
+    paid.payer_label, paid.note = mask_name("Li Wei"), "lunch"
+
+    shown = public(paid, PAYEE_CUSTOMER)
+
+    assert (shown.direction, shown.payer_account_id, shown.payer_label, shown.note) == (
+        "incoming",
+        None,
+        "*****i",
+        "lunch",
+    )
+    assert "5a0e1d3c-0000-4000-8000-000000000101" not in shown.model_dump_json()
+    assert public(paid, "payer").direction == "outgoing"
+
+
+@pytest.mark.parametrize(
+    ("kind", "reference", "debit", "credit"),
+    [
+        (
+            "transfer",
+            "",
+            ("transfer_out", "Transfer to ********g: lunch"),
+            ("transfer_in", "Transfer from *****i: lunch"),
+        ),
+        (
+            "bill",
+            "3100012345",
+            ("bill", "Bill: ********g, ref 3100012345"),
+            ("bill", "Bill paid by *****i, ref 3100012345"),
+        ),
+        ("qr", "", ("qr_payment", "QR payment: ********g"), ("qr_payment", "QR payment from *****i")),
+    ],
+)
+def test_each_side_of_a_payment_reads_its_own_statement_line(
+    kind: str, reference: str, debit: tuple[str, str], credit: tuple[str, str]
+) -> None:
+    paid = payment(kind, reference)
+    paid.payer_label, paid.note = mask_name("Li Wei"), "lunch" if kind == "transfer" else ""
+
+    text = statement_text(paid)
+
+    assert (text.reference_kind, text.reference_id) == ("payment", "p-1")
+    assert (text.debit_kind, text.debit_description) == debit
+    assert (text.credit_kind, text.credit_description) == credit
 
 
 def test_a_transfer_to_a_named_account_shows_that_account() -> None:
