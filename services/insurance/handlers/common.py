@@ -16,6 +16,7 @@ from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
 from shared.saga.model import Timeouts
+from shared.schemas.statements import LineKind, ReferenceKind
 
 PREMIUMS_ACCOUNT = "internal:insurance-premiums"
 CLAIMS_ACCOUNT = "internal:insurance-claims"
@@ -178,6 +179,25 @@ def start_saga(
     return saga
 
 
+def statement_text(saga: store.Saga) -> acc.StatementText:
+    """The saga's lines on the customer's statement and the insurer's, with the policy or the
+    claim they belong to."""
+    if saga.kind == SagaKind.PAYOUT and saga.claim_id:
+        kind, reference_kind, reference_id = LineKind.INSURANCE_CLAIM_PAYOUT, ReferenceKind.CLAIM, saga.claim_id
+    elif saga.kind == SagaKind.REFUND:
+        kind, reference_kind, reference_id = LineKind.INSURANCE_REFUND, ReferenceKind.POLICY, saga.policy_id
+    else:
+        kind, reference_kind, reference_id = LineKind.INSURANCE_PREMIUM, ReferenceKind.POLICY, saga.policy_id
+    return acc.StatementText(
+        reference_kind=reference_kind,
+        reference_id=reference_id,
+        debit_kind=kind,
+        debit_description=saga.description,
+        credit_kind=kind,
+        credit_description=saga.description,
+    )
+
+
 def command(saga: store.Saga, step: str) -> Message:
     """The command a saga's step sends to accounts (idempotent by the saga's id)."""
     if step == RESERVE:
@@ -195,6 +215,7 @@ def command(saga: store.Saga, step: str) -> Message:
             hold_id=saga.id,
             target_account_id=PREMIUMS_ACCOUNT,
             description=saga.description,
+            statement=statement_text(saga),
         )
     if step == RELEASE:
         return acc.ReleaseHold(account_id=saga.account_id, hold_id=saga.id)
@@ -207,5 +228,6 @@ def command(saga: store.Saga, step: str) -> Message:
             amount_minor=saga.amount_minor,
             currency=saga.currency,
             description=saga.description,
+            statement=statement_text(saga),
         )
     raise ValueError(f"the step {step!r} sends no command")

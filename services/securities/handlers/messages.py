@@ -12,6 +12,7 @@ from shared.clock import BANK_TZ
 from shared.events import Message
 from shared.events import accounts as acc
 from shared.events import securities as ev
+from shared.schemas.statements import LineKind, ReferenceKind
 
 
 def end_of_bank_day(day: date) -> datetime:
@@ -46,6 +47,7 @@ def step_command(order: store.Order, step: str) -> Message | None:
             target_account_id=SETTLEMENT,
             amount_minor=order.amount_minor,
             description=f"Buy {what}",
+            statement=_order_text(order, LineKind.SECURITIES_BUY, f"Buy {what}"),
         )
     return acc.CreditAccount(
         account_id=order.account_id,
@@ -53,11 +55,25 @@ def step_command(order: store.Order, step: str) -> Message | None:
         source_account_id=PROCEEDS,
         amount_minor=order.amount_minor,
         description=f"Sell {what}",
+        statement=_order_text(order, LineKind.SECURITIES_SELL, f"Sell {what}"),
+    )
+
+
+def _order_text(order: store.Order, kind: LineKind, description: str) -> acc.StatementText:
+    return acc.StatementText(
+        reference_kind=ReferenceKind.ORDER,
+        reference_id=order.id,
+        debit_kind=kind,
+        debit_description=description,
+        credit_kind=kind,
+        credit_description=description,
     )
 
 
 def transfer_command(transfer: store.BankTransfer) -> acc.TransferFunds:
-    label = "Bank to securities" if transfer.direction == "bank_to_securities" else "Securities to bank"
+    to_securities = transfer.direction == "bank_to_securities"
+    label = "Bank to securities" if to_securities else "Securities to bank"
+    source, target = ("bank", "securities") if to_securities else ("securities", "bank")
     return acc.TransferFunds(
         account_id=transfer.from_account_id,
         transfer_id=transfer_command_id(transfer.id),
@@ -65,6 +81,14 @@ def transfer_command(transfer: store.BankTransfer) -> acc.TransferFunds:
         amount_minor=transfer.amount_minor,
         currency=transfer.currency,
         description=f"{label} transfer",
+        statement=acc.StatementText(
+            reference_kind=ReferenceKind.BANK_TRANSFER,
+            reference_id=transfer.id,
+            debit_kind=LineKind.SECURITIES_TRANSFER,
+            debit_description=f"Transfer to your {target} account",
+            credit_kind=LineKind.SECURITIES_TRANSFER,
+            credit_description=f"Transfer from your {source} account",
+        ),
         counts_toward_limit=False,
     )
 

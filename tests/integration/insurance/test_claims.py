@@ -65,6 +65,12 @@ async def test_a_small_claim_is_approved_automatically_paid_and_closed(insurer: 
     assert story[4].data["automatic"] is True and story[4].data["credit_id"] == claim["payout"]["id"]
     statement = await insurer.bank.statement(who.account_id)
     assert statement[0]["counterparty_account_id"] == CLAIMS and statement[0]["amount_minor"] == 500_00
+    assert (statement[0]["kind"], statement[0]["reference_kind"], statement[0]["reference_id"]) == (
+        "insurance_claim_payout",
+        "claim",
+        claim["id"],
+    )
+    assert (statement[1]["kind"], statement[1]["reference_kind"]) == ("insurance_premium", "policy")
 
 
 async def test_a_large_claim_needs_two_different_adjusters(insurer: Insurer) -> None:

@@ -77,6 +77,12 @@ async def test_buy_fills_then_sells_next_day_for_the_proceeds(brokerage: Brokera
         (17_486_875, PROCEEDS),
         (-16_904_225, SETTLEMENT),
     ]
+    assert [
+        (line["kind"], line["description"][:5], line["reference_kind"], line["reference_id"]) for line in statement[:2]
+    ] == [
+        ("securities_sell", "Sell ", "order", sell["id"]),
+        ("securities_buy", "Buy 1", "order", buy["id"]),
+    ]
 
     for order, side in ((buy, "buy"), (sell, "sell")):
         await brokerage.event(order["id"], ev.OrderFilled.TYPE)
