@@ -309,7 +309,44 @@ class ScheduleRunPublic(BaseModel):
     detail: str | None
 
 
+SCHEDULE_EXAMPLE: dict[str, Any] = {
+    "id": "3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f601",
+    "status": "active",
+    "payer_account_id": PAYER,
+    "payee": {
+        "kind": "account",
+        "label": "Li *",
+        "account_id": "5a0e1d3c-0000-4000-8000-000000000201",
+        "reference": "",
+    },
+    "amount": "500.00",
+    "amount_minor": 50000,
+    "currency": "CNY",
+    "note": "rent",
+    "repeat": "monthly",
+    "first_run_on": "2026-11-30",
+    "end_on": None,
+    "count": 12,
+    "runs_made": 1,
+    "next_run_on": "2026-12-30",
+    "created_at": "2026-11-29T09:00:00+00:00",
+    "cancelled_at": None,
+    "runs": [
+        {
+            "run_on": "2026-11-30",
+            "status": "completed",
+            "payment_id": "9b2d7c1e-3a4f-4e5d-8c6b-7a8f9e0d1c2b",
+            "reason": None,
+            "detail": None,
+        }
+    ],
+    "links": {"self": "/v1/payments/schedules/3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f601"},
+}
+
+
 class SchedulePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SCHEDULE_EXAMPLE]})
+
     id: str
     status: Literal["active", "finished", "cancelled"]
     payer_account_id: str
@@ -331,5 +368,7 @@ class SchedulePublic(BaseModel):
 
 
 class SchedulePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SCHEDULE_EXAMPLE], "next_cursor": None}]})
+
     items: list[SchedulePublic]
     next_cursor: str | None
