@@ -325,7 +325,11 @@ class ScheduleRunner:
             )
         made = 0
         for schedule_id in due:
-            made += await self.catch_up(schedule_id, today)
+            try:
+                made += await self.catch_up(schedule_id, today)
+            except Exception:
+                # E.g. accounts did not answer: this schedule's run waits for the next look.
+                log.exception("schedule %s: its due run could not be made; trying again", schedule_id)
         return made
 
     async def catch_up(self, schedule_id: str, today: date) -> int:

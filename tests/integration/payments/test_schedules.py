@@ -4,6 +4,7 @@ clock to see the next ones."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -236,3 +237,23 @@ async def test_an_amount_that_would_need_a_one_time_code_cannot_be_scheduled(pay
         assert s["runs"][0]["status"] == "completed"
     finally:
         auth.stepup_amount_minor, auth.stepup_new_payee_minor = off
+
+
+async def test_runners_looking_at_once_make_each_run_one_payment(payments: Payments, clock: Clock) -> None:
+    payer = await payments.customer(100_00)
+    payee = await payments.customer()
+    first = today(clock) + timedelta(days=1)
+    body = {"payee_account_id": payee.account_id, "amount": "2.00", "first_run_on": str(first), "repeat": "daily"}
+    created = (await create(payments, payer, body)).json()
+    ours = runner(payments)
+    # Another process's runner over the same database, as a second payments replica would be.
+    other = ScheduleRunner(ours.ctx, ours.runtime, ours.starter, ours.directory)
+
+    clock.advance(timedelta(days=3))
+    await asyncio.gather(ours.tick(), other.tick(), ours.tick())
+    s = await runs_ended(payments, payer, created["id"], 3)
+
+    assert [r["run_on"] for r in s["runs"]] == [str(first + timedelta(days=n)) for n in (2, 1, 0)]
+    assert len({r["payment_id"] for r in s["runs"]}) == 3
+    assert len(await payments.listed(payer)) == 3
+    assert await payments.bank.balances(payer.account_id, payee.account_id) == [(94_00, 0), (6_00, 0)]
