@@ -257,3 +257,22 @@ async def test_runners_looking_at_once_make_each_run_one_payment(payments: Payme
     assert len({r["payment_id"] for r in s["runs"]}) == 3
     assert len(await payments.listed(payer)) == 3
     assert await payments.bank.balances(payer.account_id, payee.account_id) == [(94_00, 0), (6_00, 0)]
+
+
+async def test_a_one_off_transfer_to_a_phone_runs_once_and_shows_the_number(payments: Payments, clock: Clock) -> None:
+    payer = await payments.customer(50_00)
+    payee = await payments.customer()
+    body = {"payee_phone": payee.customer.phone, "amount": "20.00", "first_run_on": str(today(clock))}
+    created = (await create(payments, payer, body)).json()
+    assert created["payee"]["account_id"] is None
+    assert created["payee"]["reference"] == payee.customer.phone
+
+    s = await runs_ended(payments, payer, created["id"], 1)
+
+    assert (s["status"], s["repeat"], s["next_run_on"], s["runs"][0]["status"]) == (
+        "finished",
+        "none",
+        None,
+        "completed",
+    )
+    assert await payments.bank.balances(payer.account_id, payee.account_id) == [(30_00, 0), (20_00, 0)]
