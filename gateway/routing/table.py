@@ -40,6 +40,9 @@ from shared.schemas.payments import (
     PaymentPage,
     PaymentPublic,
     QrCreate,
+    ScheduleCreate,
+    SchedulePage,
+    SchedulePublic,
     TopupCreate,
     TransferCreate,
 )
@@ -552,4 +555,52 @@ DEPOSIT_ROUTES = (
     ),
 )
 
-ROUTES: tuple[PassThrough, ...] = ACCOUNTS_ROUTES + PAYMENTS_ROUTES + SECURITIES_ROUTES + INSURANCE_ROUTES
+# --- scheduled transfers and standing orders: payments' runner makes each run a payment ------
+
+schedules = partial(payments, response=SchedulePublic, problems=PAYMENT_PROBLEMS)
+
+SCHEDULE_ROUTES = (
+    schedules(
+        "POST",
+        "/v1/payments/schedules",
+        name="create_schedule",
+        body=ScheduleCreate,
+        status=201,
+        idempotent=True,
+        doc="""Schedule a transfer to an account (by `payee_account_id` or `payee_phone`) on a later
+        bank day (Beijing time, on the sandbox clock): once (`repeat: none`) or as a standing
+        order, `daily`, `weekly` or `monthly` (the first run's day of the month, or the
+        month's last day when it is shorter), until `end_on` (the last day it may run) or for
+        `count` runs. Each run is an ordinary payment, notified like any other; a run that
+        fails (e.g. insufficient funds) is recorded with its reason and the order carries on.
+        Runs missed while the clock jumped are each made once, oldest first.
+
+        Requires an `Idempotency-Key` header. Limited to amounts that need no one-time code:
+        above the step-up thresholds the answer is 422 `schedule-needs-step-up`.""",
+    ),
+    schedules(
+        "GET",
+        "/v1/payments/schedules",
+        name="list_schedules",
+        response=SchedulePage,
+        query=page(100, 20, 200),
+        doc="The customer's scheduled transfers and standing orders, newest first; follow `next_cursor`.",
+    ),
+    schedules(
+        "GET",
+        "/v1/payments/schedules/{schedule_id}",
+        name="get_schedule",
+        doc="One schedule: `next_run_on` and its runs, newest first, each with the payment it made.",
+    ),
+    schedules(
+        "DELETE",
+        "/v1/payments/schedules/{schedule_id}",
+        name="cancel_schedule",
+        doc="Cancel a schedule: no further runs are made. Another customer's schedule answers 404.",
+    ),
+)
+
+# Schedules before payments: `/v1/payments/schedules` is not a payment's id.
+ROUTES: tuple[PassThrough, ...] = (
+    ACCOUNTS_ROUTES + SCHEDULE_ROUTES + PAYMENTS_ROUTES + SECURITIES_ROUTES + INSURANCE_ROUTES
+)

@@ -8,14 +8,14 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.payments import api, domain, handlers, store
+from services.payments import api, domain, handlers, schedules, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.handlers import Context, Starter
 from services.payments.settings import Settings, from_environment
 from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.runtime import Runtime
+from shared.runtime import Runtime, every
 from shared.saga.model import Timeouts
 from shared.saga.store import SagaTable, sweep_sagas
 from shared.web import build_app, serve
@@ -62,18 +62,23 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     starter = Starter(ctx, runtime.unit_of_work, spawn=runtime.own)
     runtime.on_stop("payment starter", starter.close)
+    # Half a second on the sandbox clock: a test that moves the clock sees the runs at once.
+    runner = schedules.ScheduleRunner(ctx, runtime, starter, accounts)
+    runtime.background.append(every(0.5, "scheduled transfers", runner.tick))
     app = build_app(
         runtime,
         title="Sandbank payments",
         description="Transfers, bills, merchant QR, top-ups and sandbox deposits. Each payment is a saga over "
         "`accounts.commands`: hold the funds, decide risk, capture into the payee or release.",
-        routers=api.routers,
+        # Before api's routes, so /v1/payments/schedules is not read as a payment's id.
+        routers=[*schedules.routers, *api.routers],
         error_statuses=api.ERROR_STATUSES,
     )
     app.state.ctx = ctx
     app.state.starter = starter
     app.state.accounts = accounts
     app.state.sweeper = sweeper
+    app.state.schedules = runner
     return app
 
 

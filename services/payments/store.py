@@ -6,13 +6,16 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Date,
+    ForeignKey,
     Index,
+    Integer,
     RowMapping,
     String,
     UniqueConstraint,
@@ -26,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.payments import domain
-from shared.db import naming_metadata, table_of
+from shared.db import UtcDateTime, naming_metadata, table_of
 from shared.events import Message
 from shared.events import accounts as acc
 from shared.kafka.consumer import Batch
@@ -264,3 +267,58 @@ class SagaBatch(Batch):
                 - bisect.bisect_left(times, p.created_at - self.velocity_window),
                 paid_before=(p.customer_id, p.payee_key) in self.known,
             )
+
+
+# --- scheduled transfers and standing orders -------------------------------------------------
+
+
+class Schedule(Base):
+    """A transfer the customer set up to run later, once or repeating (a standing order):
+    the runner starts an ordinary payment on each run's bank day (`services/payments/schedules.py`)."""
+
+    __tablename__ = "payment_schedule"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "idempotency_key", name="uq_payment_schedule_customer_id_idempotency_key"),
+        Index("ix_payment_schedule_customer_id_created_at", "customer_id", "created_at"),
+        Index("ix_payment_schedule_status_next_run_on", "status", "next_run_on"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    payer_account_id: Mapped[str] = mapped_column(String(64))
+    payee_account_id: Mapped[str] = mapped_column(String(64))
+    payee_customer_id: Mapped[str | None] = mapped_column(String(36))
+    payee_key: Mapped[str] = mapped_column(String(120))
+    payee_label: Mapped[str] = mapped_column(String(120))
+    # The payee's phone when the customer named them by it (the account is then not shown).
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    note: Mapped[str] = mapped_column(String(140), default="")
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    repeat: Mapped[str] = mapped_column(String(10))
+    first_run_on: Mapped[date] = mapped_column(Date)
+    end_on: Mapped[date | None] = mapped_column(Date)
+    count: Mapped[int | None] = mapped_column(Integer)
+    runs_made: Mapped[int] = mapped_column(Integer, default=0)
+    # The bank day of the next run; None once the schedule is finished or cancelled.
+    next_run_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))  # active | finished | cancelled
+    correlation_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ScheduleRun(Base):
+    """One run of a schedule: the payment it started, or why none was started. One row per
+    schedule and bank day, so a run is made once however often the runner looks."""
+
+    __tablename__ = "payment_schedule_run"
+
+    schedule_id: Mapped[str] = mapped_column(String(36), ForeignKey("payment_schedule.id"), primary_key=True)
+    run_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    payment_id: Mapped[str | None] = mapped_column(String(36))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

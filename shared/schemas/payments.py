@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -271,3 +271,117 @@ class PayeeKnown(BaseModel):
     """Whether a customer has completed a payment to a payee (internal)."""
 
     known: bool
+
+
+# --- scheduled transfers and standing orders ------------------------------------------------
+
+RepeatName = Literal["none", "daily", "weekly", "monthly"]
+
+
+class ScheduleCreate(BaseModel):
+    """A transfer to run on a later bank day (Beijing time, on the sandbox clock), once
+    (`repeat: none`) or as a standing order until `end_on` (the last day it may run) or
+    for `count` runs."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "payer_account_id": PAYER,
+                    "payee_account_id": "5a0e1d3c-0000-4000-8000-000000000201",
+                    "amount": "500.00",
+                    "note": "rent",
+                    "first_run_on": "2026-12-01",
+                    "repeat": "monthly",
+                    "count": 12,
+                }
+            ]
+        },
+    )
+    payer_account_id: AccountId
+    payee_account_id: AccountId | None = None
+    payee_phone: str | None = Field(default=None, max_length=30)
+    amount: AmountIn
+    currency: str = Field(default="CNY", max_length=3)
+    note: str = Field(default="", max_length=140)
+    first_run_on: date
+    repeat: RepeatName = "none"
+    end_on: date | None = None
+    count: int | None = Field(default=None, ge=1, le=1000)
+
+
+class ScheduleRunPublic(BaseModel):
+    """One run: the payment it started (with that payment's status), or `failed` with the
+    reason when no payment could be started."""
+
+    run_on: date
+    status: Literal["pending", "completed", "failed"]
+    payment_id: str | None
+    reason: str | None
+    detail: str | None
+
+
+SCHEDULE_EXAMPLE: dict[str, Any] = {
+    "id": "3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f601",
+    "status": "active",
+    "payer_account_id": PAYER,
+    "payee": {
+        "kind": "account",
+        "label": "Li *",
+        "account_id": "5a0e1d3c-0000-4000-8000-000000000201",
+        "reference": "",
+    },
+    "amount": "500.00",
+    "amount_minor": 50000,
+    "currency": "CNY",
+    "note": "rent",
+    "repeat": "monthly",
+    "first_run_on": "2026-11-30",
+    "end_on": None,
+    "count": 12,
+    "runs_made": 1,
+    "next_run_on": "2026-12-30",
+    "created_at": "2026-11-29T09:00:00+00:00",
+    "cancelled_at": None,
+    "runs": [
+        {
+            "run_on": "2026-11-30",
+            "status": "completed",
+            "payment_id": "9b2d7c1e-3a4f-4e5d-8c6b-7a8f9e0d1c2b",
+            "reason": None,
+            "detail": None,
+        }
+    ],
+    "links": {"self": "/v1/payments/schedules/3f1c2b4a-5d6e-4f70-8a91-b2c3d4e5f601"},
+}
+
+
+class SchedulePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SCHEDULE_EXAMPLE]})
+
+    id: str
+    status: Literal["active", "finished", "cancelled"]
+    payer_account_id: str
+    payee: Payee
+    amount: str
+    amount_minor: int
+    currency: str
+    note: str
+    repeat: RepeatName
+    first_run_on: date
+    end_on: date | None
+    count: int | None
+    runs_made: int
+    next_run_on: date | None
+    created_at: datetime
+    cancelled_at: datetime | None
+    runs: list[ScheduleRunPublic] = Field(default_factory=list, description="Newest first (up to 100)")
+    links: dict[str, str]
+
+
+class SchedulePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SCHEDULE_EXAMPLE], "next_cursor": None}]})
+
+    items: list[SchedulePublic]
+    next_cursor: str | None
