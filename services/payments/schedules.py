@@ -400,6 +400,7 @@ class ScheduleRunner:
             idempotency_key=run_key(s.id, run_on),
             payer_account_id=payer.id,
             payer_class=payer.kyc_class,
+            payer_label=payer.holder,
             payee_account_id=s.payee_account_id,
             payee_customer_id=s.payee_customer_id,
             payee_key=s.payee_key,

@@ -1,7 +1,7 @@
 """scheduled transfers and standing orders
 
 Revision ID: e744d6a8e2bc
-Revises: a4a238ec2091
+Revises: c12ff1a4f1bc
 Create Date: 2026-11-30 12:40:38.464130
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e744d6a8e2bc"
-down_revision: str | Sequence[str] | None = "a4a238ec2091"
+down_revision: str | Sequence[str] | None = "c12ff1a4f1bc"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
