@@ -8,7 +8,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.payments import api, domain, handlers, store
+from services.payments import api, api_payees, domain, handlers, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.handlers import Context, Starter
 from services.payments.settings import Settings, from_environment
@@ -67,13 +67,15 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         title="Sandbank payments",
         description="Transfers, bills, merchant QR, top-ups and sandbox deposits. Each payment is a saga over "
         "`accounts.commands`: hold the funds, decide risk, capture into the payee or release.",
-        routers=api.routers,
+        # Before api's: /v1/payments/limits is not a payment id.
+        routers=[*api_payees.routers, *api.routers],
         error_statuses=api.ERROR_STATUSES,
     )
     app.state.ctx = ctx
     app.state.starter = starter
     app.state.accounts = accounts
     app.state.sweeper = sweeper
+    app.state.lookups = domain.LookupAllowance(settings.payments.lookup_burst, settings.payments.lookup_per_minute)
     return app
 
 

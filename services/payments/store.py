@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.payments import domain
-from shared.db import naming_metadata, table_of
+from shared.db import UtcDateTime, naming_metadata, table_of
 from shared.events import Message
 from shared.events import accounts as acc
 from shared.kafka.consumer import Batch
@@ -261,3 +261,36 @@ class SagaBatch(Batch):
                 - bisect.bisect_left(times, p.created_at - self.velocity_window),
                 paid_before=(p.customer_id, p.payee_key) in self.known,
             )
+
+
+# --- saved payees: a customer's address book ------------------------------------------------
+
+
+class SavedPayee(Base):
+    """A payee a customer saved under a nickname: an account or a phone number, checked
+    with accounts when saved; `name` is the holder's masked name as it was then."""
+
+    __tablename__ = "saved_payee"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "payee_ref", name="uq_saved_payee_customer_id_payee_ref"),
+        Index("ix_saved_payee_customer_id_created_at", "customer_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    nickname: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    payee_ref: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+saved_payee_table = table_of(SavedPayee)
+
+
+async def saved_payee_of(session: AsyncSession, customer_id: str, payee_id: str) -> SavedPayee | None:
+    """The customer's saved payee; another customer's is None, as a missing one."""
+    found = await session.get(SavedPayee, payee_id)
+    return found if found is not None and found.customer_id == customer_id else None
