@@ -74,7 +74,7 @@ async def _payee_phone(directory: AccountsClient, phone: str) -> tuple[str, str]
     """(payee key, masked name) of the customer a transfer to `phone` pays."""
     customer = await directory.by_phone(phone)
     if customer is None or customer.default_account_id is None:
-        raise Problem(404, "not-found", "no Sandbank customer with a checking account has this phone number")
+        raise Problem(404, "not-found", "no payee has this phone number: no Sandbank customer with a checking account")
     return payees.account_payee(customer.default_account_id), customer.holder
 
 
