@@ -4,7 +4,7 @@ says what a row means). Operator views of the same kind are rows of gateway/ops/
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel
@@ -626,9 +626,14 @@ PAYEES_ROUTES = (
         name="payment_receipt",
         response=PaymentReceipt,
         problems=(401, 404, 409),
+        responses={200: {"content": {"text/plain": {"example": "Sandbank payment receipt\nPayment    e3b9c2d4-..."}}}},
+        query={
+            "format": (Annotated[Literal["json", "text"], Query(description="`text`: plain lines to share")], "json")
+        },
         doc="""A completed payment's receipt to share: amount, time, reference and the two parties
-        by masked name and masked account. Only the payer's (another customer's payment is 404);
-        a payment not completed yet, or failed, has none (409).""",
+        by masked name and masked account, as JSON or (`?format=text`) plain text. Only the
+        payer's (another customer's payment is 404); a payment not completed yet, or failed,
+        has none (409).""",
     ),
 )
 

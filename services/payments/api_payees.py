@@ -8,9 +8,10 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from datetime import time as day_time
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -247,13 +248,51 @@ async def payment_limits(principal: CurrentCustomer, ctx: ContextDep, directory:
     )
 
 
-@router.get("/payments/{payment_id}/receipt", response_model=PaymentReceipt, responses={404: PROBLEM, 409: PROBLEM})
+RECEIPT_AS_TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"example": "Sandbank payment receipt\nPayment    e3b9c2d4-...\n..."}}},
+    404: PROBLEM,
+    409: PROBLEM,
+}
+
+
+def receipt_text(r: PaymentReceipt) -> str:
+    """The receipt as lines to paste into a chat, times in Beijing time."""
+
+    def at(moment: datetime) -> str:
+        return moment.astimezone(BANK_TZ).strftime("%Y-%m-%d %H:%M:%S") + " (Beijing time)"
+
+    def party(p: ReceiptParty) -> str:
+        return f"{p.name}  {p.account}" if p.account else p.name
+
+    lines = [
+        "Sandbank payment receipt",
+        f"Payment    {r.payment_id}",
+        f"Kind       {r.kind}",
+        f"Status     {r.status}",
+        f"Amount     {r.amount} {r.currency}",
+        f"From       {party(r.payer)}",
+        f"To         {party(r.payee)}",
+        *([f"Reference  {r.reference}"] if r.reference else []),
+        *([f"Note       {r.note}"] if r.note else []),
+        f"Entry      {r.entry_id}",
+        f"Requested  {at(r.requested_at)}",
+        f"Completed  {at(r.completed_at)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@router.get("/payments/{payment_id}/receipt", response_model=PaymentReceipt, responses=RECEIPT_AS_TEXT)
 async def payment_receipt(
-    payment_id: str, principal: CurrentCustomer, runtime: RuntimeDep, directory: AccountsDep
-) -> PaymentReceipt:
+    payment_id: str,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    directory: AccountsDep,
+    format: Annotated[Literal["json", "text"], Query(description="`text`: plain lines to share")] = "json",
+) -> Any:
     """A completed payment's receipt to share: amount, time, reference and the two
-    parties by masked name and masked account. Only the payer's (another customer's
-    payment is 404); a payment not completed yet, or failed, has none (409)."""
+    parties by masked name and masked account, as JSON or (`?format=text`) plain text.
+    Only the payer's (another customer's payment is 404); a payment not completed yet,
+    or failed, has none (409)."""
     async with runtime.db.read() as session:
         p = await store.payment_by_id(session, payment_id)
     if p is None or p.customer_id != principal.customer_id:
@@ -263,7 +302,7 @@ async def payment_receipt(
     payer = await directory.account(p.payer_account_id)
     # A transfer to a phone number never shows the account the number pays into.
     payee_account = p.payee_account_id if p.kind == Kind.TRANSFER and not p.reference else None
-    return PaymentReceipt(
+    receipt = PaymentReceipt(
         payment_id=p.id,
         kind=p.kind,  # type: ignore[arg-type]
         status="completed",
@@ -279,6 +318,7 @@ async def payment_receipt(
         completed_at=p.ended_at,
         links={"self": f"/v1/payments/{p.id}/receipt", "payment": f"/v1/payments/{p.id}"},
     )
+    return PlainTextResponse(receipt_text(receipt)) if format == "text" else receipt
 
 
 routers = [router]

@@ -59,6 +59,8 @@ async def test_an_app_confirms_the_payee_pays_and_shares_the_receipt(gateway: ht
     assert shared["payee"]["name"] == confirm.json()["name"] and shared["reference"] == payee.phone
     for secret in (payee_account["id"], payee.customer_id, payer.customer_id, account["id"]):
         assert secret not in receipt.text
+    as_text = await payer.get(f"/v1/payments/{paid['id']}/receipt", params={"format": "text"})
+    assert as_text.text.startswith("Sandbank payment receipt\n") and "Amount     88.00 CNY" in as_text.text
     assert (await payee.get(f"/v1/payments/{paid['id']}/receipt")).status_code == 404
 
 

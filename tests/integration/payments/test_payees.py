@@ -202,6 +202,21 @@ async def test_a_completed_payment_has_a_receipt_with_both_parties_masked(paymen
         assert secret not in r.text
 
 
+async def test_a_receipt_reads_as_plain_text_to_share(payments: Payments) -> None:
+    payer, payee = await payments.customer(100_00), await payments.customer()
+    done = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "5.00"})
+
+    r = await payments.http.get(f"/v1/payments/{done['id']}/receipt", params={"format": "text"}, headers=payer.headers)
+
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    lines = r.text.splitlines()
+    assert lines[0] == "Sandbank payment receipt"
+    assert f"Payment    {done['id']}" in lines and "Amount     5.00 CNY" in lines
+    assert f"To         {MASKED}  ****{payee.account_id[-4:]}" in lines
+    assert payee.account_id not in r.text and "(Beijing time)" in lines[-1]
+
+
 async def test_a_failed_payment_has_no_receipt(payments: Payments) -> None:
     payer, payee = await payments.customer(1_000_00), await payments.customer()
     failed = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "666.66"})
