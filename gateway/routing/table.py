@@ -580,7 +580,8 @@ PAYEES_ROUTES = (
         problems=(401, 409, 422),
         doc="""Save a payee under a nickname: an account id or a phone number (exactly one) of a
         Sandbank customer who can be paid (422 `unknown-payee` otherwise). The same account or
-        number saved twice is 409 `payee-exists`.""",
+        number saved twice is 409 `payee-exists`. A save spends one of the customer's payee
+        look-ups (429 past the allowance).""",
     ),
     payments(
         "GET",

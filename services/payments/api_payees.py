@@ -127,15 +127,26 @@ def saved_public(p: store.SavedPayee) -> SavedPayeePublic:
     )
 
 
-@router.post("/payees", status_code=201, response_model=SavedPayeePublic, responses={409: PROBLEM, 422: PROBLEM})
+@router.post(
+    "/payees",
+    status_code=201,
+    response_model=SavedPayeePublic,
+    responses={409: PROBLEM, 422: PROBLEM},
+    # Saving answers a name too: it spends the same allowance as a look-up.
+    dependencies=[Depends(_lookup_allowed)],
+)
 async def save_payee(
     body: SavedPayeeCreate, principal: CurrentCustomer, ctx: ContextDep, runtime: RuntimeDep, directory: AccountsDep
 ) -> Response:
     """Save a payee under a nickname: an account id or a phone number (exactly one), which
     must belong to a Sandbank customer who can be paid (422 `unknown-payee` otherwise). The
-    same account or number saved twice is 409 `payee-exists`."""
+    same account or number saved twice is 409 `payee-exists`. A save spends one of the
+    customer's payee look-ups (429 past the allowance)."""
     if (body.account_id is None) == (body.phone is None):
         raise Problem(422, "invalid-payee", "give exactly one of account_id or phone")
+    nickname = body.nickname.strip()
+    if not nickname:
+        raise Problem(422, "invalid-nickname", "the nickname is blank")
     try:
         if body.phone is not None:
             kind, ident = "phone", _phone(body.phone, "invalid-payee")
@@ -150,7 +161,7 @@ async def save_payee(
     payee = store.SavedPayee(
         id=str(uuid.uuid4()),
         customer_id=principal.customer_id,
-        nickname=body.nickname.strip() or body.nickname,
+        nickname=nickname,
         kind=kind,
         account_id=ident if kind == "account" else None,
         phone=ident if kind == "phone" else None,
@@ -216,7 +227,7 @@ def mask_account(account_id: str | None) -> str | None:
     return None if not account_id else "****" + account_id[-4:]
 
 
-@router.get("/payments/limits", response_model=PaymentLimits)
+@router.get("/payments/limits", response_model=PaymentLimits, responses={404: PROBLEM})
 async def payment_limits(principal: CurrentCustomer, ctx: ContextDep, directory: AccountsDep) -> PaymentLimits:
     """Your KYC class's limits: the most one payment may be, the most a bank day's
     payments out may add up to (classes II and III), what today has used (payments

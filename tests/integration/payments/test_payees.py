@@ -4,11 +4,13 @@ a payee's masked name, saved payees, a completed payment's receipt and the day's
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from shared.clock import BANK_TZ
 from tests.integration.payments.harness import Payer, Payments
 
 pytestmark = pytest.mark.broker
@@ -97,6 +99,17 @@ async def test_look_ups_past_the_allowance_are_refused_with_retry_after(payments
     assert other.status_code == 200
 
 
+async def test_saving_payees_spends_the_same_allowance_as_looking_them_up(payments: Payments) -> None:
+    payer, payee = await payments.customer(), await payments.customer()
+    for _ in range(payments.app.state.lookups.burst):
+        assert (await look_up(payments, payer, phone=payee.customer.phone)).status_code == 200
+
+    r = await save(payments, payer, {"nickname": "Mum", "phone": payee.customer.phone})
+
+    assert r.status_code == 429, r.text
+    assert (await payments.http.get("/v1/payees", headers=payer.headers)).json()["items"] == []
+
+
 # --- saved payees -----------------------------------------------------------------------------
 
 
@@ -133,6 +146,7 @@ async def test_saved_payees_are_listed_newest_first_a_page_at_a_time(payments: P
         ({"nickname": "Both", "phone": "+8613800000002", "account_id": "a-1"}, 422, "invalid-payee"),
         ({"nickname": "Neither"}, 422, "invalid-payee"),
         ({"nickname": "", "phone": "+8613800000002"}, 422, "validation-error"),
+        ({"nickname": "   ", "phone": "+8613800000002"}, 422, "invalid-nickname"),
     ],
 )
 async def test_a_payee_that_cannot_be_paid_is_not_saved(
@@ -256,6 +270,8 @@ async def test_a_class_ii_customer_sees_what_today_has_used_of_the_daily_limit(p
     assert (limits["used_today"], limits["used_today_minor"]) == ("300.00", 300_00)
     assert (limits["remaining_today"], limits["remaining_today_minor"]) == ("9700.00", 9_700_00)
     assert limits["payable_now_minor"] == 9_700_00
+    midnight = datetime.combine(date.fromisoformat(limits["day"]) + timedelta(days=1), time(0), BANK_TZ)
+    assert datetime.fromisoformat(limits["resets_at"]) == midnight
 
 
 async def test_moving_money_between_ones_own_accounts_uses_none_of_the_daily_limit(payments: Payments) -> None:
