@@ -4,7 +4,7 @@ says what a row means). Operator views of the same kind are rows of gateway/ops/
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel
@@ -36,10 +36,16 @@ from shared.schemas.payments import (
     DepositCreate,
     DepositPublic,
     MerchantList,
+    PayeeLookup,
     PaymentDirection,
+    PaymentLimits,
     PaymentPage,
     PaymentPublic,
+    PaymentReceipt,
     QrCreate,
+    SavedPayeeCreate,
+    SavedPayeePage,
+    SavedPayeePublic,
     ScheduleCreate,
     SchedulePage,
     SchedulePublic,
@@ -600,7 +606,95 @@ SCHEDULE_ROUTES = (
     ),
 )
 
-# Schedules before payments: `/v1/payments/schedules` is not a payment's id.
+# --- payees, receipts and limits: what an app shows around a payment ---------------------------
+
+PAYEES_ROUTES = (
+    payments(
+        "GET",
+        "/v1/payees/lookup",
+        name="look_up_payee",
+        response=PayeeLookup,
+        problems=(401, 404, 422),
+        query={
+            "account_id": (Annotated[str | None, Query(max_length=64)], None),
+            "phone": (Annotated[str | None, Query(max_length=30)], None),
+        },
+        doc="""Confirm who a transfer would pay before sending it: the holder's masked name and
+        whether you have paid them before, by `account_id` or by `phone` (exactly one). A phone
+        look-up never shows the account behind the number; an unknown payee is 404. Each
+        customer has a small allowance of look-ups (10 at once, then 2 a minute), found or
+        not: past it the answer is 429 with Retry-After.""",
+    ),
+    payments(
+        "POST",
+        "/v1/payees",
+        name="save_payee",
+        body=SavedPayeeCreate,
+        status=201,
+        response=SavedPayeePublic,
+        problems=(401, 409, 422),
+        doc="""Save a payee under a nickname: an account id or a phone number (exactly one) of a
+        Sandbank customer who can be paid (422 `unknown-payee` otherwise). The same account or
+        number saved twice is 409 `payee-exists`. A save spends one of the customer's payee
+        look-ups (429 past the allowance).""",
+    ),
+    payments(
+        "GET",
+        "/v1/payees",
+        name="list_saved_payees",
+        response=SavedPayeePage,
+        problems=(400, 401),
+        query=page(100, 20, 200),
+        doc="Your saved payees, newest first; follow `next_cursor` for older ones.",
+    ),
+    payments(
+        "GET",
+        "/v1/payees/{payee_id}",
+        name="get_saved_payee",
+        response=SavedPayeePublic,
+        problems=(401, 404),
+        params={"payee_id": ResourceId},
+        doc="One of your saved payees; another customer's is 404.",
+    ),
+    payments(
+        "DELETE",
+        "/v1/payees/{payee_id}",
+        name="delete_saved_payee",
+        status=204,
+        response=None,
+        problems=(401, 404),
+        params={"payee_id": ResourceId},
+        doc="Remove a saved payee; another customer's is 404.",
+    ),
+    payments(
+        "GET",
+        "/v1/payments/limits",
+        name="payment_limits",
+        response=PaymentLimits,
+        problems=(401, 404),
+        doc="""Your KYC class's limits: the most one payment may be, the most a bank day's payments
+        out may add up to (classes II and III), what today has used (payments settled today plus
+        those still holding funds) and what remains, on the bank's day (Beijing time).""",
+    ),
+    payments(
+        "GET",
+        "/v1/payments/{payment_id}/receipt",
+        name="payment_receipt",
+        response=PaymentReceipt,
+        problems=(401, 404, 409),
+        responses={200: {"content": {"text/plain": {"example": "Sandbank payment receipt\nPayment    e3b9c2d4-..."}}}},
+        query={
+            "format": (Annotated[Literal["json", "text"], Query(description="`text`: plain lines to share")], "json")
+        },
+        doc="""A completed payment's receipt to share: amount, time, reference and the two parties
+        by masked name and masked account, as JSON or (`?format=text`) plain text. Only the
+        payer's (another customer's payment is 404); a payment not completed yet, or failed,
+        has none (409).""",
+    ),
+)
+
+# Schedules and payees before payments: /v1/payments/schedules and /v1/payments/limits are
+# not a payment's id.
 ROUTES: tuple[PassThrough, ...] = (
-    ACCOUNTS_ROUTES + SCHEDULE_ROUTES + PAYMENTS_ROUTES + SECURITIES_ROUTES + INSURANCE_ROUTES
+    ACCOUNTS_ROUTES + SCHEDULE_ROUTES + PAYEES_ROUTES + PAYMENTS_ROUTES + SECURITIES_ROUTES + INSURANCE_ROUTES
 )

@@ -590,3 +590,19 @@ def hold_from_row(row: Any) -> domain.Hold:
     """The one mapping of a `hold` row to the domain's Hold: columns and fields share
     names, and a status read back as text compares equal to its HoldStatus."""
     return domain.Hold(**row)
+
+
+async def outflow_as_of(session: AsyncSession, customer_id: str, day: date) -> int:
+    """What a reservation would find already spent toward the daily limit (`outflow_today`),
+    read outside a batch: paid out on `day` plus the active holds toward the limit."""
+    paid = await session.scalar(
+        select(_outflow.c.amount_minor).where(_outflow.c.customer_id == customer_id, _outflow.c.day == day)
+    )
+    held = await session.scalar(
+        select(func.sum(_hold.c.amount_minor)).where(
+            _hold.c.customer_id == customer_id,
+            _hold.c.status == domain.HoldStatus.ACTIVE,
+            _hold.c.counts_toward_limit.is_(True),
+        )
+    )
+    return int(paid or 0) + int(held or 0)

@@ -319,3 +319,68 @@ def minor_from_decimal(amount: Decimal) -> int:
         return to_minor(amount)
     except InvalidAmount as exc:
         raise PaymentRejected("invalid-amount", str(exc)) from None
+
+
+# --- payee look-ups, saved payees and the day's limits ----------------------------------------
+
+
+class LookupAllowance:
+    """A token bucket per customer for payee look-ups: `burst` at once, then one every
+    `60 / per_minute` s. Confirming a payee's name is a look-up an app makes before a
+    transfer; many of them are someone walking a list of numbers to harvest names. Kept in
+    the process's memory, by customer, bounded by `max_customers` (past it, the fullest
+    buckets are dropped: they would grant the same as new ones)."""
+
+    def __init__(self, burst: int, per_minute: float, *, max_customers: int = 100_000) -> None:
+        if burst < 1 or per_minute <= 0:
+            raise ValueError("a look-up allowance needs a burst of at least 1 and a positive rate")
+        self.burst, self.rate_per_s, self.max_customers = burst, per_minute / 60, max_customers
+        self._buckets: dict[str, tuple[float, float]] = {}  # customer: (tokens, as of)
+
+    def take(self, customer_id: str, now: float) -> float:
+        """Take one look-up: 0.0 if granted, else the seconds until the next one is."""
+        tokens, at = self._buckets.get(customer_id, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + max(0.0, now - at) * self.rate_per_s)
+        if tokens < 1:
+            self._buckets[customer_id] = (tokens, now)
+            return (1 - tokens) / self.rate_per_s
+        if customer_id not in self._buckets and len(self._buckets) >= self.max_customers:
+            full_after = self.burst / self.rate_per_s
+            self._buckets = {c: (t, a) for c, (t, a) in self._buckets.items() if now - a < full_after}
+            if len(self._buckets) >= self.max_customers:
+                self._buckets.clear()
+        self._buckets[customer_id] = (tokens - 1, now)
+        return 0.0
+
+
+SAVED_PAYEE_KINDS = ("account", "phone")
+
+
+def saved_payee_ref(kind: str, ident: str) -> str:
+    """What makes two saved payees of a customer the same one: the account or the number."""
+    return f"{kind}:{ident}"
+
+
+@dataclass(frozen=True)
+class DayLimits:
+    """A customer's limits on one bank day: per payment (payments' rule), per day (the
+    KYC class's, which accounts checks at each reservation) and what today has used."""
+
+    kyc_class: str
+    per_payment_minor: int | None
+    daily_minor: int | None
+    used_minor: int
+
+    @property
+    def remaining_minor(self) -> int | None:
+        return None if self.daily_minor is None else max(0, self.daily_minor - self.used_minor)
+
+    @property
+    def payable_now_minor(self) -> int | None:
+        """The largest single payment the limits allow right now (None: no limit applies)."""
+        found = [m for m in (self.per_payment_minor, self.remaining_minor) if m is not None]
+        return min(found) if found else None
+
+
+def day_limits(kyc_class: str, daily_minor: int | None, used_minor: int, policy: RiskPolicy) -> DayLimits:
+    return DayLimits(kyc_class, policy.per_payment_minor.get(kyc_class), daily_minor, used_minor)

@@ -8,7 +8,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.payments import api, domain, handlers, schedules, store
+from services.payments import api, api_payees, domain, handlers, schedules, store
 from services.payments.consumer import TOPICS, consumers
 from services.payments.handlers import Context, Starter
 from services.payments.settings import Settings, from_environment
@@ -70,8 +70,9 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         title="Sandbank payments",
         description="Transfers, bills, merchant QR, top-ups and sandbox deposits. Each payment is a saga over "
         "`accounts.commands`: hold the funds, decide risk, capture into the payee or release.",
-        # Before api's routes, so /v1/payments/schedules is not read as a payment's id.
-        routers=[*schedules.routers, *api.routers],
+        # Before api's routes, so /v1/payments/schedules and /v1/payments/limits are not
+        # read as a payment's id.
+        routers=[*schedules.routers, *api_payees.routers, *api.routers],
         error_statuses=api.ERROR_STATUSES,
     )
     app.state.ctx = ctx
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     app.state.accounts = accounts
     app.state.sweeper = sweeper
     app.state.schedules = runner
+    app.state.lookups = domain.LookupAllowance(settings.payments.lookup_burst, settings.payments.lookup_per_minute)
     return app
 
 

@@ -20,6 +20,10 @@ class PaymentsSettings(BaseSettings):
     # gives up after max_reserve_attempts sends.
     step_timeout_s: float = 5.0
     max_reserve_attempts: int = 6
+    # Payee look-ups (GET /v1/payees/lookup) per customer: lookup_burst at once, then
+    # lookup_per_minute, so a customer cannot walk a list of numbers to collect names.
+    lookup_burst: int = 10
+    lookup_per_minute: float = 2.0
 
 
 class Settings(shared.Settings):

@@ -322,3 +322,36 @@ class ScheduleRun(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- saved payees: a customer's address book ------------------------------------------------
+
+
+class SavedPayee(Base):
+    """A payee a customer saved under a nickname: an account or a phone number, checked
+    with accounts when saved; `name` is the holder's masked name as it was then."""
+
+    __tablename__ = "saved_payee"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "payee_ref", name="uq_saved_payee_customer_id_payee_ref"),
+        Index("ix_saved_payee_customer_id_created_at", "customer_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    nickname: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    payee_ref: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+saved_payee_table = table_of(SavedPayee)
+
+
+async def saved_payee_of(session: AsyncSession, customer_id: str, payee_id: str) -> SavedPayee | None:
+    """The customer's saved payee; another customer's is None, as a missing one."""
+    found = await session.get(SavedPayee, payee_id)
+    return found if found is not None and found.customer_id == customer_id else None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -207,3 +207,13 @@ class CustomerDirectoryEntry(BaseModel):
     kyc_class: str
     holder: str
     default_account_id: str | None = Field(description="The customer's first checking account")
+
+
+class DailyOutflowEntry(BaseModel):
+    """A customer's payments out on a bank day against their KYC class's daily limit
+    (internal, service callers only): what accounts checks each reservation against."""
+
+    kyc_class: str
+    day: date = Field(description="The bank day (Beijing time) the figure is for")
+    daily_limit_minor: int | None = Field(description="None: the class has no daily limit")
+    used_minor: int = Field(description="Paid out today plus what active holds toward the limit reserve")

@@ -385,3 +385,164 @@ class SchedulePage(BaseModel):
 
     items: list[SchedulePublic]
     next_cursor: str | None
+
+
+# --- payee confirmation, saved payees, receipts and the day's limits ---------------------------
+
+PAYEE_ACCOUNT = "5a0e1d3c-0000-4000-8000-000000000201"
+PAYEE_LOOKUP_EXAMPLES: list[dict[str, Any]] = [
+    {"kind": "phone", "name": "**明", "phone": "+8613800000002", "account_id": None, "paid_before": True},
+    {"kind": "account", "name": "**华", "phone": None, "account_id": PAYEE_ACCOUNT, "paid_before": False},
+]
+
+
+class PayeeLookup(BaseModel):
+    """Who a transfer would pay, for the app to confirm before the customer sends money."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": list(PAYEE_LOOKUP_EXAMPLES)})
+
+    kind: Literal["account", "phone"] = Field(description="What was looked up")
+    name: str = Field(description="The holder's name, masked: all but the last character hidden")
+    phone: str | None = Field(default=None, description="For a phone look-up: the number, normalised (+86...)")
+    account_id: str | None = Field(
+        default=None, description="For an account look-up: the account asked about; never for a phone look-up"
+    )
+    paid_before: bool = Field(description="Whether you have completed a payment to this payee before")
+
+
+SAVED_PAYEE_ID = "3f7c9a1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
+
+
+class SavedPayeeCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"nickname": "Mum", "phone": "+8613800000002"},
+                {"nickname": "Landlord", "account_id": PAYEE_ACCOUNT},
+            ]
+        },
+    )
+    nickname: str = Field(min_length=1, max_length=40)
+    account_id: AccountId | None = None
+    phone: str | None = Field(default=None, max_length=30)
+
+
+SAVED_PAYEE_EXAMPLE: dict[str, Any] = {
+    "id": SAVED_PAYEE_ID,
+    "nickname": "Mum",
+    "kind": "phone",
+    "name": "**明",
+    "phone": "+8613800000002",
+    "account_id": None,
+    "created_at": "2025-06-02T09:30:00Z",
+    "links": {"self": f"/v1/payees/{SAVED_PAYEE_ID}"},
+}
+
+
+class SavedPayeePublic(BaseModel):
+    """A payee in the customer's address book; a phone payee never shows the account behind the number."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SAVED_PAYEE_EXAMPLE]})
+
+    id: str
+    nickname: str
+    kind: Literal["account", "phone"]
+    name: str = Field(description="The holder's masked name, as it was when saved")
+    phone: str | None = None
+    account_id: str | None = None
+    created_at: datetime
+    links: dict[str, str]
+
+
+class SavedPayeePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [SAVED_PAYEE_EXAMPLE], "next_cursor": None}]})
+
+    items: list[SavedPayeePublic]
+    next_cursor: str | None
+
+
+class ReceiptParty(BaseModel):
+    name: str = Field(description="Masked: all but the last character hidden")
+    account: str | None = Field(default=None, description="The account, masked to its last four characters")
+
+
+RECEIPT_EXAMPLE: dict[str, Any] = {
+    "payment_id": "e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88",
+    "kind": "transfer",
+    "status": "completed",
+    "amount": "88.00",
+    "amount_minor": 8800,
+    "currency": "CNY",
+    "payer": {"name": "***r", "account": "****0101"},
+    "payee": {"name": "**明", "account": None},
+    "reference": "+8613800000002",
+    "note": "dinner",
+    "entry_id": "9d1c7e2a-4b3f-4a5e-8c6d-7e8f9a0b1c2d",
+    "requested_at": "2025-06-02T09:30:00Z",
+    "completed_at": "2025-06-02T09:30:01Z",
+    "links": {
+        "self": "/v1/payments/e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88/receipt",
+        "payment": "/v1/payments/e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88",
+    },
+}
+
+
+class PaymentReceipt(BaseModel):
+    """A completed payment's confirmation, safe to share: names and accounts masked."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RECEIPT_EXAMPLE]})
+
+    payment_id: str
+    kind: Literal["transfer", "bill", "qr", "topup"]
+    status: Literal["completed"]
+    amount: str
+    amount_minor: int
+    currency: str
+    payer: ReceiptParty
+    payee: ReceiptParty
+    reference: str = Field(default="", description="The bill or QR reference, or the phone number paid or topped up")
+    note: str = ""
+    entry_id: str = Field(description="The ledger entry that moved the money")
+    requested_at: datetime
+    completed_at: datetime
+    links: dict[str, str]
+
+
+LIMITS_EXAMPLE: dict[str, Any] = {
+    "kyc_class": "II",
+    "currency": "CNY",
+    "day": "2025-06-02",
+    "per_payment": "10000.00",
+    "per_payment_minor": 1000000,
+    "daily": "10000.00",
+    "daily_minor": 1000000,
+    "used_today": "1288.00",
+    "used_today_minor": 128800,
+    "remaining_today": "8712.00",
+    "remaining_today_minor": 871200,
+    "payable_now": "8712.00",
+    "payable_now_minor": 871200,
+    "resets_at": "2025-06-02T16:00:00Z",
+}
+
+
+class PaymentLimits(BaseModel):
+    """The customer's KYC class's limits and what today has used of them. None: no limit."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [LIMITS_EXAMPLE]})
+
+    kyc_class: str
+    currency: str
+    day: date = Field(description="The bank day (Beijing time) the figures are for")
+    per_payment: str | None
+    per_payment_minor: int | None
+    daily: str | None
+    daily_minor: int | None
+    used_today: str = Field(description="Paid out today, plus payments still holding funds")
+    used_today_minor: int
+    remaining_today: str | None
+    remaining_today_minor: int | None
+    payable_now: str | None = Field(description="The largest single payment the limits allow now")
+    payable_now_minor: int | None
+    resets_at: datetime = Field(description="When the daily limit starts again: midnight, Beijing time")
