@@ -169,8 +169,11 @@ class PaymentDeps:
         )
 
     async def check_step_up(self, kind: Kind, payee: Recipient, amount: int, currency: str) -> None:
-        """The gateway's step-up rule, applied again where the money moves: a payment that
-        needs a one-time code goes ahead only with the gateway's approval of exactly it."""
+        """Step-up, decided here after the payment was validated, its payee resolved and its
+        limits checked (shared/stepup.py): a payment that needs a one-time code goes ahead
+        only with the gateway's approval of exactly it, else 403 `step-up-required` with the
+        facts the gateway makes the challenge from. So only a payment that could go through
+        costs the customer a code."""
         customer_id = self.principal.customer_id
         is_transfer = kind is Kind.TRANSFER
         known = True
@@ -178,10 +181,12 @@ class PaymentDeps:
             known = payee.customer_id == customer_id or await paid_before(
                 self.ctx, self.runtime, customer_id, payee.key
             )
-        if self.policy.reason(amount_minor=amount, is_transfer=is_transfer, payee_known=known) is None:
+        reason = self.policy.reason(amount_minor=amount, is_transfer=is_transfer, payee_known=known)
+        if reason is None:
             return
-        wanted = stepup.Approved(kind.value, payee.key, amount, currency, self.key)
-        stepup.check_approval(self.runtime.tokens, self.approval, customer_id, wanted)
+        payment = stepup.Payment(kind.value, payee.key, amount, currency)
+        required = stepup.Required(payment, reason, self.policy.limit_minor(reason))
+        stepup.check_approval(self.runtime.tokens, self.approval, customer_id, required, self.key)
 
 
 async def _payment_deps(
