@@ -16,7 +16,7 @@ from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterD
 from services.payments.domain import Kind, PaymentRejected
 from shared import payees, stepup
 from shared.accounts_client import AccountsClient
-from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller
+from shared.auth import CurrentCustomer, Operator, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey, create_once
 from shared.money import InvalidAmount, format_minor, to_minor
@@ -36,7 +36,6 @@ from shared.schemas.payments import (
     MerchantList,
     MerchantPublic,
     Payee,
-    PayeeKnown,
     PaymentPage,
     PaymentPublic,
     PaymentsSummary,
@@ -459,18 +458,7 @@ async def get_deposit(deposit_id: str, principal: CurrentCustomer, runtime: Runt
     return deposit_public(deposit)
 
 
-# --- what other services ask -----------------------------------------------------------------
-
-internal = APIRouter(tags=["internal"], include_in_schema=False)
-
-
-@internal.get("/internal/customers/{customer_id}/payees/{payee_key}", response_model=PayeeKnown)
-async def payee_known(
-    customer_id: str, payee_key: str, _caller: ServiceCaller, ctx: ContextDep, runtime: RuntimeDep
-) -> PayeeKnown:
-    """Whether the customer has completed a payment to this payee (shared/payees.py key):
-    the gateway's step-up asks before a large first payment."""
-    return PayeeKnown(known=await paid_before(ctx, runtime, customer_id, payee_key))
+# --- who the customer has paid -----------------------------------------------------------------
 
 
 async def paid_before(ctx: handlers.Context, runtime: Runtime, customer_id: str, payee_key: str) -> bool:
@@ -493,4 +481,4 @@ async def paid_before(ctx: handlers.Context, runtime: Runtime, customer_id: str,
     return True
 
 
-routers = [router, sandbox, internal]
+routers = [router, sandbox]

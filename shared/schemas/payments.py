@@ -252,9 +252,3 @@ class DepositPublic(BaseModel):
     detail: str | None = None
     created_at: datetime
     links: dict[str, str]
-
-
-class PayeeKnown(BaseModel):
-    """Whether a customer has completed a payment to a payee (internal)."""
-
-    known: bool
