@@ -185,7 +185,14 @@ class PaymentDeps:
             return
         payment = stepup.Payment(kind.value, payee.key, amount, currency)
         required = stepup.Required(payment, reason, self.policy.limit_minor(reason))
-        stepup.check_approval(self.runtime.tokens, self.approval, customer_id, required, self.key)
+        try:
+            stepup.check_approval(self.runtime.tokens, self.approval, customer_id, required, self.key)
+        except stepup.StepUpMissing:
+            # A repeat of a payment this key already made (the gateway's stored answer was
+            # lost) is answered with that payment, as any repeat is: it moves nothing new.
+            async with self.runtime.db.read() as session:
+                if await store.payment_by_key(session, customer_id, self.key) is None:
+                    raise
 
 
 async def _payment_deps(

@@ -160,6 +160,23 @@ async def test_the_approved_payment_goes_through(payments: Payments) -> None:
     assert await payments.balance(payee.account_id) == 2_000_00
 
 
+async def test_a_repeat_of_an_approved_payment_under_its_key_needs_no_new_approval(payments: Payments) -> None:
+    """As when the gateway lost its stored answer: the repeat gets the payment the key made."""
+    payer = await payments.customer(10_000_00)
+    payee = await payments.customer()
+    key = str(uuid.uuid4())
+    body = {"payee_account_id": payee.account_id, "amount": FIRST_TIME}
+    token = approval(payer.customer.id, payee.account_id, 2_000_00, key)
+    payment = await payments.start("transfers", payer, body, key=key, headers={stepup.HEADER: token})
+
+    again = await payments.post("transfers", payer, {"payer_account_id": payer.account_id, **body}, key=key)
+
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == payment["id"]
+    assert (await payments.settled(payer, payment["id"]))["status"] == "completed"
+    assert [p["id"] for p in await payments.listed(payer)] == [payment["id"]]
+
+
 async def test_small_payments_and_transfers_between_ones_own_accounts_need_none(payments: Payments) -> None:
     payer = await payments.customer(10_000_00)
     savings = await payments.open_account(payer, "savings")
