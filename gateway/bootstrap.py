@@ -2,14 +2,12 @@
 
 `bootstrap(settings, overrides)` builds the `Gateway` (gateway/deps.py) that every route
 reaches through its dependencies; a test passes `Overrides` (a clock it controls, fake
-upstreams, its own hub, a transport to accounts) instead of patching the running objects."""
+upstreams, its own hub) instead of patching the running objects."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from functools import partial
-from urllib.parse import quote
 
 from gateway import store
 from gateway.deps import Gateway
@@ -21,12 +19,11 @@ from gateway.notifications.consumer import Notifier, notifications_consumer
 from gateway.notifications.hub import NotificationHub
 from gateway.ratelimit import AttemptLimits, RateLimiter
 from gateway.routing.idempotency import Idempotency
-from gateway.routing.upstream import ITSELF, Upstreams
+from gateway.routing.upstream import Upstreams
 from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from gateway.streams import StreamSlots
 from shared import bootstrap as shared
-from shared.accounts_client import accounts_client
 from shared.clock import Clock
 from shared.runtime import Runtime
 
@@ -34,20 +31,10 @@ from shared.runtime import Runtime
 @dataclass(frozen=True)
 class Overrides(shared.Overrides):
     """Every process's overrides, and the gateway's own collaborators. Calls to the services
-    go through `upstreams` (a fake one in tests); `transports` reaches only the accounts
-    client that step-up asks about payees."""
+    go through `upstreams` (a fake one in tests)."""
 
     upstreams: Upstreams | None = None
     hub: NotificationHub | None = None
-
-
-async def paid_before(upstreams: Upstreams, customer_id: str, payee: str) -> bool:
-    """Payments' answer to whether the customer has completed a payment to `payee`."""
-    answer = await upstreams.call(
-        "payments", "GET", f"/internal/customers/{quote(customer_id)}/payees/{quote(payee, safe=':')}", caller=ITSELF
-    )
-    answer.raise_for_problem()
-    return bool(answer.json()["known"])
 
 
 def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway:
@@ -68,7 +55,6 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         settings.urls, runtime.tokens, stream_connections=limits.stream_connections_per_service
     )
     runtime.on_stop("upstreams", upstreams.close)
-    accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     passwords = Passwords(workers=limits.password_workers, max_waiting=limits.password_max_waiting)
     runtime.on_stop("passwords", passwords.close)
     sessions = Sessions(runtime.db, runtime.tokens, passwords, settings.auth, clock)
@@ -96,7 +82,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         inbox=inbox,
         idempotency=idempotency,
         challenges=challenges,
-        stepup=StepUp(challenges, idempotency, accounts, partial(paid_before, upstreams)),
+        stepup=StepUp(challenges, runtime.tokens),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
         streams=StreamSlots(limits.max_streams_per_customer),

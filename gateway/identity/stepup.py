@@ -1,20 +1,25 @@
 """Step-up authentication (strong customer authentication) for money-moving requests.
 
-A payment above `AUTH_STEPUP_AMOUNT_MINOR`, or a transfer above the lower
-`AUTH_STEPUP_NEW_PAYEE_MINOR` to a payee the customer has never paid, is answered
-401 `step-up-required` with a challenge: a six-digit code sent by text message to the
-customer's phone (gateway/sandbox/inbox.py: in sandbox mode the inbox, otherwise nowhere
-the API can read; a notification only says a code was sent). A stolen access token reads
-the notifications, so the code must not be there. `POST /v1/auth/challenges/{id}` with the code approves it, and the
-same request repeated with the same Idempotency-Key then goes through. The approval is
-bound to the customer, the operation, the payee, the amount and the key, so it cannot
-approve anything else; the code expires after `AUTH_STEPUP_TTL_S` and five wrong tries
-lock it. Only an HMAC of the code is stored.
+Payments decides whether a payment needs a one-time code (shared/stepup.py), after it
+validated the request, resolved payer and payee and checked the limits: above
+`AUTH_STEPUP_AMOUNT_MINOR`, or a transfer above the lower `AUTH_STEPUP_NEW_PAYEE_MINOR`
+to a payee the customer has never paid. It answers such a payment, when no approval of
+exactly it came along, 403 `step-up-required` with the facts to approve (operation,
+payee key, amount, currency, reason) and writes nothing. `StepUp.answer` turns that into
+the phone's 401 `step-up-required` with a challenge for exactly those facts: a six-digit
+code sent by text message to the customer's phone (gateway/sandbox/inbox.py: in sandbox
+mode the inbox, otherwise nowhere the API can read; a notification only says a code was
+sent). A stolen access token reads the notifications, so the code must not be there.
+`POST /v1/auth/challenges/{id}` with the code approves it, and the same request repeated
+with the same Idempotency-Key is forwarded with the gateway's signed approval and goes
+through. The approval is bound to the customer, the operation, the payee, the amount and
+the key, so it cannot approve anything else; the code expires after `AUTH_STEPUP_TTL_S`
+and five wrong tries lock it. Only an HMAC of the code is stored.
 
-The payee is a payee key of shared/payees.py, the one payments keeps for the payment:
-a transfer to a phone number is keyed by the account the number resolves to (accounts'
-directory through shared/accounts_client.py, as payments resolves it), so "paid before"
-and the approval name the same payee payments will pay.
+So the gateway reads nothing of the body for step-up and needs no payee look-up of its
+own: the payee a challenge names is the one payments resolved and will pay, and a
+request payments refuses (an unknown payee, over the KYC limit) is answered with its 422
+at once, without spending one of the customer's codes.
 """
 
 from __future__ import annotations
@@ -24,10 +29,12 @@ import hmac
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+import orjson
+from fastapi.responses import Response
 from sqlalchemy import ColumnElement, func, select
 
 from gateway.errors import Refused
@@ -35,18 +42,14 @@ from gateway.identity import store
 from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
-from gateway.routing.idempotency import Idempotency
 from gateway.sandbox.inbox import STEP_UP_CODE, Inbox
-from shared.accounts_client import AccountsClient
-from shared.auth import Principal
+from shared import stepup
+from shared.auth import Principal, TokenIssuer
 from shared.clock import Clock
-from shared.money import InvalidAmount, format_minor, to_minor
-from shared.payees import MalformedQr, account_of, account_payee, biller_payee, merchant_payee, mobile_payee, parse_qr
-from shared.phone import normalise_phone
+from shared.money import format_minor
 from shared.runtime import Runtime
-from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
 from shared.settings import AuthSettings
-from shared.stepup import StepUpPolicy
+from shared.stepup import Payment, Required
 
 # A customer may be sent this many codes an hour: with five tries each, guessing one
 # stays hopeless even for a client that keeps asking for new challenges.
@@ -98,72 +101,6 @@ def code_hash(secret: bytes, challenge_id: str, code: str) -> str:
     return hmac.new(secret, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
-# --- what a challenge approves ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Payment:
-    """One money-moving request, as the gateway read it."""
-
-    operation: str  # transfer | bill | qr | topup
-    payee: str  # a payee key (shared/payees.py), or phone:<+86...> for a phone not resolved yet
-    amount_minor: int
-    currency: str
-
-
-def _amount(value: object, currency: str) -> int | None:
-    """The amount in fen, or None when it is not valid (payments then says why, with a 422)."""
-    try:
-        return to_minor(value, currency)
-    except InvalidAmount:
-        return None
-
-
-def transfer_payment(body: TransferCreate) -> Payment | None:
-    amount = _amount(body.amount, body.currency)
-    if amount is None:
-        return None
-    if body.payee_account_id:
-        payee = account_payee(body.payee_account_id)
-    else:
-        try:
-            payee = f"phone:{normalise_phone(body.payee_phone or '')}"
-        except ValueError:
-            payee = f"phone:{body.payee_phone}"
-    return Payment("transfer", payee, amount, body.currency)
-
-
-def bill_payment(body: BillCreate) -> Payment | None:
-    amount = _amount(body.amount, body.currency)
-    if amount is None:
-        return None
-    return Payment("bill", biller_payee(body.biller_code, body.bill_reference), amount, body.currency)
-
-
-def qr_payment(body: QrCreate) -> Payment | None:
-    """None for a payload that is not a Sandbank QR code: payments refuses it (422) whatever the amount."""
-    try:
-        qr = parse_qr(body.qr_payload)
-    except MalformedQr:
-        return None
-    amount = _amount(body.amount, body.currency) if body.amount is not None else qr.amount_minor
-    if amount is None:
-        return None
-    return Payment("qr", merchant_payee(qr.merchant_id), amount, body.currency)
-
-
-def topup_payment(body: TopupCreate) -> Payment | None:
-    """None for a number that is not a mobile number: payments refuses it (422) whatever the amount."""
-    amount = _amount(body.amount, body.currency)
-    try:
-        phone = normalise_phone(body.phone)
-    except ValueError:
-        return None
-    if amount is None:
-        return None
-    return Payment("topup", mobile_payee(phone), amount, body.currency)
-
-
 # --- errors ----------------------------------------------------------------------------------
 
 
@@ -171,11 +108,10 @@ class StepUpRequired(Refused):
     code = "step-up-required"
     title = "Step-up authentication required"
 
-    def __init__(self, challenge: store.Challenge, policy: StepUpPolicy) -> None:
-        limit = policy.amount_minor if challenge.reason == "amount" else policy.new_payee_minor
+    def __init__(self, challenge: store.Challenge, limit_minor: int) -> None:
         why = "a first payment to this payee" if challenge.reason == "new_payee" else "a payment"
         super().__init__(
-            f"{why} above {format_minor(limit)} CNY needs a one-time code: it was sent to your phone by SMS; "
+            f"{why} above {format_minor(limit_minor)} CNY needs a one-time code: it was sent to your phone by SMS; "
             f"approve challenge {challenge.id} with POST /v1/auth/challenges/{challenge.id}, then repeat this "
             "request with the same Idempotency-Key",
             challenge_id=challenge.id,
@@ -261,7 +197,6 @@ class Challenges:
         self.clock = clock
         # The HMAC key of stored codes: the gateway's own, never in a file or the code.
         self.secret = runtime.keys.derive("one-time-codes")
-        self.policy = StepUpPolicy(settings.stepup_amount_minor, settings.stepup_new_payee_minor)
         self.ttl = timedelta(seconds=settings.stepup_ttl_s)
 
     async def approved(self, customer_id: str, key: str, payment: Payment) -> bool:
@@ -368,60 +303,43 @@ class Challenges:
         raise ChallengeAlreadyApproved()
 
 
+# Forward the request to payments, with these extra headers, and give back its answer.
+Send = Callable[[dict[str, str]], Awaitable[Response]]
+
+
 class StepUp:
-    """Lets a money-moving request through, or raises `StepUpRequired` with a challenge."""
+    """Turns payments' 403 `step-up-required` into the request's approval or a challenge."""
 
-    def __init__(
-        self,
-        challenges: Challenges,
-        idempotency: Idempotency,
-        accounts: AccountsClient,
-        paid_before: Callable[[str, str], Awaitable[bool]],
-    ) -> None:
+    def __init__(self, challenges: Challenges, tokens: TokenIssuer) -> None:
         self.challenges = challenges
-        self.idempotency = idempotency
-        self.accounts = accounts
-        # Whether the customer has completed a payment to the payee: payments' answer, the
-        # one record of who paid whom.
-        self.paid_before = paid_before
+        self.tokens = tokens
 
-    async def require(self, principal: Principal, payment: Payment, *, key: str, fingerprint: str) -> Payment | None:
-        """The payment as approved (its payee resolved) when it needed a code and has one;
-        None when it needs none. A request whose key already has an answer is let
-        through: the replay needs no code. Raises `StepUpRequired` otherwise."""
-        policy = self.challenges.policy
-        is_transfer = payment.operation == "transfer"
-        if is_transfer and payment.amount_minor > policy.new_payee_minor:
-            payment = replace(payment, payee=await self.resolve_payee(payment.payee))
-        known = False
-        if policy.asks_about_payee(amount_minor=payment.amount_minor, is_transfer=is_transfer):
-            known = await self._known(principal, payment.payee)
-        reason = policy.reason(amount_minor=payment.amount_minor, is_transfer=is_transfer, payee_known=known)
-        if reason is None:
-            return None
-        if await self.idempotency.lookup(principal.subject, key, fingerprint) is not None:
-            return None
-        if await self.challenges.approved(principal.subject, key, payment):
-            return payment
-        challenge = await self.challenges.challenge(principal.subject, key, payment, reason)
-        raise StepUpRequired(challenge, policy)
+    async def forward(self, principal: Principal, key: str, send: Send) -> Response:
+        """Payments' answer to the request; when payments asks for a code, the answer to the
+        request sent again with the approval of an approved challenge covering exactly what
+        payments asked about. Raises `StepUpRequired` (with the pending or a new challenge)
+        when there is none: payments' 403 never reaches the phone."""
+        response = await send({})
+        required = _required(response)
+        if required is not None and await self.challenges.approved(principal.subject, key, required.payment):
+            response = await send({stepup.HEADER: self.approval(principal, key, required.payment)})
+            required = _required(response)  # asked again: what payments would pay has changed
+        if required is None:
+            return response
+        challenge = await self.challenges.challenge(principal.subject, key, required.payment, required.reason)
+        raise StepUpRequired(challenge, required.limit_minor)
 
-    async def resolve_payee(self, payee: str) -> str:
-        """A phone payee as the account it pays into (accounts' directory, as payments asks it);
-        a number no customer has stays as it is, a payee never paid."""
-        kind, _, phone = payee.partition(":")
-        if kind != "phone" or not phone.startswith("+"):
-            return payee
-        customer = await self.accounts.by_phone(phone)
-        if customer is None or customer.default_account_id is None:
-            return payee
-        return account_payee(customer.default_account_id)
+    def approval(self, principal: Principal, key: str, payment: Payment) -> str:
+        """The gateway's signed word to payments that the customer approved this payment."""
+        approved = stepup.Approved(payment.operation, payment.payee, payment.amount_minor, payment.currency, key)
+        return stepup.approval(self.tokens, principal.subject, approved, self.challenges.settings.stepup_ttl_s)
 
-    async def _known(self, principal: Principal, payee: str) -> bool:
-        """Paid before (a completed transfer to it), or one of the customer's own accounts."""
-        account_id = account_of(payee)
-        if account_id is None:
-            return False
-        if await self.paid_before(principal.subject, payee):
-            return True
-        return any(a.id == account_id for a in await self.accounts.accounts_of(principal.subject))
+
+def _required(response: Response) -> Required | None:
+    if response.status_code != 403:
+        return None
+    try:
+        body = orjson.loads(bytes(response.body))
+    except orjson.JSONDecodeError:
+        return None
+    return Required.from_problem(response.status_code, body)

@@ -6,7 +6,8 @@
 - keys are per customer and kept for 24 hours.
 
 Every money-moving request is forwarded to the service that owns it
-(`forward_idempotently`), which receives the key too and keeps it unique per customer, so
+(`forward_idempotently`, with payments' step-up answered on the way by
+gateway/identity/stepup.py), which receives the key too and keeps it unique per customer, so
 a repeat that slips past the gateway still finds what the first request made.
 
 The header is read by shared/idempotency.py, the one reader for the gateway and every service.
@@ -18,6 +19,7 @@ import asyncio
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,14 +32,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from gateway.errors import Refused
 from gateway.routing.store import IdempotencyKey
-from gateway.routing.upstream import Upstreams
-from shared.auth import Principal
 from shared.clock import Clock
 from shared.db import Database, PointReader, table_of
 
 log = logging.getLogger(__name__)
 
 RETENTION = timedelta(hours=24)
+
+# The owning service's answer to the request being forwarded.
+Answer = Callable[[], Awaitable[Response]]
 
 
 class KeyReused(Refused):
@@ -159,26 +162,21 @@ def _replay(status: int | None, body: bytes | None, stored_headers: dict[str, st
 
 
 async def forward_idempotently(
-    idempotency: Idempotency,
-    upstreams: Upstreams,
-    request: Request,
-    owner_id: str,
-    service: str,
-    path: str,
-    *,
-    caller: Principal,
-    key: str,
-    fp: str,
-    headers: dict[str, str] | None = None,
+    idempotency: Idempotency, answer: Answer, owner_id: str, *, key: str, fp: str
 ) -> Response:
-    """Forward a money-moving POST to the service that owns it, under an Idempotency-Key.
+    """The answer to a money-moving POST under an Idempotency-Key: the stored one, or
+    `answer()` (the owning service's, which the route gets with the key sent along) kept
+    for replays.
 
     The key also travels downstream, where the owning service keeps it unique per
     customer and answers a repeat with the resource it already made. That makes the
     service the guard against double spending, so here the hot path needs one read
     (a stored answer?) and one write (store this answer); requests in flight are
     tracked in memory, which gives 409 within this process (a repeat reaching another
-    replica gets the service's own answer for the key)."""
+    replica gets the service's own answer for the key). A stored answer is replayed
+    before anything else, a step-up too: the replay needs no one-time code. An answer
+    that raises (the gateway's 401 `step-up-required`) is not kept, so the same key
+    goes through once the code is given."""
     stored = await idempotency.lookup(owner_id, key, fp)
     if stored is not None:
         return stored
@@ -189,8 +187,7 @@ async def forward_idempotently(
         raise KeyInFlight()
     idempotency.in_flight[slot] = fp
     try:
-        extra = {"idempotency-key": key, **(headers or {})}
-        response = await upstreams.forward(service, request, path, caller=caller, extra_headers=extra)
+        response = await answer()
         if response.status_code < 500 and response.status_code not in (409, 429):
             kept = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
             idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), kept)

@@ -5,7 +5,8 @@ A row says what the public API shows (method, path, body and response models, st
 description, tags, documented problems, parameters) and what the gateway does on the
 way: who may call (`who`); whether the request moves money (`idempotent`: it needs an
 Idempotency-Key, and its answer is kept for replays); whether it may need a one-time
-code (`step_up` reads the body into the payment a challenge approves); or whether it
+code (`step_up`: payments decides, after validating the request, and the gateway turns
+its 403 `step-up-required` into a challenge, see gateway/identity/stepup.py); or whether it
 relays a Server-Sent Events stream (`stream`: a caller holds a few at once, see
 gateway/streams.py). The body is validated here against the service's own model
 (shared/schemas) and forwarded as it came; the service verifies the token and its rules
@@ -16,8 +17,9 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -26,10 +28,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
-from gateway.identity.stepup import Payment
-from gateway.routing.idempotency import fingerprint, forward_idempotently
-from shared import stepup
-from shared.auth import Principal
+from gateway.routing.idempotency import Answer, fingerprint, forward_idempotently
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
 from shared.problems import PROBLEM, Problem
 
@@ -65,7 +64,9 @@ class PassThrough:
     idempotent: bool = False
     # With `idempotent`: the key may be left out (a retry without one is a new request).
     key_optional: bool = False
-    step_up: Callable[[Any], Payment | None] | None = None
+    # With `idempotent`: the service may ask for the customer's one-time code (403
+    # `step-up-required`), which the gateway answers with a challenge, then an approval.
+    step_up: bool = False
     stream: bool = False
 
     def __post_init__(self) -> None:
@@ -73,7 +74,7 @@ class PassThrough:
             raise ValueError(f"{self.name}: an idempotent route needs a customer to own its keys")
         if self.stream and self.who == "anyone":
             raise ValueError(f"{self.name}: a stream counts against its caller's streams, so it needs one")
-        if self.step_up is not None and not (self.idempotent and self.body is not None):
+        if self.step_up and not (self.idempotent and self.body is not None):
             raise ValueError(f"{self.name}: step-up binds an approval to a body and an Idempotency-Key")
 
     @property
@@ -150,23 +151,15 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         if key is None or principal is None:
             return await gw.upstreams.forward(route.service, request, path, caller=principal)
         fp = fingerprint(request, await request.body())
-        headers = {}
-        if route.step_up is not None and (payment := route.step_up(values["body"])) is not None:
-            approved = await gw.stepup.require(principal, payment, key=key, fingerprint=fp)
-            if approved is not None:
-                headers[stepup.HEADER] = _approval(gw, principal, approved, key)
-        return await forward_idempotently(
-            gw.idempotency,
-            gw.upstreams,
-            request,
-            principal.subject,
-            route.service,
-            path,
-            caller=principal,
-            key=key,
-            fp=fp,
-            headers=headers,
-        )
+
+        def send(extra: dict[str, str]) -> Awaitable[Response]:
+            headers = {"idempotency-key": key, **extra}
+            return gw.upstreams.forward(route.service, request, path, caller=principal, extra_headers=headers)
+
+        answer: Answer = partial(send, {})
+        if route.step_up:
+            answer = partial(gw.stepup.forward, principal, key, send)
+        return await forward_idempotently(gw.idempotency, answer, principal.subject, key=key, fp=fp)
 
     P = inspect.Parameter
     parameters = [P(n, P.KEYWORD_ONLY, annotation=route.params.get(n, str)) for n in names]
@@ -183,9 +176,3 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = route.name
     return endpoint
-
-
-def _approval(gw: Gateway, principal: Principal, payment: Payment, key: str) -> str:
-    """The gateway's signed word to payments that the customer approved this payment."""
-    approved = stepup.Approved(payment.operation, payment.payee, payment.amount_minor, payment.currency, key)
-    return stepup.approval(gw.runtime.tokens, principal.subject, approved, gw.settings.auth.stepup_ttl_s)

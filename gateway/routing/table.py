@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel
 
-from gateway.identity.stepup import bill_payment, qr_payment, topup_payment, transfer_payment
 from gateway.routing.routes import PassThrough
 from shared.problems import PROBLEM_JSON
 from shared.schemas.accounts import AccountCreate, AccountList, AccountPublic, TransactionPage
@@ -133,7 +132,8 @@ MONEY_MOVING_DOC = (
     "running gets 409. Answers 202: the payment runs as a saga; follow `links.self`.\n\n"
     "**Step-up**: above 5,000.00 CNY (`AUTH_STEPUP_AMOUNT_MINOR`), or for a transfer above "
     "1,000.00 CNY (`AUTH_STEPUP_NEW_PAYEE_MINOR`) to a payee you have never paid, the answer is "
-    "401 `step-up-required` with a `challenge_id`; the six-digit code is sent to your phone by SMS (in "
+    "401 `step-up-required` with a `challenge_id`, once the payment is otherwise valid (a refused "
+    "payment answers its 422 and costs no code); the six-digit code is sent to your phone by SMS (in "
     "the sandbox: `GET /v1/sandbox/inbox`). "
     "Approve it with `POST /v1/auth/challenges/{challenge_id}` and send this request again with "
     "the same Idempotency-Key."
@@ -172,10 +172,10 @@ payment = partial(
 )
 
 PAYMENTS_ROUTES = (
-    payment("POST", "/v1/payments/transfers", name="create_transfer", body=TransferCreate, step_up=transfer_payment),
-    payment("POST", "/v1/payments/bills", name="create_bill_payment", body=BillCreate, step_up=bill_payment),
-    payment("POST", "/v1/payments/qr", name="create_qr_payment", body=QrCreate, step_up=qr_payment),
-    payment("POST", "/v1/payments/topups", name="create_topup", body=TopupCreate, step_up=topup_payment),
+    payment("POST", "/v1/payments/transfers", name="create_transfer", body=TransferCreate, step_up=True),
+    payment("POST", "/v1/payments/bills", name="create_bill_payment", body=BillCreate, step_up=True),
+    payment("POST", "/v1/payments/qr", name="create_qr_payment", body=QrCreate, step_up=True),
+    payment("POST", "/v1/payments/topups", name="create_topup", body=TopupCreate, step_up=True),
     payments(
         "GET",
         "/v1/payments",

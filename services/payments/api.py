@@ -16,7 +16,7 @@ from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterD
 from services.payments.domain import Kind, PaymentRejected
 from shared import payees, stepup
 from shared.accounts_client import AccountsClient
-from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller
+from shared.auth import CurrentCustomer, Operator, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey, create_once
 from shared.money import InvalidAmount, format_minor, to_minor
@@ -37,7 +37,6 @@ from shared.schemas.payments import (
     MerchantList,
     MerchantPublic,
     Payee,
-    PayeeKnown,
     PaymentDirection,
     PaymentPage,
     PaymentPublic,
@@ -217,8 +216,11 @@ class PaymentDeps:
         )
 
     async def check_step_up(self, kind: Kind, payee: Recipient, amount: int, currency: str) -> None:
-        """The gateway's step-up rule, applied again where the money moves: a payment that
-        needs a one-time code goes ahead only with the gateway's approval of exactly it."""
+        """Step-up, decided here after the payment was validated, its payee resolved and its
+        limits checked (shared/stepup.py): a payment that needs a one-time code goes ahead
+        only with the gateway's approval of exactly it, else 403 `step-up-required` with the
+        facts the gateway makes the challenge from. So only a payment that could go through
+        costs the customer a code."""
         customer_id = self.principal.customer_id
         is_transfer = kind is Kind.TRANSFER
         known = True
@@ -226,10 +228,19 @@ class PaymentDeps:
             known = payee.customer_id == customer_id or await paid_before(
                 self.ctx, self.runtime, customer_id, payee.key
             )
-        if self.policy.reason(amount_minor=amount, is_transfer=is_transfer, payee_known=known) is None:
+        reason = self.policy.reason(amount_minor=amount, is_transfer=is_transfer, payee_known=known)
+        if reason is None:
             return
-        wanted = stepup.Approved(kind.value, payee.key, amount, currency, self.key)
-        stepup.check_approval(self.runtime.tokens, self.approval, customer_id, wanted)
+        payment = stepup.Payment(kind.value, payee.key, amount, currency)
+        required = stepup.Required(payment, reason, self.policy.limit_minor(reason))
+        try:
+            stepup.check_approval(self.runtime.tokens, self.approval, customer_id, required, self.key)
+        except stepup.StepUpMissing:
+            # A repeat of a payment this key already made (the gateway's stored answer was
+            # lost) is answered with that payment, as any repeat is: it moves nothing new.
+            async with self.runtime.db.read() as session:
+                if await store.payment_by_key(session, customer_id, self.key) is None:
+                    raise
 
 
 async def _payment_deps(
@@ -512,18 +523,7 @@ async def get_deposit(deposit_id: str, principal: CurrentCustomer, runtime: Runt
     return deposit_public(deposit)
 
 
-# --- what other services ask -----------------------------------------------------------------
-
-internal = APIRouter(tags=["internal"], include_in_schema=False)
-
-
-@internal.get("/internal/customers/{customer_id}/payees/{payee_key}", response_model=PayeeKnown)
-async def payee_known(
-    customer_id: str, payee_key: str, _caller: ServiceCaller, ctx: ContextDep, runtime: RuntimeDep
-) -> PayeeKnown:
-    """Whether the customer has completed a payment to this payee (shared/payees.py key):
-    the gateway's step-up asks before a large first payment."""
-    return PayeeKnown(known=await paid_before(ctx, runtime, customer_id, payee_key))
+# --- who the customer has paid -----------------------------------------------------------------
 
 
 async def paid_before(ctx: handlers.Context, runtime: Runtime, customer_id: str, payee_key: str) -> bool:
@@ -546,4 +546,4 @@ async def paid_before(ctx: handlers.Context, runtime: Runtime, customer_id: str,
     return True
 
 
-routers = [router, sandbox, internal]
+routers = [router, sandbox]

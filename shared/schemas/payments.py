@@ -267,12 +267,6 @@ class DepositPublic(BaseModel):
     links: dict[str, str]
 
 
-class PayeeKnown(BaseModel):
-    """Whether a customer has completed a payment to a payee (internal)."""
-
-    known: bool
-
-
 # --- scheduled transfers and standing orders ------------------------------------------------
 
 RepeatName = Literal["none", "daily", "weekly", "monthly"]

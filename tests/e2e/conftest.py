@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,11 +17,16 @@ pytestmark = pytest.mark.e2e
 
 
 @contextmanager
-def running_stack(tmp_path_factory: pytest.TempPathFactory, name: str = "stack") -> Iterator[Stack]:
+def running_stack(
+    tmp_path_factory: pytest.TempPathFactory, name: str = "stack", *, step_up: bool = False
+) -> Iterator[Stack]:
+    """A stack of its own; without `step_up`, payments asks for no one-time code."""
     data_dir: Path = tmp_path_factory.mktemp(name)
-    # Step-up authentication is tested on its own gateway (tests/e2e/test_stepup.py); here it
+    # Step-up authentication is tested on a stack of its own (`stepup_stack`); here it
     # would only stand between the other tests and what they are about.
-    no_step_up = {"AUTH_STEPUP_AMOUNT_MINOR": str(10**12), "AUTH_STEPUP_NEW_PAYEE_MINOR": str(10**12)}
+    no_step_up = (
+        {} if step_up else {"AUTH_STEPUP_AMOUNT_MINOR": str(10**12), "AUTH_STEPUP_NEW_PAYEE_MINOR": str(10**12)}
+    )
     # Every test registers and logs in from this one address; the login and registration
     # limits are tested on their own gateways (tests/e2e/test_security_identity.py).
     roomy = {f"GATEWAY_RATE_{what}_{per}_BURST": "1000000" for what in ("LOGIN", "REGISTER") for per in ("IP", "PHONE")}
@@ -40,8 +45,30 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+def stepup_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack whose payments asks for one-time codes at the default amounts (5,000.00, and
+    1,000.00 for a transfer to a new payee): payments decides step-up, after validating a
+    payment. Started only for the tests of step-up, which ask for it."""
+    with running_stack(tmp_path_factory, "stepup-stack", step_up=True) as running:
+        yield running
+
+
+@asynccontextmanager
+async def client_of(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the stack's own gateway."""
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as client:
+        yield client
+
+
+async def operator_login(gateway: httpx.AsyncClient) -> dict[str, str]:
+    r = await gateway.post("/v1/auth/login", json={"phone": OPERATOR.phone, "password": OPERATOR.password})
+    assert r.status_code == 200, r.text
+    return {"authorization": f"Bearer {r.json()['access_token']}"}
+
+
+@pytest.fixture(scope="session")
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(stack) as client:
         yield client
 
 
@@ -52,9 +79,7 @@ async def customer(gateway: httpx.AsyncClient) -> Phone:
 
 @pytest.fixture(scope="session")
 async def operator_headers(gateway: httpx.AsyncClient) -> dict[str, str]:
-    r = await gateway.post("/v1/auth/login", json={"phone": OPERATOR.phone, "password": OPERATOR.password})
-    assert r.status_code == 200, r.text
-    return {"authorization": f"Bearer {r.json()['access_token']}"}
+    return await operator_login(gateway)
 
 
 @pytest.fixture

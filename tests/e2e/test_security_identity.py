@@ -3,8 +3,9 @@ code with the token it protects, register with a weak password, learn whether a 
 banks here, collect account ids by paying phone numbers, and flood the login.
 
 The step-up and limit tests run on gateways started in this process beside the stack (as
-tests/e2e/test_stepup.py does): one in sandbox mode with step-up on and the default login
-and registration limits, one in production mode; each test sends from its own addresses."""
+tests/e2e/test_stepup.py does): one in sandbox mode with the default login and
+registration limits, one in production mode, and one in front of the stack whose payments
+asks for one-time codes (`stepup_stack`); each test sends from its own addresses."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from fastapi import FastAPI
 from gateway.deps import Gateway
 from gateway.identity import registration as registration_module
 from gateway.identity import stepup as stepup_module
-from gateway.identity.stepup import Payment
 from gateway.settings import GatewaySettings
 from shared.auth import ROLE_CUSTOMER
+from shared.stepup import Payment
 from tests.e2e.phone import eventually, inbox, new_phone_number, register, register_and_login
 from tests.e2e.test_rate_limits import client_from
 from tests.e2e.test_stepup import STEPUP, challenged, completed, funded, own_gateway, send
@@ -38,6 +39,14 @@ DEFAULT_LIMITS = GatewaySettings()
 async def sandbox(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
     data_dir = tmp_path_factory.mktemp("security-gateway")
     async with own_gateway(stack, data_dir, auth=STEPUP, gateway=DEFAULT_LIMITS) as (app, _client):
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def stepup_sandbox(stepup_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FastAPI]:
+    """A sandbox gateway in front of the stack whose payments asks for one-time codes."""
+    data_dir = tmp_path_factory.mktemp("security-stepup-gateway")
+    async with own_gateway(stepup_stack, data_dir, auth=STEPUP, gateway=DEFAULT_LIMITS) as (app, _client):
         yield app
 
 
@@ -57,8 +66,8 @@ def problem(r: httpx.Response, status: int, slug: str) -> dict[str, Any]:
 # --- A: a step-up code is not readable with the token it protects --------------------------------
 
 
-async def test_the_step_up_code_is_not_in_the_notifications(sandbox: FastAPI) -> None:
-    async with client_from(sandbox, "198.51.100.1") as client:
+async def test_the_step_up_code_is_not_in_the_notifications(stepup_sandbox: FastAPI) -> None:
+    async with client_from(stepup_sandbox, "198.51.100.1") as client:
         payer, source = await funded(client, "100.00")
         _, target = await funded(client, "1.00")
         body = {"payer_account_id": source, "payee_account_id": target, "amount": "6000.00"}

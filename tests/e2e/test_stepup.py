@@ -1,10 +1,11 @@
 """Step-up authentication for money-moving requests, end to end: the 401 challenge, the
 one-time code delivered by SMS (the sandbox inbox), a wrong code, approval, the repeated request
-going through, the new-payee rule, expiry by the sandbox clock, and the lock.
+going through, the new-payee rule, expiry by the sandbox clock, the lock, and no code spent
+on a payment payments refuses (an unknown payee, over the KYC limit).
 
-These run against a second gateway started in this process beside the stack (its own
-database and consumer groups, the stack's services and broker) with the step-up amounts
-set explicitly, so they hold whatever thresholds the stack's own gateway runs with."""
+Payments decides step-up, so these run on a stack of their own whose payments asks for
+codes at the default amounts (`stepup_stack`), behind a second gateway started in this
+process (its own database and consumer groups, that stack's services and broker)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ import pytest
 from fastapi import FastAPI
 
 from gateway.bootstrap import Overrides
+from gateway.identity.stepup import MAX_CHALLENGES_PER_HOUR
 from gateway.main import create_app
 from gateway.settings import GatewaySettings, Settings
 from shared.clock import Clock
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, ServiceUrls
-from tests.e2e.phone import Phone, eventually, register_and_login
+from tests.e2e.conftest import client_of, operator_login
+from tests.e2e.phone import Phone, eventually, inbox, register_and_login
 from tools.stack import BACKEND_SERVICES, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
@@ -73,6 +76,24 @@ ROOMY = GatewaySettings(
     rate_register_ip_burst=100_000,
     rate_register_phone_burst=100_000,
 )
+
+
+@pytest.fixture(scope="module")
+def stack(stepup_stack: Stack) -> Stack:
+    """This module's stack: the one whose payments asks for codes (the others' does not)."""
+    return stepup_stack
+
+
+@pytest.fixture(scope="module")
+async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """That stack's own gateway: the operator's sandbox clock and the ledger check."""
+    async with client_of(stack) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+async def operator_headers(gateway: httpx.AsyncClient) -> dict[str, str]:
+    return await operator_login(gateway)
 
 
 @pytest.fixture(scope="module")
@@ -271,3 +292,60 @@ async def test_five_wrong_codes_lock_the_challenge(gw: tuple[FastAPI, httpx.Asyn
     assert locked.status_code == 409 and locked.json()["type"].endswith("/challenge-locked")
     state = (await payer.get(f"/v1/auth/challenges/{challenge_id}")).json()
     assert (state["status"], state["attempts_left"]) == ("locked", 0)
+
+
+async def no_code_sent(client: httpx.AsyncClient, phone: Phone) -> None:
+    assert [m for m in await inbox(client, phone.phone) if m["kind"] == "step_up_code"] == []
+    notices = (await phone.get("/v1/notifications")).json()["items"]
+    assert [n for n in notices if n["kind"] == "stepup_code"] == []
+
+
+def refused(r: httpx.Response, slug: str) -> None:
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith(f"/{slug}"), r.json()
+
+
+async def test_a_large_transfer_to_an_account_that_does_not_exist_is_refused_without_a_code(
+    gw: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = gw
+    payer, source = await funded(client, "100.00")
+    body = {"payer_account_id": source, "payee_account_id": str(uuid.uuid4()), "amount": "6000.00"}
+    key = str(uuid.uuid4())
+
+    refused(await send(payer, body, key), "unknown-payee")
+    refused(await send(payer, body, key), "unknown-payee")  # the repeat: the same answer, still no code
+    await no_code_sent(client, payer)
+
+
+async def test_a_large_transfer_above_the_kyc_per_payment_limit_is_refused_without_a_code(
+    gw: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = gw
+    payer, source = await funded(client, "100.00")  # a new customer: class II, 10,000.00 a payment
+    _, target = await funded(client, "1.00")
+    body = {"payer_account_id": source, "payee_account_id": target, "amount": "12000.00"}
+
+    refused(await send(payer, body, str(uuid.uuid4())), "limit-exceeded")
+    await no_code_sent(client, payer)
+
+
+async def test_refused_payments_spend_none_of_the_codes_of_the_hour(gw: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = gw
+    payer, source = await funded(client, "7000.00")
+    _, target = await funded(client, "1.00")
+    body = {"payer_account_id": source, "payee_account_id": target, "amount": "6000.00"}
+    # Paid once before, so payments' own new-payee risk rule (above 5,000.00) stays out of it.
+    await completed(payer, (await send(payer, {**body, "amount": "10.00"}, str(uuid.uuid4()))).json()["id"])
+    for _ in range(MAX_CHALLENGES_PER_HOUR):
+        nowhere = {**body, "payee_account_id": str(uuid.uuid4())}
+        refused(await send(payer, nowhere, str(uuid.uuid4())), "unknown-payee")
+
+    # The valid one still gets its code, and goes through with it.
+    key = str(uuid.uuid4())
+    challenge_id = challenged(await send(payer, body, key), "amount")["challenge_id"]
+    ok = await approve(payer, challenge_id, await code_for(payer, challenge_id))
+    assert ok.status_code == 200, ok.text
+    accepted = await send(payer, body, key)
+    assert accepted.status_code == 202, accepted.text
+    await completed(payer, accepted.json()["id"])

@@ -1,6 +1,7 @@
-"""Step-up where the money moves: payments applies the gateway's rule again and makes a
-payment that needs a one-time code only with the gateway's signed approval of exactly
-it, so a request that skips the gateway skips nothing."""
+"""Step-up where the money moves: payments decides, once the payment is validated and its
+payee resolved. A payment that needs a one-time code is answered 403 `step-up-required`
+with the facts the gateway's challenge binds, and is made only with the gateway's signed
+approval of exactly it, so a request that skips the gateway skips nothing."""
 
 from __future__ import annotations
 
@@ -57,6 +58,38 @@ async def test_a_large_transfer_without_the_gateways_approval_is_refused_and_mov
     assert_problem(r, 403, "step-up-required")
     assert await payments.listed(payer) == []
     assert await payments.balance(payer.account_id) == 10_000_00
+
+
+async def test_the_step_up_answer_names_the_payment_to_approve(payments: Payments) -> None:
+    payer = await payments.customer(10_000_00)
+    payee = await payments.customer()
+    body = {"payer_account_id": payer.account_id, "payee_account_id": payee.account_id, "amount": LARGE}
+
+    problem = assert_problem(await payments.post("transfers", payer, body), 403, "step-up-required")
+
+    facts = {k: problem.get(k) for k in ("operation", "payee", "amount_minor", "currency", "reason", "limit_minor")}
+    assert facts == {
+        "operation": "transfer",
+        "payee": f"account:{payee.account_id}",
+        "amount_minor": 6_000_00,
+        "currency": "CNY",
+        "reason": "amount",
+        "limit_minor": 5_000_00,
+    }
+
+
+async def test_a_payee_named_by_phone_is_named_by_the_account_it_pays_into(payments: Payments) -> None:
+    payer = await payments.customer(10_000_00)
+    payee = await payments.customer()
+    body = {"payer_account_id": payer.account_id, "payee_phone": payee.customer.phone, "amount": FIRST_TIME}
+
+    problem = assert_problem(await payments.post("transfers", payer, body), 403, "step-up-required")
+
+    assert (problem["payee"], problem["reason"], problem["limit_minor"]) == (
+        f"account:{payee.account_id}",
+        "new_payee",
+        1_000_00,
+    )
 
 
 async def test_a_first_transfer_to_a_new_payee_above_the_lower_limit_needs_an_approval(payments: Payments) -> None:
@@ -125,6 +158,23 @@ async def test_the_approved_payment_goes_through(payments: Payments) -> None:
 
     assert (await payments.settled(payer, payment["id"]))["status"] == "completed"
     assert await payments.balance(payee.account_id) == 2_000_00
+
+
+async def test_a_repeat_of_an_approved_payment_under_its_key_needs_no_new_approval(payments: Payments) -> None:
+    """As when the gateway lost its stored answer: the repeat gets the payment the key made."""
+    payer = await payments.customer(10_000_00)
+    payee = await payments.customer()
+    key = str(uuid.uuid4())
+    body = {"payee_account_id": payee.account_id, "amount": FIRST_TIME}
+    token = approval(payer.customer.id, payee.account_id, 2_000_00, key)
+    payment = await payments.start("transfers", payer, body, key=key, headers={stepup.HEADER: token})
+
+    again = await payments.post("transfers", payer, {"payer_account_id": payer.account_id, **body}, key=key)
+
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == payment["id"]
+    assert (await payments.settled(payer, payment["id"]))["status"] == "completed"
+    assert [p["id"] for p in await payments.listed(payer)] == [payment["id"]]
 
 
 async def test_small_payments_and_transfers_between_ones_own_accounts_need_none(payments: Payments) -> None:

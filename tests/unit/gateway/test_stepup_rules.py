@@ -1,31 +1,25 @@
-"""Step-up rules: when a payment needs a one-time code, what a try of a code does, and the
-payment (with its payee key) a challenge approves."""
+"""Step-up rules: when a payment needs a one-time code, what a try of a code does, and how
+the gateway answers payments' word that a payment needs one: a challenge for exactly the
+payment payments asked about, or that payment's approval, and never a kept answer."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from types import SimpleNamespace
 from typing import Any
-from urllib.parse import unquote
 
-import httpx
+import orjson
 import pytest
+from fastapi.responses import Response
 
-from gateway.identity.stepup import (
-    ChallengeState,
-    Payment,
-    StepUp,
-    StepUpPolicy,
-    Verdict,
-    attempt,
-    bill_payment,
-    code_hash,
-    new_code,
-    qr_payment,
-    topup_payment,
-    transfer_payment,
-)
-from shared.accounts_client import AccountsClient
-from shared.schemas.payments import BillCreate, QrCreate, TopupCreate, TransferCreate
+from gateway.identity.stepup import ChallengeState, StepUp, StepUpRequired, Verdict, attempt, code_hash, new_code
+from gateway.routing.idempotency import Idempotency, forward_idempotently
+from shared import stepup
+from shared.auth import ROLE_CUSTOMER, Principal
+from shared.settings import AuthSettings
+from shared.stepup import Payment, Required, StepUpMissing, StepUpPolicy
+from tests.tokens import issuer
 
 POLICY = StepUpPolicy(amount_minor=5_000_00, new_payee_minor=1_000_00)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -103,122 +97,160 @@ def test_the_stored_hash_binds_the_code_to_its_challenge_and_the_secret() -> Non
     assert h != code_hash(b"secret", "challenge-1", "123457")
 
 
-# --- what a challenge approves: the payment read from the body, its payee as payments keys it ----
+# --- payments decides; the gateway answers its 403 with a challenge or the approval ------------
 
-PAYER = "5a0e1d3c-0000-4000-8000-000000000101"
+CUSTOMER = Principal(subject="c-1", roles=frozenset({ROLE_CUSTOMER}))
+ASKED = Payment("transfer", "account:a-2", 6_000_00, "CNY")
+REQUIRED = Required(ASKED, "amount", 5_000_00)
 
 
-@pytest.mark.parametrize(
-    ("read", "body", "payment"),
-    [
-        (
-            transfer_payment,
-            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "1200.00"}),
-            Payment("transfer", "account:a-2", 1200_00, "CNY"),
-        ),
-        (
-            transfer_payment,
-            TransferCreate.model_validate(
-                {"payer_account_id": PAYER, "payee_phone": "138 0000 0002", "amount": "88.00"}
-            ),
-            Payment("transfer", "phone:+8613800000002", 88_00, "CNY"),
-        ),
-        (
-            bill_payment,
-            BillCreate.model_validate(
-                {
-                    "payer_account_id": PAYER,
-                    "biller_code": "SH-WATER",
-                    "bill_reference": "3100012345",
-                    "amount": "56.40",
-                }
-            ),
-            Payment("bill", "biller:SH-WATER:3100012345", 56_40, "CNY"),
-        ),
-        (
-            qr_payment,
-            QrCreate.model_validate(
-                {"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100001&a=32.00&r=T42"}
-            ),
-            Payment("qr", "merchant:M100001", 32_00, "CNY"),
-        ),
-        (
-            qr_payment,
-            QrCreate.model_validate(
-                {"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100004", "amount": "18.50"}
-            ),
-            Payment("qr", "merchant:M100004", 18_50, "CNY"),
-        ),
-        (
-            topup_payment,
-            TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "13912345678", "amount": "50.00"}),
-            Payment("topup", "mobile:+8613912345678", 50_00, "CNY"),
-        ),
-    ],
-    ids=["transfer to an account", "transfer to a phone", "bill", "qr with amount", "qr without amount", "top-up"],
-)
-def test_a_payment_is_read_with_its_payee_key(read: Any, body: Any, payment: Payment) -> None:
-    assert read(body) == payment
+class FakeChallenges:
+    """Challenges in memory: approved ones by (customer, key, payment), new ones listed."""
+
+    def __init__(self, approved: set[tuple[str, str, Payment]] = frozenset()) -> None:  # type: ignore[assignment]
+        self.approved_ = set(approved)
+        self.made: list[tuple[str, str, Payment, str]] = []
+        self.settings = AuthSettings()
+
+    async def approved(self, customer_id: str, key: str, payment: Payment) -> bool:
+        return (customer_id, key, payment) in self.approved_
+
+    async def challenge(self, customer_id: str, key: str, payment: Payment, reason: str) -> Any:
+        self.made.append((customer_id, key, payment, reason))
+        return SimpleNamespace(id="ch-1", reason=reason, expires_at=NOW + timedelta(minutes=5), customer_id=customer_id)
+
+
+class Payments:
+    """payments' answers in turn, and the extra headers each request came with."""
+
+    def __init__(self, *answers: Response) -> None:
+        self.answers = list(answers)
+        self.sent: list[dict[str, str]] = []
+
+    async def __call__(self, extra: dict[str, str]) -> Response:
+        self.sent.append(extra)
+        return self.answers.pop(0)
+
+
+def asks(required: Required = REQUIRED) -> Response:
+    """payments' 403: this payment is valid and needs the customer's code."""
+    body = StepUpMissing(required, "needs a code").body()
+    return Response(orjson.dumps(body), status_code=403, media_type="application/problem+json")
+
+
+def answer(status: int, body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def step_up(challenges: FakeChallenges) -> StepUp:
+    return StepUp(challenges, issuer("gateway"))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("read", "body"),
+    "refused",
     [
-        (
-            qr_payment,
-            QrCreate.model_validate(
-                {"payer_account_id": PAYER, "qr_payload": "https://example.com/?m=M100001&a=9000.00"}
-            ),
-        ),
-        (qr_payment, QrCreate.model_validate({"payer_account_id": PAYER, "qr_payload": "sandbank://qr/v1?m=M100001"})),
-        (topup_payment, TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "12345", "amount": "50.00"})),
-        (
-            transfer_payment,
-            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "0.001"}),
-        ),
+        answer(422, {"type": "https://sandbank.dev/problems/unknown-payee", "status": 422}),
+        answer(422, {"type": "https://sandbank.dev/problems/limit-exceeded", "status": 422}),
+        answer(403, {"type": "https://sandbank.dev/problems/forbidden", "status": 403}),
+        answer(202, {"id": "p-1", "status": "pending"}),
     ],
-    ids=["not a Sandbank QR code", "QR code without an amount, none sent", "not a mobile number", "invalid amount"],
+    ids=["unknown payee", "over the KYC limit", "another 403", "accepted"],
 )
-def test_a_request_payments_will_refuse_asks_for_no_code(read: Any, body: Any) -> None:
-    assert read(body) is None
+async def test_an_answer_that_asks_for_no_code_is_passed_on_and_makes_no_challenge(refused: Response) -> None:
+    challenges, payments = FakeChallenges(), Payments(refused)
+    assert await step_up(challenges).forward(CUSTOMER, "key-1", payments) is refused
+    assert (challenges.made, payments.sent) == ([], [{}])
 
 
-def directory(found: dict[str, str | None], asked: list[str]) -> AccountsClient:
-    """accounts' phone directory, as the gateway asks it."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        asked.append(request.url.raw_path.decode())
-        phone = unquote(request.url.path.rsplit("/", 1)[-1])
-        if phone not in found:
-            return httpx.Response(404, json={})
-        entry = {"customer_id": "c-2", "kyc_class": "II", "holder": "W*", "default_account_id": found[phone]}
-        return httpx.Response(200, json=entry)
-
-    return AccountsClient("http://accounts", lambda: "service-token", transport=httpx.MockTransport(answer))
+async def test_a_payment_payments_asks_a_code_for_gets_a_challenge_for_exactly_its_facts() -> None:
+    challenges, payments = FakeChallenges(), Payments(asks())
+    with pytest.raises(StepUpRequired) as raised:
+        await step_up(challenges).forward(CUSTOMER, "key-1", payments)
+    assert challenges.made == [("c-1", "key-1", ASKED, "amount")]
+    assert raised.value.facts["challenge_id"] == "ch-1" and "5000.00" in str(raised.value)
+    assert payments.sent == [{}]
 
 
-async def never_paid(customer_id: str, payee: str) -> bool:
-    return False
+async def test_an_approved_payment_is_sent_again_with_the_approval_of_exactly_it() -> None:
+    accepted = answer(202, {"id": "p-1"})
+    challenges, payments = FakeChallenges({("c-1", "key-1", ASKED)}), Payments(asks(), accepted)
+    assert await step_up(challenges).forward(CUSTOMER, "key-1", payments) is accepted
+    assert challenges.made == []
+    token = payments.sent[1][stepup.HEADER]
+    stepup.check_approval(issuer("payments"), token, "c-1", REQUIRED, "key-1")  # covers it
+    with pytest.raises(StepUpMissing):
+        stepup.check_approval(issuer("payments"), token, "c-1", REQUIRED, "key-2")
+
+
+async def test_an_approval_for_another_payment_does_not_count() -> None:
+    other = Payment("transfer", "account:a-3", 6_000_00, "CNY")
+    challenges, payments = FakeChallenges({("c-1", "key-1", other)}), Payments(asks())
+    with pytest.raises(StepUpRequired):
+        await step_up(challenges).forward(CUSTOMER, "key-1", payments)
+    assert challenges.made == [("c-1", "key-1", ASKED, "amount")] and payments.sent == [{}]
+
+
+async def test_payments_asking_again_after_the_approval_gets_a_new_challenge() -> None:
+    """The payee a phone number pays into changed between the two: the new payee needs its own code."""
+    moved = Required(Payment("transfer", "account:a-9", 6_000_00, "CNY"), "amount", 5_000_00)
+    challenges, payments = FakeChallenges({("c-1", "key-1", ASKED)}), Payments(asks(), asks(moved))
+    with pytest.raises(StepUpRequired):
+        await step_up(challenges).forward(CUSTOMER, "key-1", payments)
+    assert challenges.made == [("c-1", "key-1", moved.payment, "amount")] and len(payments.sent) == 2
 
 
 @pytest.mark.parametrize(
-    ("payee", "found", "key"),
+    ("status", "body"),
     [
-        ("phone:+8613800000002", {"+8613800000002": "a-2"}, "account:a-2"),
-        ("phone:+8613800000002", {}, "phone:+8613800000002"),
-        ("phone:+8613800000002", {"+8613800000002": None}, "phone:+8613800000002"),
-        ("account:a-3", {}, "account:a-3"),
+        (403, {"type": "https://sandbank.dev/problems/step-up-required"}),  # without its facts
+        (403, {"type": "https://sandbank.dev/problems/forbidden", **REQUIRED.facts()}),
+        (401, {"type": "https://sandbank.dev/problems/step-up-required", **REQUIRED.facts()}),
+        (403, ["not", "a", "problem"]),
     ],
-    ids=["a customer's phone", "nobody's phone", "a customer without a checking account", "an account"],
 )
-async def test_a_phone_payee_is_keyed_by_the_account_it_pays_into(
-    payee: str, found: dict[str, str | None], key: str
-) -> None:
-    asked: list[str] = []
-    accounts = directory(found, asked)
-    stepup = StepUp(None, None, accounts, never_paid)  # type: ignore[arg-type]
-    try:
-        assert await stepup.resolve_payee(payee) == key
-    finally:
-        await accounts.close()
-    assert asked == ([] if payee.startswith("account:") else ["/internal/customers/by-phone/%2B8613800000002"])
+def test_only_payments_step_up_problem_with_its_facts_asks_for_a_code(status: int, body: Any) -> None:
+    assert Required.from_problem(status, body) is None
+
+
+def test_the_step_up_problem_carries_what_an_approval_binds() -> None:
+    assert Required.from_problem(403, StepUpMissing(REQUIRED, "x").body()) == REQUIRED
+
+
+# --- the idempotent answer: replayed without a code, never the challenge ----------------------------
+
+
+class Memory(Idempotency):
+    """Idempotency answers kept in memory only."""
+
+    def __init__(self) -> None:
+        self.in_flight = {}
+        self.kept: dict[tuple[str, str], Response] = {}
+
+    async def lookup(self, owner_id: str, key: str, fp: str) -> Response | None:
+        return self.kept.get((owner_id, key))
+
+    def remember(self, owner_id: str, key: str, fp: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.kept[(owner_id, key)] = Response(body, status_code=status)
+
+
+async def test_a_challenge_is_not_kept_as_the_keys_answer_and_the_approved_repeat_is() -> None:
+    idempotency, challenges = Memory(), FakeChallenges()
+    first = Payments(asks())
+    with pytest.raises(StepUpRequired):
+        await forward_idempotently(
+            idempotency, partial(step_up(challenges).forward, CUSTOMER, "key-1", first), "c-1", key="key-1", fp="f"
+        )
+    assert idempotency.kept == {} and idempotency.in_flight == {}
+
+    challenges.approved_.add(("c-1", "key-1", ASKED))
+    repeat = Payments(asks(), answer(202, {"id": "p-1"}))
+    answered = await forward_idempotently(
+        idempotency, partial(step_up(challenges).forward, CUSTOMER, "key-1", repeat), "c-1", key="key-1", fp="f"
+    )
+    assert answered.status_code == 202 and idempotency.kept[("c-1", "key-1")].status_code == 202
+
+    replay = Payments()  # a replay reaches neither payments nor the challenges
+    again = await forward_idempotently(
+        idempotency, partial(step_up(challenges).forward, CUSTOMER, "key-1", replay), "c-1", key="key-1", fp="f"
+    )
+    assert again.status_code == 202 and replay.sent == [] and challenges.made == [("c-1", "key-1", ASKED, "amount")]

@@ -100,12 +100,18 @@ def test_an_expired_token_is_refused() -> None:
     assert "expired" in refused(issuer("accounts"), token)
 
 
+def check(token: str, customer_id: str, a: stepup.Approved) -> None:
+    """Payments' check of `token` for the payment `a` describes, above the step-up amount."""
+    required = stepup.Required(stepup.Payment(a.operation, a.payee, a.amount_minor, a.currency), "amount", 500_000)
+    stepup.check_approval(issuer("payments"), token, customer_id, required, a.idempotency_key)
+
+
 def test_a_step_up_approval_is_not_a_login() -> None:
     approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "key-1")
     token = stepup.approval(issuer("gateway"), "c-1", approved, ttl_s=300)
 
     refused(issuer("payments"), token)
-    stepup.check_approval(issuer("payments"), token, "c-1", approved)
+    check(token, "c-1", approved)
 
 
 @pytest.mark.parametrize(
@@ -122,9 +128,9 @@ def test_an_approval_covers_exactly_its_payment(other: stepup.Approved) -> None:
     token = stepup.approval(issuer("gateway"), "c-1", approved, ttl_s=300)
 
     with pytest.raises(stepup.StepUpMissing):
-        stepup.check_approval(issuer("payments"), token, "c-1", other)
+        check(token, "c-1", other)
     with pytest.raises(stepup.StepUpMissing):
-        stepup.check_approval(issuer("payments"), token, "c-2", approved)
+        check(token, "c-2", approved)
 
 
 def test_an_approval_minted_by_another_process_is_refused() -> None:
@@ -132,7 +138,7 @@ def test_an_approval_minted_by_another_process_is_refused() -> None:
     token = issuer("accounts").issue("c-1", [], audience="payments", extra={"step_up": approved.claims()})
 
     with pytest.raises(stepup.StepUpMissing):
-        stepup.check_approval(issuer("payments"), token, "c-1", approved)
+        check(token, "c-1", approved)
 
 
 def test_minted_tokens_are_reused_while_they_have_life_left() -> None:
