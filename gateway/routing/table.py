@@ -11,8 +11,9 @@ from pydantic import BaseModel
 
 from gateway.identity.stepup import bill_payment, qr_payment, topup_payment, transfer_payment
 from gateway.routing.routes import PassThrough
+from shared.listing import FromDay, ToDay
 from shared.problems import PROBLEM_JSON
-from shared.schemas.accounts import AccountCreate, AccountList, AccountPublic, TransactionPage
+from shared.schemas.accounts import AccountCreate, AccountList, AccountPublic, EntryKindName, TransactionPage
 from shared.schemas.insurance import (
     ClaimCreate,
     ClaimPage,
@@ -35,8 +36,10 @@ from shared.schemas.payments import (
     DepositCreate,
     DepositPublic,
     MerchantList,
+    PaymentKindName,
     PaymentPage,
     PaymentPublic,
+    PaymentStatusName,
     QrCreate,
     TopupCreate,
     TransferCreate,
@@ -66,6 +69,8 @@ def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple
 
 Symbol = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")]
 ResourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+# `?from=&to=`: bank days, as the services read them (shared/listing.py).
+DAYS: dict[str, tuple[object, object]] = {"from": (FromDay, None), "to": (ToDay, None)}
 SYMBOLS = (Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")], None)
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -106,8 +111,13 @@ ACCOUNTS_ROUTES = (
         name="list_transactions",
         response=TransactionPage,
         problems=ACCOUNT_PROBLEMS,
-        query=page(200, 50, 40),
-        doc="The statement, newest first; follow `next_cursor` for older lines.",
+        query={
+            **page(200, 50, 40),
+            "kind": (Annotated[EntryKindName | None, Query(description="Only lines of this kind")], None),
+            **DAYS,
+        },
+        doc="The statement, newest first; follow `next_cursor` for older lines. `kind` and the "
+        "bank days `from`..`to` (Beijing time, sandbox clock, both included) narrow it.",
     ),
 )
 
@@ -171,8 +181,14 @@ PAYMENTS_ROUTES = (
         name="list_payments",
         response=PaymentPage,
         problems=PAYMENT_PROBLEMS,
-        query=page(100, 20, 200),
-        doc="The customer's payments, newest first; follow `next_cursor`.",
+        query={
+            **page(100, 20, 200),
+            "status": (Annotated[PaymentStatusName | None, Query()], None),
+            "kind": (Annotated[PaymentKindName | None, Query()], None),
+            **DAYS,
+        },
+        doc="The customer's payments, newest first; follow `next_cursor`. `status`, `kind` and the "
+        "bank days `from`..`to` (Beijing time, sandbox clock, both included) narrow the list.",
     ),
     payments(
         "GET",

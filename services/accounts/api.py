@@ -13,6 +13,7 @@ from services.accounts import handlers, store
 from services.accounts.deps import ContextDep, RuntimeDep
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
 from shared.errors import DomainError
+from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
@@ -26,6 +27,7 @@ from shared.schemas.accounts import (
     CustomerCreate,
     CustomerDirectoryEntry,
     CustomerPublic,
+    EntryKindName,
     LedgerCheck,
     TransactionPage,
     TransactionPublic,
@@ -218,7 +220,13 @@ async def list_transactions(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[EntryKindName | None, Query(description="Only lines of this kind")] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
 ) -> TransactionPage:
+    """`kind` and the bank days `from`..`to` (Beijing time, on the sandbox clock, both
+    included) narrow the statement."""
+    start, end = bank_days(from_, to)
     await _own_account(runtime, principal, account_id)
     before = decode_seq(cursor)
     query = (
@@ -230,6 +238,12 @@ async def list_transactions(
     )
     if before is not None:
         query = query.where(store.JournalLine.id < before)
+    if kind is not None:
+        query = query.where(store.JournalEntry.kind == kind)
+    if start is not None:
+        query = query.where(store.JournalLine.created_at >= start)
+    if end is not None:
+        query = query.where(store.JournalLine.created_at < end)
     async with runtime.db.read() as session:
         rows = (await session.execute(query)).all()
     items = [

@@ -19,6 +19,7 @@ from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey, create_once
+from shared.listing import FromDay, ToDay, bank_days
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
@@ -37,9 +38,11 @@ from shared.schemas.payments import (
     MerchantPublic,
     Payee,
     PayeeKnown,
+    PaymentKindName,
     PaymentPage,
     PaymentPublic,
     PaymentsSummary,
+    PaymentStatusName,
     QrCreate,
     TopupCreate,
     TransferCreate,
@@ -301,10 +304,16 @@ async def list_payments(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    status: Annotated[PaymentStatusName | None, Query()] = None,
+    kind: Annotated[PaymentKindName | None, Query()] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
 ) -> PaymentPage:
-    """The customer's payments, newest first."""
+    """The customer's payments, newest first; `status`, `kind` and the bank days `from`..`to`
+    (Beijing time, on the sandbox clock, both included) narrow the list."""
     table = store.payment_table
     query = select(table).where(table.c.customer_id == principal.customer_id)
+    query = query.where(*store.payment_filters(status, kind, *bank_days(from_, to)))
     async with runtime.db.read() as session:
         found = (await session.execute(newest_first(query, table.c, cursor or None, limit))).mappings().all()
     rows = [store.payment_of(r) for r in found]

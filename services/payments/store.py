@@ -261,3 +261,18 @@ class SagaBatch(Batch):
                 - bisect.bisect_left(times, p.created_at - self.velocity_window),
                 paid_before=(p.customer_id, p.payee_key) in self.known,
             )
+
+
+def payment_filters(status: str | None, kind: str | None, start: datetime | None, end: datetime | None) -> list[Any]:
+    """The payments list's `?status=&kind=` and its instants `[start, end)` as conditions."""
+    table = payment_table
+    where: list[Any] = []
+    if status is not None:
+        where.append(table.c.outcome.is_(None) if status == "pending" else table.c.outcome == status)
+    if kind is not None:
+        where.append(table.c.kind == kind)
+    if start is not None:
+        where.append(table.c.created_at >= start)
+    if end is not None:
+        where.append(table.c.created_at < end)
+    return where

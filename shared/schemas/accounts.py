@@ -93,6 +93,10 @@ class AccountList(BaseModel):
     items: list[AccountPublic]
 
 
+# A statement line's kind, its journal entry's: `capture` (a payment taken from a hold),
+# `credit` (money paid in) or `transfer` (between two accounts at once).
+EntryKindName = Literal["capture", "credit", "transfer"]
+
 TRANSACTION_EXAMPLE: dict[str, Any] = {
     "id": 1042,
     "entry_id": "c41f7a90-5d2e-4b8a-9f13-6e0d2b7c8a55",

@@ -112,6 +112,11 @@ PAYMENT_EXAMPLE: dict[str, Any] = {
 }
 
 
+# The list's filters (`GET /v1/payments?kind=&status=`): what `PaymentPublic` shows.
+PaymentKindName = Literal["transfer", "bill", "qr", "topup"]
+PaymentStatusName = Literal["pending", "completed", "failed"]
+
+
 class PaymentPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [PAYMENT_EXAMPLE]})
 
