@@ -42,18 +42,24 @@ async def list_push_tokens(principal: Customer, gw: GatewayDep) -> PushTokenList
 async def set_push_token(
     device_id: DeviceId, body: PushTokenSet, principal: Customer, gw: GatewayDep, clock: ClockDep
 ) -> PushTokenPublic:
-    """Register (or replace) this device's push token, under the `device_id` the app logs in
-    with; call it at every launch, as the platform may rotate the token. From now on each
-    notification of a kind you have not muted is pushed to it (in the sandbox: written to
-    `GET /v1/sandbox/push-deliveries`). A token registered before by another login moves
-    here. At most 10 devices (422 `too-many-devices`)."""
+    """Register (or replace) this device's push token, under the `device_id` the app logged
+    in with (a device with no live session of yours is a 422 `device-not-logged-in`); call it
+    at every launch, as the platform may rotate the token. From now on each notification of
+    a kind you have not muted is pushed to it while you are logged in on it (in the sandbox:
+    written to `GET /v1/sandbox/push-deliveries`); after logout it gets none. A token
+    registered before by another login moves here. At most 10 devices (422 `too-many-devices`)."""
+    now = clock.now()
     async with gw.runtime.db.write() as session, session.begin():
+        if not await store.logged_in_on(session, principal.subject, device_id, now):
+            raise Problem(
+                422, "device-not-logged-in", f"no live session on device {device_id}: log in on it first, with this id"
+            )
         known = {d.device_id for d in await store.devices(session, principal.subject)}
         if device_id not in known and len(known) >= MAX_DEVICES:
             raise Problem(
                 422, "too-many-devices", f"at most {MAX_DEVICES} devices get pushes: remove one you no longer use"
             )
-        row = await store.register_device(session, principal.subject, device_id, body.platform, body.token, clock.now())
+        row = await store.register_device(session, principal.subject, device_id, body.platform, body.token, now)
     return _public(row)
 
 

@@ -9,11 +9,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, String, delete, func, insert, select, text, update
+from sqlalchemy import JSON, Boolean, Index, Integer, String, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base
+from gateway.identity.store import Session
 from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import Draft, pushed
 from gateway.sandbox.store import SandboxPush
@@ -140,12 +141,29 @@ class NotificationWriter(Batch):
                 self.uow.stage(_PUSH, push)
 
 
+def _logged_in(customer_id: Any, device_id: Any, now: datetime) -> Any:
+    """Whether the customer has a live session on the device (a condition)."""
+    return exists().where(
+        Session.user_id == customer_id,
+        Session.device_id == device_id,
+        Session.revoked_at.is_(None),
+        Session.expires_at > now,
+    )
+
+
+async def logged_in_on(session: AsyncSession, customer_id: str, device_id: str, now: datetime) -> bool:
+    return bool(await session.scalar(select(_logged_in(customer_id, device_id, now))))
+
+
 async def pushes(session: AsyncSession, notifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The pushes of these notifications: one per registered device of their customer,
-    for each kind the customer has not muted (notify.pushed)."""
+    for each kind the customer has not muted (notify.pushed). A device whose sessions have
+    all ended (logged out, revoked) gets none: whoever holds that phone now is not logged in."""
     customers = {n["customer_id"] for n in notifications}
+    now = max(n["created_at"] for n in notifications)
+    live = _logged_in(PushToken.customer_id, PushToken.device_id, now)
     devices: dict[str, list[PushToken]] = {}
-    found_devices = select(PushToken).where(PushToken.customer_id.in_(customers)).order_by(PushToken.device_id)
+    found_devices = select(PushToken).where(PushToken.customer_id.in_(customers), live).order_by(PushToken.device_id)
     for device in await session.scalars(found_devices):
         devices.setdefault(device.customer_id, []).append(device)
     if not devices:

@@ -43,7 +43,15 @@ async def delete(phone: Phone, path: str) -> httpx.Response:
     return await phone.client.delete(path, headers=phone.auth)
 
 
-async def register_device(phone: Phone, device_id: str, token: str = APNS, platform: str = "apns") -> None:
+async def on_device(phone: Phone, device_id: str) -> Phone:
+    """The same customer logged in on another device."""
+    body = {"phone": phone.phone, "password": phone.password, "device_id": device_id}
+    r = await phone.client.post("/v1/auth/login", json=body)
+    assert r.status_code == 200, r.text
+    return Phone(phone.client, phone.customer_id, phone.phone, phone.password, r.json())
+
+
+async def register_device(phone: Phone, device_id: str = "pytest", token: str = APNS, platform: str = "apns") -> None:
     r = await put(phone, f"/v1/me/push-tokens/{device_id}", {"platform": platform, "token": token})
     assert r.status_code == 200, r.text
 
@@ -71,15 +79,16 @@ async def notified(phone: Phone, kind: str, count: int = 1) -> list[dict[str, An
 async def test_money_received_is_pushed_to_each_registered_device_of_the_payee(gateway: httpx.AsyncClient) -> None:
     payer, source = await funded(gateway)
     payee, target = await funded(gateway, "1.00")
-    await register_device(payee, "iphone-15-abc")
-    await register_device(payee, "pixel-8", token="eKq3xY0pT8u:APA91bH-sandbox_fcm_token_0123", platform="fcm")
+    await register_device(payee)
+    tablet = await on_device(payee, "pixel-8")
+    await register_device(tablet, "pixel-8", token="eKq3xY0pT8u:APA91bH-sandbox_fcm_token_0123", platform="fcm")
 
     r = await transfer(payer, source["id"], target["id"], "88.80")
     assert r.status_code == 202, r.text
     [received] = await notified(payee, "payment_received")
 
     got = [p for p in await pushes(payee) if p["kind"] == "payment_received"]
-    assert sorted((p["device_id"], p["platform"]) for p in got) == [("iphone-15-abc", "apns"), ("pixel-8", "fcm")]
+    assert sorted((p["device_id"], p["platform"]) for p in got) == [("pixel-8", "fcm"), ("pytest", "apns")]
     assert {(p["title"], p["body"], p["data"]["payment_id"]) for p in got} == {
         (received["title"], received["body"], r.json()["id"])
     }
@@ -89,7 +98,7 @@ async def test_money_received_is_pushed_to_each_registered_device_of_the_payee(g
 async def test_a_muted_kind_stays_in_the_list_and_is_not_pushed(gateway: httpx.AsyncClient) -> None:
     payer, source = await funded(gateway)
     _, target = await funded(gateway, "1.00")
-    await register_device(payer, "iphone-15-abc")
+    await register_device(payer)
     r = await put(payer, "/v1/me/notification-preferences", {"items": [{"kind": "payment_sent", "push": False}]})
     assert r.status_code == 200, r.text
     assert {i["kind"]: i["push"] for i in r.json()["items"]}["payment_sent"] is False
@@ -112,7 +121,7 @@ async def stepup_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory)
 async def test_a_step_up_code_is_pushed_even_when_the_customer_muted_it(stepup_gateway: httpx.AsyncClient) -> None:
     payer, source = await funded(stepup_gateway, "3000.00")
     _, target = await funded(stepup_gateway, "1.00")
-    await register_device(payer, "iphone-15-abc")
+    await register_device(payer)
     locked = await put(payer, "/v1/me/notification-preferences", {"items": [{"kind": "stepup_code", "push": False}]})
     assert locked.status_code == 422 and locked.json()["type"].endswith("/preference-locked")
     await put(payer, "/v1/me/notification-preferences", {"items": [{"kind": "price_alert", "push": False}]})
@@ -142,16 +151,37 @@ async def test_preferences_the_bank_does_not_know_are_refused(customer: Phone, b
 
 
 async def test_a_device_token_is_listed_replaced_and_removed(customer: Phone) -> None:
-    await register_device(customer, "iphone-15-abc", token="a" * 64)
-    await register_device(customer, "iphone-15-abc", token="b" * 64)  # the platform rotated it
+    await register_device(customer, token="a" * 64)
+    await register_device(customer, token="b" * 64)  # the platform rotated it
 
     listed = (await customer.get("/v1/me/push-tokens")).json()["items"]
-    assert [(d["device_id"], d["token"]) for d in listed] == [("iphone-15-abc", "b" * 64)]
+    assert [(d["device_id"], d["token"]) for d in listed] == [("pytest", "b" * 64)]
 
-    assert (await delete(customer, "/v1/me/push-tokens/iphone-15-abc")).status_code == 204
+    assert (await delete(customer, "/v1/me/push-tokens/pytest")).status_code == 204
     assert (await customer.get("/v1/me/push-tokens")).json()["items"] == []
-    gone = await delete(customer, "/v1/me/push-tokens/iphone-15-abc")
+    gone = await delete(customer, "/v1/me/push-tokens/pytest")
     assert gone.status_code == 404 and gone.json()["type"].endswith("/not-found")
+
+
+async def test_a_device_logged_out_gets_no_more_pushes(gateway: httpx.AsyncClient) -> None:
+    payer, source = await funded(gateway)
+    payee, target = await funded(gateway, "1.00")
+    tablet = await on_device(payee, "ipad-air-xyz")
+    await register_device(payee)
+    await register_device(tablet, "ipad-air-xyz", token="c" * 64)
+    assert (await tablet.post("/v1/auth/logout")).status_code == 204
+
+    assert (await transfer(payer, source["id"], target["id"], "3.00")).status_code == 202
+    await notified(payee, "payment_received")
+
+    assert [p["device_id"] for p in await pushes(payee)] == ["pytest"]
+
+
+async def test_a_token_for_a_device_not_logged_in_is_refused(customer: Phone) -> None:
+    r = await put(customer, "/v1/me/push-tokens/someone-elses-phone", {"platform": "apns", "token": APNS})
+
+    assert r.status_code == 422 and r.json()["type"].endswith("/device-not-logged-in")
+    assert (await customer.get("/v1/me/push-tokens")).json()["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -176,7 +206,7 @@ async def test_a_customer_reads_only_their_own_pushes_and_an_operator_anyones(
 ) -> None:
     payer, source = await funded(gateway)
     payee, target = await funded(gateway, "1.00")
-    await register_device(payee, "iphone-15-abc")
+    await register_device(payee)
     assert (await transfer(payer, source["id"], target["id"], "2.00")).status_code == 202
     await notified(payee, "payment_received")
 

@@ -4,13 +4,14 @@ for a muted kind, always for a security kind, and none outside sandbox mode (no 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from gateway import store
+from gateway.identity.store import Session
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import ALWAYS_PUSHED, KINDS, Draft, pushed
@@ -40,7 +41,17 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
 
 
 async def register(db: Database, customer: str, device: str, token: str) -> None:
+    """The customer logs in on the device and registers its token."""
     async with db.write() as session, session.begin():
+        session.add(
+            Session(
+                id=f"s-{customer}-{device}",
+                user_id=customer,
+                device_id=device,
+                created_at=NOW,
+                expires_at=NOW + timedelta(days=30),
+            )
+        )
         await notifications.register_device(session, customer, device, "apns", token, NOW)
 
 
@@ -83,6 +94,17 @@ async def test_a_muted_kind_stays_in_the_list_but_is_not_pushed(db: Database) ->
     assert [kind for _, _, kind in await pushes(db)] == ["stepup_code", "payment_received"]
     async with db.read() as session:
         assert len(await notifications.after(session, "c-1", 0)) == 3
+
+
+async def test_a_device_logged_out_gets_no_pushes(db: Database) -> None:
+    await register(db, "c-1", "phone", "token-phone-1")
+    await register(db, "c-1", "tablet", "token-tablet-1")
+    async with db.write() as session, session.begin():
+        (await session.get(Session, "s-c-1-tablet")).revoked_at = NOW  # type: ignore[union-attr]
+
+    await notify(db, draft("c-1"))
+
+    assert await pushes(db) == [("c-1", "phone", "payment_received")]
 
 
 async def test_outside_sandbox_mode_nothing_is_logged(db: Database) -> None:
