@@ -96,7 +96,10 @@ async def set_preferences(body: PreferencesSet, principal: Customer, gw: Gateway
     """Replace your choices: the kinds with `push: false` are no longer pushed, every other
     kind is. An unknown kind is a 422 `unknown-kind`; turning off a `locked` one is a 422
     `preference-locked`."""
-    unknown = sorted({c.kind for c in body.items} - set(KINDS))
+    named = [c.kind for c in body.items]
+    if len(named) != len(set(named)):
+        raise Problem(422, "validation-error", "name each kind once")
+    unknown = sorted(set(named) - set(KINDS))
     if unknown:
         raise Problem(422, "unknown-kind", f"no notification kind {', '.join(unknown)}", kinds=unknown)
     muted = {c.kind for c in body.items if not c.push}

@@ -22,6 +22,7 @@ from tests.unit.gateway.fakes import logged_in
         ([{"kind": "horoscope", "push": False}], "unknown-kind"),
         ([{"kind": "stepup_code", "push": False}], "preference-locked"),
         ([{"kind": "price_alert", "push": "maybe"}], "validation-error"),
+        ([{"kind": "price_alert", "push": False}, {"kind": "price_alert", "push": True}], "validation-error"),
     ],
 )
 async def test_a_preference_that_cannot_be_kept_is_a_422(app: FastAPI, items: list[dict[str, Any]], slug: str) -> None:
