@@ -45,7 +45,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         metadata=store.Base.metadata,
         migrations=store.migrations,
         tables=store.messaging,
-        consumers=[notifications_consumer(settings.service, Notifier(hub, clock))],
+        consumers=[notifications_consumer(settings.service, Notifier(hub, clock, sandbox=settings.sandbox))],
         clock=clock,
         group_suffix=overrides.group_suffix,
     )

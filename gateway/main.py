@@ -14,6 +14,7 @@ from gateway.bootstrap import Overrides, bootstrap
 from gateway.home import api as home
 from gateway.identity import api as identity
 from gateway.notifications import api as notifications
+from gateway.notifications import devices
 from gateway.ops import api as ops
 from gateway.ratelimit import IpRateLimitMiddleware
 from gateway.routing import errors as routing_errors
@@ -43,6 +44,7 @@ ROUTERS = [
     *identity.routers,
     home.router,
     notifications.router,
+    devices.router,
     routing.build(ROUTES),
     routing.build(DEPOSIT_ROUTES),
     sandbox.clock_router,

@@ -16,9 +16,9 @@ from gateway.identity.store import (
     SessionActivity,
     User,
 )
-from gateway.notifications.store import Notification, WatchedSymbol
+from gateway.notifications.store import Notification, NotificationPreference, PushToken, WatchedSymbol
 from gateway.routing.store import IdempotencyKey
-from gateway.sandbox.store import SandboxMessage
+from gateway.sandbox.store import SandboxMessage, SandboxPush
 from shared.migrations import Migrations
 
 migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
@@ -29,9 +29,12 @@ __all__ = [
     "IdempotencyKey",
     "LoginAttempt",
     "Notification",
+    "NotificationPreference",
+    "PushToken",
     "RefreshToken",
     "Registration",
     "SandboxMessage",
+    "SandboxPush",
     "Session",
     "SessionActivity",
     "User",

@@ -260,7 +260,8 @@ class Challenges:
                     uow.session, phone=phone, kind=STEP_UP_CODE, body=text, code=code, now=now, customer_id=customer_id
                 )
             draft = notify.stepup_code_sent(customer_id, challenge_id, payment.operation, amount, ttl_s)
-            await notifications.NotificationWriter(uow, self.hub).add([draft], event_id=None, event_at=now, now=now)
+            writer = notifications.NotificationWriter(uow, self.hub, sandbox=self.inbox.sandbox)
+            await writer.add([draft], event_id=None, event_at=now, now=now)
         return row
 
     async def verify(self, customer_id: str, challenge_id: str, code: str) -> tuple[Verdict, store.Challenge]:

@@ -1,4 +1,4 @@
-"""The customer's notifications (a list, read marks, a live Server-Sent Events stream)
+"""The customer's notifications (a list, read marks one or all, a live Server-Sent Events stream)
 and the watchlist whose price alerts become notifications."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from gateway.deps import ClockDep, Customer, GatewayDep, UpstreamsDep
 from gateway.identity.sessions import Sessions
 from gateway.notifications import store
 from gateway.notifications.hub import NotificationHub
-from gateway.notifications.schemas import NotificationPage, NotificationPublic, Watchlist
+from gateway.notifications.schemas import NotificationPage, NotificationPublic, ReadAll, Watchlist
 from gateway.streams import HeldStream
 from shared.aio import within
 from shared.db import Database
@@ -80,6 +80,25 @@ async def mark_read(notification_id: NotificationId, principal: Customer, gw: Ga
         if row.read_at is None:
             row.read_at = now
     return public(row)
+
+
+@router.post("/notifications/read-all", response_model=ReadAll)
+async def mark_all_read(
+    principal: Customer,
+    gw: GatewayDep,
+    before_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_SEQ, description="Only up to this id, included: the newest one the phone has shown"),
+    ] = None,
+) -> ReadAll:
+    """Mark all your notifications read: the "mark all as read" of the notifications screen.
+    With `before_id`, only those up to that id, so one that arrived since the phone drew the
+    list stays unread. Answers how many were marked and the unread count now (what
+    `GET /v1/home` and `GET /v1/notifications` show next)."""
+    async with gw.runtime.db.write() as session, session.begin():
+        marked = await store.mark_all_read(session, principal.subject, before_id, gw.clock.now())
+        count = await store.unread_count(session, principal.subject)
+    return ReadAll(marked=marked, unread_count=count)
 
 
 STREAM_DOC = """Server-Sent Events: each notification as `event: notification` with `id: <notification id>`

@@ -22,13 +22,14 @@ class Notifier:
     """Turns events into stored notifications (notify.py says what they read). Each handler
     is registered under its event's type, so it is given exactly that event."""
 
-    def __init__(self, hub: NotificationHub, clock: Clock) -> None:
+    def __init__(self, hub: NotificationHub, clock: Clock, *, sandbox: bool = False) -> None:
         self.hub = hub
         self.clock = clock
+        self.sandbox = sandbox  # pushes go to the sandbox's log (gateway/sandbox/store.py)
 
     def writer(self, uow: UnitOfWork) -> notifications.NotificationWriter:
         """The working set each transaction's handlers share (shared.kafka.consumer.Batch)."""
-        return notifications.NotificationWriter(uow, self.hub)
+        return notifications.NotificationWriter(uow, self.hub, sandbox=self.sandbox, batched=True)
 
     async def _store(
         self, writer: notifications.NotificationWriter, envelope: Envelope, drafts: list[notify.Draft]

@@ -39,6 +39,18 @@ KINDS = (
     "stepup_code",
 )
 
+# Kinds pushed whatever the customer's preferences say: a code sent for a payment they did
+# not start is how they learn someone else is in their account. A security kind added
+# later (a login alert) belongs here too.
+ALWAYS_PUSHED = frozenset({"stepup_code"})
+
+
+def pushed(kind: str, muted: frozenset[str] | set[str]) -> bool:
+    """Whether a notification of `kind` goes to the customer's devices: every kind does,
+    unless they muted it, and a security kind always does. The in-app list keeps them all."""
+    return kind in ALWAYS_PUSHED or kind not in muted
+
+
 PAYMENT_FAILURES = {
     "insufficient_funds": "there was not enough money in the account",
     "class_limit_exceeded": "it would exceed your daily payment limit",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,4 +56,92 @@ class Watchlist(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"symbols": ["600519", "300750"]}]})
     symbols: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(
         max_length=50, description="A-share codes; a price alert on one becomes a notification"
+    )
+
+
+class ReadAll(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"marked": 3, "unread_count": 0}]})
+    marked: int = Field(description="How many were unread and are now read")
+    unread_count: int = Field(description="Unread after this: 0, or those newer than `before_id`")
+
+
+# --- devices' push tokens -----------------------------------------------------------------------
+
+PUSH_TOKEN_EXAMPLE: dict[str, Any] = {
+    "device_id": "iphone-15-abc",
+    "platform": "apns",
+    "token": "9f3c1a7e5b2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",
+    "created_at": "2026-11-25T14:00:00Z",
+    "updated_at": "2026-11-25T14:00:00Z",
+}
+
+
+class PushTokenSet(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"platform": "apns", "token": PUSH_TOKEN_EXAMPLE["token"]},
+                {"platform": "fcm", "token": "eKq3xY0pT8u:APA91bH-sandbox_fcm_token_0123456789"},
+            ]
+        },
+    )
+    platform: Literal["apns", "fcm"] = Field(description="Apple Push Notification service or Firebase Cloud Messaging")
+    token: str = Field(
+        min_length=8, max_length=512, pattern=r"^[A-Za-z0-9_:.\-]+$", description="As the platform gave it to the app"
+    )
+
+
+class PushTokenPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PUSH_TOKEN_EXAMPLE]})
+    device_id: str
+    platform: Literal["apns", "fcm"]
+    token: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class PushTokenList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [PUSH_TOKEN_EXAMPLE]}]})
+    items: list[PushTokenPublic] = Field(description="By device id")
+
+
+# --- notification preferences -------------------------------------------------------------------
+
+
+class PreferencePublic(BaseModel):
+    kind: str = Field(description=f"One of: {', '.join(KINDS)}")
+    push: bool = Field(description="Pushed to your devices; the in-app list keeps every kind either way")
+    locked: bool = Field(description="A security kind: always pushed, it cannot be turned off")
+
+
+PREFERENCES_EXAMPLE: dict[str, Any] = {
+    "items": [
+        {"kind": "payment_received", "push": True, "locked": False},
+        {"kind": "price_alert", "push": False, "locked": False},
+        {"kind": "stepup_code", "push": True, "locked": True},
+    ]
+}
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PREFERENCES_EXAMPLE]})
+    items: list[PreferencePublic] = Field(description="Every kind, in the order of `GET /v1/notifications` kinds")
+
+
+class PreferenceChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(max_length=40)
+    push: bool
+
+
+class PreferencesSet(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"items": [{"kind": "price_alert", "push": False}, {"kind": "order_filled", "push": False}]}]
+        },
+    )
+    items: list[PreferenceChange] = Field(
+        max_length=100, description="Your choices; a kind left out is pushed (the default)"
     )

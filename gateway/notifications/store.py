@@ -1,5 +1,6 @@
-"""The notifications feature's tables (notifications, watchlists), and storing
-notifications and reading them back for the list and the live stream."""
+"""The notifications feature's tables (notifications, watchlists, devices' push tokens,
+notification preferences), and storing notifications, pushing them to the customer's
+devices, and reading them back for the list and the live stream."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, delete, func, insert, select, text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base
+from gateway.identity.store import Session
 from gateway.notifications.hub import NotificationHub
-from gateway.notifications.notify import Draft
+from gateway.notifications.notify import Draft, pushed
+from gateway.sandbox.store import SandboxPush
 from shared.db import UtcDateTime, table_of
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork
@@ -51,22 +54,55 @@ class WatchedSymbol(Base):
     added_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class PushToken(Base):
+    """Where a customer's device receives pushes: one token per device (the `device_id` the
+    app logs in with), from Apple's (apns) or Google's (fcm) push service."""
+
+    __tablename__ = "push_token"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(8))
+    token: Mapped[str] = mapped_column(String(512), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class NotificationPreference(Base):
+    """A customer's choice for one kind of notification; no row is the default (pushed)."""
+
+    __tablename__ = "notification_preference"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    push: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 # Taken (PostgreSQL only) by every transaction that writes notifications, so ids commit
 # in the order they were handed out and a stream's "after id N" cursor never skips a
 # row that committed late. SQLite's single writer gives that order already.
 NOTIFICATION_WRITE_LOCK = 0x53414E44424E4B01
 STREAM_PAGE = 200
 _INSERT = insert(table_of(Notification))
+_PUSH = insert(table_of(SandboxPush))
 
 
 class NotificationWriter(Batch):
     """The notifications one transaction writes: staged for one INSERT at commit, and the
     customers' streams woken after it. On PostgreSQL the writer first takes the write lock,
-    once per transaction, so notification ids commit in order (streams read by id)."""
+    once per transaction, so notification ids commit in order (streams read by id).
 
-    def __init__(self, uow: UnitOfWork, hub: NotificationHub) -> None:
+    In sandbox mode each notification is also pushed to the customer's registered devices
+    (a `sandbox_push` row each) unless they muted its kind: at `write` for a consumer's
+    batch (one query for the whole batch), at once for a writer used alone."""
+
+    def __init__(self, uow: UnitOfWork, hub: NotificationHub, *, sandbox: bool = False, batched: bool = False) -> None:
         super().__init__(uow)
         self.hub = hub
+        self.sandbox = sandbox
+        self.batched = batched
+        self._to_push: list[dict[str, Any]] = []
         self._locked = uow.db.sqlite  # SQLite's single writer orders them already
 
     async def add(self, drafts: Iterable[Draft], *, event_id: str | None, event_at: datetime, now: datetime) -> None:
@@ -93,6 +129,69 @@ class NotificationWriter(Batch):
             self.uow.stage(_INSERT, row)  # one executemany for the whole batch, at commit
         for customer_id in {r["customer_id"] for r in rows}:
             self.uow.after_commit.append(partial(self.hub.wake, customer_id))
+        if self.sandbox:
+            self._to_push += rows
+            if not self.batched:
+                await self.write()
+
+    async def write(self) -> None:
+        rows, self._to_push = self._to_push, []
+        if rows:
+            for push in await pushes(self.uow.session, rows):
+                self.uow.stage(_PUSH, push)
+
+
+def _logged_in(customer_id: Any, device_id: Any, now: datetime) -> Any:
+    """Whether the customer has a live session on the device (a condition)."""
+    return exists().where(
+        Session.user_id == customer_id,
+        Session.device_id == device_id,
+        Session.revoked_at.is_(None),
+        Session.expires_at > now,
+    )
+
+
+async def logged_in_on(session: AsyncSession, customer_id: str, device_id: str, now: datetime) -> bool:
+    return bool(await session.scalar(select(_logged_in(customer_id, device_id, now))))
+
+
+async def pushes(session: AsyncSession, notifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pushes of these notifications: one per registered device of their customer,
+    for each kind the customer has not muted (notify.pushed). A device whose sessions have
+    all ended (logged out, revoked) gets none: whoever holds that phone now is not logged in."""
+    customers = {n["customer_id"] for n in notifications}
+    now = max(n["created_at"] for n in notifications)
+    live = _logged_in(PushToken.customer_id, PushToken.device_id, now)
+    devices: dict[str, list[PushToken]] = {}
+    found_devices = select(PushToken).where(PushToken.customer_id.in_(customers), live).order_by(PushToken.device_id)
+    for device in await session.scalars(found_devices):
+        devices.setdefault(device.customer_id, []).append(device)
+    if not devices:
+        return []
+    muted: dict[str, set[str]] = {}
+    found = await session.execute(
+        select(NotificationPreference.customer_id, NotificationPreference.kind).where(
+            NotificationPreference.customer_id.in_(devices), NotificationPreference.push.is_(False)
+        )
+    )
+    for customer_id, kind in found:
+        muted.setdefault(customer_id, set()).add(kind)
+    return [
+        {
+            "customer_id": n["customer_id"],
+            "device_id": d.device_id,
+            "platform": d.platform,
+            "token": d.token,
+            "kind": n["kind"],
+            "title": n["title"],
+            "body": n["body"],
+            "data": n["data"],
+            "created_at": n["created_at"],
+        }
+        for n in notifications
+        if pushed(n["kind"], muted.get(n["customer_id"], set()))
+        for d in devices.get(n["customer_id"], [])
+    ]
 
 
 async def after(session: AsyncSession, customer_id: str, cursor: int, limit: int = STREAM_PAGE) -> Sequence[Any]:
@@ -118,6 +217,69 @@ async def unread_count(session: AsyncSession, customer_id: str) -> int:
         .where(Notification.customer_id == customer_id, Notification.read_at.is_(None))
     )
     return int(found or 0)
+
+
+async def mark_all_read(session: AsyncSession, customer_id: str, up_to: int | None, now: datetime) -> int:
+    """Mark the customer's unread notifications read (those up to id `up_to`, if given); how many."""
+    query = update(Notification).where(Notification.customer_id == customer_id, Notification.read_at.is_(None))
+    if up_to is not None:
+        query = query.where(Notification.id <= up_to)
+    result = await session.execute(query.values(read_at=now).execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def devices(session: AsyncSession, customer_id: str) -> list[PushToken]:
+    found = await session.scalars(
+        select(PushToken).where(PushToken.customer_id == customer_id).order_by(PushToken.device_id)
+    )
+    return list(found.all())
+
+
+async def register_device(
+    session: AsyncSession, customer_id: str, device_id: str, platform: str, token: str, now: datetime
+) -> PushToken:
+    """Set a device's push token. A token is one app install on one phone: registered by
+    another login (or under another device id), it leaves there, so a phone handed to
+    someone else stops getting the first customer's pushes."""
+    await session.execute(
+        delete(PushToken).where(
+            PushToken.token == token, (PushToken.customer_id != customer_id) | (PushToken.device_id != device_id)
+        )
+    )
+    row = await session.get(PushToken, (customer_id, device_id))
+    if row is None:
+        row = PushToken(
+            customer_id=customer_id, device_id=device_id, platform=platform, token=token, created_at=now, updated_at=now
+        )
+        session.add(row)
+    else:
+        row.platform, row.token, row.updated_at = platform, token, now
+    return row
+
+
+async def forget_device(session: AsyncSession, customer_id: str, device_id: str) -> bool:
+    result = await session.execute(
+        delete(PushToken).where(PushToken.customer_id == customer_id, PushToken.device_id == device_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def muted(session: AsyncSession, customer_id: str) -> set[str]:
+    """The kinds the customer chose not to have pushed."""
+    found = await session.scalars(
+        select(NotificationPreference.kind).where(
+            NotificationPreference.customer_id == customer_id, NotificationPreference.push.is_(False)
+        )
+    )
+    return set(found.all())
+
+
+async def replace_muted(session: AsyncSession, customer_id: str, kinds: set[str], now: datetime) -> None:
+    """The customer's muted kinds become `kinds`; every other kind is pushed (no row)."""
+    await session.execute(delete(NotificationPreference).where(NotificationPreference.customer_id == customer_id))
+    session.add_all(
+        NotificationPreference(customer_id=customer_id, kind=kind, push=False, updated_at=now) for kind in sorted(kinds)
+    )
 
 
 async def watchers(session: AsyncSession, symbol: str) -> list[str]:

@@ -16,6 +16,7 @@ itself. Path parameters reach the service percent-encoded, each in its own segme
 from __future__ import annotations
 
 import inspect
+import keyword
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -172,7 +173,11 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         key = OptionalIdempotencyKey if route.key_optional else IdempotencyKey
         parameters.append(P("idempotency_key", P.KEYWORD_ONLY, annotation=key))
     parameters.append(P("gw", P.KEYWORD_ONLY, annotation=GatewayDep))
-    parameters += [P(n, P.KEYWORD_ONLY, annotation=t, default=d) for n, (t, d) in route.query.items()]
+    # `?from=` is a Python keyword: its parameter is `from_`, and its type says the alias.
+    parameters += [
+        P(f"{n}_" if keyword.iskeyword(n) else n, P.KEYWORD_ONLY, annotation=t, default=d)
+        for n, (t, d) in route.query.items()
+    ]
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = route.name
     return endpoint

@@ -10,8 +10,9 @@ from fastapi import Path, Query
 from pydantic import BaseModel
 
 from gateway.routing.routes import PassThrough
+from shared.listing import FromDay, ToDay
 from shared.problems import PROBLEM_JSON
-from shared.schemas.accounts import AccountCreate, AccountList, AccountPublic, TransactionPage
+from shared.schemas.accounts import KIND_FILTER_DOC, AccountCreate, AccountList, AccountPublic, TransactionPage
 from shared.schemas.insurance import (
     ClaimCreate,
     ClaimPage,
@@ -37,10 +38,12 @@ from shared.schemas.payments import (
     MerchantList,
     PayeeLookup,
     PaymentDirection,
+    PaymentKindName,
     PaymentLimits,
     PaymentPage,
     PaymentPublic,
     PaymentReceipt,
+    PaymentStatusName,
     QrCreate,
     SavedPayeeCreate,
     SavedPayeePage,
@@ -64,6 +67,7 @@ from shared.schemas.securities import (
     QuoteList,
     QuotePublic,
 )
+from shared.schemas.statements import LineKind
 
 
 def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple[object, object]]:
@@ -76,6 +80,8 @@ def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple
 
 Symbol = Annotated[str, Path(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")]
 ResourceId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+# `?from=&to=`: bank days, as the services read them (shared/listing.py).
+DAYS: dict[str, tuple[object, object]] = {"from": (FromDay, None), "to": (ToDay, None)}
 SYMBOLS = (Annotated[str | None, Query(max_length=600, description="Comma-separated; all when omitted")], None)
 
 # --- accounts -----------------------------------------------------------------------------------
@@ -116,8 +122,13 @@ ACCOUNTS_ROUTES = (
         name="list_transactions",
         response=TransactionPage,
         problems=ACCOUNT_PROBLEMS,
-        query=page(200, 50, 40),
-        doc="The statement, newest first; follow `next_cursor` for older lines.",
+        query={
+            **page(200, 50, 40),
+            "kind": (Annotated[LineKind | None, Query(description=KIND_FILTER_DOC)], None),
+            **DAYS,
+        },
+        doc="The statement, newest first; follow `next_cursor` for older lines. `kind` and the "
+        "bank days `from`..`to` (Beijing time, sandbox clock, both included) narrow it.",
     ),
 )
 
@@ -185,9 +196,13 @@ PAYMENTS_ROUTES = (
         query={
             "direction": (Annotated[PaymentDirection | None, Query(description=DIRECTION_QUERY_DOC)], None),
             **page(100, 20, 200),
+            "status": (Annotated[PaymentStatusName | None, Query()], None),
+            "kind": (Annotated[PaymentKindName | None, Query()], None),
+            **DAYS,
         },
         doc="The customer's payments, newest first: those you made, and the completed transfers paid to you "
-        "(`direction: incoming`, without the payer's account); follow `next_cursor`.",
+        "(`direction: incoming`, without the payer's account); follow `next_cursor`. `status`, `kind` and the "
+        "bank days `from`..`to` (Beijing time, sandbox clock, both included) narrow the list.",
     ),
     payments(
         "GET",

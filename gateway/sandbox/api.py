@@ -1,6 +1,7 @@
 """Sandbox controls: the clock every process reads, faults on a service's outgoing
-messages, a reset of the whole bank to its seed state, the magic-values table, and the
-inbox of text messages (the sandbox's SMS). Off (404) unless the stack runs in sandbox mode."""
+messages, a reset of the whole bank to its seed state, the magic-values table, the inbox
+of text messages (the sandbox's SMS) and the log of pushes to devices. Off (404) unless
+the stack runs in sandbox mode."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlalchemy import select
 
 from gateway.deps import (
     Authenticated,
@@ -30,8 +32,11 @@ from gateway.sandbox.schemas import (
     InboxPage,
     MagicValuePublic,
     MagicValues,
+    PushDelivery,
+    PushDeliveryPage,
     ResetResult,
 )
+from gateway.sandbox.store import SandboxPush
 from shared.auth import ROLE_OPERATOR
 from shared.internal import FaultState
 from shared.phone import normalise_phone
@@ -153,6 +158,32 @@ async def read_inbox(
             raise Problem(403, "forbidden", "a customer reads only their own number's messages")
     found = await inbox.messages(number, limit)
     return InboxPage(items=[InboxMessage.model_validate(m, from_attributes=True) for m in found])
+
+
+@router.get("/push-deliveries", response_model=PushDeliveryPage)
+async def read_push_deliveries(
+    principal: Authenticated,
+    gw: GatewayDep,
+    customer_id: Annotated[str | None, Query(max_length=36, description="Operators: whose pushes")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> PushDeliveryPage:
+    """The pushes the bank sent to a customer's registered devices, newest first: one per
+    device for each notification of a kind they have not muted (the sandbox's push
+    provider; outside sandbox mode this is a 404). A customer reads their own; an operator
+    reads any customer's with `?customer_id=`."""
+    if principal.has(ROLE_OPERATOR):
+        if customer_id is None:
+            raise Problem(422, "validation-error", "give the customer whose pushes to read: ?customer_id=")
+        whose = customer_id
+    else:
+        if customer_id is not None and customer_id != principal.subject:
+            raise Problem(403, "forbidden", "a customer reads only their own pushes")
+        whose = principal.subject
+    async with gw.runtime.db.read() as session:
+        found = await session.scalars(
+            select(SandboxPush).where(SandboxPush.customer_id == whose).order_by(SandboxPush.id.desc()).limit(limit)
+        )
+        return PushDeliveryPage(items=[PushDelivery.model_validate(p, from_attributes=True) for p in found.all()])
 
 
 def _phone(value: str) -> str:

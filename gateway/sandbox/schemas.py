@@ -1,5 +1,5 @@
-"""Bodies of the sandbox controls: the clock, faults, reset, the magic-values table and the
-inbox of text messages."""
+"""Bodies of the sandbox controls: the clock, faults, reset, the magic-values table, the
+inbox of text messages and the log of pushes."""
 
 from __future__ import annotations
 
@@ -122,3 +122,36 @@ class InboxPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [INBOX_EXAMPLE]})
 
     items: list[InboxMessage] = Field(description="Newest first")
+
+
+PUSH_DELIVERY_EXAMPLE: dict[str, Any] = {
+    "id": 7,
+    "customer_id": "5a0e1d3c-0000-4000-8000-000000000002",
+    "device_id": "iphone-15-abc",
+    "platform": "apns",
+    "token": "9f3c1a7e5b2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",
+    "kind": "payment_received",
+    "title": "Money received",
+    "body": "You received 88.80 CNY into account …0201.",
+    "data": {"payment_id": "7d1c2e4a-5b6f-4c3d-9e8f-0a1b2c3d4e5f", "amount": "88.80", "currency": "CNY"},
+    "created_at": "2026-11-25T14:01:02.391Z",
+}
+
+
+class PushDelivery(BaseModel):
+    id: int
+    customer_id: str
+    device_id: str
+    platform: Literal["apns", "fcm"]
+    token: str = Field(description="The device's push token when it was sent")
+    kind: str = Field(description="The notification's kind; `GET /v1/notifications` has the notification")
+    title: str
+    body: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class PushDeliveryPage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [PUSH_DELIVERY_EXAMPLE]}]})
+
+    items: list[PushDelivery] = Field(description="Newest first")

@@ -14,11 +14,13 @@ from services.accounts.deps import ContextDep, RuntimeDep
 from services.accounts.statements import line_view
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
 from shared.errors import DomainError
+from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.accounts import (
+    KIND_FILTER_DOC,
     AccountCreate,
     AccountDirectoryEntry,
     AccountDirectoryList,
@@ -32,6 +34,7 @@ from shared.schemas.accounts import (
     TransactionPublic,
     mask_name,
 )
+from shared.schemas.statements import LineKind
 
 router = APIRouter()
 
@@ -219,12 +222,18 @@ async def list_transactions(
     runtime: RuntimeDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=40)] = None,
+    kind: Annotated[LineKind | None, Query(description=KIND_FILTER_DOC)] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
 ) -> TransactionPage:
     """Each line as the account holder reads it: its `kind` from this account's side
     (`transfer_out` for the payer, `transfer_in` for the payee ...), a description naming the
     other party (`Transfer to *i: lunch`, `Bill: State Grid Electricity, ref 1234567890`),
     and the business object behind it (`reference_kind`, `reference_id`: the payment a
-    `payment_received` notification names, a deposit, an order, a policy or a claim)."""
+    `payment_received` notification names, a deposit, an order, a policy or a claim).
+    `kind` and the bank days `from`..`to` (Beijing time, on the sandbox clock, both
+    included) narrow the statement."""
+    start, end = bank_days(from_, to)
     await _own_account(runtime, principal, account_id)
     before = decode_seq(cursor)
     entry = store.JournalEntry
@@ -244,6 +253,12 @@ async def list_transactions(
     )
     if before is not None:
         query = query.where(store.JournalLine.id < before)
+    if kind is not None:
+        query = query.where(store.JournalLine.kind == kind)
+    if start is not None:
+        query = query.where(store.JournalLine.created_at >= start)
+    if end is not None:
+        query = query.where(store.JournalLine.created_at < end)
     async with runtime.db.read() as session:
         rows = (await session.execute(query)).all()
     items = []

@@ -19,6 +19,7 @@ from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Operator, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey, create_once
+from shared.listing import FromDay, ToDay, bank_days
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
@@ -38,9 +39,11 @@ from shared.schemas.payments import (
     MerchantPublic,
     Payee,
     PaymentDirection,
+    PaymentKindName,
     PaymentPage,
     PaymentPublic,
     PaymentsSummary,
+    PaymentStatusName,
     QrCreate,
     TopupCreate,
     TransferCreate,
@@ -361,11 +364,18 @@ async def list_payments(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     direction: Annotated[PaymentDirection | None, Query(description=DIRECTION_QUERY_DOC)] = None,
+    status: Annotated[PaymentStatusName | None, Query()] = None,
+    kind: Annotated[PaymentKindName | None, Query()] = None,
+    from_: FromDay = None,
+    to: ToDay = None,
 ) -> PaymentPage:
     """The customer's payments, newest first: the ones they made, in any status, and the
-    completed transfers paid to them (`direction: incoming`, without the payer's account)."""
+    completed transfers paid to them (`direction: incoming`, without the payer's account);
+    `status`, `kind` and the bank days `from`..`to` (Beijing time, on the sandbox clock, both
+    included) narrow the list."""
     table = store.payment_table
     query = select(table).where(visible_to(principal.customer_id, direction))
+    query = query.where(*store.payment_filters(status, kind, *bank_days(from_, to)))
     async with runtime.db.read() as session:
         found = (await session.execute(newest_first(query, table.c, cursor or None, limit))).mappings().all()
     rows = [store.payment_of(r) for r in found]

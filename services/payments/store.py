@@ -355,3 +355,18 @@ async def saved_payee_of(session: AsyncSession, customer_id: str, payee_id: str)
     """The customer's saved payee; another customer's is None, as a missing one."""
     found = await session.get(SavedPayee, payee_id)
     return found if found is not None and found.customer_id == customer_id else None
+
+
+def payment_filters(status: str | None, kind: str | None, start: datetime | None, end: datetime | None) -> list[Any]:
+    """The payments list's `?status=&kind=` and its instants `[start, end)` as conditions."""
+    table = payment_table
+    where: list[Any] = []
+    if status is not None:
+        where.append(table.c.outcome.is_(None) if status == "pending" else table.c.outcome == status)
+    if kind is not None:
+        where.append(table.c.kind == kind)
+    if start is not None:
+        where.append(table.c.created_at >= start)
+    if end is not None:
+        where.append(table.c.created_at < end)
+    return where

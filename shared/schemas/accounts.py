@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.money import format_minor
 from shared.schemas.statements import LineKind, ReferenceKind
 
+KIND_FILTER_DOC = "Only lines of this kind (lines written before kinds were kept have none)"
+
 
 class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")

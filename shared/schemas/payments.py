@@ -116,6 +116,9 @@ PAYMENT_EXAMPLE: dict[str, Any] = {
 
 PaymentDirection = Literal["outgoing", "incoming"]
 DIRECTION_QUERY_DOC = "Only the payments you made (`outgoing`) or received (`incoming`); both without it"
+# The list's filters (`GET /v1/payments?kind=&status=`): what `PaymentPublic` shows.
+PaymentKindName = Literal["transfer", "bill", "qr", "topup"]
+PaymentStatusName = Literal["pending", "completed", "failed"]
 
 
 class PaymentPublic(BaseModel):

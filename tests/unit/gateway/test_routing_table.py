@@ -178,3 +178,42 @@ async def test_a_dot_segment_as_a_path_parameter_is_a_404_that_goes_nowhere(
 def test_a_stream_row_needs_a_caller_to_count_its_streams_against() -> None:
     with pytest.raises(ValueError, match="stream"):
         PassThrough("GET", "/v1/x/stream", service="securities", name="x", response=None, who="anyone", stream=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/payments", {"status": "failed", "kind": "bill", "from": "2026-11-01", "to": "2026-11-30"}),
+        ("/v1/accounts/a-1/transactions", {"kind": "credit", "from": "2026-11-01", "to": "2026-11-30"}),
+    ],
+)
+async def test_a_lists_filters_reach_its_service_as_the_phone_sent_them(
+    app: FastAPI, upstreams: FakeUpstreams, path: str, params: dict[str, str]
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path, params=params)
+
+    assert r.status_code == 200, r.text
+    assert dict(upstreams.asked[0]["params"]) == params
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/payments", {"status": "lost"}),
+        ("/v1/payments", {"kind": "cheque"}),
+        ("/v1/payments", {"from": "2026-13-01"}),
+        ("/v1/payments", {"to": "yesterday"}),
+        ("/v1/accounts/a-1/transactions", {"kind": "salary"}),
+        ("/v1/accounts/a-1/transactions", {"from": "2026-11-31"}),
+    ],
+)
+async def test_a_filter_the_list_does_not_know_is_a_422_that_goes_nowhere(
+    app: FastAPI, upstreams: FakeUpstreams, path: str, params: dict[str, str]
+) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path, params=params)
+
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/validation-error")
+    assert upstreams.asked == []
