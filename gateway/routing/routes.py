@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
 from gateway.routing.idempotency import Answer, fingerprint, forward_idempotently
+from shared import idempotency
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
 from shared.problems import PROBLEM, Problem
 
@@ -154,7 +155,7 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
         fp = fingerprint(request, await request.body())
 
         def send(extra: dict[str, str]) -> Awaitable[Response]:
-            headers = {"idempotency-key": key, **extra}
+            headers = {idempotency.HEADER: key, **extra}  # the key travels on: the service keeps it too
             return gw.upstreams.forward(route.service, request, path, caller=principal, extra_headers=headers)
 
         answer: Answer = partial(send, {})

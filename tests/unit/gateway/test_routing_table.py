@@ -184,7 +184,7 @@ def test_a_stream_row_needs_a_caller_to_count_its_streams_against() -> None:
     ("path", "params"),
     [
         ("/v1/payments", {"status": "failed", "kind": "bill", "from": "2026-11-01", "to": "2026-11-30"}),
-        ("/v1/accounts/a-1/transactions", {"kind": "credit", "from": "2026-11-01", "to": "2026-11-30"}),
+        ("/v1/accounts/a-1/transactions", {"kind": "deposit", "from": "2026-11-01", "to": "2026-11-30"}),
     ],
 )
 async def test_a_lists_filters_reach_its_service_as_the_phone_sent_them(
