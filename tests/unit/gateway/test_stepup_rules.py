@@ -174,10 +174,10 @@ def test_a_payment_is_read_with_its_payee_key(read: Any, body: Any, payment: Pay
         (topup_payment, TopupCreate.model_validate({"payer_account_id": PAYER, "phone": "12345", "amount": "50.00"})),
         (
             transfer_payment,
-            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "0.001"}),
+            TransferCreate.model_validate({"payer_account_id": PAYER, "payee_account_id": "a-2", "amount": "0.00"}),
         ),
     ],
-    ids=["not a Sandbank QR code", "QR code without an amount, none sent", "not a mobile number", "invalid amount"],
+    ids=["not a Sandbank QR code", "QR code without an amount, none sent", "not a mobile number", "zero amount"],
 )
 def test_a_request_payments_will_refuse_asks_for_no_code(read: Any, body: Any) -> None:
     assert read(body) is None
