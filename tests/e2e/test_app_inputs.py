@@ -124,3 +124,28 @@ async def test_a_customer_reads_the_sandbox_clock(customer: Phone) -> None:
 
 async def test_reading_the_clock_needs_a_login(gateway: httpx.AsyncClient) -> None:
     assert_problem(await gateway.get("/v1/sandbox/clock"), 401, "unauthorized")
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", ["short", "no-dot-in-this-token", ".secret-without-a-session", "x" * 300])
+async def test_a_malformed_refresh_token_is_refused_as_an_unknown_one_is(
+    gateway: httpx.AsyncClient, token: str
+) -> None:
+    malformed = await gateway.post("/v1/auth/refresh", json={"refresh_token": token})
+    unknown = await gateway.post("/v1/auth/refresh", json={"refresh_token": f"{uuid.uuid4()}.{'s' * 43}"})
+    assert_problem(malformed, 401, "invalid-refresh-token")
+    assert_problem(unknown, 401, "invalid-refresh-token")
+
+
+async def test_each_wrong_password_says_how_many_are_left_before_the_lock(gateway: httpx.AsyncClient) -> None:
+    phone = await register_and_login(gateway)
+    left = []
+    for _ in range(5):
+        r = await gateway.post("/v1/auth/login", json={"phone": phone.phone, "password": "wrong-password"})
+        left.append(assert_problem(r, 401, "invalid-credentials")["attempts_left"])
+    assert left == [4, 3, 2, 1, 0]
+    assert "locked" in r.json()["detail"]
+    locked = await gateway.post("/v1/auth/login", json={"phone": phone.phone, "password": phone.password})
+    assert_problem(locked, 429, "login-locked")
