@@ -149,3 +149,50 @@ async def test_each_wrong_password_says_how_many_are_left_before_the_lock(gatewa
     assert "locked" in r.json()["detail"]
     locked = await gateway.post("/v1/auth/login", json={"phone": phone.phone, "password": phone.password})
     assert_problem(locked, 429, "login-locked")
+
+
+# --- what an app reads from the answers ------------------------------------------------------
+
+
+async def test_a_customers_answers_carry_the_ratelimit_headers(customer: Phone) -> None:
+    first = await customer.get("/v1/accounts")
+    second = await customer.get("/v1/accounts")
+    for r in (first, second):
+        assert r.status_code == 200, r.text
+        assert int(r.headers["ratelimit-limit"]) >= int(r.headers["ratelimit-remaining"]) >= 0
+        assert int(r.headers["ratelimit-reset"]) >= 0
+    assert int(second.headers["ratelimit-remaining"]) <= int(first.headers["ratelimit-remaining"])
+
+
+async def test_a_replayed_key_answers_the_first_answer_and_where_the_payment_is_now(
+    gateway: httpx.AsyncClient,
+) -> None:
+    payer, source = await funded(gateway)
+    payee = await register_and_login(gateway)
+    target = await payee.open_account("checking")
+    body = {"payer_account_id": source["id"], "payee_account_id": target["id"], "amount": "3.00"}
+    key = str(uuid.uuid4())
+    first = await transfer(payer, body, key)
+    assert first.status_code == 202, first.text
+    payment_id = first.json()["id"]
+
+    async def completed() -> dict[str, Any] | None:
+        payment: dict[str, Any] = (await payer.get(f"/v1/payments/{payment_id}")).json()
+        return payment if payment["status"] == "completed" else None
+
+    await eventually(completed)
+    again = await transfer(payer, body, key)
+    assert (again.status_code, again.json()) == (202, first.json())  # the stored answer, as it was
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == f"/v1/payments/{payment_id}"
+    now = await payer.get(again.headers["location"])
+    assert now.json()["status"] == "completed"
+
+
+async def test_a_transfer_into_another_customers_securities_cash_is_refused(gateway: httpx.AsyncClient) -> None:
+    payer, source = await funded(gateway)
+    other = await register_and_login(gateway)
+    theirs = await other.open_account("securities_cash")
+    r = await transfer(payer, {"payer_account_id": source["id"], "payee_account_id": theirs["id"], "amount": "1.00"})
+    assert_problem(r, 422, "account-cannot-be-paid")
+    assert await payer.balance(source["id"]) == 100_00 and await other.balance(theirs["id"]) == 0
