@@ -3,7 +3,8 @@
 The public API takes amounts only as JSON strings matching `AMOUNT_PATTERN`
 ("12.50", "0.50", "7"): no JSON numbers, no sign, no exponent, no spaces, no leading
 zeros, at most two decimal places and eleven integer digits. `to_minor` stays lenient
-for the sandbox's own inputs (settings, QR payloads); the API boundary is `AmountIn`.
+for the sandbox's own inputs (settings); the API boundary is `AmountIn`, and a merchant
+QR code's amount (shared/payees.py) has the same pattern.
 """
 
 from __future__ import annotations
