@@ -15,7 +15,7 @@ from gateway.identity.registration import Registrations
 from gateway.identity.sessions import Sessions
 from gateway.identity.stepup import Challenges, StepUp
 from gateway.notifications.hub import NotificationHub
-from gateway.ratelimit import AttemptLimits, RateLimiter, limited
+from gateway.ratelimit import QUOTA_STATE, AttemptLimits, RateLimiter, limited
 from gateway.routing.idempotency import Idempotency
 from gateway.routing.upstream import Upstreams
 from gateway.sandbox.inbox import Inbox
@@ -100,9 +100,14 @@ ClientAddress = Annotated[str, Depends(_client_address)]
 
 
 @documents({401: "no valid access token, or its session has ended", 429: "too many requests from this customer"})
-async def authenticated(principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep) -> Principal:
-    """A valid access token whose session is still live (logout revokes at once)."""
-    wait = gw.customer_limits.take(principal.subject)
+async def authenticated(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)], gw: GatewayDep
+) -> Principal:
+    """A valid access token whose session is still live (logout revokes at once). The
+    answer carries the customer's RateLimit headers (gateway/ratelimit.py)."""
+    limits = gw.customer_limits
+    wait = limits.take(principal.subject)
+    setattr(request.state, QUOTA_STATE, (limits.burst, *limits.quota(principal.subject)))
     if wait:
         raise limited("customer", wait)
     if principal.session_id is None or not await gw.sessions.active(principal.session_id, principal.subject):

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.problems import Problem, problem_response
 
@@ -69,6 +69,14 @@ class RateLimiter:
         if wait:
             self.refused += 1
         return wait
+
+    def quota(self, key: str) -> tuple[int, int]:
+        """What `key`'s bucket has left after its last take, and the whole seconds until it
+        is full again: the `RateLimit-Remaining` and `RateLimit-Reset` an answer shows."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return self.burst, 0
+        return int(bucket.tokens), math.ceil((bucket.burst - bucket.tokens) / bucket.rate)
 
     def refund(self, key: str) -> None:
         """Give back the token a request took, for a request that turned out not to count."""
@@ -126,8 +134,24 @@ class AttemptLimits:
         self.per_phone.refund(phone)
 
 
+# Where `authenticated` (gateway/deps.py) leaves the customer's quota for the answer's
+# headers: (limit, remaining, reset seconds).
+QUOTA_STATE = "ratelimit_quota"
+
+
+def quota_headers(limit: int, remaining: int, reset_s: int) -> list[tuple[bytes, bytes]]:
+    """The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers), for the
+    per-customer limit: the burst, the requests left in it, the seconds until it is full."""
+    return [
+        (b"ratelimit-limit", str(limit).encode()),
+        (b"ratelimit-remaining", str(remaining).encode()),
+        (b"ratelimit-reset", str(reset_s).encode()),
+    ]
+
+
 class IpRateLimitMiddleware:
-    """Per client IP, before authentication, body parsing or routing."""
+    """Per client IP, before authentication, body parsing or routing. It also puts the
+    customer's quota, once `authenticated` has taken from it, on the way out."""
 
     def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
         self.app = app
@@ -140,6 +164,14 @@ class IpRateLimitMiddleware:
         client = scope.get("client")
         wait = self.limiter.take(client[0] if client else "unknown")
         if not wait:
-            await self.app(scope, receive, send)
+            # One dict shared with the request's `state`, even where a scope is copied below.
+            state = scope.setdefault("state", {})
+
+            async def send_with_quota(message: Message) -> None:
+                if message["type"] == "http.response.start" and (quota := state.get(QUOTA_STATE)) is not None:
+                    message["headers"] = [*message.get("headers", ()), *quota_headers(*quota)]
+                await send(message)
+
+            await self.app(scope, receive, send_with_quota)
             return
         await problem_response(limited("address", wait), scope.get("path"))(scope, receive, send)

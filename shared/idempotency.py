@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+# On an answer a key already had: the resource as it was made, not as it is now; an app
+# follows its Location (or `links.self`) for the current state.
+REPLAYED = {"Idempotent-Replayed": "true"}
+
 
 def read_key(request: Request) -> str | None:
     """The request's key, or None when it sent none."""

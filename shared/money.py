@@ -1,20 +1,32 @@
 """Money as integer minor units (fen) with a currency code; never floats.
 
-The public API takes amounts as decimal strings ("12.50"); numbers are accepted
-when they carry no more precision than the currency allows.
+The public API takes amounts only as JSON strings matching `AMOUNT_PATTERN`
+("12.50", "0.50", "7"): no JSON numbers, no sign, no exponent, no spaces, no leading
+zeros, at most two decimal places and eleven integer digits. `to_minor` stays lenient
+for the sandbox's own inputs (settings); the API boundary is `AmountIn`, and a merchant
+QR code's amount (shared/payees.py) has the same pattern.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 CURRENCIES = {"CNY": 2}
 DEFAULT_CURRENCY = "CNY"
 # 10 billion CNY: anything above is a typo or an attack, not a payment.
 MAX_MINOR = 10**12
+# What an amount looks like on the wire, for every request in every service and the
+# gateway. "0.50" is valid, "001.00" is not; 11 integer digits reach MAX_MINOR (the
+# maximum itself is then checked in fen). [0-9], not \d: Python's \d takes any script's digits.
+AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,10})(\.[0-9]{1,2})?$"
+# The pydantic error type an amount refused by the pattern carries; the API's
+# problem+json answers it as `invalid-amount`.
+AMOUNT_ERROR = "invalid_amount"
 
 
 class InvalidAmount(ValueError):
@@ -73,11 +85,54 @@ def _parse_amount(value: Any) -> Decimal:
     return amount
 
 
-# An amount as the API receives it: a decimal, validated against the currency later
-# (the currency is a sibling field) with `to_minor`.
+def decimal_string(pattern: str, what: str, places: int, error: str) -> Any:
+    """A BeforeValidator for a decimal that travels as a JSON string matching `pattern`:
+    a JSON number, a sign, an exponent, spaces or leading zeros are all refused."""
+    compiled = re.compile(pattern)
+    example = "12.50"
+    rule = f"digits with at most {places} decimal places, no sign, exponent, spaces or leading zeros"
+
+    def parse(value: Any) -> Decimal:
+        if isinstance(value, Decimal) and value.is_finite():
+            value = str(value)
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                error,
+                f'{what} must be a JSON string of {rule}, such as "{example}"; got a JSON {_json_kind(value)}',
+            )
+        if compiled.fullmatch(value) is None:
+            shown = value if len(value) <= 40 else value[:40] + "..."
+            raise PydanticCustomError(
+                error,
+                f'{what} {shown!r} is refused: write {rule}, such as "{example}"',
+            )
+        return Decimal(value)
+
+    return BeforeValidator(parse)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    return {type(None): "null", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+# An amount as the API receives it: a string of the pattern, then a decimal validated
+# against the currency (a sibling field) with `to_minor`, which refuses zero and the maximum.
 AmountIn = Annotated[
     Decimal,
-    BeforeValidator(_parse_amount),
+    decimal_string(AMOUNT_PATTERN, "amount", 2, AMOUNT_ERROR),
     PlainSerializer(lambda d: str(d), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "examples": ["100.00"]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": AMOUNT_PATTERN,
+            "maxLength": 14,
+            "description": 'A JSON string: digits, no leading zeros ("0.50" yes, "001.00" no), at most two '
+            "decimal places; no sign, exponent or spaces; numbers are refused",
+            "examples": ["100.00"],
+        }
+    ),
 ]

@@ -9,10 +9,13 @@ must be spelled in one place. Pure: no I/O.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from shared.money import InvalidAmount, to_minor
+from shared.money import AMOUNT_PATTERN, InvalidAmount, to_minor
+
+_AMOUNT = re.compile(AMOUNT_PATTERN)
 
 QR_SCHEME, QR_HOST, QR_VERSION = "sandbank", "qr", "/v1"
 QR_REFERENCE_MAX = 64
@@ -47,6 +50,12 @@ def parse_qr(payload: str) -> QrPayload:
         raise MalformedQr("the QR payload names no merchant (m=)")
     amount: int | None = None
     if "a" in query:
+        # The code's amount has the API's one shape: what a request may not send, a code may not carry.
+        if _AMOUNT.fullmatch(query["a"][0]) is None:
+            raise MalformedQr(
+                f"the QR payload's amount {query['a'][0][:20]!r} is refused: digits with at most 2 decimal "
+                "places, no sign, exponent or leading zeros, as in 12.50"
+            )
         try:
             amount = to_minor(query["a"][0])
         except InvalidAmount as exc:

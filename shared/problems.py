@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import DomainError, ServiceUnavailable
+from shared.money import AMOUNT_ERROR
 from shared.observability import request_id_var
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,9 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
         for e in errors
     ]
     summary = "; ".join(f"{i['field']}: {i['message']}" for i in items[:5])
-    return Problem(422, "validation-error", summary or "invalid request", errors=items)
+    # An amount refused for its shape answers as one refused for its value (zero, too precise).
+    slug = "invalid-amount" if all(e.get("type") == AMOUNT_ERROR for e in errors) else "validation-error"
+    return Problem(422, slug, summary or "invalid request", errors=items)
 
 
 def install_error_statuses(app: FastAPI, statuses: Mapping[type[DomainError], int]) -> None:

@@ -161,6 +161,7 @@ class Runtime:
                 retry_backoff_ms=settings.kafka.retry_backoff_ms,
                 session_timeout_ms=settings.kafka.session_timeout_ms,
                 fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+                clock=self.clock,
             )
             for spec in self.consumer_specs
         ]
@@ -175,7 +176,7 @@ class Runtime:
         self.started = False
 
     def unit_of_work(self) -> UnitOfWork:
-        return UnitOfWork(self.db, self.tables, source=self.service)
+        return UnitOfWork(self.db, self.tables, source=self.service, clock=self.clock)
 
     def own(self, work: Coroutine[Any, Any, Any] | asyncio.Task[Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Start `work` as a task the runtime owns (or adopt a started task). `stop` gives

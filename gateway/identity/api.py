@@ -57,7 +57,7 @@ from gateway.identity.stepup import (
     TooManyChallenges,
 )
 from gateway.routing.upstream import ITSELF
-from shared.auth import ROLE_CUSTOMER, unauthorized
+from shared.auth import ROLE_CUSTOMER
 from shared.money import format_minor
 from shared.problems import PROBLEM, Problem, not_found
 
@@ -83,7 +83,9 @@ ERRORS: ErrorMap = {
     PasswordsBusy: 503,
     InvalidCredentials: 401,
     LoginLocked: 429,
-    RefreshTokenInvalid: lambda error: unauthorized(error.detail),
+    RefreshTokenInvalid: lambda error: Problem(
+        401, error.code, error.detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    ),
     RefreshTokenReused: 401,
     SessionNotFound: 404,
     StepUpRequired: _step_up_required,
@@ -158,7 +160,9 @@ async def login(body: LoginRequest, gw: GatewayDep, address: ClientAddress, sess
     """Log in on a device. Returns a short-lived access token and a refresh token
     bound to a new session for `device_id`. Wrong passwords are limited per client
     address and per number (429 `rate-limited` with `Retry-After`), and five in a row lock
-    the number for five minutes (429 `login-locked`)."""
+    the number for five minutes (429 `login-locked`). Each wrong one answers 401
+    `invalid-credentials` with `attempts_left`, the wrong passwords left before the lock
+    (0: this one locked it)."""
     phone = login_phone(body.phone)
     gw.login_limits.take(address, phone)
     pair = await sessions.login(phone, body.password, body.device_id)
@@ -169,7 +173,8 @@ async def login(body: LoginRequest, gw: GatewayDep, address: ClientAddress, sess
 @auth.post("/auth/refresh", response_model=TokenPair)
 async def refresh(body: RefreshRequest, sessions: SessionsDep) -> dict[str, object]:
     """Trade a refresh token for a new pair. Each refresh token works once; using one
-    twice revokes the session."""
+    twice revokes the session (401 `refresh-token-reused`). A token that is unknown,
+    expired, revoked or not even shaped like one answers 401 `invalid-refresh-token`."""
     return await sessions.refresh(body.refresh_token)
 
 

@@ -121,7 +121,9 @@ class RefreshRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"refresh_token": EXAMPLE_REFRESH_TOKEN}]}
     )
-    refresh_token: str = Field(min_length=10, max_length=200)
+    # No length rule here: a malformed token is as invalid as an unknown one (401
+    # `invalid-refresh-token`), so an app handles one answer, not a 422 and a 401.
+    refresh_token: str = Field(description="`<session id>.<secret>`, as login or the last refresh gave it")
 
 
 ME_EXAMPLE: dict[str, Any] = {

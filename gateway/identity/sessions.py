@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 # (access tokens themselves live AUTH_ACCESS_TTL_S).
 ACTIVE_CACHE_S = 10.0
 ACTIVITY_FLUSH_S = 5.0
+# A refresh token is a session id (36) and a dot and a 43-character secret: anything far
+# longer is not one, and is refused before it is hashed.
+MAX_REFRESH_TOKEN = 200
 
 
 class PhoneTaken(Refused):
@@ -57,6 +60,17 @@ class PhoneTaken(Refused):
 class InvalidCredentials(Refused):
     code = "invalid-credentials"
     detail = "the phone number or password is incorrect"
+
+    @classmethod
+    def with_attempts(cls, attempts_left: int, lockout_s: int) -> InvalidCredentials:
+        """The answer warns before the lock: how many wrong passwords this number has left
+        (per number, registered or not, so it tells nothing about who is a customer)."""
+        if attempts_left <= 0:
+            then = f"logging in with this number is now locked for {lockout_s} s"
+        else:
+            then = f"{attempts_left} more wrong {'password locks' if attempts_left == 1 else 'passwords lock'} "
+            then += f"logging in with this number for {lockout_s} s"
+        return cls(f"{cls.detail}; {then}", attempts_left=attempts_left)
 
 
 class LoginLocked(Refused):
@@ -71,7 +85,7 @@ class LoginLocked(Refused):
 
 
 class RefreshTokenInvalid(Refused):
-    code = "unauthorized"
+    code = "invalid-refresh-token"
     detail = "the refresh token is not valid; log in again"
 
 
@@ -161,8 +175,8 @@ class Sessions:
             raise LoginLocked(attempts.locked_until - now)
         # Same work and the same answer whether the phone or the password was wrong.
         if not await self.passwords.verify(user.password_hash if user else None, password) or user is None:
-            await self._count_failure(phone, now)
-            raise InvalidCredentials()
+            left = await self._count_failure(phone, now)
+            raise InvalidCredentials.with_attempts(left, self.settings.lockout_s)
         session_row = store.Session(
             id=str(uuid.uuid4()),
             user_id=user.id,
@@ -177,7 +191,8 @@ class Sessions:
                 await session.execute(delete(store.LoginAttempt).where(store.LoginAttempt.phone == phone))
         return self._pair(user, session_row.id, refresh)
 
-    async def _count_failure(self, phone: str, now: datetime) -> None:
+    async def _count_failure(self, phone: str, now: datetime) -> int:
+        """Count a wrong password; how many more this number may have before it locks."""
         try:
             async with self.db.write() as session, session.begin():
                 row = await session.get(store.LoginAttempt, phone, with_for_update=True)
@@ -188,6 +203,7 @@ class Sessions:
                     row.failures, row.locked_until = 0, None  # the last lock is over: count afresh
                 row.failures += 1
                 row.updated_at = now
+                left = self.settings.lockout_failures - row.failures
                 if row.failures >= self.settings.lockout_failures:
                     row.failures = 0
                     row.locked_until = now + timedelta(seconds=self.settings.lockout_s)
@@ -197,7 +213,9 @@ class Sessions:
                         self.settings.lockout_failures,
                     )
         except IntegrityError:
-            pass  # a concurrent first failure for this phone created the row; this one goes uncounted
+            # A concurrent first failure for this phone created the row; this one goes uncounted.
+            return self.settings.lockout_failures - 1
+        return max(0, left)
 
     def _new_refresh(self, session: AsyncSession, session_id: str) -> str:
         secret = secrets.token_urlsafe(32)
@@ -216,7 +234,7 @@ class Sessions:
 
     async def refresh(self, token: str) -> dict[str, object]:
         session_id, _, secret = token.partition(".")
-        if not secret:
+        if not secret or not session_id or len(token) > MAX_REFRESH_TOKEN:
             raise RefreshTokenInvalid()
         now = self.clock.now()
         async with self.db.write() as session, session.begin():

@@ -259,7 +259,9 @@ class Challenges:
                 self.inbox.send(
                     uow.session, phone=phone, kind=STEP_UP_CODE, body=text, code=code, now=now, customer_id=customer_id
                 )
-            draft = notify.stepup_code_sent(customer_id, challenge_id, payment.operation, amount, ttl_s)
+            draft = notify.stepup_code_sent(
+                customer_id, challenge_id, payment.operation, payment.amount_minor, payment.currency, ttl_s
+            )
             writer = notifications.NotificationWriter(uow, self.hub, sandbox=self.inbox.sandbox)
             await writer.add([draft], event_id=None, event_at=now, now=now)
         return row

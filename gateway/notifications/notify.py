@@ -270,14 +270,24 @@ def claim_paid(m: ins.ClaimPaid) -> list[Draft]:
     ]
 
 
-def stepup_code_sent(customer_id: str, challenge_id: str, operation: str, amount: str, ttl_s: int) -> Draft:
+def stepup_code_sent(
+    customer_id: str, challenge_id: str, operation: str, amount_minor: int, currency: str, ttl_s: int
+) -> Draft:
     """That a step-up code was sent by SMS. Never the code: whoever holds the access token
-    reads the notifications, and the code is what proves it is the customer."""
+    reads the notifications, and the code is what proves it is the customer. Its money
+    has the payments' shape: `amount`, `amount_minor` and `currency`."""
     return Draft(
         customer_id,
         "stepup_code",
         "Approve with your code",
-        f"We sent a code by SMS to approve a {operation} of {amount}. It expires in {ttl_s // 60} minutes. "
+        f"We sent a code by SMS to approve a {operation} of {_money(amount_minor, currency)}. "
+        f"It expires in {ttl_s // 60} minutes. "
         "If this was not you, do not share it and log out your other sessions.",
-        {"challenge_id": challenge_id, "operation": operation, "amount": amount},
+        {
+            "challenge_id": challenge_id,
+            "operation": operation,
+            "amount": format_minor(amount_minor, currency),
+            "amount_minor": amount_minor,
+            "currency": currency,
+        },
     )

@@ -36,8 +36,10 @@ class NotificationPublic(BaseModel):
     title: str
     body: str
     data: dict[str, Any] = Field(description="The facts behind it (ids, amounts), by kind")
-    event_at: datetime = Field(description="When the event it reports happened")
-    created_at: datetime
+    event_at: datetime = Field(
+        description="When the event it reports happened, on the sandbox clock (GET /v1/sandbox/clock)"
+    )
+    created_at: datetime = Field(description="When the notification was written, on the sandbox clock")
     read: bool
     read_at: datetime | None = None
 

@@ -1,6 +1,7 @@
 """Idempotency keys on money-moving POSTs, after the IETF Idempotency-Key draft.
 
-- the same key with the same body replays the stored response;
+- the same key with the same body replays the stored response as it was, marked
+  `Idempotent-Replayed: true` and with the resource's `Location` (its GET has the state now);
 - the same key with another body is refused with 422;
 - the same key while the first request is still running gets 409;
 - keys are per customer and kept for 24 hours.
@@ -156,8 +157,18 @@ class Idempotency:
 
 
 def _replay(status: int | None, body: bytes | None, stored_headers: dict[str, str] | None) -> Response:
+    """The first answer as it was (the idempotency contract: a pending payment stays
+    pending here), marked as a replay and pointing at the resource, whose GET has its
+    current state. An answer stored without a Location gets one from its `links.self`."""
     headers = dict(stored_headers or {})
     headers["Idempotent-Replayed"] = "true"
+    if "location" not in headers and body and status is not None and status < 300:
+        try:
+            link = orjson.loads(body).get("links", {}).get("self")
+        except (orjson.JSONDecodeError, AttributeError):
+            link = None
+        if isinstance(link, str):
+            headers["location"] = link
     return Response(body or b"", status_code=status or 200, headers=headers)
 
 

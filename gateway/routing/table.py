@@ -138,7 +138,9 @@ payments = partial(PassThrough, service="payments", tags=("payments",))
 PAYMENT_PROBLEMS = (400, 401, 404, 409, 422)
 
 MONEY_MOVING_DOC = (
-    "Requires an `Idempotency-Key` header: the same key and body replay the first answer, "
+    "Requires an `Idempotency-Key` header: the same key and body replay the first answer as it "
+    "was (a payment still `pending` there), marked `Idempotent-Replayed: true` and with the "
+    "payment's `Location`: GET it for the state now; "
     "the same key with another body is refused (422), and a repeat while the first is still "
     "running gets 409. Answers 202: the payment runs as a saga; follow `links.self`.\n\n"
     "**Step-up**: above 5,000.00 CNY (`AUTH_STEPUP_AMOUNT_MINOR`), or for a transfer above "

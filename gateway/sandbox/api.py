@@ -26,6 +26,7 @@ from gateway.routing.upstream import ITSELF, UpstreamResponse
 from gateway.sandbox import magic
 from gateway.sandbox.schemas import (
     ClockChange,
+    ClockNow,
     ClockPublic,
     FaultCreate,
     InboxMessage,
@@ -45,6 +46,14 @@ from shared.problems import PROBLEM, Problem, not_found
 SERVICES = ("accounts", "payments", "securities", "insurance")
 
 clock_router = APIRouter(prefix="/v1/sandbox", tags=["sandbox"], responses={400: PROBLEM, 401: PROBLEM, 404: PROBLEM})
+
+
+@clock_router.get("/clock", response_model=ClockNow, dependencies=[SandboxOnly])
+async def read_clock(_principal: Authenticated, clock: ClockDep) -> ClockNow:
+    """The sandbox clock as the gateway reads it (customers and operators): every
+    timestamp Sandbank answers with, notifications' `event_at` and `created_at` included,
+    is on it."""
+    return ClockNow(offset_s=clock.offset.total_seconds(), now=clock.now(), bank_day=clock.bank_day())
 
 
 @clock_router.post("/clock", response_model=ClockPublic, dependencies=[SandboxOnly])

@@ -3,7 +3,7 @@ inbox of text messages and the log of pushes."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +28,18 @@ class ClockPublic(BaseModel):
     offset_s: float
     now: str
     services: dict[str, str]
+
+
+class ClockNow(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"offset_s": 86400.0, "now": "2025-06-03T09:30:00.123456+00:00", "bank_day": "2025-06-03"}]
+        }
+    )
+
+    offset_s: float = Field(description="How far the sandbox clock runs ahead of real time")
+    now: datetime = Field(description="Sandbox time: what every timestamp in Sandbank's answers is on")
+    bank_day: date = Field(description="Today in Beijing time, the day daily limits reset on")
 
 
 class FaultCreate(BaseModel):

@@ -18,7 +18,7 @@ from shared import payees, stepup
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Operator, Principal
 from shared.errors import DomainError
-from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey, create_once
+from shared.idempotency import REPLAYED, IdempotencyKey, OptionalIdempotencyKey, create_once
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
@@ -293,6 +293,11 @@ async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
                 raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
             if found.currency != body.currency:
                 raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
+            if found.kind not in PAYABLE_KINDS:
+                # Securities cash is filled only by its owner, with POST /v1/securities/transfers.
+                raise PaymentRejected(
+                    "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {found.kind}"
+                )
             account_id, customer_id, label, reference = found.id, found.customer_id, found.holder, ""
         return Recipient(account_id, customer_id, payees.account_payee(account_id), label, reference), amount
 
@@ -493,7 +498,7 @@ async def create_deposit(
     account = await directory.account(body.account_id)
     if account is None or account.customer_id != principal.customer_id:
         raise not_found("account", body.account_id)
-    deposit, _ = await create_once(
+    deposit, created = await create_once(
         runtime,
         partial(
             handlers.request_deposit,
@@ -514,7 +519,7 @@ async def create_deposit(
         public_deposit.model_dump_json(),
         status_code=202,
         media_type="application/json",
-        headers={"location": public_deposit.links["self"]},
+        headers={"location": public_deposit.links["self"]} | ({} if created else REPLAYED),
     )
 
 

@@ -87,9 +87,13 @@ class Envelope(BaseModel):
         correlation_id: str | None = None,
         causation_id: str | None = None,
         id: str | None = None,
+        time: datetime | None = None,
     ) -> Envelope:
+        """`time` is when the fact happened on the sender's sandbox clock (shared/clock.py),
+        so what a customer later reads of it agrees with the rest of the sandbox."""
         return cls(
             id=id or new_id(),
+            time=time or utcnow(),
             type=message.TYPE,
             version=message.VERSION,
             source=source,

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import insert
 
 from shared.aio import within
+from shared.clock import Clock
 from shared.db import Database
 from shared.events.envelope import Envelope, Message, UnknownMessageType, utcnow
 from shared.events.topics import dlq
@@ -121,7 +122,9 @@ class ConsumerLoop:
         fetch_max_wait_ms: int = 100,
         commit_interval_s: float = 0.2,
         commit_timeout_s: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock = clock
         # Offsets are committed at most this often, not after every batch: a commit is a
         # broker round trip, and what a crash re-reads the inbox drops anyway.
         self.commit_interval_s = commit_interval_s
@@ -275,7 +278,7 @@ class ConsumerLoop:
                 await self._apply_one_with_retries(item)
 
     async def _apply_batch(self, items: list[tuple[ConsumerRecord, Envelope, Message]]) -> None:
-        async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
+        async with UnitOfWork(self.db, self.tables, source=self.source, clock=self.clock) as uow:
             seen = await uow.seen(self.name, [e.id for _, e, _ in items])
             batch = self.batch(uow) if self.batch is not None else None
             if batch is not None:
@@ -330,7 +333,7 @@ class ConsumerLoop:
     async def _dead_letter(self, items: list[tuple[ConsumerRecord, str, str | None]], *, handled: bool = False) -> None:
         """Each (record, error, message id) to `<topic>.dlq` and the dead_letter table, in
         one transaction; `handled` also records the ids in the inbox."""
-        async with UnitOfWork(self.db, self.tables, source=self.source) as uow:
+        async with UnitOfWork(self.db, self.tables, source=self.source, clock=self.clock) as uow:
             for record, error, message_id in items:
                 # The sender picks the key: one longer than the tables keep (the outbox row
                 # of the .dlq copy, the dead_letter row) is cut, or PostgreSQL refuses the

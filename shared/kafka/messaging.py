@@ -31,6 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
+from shared.clock import Clock
 from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
 from shared.observability import correlation_id_var
@@ -118,8 +119,11 @@ class UnitOfWork:
         *,
         source: str,
         causation: Envelope | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
+        # Envelope times are the process's sandbox time; the outbox and inbox keep real time.
+        self.clock = clock
         self.tables = tables
         self.source = source
         self.causation = causation
@@ -162,6 +166,7 @@ class UnitOfWork:
             id=id,
             correlation_id=(cause.correlation_id if cause else None) or correlation_id_var.get(),
             causation_id=cause.id if cause else None,
+            time=self.clock.now() if self.clock else None,
         )
         self.publish_raw(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope, cause))
         self.published.append(envelope)

@@ -8,12 +8,12 @@ tests/unit/securities/test_schemas_match_domain.py keeps them equal."""
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from shared.money import AmountIn
+from shared.money import AmountIn, decimal_string
 
 # --- the domain's value lists and limits ---------------------------------------------------------
 
@@ -33,24 +33,16 @@ DEMO_SAVINGS = "5a0e1d3c-0000-4000-8000-000000000102"
 DEMO_SECURITIES_CASH = "5a0e1d3c-0000-4000-8000-000000000103"
 
 
-def _decimal(value: Any) -> Decimal:
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        # Floats cannot say 0.1 exactly: prices travel as strings.
-        if isinstance(value, float):
-            value = repr(value)
-        else:
-            raise ValueError('price must be a decimal string such as "12.34"')
-    try:
-        return Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"price {value!r} is not a decimal number") from None
-
+# Prices share the amount's shape (a JSON string, no sign, exponent, spaces or leading
+# zeros) with up to six decimal places: whether one is on the tick is the exchange's rule,
+# answered as `off-tick-price`.
+PRICE_PATTERN = r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,6})?$"
 
 PriceIn = Annotated[
     Decimal,
-    BeforeValidator(_decimal),
+    decimal_string(PRICE_PATTERN, "price", 6, "invalid_price"),
     PlainSerializer(lambda d: str(d), return_type=str),
-    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d{1,3})?$", "examples": ["1688.00", "3.862"]}),
+    WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "maxLength": 15, "examples": ["1688.00", "3.862"]}),
 ]
 
 

@@ -30,8 +30,8 @@ def assert_problem(r: httpx.Response, status: int, slug: str) -> dict:
         ("-5.00", "CNY", "invalid-amount"),
         ("1.001", "CNY", "invalid-amount"),
         ("100000000000.00", "CNY", "invalid-amount"),
-        ("abc", "CNY", "validation-error"),
-        ("NaN", "CNY", "validation-error"),
+        ("abc", "CNY", "invalid-amount"),
+        ("NaN", "CNY", "invalid-amount"),
         ("10.00", "USD", "unsupported-currency"),
     ],
 )

@@ -26,7 +26,7 @@ T = TypeVar("T")
 
 class Stream:
     """One open `GET /v1/notifications/stream`, parsed into events as they arrive, each
-    stamped with its arrival time (wall clock, like the events' `event_at`)."""
+    stamped with its arrival time (wall clock; `event_at` is on the sandbox clock)."""
 
     def __init__(self, base_url: str, phone: Phone, *, last_event_id: int | None = None, query: bool = False) -> None:
         self.base_url = base_url
@@ -110,8 +110,9 @@ class Stream:
                 return event
 
 
-def latency_ms(event: Event) -> float:
-    return (event["_arrived"] - datetime.fromisoformat(event["event_at"]).timestamp()) * 1000
+def latency_ms(event: Event, offset_s: float) -> float:
+    """From `event_at` (sandbox time, `offset_s` ahead of the wall clock) to the arrival."""
+    return (event["_arrived"] + offset_s - datetime.fromisoformat(event["event_at"]).timestamp()) * 1000
 
 
 async def funded(gateway: httpx.AsyncClient, amount: str = "1000.00") -> tuple[Phone, dict[str, Any]]:
@@ -147,12 +148,13 @@ async def test_a_transfer_reaches_the_payers_and_the_payees_open_streams(
     payer, source = await funded(gateway)
     payee, target = await funded(gateway, "1.00")
     latencies = []
+    offset_s = (await payer.get("/v1/sandbox/clock")).json()["offset_s"]
     async with Stream(stack.gateway_url, payer) as payer_stream, Stream(stack.gateway_url, payee) as payee_stream:
         for amount in ("12.34", "5.00", "0.01", "3.21", "7.50"):
             payment_id = await transfer(payer, source["id"], target["id"], amount)
             sent = await payer_stream.next(about(payment_id, "payment_sent"))
             received = await payee_stream.next(about(payment_id, "payment_received"))
-            latencies += [latency_ms(sent), latency_ms(received)]
+            latencies += [latency_ms(sent, offset_s), latency_ms(received, offset_s)]
     assert sent["title"] == "Money sent" and "7.50 CNY" in sent["body"]
     assert (received["data"]["amount"], received["data"]["amount_minor"]) == ("7.50", 750)
     assert "payer_account_id" not in received["data"]  # the payee learns the amount, not the payer's account

@@ -48,7 +48,7 @@ async def place_order(
         async with runtime.db.read() as session:
             existing = await store.order_by_key(session, principal.customer_id, idempotency_key)
         if existing is not None:
-            return _answer(views.order_public(existing, ctx), 200)
+            return _answer(views.order_public(existing, ctx), 200, replayed=True)
     account = domain.securities_account(await accounts.accounts_of(principal.customer_id), principal.customer_id)
     req = handlers.OrderRequest(
         symbol=body.symbol,
@@ -72,7 +72,7 @@ async def place_order(
         principal.customer_id,
         idempotency_key,
     )
-    return _answer(views.order_public(order, ctx), 202 if created else 200)
+    return _answer(views.order_public(order, ctx), 202 if created else 200, replayed=not created)
 
 
 OrderStatusFilter = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected", "open"]
@@ -166,5 +166,5 @@ async def list_positions(principal: CurrentCustomer, runtime: RuntimeDep, ctx: C
     return PositionList(items=items, totals=views.portfolio_totals(items))
 
 
-def _answer(model: OrderPublic, status: int) -> JSONResponse:
-    return json_answer(model, model.links["self"], status)
+def _answer(model: OrderPublic, status: int, *, replayed: bool = False) -> JSONResponse:
+    return json_answer(model, model.links["self"], status, replayed=replayed)

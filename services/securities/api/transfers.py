@@ -45,7 +45,7 @@ async def create_transfer(
         async with runtime.db.read() as session:
             existing = await store.transfer_by_key(session, principal.customer_id, idempotency_key)
         if existing is not None:
-            return _answer(views.transfer_public(existing), 200)
+            return _answer(views.transfer_public(existing), 200, replayed=True)
     amount_minor = domain.transfer_amount_minor(body.amount, body.currency)
     owned = await accounts.accounts_of(principal.customer_id)
     bank, securities = domain.transfer_accounts(owned, principal.customer_id, body.bank_account_id)
@@ -67,7 +67,7 @@ async def create_transfer(
         principal.customer_id,
         idempotency_key,
     )
-    return _answer(views.transfer_public(transfer), 202 if created else 200)
+    return _answer(views.transfer_public(transfer), 202 if created else 200, replayed=not created)
 
 
 @router.get(
@@ -104,5 +104,5 @@ async def get_transfer(transfer_id: str, principal: CurrentCustomer, runtime: Ru
     return views.transfer_public(transfer)
 
 
-def _answer(model: BankTransferPublic, status: int) -> JSONResponse:
-    return json_answer(model, model.links["self"], status)
+def _answer(model: BankTransferPublic, status: int, *, replayed: bool = False) -> JSONResponse:
+    return json_answer(model, model.links["self"], status, replayed=replayed)

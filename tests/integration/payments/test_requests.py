@@ -124,18 +124,22 @@ class Cast:
     payee: Payer
     stranger: Payer  # another customer, whose account the payer may not pay from
     securities_account: str  # the payer's, which cannot pay
+    stranger_securities: str  # another customer's securities cash, which transfers cannot fill
 
 
 @pytest.fixture(scope="module")
 async def cast(payments: Payments) -> AsyncIterator[Cast]:
     payer = await payments.customer(50_00)
     securities = await payments.open_account(payer, "securities_cash")
-    yield Cast(payer, await payments.customer(), await payments.customer(), securities)
+    stranger = await payments.customer()
+    theirs = await payments.open_account(stranger, "securities_cash")
+    yield Cast(payer, await payments.customer(), stranger, securities, theirs)
 
 
 # Stand-ins in the table below for the ids of the cast's accounts and phones.
 PAYEE, PAYEE_PHONE, STRANGER = "<payee account>", "<payee phone>", "<stranger's account>"
 OWN, OWN_PHONE, SECURITIES = "<payer's account>", "<payer's phone>", "<payer's securities cash>"
+THEIR_SECURITIES = "<stranger's securities cash>"
 
 
 def resolve(body: dict[str, Any], cast: Cast) -> dict[str, Any]:
@@ -146,6 +150,7 @@ def resolve(body: dict[str, Any], cast: Cast) -> dict[str, Any]:
         OWN: cast.payer.account_id,
         OWN_PHONE: cast.payer.customer.phone,
         SECURITIES: cast.securities_account,
+        THEIR_SECURITIES: cast.stranger_securities,
     }
     return {k: ids.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
 
@@ -200,6 +205,20 @@ BAD: list[tuple[str, str, dict[str, Any], int, str]] = [
     ),
     ("unknown payee account", "transfers", {"payee_account_id": "nope", "amount": "1.00"}, 422, "unknown-payee"),
     ("internal payee", "transfers", {"payee_account_id": "internal:cash-in", "amount": "1.00"}, 422, "unknown-payee"),
+    (
+        "another customer's securities cash",
+        "transfers",
+        {"payee_account_id": THEIR_SECURITIES, "amount": "1.00"},
+        422,
+        "account-cannot-be-paid",
+    ),
+    (
+        "one's own securities cash",
+        "transfers",
+        {"payee_account_id": SECURITIES, "amount": "1.00"},
+        422,
+        "account-cannot-be-paid",
+    ),
     ("paying into the same account", "transfers", {"payee_account_id": OWN, "amount": "1.00"}, 422, "same-account"),
     ("paying one's own phone from it", "transfers", {"payee_phone": OWN_PHONE, "amount": "1.00"}, 422, "same-account"),
     (

@@ -57,6 +57,8 @@ async def test_a_repeated_key_returns_the_same_transfer(brokerage: Brokerage) ->
     again = await brokerage.transfer(investor, {"from": "bank", "amount": "300.00"}, key=key)
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.json()["id"] == again.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in first.headers
+    assert again.headers["location"] == first.headers["location"] == first.json()["links"]["self"]
     await brokerage.transfer_settled(investor, first.json()["id"])
     assert await brokerage.cash(investor.securities_id) == (300_00, 0)
 

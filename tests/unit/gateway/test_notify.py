@@ -183,12 +183,20 @@ def test_every_kind_made_is_a_documented_kind() -> None:
         d.kind
         for d in notify.payment_completed(completed()) + notify.payment_completed(completed(payee_customer_id=PAYER))
     }
-    made.add(notify.stepup_code_sent("c", "ch", "transfer", "6000.00 CNY", 300).kind)
+    made.add(notify.stepup_code_sent("c", "ch", "transfer", 600000, "CNY", 300).kind)
     assert made <= set(notify.KINDS)
 
 
 def test_the_notification_of_a_step_up_code_does_not_carry_the_code() -> None:
     """Whoever holds the access token reads the notifications: the code goes by SMS only."""
-    sent = notify.stepup_code_sent("c", "ch", "transfer", "6000.00 CNY", 300)
+    sent = notify.stepup_code_sent("c", "ch", "transfer", 600000, "CNY", 300)
     assert "code" not in sent.data and sent.data["challenge_id"] == "ch"
     assert not any(ch.isdigit() for ch in sent.body.replace("6000.00", "").replace("5 minutes", ""))
+
+
+def test_a_step_up_code_notification_carries_its_money_as_payments_do() -> None:
+    sent = notify.stepup_code_sent("c", "ch", "transfer", 600000, "CNY", 300)
+    paid = notify.payment_completed(completed())[0]
+    assert (sent.data["amount"], sent.data["amount_minor"], sent.data["currency"]) == ("6000.00", 600000, "CNY")
+    assert {"amount", "amount_minor", "currency"} <= paid.data.keys()
+    assert "6000.00 CNY" in sent.body

@@ -5,10 +5,18 @@ from __future__ import annotations
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from gateway.ratelimit import AttemptLimits, IpRateLimitMiddleware, RateLimiter, TokenBucket, retry_after
+from gateway.ratelimit import (
+    QUOTA_STATE,
+    AttemptLimits,
+    IpRateLimitMiddleware,
+    RateLimiter,
+    TokenBucket,
+    retry_after,
+)
 from shared.problems import Problem
 
 
@@ -154,3 +162,37 @@ def test_a_refunded_attempt_does_not_count() -> None:
         limits.refund("203.0.113.7", "+8613800000001")
     assert refusal(limits, "203.0.113.7", "+8613800000001") is None
     assert refusal(limits, "203.0.113.7", "+8613800000001") is not None
+
+
+def test_a_customers_quota_is_what_is_left_and_the_seconds_until_full() -> None:
+    clock = FakeTime()
+    limiter = RateLimiter(rate_per_s=2, burst=10, clock=clock)
+    assert limiter.quota("new") == (10, 0)
+    for _ in range(4):
+        limiter.take("c")
+    assert limiter.quota("c") == (6, 2)
+    clock.now += 1
+    limiter.take("c")
+    assert limiter.quota("c") == (7, 2)
+
+
+async def test_an_answer_carries_the_ratelimit_headers_its_request_left() -> None:
+    async def quota(request: Request) -> PlainTextResponse:
+        setattr(request.state, QUOTA_STATE, (100, 97, 2))
+        return PlainTextResponse("ok")
+
+    async def anonymous(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = IpRateLimitMiddleware(
+        Starlette(routes=[Route("/q", quota), Route("/a", anonymous)]), RateLimiter(rate_per_s=1, burst=5)
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        r = await client.get("/q")
+        plain = await client.get("/a")
+    assert (r.headers["ratelimit-limit"], r.headers["ratelimit-remaining"], r.headers["ratelimit-reset"]) == (
+        "100",
+        "97",
+        "2",
+    )
+    assert "ratelimit-limit" not in plain.headers
