@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.conftest import client_of
 from tests.e2e.phone import Phone, eventually, register_and_login
-from tests.e2e.test_stepup import STEPUP, own_gateway
 from tools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
@@ -112,9 +112,9 @@ async def test_a_muted_kind_stays_in_the_list_and_is_not_pushed(gateway: httpx.A
 
 
 @pytest.fixture(scope="module")
-async def stepup_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[httpx.AsyncClient]:
-    """A gateway beside the stack with the step-up amounts set (tests/e2e/test_stepup.py)."""
-    async with own_gateway(stack, tmp_path_factory.mktemp("push-gateway"), auth=STEPUP) as (_app, client):
+async def stepup_gateway(stepup_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway of the stack whose payments asks for one-time codes (tests/e2e/conftest.py)."""
+    async with client_of(stepup_stack) as client:
         yield client
 
 
