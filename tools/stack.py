@@ -29,7 +29,7 @@ from typing import IO, Any
 import httpx
 
 from shared import keys
-from tools.broker import free_port
+from tools.broker import free_port, port_open
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -44,6 +44,11 @@ BACKEND_SERVICES = ("accounts", "payments", "securities", "insurance")
 POLL_INTERVAL_S = 0.05
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
+# `sandbank run` restarts a process that dies, after a backoff doubling from the first to
+# the last delay, and gives up (stopping the stack) on a process that dies this often.
+RESTART_BACKOFF_S = (0.5, 10.0)
+RESTART_LIMIT = 5
+RESTART_WINDOW_S = 60.0
 
 Progress = Callable[[str], None]
 
@@ -55,7 +60,7 @@ _BROKER_LAUNCHER = """
 import signal, sys
 from pathlib import Path
 from tools.broker import EmbeddedBroker
-broker = EmbeddedBroker(sys.argv[1], log_path=Path(sys.argv[2]))
+broker = EmbeddedBroker(sys.argv[1], port=int(sys.argv[3]) or None, log_path=Path(sys.argv[2]))
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 try:
     broker.start()
@@ -81,6 +86,8 @@ class _Process:
     log_offset: int = 0  # where this run's output starts in the (appended) log
     started_at: float = 0.0
     expected_exit: bool = False
+    restarts: int = 0
+    deaths: list[float] | None = None  # when it died unasked, within the restart window
 
     @property
     def url(self) -> str:
@@ -292,8 +299,31 @@ class Stack:
             proc.process.wait()
 
     def restart(self, name: str, timeout_s: float = 20, progress: Progress | None = None) -> None:
-        """Start one process again with the environment it had, and wait until ready."""
+        """Start one process again with the environment it had, and wait until ready.
+
+        The broker ("broker") comes back on the port it had, so the services' bootstrap
+        address stays valid; it keeps messages in memory only, so what it held is gone.
+        """
+        if name == "broker" and self.broker is not None:
+            broker = self.broker
+            if broker.running():
+                broker.expected_exit = True
+                broker.process.terminate()
+                broker.process.wait(STOP_GRACE_S + 2)
+            if broker.popen and broker.popen.stdout:
+                broker.popen.stdout.close()
+            # A launcher killed outright leaves Tansu to its death signal (SIGTERM), which
+            # it takes a moment to obey; the port must be free to come back on it.
+            deadline = time.monotonic() + STOP_GRACE_S + 2
+            while port_open(HOST, broker.port) and time.monotonic() < deadline:
+                time.sleep(POLL_INTERVAL_S)
+            try:
+                self._start_broker(timeout_s, port=broker.port)
+            finally:
+                self.broker.restarts, self.broker.deaths = broker.restarts + 1, broker.deaths
+            return
         proc = self._process(name)
+        proc.restarts += 1
         if proc.running():
             proc.expected_exit = True
             proc.process.terminate()
@@ -328,6 +358,8 @@ class Stack:
     # -- internals ---------------------------------------------------------------------
 
     def _process(self, name: str) -> _Process:
+        if name == "broker" and self.broker is not None:
+            return self.broker
         try:
             return self.processes[name]
         except KeyError:
@@ -353,10 +385,9 @@ class Stack:
             "DB_URL": f"sqlite+aiosqlite:///{self.data_dir / proc.name}.db",
         }
 
-    def _start_broker(self, timeout_s: float) -> None:
-        self.broker = proc = _Process(
-            "broker", [self.python, "-c", _BROKER_LAUNCHER, HOST, str(self.broker_log)], 0, {}, self.broker_log
-        )
+    def _start_broker(self, timeout_s: float, port: int = 0) -> None:
+        argv = [self.python, "-c", _BROKER_LAUNCHER, HOST, str(self.broker_log), str(port)]
+        self.broker = proc = _Process("broker", argv, port, {}, self.broker_log)
         proc.env = dict(os.environ)  # `-c` puts the cwd, the project root, on sys.path
         self._spawn(proc, stdout=subprocess.PIPE)
         launcher, out = proc.process, proc.process.stdout
@@ -371,10 +402,10 @@ class Stack:
                 )
             ready, _, _ = select.select([out], [], [], POLL_INTERVAL_S)
             if ready:
-                host, _, port = out.readline().decode().strip().rpartition(":")
-                if host and port.isdigit():  # the launcher prints host:port once it answers
-                    self._bootstrap = f"{host}:{port}"
-                    proc.port = int(port)
+                host, _, answered = out.readline().decode().strip().rpartition(":")
+                if host and answered.isdigit():  # the launcher prints host:port once it answers
+                    self._bootstrap = f"{host}:{answered}"
+                    proc.port = int(answered)
                     return
         raise StackError(
             f"the embedded broker was not ready after {timeout_s:.0f}s; last lines of "
@@ -495,8 +526,73 @@ def _banner(stack: Stack, elapsed: float) -> str:
     for user in DEMO_USERS:
         roles = ", ".join(user.roles)
         lines.append(f"    {user.phone}  {user.password:<18}  {roles:<9}  {user.name}")
-    lines += ["", f"Ready in {elapsed:.1f}s. Ctrl-C here or `make stop` stops everything.", ""]
+    lines += [
+        "",
+        f"Ready in {elapsed:.1f}s. Ctrl-C here or `make stop` stops everything.",
+        f"A process that dies is restarted (backoff {RESTART_BACKOFF_S[0]:g}s doubling to {RESTART_BACKOFF_S[1]:g}s); "
+        f"one that dies {RESTART_LIMIT} times within {RESTART_WINDOW_S:.0f}s stops the stack.",
+        "",
+    ]
     return "\n".join(lines)
+
+
+def _note_processes(stack: Stack, info: dict[str, Any]) -> None:
+    procs = [*([stack.broker] if stack.broker else []), *stack.processes.values()]
+    info["pids"] = {p.name: p.popen.pid if p.running() and p.popen else None for p in procs}
+    info["restarts"] = {p.name: p.restarts for p in procs}
+
+
+def _how_it_ended(proc: _Process) -> str:
+    rc = proc.popen.returncode if proc.popen else None
+    return f"killed by {signal.Signals(-rc).name}" if rc and rc < 0 else f"exit code {rc}"
+
+
+def _revive(stack: Stack, proc: _Process, timeout_s: float, info: dict[str, Any]) -> bool:
+    """Restart a process that died unasked, after its backoff; False when it died too
+    often (RESTART_LIMIT times within RESTART_WINDOW_S) and the stack should stop."""
+    now = time.monotonic()
+    deaths = [t for t in (proc.deaths or []) if now - t < RESTART_WINDOW_S] + [now]
+    proc.deaths = deaths
+    print(
+        f"\n{proc.name} exited unexpectedly ({_how_it_ended(proc)}); its log is {proc.log_path}. "
+        f"Last lines:\n{tail(proc.log_path, offset=proc.log_offset)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if len(deaths) >= RESTART_LIMIT:
+        print(
+            f"\n{proc.name} died {len(deaths)} times within {RESTART_WINDOW_S:.0f}s; giving up and stopping Sandbank.",
+            file=sys.stderr,
+            flush=True,
+        )
+        info["state"] = "stopping"
+        return False
+    first, last = RESTART_BACKOFF_S
+    delay = min(first * 2 ** (len(deaths) - 1), last)
+    note = " (the embedded broker keeps messages in memory only: what it held is lost)" if proc.name == "broker" else ""
+    print(f"  restarting {proc.name} in {delay:g}s{note}", flush=True)
+    time.sleep(delay)
+    try:
+        stack.restart(proc.name, timeout_s=timeout_s)
+    except StackError as e:
+        again = stack._process(proc.name)
+        if again.running():  # alive but never ready: counts as one more death
+            print(f"  {proc.name} did not come back: {e}", file=sys.stderr, flush=True)
+            stack.kill(proc.name)
+        # One that exited is reported, with its log, as the next death.
+        again.expected_exit = False
+    else:
+        again = stack._process(proc.name)
+        print(
+            f"  {proc.name} ready again on {_address(stack, again)} ({time.monotonic() - again.started_at:.1f}s)",
+            flush=True,
+        )
+    _note_processes(stack, info)
+    return True
+
+
+def _address(stack: Stack, proc: _Process) -> str:
+    return stack.bootstrap_servers if proc.name == "broker" else proc.url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -546,7 +642,10 @@ def run(args: argparse.Namespace) -> int:
             info["bootstrap_servers"] = stack.bootstrap_servers
             _write_run_info(data_dir, info)
 
+    # Both stop the stack. A script's background job inherits SIGINT ignored, so Ctrl-C
+    # (or `kill -INT`) would otherwise leave everything serving.
     signal.signal(signal.SIGTERM, on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 0
     print(f"Starting Sandbank (data in {data_dir}) ...", flush=True)
     try:
@@ -557,20 +656,17 @@ def run(args: argparse.Namespace) -> int:
             return 1
         elapsed = time.monotonic() - (stack.started_at or time.monotonic())
         info.update(state="running", bootstrap_servers=stack.bootstrap_servers)
+        _note_processes(stack, info)
         _write_run_info(data_dir, info)
         print(_banner(stack, elapsed), flush=True)
         while True:
             dead = stack.exited()
-            if dead:
-                for proc in dead:
-                    rc = proc.popen.returncode if proc.popen else None
-                    how = f"killed by {signal.Signals(-rc).name}" if rc and rc < 0 else f"code {rc}"
-                    last = tail(proc.log_path, offset=proc.log_offset)
-                    print(
-                        f"\n{proc.name} exited unexpectedly ({how}); its log is {proc.log_path}. Last lines:\n{last}",
-                        file=sys.stderr,
-                    )
-                code = 1
+            for proc in dead:
+                if not _revive(stack, proc, args.timeout, info):
+                    code = 1
+                    break
+                _write_run_info(data_dir, info)
+            if code:
                 break
             time.sleep(0.2)
     except (KeyboardInterrupt, _Stop):
