@@ -52,7 +52,11 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="start everything in the foreground; Ctrl-C stops it")
+    run = sub.add_parser(
+        "run",
+        help="start everything in the foreground; Ctrl-C stops it",
+        description=stack.RUN_DESCRIPTION,
+    )
     run.add_argument("--data-dir", default=".data", help="databases, logs, run.json (.data)")
     run.add_argument("--port", type=int, default=8000, help="gateway port; the services take the next four (8000)")
     run.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")

@@ -49,6 +49,14 @@ LOG_TAIL_LINES = 20
 RESTART_BACKOFF_S = (0.5, 10.0)
 RESTART_LIMIT = 5
 RESTART_WINDOW_S = 60.0
+RUN_DESCRIPTION = (
+    "Start the broker, the four services and the gateway and supervise them in the "
+    "foreground. Ctrl-C, SIGINT, SIGTERM or `sandbank stop` stops every process. A process "
+    f"that dies is restarted after {RESTART_BACKOFF_S[0]:g}s, the delay doubling with each "
+    f"death to {RESTART_BACKOFF_S[1]:g}s; one that dies {RESTART_LIMIT} times within "
+    f"{RESTART_WINDOW_S:.0f}s stops the stack (exit code 1). The embedded broker comes back "
+    "on its port with no messages: it keeps them in memory only."
+)
 
 Progress = Callable[[str], None]
 
@@ -536,6 +544,12 @@ def _banner(stack: Stack, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def restart_delay(deaths: int) -> float:
+    """Seconds to wait before restarting a process after its `deaths`-th recent death."""
+    first, last = RESTART_BACKOFF_S
+    return float(min(first * 2 ** (deaths - 1), last))
+
+
 def _note_processes(stack: Stack, info: dict[str, Any]) -> None:
     procs = [*([stack.broker] if stack.broker else []), *stack.processes.values()]
     info["pids"] = {p.name: p.popen.pid if p.running() and p.popen else None for p in procs}
@@ -567,8 +581,7 @@ def _revive(stack: Stack, proc: _Process, timeout_s: float, info: dict[str, Any]
         )
         info["state"] = "stopping"
         return False
-    first, last = RESTART_BACKOFF_S
-    delay = min(first * 2 ** (len(deaths) - 1), last)
+    delay = restart_delay(len(deaths))
     note = " (the embedded broker keeps messages in memory only: what it held is lost)" if proc.name == "broker" else ""
     print(f"  restarting {proc.name} in {delay:g}s{note}", flush=True)
     time.sleep(delay)

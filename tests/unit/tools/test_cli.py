@@ -39,3 +39,15 @@ def test_migration_takes_a_process_and_a_message() -> None:
 def test_migration_refuses_a_process_that_does_not_exist() -> None:
     with pytest.raises(SystemExit):
         cli.parser().parse_args(["migration", "ledger", "saga columns"])
+
+
+@pytest.mark.parametrize(("deaths", "delay"), [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (5, 8.0), (6, 10.0), (20, 10.0)])
+def test_a_dead_process_is_restarted_after_a_doubling_delay(deaths: int, delay: float) -> None:
+    assert stack.restart_delay(deaths) == delay
+
+
+def test_run_help_states_the_restart_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.parser().parse_args(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"dies {stack.RESTART_LIMIT} times within {stack.RESTART_WINDOW_S:.0f}s stops the stack" in text
