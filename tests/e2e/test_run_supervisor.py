@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tools.broker import port_open
 from tools.stack import RESTART_LIMIT
 
 pytestmark = pytest.mark.e2e
@@ -123,6 +124,8 @@ def test_dead_processes_are_restarted_and_sigint_stops_everything(tmp_path: Path
         until(lambda: run.exit_code() is not None, "the exit code", run, timeout_s=5)
         assert run.exit_code() == 0
         assert [p for p in pids if _alive(p)] == []
+        host, _, port = info["bootstrap_servers"].rpartition(":")
+        assert not port_open(host, int(port)), "Tansu outlived the stack"
 
 
 def test_a_process_that_keeps_dying_stops_the_stack(tmp_path: Path) -> None:
