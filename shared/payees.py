@@ -83,9 +83,3 @@ def merchant_payee(merchant_id: str) -> str:
 def mobile_payee(phone: str) -> str:
     """`phone` in the +86 form `shared.phone.normalise_phone` gives."""
     return f"mobile:{phone}"
-
-
-def account_of(payee: str) -> str | None:
-    """The account id of an `account:` key, else None."""
-    kind, _, ident = payee.partition(":")
-    return ident if kind == "account" and ident else None

@@ -8,7 +8,6 @@ import pytest
 from shared.payees import (
     MalformedQr,
     QrPayload,
-    account_of,
     account_payee,
     biller_payee,
     merchant_payee,
@@ -142,11 +141,3 @@ def test_payee_keys_name_where_the_money_lands() -> None:
     assert biller_payee("SH-WATER", "3100012345") == "biller:SH-WATER:3100012345"
     assert merchant_payee("M100001") == "merchant:M100001"
     assert mobile_payee("+8613800138000") == "mobile:+8613800138000"
-
-
-@pytest.mark.parametrize(
-    ("key", "account"),
-    [("account:a-1", "a-1"), ("account:", None), ("merchant:M100001", None), ("a-1", None)],
-)
-def test_the_account_of_a_key(key: str, account: str | None) -> None:
-    assert account_of(key) == account
