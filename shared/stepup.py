@@ -22,6 +22,7 @@ from typing import Any
 
 from shared.auth import TokenIssuer
 from shared.problems import Problem
+from shared.settings import AuthSettings
 
 # The header the approval travels in, from the gateway to payments.
 HEADER = "sandbank-step-up"
@@ -33,6 +34,10 @@ CODE = "step-up-required"
 class StepUpPolicy:
     amount_minor: int
     new_payee_minor: int
+
+    @classmethod
+    def of(cls, auth: AuthSettings) -> StepUpPolicy:
+        return cls(auth.stepup_amount_minor, auth.stepup_new_payee_minor)
 
     def asks_about_payee(self, *, amount_minor: int, is_transfer: bool) -> bool:
         """Whether the answer depends on the payee being new (worth a look-up)."""

@@ -144,7 +144,8 @@ def _currency(currency: str) -> None:
         raise PaymentRejected("unsupported-currency", f"currency {currency!r} is not supported; use CNY")
 
 
-async def _payer(directory: AccountsClient, principal: Principal, account_id: str) -> AccountDirectoryEntry:
+async def payer_account(directory: AccountsClient, principal: Principal, account_id: str) -> AccountDirectoryEntry:
+    """The customer's own account to pay from: another's is 404, a securities cash account 422."""
     payer = await directory.account(account_id)
     if payer is None or payer.customer_id != principal.customer_id:
         raise Problem(404, "not-found", f"account {account_id} was not found")
@@ -162,6 +163,56 @@ class Recipient:
     key: str  # what "a payee the customer has paid before" means for this kind
     label: str
     reference: str = ""
+
+
+async def transfer_recipient(
+    directory: AccountsClient, account_id: str | None, phone: str | None, currency: str
+) -> Recipient:
+    """A transfer's payee, named by exactly one of an account id or a registered phone: a
+    checking or savings account of a customer. A payee named by phone keeps that number as
+    the reference, so it is shown by it, never by the account the number pays into."""
+    if (account_id is None) == (phone is None):
+        raise PaymentRejected("invalid-payee", "give exactly one of payee_account_id or payee_phone")
+    if phone is not None:
+        try:
+            number = normalise_phone(phone)
+        except ValueError as exc:
+            raise PaymentRejected("invalid-payee", str(exc)) from None
+        customer = await directory.by_phone(number)
+        if customer is None or customer.default_account_id is None:
+            raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
+        paid_into = customer.default_account_id
+        return Recipient(paid_into, customer.customer_id, payees.account_payee(paid_into), customer.holder, number)
+    found = await directory.account(account_id)  # type: ignore[arg-type]
+    if found is None or found.customer_id is None:
+        raise PaymentRejected("unknown-payee", f"there is no customer account {account_id}")
+    if found.currency != currency:
+        raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
+    if found.kind not in PAYABLE_KINDS:
+        # Securities cash is filled only by its owner, with POST /v1/securities/transfers.
+        raise PaymentRejected(
+            "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {found.kind}"
+        )
+    return Recipient(found.id, found.customer_id, payees.account_payee(found.id), found.holder)
+
+
+async def step_up_reason(
+    ctx: handlers.Context,
+    runtime: Runtime,
+    policy: StepUpPolicy,
+    customer_id: str,
+    payee: Recipient,
+    amount_minor: int,
+    *,
+    is_transfer: bool,
+) -> str | None:
+    """Why this payment needs a one-time code (shared/stepup.py), or None: a transfer to one
+    of the customer's own accounts, or to a payee paid before, is not to a new payee."""
+    known = True
+    if policy.asks_about_payee(amount_minor=amount_minor, is_transfer=is_transfer):
+        own = payee.customer_id == customer_id
+        known = own or await paid_before(ctx, runtime, customer_id, payee.key)
+    return policy.reason(amount_minor=amount_minor, is_transfer=is_transfer, payee_known=known)
 
 
 Resolve = Callable[[], Awaitable[tuple[Recipient, int]]]
@@ -183,14 +234,14 @@ class PaymentDeps:
         self.principal, self.key, self.ctx, self.runtime = principal, key, ctx, runtime
         self.directory, self.starter, self.approval = directory, starter, approval
         auth = runtime.settings.auth
-        self.policy = StepUpPolicy(auth.stepup_amount_minor, auth.stepup_new_payee_minor)
+        self.policy = StepUpPolicy.of(auth)
 
     async def pay(self, kind: Kind, payer_account_id: str, currency: str, resolve: Resolve, note: str = "") -> Response:
         """Validate, resolve payer and payee, persist the saga and answer 202; any refusal
         becomes a problem and nothing is written."""
         _currency(currency)
         payee, amount = await resolve()
-        payer = await _payer(self.directory, self.principal, payer_account_id)
+        payer = await payer_account(self.directory, self.principal, payer_account_id)
         if payee.account_id == payer.id:
             raise PaymentRejected("same-account", "the payer and payee accounts are the same")
         domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
@@ -226,12 +277,9 @@ class PaymentDeps:
         costs the customer a code."""
         customer_id = self.principal.customer_id
         is_transfer = kind is Kind.TRANSFER
-        known = True
-        if self.policy.asks_about_payee(amount_minor=amount, is_transfer=is_transfer):
-            known = payee.customer_id == customer_id or await paid_before(
-                self.ctx, self.runtime, customer_id, payee.key
-            )
-        reason = self.policy.reason(amount_minor=amount, is_transfer=is_transfer, payee_known=known)
+        reason = await step_up_reason(
+            self.ctx, self.runtime, self.policy, customer_id, payee, amount, is_transfer=is_transfer
+        )
         if reason is None:
             return
         payment = stepup.Payment(kind.value, payee.key, amount, currency)
@@ -275,31 +323,7 @@ async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
 
     async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
-        if (body.payee_account_id is None) == (body.payee_phone is None):
-            raise PaymentRejected("invalid-payee", "give exactly one of payee_account_id or payee_phone")
-        if body.payee_phone is not None:
-            try:
-                phone = normalise_phone(body.payee_phone)
-            except ValueError as exc:
-                raise PaymentRejected("invalid-payee", str(exc)) from None
-            customer = await deps.directory.by_phone(phone)
-            if customer is None or customer.default_account_id is None:
-                raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
-            account_id, customer_id, label = customer.default_account_id, customer.customer_id, customer.holder
-            reference = phone
-        else:
-            found = await deps.directory.account(body.payee_account_id)  # type: ignore[arg-type]
-            if found is None or found.customer_id is None:
-                raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
-            if found.currency != body.currency:
-                raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
-            if found.kind not in PAYABLE_KINDS:
-                # Securities cash is filled only by its owner, with POST /v1/securities/transfers.
-                raise PaymentRejected(
-                    "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {found.kind}"
-                )
-            account_id, customer_id, label, reference = found.id, found.customer_id, found.holder, ""
-        return Recipient(account_id, customer_id, payees.account_payee(account_id), label, reference), amount
+        return await transfer_recipient(deps.directory, body.payee_account_id, body.payee_phone, body.currency), amount
 
     return await deps.pay(Kind.TRANSFER, body.payer_account_id, body.currency, resolve, note=body.note)
 

@@ -33,11 +33,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import domain, handlers, store
-from services.payments.api import PAYABLE_KINDS, paid_before
+from services.payments.api import payer_account, step_up_reason, transfer_recipient
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
 from services.payments.domain import Kind, PaymentRejected
 from services.payments.schedule_rules import Repeat, due_runs, next_run
-from shared import payees
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer
 from shared.idempotency import IdempotencyKey, create_once
@@ -45,7 +44,6 @@ from shared.kafka.messaging import UnitOfWork
 from shared.money import format_minor
 from shared.observability import correlation_id_var
 from shared.pagination import newest_first, next_keyset
-from shared.phone import normalise_phone
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.payments import Payee, ScheduleCreate, SchedulePage, SchedulePublic, ScheduleRunPublic
@@ -120,27 +118,6 @@ async def _runs(runtime: Runtime, schedule_id: str) -> list[ScheduleRunPublic]:
 # --- setting a schedule up ------------------------------------------------------------------
 
 
-async def _payee(directory: AccountsClient, body: ScheduleCreate) -> tuple[str, str, str, str]:
-    """The payee's account, customer, label and reference (their phone, when named by it)."""
-    if (body.payee_account_id is None) == (body.payee_phone is None):
-        raise PaymentRejected("invalid-payee", "give exactly one of payee_account_id or payee_phone")
-    if body.payee_phone is not None:
-        try:
-            phone = normalise_phone(body.payee_phone)
-        except ValueError as exc:
-            raise PaymentRejected("invalid-payee", str(exc)) from None
-        customer = await directory.by_phone(phone)
-        if customer is None or customer.default_account_id is None:
-            raise PaymentRejected("unknown-payee", "no Sandbank customer with a checking account has this phone")
-        return customer.default_account_id, customer.customer_id, customer.holder, phone
-    found = await directory.account(body.payee_account_id)  # type: ignore[arg-type]
-    if found is None or found.customer_id is None:
-        raise PaymentRejected("unknown-payee", f"there is no customer account {body.payee_account_id}")
-    if found.currency != body.currency:
-        raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
-    return found.id, found.customer_id, found.holder, ""
-
-
 def _calendar(body: ScheduleCreate, today: date) -> None:
     if body.first_run_on < today:
         raise PaymentRejected("invalid-schedule", f"first_run_on must be today ({today.isoformat()}) or later")
@@ -169,22 +146,16 @@ async def create_schedule(
         raise PaymentRejected("unsupported-currency", f"currency {body.currency!r} is not supported; use CNY")
     amount = domain.minor_from_decimal(body.amount)
     _calendar(body, ctx.clock.bank_day())
-    payee_account, payee_customer, label, reference = await _payee(directory, body)
-    payer = await directory.account(body.payer_account_id)
-    if payer is None or payer.customer_id != principal.customer_id:
-        raise not_found("account", body.payer_account_id)
-    if payer.kind not in PAYABLE_KINDS:
-        raise PaymentRejected("account-cannot-pay", f"payments are made from checking or savings, not {payer.kind}")
+    payee = await transfer_recipient(directory, body.payee_account_id, body.payee_phone, body.currency)
+    payee_account, payee_customer, label, reference = payee.account_id, payee.customer_id, payee.label, payee.reference
+    payer = await payer_account(directory, principal, body.payer_account_id)
     if payee_account == payer.id:
         raise PaymentRejected("same-account", "the payer and payee accounts are the same")
     domain.check_per_payment_limit(amount, payer.kyc_class, ctx.saga.policy)
-    payee_key = payees.account_payee(payee_account)
-    auth = runtime.settings.auth
-    policy = StepUpPolicy(auth.stepup_amount_minor, auth.stepup_new_payee_minor)
-    known = payee_customer == principal.customer_id
-    if not known and policy.asks_about_payee(amount_minor=amount, is_transfer=True):
-        known = await paid_before(ctx, runtime, principal.customer_id, payee_key)
-    if policy.reason(amount_minor=amount, is_transfer=True, payee_known=known) is not None:
+    payee_key = payee.key
+    policy = StepUpPolicy.of(runtime.settings.auth)
+    reason = await step_up_reason(ctx, runtime, policy, principal.customer_id, payee, amount, is_transfer=True)
+    if reason is not None:
         raise PaymentRejected(
             "schedule-needs-step-up",
             "scheduled transfers are limited to amounts that need no one-time code: send this one "

@@ -208,6 +208,16 @@ async def test_a_schedule_that_cannot_run_is_refused(
     assert_problem(await create(payments, payer, body), 422, slug)
 
 
+async def test_a_schedule_cannot_pay_into_a_securities_cash_account(payments: Payments, clock: Clock) -> None:
+    """Scheduled transfers go where transfers go: checking or savings, never securities cash."""
+    payer = await payments.customer(10_00)
+    payee = await payments.customer()
+    securities_cash = await payments.open_account(payee, "securities_cash")
+    body = {"payee_account_id": securities_cash, "amount": "1.00", "first_run_on": str(today(clock))}
+
+    assert_problem(await create(payments, payer, body), 422, "account-cannot-be-paid")
+
+
 async def test_a_schedule_needs_an_idempotency_key(payments: Payments, clock: Clock) -> None:
     payer = await payments.customer()
     payee = await payments.customer()
