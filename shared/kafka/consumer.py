@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, String, insert
 
 from shared.aio import within
 from shared.clock import Clock
@@ -139,6 +139,9 @@ class ConsumerLoop:
         self.name = name
         self.db = db
         self.tables = tables
+        # The longest key a dead letter keeps: the shorter of its table's and the outbox's
+        # key columns (the .dlq copy goes out through the outbox).
+        self._key_max = min(_length(tables.dead_letter.c.key), _length(tables.outbox.c.key))
         self.bootstrap_servers = bootstrap_servers
         self.topics = topics
         self.handlers = handlers
@@ -338,7 +341,7 @@ class ConsumerLoop:
                 # The sender picks the key: one longer than the tables keep (the outbox row
                 # of the .dlq copy, the dead_letter row) is cut, or PostgreSQL refuses the
                 # rows and the partition stalls on a forger's message.
-                key = record.key.decode(errors="replace")[:KEY_MAX] if record.key else None
+                key = record.key.decode(errors="replace")[: self._key_max] if record.key else None
                 log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
                 headers = [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
                 uow.publish_raw(
@@ -368,5 +371,9 @@ class ConsumerLoop:
         self.dead_lettered += len(items)
 
 
-KEY_MAX = 200  # the outbox's and dead_letter's key columns (shared/kafka/messaging.py)
+def _length(column: ColumnElement[Any]) -> int:
+    assert isinstance(column.type, String) and column.type.length is not None, column
+    return column.type.length
+
+
 _RENAMED_ON_COPY = {signing.SIGNER: signing.ORIGINAL_SIGNER, signing.SIGNATURE: signing.ORIGINAL_SIGNATURE}
