@@ -1,6 +1,7 @@
 """The /internal routes every process serves to the gateway and operators: the sandbox
-clock, sandbox controls (faults on outgoing messages, reset) and dead letters; and the
-rule for every /internal route of a process (`internal_caller`)."""
+clock, sandbox controls (faults on outgoing messages, reset), dead letters and the sagas
+past their deadline; and the rule for every /internal route of a process
+(`internal_caller`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from shared.kafka import signing
 from shared.pagination import MAX_SEQ
 from shared.problems import Problem
 from shared.runtime import Runtime
+from shared.saga.store import sagas_holding, stuck_sagas
+from shared.schemas.sagas import HeldSagas, HoldIds, StuckSagas
 
 INTERNAL_PREFIX = "/internal/"
 REPLAYED_HEADER = "replayed-from-dlq"
@@ -234,5 +237,41 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
             now = runtime.clock.now()
             await uow.session.execute(table.update().where(table.c.id == letter_id).values(replayed_at=now))
         return public(row).model_copy(update={"replayed_at": now})
+
+    return router
+
+
+# A healthy sweeper acts on a saga within its interval (about a second) of its deadline
+# and moves the deadline on; a few seconds past it, nothing is acting on it.
+STUCK_GRACE_S = 5.0
+
+
+def saga_router(runtime: Runtime) -> APIRouter:
+    """The sagas of the tables the process's sweeper watches (none in a process without
+    sagas): those past their deadline, and those behind holds accounts keeps."""
+    router = APIRouter(tags=["internal"])
+
+    @router.get("/internal/sagas/stuck", response_model=StuckSagas, summary="Sagas past their deadline")
+    async def list_stuck(
+        grace_s: Annotated[float, Query(ge=0, le=86400, description="Seconds past the deadline that count")] = (
+            STUCK_GRACE_S
+        ),
+        limit: Annotated[int, Query(ge=1, le=500, description="At most this many of each kind")] = 100,
+    ) -> StuckSagas:
+        """Per kind, the sagas whose deadline passed more than `grace_s` ago on the sandbox
+        clock, the longest overdue first, and how many there are."""
+        now = runtime.clock.now()
+        kinds = await stuck_sagas(runtime.db, runtime.saga_tables, now, timedelta(seconds=grace_s), limit=limit)
+        return StuckSagas(
+            service=runtime.service, checked_at=now, grace_s=grace_s, total=sum(k.total for k in kinds), kinds=kinds
+        )
+
+    @router.post("/internal/sagas/holds", response_model=HeldSagas, summary="The sagas behind these holds")
+    async def behind_holds(body: HoldIds) -> HeldSagas:
+        """The sagas of this process whose holds at accounts are named (for the ledger
+        check); a hold without a saga here is left out of the answer."""
+        now = runtime.clock.now()
+        items = await sagas_holding(runtime.db, runtime.saga_tables, body.hold_ids, now)
+        return HeldSagas(service=runtime.service, checked_at=now, items=items)
 
     return router

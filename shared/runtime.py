@@ -11,7 +11,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData
 
@@ -27,6 +27,9 @@ from shared.kafka.relay import OutboxRelay
 from shared.keys import Keyring
 from shared.migrations import Migrations, migrate
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.saga.store import SagaTable
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +123,9 @@ class Runtime:
         self.clock = clock or Clock()
         # Long-running loops beside the consumers (saga timeout sweepers, simulators).
         self.background = list(background)
+        # The tables its saga sweeper watches (shared.saga.store.sweep_sagas), which
+        # GET /internal/sagas/stuck and POST /internal/sagas/holds read.
+        self.saga_tables: list[SagaTable] = []
         self.settings = settings
         self.service = settings.service
         self.metadata = metadata

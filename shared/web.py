@@ -24,6 +24,7 @@ from shared.internal import (
     dead_letter_router,
     internal_caller,
     operator_or_service,
+    saga_router,
     sandbox_router,
 )
 from shared.keys import MissingKeys
@@ -189,6 +190,7 @@ def build_app(
         clock_router(runtime),
         sandbox_router(runtime),
         dead_letter_router(runtime),
+        saga_router(runtime),
         *routers,
     ):
         # Only on routers with an /internal route: the rule costs the others nothing.

@@ -26,6 +26,7 @@ from shared.schemas.accounts import (
     AccountDirectoryList,
     AccountList,
     AccountPublic,
+    ActiveHolds,
     CustomerCreate,
     CustomerDirectoryEntry,
     CustomerPublic,
@@ -122,6 +123,19 @@ async def directory_customer_accounts(
             )
         ).all()
     return AccountDirectoryList(items=[_directory_entry(a, customer) for a in accounts])
+
+
+@router.get(
+    "/internal/holds/active",
+    response_model=ActiveHolds,
+    tags=["internal"],
+    summary="Holds that still reserve funds, oldest first (the gateway's ledger check)",
+)
+async def list_active_holds(
+    runtime: RuntimeDep, ctx: ContextDep, limit: Annotated[int, Query(ge=1, le=10_000)] = 5_000
+) -> ActiveHolds:
+    async with runtime.db.read() as session:
+        return ActiveHolds.model_validate(await handlers.active_holds(ctx, session, limit=limit))
 
 
 @router.get(

@@ -517,6 +517,34 @@ class Finding:
     account_id: str | None = None
 
 
+async def active_holds(ctx: Context, session, *, limit: int) -> dict:
+    """The holds that still reserve funds, oldest first, with the service that reserved
+    each: the gateway's ledger check asks that service about the saga behind it."""
+    from sqlalchemy import func
+
+    active = store.Hold.status == domain.HoldStatus.ACTIVE
+    now = ctx.clock.now()
+    total = await session.scalar(select(func.count()).select_from(store.Hold).where(active))
+    holds = (await session.scalars(select(store.Hold).where(active).order_by(store.Hold.created_at).limit(limit))).all()
+    return {
+        "checked_at": now,
+        "total": int(total or 0),
+        "items": [
+            {
+                "id": h.id,
+                "account_id": h.account_id,
+                "reserved_by": h.reserved_by,
+                "reference": h.reference,
+                "amount_minor": h.amount_minor,
+                "currency": h.currency,
+                "created_at": h.created_at,
+                "expires_at": h.expires_at,
+            }
+            for h in holds
+        ],
+    }
+
+
 async def check_ledger(ctx: Context, session, *, stale_after_s: int = 600) -> dict:
     """Every rule of the ledger, checked against the whole database."""
     from sqlalchemy import func

@@ -15,7 +15,7 @@ from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.runtime import Runtime
 from shared.saga.model import Timeouts
-from shared.saga.store import SagaTable, sweep_sagas
+from shared.saga.store import Holds, SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -53,8 +53,12 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
     )
+    # A premium holds the customer's money under the saga's id; payouts and refunds hold nothing.
+    premiums = Holds(when=lambda saga: saga.kind == domain.SagaKind.PREMIUM)
     sweeper = sweep_sagas(
-        runtime, [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx))], every_s=settings.insurance.sweep_every_s
+        runtime,
+        [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx), holds=premiums)],
+        every_s=settings.insurance.sweep_every_s,
     )
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     app = build_app(

@@ -17,7 +17,7 @@ from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.runtime import Runtime, every
 from shared.saga.model import Timeouts
-from shared.saga.store import SagaTable, sweep_sagas
+from shared.saga.store import Holds, SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     sweeper = sweep_sagas(
         runtime,
         [
-            SagaTable(store.Payment, partial(handlers.payments_overdue, ctx)),
+            # A payment's hold at accounts is the payment's id; a deposit holds nothing.
+            SagaTable(store.Payment, partial(handlers.payments_overdue, ctx), holds=Holds()),
             SagaTable(store.Deposit, partial(handlers.deposits_overdue, ctx)),
         ],
     )

@@ -7,7 +7,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from services.securities import api, handlers, jobs, store
+from services.securities import api, domain, handlers, jobs, store
 from services.securities.consumer import TOPICS, consumers
 from services.securities.handlers import Context
 from services.securities.settings import Settings, from_environment
@@ -15,7 +15,7 @@ from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.runtime import Runtime
-from shared.saga.store import SagaTable, sweep_sagas
+from shared.saga.store import Holds, SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -38,7 +38,12 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     sweeper = sweep_sagas(
         runtime,
         [
-            SagaTable(store.Order, partial(handlers.orders_overdue, ctx)),
+            # A buy order holds its cash at accounts; a sell order and a transfer hold nothing.
+            SagaTable(
+                store.Order,
+                partial(handlers.orders_overdue, ctx),
+                holds=Holds(handlers.HOLD_PREFIX, when=lambda order: order.side == domain.Side.BUY),
+            ),
             SagaTable(store.BankTransfer, partial(handlers.transfers_overdue, ctx)),
         ],
         every_s=ctx.settings.sweep_interval_s,

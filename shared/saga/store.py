@@ -7,6 +7,10 @@ and the same vocabulary (`shared.saga.model`). The service's `SagaSweeper` looks
 the sandbox clock, for sagas whose step heard nothing by its deadline and hands them to
 their kind's handler, which asks the kind's decider what to do (re-send, compensate,
 give up) and carries it out in the sweeper's unit of work.
+
+The same tables answer operators (shared/internal.py): which sagas are past their
+deadline (`stuck_sagas`), and which saga stands behind a hold accounts keeps
+(`sagas_holding`, for the ledger check).
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, select
+from sqlalchemy import Integer, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import Clock
@@ -26,6 +30,7 @@ from shared.db import Database, UtcDateTime
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
 from shared.runtime import Runtime, every
+from shared.schemas.sagas import SagaState, StuckKind
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +68,35 @@ def correlated(correlation_id: str | None) -> Iterator[None]:
 OnOverdue = Callable[[UnitOfWork, Sequence[str], datetime], Awaitable[None]]
 
 
+def _every_saga(_saga: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Holds:
+    """How accounts knows the hold a table's sagas reserve: `prefix` + the saga's id, for
+    the sagas `when` says hold money (a buy order does, a sell order does not)."""
+
+    prefix: str = ""
+    when: Callable[[Any], bool] = _every_saga
+
+    def hold_id(self, saga: Any) -> str | None:
+        return self.prefix + saga.id if self.when(saga) else None
+
+    def saga_id(self, hold_id: str) -> str | None:
+        return hold_id[len(self.prefix) :] if hold_id.startswith(self.prefix) else None
+
+
 @dataclass(frozen=True)
 class SagaTable:
     """A table of sagas, and the handler that decides for those past their deadline.
     The handler gets their ids, loads them locked, checks each is still overdue (a
-    fact may have moved it since) and carries out its decider's `on_deadline`."""
+    fact may have moved it since) and carries out its decider's `on_deadline`.
+    `holds`: how its sagas' holds are named at accounts, for those that hold money."""
 
     model: Any  # a mapped class with SagaColumns and an `id` column
     on_overdue: OnOverdue
+    holds: Holds | None = None
 
 
 class SagaSweeper:
@@ -118,4 +144,70 @@ def sweep_sagas(runtime: Runtime, tables: Sequence[SagaTable], *, every_s: float
     runtime every `every_s` seconds."""
     sweeper = SagaSweeper(runtime.db, runtime.unit_of_work, runtime.clock, tables)
     runtime.background.append(every(every_s, "saga sweep", sweeper.sweep))
+    runtime.saga_tables.extend(tables)
     return sweeper
+
+
+# --- what operators see of the sagas ------------------------------------------------------
+
+
+def saga_state(table: SagaTable, saga: Any, now: datetime) -> SagaState:
+    deadline = saga.deadline_at
+    return SagaState(
+        kind=saga.kind,
+        id=saga.id,
+        step=saga.step,
+        attempts=saga.attempts,
+        deadline_at=deadline,
+        overdue_s=round((now - deadline).total_seconds(), 3) if deadline is not None and deadline < now else None,
+        created_at=saga.created_at,
+        ended_at=saga.ended_at,
+        outcome=saga.outcome,
+        reason=saga.reason,
+        correlation_id=saga.correlation_id,
+        hold_id=table.holds.hold_id(saga) if table.holds else None,
+    )
+
+
+async def stuck_sagas(
+    db: Database, tables: Sequence[SagaTable], now: datetime, grace: timedelta, *, limit: int
+) -> list[StuckKind]:
+    """Per kind, the sagas whose deadline passed before `now - grace` (a healthy sweeper
+    acts within its interval and moves the deadline on): how many, and the `limit`
+    longest overdue."""
+    cutoff = now - grace
+    kinds: dict[str, StuckKind] = {}
+    async with db.read() as session:
+        for table in tables:
+            model = table.model
+            overdue = model.deadline_at < cutoff
+            counts = await session.execute(select(model.kind, func.count()).where(overdue).group_by(model.kind))
+            for kind, total in counts.all():
+                rows = await session.scalars(
+                    select(model).where(overdue, model.kind == kind).order_by(model.deadline_at).limit(limit)
+                )
+                found = kinds.setdefault(kind, StuckKind(kind=kind, total=0, items=[]))
+                found.total += total
+                found.items += [saga_state(table, row, now) for row in rows.all()]
+    for found in kinds.values():
+        found.items = sorted(found.items, key=lambda s: s.deadline_at or now)[:limit]
+    return sorted(kinds.values(), key=lambda k: k.kind)
+
+
+async def sagas_holding(
+    db: Database, tables: Sequence[SagaTable], hold_ids: Sequence[str], now: datetime
+) -> list[SagaState]:
+    """The sagas behind these holds at accounts, as they stand; a hold none of the tables
+    knows is left out."""
+    wanted = set(hold_ids)
+    found: list[SagaState] = []
+    async with db.read() as session:
+        for table in tables:
+            if table.holds is None:
+                continue
+            model, holds = table.model, table.holds
+            ids = sorted({saga_id for h in wanted if (saga_id := holds.saga_id(h)) is not None})
+            for start in range(0, len(ids), 500):
+                rows = await session.scalars(select(model).where(model.id.in_(ids[start : start + 500])))
+                found += [saga_state(table, row, now) for row in rows.all() if holds.hold_id(row) in wanted]
+    return found

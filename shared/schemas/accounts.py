@@ -181,6 +181,58 @@ class LedgerCheck(BaseModel):
     active_holds: int
     totals_minor: dict[str, int]
     violations: list[LedgerViolation]
+    # Filled in by the gateway's check, which asks each hold's owner about its saga.
+    holds_with_saga_checked: int = Field(
+        default=0, description="Active holds whose saga the service that reserved them was asked about"
+    )
+    owners_unavailable: list[str] = Field(
+        default_factory=list,
+        description="Services that reserved active holds but did not answer: their holds are checked by age only",
+    )
+    saga_grace_s: float | None = Field(
+        default=None, description="Seconds past its deadline after which a hold's saga counts as stuck"
+    )
+
+
+ACTIVE_HOLD_EXAMPLE: dict[str, Any] = {
+    "id": "5a0e1d3c-0000-4000-8000-000000000101",
+    "account_id": "6222020000000001",
+    "reserved_by": "payments",
+    "reference": "payment transfer 5a0e1d3c-0000-4000-8000-000000000101",
+    "amount_minor": 10000,
+    "currency": "CNY",
+    "created_at": "2025-06-02T09:31:00Z",
+    "expires_at": None,
+}
+
+
+class ActiveHold(BaseModel):
+    """A hold that still reserves funds, and the service whose saga reserved it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ACTIVE_HOLD_EXAMPLE]})
+
+    id: str
+    account_id: str
+    reserved_by: str | None = Field(
+        description="The service whose saga reserved it (none on holds made before it was kept)"
+    )
+    reference: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class ActiveHolds(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"checked_at": "2025-06-02T09:35:00Z", "total": 1, "items": [ACTIVE_HOLD_EXAMPLE]}]
+        }
+    )
+
+    checked_at: datetime = Field(description="The sandbox clock when accounts looked")
+    total: int = Field(description="Active holds in all (items lists the oldest, at most `limit`)")
+    items: list[ActiveHold]
 
 
 def mask_name(name: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -18,9 +18,14 @@ pytestmark = pytest.mark.e2e
 
 @contextmanager
 def running_stack(
-    tmp_path_factory: pytest.TempPathFactory, name: str = "stack", *, step_up: bool = False
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str = "stack",
+    *,
+    step_up: bool = False,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
-    """A stack of its own; without `step_up`, payments asks for no one-time code."""
+    """A stack of its own; without `step_up`, payments asks for no one-time code. `env`:
+    settings of its own for every process."""
     data_dir: Path = tmp_path_factory.mktemp(name)
     # Step-up authentication is tested on a stack of its own (`stepup_stack`); here it
     # would only stand between the other tests and what they are about.
@@ -30,7 +35,7 @@ def running_stack(
     # Every test registers and logs in from this one address; the login and registration
     # limits are tested on their own gateways (tests/e2e/test_security_identity.py).
     roomy = {f"GATEWAY_RATE_{what}_{per}_BURST": "1000000" for what in ("LOGIN", "REGISTER") for per in ("IP", "PHONE")}
-    running = Stack(data_dir, gateway_port=0, env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy})
+    running = Stack(data_dir, gateway_port=0, env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **(env or {})})
     running.start(timeout_s=60)
     try:
         yield running
