@@ -168,3 +168,20 @@ def test_a_sagas_hold_is_its_id_behind_a_prefix(holds: Holds, saga: dict[str, st
 
 def test_a_hold_without_the_prefix_is_no_saga_of_the_table() -> None:
     assert Holds("securities-order-").saga_id("ins-premium-1") is None
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/internal/sagas/stuck"), ("POST", "/internal/sagas/holds"), ("GET", "/internal/holds/active")],
+)
+@pytest.mark.parametrize(("roles", "status"), [(None, 401), (["customer"], 403)])
+async def test_only_services_and_operators_see_sagas_and_holds(
+    tmp_path: Path, method: str, path: str, roles: list[str] | None, status: int
+) -> None:
+    app = accounts_app(settings("accounts", tmp_path))
+    headers = {} if roles is None else {"authorization": f"Bearer {Minter().issue('someone', roles)}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://accounts") as http:
+        r = await http.request(method, path, headers=headers, json={"hold_ids": []} if method == "POST" else None)
+    await app.state.runtime.db.dispose()
+
+    assert r.status_code == status, r.text
