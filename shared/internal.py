@@ -244,6 +244,12 @@ def dead_letter_router(runtime: Runtime) -> APIRouter:
 # A healthy sweeper acts on a saga within its interval (about a second) of its deadline
 # and moves the deadline on; a few seconds past it, nothing is acting on it.
 STUCK_GRACE_S = 5.0
+# A sweeper that re-sends into a lost broker moves the deadline on each time: what gives
+# such a saga away is how often its step was sent.
+MinAttempts = Annotated[
+    int | None,
+    Query(ge=2, le=10_000, description="Also list the sagas whose step was sent at least this many times"),
+]
 
 
 def saga_router(runtime: Runtime) -> APIRouter:
@@ -257,13 +263,22 @@ def saga_router(runtime: Runtime) -> APIRouter:
             STUCK_GRACE_S
         ),
         limit: Annotated[int, Query(ge=1, le=500, description="At most this many of each kind")] = 100,
+        min_attempts: MinAttempts = None,
     ) -> StuckSagas:
         """Per kind, the sagas whose deadline passed more than `grace_s` ago on the sandbox
-        clock, the longest overdue first, and how many there are."""
+        clock (and with `min_attempts`, those whose step was sent that many times), the
+        longest overdue first, and how many there are."""
         now = runtime.clock.now()
-        kinds = await stuck_sagas(runtime.db, runtime.saga_tables, now, timedelta(seconds=grace_s), limit=limit)
+        kinds = await stuck_sagas(
+            runtime.db, runtime.saga_tables, now, timedelta(seconds=grace_s), limit=limit, min_attempts=min_attempts
+        )
         return StuckSagas(
-            service=runtime.service, checked_at=now, grace_s=grace_s, total=sum(k.total for k in kinds), kinds=kinds
+            service=runtime.service,
+            checked_at=now,
+            grace_s=grace_s,
+            min_attempts=min_attempts,
+            total=sum(k.total for k in kinds),
+            kinds=kinds,
         )
 
     @router.post("/internal/sagas/holds", response_model=HeldSagas, summary="The sagas behind these holds")

@@ -16,7 +16,7 @@ from gateway.ops.schemas import DeadLetters, StuckSagasEverywhere
 from gateway.routing.routes import PassThrough
 from gateway.routing.upstream import ITSELF, UpstreamResponse, Upstreams
 from shared.errors import ServiceUnavailable
-from shared.internal import STUCK_GRACE_S, DeadLetter, DeadLetterList
+from shared.internal import STUCK_GRACE_S, DeadLetter, DeadLetterList, MinAttempts
 from shared.pagination import MAX_SEQ
 from shared.problems import PROBLEM
 from shared.schemas.accounts import ActiveHolds, LedgerCheck
@@ -138,13 +138,18 @@ async def list_stuck_sagas(
     gw: GatewayDep,
     grace_s: GraceS = STUCK_GRACE_S,
     limit: Annotated[int, Query(ge=1, le=500, description="At most this many of each kind per service")] = 100,
+    min_attempts: MinAttempts = None,
 ) -> StuckSagasEverywhere:
     """Every service's sagas (payments, deposits, orders, bank-securities transfers,
     premiums, payouts, ...) whose deadline on the sandbox clock passed more than
     `grace_s` ago, by kind, the longest overdue first, with how many there are. A healthy
-    sweeper acts within about a second of a deadline, so anything here is stuck. A
-    service that does not answer is listed in `unavailable`."""
-    params = {"grace_s": grace_s, "limit": limit}
+    sweeper acts within about a second of a deadline, so anything here is stuck. With
+    `min_attempts`, also the sagas whose step was sent that many times without an answer
+    (a sweeper re-sending into a lost broker keeps moving their deadline). A service that
+    does not answer is listed in `unavailable`."""
+    params: dict[str, float | int] = {"grace_s": grace_s, "limit": limit}
+    if min_attempts is not None:
+        params["min_attempts"] = min_attempts
     answers = await asyncio.gather(
         *(gw.upstreams.call(s, "GET", "/internal/sagas/stuck", caller=ITSELF, params=params) for s in SERVICES),
         return_exceptions=True,

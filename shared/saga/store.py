@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, String, func, select
+from sqlalchemy import Integer, String, and_, func, or_, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.clock import Clock
@@ -170,17 +170,26 @@ def saga_state(table: SagaTable, saga: Any, now: datetime) -> SagaState:
 
 
 async def stuck_sagas(
-    db: Database, tables: Sequence[SagaTable], now: datetime, grace: timedelta, *, limit: int
+    db: Database,
+    tables: Sequence[SagaTable],
+    now: datetime,
+    grace: timedelta,
+    *,
+    limit: int,
+    min_attempts: int | None = None,
 ) -> list[StuckKind]:
     """Per kind, the sagas whose deadline passed before `now - grace` (a healthy sweeper
     acts within its interval and moves the deadline on): how many, and the `limit`
-    longest overdue."""
+    longest overdue. With `min_attempts`, also those whose step was sent that many times
+    without an answer: a sweeper re-sending into a lost broker keeps moving the deadline."""
     cutoff = now - grace
     kinds: dict[str, StuckKind] = {}
     async with db.read() as session:
         for table in tables:
             model = table.model
             overdue = model.deadline_at < cutoff
+            if min_attempts is not None:
+                overdue = or_(overdue, and_(model.step.is_not(None), model.attempts >= min_attempts))
             counts = await session.execute(select(model.kind, func.count()).where(overdue).group_by(model.kind))
             for kind, total in counts.all():
                 rows = await session.scalars(

@@ -73,6 +73,9 @@ class StuckSagas(BaseModel):
     service: str
     checked_at: datetime = Field(description="The service's sandbox clock when it looked")
     grace_s: float
+    min_attempts: int | None = Field(
+        default=None, description="When asked: sagas whose step was sent this many times are listed too"
+    )
     total: int
     kinds: list[StuckKind] = Field(description="Only the kinds that have sagas past their deadline")
 

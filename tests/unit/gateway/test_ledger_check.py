@@ -109,7 +109,9 @@ class ByPath(FakeUpstreams):
     async def _request(
         self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
     ) -> UpstreamResponse:
-        self.asked.append({"service": service, "path": path, "body": orjson.loads(body) if body else None})
+        self.asked.append(
+            {"service": service, "path": path, "body": orjson.loads(body) if body else None, "params": params}
+        )
         if service in self.down:
             raise ServiceUnavailable(service)
         return UpstreamResponse(service, 200, orjson.dumps(self.answers[(service, path)]), {})
@@ -176,9 +178,10 @@ async def test_stuck_sagas_are_gathered_from_every_service_that_answers(app: Fas
         ("securities", path): stuck("securities", 1),
     }
     async with logged_in(app, ROLE_OPERATOR) as client:
-        r = await client.get("/v1/admin/sagas/stuck", params={"grace_s": 2, "limit": 10})
+        r = await client.get("/v1/admin/sagas/stuck", params={"grace_s": 2, "limit": 10, "min_attempts": 6})
 
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["total"], body["unavailable"]) == (3, ["insurance"])
     assert [s["service"] for s in body["services"]] == ["accounts", "payments", "securities"]
+    assert {str(a["params"]) for a in upstreams.asked} == {str({"grace_s": 2.0, "limit": 10, "min_attempts": 6})}

@@ -126,6 +126,7 @@ async def test_the_saga_behind_a_hold_is_found_by_the_holds_id(
         ("GET", "/internal/sagas/stuck?grace_s=-1", None),
         ("GET", "/internal/sagas/stuck?limit=0", None),
         ("GET", "/internal/sagas/stuck?limit=501", None),
+        ("GET", "/internal/sagas/stuck?min_attempts=1", None),
         ("POST", "/internal/sagas/holds", {"hold_ids": "one"}),
         ("POST", "/internal/sagas/holds", {"hold_ids": [], "more": 1}),
     ],
@@ -185,3 +186,17 @@ async def test_only_services_and_operators_see_sagas_and_holds(
     await app.state.runtime.db.dispose()
 
     assert r.status_code == status, r.text
+
+
+async def test_sagas_sent_again_and_again_are_listed_when_asked(securities: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, http = securities
+    resending = await add_order(app, "buy", deadline_in_s=10)  # its second send (attempts=2), deadline moved on
+    await add_order(app, "buy", deadline_in_s=None, outcome="failed")  # sent twice too, but ended
+
+    plain = (await http.get("/internal/sagas/stuck")).json()
+    asked = (await http.get("/internal/sagas/stuck", params={"min_attempts": 2})).json()
+
+    assert plain["total"] == 0
+    assert (asked["total"], asked["min_attempts"]) == (1, 2)
+    (orders,) = asked["kinds"]
+    assert [(s["id"], s["overdue_s"]) for s in orders["items"]] == [(resending, None)]
