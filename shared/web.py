@@ -51,7 +51,14 @@ VERSION = "0.1.0"
 HEALTHZ_EXAMPLE: dict[str, Any] = {
     "content": {"application/json": {"example": {"status": "ok", "service": "gateway", "version": VERSION}}}
 }
-_CHECKS = {"database": True, "kafka_producer": True, "outbox_relay": True, "consumers": True, "started": True}
+_CHECKS = {
+    "database": True,
+    "broker": True,
+    "kafka_producer": True,
+    "outbox_relay": True,
+    "consumers": True,
+    "started": True,
+}
 READYZ_EXAMPLE: dict[str, Any] = {
     "content": {"application/json": {"example": {"status": "ready", "service": "gateway", "checks": _CHECKS}}}
 }
@@ -59,7 +66,12 @@ NOT_READY_EXAMPLE: dict[str, Any] = {
     "description": "Not ready: a check failed",
     "content": {
         "application/json": {
-            "example": {"status": "not-ready", "service": "gateway", "checks": {**_CHECKS, "kafka_producer": False}}
+            "example": {
+                "status": "not-ready",
+                "service": "gateway",
+                "checks": {**_CHECKS, "broker": False},
+                "problems": {"broker": "broker at 127.0.0.1:9092 unreachable for 4s: KafkaConnectionError"},
+            }
         }
     },
 }
@@ -114,16 +126,17 @@ def health_router(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Readiness: database, Kafka and background loops are up",
+        summary="Readiness: the database, the broker and the background loops are up",
         responses={200: READYZ_EXAMPLE, 503: NOT_READY_EXAMPLE},
     )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not-ready", "service": runtime.service, "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not-ready", "service": runtime.service}
+        body["checks"] = checks
+        if runtime.broker.problem is not None:
+            body["problems"] = {"broker": runtime.broker.problem}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get(
         "/metrics",

@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, String, insert
@@ -156,10 +156,17 @@ class ConsumerLoop:
         self.duplicates = 0
         self.dead_lettered = 0
         self.untrusted = 0
+        self.rewinds = 0
+        self._rewind_requested = False
+        self._from_start = _FromStart(self)
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(
-            *self.topics,
+        self.consumer = self._open()
+        await self.consumer.start()
+        self.running = True
+
+    def _open(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.name,
             client_id=f"{self.source}-{self.name}",
@@ -171,8 +178,33 @@ class ConsumerLoop:
             rebalance_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.session_timeout_ms // 3),
         )
+        consumer.subscribe(self.topics, listener=self._from_start)
+        return consumer
+
+    def rewind(self) -> None:
+        """The broker came back without the messages it had (ADR 0013): read every
+        partition again from its start. Done by `run` between two batches: the consumer
+        leaves the group, joins it again and seeks each partition it gets to its beginning,
+        whatever offset the group has committed there (the positions of the broker that was
+        lost mean nothing on this one). The inbox drops what was applied already."""
+        self._rewind_requested = True
+
+    async def _rewind(self) -> None:
+        self._uncommitted = {}
+        old, self.consumer = self.consumer, None
+        if old is not None:
+            try:
+                await within(old.stop(), self.commit_timeout_s * 2)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("consumer %s left the lost broker uncleanly (%r)", self.name, exc)
+        self._from_start.pending = True
+        # Set before it starts: the listener seeks through it. Should the start fail, the
+        # request stands and the runtime's restart of `run` tries again.
+        self.consumer = self._open()
         await self.consumer.start()
-        self.running = True
+        self._rewind_requested = False
+        self.rewinds += 1
+        log.warning("consumer %s reads its topics again from the start on the new broker", self.name)
 
     async def stop(self) -> None:
         self.running = False
@@ -201,6 +233,9 @@ class ConsumerLoop:
         if self.consumer is None:
             raise RuntimeError("start() first")
         while True:
+            if self._rewind_requested:
+                await self._rewind()
+            assert self.consumer is not None
             batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batch:
                 if self._uncommitted:
@@ -369,6 +404,23 @@ class ConsumerLoop:
             if handled and ids:
                 await uow.record_handled(self.name, ids)
         self.dead_lettered += len(items)
+
+
+class _FromStart(ConsumerRebalanceListener):
+    """Seeks the partitions of the first assignment after a rewind to their beginning."""
+
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self.loop = loop
+        self.pending = False
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self.loop.consumer
+        if self.pending and assigned and consumer is not None:
+            self.pending = False
+            await consumer.seek_to_beginning(*assigned)
 
 
 def _length(column: ColumnElement[Any]) -> int:
