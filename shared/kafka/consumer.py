@@ -420,7 +420,10 @@ class _FromStart(ConsumerRebalanceListener):
         consumer = self.loop.consumer
         if self.pending and assigned and consumer is not None:
             self.pending = False
-            await consumer.seek_to_beginning(*assigned)
+            # Offset 0 is the start of a new broker's partition; where a durable broker's
+            # retention has removed it, the fetch falls back to the earliest (auto reset).
+            for tp in assigned:
+                consumer.seek(tp, 0)
 
 
 def _length(column: ColumnElement[Any]) -> int:

@@ -6,16 +6,22 @@ real SQLite database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import MetaData, func, select, update
 
 from shared.db import Database
+from shared.events import Envelope
+from shared.events import payments as pay
 from shared.events.envelope import utcnow
+from shared.events.topics import PAYMENTS_EVENTS
+from shared.kafka.consumer import ConsumerLoop
 from shared.kafka.messaging import messaging_tables
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
@@ -156,3 +162,92 @@ async def test_a_broker_that_came_back_empty_gets_the_retained_rows_again(db: Da
     finally:
         first.stop()
         await watch._close()
+
+
+def _completed(n: int) -> pay.PaymentCompleted:
+    return pay.PaymentCompleted(
+        payment_id=f"p-{n}",
+        customer_id="c-1",
+        payee_customer_id="c-2",
+        kind="transfer",
+        amount_minor=100,
+        currency="CNY",
+        payer_account_id="a-1",
+        payee_account_id="a-2",
+        entry_id=f"e-{n}",
+    )
+
+
+async def _send(producer: Producer, numbers: range) -> None:
+    batch = []
+    for n in numbers:
+        envelope = Envelope.wrap(_completed(n), source="payments")
+        batch.append((PAYMENTS_EVENTS, "k", envelope.to_bytes(), [("type", envelope.type.encode())]))
+    await producer.send_many(batch)
+
+
+async def _until(probe: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not probe():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database, tmp_path: Path) -> None:
+    """A consumer 10 messages into the lost broker, on a new one that refilled to 15: it
+    reads the new broker's 15 and, rewound, reads them again from the start, applying
+    none twice (its old positions mean nothing there)."""
+    log = tmp_path / "broker.log"
+    first = EmbeddedBroker(log_path=log).start()
+    applied: list[str] = []
+
+    async def record(_state: Any, _envelope: Envelope, message: pay.PaymentCompleted) -> None:
+        applied.append(message.payment_id)
+
+    consumer = ConsumerLoop(
+        name="gateway-notifications",
+        db=db,
+        tables=tables,
+        bootstrap_servers=first.bootstrap_servers,
+        topics=[PAYMENTS_EVENTS],
+        handlers={pay.PaymentCompleted.TYPE: record},
+        source="gateway",
+        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
+    )
+    producer = Producer(
+        first.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
+    )
+    second = None
+    task = None
+    try:
+        await ensure_topics(first.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        await _send(producer, range(10))
+        await _until(lambda: len(applied) == 10)
+        first.stop()
+        second = EmbeddedBroker(port=first.port, log_path=log).start()
+        await ensure_topics(second.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        for _ in range(40):  # the producer finds the new broker
+            try:
+                await _send(producer, range(100, 115))
+                break
+            except Exception:
+                await asyncio.sleep(0.25)
+        await _until(lambda: len(applied) == 25)
+        consumer.rewind()
+        await _until(lambda: consumer.rewinds == 1)
+        await _until(lambda: consumer.duplicates >= 15)
+        assert applied == [f"p-{n}" for n in range(10)] + [f"p-{n}" for n in range(100, 115)]
+        assert consumer.duplicates == 15, "read again from the start, applied once"
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await consumer.stop()
+        await producer.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
