@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 # The dead_letter and inbox tables keep message ids of up to this many characters.
 MESSAGE_ID_MAX = 64
+# After a rewind, partitions that rebalances assign within this long start from their
+# beginning too.
+REWIND_WINDOW_S = 30.0
 
 
 class Batch:
@@ -183,26 +186,20 @@ class ConsumerLoop:
 
     def rewind(self) -> None:
         """The broker came back without the messages it had (ADR 0013): read every
-        partition again from its start. Done by `run` between two batches: the consumer
-        leaves the group, joins it again and seeks each partition it gets to its beginning,
-        whatever offset the group has committed there (the positions of the broker that was
-        lost mean nothing on this one). The inbox drops what was applied already."""
+        partition again from its start. Done by `run` between two batches: each partition
+        assigned now, and each one a rebalance assigns in the next `REWIND_WINDOW_S`, is
+        sought to its beginning, whatever offset the group has committed there (the
+        positions of the broker that was lost mean nothing on this one). The inbox drops
+        what was applied already."""
         self._rewind_requested = True
 
-    async def _rewind(self) -> None:
-        self._uncommitted = {}
-        old, self.consumer = self.consumer, None
-        if old is not None:
-            try:
-                await within(old.stop(), self.commit_timeout_s * 2)
-            except (KafkaError, TimeoutError) as exc:
-                log.warning("consumer %s left the lost broker uncleanly (%r)", self.name, exc)
-        self._from_start.pending = True
-        # Set before it starts: the listener seeks through it. Should the start fail, the
-        # request stands and the runtime's restart of `run` tries again.
-        self.consumer = self._open()
-        await self.consumer.start()
+    def _rewind(self) -> None:
         self._rewind_requested = False
+        self._uncommitted = {}
+        self._from_start.until = time.monotonic() + REWIND_WINDOW_S
+        if self.consumer is not None:
+            for tp in self.consumer.assignment():
+                self.consumer.seek(tp, 0)
         self.rewinds += 1
         log.warning("consumer %s reads its topics again from the start on the new broker", self.name)
 
@@ -234,8 +231,7 @@ class ConsumerLoop:
             raise RuntimeError("start() first")
         while True:
             if self._rewind_requested:
-                await self._rewind()
-            assert self.consumer is not None
+                self._rewind()
             batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batch:
                 if self._uncommitted:
@@ -407,19 +403,19 @@ class ConsumerLoop:
 
 
 class _FromStart(ConsumerRebalanceListener):
-    """Seeks the partitions of the first assignment after a rewind to their beginning."""
+    """Seeks the partitions a rebalance assigns soon after a rewind to their beginning: the
+    group's join after a broker loss may come just after the rewind."""
 
     def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
-        self.pending = False
+        self.until = 0.0
 
     async def on_partitions_revoked(self, revoked: object) -> None:
         return None
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         consumer = self.loop.consumer
-        if self.pending and assigned and consumer is not None:
-            self.pending = False
+        if consumer is not None and time.monotonic() < self.until:
             # Offset 0 is the start of a new broker's partition; where a durable broker's
             # retention has removed it, the fetch falls back to the earliest (auto reset).
             for tp in assigned:
