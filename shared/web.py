@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import RouteContext, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
@@ -83,6 +83,10 @@ METRICS_EXAMPLE: dict[str, Any] = {
         }
     }
 }
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 class SecurityHeadersMiddleware:
@@ -188,6 +192,9 @@ def build_app(
         openapi_url="/openapi.json" if documented else None,
         docs_url="/docs" if documented else None,
         redoc_url="/redoc" if documented else None,
+        # Each operation's id is its route's name (`create_transfer`), not FastAPI's default
+        # of name, path and method: a generated client's methods read as the API does.
+        generate_unique_id_function=_operation_id,
     )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens

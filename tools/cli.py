@@ -5,6 +5,7 @@ sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
 sandbank broker [--port 9092]                    one embedded Kafka-wire broker
 sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
+sandbank client [--gateway URL] [--out DIR]      the typed Python client, from the live OpenAPI
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ def _keys(args: argparse.Namespace) -> int:
     made = keys.generate(args.dir)
     print(f"made key pairs for {', '.join(made)} in {args.dir}" if made else f"every key pair is already in {args.dir}")
     return 0
+
+
+def _client(args: argparse.Namespace) -> int:
+    # Imported here, like migration: only this command needs it.
+    from tools import client
+
+    return client.main(args)
 
 
 def _migration(args: argparse.Namespace) -> int:
@@ -81,6 +89,12 @@ def parser() -> argparse.ArgumentParser:
     keyring = sub.add_parser("keys", help="make the stack's key pairs (one per process) where they are missing")
     keyring.add_argument("--dir", default=".data/keys", help="where: the processes read AUTH_KEYS_DIR (.data/keys)")
     keyring.set_defaults(handler=_keys)
+
+    generated = sub.add_parser("client", help="generate the typed Python client from the gateway's OpenAPI")
+    generated.add_argument("--gateway", default="http://127.0.0.1:8000", help="a running gateway (make run's)")
+    generated.add_argument("--spec", default=None, help="an OpenAPI document saved in a file, instead")
+    generated.add_argument("--out", default="build/clients/python", help="where (replaced): build/clients/python")
+    generated.set_defaults(handler=_client)
 
     revision = sub.add_parser("migration", help="write a process's next schema revision from its models")
     revision.add_argument("service", choices=("gateway", *stack.BACKEND_SERVICES))
