@@ -5,6 +5,7 @@ sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
 sandbank broker [--port 9092]                    one embedded Kafka-wire broker
 sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
+sandbank listen --forward-to URL [--events ...]  relay webhooks to a local endpoint
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tools import asyncapi, broker, stack
+from tools import asyncapi, broker, listen, stack
 
 
 def _asyncapi(args: argparse.Namespace) -> int:
@@ -87,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
     revision.add_argument("message", help="what the revision changes, in a few words")
     revision.add_argument("--empty", action="store_true", help="a blank revision to fill by hand (a data move)")
     revision.set_defaults(handler=_migration)
+
+    listen.add_parser(sub)
     return root
 
 

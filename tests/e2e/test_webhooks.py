@@ -4,7 +4,12 @@ with the recipe of docs/webhooks.md (shared.webhooks.verify)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import signal
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,8 +18,10 @@ import pytest
 from shared.webhooks import WebhookVerificationError, verify
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tests.webhooks import Receiver
+from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def funded(gateway: httpx.AsyncClient, amount: str = "100.00") -> tuple[Phone, dict[str, Any]]:
@@ -234,3 +241,50 @@ async def test_too_many_endpoints_are_refused(customer: Phone) -> None:
     r = await customer.post("/v1/webhooks/endpoints", json={"url": "https://shop.example.com/more", "events": ["*"]})
 
     assert r.status_code == 422 and r.json()["type"].endswith("/too-many-endpoints")
+
+
+async def test_sandbank_listen_relays_signed_deliveries_and_removes_its_endpoint(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    payer, source = await funded(gateway)
+    target = await payer.open_account("savings")
+    async with Receiver() as local:
+        listening = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tools.cli",
+            "listen",
+            "--gateway",
+            stack.gateway_url,
+            "--phone",
+            payer.phone,
+            "--password",
+            payer.password,
+            "--events",
+            "payment_sent,payment_received",
+            "--forward-to",
+            local.url,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT,
+        )
+        assert listening.stdout is not None
+        try:
+            ready = (await asyncio.wait_for(listening.stdout.readline(), 30)).decode()
+            secret = re.search(r"whsec_[A-Za-z0-9_-]+", ready)
+            assert secret, ready
+            await listening.stdout.readline()  # Forwarding to ...
+            endpoints = (await payer.get("/v1/webhooks/endpoints")).json()["items"]
+            assert [e["description"] for e in endpoints] == ["sandbank listen"]
+
+            payment_id = await transfer(payer, source["id"], target["id"], "4.00")
+            got = await local.next(local.of_type("payment_sent", payment_id=payment_id))
+            line = (await asyncio.wait_for(listening.stdout.readline(), 15)).decode()
+        finally:
+            listening.send_signal(signal.SIGINT)
+            code = await asyncio.wait_for(listening.wait(), 15)
+
+    assert code == 0
+    assert got.verified(secret.group(0))["data"]["customer_id"] == payer.customer_id
+    assert "payment_sent" in line and "[200]" in line, line
+    r = await payer.get("/v1/webhooks/endpoints")
+    assert r.json()["items"] == []
