@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from shared.webhooks import WebhookVerificationError, parse, sign, signature, verify
@@ -87,3 +92,26 @@ def test_unknown_schemes_beside_v1_are_ignored() -> None:
 def test_signing_needs_a_secret() -> None:
     with pytest.raises(ValueError):
         sign(BODY, [], T)
+
+
+def _documented_recipe() -> Callable[..., int]:
+    """The `verify` of docs/webhooks.md's Python recipe, as a reader would copy it."""
+    page = (Path(__file__).resolve().parents[3] / "docs" / "webhooks.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", page, re.DOTALL) if "def verify" in block)
+    scope: dict[str, Any] = {}
+    exec(code, scope)
+    recipe: Callable[..., int] = scope["verify"]
+    return recipe
+
+
+def test_the_documented_recipe_agrees_with_the_signer() -> None:
+    recipe = _documented_recipe()
+    assert recipe(BODY, sign(BODY, [SECRET, OLD], T), OLD, now=T + 5) == T
+    for body, header, secret, now in [
+        (BODY + b" ", sign(BODY, [SECRET], T), SECRET, T),
+        (BODY, sign(BODY, [SECRET], T), OLD, T),
+        (BODY, sign(BODY, [SECRET], T), SECRET, T + 301),
+        (BODY, "t=soon,v1=abc", SECRET, T),
+    ]:
+        with pytest.raises(ValueError):
+            recipe(body, header, secret, now=now)
