@@ -102,10 +102,11 @@ async def create_endpoint(body: EndpointCreate, owner: Owner, gw: GatewayDep, cl
     """Register an endpoint: from now on each event of the types it names is POSTed to its
     URL, signed with the `secret` in this answer, shown this once (docs/webhooks.md
     verifies it). A customer's endpoint hears their own events; an operator's hears every
-    customer's. The URL must be http or https with no user or password in it (422
-    `invalid-endpoint`); an unknown event type is a 422 `unknown-event-type`. At most 10
-    endpoints each (422 `too-many-endpoints`)."""
-    url = rules.check_url(body.url)
+    customer's. The URL must be http or https with no user or password in it, and outside
+    the sandbox may not name a loopback or private address (422 `invalid-endpoint`); an
+    unknown event type is a 422 `unknown-event-type`. At most 10 endpoints each (422
+    `too-many-endpoints`)."""
+    url = rules.check_url(body.url, local_allowed=gw.settings.sandbox)
     events = rules.check_events(body.events)
     now = clock.now()
     limit = gw.settings.gateway.webhook_max_endpoints
@@ -151,7 +152,7 @@ async def update_endpoint(
     """Change an endpoint's URL, event types, description, or switch it off and on. What
     is left out stays. A disabled endpoint gets no new deliveries; those pending wait
     until it is enabled again."""
-    url = rules.check_url(body.url) if body.url is not None else None
+    url = rules.check_url(body.url, local_allowed=gw.settings.sandbox) if body.url is not None else None
     events = rules.check_events(body.events) if body.events is not None else None
     async with gw.runtime.db.write() as session, session.begin():
         row = await _endpoint(session, endpoint_id, owner)

@@ -4,6 +4,7 @@ trying again, and which secrets sign a delivery."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets as random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -47,11 +48,13 @@ class DeliveryNotFound(Refused):
     code = "not-found"
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, *, local_allowed: bool = True) -> str:
     """An endpoint's URL: absolute http or https, with a host, no user or password in it
     (they would be logged and shown), no fragment, at most 2048 characters. Loopback and
-    private addresses are allowed: in a sandbox the receiver is usually the developer's
-    own machine (`sandbank listen`)."""
+    private addresses are allowed in a sandbox, where the receiver is usually the
+    developer's own machine (`sandbank listen`); elsewhere (`local_allowed=False`) a URL
+    naming one is refused, so an endpoint cannot make the gateway call the bank's own
+    network. A name that resolves to such an address is not caught here."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidEndpoint(f"the URL is longer than {MAX_URL_LENGTH} characters")
     if any(c.isspace() or ord(c) < 0x20 for c in url):
@@ -71,7 +74,20 @@ def check_url(url: str) -> str:
         raise InvalidEndpoint("the URL may not have a #fragment: it is never sent")
     if port == 0:
         raise InvalidEndpoint("the URL's port must be 1 to 65535")
+    if not local_allowed and _local(parts.hostname):
+        raise InvalidEndpoint("the URL names a loopback, private or reserved address: only a sandbox delivers there")
     return url
+
+
+def _local(host: str) -> bool:
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return not address.is_global or address.is_multicast
 
 
 def check_events(events: Sequence[str]) -> list[str]:

@@ -3,12 +3,16 @@ types and malformed ids, each as problem+json."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
+from gateway.main import create_app
+from gateway.settings import Settings
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER
+from shared.settings import DbSettings
 from tests.unit.gateway.fakes import logged_in
 
 
@@ -58,3 +62,14 @@ async def test_webhooks_are_for_customers_and_operators(app: FastAPI) -> None:
         r = await client.get("/v1/webhooks/endpoints")
 
     assert r.status_code == 403 and r.headers["content-type"] == "application/problem+json"
+
+
+async def test_outside_the_sandbox_an_endpoint_on_the_banks_own_network_is_refused(tmp_path: Path) -> None:
+    settings = Settings(
+        service="gateway", environment="production", db=DbSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'gw.db'}")
+    )
+    async with logged_in(create_app(settings), ROLE_CUSTOMER) as client:
+        r = await client.post("/v1/webhooks/endpoints", json={"url": "http://127.0.0.1:8001/hook", "events": ["*"]})
+
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.json()["type"].endswith("/invalid-endpoint")

@@ -119,3 +119,31 @@ def test_the_event_body_carries_the_notification_and_whose_it_is() -> None:
 def test_secrets_and_event_ids_are_new_each_time() -> None:
     assert rules.new_secret().startswith("whsec_") and rules.new_secret() != rules.new_secret()
     assert rules.new_event_id().startswith("evt_") and rules.new_event_id() != rules.new_event_id()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8001/internal/reset",
+        "http://localhost/hook",
+        "http://api.localhost/hook",
+        "http://10.0.0.7/hook",
+        "http://192.168.1.20/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://[fd00::1]/hook",
+        "http://0.0.0.0/hook",
+        "http://metadata.google.internal/hook",
+    ],
+)
+def test_outside_a_sandbox_local_addresses_are_refused(url: str) -> None:
+    assert rules.check_url(url) == url  # a sandbox delivers there
+    with pytest.raises(rules.InvalidEndpoint, match="loopback, private or reserved"):
+        rules.check_url(url, local_allowed=False)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://shop.example.com/hooks", "https://93.184.215.14/hook", "https://[2606:4700::1]/"]
+)
+def test_outside_a_sandbox_public_addresses_are_taken(url: str) -> None:
+    assert rules.check_url(url, local_allowed=False) == url
