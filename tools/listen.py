@@ -40,9 +40,12 @@ class Session:
         self.tokens: dict[str, Any] = {}
 
     async def login(self) -> None:
-        r = await self.client.post(
-            "/v1/auth/login", json={"phone": self.phone, "password": self.password, "device_id": "sandbank-listen"}
-        )
+        try:
+            r = await self.client.post(
+                "/v1/auth/login", json={"phone": self.phone, "password": self.password, "device_id": "sandbank-listen"}
+            )
+        except httpx.HTTPError as error:
+            raise SystemExit(f"sandbank listen: no gateway at {self.client.base_url}: {error}") from None
         if r.status_code != 200:
             raise SystemExit(f"sandbank listen: could not log in as {self.phone}: {r.status_code} {r.text}")
         self.tokens = r.json()
