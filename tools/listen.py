@@ -24,8 +24,6 @@ import httpx
 import orjson
 from aiohttp import web
 
-from shared.sandbox import OPERATOR
-
 # Not relayed: they describe the hop, not the delivery (RFC 9110 section 7.6.1).
 HOP_HEADERS = frozenset({"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade"})
 
@@ -169,24 +167,6 @@ async def _until_stopped(stop: asyncio.Event) -> None:
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
-
-
-def add_parser(sub: Any) -> None:
-    """The `listen` subcommand of tools/cli.py."""
-    listen_ = sub.add_parser(
-        "listen",
-        help="relay a running Sandbank's webhooks to a local endpoint",
-        description=(__doc__ or "").split("\n\n", 1)[1],
-    )
-    listen_.add_argument("--forward-to", required=True, help="the local URL each delivery is POSTed to")
-    listen_.add_argument(
-        "--events", default="*", help="comma-separated event types (docs/webhooks.md), or * for all (*)"
-    )
-    listen_.add_argument("--gateway", default="http://127.0.0.1:8000", help="the gateway (http://127.0.0.1:8000)")
-    listen_.add_argument("--phone", default=OPERATOR.phone, help="log in as this customer (the demo operator)")
-    listen_.add_argument("--password", default=OPERATOR.password, help="their password")
-    listen_.add_argument("--port", type=int, default=0, help="the local listener's port (a free one)")
-    listen_.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
