@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check bench up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ migration: install ## a new schema revision from the models: SERVICE=payments ME
 
 compose-check: ## validate docker-compose.yml
 	$(COMPOSE) config -q
+
+client: install ## generate the typed Python client from the running gateway's OpenAPI into build/clients/python
+	$(SANDBANK) client --gateway http://127.0.0.1:$(PORT) --out build/clients/python
 
 BENCH_ARGS ?=
 bench: install ## drive P2P transfers through the gateway; prints and saves figures (BENCH_ARGS="--concurrency 32 --duration 30")

@@ -23,6 +23,7 @@ from gateway.routing.upstream import Upstreams
 from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from gateway.streams import StreamSlots
+from gateway.webhooks.delivery import DeliveryWorker, Schedule
 from shared import bootstrap as shared
 from shared.clock import Clock
 from shared.runtime import Runtime
@@ -70,6 +71,17 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
     )
     idempotency = Idempotency(runtime.db, clock)
     challenges = Challenges(runtime, hub, inbox, settings.auth, clock)
+    webhooks = DeliveryWorker(
+        runtime.db,
+        Schedule(
+            max_attempts=limits.webhook_max_attempts,
+            base_s=limits.webhook_retry_base_s,
+            cap_s=limits.webhook_retry_max_s,
+            timeout_s=limits.webhook_timeout_s,
+            concurrency=limits.webhook_concurrency,
+        ),
+    )
+    hub.recorders.append(webhooks.recorder())
     gateway = Gateway(
         settings=settings,
         runtime=runtime,
@@ -97,6 +109,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
             RateLimiter(limits.rate_register_phone_per_s, limits.rate_register_phone_burst),
         ),
         id_namespace=uuid.UUID(bytes=runtime.keys.derive("customer-ids")[:16]),
+        webhooks=webhooks,
     )
 
     async def on_start(_runtime: Runtime) -> None:
@@ -108,8 +121,9 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         sessions.forget_cached()
         idempotency.forget()
         hub.wake_everyone()  # streams re-check their session (gone) and end
+        webhooks.wake()
 
     runtime.on_start = on_start
     runtime.on_reset.append(on_reset)
-    runtime.background += [idempotency.flush_answers, sessions.write_activity]
+    runtime.background += [idempotency.flush_answers, sessions.write_activity, webhooks.run]
     return gateway

@@ -21,6 +21,7 @@ from gateway.routing.upstream import Upstreams
 from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from gateway.streams import StreamSlots
+from gateway.webhooks.delivery import DeliveryWorker
 from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
 from shared.clock import Clock
 from shared.problems import Problem, documents
@@ -51,6 +52,7 @@ class Gateway:
     # Customer ids derive from the phone in this namespace, so a registration interrupted
     # between accounts and the gateway can simply be repeated.
     id_namespace: uuid.UUID
+    webhooks: DeliveryWorker
 
 
 async def current_gateway(request: Request) -> Gateway:

@@ -22,6 +22,7 @@ from gateway.routing import routes as routing
 from gateway.routing.table import DEPOSIT_ROUTES, ROUTES
 from gateway.sandbox import api as sandbox
 from gateway.settings import Settings, from_environment
+from gateway.webhooks import api as webhooks
 from shared.observability import RequestContextMiddleware
 from shared.web import build_app, serve
 
@@ -38,6 +39,8 @@ balances and statements, fund accounts in the sandbox, and (operators) check the
 * `GET /v1/home` is the home screen in one call; `GET /v1/notifications/stream` pushes
   notifications live (Server-Sent Events, resumable with `Last-Event-ID`).
 * Requests are rate limited per client IP and per customer (429 with `Retry-After`).
+* Webhooks (`/v1/webhooks`) POST the same events to your backend, signed with
+  HMAC-SHA256 (`Sandbank-Signature`), retried with backoff and replayable.
 """
 
 ROUTERS = [
@@ -52,8 +55,9 @@ ROUTERS = [
     sandbox.magic_router,
     routing.build(ops.ROUTES),
     ops.router,
+    webhooks.router,
 ]
-ERRORS = {**identity.ERRORS, **routing_errors.ERRORS}
+ERRORS = {**identity.ERRORS, **routing_errors.ERRORS, **webhooks.ERRORS}
 # IpRateLimitMiddleware stands before every public route.
 RATE_LIMITED = {429: "too many requests from this address"}
 

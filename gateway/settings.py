@@ -41,6 +41,16 @@ class GatewaySettings(BaseSettings):
     stream_connections_per_service: int = 500
     # The home screen answers with what it has after this long per service.
     home_timeout_s: float = 1.5
+    # Webhooks (gateway/webhooks): a failed delivery is tried again after base, 2 x base,
+    # 4 x base ... up to the cap, and marked failed after this many attempts in all.
+    webhook_retry_base_s: float = 1.0
+    webhook_retry_max_s: float = 600.0
+    webhook_max_attempts: int = 8
+    webhook_timeout_s: float = 10.0
+    webhook_concurrency: int = 16
+    webhook_max_endpoints: int = 10
+    # After a rotation the old secret still signs deliveries for this long (the default).
+    webhook_rotation_grace_s: int = 86400
 
 
 class Settings(shared.Settings):

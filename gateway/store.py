@@ -19,6 +19,7 @@ from gateway.identity.store import (
 from gateway.notifications.store import Notification, NotificationPreference, PushToken, WatchedSymbol
 from gateway.routing.store import IdempotencyKey
 from gateway.sandbox.store import SandboxMessage, SandboxPush
+from gateway.webhooks.store import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from shared.migrations import Migrations
 
 migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
@@ -39,6 +40,9 @@ __all__ = [
     "SessionActivity",
     "User",
     "WatchedSymbol",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "messaging",
     "migrations",
 ]

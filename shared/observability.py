@@ -38,6 +38,42 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
+class EveryFewSeconds(logging.Filter):
+    """Lets one record of a kind through every `period_s` seconds, and says how many of
+    that kind it held back meanwhile. aiokafka logs each failed connect, fetch and
+    heartbeat while the broker is away, dozens a second; the broker watch
+    (shared/kafka/watch.py) reports the outage in one line and on /readyz."""
+
+    def __init__(self, period_s: float = 10.0) -> None:
+        super().__init__()
+        self.period_s = period_s
+        self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # The kind: the logger, the level and the message's start (ids and addresses vary).
+        kind = (record.name, record.levelno, str(record.msg)[:40])
+        now = time.monotonic()
+        last, held = self._last.get(kind, (0.0, 0))
+        if now - last < self.period_s:
+            self._last[kind] = (last, held + 1)
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[kind] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} like it in the last {self.period_s:.0f}s not logged)"
+        return True
+
+
+class _AiokafkaOnly(logging.Filter):
+    def __init__(self, inner: logging.Filter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith("aiokafka") or bool(self.inner.filter(record))
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json:
@@ -49,6 +85,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root.setLevel(level.upper())
     # aiokafka logs every coordinator hiccup at ERROR/WARNING; keep ours readable.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    handler.addFilter(_AiokafkaOnly(EveryFewSeconds()))
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # shared.migrations logs what it did in one line; Alembic would add two per start.
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -24,6 +24,7 @@ from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
+from shared.kafka.watch import BrokerWatch
 from shared.keys import Keyring
 from shared.migrations import Migrations, migrate
 from shared.settings import Settings
@@ -144,7 +145,13 @@ class Runtime:
         self.keys = Keyring.load(settings.auth.keys_dir, settings.service)
         self.tokens = TokenIssuer(self.keys, settings.auth)
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service, keys=self.keys)
-        self.relay = OutboxRelay(self.db, tables, self.producer, batch_size=settings.kafka.max_batch)
+        self.relay = OutboxRelay(
+            self.db,
+            tables,
+            self.producer,
+            batch_size=settings.kafka.max_batch,
+            retention_s=settings.kafka.outbox_retention_s,
+        )
         self.faults = Faults()
         self.loop_watch = LoopWatch()
         self.relay.tamper = self.faults.tamper
@@ -171,6 +178,17 @@ class Runtime:
             )
             for spec in self.consumer_specs
         ]
+        topics = set(self.topics)
+        for spec in self.consumer_specs:
+            topics.update(spec.topics)
+            topics.update(dlq(t) for t in spec.topics)
+        self.broker = BrokerWatch(
+            settings.kafka.bootstrap_servers,
+            client_id=settings.service,
+            topics=topics,
+            on_new_broker=self._recover_lost_broker,
+            interval_s=settings.kafka.watch_interval_s,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         # Tasks that code running in the process started and handed over (`own`).
         self._owned: set[asyncio.Task[Any]] = set()
@@ -215,14 +233,14 @@ class Runtime:
 
     async def _start(self) -> None:
         await migrate(self.db, self.migrations)
-        topics = set(self.topics)
-        for spec in self.consumer_specs:
-            topics.update(spec.topics)
-            topics.update(dlq(t) for t in spec.topics)
-        await ensure_topics(self.settings.kafka.bootstrap_servers, topics, partitions=self.settings.kafka.partitions)
+        await ensure_topics(
+            self.settings.kafka.bootstrap_servers, self.broker.topics, partitions=self.settings.kafka.partitions
+        )
+        await self.broker.check()  # the broker this process starts on
         await self.producer.start()
         for consumer in self.consumers:
             await consumer.start()
+        self._loop("broker-watch", self.broker.run)
         self._loop("outbox-relay", self.relay.run)
         self._loop("loop-watch", self.loop_watch.run)
         self._loop("wal-checkpoint", every(1.0, "wal checkpoint", self.db.checkpoint))
@@ -272,6 +290,24 @@ class Runtime:
         if self.on_start is not None:
             await self.on_start(self)
 
+    async def _recover_lost_broker(self, what: str) -> None:
+        """The broker came back without what it held (ADR 0013): its topics again, every
+        outbox row still retained sent again, and every consumer reading from the start
+        (their inboxes drop what they applied already)."""
+        await ensure_topics(
+            self.settings.kafka.bootstrap_servers, self.broker.topics, partitions=self.settings.kafka.partitions
+        )
+        again = await self.relay.republish()
+        for consumer in self.consumers:
+            consumer.rewind()
+        log.warning(
+            "%s: topics recreated, %d outbox rows of the last %.0fs sent again, %d consumers read from the start",
+            what,
+            again,
+            self.relay.retention_s,
+            len(self.consumers),
+        )
+
     def _loop(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(self._supervise(name, run), name=name))
 
@@ -291,6 +327,7 @@ class Runtime:
     async def readiness(self) -> dict[str, Any]:
         checks = {
             "database": await self.db.ping(),
+            "broker": self.broker.ready,
             "kafka_producer": self.producer.started,
             "outbox_relay": self.relay.healthy,
             "consumers": all(c.running for c in self.consumers),

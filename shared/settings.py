@@ -40,6 +40,11 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = 3000
     # How long the broker may hold a fetch while no message is there (idle cost vs. latency).
     fetch_max_wait_ms: int = 100
+    # How long the relay keeps a published outbox row, to send it again should the broker
+    # come back without it (ADR 0013): longer than any consumer may lag behind.
+    outbox_retention_s: float = Field(default=120.0, ge=0)
+    # How often each process looks at the broker (its readiness and a lost broker).
+    watch_interval_s: float = Field(default=1.0, gt=0)
 
 
 class AuthSettings(BaseSettings):

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
-from fastapi.routing import RouteContext, iter_route_contexts
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
@@ -52,7 +52,14 @@ VERSION = "0.1.0"
 HEALTHZ_EXAMPLE: dict[str, Any] = {
     "content": {"application/json": {"example": {"status": "ok", "service": "gateway", "version": VERSION}}}
 }
-_CHECKS = {"database": True, "kafka_producer": True, "outbox_relay": True, "consumers": True, "started": True}
+_CHECKS = {
+    "database": True,
+    "broker": True,
+    "kafka_producer": True,
+    "outbox_relay": True,
+    "consumers": True,
+    "started": True,
+}
 READYZ_EXAMPLE: dict[str, Any] = {
     "content": {"application/json": {"example": {"status": "ready", "service": "gateway", "checks": _CHECKS}}}
 }
@@ -60,7 +67,12 @@ NOT_READY_EXAMPLE: dict[str, Any] = {
     "description": "Not ready: a check failed",
     "content": {
         "application/json": {
-            "example": {"status": "not-ready", "service": "gateway", "checks": {**_CHECKS, "kafka_producer": False}}
+            "example": {
+                "status": "not-ready",
+                "service": "gateway",
+                "checks": {**_CHECKS, "broker": False},
+                "problems": {"broker": "broker at 127.0.0.1:9092 unreachable for 4s: KafkaConnectionError"},
+            }
         }
     },
 }
@@ -72,6 +84,10 @@ METRICS_EXAMPLE: dict[str, Any] = {
         }
     }
 }
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 class SecurityHeadersMiddleware:
@@ -115,16 +131,17 @@ def health_router(runtime: Runtime) -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Readiness: database, Kafka and background loops are up",
+        summary="Readiness: the database, the broker and the background loops are up",
         responses={200: READYZ_EXAMPLE, 503: NOT_READY_EXAMPLE},
     )
     async def readyz() -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "not-ready", "service": runtime.service, "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ready else "not-ready", "service": runtime.service}
+        body["checks"] = checks
+        if runtime.broker.problem is not None:
+            body["problems"] = {"broker": runtime.broker.problem}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get(
         "/metrics",
@@ -176,6 +193,9 @@ def build_app(
         openapi_url="/openapi.json" if documented else None,
         docs_url="/docs" if documented else None,
         redoc_url="/redoc" if documented else None,
+        # Each operation's id is its route's name (`create_transfer`), not FastAPI's default
+        # of name, path and method: a generated client's methods read as the API does.
+        generate_unique_id_function=_operation_id,
     )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ENV_BIN = "SANDBANK_TANSU_BIN"
@@ -94,6 +95,7 @@ class EmbeddedBroker:
         self.port = port or free_port(host)
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.cluster_id = ""
 
     @property
     def bootstrap_servers(self) -> str:
@@ -104,6 +106,7 @@ class EmbeddedBroker:
             raise BrokerError(f"port {self.port} on {self.host} is already in use")
         binary = find_binary()
         url = f"tcp://{self.host}:{self.port}"
+        self.cluster_id = f"sandbank-{uuid.uuid4().hex[:12]}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(
             [
@@ -115,6 +118,10 @@ class EmbeddedBroker:
                 url,
                 "--storage-engine",
                 "memory://tansu/",
+                # A new id each start: the broker keeps messages in memory only, and the
+                # services tell a broker that came back empty by its id (ADR 0013).
+                "--cluster-id",
+                self.cluster_id,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

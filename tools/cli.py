@@ -5,6 +5,8 @@ sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
 sandbank broker [--port 9092]                    one embedded Kafka-wire broker
 sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
+sandbank client [--gateway URL] [--out DIR]      the typed Python client, from the live OpenAPI
+sandbank listen --forward-to URL [--events ...]  relay webhooks to a local endpoint
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shared.sandbox import OPERATOR
 from tools import asyncapi, broker, stack
 
 
@@ -41,11 +44,32 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _client(args: argparse.Namespace) -> int:
+    # Imported here, like migration: only this command needs it.
+    from tools import client
+
+    return client.main(args)
+
+
 def _migration(args: argparse.Namespace) -> int:
     # Imported here: it loads every process's models, which the other commands never need.
     from tools import migration
 
     return migration.main(args)
+
+
+def _listen(args: argparse.Namespace) -> int:
+    # Imported here: its HTTP server and client are for this command only.
+    from tools import listen
+
+    return listen.run(args)
+
+
+LISTEN_DESCRIPTION = """Log in to a running Sandbank (the demo operator, who hears every customer's
+events, unless --phone and --password name a customer), register a temporary webhook
+endpoint on a local listener, print its signing secret, and POST every delivery to
+--forward-to as received (body and Sandbank-* headers untouched), one line per event.
+Ctrl-C removes the endpoint. docs/webhooks.md has the rest."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,11 +106,28 @@ def parser() -> argparse.ArgumentParser:
     keyring.add_argument("--dir", default=".data/keys", help="where: the processes read AUTH_KEYS_DIR (.data/keys)")
     keyring.set_defaults(handler=_keys)
 
+    generated = sub.add_parser("client", help="generate the typed Python client from the gateway's OpenAPI")
+    generated.add_argument("--gateway", default="http://127.0.0.1:8000", help="a running gateway (make run's)")
+    generated.add_argument("--spec", default=None, help="an OpenAPI document saved in a file, instead")
+    generated.add_argument("--out", default="build/clients/python", help="where (replaced): build/clients/python")
+    generated.set_defaults(handler=_client)
+
     revision = sub.add_parser("migration", help="write a process's next schema revision from its models")
     revision.add_argument("service", choices=("gateway", *stack.BACKEND_SERVICES))
     revision.add_argument("message", help="what the revision changes, in a few words")
     revision.add_argument("--empty", action="store_true", help="a blank revision to fill by hand (a data move)")
     revision.set_defaults(handler=_migration)
+
+    relay = sub.add_parser(
+        "listen", help="relay a running Sandbank's webhooks to a local endpoint", description=LISTEN_DESCRIPTION
+    )
+    relay.add_argument("--forward-to", required=True, help="the local URL each delivery is POSTed to")
+    relay.add_argument("--events", default="*", help="comma-separated event types (docs/webhooks.md), or * (*)")
+    relay.add_argument("--gateway", default="http://127.0.0.1:8000", help="the gateway (http://127.0.0.1:8000)")
+    relay.add_argument("--phone", default=OPERATOR.phone, help="log in as this customer (the demo operator)")
+    relay.add_argument("--password", default=OPERATOR.password, help="their password")
+    relay.add_argument("--port", type=int, default=0, help="the local listener's port (a free one)")
+    relay.set_defaults(handler=_listen)
     return root
 
 

@@ -299,10 +299,16 @@ class Stack:
             self._spawner = None
 
     def kill(self, name: str) -> None:
-        """SIGKILL one process (chaos tests); `restart(name)` brings it back."""
+        """SIGKILL one process (chaos tests); `restart(name)` brings it back. For the
+        broker, Tansu itself goes first: left to its launcher's death signal it would
+        take seconds to stop, serving meanwhile."""
         proc = self._process(name)
         if proc.running():
             proc.expected_exit = True
+            if name == "broker":
+                for child in _children(proc.process.pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGKILL)
             proc.process.kill()
             proc.process.wait()
 
@@ -486,6 +492,14 @@ class Stack:
 
 
 # -- the command line -------------------------------------------------------------------
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux; none elsewhere)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 class _Stop(BaseException):

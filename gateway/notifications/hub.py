@@ -6,12 +6,20 @@ commits notifications calls `wake(customer_id)` after the commit (the consumer t
 database. The event carries no payload: the database stays the one source of truth, so
 a wake-up can never deliver what was rolled back, and several rows committed together
 arrive in one read. Streams in another gateway replica are not woken from here.
+
+`recorders` hear of notifications before that, inside the transaction that records them
+(gateway/notifications/store.py), so what they write commits or rolls back with them:
+webhooks turn them into deliveries (gateway/webhooks/store.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from shared.kafka.messaging import UnitOfWork
 
 
 @dataclass(eq=False)
@@ -21,10 +29,16 @@ class Subscriber:
     event: asyncio.Event = field(default_factory=asyncio.Event)
 
 
+class Recorder(Protocol):
+    async def recorded(self, uow: UnitOfWork, notifications: Sequence[dict[str, Any]]) -> None:
+        """Called with the notification rows a transaction writes, before it commits."""
+
+
 class NotificationHub:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self.wakeups = 0
+        self.recorders: list[Recorder] = []
 
     def subscribe(self, customer_id: str, *, session_id: str = "") -> Subscriber:
         """How many a customer may open is the stream's business (gateway/streams.py)."""

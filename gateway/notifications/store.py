@@ -95,7 +95,8 @@ class NotificationWriter(Batch):
 
     In sandbox mode each notification is also pushed to the customer's registered devices
     (a `sandbox_push` row each) unless they muted its kind: at `write` for a consumer's
-    batch (one query for the whole batch), at once for a writer used alone."""
+    batch (one query for the whole batch), at once for a writer used alone. The hub's
+    recorders (webhooks) hear of them at the same moment, in the same transaction."""
 
     def __init__(self, uow: UnitOfWork, hub: NotificationHub, *, sandbox: bool = False, batched: bool = False) -> None:
         super().__init__(uow)
@@ -103,6 +104,7 @@ class NotificationWriter(Batch):
         self.sandbox = sandbox
         self.batched = batched
         self._to_push: list[dict[str, Any]] = []
+        self._to_record: list[dict[str, Any]] = []
         self._locked = uow.db.sqlite  # SQLite's single writer orders them already
 
     async def add(self, drafts: Iterable[Draft], *, event_id: str | None, event_at: datetime, now: datetime) -> None:
@@ -131,14 +133,20 @@ class NotificationWriter(Batch):
             self.uow.after_commit.append(partial(self.hub.wake, customer_id))
         if self.sandbox:
             self._to_push += rows
-            if not self.batched:
-                await self.write()
+        if self.hub.recorders:
+            self._to_record += rows
+        if not self.batched:
+            await self.write()
 
     async def write(self) -> None:
         rows, self._to_push = self._to_push, []
         if rows:
             for push in await pushes(self.uow.session, rows):
                 self.uow.stage(_PUSH, push)
+        recorded, self._to_record = self._to_record, []
+        if recorded:
+            for recorder in self.hub.recorders:
+                await recorder.recorded(self.uow, recorded)
 
 
 def _logged_in(customer_id: Any, device_id: Any, now: datetime) -> Any:

@@ -269,7 +269,7 @@ SECURITIES_ROUTES = (
     market(
         "GET",
         "/v1/market/quotes/{symbol}",
-        name="get_quote",
+        name="get_market_quote",
         response=QuotePublic,
         problems=(401, 404),
         params={"symbol": Symbol},
@@ -359,7 +359,7 @@ SECURITIES_ROUTES = (
     securities_money(
         "POST",
         "/v1/securities/transfers",
-        name="create_transfer",
+        name="create_bank_securities_transfer",
         body=BankTransferCreate,
         response=BankTransferPublic,
         responses=replayed(BankTransferPublic, "The transfer this Idempotency-Key already made"),
@@ -425,7 +425,7 @@ INSURANCE_ROUTES = (
     insurance(
         "GET",
         "/v1/insurance/quotes/{quote_id}",
-        name="get_quote",
+        name="get_insurance_quote",
         response=InsuranceQuotePublic,
         problems=INSURANCE_PROBLEMS,
         doc="One of your quotes.",

@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, String, insert
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 C = TypeVar("C")
 # The dead_letter and inbox tables keep message ids of up to this many characters.
 MESSAGE_ID_MAX = 64
+# After a rewind, partitions that rebalances assign within this long start from their
+# beginning too.
+REWIND_WINDOW_S = 30.0
 
 
 class Batch:
@@ -156,10 +159,17 @@ class ConsumerLoop:
         self.duplicates = 0
         self.dead_lettered = 0
         self.untrusted = 0
+        self.rewinds = 0
+        self._rewind_requested = False
+        self._from_start = _FromStart(self)
 
     async def start(self) -> None:
-        self.consumer = AIOKafkaConsumer(
-            *self.topics,
+        self.consumer = self._open()
+        await self.consumer.start()
+        self.running = True
+
+    def _open(self) -> AIOKafkaConsumer:
+        consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.name,
             client_id=f"{self.source}-{self.name}",
@@ -171,8 +181,27 @@ class ConsumerLoop:
             rebalance_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.session_timeout_ms // 3),
         )
-        await self.consumer.start()
-        self.running = True
+        consumer.subscribe(self.topics, listener=self._from_start)
+        return consumer
+
+    def rewind(self) -> None:
+        """The broker came back without the messages it had (ADR 0013): read every
+        partition again from its start. Done by `run` between two batches: each partition
+        assigned now, and each one a rebalance assigns in the next `REWIND_WINDOW_S`, is
+        sought to its beginning, whatever offset the group has committed there (the
+        positions of the broker that was lost mean nothing on this one). The inbox drops
+        what was applied already."""
+        self._rewind_requested = True
+
+    def _rewind(self) -> None:
+        self._rewind_requested = False
+        self._uncommitted = {}
+        self._from_start.until = time.monotonic() + REWIND_WINDOW_S
+        if self.consumer is not None:
+            for tp in self.consumer.assignment():
+                self.consumer.seek(tp, 0)
+        self.rewinds += 1
+        log.warning("consumer %s reads its topics again from the start on the new broker", self.name)
 
     async def stop(self) -> None:
         self.running = False
@@ -201,6 +230,8 @@ class ConsumerLoop:
         if self.consumer is None:
             raise RuntimeError("start() first")
         while True:
+            if self._rewind_requested:
+                self._rewind()
             batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batch:
                 if self._uncommitted:
@@ -369,6 +400,26 @@ class ConsumerLoop:
             if handled and ids:
                 await uow.record_handled(self.name, ids)
         self.dead_lettered += len(items)
+
+
+class _FromStart(ConsumerRebalanceListener):
+    """Seeks the partitions a rebalance assigns soon after a rewind to their beginning: the
+    group's join after a broker loss may come just after the rewind."""
+
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self.loop = loop
+        self.until = 0.0
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        consumer = self.loop.consumer
+        if consumer is not None and time.monotonic() < self.until:
+            # Offset 0 is the start of a new broker's partition; where a durable broker's
+            # retention has removed it, the fetch falls back to the earliest (auto reset).
+            for tp in assigned:
+                consumer.seek(tp, 0)
 
 
 def _length(column: ColumnElement[Any]) -> int:

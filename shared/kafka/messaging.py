@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Text,
     insert,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -56,6 +58,16 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("payload", LargeBinary, nullable=False),
         Column("headers", JSON, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
+        # Set once the broker acknowledged the row; kept for the relay's retention, so a
+        # broker that comes back empty gets it again (ADR 0013).
+        Column("published_at", UtcDateTime),
+        # What the relay reads next: only the rows not yet published, in id order.
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
     )
     inbox = Table(
         "inbox",

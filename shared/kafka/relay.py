@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from shared.aio import within
 from shared.db import Database, QuickSelect
+from shared.events.envelope import utcnow
 from shared.kafka.messaging import MessagingTables
 from shared.kafka.producer import Header, Producer
 
@@ -17,14 +21,21 @@ log = logging.getLogger(__name__)
 # returns what to send instead (delayed, thinned out or duplicated).
 Tamper = Callable[[list[tuple[str, str | None, bytes, list[Header]]]], Awaitable[list]]
 
+# How often published rows older than the retention are deleted.
+PRUNE_EVERY_S = 5.0
+
 
 class OutboxRelay:
-    """Publishes committed outbox rows to Kafka in id order, then deletes them.
+    """Publishes committed outbox rows to Kafka in id order, and keeps them a while.
 
-    Woken by `db.outbox_written` as soon as a unit of work commits; the idle
-    timeout only matters for rows left by a crashed process or another replica.
-    A row is deleted only after the broker acknowledged it, so a crash in between
-    re-sends it (at-least-once; consumers dedupe through their inbox).
+    Woken by `db.outbox_written` as soon as a unit of work commits; the idle timeout only
+    matters for rows left by a crashed process or another replica. A row is marked
+    published only after the broker acknowledged it, so a crash in between re-sends it
+    (at-least-once; consumers dedupe through their inbox).
+
+    Published rows stay for `retention_s` (ADR 0013): the broker is a transport, not the
+    record, and a broker that comes back empty (the embedded one keeps messages in memory)
+    gets them again from `republish`. Older ones are deleted every few seconds.
     """
 
     def __init__(
@@ -36,6 +47,7 @@ class OutboxRelay:
         batch_size: int = 500,
         idle_s: float = 1.0,
         linger_s: float = 0.005,
+        retention_s: float = 120.0,
     ) -> None:
         self.db = db
         self.tables = tables
@@ -44,23 +56,35 @@ class OutboxRelay:
         self.idle_s = idle_s
         # Woken by a commit, wait this long before reading the outbox, so the commits of
         # the next few milliseconds go out in the same drain (like a producer's linger.ms):
-        # a drain's read, send and delete cost the same for one row as for fifty.
+        # a drain's read, send and mark cost the same for one row as for fifty.
         self.linger_s = linger_s
+        self.retention_s = retention_s
         self.tamper: Tamper | None = None
         self.published = 0
+        self.republished = 0
         self.healthy = True
+        # (monotonic time, highest id) of each drain: what a prune may delete by key range.
+        self._drains: deque[tuple[float, int]] = deque()
+        self._pruned_at = 0.0
+        self._scan_on_prune = True
         outbox = tables.outbox
         # Read after every commit that wrote messages: kept off the session.
         self._next = QuickSelect(
             db,
             select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
+            .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(batch_size),
         )
 
     async def backlog(self) -> int:
+        """Rows not yet published."""
+        outbox = self.tables.outbox
         async with self.db.read() as session:
-            return int(await session.scalar(select(func.count()).select_from(self.tables.outbox)) or 0)
+            found = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+            )
+            return int(found or 0)
 
     async def drain_once(self) -> int:
         outbox = self.tables.outbox
@@ -73,10 +97,47 @@ class OutboxRelay:
         if self.tamper is not None:
             batch = await self.tamper(batch)
         await self.producer.send_many(batch)
+        ids = [r[0] for r in rows]
         async with self.db.write() as session, session.begin():
-            await session.execute(delete(outbox).where(outbox.c.id.in_([r[0] for r in rows])))
+            await session.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow()))
+        self._drains.append((time.monotonic(), max(ids)))
         self.published += len(rows)
         return len(rows)
+
+    async def republish(self) -> int:
+        """Send again every row published within the retention: the broker lost them (it
+        came back empty). Returns how many rows will go out again."""
+        outbox = self.tables.outbox
+        since = utcnow() - timedelta(seconds=self.retention_s)
+        async with self.db.write() as session, session.begin():
+            result = await session.execute(
+                update(outbox)
+                .where(outbox.c.published_at.is_not(None), outbox.c.published_at >= since)
+                .values(published_at=None)
+            )
+        count = int(getattr(result, "rowcount", 0) or 0)
+        self.republished += count
+        self.db.outbox_written.set()
+        return count
+
+    async def prune(self) -> int:
+        """Delete rows published longer than the retention ago."""
+        outbox = self.tables.outbox
+        old = outbox.c.published_at < utcnow() - timedelta(seconds=self.retention_s)
+        if self._scan_on_prune:
+            where = old  # rows a previous run published: found by time, once
+            self._scan_on_prune = False
+        else:
+            cutoff = time.monotonic() - self.retention_s
+            upto = None
+            while self._drains and self._drains[0][0] < cutoff:
+                upto = self._drains.popleft()[1]
+            if upto is None:
+                return 0
+            where = (outbox.c.id <= upto) & old  # a key range: no scan of the whole table
+        async with self.db.write() as session, session.begin():
+            result = await session.execute(delete(outbox).where(where))
+        return int(getattr(result, "rowcount", 0) or 0)
 
     async def run(self) -> None:
         wake = self.db.outbox_written
@@ -84,6 +145,9 @@ class OutboxRelay:
             wake.clear()
             try:
                 sent = await self.drain_once()
+                if time.monotonic() - self._pruned_at >= PRUNE_EVERY_S:
+                    self._pruned_at = time.monotonic()
+                    await self.prune()
                 self.healthy = True
             except asyncio.CancelledError:
                 raise

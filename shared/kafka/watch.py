@@ -1,0 +1,138 @@
+"""The broker watch: is the broker there, and is it still the broker we were talking to?
+
+Each process asks the broker for its metadata every second: its cluster id and this
+process's topics. Unreachable, the process reports itself not ready, with the reason.
+Reachable again with another cluster id (the embedded broker gets a new one each time it
+starts, and keeps messages in memory only), or with topics of ours missing, the broker
+has lost what it held: the watch calls `on_new_broker`, which recreates the topics,
+re-publishes the outbox rows still retained and has every consumer read from the start
+(ADR 0013). A durable Kafka keeps its cluster id and topics across restarts, so on it the
+watch only reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.metadata import MetadataRequest
+
+from shared.aio import within
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_TOPIC_OR_PARTITION = 3
+
+
+class BrokerWatch:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        client_id: str,
+        topics: Iterable[str],
+        on_new_broker: Callable[[str], Awaitable[None]],
+        interval_s: float = 1.0,
+        timeout_s: float = 2.0,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.client_id = client_id
+        self.topics = sorted(set(topics))
+        self.on_new_broker = on_new_broker
+        self.interval_s = interval_s
+        self.timeout_s = timeout_s
+        self._client: AIOKafkaClient | None = None
+        self.cluster_id: str | None = None
+        self.connected = False
+        # Why not connected (or why the last recovery failed), for /readyz.
+        self.problem: str | None = "not checked yet"
+        self._down_since: float | None = None
+        self.recovering = False
+        self.new_brokers = 0
+
+    async def check(self) -> None:
+        """One look at the broker; recovers from a lost one before it returns."""
+        try:
+            cluster_id, missing = await within(self._metadata(), self.timeout_s)
+        except Exception as exc:  # unreachable: every failure means the same here
+            await self._close()
+            if self.connected or self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("broker at %s unreachable: %r", self.bootstrap_servers, exc)
+            self.connected = False
+            self.problem = (
+                f"broker at {self.bootstrap_servers} unreachable for "
+                f"{time.monotonic() - self._down_since:.0f}s: {type(exc).__name__}"
+            )
+            return
+        if not self.connected and self._down_since is not None:
+            log.info("broker at %s reachable again", self.bootstrap_servers)
+        self.connected = True
+        self._down_since = None
+        lost = None
+        if self.cluster_id is not None and cluster_id != self.cluster_id:
+            lost = f"the broker came back as cluster {cluster_id} (was {self.cluster_id})"
+        elif missing:
+            lost = f"the broker lacks {len(missing)} of our topics ({', '.join(missing[:3])}...)"
+        if lost is None:
+            self.cluster_id = cluster_id
+            self.problem = None
+            return
+        log.warning("%s: recovering", lost)
+        self.recovering = True
+        self.problem = f"recovering: {lost}"
+        try:
+            await self.on_new_broker(lost)
+        except Exception as exc:
+            log.exception("recovery from a lost broker failed; trying again")
+            self.problem = f"recovery failed: {exc!r}"
+            return
+        finally:
+            self.recovering = False
+        self.cluster_id = cluster_id
+        self.new_brokers += 1
+        self.problem = None
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await self.check()
+                await asyncio.sleep(self.interval_s)
+        finally:
+            await self._close()
+
+    @property
+    def ready(self) -> bool:
+        return self.connected and self.problem is None
+
+    async def _metadata(self) -> tuple[str, list[str]]:
+        """The broker's cluster id, and which of our topics it lacks."""
+        if self._client is None:
+            client = AIOKafkaClient(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=f"{self.client_id}-watch",
+                request_timeout_ms=int(self.timeout_s * 1000),
+            )
+            try:
+                await client.bootstrap()
+            except BaseException:
+                await client.close()
+                raise
+            self._client = client
+        node = self._client.get_random_node()
+        if node is None:
+            raise ConnectionError("the broker listed no node")
+        answer = await self._client.send(node, MetadataRequest(self.topics, allow_auto_topic_creation=False))
+        found = {t[1] for t in answer.topics if t[0] != UNKNOWN_TOPIC_OR_PARTITION}
+        return str(answer.cluster_id), [t for t in self.topics if t not in found]
+
+    async def _close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                await client.close()
+            except Exception:  # a connection already gone
+                pass

@@ -1,0 +1,253 @@
+"""The outbox relay keeps what it published for its retention and sends it again to a
+broker that came back empty; the broker watch tells such a broker from the one it knew,
+and a consumer rewound reads the new broker from the start (ADR 0013). Real brokers, a
+real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+from sqlalchemy import MetaData, func, select, update
+
+from shared.db import Database
+from shared.events import Envelope
+from shared.events import payments as pay
+from shared.events.envelope import utcnow
+from shared.events.topics import PAYMENTS_EVENTS
+from shared.kafka.consumer import ConsumerLoop
+from shared.kafka.messaging import messaging_tables
+from shared.kafka.producer import Producer, ensure_topics
+from shared.kafka.relay import OutboxRelay
+from shared.kafka.watch import BrokerWatch
+from shared.keys import Keyring
+from tools.broker import EmbeddedBroker
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="restarts its own brokers")
+
+TOPIC = "retention.events"
+metadata = MetaData()
+tables = messaging_tables(metadata)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
+    await database.create_all(metadata)
+    yield database
+    await database.dispose()
+
+
+async def _write(db: Database, count: int, start: int = 0) -> None:
+    async with db.write() as session, session.begin():
+        for n in range(start, start + count):
+            await session.execute(
+                tables.outbox.insert().values(
+                    topic=TOPIC, key=f"k{n}", payload=f"m{n}".encode(), headers=[], created_at=utcnow()
+                )
+            )
+
+
+async def _rows(db: Database, *, published: bool) -> int:
+    column = tables.outbox.c.published_at
+    async with db.read() as session:
+        where = column.is_not(None) if published else column.is_(None)
+        return int(await session.scalar(select(func.count()).select_from(tables.outbox).where(where)) or 0)
+
+
+async def _read_all(bootstrap_servers: str, expect: int) -> list[bytes]:
+    consumer = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap_servers, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        found: list[bytes] = []
+        for _ in range(50):
+            batch = await consumer.getmany(timeout_ms=200)
+            found += [r.value for recs in batch.values() for r in recs]
+            if len(found) >= expect:
+                break
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def _producer(bootstrap_servers: str) -> Producer:
+    producer = Producer(
+        bootstrap_servers, client_id="accounts", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "accounts")
+    )
+    await producer.start()
+    return producer
+
+
+async def test_published_rows_are_kept_for_the_retention_then_pruned(db: Database, tmp_path: Path) -> None:
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        await ensure_topics(broker.bootstrap_servers, [TOPIC], partitions=1)
+        producer = await _producer(broker.bootstrap_servers)
+        try:
+            relay = OutboxRelay(db, tables, producer, retention_s=60)
+            await _write(db, 5)
+            assert await relay.drain_once() == 5
+            assert await relay.drain_once() == 0, "a published row is not sent twice"
+            assert await relay.backlog() == 0
+            assert await _rows(db, published=True) == 5, "kept for the retention"
+            assert await relay.prune() == 0, "none is older than the retention"
+            # Two of them published long ago (a previous run): the first prune finds them by time.
+            async with db.write() as session, session.begin():
+                await session.execute(
+                    update(tables.outbox)
+                    .where(tables.outbox.c.id <= 2)
+                    .values(published_at=utcnow().replace(year=2000))
+                )
+            assert await OutboxRelay(db, tables, producer, retention_s=60).prune() == 2, "a new run's first prune"
+            relay.retention_s = 0
+            await _write(db, 3, start=5)
+            assert await relay.drain_once() == 3
+            await asyncio.sleep(0.01)
+            assert await relay.prune() == 3 + 3, "every drain past the retention, by key range"
+            assert await _rows(db, published=True) == 0
+        finally:
+            await producer.stop()
+
+
+async def test_a_broker_that_came_back_empty_gets_the_retained_rows_again(db: Database, tmp_path: Path) -> None:
+    log = tmp_path / "broker.log"
+    first = EmbeddedBroker(log_path=log).start()
+    port = first.port
+    lost: list[str] = []
+
+    async def on_new_broker(what: str) -> None:
+        lost.append(what)
+        await ensure_topics(first.bootstrap_servers, [TOPIC], partitions=1)
+        await relay.republish()
+
+    watch = BrokerWatch(first.bootstrap_servers, client_id="accounts", topics=[TOPIC], on_new_broker=on_new_broker)
+    try:
+        await ensure_topics(first.bootstrap_servers, [TOPIC], partitions=1)
+        producer = await _producer(first.bootstrap_servers)
+        relay = OutboxRelay(db, tables, producer, retention_s=60)
+        await watch.check()
+        assert watch.ready and watch.cluster_id == first.cluster_id
+        await _write(db, 4)
+        assert await relay.drain_once() == 4
+        assert len(await _read_all(first.bootstrap_servers, 4)) == 4
+
+        first.stop()
+        await watch.check()
+        assert not watch.ready and watch.problem is not None and "unreachable" in watch.problem
+        second = EmbeddedBroker(port=port, log_path=log).start()
+        try:
+            assert second.cluster_id != first.cluster_id
+            await watch.check()
+            assert len(lost) == 1 and second.cluster_id in lost[0], lost
+            assert watch.ready and watch.cluster_id == second.cluster_id
+            assert await relay.backlog() == 4, "every retained row waits to go out again"
+            for _ in range(40):  # the producer finds the new broker's topic
+                try:
+                    await relay.drain_once()
+                    break
+                except Exception:
+                    await asyncio.sleep(0.25)
+            assert await relay.backlog() == 0
+            assert sorted(await _read_all(second.bootstrap_servers, 4)) == [b"m0", b"m1", b"m2", b"m3"]
+            await watch.check()
+            assert len(lost) == 1, "the same broker again is not a new one"
+        finally:
+            await producer.stop()
+            second.stop()
+    finally:
+        first.stop()
+        await watch._close()
+
+
+def _completed(n: int) -> pay.PaymentCompleted:
+    return pay.PaymentCompleted(
+        payment_id=f"p-{n}",
+        customer_id="c-1",
+        payee_customer_id="c-2",
+        kind="transfer",
+        amount_minor=100,
+        currency="CNY",
+        payer_account_id="a-1",
+        payee_account_id="a-2",
+        entry_id=f"e-{n}",
+    )
+
+
+async def _send(producer: Producer, numbers: range) -> None:
+    batch = []
+    for n in numbers:
+        envelope = Envelope.wrap(_completed(n), source="payments")
+        batch.append((PAYMENTS_EVENTS, "k", envelope.to_bytes(), [("type", envelope.type.encode())]))
+    await producer.send_many(batch)
+
+
+async def _until(probe: Callable[[], bool], timeout_s: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not probe():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database, tmp_path: Path) -> None:
+    """A consumer 10 messages into the lost broker, on a new one that refilled to 15: it
+    reads the new broker's 15 and, rewound, reads them again from the start, applying
+    none twice (its old positions mean nothing there)."""
+    log = tmp_path / "broker.log"
+    first = EmbeddedBroker(log_path=log).start()
+    applied: list[str] = []
+
+    async def record(_state: Any, _envelope: Envelope, message: pay.PaymentCompleted) -> None:
+        applied.append(message.payment_id)
+
+    consumer = ConsumerLoop(
+        name="gateway-notifications",
+        db=db,
+        tables=tables,
+        bootstrap_servers=first.bootstrap_servers,
+        topics=[PAYMENTS_EVENTS],
+        handlers={pay.PaymentCompleted.TYPE: record},
+        source="gateway",
+        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
+    )
+    producer = Producer(
+        first.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
+    )
+    second = None
+    task = None
+    try:
+        await ensure_topics(first.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await consumer.start()
+        task = asyncio.create_task(consumer.run())
+        await _send(producer, range(10))
+        await _until(lambda: len(applied) == 10)
+        first.stop()
+        second = EmbeddedBroker(port=first.port, log_path=log).start()
+        await ensure_topics(second.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        for _ in range(40):  # the producer finds the new broker
+            try:
+                await _send(producer, range(100, 115))
+                break
+            except Exception:
+                await asyncio.sleep(0.25)
+        await _until(lambda: len(applied) == 25)
+        consumer.rewind()
+        await _until(lambda: consumer.rewinds == 1)
+        await _until(lambda: consumer.duplicates >= 15)
+        assert applied == [f"p-{n}" for n in range(10)] + [f"p-{n}" for n in range(100, 115)]
+        assert consumer.duplicates == 15, "read again from the start, applied once"
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await consumer.stop()
+        await producer.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
