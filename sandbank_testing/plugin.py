@@ -44,7 +44,7 @@ def sandbank(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         finally:
             bank.close()
         return
-    timeout_s = float(os.environ.get("SANDBANK_START_TIMEOUT", "60"))
+    timeout_s = float(os.environ.get("SANDBANK_START_TIMEOUT", "120"))
     bank = Sandbank.start(tmp_path_factory.mktemp("sandbank"), timeout_s=timeout_s)
     try:
         yield bank
