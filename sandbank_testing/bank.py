@@ -308,11 +308,12 @@ class Sandbank:
 
     def as_operator(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """A request with the operator's token, logging in again once if its session ended."""
+        extra = kw.pop("headers", {})
         for _ in range(2):
             if self._operator_token is None:
                 self._operator_token = self.login(*self._operator)["access_token"]
             auth = {"authorization": f"Bearer {self._operator_token}"}
-            r = self.http.request(method, path, headers={**auth, **kw.pop("headers", {})}, **kw)
+            r = self.http.request(method, path, headers={**auth, **extra}, **kw)
             if r.status_code != 401:
                 return r
             self._operator_token = None
