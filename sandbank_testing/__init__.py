@@ -5,12 +5,9 @@ Only httpx and the standard library: a suite that installs Sandbank loads this p
 every pytest start, so importing it must cost nothing and start nothing.
 """
 
-from sandbank_testing.bank import (
-    Customer,
-    Sandbank,
-    SandbankError,
-    eventually,
-    parse_duration,
-)
+from sandbank_testing.bank import Sandbank
+from sandbank_testing.basics import SandbankError, eventually, parse_duration
+from sandbank_testing.clock import Clock
+from sandbank_testing.customer import Customer
 
-__all__ = ["Customer", "Sandbank", "SandbankError", "eventually", "parse_duration"]
+__all__ = ["Clock", "Customer", "Sandbank", "SandbankError", "eventually", "parse_duration"]

@@ -7,19 +7,19 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
+
+from sandbank_testing.basics import SandbankError, expect
+from sandbank_testing.clock import Clock
+from sandbank_testing.customer import Customer
 
 # The seeded operator (shared/sandbox.py); a stack elsewhere may name another by
 # SANDBANK_OPERATOR_PHONE and SANDBANK_OPERATOR_PASSWORD.
@@ -32,165 +32,6 @@ FAULT_KINDS = ("drop", "duplicate", "delay")
 ROOMY_LIMITS = {
     f"GATEWAY_RATE_{what}_{per}_BURST": "1000000" for what in ("LOGIN", "REGISTER") for per in ("IP", "PHONE")
 }
-
-T = TypeVar("T")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT_S = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
-
-
-class SandbankError(RuntimeError):
-    """The stack could not be started or reached, or refused what was asked of it."""
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in `1d2h`, `90m`, `1.5h`, `45s` or a bare number of seconds."""
-    spec = text.strip().lower()
-    if re.fullmatch(r"\d+(\.\d+)?", spec):
-        return float(spec)
-    parts = _DURATION.findall(spec)
-    if not spec or "".join(n + u for n, u in parts) != spec:
-        raise ValueError(f"not a duration: {text!r} (write it like 1d2h, 90m, 45s)")
-    return sum(float(n) * _UNIT_S[u] for n, u in parts)
-
-
-def eventually(probe: Callable[[], T | None], timeout_s: float = 10.0, every_s: float = 0.05) -> T:
-    """The probe's first truthy answer, polled until `timeout_s`: Sandbank settles money
-    through Kafka, a moment after the request that started it is answered."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout_s:g}s")
-        time.sleep(every_s)
-
-
-def _refused(r: httpx.Response) -> SandbankError:
-    try:
-        body = r.json()
-        detail = f"{body.get('title', '')}: {body.get('detail', '')}" if isinstance(body, dict) else r.text
-    except ValueError:
-        detail = r.text[:500]
-    return SandbankError(f"{r.request.method} {r.request.url.path} answered {r.status_code} {detail}")
-
-
-def _expect(r: httpx.Response, *statuses: int) -> Any:
-    if r.status_code not in statuses:
-        raise _refused(r)
-    return r.json()
-
-
-@dataclass
-class Customer:
-    """A customer registered for one test, logged in, with an authenticated client."""
-
-    bank: Sandbank
-    customer_id: str
-    phone: str
-    password: str
-    name: str
-    client: httpx.Client
-    access_token: str
-    checking: str | None = None
-    securities: str | None = None
-    policy: dict[str, Any] | None = None
-
-    def open_account(self, kind: str = "checking") -> str:
-        """A new account of `kind` (checking, savings, securities_cash); its id."""
-        return str(_expect(self.client.post("/v1/accounts", json={"kind": kind}), 201)["id"])
-
-    def balance(self, account_id: str | None = None) -> int:
-        """The ledger balance in fen (minor units) of an account, by default the checking one."""
-        account = account_id or self.checking
-        return int(_expect(self.client.get(f"/v1/accounts/{account}"), 200)["balance_minor"])
-
-    def deposit(self, amount: str, account_id: str | None = None) -> dict[str, Any]:
-        """Sandbox money in (POST /v1/sandbox/deposits), once it has settled."""
-        body = {"account_id": account_id or self.checking, "amount": amount, "currency": "CNY"}
-        key = {"Idempotency-Key": str(uuid.uuid4())}
-        started = _expect(self.client.post("/v1/sandbox/deposits", json=body, headers=key), 202)
-        deposit = self._settled(f"/v1/sandbox/deposits/{started['id']}")
-        if deposit["status"] != "completed":
-            raise SandbankError(f"the deposit of {amount} ended {deposit['status']}: {deposit}")
-        return deposit
-
-    def transfer(self, amount: str, *, to_account: str, from_account: str | None = None) -> dict[str, Any]:
-        """Start a transfer (POST /v1/payments/transfers); the payment as accepted (202)."""
-        body = {"payer_account_id": from_account or self.checking, "payee_account_id": to_account, "amount": amount}
-        key = {"Idempotency-Key": str(uuid.uuid4())}
-        return dict(_expect(self.client.post("/v1/payments/transfers", json=body, headers=key), 202))
-
-    def payment(self, payment_id: str, timeout_s: float = 15.0) -> dict[str, Any]:
-        """A payment once it has ended (completed or failed)."""
-        return self._settled(f"/v1/payments/{payment_id}", timeout_s)
-
-    def _settled(self, path: str, timeout_s: float = 15.0) -> dict[str, Any]:
-        def ended() -> dict[str, Any] | None:
-            body: dict[str, Any] = _expect(self.client.get(path), 200)
-            return body if body["status"] != "pending" else None
-
-        return eventually(ended, timeout_s)
-
-    def close(self) -> None:
-        self.client.close()
-
-
-class Clock:
-    """The sandbox clock every process reads (T+1, waiting periods, schedules, daily limits).
-    It runs ahead of real time by an offset that only an operator moves, never backwards
-    of real time."""
-
-    def __init__(self, bank: Sandbank) -> None:
-        self._bank = bank
-
-    def now(self) -> datetime:
-        return datetime.fromisoformat(self.read()["now"])
-
-    def bank_day(self) -> date:
-        """Today in Beijing time on the sandbox clock: the day schedules and daily limits go by."""
-        return date.fromisoformat(self.read()["bank_day"])
-
-    def read(self) -> dict[str, Any]:
-        """`offset_s`, `now` and `bank_day` as the gateway reads them."""
-        return dict(_expect(self._bank.as_operator("GET", "/v1/sandbox/clock"), 200))
-
-    def advance(
-        self,
-        by: str | float | timedelta = 0,
-        *,
-        days: float = 0,
-        hours: float = 0,
-        minutes: float = 0,
-        seconds: float = 0,
-    ) -> datetime:
-        """Move every process's clock forward: `advance("1d2h")`, `advance(days=1)`; the new now."""
-        if isinstance(by, timedelta):
-            step = by.total_seconds()
-        else:
-            step = parse_duration(by) if isinstance(by, str) else float(by)
-        step += days * 86_400 + hours * 3_600 + minutes * 60 + seconds
-        if step < 0:
-            raise SandbankError("the sandbox clock only moves forward")
-        return self._post({"advance_s": step})
-
-    def set(self, when: datetime | str) -> datetime:
-        """Put every process's clock at `when` (ISO 8601 with a zone, or an aware datetime),
-        which must not be before real time."""
-        moment = datetime.fromisoformat(when) if isinstance(when, str) else when
-        if moment.tzinfo is None:
-            raise SandbankError(f"{when} has no time zone: give one, e.g. 2026-12-01T09:30:00+08:00")
-        offset = (moment - datetime.now(UTC)).total_seconds()
-        if offset < 0:
-            raise SandbankError(f"the sandbox clock runs at or ahead of real time; {moment.isoformat()} has passed")
-        return self._post({"offset_s": offset})
-
-    def _post(self, body: dict[str, float]) -> datetime:
-        answer = _expect(self._bank.as_operator("POST", "/v1/sandbox/clock", json=body), 200)
-        missed = [s for s, state in answer["services"].items() if state != "ok"]
-        if missed:
-            raise SandbankError(f"the clock did not move in {', '.join(missed)}: {answer}")
-        return datetime.fromisoformat(answer["now"])
 
 
 class Sandbank:
@@ -321,19 +162,19 @@ class Sandbank:
 
     def login(self, phone: str, password: str, device_id: str = "sandbank-testing") -> dict[str, Any]:
         body = {"phone": phone, "password": password, "device_id": device_id}
-        return dict(_expect(self.http.post("/v1/auth/login", json=body), 200))
+        return dict(expect(self.http.post("/v1/auth/login", json=body), 200))
 
     # -- sandbox controls ---------------------------------------------------------------
 
     def reset(self) -> dict[str, str]:
         """Back to the seed state: every customer but the demo ones is forgotten."""
-        answer = _expect(self.as_operator("POST", "/v1/sandbox/reset"), 200)
+        answer = expect(self.as_operator("POST", "/v1/sandbox/reset"), 200)
         self._operator_token = None
         return dict(answer["services"])
 
     def faults(self) -> list[dict[str, Any]]:
         """The fault on each process's outgoing messages (mode `none` where there is none)."""
-        return list(_expect(self.as_operator("GET", "/v1/sandbox/faults"), 200)["items"])
+        return list(expect(self.as_operator("GET", "/v1/sandbox/faults"), 200)["items"])
 
     def set_fault(
         self, service: str, kind: str, seconds: float = 30, *, delay_ms: int = 500, probability: float = 1.0
@@ -343,14 +184,14 @@ class Sandbank:
             raise SandbankError(f"no fault kind {kind!r}: one of {', '.join(FAULT_KINDS)}")
         body = {"service": service, "mode": kind, "duration_s": seconds, "delay_ms": delay_ms}
         body["probability"] = probability
-        return dict(_expect(self.as_operator("POST", "/v1/sandbox/faults", json=body), 200))
+        return dict(expect(self.as_operator("POST", "/v1/sandbox/faults", json=body), 200))
 
     def clear_faults(self, service: str | None = None) -> list[dict[str, Any]]:
         """End the fault on one service, or on every process."""
         cleared = []
         for name in [service] if service else SERVICES:
             body = {"service": name, "mode": "none"}
-            cleared.append(dict(_expect(self.as_operator("POST", "/v1/sandbox/faults", json=body), 200)))
+            cleared.append(dict(expect(self.as_operator("POST", "/v1/sandbox/faults", json=body), 200)))
         return cleared
 
     @contextmanager
@@ -370,13 +211,13 @@ class Sandbank:
     def register(self, name: str = "Test Customer") -> Customer:
         """A new customer, registered as a phone does (code by the sandbox SMS) and logged in."""
         phone, password = f"+86137{random.randint(0, 99_999_999):08d}", f"pw-{uuid.uuid4().hex[:12]}"
-        _expect(self.http.post("/v1/auth/registrations", json={"phone": phone}), 202)
-        inbox = _expect(self.as_operator("GET", "/v1/sandbox/inbox", params={"phone": phone}), 200)["items"]
+        expect(self.http.post("/v1/auth/registrations", json={"phone": phone}), 202)
+        inbox = expect(self.as_operator("GET", "/v1/sandbox/inbox", params={"phone": phone}), 200)["items"]
         codes = [m["code"] for m in inbox if m["kind"] == "registration_code" and m["code"]]
         if not codes:
             raise SandbankError(f"no registration code was sent to {phone}")
         body = {"phone": phone, "code": codes[0], "password": password, "name": name}
-        customer_id = _expect(self.http.post("/v1/auth/register", json=body), 201)["customer_id"]
+        customer_id = expect(self.http.post("/v1/auth/register", json=body), 201)["customer_id"]
         token = self.login(phone, password)["access_token"]
         return Customer(self, customer_id, phone, password, name, self.client(token), token)
 
@@ -396,7 +237,7 @@ class Sandbank:
         if securities_cash:
             key = {"Idempotency-Key": str(uuid.uuid4())}
             body = {"from": "bank", "amount": securities_cash}
-            started = _expect(customer.client.post("/v1/securities/transfers", json=body, headers=key), 202)
+            started = expect(customer.client.post("/v1/securities/transfers", json=body, headers=key), 202)
             transfer = customer._settled(f"/v1/securities/transfers/{started['id']}")
             if transfer["status"] != "completed":
                 raise SandbankError(f"the transfer to securities ended {transfer['status']}: {transfer}")
@@ -407,10 +248,10 @@ class Sandbank:
         premium paid from that account."""
         customer = self.new_customer(deposit, name="Test Policyholder")
         quote_body = {"product_code": product, "age": 30, "term_days": 365, "sum_insured": "100000.00"}
-        quote = _expect(customer.client.post("/v1/insurance/quotes", json=quote_body), 201)
+        quote = expect(customer.client.post("/v1/insurance/quotes", json=quote_body), 201)
         key = {"Idempotency-Key": str(uuid.uuid4())}
         body = {"quote_id": quote["id"], "account_id": customer.checking}
-        started = _expect(customer.client.post("/v1/insurance/policies", json=body, headers=key), 202)
+        started = expect(customer.client.post("/v1/insurance/policies", json=body, headers=key), 202)
         policy = customer._settled(f"/v1/insurance/policies/{started['id']}")
         if policy["status"] != "active":
             raise SandbankError(f"the policy ended {policy['status']}: {policy}")

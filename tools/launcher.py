@@ -22,7 +22,8 @@ from typing import Any
 
 import httpx
 
-from sandbank_testing.bank import FAULT_KINDS, SERVICES, Sandbank, SandbankError, parse_duration
+from sandbank_testing.bank import FAULT_KINDS, SERVICES, Sandbank
+from sandbank_testing.basics import SandbankError, parse_duration
 from shared.sandbox import DEMO_USERS, OPERATOR
 from tools import stack
 

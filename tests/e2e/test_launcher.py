@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbank_testing import Sandbank
 from tools.broker import port_open
 from tools.stack import PROJECT_ROOT
 
@@ -149,6 +150,18 @@ def test_reset_puts_every_process_back(launched: tuple[str, dict[str, Any]]) -> 
         f"{up['gateway_url']}/v1/sandbox/inbox", params={"phone": phone}, headers=operator, trust_env=False
     )
     assert inbox.status_code == 401, "a reset ends every session but the demo users' new ones"
+
+
+def test_a_fault_block_clears_its_fault_also_when_the_block_fails(launched: tuple[str, dict[str, Any]]) -> None:
+    _, up = launched
+    bank = Sandbank(up["gateway_url"])
+    try:
+        with pytest.raises(RuntimeError, match="the test failed"), bank.fault("payments", "duplicate", seconds=60):
+            assert {f["service"]: f["mode"] for f in bank.faults()}["payments"] == "duplicate"
+            raise RuntimeError("the test failed")
+        assert {f["service"]: f["mode"] for f in bank.faults()}["payments"] == "none"
+    finally:
+        bank.close()
 
 
 def test_down_stops_every_process_and_then_nothing_answers(launched: tuple[str, dict[str, Any]]) -> None:
