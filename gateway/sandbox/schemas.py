@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.internal import FaultState
+from shared.internal import FAULT_STATE_EXAMPLE, FaultState
 
 
 class ClockChange(BaseModel):
@@ -65,6 +65,28 @@ class FaultCreate(BaseModel):
 
 class FaultList(BaseModel):
     """The fault on each process's outgoing messages, the gateway last."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        FAULT_STATE_EXAMPLE,
+                        *(
+                            {
+                                **FAULT_STATE_EXAMPLE,
+                                "service": name,
+                                "mode": "none",
+                                "remaining_s": 0.0,
+                                "duplicated": 0,
+                            }
+                            for name in ("payments", "securities", "insurance", "gateway")
+                        ),
+                    ]
+                }
+            ]
+        }
+    )
 
     items: list[FaultState]
 
