@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench bench-startup up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ client: install ## generate the typed Python client from the running gateway's O
 BENCH_ARGS ?=
 bench: install ## drive P2P transfers through the gateway; prints and saves figures (BENCH_ARGS="--concurrency 32 --duration 30")
 	$(PY) -m bench.transfers $(BENCH_ARGS)
+
+bench-startup: install ## time `sandbank up` (cold and warm) and a reset, several runs; prints medians (BENCH_ARGS="--runs 5")
+	$(PY) -m bench.startup $(BENCH_ARGS)
 
 up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)
 	$(COMPOSE) up --build -d

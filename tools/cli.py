@@ -2,6 +2,10 @@
 
 sandbank run  [--data-dir .data] [--port 8000]   the whole Sandbank in the foreground
 sandbank stop [--data-dir .data]                 stop it from another terminal
+sandbank up [--port 0] [--json]                  the whole Sandbank in the background, for a test suite
+sandbank down | status | reset                   stop it, say how it is, back to the seed state
+sandbank clock [--advance 1d2h | --set ISO]      read or move the sandbox clock
+sandbank faults [--service S --kind K | --clear] list, set or clear faults on outgoing messages
 sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
 sandbank broker [--port 9092]                    one embedded Kafka-wire broker
 sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
@@ -15,7 +19,7 @@ import argparse
 import sys
 
 from shared.sandbox import OPERATOR
-from tools import asyncapi, broker, stack
+from tools import asyncapi, broker, launcher, stack
 
 
 def _asyncapi(args: argparse.Namespace) -> int:
@@ -91,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop the Sandbank started by `run`")
     stop.add_argument("--data-dir", default=".data")
     stop.set_defaults(handler=stack.stop)
+
+    launcher.add_commands(sub)
 
     doc = sub.add_parser("asyncapi", help="print docs/asyncapi.json as the event schemas give it")
     mode = doc.add_mutually_exclusive_group()

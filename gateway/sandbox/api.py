@@ -6,6 +6,7 @@ the stack runs in sandbox mode."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import Annotated
 
@@ -29,6 +30,7 @@ from gateway.sandbox.schemas import (
     ClockNow,
     ClockPublic,
     FaultCreate,
+    FaultList,
     InboxMessage,
     InboxPage,
     MagicValuePublic,
@@ -95,6 +97,34 @@ router = APIRouter(
     dependencies=[SandboxOnly],
     responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
 )
+
+
+@router.get("/faults", response_model=FaultList, responses={502: PROBLEM})
+async def list_faults(_operator: Operator, gw: GatewayDep, upstreams: UpstreamsDep) -> FaultList:
+    """The fault on each process's outgoing messages (`mode: none` where there is none),
+    with how many messages each has dropped or duplicated so far."""
+    answers = await asyncio.gather(
+        *(upstreams.call(s, "GET", "/internal/faults", caller=ITSELF) for s in SERVICES), return_exceptions=True
+    )
+    items = []
+    for service, answer in zip(SERVICES, answers, strict=True):
+        if not isinstance(answer, UpstreamResponse) or answer.status_code != 200:
+            raise Problem(502, "service-unavailable", f"{service} did not say what fault it has")
+        items.append(FaultState.model_validate(answer.json()))
+    faults = gw.runtime.faults
+    fault = faults.current()
+    items.append(
+        FaultState(
+            service="gateway",
+            mode=fault.mode if fault else "none",
+            remaining_s=round(max(0.0, fault.until - time.monotonic()), 1) if fault else 0.0,
+            delay_ms=fault.delay_ms if fault else 0,
+            probability=fault.probability if fault else 1.0,
+            dropped=faults.dropped,
+            duplicated=faults.duplicated,
+        )
+    )
+    return FaultList(items=items)
 
 
 @router.post("/faults", response_model=FaultState)

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.internal import FAULT_STATE_EXAMPLE, FaultState
+
 
 class ClockChange(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"advance_s": 86400}]})
@@ -59,6 +61,34 @@ class FaultCreate(BaseModel):
     duration_s: float = Field(default=30, gt=0, le=3600)
     delay_ms: int = Field(default=500, ge=0, le=60_000, description="For `delay`")
     probability: float = Field(default=1.0, gt=0, le=1, description="Share of messages affected")
+
+
+class FaultList(BaseModel):
+    """The fault on each process's outgoing messages, the gateway last."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        FAULT_STATE_EXAMPLE,
+                        *(
+                            {
+                                **FAULT_STATE_EXAMPLE,
+                                "service": name,
+                                "mode": "none",
+                                "remaining_s": 0.0,
+                                "duplicated": 0,
+                            }
+                            for name in ("payments", "securities", "insurance", "gateway")
+                        ),
+                    ]
+                }
+            ]
+        }
+    )
+
+    items: list[FaultState]
 
 
 RESET_RESULT_EXAMPLE: dict[str, Any] = {
