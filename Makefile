@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check bench up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check bench chaos up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ compose-check: ## validate docker-compose.yml
 BENCH_ARGS ?=
 bench: install ## drive P2P transfers through the gateway; prints and saves figures (BENCH_ARGS="--concurrency 32 --duration 30")
 	$(PY) -m bench.transfers $(BENCH_ARGS)
+
+CHAOS_ARGS ?=
+chaos: install ## faults under mixed load, then a check against a model; report in chaos-results/ (CHAOS_ARGS="--profile long")
+	$(SANDBANK) chaos $(CHAOS_ARGS)
 
 up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)
 	$(COMPOSE) up --build -d

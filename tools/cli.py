@@ -5,6 +5,7 @@ sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank asyncapi [--write | --check]            the AsyncAPI document and events catalogue
 sandbank broker [--port 9092]                    one embedded Kafka-wire broker
 sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
+sandbank chaos [--profile short|long] [--faults kill,stop,...]   the chaos suite (make chaos)
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ def _migration(args: argparse.Namespace) -> int:
     return migration.main(args)
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    # Imported here: the chaos suite's clients and plots are for this command only.
+    from tools.chaos import cli as chaos
+
+    return chaos.main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -87,6 +95,19 @@ def parser() -> argparse.ArgumentParser:
     revision.add_argument("message", help="what the revision changes, in a few words")
     revision.add_argument("--empty", action="store_true", help="a blank revision to fill by hand (a data move)")
     revision.set_defaults(handler=_migration)
+
+    from tools.chaos.cli import add_arguments as chaos_arguments
+
+    chaos = sub.add_parser(
+        "chaos",
+        help="load a Sandbank of its own while injecting faults, then check it against a model",
+        description="Start `sandbank run` on a temporary data dir, drive mixed traffic from N clients while "
+        "a nemesis injects one fault at a time, wait until the stack drains, check money, statements, "
+        "sagas, holds, outboxes and consumers against the model, and write a JSON report and a PNG "
+        "timeline. Exit code 1 on any violation.",
+    )
+    chaos_arguments(chaos)
+    chaos.set_defaults(handler=_chaos)
     return root
 
 
