@@ -38,8 +38,8 @@ class Profile:
 PROFILES = {
     # A few minutes, for CI: about 20 faults.
     "short": Profile(duration_s=150, clients=8, gap_s=(2.0, 5.0), fault_s=(3.0, 8.0), drain_timeout_s=180),
-    # Half an hour with a fault every ~8 s: 200 and more.
-    "long": Profile(duration_s=1800, clients=10, gap_s=(1.0, 3.0), fault_s=(3.0, 8.0), drain_timeout_s=300),
+    # Half an hour with a fault every ~7 s: 200 and more.
+    "long": Profile(duration_s=1800, clients=10, gap_s=(0.5, 2.0), fault_s=(2.0, 6.0), drain_timeout_s=300),
 }
 
 
@@ -170,7 +170,7 @@ class Run:
                 if op.client == c.index and op.answer == "unknown"
             )
         )
-        await self.read_back()
+        await self.read_back(finish=True)
         state: Drain | None = None
         deadline = time.monotonic() + self.drain_timeout_s
         last_said = 0.0
@@ -192,12 +192,12 @@ class Run:
             "last_state": state.describe() if state else None,
         }
 
-    async def read_back(self) -> None:
+    async def read_back(self, *, finish: bool = False) -> None:
         sem = asyncio.Semaphore(16)
 
         async def one(c: Client, op: Any) -> None:
             async with sem:
-                await c.read_back(op)
+                await c.read_back(op, finish=finish)
 
         by_index = {c.index: c for c in self.clients}
         await asyncio.gather(*(one(by_index[op.client], op) for op in self.history.operations if op.id))

@@ -113,7 +113,7 @@ def plot(report: dict[str, Any], history: History, faults: list[Fault], path: Pa
     xs = list(range(end + 1))
     ax.plot(xs, series["accepted"], color="black", linewidth=0.9, label="accepted/s")
     ax.plot(xs, series["refused"], color="grey", linewidth=0.7, label="refused/s")
-    ax.plot(xs, series["unknown"], color="red", linewidth=0.7, label="unknown/s")
+    ax.plot(xs, series["unknown"], color="red", linewidth=0.7, label="unknown/s (never answered)")
     for fault in faults:
         ax.axvspan(
             fault.started_at,

@@ -343,7 +343,9 @@ class Client:
         if r is not None:
             self.record(op, r)
 
-    async def read_back(self, op: Operation) -> None:
+    async def read_back(self, op: Operation, *, finish: bool = False) -> None:
+        """The operation's status as the customer sees it now; with `finish`, a claim the
+        client never got submitted is submitted (before the quiet period, never after)."""
         if not op.id:
             return
         path = {
@@ -361,7 +363,7 @@ class Client:
             return
         body = r.json()
         op.status = body.get("status")
-        if op.kind == "claim" and op.status in ("reported", "documents_submitted"):
+        if finish and op.kind == "claim" and op.status in ("reported", "documents_submitted"):
             await self.finish_claim(op)
             return
         if op.kind == "claim" and op.status == "approved" and (body.get("payout") or {}).get("reason"):
