@@ -128,12 +128,14 @@ class Run:
         while True:
             await asyncio.sleep(PROGRESS_EVERY_S)
             ops = self.history.operations
-            answers = {a: sum(1 for op in ops if op.answer == a) for a in ("accepted", "refused", "unknown")}
+            answered = [op for op in ops if op.answered_at is not None]
+            answers = {a: sum(1 for op in answered if op.answer == a) for a in ("accepted", "refused", "unknown")}
             current = self.nemesis.current
             now = f"{current.kind} {current.target}".strip() if current else "none"
             say(
                 f"  [{self.elapsed():6.0f}s] ops {len(ops)} (accepted {answers['accepted']}, refused "
-                f"{answers['refused']}, unknown {answers['unknown']})  faults {len(self.nemesis.faults)}  now: {now}"
+                f"{answers['refused']}, unknown {answers['unknown']}, in flight {len(ops) - len(answered)})  "
+                f"faults {len(self.nemesis.faults)}  now: {now}"
             )
 
     async def load(self) -> float:
