@@ -35,7 +35,7 @@ DEFAULT_FAULTS = ("kill", "stop", "drop", "duplicate", "delay", "clock", "restar
 RECOVERY_TIMEOUT_S = 90.0
 # How often each kind is drawn relative to the others: a full restart takes the whole
 # stack away for half a minute on two cores, so it comes less often than the rest.
-WEIGHTS = {"restart": 0.3}
+WEIGHTS = {"restart": 0.2}
 
 
 @dataclass
