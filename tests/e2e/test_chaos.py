@@ -5,6 +5,7 @@ Broker loss joins the faults once the broker's loss is recoverable (issue 12).""
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ FAULTS = "kill,stop,drop,duplicate,delay,clock"
 
 
 def test_short_chaos_run_finds_no_violation(tmp_path: Path) -> None:
-    parser = cli.argparse.ArgumentParser()
+    parser = argparse.ArgumentParser()
     cli.add_arguments(parser)
     args = parser.parse_args(
         [

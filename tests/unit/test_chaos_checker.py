@@ -133,6 +133,7 @@ def test_a_payment_with_two_lines_on_one_account_breaks_one_line_per_payment() -
         ({"outbox_backlog": {"payments": 3}}, "outbox_drained"),
         ({"consumer_lag": {"accounts/commands": 12}}, "consumer_caught_up"),
         ({"unreadable": ["payments /metrics"]}, "observable"),
+        ({"stack_exits": [{"at_s": 42.0, "code": 1, "log": ["broker died 5 times within 60s"]}]}, "stack_stays_up"),
     ],
 )
 def test_what_the_stack_still_holds_is_a_violation(changes: dict[str, Any], rule: str) -> None:

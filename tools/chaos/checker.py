@@ -45,6 +45,9 @@ class Observed:
     consumer_lag: dict[str, int]  # "service/consumer" -> messages behind
     payments_non_terminal: int | None = None
     unreadable: list[str] = field(default_factory=list)  # what could not be read, and why
+    # Each time `sandbank run` itself exited during the load without being asked to (its
+    # supervisor gave up on a process): when, its exit code, the last lines it printed.
+    stack_exits: list[dict[str, Any]] = field(default_factory=list)
 
 
 def check(history: History, observed: Observed) -> list[Violation]:
@@ -219,6 +222,12 @@ def _drained(observed: Observed) -> list[Violation]:
         if lag
     ]
     out += [Violation("observable", f"could not read {what}", {}) for what in observed.unreadable]
+    out += [
+        Violation(
+            "stack_stays_up", f"sandbank run stopped by itself at {e.get('at_s')}s (exit code {e.get('code')})", e
+        )
+        for e in observed.stack_exits
+    ]
     return out
 
 

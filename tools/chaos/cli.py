@@ -110,6 +110,7 @@ class Run:
         self.operator = Operator(target)
         self.nemesis = Nemesis(target, self.operator, self.schedule, self.elapsed)
         self.clients: list[Client] = []
+        self.stack_exits: list[dict[str, Any]] = []
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -135,11 +136,22 @@ class Run:
             answers = {a: sum(1 for op in answered if op.answer == a) for a in ("accepted", "refused", "unknown")}
             current = self.nemesis.current
             now = f"{current.kind} {current.target}".strip() if current else "none"
+            if not self.target.alive() and not (current and current.kind == "restart"):
+                await self.revive()
             say(
                 f"  [{self.elapsed():6.0f}s] ops {len(ops)} (accepted {answers['accepted']}, refused "
                 f"{answers['refused']}, unknown {answers['unknown']}, in flight {len(ops) - len(answered)})  "
                 f"faults {len(self.nemesis.faults)}  now: {now}"
             )
+
+    async def revive(self) -> None:
+        """`sandbank run` stopped by itself (its supervisor gave up on a process): a
+        violation of its own; started again so the run goes on."""
+        code = self.target.popen.returncode if self.target.popen else None
+        exit_ = {"at_s": round(self.elapsed(), 1), "code": code, "log": self.target.log_tail()}
+        self.stack_exits.append(exit_)
+        say(f"  [{self.elapsed():6.0f}s] sandbank run stopped by itself (exit code {code}): starting it again")
+        await asyncio.to_thread(self.target.start)
 
     async def load(self) -> float:
         """Clients and the nemesis for the run's duration; the seconds it took."""
@@ -157,8 +169,7 @@ class Run:
         await asyncio.gather(*drivers)
         reporter.cancel()
         if not self.target.alive():
-            say("  sandbank run is not running: starting it again for the checks")
-            await asyncio.to_thread(self.target.start)
+            await self.revive()
         return self.elapsed()
 
     async def quiet(self, load_s: float) -> dict[str, Any]:
@@ -216,6 +227,7 @@ class Run:
             balances.update(seen)
             lines += statement
         observed = await observe(self.operator, balances, lines)
+        observed.stack_exits = self.stack_exits
         errors: dict[str, int] = {}
         for c in self.clients:
             for k, v in c.errors.items():

@@ -138,6 +138,12 @@ class Target:
                 os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait()
 
+    def log_tail(self, lines: int = 12) -> list[str]:
+        try:
+            return self.log_path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return []
+
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
