@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench bench-startup up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench bench-startup chaos up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -80,6 +80,10 @@ bench: install ## drive P2P transfers through the gateway; prints and saves figu
 
 bench-startup: install ## time `sandbank up` (cold and warm) and a reset, several runs; prints medians (BENCH_ARGS="--runs 5")
 	$(PY) -m bench.startup $(BENCH_ARGS)
+
+CHAOS_ARGS ?=
+chaos: install ## faults under mixed load, then a check against a model; report in chaos-results/ (CHAOS_ARGS="--profile long")
+	$(SANDBANK) chaos $(CHAOS_ARGS)
 
 up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)
 	$(COMPOSE) up --build -d

@@ -11,6 +11,7 @@ sandbank broker [--port 9092]                    one embedded Kafka-wire broker
 sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revision
 sandbank client [--gateway URL] [--out DIR]      the typed Python client, from the live OpenAPI
 sandbank listen --forward-to URL [--events ...]  relay webhooks to a local endpoint
+sandbank chaos [--profile short|long] [--faults kill,stop,...]   the chaos suite (make chaos)
 """
 
 from __future__ import annotations
@@ -76,6 +77,13 @@ endpoint on a local listener, print its signing secret, and POST every delivery 
 Ctrl-C removes the endpoint. docs/webhooks.md has the rest."""
 
 
+def _chaos(args: argparse.Namespace) -> int:
+    # Imported here: the chaos suite's clients and plots are for this command only.
+    from tools.chaos import cli as chaos
+
+    return chaos.main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -134,6 +142,19 @@ def parser() -> argparse.ArgumentParser:
     relay.add_argument("--password", default=OPERATOR.password, help="their password")
     relay.add_argument("--port", type=int, default=0, help="the local listener's port (a free one)")
     relay.set_defaults(handler=_listen)
+
+    from tools.chaos.cli import add_arguments as chaos_arguments
+
+    chaos = sub.add_parser(
+        "chaos",
+        help="load a Sandbank of its own while injecting faults, then check it against a model",
+        description="Start `sandbank run` on a temporary data dir, drive mixed traffic from N clients while "
+        "a nemesis injects one fault at a time, wait until the stack drains, check money, statements, "
+        "sagas, holds, outboxes and consumers against the model, and write a JSON report and a PNG "
+        "timeline. Exit code 1 on any violation.",
+    )
+    chaos_arguments(chaos)
+    chaos.set_defaults(handler=_chaos)
     return root
 
 

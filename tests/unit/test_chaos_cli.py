@@ -1,0 +1,95 @@
+"""The chaos suite's small pure parts: its flags, the metrics it reads, its report."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tools.chaos import cli, report
+from tools.chaos.checker import Violation
+from tools.chaos.model import History, Operation
+from tools.chaos.nemesis import DEFAULT_FAULTS, FAULT_KINDS, Fault
+from tools.chaos.target import parse_metrics
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_fault_kinds_are_chosen_by_flag() -> None:
+    assert parse().faults == DEFAULT_FAULTS and "broker" not in DEFAULT_FAULTS
+    assert parse("--faults", "kill,broker").faults == ("kill", "broker")
+    assert parse("--faults", "all").faults == FAULT_KINDS
+
+
+@pytest.mark.parametrize(
+    "argv", [("--faults", "kill,meteor"), ("--faults", ""), ("--interval", "5,2"), ("--interval", "-1,2")]
+)
+def test_bad_flags_are_refused(argv: tuple[str, ...]) -> None:
+    with pytest.raises(SystemExit):
+        parse(*argv)
+
+
+def test_the_long_profile_can_reach_200_faults_in_30_minutes() -> None:
+    long = cli.PROFILES["long"]
+    # The slowest fault of a timed kind ends after its duration; the gap comes on top.
+    worst_cycle_s = long.gap_s[1] + long.fault_s[1]
+    assert long.duration_s >= 1800 and long.duration_s / worst_cycle_s >= 160
+    assert long.duration_s / ((long.gap_s[0] + long.gap_s[1]) / 2 + (long.fault_s[0] + long.fault_s[1]) / 2) >= 200
+
+
+def test_metrics_are_read_by_name_and_labels() -> None:
+    text = (
+        '# HELP x\nsandbank_outbox_backlog{service="payments"} 3\n'
+        'sandbank_consumer_lag{service="payments",consumer="accounts.events"} 0\n'
+    )
+    assert parse_metrics(text) == {
+        'sandbank_outbox_backlog{service="payments"}': 3.0,
+        'sandbank_consumer_lag{service="payments",consumer="accounts.events"}': 0.0,
+    }
+
+
+def test_the_report_counts_operations_faults_and_violations() -> None:
+    history = History()
+    history.add(
+        Operation(
+            "transfer", "k1", 0, 0.5, amount_minor=100, id="p1", answer="accepted", status="completed", answered_at=1.2
+        )
+    )
+    history.add(Operation("bill", "k2", 0, 1.0, answer="refused", problem="limit-exceeded", answered_at=1.4))
+    history.add(Operation("deposit", "k3", 1, 2.0))
+    faults = [Fault("kill", "payments", 1.0, 4.0), Fault("drop", "accounts", 5.0, 9.0, error="RuntimeError: no")]
+    built = report.build(
+        profile="short",
+        seed=3,
+        args={},
+        history=history,
+        faults=faults,
+        violations=[Violation("missing_effect", "p1 moved nothing")],
+        load_s=10.0,
+        quiet={"drained": True, "seconds": 2.5},
+        client_errors={},
+    )
+    assert built["operations"] | {"by_kind": None, "refusals": None} == {
+        "total": 3,
+        "accepted": 1,
+        "refused": 1,
+        "unknown": 1,
+        "completed": 1,
+        "by_kind": None,
+        "refusals": None,
+    }
+    assert built["operations"]["by_kind"]["transfer"] == {"accepted:completed": 1}
+    assert built["faults"]["by_kind"]["drop"]["failed_to_inject"] == 1
+    assert built["faults"]["by_kind"]["kill"] == {
+        "count": 1,
+        "failed_to_inject": 0,
+        "targets": {"payments": 1},
+        "seconds": 3.0,
+    }
+    assert not built["ok"]
+    assert report.throughput(history, 3) == {"accepted": [0, 1, 0, 0], "refused": [0, 1, 0, 0], "unknown": [0, 0, 1, 0]}
+    assert "missing_effect" in report.summary(built)
