@@ -70,7 +70,7 @@ def clock_router(runtime: Runtime) -> APIRouter:
     async def put_clock(body: ClockState) -> ClockState:
         if not runtime.settings.sandbox:
             raise Problem(404, "not-found", "the sandbox clock is fixed outside sandbox mode")
-        runtime.clock.offset = timedelta(seconds=body.offset_s)
+        await runtime.set_clock_offset(timedelta(seconds=body.offset_s))
         return ClockState(offset_s=body.offset_s, now=runtime.clock.now().isoformat())
 
     return router

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, delete, insert, select
 
 from shared.auth import TokenIssuer
 from shared.clock import Clock
 from shared.db import Database
+from shared.events.envelope import utcnow
 from shared.events.topics import dlq
 from shared.kafka.consumer import BatchFactory, ConsumerLoop, Handler
 from shared.kafka.faults import Faults
@@ -233,6 +234,7 @@ class Runtime:
 
     async def _start(self) -> None:
         await migrate(self.db, self.migrations)
+        await self._load_clock()
         await ensure_topics(
             self.settings.kafka.bootstrap_servers, self.broker.topics, partitions=self.settings.kafka.partitions
         )
@@ -277,6 +279,23 @@ class Runtime:
         stuck += await _bounded(self.db.dispose(), "closing the database", step)
         if stuck and self.exit_when_stuck:
             _exit_after(step, stuck)
+
+    async def _load_clock(self) -> None:
+        """Back on the sandbox clock the process was on before it stopped."""
+        table = self.tables.sandbox_clock
+        async with self.db.read() as session:
+            offset = await session.scalar(select(table.c.offset_s).where(table.c.id == 1))
+        if offset:
+            self.clock.offset = timedelta(seconds=float(offset))
+            log.info("sandbox clock %.0fs ahead of real time, as it was", float(offset))
+
+    async def set_clock_offset(self, offset: timedelta) -> None:
+        """Move the sandbox clock, and keep where it stands for the next start."""
+        table = self.tables.sandbox_clock
+        async with self.db.write() as session, session.begin():
+            await session.execute(delete(table))
+            await session.execute(insert(table).values(id=1, offset_s=offset.total_seconds(), updated_at=utcnow()))
+        self.clock.offset = offset
 
     async def reset(self) -> None:
         """Back to the seed state: empty every table of this service, set the sandbox clock

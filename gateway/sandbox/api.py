@@ -87,7 +87,7 @@ async def set_clock(body: ClockChange, _operator: Operator, clock: ClockDep, gw:
         s: "ok" if isinstance(r, UpstreamResponse) and r.status_code == 200 else "unavailable"
         for s, r in zip(SERVICES, results, strict=True)
     }
-    clock.offset = timedelta(seconds=offset)
+    await gw.runtime.set_clock_offset(timedelta(seconds=offset))
     return ClockPublic(offset_s=offset, now=clock.now().isoformat(), services=services)
 
 

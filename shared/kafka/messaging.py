@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -43,9 +44,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class MessagingTables:
+    """The tables every process keeps beside its own: its outbox, inbox and dead letters,
+    and where its sandbox clock stands."""
+
     outbox: Table
     inbox: Table
     dead_letter: Table
+    sandbox_clock: Table
 
 
 def messaging_tables(metadata: MetaData) -> MessagingTables:
@@ -93,7 +98,16 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         # letters kept before headers were.
         Column("headers", JSON),
     )
-    return MessagingTables(outbox, inbox, dead_letter)
+    # One row: how far the process's sandbox clock runs ahead of real time, so a process
+    # that restarts comes back on the clock it was on (its sagas' deadlines are on it).
+    sandbox_clock = Table(
+        "sandbox_clock",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("offset_s", Float, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+    )
+    return MessagingTables(outbox, inbox, dead_letter, sandbox_clock)
 
 
 _INSERTS: dict[Table, Executable] = {}

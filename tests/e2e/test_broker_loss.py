@@ -16,6 +16,7 @@ import pytest
 
 from tests.e2e.conftest import client_of, operator_login, running_stack
 from tests.e2e.phone import Phone, eventually, register_and_login
+from tests.tokens import Minter
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -150,3 +151,28 @@ async def test_a_broker_killed_under_load_and_started_empty_loses_nothing(lossy_
 
         await eventually(ready_again, timeout_s=15, every_s=0.2)
         print(f"every saga ended {recovered_s:.1f}s after the broker came back")
+
+
+async def test_a_process_killed_after_a_clock_jump_comes_back_on_the_moved_clock(lossy_stack: Stack) -> None:
+    """Its sagas' deadlines are on the moved clock: back at real time, none would be due
+    for as long as the clock had been moved."""
+    async with client_of(lossy_stack) as gateway:
+        operator = await operator_login(gateway)
+        before = (await gateway.get("/v1/sandbox/clock", headers=operator)).json()["offset_s"]
+        r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 3 * 86400}, headers=operator)
+        assert r.status_code == 200, r.text
+        moved = r.json()["offset_s"]
+        assert moved >= before + 3 * 86400
+        for name in ("payments", "gateway"):
+            await asyncio.to_thread(lossy_stack.kill, name)
+            await asyncio.to_thread(lossy_stack.restart, name)
+        token = Minter().service_token()
+        async with httpx.AsyncClient(timeout=5) as client:
+            r = await client.get(
+                f"{lossy_stack.url('payments')}/internal/clock", headers={"authorization": f"Bearer {token}"}
+            )
+        assert r.status_code == 200, r.text
+        assert r.json()["offset_s"] == moved
+    async with client_of(lossy_stack) as gateway:
+        operator = await operator_login(gateway)
+        assert (await gateway.get("/v1/sandbox/clock", headers=operator)).json()["offset_s"] == moved
