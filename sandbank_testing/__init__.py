@@ -6,8 +6,18 @@ every pytest start, so importing it must cost nothing and start nothing.
 """
 
 from sandbank_testing.bank import Sandbank
-from sandbank_testing.basics import SandbankError, eventually, parse_duration
+from sandbank_testing.basics import SandbankError, SharedStackError, eventually, parse_duration
 from sandbank_testing.clock import Clock
 from sandbank_testing.customer import Customer
+from sandbank_testing.webhooks import WebhookReceiver
 
-__all__ = ["Clock", "Customer", "Sandbank", "SandbankError", "eventually", "parse_duration"]
+__all__ = [
+    "Clock",
+    "Customer",
+    "Sandbank",
+    "SandbankError",
+    "SharedStackError",
+    "WebhookReceiver",
+    "eventually",
+    "parse_duration",
+]
