@@ -1,5 +1,6 @@
 """Testing an app against Sandbank: a client of a running stack as its operator (clock,
-faults, reset, fresh customers) and the pytest plugin that starts one per test session.
+faults, reset, fresh customers), a receiver of its signed webhooks, and the pytest plugin
+that starts one per test session (one per pytest-xdist worker).
 
 Only httpx and the standard library: a suite that installs Sandbank loads this plugin at
 every pytest start, so importing it must cost nothing and start nothing.
