@@ -10,16 +10,17 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from sandbank_testing.basics import SandbankError, expect
+from sandbank_testing.basics import SandbankError, SharedStackError, expect, refused
 from sandbank_testing.clock import Clock
 from sandbank_testing.customer import Customer
+from sandbank_testing.webhooks import WebhookReceiver
 
 # The seeded operator (shared/sandbox.py); a stack elsewhere may name another by
 # SANDBANK_OPERATOR_PHONE and SANDBANK_OPERATOR_PASSWORD.
@@ -39,6 +40,10 @@ class Sandbank:
 
     `headers` go with every request this object and its customers make: the place for
     a credential that picks one suite's sandbox on a shared stack.
+
+    The clock, faults and reset are the whole stack's: with `exclusive=False` (a stack
+    other suites use too) they are refused, so that one suite never moves another's
+    clock or drops its messages (docs/adr/0014-one-stack-per-suite.md).
     """
 
     def __init__(
@@ -50,11 +55,13 @@ class Sandbank:
         operator_password: str = OPERATOR_PASSWORD,
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 10.0,
+        exclusive: bool = True,
     ) -> None:
         self.gateway_url = gateway_url.rstrip("/")
         self.info: dict[str, Any] = dict(info or {"gateway_url": self.gateway_url})
         self.headers = dict(headers or {})
         self.timeout_s = timeout_s
+        self.exclusive = exclusive
         self.clock = Clock(self)
         self._operator = (operator_phone, operator_password)
         self._operator_token: str | None = None
@@ -96,9 +103,11 @@ class Sandbank:
         return bank
 
     @classmethod
-    def attach(cls, url: str | None = None, env: Mapping[str, str] = os.environ) -> Sandbank:
+    def attach(cls, url: str | None = None, env: Mapping[str, str] = os.environ, *, exclusive: bool = True) -> Sandbank:
         """A stack someone else runs: at `url` or SANDBANK_URL, its operator by
-        SANDBANK_OPERATOR_PHONE / SANDBANK_OPERATOR_PASSWORD (else the seeded one)."""
+        SANDBANK_OPERATOR_PHONE / SANDBANK_OPERATOR_PASSWORD (else the seeded one).
+        `exclusive=False` when other suites use it too: its clock, faults and reset are
+        then refused."""
         gateway = url or env.get("SANDBANK_URL")
         if not gateway:
             raise SandbankError("no stack to attach to: set SANDBANK_URL to its gateway")
@@ -106,6 +115,7 @@ class Sandbank:
             gateway,
             operator_phone=env.get("SANDBANK_OPERATOR_PHONE", OPERATOR_PHONE),
             operator_password=env.get("SANDBANK_OPERATOR_PASSWORD", OPERATOR_PASSWORD),
+            exclusive=exclusive,
         )
         try:
             ready = bank.http.get("/readyz")
@@ -166,8 +176,20 @@ class Sandbank:
 
     # -- sandbox controls ---------------------------------------------------------------
 
+    def own_stack(self, what: str) -> None:
+        """Refuse `what` (a control that reaches the whole stack) unless this suite has the
+        stack to itself."""
+        if not self.exclusive:
+            raise SharedStackError(
+                f"{what} would reach every suite using the Sandbank at {self.gateway_url}, which this "
+                "suite shares (SANDBANK_URL): the clock, faults and reset are the whole stack's. Leave "
+                "SANDBANK_URL unset for a stack of this suite's own, or pass --sandbank-exclusive "
+                "(SANDBANK_EXCLUSIVE=1) if no other suite uses this one."
+            )
+
     def reset(self) -> dict[str, str]:
         """Back to the seed state: every customer but the demo ones is forgotten."""
+        self.own_stack("a reset")
         answer = expect(self.as_operator("POST", "/v1/sandbox/reset"), 200)
         self._operator_token = None
         return dict(answer["services"])
@@ -182,12 +204,14 @@ class Sandbank:
         """Drop, duplicate or delay `service`'s outgoing Kafka messages for `seconds`."""
         if kind not in FAULT_KINDS:
             raise SandbankError(f"no fault kind {kind!r}: one of {', '.join(FAULT_KINDS)}")
+        self.own_stack(f"a {kind} fault on {service}")
         body = {"service": service, "mode": kind, "duration_s": seconds, "delay_ms": delay_ms}
         body["probability"] = probability
         return dict(expect(self.as_operator("POST", "/v1/sandbox/faults", json=body), 200))
 
     def clear_faults(self, service: str | None = None) -> list[dict[str, Any]]:
         """End the fault on one service, or on every process."""
+        self.own_stack("clearing faults")
         cleared = []
         for name in [service] if service else SERVICES:
             body = {"service": name, "mode": "none"}
@@ -205,6 +229,35 @@ class Sandbank:
             yield state
         finally:
             self.clear_faults(service)
+
+    # -- webhooks -----------------------------------------------------------------------
+
+    @contextmanager
+    def webhooks(self, owner: Customer | None = None, events: Sequence[str] = ("*",)) -> Iterator[WebhookReceiver]:
+        """A receiver on a free loopback port, registered as a webhook endpoint of `owner`
+        (their own events), or of the operator when None (every customer's), for `events`.
+        Every delivery's signature is checked with the endpoint's secret; the endpoint is
+        deleted when the block ends."""
+        receiver = WebhookReceiver().start()
+        try:
+            body = {"url": receiver.url, "events": list(events), "description": "sandbank_testing receiver"}
+            if owner is None:
+                created = self.as_operator("POST", "/v1/webhooks/endpoints", json=body)
+            else:
+                created = owner.client.post("/v1/webhooks/endpoints", json=body)
+            endpoint = expect(created, 201)
+            receiver.endpoint_id = endpoint["id"]
+            receiver.use_secret(endpoint["secret"])
+            try:
+                yield receiver
+            finally:
+                path = f"/v1/webhooks/endpoints/{endpoint['id']}"
+                gone = self.as_operator("DELETE", path) if owner is None else owner.client.delete(path)
+                # 401 and 404: a reset in the test already forgot the owner and the endpoint.
+                if gone.status_code not in (204, 401, 404):
+                    raise refused(gone)
+        finally:
+            receiver.close()
 
     # -- customers ----------------------------------------------------------------------
 

@@ -19,6 +19,11 @@ class SandbankError(RuntimeError):
     """The stack could not be started or reached, or refused what was asked of it."""
 
 
+class SharedStackError(SandbankError):
+    """A control that reaches the whole stack (the clock, faults, reset), asked of a stack
+    other suites share."""
+
+
 def parse_duration(text: str) -> float:
     """Seconds in `1d2h`, `90m`, `1.5h`, `45s` or a bare number of seconds."""
     spec = text.strip().lower()

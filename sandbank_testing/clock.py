@@ -61,6 +61,7 @@ class Clock:
         return self._post({"offset_s": offset})
 
     def _post(self, body: dict[str, float]) -> datetime:
+        self._bank.own_stack("moving the clock")
         answer = expect(self._bank.as_operator("POST", "/v1/sandbox/clock", json=body), 200)
         missed = [s for s, state in answer["services"].items() if state != "ok"]
         if missed:

@@ -198,7 +198,7 @@ def test_up_that_cannot_get_ready_in_time_says_why_and_leaves_nothing(tmp_path: 
 def test_the_example_suite_passes_against_a_stack_the_plugin_starts(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBANK_URL")}
     suite = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path), "."],
+        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "--basetemp", str(tmp_path), "."],
         cwd=EXAMPLE_SUITE,
         env=env,
         capture_output=True,
@@ -211,4 +211,6 @@ def test_the_example_suite_passes_against_a_stack_the_plugin_starts(tmp_path: Pa
     assert suite.returncode == 0, report
     summary = suite.stdout.strip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary, summary
+    # The webhooks it expects arrived, signed as docs/webhooks.md says.
+    assert "PASSED test_webhooks.py::test_the_payer_hears_that_the_payment_went_through" in suite.stdout, report
     assert not list(tmp_path.glob("sandbank*/run.json")), "the plugin stopped the stack it started"

@@ -155,7 +155,14 @@ def test_the_plugins_fixtures_carry_its_prefix() -> None:
     fixture_type = type(plugin.sandbank)
     ours = sorted(f.name for f in vars(plugin).values() if isinstance(f, fixture_type))
 
-    assert ours == ["sandbank", "sandbank_client", "sandbank_customer", "sandbank_investor", "sandbank_policyholder"]
+    assert ours == [
+        "sandbank",
+        "sandbank_client",
+        "sandbank_customer",
+        "sandbank_investor",
+        "sandbank_policyholder",
+        "sandbank_webhooks",
+    ]
 
 
 def test_loading_the_plugin_loads_no_part_of_the_bank() -> None:

@@ -1,0 +1,47 @@
+"""Two suites at once, each with a Sandbank of its own (docs/adr/0014-one-stack-per-suite.md):
+examples/parallel_suite run by two pytest-xdist workers at the same time, each moving its
+clock, setting a fault, making customers and a payment and resetting, and each checking
+it sees none of the other's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tools.stack import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+
+PARALLEL_SUITE = PROJECT_ROOT / "examples" / "parallel_suite"
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_each_get_a_bank_the_other_cannot_reach(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBANK_")}
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path)]
+    suite = subprocess.run(
+        [*argv, "-n", "2", "--dist", "each", "."],
+        cwd=PARALLEL_SUITE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+
+    report = suite.stdout + suite.stderr
+    assert suite.returncode == 0, report
+    assert "2 passed" in suite.stdout.strip().splitlines()[-1], report
+    data_dirs = [p for p in tmp_path.glob("popen-gw*/sandbank-gw*") if not p.is_symlink()]
+    assert sorted(p.name for p in data_dirs) == ["sandbank-gw00", "sandbank-gw10"], "a stack per worker"
+    assert sorted(p.name for p in (tmp_path / "peers").iterdir()) == [
+        "made-gw0.json",
+        "made-gw1.json",
+        "reset-gw0.json",
+        "reset-gw1.json",
+    ]
+    assert not [p for p in data_dirs if (p / "run.json").exists()], "each worker stopped its stack"
