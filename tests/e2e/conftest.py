@@ -35,7 +35,14 @@ def running_stack(
     # Every test registers and logs in from this one address; the login and registration
     # limits are tested on their own gateways (tests/e2e/test_security_identity.py).
     roomy = {f"GATEWAY_RATE_{what}_{per}_BURST": "1000000" for what in ("LOGIN", "REGISTER") for per in ("IP", "PHONE")}
-    running = Stack(data_dir, gateway_port=0, env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **(env or {})})
+    # Session-wide logins (the operator's) outlive the 15-minute access token on a slow
+    # run; token expiry is tested on its own (tests/unit/shared/test_tokens.py).
+    lasting = {"AUTH_ACCESS_TTL_S": "7200"}
+    running = Stack(
+        data_dir,
+        gateway_port=0,
+        env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **lasting, **(env or {})},
+    )
     running.start(timeout_s=60)
     try:
         yield running
