@@ -20,7 +20,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 
 def test_fault_kinds_are_chosen_by_flag() -> None:
-    assert parse().faults == DEFAULT_FAULTS and "broker" not in DEFAULT_FAULTS
+    assert parse().faults == DEFAULT_FAULTS == FAULT_KINDS and "broker" in DEFAULT_FAULTS
     assert parse("--faults", "kill,broker").faults == ("kill", "broker")
     assert parse("--faults", "all").faults == FAULT_KINDS
 
@@ -93,3 +93,20 @@ def test_the_report_counts_operations_faults_and_violations() -> None:
     assert not built["ok"]
     assert report.throughput(history, 3) == {"accepted": [0, 1, 0, 0], "refused": [0, 1, 0, 0], "unknown": [0, 0, 1, 0]}
     assert "missing_effect" in report.summary(built)
+
+
+def _built(faults: int, by_kind: dict[str, dict[str, int]], drained: bool = True) -> dict:
+    return {"faults": {"total": faults}, "operations": {"by_kind": by_kind}, "quiet_period": {"drained": drained}}
+
+
+def test_a_run_that_proved_too_little_does_not_pass() -> None:
+    strong = _built(
+        12, {"transfer": {"accepted:completed": 9, "accepted:failed": 1}, "order_buy": {"accepted:filled": 2}}
+    )
+    assert cli.shortfalls(strong, 8) == []
+    weak = _built(3, {"transfer": {"accepted:failed": 4}, "claim": {"accepted:closed": 1}}, drained=False)
+    assert cli.shortfalls(weak, 8) == [
+        "3 faults injected, fewer than 8",
+        "no transfer succeeded (accepted:failed)",
+        "the stack never drained",
+    ]

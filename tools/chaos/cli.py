@@ -37,14 +37,20 @@ class Profile:
     gap_s: tuple[float, float]  # between one fault's end and the next one's start
     fault_s: tuple[float, float]  # how long a SIGSTOP or a message fault lasts
     drain_timeout_s: float
+    # Fewer faults than this and the run proved too little to pass (`--min-faults`).
+    min_faults: int
 
 
 PROFILES = {
     # A few minutes, for CI: about 15 faults.
-    "short": Profile(duration_s=150, clients=8, gap_s=(2.0, 5.0), fault_s=(3.0, 8.0), drain_timeout_s=180),
+    "short": Profile(
+        duration_s=150, clients=8, gap_s=(2.0, 5.0), fault_s=(3.0, 8.0), drain_timeout_s=180, min_faults=8
+    ),
     # Half an hour with a fault every ~6 s (a kill lasts until the process is ready again,
     # 5-20 s on a busy 2-core machine): 200 and more.
-    "long": Profile(duration_s=1800, clients=10, gap_s=(0.2, 1.0), fault_s=(2.0, 5.0), drain_timeout_s=300),
+    "long": Profile(
+        duration_s=1800, clients=10, gap_s=(0.2, 1.0), fault_s=(2.0, 5.0), drain_timeout_s=300, min_faults=200
+    ),
 }
 
 
@@ -85,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--drain-timeout", type=float, default=None, help="seconds the quiet period may take to drain")
     parser.add_argument("--data-dir", type=Path, default=None, help="the stack's data dir (a new temporary one)")
+    parser.add_argument(
+        "--min-faults", type=int, default=None, help="fail a run that injected fewer faults (the profile's: 8 or 200)"
+    )
     parser.add_argument("--keep-data", action="store_true", help="keep the data dir (kept anyway on a violation)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "chaos-results", help="where the report goes")
 
@@ -276,9 +285,31 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
             f"\n  report   {json_path}"
             + (f"\n  timeline {png_path}" if png_path else "\n  (no timeline: matplotlib is not installed)")
         )
-        return 0 if built["ok"] else 1
+        minimum = args.min_faults if args.min_faults is not None else PROFILES[args.profile].min_faults
+        weak = shortfalls(built, minimum)
+        for reason in weak:
+            say(f"  too weak to pass: {reason}")
+        return 0 if built["ok"] and not weak else 1
     finally:
         await run.close()
+
+
+# What an operation ends as when it did what was asked.
+SUCCEEDED = {"completed", "filled", "active", "closed", "paid"}
+
+
+def shortfalls(built: dict[str, Any], min_faults: int) -> list[str]:
+    """Why a run with no violation still proved too little: too few faults, a kind of
+    operation that never once succeeded (the workload did not exercise it), no drain."""
+    found = []
+    if built["faults"]["total"] < min_faults:
+        found.append(f"{built['faults']['total']} faults injected, fewer than {min_faults}")
+    for kind, outcomes in sorted(built["operations"]["by_kind"].items()):
+        if not any(outcome.rpartition(":")[2] in SUCCEEDED for outcome in outcomes):
+            found.append(f"no {kind} succeeded ({', '.join(sorted(outcomes))})")
+    if not built["quiet_period"]["drained"]:
+        found.append("the stack never drained")
+    return found
 
 
 def main(args: argparse.Namespace) -> int:
