@@ -101,11 +101,13 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "clock",
         '`POST /v1/sandbox/clock {"advance_s": 86400}` or `{"offset_s": …}` (operator)',
         "moves the sandbox clock forward in the gateway and every service: daily limits reset on the next "
-        "Beijing day, T+1 and waiting periods pass. Only forward of real time; kept in memory, so a restarted "
-        "process is back at offset 0 until the clock is posted again. `GET /v1/sandbox/clock` (customers too) "
+        "Beijing day, T+1 and waiting periods pass. Only forward of real time; each process keeps its offset in "
+        "its database (`sandbox_clock`), so a process that restarts comes back on the clock it was on, and its "
+        "sagas' deadlines, written on that clock, still fall due; a reset puts it back at real time. "
+        "`GET /v1/sandbox/clock` (customers too) "
         "reads it. Every time a customer sees is on it, notifications' `event_at` included (a message's "
         "envelope `time` is its sender's sandbox clock); only token expiry and rate limits run on real time",
-        "`gateway/sandbox/api.py` (`set_clock`, `read_clock`), `shared/clock.py`",
+        "`gateway/sandbox/api.py` (`set_clock`, `read_clock`), `shared/clock.py`, `Runtime.set_clock_offset`",
     ),
     # --- payments ----------------------------------------------------------------------------
     MagicValue(
