@@ -110,3 +110,19 @@ def test_a_run_that_proved_too_little_does_not_pass() -> None:
         "no transfer succeeded (accepted:failed)",
         "the stack never drained",
     ]
+
+
+def test_the_nemesis_never_kills_one_process_as_often_as_the_supervisor_gives_up_on() -> None:
+    """Five deaths of one process within a minute stop the stack by design; the nemesis
+    kills each process at most three times a minute, so it tests recovery, not that rule."""
+    from tools.chaos.nemesis import Nemesis, Schedule
+
+    now = [100.0]
+    nemesis = Nemesis(None, None, Schedule(("kill", "broker"), (0, 0), (0, 0), 1), lambda: now[0])  # type: ignore[arg-type]
+    for at in (50.0, 70.0, 90.0):
+        nemesis.faults.append(Fault("broker", "broker", at))
+    nemesis.faults.append(Fault("kill", "payments", 95.0))
+    assert not nemesis._may_kill("broker")
+    assert nemesis._may_kill("payments") and nemesis._may_kill("gateway")
+    now[0] = 111.0  # the kill at 50 s is now more than a minute ago
+    assert nemesis._may_kill("broker")

@@ -28,6 +28,7 @@ import httpx
 
 from shared.aio import within
 from tools.chaos.target import SERVICES, Operator, Target
+from tools.stack import RESTART_LIMIT, RESTART_WINDOW_S
 
 FAULT_KINDS = ("kill", "stop", "broker", "drop", "duplicate", "delay", "clock", "restart")
 # Every kind: a broker that comes back empty is recovered from the outboxes (ADR 0013).
@@ -81,6 +82,8 @@ class Nemesis:
             if not self.running:
                 break
             kinds = self.schedule.kinds
+            if "broker" in kinds and len(kinds) > 1 and not self._may_kill("broker"):
+                kinds = tuple(k for k in kinds if k != "broker")
             kind = self.rng.choices(kinds, weights=[WEIGHTS.get(k, 1.0) for k in kinds])[0]
             fault = Fault(kind, "", self.clock())
             self.current = fault
@@ -107,12 +110,21 @@ class Nemesis:
     # -- the faults --------------------------------------------------------------------------
 
     async def _kill(self, fault: Fault) -> None:
-        fault.target = self.rng.choice(SERVICES)
+        fault.target = self.rng.choice([s for s in SERVICES if self._may_kill(s)] or list(SERVICES))
         await self._kill_and_wait(fault, fault.target)
 
     async def _broker(self, fault: Fault) -> None:
         fault.target = "broker"
         await self._kill_and_wait(fault, "broker")
+
+    def _may_kill(self, name: str) -> bool:
+        """Whether killing `name` now stays a fault the supervisor must recover from: the
+        supervisor stops the stack when one process dies RESTART_LIMIT times within
+        RESTART_WINDOW_S (a process that keeps dying), and a nemesis that kills that often
+        would test that rule, not recovery (tests/e2e/test_run_supervisor.py does)."""
+        since = self.clock() - RESTART_WINDOW_S
+        recent = [f for f in self.faults if f.kind in ("kill", "broker") and f.target == name and f.started_at > since]
+        return len(recent) < RESTART_LIMIT - 2
 
     async def _kill_and_wait(self, fault: Fault, name: str) -> None:
         pid = self.target.pid_of(name)
