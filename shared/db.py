@@ -44,15 +44,20 @@ NAMING_CONVENTION = {
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
+    """Timezone-aware UTC datetimes on every backend: stored in UTC (an aware datetime in
+    another zone is converted), read back aware (SQLite hands back naive ones)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("naive datetime: pass an aware UTC datetime")
-        return value
+        # In UTC whatever zone it came in: SQLite keeps the wall time and drops the zone,
+        # so a Beijing deadline (a day order's, a day's bounds) read back 8 hours late.
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
