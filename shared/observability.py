@@ -44,12 +44,16 @@ class EveryFewSeconds(logging.Filter):
     heartbeat while the broker is away, dozens a second; the broker watch
     (shared/kafka/watch.py) reports the outage in one line and on /readyz."""
 
-    def __init__(self, period_s: float = 10.0) -> None:
+    def __init__(self, period_s: float = 10.0, *, loggers: str = "") -> None:
         super().__init__()
         self.period_s = period_s
+        # Only records of loggers under this name are held back ("" for all).
+        self.loggers = loggers
         self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self.loggers):
+            return True
         # The kind: the logger, the level and the message's start (ids and addresses vary).
         kind = (record.name, record.levelno, str(record.msg)[:40])
         now = time.monotonic()
@@ -65,15 +69,6 @@ class EveryFewSeconds(logging.Filter):
         return True
 
 
-class _AiokafkaOnly(logging.Filter):
-    def __init__(self, inner: logging.Filter) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.name.startswith("aiokafka") or bool(self.inner.filter(record))
-
-
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if json:
@@ -85,7 +80,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     root.setLevel(level.upper())
     # aiokafka logs every coordinator hiccup at ERROR/WARNING; keep ours readable.
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    handler.addFilter(_AiokafkaOnly(EveryFewSeconds()))
+    handler.addFilter(EveryFewSeconds(loggers="aiokafka"))
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # shared.migrations logs what it did in one line; Alembic would add two per start.
     logging.getLogger("alembic").setLevel(logging.WARNING)

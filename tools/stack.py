@@ -306,7 +306,7 @@ class Stack:
         if proc.running():
             proc.expected_exit = True
             if name == "broker":
-                for child in _children(proc.process.pid):
+                for child in children_of(proc.process.pid):
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(child, signal.SIGKILL)
             proc.process.kill()
@@ -494,12 +494,13 @@ class Stack:
 # -- the command line -------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    """The processes `pid` started (Linux; none elsewhere)."""
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started, from every one of its threads (Linux; none elsewhere)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 class _Stop(BaseException):

@@ -24,7 +24,7 @@ from shared.keys import Keyring
 from shared.sandbox import OPERATOR
 from shared.settings import AuthSettings
 from tools.chaos.checker import Line, Observed
-from tools.stack import BACKEND_SERVICES, HOST, PROJECT_ROOT, port_in_use
+from tools.stack import BACKEND_SERVICES, HOST, PROJECT_ROOT, children_of, port_in_use
 
 SERVICES = ("gateway", *BACKEND_SERVICES)
 # What `sandbank run` waits for readiness (its --timeout): a 2-core machine under load
@@ -87,7 +87,7 @@ class Target:
         if not isinstance(pid, int):
             return None
         if name == "broker":
-            children = _children(pid)
+            children = children_of(pid)
             return children[0] if children else None
         return pid
 
@@ -146,14 +146,6 @@ class Target:
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError, ValueError):
-            found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 # -- the operator's views ------------------------------------------------------------------

@@ -23,3 +23,9 @@ def test_one_of_a_kind_passes_every_period_and_says_how_many_it_held(monkeypatch
     later = _record("Unable connect to node with id %s: %s", 111, "refused")
     assert only.filter(later)
     assert later.getMessage() == "Unable connect to node with id 111: refused (30 like it in the last 10s not logged)"
+
+
+def test_only_the_named_loggers_are_held_back() -> None:
+    only = EveryFewSeconds(period_s=10, loggers="aiokafka")
+    assert all(only.filter(_record("a payment failed", name="services.payments")) for _ in range(5))
+    assert only.filter(_record("Unable connect")) and not only.filter(_record("Unable connect"))
