@@ -45,7 +45,7 @@ def _running_info(data_dir: Path) -> dict[str, Any] | None:
     if lock is not None:
         lock.close()
         return None
-    return stack._read_run_info(data_dir)
+    return stack.read_run_info(data_dir)
 
 
 def _ready(url: str) -> bool:
@@ -87,7 +87,7 @@ def start_detached(data_dir: Path, port: int, timeout_s: float) -> tuple[dict[st
                 f"Sandbank did not start (exit code {supervisor.returncode}); last lines of {log_path}:\n"
                 + stack.tail(log_path, offset=offset)
             )
-        info = stack._read_run_info(data_dir)
+        info = stack.read_run_info(data_dir)
         if info.get("pid") == supervisor.pid and info.get("state") == "running" and _ready(info["gateway_url"]):
             return info, time.monotonic() - began
         time.sleep(stack.POLL_INTERVAL_S)

@@ -519,7 +519,7 @@ def _lock(data_dir: Path) -> IO[str] | None:
     return handle
 
 
-def _read_run_info(data_dir: Path) -> dict[str, Any]:
+def read_run_info(data_dir: Path) -> dict[str, Any]:
     try:
         return dict(json.loads((data_dir / "run.json").read_text()))
     except (OSError, ValueError):
@@ -627,7 +627,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir).resolve()
     lock = _lock(data_dir)
     if lock is None:
-        running = _read_run_info(data_dir)
+        running = read_run_info(data_dir)
         gateway = f"http://{HOST}:{running.get('ports', {}).get('gateway', args.port)}"
         print(
             f"Sandbank is already running (pid {running.get('pid', '?')}) with the gateway at "
@@ -723,7 +723,7 @@ def stop(args: argparse.Namespace) -> int:
             lock.close()
         print("Sandbank is not running.")
         return 0
-    info = _read_run_info(data_dir)
+    info = read_run_info(data_dir)
     pid = info.get("pid")
     if not isinstance(pid, int):
         print(

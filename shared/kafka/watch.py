@@ -50,7 +50,6 @@ class BrokerWatch:
         # Why not connected (or why the last recovery failed), for /readyz.
         self.problem: str | None = "not checked yet"
         self._down_since: float | None = None
-        self.recovering = False
         self.new_brokers = 0
 
     async def check(self) -> None:
@@ -82,7 +81,6 @@ class BrokerWatch:
             self.problem = None
             return
         log.warning("%s: recovering", lost)
-        self.recovering = True
         self.problem = f"recovering: {lost}"
         try:
             await self.on_new_broker(lost)
@@ -90,8 +88,6 @@ class BrokerWatch:
             log.exception("recovery from a lost broker failed; trying again")
             self.problem = f"recovery failed: {exc!r}"
             return
-        finally:
-            self.recovering = False
         self.cluster_id = cluster_id
         self.new_brokers += 1
         self.problem = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import random
 import signal
@@ -24,7 +23,7 @@ from shared.keys import Keyring
 from shared.sandbox import OPERATOR
 from shared.settings import AuthSettings
 from tools.chaos.checker import Line, Observed
-from tools.stack import BACKEND_SERVICES, HOST, PROJECT_ROOT, children_of, port_in_use
+from tools.stack import BACKEND_SERVICES, HOST, PROJECT_ROOT, children_of, port_in_use, read_run_info
 
 SERVICES = ("gateway", *BACKEND_SERVICES)
 # What `sandbank run` waits for readiness (its --timeout): a 2-core machine under load
@@ -75,10 +74,7 @@ class Target:
         return f"http://{HOST}:{self.port + SERVICES.index(service)}"
 
     def run_info(self) -> dict[str, Any]:
-        try:
-            return dict(json.loads((self.data_dir / "run.json").read_text()))
-        except (OSError, ValueError):
-            return {}
+        return read_run_info(self.data_dir)
 
     def pid_of(self, name: str) -> int | None:
         """The pid of one process of the stack, as the supervisor last wrote it; for the
