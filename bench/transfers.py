@@ -40,6 +40,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from shared.sandbox import OPERATOR
+from tools.spawn import COMM_PREFIX
 from tools.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,10 +74,13 @@ def stack_processes(root: int) -> dict[str, int]:
         todo += _children(pid)
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
         except OSError:
             continue
         words = [a.decode(errors="replace") for a in argv]
-        if "-m" in words and words.index("-m") + 1 < len(words):
+        if comm.startswith(COMM_PREFIX):  # forked from the stack's fork server (tools/spawn.py)
+            names[comm.removeprefix(COMM_PREFIX)] = pid
+        elif "-m" in words and words.index("-m") + 1 < len(words):
             module = words[words.index("-m") + 1]
             if module == "gateway" or module.startswith("services."):
                 names[module.removeprefix("services.")] = pid

@@ -35,9 +35,12 @@ class KafkaSettings(BaseSettings):
     # Consumer retries for transient failures before a message goes to <topic>.dlq.
     max_attempts: int = 4
     retry_backoff_ms: int = 50
-    # The embedded broker holds a JoinGroup for about half the session timeout, so a
-    # short one keeps start-up fast; heartbeats run on their own task meanwhile.
-    session_timeout_ms: int = 3000
+    # The embedded broker holds a consumer's first JoinGroup for half the session timeout,
+    # rounded up to a whole second (1 s at 2000 ms, 2 s at 3000 ms): a short one keeps
+    # start-up fast and moves a dead consumer's partitions on quickly. Heartbeats (every
+    # third of it) run on their own task; a process stalled longer is dropped from its
+    # group and rejoins, its uncommitted batch read again and dropped by the inbox.
+    session_timeout_ms: int = 2000
     # How long the broker may hold a fetch while no message is there (idle cost vs. latency).
     fetch_max_wait_ms: int = 100
     # How long the relay keeps a published outbox row, to send it again should the broker

@@ -20,10 +20,13 @@ import argparse
 import sys
 
 from shared.sandbox import OPERATOR
-from tools import asyncapi, broker, launcher, stack
+from tools import launcher, stack
 
 
 def _asyncapi(args: argparse.Namespace) -> int:
+    # Imported here, like every command's own module: `sandbank up` and `run` start fast.
+    from tools import asyncapi
+
     if args.write:
         print("wrote " + " and ".join(str(p) for p in asyncapi.write()))
         return 0
@@ -37,6 +40,8 @@ def _asyncapi(args: argparse.Namespace) -> int:
 
 
 def _broker(args: argparse.Namespace) -> int:
+    from tools import broker
+
     broker.run_foreground(args.port)
     return 0
 
@@ -143,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
     relay.add_argument("--port", type=int, default=0, help="the local listener's port (a free one)")
     relay.set_defaults(handler=_listen)
 
-    from tools.chaos.cli import add_arguments as chaos_arguments
+    from tools.chaos.options import add_arguments as chaos_arguments
 
     chaos = sub.add_parser(
         "chaos",

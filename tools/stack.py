@@ -29,6 +29,7 @@ from typing import IO, Any
 import httpx
 
 from shared import keys
+from tools import spawn
 from tools.broker import free_port, port_open
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,7 @@ class _Process:
     port: int
     env: dict[str, str]
     log_path: Path
-    popen: subprocess.Popen[bytes] | None = None
+    popen: subprocess.Popen[bytes] | spawn.Forked | None = None
     log_offset: int = 0  # where this run's output starts in the (appended) log
     started_at: float = 0.0
     expected_exit: bool = False
@@ -105,7 +106,7 @@ class _Process:
         return self.popen is not None and self.popen.poll() is None
 
     @property
-    def process(self) -> subprocess.Popen[bytes]:
+    def process(self) -> subprocess.Popen[bytes] | spawn.Forked:
         """The started process (for a process that was never started, an error)."""
         if self.popen is None:
             raise StackError(f"{self.name} was never started")
@@ -197,6 +198,7 @@ class Stack:
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = self.data_dir / "logs"
         self.python = python
+        self._forking = spawn.forking(python)
         self.extra_env = dict(env or {})
         self._external_bootstrap = kafka_bootstrap
         self.broker: _Process | None = None
@@ -252,6 +254,8 @@ class Stack:
         say = progress or (lambda _msg: None)
         self.started_at = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if self._forking:
+            spawn.warm_up()  # its imports overlap the key pairs and the broker
         self.keys_made = keys.generate(self.keys_dir)
         if self.keys_made:
             say(f"generated key pairs for {', '.join(self.keys_made)} in {self.keys_dir}")
@@ -442,6 +446,10 @@ class Stack:
             log.flush()
             proc.expected_exit = False
             proc.started_at = time.monotonic()
+            if self._forking and proc.name != "broker":
+                module = proc.argv[-1]
+                proc.popen = spawn.start(proc.name, module, proc.env, proc.log_path, PROJECT_ROOT)
+                return
             proc.popen = subprocess.Popen(
                 proc.argv,
                 cwd=PROJECT_ROOT,

@@ -119,7 +119,7 @@ class ConsumerLoop:
         max_batch: int = 500,
         max_attempts: int = 4,
         retry_backoff_ms: int = 50,
-        session_timeout_ms: int = 3000,
+        session_timeout_ms: int = 2000,
         batch: BatchFactory | None = None,
         replies_for: str | None = None,
         fetch_max_wait_ms: int = 100,

@@ -152,3 +152,19 @@ def test_a_process_that_keeps_dying_stops_the_stack(tmp_path: Path) -> None:
         until(lambda: run.exit_code() is not None, "the exit code", run, timeout_s=5)
         assert run.exit_code() == 1
         assert [p for p in info["pids"].values() if p and _alive(p)] == []
+
+
+def test_a_killed_supervisor_leaves_no_process_behind(tmp_path: Path) -> None:
+    """The services are forked from the supervisor's fork server (tools/spawn.py): when
+    the supervisor dies without stopping them, the fork server exits and each one gets
+    SIGTERM, as the broker's launcher does from the supervisor itself."""
+    with background_run(tmp_path) as run:
+        info = run.info()
+        pids = [p for p in info["pids"].values() if p]
+        assert len(pids) == 6, info["pids"]
+        os.kill(info["pid"], signal.SIGKILL)
+        until(lambda: not [p for p in pids if _alive(p)], "every process gone", run, timeout_s=30)
+        host, _, port = info["bootstrap_servers"].rpartition(":")
+        until(lambda: not port_open(host, int(port)), "Tansu gone", run, timeout_s=15)
+        for name, port in info["ports"].items():
+            assert not port_open("127.0.0.1", port), f"{name} still answers"

@@ -9,7 +9,8 @@ import pytest
 from tools.chaos import cli, report
 from tools.chaos.checker import Violation
 from tools.chaos.model import History, Operation
-from tools.chaos.nemesis import DEFAULT_FAULTS, FAULT_KINDS, Fault
+from tools.chaos.nemesis import Fault
+from tools.chaos.options import DEFAULT_FAULTS, FAULT_KINDS
 from tools.chaos.target import parse_metrics
 
 

@@ -30,9 +30,6 @@ from shared.aio import within
 from tools.chaos.target import SERVICES, Operator, Target
 from tools.stack import RESTART_LIMIT, RESTART_WINDOW_S
 
-FAULT_KINDS = ("kill", "stop", "broker", "drop", "duplicate", "delay", "clock", "restart")
-# Every kind: a broker that comes back empty is recovered from the outboxes (ADR 0013).
-DEFAULT_FAULTS = FAULT_KINDS
 RECOVERY_TIMEOUT_S = 90.0
 # How often each kind is drawn relative to the others: a full restart takes the whole
 # stack away for half a minute on two cores, so it comes less often than the rest.
