@@ -160,8 +160,8 @@ def _run(name: str, module: str, env: dict[str, str], log_path: str, cwd: str) -
 
 
 def _close_inherited() -> None:
-    server = multiprocessing.forkserver._forkserver  # type: ignore[attr-defined]
-    tracker = multiprocessing.resource_tracker._resource_tracker  # type: ignore[attr-defined]
+    server = multiprocessing.forkserver._forkserver
+    tracker = multiprocessing.resource_tracker._resource_tracker
     for owner, attribute in ((server, "_forkserver_alive_fd"), (tracker, "_fd")):
         fd = getattr(owner, attribute, None)
         if fd is not None:
