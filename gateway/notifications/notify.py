@@ -34,6 +34,8 @@ KINDS = (
     "price_alert",
     "policy_issued",
     "policy_purchase_failed",
+    "policy_status_changed",
+    "premium_refunded",
     "claim_status_changed",
     "claim_paid",
     "stepup_code",
@@ -232,6 +234,63 @@ def policy_purchase_failed(m: ins.PolicyPurchaseFailed) -> list[Draft]:
             "Policy not issued",
             f"Your policy could not be issued ({m.reason.replace('_', ' ')}); no premium was taken.",
             {"policy_id": m.policy_id, "reason": m.reason, "detail": m.detail},
+        )
+    ]
+
+
+REFUND_BASES = {
+    "before_start": "the cover had not started, so the whole premium is refunded",
+    "cooling_off": "it was within the cooling-off period, so the whole premium is refunded",
+    "pro_rata": "the premium for the unused days is refunded",
+}
+
+
+def policy_cancelled(m: ins.PolicyCancelled) -> list[Draft]:
+    refund = _money(m.refund_minor, m.currency)
+    why = REFUND_BASES.get(m.basis, m.basis)
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Policy cancelled",
+            f"Policy {m.number} is cancelled; {why} ({refund}).",
+            {"policy_id": m.policy_id, "number": m.number, "status": "cancelled", "refund_minor": m.refund_minor},
+        )
+    ]
+
+
+def policy_expired(m: ins.PolicyExpired) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Policy expired",
+            f"Policy {m.number} ended on {m.ends_on}. You can renew it until {m.renewable_until}.",
+            {"policy_id": m.policy_id, "number": m.number, "status": "expired", "ends_on": m.ends_on.isoformat()},
+        )
+    ]
+
+
+def policy_lapsed(m: ins.PolicyLapsed) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Policy lapsed",
+            f"Policy {m.number} was not renewed and has lapsed; buy a new policy for cover.",
+            {"policy_id": m.policy_id, "number": m.number, "status": "lapsed"},
+        )
+    ]
+
+
+def premium_refunded(m: ins.PremiumRefunded) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "premium_refunded",
+            "Premium refunded",
+            f"{_money(m.amount_minor, 'CNY')} of your premium was refunded into account {_tail(m.account_id)}.",
+            {"policy_id": m.policy_id, "account_id": m.account_id, "amount_minor": m.amount_minor, "reason": m.reason},
         )
     ]
 

@@ -15,6 +15,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    and_,
+    func,
+    not_,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,6 +101,17 @@ class Policy(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The start of cover the customer asked for (None: the day the premium is paid).
+    requested_starts_on: Mapped[date | None] = mapped_column(Date)
+    # The product's cooling-off period when the policy was bought (days after issue).
+    cooling_off_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A renewal names the policy it renews; the renewed policy names its renewal (set when
+    # the renewal is bought, cleared again if its premium is not collected).
+    renewal_of: Mapped[str | None] = mapped_column(String(36))
+    renewed_by: Mapped[str | None] = mapped_column(String(36))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    refund_minor: Mapped[int | None] = mapped_column(BigInteger)
+    refund_basis: Mapped[str | None] = mapped_column(String(20))
 
 
 class Saga(SagaColumns, Base):
@@ -283,3 +298,38 @@ def other_claim(claim: Claim) -> domain.OtherClaim:
         status=claim.status,
         created_at=claim.created_at,
     )
+
+
+def status_today(policy: Policy, today: date) -> domain.PolicyStatus:
+    """The policy's status on the sandbox clock's `today` (its dates decide pending,
+    active, expired and lapsed before the lifecycle job writes them down)."""
+    return domain.status_on(policy.status, policy.starts_on, policy.ends_on, policy.renewed_by is not None, today)
+
+
+def status_filter(status: str, today: date) -> Any:
+    """The WHERE clause that selects the policies whose status today is `status`."""
+    s = domain.PolicyStatus
+    paid = Policy.status.in_([s.ACTIVE, s.EXPIRED, s.LAPSED])
+    lapsed = or_(
+        Policy.status == s.LAPSED,
+        and_(paid, Policy.renewed_by.is_(None), Policy.ends_on < today - domain.RENEWAL_GRACE),
+    )
+    if status == s.PENDING:
+        return or_(Policy.status == s.PENDING, and_(paid, Policy.starts_on > today))
+    if status == s.ACTIVE:
+        return and_(paid, Policy.starts_on <= today, Policy.ends_on >= today)
+    if status == s.EXPIRED:
+        return and_(paid, Policy.ends_on < today, not_(lapsed))
+    if status == s.LAPSED:
+        return and_(paid, Policy.ends_on < today, lapsed)
+    return Policy.status == status
+
+
+async def live_claims(session: AsyncSession, policy_id: str) -> int:
+    """Claims on the policy that were not rejected (in progress, approved or paid)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Claim)
+        .where(Claim.policy_id == policy_id, Claim.status != domain.ClaimStatus.REJECTED)
+    )
+    return int(found or 0)

@@ -3,7 +3,10 @@ and the store's rows."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from services.insurance import domain, store
+from shared.clock import BANK_TZ
 from shared.money import format_minor
 from shared.schemas.insurance import (
     AgeBandPublic,
@@ -45,6 +48,7 @@ def product_public(p: domain.Product) -> ProductPublic:
             for k in p.claim_kinds
         ],
         version=p.version,
+        cooling_off_days=p.cooling_off_days,
     )
 
 
@@ -90,17 +94,27 @@ def saga_public(s: store.Saga | None) -> SagaPublic | None:
 def policy_public(
     p: store.Policy,
     *,
+    today: date,
     remaining_minor: int | None = None,
     saga: store.Saga | None = None,
+    refund: store.Saga | None = None,
     history: list[store.History] | None = None,
 ) -> PolicyPublic:
+    """The policy as it stands on the sandbox clock's `today` (its status read from its
+    dates: pending before the cover starts, expired after it ends)."""
     remaining = p.sum_insured_minor if remaining_minor is None else remaining_minor
+    issued_on = p.issued_at.astimezone(BANK_TZ).date() if p.issued_at else None
+    links = {"self": f"/v1/insurance/policies/{p.id}", "account": f"/v1/accounts/{p.account_id}"}
+    if p.renewal_of:
+        links["renewal_of"] = f"/v1/insurance/policies/{p.renewal_of}"
+    if p.renewed_by:
+        links["renewed_by"] = f"/v1/insurance/policies/{p.renewed_by}"
     return PolicyPublic(
         id=p.id,
         number=p.number,
         customer_id=p.customer_id,
         product_code=p.product_code,
-        status=p.status,  # type: ignore[arg-type]
+        status=store.status_today(p, today),  # type: ignore[arg-type]
         failure_reason=p.failure_reason,
         failure_detail=p.failure_detail,
         quote_id=p.quote_id,
@@ -120,9 +134,18 @@ def policy_public(
         covered_from=p.covered_from,
         created_at=p.created_at,
         issued_at=p.issued_at,
+        requested_starts_on=p.requested_starts_on,
+        cooling_off_until=issued_on + timedelta(days=p.cooling_off_days) if issued_on else None,
+        renewal_of=p.renewal_of,
+        renewed_by=p.renewed_by,
+        cancelled_at=p.cancelled_at,
+        refund=money(p.refund_minor, p.currency) if p.refund_minor is not None else None,
+        refund_minor=p.refund_minor,
+        refund_basis=p.refund_basis,  # type: ignore[arg-type]
+        refund_payment=saga_public(refund),
         premium_payment=saga_public(saga),
         history=[history_public(h) for h in history] if history is not None else None,
-        links={"self": f"/v1/insurance/policies/{p.id}", "account": f"/v1/accounts/{p.account_id}"},
+        links=links,
     )
 
 

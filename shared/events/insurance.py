@@ -81,12 +81,43 @@ class PolicyPurchaseFailed(PolicyEvent):
 
 
 class PremiumRefunded(PolicyEvent):
-    """A premium captured after its purchase had already failed was credited back."""
+    """A premium (or its unexpired share) was credited back: captured after its purchase
+    had already failed (`reason` purchase_failed), or for a cancellation (cancelled)."""
 
     TYPE = "insurance.PremiumRefunded"
     credit_id: str
     account_id: str
     amount_minor: int
+    reason: str = "purchase_failed"
+
+
+class PolicyCancelled(PolicyEvent):
+    """The customer cancelled: the cover ends today and `refund_minor` goes back
+    (`basis`: before_start, cooling_off or pro_rata)."""
+
+    TYPE = "insurance.PolicyCancelled"
+    number: str
+    refund_minor: int
+    currency: str
+    basis: str
+    credit_id: str | None = None
+
+
+class PolicyExpired(PolicyEvent):
+    """The cover's last day has passed (on the sandbox clock)."""
+
+    TYPE = "insurance.PolicyExpired"
+    number: str
+    ends_on: date
+    renewable_until: date
+
+
+class PolicyLapsed(PolicyEvent):
+    """An expired policy was not renewed within the renewal grace period."""
+
+    TYPE = "insurance.PolicyLapsed"
+    number: str
+    ends_on: date
 
 
 class ClaimEvent(InsuranceEvent):

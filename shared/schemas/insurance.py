@@ -19,7 +19,8 @@ from shared.money import AmountIn
 ClaimStatusName = Literal[
     "reported", "documents_submitted", "under_assessment", "approved", "rejected", "paid", "closed"
 ]
-PolicyStatusName = Literal["pending", "active", "failed"]
+PolicyStatusName = Literal["pending", "active", "expired", "lapsed", "cancelled", "failed"]
+RefundBasisName = Literal["before_start", "cooling_off", "pro_rata"]
 DecisionName = Literal["approve", "reject"]
 CurrencyName = Literal["CNY"]
 
@@ -92,6 +93,7 @@ PRODUCT_EXAMPLE: dict[str, Any] = {
         },
     ],
     "version": 1,
+    "cooling_off_days": 15,
 }
 
 
@@ -114,6 +116,9 @@ class ProductPublic(BaseModel):
     exclusions: list[str]
     claim_kinds: list[ClaimKindPublic]
     version: int
+    cooling_off_days: int = Field(
+        description="Days after issue in which cancelling refunds the whole premium (犹豫期); later, pro rata"
+    )
 
 
 PRODUCT_LIST_EXAMPLE: dict[str, Any] = {"items": [PRODUCT_EXAMPLE]}
@@ -223,6 +228,16 @@ class PolicyCreate(BaseModel):
     )
     quote_id: str = ID
     account_id: str = ID
+    starts_on: date | None = Field(
+        default=None,
+        description="First day of cover, today up to 90 days ahead (a trip next week); default: the day it is paid",
+    )
+
+
+class PolicyRenew(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"account_id": DEMO_CHECKING}]})
+
+    account_id: str = ID
 
 
 POLICY_EXAMPLE: dict[str, Any] = {
@@ -250,6 +265,15 @@ POLICY_EXAMPLE: dict[str, Any] = {
     "covered_from": "2025-06-02",
     "created_at": "2025-06-02T09:05:00Z",
     "issued_at": "2025-06-02T09:05:01Z",
+    "requested_starts_on": None,
+    "cooling_off_until": "2025-06-17",
+    "renewal_of": None,
+    "renewed_by": None,
+    "cancelled_at": None,
+    "refund": None,
+    "refund_minor": None,
+    "refund_basis": None,
+    "refund_payment": None,
     "premium_payment": {
         "id": "f0c2b8d4-1e6a-4a3f-9d75-8b2e4c6a0f19",
         "step": "done",
@@ -293,6 +317,15 @@ class PolicyPublic(BaseModel):
     covered_from: date | None = Field(description="First day an incident is covered (after the waiting period)")
     created_at: datetime
     issued_at: datetime | None
+    requested_starts_on: date | None = Field(description="The start of cover asked for at purchase, if any")
+    cooling_off_until: date | None = Field(description="Last day a cancellation refunds the whole premium")
+    renewal_of: str | None = Field(description="The policy this one renews")
+    renewed_by: str | None = Field(description="The policy that renews this one")
+    cancelled_at: datetime | None
+    refund: str | None = Field(description="What a cancellation refunds")
+    refund_minor: int | None
+    refund_basis: RefundBasisName | None
+    refund_payment: SagaPublic | None = None
     premium_payment: SagaPublic | None = None
     history: list[HistoryPublic] | None = None
     links: dict[str, str]

@@ -15,10 +15,10 @@ from services.insurance.domain.errors import (
     InvalidTransition,
     NotCovered,
     OwnClaim,
-    PolicyNotActive,
     UnknownDocumentKind,
 )
-from services.insurance.domain.products import DOCUMENT_KINDS, PolicyStatus, Product
+from services.insurance.domain.policies import PAID, check_incident_in_cover
+from services.insurance.domain.products import DOCUMENT_KINDS, Product
 from shared.money import format_minor
 
 # Sandbox magic value (docs/insurance.md): a claim of exactly 888.88 CNY is flagged for
@@ -69,15 +69,15 @@ def check_new_claim(
     product: Product, policy: PolicyTerms, *, kind: str, incident_date: date, amount_minor: int, today: date
 ) -> None:
     """What a claim must be to be reported at all (bad input is refused, not assessed):
-    on an active policy, of a kind the product covers, about the past, and not above the
-    sum insured. Whether it is then paid is the assessment's business."""
-    if policy.status != PolicyStatus.ACTIVE:
-        raise PolicyNotActive(f"the policy is {policy.status}; claims are made on active policies")
+    on a paid policy, about an incident during its cover, of a kind the product covers,
+    about the past, and not above the sum insured. Whether it is then paid is the
+    assessment's business."""
+    if incident_date > today:
+        raise IncidentInFuture(f"the incident date {incident_date} is in the future (today is {today})")
+    check_incident_in_cover(policy.status, policy.starts_on, policy.ends_on, incident_date)
     if product.claim_kind(kind) is None:
         kinds = ", ".join(k.code for k in product.claim_kinds)
         raise NotCovered(f"{product.name} covers {kinds}; not {kind}")
-    if incident_date > today:
-        raise IncidentInFuture(f"the incident date {incident_date} is in the future (today is {today})")
     if amount_minor > policy.sum_insured_minor:
         insured = format_minor(policy.sum_insured_minor)
         raise AboveSumInsured(f"{format_minor(amount_minor)} is above the policy's sum insured of {insured}")
@@ -151,10 +151,10 @@ Rule = Callable[[Case], Rejection | None]
 
 
 def policy_in_force(case: Case) -> Rejection | None:
-    """The policy was active on the incident date."""
+    """The policy was paid for and in cover on the incident date."""
     policy, claim = case.policy, case.claim
-    if policy.status != PolicyStatus.ACTIVE or policy.starts_on is None or policy.ends_on is None:
-        return Rejection("policy_not_in_force", "the policy is not active")
+    if policy.status not in PAID or policy.starts_on is None or policy.ends_on is None:
+        return Rejection("policy_not_in_force", f"the policy is {policy.status}")
     if not policy.starts_on <= claim.incident_date <= policy.ends_on:
         return Rejection(
             "policy_not_in_force",
