@@ -1,0 +1,269 @@
+"""A policy's life through the gateway of a running stack, on the sandbox clock: a trip
+policy bought for next week (pending, then active, expired, lapsed, each with a
+notification), claims refused when the incident lies outside the cover or the payout
+would go into a securities account, cancellation with the whole premium back in the
+cooling-off period and a pro-rata share later (refund sagas through accounts), and
+renewal for the next term.
+
+The sandbox clock only moves forward, so it is left where a test moved it (as
+test_app_schedules.py does): every other test reads "today" from the clock."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.clock import BANK_TZ
+from tests.e2e.phone import Phone, eventually
+from tests.e2e.test_insurance import assert_problem, claim_reaches, funded
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
+DAY = 86_400
+
+
+async def move_clock(gateway: httpx.AsyncClient, operator_headers: dict[str, str], days: int) -> date:
+    """Move every process's sandbox clock forward; the bank day it now is."""
+    r = await gateway.post("/v1/sandbox/clock", json={"advance_s": days * DAY}, headers=operator_headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["services"]["insurance"] == "ok", r.json()
+    return datetime.fromisoformat(r.json()["now"]).astimezone(BANK_TZ).date()
+
+
+async def today(phone: Phone) -> date:
+    return date.fromisoformat((await phone.get("/v1/sandbox/clock")).json()["bank_day"])
+
+
+async def purchase(
+    phone: Phone, account_id: str, product: str = "personal_accident", starts_on: date | None = None, **quote: Any
+) -> dict[str, Any]:
+    """Buy a policy and wait until its premium is paid (or the purchase failed)."""
+    body = {"product_code": product, "age": 30, "term_days": 365, "sum_insured": "100000.00"} | quote
+    r = await phone.post("/v1/insurance/quotes", json=body)
+    assert r.status_code == 201, r.text
+    buy = {"quote_id": r.json()["id"], "account_id": account_id}
+    if starts_on is not None:
+        buy["starts_on"] = starts_on.isoformat()
+    r = await phone.post("/v1/insurance/policies", json=buy, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert r.status_code == 202, r.text
+    return await paid(phone, r.json()["id"])
+
+
+async def paid(phone: Phone, policy_id: str) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        policy: dict[str, Any] = (await phone.get(f"/v1/insurance/policies/{policy_id}")).json()
+        return policy if policy["premium_payment"]["step"] in ("done", "failed") else None
+
+    return await eventually(probe)  # type: ignore[no-any-return]
+
+
+async def policy_reads(phone: Phone, policy_id: str, status: str, action: str | None = None) -> dict[str, Any]:
+    """The policy once it reads `status` (and, if named, its history has `action`)."""
+
+    async def probe() -> dict[str, Any] | None:
+        policy: dict[str, Any] = (await phone.get(f"/v1/insurance/policies/{policy_id}")).json()
+        done = policy["status"] == status and (action is None or action in [h["action"] for h in policy["history"]])
+        return policy if done else None
+
+    return await eventually(probe)  # type: ignore[no-any-return]
+
+
+async def notified(phone: Phone, kind: str, policy_id: str, **data: Any) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        items = (await phone.get("/v1/notifications", params={"kind": kind})).json()["items"]
+        return next(
+            (
+                n
+                for n in items
+                if n["data"].get("policy_id") == policy_id and all(n["data"].get(k) == v for k, v in data.items())
+            ),
+            None,
+        )
+
+    return await eventually(probe)  # type: ignore[no-any-return]
+
+
+def claim_about(policy: dict[str, Any], day: date | str, **extra: Any) -> dict[str, Any]:
+    incident = day if isinstance(day, str) else day.isoformat()
+    return {"policy_id": policy["id"], "kind": "medical_abroad", "amount": "100.00", "incident_date": incident} | extra
+
+
+async def test_a_trip_policy_for_next_week_is_pending_then_active_expired_and_lapsed(
+    customer: Phone, gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    account_id = await funded(customer)
+    day = await today(customer)
+    trip = day + timedelta(days=7)
+
+    policy = await purchase(customer, account_id, "travel", starts_on=trip, term_days=7, sum_insured="300000.00")
+
+    assert (policy["status"], policy["starts_on"], policy["ends_on"]) == (
+        "pending",
+        str(trip),
+        str(trip + timedelta(6)),
+    )
+    assert policy["requested_starts_on"] == str(trip) and policy["premium_minor"] == 60_00
+    assert await customer.balance(account_id) == 1_000_00 - 60_00
+    pending = (await customer.get("/v1/insurance/policies", params={"status": "pending"})).json()["items"]
+    assert [p["id"] for p in pending] == [policy["id"]]
+    r = await customer.post("/v1/insurance/claims", json=claim_about(policy, day))
+    body = assert_problem(r, 422, "incident-outside-cover")
+    assert str(trip) in body["detail"] and str(trip + timedelta(6)) in body["detail"]
+
+    await move_clock(gateway, operator_headers, 7)
+    assert (await customer.get(f"/v1/insurance/policies/{policy['id']}")).json()["status"] == "active"
+    r = await customer.post("/v1/insurance/claims", json=claim_about(policy, trip))
+    assert r.status_code == 201, r.text
+
+    await move_clock(gateway, operator_headers, 7)
+    expired = await policy_reads(customer, policy["id"], "expired", "expired")
+    assert expired["history"][-1]["actor_role"] == "system"
+    note = await notified(customer, "policy_status_changed", policy["id"], status="expired")
+    assert str(trip + timedelta(6)) in note["body"]
+    # An expired policy still answers for what happened while it ran, and nothing after.
+    r = await customer.post("/v1/insurance/claims", json=claim_about(policy, trip + timedelta(6), kind="baggage_loss"))
+    assert r.status_code == 201, r.text
+    r = await customer.post("/v1/insurance/claims", json=claim_about(policy, trip + timedelta(7)))
+    assert_problem(r, 422, "incident-outside-cover")
+
+    await move_clock(gateway, operator_headers, 31)
+    lapsed = await policy_reads(customer, policy["id"], "lapsed", "lapsed")
+    assert [h["action"] for h in lapsed["history"]][-2:] == ["expired", "lapsed"]
+    await notified(customer, "policy_status_changed", policy["id"], status="lapsed")
+    mine = (await customer.get("/v1/insurance/policies", params={"status": "lapsed"})).json()["items"]
+    assert [p["id"] for p in mine] == [policy["id"]]
+    assert_problem(await customer.post(f"/v1/insurance/policies/{policy['id']}/cancel"), 409, "policy-not-cancellable")
+
+
+async def test_a_claim_is_checked_against_the_cover_and_paid_only_into_a_bank_account(customer: Phone) -> None:
+    account_id = await funded(customer)
+    cash = await customer.open_account("securities_cash")
+    policy = await purchase(customer, account_id)
+    starts_on = date.fromisoformat(policy["starts_on"])
+    claim = {"policy_id": policy["id"], "kind": "accidental_injury", "amount": "100.00"}
+
+    r = await customer.post("/v1/insurance/claims", json=claim | {"incident_date": str(starts_on - timedelta(1))})
+    body = assert_problem(r, 422, "incident-outside-cover")
+    assert policy["starts_on"] in body["detail"] and policy["ends_on"] in body["detail"]
+    r = await customer.post(
+        "/v1/insurance/claims", json=claim | {"incident_date": policy["starts_on"], "payout_account_id": cash["id"]}
+    )
+    assert "securities_cash" in assert_problem(r, 422, "unsuitable-account")["detail"]
+
+    assert (await customer.get("/v1/insurance/claims")).json()["items"] == []
+    r = await customer.post(
+        "/v1/insurance/claims", json=claim | {"incident_date": policy["starts_on"], "payout_account_id": account_id}
+    )
+    assert r.status_code == 201, r.text
+    assert await customer.balance(cash["id"]) == 0
+
+
+async def test_cancelling_in_the_cooling_off_period_refunds_the_whole_premium_later_pro_rata(
+    customer: Phone, gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    account_id = await funded(customer)
+    first = await purchase(customer, account_id)
+    second = await purchase(customer, account_id)
+    assert first["status"] == second["status"] == "active"
+    assert await customer.balance(account_id) == 1_000_00 - 2 * 60_00
+    assert first["cooling_off_until"] == str(date.fromisoformat(first["starts_on"]) + timedelta(15))
+
+    r = await customer.post(f"/v1/insurance/policies/{first['id']}/cancel")
+
+    assert r.status_code == 200, r.text
+    cancelled = r.json()
+    assert (cancelled["status"], cancelled["refund"], cancelled["refund_basis"]) == (
+        "cancelled",
+        "60.00",
+        "cooling_off",
+    )
+    await eventually(lambda: _refund_done(customer, first["id"]))
+    assert await customer.balance(account_id) == 1_000_00 - 60_00
+    await notified(customer, "premium_refunded", first["id"], reason="cancelled")
+    await notified(customer, "policy_status_changed", first["id"], status="cancelled")
+    assert_problem(await customer.post(f"/v1/insurance/policies/{first['id']}/cancel"), 409, "policy-not-cancellable")
+    r = await customer.post(
+        "/v1/insurance/claims",
+        json={
+            "policy_id": first["id"],
+            "kind": "accidental_injury",
+            "amount": "10.00",
+            "incident_date": first["starts_on"],
+        },
+    )
+    assert_problem(r, 409, "policy-not-active")
+
+    day = await move_clock(gateway, operator_headers, 16)
+    r = await customer.post(f"/v1/insurance/policies/{second['id']}/cancel")
+
+    assert r.status_code == 200, r.text
+    unexpired = (date.fromisoformat(second["ends_on"]) - day).days
+    expected = 60_00 * unexpired // 365
+    assert (r.json()["refund_minor"], r.json()["refund_basis"]) == (expected, "pro_rata")
+    assert 0 < expected < 60_00
+    await eventually(lambda: _refund_done(customer, second["id"]))
+    assert await customer.balance(account_id) == 1_000_00 - 60_00 + expected  # the first came back whole
+    statement = (await customer.get(f"/v1/accounts/{account_id}/transactions")).json()["items"]
+    assert (statement[0]["amount_minor"], statement[0]["counterparty_account_id"]) == (
+        expected,
+        "internal:insurance-premiums",
+    )
+
+
+async def _refund_done(phone: Phone, policy_id: str) -> bool:
+    policy = (await phone.get(f"/v1/insurance/policies/{policy_id}")).json()
+    payment = policy["refund_payment"]
+    return bool(
+        payment and payment["step"] == "done" and "premium_refunded" in [h["action"] for h in policy["history"]]
+    )
+
+
+async def test_a_policy_with_a_claim_is_not_cancelled(customer: Phone) -> None:
+    account_id = await funded(customer)
+    policy = await purchase(customer, account_id)
+    claim = {
+        "policy_id": policy["id"],
+        "kind": "accidental_injury",
+        "amount": "10.00",
+        "incident_date": policy["starts_on"],
+    }
+    claim_id = (await customer.post("/v1/insurance/claims", json=claim)).json()["id"]
+
+    assert_problem(await customer.post(f"/v1/insurance/policies/{policy['id']}/cancel"), 409, "policy-has-claims")
+    assert (await customer.get(f"/v1/insurance/policies/{policy['id']}")).json()["status"] == "active"
+    assert (await claim_reaches(customer, claim_id, "reported"))["policy_id"] == policy["id"]
+    assert await customer.balance(account_id) == 1_000_00 - 60_00
+
+
+async def test_a_policy_near_its_end_is_renewed_for_the_next_term(customer: Phone) -> None:
+    account_id = await funded(customer)
+    year = await purchase(customer, account_id)
+    trip = await purchase(customer, account_id, "travel", term_days=7, sum_insured="300000.00")
+    renew = {"account_id": account_id}
+
+    r = await customer.post(
+        f"/v1/insurance/policies/{year['id']}/renew", json=renew, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert "renewal opens on" in assert_problem(r, 409, "policy-not-renewable")["detail"]
+    key = str(uuid.uuid4())
+    r = await customer.post(f"/v1/insurance/policies/{trip['id']}/renew", json=renew, headers={"Idempotency-Key": key})
+    again = await customer.post(
+        f"/v1/insurance/policies/{trip['id']}/renew", json=renew, headers={"Idempotency-Key": key}
+    )
+
+    assert r.status_code == again.status_code == 202, r.text
+    assert again.json()["id"] == r.json()["id"]
+    renewal = await paid(customer, r.json()["id"])
+    next_day = str(date.fromisoformat(trip["ends_on"]) + timedelta(1))
+    assert (renewal["status"], renewal["starts_on"], renewal["renewal_of"]) == ("pending", next_day, trip["id"])
+    assert renewal["premium_payment"]["step"] == "done" and renewal["premium_minor"] == trip["premium_minor"]
+    assert (await customer.get(f"/v1/insurance/policies/{trip['id']}")).json()["renewed_by"] == renewal["id"]
+    r = await customer.post(
+        f"/v1/insurance/policies/{trip['id']}/renew", json=renew, headers={"Idempotency-Key": str(uuid.uuid4())}
+    )
+    assert_problem(r, 409, "already-renewed")
+    assert await customer.balance(account_id) == 1_000_00 - 60_00 - 2 * trip["premium_minor"]
+    await notified(customer, "policy_issued", renewal["id"])
