@@ -200,6 +200,8 @@ async def _purchase(
             account=account,
             idempotency_key=key,
             starts_on=body.starts_on,
+            insured=domain.Person(**body.insured.model_dump()) if body.insured else None,
+            beneficiaries=tuple(domain.Person(**b.model_dump()) for b in body.beneficiaries),
         )
     return policy
 

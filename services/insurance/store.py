@@ -112,6 +112,10 @@ class Policy(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     refund_minor: Mapped[int | None] = mapped_column(BigInteger)
     refund_basis: Mapped[str | None] = mapped_column(String(20))
+    # The insured person and the beneficiaries named at purchase (domain.Person.to_dict);
+    # no insured person: the policyholder; no beneficiaries: the insured's legal heirs.
+    insured: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    beneficiaries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class Saga(SagaColumns, Base):

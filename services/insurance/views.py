@@ -4,6 +4,7 @@ and the store's rows."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from services.insurance import domain, store
 from shared.clock import BANK_TZ
@@ -16,6 +17,7 @@ from shared.schemas.insurance import (
     DocumentPublic,
     HistoryPublic,
     InsuranceQuotePublic,
+    PersonPublic,
     PolicyPublic,
     ProductPublic,
     SagaPublic,
@@ -143,9 +145,22 @@ def policy_public(
         refund_minor=p.refund_minor,
         refund_basis=p.refund_basis,  # type: ignore[arg-type]
         refund_payment=saga_public(refund),
+        insured=person_public(p.insured) if p.insured else None,
+        beneficiaries=[person_public(b) for b in p.beneficiaries or []],
         premium_payment=saga_public(saga),
         history=[history_public(h) for h in history] if history is not None else None,
         links=links,
+    )
+
+
+def person_public(data: dict[str, Any]) -> PersonPublic:
+    person = domain.Person.from_dict(data)
+    return PersonPublic(
+        name=person.name,
+        id_type=person.id_type,  # type: ignore[arg-type]
+        id_number=domain.masked(person.id_number),
+        relationship=person.relationship,
+        share_pct=person.share_pct,
     )
 
 

@@ -21,6 +21,9 @@ ClaimStatusName = Literal[
 ]
 PolicyStatusName = Literal["pending", "active", "expired", "lapsed", "cancelled", "failed"]
 RefundBasisName = Literal["before_start", "cooling_off", "pro_rata"]
+IdTypeName = Literal["resident_id", "passport"]
+InsuredRelationshipName = Literal["self", "spouse", "child", "parent"]
+BeneficiaryRelationshipName = Literal["spouse", "child", "parent", "sibling", "other"]
 DecisionName = Literal["approve", "reject"]
 CurrencyName = Literal["CNY"]
 
@@ -216,6 +219,38 @@ class SagaPublic(BaseModel):
 # --- policies -------------------------------------------------------------------------------------
 
 
+class InsuredPersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50)
+    id_type: IdTypeName
+    id_number: str = Field(
+        min_length=5,
+        max_length=18,
+        description="A resident ID (18 characters, check digit per GB 11643; its birth date must give the "
+        "quoted age) or a passport number",
+    )
+    relationship: InsuredRelationshipName = Field(description="The insured's relation to you, the policyholder")
+
+
+class BeneficiaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50)
+    id_type: IdTypeName
+    id_number: str = Field(min_length=5, max_length=18)
+    relationship: BeneficiaryRelationshipName = Field(description="The beneficiary's relation to the insured")
+    share_pct: int = Field(ge=1, le=100, description="Whole percent; the shares sum to 100")
+
+
+class PersonPublic(BaseModel):
+    name: str
+    id_type: IdTypeName
+    id_number: str = Field(description="Masked: the first 3 and last 4 characters")
+    relationship: str
+    share_pct: int | None = None
+
+
 class PolicyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -231,6 +266,10 @@ class PolicyCreate(BaseModel):
     starts_on: date | None = Field(
         default=None,
         description="First day of cover, today up to 90 days ahead (a trip next week); default: the day it is paid",
+    )
+    insured: InsuredPersonIn | None = Field(default=None, description="Who is covered; default: you")
+    beneficiaries: list[BeneficiaryIn] = Field(
+        default_factory=list, max_length=5, description="Who receives the benefit; none: the insured's legal heirs"
     )
 
 
@@ -274,6 +313,8 @@ POLICY_EXAMPLE: dict[str, Any] = {
     "refund_minor": None,
     "refund_basis": None,
     "refund_payment": None,
+    "insured": None,
+    "beneficiaries": [],
     "premium_payment": {
         "id": "f0c2b8d4-1e6a-4a3f-9d75-8b2e4c6a0f19",
         "step": "done",
@@ -326,6 +367,8 @@ class PolicyPublic(BaseModel):
     refund_minor: int | None
     refund_basis: RefundBasisName | None
     refund_payment: SagaPublic | None = None
+    insured: PersonPublic | None = Field(description="The insured person named at purchase (none: the policyholder)")
+    beneficiaries: list[PersonPublic]
     premium_payment: SagaPublic | None = None
     history: list[HistoryPublic] | None = None
     links: dict[str, str]

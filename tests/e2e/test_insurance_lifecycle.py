@@ -37,17 +37,24 @@ async def today(phone: Phone) -> date:
     return date.fromisoformat((await phone.get("/v1/sandbox/clock")).json()["bank_day"])
 
 
+async def quoted(phone: Phone, product: str = "personal_accident", **quote: Any) -> str:
+    body = {"product_code": product, "age": 30, "term_days": 365, "sum_insured": "100000.00"} | quote
+    r = await phone.post("/v1/insurance/quotes", json=body)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def buying(phone: Phone, quote_id: str, account_id: str, **extra: Any) -> httpx.Response:
+    buy = {"quote_id": quote_id, "account_id": account_id} | extra
+    return await phone.post("/v1/insurance/policies", json=buy, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
 async def purchase(
     phone: Phone, account_id: str, product: str = "personal_accident", starts_on: date | None = None, **quote: Any
 ) -> dict[str, Any]:
     """Buy a policy and wait until its premium is paid (or the purchase failed)."""
-    body = {"product_code": product, "age": 30, "term_days": 365, "sum_insured": "100000.00"} | quote
-    r = await phone.post("/v1/insurance/quotes", json=body)
-    assert r.status_code == 201, r.text
-    buy = {"quote_id": r.json()["id"], "account_id": account_id}
-    if starts_on is not None:
-        buy["starts_on"] = starts_on.isoformat()
-    r = await phone.post("/v1/insurance/policies", json=buy, headers={"Idempotency-Key": str(uuid.uuid4())})
+    extra = {"starts_on": starts_on.isoformat()} if starts_on else {}
+    r = await buying(phone, await quoted(phone, product, **quote), account_id, **extra)
     assert r.status_code == 202, r.text
     return await paid(phone, r.json()["id"])
 
@@ -267,3 +274,46 @@ async def test_a_policy_near_its_end_is_renewed_for_the_next_term(customer: Phon
     assert_problem(r, 409, "already-renewed")
     assert await customer.balance(account_id) == 1_000_00 - 60_00 - 2 * trip["premium_minor"]
     await notified(customer, "policy_issued", renewal["id"])
+
+
+def resident_id(born: date, seq: str) -> str:
+    """A resident ID number with a valid check digit (GB 11643, ISO 7064 MOD 11-2)."""
+    first17 = "110105" + born.strftime("%Y%m%d") + seq
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return first17 + "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+
+
+async def test_a_policy_names_its_insured_person_and_beneficiaries(customer: Phone) -> None:
+    account_id = await funded(customer)
+    day = await today(customer)
+    insured_id = resident_id(date(day.year - 30, 1, 1), "123")  # 30 years old today, as quoted
+    insured = {"name": "Li Wei", "id_type": "resident_id", "id_number": insured_id, "relationship": "self"}
+    spouse = {"name": "Wang Fang", "id_type": "resident_id", "id_number": resident_id(date(1994, 5, 6), "224")}
+    child = {"name": "Li Xiao", "id_type": "passport", "id_number": "E12345678", "relationship": "child"}
+    beneficiaries = [spouse | {"relationship": "spouse", "share_pct": 60}, child | {"share_pct": 40}]
+    quote_id = await quoted(customer)
+
+    short = [beneficiaries[0], child | {"share_pct": 30}]
+    body = assert_problem(
+        await buying(customer, quote_id, account_id, insured=insured, beneficiaries=short), 422, "beneficiary-shares"
+    )
+    assert "90%" in body["detail"]
+    wrong = insured | {"id_number": insured_id[:17] + ("0" if insured_id[17] != "0" else "1")}
+    assert_problem(await buying(customer, quote_id, account_id, insured=wrong), 422, "invalid-insured-person")
+    older = insured | {"id_number": resident_id(date(day.year - 41, 1, 1), "123")}
+    r = await buying(customer, quote_id, account_id, insured=older)
+    assert "age of 41" in assert_problem(r, 422, "invalid-insured-person")["detail"]
+    assert (await customer.get("/v1/insurance/policies")).json()["items"] == []
+
+    r = await buying(customer, quote_id, account_id, insured=insured, beneficiaries=beneficiaries)
+    assert r.status_code == 202, r.text
+    policy = await paid(customer, r.json()["id"])
+
+    assert policy["status"] == "active"
+    assert policy["insured"] == insured | {"id_number": insured_id[:3] + "*" * 11 + insured_id[-4:], "share_pct": None}
+    assert [(b["name"], b["relationship"], b["share_pct"]) for b in policy["beneficiaries"]] == [
+        ("Wang Fang", "spouse", 60),
+        ("Li Xiao", "child", 40),
+    ]
+    assert policy["beneficiaries"][1]["id_number"] == "E12**5678"
+    assert await customer.balance(account_id) == 1_000_00 - 60_00

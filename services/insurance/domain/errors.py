@@ -108,3 +108,11 @@ class NotRenewable(InsuranceError):
 
 class AlreadyRenewed(InsuranceError):
     code = "already-renewed"
+
+
+class InvalidPerson(InsuranceError):
+    code = "invalid-insured-person"
+
+
+class BeneficiaryShares(InsuranceError):
+    code = "beneficiary-shares"

@@ -122,12 +122,13 @@ async def renew_policy(
     old = await _own_policy(uow, customer_id, policy_id)
     today = ctx.clock.bank_day()
     starts_on = domain.renewal_start(store.status_today(old, today), old.ends_on, old.renewed_by is not None, today)
+    insured = domain.Person.from_dict(old.insured) if old.insured else None
     quote = await issue_quote(
         ctx,
         uow,
         customer_id=customer_id,
         product_code=old.product_code,
-        age=old.insured_age,
+        age=domain.age_of(insured, today) or old.insured_age,  # priced at the age the ID gives today
         term_days=old.term_days,
         sum_insured_minor=old.sum_insured_minor,
     )
@@ -141,6 +142,8 @@ async def renew_policy(
         idempotency_key=idempotency_key,
         starts_on=starts_on,
         renewal_of=old.id,
+        insured=insured,
+        beneficiaries=tuple(domain.Person.from_dict(b) for b in old.beneficiaries or ()),
     )
     taken = await uow.session.execute(
         update(store.Policy)

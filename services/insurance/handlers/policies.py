@@ -115,6 +115,8 @@ async def purchase_policy(
     idempotency_key: str,
     starts_on: date | None = None,
     renewal_of: str | None = None,
+    insured: domain.Person | None = None,
+    beneficiaries: tuple[domain.Person, ...] = (),
 ) -> tuple[store.Policy, bool]:
     """Start buying the quoted policy: a pending policy and the premium saga's first step
     (reserve the premium on the paying account). Cover starts when the premium is paid, or
@@ -131,6 +133,9 @@ async def purchase_policy(
     domain.check_start_date(starts_on, ctx.clock.bank_day())
     domain.check_quote_live(quote.expires_at, now)
     domain.check_paying_account(account.kind, account.currency, quote.currency)
+    if insured is not None:
+        domain.check_insured(insured, quote.age, ctx.clock.bank_day())
+    domain.check_beneficiaries(beneficiaries, insured)
     product = await store.product(session, quote.product_code)
     policy_id = new_uuid()
     # One live purchase per quote; a failed purchase frees the quote again.
@@ -159,6 +164,8 @@ async def purchase_policy(
         requested_starts_on=starts_on,
         cooling_off_days=product.cooling_off_days,
         renewal_of=renewal_of,
+        insured=insured.to_dict() if insured else None,
+        beneficiaries=[b.to_dict() for b in beneficiaries],
         created_at=now,
         updated_at=now,
     )
