@@ -75,6 +75,7 @@ SENT_TITLES = {"transfer": "Money sent", "bill": "Bill paid", "qr": "Paid by QR 
 # Claim transitions the customer did not make themselves, and how to say them.
 CLAIM_CHANGES: dict[str, str] = {
     ins.ClaimReferredToAdjuster.TYPE: "is being reviewed by a claims adjuster",
+    ins.ClaimInfoRequested.TYPE: "needs more information from you",
     ins.ClaimApproved.TYPE: "was approved; the payout is on its way",
     ins.ClaimRejected.TYPE: "was rejected",
     ins.ClaimPayoutFailed.TYPE: "was approved but the payout failed",
@@ -305,6 +306,15 @@ def claim_changed(type_: str, m: ins.ClaimEvent) -> list[Draft]:
     elif isinstance(m, ins.ClaimApproved):
         data |= {"amount": format_minor(m.amount_minor, m.currency), "amount_minor": m.amount_minor}
         body = f"Your claim was approved for {_money(m.amount_minor, m.currency)}; the payout is on its way."
+        if m.deductible_minor:
+            data |= {"approved_minor": m.approved_minor, "deductible_minor": m.deductible_minor}
+            body = (
+                f"Your claim was approved for {_money(m.approved_minor, m.currency)}; after the deductible of "
+                f"{_money(m.deductible_minor, m.currency)}, {_money(m.amount_minor, m.currency)} is on its way."
+            )
+    elif isinstance(m, ins.ClaimInfoRequested):
+        data |= {"message": m.message}
+        body = f"Your claim needs more information: {m.message} Add it and submit the claim again."
     elif isinstance(m, ins.ClaimPayoutFailed):
         data |= {"reason": m.reason}
     return [Draft(m.customer_id, "claim_status_changed", "Claim update", body, data)]

@@ -458,10 +458,16 @@ async def decide(
     claim_id: str, body: DecisionCreate, principal: Adjuster, runtime: RuntimeDep, ctx: ContextDep
 ) -> ClaimPublic:
     """Decide on a claim waiting for an adjuster. Above the four-eyes threshold two
-    different adjusters must approve; one rejection (with a reason) rejects it. Deciding
-    on your own claim is a 403; on a claim not waiting for you (or twice) a 409."""
+    different adjusters must approve; one rejection (with a reason) rejects it. An approval
+    may name a smaller `amount` (with a reason); the product's deductible is taken from the
+    approved amount. `request_info` (with what is needed) returns the claim to the customer
+    (`info_requested`), who adds documents and submits it again. Deciding on your own
+    claim is a 403; on a claim not waiting for you (or twice) a 409."""
     if body.decision == "reject" and not body.reason:
         raise Problem(422, "reason-required", "a rejection needs a reason the customer can read")
+    if body.decision == "request_info" and not body.reason:
+        raise Problem(422, "reason-required", "say what the customer should send or answer")
+    amount = _minor(body.amount, "amount") if body.amount is not None else None
     async with runtime.unit_of_work() as uow:
         await handlers.decide_claim(
             ctx,
@@ -470,6 +476,7 @@ async def decide(
             claim_id=claim_id,
             decision=domain.Decision(body.decision),
             reason=body.reason,
+            amount_minor=amount,
         )
     return await _read_claim(runtime, claim_id, None)
 

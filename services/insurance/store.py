@@ -159,6 +159,12 @@ class Claim(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(40))
     rejection_detail: Mapped[str | None] = mapped_column(String(500))
     payout_id: Mapped[str | None] = mapped_column(String(64))
+    # Settlement: what was approved, the deductible taken from it, and what is paid.
+    approved_minor: Mapped[int | None] = mapped_column(BigInteger)
+    deductible_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    payout_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # What the adjuster last asked the customer for (status info_requested).
+    info_request: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -189,6 +195,8 @@ class ClaimDecision(Base):
     adjuster_id: Mapped[str] = mapped_column(String(64))
     decision: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(500))
+    # An approval of less than the amount claimed.
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -298,7 +306,8 @@ def other_claim(claim: Claim) -> domain.OtherClaim:
         id=claim.id,
         kind=claim.kind,
         incident_date=claim.incident_date,
-        amount_minor=claim.amount_minor,
+        # An approved claim uses up what it pays, not what was claimed.
+        amount_minor=claim.payout_minor if claim.payout_minor is not None else claim.amount_minor,
         status=claim.status,
         created_at=claim.created_at,
     )

@@ -51,6 +51,7 @@ def product_public(p: domain.Product) -> ProductPublic:
         ],
         version=p.version,
         cooling_off_days=p.cooling_off_days,
+        deductible=money(p.deductible_minor, p.currency),
     )
 
 
@@ -171,7 +172,13 @@ def document_public(d: store.ClaimDocument) -> DocumentPublic:
 
 
 def decision_public(d: store.ClaimDecision) -> DecisionPublic:
-    return DecisionPublic(adjuster_id=d.adjuster_id, decision=d.decision, reason=d.reason, created_at=d.created_at)
+    return DecisionPublic(
+        adjuster_id=d.adjuster_id,
+        decision=d.decision,
+        reason=d.reason,
+        amount=money(d.amount_minor) if d.amount_minor is not None else None,
+        created_at=d.created_at,
+    )
 
 
 def claim_public(
@@ -202,6 +209,13 @@ def claim_public(
         flags=list(c.flags or []),
         rejection_reason=c.rejection_reason,
         rejection_detail=c.rejection_detail,
+        approved_amount=money(c.approved_minor, c.currency) if c.approved_minor is not None else None,
+        approved_amount_minor=c.approved_minor,
+        deductible=money(c.deductible_minor, c.currency),
+        deductible_minor=c.deductible_minor,
+        payout_amount=money(c.payout_minor, c.currency) if c.payout_minor is not None else None,
+        payout_amount_minor=c.payout_minor,
+        info_request=c.info_request,
         payout_account_id=c.payout_account_id,
         payout=saga_public(payout),
         documents=None if documents is None else [document_public(d) for d in documents],

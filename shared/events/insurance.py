@@ -180,6 +180,17 @@ class ClaimApproved(ClaimEvent):
     approved_by: list[str]
     payout_account_id: str
     credit_id: str
+    # amount_minor is what is paid: the approved amount less the product's deductible.
+    approved_minor: int = 0
+    deductible_minor: int = 0
+
+
+class ClaimInfoRequested(ClaimEvent):
+    """An adjuster returned the claim to the customer for more documents or answers; the
+    customer adds them and submits it again."""
+
+    TYPE = "insurance.ClaimInfoRequested"
+    message: str
 
 
 class ClaimRejected(ClaimEvent):

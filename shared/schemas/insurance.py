@@ -17,14 +17,14 @@ from shared.money import AmountIn
 # --- the domain's value lists ------------------------------------------------------------------
 
 ClaimStatusName = Literal[
-    "reported", "documents_submitted", "under_assessment", "approved", "rejected", "paid", "closed"
+    "reported", "documents_submitted", "under_assessment", "info_requested", "approved", "rejected", "paid", "closed"
 ]
 PolicyStatusName = Literal["pending", "active", "expired", "lapsed", "cancelled", "failed"]
 RefundBasisName = Literal["before_start", "cooling_off", "pro_rata"]
 IdTypeName = Literal["resident_id", "passport"]
 InsuredRelationshipName = Literal["self", "spouse", "child", "parent"]
 BeneficiaryRelationshipName = Literal["spouse", "child", "parent", "sibling", "other"]
-DecisionName = Literal["approve", "reject"]
+DecisionName = Literal["approve", "reject", "request_info"]
 CurrencyName = Literal["CNY"]
 
 ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:_-]+$")
@@ -97,6 +97,7 @@ PRODUCT_EXAMPLE: dict[str, Any] = {
     ],
     "version": 1,
     "cooling_off_days": 15,
+    "deductible": "0.00",
 }
 
 
@@ -122,6 +123,7 @@ class ProductPublic(BaseModel):
     cooling_off_days: int = Field(
         description="Days after issue in which cancelling refunds the whole premium (犹豫期); later, pro rata"
     )
+    deductible: str = Field(description="Taken from every approved claim before it is paid (per claim)")
 
 
 PRODUCT_LIST_EXAMPLE: dict[str, Any] = {"items": [PRODUCT_EXAMPLE]}
@@ -467,11 +469,21 @@ class DecisionCreate(BaseModel):
             "examples": [
                 {"decision": "approve"},
                 {"decision": "reject", "reason": "The invoice is dated before the policy's cover started"},
+                {"decision": "approve", "amount": "3200.00", "reason": "The invoice includes a non-covered item"},
+                {"decision": "request_info", "reason": "Please upload the itemised hospital invoice"},
             ]
         },
     )
     decision: DecisionName
-    reason: str | None = Field(default=None, min_length=1, max_length=500, description="Required to reject")
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Required to reject, to ask for more information, and to approve less than claimed",
+    )
+    amount: AmountIn | None = Field(
+        default=None, description="Approve this much (at most the amount claimed); the deductible is taken from it"
+    )
 
 
 class DocumentPublic(BaseModel):
@@ -487,6 +499,7 @@ class DecisionPublic(BaseModel):
     adjuster_id: str
     decision: str
     reason: str | None
+    amount: str | None = None
     created_at: datetime
 
 
@@ -509,6 +522,13 @@ CLAIM_EXAMPLE: dict[str, Any] = {
     "flags": [],
     "rejection_reason": None,
     "rejection_detail": None,
+    "approved_amount": None,
+    "approved_amount_minor": None,
+    "deductible": "0.00",
+    "deductible_minor": 0,
+    "payout_amount": None,
+    "payout_amount_minor": None,
+    "info_request": None,
     "payout_account_id": DEMO_CHECKING,
     "payout": None,
     "documents": [
@@ -573,6 +593,13 @@ class ClaimPublic(BaseModel):
     flags: list[str]
     rejection_reason: str | None
     rejection_detail: str | None
+    approved_amount: str | None = Field(description="What was approved (the amount claimed, or less with a reason)")
+    approved_amount_minor: int | None
+    deductible: str = Field(description="The product's deductible, taken from the approved amount")
+    deductible_minor: int
+    payout_amount: str | None = Field(description="What is paid: the approved amount less the deductible")
+    payout_amount_minor: int | None
+    info_request: str | None = Field(description="What the adjuster last asked the customer for")
     payout_account_id: str
     payout: SagaPublic | None = None
     documents: list[DocumentPublic] | None = None

@@ -19,10 +19,11 @@ import pytest
 
 from shared.clock import BANK_TZ
 from tests.e2e.phone import Phone, eventually
-from tests.e2e.test_insurance import assert_problem, claim_reaches, funded
+from tests.e2e.test_insurance import adjusters, assert_problem, claim_reaches, funded
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 DAY = 86_400
+__all__ = ["adjusters"]  # the seeded adjusters' fixture, shared with test_insurance.py
 
 
 async def move_clock(gateway: httpx.AsyncClient, operator_headers: dict[str, str], days: int) -> date:
@@ -79,16 +80,12 @@ async def policy_reads(phone: Phone, policy_id: str, status: str, action: str | 
 
 
 async def notified(phone: Phone, kind: str, policy_id: str, **data: Any) -> dict[str, Any]:
+    """The customer's notification of `kind` about the policy (with these data)."""
+
     async def probe() -> dict[str, Any] | None:
-        items = (await phone.get("/v1/notifications", params={"kind": kind})).json()["items"]
-        return next(
-            (
-                n
-                for n in items
-                if n["data"].get("policy_id") == policy_id and all(n["data"].get(k) == v for k, v in data.items())
-            ),
-            None,
-        )
+        items = (await phone.get("/v1/notifications", params={"limit": 100})).json()["items"]
+        wanted = {"policy_id": policy_id} | data
+        return next((n for n in items if n["kind"] == kind and wanted.items() <= n["data"].items()), None)
 
     return await eventually(probe)  # type: ignore[no-any-return]
 
@@ -317,3 +314,67 @@ async def test_a_policy_names_its_insured_person_and_beneficiaries(customer: Pho
     ]
     assert policy["beneficiaries"][1]["id_number"] == "E12**5678"
     assert await customer.balance(account_id) == 1_000_00 - 60_00
+
+
+async def test_an_adjuster_asks_for_more_then_approves_less_and_the_deductible_is_taken(
+    customer: Phone, gateway: httpx.AsyncClient, operator_headers: dict[str, str], adjusters: list[dict[str, str]]
+) -> None:
+    account_id = await funded(customer)
+    policy = await purchase(customer, account_id, "short_term_health")
+    assert policy["premium_minor"] == 300_00
+    day = await move_clock(gateway, operator_headers, 31)  # past the 30-day waiting period
+    body = {"policy_id": policy["id"], "kind": "outpatient", "amount": "1500.00", "incident_date": str(day)}
+    claim_id = (await customer.post("/v1/insurance/claims", json=body)).json()["id"]
+    invoice = {"kind": "medical_invoice", "name": "invoice.pdf", "size_bytes": 48_213, "checksum": "a" * 64}
+    assert (await customer.post(f"/v1/insurance/claims/{claim_id}/documents", json=invoice)).status_code == 201
+    claim = (await customer.post(f"/v1/insurance/claims/{claim_id}/submit")).json()
+    assert (claim["status"], claim["approvals_required"], claim["deductible"]) == ("under_assessment", 1, "100.00")
+    decision = f"/v1/adjuster/claims/{claim_id}/decision"
+
+    no_reason = await customer.client.post(decision, json={"decision": "request_info"}, headers=adjusters[0])
+    assert_problem(no_reason, 422, "reason-required")
+    ask = {"decision": "request_info", "reason": "Please add the itemised invoice from the clinic."}
+    r = await customer.client.post(decision, json=ask, headers=adjusters[0])
+
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["info_request"]) == ("info_requested", ask["reason"])
+    note = await eventually(lambda: _claim_note(customer, claim_id, "info_requested"))
+    assert ask["reason"] in note["body"]
+    r = await customer.client.post(decision, json={"decision": "approve"}, headers=adjusters[0])
+    assert_problem(r, 409, "invalid-transition")
+    itemised = invoice | {"kind": "other", "name": "itemised.pdf", "checksum": "b" * 64}
+    assert (await customer.post(f"/v1/insurance/claims/{claim_id}/documents", json=itemised)).status_code == 201
+    assert (await customer.post(f"/v1/insurance/claims/{claim_id}/submit")).json()["status"] == "under_assessment"
+
+    less = {"decision": "approve", "amount": "1200.00"}
+    assert_problem(await customer.client.post(decision, json=less, headers=adjusters[0]), 422, "reason-required")
+    more = {"decision": "approve", "amount": "1500.01", "reason": "x"}
+    assert_problem(
+        await customer.client.post(decision, json=more, headers=adjusters[0]), 422, "invalid-approved-amount"
+    )
+    r = await customer.client.post(
+        decision, json=less | {"reason": "The massage sessions are not covered"}, headers=adjusters[0]
+    )
+
+    assert r.status_code == 200, r.text
+    approved = r.json()
+    assert (approved["status"], approved["approved_amount"], approved["deductible"], approved["payout_amount"]) == (
+        "approved",
+        "1200.00",
+        "100.00",
+        "1100.00",
+    )
+    closed = await claim_reaches(customer, claim_id, "closed")
+    actions = [h["action"] for h in closed["history"]]
+    assert actions.count("assessment_started") == 2 and "info_requested" in actions
+    assert await customer.balance(account_id) == 1_000_00 - 300_00 + 1_100_00
+    note = await eventually(lambda: _claim_note(customer, claim_id, "approved"))
+    assert "1200.00" in note["body"] and "100.00" in note["body"] and "1100.00" in note["body"]
+    policy = (await customer.get(f"/v1/insurance/policies/{policy['id']}")).json()
+    assert policy["remaining_sum_insured_minor"] == 100_000_00 - 1_100_00
+
+
+async def _claim_note(phone: Phone, claim_id: str, status: str) -> dict[str, Any] | None:
+    items = (await phone.get("/v1/notifications", params={"limit": 100})).json()["items"]
+    wanted = {"claim_id": claim_id, "status": status}
+    return next((n for n in items if n["kind"] == "claim_status_changed" and wanted.items() <= n["data"].items()), None)

@@ -116,3 +116,11 @@ class InvalidPerson(InsuranceError):
 
 class BeneficiaryShares(InsuranceError):
     code = "beneficiary-shares"
+
+
+class InvalidAmountApproved(InsuranceError):
+    code = "invalid-approved-amount"
+
+
+class ReasonRequired(InsuranceError):
+    code = "reason-required"

@@ -71,6 +71,8 @@ class Product:
     # Days after the policy is issued in which cancelling refunds the whole premium (犹豫期);
     # see docs/insurance.md for each product's choice and the regulator's rule.
     cooling_off_days: int = 15
+    # Taken from every approved claim's amount before it is paid (免赔额, per claim).
+    deductible_minor: int = 0
 
     @property
     def min_age(self) -> int:
@@ -123,6 +125,7 @@ class Product:
             "currency": self.currency,
             "version": self.version,
             "cooling_off_days": self.cooling_off_days,
+            "deductible_minor": self.deductible_minor,
         }
 
     @classmethod
@@ -144,6 +147,7 @@ class Product:
             currency=data.get("currency", CURRENCY),
             version=data.get("version", 1),
             cooling_off_days=data.get("cooling_off_days", 15),
+            deductible_minor=data.get("deductible_minor", 0),
         )
 
 
@@ -207,6 +211,7 @@ CATALOGUE: tuple[Product, ...] = (
             ClaimKind("hospitalisation", "Hospital stay", ("discharge_summary", "medical_invoice")),
             ClaimKind("outpatient", "Outpatient treatment", ("medical_invoice",)),
         ),
+        deductible_minor=100_00,
     ),
     Product(
         code="travel",
@@ -244,6 +249,7 @@ CATALOGUE: tuple[Product, ...] = (
         exclusions=("intentional_damage", "cosmetic_scratch", "unauthorised_repair"),
         claim_kinds=(ClaimKind("screen_damage", "Screen damaged", ("device_photo", "repair_quote")),),
         cooling_off_days=7,
+        deductible_minor=100_00,
     ),
 )
 
