@@ -77,6 +77,8 @@ class Policy(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", name="uq_policy_customer_id_idempotency_key"),
         Index("ix_policy_customer_created", "customer_id", "created_at", "id"),
+        # The lifecycle job's scan: active (or expired) policies past a date.
+        Index("ix_policy_status_ends_on", "status", "ends_on"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -123,12 +123,13 @@ async def renew_policy(
     today = ctx.clock.bank_day()
     starts_on = domain.renewal_start(store.status_today(old, today), old.ends_on, old.renewed_by is not None, today)
     insured = domain.Person.from_dict(old.insured) if old.insured else None
+    age_now = domain.age_of(insured, today)
     quote = await issue_quote(
         ctx,
         uow,
         customer_id=customer_id,
         product_code=old.product_code,
-        age=domain.age_of(insured, today) or old.insured_age,  # priced at the age the ID gives today
+        age=old.insured_age if age_now is None else age_now,  # priced at the age the ID gives today
         term_days=old.term_days,
         sum_insured_minor=old.sum_insured_minor,
     )
