@@ -65,6 +65,9 @@ class Notifier:
     async def when_policy_cancelled_notify(self, writer: Writer, e: Envelope, m: ins.PolicyCancelled) -> None:
         await self._store(writer, e, notify.policy_cancelled(m))
 
+    async def when_policy_cover_started_notify(self, writer: Writer, e: Envelope, m: ins.PolicyCoverStarted) -> None:
+        await self._store(writer, e, notify.policy_cover_started(m))
+
     async def when_policy_expired_notify(self, writer: Writer, e: Envelope, m: ins.PolicyExpired) -> None:
         await self._store(writer, e, notify.policy_expired(m))
 
@@ -91,6 +94,7 @@ class Notifier:
             ins.PolicyPurchaseFailed.TYPE: self.when_policy_purchase_failed_notify,
             ins.ClaimPaid.TYPE: self.when_claim_paid_notify,
             ins.PolicyCancelled.TYPE: self.when_policy_cancelled_notify,
+            ins.PolicyCoverStarted.TYPE: self.when_policy_cover_started_notify,
             ins.PolicyExpired.TYPE: self.when_policy_expired_notify,
             ins.PolicyLapsed.TYPE: self.when_policy_lapsed_notify,
             ins.PremiumRefunded.TYPE: self.when_premium_refunded_notify,

@@ -260,6 +260,18 @@ def policy_cancelled(m: ins.PolicyCancelled) -> list[Draft]:
     ]
 
 
+def policy_cover_started(m: ins.PolicyCoverStarted) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Cover started",
+            f"Policy {m.number} covers you from today, {m.starts_on}, to {m.ends_on}.",
+            {"policy_id": m.policy_id, "number": m.number, "status": "active", "starts_on": m.starts_on.isoformat()},
+        )
+    ]
+
+
 def policy_expired(m: ins.PolicyExpired) -> list[Draft]:
     return [
         Draft(

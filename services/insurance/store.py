@@ -111,6 +111,8 @@ class Policy(Base):
     # the renewal is bought, cleared again if its premium is not collected).
     renewal_of: Mapped[str | None] = mapped_column(String(36))
     renewed_by: Mapped[str | None] = mapped_column(String(36))
+    # When the lifecycle job saw a cover bought for a later day start (PolicyCoverStarted).
+    cover_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     refund_minor: Mapped[int | None] = mapped_column(BigInteger)
     refund_basis: Mapped[str | None] = mapped_column(String(20))

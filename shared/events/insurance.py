@@ -103,6 +103,15 @@ class PolicyCancelled(PolicyEvent):
     credit_id: str | None = None
 
 
+class PolicyCoverStarted(PolicyEvent):
+    """A policy bought for a later start date reached its first day of cover."""
+
+    TYPE = "insurance.PolicyCoverStarted"
+    number: str
+    starts_on: date
+    ends_on: date
+
+
 class PolicyExpired(PolicyEvent):
     """The cover's last day has passed (on the sandbox clock)."""
 

@@ -119,6 +119,8 @@ async def test_a_trip_policy_for_next_week_is_pending_then_active_expired_and_la
 
     await move_clock(gateway, operator_headers, 7)
     assert (await customer.get(f"/v1/insurance/policies/{policy['id']}")).json()["status"] == "active"
+    started = await notified(customer, "policy_status_changed", policy["id"], status="active")
+    assert started["title"] == "Cover started" and str(trip) in started["body"]
     r = await customer.post("/v1/insurance/claims", json=claim_about(policy, trip))
     assert r.status_code == 201, r.text
 

@@ -157,12 +157,47 @@ async def renew_policy(
 
 
 async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> int:
-    """Write down what the clock did to paid policies: past the last day an active policy
-    has expired (PolicyExpired), and past the renewal grace period an unrenewed one has
-    lapsed (PolicyLapsed). Returns how many moved."""
+    """Write down what the clock did to paid policies: a cover bought for a later day has
+    started (PolicyCoverStarted), past the last day an active policy has expired
+    (PolicyExpired), and past the renewal grace period an unrenewed one has lapsed
+    (PolicyLapsed). Returns how many moved."""
     today = ctx.clock.bank_day()
     session = uow.session
     moved = 0
+    starting = await session.scalars(
+        select(store.Policy)
+        .where(
+            store.Policy.status == P.ACTIVE,
+            store.Policy.requested_starts_on.is_not(None),
+            store.Policy.cover_started_at.is_(None),
+            store.Policy.starts_on <= today,
+        )
+        .order_by(store.Policy.starts_on, store.Policy.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    for policy in starting.all():
+        assert policy.starts_on is not None and policy.ends_on is not None
+        policy.cover_started_at = policy.updated_at = ctx.clock.now()
+        await record(
+            ctx,
+            uow,
+            aggregate="policy",
+            aggregate_id=policy.id,
+            action="cover_started",
+            actor=SYSTEM,
+            event=ev.PolicyCoverStarted(
+                policy_id=policy.id,
+                customer_id=policy.customer_id,
+                number=policy.number,
+                starts_on=policy.starts_on,
+                ends_on=policy.ends_on,
+            ),
+            from_status=P.PENDING,
+            to_status=P.ACTIVE,
+            detail={"starts_on": policy.starts_on.isoformat()},
+        )
+        moved += 1
     ending = await session.scalars(
         select(store.Policy)
         .where(store.Policy.status == P.ACTIVE, store.Policy.ends_on < today)

@@ -240,6 +240,8 @@ async def _issue_policy(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None
     policy.status = domain.PolicyStatus.ACTIVE
     policy.starts_on, policy.ends_on, policy.covered_from = cover.starts_on, cover.ends_on, cover.covered_from
     policy.issued_at = policy.updated_at = now
+    if cover.starts_on <= ctx.clock.bank_day():
+        policy.cover_started_at = now  # no later "cover started" to tell
     await _policy_step(
         ctx,
         uow,
