@@ -62,6 +62,21 @@ class Notifier:
     ) -> None:
         await self._store(writer, e, notify.policy_purchase_failed(m))
 
+    async def when_policy_cancelled_notify(self, writer: Writer, e: Envelope, m: ins.PolicyCancelled) -> None:
+        await self._store(writer, e, notify.policy_cancelled(m))
+
+    async def when_policy_cover_started_notify(self, writer: Writer, e: Envelope, m: ins.PolicyCoverStarted) -> None:
+        await self._store(writer, e, notify.policy_cover_started(m))
+
+    async def when_policy_expired_notify(self, writer: Writer, e: Envelope, m: ins.PolicyExpired) -> None:
+        await self._store(writer, e, notify.policy_expired(m))
+
+    async def when_policy_lapsed_notify(self, writer: Writer, e: Envelope, m: ins.PolicyLapsed) -> None:
+        await self._store(writer, e, notify.policy_lapsed(m))
+
+    async def when_premium_refunded_notify(self, writer: Writer, e: Envelope, m: ins.PremiumRefunded) -> None:
+        await self._store(writer, e, notify.premium_refunded(m))
+
     async def when_claim_changed_notify(self, writer: Writer, e: Envelope, m: ins.ClaimEvent) -> None:
         await self._store(writer, e, notify.claim_changed(e.type, m))
 
@@ -78,6 +93,11 @@ class Notifier:
             ins.PolicyIssued.TYPE: self.when_policy_issued_notify,
             ins.PolicyPurchaseFailed.TYPE: self.when_policy_purchase_failed_notify,
             ins.ClaimPaid.TYPE: self.when_claim_paid_notify,
+            ins.PolicyCancelled.TYPE: self.when_policy_cancelled_notify,
+            ins.PolicyCoverStarted.TYPE: self.when_policy_cover_started_notify,
+            ins.PolicyExpired.TYPE: self.when_policy_expired_notify,
+            ins.PolicyLapsed.TYPE: self.when_policy_lapsed_notify,
+            ins.PremiumRefunded.TYPE: self.when_premium_refunded_notify,
         }
         table |= {t: self.when_claim_changed_notify for t in notify.CLAIM_CHANGES}
         return table

@@ -34,6 +34,8 @@ KINDS = (
     "price_alert",
     "policy_issued",
     "policy_purchase_failed",
+    "policy_status_changed",
+    "premium_refunded",
     "claim_status_changed",
     "claim_paid",
     "stepup_code",
@@ -73,6 +75,7 @@ SENT_TITLES = {"transfer": "Money sent", "bill": "Bill paid", "qr": "Paid by QR 
 # Claim transitions the customer did not make themselves, and how to say them.
 CLAIM_CHANGES: dict[str, str] = {
     ins.ClaimReferredToAdjuster.TYPE: "is being reviewed by a claims adjuster",
+    ins.ClaimInfoRequested.TYPE: "needs more information from you",
     ins.ClaimApproved.TYPE: "was approved; the payout is on its way",
     ins.ClaimRejected.TYPE: "was rejected",
     ins.ClaimPayoutFailed.TYPE: "was approved but the payout failed",
@@ -236,6 +239,75 @@ def policy_purchase_failed(m: ins.PolicyPurchaseFailed) -> list[Draft]:
     ]
 
 
+REFUND_BASES = {
+    "before_start": "the cover had not started, so the whole premium is refunded",
+    "cooling_off": "it was within the cooling-off period, so the whole premium is refunded",
+    "pro_rata": "the premium for the unused days is refunded",
+}
+
+
+def policy_cancelled(m: ins.PolicyCancelled) -> list[Draft]:
+    refund = _money(m.refund_minor, m.currency)
+    why = REFUND_BASES.get(m.basis, m.basis)
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Policy cancelled",
+            f"Policy {m.number} is cancelled; {why} ({refund}).",
+            {"policy_id": m.policy_id, "number": m.number, "status": "cancelled", "refund_minor": m.refund_minor},
+        )
+    ]
+
+
+def policy_cover_started(m: ins.PolicyCoverStarted) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Cover started",
+            f"Policy {m.number} covers you from today, {m.starts_on}, to {m.ends_on}.",
+            {"policy_id": m.policy_id, "number": m.number, "status": "active", "starts_on": m.starts_on.isoformat()},
+        )
+    ]
+
+
+def policy_expired(m: ins.PolicyExpired) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Policy expired",
+            f"Policy {m.number} ended on {m.ends_on}. You can renew it until {m.renewable_until}.",
+            {"policy_id": m.policy_id, "number": m.number, "status": "expired", "ends_on": m.ends_on.isoformat()},
+        )
+    ]
+
+
+def policy_lapsed(m: ins.PolicyLapsed) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "policy_status_changed",
+            "Policy lapsed",
+            f"Policy {m.number} was not renewed and has lapsed; buy a new policy for cover.",
+            {"policy_id": m.policy_id, "number": m.number, "status": "lapsed"},
+        )
+    ]
+
+
+def premium_refunded(m: ins.PremiumRefunded) -> list[Draft]:
+    return [
+        Draft(
+            m.customer_id,
+            "premium_refunded",
+            "Premium refunded",
+            f"{_money(m.amount_minor, 'CNY')} of your premium was refunded into account {_tail(m.account_id)}.",
+            {"policy_id": m.policy_id, "account_id": m.account_id, "amount_minor": m.amount_minor, "reason": m.reason},
+        )
+    ]
+
+
 def claim_changed(type_: str, m: ins.ClaimEvent) -> list[Draft]:
     what = CLAIM_CHANGES[type_]
     data: dict[str, Any] = {"claim_id": m.claim_id, "policy_id": m.policy_id, "status": m.status}
@@ -246,6 +318,15 @@ def claim_changed(type_: str, m: ins.ClaimEvent) -> list[Draft]:
     elif isinstance(m, ins.ClaimApproved):
         data |= {"amount": format_minor(m.amount_minor, m.currency), "amount_minor": m.amount_minor}
         body = f"Your claim was approved for {_money(m.amount_minor, m.currency)}; the payout is on its way."
+        if m.deductible_minor:
+            data |= {"approved_minor": m.approved_minor, "deductible_minor": m.deductible_minor}
+            body = (
+                f"Your claim was approved for {_money(m.approved_minor, m.currency)}; after the deductible of "
+                f"{_money(m.deductible_minor, m.currency)}, {_money(m.amount_minor, m.currency)} is on its way."
+            )
+    elif isinstance(m, ins.ClaimInfoRequested):
+        data |= {"message": m.message}
+        body = f"Your claim needs more information: {m.message} Add it and submit the claim again."
     elif isinstance(m, ins.ClaimPayoutFailed):
         data |= {"reason": m.reason}
     return [Draft(m.customer_id, "claim_status_changed", "Claim update", body, data)]

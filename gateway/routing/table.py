@@ -25,6 +25,7 @@ from shared.schemas.insurance import (
     PolicyCreate,
     PolicyPage,
     PolicyPublic,
+    PolicyRenew,
     PolicyStatusName,
     ProductList,
     ProductPublic,
@@ -439,7 +440,7 @@ INSURANCE_ROUTES = (
         response=PolicyPublic,
         problems=(*INSURANCE_PROBLEMS, 400, 409),
         idempotent=True,
-        doc="""Buy a quoted policy: `{quote_id, account_id}` with an `Idempotency-Key` header.
+        doc="""Buy a quoted policy: `{quote_id, account_id, starts_on?}` with an `Idempotency-Key` header.
         Answers 202 with a pending policy; it becomes active once the premium is captured
         from the account, or fails with the reason (and nothing is taken).""",
     ),
@@ -459,6 +460,27 @@ INSURANCE_ROUTES = (
         response=PolicyPublic,
         problems=INSURANCE_PROBLEMS,
         doc="One of your policies, with its premium payment and its history.",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/policies/{policy_id}/cancel",
+        name="cancel_policy",
+        response=PolicyPublic,
+        problems=(*INSURANCE_PROBLEMS, 409),
+        doc="""Cancel a pending or active policy with no live claim: the whole premium back before
+        the cover starts or within the cooling-off period, else the unexpired days' share.""",
+    ),
+    insurance(
+        "POST",
+        "/v1/insurance/policies/{policy_id}/renew",
+        name="renew_policy",
+        body=PolicyRenew,
+        status=202,
+        response=PolicyPublic,
+        problems=(*INSURANCE_PROBLEMS, 400, 409),
+        idempotent=True,
+        doc="""Renew a policy from 30 days before its end until 30 days after it: `{account_id}`
+        with an `Idempotency-Key`. A new term from the day after the old one ends, paid like a purchase.""",
     ),
     insurance(
         "POST",

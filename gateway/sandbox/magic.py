@@ -265,6 +265,32 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
     ),
     MagicValue(
         "claim",
+        "a `short_term_health` or `phone_screen` claim of `100.00` or less (the deductible)",
+        "rejected `below_deductible`; above it, the payout is the approved amount less 100.00",
+        "`services/insurance/domain/products.py` (`deductible_minor`)",
+    ),
+    MagicValue(
+        "claim",
+        "an `incident_date` before the policy's `starts_on` or after its `ends_on`",
+        "refused when reported: 422 `incident-outside-cover` with the dates",
+        "`services/insurance/domain/policies.py`",
+    ),
+    MagicValue(
+        "policy",
+        "`starts_on` up to 90 days ahead at purchase",
+        "paid but `pending` until that day; move the clock to see `active`, then `expired` after `ends_on` and "
+        "`lapsed` 30 days later unless renewed (notifications for each)",
+        "`services/insurance/domain/policies.py`",
+    ),
+    MagicValue(
+        "policy",
+        "cancel within `cooling_off_until` (15 days: personal accident, health; 7: phone screen; travel: only "
+        "before the start)",
+        "the whole premium back; later the unexpired days' share, rounded down to the fen",
+        "`services/insurance/domain/policies.py`",
+    ),
+    MagicValue(
+        "claim",
         "a payout to a class III account that would exceed its 2,000.00 balance cap",
         "accounts refuses the credit: the claim stays `approved` with its payout `failed` "
         "(`balance_cap_exceeded`, `ClaimPayoutFailed`)",

@@ -35,6 +35,7 @@ from shared.schemas.insurance import (
     PolicyCreate,
     PolicyPage,
     PolicyPublic,
+    PolicyRenew,
     PolicyStatusName,
     ProductList,
     ProductPublic,
@@ -48,6 +49,10 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.PolicyNotActive: 409,
     domain.InvalidTransition: 409,
     domain.AlreadyDecided: 409,
+    domain.NotCancellable: 409,
+    domain.PolicyHasClaims: 409,
+    domain.NotRenewable: 409,
+    domain.AlreadyRenewed: 409,
 }
 
 
@@ -127,12 +132,17 @@ async def get_quote(quote_id: str, principal: CurrentCustomer, runtime: RuntimeD
 # --- policies ---------------------------------------------------------------------------------
 
 
-async def _policy_public(session: Any, policy: store.Policy, *, with_history: bool) -> PolicyPublic:
+async def _policy_public(
+    session: Any, ctx: handlers.Context, policy: store.Policy, *, with_history: bool
+) -> PolicyPublic:
     claims = await store.claims_of_policy(session, policy.id)
     remaining = domain.remaining_sum_insured(policy.sum_insured_minor, (store.other_claim(c) for c in claims))
     saga = await session.get(store.Saga, handlers.premium_hold_id(policy.id))
+    refund = await session.get(store.Saga, handlers.cancellation_refund_id(policy.id)) if policy.cancelled_at else None
     history = await store.history(session, "policy", policy.id) if with_history else None
-    return views.policy_public(policy, remaining_minor=remaining, saga=saga, history=history)
+    return views.policy_public(
+        policy, today=ctx.clock.bank_day(), remaining_minor=remaining, saga=saga, refund=refund, history=history
+    )
 
 
 @customer.post(
@@ -153,6 +163,7 @@ async def buy_policy(
     accounts. Answers 202 with a pending policy: the premium is reserved on the account
     and captured into the insurer's premium account over Kafka, and the policy becomes
     active only once it is paid (or fails with the reason: no policy, nothing taken).
+    With `starts_on` (up to 90 days ahead) a paid policy stays pending until that day.
 
     Send an `Idempotency-Key`: the same key returns the purchase it first started.
     An expired quote is a 422; another customer's account or quote a 404."""
@@ -168,7 +179,7 @@ async def buy_policy(
             # The same key raced in from a second request: answer with the first one's purchase.
             policy = await _purchase(runtime, ctx, principal, body, account, key)
     async with runtime.db.read() as session:
-        public = await _policy_public(session, policy, with_history=False)
+        public = await _policy_public(session, ctx, policy, with_history=False)
     return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"location": public.links["self"]})
 
 
@@ -182,7 +193,15 @@ async def _purchase(
 ) -> store.Policy:
     async with runtime.unit_of_work() as uow:
         policy, _created = await handlers.purchase_policy(
-            ctx, uow, customer_id=principal.customer_id, quote_id=body.quote_id, account=account, idempotency_key=key
+            ctx,
+            uow,
+            customer_id=principal.customer_id,
+            quote_id=body.quote_id,
+            account=account,
+            idempotency_key=key,
+            starts_on=body.starts_on,
+            insured=domain.Person(**body.insured.model_dump()) if body.insured else None,
+            beneficiaries=tuple(domain.Person(**b.model_dump()) for b in body.beneficiaries),
         )
     return policy
 
@@ -191,26 +210,81 @@ async def _purchase(
 async def list_policies(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
+    ctx: ContextDep,
     status: Annotated[PolicyStatusName | None, Query()] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PolicyPage:
+    """Your policies; `?status=` selects by the status each has today on the sandbox clock."""
     query = select(store.Policy).where(store.Policy.customer_id == principal.customer_id)
     if status is not None:
-        query = query.where(store.Policy.status == status)
+        query = query.where(store.status_filter(status, ctx.clock.bank_day()))
     async with runtime.db.read() as session:
         rows = list((await session.scalars(newest_first(query, store.Policy, cursor, limit))).all())
-        items = [await _policy_public(session, p, with_history=False) for p in rows[:limit]]
+        items = [await _policy_public(session, ctx, p, with_history=False) for p in rows[:limit]]
     return PolicyPage(items=items, next_cursor=next_keyset(rows, limit))
 
 
 @customer.get("/policies/{policy_id}", response_model=PolicyPublic, summary="One of your policies with its history")
-async def get_policy(policy_id: str, principal: CurrentCustomer, runtime: RuntimeDep) -> PolicyPublic:
+async def get_policy(policy_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> PolicyPublic:
+    """The policy, its status today on the sandbox clock, its premium payment, any
+    cancellation refund, and its history."""
+    return await _read_policy(runtime, ctx, policy_id, principal.customer_id)
+
+
+async def _read_policy(runtime: Runtime, ctx: handlers.Context, policy_id: str, customer_id: str) -> PolicyPublic:
     async with runtime.db.read() as session:
         policy = await session.get(store.Policy, policy_id)
-        if policy is None or policy.customer_id != principal.customer_id:
+        if policy is None or policy.customer_id != customer_id:
             raise domain.NotFound(f"policy {policy_id} was not found")
-        return await _policy_public(session, policy, with_history=True)
+        return await _policy_public(session, ctx, policy, with_history=True)
+
+
+@customer.post(
+    "/policies/{policy_id}/cancel",
+    response_model=PolicyPublic,
+    summary="Cancel a policy and get the premium back (in full or pro rata)",
+)
+async def cancel_policy(
+    policy_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+) -> PolicyPublic:
+    """Cancel a pending (not started) or active policy that has no claim in progress or
+    paid. Before the cover starts, or within the product's cooling-off period after issue
+    (`cooling_off_until`), the whole premium is refunded; later, the share for the days of
+    cover after today. The refund is credited from the insurer's premium account into the
+    account that paid (`refund_payment`). An expired, cancelled or unpaid policy is a 409."""
+    async with runtime.unit_of_work() as uow:
+        await handlers.cancel_policy(ctx, uow, customer_id=principal.customer_id, policy_id=policy_id)
+    return await _read_policy(runtime, ctx, policy_id, principal.customer_id)
+
+
+@customer.post(
+    "/policies/{policy_id}/renew",
+    status_code=202,
+    response_model=PolicyPublic,
+    summary="Renew a policy for another term",
+)
+async def renew_policy(
+    policy_id: str,
+    body: PolicyRenew,
+    principal: CurrentCustomer,
+    runtime: RuntimeDep,
+    ctx: ContextDep,
+    accounts: AccountsDep,
+    key: IdempotencyKey,
+) -> JSONResponse:
+    """Buy the next term of an active policy within 30 days of its end, or of an expired
+    one within 30 days after it: the same product, age, term and sum insured at today's
+    price, starting the day after the old cover ends (or today, if that has passed). Paid
+    like a purchase: answers 202 with the new, pending policy. Too early, already renewed,
+    or a policy that is not active or expired is a 409."""
+    account = await _own_account(accounts, principal, body.account_id)
+    async with runtime.unit_of_work() as uow:
+        policy, _created = await handlers.renew_policy(
+            ctx, uow, customer_id=principal.customer_id, policy_id=policy_id, account=account, idempotency_key=key
+        )
+    public = await _read_policy(runtime, ctx, policy.id, principal.customer_id)
+    return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"location": public.links["self"]})
 
 
 # --- claims -----------------------------------------------------------------------------------
@@ -261,7 +335,8 @@ async def report_claim(
     422; someone else's policy is a 404."""
     amount = _minor(body.amount, "amount")
     if body.payout_account_id is not None:
-        await _own_account(accounts, principal, body.payout_account_id)
+        payout = await _own_account(accounts, principal, body.payout_account_id)
+        domain.check_payout_account(payout.kind, payout.currency)
     async with runtime.unit_of_work() as uow:
         claim = await handlers.report_claim(
             ctx,
@@ -383,10 +458,16 @@ async def decide(
     claim_id: str, body: DecisionCreate, principal: Adjuster, runtime: RuntimeDep, ctx: ContextDep
 ) -> ClaimPublic:
     """Decide on a claim waiting for an adjuster. Above the four-eyes threshold two
-    different adjusters must approve; one rejection (with a reason) rejects it. Deciding
-    on your own claim is a 403; on a claim not waiting for you (or twice) a 409."""
+    different adjusters must approve; one rejection (with a reason) rejects it. An approval
+    may name a smaller `amount` (with a reason); the product's deductible is taken from the
+    approved amount. `request_info` (with what is needed) returns the claim to the customer
+    (`info_requested`), who adds documents and submits it again. Deciding on your own
+    claim is a 403; on a claim not waiting for you (or twice) a 409."""
     if body.decision == "reject" and not body.reason:
         raise Problem(422, "reason-required", "a rejection needs a reason the customer can read")
+    if body.decision == "request_info" and not body.reason:
+        raise Problem(422, "reason-required", "say what the customer should send or answer")
+    amount = _minor(body.amount, "amount") if body.amount is not None else None
     async with runtime.unit_of_work() as uow:
         await handlers.decide_claim(
             ctx,
@@ -395,6 +476,7 @@ async def decide(
             claim_id=claim_id,
             decision=domain.Decision(body.decision),
             reason=body.reason,
+            amount_minor=amount,
         )
     return await _read_claim(runtime, claim_id, None)
 

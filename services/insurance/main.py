@@ -13,7 +13,7 @@ from services.insurance.settings import Settings, from_environment
 from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.runtime import Runtime
+from shared.runtime import Runtime, every
 from shared.saga.model import Timeouts
 from shared.saga.store import Holds, SagaTable, sweep_sagas
 from shared.web import build_app, serve
@@ -60,6 +60,12 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         [SagaTable(store.Saga, partial(handlers.sagas_overdue, ctx), holds=premiums)],
         every_s=settings.insurance.sweep_every_s,
     )
+
+    async def lifecycle() -> None:
+        async with runtime.unit_of_work() as uow:
+            await handlers.move_policies(ctx, uow)
+
+    runtime.background.append(every(settings.insurance.lifecycle_every_s, "policy lifecycle", lifecycle))
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))
     app = build_app(
         runtime,

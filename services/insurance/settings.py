@@ -23,6 +23,9 @@ class InsuranceSettings(BaseSettings):
     max_attempts: int = 5
     # How often the saga sweeper looks for steps past their deadline.
     sweep_every_s: float = 1.0
+    # How often the lifecycle job writes down policies the sandbox clock moved past their
+    # last day (expired) or past the renewal grace period (lapsed).
+    lifecycle_every_s: float = 1.0
 
 
 class Settings(shared.Settings):

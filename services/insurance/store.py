@@ -15,6 +15,10 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    and_,
+    func,
+    not_,
+    or_,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -73,6 +77,8 @@ class Policy(Base):
     __table_args__ = (
         UniqueConstraint("customer_id", "idempotency_key", name="uq_policy_customer_id_idempotency_key"),
         Index("ix_policy_customer_created", "customer_id", "created_at", "id"),
+        # The lifecycle job's scan: active (or expired) policies past a date.
+        Index("ix_policy_status_ends_on", "status", "ends_on"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -97,6 +103,23 @@ class Policy(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The start of cover the customer asked for (None: the day the premium is paid).
+    requested_starts_on: Mapped[date | None] = mapped_column(Date)
+    # The product's cooling-off period when the policy was bought (days after issue).
+    cooling_off_days: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A renewal names the policy it renews; the renewed policy names its renewal (set when
+    # the renewal is bought, cleared again if its premium is not collected).
+    renewal_of: Mapped[str | None] = mapped_column(String(36))
+    renewed_by: Mapped[str | None] = mapped_column(String(36))
+    # When the lifecycle job saw a cover bought for a later day start (PolicyCoverStarted).
+    cover_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    refund_minor: Mapped[int | None] = mapped_column(BigInteger)
+    refund_basis: Mapped[str | None] = mapped_column(String(20))
+    # The insured person and the beneficiaries named at purchase (domain.Person.to_dict);
+    # no insured person: the policyholder; no beneficiaries: the insured's legal heirs.
+    insured: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    beneficiaries: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class Saga(SagaColumns, Base):
@@ -140,6 +163,12 @@ class Claim(Base):
     rejection_reason: Mapped[str | None] = mapped_column(String(40))
     rejection_detail: Mapped[str | None] = mapped_column(String(500))
     payout_id: Mapped[str | None] = mapped_column(String(64))
+    # Settlement: what was approved, the deductible taken from it, and what is paid.
+    approved_minor: Mapped[int | None] = mapped_column(BigInteger)
+    deductible_minor: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    payout_minor: Mapped[int | None] = mapped_column(BigInteger)
+    # What the adjuster last asked the customer for (status info_requested).
+    info_request: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
@@ -170,6 +199,8 @@ class ClaimDecision(Base):
     adjuster_id: Mapped[str] = mapped_column(String(64))
     decision: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str | None] = mapped_column(String(500))
+    # An approval of less than the amount claimed.
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -279,7 +310,43 @@ def other_claim(claim: Claim) -> domain.OtherClaim:
         id=claim.id,
         kind=claim.kind,
         incident_date=claim.incident_date,
-        amount_minor=claim.amount_minor,
+        # An approved claim uses up what it pays, not what was claimed.
+        amount_minor=claim.payout_minor if claim.payout_minor is not None else claim.amount_minor,
         status=claim.status,
         created_at=claim.created_at,
     )
+
+
+def status_today(policy: Policy, today: date) -> domain.PolicyStatus:
+    """The policy's status on the sandbox clock's `today` (its dates decide pending,
+    active, expired and lapsed before the lifecycle job writes them down)."""
+    return domain.status_on(policy.status, policy.starts_on, policy.ends_on, policy.renewed_by is not None, today)
+
+
+def status_filter(status: str, today: date) -> Any:
+    """The WHERE clause that selects the policies whose status today is `status`."""
+    s = domain.PolicyStatus
+    paid = Policy.status.in_([s.ACTIVE, s.EXPIRED, s.LAPSED])
+    lapsed = or_(
+        Policy.status == s.LAPSED,
+        and_(paid, Policy.renewed_by.is_(None), Policy.ends_on < today - domain.RENEWAL_GRACE),
+    )
+    if status == s.PENDING:
+        return or_(Policy.status == s.PENDING, and_(paid, Policy.starts_on > today))
+    if status == s.ACTIVE:
+        return and_(paid, Policy.starts_on <= today, Policy.ends_on >= today)
+    if status == s.EXPIRED:
+        return and_(paid, Policy.ends_on < today, not_(lapsed))
+    if status == s.LAPSED:
+        return and_(paid, Policy.ends_on < today, lapsed)
+    return Policy.status == status
+
+
+async def live_claims(session: AsyncSession, policy_id: str) -> int:
+    """Claims on the policy that were not rejected (in progress, approved or paid)."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(Claim)
+        .where(Claim.policy_id == policy_id, Claim.status != domain.ClaimStatus.REJECTED)
+    )
+    return int(found or 0)

@@ -3,7 +3,11 @@ and the store's rows."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+from typing import Any
+
 from services.insurance import domain, store
+from shared.clock import BANK_TZ
 from shared.money import format_minor
 from shared.schemas.insurance import (
     AgeBandPublic,
@@ -13,6 +17,7 @@ from shared.schemas.insurance import (
     DocumentPublic,
     HistoryPublic,
     InsuranceQuotePublic,
+    PersonPublic,
     PolicyPublic,
     ProductPublic,
     SagaPublic,
@@ -45,6 +50,8 @@ def product_public(p: domain.Product) -> ProductPublic:
             for k in p.claim_kinds
         ],
         version=p.version,
+        cooling_off_days=p.cooling_off_days,
+        deductible=money(p.deductible_minor, p.currency),
     )
 
 
@@ -90,17 +97,27 @@ def saga_public(s: store.Saga | None) -> SagaPublic | None:
 def policy_public(
     p: store.Policy,
     *,
+    today: date,
     remaining_minor: int | None = None,
     saga: store.Saga | None = None,
+    refund: store.Saga | None = None,
     history: list[store.History] | None = None,
 ) -> PolicyPublic:
+    """The policy as it stands on the sandbox clock's `today` (its status read from its
+    dates: pending before the cover starts, expired after it ends)."""
     remaining = p.sum_insured_minor if remaining_minor is None else remaining_minor
+    issued_on = p.issued_at.astimezone(BANK_TZ).date() if p.issued_at else None
+    links = {"self": f"/v1/insurance/policies/{p.id}", "account": f"/v1/accounts/{p.account_id}"}
+    if p.renewal_of:
+        links["renewal_of"] = f"/v1/insurance/policies/{p.renewal_of}"
+    if p.renewed_by:
+        links["renewed_by"] = f"/v1/insurance/policies/{p.renewed_by}"
     return PolicyPublic(
         id=p.id,
         number=p.number,
         customer_id=p.customer_id,
         product_code=p.product_code,
-        status=p.status,  # type: ignore[arg-type]
+        status=store.status_today(p, today),  # type: ignore[arg-type]
         failure_reason=p.failure_reason,
         failure_detail=p.failure_detail,
         quote_id=p.quote_id,
@@ -120,9 +137,31 @@ def policy_public(
         covered_from=p.covered_from,
         created_at=p.created_at,
         issued_at=p.issued_at,
+        requested_starts_on=p.requested_starts_on,
+        cooling_off_until=issued_on + timedelta(days=p.cooling_off_days) if issued_on else None,
+        renewal_of=p.renewal_of,
+        renewed_by=p.renewed_by,
+        cancelled_at=p.cancelled_at,
+        refund=money(p.refund_minor, p.currency) if p.refund_minor is not None else None,
+        refund_minor=p.refund_minor,
+        refund_basis=p.refund_basis,  # type: ignore[arg-type]
+        refund_payment=saga_public(refund),
+        insured=person_public(p.insured) if p.insured else None,
+        beneficiaries=[person_public(b) for b in p.beneficiaries or []],
         premium_payment=saga_public(saga),
         history=[history_public(h) for h in history] if history is not None else None,
-        links={"self": f"/v1/insurance/policies/{p.id}", "account": f"/v1/accounts/{p.account_id}"},
+        links=links,
+    )
+
+
+def person_public(data: dict[str, Any]) -> PersonPublic:
+    person = domain.Person.from_dict(data)
+    return PersonPublic(
+        name=person.name,
+        id_type=person.id_type,  # type: ignore[arg-type]
+        id_number=domain.masked(person.id_number),
+        relationship=person.relationship,
+        share_pct=person.share_pct,
     )
 
 
@@ -133,7 +172,13 @@ def document_public(d: store.ClaimDocument) -> DocumentPublic:
 
 
 def decision_public(d: store.ClaimDecision) -> DecisionPublic:
-    return DecisionPublic(adjuster_id=d.adjuster_id, decision=d.decision, reason=d.reason, created_at=d.created_at)
+    return DecisionPublic(
+        adjuster_id=d.adjuster_id,
+        decision=d.decision,
+        reason=d.reason,
+        amount=money(d.amount_minor) if d.amount_minor is not None else None,
+        created_at=d.created_at,
+    )
 
 
 def claim_public(
@@ -164,6 +209,13 @@ def claim_public(
         flags=list(c.flags or []),
         rejection_reason=c.rejection_reason,
         rejection_detail=c.rejection_detail,
+        approved_amount=money(c.approved_minor, c.currency) if c.approved_minor is not None else None,
+        approved_amount_minor=c.approved_minor,
+        deductible=money(c.deductible_minor, c.currency),
+        deductible_minor=c.deductible_minor,
+        payout_amount=money(c.payout_minor, c.currency) if c.payout_minor is not None else None,
+        payout_amount_minor=c.payout_minor,
+        info_request=c.info_request,
         payout_account_id=c.payout_account_id,
         payout=saga_public(payout),
         documents=None if documents is None else [document_public(d) for d in documents],

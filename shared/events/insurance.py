@@ -81,12 +81,52 @@ class PolicyPurchaseFailed(PolicyEvent):
 
 
 class PremiumRefunded(PolicyEvent):
-    """A premium captured after its purchase had already failed was credited back."""
+    """A premium (or its unexpired share) was credited back: captured after its purchase
+    had already failed (`reason` purchase_failed), or for a cancellation (cancelled)."""
 
     TYPE = "insurance.PremiumRefunded"
     credit_id: str
     account_id: str
     amount_minor: int
+    reason: str = "purchase_failed"
+
+
+class PolicyCancelled(PolicyEvent):
+    """The customer cancelled: the cover ends today and `refund_minor` goes back
+    (`basis`: before_start, cooling_off or pro_rata)."""
+
+    TYPE = "insurance.PolicyCancelled"
+    number: str
+    refund_minor: int
+    currency: str
+    basis: str
+    credit_id: str | None = None
+
+
+class PolicyCoverStarted(PolicyEvent):
+    """A policy bought for a later start date reached its first day of cover."""
+
+    TYPE = "insurance.PolicyCoverStarted"
+    number: str
+    starts_on: date
+    ends_on: date
+
+
+class PolicyExpired(PolicyEvent):
+    """The cover's last day has passed (on the sandbox clock)."""
+
+    TYPE = "insurance.PolicyExpired"
+    number: str
+    ends_on: date
+    renewable_until: date
+
+
+class PolicyLapsed(PolicyEvent):
+    """An expired policy was not renewed within the renewal grace period."""
+
+    TYPE = "insurance.PolicyLapsed"
+    number: str
+    ends_on: date
 
 
 class ClaimEvent(InsuranceEvent):
@@ -149,6 +189,17 @@ class ClaimApproved(ClaimEvent):
     approved_by: list[str]
     payout_account_id: str
     credit_id: str
+    # amount_minor is what is paid: the approved amount less the product's deductible.
+    approved_minor: int = 0
+    deductible_minor: int = 0
+
+
+class ClaimInfoRequested(ClaimEvent):
+    """An adjuster returned the claim to the customer for more documents or answers; the
+    customer adds them and submits it again."""
+
+    TYPE = "insurance.ClaimInfoRequested"
+    message: str
 
 
 class ClaimRejected(ClaimEvent):

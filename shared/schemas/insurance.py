@@ -17,10 +17,14 @@ from shared.money import AmountIn
 # --- the domain's value lists ------------------------------------------------------------------
 
 ClaimStatusName = Literal[
-    "reported", "documents_submitted", "under_assessment", "approved", "rejected", "paid", "closed"
+    "reported", "documents_submitted", "under_assessment", "info_requested", "approved", "rejected", "paid", "closed"
 ]
-PolicyStatusName = Literal["pending", "active", "failed"]
-DecisionName = Literal["approve", "reject"]
+PolicyStatusName = Literal["pending", "active", "expired", "lapsed", "cancelled", "failed"]
+RefundBasisName = Literal["before_start", "cooling_off", "pro_rata"]
+IdTypeName = Literal["resident_id", "passport"]
+InsuredRelationshipName = Literal["self", "spouse", "child", "parent"]
+BeneficiaryRelationshipName = Literal["spouse", "child", "parent", "sibling", "other"]
+DecisionName = Literal["approve", "reject", "request_info"]
 CurrencyName = Literal["CNY"]
 
 ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9:_-]+$")
@@ -92,6 +96,8 @@ PRODUCT_EXAMPLE: dict[str, Any] = {
         },
     ],
     "version": 1,
+    "cooling_off_days": 15,
+    "deductible": "0.00",
 }
 
 
@@ -114,6 +120,10 @@ class ProductPublic(BaseModel):
     exclusions: list[str]
     claim_kinds: list[ClaimKindPublic]
     version: int
+    cooling_off_days: int = Field(
+        description="Days after issue in which cancelling refunds the whole premium (犹豫期); later, pro rata"
+    )
+    deductible: str = Field(description="Taken from every approved claim before it is paid (per claim)")
 
 
 PRODUCT_LIST_EXAMPLE: dict[str, Any] = {"items": [PRODUCT_EXAMPLE]}
@@ -211,6 +221,38 @@ class SagaPublic(BaseModel):
 # --- policies -------------------------------------------------------------------------------------
 
 
+class InsuredPersonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50)
+    id_type: IdTypeName
+    id_number: str = Field(
+        min_length=5,
+        max_length=18,
+        description="A resident ID (18 characters, check digit per GB 11643; its birth date must give the "
+        "quoted age) or a passport number",
+    )
+    relationship: InsuredRelationshipName = Field(description="The insured's relation to you, the policyholder")
+
+
+class BeneficiaryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50)
+    id_type: IdTypeName
+    id_number: str = Field(min_length=5, max_length=18)
+    relationship: BeneficiaryRelationshipName = Field(description="The beneficiary's relation to the insured")
+    share_pct: int = Field(ge=1, le=100, description="Whole percent; the shares sum to 100")
+
+
+class PersonPublic(BaseModel):
+    name: str
+    id_type: IdTypeName
+    id_number: str = Field(description="Masked: the first 3 and last 4 characters")
+    relationship: str
+    share_pct: int | None = None
+
+
 class PolicyCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -222,6 +264,20 @@ class PolicyCreate(BaseModel):
         },
     )
     quote_id: str = ID
+    account_id: str = ID
+    starts_on: date | None = Field(
+        default=None,
+        description="First day of cover, today up to 90 days ahead (a trip next week); default: the day it is paid",
+    )
+    insured: InsuredPersonIn | None = Field(default=None, description="Who is covered; default: you")
+    beneficiaries: list[BeneficiaryIn] = Field(
+        default_factory=list, max_length=5, description="Who receives the benefit; none: the insured's legal heirs"
+    )
+
+
+class PolicyRenew(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"account_id": DEMO_CHECKING}]})
+
     account_id: str = ID
 
 
@@ -250,6 +306,17 @@ POLICY_EXAMPLE: dict[str, Any] = {
     "covered_from": "2025-06-02",
     "created_at": "2025-06-02T09:05:00Z",
     "issued_at": "2025-06-02T09:05:01Z",
+    "requested_starts_on": None,
+    "cooling_off_until": "2025-06-17",
+    "renewal_of": None,
+    "renewed_by": None,
+    "cancelled_at": None,
+    "refund": None,
+    "refund_minor": None,
+    "refund_basis": None,
+    "refund_payment": None,
+    "insured": None,
+    "beneficiaries": [],
     "premium_payment": {
         "id": "f0c2b8d4-1e6a-4a3f-9d75-8b2e4c6a0f19",
         "step": "done",
@@ -293,6 +360,17 @@ class PolicyPublic(BaseModel):
     covered_from: date | None = Field(description="First day an incident is covered (after the waiting period)")
     created_at: datetime
     issued_at: datetime | None
+    requested_starts_on: date | None = Field(description="The start of cover asked for at purchase, if any")
+    cooling_off_until: date | None = Field(description="Last day a cancellation refunds the whole premium")
+    renewal_of: str | None = Field(description="The policy this one renews")
+    renewed_by: str | None = Field(description="The policy that renews this one")
+    cancelled_at: datetime | None
+    refund: str | None = Field(description="What a cancellation refunds")
+    refund_minor: int | None
+    refund_basis: RefundBasisName | None
+    refund_payment: SagaPublic | None = None
+    insured: PersonPublic | None = Field(description="The insured person named at purchase (none: the policyholder)")
+    beneficiaries: list[PersonPublic]
     premium_payment: SagaPublic | None = None
     history: list[HistoryPublic] | None = None
     links: dict[str, str]
@@ -391,11 +469,21 @@ class DecisionCreate(BaseModel):
             "examples": [
                 {"decision": "approve"},
                 {"decision": "reject", "reason": "The invoice is dated before the policy's cover started"},
+                {"decision": "approve", "amount": "3200.00", "reason": "The invoice includes a non-covered item"},
+                {"decision": "request_info", "reason": "Please upload the itemised hospital invoice"},
             ]
         },
     )
     decision: DecisionName
-    reason: str | None = Field(default=None, min_length=1, max_length=500, description="Required to reject")
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Required to reject, to ask for more information, and to approve less than claimed",
+    )
+    amount: AmountIn | None = Field(
+        default=None, description="Approve this much (at most the amount claimed); the deductible is taken from it"
+    )
 
 
 class DocumentPublic(BaseModel):
@@ -411,6 +499,7 @@ class DecisionPublic(BaseModel):
     adjuster_id: str
     decision: str
     reason: str | None
+    amount: str | None = None
     created_at: datetime
 
 
@@ -433,6 +522,13 @@ CLAIM_EXAMPLE: dict[str, Any] = {
     "flags": [],
     "rejection_reason": None,
     "rejection_detail": None,
+    "approved_amount": None,
+    "approved_amount_minor": None,
+    "deductible": "0.00",
+    "deductible_minor": 0,
+    "payout_amount": None,
+    "payout_amount_minor": None,
+    "info_request": None,
     "payout_account_id": DEMO_CHECKING,
     "payout": None,
     "documents": [
@@ -497,6 +593,13 @@ class ClaimPublic(BaseModel):
     flags: list[str]
     rejection_reason: str | None
     rejection_detail: str | None
+    approved_amount: str | None = Field(description="What was approved (the amount claimed, or less with a reason)")
+    approved_amount_minor: int | None
+    deductible: str = Field(description="The product's deductible, taken from the approved amount")
+    deductible_minor: int
+    payout_amount: str | None = Field(description="What is paid: the approved amount less the deductible")
+    payout_amount_minor: int | None
+    info_request: str | None = Field(description="What the adjuster last asked the customer for")
     payout_account_id: str
     payout: SagaPublic | None = None
     documents: list[DocumentPublic] | None = None

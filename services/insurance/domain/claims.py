@@ -12,13 +12,15 @@ from services.insurance.domain.errors import (
     AboveSumInsured,
     AlreadyDecided,
     IncidentInFuture,
+    InvalidAmountApproved,
     InvalidTransition,
     NotCovered,
     OwnClaim,
-    PolicyNotActive,
+    ReasonRequired,
     UnknownDocumentKind,
 )
-from services.insurance.domain.products import DOCUMENT_KINDS, PolicyStatus, Product
+from services.insurance.domain.policies import PAID, check_incident_in_cover
+from services.insurance.domain.products import DOCUMENT_KINDS, Product
 from shared.money import format_minor
 
 # Sandbox magic value (docs/insurance.md): a claim of exactly 888.88 CNY is flagged for
@@ -32,6 +34,7 @@ class ClaimStatus(StrEnum):
     REPORTED = "reported"
     DOCUMENTS_SUBMITTED = "documents_submitted"
     UNDER_ASSESSMENT = "under_assessment"
+    INFO_REQUESTED = "info_requested"  # an adjuster asked the customer for more; they resubmit
     APPROVED = "approved"
     REJECTED = "rejected"
     PAID = "paid"
@@ -42,13 +45,14 @@ class ClaimStatus(StrEnum):
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.REPORTED: frozenset({ClaimStatus.DOCUMENTS_SUBMITTED}),
     ClaimStatus.DOCUMENTS_SUBMITTED: frozenset({ClaimStatus.UNDER_ASSESSMENT}),
-    ClaimStatus.UNDER_ASSESSMENT: frozenset({ClaimStatus.APPROVED, ClaimStatus.REJECTED}),
+    ClaimStatus.UNDER_ASSESSMENT: frozenset({ClaimStatus.APPROVED, ClaimStatus.REJECTED, ClaimStatus.INFO_REQUESTED}),
+    ClaimStatus.INFO_REQUESTED: frozenset({ClaimStatus.UNDER_ASSESSMENT}),
     ClaimStatus.APPROVED: frozenset({ClaimStatus.PAID}),
     ClaimStatus.REJECTED: frozenset(),
     ClaimStatus.PAID: frozenset({ClaimStatus.CLOSED}),
     ClaimStatus.CLOSED: frozenset(),
 }
-DOCUMENTS_OPEN = frozenset({ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_SUBMITTED})
+DOCUMENTS_OPEN = frozenset({ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_SUBMITTED, ClaimStatus.INFO_REQUESTED})
 # Claims whose amount counts against the sum insured.
 SETTLED = frozenset({ClaimStatus.APPROVED, ClaimStatus.PAID, ClaimStatus.CLOSED})
 
@@ -69,15 +73,15 @@ def check_new_claim(
     product: Product, policy: PolicyTerms, *, kind: str, incident_date: date, amount_minor: int, today: date
 ) -> None:
     """What a claim must be to be reported at all (bad input is refused, not assessed):
-    on an active policy, of a kind the product covers, about the past, and not above the
-    sum insured. Whether it is then paid is the assessment's business."""
-    if policy.status != PolicyStatus.ACTIVE:
-        raise PolicyNotActive(f"the policy is {policy.status}; claims are made on active policies")
+    on a paid policy, about an incident during its cover, of a kind the product covers,
+    about the past, and not above the sum insured. Whether it is then paid is the
+    assessment's business."""
+    if incident_date > today:
+        raise IncidentInFuture(f"the incident date {incident_date} is in the future (today is {today})")
+    check_incident_in_cover(policy.status, policy.starts_on, policy.ends_on, incident_date)
     if product.claim_kind(kind) is None:
         kinds = ", ".join(k.code for k in product.claim_kinds)
         raise NotCovered(f"{product.name} covers {kinds}; not {kind}")
-    if incident_date > today:
-        raise IncidentInFuture(f"the incident date {incident_date} is in the future (today is {today})")
     if amount_minor > policy.sum_insured_minor:
         insured = format_minor(policy.sum_insured_minor)
         raise AboveSumInsured(f"{format_minor(amount_minor)} is above the policy's sum insured of {insured}")
@@ -151,10 +155,10 @@ Rule = Callable[[Case], Rejection | None]
 
 
 def policy_in_force(case: Case) -> Rejection | None:
-    """The policy was active on the incident date."""
+    """The policy was paid for and in cover on the incident date."""
     policy, claim = case.policy, case.claim
-    if policy.status != PolicyStatus.ACTIVE or policy.starts_on is None or policy.ends_on is None:
-        return Rejection("policy_not_in_force", "the policy is not active")
+    if policy.status not in PAID or policy.starts_on is None or policy.ends_on is None:
+        return Rejection("policy_not_in_force", f"the policy is {policy.status}")
     if not policy.starts_on <= claim.incident_date <= policy.ends_on:
         return Rejection(
             "policy_not_in_force",
@@ -213,6 +217,17 @@ def required_documents_present(case: Case) -> Rejection | None:
     return None
 
 
+def above_deductible(case: Case) -> Rejection | None:
+    """Something is left to pay once the product's deductible is taken."""
+    deductible, claim = case.product.deductible_minor, case.claim
+    if deductible and claim.amount_minor <= deductible:
+        return Rejection(
+            "below_deductible",
+            f"{format_minor(claim.amount_minor)} claimed is not above the deductible of {format_minor(deductible)}",
+        )
+    return None
+
+
 def not_excluded(case: Case) -> Rejection | None:
     """The cause is not one of the product's exclusions."""
     cause = case.claim.cause
@@ -228,6 +243,7 @@ RULES: tuple[Rule, ...] = (
     not_a_duplicate,
     required_documents_present,
     not_excluded,
+    above_deductible,
 )
 
 
@@ -276,6 +292,47 @@ def assess(case: Case, thresholds: Thresholds) -> Assessment:
 class Decision(StrEnum):
     APPROVE = "approve"
     REJECT = "reject"
+    REQUEST_INFO = "request_info"  # back to the customer for more documents or answers
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What an approved claim pays: the approved amount (the claimed amount, or less if an
+    adjuster approved less) less the product's deductible."""
+
+    approved_minor: int
+    deductible_minor: int
+
+    @property
+    def payout_minor(self) -> int:
+        return self.approved_minor - self.deductible_minor
+
+
+def settle(claimed_minor: int, approved: Iterable[int | None], deductible_minor: int) -> Settlement:
+    """The smallest amount any approving adjuster named (none named: the claimed amount),
+    less the deductible."""
+    named = [a for a in approved if a is not None]
+    return Settlement(min([claimed_minor, *named]), deductible_minor)
+
+
+def check_approved_amount(
+    amount_minor: int | None, claimed_minor: int, deductible_minor: int, reason: str | None
+) -> None:
+    """An adjuster may approve less than claimed, with a reason the customer can read, but
+    not more, and not so little that the deductible takes it all."""
+    if amount_minor is None:
+        return
+    if amount_minor > claimed_minor:
+        raise InvalidAmountApproved(
+            f"{format_minor(amount_minor)} is more than the {format_minor(claimed_minor)} claimed"
+        )
+    if amount_minor <= deductible_minor:
+        raise InvalidAmountApproved(
+            f"{format_minor(amount_minor)} is not above the deductible of {format_minor(deductible_minor)}; "
+            "reject the claim instead"
+        )
+    if amount_minor < claimed_minor and not reason:
+        raise ReasonRequired("approving less than claimed needs a reason the customer can read")
 
 
 @dataclass(frozen=True)
@@ -306,6 +363,8 @@ def decide(
         raise AlreadyDecided("you have already decided on this claim; another adjuster must approve it")
     if decision == Decision.REJECT:
         return DecisionOutcome(ClaimStatus.REJECTED, approvals)
+    if decision == Decision.REQUEST_INFO:
+        return DecisionOutcome(ClaimStatus.INFO_REQUESTED, approvals)
     approvals = (*approvals, adjuster_id)
     done = len(approvals) >= approvals_required
     return DecisionOutcome(ClaimStatus.APPROVED if done else ClaimStatus.UNDER_ASSESSMENT, approvals)

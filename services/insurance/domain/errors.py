@@ -82,3 +82,45 @@ class AlreadyDecided(InsuranceError):
 
 class IdempotencyKeyReused(InsuranceError):
     code = "idempotency-key-reused"
+
+
+class IncidentOutsideCover(InsuranceError):
+    """The incident happened before the cover started or after it ended."""
+
+    code = "incident-outside-cover"
+
+
+class InvalidStartDate(InsuranceError):
+    code = "invalid-start-date"
+
+
+class NotCancellable(InsuranceError):
+    code = "policy-not-cancellable"
+
+
+class PolicyHasClaims(InsuranceError):
+    code = "policy-has-claims"
+
+
+class NotRenewable(InsuranceError):
+    code = "policy-not-renewable"
+
+
+class AlreadyRenewed(InsuranceError):
+    code = "already-renewed"
+
+
+class InvalidPerson(InsuranceError):
+    code = "invalid-insured-person"
+
+
+class BeneficiaryShares(InsuranceError):
+    code = "beneficiary-shares"
+
+
+class InvalidAmountApproved(InsuranceError):
+    code = "invalid-approved-amount"
+
+
+class ReasonRequired(InsuranceError):
+    code = "reason-required"

@@ -68,6 +68,11 @@ class Product:
     claim_kinds: tuple[ClaimKind, ...]
     currency: str = CURRENCY
     version: int = 1
+    # Days after the policy is issued in which cancelling refunds the whole premium (犹豫期);
+    # see docs/insurance.md for each product's choice and the regulator's rule.
+    cooling_off_days: int = 15
+    # Taken from every approved claim's amount before it is paid (免赔额, per claim).
+    deductible_minor: int = 0
 
     @property
     def min_age(self) -> int:
@@ -119,6 +124,8 @@ class Product:
             "claim_kinds": [[k.code, k.name, list(k.required_documents)] for k in self.claim_kinds],
             "currency": self.currency,
             "version": self.version,
+            "cooling_off_days": self.cooling_off_days,
+            "deductible_minor": self.deductible_minor,
         }
 
     @classmethod
@@ -139,6 +146,8 @@ class Product:
             claim_kinds=tuple(ClaimKind(c, n, tuple(d)) for c, n, d in data["claim_kinds"]),
             currency=data.get("currency", CURRENCY),
             version=data.get("version", 1),
+            cooling_off_days=data.get("cooling_off_days", 15),
+            deductible_minor=data.get("deductible_minor", 0),
         )
 
 
@@ -202,6 +211,7 @@ CATALOGUE: tuple[Product, ...] = (
             ClaimKind("hospitalisation", "Hospital stay", ("discharge_summary", "medical_invoice")),
             ClaimKind("outpatient", "Outpatient treatment", ("medical_invoice",)),
         ),
+        deductible_minor=100_00,
     ),
     Product(
         code="travel",
@@ -221,6 +231,8 @@ CATALOGUE: tuple[Product, ...] = (
             ClaimKind("baggage_loss", "Baggage lost or delayed", ("carrier_report", "receipt")),
             ClaimKind("medical_abroad", "Medical costs abroad", ("medical_invoice", "travel_itinerary")),
         ),
+        # A trip's cover is cancelled free of charge only before it starts.
+        cooling_off_days=0,
     ),
     Product(
         code="phone_screen",
@@ -236,6 +248,8 @@ CATALOGUE: tuple[Product, ...] = (
         waiting_days=14,
         exclusions=("intentional_damage", "cosmetic_scratch", "unauthorised_repair"),
         claim_kinds=(ClaimKind("screen_damage", "Screen damaged", ("device_photo", "repair_quote")),),
+        cooling_off_days=7,
+        deductible_minor=100_00,
     ),
 )
 
@@ -291,7 +305,19 @@ def check_paying_account(kind: str, currency: str, premium_currency: str) -> Non
         raise UnsuitableAccount(f"the account holds {currency}; the premium is in {premium_currency}")
 
 
+def check_payout_account(kind: str, currency: str) -> None:
+    """Claims are paid only into the customer's bank accounts (checking or savings), never
+    into a securities cash account."""
+    if kind not in PAYING_ACCOUNT_KINDS:
+        raise UnsuitableAccount(f"claims are paid into a checking or savings account, not a {kind} account")
+    if currency != CURRENCY:
+        raise UnsuitableAccount(f"the account holds {currency}; claims are paid in {CURRENCY}")
+
+
 class PolicyStatus(StrEnum):
-    PENDING = "pending"  # the premium is being collected
-    ACTIVE = "active"
+    PENDING = "pending"  # the premium is being collected, or paid and the cover not started yet
+    ACTIVE = "active"  # paid and in cover today
+    EXPIRED = "expired"  # past its last day of cover
+    LAPSED = "lapsed"  # expired and not renewed within the renewal grace period
+    CANCELLED = "cancelled"  # cancelled by the customer (premium refunded in full or pro rata)
     FAILED = "failed"  # the premium was not collected: no cover

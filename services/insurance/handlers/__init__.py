@@ -2,7 +2,15 @@
 history rows and outgoing messages out, each in one unit of work."""
 
 from services.insurance.handlers.claims import add_document, decide_claim, report_claim, submit_claim
-from services.insurance.handlers.common import ACCOUNTS, SYSTEM, Actor, Context, premium_hold_id
+from services.insurance.handlers.common import (
+    ACCOUNTS,
+    SYSTEM,
+    Actor,
+    Context,
+    cancellation_refund_id,
+    premium_hold_id,
+)
+from services.insurance.handlers.lifecycle import cancel_policy, move_policies, renew_policy
 from services.insurance.handlers.policies import (
     PayingAccount,
     check_repeat,
@@ -20,13 +28,17 @@ __all__ = [
     "Context",
     "PayingAccount",
     "add_document",
+    "cancel_policy",
+    "cancellation_refund_id",
     "check_repeat",
     "decide_claim",
     "fact_handlers",
     "find_purchase",
     "issue_quote",
+    "move_policies",
     "premium_hold_id",
     "purchase_policy",
+    "renew_policy",
     "report_claim",
     "sagas_overdue",
     "seed_products",

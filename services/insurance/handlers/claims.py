@@ -74,6 +74,7 @@ async def report_claim(
         currency=policy.currency,
         description=description,
         payout_account_id=payout_account_id or policy.account_id,
+        deductible_minor=product.deductible_minor,
         approvals_required=0,
         flags=[],
         created_at=now,
@@ -190,12 +191,16 @@ async def decide_claim(
     claim_id: str,
     decision: domain.Decision,
     reason: str | None,
+    amount_minor: int | None = None,
 ) -> store.Claim:
-    """An adjuster approves or rejects a claim waiting for them (SOP step 4)."""
+    """An adjuster approves (the amount claimed, or less with a reason), rejects, or returns
+    a claim waiting for them to the customer for more information (SOP step 4)."""
     session = uow.session
     claim = await session.get(store.Claim, claim_id, with_for_update=True)
     if claim is None:
         raise domain.NotFound(f"claim {claim_id} was not found")
+    if decision == domain.Decision.APPROVE:
+        domain.check_approved_amount(amount_minor, claim.amount_minor, claim.deductible_minor, reason)
     approvals = tuple(d.adjuster_id for d in await store.decisions(session, claim.id) if d.decision == "approve")
     outcome = domain.decide(
         status=claim.status,
@@ -206,11 +211,32 @@ async def decide_claim(
         decision=decision,
     )
     adjuster = Actor(adjuster_id, "adjuster")
+    if outcome.status == S.INFO_REQUESTED:
+        # Not a decision: the adjuster may still decide once the customer resubmits.
+        claim.info_request = reason
+        await claim_transition(
+            ctx,
+            uow,
+            claim,
+            action="info_requested",
+            actor=adjuster,
+            event_type=ev.ClaimInfoRequested,
+            to=S.INFO_REQUESTED,
+            audit={"message": reason},
+            message=reason or "",
+        )
+        return claim
     session.add(
         store.ClaimDecision(
-            claim_id=claim.id, adjuster_id=adjuster_id, decision=decision, reason=reason, created_at=ctx.clock.now()
+            claim_id=claim.id,
+            adjuster_id=adjuster_id,
+            decision=decision,
+            reason=reason,
+            amount_minor=amount_minor,
+            created_at=ctx.clock.now(),
         )
     )
+    await session.flush()
     if outcome.status == S.REJECTED:
         await _reject(ctx, uow, claim, (domain.Rejection("rejected_by_adjuster", reason or ""),), adjuster)
     elif outcome.status == S.APPROVED:
@@ -274,7 +300,11 @@ async def _reject(
 
 
 async def _approve(ctx: Context, uow: UnitOfWork, claim: store.Claim, *, approved_by: list[str], actor: Actor) -> None:
-    """Approve and start the payout saga: credit the claim from internal:insurance-claims."""
+    """Approve and start the payout saga: credit the approved amount less the deductible
+    from internal:insurance-claims."""
+    named = [d.amount_minor for d in await store.decisions(uow.session, claim.id) if d.decision == "approve"]
+    settlement = domain.settle(claim.amount_minor, named, claim.deductible_minor)
+    claim.approved_minor, claim.payout_minor = settlement.approved_minor, settlement.payout_minor
     credit_id = payout_credit_id(claim.id)
     claim.payout_id = credit_id
     await claim_transition(
@@ -285,8 +315,17 @@ async def _approve(ctx: Context, uow: UnitOfWork, claim: store.Claim, *, approve
         actor=actor,
         event_type=ev.ClaimApproved,
         to=S.APPROVED,
-        audit={"automatic": not approved_by, "approved_by": approved_by, "credit_id": credit_id},
-        amount_minor=claim.amount_minor,
+        audit={
+            "automatic": not approved_by,
+            "approved_by": approved_by,
+            "credit_id": credit_id,
+            "approved_minor": settlement.approved_minor,
+            "deductible_minor": settlement.deductible_minor,
+            "payout_minor": settlement.payout_minor,
+        },
+        amount_minor=settlement.payout_minor,
+        approved_minor=settlement.approved_minor,
+        deductible_minor=settlement.deductible_minor,
         currency=claim.currency,
         automatic=not approved_by,
         approved_by=approved_by,
@@ -301,7 +340,7 @@ async def _approve(ctx: Context, uow: UnitOfWork, claim: store.Claim, *, approve
         policy_id=claim.policy_id,
         claim_id=claim.id,
         account_id=claim.payout_account_id,
-        amount_minor=claim.amount_minor,
+        amount_minor=settlement.payout_minor,
         currency=claim.currency,
         description=f"Insurance claim {claim.number} payout",
     )

@@ -61,6 +61,11 @@ def refund_credit_id(policy_id: str) -> str:
     return f"ins-refund-{policy_id}"
 
 
+def cancellation_refund_id(policy_id: str) -> str:
+    """The credit that pays back a cancelled policy's premium (or its unexpired share)."""
+    return f"ins-cancel-{policy_id}"
+
+
 def new_uuid() -> str:
     return str(uuid.uuid4())
 

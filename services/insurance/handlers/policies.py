@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -112,10 +113,15 @@ async def purchase_policy(
     quote_id: str,
     account: PayingAccount,
     idempotency_key: str,
+    starts_on: date | None = None,
+    renewal_of: str | None = None,
+    insured: domain.Person | None = None,
+    beneficiaries: tuple[domain.Person, ...] = (),
 ) -> tuple[store.Policy, bool]:
     """Start buying the quoted policy: a pending policy and the premium saga's first step
-    (reserve the premium on the paying account). Returns (policy, created); a repeated
-    Idempotency-Key returns the purchase it started the first time."""
+    (reserve the premium on the paying account). Cover starts when the premium is paid, or
+    on `starts_on` if that is later (up to 90 days ahead). Returns (policy, created); a
+    repeated Idempotency-Key returns the purchase it started the first time."""
     session = uow.session
     existing = await find_purchase(session, customer_id, idempotency_key)
     if existing is not None:
@@ -124,8 +130,12 @@ async def purchase_policy(
     if quote is None or quote.customer_id != customer_id:
         raise domain.NotFound(f"quote {quote_id} was not found")
     now = ctx.clock.now()
+    domain.check_start_date(starts_on, ctx.clock.bank_day())
     domain.check_quote_live(quote.expires_at, now)
     domain.check_paying_account(account.kind, account.currency, quote.currency)
+    if insured is not None:
+        domain.check_insured(insured, quote.age, ctx.clock.bank_day())
+    domain.check_beneficiaries(beneficiaries, insured)
     product = await store.product(session, quote.product_code)
     policy_id = new_uuid()
     # One live purchase per quote; a failed purchase frees the quote again.
@@ -151,6 +161,11 @@ async def purchase_policy(
         currency=quote.currency,
         status=domain.PolicyStatus.PENDING,
         idempotency_key=idempotency_key,
+        requested_starts_on=starts_on,
+        cooling_off_days=product.cooling_off_days,
+        renewal_of=renewal_of,
+        insured=insured.to_dict() if insured else None,
+        beneficiaries=[b.to_dict() for b in beneficiaries],
         created_at=now,
         updated_at=now,
     )
@@ -186,6 +201,12 @@ async def purchase_policy(
             currency=policy.currency,
         ),
         to_status=policy.status,
-        detail={"quote_id": quote.id, "account_id": account.id, "premium_minor": policy.premium_minor},
+        detail={
+            "quote_id": quote.id,
+            "account_id": account.id,
+            "premium_minor": policy.premium_minor,
+            "starts_on": starts_on.isoformat() if starts_on else None,
+            "renewal_of": renewal_of,
+        },
     )
     return policy, True

@@ -22,6 +22,7 @@ from services.insurance.handlers.common import (
     SYSTEM,
     Actor,
     Context,
+    cancellation_refund_id,
     claim_transition,
     command,
     record,
@@ -228,15 +229,19 @@ async def _failed(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
 
 
 async def _issue_policy(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
-    """The premium is in internal:insurance-premiums: cover starts today (bank day)."""
+    """The premium is in internal:insurance-premiums: cover starts today (bank day), or on
+    the later day the customer asked for."""
     policy = await store.required(uow.session, store.Policy, saga.policy_id, for_update=True)
     if policy.status != domain.PolicyStatus.PENDING:
         return
-    cover = domain.coverage(ctx.clock.bank_day(), policy.term_days, policy.waiting_days)
+    starts_on = domain.start_of_cover(policy.requested_starts_on, ctx.clock.bank_day())
+    cover = domain.coverage(starts_on, policy.term_days, policy.waiting_days)
     now = ctx.clock.now()
     policy.status = domain.PolicyStatus.ACTIVE
     policy.starts_on, policy.ends_on, policy.covered_from = cover.starts_on, cover.ends_on, cover.covered_from
     policy.issued_at = policy.updated_at = now
+    if cover.starts_on <= ctx.clock.bank_day():
+        policy.cover_started_at = now  # no later "cover started" to tell
     await _policy_step(
         ctx,
         uow,
@@ -271,6 +276,10 @@ async def _fail_purchase(
     quote = await uow.session.get(store.Quote, policy.quote_id)
     if quote is not None and quote.policy_id == policy.id:
         quote.policy_id = None  # the customer may try again while the quote lasts
+    if policy.renewal_of is not None:
+        renewed = await uow.session.get(store.Policy, policy.renewal_of, with_for_update=True)
+        if renewed is not None and renewed.renewed_by == policy.id:
+            renewed.renewed_by = None  # the old policy may be renewed again
     await _policy_step(
         ctx,
         uow,
@@ -318,6 +327,7 @@ async def _claim(uow: UnitOfWork, payout: store.Saga) -> store.Claim:
 
 async def _premium_refunded(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> None:
     policy = await store.required(uow.session, store.Policy, saga.policy_id)
+    cancelled = saga.id == cancellation_refund_id(policy.id)
     await _policy_step(
         ctx,
         uow,
@@ -329,6 +339,7 @@ async def _premium_refunded(ctx: Context, uow: UnitOfWork, saga: store.Saga) -> 
             credit_id=saga.id,
             account_id=saga.account_id,
             amount_minor=saga.amount_minor,
+            reason="cancelled" if cancelled else "purchase_failed",
         ),
         detail={"credit_id": saga.id, "entry_id": saga.entry_id},
     )

@@ -302,8 +302,10 @@ async def test_claims_page_newest_first_and_the_adjusters_queue_holds_only_waiti
     policy = await insurer.active_policy(who)
     reported = (await insurer.report(who, policy, "accidental_injury", "10.00")).json()
     waiting = await insurer.file(who, policy, "accidental_disability", "5000.00")
-    rejected = await insurer.file(who, policy, "accidental_injury", "20.00", incident_date=_day_before(policy))
-    assert (rejected["status"], rejected["rejection_reason"]) == ("rejected", "policy_not_in_force")
+    before_cover = await insurer.report(who, policy, "accidental_injury", "20.00", incident_date=_day_before(policy))
+    assert (before_cover.status_code, before_cover.json()["type"].split("/")[-1]) == (422, "incident-outside-cover")
+    rejected = await insurer.file(who, policy, "accidental_injury", "20.00", cause="extreme_sports")
+    assert (rejected["status"], rejected["rejection_reason"]) == ("rejected", "duplicate_claim")
 
     seen, cursor = [], None
     while True:

@@ -10,6 +10,7 @@ import pytest
 
 from services.insurance.domain import (
     CATALOGUE,
+    DOCUMENTS_OPEN,
     MAGIC_REVIEW_AMOUNT_MINOR,
     TRANSITIONS,
     AboveSumInsured,
@@ -18,19 +19,24 @@ from services.insurance.domain import (
     ClaimFacts,
     ClaimStatus,
     Decision,
+    DecisionOutcome,
     IncidentInFuture,
     InsuranceError,
+    InvalidAmountApproved,
     InvalidTransition,
     NotCovered,
     OtherClaim,
     OwnClaim,
     PolicyNotActive,
     PolicyTerms,
+    ReasonRequired,
+    Settlement,
     Thresholds,
     UnknownDocumentKind,
     after_waiting_period,
     approvals_required,
     assess,
+    check_approved_amount,
     check_document_kind,
     check_new_claim,
     decide,
@@ -39,6 +45,7 @@ from services.insurance.domain import (
     policy_in_force,
     remaining_sum_insured,
     required_documents_present,
+    settle,
     transition,
     within_remaining_sum_insured,
 )
@@ -271,7 +278,7 @@ def test_an_excluded_cause_is_not_covered(cause: str | None, passes: bool) -> No
 @pytest.mark.parametrize(
     ("amount", "approvals"),
     [
-        (1, 0),
+        (100_01, 0),  # the least above short-term health's 100.00 deductible
         (999_99, 0),
         (1_000_00, 1),
         (9_999_99, 1),
@@ -367,3 +374,47 @@ def test_a_decision_on_a_claim_not_waiting_for_one_is_refused(
 ) -> None:
     with pytest.raises(InvalidTransition):
         decide_as("adj-3", status=status, required=required, approvals=approvals)
+
+
+# --- settlement: the deductible, partial approval, more information ---------------------------
+
+
+def test_a_claim_not_above_the_deductible_is_rejected() -> None:
+    assessment = assess(case(replace(CLAIM, amount_minor=100_00)), THRESHOLDS)
+    assert [r.reason for r in assessment.rejections] == ["below_deductible"]
+    assert "not above the deductible of 100.00" in assessment.rejections[0].detail
+
+
+def test_the_payout_is_the_smallest_approved_amount_less_the_deductible() -> None:
+    assert settle(500_00, [], 100_00) == Settlement(500_00, 100_00)
+    assert settle(500_00, [], 100_00).payout_minor == 400_00
+    assert settle(5_000_00, [None, 3_200_00], 100_00).payout_minor == 3_100_00
+    assert settle(5_000_00, [4_000_00, 3_200_00], 0).payout_minor == 3_200_00
+
+
+def test_an_adjuster_approves_less_only_with_a_reason_and_above_the_deductible() -> None:
+    check_approved_amount(None, 500_00, 100_00, None)
+    check_approved_amount(500_00, 500_00, 100_00, None)
+    check_approved_amount(300_00, 500_00, 100_00, "the taxi receipt is not covered")
+    with pytest.raises(ReasonRequired):
+        check_approved_amount(300_00, 500_00, 100_00, None)
+    with pytest.raises(InvalidAmountApproved, match=r"more than the 500\.00 claimed"):
+        check_approved_amount(500_01, 500_00, 100_00, "x")
+    with pytest.raises(InvalidAmountApproved, match="deductible"):
+        check_approved_amount(100_00, 500_00, 100_00, "x")
+
+
+def test_asking_for_more_information_returns_the_claim_to_the_customer() -> None:
+    outcome = decide(
+        status=S.UNDER_ASSESSMENT,
+        claimant_id="customer-1",
+        approvals_required=2,
+        approvals=("adjuster-1",),
+        adjuster_id="adjuster-2",
+        decision=Decision.REQUEST_INFO,
+    )
+    assert outcome == DecisionOutcome(S.INFO_REQUESTED, ("adjuster-1",))
+    assert transition(S.INFO_REQUESTED, S.UNDER_ASSESSMENT) == S.UNDER_ASSESSMENT
+    assert S.INFO_REQUESTED in DOCUMENTS_OPEN
+    with pytest.raises(InvalidTransition):
+        transition(S.INFO_REQUESTED, S.APPROVED)

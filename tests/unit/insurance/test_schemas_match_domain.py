@@ -57,3 +57,10 @@ def test_a_rejection_example_gives_a_reason() -> None:
     rejections = [e for e in examples_of(schemas.DecisionCreate) if e["decision"] == "reject"]
     assert rejections
     assert all(e.get("reason") for e in rejections)
+
+
+def test_people_and_refund_value_lists_are_the_domains() -> None:
+    assert get_args(schemas.IdTypeName) == domain.ID_TYPES
+    assert get_args(schemas.InsuredRelationshipName) == domain.INSURED_RELATIONSHIPS
+    assert get_args(schemas.BeneficiaryRelationshipName) == domain.BENEFICIARY_RELATIONSHIPS
+    assert get_args(schemas.RefundBasisName) == tuple(domain.RefundBasis)

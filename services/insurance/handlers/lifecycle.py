@@ -1,0 +1,260 @@
+"""A policy after its purchase: cancellation with its refund, renewal, and the lifecycle
+job that writes down, with an event each, the policies the sandbox clock has moved past
+their last day (expired) and past the renewal grace period (lapsed)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select, update
+
+from services.insurance import domain, store
+from services.insurance.handlers.common import (
+    SYSTEM,
+    Actor,
+    Context,
+    cancellation_refund_id,
+    record,
+    start_saga,
+)
+from services.insurance.handlers.policies import PayingAccount, find_purchase, issue_quote, purchase_policy
+from shared.clock import BANK_TZ
+from shared.events import insurance as ev
+from shared.kafka.messaging import UnitOfWork
+
+P = domain.PolicyStatus
+
+
+async def _own_policy(uow: UnitOfWork, customer_id: str, policy_id: str) -> store.Policy:
+    policy = await uow.session.get(store.Policy, policy_id, with_for_update=True)
+    if policy is None or policy.customer_id != customer_id:
+        raise domain.NotFound(f"policy {policy_id} was not found")
+    return policy
+
+
+def _issued_on(policy: store.Policy) -> date:
+    issued = policy.issued_at or policy.created_at
+    return issued.astimezone(BANK_TZ).date()
+
+
+async def cancel_policy(ctx: Context, uow: UnitOfWork, *, customer_id: str, policy_id: str) -> store.Policy:
+    """Cancel a paid policy that has not ended: the cover ends now, and the premium goes
+    back in full (before the start, or in the cooling-off period) or pro rata for the
+    days of cover after today, by a refund saga from internal:insurance-premiums into the
+    account that paid it."""
+    policy = await _own_policy(uow, customer_id, policy_id)
+    today = ctx.clock.bank_day()
+    before = store.status_today(policy, today)
+    domain.check_cancellable(policy.status, before, await store.live_claims(uow.session, policy.id))
+    assert policy.starts_on is not None and policy.ends_on is not None  # a paid policy has its dates
+    refund = domain.cancellation_refund(
+        premium_minor=policy.premium_minor,
+        issued_on=_issued_on(policy),
+        starts_on=policy.starts_on,
+        ends_on=policy.ends_on,
+        cooling_off_days=policy.cooling_off_days,
+        today=today,
+    )
+    now = ctx.clock.now()
+    policy.status = P.CANCELLED
+    policy.cancelled_at = policy.updated_at = now
+    policy.refund_minor, policy.refund_basis = refund.amount_minor, refund.basis
+    credit_id = None
+    if refund.amount_minor > 0:
+        credit_id = cancellation_refund_id(policy.id)
+        start_saga(
+            ctx,
+            uow,
+            saga_id=credit_id,
+            kind=domain.SagaKind.REFUND,
+            policy_id=policy.id,
+            account_id=policy.account_id,
+            amount_minor=refund.amount_minor,
+            currency=policy.currency,
+            description=f"Refund of insurance premium {policy.number} (cancelled, {refund.basis.replace('_', ' ')})",
+        )
+    await record(
+        ctx,
+        uow,
+        aggregate="policy",
+        aggregate_id=policy.id,
+        action="cancelled",
+        actor=Actor(customer_id, "customer"),
+        event=ev.PolicyCancelled(
+            policy_id=policy.id,
+            customer_id=customer_id,
+            number=policy.number,
+            refund_minor=refund.amount_minor,
+            currency=policy.currency,
+            basis=refund.basis,
+            credit_id=credit_id,
+        ),
+        from_status=before,
+        to_status=policy.status,
+        detail={
+            "basis": refund.basis,
+            "refund_minor": refund.amount_minor,
+            "unexpired_days": refund.unexpired_days,
+            "cooling_off_until": refund.cooling_off_until.isoformat(),
+            "credit_id": credit_id,
+        },
+    )
+    return policy
+
+
+async def renew_policy(
+    ctx: Context,
+    uow: UnitOfWork,
+    *,
+    customer_id: str,
+    policy_id: str,
+    account: PayingAccount,
+    idempotency_key: str,
+) -> tuple[store.Policy, bool]:
+    """Buy the next term of a policy near or after its end: the same product, insured age,
+    term and sum insured at today's price, starting the day after the old last day (or
+    today, if that has passed), paid like a purchase. Returns (renewal, created)."""
+    existing = await find_purchase(uow.session, customer_id, idempotency_key)
+    if existing is not None:
+        if (existing.renewal_of, existing.account_id) != (policy_id, account.id):
+            raise domain.IdempotencyKeyReused("this Idempotency-Key was already used for another purchase")
+        return existing, False
+    old = await _own_policy(uow, customer_id, policy_id)
+    today = ctx.clock.bank_day()
+    starts_on = domain.renewal_start(store.status_today(old, today), old.ends_on, old.renewed_by is not None, today)
+    insured = domain.Person.from_dict(old.insured) if old.insured else None
+    age_now = domain.age_of(insured, today)
+    quote = await issue_quote(
+        ctx,
+        uow,
+        customer_id=customer_id,
+        product_code=old.product_code,
+        age=old.insured_age if age_now is None else age_now,  # priced at the age the ID gives today
+        term_days=old.term_days,
+        sum_insured_minor=old.sum_insured_minor,
+    )
+    await uow.session.flush()
+    renewal, _ = await purchase_policy(
+        ctx,
+        uow,
+        customer_id=customer_id,
+        quote_id=quote.id,
+        account=account,
+        idempotency_key=idempotency_key,
+        starts_on=starts_on,
+        renewal_of=old.id,
+        insured=insured,
+        beneficiaries=tuple(domain.Person.from_dict(b) for b in old.beneficiaries or ()),
+    )
+    taken = await uow.session.execute(
+        update(store.Policy)
+        .where(store.Policy.id == old.id, store.Policy.renewed_by.is_(None))
+        .values(renewed_by=renewal.id)
+    )
+    if taken.rowcount == 0:  # type: ignore[attr-defined]
+        raise domain.AlreadyRenewed("this policy was already renewed")
+    return renewal, True
+
+
+async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> int:
+    """Write down what the clock did to paid policies: a cover bought for a later day has
+    started (PolicyCoverStarted), past the last day an active policy has expired
+    (PolicyExpired), and past the renewal grace period an unrenewed one has lapsed
+    (PolicyLapsed). Returns how many moved."""
+    today = ctx.clock.bank_day()
+    session = uow.session
+    moved = 0
+    starting = await session.scalars(
+        select(store.Policy)
+        .where(
+            store.Policy.status == P.ACTIVE,
+            store.Policy.requested_starts_on.is_not(None),
+            store.Policy.cover_started_at.is_(None),
+            store.Policy.starts_on <= today,
+        )
+        .order_by(store.Policy.starts_on, store.Policy.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    for policy in starting.all():
+        assert policy.starts_on is not None and policy.ends_on is not None
+        policy.cover_started_at = policy.updated_at = ctx.clock.now()
+        await record(
+            ctx,
+            uow,
+            aggregate="policy",
+            aggregate_id=policy.id,
+            action="cover_started",
+            actor=SYSTEM,
+            event=ev.PolicyCoverStarted(
+                policy_id=policy.id,
+                customer_id=policy.customer_id,
+                number=policy.number,
+                starts_on=policy.starts_on,
+                ends_on=policy.ends_on,
+            ),
+            from_status=P.PENDING,
+            to_status=P.ACTIVE,
+            detail={"starts_on": policy.starts_on.isoformat()},
+        )
+        moved += 1
+    ending = await session.scalars(
+        select(store.Policy)
+        .where(store.Policy.status == P.ACTIVE, store.Policy.ends_on < today)
+        .order_by(store.Policy.ends_on, store.Policy.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    for policy in ending.all():
+        assert policy.ends_on is not None
+        policy.status, policy.updated_at = P.EXPIRED, ctx.clock.now()
+        await record(
+            ctx,
+            uow,
+            aggregate="policy",
+            aggregate_id=policy.id,
+            action="expired",
+            actor=SYSTEM,
+            event=ev.PolicyExpired(
+                policy_id=policy.id,
+                customer_id=policy.customer_id,
+                number=policy.number,
+                ends_on=policy.ends_on,
+                renewable_until=policy.ends_on + domain.RENEWAL_GRACE,
+            ),
+            from_status=P.ACTIVE,
+            to_status=P.EXPIRED,
+            detail={"ends_on": policy.ends_on.isoformat()},
+        )
+        moved += 1
+    await session.flush()
+    lapsing = await session.scalars(
+        select(store.Policy)
+        .where(
+            store.Policy.status == P.EXPIRED,
+            store.Policy.renewed_by.is_(None),
+            store.Policy.ends_on < today - domain.RENEWAL_GRACE,
+        )
+        .order_by(store.Policy.ends_on, store.Policy.id)
+        .limit(limit)
+        .with_for_update()
+    )
+    for policy in lapsing.all():
+        assert policy.ends_on is not None
+        policy.status, policy.updated_at = P.LAPSED, ctx.clock.now()
+        await record(
+            ctx,
+            uow,
+            aggregate="policy",
+            aggregate_id=policy.id,
+            action="lapsed",
+            actor=SYSTEM,
+            event=ev.PolicyLapsed(
+                policy_id=policy.id, customer_id=policy.customer_id, number=policy.number, ends_on=policy.ends_on
+            ),
+            from_status=P.EXPIRED,
+            to_status=P.LAPSED,
+            detail={"renewable_until": (policy.ends_on + domain.RENEWAL_GRACE).isoformat()},
+        )
+        moved += 1
+    return moved
