@@ -226,7 +226,7 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
 
 
 # What an operation ends as when it did what was asked.
-SUCCEEDED = {"completed", "filled", "active", "closed", "paid"}
+SUCCEEDED = {"completed", "filled", "active", "expired", "lapsed", "closed", "paid"}
 
 
 def shortfalls(built: dict[str, Any], min_faults: int) -> list[str]:

@@ -26,7 +26,8 @@ TERMINAL: dict[str, frozenset[str]] = {
     "securities_transfer": frozenset({"completed", "failed"}),
     "order_buy": frozenset({"filled", "cancelled", "rejected"}),
     "order_sell": frozenset({"filled", "cancelled", "rejected"}),
-    "policy": frozenset({"active", "failed"}),
+    # A paid policy ends as `expired` (then `lapsed`) once the clock passes its end.
+    "policy": frozenset({"active", "expired", "lapsed", "failed"}),
     # An approved claim whose payout failed stays `approved` (docs/sandbox.md); the read
     # back turns that into `payout_failed`.
     "claim": frozenset({"closed", "paid", "rejected", "payout_failed"}),
@@ -39,7 +40,7 @@ DONE: dict[str, frozenset[str]] = {
     "securities_transfer": frozenset({"completed"}),
     "order_buy": frozenset({"filled"}),
     "order_sell": frozenset({"filled"}),
-    "policy": frozenset({"active"}),
+    "policy": frozenset({"active", "expired", "lapsed"}),
     "claim": frozenset({"paid", "closed"}),
 }
 # Payments make exactly one statement line on each account they touch.
