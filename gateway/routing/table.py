@@ -342,11 +342,10 @@ SECURITIES_ROUTES = (
         name="cancel_order",
         status=202,
         response=OrderPublic,
-        responses=replayed(OrderPublic, "A sell order, cancelled at once"),
         problems=(*SECURITIES_PROBLEMS, 409),
         params={"order_id": ResourceId},
-        doc="""Cancel an open order: a sell at once (200), a buy once its hold is released
-        (202 `cancelling`). A filled order answers 409.""",
+        doc="""Cancel an open order. Always 202 with the order: a sell `cancelled` at once, a
+        buy `cancelling` until its hold is released. A filled order answers 409.""",
     ),
     securities(
         "GET",

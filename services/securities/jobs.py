@@ -52,7 +52,8 @@ async def publish_alerts(ctx: Context, runtime: Runtime, symbols: list[str]) -> 
 
 
 async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
-    """Fill the accepted orders the current prices cross; each in its own unit of work."""
+    """Fill the accepted orders the current prices cross (and cancel market orders facing
+    a sealed market); each in its own unit of work."""
     if not ctx.market_open():
         return 0
     async with runtime.db.read() as session:
@@ -60,9 +61,8 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     filled = 0
     for order in candidates:
         quote = ctx.sim.quote(order.symbol)
-        if not domain.crosses(
-            domain.Side(order.side), domain.OrderType(order.order_type), order.limit_price_milli, quote.last
-        ):
+        side, order_type = domain.Side(order.side), domain.OrderType(order.order_type)
+        if domain.matching(side, order_type, order.limit_price_milli, quote.last, quote.band) is domain.Match.REST:
             continue
         async with runtime.unit_of_work() as uow:
             locked = await store.order_for_update(uow.session, order.id)

@@ -82,6 +82,8 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
     def money(minor: int | None) -> str | None:
         return None if minor is None else format_minor(minor)
 
+    # What the order holds now: an ended order (filled, cancelled, rejected) holds nothing.
+    held = o.reserved_minor if o.outcome is None else 0
     return OrderPublic(
         id=o.id,
         symbol=o.symbol,
@@ -94,8 +96,8 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         reason=o.reason,
         detail=o.detail,
         account_id=o.account_id,
-        reserved=format_minor(o.reserved_minor),
-        reserved_minor=o.reserved_minor,
+        reserved=format_minor(held),
+        reserved_minor=held,
         filled_price=domain.format_price(o.fill_price_milli, instrument) if o.fill_price_milli is not None else None,
         gross=money(o.gross_minor),
         gross_minor=o.gross_minor,

@@ -79,8 +79,8 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "reason": None,
     "detail": None,
     "account_id": DEMO_SECURITIES_CASH,
-    "reserved": "168842.20",
-    "reserved_minor": 16884220,
+    "reserved": "0.00",
+    "reserved_minor": 0,
     "filled_price": "1688.00",
     "gross": "168800.00",
     "gross_minor": 16880000,
@@ -117,7 +117,10 @@ class OrderPublic(BaseModel):
     reason: str | None = Field(description="Why it was rejected or cancelled")
     detail: str | None
     account_id: str
-    reserved: str = Field(description="Cash a buy holds while it is open (price x quantity + fees)")
+    reserved: str = Field(
+        description="Cash the buy holds now: price x quantity + fees while it is open (a market buy at the "
+        "day's limit-up), 0 once it has ended (filled, cancelled or rejected)"
+    )
     reserved_minor: int
     filled_price: str | None
     gross: str | None = Field(description="Price x quantity")

@@ -4,6 +4,7 @@ which cash accounts they use. Nothing here touches a database or broker."""
 
 from services.securities.domain.accounts import (
     AccountNotFound,
+    InsufficientCash,
     InvalidTransferAmount,
     NoBankAccount,
     NoSecuritiesAccount,
@@ -26,6 +27,7 @@ from services.securities.domain.market import Alert, Market, Quote, UnknownInstr
 from services.securities.domain.portfolio import (
     TERMINAL,
     Fill,
+    Match,
     OrderStatus,
     OrderType,
     Position,
@@ -33,6 +35,9 @@ from services.securities.domain.portfolio import (
     crosses,
     execution_price,
     make_fill,
+    matching,
+    opposite_side_empty,
+    reservation_basis,
     reservation_minor,
 )
 from services.securities.domain.rules import (
@@ -88,11 +93,13 @@ __all__ = [
     "Fill",
     "HoursMode",
     "Instrument",
+    "InsufficientCash",
     "InvalidPrice",
     "InvalidQuantity",
     "InvalidTransferAmount",
     "Market",
     "MarketClosed",
+    "Match",
     "NoBankAccount",
     "NoSecuritiesAccount",
     "NotABankAccount",
@@ -125,10 +132,13 @@ __all__ = [
     "format_price",
     "make_fill",
     "market_open",
+    "matching",
     "normalise_symbol",
+    "opposite_side_empty",
     "order_status",
     "parse_price",
     "price_band",
+    "reservation_basis",
     "reservation_minor",
     "securities_account",
     "session_end",

@@ -56,6 +56,12 @@ class InvalidTransferAmount(DomainError):
     code = "invalid-amount"
 
 
+class InsufficientCash(DomainError):
+    """A buy would reserve more than the securities cash account has available."""
+
+    code = "insufficient-funds"
+
+
 def _own(accounts: Sequence[A], customer_id: str) -> list[A]:
     return [a for a in accounts if a.customer_id == customer_id]
 

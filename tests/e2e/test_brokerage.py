@@ -1,0 +1,134 @@
+"""A brokerage a Chinese investor recognises, through the gateway of a running stack:
+market orders against a market sealed at its limit, refusals that say why a buy
+reserves what it does, one cancel shape, what a filled order holds, and statement
+prices at the instrument's tick. Prices are pinned with the operator's price control."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.test_securities import Investor, assert_problem, set_price
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
+
+
+async def next_day(gateway: httpx.AsyncClient, operator: dict[str, str]) -> None:
+    r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 86_400}, headers=operator)
+    assert r.status_code == 200, r.text
+
+
+async def test_a_market_buy_at_limit_up_is_cancelled_for_want_of_sellers(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="20000.00", to_securities="20000.00")
+    quote = await set_price(gateway, operator_headers, "000001", "10.52")
+    sealed = await set_price(gateway, operator_headers, "000001", quote["limit_up"])
+    assert sealed["ask"] is None
+
+    placed = await investor.order({"symbol": "000001", "side": "buy", "type": "market", "quantity": 100})
+    assert placed.status_code == 202, placed.text
+    order = await investor.until(placed.json()["id"], "cancelled")
+    assert order["reason"] == "no_opposite_side"
+    assert f"sealed at limit-up {quote['limit_up']}" in order["detail"]
+    assert (order["filled_price"], order["reserved_minor"]) == (None, 0)
+    assert await investor.cash(investor.securities) == (20_000_00, 0)  # the hold is released
+    assert await investor.positions() == []
+
+    # A limit buy at limit-up rests while the market is sealed, and fills once sellers return.
+    placed = await investor.order(
+        {"symbol": "000001", "side": "buy", "type": "limit", "quantity": 100, "price": quote["limit_up"]}
+    )
+    resting = await investor.until(placed.json()["id"], "accepted")
+    assert (await investor.cash(investor.securities))[1] == resting["reserved_minor"] > 0
+    await set_price(gateway, operator_headers, "000001", "10.60")
+    filled = await investor.until(resting["id"], "filled")
+    assert filled["reserved_minor"] == 0
+
+
+async def test_a_market_sell_at_limit_down_is_cancelled_for_want_of_buyers(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="20000.00", to_securities="20000.00")
+    await set_price(gateway, operator_headers, "601398", "5.12")
+    bought = await investor.order({"symbol": "601398", "side": "buy", "type": "market", "quantity": 1_000})
+    await investor.until(bought.json()["id"], "filled")
+    await next_day(gateway, operator_headers)
+    quote = (await investor.phone.get("/v1/market/quotes/601398")).json()
+    sealed = await set_price(gateway, operator_headers, "601398", quote["limit_down"])
+    assert sealed["bid"] is None
+
+    placed = await investor.order({"symbol": "601398", "side": "sell", "type": "market", "quantity": 1_000})
+    assert placed.status_code == 202, placed.text
+    order = await investor.until(placed.json()["id"], "cancelled")
+    assert order["reason"] == "no_opposite_side"
+    assert f"sealed at limit-down {quote['limit_down']}" in order["detail"]
+    [position] = await investor.positions()
+    assert (position["quantity"], position["sellable_quantity"], position["frozen_quantity"]) == (1_000, 1_000, 0)
+
+
+async def test_a_buy_beyond_the_cash_says_what_it_reserves_and_why(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="4000.00", to_securities="4000.00")
+    quote = await set_price(gateway, operator_headers, "600036", "33.45")
+    r = await investor.order({"symbol": "600036", "side": "buy", "type": "market", "quantity": 1_000})
+    assert_problem(r, 422, "insufficient-funds")
+    detail = r.json()["detail"]
+    assert detail.startswith("available balance 4000.00 CNY is less than the ")
+    assert f"a market buy reserves at today's limit-up {quote['limit_up']} x 1000 shares + fees" in detail
+    assert (await investor.phone.get("/v1/securities/orders")).json()["items"] == []
+    assert await investor.cash(investor.securities) == (4_000_00, 0)
+
+
+async def test_cancelling_a_buy_or_a_sell_answers_the_same_shape(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="20000.00", to_securities="20000.00")
+    await set_price(gateway, operator_headers, "000333", "64.20")
+    bought = await investor.order({"symbol": "000333", "side": "buy", "type": "market", "quantity": 200})
+    await investor.until(bought.json()["id"], "filled")
+    await next_day(gateway, operator_headers)
+    await set_price(gateway, operator_headers, "000333", "64.20")
+
+    buy = await investor.order({"symbol": "000333", "side": "buy", "type": "limit", "quantity": 100, "price": "60.00"})
+    sell = await investor.order(
+        {"symbol": "000333", "side": "sell", "type": "limit", "quantity": 100, "price": "68.00"}
+    )
+    buy_id = (await investor.until(buy.json()["id"], "accepted"))["id"]
+    sell_id = (await investor.until(sell.json()["id"], "accepted"))["id"]
+    answers = []
+    for order_id in (buy_id, sell_id):
+        r = await investor.phone.client.delete(f"/v1/securities/orders/{order_id}", headers=investor.phone.auth)
+        assert r.status_code == 202, r.text
+        assert r.headers["location"] == f"/v1/securities/orders/{order_id}"
+        answers.append(r.json())
+    assert answers[0].keys() == answers[1].keys()
+    assert answers[0]["status"] in ("cancelling", "cancelled") and answers[1]["status"] == "cancelled"
+    assert (await investor.until(buy_id, "cancelled"))["reserved_minor"] == 0
+    again = await investor.phone.client.delete(f"/v1/securities/orders/{sell_id}", headers=investor.phone.auth)
+    assert (again.status_code, again.json()["status"]) == (202, "cancelled")
+
+
+async def test_a_filled_order_holds_nothing_and_statements_price_at_the_tick(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="200000.00", to_securities="200000.00")
+    prices = {}
+    for symbol in ("600036", "510300"):
+        prev_close = (await investor.phone.get(f"/v1/market/quotes/{symbol}")).json()["prev_close"]
+        prices[symbol] = (await set_price(gateway, operator_headers, symbol, prev_close))["last"]
+    assert len(prices["600036"].split(".")[1]) == 2 and len(prices["510300"].split(".")[1]) == 3
+    spent = 0
+    for symbol, quantity in (("600036", 100), ("510300", 1_000)):
+        placed = await investor.order({"symbol": symbol, "side": "buy", "type": "market", "quantity": quantity})
+        order = await investor.until(placed.json()["id"], "filled")
+        assert (order["reserved"], order["filled_price"]) == ("0.00", prices[symbol])
+        assert order["amount_minor"] == order["gross_minor"] + order["commission_minor"]
+        spent += order["amount_minor"]
+    assert await investor.cash(investor.securities) == (200_000_00 - spent, 0)
+
+    r = await investor.phone.get(f"/v1/accounts/{investor.securities}/transactions", params={"kind": "securities_buy"})
+    assert r.status_code == 200, r.text
+    lines = {line["description"] for line in r.json()["items"]}
+    assert lines == {f"Buy 100 600036 @ {prices['600036']}", f"Buy 1000 510300 @ {prices['510300']}"}
