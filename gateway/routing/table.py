@@ -66,6 +66,9 @@ from shared.schemas.securities import (
     PriceSet,
     QuoteList,
     QuotePublic,
+    RealisedPnl,
+    TradePage,
+    TradePublic,
 )
 from shared.schemas.statements import LineKind
 
@@ -354,6 +357,39 @@ SECURITIES_ROUTES = (
         response=PositionList,
         problems=SECURITIES_PROBLEMS,
         doc="Holdings with quantity, T+1 sellable quantity, average cost, market value and P&L.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/trades",
+        name="list_trades",
+        response=TradePage,
+        problems=(*SECURITIES_PROBLEMS, 422),
+        query={
+            "symbol": (Annotated[str | None, Query(max_length=12)], None),
+            "side": (Annotated[Literal["buy", "sell"] | None, Query()], None),
+            **DAYS,
+            **page(200, 50, 40),
+        },
+        doc="""Trade confirmations (contract notes), newest first: one per settled fill with
+        price, gross, commission, stamp duty, transfer fee, net and a sell's realised P&L.""",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/trades/{trade_id}",
+        name="get_trade",
+        response=TradePublic,
+        problems=SECURITIES_PROBLEMS,
+        params={"trade_id": ResourceId},
+        doc="One trade confirmation. Another customer's answers 404.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/pnl",
+        name="get_realised_pnl",
+        response=RealisedPnl,
+        problems=(*SECURITIES_PROBLEMS, 422),
+        query={"symbol": (Annotated[str | None, Query(max_length=12)], None), **DAYS},
+        doc="Realised P&L of the sell trades in a range of bank days, per symbol, held or not.",
     ),
     securities_money(
         "POST",

@@ -17,6 +17,7 @@ from shared.schemas.securities import (
     PortfolioTotals,
     PositionPublic,
     QuotePublic,
+    TradePublic,
 )
 
 # --- market data --------------------------------------------------------------------------------
@@ -114,6 +115,37 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         updated_at=o.updated_at,
         filled_at=o.ended_at if o.outcome == COMPLETED else None,
         links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
+    )
+
+
+def trade_public(t: store.Trade, ctx: Context) -> TradePublic:
+    instrument = ctx.sim.instrument(t.symbol)
+    pnl = t.realised_pnl_minor
+    return TradePublic(
+        id=t.id,
+        order_id=t.order_id,
+        symbol=t.symbol,
+        name=instrument.name,
+        side=t.side,  # type: ignore[arg-type]
+        quantity=t.quantity,
+        price=domain.format_price(t.price_milli, instrument),
+        gross=format_minor(t.gross_minor),
+        gross_minor=t.gross_minor,
+        commission=format_minor(t.commission_minor),
+        commission_minor=t.commission_minor,
+        stamp_duty=format_minor(t.stamp_duty_minor),
+        stamp_duty_minor=t.stamp_duty_minor,
+        transfer_fee=format_minor(t.transfer_fee_minor),
+        transfer_fee_minor=t.transfer_fee_minor,
+        net=format_minor(t.net_minor),
+        net_minor=t.net_minor,
+        realised_pnl=None if pnl is None else format_minor(pnl),
+        realised_pnl_minor=pnl,
+        account_id=t.account_id,
+        trade_day=t.trade_day.isoformat(),
+        traded_at=t.traded_at,
+        settled_at=t.settled_at,
+        links={"self": f"/v1/securities/trades/{t.id}", "order": f"/v1/securities/orders/{t.order_id}"},
     )
 
 

@@ -150,6 +150,111 @@ class OrderPage(BaseModel):
     next_cursor: str | None
 
 
+TRADE_EXAMPLE: dict[str, Any] = {
+    "id": "9b1e7c20-5d4a-4f3e-8a61-2c7d9e0f1a35",
+    "order_id": "7c2e9f14-3a6b-4d8e-b1f0-5e9a2c4d6b81",
+    "symbol": "600519",
+    "name": "Kweichow Moutai",
+    "side": "sell",
+    "quantity": 100,
+    "price": "1750.00",
+    "gross": "175000.00",
+    "gross_minor": 17500000,
+    "commission": "43.75",
+    "commission_minor": 4375,
+    "stamp_duty": "87.50",
+    "stamp_duty_minor": 8750,
+    "transfer_fee": "0.00",
+    "transfer_fee_minor": 0,
+    "net": "174868.75",
+    "net_minor": 17486875,
+    "realised_pnl": "6026.55",
+    "realised_pnl_minor": 602655,
+    "account_id": DEMO_SECURITIES_CASH,
+    "trade_day": "2025-06-03",
+    "traded_at": "2025-06-03T02:10:00Z",
+    "settled_at": "2025-06-03T02:10:01Z",
+    "links": {
+        "self": "/v1/securities/trades/9b1e7c20-5d4a-4f3e-8a61-2c7d9e0f1a35",
+        "order": "/v1/securities/orders/7c2e9f14-3a6b-4d8e-b1f0-5e9a2c4d6b81",
+    },
+}
+
+
+class TradePublic(BaseModel):
+    """A trade confirmation (contract note): one settled fill, kept after the position
+    it opened or closed is gone."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TRADE_EXAMPLE]})
+
+    id: str
+    order_id: str
+    symbol: str
+    name: str
+    side: SideName
+    quantity: int
+    price: str = Field(description="Execution price at the instrument's tick (2 decimals, ETFs 3)")
+    gross: str = Field(description="Price x quantity")
+    gross_minor: int
+    commission: str
+    commission_minor: int
+    stamp_duty: str = Field(description="Share sells only; ETFs are exempt")
+    stamp_duty_minor: int
+    transfer_fee: str = Field(description="Transfer fee (guohu fei): not modelled by the sandbox, always 0.00")
+    transfer_fee_minor: int
+    net: str = Field(description="Cash paid (buy: gross + fees) or received (sell: gross - fees)")
+    net_minor: int
+    realised_pnl: str | None = Field(description="A sell's proceeds less the average cost of the shares sold")
+    realised_pnl_minor: int | None
+    account_id: str
+    trade_day: str = Field(description="The bank day it traded (Beijing time)")
+    traded_at: datetime = Field(description="When the market matched it (sandbox clock)")
+    settled_at: datetime = Field(description="When accounts settled its cash and the position changed")
+    links: dict[str, str]
+
+
+class TradePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [TRADE_EXAMPLE], "next_cursor": None}]})
+
+    items: list[TradePublic]
+    next_cursor: str | None
+
+
+PNL_EXAMPLE: dict[str, Any] = {
+    "items": [
+        {
+            "symbol": "600519",
+            "name": "Kweichow Moutai",
+            "sells": 1,
+            "quantity_sold": 100,
+            "realised_pnl": "6026.55",
+            "realised_pnl_minor": 602655,
+        }
+    ],
+    "total": "6026.55",
+    "total_minor": 602655,
+}
+
+
+class SymbolPnl(BaseModel):
+    symbol: str
+    name: str
+    sells: int = Field(description="Sell trades in the period")
+    quantity_sold: int
+    realised_pnl: str
+    realised_pnl_minor: int
+
+
+class RealisedPnl(BaseModel):
+    """Realised P&L from the sell trades in a period, per symbol (held or not)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PNL_EXAMPLE]})
+
+    items: list[SymbolPnl]
+    total: str
+    total_minor: int
+
+
 POSITION_EXAMPLE: dict[str, Any] = {
     "symbol": "600519",
     "name": "Kweichow Moutai",

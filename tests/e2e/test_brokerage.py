@@ -5,9 +5,12 @@ prices at the instrument's tick. Prices are pinned with the operator's price con
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
 
+from tests.e2e.phone import register_and_login
 from tests.e2e.test_securities import Investor, assert_problem, set_price
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
@@ -132,3 +135,73 @@ async def test_a_filled_order_holds_nothing_and_statements_price_at_the_tick(
     assert r.status_code == 200, r.text
     lines = {line["description"] for line in r.json()["items"]}
     assert lines == {f"Buy 100 600036 @ {prices['600036']}", f"Buy 1000 510300 @ {prices['510300']}"}
+
+
+async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="100000.00", to_securities="100000.00")
+    stranger = await register_and_login(gateway)
+    prev_close = (await investor.phone.get("/v1/market/quotes/601318")).json()["prev_close"]
+    await set_price(gateway, operator_headers, "601318", prev_close)
+    placed = await investor.order({"symbol": "601318", "side": "buy", "type": "market", "quantity": 500})
+    buy = await investor.until(placed.json()["id"], "filled")
+    buy_day = buy["bank_day"]
+    await next_day(gateway, operator_headers)
+    quote = await set_price(gateway, operator_headers, "601318", prev_close)
+    up = f"{Decimal(prev_close) + Decimal('1.00'):.2f}"
+    assert Decimal(up) <= Decimal(quote["limit_up"])
+    await set_price(gateway, operator_headers, "601318", up)
+    placed = await investor.order({"symbol": "601318", "side": "sell", "type": "market", "quantity": 500})
+    sell = await investor.until(placed.json()["id"], "filled")
+    assert await investor.positions() == []  # the whole position is sold
+
+    r = await investor.phone.get("/v1/securities/trades")
+    assert r.status_code == 200, r.text
+    sold, bought = r.json()["items"]
+    assert (sold["order_id"], bought["order_id"]) == (sell["id"], buy["id"])
+    assert (bought["side"], bought["quantity"], bought["price"], bought["trade_day"]) == (
+        "buy",
+        500,
+        prev_close,
+        buy_day,
+    )
+    assert bought["net_minor"] == bought["gross_minor"] + bought["commission_minor"] == buy["amount_minor"]
+    assert (bought["stamp_duty_minor"], bought["transfer_fee_minor"], bought["realised_pnl"]) == (0, 0, None)
+    assert (sold["side"], sold["price"]) == ("sell", up)
+    assert sold["net_minor"] == sold["gross_minor"] - sold["commission_minor"] - sold["stamp_duty_minor"]
+    assert sold["stamp_duty_minor"] > 0
+    assert sold["realised_pnl_minor"] == sold["net_minor"] - bought["net_minor"] == sell["realised_pnl_minor"]
+    assert sold["traded_at"] <= sold["settled_at"]
+
+    one = await investor.phone.get(sold["links"]["self"])
+    assert (one.status_code, one.json()) == (200, sold)
+    assert_problem(await stranger.get(sold["links"]["self"]), 404, "not-found")
+    assert (await stranger.get("/v1/securities/trades")).json()["items"] == []
+
+    sells = await investor.phone.get("/v1/securities/trades", params={"side": "sell", "symbol": "601318.SH"})
+    assert [t["id"] for t in sells.json()["items"]] == [sold["id"]]
+    on_buy_day = await investor.phone.get("/v1/securities/trades", params={"from": buy_day, "to": buy_day})
+    assert [t["id"] for t in on_buy_day.json()["items"]] == [bought["id"]]
+    paged = await investor.phone.get("/v1/securities/trades", params={"limit": 1})
+    assert [t["id"] for t in paged.json()["items"]] == [sold["id"]]
+    older = await investor.phone.get(
+        "/v1/securities/trades", params={"limit": 1, "cursor": paged.json()["next_cursor"]}
+    )
+    assert [t["id"] for t in older.json()["items"]] == [bought["id"]]
+    backwards = await investor.phone.get("/v1/securities/trades", params={"from": sold["trade_day"], "to": buy_day})
+    assert_problem(backwards, 422, "validation-error")
+
+    pnl = (await investor.phone.get("/v1/securities/pnl")).json()
+    assert pnl["items"] == [
+        {
+            "symbol": "601318",
+            "name": "Ping An Insurance",
+            "sells": 1,
+            "quantity_sold": 500,
+            "realised_pnl": sold["realised_pnl"],
+            "realised_pnl_minor": sold["realised_pnl_minor"],
+        }
+    ]
+    assert pnl["total_minor"] == sold["realised_pnl_minor"]
+    assert (await investor.phone.get("/v1/securities/pnl", params={"to": buy_day})).json()["total_minor"] == 0

@@ -5,12 +5,13 @@ bank-securities transfers, and the sandbox price control. Cash moves only throug
 from fastapi import APIRouter
 
 from services.securities import domain
-from services.securities.api import market, orders, transfers
+from services.securities.api import market, orders, trades, transfers
 from shared.errors import DomainError
 
 router = APIRouter()
 router.include_router(market.router)
 router.include_router(orders.router)
+router.include_router(trades.router)
 router.include_router(transfers.router)
 
 # This API's one table from domain errors to HTTP statuses (others answer 422).

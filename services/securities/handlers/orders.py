@@ -167,6 +167,7 @@ async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arri
     matched = decision.step in (CAPTURE, CREDIT)
     if matched:
         order.trade_day = ctx.today()
+        order.matched_at = ctx.clock.now()
         order.fill_price_milli = fill.price_milli
         order.gross_minor = fill.gross_minor
         order.commission_minor = fill.commission_minor
@@ -318,5 +319,32 @@ async def _settle(ctx: Context, uow: UnitOfWork, order: store.Order) -> None:
     else:
         order.realised_pnl_minor = position.settle_sale(order.quantity, order.amount_minor)
     await store.save_position(uow.session, order.customer_id, position, order.updated_at)
+    uow.session.add(_confirmation(order))
     extra = {"realised_pnl_minor": order.realised_pnl_minor} if order.side == Side.SELL else {}
     uow.publish(execution_event(ev.OrderFilled, order, position_quantity=position.quantity, **extra))
+
+
+def _confirmation(order: store.Order) -> store.Trade:
+    """The fill's trade confirmation, as accounts settled it. Transfer fees (过户费) are
+    not modelled, so they read 0."""
+    if order.trade_day is None or order.fill_price_milli is None or order.amount_minor is None:
+        raise ValueError(f"order {order.id} has no execution to confirm")
+    return store.Trade(
+        id=str(uuid.uuid4()),
+        order_id=order.id,
+        customer_id=order.customer_id,
+        account_id=order.account_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        price_milli=order.fill_price_milli,
+        gross_minor=order.gross_minor or 0,
+        commission_minor=order.commission_minor or 0,
+        stamp_duty_minor=order.stamp_duty_minor or 0,
+        transfer_fee_minor=0,
+        net_minor=order.amount_minor,
+        realised_pnl_minor=order.realised_pnl_minor if order.side == Side.SELL else None,
+        trade_day=order.trade_day,
+        traded_at=order.matched_at or order.updated_at,
+        settled_at=order.updated_at,
+    )
