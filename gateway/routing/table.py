@@ -67,6 +67,7 @@ from shared.schemas.securities import (
     QuoteList,
     QuotePublic,
     RealisedPnl,
+    SecuritiesCash,
     TradePage,
     TradePublic,
 )
@@ -390,6 +391,15 @@ SECURITIES_ROUTES = (
         problems=(*SECURITIES_PROBLEMS, 422),
         query={"symbol": (Annotated[str | None, Query(max_length=12)], None), **DAYS},
         doc="Realised P&L of the sell trades in a range of bank days, per symbol, held or not.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/cash",
+        name="get_securities_cash",
+        response=SecuritiesCash,
+        problems=(*SECURITIES_PROBLEMS, 409),
+        doc="""The securities cash account: `tradable` (可用, today's sale proceeds included) and
+        `withdrawable` (可取, without them until the next bank day, T+1).""",
     ),
     securities_money(
         "POST",

@@ -518,3 +518,46 @@ class BankTransferPage(BaseModel):
 
     items: list[BankTransferPublic]
     next_cursor: str | None
+
+
+CASH_EXAMPLE: dict[str, Any] = {
+    "account_id": DEMO_SECURITIES_CASH,
+    "currency": "CNY",
+    "balance": "205026.55",
+    "balance_minor": 20502655,
+    "held": "0.00",
+    "held_minor": 0,
+    "tradable": "205026.55",
+    "tradable_minor": 20502655,
+    "withdrawable": "30157.80",
+    "withdrawable_minor": 3015780,
+    "proceeds_today": "174868.75",
+    "proceeds_today_minor": 17486875,
+    "bank_day": "2025-06-03",
+}
+
+
+class SecuritiesCash(BaseModel):
+    """The securities cash account as a brokerage shows it: 可用 (tradable) and 可取
+    (withdrawable)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CASH_EXAMPLE]})
+
+    account_id: str
+    currency: str
+    balance: str = Field(description="Ledger balance")
+    balance_minor: int
+    held: str = Field(description="Held by open buy orders")
+    held_minor: int
+    tradable: str = Field(
+        description="可用: available to buy with (balance less holds), today's sale proceeds included"
+    )
+    tradable_minor: int
+    withdrawable: str = Field(
+        description="可取: what may move to the bank now: tradable less today's sale proceeds (withdrawable from the "
+        "next bank day, T+1)"
+    )
+    withdrawable_minor: int
+    proceeds_today: str = Field(description="Sale proceeds settled today, not yet withdrawable")
+    proceeds_today_minor: int
+    bank_day: str

@@ -5,6 +5,7 @@ prices at the instrument's tick. Prices are pinned with the operator's price con
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import httpx
@@ -205,3 +206,66 @@ async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
     ]
     assert pnl["total_minor"] == sold["realised_pnl_minor"]
     assert (await investor.phone.get("/v1/securities/pnl", params={"to": buy_day})).json()["total_minor"] == 0
+
+
+async def test_sale_proceeds_buy_at_once_but_leave_for_the_bank_the_next_day(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="30000.00", to_securities="30000.00")
+    prev_close = (await investor.phone.get("/v1/market/quotes/000858")).json()["prev_close"]
+    await set_price(gateway, operator_headers, "000858", prev_close)
+    placed = await investor.order(
+        {"symbol": "000858", "side": "buy", "type": "limit", "quantity": 200, "price": prev_close}
+    )
+    bought = await investor.until(placed.json()["id"], "filled")
+    await next_day(gateway, operator_headers)
+    await set_price(gateway, operator_headers, "000858", prev_close)
+    placed = await investor.order({"symbol": "000858", "side": "sell", "type": "market", "quantity": 200})
+    sold = await investor.until(placed.json()["id"], "filled")
+    proceeds = sold["amount_minor"]
+    before = 30_000_00 - bought["amount_minor"]
+
+    r = await investor.phone.get("/v1/securities/cash")
+    assert r.status_code == 200, r.text
+    cash = r.json()
+    assert (cash["account_id"], cash["balance_minor"], cash["held_minor"]) == (
+        investor.securities,
+        before + proceeds,
+        0,
+    )
+    assert (cash["tradable_minor"], cash["withdrawable_minor"]) == (before + proceeds, before)
+    assert cash["proceeds_today_minor"] == proceeds
+
+    too_much = f"{(before + 1) / 100:.2f}"
+    r = await investor.phone.post(
+        "/v1/securities/transfers",
+        json={"from": "securities", "amount": too_much},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert_problem(r, 422, "not-withdrawable-yet")
+    assert f"{too_much} CNY is more than the {cash['withdrawable']} CNY withdrawable now" in r.json()["detail"]
+    assert (await investor.phone.get("/v1/securities/transfers")).json()["items"][0]["direction"] == (
+        "bank_to_securities"
+    )  # nothing was started
+
+    # The proceeds buy shares at once (可用): a buy holding more than the withdrawable cash.
+    limit_down = (await investor.phone.get("/v1/market/quotes/000858")).json()["limit_down"]
+    placed = await investor.order(
+        {"symbol": "000858", "side": "buy", "type": "limit", "quantity": 100, "price": limit_down}
+    )
+    resting = await investor.until(placed.json()["id"], "accepted")
+    assert before < resting["reserved_minor"] <= before + proceeds
+    r = await investor.phone.client.delete(f"/v1/securities/orders/{resting['id']}", headers=investor.phone.auth)
+    assert r.status_code == 202, r.text
+    await investor.until(resting["id"], "cancelled")
+    out = await investor.transfer("securities", cash["withdrawable"])
+    assert out["status"] == "completed"
+    assert (await investor.phone.get("/v1/securities/cash")).json()["withdrawable_minor"] == 0
+
+    # The next bank day they are withdrawable (可取).
+    await next_day(gateway, operator_headers)
+    cash = (await investor.phone.get("/v1/securities/cash")).json()
+    assert (cash["withdrawable_minor"], cash["proceeds_today_minor"]) == (proceeds, 0)
+    out = await investor.transfer("securities", cash["withdrawable"])
+    assert out["status"] == "completed"
+    assert await investor.cash(investor.securities) == (0, 0)

@@ -9,9 +9,12 @@ from services.securities.domain.accounts import (
     NoBankAccount,
     NoSecuritiesAccount,
     NotABankAccount,
+    NotWithdrawableYet,
+    check_withdrawal,
     securities_account,
     transfer_accounts,
     transfer_amount_minor,
+    withdrawable_minor,
 )
 from services.securities.domain.instruments import (
     BY_SYMBOL,
@@ -104,6 +107,7 @@ __all__ = [
     "NoSecuritiesAccount",
     "NotABankAccount",
     "NotEnoughSellable",
+    "NotWithdrawableYet",
     "OddLot",
     "OffTick",
     "OrderError",
@@ -124,6 +128,7 @@ __all__ = [
     "check_buy_quantity",
     "check_price_in_band",
     "check_sell_quantity",
+    "check_withdrawal",
     "closed_detail",
     "crosses",
     "div_half_up",
@@ -146,4 +151,5 @@ __all__ = [
     "transfer_accounts",
     "transfer_amount_minor",
     "transfer_status",
+    "withdrawable_minor",
 ]
