@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.phone import register_and_login
+from tests.e2e.phone import eventually, register_and_login
 from tests.e2e.test_securities import Investor, assert_problem, set_price
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
@@ -269,3 +270,36 @@ async def test_sale_proceeds_buy_at_once_but_leave_for_the_bank_the_next_day(
     out = await investor.transfer("securities", cash["withdrawable"])
     assert out["status"] == "completed"
     assert await investor.cash(investor.securities) == (0, 0)
+
+
+async def test_an_expired_day_order_and_a_completed_cancel_are_notified(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="20000.00", to_securities="20000.00")
+    quote = await set_price(
+        gateway, operator_headers, "000001", (await investor.phone.get("/v1/market/quotes/000001")).json()["prev_close"]
+    )
+    body = {"symbol": "000001", "side": "buy", "type": "limit", "quantity": 100, "price": quote["limit_down"]}
+    lapsing = await investor.until((await investor.order(body)).json()["id"], "accepted")
+    cancelling = await investor.until((await investor.order(body)).json()["id"], "accepted")
+
+    r = await investor.phone.client.delete(f"/v1/securities/orders/{cancelling['id']}", headers=investor.phone.auth)
+    assert r.status_code == 202, r.text
+    await investor.until(cancelling["id"], "cancelled")
+    await next_day(gateway, operator_headers)
+    expired = await investor.until(lapsing["id"], "cancelled")
+    assert expired["reason"] == "expired"
+    assert await investor.cash(investor.securities) == (20_000_00, 0)
+
+    async def told() -> dict[str, dict[str, Any]] | None:
+        items = (await investor.phone.get("/v1/notifications")).json()["items"]
+        by_order = {n["data"].get("order_id"): n for n in items if n["kind"] in ("order_expired", "order_cancelled")}
+        return by_order if {lapsing["id"], cancelling["id"]} <= by_order.keys() else None
+
+    notes = await eventually(told)
+    assert notes is not None
+    lapsed, cancelled = notes[lapsing["id"]], notes[cancelling["id"]]
+    assert (lapsed["kind"], lapsed["title"], lapsed["data"]["reason"]) == ("order_expired", "Order expired", "expired")
+    assert lapsed["data"]["released_minor"] == lapsing["reserved_minor"]
+    assert "has lapsed" in lapsed["body"] and f"{lapsing['reserved']} CNY held for it" in lapsed["body"]
+    assert (cancelled["kind"], cancelled["data"]["reason"]) == ("order_cancelled", "customer")
