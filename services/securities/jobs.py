@@ -21,7 +21,7 @@ async def tick(ctx: Context, runtime: Runtime) -> list[str]:
         log.info("market opened bank day %s", ctx.sim.day)
     if not ctx.market_open():
         return []
-    moved = ctx.sim.step()
+    moved = ctx.sim.step(ctx.clock.now())
     if moved:
         ctx.hub.publish(ctx.sim.quotes(moved))
         await publish_alerts(ctx, runtime, moved)
@@ -35,7 +35,7 @@ async def set_price(ctx: Context, runtime: Runtime, symbol: str, price_milli: in
     """Sandbox control: trade a symbol at a price inside today's band (and pin it
     there); streams, alerts and fills follow at once, as for a tick."""
     ctx.sync_day()
-    quote = ctx.sim.set_price(symbol, price_milli, pinned=pinned)
+    quote = ctx.sim.set_price(symbol, price_milli, pinned=pinned, at=ctx.clock.now())
     ctx.hub.publish([quote])
     await publish_alerts(ctx, runtime, [quote.symbol])
     await match(ctx, runtime, [quote.symbol])

@@ -12,11 +12,16 @@ from shared.money import format_minor
 from shared.saga.model import COMPLETED
 from shared.schemas.securities import (
     BankTransferPublic,
+    BarList,
+    BarPublic,
+    DepthLevel,
     InstrumentPublic,
     OrderPublic,
     PortfolioTotals,
     PositionPublic,
     QuotePublic,
+    TickList,
+    TickPublic,
     TradePublic,
 )
 
@@ -30,6 +35,7 @@ def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
         return None if milli is None else domain.format_price(milli, i)
 
     change_pct = q.change_bp / 100
+    bids, asks = q.depth()
     return QuotePublic(
         symbol=i.symbol,
         name=i.name,
@@ -57,6 +63,40 @@ def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
         market_open=market_open,
         bank_day=q.day.isoformat() if q.day else None,
         seq=q.seq,
+        bids=[DepthLevel(price=domain.format_price(lv.price, i), quantity=lv.quantity) for lv in bids],
+        asks=[DepthLevel(price=domain.format_price(lv.price, i), quantity=lv.quantity) for lv in asks],
+    )
+
+
+def ticks_public(ticks: Sequence[domain.Tick], instrument: domain.Instrument, day: date | None) -> TickList:
+    return TickList(
+        symbol=instrument.symbol,
+        bank_day=day.isoformat() if day else None,
+        items=[TickPublic(at=t.at, price=domain.format_price(t.price, instrument), volume=t.volume) for t in ticks],
+    )
+
+
+def bars_public(bars: Sequence[domain.Bar], instrument: domain.Instrument) -> BarList:
+    def price(milli: int) -> str:
+        return domain.format_price(milli, instrument)
+
+    return BarList(
+        symbol=instrument.symbol,
+        period="day",
+        items=[
+            BarPublic(
+                day=b.day.isoformat(),
+                open=price(b.open),
+                high=price(b.high),
+                low=price(b.low),
+                close=price(b.close),
+                volume=b.volume,
+                turnover=format_minor(b.turnover_minor),
+                turnover_minor=b.turnover_minor,
+                complete=b.complete,
+            )
+            for b in bars
+        ],
     )
 
 

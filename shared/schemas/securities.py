@@ -344,7 +344,7 @@ QUOTE_EXAMPLE: dict[str, Any] = {
     "change": "12.00",
     "change_pct": "0.71",
     "bid": "1699.99",
-    "ask": "1700.00",
+    "ask": "1700.01",
     "limit_up": "1856.80",
     "limit_down": "1519.20",
     "limit_pct": 10,
@@ -360,7 +360,26 @@ QUOTE_EXAMPLE: dict[str, Any] = {
     "market_open": True,
     "bank_day": "2025-06-02",
     "seq": 4821,
+    "bids": [
+        {"price": "1699.99", "quantity": 1200},
+        {"price": "1699.98", "quantity": 300},
+        {"price": "1699.97", "quantity": 5400},
+        {"price": "1699.96", "quantity": 800},
+        {"price": "1699.95", "quantity": 2100},
+    ],
+    "asks": [
+        {"price": "1700.01", "quantity": 900},
+        {"price": "1700.02", "quantity": 4300},
+        {"price": "1700.03", "quantity": 100},
+        {"price": "1700.04", "quantity": 2600},
+        {"price": "1700.05", "quantity": 700},
+    ],
 }
+
+
+class DepthLevel(BaseModel):
+    price: str
+    quantity: int = Field(description="Shares resting at this price")
 
 
 class QuotePublic(BaseModel):
@@ -393,9 +412,79 @@ class QuotePublic(BaseModel):
     market_open: bool
     bank_day: str | None
     seq: int
+    bids: list[DepthLevel] = Field(
+        description="五档: five simulated resting bids, best first (none at limit-down); sizes are simulated"
+    )
+    asks: list[DepthLevel] = Field(description="Five simulated resting asks, best first (none at limit-up)")
 
 
 QUOTE_LIST_EXAMPLE: dict[str, Any] = {"items": [QUOTE_EXAMPLE]}
+
+TICKS_EXAMPLE: dict[str, Any] = {
+    "symbol": "600519",
+    "bank_day": "2025-06-02",
+    "items": [
+        {"at": "2025-06-02T01:30:00.500Z", "price": "1688.50", "volume": 700},
+        {"at": "2025-06-02T01:30:01Z", "price": "1689.20", "volume": 1200},
+    ],
+}
+
+
+class TickPublic(BaseModel):
+    at: datetime = Field(description="When it traded (sandbox clock)")
+    price: str
+    volume: int = Field(description="Shares")
+
+
+class TickList(BaseModel):
+    """Today's trades of one symbol, oldest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TICKS_EXAMPLE]})
+
+    symbol: str
+    bank_day: str | None
+    items: list[TickPublic]
+
+
+BARS_EXAMPLE: dict[str, Any] = {
+    "symbol": "600519",
+    "period": "day",
+    "items": [
+        {
+            "day": "2025-06-02",
+            "open": "1688.00",
+            "high": "1705.50",
+            "low": "1686.20",
+            "close": "1700.00",
+            "volume": 1234500,
+            "turnover": "2096181000.00",
+            "turnover_minor": 209618100000,
+            "complete": True,
+        }
+    ],
+}
+
+
+class BarPublic(BaseModel):
+    day: str = Field(description="The bank day (Beijing time)")
+    open: str
+    high: str
+    low: str
+    close: str = Field(description="The last price of the day (today's: the last price so far)")
+    volume: int
+    turnover: str
+    turnover_minor: int
+    complete: bool = Field(description="False for today's bar, which still moves")
+
+
+class BarList(BaseModel):
+    """Daily bars (OHLC, volume, turnover), oldest first, today's last."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [BARS_EXAMPLE]})
+
+    symbol: str
+    period: Literal["day"]
+    items: list[BarPublic]
 
 
 class QuoteList(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.phone import eventually, register_and_login
+from tests.e2e.phone import Phone, eventually, register_and_login
 from tests.e2e.test_securities import Investor, assert_problem, set_price
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
@@ -303,3 +303,45 @@ async def test_an_expired_day_order_and_a_completed_cancel_are_notified(
     assert lapsed["data"]["released_minor"] == lapsing["reserved_minor"]
     assert "has lapsed" in lapsed["body"] and f"{lapsing['reserved']} CNY held for it" in lapsed["body"]
     assert (cancelled["kind"], cancelled["data"]["reason"]) == ("order_cancelled", "customer")
+
+
+async def test_quotes_show_five_levels_and_the_market_keeps_ticks_and_daily_bars(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str], customer: Phone
+) -> None:
+    prev_close = (await customer.get("/v1/market/quotes/600036")).json()["prev_close"]
+    await set_price(gateway, operator_headers, "600036", prev_close)
+    quote = (await customer.get("/v1/market/quotes/600036")).json()
+    assert quote["bids"][0]["price"] == quote["bid"] and len(quote["bids"]) == 5
+    assert quote["asks"][0]["price"] == quote["ask"] and len(quote["asks"]) == 5
+    assert all(lv["quantity"] > 0 and lv["quantity"] % 100 == 0 for lv in quote["bids"] + quote["asks"])
+    sealed = await set_price(gateway, operator_headers, "600036", quote["limit_up"])
+    assert sealed["asks"] == [] and sealed["ask"] is None
+    assert all(Decimal(lv["price"]) < Decimal(sealed["limit_up"]) for lv in sealed["bids"])
+
+    high = f"{Decimal(prev_close) + Decimal('0.50'):.2f}"
+    await set_price(gateway, operator_headers, "600036", high)
+    await set_price(gateway, operator_headers, "600036", prev_close)
+    r = await customer.get("/v1/market/600036/ticks")
+    assert r.status_code == 200, r.text
+    ticks = r.json()
+    assert ticks["bank_day"] == quote["bank_day"]
+    assert [t["price"] for t in ticks["items"]][-3:] == [sealed["limit_up"], high, prev_close]
+    assert [t["at"] for t in ticks["items"]] == sorted(t["at"] for t in ticks["items"])
+    assert_problem(await customer.get("/v1/market/999999/ticks"), 404, "unknown-symbol")
+
+    today = (await customer.get("/v1/market/600036/bars", params={"period": "day"})).json()["items"][-1]
+    assert (today["day"], today["complete"], today["high"], today["close"]) == (
+        quote["bank_day"],
+        False,
+        sealed["limit_up"],
+        prev_close,
+    )
+    await next_day(gateway, operator_headers)
+    r = await customer.get("/v1/market/600036/bars")
+    assert r.status_code == 200, r.text
+    *_, yesterday, now = r.json()["items"]
+    assert {k: yesterday[k] for k in ("day", "high", "close")} == {k: today[k] for k in ("day", "high", "close")}
+    assert yesterday["complete"] is True and yesterday["volume"] >= today["volume"]
+    assert (now["complete"], now["open"]) == (False, prev_close)
+    bad = await customer.get("/v1/market/600036/bars", params={"period": "week"})
+    assert bad.status_code == 422, bad.text

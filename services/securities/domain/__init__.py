@@ -26,7 +26,17 @@ from services.securities.domain.instruments import (
     find_instrument,
     normalise_symbol,
 )
-from services.securities.domain.market import Alert, Market, Quote, UnknownInstrument, alert_level
+from services.securities.domain.market import (
+    DEPTH_LEVELS,
+    Alert,
+    Bar,
+    Level,
+    Market,
+    Quote,
+    Tick,
+    UnknownInstrument,
+    alert_level,
+)
 from services.securities.domain.portfolio import (
     TERMINAL,
     Fill,
@@ -82,6 +92,7 @@ from services.securities.domain.sagas import (
 
 __all__ = [
     "BY_SYMBOL",
+    "DEPTH_LEVELS",
     "INSTRUMENTS",
     "LOT_SIZE",
     "TERMINAL",
@@ -89,6 +100,7 @@ __all__ = [
     "Alert",
     "Band",
     "BankTransferSaga",
+    "Bar",
     "Board",
     "Exchange",
     "FeeSchedule",
@@ -100,6 +112,7 @@ __all__ = [
     "InvalidPrice",
     "InvalidQuantity",
     "InvalidTransferAmount",
+    "Level",
     "Market",
     "MarketClosed",
     "Match",
@@ -121,6 +134,7 @@ __all__ = [
     "ProceedsBelowFees",
     "Quote",
     "Side",
+    "Tick",
     "UnknownInstrument",
     "UnknownSymbol",
     "alert_level",
