@@ -63,6 +63,8 @@ from shared.schemas.securities import (
     OrderCreate,
     OrderPage,
     OrderPublic,
+    PermissionCreate,
+    PermissionList,
     PositionList,
     PriceSet,
     QuoteList,
@@ -339,6 +341,7 @@ SECURITIES_ROUTES = (
         name="place_order",
         body=OrderCreate,
         response=OrderPublic,
+        problems=(*SECURITIES_PROBLEMS, 400, 403, 409, 422),
         responses=replayed(OrderPublic, "The order this Idempotency-Key already placed"),
         doc="""Place a market or limit order (Idempotency-Key required). Answers 202 with the
         order: a buy is `pending` until its cash is held, then `accepted`; `filling` once
@@ -384,6 +387,25 @@ SECURITIES_ROUTES = (
         response=PositionList,
         problems=SECURITIES_PROBLEMS,
         doc="Holdings with quantity, T+1 sellable quantity, average cost, market value and P&L.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/permissions",
+        name="list_board_permissions",
+        response=PermissionList,
+        problems=(401,),
+        doc="The restricted boards (STAR, ChiNext, ST) and whether the customer may buy there.",
+    ),
+    securities(
+        "POST",
+        "/v1/securities/permissions",
+        name="enable_board",
+        body=PermissionCreate,
+        response=PermissionList,
+        problems=(*SECURITIES_PROBLEMS, 409, 422),
+        doc="""Enable a restricted board (权限开通). Sandbox rule: accepting the board's risk
+        disclosure (`risk_disclosure_accepted: true`) enables it at once; the exchanges'
+        asset and experience thresholds are not checked.""",
     ),
     securities(
         "GET",

@@ -239,6 +239,14 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "`services/securities` (docs/securities.md, Sealed limits)",
     ),
     MagicValue(
+        "securities",
+        '`POST /v1/securities/permissions {"board": "star", "risk_disclosure_accepted": true}` (customer)',
+        "enables buying on the STAR Market (`star`), ChiNext (`chinext`) or risk-warning shares (`st`) at once; "
+        "without it a buy there answers `403 not-enabled-for-board`. The exchanges' asset and experience "
+        "thresholds are not checked",
+        "`services/securities` (docs/securities.md, Investor suitability)",
+    ),
+    MagicValue(
         "securities cash",
         'sell shares, then `POST /v1/securities/transfers {"from": "securities"}` the same bank day',
         "more than `withdrawable` (available less today's sale proceeds) answers `422 not-withdrawable-yet` with "

@@ -107,6 +107,16 @@ class Trade(Base):
     settled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class BoardPermission(Base):
+    """A board the customer is enabled to buy on (权限开通: STAR, ChiNext, ST)."""
+
+    __tablename__ = "board_permission"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    board: Mapped[str] = mapped_column(String(12), primary_key=True)
+    enabled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Position(Base):
     __tablename__ = "position"
 
@@ -239,3 +249,10 @@ async def sale_proceeds_on(session: AsyncSession, customer_id: str, account_id: 
         )
     )
     return int(total or 0)
+
+
+async def enabled_boards(session: AsyncSession, customer_id: str) -> dict[str, datetime]:
+    rows = await session.execute(
+        select(BoardPermission.board, BoardPermission.enabled_at).where(BoardPermission.customer_id == customer_id)
+    )
+    return {board: at for board, at in rows.all()}

@@ -24,6 +24,7 @@ ExchangeName = Literal["SH", "SZ"]
 BoardName = Literal["main", "chinext", "star", "etf"]
 TransferDirectionName = Literal["bank_to_securities", "securities_to_bank"]
 TransferStatusName = Literal["pending", "completed", "failed"]
+RestrictedBoardName = Literal["star", "chinext", "st"]
 MAX_ORDER_QUANTITY = 1_000_000
 LOT_SIZE = 100
 
@@ -650,3 +651,42 @@ class SecuritiesCash(BaseModel):
     proceeds_today: str = Field(description="Sale proceeds settled today, not yet withdrawable")
     proceeds_today_minor: int
     bank_day: str
+
+
+PERMISSION_CREATE_EXAMPLE: dict[str, Any] = {"board": "star", "risk_disclosure_accepted": True}
+
+
+class PermissionCreate(BaseModel):
+    """Enable a restricted board (权限开通)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PERMISSION_CREATE_EXAMPLE]})
+
+    board: RestrictedBoardName = Field(description="star (STAR Market), chinext (ChiNext) or st (risk-warning shares)")
+    risk_disclosure_accepted: bool = Field(
+        default=False, description="The customer read and accepted the board's risk disclosure (the sandbox's rule)"
+    )
+
+
+PERMISSION_EXAMPLE: dict[str, Any] = {
+    "board": "star",
+    "name": "the STAR Market",
+    "enabled": True,
+    "enabled_at": "2025-06-02T01:40:00Z",
+}
+
+
+class PermissionPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PERMISSION_EXAMPLE]})
+
+    board: RestrictedBoardName
+    name: str
+    enabled: bool
+    enabled_at: datetime | None
+
+
+class PermissionList(BaseModel):
+    """Every restricted board and whether the customer may buy there."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [PERMISSION_EXAMPLE]}]})
+
+    items: list[PermissionPublic]

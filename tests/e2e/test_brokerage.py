@@ -345,3 +345,41 @@ async def test_quotes_show_five_levels_and_the_market_keeps_ticks_and_daily_bars
     assert (now["complete"], now["open"]) == (False, prev_close)
     bad = await customer.get("/v1/market/600036/bars", params={"period": "week"})
     assert bad.status_code == 422, bad.text
+
+
+async def test_star_chinext_and_st_shares_need_the_buyer_enabled(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="100000.00", to_securities="100000.00")
+    listing = (await investor.phone.get("/v1/securities/permissions")).json()["items"]
+    assert [(p["board"], p["enabled"]) for p in listing] == [("star", False), ("chinext", False), ("st", False)]
+    for symbol, board, named in (
+        ("688981", "star", "the STAR Market"),
+        ("300750", "chinext", "ChiNext"),
+        ("600777", "st", "risk-warning (ST) shares"),
+    ):
+        prev_close = (await investor.phone.get(f"/v1/market/quotes/{symbol}")).json()["prev_close"]
+        await set_price(gateway, operator_headers, symbol, prev_close)
+        body = {"symbol": symbol, "side": "buy", "type": "limit", "quantity": 100, "price": prev_close}
+        r = await investor.order(body)
+        assert_problem(r, 403, "not-enabled-for-board")
+        assert named in r.json()["detail"] and f'"board": "{board}"' in r.json()["detail"]
+
+        refused = await investor.phone.post("/v1/securities/permissions", json={"board": board})
+        assert_problem(refused, 422, "risk-disclosure-required")
+        enabled = await investor.phone.post(
+            "/v1/securities/permissions", json={"board": board, "risk_disclosure_accepted": True}
+        )
+        assert enabled.status_code == 200, enabled.text
+        assert next(p for p in enabled.json()["items"] if p["board"] == board)["enabled"] is True
+        placed = await investor.order(body)
+        assert placed.status_code == 202, placed.text
+        await investor.until(placed.json()["id"], "filled")
+
+    again = await investor.phone.post(
+        "/v1/securities/permissions", json={"board": "st", "risk_disclosure_accepted": True}
+    )
+    assert again.status_code == 200 and all(p["enabled"] for p in again.json()["items"])
+    bad = await investor.phone.post("/v1/securities/permissions", json={"board": "nasdaq"})
+    assert bad.status_code == 422, bad.text
+    assert {p["symbol"] for p in await investor.positions()} == {"688981", "300750", "600777"}

@@ -29,6 +29,7 @@ router = APIRouter(responses={401: PROBLEM})
     tags=["orders"],
     responses={
         200: {"model": OrderPublic, "description": "The order this Idempotency-Key already placed"},
+        403: PROBLEM,
         409: PROBLEM,
         422: PROBLEM,
     },

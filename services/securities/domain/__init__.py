@@ -89,8 +89,18 @@ from services.securities.domain.sagas import (
     order_status,
     transfer_status,
 )
+from services.securities.domain.suitability import (
+    BOARD_NAMES,
+    NotEnabledForBoard,
+    RestrictedBoard,
+    RiskDisclosureRequired,
+    check_enabled,
+    check_enabling,
+    restricted_board,
+)
 
 __all__ = [
+    "BOARD_NAMES",
     "BY_SYMBOL",
     "DEPTH_LEVELS",
     "INSTRUMENTS",
@@ -119,6 +129,7 @@ __all__ = [
     "NoBankAccount",
     "NoSecuritiesAccount",
     "NotABankAccount",
+    "NotEnabledForBoard",
     "NotEnoughSellable",
     "NotWithdrawableYet",
     "OddLot",
@@ -133,6 +144,8 @@ __all__ = [
     "PriceOutsideLimits",
     "ProceedsBelowFees",
     "Quote",
+    "RestrictedBoard",
+    "RiskDisclosureRequired",
     "Side",
     "Tick",
     "UnknownInstrument",
@@ -140,6 +153,8 @@ __all__ = [
     "alert_level",
     "change_bp",
     "check_buy_quantity",
+    "check_enabled",
+    "check_enabling",
     "check_price_in_band",
     "check_sell_quantity",
     "check_withdrawal",
@@ -159,6 +174,7 @@ __all__ = [
     "price_band",
     "reservation_basis",
     "reservation_minor",
+    "restricted_board",
     "securities_account",
     "session_end",
     "trade_value_minor",

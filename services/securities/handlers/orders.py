@@ -92,6 +92,8 @@ async def place_order(
     )
     if req.side is Side.BUY:
         domain.check_buy_quantity(req.quantity, instrument)
+        if domain.restricted_board(instrument) is not None:
+            domain.check_enabled(instrument, set(await store.enabled_boards(session, customer_id)))
         order.reserved_minor = domain.reservation_minor(
             instrument, req.order_type, limit_price, quote.band, req.quantity, ctx.fees
         )

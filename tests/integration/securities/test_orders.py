@@ -145,6 +145,12 @@ async def test_cancelling_a_sell_unfreezes_the_shares_at_once(brokerage: Brokera
 
 async def test_a_market_buy_holds_at_limit_up_and_pays_the_exact_cost(brokerage: Brokerage) -> None:
     investor = await brokerage.investor(50_000_00)
+    enabled = await brokerage.http.post(
+        "/v1/securities/permissions",
+        json={"board": "chinext", "risk_disclosure_accepted": True},
+        headers=investor.headers,
+    )
+    assert enabled.status_code == 200, enabled.text
     quote = await brokerage.set_price("300750", "188.50")
     assert quote["limit_up"] == "226.20"  # ChiNext: +20%
     buy = await brokerage.buy(investor, "300750", 100, wait="filled")
