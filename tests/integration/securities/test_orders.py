@@ -3,6 +3,7 @@ through accounts over the real broker; positions and T+1; every step an event.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -253,3 +254,28 @@ async def test_orders_list_newest_first_in_pages(brokerage: Brokerage) -> None:
     for order_id in ids:
         await brokerage.cancel(investor, order_id)
         await brokerage.until(investor, order_id, "cancelled")
+
+
+async def test_buys_racing_for_the_same_cash_each_refusal_says_what_it_reserves(brokerage: Brokerage) -> None:
+    # Each buy alone fits the cash; both do not. Whichever loses is refused saying why it
+    # reserves what it does: at once (422) when it saw the other's hold, or by accounts.
+    investor = await brokerage.investor(12_000_00)
+    await brokerage.set_price("000001", "10.52")
+    body = {"symbol": "000001", "side": "buy", "type": "limit", "quantity": 1_000, "price": "10.00"}
+    answers = await asyncio.gather(*(brokerage.place(investor, body) for _ in range(2)))
+    basis = "a limit buy reserves at its limit price 10.00 x 1000 shares + fees 5.00 = 10005.00 CNY"
+    details = [r.json()["detail"] for r in answers if r.status_code == 422]
+    accepted = []
+    for r in answers:
+        if r.status_code == 202:
+            order = await brokerage.until(investor, r.json()["id"], "accepted", "rejected")
+            if order["status"] == "rejected":
+                assert order["reason"] == "insufficient_funds"
+                details.append(order["detail"])
+            else:
+                accepted.append(order["id"])
+    assert len(details) == len(accepted) == 1, [r.text for r in answers]
+    assert details[0].endswith(basis), details
+    assert await brokerage.cash(investor.securities_id) == (12_000_00, 10_005_00)
+    await brokerage.cancel(investor, accepted[0])
+    await brokerage.until(investor, accepted[0], "cancelled")
