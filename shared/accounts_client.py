@@ -19,7 +19,7 @@ import httpx
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
 from shared.runtime import Runtime
-from shared.schemas.accounts import AccountDirectoryEntry, CustomerDirectoryEntry, DailyOutflowEntry
+from shared.schemas.accounts import AccountDirectoryEntry, AccountPublic, CustomerDirectoryEntry, DailyOutflowEntry
 
 log = logging.getLogger(__name__)
 # Path segments that would move up accounts' path (an HTTP client normalises them away).
@@ -92,6 +92,13 @@ class AccountsClient:
         """A customer's accounts, oldest first."""
         body = await self._get(f"/internal/customers/{quote(customer_id, safe='')}/accounts", keep=False)
         return [AccountDirectoryEntry.model_validate(a) for a in (body or {}).get("items", [])]
+
+    async def balance(self, account_id: str) -> AccountPublic | None:
+        """An account's balance, holds and available cash now (never kept: it moves)."""
+        if account_id in _DOT_SEGMENTS:
+            return None
+        body = await self._get(f"/v1/accounts/{quote(account_id, safe=':')}", keep=False)
+        return AccountPublic.model_validate(body) if body else None
 
     async def daily_outflow(self, customer_id: str) -> DailyOutflowEntry | None:
         """Today's payments out against the customer's daily limit (never kept: it moves)."""

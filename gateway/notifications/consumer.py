@@ -50,6 +50,9 @@ class Notifier:
     async def when_order_rejected_notify(self, writer: Writer, e: Envelope, m: sec.OrderRejected) -> None:
         await self._store(writer, e, notify.order_rejected(m))
 
+    async def when_order_cancelled_notify(self, writer: Writer, e: Envelope, m: sec.OrderCancelled) -> None:
+        await self._store(writer, e, notify.order_cancelled(m))
+
     async def when_price_alerted_notify_watchers(self, writer: Writer, e: Envelope, m: sec.PriceAlerted) -> None:
         watchers = await notifications.watchers(writer.uow.session, m.symbol)
         await self._store(writer, e, notify.price_alert(m, watchers))
@@ -89,6 +92,7 @@ class Notifier:
             pay.PaymentFailed.TYPE: self.when_payment_failed_notify_payer,
             sec.OrderFilled.TYPE: self.when_order_filled_notify,
             sec.OrderRejected.TYPE: self.when_order_rejected_notify,
+            sec.OrderCancelled.TYPE: self.when_order_cancelled_notify,
             sec.PriceAlerted.TYPE: self.when_price_alerted_notify_watchers,
             ins.PolicyIssued.TYPE: self.when_policy_issued_notify,
             ins.PolicyPurchaseFailed.TYPE: self.when_policy_purchase_failed_notify,

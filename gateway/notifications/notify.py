@@ -31,6 +31,8 @@ KINDS = (
     "payment_failed",
     "order_filled",
     "order_rejected",
+    "order_expired",
+    "order_cancelled",
     "price_alert",
     "policy_issued",
     "policy_purchase_failed",
@@ -187,6 +189,31 @@ def order_rejected(m: sec.OrderRejected) -> list[Draft]:
             {"order_id": m.order_id, "symbol": m.symbol, "side": m.side, "reason": m.reason, "detail": m.detail},
         )
     ]
+
+
+def order_cancelled(m: sec.OrderCancelled) -> list[Draft]:
+    """A day order that lapsed unfilled (`order_expired`), or a cancel completed: the
+    customer's own, or a market order the exchange cancelled for want of an opposite side."""
+    released = f" {_money(m.released_minor, 'CNY')} held for it is available again." if m.released_minor else ""
+    if m.reason == "expired":
+        kind, title = "order_expired", "Order expired"
+        body = f"Your {m.side} order for {m.symbol} was not filled by the end of its trading day and has lapsed."
+    elif m.reason == "no_opposite_side":
+        kind, title = "order_cancelled", "Order cancelled"
+        nobody = "no sellers at limit-up" if m.side == "buy" else "no buyers at limit-down"
+        body = f"Your market {m.side} order for {m.symbol} was cancelled: {nobody}."
+    else:
+        kind, title = "order_cancelled", "Order cancelled"
+        body = f"Your {m.side} order for {m.symbol} is cancelled."
+    data = {
+        "order_id": m.order_id,
+        "symbol": m.symbol,
+        "side": m.side,
+        "reason": m.reason,
+        "released": format_minor(m.released_minor),
+        "released_minor": m.released_minor,
+    }
+    return [Draft(m.customer_id, kind, title, body + released, data)]
 
 
 def price_alert(m: sec.PriceAlerted, watchers: list[str]) -> list[Draft]:

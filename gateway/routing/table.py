@@ -59,14 +59,22 @@ from shared.schemas.securities import (
     BankTransferCreate,
     BankTransferPage,
     BankTransferPublic,
+    BarList,
     InstrumentList,
     OrderCreate,
     OrderPage,
     OrderPublic,
+    PermissionCreate,
+    PermissionList,
     PositionList,
     PriceSet,
     QuoteList,
     QuotePublic,
+    RealisedPnl,
+    SecuritiesCash,
+    TickList,
+    TradePage,
+    TradePublic,
 )
 from shared.schemas.statements import LineKind
 
@@ -278,6 +286,30 @@ SECURITIES_ROUTES = (
     ),
     market(
         "GET",
+        "/v1/market/{symbol}/ticks",
+        name="list_market_ticks",
+        response=TickList,
+        problems=(401, 404, 422),
+        params={"symbol": Symbol},
+        query={"limit": (Annotated[int, Query(ge=1, le=5_000)], 500)},
+        doc="Today's trades of a symbol (sandbox clock), oldest first: time, price, shares.",
+    ),
+    market(
+        "GET",
+        "/v1/market/{symbol}/bars",
+        name="list_market_bars",
+        response=BarList,
+        problems=(401, 404, 422),
+        params={"symbol": Symbol},
+        query={
+            "period": (Annotated[Literal["day"], Query()], "day"),
+            "limit": (Annotated[int, Query(ge=1, le=750)], 250),
+        },
+        doc="""Daily bars (open, high, low, close, volume, turnover) kept across sandbox days,
+        oldest first; today's is last with `complete: false`.""",
+    ),
+    market(
+        "GET",
         "/v1/market/stream",
         name="stream_quotes",
         response=None,
@@ -310,6 +342,7 @@ SECURITIES_ROUTES = (
         name="place_order",
         body=OrderCreate,
         response=OrderPublic,
+        problems=(*SECURITIES_PROBLEMS, 400, 403, 409, 422),
         responses=replayed(OrderPublic, "The order this Idempotency-Key already placed"),
         doc="""Place a market or limit order (Idempotency-Key required). Answers 202 with the
         order: a buy is `pending` until its cash is held, then `accepted`; `filling` once
@@ -343,11 +376,10 @@ SECURITIES_ROUTES = (
         name="cancel_order",
         status=202,
         response=OrderPublic,
-        responses=replayed(OrderPublic, "A sell order, cancelled at once"),
         problems=(*SECURITIES_PROBLEMS, 409),
         params={"order_id": ResourceId},
-        doc="""Cancel an open order: a sell at once (200), a buy once its hold is released
-        (202 `cancelling`). A filled order answers 409.""",
+        doc="""Cancel an open order. Always 202 with the order: a sell `cancelled` at once, a
+        buy `cancelling` until its hold is released. A filled order answers 409.""",
     ),
     securities(
         "GET",
@@ -356,6 +388,67 @@ SECURITIES_ROUTES = (
         response=PositionList,
         problems=SECURITIES_PROBLEMS,
         doc="Holdings with quantity, T+1 sellable quantity, average cost, market value and P&L.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/permissions",
+        name="list_board_permissions",
+        response=PermissionList,
+        problems=(401,),
+        doc="The restricted boards (STAR, ChiNext, ST) and whether the customer may buy there.",
+    ),
+    securities(
+        "POST",
+        "/v1/securities/permissions",
+        name="enable_board",
+        body=PermissionCreate,
+        response=PermissionList,
+        problems=(*SECURITIES_PROBLEMS, 409, 422),
+        doc="""Enable a restricted board (权限开通). Sandbox rule: accepting the board's risk
+        disclosure (`risk_disclosure_accepted: true`) enables it at once; the exchanges'
+        asset and experience thresholds are not checked.""",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/trades",
+        name="list_trades",
+        response=TradePage,
+        problems=(*SECURITIES_PROBLEMS, 422),
+        query={
+            "symbol": (Annotated[str | None, Query(max_length=12)], None),
+            "side": (Annotated[Literal["buy", "sell"] | None, Query()], None),
+            **DAYS,
+            **page(200, 50, 40),
+        },
+        doc="""Trade confirmations (contract notes), newest first: one per settled fill with
+        price, gross, commission, stamp duty, transfer fee, net and a sell's realised P&L.""",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/trades/{trade_id}",
+        name="get_trade",
+        response=TradePublic,
+        problems=SECURITIES_PROBLEMS,
+        params={"trade_id": ResourceId},
+        doc="One trade confirmation. Another customer's answers 404.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/pnl",
+        name="get_realised_pnl",
+        response=RealisedPnl,
+        problems=(*SECURITIES_PROBLEMS, 422),
+        query={"symbol": (Annotated[str | None, Query(max_length=12)], None), **DAYS},
+        doc="Realised P&L of the sell trades in a range of bank days, per symbol, held or not.",
+    ),
+    securities(
+        "GET",
+        "/v1/securities/cash",
+        name="get_securities_cash",
+        response=SecuritiesCash,
+        problems=(*SECURITIES_PROBLEMS, 409),
+        doc="""The securities cash account: `tradable` (可用, today's sale proceeds included) and
+        `withdrawable` (可取, without them until the next bank day, T+1).""",
     ),
     securities_money(
         "POST",

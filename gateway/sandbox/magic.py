@@ -226,8 +226,32 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "market",
         "the sandbox clock one bank day on",
         "shares bought today become sellable (T+1), yesterday's last price becomes the previous close (limits "
-        "move), and unfilled day orders expire with their holds released",
+        "move), unfilled day orders expire with their holds released (an `order_expired` notification), and "
+        "yesterday's sale proceeds become withdrawable (`GET /v1/securities/cash`: `withdrawable`)",
         "`services/securities` (docs/securities.md)",
+    ),
+    MagicValue(
+        "market",
+        "the price control at a symbol's `limit_up` (or `limit_down`)",
+        "the market is sealed: the quote has no `ask` (no `bid`); a market buy (sell) is `cancelled` with reason "
+        "`no_opposite_side` and its hold released (shares unfrozen); a limit order at that price rests until the "
+        "price control moves off the limit",
+        "`services/securities` (docs/securities.md, Sealed limits)",
+    ),
+    MagicValue(
+        "securities",
+        '`POST /v1/securities/permissions {"board": "star", "risk_disclosure_accepted": true}` (customer)',
+        "enables buying on the STAR Market (`star`), ChiNext (`chinext`) or risk-warning shares (`st`) at once; "
+        "without it a buy there answers `403 not-enabled-for-board`. The exchanges' asset and experience "
+        "thresholds are not checked",
+        "`services/securities` (docs/securities.md, Investor suitability)",
+    ),
+    MagicValue(
+        "securities cash",
+        'sell shares, then `POST /v1/securities/transfers {"from": "securities"}` the same bank day',
+        "more than `withdrawable` (available less today's sale proceeds) answers `422 not-withdrawable-yet` with "
+        "the amounts; the proceeds buy shares at once",
+        "`services/securities`",
     ),
     MagicValue(
         "price alert",

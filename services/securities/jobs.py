@@ -21,7 +21,7 @@ async def tick(ctx: Context, runtime: Runtime) -> list[str]:
         log.info("market opened bank day %s", ctx.sim.day)
     if not ctx.market_open():
         return []
-    moved = ctx.sim.step()
+    moved = ctx.sim.step(ctx.clock.now())
     if moved:
         ctx.hub.publish(ctx.sim.quotes(moved))
         await publish_alerts(ctx, runtime, moved)
@@ -35,7 +35,7 @@ async def set_price(ctx: Context, runtime: Runtime, symbol: str, price_milli: in
     """Sandbox control: trade a symbol at a price inside today's band (and pin it
     there); streams, alerts and fills follow at once, as for a tick."""
     ctx.sync_day()
-    quote = ctx.sim.set_price(symbol, price_milli, pinned=pinned)
+    quote = ctx.sim.set_price(symbol, price_milli, pinned=pinned, at=ctx.clock.now())
     ctx.hub.publish([quote])
     await publish_alerts(ctx, runtime, [quote.symbol])
     await match(ctx, runtime, [quote.symbol])
@@ -52,7 +52,8 @@ async def publish_alerts(ctx: Context, runtime: Runtime, symbols: list[str]) -> 
 
 
 async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
-    """Fill the accepted orders the current prices cross; each in its own unit of work."""
+    """Fill the accepted orders the current prices cross (and cancel market orders facing
+    a sealed market); each in its own unit of work."""
     if not ctx.market_open():
         return 0
     async with runtime.db.read() as session:
@@ -60,9 +61,8 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     filled = 0
     for order in candidates:
         quote = ctx.sim.quote(order.symbol)
-        if not domain.crosses(
-            domain.Side(order.side), domain.OrderType(order.order_type), order.limit_price_milli, quote.last
-        ):
+        side, order_type = domain.Side(order.side), domain.OrderType(order.order_type)
+        if domain.matching(side, order_type, order.limit_price_milli, quote.last, quote.band) is domain.Match.REST:
             continue
         async with runtime.unit_of_work() as uow:
             locked = await store.order_for_update(uow.session, order.id)

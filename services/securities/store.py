@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import BigInteger, ColumnElement, Date, Index, Integer, String, UniqueConstraint, and_, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Date,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -61,6 +73,48 @@ class Order(SagaColumns, Base):
     stamp_duty_minor: Mapped[int | None] = mapped_column(BigInteger)
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     realised_pnl_minor: Mapped[int | None] = mapped_column(BigInteger)
+    matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Trade(Base):
+    """A trade confirmation (成交回报, the contract note): one per settled fill, kept for
+    good, so a sale's realised P&L outlives the position it closed."""
+
+    __tablename__ = "trade"
+    __table_args__ = (
+        Index("ix_trade_customer_seq", "customer_id", "seq"),
+        Index("ix_trade_customer_symbol_day", "customer_id", "symbol", "trade_day"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True)
+    # Orders fill completely, once: one trade per order.
+    order_id: Mapped[str] = mapped_column(String(36), unique=True)
+    customer_id: Mapped[str] = mapped_column(String(36))
+    account_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(12))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    price_milli: Mapped[int] = mapped_column(BigInteger)
+    gross_minor: Mapped[int] = mapped_column(BigInteger)
+    commission_minor: Mapped[int] = mapped_column(BigInteger)
+    stamp_duty_minor: Mapped[int] = mapped_column(BigInteger)
+    transfer_fee_minor: Mapped[int] = mapped_column(BigInteger)
+    net_minor: Mapped[int] = mapped_column(BigInteger)  # paid (buy, fees in) or received (sell, fees out)
+    realised_pnl_minor: Mapped[int | None] = mapped_column(BigInteger)  # sells only
+    trade_day: Mapped[date] = mapped_column(Date)
+    traded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    settled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class BoardPermission(Base):
+    """A board the customer is enabled to buy on (权限开通: STAR, ChiNext, ST)."""
+
+    __tablename__ = "board_permission"
+
+    customer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    board: Mapped[str] = mapped_column(String(12), primary_key=True)
+    enabled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Position(Base):
@@ -182,3 +236,23 @@ def order_status_is(status: str) -> ColumnElement[bool]:
         OrderStatus.CANCELLED: Order.outcome == CANCELLED,
         OrderStatus.REJECTED: or_(Order.outcome == FAILED, _releasing(cancelled=False)),
     }[OrderStatus(status)]
+
+
+async def sale_proceeds_on(session: AsyncSession, customer_id: str, account_id: str, day: date) -> int:
+    """What the customer's sales settled into `account_id` on bank day `day` (fen)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Trade.net_minor), 0)).where(
+            Trade.customer_id == customer_id,
+            Trade.account_id == account_id,
+            Trade.side == "sell",
+            Trade.trade_day == day,
+        )
+    )
+    return int(total or 0)
+
+
+async def enabled_boards(session: AsyncSession, customer_id: str) -> dict[str, datetime]:
+    rows = await session.execute(
+        select(BoardPermission.board, BoardPermission.enabled_at).where(BoardPermission.customer_id == customer_id)
+    )
+    return {board: at for board, at in rows.all()}

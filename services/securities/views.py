@@ -12,11 +12,17 @@ from shared.money import format_minor
 from shared.saga.model import COMPLETED
 from shared.schemas.securities import (
     BankTransferPublic,
+    BarList,
+    BarPublic,
+    DepthLevel,
     InstrumentPublic,
     OrderPublic,
     PortfolioTotals,
     PositionPublic,
     QuotePublic,
+    TickList,
+    TickPublic,
+    TradePublic,
 )
 
 # --- market data --------------------------------------------------------------------------------
@@ -29,6 +35,7 @@ def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
         return None if milli is None else domain.format_price(milli, i)
 
     change_pct = q.change_bp / 100
+    bids, asks = q.depth()
     return QuotePublic(
         symbol=i.symbol,
         name=i.name,
@@ -56,6 +63,40 @@ def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
         market_open=market_open,
         bank_day=q.day.isoformat() if q.day else None,
         seq=q.seq,
+        bids=[DepthLevel(price=domain.format_price(lv.price, i), quantity=lv.quantity) for lv in bids],
+        asks=[DepthLevel(price=domain.format_price(lv.price, i), quantity=lv.quantity) for lv in asks],
+    )
+
+
+def ticks_public(ticks: Sequence[domain.Tick], instrument: domain.Instrument, day: date | None) -> TickList:
+    return TickList(
+        symbol=instrument.symbol,
+        bank_day=day.isoformat() if day else None,
+        items=[TickPublic(at=t.at, price=domain.format_price(t.price, instrument), volume=t.volume) for t in ticks],
+    )
+
+
+def bars_public(bars: Sequence[domain.Bar], instrument: domain.Instrument) -> BarList:
+    def price(milli: int) -> str:
+        return domain.format_price(milli, instrument)
+
+    return BarList(
+        symbol=instrument.symbol,
+        period="day",
+        items=[
+            BarPublic(
+                day=b.day.isoformat(),
+                open=price(b.open),
+                high=price(b.high),
+                low=price(b.low),
+                close=price(b.close),
+                volume=b.volume,
+                turnover=format_minor(b.turnover_minor),
+                turnover_minor=b.turnover_minor,
+                complete=b.complete,
+            )
+            for b in bars
+        ],
     )
 
 
@@ -82,6 +123,8 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
     def money(minor: int | None) -> str | None:
         return None if minor is None else format_minor(minor)
 
+    # What the order holds now: an ended order (filled, cancelled, rejected) holds nothing.
+    held = o.reserved_minor if o.outcome is None else 0
     return OrderPublic(
         id=o.id,
         symbol=o.symbol,
@@ -94,8 +137,8 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         reason=o.reason,
         detail=o.detail,
         account_id=o.account_id,
-        reserved=format_minor(o.reserved_minor),
-        reserved_minor=o.reserved_minor,
+        reserved=format_minor(held),
+        reserved_minor=held,
         filled_price=domain.format_price(o.fill_price_milli, instrument) if o.fill_price_milli is not None else None,
         gross=money(o.gross_minor),
         gross_minor=o.gross_minor,
@@ -112,6 +155,37 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         updated_at=o.updated_at,
         filled_at=o.ended_at if o.outcome == COMPLETED else None,
         links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
+    )
+
+
+def trade_public(t: store.Trade, ctx: Context) -> TradePublic:
+    instrument = ctx.sim.instrument(t.symbol)
+    pnl = t.realised_pnl_minor
+    return TradePublic(
+        id=t.id,
+        order_id=t.order_id,
+        symbol=t.symbol,
+        name=instrument.name,
+        side=t.side,  # type: ignore[arg-type]
+        quantity=t.quantity,
+        price=domain.format_price(t.price_milli, instrument),
+        gross=format_minor(t.gross_minor),
+        gross_minor=t.gross_minor,
+        commission=format_minor(t.commission_minor),
+        commission_minor=t.commission_minor,
+        stamp_duty=format_minor(t.stamp_duty_minor),
+        stamp_duty_minor=t.stamp_duty_minor,
+        transfer_fee=format_minor(t.transfer_fee_minor),
+        transfer_fee_minor=t.transfer_fee_minor,
+        net=format_minor(t.net_minor),
+        net_minor=t.net_minor,
+        realised_pnl=None if pnl is None else format_minor(pnl),
+        realised_pnl_minor=pnl,
+        account_id=t.account_id,
+        trade_day=t.trade_day.isoformat(),
+        traded_at=t.traded_at,
+        settled_at=t.settled_at,
+        links={"self": f"/v1/securities/trades/{t.id}", "order": f"/v1/securities/orders/{t.order_id}"},
     )
 
 

@@ -33,7 +33,7 @@ OrderRejectionReason = Literal[
     "proceeds_below_fees",
     "timeout",
 ]
-CancelReason = Literal["customer", "expired"]
+CancelReason = Literal["customer", "expired", "no_opposite_side"]
 
 
 class SecuritiesEvent(Message):

@@ -24,6 +24,7 @@ ExchangeName = Literal["SH", "SZ"]
 BoardName = Literal["main", "chinext", "star", "etf"]
 TransferDirectionName = Literal["bank_to_securities", "securities_to_bank"]
 TransferStatusName = Literal["pending", "completed", "failed"]
+RestrictedBoardName = Literal["star", "chinext", "st"]
 MAX_ORDER_QUANTITY = 1_000_000
 LOT_SIZE = 100
 
@@ -79,8 +80,8 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "reason": None,
     "detail": None,
     "account_id": DEMO_SECURITIES_CASH,
-    "reserved": "168842.20",
-    "reserved_minor": 16884220,
+    "reserved": "0.00",
+    "reserved_minor": 0,
     "filled_price": "1688.00",
     "gross": "168800.00",
     "gross_minor": 16880000,
@@ -117,7 +118,10 @@ class OrderPublic(BaseModel):
     reason: str | None = Field(description="Why it was rejected or cancelled")
     detail: str | None
     account_id: str
-    reserved: str = Field(description="Cash a buy holds while it is open (price x quantity + fees)")
+    reserved: str = Field(
+        description="Cash the buy holds now: price x quantity + fees while it is open (a market buy at the "
+        "day's limit-up), 0 once it has ended (filled, cancelled or rejected)"
+    )
     reserved_minor: int
     filled_price: str | None
     gross: str | None = Field(description="Price x quantity")
@@ -145,6 +149,111 @@ class OrderPage(BaseModel):
 
     items: list[OrderPublic]
     next_cursor: str | None
+
+
+TRADE_EXAMPLE: dict[str, Any] = {
+    "id": "9b1e7c20-5d4a-4f3e-8a61-2c7d9e0f1a35",
+    "order_id": "7c2e9f14-3a6b-4d8e-b1f0-5e9a2c4d6b81",
+    "symbol": "600519",
+    "name": "Kweichow Moutai",
+    "side": "sell",
+    "quantity": 100,
+    "price": "1750.00",
+    "gross": "175000.00",
+    "gross_minor": 17500000,
+    "commission": "43.75",
+    "commission_minor": 4375,
+    "stamp_duty": "87.50",
+    "stamp_duty_minor": 8750,
+    "transfer_fee": "0.00",
+    "transfer_fee_minor": 0,
+    "net": "174868.75",
+    "net_minor": 17486875,
+    "realised_pnl": "6026.55",
+    "realised_pnl_minor": 602655,
+    "account_id": DEMO_SECURITIES_CASH,
+    "trade_day": "2025-06-03",
+    "traded_at": "2025-06-03T02:10:00Z",
+    "settled_at": "2025-06-03T02:10:01Z",
+    "links": {
+        "self": "/v1/securities/trades/9b1e7c20-5d4a-4f3e-8a61-2c7d9e0f1a35",
+        "order": "/v1/securities/orders/7c2e9f14-3a6b-4d8e-b1f0-5e9a2c4d6b81",
+    },
+}
+
+
+class TradePublic(BaseModel):
+    """A trade confirmation (contract note): one settled fill, kept after the position
+    it opened or closed is gone."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TRADE_EXAMPLE]})
+
+    id: str
+    order_id: str
+    symbol: str
+    name: str
+    side: SideName
+    quantity: int
+    price: str = Field(description="Execution price at the instrument's tick (2 decimals, ETFs 3)")
+    gross: str = Field(description="Price x quantity")
+    gross_minor: int
+    commission: str
+    commission_minor: int
+    stamp_duty: str = Field(description="Share sells only; ETFs are exempt")
+    stamp_duty_minor: int
+    transfer_fee: str = Field(description="Transfer fee (guohu fei): not modelled by the sandbox, always 0.00")
+    transfer_fee_minor: int
+    net: str = Field(description="Cash paid (buy: gross + fees) or received (sell: gross - fees)")
+    net_minor: int
+    realised_pnl: str | None = Field(description="A sell's proceeds less the average cost of the shares sold")
+    realised_pnl_minor: int | None
+    account_id: str
+    trade_day: str = Field(description="The bank day it traded (Beijing time)")
+    traded_at: datetime = Field(description="When the market matched it (sandbox clock)")
+    settled_at: datetime = Field(description="When accounts settled its cash and the position changed")
+    links: dict[str, str]
+
+
+class TradePage(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [TRADE_EXAMPLE], "next_cursor": None}]})
+
+    items: list[TradePublic]
+    next_cursor: str | None
+
+
+PNL_EXAMPLE: dict[str, Any] = {
+    "items": [
+        {
+            "symbol": "600519",
+            "name": "Kweichow Moutai",
+            "sells": 1,
+            "quantity_sold": 100,
+            "realised_pnl": "6026.55",
+            "realised_pnl_minor": 602655,
+        }
+    ],
+    "total": "6026.55",
+    "total_minor": 602655,
+}
+
+
+class SymbolPnl(BaseModel):
+    symbol: str
+    name: str
+    sells: int = Field(description="Sell trades in the period")
+    quantity_sold: int
+    realised_pnl: str
+    realised_pnl_minor: int
+
+
+class RealisedPnl(BaseModel):
+    """Realised P&L from the sell trades in a period, per symbol (held or not)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PNL_EXAMPLE]})
+
+    items: list[SymbolPnl]
+    total: str
+    total_minor: int
 
 
 POSITION_EXAMPLE: dict[str, Any] = {
@@ -236,7 +345,7 @@ QUOTE_EXAMPLE: dict[str, Any] = {
     "change": "12.00",
     "change_pct": "0.71",
     "bid": "1699.99",
-    "ask": "1700.00",
+    "ask": "1700.01",
     "limit_up": "1856.80",
     "limit_down": "1519.20",
     "limit_pct": 10,
@@ -252,7 +361,26 @@ QUOTE_EXAMPLE: dict[str, Any] = {
     "market_open": True,
     "bank_day": "2025-06-02",
     "seq": 4821,
+    "bids": [
+        {"price": "1699.99", "quantity": 1200},
+        {"price": "1699.98", "quantity": 300},
+        {"price": "1699.97", "quantity": 5400},
+        {"price": "1699.96", "quantity": 800},
+        {"price": "1699.95", "quantity": 2100},
+    ],
+    "asks": [
+        {"price": "1700.01", "quantity": 900},
+        {"price": "1700.02", "quantity": 4300},
+        {"price": "1700.03", "quantity": 100},
+        {"price": "1700.04", "quantity": 2600},
+        {"price": "1700.05", "quantity": 700},
+    ],
 }
+
+
+class DepthLevel(BaseModel):
+    price: str
+    quantity: int = Field(description="Shares resting at this price")
 
 
 class QuotePublic(BaseModel):
@@ -285,9 +413,79 @@ class QuotePublic(BaseModel):
     market_open: bool
     bank_day: str | None
     seq: int
+    bids: list[DepthLevel] = Field(
+        description="五档: five simulated resting bids, best first (none at limit-down); sizes are simulated"
+    )
+    asks: list[DepthLevel] = Field(description="Five simulated resting asks, best first (none at limit-up)")
 
 
 QUOTE_LIST_EXAMPLE: dict[str, Any] = {"items": [QUOTE_EXAMPLE]}
+
+TICKS_EXAMPLE: dict[str, Any] = {
+    "symbol": "600519",
+    "bank_day": "2025-06-02",
+    "items": [
+        {"at": "2025-06-02T01:30:00.500Z", "price": "1688.50", "volume": 700},
+        {"at": "2025-06-02T01:30:01Z", "price": "1689.20", "volume": 1200},
+    ],
+}
+
+
+class TickPublic(BaseModel):
+    at: datetime = Field(description="When it traded (sandbox clock)")
+    price: str
+    volume: int = Field(description="Shares")
+
+
+class TickList(BaseModel):
+    """Today's trades of one symbol, oldest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [TICKS_EXAMPLE]})
+
+    symbol: str
+    bank_day: str | None
+    items: list[TickPublic]
+
+
+BARS_EXAMPLE: dict[str, Any] = {
+    "symbol": "600519",
+    "period": "day",
+    "items": [
+        {
+            "day": "2025-06-02",
+            "open": "1688.00",
+            "high": "1705.50",
+            "low": "1686.20",
+            "close": "1700.00",
+            "volume": 1234500,
+            "turnover": "2096181000.00",
+            "turnover_minor": 209618100000,
+            "complete": True,
+        }
+    ],
+}
+
+
+class BarPublic(BaseModel):
+    day: str = Field(description="The bank day (Beijing time)")
+    open: str
+    high: str
+    low: str
+    close: str = Field(description="The last price of the day (today's: the last price so far)")
+    volume: int
+    turnover: str
+    turnover_minor: int
+    complete: bool = Field(description="False for today's bar, which still moves")
+
+
+class BarList(BaseModel):
+    """Daily bars (OHLC, volume, turnover), oldest first, today's last."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [BARS_EXAMPLE]})
+
+    symbol: str
+    period: Literal["day"]
+    items: list[BarPublic]
 
 
 class QuoteList(BaseModel):
@@ -410,3 +608,85 @@ class BankTransferPage(BaseModel):
 
     items: list[BankTransferPublic]
     next_cursor: str | None
+
+
+CASH_EXAMPLE: dict[str, Any] = {
+    "account_id": DEMO_SECURITIES_CASH,
+    "currency": "CNY",
+    "balance": "205026.55",
+    "balance_minor": 20502655,
+    "held": "0.00",
+    "held_minor": 0,
+    "tradable": "205026.55",
+    "tradable_minor": 20502655,
+    "withdrawable": "30157.80",
+    "withdrawable_minor": 3015780,
+    "proceeds_today": "174868.75",
+    "proceeds_today_minor": 17486875,
+    "bank_day": "2025-06-03",
+}
+
+
+class SecuritiesCash(BaseModel):
+    """The securities cash account as a brokerage shows it: 可用 (tradable) and 可取
+    (withdrawable)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CASH_EXAMPLE]})
+
+    account_id: str
+    currency: str
+    balance: str = Field(description="Ledger balance")
+    balance_minor: int
+    held: str = Field(description="Held by open buy orders")
+    held_minor: int
+    tradable: str = Field(
+        description="可用: available to buy with (balance less holds), today's sale proceeds included"
+    )
+    tradable_minor: int
+    withdrawable: str = Field(
+        description="可取: what may move to the bank now: tradable less today's sale proceeds (withdrawable from the "
+        "next bank day, T+1)"
+    )
+    withdrawable_minor: int
+    proceeds_today: str = Field(description="Sale proceeds settled today, not yet withdrawable")
+    proceeds_today_minor: int
+    bank_day: str
+
+
+PERMISSION_CREATE_EXAMPLE: dict[str, Any] = {"board": "star", "risk_disclosure_accepted": True}
+
+
+class PermissionCreate(BaseModel):
+    """Enable a restricted board (权限开通)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PERMISSION_CREATE_EXAMPLE]})
+
+    board: RestrictedBoardName = Field(description="star (STAR Market), chinext (ChiNext) or st (risk-warning shares)")
+    risk_disclosure_accepted: bool = Field(
+        default=False, description="The customer read and accepted the board's risk disclosure (the sandbox's rule)"
+    )
+
+
+PERMISSION_EXAMPLE: dict[str, Any] = {
+    "board": "star",
+    "name": "the STAR Market",
+    "enabled": True,
+    "enabled_at": "2025-06-02T01:40:00Z",
+}
+
+
+class PermissionPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PERMISSION_EXAMPLE]})
+
+    board: RestrictedBoardName
+    name: str
+    enabled: bool
+    enabled_at: datetime | None
+
+
+class PermissionList(BaseModel):
+    """Every restricted board and whether the customer may buy there."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [PERMISSION_EXAMPLE]}]})
+
+    items: list[PermissionPublic]

@@ -419,9 +419,13 @@ async def operator_headers(gateway_url: str) -> dict[str, str]:
 
 
 async def cheapest_symbol(client: Client) -> str:
-    """The listed share with the lowest price, so a 100-share market buy stays small."""
+    """The listed share with the lowest price, so a 100-share market buy stays small; not
+    one of the boards a buyer must be enabled for (STAR, ChiNext, ST)."""
     quotes = await client.must("GET", "/v1/market/quotes")
-    priced = [(float(q["last"]), q["symbol"]) for q in quotes["items"] if q.get("last")]
+    open_to_all = [
+        q for q in quotes["items"] if q.get("last") and not q.get("st") and q.get("board") in ("main", "etf")
+    ]
+    priced = [(float(q["last"]), q["symbol"]) for q in open_to_all]
     return min(priced)[1] if priced else ""
 
 

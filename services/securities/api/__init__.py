@@ -5,12 +5,14 @@ bank-securities transfers, and the sandbox price control. Cash moves only throug
 from fastapi import APIRouter
 
 from services.securities import domain
-from services.securities.api import market, orders, transfers
+from services.securities.api import market, orders, permissions, trades, transfers
 from shared.errors import DomainError
 
 router = APIRouter()
 router.include_router(market.router)
 router.include_router(orders.router)
+router.include_router(permissions.router)
+router.include_router(trades.router)
 router.include_router(transfers.router)
 
 # This API's one table from domain errors to HTTP statuses (others answer 422).
@@ -22,6 +24,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.NoSecuritiesAccount: 409,
     domain.NoBankAccount: 409,
     domain.AccountNotFound: 404,
+    domain.NotEnabledForBoard: 403,
 }
 
 __all__ = ["ERROR_STATUSES", "router"]

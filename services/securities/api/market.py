@@ -4,7 +4,7 @@ sandbox price control."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -16,7 +16,7 @@ from services.securities.handlers import Context
 from shared.aio import within
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
 from shared.problems import PROBLEM, Problem
-from shared.schemas.securities import InstrumentList, PriceSet, QuoteList, QuotePublic
+from shared.schemas.securities import BarList, InstrumentList, PriceSet, QuoteList, QuotePublic, TickList
 
 HEARTBEAT_S = 15.0
 
@@ -62,6 +62,48 @@ async def get_quote(symbol: str, _principal: CurrentPrincipal, ctx: ContextDep) 
     """Last price, change from the previous close, best bid and ask, the day's limits and volume."""
     ctx.sync_day()
     return views.quote_public(ctx.sim.quote(symbol), ctx.market_open())
+
+
+@router.get(
+    "/v1/market/{symbol}/ticks",
+    response_model=TickList,
+    tags=["market"],
+    responses={404: PROBLEM},
+    summary="Today's trades of a symbol",
+)
+async def list_ticks(
+    symbol: str,
+    _principal: CurrentPrincipal,
+    ctx: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=5_000, description="The newest this many")] = 500,
+) -> TickList:
+    """Every trade of the simulated market today (sandbox clock), oldest first: time,
+    price and shares. Yesterday's are gone with the day; its bar remains (`/bars`)."""
+    ctx.sync_day()
+    instrument = ctx.sim.instrument(symbol)
+    return views.ticks_public(ctx.sim.ticks(instrument.symbol)[-limit:], instrument, ctx.sim.day)
+
+
+@router.get(
+    "/v1/market/{symbol}/bars",
+    response_model=BarList,
+    tags=["market"],
+    responses={404: PROBLEM},
+    summary="Daily bars of a symbol",
+)
+async def list_bars(
+    symbol: str,
+    _principal: CurrentPrincipal,
+    ctx: ContextDep,
+    period: Annotated[Literal["day"], Query(description="Only daily bars")] = "day",
+    limit: Annotated[int, Query(ge=1, le=750, description="The newest this many")] = 250,
+) -> BarList:
+    """Open, high, low, close, volume and turnover per bank day this market has traded,
+    oldest first; today's bar is last, `complete: false`. Kept across sandbox days; the
+    market (and its history) starts again from its seed on a restart or reset."""
+    ctx.sync_day()
+    instrument = ctx.sim.instrument(symbol)
+    return views.bars_public(ctx.sim.bars(instrument.symbol)[-limit:], instrument)
 
 
 @router.get(

@@ -27,7 +27,12 @@ router = APIRouter(responses={401: PROBLEM})
     status_code=202,
     response_model=OrderPublic,
     tags=["orders"],
-    responses={200: {"model": OrderPublic, "description": "The order this Idempotency-Key already placed"}},
+    responses={
+        200: {"model": OrderPublic, "description": "The order this Idempotency-Key already placed"},
+        403: PROBLEM,
+        409: PROBLEM,
+        422: PROBLEM,
+    },
     summary="Place an order",
 )
 async def place_order(
@@ -50,6 +55,7 @@ async def place_order(
         if existing is not None:
             return _answer(views.order_public(existing, ctx), 200, replayed=True)
     account = domain.securities_account(await accounts.accounts_of(principal.customer_id), principal.customer_id)
+    cash = await accounts.balance(account.id) if body.side == "buy" else None
     req = handlers.OrderRequest(
         symbol=body.symbol,
         side=domain.Side(body.side),
@@ -66,6 +72,7 @@ async def place_order(
             account_id=account.id,
             key=idempotency_key,
             req=req,
+            available_minor=cash.available_minor if cash is not None else None,
             correlation_id=correlation_id_var.get(),
         ),
         store.order_by_key,
@@ -128,16 +135,17 @@ async def get_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeD
     status_code=202,
     response_model=OrderPublic,
     tags=["orders"],
-    responses={200: {"model": OrderPublic, "description": "A sell order, cancelled at once"}},
+    responses={404: PROBLEM, 409: PROBLEM},
     summary="Cancel an order",
 )
 async def cancel_order(order_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep) -> JSONResponse:
-    """A sell is cancelled at once (200); a buy becomes `cancelling` (202) until
-    accounts releases its hold. An order already filling or filled answers 409."""
+    """Every cancel answers 202 with the order as it now stands: a sell is `cancelled`
+    at once (its shares unfrozen), a buy `cancelling` until accounts releases its hold,
+    then `cancelled`. Cancelling it again answers the same. An order already filling or
+    filled answers 409."""
     async with runtime.unit_of_work() as uow:
         order = await handlers.cancel_order(ctx, uow, customer_id=principal.customer_id, order_id=order_id)
-    cancelling = domain.order_status(order) == domain.OrderStatus.CANCELLING
-    return _answer(views.order_public(order, ctx), 202 if cancelling else 200)
+    return _answer(views.order_public(order, ctx), 202)
 
 
 # --- positions ------------------------------------------------------------------------------

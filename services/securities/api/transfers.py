@@ -13,10 +13,11 @@ from services.securities import domain, handlers, store, views
 from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_answer
 from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey, create_once
+from shared.money import format_minor
 from shared.observability import correlation_id_var
 from shared.pagination import decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
-from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic
+from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic, SecuritiesCash
 
 router = APIRouter(responses={401: PROBLEM})
 
@@ -26,7 +27,11 @@ router = APIRouter(responses={401: PROBLEM})
     status_code=202,
     response_model=BankTransferPublic,
     tags=["transfers"],
-    responses={200: {"model": BankTransferPublic, "description": "The transfer this Idempotency-Key already made"}},
+    responses={
+        200: {"model": BankTransferPublic, "description": "The transfer this Idempotency-Key already made"},
+        409: PROBLEM,
+        422: PROBLEM,
+    },
     summary="Move cash between the bank and the securities cash account",
 )
 async def create_transfer(
@@ -40,7 +45,9 @@ async def create_transfer(
     """`from: bank` moves cash from the checking account (or `bank_account_id`) to the
     securities cash account; `from: securities` moves it back. Answers 202 `pending`;
     the transfer is `completed` or `failed` (with accounts' reason) once accounts has
-    answered. In `a_share` hours mode, only during trading hours."""
+    answered. A transfer out may not take today's sale proceeds: they are withdrawable
+    from the next bank day (422 `not-withdrawable-yet`, see `GET /v1/securities/cash`).
+    In `a_share` hours mode, only during trading hours."""
     if idempotency_key is not None:
         async with runtime.db.read() as session:
             existing = await store.transfer_by_key(session, principal.customer_id, idempotency_key)
@@ -49,10 +56,12 @@ async def create_transfer(
     amount_minor = domain.transfer_amount_minor(body.amount, body.currency)
     owned = await accounts.accounts_of(principal.customer_id)
     bank, securities = domain.transfer_accounts(owned, principal.customer_id, body.bank_account_id)
+    cash = None
     if body.from_ == "bank":
         req = handlers.TransferRequest("bank_to_securities", bank.id, securities.id, amount_minor, body.currency)
     else:
         req = handlers.TransferRequest("securities_to_bank", securities.id, bank.id, amount_minor, body.currency)
+        cash = await accounts.balance(securities.id)
     transfer, created = await create_once(
         runtime,
         partial(
@@ -61,6 +70,7 @@ async def create_transfer(
             customer_id=principal.customer_id,
             key=idempotency_key,
             req=req,
+            available_minor=cash.available_minor if cash is not None else None,
             correlation_id=correlation_id_var.get(),
         ),
         store.transfer_by_key,
@@ -106,3 +116,40 @@ async def get_transfer(transfer_id: str, principal: CurrentCustomer, runtime: Ru
 
 def _answer(model: BankTransferPublic, status: int, *, replayed: bool = False) -> JSONResponse:
     return json_answer(model, model.links["self"], status, replayed=replayed)
+
+
+@router.get(
+    "/v1/securities/cash",
+    response_model=SecuritiesCash,
+    tags=["transfers"],
+    responses={409: PROBLEM},
+    summary="The securities cash account: tradable and withdrawable",
+)
+async def get_cash(
+    principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, accounts: AccountsDep
+) -> SecuritiesCash:
+    """可用 / 可取: `tradable` is the available cash, today's sale proceeds included (they
+    buy shares at once); `withdrawable` leaves them out until the next bank day (T+1)."""
+    account = domain.securities_account(await accounts.accounts_of(principal.customer_id), principal.customer_id)
+    cash = await accounts.balance(account.id)
+    if cash is None:
+        raise not_found("account", account.id)
+    today = ctx.today()
+    async with runtime.db.read() as session:
+        proceeds = await store.sale_proceeds_on(session, principal.customer_id, account.id, today)
+    withdrawable = domain.withdrawable_minor(cash.available_minor, proceeds)
+    return SecuritiesCash(
+        account_id=account.id,
+        currency=cash.currency,
+        balance=format_minor(cash.balance_minor, cash.currency),
+        balance_minor=cash.balance_minor,
+        held=format_minor(cash.held_minor, cash.currency),
+        held_minor=cash.held_minor,
+        tradable=format_minor(cash.available_minor, cash.currency),
+        tradable_minor=cash.available_minor,
+        withdrawable=format_minor(withdrawable, cash.currency),
+        withdrawable_minor=withdrawable,
+        proceeds_today=format_minor(proceeds, cash.currency),
+        proceeds_today_minor=proceeds,
+        bank_day=today.isoformat(),
+    )

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from shared.errors import DomainError
-from shared.money import InvalidAmount, to_minor
+from shared.money import InvalidAmount, format_minor, to_minor
 
 SECURITIES_CASH = "securities_cash"
 BANK_KINDS = ("checking", "savings")
@@ -54,6 +54,39 @@ class AccountNotFound(DomainError):
 
 class InvalidTransferAmount(DomainError):
     code = "invalid-amount"
+
+
+class NotWithdrawableYet(DomainError):
+    """A transfer out would take today's sale proceeds, which are withdrawable only from
+    the next bank day (T+1)."""
+
+    code = "not-withdrawable-yet"
+
+
+def withdrawable_minor(available_minor: int, proceeds_today_minor: int) -> int:
+    """可取: the available cash less today's sale proceeds. Proceeds can be spent on buys at
+    once (可用) but leave for the bank only from the next bank day. A buy is taken as paid
+    from the withdrawable cash first: the cautious reading, never more than the customer
+    may take out."""
+    return max(0, available_minor - max(0, proceeds_today_minor))
+
+
+def check_withdrawal(amount_minor: int, available_minor: int, proceeds_today_minor: int) -> None:
+    """Refuse a transfer out that would take today's sale proceeds. Without proceeds
+    today, whether the cash is there is accounts' answer (insufficient_funds)."""
+    withdrawable = withdrawable_minor(available_minor, proceeds_today_minor)
+    if proceeds_today_minor > 0 and amount_minor > withdrawable:
+        raise NotWithdrawableYet(
+            f"{format_minor(amount_minor)} CNY is more than the {format_minor(withdrawable)} CNY withdrawable now: "
+            f"{format_minor(proceeds_today_minor)} CNY of today's sale proceeds can buy shares at once but "
+            "move to the bank from the next bank day (T+1)"
+        )
+
+
+class InsufficientCash(DomainError):
+    """A buy would reserve more than the securities cash account has available."""
+
+    code = "insufficient-funds"
 
 
 def _own(accounts: Sequence[A], customer_id: str) -> list[A]:

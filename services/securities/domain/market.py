@@ -6,9 +6,10 @@ quotes, sandbox price controls and price alerts. Pure: the service's ticker call
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from services.securities.domain.instruments import INSTRUMENTS, Instrument, normalise_symbol
 from services.securities.domain.rules import Band, change_bp, check_price_in_band, price_band, trade_value_minor
@@ -17,6 +18,27 @@ from shared.errors import DomainError
 # Each step pulls the price back toward the previous close by this share of the gap,
 # so a long-running sandbox wanders without pinning every symbol at its limits.
 MEAN_REVERSION = 0.001
+
+
+DEPTH_LEVELS = 5  # 五档: five price levels each side, as Chinese trading apps show
+_MASK64 = (1 << 64) - 1
+
+
+def _mix(*parts: int) -> int:
+    """A 64-bit hash of integers (splitmix64 steps): cheap, and the same in every process."""
+    h = 0x9E3779B97F4A7C15
+    for part in parts:
+        h = (h ^ (part & _MASK64)) * 0xBF58476D1CE4E5B9 & _MASK64
+        h = (h ^ (h >> 31)) * 0x94D049BB133111EB & _MASK64
+    return h ^ (h >> 29)
+
+
+@dataclass(frozen=True)
+class Level:
+    """A price level of the simulated book: the shares resting there."""
+
+    price: int
+    quantity: int
 
 
 @dataclass(frozen=True)
@@ -33,6 +55,7 @@ class Quote:
     band: Band
     pinned: bool
     seq: int  # bumps on every change, so a stream can tell new from old
+    seed: int = 0  # the market's seed, which the simulated depth is drawn from
 
     @property
     def symbol(self) -> str:
@@ -59,6 +82,51 @@ class Quote:
         if self.last >= self.band.up:
             return None
         return min(self.band.up, self.last + self.instrument.tick_milli)
+
+    def depth(self) -> tuple[list[Level], list[Level]]:
+        """Five levels of simulated resting bids (best first, falling) and asks (rising),
+        a tick apart from the best bid and ask and never outside the day's band: a sealed
+        side has none. Sizes are whole lots, the same for the same seed, symbol and quote."""
+        tick, lot = self.instrument.tick_milli, self.instrument.lot_size
+        code = int(self.symbol) if self.symbol.isdigit() else sum(map(ord, self.symbol))
+
+        def levels(best: int | None, step: int, side: int) -> list[Level]:
+            out: list[Level] = []
+            price = best
+            while price is not None and len(out) < DEPTH_LEVELS and price in self.band:
+                lots = 1 + _mix(self.seed, code, self.seq, side, len(out)) % 300
+                out.append(Level(price, lots * lot))
+                price += step
+            return out
+
+        return levels(self.bid, -tick, 0), levels(self.ask, tick, 1)
+
+
+TICKS_KEPT = 5_000  # per symbol and day: the newest; a long always-open day walks far more
+BARS_KEPT = 750  # per symbol: about three years of trading days
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A trade of the simulated market: when (sandbox clock), at what price, how many shares."""
+
+    at: datetime
+    price: int
+    volume: int
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A day's open, high, low and close (the last price), volume and turnover."""
+
+    day: date
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    turnover_minor: int
+    complete: bool  # False for today's bar, still moving
 
 
 @dataclass(frozen=True)
@@ -87,6 +155,11 @@ class _State:
     pinned: bool = False
     alert_level: int = 0
     seq: int = 0
+    ticks: deque[Tick] = field(default_factory=lambda: deque(maxlen=TICKS_KEPT))
+    bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=BARS_KEPT))
+
+    def bar(self, day: date, *, complete: bool) -> Bar:
+        return Bar(day, self.open, self.high, self.low, self.last, self.volume, self.turnover_minor, complete)
 
     def start_day(self, prev_close: int) -> None:
         self.prev_close = prev_close
@@ -96,7 +169,9 @@ class _State:
         self.alert_level = 0
         self.seq += 1
 
-    def trade_at(self, price: int, volume: int) -> None:
+    def trade_at(self, price: int, volume: int, at: datetime | None = None) -> None:
+        if at is not None:
+            self.ticks.append(Tick(at, price, volume))
         self.last = price
         self.high = max(self.high, price)
         self.low = min(self.low, price)
@@ -165,16 +240,19 @@ class Market:
         if self.day == day:
             return False
         first = self.day is None
-        self.day = day
-        if not first:
+        if self.day is not None:
             for state in self._states.values():
+                state.bars.append(state.bar(self.day, complete=True))
+                state.ticks.clear()
                 state.start_day(state.last)
+        self.day = day
         return not first
 
     # --- prices -----------------------------------------------------------------------
 
-    def step(self) -> list[str]:
-        """One random-walk step for every symbol not pinned; returns those that moved."""
+    def step(self, at: datetime | None = None) -> list[str]:
+        """One random-walk step for every symbol not pinned; returns those that moved.
+        `at` (the sandbox clock) stamps the day's ticks."""
         moved = []
         for symbol, s in self._states.items():
             if s.pinned:
@@ -186,18 +264,18 @@ class Market:
             volume = s.rng.randint(1, 20) * s.instrument.lot_size
             price = min(max(s.last + ticks * tick, s.band.down), s.band.up)
             if price != s.last:
-                s.trade_at(price, volume)
+                s.trade_at(price, volume, at)
                 moved.append(symbol)
         return moved
 
-    def set_price(self, symbol: str, price_milli: int, *, pinned: bool = True) -> Quote:
+    def set_price(self, symbol: str, price_milli: int, *, pinned: bool = True, at: datetime | None = None) -> Quote:
         """Sandbox control: trade the symbol at `price_milli` (inside today's band) and
         pin it there, so the random walk leaves it alone until it is unpinned."""
         s = self._state(symbol)
         check_price_in_band(price_milli, s.band, s.instrument)
         s.pinned = pinned
         if price_milli != s.last:
-            s.trade_at(price_milli, s.instrument.lot_size)
+            s.trade_at(price_milli, s.instrument.lot_size, at)
         else:
             s.seq += 1
         return self._quote(s)
@@ -219,6 +297,16 @@ class Market:
 
     def instrument(self, symbol: str) -> Instrument:
         return self._state(symbol).instrument
+
+    def ticks(self, symbol: str) -> list[Tick]:
+        """Today's trades, oldest first (the newest TICKS_KEPT)."""
+        return list(self._state(symbol).ticks)
+
+    def bars(self, symbol: str) -> list[Bar]:
+        """Daily bars of the days this market has traded, oldest first, today's last."""
+        s = self._state(symbol)
+        today = [s.bar(self.day, complete=False)] if self.day is not None else []
+        return [*s.bars, *today]
 
     def alerts(self, symbols: Iterable[str] | None = None) -> list[Alert]:
         """Threshold crossings since the last call, for the given symbols (all by default)."""
@@ -250,4 +338,5 @@ class Market:
             band=s.band,
             pinned=s.pinned,
             seq=s.seq,
+            seed=self.seed,
         )

@@ -52,7 +52,8 @@ BANK_TRANSFER = "bank_transfer"
 # Why an order is cancelled; any other reason on an order is why it was rejected.
 CUSTOMER = "customer"
 EXPIRED = "expired"
-CANCEL_REASONS = frozenset({CUSTOMER, EXPIRED})
+NO_OPPOSITE_SIDE = "no_opposite_side"  # a market order met a sealed market (limit-up buy, limit-down sell)
+CANCEL_REASONS = frozenset({CUSTOMER, EXPIRED, NO_OPPOSITE_SIDE})
 TIMEOUT = "timeout"
 PRICE_ABOVE_RESERVATION = "price_above_reservation"
 PROCEEDS_BELOW_FEES = "proceeds_below_fees"
@@ -136,6 +137,14 @@ class OrderSaga:
             return end(FAILED, PROCEEDS_BELOW_FEES, "the sale would raise less than its fees")
         return move(CREDIT)
 
+    def on_no_opposite_side(self, o: OrderState, detail: str) -> Decision:
+        """A market order found no one on the other side (sealed at a limit): it is
+        cancelled rather than filled, as the exchanges cancel a market order's
+        unmatched remainder; a buy releases its hold first."""
+        if o.step != REST:
+            return IGNORE
+        return self._cancel(o, NO_OPPOSITE_SIDE, detail)
+
     def on_cancel(self, o: OrderState) -> Decision:
         """The customer's cancel: an open order ends (a buy once its hold is released);
         one already cancelled or cancelling stays as it is."""
@@ -175,8 +184,8 @@ class OrderSaga:
     def _rest(self, o: OrderState) -> Decision:
         return move(REST, deadline=session_end(self.hours, o.bank_day))
 
-    def _cancel(self, o: OrderState, reason: str) -> Decision:
-        return move(RELEASE, reason) if o.side == Side.BUY else end(CANCELLED, reason)
+    def _cancel(self, o: OrderState, reason: str, detail: str | None = None) -> Decision:
+        return move(RELEASE, reason, detail) if o.side == Side.BUY else end(CANCELLED, reason, detail)
 
     def _released(self, o: OrderState) -> Decision:
         return end(CANCELLED) if o.reason in CANCEL_REASONS else end(FAILED)

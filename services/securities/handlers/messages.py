@@ -39,7 +39,9 @@ def step_command(order: store.Order, step: str) -> Message | None:
         return None
     if order.amount_minor is None or order.fill_price_milli is None:
         raise ValueError(f"order {order.id} settles a fill it does not have")
-    what = f"{order.quantity} {order.symbol} @ {domain.format_price(order.fill_price_milli)}"
+    # Prices at the instrument's tick: 2 decimals for shares, 3 for funds.
+    price = domain.format_price(order.fill_price_milli, domain.BY_SYMBOL.get(order.symbol))
+    what = f"{order.quantity} {order.symbol} @ {price}"
     if step == sagas.CAPTURE:
         return acc.CaptureHold(
             account_id=order.account_id,

@@ -20,6 +20,7 @@ from services.securities.handlers.messages import cancelled_event, execution_eve
 from shared.events import accounts as acc
 from shared.events import securities as ev
 from shared.kafka.messaging import UnitOfWork
+from shared.money import format_minor
 from shared.saga.model import COMPLETED, Decision, advance
 from shared.saga.store import correlated
 
@@ -46,10 +47,13 @@ async def place_order(
     account_id: str,
     key: str | None,
     req: OrderRequest,
+    available_minor: int | None = None,
     correlation_id: str | None = None,
 ) -> tuple[store.Order, bool]:
     """Check an order against the day's rules and start its saga. Returns the order and
-    whether it is new (False: this Idempotency-Key already made it)."""
+    whether it is new (False: this Idempotency-Key already made it). `available_minor`,
+    when known, is the cash account's available balance: a buy reserving more is refused
+    at once, saying why it reserves what it does (accounts' hold is still the real check)."""
     session = uow.session
     if key is not None and (existing := await store.order_by_key(session, customer_id, key)) is not None:
         return existing, False
@@ -88,9 +92,19 @@ async def place_order(
     )
     if req.side is Side.BUY:
         domain.check_buy_quantity(req.quantity, instrument)
+        if domain.restricted_board(instrument) is not None:
+            domain.check_enabled(instrument, set(await store.enabled_boards(session, customer_id)))
         order.reserved_minor = domain.reservation_minor(
             instrument, req.order_type, limit_price, quote.band, req.quantity, ctx.fees
         )
+        if available_minor is not None and order.reserved_minor > available_minor:
+            basis = domain.reservation_basis(
+                instrument, req.order_type, limit_price, quote.band, req.quantity, ctx.fees
+            )
+            raise domain.InsufficientCash(
+                f"available balance {format_minor(available_minor)} CNY is less than the "
+                f"{format_minor(order.reserved_minor)} CNY this order reserves: {basis}"
+            )
     else:
         position = await store.load_position(session, customer_id, instrument.symbol)
         position.freeze_for_sale(req.quantity, today, instrument)
@@ -143,7 +157,11 @@ async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arri
         return False
     side, order_type = Side(order.side), OrderType(order.order_type)
     quote = ctx.sim.quote(order.symbol)
-    if not domain.crosses(side, order_type, order.limit_price_milli, quote.last):
+    match = domain.matching(side, order_type, order.limit_price_milli, quote.last, quote.band)
+    if match is domain.Match.CANCEL:
+        await _carry_out(ctx, uow, order, ctx.orders.on_no_opposite_side(order, _sealed_detail(side, quote)))
+        return False
+    if match is domain.Match.REST:
         return False
     price = domain.execution_price(order_type, order.limit_price_milli, quote.last, on_arrival=on_arrival)
     fill = domain.make_fill(side, quote.instrument, price, order.quantity, ctx.fees)
@@ -151,6 +169,7 @@ async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arri
     matched = decision.step in (CAPTURE, CREDIT)
     if matched:
         order.trade_day = ctx.today()
+        order.matched_at = ctx.clock.now()
         order.fill_price_milli = fill.price_milli
         order.gross_minor = fill.gross_minor
         order.commission_minor = fill.commission_minor
@@ -158,6 +177,16 @@ async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arri
         order.amount_minor = fill.amount_minor
     await _carry_out(ctx, uow, order, decision)
     return matched
+
+
+def _sealed_detail(side: Side, quote: domain.Quote) -> str:
+    limit = "limit-up" if side is Side.BUY else "limit-down"
+    price = domain.format_price(quote.last, quote.instrument)
+    nobody = "no sellers" if side is Side.BUY else "no buyers"
+    return (
+        f"{quote.symbol} is sealed at {limit} {price} with {nobody}: a market order's unmatched "
+        "quantity is cancelled (best five, immediate-or-cancel)"
+    )
 
 
 # --- accounts' answers ----------------------------------------------------------------------
@@ -171,7 +200,18 @@ async def when_funds_reserved_accept_order(ctx: Context, uow: UnitOfWork, msg: a
 
 async def when_reservation_rejected_reject_order(ctx: Context, uow: UnitOfWork, msg: acc.ReservationRejected) -> None:
     if (order := await _order_for(uow, msg.hold_id, HOLD_PREFIX)) is not None:
-        await _carry_out(ctx, uow, order, ctx.orders.on_reservation_rejected(order, msg.reason, msg.detail))
+        detail = f"{msg.detail}; {_basis(ctx, order)}" if msg.reason == "insufficient_funds" else msg.detail
+        await _carry_out(ctx, uow, order, ctx.orders.on_reservation_rejected(order, msg.reason, detail))
+
+
+def _basis(ctx: Context, order: store.Order) -> str:
+    """Why the buy reserved what it did. The band is today's: a reservation is answered
+    within its bank day, and a market buy reserved at that day's limit-up."""
+    quote = ctx.sim.quote(order.symbol)
+    order_type = OrderType(order.order_type)
+    return domain.reservation_basis(
+        quote.instrument, order_type, order.limit_price_milli, quote.band, order.quantity, ctx.fees
+    )
 
 
 async def when_hold_released_end_order(ctx: Context, uow: UnitOfWork, msg: acc.HoldReleased) -> None:
@@ -281,5 +321,32 @@ async def _settle(ctx: Context, uow: UnitOfWork, order: store.Order) -> None:
     else:
         order.realised_pnl_minor = position.settle_sale(order.quantity, order.amount_minor)
     await store.save_position(uow.session, order.customer_id, position, order.updated_at)
+    uow.session.add(_confirmation(order))
     extra = {"realised_pnl_minor": order.realised_pnl_minor} if order.side == Side.SELL else {}
     uow.publish(execution_event(ev.OrderFilled, order, position_quantity=position.quantity, **extra))
+
+
+def _confirmation(order: store.Order) -> store.Trade:
+    """The fill's trade confirmation, as accounts settled it. Transfer fees (过户费) are
+    not modelled, so they read 0."""
+    if order.trade_day is None or order.fill_price_milli is None or order.amount_minor is None:
+        raise ValueError(f"order {order.id} has no execution to confirm")
+    return store.Trade(
+        id=str(uuid.uuid4()),
+        order_id=order.id,
+        customer_id=order.customer_id,
+        account_id=order.account_id,
+        symbol=order.symbol,
+        side=order.side,
+        quantity=order.quantity,
+        price_milli=order.fill_price_milli,
+        gross_minor=order.gross_minor or 0,
+        commission_minor=order.commission_minor or 0,
+        stamp_duty_minor=order.stamp_duty_minor or 0,
+        transfer_fee_minor=0,
+        net_minor=order.amount_minor,
+        realised_pnl_minor=order.realised_pnl_minor if order.side == Side.SELL else None,
+        trade_day=order.trade_day,
+        traded_at=order.matched_at or order.updated_at,
+        settled_at=order.updated_at,
+    )

@@ -35,10 +35,13 @@ async def request_transfer(
     customer_id: str,
     key: str | None,
     req: TransferRequest,
+    available_minor: int | None = None,
     correlation_id: str | None = None,
 ) -> tuple[store.BankTransfer, bool]:
     """Move cash between the customer's bank and securities cash accounts with one
-    `TransferFunds` (the customer's own money: it does not count toward KYC limits)."""
+    `TransferFunds` (the customer's own money: it does not count toward KYC limits).
+    `available_minor`, when known, is the securities cash account's available balance:
+    a transfer out may not take today's sale proceeds (T+1)."""
     session = uow.session
     if key is not None and (existing := await store.transfer_by_key(session, customer_id, key)) is not None:
         return existing, False
@@ -46,6 +49,9 @@ async def request_transfer(
         raise domain.MarketClosed(
             "bank-securities transfers run during trading hours: " + domain.closed_detail(ctx.local_now())
         )
+    if req.direction == "securities_to_bank" and available_minor is not None:
+        proceeds = await store.sale_proceeds_on(session, customer_id, req.from_account_id, ctx.today())
+        domain.check_withdrawal(req.amount_minor, available_minor, proceeds)
     now = ctx.clock.now()
     transfer = store.BankTransfer(
         id=str(uuid.uuid4()),

@@ -3,6 +3,7 @@ through accounts over the real broker; positions and T+1; every step an event.""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -118,7 +119,7 @@ async def test_cancelling_a_buy_releases_its_hold(brokerage: Brokerage) -> None:
     assert event.data["released_minor"] == 10_000_00 + 500
 
     again = await brokerage.cancel(investor, buy["id"])
-    assert (again.status_code, again.json()["status"]) == (200, "cancelled")
+    assert (again.status_code, again.json()["status"]) == (202, "cancelled")
     # A later price through the old limit fills nothing.
     await brokerage.set_price("000001", "9.90")
     assert (await brokerage.order(investor, buy["id"]))["status"] == "cancelled"
@@ -138,18 +139,26 @@ async def test_cancelling_a_sell_unfreezes_the_shares_at_once(brokerage: Brokera
     assert (position["sellable_quantity"], position["frozen_quantity"]) == (500, 1_500)
 
     r = await brokerage.cancel(investor, r.json()["id"])
-    assert (r.status_code, r.json()["status"]) == (200, "cancelled")
+    assert (r.status_code, r.json()["status"]) == (202, "cancelled")
     [position] = (await brokerage.positions(investor))["items"]
     assert (position["sellable_quantity"], position["frozen_quantity"]) == (2_000, 0)
 
 
 async def test_a_market_buy_holds_at_limit_up_and_pays_the_exact_cost(brokerage: Brokerage) -> None:
     investor = await brokerage.investor(50_000_00)
+    enabled = await brokerage.http.post(
+        "/v1/securities/permissions",
+        json={"board": "chinext", "risk_disclosure_accepted": True},
+        headers=investor.headers,
+    )
+    assert enabled.status_code == 200, enabled.text
     quote = await brokerage.set_price("300750", "188.50")
     assert quote["limit_up"] == "226.20"  # ChiNext: +20%
     buy = await brokerage.buy(investor, "300750", 100, wait="filled")
-    assert buy["reserved_minor"] == 22_620_00 + 566  # 100 x 226.20 + 5.655 commission, half up
-    assert (buy["filled_price"], buy["amount_minor"]) == ("188.50", 18_850_00 + 500)
+    # It reserved 100 x 226.20 + 5.655 commission (half up); filled, it holds nothing.
+    placed = await brokerage.event(buy["id"], ev.OrderPlaced.TYPE)
+    assert placed.data["reserved_minor"] == 22_620_00 + 566
+    assert (buy["reserved_minor"], buy["filled_price"], buy["amount_minor"]) == (0, "188.50", 18_850_00 + 500)
     assert await brokerage.cash(investor.securities_id) == (50_000_00 - 18_850_00 - 500, 0)
     captured = await brokerage.bank.tap.wait_for(
         lambda s: (
@@ -163,19 +172,22 @@ async def test_a_market_buy_holds_at_limit_up_and_pays_the_exact_cost(brokerage:
     assert captured.envelope.data["released_minor"] == (22_620_00 + 566) - (18_850_00 + 500)
 
 
-async def test_a_buy_beyond_the_cash_is_rejected_by_accounts(brokerage: Brokerage) -> None:
+async def test_a_buy_beyond_the_available_cash_is_refused_saying_what_it_reserves(brokerage: Brokerage) -> None:
     investor = await brokerage.investor(1_000_00)
-    await brokerage.set_price("600519", "1700.00")
+    quote = await brokerage.set_price("600519", "1700.00")
     r = await brokerage.place(
         investor, {"symbol": "600519", "side": "buy", "type": "limit", "quantity": 100, "price": "1700.00"}
     )
-    assert r.status_code == 202, r.text
-    order = await brokerage.until(investor, r.json()["id"], "rejected")
-    assert order["reason"] == "insufficient_funds"
-    assert "available balance 1000.00" in order["detail"]
+    assert (r.status_code, r.json()["type"].rsplit("/", 1)[1]) == (422, "insufficient-funds"), r.text
+    assert r.json()["detail"] == (
+        "available balance 1000.00 CNY is less than the 170042.50 CNY this order reserves: "
+        "a limit buy reserves at its limit price 1700.00 x 100 shares + fees 42.50 = 170042.50 CNY"
+    )
+    r = await brokerage.place(investor, {"symbol": "600519", "side": "buy", "type": "market", "quantity": 100})
+    assert r.status_code == 422, r.text
+    assert f"a market buy reserves at today's limit-up {quote['limit_up']} x 100 shares + fees" in r.json()["detail"]
+    assert (await brokerage.http.get("/v1/securities/orders", headers=investor.headers)).json()["items"] == []
     assert await brokerage.cash(investor.securities_id) == (1_000_00, 0)
-    rejected = await brokerage.event(order["id"], ev.OrderRejected.TYPE)
-    assert rejected.data["reason"] == "insufficient_funds"
 
 
 async def test_a_repeated_idempotency_key_returns_the_same_order(brokerage: Brokerage) -> None:
@@ -242,3 +254,28 @@ async def test_orders_list_newest_first_in_pages(brokerage: Brokerage) -> None:
     for order_id in ids:
         await brokerage.cancel(investor, order_id)
         await brokerage.until(investor, order_id, "cancelled")
+
+
+async def test_buys_racing_for_the_same_cash_each_refusal_says_what_it_reserves(brokerage: Brokerage) -> None:
+    # Each buy alone fits the cash; both do not. Whichever loses is refused saying why it
+    # reserves what it does: at once (422) when it saw the other's hold, or by accounts.
+    investor = await brokerage.investor(12_000_00)
+    await brokerage.set_price("000001", "10.52")
+    body = {"symbol": "000001", "side": "buy", "type": "limit", "quantity": 1_000, "price": "10.00"}
+    answers = await asyncio.gather(*(brokerage.place(investor, body) for _ in range(2)))
+    basis = "a limit buy reserves at its limit price 10.00 x 1000 shares + fees 5.00 = 10005.00 CNY"
+    details = [r.json()["detail"] for r in answers if r.status_code == 422]
+    accepted = []
+    for r in answers:
+        if r.status_code == 202:
+            order = await brokerage.until(investor, r.json()["id"], "accepted", "rejected")
+            if order["status"] == "rejected":
+                assert order["reason"] == "insufficient_funds"
+                details.append(order["detail"])
+            else:
+                accepted.append(order["id"])
+    assert len(details) == len(accepted) == 1, [r.text for r in answers]
+    assert details[0].endswith(basis), details
+    assert await brokerage.cash(investor.securities_id) == (12_000_00, 10_005_00)
+    await brokerage.cancel(investor, accepted[0])
+    await brokerage.until(investor, accepted[0], "cancelled")

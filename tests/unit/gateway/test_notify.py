@@ -107,6 +107,45 @@ def test_an_order_fill_shows_the_price_as_the_exchange_does(milli: int, shown: s
     assert filled.data["price"] == shown
 
 
+def cancelled(reason: str, side: str = "buy", released: int = 1_052_00) -> sec.OrderCancelled:
+    return sec.OrderCancelled(
+        order_id="o-1", customer_id=PAYER, symbol="000001", side=side, reason=reason, released_minor=released
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "says"),
+    [
+        (
+            cancelled("expired"),
+            "order_expired",
+            "Your buy order for 000001 was not filled by the end of its trading day and has lapsed. "
+            "1052.00 CNY held for it is available again.",
+        ),
+        (
+            cancelled("customer", "sell", 0),
+            "order_cancelled",
+            "Your sell order for 000001 is cancelled.",
+        ),
+        (
+            cancelled("no_opposite_side"),
+            "order_cancelled",
+            "Your market buy order for 000001 was cancelled: no sellers at limit-up. "
+            "1052.00 CNY held for it is available again.",
+        ),
+    ],
+    ids=["expired", "customer", "sealed"],
+)
+def test_an_expired_or_cancelled_order_is_told(event: sec.OrderCancelled, kind: str, says: str) -> None:
+    [told] = notify.order_cancelled(event)
+    assert (told.customer_id, told.kind, told.body) == (PAYER, kind, says)
+    assert (told.data["order_id"], told.data["reason"], told.data["released_minor"]) == (
+        "o-1",
+        event.reason,
+        event.released_minor,
+    )
+
+
 def test_a_price_alert_goes_to_each_watcher() -> None:
     alert = sec.PriceAlerted(
         symbol="600519",
@@ -184,6 +223,7 @@ def test_every_kind_made_is_a_documented_kind() -> None:
         for d in notify.payment_completed(completed()) + notify.payment_completed(completed(payee_customer_id=PAYER))
     }
     made.add(notify.stepup_code_sent("c", "ch", "transfer", 600000, "CNY", 300).kind)
+    made |= {d.kind for r in ("expired", "customer", "no_opposite_side") for d in notify.order_cancelled(cancelled(r))}
     assert made <= set(notify.KINDS)
 
 

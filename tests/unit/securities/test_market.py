@@ -3,13 +3,20 @@ sandbox price control, day rolls and price alerts."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.securities.domain import Market, PriceOutsideLimits, UnknownInstrument, alert_level
+from services.securities.domain import (
+    INSTRUMENTS,
+    Instrument,
+    Market,
+    PriceOutsideLimits,
+    UnknownInstrument,
+    alert_level,
+)
 
 DAY = date(2024, 6, 3)
 
@@ -140,3 +147,70 @@ def test_no_alerts_inside_the_thresholds() -> None:
 )
 def test_alert_level(prev: int, change: int, level: int, crossings: list) -> None:
     assert alert_level(prev, change, (500, 1000), 50) == (level, crossings)
+
+
+def test_the_quote_shows_five_levels_each_side_inside_the_band() -> None:
+    market = Market(seed=20240601)
+    q = market.set_price("600519", 1_700_000)
+    bids, asks = q.depth()
+    assert [lv.price for lv in bids] == [1_699_990, 1_699_980, 1_699_970, 1_699_960, 1_699_950]
+    assert [lv.price for lv in asks] == [1_700_010, 1_700_020, 1_700_030, 1_700_040, 1_700_050]
+    assert all(lv.quantity > 0 and lv.quantity % 100 == 0 for lv in bids + asks)
+    # The same seed and quote give the same book; another seed another.
+    assert Market(seed=20240601).set_price("600519", 1_700_000).depth() == (bids, asks)
+    assert Market(seed=20240602).set_price("600519", 1_700_000).depth() != (bids, asks)
+
+
+def test_a_sealed_side_has_no_levels_and_none_cross_the_limits() -> None:
+    market = Market(seed=20240601)
+    up = market.set_price("600519", market.quote("600519").band.up)
+    bids, asks = up.depth()
+    assert asks == [] and len(bids) == 5 and bids[0].price == up.band.up - 10
+    near_down = market.set_price("600519", up.band.down + 20)
+    bids, asks = near_down.depth()
+    assert [lv.price for lv in bids] == [up.band.down + 10, up.band.down]  # nothing under limit-down
+    assert len(asks) == 5
+    down = market.set_price("600519", up.band.down)
+    assert down.depth()[0] == []
+
+
+@given(seed=st.integers(0, 2**32), steps=st.integers(0, 200), symbol=st.sampled_from(INSTRUMENTS))
+@settings(max_examples=50, deadline=None)
+def test_depth_is_always_inside_the_band_and_ordered(seed: int, steps: int, symbol: Instrument) -> None:
+    market = Market(seed=seed)
+    for _ in range(steps):
+        market.step()
+    q = market.quote(symbol.symbol)
+    bids, asks = q.depth()
+    assert all(q.band.down <= lv.price < q.last for lv in bids) or q.last == q.band.down
+    assert all(q.last < lv.price <= q.band.up for lv in asks)
+    assert [lv.price for lv in bids] == sorted((lv.price for lv in bids), reverse=True)
+    assert [lv.price for lv in asks] == sorted(lv.price for lv in asks)
+    assert len(bids) <= 5 and len(asks) <= 5
+
+
+def test_ticks_record_todays_trades_and_bars_outlive_the_day() -> None:
+    market = Market(seed=20240601)
+    monday = date(2026, 6, 1)
+    market.open_day(monday)
+    at = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+    market.set_price("000001", 10_600, at=at)
+    market.set_price("000001", 10_400, at=at + timedelta(seconds=1))
+    market.set_price("000001", 10_500, at=at + timedelta(seconds=2))
+    assert [(t.price, t.volume) for t in market.ticks("000001")] == [(10_600, 100), (10_400, 100), (10_500, 100)]
+    [today] = market.bars("000001")
+    assert (today.day, today.open, today.high, today.low, today.close, today.complete) == (
+        monday,
+        10_520,
+        10_600,
+        10_400,
+        10_500,
+        False,
+    )
+
+    market.open_day(monday + timedelta(days=1))
+    assert market.ticks("000001") == []
+    monday_bar, tuesday_bar = market.bars("000001")
+    assert (monday_bar.day, monday_bar.close, monday_bar.volume, monday_bar.complete) == (monday, 10_500, 300, True)
+    assert (tuesday_bar.open, tuesday_bar.high, tuesday_bar.low, tuesday_bar.close) == (10_500,) * 4
+    assert not tuesday_bar.complete

@@ -13,6 +13,7 @@ from services.securities.domain import (
     BY_SYMBOL,
     INSTRUMENTS,
     FeeSchedule,
+    Match,
     NotEnoughSellable,
     OrderType,
     Position,
@@ -20,7 +21,9 @@ from services.securities.domain import (
     crosses,
     execution_price,
     make_fill,
+    matching,
     price_band,
+    reservation_basis,
     reservation_minor,
 )
 
@@ -41,6 +44,47 @@ def test_a_market_buy_reserves_at_the_limit_up_price() -> None:
     band = price_band(MOUTAI.prev_close_milli, MOUTAI)
     # 100 x 1856.80 = 185,680.00; commission 46.42
     assert reservation_minor(MOUTAI, OrderType.MARKET, None, band, 100, FEES) == 18_568_000 + 4_642
+
+
+def test_a_refusal_says_why_a_buy_reserves_what_it_does() -> None:
+    band = price_band(MOUTAI.prev_close_milli, MOUTAI)
+    assert reservation_basis(MOUTAI, OrderType.MARKET, None, band, 100, FEES) == (
+        "a market buy reserves at today's limit-up 1856.80 x 100 shares + fees 46.42 = 185726.42 CNY"
+    )
+    etf_band = price_band(ETF.prev_close_milli, ETF)
+    assert reservation_basis(ETF, OrderType.LIMIT, 3_800, etf_band, 1_000, FEES) == (
+        "a limit buy reserves at its limit price 3.800 x 1000 shares + fees 5.00 = 3805.00 CNY"
+    )
+
+
+BAND = price_band(MOUTAI.prev_close_milli, MOUTAI)  # 1519.20 .. 1856.80
+
+
+@pytest.mark.parametrize(
+    ("side", "order_type", "limit", "last", "match"),
+    [
+        # Sealed at limit-up: no sellers. A market buy is cancelled, a limit buy rests.
+        (Side.BUY, OrderType.MARKET, None, BAND.up, Match.CANCEL),
+        (Side.BUY, OrderType.LIMIT, BAND.up, BAND.up, Match.REST),
+        # A tick below it there are sellers again.
+        (Side.BUY, OrderType.MARKET, None, BAND.up - 10, Match.FILL),
+        (Side.BUY, OrderType.LIMIT, BAND.up, BAND.up - 10, Match.FILL),
+        # Sealed at limit-down: no buyers.
+        (Side.SELL, OrderType.MARKET, None, BAND.down, Match.CANCEL),
+        (Side.SELL, OrderType.LIMIT, BAND.down, BAND.down, Match.REST),
+        (Side.SELL, OrderType.MARKET, None, BAND.down + 10, Match.FILL),
+        # A sealed opposite side of the other direction is no obstacle.
+        (Side.SELL, OrderType.MARKET, None, BAND.up, Match.FILL),
+        (Side.BUY, OrderType.MARKET, None, BAND.down, Match.FILL),
+        # Otherwise a limit order fills once the price crosses it.
+        (Side.BUY, OrderType.LIMIT, 1_690_000, 1_700_000, Match.REST),
+        (Side.SELL, OrderType.LIMIT, 1_750_000, 1_760_000, Match.FILL),
+    ],
+)
+def test_what_the_market_does_with_an_order(
+    side: Side, order_type: OrderType, limit: int | None, last: int, match: Match
+) -> None:
+    assert matching(side, order_type, limit, last, BAND) is match
 
 
 @given(

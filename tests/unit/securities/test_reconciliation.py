@@ -21,6 +21,7 @@ from services.securities.domain import (
     Instrument,
     InvalidQuantity,
     Market,
+    Match,
     NotEnoughSellable,
     OddLot,
     OrderType,
@@ -29,6 +30,7 @@ from services.securities.domain import (
     crosses,
     execution_price,
     make_fill,
+    matching,
     reservation_minor,
 )
 
@@ -120,9 +122,15 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
     @rule(on_arrival=st.booleans())
     def fill_what_crosses(self, on_arrival: bool) -> None:
         for key, order in list(self.open_orders.items()):
-            last = self.market.quote(order.instrument.symbol).last
-            if not crosses(order.side, order.order_type, order.limit, last):
+            quote = self.market.quote(order.instrument.symbol)
+            last = quote.last
+            match = matching(order.side, order.order_type, order.limit, last, quote.band)
+            if match is Match.CANCEL:  # a market order facing a sealed market: cancelled, nothing traded
+                self.cancel_order(self.open_orders.pop(key))
                 continue
+            if match is Match.REST:
+                continue
+            assert crosses(order.side, order.order_type, order.limit, last)
             price = execution_price(order.order_type, order.limit, last, on_arrival=on_arrival)
             fill = make_fill(order.side, order.instrument, price, order.quantity, FEES)
             position = self._position(order.instrument.symbol)
@@ -149,7 +157,9 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
     @rule(data=st.data())
     def cancel(self, data: st.DataObject) -> None:
         key = data.draw(st.sampled_from(sorted(self.open_orders)))
-        order = self.open_orders.pop(key)
+        self.cancel_order(self.open_orders.pop(key))
+
+    def cancel_order(self, order: OpenOrder) -> None:
         if order.side is Side.BUY:
             assert order.hold is not None
             ledger.release(self.cash, order.hold)

@@ -30,6 +30,7 @@ from services.securities.domain.sagas import (
     CREDIT,
     CUSTOMER,
     EXPIRED,
+    NO_OPPOSITE_SIDE,
     PRICE_ABOVE_RESERVATION,
     PROCEEDS_BELOW_FEES,
     RELEASE,
@@ -97,6 +98,7 @@ def fill(side: Side = Side.BUY, amount_minor: int = 1_055_00) -> Fill:
         (Order(step=CREDIT, side=Side.SELL), OrderStatus.FILLING),
         (Order(step=RELEASE, reason=CUSTOMER), OrderStatus.CANCELLING),
         (Order(step=RELEASE, reason=EXPIRED), OrderStatus.CANCELLING),
+        (Order(step=RELEASE, reason=NO_OPPOSITE_SIDE), OrderStatus.CANCELLING),
         (Order(step=RELEASE, reason=TIMEOUT), OrderStatus.REJECTED),
         (Order(step=RELEASE, reason="hold_not_active"), OrderStatus.REJECTED),
         (ended(COMPLETED), OrderStatus.FILLED),
@@ -195,6 +197,30 @@ def test_only_an_order_resting_in_its_session_is_matched(order: Order, now: date
 @pytest.mark.parametrize("order", [Order(), resting()], ids=["pending", "accepted"])
 def test_cancelling_an_open_buy_releases_its_hold(order: Order) -> None:
     assert SAGA.on_cancel(order) == move(RELEASE, CUSTOMER)
+
+
+def test_a_market_buy_facing_a_sealed_market_is_cancelled_and_releases_its_hold() -> None:
+    decision = SAGA.on_no_opposite_side(resting(), "sealed at limit-up")
+    assert decision == move(RELEASE, NO_OPPOSITE_SIDE, "sealed at limit-up")
+    order = resting()
+    advance(order, decision, NOW, SAGA.timeouts)
+    assert order_status(order) == OrderStatus.CANCELLING
+    advance(order, SAGA.on_hold_released(order), NOW, SAGA.timeouts)
+    assert (order_status(order), order.reason, order.detail) == (
+        OrderStatus.CANCELLED,
+        NO_OPPOSITE_SIDE,
+        "sealed at limit-up",
+    )
+
+
+def test_a_market_sell_facing_a_sealed_market_is_cancelled_at_once() -> None:
+    decision = SAGA.on_no_opposite_side(resting(side=Side.SELL), "sealed at limit-down")
+    assert decision == end(CANCELLED, NO_OPPOSITE_SIDE, "sealed at limit-down")
+
+
+@pytest.mark.parametrize("order", [Order(), Order(step=CAPTURE), ended(CANCELLED, CUSTOMER)], ids=str)
+def test_only_a_resting_order_is_cancelled_for_want_of_an_opposite_side(order: Order) -> None:
+    assert SAGA.on_no_opposite_side(order, "sealed") is IGNORE
 
 
 def test_cancelling_a_resting_sell_ends_it_at_once() -> None:
