@@ -4,6 +4,7 @@ days and delays the messages of its own service, so each can tell its own from a
 
 from __future__ import annotations
 
+import pytest
 from conftest import Peers
 
 from sandbank_testing import Customer, Sandbank
@@ -14,6 +15,12 @@ FAULTED = ("securities", "insurance", "payments", "accounts")  # worker N's: the
 def can_log_in(sandbank: Sandbank, customer: dict[str, str]) -> bool:
     body = {"phone": customer["phone"], "password": customer["password"], "device_id": "peer-check"}
     return sandbank.http.post("/v1/auth/login", json=body).status_code == 200
+
+
+@pytest.fixture(autouse=True)
+def _own(sandbank: Sandbank) -> None:
+    if not sandbank.exclusive:
+        pytest.skip("a Sandbank shared with other suites: test_shared_stack.py covers that")
 
 
 def test_no_other_suite_reaches_this_ones_bank(

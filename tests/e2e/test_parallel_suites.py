@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.stack import PROJECT_ROOT
+from tools.stack import PROJECT_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -45,3 +45,28 @@ def test_two_workers_each_get_a_bank_the_other_cannot_reach(tmp_path: Path) -> N
         "reset-gw1.json",
     ]
     assert not [p for p in data_dirs if (p / "run.json").exists()], "each worker stopped its stack"
+
+
+@pytest.mark.timeout(600)
+def test_two_workers_share_one_stack_and_neither_sees_or_moves_what_is_the_others(stack: Stack, tmp_path: Path) -> None:
+    """The same suite, both workers attached to one running stack (this run's own): the
+    plugin refuses either the clock, faults and reset, and neither sees the other's
+    customers, accounts or payments (examples/parallel_suite/test_shared_stack.py)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBANK_")}
+    env["SANDBANK_URL"] = stack.gateway_url
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path)]
+    suite = subprocess.run(
+        [*argv, "-n", "2", "--dist", "each", "-rs", "."],
+        cwd=PARALLEL_SUITE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=540,
+        check=False,
+    )
+
+    report = suite.stdout + suite.stderr
+    assert suite.returncode == 0, report
+    assert "2 passed, 2 skipped" in suite.stdout.strip().splitlines()[-1], report
+    assert not list(tmp_path.glob("popen-gw*/sandbank-gw*")), "no worker started a stack of its own"
+    assert sorted(p.name for p in (tmp_path / "peers").iterdir()) == ["shared-gw0.json", "shared-gw1.json"]
