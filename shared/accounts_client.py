@@ -114,5 +114,6 @@ def accounts_client(runtime: Runtime, transport: httpx.AsyncBaseTransport | None
     client = AccountsClient(
         runtime.settings.urls.accounts, lambda: runtime.tokens.service_token("accounts"), transport=transport
     )
+    runtime.tracing.instrument_httpx(client.client)
     runtime.on_stop("accounts client", client.close)
     return client

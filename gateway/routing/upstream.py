@@ -29,6 +29,7 @@ from shared.auth import Principal, TokenIssuer
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
 from shared.settings import ServiceUrls
+from shared.tracing import Tracing
 
 _PASS_HEADERS = ("content-type", "retry-after", "location")
 # What a passed-on problem takes from the gateway's own answer rather than the service's.
@@ -80,7 +81,11 @@ class Upstreams:
     hop: on a caller's behalf, or the gateway's own. The phone's token never leaves the
     gateway."""
 
-    def __init__(self, urls: ServiceUrls, tokens: TokenIssuer, *, stream_connections: int = 500) -> None:
+    def __init__(
+        self, urls: ServiceUrls, tokens: TokenIssuer, *, stream_connections: int = 500, tracing: Tracing | None = None
+    ) -> None:
+        # A client span per call, whose traceparent the service's server span continues.
+        self.tracing = tracing
         self.urls = urls
         self.tokens = tokens
         self.stream_connections = stream_connections
@@ -94,6 +99,7 @@ class Upstreams:
             timeout=aiohttp.ClientTimeout(total=10, connect=2),
             json_serialize=lambda o: orjson.dumps(o).decode(),
             skip_auto_headers=("User-Agent",),
+            trace_configs=self.tracing.aiohttp_trace_configs() if self.tracing is not None else None,
         )
 
     async def close(self) -> None:
@@ -110,6 +116,8 @@ class Upstreams:
                 limits=httpx.Limits(max_connections=self.stream_connections, max_keepalive_connections=10),
                 timeout=httpx.Timeout(10.0, connect=2.0, pool=STREAM_POOL_WAIT_S),
             )
+            if self.tracing is not None:
+                self.tracing.instrument_httpx(client)
         return client
 
     def token(self, service: str, caller: Caller) -> str | None:
