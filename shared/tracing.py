@@ -27,7 +27,6 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
     from opentelemetry.trace import Span, Tracer
 
@@ -196,7 +195,7 @@ class Tracing:
 
     # --- HTTP ---------------------------------------------------------------------------------
 
-    def instrument_app(self, app: FastAPI) -> None:
+    def instrument_app(self, app: Any) -> None:
         """A server span per request, named by its route template, continuing the
         caller's `traceparent`."""
         if self.provider is None:

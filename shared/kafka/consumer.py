@@ -351,29 +351,43 @@ class ConsumerLoop:
                 seen.add(envelope.id)
                 if self.tracing is None:
                     await self._handle(uow, batch, envelope, message)
-                    continue
-                with self.tracing.span(
-                    f"{record.topic} process",
-                    parent=headers_context(record.headers),
-                    consumer=True,
-                    attributes={
-                        "messaging.system": "kafka",
-                        "messaging.destination.name": record.topic,
-                        "messaging.consumer.group.name": self.name,
-                        "messaging.kafka.partition": record.partition,
-                        "messaging.kafka.offset": record.offset,
-                        "messaging.message.id": envelope.id,
-                        "messaging.batch.message_count": len(items),
-                        "sandbank.message.type": envelope.type,
-                        "sandbank.attempt": attempt,
-                    },
-                ):
-                    await self._handle(uow, batch, envelope, message)
+                else:
+                    await self._handle_traced(uow, batch, record, envelope, message, len(items), attempt)
                 fresh.append(envelope.id)
             if batch is not None:
                 await batch.write()
             await uow.record_handled(self.name, fresh)
         self.applied += len(fresh)
+
+    async def _handle_traced(
+        self,
+        uow: UnitOfWork,
+        batch: Batch | None,
+        record: ConsumerRecord,
+        envelope: Envelope,
+        message: Message,
+        batch_size: int,
+        attempt: int,
+    ) -> None:
+        """`_handle` under a span of the message's trace (its headers' traceparent)."""
+        assert self.tracing is not None
+        with self.tracing.span(
+            f"{record.topic} process",
+            parent=headers_context(record.headers),
+            consumer=True,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.name,
+                "messaging.kafka.partition": record.partition,
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": envelope.id,
+                "messaging.batch.message_count": batch_size,
+                "sandbank.message.type": envelope.type,
+                "sandbank.attempt": attempt,
+            },
+        ):
+            await self._handle(uow, batch, envelope, message)
 
     async def _handle(self, uow: UnitOfWork, batch: Batch | None, envelope: Envelope, message: Message) -> None:
         uow.causation = envelope
