@@ -59,6 +59,14 @@ def trace_context() -> str | None:
     return f"{parent};{state}" if state else parent
 
 
+def trace_id() -> str | None:
+    """The current trace's id (32 hex digits), for a log line; None outside a trace."""
+    if _api is None:
+        return None
+    context = _api.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
+
+
 def span_context(span: Span, context: str | None) -> str:
     """`span`'s own context as `trace_context` gives it, with `context`'s tracestate."""
     c = span.get_span_context()
