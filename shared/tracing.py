@@ -1,8 +1,8 @@
 """OpenTelemetry traces across HTTP and Kafka (DESIGN.md section 9).
 
 One trace per customer request: the gateway's and each service's HTTP server spans
-(FastAPI instrumentation), the gateway's calls to the services (aiohttp and httpx
-instrumentation, which send the W3C `traceparent`), and every Kafka hop. A message keeps
+(`ServerSpans`), the calls between processes (`Tracing.outgoing`, which sends the W3C
+`traceparent`), and every Kafka hop. A message keeps
 the context it was written in on its outbox row (`trace_context`), so the relay's publish
 span and, through the `traceparent` header, the consumer's span per message join the
 request's trace, even when the relay sends the row after a restart.
@@ -23,8 +23,10 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -40,10 +42,11 @@ TRACE_HEADERS = frozenset({TRACEPARENT, TRACESTATE})
 # How many finished spans a process keeps for GET /internal/traces.
 KEPT_SPANS = 5000
 # Paths whose requests start no trace: probes and scrapes would crowd out the payments.
-UNTRACED_PATHS = "/healthz,/readyz,/metrics,/internal/traces"
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 
 # The OpenTelemetry API, once a process has turned tracing on (None until then).
 _api: Any = None
+_propagator: Any = None
 
 
 def trace_context() -> str | None:
@@ -103,11 +106,14 @@ def _parent(context: str | None) -> Any:
     """An OpenTelemetry context whose remote parent is `context` (None: a new trace)."""
     if not context:
         return None
-    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    global _propagator
+    if _propagator is None:
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+        _propagator = TraceContextTextMapPropagator()
     parent, _, state = context.partition(";")
     carrier = {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
-    return TraceContextTextMapPropagator().extract(carrier)
+    return _propagator.extract(carrier)
 
 
 def event(name: str, attributes: Mapping[str, Any]) -> None:
@@ -203,42 +209,25 @@ class Tracing:
 
     # --- HTTP ---------------------------------------------------------------------------------
 
-    def instrument_app(self, app: Any) -> None:
-        """A server span per request, named by its route template, continuing the
-        caller's `traceparent`."""
-        if self.provider is None:
-            return
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-        from opentelemetry.metrics import NoOpMeterProvider
+    def outgoing(self, method: str, url: str) -> AbstractContextManager[dict[str, str]]:
+        """A client span around a call to another process; inside, the headers that carry
+        its `traceparent` (to be sent with the call). Nothing without tracing."""
+        if self.tracer is None:
+            return nullcontext({})
+        return self._outgoing(method, url)
 
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=self.provider,
-            # Metrics are prometheus_client's (shared/metrics.py); the ASGI send and
-            # receive spans would triple the spans of every request for nothing.
-            meter_provider=NoOpMeterProvider(),
-            exclude_spans=["receive", "send"],
-            excluded_urls=UNTRACED_PATHS,
-        )
+    @contextmanager
+    def _outgoing(self, method: str, url: str) -> Iterator[dict[str, str]]:
+        from opentelemetry.trace import SpanKind
 
-    def aiohttp_trace_configs(self) -> list[Any]:
-        """For an aiohttp session: a client span per call, with the `traceparent` header."""
-        if self.provider is None:
-            return []
-        from opentelemetry.instrumentation.aiohttp_client import create_trace_config
-        from opentelemetry.metrics import NoOpMeterProvider
+        assert self.tracer is not None
+        with self.tracer.start_as_current_span(
+            method, kind=SpanKind.CLIENT, attributes={"http.request.method": method, "url.full": url}
+        ):
+            parent, _, state = (trace_context() or "").partition(";")
+            yield {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
 
-        return [create_trace_config(tracer_provider=self.provider, meter_provider=NoOpMeterProvider())]
-
-    def instrument_httpx(self, client: Any) -> None:
-        """The same for an httpx client."""
-        if self.provider is None:
-            return
-        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-
-        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=self.provider)
-
-    # --- Kafka --------------------------------------------------------------------------------
+    # --- Kafka ---    # --- Kafka --------------------------------------------------------------------------------
 
     def start_publish(self, topic: str, context: str | None) -> Span | None:
         """A producer span for an outbox row about to be sent, child of the context it was
@@ -333,3 +322,64 @@ def _public(span: ReadableSpan) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+class ServerSpans:
+    """A server span per HTTP request, continuing the caller's `traceparent` and named by
+    its route template (`POST /v1/payments/transfers`) once routing found it.
+
+    OpenTelemetry's own FastAPI instrumentation did the same for about a millisecond of
+    CPU per request (its ASGI middleware collects a dozen attributes, parses the URL and
+    wraps every send); on the payment path's three requests that doubled the CPU a
+    transfer costs in `make bench`. This one costs one span."""
+
+    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
+        self.app = app
+        self.tracing = tracing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracer = self.tracing.tracer
+        path = scope.get("path", "")
+        if tracer is None or scope["type"] != "http" or path in _UNTRACED or path.startswith("/internal/traces"):
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry import context as otel_context
+        from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
+
+        parent = state = None
+        for key, value in scope.get("headers", ()):
+            if key == b"traceparent":
+                parent = value.decode("latin-1")
+            elif key == b"tracestate":
+                state = value.decode("latin-1")
+        method = scope.get("method", "")
+        span = tracer.start_span(
+            method,
+            context=_parent(f"{parent};{state}" if parent and state else parent),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        )
+        token = otel_context.attach(set_span_in_context(span))
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException as exc:
+            span.record_exception(exc)
+            raise
+        finally:
+            route = getattr(scope.get("route"), "path_format", None)
+            if route:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+            otel_context.detach(token)
+            span.end()

@@ -42,6 +42,7 @@ from shared.problems import (
 )
 from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.tracing import ServerSpans
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +209,9 @@ def build_app(
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=runtime.metrics)
-    # Outermost: a server span per request, continuing the caller's traceparent.
-    runtime.tracing.instrument_app(app)
+    if runtime.tracing.enabled:
+        # Outermost: a server span per request, continuing the caller's traceparent.
+        app.add_middleware(ServerSpans, tracing=runtime.tracing)
     for router in (
         health_router(runtime),
         clock_router(runtime),

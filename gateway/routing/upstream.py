@@ -28,7 +28,7 @@ from gateway.streams import HeldStream, Slot
 from shared.auth import Principal, TokenIssuer
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
-from shared.settings import ServiceUrls
+from shared.settings import ServiceUrls, TracingSettings
 from shared.tracing import Tracing
 
 _PASS_HEADERS = ("content-type", "retry-after", "location")
@@ -85,7 +85,7 @@ class Upstreams:
         self, urls: ServiceUrls, tokens: TokenIssuer, *, stream_connections: int = 500, tracing: Tracing | None = None
     ) -> None:
         # A client span per call, whose traceparent the service's server span continues.
-        self.tracing = tracing
+        self.tracing = tracing or Tracing("gateway", TracingSettings(sdk_disabled=True))
         self.urls = urls
         self.tokens = tokens
         self.stream_connections = stream_connections
@@ -99,7 +99,6 @@ class Upstreams:
             timeout=aiohttp.ClientTimeout(total=10, connect=2),
             json_serialize=lambda o: orjson.dumps(o).decode(),
             skip_auto_headers=("User-Agent",),
-            trace_configs=self.tracing.aiohttp_trace_configs() if self.tracing is not None else None,
         )
 
     async def close(self) -> None:
@@ -116,8 +115,6 @@ class Upstreams:
                 limits=httpx.Limits(max_connections=self.stream_connections, max_keepalive_connections=10),
                 timeout=httpx.Timeout(10.0, connect=2.0, pool=STREAM_POOL_WAIT_S),
             )
-            if self.tracing is not None:
-                self.tracing.instrument_httpx(client)
         return client
 
     def token(self, service: str, caller: Caller) -> str | None:
@@ -136,17 +133,19 @@ class Upstreams:
     ) -> UpstreamResponse:
         if self._session is None:
             raise RuntimeError("Upstreams.start() was not awaited")
+        url = self.url(service, path)
         try:
-            async with self._session.request(
-                method, self.url(service, path), headers=headers, data=body, params=params
-            ) as upstream:
-                content = await upstream.read()
-                return UpstreamResponse(
-                    service,
-                    upstream.status,
-                    content,
-                    {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
-                )
+            with self.tracing.outgoing(method, url) as traced:
+                async with self._session.request(
+                    method, url, headers=headers | traced, data=body, params=params
+                ) as upstream:
+                    content = await upstream.read()
+                    return UpstreamResponse(
+                        service,
+                        upstream.status,
+                        content,
+                        {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
+                    )
         except (aiohttp.ClientError, TimeoutError):
             raise ServiceUnavailable(service) from None
 
@@ -206,7 +205,9 @@ class Upstreams:
             timeout=httpx.Timeout(read_timeout_s, connect=2.0, pool=STREAM_POOL_WAIT_S),
         )
         try:
-            upstream = await client.send(upstream_request, stream=True)
+            with self.tracing.outgoing("GET", str(upstream_request.url)) as traced:
+                upstream_request.headers.update(traced)
+                upstream = await client.send(upstream_request, stream=True)
         except BaseException as exc:
             slot.release()
             if isinstance(exc, httpx.TransportError):
