@@ -227,7 +227,7 @@ class Tracing:
             parent, _, state = (trace_context() or "").partition(";")
             yield {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
 
-    # --- Kafka ---    # --- Kafka --------------------------------------------------------------------------------
+    # --- Kafka --------------------------------------------------------------------------------
 
     def start_publish(self, topic: str, context: str | None) -> Span | None:
         """A producer span for an outbox row about to be sent, child of the context it was
