@@ -18,7 +18,7 @@ from shared.auth import ROLE_OPERATOR, TokenIssuer
 from shared.kafka import signing
 from shared.keys import Keyring
 from shared.settings import AuthSettings
-from tests.e2e.phone import eventually, register_and_login
+from tests.e2e.phone import Phone, eventually, register_and_login
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -191,3 +191,12 @@ async def test_metrics_of_every_process_parse_and_hold_the_histograms(stack: Sta
                     if s.name.endswith("_count") and s.labels["outcome"] == "completed"
                 ]
                 assert sum(s.value for s in ended) >= 1, ended
+
+
+async def test_traces_are_for_operators_and_services_only(stack: Stack, customer: Phone) -> None:
+    async with httpx.AsyncClient(base_url=stack.url("payments"), timeout=10) as client:
+        assert (await client.get("/internal/traces")).status_code == 401
+        assert (await client.get(f"/internal/traces/{'0' * 31}x", headers=operator_of("payments"))).status_code == 422
+        r = await client.get("/internal/traces", params={"limit": 5}, headers=operator_of("payments"))
+    assert r.status_code == 200 and r.json()["enabled"] and len(r.json()["traces"]) <= 5
+    assert (await customer.get("/internal/traces")).status_code == 403
