@@ -187,3 +187,22 @@ def test_tracing_turned_off_records_nothing() -> None:
     with off.span("anything") as span:
         assert span is None
     assert (off.enabled, off.tracer, off.latest(10)) == (False, None, [])
+
+
+@pytest.mark.parametrize(
+    "parent",
+    [
+        "garbage",
+        f"01-{TRACE_ID}-{SENDER_SPAN}-01",
+        f"00-{'0' * 32}-{SENDER_SPAN}-01",
+        f"00-{TRACE_ID}-{'0' * 16}-01",
+        f"00-{TRACE_ID[:-1]}x-{SENDER_SPAN}-01",
+        f"00-{TRACE_ID}-{SENDER_SPAN}",
+    ],
+)
+def test_a_malformed_traceparent_starts_a_new_trace(tracing: Tracing, parent: str) -> None:
+    with tracing.span("handling", parent=parent, consumer=True) as span:
+        assert span is not None
+    (spans,) = tracing.latest(1)
+    assert spans[0]["parent_span_id"] is None
+    assert spans[0]["trace_id"] not in (TRACE_ID, "0" * 32)
