@@ -4,7 +4,7 @@ The W3C traceparent (and tracestate) of the span a row was written in, so the re
 publish and the consumer's handling join the request's trace, also after a restart.
 
 Revision ID: 7840bab2fd1a
-Revises: ff06536c1423
+Revises: 0ad17400bd9f
 Create Date: 2026-11-30 19:41:40.934427
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7840bab2fd1a"
-down_revision: str | Sequence[str] | None = "ff06536c1423"
+down_revision: str | Sequence[str] | None = "0ad17400bd9f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

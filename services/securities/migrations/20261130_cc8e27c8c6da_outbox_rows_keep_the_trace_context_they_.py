@@ -4,7 +4,7 @@ The W3C traceparent (and tracestate) of the span a row was written in, so the re
 publish and the consumer's handling join the request's trace, also after a restart.
 
 Revision ID: cc8e27c8c6da
-Revises: 4d2ce40f3ffd
+Revises: 657a96963307
 Create Date: 2026-11-30 19:41:38.806332
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "cc8e27c8c6da"
-down_revision: str | Sequence[str] | None = "4d2ce40f3ffd"
+down_revision: str | Sequence[str] | None = "657a96963307"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
