@@ -53,7 +53,10 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
 
     limits = settings.gateway
     upstreams = overrides.upstreams or Upstreams(
-        settings.urls, runtime.tokens, stream_connections=limits.stream_connections_per_service
+        settings.urls,
+        runtime.tokens,
+        stream_connections=limits.stream_connections_per_service,
+        tracing=runtime.tracing,
     )
     runtime.on_stop("upstreams", upstreams.close)
     passwords = Passwords(workers=limits.password_workers, max_waiting=limits.password_max_waiting)

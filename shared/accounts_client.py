@@ -20,6 +20,8 @@ from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
 from shared.runtime import Runtime
 from shared.schemas.accounts import AccountDirectoryEntry, AccountPublic, CustomerDirectoryEntry, DailyOutflowEntry
+from shared.settings import TracingSettings
+from shared.tracing import Tracing
 
 log = logging.getLogger(__name__)
 # Path segments that would move up accounts' path (an HTTP client normalises them away).
@@ -45,6 +47,8 @@ class AccountsClient:
             timeout=httpx.Timeout(5.0, connect=2.0),
         )
         self.token = token
+        # A client span per call, its traceparent sent along (none until the runtime's).
+        self.tracing = Tracing("accounts-client", TracingSettings(sdk_disabled=True))
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, Any]] = {}
 
@@ -59,7 +63,8 @@ class AccountsClient:
         response = None
         for attempt in (1, 2):  # a GET is safe to repeat once on a dropped connection
             try:
-                response = await self.client.get(path, headers=outgoing_headers(self.token()))
+                with self.tracing.outgoing("GET", path) as traced:
+                    response = await self.client.get(path, headers=outgoing_headers(self.token()) | traced)
                 break
             except httpx.TransportError as exc:
                 log.warning("accounts lookup %s failed (attempt %d): %r", path, attempt, exc)
@@ -114,5 +119,6 @@ def accounts_client(runtime: Runtime, transport: httpx.AsyncBaseTransport | None
     client = AccountsClient(
         runtime.settings.urls.accounts, lambda: runtime.tokens.service_token("accounts"), transport=transport
     )
+    client.tracing = runtime.tracing
     runtime.on_stop("accounts client", client.close)
     return client

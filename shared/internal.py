@@ -290,3 +290,92 @@ def saga_router(runtime: Runtime) -> APIRouter:
         return HeldSagas(service=runtime.service, checked_at=now, items=items)
 
     return router
+
+
+SPAN_EXAMPLE: dict[str, Any] = {
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "span_id": "00f067aa0ba902b7",
+    "parent_span_id": "53995c3f42cd8ad8",
+    "name": "payments.commands process",
+    "kind": "consumer",
+    "service": "accounts",
+    "start_unix_nano": 1780000000000000000,
+    "end_unix_nano": 1780000000002500000,
+    "duration_ms": 2.5,
+    "status": "unset",
+    "attributes": {"messaging.system": "kafka", "messaging.destination.name": "payments.commands"},
+    "events": [],
+    "links": [],
+}
+
+
+class SpanEvent(BaseModel):
+    name: str
+    time_unix_nano: int
+    attributes: dict[str, Any]
+
+
+class SpanLink(BaseModel):
+    trace_id: str
+    span_id: str
+
+
+class TraceSpan(BaseModel):
+    """A finished span, as OpenTelemetry recorded it in this process."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [SPAN_EXAMPLE]})
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: str = Field(description="server, client, producer, consumer or internal")
+    service: str
+    start_unix_nano: int
+    end_unix_nano: int
+    duration_ms: float
+    status: str = Field(description="unset, ok or error")
+    attributes: dict[str, Any]
+    events: list[SpanEvent]
+    links: list[SpanLink]
+
+
+class TraceSpans(BaseModel):
+    service: str
+    trace_id: str
+    spans: list[TraceSpan] = Field(description="This process's spans of the trace, by start time")
+
+
+class RecentTraces(BaseModel):
+    service: str
+    enabled: bool = Field(description="False when OTEL_SDK_DISABLED turned tracing off")
+    traces: list[TraceSpans] = Field(description="The traces with the latest finished spans here, newest first")
+
+
+TraceId = Annotated[str, Path(pattern="^[0-9a-f]{32}$", description="A W3C trace id: 32 lowercase hex digits")]
+
+
+def trace_router(runtime: Runtime) -> APIRouter:
+    """The last finished spans this process keeps (shared/tracing.py), for a console that
+    assembles a trace from every process's answer: no collector needed."""
+    router = APIRouter(tags=["internal"])
+    tracing = runtime.tracing
+
+    @router.get("/internal/traces", response_model=RecentTraces, summary="The latest traces seen here")
+    async def recent_traces(
+        limit: Annotated[int, Query(ge=1, le=500, description="At most this many traces")] = 20,
+    ) -> RecentTraces:
+        traces = [
+            TraceSpans.model_validate({"service": runtime.service, "trace_id": spans[0]["trace_id"], "spans": spans})
+            for spans in tracing.latest(limit)
+        ]
+        return RecentTraces(service=runtime.service, enabled=tracing.enabled, traces=traces)
+
+    @router.get("/internal/traces/{trace_id}", response_model=TraceSpans, summary="This process's spans of a trace")
+    async def trace_spans(trace_id: TraceId) -> TraceSpans:
+        """Every span of the trace this process still keeps (none if it took no part, or
+        its spans left the ring since), by start time."""
+        spans = [TraceSpan.model_validate(s) for s in tracing.trace(trace_id)]
+        return TraceSpans(service=runtime.service, trace_id=trace_id, spans=spans)
+
+    return router

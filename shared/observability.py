@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.tracing import trace_id
+
 correlation_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("correlation_id", default=None)
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -33,6 +35,8 @@ class JsonFormatter(logging.Formatter):
             entry["correlation_id"] = cid
         if rid := request_id_var.get():
             entry["request_id"] = rid
+        if tid := trace_id():
+            entry["trace_id"] = tid
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry).decode()

@@ -28,8 +28,10 @@ from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
 from shared.kafka.watch import BrokerWatch
 from shared.keys import Keyring
+from shared.metrics import Metrics
 from shared.migrations import Migrations, migrate
 from shared.settings import Settings
+from shared.tracing import Tracing
 
 if TYPE_CHECKING:
     from shared.saga.store import SagaTable
@@ -83,6 +85,8 @@ class LoopWatch:
     def __init__(
         self, interval_s: float = 0.05, warn_s: float = 0.1, *, clock: Callable[[], float] | None = None
     ) -> None:
+        # Given each tick's lateness (shared/metrics.py: a histogram).
+        self.observe: Callable[[float], None] = _ignore
         self.interval_s = interval_s
         self.warn_s = warn_s
         # The loop's own clock unless given one (tests stall it without blocking anything).
@@ -96,6 +100,7 @@ class LoopWatch:
             due = now() + self.interval_s
             await asyncio.sleep(self.interval_s)
             late = now() - due
+            self.observe(late)
             self.worst_s = max(self.worst_s, late)
             if late >= self.warn_s:
                 self.stalls += 1
@@ -144,6 +149,7 @@ class Runtime:
             sqlite_inline=settings.db.sqlite_inline,
             schema=settings.db.schema_name,
         )
+        self.tracing = Tracing(settings.service, settings.tracing)
         self.keys = Keyring.load(settings.auth.keys_dir, settings.service)
         self.tokens = TokenIssuer(self.keys, settings.auth)
         self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service, keys=self.keys)
@@ -153,6 +159,7 @@ class Runtime:
             self.producer,
             batch_size=settings.kafka.max_batch,
             retention_s=settings.kafka.outbox_retention_s,
+            tracing=self.tracing,
         )
         self.faults = Faults()
         self.loop_watch = LoopWatch()
@@ -177,6 +184,7 @@ class Runtime:
                 session_timeout_ms=settings.kafka.session_timeout_ms,
                 fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
                 clock=self.clock,
+                tracing=self.tracing,
             )
             for spec in self.consumer_specs
         ]
@@ -200,6 +208,7 @@ class Runtime:
         # a task left behind by `stop` would hold asyncio's final cancellation forever.
         self.exit_when_stuck = False
         self.started = False
+        self.metrics = Metrics(self)
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.tables, source=self.service, clock=self.clock)
@@ -307,6 +316,8 @@ class Runtime:
             stuck += await _bounded(self.relay.drain_once(), "draining the outbox", step)
         stuck += await _bounded(self.producer.stop(), "stopping the producer", step)
         stuck += await _bounded(self.db.dispose(), "closing the database", step)
+        # Spans still queued for the OTLP exporter go out (bounded by its own timeout).
+        stuck += await _bounded(asyncio.to_thread(self.tracing.flush), "flushing traces", step)
         if stuck and self.exit_when_stuck:
             _exit_after(step, stuck)
 
@@ -439,6 +450,10 @@ def _exit_after(delay_s: float, stuck: list[str]) -> None:
     timer = threading.Timer(delay_s, exit_now)
     timer.daemon = True
     timer.start()
+
+
+def _ignore(_value: float) -> None:
+    return None
 
 
 def _tune_gc() -> None:

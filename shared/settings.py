@@ -91,6 +91,19 @@ class ServiceUrls(BaseSettings):
     insurance: str = "http://127.0.0.1:8004"
 
 
+class TracingSettings(BaseSettings):
+    """The standard OpenTelemetry variables a process reads itself (shared/tracing.py);
+    the SDK reads the rest (OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore")
+
+    sdk_disabled: bool = False
+    exporter_otlp_endpoint: str | None = None
+    exporter_otlp_traces_endpoint: str | None = None
+    # Finished spans each process keeps in memory for GET /internal/traces.
+    kept_spans: int = Field(default=5000, ge=1, validation_alias="SANDBANK_TRACES_KEPT")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SANDBANK_", extra="ignore")
 
@@ -106,6 +119,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     urls: ServiceUrls = Field(default_factory=ServiceUrls)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
 
     @property
     def sandbox(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,9 +26,10 @@ from shared.internal import (
     operator_or_service,
     saga_router,
     sandbox_router,
+    trace_router,
 )
 from shared.keys import MissingKeys
-from shared.metrics import render_metrics
+from shared.metrics import CONTENT_TYPE, RequestMetricsMiddleware
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import (
     PROBLEM,
@@ -41,6 +42,7 @@ from shared.problems import (
 )
 from shared.runtime import Runtime
 from shared.settings import Settings
+from shared.tracing import ServerSpans
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +81,9 @@ NOT_READY_EXAMPLE: dict[str, Any] = {
 METRICS_EXAMPLE: dict[str, Any] = {
     "content": {
         "text/plain": {
-            "example": 'sandbank_outbox_published_total{service="gateway"} 1289\n'
-            'sandbank_outbox_backlog{service="gateway"} 0\n'
+            "example": "# HELP sandbank_outbox_backlog Outbox rows not yet sent\n"
+            "# TYPE sandbank_outbox_backlog gauge\n"
+            'sandbank_outbox_backlog{service="gateway"} 0.0\n'
         }
     }
 }
@@ -150,8 +153,8 @@ def health_router(runtime: Runtime) -> APIRouter:
         responses={200: METRICS_EXAMPLE, 401: PROBLEM, 403: PROBLEM},
         dependencies=[Depends(operator_or_service)],
     )
-    async def metrics() -> str:
-        return await render_metrics(runtime)
+    async def metrics() -> Response:
+        return Response(await runtime.metrics.render(), media_type=CONTENT_TYPE)
 
     return router
 
@@ -205,12 +208,17 @@ def build_app(
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestMetricsMiddleware, metrics=runtime.metrics)
+    if runtime.tracing.enabled:
+        # Outermost: a server span per request, continuing the caller's traceparent.
+        app.add_middleware(ServerSpans, tracing=runtime.tracing)
     for router in (
         health_router(runtime),
         clock_router(runtime),
         sandbox_router(runtime),
         dead_letter_router(runtime),
         saga_router(runtime),
+        trace_router(runtime),
         *routers,
     ):
         # Only on routers with an /internal route: the rule costs the others nothing.

@@ -28,7 +28,8 @@ from gateway.streams import HeldStream, Slot
 from shared.auth import Principal, TokenIssuer
 from shared.errors import ServiceUnavailable
 from shared.observability import outgoing_headers
-from shared.settings import ServiceUrls
+from shared.settings import ServiceUrls, TracingSettings
+from shared.tracing import Tracing
 
 _PASS_HEADERS = ("content-type", "retry-after", "location")
 # What a passed-on problem takes from the gateway's own answer rather than the service's.
@@ -80,7 +81,11 @@ class Upstreams:
     hop: on a caller's behalf, or the gateway's own. The phone's token never leaves the
     gateway."""
 
-    def __init__(self, urls: ServiceUrls, tokens: TokenIssuer, *, stream_connections: int = 500) -> None:
+    def __init__(
+        self, urls: ServiceUrls, tokens: TokenIssuer, *, stream_connections: int = 500, tracing: Tracing | None = None
+    ) -> None:
+        # A client span per call, whose traceparent the service's server span continues.
+        self.tracing = tracing or Tracing("gateway", TracingSettings(sdk_disabled=True))
         self.urls = urls
         self.tokens = tokens
         self.stream_connections = stream_connections
@@ -128,17 +133,19 @@ class Upstreams:
     ) -> UpstreamResponse:
         if self._session is None:
             raise RuntimeError("Upstreams.start() was not awaited")
+        url = self.url(service, path)
         try:
-            async with self._session.request(
-                method, self.url(service, path), headers=headers, data=body, params=params
-            ) as upstream:
-                content = await upstream.read()
-                return UpstreamResponse(
-                    service,
-                    upstream.status,
-                    content,
-                    {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
-                )
+            with self.tracing.outgoing(method, url) as traced:
+                async with self._session.request(
+                    method, url, headers=headers | traced, data=body, params=params
+                ) as upstream:
+                    content = await upstream.read()
+                    return UpstreamResponse(
+                        service,
+                        upstream.status,
+                        content,
+                        {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
+                    )
         except (aiohttp.ClientError, TimeoutError):
             raise ServiceUnavailable(service) from None
 
@@ -198,7 +205,9 @@ class Upstreams:
             timeout=httpx.Timeout(read_timeout_s, connect=2.0, pool=STREAM_POOL_WAIT_S),
         )
         try:
-            upstream = await client.send(upstream_request, stream=True)
+            with self.tracing.outgoing("GET", str(upstream_request.url)) as traced:
+                upstream_request.headers.update(traced)
+                upstream = await client.send(upstream_request, stream=True)
         except BaseException as exc:
             slot.release()
             if isinstance(exc, httpx.TransportError):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -22,6 +23,7 @@ from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.signing import UntrustedSender
 from shared.keys import Keyring
 from shared.observability import correlation_id_var
+from shared.tracing import TRACE_HEADERS, Tracing, headers_context
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +128,11 @@ class ConsumerLoop:
         commit_interval_s: float = 0.2,
         commit_timeout_s: float = 2.0,
         clock: Clock | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.clock = clock
+        # A span per message handled, child of the context its headers carry.
+        self.tracing = tracing if tracing is not None and tracing.enabled else None
         # Offsets are committed at most this often, not after every batch: a commit is a
         # broker round trip, and what a crash re-reads the inbox drops anyway.
         self.commit_interval_s = commit_interval_s
@@ -160,6 +165,10 @@ class ConsumerLoop:
         self.dead_lettered = 0
         self.untrusted = 0
         self.rewinds = 0
+        # Dead letters by the topic they came from, for /metrics.
+        self.dead_letters_by_topic: dict[str, int] = {}
+        # Called with the size of each batch taken from the broker (shared/metrics.py).
+        self.observe_batch: Callable[[int], None] = _ignore
         self._rewind_requested = False
         self._from_start = _FromStart(self)
 
@@ -211,6 +220,22 @@ class ConsumerLoop:
             finally:
                 # Leaves the group (one request, bounded by aiokafka's request timeout).
                 await self.consumer.stop()
+
+    async def partition_lag(self) -> dict[tuple[str, int], int]:
+        """Per assigned partition, how far the group's committed offset (or, before its first
+        commit, this consumer's position) stands behind the end offset."""
+        if self.consumer is None:
+            return {}
+        assigned = list(self.consumer.assignment())
+        if not assigned:
+            return {}
+        ends = await self.consumer.end_offsets(assigned)
+        found = {}
+        for tp in assigned:
+            committed = await self.consumer.committed(tp)
+            done = committed if committed is not None else await self.consumer.position(tp)
+            found[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
+        return found
 
     async def lag(self) -> int:
         """Consumer lag from our own positions against the end offsets."""
@@ -264,6 +289,7 @@ class ConsumerLoop:
             log.warning("offset commit failed (%r); messages will be re-read", exc)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
+        self.observe_batch(len(records))
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
         poison: list[tuple[ConsumerRecord, str, str | None]] = []
         for record in records:
@@ -311,24 +337,56 @@ class ConsumerLoop:
             for item in decoded:
                 await self._apply_one_with_retries(item)
 
-    async def _apply_batch(self, items: list[tuple[ConsumerRecord, Envelope, Message]]) -> None:
+    async def _apply_batch(self, items: list[tuple[ConsumerRecord, Envelope, Message]], attempt: int = 0) -> None:
         async with UnitOfWork(self.db, self.tables, source=self.source, clock=self.clock) as uow:
             seen = await uow.seen(self.name, [e.id for _, e, _ in items])
             batch = self.batch(uow) if self.batch is not None else None
             if batch is not None:
                 await batch.load([m for _, e, m in items if e.id not in seen])
             fresh: list[str] = []
-            for _, envelope, message in items:
+            for record, envelope, message in items:
                 if envelope.id in seen:
                     self.duplicates += 1
                     continue
                 seen.add(envelope.id)
-                await self._handle(uow, batch, envelope, message)
+                if self.tracing is None:
+                    await self._handle(uow, batch, envelope, message)
+                else:
+                    await self._handle_traced(uow, batch, record, envelope, message, len(items), attempt)
                 fresh.append(envelope.id)
             if batch is not None:
                 await batch.write()
             await uow.record_handled(self.name, fresh)
         self.applied += len(fresh)
+
+    async def _handle_traced(
+        self,
+        uow: UnitOfWork,
+        batch: Batch | None,
+        record: ConsumerRecord,
+        envelope: Envelope,
+        message: Message,
+        batch_size: int,
+        attempt: int,
+    ) -> None:
+        """`_handle` under a span of the message's trace (its headers' traceparent)."""
+        assert self.tracing is not None
+        with self.tracing.span(
+            f"{record.topic} process",
+            parent=headers_context(record.headers),
+            consumer=True,
+            # Few attributes: each costs on every message (the topic is in the name).
+            attributes={
+                "messaging.consumer.group.name": self.name,
+                "messaging.kafka.offset": record.offset,
+                "messaging.message.id": envelope.id,
+                "sandbank.message.type": envelope.type,
+            },
+        ) as span:
+            if span is not None and attempt:
+                # A retry of the message alone, after its batch failed.
+                span.set_attributes({"sandbank.attempt": attempt, "messaging.batch.message_count": batch_size})
+            await self._handle(uow, batch, envelope, message)
 
     async def _handle(self, uow: UnitOfWork, batch: Batch | None, envelope: Envelope, message: Message) -> None:
         uow.causation = envelope
@@ -342,7 +400,8 @@ class ConsumerLoop:
         error = ""
         for attempt in range(1, self.max_attempts + 1):
             try:
-                await self._apply_batch([item])
+                # Each try is a span of its own (attempt 1, 2 ...) under the message's trace.
+                await self._apply_batch([item], attempt)
                 return
             except asyncio.CancelledError:
                 raise
@@ -369,37 +428,61 @@ class ConsumerLoop:
         one transaction; `handled` also records the ids in the inbox."""
         async with UnitOfWork(self.db, self.tables, source=self.source, clock=self.clock) as uow:
             for record, error, message_id in items:
-                # The sender picks the key: one longer than the tables keep (the outbox row
-                # of the .dlq copy, the dead_letter row) is cut, or PostgreSQL refuses the
-                # rows and the partition stalls on a forger's message.
-                key = record.key.decode(errors="replace")[: self._key_max] if record.key else None
-                log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
-                headers = [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
-                uow.publish_raw(
-                    dlq(record.topic),
-                    key,
-                    record.value or b"",
-                    # The copy is signed by this process; the sender's signature travels
-                    # beside it under another name.
-                    [[_RENAMED_ON_COPY.get(k, k), v] for k, v in headers]
-                    + [["error", error[-4000:]], ["consumer", self.name]],
-                )
-                await uow.session.execute(
-                    insert(self.tables.dead_letter).values(
-                        consumer=self.name,
-                        topic=record.topic,
-                        message_id=message_id,
-                        key=key,
-                        payload=record.value or b"",
-                        error=error,
-                        created_at=utcnow(),
-                        headers=headers,
-                    )
-                )
+                with self._dead_letter_span(record, error):
+                    await self._dead_letter_one(uow, record, error, message_id)
+                self.dead_letters_by_topic[record.topic] = self.dead_letters_by_topic.get(record.topic, 0) + 1
             ids = [message_id for _, _, message_id in items if message_id]
             if handled and ids:
                 await uow.record_handled(self.name, ids)
         self.dead_lettered += len(items)
+
+    def _dead_letter_span(self, record: ConsumerRecord, error: str) -> Any:
+        """A span for a dead letter in the trace of the message; the .dlq copy continues it."""
+        if self.tracing is None:
+            return contextlib.nullcontext()
+        return self.tracing.span(
+            f"{record.topic} dead-letter",
+            parent=headers_context(record.headers),
+            consumer=True,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.name,
+                "sandbank.error": (error.strip().splitlines() or [""])[-1][:300],
+            },
+        )
+
+    async def _dead_letter_one(
+        self, uow: UnitOfWork, record: ConsumerRecord, error: str, message_id: str | None
+    ) -> None:
+        # The sender picks the key: one longer than the tables keep (the outbox row
+        # of the .dlq copy, the dead_letter row) is cut, or PostgreSQL refuses the
+        # rows and the partition stalls on a forger's message.
+        key = record.key.decode(errors="replace")[: self._key_max] if record.key else None
+        log.error("dead-lettering %s from %s: %s", message_id, record.topic, error.splitlines()[-1:])
+        headers = [[k, (v or b"").decode(errors="replace")] for k, v in record.headers]
+        uow.publish_raw(
+            dlq(record.topic),
+            key,
+            record.value or b"",
+            # The copy is signed by this process; the sender's signature travels
+            # beside it under another name.
+            # Its trace context is the dead-letter span's, the current one.
+            [[_RENAMED_ON_COPY.get(k, k), v] for k, v in headers if k not in TRACE_HEADERS]
+            + [["error", error[-4000:]], ["consumer", self.name]],
+        )
+        await uow.session.execute(
+            insert(self.tables.dead_letter).values(
+                consumer=self.name,
+                topic=record.topic,
+                message_id=message_id,
+                key=key,
+                payload=record.value or b"",
+                error=error,
+                created_at=utcnow(),
+                headers=headers,
+            )
+        )
 
 
 class _FromStart(ConsumerRebalanceListener):
@@ -420,6 +503,10 @@ class _FromStart(ConsumerRebalanceListener):
             # retention has removed it, the fetch falls back to the earliest (auto reset).
             for tp in assigned:
                 consumer.seek(tp, 0)
+
+
+def _ignore(_size: int) -> None:
+    return None
 
 
 def _length(column: ColumnElement[Any]) -> int:

@@ -38,6 +38,7 @@ from shared.clock import Clock
 from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
 from shared.observability import correlation_id_var
+from shared.tracing import TRACE_HEADERS, context_of_headers, trace_context
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         # Set once the broker acknowledged the row; kept for the relay's retention, so a
         # broker that comes back empty gets it again (ADR 0013).
         Column("published_at", UtcDateTime),
+        # The W3C trace context the row was written in (`traceparent[;tracestate]`,
+        # shared/tracing.py): the relay's publish span continues it, even after a restart.
+        Column("trace_context", String(600)),
         # What the relay reads next: only the rows not yet published, in id order.
         Index(
             "ix_outbox_unpublished",
@@ -199,8 +203,22 @@ class UnitOfWork:
         return envelope
 
     def publish_raw(self, topic: str, key: str | None, payload: bytes, headers: list[list[str]]) -> None:
+        """Queue a message as it is. One whose headers carry a trace context already (a dead
+        letter replayed) keeps it and joins its original trace; any other continues the
+        current span's."""
+        context = trace_context()
+        if any(name in TRACE_HEADERS for name, _ in headers):
+            context = context_of_headers(headers) or context
+            headers = [[name, value] for name, value in headers if name not in TRACE_HEADERS]
         self._outbox.append(
-            {"topic": topic, "key": key, "payload": payload, "headers": headers, "created_at": utcnow()}
+            {
+                "topic": topic,
+                "key": key,
+                "payload": payload,
+                "headers": headers,
+                "created_at": utcnow(),
+                "trace_context": context,
+            }
         )
 
     def stage(self, statement: Executable, row: dict[str, Any]) -> None:

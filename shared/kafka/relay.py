@@ -14,6 +14,7 @@ from shared.db import Database, QuickSelect
 from shared.events.envelope import utcnow
 from shared.kafka.messaging import MessagingTables
 from shared.kafka.producer import Header, Producer
+from shared.tracing import Tracing, span_context, trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,9 @@ class OutboxRelay:
         idle_s: float = 1.0,
         linger_s: float = 0.005,
         retention_s: float = 120.0,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.db = db
         self.tables = tables
         self.producer = producer
@@ -71,7 +74,9 @@ class OutboxRelay:
         # Read after every commit that wrote messages: kept off the session.
         self._next = QuickSelect(
             db,
-            select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers)
+            select(
+                outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers, outbox.c.trace_context
+            )
             .where(outbox.c.published_at.is_(None))
             .order_by(outbox.c.id)
             .limit(batch_size),
@@ -91,12 +96,28 @@ class OutboxRelay:
         rows = await self._next.all()
         if not rows:
             return 0
-        batch = [
-            (topic, key, payload, [(k, v.encode()) for k, v in headers]) for _, topic, key, payload, headers in rows
-        ]
+        tracing = self.tracing if self.tracing is not None and self.tracing.enabled else None
+        spans = []
+        batch = []
+        for _, topic, key, payload, headers, context in rows:
+            sent = [(k, v.encode()) for k, v in headers]
+            # Each message goes out under a publish span of the trace its row was written in.
+            span = tracing.start_publish(topic, context) if tracing is not None else None
+            if span is not None:
+                spans.append(span)
+                context = span_context(span, context)
+            batch.append((topic, key, payload, sent + trace_headers(context)))
         if self.tamper is not None:
             batch = await self.tamper(batch)
-        await self.producer.send_many(batch)
+        try:
+            await self.producer.send_many(batch)
+        except BaseException as exc:
+            for span in spans:
+                span.record_exception(exc)
+            raise
+        finally:
+            for span in spans:
+                span.end()
         ids = [r[0] for r in rows]
         async with self.db.write() as session, session.begin():
             await session.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow()))

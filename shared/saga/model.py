@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from shared.saga import observe
+
 COMPLETED = "completed"
 FAILED = "failed"
 CANCELLED = "cancelled"
@@ -117,16 +119,20 @@ def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -
         saga.reason = decision.reason
         saga.detail = None if decision.detail is None else decision.detail[:300]
     sending = decision.send
+    for step in decision.send:
+        observe.sent(saga, step, "compensation")
     if decision.retry and saga.step is not None:
         attempts = saga.attempts + 1
         saga.attempts = attempts
         saga.deadline_at = timeouts.deadline(now, attempts)
         sending += (saga.step,)
+        observe.sent(saga, saga.step, "retry")
     if decision.step is not None:
         saga.step = decision.step
         saga.attempts = 1
         saga.deadline_at = decision.deadline or timeouts.deadline(now, 1)
         sending += (decision.step,)
+        observe.sent(saga, decision.step, "step")
     if decision.outcome is not None:
         saga.step = None
         saga.deadline_at = None
@@ -134,6 +140,7 @@ def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -
         saga.ended_at = now
         if decision.outcome == COMPLETED and saga.reason is not None:
             saga.reason = saga.detail = None
+        observe.ended(saga, now)
     if sending or decision.outcome is not None or decision.reason is not None:
         saga.updated_at = now
     return sending

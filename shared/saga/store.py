@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +31,7 @@ from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
 from shared.runtime import Runtime, every
 from shared.schemas.sagas import SagaState, StuckKind
+from shared.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,9 @@ class SagaSweeper:
         tables: Sequence[SagaTable],
         *,
         limit: int = 200,
+        tracing: Tracing | None = None,
     ) -> None:
+        self.tracing = tracing
         self.db = db
         self.unit_of_work = unit_of_work
         self.clock = clock
@@ -133,16 +136,27 @@ class SagaSweeper:
             ids = await self.overdue(table, now)
             if not ids:
                 continue
-            async with self.unit_of_work() as uow:
-                await table.on_overdue(uow, ids, now)
+            # A span of its own: the retries, compensations and outcomes the deadlines cause
+            # are its events, and the commands they send continue its trace.
+            with self._span(table, ids):
+                async with self.unit_of_work() as uow:
+                    await table.on_overdue(uow, ids, now)
             handed += len(ids)
         return handed
+
+    def _span(self, table: SagaTable, ids: Sequence[str]) -> Any:
+        if self.tracing is None:
+            return nullcontext()
+        return self.tracing.span(
+            "saga timeouts",
+            attributes={"saga.table": str(getattr(table.model, "__tablename__", "")), "saga.overdue": len(ids)},
+        )
 
 
 def sweep_sagas(runtime: Runtime, tables: Sequence[SagaTable], *, every_s: float = 1.0) -> SagaSweeper:
     """The process's one saga sweeper over `tables`, on its sandbox clock, run by its
     runtime every `every_s` seconds."""
-    sweeper = SagaSweeper(runtime.db, runtime.unit_of_work, runtime.clock, tables)
+    sweeper = SagaSweeper(runtime.db, runtime.unit_of_work, runtime.clock, tables, tracing=runtime.tracing)
     runtime.background.append(every(every_s, "saga sweep", sweeper.sweep))
     runtime.saga_tables.extend(tables)
     return sweeper

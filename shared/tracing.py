@@ -1,0 +1,396 @@
+"""OpenTelemetry traces across HTTP and Kafka (DESIGN.md section 9).
+
+One trace per customer request: the gateway's and each service's HTTP server spans
+(`ServerSpans`), the calls between processes (`Tracing.outgoing`, which sends the W3C
+`traceparent`), and every Kafka hop. A message keeps
+the context it was written in on its outbox row (`trace_context`), so the relay's publish
+span and, through the `traceparent` header, the consumer's span per message join the
+request's trace, even when the relay sends the row after a restart.
+
+The standard variables configure it: `OTEL_SDK_DISABLED=true` turns it off (nothing of
+OpenTelemetry is imported then), `OTEL_TRACES_SAMPLER` samples, and
+`OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) sends spans over OTLP/HTTP.
+Whatever the exporter, each process keeps its last finished spans in memory
+(`RecentSpans`), served on GET /internal/traces, so a console can assemble a trace from
+every process without a collector.
+
+OpenTelemetry is imported only when a process turns tracing on: the processes' start-up
+time counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.trace import Span, Tracer
+
+    from shared.settings import TracingSettings
+
+log = logging.getLogger(__name__)
+
+TRACEPARENT = "traceparent"
+TRACESTATE = "tracestate"
+TRACE_HEADERS = frozenset({TRACEPARENT, TRACESTATE})
+# How many finished spans a process keeps for GET /internal/traces.
+KEPT_SPANS = 5000
+# Paths whose requests start no trace: probes and scrapes would crowd out the payments.
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+
+# The OpenTelemetry API, once a process has turned tracing on (None until then).
+_api: Any = None
+
+
+def trace_context() -> str | None:
+    """The current span's context as one `traceparent[;tracestate]` string, for an outbox
+    row written now; None outside a span or with tracing off."""
+    if _api is None:
+        return None
+    context = _api.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    parent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    state = context.trace_state.to_header() if context.trace_state else ""
+    return f"{parent};{state}" if state else parent
+
+
+def trace_id() -> str | None:
+    """The current trace's id (32 hex digits), for a log line; None outside a trace."""
+    if _api is None:
+        return None
+    context = _api.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}" if context.is_valid else None
+
+
+def span_context(span: Span, context: str | None) -> str:
+    """`span`'s own context as `trace_context` gives it, with `context`'s tracestate."""
+    c = span.get_span_context()
+    state = context.partition(";")[2] if context else ""
+    parent = f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}"
+    return f"{parent};{state}" if state else parent
+
+
+def context_of_headers(headers: Sequence[Sequence[Any]]) -> str | None:
+    """The `traceparent[;tracestate]` among a message's headers ([name, text] or
+    (name, bytes) pairs), as `trace_context` gives it; None if it carries none."""
+    found: dict[str, str] = {}
+    for name, value in headers:
+        if name in TRACE_HEADERS and value:
+            found[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    if TRACEPARENT not in found:
+        return None
+    state = found.get(TRACESTATE)
+    return f"{found[TRACEPARENT]};{state}" if state else found[TRACEPARENT]
+
+
+def trace_headers(context: str | None) -> list[tuple[str, bytes]]:
+    """The Kafka headers that carry a `trace_context` string."""
+    if not context:
+        return []
+    parent, _, state = context.partition(";")
+    headers = [(TRACEPARENT, parent.encode())]
+    if state:
+        headers.append((TRACESTATE, state.encode()))
+    return headers
+
+
+def _parent(context: str | None) -> Any:
+    """An OpenTelemetry context whose remote parent is `context` (None: the current one).
+    Parsed here rather than by the W3C propagator, whose regular expressions cost more
+    than the span itself on every message; a malformed one starts a new trace."""
+    if not context:
+        return None
+    parent, _, state = context.partition(";")
+    version, trace_id, span_id, flags = [*parent.split("-"), "", "", "", ""][:4]
+    try:
+        if version != "00" or len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
+            raise ValueError(parent)
+        ids = int(trace_id, 16), int(span_id, 16), int(flags, 16)
+    except ValueError:
+        return _api.set_span_in_context(_api.INVALID_SPAN)
+    if not ids[0] or not ids[1]:
+        return _api.set_span_in_context(_api.INVALID_SPAN)
+    remote = _api.SpanContext(
+        ids[0],
+        ids[1],
+        is_remote=True,
+        trace_flags=_api.TraceFlags(ids[2] & 0xFF),
+        trace_state=_api.TraceState.from_header([state]) if state else None,
+    )
+    return _api.set_span_in_context(_api.NonRecordingSpan(remote))
+
+
+def event(name: str, attributes: Mapping[str, Any]) -> None:
+    """An event on the current span (a saga's step, retry or outcome); nothing when
+    nothing is recorded."""
+    if _api is None:
+        return
+    span = _api.get_current_span()
+    if span.is_recording():
+        span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
+
+
+class RecentSpans:
+    """A span processor that keeps the last `size` finished spans of the process, in a
+    ring: appending is all it does on the hot path."""
+
+    def __init__(self, size: int = KEPT_SPANS) -> None:
+        self.spans: deque[ReadableSpan] = deque(maxlen=size)
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        return None
+
+    def _on_ending(self, span: Any) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.spans.append(span)
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def of_trace(self, trace_id: int) -> list[ReadableSpan]:
+        return sorted(
+            (s for s in list(self.spans) if s.context is not None and s.context.trace_id == trace_id),
+            key=lambda s: s.start_time or 0,
+        )
+
+    def latest_traces(self, limit: int) -> list[list[ReadableSpan]]:
+        """The `limit` traces with the latest finished spans, newest first, each with its
+        spans kept here."""
+        traces: dict[int, list[ReadableSpan]] = {}
+        for span in reversed(list(self.spans)):
+            if span.context is None:
+                continue
+            found = traces.get(span.context.trace_id)
+            if found is None:
+                if len(traces) == limit:
+                    continue
+                found = traces[span.context.trace_id] = []
+            found.append(span)
+        return [sorted(spans, key=lambda s: s.start_time or 0) for spans in traces.values()]
+
+
+class Tracing:
+    """A process's tracer provider, its ring of recent spans and its exporter; a no-op
+    when `settings.sdk_disabled`. Each runtime has one (the tests run several apps in one
+    Python process, each with its own `service.name`)."""
+
+    def __init__(self, service: str, settings: TracingSettings) -> None:
+        self.service = service
+        self.enabled = not settings.sdk_disabled
+        self.recent = RecentSpans(settings.kept_spans)
+        self.provider: TracerProvider | None = None
+        self.tracer: Tracer | None = None
+        if self.enabled:
+            self._start(settings)
+
+    def _start(self, settings: TracingSettings) -> None:
+        global _api
+        from opentelemetry import trace
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+
+        # The sampler comes from OTEL_TRACES_SAMPLER (parent-based, always on by default).
+        self.provider = TracerProvider(resource=Resource.create({"service.name": self.service}))
+        self.provider.add_span_processor(self.recent)  # type: ignore[arg-type]
+        if settings.exporter_otlp_endpoint or settings.exporter_otlp_traces_endpoint:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+            # The exporter reads its endpoint, headers and timeout from the OTEL_* variables.
+            self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        self.tracer = self.provider.get_tracer("sandbank")
+        _api = trace
+
+    def flush(self, timeout_s: float = 2.0) -> None:
+        """Send what the exporter still queues (the runtime stops; it may start again)."""
+        if self.provider is not None:
+            self.provider.force_flush(int(timeout_s * 1000))
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def outgoing(self, method: str, url: str) -> AbstractContextManager[dict[str, str]]:
+        """A client span around a call to another process; inside, the headers that carry
+        its `traceparent` (to be sent with the call). Nothing without tracing."""
+        if self.tracer is None:
+            return nullcontext({})
+        return self._outgoing(method, url)
+
+    @contextmanager
+    def _outgoing(self, method: str, url: str) -> Iterator[dict[str, str]]:
+        from opentelemetry.trace import SpanKind
+
+        assert self.tracer is not None
+        with self.tracer.start_as_current_span(
+            method, kind=SpanKind.CLIENT, attributes={"http.request.method": method, "url.full": url}
+        ):
+            parent, _, state = (trace_context() or "").partition(";")
+            yield {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
+
+    # --- Kafka --------------------------------------------------------------------------------
+
+    def start_publish(self, topic: str, context: str | None) -> Span | None:
+        """A producer span for an outbox row about to be sent, child of the context it was
+        written in; its own context goes out as the message's `traceparent`. Ended by the
+        caller once the broker acknowledged it. None for a row written outside a trace."""
+        if self.tracer is None or context is None:
+            return None
+        from opentelemetry.trace import SpanKind
+
+        return self.tracer.start_span(
+            f"{topic} publish",
+            context=_parent(context),
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.destination.name": topic},
+        )
+
+    @contextmanager
+    def span(
+        self,
+        name: str,
+        *,
+        parent: str | None = None,
+        consumer: bool = False,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Iterator[Span | None]:
+        """A span around a block, current inside it: a message's handling (`consumer`,
+        child of the `parent` context its headers carry) or a background job (a sweep).
+        A raised error is recorded on it."""
+        if self.tracer is None:
+            yield None
+            return
+        from opentelemetry.trace import SpanKind
+
+        with self.tracer.start_as_current_span(
+            name,
+            context=_parent(parent),
+            kind=SpanKind.CONSUMER if consumer else SpanKind.INTERNAL,
+            attributes=attributes,
+        ) as span:
+            yield span
+
+    # --- what GET /internal/traces reads -------------------------------------------------------
+
+    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        return [_public(s) for s in self.recent.of_trace(int(trace_id, 16))]
+
+    def latest(self, limit: int) -> list[list[dict[str, Any]]]:
+        return [[_public(s) for s in spans] for spans in self.recent.latest_traces(limit)]
+
+
+def headers_context(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
+    """The trace context a received Kafka message carries."""
+    return context_of_headers([(k, v) for k, v in headers if v is not None])
+
+
+def _hex(value: int, width: int) -> str:
+    return f"{value:0{width}x}"
+
+
+def _public(span: ReadableSpan) -> dict[str, Any]:
+    """A finished span as GET /internal/traces answers it (shared.internal.TraceSpan)."""
+    context = span.context
+    parent = span.parent
+    start, end = span.start_time or 0, span.end_time or 0
+    service = span.resource.attributes.get("service.name", "") if span.resource else ""
+    return {
+        "trace_id": _hex(context.trace_id, 32) if context else "",
+        "span_id": _hex(context.span_id, 16) if context else "",
+        "parent_span_id": _hex(parent.span_id, 16) if parent is not None else None,
+        "name": span.name,
+        "kind": span.kind.name.lower(),
+        "service": str(service),
+        "start_unix_nano": start,
+        "end_unix_nano": end,
+        "duration_ms": round((end - start) / 1e6, 3),
+        "status": span.status.status_code.name.lower(),
+        "attributes": {k: _plain(v) for k, v in (span.attributes or {}).items()},
+        "events": [
+            {
+                "name": e.name,
+                "time_unix_nano": e.timestamp,
+                "attributes": {k: _plain(v) for k, v in (e.attributes or {}).items()},
+            }
+            for e in span.events
+        ],
+        "links": [
+            {"trace_id": _hex(link.context.trace_id, 32), "span_id": _hex(link.context.span_id, 16)}
+            for link in span.links
+        ],
+    }
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+class ServerSpans:
+    """A server span per HTTP request, continuing the caller's `traceparent` and named by
+    its route template (`POST /v1/payments/transfers`) once routing found it.
+
+    OpenTelemetry's own FastAPI instrumentation did the same for about a millisecond of
+    CPU per request (its ASGI middleware collects a dozen attributes, parses the URL and
+    wraps every send); on the payment path's three requests that doubled the CPU a
+    transfer costs in `make bench`. This one costs one span."""
+
+    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
+        self.app = app
+        self.tracing = tracing
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracer = self.tracing.tracer
+        path = scope.get("path", "")
+        if tracer is None or scope["type"] != "http" or path in _UNTRACED or path.startswith("/internal/traces"):
+            await self.app(scope, receive, send)
+            return
+        from opentelemetry import context as otel_context
+        from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
+
+        parent = state = None
+        for key, value in scope.get("headers", ()):
+            if key == b"traceparent":
+                parent = value.decode("latin-1")
+            elif key == b"tracestate":
+                state = value.decode("latin-1")
+        method = scope.get("method", "")
+        span = tracer.start_span(
+            method,
+            context=_parent(f"{parent};{state}" if parent and state else parent),
+            kind=SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        )
+        token = otel_context.attach(set_span_in_context(span))
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        except BaseException as exc:
+            span.record_exception(exc)
+            raise
+        finally:
+            route = getattr(scope.get("route"), "path_format", None)
+            if route:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            if status >= 500:
+                span.set_status(StatusCode.ERROR)
+            otel_context.detach(token)
+            span.end()
