@@ -42,6 +42,10 @@ PRELOAD = [
     "shared.auth",
     "shared.idempotency",
     "shared.saga",
+    # Imported by every process at start when tracing is on (the default; shared/tracing.py).
+    "opentelemetry.trace",
+    "opentelemetry.sdk.trace",
+    "opentelemetry.sdk.resources",
     "aiosqlite",
     "httpx",
     "uvicorn",
