@@ -487,10 +487,22 @@ class DecisionCreate(BaseModel):
 
 
 class DocumentPublic(BaseModel):
+    """A claim's document. An uploaded file has its `content_type` and a `content` link to
+    download it; a document added as metadata only has neither. `name`, `checksum` and
+    `created_at` are kept for older clients: the same as `filename`, `sha256` and
+    `uploaded_at`."""
+
     id: str
     kind: str
-    name: str
+    filename: str = Field(description="The file's name, made safe (ASCII letters, digits, `._- `)")
     size_bytes: int
+    content_type: Literal["application/pdf", "image/jpeg", "image/png"] | None = Field(
+        description="The file's type, checked against its first bytes; null for metadata only"
+    )
+    sha256: str = Field(description="SHA-256 of the file, hex; the download's ETag")
+    uploaded_at: datetime
+    content: str | None = Field(description="Where to download the file; null for metadata only")
+    name: str
     checksum: str
     created_at: datetime
 
