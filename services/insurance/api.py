@@ -13,10 +13,10 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
+from starlette.datastructures import UploadFile
 
 from services.insurance import domain, epolicy, handlers, store, views
 from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep
@@ -29,6 +29,12 @@ from shared.pagination import newest_first, next_keyset
 from shared.problems import PROBLEM, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
+    DOCUMENT_BODY_BYTES,
+    DOCUMENT_FILE,
+    DOCUMENT_REFUSALS,
+    DOCUMENT_UPLOAD,
+    EPOLICY_FILE,
+    MULTIPART,
     ClaimCreate,
     ClaimPage,
     ClaimPublic,
@@ -46,6 +52,9 @@ from shared.schemas.insurance import (
     ProductPublic,
 )
 
+# A file refused for its size or type: answered by the upload's route alone, so the
+# other routes do not document statuses they never give.
+FILE_STATUSES: dict[type[DomainError], int] = {domain.DocumentTooLarge: 413, domain.UnsupportedDocumentType: 415}
 # This API's one table from domain errors to HTTP statuses (others answer 422).
 ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.NotFound: 404,
@@ -59,8 +68,6 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.NotRenewable: 409,
     domain.AlreadyRenewed: 409,
     domain.TooManyDocuments: 409,
-    domain.DocumentTooLarge: 413,
-    domain.UnsupportedDocumentType: 415,
 }
 
 
@@ -71,20 +78,6 @@ customer = APIRouter(prefix="/v1/insurance", tags=["insurance"])
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"])
 
 # --- files: a claim's documents and the e-policy ---------------------------------------------
-
-BINARY = {"type": "string", "format": "binary"}
-DOWNLOAD_HEADERS = {
-    "ETag": {"description": "The file's SHA-256, quoted", "schema": {"type": "string"}},
-    "Content-Disposition": {"description": "attachment, with the file's safe name", "schema": {"type": "string"}},
-}
-
-
-def _download_answers(types: tuple[str, ...], what: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"description": what, "content": {t: {"schema": BINARY} for t in types}, "headers": DOWNLOAD_HEADERS}}
-
-
-FILE_ANSWERS = _download_answers(domain.ACCEPTED_TYPES, "The file as it was uploaded")
-PDF_ANSWERS = _download_answers(("application/pdf",), "The e-policy, a PDF")
 
 
 def _file(content: bytes, media_type: str, filename: str, *, etag: str) -> Response:
@@ -337,7 +330,7 @@ async def _epolicy(runtime: Runtime, ctx: handlers.Context, policy_id: str, cust
 @customer.get(
     "/policies/{policy_id}/document",
     response_class=Response,
-    responses=PDF_ANSWERS,
+    responses=EPOLICY_FILE,
     summary="The e-policy of one of your policies (PDF)",
 )
 async def get_policy_document(
@@ -441,46 +434,9 @@ async def get_claim(claim_id: str, principal: CurrentCustomer, runtime: RuntimeD
     return await _read_claim(runtime, claim_id, principal.customer_id)
 
 
-# A document's body: the file and a little multipart framing around it.
-UPLOAD_BODY_BYTES = domain.MAX_DOCUMENT_BYTES + 64 * 1024
-DOCUMENTS_PATH = "/v1/insurance/claims/{claim_id}/documents"
-BODY_LIMITS = {DOCUMENTS_PATH: UPLOAD_BODY_BYTES}
-MULTIPART = "multipart/form-data"
-DOCUMENT_UPLOAD_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["kind", "file"],
-    "properties": {
-        "kind": {
-            "type": "string",
-            "enum": sorted(domain.DOCUMENT_KINDS),
-            "description": "What the document is (the product's `required_documents` say which a claim needs)",
-        },
-        "file": {
-            "type": "string",
-            "format": "binary",
-            "description": f"A PDF, JPEG or PNG of at most {domain.MAX_DOCUMENT_BYTES} bytes; its first bytes "
-            "must match its declared type",
-        },
-    },
-}
-DOCUMENT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            MULTIPART: {
-                "schema": DOCUMENT_UPLOAD_SCHEMA,
-                "encoding": {"file": {"contentType": ", ".join(domain.ACCEPTED_TYPES)}},
-            },
-            "application/json": {"schema": DocumentCreate.model_json_schema()},
-        },
-    }
-}
+BODY_LIMITS = {"/v1/insurance/claims/{claim_id}/documents": DOCUMENT_BODY_BYTES}
 DOCUMENT_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    400: {**PROBLEM, "description": "The body is not valid JSON or multipart"},
-    409: {**PROBLEM, "description": "The claim takes no more documents (its status, or it has the most it may)"},
-    413: {**PROBLEM, "description": f"The file is larger than {domain.MAX_DOCUMENT_BYTES} bytes"},
-    415: {**PROBLEM, "description": "The body or the file is not of an accepted type (by its declared type or bytes)"},
-    422: {**PROBLEM, "description": "A field is missing or invalid (`errors` names it), or the kind is unknown"},
+    status: {**PROBLEM, "description": why} for status, why in DOCUMENT_REFUSALS.items()
 }
 
 
@@ -516,7 +472,10 @@ async def _upload(request: Request) -> Upload:
             declared, filename = file.content_type, file.filename
     except HTTPException as exc:  # Starlette's word for a body that is not multipart
         raise Problem(400, "malformed-multipart", f"the body is not valid multipart/form-data: {exc.detail}") from None
-    media_type = domain.check_file(declared, content)
+    try:
+        media_type = domain.check_file(declared, content)
+    except (domain.DocumentTooLarge, domain.UnsupportedDocumentType) as exc:
+        raise Problem(FILE_STATUSES[type(exc)], exc.code, exc.detail) from None
     return Upload(
         kind=kind,
         name=domain.safe_filename(filename, media_type),
@@ -544,7 +503,7 @@ def _metadata(body: bytes) -> Upload:
         200: {"model": ClaimPublic, "description": "The claim already had a document with this checksum"},
         **DOCUMENT_PROBLEMS,
     },
-    openapi_extra=DOCUMENT_BODY,
+    openapi_extra=DOCUMENT_UPLOAD,
     summary="Add a document to a claim",
 )
 async def add_document(
@@ -602,7 +561,7 @@ async def _document_content(runtime: Runtime, claim_id: str, document_id: str, c
 @customer.get(
     "/claims/{claim_id}/documents/{document_id}/content",
     response_class=Response,
-    responses=FILE_ANSWERS,
+    responses=DOCUMENT_FILE,
     summary="Download a document of one of your claims",
 )
 async def get_document_content(
@@ -692,7 +651,7 @@ async def decide(
 @adjuster.get(
     "/claims/{claim_id}/documents/{document_id}/content",
     response_class=Response,
-    responses=FILE_ANSWERS,
+    responses=DOCUMENT_FILE,
     summary="Download a claim's document, for adjusters",
 )
 async def adjuster_document_content(
@@ -704,7 +663,7 @@ async def adjuster_document_content(
 @adjuster.get(
     "/policies/{policy_id}/document",
     response_class=Response,
-    responses=PDF_ANSWERS,
+    responses=EPOLICY_FILE,
     summary="A policy's e-policy (PDF), for adjusters",
 )
 async def adjuster_policy_document(

@@ -18,7 +18,8 @@ SIGNATURES: dict[str, bytes] = {
     "image/png": b"\x89PNG\r\n\x1a\n",
 }
 ACCEPTED_TYPES = tuple(SIGNATURES)
-_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+# Each type's file name extensions, the first the one given to a name without one.
+_EXTENSIONS = {"application/pdf": (".pdf",), "image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",)}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 MAX_FILENAME = 120
 
@@ -57,15 +58,14 @@ def check_room(documents_so_far: int) -> None:
 def safe_filename(name: str | None, media_type: str) -> str:
     """A file name for Content-Disposition: the last part of any path the phone sent,
     accents folded to ASCII, anything but letters, digits, `.`, `_`, `-` and spaces
-    made `_`, no leading dots, at most 120 characters, and the type's extension."""
+    made `_`, no leading dots, at most 120 characters, ending in an extension of its
+    type (lower case; added when the name has another)."""
     base = re.split(r"[\\/]", name or "")[-1]
-    ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    cleaned = _UNSAFE.sub("_", ascii_name).strip(" .")
-    stem, dot, extension = cleaned.rpartition(".")
-    if not dot:
-        stem, extension = cleaned, ""
-    wanted = _EXTENSIONS.get(media_type, "")
-    if "." + extension.lower() != wanted:
-        stem = cleaned
-    stem = stem.strip(" ._") or "document"
-    return stem[: MAX_FILENAME - len(wanted)] + wanted
+    stem, dot, extension = base.rpartition(".")
+    extensions = _EXTENSIONS.get(media_type, ("",))
+    suffix = "." + extension.lower() if dot else ""
+    if suffix not in extensions:
+        stem, suffix = base, extensions[0]
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    cleaned = _UNSAFE.sub("_", ascii_stem).strip(" ._") or "document"
+    return cleaned[: MAX_FILENAME - len(suffix)] + suffix
