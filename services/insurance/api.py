@@ -451,6 +451,7 @@ class Upload:
 
 
 def _missing(*fields: str) -> Problem:
+    """422 naming the multipart fields missing (or of the wrong kind), as a JSON body's would."""
     items = [{"field": f, "message": "Field required"} for f in fields]
     return Problem(422, "validation-error", "; ".join(f"{f}: Field required" for f in fields), errors=items)
 
@@ -460,14 +461,14 @@ async def _upload(request: Request) -> Upload:
     try:
         async with request.form(max_files=1, max_fields=2, max_part_size=4096) as form:
             kind, file = form.get("kind"), form.get("file")
-            missing = [
+            # `kind` a non-empty text field, `file` a file part: anything else is missing.
+            wrong = [
                 n
-                for n, ok in (("kind", isinstance(kind, str) and kind), ("file", isinstance(file, UploadFile)))
+                for n, ok in (("kind", isinstance(kind, str) and kind != ""), ("file", isinstance(file, UploadFile)))
                 if not ok
             ]
-            if missing:
-                raise _missing(*missing)
-            assert isinstance(kind, str) and isinstance(file, UploadFile)
+            if wrong or not isinstance(kind, str) or not isinstance(file, UploadFile):
+                raise _missing(*wrong)
             content = await file.read(domain.MAX_DOCUMENT_BYTES + 1)
             declared, filename = file.content_type, file.filename
     except HTTPException as exc:  # Starlette's word for a body that is not multipart
@@ -545,14 +546,14 @@ async def _document_content(runtime: Runtime, claim_id: str, document_id: str, c
     async with runtime.db.read() as session:
         claim = await session.get(store.Claim, claim_id)
         document = await session.get(store.ClaimDocument, document_id)
+        if (
+            claim is None
+            or (customer_id is not None and claim.customer_id != customer_id)
+            or document is None
+            or document.claim_id != claim.id
+        ):
+            raise domain.NotFound(f"document {document_id} of claim {claim_id} was not found")
         content = await session.get(store.ClaimDocumentContent, document_id)
-    if (
-        claim is None
-        or (customer_id is not None and claim.customer_id != customer_id)
-        or document is None
-        or document.claim_id != claim.id
-    ):
-        raise domain.NotFound(f"document {document_id} of claim {claim_id} was not found")
     if content is None or document.content_type is None:
         raise domain.NotFound(f"document {document_id} was added as metadata only: it has no file")
     return _file(content.content, document.content_type, document.name, etag=document.checksum)
