@@ -601,7 +601,8 @@ INSURANCE_ROUTES = (
         file=True,
         responses=DOCUMENT_FILE,
         problems=ADJUSTER_PROBLEMS,
-        doc="A claim's uploaded document as it was sent, for adjusters.",
+        who="session",  # adjusters and operators: insurance checks the role (403 for others)
+        doc="A claim's uploaded document as it was sent, for adjusters and operators.",
     ),
     adjuster(
         "GET",
@@ -611,7 +612,8 @@ INSURANCE_ROUTES = (
         file=True,
         responses=EPOLICY_FILE,
         problems=ADJUSTER_PROBLEMS,
-        doc="A policy's e-policy (PDF), for adjusters.",
+        who="session",  # adjusters and operators: insurance checks the role (403 for others)
+        doc="A policy's e-policy (PDF), for adjusters and operators.",
     ),
     adjuster(
         "POST",

@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 from starlette.datastructures import UploadFile
 
 from services.insurance import domain, epolicy, handlers, store, views
-from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep
+from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep, Staff
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
@@ -653,11 +653,9 @@ async def decide(
     "/claims/{claim_id}/documents/{document_id}/content",
     response_class=Response,
     responses=DOCUMENT_FILE,
-    summary="Download a claim's document, for adjusters",
+    summary="Download a claim's document, for adjusters and operators",
 )
-async def adjuster_document_content(
-    claim_id: str, document_id: str, _adjuster: Adjuster, runtime: RuntimeDep
-) -> Response:
+async def adjuster_document_content(claim_id: str, document_id: str, _staff: Staff, runtime: RuntimeDep) -> Response:
     return await _document_content(runtime, claim_id, document_id, None)
 
 
@@ -665,11 +663,9 @@ async def adjuster_document_content(
     "/policies/{policy_id}/document",
     response_class=Response,
     responses=EPOLICY_FILE,
-    summary="A policy's e-policy (PDF), for adjusters",
+    summary="A policy's e-policy (PDF), for adjusters and operators",
 )
-async def adjuster_policy_document(
-    policy_id: str, _adjuster: Adjuster, runtime: RuntimeDep, ctx: ContextDep
-) -> Response:
+async def adjuster_policy_document(policy_id: str, _staff: Staff, runtime: RuntimeDep, ctx: ContextDep) -> Response:
     return await _epolicy(runtime, ctx, policy_id, None)
 
 

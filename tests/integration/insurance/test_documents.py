@@ -162,5 +162,8 @@ async def test_the_e_policy_is_a_pdf_with_the_policy_number_for_its_customer_onl
     assert (
         await insurer.http.get(f"/v1/insurance/policies/{policy['id']}/document", headers=other.headers)
     ).status_code == 404
-    adjusters = await insurer.http.get(f"/v1/adjuster/policies/{policy['id']}/document", headers=insurer.adjuster())
-    assert adjusters.status_code == 200 and policy["number"].encode() in adjusters.content
+    for staff in (insurer.adjuster(), insurer.adjuster(roles=("operator",))):
+        r = await insurer.http.get(f"/v1/adjuster/policies/{policy['id']}/document", headers=staff)
+        assert r.status_code == 200 and policy["number"].encode() in r.content
+    customers = await insurer.http.get(f"/v1/adjuster/policies/{policy['id']}/document", headers=who.headers)
+    assert customers.status_code == 403
