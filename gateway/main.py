@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         routers=ROUTERS,
         problems=RATE_LIMITED,
         extra_lifespan=lifespan,
+        body_limits=routing.body_limits((*ROUTES, *DEPOSIT_ROUTES)),
     )
     app.state.gateway = gateway
     errors.install(app, ERRORS)

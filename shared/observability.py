@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -157,19 +159,26 @@ class RequestContextMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Refuses bodies over `max_bytes` with 413 before they reach a route."""
+    """Refuses bodies over `max_bytes` with 413 before they reach a route. A route that
+    takes files names its own, larger limit in `routes` (its path template, as
+    `/v1/claims/{claim_id}/documents`: a `{name}` is one path segment)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, routes: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = [(_template(path), limit) for path, limit in (routes or {}).items()]
+
+    def limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.routes if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit(scope.get("path", "")) if self.routes else self.max_bytes
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._too_large(send)
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            await self._too_large(send, max_bytes)
             return
         received = 0
 
@@ -178,22 +187,22 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     raise BodyTooLarge()
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
-            await self._too_large(send)
+            await self._too_large(send, max_bytes)
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, max_bytes: int) -> None:
         body = orjson.dumps(
             {
                 "type": "https://sandbank.dev/problems/payload-too-large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": f"request bodies are limited to {self.max_bytes} bytes",
+                "detail": f"request bodies are limited to {max_bytes} bytes",
             }
         )
         await send(
@@ -211,3 +220,9 @@ class BodySizeLimitMiddleware:
 
 class BodyTooLarge(Exception):
     pass
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """A route's path template as a pattern of the paths it serves."""
+    parts = re.split(r"({\w+})", path)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))

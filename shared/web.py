@@ -168,11 +168,13 @@ def build_app(
     error_statuses: Mapping[type[DomainError], int] | None = None,
     problems: Mapping[int, str] | None = None,
     extra_lifespan: Callable[[FastAPI], Any] | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """The process's app around its runtime: problem+json errors (`error_statuses` is the
     API's one table from domain errors to HTTP statuses), request ids, body limits, the
     health and /internal routes, then the service's own `routers`. `problems`: answers
-    every public route may give (status: why) beyond what its own rules tell."""
+    every public route may give (status: why) beyond what its own rules tell. `body_limits`:
+    the routes (path templates) that take more than the settings' body limit, as files."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -205,7 +207,9 @@ def build_app(
     app.state.settings = runtime.settings
     install_problem_handlers(app)
     install_error_statuses(app, error_statuses or {})
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes, routes=body_limits or {}
+    )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetricsMiddleware, metrics=runtime.metrics)

@@ -10,7 +10,10 @@ its 403 `step-up-required` into a challenge, see gateway/identity/stepup.py); or
 relays a Server-Sent Events stream (`stream`: a caller holds a few at once, see
 gateway/streams.py). The body is validated here against the service's own model
 (shared/schemas) and forwarded as it came; the service verifies the token and its rules
-itself. Path parameters reach the service percent-encoded, each in its own segment.
+itself. A row that takes a file (`upload`: its OpenAPI request body, as multipart) forwards
+the raw body with its Content-Type for the service to check, within its own body limit
+(`body_limit`); a row that answers a file (`file`) passes it back with its type, name and
+ETag. Path parameters reach the service percent-encoded, each in its own segment.
 """
 
 from __future__ import annotations
@@ -70,6 +73,12 @@ class PassThrough:
     # `step-up-required`), which the gateway answers with a challenge, then an approval.
     step_up: bool = False
     stream: bool = False
+    # The OpenAPI request body of a row whose body the gateway does not parse (a file).
+    upload: Mapping[str, Any] | None = None
+    # A larger body limit than the gateway's own, for this row alone (bytes).
+    body_limit: int | None = None
+    # The answer is a file (its 200 in `responses`), not JSON.
+    file: bool = False
 
     def __post_init__(self) -> None:
         if self.idempotent and self.who == "anyone":
@@ -88,6 +97,10 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
     router = APIRouter()
     for route in routes:
         extra: dict[str, Any] = {"response_class": StreamingResponse} if route.stream else {}
+        if route.file:
+            extra["response_class"] = Response
+        if route.upload is not None:
+            extra["openapi_extra"] = dict(route.upload)
         responses: dict[int | str, dict[str, Any]] = {
             **dict.fromkeys(route.problems, PROBLEM),
             **_gateway_problems(route),
@@ -106,6 +119,11 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
             **extra,
         )
     return router
+
+
+def body_limits(routes: Iterable[PassThrough]) -> dict[str, int]:
+    """The rows' own body limits, by path template, for shared/web.py's `build_app`."""
+    return {route.path: route.body_limit for route in routes if route.body_limit is not None}
 
 
 def segment(name: str, value: Any) -> str:

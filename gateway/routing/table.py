@@ -11,15 +11,19 @@ from pydantic import BaseModel
 
 from gateway.routing.routes import PassThrough
 from shared.listing import FromDay, ToDay
-from shared.problems import PROBLEM_JSON
+from shared.problems import PROBLEM, PROBLEM_JSON
 from shared.schemas.accounts import KIND_FILTER_DOC, AccountCreate, AccountList, AccountPublic, TransactionPage
 from shared.schemas.insurance import (
+    DOCUMENT_BODY_BYTES,
+    DOCUMENT_FILE,
+    DOCUMENT_REFUSALS,
+    DOCUMENT_UPLOAD,
+    EPOLICY_FILE,
     ClaimCreate,
     ClaimPage,
     ClaimPublic,
     ClaimStatusName,
     DecisionCreate,
-    DocumentCreate,
     InsuranceQuoteCreate,
     InsuranceQuotePublic,
     PolicyCreate,
@@ -576,6 +580,18 @@ INSURANCE_ROUTES = (
         with an `Idempotency-Key`. A new term from the day after the old one ends, paid like a purchase.""",
     ),
     insurance(
+        "GET",
+        "/v1/insurance/policies/{policy_id}/document",
+        name="get_policy_document",
+        response=None,
+        file=True,
+        responses=EPOLICY_FILE,
+        problems=INSURANCE_PROBLEMS,
+        doc="""The e-policy (PDF) of one of your policies, made from the policy as it is now:
+        number, product, insured person, beneficiaries, cover dates, premium, sum insured,
+        deductible and cooling-off period.""",
+    ),
+    insurance(
         "POST",
         "/v1/insurance/claims",
         name="report_claim",
@@ -611,12 +627,32 @@ INSURANCE_ROUTES = (
         "POST",
         "/v1/insurance/claims/{claim_id}/documents",
         name="add_document",
-        body=DocumentCreate,
         status=201,
         response=ClaimPublic,
-        responses=replayed(ClaimPublic, "The claim already had a document with this checksum"),
-        problems=(*INSURANCE_PROBLEMS, 409),
-        doc="Add a document's metadata to a claim: `{kind, name, size_bytes, checksum}`.",
+        responses={
+            **replayed(ClaimPublic, "The claim already had a document with this checksum"),
+            **{status: {**PROBLEM, "description": why} for status, why in DOCUMENT_REFUSALS.items()},
+        },
+        problems=(*INSURANCE_PROBLEMS, 400, 409, 413, 415),
+        upload=DOCUMENT_UPLOAD,
+        body_limit=DOCUMENT_BODY_BYTES,
+        doc="""Upload a document to a claim as multipart/form-data: `kind` and `file`, a PDF,
+        JPEG or PNG of at most 5 MB whose first bytes match its type, up to 10 per claim. The
+        claim lists it with its SHA-256 and a `content` link to download it. The same file
+        again adds nothing (200). A JSON body `{kind, name, size_bytes, checksum}` adds a
+        document's metadata only, as older clients do.""",
+    ),
+    insurance(
+        "GET",
+        "/v1/insurance/claims/{claim_id}/documents/{document_id}/content",
+        name="get_document_content",
+        response=None,
+        file=True,
+        responses=DOCUMENT_FILE,
+        problems=INSURANCE_PROBLEMS,
+        doc="""A document of one of your claims as it was uploaded, with its type, a safe file
+        name (Content-Disposition) and its SHA-256 as the ETag. Another customer's claim, or a
+        document added as metadata only, is a 404.""",
     ),
     insurance(
         "POST",
@@ -649,6 +685,28 @@ INSURANCE_ROUTES = (
         response=ClaimPublic,
         problems=ADJUSTER_PROBLEMS,
         doc="One claim with its full history, for adjusters.",
+    ),
+    adjuster(
+        "GET",
+        "/v1/adjuster/claims/{claim_id}/documents/{document_id}/content",
+        name="adjuster_document_content",
+        response=None,
+        file=True,
+        responses=DOCUMENT_FILE,
+        problems=ADJUSTER_PROBLEMS,
+        who="session",  # adjusters and operators: insurance checks the role (403 for others)
+        doc="A claim's uploaded document as it was sent, for adjusters and operators.",
+    ),
+    adjuster(
+        "GET",
+        "/v1/adjuster/policies/{policy_id}/document",
+        name="adjuster_policy_document",
+        response=None,
+        file=True,
+        responses=EPOLICY_FILE,
+        problems=ADJUSTER_PROBLEMS,
+        who="session",  # adjusters and operators: insurance checks the role (403 for others)
+        doc="A policy's e-policy (PDF), for adjusters and operators.",
     ),
     adjuster(
         "POST",

@@ -31,7 +31,8 @@ from shared.observability import outgoing_headers
 from shared.settings import ServiceUrls, TracingSettings
 from shared.tracing import Tracing
 
-_PASS_HEADERS = ("content-type", "retry-after", "location")
+# What a service's answer keeps on its way back: a file's name and ETag too.
+_PASS_HEADERS = ("content-type", "retry-after", "location", "content-disposition", "etag")
 # What a passed-on problem takes from the gateway's own answer rather than the service's.
 _PROBLEM_MEMBERS = ("type", "title", "status", "detail", "request_id", "instance")
 # How long a new stream waits for a connection of a full pool before it is a 503.

@@ -5,25 +5,36 @@ refused request, because every use case runs in one unit of work."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
+from starlette.datastructures import UploadFile
 
-from services.insurance import domain, handlers, store, views
-from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep
+from services.insurance import domain, epolicy, handlers, store, views
+from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep, Staff
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey
 from shared.money import InvalidAmount, to_minor
 from shared.pagination import newest_first, next_keyset
-from shared.problems import Problem
+from shared.problems import PROBLEM, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
+    DOCUMENT_BODY_BYTES,
+    DOCUMENT_FILE,
+    DOCUMENT_REFUSALS,
+    DOCUMENT_UPLOAD,
+    EPOLICY_FILE,
+    MULTIPART,
     ClaimCreate,
     ClaimPage,
     ClaimPublic,
@@ -41,6 +52,9 @@ from shared.schemas.insurance import (
     ProductPublic,
 )
 
+# A file refused for its size or type: answered by the upload's route alone, so the
+# other routes do not document statuses they never give.
+FILE_STATUSES: dict[type[DomainError], int] = {domain.DocumentTooLarge: 413, domain.UnsupportedDocumentType: 415}
 # This API's one table from domain errors to HTTP statuses (others answer 422).
 ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.NotFound: 404,
@@ -53,6 +67,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.PolicyHasClaims: 409,
     domain.NotRenewable: 409,
     domain.AlreadyRenewed: 409,
+    domain.TooManyDocuments: 409,
 }
 
 
@@ -61,6 +76,20 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 
 customer = APIRouter(prefix="/v1/insurance", tags=["insurance"])
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"])
+
+# --- files: a claim's documents and the e-policy ---------------------------------------------
+
+
+def _file(content: bytes, media_type: str, filename: str, *, etag: str) -> Response:
+    return Response(
+        content,
+        media_type=media_type,
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "etag": f'"{etag}"',
+            "cache-control": "private, no-store",
+        },
+    )
 
 
 async def _own_account(accounts: AccountsClient, principal: Principal, account_id: str) -> handlers.PayingAccount:
@@ -287,6 +316,32 @@ async def renew_policy(
     return JSONResponse(public.model_dump(mode="json"), status_code=202, headers={"location": public.links["self"]})
 
 
+async def _epolicy(runtime: Runtime, ctx: handlers.Context, policy_id: str, customer_id: str | None) -> Response:
+    async with runtime.db.read() as session:
+        policy = await session.get(store.Policy, policy_id)
+        if policy is None or (customer_id is not None and policy.customer_id != customer_id):
+            raise domain.NotFound(f"policy {policy_id} was not found")
+        public = await _policy_public(session, ctx, policy, with_history=False)
+        product = await store.product(session, policy.product_code)
+    content = epolicy.render(public, product, now=ctx.clock.now())
+    return _file(content, "application/pdf", f"{policy.number}.pdf", etag=hashlib.sha256(content).hexdigest())
+
+
+@customer.get(
+    "/policies/{policy_id}/document",
+    response_class=Response,
+    responses=EPOLICY_FILE,
+    summary="The e-policy of one of your policies (PDF)",
+)
+async def get_policy_document(
+    policy_id: str, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+) -> Response:
+    """The policy's document as a PDF, made from the policy as it is now: its number,
+    product, insured person, beneficiaries, cover dates, premium, sum insured, deductible
+    and cooling-off period. Another customer's policy is a 404."""
+    return await _epolicy(runtime, ctx, policy_id, principal.customer_id)
+
+
 # --- claims -----------------------------------------------------------------------------------
 
 
@@ -379,31 +434,144 @@ async def get_claim(claim_id: str, principal: CurrentCustomer, runtime: RuntimeD
     return await _read_claim(runtime, claim_id, principal.customer_id)
 
 
+BODY_LIMITS = {"/v1/insurance/claims/{claim_id}/documents": DOCUMENT_BODY_BYTES}
+DOCUMENT_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {**PROBLEM, "description": why} for status, why in DOCUMENT_REFUSALS.items()
+}
+
+
+@dataclass(frozen=True)
+class Upload:
+    kind: str
+    name: str
+    size_bytes: int
+    checksum: str
+    content: bytes | None = None
+    content_type: str | None = None
+
+
+def _missing(*fields: str) -> Problem:
+    """422 naming the multipart fields missing (or of the wrong kind), as a JSON body's would."""
+    items = [{"field": f, "message": "Field required"} for f in fields]
+    return Problem(422, "validation-error", "; ".join(f"{f}: Field required" for f in fields), errors=items)
+
+
+async def _upload(request: Request) -> Upload:
+    """The multipart body's `kind` and `file`, the file checked (size, type by its bytes)."""
+    try:
+        async with request.form(max_files=1, max_fields=2, max_part_size=4096) as form:
+            kind, file = form.get("kind"), form.get("file")
+            # `kind` a non-empty text field, `file` a file part: anything else is missing.
+            wrong = [
+                n
+                for n, ok in (("kind", isinstance(kind, str) and kind != ""), ("file", isinstance(file, UploadFile)))
+                if not ok
+            ]
+            if wrong or not isinstance(kind, str) or not isinstance(file, UploadFile):
+                raise _missing(*wrong)
+            content = await file.read(domain.MAX_DOCUMENT_BYTES + 1)
+            declared, filename = file.content_type, file.filename
+    except HTTPException as exc:  # Starlette's word for a body that is not multipart
+        raise Problem(400, "malformed-multipart", f"the body is not valid multipart/form-data: {exc.detail}") from None
+    try:
+        media_type = domain.check_file(declared, content)
+    except (domain.DocumentTooLarge, domain.UnsupportedDocumentType) as exc:
+        raise Problem(FILE_STATUSES[type(exc)], exc.code, exc.detail) from None
+    return Upload(
+        kind=kind,
+        name=domain.safe_filename(filename, media_type),
+        size_bytes=len(content),
+        checksum=hashlib.sha256(content).hexdigest(),
+        content=content,
+        content_type=media_type,
+    )
+
+
+def _metadata(body: bytes) -> Upload:
+    """A JSON body: a document's metadata only (the older way, kept for clients that use it)."""
+    try:
+        found = DocumentCreate.model_validate_json(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from None
+    return Upload(kind=found.kind, name=found.name, size_bytes=found.size_bytes, checksum=found.checksum)
+
+
 @customer.post(
     "/claims/{claim_id}/documents",
     status_code=201,
     response_model=ClaimPublic,
-    responses={200: {"model": ClaimPublic, "description": "The claim already had a document with this checksum"}},
+    responses={
+        200: {"model": ClaimPublic, "description": "The claim already had a document with this checksum"},
+        **DOCUMENT_PROBLEMS,
+    },
+    openapi_extra=DOCUMENT_UPLOAD,
     summary="Add a document to a claim",
 )
 async def add_document(
-    claim_id: str, body: DocumentCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
+    claim_id: str, request: Request, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
 ) -> JSONResponse:
-    """Attach a document's metadata (kind, name, size, SHA-256) while the claim is
-    reported or collecting documents. The same checksum again adds nothing (200)."""
+    """Upload a document (multipart/form-data: `kind` and `file`) while the claim is
+    reported, collecting documents or asked for more information: a PDF, JPEG or PNG of
+    at most 5 MB, its type checked by its first bytes, up to 10 per claim. The file is
+    kept with its SHA-256 and listed on the claim with a link to download it. The same
+    file again adds nothing (200). A JSON body (`kind`, `name`, `size_bytes`, `checksum`)
+    adds a document's metadata only, as older clients do."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type == MULTIPART:
+        upload = await _upload(request)
+    elif media_type == "application/json":
+        upload = _metadata(await request.body())
+    else:
+        raise Problem(
+            415, "unsupported-media-type", f"send {MULTIPART} (a file) or application/json, not {media_type or 'none'}"
+        )
     async with runtime.unit_of_work() as uow:
         _claim, added = await handlers.add_document(
             ctx,
             uow,
             customer_id=principal.customer_id,
             claim_id=claim_id,
-            kind=body.kind,
-            name=body.name,
-            size_bytes=body.size_bytes,
-            checksum=body.checksum,
+            kind=upload.kind,
+            name=upload.name,
+            size_bytes=upload.size_bytes,
+            checksum=upload.checksum,
+            content=upload.content,
+            content_type=upload.content_type,
         )
     public = await _read_claim(runtime, claim_id, principal.customer_id)
     return JSONResponse(public.model_dump(mode="json"), status_code=201 if added else 200)
+
+
+async def _document_content(runtime: Runtime, claim_id: str, document_id: str, customer_id: str | None) -> Response:
+    async with runtime.db.read() as session:
+        claim = await session.get(store.Claim, claim_id)
+        document = await session.get(store.ClaimDocument, document_id)
+        if (
+            claim is None
+            or (customer_id is not None and claim.customer_id != customer_id)
+            or document is None
+            or document.claim_id != claim.id
+        ):
+            raise domain.NotFound(f"document {document_id} of claim {claim_id} was not found")
+        content = await session.get(store.ClaimDocumentContent, document_id)
+    if content is None or document.content_type is None:
+        raise domain.NotFound(f"document {document_id} was added as metadata only: it has no file")
+    return _file(content.content, document.content_type, document.name, etag=document.checksum)
+
+
+@customer.get(
+    "/claims/{claim_id}/documents/{document_id}/content",
+    response_class=Response,
+    responses=DOCUMENT_FILE,
+    summary="Download a document of one of your claims",
+)
+async def get_document_content(
+    claim_id: str, document_id: str, principal: CurrentCustomer, runtime: RuntimeDep
+) -> Response:
+    """The uploaded file with its type, a safe file name (Content-Disposition) and its
+    SHA-256 as the ETag. Another customer's claim, or a document added as metadata
+    only, is a 404."""
+    return await _document_content(runtime, claim_id, document_id, principal.customer_id)
 
 
 @customer.post(
@@ -479,6 +647,26 @@ async def decide(
             amount_minor=amount,
         )
     return await _read_claim(runtime, claim_id, None)
+
+
+@adjuster.get(
+    "/claims/{claim_id}/documents/{document_id}/content",
+    response_class=Response,
+    responses=DOCUMENT_FILE,
+    summary="Download a claim's document, for adjusters and operators",
+)
+async def adjuster_document_content(claim_id: str, document_id: str, _staff: Staff, runtime: RuntimeDep) -> Response:
+    return await _document_content(runtime, claim_id, document_id, None)
+
+
+@adjuster.get(
+    "/policies/{policy_id}/document",
+    response_class=Response,
+    responses=EPOLICY_FILE,
+    summary="A policy's e-policy (PDF), for adjusters and operators",
+)
+async def adjuster_policy_document(policy_id: str, _staff: Staff, runtime: RuntimeDep, ctx: ContextDep) -> Response:
+    return await _epolicy(runtime, ctx, policy_id, None)
 
 
 routers = [customer, adjuster]

@@ -8,11 +8,23 @@ from fastapi import Depends
 
 from services.insurance.handlers import Context
 from shared.accounts_client import UNAVAILABLE, AccountsClient
-from shared.auth import ROLE_ADJUSTER, Principal, require_role
+from shared.auth import ROLE_ADJUSTER, ROLE_OPERATOR, CurrentPrincipal, Principal, require_role
+from shared.problems import Problem, documents
 from shared.web import RuntimeDep, from_state
 
 ContextDep = Annotated[Context, from_state("ctx")]
 AccountsDep = Annotated[AccountsClient, from_state("accounts", problems=UNAVAILABLE)]
 Adjuster = Annotated[Principal, Depends(require_role(ROLE_ADJUSTER))]
 
-__all__ = ["AccountsDep", "Adjuster", "ContextDep", "RuntimeDep"]
+
+@documents({403: "the caller is neither an adjuster nor an operator"})
+async def staff(principal: CurrentPrincipal) -> Principal:
+    """An adjuster or an operator: who may read any customer's claim files and e-policies."""
+    if not (principal.has(ROLE_ADJUSTER) or principal.has(ROLE_OPERATOR)):
+        raise Problem(403, "forbidden", "this operation needs the adjuster or operator role")
+    return principal
+
+
+Staff = Annotated[Principal, Depends(staff)]
+
+__all__ = ["AccountsDep", "Adjuster", "ContextDep", "RuntimeDep", "Staff"]

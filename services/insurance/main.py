@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         "only through `accounts.commands`.",
         routers=api.routers,
         error_statuses=api.ERROR_STATUSES,
+        body_limits=api.BODY_LIMITS,
     )
     app.state.ctx = ctx
     app.state.accounts = accounts

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     Index,
     Integer,
+    LargeBinary,
     String,
     UniqueConstraint,
     and_,
@@ -174,7 +175,9 @@ class Claim(Base):
 
 
 class ClaimDocument(Base):
-    """Metadata of a document the customer uploaded (the file itself lives elsewhere)."""
+    """A document the customer added to a claim: an uploaded file (its bytes in
+    `claim_document_content`, `content_type` set) or, from older clients, metadata only
+    (no content, `content_type` None)."""
 
     __tablename__ = "claim_document"
     __table_args__ = (UniqueConstraint("claim_id", "checksum", name="uq_claim_document_claim_id_checksum"),)
@@ -186,6 +189,18 @@ class ClaimDocument(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     checksum: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    content_type: Mapped[str | None] = mapped_column(String(40), default=None)
+
+
+class ClaimDocumentContent(Base):
+    """An uploaded document's bytes, a row beside its metadata: written in the same
+    transaction (no file without its row, no row without its file, on SQLite and
+    PostgreSQL alike), and read only when someone downloads it."""
+
+    __tablename__ = "claim_document_content"
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ClaimDecision(Base):

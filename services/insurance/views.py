@@ -167,7 +167,17 @@ def person_public(data: dict[str, Any]) -> PersonPublic:
 
 def document_public(d: store.ClaimDocument) -> DocumentPublic:
     return DocumentPublic(
-        id=d.id, kind=d.kind, name=d.name, size_bytes=d.size_bytes, checksum=d.checksum, created_at=d.created_at
+        id=d.id,
+        kind=d.kind,
+        filename=d.name,
+        size_bytes=d.size_bytes,
+        content_type=d.content_type,  # type: ignore[arg-type]
+        sha256=d.checksum,
+        uploaded_at=d.created_at,
+        content=f"/v1/insurance/claims/{d.claim_id}/documents/{d.id}/content" if d.content_type else None,
+        name=d.name,
+        checksum=d.checksum,
+        created_at=d.created_at,
     )
 
 

@@ -16,6 +16,7 @@ from shared.money import AmountIn
 
 # --- the domain's value lists ------------------------------------------------------------------
 
+DocumentTypeName = Literal["application/pdf", "image/jpeg", "image/png"]
 ClaimStatusName = Literal[
     "reported", "documents_submitted", "under_assessment", "info_requested", "approved", "rejected", "paid", "closed"
 ]
@@ -486,11 +487,91 @@ class DecisionCreate(BaseModel):
     )
 
 
+# A claim's document as a file (services/insurance/domain/files.py holds the rules): the
+# multipart body the insurance service and the gateway both take and document.
+DOCUMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
+DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
+# The upload's whole body: the file and a little multipart framing around it.
+DOCUMENT_BODY_BYTES = DOCUMENT_MAX_BYTES + 64 * 1024
+MULTIPART = "multipart/form-data"
+DOCUMENT_UPLOAD: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "required": ["kind", "file"],
+                    "properties": {
+                        "kind": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": 40,
+                            "description": "What the document is (a product's `required_documents` say which "
+                            "a claim needs)",
+                            "examples": ["medical_invoice"],
+                        },
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": f"A PDF, JPEG or PNG of at most {DOCUMENT_MAX_BYTES} bytes; its first "
+                            "bytes must match its declared type",
+                        },
+                    },
+                },
+                "encoding": {"file": {"contentType": ", ".join(DOCUMENT_TYPES)}},
+            },
+            "application/json": {"schema": DocumentCreate.model_json_schema()},
+        },
+    }
+}
+# Why an upload is refused, by status (problem+json).
+DOCUMENT_REFUSALS = {
+    400: "The body is not valid JSON or multipart",
+    409: "The claim takes no more documents (its status, or it has the most it may)",
+    413: f"The file is larger than {DOCUMENT_MAX_BYTES} bytes",
+    415: "The body or the file is not of an accepted type (by its declared type or its bytes)",
+    422: "A field is missing or invalid (`errors` names it), or the kind is unknown",
+}
+BINARY_FILE = {"type": "string", "format": "binary"}
+FILE_HEADERS = {
+    "ETag": {"description": "The file's SHA-256, quoted", "schema": {"type": "string"}},
+    "Content-Disposition": {"description": "attachment, with the file's safe name", "schema": {"type": "string"}},
+}
+
+
+def file_answer(media_types: tuple[str, ...], what: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 of a route that answers a file: its types, as binary, and its headers."""
+    return {
+        200: {
+            "description": what,
+            "content": {t: {"schema": BINARY_FILE} for t in media_types},
+            "headers": FILE_HEADERS,
+        }
+    }
+
+
+DOCUMENT_FILE = file_answer(DOCUMENT_TYPES, "The file as it was uploaded")
+EPOLICY_FILE = file_answer(("application/pdf",), "The e-policy, a PDF")
+
+
 class DocumentPublic(BaseModel):
+    """A claim's document. An uploaded file has its `content_type` and a `content` link to
+    download it; a document added as metadata only has neither. `name`, `checksum` and
+    `created_at` are kept for older clients: the same as `filename`, `sha256` and
+    `uploaded_at`."""
+
     id: str
     kind: str
-    name: str
+    filename: str = Field(description="The file's name, made safe (ASCII letters, digits, `._- `)")
     size_bytes: int
+    content_type: DocumentTypeName | None = Field(
+        description="The file's type, checked against its first bytes; null for metadata only"
+    )
+    sha256: str = Field(description="SHA-256 of the file, hex; the download's ETag")
+    uploaded_at: datetime
+    content: str | None = Field(description="Where to download the file; null for metadata only")
+    name: str
     checksum: str
     created_at: datetime
 
@@ -535,16 +616,28 @@ CLAIM_EXAMPLE: dict[str, Any] = {
         {
             "id": "2c7e4a9b-5d1f-4b3e-8c6a-0f9d2e5b7a14",
             "kind": "medical_invoice",
-            "name": "invoice.pdf",
+            "filename": "invoice.pdf",
             "size_bytes": 48213,
+            "content_type": "application/pdf",
+            "sha256": "45e4e1abc696f5c0979a6f693d350de00aba1b05c0688119b3340381318f9497",
+            "uploaded_at": "2025-06-21T10:02:00Z",
+            "content": f"/v1/insurance/claims/{EXAMPLE_CLAIM_ID}/documents/"
+            "2c7e4a9b-5d1f-4b3e-8c6a-0f9d2e5b7a14/content",
+            "name": "invoice.pdf",
             "checksum": "45e4e1abc696f5c0979a6f693d350de00aba1b05c0688119b3340381318f9497",
             "created_at": "2025-06-21T10:02:00Z",
         },
         {
             "id": "8a1f6c3d-2e9b-4d7a-b5c0-4e8f1a3d6c27",
             "kind": "accident_report",
-            "name": "accident-report.jpg",
+            "filename": "accident-report.jpg",
             "size_bytes": 1204877,
+            "content_type": "image/jpeg",
+            "sha256": "3bd54657478c9c13291cfcfa396117f65d0ee43076e16285141c71705e28a99a",
+            "uploaded_at": "2025-06-21T10:03:00Z",
+            "content": f"/v1/insurance/claims/{EXAMPLE_CLAIM_ID}/documents/"
+            "8a1f6c3d-2e9b-4d7a-b5c0-4e8f1a3d6c27/content",
+            "name": "accident-report.jpg",
             "checksum": "3bd54657478c9c13291cfcfa396117f65d0ee43076e16285141c71705e28a99a",
             "created_at": "2025-06-21T10:03:00Z",
         },

@@ -124,3 +124,17 @@ class InvalidAmountApproved(InsuranceError):
 
 class ReasonRequired(InsuranceError):
     code = "reason-required"
+
+
+class DocumentTooLarge(InsuranceError):
+    code = "document-too-large"
+
+
+class UnsupportedDocumentType(InsuranceError):
+    """The file is not one of the accepted types, by its declared type or by its bytes."""
+
+    code = "unsupported-document-type"
+
+
+class TooManyDocuments(InsuranceError):
+    code = "too-many-documents"

@@ -109,9 +109,13 @@ async def add_document(
     name: str,
     size_bytes: int,
     checksum: str,
+    content: bytes | None = None,
+    content_type: str | None = None,
 ) -> tuple[store.Claim, bool]:
-    """Attach a document's metadata (SOP step 2). The same file (checksum) twice is
-    accepted once. Returns (claim, added)."""
+    """Attach a document (SOP step 2): an uploaded file (`content`, already checked by
+    `domain.check_file`, stored with its metadata) or metadata only. The same file
+    (checksum) twice is accepted once; a claim holds at most
+    `domain.MAX_DOCUMENTS_PER_CLAIM`. Returns (claim, added)."""
     claim = await own_claim(uow, customer_id, claim_id)
     if claim.status not in domain.DOCUMENTS_OPEN:
         raise domain.InvalidTransition(f"the claim is {claim.status}; documents are no longer accepted")
@@ -119,6 +123,7 @@ async def add_document(
     known = {d.checksum for d in await store.documents(uow.session, claim.id)}
     if checksum in known:
         return claim, False
+    domain.check_room(len(known))
     document = store.ClaimDocument(
         id=new_uuid(),
         claim_id=claim.id,
@@ -127,8 +132,11 @@ async def add_document(
         size_bytes=size_bytes,
         checksum=checksum,
         created_at=ctx.clock.now(),
+        content_type=content_type,
     )
     uow.session.add(document)
+    if content is not None:
+        uow.session.add(store.ClaimDocumentContent(document_id=document.id, content=content))
     await claim_transition(
         ctx,
         uow,

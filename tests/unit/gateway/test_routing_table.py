@@ -49,11 +49,15 @@ def test_every_row_is_in_the_public_document_as_declared(document: dict[str, Any
     assert operation.get("description", "") == inspect.cleandoc(route.doc)
     assert operation["tags"] == list(route.tags)
     body = operation.get("requestBody")
-    if route.body is None:
+    if route.upload is not None:
+        assert body == route.upload["requestBody"]
+    elif route.body is None:
         assert body is None
     else:
         assert body["content"]["application/json"]["schema"] == {"$ref": REF + route.body.__name__}
     answer = operation["responses"][str(route.status)]
+    if route.file:
+        assert all(media["schema"] == {"type": "string", "format": "binary"} for media in answer["content"].values())
     if route.response is not None:
         assert answer["content"]["application/json"]["schema"] == {"$ref": REF + route.response.__name__}
     assert {str(s) for s in route.problems} <= set(operation["responses"])

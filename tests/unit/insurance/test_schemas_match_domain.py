@@ -64,3 +64,9 @@ def test_people_and_refund_value_lists_are_the_domains() -> None:
     assert get_args(schemas.InsuredRelationshipName) == domain.INSURED_RELATIONSHIPS
     assert get_args(schemas.BeneficiaryRelationshipName) == domain.BENEFICIARY_RELATIONSHIPS
     assert get_args(schemas.RefundBasisName) == tuple(domain.RefundBasis)
+
+
+def test_the_documented_upload_limits_are_the_domains() -> None:
+    assert schemas.DOCUMENT_TYPES == domain.ACCEPTED_TYPES
+    assert get_args(schemas.DocumentTypeName) == domain.ACCEPTED_TYPES
+    assert schemas.DOCUMENT_MAX_BYTES == domain.MAX_DOCUMENT_BYTES < schemas.DOCUMENT_BODY_BYTES
