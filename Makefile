@@ -36,8 +36,11 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \
 	else echo "Sandbank is not running"; fi
 
+# The unit tier is pure computation: two pytest-xdist workers, one per core. The others
+# wait on brokers, databases and whole stacks, and run in one process.
 test: install ## every test tier: unit, integration, e2e
-	$(PY) -m pytest -q $(PYTEST_ARGS) $(wildcard $(TIERS))
+	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
+	$(PY) -m pytest -q $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
 
 unit: install ## pure tests, no broker or database
 	$(call tier,tests/unit)
