@@ -4,9 +4,11 @@ their last day (expired) and past the renewal grace period (lapsed)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 
 from services.insurance import domain, store
 from services.insurance.handlers.common import (
@@ -19,6 +21,7 @@ from services.insurance.handlers.common import (
 )
 from services.insurance.handlers.policies import PayingAccount, find_purchase, issue_quote, purchase_policy
 from shared.clock import BANK_TZ
+from shared.events import Message
 from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
 
@@ -161,100 +164,79 @@ async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> i
     started (PolicyCoverStarted), past the last day an active policy has expired
     (PolicyExpired), and past the renewal grace period an unrenewed one has lapsed
     (PolicyLapsed). Returns how many moved."""
-    today = ctx.clock.bank_day()
-    session = uow.session
+    today, now = ctx.clock.bank_day(), ctx.clock.now()
+    Policy = store.Policy
     moved = 0
-    starting = await session.scalars(
-        select(store.Policy)
-        .where(
-            store.Policy.status == P.ACTIVE,
-            store.Policy.requested_starts_on.is_not(None),
-            store.Policy.cover_started_at.is_(None),
-            store.Policy.starts_on <= today,
+
+    async def due(order: Any, *where: ColumnElement[bool]) -> Sequence[store.Policy]:
+        query = select(Policy).where(*where).order_by(order, Policy.id).limit(limit).with_for_update()
+        return (await uow.session.scalars(query)).all()
+
+    async def write_down(
+        policy: store.Policy, action: str, event: Message, moved_from: str, moved_to: str, detail: dict[str, Any]
+    ) -> None:
+        nonlocal moved
+        policy.updated_at = now
+        await record(
+            ctx,
+            uow,
+            aggregate="policy",
+            aggregate_id=policy.id,
+            action=action,
+            actor=SYSTEM,
+            event=event,
+            from_status=moved_from,
+            to_status=moved_to,
+            detail=detail,
         )
-        .order_by(store.Policy.starts_on, store.Policy.id)
-        .limit(limit)
-        .with_for_update()
+        moved += 1
+
+    starting = await due(
+        Policy.starts_on,
+        Policy.status == P.ACTIVE,
+        Policy.requested_starts_on.is_not(None),
+        Policy.cover_started_at.is_(None),
+        Policy.starts_on <= today,
     )
-    for policy in starting.all():
+    for policy in starting:
         assert policy.starts_on is not None and policy.ends_on is not None
-        policy.cover_started_at = policy.updated_at = ctx.clock.now()
-        await record(
-            ctx,
-            uow,
-            aggregate="policy",
-            aggregate_id=policy.id,
-            action="cover_started",
-            actor=SYSTEM,
-            event=ev.PolicyCoverStarted(
-                policy_id=policy.id,
-                customer_id=policy.customer_id,
-                number=policy.number,
-                starts_on=policy.starts_on,
-                ends_on=policy.ends_on,
-            ),
-            from_status=P.PENDING,
-            to_status=P.ACTIVE,
-            detail={"starts_on": policy.starts_on.isoformat()},
+        policy.cover_started_at = now
+        started = ev.PolicyCoverStarted(
+            policy_id=policy.id,
+            customer_id=policy.customer_id,
+            number=policy.number,
+            starts_on=policy.starts_on,
+            ends_on=policy.ends_on,
         )
-        moved += 1
-    ending = await session.scalars(
-        select(store.Policy)
-        .where(store.Policy.status == P.ACTIVE, store.Policy.ends_on < today)
-        .order_by(store.Policy.ends_on, store.Policy.id)
-        .limit(limit)
-        .with_for_update()
-    )
-    for policy in ending.all():
+        await write_down(
+            policy, "cover_started", started, P.PENDING, P.ACTIVE, {"starts_on": policy.starts_on.isoformat()}
+        )
+
+    for policy in await due(Policy.ends_on, Policy.status == P.ACTIVE, Policy.ends_on < today):
         assert policy.ends_on is not None
-        policy.status, policy.updated_at = P.EXPIRED, ctx.clock.now()
-        await record(
-            ctx,
-            uow,
-            aggregate="policy",
-            aggregate_id=policy.id,
-            action="expired",
-            actor=SYSTEM,
-            event=ev.PolicyExpired(
-                policy_id=policy.id,
-                customer_id=policy.customer_id,
-                number=policy.number,
-                ends_on=policy.ends_on,
-                renewable_until=policy.ends_on + domain.RENEWAL_GRACE,
-            ),
-            from_status=P.ACTIVE,
-            to_status=P.EXPIRED,
-            detail={"ends_on": policy.ends_on.isoformat()},
+        policy.status = P.EXPIRED
+        expired = ev.PolicyExpired(
+            policy_id=policy.id,
+            customer_id=policy.customer_id,
+            number=policy.number,
+            ends_on=policy.ends_on,
+            renewable_until=policy.ends_on + domain.RENEWAL_GRACE,
         )
-        moved += 1
-    await session.flush()
-    lapsing = await session.scalars(
-        select(store.Policy)
-        .where(
-            store.Policy.status == P.EXPIRED,
-            store.Policy.renewed_by.is_(None),
-            store.Policy.ends_on < today - domain.RENEWAL_GRACE,
-        )
-        .order_by(store.Policy.ends_on, store.Policy.id)
-        .limit(limit)
-        .with_for_update()
+        await write_down(policy, "expired", expired, P.ACTIVE, P.EXPIRED, {"ends_on": policy.ends_on.isoformat()})
+    await uow.session.flush()
+
+    lapsing = await due(
+        Policy.ends_on,
+        Policy.status == P.EXPIRED,
+        Policy.renewed_by.is_(None),
+        Policy.ends_on < today - domain.RENEWAL_GRACE,
     )
-    for policy in lapsing.all():
+    for policy in lapsing:
         assert policy.ends_on is not None
-        policy.status, policy.updated_at = P.LAPSED, ctx.clock.now()
-        await record(
-            ctx,
-            uow,
-            aggregate="policy",
-            aggregate_id=policy.id,
-            action="lapsed",
-            actor=SYSTEM,
-            event=ev.PolicyLapsed(
-                policy_id=policy.id, customer_id=policy.customer_id, number=policy.number, ends_on=policy.ends_on
-            ),
-            from_status=P.EXPIRED,
-            to_status=P.LAPSED,
-            detail={"renewable_until": (policy.ends_on + domain.RENEWAL_GRACE).isoformat()},
+        policy.status = P.LAPSED
+        lapsed = ev.PolicyLapsed(
+            policy_id=policy.id, customer_id=policy.customer_id, number=policy.number, ends_on=policy.ends_on
         )
-        moved += 1
+        renewable_until = (policy.ends_on + domain.RENEWAL_GRACE).isoformat()
+        await write_down(policy, "lapsed", lapsed, P.EXPIRED, P.LAPSED, {"renewable_until": renewable_until})
     return moved
