@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 
 from gateway import errors
 from gateway.bootstrap import Overrides, bootstrap
+from gateway.console import api as console
 from gateway.home import api as home
 from gateway.identity import api as identity
 from gateway.notifications import api as notifications
@@ -56,6 +57,8 @@ ROUTERS = [
     routing.build(ops.ROUTES),
     ops.router,
     webhooks.router,
+    console.router,
+    console.page_router,
 ]
 ERRORS = {**identity.ERRORS, **routing_errors.ERRORS, **webhooks.ERRORS}
 # IpRateLimitMiddleware stands before every public route.
@@ -81,6 +84,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         body_limits=routing.body_limits((*ROUTES, *DEPOSIT_ROUTES)),
     )
     app.state.gateway = gateway
+    app.state.console = console.install(gateway)
     errors.install(app, ERRORS)
     # Inside the request-id middleware (so a 429 carries the ids), before everything else.
     outer = next(i for i, m in enumerate(app.user_middleware) if getattr(m, "cls", None) is RequestContextMiddleware)

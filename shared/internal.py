@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from starlette.types import Scope
 
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
@@ -18,7 +19,7 @@ from shared.kafka import signing
 from shared.pagination import MAX_SEQ
 from shared.problems import Problem
 from shared.runtime import Runtime
-from shared.saga.store import sagas_holding, stuck_sagas
+from shared.saga.store import SagaTable, sagas_holding, stuck_sagas
 from shared.schemas.sagas import HeldSagas, HoldIds, StuckSagas
 
 INTERNAL_PREFIX = "/internal/"
@@ -252,6 +253,47 @@ MinAttempts = Annotated[
 ]
 
 
+IN_FLIGHT = "in_flight"
+SAGA_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "service": "payments",
+    "total": 12,
+    "counts": [
+        {"kind": "transfer", "status": "completed", "count": 9},
+        {"kind": "transfer", "status": "failed", "count": 2},
+        {"kind": "transfer", "status": IN_FLIGHT, "count": 1},
+    ],
+}
+
+
+class SagaCount(BaseModel):
+    kind: str
+    status: str = Field(description=f"The saga's outcome, or `{IN_FLIGHT}` while it has none")
+    count: int
+
+
+class SagaSummary(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SAGA_SUMMARY_EXAMPLE]})
+
+    service: str
+    total: int
+    counts: list[SagaCount] = Field(description="By kind, then status")
+
+
+async def saga_counts(runtime: Runtime, tables: list[SagaTable]) -> list[SagaCount]:
+    """How many sagas of each kind the process's saga tables hold, by outcome."""
+    found: dict[tuple[str, str], int] = {}
+    async with runtime.db.read() as session:
+        for table in tables:
+            model = table.model
+            rows = await session.execute(
+                select(model.kind, model.outcome, func.count()).group_by(model.kind, model.outcome)
+            )
+            for kind, outcome, count in rows.all():
+                key = (kind, outcome or IN_FLIGHT)
+                found[key] = found.get(key, 0) + int(count)
+    return [SagaCount(kind=k, status=s, count=n) for (k, s), n in sorted(found.items())]
+
+
 def saga_router(runtime: Runtime) -> APIRouter:
     """The sagas of the tables the process's sweeper watches (none in a process without
     sagas): those past their deadline, and those behind holds accounts keeps."""
@@ -280,6 +322,13 @@ def saga_router(runtime: Runtime) -> APIRouter:
             total=sum(k.total for k in kinds),
             kinds=kinds,
         )
+
+    @router.get("/internal/sagas/summary", response_model=SagaSummary, summary="Sagas by kind and outcome")
+    async def summary() -> SagaSummary:
+        """Every saga the process's tables hold, counted by kind and outcome (`in_flight`
+        for those still running)."""
+        counts = await saga_counts(runtime, list(runtime.saga_tables))
+        return SagaSummary(service=runtime.service, total=sum(c.count for c in counts), counts=counts)
 
     @router.post("/internal/sagas/holds", response_model=HeldSagas, summary="The sagas behind these holds")
     async def behind_holds(body: HoldIds) -> HeldSagas:
@@ -364,10 +413,20 @@ def trace_router(runtime: Runtime) -> APIRouter:
     @router.get("/internal/traces", response_model=RecentTraces, summary="The latest traces seen here")
     async def recent_traces(
         limit: Annotated[int, Query(ge=1, le=500, description="At most this many traces")] = 20,
+        mentions: Annotated[
+            str | None,
+            Query(
+                min_length=4,
+                max_length=100,
+                description="Only the traces one of whose spans names this text (an id) in its name, "
+                "an attribute or an event's attribute",
+            ),
+        ] = None,
     ) -> RecentTraces:
+        found = tracing.mentioning(mentions, limit) if mentions else tracing.latest(limit)
         traces = [
             TraceSpans.model_validate({"service": runtime.service, "trace_id": spans[0]["trace_id"], "spans": spans})
-            for spans in tracing.latest(limit)
+            for spans in found
         ]
         return RecentTraces(service=runtime.service, enabled=tracing.enabled, traces=traces)
 

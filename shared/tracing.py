@@ -43,6 +43,13 @@ TRACE_HEADERS = frozenset({TRACEPARENT, TRACESTATE})
 KEPT_SPANS = 5000
 # Paths whose requests start no trace: probes and scrapes would crowd out the payments.
 _UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
+# Prefixes of the same: reads of the traces themselves and the operator console's, which
+# looks at the flows and would otherwise find its own looking among them.
+_UNTRACED_PREFIXES = ("/internal/traces", "/internal/sagas/summary", "/v1/admin/console")
+
+
+def _untraced(path: str) -> bool:
+    return path in _UNTRACED or path.startswith(_UNTRACED_PREFIXES)
 
 # The OpenTelemetry API, once a process has turned tracing on (None until then).
 _api: Any = None
@@ -180,6 +187,35 @@ class RecentSpans:
             found.append(span)
         return [sorted(spans, key=lambda s: s.start_time or 0) for spans in traces.values()]
 
+    def mentioning(self, text: str, limit: int) -> list[list[ReadableSpan]]:
+        """The `limit` latest traces one of whose spans names `text` (a payment's, an
+        order's id) in its name, an attribute or an event's attribute, each with its spans
+        kept here: what a console looks for to draw one flow."""
+        spans = list(self.spans)
+        found: list[int] = []
+        for span in reversed(spans):
+            if span.context is None or span.context.trace_id in found:
+                continue
+            if _mentions(span, text):
+                found.append(span.context.trace_id)
+                if len(found) == limit:
+                    break
+        wanted = set(found)
+        traces: dict[int, list[ReadableSpan]] = {t: [] for t in found}
+        for span in spans:
+            if span.context is not None and span.context.trace_id in wanted:
+                traces[span.context.trace_id].append(span)
+        return [sorted(t, key=lambda s: s.start_time or 0) for t in traces.values()]
+
+
+def _mentions(span: ReadableSpan, text: str) -> bool:
+    if text in span.name:
+        return True
+    values = [*(span.attributes or {}).values()]
+    for event in span.events:
+        values += (event.attributes or {}).values()
+    return any(isinstance(v, str) and text in v for v in values)
+
 
 class Tracing:
     """A process's tracer provider, its ring of recent spans and its exporter; a no-op
@@ -223,7 +259,7 @@ class Tracing:
     def outgoing(self, method: str, url: str) -> AbstractContextManager[dict[str, str]]:
         """A client span around a call to another process; inside, the headers that carry
         its `traceparent` (to be sent with the call). Nothing without tracing."""
-        if self.tracer is None:
+        if self.tracer is None or _untraced("/" + url.split("//", 1)[-1].partition("/")[2]):
             return nullcontext({})
         return self._outgoing(method, url)
 
@@ -288,6 +324,9 @@ class Tracing:
     def latest(self, limit: int) -> list[list[dict[str, Any]]]:
         return [[_public(s) for s in spans] for spans in self.recent.latest_traces(limit)]
 
+    def mentioning(self, text: str, limit: int) -> list[list[dict[str, Any]]]:
+        return [[_public(s) for s in spans] for spans in self.recent.mentioning(text, limit)]
+
 
 def headers_context(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
     """The trace context a received Kafka message carries."""
@@ -351,7 +390,7 @@ class ServerSpans:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracer = self.tracing.tracer
         path = scope.get("path", "")
-        if tracer is None or scope["type"] != "http" or path in _UNTRACED or path.startswith("/internal/traces"):
+        if tracer is None or scope["type"] != "http" or _untraced(path):
             await self.app(scope, receive, send)
             return
         from opentelemetry import context as otel_context

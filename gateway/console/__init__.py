@@ -1,0 +1,1 @@
+"""The live operator console at /console."""
