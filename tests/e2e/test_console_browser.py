@@ -1,0 +1,139 @@
+"""The operator console in a real browser: Playwright drives Debian's Chromium
+(/usr/bin/chromium, installed by .ci/run; no browser download) against the stack.
+
+`SANDBANK_CONSOLE_SCREENSHOT=docs/img/console-flow.png` also writes the payment's
+sequence diagram there: how the README's picture is made again."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from shared.sandbox import OPERATOR
+from tests.e2e.phone import Phone, register_and_login
+from tools.stack import Stack
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+# Every hop of a transfer, as the sequence diagram draws them: (from, to).
+TRANSFER_HOPS = (
+    ("phone", "gateway"),
+    ("gateway", "payments"),
+    ("payments", "accounts.commands"),
+    ("accounts.commands", "accounts"),
+    ("accounts", "accounts.events"),
+    ("accounts.events", "payments"),
+    ("payments", "payments.events"),
+    ("payments.events", "gateway"),
+)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def logged_in(browser: Browser, stack: Stack) -> Page:
+    page = await browser.new_page(viewport={"width": 1500, "height": 1100})
+    await page.goto(f"{stack.gateway_url}/console")
+    await page.fill("#phone", OPERATOR.phone)
+    await page.fill("#password", OPERATOR.password)
+    await page.click("#login-button")
+    await page.wait_for_selector("#console:not([hidden])", timeout=10_000)
+    await page.wait_for_selector("#system [data-process='payments']", timeout=10_000)
+    return page
+
+
+async def funded_pair(gateway: httpx.AsyncClient) -> tuple[Phone, str, str]:
+    payer, payee = await register_and_login(gateway), await register_and_login(gateway)
+    source, target = await payer.open_account(), await payee.open_account()
+    await payer.settled((await payer.deposit(source["id"], "80.00"))["id"])
+    return payer, source["id"], target["id"]
+
+
+async def pay(payer: Phone, source: str, target: str) -> str:
+    r = await payer.post(
+        "/v1/payments/transfers",
+        json={"payer_account_id": source, "payee_account_id": target, "amount": "4.00"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert r.status_code == 202, r.text
+    return str(r.json()["id"])
+
+
+def hop(source: str, target: str) -> str:
+    return f"#flow .hop-row[data-source='{source}'][data-target='{target}']"
+
+
+async def test_a_transfer_found_in_the_feed_opens_its_whole_sequence_diagram(
+    stack: Stack, gateway: httpx.AsyncClient, browser: Browser, tmp_path: Path
+) -> None:
+    page = await logged_in(browser, stack)
+    payer, source, target = await funded_pair(gateway)
+    payment_id = await pay(payer, source, target)
+
+    completed = f"#feed tbody tr[data-key='{payment_id}']:has-text('PaymentCompleted')"
+    await page.wait_for_selector(completed, timeout=20_000)
+    clicked = time.monotonic()
+    await page.click(completed)
+    for source_name, target_name in TRANSFER_HOPS:
+        await page.wait_for_selector(hop(source_name, target_name), timeout=2_000)
+    await page.wait_for_selector("#flow-outcome:has-text('outcome: completed')", timeout=2_000)
+    assert time.monotonic() - clicked < 2.5
+    assert page.url.endswith(f"#/flow/{payment_id}")
+    await page.locator("#flow-panel").screenshot(path=str(tmp_path / "console-flow.png"))
+    if wanted := os.environ.get("SANDBANK_CONSOLE_SCREENSHOT"):
+        await page.locator("#flow-panel").screenshot(path=wanted)
+
+    # The link `make demo` prints opens the same diagram straight away.
+    direct = await browser.new_page()
+    await direct.goto(f"{stack.gateway_url}/console#/flow/{payment_id}")
+    await direct.fill("#phone", OPERATOR.phone)
+    await direct.fill("#password", OPERATOR.password)
+    await direct.click("#login-button")
+    await direct.wait_for_selector(hop("payments.events", "gateway"), timeout=5_000)
+
+
+async def test_a_dropped_reply_shows_the_sagas_retry(
+    stack: Stack, gateway: httpx.AsyncClient, operator_headers: dict[str, str], browser: Browser, tmp_path: Path
+) -> None:
+    page = await logged_in(browser, stack)
+    payer, source, target = await funded_pair(gateway)
+    await page.select_option("#fault-form [name=service]", "accounts")
+    await page.select_option("#fault-form [name=mode]", "drop")
+    await page.fill("#fault-form [name=duration_s]", "3")
+    await page.click("#fault-button")
+    await page.wait_for_selector("#faults [data-fault='accounts']:has-text('drop')", timeout=5_000)
+    try:
+        payment_id = await pay(payer, source, target)
+        await page.fill("#flow-id", payment_id)
+        await page.click("#flow-form button")
+        # The sweeper sends the step again once its reply is overdue; the diagram, which
+        # the page reads again every 1.5 s, shows it, and then the saga's end.
+        await page.wait_for_selector("#flow .note:has-text('saga retry')", timeout=45_000)
+        await page.wait_for_selector("#flow-outcome:has-text('outcome: completed')", timeout=30_000)
+        await page.wait_for_selector(
+            f"#feed tbody tr[data-key='{payment_id}']:has-text('PaymentStepRetried')", timeout=5_000
+        )
+        await page.screenshot(path=str(tmp_path / "console-retry.png"), full_page=True)
+    finally:
+        r = await gateway.post(
+            "/v1/sandbox/faults", json={"service": "accounts", "mode": "none"}, headers=operator_headers
+        )
+        assert r.status_code == 200, r.text
