@@ -51,6 +51,7 @@ _UNTRACED_PREFIXES = ("/internal/traces", "/internal/sagas/summary", "/v1/admin/
 def _untraced(path: str) -> bool:
     return path in _UNTRACED or path.startswith(_UNTRACED_PREFIXES)
 
+
 # The OpenTelemetry API, once a process has turned tracing on (None until then).
 _api: Any = None
 

@@ -40,9 +40,7 @@ PAGE_FILES = {"app.js": "text/javascript", "app.css": "text/css"}
 # How many traces naming one id a flow gathers, newest first.
 FLOW_TRACES = 10
 
-router = APIRouter(
-    prefix="/v1/admin/console", tags=["operator"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM}
-)
+router = APIRouter(prefix="/v1/admin/console", tags=["operator"], responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM})
 page_router = APIRouter(include_in_schema=False)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from shared.aio import within
 from shared.events import topics
 from shared.tracing import TRACEPARENT
 
@@ -134,7 +135,7 @@ class EventFeed:
             if found or left <= 0:
                 return found
             try:
-                await asyncio.wait_for(arrived.wait(), left)
+                await within(arrived.wait(), left)
             except TimeoutError:
                 return []
 
