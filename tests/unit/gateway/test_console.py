@@ -91,7 +91,11 @@ def test_the_outcome_is_the_last_saga_end_recorded() -> None:
 def record(
     offset: int, data: dict[str, Any], *, topic: str = "payments.events", traceparent: bytes | None = None
 ) -> Any:
-    body = {"id": f"m{offset}", "type": "payments.PaymentCompleted", "time": "2025-06-02T09:31:00+00:00"}
+    body: dict[str, Any] = {
+        "id": f"m{offset}",
+        "type": "payments.PaymentCompleted",
+        "time": "2025-06-02T09:31:00+00:00",
+    }
     body |= {"correlation_id": "c1", "data": data}
     headers = [("traceparent", traceparent)] if traceparent else []
     return ConsumerRecord(topic, 0, offset, 0, 0, b"p1", orjson.dumps(body), None, len(b"p1"), 0, tuple(headers))
