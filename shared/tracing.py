@@ -277,19 +277,21 @@ class Tracing:
 
     # --- Kafka --------------------------------------------------------------------------------
 
-    def start_publish(self, topic: str, context: str | None) -> Span | None:
+    def start_publish(self, topic: str, context: str | None, key: str | None = None) -> Span | None:
         """A producer span for an outbox row about to be sent, child of the context it was
         written in; its own context goes out as the message's `traceparent`. Ended by the
-        caller once the broker acknowledged it. None for a row written outside a trace."""
+        caller once the broker acknowledged it. None for a row written outside a trace.
+        The message's `key` (a payment's, an order's id) is what the console finds a
+        flow's trace by, even before any saga event names it."""
         if self.tracer is None or context is None:
             return None
         from opentelemetry.trace import SpanKind
 
+        attributes = {"messaging.destination.name": topic}
+        if key:
+            attributes["messaging.kafka.message.key"] = key
         return self.tracer.start_span(
-            f"{topic} publish",
-            context=_parent(context),
-            kind=SpanKind.PRODUCER,
-            attributes={"messaging.destination.name": topic},
+            f"{topic} publish", context=_parent(context), kind=SpanKind.PRODUCER, attributes=attributes
         )
 
     @contextmanager

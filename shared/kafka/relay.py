@@ -102,7 +102,7 @@ class OutboxRelay:
         for _, topic, key, payload, headers, context in rows:
             sent = [(k, v.encode()) for k, v in headers]
             # Each message goes out under a publish span of the trace its row was written in.
-            span = tracing.start_publish(topic, context) if tracing is not None else None
+            span = tracing.start_publish(topic, context, key) if tracing is not None else None
             if span is not None:
                 spans.append(span)
                 context = span_context(span, context)

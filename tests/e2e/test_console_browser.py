@@ -128,6 +128,8 @@ async def test_a_dropped_reply_shows_the_sagas_retry(
         # the page reads again every 1.5 s, shows it, and then the saga's end.
         await page.wait_for_selector("#flow .note:has-text('saga retry')", timeout=45_000)
         await page.wait_for_selector("#flow-outcome:has-text('outcome: completed')", timeout=30_000)
+        # The request's own trace (found by its messages' key) and the sweeper's retry.
+        await page.wait_for_selector(hop("phone", "gateway"), timeout=2_000)
         await page.wait_for_selector(
             f"#feed tbody tr[data-key='{payment_id}']:has-text('PaymentStepRetried')", timeout=5_000
         )
