@@ -227,3 +227,41 @@ async def test_the_saga_summary_counts_a_finished_transfer(
         return await completed_transfers() >= before + 2  # the deposit and the transfer
 
     assert await eventually(counted, timeout_s=20, every_s=0.2), payment_id
+
+
+async def test_a_dropped_replys_flow_holds_the_request_and_the_sagas_retry(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    payer, payee = await register_and_login(gateway), await register_and_login(gateway)
+    source, target = await payer.open_account(), await payee.open_account()
+    await payer.settled((await payer.deposit(source["id"], "20.00"))["id"])
+    r = await gateway.post(
+        "/v1/sandbox/faults",
+        json={"service": "accounts", "mode": "drop", "duration_s": 2},
+        headers=operator_headers,
+    )
+    assert r.status_code == 200, r.text
+    try:
+        r = await payer.post(
+            "/v1/payments/transfers",
+            json={"payer_account_id": source["id"], "payee_account_id": target["id"], "amount": "2.00"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 202, r.text
+        payment_id = r.json()["id"]
+
+        async def recovered() -> dict | None:
+            answer = await gateway.get(f"/v1/admin/console/flows/{payment_id}", headers=operator_headers)
+            flow = answer.json() if answer.status_code == 200 else None
+            return flow if flow and flow["outcome"] else None
+
+        flow = await eventually(recovered, timeout_s=45, every_s=0.5)
+    finally:
+        await gateway.post("/v1/sandbox/faults", json={"service": "accounts", "mode": "none"}, headers=operator_headers)
+    assert flow["outcome"] == "completed"
+    assert len(flow["trace_ids"]) >= 2, "the request's trace and the sweeper's"
+    assert flow["hops"][0]["source"] == "phone"
+    notes = [n for h in flow["hops"] for n in h["notes"]]
+    assert any(n.startswith("saga retry") for n in notes), notes
+    retry = next(h for h in flow["hops"] if any(n.startswith("saga retry") for n in h["notes"]))
+    assert (retry["source"], retry["target"], retry["kind"]) == ("payments", "payments", "internal")
