@@ -206,7 +206,9 @@ def parser() -> argparse.ArgumentParser:
     chaos_arguments(chaos)
     chaos.set_defaults(handler=_chaos)
 
-    story = sub.add_parser("demo", help="the demo story for a live audience, step by step", description=DEMO_DESCRIPTION)
+    story = sub.add_parser(
+        "demo", help="the demo story for a live audience, step by step", description=DEMO_DESCRIPTION
+    )
     story.add_argument(
         "--gateway",
         default=os.environ.get("SANDBANK_URL", "http://127.0.0.1:8000"),

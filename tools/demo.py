@@ -47,6 +47,7 @@ CLAIM_DOCUMENTS = ("accident_report", "medical_invoice")
 ENDED_ORDER = ("filled", "cancelled", "rejected", "expired")
 ENDED_CLAIM = ("closed", "rejected", "withdrawn")
 
+
 class Paint:
     """ANSI colours when the output is a terminal (and NO_COLOR is unset)."""
 
@@ -124,7 +125,9 @@ class Story:
             200,
         )
         dropped_before = int(fault["dropped"])
-        self.say(f"   the operator injects: {self.paint('yellow', f'drop every message accounts sends, {FAULT_S:g} s')}")
+        self.say(
+            f"   the operator injects: {self.paint('yellow', f'drop every message accounts sends, {FAULT_S:g} s')}"
+        )
         started = time.monotonic()
         try:
             qr = f"sandbank://qr/v1?m=M100004&a=18.50&r=DEMO-{uuid.uuid4().hex[:8]}"
@@ -148,18 +151,24 @@ class Story:
             202,
         )
         step.flow_id = started["id"]
-        self.say(f"   202 {started['status']}: {started['amount']} {started['currency']} to {started['payee']['label']}")
+        self.say(
+            f"   202 {started['status']}: {started['amount']} {started['currency']} to {started['payee']['label']}"
+        )
         payment = self.until(
             f"payment {started['id']}",
             lambda: self.ended(customer.get(f"/v1/payments/{started['id']}"), ("pending",)),
             self.timeout_s + (10 if expect_retry else 0),
         )
         after = self.balance(CHECKING)
-        self.say(f"   {self.outcome(payment['status'], 'completed')} at {payment['completed_at'] or payment['updated_at']}")
+        self.say(
+            f"   {self.outcome(payment['status'], 'completed')} at {payment['completed_at'] or payment['updated_at']}"
+        )
         self.balances(before, after)
         step.detail = f"{payment['status']}, {payment['amount']} {payment['currency']} to {payment['payee']['label']}"
         if payment["status"] != "completed":
-            raise StepFailed(f"the payment ended {payment['status']} ({payment.get('reason')}: {payment.get('detail')})")
+            raise StepFailed(
+                f"the payment ended {payment['status']} ({payment.get('reason')}: {payment.get('detail')})"
+            )
         if before - after != payment["amount_minor"]:
             raise StepFailed(f"checking moved by {money(before - after)}, not by {payment['amount']}")
 
@@ -167,7 +176,7 @@ class Story:
         customer = self.client("customer")
         before = self.balance(SECURITIES_CASH)
         body = {"symbol": SYMBOL, "side": "buy", "type": "market", "quantity": 100}
-        self.say(f"   market order: buy 100 × {SYMBOL}")
+        self.say(f"   market order: buy 100 shares of {SYMBOL}")
         placed = expect(customer.post("/v1/securities/orders", json=body, headers=key()), 202)
         step.flow_id = placed["id"]
         self.say(f"   202 {placed['status']}: {placed['reserved']} reserved from securities cash")
@@ -178,7 +187,7 @@ class Story:
         after = self.balance(SECURITIES_CASH)
         self.say(f"   {self.outcome(order['status'], 'filled')} 100 {order['name']} at {order['filled_price']}")
         self.balances(before, after, "securities cash")
-        step.detail = f"{order['status']}, 100 × {SYMBOL} at {order['filled_price']}, {order['amount']} with fees"
+        step.detail = f"{order['status']}, 100 of {SYMBOL} at {order['filled_price']}, {order['amount']} with fees"
         if order["status"] != "filled":
             raise StepFailed(f"the order ended {order['status']} ({order.get('reason')}: {order.get('detail')})")
 
@@ -230,11 +239,11 @@ class Story:
 
         claim = self.until(f"claim {claim_id} to reach an adjuster", waiting)
         if not claim["awaiting_adjuster"]:
-            raise StepFailed(f"the claim ended {claim['status']} before an adjuster saw it: {claim['rejection_detail']}")
+            raise StepFailed(
+                f"the claim ended {claim['status']} before an adjuster saw it: {claim['rejection_detail']}"
+            )
         self.say(f"   the rules flag it {claim['flags']}: it waits for an adjuster")
-        decided = expect(
-            adjuster.post(f"/v1/adjuster/claims/{claim_id}/decision", json={"decision": "approve"}), 200
-        )
+        decided = expect(adjuster.post(f"/v1/adjuster/claims/{claim_id}/decision", json={"decision": "approve"}), 200)
         self.say(f"   {ADJUSTER.name} approves: {decided['status']}")
         claim = self.until(
             f"claim {claim_id}",
@@ -317,7 +326,7 @@ class Story:
 
     def balances(self, before: int, after: int, name: str = "checking") -> None:
         change = after - before
-        sign = "+" if change >= 0 else "−"
+        sign = "+" if change >= 0 else "-"
         moved = self.paint("green" if change >= 0 else "yellow", f"{sign}{money(abs(change))}")
         self.say(f"   {name}: {money(before)} → {money(after)} ({moved})")
 
@@ -349,7 +358,9 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
             print(f"{exc}: start one with `make run` in another terminal", file=sys.stderr)
             return 2
         own_dir = Path(tempfile.mkdtemp(prefix="sandbank-demo-"))
-        print(paint("dim", f"no Sandbank answers at {args.gateway}: starting one of its own in {own_dir} ..."), file=out)
+        print(
+            paint("dim", f"no Sandbank answers at {args.gateway}: starting one of its own in {own_dir} ..."), file=out
+        )
         bank = Sandbank.start(own_dir)
     try:
         steps = Story(bank, out, paint, timeout_s=args.timeout).run()
