@@ -57,7 +57,7 @@ def _keys(args: argparse.Namespace) -> int:
     if args.scrape_token:
         path = Path(args.scrape_token)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(scrape_token(args.dir, args.scrape_days) + "\n")
+        path.write_text(scrape_token(args.dir, args.scrape_days))
         # Readable by the scraper's own user (Prometheus runs as nobody in compose).
         path.chmod(0o644)
         print(f"wrote a metrics-only token for every process, valid {args.scrape_days} days, to {path}")
