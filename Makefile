@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench bench-startup chaos up down clean
+.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench bench-startup chaos demo up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,9 +88,17 @@ CHAOS_ARGS ?=
 chaos: install ## faults under mixed load, then a check against a model; report in chaos-results/ (CHAOS_ARGS="--profile long")
 	$(SANDBANK) chaos $(CHAOS_ARGS)
 
-up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway)
+DEMO_ARGS ?=
+demo: install ## the demo story against the running stack (make run), or one of its own; console links per step (DEMO_ARGS="--keep")
+	$(SANDBANK) demo --gateway http://127.0.0.1:$(PORT) $(DEMO_ARGS)
+
+up: ## start the compose deployment (Kafka, PostgreSQL, services, gateway, Jaeger, Prometheus, Grafana)
 	$(COMPOSE) up --build -d
-	@echo "gateway: http://127.0.0.1:8000 (docs at /docs); \`make down\` stops it"
+	@echo "gateway:    http://127.0.0.1:8000 (docs at /docs, console at /console)"
+	@echo "jaeger:     http://127.0.0.1:16686 (traces of every process)"
+	@echo "prometheus: http://127.0.0.1:9090 (scrapes every process's /metrics)"
+	@echo "grafana:    http://127.0.0.1:3000 (dashboards: Sandbank folder; admin password: $(COMPOSE) exec grafana cat /observability/grafana-admin-password)"
+	@echo "\`make down\` stops it"
 
 down: ## stop the compose deployment
 	$(COMPOSE) down

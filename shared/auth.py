@@ -19,6 +19,8 @@ ROLE_CUSTOMER = "customer"
 ROLE_OPERATOR = "operator"
 ROLE_ADJUSTER = "adjuster"
 ROLE_SERVICE = "service"
+# A Prometheus scraper's token (`sandbank keys --scrape-token`): /metrics, nothing else.
+ROLE_METRICS = "metrics"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.types import Scope
 
-from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
+from shared.auth import ROLE_METRICS, ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
 from shared.kafka import signing
 from shared.pagination import MAX_SEQ
 from shared.problems import Problem
@@ -28,11 +28,14 @@ REPLAYED_HEADER = "replayed-from-dlq"
 
 async def operator_or_service(request: Request) -> Principal:
     """A verified operator or service (the gateway, another service): who may call the
-    /internal routes and read /metrics."""
+    /internal routes and read /metrics; and, for /metrics alone, a scraper's metrics-only
+    token, so that Prometheus holds no credential that could reset the bank."""
     principal = await current_principal(request)
-    if not (principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR)):
-        raise Problem(403, "forbidden", "only operators and services call this route")
-    return principal
+    if principal.has(ROLE_SERVICE) or principal.has(ROLE_OPERATOR):
+        return principal
+    if principal.has(ROLE_METRICS) and route_path(request.scope) == "/metrics":
+        return principal
+    raise Problem(403, "forbidden", "only operators and services call this route")
 
 
 async def internal_caller(request: Request) -> None:

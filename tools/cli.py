@@ -12,12 +12,15 @@ sandbank migration SERVICE "MESSAGE" [--empty]   a process's next schema revisio
 sandbank client [--gateway URL] [--out DIR]      the typed Python client, from the live OpenAPI
 sandbank listen --forward-to URL [--events ...]  relay webhooks to a local endpoint
 sandbank chaos [--profile short|long] [--faults kill,stop,...]   the chaos suite (make chaos)
+sandbank demo [--gateway URL] [--keep]           the demo story for a live audience (make demo)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from shared.sandbox import OPERATOR
 from tools import launcher, stack
@@ -51,7 +54,27 @@ def _keys(args: argparse.Namespace) -> int:
 
     made = keys.generate(args.dir)
     print(f"made key pairs for {', '.join(made)} in {args.dir}" if made else f"every key pair is already in {args.dir}")
+    if args.scrape_token:
+        path = Path(args.scrape_token)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(scrape_token(args.dir, args.scrape_days))
+        # Readable by the scraper's own user (Prometheus runs as nobody in compose).
+        path.chmod(0o644)
+        print(f"wrote a metrics-only token for every process, valid {args.scrape_days} days, to {path}")
     return 0
+
+
+def scrape_token(keys_dir: str, days: int) -> str:
+    """A bearer token for a Prometheus scraper: signed by the gateway's key for every
+    process, with the `metrics` role alone, which opens /metrics and no other route. It
+    is made from the stack's own keys, so no secret ships with compose; it ends after
+    `days`, or when the keys are made anew."""
+    from shared import keys
+    from shared.auth import ROLE_METRICS, TokenIssuer
+    from shared.settings import AuthSettings
+
+    issuer = TokenIssuer(keys.Keyring.load(keys_dir, keys.GATEWAY), AuthSettings())
+    return issuer.issue("scraper:prometheus", [ROLE_METRICS], audience=list(keys.PROCESSES), ttl_s=days * 86400)
 
 
 def _client(args: argparse.Namespace) -> int:
@@ -89,6 +112,26 @@ def _chaos(args: argparse.Namespace) -> int:
     return chaos.main(args)
 
 
+DEMO_DESCRIPTION = """Run Sandbank's demo story: a QR payment to a merchant, a share bought, a
+payment made while accounts drops its outgoing messages (the saga re-sends its step and
+completes), an insurance policy bought, a claim an adjuster approves and the payout, then
+the ledger check. Each step waits on its real outcome and prints its status, amounts,
+balances before and after, and the console link to its sequence diagram.
+
+It uses the stack at --gateway (make run's, or SANDBANK_URL); when none answers there, it
+starts one of its own on free ports (`sandbank up`) and stops it at the end unless --keep.
+It moves the seeded customer's money and drops a service's messages for a few seconds:
+run it on a sandbox of your own, not on a stack other suites share. Exit code 0 when every
+step succeeded."""
+
+
+def _demo(args: argparse.Namespace) -> int:
+    # Imported here: the demo's client and story are for this command only.
+    from tools import demo
+
+    return demo.main(args)
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
@@ -123,6 +166,8 @@ def parser() -> argparse.ArgumentParser:
 
     keyring = sub.add_parser("keys", help="make the stack's key pairs (one per process) where they are missing")
     keyring.add_argument("--dir", default=".data/keys", help="where: the processes read AUTH_KEYS_DIR (.data/keys)")
+    keyring.add_argument("--scrape-token", default=None, help="also write a metrics-only token for Prometheus here")
+    keyring.add_argument("--scrape-days", type=int, default=90, help="how long that token lasts, in days (90)")
     keyring.set_defaults(handler=_keys)
 
     generated = sub.add_parser("client", help="generate the typed Python client from the gateway's OpenAPI")
@@ -160,6 +205,22 @@ def parser() -> argparse.ArgumentParser:
     )
     chaos_arguments(chaos)
     chaos.set_defaults(handler=_chaos)
+
+    story = sub.add_parser(
+        "demo", help="the demo story for a live audience, step by step", description=DEMO_DESCRIPTION
+    )
+    story.add_argument(
+        "--gateway",
+        default=os.environ.get("SANDBANK_URL", "http://127.0.0.1:8000"),
+        help="the running stack's gateway (SANDBANK_URL, else http://127.0.0.1:8000: make run's)",
+    )
+    story.add_argument("--timeout", type=float, default=30, help="seconds each step may take to end (30)")
+    story.add_argument("--no-start", action="store_true", help="fail when no stack answers instead of starting one")
+    story.add_argument("--keep", action="store_true", help="leave a stack the demo started running, to browse it")
+    colour = story.add_mutually_exclusive_group()
+    colour.add_argument("--color", dest="colour", action="store_true", default=None, help="colour even when piped")
+    colour.add_argument("--no-color", dest="colour", action="store_false", help="no colour, even on a terminal")
+    story.set_defaults(handler=_demo)
     return root
 
 
