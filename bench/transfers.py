@@ -27,11 +27,15 @@ import json
 import os
 import random
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +57,28 @@ def percentile(values: list[float], p: float) -> float | None:
     ordered = sorted(values)
     k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
     return round(ordered[k] * 1000, 2)
+
+
+def timeline(accepted: list[tuple[float, float]], completed: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """Per second of the run: how many transfers were accepted and completed in it, and
+    the p50/p90/p99 latency (ms) of those answered and of those that ended in it. Each
+    event is (seconds since the start, latency in seconds)."""
+    seconds = int(max((t for t, _ in accepted + completed), default=-1)) + 1
+    accept_by: list[list[float]] = [[] for _ in range(seconds)]
+    done_by: list[list[float]] = [[] for _ in range(seconds)]
+    for events, by in ((accepted, accept_by), (completed, done_by)):
+        for t, latency in events:
+            by[max(0, int(t))].append(latency)
+    return [
+        {
+            "t": second,
+            "accepted": len(accept_by[second]),
+            "completed": len(done_by[second]),
+            "accept_ms": {f"p{q}": percentile(accept_by[second], q) for q in (50, 90, 99)},
+            "completion_ms": {f"p{q}": percentile(done_by[second], q) for q in (50, 90, 99)},
+        }
+        for second in range(seconds)
+    ]
 
 
 def _children(pid: int) -> list[int]:
@@ -163,6 +189,10 @@ class Bench:
         self.customers: list[tuple[str, str]] = []  # (token, account id)
         self.sending_done = False
         self.all_terminal = asyncio.Event()
+        # When each answer and each end came, as the run's timeline (seconds since the start
+        # of the measured load, latency in seconds): the picture of the run.
+        self.started = 0.0
+        self.accepted_at: list[tuple[float, float]] = []
 
     async def setup(self, client: Client) -> None:
         sem = asyncio.Semaphore(16)
@@ -278,12 +308,22 @@ class Bench:
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.http_errors[type(exc).__name__] += 1
             return
-        elapsed = time.perf_counter() - due
+        now = time.perf_counter()
+        elapsed = now - due
         if status == 202:
             self.accept_latency.append(elapsed)
+            self.accepted_at.append((now, elapsed))
             self.sent_at[answer["id"]] = due
+            self.answered(answer, now)
         else:
             self.http_errors[f"http_{status}"] += 1
+
+    def answered(self, answer: dict[str, Any], now: float) -> None:
+        """A transfer was accepted: Sandbank's ends later, on payments.events."""
+
+    def processes(self) -> dict[str, int]:
+        """The processes whose CPU the run counts, by name."""
+        return stack_processes(self.root_pid)
 
     async def drive(self, client: Client, started: float, duration: float) -> None:
         until = started + duration
@@ -319,13 +359,14 @@ class Bench:
                 say(f"warming up: {self.mode()} for {self.args.warmup:g}s (not measured) ...")
                 await self.drive(client, time.perf_counter(), self.args.warmup)
                 self.accept_latency.clear()
+                self.accepted_at.clear()
                 self.sent_at.clear()
                 self.http_errors.clear()
             say(f"driving transfers: {self.mode()} for {self.args.duration}s ...")
-            processes = stack_processes(self.root_pid)
+            processes = self.processes()
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
             client_cpu_before = time.process_time()
-            started = time.perf_counter()
+            started = self.started = time.perf_counter()
             until = started + self.args.duration
             reporter = asyncio.create_task(self.progress(started, until))
             await self.drive(client, started, self.args.duration)
@@ -345,6 +386,7 @@ class Bench:
             ]
             outcomes = Counter(o for _, o in terminal)
             checks = await self.checks(client)
+        stack_cpu = sum(v for k, v in cpu_used.items() if k != "bench_client")
         return {
             "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpus": os.cpu_count()},
@@ -370,6 +412,17 @@ class Bench:
                 name: round(1000 * used / max(1, outcomes.get("completed", 0)), 2)
                 for name, used in sorted(cpu_used.items(), key=lambda kv: -kv[1])
             },
+            # The same, summed over the stack's processes (not the load generator's).
+            "stack_cpu_ms_per_transfer": round(1000 * stack_cpu / max(1, outcomes.get("completed", 0)), 2),
+            "load_average": round(os.getloadavg()[0], 2),
+            "timeline": timeline(
+                [(t - started, lat) for t, lat in self.accepted_at],
+                [
+                    (t - started, t - self.sent_at[p])
+                    for p, (t, o) in self.done_at.items()
+                    if p in self.sent_at and o == "completed"
+                ],
+            ),
             **checks,
         }
 
@@ -383,6 +436,83 @@ class Bench:
             "ledger_violations": ledger.get("violations"),
             "payments_summary": summary,
         }
+
+
+class PlainBench(Bench):
+    """The same load against the plainest bank (bench/plainbank.py): its customers are
+    opened directly, and a transfer has ended when it is answered (one SQLite transaction,
+    no broker), so its completion latency is its accept latency."""
+
+    def __init__(self, url: str, args: argparse.Namespace, pid: int) -> None:
+        super().__init__(url, "", args, pid)
+
+    async def setup(self, client: Client) -> None:
+        for _ in range(self.args.customers):
+            _, opened = await client.call("POST", "/v1/plain/customers", {"balance": "5000.00"})
+            self.customers.append((opened["access_token"], opened["account_id"]))
+        say(f"  {len(self.customers)} customers opened")
+
+    async def watch(self, ready: asyncio.Event) -> None:
+        ready.set()
+        while True:
+            await asyncio.sleep(0.05)
+            if self.sending_done and all(p in self.done_at for p in self.sent_at):
+                self.all_terminal.set()
+
+    def answered(self, answer: dict[str, Any], now: float) -> None:
+        self.done_at[answer["id"]] = (now, "completed" if answer["status"] == "completed" else answer["reason"])
+
+    def processes(self) -> dict[str, int]:
+        return {"plainbank": self.root_pid}
+
+    async def checks(self, client: Client) -> dict[str, Any]:
+        _, ledger = await client.call("GET", "/v1/plain/ledger")
+        return {
+            "ledger_ok": ledger["ok"],
+            "ledger_violations": ledger["violations"],
+            "payments_summary": {"non_terminal": 0},  # a transfer ends in its own transaction
+        }
+
+
+@contextlib.contextmanager
+def plain_bank(db: Path) -> Iterator[tuple[str, int]]:
+    """The plainest bank in a process of its own on a free port: (its URL, its pid)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.plainbank", "--db", str(db), "--port", str(port)], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the plain bank did not start") from None
+                time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def against_plain(sandbank: dict[str, Any], plain: dict[str, Any]) -> dict[str, Any]:
+    """Sandbank held against the plainest bank: both throughputs and CPU-per-transfer
+    figures, and their ratios (Sandbank's over the plain bank's: how many times the CPU
+    Sandbank spends on a transfer, what share of its throughput it reaches)."""
+    cpu, plain_cpu = sandbank["stack_cpu_ms_per_transfer"], plain["stack_cpu_ms_per_transfer"]
+    rate, plain_rate = sandbank["completed_per_s"], plain["completed_per_s"]
+    return {
+        "sandbank_completed_per_s": rate,
+        "plain_completed_per_s": plain_rate,
+        "sandbank_cpu_ms_per_transfer": cpu,
+        "plain_cpu_ms_per_transfer": plain_cpu,
+        "cpu_ratio": round(cpu / plain_cpu, 2) if plain_cpu else None,
+        "throughput_ratio": round(rate / plain_rate, 3) if plain_rate else None,
+    }
 
 
 def running_stack(data_dir: Path) -> tuple[str, str, int] | None:
@@ -408,6 +538,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--data-dir", type=Path, default=ROOT / ".data")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results")
+    parser.add_argument(
+        "--no-plain",
+        dest="plain",
+        action="store_false",
+        help="skip the same load against the plainest bank (bench/plainbank.py) after Sandbank",
+    )
+    parser.add_argument("--no-plot", dest="plot", action="store_false", help="write no PNG beside the JSON")
     args = parser.parse_args(argv)
 
     stack = None
@@ -430,27 +567,40 @@ def main(argv: list[str] | None = None) -> int:
         stack.start(timeout_s=60, progress=lambda m: say(f"  {m}"))
         gateway_url, bootstrap = stack.gateway_url, stack.bootstrap_servers
     try:
-        try:
-            import uvloop
+        import uvloop
 
-            uvloop.install()
-        except ImportError:
-            pass
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
         result = asyncio.run(Bench(gateway_url, bootstrap, args, root_pid).run())
     finally:
         if stack is not None:
             stack.stop()
+    plain = None
+    if args.plain:
+        # Right after Sandbank, in the same conditions: the figure to track is the ratio.
+        say("the same load against the plainest bank (bench/plainbank.py) ...")
+        (args.data_dir / "bench").mkdir(parents=True, exist_ok=True)
+        with plain_bank(args.data_dir / "bench" / "plainbank.sqlite") as (url, pid):
+            plain = asyncio.run(PlainBench(url, args, pid).run())
+        result["plain"] = plain
+        result["against_plain"] = against_plain(result, plain)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"transfers-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(result, indent=2, default=str))
-    say(
-        json.dumps({k: v for k, v in result.items() if k not in ("params", "ledger_violations")}, indent=2, default=str)
-    )
+    hidden = ("params", "ledger_violations", "timeline", "plain")
+    say(json.dumps({k: v for k, v in result.items() if k not in hidden}, indent=2, default=str))
     say(f"saved {out}")
+    if args.plot:
+        from bench.plots import plot_history, plot_run
+
+        say(f"saved {plot_run(out)} and {plot_history(args.out)}")
     ok = (
         result["ledger_ok"]
         and result["payments_summary"].get("non_terminal") == 0
         and result["not_terminal_after_60s"] == 0
+        and (plain is None or plain["ledger_ok"])
     )
     if not ok:
         say("FAILED: the ledger check found violations or sagas did not finish")

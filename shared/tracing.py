@@ -21,10 +21,12 @@ time counts.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,14 +48,21 @@ _UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 # Prefixes of the same: reads of the traces themselves and the operator console's, which
 # looks at the flows and would otherwise find its own looking among them.
 _UNTRACED_PREFIXES = ("/internal/traces", "/internal/sagas/summary", "/v1/admin/console")
+# Paths outside the latency histogram (shared.metrics.UNMEASURED).
+_UNMEASURED = frozenset({"/healthz", "/readyz", "/metrics"})
+# The samplers under which a span is sampled exactly when its parent is (or it is a root):
+# the SDK's default. Under them `Tracing.open_span` builds the span itself.
+_PARENT_BASED_ON = frozenset({"", "parentbased_always_on"})
 
 
 def _untraced(path: str) -> bool:
     return path in _UNTRACED or path.startswith(_UNTRACED_PREFIXES)
 
-
-# The OpenTelemetry API, once a process has turned tracing on (None until then).
+# The OpenTelemetry API and its context module, once a process has turned tracing on
+# (None until then).
 _api: Any = None
+_context: Any = None
+_SdkSpan: Any = None
 
 
 def trace_context() -> str | None:
@@ -110,9 +119,17 @@ def trace_headers(context: str | None) -> list[tuple[str, bytes]]:
 
 
 def _parent(context: str | None) -> Any:
-    """An OpenTelemetry context whose remote parent is `context` (None: the current one).
+    """An OpenTelemetry context whose remote parent is `context` (None: the current one);
+    a malformed one starts a new trace."""
+    remote = _remote(context)
+    return None if remote is None else _api.set_span_in_context(_api.NonRecordingSpan(remote))
+
+
+def _remote(context: str | None) -> Any:
+    """The remote parent's span context that `context` names (None: none named, the
+    current span is the parent; an invalid one for a malformed one: a new trace).
     Parsed here rather than by the W3C propagator, whose regular expressions cost more
-    than the span itself on every message; a malformed one starts a new trace."""
+    than the span itself on every message."""
     if not context:
         return None
     parent, _, state = context.partition(";")
@@ -122,17 +139,16 @@ def _parent(context: str | None) -> Any:
             raise ValueError(parent)
         ids = int(trace_id, 16), int(span_id, 16), int(flags, 16)
     except ValueError:
-        return _api.set_span_in_context(_api.INVALID_SPAN)
+        return _api.INVALID_SPAN_CONTEXT
     if not ids[0] or not ids[1]:
-        return _api.set_span_in_context(_api.INVALID_SPAN)
-    remote = _api.SpanContext(
+        return _api.INVALID_SPAN_CONTEXT
+    return _api.SpanContext(
         ids[0],
         ids[1],
         is_remote=True,
         trace_flags=_api.TraceFlags(ids[2] & 0xFF),
         trace_state=_api.TraceState.from_header([state]) if state else None,
     )
-    return _api.set_span_in_context(_api.NonRecordingSpan(remote))
 
 
 def event(name: str, attributes: Mapping[str, Any]) -> None:
@@ -233,10 +249,11 @@ class Tracing:
             self._start(settings)
 
     def _start(self, settings: TracingSettings) -> None:
-        global _api
-        from opentelemetry import trace
+        global _api, _context, _SdkSpan
+        from opentelemetry import context, trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace import _Span as SdkSpan  # the SDK's own tracer builds this class
 
         # The sampler comes from OTEL_TRACES_SAMPLER (parent-based, always on by default).
         self.provider = TracerProvider(resource=Resource.create({"service.name": self.service}))
@@ -248,7 +265,72 @@ class Tracing:
             # The exporter reads its endpoint, headers and timeout from the OTEL_* variables.
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         self.tracer = self.provider.get_tracer("sandbank")
-        _api = trace
+        # Under the default sampler, spans are built by `open_span` (the SDK's own Span,
+        # processors and resource) without the generic sampling path: the same spans.
+        sampler = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+        self.lean = sampler in _PARENT_BASED_ON and all(
+            hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor")
+        )
+        _api, _context, _SdkSpan = trace, context, SdkSpan
+
+    def open_span(self, name: str, parent: Any, kind: Any, attributes: Mapping[str, Any] | None = None) -> Span:
+        """A started span: child of `parent` (a span context; None: the current span's),
+        its attributes given once. Under the default sampler (sampled when its parent is)
+        the SDK's Span is built here directly: the generic `start_span` asks the sampler,
+        wraps the parent in a context and back, and meters itself, for a third of a span's
+        CPU on the hot path."""
+        tracer: Any = self.tracer
+        assert tracer is not None
+        if parent is None:
+            parent = _api.get_current_span().get_span_context()
+        if not self.lean:
+            context = _api.set_span_in_context(_api.NonRecordingSpan(parent))
+            return tracer.start_span(name, context=context, kind=kind, attributes=attributes)
+        ids = tracer.id_generator
+        if parent.is_valid:
+            trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+            random_id = flags & _api.TraceFlags.RANDOM_TRACE_ID
+            if not flags.sampled:
+                return _api.NonRecordingSpan(
+                    _api.SpanContext(trace_id, ids.generate_span_id(), False, _api.TraceFlags(random_id), state)
+                )
+        else:
+            parent, state = None, None
+            trace_id = ids.generate_trace_id()
+            random_id = _api.TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
+        span = _SdkSpan(
+            name=name,
+            context=_api.SpanContext(
+                trace_id, ids.generate_span_id(), False, _api.TraceFlags(_api.TraceFlags.SAMPLED | random_id), state
+            ),
+            parent=parent,
+            sampler=tracer.sampler,
+            resource=tracer.resource,
+            attributes=attributes,
+            span_processor=tracer.span_processor,
+            kind=kind,
+            instrumentation_info=tracer.instrumentation_info,
+            limits=tracer._span_limits,
+            instrumentation_scope=tracer._instrumentation_scope,
+        )
+        span.start()
+        return span
+
+    @contextmanager
+    def _current(self, span: Span) -> Iterator[Span]:
+        """`span` current inside the block, ended after it; an error raised in it is
+        recorded on it and sets its status, as the SDK's `use_span` does."""
+        token = _context.attach(_api.set_span_in_context(span))
+        try:
+            yield span
+        except Exception as exc:
+            if span.is_recording():
+                span.record_exception(exc)
+                span.set_status(_api.Status(_api.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
+        finally:
+            _context.detach(token)
+            span.end()
 
     def flush(self, timeout_s: float = 2.0) -> None:
         """Send what the exporter still queues (the runtime stops; it may start again)."""
@@ -266,12 +348,8 @@ class Tracing:
 
     @contextmanager
     def _outgoing(self, method: str, url: str) -> Iterator[dict[str, str]]:
-        from opentelemetry.trace import SpanKind
-
-        assert self.tracer is not None
-        with self.tracer.start_as_current_span(
-            method, kind=SpanKind.CLIENT, attributes={"http.request.method": method, "url.full": url}
-        ):
+        span = self.open_span(method, None, _api.SpanKind.CLIENT, {"http.request.method": method, "url.full": url})
+        with self._current(span):
             parent, _, state = (trace_context() or "").partition(";")
             yield {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
 
@@ -285,13 +363,14 @@ class Tracing:
         flow's trace by, even before any saga event names it."""
         if self.tracer is None or context is None:
             return None
-        from opentelemetry.trace import SpanKind
-
         attributes = {"messaging.destination.name": topic}
         if key:
             attributes["messaging.kafka.message.key"] = key
-        return self.tracer.start_span(
-            f"{topic} publish", context=_parent(context), kind=SpanKind.PRODUCER, attributes=attributes
+        return self.open_span(
+            f"{topic} publish",
+            _remote(context),
+            _api.SpanKind.PRODUCER,
+            attributes,
         )
 
     @contextmanager
@@ -309,14 +388,8 @@ class Tracing:
         if self.tracer is None:
             yield None
             return
-        from opentelemetry.trace import SpanKind
-
-        with self.tracer.start_as_current_span(
-            name,
-            context=_parent(parent),
-            kind=SpanKind.CONSUMER if consumer else SpanKind.INTERNAL,
-            attributes=attributes,
-        ) as span:
+        kind = _api.SpanKind.CONSUMER if consumer else _api.SpanKind.INTERNAL
+        with self._current(self.open_span(name, _remote(parent), kind, attributes)) as span:
             yield span
 
     # --- what GET /internal/traces reads -------------------------------------------------------
@@ -377,42 +450,58 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
+class RequestObserver(Protocol):
+    """What ServerSpans reports each request's latency to (shared.metrics.Metrics)."""
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None: ...
+
+
 class ServerSpans:
     """A server span per HTTP request, continuing the caller's `traceparent` and named by
-    its route template (`POST /v1/payments/transfers`) once routing found it.
+    its route template (`POST /v1/payments/transfers`) once routing found it; and, given
+    `metrics`, the request's latency under that template (`/v1/payments/{id}`, never the
+    path itself; `unmatched` when no route matched).
 
-    OpenTelemetry's own FastAPI instrumentation did the same for about a millisecond of
-    CPU per request (its ASGI middleware collects a dozen attributes, parses the URL and
-    wraps every send); on the payment path's three requests that doubled the CPU a
-    transfer costs in `make bench`. This one costs one span."""
+    One ASGI wrapper does both, so a request goes through one `send` wrapper and one pair
+    of clock reads, not two (the metrics had a middleware of their own). OpenTelemetry's
+    own FastAPI instrumentation did the span for about a millisecond of CPU per request
+    (its ASGI middleware collects a dozen attributes, parses the URL and wraps every
+    send); on the payment path's three requests that doubled the CPU a transfer costs in
+    `make bench`. This one costs one span, its attributes set at its start and once at
+    its end."""
 
-    def __init__(self, app: ASGIApp, tracing: Tracing) -> None:
+    def __init__(self, app: ASGIApp, tracing: Tracing, metrics: RequestObserver | None = None) -> None:
         self.app = app
         self.tracing = tracing
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tracer = self.tracing.tracer
-        path = scope.get("path", "")
-        if tracer is None or scope["type"] != "http" or _untraced(path):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from opentelemetry import context as otel_context
-        from opentelemetry.trace import SpanKind, StatusCode, set_span_in_context
-
-        parent = state = None
-        for key, value in scope.get("headers", ()):
-            if key == b"traceparent":
-                parent = value.decode("latin-1")
-            elif key == b"tracestate":
-                state = value.decode("latin-1")
+        path = scope.get("path", "")
+        metrics = None if path in _UNMEASURED else self.metrics
+        traced = self.tracing.tracer is not None and not _untraced(path)
+        if metrics is None and not traced:
+            await self.app(scope, receive, send)
+            return
         method = scope.get("method", "")
-        span = tracer.start_span(
-            method,
-            context=_parent(f"{parent};{state}" if parent and state else parent),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path},
-        )
-        token = otel_context.attach(set_span_in_context(span))
+        span = token = None
+        if traced:
+            parent = state = None
+            for key, value in scope.get("headers", ()):
+                if key == b"traceparent":
+                    parent = value.decode("latin-1")
+                elif key == b"tracestate":
+                    state = value.decode("latin-1")
+            span = self.tracing.open_span(
+                method,
+                _remote(f"{parent};{state}" if parent and state else parent),
+                _api.SpanKind.SERVER,
+                {"http.request.method": method, "url.path": path},
+            )
+            token = _context.attach(_api.set_span_in_context(span))
+        started = time.perf_counter()
         status = 500
 
         async def send_status(message: Message) -> None:
@@ -424,15 +513,22 @@ class ServerSpans:
         try:
             await self.app(scope, receive, send_status)
         except BaseException as exc:
-            span.record_exception(exc)
+            if span is not None:
+                span.record_exception(exc)
             raise
         finally:
-            route = getattr(scope.get("route"), "path_format", None)
-            if route:
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(StatusCode.ERROR)
-            otel_context.detach(token)
-            span.end()
+            route: Any = scope.get("route")
+            template = getattr(route, "path_format", None)
+            if metrics is not None:
+                name = template or getattr(route, "path", None) or "unmatched"
+                metrics.observe_request(name, method, status, time.perf_counter() - started)
+            if span is not None:
+                if template:
+                    span.update_name(f"{method} {template}")
+                    span.set_attributes({"http.route": template, "http.response.status_code": status})
+                else:
+                    span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(_api.StatusCode.ERROR)
+                _context.detach(token)
+                span.end()

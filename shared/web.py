@@ -29,7 +29,7 @@ from shared.internal import (
     trace_router,
 )
 from shared.keys import MissingKeys
-from shared.metrics import CONTENT_TYPE, RequestMetricsMiddleware
+from shared.metrics import CONTENT_TYPE
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import (
     PROBLEM,
@@ -212,10 +212,9 @@ def build_app(
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestMetricsMiddleware, metrics=runtime.metrics)
-    if runtime.tracing.enabled:
-        # Outermost: a server span per request, continuing the caller's traceparent.
-        app.add_middleware(ServerSpans, tracing=runtime.tracing)
+    # Outermost: each request's latency histogram and, with tracing on, its server span
+    # continuing the caller's traceparent, in one wrapper.
+    app.add_middleware(ServerSpans, tracing=runtime.tracing, metrics=runtime.metrics)
     for router in (
         health_router(runtime),
         clock_router(runtime),

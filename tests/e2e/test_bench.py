@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 import pytest
 
-from bench.transfers import Bench
+from bench.transfers import Bench, PlainBench, against_plain, plain_bank
 from tools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
@@ -29,3 +30,22 @@ async def test_the_bench_drives_transfers_and_reports_figures_that_add_up(stack:
     latency = result["accept_latency_ms"]
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
     assert {"gateway", "payments", "accounts", "broker", "bench_client"} <= set(result["cpu_ms_per_transfer"])
+    assert sum(s["accepted"] for s in result["timeline"]) == result["accepted"]
+
+
+async def test_the_same_load_drives_the_plain_bank_and_the_comparison_adds_up(tmp_path: Path) -> None:
+    args = argparse.Namespace(concurrency=4, rate=None, duration=1.5, warmup=0.3, customers=6, seed=7)
+
+    with plain_bank(tmp_path / "plain.sqlite") as (url, pid):
+        plain = await PlainBench(url, args, pid).run()
+
+    # Answered is ended: every accepted transfer completed or failed in its own transaction.
+    assert plain["accepted"] > 0 and plain["request_errors"] == {}
+    assert plain["completed"] + sum(plain["failures_by_reason"].values()) == plain["accepted"]
+    assert plain["not_terminal_after_60s"] == 0
+    assert plain["ledger_ok"] is True
+    assert set(plain["cpu_ms_per_transfer"]) == {"plainbank", "bench_client"}
+    assert plain["stack_cpu_ms_per_transfer"] > 0
+    assert sum(s["accepted"] for s in plain["timeline"]) == plain["accepted"]
+    versus = against_plain({"stack_cpu_ms_per_transfer": 8.0, "completed_per_s": 100.0}, plain)
+    assert versus["cpu_ratio"] == round(8.0 / plain["stack_cpu_ms_per_transfer"], 2)
