@@ -52,8 +52,9 @@ async def publish_alerts(ctx: Context, runtime: Runtime, symbols: list[str]) -> 
 
 
 async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
-    """Fill the accepted orders the current prices cross (and cancel market orders facing
-    a sealed market); each in its own unit of work."""
+    """Match the resting orders the book on the other side has reached, in price-time
+    priority (and cancel market orders facing a sealed market); each in its own unit of
+    work, so an earlier order takes the liquidity a later one then does not see."""
     if not ctx.market_open():
         return 0
     async with runtime.db.read() as session:
@@ -61,8 +62,10 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     filled = 0
     for order in candidates:
         quote = ctx.sim.quote(order.symbol)
-        side, order_type = domain.Side(order.side), domain.OrderType(order.order_type)
-        if domain.matching(side, order_type, order.limit_price_milli, quote.last, quote.band) is domain.Match.REST:
+        side = domain.Side(order.side)
+        book = quote.opposite(side is domain.Side.BUY)
+        marketable = bool(book) and domain.at_or_better(side, book[0].price, order.limit_price_milli)
+        if order.order_type == domain.OrderType.LIMIT and not marketable:
             continue
         async with runtime.unit_of_work() as uow:
             locked = await store.order_for_update(uow.session, order.id)

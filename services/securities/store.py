@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     ColumnElement,
     Date,
@@ -74,6 +76,12 @@ class Order(SagaColumns, Base):
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     realised_pnl_minor: Mapped[int | None] = mapped_column(BigInteger)
     matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Partial fills: the execution columns above total the fills settled so far
+    # (`fill_price_milli` their average); `pending_fills` is the batch the market matched
+    # that accounts is settling now; `leg` numbers the hold (buy) or credit (sell) in use.
+    filled_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    leg: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    pending_fills: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class Trade(Base):
@@ -84,12 +92,13 @@ class Trade(Base):
     __table_args__ = (
         Index("ix_trade_customer_seq", "customer_id", "seq"),
         Index("ix_trade_customer_symbol_day", "customer_id", "symbol", "trade_day"),
+        Index("ix_trade_order_id", "order_id"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
-    # Orders fill completely, once: one trade per order.
-    order_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # An order filled in parts has a trade per part.
+    order_id: Mapped[str] = mapped_column(String(36))
     customer_id: Mapped[str] = mapped_column(String(36))
     account_id: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(12))
@@ -209,11 +218,20 @@ async def save_position(session: AsyncSession, customer_id: str, position: domai
 
 
 async def open_orders(session: AsyncSession, symbols: list[str] | None = None) -> list[Order]:
-    """Orders resting on the market (`accepted`), oldest first."""
+    """Orders resting on the market (`accepted`, `partially_filled`) in price-time
+    priority: market orders first, then the best limit (highest buy, lowest sell), then
+    the oldest."""
     query = select(Order).where(Order.step == sagas.REST)
     if symbols is not None:
         query = query.where(Order.symbol.in_(symbols))
-    return list((await session.scalars(query.order_by(Order.seq))).all())
+    rows = list((await session.scalars(query.order_by(Order.seq))).all())
+
+    def priority(o: Order) -> tuple[int, int]:
+        if o.limit_price_milli is None:
+            return (0, 0)
+        return (1, -o.limit_price_milli if o.side == "buy" else o.limit_price_milli)
+
+    return sorted(rows, key=priority)  # stable: the oldest first within a price
 
 
 def _releasing(cancelled: bool) -> ColumnElement[bool]:
@@ -227,9 +245,11 @@ def order_status_is(status: str) -> ColumnElement[bool]:
     not yet in a final one (`open`)."""
     if status == "open":
         return or_(Order.step.in_([sagas.RESERVE, sagas.REST, sagas.CAPTURE, sagas.CREDIT]), _releasing(cancelled=True))
+    waiting = Order.step.in_([sagas.RESERVE, sagas.REST])
     return {
-        OrderStatus.PENDING: Order.step == sagas.RESERVE,
-        OrderStatus.ACCEPTED: Order.step == sagas.REST,
+        OrderStatus.PENDING: and_(Order.step == sagas.RESERVE, Order.filled_quantity == 0),
+        OrderStatus.ACCEPTED: and_(Order.step == sagas.REST, Order.filled_quantity == 0),
+        OrderStatus.PARTIALLY_FILLED: and_(waiting, Order.filled_quantity > 0),
         OrderStatus.FILLING: Order.step.in_([sagas.CAPTURE, sagas.CREDIT]),
         OrderStatus.FILLED: Order.outcome == COMPLETED,
         OrderStatus.CANCELLING: _releasing(cancelled=True),

@@ -19,7 +19,9 @@ from shared.money import AmountIn, decimal_string
 
 SideName = Literal["buy", "sell"]
 OrderTypeName = Literal["market", "limit"]
-OrderStatusName = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected"]
+OrderStatusName = Literal[
+    "pending", "accepted", "partially_filled", "filling", "filled", "cancelling", "cancelled", "rejected"
+]
 ExchangeName = Literal["SH", "SZ"]
 BoardName = Literal["main", "chinext", "star", "etf"]
 TransferDirectionName = Literal["bank_to_securities", "securities_to_bank"]
@@ -82,6 +84,8 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "account_id": DEMO_SECURITIES_CASH,
     "reserved": "0.00",
     "reserved_minor": 0,
+    "filled_quantity": 100,
+    "remaining_quantity": 0,
     "filled_price": "1688.00",
     "gross": "168800.00",
     "gross_minor": 16880000,
@@ -123,7 +127,11 @@ class OrderPublic(BaseModel):
         "day's limit-up), 0 once it has ended (filled, cancelled or rejected)"
     )
     reserved_minor: int
-    filled_price: str | None
+    filled_quantity: int = Field(description="Shares filled and settled so far (an order can fill in parts)")
+    remaining_quantity: int = Field(description="Shares still open: resting, or being held again; 0 once it ended")
+    filled_price: str | None = Field(
+        description="Average price of the fills (成交均价), at the tick or to 0.001 CNY between ticks"
+    )
     gross: str | None = Field(description="Price x quantity")
     gross_minor: int | None
     commission: str | None

@@ -37,6 +37,14 @@ from services.securities.domain.market import (
     UnknownInstrument,
     alert_level,
 )
+from services.securities.domain.matching import (
+    Execution,
+    at_or_better,
+    average_price_milli,
+    price_fills,
+    remainder_reservation,
+    walk,
+)
 from services.securities.domain.portfolio import (
     TERMINAL,
     Fill,
@@ -113,6 +121,7 @@ __all__ = [
     "Bar",
     "Board",
     "Exchange",
+    "Execution",
     "FeeSchedule",
     "Fees",
     "Fill",
@@ -151,6 +160,8 @@ __all__ = [
     "UnknownInstrument",
     "UnknownSymbol",
     "alert_level",
+    "at_or_better",
+    "average_price_milli",
     "change_bp",
     "check_buy_quantity",
     "check_enabled",
@@ -172,6 +183,8 @@ __all__ = [
     "order_status",
     "parse_price",
     "price_band",
+    "price_fills",
+    "remainder_reservation",
     "reservation_basis",
     "reservation_minor",
     "restricted_board",
@@ -181,5 +194,6 @@ __all__ = [
     "transfer_accounts",
     "transfer_amount_minor",
     "transfer_status",
+    "walk",
     "withdrawable_minor",
 ]

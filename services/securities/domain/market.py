@@ -21,6 +21,7 @@ MEAN_REVERSION = 0.001
 
 
 DEPTH_LEVELS = 5  # 五档: five price levels each side, as Chinese trading apps show
+BID, ASK = 0, 1  # the sides of the simulated book
 _MASK64 = (1 << 64) - 1
 
 
@@ -56,6 +57,8 @@ class Quote:
     pinned: bool
     seq: int  # bumps on every change, so a stream can tell new from old
     seed: int = 0  # the market's seed, which the simulated depth is drawn from
+    book: int = 0  # which simulated book is showing: drawn afresh when the price moves
+    taken: tuple[tuple[int, int, int], ...] = ()  # (side, price, shares) customers' fills took from it
 
     @property
     def symbol(self) -> str:
@@ -86,20 +89,30 @@ class Quote:
     def depth(self) -> tuple[list[Level], list[Level]]:
         """Five levels of simulated resting bids (best first, falling) and asks (rising),
         a tick apart from the best bid and ask and never outside the day's band: a sealed
-        side has none. Sizes are whole lots, the same for the same seed, symbol and quote."""
+        side has none. Sizes are whole lots, the same for the same seed, symbol and book,
+        less what customers' orders have taken from this book (a level taken whole is gone)."""
         tick, lot = self.instrument.tick_milli, self.instrument.lot_size
         code = int(self.symbol) if self.symbol.isdigit() else sum(map(ord, self.symbol))
+        taken = {(side, price): shares for side, price, shares in self.taken}
 
         def levels(best: int | None, step: int, side: int) -> list[Level]:
             out: list[Level] = []
-            price = best
-            while price is not None and len(out) < DEPTH_LEVELS and price in self.band:
-                lots = 1 + _mix(self.seed, code, self.seq, side, len(out)) % 300
-                out.append(Level(price, lots * lot))
+            price, drawn = best, 0
+            while price is not None and drawn < DEPTH_LEVELS and price in self.band:
+                lots = 1 + _mix(self.seed, code, self.book, side, drawn) % 300
+                left = lots * lot - taken.get((side, price), 0)
+                if left > 0:
+                    out.append(Level(price, left))
                 price += step
+                drawn += 1
             return out
 
-        return levels(self.bid, -tick, 0), levels(self.ask, tick, 1)
+        return levels(self.bid, -tick, BID), levels(self.ask, tick, ASK)
+
+    def opposite(self, buying: bool) -> list[Level]:
+        """The side an order trades against, best first: asks for a buy, bids for a sell."""
+        bids, asks = self.depth()
+        return asks if buying else bids
 
 
 TICKS_KEPT = 5_000  # per symbol and day: the newest; a long always-open day walks far more
@@ -155,6 +168,8 @@ class _State:
     pinned: bool = False
     alert_level: int = 0
     seq: int = 0
+    book: int = 0  # the simulated book's draw: a new one whenever the price moves
+    taken: dict[tuple[int, int], int] = field(default_factory=dict)  # (side, price) -> shares taken from this book
     ticks: deque[Tick] = field(default_factory=lambda: deque(maxlen=TICKS_KEPT))
     bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=BARS_KEPT))
 
@@ -168,6 +183,12 @@ class _State:
         self.band = price_band(prev_close, self.instrument)
         self.alert_level = 0
         self.seq += 1
+        self.new_book()
+
+    def new_book(self) -> None:
+        """The price moved: the simulated participants' resting orders are drawn afresh."""
+        self.book = self.seq
+        self.taken.clear()
 
     def trade_at(self, price: int, volume: int, at: datetime | None = None) -> None:
         if at is not None:
@@ -178,6 +199,7 @@ class _State:
         self.volume += volume
         self.turnover_minor += trade_value_minor(price, volume)
         self.seq += 1
+        self.new_book()
 
 
 def alert_level(
@@ -278,6 +300,7 @@ class Market:
             s.trade_at(price_milli, s.instrument.lot_size, at)
         else:
             s.seq += 1
+            s.new_book()
         return self._quote(s)
 
     def pin(self, symbol: str, pinned: bool) -> Quote:
@@ -294,6 +317,17 @@ class Market:
     def quotes(self, symbols: Iterable[str] | None = None) -> list[Quote]:
         chosen = self._states.keys() if symbols is None else [normalise_symbol(s) for s in symbols]
         return [self.quote(s) for s in chosen]
+
+    def take(self, symbol: str, buying: bool, fills: Iterable[tuple[int, int]]) -> Quote:
+        """A customer's order took (price, shares) from the other side of the book showing
+        now: those shares are gone from it until the price moves and a new book is drawn.
+        The last price stays (the simulated market is a price taker)."""
+        s = self._state(symbol)
+        side = ASK if buying else BID
+        for price, shares in fills:
+            s.taken[(side, price)] = s.taken.get((side, price), 0) + shares
+        s.seq += 1
+        return self._quote(s)
 
     def instrument(self, symbol: str) -> Instrument:
         return self._state(symbol).instrument
@@ -339,4 +373,6 @@ class Market:
             pinned=s.pinned,
             seq=s.seq,
             seed=self.seed,
+            book=s.book,
+            taken=tuple((side, price, shares) for (side, price), shares in s.taken.items()),
         )

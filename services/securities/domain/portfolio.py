@@ -33,6 +33,7 @@ class OrderType(StrEnum):
 class OrderStatus(StrEnum):
     PENDING = "pending"  # a buy waiting for accounts to hold its cash
     ACCEPTED = "accepted"  # resting on the simulated book
+    PARTIALLY_FILLED = "partially_filled"  # some shares settled, the rest resting (or being re-reserved)
     FILLING = "filling"  # executed; waiting for accounts to settle the cash
     FILLED = "filled"
     CANCELLING = "cancelling"  # a buy waiting for accounts to release its hold
