@@ -1,0 +1,156 @@
+"""Orders matched against the simulated five-level book through the gateway: a buy
+larger than the best ask walks several prices, a limit order's remainder rests and fills
+later when the book moves through its price, another remainder is cancelled releasing
+exactly what it held; each fill a trade confirmation, the ledger balanced after each.
+Prices are pinned with the operator's price control, so the book stays put."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.phone import eventually
+from tests.e2e.test_securities import Investor, set_price
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
+
+
+def minor(amount: str) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def milli(price: str) -> int:
+    return int(Decimal(price) * 1000)
+
+
+def commission(gross_minor: int) -> int:
+    """0.025%, half up to the fen, 5.00 minimum: the sandbox's default schedule."""
+    return max(500, int((Decimal(gross_minor) * Decimal("0.00025")).to_integral_value(ROUND_HALF_UP)))
+
+
+async def trades_of(investor: Investor, order_id: str) -> list[dict[str, Any]]:
+    r = await investor.phone.get("/v1/securities/trades", params={"limit": 50})
+    assert r.status_code == 200, r.text
+    # Newest first: reversed, the fills in the order the book was walked.
+    return [t for t in reversed(r.json()["items"]) if t["order_id"] == order_id]
+
+
+async def notified(investor: Investor, kind: str, order_id: str) -> list[dict[str, Any]]:
+    async def found() -> list[dict[str, Any]] | None:
+        r = await investor.phone.get("/v1/notifications")
+        items = [n for n in r.json()["items"] if n["kind"] == kind and n["data"].get("order_id") == order_id]
+        return items or None
+
+    return await eventually(found)  # type: ignore[no-any-return]
+
+
+async def holding(investor: Investor, held_minor: int) -> tuple[int, int]:
+    """The securities cash account once a part-filled buy's remainder is held again."""
+
+    async def held() -> tuple[int, int] | None:
+        cash = await investor.cash(investor.securities)
+        return cash if cash[1] == held_minor else None
+
+    return await eventually(held)  # type: ignore[no-any-return]
+
+
+async def test_a_market_buy_larger_than_the_best_ask_walks_the_book_at_several_prices(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="900000.00", to_securities="900000.00")
+    prev_close = (await investor.phone.get("/v1/market/quotes/601398")).json()["prev_close"]
+    quote = await set_price(gateway, operator_headers, "601398", prev_close)
+    ask1, ask2, ask3 = quote["asks"][:3]
+    quantity = ask1["quantity"] + ask2["quantity"] + 100
+
+    placed = await investor.order({"symbol": "601398", "side": "buy", "type": "market", "quantity": quantity})
+    assert placed.status_code == 202, placed.text
+    order = await investor.until(placed.json()["id"], "filled")
+    assert (order["filled_quantity"], order["remaining_quantity"], order["reserved_minor"]) == (quantity, 0, 0)
+
+    trades = await trades_of(investor, order["id"])
+    assert [(t["price"], t["quantity"]) for t in trades] == [
+        (ask1["price"], ask1["quantity"]),
+        (ask2["price"], ask2["quantity"]),
+        (ask3["price"], 100),
+    ]
+    gross = [minor(t["gross"]) for t in trades]
+    assert gross == [milli(t["price"]) * t["quantity"] // 10 for t in trades]
+    # Commission on the order's running gross: the minimum once, not per fill.
+    assert sum(t["commission_minor"] for t in trades) == commission(sum(gross)) == order["commission_minor"]
+    assert sum(t["net_minor"] for t in trades) == order["amount_minor"] == sum(gross) + order["commission_minor"]
+    average = Decimal(sum(milli(t["price"]) * t["quantity"] for t in trades)) / quantity / 1000
+    assert Decimal(order["filled_price"]) == average.quantize(Decimal("0.001"), ROUND_HALF_UP)
+
+    assert await investor.cash(investor.securities) == (900_000_00 - order["amount_minor"], 0)
+    [position] = await investor.positions()
+    assert (position["quantity"], position["cost_minor"]) == (quantity, order["amount_minor"])
+    # The levels the buy took are gone from the book until the price moves.
+    after = (await investor.phone.get("/v1/market/quotes/601398")).json()
+    assert after["asks"][0] == {"price": ask3["price"], "quantity": ask3["quantity"] - 100}
+    assert after["last"] == quote["last"]
+
+
+async def test_a_limit_buys_remainder_rests_and_fills_later_and_another_is_cancelled_releasing_its_hold(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="900000.00", to_securities="900000.00")
+    prev_close = (await investor.phone.get("/v1/market/quotes/000001")).json()["prev_close"]
+    quote = await set_price(gateway, operator_headers, "000001", prev_close)
+    ask1 = quote["asks"][0]
+    limit = ask1["price"]
+
+    # Marketable for the first level only: that fills, 200 shares rest at the limit.
+    placed = await investor.order(
+        {"symbol": "000001", "side": "buy", "type": "limit", "quantity": ask1["quantity"] + 200, "price": limit}
+    )
+    assert placed.status_code == 202, placed.text
+    part = await investor.until(placed.json()["id"], "partially_filled")
+    assert (part["filled_quantity"], part["remaining_quantity"]) == (ask1["quantity"], 200)
+    first_gross = milli(limit) * ask1["quantity"] // 10
+    assert (part["gross_minor"], part["commission_minor"]) == (first_gross, commission(first_gross))
+    # The remainder holds its own cash: 200 at the limit and the commission it can add.
+    rest_gross = milli(limit) * 200 // 10
+    held = rest_gross + commission(first_gross + rest_gross) - commission(first_gross)
+    assert part["reserved_minor"] == held
+    assert await holding(investor, held) == (900_000_00 - part["amount_minor"], held)
+    [partly] = await notified(investor, "order_partially_filled", part["id"])
+    assert (partly["data"]["filled_quantity"], partly["data"]["remaining_quantity"]) == (ask1["quantity"], 200)
+
+    # The book moves down through the limit: the resting 200 trade at the limit.
+    below = f"{Decimal(limit) - Decimal('0.02'):.2f}"
+    await set_price(gateway, operator_headers, "000001", below)
+    filled = await investor.until(part["id"], "filled")
+    trades = await trades_of(investor, filled["id"])
+    assert [(t["price"], t["quantity"]) for t in trades] == [(limit, ask1["quantity"]), (limit, 200)]
+    assert trades[1]["net_minor"] == held  # it filled at its limit: exactly what it held
+    assert sum(t["net_minor"] for t in trades) == filled["amount_minor"]
+    spent = filled["amount_minor"]
+    assert await investor.cash(investor.securities) == (900_000_00 - spent, 0)
+    await notified(investor, "order_filled", filled["id"])
+
+    # Another: part fills, then the customer cancels the rest, which frees its hold exactly.
+    quote = (await investor.phone.get("/v1/market/quotes/000001")).json()
+    ask1 = quote["asks"][0]
+    placed = await investor.order(
+        {"symbol": "000001", "side": "buy", "type": "limit", "quantity": ask1["quantity"] + 300, "price": ask1["price"]}
+    )
+    part = await investor.until(placed.json()["id"], "partially_filled")
+    balance, held = await holding(investor, part["reserved_minor"])
+    assert balance == 900_000_00 - spent - part["amount_minor"]
+    r = await investor.phone.client.delete(f"/v1/securities/orders/{part['id']}", headers=investor.phone.auth)
+    assert r.status_code == 202, r.text
+    cancelled = await investor.until(part["id"], "cancelled")
+    assert (cancelled["reason"], cancelled["filled_quantity"], cancelled["reserved_minor"]) == (
+        "customer",
+        ask1["quantity"],
+        0,
+    )
+    assert await investor.cash(investor.securities) == (balance, 0)  # the hold released, nothing spent
+    [note] = await notified(investor, "order_cancelled", part["id"])
+    assert note["data"]["released_minor"] == held
+    positions = {p["symbol"]: p for p in await investor.positions()}
+    assert positions["000001"]["quantity"] == filled["filled_quantity"] + cancelled["filled_quantity"]
