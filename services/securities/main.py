@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         consumers=consumers(ctx),
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
+        on_start=lambda runtime: jobs.restore_history(ctx, runtime),
     )
     # POST /internal/reset empties the tables; the in-memory market goes back to its seed.
     runtime.on_reset.append(ctx.reset_market)

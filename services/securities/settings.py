@@ -21,6 +21,10 @@ class SecuritiesSettings(BaseSettings):
     # through the sandbox price control instead).
     tick_interval_ms: int = Field(default=500, ge=0)
     hours_mode: HoursMode = HoursMode.ALWAYS_OPEN
+    # Price history in the database: ticks and bars written every history_flush_s (0: never,
+    # the history then lives in memory only), ticks kept for this many trading days.
+    history_flush_s: float = Field(default=2.0, ge=0)
+    tick_retention_days: int = Field(default=5, ge=1)
     # Fees, modelled on A-share practice.
     commission_rate: Decimal = Field(default=Decimal("0.00025"), ge=0, le=Decimal("0.01"))
     min_commission: Decimal = Field(default=Decimal("5.00"), ge=0)

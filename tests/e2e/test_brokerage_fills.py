@@ -6,6 +6,7 @@ Prices are pinned with the operator's price control, so the book stays put."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -14,8 +15,11 @@ import pytest
 
 from tests.e2e.phone import eventually
 from tests.e2e.test_securities import Investor, set_price
+from tools.stack import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
+
+HISTORY_FLUSH_S = 2.0  # SECURITIES_HISTORY_FLUSH_S's default
 
 
 def minor(amount: str) -> int:
@@ -154,3 +158,37 @@ async def test_a_limit_buys_remainder_rests_and_fills_later_and_another_is_cance
     assert note["data"]["released_minor"] == held
     positions = {p["symbol"]: p for p in await investor.positions()}
     assert positions["000001"]["quantity"] == filled["filled_quantity"] + cancelled["filled_quantity"]
+
+
+async def test_daily_bars_and_todays_ticks_survive_a_securities_restart(
+    stack: Stack, gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="1000.00", to_securities="")
+    prev_close = (await investor.phone.get("/v1/market/quotes/600036")).json()["prev_close"]
+    await set_price(gateway, operator_headers, "600036", f"{Decimal(prev_close) + Decimal('0.05'):.2f}")
+    r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 86_400}, headers=operator_headers)
+    assert r.status_code == 200, r.text
+    today = await set_price(gateway, operator_headers, "600036", prev_close)
+    bars = (await investor.phone.get("/v1/market/600036/bars", params={"period": "day"})).json()["items"]
+    ticks = (await investor.phone.get("/v1/market/600036/ticks")).json()["items"]
+    assert bars[-2]["complete"] and not bars[-1]["complete"] and ticks
+    await asyncio.sleep(HISTORY_FLUSH_S + 1)  # the history writer's interval
+
+    await asyncio.to_thread(stack.restart, "securities")
+
+    async def restored() -> list[dict[str, Any]] | None:
+        r = await investor.phone.get("/v1/market/600036/bars", params={"period": "day"})
+        return r.json()["items"] if r.status_code == 200 else None
+
+    again = await eventually(restored)
+    assert again[:-1] == bars[:-1]  # every completed day
+    assert (again[-1]["day"], again[-1]["open"], again[-1]["complete"]) == (bars[-1]["day"], bars[-1]["open"], False)
+    # The day resumes where it was (the walk, unpinned by the restart, goes on from there).
+    after = (await investor.phone.get("/v1/market/quotes/600036")).json()
+    assert (after["prev_close"], after["limit_up"], after["open"]) == (
+        today["prev_close"],
+        today["limit_up"],
+        today["open"],
+    )
+    kept = (await investor.phone.get("/v1/market/600036/ticks")).json()["items"]
+    assert kept[: len(ticks)] == ticks

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from services.securities.domain.instruments import INSTRUMENTS, Instrument, normalise_symbol
@@ -115,6 +115,7 @@ class Quote:
         return asks if buying else bids
 
 
+UNSAVED_KEPT = 100_000  # ticks awaiting the history writer; a stalled writer loses the oldest
 TICKS_KEPT = 5_000  # per symbol and day: the newest; a long always-open day walks far more
 BARS_KEPT = 750  # per symbol: about three years of trading days
 
@@ -190,9 +191,11 @@ class _State:
         self.book = self.seq
         self.taken.clear()
 
-    def trade_at(self, price: int, volume: int, at: datetime | None = None) -> None:
+    def trade_at(self, price: int, volume: int, at: datetime | None = None) -> Tick | None:
+        tick = None
         if at is not None:
-            self.ticks.append(Tick(at, price, volume))
+            tick = Tick(at, price, volume)
+            self.ticks.append(tick)
         self.last = price
         self.high = max(self.high, price)
         self.low = min(self.low, price)
@@ -200,6 +203,7 @@ class _State:
         self.turnover_minor += trade_value_minor(price, volume)
         self.seq += 1
         self.new_book()
+        return tick
 
 
 def alert_level(
@@ -248,6 +252,8 @@ class Market:
         self.alert_rearm_bp = alert_rearm_bp
         self.day: date | None = None
         self._states: dict[str, _State] = {}
+        # The day's ticks not yet written to the database (symbol, day, tick), oldest first.
+        self._unsaved: deque[tuple[str, date, Tick]] = deque(maxlen=UNSAVED_KEPT)
         for symbol, instrument in self.instruments.items():
             # String seeds hash with SHA-512: stable across runs and processes.
             state = _State(instrument, random.Random(f"{seed}:{symbol}"), instrument.prev_close_milli)
@@ -286,7 +292,7 @@ class Market:
             volume = s.rng.randint(1, 20) * s.instrument.lot_size
             price = min(max(s.last + ticks * tick, s.band.down), s.band.up)
             if price != s.last:
-                s.trade_at(price, volume, at)
+                self._keep(symbol, s.trade_at(price, volume, at))
                 moved.append(symbol)
         return moved
 
@@ -297,7 +303,7 @@ class Market:
         check_price_in_band(price_milli, s.band, s.instrument)
         s.pinned = pinned
         if price_milli != s.last:
-            s.trade_at(price_milli, s.instrument.lot_size, at)
+            self._keep(s.instrument.symbol, s.trade_at(price_milli, s.instrument.lot_size, at))
         else:
             s.seq += 1
             s.new_book()
@@ -351,6 +357,49 @@ class Market:
             s.alert_level, crossings = alert_level(s.alert_level, change, self.alert_thresholds_bp, self.alert_rearm_bp)
             out += [Alert(s.instrument, d, t, change, s.last, s.prev_close, self.day) for d, t in crossings]
         return out
+
+    # --- history kept in the database ---------------------------------------------------
+
+    def _keep(self, symbol: str, tick: Tick | None) -> None:
+        if tick is not None and self.day is not None:
+            self._unsaved.append((symbol, self.day, tick))
+
+    def unsaved_ticks(self) -> list[tuple[str, date, Tick]]:
+        """The ticks since the last call, for the history writer (and gone from here)."""
+        out = list(self._unsaved)
+        self._unsaved.clear()
+        return out
+
+    def restore(self, today: date, bars: Iterable[tuple[str, Bar]], ticks: Iterable[tuple[str, Tick]]) -> None:
+        """Pick up the history a previous process wrote: each symbol's complete daily bars,
+        and today's bar and ticks, from which the day resumes (its previous close, band,
+        open, high, low, last price, volume and turnover). The walk goes on from there
+        with the seeded generator."""
+        self.day = today
+        complete: dict[str, list[Bar]] = {}
+        todays: dict[str, Bar] = {}
+        for symbol, bar in sorted(bars, key=lambda sb: sb[1].day):
+            if symbol not in self._states:
+                continue
+            if bar.day < today:
+                complete.setdefault(symbol, []).append(bar)
+            elif bar.day == today:
+                todays[symbol] = bar
+        for symbol, s in self._states.items():
+            history = complete.get(symbol, [])
+            if not history and symbol not in todays:
+                continue
+            s.bars.clear()
+            s.bars.extend(replace(b, complete=True) for b in history[-BARS_KEPT:])
+            s.ticks.clear()
+            s.start_day(history[-1].close if history else s.instrument.prev_close_milli)
+            if (now := todays.get(symbol)) is not None:
+                s.open, s.high, s.low, s.last = now.open, now.high, now.low, now.close
+                s.volume, s.turnover_minor = now.volume, now.turnover_minor
+                s.new_book()
+        for symbol, tick in ticks:
+            if symbol in self._states:
+                self._states[symbol].ticks.append(tick)
 
     def _state(self, symbol: str) -> _State:
         try:

@@ -80,6 +80,8 @@ class Context:
     fees: domain.FeeSchedule = field(init=False)
     orders: domain.OrderSaga = field(init=False)
     transfers: domain.BankTransferSaga = field(init=False)
+    # The last market day whose history the writer has saved (jobs.save_history).
+    history_saved_through: date | None = None
 
     def __post_init__(self) -> None:
         self.market = self._seeded_market()
