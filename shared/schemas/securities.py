@@ -496,6 +496,47 @@ class BarList(BaseModel):
     items: list[BarPublic]
 
 
+CALENDAR_EXAMPLE: dict[str, Any] = {
+    "hours_mode": "a_share",
+    "timezone": "Asia/Shanghai",
+    "now": "2026-10-08T10:15:00+08:00",
+    "open_now": True,
+    "next_open": "2026-10-08T13:00:00+08:00",
+    "sessions": [{"start": "09:30", "end": "11:30"}, {"start": "13:00", "end": "15:00"}],
+    "days": [
+        {"day": "2026-10-07", "trading": False, "closed": "holiday"},
+        {"day": "2026-10-08", "trading": True, "closed": None},
+    ],
+}
+
+
+class SessionPublic(BaseModel):
+    start: str = Field(description="Beijing time, HH:MM")
+    end: str
+
+
+class CalendarDay(BaseModel):
+    day: str
+    trading: bool
+    closed: Literal["weekend", "holiday"] | None = Field(description="Why there is no trading that day")
+
+
+class MarketCalendar(BaseModel):
+    """Trading days and sessions on the sandbox clock (Asia/Shanghai)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CALENDAR_EXAMPLE]})
+
+    hours_mode: Literal["always_open", "a_share"] = Field(
+        description="a_share: orders and transfers only in sessions on trading days; always_open: any time"
+    )
+    timezone: str
+    now: datetime = Field(description="The sandbox clock, Beijing time")
+    open_now: bool = Field(description="Whether orders are taken now, in this hours mode")
+    next_open: datetime = Field(description="When the next continuous session starts (trading days only)")
+    sessions: list[SessionPublic]
+    days: list[CalendarDay] = Field(description="Each day from `from` to `to`, both included")
+
+
 class QuoteList(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [QUOTE_LIST_EXAMPLE]})
 

@@ -192,3 +192,30 @@ async def test_daily_bars_and_todays_ticks_survive_a_securities_restart(
     )
     kept = (await investor.phone.get("/v1/market/600036/ticks")).json()["items"]
     assert kept[: len(ticks)] == ticks
+
+
+async def test_the_trading_calendar_through_the_gateway(gateway: httpx.AsyncClient) -> None:
+    investor = await Investor.open(gateway, deposit="100.00", to_securities="")
+    r = await investor.phone.get("/v1/market/calendar", params={"from": "2026-09-30", "to": "2026-10-09"})
+    assert r.status_code == 200, r.text
+    calendar = r.json()
+    closed = {d["day"]: d["closed"] for d in calendar["days"] if not d["trading"]}
+    assert closed == {
+        "2026-10-01": "holiday",
+        "2026-10-02": "holiday",
+        "2026-10-03": "weekend",
+        "2026-10-04": "weekend",
+        "2026-10-05": "holiday",
+        "2026-10-06": "holiday",
+        "2026-10-07": "holiday",
+    }
+    # The stack runs in the sandbox's always-open mode: orders are taken at any hour.
+    assert (calendar["hours_mode"], calendar["open_now"], calendar["timezone"]) == (
+        "always_open",
+        True,
+        "Asia/Shanghai",
+    )
+    default = (await investor.phone.get("/v1/market/calendar")).json()["days"]
+    assert len(default) == 31
+    too_long = await investor.phone.get("/v1/market/calendar", params={"from": "2026-01-01", "to": "2027-12-31"})
+    assert too_long.status_code == 422 and too_long.headers["content-type"].startswith("application/problem+json")

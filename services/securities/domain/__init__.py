@@ -16,6 +16,7 @@ from services.securities.domain.accounts import (
     transfer_amount_minor,
     withdrawable_minor,
 )
+from services.securities.domain.calendar import HOLIDAYS_2026, TradingCalendar
 from services.securities.domain.instruments import (
     BY_SYMBOL,
     INSTRUMENTS,
@@ -111,6 +112,7 @@ __all__ = [
     "BOARD_NAMES",
     "BY_SYMBOL",
     "DEPTH_LEVELS",
+    "HOLIDAYS_2026",
     "INSTRUMENTS",
     "LOT_SIZE",
     "TERMINAL",
@@ -157,6 +159,7 @@ __all__ = [
     "RiskDisclosureRequired",
     "Side",
     "Tick",
+    "TradingCalendar",
     "UnknownInstrument",
     "UnknownSymbol",
     "alert_level",

@@ -80,10 +80,12 @@ class Context:
     fees: domain.FeeSchedule = field(init=False)
     orders: domain.OrderSaga = field(init=False)
     transfers: domain.BankTransferSaga = field(init=False)
+    calendar: domain.TradingCalendar = field(init=False)
     # The last market day whose history the writer has saved (jobs.save_history).
     history_saved_through: date | None = None
 
     def __post_init__(self) -> None:
+        self.calendar = domain.TradingCalendar.of(self.settings.holidays)
         self.market = self._seeded_market()
         self.fees = self.settings.fee_schedule()
         timeouts = Timeouts(
@@ -124,8 +126,8 @@ class Context:
         return rolled
 
     def market_open(self) -> bool:
-        return domain.market_open(self.settings.hours_mode, self.local_now())
+        return domain.market_open(self.settings.hours_mode, self.local_now(), self.calendar)
 
     def require_open(self) -> None:
         if not self.market_open():
-            raise domain.MarketClosed(domain.closed_detail(self.local_now()))
+            raise domain.MarketClosed(domain.closed_detail(self.local_now(), self.calendar))

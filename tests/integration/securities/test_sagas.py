@@ -156,3 +156,33 @@ async def test_outside_a_share_hours_orders_and_transfers_are_refused(spare_brok
         assert (await spare.quote("601398"))["market_open"] is False
         assert await spare.orders(investor) == []
         assert await spare.cash(investor.securities_id) == (10_000_00, 0)
+
+
+async def test_on_an_exchange_holiday_orders_are_refused_and_the_calendar_says_so(
+    spare_brokerage: SpareFactory,
+) -> None:
+    # Monday 5 October 2026, 10:00 Beijing time: Golden Week, a weekday without trading.
+    holiday = datetime(2026, 10, 5, 10, 0, tzinfo=BANK_TZ)
+    async with spare_brokerage(hours_mode="a_share", clock=Clock(holiday - datetime.now(BANK_TZ))) as spare:
+        investor = await spare.investor(10_000_00, checking_minor=10_000_00)
+        r = await spare.place(
+            investor, {"symbol": "601398", "side": "buy", "type": "limit", "quantity": 100, "price": "5.12"}
+        )
+        assert r.status_code == 409, r.text
+        assert r.json()["type"].endswith("/market-closed")
+        assert "an exchange holiday" in r.json()["detail"]
+        assert r.json()["detail"].endswith("opens next at Thu 2026-10-08 09:30")
+
+        r = await spare.http.get(
+            "/v1/market/calendar", params={"from": "2026-09-30", "to": "2026-10-09"}, headers=investor.headers
+        )
+        assert r.status_code == 200, r.text
+        calendar = r.json()
+        assert (calendar["hours_mode"], calendar["open_now"]) == ("a_share", False)
+        assert calendar["next_open"].startswith("2026-10-08T09:30:00")
+        assert [d["day"][-2:] for d in calendar["days"] if d["trading"]] == ["30", "08", "09"]
+        assert calendar["sessions"] == [{"start": "09:30", "end": "11:30"}, {"start": "13:00", "end": "15:00"}]
+        backwards = await spare.http.get(
+            "/v1/market/calendar", params={"from": "2026-10-09", "to": "2026-09-30"}, headers=investor.headers
+        )
+        assert backwards.status_code == 422, backwards.text
