@@ -119,8 +119,14 @@ class Context:
         return self.clock.now().astimezone(BANK_TZ)
 
     def sync_day(self) -> bool:
-        """Start the market's new trading day once the sandbox clock has reached it."""
-        rolled = self.sim.open_day(self.today())
+        """Start the market's new trading day once the sandbox clock has reached it. In
+        `a_share` mode a weekend or holiday is no trading day: the market stays on the
+        last one (no bar for a day without trading)."""
+        today = self.today()
+        a_share = self.settings.hours_mode is domain.HoursMode.A_SHARE
+        if a_share and self.sim.day is not None and not self.calendar.is_trading_day(today):
+            return False
+        rolled = self.sim.open_day(today)
         if rolled:
             self.hub.publish(self.sim.quotes())
         return rolled
