@@ -51,6 +51,14 @@ async def notified(investor: Investor, kind: str, order_id: str) -> list[dict[st
     return await eventually(found)  # type: ignore[no-any-return]
 
 
+async def ended(investor: Investor, order_id: str) -> dict[str, Any]:
+    async def final() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await investor.phone.get(f"/v1/securities/orders/{order_id}")).json()
+        return body if body["status"] in ("filled", "cancelled", "rejected") else None
+
+    return await eventually(final)  # type: ignore[no-any-return]
+
+
 async def holding(investor: Investor, held_minor: int) -> tuple[int, int]:
     """The securities cash account once a part-filled buy's remainder is held again."""
 
@@ -219,3 +227,43 @@ async def test_the_trading_calendar_through_the_gateway(gateway: httpx.AsyncClie
     assert len(default) == 31
     too_long = await investor.phone.get("/v1/market/calendar", params={"from": "2026-01-01", "to": "2027-12-31"})
     assert too_long.status_code == 422 and too_long.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_limit_sell_fills_in_parts_each_credited_and_the_position_follows(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    investor = await Investor.open(gateway, deposit="400000.00", to_securities="400000.00")
+    prev_close = (await investor.phone.get("/v1/market/quotes/601398")).json()["prev_close"]
+    held = spent = 0
+    while held < 30_100:  # more than any one level of the book can show (300 lots)
+        await set_price(gateway, operator_headers, "601398", prev_close)  # a fresh book each time
+        placed = await investor.order({"symbol": "601398", "side": "buy", "type": "market", "quantity": 10_000})
+        bought = await ended(investor, placed.json()["id"])  # filled, or its unmatched rest cancelled
+        held, spent = held + bought["filled_quantity"], spent + (bought["amount_minor"] or 0)
+    assert [p["quantity"] for p in await investor.positions()] == [held]
+    r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 86_400}, headers=operator_headers)
+    assert r.status_code == 200, r.text
+
+    quote = await set_price(gateway, operator_headers, "601398", prev_close)
+    bid1 = quote["bids"][0]
+    quantity = bid1["quantity"] + 100
+    placed = await investor.order(
+        {"symbol": "601398", "side": "sell", "type": "limit", "quantity": quantity, "price": bid1["price"]}
+    )
+    assert placed.status_code == 202, placed.text
+    part = await investor.until(placed.json()["id"], "partially_filled")
+    assert (part["filled_quantity"], part["remaining_quantity"]) == (bid1["quantity"], 100)
+    [position] = await investor.positions()
+    assert (position["quantity"], position["frozen_quantity"]) == (held - bid1["quantity"], 100)
+
+    # The book moves up through the limit: the resting 100 sell at the limit.
+    await set_price(gateway, operator_headers, "601398", f"{Decimal(bid1['price']) + Decimal('0.02'):.2f}")
+    sold = await investor.until(part["id"], "filled")
+    trades = await trades_of(investor, sold["id"])
+    assert [(t["price"], t["quantity"]) for t in trades] == [(bid1["price"], bid1["quantity"]), (bid1["price"], 100)]
+    assert sum(t["net_minor"] for t in trades) == sold["amount_minor"]
+    assert sum(t["realised_pnl_minor"] for t in trades) == sold["realised_pnl_minor"]
+    assert all(t["stamp_duty_minor"] > 0 for t in trades)  # stamp duty on each sell fill
+    [position] = await investor.positions()
+    assert (position["quantity"], position["frozen_quantity"]) == (held - quantity, 0)
+    assert await investor.cash(investor.securities) == (400_000_00 - spent + sold["amount_minor"], 0)
