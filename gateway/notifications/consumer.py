@@ -47,6 +47,11 @@ class Notifier:
     async def when_order_filled_notify(self, writer: Writer, e: Envelope, m: sec.OrderFilled) -> None:
         await self._store(writer, e, notify.order_filled(m))
 
+    async def when_order_partially_filled_notify(
+        self, writer: Writer, e: Envelope, m: sec.OrderPartiallyFilled
+    ) -> None:
+        await self._store(writer, e, notify.order_partially_filled(m))
+
     async def when_order_rejected_notify(self, writer: Writer, e: Envelope, m: sec.OrderRejected) -> None:
         await self._store(writer, e, notify.order_rejected(m))
 
@@ -91,6 +96,7 @@ class Notifier:
             pay.PaymentCompleted.TYPE: self.when_payment_completed_notify_both_sides,
             pay.PaymentFailed.TYPE: self.when_payment_failed_notify_payer,
             sec.OrderFilled.TYPE: self.when_order_filled_notify,
+            sec.OrderPartiallyFilled.TYPE: self.when_order_partially_filled_notify,
             sec.OrderRejected.TYPE: self.when_order_rejected_notify,
             sec.OrderCancelled.TYPE: self.when_order_cancelled_notify,
             sec.PriceAlerted.TYPE: self.when_price_alerted_notify_watchers,

@@ -30,6 +30,7 @@ KINDS = (
     "payment_received",
     "payment_failed",
     "order_filled",
+    "order_partially_filled",
     "order_rejected",
     "order_expired",
     "order_cancelled",
@@ -178,6 +179,33 @@ def order_filled(m: sec.OrderFilled) -> list[Draft]:
     ]
 
 
+def order_partially_filled(m: sec.OrderPartiallyFilled) -> list[Draft]:
+    """A part of an order settled; the rest rests on the book, or is cancelled."""
+    verb = "Bought" if m.side == "buy" else "Sold"
+    return [
+        Draft(
+            m.customer_id,
+            "order_partially_filled",
+            "Order partly filled",
+            f"{verb} {m.quantity} {m.symbol} at {_price(m.price_milli)} CNY on average "
+            f"({'paid' if m.side == 'buy' else 'received'} {_money(m.amount_minor, 'CNY')}, fees included); "
+            f"{m.filled_quantity} of {m.filled_quantity + m.remaining_quantity} filled so far.",
+            {
+                "order_id": m.order_id,
+                "symbol": m.symbol,
+                "side": m.side,
+                "quantity": m.quantity,
+                "price": _price(m.price_milli),
+                "amount": format_minor(m.amount_minor),
+                "amount_minor": m.amount_minor,
+                "filled_quantity": m.filled_quantity,
+                "remaining_quantity": m.remaining_quantity,
+                "position_quantity": m.position_quantity,
+            },
+        )
+    ]
+
+
 def order_rejected(m: sec.OrderRejected) -> list[Draft]:
     why = ORDER_REJECTIONS.get(m.reason, m.reason.replace("_", " "))
     return [
@@ -202,6 +230,12 @@ def order_cancelled(m: sec.OrderCancelled) -> list[Draft]:
         kind, title = "order_cancelled", "Order cancelled"
         nobody = "no sellers at limit-up" if m.side == "buy" else "no buyers at limit-down"
         body = f"Your market {m.side} order for {m.symbol} was cancelled: {nobody}."
+    elif m.reason == "unmatched_remainder":
+        kind, title = "order_cancelled", "Order cancelled"
+        body = f"The unfilled rest of your market {m.side} order for {m.symbol} was cancelled (best five levels only)."
+    elif m.reason == "remainder_unfunded":
+        kind, title = "order_cancelled", "Order cancelled"
+        body = f"The unfilled rest of your {m.side} order for {m.symbol} was cancelled: its cash could not be held."
     else:
         kind, title = "order_cancelled", "Order cancelled"
         body = f"Your {m.side} order for {m.symbol} is cancelled."

@@ -65,6 +65,7 @@ from shared.schemas.securities import (
     BankTransferPublic,
     BarList,
     InstrumentList,
+    MarketCalendar,
     OrderCreate,
     OrderPage,
     OrderPublic,
@@ -311,6 +312,17 @@ SECURITIES_ROUTES = (
         },
         doc="""Daily bars (open, high, low, close, volume, turnover) kept across sandbox days,
         oldest first; today's is last with `complete: false`.""",
+    ),
+    market(
+        "GET",
+        "/v1/market/calendar",
+        name="get_market_calendar",
+        response=MarketCalendar,
+        problems=(401, 422),
+        query=DAYS,
+        doc="""Trading days (weekends and exchange holidays closed) and sessions on the sandbox
+        clock, from `from` (default today) to `to` (default 30 days on, at most 366 days);
+        whether orders are taken now and when the next session opens.""",
     ),
     market(
         "GET",

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from services.securities import domain, handlers, store
+from services.securities.domain.market import BARS_KEPT
 from services.securities.handlers import Context
 from shared.runtime import Runtime, every
 
@@ -52,8 +53,9 @@ async def publish_alerts(ctx: Context, runtime: Runtime, symbols: list[str]) -> 
 
 
 async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
-    """Fill the accepted orders the current prices cross (and cancel market orders facing
-    a sealed market); each in its own unit of work."""
+    """Match the resting orders the book on the other side has reached, in price-time
+    priority (and cancel market orders facing a sealed market); each in its own unit of
+    work, so an earlier order takes the liquidity a later one then does not see."""
     if not ctx.market_open():
         return 0
     async with runtime.db.read() as session:
@@ -61,8 +63,10 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     filled = 0
     for order in candidates:
         quote = ctx.sim.quote(order.symbol)
-        side, order_type = domain.Side(order.side), domain.OrderType(order.order_type)
-        if domain.matching(side, order_type, order.limit_price_milli, quote.last, quote.band) is domain.Match.REST:
+        side = domain.Side(order.side)
+        book = quote.opposite(side is domain.Side.BUY)
+        marketable = bool(book) and domain.at_or_better(side, book[0].price, order.limit_price_milli)
+        if order.order_type == domain.OrderType.LIMIT and not marketable:
             continue
         async with runtime.unit_of_work() as uow:
             locked = await store.order_for_update(uow.session, order.id)
@@ -71,8 +75,45 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     return filled
 
 
+async def save_history(ctx: Context, runtime: Runtime) -> int:
+    """Write the market's new ticks and its changed bars (today's, and yesterday's once the
+    day has rolled) to the database, and prune ticks past their retention. Returns the
+    ticks written."""
+    ctx.sync_day()
+    ticks = ctx.sim.unsaved_ticks()
+    day = ctx.sim.day
+    if day is None:
+        return 0
+    since = ctx.history_saved_through or day
+    bars = [(symbol, b) for symbol in ctx.sim.instruments for b in ctx.sim.bars(symbol) if b.day >= since]
+    async with runtime.db.write() as session, session.begin():
+        await store.save_market_history(session, bars, ticks)
+        if ctx.history_saved_through != day:
+            await store.prune_ticks(session, ctx.settings.tick_retention_days)
+    ctx.history_saved_through = day
+    return len(ticks)
+
+
+async def restore_history(ctx: Context, runtime: Runtime) -> None:
+    """At start: the market resumes from the history a previous process wrote (nothing
+    after a reset, which empties the tables)."""
+    ctx.sync_day()
+    today = ctx.today()
+    async with runtime.db.read() as session:
+        bars, ticks = await store.load_market_history(session, today, BARS_KEPT)
+    if bars:
+        ctx.sim.restore(today, bars, ticks)
+        ctx.hub.publish(ctx.sim.quotes())
+        log.info("market history restored: %d bars, %d ticks of %s", len(bars), len(ticks), today)
+    ctx.history_saved_through = today
+
+
 def background(ctx: Context, runtime: Runtime) -> list[Callable[[], Awaitable[None]]]:
-    """The market ticker as a background loop, unless tick_interval_ms is 0."""
-    if ctx.settings.tick_interval_ms <= 0:
-        return []
-    return [every(ctx.settings.tick_interval_ms / 1000, "market ticker", lambda: tick(ctx, runtime))]
+    """The market ticker as a background loop, unless tick_interval_ms is 0; the history
+    writer, unless history_flush_s is 0."""
+    loops = []
+    if ctx.settings.tick_interval_ms > 0:
+        loops.append(every(ctx.settings.tick_interval_ms / 1000, "market ticker", lambda: tick(ctx, runtime)))
+    if ctx.settings.history_flush_s > 0:
+        loops.append(every(ctx.settings.history_flush_s, "market history", lambda: save_history(ctx, runtime)))
+    return loops

@@ -15,7 +15,7 @@ from shared.accounts_client import accounts_client
 from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.runtime import Runtime
-from shared.saga.store import Holds, SagaTable, sweep_sagas
+from shared.saga.store import SagaTable, sweep_sagas
 from shared.web import build_app, serve
 
 
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         consumers=consumers(ctx),
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
+        on_start=lambda runtime: jobs.restore_history(ctx, runtime),
     )
     # POST /internal/reset empties the tables; the in-memory market goes back to its seed.
     runtime.on_reset.append(ctx.reset_market)
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
             SagaTable(
                 store.Order,
                 partial(handlers.orders_overdue, ctx),
-                holds=Holds(handlers.HOLD_PREFIX, when=lambda order: order.side == domain.Side.BUY),
+                holds=handlers.OrderHolds(handlers.HOLD_PREFIX, when=lambda order: order.side == domain.Side.BUY),
             ),
             SagaTable(store.BankTransfer, partial(handlers.transfers_overdue, ctx)),
         ],

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.securities.domain import FeeSchedule, HoursMode
+from services.securities.domain import HOLIDAYS_2026, FeeSchedule, HoursMode
 from shared import settings as shared
 from shared.money import to_minor
 
@@ -21,6 +22,12 @@ class SecuritiesSettings(BaseSettings):
     # through the sandbox price control instead).
     tick_interval_ms: int = Field(default=500, ge=0)
     hours_mode: HoursMode = HoursMode.ALWAYS_OPEN
+    # Weekdays the exchanges are closed (a_share mode), as a JSON list of dates in the env.
+    holidays: list[date] = Field(default_factory=lambda: sorted(HOLIDAYS_2026))
+    # Price history in the database: ticks and bars written every history_flush_s (0: never,
+    # the history then lives in memory only), ticks kept for this many trading days.
+    history_flush_s: float = Field(default=2.0, ge=0)
+    tick_retention_days: int = Field(default=5, ge=1)
     # Fees, modelled on A-share practice.
     commission_rate: Decimal = Field(default=Decimal("0.00025"), ge=0, le=Decimal("0.01"))
     min_commission: Decimal = Field(default=Decimal("5.00"), ge=0)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
+    Boolean,
     ColumnElement,
     Date,
     Index,
@@ -14,6 +18,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    delete,
     func,
     or_,
     select,
@@ -74,6 +79,12 @@ class Order(SagaColumns, Base):
     amount_minor: Mapped[int | None] = mapped_column(BigInteger)
     realised_pnl_minor: Mapped[int | None] = mapped_column(BigInteger)
     matched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Partial fills: the execution columns above total the fills settled so far
+    # (`fill_price_milli` their average); `pending_fills` is the batch the market matched
+    # that accounts is settling now; `leg` numbers the hold (buy) or credit (sell) in use.
+    filled_quantity: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    leg: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    pending_fills: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class Trade(Base):
@@ -84,12 +95,13 @@ class Trade(Base):
     __table_args__ = (
         Index("ix_trade_customer_seq", "customer_id", "seq"),
         Index("ix_trade_customer_symbol_day", "customer_id", "symbol", "trade_day"),
+        Index("ix_trade_order_id", "order_id"),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(36), unique=True)
-    # Orders fill completely, once: one trade per order.
-    order_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # An order filled in parts has a trade per part.
+    order_id: Mapped[str] = mapped_column(String(36))
     customer_id: Mapped[str] = mapped_column(String(36))
     account_id: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(12))
@@ -105,6 +117,37 @@ class Trade(Base):
     trade_day: Mapped[date] = mapped_column(Date)
     traded_at: Mapped[datetime] = mapped_column(UtcDateTime)
     settled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class MarketBar(Base):
+    """A symbol's daily bar as the simulated market traded it (today's is rewritten as the
+    day goes on, `complete` once the day has rolled)."""
+
+    __tablename__ = "market_bar"
+
+    symbol: Mapped[str] = mapped_column(String(12), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    open_milli: Mapped[int] = mapped_column(BigInteger)
+    high_milli: Mapped[int] = mapped_column(BigInteger)
+    low_milli: Mapped[int] = mapped_column(BigInteger)
+    close_milli: Mapped[int] = mapped_column(BigInteger)
+    volume: Mapped[int] = mapped_column(BigInteger)
+    turnover_minor: Mapped[int] = mapped_column(BigInteger)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MarketTick(Base):
+    """A trade of the simulated market, kept for `SECURITIES_TICK_RETENTION_DAYS` trading days."""
+
+    __tablename__ = "market_tick"
+    __table_args__ = (Index("ix_market_tick_symbol_day", "symbol", "day", "seq"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    symbol: Mapped[str] = mapped_column(String(12))
+    day: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    price_milli: Mapped[int] = mapped_column(BigInteger)
+    volume: Mapped[int] = mapped_column(BigInteger)
 
 
 class BoardPermission(Base):
@@ -209,11 +252,20 @@ async def save_position(session: AsyncSession, customer_id: str, position: domai
 
 
 async def open_orders(session: AsyncSession, symbols: list[str] | None = None) -> list[Order]:
-    """Orders resting on the market (`accepted`), oldest first."""
+    """Orders resting on the market (`accepted`, `partially_filled`) in price-time
+    priority: market orders first, then the best limit (highest buy, lowest sell), then
+    the oldest."""
     query = select(Order).where(Order.step == sagas.REST)
     if symbols is not None:
         query = query.where(Order.symbol.in_(symbols))
-    return list((await session.scalars(query.order_by(Order.seq))).all())
+    rows = list((await session.scalars(query.order_by(Order.seq))).all())
+
+    def priority(o: Order) -> tuple[int, int]:
+        if o.limit_price_milli is None:
+            return (0, 0)
+        return (1, -o.limit_price_milli if o.side == "buy" else o.limit_price_milli)
+
+    return sorted(rows, key=priority)  # stable: the oldest first within a price
 
 
 def _releasing(cancelled: bool) -> ColumnElement[bool]:
@@ -227,9 +279,11 @@ def order_status_is(status: str) -> ColumnElement[bool]:
     not yet in a final one (`open`)."""
     if status == "open":
         return or_(Order.step.in_([sagas.RESERVE, sagas.REST, sagas.CAPTURE, sagas.CREDIT]), _releasing(cancelled=True))
+    waiting = Order.step.in_([sagas.RESERVE, sagas.REST])
     return {
-        OrderStatus.PENDING: Order.step == sagas.RESERVE,
-        OrderStatus.ACCEPTED: Order.step == sagas.REST,
+        OrderStatus.PENDING: and_(Order.step == sagas.RESERVE, Order.filled_quantity == 0),
+        OrderStatus.ACCEPTED: and_(Order.step == sagas.REST, Order.filled_quantity == 0),
+        OrderStatus.PARTIALLY_FILLED: and_(waiting, Order.filled_quantity > 0),
         OrderStatus.FILLING: Order.step.in_([sagas.CAPTURE, sagas.CREDIT]),
         OrderStatus.FILLED: Order.outcome == COMPLETED,
         OrderStatus.CANCELLING: _releasing(cancelled=True),
@@ -256,3 +310,62 @@ async def enabled_boards(session: AsyncSession, customer_id: str) -> dict[str, d
         select(BoardPermission.board, BoardPermission.enabled_at).where(BoardPermission.customer_id == customer_id)
     )
     return {board: at for board, at in rows.all()}
+
+
+# --- market history -------------------------------------------------------------------------
+
+
+async def save_market_history(
+    session: AsyncSession, bars: Sequence[tuple[str, domain.Bar]], ticks: Sequence[tuple[str, date, domain.Tick]]
+) -> None:
+    """Write the bars (new or changed: today's, and a day that has just completed) and the
+    ticks since the last write."""
+    for symbol, b in bars:
+        await session.merge(
+            MarketBar(
+                symbol=symbol,
+                day=b.day,
+                open_milli=b.open,
+                high_milli=b.high,
+                low_milli=b.low,
+                close_milli=b.close,
+                volume=b.volume,
+                turnover_minor=b.turnover_minor,
+                complete=b.complete,
+            )
+        )
+    session.add_all(
+        MarketTick(symbol=symbol, day=day, at=t.at, price_milli=t.price, volume=t.volume) for symbol, day, t in ticks
+    )
+
+
+async def prune_ticks(session: AsyncSession, keep_days: int) -> int:
+    """Drop ticks older than the newest `keep_days` days the market traded; how many went."""
+    days = (await session.scalars(select(MarketTick.day).distinct().order_by(MarketTick.day.desc()))).all()
+    if len(days) <= keep_days:
+        return 0
+    oldest_kept = days[keep_days - 1]
+    result = await session.execute(delete(MarketTick).where(MarketTick.day < oldest_kept))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def load_market_history(
+    session: AsyncSession, today: date, bars_kept: int
+) -> tuple[list[tuple[str, domain.Bar]], list[tuple[str, domain.Tick]]]:
+    """The bars up to today (the newest `bars_kept` days per symbol at most) and today's ticks."""
+    rows = (await session.scalars(select(MarketBar).where(MarketBar.day <= today).order_by(MarketBar.day))).all()
+    per_symbol: dict[str, list[MarketBar]] = {}
+    for row in rows:
+        per_symbol.setdefault(row.symbol, []).append(row)
+    bars = [
+        (
+            r.symbol,
+            domain.Bar(
+                r.day, r.open_milli, r.high_milli, r.low_milli, r.close_milli, r.volume, r.turnover_minor, r.complete
+            ),
+        )
+        for kept in per_symbol.values()
+        for r in kept[-(bars_kept + 1) :]
+    ]
+    ticks = (await session.scalars(select(MarketTick).where(MarketTick.day == today).order_by(MarketTick.seq))).all()
+    return bars, [(t.symbol, domain.Tick(t.at, t.price_milli, t.volume)) for t in ticks]

@@ -139,7 +139,9 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         account_id=o.account_id,
         reserved=format_minor(held),
         reserved_minor=held,
-        filled_price=domain.format_price(o.fill_price_milli, instrument) if o.fill_price_milli is not None else None,
+        filled_quantity=o.filled_quantity,
+        remaining_quantity=o.quantity - o.filled_quantity if o.outcome is None else 0,
+        filled_price=_average(o.fill_price_milli, instrument),
         gross=money(o.gross_minor),
         gross_minor=o.gross_minor,
         commission=money(o.commission_minor),
@@ -156,6 +158,15 @@ def order_public(o: store.Order, ctx: Context) -> OrderPublic:
         filled_at=o.ended_at if o.outcome == COMPLETED else None,
         links={"self": f"/v1/securities/orders/{o.id}", "quote": f"/v1/market/quotes/{o.symbol}"},
     )
+
+
+def _average(milli: int | None, instrument: domain.Instrument) -> str | None:
+    """The average fill price at the tick, or to the milli-yuan when fills at several
+    prices average between ticks (成交均价)."""
+    if milli is None:
+        return None
+    places = instrument.price_places if milli % instrument.tick_milli == 0 else 3
+    return domain.format_price(milli, places=places)
 
 
 def trade_public(t: store.Trade, ctx: Context) -> TradePublic:

@@ -33,7 +33,7 @@ OrderRejectionReason = Literal[
     "proceeds_below_fees",
     "timeout",
 ]
-CancelReason = Literal["customer", "expired", "no_opposite_side"]
+CancelReason = Literal["customer", "expired", "no_opposite_side", "unmatched_remainder", "remainder_unfunded"]
 
 
 class SecuritiesEvent(Message):
@@ -88,9 +88,21 @@ class OrderMatched(OrderEvent):
 
 
 class OrderFilled(OrderMatched):
-    """accounts confirmed the cash side; the position has changed."""
+    """accounts confirmed the cash side; the position has changed. For an order filled in
+    parts, the totals of all its fills (`price_milli` their average)."""
 
     TYPE = "securities.OrderFilled"
+    position_quantity: int
+    realised_pnl_minor: int = 0
+
+
+class OrderPartiallyFilled(OrderMatched):
+    """A part of the order settled (its quantity, average price and cash here); the rest
+    rests on the book, or is cancelled (a market order's unmatched remainder)."""
+
+    TYPE = "securities.OrderPartiallyFilled"
+    filled_quantity: int  # settled so far, this part included
+    remaining_quantity: int
     position_quantity: int
     realised_pnl_minor: int = 0
 

@@ -19,7 +19,9 @@ from shared.money import AmountIn, decimal_string
 
 SideName = Literal["buy", "sell"]
 OrderTypeName = Literal["market", "limit"]
-OrderStatusName = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected"]
+OrderStatusName = Literal[
+    "pending", "accepted", "partially_filled", "filling", "filled", "cancelling", "cancelled", "rejected"
+]
 ExchangeName = Literal["SH", "SZ"]
 BoardName = Literal["main", "chinext", "star", "etf"]
 TransferDirectionName = Literal["bank_to_securities", "securities_to_bank"]
@@ -82,6 +84,8 @@ ORDER_EXAMPLE: dict[str, Any] = {
     "account_id": DEMO_SECURITIES_CASH,
     "reserved": "0.00",
     "reserved_minor": 0,
+    "filled_quantity": 100,
+    "remaining_quantity": 0,
     "filled_price": "1688.00",
     "gross": "168800.00",
     "gross_minor": 16880000,
@@ -123,7 +127,11 @@ class OrderPublic(BaseModel):
         "day's limit-up), 0 once it has ended (filled, cancelled or rejected)"
     )
     reserved_minor: int
-    filled_price: str | None
+    filled_quantity: int = Field(description="Shares filled and settled so far (an order can fill in parts)")
+    remaining_quantity: int = Field(description="Shares still open: resting, or being held again; 0 once it ended")
+    filled_price: str | None = Field(
+        description="Average price of the fills (成交均价), at the tick or to 0.001 CNY between ticks"
+    )
     gross: str | None = Field(description="Price x quantity")
     gross_minor: int | None
     commission: str | None
@@ -486,6 +494,47 @@ class BarList(BaseModel):
     symbol: str
     period: Literal["day"]
     items: list[BarPublic]
+
+
+CALENDAR_EXAMPLE: dict[str, Any] = {
+    "hours_mode": "a_share",
+    "timezone": "Asia/Shanghai",
+    "now": "2026-10-08T10:15:00+08:00",
+    "open_now": True,
+    "next_open": "2026-10-08T13:00:00+08:00",
+    "sessions": [{"start": "09:30", "end": "11:30"}, {"start": "13:00", "end": "15:00"}],
+    "days": [
+        {"day": "2026-10-07", "trading": False, "closed": "holiday"},
+        {"day": "2026-10-08", "trading": True, "closed": None},
+    ],
+}
+
+
+class SessionPublic(BaseModel):
+    start: str = Field(description="Beijing time, HH:MM")
+    end: str
+
+
+class CalendarDay(BaseModel):
+    day: str
+    trading: bool
+    closed: Literal["weekend", "holiday"] | None = Field(description="Why there is no trading that day")
+
+
+class MarketCalendar(BaseModel):
+    """Trading days and sessions on the sandbox clock (Asia/Shanghai)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [CALENDAR_EXAMPLE]})
+
+    hours_mode: Literal["always_open", "a_share"] = Field(
+        description="a_share: orders and transfers only in sessions on trading days; always_open: any time"
+    )
+    timezone: str
+    now: datetime = Field(description="The sandbox clock, Beijing time")
+    open_now: bool = Field(description="Whether orders are taken now, in this hours mode")
+    next_open: datetime = Field(description="When the next continuous session starts (trading days only)")
+    sessions: list[SessionPublic]
+    days: list[CalendarDay] = Field(description="Each day from `from` to `to`, both included")
 
 
 class QuoteList(BaseModel):

@@ -122,10 +122,11 @@ async def test_a_filled_order_holds_nothing_and_statements_price_at_the_tick(
     prices = {}
     for symbol in ("600036", "510300"):
         prev_close = (await investor.phone.get(f"/v1/market/quotes/{symbol}")).json()["prev_close"]
-        prices[symbol] = (await set_price(gateway, operator_headers, symbol, prev_close))["last"]
+        # A market buy of one lot takes the best ask (every level shows a lot at least).
+        prices[symbol] = (await set_price(gateway, operator_headers, symbol, prev_close))["ask"]
     assert len(prices["600036"].split(".")[1]) == 2 and len(prices["510300"].split(".")[1]) == 3
     spent = 0
-    for symbol, quantity in (("600036", 100), ("510300", 1_000)):
+    for symbol, quantity in (("600036", 100), ("510300", 100)):
         placed = await investor.order({"symbol": symbol, "side": "buy", "type": "market", "quantity": quantity})
         order = await investor.until(placed.json()["id"], "filled")
         assert (order["reserved"], order["filled_price"]) == ("0.00", prices[symbol])
@@ -136,7 +137,7 @@ async def test_a_filled_order_holds_nothing_and_statements_price_at_the_tick(
     r = await investor.phone.get(f"/v1/accounts/{investor.securities}/transactions", params={"kind": "securities_buy"})
     assert r.status_code == 200, r.text
     lines = {line["description"] for line in r.json()["items"]}
-    assert lines == {f"Buy 100 600036 @ {prices['600036']}", f"Buy 1000 510300 @ {prices['510300']}"}
+    assert lines == {f"Buy 100 600036 @ {prices['600036']}", f"Buy 100 510300 @ {prices['510300']}"}
 
 
 async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
@@ -145,16 +146,18 @@ async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
     investor = await Investor.open(gateway, deposit="100000.00", to_securities="100000.00")
     stranger = await register_and_login(gateway)
     prev_close = (await investor.phone.get("/v1/market/quotes/601318")).json()["prev_close"]
-    await set_price(gateway, operator_headers, "601318", prev_close)
-    placed = await investor.order({"symbol": "601318", "side": "buy", "type": "market", "quantity": 500})
+    tick = Decimal("0.01")
+    # One lot fills whole at the best ask, a tick above the last price: prev_close.
+    await set_price(gateway, operator_headers, "601318", f"{Decimal(prev_close) - tick:.2f}")
+    placed = await investor.order({"symbol": "601318", "side": "buy", "type": "market", "quantity": 100})
     buy = await investor.until(placed.json()["id"], "filled")
     buy_day = buy["bank_day"]
     await next_day(gateway, operator_headers)
     quote = await set_price(gateway, operator_headers, "601318", prev_close)
     up = f"{Decimal(prev_close) + Decimal('1.00'):.2f}"
     assert Decimal(up) <= Decimal(quote["limit_up"])
-    await set_price(gateway, operator_headers, "601318", up)
-    placed = await investor.order({"symbol": "601318", "side": "sell", "type": "market", "quantity": 500})
+    await set_price(gateway, operator_headers, "601318", f"{Decimal(up) + tick:.2f}")  # the best bid: up
+    placed = await investor.order({"symbol": "601318", "side": "sell", "type": "market", "quantity": 100})
     sell = await investor.until(placed.json()["id"], "filled")
     assert await investor.positions() == []  # the whole position is sold
 
@@ -164,7 +167,7 @@ async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
     assert (sold["order_id"], bought["order_id"]) == (sell["id"], buy["id"])
     assert (bought["side"], bought["quantity"], bought["price"], bought["trade_day"]) == (
         "buy",
-        500,
+        100,
         prev_close,
         buy_day,
     )
@@ -200,7 +203,7 @@ async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
             "symbol": "601318",
             "name": "Ping An Insurance",
             "sells": 1,
-            "quantity_sold": 500,
+            "quantity_sold": 100,
             "realised_pnl": sold["realised_pnl"],
             "realised_pnl_minor": sold["realised_pnl_minor"],
         }
@@ -212,19 +215,21 @@ async def test_trade_confirmations_and_realised_pnl_outlive_the_position(
 async def test_sale_proceeds_buy_at_once_but_leave_for_the_bank_the_next_day(
     gateway: httpx.AsyncClient, operator_headers: dict[str, str]
 ) -> None:
-    investor = await Investor.open(gateway, deposit="30000.00", to_securities="30000.00")
+    investor = await Investor.open(gateway, deposit="16000.00", to_securities="16000.00")
     prev_close = (await investor.phone.get("/v1/market/quotes/000858")).json()["prev_close"]
-    await set_price(gateway, operator_headers, "000858", prev_close)
+    # A tick under the previous close: the best ask is at it, and one lot fills whole there.
+    under = f"{Decimal(prev_close) - Decimal('0.01'):.2f}"
+    await set_price(gateway, operator_headers, "000858", under)
     placed = await investor.order(
-        {"symbol": "000858", "side": "buy", "type": "limit", "quantity": 200, "price": prev_close}
+        {"symbol": "000858", "side": "buy", "type": "limit", "quantity": 100, "price": prev_close}
     )
     bought = await investor.until(placed.json()["id"], "filled")
     await next_day(gateway, operator_headers)
     await set_price(gateway, operator_headers, "000858", prev_close)
-    placed = await investor.order({"symbol": "000858", "side": "sell", "type": "market", "quantity": 200})
+    placed = await investor.order({"symbol": "000858", "side": "sell", "type": "market", "quantity": 100})
     sold = await investor.until(placed.json()["id"], "filled")
     proceeds = sold["amount_minor"]
-    before = 30_000_00 - bought["amount_minor"]
+    before = 16_000_00 - bought["amount_minor"]
 
     r = await investor.phone.get("/v1/securities/cash")
     assert r.status_code == 200, r.text
@@ -359,7 +364,8 @@ async def test_star_chinext_and_st_shares_need_the_buyer_enabled(
         ("600777", "st", "risk-warning (ST) shares"),
     ):
         prev_close = (await investor.phone.get(f"/v1/market/quotes/{symbol}")).json()["prev_close"]
-        await set_price(gateway, operator_headers, symbol, prev_close)
+        # A tick under: the best ask is the previous close, where the limit buy fills.
+        await set_price(gateway, operator_headers, symbol, f"{Decimal(prev_close) - Decimal('0.01'):.2f}")
         body = {"symbol": symbol, "side": "buy", "type": "limit", "quantity": 100, "price": prev_close}
         r = await investor.order(body)
         assert_problem(r, 403, "not-enabled-for-board")

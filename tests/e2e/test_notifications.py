@@ -292,7 +292,9 @@ async def test_watchlist_price_alert_and_order_fill_are_notified(
             assert r.status_code == 202, r.text
             filled = await stream.next(lambda e: e["kind"] == "order_filled")
         assert (filled["data"]["order_id"], filled["data"]["quantity"]) == (r.json()["id"], 100)
-        assert filled["body"].startswith(f"Bought 100 {symbol} at {up_6pct}")
+        # A market buy of one lot takes the best ask, a tick above the pinned price.
+        ask = prev_close * 106 // 100 + 1
+        assert filled["body"].startswith(f"Bought 100 {symbol} at {ask // 100}.{ask % 100:02d}")
     finally:
         await price(quote["prev_close"], pinned=False)
 

@@ -166,7 +166,7 @@ async def test_cancelling_a_buy_releases_its_hold(gateway: httpx.AsyncClient, op
 async def test_orders_the_rules_refuse(gateway: httpx.AsyncClient, operator_headers: dict[str, str]) -> None:
     investor = await Investor.open(gateway, deposit="5000.00", to_securities="5000.00")
     stranger = await register_and_login(gateway)
-    await set_price(gateway, operator_headers, "510300", "3.862")
+    await set_price(gateway, operator_headers, "510300", "3.861")  # the best ask a tick above: 3.862
     base = {"symbol": "510300", "side": "buy", "type": "limit", "quantity": 100}
     for body, status, slug in [
         (base | {"symbol": "888888", "price": "3.862"}, 422, "unknown-symbol"),

@@ -4,6 +4,7 @@ sandbox price control."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 import orjson
@@ -12,11 +13,23 @@ from fastapi.responses import StreamingResponse
 
 from services.securities import domain, jobs, views
 from services.securities.deps import ContextDep, RuntimeDep
+from services.securities.domain.calendar import SESSIONS
 from services.securities.handlers import Context
 from shared.aio import within
 from shared.auth import ROLE_OPERATOR, ROLE_SERVICE, CurrentPrincipal
+from shared.listing import FromDay, ToDay
 from shared.problems import PROBLEM, Problem
-from shared.schemas.securities import BarList, InstrumentList, PriceSet, QuoteList, QuotePublic, TickList
+from shared.schemas.securities import (
+    BarList,
+    CalendarDay,
+    InstrumentList,
+    MarketCalendar,
+    PriceSet,
+    QuoteList,
+    QuotePublic,
+    SessionPublic,
+    TickList,
+)
 
 HEARTBEAT_S = 15.0
 
@@ -104,6 +117,48 @@ async def list_bars(
     ctx.sync_day()
     instrument = ctx.sim.instrument(symbol)
     return views.bars_public(ctx.sim.bars(instrument.symbol)[-limit:], instrument)
+
+
+CALENDAR_SPAN_DAYS = 366
+
+
+@router.get(
+    "/v1/market/calendar",
+    response_model=MarketCalendar,
+    tags=["market"],
+    responses={422: PROBLEM},
+    summary="Trading days and sessions",
+)
+async def market_calendar(
+    _principal: CurrentPrincipal,
+    ctx: ContextDep,
+    from_: FromDay = None,
+    to: ToDay = None,
+) -> MarketCalendar:
+    """Each day from `from` (default today, sandbox clock) to `to` (default 30 days on,
+    at most 366 days in all): whether the exchanges trade, and why not (weekend, holiday);
+    the sessions; whether orders are taken now in this hours mode, and when the next
+    session opens."""
+    first = from_ or ctx.today()
+    last = to or (first + timedelta(days=30) if first < date.max - timedelta(days=30) else date.max)
+    if last < first:
+        raise Problem(422, "validation-error", f"to ({last}) is before from ({first})")
+    if (last - first).days >= CALENDAR_SPAN_DAYS:
+        raise Problem(422, "validation-error", f"ask for at most {CALENDAR_SPAN_DAYS} days at once")
+    local = ctx.local_now()
+    cal = ctx.calendar
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return MarketCalendar(
+        hours_mode=ctx.settings.hours_mode.value,
+        timezone="Asia/Shanghai",
+        now=local,
+        open_now=ctx.market_open(),
+        next_open=cal.next_open(local),
+        sessions=[SessionPublic(start=f"{a:%H:%M}", end=f"{b:%H:%M}") for a, b in SESSIONS],
+        days=[
+            CalendarDay(day=d.isoformat(), trading=cal.is_trading_day(d), closed=cal.closed_because(d)) for d in days
+        ],
+    )
 
 
 @router.get(

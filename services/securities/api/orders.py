@@ -82,7 +82,9 @@ async def place_order(
     return _answer(views.order_public(order, ctx), 202 if created else 200, replayed=not created)
 
 
-OrderStatusFilter = Literal["pending", "accepted", "filling", "filled", "cancelling", "cancelled", "rejected", "open"]
+OrderStatusFilter = Literal[
+    "pending", "accepted", "partially_filled", "filling", "filled", "cancelling", "cancelled", "rejected", "open"
+]
 
 
 @router.get("/v1/securities/orders", response_model=OrderPage, tags=["orders"], summary="The customer's orders")

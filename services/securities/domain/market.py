@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from services.securities.domain.instruments import INSTRUMENTS, Instrument, normalise_symbol
@@ -21,6 +21,7 @@ MEAN_REVERSION = 0.001
 
 
 DEPTH_LEVELS = 5  # 五档: five price levels each side, as Chinese trading apps show
+BID, ASK = 0, 1  # the sides of the simulated book
 _MASK64 = (1 << 64) - 1
 
 
@@ -56,6 +57,8 @@ class Quote:
     pinned: bool
     seq: int  # bumps on every change, so a stream can tell new from old
     seed: int = 0  # the market's seed, which the simulated depth is drawn from
+    book: int = 0  # which simulated book is showing: drawn afresh when the price moves
+    taken: tuple[tuple[int, int, int], ...] = ()  # (side, price, shares) customers' fills took from it
 
     @property
     def symbol(self) -> str:
@@ -86,22 +89,33 @@ class Quote:
     def depth(self) -> tuple[list[Level], list[Level]]:
         """Five levels of simulated resting bids (best first, falling) and asks (rising),
         a tick apart from the best bid and ask and never outside the day's band: a sealed
-        side has none. Sizes are whole lots, the same for the same seed, symbol and quote."""
+        side has none. Sizes are whole lots, the same for the same seed, symbol and book,
+        less what customers' orders have taken from this book (a level taken whole is gone)."""
         tick, lot = self.instrument.tick_milli, self.instrument.lot_size
         code = int(self.symbol) if self.symbol.isdigit() else sum(map(ord, self.symbol))
+        taken = {(side, price): shares for side, price, shares in self.taken}
 
         def levels(best: int | None, step: int, side: int) -> list[Level]:
             out: list[Level] = []
-            price = best
-            while price is not None and len(out) < DEPTH_LEVELS and price in self.band:
-                lots = 1 + _mix(self.seed, code, self.seq, side, len(out)) % 300
-                out.append(Level(price, lots * lot))
+            price, drawn = best, 0
+            while price is not None and drawn < DEPTH_LEVELS and price in self.band:
+                lots = 1 + _mix(self.seed, code, self.book, side, drawn) % 300
+                left = lots * lot - taken.get((side, price), 0)
+                if left > 0:
+                    out.append(Level(price, left))
                 price += step
+                drawn += 1
             return out
 
-        return levels(self.bid, -tick, 0), levels(self.ask, tick, 1)
+        return levels(self.bid, -tick, BID), levels(self.ask, tick, ASK)
+
+    def opposite(self, buying: bool) -> list[Level]:
+        """The side an order trades against, best first: asks for a buy, bids for a sell."""
+        bids, asks = self.depth()
+        return asks if buying else bids
 
 
+UNSAVED_KEPT = 100_000  # ticks awaiting the history writer; a stalled writer loses the oldest
 TICKS_KEPT = 5_000  # per symbol and day: the newest; a long always-open day walks far more
 BARS_KEPT = 750  # per symbol: about three years of trading days
 
@@ -155,6 +169,8 @@ class _State:
     pinned: bool = False
     alert_level: int = 0
     seq: int = 0
+    book: int = 0  # the simulated book's draw: a new one whenever the price moves
+    taken: dict[tuple[int, int], int] = field(default_factory=dict)  # (side, price) -> shares taken from this book
     ticks: deque[Tick] = field(default_factory=lambda: deque(maxlen=TICKS_KEPT))
     bars: deque[Bar] = field(default_factory=lambda: deque(maxlen=BARS_KEPT))
 
@@ -168,16 +184,26 @@ class _State:
         self.band = price_band(prev_close, self.instrument)
         self.alert_level = 0
         self.seq += 1
+        self.new_book()
 
-    def trade_at(self, price: int, volume: int, at: datetime | None = None) -> None:
+    def new_book(self) -> None:
+        """The price moved: the simulated participants' resting orders are drawn afresh."""
+        self.book = self.seq
+        self.taken.clear()
+
+    def trade_at(self, price: int, volume: int, at: datetime | None = None) -> Tick | None:
+        tick = None
         if at is not None:
-            self.ticks.append(Tick(at, price, volume))
+            tick = Tick(at, price, volume)
+            self.ticks.append(tick)
         self.last = price
         self.high = max(self.high, price)
         self.low = min(self.low, price)
         self.volume += volume
         self.turnover_minor += trade_value_minor(price, volume)
         self.seq += 1
+        self.new_book()
+        return tick
 
 
 def alert_level(
@@ -226,6 +252,8 @@ class Market:
         self.alert_rearm_bp = alert_rearm_bp
         self.day: date | None = None
         self._states: dict[str, _State] = {}
+        # The day's ticks not yet written to the database (symbol, day, tick), oldest first.
+        self._unsaved: deque[tuple[str, date, Tick]] = deque(maxlen=UNSAVED_KEPT)
         for symbol, instrument in self.instruments.items():
             # String seeds hash with SHA-512: stable across runs and processes.
             state = _State(instrument, random.Random(f"{seed}:{symbol}"), instrument.prev_close_milli)
@@ -264,7 +292,7 @@ class Market:
             volume = s.rng.randint(1, 20) * s.instrument.lot_size
             price = min(max(s.last + ticks * tick, s.band.down), s.band.up)
             if price != s.last:
-                s.trade_at(price, volume, at)
+                self._keep(symbol, s.trade_at(price, volume, at))
                 moved.append(symbol)
         return moved
 
@@ -275,9 +303,10 @@ class Market:
         check_price_in_band(price_milli, s.band, s.instrument)
         s.pinned = pinned
         if price_milli != s.last:
-            s.trade_at(price_milli, s.instrument.lot_size, at)
+            self._keep(s.instrument.symbol, s.trade_at(price_milli, s.instrument.lot_size, at))
         else:
             s.seq += 1
+            s.new_book()
         return self._quote(s)
 
     def pin(self, symbol: str, pinned: bool) -> Quote:
@@ -294,6 +323,17 @@ class Market:
     def quotes(self, symbols: Iterable[str] | None = None) -> list[Quote]:
         chosen = self._states.keys() if symbols is None else [normalise_symbol(s) for s in symbols]
         return [self.quote(s) for s in chosen]
+
+    def take(self, symbol: str, buying: bool, fills: Iterable[tuple[int, int]]) -> Quote:
+        """A customer's order took (price, shares) from the other side of the book showing
+        now: those shares are gone from it until the price moves and a new book is drawn.
+        The last price stays (the simulated market is a price taker)."""
+        s = self._state(symbol)
+        side = ASK if buying else BID
+        for price, shares in fills:
+            s.taken[(side, price)] = s.taken.get((side, price), 0) + shares
+        s.seq += 1
+        return self._quote(s)
 
     def instrument(self, symbol: str) -> Instrument:
         return self._state(symbol).instrument
@@ -318,6 +358,49 @@ class Market:
             out += [Alert(s.instrument, d, t, change, s.last, s.prev_close, self.day) for d, t in crossings]
         return out
 
+    # --- history kept in the database ---------------------------------------------------
+
+    def _keep(self, symbol: str, tick: Tick | None) -> None:
+        if tick is not None and self.day is not None:
+            self._unsaved.append((symbol, self.day, tick))
+
+    def unsaved_ticks(self) -> list[tuple[str, date, Tick]]:
+        """The ticks since the last call, for the history writer (and gone from here)."""
+        out = list(self._unsaved)
+        self._unsaved.clear()
+        return out
+
+    def restore(self, today: date, bars: Iterable[tuple[str, Bar]], ticks: Iterable[tuple[str, Tick]]) -> None:
+        """Pick up the history a previous process wrote: each symbol's complete daily bars,
+        and today's bar and ticks, from which the day resumes (its previous close, band,
+        open, high, low, last price, volume and turnover). The walk goes on from there
+        with the seeded generator."""
+        self.day = today
+        complete: dict[str, list[Bar]] = {}
+        todays: dict[str, Bar] = {}
+        for symbol, bar in sorted(bars, key=lambda sb: sb[1].day):
+            if symbol not in self._states:
+                continue
+            if bar.day < today:
+                complete.setdefault(symbol, []).append(bar)
+            elif bar.day == today:
+                todays[symbol] = bar
+        for symbol, s in self._states.items():
+            history = complete.get(symbol, [])
+            if not history and symbol not in todays:
+                continue
+            s.bars.clear()
+            s.bars.extend(replace(b, complete=True) for b in history[-BARS_KEPT:])
+            s.ticks.clear()
+            s.start_day(history[-1].close if history else s.instrument.prev_close_milli)
+            if (now := todays.get(symbol)) is not None:
+                s.open, s.high, s.low, s.last = now.open, now.high, now.low, now.close
+                s.volume, s.turnover_minor = now.volume, now.turnover_minor
+                s.new_book()
+        for symbol, tick in ticks:
+            if symbol in self._states:
+                self._states[symbol].ticks.append(tick)
+
     def _state(self, symbol: str) -> _State:
         try:
             return self._states[normalise_symbol(symbol)]
@@ -339,4 +422,6 @@ class Market:
             pinned=s.pinned,
             seq=s.seq,
             seed=self.seed,
+            book=s.book,
+            taken=tuple((side, price, shares) for (side, price), shares in s.taken.items()),
         )

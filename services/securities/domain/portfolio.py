@@ -33,6 +33,7 @@ class OrderType(StrEnum):
 class OrderStatus(StrEnum):
     PENDING = "pending"  # a buy waiting for accounts to hold its cash
     ACCEPTED = "accepted"  # resting on the simulated book
+    PARTIALLY_FILLED = "partially_filled"  # some shares settled, the rest resting (or being re-reserved)
     FILLING = "filling"  # executed; waiting for accounts to settle the cash
     FILLED = "filled"
     CANCELLING = "cancelling"  # a buy waiting for accounts to release its hold
@@ -67,47 +68,6 @@ def reservation_basis(
         f"a {'market' if market else 'limit'} buy reserves at {at} {format_price(price, instrument)} x {quantity} "
         f"shares + fees {format_minor(commission)} = {format_minor(gross + commission)} CNY"
     )
-
-
-def crosses(side: Side, order_type: OrderType, limit_price: int | None, last: int) -> bool:
-    """A market order always executes; a limit buy once the price is at or below its
-    limit, a limit sell once it is at or above."""
-    if order_type is OrderType.MARKET or limit_price is None:
-        return True
-    return last <= limit_price if side is Side.BUY else last >= limit_price
-
-
-class Match(StrEnum):
-    """What the market does with a resting order at the current price."""
-
-    FILL = "fill"
-    REST = "rest"
-    CANCEL = "cancel"  # a market order with no opposite side: its remainder is cancelled
-
-
-def opposite_side_empty(side: Side, last: int, band: Band) -> bool:
-    """Sealed: at limit-up there are no sellers for a buy, at limit-down no buyers for a
-    sell (nothing trades outside the band, so every quote there is one-sided)."""
-    return last >= band.up if side is Side.BUY else last <= band.down
-
-
-def matching(side: Side, order_type: OrderType, limit_price: int | None, last: int, band: Band) -> Match:
-    """A market order facing an empty opposite side is cancelled. The sandbox models the
-    market order both exchanges accept, best five immediate-or-cancel (SSE and SZSE
-    Trading Rules: the part not matched at once is cancelled); a limit order rests at
-    its price until the other side reopens."""
-    if opposite_side_empty(side, last, band):
-        return Match.CANCEL if order_type is OrderType.MARKET else Match.REST
-    return Match.FILL if crosses(side, order_type, limit_price, last) else Match.REST
-
-
-def execution_price(order_type: OrderType, limit_price: int | None, last: int, *, on_arrival: bool) -> int:
-    """A market order, and a limit order that is marketable when it arrives, trade at
-    the current price; a resting limit order trades at its limit when the price
-    crosses it (the order was on the book at that price)."""
-    if order_type is OrderType.MARKET or limit_price is None or on_arrival:
-        return last
-    return limit_price
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from services.securities.domain.calendar import CLOSE, TradingCalendar
 from services.securities.domain.instruments import Instrument
 from shared.errors import DomainError
 
@@ -215,20 +216,16 @@ class HoursMode(StrEnum):
     A_SHARE = "a_share"  # continuous trading sessions, Beijing time, weekdays
 
 
-SESSIONS = ((time(9, 30), time(11, 30)), (time(13, 0), time(15, 0)))
-CLOSE = time(15, 0)
 # Beijing time: the A-share sessions and the bank day (shared.clock.BANK_TZ).
 MARKET_TZ = ZoneInfo("Asia/Shanghai")
 
 
-def market_open(mode: HoursMode, local: datetime) -> bool:
-    """`local` is Beijing time. Public holidays are not modelled."""
+def market_open(mode: HoursMode, local: datetime, calendar: TradingCalendar | None = None) -> bool:
+    """`local` is Beijing time: in `a_share` mode, a trading day of the calendar (no
+    weekend, no exchange holiday) inside a continuous session."""
     if mode is HoursMode.ALWAYS_OPEN:
         return True
-    if local.weekday() >= 5:
-        return False
-    now = local.time()
-    return any(start <= now < end for start, end in SESSIONS)
+    return (calendar or TradingCalendar()).in_session(local)
 
 
 def session_end(mode: HoursMode, day: date) -> datetime:
@@ -239,5 +236,10 @@ def session_end(mode: HoursMode, day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=MARKET_TZ)
 
 
-def closed_detail(local: datetime) -> str:
-    return f"the A-share market trades 09:30-11:30 and 13:00-15:00 Beijing time on weekdays; it is now {local:%a %H:%M}"
+def closed_detail(local: datetime, calendar: TradingCalendar | None = None) -> str:
+    cal = calendar or TradingCalendar()
+    why = ", an exchange holiday" if cal.closed_because(local.date()) == "holiday" else ""
+    return (
+        "the A-share market trades 09:30-11:30 and 13:00-15:00 Beijing time on trading days; "
+        f"it is now {local:%a %H:%M} ({local:%Y-%m-%d}{why}); it opens next at {cal.next_open(local):%a %Y-%m-%d %H:%M}"
+    )

@@ -8,6 +8,11 @@ An order stands at one step, the command whose answer it waits for:
     buy:  reserve --FundsReserved--> rest --match--> capture --HoldCaptured--> filled
     sell: rest (shares frozen) --match--> credit --AccountCredited--> filled
 
+A match may take only part of the order (the book shows less than it wants): that batch
+settles the same way, and then the rest of a limit order rests again (a buy first
+holds its remainder's cash under a new hold, since a capture releases what it leaves),
+while the rest of a market order is cancelled (best five, immediate-or-cancel).
+
 `rest` sends nothing: the order waits on the market until its trading session ends,
 and that deadline passing is its expiry. A buy that is cancelled, expires or is refused
 after its cash is held goes through `release` before it ends, so no hold outlives its
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
-from services.securities.domain.portfolio import Fill, OrderStatus, Side
+from services.securities.domain.portfolio import Fill, OrderStatus, OrderType, Side
 from services.securities.domain.rules import HoursMode, session_end
 from shared.errors import DomainError
 from shared.saga.model import (
@@ -53,7 +58,9 @@ BANK_TRANSFER = "bank_transfer"
 CUSTOMER = "customer"
 EXPIRED = "expired"
 NO_OPPOSITE_SIDE = "no_opposite_side"  # a market order met a sealed market (limit-up buy, limit-down sell)
-CANCEL_REASONS = frozenset({CUSTOMER, EXPIRED, NO_OPPOSITE_SIDE})
+UNMATCHED_REMAINDER = "unmatched_remainder"  # what a market order's five levels did not fill
+REMAINDER_UNFUNDED = "remainder_unfunded"  # a part-filled buy's remainder could not be held again
+CANCEL_REASONS = frozenset({CUSTOMER, EXPIRED, NO_OPPOSITE_SIDE, UNMATCHED_REMAINDER, REMAINDER_UNFUNDED})
 TIMEOUT = "timeout"
 PRICE_ABOVE_RESERVATION = "price_above_reservation"
 PROCEEDS_BELOW_FEES = "proceeds_below_fees"
@@ -74,6 +81,9 @@ class OrderState(Saga, Protocol):
     """What an order's decisions read of it, besides its saga columns."""
 
     side: str
+    order_type: str
+    quantity: int
+    filled_quantity: int
     bank_day: date
     reserved_minor: int
 
@@ -89,10 +99,12 @@ def order_status(o: OrderState) -> OrderStatus:
         return OrderStatus.REJECTED
     if o.step == RELEASE:
         return OrderStatus.CANCELLING if o.reason in CANCEL_REASONS else OrderStatus.REJECTED
-    if o.step == REST:
-        return OrderStatus.ACCEPTED
     if o.step in (CAPTURE, CREDIT):
         return OrderStatus.FILLING
+    if o.filled_quantity:
+        return OrderStatus.PARTIALLY_FILLED
+    if o.step == REST:
+        return OrderStatus.ACCEPTED
     return OrderStatus.PENDING
 
 
@@ -117,6 +129,9 @@ class OrderSaga:
         return IGNORE
 
     def on_reservation_rejected(self, o: OrderState, reason: str, detail: str) -> Decision:
+        if o.step == RESERVE and o.filled_quantity:
+            # The filled part stands; the rest cannot wait without its cash.
+            return end(CANCELLED, REMAINDER_UNFUNDED, f"the unfilled remainder could not be held again: {detail}")
         if o.step == RESERVE:
             return end(FAILED, reason, detail)
         if o.step == RELEASE:  # nothing was held, so nothing is left to release
@@ -124,8 +139,9 @@ class OrderSaga:
         return IGNORE
 
     def on_match(self, o: OrderState, fill: Fill, now: datetime) -> Decision:
-        """The market crossed the order's price: settle the fill with accounts. A day
-        order past its session trades no more; the sweeper expires it."""
+        """The market matched the order, or part of it (`fill` totals the batch): settle
+        it with accounts. A day order past its session trades no more; the sweeper
+        expires it."""
         if o.step != REST or (o.deadline_at is not None and now >= o.deadline_at):
             return IGNORE
         if o.side == Side.BUY:
@@ -151,7 +167,11 @@ class OrderSaga:
         status = order_status(o)
         if status in (OrderStatus.CANCELLING, OrderStatus.CANCELLED):
             return IGNORE
-        if status in (OrderStatus.FILLING, OrderStatus.FILLED):
+        if status is OrderStatus.FILLING:
+            raise OrderNotCancellable(
+                f"order {o.id} is filling: accounts is settling a fill; cancel what is left once it has settled"
+            )
+        if status is OrderStatus.FILLED:
             raise OrderNotCancellable(f"order {o.id} is already {status}: a filled order cannot be cancelled")
         if status == OrderStatus.REJECTED:
             raise OrderNotCancellable(f"order {o.id} was rejected ({o.reason}); there is nothing to cancel")
@@ -160,14 +180,32 @@ class OrderSaga:
     def on_hold_released(self, o: OrderState) -> Decision:
         return self._released(o) if o.step == RELEASE else IGNORE
 
+    def on_settled(self, o: OrderState) -> Decision:
+        """accounts settled the batch (its shares are in `filled_quantity` now): the
+        order is filled, or a market order's remainder is cancelled, or a limit order's
+        remainder rests again (a buy once its cash is held again)."""
+        if o.step not in (CAPTURE, CREDIT):
+            return IGNORE
+        if o.filled_quantity >= o.quantity:
+            return end(COMPLETED)
+        left = o.quantity - o.filled_quantity
+        if o.order_type == OrderType.MARKET:
+            return end(
+                CANCELLED,
+                UNMATCHED_REMAINDER,
+                f"{left} shares found no match in the best five levels: a market order's unmatched "
+                "remainder is cancelled (best five, immediate-or-cancel)",
+            )
+        return move(RESERVE) if o.side == Side.BUY else self._rest(o)
+
     def on_hold_captured(self, o: OrderState) -> Decision:
-        return end(COMPLETED) if o.step == CAPTURE else IGNORE
+        return self.on_settled(o) if o.step == CAPTURE else IGNORE
 
     def on_capture_rejected(self, o: OrderState, reason: str, detail: str) -> Decision:
         return move(RELEASE, reason, detail) if o.step == CAPTURE else IGNORE
 
     def on_account_credited(self, o: OrderState) -> Decision:
-        return end(COMPLETED) if o.step == CREDIT else IGNORE
+        return self.on_settled(o) if o.step == CREDIT else IGNORE
 
     def on_credit_rejected(self, o: OrderState, reason: str, detail: str) -> Decision:
         return end(FAILED, reason, detail) if o.step == CREDIT else IGNORE
@@ -176,7 +214,8 @@ class OrderSaga:
         if o.step == REST:
             return self._cancel(o, EXPIRED)
         if o.step == RESERVE:
-            give_up = move(RELEASE, TIMEOUT, "accounts did not answer the reserve step in time")
+            reason = REMAINDER_UNFUNDED if o.filled_quantity else TIMEOUT
+            give_up = move(RELEASE, reason, "accounts did not answer the reserve step in time")
         else:
             give_up = Decision(retry=True)
         return on_deadline(o, self.timeouts, give_up)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from services.securities import domain
 from services.securities.settings import SecuritiesSettings
 from services.securities.stream import QuoteHub
 from shared.clock import BANK_TZ, Clock
 from shared.saga.model import Timeouts
+from shared.saga.store import Holds
 
 SETTLEMENT = "internal:securities-settlement"
 PROCEEDS = "internal:securities-proceeds"
@@ -19,12 +21,43 @@ CREDIT_PREFIX = "securities-sale-"
 TRANSFER_PREFIX = "securities-transfer-"
 
 
-def hold_id(order_id: str) -> str:
-    return HOLD_PREFIX + order_id
+ID_LENGTH = 36  # a UUID: what follows it in a business id is the leg
 
 
-def credit_id(order_id: str) -> str:
-    return CREDIT_PREFIX + order_id
+def _leg(business_id: str, leg: int) -> str:
+    """An order's first hold or credit keeps the plain id; each later leg (a remainder
+    held again after a part fill, a sale's next part) adds `-<leg>`."""
+    return business_id if leg <= 1 else f"{business_id}-{leg}"
+
+
+def hold_id(order_id: str, leg: int = 1) -> str:
+    return _leg(HOLD_PREFIX + order_id, leg)
+
+
+def credit_id(order_id: str, leg: int = 1) -> str:
+    return _leg(CREDIT_PREFIX + order_id, leg)
+
+
+def order_leg(business_id: str, prefix: str) -> tuple[str, int] | None:
+    """The order and leg a hold or credit id names, if it is one of ours."""
+    rest = ours(business_id, prefix)
+    if rest is None:
+        return None
+    if len(rest) > ID_LENGTH + 1 and rest[ID_LENGTH] == "-" and rest[ID_LENGTH + 1 :].isdigit():
+        return rest[:ID_LENGTH], int(rest[ID_LENGTH + 1 :])
+    return rest, 1
+
+
+@dataclass(frozen=True)
+class OrderHolds(Holds):
+    """How accounts names a buy's hold: its current leg's."""
+
+    def hold_id(self, saga: Any) -> str | None:
+        return hold_id(saga.id, saga.leg or 1) if self.when(saga) else None
+
+    def saga_id(self, hold_id: str) -> str | None:
+        found = order_leg(hold_id, self.prefix)
+        return None if found is None else found[0]
 
 
 def transfer_command_id(transfer_id: str) -> str:
@@ -47,8 +80,12 @@ class Context:
     fees: domain.FeeSchedule = field(init=False)
     orders: domain.OrderSaga = field(init=False)
     transfers: domain.BankTransferSaga = field(init=False)
+    calendar: domain.TradingCalendar = field(init=False)
+    # The last market day whose history the writer has saved (jobs.save_history).
+    history_saved_through: date | None = None
 
     def __post_init__(self) -> None:
+        self.calendar = domain.TradingCalendar.of(self.settings.holidays)
         self.market = self._seeded_market()
         self.fees = self.settings.fee_schedule()
         timeouts = Timeouts(
@@ -82,15 +119,21 @@ class Context:
         return self.clock.now().astimezone(BANK_TZ)
 
     def sync_day(self) -> bool:
-        """Start the market's new trading day once the sandbox clock has reached it."""
-        rolled = self.sim.open_day(self.today())
+        """Start the market's new trading day once the sandbox clock has reached it. In
+        `a_share` mode a weekend or holiday is no trading day: the market stays on the
+        last one (no bar for a day without trading)."""
+        today = self.today()
+        a_share = self.settings.hours_mode is domain.HoursMode.A_SHARE
+        if a_share and self.sim.day is not None and not self.calendar.is_trading_day(today):
+            return False
+        rolled = self.sim.open_day(today)
         if rolled:
             self.hub.publish(self.sim.quotes())
         return rolled
 
     def market_open(self) -> bool:
-        return domain.market_open(self.settings.hours_mode, self.local_now())
+        return domain.market_open(self.settings.hours_mode, self.local_now(), self.calendar)
 
     def require_open(self) -> None:
         if not self.market_open():
-            raise domain.MarketClosed(domain.closed_detail(self.local_now()))
+            raise domain.MarketClosed(domain.closed_detail(self.local_now(), self.calendar))

@@ -3,7 +3,9 @@ row and its step (so a re-send is the same command), and the facts on securities
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from services.securities import domain, store
 from services.securities.domain import sagas
@@ -20,42 +22,92 @@ def end_of_bank_day(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=BANK_TZ) + timedelta(minutes=10)
 
 
+def fills_to_json(fills: Sequence[domain.Fill]) -> list[dict[str, Any]]:
+    """A matched batch as the order row keeps it until accounts has settled it."""
+    return [
+        {
+            "price": f.price_milli,
+            "quantity": f.quantity,
+            "gross": f.gross_minor,
+            "commission": f.commission_minor,
+            "stamp_duty": f.stamp_duty_minor,
+        }
+        for f in fills
+    ]
+
+
+def pending_fills(order: store.Order) -> list[domain.Fill]:
+    """The batch the market matched that accounts is settling (empty when none)."""
+    side = domain.Side(order.side)
+    return [
+        domain.Fill(side, f["quantity"], f["price"], f["gross"], f["commission"], f["stamp_duty"])
+        for f in order.pending_fills or []
+    ]
+
+
+def batch_total(fills: Sequence[domain.Fill]) -> domain.Fill:
+    """A batch of fills as one: its shares, average price, gross, fees and cash."""
+    if not fills:
+        raise ValueError("an empty batch has no total")
+    average = domain.average_price_milli([(f.price_milli, f.quantity) for f in fills]) or 0
+    return domain.Fill(
+        fills[0].side,
+        sum(f.quantity for f in fills),
+        average,
+        sum(f.gross_minor for f in fills),
+        sum(f.commission_minor for f in fills),
+        sum(f.stamp_duty_minor for f in fills),
+    )
+
+
+def prices_text(fills: Sequence[domain.Fill], symbol: str) -> str:
+    """`@ 37.16`, or the range a batch walked (`@ 37.16-37.18`), at the instrument's tick."""
+    instrument = domain.BY_SYMBOL.get(symbol)
+    low = min(f.price_milli for f in fills)
+    high = max(f.price_milli for f in fills)
+    text = domain.format_price(low, instrument)
+    return f"@ {text}" if low == high else f"@ {text}-{domain.format_price(high, instrument)}"
+
+
 def step_command(order: store.Order, step: str) -> Message | None:
     """The command an order's step sends (none while it rests on the market)."""
     if step == sagas.RESERVE:
+        left = order.quantity - order.filled_quantity
+        part = f" (the unfilled {left} of {order.quantity})" if order.filled_quantity else ""
         return acc.ReserveFunds(
             account_id=order.account_id,
-            hold_id=hold_id(order.id),
+            hold_id=hold_id(order.id, order.leg),
             amount_minor=order.reserved_minor,
-            reference=f"securities buy {order.quantity} {order.symbol} (order {order.id})",
+            reference=f"securities buy {left} {order.symbol}{part} (order {order.id})",
             # Buying shares keeps the money the customer's; it is not a payment out.
             counts_toward_limit=False,
             # A resting order holds its cash until it fills, is cancelled or its day ends.
             expires_at=end_of_bank_day(order.bank_day),
         )
     if step == sagas.RELEASE:
-        return acc.ReleaseHold(account_id=order.account_id, hold_id=hold_id(order.id))
+        return acc.ReleaseHold(account_id=order.account_id, hold_id=hold_id(order.id, order.leg))
     if step not in (sagas.CAPTURE, sagas.CREDIT):
         return None
-    if order.amount_minor is None or order.fill_price_milli is None:
+    fills = pending_fills(order)
+    if not fills:
         raise ValueError(f"order {order.id} settles a fill it does not have")
+    total = batch_total(fills)
     # Prices at the instrument's tick: 2 decimals for shares, 3 for funds.
-    price = domain.format_price(order.fill_price_milli, domain.BY_SYMBOL.get(order.symbol))
-    what = f"{order.quantity} {order.symbol} @ {price}"
+    what = f"{total.quantity} {order.symbol} {prices_text(fills, order.symbol)}"
     if step == sagas.CAPTURE:
         return acc.CaptureHold(
             account_id=order.account_id,
-            hold_id=hold_id(order.id),
+            hold_id=hold_id(order.id, order.leg),
             target_account_id=SETTLEMENT,
-            amount_minor=order.amount_minor,
+            amount_minor=total.amount_minor,
             description=f"Buy {what}",
             statement=_order_text(order, LineKind.SECURITIES_BUY, f"Buy {what}"),
         )
     return acc.CreditAccount(
         account_id=order.account_id,
-        credit_id=credit_id(order.id),
+        credit_id=credit_id(order.id, order.leg),
         source_account_id=PROCEEDS,
-        amount_minor=order.amount_minor,
+        amount_minor=total.amount_minor,
         description=f"Sell {what}",
         statement=_order_text(order, LineKind.SECURITIES_SELL, f"Sell {what}"),
     )
@@ -103,16 +155,20 @@ def cancelled_event(order: store.Order, released_minor: int) -> ev.OrderEvent:
     return order_event(ev.OrderCancelled, order, reason=order.reason or sagas.CUSTOMER, released_minor=released_minor)
 
 
-def execution_event(kind: type[ev.OrderMatched], order: store.Order, **extra: object) -> ev.OrderEvent:
+def execution_event(
+    kind: type[ev.OrderMatched], order: store.Order, fill: domain.Fill, **extra: object
+) -> ev.OrderEvent:
+    """A batch matched or settled (`fill` its total), or the whole order filled (`fill`
+    the total of all its parts)."""
     return order_event(
         kind,
         order,
-        quantity=order.quantity,
-        price_milli=order.fill_price_milli,
-        gross_minor=order.gross_minor,
-        commission_minor=order.commission_minor,
-        stamp_duty_minor=order.stamp_duty_minor,
-        amount_minor=order.amount_minor,
+        quantity=fill.quantity,
+        price_milli=fill.price_milli,
+        gross_minor=fill.gross_minor,
+        commission_minor=fill.commission_minor,
+        stamp_duty_minor=fill.stamp_duty_minor,
+        amount_minor=fill.amount_minor,
         **extra,
     )
 

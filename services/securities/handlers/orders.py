@@ -14,9 +14,17 @@ from decimal import Decimal
 
 from services.securities import domain, store
 from services.securities.domain import OrderStatus, OrderType, Side, order_status
-from services.securities.domain.sagas import CAPTURE, CREDIT, ORDER, RELEASE, TIMEOUT
-from services.securities.handlers.context import CREDIT_PREFIX, HOLD_PREFIX, Context, hold_id, ours
-from services.securities.handlers.messages import cancelled_event, execution_event, order_event, step_command
+from services.securities.domain.sagas import CAPTURE, CREDIT, ORDER, RELEASE, RESERVE, REST, TIMEOUT
+from services.securities.handlers.context import CREDIT_PREFIX, HOLD_PREFIX, Context, hold_id, order_leg
+from services.securities.handlers.messages import (
+    batch_total,
+    cancelled_event,
+    execution_event,
+    fills_to_json,
+    order_event,
+    pending_fills,
+    step_command,
+)
 from shared.events import accounts as acc
 from shared.events import securities as ev
 from shared.kafka.messaging import UnitOfWork
@@ -152,29 +160,45 @@ async def cancel_order(ctx: Context, uow: UnitOfWork, *, customer_id: str, order
 
 
 async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arrival: bool) -> bool:
-    """Execute a resting order if the current price allows, and start settling it."""
-    if order_status(order) != OrderStatus.ACCEPTED or not ctx.market_open():
+    """Match a resting order against the simulated book, as far as the book and its price
+    allow, and start settling the batch matched. An order arriving marketable (and every
+    market order) takes the levels at their prices; a resting remainder trades at its
+    limit against the levels that moved through it. A market order that finds no one on
+    the other side is cancelled."""
+    if order.step != REST or order.outcome is not None or not ctx.market_open():
         return False
     side, order_type = Side(order.side), OrderType(order.order_type)
     quote = ctx.sim.quote(order.symbol)
-    match = domain.matching(side, order_type, order.limit_price_milli, quote.last, quote.band)
-    if match is domain.Match.CANCEL:
-        await _carry_out(ctx, uow, order, ctx.orders.on_no_opposite_side(order, _sealed_detail(side, quote)))
+    left = order.quantity - order.filled_quantity
+    executions = domain.walk(
+        side,
+        order_type,
+        order.limit_price_milli,
+        left,
+        quote.opposite(side is Side.BUY),
+        taker=on_arrival or order_type is OrderType.MARKET,
+    )
+    if not executions:
+        if order_type is OrderType.MARKET:
+            await _carry_out(ctx, uow, order, ctx.orders.on_no_opposite_side(order, _sealed_detail(side, quote)))
         return False
-    if match is domain.Match.REST:
-        return False
-    price = domain.execution_price(order_type, order.limit_price_milli, quote.last, on_arrival=on_arrival)
-    fill = domain.make_fill(side, quote.instrument, price, order.quantity, ctx.fees)
-    decision = ctx.orders.on_match(order, fill, ctx.clock.now())
+    fills = domain.price_fills(
+        side,
+        quote.instrument,
+        executions,
+        ctx.fees,
+        prior_gross_minor=order.gross_minor or 0,
+        prior_commission_minor=order.commission_minor or 0,
+    )
+    decision = ctx.orders.on_match(order, batch_total(fills), ctx.clock.now())
     matched = decision.step in (CAPTURE, CREDIT)
     if matched:
+        ctx.sim.take(order.symbol, side is Side.BUY, [(e.price_milli, e.quantity) for e in executions])
+        if side is Side.SELL and order.filled_quantity:
+            order.leg += 1  # each part of a sale is its own credit
+        order.pending_fills = fills_to_json(fills)
         order.trade_day = ctx.today()
         order.matched_at = ctx.clock.now()
-        order.fill_price_milli = fill.price_milli
-        order.gross_minor = fill.gross_minor
-        order.commission_minor = fill.commission_minor
-        order.stamp_duty_minor = fill.stamp_duty_minor
-        order.amount_minor = fill.amount_minor
     await _carry_out(ctx, uow, order, decision)
     return matched
 
@@ -195,7 +219,8 @@ def _sealed_detail(side: Side, quote: domain.Quote) -> str:
 async def when_funds_reserved_accept_order(ctx: Context, uow: UnitOfWork, msg: acc.FundsReserved) -> None:
     if (order := await _order_for(uow, msg.hold_id, HOLD_PREFIX)) is not None:
         await _carry_out(ctx, uow, order, ctx.orders.on_funds_reserved(order))
-        await try_fill(ctx, uow, order, on_arrival=True)
+        # A new buy arrives on the market now; a part-filled one's remainder rests on.
+        await try_fill(ctx, uow, order, on_arrival=order.filled_quantity == 0)
 
 
 async def when_reservation_rejected_reject_order(ctx: Context, uow: UnitOfWork, msg: acc.ReservationRejected) -> None:
@@ -221,9 +246,9 @@ async def when_hold_released_end_order(ctx: Context, uow: UnitOfWork, msg: acc.H
 
 
 async def when_hold_captured_fill_buy(ctx: Context, uow: UnitOfWork, msg: acc.HoldCaptured) -> None:
-    """The buy's cash is in settlement: the shares are the customer's."""
-    if (order := await _order_for(uow, msg.hold_id, HOLD_PREFIX)) is not None:
-        await _fill(ctx, uow, order, ctx.orders.on_hold_captured(order), msg.amount_minor)
+    """The batch's cash is in settlement: its shares are the customer's."""
+    if (order := await _order_for(uow, msg.hold_id, HOLD_PREFIX)) is not None and order.step == CAPTURE:
+        await _settle_batch(ctx, uow, order, released_minor=max(0, order.reserved_minor - msg.amount_minor))
 
 
 async def when_capture_rejected_release_buy(ctx: Context, uow: UnitOfWork, msg: acc.CaptureRejected) -> None:
@@ -232,9 +257,9 @@ async def when_capture_rejected_release_buy(ctx: Context, uow: UnitOfWork, msg: 
 
 
 async def when_account_credited_fill_sale(ctx: Context, uow: UnitOfWork, msg: acc.AccountCredited) -> None:
-    """The sale's proceeds are in the customer's cash account: the shares are gone."""
-    if (order := await _order_for(uow, msg.credit_id, CREDIT_PREFIX)) is not None:
-        await _fill(ctx, uow, order, ctx.orders.on_account_credited(order), msg.amount_minor)
+    """The batch's proceeds are in the customer's cash account: its shares are gone."""
+    if (order := await _order_for(uow, msg.credit_id, CREDIT_PREFIX)) is not None and order.step == CREDIT:
+        await _settle_batch(ctx, uow, order)
 
 
 async def when_credit_rejected_reject_sale(ctx: Context, uow: UnitOfWork, msg: acc.CreditRejected) -> None:
@@ -242,18 +267,17 @@ async def when_credit_rejected_reject_sale(ctx: Context, uow: UnitOfWork, msg: a
         await _carry_out(ctx, uow, order, ctx.orders.on_credit_rejected(order, msg.reason, msg.detail))
 
 
-async def _fill(ctx: Context, uow: UnitOfWork, order: store.Order, decision: Decision, moved_minor: int) -> None:
-    """accounts moved the fill's cash: what it moved is the order's amount from now on."""
-    if decision.outcome == COMPLETED:
-        order.amount_minor = moved_minor
-    await _carry_out(ctx, uow, order, decision)
-
-
 async def _order_for(uow: UnitOfWork, business_id: str, prefix: str) -> store.Order | None:
-    order_id = ours(business_id, prefix)
-    if order_id is None:
+    """The order a fact about one of its holds or credits is for; a fact about a leg the
+    order has moved past (or not reached) is not the current step's answer."""
+    found = order_leg(business_id, prefix)
+    if found is None:
         return None
-    return await store.order_for_update(uow.session, order_id)
+    order_id, leg = found
+    order = await store.order_for_update(uow.session, order_id)
+    if order is None or leg != order.leg:
+        return None
+    return order
 
 
 # --- deadlines (the sweeper's hand-off) -------------------------------------------------------
@@ -296,13 +320,12 @@ async def _tell(ctx: Context, uow: UnitOfWork, order: store.Order, status: Order
     if status == OrderStatus.ACCEPTED:
         uow.publish(order_event(ev.OrderAccepted, order, hold_id=hold_id(order.id) if order.side == Side.BUY else None))
     elif status == OrderStatus.FILLING:
-        uow.publish(execution_event(ev.OrderMatched, order))
-    elif status == OrderStatus.FILLED:
-        await _settle(ctx, uow, order)
+        uow.publish(execution_event(ev.OrderMatched, order, batch_total(pending_fills(order))))
     elif status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
-        if order.side == Side.SELL:
+        left = order.quantity - order.filled_quantity
+        if order.side == Side.SELL and left > 0:
             position = await store.load_position(uow.session, order.customer_id, order.symbol)
-            position.unfreeze(order.quantity)
+            position.unfreeze(left)
             await store.save_position(uow.session, order.customer_id, position, order.updated_at)
         if status == OrderStatus.CANCELLED:
             uow.publish(cancelled_event(order, released_minor))
@@ -311,25 +334,89 @@ async def _tell(ctx: Context, uow: UnitOfWork, order: store.Order, status: Order
             uow.publish(order_event(ev.OrderRejected, order, reason=order.reason, detail=detail))
 
 
-async def _settle(ctx: Context, uow: UnitOfWork, order: store.Order) -> None:
-    """accounts moved the fill's cash: the position follows (bought shares in, sold out)."""
-    if order.amount_minor is None or order.trade_day is None:
-        raise ValueError(f"order {order.id} filled without an execution")
+async def _settle_batch(ctx: Context, uow: UnitOfWork, order: store.Order, *, released_minor: int = 0) -> None:
+    """accounts moved the batch's cash: the position follows fill by fill (bought shares
+    in, sold shares out at average cost), each fill leaves its trade confirmation, and
+    the order's totals grow. Then the order is filled, or its remainder rests again (a
+    buy holding its cash anew) or is cancelled (a market order's)."""
+    fills = pending_fills(order)
+    if not fills or order.trade_day is None:
+        raise ValueError(f"order {order.id} settled a batch it does not have")
+    now = ctx.clock.now()
     position = await store.load_position(uow.session, order.customer_id, order.symbol)
-    if order.side == Side.BUY:
-        position.add_purchase(order.quantity, order.amount_minor, order.trade_day)
-    else:
-        order.realised_pnl_minor = position.settle_sale(order.quantity, order.amount_minor)
-    await store.save_position(uow.session, order.customer_id, position, order.updated_at)
-    uow.session.add(_confirmation(order))
-    extra = {"realised_pnl_minor": order.realised_pnl_minor} if order.side == Side.SELL else {}
-    uow.publish(execution_event(ev.OrderFilled, order, position_quantity=position.quantity, **extra))
+    realised = 0
+    for f in fills:
+        pnl = None
+        if order.side == Side.BUY:
+            position.add_purchase(f.quantity, f.amount_minor, order.trade_day)
+        else:
+            pnl = position.settle_sale(f.quantity, f.amount_minor)
+            realised += pnl
+        uow.session.add(_confirmation(order, f, pnl, now))
+    await store.save_position(uow.session, order.customer_id, position, now)
+    batch = batch_total(fills)
+    _add_to_totals(order, batch, realised)
+    order.pending_fills = None
+    decision = ctx.orders.on_settled(order)
+    if decision.step == RESERVE:
+        # The capture released what the hold did not pay; the remainder is held anew.
+        order.leg += 1
+        order.reserved_minor = domain.remainder_reservation(
+            ctx.sim.instrument(order.symbol),
+            order.limit_price_milli or 0,
+            order.quantity - order.filled_quantity,
+            ctx.fees,
+            prior_gross_minor=order.gross_minor or 0,
+            prior_commission_minor=order.commission_minor or 0,
+        )
+    extra = {"realised_pnl_minor": realised} if order.side == Side.SELL else {}
+    with correlated(order.correlation_id):
+        if decision.outcome == COMPLETED:
+            whole = _order_total(order)
+            uow.publish(execution_event(ev.OrderFilled, order, whole, position_quantity=position.quantity, **extra))
+        else:
+            uow.publish(
+                execution_event(
+                    ev.OrderPartiallyFilled,
+                    order,
+                    batch,
+                    filled_quantity=order.filled_quantity,
+                    remaining_quantity=order.quantity - order.filled_quantity,
+                    position_quantity=position.quantity,
+                    **extra,
+                )
+            )
+    await _carry_out(ctx, uow, order, decision, released_minor=released_minor)
 
 
-def _confirmation(order: store.Order) -> store.Trade:
-    """The fill's trade confirmation, as accounts settled it. Transfer fees (过户费) are
+def _add_to_totals(order: store.Order, batch: domain.Fill, realised_minor: int) -> None:
+    before = order.filled_quantity
+    prices = [(order.fill_price_milli or 0, before), (batch.price_milli, batch.quantity)]
+    order.filled_quantity = before + batch.quantity
+    order.fill_price_milli = domain.average_price_milli([p for p in prices if p[1]])
+    order.gross_minor = (order.gross_minor or 0) + batch.gross_minor
+    order.commission_minor = (order.commission_minor or 0) + batch.commission_minor
+    order.stamp_duty_minor = (order.stamp_duty_minor or 0) + batch.stamp_duty_minor
+    order.amount_minor = (order.amount_minor or 0) + batch.amount_minor
+    if order.side == Side.SELL:
+        order.realised_pnl_minor = (order.realised_pnl_minor or 0) + realised_minor
+
+
+def _order_total(order: store.Order) -> domain.Fill:
+    return domain.Fill(
+        Side(order.side),
+        order.filled_quantity,
+        order.fill_price_milli or 0,
+        order.gross_minor or 0,
+        order.commission_minor or 0,
+        order.stamp_duty_minor or 0,
+    )
+
+
+def _confirmation(order: store.Order, fill: domain.Fill, pnl: int | None, settled_at: datetime) -> store.Trade:
+    """One fill's trade confirmation, as accounts settled it. Transfer fees (过户费) are
     not modelled, so they read 0."""
-    if order.trade_day is None or order.fill_price_milli is None or order.amount_minor is None:
+    if order.trade_day is None:
         raise ValueError(f"order {order.id} has no execution to confirm")
     return store.Trade(
         id=str(uuid.uuid4()),
@@ -338,15 +425,15 @@ def _confirmation(order: store.Order) -> store.Trade:
         account_id=order.account_id,
         symbol=order.symbol,
         side=order.side,
-        quantity=order.quantity,
-        price_milli=order.fill_price_milli,
-        gross_minor=order.gross_minor or 0,
-        commission_minor=order.commission_minor or 0,
-        stamp_duty_minor=order.stamp_duty_minor or 0,
+        quantity=fill.quantity,
+        price_milli=fill.price_milli,
+        gross_minor=fill.gross_minor,
+        commission_minor=fill.commission_minor,
+        stamp_duty_minor=fill.stamp_duty_minor,
         transfer_fee_minor=0,
-        net_minor=order.amount_minor,
-        realised_pnl_minor=order.realised_pnl_minor if order.side == Side.SELL else None,
+        net_minor=fill.amount_minor,
+        realised_pnl_minor=pnl,
         trade_day=order.trade_day,
-        traded_at=order.matched_at or order.updated_at,
-        settled_at=order.updated_at,
+        traded_at=order.matched_at or settled_at,
+        settled_at=settled_at,
     )

@@ -47,7 +47,7 @@ async def request_transfer(
         return existing, False
     if not ctx.market_open():
         raise domain.MarketClosed(
-            "bank-securities transfers run during trading hours: " + domain.closed_detail(ctx.local_now())
+            "bank-securities transfers run during trading hours: " + domain.closed_detail(ctx.local_now(), ctx.calendar)
         )
     if req.direction == "securities_to_bank" and available_minor is not None:
         proceeds = await store.sale_proceeds_on(session, customer_id, req.from_account_id, ctx.today())

@@ -38,6 +38,7 @@ class Row:
     step: str | None
     outcome: str | None
     reason: str | None
+    filled_quantity: int = 0  # orders before partial fills filled whole or not at all
 
 
 def _utc(value: datetime | None) -> datetime | None:

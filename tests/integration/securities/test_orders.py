@@ -55,7 +55,8 @@ async def test_buy_fills_then_sells_next_day_for_the_proceeds(brokerage: Brokera
     [position] = (await brokerage.positions(investor))["items"]
     assert (position["sellable_quantity"], position["bought_today_quantity"]) == (100, 0)
 
-    await brokerage.set_price("600519", "1750.00")
+    # A market sell takes the best bid, a tick under the last price: 1750.00.
+    await brokerage.set_price("600519", "1750.01")
     r = await brokerage.place(investor, sell_body)
     assert r.status_code == 202, r.text
     assert r.json()["status"] in ("accepted", "filling")  # a market sell executes on arrival
@@ -152,7 +153,7 @@ async def test_a_market_buy_holds_at_limit_up_and_pays_the_exact_cost(brokerage:
         headers=investor.headers,
     )
     assert enabled.status_code == 200, enabled.text
-    quote = await brokerage.set_price("300750", "188.50")
+    quote = await brokerage.set_price("300750", "188.49")  # the best ask a tick above: 188.50
     assert quote["limit_up"] == "226.20"  # ChiNext: +20%
     buy = await brokerage.buy(investor, "300750", 100, wait="filled")
     # It reserved 100 x 226.20 + 5.655 commission (half up); filled, it holds nothing.

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from services.securities.domain import TradingCalendar
 from shared.clock import BANK_TZ, Clock
 from shared.events import accounts as acc
 from shared.events import securities as ev
@@ -156,3 +157,65 @@ async def test_outside_a_share_hours_orders_and_transfers_are_refused(spare_brok
         assert (await spare.quote("601398"))["market_open"] is False
         assert await spare.orders(investor) == []
         assert await spare.cash(investor.securities_id) == (10_000_00, 0)
+
+
+async def test_on_an_exchange_holiday_orders_are_refused_and_the_calendar_says_so(
+    spare_brokerage: SpareFactory,
+) -> None:
+    # Monday 5 October 2026, 10:00 Beijing time: Golden Week, a weekday without trading.
+    holiday = datetime(2026, 10, 5, 10, 0, tzinfo=BANK_TZ)
+    async with spare_brokerage(hours_mode="a_share", clock=Clock(holiday - datetime.now(BANK_TZ))) as spare:
+        investor = await spare.investor(10_000_00, checking_minor=10_000_00)
+        r = await spare.place(
+            investor, {"symbol": "601398", "side": "buy", "type": "limit", "quantity": 100, "price": "5.12"}
+        )
+        assert r.status_code == 409, r.text
+        assert r.json()["type"].endswith("/market-closed")
+        assert "an exchange holiday" in r.json()["detail"]
+        assert r.json()["detail"].endswith("opens next at Thu 2026-10-08 09:30")
+
+        r = await spare.http.get(
+            "/v1/market/calendar", params={"from": "2026-09-30", "to": "2026-10-09"}, headers=investor.headers
+        )
+        assert r.status_code == 200, r.text
+        calendar = r.json()
+        assert (calendar["hours_mode"], calendar["open_now"]) == ("a_share", False)
+        assert calendar["next_open"].startswith("2026-10-08T09:30:00")
+        assert [d["day"][-2:] for d in calendar["days"] if d["trading"]] == ["30", "08", "09"]
+        assert calendar["sessions"] == [{"start": "09:30", "end": "11:30"}, {"start": "13:00", "end": "15:00"}]
+        backwards = await spare.http.get(
+            "/v1/market/calendar", params={"from": "2026-10-09", "to": "2026-09-30"}, headers=investor.headers
+        )
+        assert backwards.status_code == 422, backwards.text
+
+
+async def test_t_plus_one_counts_trading_days_over_a_weekend(spare_brokerage: SpareFactory) -> None:
+    # The next Friday 10:00 Beijing time whose Monday trades too (the clock only moves ahead).
+    calendar, now = TradingCalendar(), datetime.now(BANK_TZ)
+    friday = (now + timedelta(days=(4 - now.weekday()) % 7 or 7)).replace(hour=10, minute=0, second=0, microsecond=0)
+    while not (calendar.is_trading_day(friday.date()) and calendar.is_trading_day(friday.date() + timedelta(days=3))):
+        friday += timedelta(days=7)
+    monday = friday.date() + timedelta(days=3)
+    async with spare_brokerage(hours_mode="a_share", clock=Clock(friday - now)) as spare:
+        investor = await spare.investor(10_000_00)
+        await spare.set_price("601398", "5.11")
+        await spare.buy(investor, "601398", 100, "5.12", wait="filled")
+        sell = {"symbol": "601398", "side": "sell", "type": "market", "quantity": 100}
+        r = await spare.place(investor, sell)
+        assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (422, "insufficient-sellable-shares")
+
+        await spare.advance_days(1)  # Saturday: no trading day
+        r = await spare.place(investor, sell)
+        assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (409, "market-closed")
+        assert r.json()["detail"].endswith(f"opens next at Mon {monday.isoformat()} 09:30")
+        assert (await spare.quote("601398"))["bank_day"] == friday.date().isoformat()  # the market stays on Friday
+
+        await spare.advance_days(2)  # Monday: the next trading day
+        [position] = (await spare.positions(investor))["items"]
+        assert (position["sellable_quantity"], position["bought_today_quantity"]) == (100, 0)
+        r = await spare.place(investor, sell)
+        assert r.status_code == 202, r.text
+        await spare.until(investor, r.json()["id"], "filled")
+        bars = await spare.http.get("/v1/market/601398/bars", headers=investor.headers)
+        days = [b["day"] for b in bars.json()["items"]][-2:]
+        assert days == [friday.date().isoformat(), monday.isoformat()]  # no bars for the weekend

@@ -214,3 +214,31 @@ def test_ticks_record_todays_trades_and_bars_outlive_the_day() -> None:
     assert (monday_bar.day, monday_bar.close, monday_bar.volume, monday_bar.complete) == (monday, 10_500, 300, True)
     assert (tuesday_bar.open, tuesday_bar.high, tuesday_bar.low, tuesday_bar.close) == (10_500,) * 4
     assert not tuesday_bar.complete
+
+
+def test_a_market_restored_from_its_written_history_resumes_its_bars_day_and_ticks() -> None:
+    first, second = date(2026, 5, 20), date(2026, 5, 21)
+    at = datetime(2026, 5, 21, 2, 0, tzinfo=UTC)
+    before = Market(seed=11)
+    before.open_day(first)
+    before.set_price("600036", 33_700)
+    before.open_day(second)
+    before.set_price("600036", 33_900, at=at)
+    written = before.unsaved_ticks()
+    assert [(symbol, day, t.price) for symbol, day, t in written] == [("600036", second, 33_900)]
+    assert before.unsaved_ticks() == []  # handed over once
+
+    bars = [(symbol, b) for symbol in before.instruments for b in before.bars(symbol)]
+    after = Market(seed=11)  # a new process: the seed alone would start again
+    after.restore(second, bars, [(symbol, t) for symbol, _day, t in written])
+    assert after.bars("600036") == before.bars("600036")
+    quote, was = after.quote("600036"), before.quote("600036")
+    assert (quote.prev_close, quote.last, quote.high, quote.volume, quote.band) == (
+        was.prev_close,
+        was.last,
+        was.high,
+        was.volume,
+        was.band,
+    )
+    assert after.ticks("600036") == before.ticks("600036")
+    assert after.day == second

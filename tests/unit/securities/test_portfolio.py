@@ -13,18 +13,17 @@ from services.securities.domain import (
     BY_SYMBOL,
     INSTRUMENTS,
     FeeSchedule,
-    Match,
+    Market,
     NotEnoughSellable,
     OrderType,
     Position,
     Side,
-    crosses,
-    execution_price,
     make_fill,
-    matching,
     price_band,
+    price_fills,
     reservation_basis,
     reservation_minor,
+    walk,
 )
 
 MOUTAI = BY_SYMBOL["600519"]
@@ -60,31 +59,43 @@ def test_a_refusal_says_why_a_buy_reserves_what_it_does() -> None:
 BAND = price_band(MOUTAI.prev_close_milli, MOUTAI)  # 1519.20 .. 1856.80
 
 
+def _book(last: int) -> Market:
+    market = Market(seed=3)
+    market.open_day(date(2026, 5, 20))
+    market.set_price(MOUTAI.symbol, last)
+    return market
+
+
 @pytest.mark.parametrize(
-    ("side", "order_type", "limit", "last", "match"),
+    ("side", "order_type", "limit", "last", "trades"),
     [
-        # Sealed at limit-up: no sellers. A market buy is cancelled, a limit buy rests.
-        (Side.BUY, OrderType.MARKET, None, BAND.up, Match.CANCEL),
-        (Side.BUY, OrderType.LIMIT, BAND.up, BAND.up, Match.REST),
-        # A tick below it there are sellers again.
-        (Side.BUY, OrderType.MARKET, None, BAND.up - 10, Match.FILL),
-        (Side.BUY, OrderType.LIMIT, BAND.up, BAND.up - 10, Match.FILL),
+        # Sealed at limit-up: no sellers. A market buy finds nothing (it is cancelled), a
+        # limit buy nothing either (it rests).
+        (Side.BUY, OrderType.MARKET, None, BAND.up, False),
+        (Side.BUY, OrderType.LIMIT, BAND.up, BAND.up, False),
+        # A tick below it there are sellers again, at limit-up.
+        (Side.BUY, OrderType.MARKET, None, BAND.up - 10, True),
+        (Side.BUY, OrderType.LIMIT, BAND.up, BAND.up - 10, True),
         # Sealed at limit-down: no buyers.
-        (Side.SELL, OrderType.MARKET, None, BAND.down, Match.CANCEL),
-        (Side.SELL, OrderType.LIMIT, BAND.down, BAND.down, Match.REST),
-        (Side.SELL, OrderType.MARKET, None, BAND.down + 10, Match.FILL),
+        (Side.SELL, OrderType.MARKET, None, BAND.down, False),
+        (Side.SELL, OrderType.LIMIT, BAND.down, BAND.down, False),
+        (Side.SELL, OrderType.MARKET, None, BAND.down + 10, True),
         # A sealed opposite side of the other direction is no obstacle.
-        (Side.SELL, OrderType.MARKET, None, BAND.up, Match.FILL),
-        (Side.BUY, OrderType.MARKET, None, BAND.down, Match.FILL),
-        # Otherwise a limit order fills once the price crosses it.
-        (Side.BUY, OrderType.LIMIT, 1_690_000, 1_700_000, Match.REST),
-        (Side.SELL, OrderType.LIMIT, 1_750_000, 1_760_000, Match.FILL),
+        (Side.SELL, OrderType.MARKET, None, BAND.up, True),
+        (Side.BUY, OrderType.MARKET, None, BAND.down, True),
+        # Otherwise a limit order trades once the book on the other side reaches it: a buy
+        # at the last price does not (the best ask is a tick above).
+        (Side.BUY, OrderType.LIMIT, 1_700_000, 1_700_000, False),
+        (Side.BUY, OrderType.LIMIT, 1_700_000, 1_699_990, True),
+        (Side.SELL, OrderType.LIMIT, 1_750_000, 1_760_000, True),
+        (Side.SELL, OrderType.LIMIT, 1_750_000, 1_750_000, False),
     ],
 )
-def test_what_the_market_does_with_an_order(
-    side: Side, order_type: OrderType, limit: int | None, last: int, match: Match
+def test_what_the_book_does_with_an_order(
+    side: Side, order_type: OrderType, limit: int | None, last: int, trades: bool
 ) -> None:
-    assert matching(side, order_type, limit, last, BAND) is match
+    book = _book(last).quote(MOUTAI.symbol).opposite(side is Side.BUY)
+    assert bool(walk(side, order_type, limit, 100, book, taker=True)) is trades
 
 
 @given(
@@ -93,41 +104,23 @@ def test_what_the_market_does_with_an_order(
     lots=st.integers(1, 2_000),
     market=st.booleans(),
 )
-def test_the_hold_always_covers_the_fill(instrument, data, lots: int, market: bool) -> None:
+def test_the_hold_always_covers_the_fills(instrument, data, lots: int, market: bool) -> None:
     band = price_band(instrument.prev_close_milli, instrument)
     tick = instrument.tick_milli
     limit = data.draw(st.integers(band.down // tick, band.up // tick)) * tick
     last = data.draw(st.integers(band.down // tick, band.up // tick)) * tick
     order_type = OrderType.MARKET if market else OrderType.LIMIT
     limit_price = None if market else limit
-    held = reservation_minor(instrument, order_type, limit_price, band, lots * 100, FEES)
-    if not crosses(Side.BUY, order_type, limit_price, last):
-        return
-    for on_arrival in (True, False):
-        price = execution_price(order_type, limit_price, last, on_arrival=on_arrival)
-        assert make_fill(Side.BUY, instrument, price, lots * 100, FEES).amount_minor <= held
-
-
-@pytest.mark.parametrize(
-    ("side", "order_type", "limit", "last", "crosses_"),
-    [
-        (Side.BUY, OrderType.LIMIT, 1_700_000, 1_700_000, True),
-        (Side.BUY, OrderType.LIMIT, 1_700_000, 1_699_990, True),
-        (Side.BUY, OrderType.LIMIT, 1_700_000, 1_700_010, False),
-        (Side.SELL, OrderType.LIMIT, 1_700_000, 1_700_010, True),
-        (Side.SELL, OrderType.LIMIT, 1_700_000, 1_699_990, False),
-        (Side.BUY, OrderType.MARKET, None, 1_856_800, True),
-        (Side.SELL, OrderType.MARKET, None, 1_519_200, True),
-    ],
-)
-def test_when_an_order_crosses(side, order_type, limit, last, crosses_: bool) -> None:
-    assert crosses(side, order_type, limit, last) is crosses_
-
-
-def test_a_resting_limit_order_trades_at_its_limit_and_a_marketable_one_at_the_price() -> None:
-    assert execution_price(OrderType.LIMIT, 1_700_000, 1_690_000, on_arrival=False) == 1_700_000
-    assert execution_price(OrderType.LIMIT, 1_700_000, 1_690_000, on_arrival=True) == 1_690_000
-    assert execution_price(OrderType.MARKET, None, 1_690_000, on_arrival=False) == 1_690_000
+    quantity = lots * instrument.lot_size
+    held = reservation_minor(instrument, order_type, limit_price, band, quantity, FEES)
+    sim = Market([instrument], seed=5)
+    sim.open_day(date(2026, 5, 20))
+    sim.set_price(instrument.symbol, last)
+    book = sim.quote(instrument.symbol).opposite(True)
+    for taker in (True, False):
+        executions = walk(Side.BUY, order_type, limit_price, quantity, book, taker=taker or market)
+        fills = price_fills(Side.BUY, instrument, executions, FEES)
+        assert sum(f.amount_minor for f in fills) <= held
 
 
 def test_a_sell_fill_pays_gross_less_commission_and_stamp_duty() -> None:

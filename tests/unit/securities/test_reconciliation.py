@@ -21,17 +21,15 @@ from services.securities.domain import (
     Instrument,
     InvalidQuantity,
     Market,
-    Match,
     NotEnoughSellable,
     OddLot,
     OrderType,
     Position,
     Side,
-    crosses,
-    execution_price,
-    make_fill,
-    matching,
+    price_fills,
+    remainder_reservation,
     reservation_minor,
+    walk,
 )
 
 LIMITS = ledger.ClassLimits()
@@ -48,7 +46,10 @@ class OpenOrder:
     order_type: OrderType
     limit: int | None
     quantity: int
-    hold: ledger.Hold | None = None  # a buy's cash hold
+    hold: ledger.Hold | None = None  # a buy's cash hold (its remainder's, after a part fill)
+    filled: int = 0  # shares settled so far
+    gross: int = 0  # of the fills so far: commission runs over the order
+    commission: int = 0
 
 
 class PortfolioAgainstLedger(RuleBasedStateMachine):
@@ -121,37 +122,77 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
 
     @rule(on_arrival=st.booleans())
     def fill_what_crosses(self, on_arrival: bool) -> None:
+        """Each open order matches the book on its other side (in part, perhaps), and each
+        batch settles as the service settles it: a buy's hold captured for the batch (the
+        rest released, the remainder held anew), a sell's proceeds credited."""
         for key, order in list(self.open_orders.items()):
-            quote = self.market.quote(order.instrument.symbol)
-            last = quote.last
-            match = matching(order.side, order.order_type, order.limit, last, quote.band)
-            if match is Match.CANCEL:  # a market order facing a sealed market: cancelled, nothing traded
-                self.cancel_order(self.open_orders.pop(key))
-                continue
-            if match is Match.REST:
-                continue
-            assert crosses(order.side, order.order_type, order.limit, last)
-            price = execution_price(order.order_type, order.limit, last, on_arrival=on_arrival)
-            fill = make_fill(order.side, order.instrument, price, order.quantity, FEES)
-            position = self._position(order.instrument.symbol)
             symbol = order.instrument.symbol
-            if order.side is Side.BUY:
+            buying = order.side is Side.BUY
+            market = order.order_type is OrderType.MARKET
+            quote = self.market.quote(symbol)
+            left = order.quantity - order.filled
+            book = quote.opposite(buying)
+            executions = walk(order.side, order.order_type, order.limit, left, book, taker=on_arrival or market)
+            if not executions:
+                if market:  # a market order facing a sealed market: cancelled, nothing traded
+                    self.cancel_order(self.open_orders.pop(key))
+                continue
+            fills = price_fills(
+                order.side,
+                order.instrument,
+                executions,
+                FEES,
+                prior_gross_minor=order.gross,
+                prior_commission_minor=order.commission,
+            )
+            amount = sum(f.amount_minor for f in fills)
+            shares = sum(f.quantity for f in fills)
+            position = self._position(symbol)
+            if buying:
                 assert order.hold is not None
-                # The hold always covers the fill: the capture never fails.
-                _, released = ledger.capture(self.cash, self.settlement, order.hold, fill.amount_minor, limits=LIMITS)
-                assert released == order.hold.amount_minor - fill.amount_minor
-                position.add_purchase(order.quantity, fill.amount_minor, self.day)
-                self.bought += fill.amount_minor
-                self.shares_in[symbol] = self.shares_in.get(symbol, 0) + order.quantity
+                # The hold always covers the batch: the capture never fails.
+                _, released = ledger.capture(self.cash, self.settlement, order.hold, amount, limits=LIMITS)
+                assert released == order.hold.amount_minor - amount
+                order.hold = None
+                for f in fills:
+                    position.add_purchase(f.quantity, f.amount_minor, self.day)
+                self.bought += amount
+                self.shares_in[symbol] = self.shares_in.get(symbol, 0) + shares
             else:
-                if fill.amount_minor <= 0:
+                if amount <= 0 and order.filled == 0:
                     position.unfreeze(order.quantity)  # rejected: proceeds below fees
-                else:
-                    ledger.credit(self.proceeds, self.cash, fill.amount_minor, "CNY", limits=LIMITS)
-                    position.settle_sale(order.quantity, fill.amount_minor)
-                    self.sold += fill.amount_minor
-                    self.shares_out[symbol] = self.shares_out.get(symbol, 0) + order.quantity
-            del self.open_orders[key]
+                    del self.open_orders[key]
+                    continue
+                ledger.credit(self.proceeds, self.cash, amount, "CNY", limits=LIMITS)
+                for f in fills:
+                    position.settle_sale(f.quantity, f.amount_minor)
+                self.sold += amount
+                self.shares_out[symbol] = self.shares_out.get(symbol, 0) + shares
+            self.market.take(symbol, buying, [(e.price_milli, e.quantity) for e in executions])
+            order.filled += shares
+            order.gross += sum(f.gross_minor for f in fills)
+            order.commission += sum(f.commission_minor for f in fills)
+            if order.filled == order.quantity:
+                del self.open_orders[key]
+            elif market:  # best five, immediate or cancel: the rest is cancelled
+                self.cancel_order(self.open_orders.pop(key))
+            elif buying:  # the remainder is held anew, or cancelled if the cash is gone
+                assert order.limit is not None
+                held = remainder_reservation(
+                    order.instrument,
+                    order.limit,
+                    order.quantity - order.filled,
+                    FEES,
+                    prior_gross_minor=order.gross,
+                    prior_commission_minor=order.commission,
+                )
+                hold = ledger.Hold(f"h-{order.id}-{order.filled}", self.cash.id, held, "CNY", counts_toward_limit=False)
+                try:
+                    ledger.reserve(self.cash, hold, outflow_today_minor=0, limits=LIMITS)
+                except ledger.InsufficientFunds:
+                    del self.open_orders[key]
+                    continue
+                order.hold = hold
 
     @precondition(lambda self: bool(self.open_orders))
     @rule(data=st.data())
@@ -161,10 +202,10 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
 
     def cancel_order(self, order: OpenOrder) -> None:
         if order.side is Side.BUY:
-            assert order.hold is not None
-            ledger.release(self.cash, order.hold)
+            if order.hold is not None:  # a capture already released a market buy's rest
+                ledger.release(self.cash, order.hold)
         else:
-            self._position(order.instrument.symbol).unfreeze(order.quantity)
+            self._position(order.instrument.symbol).unfreeze(order.quantity - order.filled)
 
     @rule()
     def next_day(self) -> None:
@@ -174,8 +215,8 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
         for order in self.open_orders.values():
             if order.hold is not None:
                 ledger.release(self.cash, order.hold)
-            else:
-                self._position(order.instrument.symbol).unfreeze(order.quantity)
+            elif order.side is Side.SELL:
+                self._position(order.instrument.symbol).unfreeze(order.quantity - order.filled)
         self.open_orders.clear()
         self.day += timedelta(days=1)
         self.market.open_day(self.day)
@@ -206,7 +247,9 @@ class PortfolioAgainstLedger(RuleBasedStateMachine):
     def positions_are_consistent(self) -> None:
         for symbol, p in self.positions.items():
             frozen = sum(
-                o.quantity for o in self.open_orders.values() if o.side is Side.SELL and o.instrument.symbol == symbol
+                o.quantity - o.filled
+                for o in self.open_orders.values()
+                if o.side is Side.SELL and o.instrument.symbol == symbol
             )
             assert p.frozen == frozen
             assert p.quantity == self.shares_in.get(symbol, 0) - self.shares_out.get(symbol, 0)

@@ -34,10 +34,12 @@ from services.securities.domain.sagas import (
     PRICE_ABOVE_RESERVATION,
     PROCEEDS_BELOW_FEES,
     RELEASE,
+    REMAINDER_UNFUNDED,
     RESERVE,
     REST,
     TIMEOUT,
     TRANSFER,
+    UNMATCHED_REMAINDER,
 )
 from shared.saga.model import CANCELLED, COMPLETED, FAILED, IGNORE, Decision, Timeouts, advance, end, move
 
@@ -68,6 +70,9 @@ class Row:
 @dataclass
 class Order(Row):
     side: str = Side.BUY
+    order_type: str = "limit"
+    quantity: int = 100
+    filled_quantity: int = 0
     bank_day: date = DAY
     reserved_minor: int = 1_060_00
 
@@ -237,7 +242,7 @@ def test_cancelling_again_changes_nothing(order: Order) -> None:
 @pytest.mark.parametrize(
     ("order", "words"),
     [
-        (Order(step=CAPTURE), "already filling"),
+        (Order(step=CAPTURE), "is filling: accounts is settling a fill"),
         (ended(COMPLETED), "already filled"),
         (ended(FAILED, "insufficient_funds"), "was rejected (insufficient_funds)"),
         (Order(step=RELEASE, reason=TIMEOUT), "was rejected (timeout)"),
@@ -263,8 +268,44 @@ def test_a_release_the_order_did_not_ask_for_changes_nothing(order: Order) -> No
 
 
 def test_a_captured_hold_fills_the_buy_once() -> None:
-    assert SAGA.on_hold_captured(Order(step=CAPTURE)) == end(COMPLETED)
+    assert SAGA.on_hold_captured(Order(step=CAPTURE, filled_quantity=100)) == end(COMPLETED)
     assert SAGA.on_hold_captured(ended(COMPLETED)) is IGNORE
+
+
+# --- partial fills ----------------------------------------------------------------------------
+
+
+def test_a_settled_part_leaves_a_limit_buy_to_hold_its_remainder_again_and_a_sell_to_rest() -> None:
+    assert SAGA.on_settled(Order(step=CAPTURE, quantity=500, filled_quantity=300)) == move(RESERVE)
+    sell = Order(step=CREDIT, side=Side.SELL, quantity=500, filled_quantity=300)
+    assert SAGA.on_settled(sell) == move(REST, deadline=MIDNIGHT)
+    assert SAGA.on_settled(Order(step=REST, quantity=500, filled_quantity=300)) is IGNORE
+
+
+@pytest.mark.parametrize("side", [Side.BUY, Side.SELL])
+def test_a_market_orders_unmatched_remainder_is_cancelled_once_its_part_settled(side: Side) -> None:
+    step = CAPTURE if side is Side.BUY else CREDIT
+    decision = SAGA.on_settled(Order(step=step, side=side, order_type="market", quantity=900, filled_quantity=600))
+    assert (decision.outcome, decision.reason) == (CANCELLED, UNMATCHED_REMAINDER)
+    assert "300 shares found no match in the best five levels" in (decision.detail or "")
+
+
+def test_a_part_filled_order_shows_it_and_can_be_cancelled_but_not_while_its_part_settles() -> None:
+    part = resting(quantity=500, filled_quantity=200)
+    assert order_status(part) == OrderStatus.PARTIALLY_FILLED
+    assert order_status(replace(part, step=RESERVE)) == OrderStatus.PARTIALLY_FILLED
+    assert SAGA.on_cancel(part) == move(RELEASE, CUSTOMER)
+    with pytest.raises(OrderNotCancellable, match="filling"):
+        SAGA.on_cancel(replace(part, step=CAPTURE))
+
+
+def test_a_remainder_that_cannot_be_held_again_is_cancelled_and_the_filled_part_stands() -> None:
+    again = Order(step=RESERVE, quantity=500, filled_quantity=200)
+    decision = SAGA.on_reservation_rejected(again, "insufficient_funds", "short")
+    assert (decision.outcome, decision.reason) == (CANCELLED, REMAINDER_UNFUNDED)
+    assert SAGA.on_reservation_rejected(Order(), "insufficient_funds", "short") == end(
+        FAILED, "insufficient_funds", "short"
+    )
 
 
 def test_a_refused_capture_releases_the_hold_and_rejects_the_buy() -> None:
@@ -274,7 +315,7 @@ def test_a_refused_capture_releases_the_hold_and_rejects_the_buy() -> None:
 
 
 def test_credited_proceeds_fill_the_sale_once_and_a_refused_credit_rejects_it() -> None:
-    selling = Order(step=CREDIT, side=Side.SELL)
+    selling = Order(step=CREDIT, side=Side.SELL, filled_quantity=100)
     assert SAGA.on_account_credited(selling) == end(COMPLETED)
     assert SAGA.on_account_credited(ended(COMPLETED, side=Side.SELL)) is IGNORE
     assert SAGA.on_credit_rejected(selling, "account_not_found", "gone") == end(FAILED, "account_not_found", "gone")
@@ -380,14 +421,22 @@ class Accounts:
         return {"active": "reserved", "released": "released", "captured": "captured", "rejected": "refused"}[status]
 
 
+def _settled(o: Order, answer: Any) -> Decision:
+    """As the handler does: the batch's shares count as filled once accounts settled it."""
+    if o.step in (CAPTURE, CREDIT):
+        o.filled_quantity = o.quantity
+    decision: Decision = answer(o)
+    return decision
+
+
 def _answer(o: Order, fact: str) -> Decision:
     return {
         "reserved": SAGA.on_funds_reserved,
         "refused": lambda o: SAGA.on_reservation_rejected(o, "insufficient_funds", "short"),
         "released": SAGA.on_hold_released,
-        "captured": SAGA.on_hold_captured,
+        "captured": lambda o: _settled(o, SAGA.on_hold_captured),
         "capture_rejected": lambda o: SAGA.on_capture_rejected(o, "hold_not_active", ""),
-        "credited": SAGA.on_account_credited,
+        "credited": lambda o: _settled(o, SAGA.on_account_credited),
     }[fact](o)
 
 

@@ -16,12 +16,17 @@ from shared.saga.model import CANCELLED, COMPLETED, FAILED
 
 NOW = datetime(2026, 5, 20, tzinfo=UTC)
 SHAPES = [
-    *product([RESERVE, REST, CAPTURE, CREDIT, RELEASE], [None], [None, CUSTOMER, EXPIRED, TIMEOUT, "hold_not_active"]),
-    *product([None], [COMPLETED, CANCELLED, FAILED], [None, CUSTOMER, EXPIRED, TIMEOUT]),
+    *product(
+        [RESERVE, REST, CAPTURE, CREDIT, RELEASE],
+        [None],
+        [None, CUSTOMER, EXPIRED, TIMEOUT, "hold_not_active"],
+        [0, 40],
+    ),
+    *product([None], [COMPLETED, CANCELLED, FAILED], [None, CUSTOMER, EXPIRED, TIMEOUT], [0, 40]),
 ]
 
 
-def _order(n: int, step: str | None, outcome: str | None, reason: str | None) -> store.Order:
+def _order(n: int, step: str | None, outcome: str | None, reason: str | None, filled: int) -> store.Order:
     return store.Order(
         seq=n,
         id=f"order-{n}",
@@ -36,6 +41,8 @@ def _order(n: int, step: str | None, outcome: str | None, reason: str | None) ->
         side="buy",
         order_type="limit",
         quantity=100,
+        filled_quantity=filled,  # an order filled in parts
+        leg=1,
         reserved_minor=0,
         bank_day=date(2026, 5, 20),
         created_at=NOW,
