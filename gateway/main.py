@@ -16,6 +16,7 @@ from gateway.identity import api as identity
 from gateway.notifications import api as notifications
 from gateway.notifications import devices
 from gateway.ops import api as ops
+from gateway.ops import compliance as ops_compliance
 from gateway.ratelimit import IpRateLimitMiddleware
 from gateway.routing import errors as routing_errors
 from gateway.routing import routes as routing
@@ -55,6 +56,7 @@ ROUTERS = [
     sandbox.magic_router,
     routing.build(ops.ROUTES),
     ops.router,
+    ops_compliance.router,
     webhooks.router,
 ]
 ERRORS = {**identity.ERRORS, **routing_errors.ERRORS, **webhooks.ERRORS}
