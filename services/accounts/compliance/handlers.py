@@ -114,10 +114,8 @@ def handlers(c: Compliance) -> dict[str, Handler]:
     return {name: bind(fn) for name, fn in reactions.items()}
 
 
-def kind_of(
-    account_id: str, other_id: str, direction: Direction, same_customer: bool, other_is_customer: bool, kinds: set[str]
-) -> Kind:
-    """What a movement of `account_id` with `other_id` was."""
+def kind_of(other_id: str, direction: Direction, same_customer: bool, other_is_customer: bool, kinds: set[str]) -> Kind:
+    """What a movement with `other_id` on its other side was."""
     if other_id == CASH_IN:
         return Kind.CASH_DEPOSIT if direction is Direction.IN else Kind.CASH_WITHDRAWAL
     if other_id in INTERNAL_KINDS:
@@ -156,7 +154,7 @@ async def record(
                 account_id=account_id,
                 customer_id=owner[account_id],
                 direction=direction,
-                kind=kind_of(account_id, other_id, direction, same_customer, owner[other_id] is not None, kinds),
+                kind=kind_of(other_id, direction, same_customer, owner[other_id] is not None, kinds),
                 amount_minor=amount_minor,
                 currency=currency,
                 counterparty_account_id=other_id,

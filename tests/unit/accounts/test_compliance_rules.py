@@ -7,6 +7,7 @@ from itertools import count
 
 import pytest
 
+from services.accounts.compliance.handlers import kind_of
 from services.accounts.compliance.rules import (
     Direction,
     History,
@@ -236,3 +237,26 @@ def test_between_two_customers_the_payer_raises_and_many_payers_is_the_payees() 
 def test_a_movement_of_no_customer_is_never_measured() -> None:
     internal = Movement("x", NOON, "internal:fees", None, Direction.IN, Kind.OTHER, 10**9, "CNY", "acc-1")
     assert evaluate(internal, History(), T, sandbox=True) == []
+
+
+# --- what a movement was, by the other side of its posting ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("other", "direction", "same_customer", "other_is_customer", "kinds", "kind"),
+    [
+        ("internal:cash-in", Direction.IN, False, False, {"checking"}, Kind.CASH_DEPOSIT),
+        ("internal:cash-in", Direction.OUT, False, False, {"checking"}, Kind.CASH_WITHDRAWAL),
+        ("internal:biller-settlement", Direction.OUT, False, False, {"checking"}, Kind.BILL),
+        ("internal:merchant-settlement", Direction.OUT, False, False, {"checking"}, Kind.QR),
+        ("internal:topup-settlement", Direction.OUT, False, False, {"checking"}, Kind.TOPUP),
+        ("internal:insurance-claims", Direction.IN, False, False, {"checking"}, Kind.INSURANCE),
+        ("internal:securities-proceeds", Direction.IN, False, False, {"securities_cash"}, Kind.SECURITIES),
+        ("acc-2", Direction.OUT, False, True, {"checking"}, Kind.TRANSFER),
+        ("acc-2", Direction.OUT, True, True, {"checking", "securities_cash"}, Kind.SECURITIES),
+    ],
+)
+def test_a_movement_is_told_by_the_account_on_its_other_side(
+    other: str, direction: Direction, same_customer: bool, other_is_customer: bool, kinds: set[str], kind: Kind
+) -> None:
+    assert kind_of(other, direction, same_customer, other_is_customer, kinds) is kind
