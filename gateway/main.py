@@ -17,6 +17,7 @@ from gateway.identity import api as identity
 from gateway.notifications import api as notifications
 from gateway.notifications import devices
 from gateway.ops import api as ops
+from gateway.ops import compliance as ops_compliance
 from gateway.ratelimit import IpRateLimitMiddleware
 from gateway.routing import errors as routing_errors
 from gateway.routing import routes as routing
@@ -56,6 +57,7 @@ ROUTERS = [
     sandbox.magic_router,
     routing.build(ops.ROUTES),
     ops.router,
+    ops_compliance.router,
     webhooks.router,
     console.router,
     console.page_router,

@@ -328,6 +328,52 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "sagas retry, consumers apply each message once",
         "`gateway/sandbox/api.py`, `shared/kafka/faults.py`",
     ),
+    # --- anti-money-laundering (services/accounts/compliance, docs/compliance.md) ----------------
+    MagicValue(
+        "AML",
+        "an amount ending in `.71` (a deposit of `100.71`)",
+        "a `large_cash` alert (large-value report) for the customer, `forced: true`, whatever the day's sum",
+        "`services/accounts/compliance/rules.py` (`MAGIC_FEN`)",
+    ),
+    MagicValue(
+        "AML",
+        "an amount ending in `.72`",
+        "a `large_transfer` alert (large-value report), `forced: true`",
+        "`services/accounts/compliance/rules.py` (`MAGIC_FEN`)",
+    ),
+    MagicValue(
+        "AML",
+        "an amount ending in `.73`",
+        "a `structuring` alert (suspicious), `forced: true`",
+        "`services/accounts/compliance/rules.py` (`MAGIC_FEN`)",
+    ),
+    MagicValue(
+        "AML",
+        "an amount ending in `.74`",
+        "a `rapid_in_out` alert (suspicious), `forced: true`",
+        "`services/accounts/compliance/rules.py` (`MAGIC_FEN`)",
+    ),
+    MagicValue(
+        "AML",
+        "an amount ending in `.75`",
+        "a `dormant` alert (suspicious), `forced: true`",
+        "`services/accounts/compliance/rules.py` (`MAGIC_FEN`)",
+    ),
+    MagicValue(
+        "AML",
+        "an amount ending in `.76`",
+        "a `many_payers` alert (suspicious), `forced: true`. For `.71` to `.75` a transfer between two customers "
+        "raises on the payer, for `.76` on the payee; a deposit, payment or payout raises on its customer",
+        "`services/accounts/compliance/rules.py` (`MAGIC_FEN`, `forced_rule`)",
+    ),
+    MagicValue(
+        "AML",
+        "`COMPLIANCE_LARGE_CASH_MINOR=5000000`, `COMPLIANCE_LARGE_TRANSFER_MINOR=50000000`, "
+        "`COMPLIANCE_STRUCTURING_*`, `COMPLIANCE_RAPID_*`, `COMPLIANCE_DORMANT_*`, `COMPLIANCE_MANY_PAYERS_*`",
+        "the thresholds of each rule (defaults and sources in docs/compliance.md); the queue is "
+        "`GET /v1/admin/compliance/alerts` for the compliance role, which the sandbox operator has",
+        "`services/accounts/compliance/settings.py`",
+    ),
     MagicValue(
         "reset",
         "`POST /v1/sandbox/reset` (operator)",

@@ -5,18 +5,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.accounts import api, api_outflow, store
+from services.accounts.compliance import api as compliance_api
+from services.accounts.compliance import consumer as compliance_consumer
+from services.accounts.compliance.handlers import ERROR_STATUSES as COMPLIANCE_ERRORS
+from services.accounts.compliance.handlers import Compliance
+from services.accounts.compliance.settings import ComplianceSettings
 from services.accounts.consumer import TOPICS, consumers
 from services.accounts.handlers import Context, seed
 from services.accounts.settings import Settings, from_environment
+from shared import settings as shared
 from shared.bootstrap import Overrides
 from shared.clock import Clock
 from shared.runtime import Runtime
 from shared.web import build_app, serve
 
 
-def create_app(settings: Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
+def create_app(settings: shared.Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
     settings = settings or from_environment()
     ctx = Context(clock=overrides.clock or Clock())
+    # AML monitoring: a module of its own, on its own consumer group (docs/adr/0016).
+    aml = settings.compliance if isinstance(settings, Settings) else ComplianceSettings()
+    compliance = Compliance(store.compliance, aml.thresholds(), ctx.clock, sandbox=settings.sandbox)
 
     async def on_start(runtime: Runtime) -> None:
         async with runtime.unit_of_work() as uow:
@@ -28,7 +37,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
-        consumers=consumers(ctx),
+        consumers=[*consumers(ctx), compliance_consumer.consumer(compliance)],
         on_start=on_start,
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,
@@ -38,10 +47,11 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         title="Sandbank accounts",
         description="Customers, accounts and the double-entry ledger. Money moves only "
         "through commands on `accounts.commands`.",
-        routers=[api.router, api_outflow.router],
-        error_statuses=api.ERROR_STATUSES,
+        routers=[api.router, api_outflow.router, compliance_api.router],
+        error_statuses=api.ERROR_STATUSES | COMPLIANCE_ERRORS,
     )
     app.state.ctx = ctx
+    app.state.compliance = compliance
     return app
 
 

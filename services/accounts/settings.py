@@ -1,11 +1,16 @@
-"""The accounts process's settings: the shared ones (accounts has no knobs of its own;
-the KYC class limits are the regulation's, in `domain.ClassLimits`)."""
+"""The accounts process's settings: the shared ones, and the AML module's knobs (env
+prefix COMPLIANCE_). The KYC class limits are the regulation's, in `domain.ClassLimits`."""
 
 from __future__ import annotations
 
+from pydantic import Field
+
+from services.accounts.compliance.settings import ComplianceSettings
 from shared import settings as shared
 
-Settings = shared.Settings
+
+class Settings(shared.Settings):
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
 
 
 def from_environment() -> Settings:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import Executable
 
 from services.accounts import domain
+from services.accounts.compliance.store import compliance_tables
 from shared.db import UtcDateTime, naming_metadata, table_of
 from shared.events.accounts import StatementText
 from shared.kafka.consumer import Batch
@@ -43,6 +44,9 @@ class Base(DeclarativeBase):
 
 messaging = messaging_tables(Base.metadata)
 migrations = Migrations(Base.metadata, Path(__file__).with_name("migrations"))
+# The AML module's tables (services/accounts/compliance): in this process's schema and
+# migrations, read and written by that module alone.
+compliance = compliance_tables(Base.metadata)
 
 
 class Customer(Base):

@@ -238,3 +238,43 @@ class TransferRejected(AccountEvent):
     amount_minor: int
     reason: RejectionReason
     detail: str = ""
+
+
+# --- anti-money-laundering (services/accounts/compliance) ------------------------------
+
+
+class ComplianceAlertRaised(Message):
+    """An AML rule raised an alert for the compliance queue: a large-value transaction or
+    a suspicious pattern, with the movements behind it. For the bank's own eyes: the
+    customer is never told (no tipping-off)."""
+
+    TYPE = "accounts.ComplianceAlertRaised"
+    TOPIC = ACCOUNTS_EVENTS
+    alert_id: str = Id
+    rule: str
+    category: Literal["large_value", "suspicious"]
+    customer_id: str = Id
+    account_id: str = Id
+    total_minor: int
+    currency: str
+    forced: bool = Field(description="Raised by a sandbox magic amount rather than the rule's thresholds")
+    movement_ids: list[str]
+
+    def key(self) -> str:
+        return self.alert_id
+
+
+class ComplianceAlertDecided(Message):
+    """A compliance reviewer closed an alert: `reported` filed a report, `dismissed` did not."""
+
+    TYPE = "accounts.ComplianceAlertDecided"
+    TOPIC = ACCOUNTS_EVENTS
+    alert_id: str = Id
+    rule: str
+    customer_id: str = Id
+    decision: Literal["reported", "dismissed"]
+    decided_by: str
+    report_id: str | None = None
+
+    def key(self) -> str:
+        return self.alert_id
