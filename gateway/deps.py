@@ -22,7 +22,15 @@ from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from gateway.streams import StreamSlots
 from gateway.webhooks.delivery import DeliveryWorker
-from shared.auth import ROLE_ADJUSTER, ROLE_CUSTOMER, ROLE_OPERATOR, Principal, current_principal, unauthorized
+from shared.auth import (
+    ROLE_ADJUSTER,
+    ROLE_COMPLIANCE,
+    ROLE_CUSTOMER,
+    ROLE_OPERATOR,
+    Principal,
+    current_principal,
+    unauthorized,
+)
 from shared.clock import Clock
 from shared.problems import Problem, documents
 from shared.runtime import Runtime
@@ -134,6 +142,7 @@ def _role(role: str, detail: str) -> Any:
 Customer = Annotated[Principal, _role(ROLE_CUSTOMER, "this operation is for customers")]
 Operator = Annotated[Principal, _role(ROLE_OPERATOR, "this operation needs the operator role")]
 Adjuster = Annotated[Principal, _role(ROLE_ADJUSTER, "this operation needs the adjuster role")]
+Compliance = Annotated[Principal, _role(ROLE_COMPLIANCE, "this operation needs the compliance role")]
 
 
 @documents({404: "sandbox controls are off: the stack is not in sandbox mode"})

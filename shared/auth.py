@@ -18,6 +18,7 @@ from shared.settings import AuthSettings
 ROLE_CUSTOMER = "customer"
 ROLE_OPERATOR = "operator"
 ROLE_ADJUSTER = "adjuster"
+ROLE_COMPLIANCE = "compliance"
 ROLE_SERVICE = "service"
 
 

@@ -58,7 +58,7 @@ OPERATOR = DemoUser(
     phone="+8613900000000",
     password="sandbank-operator",
     name="Sandbank Operator",
-    roles=("operator",),
+    roles=("operator", "compliance"),
 )
 
 # Insurance claims adjusters: the four-eyes rule needs two different ones.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.accounts import api, api_outflow, store
+from services.accounts import api, api_outflow, freezes, store
 from services.accounts.consumer import TOPICS, consumers
 from services.accounts.handlers import Context, seed
 from services.accounts.settings import Settings, from_environment
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         title="Sandbank accounts",
         description="Customers, accounts and the double-entry ledger. Money moves only "
         "through commands on `accounts.commands`.",
-        routers=[api.router, api_outflow.router],
+        routers=[api.router, api_outflow.router, freezes.router],
         error_statuses=api.ERROR_STATUSES,
     )
     app.state.ctx = ctx

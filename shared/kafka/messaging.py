@@ -34,6 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
+from shared.audit import AuditTables, audit_tables
 from shared.clock import Clock
 from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
@@ -46,12 +47,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class MessagingTables:
     """The tables every process keeps beside its own: its outbox, inbox and dead letters,
-    and where its sandbox clock stands."""
+    where its sandbox clock stands, and its audit trail."""
 
     outbox: Table
     inbox: Table
     dead_letter: Table
     sandbox_clock: Table
+    # The process's audit trail (shared/audit.py).
+    audit: AuditTables
 
 
 def messaging_tables(metadata: MetaData) -> MessagingTables:
@@ -111,7 +114,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("offset_s", Float, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
     )
-    return MessagingTables(outbox, inbox, dead_letter, sandbox_clock)
+    return MessagingTables(outbox, inbox, dead_letter, sandbox_clock, audit_tables(metadata))
 
 
 _INSERTS: dict[Table, Executable] = {}
