@@ -203,9 +203,40 @@ async def record(
 ) -> AuditEntry:
     """Append a row to the chain in the caller's transaction. The request and correlation
     ids default to those of the request or message being handled."""
-    prev_seq, prev_hash = await _lock_head(session, tables.head)
-    fields: dict[str, Any] = {
-        "seq": prev_seq + 1,
+    draft = entry(
+        at=at,
+        service=service,
+        actor=actor,
+        action=action,
+        subject_kind=subject_kind,
+        subject_id=subject_id,
+        customer_id=customer_id,
+        account_id=account_id,
+        before=before,
+        after=after,
+        request_id=request_id,
+        correlation_id=correlation_id,
+    )
+    return (await record_many(session, tables, [draft]))[0]
+
+
+def entry(
+    *,
+    at: datetime,
+    service: str,
+    actor: str,
+    action: str,
+    subject_kind: str | None = None,
+    subject_id: str | None = None,
+    customer_id: str | None = None,
+    account_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    request_id: str | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """A row's fields before it has a place in the chain; the ids default to those in force."""
+    return {
         "at": at.astimezone(UTC),
         "service": service,
         "actor": actor[:100],
@@ -219,10 +250,23 @@ async def record(
         "request_id": request_id if request_id is not None else request_id_var.get(),
         "correlation_id": correlation_id if correlation_id is not None else correlation_id_var.get(),
     }
-    digest = entry_hash(prev_hash, fields)
-    await session.execute(tables.log.insert().values(**fields, prev_hash=prev_hash, hash=digest))
-    await session.execute(tables.head.update().where(tables.head.c.id == 1).values(seq=fields["seq"], hash=digest))
-    return AuditEntry(**fields, prev_hash=prev_hash, hash=digest)
+
+
+async def record_many(session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]]) -> list[AuditEntry]:
+    """Append `drafts` (made by `entry`) to the chain in order, under one lock of its head."""
+    if not drafts:
+        return []
+    seq, prev_hash = await _lock_head(session, tables.head)
+    rows = []
+    for draft in drafts:
+        seq += 1
+        fields = {**draft, "seq": seq}
+        digest = entry_hash(prev_hash, fields)
+        rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
+        prev_hash = digest
+    await session.execute(tables.log.insert(), rows)
+    await session.execute(tables.head.update().where(tables.head.c.id == 1).values(seq=seq, hash=prev_hash))
+    return [AuditEntry.model_validate(r) for r in rows]
 
 
 async def _lock_head(session: AsyncSession, head: Table) -> tuple[int, str]:
