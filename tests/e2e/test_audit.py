@@ -149,3 +149,21 @@ async def test_a_row_changed_in_the_database_is_named_by_the_check(
     finally:
         database.close()
     assert (await gateway.get("/v1/admin/audit/verify", headers=operator_headers)).json()["ok"]
+
+
+async def test_refused_requests_and_secrets_stay_out_of_the_trail(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    phone = await register_and_login(gateway)
+    account = await phone.open_account("checking")
+    refused = await phone.post(f"/v1/admin/accounts/{account['id']}/freeze", json={"mode": "full", "reason": "x"})
+    assert refused.status_code == 403
+    invalid = await phone.post("/v1/accounts", json={"kind": "no-such-kind"})
+    assert invalid.status_code == 422
+    r = await gateway.get("/v1/admin/audit/export", params={"customer_id": phone.customer_id}, headers=operator_headers)
+    entries = [json.loads(line) for line in r.text.splitlines()]
+    actions = [(e["service"], e["action"]) for e in entries]
+    assert ("gateway", "POST /v1/accounts") in actions and ("accounts", "account.opened") in actions
+    assert actions.count(("gateway", "POST /v1/accounts")) == 1
+    assert not any("freeze" in action for _, action in actions)
+    assert phone.password not in r.text and "access_token" not in r.text
