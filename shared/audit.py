@@ -271,58 +271,87 @@ async def record_many(session: AsyncSession, tables: AuditTables, drafts: Sequen
 
 async def _lock_head(session: AsyncSession, head: Table) -> tuple[int, str]:
     """The chain's last sequence number and hash, locked until the transaction ends. The
-    head row is created by the first append (a concurrent first append waits on it)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(head).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["id"]))
-    row = (await session.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update())).one()
+    first append creates the head row (a concurrent first append waits on it)."""
+    locked = select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
+    row = (await session.execute(locked)).first()
+    if row is None:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(head).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing(index_elements=["id"])
+        )
+        row = (await session.execute(locked)).one()
     return int(row.seq), str(row.hash)
+
+
+class ChainWalk:
+    """`check_chain` a page of rows at a time: `feed` each page in order, then `finish`."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.prev_seq, self.prev_hash, self.checked = 0, GENESIS, 0
+        self.broken: ChainCheck | None = None
+
+    def _break(self, seq: int | None, reason: str) -> None:
+        self.broken = ChainCheck(
+            service=self.service, ok=False, rows_checked=self.checked, broken=BrokenRow(seq=seq, reason=reason)
+        )
+
+    def feed(self, rows: Iterable[Any]) -> bool:
+        """Check `rows`; False once a row does not fit (the rest need not be read)."""
+        for row in rows:
+            if self.broken is not None:
+                return False
+            self.checked += 1
+            seq = int(row["seq"])
+            if seq != self.prev_seq + 1:
+                self._break(seq, f"row {self.prev_seq + 1} is missing before row {seq}")
+            elif row["prev_hash"] != self.prev_hash:
+                self._break(seq, "prev_hash does not match the previous row's hash")
+            elif entry_hash(self.prev_hash, dict(row)) != row["hash"]:
+                self._break(seq, "the row's content does not match its hash")
+            else:
+                self.prev_seq, self.prev_hash = seq, row["hash"]
+        return self.broken is None
+
+    def finish(self, head: tuple[int, str] | None) -> ChainCheck:
+        if self.broken is not None:
+            return self.broken
+        last_seq, last_hash = head or (0, GENESIS)
+        if (self.prev_seq, self.prev_hash) != (last_seq, last_hash):
+            self._break(None, f"the chain's head is row {last_seq}, the last row found is {self.prev_seq}")
+            assert self.broken is not None
+            return self.broken
+        return ChainCheck(service=self.service, ok=True, rows_checked=self.checked)
 
 
 def check_chain(service: str, rows: Iterable[Any], head: tuple[int, str] | None) -> ChainCheck:
     """Walk `rows` (mappings with HASHED, `prev_hash` and `hash`, by seq) against the
     chain's `head` (last seq and hash, None if nothing was ever appended)."""
-    prev_seq, prev_hash, checked = 0, GENESIS, 0
-
-    def broken(seq: int | None, reason: str) -> ChainCheck:
-        return ChainCheck(service=service, ok=False, rows_checked=checked, broken=BrokenRow(seq=seq, reason=reason))
-
-    for row in rows:
-        checked += 1
-        seq = int(row["seq"])
-        if seq != prev_seq + 1:
-            return broken(seq, f"row {prev_seq + 1} is missing before row {seq}")
-        if row["prev_hash"] != prev_hash:
-            return broken(seq, "prev_hash does not match the previous row's hash")
-        if entry_hash(prev_hash, dict(row)) != row["hash"]:
-            return broken(seq, "the row's content does not match its hash")
-        prev_seq, prev_hash = seq, row["hash"]
-    last_seq, last_hash = head or (0, GENESIS)
-    if (prev_seq, prev_hash) != (last_seq, last_hash):
-        return broken(None, f"the chain's head is row {last_seq}, the last row found is {prev_seq}")
-    return ChainCheck(service=service, ok=True, rows_checked=checked)
+    walk = ChainWalk(service)
+    walk.feed(rows)
+    return walk.finish(head)
 
 
 async def verify(session: AsyncSession, tables: AuditTables, service: str, *, batch: int = 1000) -> ChainCheck:
-    """Check the whole chain, `batch` rows at a time."""
+    """Check the whole chain up to its head as read first, `batch` rows at a time: rows
+    appended meanwhile are left for the next check."""
     head = (await session.execute(select(tables.head.c.seq, tables.head.c.hash))).first()
-
-    async def rows() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        after = 0
-        while True:
-            page = (
-                await session.execute(
-                    select(tables.log).where(tables.log.c.seq > after).order_by(tables.log.c.seq).limit(batch)
-                )
-            ).mappings()
-            chunk = [dict(r) for r in page]
-            found.extend(chunk)
-            if len(chunk) < batch:
-                return found
-            after = chunk[-1]["seq"]
-
-    return check_chain(service, await rows(), (int(head.seq), str(head.hash)) if head else None)
+    last = int(head.seq) if head else 0
+    walk, after = ChainWalk(service), 0
+    while True:
+        page = (
+            await session.execute(
+                select(tables.log)
+                .where(tables.log.c.seq > after, tables.log.c.seq <= last)
+                .order_by(tables.log.c.seq)
+                .limit(batch)
+            )
+        ).mappings()
+        rows = [dict(r) for r in page]
+        if not walk.feed(rows) or len(rows) < batch:
+            break
+        after = rows[-1]["seq"]
+    return walk.finish((int(head.seq), str(head.hash)) if head else None)
 
 
 @dataclass(frozen=True)

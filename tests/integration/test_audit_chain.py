@@ -85,3 +85,20 @@ async def test_a_changed_row_in_the_database_breaks_the_chain_there(
     async with dbs[0].read() as session:
         check = await audit.verify(session, tables, "accounts", batch=2)
     assert not check.ok and check.broken is not None and check.broken.seq == 3
+
+
+async def test_a_check_while_appends_go_on_finds_nothing_wrong(
+    databases: tuple[list[Database], audit.AuditTables],
+) -> None:
+    dbs, tables = databases
+
+    async def check() -> audit.ChainCheck:
+        async with dbs[-1].read() as session:
+            return await audit.verify(session, tables, "accounts", batch=3)
+
+    results = await asyncio.gather(
+        *(append(dbs[n % len(dbs)], tables, n) for n in range(APPENDS)), *(check() for _ in range(10))
+    )
+    checks = [r for r in results if isinstance(r, audit.ChainCheck)]
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert (await check()).rows_checked == APPENDS
