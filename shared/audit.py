@@ -438,8 +438,9 @@ def merge(pages: Sequence[Sequence[AuditEntry]], limit: int) -> tuple[list[Audit
     return kept, (Cursor.of(kept[-1]) if more and kept else None)
 
 
-# The role an actor is named by, the first a principal has of these.
-ACTOR_ROLES = ("customer", "adjuster", "compliance", "operator")
+# The role an actor is named by: the first of these a principal has (an operator who is
+# also a compliance officer acts as an operator).
+ACTOR_ROLES = ("customer", "adjuster", "operator", "compliance")
 
 
 def actor_of(principal: Any) -> str:
@@ -448,8 +449,5 @@ def actor_of(principal: Any) -> str:
     subject = str(principal.subject)
     if subject.startswith("service:"):
         return subject
-    for role in ACTOR_ROLES:
-        if principal.has(role):
-            # An operator who is also a compliance officer acts as an operator.
-            return f"{'operator' if role == 'compliance' and principal.has('operator') else role}:{subject}"
-    return f"user:{subject}"
+    role = next((r for r in ACTOR_ROLES if principal.has(r)), "user")
+    return f"{role}:{subject}"

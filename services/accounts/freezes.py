@@ -17,7 +17,6 @@ from shared import audit
 from shared.auth import ROLE_COMPLIANCE, Principal, current_principal
 from shared.events import accounts as ev
 from shared.problems import PROBLEM, Problem, not_found
-from shared.runtime import Runtime
 from shared.schemas.accounts import AccountPublic
 
 router = APIRouter(tags=["internal"])
@@ -54,7 +53,7 @@ def _state(account: store.Account) -> dict[str, Any] | None:
     return {"mode": account.freeze_mode, "reason": account.freeze_reason, "since": account.frozen_at}
 
 
-async def _customer_account(runtime: Runtime, session: Any, account_id: str) -> store.Account:
+async def _customer_account(session: Any, account_id: str) -> store.Account:
     account = await session.get(store.Account, account_id, with_for_update=True)
     # Internal accounts (the bank's own) are not frozen by this route.
     if account is None or account.customer_id is None:
@@ -75,7 +74,7 @@ async def freeze(
     hold and debit on it is refused with `account_frozen`, and with `full` every credit
     too. Holds already placed stay until their saga settles them."""
     async with runtime.unit_of_work() as uow:
-        account = await _customer_account(runtime, uow.session, account_id)
+        account = await _customer_account(uow.session, account_id)
         before = _state(account)
         if before is not None and (before["mode"], before["reason"]) == (body.mode, body.reason):
             return AccountPublic.of(account)
@@ -120,7 +119,7 @@ async def unfreeze(
 ) -> AccountPublic:
     """Lift the freeze; an account that is not frozen answers 409 `not-frozen`."""
     async with runtime.unit_of_work() as uow:
-        account = await _customer_account(runtime, uow.session, account_id)
+        account = await _customer_account(uow.session, account_id)
         before = _state(account)
         if before is None:
             raise Problem(409, "not-frozen", f"account {account_id} is not frozen")
