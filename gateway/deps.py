@@ -123,6 +123,8 @@ async def authenticated(
     if principal.session_id is None or not await gw.sessions.active(principal.session_id, principal.subject):
         raise unauthorized("the session has ended; log in again")
     gw.sessions.touch(principal.session_id)
+    # Who acted, for the audit trail's record of the request (gateway/ops/audit.py).
+    request.state.principal = principal
     return principal
 
 

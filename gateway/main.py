@@ -18,6 +18,8 @@ from gateway.notifications import api as notifications
 from gateway.notifications import devices
 from gateway.ops import api as ops
 from gateway.ops import compliance as ops_compliance
+from gateway.ops import audit as ops_audit
+from gateway.ops import freezes as ops_freezes
 from gateway.ratelimit import IpRateLimitMiddleware
 from gateway.routing import errors as routing_errors
 from gateway.routing import routes as routing
@@ -58,6 +60,8 @@ ROUTERS = [
     routing.build(ops.ROUTES),
     ops.router,
     ops_compliance.router,
+    ops_audit.router,
+    ops_freezes.router,
     webhooks.router,
     console.router,
     console.page_router,
@@ -91,6 +95,8 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     # Inside the request-id middleware (so a 429 carries the ids), before everything else.
     outer = next(i for i, m in enumerate(app.user_middleware) if getattr(m, "cls", None) is RequestContextMiddleware)
     app.user_middleware.insert(outer + 1, Middleware(IpRateLimitMiddleware, limiter=gateway.ip_limits))
+    # Inside the request-id middleware too, so an entry carries the request's ids.
+    app.user_middleware.insert(outer + 1, Middleware(ops_audit.AuditMiddleware, runtime=gateway.runtime))
     return app
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.types import Scope
 
+from shared import audit
 from shared.auth import ROLE_METRICS, ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
 from shared.kafka import signing
 from shared.pagination import MAX_SEQ
@@ -439,5 +440,50 @@ def trace_router(runtime: Runtime) -> APIRouter:
         its spans left the ring since), by start time."""
         spans = [TraceSpan.model_validate(s) for s in tracing.trace(trace_id)]
         return TraceSpans(service=runtime.service, trace_id=trace_id, spans=spans)
+
+    return router
+
+
+AuditCursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")]
+
+
+def audit_router(runtime: Runtime) -> APIRouter:
+    """This process's audit trail (shared/audit.py): its entries by filter, and the check
+    of its hash chain. The gateway's /v1/admin/audit merges every process's answers."""
+    router = APIRouter(tags=["internal"])
+    tables = runtime.tables.audit
+
+    @router.get("/internal/audit", response_model=audit.AuditPage, summary="This process's audit entries")
+    async def list_audit(
+        customer_id: Annotated[str | None, Query(max_length=36)] = None,
+        account_id: Annotated[str | None, Query(max_length=64)] = None,
+        actor: Annotated[str | None, Query(max_length=100)] = None,
+        action: Annotated[str | None, Query(max_length=200)] = None,
+        since: Annotated[datetime | None, Query(alias="from")] = None,
+        until: Annotated[datetime | None, Query(alias="to")] = None,
+        cursor: AuditCursor = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> audit.AuditPage:
+        """Entries matching every filter given, oldest first (by time on the sandbox
+        clock), after `cursor` (which may come from another process's page)."""
+        try:
+            after = audit.Cursor.decode(cursor) if cursor else None
+        except ValueError:
+            raise Problem(422, "invalid-cursor", "the cursor is not one this trail gave out") from None
+        for when in (since, until):
+            if when is not None and when.tzinfo is None:
+                raise Problem(422, "invalid-time", "times need a zone, e.g. 2025-06-02T09:00:00Z")
+        found = audit.AuditFilter(customer_id, account_id, actor, action, since, until, after)
+        async with runtime.db.read() as session:
+            items = await audit.query(session, tables, runtime.service, found, limit=limit)
+        last = audit.Cursor.of(items[-1]).encode() if len(items) == limit else None
+        return audit.AuditPage(service=runtime.service, items=items, next_cursor=last)
+
+    @router.get("/internal/audit/verify", response_model=audit.ChainCheck, summary="Check the audit hash chain")
+    async def verify_audit() -> audit.ChainCheck:
+        """Walk the whole chain: each row's hash over its content and the previous row's
+        hash; the first row that does not fit is named."""
+        async with runtime.db.read() as session:
+            return await audit.verify(session, tables, runtime.service)
 
     return router

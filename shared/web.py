@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import DomainError
 from shared.internal import (
     INTERNAL_PREFIX,
+    audit_router,
     clock_router,
     dead_letter_router,
     internal_caller,
@@ -222,6 +223,7 @@ def build_app(
         dead_letter_router(runtime),
         saga_router(runtime),
         trace_router(runtime),
+        audit_router(runtime),
         *routers,
     ):
         # Only on routers with an /internal route: the rule costs the others nothing.

@@ -7,10 +7,11 @@ from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from shared.clock import Clock
 from shared.events import Envelope
+from shared.events import accounts as acc
 from shared.events import insurance as ins
 from shared.events import payments as pay
 from shared.events import securities as sec
-from shared.events.topics import INSURANCE_EVENTS, PAYMENTS_EVENTS, SECURITIES_EVENTS
+from shared.events.topics import ACCOUNTS_EVENTS, INSURANCE_EVENTS, PAYMENTS_EVENTS, SECURITIES_EVENTS
 from shared.kafka.consumer import Handler
 from shared.kafka.messaging import UnitOfWork
 from shared.runtime import ConsumerSpec
@@ -91,8 +92,16 @@ class Notifier:
     async def when_claim_paid_notify(self, writer: Writer, e: Envelope, m: ins.ClaimPaid) -> None:
         await self._store(writer, e, notify.claim_paid(m))
 
+    async def when_account_frozen_notify(self, writer: Writer, e: Envelope, m: acc.AccountFrozen) -> None:
+        await self._store(writer, e, notify.account_frozen(m))
+
+    async def when_account_unfrozen_notify(self, writer: Writer, e: Envelope, m: acc.AccountUnfrozen) -> None:
+        await self._store(writer, e, notify.account_unfrozen(m))
+
     def handlers(self) -> dict[str, Handler]:
         table: dict[str, Handler] = {
+            acc.AccountFrozen.TYPE: self.when_account_frozen_notify,
+            acc.AccountUnfrozen.TYPE: self.when_account_unfrozen_notify,
             pay.PaymentCompleted.TYPE: self.when_payment_completed_notify_both_sides,
             pay.PaymentFailed.TYPE: self.when_payment_failed_notify_payer,
             sec.OrderFilled.TYPE: self.when_order_filled_notify,
@@ -118,7 +127,7 @@ def notifications_consumer(service: str, notifier: Notifier) -> ConsumerSpec:
     the stack (tests) reads the topics for itself instead of splitting them."""
     return ConsumerSpec(
         name=f"{service}-notifications",
-        topics=[PAYMENTS_EVENTS, SECURITIES_EVENTS, INSURANCE_EVENTS],
+        topics=[PAYMENTS_EVENTS, SECURITIES_EVENTS, INSURANCE_EVENTS, ACCOUNTS_EVENTS],
         handlers=notifier.handlers(),
         batch=notifier.writer,
     )

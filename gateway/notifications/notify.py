@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.events import accounts as acc
 from shared.events import insurance as ins
 from shared.events import payments as pay
 from shared.events import securities as sec
@@ -42,6 +43,7 @@ KINDS = (
     "claim_status_changed",
     "claim_paid",
     "stepup_code",
+    "account_freeze_changed",
 )
 
 # Kinds pushed whatever the customer's preferences say: a code sent for a payment they did
@@ -63,6 +65,7 @@ PAYMENT_FAILURES = {
     "payee_unavailable": "the payee could not accept it",
     "payer_unavailable": "your account could not be debited",
     "timed_out": "the bank did not answer in time; nothing was taken",
+    "account_frozen": "the account is frozen",
 }
 
 ORDER_REJECTIONS = {
@@ -133,6 +136,37 @@ def payment_completed(m: pay.PaymentCompleted) -> list[Draft]:
         {k: v for k, v in data.items() if k != "payer_account_id"},
     )
     return [sent, received]
+
+
+FREEZE_MODES = {"full": "no money can go in or out", "outflows": "no money can go out; money can still come in"}
+
+
+def account_frozen(m: acc.AccountFrozen) -> list[Draft]:
+    if m.customer_id is None:
+        return []
+    return [
+        Draft(
+            m.customer_id,
+            "account_freeze_changed",
+            "Account frozen",
+            f"Your account is frozen: {FREEZE_MODES[m.mode]}. Reason: {m.reason}",
+            {"account_id": m.account_id, "frozen": True, "mode": m.mode, "reason": m.reason},
+        )
+    ]
+
+
+def account_unfrozen(m: acc.AccountUnfrozen) -> list[Draft]:
+    if m.customer_id is None:
+        return []
+    return [
+        Draft(
+            m.customer_id,
+            "account_freeze_changed",
+            "Account unfrozen",
+            "The freeze on your account is lifted: payments in and out work again.",
+            {"account_id": m.account_id, "frozen": False, "mode": None, "reason": m.reason},
+        )
+    ]
 
 
 def payment_failed(m: pay.PaymentFailed) -> list[Draft]:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from services.accounts import handlers, store
 from services.accounts.deps import ContextDep, RuntimeDep
 from services.accounts.statements import line_view
+from shared import audit
 from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, current_principal
 from shared.errors import DomainError
 from shared.listing import FromDay, ToDay, bank_days
@@ -211,6 +212,19 @@ async def create_account(
     async with runtime.unit_of_work() as uow:
         account = await handlers.open_account(
             ctx, uow, customer_id=principal.customer_id, kind=body.kind, currency=body.currency, name=body.name
+        )
+        await audit.record(
+            uow.session,
+            runtime.tables.audit,
+            at=account.created_at,
+            service=runtime.service,
+            actor=audit.actor_of(principal),
+            action="account.opened",
+            subject_kind="account",
+            subject_id=account.id,
+            customer_id=account.customer_id,
+            account_id=account.id,
+            after={"kind": account.kind, "currency": account.currency, "name": account.name},
         )
     return AccountPublic.of(account)
 

@@ -111,6 +111,18 @@ class InvalidAmount(LedgerError):
     reason = "invalid_amount"
 
 
+class AccountFrozen(LedgerError):
+    reason = "account_frozen"
+
+
+class FreezeMode(StrEnum):
+    """A freeze an operator with the compliance role puts on an account: `full` stops
+    every movement, `outflows` stops money leaving and still lets it in."""
+
+    FULL = "full"
+    OUTFLOWS = "outflows"
+
+
 @dataclass
 class Account:
     id: str
@@ -120,6 +132,9 @@ class Account:
     customer_id: str | None = None
     kyc_class: KycClass | None = None
     allow_overdraft: bool = False
+    freeze_mode: FreezeMode | None = None
+    # The reason the operator gave, which the customer sees too.
+    freeze_reason: str | None = None
 
     @property
     def available_minor(self) -> int:
@@ -229,7 +244,17 @@ def check_balance_cap(account: Account, amount_minor: int, limits: ClassLimits) 
         )
 
 
+def check_not_frozen(account: Account, *, incoming: bool) -> None:
+    """Every hold and debit passes here, and every credit to a customer's account: a
+    frozen account lets nothing out, a fully frozen one nothing in either."""
+    mode = account.freeze_mode
+    if mode is None or (incoming and mode == FreezeMode.OUTFLOWS):
+        return
+    raise AccountFrozen(f"account {account.id} is frozen ({mode}): {account.freeze_reason or 'no reason given'}")
+
+
 def _debit_allowed(account: Account, amount_minor: int) -> None:
+    check_not_frozen(account, incoming=False)
     if not account.allow_overdraft and account.available_minor < amount_minor:
         raise InsufficientFunds(
             f"available balance {format_minor(account.available_minor, account.currency)} "
@@ -246,6 +271,7 @@ def reserve(
 ) -> None:
     """Reserve `hold.amount_minor` on the account (raises a LedgerError if it may not)."""
     _positive(hold.amount_minor)
+    check_not_frozen(account, incoming=False)
     _same_currency(account, hold.currency)
     if hold.counts_toward_limit:
         check_outflow(account, hold.amount_minor, outflow_today_minor, limits)
@@ -283,6 +309,8 @@ def capture(
     if amount > hold.amount_minor:
         raise InvalidAmount(f"capture of {amount} exceeds the hold of {hold.amount_minor}")
     _same_currency(target, hold.currency)
+    check_not_frozen(source, incoming=False)
+    check_not_frozen(target, incoming=True)
     check_balance_cap(target, amount, limits)
     posting = Posting((Line(source.id, -amount, hold.currency), Line(target.id, amount, hold.currency)))
     source.held_minor -= hold.amount_minor
@@ -298,6 +326,7 @@ def credit(source: Account, target: Account, amount_minor: int, currency: str, *
     _same_currency(source, currency)
     if source.id == target.id:
         raise InvalidAmount("source and target are the same account")
+    check_not_frozen(target, incoming=True)
     check_balance_cap(target, amount_minor, limits)
     _debit_allowed(source, amount_minor)
     posting = Posting((Line(source.id, -amount_minor, currency), Line(target.id, amount_minor, currency)))
@@ -321,9 +350,11 @@ def transfer(
     _same_currency(target, currency)
     if source.id == target.id:
         raise InvalidAmount("cannot transfer an account to itself")
+    check_not_frozen(source, incoming=False)
     if counts_toward_limit:
         check_outflow(source, amount_minor, outflow_today_minor, limits)
     _debit_allowed(source, amount_minor)
+    check_not_frozen(target, incoming=True)
     check_balance_cap(target, amount_minor, limits)
     posting = Posting((Line(source.id, -amount_minor, currency), Line(target.id, amount_minor, currency)))
     apply(posting, {source.id: source, target.id: target})

@@ -71,6 +71,10 @@ class Account(Base):
     held_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     allow_overdraft: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # A freeze by an operator with the compliance role (services/accounts/freezes.py).
+    freeze_mode: Mapped[str | None] = mapped_column(String(10), default=None)
+    freeze_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    frozen_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
 
 class Hold(Base):
@@ -199,6 +203,8 @@ _SELECT_ACCOUNTS = (
         _account.c.held_minor,
         _account.c.allow_overdraft,
         _customer.c.kyc_class,
+        _account.c.freeze_mode,
+        _account.c.freeze_reason,
     )
     .select_from(_account.outerjoin(_customer, _customer.c.id == _account.c.customer_id))
     .order_by(_account.c.id)
@@ -217,6 +223,8 @@ class AccountRow:
     held_minor: int
     allow_overdraft: bool
     kyc_class: str | None
+    freeze_mode: str | None = None
+    freeze_reason: str | None = None
 
 
 @dataclass(slots=True)
@@ -503,6 +511,8 @@ async def load_accounts(batch: LedgerBatch, ids: list[str]) -> dict[str, domain.
             customer_id=a.customer_id,
             kyc_class=domain.KycClass(a.kyc_class) if a.kyc_class else None,
             allow_overdraft=a.allow_overdraft,
+            freeze_mode=domain.FreezeMode(a.freeze_mode) if a.freeze_mode else None,
+            freeze_reason=a.freeze_reason,
         )
     return loaded
 

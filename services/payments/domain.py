@@ -61,6 +61,7 @@ class Reason(StrEnum):
     PAYEE_UNAVAILABLE = "payee_unavailable"
     TIMED_OUT = TIMED_OUT
     PAYER_UNAVAILABLE = "payer_unavailable"
+    ACCOUNT_FROZEN = "account_frozen"
 
 
 # accounts' rejection reasons, as the customer reads them.
@@ -70,6 +71,7 @@ ACCOUNTS_REASONS = {
     "balance_cap_exceeded": Reason.PAYEE_UNAVAILABLE,
     "account_not_found": Reason.PAYEE_UNAVAILABLE,
     "currency_mismatch": Reason.PAYEE_UNAVAILABLE,
+    "account_frozen": Reason.ACCOUNT_FROZEN,
 }
 
 

@@ -30,7 +30,7 @@ from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
 from shared.saga.model import COMPLETED, FAILED, Decision, advance
-from shared.saga.store import correlated
+from shared.saga.store import audit_saga, correlated
 from shared.schemas.statements import LineKind, ReferenceKind
 
 log = logging.getLogger(__name__)
@@ -191,6 +191,7 @@ def _add_requested(uow: UnitOfWork, payment: domain.Payment) -> None:
     carrying the correlation id of the request that started the payment; all are written
     when the unit of work commits."""
     uow.stage(store.INSERT, store.row_of(payment))
+    audit_saga(uow, payment, ended=False)
     # A contextvar token, not `correlated`: this runs once per payment on the request path.
     token = correlation_id_var.set(payment.correlation_id)
     try:
@@ -322,6 +323,8 @@ def _carry_out(ctx: Context, batch: store.SagaBatch, p: domain.Payment, decision
         return
     for step in advance(p, decision, now, ctx.saga.timeouts):
         batch.uow.publish(PAYMENT_COMMANDS[step](p))
+    if decision.outcome is not None:
+        audit_saga(batch.uow, p, ended=True)
     if decision.retry:
         batch.uow.publish(
             ev.PaymentStepRetried(payment_id=p.id, customer_id=p.customer_id, stage=domain.stage(p), attempt=p.attempts)
@@ -465,6 +468,7 @@ async def request_deposit(
     )
     uow.session.add(deposit)
     await uow.session.flush()
+    audit_saga(uow, deposit, ended=False)
     uow.publish(_credit(deposit))
     return deposit, True
 
@@ -472,6 +476,8 @@ async def request_deposit(
 def _carry_out_deposit(ctx: Context, uow: UnitOfWork, d: store.Deposit, decision: Decision, now: datetime) -> None:
     for _ in advance(d, decision, now, ctx.deposits.timeouts):
         uow.publish(_credit(d))
+    if decision.outcome is not None:
+        audit_saga(uow, d, ended=True)
 
 
 async def _deposit(uow: UnitOfWork, credit_id: str) -> store.Deposit | None:

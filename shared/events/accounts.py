@@ -21,6 +21,7 @@ RejectionReason = Literal[
     "hold_not_found",
     "hold_not_active",
     "invalid_amount",
+    "account_frozen",
 ]
 
 # The services whose sagas ask accounts to move their customers' money. Which internal
@@ -161,6 +162,28 @@ class AccountOpened(AccountEvent):
     customer_id: str | None
     kind: str
     currency: str
+
+
+class AccountFrozen(AccountEvent):
+    """An operator with the compliance role froze the account: `full` (nothing in or
+    out) or `outflows` (nothing out), with the reason the customer is told. A freeze
+    that changes the mode or reason of a frozen account is published again."""
+
+    TYPE = "accounts.AccountFrozen"
+    customer_id: str | None
+    mode: Literal["full", "outflows"]
+    reason: str
+    frozen_at: datetime
+    previous_mode: Literal["full", "outflows"] | None = None
+
+
+class AccountUnfrozen(AccountEvent):
+    """The freeze on the account was lifted."""
+
+    TYPE = "accounts.AccountUnfrozen"
+    customer_id: str | None
+    previous_mode: Literal["full", "outflows"]
+    reason: str
 
 
 class FundsReserved(AccountEvent):

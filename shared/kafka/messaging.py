@@ -34,6 +34,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
+from shared.audit import AuditTables, audit_tables, record_many
+from shared.audit import entry as audit_entry
 from shared.clock import Clock
 from shared.db import Database, UtcDateTime
 from shared.events.envelope import Envelope, Message, utcnow
@@ -46,12 +48,14 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class MessagingTables:
     """The tables every process keeps beside its own: its outbox, inbox and dead letters,
-    and where its sandbox clock stands."""
+    where its sandbox clock stands, and its audit trail."""
 
     outbox: Table
     inbox: Table
     dead_letter: Table
     sandbox_clock: Table
+    # The process's audit trail (shared/audit.py).
+    audit: AuditTables
 
 
 def messaging_tables(metadata: MetaData) -> MessagingTables:
@@ -111,7 +115,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("offset_s", Float, nullable=False),
         Column("updated_at", UtcDateTime, nullable=False),
     )
-    return MessagingTables(outbox, inbox, dead_letter, sandbox_clock)
+    return MessagingTables(outbox, inbox, dead_letter, sandbox_clock, audit_tables(metadata))
 
 
 _INSERTS: dict[Table, Executable] = {}
@@ -162,6 +166,7 @@ class UnitOfWork:
         self._staged: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self.published: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
+        self._audit: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> UnitOfWork:
         await self.session.begin()
@@ -227,6 +232,12 @@ class UnitOfWork:
         so a batch of 200 events costs one statement, not 200."""
         self._staged.setdefault(id(statement), (statement, []))[1].append(row)
 
+    def audit(self, **fields: Any) -> None:
+        """Queue an audit entry (shared/audit.py `entry`'s fields; the time defaults to the
+        sandbox clock's): appended to the process's chain with this transaction's commit."""
+        fields.setdefault("at", self.clock.now() if self.clock else utcnow())
+        self._audit.append(audit_entry(service=self.source, **fields))
+
     async def seen(self, consumer: str, message_ids: list[str]) -> set[str]:
         if not message_ids:
             return set()
@@ -244,6 +255,9 @@ class UnitOfWork:
             self.stage(statement, {"consumer": consumer, "message_id": m, "handled_at": now})
 
     async def commit(self) -> None:
+        if self._audit:
+            drafts, self._audit = self._audit, []
+            await record_many(self.session, self.tables.audit, drafts)
         staged, self._staged = self._staged, {}
         for statement, rows in staged.values():
             changed = await self.db.quick_write(statement).run(self.session, rows)

@@ -234,3 +234,22 @@ async def sagas_holding(
                 rows = await session.scalars(select(model).where(model.id.in_(ids[start : start + 500])))
                 found += [saga_state(table, row, now) for row in rows.all() if holds.hold_id(row) in wanted]
     return found
+
+
+def audit_saga(uow: UnitOfWork, saga: Any, *, ended: bool) -> None:
+    """The saga's start or end, once each, in its service's audit trail (shared/audit.py),
+    as `system:<service>` with the correlation id of the request that started it."""
+    uow.audit(
+        actor=f"system:{uow.source}",
+        action="saga.ended" if ended else "saga.started",
+        subject_kind=saga.kind,
+        subject_id=saga.id,
+        customer_id=getattr(saga, "customer_id", None),
+        account_id=getattr(saga, "payer_account_id", None) or getattr(saga, "account_id", None),
+        after=(
+            {"outcome": saga.outcome, "reason": saga.reason}
+            if ended
+            else {"step": saga.step, "amount_minor": getattr(saga, "amount_minor", None)}
+        ),
+        correlation_id=getattr(saga, "correlation_id", None),
+    )

@@ -51,7 +51,22 @@ ACCOUNT_EXAMPLE: dict[str, Any] = {
     "available_minor": 4986200,
     "held_minor": 5000,
     "created_at": "2025-01-02T08:00:00Z",
+    "freeze": None,
 }
+
+
+class AccountFreeze(BaseModel):
+    """A freeze on the account: `full` (nothing in or out) or `outflows` (nothing out)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mode": "outflows", "reason": "under review", "since": "2025-06-02T09:31:12Z"}]
+        }
+    )
+
+    mode: Literal["full", "outflows"]
+    reason: str = Field(description="Why, as the customer may read it")
+    since: datetime
 
 
 class AccountPublic(BaseModel):
@@ -68,6 +83,7 @@ class AccountPublic(BaseModel):
     available_minor: int
     held_minor: int
     created_at: datetime
+    freeze: AccountFreeze | None = Field(default=None, description="The freeze on the account, or null")
 
     @classmethod
     def of(cls, a) -> AccountPublic:
@@ -84,6 +100,11 @@ class AccountPublic(BaseModel):
             available_minor=available,
             held_minor=a.held_minor,
             created_at=a.created_at,
+            freeze=(
+                AccountFreeze(mode=a.freeze_mode, reason=a.freeze_reason or "", since=a.frozen_at)
+                if getattr(a, "freeze_mode", None)
+                else None
+            ),
         )
 
 

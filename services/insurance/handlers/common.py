@@ -16,6 +16,7 @@ from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
 from shared.saga.model import Timeouts
+from shared.saga.store import audit_saga
 from shared.schemas.statements import LineKind, ReferenceKind
 
 PREMIUMS_ACCOUNT = "internal:insurance-premiums"
@@ -180,6 +181,7 @@ def start_saga(
         updated_at=now,
     )
     uow.session.add(saga)
+    audit_saga(uow, saga, ended=False)
     uow.publish(command(saga, step))
     return saga
 

@@ -35,7 +35,7 @@ from shared.events import insurance as ev
 from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import UnitOfWork
 from shared.saga.model import COMPLETED, FAILED, Decision, advance
-from shared.saga.store import correlated
+from shared.saga.store import audit_saga, correlated
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,8 @@ async def _carry_out(
                 uow.publish(command(saga, step))
         if decision.step == CAPTURE:
             await _premium_reserved(ctx, uow, saga)
+        if decision.outcome is not None:
+            audit_saga(uow, saga, ended=True)
         if decision.outcome == COMPLETED:
             await _completed(ctx, uow, saga)
         elif decision.outcome == FAILED:

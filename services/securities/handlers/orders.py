@@ -30,7 +30,7 @@ from shared.events import securities as ev
 from shared.kafka.messaging import UnitOfWork
 from shared.money import format_minor
 from shared.saga.model import COMPLETED, Decision, advance
-from shared.saga.store import correlated
+from shared.saga.store import audit_saga, correlated
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,7 @@ async def place_order(
     session.add(order)
     await session.flush()
     with correlated(correlation_id):
+        audit_saga(uow, order, ended=False)
         uow.publish(
             ev.OrderPlaced(
                 order_id=order.id,
@@ -311,6 +312,8 @@ async def _carry_out(
         for step in advance(order, decision, ctx.clock.now(), ctx.orders.timeouts):
             if (command := step_command(order, step)) is not None:
                 uow.publish(command)
+        if decision.outcome is not None:
+            audit_saga(uow, order, ended=True)
         after = order_status(order)
         if after != before:
             await _tell(ctx, uow, order, after, released_minor)

@@ -16,7 +16,7 @@ from shared.events import accounts as acc
 from shared.events import securities as ev
 from shared.kafka.messaging import UnitOfWork
 from shared.saga.model import COMPLETED, FAILED, Decision, advance
-from shared.saga.store import correlated
+from shared.saga.store import audit_saga, correlated
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ async def request_transfer(
     session.add(transfer)
     await session.flush()
     with correlated(correlation_id):
+        audit_saga(uow, transfer, ended=False)
         uow.publish(transfer_event(ev.BankTransferRequested, transfer))
     _carry_out(ctx, uow, transfer, ctx.transfers.on_requested())
     return transfer, True
@@ -101,6 +102,8 @@ def _carry_out(ctx: Context, uow: UnitOfWork, transfer: store.BankTransfer, deci
         for step in advance(transfer, decision, ctx.clock.now(), ctx.transfers.timeouts):
             if step == TRANSFER:
                 uow.publish(transfer_command(transfer))
+        if decision.outcome is not None:
+            audit_saga(uow, transfer, ended=True)
         if decision.outcome == COMPLETED:
             uow.publish(transfer_event(ev.BankTransferCompleted, transfer))
         elif decision.outcome == FAILED:
