@@ -17,8 +17,8 @@ from gateway.identity import api as identity
 from gateway.notifications import api as notifications
 from gateway.notifications import devices
 from gateway.ops import api as ops
-from gateway.ops import compliance as ops_compliance
 from gateway.ops import audit as ops_audit
+from gateway.ops import compliance as ops_compliance
 from gateway.ops import freezes as ops_freezes
 from gateway.ratelimit import IpRateLimitMiddleware
 from gateway.routing import errors as routing_errors

@@ -58,6 +58,7 @@ _PARENT_BASED_ON = frozenset({"", "parentbased_always_on"})
 def _untraced(path: str) -> bool:
     return path in _UNTRACED or path.startswith(_UNTRACED_PREFIXES)
 
+
 # The OpenTelemetry API and its context module, once a process has turned tracing on
 # (None until then).
 _api: Any = None
