@@ -7,7 +7,7 @@ A transfer makes, across the stack (tests/e2e/test_observability.py shows them):
 HTTP server spans and, for each call between processes, a client span (the gateway to
 payments, payments to accounts); a publish span and a handling span for each of its six
 messages; and the saga's step and outcome events. This drives that pattern through the
-code the stack runs (`ServerSpans` and `RequestMetricsMiddleware` around an ASGI app that
+code the stack runs (`ServerSpans`, with its latency histogram, around an ASGI app that
 answers at once, `Tracing.outgoing`, `start_publish`, `span`, `event`), with tracing on
 and with it off, and prints the CPU of each and the difference: what tracing costs a
 transfer on the hot path, unaffected by what else the machine does.
@@ -23,7 +23,6 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from shared.metrics import RequestMetricsMiddleware
 from shared.settings import TracingSettings
 from shared.tracing import ServerSpans, Tracing, event, span_context, trace_context
 
@@ -62,7 +61,7 @@ async def received() -> Any:
 
 
 def app_of(tracing: Tracing) -> Any:
-    return ServerSpans(RequestMetricsMiddleware(answer, NoMetrics()), tracing)  # type: ignore[arg-type]
+    return ServerSpans(answer, tracing, NoMetrics())
 
 
 async def one_transfer(tracing: Tracing, app: Any) -> None:

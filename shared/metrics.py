@@ -9,16 +9,14 @@ one registry of the Python process: it has no runtime at hand. The README lists 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.events.envelope import utcnow
 from shared.saga.observe import SAGAS
@@ -207,33 +205,3 @@ def _gauge(name: str, documentation: str, service: str, value: float) -> Metric:
     family = GaugeMetricFamily(name, documentation, labels=["service"])
     family.add_metric([service], value)
     return family
-
-
-class RequestMetricsMiddleware:
-    """Observes each request's latency under its route template (`/v1/payments/{id}`, never
-    the path itself, which would make a series per payment); a path no route matched is
-    counted as `unmatched`."""
-
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in UNMEASURED:
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None) or "unmatched"
-            self.metrics.observe_request(template, scope.get("method", ""), status, time.perf_counter() - started)
