@@ -157,10 +157,18 @@ class Sessions:
         return user
 
     async def seed_demo_users(self) -> None:
+        """Add the demo users a data directory lacks; one that exists gets the roles its
+        seed has now (a data directory from before a role was added keeps working)."""
         for demo in DEMO_USERS:
             async with self.db.read() as session:
-                if await session.get(store.User, demo.id) is not None:
-                    continue
+                found = await session.get(store.User, demo.id)
+            if found is not None:
+                if sorted(found.roles) != sorted(demo.roles):
+                    async with self.db.write() as session, session.begin():
+                        await session.execute(
+                            update(store.User).where(store.User.id == demo.id).values(roles=list(demo.roles))
+                        )
+                continue
             await self.add_user(
                 user_id=demo.id, phone=demo.phone, name=demo.name, password=demo.password, roles=list(demo.roles)
             )
