@@ -211,7 +211,8 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "market",
         '`POST /v1/market/sandbox/{symbol}/price {"price": "1700.00", "pinned": true}` (operator)',
         'trades the symbol at that price now and pins it until `{"pinned": false}`: alerts fire and resting '
-        "orders the price crosses fill at once. The price must be on the tick and inside today's limits",
+        "limit orders the new book crosses fill at their limit, up to the shares it shows (in parts if it "
+        "shows fewer). The price must be on the tick and inside today's limits",
         "`services/securities` (`POST /internal/market/{symbol}/price`)",
     ),
     MagicValue(
