@@ -36,11 +36,13 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \
 	else echo "Sandbank is not running"; fi
 
-# The unit tier is pure computation: two pytest-xdist workers, one per core. The others
-# wait on brokers, databases and whole stacks, and run in one process.
+# Two pytest-xdist workers, one per core. The unit tier is pure computation; the others
+# mostly wait on brokers, databases and whole stacks, so two workers each with stacks of
+# their own overlap the waits. There a file runs whole on one worker and every test on
+# PostgreSQL on one worker (tests/conftest.py: `--dist loadgroup`).
 test: install ## every test tier: unit, integration, e2e
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
-	$(PY) -m pytest -q $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
+	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
 
 unit: install ## pure tests, no broker or database
 	$(call tier,tests/unit)
