@@ -17,7 +17,7 @@ from starlette.types import Scope
 from shared import audit
 from shared.auth import ROLE_METRICS, ROLE_OPERATOR, ROLE_SERVICE, Principal, current_principal
 from shared.kafka import signing
-from shared.pagination import MAX_SEQ
+from shared.pagination import MAX_SEQ, Page, paging
 from shared.problems import Problem
 from shared.runtime import Runtime
 from shared.saga.store import SagaTable, sagas_holding, stuck_sagas
@@ -444,7 +444,7 @@ def trace_router(runtime: Runtime) -> APIRouter:
     return router
 
 
-AuditCursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")]
+TrailPage = Annotated[Page, paging(default=100, most=1000, cursor_doc="`next_cursor` of the page before")]
 
 
 def audit_router(runtime: Runtime) -> APIRouter:
@@ -455,19 +455,18 @@ def audit_router(runtime: Runtime) -> APIRouter:
 
     @router.get("/internal/audit", response_model=audit.AuditPage, summary="This process's audit entries")
     async def list_audit(
+        page: TrailPage,
         customer_id: Annotated[str | None, Query(max_length=36)] = None,
         account_id: Annotated[str | None, Query(max_length=64)] = None,
         actor: Annotated[str | None, Query(max_length=100)] = None,
         action: Annotated[str | None, Query(max_length=200)] = None,
         since: Annotated[datetime | None, Query(alias="from")] = None,
         until: Annotated[datetime | None, Query(alias="to")] = None,
-        cursor: AuditCursor = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> audit.AuditPage:
         """Entries matching every filter given, oldest first (by time on the sandbox
         clock), after `cursor` (which may come from another process's page)."""
         try:
-            after = audit.Cursor.decode(cursor) if cursor else None
+            after = audit.Cursor.decode(page.cursor) if page.cursor else None
         except ValueError:
             raise Problem(422, "invalid-cursor", "the cursor is not one this trail gave out") from None
         for when in (since, until):
@@ -475,8 +474,8 @@ def audit_router(runtime: Runtime) -> APIRouter:
                 raise Problem(422, "invalid-time", "times need a zone, e.g. 2025-06-02T09:00:00Z")
         found = audit.AuditFilter(customer_id, account_id, actor, action, since, until, after)
         async with runtime.db.read() as session:
-            items = await audit.query(session, tables, runtime.service, found, limit=limit)
-        last = audit.Cursor.of(items[-1]).encode() if len(items) == limit else None
+            items = await audit.query(session, tables, runtime.service, found, limit=page.limit)
+        last = audit.Cursor.of(items[-1]).encode() if len(items) == page.limit else None
         return audit.AuditPage(service=runtime.service, items=items, next_cursor=last)
 
     @router.get("/internal/audit/verify", response_model=audit.ChainCheck, summary="Check the audit hash chain")

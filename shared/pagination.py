@@ -4,15 +4,22 @@ Two shapes: a sequence number (an autoincrement id: statement lines, orders) and
 keyset of (created_at, id) for tables keyed by UUIDs. A cursor this API did not issue
 is a 400 `invalid-cursor`, never a 500 from the database. The gateway's notifications
 show their sequence numbers as they are (`parse_seq`, `parse_position`).
+
+`paging(...)` is the one FastAPI dependency for a page's query parameters (`limit` with
+its bounds and default, `cursor` with its longest length): a route takes `page: PageDep`
+and reads `page.limit`, `page.cursor`. Out of bounds, or too long, is a 422 problem.
 """
 
 from __future__ import annotations
 
 import base64
+import inspect
 import re
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Depends, Query
 from sqlalchemy import Select, and_, or_
 
 from shared.problems import Problem
@@ -86,3 +93,53 @@ def next_keyset(rows: list[Any], limit: int) -> str | None:
         return None
     last = rows[limit - 1]
     return _encode(f"{last.created_at.isoformat()}|{last.id}")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a client asked of one page: at most `limit` items, after `cursor`."""
+
+    limit: int
+    cursor: str | None
+
+
+def paging(
+    *,
+    default: int = 50,
+    most: int = 200,
+    cursor_length: int | None = 200,
+    limit_doc: str | None = None,
+    cursor_doc: str | None = None,
+) -> Any:
+    """`Depends` on `limit` (1 to `most`, `default` when absent) and `cursor` (at most
+    `cursor_length` characters; None: any), documented as `limit_doc` and `cursor_doc`."""
+
+    def page(limit: int, cursor: str | None) -> Page:
+        return Page(limit=limit, cursor=cursor)
+
+    # The bounds differ by route, so the parameters are built here rather than written in
+    # a signature (string annotations could not see this function's arguments).
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    page.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "limit",
+                keyword,
+                default=default,
+                annotation=Annotated[int, Query(ge=1, le=most, description=limit_doc)],
+            ),
+            inspect.Parameter(
+                "cursor",
+                keyword,
+                default=None,
+                annotation=Annotated[str | None, Query(max_length=cursor_length, description=cursor_doc)],
+            ),
+        ],
+        return_annotation=Page,
+    )
+    return Depends(page)
+
+
+PageDep = Annotated[Page, paging()]
+# A sequence number's cursor is short: base64 of at most ten digits.
+SeqPageDep = Annotated[Page, paging(cursor_length=40)]

@@ -24,6 +24,7 @@ from gateway.ops.api import SERVICES
 from gateway.routing.upstream import ITSELF, UpstreamResponse
 from shared import audit
 from shared.internal import route_path
+from shared.pagination import Page, paging
 from shared.problems import PROBLEM, Problem
 from shared.runtime import Runtime
 
@@ -213,7 +214,7 @@ async def _itself(gw: Any, path: str, params: dict[str, Any]) -> UpstreamRespons
     return UpstreamResponse("gateway", 200, orjson.dumps(body), {})
 
 
-Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the page before")]
+TrailPage = Annotated[Page, paging(default=100, most=500, cursor_doc="`next_cursor` of the page before")]
 
 
 @router.get("", response_model=AuditTrail)
@@ -221,15 +222,14 @@ async def list_audit(
     _operator: Operator,
     gw: GatewayDep,
     f: FiltersDep,
-    cursor: Cursor = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    page: TrailPage,
 ) -> AuditTrail:
     """The audit trail of every process (gateway, accounts, payments, securities,
     insurance), merged by time on the sandbox clock, oldest first: who (`actor`), what
     (`action`), on what (`subject_kind`, `subject_id`, `customer_id`, `account_id`), the
     state before and after where it applies, and the request and correlation ids.
     Filters combine; `from`/`to` bound the time."""
-    return await _page(gw, f, cursor, limit)
+    return await _page(gw, f, page.cursor, page.limit)
 
 
 EXPORT_COLUMNS = (*audit.HASHED, "prev_hash", "hash")

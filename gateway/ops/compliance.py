@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from gateway.deps import Compliance, UpstreamsDep
 from gateway.routing.routes import segment
+from shared.pagination import Page, paging
 from shared.problems import PROBLEM
 from shared.schemas.compliance import AlertDecision, AlertPage, AlertPublic, AlertRule, AlertStatus, ReportPage
 
@@ -20,8 +21,7 @@ router = APIRouter(
 )
 
 AlertId = Annotated[str, Path(max_length=36)]
-Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's next_cursor")]
-Limit = Annotated[int, Query(ge=1, le=200)]
+QueuePage = Annotated[Page, paging(cursor_doc="From the previous page's next_cursor")]
 
 
 @router.get("/alerts", response_model=AlertPage)
@@ -29,11 +29,10 @@ async def list_compliance_alerts(
     request: Request,
     reviewer: Compliance,
     upstreams: UpstreamsDep,
+    _page: QueuePage,
     status: Annotated[AlertStatus | None, Query()] = None,
     kind: Annotated[AlertRule | None, Query(description="The rule that raised it")] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> Response:
     """The AML alerts, newest first: large-value transactions (`large_cash`,
     `large_transfer`) and suspicious patterns (`structuring`, `rapid_in_out`, `dormant`,
@@ -77,10 +76,9 @@ async def list_compliance_reports(
     request: Request,
     reviewer: Compliance,
     upstreams: UpstreamsDep,
+    _page: QueuePage,
     kind: Annotated[Literal["large_value", "suspicious"] | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> Response:
     """Filed reports, newest first: large-value (大额交易报告) and suspicious-transaction
     (可疑交易报告), each naming the alert it came from."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.deps import Compliance, UpstreamsDep
 from shared.problems import PROBLEM
-from shared.schemas.accounts import AccountPublic
+from shared.schemas.accounts import AccountList, AccountPublic
 
 router = APIRouter(
     prefix="/v1/admin/accounts",
@@ -34,6 +34,19 @@ class FreezeLift(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "review closed"}]})
 
     reason: str = Field(min_length=1, max_length=200, description="Why the freeze is lifted")
+
+
+@router.get("/frozen", response_model=AccountList)
+async def list_frozen_accounts(
+    officer: Compliance,
+    upstreams: UpstreamsDep,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many accounts")] = 200,
+) -> AccountList:
+    """The customer accounts under a freeze, the latest frozen first, each with its mode,
+    reason and since when (compliance role)."""
+    answer = await upstreams.call("accounts", "GET", "/internal/freezes", caller=officer, params={"limit": limit})
+    answer.raise_for_problem()
+    return AccountList.model_validate(answer.json())
 
 
 @router.post("/{account_id}/freeze", response_model=AccountPublic)

@@ -17,7 +17,7 @@ from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, cur
 from shared.errors import DomainError
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
-from shared.pagination import decode_seq, encode_seq
+from shared.pagination import SeqPageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.accounts import (
@@ -248,8 +248,7 @@ async def list_transactions(
     account_id: str,
     principal: Annotated[Principal, Depends(current_principal)],
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    page: SeqPageDep,
     kind: Annotated[LineKind | None, Query(description=KIND_FILTER_DOC)] = None,
     from_: FromDay = None,
     to: ToDay = None,
@@ -263,7 +262,7 @@ async def list_transactions(
     included) narrow the statement."""
     start, end = bank_days(from_, to)
     await _own_account(runtime, principal, account_id)
-    before = decode_seq(cursor)
+    before = decode_seq(page.cursor)
     entry = store.JournalEntry
     query = (
         select(
@@ -277,7 +276,7 @@ async def list_transactions(
         .join(entry, entry.id == store.JournalLine.entry_id)
         .where(store.JournalLine.account_id == account_id)
         .order_by(store.JournalLine.id.desc())
-        .limit(limit + 1)
+        .limit(page.limit + 1)
     )
     if before is not None:
         query = query.where(store.JournalLine.id < before)
@@ -290,7 +289,7 @@ async def list_transactions(
     async with runtime.db.read() as session:
         rows = (await session.execute(query)).all()
     items = []
-    for line, entry_kind, entry_reference, entry_description, reference_kind, reference_id in rows[:limit]:
+    for line, entry_kind, entry_reference, entry_description, reference_kind, reference_id in rows[: page.limit]:
         view = line_view(
             entry_kind=entry_kind,
             entry_reference=entry_reference,
@@ -319,7 +318,7 @@ async def list_transactions(
                 created_at=line.created_at,
             )
         )
-    next_cursor = encode_seq(items[-1].id) if len(rows) > limit else None
+    next_cursor = encode_seq(items[-1].id) if len(rows) > page.limit else None
     return TransactionPage(items=items, next_cursor=next_cursor)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from services.accounts import store
 from services.accounts.deps import RuntimeDep
@@ -17,7 +18,7 @@ from shared import audit
 from shared.auth import ROLE_COMPLIANCE, Principal, current_principal
 from shared.events import accounts as ev
 from shared.problems import PROBLEM, Problem, not_found
-from shared.schemas.accounts import AccountPublic
+from shared.schemas.accounts import AccountList, AccountPublic
 
 router = APIRouter(tags=["internal"])
 
@@ -59,6 +60,29 @@ async def _customer_account(session: Any, account_id: str) -> store.Account:
     if account is None or account.customer_id is None:
         raise not_found("account", account_id)
     return account
+
+
+@router.get(
+    "/internal/freezes",
+    response_model=AccountList,
+    responses={403: PROBLEM},
+    summary="The frozen customer accounts, latest freeze first",
+)
+async def frozen_accounts(
+    _officer: ComplianceOfficer,
+    runtime: RuntimeDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> AccountList:
+    """Every customer account under a freeze, the latest frozen first, at most `limit`."""
+    query = (
+        select(store.Account)
+        .where(store.Account.freeze_mode.is_not(None))
+        .order_by(store.Account.frozen_at.desc(), store.Account.id)
+        .limit(limit)
+    )
+    async with runtime.db.read() as session:
+        accounts = (await session.scalars(query)).all()
+    return AccountList(items=[AccountPublic.of(a) for a in accounts])
 
 
 @router.post(

@@ -25,7 +25,7 @@ from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey
 from shared.money import InvalidAmount, to_minor
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import PageDep, newest_first, next_keyset
 from shared.problems import PROBLEM, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
@@ -70,9 +70,6 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.TooManyDocuments: 409,
 }
 
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Cursor = Annotated[str | None, Query(max_length=200)]
 
 customer = APIRouter(prefix="/v1/insurance", tags=["insurance"])
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"])
@@ -240,18 +237,17 @@ async def list_policies(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
+    page: PageDep,
     status: Annotated[PolicyStatusName | None, Query()] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> PolicyPage:
     """Your policies; `?status=` selects by the status each has today on the sandbox clock."""
     query = select(store.Policy).where(store.Policy.customer_id == principal.customer_id)
     if status is not None:
         query = query.where(store.status_filter(status, ctx.clock.bank_day()))
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(newest_first(query, store.Policy, cursor, limit))).all())
-        items = [await _policy_public(session, ctx, p, with_history=False) for p in rows[:limit]]
-    return PolicyPage(items=items, next_cursor=next_keyset(rows, limit))
+        rows = list((await session.scalars(newest_first(query, store.Policy, page.cursor, page.limit))).all())
+        items = [await _policy_public(session, ctx, p, with_history=False) for p in rows[: page.limit]]
+    return PolicyPage(items=items, next_cursor=next_keyset(rows, page.limit))
 
 
 @customer.get("/policies/{policy_id}", response_model=PolicyPublic, summary="One of your policies with its history")
@@ -413,10 +409,9 @@ async def report_claim(
 async def list_claims(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
+    page: PageDep,
     status: Annotated[ClaimStatusName | None, Query()] = None,
     policy_id: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> ClaimPage:
     query = select(store.Claim).where(store.Claim.customer_id == principal.customer_id)
     if status is not None:
@@ -424,7 +419,7 @@ async def list_claims(
     if policy_id is not None:
         query = query.where(store.Claim.policy_id == policy_id)
     async with runtime.db.read() as session:
-        return await _claim_page(session, query, cursor, limit)
+        return await _claim_page(session, query, page.cursor, page.limit)
 
 
 @customer.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One of your claims with its full history")
@@ -594,10 +589,9 @@ async def submit_claim(claim_id: str, principal: CurrentCustomer, runtime: Runti
 async def adjuster_claims(
     _adjuster: Adjuster,
     runtime: RuntimeDep,
+    page: PageDep,
     status: Annotated[ClaimStatusName | None, Query()] = None,
     awaiting_adjuster: Annotated[bool | None, Query(description="Only claims waiting for a decision")] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
 ) -> ClaimPage:
     """Every customer's claims, newest first; `?status=under_assessment` (or
     `?awaiting_adjuster=true`) is the queue of claims waiting for a decision."""
@@ -609,7 +603,7 @@ async def adjuster_claims(
             store.Claim.status == domain.ClaimStatus.UNDER_ASSESSMENT, store.Claim.approvals_required > 0
         )
     async with runtime.db.read() as session:
-        return await _claim_page(session, query, cursor, limit)
+        return await _claim_page(session, query, page.cursor, page.limit)
 
 
 @adjuster.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One claim with its history, for adjusters")

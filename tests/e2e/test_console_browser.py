@@ -2,7 +2,8 @@
 (/usr/bin/chromium, installed by .ci/run; no browser download) against the stack.
 
 `SANDBANK_CONSOLE_SCREENSHOT=docs/img/console-flow.png` also writes the payment's
-sequence diagram there: how the README's picture is made again."""
+sequence diagram there, and `SANDBANK_COMPLIANCE_SCREENSHOT=docs/img/console-compliance.png`
+the Compliance tab: how the pictures of the README and docs/compliance.md are made again."""
 
 from __future__ import annotations
 
@@ -139,3 +140,57 @@ async def test_a_dropped_reply_shows_the_sagas_retry(
             "/v1/sandbox/faults", json={"service": "accounts", "mode": "none"}, headers=operator_headers
         )
         assert r.status_code == 200, r.text
+
+
+async def test_a_compliance_officer_closes_an_alert_checks_the_chain_and_freezes_an_account(
+    stack: Stack, gateway: httpx.AsyncClient, browser: Browser, tmp_path: Path
+) -> None:
+    page = await logged_in(browser, stack)
+    customer = await register_and_login(gateway)
+    account = (await customer.open_account())["id"]
+    # A deposit ending in .71 fen: the sandbox's forced large-cash alert (docs/sandbox.md).
+    await customer.settled((await customer.deposit(account, "100.71"))["id"])
+
+    await page.click("#tabs [data-tab='compliance']")
+    await page.wait_for_selector("#alerts-panel:not([hidden])", timeout=2_000)
+    assert await page.is_hidden("#flow-panel")
+    await page.fill("#alert-filters [name=customer_id]", customer.customer_id)
+    await page.click("#alert-filters button")
+    alert = "#alerts tbody tr[data-status='open']:has-text('large_cash')"
+    await page.wait_for_selector(alert, timeout=15_000)
+    await page.click(alert)
+    await page.wait_for_selector("#evidence .flow-link", timeout=5_000)
+    await page.click("#alert-take")
+    await page.wait_for_selector("#alert[data-status='under_review']", timeout=5_000)
+    await page.fill("#alert-decide [name=note]", "a sandbox deposit, nothing to report")
+    await page.click("#alert-decide button[value='dismissed']")
+    await page.wait_for_selector("#alert[data-status='dismissed']", timeout=5_000)
+    await page.wait_for_selector(alert, state="detached", timeout=5_000)
+
+    await page.click("#audit-verify")
+    await page.wait_for_selector("#audit-verdict.ok", timeout=10_000)
+    for process in ("gateway", "accounts", "payments"):
+        await page.wait_for_selector(f"#audit-chains li.ok[data-chain='{process}']", timeout=1_000)
+
+    await page.fill("#freeze-form [name=account_id]", account)
+    await page.select_option("#freeze-form [name=mode]", "full")
+    await page.fill("#freeze-form [name=reason]", "held for review")
+    await page.click("#freeze-form button")
+    frozen = f"#frozen tr[data-frozen='{account}']"
+    await page.wait_for_selector(f"{frozen}:has-text('held for review')", timeout=5_000)
+    assert (await customer.get(f"/v1/accounts/{account}")).json()["freeze"]["mode"] == "full"
+    await page.fill("#audit-filters [name=customer_id]", customer.customer_id)
+    await page.click("#audit-filters button")
+    await page.wait_for_selector("#audit tr[data-action='account.frozen']", timeout=5_000)
+    await page.screenshot(path=str(tmp_path / "console-compliance.png"), full_page=True)
+    if wanted := os.environ.get("SANDBANK_COMPLIANCE_SCREENSHOT"):
+        await page.screenshot(path=wanted, full_page=True)
+    await page.fill(f"{frozen} [name=reason]", "review closed")
+    await page.click(f"{frozen} button")
+    await page.wait_for_selector(frozen, state="detached", timeout=5_000)
+    assert (await customer.get(f"/v1/accounts/{account}")).json()["freeze"] is None
+
+    # The evidence's link opens the deposit's flow on the operations tab.
+    await page.click("#alerts-panel .flow-link")
+    await page.wait_for_selector("#flow-panel:not([hidden])", timeout=2_000)
+    await page.wait_for_selector("#flow .hop-row", timeout=5_000)

@@ -121,3 +121,39 @@ async def test_freezing_needs_the_compliance_role_and_a_known_account(
     )
     assert r.status_code == 409 and r.json()["type"].endswith("not-frozen")
     assert (await freeze(gateway, operator_headers, account["id"], "partly", "x")).status_code == 422
+
+
+async def frozen_ids(gateway: httpx.AsyncClient, headers: dict[str, str]) -> list[str]:
+    r = await gateway.get("/v1/admin/accounts/frozen", headers=headers)
+    assert r.status_code == 200, r.text
+    return [a["id"] for a in r.json()["items"]]
+
+
+async def test_the_frozen_list_holds_an_account_while_it_is_frozen(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    phone, account = await funded(gateway, "1.00")
+    assert account["id"] not in await frozen_ids(gateway, operator_headers)
+    assert (await freeze(gateway, operator_headers, account["id"], "outflows", "listed")).status_code == 200
+    r = await gateway.get("/v1/admin/accounts/frozen", headers=operator_headers)
+    listed = next(a for a in r.json()["items"] if a["id"] == account["id"])
+    assert listed["freeze"]["mode"] == "outflows" and listed["freeze"]["reason"] == "listed"
+    assert listed["customer_id"] == phone.customer_id
+    r = await gateway.post(
+        f"/v1/admin/accounts/{account['id']}/unfreeze", json={"reason": "cleared"}, headers=operator_headers
+    )
+    assert r.status_code == 200, r.text
+    assert account["id"] not in await frozen_ids(gateway, operator_headers)
+
+
+async def test_the_frozen_list_needs_the_compliance_role_and_a_sane_limit(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str], customer: Phone
+) -> None:
+    assert (await gateway.get("/v1/admin/accounts/frozen")).status_code == 401
+    refused = await customer.get("/v1/admin/accounts/frozen")
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    for limit in ("0", "501", "x"):
+        r = await gateway.get("/v1/admin/accounts/frozen", params={"limit": limit}, headers=operator_headers)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"

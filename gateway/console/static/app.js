@@ -3,7 +3,11 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const state = { token: null, feedSeq: 0, feedFilters: {}, feedAbort: null, flowId: null, timers: [] };
+const state = {
+  token: null, subject: "", roles: [], tab: "ops",
+  feedSeq: 0, feedFilters: {}, feedAbort: null, flowId: null, timers: [],
+  alertFilters: { status: "open" }, alertId: null, reportFilters: { kind: "large_value" }, auditFilters: { minutes: "60" },
+};
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, attrs = {}, text = null) {
@@ -26,8 +30,21 @@ async function api(method, path, body) {
     throw new Error("logged out");
   }
   const data = answer.headers.get("content-type")?.includes("json") ? await answer.json() : null;
-  if (!answer.ok) throw new Error((data && data.detail) || `${answer.status}`);
+  if (!answer.ok) {
+    const error = new Error((data && data.detail) || `${answer.status}`);
+    error.status = answer.status;
+    throw error;
+  }
   return data;
+}
+
+// The roles the access token names: what the page offers, never what the gateway allows.
+function claims(token) {
+  try {
+    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return {};
+  }
 }
 
 // --- login ---------------------------------------------------------------------------------
@@ -46,6 +63,9 @@ $("#login").addEventListener("submit", async (event) => {
     return;
   }
   state.token = data.access_token;
+  const who = claims(state.token);
+  state.subject = who.sub || "";
+  state.roles = Array.isArray(who.roles) ? who.roles : [];
   $("#password").value = "";
   try {
     await api("GET", "/v1/admin/console/system");
@@ -61,6 +81,8 @@ $("#logout").addEventListener("click", () => loggedOut(""));
 
 function loggedOut(why) {
   state.token = null;
+  state.alertId = null;
+  state.tab = "ops";
   state.timers.forEach(clearInterval);
   state.timers = [];
   if (state.feedAbort) state.feedAbort.abort();
@@ -74,7 +96,8 @@ function start() {
   $("#login-panel").hidden = true;
   $("#console").hidden = false;
   $("#logout").hidden = false;
-  $("#who").textContent = "operator";
+  $("#who").textContent = state.roles.filter((r) => r !== "customer").join(" + ") || "operator";
+  document.body.classList.toggle("compliance", state.roles.includes("compliance"));
   state.feedSeq = 0;
   $("#feed tbody").replaceChildren();
   follow();
@@ -83,7 +106,8 @@ function start() {
   every(3000, refreshSagas);
   every(2000, refreshFaults);
   every(5000, refreshDeadLetters);
-  every(1500, () => state.flowId && refreshFlow());
+  every(1500, () => state.flowId && state.tab === "ops" && refreshFlow());
+  every(3000, () => state.tab === "compliance" && refreshCompliance());
   runLedger();
   route();
 }
@@ -138,6 +162,7 @@ $("#feed-filters").addEventListener("submit", (event) => {
 // --- a flow's sequence diagram -------------------------------------------------------------
 
 function route() {
+  showTab(location.hash.startsWith("#/compliance") ? "compliance" : "ops");
   const match = location.hash.match(/^#\/flow\/(.+)$/);
   if (!match || !state.token) return;
   state.flowId = decodeURIComponent(match[1]);
@@ -384,4 +409,265 @@ $("#reset").addEventListener("click", async () => {
   } catch (error) {
     $("#reset-note").textContent = error.message;
   }
+});
+
+// --- compliance: AML alerts, reports, freezes, the audit trail ------------------------------
+
+function showTab(tab) {
+  const entering = tab !== state.tab;
+  state.tab = tab;
+  for (const link of document.querySelectorAll("#tabs .tab")) link.classList.toggle("active", link.dataset.tab === tab);
+  for (const section of document.querySelectorAll("#console > section[data-tab]")) section.hidden = section.dataset.tab !== tab;
+  const denied = $("#compliance-denied");
+  denied.hidden = tab !== "compliance" || state.roles.includes("compliance");
+  denied.textContent = "You are signed in without the compliance role: alerts, reports and freezes " +
+    "are shown to compliance officers only, and the actions here are theirs. The audit trail below is open to every operator.";
+  if (tab === "compliance" && state.token) {
+    refreshCompliance();
+    if (entering) refreshAudit();
+  }
+}
+
+// A refusal reads as one: a 403 says which role is missing instead of leaving an empty table.
+function refusal(error) {
+  return error.status === 403 ? `not allowed: ${error.message}` : error.message;
+}
+
+function cells(row, values) {
+  for (const value of values) {
+    const text = value instanceof Node || value === null || value === undefined ? null : String(value);
+    const cell = el("td", text ? { title: text } : {}, text);
+    if (value instanceof Node) cell.append(value);
+    row.append(cell);
+  }
+  return row;
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : "";
+}
+
+function refreshCompliance() {
+  refreshAlerts();
+  if (state.alertId) refreshAlert();
+  refreshReports();
+  refreshFrozen();
+}
+
+async function refreshAlerts() {
+  const params = new URLSearchParams({ limit: 50 });
+  for (const [name, value] of Object.entries(state.alertFilters)) if (value) params.set(name, value);
+  const body = $("#alerts tbody");
+  try {
+    const page = await api("GET", `/v1/admin/compliance/alerts?${params}`);
+    body.replaceChildren();
+    for (const alert of page.items) {
+      const row = cells(el("tr", { "data-alert": alert.id, "data-status": alert.status }), [
+        when(alert.raised_at), alert.rule, alert.category, alert.status.replace("_", " "),
+        alert.customer_id, `${alert.total} ${alert.currency}${alert.forced ? " (sandbox)" : ""}`, alert.reviewer,
+      ]);
+      row.classList.toggle("chosen", alert.id === state.alertId);
+      row.addEventListener("click", () => { state.alertId = alert.id; refreshAlert(); refreshAlerts(); });
+      body.append(row);
+    }
+    $("#alerts-note").textContent = `${page.items.length}${page.next_cursor ? "+" : ""} ${state.alertFilters.status || "in all states"}`;
+  } catch (error) {
+    body.replaceChildren();
+    $("#alerts-note").textContent = refusal(error);
+  }
+}
+
+async function refreshAlert() {
+  const id = state.alertId;
+  try {
+    showAlert(await api("GET", `/v1/admin/compliance/alerts/${encodeURIComponent(id)}`));
+  } catch (error) {
+    $("#alert-error").textContent = refusal(error);
+  }
+}
+
+function showAlert(alert) {
+  if (alert.id !== state.alertId) return;
+  const box = $("#alert");
+  box.hidden = false;
+  box.dataset.status = alert.status;
+  $("#alert-id").textContent = alert.id;
+  $("#alert-status").textContent = alert.status.replace("_", " ");
+  $("#alert-detail").textContent = `${alert.rule} (${alert.category}): ${alert.detail}`;
+  const body = $("#evidence tbody");
+  body.replaceChildren();
+  for (const m of alert.evidence) {
+    // A movement's id is the ledger message's id and its side; the flow finder knows the
+    // message by that id and draws the payment, deposit or order that posted it.
+    const message = m.id.replace(/:(in|out)$/, "");
+    const link = el("a", { href: `#/flow/${encodeURIComponent(message)}`, class: "flow-link" }, "flow");
+    body.append(cells(el("tr"), [
+      when(m.at), m.direction, m.kind.replace("_", " "), `${m.amount} ${m.currency}`,
+      m.account_id, m.counterparty_account_id, link,
+    ]));
+  }
+  const decided = alert.decided_by ? `; decided by ${alert.decided_by} at ${when(alert.decided_at)}: ${alert.decision_note}` : "";
+  $("#alert-review").textContent = alert.reviewer ? `under review by ${alert.reviewer} since ${when(alert.review_started_at)}${decided}` : "not taken yet";
+  const mine = alert.reviewer === state.subject;
+  $("#alert-take").hidden = alert.status !== "open";
+  $("#alert-decide").hidden = !(alert.status === "under_review" && mine);
+}
+
+$("#alert-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.alertFilters = Object.fromEntries(new FormData(event.target).entries());
+  refreshAlerts();
+});
+
+$("#alert-take").addEventListener("click", async () => {
+  $("#alert-error").textContent = "";
+  try {
+    showAlert(await api("POST", `/v1/admin/compliance/alerts/${encodeURIComponent(state.alertId)}/review`));
+  } catch (error) {
+    $("#alert-error").textContent = refusal(error);
+  }
+  refreshAlerts();
+});
+
+$("#alert-decide").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("#alert-error").textContent = "";
+  const note = new FormData(event.target).get("note");
+  const decision = event.submitter ? event.submitter.value : "dismissed";
+  try {
+    showAlert(await api("POST", `/v1/admin/compliance/alerts/${encodeURIComponent(state.alertId)}/decision`, { decision, note }));
+    event.target.reset();
+  } catch (error) {
+    $("#alert-error").textContent = refusal(error);
+  }
+  refreshAlerts();
+  refreshReports();
+});
+
+async function refreshReports() {
+  const params = new URLSearchParams({ limit: 50 });
+  for (const [name, value] of Object.entries(state.reportFilters)) if (value) params.set(name, value);
+  const body = $("#reports tbody");
+  try {
+    const page = await api("GET", `/v1/admin/compliance/reports?${params}`);
+    body.replaceChildren();
+    for (const r of page.items) {
+      body.append(cells(el("tr", { "data-report": r.id }), [
+        when(r.filed_at), r.kind.replace("_", "-"), r.rule, r.customer_id, `${r.total} ${r.currency}`, r.filed_by,
+      ]));
+    }
+    $("#reports-note").textContent = `${page.items.length}${page.next_cursor ? "+" : ""} filed`;
+  } catch (error) {
+    body.replaceChildren();
+    $("#reports-note").textContent = refusal(error);
+  }
+}
+
+$("#report-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.reportFilters = Object.fromEntries(new FormData(event.target).entries());
+  refreshReports();
+});
+
+async function refreshFrozen() {
+  const body = $("#frozen tbody");
+  try {
+    const found = await api("GET", "/v1/admin/accounts/frozen");
+    // Rows still frozen the same way stay as they are: a reason being typed survives the refresh.
+    const kept = new Map([...body.children].map((row) => [row.dataset.frozen + row.dataset.since, row]));
+    body.replaceChildren(...found.items.map((account) => kept.get(account.id + account.freeze.since) || frozenRow(account)));
+    $("#freezes-note").textContent = `${found.items.length} frozen`;
+  } catch (error) {
+    body.replaceChildren();
+    $("#freezes-note").textContent = refusal(error);
+  }
+}
+
+function frozenRow(account) {
+  const lift = el("form", { class: "compliance-action unfreeze" });
+  lift.append(el("input", { name: "reason", placeholder: "why lifted", required: "", maxlength: 200 }));
+  lift.append(el("button", { type: "submit" }, "Unfreeze"));
+  lift.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    await changeFreeze(account.id, "unfreeze", { reason: new FormData(lift).get("reason") });
+  });
+  return cells(el("tr", { "data-frozen": account.id, "data-since": account.freeze.since }), [
+    account.id, account.customer_id, account.freeze.mode, account.freeze.reason, when(account.freeze.since), lift,
+  ]);
+}
+
+async function changeFreeze(accountId, change, body) {
+  $("#freeze-error").textContent = "";
+  try {
+    await api("POST", `/v1/admin/accounts/${encodeURIComponent(accountId)}/${change}`, body);
+  } catch (error) {
+    $("#freeze-error").textContent = `${accountId}: ${refusal(error)}`;
+  }
+  refreshFrozen();
+}
+
+$("#freeze-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const form = Object.fromEntries(new FormData(event.target).entries());
+  await changeFreeze(form.account_id.trim(), "freeze", { mode: form.mode, reason: form.reason });
+});
+
+$("#audit-verify").addEventListener("click", async () => {
+  const verdict = $("#audit-verdict"), list = $("#audit-chains");
+  verdict.textContent = "checking…";
+  verdict.className = "";
+  list.replaceChildren();
+  try {
+    const check = await api("GET", "/v1/admin/audit/verify");
+    verdict.className = check.ok ? "ok" : "bad";
+    verdict.textContent = `${new Date().toLocaleTimeString()}: ${check.ok ? "ok" : "BROKEN"}`;
+    for (const p of check.processes) {
+      const text = p.ok ? `${p.service}: ok, ${p.rows_checked} rows` :
+        `${p.service}: broken at ${p.broken.seq === null ? "the head" : `#${p.broken.seq}`}: ${p.broken.reason} (${p.rows_checked} rows)`;
+      list.append(el("li", { class: p.ok ? "ok" : "bad", "data-chain": p.service }, text));
+    }
+    for (const name of check.unavailable) list.append(el("li", { class: "bad", "data-chain": name }, `${name}: did not answer`));
+  } catch (error) {
+    verdict.className = "bad";
+    verdict.textContent = refusal(error);
+  }
+});
+
+// The trail is served oldest first: read the chosen span of sandbox time to its end and
+// show the newest entries, so "latest" means latest whatever the sandbox clock says.
+const AUDIT_SHOWN = 100, AUDIT_PAGES = 10;
+
+async function refreshAudit() {
+  const body = $("#audit tbody"), note = $("#audit-note");
+  const { minutes, ...filters } = state.auditFilters;
+  try {
+    const clock = await api("GET", "/v1/sandbox/clock");
+    const params = new URLSearchParams({ limit: 500, from: new Date(Date.parse(clock.now) - Number(minutes) * 60_000).toISOString() });
+    for (const [name, value] of Object.entries(filters)) if (value) params.set(name, value.trim());
+    let entries = [], page = null, read = 0;
+    for (let n = 0; n < AUDIT_PAGES && (page === null || page.next_cursor); n++) {
+      if (page) params.set("cursor", page.next_cursor);
+      page = await api("GET", `/v1/admin/audit?${params}`);
+      read += page.items.length;
+      entries = entries.concat(page.items).slice(-AUDIT_SHOWN);
+    }
+    body.replaceChildren();
+    for (const e of entries.reverse()) {
+      const change = e.after === null && e.before === null ? "" : `${JSON.stringify(e.before)} → ${JSON.stringify(e.after)}`;
+      body.append(cells(el("tr", { "data-action": e.action }), [
+        when(e.at), e.service, e.seq, e.actor, e.action, [e.subject_kind, e.subject_id].filter(Boolean).join(" "), e.customer_id, change,
+      ]));
+    }
+    const missing = page.unavailable.length ? `; not answering: ${page.unavailable.join(", ")}` : "";
+    const more = page.next_cursor ? `; more than ${read} in that time: narrow it` : "";
+    note.textContent = `latest ${entries.length} of ${read} in the last ${minutes} min${more}${missing}`;
+  } catch (error) {
+    note.textContent = refusal(error);
+  }
+}
+
+$("#audit-filters").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.auditFilters = Object.fromEntries(new FormData(event.target).entries());
+  refreshAudit();
 });

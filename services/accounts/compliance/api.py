@@ -12,7 +12,7 @@ from services.accounts.compliance import handlers
 from services.accounts.compliance.handlers import Compliance
 from shared.auth import ROLE_COMPLIANCE, Principal, require_role
 from shared.money import format_minor
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import Page, newest_first, next_keyset, paging
 from shared.problems import PROBLEM
 from shared.schemas.compliance import (
     AlertDecision,
@@ -35,8 +35,7 @@ router = APIRouter(
 Reviewer = Annotated[Principal, Depends(require_role(ROLE_COMPLIANCE))]
 ComplianceDep = Annotated[Compliance, from_state("compliance")]
 AlertId = Annotated[str, Path(max_length=36)]
-Cursor = Annotated[str | None, Query(max_length=200, description="From the previous page's next_cursor")]
-Limit = Annotated[int, Query(ge=1, le=200)]
+QueuePage = Annotated[Page, paging(cursor_doc="From the previous page's next_cursor")]
 
 
 def alert_public(row: Any) -> AlertPublic:
@@ -89,11 +88,10 @@ async def list_alerts(
     _reviewer: Reviewer,
     runtime: RuntimeDep,
     c: ComplianceDep,
+    page: QueuePage,
     status: Annotated[AlertStatus | None, Query()] = None,
     kind: Annotated[AlertRule | None, Query(description="The rule that raised it")] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> AlertPage:
     """Large-value and suspicious-transaction alerts, newest first, by status, rule and
     customer (compliance role)."""
@@ -106,8 +104,8 @@ async def list_alerts(
     if customer_id is not None:
         query = query.where(t.c.customer_id == customer_id)
     async with runtime.db.read() as session:
-        rows = list(await session.execute(newest_first(query, t.c, cursor, limit)))
-    return AlertPage(items=[alert_public(r) for r in rows[:limit]], next_cursor=next_keyset(rows, limit))
+        rows = list(await session.execute(newest_first(query, t.c, page.cursor, page.limit)))
+    return AlertPage(items=[alert_public(r) for r in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit))
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPublic, summary="One AML alert with its evidence")
@@ -163,10 +161,9 @@ async def list_reports(
     _reviewer: Reviewer,
     runtime: RuntimeDep,
     c: ComplianceDep,
+    page: QueuePage,
     kind: Annotated[Literal["large_value", "suspicious"] | None, Query()] = None,
     customer_id: Annotated[str | None, Query(max_length=36)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> ReportPage:
     """Large-value and suspicious-transaction reports filed by reviewers' decisions
     (compliance role)."""
@@ -177,5 +174,5 @@ async def list_reports(
     if customer_id is not None:
         query = query.where(t.c.customer_id == customer_id)
     async with runtime.db.read() as session:
-        rows = list(await session.execute(newest_first(query, t.c, cursor, limit)))
-    return ReportPage(items=[report_public(r) for r in rows[:limit]], next_cursor=next_keyset(rows, limit))
+        rows = list(await session.execute(newest_first(query, t.c, page.cursor, page.limit)))
+    return ReportPage(items=[report_public(r) for r in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit))

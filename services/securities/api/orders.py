@@ -14,7 +14,7 @@ from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_a
 from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.observability import correlation_id_var
-from shared.pagination import decode_seq, encode_seq
+from shared.pagination import SeqPageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
@@ -92,10 +92,9 @@ async def list_orders(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
+    page: SeqPageDep,
     status: Annotated[OrderStatusFilter | None, Query(description="`open`: not yet in a final state")] = None,
     symbol: Annotated[str | None, Query(max_length=12)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> OrderPage:
     """Newest first; follow `next_cursor` for older ones."""
     query = select(store.Order).where(store.Order.customer_id == principal.customer_id)
@@ -103,13 +102,13 @@ async def list_orders(
         query = query.where(store.order_status_is(status))
     if symbol:
         query = query.where(store.Order.symbol == domain.normalise_symbol(symbol))
-    before = decode_seq(cursor)
+    before = decode_seq(page.cursor)
     if before is not None:
         query = query.where(store.Order.seq < before)
     async with runtime.db.read() as session:
-        rows = (await session.scalars(query.order_by(store.Order.seq.desc()).limit(limit + 1))).all()
-    items = [views.order_public(o, ctx) for o in rows[:limit]]
-    return OrderPage(items=items, next_cursor=encode_seq(rows[limit - 1].seq) if len(rows) > limit else None)
+        rows = (await session.scalars(query.order_by(store.Order.seq.desc()).limit(page.limit + 1))).all()
+    items = [views.order_public(o, ctx) for o in rows[: page.limit]]
+    return OrderPage(items=items, next_cursor=encode_seq(rows[page.limit - 1].seq) if len(rows) > page.limit else None)
 
 
 async def _own_order(runtime: Runtime, customer_id: str, order_id: str) -> store.Order:

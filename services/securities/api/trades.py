@@ -13,7 +13,7 @@ from services.securities.deps import ContextDep, RuntimeDep
 from shared.auth import CurrentCustomer
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
-from shared.pagination import decode_seq, encode_seq
+from shared.pagination import SeqPageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.schemas.securities import RealisedPnl, SymbolPnl, TradePage, TradePublic
 
@@ -43,25 +43,24 @@ async def list_trades(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
+    page: SeqPageDep,
     symbol: Annotated[str | None, Query(max_length=12)] = None,
     side: Annotated[Literal["buy", "sell"] | None, Query()] = None,
     from_: FromDay = None,
     to: ToDay = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
 ) -> TradePage:
     """One confirmation per settled fill (price, gross, commission, stamp duty, transfer
     fee, net, and a sell's realised P&L), newest first; `from`/`to` are bank days."""
     query = select(store.Trade).where(*_filters(principal.customer_id, symbol, from_, to))
     if side is not None:
         query = query.where(store.Trade.side == side)
-    before = decode_seq(cursor)
+    before = decode_seq(page.cursor)
     if before is not None:
         query = query.where(store.Trade.seq < before)
     async with runtime.db.read() as session:
-        rows = (await session.scalars(query.order_by(store.Trade.seq.desc()).limit(limit + 1))).all()
-    items = [views.trade_public(t, ctx) for t in rows[:limit]]
-    return TradePage(items=items, next_cursor=encode_seq(rows[limit - 1].seq) if len(rows) > limit else None)
+        rows = (await session.scalars(query.order_by(store.Trade.seq.desc()).limit(page.limit + 1))).all()
+    items = [views.trade_public(t, ctx) for t in rows[: page.limit]]
+    return TradePage(items=items, next_cursor=encode_seq(rows[page.limit - 1].seq) if len(rows) > page.limit else None)
 
 
 @router.get(

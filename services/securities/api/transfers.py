@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -15,7 +14,7 @@ from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.money import format_minor
 from shared.observability import correlation_id_var
-from shared.pagination import decode_seq, encode_seq
+from shared.pagination import SeqPageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic, SecuritiesCash
 
@@ -86,17 +85,18 @@ async def create_transfer(
 async def list_transfers(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=40)] = None,
+    page: SeqPageDep,
 ) -> BankTransferPage:
     query = select(store.BankTransfer).where(store.BankTransfer.customer_id == principal.customer_id)
-    before = decode_seq(cursor)
+    before = decode_seq(page.cursor)
     if before is not None:
         query = query.where(store.BankTransfer.seq < before)
     async with runtime.db.read() as session:
-        rows = (await session.scalars(query.order_by(store.BankTransfer.seq.desc()).limit(limit + 1))).all()
-    items = [views.transfer_public(t) for t in rows[:limit]]
-    return BankTransferPage(items=items, next_cursor=encode_seq(rows[limit - 1].seq) if len(rows) > limit else None)
+        rows = (await session.scalars(query.order_by(store.BankTransfer.seq.desc()).limit(page.limit + 1))).all()
+    items = [views.transfer_public(t) for t in rows[: page.limit]]
+    return BankTransferPage(
+        items=items, next_cursor=encode_seq(rows[page.limit - 1].seq) if len(rows) > page.limit else None
+    )
 
 
 @router.get(
