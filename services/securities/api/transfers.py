@@ -137,7 +137,7 @@ async def get_cash(
         raise not_found("account", account.id)
     today = ctx.today()
     async with runtime.db.read() as session:
-        proceeds = await store.sale_proceeds_since(session, principal.customer_id, account.id, ctx.proceeds_locked_since())
+        proceeds = await store.sale_proceeds_since(session, principal.customer_id, account.id, ctx.unsettled_since())
     withdrawable = domain.withdrawable_minor(cash.available_minor, proceeds)
     return SecuritiesCash(
         account_id=account.id,

@@ -131,10 +131,10 @@ class Context:
             self.hub.publish(self.sim.quotes())
         return rolled
 
-    def proceeds_locked_since(self) -> date:
-        """The first trade day whose sale proceeds are not withdrawable yet: proceeds leave
-        for the bank from the next trading day (T+1), so on a weekend or holiday in
-        `a_share` mode the last trading day's proceeds wait too (a Friday's until Monday)."""
+    def unsettled_since(self) -> date:
+        """The first trade day whose buys are not sellable and whose sale proceeds are not
+        withdrawable yet: both from the next trading day (T+1), so on a weekend or holiday
+        in `a_share` mode the last trading day's wait too (a Friday's until Monday)."""
         today = self.today()
         if self.settings.hours_mode is domain.HoursMode.A_SHARE:
             return self.calendar.last_trading_day(today)

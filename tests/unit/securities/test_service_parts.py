@@ -98,4 +98,4 @@ async def test_a_sandbox_reset_puts_the_market_back_on_its_seed() -> None:
 def test_sale_proceeds_wait_for_the_next_trading_day(mode: HoursMode, at: datetime, since: date) -> None:
     clock = Clock(at.replace(tzinfo=BANK_TZ) - datetime.now(BANK_TZ) + timedelta(seconds=1))
     ctx = Context(settings=SecuritiesSettings(hours_mode=mode, holidays=[]), clock=clock)
-    assert ctx.proceeds_locked_since() == since
+    assert ctx.unsettled_since() == since
