@@ -248,10 +248,14 @@ class Client:
             price, shown = q["asks"][0]["price"], int(q["asks"][0]["quantity"])
             cost = int(Decimal(price) * 1000) * (shown + 100) // 10
             if cost * 1.001 <= budget:
-                fitting.append((cost, q["symbol"], price, shown + 100))
+                # Fewest ticks to its price first: a walk of a few basis points rarely moves
+                # such a listing a whole tick, so its book (and the resting lot) stays put
+                # long enough to be cancelled before the next book fills it.
+                ticks = Decimal(price) / Decimal(q["tick_size"])
+                fitting.append((ticks, cost, q["symbol"], price, shown + 100))
         if not fitting:
             return None
-        _cost, symbol, price, quantity = min(fitting)
+        _ticks, _cost, symbol, price, quantity = min(fitting)
         op = self.new("order_buy", debit=self.securities, quantity=quantity)
         body = {"symbol": symbol, "side": "buy", "type": "limit", "quantity": quantity, "price": price}
         await self.send(op, "/v1/securities/orders", body)
@@ -262,6 +266,11 @@ class Client:
         """Cancel a resting order, once what it filled has settled (a `filling` order is
         not cancellable yet); an order that ends first is left as it is."""
         deadline = time.monotonic() + timeout_s
+        # A buy still `pending` (its cash not yet held) would be cancelled before it met
+        # the book: it is cancelled once it rests.
+        while op.id and self.running and op.status in (None, "pending") and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            await self.read_back(op)
         while op.id and self.running and time.monotonic() < deadline:
             r = await self.request("DELETE", f"/v1/securities/orders/{op.id}", retry_for_s=10)
             if r is not None and r.status_code in (200, 202):
