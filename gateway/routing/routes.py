@@ -183,8 +183,8 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             )
         key = values.get("idempotency_key")
         if key is None or principal is None:
-            answer = await gw.upstreams.forward(route.service, request, path, caller=principal)
-            return conditional(request, answer, route.volatile) if route.revalidate else answer
+            forwarded = await gw.upstreams.forward(route.service, request, path, caller=principal)
+            return conditional(request, forwarded, route.volatile) if route.revalidate else forwarded
         fp = fingerprint(request, await request.body())
 
         def send(extra: dict[str, str]) -> Awaitable[Response]:
