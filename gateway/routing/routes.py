@@ -13,7 +13,9 @@ gateway/streams.py). The body is validated here against the service's own model
 itself. A row that takes a file (`upload`: its OpenAPI request body, as multipart) forwards
 the raw body with its Content-Type for the service to check, within its own body limit
 (`body_limit`); a row that answers a file (`file`) passes it back with its type, name and
-ETag. Path parameters reach the service percent-encoded, each in its own segment.
+ETag. A row a phone polls (`revalidate`) answers with an ETag and 304 Not Modified to an
+If-None-Match that still holds (gateway/routing/conditional.py). Path parameters reach
+the service percent-encoded, each in its own segment.
 """
 
 from __future__ import annotations
@@ -24,19 +26,24 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
 from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
+from gateway.routing.conditional import HEADERS_DOC, NOT_MODIFIED, conditional
 from gateway.routing.idempotency import Answer, fingerprint, forward_idempotently
 from shared import idempotency
 from shared.idempotency import IdempotencyKey, OptionalIdempotencyKey
 from shared.problems import PROBLEM, Problem
 
+IfNoneMatch = Annotated[
+    str | None,
+    Header(alias="If-None-Match", max_length=1000, description="The ETag of the copy held: 304 if it is current"),
+]
 Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {
     "customer": Customer,
@@ -79,6 +86,10 @@ class PassThrough:
     body_limit: int | None = None
     # The answer is a file (its 200 in `responses`), not JSON.
     file: bool = False
+    # Polled data: an ETag on the 200, 304 to an If-None-Match that still holds; the
+    # top-level members in `volatile` (changing on every answer) are left out of the ETag.
+    revalidate: bool = False
+    volatile: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.idempotent and self.who == "anyone":
@@ -106,6 +117,9 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
             **_gateway_problems(route),
             **route.responses,
         }
+        if route.revalidate:
+            responses[200] = {**responses.get(200, {}), "headers": HEADERS_DOC}
+            responses[304] = NOT_MODIFIED
         router.add_api_route(
             route.path,
             _endpoint(route),
@@ -169,7 +183,8 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
             )
         key = values.get("idempotency_key")
         if key is None or principal is None:
-            return await gw.upstreams.forward(route.service, request, path, caller=principal)
+            forwarded = await gw.upstreams.forward(route.service, request, path, caller=principal)
+            return conditional(request, forwarded, route.volatile) if route.revalidate else forwarded
         fp = fingerprint(request, await request.body())
 
         def send(extra: dict[str, str]) -> Awaitable[Response]:
@@ -191,6 +206,8 @@ def _endpoint(route: PassThrough) -> Callable[..., Any]:
     if route.idempotent:  # read after the caller: no token is a 401 before a missing key is a 400
         key = OptionalIdempotencyKey if route.key_optional else IdempotencyKey
         parameters.append(P("idempotency_key", P.KEYWORD_ONLY, annotation=key))
+    if route.revalidate:  # read by conditional() from the request; a parameter for the document
+        parameters.append(P("if_none_match", P.KEYWORD_ONLY, annotation=IfNoneMatch, default=None))
     parameters.append(P("gw", P.KEYWORD_ONLY, annotation=GatewayDep))
     # `?from=` is a Python keyword: its parameter is `from_`, and its type says the alias.
     parameters += [

@@ -250,6 +250,8 @@ PAYMENTS_ROUTES = (
 # --- securities: market data (any logged-in user), orders, positions and transfers -------------
 
 market = partial(PassThrough, service="securities", who="session", tags=("market",))
+# Market data a phone polls: an ETag, and 304 when it has not changed (gateway/routing/conditional.py).
+market_data = partial(market, revalidate=True)
 securities = partial(PassThrough, service="securities", tags=("securities",))
 SECURITIES_PROBLEMS = (401, 404)
 # Securities' POSTs that move money: 202, an Idempotency-Key required; 200 for a key's repeat
@@ -263,7 +265,7 @@ def replayed(model: type[BaseModel], why: str) -> dict[int | str, dict[str, Any]
 
 
 SECURITIES_ROUTES = (
-    market(
+    market_data(
         "GET",
         "/v1/market/instruments",
         name="list_instruments",
@@ -271,7 +273,7 @@ SECURITIES_ROUTES = (
         problems=(401,),
         doc="The simulated listings: board, daily limit, tick and lot size.",
     ),
-    market(
+    market_data(
         "GET",
         "/v1/market/quotes",
         name="list_quotes",
@@ -280,7 +282,7 @@ SECURITIES_ROUTES = (
         query={"symbols": SYMBOLS},
         doc="Quotes for `symbols` (e.g. `600519,000001`), or for every listing.",
     ),
-    market(
+    market_data(
         "GET",
         "/v1/market/quotes/{symbol}",
         name="get_market_quote",
@@ -289,7 +291,7 @@ SECURITIES_ROUTES = (
         params={"symbol": Symbol},
         doc="Last price, change, best bid and ask, the day's limit prices and volume.",
     ),
-    market(
+    market_data(
         "GET",
         "/v1/market/{symbol}/ticks",
         name="list_market_ticks",
@@ -299,7 +301,7 @@ SECURITIES_ROUTES = (
         query={"limit": (Annotated[int, Query(ge=1, le=5_000)], 500)},
         doc="Today's trades of a symbol (sandbox clock), oldest first: time, price, shares.",
     ),
-    market(
+    market_data(
         "GET",
         "/v1/market/{symbol}/bars",
         name="list_market_bars",
@@ -313,13 +315,14 @@ SECURITIES_ROUTES = (
         doc="""Daily bars (open, high, low, close, volume, turnover) kept across sandbox days,
         oldest first; today's is last with `complete: false`.""",
     ),
-    market(
+    market_data(
         "GET",
         "/v1/market/calendar",
         name="get_market_calendar",
         response=MarketCalendar,
         problems=(401, 422),
         query=DAYS,
+        volatile=("now",),
         doc="""Trading days (weekends and exchange holidays closed) and sessions on the sandbox
         clock, from `from` (default today) to `to` (default 30 days on, at most 366 days);
         whether orders are taken now and when the next session opens.""",

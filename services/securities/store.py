@@ -292,14 +292,14 @@ def order_status_is(status: str) -> ColumnElement[bool]:
     }[OrderStatus(status)]
 
 
-async def sale_proceeds_on(session: AsyncSession, customer_id: str, account_id: str, day: date) -> int:
-    """What the customer's sales settled into `account_id` on bank day `day` (fen)."""
+async def sale_proceeds_since(session: AsyncSession, customer_id: str, account_id: str, day: date) -> int:
+    """What the customer's sales settled into `account_id` on bank day `day` or later (fen)."""
     total = await session.scalar(
         select(func.coalesce(func.sum(Trade.net_minor), 0)).where(
             Trade.customer_id == customer_id,
             Trade.account_id == account_id,
             Trade.side == "sell",
-            Trade.trade_day == day,
+            Trade.trade_day >= day,
         )
     )
     return int(total or 0)

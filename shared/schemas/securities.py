@@ -697,7 +697,10 @@ class SecuritiesCash(BaseModel):
         "next bank day, T+1)"
     )
     withdrawable_minor: int
-    proceeds_today: str = Field(description="Sale proceeds settled today, not yet withdrawable")
+    proceeds_today: str = Field(
+        description="Sale proceeds not yet withdrawable: today's (in `a_share` mode, on a weekend or holiday, "
+        "the last trading day's too)"
+    )
     proceeds_today_minor: int
     bank_day: str
 

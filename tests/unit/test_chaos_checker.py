@@ -150,3 +150,58 @@ def test_an_operation_the_bank_never_answered_moves_nothing_in_the_model() -> No
     lost.id, lost.answer, lost.status = None, "unknown", None
     h.add(lost)
     assert h.expected_balances() == {ALICE: 910_00, BOB: 30_00}
+
+
+def part_filled_buy(
+    status: str = "cancelled", filled: int = 300, trades: list[tuple[int, int]] | None = None
+) -> Operation:
+    """A limit buy of 500 shares of which 300 filled in two parts (180.05 and 120.03 with
+    fees) before the rest was cancelled."""
+    order = op("order_buy", "ord-2", status, 0, debit=ALICE)
+    order.quantity, order.filled_quantity, order.final_amount_minor = 500, filled, 300_08
+    order.trades = [(200, 180_05), (100, 120_03)] if trades is None else trades
+    return order
+
+
+def with_order(order: Operation, order_lines: list[Line]) -> tuple[History, Observed]:
+    h = history()
+    h.add(order)
+    moved = sum(line.amount_minor for line in order_lines)
+    return h, observed(lines=[*lines(), *order_lines], balances={ALICE: (910_00 + moved, 0), BOB: (30_00, 0)})
+
+
+PART_LINES = [Line(ALICE, "ord-2", -180_05), Line(ALICE, "ord-2", -120_03)]
+
+
+def test_a_part_filled_order_then_cancelled_moved_what_its_fills_settled() -> None:
+    assert part_filled_buy().done
+    assert check(*with_order(part_filled_buy(), PART_LINES)) == []
+
+
+def test_a_part_filled_cancel_whose_fills_moved_nothing_is_a_missing_effect() -> None:
+    h, seen = with_order(part_filled_buy(), [])
+    assert {"missing_effect", "balance_matches_model"} <= rules(check(h, seen))
+
+
+def test_a_cancelled_order_with_nothing_filled_moves_nothing() -> None:
+    untouched = part_filled_buy(filled=0, trades=[])
+    assert not untouched.done
+    assert check(*with_order(untouched, [])) == []
+    assert "effect_of_unfinished_operation" in rules(check(*with_order(untouched, PART_LINES)))
+
+
+@pytest.mark.parametrize(
+    "trades",
+    [
+        [(200, 180_05)],  # a fill without its confirmation
+        [(200, 180_05), (100, 120_03), (100, 120_03)],  # a confirmation twice
+        [(200, 180_05), (100, 120_04)],  # a confirmation for another amount
+    ],
+)
+def test_trade_confirmations_must_add_up_to_the_fills(trades: list[tuple[int, int]]) -> None:
+    assert rules(check(*with_order(part_filled_buy(trades=trades), PART_LINES))) == {"trades_match_order"}
+
+
+def test_a_filled_order_has_every_share_filled() -> None:
+    short = part_filled_buy(status="filled")
+    assert rules(check(*with_order(short, PART_LINES))) == {"order_filled_quantity"}

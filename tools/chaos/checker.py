@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tools.chaos.model import ONE_LINE_KINDS, History, Operation
+from tools.chaos.model import ONE_LINE_KINDS, ORDER_KINDS, History, Operation
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def check(history: History, observed: Observed) -> list[Violation]:
         *_terminal(history),
         *_balances(history, observed),
         *_statements(history, observed),
+        *_orders(history),
         *_holds(observed),
         *_sagas(observed),
         *_drained(observed),
@@ -169,6 +170,42 @@ def _statements(history: History, observed: Observed) -> list[Violation]:
                 {"line": asdict(line), "operations_never_answered": len(unresolved)},
             )
         )
+    return out
+
+
+def _orders(history: History) -> list[Violation]:
+    """An ended order's filled shares are at most what it asked for (all of them if
+    `filled`), and its trade confirmations add up to its filled shares and to the money it
+    moved: a cancelled order with shares filled moved exactly what its fills settled."""
+    out = []
+    for op in history.operations:
+        if op.kind not in ORDER_KINDS or not op.terminal or op.filled_quantity is None:
+            continue
+        evidence = {**_evidence(op), "quantity": op.quantity, "filled_quantity": op.filled_quantity}
+        asked = op.quantity
+        if asked is not None and (
+            op.filled_quantity > asked or (op.status == "filled" and op.filled_quantity != asked)
+        ):
+            out.append(
+                Violation(
+                    "order_filled_quantity",
+                    f"{op.kind} {op.id} is {op.status} with {op.filled_quantity} of {asked} shares filled",
+                    evidence,
+                )
+            )
+        if op.trades is None:
+            continue
+        shares, net = sum(q for q, _ in op.trades), sum(n for _, n in op.trades)
+        moved = (op.final_amount_minor or 0) if op.filled_quantity else 0
+        if (shares, net) != (op.filled_quantity, moved):
+            out.append(
+                Violation(
+                    "trades_match_order",
+                    f"{op.kind} {op.id} ({op.status}) has trades for {shares} shares and {net}, "
+                    f"but {op.filled_quantity} shares filled and {moved} moved",
+                    {**evidence, "trades": op.trades},
+                )
+            )
     return out
 
 

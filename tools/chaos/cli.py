@@ -19,7 +19,7 @@ from typing import Any
 
 from tools.chaos import checker, report
 from tools.chaos.checker import Line
-from tools.chaos.model import History, Operation
+from tools.chaos.model import ORDER_KINDS, History, Operation
 from tools.chaos.nemesis import Nemesis, Schedule
 from tools.chaos.options import PROFILES, add_arguments
 from tools.chaos.target import Drain, Operator, Target, drain_state, free_port_block, observe
@@ -126,6 +126,20 @@ class Run:
                 for c in self.clients
                 for op in self.history.operations
                 if op.client == c.index and op.answer == "unknown"
+            )
+        )
+        # Limit orders left resting (their cancel never got through): cancelled, as the
+        # phone would, so each ends.
+        await asyncio.gather(
+            *(
+                c.cancel(op)
+                for c in self.clients
+                for op in self.history.operations
+                if op.client == c.index
+                and op.kind in ORDER_KINDS
+                and op.id
+                and (op.body or {}).get("type") == "limit"
+                and not op.terminal
             )
         )
         # Only the claims whose submission was never answered: reading back every

@@ -43,6 +43,7 @@ DONE: dict[str, frozenset[str]] = {
     "policy": frozenset({"active", "expired", "lapsed"}),
     "claim": frozenset({"paid", "closed"}),
 }
+ORDER_KINDS = frozenset({"order_buy", "order_sell"})
 # Payments make exactly one statement line on each account they touch.
 ONE_LINE_KINDS = frozenset({"deposit", "transfer", "bill", "securities_transfer"})
 
@@ -70,6 +71,11 @@ class Operation:
     path: str = ""  # what was sent, to send again under the same key
     body: dict[str, Any] | None = None
     final_amount_minor: int | None = None
+    # An order's shares as sent, the shares that settled as read back, and its trade
+    # confirmations (shares, net_minor), read once it has ended with shares filled.
+    quantity: int | None = None
+    filled_quantity: int | None = None
+    trades: list[tuple[int, int]] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -77,7 +83,12 @@ class Operation:
 
     @property
     def done(self) -> bool:
-        return self.status in DONE[self.kind]
+        """Whether it moved its money: its final status says so, or an order ended with
+        shares filled (a part-filled order cancelled, or its remainder refused), whose
+        settled fills moved `final_amount_minor` (the order's `amount_minor`)."""
+        if self.status in DONE[self.kind]:
+            return True
+        return self.kind in ORDER_KINDS and self.terminal and (self.filled_quantity or 0) > 0
 
     def effects(self) -> dict[str, int]:
         """The money this operation must have moved, by account (credits positive); nothing

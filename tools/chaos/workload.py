@@ -11,13 +11,14 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from shared.sandbox import OPERATOR
 from tools.chaos.checker import Line
-from tools.chaos.model import DONE, TERMINAL, History, Operation
+from tools.chaos.model import DONE, ORDER_KINDS, TERMINAL, History, Operation
 
 REQUEST_TIMEOUT_S = 10.0
 # How long one request is retried (same key) through a fault before it counts as unknown.
@@ -37,6 +38,9 @@ WEIGHTS = {
     "claim": 8,
 }
 RETRYABLE_PROBLEMS = ("idempotency-key-in-flight", "rate-limited", "busy")
+# The share of buys tried as a limit order that part-fills and is then cancelled (when
+# the cash covers one: see Client.part_filling_buy).
+PART_FILL_SHARE = 0.4
 
 
 def slug(response: httpx.Response) -> str | None:
@@ -221,9 +225,61 @@ class Client:
     async def order_buy(self) -> Operation | None:
         if not self.symbol:
             return None
-        op = self.new("order_buy", debit=self.securities)
+        if self.rng.random() < PART_FILL_SHARE and (op := await self.part_filling_buy()) is not None:
+            return op
+        op = self.new("order_buy", debit=self.securities, quantity=100)
         body = {"symbol": self.symbol, "side": "buy", "type": "market", "quantity": 100}
         return await self.send(op, "/v1/securities/orders", body)
+
+    async def part_filling_buy(self) -> Operation | None:
+        """A limit buy at a best ask for one lot more than that ask shows: the ask's shares
+        fill, the last lot rests, and the client cancels it, so the order ends `cancelled`
+        with shares filled, having moved money. Only where the cash covers it (the shares
+        shown are whole lots of 1 to 300, so on a cheap listing's small ask); None else."""
+        quotes = await self.request("GET", "/v1/market/quotes", retry_for_s=10)
+        cash = await self.request("GET", "/v1/securities/cash", retry_for_s=10)
+        if quotes is None or cash is None or quotes.status_code != 200 or cash.status_code != 200:
+            return None
+        budget = int(cash.json()["tradable_minor"]) - 10_00  # fees and a margin
+        fitting = []
+        for q in quotes.json()["items"]:
+            if q.get("st") or q.get("board") not in ("main", "etf") or not q.get("asks"):
+                continue
+            price, shown = q["asks"][0]["price"], int(q["asks"][0]["quantity"])
+            cost = int(Decimal(price) * 1000) * (shown + 100) // 10
+            if cost * 1.001 <= budget:
+                # Fewest ticks to its price first: a walk of a few basis points rarely moves
+                # such a listing a whole tick, so its book (and the resting lot) stays put
+                # long enough to be cancelled before the next book fills it.
+                ticks = Decimal(price) / Decimal(q["tick_size"])
+                fitting.append((ticks, cost, q["symbol"], price, shown + 100))
+        if not fitting:
+            return None
+        _ticks, _cost, symbol, price, quantity = min(fitting)
+        op = self.new("order_buy", debit=self.securities, quantity=quantity)
+        body = {"symbol": symbol, "side": "buy", "type": "limit", "quantity": quantity, "price": price}
+        await self.send(op, "/v1/securities/orders", body)
+        await self.cancel(op)
+        return op
+
+    async def cancel(self, op: Operation, timeout_s: float = 30.0) -> None:
+        """Cancel a resting order, once what it filled has settled (a `filling` order is
+        not cancellable yet); an order that ends first is left as it is."""
+        deadline = time.monotonic() + timeout_s
+        # A buy still `pending` (its cash not yet held) would be cancelled before it met
+        # the book: it is cancelled once it rests.
+        while op.id and self.running and op.status in (None, "pending") and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            await self.read_back(op)
+        while op.id and self.running and time.monotonic() < deadline:
+            r = await self.request("DELETE", f"/v1/securities/orders/{op.id}", retry_for_s=10)
+            if r is not None and r.status_code in (200, 202):
+                op.status = r.json().get("status")
+                return
+            await self.read_back(op)
+            if op.terminal or (r is not None and slug(r) != "order-not-cancellable"):
+                return
+            await asyncio.sleep(0.2)
 
     async def order_sell(self) -> Operation | None:
         r = await self.request("GET", "/v1/securities/positions", retry_for_s=10)
@@ -233,7 +289,7 @@ class Client:
         if not sellable:
             return None
         position = self.rng.choice(sellable)
-        op = self.new("order_sell", credit=self.securities)
+        op = self.new("order_sell", credit=self.securities, quantity=100)
         body = {"symbol": position["symbol"], "side": "sell", "type": "market", "quantity": 100}
         return await self.send(op, "/v1/securities/orders", body)
 
@@ -371,6 +427,25 @@ class Client:
         amount = body.get("premium_minor") if op.kind == "policy" else body.get("amount_minor")
         if amount is not None:
             op.final_amount_minor = int(amount)
+        if op.kind in ORDER_KINDS:
+            op.filled_quantity = int(body.get("filled_quantity") or 0)
+            if op.terminal and op.filled_quantity and op.trades is None:
+                op.trades = await self.trades_of(op.id, body["symbol"], body["side"])
+
+    async def trades_of(self, order_id: str, symbol: str, side: str) -> list[tuple[int, int]] | None:
+        """The order's trade confirmations (shares, net_minor); None if they could not be read."""
+        found: list[tuple[int, int]] = []
+        cursor: str | None = None
+        while True:
+            params = {"symbol": symbol, "side": side, "limit": "200", **({"cursor": cursor} if cursor else {})}
+            r = await self.request("GET", f"/v1/securities/trades?{httpx.QueryParams(params)}", retry_for_s=30)
+            if r is None or r.status_code != 200:
+                return None
+            page = r.json()
+            found += [(int(t["quantity"]), int(t["net_minor"])) for t in page["items"] if t["order_id"] == order_id]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return found
 
     async def accounts(self) -> tuple[dict[str, tuple[int, int]], list[Line]]:
         """The client's accounts as its customer sees them: balance and held, and every

@@ -167,7 +167,7 @@ async def list_positions(principal: CurrentCustomer, runtime: RuntimeDep, ctx: C
                 .order_by(store.Position.symbol)
             )
         ).all()
-    today = ctx.today()
+    today = ctx.unsettled_since()
     items = []
     for row in rows:
         p = store.position_to_domain(row)

@@ -129,14 +129,15 @@ async def get_cash(
     principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep, accounts: AccountsDep
 ) -> SecuritiesCash:
     """可用 / 可取: `tradable` is the available cash, today's sale proceeds included (they
-    buy shares at once); `withdrawable` leaves them out until the next bank day (T+1)."""
+    buy shares at once); `withdrawable` leaves them out until the next trading day (T+1:
+    in `a_share` mode a Friday's proceeds over the weekend too, shown in `proceeds_today`)."""
     account = domain.securities_account(await accounts.accounts_of(principal.customer_id), principal.customer_id)
     cash = await accounts.balance(account.id)
     if cash is None:
         raise not_found("account", account.id)
     today = ctx.today()
     async with runtime.db.read() as session:
-        proceeds = await store.sale_proceeds_on(session, principal.customer_id, account.id, today)
+        proceeds = await store.sale_proceeds_since(session, principal.customer_id, account.id, ctx.unsettled_since())
     withdrawable = domain.withdrawable_minor(cash.available_minor, proceeds)
     return SecuritiesCash(
         account_id=account.id,

@@ -70,6 +70,14 @@ class TradingCalendar:
             nxt += timedelta(days=1)
         raise ValueError(f"no trading day within 400 days after {day}")
 
+    def last_trading_day(self, day: date) -> date:
+        """The latest trading day on or before `day`."""
+        for _ in range(400):
+            if self.is_trading_day(day):
+                return day
+            day -= timedelta(days=1)
+        raise ValueError(f"no trading day within 400 days before {day}")
+
     def in_session(self, local: datetime) -> bool:
         """Continuous trading now (`local` in Beijing time): a trading day, inside a session."""
         now = local.time()

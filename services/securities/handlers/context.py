@@ -131,6 +131,15 @@ class Context:
             self.hub.publish(self.sim.quotes())
         return rolled
 
+    def unsettled_since(self) -> date:
+        """The first trade day whose buys are not sellable and whose sale proceeds are not
+        withdrawable yet: both from the next trading day (T+1), so on a weekend or holiday
+        in `a_share` mode the last trading day's wait too (a Friday's until Monday)."""
+        today = self.today()
+        if self.settings.hours_mode is domain.HoursMode.A_SHARE:
+            return self.calendar.last_trading_day(today)
+        return today
+
     def market_open(self) -> bool:
         return domain.market_open(self.settings.hours_mode, self.local_now(), self.calendar)
 

@@ -115,7 +115,7 @@ async def place_order(
             )
     else:
         position = await store.load_position(session, customer_id, instrument.symbol)
-        position.freeze_for_sale(req.quantity, today, instrument)
+        position.freeze_for_sale(req.quantity, ctx.unsettled_since(), instrument)
         estimate = domain.make_fill(Side.SELL, instrument, limit_price or quote.last, req.quantity, ctx.fees)
         if estimate.amount_minor <= 0:
             raise domain.ProceedsBelowFees(

@@ -50,7 +50,7 @@ async def request_transfer(
             "bank-securities transfers run during trading hours: " + domain.closed_detail(ctx.local_now(), ctx.calendar)
         )
     if req.direction == "securities_to_bank" and available_minor is not None:
-        proceeds = await store.sale_proceeds_on(session, customer_id, req.from_account_id, ctx.today())
+        proceeds = await store.sale_proceeds_since(session, customer_id, req.from_account_id, ctx.unsettled_since())
         domain.check_withdrawal(req.amount_minor, available_minor, proceeds)
     now = ctx.clock.now()
     transfer = store.BankTransfer(

@@ -63,7 +63,10 @@ def test_every_row_is_in_the_public_document_as_declared(document: dict[str, Any
     assert {str(s) for s in route.problems} <= set(operation["responses"])
     parameters = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
     key = {("header", "Idempotency-Key")} if route.idempotent else set()
+    key |= {("header", "If-None-Match")} if route.revalidate else set()
     assert parameters == {("path", n) for n in route.path_params} | {("query", n) for n in route.query} | key
+    if route.revalidate:
+        assert set(operation["responses"]["304"]["headers"]) == set(answer["headers"]) == {"ETag", "Cache-Control"}
 
 
 def test_the_services_internal_routes_are_not_public(document: dict[str, Any]) -> None:

@@ -75,3 +75,16 @@ def test_a_configured_holiday_list_replaces_the_default() -> None:
     cal = TradingCalendar.of([date(2027, 1, 1)])
     assert not cal.is_trading_day(date(2027, 1, 1)) and cal.is_trading_day(date(2026, 10, 5))
     assert cal.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 4)
+
+
+@pytest.mark.parametrize(
+    ("day", "last"),
+    [
+        (date(2026, 10, 9), date(2026, 10, 9)),  # a trading Friday: itself
+        (date(2026, 10, 10), date(2026, 10, 9)),  # Saturday: the Friday before
+        (date(2026, 10, 12), date(2026, 10, 12)),  # Monday: itself
+        (date(2026, 10, 7), date(2026, 9, 30)),  # Golden Week: the last day before it
+    ],
+)
+def test_the_last_trading_day_on_or_before_a_day(day: date, last: date) -> None:
+    assert CAL.last_trading_day(day) == last

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from services.securities.domain import HoursMode, Market
 from services.securities.handlers import Context
 from services.securities.settings import SecuritiesSettings
 from services.securities.stream import QUEUE_SIZE, QuoteHub
+from shared.clock import BANK_TZ, Clock
 
 
 def test_settings_come_from_the_securities_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,3 +84,18 @@ async def test_a_sandbox_reset_puts_the_market_back_on_its_seed() -> None:
     fresh = ctx.sim.quote("600519")
     assert (fresh.last, fresh.pinned, fresh.volume) == (1_688_000, False, 0)
     assert [q.last for q in streamed] == [1_688_000]
+
+
+@pytest.mark.parametrize(
+    ("mode", "at", "since"),
+    [
+        (HoursMode.A_SHARE, datetime(2027, 1, 8, 10, 0), date(2027, 1, 8)),  # Friday: its own proceeds
+        (HoursMode.A_SHARE, datetime(2027, 1, 9, 10, 0), date(2027, 1, 8)),  # Saturday: Friday's wait for Monday
+        (HoursMode.A_SHARE, datetime(2027, 1, 11, 10, 0), date(2027, 1, 11)),  # Monday: Friday's are free
+        (HoursMode.ALWAYS_OPEN, datetime(2027, 1, 9, 10, 0), date(2027, 1, 9)),  # every day trades
+    ],
+)
+def test_sale_proceeds_wait_for_the_next_trading_day(mode: HoursMode, at: datetime, since: date) -> None:
+    clock = Clock(at.replace(tzinfo=BANK_TZ) - datetime.now(BANK_TZ) + timedelta(seconds=1))
+    ctx = Context(settings=SecuritiesSettings(hours_mode=mode, holidays=[]), clock=clock)
+    assert ctx.unsettled_since() == since
