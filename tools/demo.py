@@ -259,6 +259,14 @@ class Story:
         self.say(f"   the rules flag it {claim['flags']}: it waits for an adjuster")
         decided = expect(adjuster.post(f"/v1/adjuster/claims/{claim_id}/decision", json={"decision": "approve"}), 200)
         self.say(f"   {ADJUSTER.name} approves: {decided['status']}")
+        if decided["awaiting_adjuster"]:
+            # A fraud rule flagged it too (on the default settings, a claim in the cover's
+            # first 30 days): a second adjuster must approve (four eyes).
+            second = ADJUSTERS[1]
+            with self.bank.client(self.bank.login(second.phone, second.password, "demo")["access_token"]) as other:
+                body = {"decision": "approve"}
+                decided = expect(other.post(f"/v1/adjuster/claims/{claim_id}/decision", json=body), 200)
+            self.say(f"   flagged {decided['flags']}: {second.name} approves too: {decided['status']}")
         claim = self.until(
             f"claim {claim_id}",
             lambda: self.ended(customer.get(f"/v1/insurance/claims/{claim_id}"), ENDED_CLAIM, final=True),

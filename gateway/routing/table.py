@@ -24,6 +24,7 @@ from shared.schemas.insurance import (
     ClaimPublic,
     ClaimStatusName,
     DecisionCreate,
+    FraudRuleName,
     InsuranceQuoteCreate,
     InsuranceQuotePublic,
     PolicyCreate,
@@ -732,6 +733,28 @@ INSURANCE_ROUTES = (
         problems=(*ADJUSTER_PROBLEMS, 409),
         doc="""Approve or reject a claim waiting for an adjuster: `{decision: approve|reject, reason}`.
         Above the four-eyes threshold two different adjusters must approve.""",
+    ),
+    adjuster(
+        "GET",
+        "/v1/admin/claims/flagged",
+        name="flagged_claims",
+        response=ClaimPage,
+        problems=ADJUSTER_PROBLEMS,
+        who="session",  # adjusters, operators and compliance: insurance checks the role (403 for others)
+        tags=("adjuster", "compliance"),
+        query={
+            "rule": (Annotated[FraudRuleName | None, Query(description="Only claims this rule flagged")], None),
+            "status": (ClaimStatusName | None, None),
+            "awaiting_adjuster": (
+                Annotated[bool | None, Query(description="Only claims waiting for a decision")],
+                None,
+            ),
+            **page(200, 50, 200),
+        },
+        doc="""Claims the fraud rules flagged when they were submitted (a document seen on another
+        claim, an incident early in the cover, frequent claims on one policy, a claim near the
+        sum insured), newest first, each with its `fraud_flags`: rule, reason, evidence. A
+        flagged claim needs two different adjusters' approval whatever its amount.""",
     ),
 )
 

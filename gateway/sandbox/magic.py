@@ -266,15 +266,42 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "claim",
         "amount exactly `888.88`",
         "passes the rules but is flagged `sandbox_review` and always waits for one adjuster, although it is "
-        "below the automatic threshold",
+        "below the automatic threshold (for two if a fraud rule flags it too)",
         "`services/insurance/domain/claims.py` (`MAGIC_REVIEW_AMOUNT_MINOR`)",
     ),
     MagicValue(
         "claim",
         "below `1000.00` / from `10000.00`",
         "approved automatically / needs two different adjusters (four eyes); in between one adjuster "
-        "(`INSURANCE_AUTO_APPROVE_BELOW_MINOR=100000`, `INSURANCE_FOUR_EYES_FROM_MINOR=1000000`)",
+        "(`INSURANCE_AUTO_APPROVE_BELOW_MINOR=100000`, `INSURANCE_FOUR_EYES_FROM_MINOR=1000000`). A claim a "
+        "fraud rule flags (below) needs two adjusters whatever its amount",
         "`services/insurance/settings.py`",
+    ),
+    MagicValue(
+        "claim fraud",
+        "a description containing `#sandbox-flag:<rule>`, `<rule>` one of `shared_document`, `early_claim`, "
+        "`frequent_claims`, `near_sum_insured`",
+        "on submit the claim is flagged by that rule (`forced: true`, no evidence) whatever the facts: two "
+        "adjusters must approve it; it is listed in `GET /v1/admin/claims/flagged` and an "
+        "`insurance.ClaimFlagged` event is published",
+        "`services/insurance/domain/fraud.py` (`MAGIC_MARKER`)",
+    ),
+    MagicValue(
+        "claim fraud",
+        "a document whose bytes (SHA-256) were already sent with another claim, any customer's",
+        "flagged `shared_document`, with the other claim's and document's ids as evidence",
+        "`services/insurance/domain/fraud.py`",
+    ),
+    MagicValue(
+        "claim fraud",
+        "an `incident_date` in the cover's first 30 days (day 0 = `starts_on`; not on a renewal), e.g. on "
+        "`starts_on`; the 3rd claim on one policy reported within 90 days; a claim of 95% of the sum insured "
+        "or more",
+        "flagged `early_claim` / `frequent_claims` (the other claims' ids as evidence) / `near_sum_insured` "
+        "(`INSURANCE_FRAUD_EARLY_CLAIM_DAYS=30`, `INSURANCE_FRAUD_FREQUENT_CLAIMS=3`, "
+        "`INSURANCE_FRAUD_FREQUENT_CLAIMS_DAYS=90`, `INSURANCE_FRAUD_NEAR_SUM_INSURED_PCT=95`; 0 turns a rule "
+        "off). Move the sandbox clock 30 days past `starts_on` for a claim no rule flags",
+        "`services/insurance/settings.py`, `services/insurance/domain/fraud.py`",
     ),
     MagicValue(
         "claim",

@@ -19,7 +19,7 @@ from sqlalchemy.sql import Select
 from starlette.datastructures import UploadFile
 
 from services.insurance import domain, epolicy, handlers, store, views
-from services.insurance.deps import AccountsDep, Adjuster, ContextDep, RuntimeDep, Staff
+from services.insurance.deps import AccountsDep, Adjuster, ContextDep, FlagReader, RuntimeDep, Staff
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
@@ -41,6 +41,7 @@ from shared.schemas.insurance import (
     ClaimStatusName,
     DecisionCreate,
     DocumentCreate,
+    FraudRuleName,
     InsuranceQuoteCreate,
     InsuranceQuotePublic,
     PolicyCreate,
@@ -73,6 +74,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
 
 customer = APIRouter(prefix="/v1/insurance", tags=["insurance"])
 adjuster = APIRouter(prefix="/v1/adjuster", tags=["adjuster"])
+admin = APIRouter(prefix="/v1/admin", tags=["adjuster"])
 
 # --- files: a claim's documents and the e-policy ---------------------------------------------
 
@@ -341,19 +343,25 @@ async def get_policy_document(
 # --- claims -----------------------------------------------------------------------------------
 
 
-async def _claim_public(session: Any, claim: store.Claim) -> ClaimPublic:
+async def _claim_public(session: Any, claim: store.Claim, *, staff: bool) -> ClaimPublic:
+    """The claim with its documents, decisions, history and payout; for `staff` with
+    its fraud flags too."""
     return views.claim_public(
         claim,
         decisions=await store.decisions(session, claim.id),
         documents=await store.documents(session, claim.id),
         history=await store.history(session, "claim", claim.id),
         payout=await session.get(store.Saga, claim.payout_id) if claim.payout_id else None,
+        fraud_flags=(await store.flags(session, [claim.id]))[claim.id] if staff else None,
     )
 
 
-async def _claim_page(session: Any, query: Select[Any], cursor: str | None, limit: int) -> ClaimPage:
+async def _claim_page(
+    session: Any, query: Select[Any], cursor: str | None, limit: int, *, staff: bool = False
+) -> ClaimPage:
     rows = list((await session.scalars(newest_first(query, store.Claim, cursor, limit))).all())
     page = rows[:limit]
+    flags = await store.flags(session, [c.id for c in page]) if staff else {}
     decisions: dict[str, list[store.ClaimDecision]] = {c.id: [] for c in page}
     if page:
         found = await session.scalars(
@@ -364,7 +372,8 @@ async def _claim_page(session: Any, query: Select[Any], cursor: str | None, limi
         for d in found:
             decisions[d.claim_id].append(d)
     return ClaimPage(
-        items=[views.claim_public(c, decisions=decisions[c.id]) for c in page], next_cursor=next_keyset(rows, limit)
+        items=[views.claim_public(c, decisions=decisions[c.id], fraud_flags=flags.get(c.id)) for c in page],
+        next_cursor=next_keyset(rows, limit),
     )
 
 
@@ -373,7 +382,7 @@ async def _read_claim(runtime: Runtime, claim_id: str, customer_id: str | None) 
         claim = await session.get(store.Claim, claim_id)
         if claim is None or (customer_id is not None and claim.customer_id != customer_id):
             raise domain.NotFound(f"claim {claim_id} was not found")
-        return await _claim_public(session, claim)
+        return await _claim_public(session, claim, staff=customer_id is None)
 
 
 @customer.post("/claims", status_code=201, response_model=ClaimPublic, summary="Report a claim")
@@ -603,7 +612,7 @@ async def adjuster_claims(
             store.Claim.status == domain.ClaimStatus.UNDER_ASSESSMENT, store.Claim.approvals_required > 0
         )
     async with runtime.db.read() as session:
-        return await _claim_page(session, query, page.cursor, page.limit)
+        return await _claim_page(session, query, page.cursor, page.limit, staff=True)
 
 
 @adjuster.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One claim with its history, for adjusters")
@@ -663,4 +672,37 @@ async def adjuster_policy_document(policy_id: str, _staff: Staff, runtime: Runti
     return await _epolicy(runtime, ctx, policy_id, None)
 
 
-routers = [customer, adjuster]
+# --- the flagged-claims queue -------------------------------------------------------------------
+
+
+@admin.get(
+    "/claims/flagged",
+    response_model=ClaimPage,
+    summary="Claims the fraud rules flagged, for adjusters, operators and compliance",
+)
+async def flagged_claims(
+    _reader: FlagReader,
+    runtime: RuntimeDep,
+    page: PageDep,
+    rule: Annotated[FraudRuleName | None, Query(description="Only claims this rule flagged")] = None,
+    status: Annotated[ClaimStatusName | None, Query()] = None,
+    awaiting_adjuster: Annotated[bool | None, Query(description="Only claims waiting for a decision")] = None,
+) -> ClaimPage:
+    """Every claim a fraud rule flagged when it was submitted, newest first, each with its
+    flags (rule, reason, evidence). Flagged claims need two different adjusters'
+    approval whatever their amount."""
+    flagged = select(store.ClaimFlag.claim_id)
+    if rule is not None:
+        flagged = flagged.where(store.ClaimFlag.rule == rule)
+    query = select(store.Claim).where(store.Claim.id.in_(flagged))
+    if status is not None:
+        query = query.where(store.Claim.status == status)
+    if awaiting_adjuster:
+        query = query.where(
+            store.Claim.status == domain.ClaimStatus.UNDER_ASSESSMENT, store.Claim.approvals_required > 0
+        )
+    async with runtime.db.read() as session:
+        return await _claim_page(session, query, page.cursor, page.limit, staff=True)
+
+
+routers = [customer, adjuster, admin]

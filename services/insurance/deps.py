@@ -8,7 +8,7 @@ from fastapi import Depends
 
 from services.insurance.handlers import Context
 from shared.accounts_client import UNAVAILABLE, AccountsClient
-from shared.auth import ROLE_ADJUSTER, ROLE_OPERATOR, CurrentPrincipal, Principal, require_role
+from shared.auth import ROLE_ADJUSTER, ROLE_COMPLIANCE, ROLE_OPERATOR, CurrentPrincipal, Principal, require_role
 from shared.problems import Problem, documents
 from shared.web import RuntimeDep, from_state
 
@@ -27,4 +27,15 @@ async def staff(principal: CurrentPrincipal) -> Principal:
 
 Staff = Annotated[Principal, Depends(staff)]
 
-__all__ = ["AccountsDep", "Adjuster", "ContextDep", "RuntimeDep", "Staff"]
+
+@documents({403: "the caller is not an adjuster, an operator or a compliance officer"})
+async def flag_reader(principal: CurrentPrincipal) -> Principal:
+    """Who may read the flagged-claims queue: adjusters and operators, and compliance."""
+    if not any(principal.has(r) for r in (ROLE_ADJUSTER, ROLE_OPERATOR, ROLE_COMPLIANCE)):
+        raise Problem(403, "forbidden", "this operation needs the adjuster, operator or compliance role")
+    return principal
+
+
+FlagReader = Annotated[Principal, Depends(flag_reader)]
+
+__all__ = ["AccountsDep", "Adjuster", "ContextDep", "FlagReader", "RuntimeDep", "Staff"]

@@ -29,6 +29,12 @@ def context(settings: Settings, clock: Clock) -> handlers.Context:
             auto_approve_below_minor=knobs.auto_approve_below_minor,
             four_eyes_from_minor=knobs.four_eyes_from_minor,
         ),
+        fraud=domain.FraudThresholds(
+            early_claim_days=knobs.fraud_early_claim_days,
+            frequent_claims=knobs.fraud_frequent_claims,
+            frequent_claims_days=knobs.fraud_frequent_claims_days,
+            near_sum_insured_pct=knobs.fraud_near_sum_insured_pct,
+        ),
         premiums=domain.PremiumSaga(timeouts),
         credits=domain.CreditSaga(timeouts),
     )

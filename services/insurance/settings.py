@@ -15,6 +15,14 @@ class InsuranceSettings(BaseSettings):
     auto_approve_below_minor: int = 1_000_00
     # From this amount (fen) on, two different adjusters must approve.
     four_eyes_from_minor: int = 10_000_00
+    # Claim fraud flags (services/insurance/domain/fraud.py, docs/insurance.md); 0 turns a
+    # rule off. An incident in the cover's first N days ...
+    fraud_early_claim_days: int = 30
+    # ... the Nth claim on one policy reported within M days ...
+    fraud_frequent_claims: int = 3
+    fraud_frequent_claims_days: int = 90
+    # ... and a claim of at least this share (%) of the sum insured are flagged.
+    fraud_near_sum_insured_pct: int = 95
     # A saga step that hears nothing from accounts for this long is re-sent (each re-send
     # waits a little longer, up to four times this) ...
     step_timeout_s: float = 5.0

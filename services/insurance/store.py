@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     Index,
     Integer,
@@ -180,7 +181,11 @@ class ClaimDocument(Base):
     (no content, `content_type` None)."""
 
     __tablename__ = "claim_document"
-    __table_args__ = (UniqueConstraint("claim_id", "checksum", name="uq_claim_document_claim_id_checksum"),)
+    __table_args__ = (
+        UniqueConstraint("claim_id", "checksum", name="uq_claim_document_claim_id_checksum"),
+        # The fraud rule's look-up: the same file on another claim.
+        Index("ix_claim_document_checksum", "checksum"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     claim_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -201,6 +206,23 @@ class ClaimDocumentContent(Base):
 
     document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ClaimFlag(Base):
+    """A fraud rule that flagged a claim when it was submitted (domain/fraud.py), with
+    its reason and the ids that show it. Written once per rule and claim, never changed."""
+
+    __tablename__ = "claim_flag"
+    # The unique constraint's index also finds a claim's flags (claim_id first).
+    __table_args__ = (UniqueConstraint("claim_id", "rule", name="uq_claim_flag_claim_id_rule"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    claim_id: Mapped[str] = mapped_column(String(36))
+    rule: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(500))
+    evidence: Mapped[list[str]] = mapped_column(JSON, default=list)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ClaimDecision(Base):
@@ -286,6 +308,33 @@ async def documents(session: AsyncSession, claim_id: str) -> list[ClaimDocument]
             )
         ).all()
     )
+
+
+async def documents_elsewhere(session: AsyncSession, claim_id: str, checksums: Iterable[str]) -> list[ClaimDocument]:
+    """Documents of other claims (any customer's) with one of these checksums."""
+    wanted = sorted(set(checksums))
+    if not wanted:
+        return []
+    return list(
+        (
+            await session.scalars(
+                select(ClaimDocument)
+                .where(ClaimDocument.checksum.in_(wanted), ClaimDocument.claim_id != claim_id)
+                .order_by(ClaimDocument.created_at, ClaimDocument.id)
+            )
+        ).all()
+    )
+
+
+async def flags(session: AsyncSession, claim_ids: Iterable[str]) -> dict[str, list[ClaimFlag]]:
+    """The fraud flags of these claims, by claim id, in the order they were raised."""
+    ids = list(claim_ids)
+    found: dict[str, list[ClaimFlag]] = {i: [] for i in ids}
+    if ids:
+        rows = await session.scalars(select(ClaimFlag).where(ClaimFlag.claim_id.in_(ids)).order_by(ClaimFlag.id))
+        for row in rows:
+            found[row.claim_id].append(row)
+    return found
 
 
 async def decisions(session: AsyncSession, claim_id: str) -> list[ClaimDecision]:

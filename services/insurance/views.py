@@ -7,10 +7,12 @@ from datetime import date, timedelta
 from typing import Any
 
 from services.insurance import domain, store
+from services.insurance.domain.fraud import RULE_NAMES
 from shared.clock import BANK_TZ
 from shared.money import format_minor
 from shared.schemas.insurance import (
     AgeBandPublic,
+    ClaimFlagPublic,
     ClaimKindPublic,
     ClaimPublic,
     DecisionPublic,
@@ -191,6 +193,16 @@ def decision_public(d: store.ClaimDecision) -> DecisionPublic:
     )
 
 
+def flag_public(f: store.ClaimFlag) -> ClaimFlagPublic:
+    return ClaimFlagPublic(
+        rule=f.rule,  # type: ignore[arg-type]
+        reason=f.reason,
+        evidence=list(f.evidence or []),
+        forced=f.forced,
+        flagged_at=f.created_at,
+    )
+
+
 def claim_public(
     c: store.Claim,
     *,
@@ -198,8 +210,14 @@ def claim_public(
     documents: list[store.ClaimDocument] | None = None,
     history: list[store.History] | None = None,
     payout: store.Saga | None = None,
+    fraud_flags: list[store.ClaimFlag] | None = None,
 ) -> ClaimPublic:
+    """The claim as its customer sees it; with `fraud_flags` (adjusters, operators,
+    compliance) the fraud rules that flagged it too. A customer is not told which fraud
+    rules flagged their claim."""
     approvals = [d.adjuster_id for d in decisions or [] if d.decision == "approve"]
+    staff = fraud_flags is not None
+    flags = [f for f in c.flags or [] if staff or f not in RULE_NAMES]
     return ClaimPublic(
         id=c.id,
         number=c.number,
@@ -216,7 +234,8 @@ def claim_public(
         awaiting_adjuster=c.status == domain.ClaimStatus.UNDER_ASSESSMENT and c.approvals_required > len(approvals),
         approvals_required=c.approvals_required,
         approvals=approvals,
-        flags=list(c.flags or []),
+        flags=flags,
+        fraud_flags=[flag_public(f) for f in fraud_flags] if fraud_flags is not None else None,
         rejection_reason=c.rejection_reason,
         rejection_detail=c.rejection_detail,
         approved_amount=money(c.approved_minor, c.currency) if c.approved_minor is not None else None,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from pydantic import BaseModel, ConfigDict
+
 from shared.events.envelope import Message
 from shared.events.topics import INSURANCE_EVENTS
 
@@ -169,6 +171,30 @@ class ClaimReferredToAdjuster(ClaimEvent):
     TYPE = "insurance.ClaimReferredToAdjuster"
     approvals_required: int
     flags: list[str]
+
+
+class FraudFlagRaised(BaseModel):
+    """One fraud rule's flag: the rule, why, the ids that show it (another claim, its
+    document), and whether the sandbox magic value forced it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    reason: str
+    evidence: list[str]
+    forced: bool = False
+
+
+class ClaimFlagged(ClaimEvent):
+    """Fraud rules flagged the claim when it was submitted (only rules that had not
+    flagged it before): it needs two different adjusters whatever its amount. For the
+    compliance side and the console; the customer is not told."""
+
+    TYPE = "insurance.ClaimFlagged"
+    number: str
+    amount_minor: int
+    currency: str
+    flags: list[FraudFlagRaised]
 
 
 class ClaimApprovalRecorded(ClaimEvent):

@@ -20,6 +20,8 @@ DocumentTypeName = Literal["application/pdf", "image/jpeg", "image/png"]
 ClaimStatusName = Literal[
     "reported", "documents_submitted", "under_assessment", "info_requested", "approved", "rejected", "paid", "closed"
 ]
+# The fraud rules that flag a claim (services/insurance/domain/fraud.py `FraudRule`).
+FraudRuleName = Literal["shared_document", "early_claim", "frequent_claims", "near_sum_insured"]
 PolicyStatusName = Literal["pending", "active", "expired", "lapsed", "cancelled", "failed"]
 RefundBasisName = Literal["before_start", "cooling_off", "pro_rata"]
 IdTypeName = Literal["resident_id", "passport"]
@@ -584,6 +586,17 @@ class DecisionPublic(BaseModel):
     created_at: datetime
 
 
+class ClaimFlagPublic(BaseModel):
+    """A fraud rule that flagged the claim when it was submitted: shown to adjusters,
+    operators and compliance, never to the customer."""
+
+    rule: FraudRuleName
+    reason: str
+    evidence: list[str] = Field(description="The ids that show it: the other claims and their documents")
+    forced: bool = Field(description="Raised by the sandbox magic value `#sandbox-flag:<rule>`, not by the facts")
+    flagged_at: datetime
+
+
 CLAIM_EXAMPLE: dict[str, Any] = {
     "id": EXAMPLE_CLAIM_ID,
     "number": "CL-5E8A1C3F9B2D",
@@ -683,7 +696,13 @@ class ClaimPublic(BaseModel):
     awaiting_adjuster: bool
     approvals_required: int
     approvals: list[str]
-    flags: list[str]
+    flags: list[str] = Field(
+        description="What sent the claim to adjusters: `sandbox_review`, and for staff the fraud rules' names"
+    )
+    fraud_flags: list[ClaimFlagPublic] | None = Field(
+        default=None,
+        description="The fraud rules that flagged it, with reasons and evidence: staff views only (null for customers)",
+    )
     rejection_reason: str | None
     rejection_detail: str | None
     approved_amount: str | None = Field(description="What was approved (the amount claimed, or less with a reason)")

@@ -21,6 +21,7 @@ from shared.schemas import securities as securities_schemas
         (insurance_schemas.ClaimStatusName, insurance.ClaimStatus),
         (insurance_schemas.PolicyStatusName, insurance.PolicyStatus),
         (insurance_schemas.DecisionName, insurance.Decision),
+        (insurance_schemas.FraudRuleName, insurance.FraudRule),
         (securities_schemas.SideName, securities.Side),
         (securities_schemas.OrderTypeName, securities.OrderType),
         (securities_schemas.OrderStatusName, securities.OrderStatus),

@@ -32,12 +32,16 @@ READY_TIMEOUT_S = 90
 START_TIMEOUT_S = 150.0
 STOP_TIMEOUT_S = 30.0
 # The stack is started with these on top of the caller's environment: every client
-# registers from one address, and a load generator is a velocity anomaly by definition.
-# Every other rule (step-up thresholds, class limits) stays as shipped.
+# registers from one address, and a load generator is a velocity anomaly by definition
+# (and, claiming on policies it has just bought, an early and frequent claimant: no
+# adjuster works the chaos run's claims). Every other rule (step-up thresholds, class
+# limits) stays as shipped.
 STACK_ENV = {
     "GATEWAY_RATE_REGISTER_IP_BURST": "1000000",
     "GATEWAY_RATE_LOGIN_IP_BURST": "1000000",
     "PAYMENTS_VELOCITY_MAX": "1000000",
+    "INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "0",
+    "INSURANCE_FRAUD_FREQUENT_CLAIMS": "0",
 }
 
 

@@ -262,10 +262,13 @@ class Assessment:
         return not self.rejected and self.approvals_required == 0
 
 
-def approvals_required(amount_minor: int, thresholds: Thresholds, flags: Iterable[str] = ()) -> int:
+def approvals_required(
+    amount_minor: int, thresholds: Thresholds, flags: Iterable[str] = (), *, suspected_fraud: bool = False
+) -> int:
     """How many different adjusters must approve: 0 below the automatic threshold (unless
-    flagged), 2 from the four-eyes threshold on, 1 in between."""
-    if amount_minor >= thresholds.four_eyes_from_minor:
+    flagged), 2 from the four-eyes threshold on or when a fraud rule flagged the claim
+    (domain/fraud.py), whatever its amount; 1 in between."""
+    if amount_minor >= thresholds.four_eyes_from_minor or suspected_fraud:
         return 2
     if amount_minor >= thresholds.auto_approve_below_minor or any(flags):
         return 1
@@ -279,14 +282,17 @@ def fraud_flags(claim: ClaimFacts) -> tuple[str, ...]:
     return tuple(flags)
 
 
-def assess(case: Case, thresholds: Thresholds) -> Assessment:
+def assess(case: Case, thresholds: Thresholds, fraud: Iterable[str] = ()) -> Assessment:
     """Run every rule; any failure rejects the claim (all reasons are reported), otherwise
-    the amount and fraud flags decide who approves it."""
+    the amount and the flags decide who approves it. `fraud` names the fraud rules that
+    flagged the claim (domain/fraud.py): they send it to two adjusters."""
+    fraud = tuple(dict.fromkeys(fraud))
+    flags = fraud_flags(case.claim) + tuple(f for f in fraud if f not in fraud_flags(case.claim))
     rejections = tuple(r for rule in RULES if (r := rule(case)) is not None)
-    flags = fraud_flags(case.claim)
     if rejections:
         return Assessment(rejections=rejections, flags=flags)
-    return Assessment(approvals_required=approvals_required(case.claim.amount_minor, thresholds, flags), flags=flags)
+    required = approvals_required(case.claim.amount_minor, thresholds, flags, suspected_fraud=bool(fraud))
+    return Assessment(approvals_required=required, flags=flags)
 
 
 class Decision(StrEnum):

@@ -3,9 +3,11 @@ decisions, and the approval that starts the payout."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 from services.insurance import domain, store
+from services.insurance.domain import fraud
 from services.insurance.handlers.common import (
     SYSTEM,
     Actor,
@@ -16,6 +18,7 @@ from services.insurance.handlers.common import (
     short_ref,
     start_saga,
 )
+from shared.clock import BANK_TZ
 from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
 
@@ -168,8 +171,9 @@ async def submit_claim(ctx: Context, uow: UnitOfWork, *, customer_id: str, claim
         event_type=ev.ClaimAssessmentStarted,
         to=S.UNDER_ASSESSMENT,
     )
-    case = await _case(uow, claim)
-    assessment = domain.assess(case, ctx.thresholds)
+    loaded = await _load(uow, claim)
+    suspected = await _flag(ctx, uow, claim, loaded)
+    assessment = domain.assess(loaded.case, ctx.thresholds, fraud=suspected)
     claim.flags = list(assessment.flags)
     if assessment.rejected:
         await _reject(ctx, uow, claim, assessment.rejections, SYSTEM)
@@ -184,7 +188,8 @@ async def submit_claim(ctx: Context, uow: UnitOfWork, *, customer_id: str, claim
             action="referred_to_adjuster",
             actor=SYSTEM,
             event_type=ev.ClaimReferredToAdjuster,
-            audit={"approvals_required": assessment.approvals_required, "flags": list(assessment.flags)},
+            # The history is the customer's to read: the fraud rules' names stay off it.
+            audit={"approvals_required": assessment.approvals_required, "flags": public_flags(assessment.flags)},
             approvals_required=assessment.approvals_required,
             flags=list(assessment.flags),
         )
@@ -269,11 +274,27 @@ async def decide_claim(
     return claim
 
 
-async def _case(uow: UnitOfWork, claim: store.Claim) -> domain.Case:
+def public_flags(flags: list[str] | tuple[str, ...]) -> list[str]:
+    """The flags a customer may see: not those of the fraud rules (no tipping off)."""
+    return [f for f in flags if f not in fraud.RULE_NAMES]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A claim's case for the rules, and the rows it was made from."""
+
+    case: domain.Case
+    policy: store.Policy
+    siblings: list[store.Claim]  # every claim on the policy, this one included
+    documents: list[store.ClaimDocument]
+
+
+async def _load(uow: UnitOfWork, claim: store.Claim) -> Loaded:
     session = uow.session
     policy = await store.required(session, store.Policy, claim.policy_id)
     product = await store.product(session, policy.product_code)
-    others = tuple(store.other_claim(c) for c in await store.claims_of_policy(session, policy.id) if c.id != claim.id)
+    siblings = await store.claims_of_policy(session, policy.id)
+    others = tuple(store.other_claim(c) for c in siblings if c.id != claim.id)
     documents = await store.documents(session, claim.id)
     facts = domain.ClaimFacts(
         id=claim.id,
@@ -285,7 +306,80 @@ async def _case(uow: UnitOfWork, claim: store.Claim) -> domain.Case:
         created_at=claim.created_at,
         document_kinds=frozenset(d.kind for d in documents),
     )
-    return domain.Case(product, store.policy_terms(policy), facts, others)
+    return Loaded(domain.Case(product, store.policy_terms(policy), facts, others), policy, siblings, documents)
+
+
+async def _case(uow: UnitOfWork, claim: store.Claim) -> domain.Case:
+    return (await _load(uow, claim)).case
+
+
+def _bank_day(at: datetime) -> date:
+    return at.astimezone(BANK_TZ).date()
+
+
+async def _flag(ctx: Context, uow: UnitOfWork, claim: store.Claim, loaded: Loaded) -> list[str]:
+    """Run the fraud rules on a claim being submitted and keep the flags of rules that
+    had not flagged it yet: rows beside the claim, a `ClaimFlagged` event and an audit
+    entry. Returns the names of every rule that has flagged it (earlier ones too)."""
+    session, policy = uow.session, loaded.policy
+    elsewhere = await store.documents_elsewhere(session, claim.id, (d.checksum for d in loaded.documents))
+    facts = fraud.FraudFacts(
+        claim_id=claim.id,
+        description=claim.description,
+        amount_minor=claim.amount_minor,
+        currency=claim.currency,
+        incident_date=claim.incident_date,
+        reported_on=_bank_day(claim.created_at),
+        cover_starts_on=policy.starts_on,
+        renewal=policy.renewal_of is not None,
+        sum_insured_minor=policy.sum_insured_minor,
+        shared_documents=tuple(fraud.SharedDocument(d.checksum, d.claim_id, d.id) for d in elsewhere),
+        others_on_policy=tuple(
+            fraud.ClaimOnPolicy(c.id, _bank_day(c.created_at)) for c in loaded.siblings if c.id != claim.id
+        ),
+    )
+    earlier = (await store.flags(session, [claim.id]))[claim.id]
+    raised = fraud.new_flags(fraud.flag(facts, ctx.fraud), frozenset(f.rule for f in earlier))
+    if raised:
+        now = ctx.clock.now()
+        for f in raised:
+            session.add(
+                store.ClaimFlag(
+                    claim_id=claim.id,
+                    rule=f.rule,
+                    reason=f.reason[:500],
+                    evidence=list(f.evidence),
+                    forced=f.forced,
+                    created_at=now,
+                )
+            )
+        flags = [
+            ev.FraudFlagRaised(rule=f.rule, reason=f.reason, evidence=list(f.evidence), forced=f.forced) for f in raised
+        ]
+        uow.publish(
+            ev.ClaimFlagged(
+                claim_id=claim.id,
+                policy_id=claim.policy_id,
+                customer_id=claim.customer_id,
+                status=claim.status,
+                actor_id=SYSTEM.id,
+                actor_role=SYSTEM.role,
+                number=claim.number,
+                amount_minor=claim.amount_minor,
+                currency=claim.currency,
+                flags=flags,
+            )
+        )
+        uow.audit(
+            actor=f"system:{uow.source}",
+            action="claim.flagged",
+            subject_kind="claim",
+            subject_id=claim.id,
+            customer_id=claim.customer_id,
+            account_id=claim.payout_account_id,
+            after={"flags": [f.model_dump() for f in flags]},
+        )
+    return [f.rule for f in earlier] + [f.rule for f in raised]
 
 
 async def _reject(

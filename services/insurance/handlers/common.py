@@ -27,6 +27,7 @@ CLAIMS_ACCOUNT = "internal:insurance-claims"
 class Context:
     clock: Clock = field(default_factory=Clock)
     thresholds: domain.Thresholds = field(default_factory=domain.Thresholds)
+    fraud: domain.FraudThresholds = field(default_factory=domain.FraudThresholds)
     premiums: domain.PremiumSaga = field(default_factory=domain.PremiumSaga)
     credits: domain.CreditSaga = field(default_factory=domain.CreditSaga)
 

@@ -20,7 +20,11 @@ from tests.integration.insurance.harness import Insurer
 PG_SCHEMA = "insurance_tests"
 # Short enough that the timeout tests move the sandbox clock rather than wait; long
 # enough that a consumer group join never makes a purchase give up.
-KNOBS = InsuranceSettings(step_timeout_s=5.0, max_attempts=3, sweep_every_s=0.1)
+# The fraud rules for early and frequent claims are off: every scenario claims on a policy
+# it has just bought (test_claims.py's fraud scenarios turn them on for themselves).
+KNOBS = InsuranceSettings(
+    step_timeout_s=5.0, max_attempts=3, sweep_every_s=0.1, fraud_early_claim_days=0, fraud_frequent_claims=0
+)
 
 
 @pytest.fixture(scope="package")

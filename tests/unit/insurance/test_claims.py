@@ -418,3 +418,14 @@ def test_asking_for_more_information_returns_the_claim_to_the_customer() -> None
     assert S.INFO_REQUESTED in DOCUMENTS_OPEN
     with pytest.raises(InvalidTransition):
         transition(S.INFO_REQUESTED, S.APPROVED)
+
+
+def test_a_claim_the_fraud_rules_flag_goes_to_two_adjusters_with_the_rules_in_its_flags() -> None:
+    assessment = assess(case(replace(CLAIM, amount_minor=888_88)), THRESHOLDS, fraud=["early_claim"])
+    assert (assessment.approvals_required, assessment.flags) == (2, ("sandbox_review", "early_claim"))
+    assert not assessment.automatic
+
+
+def test_a_rejected_claim_keeps_its_fraud_flags() -> None:
+    assessment = assess(case(replace(CLAIM, document_kinds=frozenset())), THRESHOLDS, fraud=["shared_document"])
+    assert assessment.rejected and assessment.flags == ("shared_document",)
