@@ -313,11 +313,15 @@ class AuditWriter:
             batch, self._queued = self._queued, []
             if not batch:
                 return
+            committed = False
             try:
-                async with self.db.write() as session, session.begin():
-                    await _append(session, self.tables, batch)
+                async with self.db.write() as session:
+                    async with session.begin():
+                        await _append(session, self.tables, batch)
+                    committed = True  # a cancellation while the session closes must not append it twice
             except BaseException:
-                self._queued = batch + self._queued  # appended by the next try, in order
+                if not committed:
+                    self._queued = batch + self._queued  # appended by the next try, in order
                 raise
 
     async def run(self) -> None:

@@ -5,6 +5,7 @@ one database append at once and the head row's lock serialises them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -158,3 +159,22 @@ async def test_a_failed_append_keeps_the_entries_for_the_next(
         entries = await audit.query(session, tables, "gateway", audit.AuditFilter(), limit=10)
     assert [e.actor for e in entries] == ["customer:c-1", "customer:c-2", "customer:c-3"]
     assert [e.seq for e in entries] == [1, 2, 3]
+
+
+async def test_entries_queued_when_the_writer_stops_are_appended_by_the_last_flush(
+    databases: tuple[list[Database], audit.AuditTables],
+) -> None:
+    dbs, tables = databases
+    writer = audit.AuditWriter(dbs[0], tables, linger_s=10)  # never appends on its own here
+    running = asyncio.create_task(writer.run())
+    for n in range(3):
+        writer.add(draft(n))
+    await asyncio.sleep(0.01)
+    running.cancel()  # a stop: the background loop first, then the runtime's closers
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+    assert writer.queued == 3
+    await writer.flush()
+    async with dbs[0].read() as session:
+        entries = await audit.query(session, tables, "gateway", audit.AuditFilter(), limit=10)
+    assert [e.actor for e in entries] == ["customer:c-0", "customer:c-1", "customer:c-2"]
