@@ -25,6 +25,7 @@ from gateway.settings import Settings
 from gateway.streams import StreamSlots
 from gateway.webhooks.delivery import DeliveryWorker, Schedule
 from shared import bootstrap as shared
+from shared.audit import AuditWriter
 from shared.clock import Clock
 from shared.runtime import Runtime
 
@@ -85,6 +86,8 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         ),
     )
     hub.recorders.append(webhooks.recorder())
+    trail = AuditWriter(runtime.db, runtime.tables.audit)
+    runtime.on_stop("audit trail", trail.flush)  # a clean stop appends what is queued
     gateway = Gateway(
         settings=settings,
         runtime=runtime,
@@ -113,6 +116,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         ),
         id_namespace=uuid.UUID(bytes=runtime.keys.derive("customer-ids")[:16]),
         webhooks=webhooks,
+        audit=trail,
     )
 
     async def on_start(_runtime: Runtime) -> None:
@@ -123,10 +127,11 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
     async def on_reset() -> None:
         sessions.forget_cached()
         idempotency.forget()
+        trail.forget()
         hub.wake_everyone()  # streams re-check their session (gone) and end
         webhooks.wake()
 
     runtime.on_start = on_start
     runtime.on_reset.append(on_reset)
-    runtime.background += [idempotency.flush_answers, sessions.write_activity, webhooks.run]
+    runtime.background += [idempotency.flush_answers, sessions.write_activity, webhooks.run, trail.run]
     return gateway

@@ -22,6 +22,7 @@ from gateway.sandbox.inbox import Inbox
 from gateway.settings import Settings
 from gateway.streams import StreamSlots
 from gateway.webhooks.delivery import DeliveryWorker
+from shared.audit import AuditWriter
 from shared.auth import (
     ROLE_ADJUSTER,
     ROLE_COMPLIANCE,
@@ -61,6 +62,8 @@ class Gateway:
     # between accounts and the gateway can simply be repeated.
     id_namespace: uuid.UUID
     webhooks: DeliveryWorker
+    # The gateway's own audit entries, appended many to a transaction.
+    audit: AuditWriter
 
 
 async def current_gateway(request: Request) -> Gateway:

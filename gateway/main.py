@@ -96,7 +96,9 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     outer = next(i for i, m in enumerate(app.user_middleware) if getattr(m, "cls", None) is RequestContextMiddleware)
     app.user_middleware.insert(outer + 1, Middleware(IpRateLimitMiddleware, limiter=gateway.ip_limits))
     # Inside the request-id middleware too, so an entry carries the request's ids.
-    app.user_middleware.insert(outer + 1, Middleware(ops_audit.AuditMiddleware, runtime=gateway.runtime))
+    app.user_middleware.insert(
+        outer + 1, Middleware(ops_audit.AuditMiddleware, runtime=gateway.runtime, trail=gateway.audit)
+    )
     return app
 
 

@@ -13,8 +13,10 @@ breaks its successor's `prev_hash` (or, for the last row, the head).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,8 +42,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from shared.db import UtcDateTime
+from shared.db import Database, UtcDateTime
 from shared.observability import correlation_id_var, request_id_var
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 # The fields a row's hash covers, in the order they are written out.
@@ -254,6 +258,11 @@ def entry(
 
 async def record_many(session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]]) -> list[AuditEntry]:
     """Append `drafts` (made by `entry`) to the chain in order, under one lock of its head."""
+    return [AuditEntry.model_validate(r) for r in await _append(session, tables, drafts)]
+
+
+async def _append(session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows `record_many` appends, as written."""
     if not drafts:
         return []
     seq, prev_hash = await _lock_head(session, tables.head)
@@ -266,7 +275,66 @@ async def record_many(session: AsyncSession, tables: AuditTables, drafts: Sequen
         prev_hash = digest
     await session.execute(tables.log.insert(), rows)
     await session.execute(tables.head.update().where(tables.head.c.id == 1).values(seq=seq, hash=prev_hash))
-    return [AuditEntry.model_validate(r) for r in rows]
+    return rows
+
+
+class AuditWriter:
+    """Appends entries that need not share a transaction with a change (the gateway's one
+    per request) many to a transaction. `add` queues a draft made by `entry` (so it keeps
+    the ids of the request that made it); `run`, a background loop, lingers a moment after
+    the first and appends everything queued, in the order added, under one lock of the
+    head. `flush` appends what is queued now: before the trail is read (a reader sees what
+    was answered), and at shutdown (nothing queued is lost by a clean stop)."""
+
+    def __init__(self, db: Database, tables: AuditTables, *, linger_s: float = 0.05, retry_s: float = 0.5) -> None:
+        self.db = db
+        self.tables = tables
+        self.linger_s = linger_s
+        self.retry_s = retry_s
+        self._queued: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        # One append at a time, so batches join the chain in the order they were queued.
+        self._writing = asyncio.Lock()
+
+    def add(self, draft: dict[str, Any]) -> None:
+        self._queued.append(draft)
+        self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queued)
+
+    def forget(self) -> None:
+        """Drop what is queued (a sandbox reset emptied the trail it was meant for)."""
+        self._queued.clear()
+
+    async def flush(self) -> None:
+        async with self._writing:
+            batch, self._queued = self._queued, []
+            if not batch:
+                return
+            committed = False
+            try:
+                async with self.db.write() as session:
+                    async with session.begin():
+                        await _append(session, self.tables, batch)
+                    committed = True  # a cancellation while the session closes must not append it twice
+            except BaseException:
+                if not committed:
+                    self._queued = batch + self._queued  # appended by the next try, in order
+                raise
+
+    async def run(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.linger_s)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("could not append %d audit entries; retrying", len(self._queued))
+                await asyncio.sleep(self.retry_s)
+                self._wake.set()
 
 
 async def _lock_head(session: AsyncSession, head: Table) -> tuple[int, str]:

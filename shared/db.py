@@ -11,6 +11,7 @@ share one pooled engine.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -153,6 +154,7 @@ class Database:
         # opened on first use), QuickWrite writes and the checkpoint thread copies into.
         self._quick_path = url.split("///", 1)[1] if self.sqlite and sqlite_inline and "///" in url else None
         self.inline = self._quick_path is not None
+        self._checkpointed_wal: tuple[int, int] | None = None
         self._quick: sqlite3.Connection | None = None
         self._quick_writes: dict[int, QuickWrite] = {}
         if self.sqlite:
@@ -195,7 +197,13 @@ class Database:
         SQLite turns automatic checkpoints off). PASSIVE: it never waits for, or blocks,
         the writer or the readers; what it cannot copy now the next one will."""
         if self._quick_path is not None:
+            # Nothing written since the last one (the WAL file unchanged): nothing to copy,
+            # and an idle process skips the thread hop every second.
+            wal = _file_state(self._quick_path + "-wal")
+            if wal is not None and wal == self._checkpointed_wal:
+                return
             await asyncio.to_thread(_checkpoint, self._quick_path)
+            self._checkpointed_wal = wal
 
     def quick_write(self, statement: Executable) -> QuickWrite:
         """The `QuickWrite` for a statement built once (module level, or cached)."""
@@ -233,6 +241,15 @@ def _use_schema(engine: AsyncEngine, schema: str) -> None:
         # On the raw asyncpg connection (autocommit): a SET inside the adapter's implicit
         # transaction would be undone by the pool's first rollback.
         dbapi_connection.run_async(lambda conn: conn.execute(f"SET search_path TO {schema}"))
+
+
+def _file_state(path: str) -> tuple[int, int] | None:
+    """A file's size and modification time, None if it is not there."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_size, found.st_mtime_ns
 
 
 def _checkpoint(path: str) -> None:

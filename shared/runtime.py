@@ -183,6 +183,8 @@ class Runtime:
                 retry_backoff_ms=settings.kafka.retry_backoff_ms,
                 session_timeout_ms=settings.kafka.session_timeout_ms,
                 fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+                idle_fetch_max_wait_ms=settings.kafka.idle_fetch_max_wait_ms or None,
+                idle_after_s=settings.kafka.idle_after_s,
                 clock=self.clock,
                 tracing=self.tracing,
             )

@@ -43,6 +43,12 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = 2000
     # How long the broker may hold a fetch while no message is there (idle cost vs. latency).
     fetch_max_wait_ms: int = 100
+    # After this long without a message, a consumer's fetches may wait this long instead:
+    # an idle stack then costs less, and the first message after a quiet spell waits up to
+    # this long at each hop (the embedded broker answers a fetch only when its wait ends).
+    # 0: never (the default).
+    idle_fetch_max_wait_ms: int = Field(default=0, ge=0)
+    idle_after_s: float = Field(default=10.0, gt=0)
     # How long the relay keeps a published outbox row, to send it again should the broker
     # come back without it (ADR 0013): longer than any consumer may lag behind.
     outbox_retention_s: float = Field(default=120.0, ge=0)

@@ -40,11 +40,13 @@ class AuditMiddleware:
     """After a successful POST, PUT, PATCH or DELETE by a signed-in customer, adjuster or
     operator, one entry in the gateway's trail: who, the method and route template, the
     subject from the path, the request and correlation ids. Never a body: passwords,
-    codes and tokens stay out of the trail."""
+    codes and tokens stay out of the trail. Entries are queued on the gateway's
+    `AuditWriter`, which appends them many to a transaction, in the order they came."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+    def __init__(self, app: ASGIApp, runtime: Runtime, trail: audit.AuditWriter) -> None:
         self.app = app
         self.runtime = runtime
+        self.trail = trail
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in CHANGES:
@@ -63,12 +65,12 @@ class AuditMiddleware:
         if principal is None or not 200 <= status < 400:
             return
         try:
-            await self._record(scope, principal)
+            self.trail.add(self._draft(scope, principal))
         except Exception:
             # The change is made and answered; a lost entry is logged, never a failed request.
             log.exception("audit entry for %s %s not recorded", scope["method"], scope["path"])
 
-    async def _record(self, scope: Scope, principal: Any) -> None:
+    def _draft(self, scope: Scope, principal: Any) -> dict[str, Any]:
         route = scope.get("route")
         template = getattr(route, "path", None) or route_path(scope)
         params: dict[str, Any] = scope.get("path_params") or {}
@@ -76,19 +78,16 @@ class AuditMiddleware:
             ((name.removesuffix("_id"), str(value)) for name, value in params.items()), (None, None)
         )
         customer = principal.subject if principal.has("customer") else None
-        async with self.runtime.unit_of_work() as uow:
-            await audit.record(
-                uow.session,
-                self.runtime.tables.audit,
-                at=self.runtime.clock.now(),
-                service=self.runtime.service,
-                actor=audit.actor_of(principal),
-                action=f"{scope['method']} {template}",
-                subject_kind=subject_kind,
-                subject_id=subject_id,
-                customer_id=customer,
-                account_id=str(params["account_id"]) if "account_id" in params else None,
-            )
+        return audit.entry(
+            at=self.runtime.clock.now(),
+            service=self.runtime.service,
+            actor=audit.actor_of(principal),
+            action=f"{scope['method']} {template}",
+            subject_kind=subject_kind,
+            subject_id=subject_id,
+            customer_id=customer,
+            account_id=str(params["account_id"]) if "account_id" in params else None,
+        )
 
 
 class AuditTrail(BaseModel):
@@ -192,6 +191,7 @@ async def _itself(gw: Any, path: str, params: dict[str, Any]) -> UpstreamRespons
     """The gateway's own trail, read from its database as a service's answer would be."""
     runtime: Runtime = gw.runtime
     tables = runtime.tables.audit
+    await gw.audit.flush()  # what was answered before this request is in the trail it reads
     async with runtime.db.read() as session:
         if path.endswith("/verify"):
             body: Any = (await audit.verify(session, tables, runtime.service)).model_dump(mode="json")

@@ -125,6 +125,8 @@ class ConsumerLoop:
         batch: BatchFactory | None = None,
         replies_for: str | None = None,
         fetch_max_wait_ms: int = 100,
+        idle_fetch_max_wait_ms: int | None = None,
+        idle_after_s: float = 10.0,
         commit_interval_s: float = 0.2,
         commit_timeout_s: float = 2.0,
         clock: Clock | None = None,
@@ -140,6 +142,13 @@ class ConsumerLoop:
         self._uncommitted: dict[Any, int] = {}
         self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        # After `idle_after_s` without a message, fetches may wait longer (the embedded
+        # broker holds a fetch for its whole wait even when a message arrives meanwhile, so
+        # the first message after a quiet spell waits up to this long); back to
+        # `fetch_max_wait_ms` with the first message. None: always `fetch_max_wait_ms`.
+        self.idle_fetch_max_wait_ms = idle_fetch_max_wait_ms
+        self.idle_after_s = idle_after_s
+        self._last_message_at = time.monotonic()
         self.batch = batch
         # Take only the replies to this service's own commands (and facts nobody caused).
         self.replies_for = replies_for
@@ -261,7 +270,11 @@ class ConsumerLoop:
             if not batch:
                 if self._uncommitted:
                     await self._commit()  # quiet now: nothing left for a restart to re-read
+                if time.monotonic() - self._last_message_at >= self.idle_after_s:
+                    self._fetch_wait(self.idle_fetch_max_wait_ms or self.fetch_max_wait_ms)
                 continue
+            self._last_message_at = time.monotonic()
+            self._fetch_wait(self.fetch_max_wait_ms)
             records = [r for recs in batch.values() for r in recs]
             try:
                 await self.apply(records)
@@ -273,6 +286,12 @@ class ConsumerLoop:
             self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
             if time.monotonic() - self._committed_at >= self.commit_interval_s:
                 await self._commit()
+
+    def _fetch_wait(self, ms: int) -> None:
+        """How long the broker may hold this consumer's next fetches."""
+        fetcher = getattr(self.consumer, "_fetcher", None)
+        if fetcher is not None and fetcher._fetch_max_wait_ms != ms:
+            fetcher._fetch_max_wait_ms = ms
 
     async def _commit(self) -> None:
         offsets, self._uncommitted = self._uncommitted, {}

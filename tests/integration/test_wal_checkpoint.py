@@ -1,0 +1,47 @@
+"""The runtime checkpoints inline SQLite's WAL every second (ADR 0007); an idle process,
+whose WAL has not changed since the last checkpoint, skips the worker thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, insert
+
+from shared import db as shared_db
+from shared.db import Database
+
+
+async def test_a_checkpoint_runs_after_a_write_and_is_skipped_while_nothing_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metadata = MetaData()
+    table = Table("row", metadata, Column("id", Integer, primary_key=True))
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
+    assert db.inline
+    copied: list[str] = []
+    real = shared_db._checkpoint
+
+    def counting(path: str) -> None:
+        copied.append(path)
+        real(path)
+
+    monkeypatch.setattr(shared_db, "_checkpoint", counting)
+    try:
+        await db.create_all(metadata)
+
+        async def write(n: int) -> None:
+            async with db.write() as session, session.begin():
+                await session.execute(insert(table).values(id=n))
+
+        await write(1)
+        await db.checkpoint()
+        assert len(copied) == 1
+        await db.checkpoint()
+        await db.checkpoint()
+        assert len(copied) == 1  # nothing written since: nothing to copy
+        await write(2)
+        await db.checkpoint()
+        assert len(copied) == 2
+    finally:
+        await db.dispose()
