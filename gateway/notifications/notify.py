@@ -44,6 +44,7 @@ KINDS = (
     "claim_paid",
     "stepup_code",
     "account_freeze_changed",
+    "kyc_decided",
 )
 
 # Kinds pushed whatever the customer's preferences say: a code sent for a payment they did
@@ -444,6 +445,16 @@ def claim_paid(m: ins.ClaimPaid) -> list[Draft]:
             },
         )
     ]
+
+
+def kyc_decided(m: acc.KycApplicationDecided) -> list[Draft]:
+    data = {"application_id": m.application_id, "status": m.status, "reason": m.reason, "kyc_class": m.kyc_class}
+    if m.status == "approved":
+        title, body = "Upgrade approved", f"You are now a class {m.kyc_class} customer, with its higher limits."
+    else:
+        title = "Upgrade refused"
+        body = f"Your application for a higher class was refused ({m.reason.replace('_', ' ')}); you stay class {m.kyc_class}."
+    return [Draft(m.customer_id, "kyc_decided", title, body, data)]
 
 
 def stepup_code_sent(

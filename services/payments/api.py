@@ -145,8 +145,9 @@ def _currency(currency: str) -> None:
 
 
 async def payer_account(directory: AccountsClient, principal: Principal, account_id: str) -> AccountDirectoryEntry:
-    """The customer's own account to pay from: another's is 404, a securities cash account 422."""
-    payer = await directory.account(account_id)
+    """The customer's own account to pay from: another's is 404, a securities cash account 422.
+    Asked fresh: an approved KYC upgrade applies to the very next payment."""
+    payer = await directory.account(account_id, fresh=True)
     if payer is None or payer.customer_id != principal.customer_id:
         raise Problem(404, "not-found", f"account {account_id} was not found")
     if payer.kind not in PAYABLE_KINDS:

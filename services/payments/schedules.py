@@ -361,7 +361,7 @@ class ScheduleRunner:
 
     async def _draft(self, s: store.Schedule, run_on: date) -> handlers.Draft:
         """The run's payment, with the payer as accounts knows it today."""
-        payer = await self.directory.account(s.payer_account_id)
+        payer = await self.directory.account(s.payer_account_id, fresh=True)
         if payer is None or payer.customer_id != s.customer_id:
             raise PaymentRejected("payer-account-gone", f"the account {s.payer_account_id} is no longer yours")
         domain.check_per_payment_limit(s.amount_minor, payer.kyc_class, self.ctx.saga.policy)
