@@ -81,12 +81,10 @@ class AccountsClient:
             self._cache[path] = (time.monotonic() + self.ttl_s, body)
         return body
 
-    async def account(self, account_id: str, *, fresh: bool = False) -> AccountDirectoryEntry | None:
-        """An account and its holder's KYC class. `fresh`: asked now, not from the kept
-        answers (a payer's class decides the payment's limit and may have just changed)."""
+    async def account(self, account_id: str) -> AccountDirectoryEntry | None:
         if account_id in _DOT_SEGMENTS:
             return None
-        body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}", keep=not fresh)
+        body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}")
         return AccountDirectoryEntry.model_validate(body) if body else None
 
     async def by_phone(self, phone: str) -> CustomerDirectoryEntry | None:

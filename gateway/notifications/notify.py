@@ -453,7 +453,8 @@ def kyc_decided(m: acc.KycApplicationDecided) -> list[Draft]:
         title, body = "Upgrade approved", f"You are now a class {m.kyc_class} customer, with its higher limits."
     else:
         title = "Upgrade refused"
-        body = f"Your application for a higher class was refused ({m.reason.replace('_', ' ')}); you stay class {m.kyc_class}."
+        reason = m.reason.replace("_", " ")
+        body = f"Your application for a higher class was refused ({reason}); you stay class {m.kyc_class}."
     return [Draft(m.customer_id, "kyc_decided", title, body, data)]
 
 

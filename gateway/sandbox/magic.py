@@ -376,6 +376,20 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "`services/accounts/compliance/settings.py`",
     ),
     MagicValue(
+        "KYC",
+        "`POST /v1/me/kyc/upgrade` with ID number `110101199003079999` (its checksum is valid)",
+        "the application is refused at once (`status: refused`, `reason: sandbox_magic_id`) whatever the face "
+        "match; the customer keeps class II and gets a `kyc_decided` notification",
+        "`services/accounts/kyc_rules.py` (`MAGIC_REFUSED_ID`)",
+    ),
+    MagicValue(
+        "KYC",
+        "`face_match_score` 0.9 or more / below 0.9 (e.g. `11010519491231002X`, GB 11643's own example number)",
+        "approved at once by the sandbox rule (class I, its limits for the next payment) / `pending` in the "
+        "compliance queue `GET /v1/admin/kyc/applications?status=pending` until an officer decides it",
+        "`services/accounts/kyc_rules.py` (`AUTO_APPROVE_SCORE`, `decide`)",
+    ),
+    MagicValue(
         "reset",
         "`POST /v1/sandbox/reset` (operator)",
         "every service empties its tables and seeds again; the gateway forgets logins, sessions, keys and "

@@ -1,22 +1,24 @@
 """KYC upgrades: a customer asks to move up to class I with their identity details; the
 sandbox rule (services/accounts/kyc_rules.py) approves or refuses at once, or the
 application waits for a compliance officer. An approval changes the customer's class in
-the same transaction, so the next reservation (and the payments service, which reads the
-payer's class fresh for each payment) sees the new limits. Each decision is announced as
-`accounts.KycApplicationDecided`."""
+the same transaction, so the next reservation sees the new limits. Each decision is
+announced as `accounts.KycApplicationDecided` (payments keeps the class it gives for its
+per-payment limit) and recorded in the audit trail with the class before and after."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from services.accounts import domain, kyc_rules, store
 from services.accounts.deps import ContextDep, RuntimeDep
+from services.accounts.freezes import ComplianceOfficer
 from services.accounts.handlers import Context
-from shared.auth import ROLE_COMPLIANCE, CurrentCustomer, Principal, require_role
+from shared import audit
+from shared.auth import CurrentCustomer
 from shared.errors import DomainError
 from shared.events import accounts as ev
 from shared.kafka.messaging import UnitOfWork
@@ -31,7 +33,6 @@ from shared.schemas.kyc import (
 )
 
 router = APIRouter(tags=["kyc"])
-Compliance = Annotated[Principal, Depends(require_role(ROLE_COMPLIANCE))]
 
 ERROR_STATUSES: dict[type[DomainError], int] = {
     kyc_rules.KycNotAllowed: 409,
@@ -61,10 +62,21 @@ def public(row: store.KycApplication) -> KycApplicationPublic:
 
 def _settle(ctx: Context, uow: UnitOfWork, app: store.KycApplication, customer: store.Customer, officer: str) -> None:
     """Record a decided application: an approval moves the customer to its class; either
-    way the decision is announced."""
+    way the decision is announced and goes in the audit trail."""
     app.decided_by, app.decided_at = officer, ctx.clock.now()
+    before = {"kyc_class": customer.kyc_class}
     if app.status == kyc_rules.Status.APPROVED:
         customer.kyc_class = app.to_class
+    uow.audit(
+        at=app.decided_at,
+        actor=officer,
+        action=f"kyc.{app.status}",
+        subject_kind="kyc_application",
+        subject_id=app.id,
+        customer_id=customer.id,
+        before=before,
+        after={"kyc_class": customer.kyc_class, "status": app.status, "reason": app.reason},
+    )
     uow.publish(
         ev.KycApplicationDecided(
             customer_id=customer.id,
@@ -112,7 +124,7 @@ async def submit_application(
     )
     uow.session.add(app)
     if decision.status != kyc_rules.Status.PENDING:
-        _settle(ctx, uow, app, customer, "sandbox-rule")
+        _settle(ctx, uow, app, customer, "system:kyc-sandbox-rule")
     return app
 
 
@@ -180,7 +192,7 @@ async def my_kyc(principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDe
     summary="KYC upgrade applications (compliance)",
 )
 async def list_applications(
-    _officer: Compliance,
+    _officer: ComplianceOfficer,
     runtime: RuntimeDep,
     status: Annotated[Literal["pending", "approved", "refused"] | None, Query()] = None,
 ) -> KycApplicationList:
@@ -201,9 +213,9 @@ async def list_applications(
     summary="Decide a KYC upgrade application (compliance)",
 )
 async def decide(
-    application_id: str, body: KycDecisionCreate, officer: Compliance, runtime: RuntimeDep, ctx: ContextDep
+    application_id: str, body: KycDecisionCreate, officer: ComplianceOfficer, runtime: RuntimeDep, ctx: ContextDep
 ) -> KycApplicationPublic:
     """Approve (the customer becomes class I at once) or refuse a pending application."""
     async with runtime.unit_of_work() as uow:
-        app = await decide_application(ctx, uow, application_id, body, officer.subject)
+        app = await decide_application(ctx, uow, application_id, body, audit.actor_of(officer))
     return public(app)

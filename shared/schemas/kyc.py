@@ -26,7 +26,25 @@ class KycUpgradeCreate(BaseModel):
     face_match_score: float = Field(ge=0, le=1, description="Sandbox face-match result, 0 to 1")
 
 
+APPLICATION_EXAMPLE = {
+    "id": "7b0c2f4e-1d3a-4c5b-9e8f-0a1b2c3d4e5f",
+    "customer_id": "5a0e1d3c-0000-4000-8000-000000000002",
+    "legal_name": "Wang Fang",
+    "id_number": "110105********002X",
+    "face_match_score": 0.97,
+    "from_class": "II",
+    "to_class": "I",
+    "status": "approved",
+    "reason": "face_match",
+    "decided_by": "system:kyc-sandbox-rule",
+    "created_at": "2026-12-01T02:00:00Z",
+    "decided_at": "2026-12-01T02:00:00Z",
+}
+
+
 class KycApplicationPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [APPLICATION_EXAMPLE]})
+
     id: str
     customer_id: str
     legal_name: str
@@ -42,6 +60,8 @@ class KycApplicationPublic(BaseModel):
 
 
 class KycApplicationList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [APPLICATION_EXAMPLE]}]})
+
     items: list[KycApplicationPublic]
 
 
@@ -63,6 +83,18 @@ class KycClassLimits(BaseModel):
 
 
 class KycPublic(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kyc_class": "I",
+                    "limits": {"per_payment_minor": 5_000_000, "daily_outflow_minor": None, "balance_cap_minor": None},
+                    "application": APPLICATION_EXAMPLE,
+                }
+            ]
+        }
+    )
+
     kyc_class: str
     limits: KycClassLimits
     application: KycApplicationPublic | None = Field(description="The latest upgrade application, if any")

@@ -61,6 +61,13 @@ async def test_an_approved_upgrade_lets_the_next_payment_through(gateway: httpx.
     assert r.status_code == 201, r.text
     assert (r.json()["status"], r.json()["to_class"], r.json()["id_number"]) == ("approved", "I", "110105********002X")
 
+    # payments learns the class from accounts.KycApplicationDecided: once /v1/me/kyc shows
+    # the class I per-payment limit, payments checks payments against it.
+    async def class_i_limit() -> dict[str, Any] | None:
+        shown = (await payer.get("/v1/me/kyc")).json()
+        return shown if shown["limits"]["per_payment_minor"] == 50_000_00 else None
+
+    await eventually(class_i_limit)
     after = await transfer(payer, account["id"], other["id"], "15000.00")
     assert after.status_code == 202, after.text
     assert (await terminal(payer, after.json()["id"]))["status"] == "completed"
@@ -102,6 +109,14 @@ async def test_a_low_face_match_waits_for_a_compliance_officer(
     assert r.status_code == 200 and r.json()["status"] == "approved", r.text
     assert (await gateway.post(path, json=decision, headers=operator_headers)).status_code == 409
     assert (await phone.get("/v1/me/kyc")).json()["kyc_class"] == "I"
+    r = await gateway.get(
+        "/v1/admin/audit", params={"customer_id": phone.customer_id, "action": "kyc.approved"}, headers=operator_headers
+    )
+    assert r.status_code == 200, r.text
+    [entry] = r.json()["items"]
+    assert (entry["service"], entry["subject_id"]) == ("accounts", app_id)
+    assert entry["actor"].startswith("operator:")
+    assert (entry["before"], entry["after"]["kyc_class"]) == ({"kyc_class": "II"}, "I")
 
 
 @pytest.mark.parametrize(
@@ -113,10 +128,12 @@ async def test_a_low_face_match_waits_for_a_compliance_officer(
         "110105290012310027",  # born in the future
         "11010518001231002X",  # too old to be alive
         "01010519491231002X",  # no region starts with 0
-        "1101051949123100２X",  # a full-width digit
+        "1101051949123100\uff12X",  # a full-width digit
     ],
 )
-async def test_a_bad_id_number_is_invalid_id_number(gateway: httpx.AsyncClient, customer: Phone, id_number: str) -> None:
+async def test_a_bad_id_number_is_invalid_id_number(
+    gateway: httpx.AsyncClient, customer: Phone, id_number: str
+) -> None:
     r = await customer.post("/v1/me/kyc/upgrade", json=application(id_number))
     assert r.status_code == 422, r.text
     assert r.json()["type"].endswith("invalid-id-number"), r.text

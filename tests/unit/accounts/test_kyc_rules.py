@@ -46,7 +46,7 @@ def test_a_valid_id_number_is_accepted_with_its_birth_date(number: str, born_on:
         ("110101199003074478", "check character"),
         ("1101011990030744X7", "17 digits"),
         ("11010119900307447A", "17 digits"),
-        ("1101011990030744７7", "17 digits"),  # a full-width digit
+        ("1101011990030744\uff177", "17 digits"),  # a full-width digit
         ("010101199003074477", "region code"),
         ("110101199002304471", "not a real day"),  # 30 February
         ("110101199013074471", "not a real day"),
