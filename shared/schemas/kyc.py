@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +26,7 @@ class KycUpgradeCreate(BaseModel):
     face_match_score: float = Field(ge=0, le=1, description="Sandbox face-match result, 0 to 1")
 
 
-APPLICATION_EXAMPLE = {
+APPLICATION_EXAMPLE: dict[str, Any] = {
     "id": "7b0c2f4e-1d3a-4c5b-9e8f-0a1b2c3d4e5f",
     "customer_id": "5a0e1d3c-0000-4000-8000-000000000002",
     "legal_name": "Wang Fang",
