@@ -167,6 +167,20 @@ async def with_current_class(runtime: Runtime, account: AccountDirectoryEntry) -
     return account if decided is None else account.model_copy(update={"kyc_class": decided})
 
 
+async def check_new_device(runtime: Runtime, ctx: handlers.Context, principal: Principal, amount_minor: int) -> None:
+    """A session on a new device (the gateway signs until when, shared/auth.py) pays
+    under the lower limits; a trusted device's payment reads nothing for this."""
+    now = ctx.clock.now()
+    if not domain.device_is_new(principal.new_device_until, now):
+        return
+    auth = runtime.settings.auth
+    since, _ = bank_days(ctx.clock.bank_day(), None)
+    async with runtime.db.read() as session:
+        paid = await store.paid_since(session, principal.customer_id, since or now)
+    limits = domain.NewDeviceLimits(auth.new_device_per_payment_minor, auth.new_device_daily_minor)
+    domain.check_new_device_limits(amount_minor, paid, limits)
+
+
 @dataclass(frozen=True)
 class Recipient:
     """Who receives a payment, resolved from the request."""
@@ -258,6 +272,7 @@ class PaymentDeps:
         if payee.account_id == payer.id:
             raise PaymentRejected("same-account", "the payer and payee accounts are the same")
         domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
+        await check_new_device(self.runtime, self.ctx, self.principal, amount)
         await self.check_step_up(kind, payee, amount, currency)
         draft = handlers.Draft(
             kind=kind,

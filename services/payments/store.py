@@ -20,7 +20,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
+    func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -338,6 +340,18 @@ class PayerClass(Base):
     customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kyc_class: Mapped[str] = mapped_column(String(8))
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+async def paid_since(session: AsyncSession, customer_id: str, since: datetime) -> int:
+    """What the customer's payments started since then add up to, those that failed aside."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+            Payment.customer_id == customer_id,
+            Payment.created_at >= since,
+            or_(Payment.outcome.is_(None), Payment.outcome != "failed"),
+        )
+    )
+    return int(total or 0)
 
 
 async def payer_class_of(session: AsyncSession, customer_id: str) -> str | None:
