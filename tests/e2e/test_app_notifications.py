@@ -88,7 +88,7 @@ async def test_money_received_is_pushed_to_each_registered_device_of_the_payee(g
     [received] = await notified(payee, "payment_received")
 
     got = [p for p in await pushes(payee) if p["kind"] == "payment_received"]
-    assert sorted((p["device_id"], p["platform"]) for p in got) == [("trusted-pixel-8", "fcm"), ("pytest", "apns")]
+    assert sorted((p["device_id"], p["platform"]) for p in got) == [("pytest", "apns"), ("trusted-pixel-8", "fcm")]
     assert {(p["title"], p["body"], p["data"]["payment_id"]) for p in got} == {
         (received["title"], received["body"], r.json()["id"])
     }
