@@ -158,7 +158,8 @@ class Devices:
         login = Payment(DEVICE_LOGIN, device_id, 0, "CNY")
         if challenge_id is not None and code is not None:
             row = await self.challenges.get(user.id, challenge_id)
-            if (row.operation, row.payee) == (DEVICE_LOGIN, device_id):
+            # A code already used binds nothing again (a device removed since is new again).
+            if (row.operation, row.payee) == (DEVICE_LOGIN, device_id) and row.status != "approved":
                 await self.challenges.approve(user.id, challenge_id, code)
                 return await self._bind(user.id, device_id, now + self.new_for, now)
         raise NewDeviceChallenged(await self.challenges.challenge(user.id, device_id, login, NEW_DEVICE_REASON))

@@ -21,8 +21,9 @@ async def login(client: httpx.AsyncClient, phone: Phone, device_id: str, **extra
     return await client.post("/v1/auth/login", json=body)
 
 
-async def on_new_device(client: httpx.AsyncClient, phone: Phone, device_id: str) -> Phone:
-    """Log in on a device the customer has not used: challenged, then let in with the code."""
+async def on_new_device(client: httpx.AsyncClient, phone: Phone, device_id: str) -> tuple[Phone, dict[str, str]]:
+    """Log in on a device the customer has not used: challenged, then let in with the code
+    (given back with its challenge)."""
     challenged = await login(client, phone, device_id)
     assert challenged.status_code == 401, challenged.text
     problem = challenged.json()
@@ -34,7 +35,8 @@ async def on_new_device(client: httpx.AsyncClient, phone: Phone, device_id: str)
     assert refused.status_code == 401 and refused.json()["type"].endswith("challenge-code-invalid"), refused.text
     r = await login(client, phone, device_id, challenge_id=problem["challenge_id"], code=code)
     assert r.status_code == 200, r.text
-    return Phone(client, phone.customer_id, phone.phone, phone.password, r.json())
+    used = {"challenge_id": problem["challenge_id"], "code": code}
+    return Phone(client, phone.customer_id, phone.phone, phone.password, r.json()), used
 
 
 async def transfer(phone: Phone, payer: str, payee: str, amount: str) -> httpx.Response:
@@ -64,7 +66,7 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
     savings = await trusted.open_account("savings")  # own accounts: no step-up, no daily outflow
     await trusted.settled((await trusted.deposit(checking["id"], "20000.00"))["id"])
     device = f"iphone-{uuid.uuid4().hex[:8]}"
-    phone = await on_new_device(gateway, trusted, device)
+    phone, _ = await on_new_device(gateway, trusted, device)
 
     devices = (await phone.get("/v1/me/devices")).json()["items"]
     assert [(d["device_id"], d["trusted"]) for d in devices] == [("pytest", True), (device, False)]
@@ -93,7 +95,7 @@ async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challen
 ) -> None:
     trusted = await register_and_login(gateway)
     device = f"pixel-{uuid.uuid4().hex[:8]}"
-    phone = await on_new_device(gateway, trusted, device)
+    phone, used = await on_new_device(gateway, trusted, device)
     again = await login(gateway, trusted, device)  # a bound device logs in again unchallenged
     assert again.status_code == 200, again.text
     second = Phone(gateway, trusted.customer_id, trusted.phone, trusted.password, again.json())
@@ -110,6 +112,9 @@ async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challen
     assert (await trusted.get("/v1/me")).status_code == 200
     assert [d["device_id"] for d in (await trusted.get("/v1/me/devices")).json()["items"]] == ["pytest"]
     assert (await login(gateway, trusted, device)).status_code == 401  # new again
+    replayed = await login(gateway, trusted, device, **used)  # the used code binds nothing again
+    assert replayed.status_code == 401 and replayed.json()["type"].endswith("step-up-required"), replayed.text
+    assert replayed.json()["challenge_id"] != used["challenge_id"]
 
 
 async def test_the_sandbox_trusts_the_harness_device_ids(gateway: httpx.AsyncClient) -> None:
