@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from gateway import store
 from gateway.deps import Gateway
+from gateway.identity.devices import Devices
 from gateway.identity.passwords import Passwords
 from gateway.identity.registration import Registrations
 from gateway.identity.sessions import Sessions
@@ -101,6 +102,7 @@ def bootstrap(settings: Settings, overrides: Overrides = Overrides()) -> Gateway
         idempotency=idempotency,
         challenges=challenges,
         stepup=StepUp(challenges, runtime.tokens),
+        devices=Devices(runtime, challenges, hub, settings.auth, clock, sandbox=settings.sandbox),
         ip_limits=RateLimiter(limits.rate_ip_per_s, limits.rate_ip_burst),
         customer_limits=RateLimiter(limits.rate_customer_per_s, limits.rate_customer_burst),
         streams=StreamSlots(limits.max_streams_per_customer),

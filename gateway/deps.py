@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from gateway.identity.devices import Devices
 from gateway.identity.passwords import Passwords
 from gateway.identity.registration import Registrations
 from gateway.identity.sessions import Sessions
@@ -53,6 +54,7 @@ class Gateway:
     idempotency: Idempotency
     challenges: Challenges
     stepup: StepUp
+    devices: Devices
     ip_limits: RateLimiter
     customer_limits: RateLimiter
     streams: StreamSlots

@@ -14,6 +14,7 @@ from gateway.bootstrap import Overrides, bootstrap
 from gateway.console import api as console
 from gateway.home import api as home
 from gateway.identity import api as identity
+from gateway.identity import kyc
 from gateway.notifications import api as notifications
 from gateway.notifications import devices
 from gateway.ops import api as ops
@@ -49,6 +50,8 @@ balances and statements, fund accounts in the sandbox, and (operators) check the
 
 ROUTERS = [
     *identity.routers,
+    kyc.router,
+    routing.build(kyc.ROUTES),
     home.router,
     notifications.router,
     devices.router,

@@ -31,6 +31,9 @@ class Principal:
     session_id: str | None = None
     token: str = ""
     issuer: str = ""
+    # Until when (epoch seconds on the sandbox clock) the session's device is new, as the
+    # gateway signed it (claim `ndu`); None: a trusted device, or no customer device.
+    new_device_until: float | None = None
 
     @property
     def customer_id(self) -> str:
@@ -120,6 +123,7 @@ class TokenIssuer:
             session_id=claims.get("sid"),
             token=token,
             issuer=signer,
+            new_device_until=_number(claims.get(NEW_DEVICE_CLAIM)),
         )
         return principal, float(claims["exp"])
 
@@ -178,8 +182,21 @@ class TokenIssuer:
                 audience=audience,
                 session_id=principal.session_id,
                 ttl_s=self.settings.hop_ttl_s,
+                extra=new_device_claim(principal.new_device_until),
             ),
         )
+
+
+# The claim a gateway-signed token carries while its session's device is new.
+NEW_DEVICE_CLAIM = "ndu"
+
+
+def new_device_claim(until: float | None) -> dict[str, Any] | None:
+    return None if until is None else {NEW_DEVICE_CLAIM: until}
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def unauthorized(detail: str) -> Problem:

@@ -73,6 +73,12 @@ class AuthSettings(BaseSettings):
     stepup_new_payee_minor: int = 1_000_00
     stepup_ttl_s: int = 300
     stepup_max_attempts: int = 5
+    # Trusted devices: a customer's login from a device they have not used is challenged
+    # by step-up; for device_new_s of sandbox time after, the device is new and its
+    # payments have these lower limits (gateway/identity/devices.py).
+    device_new_s: int = 24 * 3600
+    new_device_per_payment_minor: int = 1_000_00
+    new_device_daily_minor: int = 5_000_00
     # This many wrong passwords for a phone number lock its login for lockout_s.
     lockout_failures: int = 5
     lockout_s: int = 300

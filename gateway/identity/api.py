@@ -5,6 +5,7 @@ Errors of the feature are answered as `ERRORS` says (gateway/errors.py registers
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
@@ -22,6 +23,7 @@ from gateway.deps import (
 )
 from gateway.errors import ErrorMap
 from gateway.identity import store
+from gateway.identity.devices import DeviceList, DeviceNotFound, NewDeviceChallenged, public
 from gateway.identity.passwords import PasswordsBusy, WeakPassword, check_password
 from gateway.identity.registration import RegistrationCodeInvalid
 from gateway.identity.schemas import (
@@ -64,7 +66,7 @@ from shared.problems import PROBLEM, Problem, not_found
 NEW_CUSTOMER_CLASS = "II"
 
 
-def _step_up_required(error: StepUpRequired) -> Problem:
+def _step_up_required(error: StepUpRequired | NewDeviceChallenged) -> Problem:
     # RFC 9470: the client learns that a stronger authentication is needed.
     return Problem(
         401,
@@ -75,6 +77,17 @@ def _step_up_required(error: StepUpRequired) -> Problem:
         **error.facts,
     )
 
+
+# What a login with the right password from a new device may be answered (devices.py).
+DEVICE_CHALLENGE_ERRORS = (
+    NewDeviceChallenged,
+    CodeInvalid,
+    ChallengeLocked,
+    ChallengeExpired,
+    ChallengeAlreadyApproved,
+    ChallengeNotFound,
+    TooManyChallenges,
+)
 
 ERRORS: ErrorMap = {
     PhoneTaken: 409,
@@ -89,6 +102,8 @@ ERRORS: ErrorMap = {
     RefreshTokenReused: 401,
     SessionNotFound: 404,
     StepUpRequired: _step_up_required,
+    NewDeviceChallenged: _step_up_required,
+    DeviceNotFound: 404,
     TooManyChallenges: 429,
     ChallengeNotFound: 404,
     CodeInvalid: 401,
@@ -155,17 +170,25 @@ async def register(
     return RegisterResponse(customer_id=customer_id, phone=body.phone, name=body.name, kyc_class=NEW_CUSTOMER_CLASS)
 
 
-@auth.post("/auth/login", response_model=TokenPair, responses={429: PROBLEM, 503: PROBLEM})
+@auth.post("/auth/login", response_model=TokenPair, responses={404: PROBLEM, 409: PROBLEM, 429: PROBLEM, 503: PROBLEM})
 async def login(body: LoginRequest, gw: GatewayDep, address: ClientAddress, sessions: SessionsDep) -> dict[str, object]:
     """Log in on a device. Returns a short-lived access token and a refresh token
     bound to a new session for `device_id`. Wrong passwords are limited per client
     address and per number (429 `rate-limited` with `Retry-After`), and five in a row lock
     the number for five minutes (429 `login-locked`). Each wrong one answers 401
     `invalid-credentials` with `attempts_left`, the wrong passwords left before the lock
-    (0: this one locked it)."""
+    (0: this one locked it). A customer's login from a device they have not used (their
+    first is trusted) answers 401 `step-up-required` with `challenge_id` and sends a
+    six-digit code by SMS; the same login with `challenge_id` and `code` binds the device,
+    new for 24 hours of sandbox time (lower payment limits; docs/compliance.md)."""
     phone = login_phone(body.phone)
     gw.login_limits.take(address, phone)
-    pair = await sessions.login(phone, body.password, body.device_id)
+    admit = partial(gw.devices.admit, device_id=body.device_id, challenge_id=body.challenge_id, code=body.code)
+    try:
+        pair = await sessions.login(phone, body.password, body.device_id, admit)
+    except DEVICE_CHALLENGE_ERRORS:
+        gw.login_limits.refund(address, phone)  # the password was right: the device's code decides
+        raise
     gw.login_limits.refund(address, phone)  # only wrong passwords count (and 503s, which the flood causes)
     return pair
 
@@ -237,6 +260,28 @@ async def revoke_session(
     """Log a device out: its access and refresh tokens stop working at once. Ending
     the current session is a logout. Someone else's session is a 404."""
     await sessions.revoke_own(principal.subject, session_id)
+    return Response(status_code=204)
+
+
+@own_sessions.get("/devices", response_model=DeviceList, responses={403: PROBLEM})
+async def list_devices(principal: Customer, gw: GatewayDep) -> DeviceList:
+    """The devices bound to your account, oldest first. A device is bound at its first
+    login (a new one after a step-up code); it is not `trusted` until `new_until`, and
+    until then its payments have lower limits."""
+    now = gw.clock.now()
+    return DeviceList(items=[public(d, now) for d in await gw.devices.of(principal.subject)])
+
+
+@own_sessions.delete(
+    "/devices/{device_row_id}", status_code=204, response_class=Response, responses={403: PROBLEM, 404: PROBLEM}
+)
+async def remove_device(
+    device_row_id: Annotated[str, Path(min_length=1, max_length=36)], principal: Customer, gw: GatewayDep
+) -> Response:
+    """Remove a device: its sessions end at once, and a later login from it is
+    challenged as a new device. Someone else's device is a 404."""
+    row = await gw.devices.remove(principal.subject, device_row_id)
+    await gw.sessions.revoke_device(principal.subject, row.device_id)
     return Response(status_code=204)
 
 

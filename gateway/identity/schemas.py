@@ -95,6 +95,10 @@ class LoginRequest(BaseModel):
     phone: str = Field(max_length=30)
     password: str = Field(min_length=1, max_length=128)
     device_id: str = Field(default="unknown-device", min_length=1, max_length=100)
+    # A login from a device the customer has not used answers 401 step-up-required with a
+    # challenge_id; the same login with it and the code from the SMS binds the device.
+    challenge_id: str | None = Field(default=None, min_length=1, max_length=36)
+    code: str | None = Field(default=None, pattern=r"^[0-9]{6}$", description="The six-digit code sent by SMS")
 
 
 TOKEN_PAIR_EXAMPLE: dict[str, Any] = {

@@ -20,7 +20,7 @@ import math
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.errors import Refused
 from gateway.identity import store
 from gateway.identity.passwords import Passwords
-from shared.auth import TokenIssuer
+from shared.auth import TokenIssuer, new_device_claim
 from shared.clock import Clock
 from shared.db import Database, table_of
 from shared.keys import GATEWAY
@@ -110,6 +110,10 @@ class SessionView:
     expires_at: datetime
 
 
+# Decides whether a user whose password was right may have a session on the device.
+Admit = Callable[[store.User], Awaitable[datetime | None]]
+
+
 def login_phone(phone: str) -> str:
     """A phone number as typed at login: normalised when it is a mobile number, as given if
     not (a wrong number then counts towards its own lock and limits, like any other)."""
@@ -173,7 +177,10 @@ class Sessions:
                 user_id=demo.id, phone=demo.phone, name=demo.name, password=demo.password, roles=list(demo.roles)
             )
 
-    async def login(self, phone: str, password: str, device_id: str) -> dict[str, object]:
+    async def login(self, phone: str, password: str, device_id: str, admit: Admit | None = None) -> dict[str, object]:
+        """A new session on `device_id`. `admit` decides, once the password is right,
+        whether the device may have one (gateway/identity/devices.py): it raises to refuse,
+        and answers until when the device is new (None: trusted)."""
         phone = login_phone(phone)
         now = self.clock.now()
         async with self.db.read() as session:
@@ -185,19 +192,21 @@ class Sessions:
         if not await self.passwords.verify(user.password_hash if user else None, password) or user is None:
             left = await self._count_failure(phone, now)
             raise InvalidCredentials.with_attempts(left, self.settings.lockout_s)
+        new_until = await admit(user) if admit is not None else None
         session_row = store.Session(
             id=str(uuid.uuid4()),
             user_id=user.id,
             device_id=device_id,
             created_at=now,
             expires_at=now + timedelta(seconds=self.settings.refresh_ttl_s),
+            new_device_until=new_until,
         )
         async with self.db.write() as session, session.begin():
             session.add(session_row)
             refresh = self._new_refresh(session, session_row.id)
             if attempts is not None:
                 await session.execute(delete(store.LoginAttempt).where(store.LoginAttempt.phone == phone))
-        return self._pair(user, session_row.id, refresh)
+        return self._pair(user, session_row.id, refresh, new_until)
 
     async def _count_failure(self, phone: str, now: datetime) -> int:
         """Count a wrong password; how many more this number may have before it locks."""
@@ -230,8 +239,13 @@ class Sessions:
         session.add(store.RefreshToken(token_hash=_hash(secret), session_id=session_id, created_at=self.clock.now()))
         return f"{session_id}.{secret}"
 
-    def _pair(self, user: store.User, session_id: str, refresh: str) -> dict[str, object]:
-        access = self.tokens.issue(user.id, list(user.roles), audience=GATEWAY, session_id=session_id)
+    def _pair(
+        self, user: store.User, session_id: str, refresh: str, new_device_until: datetime | None = None
+    ) -> dict[str, object]:
+        until = None if new_device_until is None else new_device_until.timestamp()
+        access = self.tokens.issue(
+            user.id, list(user.roles), audience=GATEWAY, session_id=session_id, extra=new_device_claim(until)
+        )
         return {
             "access_token": access,
             "refresh_token": refresh,
@@ -260,13 +274,14 @@ class Sessions:
                 row.used_at = now
                 refresh = self._new_refresh(session, session_id)
                 user = await session.get(store.User, sess.user_id)
+                new_until = sess.new_device_until
                 reused = False
         if reused:
             self._revoked(session_id)
             raise RefreshTokenReused()
         if user is None:
             raise RefreshTokenInvalid()
-        return self._pair(user, session_id, refresh)
+        return self._pair(user, session_id, refresh, new_until)
 
     async def revoke(self, session_id: str, reason: str) -> None:
         self._active.pop(session_id, None)
@@ -354,6 +369,22 @@ class Sessions:
             used = max(t for t in (row.created_at, stored, self._touched.get(row.id)) if t is not None)
             views.append(SessionView(row.id, row.device_id, row.created_at, used, row.expires_at))
         return views
+
+    async def revoke_device(self, user_id: str, device_id: str) -> int:
+        """End every live session of the user's on that device; how many."""
+        async with self.db.read() as session:
+            ids = (
+                await session.scalars(
+                    select(store.Session.id).where(
+                        store.Session.user_id == user_id,
+                        store.Session.device_id == device_id,
+                        store.Session.revoked_at.is_(None),
+                    )
+                )
+            ).all()
+        for session_id in ids:
+            await self.revoke(session_id, "device_removed")
+        return len(ids)
 
     async def revoke_own(self, user_id: str, session_id: str) -> None:
         """End one of the user's sessions; someone else's is a 404."""

@@ -180,6 +180,11 @@ def _covering(customer_id: str, key: str, payment: Payment, status: str) -> tupl
 
 def step_up_text(code: str, operation: str, amount: str, ttl_s: int) -> str:
     """The text message that carries a step-up code."""
+    if operation == "device_login":  # gateway/identity/devices.py: a login moves no money
+        return (
+            f"{code} is your Sandbank code to sign in on a new device. It expires in {ttl_s // 60} minutes. "
+            "Never share it: Sandbank staff will never ask for it."
+        )
     return (
         f"{code} is your Sandbank code to approve a {operation} of {amount}. It expires in {ttl_s // 60} minutes. "
         "Never share it: Sandbank staff will never ask for it."

@@ -37,6 +37,23 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    # The device was new until then when the session began (gateway/identity/devices.py).
+    new_device_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Device(Base):
+    """A device a customer logged in on and bound: trusted from `new_until` on (at once
+    for their first device), and until then new, with lower payment limits."""
+
+    __tablename__ = "device"
+    __table_args__ = (Index("ix_device_user_id_device_id", "user_id", "device_id", unique=True),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(36))
+    device_id: Mapped[str] = mapped_column(String(100))
+    bound_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    new_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_login_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class RefreshToken(Base):

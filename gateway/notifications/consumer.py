@@ -98,6 +98,9 @@ class Notifier:
     async def when_account_unfrozen_notify(self, writer: Writer, e: Envelope, m: acc.AccountUnfrozen) -> None:
         await self._store(writer, e, notify.account_unfrozen(m))
 
+    async def when_kyc_decided_notify(self, writer: Writer, e: Envelope, m: acc.KycApplicationDecided) -> None:
+        await self._store(writer, e, notify.kyc_decided(m))
+
     def handlers(self) -> dict[str, Handler]:
         table: dict[str, Handler] = {
             acc.AccountFrozen.TYPE: self.when_account_frozen_notify,
@@ -117,6 +120,7 @@ class Notifier:
             ins.PolicyExpired.TYPE: self.when_policy_expired_notify,
             ins.PolicyLapsed.TYPE: self.when_policy_lapsed_notify,
             ins.PremiumRefunded.TYPE: self.when_premium_refunded_notify,
+            acc.KycApplicationDecided.TYPE: self.when_kyc_decided_notify,
         }
         table |= {t: self.when_claim_changed_notify for t in notify.CLAIM_CHANGES}
         return table

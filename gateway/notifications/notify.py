@@ -7,6 +7,7 @@ in the same transaction that marks the event handled, then wakes the open stream
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from shared.events import accounts as acc
@@ -44,6 +45,8 @@ KINDS = (
     "claim_paid",
     "stepup_code",
     "account_freeze_changed",
+    "kyc_decided",
+    "new_device_signed_in",
 )
 
 # Kinds pushed whatever the customer's preferences say: a code sent for a payment they did
@@ -444,6 +447,29 @@ def claim_paid(m: ins.ClaimPaid) -> list[Draft]:
             },
         )
     ]
+
+
+def kyc_decided(m: acc.KycApplicationDecided) -> list[Draft]:
+    data = {"application_id": m.application_id, "status": m.status, "reason": m.reason, "kyc_class": m.kyc_class}
+    if m.status == "approved":
+        title, body = "Upgrade approved", f"You are now a class {m.kyc_class} customer, with its higher limits."
+    else:
+        title = "Upgrade refused"
+        reason = m.reason.replace("_", " ")
+        body = f"Your application for a higher class was refused ({reason}); you stay class {m.kyc_class}."
+    return [Draft(m.customer_id, "kyc_decided", title, body, data)]
+
+
+def new_device_signed_in(customer_id: str, device_id: str, new_until: datetime) -> Draft:
+    """A device the customer had not used was bound after a step-up code."""
+    return Draft(
+        customer_id,
+        "new_device_signed_in",
+        "New device signed in",
+        f"Your account was signed in on a new device ({device_id}). Until {new_until:%Y-%m-%d %H:%M} UTC its "
+        "payments have lower limits. If this was not you, remove the device and change your password.",
+        {"device_id": device_id, "new_until": new_until.isoformat()},
+    )
 
 
 def stepup_code_sent(

@@ -33,7 +33,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from gateway.deps import Adjuster, Authenticated, Customer, Gateway, GatewayDep, Operator
+from gateway.deps import Adjuster, Authenticated, Compliance, Customer, Gateway, GatewayDep, Operator
 from gateway.routing.conditional import HEADERS_DOC, NOT_MODIFIED, conditional
 from gateway.routing.idempotency import Answer, fingerprint, forward_idempotently
 from shared import idempotency
@@ -44,11 +44,12 @@ IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", max_length=1000, description="The ETag of the copy held: 304 if it is current"),
 ]
-Who = Literal["customer", "operator", "adjuster", "session", "anyone"]
+Who = Literal["customer", "operator", "adjuster", "compliance", "session", "anyone"]
 _PRINCIPAL: dict[str, Any] = {
     "customer": Customer,
     "operator": Operator,
     "adjuster": Adjuster,
+    "compliance": Compliance,
     "session": Authenticated,
 }
 _PATH_PARAM = re.compile(r"{(\w+)}")

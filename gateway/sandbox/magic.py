@@ -403,6 +403,37 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "`services/accounts/compliance/settings.py`",
     ),
     MagicValue(
+        "KYC",
+        "`POST /v1/me/kyc/upgrade` with ID number `110101199003079999` (its checksum is valid)",
+        "the application is refused at once (`status: refused`, `reason: sandbox_magic_id`) whatever the face "
+        "match; the customer keeps class II and gets a `kyc_decided` notification",
+        "`services/accounts/kyc_rules.py` (`MAGIC_REFUSED_ID`)",
+    ),
+    MagicValue(
+        "KYC",
+        "`face_match_score` 0.9 or more / below 0.9 (e.g. `11010519491231002X`, GB 11643's own example number)",
+        "approved at once by the sandbox rule (class I, its limits for the next payment) / `pending` in the "
+        "compliance queue `GET /v1/admin/kyc/applications?status=pending` until an officer decides it",
+        "`services/accounts/kyc_rules.py` (`AUTO_APPROVE_SCORE`, `decide`)",
+    ),
+    MagicValue(
+        "devices",
+        "a customer's login from a `device_id` starting with `trusted-`, `pytest`, `sandbank-` or `unknown-device` "
+        "(the id a login without one gets), or any login of a seeded demo customer",
+        "the device is bound trusted at once, never challenged, never under the new-device limits: the project's "
+        "harnesses (tests, `sandbank_testing`, `sandbank listen`) log in unchallenged. Any other id the customer has "
+        "not used is challenged by a `step_up_code` SMS (their first device excepted) and is new for 24 h",
+        "`gateway/identity/devices.py` (`SANDBOX_TRUSTED_PREFIXES`, `sandbox_trusted`)",
+    ),
+    MagicValue(
+        "devices",
+        "`AUTH_DEVICE_NEW_S=86400`, `AUTH_NEW_DEVICE_PER_PAYMENT_MINOR=100000`, `AUTH_NEW_DEVICE_DAILY_MINOR=500000`",
+        "for a day of sandbox time after it was bound a new device's payments are refused at request time "
+        "(`422 new-device-limit`) above 1,000.00 each, or when the customer's payments today would pass 5,000.00; "
+        'move the clock (`POST /v1/sandbox/clock {"advance_s": 86400}`) to trust it',
+        "`shared/settings.py` (`AuthSettings`), `services/payments/domain.py` (`check_new_device_limits`)",
+    ),
+    MagicValue(
         "reset",
         "`POST /v1/sandbox/reset` (operator)",
         "every service empties its tables and seeds again; the gateway forgets logins, sessions, keys and "

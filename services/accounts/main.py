@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.accounts import api, api_outflow, freezes, store
+from services.accounts import api, api_outflow, freezes, kyc, store
 from services.accounts.compliance import api as compliance_api
 from services.accounts.compliance import consumer as compliance_consumer
 from services.accounts.compliance.handlers import ERROR_STATUSES as COMPLIANCE_ERRORS
@@ -47,8 +47,8 @@ def create_app(settings: shared.Settings | None = None, *, overrides: Overrides 
         title="Sandbank accounts",
         description="Customers, accounts and the double-entry ledger. Money moves only "
         "through commands on `accounts.commands`.",
-        routers=[api.router, api_outflow.router, freezes.router, compliance_api.router],
-        error_statuses=api.ERROR_STATUSES | COMPLIANCE_ERRORS,
+        routers=[api.router, api_outflow.router, freezes.router, kyc.router, compliance_api.router],
+        error_statuses=api.ERROR_STATUSES | COMPLIANCE_ERRORS | kyc.ERROR_STATUSES,
     )
     app.state.ctx = ctx
     app.state.compliance = compliance

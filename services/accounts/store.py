@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -99,6 +100,26 @@ class Hold(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The service whose saga reserved it (domain.Hold.reserved_by).
     reserved_by: Mapped[str | None] = mapped_column(String(20))
+
+
+class KycApplication(Base):
+    """A customer's application to move up a KYC class (services/accounts/kyc.py)."""
+
+    __tablename__ = "kyc_application"
+    __table_args__ = (Index("ix_kyc_application_status_created_at", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
+    legal_name: Mapped[str] = mapped_column(String(100))
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    face_match_score: Mapped[float] = mapped_column(Float)
+    from_class: Mapped[str] = mapped_column(String(3))
+    to_class: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(300))
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class JournalEntry(Base):

@@ -144,14 +144,41 @@ def _currency(currency: str) -> None:
         raise PaymentRejected("unsupported-currency", f"currency {currency!r} is not supported; use CNY")
 
 
-async def payer_account(directory: AccountsClient, principal: Principal, account_id: str) -> AccountDirectoryEntry:
-    """The customer's own account to pay from: another's is 404, a securities cash account 422."""
+async def payer_account(
+    directory: AccountsClient, runtime: Runtime, principal: Principal, account_id: str
+) -> AccountDirectoryEntry:
+    """The customer's own account to pay from: another's is 404, a securities cash account 422.
+    Its holder's class is the one the last KYC decision payments applied gave (store.PayerClass),
+    else the directory's: an approved upgrade needs no question to accounts on each payment."""
     payer = await directory.account(account_id)
     if payer is None or payer.customer_id != principal.customer_id:
         raise Problem(404, "not-found", f"account {account_id} was not found")
     if payer.kind not in PAYABLE_KINDS:
         raise PaymentRejected("account-cannot-pay", f"payments are made from checking or savings, not {payer.kind}")
-    return payer
+    return await with_current_class(runtime, payer)
+
+
+async def with_current_class(runtime: Runtime, account: AccountDirectoryEntry) -> AccountDirectoryEntry:
+    """The account with its holder's class as payments last heard it decided."""
+    if account.customer_id is None:
+        return account
+    async with runtime.db.read() as session:
+        decided = await store.payer_class_of(session, account.customer_id)
+    return account if decided is None else account.model_copy(update={"kyc_class": decided})
+
+
+async def check_new_device(runtime: Runtime, ctx: handlers.Context, principal: Principal, amount_minor: int) -> None:
+    """A session on a new device (the gateway signs until when, shared/auth.py) pays
+    under the lower limits; a trusted device's payment reads nothing for this."""
+    now = ctx.clock.now()
+    if not domain.device_is_new(principal.new_device_until, now):
+        return
+    auth = runtime.settings.auth
+    since, _ = bank_days(ctx.clock.bank_day(), None)
+    async with runtime.db.read() as session:
+        paid = await store.paid_since(session, principal.customer_id, since or now)
+    limits = domain.NewDeviceLimits(auth.new_device_per_payment_minor, auth.new_device_daily_minor)
+    domain.check_new_device_limits(amount_minor, paid, limits)
 
 
 @dataclass(frozen=True)
@@ -241,10 +268,11 @@ class PaymentDeps:
         becomes a problem and nothing is written."""
         _currency(currency)
         payee, amount = await resolve()
-        payer = await payer_account(self.directory, self.principal, payer_account_id)
+        payer = await payer_account(self.directory, self.runtime, self.principal, payer_account_id)
         if payee.account_id == payer.id:
             raise PaymentRejected("same-account", "the payer and payee accounts are the same")
         domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
+        await check_new_device(self.runtime, self.ctx, self.principal, amount)
         await self.check_step_up(kind, payee, amount, currency)
         draft = handlers.Draft(
             kind=kind,

@@ -228,7 +228,9 @@ def mask_account(account_id: str | None) -> str | None:
 
 
 @router.get("/payments/limits", response_model=PaymentLimits, responses={404: PROBLEM})
-async def payment_limits(principal: CurrentCustomer, ctx: ContextDep, directory: AccountsDep) -> PaymentLimits:
+async def payment_limits(
+    principal: CurrentCustomer, ctx: ContextDep, runtime: RuntimeDep, directory: AccountsDep
+) -> PaymentLimits:
     """Your KYC class's limits: the most one payment may be, the most a bank day's
     payments out may add up to (classes II and III), what today has used (payments
     settled today plus those still holding funds) and what remains, on the bank's day
@@ -236,7 +238,10 @@ async def payment_limits(principal: CurrentCustomer, ctx: ContextDep, directory:
     outflow = await directory.daily_outflow(principal.customer_id)
     if outflow is None:
         raise not_found("customer", principal.customer_id)
-    limits = domain.day_limits(outflow.kyc_class, outflow.daily_limit_minor, outflow.used_minor, ctx.saga.policy)
+    async with runtime.db.read() as session:
+        # The per-payment limit follows the class the payments themselves are checked against.
+        kyc_class = await store.payer_class_of(session, principal.customer_id) or outflow.kyc_class
+    limits = domain.day_limits(kyc_class, outflow.daily_limit_minor, outflow.used_minor, ctx.saga.policy)
 
     def shown(minor: int | None) -> str | None:
         return None if minor is None else format_minor(minor)

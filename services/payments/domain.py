@@ -190,6 +190,38 @@ def check_per_payment_limit(amount_minor: int, payer_class: str | None, policy: 
         )
 
 
+@dataclass(frozen=True)
+class NewDeviceLimits:
+    """The lower limits of a session on a device the customer bound less than a day ago
+    (gateway/identity/devices.py; `AUTH_NEW_DEVICE_*`)."""
+
+    per_payment_minor: int
+    daily_minor: int
+
+
+def device_is_new(new_device_until: float | None, now: datetime) -> bool:
+    """Whether the gateway-signed `new_device_until` (epoch seconds, sandbox clock) is still ahead."""
+    return new_device_until is not None and now.timestamp() < new_device_until
+
+
+def check_new_device_limits(amount_minor: int, paid_today_minor: int, limits: NewDeviceLimits) -> None:
+    """At request time, from a new device: one payment at most `per_payment_minor`, and
+    the customer's payments today (those not failed) with this one at most `daily_minor`."""
+    if amount_minor > limits.per_payment_minor:
+        raise PaymentRejected(
+            "new-device-limit",
+            f"from a device signed in less than a day ago one payment may be at most "
+            f"{format_minor(limits.per_payment_minor)} CNY",
+        )
+    if paid_today_minor + amount_minor > limits.daily_minor:
+        left = max(0, limits.daily_minor - paid_today_minor)
+        raise PaymentRejected(
+            "new-device-limit",
+            f"from a device signed in less than a day ago payments may add up to "
+            f"{format_minor(limits.daily_minor)} CNY a day; {format_minor(left)} CNY is left today",
+        )
+
+
 def assess(ctx: RiskContext, policy: RiskPolicy) -> RiskDecision:
     """The risk decision taken once the funds are held."""
     if ctx.kind == Kind.TRANSFER and ctx.amount_minor == RISK_MAGIC_AMOUNT:

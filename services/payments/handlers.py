@@ -505,6 +505,14 @@ async def deposits_overdue(ctx: Context, uow: UnitOfWork, ids: Sequence[str], no
                 _carry_out_deposit(ctx, uow, d, ctx.deposits.on_deadline(d), now)
 
 
+async def when_kyc_decided_note_payer_class(
+    ctx: Context, batch: store.SagaBatch, msg: acc.KycApplicationDecided
+) -> None:
+    """Keep the customer's class for the per-payment limit: an approval applies to their
+    next payment without payments asking accounts on every one."""
+    await store.note_payer_class(batch.uow.session, msg.customer_id, msg.kyc_class, ctx.clock.now())
+
+
 def event_handlers(ctx: Context) -> dict[str, Handler]:
     return bind_handlers(
         ctx,
@@ -516,5 +524,6 @@ def event_handlers(ctx: Context) -> dict[str, Handler]:
             acc.HoldReleased: when_hold_released_fail_payment,
             acc.AccountCredited: when_account_credited_complete_deposit,
             acc.CreditRejected: when_credit_rejected_fail_deposit,
+            acc.KycApplicationDecided: when_kyc_decided_note_payer_class,
         },
     )

@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import domain, handlers, store
-from services.payments.api import payer_account, step_up_reason, transfer_recipient
+from services.payments.api import payer_account, step_up_reason, transfer_recipient, with_current_class
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
 from services.payments.domain import Kind, PaymentRejected
 from services.payments.schedule_rules import Repeat, due_runs, next_run
@@ -148,7 +148,7 @@ async def create_schedule(
     _calendar(body, ctx.clock.bank_day())
     payee = await transfer_recipient(directory, body.payee_account_id, body.payee_phone, body.currency)
     payee_account, payee_customer, label, reference = payee.account_id, payee.customer_id, payee.label, payee.reference
-    payer = await payer_account(directory, principal, body.payer_account_id)
+    payer = await payer_account(directory, runtime, principal, body.payer_account_id)
     if payee_account == payer.id:
         raise PaymentRejected("same-account", "the payer and payee accounts are the same")
     domain.check_per_payment_limit(amount, payer.kyc_class, ctx.saga.policy)
@@ -364,6 +364,7 @@ class ScheduleRunner:
         payer = await self.directory.account(s.payer_account_id)
         if payer is None or payer.customer_id != s.customer_id:
             raise PaymentRejected("payer-account-gone", f"the account {s.payer_account_id} is no longer yours")
+        payer = await with_current_class(self.runtime, payer)
         domain.check_per_payment_limit(s.amount_minor, payer.kyc_class, self.ctx.saga.policy)
         return handlers.Draft(
             kind=Kind.TRANSFER,

@@ -20,7 +20,9 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
+    func,
     insert,
+    or_,
     select,
     tuple_,
     update,
@@ -322,6 +324,47 @@ class ScheduleRun(Base):
     reason: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# --- payers' KYC classes, as accounts announces them -----------------------------------------
+
+
+class PayerClass(Base):
+    """A customer's KYC class as the latest `accounts.KycApplicationDecided` gave it. A
+    payment's per-payment limit is checked against this local row rather than a fresh
+    question to accounts on every payment; no row: the class accounts' directory gives
+    (kept half a minute, and a class changes only by such a decision)."""
+
+    __tablename__ = "payer_class"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kyc_class: Mapped[str] = mapped_column(String(8))
+    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+async def paid_since(session: AsyncSession, customer_id: str, since: datetime) -> int:
+    """What the customer's payments started since then add up to, those that failed aside."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
+            Payment.customer_id == customer_id,
+            Payment.created_at >= since,
+            or_(Payment.outcome.is_(None), Payment.outcome != "failed"),
+        )
+    )
+    return int(total or 0)
+
+
+async def payer_class_of(session: AsyncSession, customer_id: str) -> str | None:
+    """The customer's class as the last KYC decision payments applied says, or None."""
+    return await session.scalar(select(PayerClass.kyc_class).where(PayerClass.customer_id == customer_id))
+
+
+async def note_payer_class(session: AsyncSession, customer_id: str, kyc_class: str, at: datetime) -> None:
+    row = await session.get(PayerClass, customer_id)
+    if row is None:
+        session.add(PayerClass(customer_id=customer_id, kyc_class=kyc_class, decided_at=at))
+    else:
+        row.kyc_class, row.decided_at = kyc_class, at
 
 
 # --- saved payees: a customer's address book ------------------------------------------------

@@ -157,6 +157,23 @@ class CustomerRegistered(Message):
         return self.customer_id
 
 
+class KycApplicationDecided(Message):
+    """A customer's KYC upgrade application was approved (their class is now `kyc_class`)
+    or refused (`kyc_class` is the one they keep), by the sandbox rule or an officer."""
+
+    TYPE = "accounts.KycApplicationDecided"
+    TOPIC = ACCOUNTS_EVENTS
+    customer_id: str
+    application_id: str
+    status: Literal["approved", "refused"]
+    reason: str
+    kyc_class: str
+    decided_by: str
+
+    def key(self) -> str:
+        return self.customer_id
+
+
 class AccountOpened(AccountEvent):
     TYPE = "accounts.AccountOpened"
     customer_id: str | None

@@ -80,15 +80,15 @@ async def test_money_received_is_pushed_to_each_registered_device_of_the_payee(g
     payer, source = await funded(gateway)
     payee, target = await funded(gateway, "1.00")
     await register_device(payee)
-    tablet = await on_device(payee, "pixel-8")
-    await register_device(tablet, "pixel-8", token="eKq3xY0pT8u:APA91bH-sandbox_fcm_token_0123", platform="fcm")
+    tablet = await on_device(payee, "trusted-pixel-8")
+    await register_device(tablet, "trusted-pixel-8", token="eKq3xY0pT8u:APA91bH-sandbox_fcm_token_0123", platform="fcm")
 
     r = await transfer(payer, source["id"], target["id"], "88.80")
     assert r.status_code == 202, r.text
     [received] = await notified(payee, "payment_received")
 
     got = [p for p in await pushes(payee) if p["kind"] == "payment_received"]
-    assert sorted((p["device_id"], p["platform"]) for p in got) == [("pixel-8", "fcm"), ("pytest", "apns")]
+    assert sorted((p["device_id"], p["platform"]) for p in got) == [("pytest", "apns"), ("trusted-pixel-8", "fcm")]
     assert {(p["title"], p["body"], p["data"]["payment_id"]) for p in got} == {
         (received["title"], received["body"], r.json()["id"])
     }
@@ -166,9 +166,9 @@ async def test_a_device_token_is_listed_replaced_and_removed(customer: Phone) ->
 async def test_a_device_logged_out_gets_no_more_pushes(gateway: httpx.AsyncClient) -> None:
     payer, source = await funded(gateway)
     payee, target = await funded(gateway, "1.00")
-    tablet = await on_device(payee, "ipad-air-xyz")
+    tablet = await on_device(payee, "trusted-ipad-air-xyz")
     await register_device(payee)
-    await register_device(tablet, "ipad-air-xyz", token="c" * 64)
+    await register_device(tablet, "trusted-ipad-air-xyz", token="c" * 64)
     assert (await tablet.post("/v1/auth/logout")).status_code == 204
 
     assert (await transfer(payer, source["id"], target["id"], "3.00")).status_code == 202

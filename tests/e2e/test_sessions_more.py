@@ -26,24 +26,24 @@ def bearer(tokens: dict[str, str]) -> dict[str, str]:
 
 
 async def test_sessions_list_each_device_and_which_one_is_this(gateway: httpx.AsyncClient, customer: Phone) -> None:
-    tablet = (await login(gateway, customer.phone, customer.password, "ipad-air")).json()
+    tablet = (await login(gateway, customer.phone, customer.password, "trusted-ipad-air")).json()
     listed = (await customer.get("/v1/me/sessions")).json()["items"]
-    assert [(s["device_id"], s["current"]) for s in listed] == [("ipad-air", False), ("pytest", True)]
+    assert [(s["device_id"], s["current"]) for s in listed] == [("trusted-ipad-air", False), ("pytest", True)]
     assert all(at(s["created_at"]) <= at(s["last_used_at"]) < at(s["expires_at"]) for s in listed)
 
-    before = at(next(s for s in listed if s["device_id"] == "ipad-air")["last_used_at"])
+    before = at(next(s for s in listed if s["device_id"] == "trusted-ipad-air")["last_used_at"])
     await asyncio.sleep(0.01)
     assert (await gateway.get("/v1/me", headers=bearer(tablet))).status_code == 200
 
     async def used() -> bool:
         items = (await customer.get("/v1/me/sessions")).json()["items"]
-        return at(next(s for s in items if s["device_id"] == "ipad-air")["last_used_at"]) > before
+        return at(next(s for s in items if s["device_id"] == "trusted-ipad-air")["last_used_at"]) > before
 
     await eventually(used)
 
 
 async def test_ending_another_device_logs_it_out(gateway: httpx.AsyncClient, customer: Phone) -> None:
-    tablet = (await login(gateway, customer.phone, customer.password, "ipad-air")).json()
+    tablet = (await login(gateway, customer.phone, customer.password, "trusted-ipad-air")).json()
     r = await customer.client.delete(f"/v1/me/sessions/{tablet['session_id']}", headers=customer.auth)
     assert r.status_code == 204, r.text
     assert (await gateway.get("/v1/me", headers=bearer(tablet))).status_code == 401

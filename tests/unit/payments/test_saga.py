@@ -565,7 +565,11 @@ async def test_a_fact_about_another_services_hold_is_ignored(sagas: Sagas, fact:
 
 async def test_the_consumer_routes_each_hold_fact_to_its_reaction(sagas: Sagas) -> None:
     routes = handlers.event_handlers(sagas.ctx)
-    assert set(routes) == {kind.TYPE for kind in REACTIONS} | {acc.AccountCredited.TYPE, acc.CreditRejected.TYPE}
+    assert set(routes) == {kind.TYPE for kind in REACTIONS} | {
+        acc.AccountCredited.TYPE,
+        acc.CreditRejected.TYPE,
+        acc.KycApplicationDecided.TYPE,
+    }
     payment, _ = await sagas.start()
     envelope = Envelope.wrap(reserved(payment), source="accounts", correlation_id="corr-route")
 
@@ -726,3 +730,25 @@ async def test_a_sweep_takes_at_most_its_limit_oldest_first(sagas: Sagas) -> Non
     assert (await sagas.get(first.id)).attempts == 2
     touched, written = await sagas.sweep()
     assert (touched, types(written)) == (1, [acc.ReserveFunds.TYPE, ev.PaymentStepRetried.TYPE])
+
+
+def kyc_decided(customer_id: str, status: str, kyc_class: str) -> acc.KycApplicationDecided:
+    return acc.KycApplicationDecided(
+        customer_id=customer_id,
+        application_id=str(uuid.uuid4()),
+        status=status,  # type: ignore[arg-type]
+        reason="face_match",
+        kyc_class=kyc_class,
+        decided_by="system:kyc-sandbox-rule",
+    )
+
+
+async def test_a_kyc_decision_is_kept_as_the_payers_class(sagas: Sagas) -> None:
+    customer = f"cust-{uuid.uuid4()}"
+    async with sagas.db.read() as session:
+        assert await store.payer_class_of(session, customer) is None
+    for decided in (kyc_decided(customer, "refused", "II"), kyc_decided(customer, "approved", "I")):
+        async with sagas.uow() as uow:
+            await handlers.when_kyc_decided_note_payer_class(sagas.ctx, sagas.ctx.batch(uow), decided)
+    async with sagas.db.read() as session:
+        assert await store.payer_class_of(session, customer) == "I"

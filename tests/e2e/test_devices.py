@@ -1,0 +1,133 @@
+"""Trusted devices from the phone: a login from a device the customer has not used is
+challenged by an SMS code before any session; the new device pays under the lower limits
+until the sandbox clock has moved 24 hours; customers list their devices and removing one
+ends its sessions. The project's harness device ids are never challenged."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.phone import Phone, eventually, register_and_login, sms_code
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
+
+
+async def login(client: httpx.AsyncClient, phone: Phone, device_id: str, **extra: str) -> httpx.Response:
+    body = {"phone": phone.phone, "password": phone.password, "device_id": device_id, **extra}
+    return await client.post("/v1/auth/login", json=body)
+
+
+async def on_new_device(client: httpx.AsyncClient, phone: Phone, device_id: str) -> tuple[Phone, dict[str, str]]:
+    """Log in on a device the customer has not used: challenged, then let in with the code
+    (given back with its challenge)."""
+    challenged = await login(client, phone, device_id)
+    assert challenged.status_code == 401, challenged.text
+    problem = challenged.json()
+    assert (problem["type"].rsplit("/", 1)[-1], problem["reason"]) == ("step-up-required", "new_device")
+    assert "access_token" not in problem
+    code = await sms_code(client, phone.phone, "step_up_code")
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await login(client, phone, device_id, challenge_id=problem["challenge_id"], code=wrong)
+    assert refused.status_code == 401 and refused.json()["type"].endswith("challenge-code-invalid"), refused.text
+    r = await login(client, phone, device_id, challenge_id=problem["challenge_id"], code=code)
+    assert r.status_code == 200, r.text
+    used = {"challenge_id": problem["challenge_id"], "code": code}
+    return Phone(client, phone.customer_id, phone.phone, phone.password, r.json()), used
+
+
+async def transfer(phone: Phone, payer: str, payee: str, amount: str) -> httpx.Response:
+    body = {"payer_account_id": payer, "payee_account_id": payee, "amount": amount}
+    return await phone.post("/v1/payments/transfers", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+
+
+async def completed(phone: Phone, r: httpx.Response) -> None:
+    assert r.status_code == 202, r.text
+
+    async def done() -> dict[str, Any] | None:
+        body = (await phone.get(f"/v1/payments/{r.json()['id']}")).json()
+        return body if body["status"] != "pending" else None
+
+    assert (await eventually(done))["status"] == "completed"
+
+
+def refused_new_device(r: httpx.Response) -> bool:
+    return r.status_code == 422 and r.json()["type"].endswith("new-device-limit")
+
+
+async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    trusted = await register_and_login(gateway)  # its first device: trusted at once
+    checking = await trusted.open_account("checking")
+    savings = await trusted.open_account("savings")  # own accounts: no step-up, no daily outflow
+    await trusted.settled((await trusted.deposit(checking["id"], "20000.00"))["id"])
+    device = f"iphone-{uuid.uuid4().hex[:8]}"
+    phone, _ = await on_new_device(gateway, trusted, device)
+
+    devices = (await phone.get("/v1/me/devices")).json()["items"]
+    assert [(d["device_id"], d["trusted"]) for d in devices] == [("pytest", True), (device, False)]
+    note = await eventually(lambda: _notification(phone, "new_device_signed_in"))
+    assert note["data"]["device_id"] == device
+
+    # New device: 1,000.00 a payment at most, 5,000.00 a day with the customer's other payments.
+    assert refused_new_device(await transfer(phone, checking["id"], savings["id"], "1000.01"))
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "1000.00"))
+    await completed(trusted, await transfer(trusted, checking["id"], savings["id"], "3500.00"))  # trusted: no cap
+    r = await transfer(phone, checking["id"], savings["id"], "500.01")
+    assert refused_new_device(r) and "500.00 CNY is left today" in r.json()["detail"], r.text
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "500.00"))
+
+    r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 86_400 + 60}, headers=operator_headers)
+    assert r.status_code == 200, r.text
+    # The same session, its device now a day old: the class's own limits apply.
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "2000.00"))
+    devices = (await phone.get("/v1/me/devices")).json()["items"]
+    assert [d["trusted"] for d in devices] == [True, True]
+    assert await phone.balance(savings["id"]) == 7_000_00
+
+
+async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challenged(
+    gateway: httpx.AsyncClient,
+) -> None:
+    trusted = await register_and_login(gateway)
+    device = f"pixel-{uuid.uuid4().hex[:8]}"
+    phone, used = await on_new_device(gateway, trusted, device)
+    again = await login(gateway, trusted, device)  # a bound device logs in again unchallenged
+    assert again.status_code == 200, again.text
+    second = Phone(gateway, trusted.customer_id, trusted.phone, trusted.password, again.json())
+
+    listed = (await trusted.get("/v1/me/devices")).json()["items"]
+    row = next(d for d in listed if d["device_id"] == device)
+    stranger = await register_and_login(gateway)
+    assert (await gateway.delete(f"/v1/me/devices/{row['id']}", headers=stranger.auth)).status_code == 404
+    r = await gateway.delete(f"/v1/me/devices/{row['id']}", headers=trusted.auth)
+    assert r.status_code == 204, r.text
+
+    for gone in (phone, second):
+        assert (await gone.get("/v1/me")).status_code == 401
+    assert (await trusted.get("/v1/me")).status_code == 200
+    assert [d["device_id"] for d in (await trusted.get("/v1/me/devices")).json()["items"]] == ["pytest"]
+    assert (await login(gateway, trusted, device)).status_code == 401  # new again
+    replayed = await login(gateway, trusted, device, **used)  # the used code binds nothing again
+    assert replayed.status_code == 401 and replayed.json()["type"].endswith("step-up-required"), replayed.text
+    assert replayed.json()["challenge_id"] != used["challenge_id"]
+
+
+async def test_the_sandbox_trusts_the_harness_device_ids(gateway: httpx.AsyncClient) -> None:
+    customer = await register_and_login(gateway)
+    for device in ("trusted-tablet", "pytest-2", "sandbank-testing"):
+        r = await login(gateway, customer, device)
+        assert r.status_code == 200, r.text
+    r = await gateway.post("/v1/auth/login", json={"phone": customer.phone, "password": customer.password})
+    assert r.status_code == 200, r.text  # no device_id: `unknown-device`
+    devices = (await customer.get("/v1/me/devices")).json()["items"]
+    assert all(d["trusted"] for d in devices) and len(devices) == 5
+
+
+async def _notification(phone: Phone, kind: str) -> dict[str, Any] | None:
+    items = (await phone.get("/v1/notifications")).json()["items"]
+    return next((n for n in items if n["kind"] == kind), None)
