@@ -27,6 +27,7 @@ if "AUTH_KEYS_DIR" not in os.environ:
 keys.generate(os.environ["AUTH_KEYS_DIR"], TEST_SIGNERS)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for `--dist loadgroup`: a test file runs whole on one worker, so its module
     and session stacks start once there, and every test on PostgreSQL runs on one worker,

@@ -13,7 +13,7 @@ FAULTED = ("securities", "insurance", "payments", "accounts")  # worker N's: the
 
 
 def can_log_in(sandbank: Sandbank, customer: dict[str, str]) -> bool:
-    body = {"phone": customer["phone"], "password": customer["password"], "device_id": "peer-check"}
+    body = {"phone": customer["phone"], "password": customer["password"], "device_id": "sandbank-peer-check"}
     return sandbank.http.post("/v1/auth/login", json=body).status_code == 200
 
 

@@ -294,13 +294,13 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
     ),
     MagicValue(
         "claim fraud",
-        "an `incident_date` in the cover's first 30 days (day 0 = `starts_on`; not on a renewal), e.g. on "
-        "`starts_on`; the 3rd claim on one policy reported within 90 days; a claim of 95% of the sum insured "
-        "or more",
-        "flagged `early_claim` / `frequent_claims` (the other claims' ids as evidence) / `near_sum_insured` "
-        "(`INSURANCE_FRAUD_EARLY_CLAIM_DAYS=30`, `INSURANCE_FRAUD_FREQUENT_CLAIMS=3`, "
-        "`INSURANCE_FRAUD_FREQUENT_CLAIMS_DAYS=90`, `INSURANCE_FRAUD_NEAR_SUM_INSURED_PCT=95`; 0 turns a rule "
-        "off). Move the sandbox clock 30 days past `starts_on` for a claim no rule flags",
+        "a claim of 95% of the sum insured or more; with `INSURANCE_FRAUD_EARLY_CLAIM_DAYS=30` set, an "
+        "`incident_date` in the cover's first 30 days (day 0 = `starts_on`; not on a renewal); with "
+        "`INSURANCE_FRAUD_FREQUENT_CLAIMS=3` set, the 3rd claim on one policy reported within 90 days",
+        "flagged `near_sum_insured` / `early_claim` / `frequent_claims` (the other claims' ids as evidence). "
+        "The early and frequent claim rules are off (0) by default, so a claim just after buying is judged "
+        "on its amount alone; `INSURANCE_FRAUD_FREQUENT_CLAIMS_DAYS=90`, "
+        "`INSURANCE_FRAUD_NEAR_SUM_INSURED_PCT=95` (0 turns it off)",
         "`services/insurance/settings.py`, `services/insurance/domain/fraud.py`",
     ),
     MagicValue(

@@ -189,6 +189,7 @@ async def my_kyc(principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDe
     "/v1/admin/kyc/applications",
     response_model=KycApplicationList,
     tags=["operator"],
+    responses={403: PROBLEM},
     summary="KYC upgrade applications (compliance)",
 )
 async def list_applications(
@@ -209,7 +210,7 @@ async def list_applications(
     "/v1/admin/kyc/applications/{application_id}/decision",
     response_model=KycApplicationPublic,
     tags=["operator"],
-    responses={404: PROBLEM, 409: PROBLEM},
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
     summary="Decide a KYC upgrade application (compliance)",
 )
 async def decide(

@@ -16,10 +16,14 @@ class InsuranceSettings(BaseSettings):
     # From this amount (fen) on, two different adjusters must approve.
     four_eyes_from_minor: int = 10_000_00
     # Claim fraud flags (services/insurance/domain/fraud.py, docs/insurance.md); 0 turns a
-    # rule off. An incident in the cover's first N days ...
-    fraud_early_claim_days: int = 30
-    # ... the Nth claim on one policy reported within M days ...
-    fraud_frequent_claims: int = 3
+    # rule off. An incident in the cover's first N days (an insurer's usual window is 30)
+    # ... the Nth claim on one policy reported within M days (usually the 3rd in 90) ...
+    # These two are off in the sandbox by default: an app's tests buy a policy and claim
+    # on it at once, often several times, and a small claim's outcome should depend on
+    # its own facts. A document seen on another claim and a claim near the sum insured
+    # are flagged from the start.
+    fraud_early_claim_days: int = 0
+    fraud_frequent_claims: int = 0
     fraud_frequent_claims_days: int = 90
     # ... and a claim of at least this share (%) of the sum insured are flagged.
     fraud_near_sum_insured_pct: int = 95

@@ -38,14 +38,10 @@ def running_stack(
     # Session-wide logins (the operator's) outlive the 15-minute access token on a slow
     # run; token expiry is tested on its own (tests/unit/shared/test_tokens.py).
     lasting = {"AUTH_ACCESS_TTL_S": "7200"}
-    # Every test claims on a policy it has just bought, and some claim several times on
-    # one: the fraud rules for early and frequent claims would send each to two adjusters.
-    # They are tested on a stack of their own with the defaults (tests/e2e/test_claim_fraud.py).
-    unwatched = {"INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "0", "INSURANCE_FRAUD_FREQUENT_CLAIMS": "0"}
     running = Stack(
         data_dir,
         gateway_port=0,
-        env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **lasting, **unwatched, **(env or {})},
+        env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **lasting, **(env or {})},
     )
     running.start(timeout_s=60)
     try:

@@ -1,5 +1,6 @@
-"""Claim fraud flags through the gateway, on a stack of its own with the default rules
-(the shared stack turns the early and frequent claim rules off): a customer sends the
+"""Claim fraud flags through the gateway, on a stack of its own with every rule on (the
+early and frequent claim rules are off by default, at an insurer's usual 30 days and 3
+claims in 90 here): a customer sends the
 same invoice with a second claim and it is flagged with the first claim's id; one
 adjuster's approval does not settle it, a second adjuster's does; a claim soon after the
 purchase is flagged; the sandbox magic value forces a flag. The flagged-claims queue is
@@ -30,8 +31,8 @@ DAY = 86_400
 
 @pytest.fixture(scope="module")
 def fraud_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    defaults = {"INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "30", "INSURANCE_FRAUD_FREQUENT_CLAIMS": "3"}
-    with running_stack(tmp_path_factory, "fraud-stack", env=defaults) as running:
+    usual = {"INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "30", "INSURANCE_FRAUD_FREQUENT_CLAIMS": "3"}
+    with running_stack(tmp_path_factory, "fraud-stack", env=usual) as running:
         yield running
 
 
