@@ -146,6 +146,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")
     run.add_argument("--bootstrap-servers", default=None, help="use this Kafka instead of starting the embedded broker")
     run.add_argument("--services", default=None, help="comma-separated subset to start, e.g. accounts,gateway")
+    run.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("REPLICAS") or 1),
+        help="processes of each of accounts and payments, sharing their partitions (PostgreSQL only; 1)",
+    )
+    run.add_argument(
+        "--db-url",
+        default=os.environ.get("DB_URL"),
+        help="one PostgreSQL database for every process, a schema each (DB_URL; default SQLite files)",
+    )
     run.set_defaults(handler=stack.run)
 
     stop = sub.add_parser("stop", help="stop the Sandbank started by `run`")
