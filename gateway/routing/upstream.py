@@ -17,6 +17,7 @@ says how the public API answers it).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -194,6 +195,30 @@ class Upstreams:
             headers["content-type"] = "application/json"
         body = orjson.dumps(json) if json is not None else None
         return await self._request(service, method, path, headers=headers, body=body, params=params)
+
+    async def call_each(
+        self, service: str, method: str, path: str, *, caller: Caller, json: Any = None
+    ) -> UpstreamResponse:
+        """The same call to every replica of `service` (state each keeps in memory, such
+        as its sandbox clock); the first answer that is not a 200, or else the last.
+        Raises `ServiceUnavailable` if any replica does not answer."""
+        headers = outgoing_headers(self.token(service, caller)) | {"content-type": "application/json"}
+        body = orjson.dumps(json) if json is not None else None
+        answers = await asyncio.gather(
+            *(self._at(service, base + path, method, headers=headers, body=body) for base in self.replicas(service))
+        )
+        return next((a for a in answers if a.status_code != 200), answers[-1])
+
+    async def _at(
+        self, service: str, url: str, method: str, *, headers: dict[str, str], body: bytes | None
+    ) -> UpstreamResponse:
+        if self._session is None:
+            raise RuntimeError("Upstreams.start() was not awaited")
+        try:
+            async with self._session.request(method, url, headers=headers, data=body) as upstream:
+                return UpstreamResponse(service, upstream.status, await upstream.read(), {})
+        except (aiohttp.ClientError, TimeoutError):
+            raise ServiceUnavailable(service) from None
 
     async def forward(
         self,
