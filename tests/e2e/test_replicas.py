@@ -122,7 +122,7 @@ async def test_killing_a_replica_of_each_mid_load_loses_and_repeats_nothing(
             )
             return r if r.status_code == 202 else None
 
-        r = await eventually(attempt, timeout_s=20, every_s=0.1)
+        r = await eventually(attempt, timeout_s=30, every_s=0.1)
         accepted[r.json()["id"]] = (a, b, amount_minor)
 
     async def client(queue: asyncio.Queue[tuple[int, int, int, str]]) -> None:
@@ -141,16 +141,20 @@ async def test_killing_a_replica_of_each_mid_load_loses_and_repeats_nothing(
     await load
     assert len(accepted) == TRANSFERS
 
-    async def all_terminal() -> dict[str, dict[str, Any]] | None:
-        seen: dict[str, dict[str, Any]] = {}
-        for payment_id, (a, _, _) in accepted.items():
-            body = (await bank[a][0].get(f"/v1/payments/{payment_id}")).json()
-            if body["status"] == "pending":
-                return None
-            seen[payment_id] = body
-        return seen
+    outcomes: dict[str, dict[str, Any]] = {}
+    lanes = asyncio.Semaphore(CONCURRENCY)
 
-    outcomes: dict[str, dict[str, Any]] = await eventually(all_terminal, timeout_s=45, every_s=0.5)
+    async def look(payment_id: str) -> None:
+        async with lanes:
+            body = (await bank[accepted[payment_id][0]][0].get(f"/v1/payments/{payment_id}")).json()
+        if body["status"] != "pending":
+            outcomes[payment_id] = body
+
+    async def all_terminal() -> bool:
+        await asyncio.gather(*(look(pid) for pid in accepted if pid not in outcomes))
+        return len(outcomes) == len(accepted)
+
+    await eventually(all_terminal, timeout_s=60, every_s=0.5)
     completed = [pid for pid, o in outcomes.items() if o["status"] == "completed"]
     assert len(completed) > TRANSFERS // 2, {o.get("reason") for o in outcomes.values()}
 
