@@ -1,6 +1,7 @@
 """The developer's command line of Sandbank (`make install` puts `sandbank` in .venv/bin).
 
 sandbank run  [--data-dir .data] [--port 8000]   the whole Sandbank in the foreground
+               [--replicas N --db-url URL]     N each of accounts and payments, on PostgreSQL
 sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank up [--port 0] [--json]                  the whole Sandbank in the background, for a test suite
 sandbank down | status | reset                   stop it, say how it is, back to the seed state
