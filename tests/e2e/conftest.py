@@ -24,6 +24,7 @@ def running_stack(
     *,
     step_up: bool = False,
     env: Mapping[str, str] | None = None,
+    start_timeout_s: float = 60,
     **options: Any,
 ) -> Iterator[Stack]:
     """A stack of its own; without `step_up`, payments asks for no one-time code. `env`:
@@ -46,7 +47,7 @@ def running_stack(
         env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **lasting, **(env or {})},
         **options,
     )
-    running.start(timeout_s=60)
+    running.start(timeout_s=start_timeout_s)
     try:
         yield running
     finally:

@@ -15,9 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
+from shared.auth import ROLE_OPERATOR, TokenIssuer
 from shared.db import Database
+from shared.keys import Keyring
+from shared.settings import AuthSettings
 from tests.e2e.conftest import operator_login, running_stack
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tools.stack import Stack, StackError
@@ -27,6 +31,9 @@ PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.skipif(not PG_URL, reason="SANDBANK_TEST_PG_URL is not set (CI sets it: .ci/run)"),
+    # Well under a minute each on an idle machine; a loaded one (other suites beside it) may
+    # take four times that, the stack's start included.
+    pytest.mark.timeout(400),
 ]
 
 CUSTOMERS = 8
@@ -38,7 +45,10 @@ CONCURRENCY = 8
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prefix = f"r{uuid.uuid4().hex[:8]}_"
-    with running_stack(tmp_path_factory, "replicas", replicas=2, db_url=PG_URL, db_schema_prefix=prefix) as stack:
+    # Seven processes migrating one PostgreSQL at once: slower to start than SQLite files.
+    with running_stack(
+        tmp_path_factory, "replicas", start_timeout_s=120, replicas=2, db_url=PG_URL, db_schema_prefix=prefix
+    ) as stack:
         yield stack
     asyncio.run(_drop_schemas(stack))
 
@@ -81,6 +91,19 @@ async def _entries_per_payment(stack: Stack, payment_ids: list[str]) -> dict[str
         await db.dispose()
 
 
+async def applied(stack: Stack, replica: str) -> float:
+    """Messages a replica's consumers applied so far (its /metrics, with an operator's
+    token for its service, vouched for by the gateway's key)."""
+    service = stack.processes[replica].service
+    issuer = TokenIssuer(Keyring.load(str(stack.keys_dir), "gateway"), AuthSettings())
+    token = issuer.issue("test-operator", [ROLE_OPERATOR], audience=service, ttl_s=300)
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(f"{stack.url(replica)}/metrics", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    return sum(s.value for s in families["sandbank_consumer_applied"].samples if s.name.endswith("_total"))
+
+
 def test_replicas_on_sqlite_are_refused(tmp_path: Any) -> None:
     with pytest.raises(StackError, match="need PostgreSQL"):
         Stack(tmp_path, gateway_port=0, replicas=2)
@@ -95,8 +118,6 @@ async def test_each_replica_is_ready_and_has_a_port_of_its_own(replicated: Stack
             assert (await client.get(f"{replicated.url(name)}/readyz")).status_code == 200
 
 
-# About 40 s on an idle machine; a loaded one (other suites beside it) may take four times that.
-@pytest.mark.timeout(300)
 async def test_killing_a_replica_of_each_mid_load_loses_and_repeats_nothing(
     replicated: Stack, gateway: httpx.AsyncClient
 ) -> None:
@@ -136,6 +157,9 @@ async def test_killing_a_replica_of_each_mid_load_loses_and_repeats_nothing(
         queue.put_nowait(item)
     load = asyncio.gather(*(client(queue) for _ in range(CONCURRENCY)))
     await eventually(lambda: asyncio.sleep(0, sent >= TRANSFERS // 3), timeout_s=90, every_s=0.05)
+    # The group shares the partitions: every replica has applied messages of its own.
+    for replica in ("accounts-1", "accounts-2", "payments-1", "payments-2"):
+        assert await applied(replicated, replica) > 0, replica
     await asyncio.to_thread(replicated.kill, "payments-2")
     await asyncio.to_thread(replicated.kill, "accounts-2")
     await load
