@@ -24,7 +24,7 @@ from shared.keys import Keyring
 from shared.settings import AuthSettings
 from tests.e2e.conftest import operator_login, running_stack
 from tests.e2e.phone import Phone, eventually, register_and_login
-from tools.stack import Stack, StackError
+from tools.stack import BACKEND_SERVICES, Stack, StackError
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 
@@ -45,20 +45,22 @@ CONCURRENCY = 8
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     prefix = f"r{uuid.uuid4().hex[:8]}_"
-    # Seven processes migrating one PostgreSQL at once: slower to start than SQLite files.
-    with running_stack(
-        tmp_path_factory, "replicas", start_timeout_s=120, replicas=2, db_url=PG_URL, db_schema_prefix=prefix
-    ) as stack:
-        yield stack
-    asyncio.run(_drop_schemas(stack))
+    try:
+        # Seven processes migrating one PostgreSQL at once: slower to start than SQLite files.
+        with running_stack(
+            tmp_path_factory, "replicas", start_timeout_s=120, replicas=2, db_url=PG_URL, db_schema_prefix=prefix
+        ) as stack:
+            yield stack
+    finally:
+        asyncio.run(_drop_schemas(prefix))
 
 
-async def _drop_schemas(stack: Stack) -> None:
+async def _drop_schemas(prefix: str) -> None:
     db = Database(str(PG_URL))
     try:
         async with db.writer.begin() as conn:
-            for service in {p.service for p in stack.processes.values()}:
-                await conn.execute(text(f"DROP SCHEMA IF EXISTS {stack.schema_of(service)} CASCADE"))
+            for service in ("gateway", *BACKEND_SERVICES):
+                await conn.execute(text(f"DROP SCHEMA IF EXISTS {prefix}{service} CASCADE"))
     finally:
         await db.dispose()
 
