@@ -142,23 +142,24 @@ class SagaSweeper:
             with self._span(table, ids):
                 async with self.unit_of_work() as uow:
                     if not self.db.sqlite:
-                        ids = await self.claim(uow, table, ids, now)
+                        ids = await self.claim(uow, table, now)
                     if ids:
                         await table.on_overdue(uow, ids, now)
             handed += len(ids)
         return handed
 
-    async def claim(self, uow: UnitOfWork, table: SagaTable, ids: Sequence[str], now: datetime) -> list[str]:
-        """Of `ids`, those still overdue that no other transaction holds, locked until the
-        unit of work ends. On PostgreSQL several replicas sweep the same table (ADR 0018):
-        `SKIP LOCKED` leaves a saga another replica's sweeper (or a fact's handler) is
-        moving to it, so a deadline's step is carried out once, and sweepers never wait
-        on each other."""
+    async def claim(self, uow: UnitOfWork, table: SagaTable, now: datetime) -> list[str]:
+        """The overdue sagas no other transaction holds, locked until the unit of work
+        ends. On PostgreSQL several replicas sweep the same table (ADR 0018): `SKIP
+        LOCKED` leaves a saga another replica's sweeper (or a fact's handler) is moving
+        to it and takes the next ones, so a deadline's step is carried out once, the
+        replicas share the overdue sagas, and no sweeper waits on another."""
         model = table.model
         found = await uow.session.scalars(
             select(model.id)
-            .where(model.id.in_(list(ids)), model.deadline_at < now)
-            .order_by(model.id)
+            .where(model.deadline_at < now)
+            .order_by(model.deadline_at)
+            .limit(self.limit)
             .with_for_update(skip_locked=True)
         )
         return list(found.all())
