@@ -13,6 +13,10 @@ take. An open loop (`--rate R`): R transfers a second whatever the answers, the 
 independent phones behave, which measures latency at a given throughput; there, latency
 counts from when a transfer was due, so a late start is not hidden.
 
+Replicas (ADR 0018): `--replicas 2 --db-url postgresql+asyncpg://...` runs two each of
+accounts and payments on PostgreSQL; `--replicas-compare` runs the same load on one
+replica, then two, and prints both throughputs and CPU figures side by side.
+
 Completion is measured from the events, not by polling: the bench reads
 `payments.events` from the broker and stamps each PaymentCompleted/PaymentFailed
 as it arrives.
@@ -525,6 +529,73 @@ def running_stack(data_dir: Path) -> tuple[str, str, int] | None:
     return info["gateway_url"], info["bootstrap_servers"], int(info["pid"])
 
 
+def fresh_schemas(db_url: str, prefix: str) -> None:
+    """Drop a previous run's schemas under `prefix`: every run starts from the seed."""
+    from sqlalchemy import text
+
+    from shared.db import Database
+    from tools.stack import DEFAULT_SERVICES
+
+    async def drop() -> None:
+        db = Database(db_url)
+        try:
+            async with db.writer.begin() as conn:
+                for service, _ in DEFAULT_SERVICES:
+                    await conn.execute(text(f"DROP SCHEMA IF EXISTS {prefix}{service} CASCADE"))
+        finally:
+            await db.dispose()
+
+    asyncio.run(drop())
+
+
+def bench_stack(args: argparse.Namespace, replicas: int) -> Stack:
+    """A stack of the bench's own in .data/bench: on SQLite, or with `--db-url` on
+    PostgreSQL (`replicas` each of accounts and payments), from the seed."""
+    shutil.rmtree(args.data_dir / "bench", ignore_errors=True)  # every run starts from the seed
+    # A load generator is a velocity anomaly by definition: lift that one rule so the
+    # bench measures the saga, not the fraud screen; and it registers every customer from
+    # one address, so lift the registration limit per address too. Every other rule stays on.
+    env = {"PAYMENTS_VELOCITY_MAX": "1000000000", "GATEWAY_RATE_REGISTER_IP_BURST": "1000000"}
+    if args.db_url:
+        fresh_schemas(args.db_url, "bench_")
+    return Stack(
+        args.data_dir / "bench",
+        gateway_port=0,
+        env=env,
+        replicas=replicas,
+        db_url=args.db_url,
+        db_schema_prefix="bench_" if args.db_url else "",
+    )
+
+
+def replicas_compare(args: argparse.Namespace) -> dict[str, Any]:
+    """The same load on one replica of accounts and payments, then on two, on PostgreSQL."""
+    runs: dict[str, Any] = {}
+    for replicas in (1, 2):
+        say(f"{replicas} replica(s) of accounts and payments on PostgreSQL ...")
+        stack = bench_stack(args, replicas)
+        stack.start(timeout_s=90, progress=lambda m: say(f"  {m}"))
+        try:
+            bench = Bench(stack.gateway_url, stack.bootstrap_servers, args, os.getpid())
+            runs[str(replicas)] = asyncio.run(bench.run())
+        finally:
+            stack.stop()
+    one, two = runs["1"], runs["2"]
+    runs["compare"] = {
+        f"{n}_replica{'s' if n > 1 else ''}": {
+            "completed_per_s": r["completed_per_s"],
+            "stack_cpu_ms_per_transfer": r["stack_cpu_ms_per_transfer"],
+            "accept_p99_ms": r["accept_latency_ms"]["p99"],
+            "completion_p99_ms": r["completion_latency_ms"]["p99"],
+        }
+        for n, r in ((1, one), (2, two))
+    }
+    runs["compare"]["throughput_ratio"] = (
+        round(two["completed_per_s"] / one["completed_per_s"], 2) if one["completed_per_s"] else None
+    )
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # A closed loop: each client sends its next transfer when the last is accepted. Twelve
@@ -545,10 +616,34 @@ def main(argv: list[str] | None = None) -> int:
         help="skip the same load against the plainest bank (bench/plainbank.py) after Sandbank",
     )
     parser.add_argument("--no-plot", dest="plot", action="store_false", help="write no PNG beside the JSON")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="processes each of accounts and payments (PostgreSQL: --db-url)"
+    )
+    parser.add_argument(
+        "--db-url",
+        default=os.environ.get("DB_URL") or None,
+        help="run the bench's stack on this PostgreSQL database (DB_URL), a schema per service",
+    )
+    parser.add_argument(
+        "--replicas-compare",
+        action="store_true",
+        help="on PostgreSQL (--db-url): the same load on one replica, then two; both figures side by side",
+    )
     args = parser.parse_args(argv)
+    if args.replicas_compare:
+        if not args.db_url:
+            parser.error("--replicas-compare needs PostgreSQL: give --db-url or DB_URL")
+        compared = replicas_compare(args)
+        args.out.mkdir(parents=True, exist_ok=True)
+        out = args.out / f"replicas-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.write_text(json.dumps(compared, indent=2, default=str))
+        say(json.dumps(compared["compare"], indent=2))
+        say(f"saved {out}")
+        ok = all(compared[n]["ledger_ok"] and compared[n]["not_terminal_after_60s"] == 0 for n in ("1", "2"))
+        return 0 if ok else 1
 
     stack = None
-    found = running_stack(args.data_dir)
+    found = running_stack(args.data_dir) if args.replicas == 1 and not args.db_url else None
     root_pid = os.getpid()
     if found:
         gateway_url, bootstrap, root_pid = found
@@ -558,12 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     else:
         say("no running Sandbank: starting one in .data/bench ...")
-        # A load generator is a velocity anomaly by definition: lift that one rule so the
-        # bench measures the saga, not the fraud screen; and it registers every customer from
-        # one address, so lift the registration limit per address too. Every other rule stays on.
-        shutil.rmtree(args.data_dir / "bench", ignore_errors=True)  # every run starts from the seed
-        env = {"PAYMENTS_VELOCITY_MAX": "1000000000", "GATEWAY_RATE_REGISTER_IP_BURST": "1000000"}
-        stack = Stack(args.data_dir / "bench", gateway_port=0, env=env)
+        stack = bench_stack(args, args.replicas)
         stack.start(timeout_s=60, progress=lambda m: say(f"  {m}"))
         gateway_url, bootstrap = stack.gateway_url, stack.bootstrap_servers
     try:

@@ -40,8 +40,11 @@ class AccountsClient:
         transport: httpx.AsyncBaseTransport | None = None,
         ttl_s: float = 30.0,
     ) -> None:
+        # Several replicas (comma-separated): a lookup whose connection fails tries the next.
+        self.bases = [u.strip().rstrip("/") for u in base_url.split(",") if u.strip()]
+        self._turn = 0
         self.client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
+            base_url=self.bases[0],
             transport=transport,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=50),
             timeout=httpx.Timeout(5.0, connect=2.0),
@@ -61,10 +64,14 @@ class AccountsClient:
         if keep and cached and cached[0] > time.monotonic():
             return cached[1]
         response = None
-        for attempt in (1, 2):  # a GET is safe to repeat once on a dropped connection
+        start = self._turn
+        for attempt in range(1, len(self.bases) + 2):  # a GET is safe to repeat on a dropped connection
+            at = (start + attempt - 1) % len(self.bases)
+            url = path if len(self.bases) == 1 else self.bases[at] + path
             try:
                 with self.tracing.outgoing("GET", path) as traced:
-                    response = await self.client.get(path, headers=outgoing_headers(self.token()) | traced)
+                    response = await self.client.get(url, headers=outgoing_headers(self.token()) | traced)
+                self._turn = at  # the replica that answered serves the next lookups too
                 break
             except httpx.TransportError as exc:
                 log.warning("accounts lookup %s failed (attempt %d): %r", path, attempt, exc)

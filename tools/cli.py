@@ -1,6 +1,7 @@
 """The developer's command line of Sandbank (`make install` puts `sandbank` in .venv/bin).
 
 sandbank run  [--data-dir .data] [--port 8000]   the whole Sandbank in the foreground
+               [--replicas N --db-url URL]     N each of accounts and payments, on PostgreSQL
 sandbank stop [--data-dir .data]                 stop it from another terminal
 sandbank up [--port 0] [--json]                  the whole Sandbank in the background, for a test suite
 sandbank down | status | reset                   stop it, say how it is, back to the seed state
@@ -146,6 +147,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")
     run.add_argument("--bootstrap-servers", default=None, help="use this Kafka instead of starting the embedded broker")
     run.add_argument("--services", default=None, help="comma-separated subset to start, e.g. accounts,gateway")
+    run.add_argument(
+        "--replicas",
+        type=int,
+        default=int(os.environ.get("REPLICAS") or 1),
+        help="processes of each of accounts and payments, sharing their partitions (PostgreSQL only; 1)",
+    )
+    run.add_argument(
+        "--db-url",
+        default=os.environ.get("DB_URL"),
+        help="one PostgreSQL database for every process, a schema each (DB_URL; default SQLite files)",
+    )
     run.set_defaults(handler=stack.run)
 
     stop = sub.add_parser("stop", help="stop the Sandbank started by `run`")

@@ -42,6 +42,11 @@ DEFAULT_SERVICES: tuple[tuple[str, str], ...] = (
     ("gateway", "gateway"),
 )
 BACKEND_SERVICES = ("accounts", "payments", "securities", "insurance")
+# The services `--replicas N` runs N of (ADR 0018): their consumers, relays and sweepers
+# share a PostgreSQL database and their topics' partitions. Securities (one simulated
+# market that prices and fills orders in memory), insurance and the gateway (its
+# notification streams and rate limits live in the process) stay single.
+REPLICATED = ("accounts", "payments")
 POLL_INTERVAL_S = 0.05
 STOP_GRACE_S = 5.0
 LOG_TAIL_LINES = 20
@@ -91,6 +96,8 @@ class _Process:
     port: int
     env: dict[str, str]
     log_path: Path
+    service: str = ""  # what it runs: its name, or the service a replica ("payments-2") is of
+    replica: int = 0  # 1..N for a replica, 0 for a process that runs once
     popen: subprocess.Popen[bytes] | spawn.Forked | None = None
     log_offset: int = 0  # where this run's output starts in the (appended) log
     started_at: float = 0.0
@@ -194,7 +201,21 @@ class Stack:
         env: Mapping[str, str] | None = None,
         python: str = sys.executable,
         services: Iterable[tuple[str, str]] = DEFAULT_SERVICES,
+        replicas: int = 1,
+        db_url: str | None = None,
+        db_schema_prefix: str = "",
     ) -> None:
+        if replicas < 1:
+            raise StackError(f"--replicas must be 1 or more, not {replicas}")
+        if replicas > 1 and (db_url is None or db_url.startswith("sqlite")):
+            raise StackError(
+                f"{replicas} replicas need PostgreSQL: SQLite has one writer, so each service runs once on it "
+                "(ADR 0005, 0018). Give a PostgreSQL URL with --db-url or DB_URL, e.g. "
+                "postgresql+asyncpg://sandbank:sandbank@127.0.0.1:5432/sandbank"
+            )
+        self.replicas = replicas
+        self.db_url = db_url
+        self.db_schema_prefix = db_schema_prefix
         self.data_dir = Path(data_dir).resolve()
         self.log_dir = self.data_dir / "logs"
         self.python = python
@@ -220,11 +241,26 @@ class Stack:
         for name in modules:
             if name not in chosen:
                 chosen[name] = free_port(HOST)
+        self.processes: dict[str, _Process] = {}
+        extra_port = gateway_port + len(BACKEND_SERVICES) + 1
+        for name, module in modules.items():
+            if replicas == 1 or name not in REPLICATED:
+                self.processes[name] = _Process(
+                    name, [python, "-m", module], chosen[name], {}, self.log_dir / f"{name}.log", service=name
+                )
+                continue
+            # Replica 1 takes the service's own port (what `url(service)` answers), the
+            # others the ports after the four services'.
+            for i in range(1, replicas + 1):
+                port = chosen[name]
+                if i > 1:
+                    port, extra_port = (free_port(HOST) if gateway_port == 0 else extra_port), extra_port + 1
+                replica = f"{name}-{i}"
+                chosen[replica] = port
+                self.processes[replica] = _Process(
+                    replica, [python, "-m", module], port, {}, self.log_dir / f"{replica}.log", service=name, replica=i
+                )
         self.ports = chosen
-        self.processes = {
-            name: _Process(name, [python, "-m", module], chosen[name], {}, self.log_dir / f"{name}.log")
-            for name, module in modules.items()
-        }
 
     # -- addresses ---------------------------------------------------------------------
 
@@ -234,6 +270,10 @@ class Stack:
 
     def url(self, name: str) -> str:
         return f"http://{HOST}:{self.ports[name]}"
+
+    def replicas_of(self, service: str) -> list[_Process]:
+        """A service's processes: its replicas, or the one process that runs it."""
+        return [p for p in self.processes.values() if p.service == service]
 
     @property
     def bootstrap_servers(self) -> str:
@@ -263,11 +303,21 @@ class Stack:
             if self._external_bootstrap is None:
                 self._start_broker(timeout_s)
                 say(f"broker ready on {self.bootstrap_servers} ({self._elapsed():.1f}s)")
+            if self.db_url is not None and not self.db_url.startswith("sqlite"):
+                self._make_schemas()
             base_env = self._base_env()
             for proc in self.processes.values():
                 proc.env = {**base_env, **self._own_env(proc), **self.extra_env}
+            # Replicas after the first start once it is ready: it migrated and seeded the
+            # schema they share (the seeds are not written for two writers at once).
+            first = [p for p in self.processes.values() if p.replica <= 1]
+            for proc in first:
                 self._spawn(proc)
-            self._wait_ready(list(self.processes.values()), timeout_s, say)
+            self._wait_ready(first, timeout_s, say)
+            later = [p for p in self.processes.values() if p.replica > 1]
+            for proc in later:
+                self._spawn(proc)
+            self._wait_ready(later, timeout_s, say)
         except BaseException:
             self.stop()
             raise
@@ -394,14 +444,44 @@ class Stack:
         env["HTTP_HOST"] = HOST
         env["AUTH_KEYS_DIR"] = str(self.keys_dir)
         for name in BACKEND_SERVICES:
-            env[f"SERVICE_URL_{name.upper()}"] = self.url(name)
+            # Every replica's address: the gateway takes them in turn (gateway/routing/upstream.py).
+            replicas = self.replicas_of(name)
+            urls = [p.url for p in replicas] if replicas else [self.url(name)]
+            env[f"SERVICE_URL_{name.upper()}"] = ",".join(urls)
         return env
 
+    def schema_of(self, service: str) -> str:
+        """The PostgreSQL schema a service's tables live in (one database for the stack)."""
+        return f"{self.db_schema_prefix}{service}"
+
     def _own_env(self, proc: _Process) -> dict[str, str]:
+        if self.db_url is not None and not self.db_url.startswith("sqlite"):
+            return {"HTTP_PORT": str(proc.port), "DB_URL": self.db_url, "DB_SCHEMA_NAME": self.schema_of(proc.service)}
         return {
             "HTTP_PORT": str(proc.port),
             "DB_URL": f"sqlite+aiosqlite:///{self.data_dir / proc.name}.db",
         }
+
+    def _make_schemas(self) -> None:
+        import asyncio
+
+        from sqlalchemy import text
+
+        from shared.db import Database
+
+        async def make() -> None:
+            db = Database(str(self.db_url))
+            try:
+                async with db.writer.begin() as conn:
+                    for service in {p.service for p in self.processes.values()}:
+                        await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {self.schema_of(service)}"))
+            finally:
+                await db.dispose()
+
+        try:
+            asyncio.run(make())
+        except OSError as e:
+            raise StackError(f"PostgreSQL at {self.db_url} does not answer: {e}") from None
 
     def _start_broker(self, timeout_s: float, port: int = 0) -> None:
         argv = [self.python, "-c", _BROKER_LAUNCHER, HOST, str(self.broker_log), str(port)]
@@ -548,6 +628,8 @@ def _banner(stack: Stack, elapsed: float) -> str:
         rows += [("gateway", stack.gateway_url), ("API docs", f"{stack.gateway_url}/docs")]
     broker_kind = "embedded Tansu" if stack.broker else "external"
     rows.append(("broker", f"{stack.bootstrap_servers} ({broker_kind})"))
+    if stack.db_url is not None and not stack.db_url.startswith("sqlite"):
+        rows.append(("database", f"{_without_password(stack.db_url)} (a schema per service)"))
     rows += [(n, stack.url(n)) for n in stack.processes if n != "gateway"]
     rows += [("data", str(stack.data_dir)), ("logs", str(stack.log_dir)), ("keys", str(stack.keys_dir))]
     width = max(len(label) for label, _ in rows)
@@ -565,6 +647,12 @@ def _banner(stack: Stack, elapsed: float) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    return f"{scheme}{sep}{userinfo.split(':')[0]}{at}{host}" if at else url
 
 
 def restart_delay(deaths: int) -> float:
@@ -648,13 +736,25 @@ def run(args: argparse.Namespace) -> int:
     if args.services:
         wanted = args.services.split(",")
         services = tuple(s for s in DEFAULT_SERVICES if s[0] in wanted)
-    stack = Stack(data_dir, gateway_port=args.port, kafka_bootstrap=args.bootstrap_servers, services=services)
+    try:
+        stack = Stack(
+            data_dir,
+            gateway_port=args.port,
+            kafka_bootstrap=args.bootstrap_servers,
+            services=services,
+            replicas=args.replicas,
+            db_url=args.db_url or None,
+        )
+    except StackError as e:
+        print(f"Sandbank did not start: {e}", file=sys.stderr)
+        lock.close()
+        return 2
     taken = [(n, p) for n, p in stack.ports.items() if n in stack.processes and port_in_use(p)]
     if taken:
         for name, port in taken:
             print(f"Port {port} (for {name}) is already in use.", file=sys.stderr)
         print(
-            "Free it, or choose other ports with --port (the services take the next four).",
+            "Free it, or choose other ports with --port (the services take the next four, replicas the ones after).",
             file=sys.stderr,
         )
         return 1

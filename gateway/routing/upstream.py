@@ -5,6 +5,11 @@ costs a fraction of httpx's CPU per call. httpx stays for streaming relays (SSE)
 a pool per service: a relayed stream holds its connection for as long as it is open, so
 one service's streams cannot take the connections of another's, nor the calls'.
 
+A service may run as several replicas (ADR 0018): its setting (`SERVICE_URL_PAYMENTS`)
+then lists their addresses, comma-separated. Calls take them in turn; a call whose
+connection is refused goes to the next one (nothing reached the dead one, so even a
+POST is safe to send on).
+
 An unreachable service raises shared/errors.py's `ServiceUnavailable` (every app answers
 it 503), a refusal the gateway passes on raises `UpstreamRefused` (gateway/routing/errors.py
 says how the public API answers it).
@@ -12,6 +17,7 @@ says how the public API answers it).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -92,6 +98,8 @@ class Upstreams:
         self.stream_connections = stream_connections
         self._session: aiohttp.ClientSession | None = None
         self._streams: dict[str, httpx.AsyncClient] = {}
+        self._replicas: dict[str, list[str]] = {}
+        self._turns: dict[str, int] = {}
 
     async def start(self) -> None:
         """Open the pool; aiohttp wants the running event loop for that."""
@@ -126,29 +134,51 @@ class Upstreams:
         assert isinstance(caller, Principal)
         return self.tokens.on_behalf(caller, service)
 
-    def url(self, service: str, path: str) -> str:
-        return str(getattr(self.urls, service)).rstrip("/") + path
+    def replicas(self, service: str) -> list[str]:
+        """The base URLs of a service's replicas, from its comma-separated setting."""
+        found = self._replicas.get(service)
+        if found is None:
+            listed = str(getattr(self.urls, service)).split(",")
+            found = self._replicas[service] = [u.strip().rstrip("/") for u in listed if u.strip()]
+        return found
+
+    def turn(self, service: str) -> int:
+        """Where the next call to `service` starts among its replicas (round robin)."""
+        turn = self._turns.get(service, 0)
+        self._turns[service] = turn + 1
+        return turn
+
+    def url(self, service: str, path: str, *, turn: int | None = None) -> str:
+        """`path` at the service's replica for `turn` (the next one when None)."""
+        bases = self.replicas(service)
+        return bases[(self.turn(service) if turn is None else turn) % len(bases)] + path
 
     async def _request(
         self, service: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None, params: Any
     ) -> UpstreamResponse:
         if self._session is None:
             raise RuntimeError("Upstreams.start() was not awaited")
-        url = self.url(service, path)
-        try:
-            with self.tracing.outgoing(method, url) as traced:
-                async with self._session.request(
-                    method, url, headers=headers | traced, data=body, params=params
-                ) as upstream:
-                    content = await upstream.read()
-                    return UpstreamResponse(
-                        service,
-                        upstream.status,
-                        content,
-                        {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
-                    )
-        except (aiohttp.ClientError, TimeoutError):
-            raise ServiceUnavailable(service) from None
+        start, tries = self.turn(service), len(self.replicas(service))
+        for attempt in range(tries):
+            url = self.url(service, path, turn=start + attempt)
+            try:
+                with self.tracing.outgoing(method, url) as traced:
+                    async with self._session.request(
+                        method, url, headers=headers | traced, data=body, params=params
+                    ) as upstream:
+                        content = await upstream.read()
+                        return UpstreamResponse(
+                            service,
+                            upstream.status,
+                            content,
+                            {k.lower(): v for k, v in upstream.headers.items() if k.lower() in _PASS_HEADERS},
+                        )
+            except aiohttp.ClientConnectorError:
+                if attempt + 1 == tries:
+                    raise ServiceUnavailable(service) from None
+            except (aiohttp.ClientError, TimeoutError):
+                raise ServiceUnavailable(service) from None
+        raise ServiceUnavailable(service)
 
     async def call(
         self,
@@ -165,6 +195,30 @@ class Upstreams:
             headers["content-type"] = "application/json"
         body = orjson.dumps(json) if json is not None else None
         return await self._request(service, method, path, headers=headers, body=body, params=params)
+
+    async def call_each(
+        self, service: str, method: str, path: str, *, caller: Caller, json: Any = None
+    ) -> UpstreamResponse:
+        """The same call to every replica of `service` (state each keeps in memory, such
+        as its sandbox clock); the first answer that is not a 200, or else the last.
+        Raises `ServiceUnavailable` if any replica does not answer."""
+        headers = outgoing_headers(self.token(service, caller)) | {"content-type": "application/json"}
+        body = orjson.dumps(json) if json is not None else None
+        answers = await asyncio.gather(
+            *(self._at(service, base + path, method, headers=headers, body=body) for base in self.replicas(service))
+        )
+        return next((a for a in answers if a.status_code != 200), answers[-1])
+
+    async def _at(
+        self, service: str, url: str, method: str, *, headers: dict[str, str], body: bytes | None
+    ) -> UpstreamResponse:
+        if self._session is None:
+            raise RuntimeError("Upstreams.start() was not awaited")
+        try:
+            async with self._session.request(method, url, headers=headers, data=body) as upstream:
+                return UpstreamResponse(service, upstream.status, await upstream.read(), {})
+        except (aiohttp.ClientError, TimeoutError):
+            raise ServiceUnavailable(service) from None
 
     async def forward(
         self,

@@ -80,7 +80,8 @@ async def set_clock(body: ClockChange, _operator: Operator, clock: ClockDep, gw:
         ]
         offset = max(offsets) + (body.advance_s or 0)
     results = await asyncio.gather(
-        *(upstreams.call(s, "PUT", "/internal/clock", caller=ITSELF, json={"offset_s": offset}) for s in SERVICES),
+        # Every replica keeps its clock in memory: each one is told.
+        *(upstreams.call_each(s, "PUT", "/internal/clock", caller=ITSELF, json={"offset_s": offset}) for s in SERVICES),
         return_exceptions=True,
     )
     services = {

@@ -6,8 +6,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, Update, delete, func, select, update
 
 from shared.aio import within
 from shared.db import Database, QuickSelect
@@ -33,6 +34,11 @@ class OutboxRelay:
     matters for rows left by a crashed process or another replica. A row is marked
     published only after the broker acknowledged it, so a crash in between re-sends it
     (at-least-once; consumers dedupe through their inbox).
+
+    On PostgreSQL, where several replicas share the outbox (ADR 0018), a drain claims its
+    rows: `FOR UPDATE SKIP LOCKED` in the transaction that marks them, held over the send,
+    so each row goes out from one replica and a replica that dies mid-send gives its rows
+    back. SQLite has one writer, hence one replica, and reads without a claim.
 
     Published rows stay for `retention_s` (ADR 0013): the broker is a transport, not the
     record, and a broker that comes back empty (the embedded one keeps messages in memory)
@@ -81,6 +87,17 @@ class OutboxRelay:
             .order_by(outbox.c.id)
             .limit(batch_size),
         )
+        self._claim = (
+            None
+            if db.sqlite
+            else select(
+                outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.headers, outbox.c.trace_context
+            )
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
 
     async def backlog(self) -> int:
         """Rows not yet published."""
@@ -92,10 +109,37 @@ class OutboxRelay:
             return int(found or 0)
 
     async def drain_once(self) -> int:
-        outbox = self.tables.outbox
+        if self._claim is not None:
+            return await self._drain_claimed(self._claim)
         rows = await self._next.all()
         if not rows:
             return 0
+        await self._send(rows)
+        ids = [r[0] for r in rows]
+        async with self.db.write() as session, session.begin():
+            await session.execute(self._mark(ids))
+        return self._drained(ids)
+
+    async def _drain_claimed(self, claim: Select[Any]) -> int:
+        async with self.db.write() as session, session.begin():
+            rows = [tuple(r) for r in (await session.execute(claim)).all()]
+            if not rows:
+                return 0
+            await self._send(rows)
+            ids = [r[0] for r in rows]
+            await session.execute(self._mark(ids))
+        return self._drained(ids)
+
+    def _mark(self, ids: list[int]) -> Update:
+        outbox = self.tables.outbox
+        return update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
+
+    def _drained(self, ids: list[int]) -> int:
+        self._drains.append((time.monotonic(), max(ids)))
+        self.published += len(ids)
+        return len(ids)
+
+    async def _send(self, rows: list[tuple[Any, ...]]) -> None:
         tracing = self.tracing if self.tracing is not None and self.tracing.enabled else None
         spans = []
         batch = []
@@ -118,12 +162,6 @@ class OutboxRelay:
         finally:
             for span in spans:
                 span.end()
-        ids = [r[0] for r in rows]
-        async with self.db.write() as session, session.begin():
-            await session.execute(update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow()))
-        self._drains.append((time.monotonic(), max(ids)))
-        self.published += len(rows)
-        return len(rows)
 
     async def republish(self) -> int:
         """Send again every row published within the retention: the broker lost them (it

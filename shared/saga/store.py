@@ -101,7 +101,8 @@ class SagaTable:
 
 
 class SagaSweeper:
-    """The one sweeper of a service's sagas, run every `interval_s` by the runtime."""
+    """The one sweeper of a service's sagas, run every `interval_s` by the runtime. On
+    PostgreSQL each pass claims its overdue sagas (`claim`), so replicas share the work."""
 
     def __init__(
         self,
@@ -140,9 +141,28 @@ class SagaSweeper:
             # are its events, and the commands they send continue its trace.
             with self._span(table, ids):
                 async with self.unit_of_work() as uow:
-                    await table.on_overdue(uow, ids, now)
+                    if not self.db.sqlite:
+                        ids = await self.claim(uow, table, now)
+                    if ids:
+                        await table.on_overdue(uow, ids, now)
             handed += len(ids)
         return handed
+
+    async def claim(self, uow: UnitOfWork, table: SagaTable, now: datetime) -> list[str]:
+        """The overdue sagas no other transaction holds, locked until the unit of work
+        ends. On PostgreSQL several replicas sweep the same table (ADR 0018): `SKIP
+        LOCKED` leaves a saga another replica's sweeper (or a fact's handler) is moving
+        to it and takes the next ones, so a deadline's step is carried out once, the
+        replicas share the overdue sagas, and no sweeper waits on another."""
+        model = table.model
+        found = await uow.session.scalars(
+            select(model.id)
+            .where(model.deadline_at < now)
+            .order_by(model.deadline_at)
+            .limit(self.limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(found.all())
 
     def _span(self, table: SagaTable, ids: Sequence[str]) -> Any:
         if self.tracing is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -23,9 +24,11 @@ def running_stack(
     *,
     step_up: bool = False,
     env: Mapping[str, str] | None = None,
+    start_timeout_s: float = 60,
+    **options: Any,
 ) -> Iterator[Stack]:
     """A stack of its own; without `step_up`, payments asks for no one-time code. `env`:
-    settings of its own for every process."""
+    settings of its own for every process; `options`: the Stack's (replicas, db_url ...)."""
     data_dir: Path = tmp_path_factory.mktemp(name)
     # Step-up authentication is tested on a stack of its own (`stepup_stack`); here it
     # would only stand between the other tests and what they are about.
@@ -42,8 +45,9 @@ def running_stack(
         data_dir,
         gateway_port=0,
         env={"SANDBANK_LOG_JSON": "true", **no_step_up, **roomy, **lasting, **(env or {})},
+        **options,
     )
-    running.start(timeout_s=60)
+    running.start(timeout_s=start_timeout_s)
     try:
         yield running
     finally:

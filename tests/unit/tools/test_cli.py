@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tools import cli, stack
@@ -51,3 +53,14 @@ def test_run_help_states_the_restart_rule(capsys: pytest.CaptureFixture[str]) ->
         cli.parser().parse_args(["run", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"dies {stack.RESTART_LIMIT} times within {stack.RESTART_WINDOW_S:.0f}s stops the stack" in text
+
+
+@pytest.mark.parametrize("db_url", [None, "sqlite+aiosqlite:///x.db"])
+def test_run_refuses_replicas_on_sqlite(
+    db_url: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DB_URL", raising=False)
+    argv = ["run", "--replicas", "2", "--data-dir", str(tmp_path), *(["--db-url", db_url] if db_url else [])]
+    assert cli.main(argv) == 2
+    assert "2 replicas need PostgreSQL" in capsys.readouterr().err
+    assert not (tmp_path / "run.json").exists()
