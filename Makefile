@@ -37,12 +37,12 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 	else echo "Sandbank is not running"; fi
 
 # Two pytest-xdist workers, one per core. The unit tier is pure computation; the others
-# mostly wait on brokers, databases and whole stacks, so two workers each with stacks of
-# their own overlap the waits. There a file runs whole on one worker and every test on
-# PostgreSQL on one worker (tests/conftest.py: `--dist loadgroup`).
+# mostly wait on brokers, databases and whole stacks, so two workers, each with brokers,
+# stacks and PostgreSQL schemas of its own (tests/integration/pg.py), overlap the waits.
+# A file runs whole on one worker (`--dist loadfile`), so its stacks start once.
 test: install ## every test tier: unit, integration, e2e
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
-	$(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
+	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
 
 unit: install ## pure tests, no broker or database
 	$(call tier,tests/unit)

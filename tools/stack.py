@@ -89,6 +89,16 @@ class StackError(RuntimeError):
     pass
 
 
+def _service_named(response: httpx.Response) -> str | None:
+    """The service a /readyz answer names (None for an answer that is not a readiness probe's)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    service = body.get("service") if isinstance(body, dict) else None
+    return service if isinstance(service, str) else None
+
+
 @dataclass
 class _Process:
     name: str
@@ -559,6 +569,13 @@ class Stack:
                         response = client.get(f"{proc.url}/readyz")
                     except httpx.HTTPError as e:
                         last_answer[name] = f"no answer ({type(e).__name__})"
+                        continue
+                    answers_as = _service_named(response)
+                    if answers_as != (proc.service or proc.name):
+                        # Another stack's process took the port between our choosing it and
+                        # this one binding it (which happens after its start-up): not ours,
+                        # so not ready; ours exits on the failed bind and says so above.
+                        last_answer[name] = f"port {proc.port} answers as {answers_as!r}, another process"
                         continue
                     if response.status_code == 200:
                         del pending[name]

@@ -20,25 +20,22 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from fastapi import FastAPI
-from sqlalchemy import text
 
-from services.accounts import store
 from services.accounts.main import create_app
 from shared.bootstrap import Overrides
 from shared.clock import Clock
-from shared.db import Database
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS, dlq
 from shared.kafka.producer import ensure_topics
-from shared.migrations import VERSION_TABLE
 from shared.settings import AuthSettings, DbSettings, KafkaSettings, Settings
 from tests.integration.harness import Bank, Tap
-from tests.integration.pg import fresh_schema
+from tests.integration.pg import fresh_schema, of_this_worker
 from tests.tokens import Minter
 from tools.broker import EmbeddedBroker
 
 PG_URL = os.environ.get("SANDBANK_TEST_PG_URL")
 EXTERNAL_BROKER = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
 BACKENDS = ["sqlite", *(["postgresql"] if PG_URL else [])]
+ACCOUNTS_SCHEMA = of_this_worker("accounts_tests")
 
 
 # --- fixtures ----------------------------------------------------------------------------
@@ -67,13 +64,7 @@ async def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -
         return f"sqlite+aiosqlite:///{path}"
     assert PG_URL
     # A clean schema every run, so a run never depends on what the last one left.
-    db = Database(PG_URL)
-    try:
-        async with db.writer.begin() as conn:
-            await conn.run_sync(store.Base.metadata.drop_all)
-            await conn.execute(text(f"DROP TABLE IF EXISTS {VERSION_TABLE}"))
-    finally:
-        await db.dispose()
+    await fresh_schema(PG_URL, ACCOUNTS_SCHEMA)
     return PG_URL
 
 
@@ -158,7 +149,9 @@ async def serving(app: FastAPI, topics: list[str]) -> AsyncIterator[tuple[httpx.
 
 @pytest.fixture(scope="package")
 async def bank(backend: str, bootstrap_servers: str, database_url: str) -> AsyncIterator[Bank]:
-    settings = settings_for("accounts", database_url, bootstrap_servers)
+    settings = settings_for(
+        "accounts", database_url, bootstrap_servers, pg_schema=ACCOUNTS_SCHEMA if backend == "postgresql" else None
+    )
     suffix = group_suffix(backend)
     if suffix:
         # accounts consumes accounts.commands, starting at the topic's end.

@@ -16,8 +16,9 @@ from shared.events.topics import INSURANCE_EVENTS
 from tests.integration.conftest import beside_the_bank, database_of, group_suffix, serving, settings_for
 from tests.integration.harness import Bank, eventually
 from tests.integration.insurance.harness import Insurer
+from tests.integration.pg import of_this_worker
 
-PG_SCHEMA = "insurance_tests"
+PG_SCHEMA = of_this_worker("insurance_tests")
 # Short enough that the timeout tests move the sandbox clock rather than wait; long
 # enough that a consumer group join never makes a purchase give up.
 # The fraud rules for early and frequent claims are off: every scenario claims on a policy

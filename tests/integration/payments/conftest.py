@@ -16,8 +16,9 @@ from shared.events.topics import PAYMENTS_EVENTS
 from tests.integration.conftest import beside_the_bank, database_of, group_suffix, serving, settings_for
 from tests.integration.harness import Bank
 from tests.integration.payments.harness import Payments
+from tests.integration.pg import of_this_worker
 
-PG_SCHEMA = "payments_tests"
+PG_SCHEMA = of_this_worker("payments_tests")
 STEP_UP_OFF = 10**12
 
 

@@ -23,10 +23,10 @@ from shared.clock import Clock
 from shared.events.topics import ACCOUNTS_COMMANDS, SECURITIES_EVENTS
 from tests.integration.conftest import beside_the_bank, database_of, group_suffix, serving, settings_for
 from tests.integration.harness import Bank
-from tests.integration.pg import drop_schema
+from tests.integration.pg import drop_schema, of_this_worker
 from tests.integration.securities.harness import Brokerage
 
-PG_SCHEMA = "securities_tests"
+PG_SCHEMA = of_this_worker("securities_tests")
 # Tests drive prices and time; the sweeper still runs (expiries, timeouts), briskly.
 TEST_SETTINGS: dict[str, Any] = {"tick_interval_ms": 0, "sweep_interval_s": 0.1, "market_seed": 7}
 
