@@ -36,13 +36,12 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \
 	else echo "Sandbank is not running"; fi
 
-# Two pytest-xdist workers, one per core. The unit tier is pure computation; the others
-# mostly wait on brokers, databases and whole stacks, so two workers, each with brokers,
-# stacks and PostgreSQL schemas of its own (tests/integration/pg.py), overlap the waits.
-# A file runs whole on one worker (`--dist loadfile`), so its stacks start once.
+# The unit tier is pure computation: two pytest-xdist workers, one per core. The others
+# wait on brokers, databases and whole stacks, and run in one process: on two workers their
+# in-process apps starved each other's event loops (a saga's step unanswered for minutes).
 test: install ## every test tier: unit, integration, e2e
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
-	$(PY) -m pytest -q -n 2 --dist loadfile $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
+	$(PY) -m pytest -q $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
 
 unit: install ## pure tests, no broker or database
 	$(call tier,tests/unit)
