@@ -25,7 +25,7 @@ from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey
 from shared.money import InvalidAmount, to_minor
-from shared.pagination import PageDep, newest_first, next_keyset
+from shared.pagination import Page, PageDep, newest_first, next_keyset
 from shared.problems import PROBLEM, Problem
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
@@ -605,14 +605,7 @@ async def adjuster_claims(
     """Every customer's claims, newest first; `?status=under_assessment` (or
     `?awaiting_adjuster=true`) is the queue of claims waiting for a decision."""
     query = select(store.Claim)
-    if status is not None:
-        query = query.where(store.Claim.status == status)
-    if awaiting_adjuster:
-        query = query.where(
-            store.Claim.status == domain.ClaimStatus.UNDER_ASSESSMENT, store.Claim.approvals_required > 0
-        )
-    async with runtime.db.read() as session:
-        return await _claim_page(session, query, page.cursor, page.limit, staff=True)
+    return await _staff_queue(runtime, query, page, status, awaiting_adjuster)
 
 
 @adjuster.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One claim with its history, for adjusters")
@@ -695,6 +688,14 @@ async def flagged_claims(
     if rule is not None:
         flagged = flagged.where(store.ClaimFlag.rule == rule)
     query = select(store.Claim).where(store.Claim.id.in_(flagged))
+    return await _staff_queue(runtime, query, page, status, awaiting_adjuster)
+
+
+async def _staff_queue(
+    runtime: Runtime, query: Select[store.Claim], page: Page, status: str | None, awaiting_adjuster: bool | None
+) -> ClaimPage:
+    """A page of the claims `query` selects for adjusters, of one status if asked, or only
+    those waiting for a decision."""
     if status is not None:
         query = query.where(store.Claim.status == status)
     if awaiting_adjuster:
