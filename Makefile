@@ -16,7 +16,7 @@ COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker c
 	elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; \
 	else echo "docker compose"; fi)
 
-.PHONY: help install run stop test unit integration e2e lint format typecheck check asyncapi migration compose-check client bench bench-startup chaos demo up down clean
+.PHONY: help install run stop test unit integration e2e conformance lint format typecheck check asyncapi migration compose-check client bench bench-startup chaos demo up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ integration: install ## one service with a real database and broker
 
 e2e: install ## the whole stack as processes, driven through the gateway
 	$(call tier,tests/e2e)
+
+conformance: install ## every app against its OpenAPI document with schemathesis's full request budget (make test sends a quarter)
+	SANDBANK_CONFORMANCE=full $(PY) -m pytest -q $(PYTEST_ARGS) $(wildcard tests/integration/*/test_openapi.py) tests/e2e/test_openapi.py
 
 lint: install ## ruff check
 	$(PY) -m ruff check .

@@ -12,6 +12,7 @@ the rest of its tests.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
@@ -44,6 +45,16 @@ CHECKS = [
 # Valid requests find wrong answers to the requests a client makes; invalid ones find
 # refusals that are not 4xx problems.
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+
+# `make test` sends a quarter of each test's budget (the same derandomized first requests);
+# `make conformance` (CI runs it after `make test`) sends all of it.
+FULL = os.environ.get("SANDBANK_CONFORMANCE") == "full"
+
+
+def budget(full: int) -> int:
+    """Requests per operation and mode: `full` under `make conformance`, else a quarter."""
+    return full if FULL else max(2, full // 4)
+
 
 # schemathesis draws some values with `random` (seeded by Hypothesis, so still the same each run).
 QUIET = pytest.mark.filterwarnings(

@@ -16,7 +16,7 @@ import pytest
 from schemathesis.schemas import APIOperation
 
 from shared.sandbox import ADJUSTERS
-from tests.conformance import QUIET, STREAM, check_app
+from tests.conformance import QUIET, STREAM, budget, check_app
 from tests.e2e.phone import Phone
 
 # About a hundred operations, each tried with generated input: on a busy shared machine
@@ -64,6 +64,6 @@ async def test_the_gateway_answers_as_its_openapi_document_says(
             return adjuster
         return customer.auth
 
-    report = await check_app(gateway, document, auth, max_examples=10, skip=SKIP)
+    report = await check_app(gateway, document, auth, max_examples=budget(10), skip=SKIP)
 
     report.assert_as_documented()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from schemathesis.schemas import APIOperation
 
-from tests.conformance import QUIET, check_app
+from tests.conformance import QUIET, budget, check_app
 from tests.integration.harness import Bank
 
 pytestmark = QUIET
@@ -20,6 +20,6 @@ async def test_accounts_answers_as_its_openapi_document_says(bank: Bank) -> None
     async def auth(operation: APIOperation) -> Mapping[str, str]:
         return bank.operator_headers if operation.path.startswith("/v1/admin/") else customer.headers
 
-    report = await check_app(bank.http, bank.app.openapi(), auth, max_examples=20)
+    report = await check_app(bank.http, bank.app.openapi(), auth, max_examples=budget(20))
 
     report.assert_as_documented()

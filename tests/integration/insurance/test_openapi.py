@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from schemathesis.schemas import APIOperation
 
-from tests.conformance import QUIET, check_app
+from tests.conformance import QUIET, budget, check_app
 from tests.integration.insurance.harness import Insurer
 
 pytestmark = QUIET
@@ -20,6 +20,6 @@ async def test_insurance_answers_as_its_openapi_document_says(insurer: Insurer) 
     async def auth(operation: APIOperation) -> Mapping[str, str]:
         return adjuster if operation.path.startswith("/v1/adjuster/") else insured.headers
 
-    report = await check_app(insurer.http, insurer.app.openapi(), auth, max_examples=20)
+    report = await check_app(insurer.http, insurer.app.openapi(), auth, max_examples=budget(20))
 
     report.assert_as_documented()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from schemathesis.schemas import APIOperation
 
-from tests.conformance import QUIET, check_app
+from tests.conformance import QUIET, budget, check_app
 from tests.integration.payments.harness import Payments
 
 pytestmark = QUIET
@@ -19,6 +19,6 @@ async def test_payments_answers_as_its_openapi_document_says(payments: Payments)
     async def auth(operation: APIOperation) -> Mapping[str, str]:
         return payments.bank.operator_headers if operation.path.startswith("/v1/admin/") else payer.headers
 
-    report = await check_app(payments.http, payments.app.openapi(), auth, max_examples=20)
+    report = await check_app(payments.http, payments.app.openapi(), auth, max_examples=budget(20))
 
     report.assert_as_documented()

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from schemathesis.schemas import APIOperation
 
-from tests.conformance import QUIET, STREAM, check_app
+from tests.conformance import QUIET, STREAM, budget, check_app
 from tests.integration.securities.harness import Brokerage
 
 pytestmark = QUIET
@@ -20,7 +20,7 @@ async def test_securities_answers_as_its_openapi_document_says(brokerage: Broker
         return investor.headers
 
     report = await check_app(
-        brokerage.http, brokerage.app.openapi(), auth, max_examples=20, skip={"GET /v1/market/stream": STREAM}
+        brokerage.http, brokerage.app.openapi(), auth, max_examples=budget(20), skip={"GET /v1/market/stream": STREAM}
     )
 
     report.assert_as_documented()
