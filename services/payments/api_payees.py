@@ -24,7 +24,7 @@ from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer
 from shared.clock import BANK_TZ
 from shared.money import format_minor
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM, Problem, documents, not_found
 from shared.schemas.payments import (
@@ -187,15 +187,16 @@ async def save_payee(
 async def list_saved_payees(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    page: SmallPageDep,
 ) -> SavedPayeePage:
     """Your saved payees, newest first; follow `next_cursor` for older ones."""
     table = store.saved_payee_table
     query = select(store.SavedPayee).where(store.SavedPayee.customer_id == principal.customer_id)
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(newest_first(query, table.c, cursor or None, limit))).all())
-    return SavedPayeePage(items=[saved_public(p) for p in rows[:limit]], next_cursor=next_keyset(rows, limit))
+        rows = list((await session.scalars(newest_first(query, table.c, page.cursor, page.limit, of="payees"))).all())
+    return SavedPayeePage(
+        items=[saved_public(p) for p in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit, of="payees")
+    )
 
 
 @router.get("/payees/{payee_id}", response_model=SavedPayeePublic, responses={404: PROBLEM})

@@ -25,9 +25,8 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +42,7 @@ from shared.idempotency import IdempotencyKey, create_once
 from shared.kafka.messaging import UnitOfWork
 from shared.money import format_minor
 from shared.observability import correlation_id_var
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.payments import Payee, ScheduleCreate, SchedulePage, SchedulePublic, ScheduleRunPublic
@@ -217,15 +216,18 @@ async def _by_key(session: AsyncSession, customer_id: str, key: str) -> store.Sc
 async def list_schedules(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    page: SmallPageDep,
 ) -> SchedulePage:
     """The customer's scheduled transfers and standing orders, newest first (without their
     runs: see each one's `links.self`)."""
     query = select(store.Schedule).where(store.Schedule.customer_id == principal.customer_id)
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(newest_first(query, store.Schedule, cursor or None, limit))).all())
-    return SchedulePage(items=[public(s) for s in rows[:limit]], next_cursor=next_keyset(rows, limit))
+        rows = list(
+            (await session.scalars(newest_first(query, store.Schedule, page.cursor, page.limit, of="schedules"))).all()
+        )
+    return SchedulePage(
+        items=[public(s) for s in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit, of="schedules")
+    )
 
 
 async def _own(runtime: Runtime, principal_customer: str, schedule_id: str) -> store.Schedule:
