@@ -810,7 +810,8 @@ SCHEDULE_ROUTES = (
         Runs missed while the clock jumped are each made once, oldest first.
 
         Requires an `Idempotency-Key` header. Limited to amounts that need no one-time code:
-        above the step-up thresholds the answer is 422 `schedule-needs-step-up`.""",
+        above the step-up thresholds the answer is 422 `schedule-needs-step-up`. A device signed in
+        less than a day ago cannot set one up (422 `schedule-needs-trusted-device`); it can cancel one.""",
     ),
     schedules(
         "GET",
@@ -902,7 +903,10 @@ PAYEES_ROUTES = (
         problems=(401, 404),
         doc="""Your KYC class's limits: the most one payment may be, the most a bank day's payments
         out may add up to (classes II and III), what today has used (payments settled today plus
-        those still holding funds) and what remains, on the bank's day (Beijing time).""",
+        those still holding funds) and what remains, on the bank's day (Beijing time). From a
+        device signed in less than a day ago, `new_device` adds its lower limits, what today has
+        left of them and until when they apply, and `payable_now` heeds them; on a trusted device
+        `new_device` is null.""",
     ),
     payments(
         "GET",

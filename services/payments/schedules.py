@@ -18,6 +18,10 @@ looks, a run makes one payment. Rules the runner keeps:
   bank's, started on that approval, not requests from a phone. Schedules are limited to
   amounts that would not need a one-time code; a larger one is refused at creation
   (422 `schedule-needs-step-up`).
+- New devices: a schedule outlives the session that made it and its runs have no device
+  to hold to the new-device limits, so a device signed in less than a day ago cannot set
+  one up (422 `schedule-needs-trusted-device`); it can cancel one. Runs of a schedule set
+  up from a trusted device are the bank's and meet the class's limits only.
 """
 
 from __future__ import annotations
@@ -140,7 +144,9 @@ async def create_schedule(
     (on the first run's day of the month, or the month's last day when it is shorter),
     until `end_on` or for `count` runs. Each run is an ordinary payment, made on its day
     on the sandbox clock. Limited to amounts that need no one-time code (422
-    `schedule-needs-step-up`)."""
+    `schedule-needs-step-up`), and to trusted devices: from a device signed in less than a
+    day ago the answer is 422 `schedule-needs-trusted-device`."""
+    domain.check_schedule_device(principal.new_device_until, ctx.clock.now())
     if body.currency != "CNY":
         raise PaymentRejected("unsupported-currency", f"currency {body.currency!r} is not supported; use CNY")
     amount = domain.minor_from_decimal(body.amount)
