@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from gateway.routing.routes import PassThrough
 from shared.listing import FromDay, ToDay
+from shared.pagination import NEXT_CURSOR_DOC
 from shared.problems import PROBLEM, PROBLEM_JSON
 from shared.schemas.accounts import KIND_FILTER_DOC, AccountCreate, AccountList, AccountPublic, TransactionPage
 from shared.schemas.insurance import (
@@ -89,7 +90,7 @@ def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple
     """`?limit=&cursor=` of a list the service pages."""
     return {
         "limit": (Annotated[int, Query(ge=1, le=limit_max)], limit_default),
-        "cursor": (Annotated[str | None, Query(max_length=cursor_max)], None),
+        "cursor": (Annotated[str | None, Query(max_length=cursor_max, description=NEXT_CURSOR_DOC)], None),
     }
 
 
