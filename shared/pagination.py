@@ -7,7 +7,9 @@ show their sequence numbers as they are (`parse_seq`, `parse_position`).
 
 `paging(...)` is the one FastAPI dependency for a page's query parameters (`limit` with
 its bounds and default, `cursor` with its longest length): a route takes `page: PageDep`
-and reads `page.limit`, `page.cursor`. Out of bounds, or too long, is a 422 problem.
+and reads `page.limit`, `page.cursor`. Out of bounds, or too long, is a 422 problem; a
+cursor of the right length that this list did not issue (empty, malformed, another
+list's kind) is the 400 above, wherever the list lives.
 """
 
 from __future__ import annotations
@@ -71,13 +73,21 @@ def parse_position(text: str, detail: str) -> int:
     return min(int(text), MAX_SEQ)
 
 
-def newest_first(query: Select[Any], model: Any, cursor: str | None, limit: int) -> Select[Any]:
+def newest_first(
+    query: Select[Any], model: Any, cursor: str | None, limit: int, *, of: str | None = None
+) -> Select[Any]:
     """Order by (created_at, id) descending, one row more than the page (to know if there is
-    a next one), after the keyset the cursor names."""
+    a next one), after the keyset the cursor names. A list named `of` takes only the cursors
+    `next_keyset` wrote for it: another list's, though well formed, is invalid."""
     query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
     if cursor is None:
         return query
-    at, _, last_id = _decode(cursor).partition("|")
+    text = _decode(cursor)
+    if of is not None:
+        named, _, text = text.partition("|")
+        if named != of:
+            raise invalid_cursor(f"the cursor is not one this list ({of}) issued")
+    at, _, last_id = text.partition("|")
     try:
         created = datetime.fromisoformat(at)
     except ValueError:
@@ -87,12 +97,14 @@ def newest_first(query: Select[Any], model: Any, cursor: str | None, limit: int)
     return query.where(or_(model.created_at < created, and_(model.created_at == created, model.id < last_id)))
 
 
-def next_keyset(rows: list[Any], limit: int) -> str | None:
-    """The cursor after a page fetched with `newest_first` (None: it was the last page)."""
+def next_keyset(rows: list[Any], limit: int, *, of: str | None = None) -> str | None:
+    """The cursor after a page fetched with `newest_first` (None: it was the last page),
+    naming the list `of` when given."""
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    return _encode(f"{last.created_at.isoformat()}|{last.id}")
+    keyset = f"{last.created_at.isoformat()}|{last.id}"
+    return _encode(keyset if of is None else f"{of}|{keyset}")
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,11 @@ def paging(
     return Depends(page)
 
 
+NEXT_CURSOR_DOC = "`next_cursor` of the page before"
+
 PageDep = Annotated[Page, paging()]
 # A sequence number's cursor is short: base64 of at most ten digits.
 SeqPageDep = Annotated[Page, paging(cursor_length=40)]
+# The lists a phone scrolls (payments, saved payees, schedules, notifications, webhook
+# deliveries): 20 at a time, at most 100.
+SmallPageDep = Annotated[Page, paging(default=20, most=100, cursor_doc=NEXT_CURSOR_DOC)]

@@ -20,7 +20,7 @@ from gateway.notifications.schemas import NotificationPage, NotificationPublic, 
 from gateway.streams import HeldStream
 from shared.aio import within
 from shared.db import Database
-from shared.pagination import MAX_SEQ, parse_position, parse_seq
+from shared.pagination import MAX_SEQ, SmallPageDep, parse_position, parse_seq
 from shared.problems import PROBLEM, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
@@ -46,8 +46,7 @@ def public(row: store.Notification) -> NotificationPublic:
 async def list_notifications(
     principal: Customer,
     gw: GatewayDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
+    page: SmallPageDep,
     unread: Annotated[bool, Query(description="Only the unread ones")] = False,
 ) -> NotificationPage:
     """Your notifications, newest first: money sent and received, failed payments and
@@ -56,15 +55,15 @@ async def list_notifications(
     query = select(store.Notification).where(store.Notification.customer_id == principal.subject)
     if unread:
         query = query.where(store.Notification.read_at.is_(None))
-    if cursor is not None:
-        query = query.where(store.Notification.id < parse_seq(cursor))
+    if page.cursor is not None:
+        query = query.where(store.Notification.id < parse_seq(page.cursor))
     async with gw.runtime.db.read() as session:
-        rows = (await session.scalars(query.order_by(store.Notification.id.desc()).limit(limit + 1))).all()
+        rows = (await session.scalars(query.order_by(store.Notification.id.desc()).limit(page.limit + 1))).all()
         count = await store.unread_count(session, principal.subject)
-    page = rows[:limit]
+    shown = rows[: page.limit]
     return NotificationPage(
-        items=[public(r) for r in page],
-        next_cursor=str(page[-1].id) if len(rows) > limit else None,
+        items=[public(r) for r in shown],
+        next_cursor=str(shown[-1].id) if len(rows) > page.limit else None,
         unread_count=count,
     )
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from gateway.routing.routes import PassThrough
 from shared.listing import FromDay, ToDay
+from shared.pagination import NEXT_CURSOR_DOC
 from shared.problems import PROBLEM, PROBLEM_JSON
 from shared.schemas.accounts import KIND_FILTER_DOC, AccountCreate, AccountList, AccountPublic, TransactionPage
 from shared.schemas.insurance import (
@@ -89,7 +90,7 @@ def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple
     """`?limit=&cursor=` of a list the service pages."""
     return {
         "limit": (Annotated[int, Query(ge=1, le=limit_max)], limit_default),
-        "cursor": (Annotated[str | None, Query(max_length=cursor_max)], None),
+        "cursor": (Annotated[str | None, Query(max_length=cursor_max, description=NEXT_CURSOR_DOC)], None),
     }
 
 
@@ -810,7 +811,8 @@ SCHEDULE_ROUTES = (
         Runs missed while the clock jumped are each made once, oldest first.
 
         Requires an `Idempotency-Key` header. Limited to amounts that need no one-time code:
-        above the step-up thresholds the answer is 422 `schedule-needs-step-up`.""",
+        above the step-up thresholds the answer is 422 `schedule-needs-step-up`. A device signed in
+        less than a day ago cannot set one up (422 `schedule-needs-trusted-device`); it can cancel one.""",
     ),
     schedules(
         "GET",
@@ -902,7 +904,10 @@ PAYEES_ROUTES = (
         problems=(401, 404),
         doc="""Your KYC class's limits: the most one payment may be, the most a bank day's payments
         out may add up to (classes II and III), what today has used (payments settled today plus
-        those still holding funds) and what remains, on the bank's day (Beijing time).""",
+        those still holding funds) and what remains, on the bank's day (Beijing time). From a
+        device signed in less than a day ago, `new_device` adds its lower limits, what today has
+        left of them and until when they apply, and `payable_now` heeds them; on a trusted device
+        `new_device` is null.""",
     ),
     payments(
         "GET",

@@ -429,7 +429,9 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "devices",
         "`AUTH_DEVICE_NEW_S=86400`, `AUTH_NEW_DEVICE_PER_PAYMENT_MINOR=100000`, `AUTH_NEW_DEVICE_DAILY_MINOR=500000`",
         "for a day of sandbox time after it was bound a new device's payments are refused at request time "
-        "(`422 new-device-limit`) above 1,000.00 each, or when the customer's payments today would pass 5,000.00; "
+        "(`422 new-device-limit`) above 1,000.00 each, or when the customer's payments today would pass 5,000.00, "
+        "and it sets up no schedule (`422 schedule-needs-trusted-device`); `GET /v1/payments/limits` shows both caps "
+        "and until when in `new_device`; "
         'move the clock (`POST /v1/sandbox/clock {"advance_s": 86400}`) to trust it',
         "`shared/settings.py` (`AuthSettings`), `services/payments/domain.py` (`check_new_device_limits`)",
     ),

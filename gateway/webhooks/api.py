@@ -30,7 +30,7 @@ from gateway.webhooks.schemas import (
 )
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
 from shared.events.envelope import utcnow
-from shared.pagination import MAX_SEQ, parse_seq
+from shared.pagination import MAX_SEQ, SmallPageDep, parse_seq
 from shared.problems import PROBLEM, Problem, documents
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
@@ -234,17 +234,18 @@ async def list_deliveries(
     endpoint_id: EndpointId,
     owner: Owner,
     gw: GatewayDep,
+    page: SmallPageDep,
     status: Annotated[DeliveryStatus | None, Query(description="Only these")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the page before")] = None,
 ) -> DeliveryPage:
     """The endpoint's deliveries, newest first: each event sent (or being sent) to it."""
-    before = parse_seq(cursor) if cursor is not None else None
+    before = parse_seq(page.cursor) if page.cursor is not None else None
     async with gw.runtime.db.read() as session:
         await _endpoint(session, endpoint_id, owner)
-        rows = await store.deliveries(session, endpoint_id, status=status, before=before, limit=limit + 1)
-    page = rows[:limit]
-    return DeliveryPage(items=[_delivery(r) for r in page], next_cursor=str(page[-1].id) if len(rows) > limit else None)
+        rows = await store.deliveries(session, endpoint_id, status=status, before=before, limit=page.limit + 1)
+    shown = rows[: page.limit]
+    return DeliveryPage(
+        items=[_delivery(r) for r in shown], next_cursor=str(shown[-1].id) if len(rows) > page.limit else None
+    )
 
 
 @router.get(

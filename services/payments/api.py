@@ -22,7 +22,7 @@ from shared.idempotency import REPLAYED, IdempotencyKey, OptionalIdempotencyKey,
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM, Problem, documents, not_found
 from shared.runtime import Runtime
@@ -418,8 +418,7 @@ async def create_topup(body: TopupCreate, deps: Pay) -> Response:
 async def list_payments(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    page: SmallPageDep,
     direction: Annotated[PaymentDirection | None, Query(description=DIRECTION_QUERY_DOC)] = None,
     status: Annotated[PaymentStatusName | None, Query()] = None,
     kind: Annotated[PaymentKindName | None, Query()] = None,
@@ -434,10 +433,15 @@ async def list_payments(
     query = select(table).where(visible_to(principal.customer_id, direction))
     query = query.where(*store.payment_filters(status, kind, *bank_days(from_, to)))
     async with runtime.db.read() as session:
-        found = (await session.execute(newest_first(query, table.c, cursor or None, limit))).mappings().all()
+        found = (
+            (await session.execute(newest_first(query, table.c, page.cursor, page.limit, of="payments")))
+            .mappings()
+            .all()
+        )
     rows = [store.payment_of(r) for r in found]
     return PaymentPage(
-        items=[public(p, principal.customer_id) for p in rows[:limit]], next_cursor=next_keyset(rows, limit)
+        items=[public(p, principal.customer_id) for p in rows[: page.limit]],
+        next_cursor=next_keyset(rows, page.limit, of="payments"),
     )
 
 

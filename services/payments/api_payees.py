@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from datetime import time as day_time
 from typing import Annotated, Any, Literal
 
@@ -19,15 +19,19 @@ from services.payments import domain, store
 from services.payments.api import paid_before
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
 from services.payments.domain import Kind
+from services.payments.handlers import Context
 from shared import payees
 from shared.accounts_client import AccountsClient
-from shared.auth import CurrentCustomer
+from shared.auth import CurrentCustomer, Principal
 from shared.clock import BANK_TZ
+from shared.listing import bank_days
 from shared.money import format_minor
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM, Problem, documents, not_found
+from shared.runtime import Runtime
 from shared.schemas.payments import (
+    NewDeviceLimitsPublic,
     PayeeLookup,
     PaymentLimits,
     PaymentReceipt,
@@ -187,15 +191,16 @@ async def save_payee(
 async def list_saved_payees(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    page: SmallPageDep,
 ) -> SavedPayeePage:
     """Your saved payees, newest first; follow `next_cursor` for older ones."""
     table = store.saved_payee_table
     query = select(store.SavedPayee).where(store.SavedPayee.customer_id == principal.customer_id)
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(newest_first(query, table.c, cursor or None, limit))).all())
-    return SavedPayeePage(items=[saved_public(p) for p in rows[:limit]], next_cursor=next_keyset(rows, limit))
+        rows = list((await session.scalars(newest_first(query, table.c, page.cursor, page.limit, of="payees"))).all())
+    return SavedPayeePage(
+        items=[saved_public(p) for p in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit, of="payees")
+    )
 
 
 @router.get("/payees/{payee_id}", response_model=SavedPayeePublic, responses={404: PROBLEM})
@@ -227,6 +232,20 @@ def mask_account(account_id: str | None) -> str | None:
     return None if not account_id else "****" + account_id[-4:]
 
 
+async def new_device_day(runtime: Runtime, ctx: Context, principal: Principal) -> domain.NewDeviceDay | None:
+    """Where the new-device limits stand today for this session (None: a trusted device),
+    counted as `check_new_device` counts them when a payment is asked for."""
+    until = principal.new_device_until
+    if until is None or not domain.device_is_new(until, ctx.clock.now()):
+        return None
+    auth = runtime.settings.auth
+    since, _ = bank_days(ctx.clock.bank_day(), None)
+    async with runtime.db.read() as session:
+        paid = await store.paid_since(session, principal.customer_id, since or ctx.clock.now())
+    limits = domain.NewDeviceLimits(auth.new_device_per_payment_minor, auth.new_device_daily_minor)
+    return domain.NewDeviceDay(limits, paid, datetime.fromtimestamp(until, UTC))
+
+
 @router.get("/payments/limits", response_model=PaymentLimits, responses={404: PROBLEM})
 async def payment_limits(
     principal: CurrentCustomer, ctx: ContextDep, runtime: RuntimeDep, directory: AccountsDep
@@ -234,7 +253,9 @@ async def payment_limits(
     """Your KYC class's limits: the most one payment may be, the most a bank day's
     payments out may add up to (classes II and III), what today has used (payments
     settled today plus those still holding funds) and what remains, on the bank's day
-    (Beijing time)."""
+    (Beijing time). From a device signed in less than a day ago, `new_device` adds its
+    lower limits, what today has left of them and until when they apply, and
+    `payable_now` heeds them; on a trusted device `new_device` is null."""
     outflow = await directory.daily_outflow(principal.customer_id)
     if outflow is None:
         raise not_found("customer", principal.customer_id)
@@ -242,6 +263,10 @@ async def payment_limits(
         # The per-payment limit follows the class the payments themselves are checked against.
         kyc_class = await store.payer_class_of(session, principal.customer_id) or outflow.kyc_class
     limits = domain.day_limits(kyc_class, outflow.daily_limit_minor, outflow.used_minor, ctx.saga.policy)
+    new_device = await new_device_day(runtime, ctx, principal)
+    payable_now = limits.payable_now_minor
+    if new_device is not None:
+        payable_now = min(m for m in (payable_now, new_device.payable_now_minor) if m is not None)
 
     def shown(minor: int | None) -> str | None:
         return None if minor is None else format_minor(minor)
@@ -258,9 +283,24 @@ async def payment_limits(
         used_today_minor=limits.used_minor,
         remaining_today=shown(limits.remaining_minor),
         remaining_today_minor=limits.remaining_minor,
-        payable_now=shown(limits.payable_now_minor),
-        payable_now_minor=limits.payable_now_minor,
+        payable_now=shown(payable_now),
+        payable_now_minor=payable_now,
         resets_at=datetime.combine(outflow.day + timedelta(days=1), day_time(0), BANK_TZ),
+        new_device=None if new_device is None else new_device_public(new_device),
+    )
+
+
+def new_device_public(day: domain.NewDeviceDay) -> NewDeviceLimitsPublic:
+    return NewDeviceLimitsPublic(
+        until=day.until,
+        per_payment=format_minor(day.limits.per_payment_minor),
+        per_payment_minor=day.limits.per_payment_minor,
+        daily=format_minor(day.limits.daily_minor),
+        daily_minor=day.limits.daily_minor,
+        used_today=format_minor(day.used_minor),
+        used_today_minor=day.used_minor,
+        remaining_today=format_minor(day.remaining_minor),
+        remaining_today_minor=day.remaining_minor,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
@@ -202,6 +202,38 @@ class NewDeviceLimits:
 def device_is_new(new_device_until: float | None, now: datetime) -> bool:
     """Whether the gateway-signed `new_device_until` (epoch seconds, sandbox clock) is still ahead."""
     return new_device_until is not None and now.timestamp() < new_device_until
+
+
+def check_schedule_device(new_device_until: float | None, now: datetime) -> None:
+    """A scheduled transfer or standing order is a lasting instruction: its runs are made
+    later by the bank, with no device to hold to limits, and one set up by whoever holds a
+    stolen password would go on paying after they are gone. So a device signed in less
+    than a day ago may not set one up (the customer may cancel one from it)."""
+    if new_device_until is not None and device_is_new(new_device_until, now):
+        until = datetime.fromtimestamp(new_device_until, UTC).isoformat(timespec="seconds")
+        raise PaymentRejected(
+            "schedule-needs-trusted-device",
+            f"scheduled transfers and standing orders are set up from a device signed in more than a day "
+            f"ago; this one may set them up from {until} (sandbox clock), or use a trusted device",
+        )
+
+
+@dataclass(frozen=True)
+class NewDeviceDay:
+    """Where a new device's limits stand today: what the customer's payments today (failed
+    ones aside) have used of the daily cap, and what one more payment may be."""
+
+    limits: NewDeviceLimits
+    used_minor: int
+    until: datetime  # when the device stops being new
+
+    @property
+    def remaining_minor(self) -> int:
+        return max(0, self.limits.daily_minor - self.used_minor)
+
+    @property
+    def payable_now_minor(self) -> int:
+        return min(self.limits.per_payment_minor, self.remaining_minor)
 
 
 def check_new_device_limits(amount_minor: int, paid_today_minor: int, limits: NewDeviceLimits) -> None:

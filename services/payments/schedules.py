@@ -18,6 +18,10 @@ looks, a run makes one payment. Rules the runner keeps:
   bank's, started on that approval, not requests from a phone. Schedules are limited to
   amounts that would not need a one-time code; a larger one is refused at creation
   (422 `schedule-needs-step-up`).
+- New devices: a schedule outlives the session that made it and its runs have no device
+  to hold to the new-device limits, so a device signed in less than a day ago cannot set
+  one up (422 `schedule-needs-trusted-device`); it can cancel one. Runs of a schedule set
+  up from a trusted device are the bank's and meet the class's limits only.
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +46,7 @@ from shared.idempotency import IdempotencyKey, create_once
 from shared.kafka.messaging import UnitOfWork
 from shared.money import format_minor
 from shared.observability import correlation_id_var
-from shared.pagination import newest_first, next_keyset
+from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.payments import Payee, ScheduleCreate, SchedulePage, SchedulePublic, ScheduleRunPublic
@@ -141,7 +144,9 @@ async def create_schedule(
     (on the first run's day of the month, or the month's last day when it is shorter),
     until `end_on` or for `count` runs. Each run is an ordinary payment, made on its day
     on the sandbox clock. Limited to amounts that need no one-time code (422
-    `schedule-needs-step-up`)."""
+    `schedule-needs-step-up`), and to trusted devices: from a device signed in less than a
+    day ago the answer is 422 `schedule-needs-trusted-device`."""
+    domain.check_schedule_device(principal.new_device_until, ctx.clock.now())
     if body.currency != "CNY":
         raise PaymentRejected("unsupported-currency", f"currency {body.currency!r} is not supported; use CNY")
     amount = domain.minor_from_decimal(body.amount)
@@ -217,15 +222,18 @@ async def _by_key(session: AsyncSession, customer_id: str, key: str) -> store.Sc
 async def list_schedules(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    page: SmallPageDep,
 ) -> SchedulePage:
     """The customer's scheduled transfers and standing orders, newest first (without their
     runs: see each one's `links.self`)."""
     query = select(store.Schedule).where(store.Schedule.customer_id == principal.customer_id)
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(newest_first(query, store.Schedule, cursor or None, limit))).all())
-    return SchedulePage(items=[public(s) for s in rows[:limit]], next_cursor=next_keyset(rows, limit))
+        rows = list(
+            (await session.scalars(newest_first(query, store.Schedule, page.cursor, page.limit, of="schedules"))).all()
+        )
+    return SchedulePage(
+        items=[public(s) for s in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit, of="schedules")
+    )
 
 
 async def _own(runtime: Runtime, principal_customer: str, schedule_id: str) -> store.Schedule:

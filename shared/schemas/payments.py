@@ -521,11 +521,28 @@ LIMITS_EXAMPLE: dict[str, Any] = {
     "payable_now": "8712.00",
     "payable_now_minor": 871200,
     "resets_at": "2025-06-02T16:00:00Z",
+    "new_device": None,
 }
 
 
+class NewDeviceLimitsPublic(BaseModel):
+    """The lower limits of a session on a device bound less than a day ago (trusted
+    devices, docs/compliance.md): they apply on top of the class's until `until`."""
+
+    until: datetime = Field(description="When this session's device stops being new (sandbox clock)")
+    per_payment: str = Field(description="The most one payment from this device may be")
+    per_payment_minor: int
+    daily: str = Field(description="The most the customer's payments today may add up to while it is new")
+    daily_minor: int
+    used_today: str = Field(description="The customer's payments today from any device, failed ones aside")
+    used_today_minor: int
+    remaining_today: str
+    remaining_today_minor: int
+
+
 class PaymentLimits(BaseModel):
-    """The customer's KYC class's limits and what today has used of them. None: no limit."""
+    """The customer's KYC class's limits and what today has used of them. None: no limit.
+    A session on a new device also sees its lower limits in `new_device`."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [LIMITS_EXAMPLE]})
 
@@ -540,6 +557,11 @@ class PaymentLimits(BaseModel):
     used_today_minor: int
     remaining_today: str | None
     remaining_today_minor: int | None
-    payable_now: str | None = Field(description="The largest single payment the limits allow now")
+    payable_now: str | None = Field(
+        description="The largest single payment the limits allow now, a new device's included"
+    )
     payable_now_minor: int | None
     resets_at: datetime = Field(description="When the daily limit starts again: midnight, Beijing time")
+    new_device: NewDeviceLimitsPublic | None = Field(
+        default=None, description="A session on a new device: its lower limits and until when; null on a trusted one"
+    )

@@ -1,11 +1,13 @@
 """Trusted devices from the phone: a login from a device the customer has not used is
 challenged by an SMS code before any session; the new device pays under the lower limits
-until the sandbox clock has moved 24 hours; customers list their devices and removing one
+until the sandbox clock has moved 24 hours, sees them in its limits and sets up no standing
+order meanwhile; customers list their devices and removing one
 ends its sessions. The project's harness device ids are never challenged."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -54,6 +56,28 @@ async def completed(phone: Phone, r: httpx.Response) -> None:
     assert (await eventually(done))["status"] == "completed"
 
 
+async def limits(phone: Phone) -> dict[str, Any]:
+    r = await phone.get("/v1/payments/limits")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def device_until(limits: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(limits["new_device"]["until"])
+
+
+def standing_order(payer: str, payee: str, today: str) -> dict[str, Any]:
+    """Monthly, starting far enough ahead that no run is made while the test looks."""
+    first = date.fromisoformat(today) + timedelta(days=3000)
+    return {
+        "payer_account_id": payer,
+        "payee_account_id": payee,
+        "amount": "10.00",
+        "first_run_on": str(first),
+        "repeat": "monthly",
+    }
+
+
 def refused_new_device(r: httpx.Response) -> bool:
     return r.status_code == 422 and r.json()["type"].endswith("new-device-limit")
 
@@ -73,21 +97,40 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
     note = await eventually(lambda: _notification(phone, "new_device_signed_in"))
     assert note["data"]["device_id"] == device
 
-    # New device: 1,000.00 a payment at most, 5,000.00 a day with the customer's other payments.
+    # New device: 1,000.00 a payment at most, 5,000.00 a day with the customer's other payments,
+    # shown with until when in the limits screen; the trusted device sees none of it.
+    shown = await limits(phone)
+    assert (shown["new_device"]["per_payment"], shown["new_device"]["daily"]) == ("1000.00", "5000.00")
+    assert (shown["new_device"]["remaining_today"], shown["payable_now"]) == ("5000.00", "1000.00")
+    sandbox_now = datetime.fromisoformat((await phone.get("/v1/sandbox/clock")).json()["now"])
+    assert timedelta(hours=23) < device_until(shown) - sandbox_now <= timedelta(hours=24)
+    assert (await limits(trusted))["new_device"] is None
     assert refused_new_device(await transfer(phone, checking["id"], savings["id"], "1000.01"))
     await completed(phone, await transfer(phone, checking["id"], savings["id"], "1000.00"))
     await completed(trusted, await transfer(trusted, checking["id"], savings["id"], "3500.00"))  # trusted: no cap
+    shown = await limits(phone)
+    assert (shown["new_device"]["used_today"], shown["new_device"]["remaining_today"]) == ("4500.00", "500.00")
+    assert shown["payable_now"] == "500.00"
     r = await transfer(phone, checking["id"], savings["id"], "500.01")
     assert refused_new_device(r) and "500.00 CNY is left today" in r.json()["detail"], r.text
     await completed(phone, await transfer(phone, checking["id"], savings["id"], "500.00"))
+    # A standing order outlives the session: the new device cannot set one up.
+    order = standing_order(checking["id"], savings["id"], shown["day"])
+    r = await phone.post("/v1/payments/schedules", json=order, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert r.status_code == 422 and r.json()["type"].endswith("schedule-needs-trusted-device"), r.text
 
     r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 86_400 + 60}, headers=operator_headers)
     assert r.status_code == 200, r.text
     # The same session, its device now a day old: the class's own limits apply.
+    assert (await limits(phone))["new_device"] is None
     await completed(phone, await transfer(phone, checking["id"], savings["id"], "2000.00"))
     devices = (await phone.get("/v1/me/devices")).json()["items"]
     assert [d["trusted"] for d in devices] == [True, True]
     assert await phone.balance(savings["id"]) == 7_000_00
+    r = await phone.post("/v1/payments/schedules", json=order, headers={"Idempotency-Key": str(uuid.uuid4())})
+    assert r.status_code == 201, r.text
+    cancelled = await gateway.delete(f"/v1/payments/schedules/{r.json()['id']}", headers=phone.auth)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled", cancelled.text
 
 
 async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challenged(

@@ -4,13 +4,24 @@ problem+json before the database or the stream sees it, never a 500 or a dropped
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import NamedTuple
+
 import httpx
 import pytest
 from fastapi import FastAPI
 
 from shared.auth import ROLE_CUSTOMER
+from shared.pagination import encode_seq, next_keyset
 from tests.unit.gateway.fakes import logged_in
 
+
+class Row(NamedTuple):
+    created_at: datetime
+    id: str
+
+
+PAYMENT = Row(datetime(2026, 1, 1, tzinfo=UTC), "p-1")
 JUNK = ["99999999999999999999", "²", "٣", "-1", "1.5", "abc", " 7", ""]
 
 
@@ -59,5 +70,40 @@ async def test_a_junk_last_event_id_parameter_is_a_400_before_the_stream_starts(
 async def test_a_notification_id_past_the_table_is_refused(app: FastAPI, notification_id: str) -> None:
     async with logged_in(app, ROLE_CUSTOMER) as client:
         r = await client.post(f"/v1/notifications/{notification_id}/read")
+
+    assert_problem(r, 422, "validation-error")
+
+
+# Both lists the gateway pages itself read `limit` and `cursor` through shared/pagination.py's
+# one dependency, so a bad page is the same problem on each.
+GATEWAY_LISTS = ["/v1/notifications", "/v1/webhooks/endpoints/0f8e2b1c-3d4a-4b5c-8d6e-7f8091a2b3c4/deliveries"]
+
+
+@pytest.mark.parametrize("path", GATEWAY_LISTS)
+@pytest.mark.parametrize("limit", ["0", "-1", "101", "99999999999999999999", "ten"])
+async def test_a_limit_out_of_bounds_is_a_422_on_every_gateway_list(app: FastAPI, path: str, limit: str) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path, params={"limit": limit})
+
+    assert_problem(r, 422, "validation-error")
+
+
+@pytest.mark.parametrize("path", GATEWAY_LISTS)
+@pytest.mark.parametrize(
+    "cursor",
+    [encode_seq(5), next_keyset([PAYMENT, PAYMENT], 1, of="payments"), "", "!!!"],
+    ids=["an encoded sequence", "a payments cursor", "empty", "not a number"],
+)
+async def test_a_cursor_of_another_list_is_a_400_on_every_gateway_list(app: FastAPI, path: str, cursor: str) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path, params={"cursor": cursor})
+
+    assert_problem(r, 400, "invalid-cursor")
+
+
+@pytest.mark.parametrize("path", GATEWAY_LISTS)
+async def test_an_over_long_cursor_is_a_422_on_every_gateway_list(app: FastAPI, path: str) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path, params={"cursor": "1" * 201})
 
     assert_problem(r, 422, "validation-error")

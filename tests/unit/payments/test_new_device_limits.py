@@ -1,5 +1,6 @@
 """Which limits a payment from a new device meets: the gateway-signed end of the device's
-first day, and the lower per-payment and daily caps (AUTH_NEW_DEVICE_*)."""
+first day, and the lower per-payment and daily caps (AUTH_NEW_DEVICE_*); what is left of
+them today, as GET /v1/payments/limits shows it; and no schedules set up from it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.payments.domain import NewDeviceLimits, PaymentRejected, check_new_device_limits, device_is_new
+from services.payments.domain import (
+    NewDeviceDay,
+    NewDeviceLimits,
+    PaymentRejected,
+    check_new_device_limits,
+    check_schedule_device,
+    device_is_new,
+)
 from shared.settings import AuthSettings
 
 NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
@@ -58,3 +66,30 @@ def test_the_documented_defaults() -> None:
         1_000_00,
         5_000_00,
     )
+
+
+@pytest.mark.parametrize(
+    ("used", "remaining", "payable_now"),
+    [(0, 5_000_00, 1_000_00), (4_500_00, 500_00, 500_00), (5_000_00, 0, 0), (6_000_00, 0, 0)],
+    ids=["a fresh day", "less than a payment left", "the day used up", "trusted payments past the cap"],
+)
+def test_a_new_devices_day_shows_what_is_left_and_the_largest_payment_now(
+    used: int, remaining: int, payable_now: int
+) -> None:
+    day = NewDeviceDay(LIMITS, used, NOW + timedelta(hours=3))
+
+    assert (day.remaining_minor, day.payable_now_minor) == (remaining, payable_now)
+
+
+def test_a_new_device_may_not_set_up_a_schedule() -> None:
+    until = NOW + timedelta(hours=20)
+    with pytest.raises(PaymentRejected) as refused:
+        check_schedule_device(until.timestamp(), NOW)
+
+    assert refused.value.code == "schedule-needs-trusted-device"
+    assert until.isoformat(timespec="seconds") in refused.value.detail
+
+
+@pytest.mark.parametrize("new_until", [None, NOW.timestamp(), (NOW - timedelta(hours=1)).timestamp()])
+def test_a_trusted_device_or_one_past_its_first_day_sets_up_schedules(new_until: float | None) -> None:
+    check_schedule_device(new_until, NOW)
