@@ -157,6 +157,7 @@ class Database:
         self._checkpointed_wal: tuple[int, int] | None = None
         self._quick: sqlite3.Connection | None = None
         self._quick_writes: dict[int, QuickWrite] = {}
+        self._quick_selects: dict[int, QuickSelect] = {}
         if self.sqlite:
             self.writer = _sqlite_engine(url, writer=True, echo=echo, pool_size=pool_size, inline=sqlite_inline)
             self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size, inline=sqlite_inline)
@@ -210,6 +211,13 @@ class Database:
         found = self._quick_writes.get(id(statement))
         if found is None or found.statement is not statement:
             found = self._quick_writes[id(statement)] = QuickWrite(self, statement)
+        return found
+
+    def quick_select(self, statement: Select[Any]) -> QuickSelect:
+        """The `QuickSelect` for a statement built once (module level, or cached)."""
+        found = self._quick_selects.get(id(statement))
+        if found is None or found.statement is not statement:
+            found = self._quick_selects[id(statement)] = QuickSelect(self, statement)
         return found
 
     def quick_reader(self) -> sqlite3.Connection | None:
