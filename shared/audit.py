@@ -32,6 +32,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Update,
@@ -73,12 +74,14 @@ HASHED = (
 class AuditTables:
     log: Table
     head: Table
-    # An append's two writes, built once so a unit of work runs them as quick writes.
+    # An append's statements, built once so a unit of work runs them as quick ones.
+    head_row: Select[Any] = field(init=False)
     add_rows: Insert = field(init=False)
     move_head: Update = field(init=False)
 
     def __post_init__(self) -> None:
         head = self.head
+        object.__setattr__(self, "head_row", select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update())
         moved = head.update().where(head.c.id == bindparam("b_id"))
         moved = moved.values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
         object.__setattr__(self, "add_rows", self.log.insert())
@@ -288,7 +291,7 @@ async def _append(
     """The rows `record_many` appends, as written; given the `db`, through its quick writes."""
     if not drafts:
         return []
-    seq, prev_hash = await _lock_head(session, tables.head)
+    seq, prev_hash = await _lock_head(session, tables, db)
     rows = []
     for draft in drafts:
         seq += 1
@@ -364,10 +367,14 @@ class AuditWriter:
                 self._wake.set()
 
 
-async def _lock_head(session: AsyncSession, head: Table) -> tuple[int, str]:
+async def _lock_head(session: AsyncSession, tables: AuditTables, db: Database | None = None) -> tuple[int, str]:
     """The chain's last sequence number and hash, locked until the transaction ends. The
     first append creates the head row (a concurrent first append waits on it)."""
-    locked = select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
+    head, locked = tables.head, tables.head_row
+    if db is not None:
+        found = await db.quick_select(locked).within(session)
+        if found:
+            return int(found[0][0]), str(found[0][1])
     row = (await session.execute(locked)).first()
     if row is None:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
