@@ -3,17 +3,15 @@ queries only, over pooled HTTP with the calling service's token (money moves by
 command, never by HTTP).
 
 Account holders, kinds and classes rarely change, so answers about one account or one
-phone are kept for half a minute, parsed (a payment asks about two accounts: their
-entries are not validated again on every payment); "not found" is never kept (the
-account may open a moment later), nor is a customer's list of accounts. A kept entry is
-shared by every caller: copy it (`model_copy`) to change it."""
+phone are kept for half a minute; "not found" is never kept (the account may open a
+moment later), nor is a customer's list of accounts."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -26,7 +24,6 @@ from shared.settings import TracingSettings
 from shared.tracing import Tracing
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 # Path segments that would move up accounts' path (an HTTP client normalises them away).
 _DOT_SEGMENTS = ("", ".", "..")
 
@@ -61,23 +58,11 @@ class AccountsClient:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _kept(self, path: str, parse: Callable[[Any], T]) -> T | None:
-        """The entry at `path` as `parse` makes it from the JSON, kept ttl_s; None for a 404."""
-        cached = self._cache.get(path)
-        if cached and cached[0] > time.monotonic():
-            found: T = cached[1]
-            return found
-        body = await self._get(path)
-        if not body:
-            return None
-        entry = parse(body)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[path] = (time.monotonic() + self.ttl_s, entry)
-        return entry
-
-    async def _get(self, path: str) -> Any:
+    async def _get(self, path: str, *, keep: bool = True) -> Any:
         """The JSON at `path`, or None for a 404."""
+        cached = self._cache.get(path)
+        if keep and cached and cached[0] > time.monotonic():
+            return cached[1]
         response = None
         start = self._turn
         for attempt in range(1, len(self.bases) + 2):  # a GET is safe to repeat on a dropped connection
@@ -96,39 +81,42 @@ class AccountsClient:
             raise ServiceUnavailable("accounts")
         if response.status_code == 404:
             return None
-        return response.json()
+        body = response.json()
+        if keep:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[path] = (time.monotonic() + self.ttl_s, body)
+        return body
 
     async def account(self, account_id: str) -> AccountDirectoryEntry | None:
         if account_id in _DOT_SEGMENTS:
             return None
-        return await self._kept(
-            f"/internal/accounts/{quote(account_id, safe=':')}", AccountDirectoryEntry.model_validate
-        )
+        body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}")
+        return AccountDirectoryEntry.model_validate(body) if body else None
 
     async def by_phone(self, phone: str) -> CustomerDirectoryEntry | None:
         if phone in _DOT_SEGMENTS:
             return None
-        return await self._kept(
-            f"/internal/customers/by-phone/{quote(phone, safe='')}", CustomerDirectoryEntry.model_validate
-        )
+        body = await self._get(f"/internal/customers/by-phone/{quote(phone, safe='')}")
+        return CustomerDirectoryEntry.model_validate(body) if body else None
 
     async def accounts_of(self, customer_id: str) -> list[AccountDirectoryEntry]:
         """A customer's accounts, oldest first."""
-        body = await self._get(f"/internal/customers/{quote(customer_id, safe='')}/accounts")
+        body = await self._get(f"/internal/customers/{quote(customer_id, safe='')}/accounts", keep=False)
         return [AccountDirectoryEntry.model_validate(a) for a in (body or {}).get("items", [])]
 
     async def balance(self, account_id: str) -> AccountPublic | None:
         """An account's balance, holds and available cash now (never kept: it moves)."""
         if account_id in _DOT_SEGMENTS:
             return None
-        body = await self._get(f"/v1/accounts/{quote(account_id, safe=':')}")
+        body = await self._get(f"/v1/accounts/{quote(account_id, safe=':')}", keep=False)
         return AccountPublic.model_validate(body) if body else None
 
     async def daily_outflow(self, customer_id: str) -> DailyOutflowEntry | None:
         """Today's payments out against the customer's daily limit (never kept: it moves)."""
         if customer_id in _DOT_SEGMENTS:
             return None
-        body = await self._get(f"/internal/customers/{quote(customer_id, safe='')}/daily-outflow")
+        body = await self._get(f"/internal/customers/{quote(customer_id, safe='')}/daily-outflow", keep=False)
         return DailyOutflowEntry.model_validate(body) if body else None
 
 
