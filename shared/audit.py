@@ -18,7 +18,7 @@ import base64
 import hashlib
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,11 +29,15 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Index,
+    Insert,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
+    Update,
     and_,
+    bindparam,
     or_,
     select,
 )
@@ -70,6 +74,18 @@ HASHED = (
 class AuditTables:
     log: Table
     head: Table
+    # An append's statements, built once so a unit of work runs them as quick ones.
+    head_row: Select[Any] = field(init=False)
+    add_rows: Insert = field(init=False)
+    move_head: Update = field(init=False)
+
+    def __post_init__(self) -> None:
+        head = self.head
+        object.__setattr__(self, "head_row", select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update())
+        moved = head.update().where(head.c.id == bindparam("b_id"))
+        moved = moved.values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+        object.__setattr__(self, "add_rows", self.log.insert())
+        object.__setattr__(self, "move_head", moved)
 
 
 def audit_tables(metadata: MetaData) -> AuditTables:
@@ -261,11 +277,21 @@ async def record_many(session: AsyncSession, tables: AuditTables, drafts: Sequen
     return [AuditEntry.model_validate(r) for r in await _append(session, tables, drafts)]
 
 
-async def _append(session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows `record_many` appends, as written."""
+async def append_drafts(
+    db: Database, session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]]
+) -> None:
+    """`record_many` for a unit of work's commit, which needs no entries back: the rows go
+    in as quick writes (shared/db.py) in the session's transaction, with the same chain."""
+    await _append(session, tables, drafts, db)
+
+
+async def _append(
+    session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]], db: Database | None = None
+) -> list[dict[str, Any]]:
+    """The rows `record_many` appends, as written; given the `db`, through its quick writes."""
     if not drafts:
         return []
-    seq, prev_hash = await _lock_head(session, tables.head)
+    seq, prev_hash = await _lock_head(session, tables, db)
     rows = []
     for draft in drafts:
         seq += 1
@@ -273,8 +299,12 @@ async def _append(session: AsyncSession, tables: AuditTables, drafts: Sequence[d
         digest = entry_hash(prev_hash, fields)
         rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
-    await session.execute(tables.log.insert(), rows)
-    await session.execute(tables.head.update().where(tables.head.c.id == 1).values(seq=seq, hash=prev_hash))
+    if db is None:
+        await session.execute(tables.add_rows, rows)
+        await session.execute(tables.move_head, {"b_id": 1, "b_seq": seq, "b_hash": prev_hash})
+    else:
+        await db.quick_write(tables.add_rows).run(session, rows)
+        await db.quick_write(tables.move_head).run(session, [{"b_id": 1, "b_seq": seq, "b_hash": prev_hash}])
     return rows
 
 
@@ -317,7 +347,7 @@ class AuditWriter:
             try:
                 async with self.db.write() as session:
                     async with session.begin():
-                        await _append(session, self.tables, batch)
+                        await _append(session, self.tables, batch, self.db)
                     committed = True  # a cancellation while the session closes must not append it twice
             except BaseException:
                 if not committed:
@@ -337,10 +367,14 @@ class AuditWriter:
                 self._wake.set()
 
 
-async def _lock_head(session: AsyncSession, head: Table) -> tuple[int, str]:
+async def _lock_head(session: AsyncSession, tables: AuditTables, db: Database | None = None) -> tuple[int, str]:
     """The chain's last sequence number and hash, locked until the transaction ends. The
     first append creates the head row (a concurrent first append waits on it)."""
-    locked = select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()
+    head, locked = tables.head, tables.head_row
+    if db is not None:
+        found = await db.quick_select(locked).within(session)
+        if found:
+            return int(found[0][0]), str(found[0][1])
     row = (await session.execute(locked)).first()
     if row is None:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

@@ -157,6 +157,7 @@ class Database:
         self._checkpointed_wal: tuple[int, int] | None = None
         self._quick: sqlite3.Connection | None = None
         self._quick_writes: dict[int, QuickWrite] = {}
+        self._quick_selects: dict[int, QuickSelect] = {}
         if self.sqlite:
             self.writer = _sqlite_engine(url, writer=True, echo=echo, pool_size=pool_size, inline=sqlite_inline)
             self.reader = _sqlite_engine(url, writer=False, echo=echo, pool_size=pool_size, inline=sqlite_inline)
@@ -210,6 +211,13 @@ class Database:
         found = self._quick_writes.get(id(statement))
         if found is None or found.statement is not statement:
             found = self._quick_writes[id(statement)] = QuickWrite(self, statement)
+        return found
+
+    def quick_select(self, statement: Select[Any]) -> QuickSelect:
+        """The `QuickSelect` for a statement built once (module level, or cached)."""
+        found = self._quick_selects.get(id(statement))
+        if found is None or found.statement is not statement:
+            found = self._quick_selects[id(statement)] = QuickSelect(self, statement)
         return found
 
     def quick_reader(self) -> sqlite3.Connection | None:
@@ -343,8 +351,19 @@ class QuickSelect:
         if quick is None:
             async with self.db.reader.connect() as conn:
                 return [tuple(row) for row in (await conn.execute(self.statement, params)).all()]
+        return self._run(quick, params)
+
+    async def within(self, session: AsyncSession, **params: Any) -> list[tuple[Any, ...]]:
+        """`all` inside a unit of work's transaction, seeing what it wrote (and, on
+        PostgreSQL, taking the statement's row locks): on inline SQLite on the transaction's
+        own connection, elsewhere through the session."""
+        if not self.db.inline:
+            return [tuple(row) for row in (await session.execute(self.statement, params)).all()]
+        return self._run(await _raw_sqlite(session), params)
+
+    def _run(self, connection: sqlite3.Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         values = {**self._defaults, **params}
-        rows = quick.execute(self._sql, [values[name] for name in self._order]).fetchall()
+        rows = connection.execute(self._sql, [values[name] for name in self._order]).fetchall()
         convert = self._convert
         return [
             tuple(f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True))

@@ -202,6 +202,9 @@ def build_app(
         # Each operation's id is its route's name (`create_transfer`), not FastAPI's default
         # of name, path and method: a generated client's methods read as the API does.
         generate_unique_id_function=_operation_id,
+        # The process's own spans and metrics are ServerSpans' (shared/tracing.py). Off, FastAPI's
+        # native telemetry is not asked on every request whether OpenTelemetry is configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens

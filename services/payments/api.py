@@ -162,8 +162,7 @@ async def with_current_class(runtime: Runtime, account: AccountDirectoryEntry) -
     """The account with its holder's class as payments last heard it decided."""
     if account.customer_id is None:
         return account
-    async with runtime.db.read() as session:
-        decided = await store.payer_class_of(session, account.customer_id)
+    decided = await store.payer_class_of(runtime.db, account.customer_id)
     return account if decided is None else account.model_copy(update={"kyc_class": decided})
 
 

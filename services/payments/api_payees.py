@@ -259,9 +259,8 @@ async def payment_limits(
     outflow = await directory.daily_outflow(principal.customer_id)
     if outflow is None:
         raise not_found("customer", principal.customer_id)
-    async with runtime.db.read() as session:
-        # The per-payment limit follows the class the payments themselves are checked against.
-        kyc_class = await store.payer_class_of(session, principal.customer_id) or outflow.kyc_class
+    # The per-payment limit follows the class the payments themselves are checked against.
+    kyc_class = await store.payer_class_of(runtime.db, principal.customer_id) or outflow.kyc_class
     limits = domain.day_limits(kyc_class, outflow.daily_limit_minor, outflow.used_minor, ctx.saga.policy)
     new_device = await new_device_day(runtime, ctx, principal)
     payable_now = limits.payable_now_minor

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.payments import domain
-from shared.db import UtcDateTime, naming_metadata, table_of
+from shared.db import Database, UtcDateTime, naming_metadata, table_of
 from shared.events import Message
 from shared.events import accounts as acc
 from shared.kafka.consumer import Batch
@@ -354,9 +354,15 @@ async def paid_since(session: AsyncSession, customer_id: str, since: datetime) -
     return int(total or 0)
 
 
-async def payer_class_of(session: AsyncSession, customer_id: str) -> str | None:
+payer_class_table = table_of(PayerClass)
+# Read once per payment: a quick select, not a session (shared/db.py).
+_PAYER_CLASS = select(payer_class_table.c.kyc_class).where(payer_class_table.c.customer_id == bindparam("customer_id"))
+
+
+async def payer_class_of(db: Database, customer_id: str) -> str | None:
     """The customer's class as the last KYC decision payments applied says, or None."""
-    return await session.scalar(select(PayerClass.kyc_class).where(PayerClass.customer_id == customer_id))
+    rows = await db.quick_select(_PAYER_CLASS).all(customer_id=customer_id)
+    return rows[0][0] if rows else None
 
 
 async def note_payer_class(session: AsyncSession, customer_id: str, kyc_class: str, at: datetime) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
-from shared.audit import AuditTables, audit_tables, record_many
+from shared.audit import AuditTables, append_drafts, audit_tables
 from shared.audit import entry as audit_entry
 from shared.clock import Clock
 from shared.db import Database, UtcDateTime
@@ -257,7 +257,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._audit:
             drafts, self._audit = self._audit, []
-            await record_many(self.session, self.tables.audit, drafts)
+            await append_drafts(self.db, self.session, self.tables.audit, drafts)
         staged, self._staged = self._staged, {}
         for statement, rows in staged.values():
             changed = await self.db.quick_write(statement).run(self.session, rows)

@@ -745,10 +745,8 @@ def kyc_decided(customer_id: str, status: str, kyc_class: str) -> acc.KycApplica
 
 async def test_a_kyc_decision_is_kept_as_the_payers_class(sagas: Sagas) -> None:
     customer = f"cust-{uuid.uuid4()}"
-    async with sagas.db.read() as session:
-        assert await store.payer_class_of(session, customer) is None
+    assert await store.payer_class_of(sagas.db, customer) is None
     for decided in (kyc_decided(customer, "refused", "II"), kyc_decided(customer, "approved", "I")):
         async with sagas.uow() as uow:
             await handlers.when_kyc_decided_note_payer_class(sagas.ctx, sagas.ctx.batch(uow), decided)
-    async with sagas.db.read() as session:
-        assert await store.payer_class_of(session, customer) == "I"
+    assert await store.payer_class_of(sagas.db, customer) == "I"

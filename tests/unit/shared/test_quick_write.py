@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
+from shared import audit
 from shared.db import Database, UtcDateTime
 from shared.kafka.messaging import UnitOfWork, messaging_tables
 
@@ -108,3 +109,25 @@ async def test_rows_the_orm_holds_unflushed_are_written_before_staged_ones(db: D
 
     async with db.read() as session:
         assert (await session.execute(select(counters.c.n))).scalars().all() == [2]
+
+
+async def test_a_quick_select_within_a_unit_of_work_sees_what_it_wrote(db: Database) -> None:
+    by_id = select(rows.c.n, rows.c.at).where(rows.c.id == bindparam("k"))
+    async with uow(db) as work:
+        await work.session.execute(insert(rows).values(id="w", n=3, data=None, at=WHEN))
+        assert await db.quick_select(by_id).within(work.session, k="w") == [(3, WHEN)]
+        assert await db.quick_select(by_id).all(k="w") == []  # not committed yet: others do not see it
+    assert await db.quick_select(by_id).all(k="w") == [(3, WHEN)]
+
+
+async def test_audit_entries_a_unit_of_work_appends_join_one_chain(db: Database) -> None:
+    for n in range(3):
+        async with uow(db) as work:
+            work.audit(actor="system", action=f"tested.{n}", subject_kind="row", subject_id=str(n))
+            work.audit(actor="system", action=f"tested.{n}.again")
+    async with db.write() as session, session.begin():
+        await audit.record_many(session, tables.audit, [audit.entry(at=WHEN, service="tests", actor="x", action="y")])
+
+    async with db.read() as session:
+        check = await audit.verify(session, tables.audit, "tests")
+    assert check.ok and check.rows_checked == 7
