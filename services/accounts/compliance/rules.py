@@ -335,3 +335,95 @@ def many_payers(new: Movement, history: History, t: Thresholds) -> Finding | Non
         tuple(into),
         detail,
     )
+
+
+# --- the prefilter: whether any rule could fire, before the history is read -----------
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The sums and counts of a customer's history each rule needs before it can fire, read
+    in one aggregate query (store.signals) instead of the movements themselves. Over the
+    history `evaluate` would see: movements within `Thresholds.lookback`, coverage by alerts
+    raised within it."""
+
+    # The new movement's bank day, in its direction, CNY: cash, and what counts as transfers.
+    cash_day_minor: int = 0
+    transfers_day_minor: int = 0
+    # The new movement's account within the rapid window, CNY, not yet covered by a
+    # rapid-in-out alert: how many movements in, their sum, and the sum of all out.
+    rapid_in_count: int = 0
+    rapid_in_minor: int = 0
+    rapid_out_minor: int = 0
+    # Distinct payers other than the new movement's of uncovered two-sided transfers into
+    # its account within the many-payers window.
+    other_payers: int = 0
+
+
+def signals_of(new: Movement, history: History, t: Thresholds) -> Signals:
+    """What store.signals reads in SQL, over a History in memory (its definition, for tests)."""
+    day = [
+        m
+        for m in history.movements
+        if m.bank_day == new.bank_day and m.direction is new.direction and m.currency == CNY
+    ]
+    rapid_since = new.at - timedelta(hours=t.rapid_window_h)
+    rapid = [
+        m
+        for m in history.uncovered(Rule.RAPID_IN_OUT)
+        if m.account_id == new.account_id and m.at >= rapid_since and m.currency == CNY
+    ]
+    rapid_in = [m for m in rapid if m.direction is Direction.IN]
+    payers_since = new.at - timedelta(hours=t.many_payers_window_h)
+    payers = {
+        m.counterparty_customer_id
+        for m in history.uncovered(Rule.MANY_PAYERS)
+        if m.account_id == new.account_id
+        and m.at >= payers_since
+        and m.direction is Direction.IN
+        and m.kind is Kind.TRANSFER
+        and m.two_sided
+    }
+    return Signals(
+        cash_day_minor=sum(m.amount_minor for m in day if m.kind in CASH_KINDS),
+        transfers_day_minor=sum(m.amount_minor for m in day if m.counts_as_transfer),
+        rapid_in_count=len(rapid_in),
+        rapid_in_minor=sum(m.amount_minor for m in rapid_in),
+        rapid_out_minor=sum(m.amount_minor for m in rapid if m.direction is Direction.OUT),
+        other_payers=len(payers - {new.counterparty_customer_id}),
+    )
+
+
+def could_find(
+    new: Movement, signals: Signals, t: Thresholds, *, sandbox: bool, account_last_active_at: datetime | None
+) -> bool:
+    """False only when `evaluate` would find nothing for `new` over a history with these
+    signals: each rule's necessary condition, so the history is read only when one holds.
+    Amounts are never negative, so a sum over more movements is never smaller."""
+    if new.customer_id is None or new.currency != CNY:
+        return False
+    if sandbox and forced_rule(new) is not None:
+        return True
+    amount = new.amount_minor
+    cash, transfer = new.kind in CASH_KINDS, new.counts_as_transfer
+    if cash and signals.cash_day_minor + amount >= t.large_cash_minor:
+        return True
+    if transfer and signals.transfers_day_minor + amount >= t.large_transfer_minor:
+        return True
+    # Structuring needs the new movement itself just under its threshold.
+    threshold = t.large_cash_minor if cash else t.large_transfer_minor
+    if (cash or transfer) and t.structuring_band * threshold <= amount < threshold:
+        return True
+    # Rapid in and out: its money out is some of the window's out, plus the new movement.
+    if (
+        new.direction is Direction.OUT
+        and signals.rapid_in_count > 0
+        and signals.rapid_in_minor >= t.rapid_min_in_minor
+        and signals.rapid_out_minor + amount >= t.rapid_out_ratio * signals.rapid_in_minor
+    ):
+        return True
+    last = account_last_active_at
+    if last is not None and amount >= t.dormant_min_minor and new.at - last >= timedelta(days=t.dormant_days):
+        return True
+    receiving = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
+    return receiving and signals.other_payers + 1 >= t.many_payers_min
