@@ -361,29 +361,36 @@ class Signals:
 
 
 def signals_of(new: Movement, history: History, t: Thresholds) -> Signals:
-    """What store.signals reads in SQL, over a History in memory (its definition, for tests)."""
-    day = [
-        m
-        for m in history.movements
-        if m.bank_day == new.bank_day and m.direction is new.direction and m.currency == CNY
-    ]
-    rapid_since = new.at - timedelta(hours=t.rapid_window_h)
-    rapid = [
-        m
-        for m in history.uncovered(Rule.RAPID_IN_OUT)
-        if m.account_id == new.account_id and m.at >= rapid_since and m.currency == CNY
-    ]
+    """What store.signals reads in SQL, over a History in memory (its definition, for tests):
+    only the sums a rule that can apply to `new` needs, the rest 0."""
+    day: list[Movement] = []
+    if new.kind in CASH_KINDS or new.counts_as_transfer:
+        day = [
+            m
+            for m in history.movements
+            if m.bank_day == new.bank_day and m.direction is new.direction and m.currency == CNY
+        ]
+    rapid: list[Movement] = []
+    if new.direction is Direction.OUT:
+        rapid_since = new.at - timedelta(hours=t.rapid_window_h)
+        rapid = [
+            m
+            for m in history.uncovered(Rule.RAPID_IN_OUT)
+            if m.account_id == new.account_id and m.at >= rapid_since and m.currency == CNY
+        ]
     rapid_in = [m for m in rapid if m.direction is Direction.IN]
-    payers_since = new.at - timedelta(hours=t.many_payers_window_h)
-    payers = {
-        m.counterparty_customer_id
-        for m in history.uncovered(Rule.MANY_PAYERS)
-        if m.account_id == new.account_id
-        and m.at >= payers_since
-        and m.direction is Direction.IN
-        and m.kind is Kind.TRANSFER
-        and m.two_sided
-    }
+    payers: set[str | None] = set()
+    if new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided:
+        payers_since = new.at - timedelta(hours=t.many_payers_window_h)
+        payers = {
+            m.counterparty_customer_id
+            for m in history.uncovered(Rule.MANY_PAYERS)
+            if m.account_id == new.account_id
+            and m.at >= payers_since
+            and m.direction is Direction.IN
+            and m.kind is Kind.TRANSFER
+            and m.two_sided
+        }
     return Signals(
         cash_day_minor=sum(m.amount_minor for m in day if m.kind in CASH_KINDS),
         transfers_day_minor=sum(m.amount_minor for m in day if m.counts_as_transfer),
