@@ -240,9 +240,8 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
             cov.c.created_at >= since,
         )
 
-    def total(condition: ColumnElement[bool] | None = None) -> Any:
-        amount = m.c.amount_minor if condition is None else case((condition, m.c.amount_minor), else_=0)
-        return func.coalesce(func.sum(amount), 0)
+    def total(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, m.c.amount_minor), else_=0)), 0)
 
     parts = []
     if new.kind in CASH_KINDS or new.counts_as_transfer:
