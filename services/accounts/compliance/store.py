@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -17,9 +18,11 @@ from sqlalchemy import (
     FromClause,
     Index,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    bindparam,
     case,
     distinct,
     exists,
@@ -221,14 +224,15 @@ async def covered(
     return {rule: frozenset(ids) for rule, ids in found.items()}
 
 
-async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
-    """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
-    by the database in one query: the indexed windows are scanned, no row comes back."""
+@cache
+def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) -> Select[Any]:
+    """The prefilter's query for the sums a movement needs, built once per shape (building a
+    statement costs more than running it); the movement's values are its parameters."""
     m, cov = t.movement, t.covered
-    assert new.customer_id is not None
-    since = new.at - th.lookback
-    mine = [m.c.customer_id == new.customer_id, m.c.at >= since]
-    account = [*mine, m.c.account_id == new.account_id]
+    customer = bindparam("customer_id", type_=String)
+    since = bindparam("since", type_=UtcDateTime)
+    mine = [m.c.customer_id == customer, m.c.at >= since]
+    account = [*mine, m.c.account_id == bindparam("account_id")]
     yuan = m.c.currency == CNY  # many payers counts payers in any currency
     cash_kinds = [str(k) for k in CASH_KINDS]
 
@@ -236,7 +240,7 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
         return ~exists().where(
             cov.c.movement_id == m.c.id,
             cov.c.rule == str(rule),
-            cov.c.customer_id == new.customer_id,
+            cov.c.customer_id == customer,
             cov.c.created_at >= since,
         )
 
@@ -244,9 +248,7 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
         return func.coalesce(func.sum(case((condition, m.c.amount_minor), else_=0)), 0)
 
     parts = []
-    if new.kind in CASH_KINDS or new.counts_as_transfer:
-        start = datetime.combine(new.bank_day, time(), BANK_TZ)
-        end = datetime.combine(new.bank_day + timedelta(days=1), time(), BANK_TZ)
+    if day:
         transfer = (m.c.kind.not_in(cash_kinds)) & or_(
             m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id
         )
@@ -255,10 +257,16 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
                 total(m.c.kind.in_(cash_kinds)).label("cash_day_minor"),
                 total(transfer).label("transfers_day_minor"),
             )
-            .where(*mine, yuan, m.c.at >= start, m.c.at < end, m.c.direction == str(new.direction))
+            .where(
+                *mine,
+                yuan,
+                m.c.at >= bindparam("day_start", type_=UtcDateTime),
+                m.c.at < bindparam("day_end", type_=UtcDateTime),
+                m.c.direction == bindparam("direction"),
+            )
             .subquery("day")
         )
-    if new.direction is Direction.OUT:
+    if rapid:
         into = m.c.direction == str(Direction.IN)
         parts.append(
             select(
@@ -266,29 +274,51 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
                 total(into).label("rapid_in_minor"),
                 total(m.c.direction == str(Direction.OUT)).label("rapid_out_minor"),
             )
-            .where(*account, yuan, m.c.at >= new.at - timedelta(hours=th.rapid_window_h), uncovered(Rule.RAPID_IN_OUT))
+            .where(*account, yuan, m.c.at >= bindparam("rapid_since", type_=UtcDateTime), uncovered(Rule.RAPID_IN_OUT))
             .subquery("rapid")
         )
-    if new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided:
+    if payers:
         parts.append(
             select(func.count(distinct(m.c.counterparty_customer_id)).label("other_payers"))
             .where(
                 *account,
-                m.c.at >= new.at - timedelta(hours=th.many_payers_window_h),
+                m.c.at >= bindparam("payers_since", type_=UtcDateTime),
                 m.c.direction == str(Direction.IN),
                 m.c.kind == str(Kind.TRANSFER),
                 m.c.counterparty_customer_id.is_not(None),
-                m.c.counterparty_customer_id != new.counterparty_customer_id,
+                m.c.counterparty_customer_id != bindparam("payer"),
                 uncovered(Rule.MANY_PAYERS),
             )
             .subquery("payers")
         )
-    if not parts:
-        return Signals()
     joined: FromClause = parts[0]
     for part in parts[1:]:
         joined = joined.join(part, true())  # each part is one row: the join is that row
-    row = (await session.execute(select(*(c for p in parts for c in p.c)).select_from(joined))).one()
+    return select(*(c for p in parts for c in p.c)).select_from(joined)
+
+
+async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
+    """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
+    by the database in one query: the indexed windows are scanned, no row comes back."""
+    day = new.kind in CASH_KINDS or new.counts_as_transfer
+    rapid = new.direction is Direction.OUT
+    payers = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
+    if not (day or rapid or payers):
+        return Signals()
+    bank_day = new.bank_day
+    params = {
+        "customer_id": new.customer_id,
+        "since": new.at - th.lookback,
+        "account_id": new.account_id,
+        "day_start": datetime.combine(bank_day, time(), BANK_TZ),
+        "day_end": datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ),
+        "direction": str(new.direction),
+        "rapid_since": new.at - timedelta(hours=th.rapid_window_h),
+        "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
+        "payer": new.counterparty_customer_id,
+    }
+    query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
+    row = (await session.execute(query, params)).one()
     return Signals(**{key: int(value) for key, value in row._mapping.items()})
 
 
