@@ -169,18 +169,26 @@ async def record(
 
 async def _evaluate(c: Compliance, uow: UnitOfWork, envelope: Envelope, new: Movement, account: Any) -> None:
     """The rules over the customer's recent movements, read only when a few sums of them
-    (one aggregate query) say some rule could fire: most movements cost that query alone."""
+    (one aggregate query) say some rule could fire: most movements cost that query alone.
+    When only many payers could (a transfer in), its few movements are all it reads."""
     t = c.tables
     assert new.customer_id is not None
     last_active = account.last_movement_at or account.opened_at
     signals = await store.signals(uow.session, t, new, c.thresholds)
-    if rules.could_find(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active):
-        since = new.at - c.thresholds.lookback
-        history = rules.History(
-            movements=await store.movements_since(uow.session, t, new.customer_id, since),
-            covered=await store.covered(uow.session, t, new.customer_id, since),
-            account_last_active_at=last_active,
-        )
+    possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
+    if possible:
+        if rules.payers_only(new, possible):
+            history = rules.History(
+                movements=await store.payments_into(uow.session, t, new, c.thresholds),
+                account_last_active_at=last_active,
+            )
+        else:
+            since = new.at - c.thresholds.lookback
+            history = rules.History(
+                movements=await store.movements_since(uow.session, t, new.customer_id, since),
+                covered=await store.covered(uow.session, t, new.customer_id, since),
+                account_last_active_at=last_active,
+            )
         for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
             if not await store.alert_exists(uow.session, t, finding.key):
                 await _raise(c, uow, finding, new.at)

@@ -405,22 +405,31 @@ def could_find(
     new: Movement, signals: Signals, t: Thresholds, *, sandbox: bool, account_last_active_at: datetime | None
 ) -> bool:
     """False only when `evaluate` would find nothing for `new` over a history with these
-    signals: each rule's necessary condition, so the history is read only when one holds.
-    Amounts are never negative, so a sum over more movements is never smaller."""
+    signals, so the history is read only when some rule could fire."""
+    return bool(could_fire(new, signals, t, sandbox=sandbox, account_last_active_at=account_last_active_at))
+
+
+def could_fire(
+    new: Movement, signals: Signals, t: Thresholds, *, sandbox: bool, account_last_active_at: datetime | None
+) -> set[Rule]:
+    """The rules whose necessary condition holds for `new` over a history with these signals
+    (and the rule its magic amount forces): a rule left out finds nothing. Amounts are never
+    negative, so a sum over more movements is never smaller."""
     if new.customer_id is None or new.currency != CNY:
-        return False
-    if sandbox and forced_rule(new) is not None:
-        return True
+        return set()
+    possible = set()
+    if sandbox and (forced := forced_rule(new)) is not None:
+        possible.add(forced)
     amount = new.amount_minor
     cash, transfer = new.kind in CASH_KINDS, new.counts_as_transfer
     if cash and signals.cash_day_minor + amount >= t.large_cash_minor:
-        return True
+        possible.add(Rule.LARGE_CASH)
     if transfer and signals.transfers_day_minor + amount >= t.large_transfer_minor:
-        return True
+        possible.add(Rule.LARGE_TRANSFER)
     # Structuring needs the new movement itself just under its threshold.
     threshold = t.large_cash_minor if cash else t.large_transfer_minor
     if (cash or transfer) and t.structuring_band * threshold <= amount < threshold:
-        return True
+        possible.add(Rule.STRUCTURING)
     # Rapid in and out: its money out is some of the window's out, plus the new movement.
     if (
         new.direction is Direction.OUT
@@ -428,9 +437,38 @@ def could_find(
         and signals.rapid_in_minor >= t.rapid_min_in_minor
         and signals.rapid_out_minor + amount >= t.rapid_out_ratio * signals.rapid_in_minor
     ):
-        return True
+        possible.add(Rule.RAPID_IN_OUT)
     last = account_last_active_at
     if last is not None and amount >= t.dormant_min_minor and new.at - last >= timedelta(days=t.dormant_days):
-        return True
-    receiving = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
-    return receiving and signals.other_payers + 1 >= t.many_payers_min
+        possible.add(Rule.DORMANT)
+    if receiving(new) and signals.other_payers + 1 >= t.many_payers_min:
+        possible.add(Rule.MANY_PAYERS)
+    return possible
+
+
+def receiving(new: Movement) -> bool:
+    """A transfer from another customer into the account: what many payers counts."""
+    return new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
+
+
+# The rules that read more of the history than the many-payers window of the account.
+_WIDE = frozenset({Rule.LARGE_CASH, Rule.LARGE_TRANSFER, Rule.STRUCTURING, Rule.RAPID_IN_OUT})
+
+
+def payers_only(new: Movement, possible: set[Rule]) -> bool:
+    """Whether `payers_history` gives the same findings as the whole history: for a transfer
+    in, when no rule that reads more could fire (each of those finds nothing over fewer
+    movements if it found nothing over all, and rapid in and out looks at money out only)."""
+    return receiving(new) and not possible & _WIDE
+
+
+def payers_history(new: Movement, history: History, t: Thresholds) -> History:
+    """All that many payers reads of `history` (store.payments_into reads it in SQL): the
+    uncovered transfers from other customers into the account within its window."""
+    since = new.at - timedelta(hours=t.many_payers_window_h)
+    into = [
+        m
+        for m in history.uncovered(Rule.MANY_PAYERS)
+        if m.account_id == new.account_id and m.at >= since and receiving(m)
+    ]
+    return History(movements=tuple(into), account_last_active_at=history.account_last_active_at)

@@ -322,6 +322,46 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
     return Signals(**{key: int(value) for key, value in row._mapping.items()})
 
 
+@cache
+def _payments_into_query(t: ComplianceTables) -> Select[Any]:
+    m, cov = t.movement, t.covered
+    customer = bindparam("customer_id", type_=String)
+    since = bindparam("since", type_=UtcDateTime)
+    covered = exists().where(
+        cov.c.movement_id == m.c.id,
+        cov.c.rule == str(Rule.MANY_PAYERS),
+        cov.c.customer_id == customer,
+        cov.c.created_at >= since,
+    )
+    return (
+        select(m)
+        .where(
+            m.c.customer_id == customer,
+            m.c.at >= since,
+            m.c.account_id == bindparam("account_id"),
+            m.c.at >= bindparam("payers_since", type_=UtcDateTime),
+            m.c.direction == str(Direction.IN),
+            m.c.kind == str(Kind.TRANSFER),
+            m.c.counterparty_customer_id.is_not(None),
+            ~covered,
+        )
+        .order_by(m.c.at, m.c.id)
+    )
+
+
+async def payments_into(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> list[Movement]:
+    """rules.payers_history's movements for `new`, oldest first: the uncovered transfers from
+    other customers into its account within the many-payers window (a few, whatever the
+    customer's history: an alert covers them)."""
+    params = {
+        "customer_id": new.customer_id,
+        "since": new.at - th.lookback,
+        "account_id": new.account_id,
+        "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
+    }
+    return [_movement(row) for row in await session.execute(_payments_into_query(t), params)]
+
+
 async def alert_exists(session: AsyncSession, t: ComplianceTables, key: str) -> bool:
     return await session.scalar(select(t.alert.c.id).where(t.alert.c.dedup_key == key)) is not None
 

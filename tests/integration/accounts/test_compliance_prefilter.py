@@ -1,6 +1,7 @@
 """The AML prefilter's sums read by the database (store.signals) are the sums the rules'
 definition gives (rules.signals_of) over the history the handler would load, on this
-backend: windows, bank days, currencies, coverage and other customers' rows included."""
+backend: windows, bank days, currencies, coverage and other customers' rows included; and
+the many-payers window it reads alone (store.payments_into) is rules.payers_history's."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from services.accounts.compliance.rules import (
     Rule,
     Signals,
     Thresholds,
+    payers_history,
+    receiving,
     signals_of,
 )
 from services.accounts.compliance.store import ComplianceTables
@@ -100,6 +103,10 @@ async def test_the_databases_sums_are_the_rules_sums(bank: Bank) -> None:
                 await store.movements_since(session, t, new.customer_id, since),
                 await store.covered(session, t, new.customer_id, since),
             )
+            into = await store.payments_into(session, t, new, T)
         assert read == signals_of(new, history, T), new
+        if receiving(new):
+            assert into == list(payers_history(new, history, T).movements), new
+            nonzero |= {"payments_into"} if into else set()
         nonzero |= {name for name, value in vars(read).items() if value}
-    assert nonzero == set(vars(Signals())), nonzero  # every sum was tried on some history
+    assert nonzero == {*vars(Signals()), "payments_into"}, nonzero  # each was tried on some history

@@ -17,7 +17,10 @@ from services.accounts.compliance.rules import (
     Rule,
     Thresholds,
     could_find,
+    could_fire,
     evaluate,
+    payers_history,
+    payers_only,
     signals_of,
 )
 
@@ -135,6 +138,27 @@ def test_whenever_a_rule_finds_something_the_prefilter_said_it_could() -> None:
     # prefilter turned most cases away.
     assert set(found) == set(Rule), found
     assert passed < CASES / 2, passed
+
+
+def test_where_only_many_payers_could_fire_its_window_finds_what_the_whole_history_does() -> None:
+    rng = random.Random(20261202)
+    narrowed = found = 0
+    for _ in range(CASES):
+        new, history, t, sandbox = case(rng)
+        possible = could_fire(
+            new,
+            signals_of(new, history, t),
+            t,
+            sandbox=sandbox,
+            account_last_active_at=history.account_last_active_at,
+        )
+        if not payers_only(new, possible):
+            continue
+        findings = evaluate(new, history, t, sandbox=sandbox)
+        assert evaluate(new, payers_history(new, history, t), t, sandbox=sandbox) == findings, (new, history, t)
+        narrowed += 1
+        found += any(f.rule is Rule.MANY_PAYERS and not f.forced for f in findings)
+    assert narrowed > 100 and found > 20, (narrowed, found)  # not vacuous
 
 
 def test_a_payer_already_counted_adds_no_new_payer() -> None:
