@@ -170,14 +170,18 @@ async def record(
 async def _evaluate(c: Compliance, uow: UnitOfWork, envelope: Envelope, new: Movement, account: Any) -> None:
     """The rules over the customer's recent movements, read only when a few sums of them
     (one aggregate query) say some rule could fire: most movements cost that query alone.
-    When only many payers could (a transfer in), its few movements are all it reads."""
+    When only many payers could (a transfer in), its few movements are all it reads; when
+    only a magic amount's rule or dormant could, none."""
     t = c.tables
     assert new.customer_id is not None
     last_active = account.last_movement_at or account.opened_at
     signals = await store.signals(uow.session, t, new, c.thresholds)
     possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
     if possible:
-        if rules.payers_only(new, possible):
+        reads = rules.reads(new, possible, sandbox=c.sandbox)
+        if reads is rules.Reads.NOTHING:
+            history = rules.History(account_last_active_at=last_active)
+        elif reads is rules.Reads.PAYERS:
             history = rules.History(
                 movements=await store.payments_into(uow.session, t, new, c.thresholds),
                 account_last_active_at=last_active,

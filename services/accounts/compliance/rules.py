@@ -451,15 +451,30 @@ def receiving(new: Movement) -> bool:
     return new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
 
 
+class Reads(StrEnum):
+    """How much of the history `evaluate` needs, the rules that could fire being known."""
+
+    NOTHING = "nothing"  # the new movement and its account's last activity
+    PAYERS = "payers"  # the many-payers window of the account (payers_history)
+    ALL = "all"
+
+
 # The rules that read more of the history than the many-payers window of the account.
 _WIDE = frozenset({Rule.LARGE_CASH, Rule.LARGE_TRANSFER, Rule.STRUCTURING, Rule.RAPID_IN_OUT})
 
 
-def payers_only(new: Movement, possible: set[Rule]) -> bool:
-    """Whether `payers_history` gives the same findings as the whole history: for a transfer
-    in, when no rule that reads more could fire (each of those finds nothing over fewer
-    movements if it found nothing over all, and rapid in and out looks at money out only)."""
-    return receiving(new) and not possible & _WIDE
+def reads(new: Movement, possible: set[Rule], *, sandbox: bool) -> Reads:
+    """What `evaluate` reads of the history, for the same findings as over all of it. A rule
+    a magic amount forces needs none (its own check's finding is dropped); dormant reads no
+    movement; each other rule left out of `possible` finds nothing over fewer movements if it
+    found nothing over all (rapid in and out, which is not so, looks at money out only)."""
+    forced = forced_rule(new) if sandbox else None
+    wanted = possible - {forced, Rule.DORMANT}
+    if not wanted:
+        return Reads.NOTHING
+    if receiving(new) and not wanted & _WIDE:
+        return Reads.PAYERS
+    return Reads.ALL
 
 
 def payers_history(new: Movement, history: History, t: Thresholds) -> History:
