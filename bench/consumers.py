@@ -3,12 +3,18 @@ through each service's ConsumerLoop, on SQLite files, for an exact count of inst
 
     python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold
     python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured
+    python -m bench.consumers aml 400           # N HoldCaptured between 100 customers, through AML
 
 Run it under `valgrind --tool=callgrind` with N and with 0; the difference is the cost of N
 transfers, unaffected by what else the machine is doing (README, Speed). BATCH sets how
 many messages a consumer batch holds (100). Each record is signed by its sender with the key
 pairs in AUTH_KEYS_DIR (`sandbank keys --dir DIR` makes them), as a producer signs it, so
 the count includes the consumers' signature checks (docs/adr/0011-message-signatures.md).
+
+`aml` is the accounts process's other consumer, the AML module's: N transfers between 100
+customers paying each other at random, as `bench.transfers` sends them, all within the
+rules' lookback, so its history grows through the run. It also prints the CPU the N
+HoldCaptured took per transfer: compare N=400 and N=2000 to see whether that grows with N.
 
 It also runs on the commit before the saga primitive (ca0512c: copy this file into that
 checkout's bench/), so the two can be counted side by side: where that code differs (no
@@ -18,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import sys
 import tempfile
+import time
 import uuid
 from functools import cache
 from types import SimpleNamespace
@@ -163,9 +171,56 @@ async def payments(directory: str, n: int) -> int:
     return int(done or 0)
 
 
+AML_CUSTOMERS = 100
+
+
+async def aml(directory: str, n: int) -> int:
+    from services.accounts import store
+    from services.accounts.compliance.consumer import GROUP
+    from services.accounts.main import create_app
+
+    app = create_app(
+        _settings("accounts")(service="accounts", db=DbSettings(url=f"sqlite+aiosqlite:///{directory}/a.db"))
+    )
+    runtime = app.state.runtime
+    await runtime.db.create_all(store.Base.metadata)
+    consumer = next(c for c in runtime.consumers if c.name.startswith(GROUP))
+    accounts = [f"aml-{i}" for i in range(AML_CUSTOMERS)]
+    opened = [
+        acc.AccountOpened(account_id=a, customer_id=f"aml-customer-{i}", kind="bank", currency="CNY")
+        for i, a in enumerate(accounts)
+    ]
+    await apply_all(consumer, [record(m, "accounts") for m in opened])
+    rng = random.Random(20261201)
+    captured = []
+    for i in range(n):
+        payer, payee = rng.sample(accounts, 2)
+        captured.append(
+            acc.HoldCaptured(
+                account_id=payer,
+                hold_id=f"h-{i}",
+                target_account_id=payee,
+                amount_minor=rng.randint(1, 2000),
+                released_minor=0,
+                entry_id=f"e-{i}",
+            )
+        )
+    records = [record(m, "accounts") for m in captured]
+    started = time.process_time()
+    await apply_all(consumer, records)
+    cpu = time.process_time() - started
+    movement = store.compliance.movement
+    async with runtime.db.read() as session:
+        sides = await session.scalar(select(func.count()).select_from(movement))
+    await runtime.db.dispose()
+    if n:
+        print(f"aml: {1000 * cpu / n:.3f} ms of CPU per transfer (N={n}, batches of {BATCH})")
+    return int(sides or 0) // 2
+
+
 def main() -> int:
     service, n = sys.argv[1], int(sys.argv[2])
-    run = {"accounts": accounts, "payments": payments}[service]
+    run = {"accounts": accounts, "payments": payments, "aml": aml}[service]
     with tempfile.TemporaryDirectory() as directory:
         done = asyncio.run(run(directory, n))
     print(f"{service}: {done} of {n} transfers done")

@@ -168,17 +168,34 @@ async def record(
 
 
 async def _evaluate(c: Compliance, uow: UnitOfWork, envelope: Envelope, new: Movement, account: Any) -> None:
+    """The rules over the customer's recent movements, read only when a few sums of them
+    (one aggregate query) say some rule could fire: most movements cost that query alone.
+    When only many payers could (a transfer in), its few movements are all it reads; when
+    only a magic amount's rule or dormant could, none."""
     t = c.tables
     assert new.customer_id is not None
-    since = new.at - c.thresholds.lookback
-    history = rules.History(
-        movements=await store.movements_since(uow.session, t, new.customer_id, since),
-        covered=await store.covered(uow.session, t, new.customer_id, since),
-        account_last_active_at=account.last_movement_at or account.opened_at,
-    )
-    for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
-        if not await store.alert_exists(uow.session, t, finding.key):
-            await _raise(c, uow, finding, new.at)
+    last_active = account.last_movement_at or account.opened_at
+    signals = await store.signals(uow.session, t, new, c.thresholds)
+    possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
+    if possible:
+        reads = rules.reads(new, possible, sandbox=c.sandbox)
+        if reads is rules.Reads.NOTHING:
+            history = rules.History(account_last_active_at=last_active)
+        elif reads is rules.Reads.PAYERS:
+            history = rules.History(
+                movements=await store.payments_into(uow.session, t, new, c.thresholds),
+                account_last_active_at=last_active,
+            )
+        else:
+            since = new.at - c.thresholds.lookback
+            history = rules.History(
+                movements=await store.movements_since(uow.session, t, new.customer_id, since),
+                covered=await store.covered(uow.session, t, new.customer_id, since),
+                account_last_active_at=last_active,
+            )
+        for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
+            if not await store.alert_exists(uow.session, t, finding.key):
+                await _raise(c, uow, finding, new.at)
     await store.mark_active(uow.session, t, new.account_id, new.at)
 
 
@@ -202,6 +219,7 @@ async def _raise(c: Compliance, uow: UnitOfWork, finding: Finding, at: datetime)
             created_at=at,
         )
     )
+    await uow.session.execute(insert(c.tables.covered), store.covered_rows(alert_id, finding, at))
     uow.publish(
         ev.ComplianceAlertRaised(
             alert_id=alert_id,

@@ -335,3 +335,155 @@ def many_payers(new: Movement, history: History, t: Thresholds) -> Finding | Non
         tuple(into),
         detail,
     )
+
+
+# --- the prefilter: whether any rule could fire, before the history is read -----------
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The sums and counts of a customer's history each rule needs before it can fire, read
+    in one aggregate query (store.signals) instead of the movements themselves. Over the
+    history `evaluate` would see: movements within `Thresholds.lookback`, coverage by alerts
+    raised within it."""
+
+    # The new movement's bank day, in its direction, CNY: cash, and what counts as transfers.
+    cash_day_minor: int = 0
+    transfers_day_minor: int = 0
+    # The new movement's account within the rapid window, CNY, not yet covered by a
+    # rapid-in-out alert: how many movements in, their sum, and the sum of all out.
+    rapid_in_count: int = 0
+    rapid_in_minor: int = 0
+    rapid_out_minor: int = 0
+    # Distinct payers other than the new movement's of uncovered two-sided transfers into
+    # its account within the many-payers window.
+    other_payers: int = 0
+
+
+def signals_of(new: Movement, history: History, t: Thresholds) -> Signals:
+    """What store.signals reads in SQL, over a History in memory (its definition, for tests):
+    only the sums a rule that can apply to `new` needs, the rest 0."""
+    day: list[Movement] = []
+    if new.kind in CASH_KINDS or new.counts_as_transfer:
+        day = [
+            m
+            for m in history.movements
+            if m.bank_day == new.bank_day and m.direction is new.direction and m.currency == CNY
+        ]
+    rapid: list[Movement] = []
+    if new.direction is Direction.OUT:
+        rapid_since = new.at - timedelta(hours=t.rapid_window_h)
+        rapid = [
+            m
+            for m in history.uncovered(Rule.RAPID_IN_OUT)
+            if m.account_id == new.account_id and m.at >= rapid_since and m.currency == CNY
+        ]
+    rapid_in = [m for m in rapid if m.direction is Direction.IN]
+    payers: set[str | None] = set()
+    if new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided:
+        payers_since = new.at - timedelta(hours=t.many_payers_window_h)
+        payers = {
+            m.counterparty_customer_id
+            for m in history.uncovered(Rule.MANY_PAYERS)
+            if m.account_id == new.account_id
+            and m.at >= payers_since
+            and m.direction is Direction.IN
+            and m.kind is Kind.TRANSFER
+            and m.two_sided
+        }
+    return Signals(
+        cash_day_minor=sum(m.amount_minor for m in day if m.kind in CASH_KINDS),
+        transfers_day_minor=sum(m.amount_minor for m in day if m.counts_as_transfer),
+        rapid_in_count=len(rapid_in),
+        rapid_in_minor=sum(m.amount_minor for m in rapid_in),
+        rapid_out_minor=sum(m.amount_minor for m in rapid if m.direction is Direction.OUT),
+        other_payers=len(payers - {new.counterparty_customer_id}),
+    )
+
+
+def could_find(
+    new: Movement, signals: Signals, t: Thresholds, *, sandbox: bool, account_last_active_at: datetime | None
+) -> bool:
+    """False only when `evaluate` would find nothing for `new` over a history with these
+    signals, so the history is read only when some rule could fire."""
+    return bool(could_fire(new, signals, t, sandbox=sandbox, account_last_active_at=account_last_active_at))
+
+
+def could_fire(
+    new: Movement, signals: Signals, t: Thresholds, *, sandbox: bool, account_last_active_at: datetime | None
+) -> set[Rule]:
+    """The rules whose necessary condition holds for `new` over a history with these signals
+    (and the rule its magic amount forces): a rule left out finds nothing. Amounts are never
+    negative, so a sum over more movements is never smaller."""
+    if new.customer_id is None or new.currency != CNY:
+        return set()
+    possible = set()
+    if sandbox and (forced := forced_rule(new)) is not None:
+        possible.add(forced)
+    amount = new.amount_minor
+    cash, transfer = new.kind in CASH_KINDS, new.counts_as_transfer
+    if cash and signals.cash_day_minor + amount >= t.large_cash_minor:
+        possible.add(Rule.LARGE_CASH)
+    if transfer and signals.transfers_day_minor + amount >= t.large_transfer_minor:
+        possible.add(Rule.LARGE_TRANSFER)
+    # Structuring needs the new movement itself just under its threshold.
+    threshold = t.large_cash_minor if cash else t.large_transfer_minor
+    if (cash or transfer) and t.structuring_band * threshold <= amount < threshold:
+        possible.add(Rule.STRUCTURING)
+    # Rapid in and out: its money out is some of the window's out, plus the new movement.
+    if (
+        new.direction is Direction.OUT
+        and signals.rapid_in_count > 0
+        and signals.rapid_in_minor >= t.rapid_min_in_minor
+        and signals.rapid_out_minor + amount >= t.rapid_out_ratio * signals.rapid_in_minor
+    ):
+        possible.add(Rule.RAPID_IN_OUT)
+    last = account_last_active_at
+    if last is not None and amount >= t.dormant_min_minor and new.at - last >= timedelta(days=t.dormant_days):
+        possible.add(Rule.DORMANT)
+    if receiving(new) and signals.other_payers + 1 >= t.many_payers_min:
+        possible.add(Rule.MANY_PAYERS)
+    return possible
+
+
+def receiving(new: Movement) -> bool:
+    """A transfer from another customer into the account: what many payers counts."""
+    return new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
+
+
+class Reads(StrEnum):
+    """How much of the history `evaluate` needs, the rules that could fire being known."""
+
+    NOTHING = "nothing"  # the new movement and its account's last activity
+    PAYERS = "payers"  # the many-payers window of the account (payers_history)
+    ALL = "all"
+
+
+# The rules that read more of the history than the many-payers window of the account.
+_WIDE = frozenset({Rule.LARGE_CASH, Rule.LARGE_TRANSFER, Rule.STRUCTURING, Rule.RAPID_IN_OUT})
+
+
+def reads(new: Movement, possible: set[Rule], *, sandbox: bool) -> Reads:
+    """What `evaluate` reads of the history, for the same findings as over all of it. A rule
+    a magic amount forces needs none (its own check's finding is dropped); dormant reads no
+    movement; each other rule left out of `possible` finds nothing over fewer movements if it
+    found nothing over all (rapid in and out, which is not so, looks at money out only)."""
+    forced = forced_rule(new) if sandbox else None
+    wanted = possible - {forced, Rule.DORMANT}
+    if not wanted:
+        return Reads.NOTHING
+    if receiving(new) and not wanted & _WIDE:
+        return Reads.PAYERS
+    return Reads.ALL
+
+
+def payers_history(new: Movement, history: History, t: Thresholds) -> History:
+    """All that many payers reads of `history` (store.payments_into reads it in SQL): the
+    uncovered transfers from other customers into the account within its window."""
+    since = new.at - timedelta(hours=t.many_payers_window_h)
+    into = [
+        m
+        for m in history.uncovered(Rule.MANY_PAYERS)
+        if m.account_id == new.account_id and m.at >= since and receiving(m)
+    ]
+    return History(movements=tuple(into), account_last_active_at=history.account_last_active_at)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import (
@@ -13,17 +14,38 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
+    FromClause,
     Index,
     MetaData,
+    Select,
     String,
     Table,
     Text,
+    bindparam,
+    case,
+    distinct,
+    exists,
+    func,
+    or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.accounts.compliance.rules import Direction, Kind, Movement, Rule
+from services.accounts.compliance.rules import (
+    CASH_KINDS,
+    CNY,
+    Direction,
+    Finding,
+    Kind,
+    Movement,
+    Rule,
+    Signals,
+    Thresholds,
+)
+from shared.clock import BANK_TZ
 from shared.db import UtcDateTime
 
 
@@ -33,6 +55,7 @@ class ComplianceTables:
     movement: Table
     alert: Table
     report: Table
+    covered: Table
 
 
 def compliance_tables(metadata: MetaData) -> ComplianceTables:
@@ -61,6 +84,7 @@ def compliance_tables(metadata: MetaData) -> ComplianceTables:
         Column("counterparty_account_id", String(64), nullable=False),
         Column("counterparty_customer_id", String(36)),
         Index("ix_compliance_movement_customer_at", "customer_id", "at"),
+        Index("ix_compliance_movement_account_at", "account_id", "at"),  # the prefilter's windows
     )
     alert = Table(
         "compliance_alert",
@@ -103,7 +127,20 @@ def compliance_tables(metadata: MetaData) -> ComplianceTables:
         Column("note", Text, nullable=False),
         Column("created_at", UtcDateTime, nullable=False),
     )
-    return ComplianceTables(account, movement, alert, report)
+    covered = Table(
+        "compliance_covered",
+        metadata,
+        # Each movement an alert raised on, by rule: what the rules read as History.covered,
+        # kept as rows rather than read out of the alerts' evidence. A movement can be in two
+        # alerts of one rule (a forced large-cash alert, then the day's), hence the alert id.
+        Column("movement_id", String(100), primary_key=True),
+        Column("rule", String(20), primary_key=True),
+        Column("alert_id", String(36), primary_key=True),
+        Column("customer_id", String(36), nullable=False),
+        Column("created_at", UtcDateTime, nullable=False),  # the alert's
+        Index("ix_compliance_covered_customer_created", "customer_id", "created_at"),
+    )
+    return ComplianceTables(account, movement, alert, report, covered)
 
 
 def evidence_row(m: Movement) -> dict[str, Any]:
@@ -159,19 +196,170 @@ async def movements_since(
     return [_movement(row) for row in rows]
 
 
+def covered_rows(alert_id: str, finding: Finding, at: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "movement_id": m.id,
+            "rule": str(finding.rule),
+            "alert_id": alert_id,
+            "customer_id": finding.customer_id,
+            "created_at": at,
+        }
+        for m in finding.movements
+    ]
+
+
 async def covered(
     session: AsyncSession, t: ComplianceTables, customer_id: str, since: datetime
 ) -> dict[Rule, frozenset[str]]:
-    """The movements each rule already raised on for the customer, from `since` on."""
+    """The movements each rule already raised on for the customer, in alerts from `since` on."""
     rows = await session.execute(
-        select(t.alert.c.rule, t.alert.c.evidence).where(
-            t.alert.c.customer_id == customer_id, t.alert.c.created_at >= since
+        select(t.covered.c.rule, t.covered.c.movement_id).where(
+            t.covered.c.customer_id == customer_id, t.covered.c.created_at >= since
         )
     )
     found: dict[Rule, set[str]] = {}
-    for rule, evidence in rows:
-        found.setdefault(Rule(rule), set()).update(item["id"] for item in evidence)
+    for rule, movement_id in rows:
+        found.setdefault(Rule(rule), set()).add(movement_id)
     return {rule: frozenset(ids) for rule, ids in found.items()}
+
+
+@cache
+def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) -> Select[Any]:
+    """The prefilter's query for the sums a movement needs, built once per shape (building a
+    statement costs more than running it); the movement's values are its parameters."""
+    m, cov = t.movement, t.covered
+    customer = bindparam("customer_id", type_=String)
+    since = bindparam("since", type_=UtcDateTime)
+    mine = [m.c.customer_id == customer, m.c.at >= since]
+    account = [*mine, m.c.account_id == bindparam("account_id")]
+    yuan = m.c.currency == CNY  # many payers counts payers in any currency
+    cash_kinds = [str(k) for k in CASH_KINDS]
+
+    def uncovered(rule: Rule) -> ColumnElement[bool]:
+        return ~exists().where(
+            cov.c.movement_id == m.c.id,
+            cov.c.rule == str(rule),
+            cov.c.customer_id == customer,
+            cov.c.created_at >= since,
+        )
+
+    def total(condition: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((condition, m.c.amount_minor), else_=0)), 0)
+
+    parts = []
+    if day:
+        transfer = (m.c.kind.not_in(cash_kinds)) & or_(
+            m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id
+        )
+        parts.append(
+            select(
+                total(m.c.kind.in_(cash_kinds)).label("cash_day_minor"),
+                total(transfer).label("transfers_day_minor"),
+            )
+            .where(
+                *mine,
+                yuan,
+                m.c.at >= bindparam("day_start", type_=UtcDateTime),
+                m.c.at < bindparam("day_end", type_=UtcDateTime),
+                m.c.direction == bindparam("direction"),
+            )
+            .subquery("day")
+        )
+    if rapid:
+        into = m.c.direction == str(Direction.IN)
+        parts.append(
+            select(
+                func.count(case((into, 1))).label("rapid_in_count"),
+                total(into).label("rapid_in_minor"),
+                total(m.c.direction == str(Direction.OUT)).label("rapid_out_minor"),
+            )
+            .where(*account, yuan, m.c.at >= bindparam("rapid_since", type_=UtcDateTime), uncovered(Rule.RAPID_IN_OUT))
+            .subquery("rapid")
+        )
+    if payers:
+        parts.append(
+            select(func.count(distinct(m.c.counterparty_customer_id)).label("other_payers"))
+            .where(
+                *account,
+                m.c.at >= bindparam("payers_since", type_=UtcDateTime),
+                m.c.direction == str(Direction.IN),
+                m.c.kind == str(Kind.TRANSFER),
+                m.c.counterparty_customer_id.is_not(None),
+                m.c.counterparty_customer_id != bindparam("payer"),
+                uncovered(Rule.MANY_PAYERS),
+            )
+            .subquery("payers")
+        )
+    joined: FromClause = parts[0]
+    for part in parts[1:]:
+        joined = joined.join(part, true())  # each part is one row: the join is that row
+    return select(*(c for p in parts for c in p.c)).select_from(joined)
+
+
+async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
+    """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
+    by the database in one query: the indexed windows are scanned, no row comes back."""
+    day = new.kind in CASH_KINDS or new.counts_as_transfer
+    rapid = new.direction is Direction.OUT
+    payers = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
+    if not (day or rapid or payers):
+        return Signals()
+    bank_day = new.bank_day
+    params = {
+        "customer_id": new.customer_id,
+        "since": new.at - th.lookback,
+        "account_id": new.account_id,
+        "day_start": datetime.combine(bank_day, time(), BANK_TZ),
+        "day_end": datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ),
+        "direction": str(new.direction),
+        "rapid_since": new.at - timedelta(hours=th.rapid_window_h),
+        "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
+        "payer": new.counterparty_customer_id,
+    }
+    query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
+    row = (await session.execute(query, params)).one()
+    return Signals(**{key: int(value) for key, value in row._mapping.items()})
+
+
+@cache
+def _payments_into_query(t: ComplianceTables) -> Select[Any]:
+    m, cov = t.movement, t.covered
+    customer = bindparam("customer_id", type_=String)
+    since = bindparam("since", type_=UtcDateTime)
+    covered = exists().where(
+        cov.c.movement_id == m.c.id,
+        cov.c.rule == str(Rule.MANY_PAYERS),
+        cov.c.customer_id == customer,
+        cov.c.created_at >= since,
+    )
+    return (
+        select(m)
+        .where(
+            m.c.customer_id == customer,
+            m.c.at >= since,
+            m.c.account_id == bindparam("account_id"),
+            m.c.at >= bindparam("payers_since", type_=UtcDateTime),
+            m.c.direction == str(Direction.IN),
+            m.c.kind == str(Kind.TRANSFER),
+            m.c.counterparty_customer_id.is_not(None),
+            ~covered,
+        )
+        .order_by(m.c.at, m.c.id)
+    )
+
+
+async def payments_into(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> list[Movement]:
+    """rules.payers_history's movements for `new`, oldest first: the uncovered transfers from
+    other customers into its account within the many-payers window (a few, whatever the
+    customer's history: an alert covers them)."""
+    params = {
+        "customer_id": new.customer_id,
+        "since": new.at - th.lookback,
+        "account_id": new.account_id,
+        "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
+    }
+    return [_movement(row) for row in await session.execute(_payments_into_query(t), params)]
 
 
 async def alert_exists(session: AsyncSession, t: ComplianceTables, key: str) -> bool:
