@@ -178,25 +178,30 @@ async def _evaluate(c: Compliance, uow: UnitOfWork, envelope: Envelope, new: Mov
     signals = await store.signals(uow.session, t, new, c.thresholds)
     possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
     if possible:
-        reads = rules.reads(new, possible, sandbox=c.sandbox)
-        if reads is rules.Reads.NOTHING:
-            history = rules.History(account_last_active_at=last_active)
-        elif reads is rules.Reads.PAYERS:
-            history = rules.History(
-                movements=await store.payments_into(uow.session, t, new, c.thresholds),
-                account_last_active_at=last_active,
-            )
-        else:
-            since = new.at - c.thresholds.lookback
-            history = rules.History(
-                movements=await store.movements_since(uow.session, t, new.customer_id, since),
-                covered=await store.covered(uow.session, t, new.customer_id, since),
-                account_last_active_at=last_active,
-            )
+        history = await _history(c, uow, new, rules.reads(new, possible, sandbox=c.sandbox), last_active)
         for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
             if not await store.alert_exists(uow.session, t, finding.key):
                 await _raise(c, uow, finding, new.at)
     await store.mark_active(uow.session, t, new.account_id, new.at)
+
+
+async def _history(
+    c: Compliance, uow: UnitOfWork, new: Movement, reads: rules.Reads, last_active: datetime
+) -> rules.History:
+    """What the rules that could fire need of the customer's recent movements, and no more."""
+    t = c.tables
+    if reads is rules.Reads.NOTHING:
+        return rules.History(account_last_active_at=last_active)
+    if reads is rules.Reads.PAYERS:
+        movements = await store.payments_into(uow.session, t, new, c.thresholds)
+        return rules.History(movements=movements, account_last_active_at=last_active)
+    assert new.customer_id is not None
+    since = new.at - c.thresholds.lookback
+    return rules.History(
+        movements=await store.movements_since(uow.session, t, new.customer_id, since),
+        covered=await store.covered(uow.session, t, new.customer_id, since),
+        account_last_active_at=last_active,
+    )
 
 
 async def _raise(c: Compliance, uow: UnitOfWork, finding: Finding, at: datetime) -> None:

@@ -306,14 +306,11 @@ def dormant(new: Movement, history: History, t: Thresholds) -> Finding | None:
     return Finding(Rule.DORMANT, f"{Rule.DORMANT}:{new.id}", new.customer_id, new.account_id, (new,), detail)
 
 
-def many_payers(new: Movement, history: History, t: Thresholds) -> Finding | None:
-    """Transfers from many different customers into one account within the window: a
-    collection account."""
-    if new.direction is not Direction.IN or new.kind is not Kind.TRANSFER or not new.two_sided:
-        return None
-    assert new.customer_id is not None
+def _paid_into(new: Movement, history: History, t: Thresholds) -> list[Movement]:
+    """The earlier transfers from other customers into `new`'s account within the many-payers
+    window that no many-payers alert has raised on yet."""
     since = new.at - timedelta(hours=t.many_payers_window_h)
-    into = [
+    return [
         m
         for m in history.uncovered(Rule.MANY_PAYERS)
         if m.account_id == new.account_id
@@ -322,7 +319,15 @@ def many_payers(new: Movement, history: History, t: Thresholds) -> Finding | Non
         and m.kind is Kind.TRANSFER
         and m.two_sided
     ]
-    into.append(new)
+
+
+def many_payers(new: Movement, history: History, t: Thresholds) -> Finding | None:
+    """Transfers from many different customers into one account within the window: a
+    collection account."""
+    if new.direction is not Direction.IN or new.kind is not Kind.TRANSFER or not new.two_sided:
+        return None
+    assert new.customer_id is not None
+    into = [*_paid_into(new, history, t), new]
     payers = {m.counterparty_customer_id for m in into}
     if len(payers) < t.many_payers_min:
         return None
@@ -381,16 +386,7 @@ def signals_of(new: Movement, history: History, t: Thresholds) -> Signals:
     rapid_in = [m for m in rapid if m.direction is Direction.IN]
     payers: set[str | None] = set()
     if new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided:
-        payers_since = new.at - timedelta(hours=t.many_payers_window_h)
-        payers = {
-            m.counterparty_customer_id
-            for m in history.uncovered(Rule.MANY_PAYERS)
-            if m.account_id == new.account_id
-            and m.at >= payers_since
-            and m.direction is Direction.IN
-            and m.kind is Kind.TRANSFER
-            and m.two_sided
-        }
+        payers = {m.counterparty_customer_id for m in _paid_into(new, history, t)}
     return Signals(
         cash_day_minor=sum(m.amount_minor for m in day if m.kind in CASH_KINDS),
         transfers_day_minor=sum(m.amount_minor for m in day if m.counts_as_transfer),
