@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
@@ -169,15 +170,23 @@ async def with_current_class(runtime: Runtime, account: AccountDirectoryEntry) -
 async def check_new_device(runtime: Runtime, ctx: handlers.Context, principal: Principal, amount_minor: int) -> None:
     """A session on a new device (the gateway signs until when, shared/auth.py) pays
     under the lower limits; a trusted device's payment reads nothing for this."""
-    now = ctx.clock.now()
-    if not domain.device_is_new(principal.new_device_until, now):
-        return
+    day = await new_device_day(runtime, ctx, principal)
+    if day is not None:
+        domain.check_new_device_limits(amount_minor, day.used_minor, day.limits)
+
+
+async def new_device_day(runtime: Runtime, ctx: handlers.Context, principal: Principal) -> domain.NewDeviceDay | None:
+    """Where the new-device limits stand today for this session (None: a trusted device),
+    as `check_new_device` holds a payment to them."""
+    until = principal.new_device_until
+    if until is None or not domain.device_is_new(until, ctx.clock.now()):
+        return None
     auth = runtime.settings.auth
     since, _ = bank_days(ctx.clock.bank_day(), None)
     async with runtime.db.read() as session:
-        paid = await store.paid_since(session, principal.customer_id, since or now)
+        paid = await store.paid_since(session, principal.customer_id, since or ctx.clock.now())
     limits = domain.NewDeviceLimits(auth.new_device_per_payment_minor, auth.new_device_daily_minor)
-    domain.check_new_device_limits(amount_minor, paid, limits)
+    return domain.NewDeviceDay(limits, paid, datetime.fromtimestamp(until, UTC))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from datetime import time as day_time
 from typing import Annotated, Any, Literal
 
@@ -16,20 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, store
-from services.payments.api import paid_before
+from services.payments.api import new_device_day, paid_before
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
 from services.payments.domain import Kind
-from services.payments.handlers import Context
 from shared import payees
 from shared.accounts_client import AccountsClient
-from shared.auth import CurrentCustomer, Principal
+from shared.auth import CurrentCustomer
 from shared.clock import BANK_TZ
-from shared.listing import bank_days
 from shared.money import format_minor
 from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM, Problem, documents, not_found
-from shared.runtime import Runtime
 from shared.schemas.payments import (
     NewDeviceLimitsPublic,
     PayeeLookup,
@@ -230,20 +227,6 @@ async def delete_saved_payee(payee_id: str, principal: CurrentCustomer, runtime:
 def mask_account(account_id: str | None) -> str | None:
     """An account as a receipt shows it: its last four characters."""
     return None if not account_id else "****" + account_id[-4:]
-
-
-async def new_device_day(runtime: Runtime, ctx: Context, principal: Principal) -> domain.NewDeviceDay | None:
-    """Where the new-device limits stand today for this session (None: a trusted device),
-    counted as `check_new_device` counts them when a payment is asked for."""
-    until = principal.new_device_until
-    if until is None or not domain.device_is_new(until, ctx.clock.now()):
-        return None
-    auth = runtime.settings.auth
-    since, _ = bank_days(ctx.clock.bank_day(), None)
-    async with runtime.db.read() as session:
-        paid = await store.paid_since(session, principal.customer_id, since or ctx.clock.now())
-    limits = domain.NewDeviceLimits(auth.new_device_per_payment_minor, auth.new_device_daily_minor)
-    return domain.NewDeviceDay(limits, paid, datetime.fromtimestamp(until, UTC))
 
 
 @router.get("/payments/limits", response_model=PaymentLimits, responses={404: PROBLEM})
