@@ -22,6 +22,7 @@ from shared.db import Database
 from shared.events.envelope import utcnow
 from shared.events.topics import dlq
 from shared.kafka.consumer import BatchFactory, ConsumerLoop, Handler
+from shared.kafka.doorbell import Doorbell
 from shared.kafka.faults import Faults
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.producer import Producer, ensure_topics
@@ -152,7 +153,11 @@ class Runtime:
         self.tracing = Tracing(settings.service, settings.tracing)
         self.keys = Keyring.load(settings.auth.keys_dir, settings.service)
         self.tokens = TokenIssuer(self.keys, settings.auth)
-        self.producer = Producer(settings.kafka.bootstrap_servers, client_id=settings.service, keys=self.keys)
+        kafka = settings.kafka
+        self.doorbell = Doorbell(kafka.doorbell_dir, name=settings.service) if kafka.doorbell_dir else None
+        self.producer = Producer(
+            kafka.bootstrap_servers, client_id=settings.service, keys=self.keys, doorbell=self.doorbell
+        )
         self.relay = OutboxRelay(
             self.db,
             tables,
@@ -187,6 +192,7 @@ class Runtime:
                 idle_after_s=settings.kafka.idle_after_s,
                 clock=self.clock,
                 tracing=self.tracing,
+                doorbell=self.doorbell,
             )
             for spec in self.consumer_specs
         ]
@@ -294,6 +300,8 @@ class Runtime:
             self.settings.kafka.bootstrap_servers, self.broker.topics, partitions=self.settings.kafka.partitions
         )
         await self.broker.check()  # the broker this process starts on
+        if self.doorbell is not None:
+            await self.doorbell.open()
         await self.producer.start()
         await asyncio.gather(*(consumer.start() for consumer in self.consumers))
 
@@ -317,6 +325,8 @@ class Runtime:
             # One last drain so a clean shutdown leaves nothing unpublished.
             stuck += await _bounded(self.relay.drain_once(), "draining the outbox", step)
         stuck += await _bounded(self.producer.stop(), "stopping the producer", step)
+        if self.doorbell is not None:
+            self.doorbell.close()
         stuck += await _bounded(self.db.dispose(), "closing the database", step)
         # Spans still queued for the OTLP exporter go out (bounded by its own timeout).
         stuck += await _bounded(asyncio.to_thread(self.tracing.flush), "flushing traces", step)

@@ -49,6 +49,12 @@ class KafkaSettings(BaseSettings):
     # 0: never (the default).
     idle_fetch_max_wait_ms: int = Field(default=0, ge=0)
     idle_after_s: float = Field(default=10.0, gt=0)
+    # Where the processes of one stack on one machine announce their doorbells
+    # (shared/kafka/doorbell.py): a quiet consumer then waits for a producer's ring instead
+    # of polling, and the two settings above do not apply. The launcher sets it when it
+    # runs the embedded broker; empty (Apache Kafka, which answers a fetch as soon as a
+    # message arrives): consumers poll.
+    doorbell_dir: str = ""
     # How long the relay keeps a published outbox row, to send it again should the broker
     # come back without it (ADR 0013): longer than any consumer may lag behind.
     outbox_retention_s: float = Field(default=120.0, ge=0)

@@ -451,6 +451,10 @@ class Stack:
         env.setdefault("SANDBANK_ENVIRONMENT", "sandbox")
         env["PYTHONUNBUFFERED"] = "1"
         env["KAFKA_BOOTSTRAP_SERVERS"] = self.bootstrap_servers
+        if self._external_bootstrap is None:
+            # The embedded broker answers a fetch only when its wait ends: quiet consumers
+            # wait for a producer's ring instead (shared/kafka/doorbell.py).
+            env["KAFKA_DOORBELL_DIR"] = str(self.data_dir / "doorbell")
         env["HTTP_HOST"] = HOST
         env["AUTH_KEYS_DIR"] = str(self.keys_dir)
         for name in BACKEND_SERVICES:

@@ -66,7 +66,8 @@ def install(gateway: Gateway) -> Console:
     """The console's feed, filled by a reader the gateway's runtime runs in the background."""
     settings = gateway.settings
     feed = EventFeed()
-    reader = FeedReader(feed, settings.kafka.bootstrap_servers, client_id=f"{settings.service}-console")
+    client_id = f"{settings.service}-console"
+    reader = FeedReader(feed, settings.kafka.bootstrap_servers, client_id, doorbell=gateway.runtime.doorbell)
     gateway.runtime.background.append(reader.run)
     return Console(feed, reader)
 

@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.aio import within
 from shared.events import topics
+from shared.kafka.doorbell import Doorbell
 from shared.tracing import TRACEPARENT
 
 log = logging.getLogger(__name__)
@@ -153,11 +154,15 @@ class EventFeed:
 class FeedReader:
     """The gateway's background loop that fills the feed (a `Runtime.background` job)."""
 
-    def __init__(self, feed: EventFeed, bootstrap_servers: str, client_id: str) -> None:
+    def __init__(
+        self, feed: EventFeed, bootstrap_servers: str, client_id: str, doorbell: Doorbell | None = None
+    ) -> None:
         self.feed = feed
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.running = False
+        # Quiet, it waits for a producer's ring rather than polling (shared/kafka/doorbell.py).
+        self.listener = doorbell.listener(FEED_TOPICS) if doorbell is not None else None
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -174,7 +179,10 @@ class FeedReader:
         self.running = True
         try:
             while True:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                if self.listener is None:
+                    batches = await consumer.getmany(timeout_ms=1000, max_records=500)
+                elif not (batches := await self.listener.look(consumer, 500)):
+                    await self.listener.wait(consumer)
                 for records in batches.values():
                     for record in records:
                         self.feed.add(record)

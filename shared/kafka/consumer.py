@@ -19,6 +19,7 @@ from shared.db import Database
 from shared.events.envelope import Envelope, Message, UnknownMessageType, utcnow
 from shared.events.topics import dlq
 from shared.kafka import signing
+from shared.kafka.doorbell import Doorbell
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.signing import UntrustedSender
 from shared.keys import Keyring
@@ -131,8 +132,14 @@ class ConsumerLoop:
         commit_timeout_s: float = 2.0,
         clock: Clock | None = None,
         tracing: Tracing | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self.clock = clock
+        # With a doorbell (shared/kafka/doorbell.py), a consumer whose look at the broker
+        # found nothing pauses its partitions until a producer of the stack rings for one of
+        # its topics: no fetch goes out while the stack is quiet, and the first message after
+        # a quiet spell is fetched at once rather than when a held fetch comes round.
+        self.listener = doorbell.listener(topics) if doorbell is not None else None
         # A span per message handled, child of the context its headers carry.
         self.tracing = tracing if tracing is not None and tracing.enabled else None
         # Offsets are committed at most this often, not after every batch: a commit is a
@@ -210,6 +217,12 @@ class ConsumerLoop:
         positions of the broker that was lost mean nothing on this one). The inbox drops
         what was applied already."""
         self._rewind_requested = True
+        self.wake()
+
+    def wake(self) -> None:
+        """Cut a wait for a ring short: the loop has work besides the broker's messages."""
+        if self.listener is not None:
+            self.listener.wake()
 
     def _rewind(self) -> None:
         self._rewind_requested = False
@@ -266,11 +279,16 @@ class ConsumerLoop:
         while True:
             if self._rewind_requested:
                 self._rewind()
-            batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+            if self.listener is not None:
+                batch = await self.listener.look(self.consumer, self.max_batch)
+            else:
+                batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if not batch:
                 if self._uncommitted:
                     await self._commit()  # quiet now: nothing left for a restart to re-read
-                if time.monotonic() - self._last_message_at >= self.idle_after_s:
+                if self.listener is not None:
+                    await self.listener.wait(self.consumer)
+                elif time.monotonic() - self._last_message_at >= self.idle_after_s:
                     self._fetch_wait(self.idle_fetch_max_wait_ms or self.fetch_max_wait_ms)
                 continue
             self._last_message_at = time.monotonic()
@@ -506,7 +524,8 @@ class ConsumerLoop:
 
 class _FromStart(ConsumerRebalanceListener):
     """Seeks the partitions a rebalance assigns soon after a rewind to their beginning: the
-    group's join after a broker loss may come just after the rewind."""
+    group's join after a broker loss may come just after the rewind. Wakes a loop waiting
+    for a ring."""
 
     def __init__(self, loop: ConsumerLoop) -> None:
         self.loop = loop
@@ -516,6 +535,7 @@ class _FromStart(ConsumerRebalanceListener):
         return None
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self.loop.wake()  # new partitions, not paused: look at them now
         consumer = self.loop.consumer
         if consumer is not None and time.monotonic() < self.until:
             # Offset 0 is the start of a new broker's partition; where a durable broker's

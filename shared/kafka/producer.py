@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from shared.kafka import signing
+from shared.kafka.doorbell import Doorbell
 from shared.keys import Keyring
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,12 @@ class Producer:
     InitProducerId, and correctness rests on the outbox and inbox instead.
     """
 
-    def __init__(self, bootstrap_servers: str, *, client_id: str, keys: Keyring) -> None:
+    def __init__(
+        self, bootstrap_servers: str, *, client_id: str, keys: Keyring, doorbell: Doorbell | None = None
+    ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        # Rung with the topics of each acknowledged send (shared/kafka/doorbell.py).
+        self.doorbell = doorbell
         self.client_id = client_id
         self.keys = keys
         self._producer: AIOKafkaProducer | None = None
@@ -61,6 +66,8 @@ class Producer:
                 headers = headers + signing.sign(self.keys, topic, raw_key, value)
             futures.append(await self._producer.send(topic, value, key=raw_key, headers=headers))
         await asyncio.gather(*futures)
+        if self.doorbell is not None:
+            self.doorbell.ring(topic for topic, *_ in messages)
 
 
 async def ensure_topics(

@@ -1,0 +1,168 @@
+"""A quiet consumer with a doorbell pauses its partitions and waits for a ring; the
+producer's ring after an acknowledged send brings it back at once, and what no ring
+announced (a tool outside the stack) is still found after the safety interval. Real
+broker, real UDP on 127.0.0.1, a real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import MetaData
+
+from shared.db import Database
+from shared.events import Envelope
+from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
+from shared.kafka import doorbell as doorbell_module
+from shared.kafka.consumer import ConsumerLoop
+from shared.kafka.doorbell import Doorbell
+from shared.kafka.messaging import messaging_tables
+from shared.kafka.producer import Producer, ensure_topics
+from shared.keys import Keyring
+from tests.integration.test_broker_loss import _completed, _until
+from tools.broker import EmbeddedBroker
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="starts its own broker")
+
+metadata = MetaData()
+tables = messaging_tables(metadata)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'doorbell.db'}")
+    await database.create_all(metadata)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Any:
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as started:
+        yield started
+
+
+def keys(service: str) -> Keyring:
+    return Keyring.load(os.environ["AUTH_KEYS_DIR"], service)
+
+
+async def send(producer: Producer, n: int) -> None:
+    envelope = Envelope.wrap(_completed(n), source="payments")
+    await producer.send_many([(PAYMENTS_EVENTS, "k", envelope.to_bytes(), [("type", envelope.type.encode())])])
+
+
+@contextlib.asynccontextmanager
+async def running(consumer: ConsumerLoop) -> AsyncIterator[None]:
+    await consumer.start()
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await consumer.stop()
+
+
+def consumer_of(db: Database, broker: EmbeddedBroker, bell: Doorbell, applied: list[str]) -> ConsumerLoop:
+    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
+        applied.append(message.payment_id)
+
+    return ConsumerLoop(
+        name="gateway-notifications",
+        db=db,
+        tables=tables,
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[PAYMENTS_EVENTS],
+        handlers={"payments.PaymentCompleted": record},
+        source="gateway",
+        keys=keys("gateway"),
+        doorbell=bell,
+    )
+
+
+async def test_a_quiet_consumer_pauses_and_a_ring_brings_the_message_at_once(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A safety interval longer than the test: only a ring can bring the message in.
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
+    consumer_bell, producer_bell = Doorbell(tmp_path / "bells"), Doorbell(tmp_path / "bells")
+    await consumer_bell.open()
+    await producer_bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, consumer_bell, applied)
+    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=producer_bell)
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=2)
+        await producer.start()
+        async with running(consumer):
+            kafka = consumer.consumer
+            assert kafka is not None
+            # Quiet: every partition it holds is paused, no fetch goes out.
+            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            assert consumer.listener is not None and consumer.listener.woken == 0
+
+            await send(producer, 1)
+            await _until(lambda: applied == ["p-1"])
+            assert consumer.listener.woken >= 1
+            assert producer_bell.rings_sent == 1 and consumer_bell.rings_heard == 1
+
+            await _until(lambda: kafka.paused() == kafka.assignment())  # quiet again
+            await send(producer, 2)
+            await _until(lambda: applied == ["p-1", "p-2"])
+    finally:
+        await producer.stop()
+        consumer_bell.close()
+        producer_bell.close()
+
+
+async def test_a_message_no_ring_announced_is_found_after_the_safety_interval(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (0.2, 0.4))
+    bell = Doorbell(tmp_path / "bells")
+    await bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, bell, applied)
+    outsider = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"))  # rings nobody
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await outsider.start()
+        async with running(consumer):
+            kafka = consumer.consumer
+            assert kafka is not None
+            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            await send(outsider, 1)
+            await _until(lambda: applied == ["p-1"])
+            assert bell.rings_heard == 0
+    finally:
+        await outsider.stop()
+        bell.close()
+
+
+async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp_path: Path) -> None:
+    bells = [Doorbell(tmp_path / "bells", name=f"p{i}") for i in range(3)]
+    for bell in bells:
+        await bell.open()
+    payments = bells[1].listener([PAYMENTS_EVENTS])
+    accounts = bells[2].listener([ACCOUNTS_EVENTS])
+    # A process killed without closing its doorbell left its file behind: forgotten.
+    dead = tmp_path / "bells" / f"{2**22 + 12345}.1"
+    dead.touch()
+    try:
+        bells[0].ring([PAYMENTS_EVENTS, PAYMENTS_EVENTS])
+        await _until(lambda: all(bell.rings_heard == 1 for bell in bells))
+        assert payments.rung and not accounts.rung
+        assert not dead.exists()
+        bells[0].ring([])  # nothing sent, nothing rung
+        await asyncio.sleep(0.05)
+        assert [bell.rings_heard for bell in bells] == [1, 1, 1]
+    finally:
+        for bell in bells:
+            bell.close()
+    assert list((tmp_path / "bells").iterdir()) == []
