@@ -29,8 +29,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-run: install ## start the whole Sandbank locally (embedded broker, SQLite); Ctrl-C stops it (REPLICAS=2 DB_URL=postgresql+asyncpg://...)
-	$(SANDBANK) run --data-dir $(DATA_DIR) --port $(PORT) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(DB_URL),--db-url '$(DB_URL)')
+run: install ## start the whole Sandbank locally (embedded broker, SQLite); Ctrl-C stops it (REPLICAS=2 DB_URL=postgresql+asyncpg://... TIMEOUT=60)
+	$(SANDBANK) run --data-dir $(DATA_DIR) --port $(PORT) $(if $(REPLICAS),--replicas $(REPLICAS)) $(if $(DB_URL),--db-url '$(DB_URL)') $(if $(TIMEOUT),--timeout $(TIMEOUT))
 
 stop: ## stop the Sandbank started by `make run` in another terminal
 	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \

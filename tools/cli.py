@@ -144,7 +144,12 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--data-dir", default=".data", help="databases, logs, run.json (.data)")
     run.add_argument("--port", type=int, default=8000, help="gateway port; the services take the next four (8000)")
-    run.add_argument("--timeout", type=float, default=30, help="seconds to wait for readiness")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=30,
+        help="seconds to wait for readiness (30); on a machine busier than its cores, up to three times that",
+    )
     run.add_argument("--bootstrap-servers", default=None, help="use this Kafka instead of starting the embedded broker")
     run.add_argument("--services", default=None, help="comma-separated subset to start, e.g. accounts,gateway")
     run.add_argument(

@@ -560,7 +560,8 @@ class Stack:
     def _wait_ready(self, procs: list[_Process], timeout_s: float, say: Progress) -> None:
         pending = {p.name: p for p in procs}
         last_answer: dict[str, str] = {}
-        deadline = time.monotonic() + timeout_s
+        began = time.monotonic()
+        deadline = began + timeout_s
         with httpx.Client(timeout=1.0, trust_env=False) as client:
             while pending:
                 for name, proc in list(pending.items()):
@@ -589,15 +590,43 @@ class Stack:
                         last_answer[name] = f"{response.status_code} {response.text[:300]}"
                 if not pending:
                     return
+                if time.monotonic() > deadline and (more := _busy_machine_grace(timeout_s, time.monotonic() - began)):
+                    # A loaded machine starts slowly, not wrongly: wait longer, and say so.
+                    deadline += more
+                    say(
+                        f"{', '.join(sorted(pending))} not ready after {time.monotonic() - began:.0f}s: the machine is "
+                        f"busy ({_load()}), waiting up to {more:.0f}s more (last /readyz: "
+                        + "; ".join(f"{n} {last_answer.get(n, 'none')[:80]}" for n in sorted(pending))
+                        + ")"
+                    )
                 if time.monotonic() > deadline:
+                    waited = time.monotonic() - began
                     parts = [
-                        f"{name} was not ready after {timeout_s:.0f}s (last /readyz: "
+                        f"{name} was not ready after {waited:.0f}s ({_load()}; last /readyz: "
                         f"{last_answer.get(name, 'none')}); last lines of {proc.log_path}:\n"
                         + tail(proc.log_path, offset=proc.log_offset)
                         for name, proc in pending.items()
                     ]
                     raise StackError("\n\n".join(parts))
                 time.sleep(POLL_INTERVAL_S)
+
+
+# A start on a machine busier than its cores may wait this many times its timeout in all.
+BUSY_GRACE = 3.0
+
+
+def _busy_machine_grace(timeout_s: float, waited_s: float) -> float:
+    """How much longer to wait for readiness: on a machine whose load average is over its
+    core count, half the timeout more, up to `BUSY_GRACE` times the timeout in all; on an
+    idle one, nothing (what does not start there is broken, not slow)."""
+    cores = os.cpu_count() or 1
+    if os.getloadavg()[0] <= cores or waited_s >= BUSY_GRACE * timeout_s:
+        return 0.0
+    return min(timeout_s / 2, BUSY_GRACE * timeout_s - waited_s)
+
+
+def _load() -> str:
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count() or 1} cores"
 
 
 # -- the command line -------------------------------------------------------------------

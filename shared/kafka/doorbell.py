@@ -7,11 +7,12 @@ ends. A consumer that polls every 100 ms costs the broker and itself CPU all day
 (an idle stack of twenty consumers sent 200 fetches a second), and each hop of a saga
 waited 50 ms on average for the poll to come round.
 
-With a doorbell, a consumer whose fetch came back empty pauses its partitions (no fetch
-goes out) and waits for a ring on one of its topics; the producer rings after the broker
+With a doorbell, a consumer that has had no message for half a second and whose look
+came back empty pauses its partitions (no fetch goes out) and waits for a ring on one of
+its topics; the producer rings after the broker
 acknowledged what it sent, so the fetch that follows finds the messages at once. A ring
 is one UDP datagram to each process of the stack on 127.0.0.1, listing the topics. Rings
-are hints, never the only way in: a consumer still fetches after `safety_s` without one
+are hints, never the only way in: a consumer still looks after `SAFETY_S` without one
 (messages sent by a tool outside the stack, a lost datagram), so nothing is lost and the
 worst case is today's poll, slower.
 
@@ -46,6 +47,10 @@ PEERS_EVERY_S = 1.0
 # comes (what no ring announced, a tool outside the stack sent, is found by then).
 LOOK_MS = 60
 SAFETY_S = (0.25, 5.0)
+# A consumer waits for rings only once it has had no message for this long: under load it
+# keeps fetching as before, each held fetch gathering a batch (a ring for every send would
+# cut the batches small and cost a transaction each).
+QUIET_S = 0.5
 
 
 class Doorbell:
@@ -129,14 +134,16 @@ class Doorbell:
 
 class Listener:
     """How one aiokafka consumer spends its quiet spells: `look` takes what the broker has
-    now (or nothing after a short look); after an empty look, `wait` pauses every partition
-    until a ring for one of its topics, `wake`, or the safety interval."""
+    now (or nothing after a short look); after an empty look, once `QUIET_S` passed without
+    a message, `wait` pauses every partition until a ring for one of its topics, `wake`, or
+    the safety interval."""
 
     def __init__(self, topics: Iterable[str]) -> None:
         self.topics = frozenset(topics)
         self._event = asyncio.Event()
         self._paused = False
         self._safety_s = SAFETY_S[0]
+        self._last_message_at = time.monotonic()
         self.woken = 0
 
     async def look(self, consumer: AIOKafkaConsumer, max_records: int) -> dict[Any, list[Any]]:
@@ -149,9 +156,12 @@ class Listener:
         batch: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=LOOK_MS, max_records=max_records)
         if batch:
             self._safety_s = SAFETY_S[0]
+            self._last_message_at = time.monotonic()
         return batch
 
     async def wait(self, consumer: AIOKafkaConsumer) -> None:
+        if time.monotonic() - self._last_message_at < QUIET_S:
+            return  # busy a moment ago: the next look's held fetch gathers what comes
         consumer.pause(*consumer.assignment())
         self._paused = True
         try:
