@@ -23,7 +23,7 @@ from gateway.deps import (
     SessionsDep,
     UpstreamsDep,
 )
-from gateway.routing.upstream import ITSELF, UpstreamResponse
+from gateway.routing.upstream import ITSELF, UpstreamResponse, Upstreams
 from gateway.sandbox import magic
 from gateway.sandbox.schemas import (
     ClockChange,
@@ -159,9 +159,7 @@ async def reset(_operator: Operator, gw: GatewayDep) -> ResetResult:
     """Back to the seed state: every service empties its tables and seeds again (demo
     customers, balances, market, products); the gateway forgets logins, sessions and
     idempotency keys except the demo ones. For a test suite that wants a clean bank."""
-    results = await asyncio.gather(
-        *(gw.upstreams.call(s, "POST", "/internal/reset", caller=ITSELF) for s in SERVICES), return_exceptions=True
-    )
+    results = await asyncio.gather(*(_reset(gw.upstreams, s) for s in SERVICES), return_exceptions=True)
     services = {
         s: "reset" if isinstance(r, UpstreamResponse) and r.status_code == 204 else "unavailable"
         for s, r in zip(SERVICES, results, strict=True)
@@ -171,6 +169,17 @@ async def reset(_operator: Operator, gw: GatewayDep) -> ResetResult:
     if any(v != "reset" for v in services.values()):
         raise Problem(502, "reset-incomplete", f"not every service could be reset: {services}", services=services)
     return ResetResult(services=services)
+
+
+async def _reset(upstreams: Upstreams, service: str) -> UpstreamResponse:
+    """One replica empties the service's tables (its replicas share them, ADR 0018) and seeds
+    again; then every replica is told its clock is back at real time, since each keeps the
+    clock in memory (a replica left ahead would disagree on every date with the others)."""
+    response = await upstreams.call(service, "POST", "/internal/reset", caller=ITSELF)
+    if response.status_code == 204 and len(upstreams.replicas(service)) > 1:
+        told = await upstreams.call_each(service, "PUT", "/internal/clock", caller=ITSELF, json={"offset_s": 0})
+        told.raise_for_problem()
+    return response
 
 
 @router.get("/inbox", response_model=InboxPage)

@@ -106,6 +106,34 @@ async def applied(stack: Stack, replica: str) -> float:
     return sum(s.value for s in families["sandbank_consumer_applied"].samples if s.name.endswith("_total"))
 
 
+async def clock_offset(stack: Stack, replica: str) -> float:
+    """How far ahead of real time a replica's sandbox clock runs (its /internal/clock)."""
+    service = stack.processes[replica].service
+    issuer = TokenIssuer(Keyring.load(str(stack.keys_dir), "gateway"), AuthSettings())
+    token = issuer.issue("test-operator", [ROLE_OPERATOR], audience=service, ttl_s=300)
+    async with httpx.AsyncClient(timeout=10) as client:
+        r = await client.get(f"{stack.url(replica)}/internal/clock", headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    return float(r.json()["offset_s"])
+
+
+async def test_a_reset_brings_every_replicas_clock_back_to_real_time(
+    replicated: Stack, gateway: httpx.AsyncClient
+) -> None:
+    names = ["accounts-1", "accounts-2", "payments-1", "payments-2"]
+    operator = await operator_login(gateway)
+    moved = await gateway.post("/v1/sandbox/clock", json={"advance_s": 3600}, headers=operator)
+    assert moved.status_code == 200, moved.text
+    assert [await clock_offset(replicated, n) >= 3600 for n in names] == [True] * 4
+
+    reset = await gateway.post("/v1/sandbox/reset", headers=operator)
+
+    assert reset.status_code == 200, reset.text
+    # Each replica keeps its clock in memory: a reset that reached one would leave the
+    # other a day's hour ahead, disagreeing on every date (limits, settlement, schedules).
+    assert [await clock_offset(replicated, n) for n in names] == [0.0] * 4
+
+
 def test_replicas_on_sqlite_are_refused(tmp_path: Any) -> None:
     with pytest.raises(StackError, match="need PostgreSQL"):
         Stack(tmp_path, gateway_port=0, replicas=2)
