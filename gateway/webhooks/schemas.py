@@ -151,6 +151,8 @@ class DeliveryDetail(DeliveryPublic):
 
 
 class DeliveryPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [DELIVERY_EXAMPLE], "next_cursor": "17"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [DELIVERY_EXAMPLE], "next_cursor": "ZGVsaXZlcmllc3wxNw"}]}
+    )
     items: list[DeliveryPublic] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as ?cursor= for older deliveries")
