@@ -113,6 +113,7 @@ EVENT_EXAMPLE: dict[str, Any] = {
         "amount_minor": 8880,
         "currency": "CNY",
         "customer_id": "9b1c7a2e-0000-4000-8000-000000000002",
+        "notification_id": 42,
     },
 }
 
