@@ -1,9 +1,11 @@
 """Opaque cursors for newest-first pages, the same in every service.
 
-Two shapes: a sequence number (an autoincrement id: statement lines, orders) and a
-keyset of (created_at, id) for tables keyed by UUIDs. A cursor this API did not issue
-is a 400 `invalid-cursor`, never a 500 from the database. The gateway's notifications
-show their sequence numbers as they are (`parse_seq`, `parse_position`).
+Two shapes: a sequence number (an autoincrement id: statement lines, orders,
+notifications) and a keyset of (created_at, id) for tables keyed by UUIDs. Each cursor
+names the list that wrote it (`of`), so a list reads only its own: another list's, well
+formed as it may be, would resume at a row of a different table. A cursor this API did not
+issue is a 400 `invalid-cursor`, never a 500 from the database. The notification stream's
+position (`Last-Event-ID`) is a plain notification id, read by `parse_position`.
 
 `paging(...)` is the one FastAPI dependency for a page's query parameters (`limit` with
 its bounds and default, `cursor` with its longest length): a route takes `page: PageDep`
@@ -47,15 +49,25 @@ def _decode(cursor: str) -> str:
         raise invalid_cursor() from None
 
 
-def encode_seq(seq: int) -> str:
-    return _encode(str(seq))
+def _named(cursor: str, of: str) -> str:
+    """What the list `of` wrote after its name; another list's cursor (or one naming no
+    list, as every cursor did before lists were named) is invalid."""
+    named, _, rest = _decode(cursor).partition("|")
+    if named != of:
+        raise invalid_cursor(f"the cursor is not one this list ({of}) issued")
+    return rest
 
 
-def decode_seq(cursor: str | None) -> int | None:
-    """The sequence number below which the next page starts (None: the first page)."""
+def encode_seq(seq: int, *, of: str) -> str:
+    return _encode(f"{of}|{seq}")
+
+
+def decode_seq(cursor: str | None, *, of: str) -> int | None:
+    """The sequence number below which the next page of the list `of` starts (None: the
+    first page)."""
     if cursor is None:
         return None
-    return parse_seq(_decode(cursor))
+    return parse_seq(_named(cursor, of))
 
 
 def parse_seq(text: str) -> int:
@@ -73,21 +85,14 @@ def parse_position(text: str, detail: str) -> int:
     return min(int(text), MAX_SEQ)
 
 
-def newest_first(
-    query: Select[Any], model: Any, cursor: str | None, limit: int, *, of: str | None = None
-) -> Select[Any]:
+def newest_first(query: Select[Any], model: Any, cursor: str | None, limit: int, *, of: str) -> Select[Any]:
     """Order by (created_at, id) descending, one row more than the page (to know if there is
-    a next one), after the keyset the cursor names. A list named `of` takes only the cursors
-    `next_keyset` wrote for it: another list's, though well formed, is invalid."""
+    a next one), after the keyset the cursor names. The list `of` takes only the cursors
+    `next_keyset` wrote for it."""
     query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
     if cursor is None:
         return query
-    text = _decode(cursor)
-    if of is not None:
-        named, _, text = text.partition("|")
-        if named != of:
-            raise invalid_cursor(f"the cursor is not one this list ({of}) issued")
-    at, _, last_id = text.partition("|")
+    at, _, last_id = _named(cursor, of).partition("|")
     try:
         created = datetime.fromisoformat(at)
     except ValueError:
@@ -97,14 +102,13 @@ def newest_first(
     return query.where(or_(model.created_at < created, and_(model.created_at == created, model.id < last_id)))
 
 
-def next_keyset(rows: list[Any], limit: int, *, of: str | None = None) -> str | None:
-    """The cursor after a page fetched with `newest_first` (None: it was the last page),
-    naming the list `of` when given."""
+def next_keyset(rows: list[Any], limit: int, *, of: str) -> str | None:
+    """The cursor of the list `of` after a page fetched with `newest_first` (None: it was
+    the last page)."""
     if len(rows) <= limit:
         return None
     last = rows[limit - 1]
-    keyset = f"{last.created_at.isoformat()}|{last.id}"
-    return _encode(keyset if of is None else f"{of}|{keyset}")
+    return _encode(f"{of}|{last.created_at.isoformat()}|{last.id}")
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,6 @@ def paging(
 NEXT_CURSOR_DOC = "`next_cursor` of the page before"
 
 PageDep = Annotated[Page, paging()]
-# A sequence number's cursor is short: base64 of at most ten digits.
-SeqPageDep = Annotated[Page, paging(cursor_length=40)]
 # The lists a phone scrolls (payments, saved payees, schedules, notifications, webhook
 # deliveries): 20 at a time, at most 100.
 SmallPageDep = Annotated[Page, paging(default=20, most=100, cursor_doc=NEXT_CURSOR_DOC)]

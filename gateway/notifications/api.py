@@ -20,7 +20,7 @@ from gateway.notifications.schemas import NotificationPage, NotificationPublic, 
 from gateway.streams import HeldStream
 from shared.aio import within
 from shared.db import Database
-from shared.pagination import MAX_SEQ, SmallPageDep, parse_position, parse_seq
+from shared.pagination import MAX_SEQ, SmallPageDep, decode_seq, encode_seq, parse_position
 from shared.problems import PROBLEM, Problem, not_found
 
 router = APIRouter(prefix="/v1", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
@@ -55,15 +55,16 @@ async def list_notifications(
     query = select(store.Notification).where(store.Notification.customer_id == principal.subject)
     if unread:
         query = query.where(store.Notification.read_at.is_(None))
-    if page.cursor is not None:
-        query = query.where(store.Notification.id < parse_seq(page.cursor))
+    before = decode_seq(page.cursor, of="notifications")
+    if before is not None:
+        query = query.where(store.Notification.id < before)
     async with gw.runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Notification.id.desc()).limit(page.limit + 1))).all()
         count = await store.unread_count(session, principal.subject)
     shown = rows[: page.limit]
     return NotificationPage(
         items=[public(r) for r in shown],
-        next_cursor=str(shown[-1].id) if len(rows) > page.limit else None,
+        next_cursor=encode_seq(shown[-1].id, of="notifications") if len(rows) > page.limit else None,
         unread_count=count,
     )
 

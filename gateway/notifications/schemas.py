@@ -44,7 +44,7 @@ class NotificationPublic(BaseModel):
     read_at: datetime | None = None
 
 
-PAGE_EXAMPLE: dict[str, Any] = {"items": [EXAMPLE], "next_cursor": "42", "unread_count": 3}
+PAGE_EXAMPLE: dict[str, Any] = {"items": [EXAMPLE], "next_cursor": "bm90aWZpY2F0aW9uc3w0Mg", "unread_count": 3}
 
 
 class NotificationPage(BaseModel):

@@ -84,27 +84,29 @@ class NotificationPreference(Base):
 # row that committed late. SQLite's single writer gives that order already.
 NOTIFICATION_WRITE_LOCK = 0x53414E44424E4B01
 STREAM_PAGE = 200
-_INSERT = insert(table_of(Notification))
+_NOTIFICATION = table_of(Notification)
+_INSERT = insert(_NOTIFICATION).returning(_NOTIFICATION.c.id)
 _PUSH = insert(table_of(SandboxPush))
 
 
 class NotificationWriter(Batch):
-    """The notifications one transaction writes: staged for one INSERT at commit, and the
-    customers' streams woken after it. On PostgreSQL the writer first takes the write lock,
-    once per transaction, so notification ids commit in order (streams read by id).
+    """The notifications one transaction writes: one INSERT at `write` for a consumer's
+    batch, at once for a writer used alone, and the customers' streams woken after the
+    commit. On PostgreSQL the writer first takes the write lock, once per transaction, so
+    notification ids commit in order (streams read by id).
 
-    In sandbox mode each notification is also pushed to the customer's registered devices
-    (a `sandbox_push` row each) unless they muted its kind: at `write` for a consumer's
-    batch (one query for the whole batch), at once for a writer used alone. The hub's
-    recorders (webhooks) hear of them at the same moment, in the same transaction."""
+    The INSERT hands out the notifications' ids, and what is sent on carries them: in
+    sandbox mode each notification is pushed to the customer's registered devices (a
+    `sandbox_push` row each) unless they muted its kind, and the hub's recorders (webhooks)
+    hear of them, in the same transaction. An app that gets a push or a webhook event can
+    mark that notification read, or tell it from one it has already shown."""
 
     def __init__(self, uow: UnitOfWork, hub: NotificationHub, *, sandbox: bool = False, batched: bool = False) -> None:
         super().__init__(uow)
         self.hub = hub
         self.sandbox = sandbox
         self.batched = batched
-        self._to_push: list[dict[str, Any]] = []
-        self._to_record: list[dict[str, Any]] = []
+        self._rows: list[dict[str, Any]] = []
         self._locked = uow.db.sqlite  # SQLite's single writer orders them already
 
     async def add(self, drafts: Iterable[Draft], *, event_id: str | None, event_at: datetime, now: datetime) -> None:
@@ -127,26 +129,27 @@ class NotificationWriter(Batch):
         if not self._locked:
             await self.uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": NOTIFICATION_WRITE_LOCK})
             self._locked = True
-        for row in rows:
-            self.uow.stage(_INSERT, row)  # one executemany for the whole batch, at commit
+        self._rows += rows
         for customer_id in {r["customer_id"] for r in rows}:
             self.uow.after_commit.append(partial(self.hub.wake, customer_id))
-        if self.sandbox:
-            self._to_push += rows
-        if self.hub.recorders:
-            self._to_record += rows
         if not self.batched:
             await self.write()
 
     async def write(self) -> None:
-        rows, self._to_push = self._to_push, []
-        if rows:
+        rows, self._rows = self._rows, []
+        if not rows:
+            return
+        # Ids ascend in the order the rows go in, and no other transaction writes
+        # notifications meanwhile (the write lock; SQLite's single writer): sorted, the
+        # ids RETURNING gives back (in no promised order) are the rows' in order.
+        ids = sorted((await self.uow.session.execute(_INSERT, rows)).scalars())
+        for row, notification_id in zip(rows, ids, strict=True):
+            row["id"] = notification_id
+        if self.sandbox:
             for push in await pushes(self.uow.session, rows):
                 self.uow.stage(_PUSH, push)
-        recorded, self._to_record = self._to_record, []
-        if recorded:
-            for recorder in self.hub.recorders:
-                await recorder.recorded(self.uow, recorded)
+        for recorder in self.hub.recorders:
+            await recorder.recorded(self.uow, rows)
 
 
 def _logged_in(customer_id: Any, device_id: Any, now: datetime) -> Any:
@@ -187,6 +190,7 @@ async def pushes(session: AsyncSession, notifications: list[dict[str, Any]]) -> 
     return [
         {
             "customer_id": n["customer_id"],
+            "notification_id": n["id"],
             "device_id": d.device_id,
             "platform": d.platform,
             "token": d.token,

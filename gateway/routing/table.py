@@ -86,11 +86,11 @@ from shared.schemas.securities import (
 from shared.schemas.statements import LineKind
 
 
-def page(limit_max: int, limit_default: int, cursor_max: int) -> dict[str, tuple[object, object]]:
-    """`?limit=&cursor=` of a list the service pages."""
+def page(limit_max: int, limit_default: int) -> dict[str, tuple[object, object]]:
+    """`?limit=&cursor=` of a list the service pages (a cursor as long as the services take)."""
     return {
         "limit": (Annotated[int, Query(ge=1, le=limit_max)], limit_default),
-        "cursor": (Annotated[str | None, Query(max_length=cursor_max, description=NEXT_CURSOR_DOC)], None),
+        "cursor": (Annotated[str | None, Query(max_length=200, description=NEXT_CURSOR_DOC)], None),
     }
 
 
@@ -139,7 +139,7 @@ ACCOUNTS_ROUTES = (
         response=TransactionPage,
         problems=ACCOUNT_PROBLEMS,
         query={
-            **page(200, 50, 40),
+            **page(200, 50),
             "kind": (Annotated[LineKind | None, Query(description=KIND_FILTER_DOC)], None),
             **DAYS,
         },
@@ -213,7 +213,7 @@ PAYMENTS_ROUTES = (
         problems=PAYMENT_PROBLEMS,
         query={
             "direction": (Annotated[PaymentDirection | None, Query(description=DIRECTION_QUERY_DOC)], None),
-            **page(100, 20, 200),
+            **page(100, 20),
             "status": (Annotated[PaymentStatusName | None, Query()], None),
             "kind": (Annotated[PaymentKindName | None, Query()], None),
             **DAYS,
@@ -378,7 +378,7 @@ SECURITIES_ROUTES = (
         query={
             "status": (Annotated[str | None, Query(max_length=12)], None),
             "symbol": (Annotated[str | None, Query(max_length=12)], None),
-            **page(200, 50, 40),
+            **page(200, 50),
         },
         doc="The customer's orders, newest first (`status=open` for those not yet final).",
     ),
@@ -439,7 +439,7 @@ SECURITIES_ROUTES = (
             "symbol": (Annotated[str | None, Query(max_length=12)], None),
             "side": (Annotated[Literal["buy", "sell"] | None, Query()], None),
             **DAYS,
-            **page(200, 50, 40),
+            **page(200, 50),
         },
         doc="""Trade confirmations (contract notes), newest first: one per settled fill with
         price, gross, commission, stamp duty, transfer fee, net and a sell's realised P&L.""",
@@ -487,7 +487,7 @@ SECURITIES_ROUTES = (
         name="list_transfers",
         response=BankTransferPage,
         problems=SECURITIES_PROBLEMS,
-        query=page(200, 50, 40),
+        query=page(200, 50),
     ),
     securities(
         "GET",
@@ -564,7 +564,7 @@ INSURANCE_ROUTES = (
         name="list_policies",
         response=PolicyPage,
         problems=INSURANCE_PROBLEMS,
-        query={"status": (PolicyStatusName | None, None), **page(200, 50, 200)},
+        query={"status": (PolicyStatusName | None, None), **page(200, 50)},
         doc="Your policies, newest first (`?status=`, `?limit=`, `?cursor=`).",
     ),
     insurance(
@@ -628,7 +628,7 @@ INSURANCE_ROUTES = (
         query={
             "status": (ClaimStatusName | None, None),
             "policy_id": (Annotated[str | None, Query(max_length=64)], None),
-            **page(200, 50, 200),
+            **page(200, 50),
         },
         doc="Your claims, newest first (`?status=`, `?policy_id=`, `?limit=`, `?cursor=`).",
     ),
@@ -691,7 +691,7 @@ INSURANCE_ROUTES = (
                 Annotated[bool | None, Query(description="Only claims waiting for a decision")],
                 None,
             ),
-            **page(200, 50, 200),
+            **page(200, 50),
         },
         doc="Claims by status for adjusters (`?status=under_assessment`, `?awaiting_adjuster=true`).",
     ),
@@ -750,7 +750,7 @@ INSURANCE_ROUTES = (
                 Annotated[bool | None, Query(description="Only claims waiting for a decision")],
                 None,
             ),
-            **page(200, 50, 200),
+            **page(200, 50),
         },
         doc="""Claims the fraud rules flagged when they were submitted (a document seen on another
         claim, an incident early in the cover, frequent claims on one policy, a claim near the
@@ -819,7 +819,7 @@ SCHEDULE_ROUTES = (
         "/v1/payments/schedules",
         name="list_schedules",
         response=SchedulePage,
-        query=page(100, 20, 200),
+        query=page(100, 20),
         doc="The customer's scheduled transfers and standing orders, newest first; follow `next_cursor`.",
     ),
     schedules(
@@ -874,7 +874,7 @@ PAYEES_ROUTES = (
         name="list_saved_payees",
         response=SavedPayeePage,
         problems=(400, 401),
-        query=page(100, 20, 200),
+        query=page(100, 20),
         doc="Your saved payees, newest first; follow `next_cursor` for older ones.",
     ),
     payments(

@@ -76,8 +76,9 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "push",
         "`PUT /v1/me/push-tokens/{device_id} {platform, token}` (the device logged in on), then "
         "`GET /v1/sandbox/push-deliveries` (a customer: their own; an operator: any customer's, `?customer_id=`)",
-        'newest first, each notification "pushed" to each registered device its customer is logged in on, '
-        "unless they muted its kind (`PUT /v1/me/notification-preferences`; `stepup_code` cannot be muted). "
+        'newest first, each notification "pushed" (with its `notification_id`) to each registered device its '
+        "customer is logged in on, unless they muted its kind (`PUT /v1/me/notification-preferences`; "
+        "`stepup_code` cannot be muted). "
         "Any token of 8+ URL-safe characters is taken; nothing leaves the bank. Outside sandbox mode no push "
         "is logged, and this is a 404",
         "`gateway/notifications/store.py` (`pushes`), `gateway/sandbox/store.py` (`SandboxPush`)",

@@ -169,6 +169,7 @@ class InboxPage(BaseModel):
 PUSH_DELIVERY_EXAMPLE: dict[str, Any] = {
     "id": 7,
     "customer_id": "5a0e1d3c-0000-4000-8000-000000000002",
+    "notification_id": 42,
     "device_id": "iphone-15-abc",
     "platform": "apns",
     "token": "9f3c1a7e5b2d4c6e8a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f",
@@ -183,6 +184,11 @@ PUSH_DELIVERY_EXAMPLE: dict[str, Any] = {
 class PushDelivery(BaseModel):
     id: int
     customer_id: str
+    notification_id: int | None = Field(
+        description="The notification pushed, as `GET /v1/notifications` lists it: mark it read with "
+        "`POST /v1/notifications/{id}/read`, or skip a push for one the app has shown (null on pushes "
+        "logged before pushes carried it)"
+    )
     device_id: str
     platform: Literal["apns", "fcm"]
     token: str = Field(description="The device's push token when it was sent")

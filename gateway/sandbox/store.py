@@ -37,6 +37,8 @@ class SandboxPush(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     customer_id: Mapped[str] = mapped_column(String(36))
+    # The notification pushed; None on pushes logged before pushes carried it.
+    notification_id: Mapped[int | None] = mapped_column(Integer)
     device_id: Mapped[str] = mapped_column(String(100))
     platform: Mapped[str] = mapped_column(String(8))  # apns | fcm
     token: Mapped[str] = mapped_column(String(512))

@@ -30,7 +30,7 @@ from gateway.webhooks.schemas import (
 )
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR, Principal
 from shared.events.envelope import utcnow
-from shared.pagination import MAX_SEQ, SmallPageDep, parse_seq
+from shared.pagination import MAX_SEQ, SmallPageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, Problem, documents
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses={401: PROBLEM, 403: PROBLEM, 422: PROBLEM})
@@ -238,13 +238,14 @@ async def list_deliveries(
     status: Annotated[DeliveryStatus | None, Query(description="Only these")] = None,
 ) -> DeliveryPage:
     """The endpoint's deliveries, newest first: each event sent (or being sent) to it."""
-    before = parse_seq(page.cursor) if page.cursor is not None else None
+    before = decode_seq(page.cursor, of="deliveries")
     async with gw.runtime.db.read() as session:
         await _endpoint(session, endpoint_id, owner)
         rows = await store.deliveries(session, endpoint_id, status=status, before=before, limit=page.limit + 1)
     shown = rows[: page.limit]
     return DeliveryPage(
-        items=[_delivery(r) for r in shown], next_cursor=str(shown[-1].id) if len(rows) > page.limit else None
+        items=[_delivery(r) for r in shown],
+        next_cursor=encode_seq(shown[-1].id, of="deliveries") if len(rows) > page.limit else None,
     )
 
 

@@ -121,12 +121,14 @@ def event_body(event_id: str, event_type: str, created: datetime, data: dict[str
 
 
 def notification_data(notification: dict[str, Any]) -> dict[str, Any]:
-    """An event's `data`: the notification's facts, its words, and whose it is."""
+    """An event's `data`: the notification's facts, its words, whose it is, and which it
+    is (its id in `GET /v1/notifications`)."""
     return {
         "title": notification["title"],
         "body": notification["body"],
         **notification["data"],
         "customer_id": notification["customer_id"],
+        "notification_id": notification["id"],
     }
 
 

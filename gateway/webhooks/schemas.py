@@ -113,6 +113,7 @@ EVENT_EXAMPLE: dict[str, Any] = {
         "amount_minor": 8880,
         "currency": "CNY",
         "customer_id": "9b1c7a2e-0000-4000-8000-000000000002",
+        "notification_id": 42,
     },
 }
 
@@ -151,6 +152,8 @@ class DeliveryDetail(DeliveryPublic):
 
 
 class DeliveryPage(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"items": [DELIVERY_EXAMPLE], "next_cursor": "17"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [DELIVERY_EXAMPLE], "next_cursor": "ZGVsaXZlcmllc3wxNw"}]}
+    )
     items: list[DeliveryPublic] = Field(description="Newest first")
     next_cursor: str | None = Field(description="Pass as ?cursor= for older deliveries")

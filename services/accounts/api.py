@@ -17,7 +17,7 @@ from shared.auth import CurrentCustomer, Operator, Principal, ServiceCaller, cur
 from shared.errors import DomainError
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
-from shared.pagination import SeqPageDep, decode_seq, encode_seq
+from shared.pagination import PageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.accounts import (
@@ -248,7 +248,7 @@ async def list_transactions(
     account_id: str,
     principal: Annotated[Principal, Depends(current_principal)],
     runtime: RuntimeDep,
-    page: SeqPageDep,
+    page: PageDep,
     kind: Annotated[LineKind | None, Query(description=KIND_FILTER_DOC)] = None,
     from_: FromDay = None,
     to: ToDay = None,
@@ -262,7 +262,7 @@ async def list_transactions(
     included) narrow the statement."""
     start, end = bank_days(from_, to)
     await _own_account(runtime, principal, account_id)
-    before = decode_seq(page.cursor)
+    before = decode_seq(page.cursor, of="statement")
     entry = store.JournalEntry
     query = (
         select(
@@ -318,7 +318,7 @@ async def list_transactions(
                 created_at=line.created_at,
             )
         )
-    next_cursor = encode_seq(items[-1].id) if len(rows) > page.limit else None
+    next_cursor = encode_seq(items[-1].id, of="statement") if len(rows) > page.limit else None
     return TransactionPage(items=items, next_cursor=next_cursor)
 
 

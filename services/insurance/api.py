@@ -247,9 +247,11 @@ async def list_policies(
     if status is not None:
         query = query.where(store.status_filter(status, ctx.clock.bank_day()))
     async with runtime.db.read() as session:
-        rows = list((await session.scalars(newest_first(query, store.Policy, page.cursor, page.limit))).all())
+        rows = list(
+            (await session.scalars(newest_first(query, store.Policy, page.cursor, page.limit, of="policies"))).all()
+        )
         items = [await _policy_public(session, ctx, p, with_history=False) for p in rows[: page.limit]]
-    return PolicyPage(items=items, next_cursor=next_keyset(rows, page.limit))
+    return PolicyPage(items=items, next_cursor=next_keyset(rows, page.limit, of="policies"))
 
 
 @customer.get("/policies/{policy_id}", response_model=PolicyPublic, summary="One of your policies with its history")
@@ -357,9 +359,11 @@ async def _claim_public(session: Any, claim: store.Claim, *, staff: bool) -> Cla
 
 
 async def _claim_page(
-    session: Any, query: Select[Any], cursor: str | None, limit: int, *, staff: bool = False
+    session: Any, query: Select[Any], cursor: str | None, limit: int, *, of: str, staff: bool = False
 ) -> ClaimPage:
-    rows = list((await session.scalars(newest_first(query, store.Claim, cursor, limit))).all())
+    """A page of the claims list `of` (the customer's own, the adjusters' queue, the
+    flagged ones): each list takes only its own cursors."""
+    rows = list((await session.scalars(newest_first(query, store.Claim, cursor, limit, of=of))).all())
     page = rows[:limit]
     flags = await store.flags(session, [c.id for c in page]) if staff else {}
     decisions: dict[str, list[store.ClaimDecision]] = {c.id: [] for c in page}
@@ -373,7 +377,7 @@ async def _claim_page(
             decisions[d.claim_id].append(d)
     return ClaimPage(
         items=[views.claim_public(c, decisions=decisions[c.id], fraud_flags=flags.get(c.id)) for c in page],
-        next_cursor=next_keyset(rows, limit),
+        next_cursor=next_keyset(rows, limit, of=of),
     )
 
 
@@ -428,7 +432,7 @@ async def list_claims(
     if policy_id is not None:
         query = query.where(store.Claim.policy_id == policy_id)
     async with runtime.db.read() as session:
-        return await _claim_page(session, query, page.cursor, page.limit)
+        return await _claim_page(session, query, page.cursor, page.limit, of="claims")
 
 
 @customer.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One of your claims with its full history")
@@ -605,7 +609,7 @@ async def adjuster_claims(
     """Every customer's claims, newest first; `?status=under_assessment` (or
     `?awaiting_adjuster=true`) is the queue of claims waiting for a decision."""
     query = select(store.Claim)
-    return await _staff_queue(runtime, query, page, status, awaiting_adjuster)
+    return await _staff_queue(runtime, query, page, status, awaiting_adjuster, of="claim-queue")
 
 
 @adjuster.get("/claims/{claim_id}", response_model=ClaimPublic, summary="One claim with its history, for adjusters")
@@ -688,14 +692,20 @@ async def flagged_claims(
     if rule is not None:
         flagged = flagged.where(store.ClaimFlag.rule == rule)
     query = select(store.Claim).where(store.Claim.id.in_(flagged))
-    return await _staff_queue(runtime, query, page, status, awaiting_adjuster)
+    return await _staff_queue(runtime, query, page, status, awaiting_adjuster, of="flagged-claims")
 
 
 async def _staff_queue(
-    runtime: Runtime, query: Select[store.Claim], page: Page, status: str | None, awaiting_adjuster: bool | None
+    runtime: Runtime,
+    query: Select[store.Claim],
+    page: Page,
+    status: str | None,
+    awaiting_adjuster: bool | None,
+    *,
+    of: str,
 ) -> ClaimPage:
-    """A page of the claims `query` selects for adjusters, of one status if asked, or only
-    those waiting for a decision."""
+    """A page of the claims `query` selects for adjusters (the list `of`), of one status
+    if asked, or only those waiting for a decision."""
     if status is not None:
         query = query.where(store.Claim.status == status)
     if awaiting_adjuster:
@@ -703,7 +713,7 @@ async def _staff_queue(
             store.Claim.status == domain.ClaimStatus.UNDER_ASSESSMENT, store.Claim.approvals_required > 0
         )
     async with runtime.db.read() as session:
-        return await _claim_page(session, query, page.cursor, page.limit, staff=True)
+        return await _claim_page(session, query, page.cursor, page.limit, of=of, staff=True)
 
 
 routers = [customer, adjuster, admin]

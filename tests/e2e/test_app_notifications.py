@@ -89,10 +89,12 @@ async def test_money_received_is_pushed_to_each_registered_device_of_the_payee(g
 
     got = [p for p in await pushes(payee) if p["kind"] == "payment_received"]
     assert sorted((p["device_id"], p["platform"]) for p in got) == [("pytest", "apns"), ("trusted-pixel-8", "fcm")]
-    assert {(p["title"], p["body"], p["data"]["payment_id"]) for p in got} == {
-        (received["title"], received["body"], r.json()["id"])
+    assert {(p["notification_id"], p["title"], p["body"], p["data"]["payment_id"]) for p in got} == {
+        (received["id"], received["title"], received["body"], r.json()["id"])
     }
     assert await pushes(payer) == []  # the payer registered no device
+    # The push names the notification the app marks read from it.
+    assert (await payee.post(f"/v1/notifications/{got[0]['notification_id']}/read")).json()["read"] is True
 
 
 async def test_a_muted_kind_stays_in_the_list_and_is_not_pushed(gateway: httpx.AsyncClient) -> None:

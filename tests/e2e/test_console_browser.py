@@ -7,6 +7,7 @@ the Compliance tab: how the pictures of the README and docs/compliance.md are ma
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -14,9 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, Response, Route, async_playwright
 
+from shared.auth import ROLE_OPERATOR, TokenIssuer
+from shared.keys import GATEWAY, Keyring
 from shared.sandbox import OPERATOR
+from shared.settings import AuthSettings
 from tests.e2e.phone import Phone, register_and_login
 from tools.stack import Stack
 
@@ -193,3 +197,73 @@ async def test_a_compliance_officer_closes_an_alert_checks_the_chain_and_freezes
     await page.click("#alerts-panel .flow-link")
     await page.wait_for_selector("#flow-panel:not([hidden])", timeout=2_000)
     await page.wait_for_selector("#flow .hop-row", timeout=5_000)
+
+
+async def operator_only(stack: Stack, gateway: httpx.AsyncClient) -> dict[str, str]:
+    """A login of an operator without the compliance role: the sandbox operator's own
+    session, its token minted again by the gateway's key naming the operator role only
+    (the roles a token names are all the gateway and the page go by)."""
+    r = await gateway.post("/v1/auth/login", json={"phone": OPERATOR.phone, "password": OPERATOR.password})
+    assert r.status_code == 200, r.text
+    issuer = TokenIssuer(Keyring.load(str(stack.keys_dir), GATEWAY), AuthSettings())
+    them = issuer.verify(r.json()["access_token"])
+    token = issuer.issue(them.subject, [ROLE_OPERATOR], audience=GATEWAY, session_id=them.session_id)
+    return {**r.json(), "access_token": token}
+
+
+async def test_an_operator_without_the_compliance_role_is_offered_no_compliance_action(
+    stack: Stack, gateway: httpx.AsyncClient, browser: Browser
+) -> None:
+    login = await operator_only(stack, gateway)
+    page = await browser.new_page(viewport={"width": 1500, "height": 1100})
+
+    async def answer_login(route: Route) -> None:
+        await route.fulfill(status=200, content_type="application/json", body=json.dumps(login))
+
+    await page.route("**/v1/auth/login", answer_login)
+    asked: list[tuple[str, int]] = []
+
+    def note(response: Response) -> None:
+        if "/v1/admin/compliance/" in response.url or "/v1/admin/accounts/" in response.url:
+            asked.append((response.url.split("?")[0].removeprefix(stack.gateway_url), response.status))
+
+    page.on("response", note)
+    await page.goto(f"{stack.gateway_url}/console")
+    await page.fill("#phone", OPERATOR.phone)
+    await page.fill("#password", OPERATOR.password)
+    await page.click("#login-button")
+    await page.wait_for_selector("#console:not([hidden])", timeout=10_000)
+    assert await page.text_content("#who") == "operator"
+
+    await page.click("#tabs [data-tab='compliance']")
+    await page.wait_for_selector("#compliance-denied:not([hidden])", timeout=2_000)
+    denied = "not allowed: this operation needs the compliance role"
+    for note_id in ("#alerts-note", "#reports-note", "#freezes-note"):
+        await page.wait_for_selector(f"{note_id}:has-text('{denied}')", timeout=5_000)
+    # The actions are not offered: no Take for review, Report, Dismiss, Freeze or Unfreeze.
+    assert await page.locator(".compliance-action").count() >= 2
+    for action in await page.locator(".compliance-action").all():
+        assert await action.is_hidden()
+    assert await page.locator("#alerts tbody tr, #reports tbody tr, #frozen tbody tr").count() == 0
+    # The audit trail stays open to every operator, as its routes are.
+    await page.click("#audit-verify")
+    await page.wait_for_selector("#audit-verdict.ok", timeout=10_000)
+
+    # What the page asked for was refused, and so is what it hides, asked for directly.
+    assert {path for path, _ in asked} >= {
+        "/v1/admin/compliance/alerts",
+        "/v1/admin/compliance/reports",
+        "/v1/admin/accounts/frozen",
+    }
+    assert {status for _, status in asked} == {403}
+    headers = {"authorization": f"Bearer {login['access_token']}"}
+    customer = await register_and_login(gateway)
+    account = (await customer.open_account())["id"]
+    for method, path, body in (
+        ("POST", "/v1/admin/compliance/alerts/00000000-0000-4000-8000-000000000000/review", None),
+        ("POST", f"/v1/admin/accounts/{account}/freeze", {"mode": "full", "reason": "held for review"}),
+    ):
+        r = await gateway.request(method, path, json=body, headers=headers)
+        assert (r.status_code, r.headers["content-type"]) == (403, "application/problem+json"), r.text
+        assert r.json()["detail"] == "this operation needs the compliance role"
+    assert (await customer.get(f"/v1/accounts/{account}")).json()["freeze"] is None

@@ -104,8 +104,10 @@ async def list_alerts(
     if customer_id is not None:
         query = query.where(t.c.customer_id == customer_id)
     async with runtime.db.read() as session:
-        rows = list(await session.execute(newest_first(query, t.c, page.cursor, page.limit)))
-    return AlertPage(items=[alert_public(r) for r in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit))
+        rows = list(await session.execute(newest_first(query, t.c, page.cursor, page.limit, of="aml-alerts")))
+    return AlertPage(
+        items=[alert_public(r) for r in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit, of="aml-alerts")
+    )
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertPublic, summary="One AML alert with its evidence")
@@ -174,5 +176,8 @@ async def list_reports(
     if customer_id is not None:
         query = query.where(t.c.customer_id == customer_id)
     async with runtime.db.read() as session:
-        rows = list(await session.execute(newest_first(query, t.c, page.cursor, page.limit)))
-    return ReportPage(items=[report_public(r) for r in rows[: page.limit]], next_cursor=next_keyset(rows, page.limit))
+        rows = list(await session.execute(newest_first(query, t.c, page.cursor, page.limit, of="aml-reports")))
+    return ReportPage(
+        items=[report_public(r) for r in rows[: page.limit]],
+        next_cursor=next_keyset(rows, page.limit, of="aml-reports"),
+    )

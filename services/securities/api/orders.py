@@ -14,7 +14,7 @@ from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_a
 from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.observability import correlation_id_var
-from shared.pagination import SeqPageDep, decode_seq, encode_seq
+from shared.pagination import PageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
 from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
@@ -92,7 +92,7 @@ async def list_orders(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    page: SeqPageDep,
+    page: PageDep,
     status: Annotated[OrderStatusFilter | None, Query(description="`open`: not yet in a final state")] = None,
     symbol: Annotated[str | None, Query(max_length=12)] = None,
 ) -> OrderPage:
@@ -102,13 +102,15 @@ async def list_orders(
         query = query.where(store.order_status_is(status))
     if symbol:
         query = query.where(store.Order.symbol == domain.normalise_symbol(symbol))
-    before = decode_seq(page.cursor)
+    before = decode_seq(page.cursor, of="orders")
     if before is not None:
         query = query.where(store.Order.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Order.seq.desc()).limit(page.limit + 1))).all()
     items = [views.order_public(o, ctx) for o in rows[: page.limit]]
-    return OrderPage(items=items, next_cursor=encode_seq(rows[page.limit - 1].seq) if len(rows) > page.limit else None)
+    return OrderPage(
+        items=items, next_cursor=encode_seq(rows[page.limit - 1].seq, of="orders") if len(rows) > page.limit else None
+    )
 
 
 async def _own_order(runtime: Runtime, customer_id: str, order_id: str) -> store.Order:

@@ -13,7 +13,7 @@ from services.securities.deps import ContextDep, RuntimeDep
 from shared.auth import CurrentCustomer
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
-from shared.pagination import SeqPageDep, decode_seq, encode_seq
+from shared.pagination import PageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.schemas.securities import RealisedPnl, SymbolPnl, TradePage, TradePublic
 
@@ -43,7 +43,7 @@ async def list_trades(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
     ctx: ContextDep,
-    page: SeqPageDep,
+    page: PageDep,
     symbol: Annotated[str | None, Query(max_length=12)] = None,
     side: Annotated[Literal["buy", "sell"] | None, Query()] = None,
     from_: FromDay = None,
@@ -54,13 +54,15 @@ async def list_trades(
     query = select(store.Trade).where(*_filters(principal.customer_id, symbol, from_, to))
     if side is not None:
         query = query.where(store.Trade.side == side)
-    before = decode_seq(page.cursor)
+    before = decode_seq(page.cursor, of="trades")
     if before is not None:
         query = query.where(store.Trade.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.Trade.seq.desc()).limit(page.limit + 1))).all()
     items = [views.trade_public(t, ctx) for t in rows[: page.limit]]
-    return TradePage(items=items, next_cursor=encode_seq(rows[page.limit - 1].seq) if len(rows) > page.limit else None)
+    return TradePage(
+        items=items, next_cursor=encode_seq(rows[page.limit - 1].seq, of="trades") if len(rows) > page.limit else None
+    )
 
 
 @router.get(

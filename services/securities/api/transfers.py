@@ -14,7 +14,7 @@ from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.money import format_minor
 from shared.observability import correlation_id_var
-from shared.pagination import SeqPageDep, decode_seq, encode_seq
+from shared.pagination import PageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.schemas.securities import BankTransferCreate, BankTransferPage, BankTransferPublic, SecuritiesCash
 
@@ -85,17 +85,18 @@ async def create_transfer(
 async def list_transfers(
     principal: CurrentCustomer,
     runtime: RuntimeDep,
-    page: SeqPageDep,
+    page: PageDep,
 ) -> BankTransferPage:
     query = select(store.BankTransfer).where(store.BankTransfer.customer_id == principal.customer_id)
-    before = decode_seq(page.cursor)
+    before = decode_seq(page.cursor, of="bank-transfers")
     if before is not None:
         query = query.where(store.BankTransfer.seq < before)
     async with runtime.db.read() as session:
         rows = (await session.scalars(query.order_by(store.BankTransfer.seq.desc()).limit(page.limit + 1))).all()
     items = [views.transfer_public(t) for t in rows[: page.limit]]
     return BankTransferPage(
-        items=items, next_cursor=encode_seq(rows[page.limit - 1].seq) if len(rows) > page.limit else None
+        items=items,
+        next_cursor=encode_seq(rows[page.limit - 1].seq, of="bank-transfers") if len(rows) > page.limit else None,
     )
 
 

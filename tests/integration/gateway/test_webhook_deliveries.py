@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gateway.db import messaging
+from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import Draft
 from gateway.notifications.store import NotificationWriter
@@ -233,6 +234,11 @@ async def test_many_notifications_in_one_transaction_are_all_delivered(db: Datab
         await eventually(all_arrived, "20 deliveries", timeout_s=10)
 
     assert sorted(r.event["data"]["payment_id"] for r in receiver.received) == sorted(f"p-{n}" for n in range(20))
+    # Each event names its own notification: the one listed with its payment.
+    named = {r.event["data"]["notification_id"]: r.event["data"]["payment_id"] for r in receiver.received}
+    async with db.read() as session:
+        listed = {n.id: n.data["payment_id"] for n in await notifications.after(session, "c-1", min(named) - 1)}
+    assert named == listed
     async with db.read() as session:
         count = await session.scalar(
             select(func.count()).select_from(store.WebhookDelivery).where(store.WebhookDelivery.endpoint_id == hook.id)

@@ -96,7 +96,9 @@ async def test_a_cursor_of_another_list_is_a_400(payments: Payments, lists: List
 
 @pytest.mark.parametrize("path", LISTS)
 @pytest.mark.parametrize(
-    "cursor", [encode_seq(5), "7", "", "!!!"], ids=["a sequence's", "a notification's", "empty", "not base64"]
+    "cursor",
+    [encode_seq(5, of="orders"), encode_seq(7, of="notifications"), "7", "", "!!!"],
+    ids=["an order's", "a notification's", "a plain number", "empty", "not base64"],
 )
 async def test_a_cursor_no_list_here_issued_is_a_400(payments: Payments, lists: Lists, path: str, cursor: str) -> None:
     r = await payments.http.get(path, params={"cursor": cursor}, headers=lists.payer.headers)

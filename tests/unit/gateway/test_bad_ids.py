@@ -91,10 +91,22 @@ async def test_a_limit_out_of_bounds_is_a_422_on_every_gateway_list(app: FastAPI
 @pytest.mark.parametrize("path", GATEWAY_LISTS)
 @pytest.mark.parametrize(
     "cursor",
-    [encode_seq(5), next_keyset([PAYMENT, PAYMENT], 1, of="payments"), "", "!!!"],
-    ids=["an encoded sequence", "a payments cursor", "empty", "not a number"],
+    [encode_seq(5, of="orders"), next_keyset([PAYMENT, PAYMENT], 1, of="payments"), "5", "", "!!!"],
+    ids=["an order's", "a payments cursor", "a plain number, as before cursors named their list", "empty", "junk"],
 )
 async def test_a_cursor_of_another_list_is_a_400_on_every_gateway_list(app: FastAPI, path: str, cursor: str) -> None:
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.get(path, params={"cursor": cursor})
+
+    assert_problem(r, 400, "invalid-cursor")
+
+
+@pytest.mark.parametrize(
+    ("path", "cursor"),
+    [(GATEWAY_LISTS[0], encode_seq(5, of="deliveries")), (GATEWAY_LISTS[1], encode_seq(5, of="notifications"))],
+    ids=["a delivery's in notifications", "a notification's in deliveries"],
+)
+async def test_the_gateways_lists_refuse_each_others_cursors(app: FastAPI, path: str, cursor: str) -> None:
     async with logged_in(app, ROLE_CUSTOMER) as client:
         r = await client.get(path, params={"cursor": cursor})
 

@@ -84,6 +84,25 @@ async def test_each_registered_device_of_the_customer_gets_the_push(db: Database
     assert await pushes(db) == [("c-1", "phone", "payment_received"), ("c-1", "tablet", "payment_received")]
 
 
+@pytest.mark.parametrize("batched", [False, True], ids=["alone", "in a consumer's batch"])
+async def test_each_push_names_the_notification_it_carries(db: Database, batched: bool) -> None:
+    await register(db, "c-1", "phone", "token-phone-1")
+    await register(db, "c-2", "phone", "token-phone-2")
+    await notify(db, draft("c-9"))  # someone else's first: ids are not the rows' positions
+
+    await notify(db, draft("c-1", "price_alert"), draft("c-2"), draft("c-1"), batched=batched)
+
+    async with db.read() as session:
+        listed = {
+            (n.customer_id, n.kind): n.id
+            for customer in ("c-1", "c-2")
+            for n in await notifications.after(session, customer, 0)
+        }
+        found = await session.scalars(select(SandboxPush).order_by(SandboxPush.id))
+        named = {(p.customer_id, p.kind): p.notification_id for p in found}
+    assert named == listed and len(set(listed.values())) == 3
+
+
 async def test_a_muted_kind_stays_in_the_list_but_is_not_pushed(db: Database) -> None:
     await register(db, "c-1", "phone", "token-phone-1")
     async with db.write() as session, session.begin():

@@ -96,6 +96,7 @@ def test_the_old_secret_signs_only_during_its_grace_period() -> None:
 
 def test_the_event_body_carries_the_notification_and_whose_it_is() -> None:
     notification = {
+        "id": 42,
         "customer_id": "c-1",
         "kind": "payment_received",
         "title": "Money received",
@@ -112,6 +113,7 @@ def test_the_event_body_carries_the_notification_and_whose_it_is() -> None:
             "body": "You received 1.00 CNY.",
             "payment_id": "p-1",
             "customer_id": "c-1",
+            "notification_id": 42,
         },
     }
 

@@ -1,6 +1,6 @@
 """Plain-number cursors and stream positions: ASCII digits inside the column's range, or
-a 400 `invalid-cursor`; never an int() that raises or a number the database refuses. Keyset
-cursors of a named list: only that list's."""
+a 400 `invalid-cursor`; never an int() that raises or a number the database refuses. Every
+list's cursor, sequence or keyset: only that list's."""
 
 from __future__ import annotations
 
@@ -15,6 +15,15 @@ from shared.pagination import MAX_SEQ, decode_seq, encode_seq, newest_first, nex
 from shared.problems import Problem
 
 JUNK = ["", " 1", "1 ", "+1", "-1", "1_0", "1.0", "0x10", "²", "٣", "\uff11\uff12", "1e3", "abc", "9" * 19, "9" * 20]
+
+
+class Row(NamedTuple):
+    created_at: datetime
+    id: str
+
+
+ROWS = [Row(datetime(2026, 1, 2, tzinfo=UTC), "b"), Row(datetime(2026, 1, 1, tzinfo=UTC), "a")]
+TABLE = Table("payment", MetaData(), Column("id", String), Column("created_at", DateTime(timezone=True)))
 
 
 @pytest.mark.parametrize("text", [*JUNK, "0", str(MAX_SEQ + 1), "99999999999999999"])
@@ -41,24 +50,30 @@ def test_a_position_past_every_id_is_the_end(text: str, position: int) -> None:
     assert parse_position(text, "bad") == position
 
 
-@pytest.mark.parametrize("text", ["²", "٣", "9" * 20, str(MAX_SEQ + 1)])
+def encoded(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("text", ["²", "٣", "9" * 20, str(MAX_SEQ + 1), ""])
 def test_an_encoded_cursor_is_held_to_the_same_digits(text: str) -> None:
-    cursor = base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
     with pytest.raises(Problem):
-        decode_seq(cursor)
+        decode_seq(encoded(f"orders|{text}"), of="orders")
 
 
 def test_an_encoded_cursor_round_trips() -> None:
-    assert decode_seq(encode_seq(5)) == 5
+    assert decode_seq(encode_seq(5, of="orders"), of="orders") == 5
+    assert decode_seq(None, of="orders") is None
 
 
-class Row(NamedTuple):
-    created_at: datetime
-    id: str
-
-
-ROWS = [Row(datetime(2026, 1, 2, tzinfo=UTC), "b"), Row(datetime(2026, 1, 1, tzinfo=UTC), "a")]
-TABLE = Table("payment", MetaData(), Column("id", String), Column("created_at", DateTime(timezone=True)))
+@pytest.mark.parametrize(
+    "cursor",
+    [encode_seq(5, of="trades"), encoded("5"), encoded("order|5"), next_keyset([*ROWS], 1, of="orders")],
+    ids=["another list's", "one from before lists were named", "a near name", "a keyset"],
+)
+def test_a_sequence_cursor_of_another_list_is_invalid(cursor: str) -> None:
+    with pytest.raises(Problem) as refused:
+        decode_seq(cursor, of="orders")
+    assert (refused.value.status, refused.value.slug) == (400, "invalid-cursor")
 
 
 def test_a_named_lists_cursor_resumes_after_its_last_row() -> None:
@@ -72,21 +87,24 @@ def test_a_named_lists_cursor_resumes_after_its_last_row() -> None:
 
 
 @pytest.mark.parametrize(
-    ("issued_by", "read_by"),
-    [("payees", "payments"), (None, "payments"), ("payments", None)],
-    ids=["another list's", "an unnamed list's in a named one", "a named list's in an unnamed one"],
+    "cursor",
+    [
+        next_keyset(ROWS, 1, of="payees"),
+        next_keyset(ROWS, 1, of="schedules"),
+        encoded(f"{ROWS[0].created_at.isoformat()}|{ROWS[0].id}"),
+    ],
+    ids=["payees'", "schedules'", "one from before lists were named"],
 )
-def test_a_cursor_of_another_list_is_invalid(issued_by: str | None, read_by: str | None) -> None:
-    cursor = next_keyset(ROWS, 1, of=issued_by)
-    assert cursor is not None
-
+def test_a_cursor_of_another_list_is_invalid(cursor: str) -> None:
     with pytest.raises(Problem) as refused:
-        newest_first(select(TABLE), TABLE.c, cursor, 1, of=read_by)
+        newest_first(select(TABLE), TABLE.c, cursor, 1, of="payments")
     assert (refused.value.status, refused.value.slug) == (400, "invalid-cursor")
 
 
 @pytest.mark.parametrize(
-    "cursor", [encode_seq(5), "", "!!!", "cGF5bWVudHM"], ids=["a sequence", "empty", "junk", "only a name"]
+    "cursor",
+    [encode_seq(5, of="payments"), "", "!!!", "cGF5bWVudHM"],
+    ids=["a sequence of the same name", "empty", "junk", "only a name"],
 )
 def test_a_named_list_refuses_what_is_no_keyset(cursor: str) -> None:
     with pytest.raises(Problem) as refused:
