@@ -29,7 +29,7 @@ from shared.events import payments as ev
 from shared.kafka.consumer import Handler, bind_handlers
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
-from shared.saga.model import COMPLETED, FAILED, Decision, advance
+from shared.saga.model import COMPLETED, FAILED, Decision, advance, begin
 from shared.saga.store import audit_saga, correlated
 from shared.schemas.statements import LineKind, ReferenceKind
 
@@ -161,12 +161,12 @@ def _credit(d: store.Deposit) -> acc.CreditAccount:
 def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domain.Payment:
     """The saga's first row, not yet written: its first step is the reservation."""
     now = ctx.clock.now()
-    return domain.Payment(
+    payment = domain.Payment(
         id=str(uuid.uuid4()),
         kind=draft.kind,
-        step=RESERVE,
-        attempts=1,
-        deadline_at=ctx.saga.timeouts.deadline(now, 1),
+        step=None,
+        attempts=0,
+        deadline_at=None,
         customer_id=draft.customer_id,
         idempotency_key=draft.idempotency_key,
         payer_account_id=draft.payer_account_id,
@@ -184,6 +184,8 @@ def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domai
         created_at=now,
         updated_at=now,
     )
+    begin(payment, RESERVE, now, ctx.saga.timeouts)  # its command goes out with the row (_add_requested)
+    return payment
 
 
 def _add_requested(uow: UnitOfWork, payment: domain.Payment) -> None:
@@ -454,9 +456,9 @@ async def request_deposit(
     deposit = store.Deposit(
         id=str(uuid.uuid4()),
         kind="deposit",
-        step=CREDIT,
-        attempts=1,
-        deadline_at=ctx.deposits.timeouts.deadline(now, 1),
+        step=None,
+        attempts=0,
+        deadline_at=None,
         customer_id=customer_id,
         idempotency_key=key,
         account_id=account_id,
@@ -466,10 +468,12 @@ async def request_deposit(
         created_at=now,
         updated_at=now,
     )
+    first = begin(deposit, CREDIT, now, ctx.deposits.timeouts)
     uow.session.add(deposit)
     await uow.session.flush()
     audit_saga(uow, deposit, ended=False)
-    uow.publish(_credit(deposit))
+    for _ in first:
+        uow.publish(_credit(deposit))
     return deposit, True
 
 

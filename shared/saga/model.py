@@ -108,6 +108,13 @@ def on_deadline(saga: Saga, timeouts: Timeouts, give_up: Decision) -> Decision:
     return give_up
 
 
+def begin(saga: Saga, step: str, now: datetime, timeouts: Timeouts) -> tuple[str, ...]:
+    """Put a new saga (no step yet, no attempt) at its first step, as `advance` puts it at
+    every later one: the first step's command is counted and shows on the trace like the
+    others. Returns the step whose command is to be sent."""
+    return advance(saga, move(step), now, timeouts)
+
+
 def advance(saga: Saga, decision: Decision, now: datetime, timeouts: Timeouts) -> tuple[str, ...]:
     """Carry a decision onto the saga's row: its step, attempts, deadline, outcome and
     reason. Returns the steps whose commands are to be sent now, in order (a step that

@@ -15,7 +15,7 @@ from shared.events import accounts as acc
 from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
 from shared.observability import correlation_id_var
-from shared.saga.model import Timeouts
+from shared.saga.model import Timeouts, begin
 from shared.saga.store import audit_saga
 from shared.schemas.statements import LineKind, ReferenceKind
 
@@ -168,9 +168,9 @@ def start_saga(
     saga = store.Saga(
         id=saga_id,
         kind=kind,
-        step=step,
-        attempts=1,
-        deadline_at=ctx.timeouts(kind).deadline(now, 1),
+        step=None,
+        attempts=0,
+        deadline_at=None,
         policy_id=policy_id,
         claim_id=claim_id,
         account_id=account_id,
@@ -181,9 +181,11 @@ def start_saga(
         created_at=now,
         updated_at=now,
     )
+    first = begin(saga, step, now, ctx.timeouts(kind))
     uow.session.add(saga)
     audit_saga(uow, saga, ended=False)
-    uow.publish(command(saga, step))
+    for sent in first:
+        uow.publish(command(saga, sent))
     return saga
 
 
