@@ -27,12 +27,14 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    insert,
     or_,
     select,
     true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from services.accounts.compliance.rules import (
     CASH_KINDS,
@@ -47,6 +49,8 @@ from services.accounts.compliance.rules import (
 )
 from shared.clock import BANK_TZ
 from shared.db import UtcDateTime
+from shared.kafka.consumer import Batch
+from shared.kafka.messaging import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -177,11 +181,6 @@ def _movement(row: Any) -> Movement:
         counterparty_account_id=row.counterparty_account_id,
         counterparty_customer_id=row.counterparty_customer_id,
     )
-
-
-async def accounts(session: AsyncSession, t: ComplianceTables, ids: Sequence[str]) -> dict[str, Any]:
-    rows = await session.execute(select(t.account).where(t.account.c.account_id.in_(ids)))
-    return {row.account_id: row for row in rows}
 
 
 async def movements_since(
@@ -366,5 +365,105 @@ async def alert_exists(session: AsyncSession, t: ComplianceTables, key: str) -> 
     return await session.scalar(select(t.alert.c.id).where(t.alert.c.dedup_key == key)) is not None
 
 
-async def mark_active(session: AsyncSession, t: ComplianceTables, account_id: str, at: datetime) -> None:
-    await session.execute(update(t.account).where(t.account.c.account_id == account_id).values(last_movement_at=at))
+# --- a transaction's working set ------------------------------------------------------
+
+
+@dataclass
+class Account:
+    """A customer's account as AccountOpened told it, and when it last moved."""
+
+    account_id: str
+    customer_id: str | None
+    kind: str
+    currency: str
+    opened_at: datetime
+    last_movement_at: datetime | None = None
+
+    @property
+    def last_active_at(self) -> datetime:
+        return self.last_movement_at or self.opened_at
+
+
+# The fields of the ledger's facts that name an account (AccountOpened, AccountCredited,
+# HoldCaptured, FundsTransferred).
+_ACCOUNT_FIELDS = ("account_id", "source_account_id", "target_account_id", "to_account_id")
+
+
+@cache
+def _statements(t: ComplianceTables) -> tuple[Executable, Executable, Executable]:
+    """The batch's writes, built once per tables (a staged statement is known by its identity)."""
+    mark_active = (
+        update(t.account)
+        .where(t.account.c.account_id == bindparam("b_account_id"))
+        .values(last_movement_at=bindparam("b_last_movement_at"))
+    )
+    return insert(t.account), mark_active, insert(t.movement)
+
+
+class ComplianceBatch(Batch):
+    """What one transaction of the AML consumer touches, handed to each of its handlers.
+
+    The accounts its facts name are read in one query (`load`); an account opened in the
+    batch is known to the facts after it at once. Each movement is evaluated as it comes,
+    then kept in memory (`recorded`) and written at `write`, all in one executemany, with
+    each account's last movement time written once. The rules' queries (store.signals and
+    the history reads) must still see the movements recorded before in the batch, or ten
+    transfers in one batch would not find what ten in ten batches do: `flush` writes one
+    customer's pending movements before those queries, when there are any (every one of
+    those queries is about one customer). Summing the pending movements in memory into
+    the database's signals instead would not do: distinct payers do not add up, and an
+    alert raised in the batch changes what is covered."""
+
+    def __init__(self, uow: UnitOfWork, tables: ComplianceTables) -> None:
+        super().__init__(uow)
+        self.session: AsyncSession = uow.session
+        self.tables = tables
+        self.accounts: dict[str, Account | None] = {}  # None: not a customer's account
+        self.opened: list[Account] = []
+        # When each loaded account had last moved, to write back only what changed.
+        self.loaded_active: dict[str, datetime | None] = {}
+        # Movements evaluated but not written yet, by customer.
+        self.pending: dict[str, list[Movement]] = {}
+
+    async def load(self, messages: Sequence[Any]) -> None:
+        ids = {i for m in messages for name in _ACCOUNT_FIELDS if (i := getattr(m, name, None)) is not None}
+        if not ids:
+            return
+        self.accounts = dict.fromkeys(ids)
+        t = self.tables.account
+        for row in await self.session.execute(select(t).where(t.c.account_id.in_(ids))):
+            self.accounts[row.account_id] = Account(**row._mapping)
+            self.loaded_active[row.account_id] = row.last_movement_at
+
+    def open(self, account: Account) -> None:
+        self.accounts[account.account_id] = account
+        self.opened.append(account)
+
+    def recorded(self, movements: Sequence[Movement]) -> None:
+        """`movements`, evaluated: to be written, and their accounts active at their time."""
+        for m in movements:
+            assert m.customer_id is not None
+            self.pending.setdefault(m.customer_id, []).append(m)
+            account = self.accounts[m.account_id]
+            assert account is not None
+            account.last_movement_at = m.at
+
+    async def flush(self, customer_id: str) -> None:
+        """Write the customer's movements recorded earlier in this batch, if any."""
+        movements = self.pending.pop(customer_id, None)
+        if movements:
+            insert_movement = _statements(self.tables)[2]
+            await self.uow.db.quick_write(insert_movement).run(self.session, [movement_row(m) for m in movements])
+
+    async def write(self) -> None:
+        insert_account, mark_active, insert_movement = _statements(self.tables)
+        for a in self.opened:
+            self.uow.stage(insert_account, vars(a).copy())
+        for account_id, was in self.loaded_active.items():
+            now = self.accounts[account_id]
+            assert now is not None
+            if now.last_movement_at != was:
+                self.uow.stage(mark_active, {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at})
+        for movements in self.pending.values():
+            for m in movements:
+                self.uow.stage(insert_movement, movement_row(m))
