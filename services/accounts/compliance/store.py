@@ -48,7 +48,7 @@ from services.accounts.compliance.rules import (
     Thresholds,
 )
 from shared.clock import BANK_TZ
-from shared.db import UtcDateTime
+from shared.db import Database, UtcDateTime
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork
 
@@ -226,14 +226,15 @@ async def covered(
 @cache
 def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) -> Select[Any]:
     """The prefilter's query for the sums a movement needs, built once per shape (building a
-    statement costs more than running it); the movement's values are its parameters."""
+    statement costs more than running it); the movement's values are its parameters. It
+    runs as a QuickSelect, hence cash as two equalities rather than an IN of a list."""
     m, cov = t.movement, t.covered
     customer = bindparam("customer_id", type_=String)
     since = bindparam("since", type_=UtcDateTime)
     mine = [m.c.customer_id == customer, m.c.at >= since]
     account = [*mine, m.c.account_id == bindparam("account_id")]
     yuan = m.c.currency == CNY  # many payers counts payers in any currency
-    cash_kinds = [str(k) for k in CASH_KINDS]
+    cash = or_(*(m.c.kind == str(k) for k in sorted(CASH_KINDS)))
 
     def uncovered(rule: Rule) -> ColumnElement[bool]:
         return ~exists().where(
@@ -248,12 +249,10 @@ def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) ->
 
     parts = []
     if day:
-        transfer = (m.c.kind.not_in(cash_kinds)) & or_(
-            m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id
-        )
+        transfer = ~cash & or_(m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id)
         parts.append(
             select(
-                total(m.c.kind.in_(cash_kinds)).label("cash_day_minor"),
+                total(cash).label("cash_day_minor"),
                 total(transfer).label("transfers_day_minor"),
             )
             .where(
@@ -296,9 +295,11 @@ def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) ->
     return select(*(c for p in parts for c in p.c)).select_from(joined)
 
 
-async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
+async def signals(db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
     """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
-    by the database in one query: the indexed windows are scanned, no row comes back."""
+    by the database in one query: the indexed windows are scanned, no row comes back. In
+    the session's transaction, through db's QuickSelect (each movement of a batch runs it:
+    on inline SQLite, SQLAlchemy's per-statement work would cost several times the query)."""
     day = new.kind in CASH_KINDS or new.counts_as_transfer
     rapid = new.direction is Direction.OUT
     payers = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
@@ -317,8 +318,8 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
         "payer": new.counterparty_customer_id,
     }
     query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
-    row = (await session.execute(query, params)).one()
-    return Signals(**{key: int(value) for key, value in row._mapping.items()})
+    (row,) = await db.quick_select(query).within(session, **params)
+    return Signals(**{key: int(value) for key, value in zip(query.selected_columns.keys(), row, strict=True)})
 
 
 @cache
