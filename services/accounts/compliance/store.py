@@ -460,7 +460,9 @@ class ComplianceBatch(Batch):
         insert_account, mark_active, insert_movement = _statements(self.tables)
         for a in self.opened:
             self.uow.stage(insert_account, vars(a).copy())
-        for account_id, was in self.loaded_active.items():
+        # In the accounts' order: two PostgreSQL consumers updating the same accounts wait
+        # for each other rather than deadlock.
+        for account_id, was in sorted(self.loaded_active.items()):
             now = self.accounts[account_id]
             assert now is not None
             if now.last_movement_at != was:
