@@ -176,7 +176,7 @@ async def _evaluate(c: Compliance, batch: ComplianceBatch, new: Movement, last_a
     if possible:
         history = await _history(c, batch.uow, new, rules.reads(new, possible, sandbox=c.sandbox), last_active)
         for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
-            if not await store.alert_exists(batch.session, t, finding.key):
+            if not await store.alert_exists(batch.uow.db, batch.session, t, finding.key):
                 await _raise(c, batch.uow, finding, new.at)
 
 

@@ -362,8 +362,14 @@ async def payments_into(session: AsyncSession, t: ComplianceTables, new: Movemen
     return [_movement(row) for row in await session.execute(_payments_into_query(t), params)]
 
 
-async def alert_exists(session: AsyncSession, t: ComplianceTables, key: str) -> bool:
-    return await session.scalar(select(t.alert.c.id).where(t.alert.c.dedup_key == key)) is not None
+@cache
+def _alert_by_key(t: ComplianceTables) -> Select[Any]:
+    return select(t.alert.c.id).where(t.alert.c.dedup_key == bindparam("key"))
+
+
+async def alert_exists(db: Database, session: AsyncSession, t: ComplianceTables, key: str) -> bool:
+    """Whether an alert has `key`, those raised earlier in the session's transaction too."""
+    return bool(await db.quick_select(_alert_by_key(t)).within(session, key=key))
 
 
 # --- a transaction's working set ------------------------------------------------------
