@@ -202,24 +202,22 @@ async def _history(
 async def _raise(c: Compliance, uow: UnitOfWork, finding: Finding, at: datetime) -> None:
     alert_id = new_id()
     category = rules.category(finding.rule)
-    await uow.session.execute(
-        insert(c.tables.alert).values(
-            id=alert_id,
-            rule=str(finding.rule),
-            category=category,
-            customer_id=finding.customer_id,
-            account_id=finding.account_id,
-            dedup_key=finding.key,
-            status=OPEN,
-            detail=finding.detail[:300],
-            total_minor=finding.total_minor,
-            currency=finding.movements[-1].currency,
-            forced=finding.forced,
-            evidence=[store.evidence_row(m) for m in finding.movements],
-            created_at=at,
-        )
-    )
-    await uow.session.execute(insert(c.tables.covered), store.covered_rows(alert_id, finding, at))
+    alert = {
+        "id": alert_id,
+        "rule": str(finding.rule),
+        "category": category,
+        "customer_id": finding.customer_id,
+        "account_id": finding.account_id,
+        "dedup_key": finding.key,
+        "status": OPEN,
+        "detail": finding.detail[:300],
+        "total_minor": finding.total_minor,
+        "currency": finding.movements[-1].currency,
+        "forced": finding.forced,
+        "evidence": [store.evidence_row(m) for m in finding.movements],
+        "created_at": at,
+    }
+    await store.add_alert(uow.db, uow.session, c.tables, alert, store.covered_rows(alert_id, finding, at))
     uow.publish(
         ev.ComplianceAlertRaised(
             alert_id=alert_id,

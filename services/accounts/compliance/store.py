@@ -396,15 +396,34 @@ class Account:
 _ACCOUNT_FIELDS = ("account_id", "source_account_id", "target_account_id", "to_account_id")
 
 
+@dataclass(frozen=True)
+class _Writes:
+    account: Executable
+    last_movement: Executable
+    movement: Executable
+    alert: Executable
+    covered: Executable
+
+
 @cache
-def _statements(t: ComplianceTables) -> tuple[Executable, Executable, Executable]:
-    """The batch's writes, built once per tables (a staged statement is known by its identity)."""
-    mark_active = (
+def _writes(t: ComplianceTables) -> _Writes:
+    """The consumer's writes, built once per tables: a staged statement, and a QuickWrite's
+    compiled SQL, are known by the statement's identity."""
+    last_movement = (
         update(t.account)
         .where(t.account.c.account_id == bindparam("b_account_id"))
         .values(last_movement_at=bindparam("b_last_movement_at"))
     )
-    return insert(t.account), mark_active, insert(t.movement)
+    return _Writes(insert(t.account), last_movement, insert(t.movement), insert(t.alert), insert(t.covered))
+
+
+async def add_alert(
+    db: Database, session: AsyncSession, t: ComplianceTables, alert: dict[str, Any], covered: list[dict[str, Any]]
+) -> None:
+    """An alert and the movements it covers, written at once: the rules' later queries in the
+    transaction read them."""
+    await db.quick_write(_writes(t).alert).run(session, [alert])
+    await db.quick_write(_writes(t).covered).run(session, covered)
 
 
 class ComplianceBatch(Batch):
@@ -459,20 +478,21 @@ class ComplianceBatch(Batch):
         """Write the customer's movements recorded earlier in this batch, if any."""
         movements = self.pending.pop(customer_id, None)
         if movements:
-            insert_movement = _statements(self.tables)[2]
-            await self.uow.db.quick_write(insert_movement).run(self.session, [movement_row(m) for m in movements])
+            write = self.uow.db.quick_write(_writes(self.tables).movement)
+            await write.run(self.session, [movement_row(m) for m in movements])
 
     async def write(self) -> None:
-        insert_account, mark_active, insert_movement = _statements(self.tables)
+        writes = _writes(self.tables)
         for a in self.opened:
-            self.uow.stage(insert_account, vars(a).copy())
+            self.uow.stage(writes.account, vars(a).copy())
         # In the accounts' order: two PostgreSQL consumers updating the same accounts wait
         # for each other rather than deadlock.
         for account_id, was in sorted(self.loaded_active.items()):
             now = self.accounts[account_id]
             assert now is not None
             if now.last_movement_at != was:
-                self.uow.stage(mark_active, {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at})
+                row = {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at}
+                self.uow.stage(writes.last_movement, row)
         for movements in self.pending.values():
             for m in movements:
-                self.uow.stage(insert_movement, movement_row(m))
+                self.uow.stage(writes.movement, movement_row(m))
