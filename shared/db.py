@@ -330,9 +330,10 @@ class QuickSelect:
     A session, a pool checkout and an ORM load cost about 350 us per look-up here, and
     an indexed look-up itself a few. On inline SQLite the statement, compiled once, runs
     through a plain read-only sqlite3 connection on the loop's thread (WAL: it never waits
-    for the writer); elsewhere it runs on a pooled connection. Values come back
-    converted by the columns' own types, as a session would return them. Bind
-    parameters are named (`bindparam("x")`) and given as keywords."""
+    for the writer); elsewhere it runs on a pooled connection. Values go in and come
+    back converted by their types (datetimes in UTC), as a session would send and return
+    them. Bind parameters are named (`bindparam("x")`) and given as keywords; an IN of
+    a list is not one (its SQL is only rendered with the values)."""
 
     def __init__(self, db: Database, statement: Select[Any]) -> None:
         self.db = db
@@ -342,6 +343,9 @@ class QuickSelect:
         self._sql = compiled.string
         self._order = list(compiled.positiontup or [])
         self._defaults = dict(compiled.params)
+        self._process = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._order
+        ]
         self._convert = [
             c.type.dialect_impl(dialect).result_processor(dialect, None) for c in statement.selected_columns
         ]
@@ -363,7 +367,11 @@ class QuickSelect:
 
     def _run(self, connection: sqlite3.Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         values = {**self._defaults, **params}
-        rows = connection.execute(self._sql, [values[name] for name in self._order]).fetchall()
+        ordered = [
+            p(values[name]) if p is not None else values[name]
+            for name, p in zip(self._order, self._process, strict=True)
+        ]
+        rows = connection.execute(self._sql, ordered).fetchall()
         convert = self._convert
         return [
             tuple(f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True))

@@ -1,6 +1,7 @@
 """The AML module's use cases: each ledger fact in becomes the movements of the customers'
 accounts it touched, the rules run over each customer's recent movements, and what they
 find is staged as alerts in the same unit of work (with their events, through the outbox).
+The facts of one consumer transaction share a working set (store.ComplianceBatch).
 A reviewer takes an alert and decides it; `reported` files a report."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from sqlalchemy import insert, select, update
 
 from services.accounts.compliance import rules, store
 from services.accounts.compliance.rules import Direction, Finding, Kind, Movement, Thresholds
-from services.accounts.compliance.store import ComplianceTables
+from services.accounts.compliance.store import Account, ComplianceBatch, ComplianceTables
 from shared.clock import Clock
 from shared.errors import DomainError
 from shared.events import accounts as ev
@@ -68,33 +69,28 @@ ERROR_STATUSES: dict[type[DomainError], int] = {AlertNotFound: 404, AlertTaken: 
 # --- the ledger's facts in ------------------------------------------------------------
 
 
-async def when_account_opened(c: Compliance, uow: UnitOfWork, envelope: Envelope, msg: ev.AccountOpened) -> None:
-    t = c.tables
-    if await uow.session.scalar(select(t.account.c.account_id).where(t.account.c.account_id == msg.account_id)):
+async def when_account_opened(c: Compliance, batch: ComplianceBatch, envelope: Envelope, msg: ev.AccountOpened) -> None:
+    if batch.accounts[msg.account_id] is not None:
         return  # opened again by a seed after a restart: the first opening stands
-    await uow.session.execute(
-        insert(t.account).values(
-            account_id=msg.account_id,
-            customer_id=msg.customer_id,
-            kind=msg.kind,
-            currency=msg.currency,
-            opened_at=envelope.time,
-        )
-    )
+    batch.open(Account(msg.account_id, msg.customer_id, msg.kind, msg.currency, opened_at=envelope.time))
 
 
-async def when_account_credited(c: Compliance, uow: UnitOfWork, envelope: Envelope, msg: ev.AccountCredited) -> None:
+async def when_account_credited(
+    c: Compliance, batch: ComplianceBatch, envelope: Envelope, msg: ev.AccountCredited
+) -> None:
     if msg.credit_id.startswith(SEED_CREDIT):
         return
-    await record(c, uow, envelope, msg.source_account_id, msg.account_id, msg.amount_minor, msg.currency)
+    await record(c, batch, envelope, msg.source_account_id, msg.account_id, msg.amount_minor, msg.currency)
 
 
-async def when_hold_captured(c: Compliance, uow: UnitOfWork, envelope: Envelope, msg: ev.HoldCaptured) -> None:
-    await record(c, uow, envelope, msg.account_id, msg.target_account_id, msg.amount_minor, None)
+async def when_hold_captured(c: Compliance, batch: ComplianceBatch, envelope: Envelope, msg: ev.HoldCaptured) -> None:
+    await record(c, batch, envelope, msg.account_id, msg.target_account_id, msg.amount_minor, None)
 
 
-async def when_funds_transferred(c: Compliance, uow: UnitOfWork, envelope: Envelope, msg: ev.FundsTransferred) -> None:
-    await record(c, uow, envelope, msg.account_id, msg.to_account_id, msg.amount_minor, msg.currency)
+async def when_funds_transferred(
+    c: Compliance, batch: ComplianceBatch, envelope: Envelope, msg: ev.FundsTransferred
+) -> None:
+    await record(c, batch, envelope, msg.account_id, msg.to_account_id, msg.amount_minor, msg.currency)
 
 
 def handlers(c: Compliance) -> dict[str, Handler]:
@@ -106,8 +102,8 @@ def handlers(c: Compliance) -> dict[str, Handler]:
     }
 
     def bind(fn: Any) -> Handler:
-        async def handle(uow: UnitOfWork, envelope: Envelope, message: Any) -> None:
-            await fn(c, uow, envelope, message)
+        async def handle(batch: ComplianceBatch, envelope: Envelope, message: Any) -> None:
+            await fn(c, batch, envelope, message)
 
         return handle
 
@@ -128,16 +124,16 @@ def kind_of(other_id: str, direction: Direction, same_customer: bool, other_is_c
 
 async def record(
     c: Compliance,
-    uow: UnitOfWork,
+    batch: ComplianceBatch,
     envelope: Envelope,
     debited: str,
     credited: str,
     amount_minor: int,
     currency: str | None,
 ) -> None:
-    """The movements one posting made on customers' accounts, and what the rules find."""
-    t = c.tables
-    known = await store.accounts(uow.session, t, [debited, credited])
+    """The movements one posting made on customers' accounts, and what the rules find.
+    Each side is evaluated before either is recorded: neither is the other's history."""
+    known = {a: account for a in (debited, credited) if (account := batch.accounts[a]) is not None}
     owner = {a: (known[a].customer_id if a in known else None) for a in (debited, credited)}
     kinds = {known[a].kind for a in (debited, credited) if a in known}
     if currency is None:
@@ -162,27 +158,26 @@ async def record(
             )
         )
     for movement in sides:
-        await _evaluate(c, uow, envelope, movement, known[movement.account_id])
-    if sides:
-        await uow.session.execute(insert(t.movement), [store.movement_row(m) for m in sides])
+        await _evaluate(c, batch, movement, known[movement.account_id].last_active_at)
+    batch.recorded(sides)
 
 
-async def _evaluate(c: Compliance, uow: UnitOfWork, envelope: Envelope, new: Movement, account: Any) -> None:
+async def _evaluate(c: Compliance, batch: ComplianceBatch, new: Movement, last_active: datetime) -> None:
     """The rules over the customer's recent movements, read only when a few sums of them
     (one aggregate query) say some rule could fire: most movements cost that query alone.
     When only many payers could (a transfer in), its few movements are all it reads; when
-    only a magic amount's rule or dormant could, none."""
+    only a magic amount's rule or dormant could, none. The customer's movements recorded
+    earlier in the batch are written first, for those reads to see."""
     t = c.tables
     assert new.customer_id is not None
-    last_active = account.last_movement_at or account.opened_at
-    signals = await store.signals(uow.session, t, new, c.thresholds)
+    await batch.flush(new.customer_id)
+    signals = await store.signals(batch.uow.db, batch.session, t, new, c.thresholds)
     possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
     if possible:
-        history = await _history(c, uow, new, rules.reads(new, possible, sandbox=c.sandbox), last_active)
+        history = await _history(c, batch.uow, new, rules.reads(new, possible, sandbox=c.sandbox), last_active)
         for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
-            if not await store.alert_exists(uow.session, t, finding.key):
-                await _raise(c, uow, finding, new.at)
-    await store.mark_active(uow.session, t, new.account_id, new.at)
+            if not await store.alert_exists(batch.uow.db, batch.session, t, finding.key):
+                await _raise(c, batch.uow, finding, new.at)
 
 
 async def _history(
@@ -207,24 +202,22 @@ async def _history(
 async def _raise(c: Compliance, uow: UnitOfWork, finding: Finding, at: datetime) -> None:
     alert_id = new_id()
     category = rules.category(finding.rule)
-    await uow.session.execute(
-        insert(c.tables.alert).values(
-            id=alert_id,
-            rule=str(finding.rule),
-            category=category,
-            customer_id=finding.customer_id,
-            account_id=finding.account_id,
-            dedup_key=finding.key,
-            status=OPEN,
-            detail=finding.detail[:300],
-            total_minor=finding.total_minor,
-            currency=finding.movements[-1].currency,
-            forced=finding.forced,
-            evidence=[store.evidence_row(m) for m in finding.movements],
-            created_at=at,
-        )
-    )
-    await uow.session.execute(insert(c.tables.covered), store.covered_rows(alert_id, finding, at))
+    alert = {
+        "id": alert_id,
+        "rule": str(finding.rule),
+        "category": category,
+        "customer_id": finding.customer_id,
+        "account_id": finding.account_id,
+        "dedup_key": finding.key,
+        "status": OPEN,
+        "detail": finding.detail[:300],
+        "total_minor": finding.total_minor,
+        "currency": finding.movements[-1].currency,
+        "forced": finding.forced,
+        "evidence": [store.evidence_row(m) for m in finding.movements],
+        "created_at": at,
+    }
+    await store.add_alert(uow.db, uow.session, c.tables, alert, store.covered_rows(alert_id, finding, at))
     uow.publish(
         ev.ComplianceAlertRaised(
             alert_id=alert_id,

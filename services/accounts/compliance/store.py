@@ -27,12 +27,14 @@ from sqlalchemy import (
     distinct,
     exists,
     func,
+    insert,
     or_,
     select,
     true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import Executable
 
 from services.accounts.compliance.rules import (
     CASH_KINDS,
@@ -46,7 +48,9 @@ from services.accounts.compliance.rules import (
     Thresholds,
 )
 from shared.clock import BANK_TZ
-from shared.db import UtcDateTime
+from shared.db import Database, UtcDateTime
+from shared.kafka.consumer import Batch
+from shared.kafka.messaging import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -179,11 +183,6 @@ def _movement(row: Any) -> Movement:
     )
 
 
-async def accounts(session: AsyncSession, t: ComplianceTables, ids: Sequence[str]) -> dict[str, Any]:
-    rows = await session.execute(select(t.account).where(t.account.c.account_id.in_(ids)))
-    return {row.account_id: row for row in rows}
-
-
 async def movements_since(
     session: AsyncSession, t: ComplianceTables, customer_id: str, since: datetime
 ) -> list[Movement]:
@@ -227,14 +226,15 @@ async def covered(
 @cache
 def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) -> Select[Any]:
     """The prefilter's query for the sums a movement needs, built once per shape (building a
-    statement costs more than running it); the movement's values are its parameters."""
+    statement costs more than running it); the movement's values are its parameters. It
+    runs as a QuickSelect, hence cash as two equalities rather than an IN of a list."""
     m, cov = t.movement, t.covered
     customer = bindparam("customer_id", type_=String)
     since = bindparam("since", type_=UtcDateTime)
     mine = [m.c.customer_id == customer, m.c.at >= since]
     account = [*mine, m.c.account_id == bindparam("account_id")]
     yuan = m.c.currency == CNY  # many payers counts payers in any currency
-    cash_kinds = [str(k) for k in CASH_KINDS]
+    cash = or_(*(m.c.kind == str(k) for k in sorted(CASH_KINDS)))
 
     def uncovered(rule: Rule) -> ColumnElement[bool]:
         return ~exists().where(
@@ -249,12 +249,10 @@ def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) ->
 
     parts = []
     if day:
-        transfer = (m.c.kind.not_in(cash_kinds)) & or_(
-            m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id
-        )
+        transfer = ~cash & or_(m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id)
         parts.append(
             select(
-                total(m.c.kind.in_(cash_kinds)).label("cash_day_minor"),
+                total(cash).label("cash_day_minor"),
                 total(transfer).label("transfers_day_minor"),
             )
             .where(
@@ -297,9 +295,11 @@ def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) ->
     return select(*(c for p in parts for c in p.c)).select_from(joined)
 
 
-async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
+async def signals(db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
     """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
-    by the database in one query: the indexed windows are scanned, no row comes back."""
+    by the database in one query: the indexed windows are scanned, no row comes back. In
+    the session's transaction, through db's QuickSelect (each movement of a batch runs it:
+    on inline SQLite, SQLAlchemy's per-statement work would cost several times the query)."""
     day = new.kind in CASH_KINDS or new.counts_as_transfer
     rapid = new.direction is Direction.OUT
     payers = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
@@ -318,8 +318,8 @@ async def signals(session: AsyncSession, t: ComplianceTables, new: Movement, th:
         "payer": new.counterparty_customer_id,
     }
     query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
-    row = (await session.execute(query, params)).one()
-    return Signals(**{key: int(value) for key, value in row._mapping.items()})
+    (row,) = await db.quick_select(query).within(session, **params)
+    return Signals(**{key: int(value) for key, value in zip(query.selected_columns.keys(), row, strict=True)})
 
 
 @cache
@@ -362,9 +362,137 @@ async def payments_into(session: AsyncSession, t: ComplianceTables, new: Movemen
     return [_movement(row) for row in await session.execute(_payments_into_query(t), params)]
 
 
-async def alert_exists(session: AsyncSession, t: ComplianceTables, key: str) -> bool:
-    return await session.scalar(select(t.alert.c.id).where(t.alert.c.dedup_key == key)) is not None
+@cache
+def _alert_by_key(t: ComplianceTables) -> Select[Any]:
+    return select(t.alert.c.id).where(t.alert.c.dedup_key == bindparam("key"))
 
 
-async def mark_active(session: AsyncSession, t: ComplianceTables, account_id: str, at: datetime) -> None:
-    await session.execute(update(t.account).where(t.account.c.account_id == account_id).values(last_movement_at=at))
+async def alert_exists(db: Database, session: AsyncSession, t: ComplianceTables, key: str) -> bool:
+    """Whether an alert has `key`, those raised earlier in the session's transaction too."""
+    return bool(await db.quick_select(_alert_by_key(t)).within(session, key=key))
+
+
+# --- a transaction's working set ------------------------------------------------------
+
+
+@dataclass
+class Account:
+    """A customer's account as AccountOpened told it, and when it last moved."""
+
+    account_id: str
+    customer_id: str | None
+    kind: str
+    currency: str
+    opened_at: datetime
+    last_movement_at: datetime | None = None
+
+    @property
+    def last_active_at(self) -> datetime:
+        return self.last_movement_at or self.opened_at
+
+
+# The fields of the ledger's facts that name an account (AccountOpened, AccountCredited,
+# HoldCaptured, FundsTransferred).
+_ACCOUNT_FIELDS = ("account_id", "source_account_id", "target_account_id", "to_account_id")
+
+
+@dataclass(frozen=True)
+class _Writes:
+    account: Executable
+    last_movement: Executable
+    movement: Executable
+    alert: Executable
+    covered: Executable
+
+
+@cache
+def _writes(t: ComplianceTables) -> _Writes:
+    """The consumer's writes, built once per tables: a staged statement, and a QuickWrite's
+    compiled SQL, are known by the statement's identity."""
+    last_movement = (
+        update(t.account)
+        .where(t.account.c.account_id == bindparam("b_account_id"))
+        .values(last_movement_at=bindparam("b_last_movement_at"))
+    )
+    return _Writes(insert(t.account), last_movement, insert(t.movement), insert(t.alert), insert(t.covered))
+
+
+async def add_alert(
+    db: Database, session: AsyncSession, t: ComplianceTables, alert: dict[str, Any], covered: list[dict[str, Any]]
+) -> None:
+    """An alert and the movements it covers, written at once: the rules' later queries in the
+    transaction read them."""
+    await db.quick_write(_writes(t).alert).run(session, [alert])
+    await db.quick_write(_writes(t).covered).run(session, covered)
+
+
+class ComplianceBatch(Batch):
+    """What one transaction of the AML consumer touches, handed to each of its handlers.
+
+    The accounts its facts name are read in one query (`load`); an account opened in the
+    batch is known to the facts after it at once. Each movement is evaluated as it comes,
+    then kept in memory (`recorded`) and written at `write`, all in one executemany, with
+    each account's last movement time written once. The rules' queries (store.signals and
+    the history reads) must still see the movements recorded before in the batch, or ten
+    transfers in one batch would not find what ten in ten batches do: `flush` writes one
+    customer's pending movements before those queries, when there are any (every one of
+    those queries is about one customer). Summing the pending movements in memory into
+    the database's signals instead would not do: distinct payers do not add up, and an
+    alert raised in the batch changes what is covered."""
+
+    def __init__(self, uow: UnitOfWork, tables: ComplianceTables) -> None:
+        super().__init__(uow)
+        self.session: AsyncSession = uow.session
+        self.tables = tables
+        self.accounts: dict[str, Account | None] = {}  # None: not a customer's account
+        self.opened: list[Account] = []
+        # When each loaded account had last moved, to write back only what changed.
+        self.loaded_active: dict[str, datetime | None] = {}
+        # Movements evaluated but not written yet, by customer.
+        self.pending: dict[str, list[Movement]] = {}
+
+    async def load(self, messages: Sequence[Any]) -> None:
+        ids = {i for m in messages for name in _ACCOUNT_FIELDS if (i := getattr(m, name, None)) is not None}
+        if not ids:
+            return
+        self.accounts = dict.fromkeys(ids)
+        t = self.tables.account
+        for row in await self.session.execute(select(t).where(t.c.account_id.in_(ids))):
+            self.accounts[row.account_id] = Account(**row._mapping)
+            self.loaded_active[row.account_id] = row.last_movement_at
+
+    def open(self, account: Account) -> None:
+        self.accounts[account.account_id] = account
+        self.opened.append(account)
+
+    def recorded(self, movements: Sequence[Movement]) -> None:
+        """`movements`, evaluated: to be written, and their accounts active at their time."""
+        for m in movements:
+            assert m.customer_id is not None
+            self.pending.setdefault(m.customer_id, []).append(m)
+            account = self.accounts[m.account_id]
+            assert account is not None
+            account.last_movement_at = m.at
+
+    async def flush(self, customer_id: str) -> None:
+        """Write the customer's movements recorded earlier in this batch, if any."""
+        movements = self.pending.pop(customer_id, None)
+        if movements:
+            write = self.uow.db.quick_write(_writes(self.tables).movement)
+            await write.run(self.session, [movement_row(m) for m in movements])
+
+    async def write(self) -> None:
+        writes = _writes(self.tables)
+        for a in self.opened:
+            self.uow.stage(writes.account, vars(a).copy())
+        # In the accounts' order: two PostgreSQL consumers updating the same accounts wait
+        # for each other rather than deadlock.
+        for account_id, was in sorted(self.loaded_active.items()):
+            now = self.accounts[account_id]
+            assert now is not None
+            if now.last_movement_at != was:
+                row = {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at}
+                self.uow.stage(writes.last_movement, row)
+        for movements in self.pending.values():
+            for m in movements:
+                self.uow.stage(writes.movement, movement_row(m))

@@ -98,7 +98,7 @@ async def test_the_databases_sums_are_the_rules_sums(bank: Bank) -> None:
         assert new.customer_id is not None
         since = new.at - T.lookback
         async with bank.app.state.runtime.db.read() as session:
-            read = await store.signals(session, t, new, T)
+            read = await store.signals(bank.app.state.runtime.db, session, t, new, T)
             history = History(
                 await store.movements_since(session, t, new.customer_id, since),
                 await store.covered(session, t, new.customer_id, since),

@@ -3,7 +3,7 @@ bind them, inside the unit of work's transaction, on both SQLite paths."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -118,6 +118,24 @@ async def test_a_quick_select_within_a_unit_of_work_sees_what_it_wrote(db: Datab
         assert await db.quick_select(by_id).within(work.session, k="w") == [(3, WHEN)]
         assert await db.quick_select(by_id).all(k="w") == []  # not committed yet: others do not see it
     assert await db.quick_select(by_id).all(k="w") == [(3, WHEN)]
+
+
+async def test_a_quick_select_binds_its_parameters_as_a_session_would(db: Database) -> None:
+    """A datetime parameter is compared as stored (UTC, SQLAlchemy's text), in any zone."""
+    since = select(rows.c.id).where(rows.c.at >= bindparam("since", type_=UtcDateTime)).order_by(rows.c.id)
+    async with uow(db) as work:
+        work.stage(INSERT, {"id": "a", "n": 1, "data": None, "at": WHEN})
+        work.stage(INSERT, {"id": "b", "n": 2, "data": None, "at": WHEN + timedelta(hours=1)})
+    beijing = timezone(timedelta(hours=8))
+    async with db.write() as session, session.begin():
+        for at, found in [
+            (WHEN, ["a", "b"]),
+            (WHEN + timedelta(seconds=1), ["b"]),
+            (WHEN.astimezone(beijing), ["a", "b"]),
+        ]:
+            assert await db.quick_select(since).within(session, since=at) == [(i,) for i in found], at
+            assert [r[0] for r in await session.execute(since, {"since": at})] == found, at
+    assert await db.quick_select(since).all(since=WHEN + timedelta(minutes=30)) == [("b",)]
 
 
 async def test_audit_entries_a_unit_of_work_appends_join_one_chain(db: Database) -> None:
