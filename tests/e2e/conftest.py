@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -15,6 +16,12 @@ from tests.e2e.phone import Phone, register_and_login
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
+
+# pytest for a suite of Sandbank's users (examples/) in a process of its own, without the
+# plugins this project's tests bring that no such suite uses: hypothesis and schemathesis
+# take seconds to import, in every xdist worker again.
+SUITE_PYTEST = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider")
+SUITE_PYTEST += ("-p", "no:hypothesispytest", "-p", "no:schemathesis", "-p", "no:anyio")
 
 
 @contextmanager
