@@ -55,12 +55,15 @@ LOG_TAIL_LINES = 20
 RESTART_BACKOFF_S = (0.5, 10.0)
 RESTART_LIMIT = 5
 RESTART_WINDOW_S = 60.0
+# The first delay, in seconds, instead of RESTART_BACKOFF_S's: the supervisor's own tests
+# set it small, so that a process dying five times costs them a second rather than eight.
+ENV_RESTART_BACKOFF = "SANDBANK_RESTART_BACKOFF_S"
 RUN_DESCRIPTION = (
     "Start the broker, the four services and the gateway and supervise them in the "
     "foreground. Ctrl-C, SIGINT, SIGTERM or `sandbank stop` stops every process. A process "
-    f"that dies is restarted after {RESTART_BACKOFF_S[0]:g}s, the delay doubling with each "
-    f"death to {RESTART_BACKOFF_S[1]:g}s; one that dies {RESTART_LIMIT} times within "
-    f"{RESTART_WINDOW_S:.0f}s stops the stack (exit code 1). The embedded broker comes back "
+    f"that dies is restarted after {RESTART_BACKOFF_S[0]:g}s ({ENV_RESTART_BACKOFF}), the delay "
+    f"doubling with each death to {RESTART_BACKOFF_S[1]:g}s; one that dies {RESTART_LIMIT} times "
+    f"within {RESTART_WINDOW_S:.0f}s stops the stack (exit code 1). The embedded broker comes back "
     "on its port with no messages: it keeps them in memory only."
 )
 
@@ -670,7 +673,7 @@ def _write_run_info(data_dir: Path, info: dict[str, Any]) -> None:
     tmp.replace(data_dir / "run.json")
 
 
-def _banner(stack: Stack, elapsed: float) -> str:
+def _banner(stack: Stack, elapsed: float, backoff: tuple[float, float]) -> str:
     from shared.sandbox import DEMO_USERS
 
     rows: list[tuple[str, str]] = []
@@ -692,7 +695,7 @@ def _banner(stack: Stack, elapsed: float) -> str:
     lines += [
         "",
         f"Ready in {elapsed:.1f}s. Ctrl-C here or `make stop` stops everything.",
-        f"A process that dies is restarted (backoff {RESTART_BACKOFF_S[0]:g}s doubling to {RESTART_BACKOFF_S[1]:g}s); "
+        f"A process that dies is restarted (backoff {backoff[0]:g}s doubling to {backoff[1]:g}s); "
         f"one that dies {RESTART_LIMIT} times within {RESTART_WINDOW_S:.0f}s stops the stack.",
         "",
     ]
@@ -705,9 +708,26 @@ def _without_password(url: str) -> str:
     return f"{scheme}{sep}{userinfo.split(':')[0]}{at}{host}" if at else url
 
 
-def restart_delay(deaths: int) -> float:
-    """Seconds to wait before restarting a process after its `deaths`-th recent death."""
+def restart_backoff(environ: Mapping[str, str] = os.environ) -> tuple[float, float]:
+    """The first and the last restart delay: RESTART_BACKOFF_S, its first delay replaced by
+    SANDBANK_RESTART_BACKOFF_S when set; the last is never below the first."""
     first, last = RESTART_BACKOFF_S
+    given = environ.get(ENV_RESTART_BACKOFF, "").strip()
+    if not given:
+        return first, last
+    refused = StackError(f"{ENV_RESTART_BACKOFF} must be a positive number of seconds, not {given!r}")
+    try:
+        first = float(given)
+    except ValueError:
+        raise refused from None
+    if not 0 < first < float("inf"):
+        raise refused
+    return first, max(first, last)
+
+
+def restart_delay(deaths: int, backoff: tuple[float, float] = RESTART_BACKOFF_S) -> float:
+    """Seconds to wait before restarting a process after its `deaths`-th recent death."""
+    first, last = backoff
     return float(min(first * 2 ** (deaths - 1), last))
 
 
@@ -722,7 +742,7 @@ def _how_it_ended(proc: _Process) -> str:
     return f"killed by {signal.Signals(-rc).name}" if rc and rc < 0 else f"exit code {rc}"
 
 
-def _revive(stack: Stack, proc: _Process, timeout_s: float, info: dict[str, Any]) -> bool:
+def _revive(stack: Stack, proc: _Process, timeout_s: float, info: dict[str, Any], backoff: tuple[float, float]) -> bool:
     """Restart a process that died unasked, after its backoff; False when it died too
     often (RESTART_LIMIT times within RESTART_WINDOW_S) and the stack should stop."""
     now = time.monotonic()
@@ -742,7 +762,7 @@ def _revive(stack: Stack, proc: _Process, timeout_s: float, info: dict[str, Any]
         )
         info["state"] = "stopping"
         return False
-    delay = restart_delay(len(deaths))
+    delay = restart_delay(len(deaths), backoff)
     note = " (the embedded broker keeps messages in memory only: what it held is lost)" if proc.name == "broker" else ""
     print(f"  restarting {proc.name} in {delay:g}s{note}", flush=True)
     time.sleep(delay)
@@ -782,6 +802,12 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
 
+    try:
+        backoff = restart_backoff()
+    except StackError as e:
+        print(f"Sandbank did not start: {e}", file=sys.stderr)
+        lock.close()
+        return 2
     services = DEFAULT_SERVICES
     if args.services:
         wanted = args.services.split(",")
@@ -844,11 +870,11 @@ def run(args: argparse.Namespace) -> int:
         info.update(state="running", bootstrap_servers=stack.bootstrap_servers)
         _note_processes(stack, info)
         _write_run_info(data_dir, info)
-        print(_banner(stack, elapsed), flush=True)
+        print(_banner(stack, elapsed, backoff), flush=True)
         while True:
             dead = stack.exited()
             for proc in dead:
-                if not _revive(stack, proc, args.timeout, info):
+                if not _revive(stack, proc, args.timeout, info, backoff):
                     code = 1
                     break
                 _write_run_info(data_dir, info)

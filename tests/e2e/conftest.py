@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import sys
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from tests.e2e.phone import Phone, register_and_login
 from tools.stack import Stack
 
 pytestmark = pytest.mark.e2e
+
+# pytest for a suite of Sandbank's users (examples/) in a process of its own, without the
+# plugins this project's tests bring that no such suite uses: hypothesis and schemathesis
+# take seconds to import, in every xdist worker again.
+SUITE_PYTEST = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider")
+SUITE_PYTEST += ("-p", "no:hypothesispytest", "-p", "no:schemathesis", "-p", "no:anyio")
 
 
 @contextmanager
@@ -54,9 +61,18 @@ def running_stack(
         running.stop()
 
 
+# The stacks the whole session shares, by fixture name: each runs from the first test that
+# asks for it to the last, then stops (`pytest_runtest_teardown` below), so that no idle
+# stack takes the machine from the tests after it.
+SESSION_STACKS = ("stack", "stepup_stack")
+_running: dict[str, Stack] = {}
+_last_user: dict[str, list[str]] = {}  # a test's node id: the session stacks it is the last to use
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running_stack(tmp_path_factory) as running:
+        _running["stack"] = running
         yield running
 
 
@@ -66,7 +82,64 @@ def stepup_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     1,000.00 for a transfer to a new payee): payments decides step-up, after validating a
     payment. Started only for the tests of step-up, which ask for it."""
     with running_stack(tmp_path_factory, "stepup-stack", step_up=True) as running:
+        _running["stepup_stack"] = running
         yield running
+
+
+def _session_stacks_of(item: pytest.Item) -> set[str]:
+    """The session stacks a test uses: this module's fixtures of that name, not a test
+    module's own stack that takes the name (tests/e2e/test_reset.py)."""
+    defs = getattr(item, "_fixtureinfo", None)
+    if defs is None:
+        return set()
+    return {
+        name
+        for name in SESSION_STACKS
+        if name in item.fixturenames and defs.name2fixturedefs[name][-1].func.__module__ == __name__
+    }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the e2e modules that use a session stack first and those with stacks of their
+    own only after them, and the users of `stepup_stack` one after another, each otherwise
+    in its usual order: a session stack then runs only while its tests do. A module moves
+    whole, so its module-scoped stack still starts once."""
+    here = Path(__file__).parent
+    e2e = [i for i, item in enumerate(items) if here in item.path.parents]
+    modules: dict[Path, list[pytest.Item]] = {}
+    for i in e2e:
+        modules.setdefault(items[i].path, []).append(items[i])
+    uses = {path: set().union(*(_session_stacks_of(t) for t in tests)) for path, tests in modules.items()}
+    order = list(modules)
+    first_stepup = next((n for n, path in enumerate(order) if "stepup_stack" in uses[path]), 0)
+
+    def place(n: int) -> tuple[bool, int, int]:
+        path = order[n]
+        together = first_stepup if "stepup_stack" in uses[path] else n
+        return (not uses[path], together, n)
+
+    moved = [test for n in sorted(range(len(order)), key=place) for test in modules[order[n]]]
+    for i, test in zip(e2e, moved, strict=True):
+        items[i] = test
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    last = {name: item.nodeid for item in session.items for name in _session_stacks_of(item)}
+    _last_user.clear()
+    for name, nodeid in last.items():
+        _last_user.setdefault(nodeid, []).append(name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    """After the last test of a session stack (and its module's fixtures) is torn down,
+    stop that stack; the fixture's own teardown at the session's end finds it stopped."""
+    try:
+        return (yield)
+    finally:
+        for name in _last_user.get(item.nodeid, []):
+            if (running := _running.pop(name, None)) is not None:
+                running.stop()
 
 
 @asynccontextmanager

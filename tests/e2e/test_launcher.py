@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from sandbank_testing import Sandbank
+from tests.e2e.conftest import SUITE_PYTEST
 from tools.broker import port_open
 from tools.stack import PROJECT_ROOT
 
@@ -198,7 +199,7 @@ def test_up_that_cannot_get_ready_in_time_says_why_and_leaves_nothing(tmp_path: 
 def test_the_example_suite_passes_against_a_stack_the_plugin_starts(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANDBANK_URL")}
     suite = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", "--basetemp", str(tmp_path), "."],
+        [*SUITE_PYTEST, "-q", "-rA", "--basetemp", str(tmp_path), "."],
         cwd=EXAMPLE_SUITE,
         env=env,
         capture_output=True,

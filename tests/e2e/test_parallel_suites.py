@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import SUITE_PYTEST
 from tools.stack import PROJECT_ROOT, Stack
 
 pytestmark = pytest.mark.e2e
@@ -23,7 +23,7 @@ def run_two_workers(tmp_path: Path, **env: str) -> str:
     """examples/parallel_suite on two xdist workers at once, each running every test; the
     last line of its report once it passed."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SANDBANK_")}
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--basetemp", str(tmp_path)]
+    argv = [*SUITE_PYTEST, "-q", "--basetemp", str(tmp_path)]
     suite = subprocess.run(
         [*argv, "-n", "2", "--dist", "each", "-rs", "."],
         cwd=PARALLEL_SUITE,

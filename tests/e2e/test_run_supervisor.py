@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tools.broker import port_open
-from tools.stack import RESTART_LIMIT
+from tools.stack import ENV_RESTART_BACKOFF, RESTART_LIMIT
 
 pytestmark = pytest.mark.e2e
 
@@ -78,13 +78,16 @@ def ready(url: str) -> bool:
 
 
 @contextmanager
-def background_run(tmp_path: Path) -> Iterator[Run]:
+def background_run(tmp_path: Path, **env: str) -> Iterator[Run]:
+    """`sandbank run` as a script's background job, with `env` added to its environment."""
     data_dir, output = tmp_path / "data", tmp_path / "run.out"
     sandbank = f"{SANDBANK} run --data-dir {data_dir} --port 0 --timeout 60 >{output} 2>&1 </dev/null"
     command = f"{{ {sandbank}; echo $? >{tmp_path / 'run.rc'}; }} &"
     # A non-interactive shell's background job: SIGINT arrives ignored. Its own session,
     # so the test can signal the run's process group without signalling itself.
-    shell = subprocess.Popen(["bash", "-c", command], start_new_session=True, stdin=subprocess.DEVNULL)
+    shell = subprocess.Popen(
+        ["bash", "-c", command], start_new_session=True, stdin=subprocess.DEVNULL, env={**os.environ, **env}
+    )
     shell.wait()
     run = Run(data_dir, shell, output)
     try:
@@ -129,7 +132,9 @@ def test_dead_processes_are_restarted_and_sigint_stops_everything(tmp_path: Path
 
 
 def test_a_process_that_keeps_dying_stops_the_stack(tmp_path: Path) -> None:
-    with background_run(tmp_path) as run:
+    # The first restart after 0.05s rather than 0.5s: the four back-offs before the
+    # supervisor gives up take 0.75s instead of 7.5s, and still double each time.
+    with background_run(tmp_path, **{ENV_RESTART_BACKOFF: "0.05"}) as run:
         info = run.info()
         pid = info["pid"]
         # Payments cannot come back while its port is taken: every restart dies at once.
@@ -147,6 +152,9 @@ def test_a_process_that_keeps_dying_stops_the_stack(tmp_path: Path) -> None:
             squatter.listen()
             until(lambda: not _alive(pid), "the supervisor giving up", run, timeout_s=90)
         text = run.text()
+        assert "A process that dies is restarted (backoff 0.05s doubling to 10s)" in text
+        delays = [line.strip() for line in text.splitlines() if line.strip().startswith("restarting payments in")]
+        assert delays == [f"restarting payments in {d}s" for d in ("0.05", "0.1", "0.2", "0.4")], text
         assert f"payments died {RESTART_LIMIT} times within 60s; giving up and stopping Sandbank." in text
         assert "Sandbank stopped." in text
         until(lambda: run.exit_code() is not None, "the exit code", run, timeout_s=5)

@@ -48,6 +48,27 @@ def test_a_dead_process_is_restarted_after_a_doubling_delay(deaths: int, delay: 
     assert stack.restart_delay(deaths) == delay
 
 
+@pytest.mark.parametrize(("given", "backoff"), [("", (0.5, 10.0)), ("0.05", (0.05, 10.0)), (" 30 ", (30.0, 30.0))])
+def test_the_first_restart_delay_can_be_set_and_the_last_is_never_below_it(
+    given: str, backoff: tuple[float, float]
+) -> None:
+    chosen = stack.restart_backoff({stack.ENV_RESTART_BACKOFF: given})
+
+    assert chosen == backoff
+    assert [stack.restart_delay(d, chosen) for d in (1, 2)] == [backoff[0], min(2 * backoff[0], backoff[1])]
+
+
+@pytest.mark.parametrize("given", ["0", "-1", "soon", "nan", "inf"])
+def test_run_refuses_a_restart_delay_that_is_not_a_positive_number(
+    given: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(stack.ENV_RESTART_BACKOFF, given)
+
+    assert cli.main(["run", "--port", "0", "--data-dir", str(tmp_path)]) == 2
+    assert f"{stack.ENV_RESTART_BACKOFF} must be a positive number of seconds, not {given!r}" in capsys.readouterr().err
+    assert not (tmp_path / "run.json").exists()
+
+
 def test_run_help_states_the_restart_rule(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.parser().parse_args(["run", "--help"])
