@@ -58,10 +58,11 @@ class AccountsClient:
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def _get(self, path: str, *, keep: bool = True) -> Any:
-        """The JSON at `path`, or None for a 404."""
+    async def _get(self, path: str, *, keep: bool = True, fresh: bool = False) -> Any:
+        """The JSON at `path`, or None for a 404: kept for `ttl_s` when `keep`, and asked
+        again, whatever is kept, when `fresh`."""
         cached = self._cache.get(path)
-        if keep and cached and cached[0] > time.monotonic():
+        if keep and not fresh and cached and cached[0] > time.monotonic():
             return cached[1]
         response = None
         start = self._turn
@@ -88,10 +89,11 @@ class AccountsClient:
             self._cache[path] = (time.monotonic() + self.ttl_s, body)
         return body
 
-    async def account(self, account_id: str) -> AccountDirectoryEntry | None:
+    async def account(self, account_id: str, *, fresh: bool = False) -> AccountDirectoryEntry | None:
+        """An account's directory entry, kept for `ttl_s`; `fresh` asks accounts again."""
         if account_id in _DOT_SEGMENTS:
             return None
-        body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}")
+        body = await self._get(f"/internal/accounts/{quote(account_id, safe=':')}", fresh=fresh)
         return AccountDirectoryEntry.model_validate(body) if body else None
 
     async def by_phone(self, phone: str) -> CustomerDirectoryEntry | None:

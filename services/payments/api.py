@@ -146,12 +146,12 @@ def _currency(currency: str) -> None:
 
 
 async def payer_account(
-    directory: AccountsClient, runtime: Runtime, principal: Principal, account_id: str
+    directory: AccountsClient, runtime: Runtime, principal: Principal, account_id: str, *, fresh: bool = False
 ) -> AccountDirectoryEntry:
     """The customer's own account to pay from: another's is 404, a securities cash account 422.
     Its holder's class is the one the last KYC decision payments applied gave (store.PayerClass),
     else the directory's: an approved upgrade needs no question to accounts on each payment."""
-    payer = await directory.account(account_id)
+    payer = await directory.account(account_id, fresh=fresh)
     if payer is None or payer.customer_id != principal.customer_id:
         raise Problem(404, "not-found", f"account {account_id} was not found")
     if payer.kind not in PAYABLE_KINDS:
@@ -279,7 +279,13 @@ class PaymentDeps:
         payer = await payer_account(self.directory, self.runtime, self.principal, payer_account_id)
         if payee.account_id == payer.id:
             raise PaymentRejected("same-account", "the payer and payee accounts are the same")
-        domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
+        try:
+            domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
+        except PaymentRejected:
+            # Refused on accounts' word now, not on a directory entry kept from before an
+            # upgrade payments has not heard of yet (the limits screen reads the class fresh).
+            payer = await payer_account(self.directory, self.runtime, self.principal, payer_account_id, fresh=True)
+            domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
         await check_new_device(self.runtime, self.ctx, self.principal, amount)
         await self.check_step_up(kind, payee, amount, currency)
         draft = handlers.Draft(

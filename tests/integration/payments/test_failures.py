@@ -4,7 +4,9 @@ whatever was held is released: the payer keeps every fen."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
+from services.accounts.store import Customer as AccountsCustomer
 from shared.events import accounts as acc
 from shared.events import payments as ev
 from tests.integration.payments.harness import BILLER_SETTLEMENT, RELEASED, Payer, Payments, types
@@ -52,6 +54,28 @@ async def test_a_class_ii_payment_over_the_per_payment_limit_is_refused_before_a
     assert "class II" in r.json()["detail"]
     assert await payments.listed(payer) == []
     await assert_untouched(payments, payer, 20_000_00)
+
+
+async def test_an_upgrade_payments_has_not_heard_of_yet_does_not_refuse_the_payment(payments: Payments) -> None:
+    """Payments keeps accounts' directory entry of the payer's account (with the class) for a
+    while; accounts upgrades the class at once. A payment the kept class would refuse is
+    refused only if accounts' class now refuses it too, so it agrees with the limits screen."""
+    payer = await payments.customer(20_000_00, kyc_class="II")
+    savings = await payments.open_account(payer, "savings")  # the payer's own: no new-payee rule
+    body = {"payer_account_id": payer.account_id, "payee_account_id": savings, "amount": "15000.00"}
+    refused = await payments.post("transfers", payer, body)
+    assert refused.status_code == 422, refused.text  # and the class II entry is kept now
+    # Accounts' class changes with no event (as in the moment before payments consumes one).
+    accounts = payments.bank.app.state.runtime.db
+    async with accounts.write() as session, session.begin():
+        await session.execute(update(AccountsCustomer).where(AccountsCustomer.id == payer.id).values(kyc_class="I"))
+
+    limits = await payments.http.get("/v1/payments/limits", headers=payer.headers)
+    done = await payments.pay("transfers", payer, {"payee_account_id": savings, "amount": "15000.00"})
+
+    assert limits.json()["per_payment_minor"] == 50_000_00, limits.text
+    assert done["status"] == "completed", done
+    assert await payments.balance(savings) == 15_000_00
 
 
 async def test_a_class_ii_customer_over_the_daily_limit_fails_at_the_reservation(payments: Payments) -> None:
