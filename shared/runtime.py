@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import MetaData, delete, insert, select
+from sqlalchemy import MetaData, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from shared.auth import TokenIssuer
 from shared.clock import Clock
@@ -345,9 +347,12 @@ class Runtime:
     async def set_clock_offset(self, offset: timedelta) -> None:
         """Move the sandbox clock, and keep where it stands for the next start."""
         table = self.tables.sandbox_clock
+        row = {"offset_s": offset.total_seconds(), "updated_at": utcnow()}
+        # One upsert: replicas sharing the table are told at the same moment, and a delete
+        # then an insert in each would collide on the row's id.
+        upsert = (sqlite_insert if self.db.sqlite else pg_insert)(table).values(id=1, **row)
         async with self.db.write() as session, session.begin():
-            await session.execute(delete(table))
-            await session.execute(insert(table).values(id=1, offset_s=offset.total_seconds(), updated_at=utcnow()))
+            await session.execute(upsert.on_conflict_do_update(index_elements=[table.c.id], set_=row))
         self.clock.offset = offset
 
     async def reset(self) -> None:

@@ -18,6 +18,7 @@ says how the public API answers it).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,8 @@ _PASS_HEADERS = ("content-type", "retry-after", "location", "content-disposition
 _PROBLEM_MEMBERS = ("type", "title", "status", "detail", "request_id", "instance")
 # How long a new stream waits for a connection of a full pool before it is a 503.
 STREAM_POOL_WAIT_S = 1.0
+
+log = logging.getLogger(__name__)
 
 
 class UpstreamRefused(Refused):
@@ -197,16 +200,35 @@ class Upstreams:
         return await self._request(service, method, path, headers=headers, body=body, params=params)
 
     async def call_each(
-        self, service: str, method: str, path: str, *, caller: Caller, json: Any = None
+        self, service: str, method: str, path: str, *, caller: Caller, json: Any = None, down_ok: bool = False
     ) -> UpstreamResponse:
         """The same call to every replica of `service` (state each keeps in memory, such
         as its sandbox clock); the first answer that is not a 200, or else the last.
-        Raises `ServiceUnavailable` if any replica does not answer."""
+        Raises `ServiceUnavailable` if any replica does not answer, or with `down_ok`
+        (a replica that is down reads that state from the database when it starts) if
+        none does."""
         headers = outgoing_headers(self.token(service, caller)) | {"content-type": "application/json"}
         body = orjson.dumps(json) if json is not None else None
-        answers = await asyncio.gather(
-            *(self._at(service, base + path, method, headers=headers, body=body) for base in self.replicas(service))
-        )
+        calls = [self._at(service, base + path, method, headers=headers, body=body) for base in self.replicas(service)]
+        if not down_ok:
+            answers = await asyncio.gather(*calls)
+        else:
+            results = await asyncio.gather(*calls, return_exceptions=True)
+            answers = [r for r in results if isinstance(r, UpstreamResponse)]
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, ServiceUnavailable):
+                    raise r
+            if not answers:
+                raise ServiceUnavailable(service)
+            if len(answers) < len(results):
+                log.warning(
+                    "%s %s: %d of %d replicas of %s did not answer",
+                    method,
+                    path,
+                    len(results) - len(answers),
+                    len(results),
+                    service,
+                )
         return next((a for a in answers if a.status_code != 200), answers[-1])
 
     async def _at(

@@ -174,10 +174,14 @@ async def reset(_operator: Operator, gw: GatewayDep) -> ResetResult:
 async def _reset(upstreams: Upstreams, service: str) -> UpstreamResponse:
     """One replica empties the service's tables (its replicas share them, ADR 0018) and seeds
     again; then every replica is told its clock is back at real time, since each keeps the
-    clock in memory (a replica left ahead would disagree on every date with the others)."""
+    clock in memory (a replica left ahead would disagree on every date with the others).
+    A replica that is down is left: it reads the clock, reset, from the database when it
+    starts."""
     response = await upstreams.call(service, "POST", "/internal/reset", caller=ITSELF)
     if response.status_code == 204 and len(upstreams.replicas(service)) > 1:
-        told = await upstreams.call_each(service, "PUT", "/internal/clock", caller=ITSELF, json={"offset_s": 0})
+        told = await upstreams.call_each(
+            service, "PUT", "/internal/clock", caller=ITSELF, json={"offset_s": 0}, down_ok=True
+        )
         told.raise_for_problem()
     return response
 

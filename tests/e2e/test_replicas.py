@@ -121,17 +121,25 @@ async def test_a_reset_brings_every_replicas_clock_back_to_real_time(
     replicated: Stack, gateway: httpx.AsyncClient
 ) -> None:
     names = ["accounts-1", "accounts-2", "payments-1", "payments-2"]
+    for name in names:  # the kill test may have run first
+        if not replicated.processes[name].running():
+            await asyncio.to_thread(replicated.restart, name, 120)
     operator = await operator_login(gateway)
     moved = await gateway.post("/v1/sandbox/clock", json={"advance_s": 3600}, headers=operator)
     assert moved.status_code == 200, moved.text
     assert [await clock_offset(replicated, n) >= 3600 for n in names] == [True] * 4
+    await asyncio.to_thread(replicated.kill, "accounts-2")  # down during the reset
+    try:
+        reset = await gateway.post("/v1/sandbox/reset", headers=operator)
 
-    reset = await gateway.post("/v1/sandbox/reset", headers=operator)
-
-    assert reset.status_code == 200, reset.text
-    # Each replica keeps its clock in memory: a reset that reached one would leave the
-    # other a day's hour ahead, disagreeing on every date (limits, settlement, schedules).
-    assert [await clock_offset(replicated, n) for n in names] == [0.0] * 4
+        assert reset.status_code == 200, reset.text
+        # Each replica keeps its clock in memory: a reset that reached one would leave the
+        # others an hour ahead, disagreeing on every date (limits, settlement, schedules).
+        assert [await clock_offset(replicated, n) for n in names if n != "accounts-2"] == [0.0] * 3
+    finally:
+        await asyncio.to_thread(replicated.restart, "accounts-2", 120)
+    # The replica that was down reads the clock, reset, from the database when it starts.
+    assert await clock_offset(replicated, "accounts-2") == 0.0
 
 
 def test_replicas_on_sqlite_are_refused(tmp_path: Any) -> None:

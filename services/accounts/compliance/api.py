@@ -11,7 +11,7 @@ from sqlalchemy import select
 from services.accounts.compliance import handlers
 from services.accounts.compliance.handlers import Compliance
 from shared.auth import ROLE_COMPLIANCE, Principal, require_role
-from shared.money import format_minor
+from shared.money import InvalidAmount, format_minor
 from shared.pagination import Page, newest_first, next_keyset, paging
 from shared.problems import PROBLEM
 from shared.schemas.compliance import (
@@ -38,10 +38,19 @@ AlertId = Annotated[str, Path(max_length=36)]
 QueuePage = Annotated[Page, paging(cursor_doc="From the previous page's next_cursor")]
 
 
+def shown(minor: int, currency: str) -> str:
+    """An amount as the ledger writes it. A movement in a currency the ledger does not keep
+    (a fact accounts never sends, but the module records what it is given) is shown with
+    two places rather than failing the whole list."""
+    try:
+        return format_minor(minor, currency)
+    except InvalidAmount:
+        return format_minor(minor)
+
+
 def alert_public(row: Any) -> AlertPublic:
     evidence = [
-        MovementPublic.model_validate({**m, "amount": format_minor(m["amount_minor"], m["currency"])})
-        for m in row.evidence
+        MovementPublic.model_validate({**m, "amount": shown(m["amount_minor"], m["currency"])}) for m in row.evidence
     ]
     return AlertPublic(
         id=row.id,
@@ -51,7 +60,7 @@ def alert_public(row: Any) -> AlertPublic:
         customer_id=row.customer_id,
         account_id=row.account_id,
         detail=row.detail,
-        total=format_minor(row.total_minor, row.currency),
+        total=shown(row.total_minor, row.currency),
         total_minor=row.total_minor,
         currency=row.currency,
         forced=row.forced,
@@ -74,7 +83,7 @@ def report_public(row: Any) -> ReportPublic:
         rule=row.rule,
         customer_id=row.customer_id,
         account_id=row.account_id,
-        total=format_minor(row.total_minor, row.currency),
+        total=shown(row.total_minor, row.currency),
         total_minor=row.total_minor,
         currency=row.currency,
         filed_by=row.filed_by,
