@@ -24,6 +24,7 @@ import httpx
 
 from sandbank_testing.bank import FAULT_KINDS, SERVICES, Sandbank
 from sandbank_testing.basics import SandbankError, parse_duration
+from shared import processes
 from shared.sandbox import DEMO_USERS, OPERATOR
 from tools import stack
 
@@ -162,7 +163,7 @@ def _process_states(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     restarts: dict[str, int] = info.get("restarts", {})
     states: dict[str, dict[str, Any]] = {}
     for name, pid in info.get("pids", {}).items():
-        alive = isinstance(pid, int) and _alive(pid)
+        alive = isinstance(pid, int) and processes.alive(pid)
         if name == "broker":
             address = info.get("bootstrap_servers") or ""
             host, _, port = address.rpartition(":")
@@ -173,16 +174,6 @@ def _process_states(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
         state = "ready" if ready else "running" if alive else "down"
         states[name] = {"pid": pid, "state": state, "address": address, "restarts": restarts.get(name, 0)}
     return states
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def status(args: argparse.Namespace) -> int:

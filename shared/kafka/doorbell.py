@@ -36,6 +36,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from shared.aio import within
+from shared.processes import alive
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Doorbell:
                 pid, _, port = entry.name.partition(".")
                 if not (pid.isdigit() and port.isdigit()):
                     continue
-                if not _alive(int(pid)):
+                if not alive(int(pid)):
                     # A process killed without closing its doorbell: forget it.
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(entry.path)
@@ -188,13 +189,3 @@ class _Ear(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         pass  # a peer that went away between two reads of the directory
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
