@@ -93,14 +93,19 @@ async def _entries_per_payment(stack: Stack, payment_ids: list[str]) -> dict[str
         await db.dispose()
 
 
-async def applied(stack: Stack, replica: str) -> float:
-    """Messages a replica's consumers applied so far (its /metrics, with an operator's
-    token for its service, vouched for by the gateway's key)."""
+async def as_operator(stack: Stack, replica: str, path: str) -> httpx.Response:
+    """GET `path` from one replica with an operator's token for its service, vouched for by
+    the gateway's key."""
     service = stack.processes[replica].service
     issuer = TokenIssuer(Keyring.load(str(stack.keys_dir), "gateway"), AuthSettings())
     token = issuer.issue("test-operator", [ROLE_OPERATOR], audience=service, ttl_s=300)
     async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.get(f"{stack.url(replica)}/metrics", headers={"authorization": f"Bearer {token}"})
+        return await client.get(f"{stack.url(replica)}{path}", headers={"authorization": f"Bearer {token}"})
+
+
+async def applied(stack: Stack, replica: str) -> float:
+    """Messages a replica's consumers applied so far (its /metrics)."""
+    r = await as_operator(stack, replica, "/metrics")
     assert r.status_code == 200, r.text
     families = {f.name: f for f in text_string_to_metric_families(r.text)}
     return sum(s.value for s in families["sandbank_consumer_applied"].samples if s.name.endswith("_total"))
@@ -108,11 +113,7 @@ async def applied(stack: Stack, replica: str) -> float:
 
 async def clock_offset(stack: Stack, replica: str) -> float:
     """How far ahead of real time a replica's sandbox clock runs (its /internal/clock)."""
-    service = stack.processes[replica].service
-    issuer = TokenIssuer(Keyring.load(str(stack.keys_dir), "gateway"), AuthSettings())
-    token = issuer.issue("test-operator", [ROLE_OPERATOR], audience=service, ttl_s=300)
-    async with httpx.AsyncClient(timeout=10) as client:
-        r = await client.get(f"{stack.url(replica)}/internal/clock", headers={"authorization": f"Bearer {token}"})
+    r = await as_operator(stack, replica, "/internal/clock")
     assert r.status_code == 200, r.text
     return float(r.json()["offset_s"])
 
