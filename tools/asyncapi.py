@@ -101,17 +101,19 @@ def _headers(model: type[Message]) -> dict[str, Any]:
             signing.SIGNER: {
                 "type": "string",
                 "enum": sorted(model.senders()),
-                "description": "The process whose key signed the message: one that may send it, and the "
-                "envelope's `source`. Anything else is dead-lettered unapplied.",
+                "description": "The process that sent the message: one that may send it, and the envelope's "
+                "`source`. Anything else is dead-lettered unapplied.",
             },
-            signing.SIGNATURE: {
+            signing.MACS: {
                 "type": "string",
-                "contentEncoding": "base64",
-                "description": "The signer's Ed25519 signature over `sandbank-message-v1 NUL topic NUL key NUL "
-                "value` (docs/adr/0011-message-signatures.md).",
+                "pattern": "^[a-z0-9-]+=[A-Za-z0-9+/]+=*(,[a-z0-9-]+=[A-Za-z0-9+/]+=*)*$",
+                "description": "One tag per process of the stack, `<process>=<base64>` joined by commas: "
+                "keyed BLAKE2b (RFC 7693, 128 bits) over `sandbank-message-v1 NUL topic NUL key NUL value` "
+                "under the link key the signer shares with that process "
+                "(docs/adr/0020-message-macs-over-link-keys.md).",
             },
         },
-        "required": ["type", signing.SIGNER, signing.SIGNATURE],
+        "required": ["type", signing.SIGNER, signing.MACS],
     }
 
 
@@ -286,9 +288,11 @@ def render_events_md() -> str:
         "Every message travels in one JSON envelope: `id`, `type`, `version`, `source` (the sending "
         "service), `time`, `subject` (the partition key), `correlation_id`, `causation_id`, and `data`, "
         "the payload whose fields are listed below. Kafka headers carry `type` and `correlation-id`, "
-        "and `signer` and `signature`: the process that sent it and its Ed25519 signature over the topic, "
-        "key and value. A consumer applies a message only if its signer is one of the type's senders "
-        "(below) and its `source` (docs/adr/0011-message-signatures.md). "
+        "and `signer` and `macs`: the process that sent it and one tag per process of the stack over the "
+        "topic, key and value, each under the key the signer shares with that process alone. A consumer "
+        "applies a message only if its own tag verifies, and its signer is one of the type's senders "
+        "(below) and its `source` (docs/adr/0011-message-signatures.md, "
+        "docs/adr/0020-message-macs-over-link-keys.md). "
         "A message no consumer can apply after its retries, or refused for its sender, goes to `<topic>.dlq`. "
         "The machine-readable form is [asyncapi.json](asyncapi.json) (AsyncAPI 3.0).",
         "",

@@ -553,4 +553,8 @@ def _length(column: ColumnElement[Any]) -> int:
     return column.type.length
 
 
-_RENAMED_ON_COPY = {signing.SIGNER: signing.ORIGINAL_SIGNER, signing.SIGNATURE: signing.ORIGINAL_SIGNATURE}
+_RENAMED_ON_COPY = {
+    signing.SIGNER: signing.ORIGINAL_SIGNER,
+    signing.MACS: signing.ORIGINAL_MACS,
+    signing.SIGNATURE: signing.ORIGINAL_SIGNATURE,
+}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from base64 import b64encode
+from base64 import b64decode, b64encode
 from collections.abc import Callable
 from functools import cache
 from typing import Any, ClassVar
@@ -19,7 +19,7 @@ from shared.events.topics import ACCOUNTS_COMMANDS, owner
 from shared.kafka import signing
 from shared.kafka.producer import Producer
 from shared.kafka.signing import UntrustedSender
-from shared.keys import PROCESSES, Keyring
+from shared.keys import PROCESSES, TAG_BYTES, Keyring
 
 TOPIC, KEY, VALUE = ACCOUNTS_COMMANDS, b"acc-1", b'{"id": "m-1"}'
 
@@ -36,8 +36,26 @@ def _headers(pairs: list[tuple[str, bytes]]) -> dict[str, bytes | None]:
 def test_a_signed_message_verifies_as_its_signer() -> None:
     headers = signing.sign(keys("payments"), TOPIC, KEY, VALUE)
 
-    assert [name for name, _ in headers] == [signing.SIGNER, signing.SIGNATURE]
-    assert signing.verified_signer(keys("accounts"), TOPIC, KEY, VALUE, _headers(headers)) == "payments"
+    assert [name for name, _ in headers] == [signing.SIGNER, signing.MACS]
+    for reader in PROCESSES:
+        assert signing.verified_signer(keys(reader), TOPIC, KEY, VALUE, _headers(headers)) == "payments"
+
+
+def test_a_message_carries_one_tag_per_process() -> None:
+    macs = dict(_headers(signing.sign(keys("payments"), TOPIC, KEY, VALUE)))[signing.MACS] or b""
+
+    readers = [part.split(b"=", 1)[0].decode() for part in macs.split(b",")]
+    assert sorted(readers) == sorted(keys("payments").public)
+    assert set(PROCESSES) <= set(readers)
+    assert all(len(b64decode(part.split(b"=", 1)[1])) == TAG_BYTES for part in macs.split(b","))
+
+
+def test_two_processes_share_one_link_key_and_no_other_pair_has_it() -> None:
+    for a in PROCESSES:
+        for b in PROCESSES:
+            assert keys(a).links[b] == keys(b).links[a]
+    pairs = {frozenset((a, b)): keys(a).links[b] for a in PROCESSES for b in PROCESSES}
+    assert len(set(pairs.values())) == len(pairs)
 
 
 def test_a_message_without_a_key_verifies_too() -> None:
@@ -62,25 +80,58 @@ def test_a_signature_does_not_carry_over_to_another_message(topic: str, key: byt
         signing.verified_signer(keys("accounts"), topic, key, value, _headers(headers))
 
 
+def test_a_process_cannot_sign_for_another_to_a_third() -> None:
+    """Accounts holds a link key with payments and one with securities, but not theirs: what it
+    tags as payments for securities is refused by securities."""
+    forged = [(signing.SIGNER, b"payments"), signing.sign(keys("accounts"), TOPIC, KEY, VALUE)[1]]
+
+    with pytest.raises(UntrustedSender, match=r"^untrusted-sender: bad signature claiming payments$"):
+        signing.verified_signer(keys("securities"), TOPIC, KEY, VALUE, _headers(forged))
+
+
 def _forged_name(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     return [(n, b"securities" if n == signing.SIGNER else v) for n, v in headers]
 
 
+def _macs(value: bytes) -> Callable[[list[tuple[str, bytes]]], list[tuple[str, bytes]]]:
+    return lambda h: [h[0], (signing.MACS, value)]
+
+
+def _own_tag(tag: bytes) -> Callable[[list[tuple[str, bytes]]], list[tuple[str, bytes]]]:
+    """Accounts' tag replaced by `tag`, the others kept."""
+
+    def tamper(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+        parts = [b"accounts=" + tag if p.startswith(b"accounts=") else p for p in headers[1][1].split(b",")]
+        return [headers[0], (signing.MACS, b",".join(parts))]
+
+    return tamper
+
+
 HEADER_CASES: dict[str, tuple[Callable[[list[tuple[str, bytes]]], list[tuple[str, bytes]]], str]] = {
     "no headers": (lambda h: [], "no signature"),
-    "a signer without a signature": (lambda h: h[:1], "no signature"),
-    "a signature without a signer": (lambda h: h[1:], "no signature"),
-    "an empty signature": (lambda h: [h[0], (signing.SIGNATURE, b"")], "no signature"),
+    "a signer without tags": (lambda h: h[:1], "no signature"),
+    "tags without a signer": (lambda h: h[1:], "no signature"),
+    "empty tags": (_macs(b""), "no signature"),
     "another process's name": (_forged_name, "bad signature claiming securities"),
     "a process the keys do not know": (
         lambda h: [(signing.SIGNER, b"mallory"), h[1]],
         "signed by unknown process 'mallory'",
     ),
-    "a signature that is not base64": (
+    "tags for other processes only": (
+        lambda h: [h[0], (signing.MACS, b",".join(p for p in h[1][1].split(b",") if not p.startswith(b"accounts=")))],
+        "no signature for accounts claiming payments",
+    ),
+    "a tag that is not base64": (_own_tag(b"not base64!"), "malformed signature claiming payments"),
+    "a tag of the wrong length": (_own_tag(b64encode(b"short")), "bad signature claiming payments"),
+    "another reader's tag as ours": (
+        lambda h: _own_tag(h[1][1].split(b"securities=")[1].split(b",")[0])(h),
+        "bad signature claiming payments",
+    ),
+    "an Ed25519 signature that is not base64": (
         lambda h: [h[0], (signing.SIGNATURE, b"not base64!")],
         "malformed signature claiming payments",
     ),
-    "a signature of the wrong length": (
+    "an Ed25519 signature of the wrong length": (
         lambda h: [h[0], (signing.SIGNATURE, b64encode(b"short"))],
         "bad signature claiming payments",
     ),
@@ -97,6 +148,17 @@ def test_what_does_not_prove_a_sender_is_untrusted(case: str) -> None:
 
     assert str(refused.value) == f"untrusted-sender: {reason}"
     assert refused.value.reason == reason
+
+
+def test_a_message_signed_before_the_tags_still_verifies_under_the_public_key() -> None:
+    """A dead letter kept from before carries an Ed25519 `signature`: replayed, it applies."""
+    signature = b64encode(keys("payments").sign(signing.signed_bytes(TOPIC, KEY, VALUE)))
+    headers = [(signing.SIGNER, b"payments"), (signing.SIGNATURE, signature)]
+
+    assert signing.is_signed(headers)
+    assert signing.verified_signer(keys("accounts"), TOPIC, KEY, VALUE, _headers(headers)) == "payments"
+    with pytest.raises(UntrustedSender, match="bad signature claiming payments"):
+        signing.verified_signer(keys("accounts"), TOPIC, KEY, b"{}", _headers(headers))
 
 
 def _credit(source: str) -> Envelope:
