@@ -34,6 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
+from shared import commit_hooks
 from shared.audit import AuditTables, append_drafts, audit_tables
 from shared.audit import entry as audit_entry
 from shared.clock import Clock
@@ -144,7 +145,9 @@ class UnitOfWork:
     """`async with UnitOfWork(...) as uow:` commits on a clean exit, rolls back on error.
 
     `uow.after_commit.append(callback)` runs a plain function once the transaction has
-    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote."""
+    committed (never after a rollback): e.g. to wake in-process listeners of what it wrote.
+    Code that holds no `uow` (the saga model's metrics) reaches the same list through
+    `shared.commit_hooks.after_commit`, in the task that entered the unit of work."""
 
     def __init__(
         self,
@@ -170,6 +173,7 @@ class UnitOfWork:
 
     async def __aenter__(self) -> UnitOfWork:
         await self.session.begin()
+        self._collecting = commit_hooks.collect(self.after_commit)
         return self
 
     async def __aexit__(
@@ -184,6 +188,7 @@ class UnitOfWork:
             else:
                 await self.session.rollback()
         finally:
+            commit_hooks.release(self._collecting)
             await self.session.close()
 
     def publish(

@@ -12,6 +12,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from shared import tracing
+from shared.commit_hooks import after_commit
 
 # Seconds a saga took, from its start to its outcome: most end within a second, a timed
 # out one after its steps' deadlines, a resting order at its trading session's end.
@@ -35,7 +36,9 @@ SAGA_COMMANDS = Counter(
 
 
 def sent(saga: Any, step: str, action: str) -> None:
-    SAGA_COMMANDS.labels(saga.kind, step, action).inc()
+    # Counted when the row commits: a unit of work rolled back (and maybe applied again)
+    # sent nothing. The span event stays: a trace shows every attempt.
+    after_commit(SAGA_COMMANDS.labels(saga.kind, step, action).inc)
     tracing.event(
         f"saga {action}",
         {"saga.id": saga.id, "saga.kind": saga.kind, "saga.step": step, "saga.attempt": saga.attempts},
@@ -45,7 +48,8 @@ def sent(saga: Any, step: str, action: str) -> None:
 def ended(saga: Any, now: datetime) -> None:
     started: datetime | None = getattr(saga, "created_at", None)
     took = (now - started).total_seconds() if started is not None else 0.0
-    SAGA_DURATION.labels(saga.kind, saga.outcome).observe(max(0.0, took))
+    histogram = SAGA_DURATION.labels(saga.kind, saga.outcome)
+    after_commit(lambda: histogram.observe(max(0.0, took)))
     tracing.event(
         "saga ended",
         {
