@@ -158,7 +158,7 @@ def _channel(topic: str, models: list[type[Message]], *, dead_letters: bool) -> 
             f"Messages from `{base}` that a consumer could not apply after its retries, could not decode, or "
             "refused for their sender (`error` starts `untrusted-sender:`): the original key, value and "
             "headers plus an `error` and a `consumer` header. The copy is signed by the consumer's process; "
-            "the sender's `signer` and `signature` travel as `original-signer` and `original-signature`. "
+            "the sender's `signer` and `macs` travel as `original-signer` and `original-macs`. "
             "The consumer also keeps each one, with its headers, in its service's `dead_letter` table."
         )
     elif topic.endswith(".commands"):
