@@ -187,6 +187,8 @@ class ConsumerLoop:
         self.dead_letters_by_topic: dict[str, int] = {}
         # Called with the size of each batch taken from the broker (shared/metrics.py).
         self.observe_batch: Callable[[int], None] = _ignore
+        # Called as each batch comes in: the process has work (shared.runtime.LoopWatch).
+        self.working: Callable[[], None] = _nothing
         self._rewind_requested = False
         self._from_start = _FromStart(self)
 
@@ -333,6 +335,7 @@ class ConsumerLoop:
             log.warning("offset commit failed (%r); messages will be re-read", exc)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
+        self.working()
         self.observe_batch(len(records))
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
         poison: list[tuple[ConsumerRecord, str, str | None]] = []
@@ -552,6 +555,10 @@ class _FromStart(ConsumerRebalanceListener):
 
 
 def _ignore(_size: int) -> None:
+    return None
+
+
+def _nothing() -> None:
     return None
 
 
