@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.securities import domain
 from services.securities.domain import sagas
 from services.securities.domain.portfolio import OrderStatus
-from shared.db import UtcDateTime, naming_metadata
+from shared.db import Database, UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 from shared.migrations import Migrations
 from shared.saga.model import CANCELLED, COMPLETED, FAILED
@@ -252,6 +252,15 @@ async def save_position(session: AsyncSession, customer_id: str, position: domai
     row.unsettled_quantity = position.unsettled_quantity
     row.updated_at = now
     await session.flush()
+
+
+_RESTING = select(Order.id).where(Order.step == sagas.REST).limit(1)
+
+
+async def any_resting(db: Database) -> bool:
+    """Whether any order rests on the market: one indexed look without a session, which
+    the market ticker asks twice a second before it loads the orders to match."""
+    return bool(await db.quick_select(_RESTING).all())
 
 
 async def open_orders(session: AsyncSession, symbols: list[str] | None = None) -> list[Order]:
