@@ -452,7 +452,10 @@ def _plain(value: Any) -> Any:
 
 
 class RequestObserver(Protocol):
-    """What ServerSpans reports each request's latency to (shared.metrics.Metrics)."""
+    """What ServerSpans tells of each request (shared.metrics.Metrics): that one came in,
+    and its latency."""
+
+    def request_started(self) -> None: ...
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None: ...
 
@@ -486,6 +489,8 @@ class ServerSpans:
         if metrics is None and not traced:
             await self.app(scope, receive, send)
             return
+        if metrics is not None:
+            metrics.request_started()
         method = scope.get("method", "")
         span = token = None
         if traced:

@@ -398,6 +398,7 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
     """Run one service under uvicorn (uvloop, httptools) on its configured port."""
     import uvicorn
 
+    from shared import server
     from shared.observability import configure_logging
 
     configure_logging(settings.service, settings.log_level, settings.log_json)
@@ -407,7 +408,7 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         log.error("%s", exc)
         raise SystemExit(2) from None
     app.state.runtime.exit_when_stuck = True
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http.host,
         port=settings.http.port,
@@ -421,6 +422,7 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         # a connection the server is closing at that very moment.
         timeout_keep_alive=65,
     )
+    server.run(config)
 
 
 # --- what every service's routes depend on -----------------------------------------------------

@@ -68,8 +68,9 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     )
 
     async def lifecycle() -> None:
-        async with runtime.unit_of_work() as uow:
-            await handlers.move_policies(ctx, uow)
+        if await handlers.policies_to_move(ctx, runtime.db):
+            async with runtime.unit_of_work() as uow:
+                await handlers.move_policies(ctx, uow)
 
     runtime.background.append(every(settings.insurance.lifecycle_every_s, "policy lifecycle", lifecycle))
     accounts = accounts_client(runtime, overrides.transports.get("accounts"))

@@ -31,7 +31,7 @@ import uuid
 from datetime import date
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
+from sqlalchemy import Date, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +42,7 @@ from services.payments.domain import Kind, PaymentRejected
 from services.payments.schedule_rules import Repeat, due_runs, next_run
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer
+from shared.db import QuickSelect
 from shared.idempotency import IdempotencyKey, create_once
 from shared.kafka.messaging import UnitOfWork
 from shared.money import format_minor
@@ -287,21 +288,20 @@ class ScheduleRunner:
     ) -> None:
         self.ctx, self.runtime, self.starter, self.directory = ctx, runtime, starter, directory
         self.limit = limit
+        # The look of every tick, twice a second all day: without a session, which cost
+        # more than the indexed look itself (shared.db.QuickSelect).
+        self._due = QuickSelect(
+            runtime.db,
+            select(store.Schedule.id)
+            .where(store.Schedule.status == ACTIVE, store.Schedule.next_run_on <= bindparam("today", type_=Date()))
+            .order_by(store.Schedule.next_run_on)
+            .limit(limit),
+        )
 
     async def tick(self) -> int:
         """One look at every active schedule with a run due; returns how many runs it made."""
         today = self.ctx.clock.bank_day()
-        async with self.runtime.db.read() as session:
-            due = list(
-                (
-                    await session.scalars(
-                        select(store.Schedule.id)
-                        .where(store.Schedule.status == ACTIVE, store.Schedule.next_run_on <= today)
-                        .order_by(store.Schedule.next_run_on)
-                        .limit(self.limit)
-                    )
-                ).all()
-            )
+        due = [row[0] for row in await self._due.all(today=today)]
         made = 0
         for schedule_id in due:
             try:

@@ -56,7 +56,7 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     """Match the resting orders the book on the other side has reached, in price-time
     priority (and cancel market orders facing a sealed market); each in its own unit of
     work, so an earlier order takes the liquidity a later one then does not see."""
-    if not ctx.market_open():
+    if not ctx.market_open() or not await store.any_resting(runtime.db):
         return 0
     async with runtime.db.read() as session:
         candidates = await store.open_orders(session, symbols)

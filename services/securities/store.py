@@ -20,16 +20,19 @@ from sqlalchemy import (
     and_,
     delete,
     func,
+    insert,
     or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.securities import domain
 from services.securities.domain import sagas
 from services.securities.domain.portfolio import OrderStatus
-from shared.db import UtcDateTime, naming_metadata
+from shared.db import Database, UtcDateTime, naming_metadata
 from shared.kafka.messaging import messaging_tables
 from shared.migrations import Migrations
 from shared.saga.model import CANCELLED, COMPLETED, FAILED
@@ -251,6 +254,15 @@ async def save_position(session: AsyncSession, customer_id: str, position: domai
     await session.flush()
 
 
+_RESTING = select(Order.id).where(Order.step == sagas.REST).limit(1)
+
+
+async def any_resting(db: Database) -> bool:
+    """Whether any order rests on the market: one indexed look without a session, which
+    the market ticker asks twice a second before it loads the orders to match."""
+    return bool(await db.quick_select(_RESTING).all())
+
+
 async def open_orders(session: AsyncSession, symbols: list[str] | None = None) -> list[Order]:
     """Orders resting on the market (`accepted`, `partially_filled`) in price-time
     priority: market orders first, then the best limit (highest buy, lowest sell), then
@@ -319,24 +331,40 @@ async def save_market_history(
     session: AsyncSession, bars: Sequence[tuple[str, domain.Bar]], ticks: Sequence[tuple[str, date, domain.Tick]]
 ) -> None:
     """Write the bars (new or changed: today's, and a day that has just completed) and the
-    ticks since the last write."""
-    for symbol, b in bars:
-        await session.merge(
-            MarketBar(
-                symbol=symbol,
-                day=b.day,
-                open_milli=b.open,
-                high_milli=b.high,
-                low_milli=b.low,
-                close_milli=b.close,
-                volume=b.volume,
-                turnover_minor=b.turnover_minor,
-                complete=b.complete,
-            )
+    ticks since the last write: one upsert and one insert, which the market's history
+    writer runs every few seconds all day (an ORM merge per bar was a read and a write
+    each, most of what an idle securities service spent its CPU on)."""
+    if bars:
+        dialect = session.get_bind().dialect.name
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(MarketBar)
+        kept = ["open_milli", "high_milli", "low_milli", "close_milli", "volume", "turnover_minor", "complete"]
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[MarketBar.symbol, MarketBar.day], set_={c: upsert.excluded[c] for c in kept}
+            ),
+            [
+                {
+                    "symbol": symbol,
+                    "day": b.day,
+                    "open_milli": b.open,
+                    "high_milli": b.high,
+                    "low_milli": b.low,
+                    "close_milli": b.close,
+                    "volume": b.volume,
+                    "turnover_minor": b.turnover_minor,
+                    "complete": b.complete,
+                }
+                for symbol, b in bars
+            ],
         )
-    session.add_all(
-        MarketTick(symbol=symbol, day=day, at=t.at, price_milli=t.price, volume=t.volume) for symbol, day, t in ticks
-    )
+    if ticks:
+        await session.execute(
+            insert(MarketTick),
+            [
+                {"symbol": symbol, "day": day, "at": t.at, "price_milli": t.price, "volume": t.volume}
+                for symbol, day, t in ticks
+            ],
+        )
 
 
 async def prune_ticks(session: AsyncSession, keep_days: int) -> int:

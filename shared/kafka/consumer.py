@@ -34,6 +34,8 @@ MESSAGE_ID_MAX = 64
 # After a rewind, partitions that rebalances assign within this long start from their
 # beginning too.
 REWIND_WINDOW_S = 30.0
+# How often aiokafka's fetcher of a consumer with a doorbell wakes with nothing to do.
+PAUSED_FETCHER_WAKE_MS = 5000
 
 
 class Batch:
@@ -185,6 +187,8 @@ class ConsumerLoop:
         self.dead_letters_by_topic: dict[str, int] = {}
         # Called with the size of each batch taken from the broker (shared/metrics.py).
         self.observe_batch: Callable[[int], None] = _ignore
+        # Called as each batch comes in: the process has work (shared.runtime.LoopWatch).
+        self.working: Callable[[], None] = _nothing
         self._rewind_requested = False
         self._from_start = _FromStart(self)
 
@@ -205,6 +209,11 @@ class ConsumerLoop:
             session_timeout_ms=self.session_timeout_ms,
             rebalance_timeout_ms=self.session_timeout_ms,
             heartbeat_interval_ms=max(100, self.session_timeout_ms // 3),
+            # aiokafka's fetcher also wakes this often when it has nothing to do: five
+            # times a second for each paused consumer of a quiet stack. It waits on futures
+            # for everything it reacts to (a resume, a fetch's answer, a rebalance, a
+            # metadata update), so with a doorbell, where consumers sit paused, it sleeps.
+            consumer_timeout_ms=PAUSED_FETCHER_WAKE_MS if self.listener is not None else 200,
         )
         consumer.subscribe(self.topics, listener=self._from_start)
         return consumer
@@ -326,6 +335,7 @@ class ConsumerLoop:
             log.warning("offset commit failed (%r); messages will be re-read", exc)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
+        self.working()
         self.observe_batch(len(records))
         decoded: list[tuple[ConsumerRecord, Envelope, Message]] = []
         poison: list[tuple[ConsumerRecord, str, str | None]] = []
@@ -545,6 +555,10 @@ class _FromStart(ConsumerRebalanceListener):
 
 
 def _ignore(_size: int) -> None:
+    return None
+
+
+def _nothing() -> None:
     return None
 
 

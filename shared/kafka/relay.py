@@ -31,7 +31,9 @@ class OutboxRelay:
     """Publishes committed outbox rows to Kafka in id order, and keeps them a while.
 
     Woken by `db.outbox_written` as soon as a unit of work commits; the idle timeout only
-    matters for rows left by a crashed process or another replica. A row is marked
+    matters for rows left by a crashed process or another replica, so while its looks
+    find nothing it doubles from `idle_s` to `idle_max_s` (an idle process read its
+    outbox every second), and a commit or a look that found rows brings it back. A row is marked
     published only after the broker acknowledged it, so a crash in between re-sends it
     (at-least-once; consumers dedupe through their inbox).
 
@@ -53,6 +55,7 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_s: float = 1.0,
+        idle_max_s: float = 8.0,
         linger_s: float = 0.005,
         retention_s: float = 120.0,
         tracing: Tracing | None = None,
@@ -63,6 +66,7 @@ class OutboxRelay:
         self.producer = producer
         self.batch_size = batch_size
         self.idle_s = idle_s
+        self.idle_max_s = idle_max_s
         # Woken by a commit, wait this long before reading the outbox, so the commits of
         # the next few milliseconds go out in the same drain (like a producer's linger.ms):
         # a drain's read, send and mark cost the same for one row as for fifty.
@@ -200,6 +204,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         wake = self.db.outbox_written
+        idle_s = self.idle_s
         while True:
             wake.clear()
             try:
@@ -216,8 +221,10 @@ class OutboxRelay:
                 await asyncio.sleep(0.5)
                 continue
             if sent < self.batch_size:
+                # A look that found rows, announced or not, brings the next one soon.
+                idle_s = self.idle_s if sent else min(self.idle_max_s, idle_s * 2)
                 try:
-                    await within(wake.wait(), self.idle_s)
+                    await within(wake.wait(), idle_s)
                 except TimeoutError:
                     continue
                 if self.linger_s:

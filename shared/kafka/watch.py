@@ -8,6 +8,12 @@ has lost what it held: the watch calls `on_new_broker`, which recreates the topi
 re-publishes the outbox rows still retained and has every consumer read from the start
 (ADR 0013). A durable Kafka keeps its cluster id and topics across restarts, so on it the
 watch only reports.
+
+While the broker is there, the watch looks every `steady_s` (5 s), and at once when the
+broker closes a connection the watch holds open to it for that (a broker that stops or
+dies closes its sockets): the second-by-second metadata requests of every process were a
+large share of what an idle stack cost, the broker's above all. While it is not there the
+watch looks every `interval_s`.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class BrokerWatch:
         topics: Iterable[str],
         on_new_broker: Callable[[str], Awaitable[None]],
         interval_s: float = 1.0,
+        steady_s: float = 5.0,
         timeout_s: float = 2.0,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
@@ -43,8 +50,11 @@ class BrokerWatch:
         self.topics = sorted(set(topics))
         self.on_new_broker = on_new_broker
         self.interval_s = interval_s
+        self.steady_s = max(steady_s, interval_s)
         self.timeout_s = timeout_s
         self._client: AIOKafkaClient | None = None
+        # A connection that sends nothing: its end is the broker going away.
+        self._lifeline: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.cluster_id: str | None = None
         self.connected = False
         # Why not connected (or why the last recovery failed), for /readyz.
@@ -96,9 +106,36 @@ class BrokerWatch:
         try:
             while True:
                 await self.check()
-                await asyncio.sleep(self.interval_s)
+                if self.ready:
+                    await self._until_lost(self.steady_s)
+                else:
+                    await asyncio.sleep(self.interval_s)
         finally:
             await self._close()
+
+    async def _until_lost(self, timeout_s: float) -> None:
+        """Wait `timeout_s`, or less if the broker closes the lifeline (or it cannot be
+        opened: then the next look says why)."""
+        if self._lifeline is None:
+            host, _, port = self.bootstrap_servers.split(",")[0].strip().rpartition(":")
+            try:
+                self._lifeline = await within(asyncio.open_connection(host, int(port)), self.timeout_s)
+            except (OSError, TimeoutError, ValueError):
+                await asyncio.sleep(self.interval_s)
+                return
+        reader, _ = self._lifeline
+        try:
+            await within(reader.read(1), timeout_s)  # the broker never writes: b"" at its end
+        except TimeoutError:
+            return
+        except OSError:
+            pass
+        self._drop_lifeline()
+
+    def _drop_lifeline(self) -> None:
+        lifeline, self._lifeline = self._lifeline, None
+        if lifeline is not None:
+            lifeline[1].close()
 
     @property
     def ready(self) -> bool:
@@ -126,6 +163,7 @@ class BrokerWatch:
         return str(answer.cluster_id), [t for t in self.topics if t not in found]
 
     async def _close(self) -> None:
+        self._drop_lifeline()
         client, self._client = self._client, None
         if client is not None:
             try:

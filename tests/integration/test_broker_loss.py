@@ -164,6 +164,48 @@ async def test_a_broker_that_came_back_empty_gets_the_retained_rows_again(db: Da
         await watch._close()
 
 
+async def test_a_steady_watch_sees_its_broker_go_at_once_and_a_new_one_come(tmp_path: Path) -> None:
+    """Looking rarely while the broker is there, the watch still tells at once that it
+    went (the broker's end closes the connection the watch holds to it), then looks
+    every interval until one is back."""
+    log = tmp_path / "broker.log"
+    first = EmbeddedBroker(log_path=log).start()
+    lost: list[str] = []
+
+    async def on_new_broker(what: str) -> None:
+        lost.append(what)
+        await ensure_topics(first.bootstrap_servers, [TOPIC], partitions=1)
+
+    watch = BrokerWatch(
+        first.bootstrap_servers,
+        client_id="accounts",
+        topics=[TOPIC],
+        on_new_broker=on_new_broker,
+        interval_s=0.2,
+        steady_s=600,
+    )
+    await ensure_topics(first.bootstrap_servers, [TOPIC], partitions=1)
+    task = asyncio.create_task(watch.run())
+    second = None
+    try:
+        await _until(lambda: watch.ready)
+        await asyncio.sleep(0.5)  # waiting for its next look, ten minutes away
+        first.stop()
+        await _until(lambda: not watch.ready, timeout_s=5)
+        assert watch.problem is not None and "unreachable" in watch.problem
+
+        second = EmbeddedBroker(port=first.port, log_path=log).start()
+        await _until(lambda: watch.ready and watch.cluster_id == second.cluster_id, timeout_s=10)
+        assert len(lost) == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        first.stop()
+        if second is not None:
+            second.stop()
+
+
 def _completed(n: int) -> pay.PaymentCompleted:
     return pay.PaymentCompleted(
         payment_id=f"p-{n}",

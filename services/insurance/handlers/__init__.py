@@ -10,7 +10,7 @@ from services.insurance.handlers.common import (
     cancellation_refund_id,
     premium_hold_id,
 )
-from services.insurance.handlers.lifecycle import cancel_policy, move_policies, renew_policy
+from services.insurance.handlers.lifecycle import cancel_policy, move_policies, policies_to_move, renew_policy
 from services.insurance.handlers.policies import (
     PayingAccount,
     check_repeat,
@@ -36,6 +36,7 @@ __all__ = [
     "find_purchase",
     "issue_quote",
     "move_policies",
+    "policies_to_move",
     "premium_hold_id",
     "purchase_policy",
     "renew_policy",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, Date, and_, bindparam, or_, select, update
 
 from services.insurance import domain, store
 from services.insurance.handlers.common import (
@@ -21,6 +21,7 @@ from services.insurance.handlers.common import (
 )
 from services.insurance.handlers.policies import PayingAccount, find_purchase, issue_quote, purchase_policy
 from shared.clock import BANK_TZ
+from shared.db import Database
 from shared.events import Message
 from shared.events import insurance as ev
 from shared.kafka.messaging import UnitOfWork
@@ -159,6 +160,37 @@ async def renew_policy(
     return renewal, True
 
 
+def _due(today: Any, lapsed_before: Any) -> tuple[tuple[ColumnElement[bool], ...], ...]:
+    """What the clock has made due, as `move_policies` looks for it: covers bought for a
+    later day that start, active policies that expire, expired ones that lapse."""
+    Policy = store.Policy
+    return (
+        (
+            Policy.status == P.ACTIVE,
+            Policy.requested_starts_on.is_not(None),
+            Policy.cover_started_at.is_(None),
+            Policy.starts_on <= today,
+        ),
+        (Policy.status == P.ACTIVE, Policy.ends_on < today),
+        (Policy.status == P.EXPIRED, Policy.renewed_by.is_(None), Policy.ends_on < lapsed_before),
+    )
+
+
+_ANYTHING_DUE = (
+    select(store.Policy.id)
+    .where(or_(*(and_(*where) for where in _due(bindparam("today", type_=Date()), bindparam("lapsed", type_=Date())))))
+    .limit(1)
+)
+
+
+async def policies_to_move(ctx: Context, db: Database) -> bool:
+    """Whether `move_policies` would find anything: its looks in one, without a session
+    or a write transaction. The lifecycle runs every second and almost always finds
+    nothing; it opens its unit of work only when this says there is something."""
+    today = ctx.clock.bank_day()
+    return bool(await db.quick_select(_ANYTHING_DUE).all(today=today, lapsed=today - domain.RENEWAL_GRACE))
+
+
 async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> int:
     """Write down what the clock did to paid policies: a cover bought for a later day has
     started (PolicyCoverStarted), past the last day an active policy has expired
@@ -191,13 +223,8 @@ async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> i
         )
         moved += 1
 
-    starting = await due(
-        Policy.starts_on,
-        Policy.status == P.ACTIVE,
-        Policy.requested_starts_on.is_not(None),
-        Policy.cover_started_at.is_(None),
-        Policy.starts_on <= today,
-    )
+    starts, expires, lapses = _due(today, today - domain.RENEWAL_GRACE)
+    starting = await due(Policy.starts_on, *starts)
     for policy in starting:
         assert policy.starts_on is not None and policy.ends_on is not None
         policy.cover_started_at = now
@@ -212,7 +239,7 @@ async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> i
             policy, "cover_started", started, P.PENDING, P.ACTIVE, {"starts_on": policy.starts_on.isoformat()}
         )
 
-    for policy in await due(Policy.ends_on, Policy.status == P.ACTIVE, Policy.ends_on < today):
+    for policy in await due(Policy.ends_on, *expires):
         assert policy.ends_on is not None
         policy.status = P.EXPIRED
         expired = ev.PolicyExpired(
@@ -225,12 +252,7 @@ async def move_policies(ctx: Context, uow: UnitOfWork, *, limit: int = 200) -> i
         await write_down(policy, "expired", expired, P.ACTIVE, P.EXPIRED, {"ends_on": policy.ends_on.isoformat()})
     await uow.session.flush()
 
-    lapsing = await due(
-        Policy.ends_on,
-        Policy.status == P.EXPIRED,
-        Policy.renewed_by.is_(None),
-        Policy.ends_on < today - domain.RENEWAL_GRACE,
-    )
+    lapsing = await due(Policy.ends_on, *lapses)
     for policy in lapsing:
         assert policy.ends_on is not None
         policy.status = P.LAPSED

@@ -3,6 +3,7 @@ ticks appended, ticks beyond their retention pruned, and what a restart reads ba
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,19 +13,30 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 
 from services.securities import store
 from services.securities.domain import Bar, Tick
+from tests.integration.pg import drop_schema, fresh_schema, of_this_worker
 
 DAYS = [date(2026, 11, 23) + timedelta(days=n) for n in range(4)]
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[AsyncSession]:
-    engine = create_async_engine("sqlite+aiosqlite://")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def session(request: pytest.FixtureRequest) -> AsyncIterator[AsyncSession]:
+    # Bars are written with each database's own upsert.
+    if request.param == "sqlite":
+        engine = create_async_engine("sqlite+aiosqlite://")
+        schema = None
+    else:
+        url = os.environ.get("SANDBANK_TEST_PG_URL") or pytest.skip("SANDBANK_TEST_PG_URL not set")
+        schema = of_this_worker("securities_history_tests")
+        await fresh_schema(url, schema)
+        engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
     async with engine.begin() as conn:
         await conn.run_sync(lambda c: store.MarketBar.__table__.create(c))
         await conn.run_sync(lambda c: store.MarketTick.__table__.create(c))
     async with async_sessionmaker(engine)() as s:
         yield s
     await engine.dispose()
+    if schema is not None:
+        await drop_schema(url, schema)
 
 
 def _bar(day: date, close: int, *, complete: bool) -> Bar:

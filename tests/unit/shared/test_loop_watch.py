@@ -26,3 +26,23 @@ async def test_a_blocked_loop_is_counted_logged_and_reported(caplog: pytest.LogC
     assert [r.getMessage() for r in caplog.records] == ["event loop blocked for 120 ms"]
     assert watch.take_worst() == pytest.approx(0.12)
     assert watch.take_worst() == 0.0  # reported once, then back to zero
+
+
+async def test_an_idle_watch_looks_rarely_and_work_brings_it_back_at_once() -> None:
+    ticks: list[float] = []
+    watch = LoopWatch(interval_s=0.01, idle_interval_s=10.0, busy_s=0.3)
+    watch.observe = ticks.append
+    task = asyncio.create_task(watch.run())
+    try:
+        await asyncio.sleep(0.5)  # busy for 300 ms after its start, then idle
+        assert watch.idle
+        seen = len(ticks)
+        await asyncio.sleep(0.2)
+        assert len(ticks) == seen  # idle: no look in 200 ms
+
+        watch.busy()  # a request or a batch came in
+        await asyncio.sleep(0.1)
+        assert not watch.idle
+        assert len(ticks) >= seen + 3  # every 10 ms again, not after the idle 10 s
+    finally:
+        task.cancel()

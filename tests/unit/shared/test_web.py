@@ -4,14 +4,13 @@ headers on every response (a route's own Cache-Control kept), no server banner."
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Response
 
-from shared import observability
+from shared import observability, server
 from shared.web import SecurityHeadersMiddleware, serve
 from tests.unit.shared.test_internal_routes import APPS, settings
 
@@ -64,13 +63,13 @@ async def test_a_route_that_says_how_to_cache_keeps_its_word() -> None:
 
 
 def test_the_server_sends_no_banner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ran: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: ran.update(options))
+    ran: list[uvicorn.Config] = []
+    monkeypatch.setattr(server, "run", ran.append)
     monkeypatch.setattr(observability, "configure_logging", lambda *args: None)
 
     serve(APPS["accounts"], settings("accounts", tmp_path))
 
-    assert ran["server_header"] is False
+    assert ran[0].server_header is False
 
 
 DOCUMENTS = ["/docs", "/redoc", "/openapi.json"]

@@ -1,0 +1,53 @@
+"""uvicorn's server for a Sandbank process, without its tenth-of-a-second tick."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import FrameType
+
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
+
+from shared.aio import within
+
+# How often the server looks at its state while nothing asks it to stop: uvicorn refreshes
+# its Date header (whole seconds) on this tick.
+TICK_S = 1.0
+
+
+class Server(uvicorn.Server):
+    """uvicorn's main loop wakes ten times a second to see whether a signal asked it to
+    stop: on an idle stack, a good share of each process's wake-ups. This one waits for
+    that signal (which wakes the loop at once) and otherwise ticks once a second, as often
+    as uvicorn's own loop refreshed the Date header."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _stop: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        ticks = 0
+        should_exit = await self.on_tick(ticks)
+        while not should_exit:
+            # uvicorn's on_tick refreshes the headers every tenth tick of its own 0.1 s.
+            ticks = (ticks + 10) % 864_000
+            with contextlib.suppress(TimeoutError):
+                await within(self._stop.wait(), TICK_S)
+            should_exit = await self.on_tick(ticks)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._stop is not None:
+            # A signal handler runs in the loop's thread, between two of its steps.
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+
+def run(config: uvicorn.Config) -> None:
+    """`uvicorn.run` for one process of ours: serve until a signal, and exit as uvicorn
+    does when the app did not start."""
+    server = Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        raise SystemExit(STARTUP_FAILURE)
