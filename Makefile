@@ -39,6 +39,8 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 # The unit tier is pure computation: two pytest-xdist workers, one per core. The others
 # wait on brokers, databases and whole stacks, and run in one process: on two workers their
 # in-process apps starved each other's event loops (a saga's step unanswered for minutes).
+# Nor did the integration tier alone gain from two workers on the 2-core machine shared
+# with other runs: 449 s in one process (load 4 to 9), 596 s on two (load 8 to 17).
 test: install ## every test tier: unit, integration, e2e
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
 	$(PY) -m pytest -q $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))

@@ -68,10 +68,17 @@ SESSION_STACKS = ("stack", "stepup_stack")
 _running: dict[str, Stack] = {}
 _last_user: dict[str, list[str]] = {}  # a test's node id: the session stacks it is the last to use
 
+# The session stack's saga steps are re-sent after 3 s rather than the default 5 s (then 6,
+# 9, 12, 12 ... s): the tests of lost messages wait for those re-sends, a dozen times a
+# run. Three seconds stays longer than the drops those tests set (at most 3 s), so the
+# first re-send finds the way clear, and a reservation still waits 42 s (securities,
+# insurance) or 54 s (payments) before giving up. The module stacks keep the defaults.
+BRISK_SAGAS = {f"{service}_STEP_TIMEOUT_S": "3" for service in ("PAYMENTS", "SECURITIES", "INSURANCE")}
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory) as running:
+    with running_stack(tmp_path_factory, env=BRISK_SAGAS) as running:
         _running["stack"] = running
         yield running
 

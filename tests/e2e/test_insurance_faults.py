@@ -18,7 +18,7 @@ from tests.e2e.test_insurance import funded, reported
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 
 # Long enough for the message to be sent and lost, well short of the saga's step
-# timeout (5 s), so the re-sent step finds the way clear.
+# timeout (3 s on the session stack, BRISK_SAGAS), so the re-sent step finds the way clear.
 DROP_S = 1.5
 # The saga's deadline, a re-send and the answer, with room for a busy machine.
 SETTLE_S = 45.0

@@ -14,7 +14,7 @@ from tests.e2e.test_securities import Investor, set_price
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 
-# The stack's saga timeouts: a re-send is due 5 s after a send, then 10 s, ...
+# The session stack's saga timeouts (BRISK_SAGAS): a re-send is due 3 s after a send, then 6 s, ...
 RESEND_WAIT_S = 30.0
 
 
