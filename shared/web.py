@@ -41,6 +41,7 @@ from shared.problems import (
     install_error_statuses,
     install_problem_handlers,
 )
+from shared.route_index import RouteIndex
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.tracing import ServerSpans
@@ -234,6 +235,7 @@ def build_app(
         app.include_router(router, dependencies=guard)
     answers = Answers(everywhere=dict(problems or {}), domain=_domain_problems(error_statuses or {}))
     app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
+    RouteIndex.install(app.router)
     return app
 
 
