@@ -75,7 +75,7 @@ def _templates(route: BaseRoute) -> list[tuple[str, ...]]:
     anything = (_REST,) * DEPTH
     keys = []
     for context in iter_route_contexts([route]):
-        template = context.path_format
+        template = context.path  # with its convertors (`{name:path}`), unlike path_format
         if not isinstance(context.original_route, Route) or not isinstance(template, str):
             return [anything]  # a mount, a host: whatever path
         keys.append(template_key(template))
