@@ -419,6 +419,10 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
         server_header=False,  # no "server: uvicorn" telling what to attack
+        # The client is the socket's peer (gateway/README.md): uvicorn would otherwise take
+        # X-Forwarded-For from any local peer, letting one pick the address its rate limits
+        # count against, and read the headers of every request to do so.
+        proxy_headers=False,
         # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
         # a connection the server is closing at that very moment.
         timeout_keep_alive=65,
