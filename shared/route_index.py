@@ -17,7 +17,7 @@ stay in every list.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -85,7 +85,7 @@ def _templates(route: BaseRoute) -> list[tuple[str, ...]]:
 class RouteIndex:
     """The router's dispatch, over the routes that could match the request's path (see
     the module's docstring). Built at the first request, when the app is assembled, and
-    again if a route is added to the app after that."""
+    again when a route is added after that."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
@@ -93,6 +93,10 @@ class RouteIndex:
         self._count = -1
         self._keys: list[tuple[BaseRoute, list[tuple[str, ...]]]] = []
         self._views: dict[tuple[str, ...], Router] = {}
+        self._seen_version: int | None = None
+        # FastAPI counts the changes to a router's routes and its included routers' (what
+        # its own caches of them check): a route added to an included router is seen too.
+        self._version: Callable[[], int | None] = getattr(router, "_get_routes_version", lambda: None)
 
     @classmethod
     def install(cls, router: Router) -> bool:
@@ -114,8 +118,9 @@ class RouteIndex:
 
     def _view(self, key: tuple[str, ...]) -> Router:
         routes = self.router.routes
-        if routes is not self._routes or len(routes) != self._count:
-            self._routes, self._count = routes, len(routes)
+        version = self._version()
+        if routes is not self._routes or len(routes) != self._count or version != self._seen_version:
+            self._routes, self._count, self._seen_version = routes, len(routes), version
             self._keys = [(route, _templates(route)) for route in routes]
             self._views.clear()
         view = self._views.get(key)

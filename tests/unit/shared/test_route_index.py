@@ -102,6 +102,26 @@ def test_only_the_routes_that_could_match_a_path_are_asked() -> None:
     assert everything > 3
 
 
+async def test_a_route_added_to_an_included_router_later_is_found() -> None:
+    app = FastAPI()
+    router = APIRouter()
+
+    @router.get("/v1/first")
+    async def first() -> dict[str, str]:
+        return {"route": "first"}
+
+    app.include_router(router)
+    assert RouteIndex.install(app.router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
+        assert (await http.get("/v1/first")).status_code == 200
+
+        @router.get("/later/one")
+        async def later() -> dict[str, str]:
+            return {"route": "later"}
+
+        assert (await http.get("/later/one")).json() == {"route": "later"}
+
+
 @pytest.mark.parametrize(
     ("path", "key"),
     [
