@@ -17,7 +17,7 @@ stay in every list.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from fastapi.routing import iter_route_contexts
@@ -85,7 +85,8 @@ def _templates(route: BaseRoute) -> list[tuple[str, ...]]:
 class RouteIndex:
     """The router's dispatch, over the routes that could match the request's path (see
     the module's docstring). Built at the first request, when the app is assembled, and
-    again when a route is added after that."""
+    again when a route is added to the app after that; a request a route added to an
+    included router later would serve is routed by the whole router."""
 
     def __init__(self, router: Router) -> None:
         self.router = router
@@ -93,10 +94,6 @@ class RouteIndex:
         self._count = -1
         self._keys: list[tuple[BaseRoute, list[tuple[str, ...]]]] = []
         self._views: dict[tuple[str, ...], Router] = {}
-        self._seen_version: int | None = None
-        # FastAPI counts the changes to a router's routes and its included routers' (what
-        # its own caches of them check): a route added to an included router is seen too.
-        self._version: Callable[[], int | None] = getattr(router, "_get_routes_version", lambda: None)
 
     @classmethod
     def install(cls, router: Router) -> bool:
@@ -118,9 +115,8 @@ class RouteIndex:
 
     def _view(self, key: tuple[str, ...]) -> Router:
         routes = self.router.routes
-        version = self._version()
-        if routes is not self._routes or len(routes) != self._count or version != self._seen_version:
-            self._routes, self._count, self._seen_version = routes, len(routes), version
+        if routes is not self._routes or len(routes) != self._count:
+            self._routes, self._count = routes, len(routes)
             self._keys = [(route, _templates(route)) for route in routes]
             self._views.clear()
         view = self._views.get(key)
@@ -129,6 +125,10 @@ class RouteIndex:
                 self._views.clear()
             view = copy.copy(self.router)
             view.routes = [route for route, keys in self._keys if any(_fits(k, key) for k in keys)]
+            # What the copy does not match goes through the whole router, which answers it as
+            # before (404): a route added to an included router after the index was built,
+            # which the copy does not list, is found there.
+            view.default = self.router.app
             self._views[key] = view
         return view
 
