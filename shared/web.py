@@ -41,6 +41,7 @@ from shared.problems import (
     install_error_statuses,
     install_problem_handlers,
 )
+from shared.route_index import RouteIndex
 from shared.runtime import Runtime
 from shared.settings import Settings
 from shared.tracing import ServerSpans
@@ -234,6 +235,7 @@ def build_app(
         app.include_router(router, dependencies=guard)
     answers = Answers(everywhere=dict(problems or {}), domain=_domain_problems(error_statuses or {}))
     app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
+    RouteIndex.install(app.router)
     return app
 
 
@@ -418,6 +420,10 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
         server_header=False,  # no "server: uvicorn" telling what to attack
+        # The client is the socket's peer (gateway/README.md): uvicorn would otherwise take
+        # X-Forwarded-For from any local peer, letting one pick the address its rate limits
+        # count against, and read the headers of every request to do so.
+        proxy_headers=False,
         # Longer than the pooled clients' keep-alive (httpx: 5 s), so a client never reuses
         # a connection the server is closing at that very moment.
         timeout_keep_alive=65,

@@ -105,9 +105,16 @@ class PassThrough:
         return _PATH_PARAM.findall(self.path)
 
 
-def build(routes: Iterable[PassThrough]) -> APIRouter:
-    router = APIRouter()
+def build(routes: Iterable[PassThrough]) -> list[APIRouter]:
+    """The rows as routes, a router for each start of their paths (`/v1/payments`), in
+    the table's order: a request is matched against the rows of its own start alone
+    (shared/route_index.py), not against the whole table, twice."""
+    routers: dict[str, APIRouter] = {}
     for route in routes:
+        start = "/".join(route.path.split("/")[:3])
+        if "{" in start:
+            raise ValueError(f"{route.name}: a pass-through path starts with two fixed segments (/v1/<area>)")
+        router = routers.setdefault(start, APIRouter())
         extra: dict[str, Any] = {"response_class": StreamingResponse} if route.stream else {}
         if route.file:
             extra["response_class"] = Response
@@ -133,7 +140,7 @@ def build(routes: Iterable[PassThrough]) -> APIRouter:
             responses=responses,
             **extra,
         )
-    return router
+    return list(routers.values())
 
 
 def body_limits(routes: Iterable[PassThrough]) -> dict[str, int]:
