@@ -73,14 +73,14 @@ def test_the_server_sends_no_banner(monkeypatch: pytest.MonkeyPatch, tmp_path: P
 
 
 def test_the_server_takes_no_clients_word_for_its_address(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ran: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: ran.update(options))
+    ran: list[uvicorn.Config] = []
+    monkeypatch.setattr(server, "run", ran.append)
     monkeypatch.setattr(observability, "configure_logging", lambda *args: None)
 
     serve(APPS["gateway"], settings("gateway", tmp_path))
 
     # Rate limits count against the socket's peer, never an X-Forwarded-For it sends.
-    assert ran["proxy_headers"] is False
+    assert ran[0].proxy_headers is False
 
 
 DOCUMENTS = ["/docs", "/redoc", "/openapi.json"]
