@@ -135,9 +135,12 @@ async def test_a_replayed_dead_letter_joins_its_original_trace(
     assert r.status_code == 200, r.text
 
     async def twice() -> list[dict[str, Any]] | None:
+        # Each dead letter, and each .dlq copy, which the relay publishes just after the
+        # dead letter's commit: wait for both, or the second copy can be a moment away.
         spans = await spans_of(stack, trace_id)
         dead = [s for s in spans if s["name"] == "accounts.commands dead-letter"]
-        return spans if len(dead) == 2 else None
+        copies = [s for s in spans if s["name"] == "accounts.commands.dlq publish"]
+        return spans if len(dead) == 2 and len(copies) == 2 else None
 
     spans = await eventually(twice, timeout_s=15, every_s=0.2)
     first, again = (s for s in spans if s["name"] == "accounts.commands dead-letter")
