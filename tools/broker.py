@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -48,9 +49,30 @@ def find_binary() -> str:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on now, for a process to bind in a few seconds. Taken below
+    the kernel's ephemeral range where there is room: a port from `bind(0)` lies inside it,
+    where any outgoing connection of those seconds (the stack's own Kafka and HTTP clients,
+    a parallel suite's) may take it first, and the process then fails with "address
+    already in use" (seen with two stacks starting at once)."""
+    low = _ephemeral_low()
+    for _ in range(100):
+        port = random.randint(max(1024, low - 12_000), low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def port_open(host: str, port: int, timeout: float = 0.2) -> bool:
