@@ -62,23 +62,17 @@ async def test_a_route_that_says_how_to_cache_keeps_its_word() -> None:
     assert r.headers["x-content-type-options"] == "nosniff"
 
 
-def test_the_server_sends_no_banner(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.mark.parametrize("service", ["accounts", "gateway"])
+def test_the_server_sends_no_banner_and_takes_no_clients_word_for_its_address(
+    service: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     ran: list[uvicorn.Config] = []
     monkeypatch.setattr(server, "run", ran.append)
     monkeypatch.setattr(observability, "configure_logging", lambda *args: None)
 
-    serve(APPS["accounts"], settings("accounts", tmp_path))
+    serve(APPS[service], settings(service, tmp_path))
 
     assert ran[0].server_header is False
-
-
-def test_the_server_takes_no_clients_word_for_its_address(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    ran: list[uvicorn.Config] = []
-    monkeypatch.setattr(server, "run", ran.append)
-    monkeypatch.setattr(observability, "configure_logging", lambda *args: None)
-
-    serve(APPS["gateway"], settings("gateway", tmp_path))
-
     # Rate limits count against the socket's peer, never an X-Forwarded-For it sends.
     assert ran[0].proxy_headers is False
 
