@@ -254,7 +254,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         # Tasks that code running in the process started and handed over (`own`).
         self._owned: set[asyncio.Task[Any]] = set()
-        self._closers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._closers: list[tuple[str, Callable[[], Awaitable[object]]]] = []
         self.stop_step_s = STOP_STEP_S
         # Set by `serve` (a process of its own, not an app inside a test run): exit even if
         # a task left behind by `stop` would hold asyncio's final cancellation forever.
@@ -279,7 +279,7 @@ class Runtime:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("task %s failed", task.get_name(), exc_info=exc)
 
-    def on_stop(self, name: str, closer: Callable[[], Awaitable[None]]) -> None:
+    def on_stop(self, name: str, closer: Callable[[], Awaitable[object]]) -> None:
         """Run `closer` when the runtime stops: after the owned tasks, before the consumers,
         the producer and the database close; bounded like every other step. Closers run in
         the reverse order of registration."""
@@ -473,7 +473,7 @@ async def _settle(
     return names
 
 
-async def _call(closer: Callable[[], Awaitable[None]]) -> None:
+async def _call(closer: Callable[[], Awaitable[object]]) -> None:
     await closer()
 
 

@@ -36,6 +36,9 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
     # POST /internal/reset empties the tables; the in-memory market goes back to its seed.
     runtime.on_reset.append(ctx.reset_market)
     runtime.background += jobs.background(ctx, runtime)
+    if ctx.settings.history_flush_s > 0:
+        # A clean stop (a restart, `make run` ending) keeps the history up to the last tick.
+        runtime.on_stop("saving the market history", lambda: jobs.save_history(ctx, runtime))
     sweeper = sweep_sagas(
         runtime,
         [

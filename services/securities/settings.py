@@ -24,9 +24,10 @@ class SecuritiesSettings(BaseSettings):
     hours_mode: HoursMode = HoursMode.ALWAYS_OPEN
     # Weekdays the exchanges are closed (a_share mode), as a JSON list of dates in the env.
     holidays: list[date] = Field(default_factory=lambda: sorted(HOLIDAYS_2026))
-    # Price history in the database: ticks and bars written every history_flush_s (0: never,
-    # the history then lives in memory only), ticks kept for this many trading days.
-    history_flush_s: float = Field(default=2.0, ge=0)
+    # Price history in the database: ticks and bars written every history_flush_s and when
+    # the process stops (0: never, the history then lives in memory only), ticks kept for
+    # this many trading days. Only a process killed outright loses the last few seconds.
+    history_flush_s: float = Field(default=10.0, ge=0)
     tick_retention_days: int = Field(default=5, ge=1)
     # Fees, modelled on A-share practice.
     commission_rate: Decimal = Field(default=Decimal("0.00025"), ge=0, le=Decimal("0.01"))

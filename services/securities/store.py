@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.securities import domain
 from services.securities.domain import sagas
 from services.securities.domain.portfolio import OrderStatus
-from shared.db import Database, UtcDateTime, naming_metadata
+from shared.db import Database, UtcDateTime, naming_metadata, table_of
 from shared.kafka.messaging import messaging_tables
 from shared.migrations import Migrations
 from shared.saga.model import CANCELLED, COMPLETED, FAILED
@@ -333,14 +333,16 @@ async def save_market_history(
     """Write the bars (new or changed: today's, and a day that has just completed) and the
     ticks since the last write: one upsert and one insert, which the market's history
     writer runs every few seconds all day (an ORM merge per bar was a read and a write
-    each, most of what an idle securities service spent its CPU on)."""
+    each, most of what an idle securities service spent its CPU on). Both on the tables,
+    not the ORM classes: plain executemanys, without the ORM's bulk-insert bookkeeping."""
     if bars:
         dialect = session.get_bind().dialect.name
-        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(MarketBar)
+        table = table_of(MarketBar)
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
         kept = ["open_milli", "high_milli", "low_milli", "close_milli", "volume", "turnover_minor", "complete"]
         await session.execute(
             upsert.on_conflict_do_update(
-                index_elements=[MarketBar.symbol, MarketBar.day], set_={c: upsert.excluded[c] for c in kept}
+                index_elements=[table.c.symbol, table.c.day], set_={c: upsert.excluded[c] for c in kept}
             ),
             [
                 {
@@ -359,7 +361,7 @@ async def save_market_history(
         )
     if ticks:
         await session.execute(
-            insert(MarketTick),
+            insert(table_of(MarketTick)),
             [
                 {"symbol": symbol, "day": day, "at": t.at, "price_milli": t.price, "volume": t.volume}
                 for symbol, day, t in ticks
