@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
 from shared.aio import within
 from shared.events import topics
+from shared.kafka.consumer import PAUSED_FETCHER_WAKE_MS
 from shared.kafka.doorbell import Doorbell
 from shared.tracing import TRACEPARENT
 
@@ -174,6 +175,9 @@ class FeedReader:
             auto_offset_reset="latest",
             fetch_max_wait_ms=100,
             metadata_max_age_ms=5000,
+            # Paused between rings, aiokafka's fetcher would still wake every 200 ms (its
+            # default) to find nothing to do: five wake-ups a second of an idle gateway.
+            consumer_timeout_ms=PAUSED_FETCHER_WAKE_MS if self.listener is not None else 200,
         )
         await consumer.start()
         self.running = True
