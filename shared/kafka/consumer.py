@@ -141,7 +141,8 @@ class ConsumerLoop:
         # found nothing pauses its partitions until a producer of the stack rings for one of
         # its topics: no fetch goes out while the stack is quiet, and the first message after
         # a quiet spell is fetched at once rather than when a held fetch comes round.
-        self.listener = doorbell.listener(topics) if doorbell is not None else None
+        # One taking only replies to its own service's commands listens for those alone.
+        self.listener = doorbell.listener(topics, replies_for=replies_for) if doorbell is not None else None
         # A span per message handled, child of the context its headers carry.
         self.tracing = tracing if tracing is not None and tracing.enabled else None
         # Offsets are committed at most this often, not after every batch: a commit is a
@@ -369,6 +370,8 @@ class ConsumerLoop:
                 poison.append((record, str(exc), listed))
             except (ValueError, ValidationError, UnknownMessageType) as exc:
                 poison.append((record, f"undecodable message: {exc}", None))
+        if self.listener is not None and (decoded or poison):
+            self.listener.took()
         if poison:
             # Not recorded in the inbox: an unproven message must not make its id look
             # applied, or a forger could have the real message with that id dropped.

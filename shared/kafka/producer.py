@@ -67,7 +67,7 @@ class Producer:
             futures.append(await self._producer.send(topic, value, key=raw_key, headers=headers))
         await asyncio.gather(*futures)
         if self.doorbell is not None:
-            self.doorbell.ring(topic for topic, *_ in messages)
+            self.doorbell.ring((topic, _cause(headers)) for topic, _key, _value, headers in messages)
 
 
 async def ensure_topics(
@@ -97,3 +97,11 @@ async def ensure_topics(
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+def _cause(headers: list[Header]) -> str | None:
+    """The service whose command a message answers (its `causation-source` header), if any."""
+    for name, value in headers:
+        if name == "causation-source":
+            return value.decode(errors="replace")
+    return None

@@ -17,6 +17,7 @@ from sqlalchemy import MetaData
 
 from shared.db import Database
 from shared.events import Envelope
+from shared.events import accounts as acc
 from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from shared.kafka import doorbell as doorbell_module
 from shared.kafka.consumer import PAUSED_FETCHER_WAKE_MS, ConsumerLoop
@@ -158,7 +159,7 @@ async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp
     dead = tmp_path / "bells" / f"{2**22 + 12345}.1"
     dead.touch()
     try:
-        bells[0].ring([PAYMENTS_EVENTS, PAYMENTS_EVENTS])
+        bells[0].ring([(PAYMENTS_EVENTS, None), (PAYMENTS_EVENTS, "accounts")])
         await _until(lambda: all(bell.rings_heard == 1 for bell in bells))
         assert payments.rung and not accounts.rung
         assert not dead.exists()
@@ -169,3 +170,97 @@ async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp
         for bell in bells:
             bell.close()
     assert list((tmp_path / "bells").iterdir()) == []
+
+
+def test_a_consumer_of_its_own_replies_is_rung_for_those_and_for_messages_nobody_caused() -> None:
+    def rung(ring: str, replies_for: str | None = "securities") -> bool:
+        bell = Doorbell("unused")
+        listener = bell.listener([ACCOUNTS_EVENTS], replies_for=replies_for)
+        bell.heard(ring.encode())
+        return listener.rung
+
+    assert rung(f"{ACCOUNTS_EVENTS}>securities")
+    assert rung(ACCOUNTS_EVENTS)  # nobody's command caused it: it may be for anyone
+    assert rung(f"{PAYMENTS_EVENTS}\n{ACCOUNTS_EVENTS}>securities")
+    assert not rung(f"{ACCOUNTS_EVENTS}>payments")
+    assert not rung(f"{PAYMENTS_EVENTS}>securities")  # not a topic it reads
+    assert rung(f"{ACCOUNTS_EVENTS}>payments", replies_for=None)  # a consumer of every message
+
+
+async def test_a_consumer_of_its_own_replies_rests_while_a_busy_topic_carries_only_others(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """securities takes from accounts.events only the replies to its own commands. While the
+    topic is busy with payments' replies, their rings do not wake it: it stays paused as on
+    a quiet topic (no fetch, no commit) instead of reading them as they come; its own
+    reply's ring brings it at once."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))  # only a ring can wake it
+    consumer_bell, producer_bell = Doorbell(tmp_path / "bells"), Doorbell(tmp_path / "bells")
+    await consumer_bell.open()
+    await producer_bell.open()
+    applied: list[str] = []
+
+    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
+        applied.append(message.hold_id)
+
+    consumer = ConsumerLoop(
+        name="securities",
+        db=db,
+        tables=tables,
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[ACCOUNTS_EVENTS],
+        handlers={acc.HoldReleased.TYPE: record},
+        replies_for="securities",
+        source="securities",
+        keys=keys("securities"),
+        doorbell=consumer_bell,
+    )
+    accounts = Producer(broker.bootstrap_servers, client_id="accounts", keys=keys("accounts"), doorbell=producer_bell)
+
+    async def reply(hold_id: str, to: str, copies: int = 1) -> None:
+        envelope = Envelope.wrap(acc.HoldReleased(account_id="a-1", hold_id=hold_id, amount_minor=1), source="accounts")
+        headers = [("type", envelope.type.encode()), ("causation-source", to.encode())]
+        await accounts.send_many([(ACCOUNTS_EVENTS, "a-1", envelope.to_bytes(), headers)] * copies)
+
+    try:
+        await ensure_topics(broker.bootstrap_servers, [ACCOUNTS_EVENTS], partitions=2)
+        await accounts.start()
+        async with running(consumer):
+            kafka, listener = consumer.consumer, consumer.listener
+            assert kafka is not None and listener is not None
+
+            def resting() -> bool:
+                return bool(kafka.assignment()) and kafka.paused() == kafka.assignment()
+
+            await _until(resting)
+            # payments' replies, twenty every 5 ms: a look always finds some.
+            stop = asyncio.Event()
+
+            async def stream() -> None:
+                n = 0
+                while not stop.is_set():
+                    await reply(f"payments-{n}", to="payments", copies=20)
+                    n += 1
+                    await asyncio.sleep(0.005)
+
+            streaming = asyncio.create_task(stream())
+            try:
+                await asyncio.sleep(0.5)
+                assert resting() and listener.woken == 0  # others' rings do not wake it
+                await reply("securities-1", to="securities")
+                await _until(lambda: applied == ["securities-1"], timeout_s=2)
+                assert listener.woken == 1
+                # Awake, its looks find others' messages; it rests again all the same once it
+                # has had none of its own for a while, and stays at rest.
+                await _until(resting, timeout_s=3)
+                for _ in range(25):
+                    await asyncio.sleep(0.02)
+                    assert resting()
+            finally:
+                stop.set()
+                await streaming
+            assert applied == ["securities-1"]
+    finally:
+        await accounts.stop()
+        consumer_bell.close()
+        producer_bell.close()
