@@ -2,7 +2,8 @@
 through each service's ConsumerLoop, on SQLite files, for an exact count of instructions.
 
     python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold
-    python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured
+    python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured,
+                                                # each group's outbox published by the relay
     python -m bench.consumers aml 400           # N HoldCaptured between 100 customers, through AML
 
 Run it under `valgrind --tool=callgrind` with N and with 0; the difference is the cost of N
@@ -18,7 +19,11 @@ HoldCaptured took per transfer: compare N=400 and N=2000 to see whether that gro
 
 It also runs on the commit before the saga primitive (ca0512c: copy this file into that
 checkout's bench/), so the two can be counted side by side: where that code differs (no
-per-service settings module, a payment's `stage`), `_settings` and `_completed` say so."""
+per-service settings module, a payment's `stage`), `_settings` and `_completed` say so.
+
+In `payments` the outbox relay publishes what each step wrote, through the process's own
+Producer (signing, partitioning) into `Sent` instead of a broker: the count includes the
+relay's read, send and mark, but not aiokafka's record batches nor the broker's work."""
 
 from __future__ import annotations
 
@@ -83,9 +88,47 @@ def _completed(payment: Any) -> str:
     return "outcome = 'completed'" if hasattr(payment, "outcome") else "stage = 'completed'"
 
 
-async def apply_all(consumer: ConsumerLoop, records: list[Any]) -> None:
+async def apply_all(consumer: ConsumerLoop, records: list[Any], relay: Any = None) -> None:
+    """Apply `records` in batches of BATCH; with a `relay`, publish each batch's outbox after it."""
     for i in range(0, len(records), BATCH):
         await consumer.apply(records[i : i + BATCH])
+        if relay is not None:
+            await relay_all(relay)
+
+
+class Sent:
+    """Stands in for the AIOKafkaProducer under a Producer: keeps what is sent, placed on a
+    partition of PARTITIONS by the producer's partitioner, as aiokafka would place it, and
+    acknowledges it at once."""
+
+    PARTITIONS = list(range(4))
+
+    def __init__(self, partitioner: Any) -> None:
+        self.partitioner = partitioner
+        self.messages: list[tuple[str, int, bytes | None, bytes, Any]] = []
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> Any:
+        partition = self.partitioner(key, self.PARTITIONS, self.PARTITIONS)
+        self.messages.append((topic, partition, key, value, headers))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def _sent(producer: Any) -> Sent:
+    """Plug a `Sent` into a runtime's Producer, with the partitioner it would give aiokafka
+    (aiokafka's default on a commit before the producer chose its own)."""
+    from aiokafka.partitioner import DefaultPartitioner
+
+    sent = Sent(getattr(producer, "partitioner", None) or DefaultPartitioner())
+    producer._producer = sent
+    producer.started = True
+    return sent
+
+
+async def relay_all(relay: Any) -> None:
+    while await relay.drain_once():
+        pass
 
 
 async def accounts(directory: str, n: int) -> int:
@@ -125,6 +168,7 @@ async def payments(directory: str, n: int) -> int:
     )
     runtime = app.state.runtime
     await runtime.db.create_all(store.Base.metadata)
+    sent = _sent(runtime.producer)
     drafts = [
         handlers.Draft(
             kind=Kind.TRANSFER,
@@ -143,6 +187,7 @@ async def payments(directory: str, n: int) -> int:
     started = []
     for i in range(0, n, 20):  # requests arriving together share a transaction, as under load
         started += await asyncio.gather(*(app.state.starter.start(d, "bench") for d in drafts[i : i + 20]))
+        await relay_all(runtime.relay)
     consumer = runtime.consumers[0]
     reserved = [
         acc.FundsReserved(
@@ -161,8 +206,10 @@ async def payments(directory: str, n: int) -> int:
         )
         for p in started
     ]
-    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved])
-    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured])
+    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved], runtime.relay)
+    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured], runtime.relay)
+    if n:
+        print(f"payments: {len(sent.messages) / n:g} messages published per transfer")
     async with runtime.db.read() as session:
         done = await session.scalar(
             select(func.count()).select_from(store.Payment).where(text(_completed(store.Payment)))
