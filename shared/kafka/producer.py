@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import struct
 from collections.abc import Iterable, Sequence
 
 from aiokafka import AIOKafkaProducer
@@ -15,6 +17,54 @@ from shared.keys import Keyring
 log = logging.getLogger(__name__)
 
 Header = tuple[str, bytes]
+
+_M = 0x5BD1E995
+_WORDS = struct.Struct("<I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 of a key (org.apache.kafka.common.utils.Utils.murmur2), as
+    aiokafka's default partitioner computes it, with the 32-bit words unpacked at once
+    and the masks only where a value could pass 32 bits."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    end = length & ~3
+    for (k,) in _WORDS.iter_unpack(data[:end]):
+        k = (k * _M) & 0xFFFFFFFF
+        k = ((k ^ (k >> 24)) * _M) & 0xFFFFFFFF
+        h = ((h * _M) & 0xFFFFFFFF) ^ k
+    extra = length - end
+    if extra:
+        if extra >= 3:
+            h ^= data[end + 2] << 16
+        if extra >= 2:
+            h ^= data[end + 1] << 8
+        h = ((h ^ data[end]) * _M) & 0xFFFFFFFF
+    h = ((h ^ (h >> 13)) * _M) & 0xFFFFFFFF
+    return h ^ (h >> 15)
+
+
+class KeyPartitioner:
+    """aiokafka's default choice of partition (murmur2 of the key, modulo the partition
+    count; a keyless message anywhere), with each key's hash remembered: a payment's id
+    keys four of its events and an account's id every command to it, and consumers rely
+    on every message of one key landing on one partition, in order."""
+
+    # Keys remembered at most; past that the memory starts again.
+    KEEP = 16384
+
+    def __init__(self) -> None:
+        self._hashes: dict[bytes, int] = {}
+
+    def __call__(self, key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+        if key is None:
+            return random.choice(available or all_partitions)
+        found = self._hashes.get(key)
+        if found is None:
+            if len(self._hashes) >= self.KEEP:
+                self._hashes.clear()
+            found = self._hashes[key] = murmur2(key) & 0x7FFFFFFF
+        return all_partitions[found % len(all_partitions)]
 
 
 class Producer:
@@ -33,6 +83,7 @@ class Producer:
         self.doorbell = doorbell
         self.client_id = client_id
         self.keys = keys
+        self.partitioner = KeyPartitioner()
         self._producer: AIOKafkaProducer | None = None
         self.started = False
 
@@ -44,6 +95,7 @@ class Producer:
             acks=1,
             max_batch_size=256 * 1024,
             request_timeout_ms=15000,
+            partitioner=self.partitioner,
         )
         await self._producer.start()
         self.started = True
@@ -59,15 +111,16 @@ class Producer:
         its sender signed it) goes out as it is."""
         if self._producer is None:
             raise RuntimeError("start() first")
+        send, keys = self._producer.send, self.keys
         futures = []
         for topic, key, value, headers in messages:
             raw_key = key.encode() if key is not None else None
             if not signing.is_signed(headers):
-                headers = headers + signing.sign(self.keys, topic, raw_key, value)
-            futures.append(await self._producer.send(topic, value, key=raw_key, headers=headers))
+                headers = headers + signing.sign(keys, topic, raw_key, value)
+            futures.append(await send(topic, value, key=raw_key, headers=headers))
         await asyncio.gather(*futures)
         if self.doorbell is not None:
-            self.doorbell.ring(topic for topic, *_ in messages)
+            self.doorbell.ring({topic for topic, *_ in messages})
 
 
 async def ensure_topics(
