@@ -22,8 +22,8 @@ checkout's bench/), so the two can be counted side by side: where that code diff
 per-service settings module, a payment's `stage`), `_settings` and `_completed` say so.
 
 In `payments` the outbox relay publishes what each step wrote, through the process's own
-Producer (signing, partitioning) into `Sent` instead of a broker: the count includes the
-relay's read, send and mark, but not aiokafka's record batches nor the broker's work."""
+Producer (signing, partitioning, record batches) into `Sent` instead of a broker: the count
+includes the relay's read, send and mark, but not aiokafka's sender nor the broker's work."""
 
 from __future__ import annotations
 
@@ -97,30 +97,50 @@ async def apply_all(consumer: ConsumerLoop, records: list[Any], relay: Any = Non
 
 
 class Sent:
-    """Stands in for the AIOKafkaProducer under a Producer: keeps what is sent, placed on a
-    partition of PARTITIONS by the producer's partitioner, as aiokafka would place it, and
-    acknowledges it at once."""
+    """Stands in for the AIOKafkaProducer under a Producer: takes its record batches, built
+    as aiokafka builds them, for PARTITIONS partitions of every topic, and acknowledges
+    each at once. On a commit before the producer batched, it takes single sends the
+    same way, placed by aiokafka's default partitioner."""
 
-    PARTITIONS = list(range(4))
+    PARTITIONS = frozenset(range(4))
 
-    def __init__(self, partitioner: Any) -> None:
-        self.partitioner = partitioner
-        self.messages: list[tuple[str, int, bytes | None, bytes, Any]] = []
+    def __init__(self) -> None:
+        from aiokafka.partitioner import DefaultPartitioner
+
+        self.client = SimpleNamespace(cluster=SimpleNamespace(available_partitions_for_topic=self._partitions))
+        self.partitioner = DefaultPartitioner()
+        self.sent: list[Any] = []
+
+    def _partitions(self, topic: str) -> frozenset[int]:
+        return self.PARTITIONS
+
+    async def partitions_for(self, topic: str) -> frozenset[int]:
+        return self.PARTITIONS
+
+    def create_batch(self) -> Any:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        return BatchBuilder(256 * 1024, 0)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        self.sent.append((topic, partition, batch.record_count()))
+        return self._done()
 
     async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> Any:
-        partition = self.partitioner(key, self.PARTITIONS, self.PARTITIONS)
-        self.messages.append((topic, partition, key, value, headers))
+        partitions = sorted(self.PARTITIONS)
+        self.sent.append((topic, self.partitioner(key, partitions, partitions), 1))
+        return self._done()
+
+    @staticmethod
+    def _done() -> Any:
         done = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
 
 
 def _sent(producer: Any) -> Sent:
-    """Plug a `Sent` into a runtime's Producer, with the partitioner it would give aiokafka
-    (aiokafka's default on a commit before the producer chose its own)."""
-    from aiokafka.partitioner import DefaultPartitioner
-
-    sent = Sent(getattr(producer, "partitioner", None) or DefaultPartitioner())
+    """Plug a `Sent` into a runtime's Producer."""
+    sent = Sent()
     producer._producer = sent
     producer.started = True
     return sent
@@ -209,7 +229,8 @@ async def payments(directory: str, n: int) -> int:
     await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved], runtime.relay)
     await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured], runtime.relay)
     if n:
-        print(f"payments: {len(sent.messages) / n:g} messages published per transfer")
+        messages = sum(count for *_, count in sent.sent)
+        print(f"payments: {messages / n:g} messages published per transfer, in {len(sent.sent)} sends")
     async with runtime.db.read() as session:
         done = await session.scalar(
             select(func.count()).select_from(store.Payment).where(text(_completed(store.Payment)))

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 from shared.kafka import signing
 from shared.kafka.doorbell import Doorbell
@@ -45,10 +46,10 @@ def murmur2(data: bytes) -> int:
 
 
 class KeyPartitioner:
-    """aiokafka's default choice of partition (murmur2 of the key, modulo the partition
-    count; a keyless message anywhere), with each key's hash remembered: a payment's id
-    keys four of its events and an account's id every command to it, and consumers rely
-    on every message of one key landing on one partition, in order."""
+    """The partition aiokafka's default partitioner picks (murmur2 of the key, modulo the
+    partition count; a keyless message any available one), with each key's hash
+    remembered: a payment's id keys four of its events and an account's id every command
+    to it, and consumers rely on every message of one key landing on one partition, in order."""
 
     # Keys remembered at most; past that the memory starts again.
     KEEP = 16384
@@ -95,7 +96,6 @@ class Producer:
             acks=1,
             max_batch_size=256 * 1024,
             request_timeout_ms=15000,
-            partitioner=self.partitioner,
         )
         await self._producer.start()
         self.started = True
@@ -108,19 +108,46 @@ class Producer:
     async def send_many(self, messages: Sequence[tuple[str, str | None, bytes, list[Header]]]) -> None:
         """Send (topic, key, value, headers) in order, each signed, and wait until all are
         acknowledged. A message that carries a signature already (a dead letter replayed as
-        its sender signed it) goes out as it is."""
-        if self._producer is None:
+        its sender signed it) goes out as it is.
+
+        The messages go into one record batch per partition (aiokafka's `send_batch`), in
+        order, rather than one `send` each: a send is a coroutine, a size estimate, a
+        partition look-up and a future per message, about as much as signing it. Each key
+        keeps its partition (`KeyPartitioner`), so its messages keep their order."""
+        producer = self._producer
+        if producer is None:
             raise RuntimeError("start() first")
-        send, keys = self._producer.send, self.keys
-        futures = []
+        keys, partitioner = self.keys, self.partitioner
+        partitions: dict[str, tuple[list[int], list[int]]] = {}
+        batches: dict[tuple[str, int], list[BatchBuilder]] = {}
         for topic, key, value, headers in messages:
             raw_key = key.encode() if key is not None else None
             if not signing.is_signed(headers):
                 headers = headers + signing.sign(keys, topic, raw_key, value)
-            futures.append(await send(topic, value, key=raw_key, headers=headers))
+            known = partitions.get(topic)
+            if known is None:
+                known = partitions[topic] = await self._partitions(topic)
+            builders = batches.setdefault((topic, partitioner(raw_key, *known)), [])
+            if not builders or builders[-1].append(timestamp=None, key=raw_key, value=value, headers=headers) is None:
+                # A new batch (the first of the partition, or the last one is full) takes
+                # any message, however large.
+                builders.append(producer.create_batch())
+                builders[-1].append(timestamp=None, key=raw_key, value=value, headers=headers)
+        futures = []
+        for (topic, partition), builders in batches.items():
+            for builder in builders:
+                futures.append(await producer.send_batch(builder, topic, partition=partition))
         await asyncio.gather(*futures)
         if self.doorbell is not None:
-            self.doorbell.ring({topic for topic, *_ in messages})
+            self.doorbell.ring(partitions.keys())
+
+    async def _partitions(self, topic: str) -> tuple[list[int], list[int]]:
+        """The topic's partitions, and those with a leader now (where a keyless message may
+        go), as aiokafka's partitioner is given them."""
+        assert self._producer is not None
+        every = sorted(await self._producer.partitions_for(topic))
+        available = self._producer.client.cluster.available_partitions_for_topic(topic)
+        return every, sorted(available or ())
 
 
 async def ensure_topics(

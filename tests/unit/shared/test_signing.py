@@ -9,6 +9,7 @@ from base64 import b64decode, b64encode
 from collections.abc import Callable
 from functools import cache
 from hashlib import blake2b
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -252,16 +253,35 @@ def test_a_command_that_names_no_senders_is_refused_where_it_is_declared() -> No
 
 
 class _Recorder:
-    """An AIOKafkaProducer that keeps what it was asked to send."""
+    """An AIOKafkaProducer that keeps what it was asked to send, acknowledged at once."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
-        self.sent.append({"topic": topic, "key": key, "value": value, "headers": headers})
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    @property
+    def client(self) -> Any:
+        return SimpleNamespace(cluster=SimpleNamespace(available_partitions_for_topic=lambda topic: {0}))
+
+    def create_batch(self) -> Any:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        self.sent += [{"topic": topic, **message} for message in batch.messages]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def append(self, *, timestamp: float | None, key: bytes | None, value: bytes, headers: list[Any]) -> Any:
+        self.messages.append({"key": key, "value": value, "headers": headers})
+        return True
 
 
 async def test_the_producer_signs_each_message_as_its_process() -> None:
