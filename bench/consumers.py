@@ -2,7 +2,8 @@
 through each service's ConsumerLoop, on SQLite files, for an exact count of instructions.
 
     python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold
-    python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured
+    python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured,
+                                                # each group's outbox published by the relay
     python -m bench.consumers aml 400           # N HoldCaptured between 100 customers, through AML
 
 Run it under `valgrind --tool=callgrind` with N and with 0; the difference is the cost of N
@@ -18,7 +19,11 @@ HoldCaptured took per transfer: compare N=400 and N=2000 to see whether that gro
 
 It also runs on the commit before the saga primitive (ca0512c: copy this file into that
 checkout's bench/), so the two can be counted side by side: where that code differs (no
-per-service settings module, a payment's `stage`), `_settings` and `_completed` say so."""
+per-service settings module, a payment's `stage`), `_settings` and `_completed` say so.
+
+In `payments` the outbox relay publishes what each step wrote, through the process's own
+Producer (signing, partitioning, record batches) into `Sent` instead of a broker: the count
+includes the relay's read, send and mark, but not aiokafka's sender nor the broker's work."""
 
 from __future__ import annotations
 
@@ -83,9 +88,67 @@ def _completed(payment: Any) -> str:
     return "outcome = 'completed'" if hasattr(payment, "outcome") else "stage = 'completed'"
 
 
-async def apply_all(consumer: ConsumerLoop, records: list[Any]) -> None:
+async def apply_all(consumer: ConsumerLoop, records: list[Any], relay: Any = None) -> None:
+    """Apply `records` in batches of BATCH; with a `relay`, publish each batch's outbox after it."""
     for i in range(0, len(records), BATCH):
         await consumer.apply(records[i : i + BATCH])
+        if relay is not None:
+            await relay_all(relay)
+
+
+class Sent:
+    """Stands in for the AIOKafkaProducer under a Producer: takes its record batches, built
+    as aiokafka builds them, for PARTITIONS partitions of every topic, and acknowledges
+    each at once. On a commit before the producer batched, it takes single sends the
+    same way, placed by aiokafka's default partitioner."""
+
+    PARTITIONS = frozenset(range(4))
+
+    def __init__(self) -> None:
+        from aiokafka.partitioner import DefaultPartitioner
+
+        self.client = SimpleNamespace(cluster=SimpleNamespace(available_partitions_for_topic=self._partitions))
+        self.partitioner = DefaultPartitioner()
+        self.sent: list[Any] = []
+
+    def _partitions(self, topic: str) -> frozenset[int]:
+        return self.PARTITIONS
+
+    async def partitions_for(self, topic: str) -> frozenset[int]:
+        return self.PARTITIONS
+
+    def create_batch(self) -> Any:
+        from aiokafka.producer.message_accumulator import BatchBuilder
+
+        return BatchBuilder(256 * 1024, 0)
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> Any:
+        self.sent.append((topic, partition, batch.record_count()))
+        return self._done()
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None, headers: Any = None) -> Any:
+        partitions = sorted(self.PARTITIONS)
+        self.sent.append((topic, self.partitioner(key, partitions, partitions), 1))
+        return self._done()
+
+    @staticmethod
+    def _done() -> Any:
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+def _sent(producer: Any) -> Sent:
+    """Plug a `Sent` into a runtime's Producer."""
+    sent = Sent()
+    producer._producer = sent
+    producer.started = True
+    return sent
+
+
+async def relay_all(relay: Any) -> None:
+    while await relay.drain_once():
+        pass
 
 
 async def accounts(directory: str, n: int) -> int:
@@ -125,6 +188,7 @@ async def payments(directory: str, n: int) -> int:
     )
     runtime = app.state.runtime
     await runtime.db.create_all(store.Base.metadata)
+    sent = _sent(runtime.producer)
     drafts = [
         handlers.Draft(
             kind=Kind.TRANSFER,
@@ -143,6 +207,7 @@ async def payments(directory: str, n: int) -> int:
     started = []
     for i in range(0, n, 20):  # requests arriving together share a transaction, as under load
         started += await asyncio.gather(*(app.state.starter.start(d, "bench") for d in drafts[i : i + 20]))
+        await relay_all(runtime.relay)
     consumer = runtime.consumers[0]
     reserved = [
         acc.FundsReserved(
@@ -161,8 +226,11 @@ async def payments(directory: str, n: int) -> int:
         )
         for p in started
     ]
-    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved])
-    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured])
+    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved], runtime.relay)
+    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured], runtime.relay)
+    if n:
+        messages = sum(count for *_, count in sent.sent)
+        print(f"payments: {messages / n:g} messages published per transfer, in {len(sent.sent)} sends")
     async with runtime.db.read() as session:
         done = await session.scalar(
             select(func.count()).select_from(store.Payment).where(text(_completed(store.Payment)))

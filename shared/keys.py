@@ -26,7 +26,9 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -95,6 +97,13 @@ class Keyring:
         keyed BLAKE2b (RFC 7693's MAC mode) of 128 bits."""
         link = self.links.get(peer)
         return None if link is None else hashlib.blake2b(data, key=link, digest_size=TAG_BYTES).digest()
+
+    @cached_property
+    def taggers(self) -> list[tuple[bytes, Any]]:
+        """Each known process's name, encoded, and a keyed BLAKE2b state under the link key
+        shared with it, with no data yet: `copy()` gives what `tag` starts from without keying
+        a new hash, and a producer tags every message for every process of the stack."""
+        return [(peer.encode(), hashlib.blake2b(key=link, digest_size=TAG_BYTES)) for peer, link in self.links.items()]
 
     def derive(self, purpose: str) -> bytes:
         """A 32-byte secret of this process for `purpose` (e.g. the HMAC key of one-time

@@ -8,6 +8,8 @@ import os
 from base64 import b64decode, b64encode
 from collections.abc import Callable
 from functools import cache
+from hashlib import blake2b
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -48,6 +50,22 @@ def test_a_message_carries_one_tag_per_process() -> None:
     assert sorted(readers) == sorted(keys("payments").public)
     assert set(PROCESSES) <= set(readers)
     assert all(len(b64decode(part.split(b"=", 1)[1])) == TAG_BYTES for part in macs.split(b","))
+
+
+@pytest.mark.parametrize("value", [VALUE, b"", bytes(range(256)) * 3])
+def test_each_tag_is_the_keyed_blake2b_of_the_message_under_its_link_key(value: bytes) -> None:
+    """ADR 0020's tags, however the producer gets to them (from a keyed state it copies):
+    the same message signed twice carries the same tags, each what its reader computes."""
+    payments = keys("payments")
+    first, again = (dict(signing.sign(payments, TOPIC, KEY, value))[signing.MACS] for _ in range(2))
+
+    tags = {name.decode(): b64decode(tag) for name, tag in (part.split(b"=", 1) for part in first.split(b","))}
+    data = signing.signed_bytes(TOPIC, KEY, value)
+    assert again == first
+    assert tags == {
+        peer: blake2b(data, key=link, digest_size=TAG_BYTES).digest() for peer, link in payments.links.items()
+    }
+    assert all(keys(peer).tag("payments", data) == tag for peer, tag in tags.items())
 
 
 def test_two_processes_share_one_link_key_and_no_other_pair_has_it() -> None:
@@ -235,16 +253,35 @@ def test_a_command_that_names_no_senders_is_refused_where_it_is_declared() -> No
 
 
 class _Recorder:
-    """An AIOKafkaProducer that keeps what it was asked to send."""
+    """An AIOKafkaProducer that keeps what it was asked to send, acknowledged at once."""
 
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    async def send(self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]) -> Any:
-        self.sent.append({"topic": topic, "key": key, "value": value, "headers": headers})
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0}
+
+    @property
+    def client(self) -> Any:
+        return SimpleNamespace(cluster=SimpleNamespace(available_partitions_for_topic=lambda topic: {0}))
+
+    def create_batch(self) -> Any:
+        return _Batch()
+
+    async def send_batch(self, batch: _Batch, topic: str, *, partition: int) -> Any:
+        self.sent += [{"topic": topic, **message} for message in batch.messages]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
         return done
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def append(self, *, timestamp: float | None, key: bytes | None, value: bytes, headers: list[Any]) -> Any:
+        self.messages.append({"key": key, "value": value, "headers": headers})
+        return True
 
 
 async def test_the_producer_signs_each_message_as_its_process() -> None:
