@@ -63,7 +63,6 @@ def _untraced(path: str) -> bool:
 # (None until then).
 _api: Any = None
 _context: Any = None
-_LeanSpan: Any = None
 # The value types the SDK keeps as they are in an attribute (a string at most cut to a
 # length limit): a span's attributes of these types alone need no cleaning one by one.
 _PLAIN = frozenset({str, int, float, bool})
@@ -178,20 +177,23 @@ def _kept_as_is(attributes: Mapping[str, Any], limit: int | None, length: int | 
     return True
 
 
-def _lean_span_class() -> Any:
-    """The SDK's Span, built for less (`Tracing.open_span`, under the default sampler).
+def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
+    """The SDK's Span, built for less, for the spans of one tracer (`Tracing.open_span`,
+    under the default sampler).
 
-    The SDK's constructor cleans each attribute value in turn, under a lock, and makes
-    an empty list for events and another for links; its `end` asks every processor
-    about the ending span and copies it into a `ReadableSpan` for them. A transfer makes
-    some twenty spans in each process it crosses, and that was most of what tracing
-    cost it. This subclass keeps the SDK's fields, limits and methods (what the console,
-    the exporter and `set_status` or `record_exception` read and do are the SDK's own),
-    and differs in four places only: attributes of plain types are taken in one pass
-    (the SDK would keep them as they are); the events and links lists are made at the
-    first one added; the span starts as it is built; and once ended it is handed to
-    the processors itself, as nothing can change it any more (the SDK's copy shares
-    its attributes and events anyway).
+    The SDK's constructor cleans each attribute value in turn, under a lock, makes an
+    empty list for events and another for links, and copies a dozen fields every span
+    of a tracer shares onto each; its `end` asks every processor about the ending span
+    and copies it into a `ReadableSpan` for them. A transfer makes some twenty spans in
+    each process it crosses, and that was most of what tracing cost it. This subclass
+    keeps the SDK's fields, limits and methods (what the console, the exporter and
+    `set_status` or `record_exception` read and do are the SDK's own), and differs in
+    these only: the shared fields are the class's; attributes of plain types are taken
+    in one pass (the SDK would keep them as they are); the events and links lists are
+    made at the first one added; the span starts as it is built; and once ended it is
+    handed to `ends` (the processors' `on_end`: neither of ours does anything as a span
+    starts or is ending) itself, as nothing can change it any more (the SDK's copy
+    shares its attributes and events anyway).
     """
     from threading import Lock
 
@@ -201,7 +203,9 @@ def _lean_span_class() -> Any:
     from opentelemetry.sdk.util import BoundedList
     from opentelemetry.trace import Status, StatusCode
 
-    unset = Status(StatusCode.UNSET)
+    limits = tracer._span_limits
+    span_limit, span_length = limits.max_span_attributes, limits.max_span_attribute_length
+    event_limit, event_length = limits.max_event_attributes, limits.max_attribute_length
 
     def bounded(attributes: Mapping[str, Any] | None, limit: int | None, length: int | None, immutable: bool) -> Any:
         if not attributes or not _kept_as_is(attributes, limit, length):
@@ -211,45 +215,36 @@ def _lean_span_class() -> Any:
         return kept
 
     class LeanSpan(SdkSpan):
+        _resource = tracer.resource
+        _sampler = tracer.sampler
+        _span_processor = tracer.span_processor
+        _instrumentation_info = tracer.instrumentation_info
+        _instrumentation_scope = tracer._instrumentation_scope
+        _limits = limits
+        _trace_config = None
+        _record_exception = True
+        _set_status_on_exception = True
+        _record_end_metrics = None
+        _status = Status(StatusCode.UNSET)
+        _events: Any = ()
+        _links: Any = ()
+        _end_time = None
+
         def __init__(  # pylint: disable=super-init-not-called
-            self,
-            name: str,
-            context: Any,
-            parent: Any,
-            kind: Any,
-            attributes: Mapping[str, Any] | None,
-            tracing: Tracing,
+            self, name: str, context: Any, parent: Any, kind: Any, attributes: Mapping[str, Any] | None
         ) -> None:
-            tracer: Any = tracing.tracer
-            limits = tracing._limits
             self._name = name
             self._context = context
-            self._kind = kind
-            self._instrumentation_info = tracing._info
-            self._instrumentation_scope = tracing._scope
             self._parent = parent
-            self._resource = tracer.resource
-            self._status = unset
-            self._sampler = tracer.sampler
-            self._trace_config = None
-            self._record_exception = True
-            self._set_status_on_exception = True
-            self._span_processor = tracer.span_processor
-            self._ends = tracing._ends
-            self._limits = limits
+            self._kind = kind
             self._lock = Lock()
-            self._attributes = bounded(attributes, *tracing._attribute_limits, False)
-            self._events: Any = ()
-            self._links: Any = ()
-            self._record_end_metrics = None
-            self._end_time = None
+            self._attributes = bounded(attributes, span_limit, span_length, False)
             self._start_time = time.time_ns()
 
         def set_attributes(self, attributes: Mapping[str, Any]) -> None:
             kept: Any = self._attributes
-            if not _kept_as_is(attributes, kept.maxlen, kept.max_value_len) or not kept._dict.keys().isdisjoint(
-                attributes
-            ):
+            plain = _kept_as_is(attributes, kept.maxlen, kept.max_value_len)
+            if not plain or not kept._dict.keys().isdisjoint(attributes):  # none cleaned, none moved
                 super().set_attributes(attributes)
                 return
             with self._lock:
@@ -263,15 +258,13 @@ def _lean_span_class() -> Any:
         def add_event(
             self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
         ) -> None:
-            limits = self._limits
-            kept = bounded(attributes, limits.max_event_attributes, limits.max_attribute_length, True)
-            self._add_event(Event(name=name, attributes=kept, timestamp=timestamp))
+            self._add_event(Event(name, bounded(attributes, event_limit, event_length, True), timestamp))
 
         def _add_event(self, event: Any) -> None:
             with self._lock:
                 if self._end_time is None:
                     if self._events == ():
-                        self._events = BoundedList(self._limits.max_events)
+                        self._events = BoundedList(limits.max_events)
                     self._events.append(event)
                     return
             log.warning("Tried calling %s on an ended span.", "_add_event")
@@ -280,7 +273,7 @@ def _lean_span_class() -> Any:
             with self._lock:
                 if self._end_time is None:
                     if self._links == ():
-                        self._links = BoundedList(self._limits.max_links)
+                        self._links = BoundedList(limits.max_links)
                     self._links.append(link)
                     return
             log.warning("Tried calling %s on an ended span.", "_add_link")
@@ -293,7 +286,7 @@ def _lean_span_class() -> Any:
                 self._end_time = end_time if end_time is not None else time.time_ns()
                 kept: Any = self._attributes
                 kept._immutable = True
-            for on_end in self._ends:
+            for on_end in ends:
                 on_end(self)
 
     return LeanSpan
@@ -431,7 +424,7 @@ class Tracing:
             self._start(settings)
 
     def _start(self, settings: TracingSettings) -> None:
-        global _api, _context, _LeanSpan
+        global _api, _context
         from opentelemetry import context, trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
@@ -447,9 +440,6 @@ class Tracing:
             processors.append(BatchSpanProcessor(OTLPSpanExporter()))
         for processor in processors:
             self.provider.add_span_processor(processor)
-        # What a lean span calls as it ends: neither processor does anything as a span
-        # starts or is ending (`on_start`, `_on_ending`), so only their `on_end` is called.
-        self._ends = tuple(processor.on_end for processor in processors)
         self.tracer = self.provider.get_tracer("sandbank")
         # Under the default sampler, spans are built by `open_span` (the SDK's own Span,
         # processors and resource) without the generic sampling path: the same spans.
@@ -458,11 +448,7 @@ class Tracing:
             hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor")
         )
         if self.lean:
-            tracer: Any = self.tracer
-            self._limits = limits = tracer._span_limits
-            self._scope = tracer._instrumentation_scope
-            self._info = tracer.instrumentation_info
-            self._attribute_limits = limits.max_span_attributes, limits.max_span_attribute_length
+            self._span = _lean_span_class(self.tracer, tuple(processor.on_end for processor in processors))
             # A sampled span's flags, by whether its trace id is random (the only other flag).
             random_id = trace.TraceFlags.RANDOM_TRACE_ID
             self._sampled = {
@@ -470,8 +456,6 @@ class Tracing:
                 random_id: trace.TraceFlags(trace.TraceFlags.SAMPLED | random_id),
             }
         _api, _context = trace, context
-        if _LeanSpan is None:
-            _LeanSpan = _lean_span_class()
 
     def open_span(self, name: str, parent: Any, kind: Any, attributes: Mapping[str, Any] | None = None) -> Span:
         """A started span: child of `parent` (a span context; None: the current span's),
@@ -498,14 +482,8 @@ class Tracing:
             parent, state = None, None
             trace_id = ids.generate_trace_id()
             random_id = _api.TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
-        return _LeanSpan(
-            name,
-            _api.SpanContext(trace_id, ids.generate_span_id(), False, self._sampled[random_id], state),
-            parent,
-            kind,
-            attributes,
-            self,
-        )
+        context = _api.SpanContext(trace_id, ids.generate_span_id(), False, self._sampled[random_id], state)
+        return self._span(name, context, parent, kind, attributes)
 
     def flush(self, timeout_s: float = 2.0) -> None:
         """Send what the exporter still queues (the runtime stops; it may start again)."""
