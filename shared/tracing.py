@@ -24,8 +24,8 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,7 +63,9 @@ def _untraced(path: str) -> bool:
 # (None until then).
 _api: Any = None
 _context: Any = None
-_SdkSpan: Any = None
+# The value types the SDK keeps as they are in an attribute (a string at most cut to a
+# length limit): a span's attributes of these types alone need no cleaning one by one.
+_PLAIN = frozenset({str, int, float, bool})
 
 
 def trace_context() -> str | None:
@@ -162,6 +164,178 @@ def event(name: str, attributes: Mapping[str, Any]) -> None:
         span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
 
 
+def _kept_as_is(attributes: Mapping[str, Any], limit: int | None, length: int | None) -> bool:
+    """Whether the SDK's cleaning would keep `attributes` as they are: few enough, each
+    keyed by a string and of a plain type, none longer than the length limit."""
+    if limit is not None and len(attributes) > limit:
+        return False
+    for key, value in attributes.items():
+        if type(value) not in _PLAIN or type(key) is not str or not key:
+            return False
+        if length is not None and type(value) is str and len(value) > length:
+            return False
+    return True
+
+
+def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
+    """The SDK's Span, built for less, for the spans of one tracer (`Tracing.open_span`,
+    under the default sampler).
+
+    The SDK's constructor cleans each attribute value in turn, under a lock, makes an
+    empty list for events and another for links, and copies a dozen fields every span
+    of a tracer shares onto each; its `end` asks every processor about the ending span
+    and copies it into a `ReadableSpan` for them. A transfer makes some twenty spans in
+    each process it crosses, and that was most of what tracing cost it. This subclass
+    keeps the SDK's fields, limits and methods (what the console, the exporter and
+    `set_status` or `record_exception` read and do are the SDK's own), and differs in
+    these only: the shared fields are the class's; attributes of plain types are taken
+    in one pass (the SDK would keep them as they are); the events and links lists are
+    made at the first one added; the span starts as it is built; and once ended it is
+    handed to `ends` (the processors' `on_end`: neither of ours does anything as a span
+    starts or is ending) itself, as nothing can change it any more (the SDK's copy
+    shares its attributes and events anyway).
+    """
+    from threading import Lock
+
+    from opentelemetry.attributes import BoundedAttributes
+    from opentelemetry.sdk.trace import Event
+    from opentelemetry.sdk.trace import _Span as SdkSpan  # the SDK's own tracer builds this class
+    from opentelemetry.sdk.util import BoundedList
+    from opentelemetry.trace import Status, StatusCode
+
+    limits = tracer._span_limits
+    span_limit, span_length = limits.max_span_attributes, limits.max_span_attribute_length
+    event_limit, event_length = limits.max_event_attributes, limits.max_attribute_length
+
+    def bounded(attributes: Mapping[str, Any] | None, limit: int | None, length: int | None, immutable: bool) -> Any:
+        if not attributes or not _kept_as_is(attributes, limit, length):
+            return BoundedAttributes(limit, attributes, immutable=immutable, max_value_len=length)
+        kept = BoundedAttributes(limit, None, immutable=immutable, max_value_len=length)
+        kept._dict = dict(attributes)
+        return kept
+
+    class LeanSpan(SdkSpan):
+        _resource = tracer.resource
+        _sampler = tracer.sampler
+        _span_processor = tracer.span_processor
+        _instrumentation_info = tracer.instrumentation_info
+        _instrumentation_scope = tracer._instrumentation_scope
+        _limits = limits
+        _trace_config = None
+        _record_exception = True
+        _set_status_on_exception = True
+        _record_end_metrics = None
+        _status = Status(StatusCode.UNSET)
+        _events: Any = ()
+        _links: Any = ()
+        _end_time = None
+
+        def __init__(  # pylint: disable=super-init-not-called
+            self, name: str, context: Any, parent: Any, kind: Any, attributes: Mapping[str, Any] | None
+        ) -> None:
+            self._name = name
+            self._context = context
+            self._parent = parent
+            self._kind = kind
+            self._lock = Lock()
+            self._attributes = bounded(attributes, span_limit, span_length, False)
+            self._start_time = time.time_ns()
+
+        def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+            kept: Any = self._attributes
+            plain = _kept_as_is(attributes, kept.maxlen, kept.max_value_len)
+            if not plain or not kept._dict.keys().isdisjoint(attributes):  # none cleaned, none moved
+                super().set_attributes(attributes)
+                return
+            with self._lock:
+                if self._end_time is not None:
+                    log.warning("Setting attribute on ended span.")
+                elif kept.maxlen is None or len(kept) + len(attributes) <= kept.maxlen:
+                    kept._dict.update(attributes)
+                else:
+                    kept._set_items(attributes)
+
+        def add_event(
+            self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
+        ) -> None:
+            self._add_event(Event(name, bounded(attributes, event_limit, event_length, True), timestamp))
+
+        def _add_event(self, event: Any) -> None:
+            with self._lock:
+                if self._end_time is None:
+                    if self._events == ():
+                        self._events = BoundedList(limits.max_events)
+                    self._events.append(event)
+                    return
+            log.warning("Tried calling %s on an ended span.", "_add_event")
+
+        def _add_link(self, link: Any) -> None:
+            with self._lock:
+                if self._end_time is None:
+                    if self._links == ():
+                        self._links = BoundedList(limits.max_links)
+                    self._links.append(link)
+                    return
+            log.warning("Tried calling %s on an ended span.", "_add_link")
+
+        def end(self, end_time: int | None = None) -> None:
+            with self._lock:
+                if self._end_time is not None:
+                    log.warning("Calling end() on an ended span.")
+                    return
+                self._end_time = end_time if end_time is not None else time.time_ns()
+                kept: Any = self._attributes
+                kept._immutable = True
+            for on_end in ends:
+                on_end(self)
+
+    return LeanSpan
+
+
+class _Current:
+    """A span opened as the block starts, current inside it and ended after it; an error
+    raised in it is recorded on it and sets its status, as the SDK's `use_span` does. A
+    class rather than a generator: one is entered for every message a consumer handles."""
+
+    __slots__ = ("attributes", "kind", "name", "parent", "span", "token", "tracing")
+
+    def __init__(
+        self, tracing: Tracing, name: str, parent: str | None, kind: Any, attributes: Mapping[str, Any] | None
+    ) -> None:
+        self.tracing = tracing
+        self.name = name
+        self.parent = parent
+        self.kind = kind
+        self.attributes = attributes
+
+    def __enter__(self) -> Any:
+        span = self.span = self.tracing.open_span(self.name, _remote(self.parent), self.kind, self.attributes)
+        self.token = _context.attach(_api.set_span_in_context(span))
+        return span
+
+    def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> None:
+        span = self.span
+        try:
+            if isinstance(exc, Exception) and span.is_recording():
+                span.record_exception(exc)
+                span.set_status(_api.Status(_api.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        finally:
+            _context.detach(self.token)
+            span.end()
+
+
+class _Outgoing(_Current):
+    """A client span current inside the block, which gets the headers that carry its
+    `traceparent`."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> dict[str, str]:
+        super().__enter__()
+        parent, _, state = (trace_context() or "").partition(";")
+        return {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
+
+
 class RecentSpans:
     """A span processor that keeps the last `size` finished spans of the process, in a
     ring: appending is all it does on the hot path."""
@@ -250,21 +424,22 @@ class Tracing:
             self._start(settings)
 
     def _start(self, settings: TracingSettings) -> None:
-        global _api, _context, _SdkSpan
+        global _api, _context
         from opentelemetry import context, trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace import _Span as SdkSpan  # the SDK's own tracer builds this class
 
         # The sampler comes from OTEL_TRACES_SAMPLER (parent-based, always on by default).
         self.provider = TracerProvider(resource=Resource.create({"service.name": self.service}))
-        self.provider.add_span_processor(self.recent)  # type: ignore[arg-type]
+        processors: list[Any] = [self.recent]
         if settings.exporter_otlp_endpoint or settings.exporter_otlp_traces_endpoint:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
             # The exporter reads its endpoint, headers and timeout from the OTEL_* variables.
-            self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+        for processor in processors:
+            self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("sandbank")
         # Under the default sampler, spans are built by `open_span` (the SDK's own Span,
         # processors and resource) without the generic sampling path: the same spans.
@@ -272,7 +447,15 @@ class Tracing:
         self.lean = sampler in _PARENT_BASED_ON and all(
             hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor")
         )
-        _api, _context, _SdkSpan = trace, context, SdkSpan
+        if self.lean:
+            self._span = _lean_span_class(self.tracer, tuple(processor.on_end for processor in processors))
+            # A sampled span's flags, by whether its trace id is random (the only other flag).
+            random_id = trace.TraceFlags.RANDOM_TRACE_ID
+            self._sampled = {
+                0: trace.TraceFlags(trace.TraceFlags.SAMPLED),
+                random_id: trace.TraceFlags(trace.TraceFlags.SAMPLED | random_id),
+            }
+        _api, _context = trace, context
 
     def open_span(self, name: str, parent: Any, kind: Any, attributes: Mapping[str, Any] | None = None) -> Span:
         """A started span: child of `parent` (a span context; None: the current span's),
@@ -299,39 +482,8 @@ class Tracing:
             parent, state = None, None
             trace_id = ids.generate_trace_id()
             random_id = _api.TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
-        span = _SdkSpan(
-            name=name,
-            context=_api.SpanContext(
-                trace_id, ids.generate_span_id(), False, _api.TraceFlags(_api.TraceFlags.SAMPLED | random_id), state
-            ),
-            parent=parent,
-            sampler=tracer.sampler,
-            resource=tracer.resource,
-            attributes=attributes,
-            span_processor=tracer.span_processor,
-            kind=kind,
-            instrumentation_info=tracer.instrumentation_info,
-            limits=tracer._span_limits,
-            instrumentation_scope=tracer._instrumentation_scope,
-        )
-        span.start()
-        return span
-
-    @contextmanager
-    def _current(self, span: Span) -> Iterator[Span]:
-        """`span` current inside the block, ended after it; an error raised in it is
-        recorded on it and sets its status, as the SDK's `use_span` does."""
-        token = _context.attach(_api.set_span_in_context(span))
-        try:
-            yield span
-        except Exception as exc:
-            if span.is_recording():
-                span.record_exception(exc)
-                span.set_status(_api.Status(_api.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-            raise
-        finally:
-            _context.detach(token)
-            span.end()
+        context = _api.SpanContext(trace_id, ids.generate_span_id(), False, self._sampled[random_id], state)
+        return self._span(name, context, parent, kind, attributes)
 
     def flush(self, timeout_s: float = 2.0) -> None:
         """Send what the exporter still queues (the runtime stops; it may start again)."""
@@ -345,14 +497,8 @@ class Tracing:
         its `traceparent` (to be sent with the call). Nothing without tracing."""
         if self.tracer is None or _untraced("/" + url.split("//", 1)[-1].partition("/")[2]):
             return nullcontext({})
-        return self._outgoing(method, url)
-
-    @contextmanager
-    def _outgoing(self, method: str, url: str) -> Iterator[dict[str, str]]:
-        span = self.open_span(method, None, _api.SpanKind.CLIENT, {"http.request.method": method, "url.full": url})
-        with self._current(span):
-            parent, _, state = (trace_context() or "").partition(";")
-            yield {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
+        attributes = {"http.request.method": method, "url.full": url}
+        return _Outgoing(self, method, None, _api.SpanKind.CLIENT, attributes)
 
     # --- Kafka --------------------------------------------------------------------------------
 
@@ -374,7 +520,6 @@ class Tracing:
             attributes,
         )
 
-    @contextmanager
     def span(
         self,
         name: str,
@@ -382,16 +527,13 @@ class Tracing:
         parent: str | None = None,
         consumer: bool = False,
         attributes: Mapping[str, Any] | None = None,
-    ) -> Iterator[Span | None]:
+    ) -> AbstractContextManager[Span | None]:
         """A span around a block, current inside it: a message's handling (`consumer`,
         child of the `parent` context its headers carry) or a background job (a sweep).
         A raised error is recorded on it."""
         if self.tracer is None:
-            yield None
-            return
-        kind = _api.SpanKind.CONSUMER if consumer else _api.SpanKind.INTERNAL
-        with self._current(self.open_span(name, _remote(parent), kind, attributes)) as span:
-            yield span
+            return nullcontext()
+        return _Current(self, name, parent, _api.SpanKind.CONSUMER if consumer else _api.SpanKind.INTERNAL, attributes)
 
     # --- what GET /internal/traces reads -------------------------------------------------------
 
