@@ -49,7 +49,7 @@ def require_key(request: Request) -> str:
 
 HEADER = "Idempotency-Key"
 _KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "examples": ["0f8fad5b-d9cb-469f-a165-70867728950e"]}
-_INVALID = "the Idempotency-Key header is missing or not 1-255 printable characters"
+INVALID = {400: "the Idempotency-Key header is missing or not 1-255 printable characters"}
 
 
 def key_parameter(*, required: bool) -> dict[str, Any]:
@@ -67,12 +67,12 @@ def key_parameter(*, required: bool) -> dict[str, Any]:
     return {"name": HEADER, "in": "header", "required": required, "description": doc, "schema": _KEY_SCHEMA}
 
 
-@documents({400: _INVALID}, parameters=[key_parameter(required=True)])
+@documents(INVALID, parameters=[key_parameter(required=True)])
 async def _required(request: Request) -> str:
     return require_key(request)
 
 
-@documents({400: _INVALID}, parameters=[key_parameter(required=False)])
+@documents(INVALID, parameters=[key_parameter(required=False)])
 async def _optional(request: Request) -> str | None:
     return read_key(request)
 

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy import and_, func, or_, select
 
 from services.payments import domain, handlers, store
-from services.payments.deps import AccountsDep, ContextDep, RuntimeDep, StarterDep
+from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
 from services.payments.domain import Kind, PaymentRejected
-from shared import payees, stepup
-from shared.accounts_client import AccountsClient
-from shared.auth import CurrentCustomer, Operator, Principal
+from shared import idempotency, payees, stepup
+from shared.accounts_client import UNAVAILABLE, AccountsClient
+from shared.auth import NO_TOKEN, NOT_A_CUSTOMER, CurrentCustomer, Operator, Principal, customer_of
 from shared.errors import DomainError
-from shared.idempotency import REPLAYED, IdempotencyKey, OptionalIdempotencyKey, create_once
+from shared.idempotency import REPLAYED, OptionalIdempotencyKey, create_once, require_key
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import InvalidAmount, format_minor, to_minor
 from shared.observability import correlation_id_var
@@ -336,17 +336,23 @@ class PaymentDeps:
                     raise
 
 
+@documents(
+    {**NO_TOKEN, **NOT_A_CUSTOMER, **idempotency.INVALID, **UNAVAILABLE},
+    parameters=[idempotency.key_parameter(required=True)],
+)
 async def _payment_deps(
-    principal: CurrentCustomer,
-    key: IdempotencyKey,
-    ctx: ContextDep,
-    runtime: RuntimeDep,
-    directory: AccountsDep,
-    starter: StarterDep,
+    request: Request,
     approval: Annotated[str | None, Header(alias=stepup.HEADER, include_in_schema=False)] = None,
 ) -> PaymentDeps:
+    """The calling customer (401, 403), the request's Idempotency-Key (400), in that order,
+    and what `create_app` keeps in the app's state. One dependency rather than one for each:
+    FastAPI solves every dependency on every request, and these were most of the CPU of
+    payments' request path. It answers what the dependencies it stands for answered."""
+    principal = customer_of(request)
+    key = require_key(request)
+    state = request.app.state
     # An async factory: FastAPI would run a class dependency's __init__ in its thread pool.
-    return PaymentDeps(principal, key, ctx, runtime, directory, starter, approval)
+    return PaymentDeps(principal, key, state.ctx, state.runtime, state.accounts, state.starter, approval)
 
 
 Pay = Annotated[PaymentDeps, Depends(_payment_deps)]

@@ -13,10 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from gateway import store
 from gateway.main import create_app
 from gateway.ops.api import ROUTES as OPS_ROUTES
 from gateway.routing.routes import PassThrough
 from gateway.routing.table import ROUTES
+from gateway.routing.upstream import UpstreamResponse
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR
 from shared.errors import ServiceUnavailable
 from shared.schemas.payments import TransferCreate
@@ -232,3 +234,34 @@ def test_operation_ids_are_unique_route_names(document: dict[str, Any]) -> None:
     ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) for i in ids), ids
+
+
+@pytest.mark.parametrize(
+    ("roles", "status", "problem"), [((), 401, "unauthorized"), ((ROLE_OPERATOR,), 403, "forbidden")]
+)
+async def test_a_payment_checks_its_caller_before_its_idempotency_key(
+    app: FastAPI, upstreams: FakeUpstreams, roles: tuple[str, ...], status: int, problem: str
+) -> None:
+    body = TransferCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    client = logged_in(app, *roles) if roles else httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+    async with client:
+        r = await client.post("http://gateway/v1/payments/transfers", json=body)
+
+    assert r.status_code == status and r.json()["type"].endswith(f"/{problem}")
+    assert upstreams.asked == []
+
+
+async def test_a_payment_sends_its_idempotency_key_on_with_the_callers_token(
+    app: FastAPI, upstreams: FakeUpstreams
+) -> None:
+    await app.state.gateway.runtime.db.create_all(store.Base.metadata)  # where the answer is kept for replays
+    upstreams.answer = UpstreamResponse("payments", 202, b'{"id": "p-1"}', {"content-type": "application/json"})
+    body = TransferCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    async with logged_in(app, ROLE_CUSTOMER) as client:
+        r = await client.post("/v1/payments/transfers", json=body, headers={"Idempotency-Key": ' "k-1" '})
+
+    assert r.status_code == 202, r.text
+    (asked,) = upstreams.asked
+    assert asked["path"] == "/v1/payments/transfers"
+    assert asked["headers"]["Idempotency-Key"] == "k-1"
+    assert asked["headers"]["authorization"].startswith("Bearer ")
