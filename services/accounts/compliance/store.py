@@ -49,6 +49,7 @@ from services.accounts.compliance.rules import (
     Rule,
     Signals,
     Thresholds,
+    receiving,
 )
 from shared.clock import BANK_TZ
 from shared.db import Database, UtcDateTime
@@ -67,7 +68,8 @@ class ComplianceTables:
 
 
 # How far a rule's alerts cover a movement, for the rules whose windows the prefilter reads
-# (rapid in and out, many payers): a column of each movement per rule.
+# (rapid in and out, many payers): a column of each movement per rule, indexed with the
+# account and time, so the prefilter reads only the movements the rule may still read.
 UNCOVERED = 0
 # Covered only by alerts raised before the movement's own time (the sandbox clock was set
 # back): such an alert counts for a window only if it was raised within the lookback, so
@@ -75,7 +77,9 @@ UNCOVERED = 0
 COVERED_BEFORE = 1
 # Covered by an alert raised at or after the movement's time. Whenever the movement is in
 # one of the rule's windows, that alert was raised after the window began, hence within
-# the lookback (never shorter than a window): the rule no longer reads the movement.
+# the lookback (never shorter than a window): the rule no longer reads the movement. So
+# too, from the start, for what many payers never reads (anything but a transfer received
+# from another customer).
 COVERED = 2
 STATE_COLUMNS = {Rule.RAPID_IN_OUT: "rapid_state", Rule.MANY_PAYERS: "payers_state"}
 
@@ -207,6 +211,11 @@ TALLIED = (
     "rapid_in_minor",
     "rapid_out_minor",
 )
+
+
+def fresh_states(m: Movement) -> dict[str, int]:
+    """A movement's coverage states before any alert."""
+    return {"rapid_state": UNCOVERED, "payers_state": UNCOVERED if receiving(m) else COVERED}
 
 
 def tally_of(m: Movement, rapid_state: int) -> dict[str, int]:
@@ -657,7 +666,7 @@ class ComplianceBatch(Batch):
         """`movements`, evaluated: to be written, and their accounts active at their time."""
         for m in movements:
             assert m.customer_id is not None
-            states = dict.fromkeys(STATE_COLUMNS.values(), UNCOVERED) | self.states.pop(m.id, {})
+            states = fresh_states(m) | self.states.pop(m.id, {})
             self.pending.setdefault(m.customer_id, []).append((m, states))
             account = self.accounts[m.account_id]
             assert account is not None

@@ -60,10 +60,18 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def backfill_states() -> None:
+    """Covered by each rule's alerts, and for many payers, all but the transfers received
+    from other customers (it never reads them)."""
+    receiving = sa.and_(
+        movement.c.direction == "in", movement.c.kind == "transfer", movement.c.counterparty_customer_id.is_not(None)
+    )
+    op.execute(sa.update(movement).where(~receiving).values(payers_state=COVERED))
     for rule, column in (("rapid_in_out", "rapid_state"), ("many_payers", "payers_state")):
         by_rule = [covered.c.movement_id == movement.c.id, covered.c.rule == rule]
         for state, where in ((COVERED_BEFORE, by_rule), (COVERED, [*by_rule, covered.c.created_at >= movement.c.at])):
-            op.execute(sa.update(movement).where(sa.exists().where(*where)).values({column: state}))
+            op.execute(
+                sa.update(movement).where(sa.exists().where(*where), movement.c[column] < state).values({column: state})
+            )
 
 
 def backfill_tally() -> None:

@@ -35,7 +35,6 @@ window = {
     Rule.RAPID_IN_OUT: timedelta(hours=T.rapid_window_h),
     Rule.MANY_PAYERS: timedelta(hours=T.many_payers_window_h),
 }
-UNCOVERED_STATES = dict.fromkeys(store.STATE_COLUMNS.values(), store.UNCOVERED)
 CASES = 40
 # Around midnight in Beijing (16:00 UTC), so the bank day's bounds fall inside the window.
 BASE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -102,7 +101,7 @@ async def seeded(
     async with bank.app.state.runtime.unit_of_work() as uow:
         # As the consumer writes them: the movements added to the tally, then each alert's
         # coverage raising their states (an alert raised before a movement's time too).
-        await store.write_movements(db, uow.session, t, [(m, UNCOVERED_STATES) for m in [*mine, *theirs]])
+        await store.write_movements(db, uow.session, t, [(m, store.fresh_states(m)) for m in [*mine, *theirs]])
         if covered:
             await uow.session.execute(insert(t.covered), covered)
         by_id = {m.id: m for m in [*mine, *theirs]}
