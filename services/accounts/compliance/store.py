@@ -633,7 +633,10 @@ class ComplianceBatch(Batch):
     customer's pending movements before those queries, when there are any (every one of
     those queries is about one customer). Summing the pending movements in memory into
     the database's signals instead would not do: distinct payers do not add up, and an
-    alert raised in the batch changes what is covered."""
+    alert raised in the batch changes what is covered. Whatever writes movements adds
+    them to the tally in the same statement batch, and an alert on a windowed rule raises
+    its movements' coverage states as it is raised (`cover`): what store.signals reads
+    changes with what the rules read, in the same transaction."""
 
     def __init__(self, uow: UnitOfWork, tables: ComplianceTables) -> None:
         super().__init__(uow)
