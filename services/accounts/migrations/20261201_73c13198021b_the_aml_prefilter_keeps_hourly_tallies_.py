@@ -121,10 +121,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("payers_state", sa.SmallInteger(), server_default="0", nullable=False))
         batch_op.drop_index(batch_op.f("ix_compliance_movement_account_at"))
         batch_op.create_index(
-            "ix_compliance_movement_account_payers_at", ["account_id", "payers_state", "at"], unique=False
+            "ix_compliance_movement_payers", ["customer_id", "account_id", "payers_state", "at"], unique=False
         )
         batch_op.create_index(
-            "ix_compliance_movement_account_rapid_at", ["account_id", "rapid_state", "at"], unique=False
+            "ix_compliance_movement_rapid", ["customer_id", "account_id", "rapid_state", "at"], unique=False
         )
     backfill_states()
     backfill_tally()
@@ -132,8 +132,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("compliance_movement", schema=None) as batch_op:
-        batch_op.drop_index("ix_compliance_movement_account_rapid_at")
-        batch_op.drop_index("ix_compliance_movement_account_payers_at")
+        batch_op.drop_index("ix_compliance_movement_rapid")
+        batch_op.drop_index("ix_compliance_movement_payers")
         batch_op.create_index(batch_op.f("ix_compliance_movement_account_at"), ["account_id", "at"], unique=False)
         batch_op.drop_column("payers_state")
         batch_op.drop_column("rapid_state")
