@@ -178,6 +178,7 @@ async def _evaluate(c: Compliance, batch: ComplianceBatch, new: Movement, last_a
         for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
             if not await store.alert_exists(batch.uow.db, batch.session, t, finding.key):
                 await _raise(c, batch.uow, finding, new.at)
+                await batch.cover(finding, new.at, new)
 
 
 async def _history(

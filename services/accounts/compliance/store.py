@@ -3,9 +3,9 @@ messaging tables are), and the queries its handlers and routes need."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     Select,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -28,11 +29,13 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    or_,
+    literal_column,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import Executable
 
@@ -46,6 +49,7 @@ from services.accounts.compliance.rules import (
     Rule,
     Signals,
     Thresholds,
+    receiving,
 )
 from shared.clock import BANK_TZ
 from shared.db import Database, UtcDateTime
@@ -60,6 +64,38 @@ class ComplianceTables:
     alert: Table
     report: Table
     covered: Table
+    tally: Table
+
+
+# How far a rule's alerts cover a movement, for the rules whose windows the prefilter reads
+# (rapid in and out, many payers): a column of each movement per rule, indexed with the
+# account and time, so the prefilter reads only the movements the rule may still read.
+UNCOVERED = 0
+# Covered only by alerts raised before the movement's own time (the sandbox clock was set
+# back): such an alert counts for a window only if it was raised within the lookback, so
+# the prefilter still checks it when it reads the movement.
+COVERED_BEFORE = 1
+# Covered by an alert raised at or after the movement's time. Whenever the movement is in
+# one of the rule's windows, that alert was raised after the window began, hence within
+# the lookback (never shorter than a window): the rule no longer reads the movement. So
+# too, from the start, for what many payers never reads (anything but a transfer received
+# from another customer).
+COVERED = 2
+STATE_COLUMNS = {Rule.RAPID_IN_OUT: "rapid_state", Rule.MANY_PAYERS: "payers_state"}
+
+HOUR = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def hour_of(at: datetime) -> int:
+    """The UTC hour `at` falls in, counted from the epoch: a tally's bucket."""
+    return (at - EPOCH) // HOUR
+
+
+def hour_after(at: datetime) -> int:
+    """The first bucket that starts at or after `at`."""
+    hours, rest = divmod(at - EPOCH, HOUR)
+    return hours + (1 if rest else 0)
 
 
 def compliance_tables(metadata: MetaData) -> ComplianceTables:
@@ -87,8 +123,13 @@ def compliance_tables(metadata: MetaData) -> ComplianceTables:
         Column("currency", String(3), nullable=False),
         Column("counterparty_account_id", String(64), nullable=False),
         Column("counterparty_customer_id", String(36)),
+        # UNCOVERED, COVERED_BEFORE or COVERED by rapid-in-out and many-payers alerts.
+        Column("rapid_state", SmallInteger, nullable=False, default=UNCOVERED, server_default="0"),
+        Column("payers_state", SmallInteger, nullable=False, default=UNCOVERED, server_default="0"),
         Index("ix_compliance_movement_customer_at", "customer_id", "at"),
-        Index("ix_compliance_movement_account_at", "account_id", "at"),  # the prefilter's windows
+        # The prefilter's reads of an account's movements a rule has not done with yet.
+        Index("ix_compliance_movement_rapid", "customer_id", "account_id", "rapid_state", "at"),
+        Index("ix_compliance_movement_payers", "customer_id", "account_id", "payers_state", "at"),
     )
     alert = Table(
         "compliance_alert",
@@ -144,7 +185,66 @@ def compliance_tables(metadata: MetaData) -> ComplianceTables:
         Column("created_at", UtcDateTime, nullable=False),  # the alert's
         Index("ix_compliance_covered_customer_created", "customer_id", "created_at"),
     )
-    return ComplianceTables(account, movement, alert, report, covered)
+    tally = Table(
+        "compliance_tally",
+        metadata,
+        # A customer's CNY movements on one account in one UTC hour, summed as they are
+        # written, so the prefilter reads a window as a few of these rows instead of
+        # scanning its movements: a bank day (Beijing's midnight is a UTC hour) is 24 of
+        # them, by direction; a rapid-in-out window their hours inside it and a scan of the
+        # part hour at its start. The rapid sums leave out movements COVERED by a rapid-in-
+        # out alert (subtracted when the alert covers them).
+        Column("customer_id", String(36), primary_key=True),
+        Column("hour", BigInteger, primary_key=True),
+        Column("account_id", String(64), primary_key=True),
+        *(Column(name, BigInteger, nullable=False, default=0) for name in TALLIED),
+    )
+    return ComplianceTables(account, movement, alert, report, covered, tally)
+
+
+TALLIED = (
+    "cash_in_minor",
+    "cash_out_minor",
+    "transfers_in_minor",
+    "transfers_out_minor",
+    "rapid_in_count",
+    "rapid_in_minor",
+    "rapid_out_minor",
+)
+
+
+def fresh_states(m: Movement) -> dict[str, int]:
+    """A movement's coverage states before any alert."""
+    return {"rapid_state": UNCOVERED, "payers_state": UNCOVERED if receiving(m) else COVERED}
+
+
+def tally_of(m: Movement, rapid_state: int) -> dict[str, int]:
+    """What one movement adds to its bucket (nothing unless in CNY)."""
+    sums = dict.fromkeys(TALLIED, 0)
+    if m.currency != CNY:
+        return sums
+    if m.kind in CASH_KINDS:
+        sums[f"cash_{m.direction}_minor"] = m.amount_minor
+    elif m.counts_as_transfer:
+        sums[f"transfers_{m.direction}_minor"] = m.amount_minor
+    if rapid_state != COVERED:
+        sums[f"rapid_{m.direction}_minor"] = m.amount_minor
+        sums["rapid_in_count"] = 1 if m.direction is Direction.IN else 0
+    return sums
+
+
+def tally_rows(entries: Sequence[tuple[Movement, dict[str, int]]]) -> list[dict[str, Any]]:
+    """The buckets' increments for (movement, its tally) pairs, one row per bucket, in the
+    buckets' order (two PostgreSQL consumers adding to the same buckets wait, not deadlock)."""
+    rows: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for m, sums in entries:
+        assert m.customer_id is not None
+        key = (m.customer_id, hour_of(m.at), m.account_id)
+        bucket = {"customer_id": key[0], "hour": key[1], "account_id": key[2]}
+        row = rows.setdefault(key, bucket | dict.fromkeys(TALLIED, 0))
+        for name, value in sums.items():
+            row[name] += value
+    return [rows[key] for key in sorted(rows) if any(rows[key][name] for name in TALLIED)]
 
 
 def evidence_row(m: Movement) -> dict[str, Any]:
@@ -224,96 +324,151 @@ async def covered(
 
 
 @cache
-def _signals_query(t: ComplianceTables, day: bool, rapid: bool, payers: bool) -> Select[Any]:
+def _signals_query(t: ComplianceTables, day: Direction | None, rapid: bool, payers: bool) -> Select[Any]:
     """The prefilter's query for the sums a movement needs, built once per shape (building a
     statement costs more than running it); the movement's values are its parameters. It
-    runs as a QuickSelect, hence cash as two equalities rather than an IN of a list."""
-    m, cov = t.movement, t.covered
+    runs as a QuickSelect, hence equalities rather than an IN of a list. It reads the
+    tally's buckets for the day and the rapid window, and movements only at the rapid
+    window's start (within its first hour), and those a rule may still read: its cost does
+    not grow with the customer's history in the windows."""
+    m, cov, tally = t.movement, t.covered, t.tally
     customer = bindparam("customer_id", type_=String)
     since = bindparam("since", type_=UtcDateTime)
-    mine = [m.c.customer_id == customer, m.c.at >= since]
-    account = [*mine, m.c.account_id == bindparam("account_id")]
+    # Every window is within the lookback: its own start bounds the movements read.
+    account = [m.c.customer_id == customer, m.c.account_id == bindparam("account_id")]
     yuan = m.c.currency == CNY  # many payers counts payers in any currency
-    cash = or_(*(m.c.kind == str(k) for k in sorted(CASH_KINDS)))
 
-    def uncovered(rule: Rule) -> ColumnElement[bool]:
-        return ~exists().where(
-            cov.c.movement_id == m.c.id,
-            cov.c.rule == str(rule),
-            cov.c.customer_id == customer,
-            cov.c.created_at >= since,
-        )
+    def covered(rule: Rule) -> ColumnElement[bool]:
+        # By the coverage rows' key: a movement's rows are all its customer's (naming the
+        # customer here led SQLite to scan the customer's coverage rows for each movement).
+        return exists().where(cov.c.movement_id == m.c.id, cov.c.rule == str(rule), cov.c.created_at >= since)
 
-    def total(condition: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((condition, m.c.amount_minor), else_=0)), 0)
+    def state(rule: Rule, *states: int) -> ColumnElement[bool]:
+        # Constants, so the plan reads the state's index with the account (and no list to bind).
+        return m.c[STATE_COLUMNS[rule]].in_([literal_column(str(s)) for s in states])
+
+    def total(column: Any) -> Any:
+        return func.coalesce(func.sum(column), 0)
+
+    def total_if(condition: ColumnElement[bool]) -> Any:
+        return total(case((condition, m.c.amount_minor), else_=0))
 
     parts = []
-    if day:
-        transfer = ~cash & or_(m.c.counterparty_customer_id.is_(None), m.c.counterparty_customer_id != m.c.customer_id)
+    if day is not None:
         parts.append(
             select(
-                total(cash).label("cash_day_minor"),
-                total(transfer).label("transfers_day_minor"),
+                total(tally.c[f"cash_{day}_minor"]).label("cash_day_minor"),
+                total(tally.c[f"transfers_{day}_minor"]).label("transfers_day_minor"),
             )
             .where(
-                *mine,
-                yuan,
-                m.c.at >= bindparam("day_start", type_=UtcDateTime),
-                m.c.at < bindparam("day_end", type_=UtcDateTime),
-                m.c.direction == bindparam("direction"),
+                tally.c.customer_id == customer,
+                tally.c.hour >= bindparam("day_start"),
+                tally.c.hour < bindparam("day_end"),
             )
             .subquery("day")
         )
+    columns: list[Any] = []
     if rapid:
+        # The window's whole hours from their buckets, which leave out what is COVERED; the
+        # movements before the first whole hour as the rule reads them; less those in the
+        # whole hours covered only by an alert raised before them that counts here.
         into = m.c.direction == str(Direction.IN)
-        parts.append(
+        whole = (
             select(
-                func.count(case((into, 1))).label("rapid_in_count"),
-                total(into).label("rapid_in_minor"),
-                total(m.c.direction == str(Direction.OUT)).label("rapid_out_minor"),
+                total(tally.c.rapid_in_count).label("in_count"),
+                total(tally.c.rapid_in_minor).label("in_minor"),
+                total(tally.c.rapid_out_minor).label("out_minor"),
             )
-            .where(*account, yuan, m.c.at >= bindparam("rapid_since", type_=UtcDateTime), uncovered(Rule.RAPID_IN_OUT))
-            .subquery("rapid")
+            .where(
+                tally.c.customer_id == customer,
+                tally.c.hour >= bindparam("rapid_hour"),
+                tally.c.account_id == bindparam("account_id"),
+            )
+            .subquery("whole")
         )
+        sums = (
+            func.count(case((into, 1))).label("in_count"),
+            total_if(into).label("in_minor"),
+            total_if(m.c.direction == str(Direction.OUT)).label("out_minor"),
+        )
+        rapid_hour_at = bindparam("rapid_hour_at", type_=UtcDateTime)
+        start = (
+            select(*sums)
+            .where(
+                *account,
+                state(Rule.RAPID_IN_OUT, UNCOVERED, COVERED_BEFORE),
+                m.c.at >= bindparam("rapid_since", type_=UtcDateTime),
+                m.c.at < rapid_hour_at,
+                yuan,
+                ~covered(Rule.RAPID_IN_OUT),
+            )
+            .subquery("start")
+        )
+        late = (
+            select(*sums)
+            .where(
+                *account,
+                state(Rule.RAPID_IN_OUT, COVERED_BEFORE),
+                m.c.at >= rapid_hour_at,
+                yuan,
+                covered(Rule.RAPID_IN_OUT),
+            )
+            .subquery("late")
+        )
+        parts += [whole, start, late]
+        columns += [
+            (whole.c[name] + start.c[name] - late.c[name]).label(f"rapid_{name}")
+            for name in ("in_count", "in_minor", "out_minor")
+        ]
     if payers:
         parts.append(
             select(func.count(distinct(m.c.counterparty_customer_id)).label("other_payers"))
             .where(
                 *account,
+                state(Rule.MANY_PAYERS, UNCOVERED, COVERED_BEFORE),
                 m.c.at >= bindparam("payers_since", type_=UtcDateTime),
                 m.c.direction == str(Direction.IN),
                 m.c.kind == str(Kind.TRANSFER),
                 m.c.counterparty_customer_id.is_not(None),
                 m.c.counterparty_customer_id != bindparam("payer"),
-                uncovered(Rule.MANY_PAYERS),
+                ~covered(Rule.MANY_PAYERS),
             )
             .subquery("payers")
         )
     joined: FromClause = parts[0]
     for part in parts[1:]:
         joined = joined.join(part, true())  # each part is one row: the join is that row
-    return select(*(c for p in parts for c in p.c)).select_from(joined)
+    if day is not None:
+        columns[:0] = list(parts[0].c)
+    if payers:
+        columns.append(parts[-1].c.other_payers)
+    return select(*columns).select_from(joined)
 
 
 async def signals(db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
     """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
-    by the database in one query: the indexed windows are scanned, no row comes back. In
-    the session's transaction, through db's QuickSelect (each movement of a batch runs it:
-    on inline SQLite, SQLAlchemy's per-statement work would cost several times the query)."""
-    day = new.kind in CASH_KINDS or new.counts_as_transfer
+    by the database in one query: no row comes back. In the session's transaction, through
+    db's QuickSelect (each movement of a batch runs it: on inline SQLite, SQLAlchemy's
+    per-statement work would cost several times the query). The tally and the movements'
+    coverage states it reads are written with the movements and the alerts
+    (ComplianceBatch): what it reads is what the rules would, to the fen."""
+    day = new.direction if new.kind in CASH_KINDS or new.counts_as_transfer else None
     rapid = new.direction is Direction.OUT
     payers = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
-    if not (day or rapid or payers):
+    if not (day is not None or rapid or payers):
         return Signals()
     bank_day = new.bank_day
+    rapid_since = new.at - timedelta(hours=th.rapid_window_h)
+    rapid_hour = hour_after(rapid_since)
     params = {
         "customer_id": new.customer_id,
         "since": new.at - th.lookback,
         "account_id": new.account_id,
-        "day_start": datetime.combine(bank_day, time(), BANK_TZ),
-        "day_end": datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ),
-        "direction": str(new.direction),
-        "rapid_since": new.at - timedelta(hours=th.rapid_window_h),
+        "day_start": hour_of(datetime.combine(bank_day, time(), BANK_TZ)),
+        "day_end": hour_of(datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ)),
+        "rapid_since": rapid_since,
+        "rapid_hour": rapid_hour,
+        "rapid_hour_at": EPOCH + rapid_hour * HOUR,
         "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
         "payer": new.counterparty_customer_id,
     }
@@ -328,10 +483,7 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
     customer = bindparam("customer_id", type_=String)
     since = bindparam("since", type_=UtcDateTime)
     covered = exists().where(
-        cov.c.movement_id == m.c.id,
-        cov.c.rule == str(Rule.MANY_PAYERS),
-        cov.c.customer_id == customer,
-        cov.c.created_at >= since,
+        cov.c.movement_id == m.c.id, cov.c.rule == str(Rule.MANY_PAYERS), cov.c.created_at >= since
     )
     return (
         select(m)
@@ -343,6 +495,7 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
             m.c.direction == str(Direction.IN),
             m.c.kind == str(Kind.TRANSFER),
             m.c.counterparty_customer_id.is_not(None),
+            m.c.payers_state.in_((UNCOVERED, COVERED_BEFORE)),
             ~covered,
         )
         .order_by(m.c.at, m.c.id)
@@ -403,18 +556,30 @@ class _Writes:
     movement: Executable
     alert: Executable
     covered: Executable
+    tally: Executable  # adds to a bucket, creating it if need be
+    state: Mapping[Rule, Executable]  # raises a movement's coverage state for the rule
 
 
 @cache
-def _writes(t: ComplianceTables) -> _Writes:
-    """The consumer's writes, built once per tables: a staged statement, and a QuickWrite's
-    compiled SQL, are known by the statement's identity."""
+def _writes(t: ComplianceTables, sqlite: bool) -> _Writes:
+    """The consumer's writes, built once per tables and dialect: a staged statement, and a
+    QuickWrite's compiled SQL, are known by the statement's identity."""
     last_movement = (
         update(t.account)
         .where(t.account.c.account_id == bindparam("b_account_id"))
         .values(last_movement_at=bindparam("b_last_movement_at"))
     )
-    return _Writes(insert(t.account), last_movement, insert(t.movement), insert(t.alert), insert(t.covered))
+    upsert = (sqlite_insert if sqlite else pg_insert)(t.tally)
+    added = {name: t.tally.c[name] + upsert.excluded[name] for name in TALLIED}
+    tally = upsert.on_conflict_do_update(index_elements=list(t.tally.primary_key), set_=added)
+    state = {
+        rule: update(t.movement)
+        .where(t.movement.c.id == bindparam("b_id"), t.movement.c[column] < bindparam("b_state"))
+        .values({column: bindparam("b_state")})
+        for rule, column in STATE_COLUMNS.items()
+    }
+    inserts = (insert(t.account), last_movement, insert(t.movement), insert(t.alert), insert(t.covered))
+    return _Writes(*inserts, tally, state)
 
 
 async def add_alert(
@@ -422,8 +587,32 @@ async def add_alert(
 ) -> None:
     """An alert and the movements it covers, written at once: the rules' later queries in the
     transaction read them."""
-    await db.quick_write(_writes(t).alert).run(session, [alert])
-    await db.quick_write(_writes(t).covered).run(session, covered)
+    await db.quick_write(_writes(t, db.sqlite).alert).run(session, [alert])
+    await db.quick_write(_writes(t, db.sqlite).covered).run(session, covered)
+
+
+async def write_movements(
+    db: Database, session: AsyncSession, t: ComplianceTables, movements: Sequence[tuple[Movement, dict[str, int]]]
+) -> None:
+    """(movement, its coverage states) pairs written, and added to their buckets."""
+    writes = _writes(t, db.sqlite)
+    await db.quick_write(writes.movement).run(session, [movement_row(m) | states for m, states in movements])
+    tallies = [(m, tally_of(m, states["rapid_state"])) for m, states in movements]
+    await db.quick_write(writes.tally).run(session, tally_rows(tallies))
+
+
+async def cover_written(
+    db: Database, session: AsyncSession, t: ComplianceTables, rule: Rule, movements: Sequence[tuple[Movement, int]]
+) -> None:
+    """Written movements (each with the state an alert of `rule` leaves it in) covered: their
+    state raised, and what a rapid-in-out alert now COVERS taken out of its bucket."""
+    writes = _writes(t, db.sqlite)
+    for m, state in movements:
+        raised = await db.quick_write(writes.state[rule]).run(session, [{"b_id": m.id, "b_state": state}])
+        if raised and state == COVERED and rule is Rule.RAPID_IN_OUT:
+            counted, left = tally_of(m, UNCOVERED), tally_of(m, COVERED)
+            minus = {name: left[name] - counted[name] for name in TALLIED}
+            await db.quick_write(writes.tally).run(session, tally_rows([(m, minus)]))
 
 
 class ComplianceBatch(Batch):
@@ -438,7 +627,10 @@ class ComplianceBatch(Batch):
     customer's pending movements before those queries, when there are any (every one of
     those queries is about one customer). Summing the pending movements in memory into
     the database's signals instead would not do: distinct payers do not add up, and an
-    alert raised in the batch changes what is covered."""
+    alert raised in the batch changes what is covered. Whatever writes movements adds
+    them to the tally in the same statement batch, and an alert on a windowed rule raises
+    its movements' coverage states as it is raised (`cover`): what store.signals reads
+    changes with what the rules read, in the same transaction."""
 
     def __init__(self, uow: UnitOfWork, tables: ComplianceTables) -> None:
         super().__init__(uow)
@@ -448,8 +640,10 @@ class ComplianceBatch(Batch):
         self.opened: list[Account] = []
         # When each loaded account had last moved, to write back only what changed.
         self.loaded_active: dict[str, datetime | None] = {}
-        # Movements evaluated but not written yet, by customer.
-        self.pending: dict[str, list[Movement]] = {}
+        # Movements evaluated but not written yet, by customer, with their coverage states.
+        self.pending: dict[str, list[tuple[Movement, dict[str, int]]]] = {}
+        # The coverage states alerts left the movement being evaluated in (it is written later).
+        self.states: dict[str, dict[str, int]] = {}
 
     async def load(self, messages: Sequence[Any]) -> None:
         ids = {i for m in messages for name in _ACCOUNT_FIELDS if (i := getattr(m, name, None)) is not None}
@@ -469,7 +663,8 @@ class ComplianceBatch(Batch):
         """`movements`, evaluated: to be written, and their accounts active at their time."""
         for m in movements:
             assert m.customer_id is not None
-            self.pending.setdefault(m.customer_id, []).append(m)
+            states = fresh_states(m) | self.states.pop(m.id, {})
+            self.pending.setdefault(m.customer_id, []).append((m, states))
             account = self.accounts[m.account_id]
             assert account is not None
             account.last_movement_at = m.at
@@ -478,11 +673,28 @@ class ComplianceBatch(Batch):
         """Write the customer's movements recorded earlier in this batch, if any."""
         movements = self.pending.pop(customer_id, None)
         if movements:
-            write = self.uow.db.quick_write(_writes(self.tables).movement)
-            await write.run(self.session, [movement_row(m) for m in movements])
+            await write_movements(self.uow.db, self.session, self.tables, movements)
+
+    async def cover(self, finding: Finding, at: datetime, new: Movement) -> None:
+        """The coverage states an alert raised at `at` on `finding` leaves its movements in,
+        for the rules the prefilter reads windows of: `new`'s kept until it is written, the
+        others' (all written: the customer's pending movements are flushed before `new`
+        is evaluated) updated now."""
+        column = STATE_COLUMNS.get(finding.rule)
+        if column is None:
+            return
+        written = []
+        for m in finding.movements:
+            state = COVERED if m.at <= at else COVERED_BEFORE
+            if m.id == new.id:
+                states = self.states.setdefault(m.id, {})
+                states[column] = max(states.get(column, UNCOVERED), state)
+            else:
+                written.append((m, state))
+        await cover_written(self.uow.db, self.session, self.tables, finding.rule, written)
 
     async def write(self) -> None:
-        writes = _writes(self.tables)
+        writes = _writes(self.tables, self.uow.db.sqlite)
         for a in self.opened:
             self.uow.stage(writes.account, vars(a).copy())
         # In the accounts' order: two PostgreSQL consumers updating the same accounts wait
@@ -493,6 +705,10 @@ class ComplianceBatch(Batch):
             if now.last_movement_at != was:
                 row = {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at}
                 self.uow.stage(writes.last_movement, row)
+        tallies = []
         for movements in self.pending.values():
-            for m in movements:
-                self.uow.stage(writes.movement, movement_row(m))
+            for m, states in movements:
+                self.uow.stage(writes.movement, movement_row(m) | states)
+                tallies.append((m, tally_of(m, states["rapid_state"])))
+        for row in tally_rows(tallies):
+            self.uow.stage(writes.tally, row)

@@ -2,7 +2,9 @@
 ledger facts, applied one fact per transaction and in large batches, leaves the same
 movements, accounts and alerts (store.ComplianceBatch writes a batch's movements at its
 end, so a batch must still show each fact the ones before it); and a batch delivered
-again applies nothing twice."""
+again applies nothing twice. Throughout, every prefilter read (store.signals, from the
+tally and the coverage states the consumer keeps) is the rules' own sums over the history
+it would load, the sandbox clock moving back among the facts or not."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from services.accounts.compliance import store
 from services.accounts.compliance.consumer import GROUP
 from services.accounts.compliance.handlers import CASH_IN, SEED_CREDIT
-from services.accounts.compliance.rules import Rule
+from services.accounts.compliance.rules import History, Movement, Rule, Signals, Thresholds, signals_of
 from services.accounts.compliance.store import ComplianceTables
+from shared.db import Database
 from shared.events import Envelope, Message
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_EVENTS
@@ -46,11 +50,34 @@ def amount(rng: random.Random) -> int:
     return minor - minor % 100 + rng.choice([71, 72, 73, 74, 75, 76]) if rng.random() < 0.04 else minor
 
 
-def facts(prefix: str, seed: int) -> list[tuple[str, Message, datetime]]:
+@pytest.fixture(autouse=True)
+def checked_signals(monkeypatch: pytest.MonkeyPatch) -> list[Signals]:
+    """store.signals, each read checked against rules.signals_of over the customer's history
+    as the handler would load it, in the same transaction; the reads, to show some counted."""
+    read = store.signals
+    seen: list[Signals] = []
+
+    async def signals(db: Database, session: Any, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
+        found = await read(db, session, t, new, th)
+        assert new.customer_id is not None
+        since = new.at - th.lookback
+        movements = await store.movements_since(session, t, new.customer_id, since)
+        history = History(movements, await store.covered(session, t, new.customer_id, since))
+        assert found == signals_of(new, history, th), new
+        seen.append(found)
+        return found
+
+    monkeypatch.setattr(store, "signals", signals)
+    return seen
+
+
+def facts(prefix: str, seed: int, *, clock_back: bool = False) -> list[tuple[str, Message, datetime]]:
     """(envelope id, fact, time): customers' accounts opened before and during the run (the
     last one long ago, for dormant), cash, bills and transfers between them, a seed credit,
     an account the module never heard of, and some facts delivered twice. The same `seed`
-    gives the same sequence under another `prefix` of ids."""
+    gives the same sequence under another `prefix` of ids. With `clock_back` the sandbox
+    clock is now and then set back by up to two days: windows slide backwards, and alerts
+    cover movements later than themselves."""
     rng = random.Random(seed)
     customers = [f"{prefix}-c{i}" for i in range(CUSTOMERS)]
     bank = [f"{prefix}-a{i}" for i in range(CUSTOMERS)]
@@ -72,6 +99,8 @@ def facts(prefix: str, seed: int) -> list[tuple[str, Message, datetime]]:
     at = BASE
     for i in range(FACTS):
         at += timedelta(minutes=rng.randint(1, 30))
+        if clock_back and rng.random() < 0.05:
+            at -= timedelta(minutes=rng.randint(1, 48 * 60))
         if late and rng.random() < 0.2:
             sequence.append(late.pop(0))
         payer, payee = rng.sample(accounts, 2)
@@ -160,12 +189,14 @@ async def state(bank: Bank, prefix: str) -> dict[str, Any]:
         }
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-async def test_batches_of_any_size_find_the_same(bank: Bank, seed: int, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(("seed", "clock_back"), [(1, False), (2, False), (4, True)])
+async def test_batches_of_any_size_find_the_same(
+    bank: Bank, seed: int, clock_back: bool, caplog: pytest.LogCaptureFixture, checked_signals: list[Signals]
+) -> None:
     caplog.set_level(logging.WARNING, logger="shared.kafka.consumer")
     runs = {size: uuid.uuid4().hex[:8] for size in (1, 40, 1000)}
     for size, prefix in runs.items():
-        await apply(bank, records(facts(prefix, seed)), size, caplog)
+        await apply(bank, records(facts(prefix, seed, clock_back=clock_back)), size, caplog)
     one_by_one, *batched = [await state(bank, prefix) for prefix in runs.values()]
     for found in batched:
         assert found == one_by_one
@@ -173,6 +204,7 @@ async def test_batches_of_any_size_find_the_same(bank: Bank, seed: int, caplog: 
     alerts = [json.loads(a) for a in one_by_one["alerts"]]
     assert {a["rule"] for a in alerts if not a["forced"]} >= set(Rule) - {Rule.DORMANT}, alerts
     assert Rule.DORMANT in {a["rule"] for a in alerts}, alerts
+    assert {name for read in checked_signals for name, value in vars(read).items() if value} == set(vars(Signals()))
 
 
 async def test_a_batch_delivered_again_applies_nothing_twice(bank: Bank, caplog: pytest.LogCaptureFixture) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import insert
 
@@ -29,6 +31,10 @@ from services.accounts.compliance.store import ComplianceTables
 from tests.integration.harness import Bank
 
 T = Thresholds()
+window = {
+    Rule.RAPID_IN_OUT: timedelta(hours=T.rapid_window_h),
+    Rule.MANY_PAYERS: timedelta(hours=T.many_payers_window_h),
+}
 CASES = 40
 # Around midnight in Beijing (16:00 UTC), so the bank day's bounds fall inside the window.
 BASE = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)
@@ -54,9 +60,14 @@ def movement(rng: random.Random, customer: str, accounts: list[str], payers: lis
     )
 
 
-async def seeded(bank: Bank, rng: random.Random) -> Movement:
+async def seeded(
+    bank: Bank, rng: random.Random, *, near_start_of: Rule | None = None
+) -> tuple[Movement, list[Movement], list[dict[str, Any]]]:
     """A customer's history (and another's, in the same windows), some of it covered by
-    alerts, some of both too old to count; the customer's new movement, not yet recorded."""
+    alerts, some of both too old to count; the customer's new movement, not yet recorded;
+    the customer's earlier movements and the coverage rows. `near_start_of` rapid in and out
+    or many payers puts most times within two hours of that rule's window's start, and
+    makes the new movement one the rule reads its window for (out, or received)."""
     t: ComplianceTables = bank.app.state.compliance.tables
     customer, neighbour = str(uuid.uuid4()), str(uuid.uuid4())
     accounts = [f"{customer[:8]}-a{i}" for i in range(2)]
@@ -65,7 +76,12 @@ async def seeded(bank: Bank, rng: random.Random) -> Movement:
     span = int((T.lookback + timedelta(hours=12)).total_seconds())
 
     def at() -> datetime:
+        if near_start_of is not None and rng.random() < 0.7:
+            return new_at - window[near_start_of] + timedelta(seconds=rng.randint(-7200, 7200))
         return new_at - timedelta(seconds=rng.randint(-6 * 3600, span))
+
+    def long_ago() -> datetime:
+        return new_at - T.lookback - timedelta(seconds=rng.randint(1, 12 * 3600))
 
     mine = [movement(rng, customer, accounts, payers, at()) for _ in range(rng.randint(0, 30))]
     theirs = [movement(rng, neighbour, accounts, payers, at()) for _ in range(5)]
@@ -75,18 +91,32 @@ async def seeded(bank: Bank, rng: random.Random) -> Movement:
             "rule": str(rng.choice([Rule.RAPID_IN_OUT, Rule.MANY_PAYERS, Rule.STRUCTURING])),
             "alert_id": str(uuid.uuid4()),
             "customer_id": m.customer_id,
-            "created_at": at(),  # an alert older than the window covers nothing
+            # An alert older than the lookback covers nothing, whenever it was raised.
+            "created_at": at() if rng.random() < 0.7 else long_ago(),
         }
         for m in [*mine, *theirs]
         if rng.random() < 0.3
     ]
+    db = bank.app.state.runtime.db
     async with bank.app.state.runtime.unit_of_work() as uow:
-        if mine or theirs:
-            await uow.session.execute(insert(t.movement), [store.movement_row(m) for m in [*mine, *theirs]])
+        # As the consumer writes them: the movements added to the tally, then each alert's
+        # coverage raising their states (an alert raised before a movement's time too).
+        await store.write_movements(db, uow.session, t, [(m, store.fresh_states(m)) for m in [*mine, *theirs]])
         if covered:
             await uow.session.execute(insert(t.covered), covered)
+        by_id = {m.id: m for m in [*mine, *theirs]}
+        for row in covered:
+            m, rule = by_id[row["movement_id"]], Rule(row["rule"])
+            if rule in store.STATE_COLUMNS:
+                state = store.COVERED if m.at <= row["created_at"] else store.COVERED_BEFORE
+                await store.cover_written(db, uow.session, t, rule, [(m, state)])
     new = movement(rng, customer, accounts, payers, new_at)
-    return new
+    if near_start_of is Rule.RAPID_IN_OUT:
+        new = replace(new, direction=Direction.OUT, kind=Kind.TRANSFER if new.kind is Kind.CASH_DEPOSIT else new.kind)
+    elif near_start_of is Rule.MANY_PAYERS:
+        payer = rng.choice(payers)
+        new = replace(new, direction=Direction.IN, kind=Kind.TRANSFER, counterparty_customer_id=payer)
+    return new, mine, covered
 
 
 async def test_the_databases_sums_are_the_rules_sums(bank: Bank) -> None:
@@ -94,7 +124,7 @@ async def test_the_databases_sums_are_the_rules_sums(bank: Bank) -> None:
     t: ComplianceTables = bank.app.state.compliance.tables
     nonzero: set[str] = set()
     for _ in range(CASES):
-        new = await seeded(bank, rng)
+        new, _, _ = await seeded(bank, rng)
         assert new.customer_id is not None
         since = new.at - T.lookback
         async with bank.app.state.runtime.db.read() as session:
@@ -110,3 +140,65 @@ async def test_the_databases_sums_are_the_rules_sums(bank: Bank) -> None:
             nonzero |= {"payments_into"} if into else set()
         nonzero |= {name for name, value in vars(read).items() if value}
     assert nonzero == {*vars(Signals()), "payments_into"}, nonzero  # each was tried on some history
+
+
+async def test_the_rapid_window_is_exact_where_its_tally_is_not_all_it_reads(bank: Bank) -> None:
+    """Movements in the rapid window's first, partial hour (read as movements), and in its
+    whole hours covered by an alert raised before them (kept in their tally, and taken out
+    of the sums only while that alert is within the lookback): each case tried."""
+    rng = random.Random(20261202)
+    t: ComplianceTables = bank.app.state.compliance.tables
+    tried: set[str] = set()
+    for _ in range(CASES):
+        new, mine, covered = await seeded(bank, rng, near_start_of=Rule.RAPID_IN_OUT)
+        assert new.customer_id is not None
+        since = new.at - T.lookback
+        async with bank.app.state.runtime.db.read() as session:
+            read = await store.signals(bank.app.state.runtime.db, session, t, new, T)
+            history = History(
+                await store.movements_since(session, t, new.customer_id, since),
+                await store.covered(session, t, new.customer_id, since),
+            )
+        assert read == signals_of(new, history, T), new
+        rapid_since = new.at - timedelta(hours=T.rapid_window_h)
+        first_whole_hour = store.EPOCH + store.hour_after(rapid_since) * store.HOUR
+        window = [m for m in mine if m.account_id == new.account_id and m.at >= rapid_since and m.currency == "CNY"]
+        raised_before = {
+            c["movement_id"]
+            for c in covered
+            if c["rule"] == Rule.RAPID_IN_OUT and since <= c["created_at"] < new.at - timedelta(hours=T.rapid_window_h)
+        }
+        if any(m.at < first_whole_hour for m in window):
+            tried.add("partial hour")
+        long_covered = {c["movement_id"] for c in covered if c["rule"] == Rule.RAPID_IN_OUT and c["created_at"] < since}
+        if any(m.at < first_whole_hour and m.id in long_covered for m in window):
+            tried.add("partial hour, covered long ago")
+        if any(m.at >= first_whole_hour and m.id in raised_before for m in window):
+            tried.add("covered before")
+    assert tried == {"partial hour", "partial hour, covered long ago", "covered before"}, tried
+
+
+async def test_the_many_payers_window_is_exact_at_its_start(bank: Bank) -> None:
+    """Transfers received at the many-payers window's start, some covered by an alert older
+    than the lookback (which covers nothing): the prefilter reads them too."""
+    rng = random.Random(20261203)
+    t: ComplianceTables = bank.app.state.compliance.tables
+    tried = False
+    for _ in range(CASES):
+        new, mine, covered = await seeded(bank, rng, near_start_of=Rule.MANY_PAYERS)
+        assert new.customer_id is not None
+        since = new.at - T.lookback
+        async with bank.app.state.runtime.db.read() as session:
+            read = await store.signals(bank.app.state.runtime.db, session, t, new, T)
+            history = History(
+                await store.movements_since(session, t, new.customer_id, since),
+                await store.covered(session, t, new.customer_id, since),
+            )
+        assert read == signals_of(new, history, T), new
+        long_covered = {c["movement_id"] for c in covered if c["rule"] == Rule.MANY_PAYERS and c["created_at"] < since}
+        payers_since = new.at - window[Rule.MANY_PAYERS]
+        in_window = [m for m in mine if m.account_id == new.account_id and m.at >= payers_since and receiving(m)]
+        tried |= any(
+            m.id in long_covered and m.counterparty_customer_id != new.counterparty_customer_id for m in in_window
+        )
+    assert tried
