@@ -9,12 +9,11 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import client_of, operator_login, running_stack
+from tests.e2e.conftest import client_of, operator_login
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tests.tokens import Minter
 from tools.stack import Stack
@@ -26,11 +25,10 @@ PAIRS = 6
 TRANSFERS_PER_PAYER = 18
 
 
-@pytest.fixture(scope="module")
-def lossy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A stack of its own: this test takes its broker away."""
-    with running_stack(tmp_path_factory, "broker-loss") as running:
-        yield running
+@pytest.fixture
+def lossy_stack(side_stack: Stack) -> Stack:
+    """Not the session stack: this test takes its broker away."""
+    return side_stack
 
 
 async def _transfers(payer: Phone, source: str, target: str, sent: list[str], stop: asyncio.Event) -> None:
