@@ -109,16 +109,22 @@ A_SHARE_MARKET = {
     "SECURITIES_HOLIDAYS": json.dumps([d.isoformat() for d in A_SHARE_HOLIDAYS]),
 }
 
+# Every claim-fraud rule on, the early and frequent claim rules (off by default) at an
+# insurer's usual 30 days and 3 claims in 90 (tests/e2e/test_claim_fraud.py).
+EVERY_FRAUD_RULE = {"INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "30", "INSURANCE_FRAUD_FREQUENT_CLAIMS": "3"}
+
 
 @pytest.fixture(scope="session")
 def side_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One stack for the tests that may not run on the session stack, one module after
     another, instead of a stack per module (a start costs 10-20 s): a reset (it forgets
     every customer), a broker taken away, a stalled insurance sweeper, A-share market
-    hours. No test of the others reaches the settings one of them needs; the test that
-    leaves a saga stuck resets the stack after it, and the others check the ledger, not a
-    fresh stack."""
-    with running_stack(tmp_path_factory, "side-stack", env={**STALLED_INSURANCE, **A_SHARE_MARKET}) as running:
+    hours, every claim-fraud rule. No test of the others reaches the settings one of them
+    needs (none of them loses a claim's message or claims but the fraud tests); the test
+    that leaves a saga stuck resets the stack after it, and the others check the ledger,
+    not a fresh stack."""
+    env = {**STALLED_INSURANCE, **A_SHARE_MARKET, **EVERY_FRAUD_RULE}
+    with running_stack(tmp_path_factory, "side-stack", env=env) as running:
         _running["side_stack"] = running
         yield running
 
