@@ -131,7 +131,7 @@ def side_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def _session_stacks_of(item: pytest.Item) -> set[str]:
     """The session stacks a test uses: this module's fixtures of that name, not a test
-    module's own stack that takes the name (tests/e2e/test_reset.py)."""
+    module's own fixture that takes the name (tests/e2e/test_stepup.py: its `stack`)."""
     defs = getattr(item, "_fixtureinfo", None)
     if defs is None:
         return set()
