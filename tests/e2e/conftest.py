@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +66,9 @@ def running_stack(
 # The stacks the whole session shares, by fixture name: each runs from the first test that
 # asks for it to the last, then stops (`pytest_runtest_teardown` below), so that no idle
 # stack takes the machine from the tests after it.
-SESSION_STACKS = ("stack", "stepup_stack")
+SESSION_STACKS = ("stack", "stepup_stack", "side_stack")
+# The session stacks whose users run one after another, so that each runs only while they do.
+GROUPED_STACKS = ("stepup_stack", "side_stack")
 _running: dict[str, Stack] = {}
 _last_user: dict[str, list[str]] = {}  # a test's node id: the session stacks it is the last to use
 
@@ -93,9 +97,41 @@ def stepup_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
+# An insurance sweeper that wakes once an hour, with a one-second step deadline: a premium
+# whose answer from accounts is lost stays past its deadline, as it would with a sweeper
+# that has stopped (tests/e2e/test_stuck_sagas.py).
+STALLED_INSURANCE = {"INSURANCE_SWEEP_EVERY_S": "3600", "INSURANCE_STEP_TIMEOUT_S": "1"}
+# Every Wednesday for two years from today: the exchange holidays of the side stack's
+# A-share market (tests/e2e/test_brokerage_calendar.py).
+A_SHARE_HOLIDAYS = [d for d in (date.today() + timedelta(days=n) for n in range(2 * 366)) if d.weekday() == 2]
+A_SHARE_MARKET = {
+    "SECURITIES_HOURS_MODE": "a_share",
+    "SECURITIES_HOLIDAYS": json.dumps([d.isoformat() for d in A_SHARE_HOLIDAYS]),
+}
+
+# Every claim-fraud rule on, the early and frequent claim rules (off by default) at an
+# insurer's usual 30 days and 3 claims in 90 (tests/e2e/test_claim_fraud.py).
+EVERY_FRAUD_RULE = {"INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "30", "INSURANCE_FRAUD_FREQUENT_CLAIMS": "3"}
+
+
+@pytest.fixture(scope="session")
+def side_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One stack for the tests that may not run on the session stack, one module after
+    another, instead of a stack per module (a start costs 10-20 s): a reset (it forgets
+    every customer), a broker taken away, a stalled insurance sweeper, A-share market
+    hours, every claim-fraud rule. No test of the others reaches the settings one of them
+    needs (none of them loses a claim's message or claims but the fraud tests); the test
+    that leaves a saga stuck resets the stack after it, and the others check the ledger,
+    not a fresh stack."""
+    env = {**STALLED_INSURANCE, **A_SHARE_MARKET, **EVERY_FRAUD_RULE}
+    with running_stack(tmp_path_factory, "side-stack", env=env) as running:
+        _running["side_stack"] = running
+        yield running
+
+
 def _session_stacks_of(item: pytest.Item) -> set[str]:
     """The session stacks a test uses: this module's fixtures of that name, not a test
-    module's own stack that takes the name (tests/e2e/test_reset.py)."""
+    module's own fixture that takes the name (tests/e2e/test_stepup.py: its `stack`)."""
     defs = getattr(item, "_fixtureinfo", None)
     if defs is None:
         return set()
@@ -108,9 +144,9 @@ def _session_stacks_of(item: pytest.Item) -> set[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the e2e modules that use a session stack first and those with stacks of their
-    own only after them, and the users of `stepup_stack` one after another, each otherwise
-    in its usual order: a session stack then runs only while its tests do. A module moves
-    whole, so its module-scoped stack still starts once."""
+    own only after them, and the users of `stepup_stack` (and of `side_stack`) one after
+    another, each otherwise in its usual order: a session stack then runs only while its
+    tests do. A module moves whole, so its module-scoped stack still starts once."""
     here = Path(__file__).parent
     e2e = [i for i, item in enumerate(items) if here in item.path.parents]
     modules: dict[Path, list[pytest.Item]] = {}
@@ -118,11 +154,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         modules.setdefault(items[i].path, []).append(items[i])
     uses = {path: set().union(*(_session_stacks_of(t) for t in tests)) for path, tests in modules.items()}
     order = list(modules)
-    first_stepup = next((n for n, path in enumerate(order) if "stepup_stack" in uses[path]), 0)
+    first_user = {name: next((n for n, path in enumerate(order) if name in uses[path]), 0) for name in GROUPED_STACKS}
 
     def place(n: int) -> tuple[bool, int, int]:
         path = order[n]
-        together = first_stepup if "stepup_stack" in uses[path] else n
+        together = next((first_user[name] for name in GROUPED_STACKS if name in uses[path]), n)
         return (not uses[path], together, n)
 
     moved = [test for n in sorted(range(len(order)), key=place) for test in modules[order[n]]]

@@ -9,12 +9,11 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import client_of, operator_login, running_stack
+from tests.e2e.conftest import client_of, operator_login
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tests.tokens import Minter
 from tools.stack import Stack
@@ -26,11 +25,10 @@ PAIRS = 6
 TRANSFERS_PER_PAYER = 18
 
 
-@pytest.fixture(scope="module")
-def lossy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A stack of its own: this test takes its broker away."""
-    with running_stack(tmp_path_factory, "broker-loss") as running:
-        yield running
+@pytest.fixture
+def lossy_stack(side_stack: Stack) -> Stack:
+    """Not the session stack: this test takes its broker away."""
+    return side_stack
 
 
 async def _transfers(payer: Phone, source: str, target: str, sent: list[str], stop: asyncio.Event) -> None:
@@ -135,11 +133,17 @@ async def test_a_broker_killed_under_load_and_started_empty_loses_nothing(lossy_
             lines = (await payee.get(f"/v1/accounts/{target}/transactions", params={"limit": 200})).json()["items"]
             transfers_in = [line for line in lines if line.get("reference_kind") == "payment"]
             assert len(transfers_in) == len(completed), "every completed transfer posted exactly once"
-            # Every fact reached the gateway: one "money moved" notification per completed
-            # transfer, also for those completed while the broker was going.
-            notes = (await payer.get("/v1/notifications", params={"limit": 100})).json()["items"]
-            told = [n["data"]["payment_id"] for n in notes if n["kind"] == "payment_sent"]
-            assert sorted(told) == sorted(b["id"] for b in completed), "one notification per completed payment"
+
+            # Every fact reaches the gateway: one "money moved" notification per completed
+            # transfer, also for those completed while the broker was going. The gateway
+            # reads them after payments ends its sagas, later on a loaded machine.
+            async def told(payer: Phone = payer, completed: list[dict] = completed) -> list[str] | None:
+                notes = (await payer.get("/v1/notifications", params={"limit": 100})).json()["items"]
+                ids = [n["data"]["payment_id"] for n in notes if n["kind"] == "payment_sent"]
+                return ids if len(ids) >= len(completed) else None
+
+            ids = await eventually(told, timeout_s=30, every_s=0.5)
+            assert sorted(ids) == sorted(b["id"] for b in completed), "one notification per completed payment"
         check = (await gateway.get("/v1/admin/ledger/check", headers=operator)).json()
         assert check["ok"], check["violations"]
         assert check["active_holds"] == 0

@@ -1,5 +1,5 @@
-"""The A-share calendar end to end: a stack of its own whose market keeps A-share hours
-(`SECURITIES_HOURS_MODE=a_share`), driven through the gateway across weekends and a
+"""The A-share calendar end to end: the side stack (conftest), whose market keeps A-share
+hours (`SECURITIES_HOURS_MODE=a_share`), driven through the gateway across weekends and a
 holiday with the sandbox clock. An order on a Saturday is refused saying when the market
 opens next; a Friday's buy sells on Monday, not on Friday; a Friday sale's proceeds buy
 shares at once but leave for the bank on Monday, not on Saturday; a holiday behaves like
@@ -8,12 +8,12 @@ a weekend; `GET /v1/market/calendar` agrees. The ledger check balances after eac
 The stack's holidays are a setting: every Wednesday here (`SECURITIES_HOLIDAYS`), so a
 holiday is never more than a week ahead of a clock that only moves forward, and Thursday,
 Friday, Monday and Tuesday always trade. Each test moves the clock to the next day it
-needs from wherever the previous test left it, so each runs alone as well as in order."""
+needs from wherever the previous test (of this module or another on the side stack) left
+it, so each runs alone as well as in any order."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from shared.clock import BANK_TZ
-from tests.e2e.conftest import client_of, operator_login, running_stack
+from tests.e2e.conftest import A_SHARE_HOLIDAYS, client_of, operator_login
 from tests.e2e.test_securities import Investor, assert_problem, set_price
 from tools.stack import Stack
 
@@ -30,29 +30,18 @@ pytestmark = pytest.mark.e2e
 
 MON, TUE, WED, THU, FRI, SAT = range(6)
 SYMBOL = "601398"  # about 5 CNY a share: a lot costs about 500.00
-# Every Wednesday for two years from today: the stack's exchange holidays.
-HOLIDAYS = [d for d in (date.today() + timedelta(days=n) for n in range(2 * 366)) if d.weekday() == WED]
+HOLIDAYS = A_SHARE_HOLIDAYS  # every Wednesday for two years from today
 
 
 def trading(day: date) -> bool:
     return day.weekday() < SAT and day.weekday() != WED
 
 
-@pytest.fixture(scope="module")
-def a_share_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """One stack for the whole module: a stack's start is the costly part."""
-    env = {
-        "SECURITIES_HOURS_MODE": "a_share",
-        "SECURITIES_HOLIDAYS": json.dumps([d.isoformat() for d in HOLIDAYS]),
-    }
-    with running_stack(tmp_path_factory, "a-share-stack", env=env) as running:
-        yield running
-
-
 @pytest.fixture
-async def gateway(a_share_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """The a_share stack's gateway; the ledger check must find nothing wrong after the test."""
-    async with client_of(a_share_stack) as client:
+async def gateway(side_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The side stack's gateway (its market keeps A-share hours: conftest's A_SHARE_MARKET);
+    the ledger check must find nothing wrong after the test."""
+    async with client_of(side_stack) as client:
         yield client
         r = await client.get("/v1/admin/ledger/check", headers=await operator_login(client))
         assert r.status_code == 200, r.text

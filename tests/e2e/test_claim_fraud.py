@@ -1,6 +1,6 @@
-"""Claim fraud flags through the gateway, on a stack of its own with every rule on (the
-early and frequent claim rules are off by default, at an insurer's usual 30 days and 3
-claims in 90 here): a customer sends the
+"""Claim fraud flags through the gateway, on the side stack (conftest) with every rule on
+(the early and frequent claim rules are off by default, at an insurer's usual 30 days and
+3 claims in 90 there): a customer sends the
 same invoice with a second claim and it is flagged with the first claim's id; one
 adjuster's approval does not settle it, a second adjuster's does; a claim soon after the
 purchase is flagged; the sandbox magic value forces a flag. The flagged-claims queue is
@@ -10,7 +10,7 @@ which rule flagged them. The ledger balances after each."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from shared.sandbox import ADJUSTERS
-from tests.e2e.conftest import client_of, operator_login, running_stack
+from tests.e2e.conftest import client_of, operator_login
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tests.e2e.test_insurance import assert_problem, buy, claim_reaches, funded
 from tests.files import pdf, png
@@ -30,15 +30,9 @@ DAY = 86_400
 
 
 @pytest.fixture(scope="module")
-def fraud_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    usual = {"INSURANCE_FRAUD_EARLY_CLAIM_DAYS": "30", "INSURANCE_FRAUD_FREQUENT_CLAIMS": "3"}
-    with running_stack(tmp_path_factory, "fraud-stack", env=usual) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def gateway(fraud_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_of(fraud_stack) as client:
+async def gateway(side_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """The side stack's gateway: every fraud rule is on there (conftest's EVERY_FRAUD_RULE)."""
+    async with client_of(side_stack) as client:
         yield client
 
 

@@ -1,16 +1,15 @@
-"""POST /v1/sandbox/reset puts the whole bank back to its seed state. On a stack of its own:
-a reset forgets every customer, so on the shared stack it would pull them from under
-whichever tests ran after it."""
+"""POST /v1/sandbox/reset puts the whole bank back to its seed state. On the side stack, not
+the session stack: a reset forgets every customer, so on the session stack it would pull
+them from under whichever tests ran after it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from shared.sandbox import DEMO_CUSTOMERS, OPERATOR
-from tests.e2e.conftest import running_stack
 from tests.e2e.phone import eventually, register_and_login
 from tools.stack import Stack
 
@@ -18,14 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory, "reset-stack") as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-async def gateway(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as client:
+async def gateway(side_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=side_stack.gateway_url, timeout=10) as client:
         yield client
 
 

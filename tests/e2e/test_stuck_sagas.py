@@ -4,13 +4,13 @@ stack lists none, and its ledger check asks every hold's owner about its saga.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import client_of, operator_login, running_stack
+from tests.e2e.conftest import client_of, operator_login
 from tests.e2e.phone import Phone, eventually, register_and_login
 from tests.e2e.test_faults import fault
 from tests.e2e.test_insurance import funded
@@ -20,17 +20,18 @@ from tools.stack import Stack
 pytestmark = pytest.mark.e2e
 
 SERVICES = ["accounts", "payments", "securities", "insurance"]
-# Insurance's sweeper wakes once an hour on this stack: a premium whose answer from
-# accounts is lost stays past its (one second) deadline, as it would with a sweeper that
-# has stopped.
-STALLED = {"INSURANCE_SWEEP_EVERY_S": "3600", "INSURANCE_STEP_TIMEOUT_S": "1"}
 GRACE = {"grace_s": 1}
 
 
-@pytest.fixture(scope="module")
-def stalled_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory, "stalled-stack", env=STALLED) as running:
-        yield running
+@pytest.fixture
+async def stalled_stack(side_stack: Stack) -> AsyncIterator[Stack]:
+    """The side stack, whose insurance sweeper wakes once an hour (conftest's
+    STALLED_INSURANCE), reset after the test: the premium it leaves stuck keeps its hold,
+    which the ledger checks of the stack's other tests would find."""
+    yield side_stack
+    async with client_of(side_stack) as gateway:
+        r = await gateway.post("/v1/sandbox/reset", headers=await operator_login(gateway))
+        assert r.status_code == 200, r.text
 
 
 def stuck_of(listing: dict[str, Any], service: str) -> list[dict[str, Any]]:

@@ -17,6 +17,13 @@ from tools.stack import PROJECT_ROOT
 pytestmark = pytest.mark.skipif(not spawn.forking(sys.executable), reason="forking needs Linux")
 
 
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced() -> None:
+    """No accounts app runs here, so the integration tier's ledger check has nothing to
+    check; without it (and the accounts app of each database backend it asks for) each
+    test runs once, not once per backend."""
+
+
 def start(tmp_path: Path, **env: str) -> tuple[spawn.Forked, Path]:
     log = tmp_path / "probe.log"
     os.environ["PROBE_NOT_PASSED"] = "from the parent"
