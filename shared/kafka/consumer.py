@@ -314,6 +314,13 @@ class ConsumerLoop:
             self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
             if time.monotonic() - self._committed_at >= self.commit_interval_s:
                 await self._commit()
+            listener = self.listener
+            if listener is not None and listener.replies_for and listener.quiet and len(records) < self.max_batch:
+                # Only other services' replies for a while, and nothing more fetched (a full
+                # batch is a backlog, read on at once): on a topic that busy a look never comes
+                # back empty, so wait here for a ring of our own.
+                await self._commit()
+                await listener.wait(self.consumer)
 
     def _fetch_wait(self, ms: int) -> None:
         """How long the broker may hold this consumer's next fetches."""
