@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from services.payments.handlers import Context, Starter
+from services.payments.handlers import Context
 from shared.accounts_client import UNAVAILABLE, AccountsClient
 from shared.web import RuntimeDep, from_state
 
 ContextDep = Annotated[Context, from_state("ctx")]
 AccountsDep = Annotated[AccountsClient, from_state("accounts", problems=UNAVAILABLE)]
-StarterDep = Annotated[Starter, from_state("starter")]
 
-__all__ = ["AccountsDep", "ContextDep", "RuntimeDep", "StarterDep"]
+__all__ = ["AccountsDep", "ContextDep", "RuntimeDep"]
