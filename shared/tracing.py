@@ -261,22 +261,20 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
             self._add_event(Event(name, bounded(attributes, event_limit, event_length, True), timestamp))
 
         def _add_event(self, event: Any) -> None:
-            with self._lock:
-                if self._end_time is None:
-                    if self._events == ():
-                        self._events = BoundedList(limits.max_events)
-                    self._events.append(event)
-                    return
-            log.warning("Tried calling %s on an ended span.", "_add_event")
+            self._append("_events", limits.max_events, event, "_add_event")
 
         def _add_link(self, link: Any) -> None:
+            self._append("_links", limits.max_links, link, "_add_link")
+
+        def _append(self, field: str, limit: int | None, item: Any, caller: str) -> None:
+            """Add to the events or links list, made at the first one, while the span is open."""
             with self._lock:
                 if self._end_time is None:
-                    if self._links == ():
-                        self._links = BoundedList(limits.max_links)
-                    self._links.append(link)
+                    if getattr(self, field) == ():
+                        setattr(self, field, BoundedList(limit))
+                    getattr(self, field).append(item)
                     return
-            log.warning("Tried calling %s on an ended span.", "_add_link")
+            log.warning("Tried calling %s on an ended span.", caller)
 
         def end(self, end_time: int | None = None) -> None:
             with self._lock:
