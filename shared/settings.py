@@ -38,8 +38,9 @@ class KafkaSettings(BaseSettings):
     # The embedded broker holds a consumer's first JoinGroup for half the session timeout,
     # rounded up to a whole second (1 s at 2000 ms, 2 s at 3000 ms): a short one keeps
     # start-up fast and moves a dead consumer's partitions on quickly. Heartbeats (every
-    # third of it) run on their own task; a process stalled longer is dropped from its
-    # group and rejoins, its uncommitted batch read again and dropped by the inbox.
+    # half of it: an idle stack's largest cost, ADR 0019) run on their own task; a process
+    # whose event loop stalls for longer than the other half misses the session, is dropped
+    # from its group and rejoins, its uncommitted batch read again and dropped by the inbox.
     session_timeout_ms: int = 2000
     # How long the broker may hold a fetch while no message is there (idle cost vs. latency).
     fetch_max_wait_ms: int = 100
