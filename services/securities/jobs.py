@@ -5,31 +5,60 @@ are the shared saga sweeper's (main.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from services.securities import domain, handlers, store
 from services.securities.domain.market import BARS_KEPT
 from services.securities.handlers import Context
+from shared.aio import within
 from shared.runtime import Runtime, every
 
 log = logging.getLogger(__name__)
 
 
-async def tick(ctx: Context, runtime: Runtime) -> list[str]:
-    """One market step: move prices, stream them, raise alerts, fill what crossed."""
+async def tick(ctx: Context, runtime: Runtime) -> bool:
+    """One look of the ticker: take the market's steps due (streaming their quotes),
+    publish the alerts they raised, fill what crossed. Returns whether orders rest on the
+    market."""
     if ctx.sync_day():
-        log.info("market opened bank day %s", ctx.sim.day)
-    if not ctx.market_open():
-        return []
-    moved = ctx.sim.step(ctx.clock.now())
-    if moved:
-        ctx.hub.publish(ctx.sim.quotes(moved))
-        await publish_alerts(ctx, runtime, moved)
+        log.info("market opened bank day %s", ctx.market.day)
+    ctx.walk()
+    await _publish(runtime, ctx.take_alerts())
     # Every open order, not only those of moved symbols: a market order accepted while
     # the market was closed fills at the first price after the open.
-    await match(ctx, runtime)
-    return moved
+    if not await store.any_resting(runtime.db):
+        return False
+    if ctx.market_open():
+        await _fill_crossed(ctx, runtime)
+    return True
+
+
+def ticker(ctx: Context, runtime: Runtime) -> Callable[[], Awaitable[None]]:
+    """The market ticker as a background loop: a look every tick_interval_ms while someone
+    wants each step as it comes (a quote stream is open, an order rests on the market),
+    every idle_tick_s otherwise. Readers of the market take the steps due themselves
+    (`Context.sim`), so a slower pace only delays the alerts of a market nobody watches."""
+    interval_s = ctx.settings.tick_interval_ms / 1000
+
+    async def market_ticker() -> None:
+        resting = True  # until the first look says
+        while True:
+            watched = resting or ctx.hub.subscribers > 0
+            ctx.wanted.clear()
+            pace = interval_s if watched else max(interval_s, ctx.settings.idle_tick_s)
+            with contextlib.suppress(TimeoutError):
+                await within(ctx.wanted.wait(), pace)
+            try:
+                resting = await tick(ctx, runtime)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("market ticker failed; it looks again at its next pace")
+
+    return market_ticker
 
 
 async def set_price(ctx: Context, runtime: Runtime, symbol: str, price_milli: int, *, pinned: bool) -> domain.Quote:
@@ -45,11 +74,15 @@ async def set_price(ctx: Context, runtime: Runtime, symbol: str, price_milli: in
 
 async def publish_alerts(ctx: Context, runtime: Runtime, symbols: list[str]) -> int:
     alerts = ctx.sim.alerts(symbols)
+    await _publish(runtime, alerts)
+    return len(alerts)
+
+
+async def _publish(runtime: Runtime, alerts: list[domain.Alert]) -> None:
     if alerts:
         async with runtime.unit_of_work() as uow:
             for alert in alerts:
                 uow.publish(handlers.price_alert(alert))
-    return len(alerts)
 
 
 async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
@@ -58,6 +91,10 @@ async def match(ctx: Context, runtime: Runtime, symbols: list[str] | None = None
     work, so an earlier order takes the liquidity a later one then does not see."""
     if not ctx.market_open() or not await store.any_resting(runtime.db):
         return 0
+    return await _fill_crossed(ctx, runtime, symbols)
+
+
+async def _fill_crossed(ctx: Context, runtime: Runtime, symbols: list[str] | None = None) -> int:
     async with runtime.db.read() as session:
         candidates = await store.open_orders(session, symbols)
     filled = 0
@@ -102,18 +139,19 @@ async def restore_history(ctx: Context, runtime: Runtime) -> None:
     async with runtime.db.read() as session:
         bars, ticks = await store.load_market_history(session, today, BARS_KEPT)
     if bars:
-        ctx.sim.restore(today, bars, ticks)
-        ctx.hub.publish(ctx.sim.quotes())
+        ctx.market.restore(today, bars, ticks)
+        ctx.restart_walk()
+        ctx.hub.publish(ctx.market.quotes())
         log.info("market history restored: %d bars, %d ticks of %s", len(bars), len(ticks), today)
     ctx.history_saved_through = today
 
 
 def background(ctx: Context, runtime: Runtime) -> list[Callable[[], Awaitable[None]]]:
-    """The market ticker as a background loop, unless tick_interval_ms is 0; the history
-    writer, unless history_flush_s is 0."""
+    """The market ticker, unless tick_interval_ms is 0; the history writer, unless
+    history_flush_s is 0."""
     loops = []
     if ctx.settings.tick_interval_ms > 0:
-        loops.append(every(ctx.settings.tick_interval_ms / 1000, "market ticker", lambda: tick(ctx, runtime)))
+        loops.append(ticker(ctx, runtime))
     if ctx.settings.history_flush_s > 0:
         loops.append(every(ctx.settings.history_flush_s, "market history", lambda: save_history(ctx, runtime)))
     return loops

@@ -18,9 +18,13 @@ class SecuritiesSettings(BaseSettings):
 
     # The simulated market: the same seed walks the same prices.
     market_seed: int = 20240601
-    # How often the background ticker moves prices; 0 stops it (tests drive prices
-    # through the sandbox price control instead).
+    # How often prices move; 0 stops the walk (tests drive prices through the sandbox
+    # price control instead). The steps are taken when something reads the market, and
+    # by the ticker: at every step while a quote stream is open or an order rests on the
+    # market, every idle_tick_s otherwise (the price alerts of a market nobody watches
+    # wait up to that long).
     tick_interval_ms: int = Field(default=500, ge=0)
+    idle_tick_s: float = Field(default=5.0, gt=0)
     hours_mode: HoursMode = HoursMode.ALWAYS_OPEN
     # Weekdays the exchanges are closed (a_share mode), as a JSON list of dates in the env.
     holidays: list[date] = Field(default_factory=lambda: sorted(HOLIDAYS_2026))

@@ -183,6 +183,7 @@ async def stream_quotes(
 
     async def events() -> AsyncIterator[bytes]:
         with ctx.hub.subscribe(chosen) as sub:
+            ctx.wanted.set()  # the ticker looks at every step while the stream is open
             is_open = ctx.market_open()
             for quote in ctx.sim.quotes(chosen):
                 yield _sse(quote, is_open)

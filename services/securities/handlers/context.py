@@ -3,6 +3,9 @@ the quote hub, the sagas' deciders) and the business ids the sagas give accounts
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,6 +23,10 @@ HOLD_PREFIX = "securities-order-"
 CREDIT_PREFIX = "securities-sale-"
 TRANSFER_PREFIX = "securities-transfer-"
 
+
+# The most steps of the walk one look at the market takes: a process stopped (or its loop
+# blocked) for longer finds the market where it left it, plus this many steps.
+MAX_STEPS_AT_ONCE = 120
 
 ID_LENGTH = 36  # a UUID: what follows it in a business id is the leg
 
@@ -83,10 +90,20 @@ class Context:
     calendar: domain.TradingCalendar = field(init=False)
     # The last market day whose history the writer has saved (jobs.save_history).
     history_saved_through: date | None = None
+    # The walk's own clock (seconds, never set back): a step is due every tick_interval_ms
+    # of it.
+    monotonic: Callable[[], float] = time.monotonic
+    # Price alerts raised by the steps taken and not yet published (jobs.tick does).
+    alerts_due: list[domain.Alert] = field(default_factory=list)
+    # Set when someone wants each step as it comes (a quote stream opened, an order came to
+    # rest): the ticker, waiting at its idle pace, goes back to every step at once.
+    wanted: asyncio.Event = field(default_factory=asyncio.Event)
+    _walked_to: float = field(init=False)
 
     def __post_init__(self) -> None:
         self.calendar = domain.TradingCalendar.of(self.settings.holidays)
         self.market = self._seeded_market()
+        self._walked_to = self.monotonic()
         self.fees = self.settings.fee_schedule()
         timeouts = Timeouts(
             step=timedelta(seconds=self.settings.step_timeout_s), max_attempts=self.settings.max_attempts
@@ -105,12 +122,54 @@ class Context:
     async def reset_market(self) -> None:
         """The sandbox reset: the market starts again from its seed (no pins, alerts re-armed)."""
         self.market = self._seeded_market()
+        self.restart_walk()
         self.sync_day()
-        self.hub.publish(self.sim.quotes())
+        self.hub.publish(self.market.quotes())
+
+    def restart_walk(self) -> None:
+        """The market was just made or restored: its walk goes on from now, not from
+        steps due before it."""
+        self._walked_to = self.monotonic()
+        self.alerts_due.clear()
 
     @property
     def sim(self) -> domain.Market:
+        """The market as it stands now. The walk is due every tick_interval_ms whether or
+        not anything looked; its steps are taken when something does (this, and the ticker
+        at its pace): each reader sees the prices it would have seen had the ticker run
+        twice a second, and a market nobody watches costs a wake-up every few seconds."""
+        self.walk()
         return self.market
+
+    def walk(self) -> list[str]:
+        """Take the steps of the walk due since the last ones, oldest first, each stamped
+        with the time it was due: the quotes of what moved go to the stream, and the
+        alerts they raise to `alerts_due`. Outside trading hours the steps lapse (prices do
+        not move while the market is closed). Returns the symbols that moved."""
+        interval_s = self.settings.tick_interval_ms / 1000
+        if interval_s <= 0:
+            return []
+        now = self.monotonic()
+        due = int((now - self._walked_to) / interval_s)
+        if due <= 0:
+            return []
+        self._walked_to += due * interval_s
+        self.sync_day()
+        if not self.market_open():
+            return []
+        wall = self.clock.now()
+        moved: set[str] = set()
+        for n in range(min(due, MAX_STEPS_AT_ONCE) - 1, -1, -1):
+            stepped = self.market.step(wall - timedelta(seconds=now - self._walked_to + n * interval_s))
+            if stepped:
+                self.hub.publish(self.market.quotes(stepped))
+                self.alerts_due += self.market.alerts(stepped)
+                moved.update(stepped)
+        return sorted(moved)
+
+    def take_alerts(self) -> list[domain.Alert]:
+        alerts, self.alerts_due = self.alerts_due, []
+        return alerts
 
     def today(self) -> date:
         return self.clock.bank_day()
@@ -124,11 +183,11 @@ class Context:
         last one (no bar for a day without trading)."""
         today = self.today()
         a_share = self.settings.hours_mode is domain.HoursMode.A_SHARE
-        if a_share and self.sim.day is not None and not self.calendar.is_trading_day(today):
+        if a_share and self.market.day is not None and not self.calendar.is_trading_day(today):
             return False
-        rolled = self.sim.open_day(today)
+        rolled = self.market.open_day(today)
         if rolled:
-            self.hub.publish(self.sim.quotes())
+            self.hub.publish(self.market.quotes())
         return rolled
 
     def unsettled_since(self) -> date:

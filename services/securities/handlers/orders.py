@@ -168,6 +168,7 @@ async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arri
     the other side is cancelled."""
     if order.step != REST or order.outcome is not None or not ctx.market_open():
         return False
+    ctx.wanted.set()  # what does not fill now rests: the ticker looks at every step again
     side, order_type = Side(order.side), OrderType(order.order_type)
     quote = ctx.sim.quote(order.symbol)
     left = order.quantity - order.filled_quantity
