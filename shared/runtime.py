@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import os
 import threading
 import time
@@ -63,14 +64,25 @@ class ConsumerSpec:
     replies_only: bool = False
 
 
+def next_beat(now: float, interval_s: float) -> float:
+    """The next multiple of `interval_s` after `now` on the event loop's clock. The loops
+    of a process that look every second (the WAL checkpoint, the saga sweeper, the policy
+    lifecycle, the loop watch at rest) then all wake on the same beat, once a second for
+    all of them rather than once each at their own phase. A millisecond's slack: a timer
+    the loop runs a hair early does not make a beat of its own."""
+    return (math.floor(now / interval_s + 0.001) + 1) * interval_s
+
+
 def every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
-    """A background loop (for `Runtime.background`) running `job` every `interval_s`
-    seconds: saga timeout sweepers, the market ticker. A failed run is logged and the
-    next one goes ahead as planned."""
+    """A background loop (for `Runtime.background`) running `job` on every beat of
+    `interval_s` seconds (`next_beat`): saga timeout sweepers, the policy lifecycle, the
+    market history. A failed run is logged and the next one goes ahead as planned."""
 
     async def loop() -> None:
+        clock = asyncio.get_running_loop().time
         while True:
-            await asyncio.sleep(interval_s)
+            now = clock()
+            await asyncio.sleep(next_beat(now, interval_s) - now)
             try:
                 await job()
             except asyncio.CancelledError:
@@ -131,10 +143,10 @@ class LoopWatch:
                 worked_at = now()
             self.idle = now() - worked_at >= self.busy_s
             if self.idle:
-                due = now() + self.idle_interval_s
+                due = next_beat(now(), self.idle_interval_s)
                 self._woken.clear()
                 with contextlib.suppress(TimeoutError):
-                    await within(self._woken.wait(), self.idle_interval_s)
+                    await within(self._woken.wait(), due - now())
                 if self._woken.is_set():
                     continue  # woken early: nothing was due
             else:
