@@ -41,9 +41,10 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 # in-process apps starved each other's event loops (a saga's step unanswered for minutes).
 # Nor did the integration tier alone gain from two workers on the 2-core machine shared
 # with other runs: 449 s in one process (load 4 to 9), 596 s on two (load 8 to 17).
+# The second run names its 25 slowest tests, so every CI log shows where its minutes went.
 test: install ## every test tier: unit, integration, e2e
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
-	$(PY) -m pytest -q $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
+	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
 
 unit: install ## pure tests, no broker or database
 	$(call tier,tests/unit)
