@@ -45,10 +45,11 @@ class Say(ConsumerRebalanceListener):
         print(json.dumps(sorted(tp.partition for tp in self.consumer.assignment())), flush=True)
 
 async def main(bootstrap, topic, group, session_ms):
+    # Heartbeats every half session, as the stack's ConsumerLoop sends them.
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
         auto_offset_reset="earliest", fetch_max_wait_ms=100, session_timeout_ms=session_ms,
-        rebalance_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 3),
+        rebalance_timeout_ms=session_ms, heartbeat_interval_ms=max(100, session_ms // 2),
     )
     consumer.subscribe([topic], listener=Say(consumer))
     await consumer.start()
