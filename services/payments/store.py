@@ -130,13 +130,16 @@ def changes_of(payment: domain.Payment) -> dict[str, Any]:
     return {"b_id": payment.id} | {f"b_{name}": getattr(payment, name) for name in _MUTABLE}
 
 
-async def load_payments(session: AsyncSession, ids: Iterable[str]) -> dict[str, domain.Payment]:
+# A batch's payments by id: a quick select (shared/db.py), read on inline SQLite through
+# the unit of work's own connection rather than an ORM execute per batch.
+_BY_IDS = select(payment_table).where(payment_table.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
+
+
+async def load_payments(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, domain.Payment]:
     """Payments by id, locked FOR UPDATE on PostgreSQL (SQLite's single writer already
     excludes the sweeper)."""
-    rows = (
-        await session.execute(select(payment_table).where(payment_table.c.id.in_(ids)).with_for_update())
-    ).mappings()
-    return {row["id"]: payment_of(row) for row in rows.all()}
+    rows = await uow.db.quick_select(_BY_IDS).within(uow.session, ids=list(ids))
+    return {row[0]: domain.Payment(**dict(zip(_COLUMNS, row, strict=True))) for row in rows}
 
 
 async def _first(session: AsyncSession, *where: Any) -> domain.Payment | None:
@@ -207,7 +210,7 @@ class SagaBatch(Batch):
         missing = ids - self.payments.keys()
         if not missing:
             return
-        found = await load_payments(self.uow.session, missing)
+        found = await load_payments(self.uow, missing)
         self.payments.update({i: found.get(i) for i in missing})
 
     async def payment(self, hold_id: str) -> domain.Payment | None:
