@@ -415,8 +415,11 @@ class QuickSelect:
         self._expanding = [compiled.binds[name].expanding for name in self._order]
         self._expands = any(self._expanding)
         self._sql_for: dict[tuple[int, ...], str] = {}
+        # The columns whose values come back converted (datetimes, JSON), by position.
         self._convert = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in statement.selected_columns
+            (i, f)
+            for i, c in enumerate(statement.selected_columns)
+            if (f := c.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
         ]
 
     async def all(self, **params: Any) -> list[tuple[Any, ...]]:
@@ -468,10 +471,16 @@ class QuickSelect:
 
     def _converted(self, rows: list[Any]) -> list[tuple[Any, ...]]:
         convert = self._convert
-        return [
-            tuple(f(v) if f is not None and v is not None else v for f, v in zip(convert, row, strict=True))
-            for row in rows
-        ]
+        if not convert:
+            return rows
+        found = []
+        for row in rows:
+            values = list(row)
+            for i, f in convert:
+                if values[i] is not None:
+                    values[i] = f(values[i])
+            found.append(tuple(values))
+        return found
 
 
 class PointReader:

@@ -221,7 +221,8 @@ class UnitOfWork:
             causation_id=cause.id if cause else None,
             time=self.clock.now() if self.clock else None,
         )
-        self.publish_raw(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope, cause))
+        # Its headers are its own (headers_for): no trace context to keep, as publish_raw looks for.
+        self._queue(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope, cause), trace_context())
         self.published.append(envelope)
         return envelope
 
@@ -233,6 +234,11 @@ class UnitOfWork:
         if any(name in TRACE_HEADERS for name, _ in headers):
             context = context_of_headers(headers) or context
             headers = [[name, value] for name, value in headers if name not in TRACE_HEADERS]
+        self._queue(topic, key, payload, headers, context)
+
+    def _queue(
+        self, topic: str, key: str | None, payload: bytes, headers: list[list[str]], context: str | None
+    ) -> None:
         self._outbox.append(
             {
                 "topic": topic,
