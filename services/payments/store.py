@@ -125,18 +125,26 @@ def row_of(payment: domain.Payment) -> dict[str, Any]:
     return {name: getattr(payment, name) for name in _COLUMNS}
 
 
+_CHANGED = [(f"b_{name}", name) for name in _MUTABLE]
+
+
 def changes_of(payment: domain.Payment) -> dict[str, Any]:
     """The saga's current step, for UPDATE."""
-    return {"b_id": payment.id} | {f"b_{name}": getattr(payment, name) for name in _MUTABLE}
+    changes = {key: getattr(payment, name) for key, name in _CHANGED}
+    changes["b_id"] = payment.id
+    return changes
 
 
-async def load_payments(session: AsyncSession, ids: Iterable[str]) -> dict[str, domain.Payment]:
+# A batch's payments by id: a quick select (shared/db.py), read on inline SQLite through
+# the unit of work's own connection rather than an ORM execute per batch.
+_BY_IDS = select(payment_table).where(payment_table.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
+
+
+async def load_payments(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, domain.Payment]:
     """Payments by id, locked FOR UPDATE on PostgreSQL (SQLite's single writer already
     excludes the sweeper)."""
-    rows = (
-        await session.execute(select(payment_table).where(payment_table.c.id.in_(ids)).with_for_update())
-    ).mappings()
-    return {row["id"]: payment_of(row) for row in rows.all()}
+    rows = await uow.db.quick_select(_BY_IDS).within(uow.session, ids=list(ids))
+    return {row[0]: domain.Payment(**dict(zip(_COLUMNS, row, strict=True))) for row in rows}
 
 
 async def _first(session: AsyncSession, *where: Any) -> domain.Payment | None:
@@ -160,6 +168,14 @@ async def deposit_by_key(session: AsyncSession, customer_id: str, key: str) -> D
 
 async def deposits_for_update(session: AsyncSession, ids: Iterable[str]) -> list[Deposit]:
     return list((await session.scalars(select(Deposit).where(Deposit.id.in_(list(ids))).with_for_update())).all())
+
+
+# When the payers of a batch's payments made their payments within the velocity window.
+_CREATED = select(payment_table.c.customer_id, payment_table.c.created_at).where(
+    payment_table.c.customer_id.in_(bindparam("customers", expanding=True)),
+    payment_table.c.created_at >= bindparam("since"),
+    payment_table.c.created_at <= bindparam("until"),
+)
 
 
 @dataclass(frozen=True)
@@ -207,7 +223,7 @@ class SagaBatch(Batch):
         missing = ids - self.payments.keys()
         if not missing:
             return
-        found = await load_payments(self.uow.session, missing)
+        found = await load_payments(self.uow, missing)
         self.payments.update({i: found.get(i) for i in missing})
 
     async def payment(self, hold_id: str) -> domain.Payment | None:
@@ -241,13 +257,9 @@ class SagaBatch(Batch):
         until = max(p.created_at for p in assessing)
         created: dict[str, list[datetime]] = {c: [] for c in customers}
         with session.no_autoflush:
-            for customer_id, created_at in (
-                await session.execute(
-                    select(Payment.customer_id, Payment.created_at).where(
-                        Payment.customer_id.in_(customers), Payment.created_at >= since, Payment.created_at <= until
-                    )
-                )
-            ).all():
+            for customer_id, created_at in await self.uow.db.quick_select(_CREATED).within(
+                session, customers=customers, since=since, until=until
+            ):
                 created[customer_id].append(created_at)
             unknown = {(p.customer_id, p.payee_key) for p in assessing} - self.known
             if unknown:

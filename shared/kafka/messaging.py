@@ -25,12 +25,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     insert,
     select,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import Update
 from sqlalchemy.sql.expression import Executable
 
@@ -120,6 +122,7 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
 
 
 _INSERTS: dict[Table, Executable] = {}
+_SEEN: dict[Table, Select[Any]] = {}
 
 
 def _insert(table: Table) -> Executable:
@@ -127,6 +130,16 @@ def _insert(table: Table) -> Executable:
     found = _INSERTS.get(table)
     if found is None:
         found = _INSERTS[table] = insert(table)
+    return found
+
+
+def _seen(inbox: Table) -> Select[Any]:
+    """The inbox's look-up of a batch's message ids, built once per table (a quick select)."""
+    found = _SEEN.get(inbox)
+    if found is None:
+        found = _SEEN[inbox] = select(inbox.c.message_id).where(
+            inbox.c.consumer == bindparam("consumer"), inbox.c.message_id.in_(bindparam("ids", expanding=True))
+        )
     return found
 
 
@@ -208,7 +221,8 @@ class UnitOfWork:
             causation_id=cause.id if cause else None,
             time=self.clock.now() if self.clock else None,
         )
-        self.publish_raw(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope, cause))
+        # Its headers are its own (headers_for): no trace context to keep, as publish_raw looks for.
+        self._queue(message.TOPIC, envelope.subject, envelope.to_bytes(), headers_for(envelope, cause), trace_context())
         self.published.append(envelope)
         return envelope
 
@@ -220,13 +234,18 @@ class UnitOfWork:
         if any(name in TRACE_HEADERS for name, _ in headers):
             context = context_of_headers(headers) or context
             headers = [[name, value] for name, value in headers if name not in TRACE_HEADERS]
+        self._queue(topic, key, payload, headers, context)
+
+    def _queue(
+        self, topic: str, key: str | None, payload: bytes, headers: list[list[str]], context: str | None
+    ) -> None:
         self._outbox.append(
             {
                 "topic": topic,
                 "key": key,
                 "payload": payload,
                 "headers": headers,
-                "created_at": utcnow(),
+                "created_at": None,  # the commit's time, set once for every row (commit)
                 "trace_context": context,
             }
         )
@@ -246,11 +265,10 @@ class UnitOfWork:
     async def seen(self, consumer: str, message_ids: list[str]) -> set[str]:
         if not message_ids:
             return set()
-        inbox = self.tables.inbox
-        rows = await self.session.execute(
-            select(inbox.c.message_id).where(inbox.c.consumer == consumer, inbox.c.message_id.in_(message_ids))
+        rows = await self.db.quick_select(_seen(self.tables.inbox)).within(
+            self.session, consumer=consumer, ids=message_ids
         )
-        return set(rows.scalars())
+        return {row[0] for row in rows}
 
     async def record_handled(self, consumer: str, message_ids: list[str]) -> None:
         """Mark messages applied; written with the rest of the unit of work at commit."""
@@ -270,6 +288,9 @@ class UnitOfWork:
                 # What the ORM would check: an UPDATE by key that finds no row lost a change.
                 raise StaleDataError(f"{statement.table}: {changed} of {len(rows)} rows updated")
         if self._outbox:
+            now = utcnow()
+            for row in self._outbox:
+                row["created_at"] = now
             await self.db.quick_write(_insert(self.tables.outbox)).run(self.session, self._outbox)
         await self.session.commit()
         if self._outbox:

@@ -92,8 +92,8 @@ class OutboxRelay:
             .limit(batch_size),
         )
         # Marks what `_next` read, by key, once the broker acknowledged it: on inline SQLite
-        # one executemany on the transaction's own connection, where an ORM UPDATE ... IN
-        # cost as much again as the read.
+        # one executemany in a transaction without a session (Database.quick_transaction),
+        # where an ORM UPDATE ... IN cost as much again as the read.
         self._sent = QuickWrite(
             db, update(outbox).where(outbox.c.id == bindparam("b_id")).values(published_at=bindparam("b_at"))
         )
@@ -127,8 +127,14 @@ class OutboxRelay:
         await self._send(rows)
         ids = [r[0] for r in rows]
         now = utcnow()
-        async with self.db.write() as session, session.begin():
-            await self._sent.run(session, [{"b_id": i, "b_at": now} for i in ids])
+        marks = [{"b_id": i, "b_at": now} for i in ids]
+        if self.db.inline:
+            # A drain's one write, in a transaction of its own: no session is needed for it.
+            async with self.db.quick_transaction() as raw:
+                self._sent.execute(raw, marks)
+        else:
+            async with self.db.write() as session, session.begin():
+                await self._sent.run(session, marks)
         return self._drained(ids)
 
     async def _drain_claimed(self, claim: Select[Any]) -> int:

@@ -35,10 +35,30 @@ SAGA_COMMANDS = Counter(
 )
 
 
+# Each label set's counter and histogram, looked up once: `labels` takes a lock and
+# checks its values on every call, and a transfer moves its saga three times.
+_COMMANDS: dict[tuple[str, str, str], Counter] = {}
+_DURATIONS: dict[tuple[str, str], Histogram] = {}
+
+
+def _commands(kind: str, step: str, action: str) -> Counter:
+    found = _COMMANDS.get((kind, step, action))
+    if found is None:
+        found = _COMMANDS[kind, step, action] = SAGA_COMMANDS.labels(kind, step, action)
+    return found
+
+
+def _duration(kind: str, outcome: str) -> Histogram:
+    found = _DURATIONS.get((kind, outcome))
+    if found is None:
+        found = _DURATIONS[kind, outcome] = SAGA_DURATION.labels(kind, outcome)
+    return found
+
+
 def sent(saga: Any, step: str, action: str) -> None:
     # Counted when the row commits: a unit of work rolled back (and maybe applied again)
     # sent nothing. The span event stays: a trace shows every attempt.
-    after_commit(SAGA_COMMANDS.labels(saga.kind, step, action).inc)
+    after_commit(_commands(saga.kind, step, action).inc)
     tracing.event(
         f"saga {action}",
         {"saga.id": saga.id, "saga.kind": saga.kind, "saga.step": step, "saga.attempt": saga.attempts},
@@ -48,7 +68,7 @@ def sent(saga: Any, step: str, action: str) -> None:
 def ended(saga: Any, now: datetime) -> None:
     started: datetime | None = getattr(saga, "created_at", None)
     took = (now - started).total_seconds() if started is not None else 0.0
-    histogram = SAGA_DURATION.labels(saga.kind, saga.outcome)
+    histogram = _duration(saga.kind, saga.outcome)
     after_commit(lambda: histogram.observe(max(0.0, took)))
     tracing.event(
         "saga ended",

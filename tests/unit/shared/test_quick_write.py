@@ -3,6 +3,7 @@ bind them, inside the unit of work's transaction, on both SQLite paths."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -149,3 +150,64 @@ async def test_audit_entries_a_unit_of_work_appends_join_one_chain(db: Database)
     async with db.read() as session:
         check = await audit.verify(session, tables.audit, "tests")
     assert check.ok and check.rows_checked == 7
+
+
+async def test_rows_that_share_a_value_and_rows_that_do_not_are_each_bound_as_theirs(db: Database) -> None:
+    """A value converted once for the rows that hold the same object: None, another time
+    and the first time again after them are each written as they are."""
+    later = WHEN + timedelta(minutes=1)
+    times = [WHEN, WHEN, None, later, WHEN, None, None]
+    async with uow(db) as work:
+        for i, at in enumerate(times):
+            work.stage(INSERT, {"id": f"r{i}", "n": i, "data": {"i": i} if i % 2 else None, "at": at})
+
+    assert await all_rows(db) == [(f"r{i}", i, {"i": i} if i % 2 else None, at) for i, at in enumerate(times)]
+
+
+async def test_a_quick_select_takes_an_in_of_a_list_of_any_length(db: Database) -> None:
+    listed = select(rows.c.id, rows.c.at).where(
+        rows.c.id.in_(bindparam("ids", expanding=True)), rows.c.n >= bindparam("least")
+    )
+    async with uow(db) as work:
+        for i in range(4):
+            work.stage(INSERT, {"id": f"r{i}", "n": i, "data": None, "at": WHEN})
+    async with uow(db) as work:
+        for ids, least, found in [
+            (["r0", "r2", "nobody"], 0, ["r0", "r2"]),
+            (["r1", "r2", "r3"], 2, ["r2", "r3"]),
+            (["r3"], 0, ["r3"]),
+            ([], 0, []),
+        ]:
+            got = await db.quick_select(listed).within(work.session, ids=ids, least=least)
+            assert sorted(got) == [(i, WHEN) for i in found], ids
+            assert sorted(await db.quick_select(listed).all(ids=ids, least=least)) == sorted(got)
+
+
+async def test_a_quick_transaction_commits_or_rolls_back_and_waits_for_the_writer(tmp_path: Path) -> None:
+    """Inline SQLite only: it takes the writer's one connection, so it waits while a unit
+    of work holds it, and what it writes stands only once it commits."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'q.db'}")
+    await db.create_all(metadata)
+    write = db.quick_write(INSERT)
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.quick_transaction() as raw:
+                write.execute(raw, [{"id": "gone", "n": 0, "data": None, "at": WHEN}])
+                raise RuntimeError("rolled back")
+
+        async def quick() -> None:
+            async with db.quick_transaction() as raw:
+                write.execute(raw, [{"id": "q", "n": 2, "data": None, "at": WHEN}])
+
+        async with uow(db) as work:
+            await work.seen("tests", ["m"])  # the unit of work holds the writer from here
+            waiting = asyncio.create_task(quick())
+            for _ in range(5):
+                await asyncio.sleep(0)
+            assert not waiting.done()
+            work.stage(INSERT, {"id": "u", "n": 1, "data": None, "at": WHEN})
+        await waiting
+
+        assert await all_rows(db) == [("q", 2, None, WHEN), ("u", 1, None, WHEN)]
+    finally:
+        await db.dispose()
