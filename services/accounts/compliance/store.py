@@ -54,6 +54,7 @@ from services.accounts.compliance.rules import (
 )
 from shared.clock import BANK_TZ
 from shared.db import Database, UtcDateTime
+from shared.events import Message
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork
 
@@ -610,6 +611,13 @@ class Account:
 _ACCOUNT_FIELDS = ("account_id", "source_account_id", "target_account_id", "to_account_id")
 
 
+@cache
+def _fields(kind: type[Message], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `names` that the message class `kind` has: pydantic answers a read of a
+    field a message lacks with a raised AttributeError, dearer than reading ten fields."""
+    return tuple(name for name in names if name in kind.model_fields)
+
+
 @dataclass(frozen=True)
 class _Writes:
     account: Executable
@@ -725,7 +733,9 @@ class ComplianceBatch(Batch):
         self.tallies = Tallies()
 
     async def load(self, messages: Sequence[Any]) -> None:
-        ids = {i for m in messages for name in _ACCOUNT_FIELDS if (i := getattr(m, name, None)) is not None}
+        ids = {
+            i for m in messages for name in _fields(m.__class__, _ACCOUNT_FIELDS) if (i := getattr(m, name)) is not None
+        }
         if not ids:
             return
         self.accounts = dict.fromkeys(ids)
