@@ -683,10 +683,19 @@ async def cover_written(
 ) -> None:
     """Written movements (each with the state an alert of `rule` leaves it in) covered: their
     state raised, and what a rapid-in-out alert now COVERS taken out of their buckets' `tallies`."""
-    writes = _writes(t, db.sqlite)
+    raise_state = db.quick_write(_writes(t, db.sqlite).state[rule])
+    # What a rapid-in-out alert now COVERS leaves its bucket if the bucket counted it: each
+    # such movement's own UPDATE tells. The others' states are raised in one statement.
+    leaving: list[Movement] = []
+    others: list[dict[str, Any]] = []
     for m, state in movements:
-        raised = await db.quick_write(writes.state[rule]).run(session, [{"b_id": m.id, "b_state": state}])
-        if raised and state == COVERED and rule is Rule.RAPID_IN_OUT:
+        if state == COVERED and rule is Rule.RAPID_IN_OUT:
+            leaving.append(m)
+        else:
+            others.append({"b_id": m.id, "b_state": state})
+    await raise_state.run(session, others)
+    for m in leaving:
+        if await raise_state.run(session, [{"b_id": m.id, "b_state": COVERED}]):
             counted, left = tally_of(m, UNCOVERED), tally_of(m, COVERED)
             tallies.add(m, {name: left[name] - counted[name] for name in TALLIED})
 
