@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ from sqlalchemy.sql.expression import Executable
 from services.accounts import domain
 from services.accounts.compliance.store import compliance_tables
 from shared.db import UtcDateTime, naming_metadata, table_of
-from shared.events.accounts import StatementText
+from shared.events import Message
+from shared.events.accounts import CaptureHold, ReserveFunds, StatementText, TransferFunds
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork, messaging_tables
 from shared.migrations import Migrations
@@ -195,11 +197,15 @@ _HOLD_COLUMNS = tuple(c.key for c in _hold.c)
 _hold_values = attrgetter(*_HOLD_COLUMNS)
 
 _INSERT_HOLD = insert(_hold)
-_UPDATE_HOLD = (
-    update(_hold)
-    .where(_hold.c.id == bindparam("b_id"))
-    .values({name: bindparam(f"b_{name}") for name in _HOLD_COLUMNS if name != "id"})
-)
+
+
+@cache
+def _update_hold(columns: tuple[str, ...]) -> Executable:
+    """The UPDATE of these columns of holds: a capture, release or expiry changes a few,
+    and an indexed column left out of it leaves its index alone (SQLite)."""
+    return update(_hold).where(_hold.c.id == bindparam("b_id")).values({n: bindparam(f"b_{n}") for n in columns})
+
+
 _UPDATE_BALANCES = (
     update(_account)
     .where(_account.c.id == bindparam("b_id"))
@@ -317,14 +323,15 @@ class LedgerBatch(Batch):
     def writes(self) -> Iterator[tuple[Executable, list[dict[str, Any]]]]:
         """Each statement with its rows, in an order the foreign keys accept."""
         yield _INSERT_HOLD, [dict(zip(_HOLD_COLUMNS, _hold_values(h), strict=True)) for h in self.new_holds]
-        yield (
-            _UPDATE_HOLD,
-            [
-                {f"b_{name}": value for name, value in zip(_HOLD_COLUMNS, now, strict=True)}
-                for hold_id, was in self.loaded_holds.items()
-                if (now := _hold_values(self.holds[hold_id])) != was
-            ],
-        )
+        # Each hold's changed columns, the holds changed alike in one statement.
+        changed: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for hold_id, was in self.loaded_holds.items():
+            if (now := _hold_values(self.holds[hold_id])) != was:
+                values = [(n, v) for n, old, v in zip(_HOLD_COLUMNS, was, now, strict=True) if v != old]
+                row = {"b_id": hold_id} | {f"b_{n}": v for n, v in values}
+                changed.setdefault(tuple(n for n, _ in values), []).append(row)
+        for columns, rows in changed.items():
+            yield _update_hold(columns), rows
         yield (
             _UPDATE_BALANCES,
             [
@@ -369,21 +376,32 @@ class LedgerBatch(Batch):
         )
 
 
+# What the commands' fields name: an account, a hold, a credit's or transfer's id.
+_ACCOUNT_FIELDS = ("account_id", "target_account_id", "to_account_id", "source_account_id")
+_HOLD_FIELDS = ("hold_id",)
+_REFERENCE_FIELDS = ("credit_id", "transfer_id")
+
+
+@cache
+def _fields(kind: type[Message], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `names` that the message class `kind` has: pydantic answers a read of a
+    field a message lacks with a raised AttributeError, dearer than reading ten fields."""
+    return tuple(name for name in names if name in kind.model_fields)
+
+
 async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
     """Load every hold, account, customer class, command outcome and (given the bank
     `day`) daily-limit figure a batch touches in a few queries, not several per command."""
     session = batch.session
-    hold_ids = {c.hold_id for c in commands if hasattr(c, "hold_id")}
+    hold_ids: set[str] = set()
     account_ids: set[str] = set()
     references: set[str] = set()
     for c in commands:
-        account_ids.add(c.account_id)
-        for attr in ("target_account_id", "to_account_id", "source_account_id"):
-            if (other := getattr(c, attr, None)) is not None:
-                account_ids.add(other)
-        for attr in ("credit_id", "transfer_id"):
-            if (ref := getattr(c, attr, None)) is not None:
-                references.add(ref)
+        message_type: type[Message] = type(c)
+        for ids, names in ((account_ids, _ACCOUNT_FIELDS), (hold_ids, _HOLD_FIELDS), (references, _REFERENCE_FIELDS)):
+            for name in _fields(message_type, names):
+                if (value := getattr(c, name)) is not None:
+                    ids.add(value)
     hold_ids.difference_update(batch.holds)
     if hold_ids:
         found = await _select_holds(session, hold_ids)
@@ -394,8 +412,23 @@ async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
         account_ids.update(h.account_id for h in found)
     await _load_into(session, batch, account_ids)
     if batch.day is not None:
-        customers = {a.customer_id for a in batch.accounts.values() if a is not None and a.customer_id}
-        await _load_limits(session, batch, customers, batch.day)
+        # Daily limits: a reservation or transfer toward one reads its payer's outflow and
+        # active holds; a capture adds to its customer's outflow. Nothing else reads them.
+        limited: set[str] = set()
+        captured: set[str] = set()
+        for c in commands:
+            if isinstance(c, ReserveFunds | TransferFunds) and c.counts_toward_limit:
+                payer = batch.accounts.get(c.account_id)
+                if payer is not None and payer.customer_id is not None:
+                    limited.add(payer.customer_id)
+            elif isinstance(c, CaptureHold):
+                hold = batch.holds.get(c.hold_id)
+                if hold is not None and hold.counts_toward_limit and hold.customer_id is not None:
+                    captured.add(hold.customer_id)
+        # All the outflow rows in one query, locked in the customers' order (two PostgreSQL
+        # consumers wait for each other rather than deadlock), then the holds toward limits.
+        await _load_outflow(session, batch, limited | captured, batch.day)
+        await _load_limits(session, batch, limited, batch.day)
     if references:
         rows = await session.execute(
             select(_outcome.c.kind, _outcome.c.reference, _outcome.c.fact_type, _outcome.c.fact_data).where(
@@ -434,10 +467,16 @@ async def _select_outflow(session: AsyncSession, customers: list[str], day: date
     return dict(rows.all())
 
 
-def _outflow_row(batch: LedgerBatch, customer_id: str, day: date, found: int | None) -> None:
-    batch.outflow[(customer_id, day)] = found
-    if found is not None:
-        batch.loaded_outflow[(customer_id, day)] = found
+async def _load_outflow(session: AsyncSession, batch: LedgerBatch, customers: set[str], day: date) -> None:
+    """Today's outflow rows (locked, on PostgreSQL) of `customers` not read yet; None: no row."""
+    missing = sorted(c for c in customers if (c, day) not in batch.outflow)
+    if not missing:
+        return
+    found = await _select_outflow(session, missing, day)
+    for c in missing:
+        paid = batch.outflow[(c, day)] = found.get(c)
+        if paid is not None:
+            batch.loaded_outflow[(c, day)] = paid
 
 
 async def _load_limits(session: AsyncSession, batch: LedgerBatch, customers: set[str], day: date) -> None:
@@ -460,17 +499,14 @@ async def _load_limits(session: AsyncSession, batch: LedgerBatch, customers: set
             )
         ).all()
     )
-    outflow = await _select_outflow(session, missing, day)
     for c in missing:
         batch.held_elsewhere[c] = int(held.get(c) or 0)
-        if (c, day) not in batch.outflow:
-            _outflow_row(batch, c, day, outflow.get(c))
+    await _load_outflow(session, batch, set(missing), day)
 
 
 async def _outflow_of(session: AsyncSession, batch: LedgerBatch, customer_id: str, day: date) -> int | None:
-    if (customer_id, day) not in batch.outflow:  # the bank day turned during the batch
-        found = await _select_outflow(session, [customer_id], day)
-        _outflow_row(batch, customer_id, day, found.get(customer_id))
+    # Read now if the batch did not load it: the bank day turned during the batch.
+    await _load_outflow(session, batch, {customer_id}, day)
     return batch.outflow[(customer_id, day)]
 
 

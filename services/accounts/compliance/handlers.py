@@ -171,7 +171,7 @@ async def _evaluate(c: Compliance, batch: ComplianceBatch, new: Movement, last_a
     t = c.tables
     assert new.customer_id is not None
     await batch.flush(new.customer_id)
-    signals = await store.signals(batch.uow.db, batch.session, t, new, c.thresholds)
+    signals = await store.signals(batch.uow.db, batch.session, t, new, c.thresholds, batch.tallies)
     possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
     if possible:
         history = await _history(c, batch.uow, new, rules.reads(new, possible, sandbox=c.sandbox), last_active)

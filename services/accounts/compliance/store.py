@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -53,6 +54,7 @@ from services.accounts.compliance.rules import (
 )
 from shared.clock import BANK_TZ
 from shared.db import Database, UtcDateTime
+from shared.events import Message
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork
 
@@ -233,18 +235,60 @@ def tally_of(m: Movement, rapid_state: int) -> dict[str, int]:
     return sums
 
 
-def tally_rows(entries: Sequence[tuple[Movement, dict[str, int]]]) -> list[dict[str, Any]]:
-    """The buckets' increments for (movement, its tally) pairs, one row per bucket, in the
-    buckets' order (two PostgreSQL consumers adding to the same buckets wait, not deadlock)."""
-    rows: dict[tuple[str, int, str], dict[str, Any]] = {}
-    for m, sums in entries:
+class Tallies:
+    """Increments to the tally's buckets that a transaction made and has not written yet:
+    one upsert per bucket when it commits (`rows`), not one per movement or alert, and
+    added by store.signals to what it reads meanwhile. The buckets are pure sums, so the
+    order of their increments does not matter, and a bucket read is the database's row
+    plus what is held here."""
+
+    def __init__(self) -> None:
+        # By customer, then (hour, account): the sums in TALLIED's order.
+        self.buckets: dict[str, dict[tuple[int, str], list[int]]] = {}
+
+    def add(self, m: Movement, sums: Mapping[str, int]) -> None:
         assert m.customer_id is not None
-        key = (m.customer_id, hour_of(m.at), m.account_id)
-        bucket = {"customer_id": key[0], "hour": key[1], "account_id": key[2]}
-        row = rows.setdefault(key, bucket | dict.fromkeys(TALLIED, 0))
-        for name, value in sums.items():
-            row[name] += value
-    return [rows[key] for key in sorted(rows) if any(rows[key][name] for name in TALLIED)]
+        buckets = self.buckets.setdefault(m.customer_id, {})
+        bucket = buckets.setdefault((hour_of(m.at), m.account_id), [0] * len(TALLIED))
+        for i, name in enumerate(TALLIED):
+            bucket[i] += sums[name]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Each bucket's increments, in the buckets' order (two PostgreSQL consumers adding
+        to the same buckets wait, not deadlock); none for a bucket they leave as it was."""
+        rows = [
+            {"customer_id": customer, "hour": hour, "account_id": account, **dict(zip(TALLIED, sums, strict=True))}
+            for customer, buckets in self.buckets.items()
+            for (hour, account), sums in buckets.items()
+            if any(sums)
+        ]
+        return sorted(rows, key=itemgetter("customer_id", "hour", "account_id"))
+
+    def signals(
+        self, customer_id: str, account_id: str, day: Direction | None, days: range, rapid: int | None
+    ) -> dict[str, int]:
+        """The customer's held increments to the sums store.signals reads from buckets: the
+        hours `days` (all accounts) for the `day` direction's, the account's hours from
+        `rapid` on for the rapid window's whole hours."""
+        found: dict[str, int] = {}
+        if day is not None:
+            found = {"cash_day_minor": 0, "transfers_day_minor": 0}
+        if rapid is not None:
+            found |= {"rapid_in_count": 0, "rapid_in_minor": 0, "rapid_out_minor": 0}
+        for (hour, account), sums in self.buckets.get(customer_id, {}).items():
+            if day is not None and hour in days:
+                found["cash_day_minor"] += sums[_CASH[day]]
+                found["transfers_day_minor"] += sums[_TRANSFERS[day]]
+            if rapid is not None and hour >= rapid and account == account_id:
+                found["rapid_in_count"] += sums[_RAPID_IN_COUNT]
+                found["rapid_in_minor"] += sums[_RAPID_IN]
+                found["rapid_out_minor"] += sums[_RAPID_OUT]
+        return found
+
+
+_CASH = {d: TALLIED.index(f"cash_{d}_minor") for d in Direction}
+_TRANSFERS = {d: TALLIED.index(f"transfers_{d}_minor") for d in Direction}
+_RAPID_IN_COUNT, _RAPID_IN, _RAPID_OUT = (TALLIED.index(f"rapid_{n}") for n in ("in_count", "in_minor", "out_minor"))
 
 
 def evidence_row(m: Movement) -> dict[str, Any]:
@@ -445,27 +489,38 @@ def _signals_query(t: ComplianceTables, day: Direction | None, rapid: bool, paye
     return select(*columns).select_from(joined)
 
 
-async def signals(db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
+async def signals(
+    db: Database,
+    session: AsyncSession,
+    t: ComplianceTables,
+    new: Movement,
+    th: Thresholds,
+    unwritten: Tallies | None = None,
+) -> Signals:
     """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
     by the database in one query: no row comes back. In the session's transaction, through
     db's QuickSelect (each movement of a batch runs it: on inline SQLite, SQLAlchemy's
-    per-statement work would cost several times the query). The tally and the movements'
-    coverage states it reads are written with the movements and the alerts
-    (ComplianceBatch): what it reads is what the rules would, to the fen."""
+    per-statement work would cost several times the query). The movements' coverage states
+    it reads are written with the movements and the alerts, the tally's increments held
+    until the transaction commits (`unwritten`, added here) (ComplianceBatch): what it
+    reads is what the rules would, to the fen."""
     day = new.direction if new.kind in CASH_KINDS or new.counts_as_transfer else None
     rapid = new.direction is Direction.OUT
     payers = new.direction is Direction.IN and new.kind is Kind.TRANSFER and new.two_sided
     if not (day is not None or rapid or payers):
         return Signals()
+    assert new.customer_id is not None
     bank_day = new.bank_day
     rapid_since = new.at - timedelta(hours=th.rapid_window_h)
     rapid_hour = hour_after(rapid_since)
+    day_start = hour_of(datetime.combine(bank_day, time(), BANK_TZ))
+    day_end = hour_of(datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ))
     params = {
         "customer_id": new.customer_id,
         "since": new.at - th.lookback,
         "account_id": new.account_id,
-        "day_start": hour_of(datetime.combine(bank_day, time(), BANK_TZ)),
-        "day_end": hour_of(datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ)),
+        "day_start": day_start,
+        "day_end": day_end,
         "rapid_since": rapid_since,
         "rapid_hour": rapid_hour,
         "rapid_hour_at": EPOCH + rapid_hour * HOUR,
@@ -474,7 +529,14 @@ async def signals(db: Database, session: AsyncSession, t: ComplianceTables, new:
     }
     query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
     (row,) = await db.quick_select(query).within(session, **params)
-    return Signals(**{key: int(value) for key, value in zip(query.selected_columns.keys(), row, strict=True)})
+    found = {key: int(value) for key, value in zip(query.selected_columns.keys(), row, strict=True)}
+    if unwritten is not None:
+        held = unwritten.signals(
+            new.customer_id, new.account_id, day, range(day_start, day_end), rapid_hour if rapid else None
+        )
+        for key, value in held.items():
+            found[key] += value
+    return Signals(**found)
 
 
 @cache
@@ -549,6 +611,13 @@ class Account:
 _ACCOUNT_FIELDS = ("account_id", "source_account_id", "target_account_id", "to_account_id")
 
 
+@cache
+def _fields(kind: type[Message], names: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `names` that the message class `kind` has: pydantic answers a read of a
+    field a message lacks with a raised AttributeError, dearer than reading ten fields."""
+    return tuple(name for name in names if name in kind.model_fields)
+
+
 @dataclass(frozen=True)
 class _Writes:
     account: Executable
@@ -592,27 +661,50 @@ async def add_alert(
 
 
 async def write_movements(
-    db: Database, session: AsyncSession, t: ComplianceTables, movements: Sequence[tuple[Movement, dict[str, int]]]
+    db: Database,
+    session: AsyncSession,
+    t: ComplianceTables,
+    movements: Sequence[tuple[Movement, dict[str, int]]],
+    tallies: Tallies,
 ) -> None:
-    """(movement, its coverage states) pairs written, and added to their buckets."""
-    writes = _writes(t, db.sqlite)
-    await db.quick_write(writes.movement).run(session, [movement_row(m) | states for m, states in movements])
-    tallies = [(m, tally_of(m, states["rapid_state"])) for m, states in movements]
-    await db.quick_write(writes.tally).run(session, tally_rows(tallies))
+    """(movement, its coverage states) pairs written, and added to their buckets' `tallies`."""
+    await db.quick_write(_writes(t, db.sqlite).movement).run(session, [movement_row(m) | s for m, s in movements])
+    for m, states in movements:
+        tallies.add(m, tally_of(m, states["rapid_state"]))
 
 
 async def cover_written(
-    db: Database, session: AsyncSession, t: ComplianceTables, rule: Rule, movements: Sequence[tuple[Movement, int]]
+    db: Database,
+    session: AsyncSession,
+    t: ComplianceTables,
+    rule: Rule,
+    movements: Sequence[tuple[Movement, int]],
+    tallies: Tallies,
 ) -> None:
     """Written movements (each with the state an alert of `rule` leaves it in) covered: their
-    state raised, and what a rapid-in-out alert now COVERS taken out of its bucket."""
-    writes = _writes(t, db.sqlite)
+    state raised, and what a rapid-in-out alert now COVERS taken out of their buckets' `tallies`."""
+    raise_state = db.quick_write(_writes(t, db.sqlite).state[rule])
+    # What a rapid-in-out alert now COVERS leaves its bucket if the bucket counted it: each
+    # such movement's own UPDATE tells. The others' states are raised in one statement.
+    leaving: list[Movement] = []
+    others: list[dict[str, Any]] = []
     for m, state in movements:
-        raised = await db.quick_write(writes.state[rule]).run(session, [{"b_id": m.id, "b_state": state}])
-        if raised and state == COVERED and rule is Rule.RAPID_IN_OUT:
+        if state == COVERED and rule is Rule.RAPID_IN_OUT:
+            leaving.append(m)
+        else:
+            others.append({"b_id": m.id, "b_state": state})
+    await raise_state.run(session, others)
+    for m in leaving:
+        if await raise_state.run(session, [{"b_id": m.id, "b_state": COVERED}]):
             counted, left = tally_of(m, UNCOVERED), tally_of(m, COVERED)
-            minus = {name: left[name] - counted[name] for name in TALLIED}
-            await db.quick_write(writes.tally).run(session, tally_rows([(m, minus)]))
+            tallies.add(m, {name: left[name] - counted[name] for name in TALLIED})
+
+
+def stage_tallies(uow: UnitOfWork, t: ComplianceTables, tallies: Tallies) -> None:
+    """`tallies` added to their buckets when `uow` commits, one upsert per bucket."""
+    tally = _writes(t, uow.db.sqlite).tally
+    for row in tallies.rows():
+        uow.stage(tally, row)
 
 
 class ComplianceBatch(Batch):
@@ -627,10 +719,12 @@ class ComplianceBatch(Batch):
     customer's pending movements before those queries, when there are any (every one of
     those queries is about one customer). Summing the pending movements in memory into
     the database's signals instead would not do: distinct payers do not add up, and an
-    alert raised in the batch changes what is covered. Whatever writes movements adds
-    them to the tally in the same statement batch, and an alert on a windowed rule raises
-    its movements' coverage states as it is raised (`cover`): what store.signals reads
-    changes with what the rules read, in the same transaction."""
+    alert raised in the batch changes what is covered. An alert on a windowed rule raises
+    its movements' coverage states as it is raised (`cover`). The tally's increments, from
+    movements written and alerts covering them, are pure sums: they are held in memory
+    (`tallies`), added to what store.signals reads, and written once per bucket at the
+    end. So what store.signals reads changes with what the rules read, in the same
+    transaction."""
 
     def __init__(self, uow: UnitOfWork, tables: ComplianceTables) -> None:
         super().__init__(uow)
@@ -644,9 +738,13 @@ class ComplianceBatch(Batch):
         self.pending: dict[str, list[tuple[Movement, dict[str, int]]]] = {}
         # The coverage states alerts left the movement being evaluated in (it is written later).
         self.states: dict[str, dict[str, int]] = {}
+        # What the movements written so far, and the alerts covering them, add to the tally.
+        self.tallies = Tallies()
 
     async def load(self, messages: Sequence[Any]) -> None:
-        ids = {i for m in messages for name in _ACCOUNT_FIELDS if (i := getattr(m, name, None)) is not None}
+        ids = {
+            i for m in messages for name in _fields(m.__class__, _ACCOUNT_FIELDS) if (i := getattr(m, name)) is not None
+        }
         if not ids:
             return
         self.accounts = dict.fromkeys(ids)
@@ -673,7 +771,7 @@ class ComplianceBatch(Batch):
         """Write the customer's movements recorded earlier in this batch, if any."""
         movements = self.pending.pop(customer_id, None)
         if movements:
-            await write_movements(self.uow.db, self.session, self.tables, movements)
+            await write_movements(self.uow.db, self.session, self.tables, movements, self.tallies)
 
     async def cover(self, finding: Finding, at: datetime, new: Movement) -> None:
         """The coverage states an alert raised at `at` on `finding` leaves its movements in,
@@ -691,7 +789,7 @@ class ComplianceBatch(Batch):
                 states[column] = max(states.get(column, UNCOVERED), state)
             else:
                 written.append((m, state))
-        await cover_written(self.uow.db, self.session, self.tables, finding.rule, written)
+        await cover_written(self.uow.db, self.session, self.tables, finding.rule, written, self.tallies)
 
     async def write(self) -> None:
         writes = _writes(self.tables, self.uow.db.sqlite)
@@ -705,10 +803,8 @@ class ComplianceBatch(Batch):
             if now.last_movement_at != was:
                 row = {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at}
                 self.uow.stage(writes.last_movement, row)
-        tallies = []
         for movements in self.pending.values():
             for m, states in movements:
                 self.uow.stage(writes.movement, movement_row(m) | states)
-                tallies.append((m, tally_of(m, states["rapid_state"])))
-        for row in tally_rows(tallies):
-            self.uow.stage(writes.tally, row)
+                self.tallies.add(m, tally_of(m, states["rapid_state"]))
+        stage_tallies(self.uow, self.tables, self.tallies)

@@ -57,8 +57,10 @@ def checked_signals(monkeypatch: pytest.MonkeyPatch) -> list[Signals]:
     read = store.signals
     seen: list[Signals] = []
 
-    async def signals(db: Database, session: Any, t: ComplianceTables, new: Movement, th: Thresholds) -> Signals:
-        found = await read(db, session, t, new, th)
+    async def signals(
+        db: Database, session: Any, t: ComplianceTables, new: Movement, th: Thresholds, unwritten: Any = None
+    ) -> Signals:
+        found = await read(db, session, t, new, th, unwritten)
         assert new.customer_id is not None
         since = new.at - th.lookback
         movements = await store.movements_since(session, t, new.customer_id, since)

@@ -101,7 +101,8 @@ async def seeded(
     async with bank.app.state.runtime.unit_of_work() as uow:
         # As the consumer writes them: the movements added to the tally, then each alert's
         # coverage raising their states (an alert raised before a movement's time too).
-        await store.write_movements(db, uow.session, t, [(m, store.fresh_states(m)) for m in [*mine, *theirs]])
+        tallies = store.Tallies()
+        await store.write_movements(db, uow.session, t, [(m, store.fresh_states(m)) for m in [*mine, *theirs]], tallies)
         if covered:
             await uow.session.execute(insert(t.covered), covered)
         by_id = {m.id: m for m in [*mine, *theirs]}
@@ -109,7 +110,8 @@ async def seeded(
             m, rule = by_id[row["movement_id"]], Rule(row["rule"])
             if rule in store.STATE_COLUMNS:
                 state = store.COVERED if m.at <= row["created_at"] else store.COVERED_BEFORE
-                await store.cover_written(db, uow.session, t, rule, [(m, state)])
+                await store.cover_written(db, uow.session, t, rule, [(m, state)], tallies)
+        store.stage_tallies(uow, t, tallies)
     new = movement(rng, customer, accounts, payers, new_at)
     if near_start_of is Rule.RAPID_IN_OUT:
         new = replace(new, direction=Direction.OUT, kind=Kind.TRANSFER if new.kind is Kind.CASH_DEPOSIT else new.kind)
