@@ -25,11 +25,11 @@ from gateway.streams import StreamSlots
 from gateway.webhooks.delivery import DeliveryWorker
 from shared.audit import AuditWriter
 from shared.auth import (
+    NO_TOKEN,
     ROLE_ADJUSTER,
     ROLE_COMPLIANCE,
     ROLE_CUSTOMER,
     ROLE_OPERATOR,
-    NO_TOKEN,
     Principal,
     principal_of,
     unauthorized,
