@@ -1,5 +1,5 @@
 """The FastAPI app around a process's runtime: problem+json errors, request ids, body
-limits, security headers, /healthz, /readyz, /metrics and the /internal routes; and the
+limits, security headers (shared/observability.py), /healthz, /readyz, /metrics and the /internal routes; and the
 server that runs it."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.errors import DomainError
 from shared.internal import (
@@ -93,38 +92,6 @@ METRICS_EXAMPLE: dict[str, Any] = {
 
 def _operation_id(route: APIRoute) -> str:
     return route.name
-
-
-class SecurityHeadersMiddleware:
-    """Headers on every answer, which may carry a customer's data: not to be stored by a
-    cache (unless the route says how, as a stream's `no-cache`), sniffed as another type,
-    framed by another page, or named in a Referer."""
-
-    NO_STORE = (b"cache-control", b"no-store")
-    HEADERS = (
-        (b"x-content-type-options", b"nosniff"),
-        (b"x-frame-options", b"DENY"),
-        (b"referrer-policy", b"no-referrer"),
-    )
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append(self.NO_STORE)
-                headers.extend(self.HEADERS)
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def health_router(runtime: Runtime) -> APIRouter:
@@ -215,8 +182,8 @@ def build_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=runtime.settings.http.max_body_bytes, routes=body_limits or {}
     )
+    # Request ids, the log line and the security headers of every answer.
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(SecurityHeadersMiddleware)
     # Outermost: each request's latency histogram and, with tracing on, its server span
     # continuing the caller's traceparent, in one wrapper.
     app.add_middleware(ServerSpans, tracing=runtime.tracing, metrics=runtime.metrics)

@@ -56,12 +56,15 @@ class KeyInFlight(Refused):
 
 
 def fingerprint(request: Request, body: bytes) -> str:
+    """What a key is bound to: the method, the path as routed (the scope's, not
+    `request.url`'s, which builds the whole URL to give it back) and the body as JSON
+    with its members sorted."""
     try:
         canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS) if body else b""
     except orjson.JSONDecodeError:
         canonical = body
     digest = hashlib.sha256()
-    digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n" + canonical)
+    digest.update(request.method.encode() + b" " + request.scope["path"].encode() + b"\n" + canonical)
     return digest.hexdigest()
 
 

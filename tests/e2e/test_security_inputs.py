@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 NOTIFICATIONS = "/v1/notifications/stream"
 JUNK_IDS = ["99999999999999999999", "²", "-1", "1.5", "abc"]
-# What the gateway answers on every response (shared/web.py's SecurityHeadersMiddleware).
+# What the gateway answers on every response (shared/observability.py's RequestContextMiddleware).
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer"}
 
 

@@ -11,7 +11,8 @@ import uvicorn
 from fastapi import FastAPI, Response
 
 from shared import observability, server
-from shared.web import SecurityHeadersMiddleware, serve
+from shared.observability import RequestContextMiddleware
+from shared.web import serve
 from tests.unit.shared.test_internal_routes import APPS, settings
 
 SECURITY_HEADERS = {
@@ -49,7 +50,7 @@ async def test_every_answer_is_not_to_be_stored_sniffed_framed_or_referred(
 
 async def test_a_route_that_says_how_to_cache_keeps_its_word() -> None:
     app = FastAPI()
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestContextMiddleware)
 
     @app.get("/stream")
     async def stream() -> Response:

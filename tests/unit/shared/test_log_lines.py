@@ -1,0 +1,58 @@
+"""Each request's log line, as the JSON formatter writes it: its fields, its ids, and
+its timestamp to the millisecond in whichever second the record was made."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from shared.observability import JsonFormatter, RequestContextMiddleware
+
+
+def _record(created: float) -> logging.LogRecord:
+    record = logging.LogRecord("sandbank.http", logging.INFO, "", 0, "GET %s", ("/x",), None)
+    record.created, record.msecs = created, (created - int(created)) * 1000
+    return record
+
+
+def test_each_record_is_stamped_with_its_own_second_and_millisecond() -> None:
+    formatter = JsonFormatter("gateway")
+
+    stamps = [orjson.loads(formatter.format(_record(t)))["ts"] for t in (1767225599.25, 1767225599.5, 1767225600.125)]
+
+    assert stamps == ["2025-12-31T23:59:59.250Z", "2025-12-31T23:59:59.500Z", "2026-01-01T00:00:00.125Z"]
+
+
+async def test_a_request_logs_one_line_with_its_method_path_status_and_ids(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter("gateway"))
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    caplog.set_level(logging.INFO, logger="sandbank.http")
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.post("/v1/things")
+    async def things() -> dict[str, str]:
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        r = await http.post("/v1/things", headers={"X-Request-ID": "r-1", "X-Correlation-ID": "c-1"})
+
+    [line] = [orjson.loads(text) for text in out.getvalue().splitlines()]
+    assert (r.headers["x-request-id"], r.headers["x-correlation-id"]) == ("r-1", "c-1")
+    assert line["msg"].startswith("POST /v1/things 200 ") and line["msg"].endswith("ms")
+    assert {k: line[k] for k in ("level", "service", "logger", "request_id", "correlation_id")} == {
+        "level": "info",
+        "service": "gateway",
+        "logger": "sandbank.http",
+        "request_id": "r-1",
+        "correlation_id": "c-1",
+    }
