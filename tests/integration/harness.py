@@ -121,7 +121,7 @@ class Tap:
 
     async def start(self) -> None:
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=50
+            bootstrap_servers=self.bootstrap_servers, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=20
         )
         await consumer.start()
         self._consumer = consumer
