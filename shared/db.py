@@ -138,7 +138,7 @@ def _sqlite_engine(url: str, *, writer: bool, echo: bool, pool_size: int, inline
         if inline:
             # Straight to the sqlite3 connection: through exec_driver_sql, SQLAlchemy's
             # execution context for this one statement was a fifth of a unit of work's cost.
-            conn.connection.driver_connection._conn.execute(begin)
+            _sqlite3_of(conn.connection).execute(begin)
         else:
             conn.exec_driver_sql(begin)
 
@@ -225,7 +225,7 @@ class Database:
             raise RuntimeError("a quick transaction needs inline SQLite")
         pooled = await self.writer.raw_connection()
         try:
-            raw: sqlite3.Connection = pooled.driver_connection._conn  # type: ignore[union-attr]
+            raw = _sqlite3_of(pooled)
             raw.execute("BEGIN IMMEDIATE")
             try:
                 yield raw
@@ -298,13 +298,19 @@ def _checkpoint(path: str) -> None:
         connection.close()
 
 
+def _sqlite3_of(pooled: Any) -> sqlite3.Connection:
+    """The sqlite3 connection inside a pooled inline-SQLite connection
+    (shared/sqlite_inline.py's adapter keeps it as `_conn`)."""
+    return pooled.driver_connection._conn
+
+
 async def _raw_sqlite(session: AsyncSession) -> sqlite3.Connection:
     """The sqlite3 connection under a session's open transaction (inline SQLite)."""
     raw = session.info.get("raw_sqlite")
     if raw is None:
         connection = await session.connection()
         pooled = await connection.get_raw_connection()
-        raw = session.info["raw_sqlite"] = pooled.driver_connection._conn  # type: ignore[union-attr]
+        raw = session.info["raw_sqlite"] = _sqlite3_of(pooled)
     return raw
 
 
