@@ -31,6 +31,9 @@ async def test_the_bench_drives_transfers_and_reports_figures_that_add_up(stack:
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
     assert {"gateway", "payments", "accounts", "broker", "bench_client"} <= set(result["cpu_ms_per_transfer"])
     assert sum(s["accepted"] for s in result["timeline"]) == result["accepted"]
+    # Each second splits its CPU by process; the halves set the run's first second beside its last.
+    assert {"gateway", "payments", "accounts", "broker"} <= set(result["timeline"][0]["cpu_ms"])
+    assert (result["halves"]["first"]["seconds"], result["halves"]["second"]["seconds"]) == ([0, 1], [1, 2])
 
 
 async def test_the_same_load_drives_the_plain_bank_and_the_comparison_adds_up(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench.plots import plot_history, plot_run
 from bench.tracing_cost import summary
-from bench.transfers import against_plain, timeline
+from bench.transfers import against_plain, halves, timeline
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -42,6 +42,44 @@ def test_the_timeline_counts_and_ranks_each_second() -> None:
     assert seconds[0]["accept_ms"] == {"p50": 20.0, "p90": 30.0, "p99": 30.0}
     assert seconds[0]["completion_ms"]["p50"] is None
     assert seconds[2]["completion_ms"]["p99"] == 800.0
+
+
+def test_each_second_says_how_much_cpu_each_process_spent_in_it() -> None:
+    cpu = [{"payments": 1.0, "broker": 0.5}, {"payments": 1.2, "broker": 0.55}, {"payments": 1.5, "broker": 0.65}]
+
+    seconds = timeline([(0.1, 0.01), (1.5, 0.02), (2.5, 0.03)], [], cpu)
+
+    assert seconds[0]["cpu_ms"] == {"payments": 200, "broker": 50}
+    assert seconds[1]["cpu_ms"] == {"payments": 300, "broker": 100}
+    assert "cpu_ms" not in seconds[2]  # no sample at its end
+    assert "cpu_ms" not in timeline([(0.1, 0.01)], [])[0]
+
+
+def test_the_halves_show_a_run_that_slows_and_costs_more_as_it_goes() -> None:
+    # 4 s of load: 3 transfers a second then 1, the stack's CPU 30 ms a second throughout
+    # (the load generator's own is left out of the stack's).
+    completed = [(s + i / 10, 0.5) for s in (0, 1) for i in range(3)] + [(2.5, 0.5), (3.5, 0.5)]
+    accepted = [(0.5, 0.010), (1.5, 0.020), (2.5, 0.100), (3.5, 0.200)]
+    cpu = [{"payments": 0.03 * k, "bench_client": 5.0 * k} for k in range(5)]
+
+    found = halves(accepted, completed, cpu, 4)
+
+    assert found["first"] == {
+        "seconds": [0, 2],
+        "completed_per_s": 3.0,
+        "accept_p99_ms": 20.0,
+        "stack_cpu_ms_per_transfer": 10.0,
+    }
+    assert found["second"]["completed_per_s"] == 1.0
+    assert found["second"]["accept_p99_ms"] == 200.0
+    assert found["second"]["stack_cpu_ms_per_transfer"] == 30.0
+
+
+def test_a_half_without_cpu_samples_to_its_end_gives_no_cpu_figure() -> None:
+    found = halves([(0.5, 0.01)], [(0.5, 0.4), (2.5, 0.4)], [{"payments": 0.0}, {"payments": 0.1}], 4)
+
+    assert found["first"]["stack_cpu_ms_per_transfer"] is None
+    assert found["second"]["completed_per_s"] == 0.5
 
 
 def test_tracing_share_is_of_the_cpu_with_it_on() -> None:
