@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,45 @@ async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database
         first.stop()
         if second is not None:
             second.stop()
+
+
+async def test_a_steady_watch_asks_only_when_the_process_has_not_heard_from_the_broker(tmp_path: Path) -> None:
+    """While the process's group members have answers from the broker (their heartbeats,
+    every second), the watch skips its steady looks, up to `vouched_s`; once they go
+    without one, it looks every `steady_s` again."""
+    heard_at = [0.0]
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        await ensure_topics(broker.bootstrap_servers, [TOPIC], partitions=1)
+        watch = BrokerWatch(
+            broker.bootstrap_servers,
+            client_id="accounts",
+            topics=[TOPIC],
+            on_new_broker=lambda _what: asyncio.sleep(0),
+            interval_s=0.1,
+            steady_s=0.1,
+            vouched_s=0.6,
+            answered=lambda: heard_at[0],
+        )
+        task = asyncio.create_task(watch.run())
+
+        async def vouch() -> None:
+            while True:
+                heard_at[0] = time.monotonic()
+                await asyncio.sleep(0.02)
+
+        vouching = asyncio.create_task(vouch())
+        try:
+            await _until(lambda: watch.ready)
+            looks = watch.looks
+            await asyncio.sleep(1.5)
+            # About once per `vouched_s` (2-3), not once per `steady_s` (15).
+            assert 1 <= watch.looks - looks <= 4
+            vouching.cancel()
+            looks = watch.looks
+            await asyncio.sleep(1.0)
+            assert watch.looks - looks >= 5  # unheard of: every steady_s again
+        finally:
+            vouching.cancel()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
