@@ -261,7 +261,7 @@ class Runtime:
             )
             loop.working = self.loop_watch.busy
             self.consumers.append(loop)
-        # The loops with a group member of their own, which start, run and stop it.
+        # The loops with a group member of their own: each runs the fetch loop of its member.
         self.members = [c for c in self.consumers if c.carrier is None]
         topics = set(self.topics)
         for spec in self.consumer_specs:

@@ -213,7 +213,7 @@ class ConsumerLoop:
         share the group's offsets, this loop's doorbell listener and its fetch loop, so a
         batch of one waits for the other's. Called before `start`."""
         if self.consumer is not None:
-            raise RuntimeError("carry() before start()")
+            raise RuntimeError(f"{self.name} has started: it carries no more loops")
         if part.replies_for != self.replies_for:
             raise ValueError(f"{part.name} and {self.name} take different replies: one member cannot carry both")
         overlap = set(part.topics) & set(self._parts)
