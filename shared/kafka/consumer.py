@@ -34,10 +34,8 @@ MESSAGE_ID_MAX = 64
 # After a rewind, partitions that rebalances assign within this long start from their
 # beginning too.
 REWIND_WINDOW_S = 30.0
-# How often aiokafka's fetcher of a consumer with a doorbell wakes with nothing to do: no
-# more often than its safety looks (shared/kafka/doorbell.py PROVEN_SAFETY_S), which resume
-# it anyway.
-PAUSED_FETCHER_WAKE_MS = 30_000
+# How often aiokafka's fetcher of a consumer with a doorbell wakes with nothing to do.
+PAUSED_FETCHER_WAKE_MS = 5000
 
 
 class Batch:
