@@ -62,6 +62,10 @@ class ConsumerSpec:
     batch: BatchFactory | None = None
     # For sagas listening to accounts.events: skip replies to other services' commands.
     replies_only: bool = False
+    # The consumer group that brings it its messages, when not a group of its own: the
+    # group of an earlier spec of the process, whose member then subscribes to this one's
+    # topics too (`ConsumerLoop.carry`). It keeps its name for its inbox and dead letters.
+    group: str | None = None
 
 
 def next_beat(now: float, interval_s: float) -> float:
@@ -225,8 +229,14 @@ class Runtime:
         self.relay.tamper = self.faults.tamper
         # Extra work for POST /internal/reset beyond emptying the tables and seeding again.
         self.on_reset: list[Callable[[], Awaitable[None]]] = []
-        self.consumers = [
-            ConsumerLoop(
+        self.consumers: list[ConsumerLoop] = []
+        for spec in self.consumer_specs:
+            carrier = None
+            if spec.group is not None:
+                carrier = next((c for c in self.consumers if c.name == spec.group + group_suffix), None)
+                if carrier is None:
+                    raise ValueError(f"consumer {spec.name} names group {spec.group}, which no spec before it runs")
+            loop = ConsumerLoop(
                 name=spec.name + group_suffix,
                 db=self.db,
                 tables=tables,
@@ -247,11 +257,12 @@ class Runtime:
                 clock=self.clock,
                 tracing=self.tracing,
                 doorbell=self.doorbell,
+                carrier=carrier,
             )
-            for spec in self.consumer_specs
-        ]
-        for consumer in self.consumers:
-            consumer.working = self.loop_watch.busy
+            loop.working = self.loop_watch.busy
+            self.consumers.append(loop)
+        # The loops with a group member of their own: each runs the fetch loop of its member.
+        self.members = [c for c in self.consumers if c.carrier is None]
         topics = set(self.topics)
         for spec in self.consumer_specs:
             topics.update(spec.topics)
@@ -262,6 +273,7 @@ class Runtime:
             topics=topics,
             on_new_broker=self._recover_lost_broker,
             interval_s=settings.kafka.watch_interval_s,
+            answered=self._broker_answered,
         )
         self._tasks: list[asyncio.Task[None]] = []
         # Tasks that code running in the process started and handed over (`own`).
@@ -273,6 +285,17 @@ class Runtime:
         self.exit_when_stuck = False
         self.started = False
         self.metrics = Metrics(self)
+
+    def _broker_answered(self) -> float:
+        """When (time.monotonic) a group member's connection last had an answer from the
+        broker: its heartbeats bring one every second, so the broker watch need not ask
+        (aiokafka's connections note it for their idle timeout)."""
+        latest = -math.inf
+        for consumer in self.members:
+            client = getattr(consumer.consumer, "_client", None)
+            for conn in getattr(client, "_conns", {}).values():
+                latest = max(latest, conn._last_action)
+        return latest
 
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.db, self.tables, source=self.service, clock=self.clock)
@@ -334,7 +357,7 @@ class Runtime:
         self._loop("outbox-relay", self.relay.run)
         self._loop("loop-watch", self.loop_watch.run)
         self._loop("wal-checkpoint", every(1.0, "wal checkpoint", self.db.checkpoint))
-        for consumer in self.consumers:
+        for consumer in self.members:
             self._loop(consumer.name, consumer.run)
         for loop in self.background:
             self._loop(getattr(loop, "__name__", "task"), loop)
@@ -429,7 +452,7 @@ class Runtime:
             self.settings.kafka.bootstrap_servers, self.broker.topics, partitions=self.settings.kafka.partitions
         )
         again = await self.relay.republish()
-        for consumer in self.consumers:
+        for consumer in self.members:
             consumer.rewind()
         log.warning(
             "%s: topics recreated, %d outbox rows of the last %.0fs sent again, %d consumers read from the start",

@@ -23,9 +23,11 @@ from shared.web import build_app, serve
 def create_app(settings: shared.Settings | None = None, *, overrides: Overrides = Overrides()) -> FastAPI:
     settings = settings or from_environment()
     ctx = Context(clock=overrides.clock or Clock())
-    # AML monitoring: a module of its own, on its own consumer group (docs/adr/0016).
+    # AML monitoring: a module of its own (docs/adr/0016), with its own transactions and
+    # inbox, on the ledger's consumer group: one member heartbeats for both (ADR 0019).
     aml = settings.compliance if isinstance(settings, Settings) else ComplianceSettings()
     compliance = Compliance(store.compliance, aml.thresholds(), ctx.clock, sandbox=settings.sandbox)
+    ledger = consumers(ctx)
 
     async def on_start(runtime: Runtime) -> None:
         async with runtime.unit_of_work() as uow:
@@ -37,7 +39,7 @@ def create_app(settings: shared.Settings | None = None, *, overrides: Overrides 
         migrations=store.migrations,
         tables=store.messaging,
         topics=TOPICS,
-        consumers=[*consumers(ctx), compliance_consumer.consumer(compliance)],
+        consumers=[*ledger, compliance_consumer.consumer(compliance, group=ledger[0].name)],
         on_start=on_start,
         clock=ctx.clock,
         group_suffix=overrides.group_suffix,

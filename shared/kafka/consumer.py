@@ -135,14 +135,22 @@ class ConsumerLoop:
         clock: Clock | None = None,
         tracing: Tracing | None = None,
         doorbell: Doorbell | None = None,
+        carrier: ConsumerLoop | None = None,
     ) -> None:
         self.clock = clock
+        # With a carrier, this loop has no group member of its own: the carrier's member
+        # subscribes to its topics too and hands it their records (`carry`).
+        self.carrier = carrier
+        self.carried: list[ConsumerLoop] = []
+        self._parts: dict[str, ConsumerLoop] = dict.fromkeys(topics, self)
         # With a doorbell (shared/kafka/doorbell.py), a consumer whose look at the broker
         # found nothing pauses its partitions until a producer of the stack rings for one of
         # its topics: no fetch goes out while the stack is quiet, and the first message after
         # a quiet spell is fetched at once rather than when a held fetch comes round.
         # One taking only replies to its own service's commands listens for those alone.
-        self.listener = doorbell.listener(topics, replies_for=replies_for) if doorbell is not None else None
+        self.listener = (
+            doorbell.listener(topics, replies_for=replies_for) if doorbell is not None and carrier is None else None
+        )
         # A span per message handled, child of the context its headers carry.
         self.tracing = tracing if tracing is not None and tracing.enabled else None
         # Offsets are committed at most this often, not after every batch: a commit is a
@@ -192,10 +200,42 @@ class ConsumerLoop:
         self.working: Callable[[], None] = _nothing
         self._rewind_requested = False
         self._from_start = _FromStart(self)
+        if carrier is not None:
+            carrier.carry(self)
+
+    def carry(self, part: ConsumerLoop) -> None:
+        """Subscribe this loop's group member to `part`'s topics too, and hand it their
+        records: one member, one heartbeat and one fetch for both, where each member of a
+        group heartbeats every second all day long (ADR 0019, third amendment). `part`
+        keeps its own handlers, working set, transaction and inbox (its name); the two
+        share the group's offsets, this loop's doorbell listener and its fetch loop, so a
+        batch of one waits for the other's. Called before `start`."""
+        if self.consumer is not None:
+            raise RuntimeError(f"{self.name} has started: it carries no more loops")
+        if part.replies_for != self.replies_for:
+            raise ValueError(f"{part.name} and {self.name} take different replies: one member cannot carry both")
+        overlap = set(part.topics) & set(self._parts)
+        if overlap:
+            raise ValueError(f"{part.name} and {self.name} both consume {sorted(overlap)}")
+        part.carrier = self
+        self.carried.append(part)
+        self._parts.update(dict.fromkeys(part.topics, part))
+        if self.listener is not None:
+            self.listener.listen_for(part.topics)
+        part.listener = self.listener
+
+    @property
+    def group(self) -> str:
+        """The consumer group whose member brings this loop its records."""
+        return self.carrier.name if self.carrier is not None else self.name
+
+    def _member(self) -> AIOKafkaConsumer | None:
+        return self.carrier.consumer if self.carrier is not None else self.consumer
 
     async def start(self) -> None:
-        self.consumer = self._open()
-        await self.consumer.start()
+        if self.carrier is None:
+            self.consumer = self._open()
+            await self.consumer.start()
         self.running = True
 
     def _open(self) -> AIOKafkaConsumer:
@@ -218,7 +258,7 @@ class ConsumerLoop:
             # metadata update), so with a doorbell, where consumers sit paused, it sleeps.
             consumer_timeout_ms=PAUSED_FETCHER_WAKE_MS if self.listener is not None else 200,
         )
-        consumer.subscribe(self.topics, listener=self._from_start)
+        consumer.subscribe(list(self._parts), listener=self._from_start)
         return consumer
 
     def rewind(self) -> None:
@@ -227,7 +267,10 @@ class ConsumerLoop:
         assigned now, and each one a rebalance assigns in the next `REWIND_WINDOW_S`, is
         sought to its beginning, whatever offset the group has committed there (the
         positions of the broker that was lost mean nothing on this one). The inbox drops
-        what was applied already."""
+        what was applied already. A carried loop's partitions are its carrier's to rewind."""
+        if self.carrier is not None:
+            self.carrier.rewind()
+            return
         self._rewind_requested = True
         self.wake()
 
@@ -243,12 +286,13 @@ class ConsumerLoop:
         if self.consumer is not None:
             for tp in self.consumer.assignment():
                 self.consumer.seek(tp, 0)
-        self.rewinds += 1
-        log.warning("consumer %s reads its topics again from the start on the new broker", self.name)
+        for part in (self, *self.carried):
+            part.rewinds += 1
+            log.warning("consumer %s reads its topics again from the start on the new broker", part.name)
 
     async def stop(self) -> None:
         self.running = False
-        if self.consumer is not None:
+        if self.consumer is not None:  # a carried loop has none: its carrier stops the member
             try:
                 await self._commit()
             finally:
@@ -258,32 +302,36 @@ class ConsumerLoop:
     async def partition_lag(self) -> dict[tuple[str, int], int]:
         """Per assigned partition, how far the group's committed offset (or, before its first
         commit, this consumer's position) stands behind the end offset."""
-        if self.consumer is None:
+        consumer = self._member()
+        assigned = self._assigned(consumer)
+        if consumer is None or not assigned:
             return {}
-        assigned = list(self.consumer.assignment())
-        if not assigned:
-            return {}
-        ends = await self.consumer.end_offsets(assigned)
+        ends = await consumer.end_offsets(assigned)
         found = {}
         for tp in assigned:
-            committed = await self.consumer.committed(tp)
-            done = committed if committed is not None else await self.consumer.position(tp)
+            committed = await consumer.committed(tp)
+            done = committed if committed is not None else await consumer.position(tp)
             found[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
         return found
 
     async def lag(self) -> int:
         """Consumer lag from our own positions against the end offsets."""
-        if self.consumer is None:
+        consumer = self._member()
+        assigned = self._assigned(consumer)
+        if consumer is None or not assigned:
             return 0
-        assigned = list(self.consumer.assignment())
-        if not assigned:
-            return 0
-        ends = await self.consumer.end_offsets(assigned)
+        ends = await consumer.end_offsets(assigned)
         total = 0
         for tp in assigned:
-            position = await self.consumer.position(tp)
+            position = await consumer.position(tp)
             total += max(0, ends[tp] - position)
         return total
+
+    def _assigned(self, consumer: AIOKafkaConsumer | None) -> list[TopicPartition]:
+        """The partitions of this loop's own topics the group member holds."""
+        if consumer is None:
+            return []
+        return [tp for tp in consumer.assignment() if self._parts.get(tp.topic) is self]
 
     async def run(self) -> None:
         if self.consumer is None:
@@ -305,9 +353,12 @@ class ConsumerLoop:
                 continue
             self._last_message_at = time.monotonic()
             self._fetch_wait(self.fetch_max_wait_ms)
-            records = [r for recs in batch.values() for r in recs]
+            taken = 0
             try:
-                await self.apply(records)
+                # Each loop's records in a transaction of its own, this loop's first.
+                for part, records in self._by_part(batch):
+                    taken += len(records)
+                    await part.apply(records)
             except BaseException:
                 # Our position is already past this batch: rewind, or the restart skips it.
                 for tp, recs in batch.items():
@@ -317,12 +368,21 @@ class ConsumerLoop:
             if time.monotonic() - self._committed_at >= self.commit_interval_s:
                 await self._commit()
             listener = self.listener
-            if listener is not None and listener.replies_for and listener.quiet and len(records) < self.max_batch:
+            if listener is not None and listener.replies_for and listener.quiet and taken < self.max_batch:
                 # Only other services' replies for a while, and nothing more fetched (a full
                 # batch is a backlog, read on at once): on a topic that busy a look never comes
                 # back empty, so wait here for a ring of our own.
                 await self._commit()
                 await listener.wait(self.consumer)
+
+    def _by_part(
+        self, batch: Mapping[TopicPartition, list[ConsumerRecord]]
+    ) -> list[tuple[ConsumerLoop, list[ConsumerRecord]]]:
+        """A fetched batch's records by the loop that applies them (this one, or one it carries)."""
+        parts: dict[ConsumerLoop, list[ConsumerRecord]] = {self: []}
+        for tp, records in batch.items():
+            parts.setdefault(self._parts[tp.topic], []).extend(records)
+        return [(part, records) for part, records in parts.items() if records]
 
     def _fetch_wait(self, ms: int) -> None:
         """How long the broker may hold this consumer's next fetches."""
@@ -436,7 +496,7 @@ class ConsumerLoop:
             consumer=True,
             # Few attributes: each costs on every message (the topic is in the name).
             attributes={
-                "messaging.consumer.group.name": self.name,
+                "messaging.consumer.group.name": self.group,
                 "messaging.kafka.offset": record.offset,
                 "messaging.message.id": envelope.id,
                 "sandbank.message.type": envelope.type,
@@ -506,7 +566,7 @@ class ConsumerLoop:
             attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": record.topic,
-                "messaging.consumer.group.name": self.name,
+                "messaging.consumer.group.name": self.group,
                 "sandbank.error": (error.strip().splitlines() or [""])[-1][:300],
             },
         )

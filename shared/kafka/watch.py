@@ -12,14 +12,19 @@ watch only reports.
 While the broker is there, the watch looks every `steady_s` (5 s), and at once when the
 broker closes a connection the watch holds open to it for that (a broker that stops or
 dies closes its sockets): the second-by-second metadata requests of every process were a
-large share of what an idle stack cost, the broker's above all. While it is not there the
-watch looks every `interval_s`.
+large share of what an idle stack cost, the broker's above all. A steady look is skipped
+while the process's other clients vouch for the broker (`answered`: a group member's
+heartbeat is answered every second) and the watch's own last look is less than
+`vouched_s` (60 s) old: a broker that hangs stops answering them too, and one that comes
+back as another closes the lifeline. While it is not there the watch looks every
+`interval_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -43,7 +48,9 @@ class BrokerWatch:
         on_new_broker: Callable[[str], Awaitable[None]],
         interval_s: float = 1.0,
         steady_s: float = 5.0,
+        vouched_s: float = 60.0,
         timeout_s: float = 2.0,
+        answered: Callable[[], float] = lambda: -math.inf,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
@@ -51,6 +58,10 @@ class BrokerWatch:
         self.on_new_broker = on_new_broker
         self.interval_s = interval_s
         self.steady_s = max(steady_s, interval_s)
+        self.vouched_s = vouched_s
+        # When (time.monotonic) another client of the process last had an answer from the broker.
+        self.answered = answered
+        self.looks = 0
         self.timeout_s = timeout_s
         self._client: AIOKafkaClient | None = None
         # A connection that sends nothing: its end is the broker going away.
@@ -64,6 +75,7 @@ class BrokerWatch:
 
     async def check(self) -> None:
         """One look at the broker; recovers from a lost one before it returns."""
+        self.looks += 1
         try:
             cluster_id, missing = await within(self._metadata(), self.timeout_s)
         except Exception as exc:  # unreachable: every failure means the same here
@@ -106,31 +118,41 @@ class BrokerWatch:
         try:
             while True:
                 await self.check()
-                if self.ready:
-                    await self._until_lost(self.steady_s)
-                else:
+                if not self.ready:
                     await asyncio.sleep(self.interval_s)
+                    continue
+                looked_at = time.monotonic()
+                while await self._until_lost(self.steady_s) and self._vouched(looked_at):
+                    pass
         finally:
             await self._close()
 
-    async def _until_lost(self, timeout_s: float) -> None:
+    def _vouched(self, looked_at: float) -> bool:
+        """Whether the next look may wait: the process's other clients heard from the broker
+        within the last `steady_s`, and the watch's own last look is recent enough (it alone
+        finds our topics gone from a broker that kept running)."""
+        now = time.monotonic()
+        return now - looked_at < self.vouched_s and now - self.answered() < self.steady_s
+
+    async def _until_lost(self, timeout_s: float) -> bool:
         """Wait `timeout_s`, or less if the broker closes the lifeline (or it cannot be
-        opened: then the next look says why)."""
+        opened: then the next look says why). True if the lifeline held all along."""
         if self._lifeline is None:
             host, _, port = self.bootstrap_servers.split(",")[0].strip().rpartition(":")
             try:
                 self._lifeline = await within(asyncio.open_connection(host, int(port)), self.timeout_s)
             except (OSError, TimeoutError, ValueError):
                 await asyncio.sleep(self.interval_s)
-                return
+                return False
         reader, _ = self._lifeline
         try:
             await within(reader.read(1), timeout_s)  # the broker never writes: b"" at its end
         except TimeoutError:
-            return
+            return True
         except OSError:
             pass
         self._drop_lifeline()
+        return False
 
     def _drop_lifeline(self) -> None:
         lifeline, self._lifeline = self._lifeline, None

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
+import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -301,3 +304,96 @@ async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database
         first.stop()
         if second is not None:
             second.stop()
+
+
+async def test_a_steady_watch_asks_only_when_the_process_has_not_heard_from_the_broker(tmp_path: Path) -> None:
+    """While the process's group members have answers from the broker (their heartbeats,
+    every second), the watch skips its steady looks, up to `vouched_s`; once they go
+    without one, it looks every `steady_s` again."""
+    heard_at = [0.0]
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        await ensure_topics(broker.bootstrap_servers, [TOPIC], partitions=1)
+        watch = BrokerWatch(
+            broker.bootstrap_servers,
+            client_id="accounts",
+            topics=[TOPIC],
+            on_new_broker=lambda _what: asyncio.sleep(0),
+            interval_s=0.1,
+            steady_s=0.1,
+            vouched_s=0.6,
+            answered=lambda: heard_at[0],
+        )
+        task = asyncio.create_task(watch.run())
+
+        async def vouch() -> None:
+            while True:
+                heard_at[0] = time.monotonic()
+                await asyncio.sleep(0.02)
+
+        vouching = asyncio.create_task(vouch())
+        try:
+            await _until(lambda: watch.ready)
+            looks = watch.looks
+            await asyncio.sleep(1.5)
+            # About once per `vouched_s` (2-3), not once per `steady_s` (15).
+            assert 1 <= watch.looks - looks <= 4
+            vouching.cancel()
+            looks = watch.looks
+            await asyncio.sleep(1.0)
+            assert watch.looks - looks >= 5  # unheard of: every steady_s again
+        finally:
+            vouching.cancel()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def test_a_watch_that_trusts_the_heartbeats_still_finds_a_broker_that_hangs(tmp_path: Path) -> None:
+    """A hung broker keeps its sockets open, so the lifeline says nothing: the group
+    member's heartbeats go unanswered, and the watch, no longer vouched for, looks and
+    finds it gone."""
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        await ensure_topics(broker.bootstrap_servers, [TOPIC], partitions=1)
+        member = AIOKafkaConsumer(
+            TOPIC,
+            bootstrap_servers=broker.bootstrap_servers,
+            group_id="watched",
+            session_timeout_ms=2000,
+            rebalance_timeout_ms=2000,
+            heartbeat_interval_ms=200,
+        )
+        await member.start()
+
+        def answered() -> float:
+            return max((conn._last_action for conn in member._client._conns.values()), default=-math.inf)
+
+        watch = BrokerWatch(
+            broker.bootstrap_servers,
+            client_id="accounts",
+            topics=[TOPIC],
+            on_new_broker=lambda _what: asyncio.sleep(0),
+            interval_s=0.1,
+            steady_s=0.5,
+            vouched_s=600,
+            timeout_s=0.5,
+            answered=answered,
+        )
+        task = asyncio.create_task(watch.run())
+        assert broker.process is not None
+        try:
+            await _until(lambda: watch.ready and bool(member.assignment()))
+            looks = watch.looks
+            await asyncio.sleep(1.5)
+            assert watch.looks == looks  # the heartbeats vouch for the broker
+            broker.process.send_signal(signal.SIGSTOP)
+            try:
+                await _until(lambda: not watch.ready, timeout_s=3)
+            finally:
+                broker.process.send_signal(signal.SIGCONT)
+            await _until(lambda: watch.ready, timeout_s=10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await watch._close()
+            await member.stop()
