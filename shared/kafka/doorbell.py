@@ -12,11 +12,9 @@ came back empty pauses its partitions (no fetch goes out) and waits for a ring o
 its topics; the producer rings after the broker
 acknowledged what it sent, so the fetch that follows finds the messages at once. A ring
 is one UDP datagram to each process of the stack on 127.0.0.1, listing the topics. Rings
-are hints, never the only way in: a consumer still looks after a safety interval without
-one (messages sent by a tool outside the stack, a lost datagram): up to 5 s, or 30 s once
-the doorbell has proven itself (each process rings the stack as it opens its doorbell, so
-each hears it works), until a look finds what no ring announced. Nothing is lost;
-the worst case is a poll, slower.
+are hints, never the only way in: a consumer still looks after `SAFETY_S` without one
+(messages sent by a tool outside the stack, a lost datagram), so nothing is lost and the
+worst case is today's poll, slower.
 
 A reply names the service whose command caused it (`topic>service` in the ring). A
 consumer that takes only the replies to its own service's commands (securities and
@@ -57,15 +55,6 @@ PEERS_EVERY_S = 1.0
 # comes (what no ring announced, a tool outside the stack sent, is found by then).
 LOOK_MS = 60
 SAFETY_S = (0.25, 5.0)
-# The longest wait once the doorbell has proven itself (a datagram reached this process
-# through the stack's directory) while no safety look of the consumer has found a message
-# that no ring announced: a look every 5 s at each consumer of an idle stack was a request
-# a second for the broker. A message sent by a tool outside the stack then waits up to
-# this long, once; after it that consumer looks every 5 s at most for good.
-PROVEN_SAFETY_S = 30.0
-# What a process sends every process of the stack (itself too) as it opens its doorbell:
-# a ring for no topic, whose arrival proves the way in works.
-HELLO = b""
 # A consumer waits for rings only once it has had no message for this long: under load it
 # keeps fetching as before, each held fetch gathering a batch (a ring for every send would
 # cut the batches small and cost a transaction each).
@@ -84,8 +73,6 @@ class Doorbell:
         self._listeners: list[Listener] = []
         self.rings_sent = 0
         self.rings_heard = 0
-        # A datagram of the stack reached this process: rings reach it (`HELLO`).
-        self.proven = False
 
     async def open(self) -> None:
         loop = asyncio.get_running_loop()
@@ -96,8 +83,6 @@ class Doorbell:
         path = self.directory / f"{os.getpid()}.{self.port}"
         path.touch()
         self._announced = path
-        for port in self._read_peers():
-            transport.sendto(HELLO, (HOST, port))
         log.info("doorbell %s listening on %s:%d", self.name, HOST, self.port)
 
     def close(self) -> None:
@@ -111,7 +96,7 @@ class Doorbell:
     def listener(self, topics: Iterable[str], *, replies_for: str | None = None) -> Listener:
         """A consumer's ear for rings naming one of `topics`; with `replies_for`, only for
         the replies to that service's commands and messages nobody caused."""
-        listener = Listener(topics, replies_for=replies_for, bell=self)
+        listener = Listener(topics, replies_for=replies_for)
         self._listeners.append(listener)
         return listener
 
@@ -128,9 +113,6 @@ class Doorbell:
         self.rings_sent += 1
 
     def heard(self, message: bytes) -> None:
-        self.proven = True
-        if message == HELLO:
-            return
         self.rings_heard += 1
         sent = [entry.partition(">")[::2] for entry in message.decode(errors="replace").split("\n")]
         for listener in self._listeners:
@@ -164,33 +146,23 @@ class Listener:
     """How one aiokafka consumer spends its quiet spells: `look` takes what the broker has
     now (or nothing after a short look); after an empty look, once `QUIET_S` passed without
     a message, `wait` pauses every partition until a ring for one of its topics, `wake`, or
-    the safety interval: up to 5 s, or `PROVEN_SAFETY_S` once its doorbell has proven
-    itself and while no safety look has found what no ring announced.
+    the safety interval.
 
     With `replies_for`, a look's records are not yet messages for it: the consumer says
     which were (`took`), and `quiet` tells it when to wait although its looks find records."""
 
-    def __init__(self, topics: Iterable[str], *, replies_for: str | None = None, bell: Doorbell | None = None) -> None:
+    def __init__(self, topics: Iterable[str], *, replies_for: str | None = None) -> None:
         self.topics = frozenset(topics)
-        self.bell = bell
         self.replies_for = replies_for
         self._event = asyncio.Event()
         self._paused = False
         self._safety_s = SAFETY_S[0]
         self._last_message_at = time.monotonic()
         self.woken = 0
-        # A look after a wait that timed out found a message: something writes to its
-        # topics without ringing (a tool outside the stack, or rings get lost).
-        self.missed = False
-        self._timed_out = False
-        self._safety_look = False
 
     async def look(self, consumer: AIOKafkaConsumer, max_records: int) -> dict[Any, list[Any]]:
         # A ring from now on sets the event again: one that comes while this look is on
         # its way is not lost, the wait after an empty look returns at once.
-        # A safety look: the wait timed out, and no ring came since.
-        self._safety_look = self._timed_out and not self._event.is_set()
-        self._timed_out = False
         self._event.clear()
         if self._paused:
             self._paused = False
@@ -213,11 +185,6 @@ class Listener:
 
     def took(self) -> None:
         """A message for this consumer came: it keeps looking for `QUIET_S` more."""
-        if self._safety_look:
-            self._safety_look = False
-            if not self.missed:
-                log.info("a safety look found messages no ring announced: looking every %.0f s at most", SAFETY_S[1])
-            self.missed = True
         self._safety_s = SAFETY_S[0]
         self._last_message_at = time.monotonic()
 
@@ -231,7 +198,6 @@ class Listener:
             return  # busy a moment ago: the next look's held fetch gathers what comes
         consumer.pause(*consumer.assignment())
         self._paused = True
-        self._safety_look = False  # what the last look found is taken
         try:
             await within(self._event.wait(), self._safety_s)
             self.woken += 1
@@ -239,14 +205,7 @@ class Listener:
                 # Rung for a reply of ours: read on, past others' messages, until it is in.
                 self.took()
         except TimeoutError:
-            self._timed_out = True
-            self._safety_s = min(self.longest_wait_s, self._safety_s * 2)
-
-    @property
-    def longest_wait_s(self) -> float:
-        """The safety interval's ceiling: longer once the doorbell has proven itself."""
-        proven = self.bell is not None and self.bell.proven
-        return PROVEN_SAFETY_S if proven and not self.missed else SAFETY_S[1]
+            self._safety_s = min(SAFETY_S[1], self._safety_s * 2)
 
     def wake(self) -> None:
         self._event.set()

@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.auth import ROLE_OPERATOR, TokenIssuer
 from shared.kafka import signing
-from shared.kafka.doorbell import PROVEN_SAFETY_S
 from shared.keys import Keyring
 from shared.settings import AuthSettings
 from tests.e2e.phone import Phone, eventually, register_and_login
@@ -131,9 +130,7 @@ async def test_a_replayed_dead_letter_joins_its_original_trace(
         accounts = next(s for s in r.json()["services"] if s["service"] == "accounts")
         return next((d for d in accounts["items"] if d["key"] == marker), None)
 
-    # Sent by a plain client, which rings no doorbell: a consumer's safety look finds it, up
-    # to PROVEN_SAFETY_S after it was sent (shared/kafka/doorbell.py).
-    letter = await eventually(listed, timeout_s=PROVEN_SAFETY_S + 15)
+    letter = await eventually(listed, timeout_s=15)
     r = await gateway.post(f"/v1/admin/dead-letters/accounts/{letter['id']}/replay", headers=operator_headers)
     assert r.status_code == 200, r.text
 

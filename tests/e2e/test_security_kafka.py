@@ -18,7 +18,6 @@ from shared.events import Envelope
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_COMMANDS, dlq
 from shared.kafka import signing
-from shared.kafka.doorbell import PROVEN_SAFETY_S
 from shared.keys import Keyring
 from tests.e2e.phone import Phone, eventually
 from tools.stack import Stack
@@ -39,9 +38,7 @@ class DeadLetters:
                 self.seen += records
             return next((r for r in self.seen if r.value == value), None)
 
-        # Sent by a plain client, which rings no doorbell: a consumer's safety look finds
-        # it, up to PROVEN_SAFETY_S after it was sent (shared/kafka/doorbell.py).
-        return await eventually(found, timeout_s=PROVEN_SAFETY_S + 20)
+        return await eventually(found, timeout_s=20)
 
 
 @pytest.fixture
@@ -103,9 +100,7 @@ async def _operators_entry(
         accounts = next(s for s in r.json()["services"] if s["service"] == "accounts")
         return next((d for d in accounts["items"] if d["message_id"] == message_id), None)
 
-    # Sent by a plain client, which rings no doorbell: a consumer's safety look finds it, up
-    # to PROVEN_SAFETY_S after it was sent (shared/kafka/doorbell.py).
-    return await eventually(listed, timeout_s=PROVEN_SAFETY_S + 15)  # type: ignore[no-any-return]
+    return await eventually(listed, timeout_s=15)  # type: ignore[no-any-return]
 
 
 async def test_a_forged_deposit_from_a_plain_kafka_client_moves_no_money(
