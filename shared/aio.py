@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -19,3 +20,12 @@ async def within(awaitable: Awaitable[T], timeout_s: float | None) -> T:
     cancelled it, held the integration tests' shutdown forever."""
     async with asyncio.timeout(timeout_s):
         return await awaitable
+
+
+def next_beat(now: float, interval_s: float) -> float:
+    """The next multiple of `interval_s` after `now` on the event loop's clock. The loops
+    of a process that look every second (the WAL checkpoint, the saga sweeper, the policy
+    lifecycle, the loop watch at rest, uvicorn's tick) then all wake on the same beat, once a second for
+    all of them rather than once each at their own phase. A millisecond's slack: a timer
+    the loop runs a hair early does not make a beat of its own."""
+    return (math.floor(now / interval_s + 0.001) + 1) * interval_s

@@ -20,7 +20,7 @@ from sqlalchemy import MetaData, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from shared.aio import within
+from shared.aio import next_beat, within
 from shared.auth import TokenIssuer
 from shared.clock import Clock
 from shared.db import Database
@@ -66,15 +66,6 @@ class ConsumerSpec:
     # group of an earlier spec of the process, whose member then subscribes to this one's
     # topics too (`ConsumerLoop.carry`). It keeps its name for its inbox and dead letters.
     group: str | None = None
-
-
-def next_beat(now: float, interval_s: float) -> float:
-    """The next multiple of `interval_s` after `now` on the event loop's clock. The loops
-    of a process that look every second (the WAL checkpoint, the saga sweeper, the policy
-    lifecycle, the loop watch at rest) then all wake on the same beat, once a second for
-    all of them rather than once each at their own phase. A millisecond's slack: a timer
-    the loop runs a hair early does not make a beat of its own."""
-    return (math.floor(now / interval_s + 0.001) + 1) * interval_s
 
 
 def every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

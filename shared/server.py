@@ -9,7 +9,7 @@ from types import FrameType
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from shared.aio import within
+from shared.aio import next_beat, within
 
 # How often the server looks at its state while nothing asks it to stop: uvicorn refreshes
 # its Date header (whole seconds) on this tick.
@@ -20,7 +20,8 @@ class Server(uvicorn.Server):
     """uvicorn's main loop wakes ten times a second to see whether a signal asked it to
     stop: on an idle stack, a good share of each process's wake-ups. This one waits for
     that signal (which wakes the loop at once) and otherwise ticks once a second, as often
-    as uvicorn's own loop refreshed the Date header."""
+    as uvicorn's own loop refreshed the Date header, on the beat the process's other
+    once-a-second loops share (`next_beat`): one wake-up for all of them."""
 
     _loop: asyncio.AbstractEventLoop | None = None
     _stop: asyncio.Event | None = None
@@ -32,8 +33,9 @@ class Server(uvicorn.Server):
         while not should_exit:
             # uvicorn's on_tick refreshes the headers every tenth tick of its own 0.1 s.
             ticks = (ticks + 10) % 864_000
+            now = self._loop.time()
             with contextlib.suppress(TimeoutError):
-                await within(self._stop.wait(), TICK_S)
+                await within(self._stop.wait(), next_beat(now, TICK_S) - now)
             should_exit = await self.on_tick(ticks)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

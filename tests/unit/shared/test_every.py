@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from shared.runtime import every, next_beat
+from shared.aio import next_beat
+from shared.runtime import every
 
 
 async def test_a_failed_run_is_logged_and_the_next_one_goes_ahead() -> None:
