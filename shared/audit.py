@@ -46,7 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from shared.db import Database, UtcDateTime
+from shared.db import Database, Transactional, UtcDateTime, session_of
 from shared.observability import correlation_id_var, request_id_var
 
 log = logging.getLogger(__name__)
@@ -277,21 +277,20 @@ async def record_many(session: AsyncSession, tables: AuditTables, drafts: Sequen
     return [AuditEntry.model_validate(r) for r in await _append(session, tables, drafts)]
 
 
-async def append_drafts(
-    db: Database, session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]]
-) -> None:
+async def append_drafts(db: Database, tx: Transactional, tables: AuditTables, drafts: Sequence[dict[str, Any]]) -> None:
     """`record_many` for a unit of work's commit, which needs no entries back: the rows go
-    in as quick writes (shared/db.py) in the session's transaction, with the same chain."""
-    await _append(session, tables, drafts, db)
+    in as quick writes (shared/db.py) in its transaction, with the same chain; no session
+    is opened for them unless the chain has no head row yet."""
+    await _append(tx, tables, drafts, db)
 
 
 async def _append(
-    session: AsyncSession, tables: AuditTables, drafts: Sequence[dict[str, Any]], db: Database | None = None
+    tx: Transactional, tables: AuditTables, drafts: Sequence[dict[str, Any]], db: Database | None = None
 ) -> list[dict[str, Any]]:
     """The rows `record_many` appends, as written; given the `db`, through its quick writes."""
     if not drafts:
         return []
-    seq, prev_hash = await _lock_head(session, tables, db)
+    seq, prev_hash = await _lock_head(tx, tables, db)
     rows = []
     for draft in drafts:
         seq += 1
@@ -300,11 +299,12 @@ async def _append(
         rows.append({**fields, "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
     if db is None:
+        session = session_of(tx)
         await session.execute(tables.add_rows, rows)
         await session.execute(tables.move_head, {"b_id": 1, "b_seq": seq, "b_hash": prev_hash})
     else:
-        await db.quick_write(tables.add_rows).run(session, rows)
-        await db.quick_write(tables.move_head).run(session, [{"b_id": 1, "b_seq": seq, "b_hash": prev_hash}])
+        await db.quick_write(tables.add_rows).run(tx, rows)
+        await db.quick_write(tables.move_head).run(tx, [{"b_id": 1, "b_seq": seq, "b_hash": prev_hash}])
     return rows
 
 
@@ -367,14 +367,15 @@ class AuditWriter:
                 self._wake.set()
 
 
-async def _lock_head(session: AsyncSession, tables: AuditTables, db: Database | None = None) -> tuple[int, str]:
+async def _lock_head(tx: Transactional, tables: AuditTables, db: Database | None = None) -> tuple[int, str]:
     """The chain's last sequence number and hash, locked until the transaction ends. The
     first append creates the head row (a concurrent first append waits on it)."""
     head, locked = tables.head, tables.head_row
     if db is not None:
-        found = await db.quick_select(locked).within(session)
+        found = await db.quick_select(locked).within(tx)
         if found:
             return int(found[0][0]), str(found[0][1])
+    session = session_of(tx)
     row = (await session.execute(locked)).first()
     if row is None:
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert

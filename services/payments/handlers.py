@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from services.payments import domain, store
 from services.payments.domain import CAPTURE, CREDIT, RELEASE, RESERVE, Kind, Reason
 from shared.clock import Clock
-from shared.events import Message
+from shared.events import Message, new_id
 from shared.events import accounts as acc
 from shared.events import payments as ev
 from shared.kafka.consumer import Handler, bind_handlers
@@ -162,7 +162,7 @@ def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domai
     """The saga's first row, not yet written: its first step is the reservation."""
     now = ctx.clock.now()
     payment = domain.Payment(
-        id=str(uuid.uuid4()),
+        id=new_id(),
         kind=draft.kind,
         step=None,
         attempts=0,

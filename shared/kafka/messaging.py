@@ -40,7 +40,7 @@ from shared import commit_hooks
 from shared.audit import AuditTables, append_drafts, audit_tables
 from shared.audit import entry as audit_entry
 from shared.clock import Clock
-from shared.db import Database, UtcDateTime
+from shared.db import Database, UtcDateTime, WriteTransaction
 from shared.events.envelope import Envelope, Message, utcnow
 from shared.observability import correlation_id_var
 from shared.tracing import TRACE_HEADERS, context_of_headers, trace_context
@@ -177,15 +177,20 @@ class UnitOfWork:
         self.tables = tables
         self.source = source
         self.causation = causation
-        self.session: AsyncSession = db.write()
+        # Its session is opened only when something asks for `session` (shared/db.py).
+        self.transaction = WriteTransaction(db)
         self._outbox: list[dict[str, Any]] = []
         self._staged: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         self.published: list[Envelope] = []
         self.after_commit: list[Callable[[], None]] = []
         self._audit: list[dict[str, Any]] = []
 
+    @property
+    def session(self) -> AsyncSession:
+        """The ORM session of this unit of work's transaction, opened on first use."""
+        return self.transaction.session
+
     async def __aenter__(self) -> UnitOfWork:
-        await self.session.begin()
         self._collecting = commit_hooks.collect(self.after_commit)
         return self
 
@@ -199,10 +204,10 @@ class UnitOfWork:
             if exc_type is None:
                 await self.commit()
             else:
-                await self.session.rollback()
+                await self.transaction.rollback()
         finally:
             commit_hooks.release(self._collecting)
-            await self.session.close()
+            await self.transaction.close()
 
     def publish(
         self,
@@ -266,7 +271,7 @@ class UnitOfWork:
         if not message_ids:
             return set()
         rows = await self.db.quick_select(_seen(self.tables.inbox)).within(
-            self.session, consumer=consumer, ids=message_ids
+            self.transaction, consumer=consumer, ids=message_ids
         )
         return {row[0] for row in rows}
 
@@ -280,10 +285,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._audit:
             drafts, self._audit = self._audit, []
-            await append_drafts(self.db, self.session, self.tables.audit, drafts)
+            await append_drafts(self.db, self.transaction, self.tables.audit, drafts)
         staged, self._staged = self._staged, {}
         for statement, rows in staged.values():
-            changed = await self.db.quick_write(statement).run(self.session, rows)
+            changed = await self.db.quick_write(statement).run(self.transaction, rows)
             if isinstance(statement, Update) and 0 <= changed != len(rows):
                 # What the ORM would check: an UPDATE by key that finds no row lost a change.
                 raise StaleDataError(f"{statement.table}: {changed} of {len(rows)} rows updated")
@@ -291,8 +296,8 @@ class UnitOfWork:
             now = utcnow()
             for row in self._outbox:
                 row["created_at"] = now
-            await self.db.quick_write(_insert(self.tables.outbox)).run(self.session, self._outbox)
-        await self.session.commit()
+            await self.db.quick_write(_insert(self.tables.outbox)).run(self.transaction, self._outbox)
+        await self.transaction.commit()
         if self._outbox:
             self._outbox = []
             self.db.outbox_written.set()

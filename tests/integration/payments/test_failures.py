@@ -3,6 +3,9 @@ whatever was held is released: the payer keeps every fen."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import update
 
@@ -161,3 +164,24 @@ async def test_a_payee_over_the_class_iii_balance_cap_is_refused_at_capture_and_
     assert facts[1].data["reason"] == "balance_cap_exceeded"
     await assert_untouched(payments, payer, 1_000_00)
     assert await payments.bank.balances(payee.account_id) == [(1_950_00, 0)]
+
+
+async def test_a_payment_over_the_velocity_limit_is_rejected_by_risk(
+    payments: Payments, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The velocity rule counts the payer's own earlier payments in the window, as the
+    database keeps their times, on either backend."""
+    ctx = payments.app.state.ctx
+    policy = replace(ctx.saga.policy, velocity_max=2, velocity_window=timedelta(seconds=600))
+    monkeypatch.setattr(ctx, "saga", replace(ctx.saga, policy=policy))
+    payer = await payments.customer(100_00)
+    payee = await payments.customer()
+    for _ in range(2):
+        done = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "1.00"})
+        assert done["status"] == "completed", done
+
+    done = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "1.00"})
+
+    assert_failed(done, "risk_rejected")
+    assert (await payments.story(done["id"]))[2].data["rule"] == "velocity"
+    assert await payments.bank.balances(payer.account_id) == [(98_00, 0)]

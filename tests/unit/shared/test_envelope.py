@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import ClassVar
 
 import orjson
 import pytest
 from pydantic import ValidationError
 
-from shared.events import REGISTRY, Envelope, Message, UnknownMessageType
+from shared.events import REGISTRY, Envelope, Message, UnknownMessageType, new_id
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_COMMANDS, ACCOUNTS_EVENTS
+from shared.schemas.statements import LineKind, ReferenceKind
 
 
 def _reserve() -> ev.ReserveFunds:
@@ -171,3 +172,48 @@ def test_from_bytes_refuses_what_is_not_an_envelope(raw: bytes) -> None:
 def test_messages_are_immutable() -> None:
     with pytest.raises(ValidationError):
         _reserve().amount_minor = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "time",
+    [
+        datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2024, 1, 2, 3, 4, 5, 600, tzinfo=UTC),
+        datetime(2024, 1, 2, 11, 4, 5, 123456, tzinfo=timezone(timedelta(hours=8))),
+    ],
+)
+def test_the_wire_form_is_what_pydantic_would_write(time: datetime) -> None:
+    envelope = Envelope.wrap(
+        ev.CaptureHold(
+            account_id="acc-1",
+            hold_id="hold-1",
+            target_account_id="acc-2",
+            statement=ev.StatementText(
+                reference_kind=ReferenceKind.PAYMENT,
+                reference_id="p-1",
+                debit_kind=LineKind.TRANSFER_OUT,
+                debit_description="Transfer to B*b",
+                credit_kind=LineKind.TRANSFER_IN,
+                credit_description="Transfer from A*a",
+            ),
+        ),
+        source="payments",
+        correlation_id="c",
+        time=time,
+    )
+    validated = Envelope.model_validate(envelope.model_dump())
+
+    assert envelope == validated
+    assert envelope.to_bytes() == orjson.dumps(validated.model_dump(mode="json"))
+    assert Envelope.from_bytes(envelope.to_bytes()).to_bytes() == envelope.to_bytes()
+
+
+def test_message_ids_are_random_uuids_in_their_text_form() -> None:
+    ids = {new_id() for _ in range(1000)}
+
+    assert len(ids) == 1000
+    for found in ids:
+        parsed = uuid.UUID(found)
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122
+        assert str(parsed) == found

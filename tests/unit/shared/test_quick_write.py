@@ -211,3 +211,67 @@ async def test_a_quick_transaction_commits_or_rolls_back_and_waits_for_the_write
         assert await all_rows(db) == [("q", 2, None, WHEN), ("u", 1, None, WHEN)]
     finally:
         await db.dispose()
+
+
+async def test_a_session_asked_for_after_quick_statements_shares_their_transaction(db: Database) -> None:
+    """A unit of work opens no session until something asks for one; one asked for after
+    its quick statements writes in the same transaction, so both commit together."""
+    async with uow(db) as work:
+        await work.seen("tests", ["m"])  # a quick select: the transaction is open from here
+        work.stage(INSERT, {"id": "q", "n": 1, "data": None, "at": WHEN})
+        work.session.add(Counter(id="c", n=1))
+        await work.session.flush()
+        await work.session.execute(insert(rows).values(id="s", n=2, data=None, at=WHEN))
+
+    assert await all_rows(db) == [("q", 1, None, WHEN), ("s", 2, None, WHEN)]
+    async with db.read() as session:
+        assert (await session.execute(select(Counter.__table__.c.n))).scalars().all() == [1]
+
+
+async def test_a_failed_unit_of_work_rolls_back_its_quick_statements_and_its_session_alike(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with uow(db) as work:
+            await work.seen("tests", ["m"])
+            await work.session.execute(insert(rows).values(id="s", n=2, data=None, at=WHEN))
+            work.stage(INSERT, {"id": "q", "n": 1, "data": None, "at": WHEN})
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(IntegrityError):
+        async with uow(db) as work:
+            work.session.add(Counter(id="c", n=1))
+            work.stage(INSERT, {"id": "a", "n": 1, "data": None, "at": WHEN})
+            work.stage(INSERT, {"id": "a", "n": 2, "data": None, "at": WHEN})
+
+    assert await all_rows(db) == []
+    async with db.read() as session:
+        assert (await session.execute(select(Counter.__table__.c.n))).scalars().all() == []
+    async with uow(db) as work:  # the writer was given back both times
+        work.stage(INSERT, {"id": "b", "n": 3, "data": None, "at": WHEN})
+    assert await all_rows(db) == [("b", 3, None, WHEN)]
+
+
+async def test_units_of_work_without_a_session_take_the_writer_in_turn(db: Database) -> None:
+    """Two units of work that only stage and look up: the second waits for the first's
+    commit and reads what it wrote."""
+    by_id = select(rows.c.n).where(rows.c.id == bindparam("k"))
+    first_in = asyncio.Event()
+
+    async def first() -> None:
+        async with uow(db) as work:
+            await db.quick_select(by_id).within(work.transaction, k="a")
+            first_in.set()
+            for _ in range(5):
+                await asyncio.sleep(0)
+            work.stage(INSERT, {"id": "a", "n": 1, "data": None, "at": WHEN})
+
+    async def second() -> list[tuple]:
+        await first_in.wait()
+        async with uow(db) as work:
+            found = await db.quick_select(by_id).within(work.transaction, k="a")
+            work.stage(UPDATE, {"b_id": "a", "b_n": 2})
+        return found
+
+    _, seen = await asyncio.gather(first(), second())
+
+    assert seen == [(1,)]
+    assert await all_rows(db) == [("a", 2, None, WHEN)]
