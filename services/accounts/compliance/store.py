@@ -312,19 +312,25 @@ def movement_row(m: Movement) -> dict[str, Any]:
     return row
 
 
-def _movement(row: Any) -> Movement:
-    return Movement(
-        id=row.id,
-        at=row.at,
-        account_id=row.account_id,
-        customer_id=row.customer_id,
-        direction=Direction(row.direction),
-        kind=Kind(row.kind),
-        amount_minor=row.amount_minor,
-        currency=row.currency,
-        counterparty_account_id=row.counterparty_account_id,
-        counterparty_customer_id=row.counterparty_customer_id,
-    )
+# The columns a Movement is read back from, in its fields' order.
+_MOVEMENT_COLUMNS = (
+    "id",
+    "at",
+    "account_id",
+    "customer_id",
+    "direction",
+    "kind",
+    "amount_minor",
+    "currency",
+    "counterparty_account_id",
+    "counterparty_customer_id",
+)
+
+
+def _movement_of(values: tuple[Any, ...]) -> Movement:
+    """A Movement from _MOVEMENT_COLUMNS' values, in that order."""
+    i, at, account, customer, direction, kind, amount, currency, other, other_customer = values
+    return Movement(i, at, account, customer, Direction(direction), Kind(kind), amount, currency, other, other_customer)
 
 
 async def movements_since(
@@ -332,11 +338,11 @@ async def movements_since(
 ) -> list[Movement]:
     """The customer's movements from `since` on, oldest first."""
     rows = await session.execute(
-        select(t.movement)
+        select(*(t.movement.c[name] for name in _MOVEMENT_COLUMNS))
         .where(t.movement.c.customer_id == customer_id, t.movement.c.at >= since)
         .order_by(t.movement.c.at, t.movement.c.id)
     )
-    return [_movement(row) for row in rows]
+    return [_movement_of(tuple(row)) for row in rows]
 
 
 def covered_rows(alert_id: str, finding: Finding, at: datetime) -> list[dict[str, Any]]:
@@ -489,6 +495,12 @@ def _signals_query(t: ComplianceTables, day: Direction | None, rapid: bool, paye
     return select(*columns).select_from(joined)
 
 
+@cache
+def _names(query: Select[Any]) -> tuple[str, ...]:
+    """The names of a prefilter query's columns (its `selected_columns` are built anew on each read)."""
+    return tuple(query.selected_columns.keys())
+
+
 async def signals(
     db: Database,
     session: AsyncSession,
@@ -529,7 +541,7 @@ async def signals(
     }
     query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
     (row,) = await db.quick_select(query).within(session, **params)
-    found = {key: int(value) for key, value in zip(query.selected_columns.keys(), row, strict=True)}
+    found = {key: int(value) for key, value in zip(_names(query), row, strict=True)}
     if unwritten is not None:
         held = unwritten.signals(
             new.customer_id, new.account_id, day, range(day_start, day_end), rapid_hour if rapid else None
@@ -548,7 +560,7 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
         cov.c.movement_id == m.c.id, cov.c.rule == str(Rule.MANY_PAYERS), cov.c.created_at >= since
     )
     return (
-        select(m)
+        select(*(m.c[name] for name in _MOVEMENT_COLUMNS))
         .where(
             m.c.customer_id == customer,
             m.c.at >= since,
@@ -557,24 +569,31 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
             m.c.direction == str(Direction.IN),
             m.c.kind == str(Kind.TRANSFER),
             m.c.counterparty_customer_id.is_not(None),
-            m.c.payers_state.in_((UNCOVERED, COVERED_BEFORE)),
+            # Constants, as in the prefilter's query: no list to bind.
+            m.c.payers_state.in_([literal_column(str(s)) for s in (UNCOVERED, COVERED_BEFORE)]),
             ~covered,
         )
         .order_by(m.c.at, m.c.id)
     )
 
 
-async def payments_into(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> list[Movement]:
+async def payments_into(
+    db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds
+) -> list[Movement]:
     """rules.payers_history's movements for `new`, oldest first: the uncovered transfers from
     other customers into its account within the many-payers window (a few, whatever the
-    customer's history: an alert covers them)."""
-    params = {
-        "customer_id": new.customer_id,
-        "since": new.at - th.lookback,
-        "account_id": new.account_id,
-        "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
-    }
-    return [_movement(row) for row in await session.execute(_payments_into_query(t), params)]
+    customer's history: an alert covers them). Read through db's QuickSelect in the
+    session's transaction, as store.signals is: a transfer in that the prefilter lets
+    through reads it, and through the session its statement's compiling cost ten times
+    the query."""
+    rows = await db.quick_select(_payments_into_query(t)).within(
+        session,
+        customer_id=new.customer_id,
+        since=new.at - th.lookback,
+        account_id=new.account_id,
+        payers_since=new.at - timedelta(hours=th.many_payers_window_h),
+    )
+    return [_movement_of(row) for row in rows]
 
 
 @cache
