@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from functools import cache
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -307,9 +307,19 @@ def evidence_row(m: Movement) -> dict[str, Any]:
 
 
 def movement_row(m: Movement) -> dict[str, Any]:
-    row = evidence_row(m)
-    row["at"] = m.at
-    return row
+    """`m` as a row of the movement table: evidence_row's fields, its time as a datetime."""
+    return {
+        "id": m.id,
+        "at": m.at,
+        "account_id": m.account_id,
+        "customer_id": m.customer_id,
+        "direction": str(m.direction),
+        "kind": str(m.kind),
+        "amount_minor": m.amount_minor,
+        "currency": m.currency,
+        "counterparty_account_id": m.counterparty_account_id,
+        "counterparty_customer_id": m.counterparty_customer_id,
+    }
 
 
 # The columns a Movement is read back from, in its fields' order.
@@ -495,6 +505,15 @@ def _signals_query(t: ComplianceTables, day: Direction | None, rapid: bool, paye
     return select(*columns).select_from(joined)
 
 
+@lru_cache(maxsize=8)
+def _day_hours(bank_day: date) -> tuple[int, int]:
+    """The first bucket of the bank day, and the first after it (the movements of a batch
+    fall on a day or two: its time-zone arithmetic is done once for them)."""
+    start = datetime.combine(bank_day, time(), BANK_TZ)
+    end = datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ)
+    return hour_of(start), hour_of(end)
+
+
 @cache
 def _names(query: Select[Any]) -> tuple[str, ...]:
     """The names of a prefilter query's columns (its `selected_columns` are built anew on each read)."""
@@ -522,11 +541,9 @@ async def signals(
     if not (day is not None or rapid or payers):
         return Signals()
     assert new.customer_id is not None
-    bank_day = new.bank_day
     rapid_since = new.at - timedelta(hours=th.rapid_window_h)
     rapid_hour = hour_after(rapid_since)
-    day_start = hour_of(datetime.combine(bank_day, time(), BANK_TZ))
-    day_end = hour_of(datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ))
+    day_start, day_end = _day_hours(new.bank_day)
     params = {
         "customer_id": new.customer_id,
         "since": new.at - th.lookback,
@@ -637,6 +654,12 @@ def _fields(kind: type[Message], names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(name for name in names if name in kind.model_fields)
 
 
+@cache
+def _accounts_query(t: ComplianceTables) -> Select[Any]:
+    """A batch's accounts by id, their columns in Account's order (a QuickSelect)."""
+    return select(t.account).where(t.account.c.account_id.in_(bindparam("ids", expanding=True)))
+
+
 @dataclass(frozen=True)
 class _Writes:
     account: Executable
@@ -734,9 +757,12 @@ class ComplianceBatch(Batch):
     then kept in memory (`recorded`) and written at `write`, all in one executemany, with
     each account's last movement time written once. The rules' queries (store.signals and
     the history reads) must still see the movements recorded before in the batch, or ten
-    transfers in one batch would not find what ten in ten batches do: `flush` writes one
-    customer's pending movements before those queries, when there are any (every one of
-    those queries is about one customer). Summing the pending movements in memory into
+    transfers in one batch would not find what ten in ten batches do: `flush` writes the
+    pending movements before those queries when the customer has any among them. Every
+    one of those queries is about one customer, so the other customers' pending
+    movements go in the same statement: what their own queries read later is the same,
+    and a batch of transfers between a hundred customers makes a few writes, not one
+    for nearly every movement. Summing the pending movements in memory into
     the database's signals instead would not do: distinct payers do not add up, and an
     alert raised in the batch changes what is covered. An alert on a windowed rule raises
     its movements' coverage states as it is raised (`cover`). The tally's increments, from
@@ -753,8 +779,9 @@ class ComplianceBatch(Batch):
         self.opened: list[Account] = []
         # When each loaded account had last moved, to write back only what changed.
         self.loaded_active: dict[str, datetime | None] = {}
-        # Movements evaluated but not written yet, by customer, with their coverage states.
-        self.pending: dict[str, list[tuple[Movement, dict[str, int]]]] = {}
+        # Movements evaluated but not written yet, with their coverage states, and their customers.
+        self.pending: list[tuple[Movement, dict[str, int]]] = []
+        self.pending_customers: set[str] = set()
         # The coverage states alerts left the movement being evaluated in (it is written later).
         self.states: dict[str, dict[str, int]] = {}
         # What the movements written so far, and the alerts covering them, add to the tally.
@@ -767,10 +794,9 @@ class ComplianceBatch(Batch):
         if not ids:
             return
         self.accounts = dict.fromkeys(ids)
-        t = self.tables.account
-        for row in await self.session.execute(select(t).where(t.c.account_id.in_(ids))):
-            self.accounts[row.account_id] = Account(**row._mapping)
-            self.loaded_active[row.account_id] = row.last_movement_at
+        for row in await self.uow.db.quick_select(_accounts_query(self.tables)).within(self.session, ids=sorted(ids)):
+            account = self.accounts[row[0]] = Account(*row)
+            self.loaded_active[account.account_id] = account.last_movement_at
 
     def open(self, account: Account) -> None:
         self.accounts[account.account_id] = account
@@ -781,15 +807,17 @@ class ComplianceBatch(Batch):
         for m in movements:
             assert m.customer_id is not None
             states = fresh_states(m) | self.states.pop(m.id, {})
-            self.pending.setdefault(m.customer_id, []).append((m, states))
+            self.pending.append((m, states))
+            self.pending_customers.add(m.customer_id)
             account = self.accounts[m.account_id]
             assert account is not None
             account.last_movement_at = m.at
 
     async def flush(self, customer_id: str) -> None:
-        """Write the customer's movements recorded earlier in this batch, if any."""
-        movements = self.pending.pop(customer_id, None)
-        if movements:
+        """Write the movements recorded earlier in this batch if the customer has any among them."""
+        if customer_id in self.pending_customers:
+            movements, self.pending = self.pending, []
+            self.pending_customers.clear()
             await write_movements(self.uow.db, self.session, self.tables, movements, self.tallies)
 
     async def cover(self, finding: Finding, at: datetime, new: Movement) -> None:
@@ -822,8 +850,7 @@ class ComplianceBatch(Batch):
             if now.last_movement_at != was:
                 row = {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at}
                 self.uow.stage(writes.last_movement, row)
-        for movements in self.pending.values():
-            for m, states in movements:
-                self.uow.stage(writes.movement, movement_row(m) | states)
-                self.tallies.add(m, tally_of(m, states["rapid_state"]))
+        for m, states in self.pending:
+            self.uow.stage(writes.movement, movement_row(m) | states)
+            self.tallies.add(m, tally_of(m, states["rapid_state"]))
         stage_tallies(self.uow, self.tables, self.tallies)
