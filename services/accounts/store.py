@@ -506,8 +506,9 @@ async def _load_limits(batch: LedgerBatch, customers: set[str], day: date) -> No
 
 
 async def _outflow_of(batch: LedgerBatch, customer_id: str, day: date) -> int | None:
-    # Read now if the batch did not load it: the bank day turned during the batch.
-    await _load_outflow(batch, {customer_id}, day)
+    if (customer_id, day) not in batch.outflow:
+        # Read now: the batch did not load it (the bank day turned during the batch).
+        await _load_outflow(batch, {customer_id}, day)
     return batch.outflow[(customer_id, day)]
 
 
@@ -525,7 +526,8 @@ def add_hold(batch: LedgerBatch, row: domain.Hold) -> None:
 
 
 async def get_account(batch: LedgerBatch, account_id: str) -> domain.Account | None:
-    await _load_into(batch, {account_id})
+    if account_id not in batch.accounts:
+        await _load_into(batch, {account_id})
     return batch.accounts[account_id]
 
 
@@ -550,8 +552,10 @@ def add_outcome(batch: LedgerBatch, row: OutcomeRow) -> None:
 async def load_accounts(batch: LedgerBatch, ids: list[str]) -> dict[str, domain.Account]:
     """The batch's accounts (locked on PostgreSQL; SQLite has one writer): what a rule
     changes on them is written when the batch commits."""
-    await _load_into(batch, set(ids))
-    return {i: a for i in ids if (a := batch.accounts[i]) is not None}
+    accounts = batch.accounts
+    if any(i not in accounts for i in ids):
+        await _load_into(batch, set(ids))
+    return {i: a for i in ids if (a := accounts[i]) is not None}
 
 
 async def outflow_today(batch: LedgerBatch, customer_id: str | None, day: date) -> int:
@@ -559,7 +563,8 @@ async def outflow_today(batch: LedgerBatch, customer_id: str | None, day: date) 
     point in the batch (its own unwritten changes included)."""
     if customer_id is None:
         return 0
-    await _load_limits(batch, {customer_id}, day)
+    if customer_id not in batch.held_elsewhere:
+        await _load_limits(batch, {customer_id}, day)
     paid = await _outflow_of(batch, customer_id, day)
     held = batch.held_elsewhere[customer_id] + sum(
         h.amount_minor for h in batch.holds_of.get(customer_id, {}).values() if h.counts_today
