@@ -69,13 +69,12 @@ async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Reserve
     existing = await store.get_hold(ledger, cmd.hold_id)
     _entitled(sender, hold=existing)
     if existing is not None:
-        account_row = await store.account_row(ledger, existing.account_id)
-        available = account_row.balance_minor - account_row.held_minor if account_row else 0
+        account = await store.get_account(ledger, existing.account_id)
+        available = account.available_minor if account else 0
         ledger.uow.publish(_hold_fact(existing, available=available))
         return
     now = ctx.clock.now()
-    accounts = await store.load_accounts(ledger, [cmd.account_id])
-    account = accounts.get(cmd.account_id)
+    account = await store.get_account(ledger, cmd.account_id)
     hold = domain.Hold(
         id=cmd.hold_id,
         account_id=cmd.account_id,
@@ -94,7 +93,6 @@ async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Reserve
             raise _not_found(cmd.account_id)
         outflow = await _outflow_if_limited(ctx, ledger, account, cmd.counts_toward_limit)
         domain.reserve(account, hold, outflow_today_minor=outflow, limits=ctx.limits)
-        store.save_accounts(ledger, [account])
     except domain.LedgerError as err:
         hold.status, hold.reason, hold.detail = domain.HoldStatus.REJECTED, err.reason, err.detail
     store.add_hold(ledger, hold)
@@ -124,7 +122,6 @@ async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseH
     elif hold.status == domain.HoldStatus.ACTIVE:
         accounts = await store.load_accounts(ledger, [hold.account_id])
         domain.release(accounts[hold.account_id], hold)
-        store.save_accounts(ledger, list(accounts.values()))
         hold.updated_at = now
     ledger.uow.publish(_hold_fact(hold))
 

@@ -221,6 +221,11 @@ _UPDATE_OUTFLOW = (
     .values(amount_minor=bindparam("b_amount_minor"))
 )
 
+# The batch's reads, built once: each runs through db's QuickSelect in the batch's
+# transaction (on PostgreSQL through the session, taking its row locks), the lists of ids
+# bound as expanding parameters. Through the session, SQLAlchemy's per-statement work on
+# the IN of a list cost more than the query.
+_SELECT_HOLDS = select(_hold).where(_hold.c.id.in_(bindparam("ids", expanding=True))).with_for_update()
 _SELECT_ACCOUNTS = (
     select(
         _account.c.id,
@@ -234,24 +239,34 @@ _SELECT_ACCOUNTS = (
         _account.c.freeze_reason,
     )
     .select_from(_account.outerjoin(_customer, _customer.c.id == _account.c.customer_id))
+    .where(_account.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(_account.c.id)
     .with_for_update(of=_account)
 )
-
-
-@dataclass(slots=True)
-class AccountRow:
-    """The columns of an account (and its customer's KYC class) a command works with."""
-
-    id: str
-    customer_id: str | None
-    currency: str
-    balance_minor: int
-    held_minor: int
-    allow_overdraft: bool
-    kyc_class: str | None
-    freeze_mode: str | None = None
-    freeze_reason: str | None = None
+# All the outflow rows in one query, locked in the customers' order (two PostgreSQL
+# consumers wait for each other rather than deadlock).
+_SELECT_OUTFLOW = (
+    select(_outflow.c.customer_id, _outflow.c.amount_minor)
+    .where(_outflow.c.customer_id.in_(bindparam("customers", expanding=True)), _outflow.c.day == bindparam("day"))
+    .order_by(_outflow.c.customer_id)
+    .with_for_update()
+)
+# The customers' active holds toward the limit but those the batch holds in memory (`mine`).
+_SELECT_HELD = (
+    select(_hold.c.customer_id, func.sum(_hold.c.amount_minor))
+    .where(
+        _hold.c.customer_id.in_(bindparam("customers", expanding=True)),
+        _hold.c.status == domain.HoldStatus.ACTIVE,
+        _hold.c.counts_toward_limit.is_(True),
+        _hold.c.id.not_in(bindparam("mine", expanding=True)),
+    )
+    .group_by(_hold.c.customer_id)
+)
+_OUTCOME_COLUMNS = (_outcome.c.kind, _outcome.c.reference, _outcome.c.fact_type, _outcome.c.fact_data)
+_SELECT_OUTCOMES = select(*_OUTCOME_COLUMNS).where(_outcome.c.reference.in_(bindparam("references", expanding=True)))
+_SELECT_OUTCOME = select(*_OUTCOME_COLUMNS).where(
+    _outcome.c.kind == bindparam("kind"), _outcome.c.reference == bindparam("reference")
+)
 
 
 @dataclass(slots=True)
@@ -269,17 +284,20 @@ class LedgerBatch(Batch):
     """What one transaction of ledger commands touches, loaded up front (and locked, on
     PostgreSQL), and handed to every handler of the transaction.
 
-    A key present with None is a known miss: no second query for it. The rows are plain
-    objects: nothing is written until `write` stages, just before the commit, only what
-    is new or differs from what was loaded, with one statement per table and kind of
-    change (QuickWrite, on inline SQLite). `day` is the bank day whose daily limits a
+    A key present with None is a known miss: no second query for it. The rows are the
+    domain's objects, made once per batch and changed in place by its rules: nothing is
+    written until `write` stages, just before the commit, only what is new or differs
+    from what was loaded, with one statement per table and kind of change (QuickWrite, on
+    inline SQLite). A rule that refuses changes nothing, so an object a command was
+    refused on is as it was. `day` is the bank day whose daily limits a
     batch of commands reads; None where no limit is read (seeding)."""
 
     def __init__(self, uow: UnitOfWork, day: date | None = None) -> None:
         super().__init__(uow)
         self.session: AsyncSession = uow.session
         self.day = day
-        self.accounts: dict[str, AccountRow | None] = {}
+        self.db = uow.db
+        self.accounts: dict[str, domain.Account | None] = {}
         self.holds: dict[str, domain.Hold | None] = {}
         self.outcomes: dict[tuple[str, str], OutcomeRow | None] = {}
         # Daily limits. A customer's limit-counting holds are those this batch holds in
@@ -392,7 +410,6 @@ def _fields(kind: type[Message], names: tuple[str, ...]) -> tuple[str, ...]:
 async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
     """Load every hold, account, customer class, command outcome and (given the bank
     `day`) daily-limit figure a batch touches in a few queries, not several per command."""
-    session = batch.session
     hold_ids: set[str] = set()
     account_ids: set[str] = set()
     references: set[str] = set()
@@ -404,13 +421,13 @@ async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
                     ids.add(value)
     hold_ids.difference_update(batch.holds)
     if hold_ids:
-        found = await _select_holds(session, hold_ids)
+        found = await _select_holds(batch, hold_ids)
         for hold_id in hold_ids:
             batch.holds[hold_id] = None
         for h in found:
             batch.track(h, loaded=True)
         account_ids.update(h.account_id for h in found)
-    await _load_into(session, batch, account_ids)
+    await _load_into(batch, account_ids)
     if batch.day is not None:
         # Daily limits: a reservation or transfer toward one reads its payer's outflow and
         # active holds; a capture adds to its customer's outflow. Nothing else reads them.
@@ -425,95 +442,80 @@ async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
                 hold = batch.holds.get(c.hold_id)
                 if hold is not None and hold.counts_toward_limit and hold.customer_id is not None:
                     captured.add(hold.customer_id)
-        # All the outflow rows in one query, locked in the customers' order (two PostgreSQL
-        # consumers wait for each other rather than deadlock), then the holds toward limits.
-        await _load_outflow(session, batch, limited | captured, batch.day)
-        await _load_limits(session, batch, limited, batch.day)
+        # The outflow rows first (_SELECT_OUTFLOW), then the holds toward limits.
+        await _load_outflow(batch, limited | captured, batch.day)
+        await _load_limits(batch, limited, batch.day)
     if references:
-        rows = await session.execute(
-            select(_outcome.c.kind, _outcome.c.reference, _outcome.c.fact_type, _outcome.c.fact_data).where(
-                _outcome.c.reference.in_(references)
-            )
-        )
-        by_key = {(r.kind, r.reference): OutcomeRow(*r) for r in rows}
+        rows = await batch.db.quick_select(_SELECT_OUTCOMES).within(batch.session, references=sorted(references))
+        by_key = {(r[0], r[1]): OutcomeRow(*r) for r in rows}
         for ref in references:
             for kind in ("credit", "transfer"):
                 batch.outcomes[(kind, ref)] = by_key.get((kind, ref))
 
 
-async def _select_holds(session: AsyncSession, ids: set[str]) -> list[domain.Hold]:
-    rows = await session.execute(select(_hold).where(_hold.c.id.in_(ids)).with_for_update())
-    return [hold_from_row(r) for r in rows.mappings()]
+async def _select_holds(batch: LedgerBatch, ids: set[str]) -> list[domain.Hold]:
+    rows = await batch.db.quick_select(_SELECT_HOLDS).within(batch.session, ids=sorted(ids))
+    return [hold_from_row(dict(zip(_HOLD_COLUMNS, r, strict=True))) for r in rows]
 
 
-async def _load_into(session: AsyncSession, batch: LedgerBatch, ids: set[str]) -> None:
+async def _load_into(batch: LedgerBatch, ids: set[str]) -> None:
     missing = sorted(i for i in ids if i not in batch.accounts)
     if not missing:
         return
-    rows = await session.execute(_SELECT_ACCOUNTS.where(_account.c.id.in_(missing)))
-    for r in rows:
-        batch.accounts[r.id] = AccountRow(*r)
-        batch.loaded_balances[r.id] = (r.balance_minor, r.held_minor)
+    for r in await batch.db.quick_select(_SELECT_ACCOUNTS).within(batch.session, ids=missing):
+        account_id, customer_id, currency, balance, held, overdraft, kyc_class, freeze_mode, freeze_reason = r
+        batch.accounts[account_id] = domain.Account(
+            id=account_id,
+            currency=currency,
+            balance_minor=balance,
+            held_minor=held,
+            customer_id=customer_id,
+            kyc_class=domain.KycClass(kyc_class) if kyc_class else None,
+            allow_overdraft=overdraft,
+            freeze_mode=domain.FreezeMode(freeze_mode) if freeze_mode else None,
+            freeze_reason=freeze_reason,
+        )
+        batch.loaded_balances[account_id] = (balance, held)
     for i in missing:
         batch.accounts.setdefault(i, None)
 
 
-async def _select_outflow(session: AsyncSession, customers: list[str], day: date) -> dict[str, int]:
-    rows = await session.execute(
-        select(_outflow.c.customer_id, _outflow.c.amount_minor)
-        .where(_outflow.c.customer_id.in_(customers), _outflow.c.day == day)
-        .with_for_update()
-    )
-    return dict(rows.all())
-
-
-async def _load_outflow(session: AsyncSession, batch: LedgerBatch, customers: set[str], day: date) -> None:
+async def _load_outflow(batch: LedgerBatch, customers: set[str], day: date) -> None:
     """Today's outflow rows (locked, on PostgreSQL) of `customers` not read yet; None: no row."""
     missing = sorted(c for c in customers if (c, day) not in batch.outflow)
     if not missing:
         return
-    found = await _select_outflow(session, missing, day)
+    found = dict(await batch.db.quick_select(_SELECT_OUTFLOW).within(batch.session, customers=missing, day=day))
     for c in missing:
         paid = batch.outflow[(c, day)] = found.get(c)
         if paid is not None:
             batch.loaded_outflow[(c, day)] = paid
 
 
-async def _load_limits(session: AsyncSession, batch: LedgerBatch, customers: set[str], day: date) -> None:
+async def _load_limits(batch: LedgerBatch, customers: set[str], day: date) -> None:
     """Today's outflow rows (locked, on PostgreSQL) and the limit-counting holds the batch
     does not hold in memory, for `customers` not loaded yet."""
     missing = sorted(c for c in customers if c not in batch.held_elsewhere)
     if not missing:
         return
-    held = dict(
-        (
-            await session.execute(
-                select(_hold.c.customer_id, func.sum(_hold.c.amount_minor))
-                .where(
-                    _hold.c.customer_id.in_(missing),
-                    _hold.c.status == domain.HoldStatus.ACTIVE,
-                    _hold.c.counts_toward_limit.is_(True),
-                    _hold.c.id.not_in([h for c in missing for h in batch.holds_of.get(c, {})]),
-                )
-                .group_by(_hold.c.customer_id)
-            )
-        ).all()
-    )
+    mine = [h for c in missing for h in batch.holds_of.get(c, {})]
+    held = dict(await batch.db.quick_select(_SELECT_HELD).within(batch.session, customers=missing, mine=mine))
     for c in missing:
         batch.held_elsewhere[c] = int(held.get(c) or 0)
-    await _load_outflow(session, batch, set(missing), day)
+    await _load_outflow(batch, set(missing), day)
 
 
-async def _outflow_of(session: AsyncSession, batch: LedgerBatch, customer_id: str, day: date) -> int | None:
-    # Read now if the batch did not load it: the bank day turned during the batch.
-    await _load_outflow(session, batch, {customer_id}, day)
+async def _outflow_of(batch: LedgerBatch, customer_id: str, day: date) -> int | None:
+    if (customer_id, day) not in batch.outflow:
+        # Read now: the batch did not load it (the bank day turned during the batch).
+        await _load_outflow(batch, {customer_id}, day)
     return batch.outflow[(customer_id, day)]
 
 
 async def get_hold(batch: LedgerBatch, hold_id: str) -> domain.Hold | None:
     if hold_id not in batch.holds:
         batch.holds[hold_id] = None
-        for found in await _select_holds(batch.session, {hold_id}):
+        for found in await _select_holds(batch, {hold_id}):
             batch.track(found, loaded=True)
     return batch.holds[hold_id]
 
@@ -523,8 +525,9 @@ def add_hold(batch: LedgerBatch, row: domain.Hold) -> None:
     batch.track(row, loaded=False)
 
 
-async def account_row(batch: LedgerBatch, account_id: str) -> AccountRow | None:
-    await _load_into(batch.session, batch, {account_id})
+async def get_account(batch: LedgerBatch, account_id: str) -> domain.Account | None:
+    if account_id not in batch.accounts:
+        await _load_into(batch, {account_id})
     return batch.accounts[account_id]
 
 
@@ -536,14 +539,8 @@ async def entry_exists(session: AsyncSession, kind: str, reference: str) -> bool
 
 async def get_outcome(batch: LedgerBatch, kind: str, reference: str) -> OutcomeRow | None:
     if (kind, reference) not in batch.outcomes:
-        found = (
-            await batch.session.execute(
-                select(_outcome.c.kind, _outcome.c.reference, _outcome.c.fact_type, _outcome.c.fact_data).where(
-                    _outcome.c.kind == kind, _outcome.c.reference == reference
-                )
-            )
-        ).first()
-        batch.outcomes[(kind, reference)] = OutcomeRow(*found) if found else None
+        found = await batch.db.quick_select(_SELECT_OUTCOME).within(batch.session, kind=kind, reference=reference)
+        batch.outcomes[(kind, reference)] = OutcomeRow(*found[0]) if found else None
     return batch.outcomes[(kind, reference)]
 
 
@@ -553,34 +550,12 @@ def add_outcome(batch: LedgerBatch, row: OutcomeRow) -> None:
 
 
 async def load_accounts(batch: LedgerBatch, ids: list[str]) -> dict[str, domain.Account]:
-    """Accounts as domain objects (locked on PostgreSQL; SQLite has one writer)."""
-    await _load_into(batch.session, batch, set(ids))
-    loaded = {}
-    for account_id in ids:
-        a = batch.accounts[account_id]
-        if a is None:
-            continue
-        loaded[a.id] = domain.Account(
-            id=a.id,
-            currency=a.currency,
-            balance_minor=a.balance_minor,
-            held_minor=a.held_minor,
-            customer_id=a.customer_id,
-            kyc_class=domain.KycClass(a.kyc_class) if a.kyc_class else None,
-            allow_overdraft=a.allow_overdraft,
-            freeze_mode=domain.FreezeMode(a.freeze_mode) if a.freeze_mode else None,
-            freeze_reason=a.freeze_reason,
-        )
-    return loaded
-
-
-def save_accounts(batch: LedgerBatch, accounts: list[domain.Account]) -> None:
-    """Keep changed balances in the batch; they are written when it commits."""
-    for a in accounts:
-        row = batch.accounts.get(a.id)
-        if row is None:
-            raise LookupError(f"account {a.id} saved without being loaded")
-        row.balance_minor, row.held_minor = a.balance_minor, a.held_minor
+    """The batch's accounts (locked on PostgreSQL; SQLite has one writer): what a rule
+    changes on them is written when the batch commits."""
+    accounts = batch.accounts
+    if any(i not in accounts for i in ids):
+        await _load_into(batch, set(ids))
+    return {i: a for i in ids if (a := accounts[i]) is not None}
 
 
 async def outflow_today(batch: LedgerBatch, customer_id: str | None, day: date) -> int:
@@ -588,8 +563,9 @@ async def outflow_today(batch: LedgerBatch, customer_id: str | None, day: date) 
     point in the batch (its own unwritten changes included)."""
     if customer_id is None:
         return 0
-    await _load_limits(batch.session, batch, {customer_id}, day)
-    paid = await _outflow_of(batch.session, batch, customer_id, day)
+    if customer_id not in batch.held_elsewhere:
+        await _load_limits(batch, {customer_id}, day)
+    paid = await _outflow_of(batch, customer_id, day)
     held = batch.held_elsewhere[customer_id] + sum(
         h.amount_minor for h in batch.holds_of.get(customer_id, {}).values() if h.counts_today
     )
@@ -600,7 +576,7 @@ async def add_outflow(batch: LedgerBatch, customer_id: str | None, day: date, am
     """Count `amount` toward today's outflow; written with the rest of the batch."""
     if customer_id is None or amount <= 0:
         return
-    paid = await _outflow_of(batch.session, batch, customer_id, day)
+    paid = await _outflow_of(batch, customer_id, day)
     batch.outflow[(customer_id, day)] = (paid or 0) + amount
 
 
@@ -617,8 +593,8 @@ def post(
     now: datetime,
     statement: StatementText | None = None,
 ) -> None:
-    """Record a journal entry and its lines, and the accounts' new balances, for the batch's
-    write. With `statement`, each line carries its side's kind and description."""
+    """Record a journal entry and its lines (with the accounts' balances after it) for the
+    batch's write. With `statement`, each line carries its side's kind and description."""
     batch.entries.append(
         {
             "id": entry_id,
@@ -654,7 +630,6 @@ def post(
                 "description": side[1],
             }
         )
-    save_accounts(batch, [accounts[i] for i in dict.fromkeys(ids)])
 
 
 def hold_from_row(row: Any) -> domain.Hold:

@@ -189,7 +189,7 @@ async def _history(
     if reads is rules.Reads.NOTHING:
         return rules.History(account_last_active_at=last_active)
     if reads is rules.Reads.PAYERS:
-        movements = await store.payments_into(uow.session, t, new, c.thresholds)
+        movements = await store.payments_into(uow.db, uow.session, t, new, c.thresholds)
         return rules.History(movements=movements, account_last_active_at=last_active)
     assert new.customer_id is not None
     since = new.at - c.thresholds.lookback

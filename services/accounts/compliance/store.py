@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from functools import cache
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, lru_cache
 from operator import itemgetter
 from typing import Any
 
@@ -307,24 +307,40 @@ def evidence_row(m: Movement) -> dict[str, Any]:
 
 
 def movement_row(m: Movement) -> dict[str, Any]:
-    row = evidence_row(m)
-    row["at"] = m.at
-    return row
+    """`m` as a row of the movement table: evidence_row's fields, its time as a datetime."""
+    return {
+        "id": m.id,
+        "at": m.at,
+        "account_id": m.account_id,
+        "customer_id": m.customer_id,
+        "direction": str(m.direction),
+        "kind": str(m.kind),
+        "amount_minor": m.amount_minor,
+        "currency": m.currency,
+        "counterparty_account_id": m.counterparty_account_id,
+        "counterparty_customer_id": m.counterparty_customer_id,
+    }
 
 
-def _movement(row: Any) -> Movement:
-    return Movement(
-        id=row.id,
-        at=row.at,
-        account_id=row.account_id,
-        customer_id=row.customer_id,
-        direction=Direction(row.direction),
-        kind=Kind(row.kind),
-        amount_minor=row.amount_minor,
-        currency=row.currency,
-        counterparty_account_id=row.counterparty_account_id,
-        counterparty_customer_id=row.counterparty_customer_id,
-    )
+# The columns a Movement is read back from, in its fields' order.
+_MOVEMENT_COLUMNS = (
+    "id",
+    "at",
+    "account_id",
+    "customer_id",
+    "direction",
+    "kind",
+    "amount_minor",
+    "currency",
+    "counterparty_account_id",
+    "counterparty_customer_id",
+)
+
+
+def _movement_of(values: tuple[Any, ...]) -> Movement:
+    """A Movement from _MOVEMENT_COLUMNS' values, in that order."""
+    i, at, account, customer, direction, kind, amount, currency, other, other_customer = values
+    return Movement(i, at, account, customer, Direction(direction), Kind(kind), amount, currency, other, other_customer)
 
 
 async def movements_since(
@@ -332,11 +348,11 @@ async def movements_since(
 ) -> list[Movement]:
     """The customer's movements from `since` on, oldest first."""
     rows = await session.execute(
-        select(t.movement)
+        select(*(t.movement.c[name] for name in _MOVEMENT_COLUMNS))
         .where(t.movement.c.customer_id == customer_id, t.movement.c.at >= since)
         .order_by(t.movement.c.at, t.movement.c.id)
     )
-    return [_movement(row) for row in rows]
+    return [_movement_of(tuple(row)) for row in rows]
 
 
 def covered_rows(alert_id: str, finding: Finding, at: datetime) -> list[dict[str, Any]]:
@@ -489,6 +505,21 @@ def _signals_query(t: ComplianceTables, day: Direction | None, rapid: bool, paye
     return select(*columns).select_from(joined)
 
 
+@lru_cache(maxsize=8)
+def _day_hours(bank_day: date) -> tuple[int, int]:
+    """The first bucket of the bank day, and the first after it (the movements of a batch
+    fall on a day or two: its time-zone arithmetic is done once for them)."""
+    start = datetime.combine(bank_day, time(), BANK_TZ)
+    end = datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ)
+    return hour_of(start), hour_of(end)
+
+
+@cache
+def _names(query: Select[Any]) -> tuple[str, ...]:
+    """The names of a prefilter query's columns (its `selected_columns` are built anew on each read)."""
+    return tuple(query.selected_columns.keys())
+
+
 async def signals(
     db: Database,
     session: AsyncSession,
@@ -510,11 +541,9 @@ async def signals(
     if not (day is not None or rapid or payers):
         return Signals()
     assert new.customer_id is not None
-    bank_day = new.bank_day
     rapid_since = new.at - timedelta(hours=th.rapid_window_h)
     rapid_hour = hour_after(rapid_since)
-    day_start = hour_of(datetime.combine(bank_day, time(), BANK_TZ))
-    day_end = hour_of(datetime.combine(bank_day + timedelta(days=1), time(), BANK_TZ))
+    day_start, day_end = _day_hours(new.bank_day)
     params = {
         "customer_id": new.customer_id,
         "since": new.at - th.lookback,
@@ -529,7 +558,7 @@ async def signals(
     }
     query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
     (row,) = await db.quick_select(query).within(session, **params)
-    found = {key: int(value) for key, value in zip(query.selected_columns.keys(), row, strict=True)}
+    found = {key: int(value) for key, value in zip(_names(query), row, strict=True)}
     if unwritten is not None:
         held = unwritten.signals(
             new.customer_id, new.account_id, day, range(day_start, day_end), rapid_hour if rapid else None
@@ -548,7 +577,7 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
         cov.c.movement_id == m.c.id, cov.c.rule == str(Rule.MANY_PAYERS), cov.c.created_at >= since
     )
     return (
-        select(m)
+        select(*(m.c[name] for name in _MOVEMENT_COLUMNS))
         .where(
             m.c.customer_id == customer,
             m.c.at >= since,
@@ -557,24 +586,31 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
             m.c.direction == str(Direction.IN),
             m.c.kind == str(Kind.TRANSFER),
             m.c.counterparty_customer_id.is_not(None),
-            m.c.payers_state.in_((UNCOVERED, COVERED_BEFORE)),
+            # Constants, as in the prefilter's query: no list to bind.
+            m.c.payers_state.in_([literal_column(str(s)) for s in (UNCOVERED, COVERED_BEFORE)]),
             ~covered,
         )
         .order_by(m.c.at, m.c.id)
     )
 
 
-async def payments_into(session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds) -> list[Movement]:
+async def payments_into(
+    db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds
+) -> list[Movement]:
     """rules.payers_history's movements for `new`, oldest first: the uncovered transfers from
     other customers into its account within the many-payers window (a few, whatever the
-    customer's history: an alert covers them)."""
-    params = {
-        "customer_id": new.customer_id,
-        "since": new.at - th.lookback,
-        "account_id": new.account_id,
-        "payers_since": new.at - timedelta(hours=th.many_payers_window_h),
-    }
-    return [_movement(row) for row in await session.execute(_payments_into_query(t), params)]
+    customer's history: an alert covers them). Read through db's QuickSelect in the
+    session's transaction, as store.signals is: a transfer in that the prefilter lets
+    through reads it, and through the session its statement's compiling cost ten times
+    the query."""
+    rows = await db.quick_select(_payments_into_query(t)).within(
+        session,
+        customer_id=new.customer_id,
+        since=new.at - th.lookback,
+        account_id=new.account_id,
+        payers_since=new.at - timedelta(hours=th.many_payers_window_h),
+    )
+    return [_movement_of(row) for row in rows]
 
 
 @cache
@@ -616,6 +652,12 @@ def _fields(kind: type[Message], names: tuple[str, ...]) -> tuple[str, ...]:
     """Those of `names` that the message class `kind` has: pydantic answers a read of a
     field a message lacks with a raised AttributeError, dearer than reading ten fields."""
     return tuple(name for name in names if name in kind.model_fields)
+
+
+@cache
+def _accounts_query(t: ComplianceTables) -> Select[Any]:
+    """A batch's accounts by id, their columns in Account's order (a QuickSelect)."""
+    return select(t.account).where(t.account.c.account_id.in_(bindparam("ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -715,9 +757,12 @@ class ComplianceBatch(Batch):
     then kept in memory (`recorded`) and written at `write`, all in one executemany, with
     each account's last movement time written once. The rules' queries (store.signals and
     the history reads) must still see the movements recorded before in the batch, or ten
-    transfers in one batch would not find what ten in ten batches do: `flush` writes one
-    customer's pending movements before those queries, when there are any (every one of
-    those queries is about one customer). Summing the pending movements in memory into
+    transfers in one batch would not find what ten in ten batches do: `flush` writes the
+    pending movements before those queries when the customer has any among them. Every
+    one of those queries is about one customer, so the other customers' pending
+    movements go in the same statement: what their own queries read later is the same,
+    and a batch of transfers between a hundred customers makes a few writes, not one
+    for nearly every movement. Summing the pending movements in memory into
     the database's signals instead would not do: distinct payers do not add up, and an
     alert raised in the batch changes what is covered. An alert on a windowed rule raises
     its movements' coverage states as it is raised (`cover`). The tally's increments, from
@@ -734,8 +779,9 @@ class ComplianceBatch(Batch):
         self.opened: list[Account] = []
         # When each loaded account had last moved, to write back only what changed.
         self.loaded_active: dict[str, datetime | None] = {}
-        # Movements evaluated but not written yet, by customer, with their coverage states.
-        self.pending: dict[str, list[tuple[Movement, dict[str, int]]]] = {}
+        # Movements evaluated but not written yet, with their coverage states, and their customers.
+        self.pending: list[tuple[Movement, dict[str, int]]] = []
+        self.pending_customers: set[str] = set()
         # The coverage states alerts left the movement being evaluated in (it is written later).
         self.states: dict[str, dict[str, int]] = {}
         # What the movements written so far, and the alerts covering them, add to the tally.
@@ -748,10 +794,9 @@ class ComplianceBatch(Batch):
         if not ids:
             return
         self.accounts = dict.fromkeys(ids)
-        t = self.tables.account
-        for row in await self.session.execute(select(t).where(t.c.account_id.in_(ids))):
-            self.accounts[row.account_id] = Account(**row._mapping)
-            self.loaded_active[row.account_id] = row.last_movement_at
+        for row in await self.uow.db.quick_select(_accounts_query(self.tables)).within(self.session, ids=sorted(ids)):
+            account = self.accounts[row[0]] = Account(*row)
+            self.loaded_active[account.account_id] = account.last_movement_at
 
     def open(self, account: Account) -> None:
         self.accounts[account.account_id] = account
@@ -762,15 +807,17 @@ class ComplianceBatch(Batch):
         for m in movements:
             assert m.customer_id is not None
             states = fresh_states(m) | self.states.pop(m.id, {})
-            self.pending.setdefault(m.customer_id, []).append((m, states))
+            self.pending.append((m, states))
+            self.pending_customers.add(m.customer_id)
             account = self.accounts[m.account_id]
             assert account is not None
             account.last_movement_at = m.at
 
     async def flush(self, customer_id: str) -> None:
-        """Write the customer's movements recorded earlier in this batch, if any."""
-        movements = self.pending.pop(customer_id, None)
-        if movements:
+        """Write the movements recorded earlier in this batch if the customer has any among them."""
+        if customer_id in self.pending_customers:
+            movements, self.pending = self.pending, []
+            self.pending_customers.clear()
             await write_movements(self.uow.db, self.session, self.tables, movements, self.tallies)
 
     async def cover(self, finding: Finding, at: datetime, new: Movement) -> None:
@@ -803,8 +850,7 @@ class ComplianceBatch(Batch):
             if now.last_movement_at != was:
                 row = {"b_account_id": account_id, "b_last_movement_at": now.last_movement_at}
                 self.uow.stage(writes.last_movement, row)
-        for movements in self.pending.values():
-            for m, states in movements:
-                self.uow.stage(writes.movement, movement_row(m) | states)
-                self.tallies.add(m, tally_of(m, states["rapid_state"]))
+        for m, states in self.pending:
+            self.uow.stage(writes.movement, movement_row(m) | states)
+            self.tallies.add(m, tally_of(m, states["rapid_state"]))
         stage_tallies(self.uow, self.tables, self.tallies)

@@ -135,7 +135,7 @@ async def test_the_databases_sums_are_the_rules_sums(bank: Bank) -> None:
                 await store.movements_since(session, t, new.customer_id, since),
                 await store.covered(session, t, new.customer_id, since),
             )
-            into = await store.payments_into(session, t, new, T)
+            into = await store.payments_into(bank.app.state.runtime.db, session, t, new, T)
         assert read == signals_of(new, history, T), new
         if receiving(new):
             assert into == list(payers_history(new, history, T).movements), new
