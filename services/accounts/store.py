@@ -33,7 +33,7 @@ from sqlalchemy.sql.expression import Executable
 
 from services.accounts import domain
 from services.accounts.compliance.store import compliance_tables
-from shared.db import UtcDateTime, naming_metadata, table_of
+from shared.db import Transactional, UtcDateTime, naming_metadata, table_of
 from shared.events import Message
 from shared.events.accounts import CaptureHold, ReserveFunds, StatementText, TransferFunds
 from shared.kafka.consumer import Batch
@@ -294,7 +294,9 @@ class LedgerBatch(Batch):
 
     def __init__(self, uow: UnitOfWork, day: date | None = None) -> None:
         super().__init__(uow)
-        self.session: AsyncSession = uow.session
+        # Its reads run in the unit of work's transaction without opening its session (on
+        # inline SQLite; PostgreSQL's go through the session, taking their row locks).
+        self.tx: Transactional = uow.transaction
         self.day = day
         self.db = uow.db
         self.accounts: dict[str, domain.Account | None] = {}
@@ -446,7 +448,7 @@ async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
         await _load_outflow(batch, limited | captured, batch.day)
         await _load_limits(batch, limited, batch.day)
     if references:
-        rows = await batch.db.quick_select(_SELECT_OUTCOMES).within(batch.session, references=sorted(references))
+        rows = await batch.db.quick_select(_SELECT_OUTCOMES).within(batch.tx, references=sorted(references))
         by_key = {(r[0], r[1]): OutcomeRow(*r) for r in rows}
         for ref in references:
             for kind in ("credit", "transfer"):
@@ -454,7 +456,7 @@ async def prefetch(batch: LedgerBatch, commands: Sequence[Any]) -> None:
 
 
 async def _select_holds(batch: LedgerBatch, ids: set[str]) -> list[domain.Hold]:
-    rows = await batch.db.quick_select(_SELECT_HOLDS).within(batch.session, ids=sorted(ids))
+    rows = await batch.db.quick_select(_SELECT_HOLDS).within(batch.tx, ids=sorted(ids))
     return [hold_from_row(dict(zip(_HOLD_COLUMNS, r, strict=True))) for r in rows]
 
 
@@ -462,7 +464,7 @@ async def _load_into(batch: LedgerBatch, ids: set[str]) -> None:
     missing = sorted(i for i in ids if i not in batch.accounts)
     if not missing:
         return
-    for r in await batch.db.quick_select(_SELECT_ACCOUNTS).within(batch.session, ids=missing):
+    for r in await batch.db.quick_select(_SELECT_ACCOUNTS).within(batch.tx, ids=missing):
         account_id, customer_id, currency, balance, held, overdraft, kyc_class, freeze_mode, freeze_reason = r
         batch.accounts[account_id] = domain.Account(
             id=account_id,
@@ -485,7 +487,7 @@ async def _load_outflow(batch: LedgerBatch, customers: set[str], day: date) -> N
     missing = sorted(c for c in customers if (c, day) not in batch.outflow)
     if not missing:
         return
-    found = dict(await batch.db.quick_select(_SELECT_OUTFLOW).within(batch.session, customers=missing, day=day))
+    found = dict(await batch.db.quick_select(_SELECT_OUTFLOW).within(batch.tx, customers=missing, day=day))
     for c in missing:
         paid = batch.outflow[(c, day)] = found.get(c)
         if paid is not None:
@@ -499,7 +501,7 @@ async def _load_limits(batch: LedgerBatch, customers: set[str], day: date) -> No
     if not missing:
         return
     mine = [h for c in missing for h in batch.holds_of.get(c, {})]
-    held = dict(await batch.db.quick_select(_SELECT_HELD).within(batch.session, customers=missing, mine=mine))
+    held = dict(await batch.db.quick_select(_SELECT_HELD).within(batch.tx, customers=missing, mine=mine))
     for c in missing:
         batch.held_elsewhere[c] = int(held.get(c) or 0)
     await _load_outflow(batch, set(missing), day)
@@ -539,7 +541,7 @@ async def entry_exists(session: AsyncSession, kind: str, reference: str) -> bool
 
 async def get_outcome(batch: LedgerBatch, kind: str, reference: str) -> OutcomeRow | None:
     if (kind, reference) not in batch.outcomes:
-        found = await batch.db.quick_select(_SELECT_OUTCOME).within(batch.session, kind=kind, reference=reference)
+        found = await batch.db.quick_select(_SELECT_OUTCOME).within(batch.tx, kind=kind, reference=reference)
         batch.outcomes[(kind, reference)] = OutcomeRow(*found[0]) if found else None
     return batch.outcomes[(kind, reference)]
 

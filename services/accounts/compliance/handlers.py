@@ -171,12 +171,12 @@ async def _evaluate(c: Compliance, batch: ComplianceBatch, new: Movement, last_a
     t = c.tables
     assert new.customer_id is not None
     await batch.flush(new.customer_id)
-    signals = await store.signals(batch.uow.db, batch.session, t, new, c.thresholds, batch.tallies)
+    signals = await store.signals(batch.uow.db, batch.tx, t, new, c.thresholds, batch.tallies)
     possible = rules.could_fire(new, signals, c.thresholds, sandbox=c.sandbox, account_last_active_at=last_active)
     if possible:
         history = await _history(c, batch.uow, new, rules.reads(new, possible, sandbox=c.sandbox), last_active)
         for finding in rules.evaluate(new, history, c.thresholds, sandbox=c.sandbox):
-            if not await store.alert_exists(batch.uow.db, batch.session, t, finding.key):
+            if not await store.alert_exists(batch.uow.db, batch.tx, t, finding.key):
                 await _raise(c, batch.uow, finding, new.at)
                 await batch.cover(finding, new.at, new)
 

@@ -53,7 +53,7 @@ from services.accounts.compliance.rules import (
     receiving,
 )
 from shared.clock import BANK_TZ
-from shared.db import Database, UtcDateTime
+from shared.db import Database, Transactional, UtcDateTime
 from shared.events import Message
 from shared.kafka.consumer import Batch
 from shared.kafka.messaging import UnitOfWork
@@ -522,14 +522,14 @@ def _names(query: Select[Any]) -> tuple[str, ...]:
 
 async def signals(
     db: Database,
-    session: AsyncSession,
+    tx: Transactional,
     t: ComplianceTables,
     new: Movement,
     th: Thresholds,
     unwritten: Tallies | None = None,
 ) -> Signals:
     """rules.signals_of over what `movements_since` and `covered` would read for `new`, summed
-    by the database in one query: no row comes back. In the session's transaction, through
+    by the database in one query: no row comes back. In the unit of work's transaction, through
     db's QuickSelect (each movement of a batch runs it: on inline SQLite, SQLAlchemy's
     per-statement work would cost several times the query). The movements' coverage states
     it reads are written with the movements and the alerts, the tally's increments held
@@ -557,7 +557,7 @@ async def signals(
         "payer": new.counterparty_customer_id,
     }
     query = _signals_query(t, day, rapid, payers)  # what it does not name, it does not read
-    (row,) = await db.quick_select(query).within(session, **params)
+    (row,) = await db.quick_select(query).within(tx, **params)
     found = {key: int(value) for key, value in zip(_names(query), row, strict=True)}
     if unwritten is not None:
         held = unwritten.signals(
@@ -618,9 +618,9 @@ def _alert_by_key(t: ComplianceTables) -> Select[Any]:
     return select(t.alert.c.id).where(t.alert.c.dedup_key == bindparam("key"))
 
 
-async def alert_exists(db: Database, session: AsyncSession, t: ComplianceTables, key: str) -> bool:
-    """Whether an alert has `key`, those raised earlier in the session's transaction too."""
-    return bool(await db.quick_select(_alert_by_key(t)).within(session, key=key))
+async def alert_exists(db: Database, tx: Transactional, t: ComplianceTables, key: str) -> bool:
+    """Whether an alert has `key`, those raised earlier in the transaction too."""
+    return bool(await db.quick_select(_alert_by_key(t)).within(tx, key=key))
 
 
 # --- a transaction's working set ------------------------------------------------------
@@ -694,30 +694,30 @@ def _writes(t: ComplianceTables, sqlite: bool) -> _Writes:
 
 
 async def add_alert(
-    db: Database, session: AsyncSession, t: ComplianceTables, alert: dict[str, Any], covered: list[dict[str, Any]]
+    db: Database, tx: Transactional, t: ComplianceTables, alert: dict[str, Any], covered: list[dict[str, Any]]
 ) -> None:
     """An alert and the movements it covers, written at once: the rules' later queries in the
     transaction read them."""
-    await db.quick_write(_writes(t, db.sqlite).alert).run(session, [alert])
-    await db.quick_write(_writes(t, db.sqlite).covered).run(session, covered)
+    await db.quick_write(_writes(t, db.sqlite).alert).run(tx, [alert])
+    await db.quick_write(_writes(t, db.sqlite).covered).run(tx, covered)
 
 
 async def write_movements(
     db: Database,
-    session: AsyncSession,
+    tx: Transactional,
     t: ComplianceTables,
     movements: Sequence[tuple[Movement, dict[str, int]]],
     tallies: Tallies,
 ) -> None:
     """(movement, its coverage states) pairs written, and added to their buckets' `tallies`."""
-    await db.quick_write(_writes(t, db.sqlite).movement).run(session, [movement_row(m) | s for m, s in movements])
+    await db.quick_write(_writes(t, db.sqlite).movement).run(tx, [movement_row(m) | s for m, s in movements])
     for m, states in movements:
         tallies.add(m, tally_of(m, states["rapid_state"]))
 
 
 async def cover_written(
     db: Database,
-    session: AsyncSession,
+    tx: Transactional,
     t: ComplianceTables,
     rule: Rule,
     movements: Sequence[tuple[Movement, int]],
@@ -735,9 +735,9 @@ async def cover_written(
             leaving.append(m)
         else:
             others.append({"b_id": m.id, "b_state": state})
-    await raise_state.run(session, others)
+    await raise_state.run(tx, others)
     for m in leaving:
-        if await raise_state.run(session, [{"b_id": m.id, "b_state": COVERED}]):
+        if await raise_state.run(tx, [{"b_id": m.id, "b_state": COVERED}]):
             counted, left = tally_of(m, UNCOVERED), tally_of(m, COVERED)
             tallies.add(m, {name: left[name] - counted[name] for name in TALLIED})
 
@@ -773,7 +773,9 @@ class ComplianceBatch(Batch):
 
     def __init__(self, uow: UnitOfWork, tables: ComplianceTables) -> None:
         super().__init__(uow)
-        self.session: AsyncSession = uow.session
+        # The batch's quick reads and writes run in the unit of work's transaction without
+        # opening its session (on inline SQLite).
+        self.tx: Transactional = uow.transaction
         self.tables = tables
         self.accounts: dict[str, Account | None] = {}  # None: not a customer's account
         self.opened: list[Account] = []
@@ -794,7 +796,7 @@ class ComplianceBatch(Batch):
         if not ids:
             return
         self.accounts = dict.fromkeys(ids)
-        for row in await self.uow.db.quick_select(_accounts_query(self.tables)).within(self.session, ids=sorted(ids)):
+        for row in await self.uow.db.quick_select(_accounts_query(self.tables)).within(self.tx, ids=sorted(ids)):
             account = self.accounts[row[0]] = Account(*row)
             self.loaded_active[account.account_id] = account.last_movement_at
 
@@ -818,7 +820,7 @@ class ComplianceBatch(Batch):
         if customer_id in self.pending_customers:
             movements, self.pending = self.pending, []
             self.pending_customers.clear()
-            await write_movements(self.uow.db, self.session, self.tables, movements, self.tallies)
+            await write_movements(self.uow.db, self.tx, self.tables, movements, self.tallies)
 
     async def cover(self, finding: Finding, at: datetime, new: Movement) -> None:
         """The coverage states an alert raised at `at` on `finding` leaves its movements in,
@@ -836,7 +838,7 @@ class ComplianceBatch(Batch):
                 states[column] = max(states.get(column, UNCOVERED), state)
             else:
                 written.append((m, state))
-        await cover_written(self.uow.db, self.session, self.tables, finding.rule, written, self.tallies)
+        await cover_written(self.uow.db, self.tx, self.tables, finding.rule, written, self.tallies)
 
     async def write(self) -> None:
         writes = _writes(self.tables, self.uow.db.sqlite)

@@ -24,7 +24,7 @@ from services.accounts.compliance.consumer import GROUP
 from services.accounts.compliance.handlers import CASH_IN, SEED_CREDIT
 from services.accounts.compliance.rules import History, Movement, Rule, Signals, Thresholds, signals_of
 from services.accounts.compliance.store import ComplianceTables
-from shared.db import Database
+from shared.db import Database, Transactional, session_of
 from shared.events import Envelope, Message
 from shared.events import accounts as ev
 from shared.events.topics import ACCOUNTS_EVENTS
@@ -58,9 +58,10 @@ def checked_signals(monkeypatch: pytest.MonkeyPatch) -> list[Signals]:
     seen: list[Signals] = []
 
     async def signals(
-        db: Database, session: Any, t: ComplianceTables, new: Movement, th: Thresholds, unwritten: Any = None
+        db: Database, tx: Transactional, t: ComplianceTables, new: Movement, th: Thresholds, unwritten: Any = None
     ) -> Signals:
-        found = await read(db, session, t, new, th, unwritten)
+        found = await read(db, tx, t, new, th, unwritten)
+        session = session_of(tx)
         assert new.customer_id is not None
         since = new.at - th.lookback
         movements = await store.movements_since(session, t, new.customer_id, since)
