@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -56,7 +57,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self, pool: Pool, address: tuple[str, int]) -> None:
         self.pool = pool
         self.address = address
-        self.transport: asyncio.Transport | None = None
+        # asyncio's transport, or uvloop's (the stack's loop), which is not an asyncio.Transport.
+        self.transport: Any = None
         self.closed = False
         self.idle_since = 0.0
         self._answer: asyncio.Future[Answer] | None = None
@@ -65,13 +67,12 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        # One parser for the connection's answers, one after another (kept alive).
+        self._parser = httptools.HttpResponseParser(self)
 
     def send(self, request: bytes, answer: asyncio.Future[Answer]) -> None:
-        assert self.transport is not None
         self._answer = answer
-        self._parser = httptools.HttpResponseParser(self)
         self._headers, self._body = {}, []
         self.transport.write(request)
 
@@ -120,6 +121,11 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+def _expire(answer: asyncio.Future[Answer]) -> None:
+    if not answer.done():
+        answer.set_exception(TimeoutError())
+
+
 class Pool:
     """Kept-alive connections to the services' addresses, at most `max_connections` open."""
 
@@ -132,9 +138,14 @@ class Pool:
     ) -> None:
         self.connect_timeout_s = connect_timeout_s
         self.total_timeout_s = total_timeout_s
-        self._slots = asyncio.Semaphore(max_connections)
+        self.max_connections = max_connections
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._open: set[_Connection] = set()
+        self._connecting = 0
+        # Calls waiting for a connection while `max_connections` are open.
+        self._waiting: deque[asyncio.Future[None]] = deque()
+        # Each service's address as its base URL (`http://host:port`) names it.
+        self._addresses: dict[str, tuple[tuple[str, int], str]] = {}
 
     async def request(
         self,
@@ -147,15 +158,12 @@ class Pool:
     ) -> Answer:
         """`method` `url` (http://host:port/path) with `headers` and `body`; the whole answer
         within the total timeout (TimeoutError past it)."""
-        parts = urlsplit(url)
-        if parts.scheme != "http" or parts.hostname is None:
-            raise ConnectFailed(f"not an http:// address: {url}")
-        address = (parts.hostname, parts.port or 80)
-        target = parts.path or "/"
-        query = "&".join(q for q in (parts.query, urlencode(params) if params else "") if q)
-        if query:
-            target += "?" + query
-        lines = [f"{method} {target} HTTP/1.1", f"host: {parts.netloc}"]
+        split = url.find("/", len("http://"))
+        base, target = (url, "/") if split < 0 else (url[:split], url[split:])
+        address, netloc = self._addresses.get(base) or self._address(base)
+        if params:
+            target += ("&" if "?" in target else "?") + urlencode(params)
+        lines = [f"{method} {target} HTTP/1.1", f"host: {netloc}"]
         for name, value in headers.items():
             if "\n" in value or "\r" in value:
                 raise ValueError(f"header {name} has a line break")
@@ -163,17 +171,31 @@ class Pool:
         if body is not None or method in ("POST", "PUT", "PATCH"):
             lines.append(f"content-length: {len(body or b'')}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
-        async with asyncio.timeout(self.total_timeout_s), self._slots:
-            connection = await self._connection(address)
-            answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-            connection.send(request, answer)
-            try:
-                return await answer
-            except BaseException:
-                connection.close()  # an answer still on its way would be read as the next one's
-                raise
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.total_timeout_s
+        connection = self._kept(address) or await self._connection(address, deadline)
+        answer: asyncio.Future[Answer] = loop.create_future()
+        # The total timeout as one timer on the answer (asyncio.timeout's context manager,
+        # around every call, cost more than the rest of the wait).
+        expiry = loop.call_at(deadline, _expire, answer)
+        connection.send(request, answer)
+        try:
+            return await answer
+        except BaseException:
+            connection.close()  # an answer still on its way would be read as the next one's
+            raise
+        finally:
+            expiry.cancel()
 
-    async def _connection(self, address: tuple[str, int]) -> _Connection:
+    def _address(self, base: str) -> tuple[tuple[str, int], str]:
+        parts = urlsplit(base)
+        if parts.scheme != "http" or parts.hostname is None:
+            raise ConnectFailed(f"not an http:// address: {base}")
+        found = self._addresses[base] = ((parts.hostname, parts.port or 80), parts.netloc)
+        return found
+
+    def _kept(self, address: tuple[str, int]) -> _Connection | None:
+        """An idle connection to `address`, if one is still good."""
         idle = self._idle.get(address)
         now = time.monotonic()
         while idle:
@@ -181,12 +203,32 @@ class Pool:
             if not connection.closed and now - connection.idle_since < KEEPALIVE_S:
                 return connection
             connection.close()
+        return None
+
+    async def _connection(self, address: tuple[str, int], deadline: float) -> _Connection:
+        """A new connection to `address`, once fewer than `max_connections` are open: an
+        idle one to another address is closed to make room, or else the call waits for a
+        connection to come back."""
         loop = asyncio.get_running_loop()
+        async with asyncio.timeout_at(deadline):
+            while len(self._open) + self._connecting >= self.max_connections:
+                if spare := next((c for idle in self._idle.values() for c in idle), None):
+                    spare.close()
+                    continue
+                turn = loop.create_future()
+                self._waiting.append(turn)
+                await turn
+                if kept := self._kept(address):
+                    return kept
+        self._connecting += 1
         try:
             async with asyncio.timeout(self.connect_timeout_s):
                 _, made = await loop.create_connection(lambda: _Connection(self, address), *address)
         except (OSError, TimeoutError) as exc:
+            self._next_turn()
             raise ConnectFailed(f"no connection to {address[0]}:{address[1]}: {exc!r}") from None
+        finally:
+            self._connecting -= 1
         self._open.add(made)
         return made
 
@@ -195,12 +237,22 @@ class Pool:
         if not connection.closed:
             connection.idle_since = time.monotonic()
             self._idle.setdefault(connection.address, []).append(connection)
+            self._next_turn()
 
     def forget(self, connection: _Connection) -> None:
         self._open.discard(connection)
         idle = self._idle.get(connection.address)
         if idle and connection in idle:
             idle.remove(connection)
+        self._next_turn()
+
+    def _next_turn(self) -> None:
+        """Let a call waiting for a connection look again."""
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
 
     async def close(self) -> None:
         for connection in list(self._open):

@@ -133,3 +133,43 @@ async def test_a_header_with_a_line_break_is_not_sent(service: str) -> None:
         await pool.request("GET", f"{service}/echo", headers={"x-id": "r\r\nx-evil: 1"})
     assert PEERS == []
     await pool.close()
+
+
+async def test_past_the_most_connections_a_call_waits_for_one_to_come_back(service: str) -> None:
+    pool = Pool(max_connections=1)
+    answers = await asyncio.gather(
+        *(pool.request("GET", f"{service}/echo", headers={"x-id": str(n)}) for n in range(3))
+    )
+    assert [a.status for a in answers] == [200, 200, 200]
+    assert len(set(map(id, PEERS))) == 1
+    await pool.close()
+
+
+async def test_past_the_most_connections_an_idle_one_elsewhere_makes_room(service: str) -> None:
+    pool = Pool(max_connections=1)
+    await pool.request("GET", f"{service}/echo", headers={"x-id": "r-1"})
+    other = service.replace("127.0.0.1", "localhost")  # the same service at another address
+    assert (await pool.request("GET", f"{other}/echo", headers={"x-id": "r-2"})).status == 200
+    assert len(set(map(id, PEERS))) == 2
+    await pool.close()
+
+
+def test_calls_work_on_uvloop_as_the_stack_runs_them() -> None:
+    """uvloop's transports are not asyncio's classes: nothing may count on them being so."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def twice() -> list[bytes]:
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.readuntil(b"\r\n\r\n"):
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+        pool = Pool()
+        try:
+            return [(await pool.request("GET", url, headers={})).body for _ in range(2)]
+        finally:
+            await pool.close()
+            server.close()
+
+    assert uvloop.run(twice()) == [b"ok", b"ok"]
