@@ -1,10 +1,11 @@
 """The gateway's pooled HTTP clients to the services (queries and synchronous commands).
 
 Request/response calls go through one pool of kept-alive HTTP/1.1 connections
-(gateway/routing/http1.py): on the gateway's hot path it costs a fraction of aiohttp's
-CPU per call, and aiohttp's was a fraction of httpx's. httpx stays for streaming relays (SSE), with
-a pool per service: a relayed stream holds its connection for as long as it is open, so
-one service's streams cannot take the connections of another's, nor the calls'.
+(gateway/routing/http1.py): with it a transfer request at the gateway costs 1.58 M
+instructions instead of aiohttp's 1.97 M (bench.reqpath gateway 500 vs 0), and aiohttp
+cost a fraction of httpx's. httpx stays for streaming relays (SSE), with a pool per
+service: a relayed stream holds its connection for as long as it is open, so one
+service's streams cannot take the connections of another's, nor the calls'.
 
 A service may run as several replicas (ADR 0018): its setting (`SERVICE_URL_PAYMENTS`)
 then lists their addresses, comma-separated. Calls take them in turn; a call whose
