@@ -115,12 +115,12 @@ InboxDep = Annotated[Inbox, Depends(_inbox)]
 ClientAddress = Annotated[str, Depends(_client_address)]
 
 
-# The 401's reasons as the published documents word them: `authenticated` answered them as
-# two dependencies (the token, then the session) and is now one.
-_NO_SESSION = "; ".join(("no valid access token, or its session has ended", NO_TOKEN[401]))
+# Both reasons for a 401 from `authenticated`, one string as the published documents word
+# them: it answered them as two dependencies (the token, then the session) and is now one.
+_NO_TOKEN_OR_ENDED_SESSION = "; ".join(("no valid access token, or its session has ended", NO_TOKEN[401]))
 
 
-@documents({401: _NO_SESSION, 429: "too many requests from this customer"})
+@documents({401: _NO_TOKEN_OR_ENDED_SESSION, 429: "too many requests from this customer"})
 async def authenticated(request: Request) -> Principal:
     """A valid access token whose session is still live (logout revokes at once). The
     answer carries the customer's RateLimit headers (gateway/ratelimit.py).

@@ -4,7 +4,11 @@
 The reader is a Kafka consumer of its own with no group: the broker assigns it every
 partition, it starts at the end offsets and commits nothing, so the notification
 consumer's group never sees it. A reader waits on the feed's `asyncio.Event`, set at
-each new message: no sleep on the way of a message to the page."""
+each new message: no sleep on the way of a message to the page.
+
+A message is kept as it came and read (its JSON, its customer, its trace) only when a
+page asks for it: every transfer passes through the feed several times, and most of
+them with no console open."""
 
 from __future__ import annotations
 
@@ -69,58 +73,78 @@ def customer_of(data: Any) -> str | None:
     return None
 
 
+class _Kept:
+    """A message as the feed keeps it: read into its `FeedEvent` when first asked for."""
+
+    __slots__ = ("event", "received_unix", "record", "seq")
+
+    def __init__(self, seq: int, record: ConsumerRecord[Any, Any], received_unix: float) -> None:
+        self.seq = seq
+        self.record = record
+        self.received_unix = received_unix
+        self.event: FeedEvent | None = None
+
+    def read(self) -> FeedEvent:
+        if self.event is None:
+            self.event = _event(self.seq, self.record, self.received_unix)
+        return self.event
+
+
+def _event(seq: int, record: ConsumerRecord[Any, Any], received_unix: float) -> FeedEvent:
+    try:
+        body = orjson.loads(record.value) if record.value else {}
+    except orjson.JSONDecodeError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    try:
+        sent = datetime.fromisoformat(str(body.get("time")))
+    except ValueError:
+        sent = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
+    return FeedEvent(
+        seq=seq,
+        topic=record.topic,
+        type=str(body.get("type") or "unknown"),
+        key=key,
+        customer_id=customer_of(body.get("data")),
+        correlation_id=body.get("correlation_id") if isinstance(body.get("correlation_id"), str) else None,
+        trace_id=trace_id_of(record.headers or ()),
+        message_id=body.get("id") if isinstance(body.get("id"), str) else None,
+        time=sent,
+        received_unix=received_unix,
+    )
+
+
 class EventFeed:
     """The ring of recent messages and the `seq` each got; `wait` blocks until a message
     after a given `seq` arrives."""
 
     def __init__(self, size: int = FEED_SIZE) -> None:
-        self.events: deque[FeedEvent] = deque(maxlen=size)
+        self._kept: deque[_Kept] = deque(maxlen=size)
         self.seq = 0
         self.received = 0
         self._arrived = asyncio.Event()
         # (monotonic time, topic) of the last minute's messages, for the rates.
         self._times: deque[tuple[float, str]] = deque(maxlen=20_000)
 
-    def add(self, record: ConsumerRecord[Any, Any]) -> FeedEvent:
-        try:
-            body = orjson.loads(record.value) if record.value else {}
-        except orjson.JSONDecodeError:
-            body = {}
-        if not isinstance(body, dict):
-            body = {}
-        try:
-            sent = datetime.fromisoformat(str(body.get("time")))
-        except ValueError:
-            sent = datetime.fromtimestamp(record.timestamp / 1000, UTC)
-        key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
+    def add(self, record: ConsumerRecord[Any, Any]) -> None:
         self.seq += 1
-        event = FeedEvent(
-            seq=self.seq,
-            topic=record.topic,
-            type=str(body.get("type") or "unknown"),
-            key=key,
-            customer_id=customer_of(body.get("data")),
-            correlation_id=body.get("correlation_id") if isinstance(body.get("correlation_id"), str) else None,
-            trace_id=trace_id_of(record.headers or ()),
-            message_id=body.get("id") if isinstance(body.get("id"), str) else None,
-            time=sent,
-            received_unix=time.time(),
-        )
-        self.events.append(event)
+        self._kept.append(_Kept(self.seq, record, time.time()))
         self.received += 1
         self._times.append((time.monotonic(), record.topic))
         # Wake every waiting reader, and give the next ones a fresh event to wait on.
         self._arrived.set()
         self._arrived = asyncio.Event()
-        return event
 
     def after(self, seq: int, limit: int, **filters: str | None) -> list[FeedEvent]:
         """The messages after `seq`, oldest first, that match every given filter."""
         wanted = {k: v for k, v in filters.items() if v}
         found = []
-        for event in self.events:
-            if event.seq <= seq:
+        for kept in self._kept:
+            if kept.seq <= seq:
                 continue
+            event = kept.read()
             if all(getattr(event, name) == value for name, value in wanted.items()):
                 found.append(event)
                 if len(found) == limit:

@@ -60,6 +60,7 @@ async def set_push_token(
                 422, "too-many-devices", f"at most {MAX_DEVICES} devices get pushes: remove one you no longer use"
             )
         row = await store.register_device(session, principal.subject, device_id, body.platform, body.token, now)
+    gw.hub.devices.mark()
     return _public(row)
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gateway.presence import Presence
 from shared.kafka.messaging import UnitOfWork
 
 
@@ -39,6 +40,8 @@ class NotificationHub:
         self._subscribers: dict[str, set[Subscriber]] = {}
         self.wakeups = 0
         self.recorders: list[Recorder] = []
+        # Whether any device has a push token (sandbox pushes): registering one marks it.
+        self.devices = Presence()
 
     def subscribe(self, customer_id: str, *, session_id: str = "") -> Subscriber:
         """How many a customer may open is the stream's business (gateway/streams.py)."""

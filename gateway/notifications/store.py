@@ -87,6 +87,7 @@ STREAM_PAGE = 200
 _NOTIFICATION = table_of(Notification)
 _INSERT = insert(_NOTIFICATION).returning(_NOTIFICATION.c.id)
 _PUSH = insert(table_of(SandboxPush))
+_ANY_DEVICE = select(select(PushToken.customer_id).exists())
 
 
 class NotificationWriter(Batch):
@@ -99,7 +100,8 @@ class NotificationWriter(Batch):
     sandbox mode each notification is pushed to the customer's registered devices (a
     `sandbox_push` row each) unless they muted its kind, and the hub's recorders (webhooks)
     hear of them, in the same transaction. An app that gets a push or a webhook event can
-    mark that notification read, or tell it from one it has already shown."""
+    mark that notification read, or tell it from one it has already shown. The devices are
+    looked for only while any device has a token (`hub.devices`, gateway/presence.py)."""
 
     def __init__(self, uow: UnitOfWork, hub: NotificationHub, *, sandbox: bool = False, batched: bool = False) -> None:
         super().__init__(uow)
@@ -145,7 +147,7 @@ class NotificationWriter(Batch):
         ids = sorted((await self.uow.session.execute(_INSERT, rows)).scalars())
         for row, notification_id in zip(rows, ids, strict=True):
             row["id"] = notification_id
-        if self.sandbox:
+        if self.sandbox and await self.hub.devices.any(self.uow.session, _ANY_DEVICE):
             for push in await pushes(self.uow.session, rows):
                 self.uow.stage(_PUSH, push)
         for recorder in self.hub.recorders:

@@ -128,6 +128,7 @@ async def create_endpoint(body: EndpointCreate, owner: Owner, gw: GatewayDep, cl
             updated_at=now,
         )
         session.add(row)
+    gw.webhooks.endpoints.mark()
     return _with_secret(row)
 
 
@@ -166,6 +167,7 @@ async def update_endpoint(
             row.enabled = body.enabled
         row.updated_at = clock.now()
     if row.enabled:
+        gw.webhooks.endpoints.mark()
         gw.webhooks.wake()
     return _public(row)
 

@@ -20,6 +20,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy import update
 
+from gateway.presence import Presence
 from gateway.webhooks import rules, store
 from shared.aio import within
 from shared.db import Database
@@ -57,12 +58,14 @@ class DeliveryWorker:
         self._woken = asyncio.Event()
         self._sending: dict[int, asyncio.Task[None]] = {}
         self._client: httpx.AsyncClient | None = None
+        # Whether any endpoint is enabled: the routes that make or enable one mark it.
+        self.endpoints = Presence()
 
     def wake(self) -> None:
         self._woken.set()
 
     def recorder(self) -> store.DeliveryRecorder:
-        return store.DeliveryRecorder(self.wake, utcnow)
+        return store.DeliveryRecorder(self.wake, utcnow, self.endpoints)
 
     async def run(self) -> None:
         """The background loop (runtime.background): send what is due, sleep until woken

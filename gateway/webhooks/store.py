@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db import Base
+from gateway.presence import Presence
 from gateway.webhooks import rules
 from shared.db import UtcDateTime, table_of
 from shared.kafka.messaging import UnitOfWork
@@ -84,6 +85,7 @@ class WebhookAttempt(Base):
 
 
 _DELIVERY = insert(table_of(WebhookDelivery))
+_ANY_ENABLED = select(select(WebhookEndpoint.id).where(WebhookEndpoint.enabled.is_(True)).exists())
 
 
 def delivery_row(
@@ -108,13 +110,17 @@ class DeliveryRecorder:
     """Listens where notifications are recorded (gateway/notifications/hub.py): each one an
     enabled endpoint wants becomes a delivery row in the same transaction, so a committed
     notification always has its deliveries and a rolled-back one none. One query per
-    transaction finds the endpoints; the worker is woken after the commit."""
+    transaction finds the endpoints, none while no endpoint is enabled anywhere (`enabled`,
+    gateway/presence.py); the worker is woken after the commit."""
 
-    def __init__(self, wake: Callable[[], None], now: Callable[[], datetime]) -> None:
+    def __init__(self, wake: Callable[[], None], now: Callable[[], datetime], enabled: Presence) -> None:
         self.wake = wake
         self.now = now
+        self.enabled = enabled
 
     async def recorded(self, uow: UnitOfWork, notifications: Sequence[dict[str, Any]]) -> None:
+        if not await self.enabled.any(uow.session, _ANY_ENABLED):
+            return
         customers = {n["customer_id"] for n in notifications}
         endpoints = await listening(uow.session, customers)
         if not endpoints:

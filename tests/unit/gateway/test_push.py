@@ -15,6 +15,7 @@ from gateway.identity.store import Session
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
 from gateway.notifications.notify import ALWAYS_PUSHED, KINDS, Draft, pushed
+from gateway.presence import Presence
 from gateway.sandbox.store import SandboxPush
 from shared.db import Database
 from shared.kafka.messaging import UnitOfWork
@@ -55,9 +56,11 @@ async def register(db: Database, customer: str, device: str, token: str) -> None
         await notifications.register_device(session, customer, device, "apns", token, NOW)
 
 
-async def notify(db: Database, *drafts: Draft, sandbox: bool = True, batched: bool = False) -> None:
+async def notify(
+    db: Database, *drafts: Draft, sandbox: bool = True, batched: bool = False, hub: NotificationHub | None = None
+) -> None:
     async with UnitOfWork(db, store.messaging, source="test") as uow:
-        writer = notifications.NotificationWriter(uow, NotificationHub(), sandbox=sandbox, batched=batched)
+        writer = notifications.NotificationWriter(uow, hub or NotificationHub(), sandbox=sandbox, batched=batched)
         await writer.add(drafts, event_id="e-1", event_at=NOW, now=NOW)
         if batched:
             await writer.write()
@@ -123,6 +126,22 @@ async def test_a_device_logged_out_gets_no_pushes(db: Database) -> None:
 
     await notify(db, draft("c-1"))
 
+    assert await pushes(db) == [("c-1", "phone", "payment_received")]
+
+
+async def test_a_device_registered_at_another_replica_gets_pushes_once_the_hub_looks_again(db: Database) -> None:
+    """While no device has a token a batch skips the look-up, until the hub reads again."""
+    clock = [0.0]
+    hub = NotificationHub()
+    hub.devices = Presence(recheck_s=1.0, monotonic=lambda: clock[0])
+    await notify(db, draft("c-1"), batched=True, hub=hub)  # no device anywhere
+
+    await register(db, "c-1", "phone", "token-phone-1")  # not through this hub
+    await notify(db, draft("c-1"), batched=True, hub=hub)
+    assert await pushes(db) == []
+
+    clock[0] = 1.0
+    await notify(db, draft("c-1"), batched=True, hub=hub)
     assert await pushes(db) == [("c-1", "phone", "payment_received")]
 
 
