@@ -94,6 +94,14 @@ def bind_handlers_with_sender(
     return {message_type.TYPE: bind(fn) for message_type, fn in reactions.items()}
 
 
+def one_line(error: ValidationError) -> str:
+    """pydantic's reasons on one line. Its own text runs over several and ends with a link,
+    and a dead letter shows operators its error's last line."""
+    reasons = [f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in error.errors()[:5]]
+    more = error.error_count() - len(reasons)
+    return "; ".join(reasons) + (f"; and {more} more" if more > 0 else "")
+
+
 class PoisonMessage(Exception):
     """A message that no retry will fix (undecodable, unknown type, invalid payload)."""
 
@@ -437,7 +445,9 @@ class ConsumerLoop:
                 # Listed by its id where the id fits the table (a forger picks its length).
                 listed = envelope.id if envelope is not None and len(envelope.id) <= MESSAGE_ID_MAX else None
                 poison.append((record, str(exc), listed))
-            except (ValueError, ValidationError, UnknownMessageType) as exc:
+            except ValidationError as exc:
+                poison.append((record, f"undecodable message: {one_line(exc)}", None))
+            except (ValueError, UnknownMessageType) as exc:
                 poison.append((record, f"undecodable message: {exc}", None))
         if self.listener is not None and (decoded or poison):
             self.listener.took()
