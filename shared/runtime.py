@@ -280,12 +280,13 @@ class Runtime:
     def _broker_answered(self) -> float:
         """When (time.monotonic) a group member's connection last had an answer from the
         broker: its heartbeats bring one every second, so the broker watch need not ask
-        (aiokafka's connections note it for their idle timeout)."""
+        (aiokafka's connections note it for their idle timeout; a version that stopped noting
+        it leaves the watch looking every `steady_s`, as it did before it trusted them)."""
         latest = -math.inf
         for consumer in self.members:
             client = getattr(consumer.consumer, "_client", None)
             for conn in getattr(client, "_conns", {}).values():
-                latest = max(latest, conn._last_action)
+                latest = max(latest, getattr(conn, "_last_action", -math.inf))
         return latest
 
     def unit_of_work(self) -> UnitOfWork:

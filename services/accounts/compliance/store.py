@@ -292,22 +292,12 @@ _RAPID_IN_COUNT, _RAPID_IN, _RAPID_OUT = (TALLIED.index(f"rapid_{n}") for n in (
 
 
 def evidence_row(m: Movement) -> dict[str, Any]:
-    return {
-        "id": m.id,
-        "at": m.at.isoformat(),
-        "account_id": m.account_id,
-        "customer_id": m.customer_id,
-        "direction": str(m.direction),
-        "kind": str(m.kind),
-        "amount_minor": m.amount_minor,
-        "currency": m.currency,
-        "counterparty_account_id": m.counterparty_account_id,
-        "counterparty_customer_id": m.counterparty_customer_id,
-    }
+    """`m` as an alert's evidence: movement_row's fields, its time in ISO text (JSON)."""
+    return movement_row(m) | {"at": m.at.isoformat()}
 
 
 def movement_row(m: Movement) -> dict[str, Any]:
-    """`m` as a row of the movement table: evidence_row's fields, its time as a datetime."""
+    """`m` as a row of the movement table."""
     return {
         "id": m.id,
         "at": m.at,
