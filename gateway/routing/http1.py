@@ -12,6 +12,13 @@ sides keep it alive; one idle for `KEEPALIVE_S` is closed at its next turn (the 
 keep theirs for 65 s), one the service closed leaves the list as it closes. Errors say
 where the call stopped: `ConnectFailed` before anything was sent (another replica may
 take the call, even a POST), `CallFailed` after (the service may have acted on it).
+
+A kept-alive connection can be closed by the service at the moment a call is written on
+it (a service restarting closes its idle connections): the call then fails with not a
+byte of an answer, though the service may never have read it. Such a call is sent once
+more on a new connection if sending it twice is harmless: a GET, HEAD or OPTIONS, or a
+call under an `Idempotency-Key`, which the service answers once (the rule Go's
+net/http follows). Any other call fails as sent.
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ KEEPALIVE_S = 30.0
 CONNECT_TIMEOUT_S = 2.0
 TOTAL_TIMEOUT_S = 10.0
 MAX_CONNECTIONS = 200
+# Calls that may be sent again when a kept-alive connection closes before any answer.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class CallFailed(Exception):
@@ -61,6 +70,9 @@ class _Connection(asyncio.Protocol):
         self.transport: Any = None
         self.closed = False
         self.idle_since = 0.0
+        # Calls written on this connection, and whether the current one heard a byte back.
+        self.calls = 0
+        self.heard = False
         self._answer: asyncio.Future[Answer] | None = None
         self._parser: Any = None
         self._headers: dict[str, str] = {}
@@ -74,12 +86,15 @@ class _Connection(asyncio.Protocol):
     def send(self, request: bytes, answer: asyncio.Future[Answer]) -> None:
         self._answer = answer
         self._headers, self._body = {}, []
+        self.calls += 1
+        self.heard = False
         self.transport.write(request)
 
     def data_received(self, data: bytes) -> None:
         if self._answer is None:  # nothing asked: a service does not speak first
             self.close()
             return
+        self.heard = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
@@ -119,6 +134,11 @@ class _Connection(asyncio.Protocol):
         self.pool.forget(self)
         if self.transport is not None:
             self.transport.close()
+
+
+def _replayable(method: str, headers: Mapping[str, str]) -> bool:
+    """Whether sending the call twice is harmless: a safe method, or an Idempotency-Key."""
+    return method in SAFE_METHODS or any(name.lower() == "idempotency-key" for name in headers)
 
 
 def _expire(answer: asyncio.Future[Answer]) -> None:
@@ -174,6 +194,16 @@ class Pool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.total_timeout_s
         connection = self._kept(address) or await self._connection(address, deadline)
+        try:
+            return await self._call(connection, request, deadline)
+        except CallFailed:
+            if connection.calls == 1 or connection.heard or not _replayable(method, headers):
+                raise
+        # A kept-alive connection closed on the call before a byte of its answer: once more.
+        return await self._call(await self._connection(address, deadline), request, deadline)
+
+    async def _call(self, connection: _Connection, request: bytes, deadline: float) -> Answer:
+        loop = asyncio.get_running_loop()
         answer: asyncio.Future[Answer] = loop.create_future()
         # The total timeout as one timer on the answer (asyncio.timeout's context manager,
         # around every call, cost more than the rest of the wait).
@@ -200,7 +230,11 @@ class Pool:
         now = time.monotonic()
         while idle:
             connection = idle.pop()
-            if not connection.closed and now - connection.idle_since < KEEPALIVE_S:
+            if (
+                not connection.closed
+                and not connection.transport.is_closing()
+                and now - connection.idle_since < KEEPALIVE_S
+            ):
                 return connection
             connection.close()
         return None

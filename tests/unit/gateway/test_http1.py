@@ -173,3 +173,77 @@ def test_calls_work_on_uvloop_as_the_stack_runs_them() -> None:
             server.close()
 
     assert uvloop.run(twice()) == [b"ok", b"ok"]
+
+
+@pytest.fixture
+async def hangs_up_on_second_call() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A service that answers a connection's first call and closes it, unanswered, when a
+    second call comes on it, as a service does that closes its idle connections at the
+    moment a call is written. It lists the request lines it read."""
+    heard: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        first = True
+        while head := await reader.readuntil(b"\r\n\r\n"):
+            heard.append(head.split(b"\r\n", 1)[0])
+            length = next(
+                (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.startswith(b"content-length")), 0
+            )
+            await reader.readexactly(length)
+            if not first:
+                writer.close()
+                return
+            first = False
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", heard
+    server.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [("GET", {}), ("POST", {"Idempotency-Key": "k-1"})],
+    ids=["safe-method", "idempotency-key"],
+)
+async def test_a_harmless_call_on_a_kept_connection_closed_unanswered_is_sent_once_more(
+    hangs_up_on_second_call: tuple[str, list[bytes]], method: str, headers: dict[str, str]
+) -> None:
+    url, heard = hangs_up_on_second_call
+    pool = Pool()
+    await pool.request(method, f"{url}/one", headers=headers, body=b"{}" if method == "POST" else None)
+    answer = await pool.request(method, f"{url}/two", headers=headers, body=b"{}" if method == "POST" else None)
+    assert answer.body == b"ok"
+    assert [line.split(b" ")[1] for line in heard] == [b"/one", b"/two", b"/two"]
+    await pool.close()
+
+
+async def test_a_post_without_a_key_on_a_kept_connection_closed_unanswered_is_not_sent_again(
+    hangs_up_on_second_call: tuple[str, list[bytes]],
+) -> None:
+    url, heard = hangs_up_on_second_call
+    pool = Pool()
+    await pool.request("POST", f"{url}/one", headers={}, body=b"{}")
+    with pytest.raises(CallFailed) as failed:
+        await pool.request("POST", f"{url}/two", headers={}, body=b"{}")
+    assert not isinstance(failed.value, ConnectFailed)
+    assert [line.split(b" ")[1] for line in heard] == [b"/one", b"/two"]
+    await pool.close()
+
+
+async def test_a_call_on_a_new_connection_closed_unanswered_is_not_sent_again() -> None:
+    """A new connection closed on its first call is the service failing, not an idle
+    connection's race: even a GET is not sent twice."""
+    heard: list[bytes] = []
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heard.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    pool = Pool()
+    with pytest.raises(CallFailed):
+        await pool.request("GET", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/", headers={})
+    assert len(heard) == 1
+    await pool.close()
+    server.close()
