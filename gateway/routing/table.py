@@ -920,9 +920,11 @@ PAYEES_ROUTES = (
             "format": (Annotated[Literal["json", "text"], Query(description="`text`: plain lines to share")], "json")
         },
         doc="""A completed payment's receipt to share: amount, time, reference and the two parties
-        by masked name and masked account, as JSON or (`?format=text`) plain text. Only the
-        payer's (another customer's payment is 404); a payment not completed yet, or failed,
-        has none (409).""",
+        by masked name and masked account, as JSON or (`?format=text`) plain text. The payer's
+        (`direction` outgoing), and the payee's once the money has arrived (`incoming`, which
+        shows the payee's own account masked and no account of the payer's, as the payment's
+        incoming view does). Another customer's payment is 404, as is one paid to you that has
+        not completed; your own payment not completed yet, or failed, has none (409).""",
     ),
 )
 

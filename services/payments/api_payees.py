@@ -16,9 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, store
-from services.payments.api import new_device_day, paid_before
+from services.payments.api import new_device_day, paid_before, shown_payee_account
 from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
-from services.payments.domain import Kind
 from shared import payees
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer
@@ -27,6 +26,7 @@ from shared.money import format_minor
 from shared.pagination import SmallPageDep, newest_first, next_keyset
 from shared.phone import normalise_phone
 from shared.problems import PROBLEM, Problem, documents, not_found
+from shared.saga.model import COMPLETED
 from shared.schemas.payments import (
     NewDeviceLimitsPublic,
     PayeeLookup,
@@ -286,6 +286,15 @@ def new_device_public(day: domain.NewDeviceDay) -> NewDeviceLimitsPublic:
     )
 
 
+async def payer_name(p: domain.Payment, directory: AccountsClient) -> str:
+    """The payer's masked name as the payment keeps it, or (a payment made before it was
+    kept) as the accounts directory gives it now."""
+    if p.payer_label:
+        return p.payer_label
+    payer = await directory.account(p.payer_account_id)
+    return payer.holder if payer else ""
+
+
 RECEIPT_AS_TEXT: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/plain": {"example": "Sandbank payment receipt\nPayment    e3b9c2d4-...\n..."}}},
     404: PROBLEM,
@@ -329,25 +338,34 @@ async def payment_receipt(
 ) -> Any:
     """A completed payment's receipt to share: amount, time, reference and the two
     parties by masked name and masked account, as JSON or (`?format=text`) plain text.
-    Only the payer's (another customer's payment is 404); a payment not completed yet,
-    or failed, has none (409)."""
+    The payer's (`direction` outgoing), and the payee's once the money has arrived
+    (`incoming`, which shows the payee's own account masked and no account of the
+    payer's, as the payment's incoming view does). Another customer's payment is 404, as
+    is one paid to you that has not completed; your own payment not completed yet, or
+    failed, has none (409)."""
     async with runtime.db.read() as session:
         p = await store.payment_by_id(session, payment_id)
-    if p is None or p.customer_id != principal.customer_id:
+    if p is None:
+        raise not_found("payment", payment_id)
+    outgoing = p.customer_id == principal.customer_id
+    if not outgoing and not (p.payee_customer_id == principal.customer_id and p.outcome == COMPLETED):
         raise not_found("payment", payment_id)
     if domain.public_status(p) != "completed" or p.ended_at is None:
         raise Problem(409, "payment-not-completed", f"payment {payment_id} is {domain.public_status(p)}: no receipt")
-    payer = await directory.account(p.payer_account_id)
-    # A transfer to a phone number never shows the account the number pays into.
-    payee_account = p.payee_account_id if p.kind == Kind.TRANSFER and not p.reference else None
+    if outgoing:
+        # A transfer to a phone number never shows the account the number pays into.
+        payer_account, payee_account = p.payer_account_id, shown_payee_account(p)
+    else:
+        payer_account, payee_account = None, p.payee_account_id
     receipt = PaymentReceipt(
         payment_id=p.id,
         kind=p.kind,  # type: ignore[arg-type]
         status="completed",
+        direction="outgoing" if outgoing else "incoming",
         amount=format_minor(p.amount_minor, p.currency),
         amount_minor=p.amount_minor,
         currency=p.currency,
-        payer=ReceiptParty(name=payer.holder if payer else "", account=mask_account(p.payer_account_id)),
+        payer=ReceiptParty(name=await payer_name(p, directory), account=mask_account(payer_account)),
         payee=ReceiptParty(name=p.payee_label, account=mask_account(payee_account)),
         reference=p.reference,
         note=p.note,

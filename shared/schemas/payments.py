@@ -468,6 +468,7 @@ RECEIPT_EXAMPLE: dict[str, Any] = {
     "payment_id": "e3b9c2d4-6f1a-4c8e-9b27-0d5f4a6c1e88",
     "kind": "transfer",
     "status": "completed",
+    "direction": "outgoing",
     "amount": "88.00",
     "amount_minor": 8800,
     "currency": "CNY",
@@ -493,6 +494,10 @@ class PaymentReceipt(BaseModel):
     payment_id: str
     kind: Literal["transfer", "bill", "qr", "topup"]
     status: Literal["completed"]
+    direction: Literal["outgoing", "incoming"] = Field(
+        default="outgoing",
+        description="`outgoing`: the payer's receipt; `incoming`: the payee's, which shows no payer account",
+    )
     amount: str
     amount_minor: int
     currency: str

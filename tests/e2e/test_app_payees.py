@@ -61,7 +61,10 @@ async def test_an_app_confirms_the_payee_pays_and_shares_the_receipt(gateway: ht
         assert secret not in receipt.text
     as_text = await payer.get(f"/v1/payments/{paid['id']}/receipt", params={"format": "text"})
     assert as_text.text.startswith("Sandbank payment receipt\n") and "Amount     88.00 CNY" in as_text.text
-    assert (await payee.get(f"/v1/payments/{paid['id']}/receipt")).status_code == 404
+    received = await payee.get(f"/v1/payments/{paid['id']}/receipt")
+    assert received.status_code == 200, received.text
+    assert received.json()["direction"] == "incoming" and received.json()["payer"]["account"] is None
+    assert account["id"] not in received.text and payer.customer_id not in received.text
 
 
 async def test_an_unknown_payee_is_not_found(customer: Phone) -> None:

@@ -207,6 +207,7 @@ async def test_a_completed_payment_has_a_receipt_with_both_parties_masked(paymen
     assert r.status_code == 200, r.text
     receipt = r.json()
     assert receipt["payment_id"] == done["id"] and receipt["status"] == "completed"
+    assert receipt["direction"] == "outgoing"
     assert (receipt["amount"], receipt["amount_minor"], receipt["currency"]) == ("12.30", 12_30, "CNY")
     assert receipt["payer"] == {"name": MASKED, "account": "****" + payer.account_id[-4:]}
     assert receipt["payee"] == {"name": MASKED, "account": None}
@@ -241,16 +242,37 @@ async def test_a_failed_payment_has_no_receipt(payments: Payments) -> None:
     assert r.status_code == 409 and r.json()["type"].endswith("/payment-not-completed")
 
 
-async def test_only_the_payer_sees_a_receipt(payments: Payments) -> None:
+async def test_the_payee_gets_a_receipt_of_the_money_received_without_the_payers_account(
+    payments: Payments,
+) -> None:
     payer, payee = await payments.customer(100_00), await payments.customer()
-    done = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "1.00"})
+    done = await payments.pay("transfers", payer, {"payee_phone": payee.customer.phone, "amount": "1.00"})
     assert (await payments.http.get(f"/v1/payments/{done['id']}/receipt", headers=payer.headers)).status_code == 200
 
-    for who in (payee, await payments.customer()):
-        r = await payments.http.get(f"/v1/payments/{done['id']}/receipt", headers=who.headers)
-        assert r.status_code == 404, r.text
+    r = await payments.http.get(f"/v1/payments/{done['id']}/receipt", headers=payee.headers)
+
+    assert r.status_code == 200, r.text
+    receipt = r.json()
+    assert (receipt["direction"], receipt["amount"]) == ("incoming", "1.00")
+    assert receipt["payer"] == {"name": MASKED, "account": None}
+    assert receipt["payee"] == {"name": MASKED, "account": "****" + payee.account_id[-4:]}
+    for secret in (payer.account_id, payee.account_id, payer.id, payee.id):
+        assert secret not in r.text
+    stranger = await payments.customer()
+    r = await payments.http.get(f"/v1/payments/{done['id']}/receipt", headers=stranger.headers)
+    assert r.status_code == 404, r.text
     missing = await payments.http.get(f"/v1/payments/{uuid.uuid4()}/receipt", headers=payer.headers)
     assert missing.status_code == 404
+
+
+async def test_the_payee_of_a_failed_payment_learns_nothing_of_it(payments: Payments) -> None:
+    payer, payee = await payments.customer(1_000_00), await payments.customer()
+    failed = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "666.66"})
+    assert failed["status"] == "failed"
+
+    r = await payments.http.get(f"/v1/payments/{failed['id']}/receipt", headers=payee.headers)
+
+    assert r.status_code == 404, r.text
 
 
 # --- the day's limits --------------------------------------------------------------------------
