@@ -113,7 +113,10 @@ async def read_events(
 ) -> FeedPage:
     """The last messages of every `*.events` topic the gateway read (it keeps about
     2,000), after `after`, oldest first, filtered by topic, type, customer and correlation
-    id. With `wait_s`, an empty answer waits for the next matching message."""
+    id. With `wait_s`, an empty answer waits for the next matching message. The gateway
+    reads the topics for the feed while it is asked for: the first question after a quiet
+    minute starts the reading with the newest messages the broker keeps."""
+    await console.reader.wanted()
     feed = console.feed
     found = await feed.wait(
         after, limit, wait_s, topic=topic, type=type, customer_id=customer, correlation_id=correlation
@@ -222,7 +225,7 @@ async def read_system(_operator: Operator, gw: GatewayDep, console: ConsoleDep) 
     checks = await runtime.readiness()
     # The gateway's own lag as its /metrics reads it, without taking its scrape-to-scrape gauges.
     collector = runtime.metrics.collector
-    await collector.refresh()
+    await asyncio.gather(collector.refresh(), console.reader.wanted())
     own_lag = {group: float(sum(p.values())) for group, p in collector.lag.items()}
     own_readers: dict[str, set[str]] = {}
     for partitions in collector.lag.values():

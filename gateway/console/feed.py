@@ -1,18 +1,25 @@
 """The console's live event feed: every `*.events` topic as it arrives, the last
 `FEED_SIZE` messages kept in memory for the operators' page.
 
-The reader is a Kafka consumer of its own with no group: the broker assigns it every
-partition, it starts at the end offsets and commits nothing, so the notification
-consumer's group never sees it. A reader waits on the feed's `asyncio.Event`, set at
-each new message: no sleep on the way of a message to the page.
+The reader is a Kafka consumer of its own with no group: it assigns itself every
+partition and commits nothing, so the notification consumer's group never sees it. A
+reader waits on the feed's `asyncio.Event`, set at each new message: no sleep on the way
+of a message to the page.
+
+It reads only while a page reads the feed. The first page to ask starts it: it reads the
+newest `FEED_SIZE` messages the broker keeps (those before the gateway started too), adds
+them in the order they were sent, and then follows the topics; `IDLE_S` after the last
+page asked it stops. A stack nobody watches then spends nothing on the feed: under load
+its consumer fetched every message of every `*.events` topic a second time, after the
+notification consumer, and at rest it asked the broker for metadata every 5 s.
 
 A message is kept as it came and read (its JSON, its customer, its trace) only when a
-page asks for it: every transfer passes through the feed several times, and most of
-them with no console open."""
+page asks for it: every transfer passes through the feed several times."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -22,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.aio import within
 from shared.events import topics
@@ -34,6 +41,12 @@ log = logging.getLogger(__name__)
 
 FEED_SIZE = 2000
 FEED_TOPICS = tuple(t for t in topics.ALL if t.endswith(".events"))
+# A reader no page has asked for this long stops (a console page asks at least every 20 s).
+IDLE_S = 60.0
+# How long a page's first question waits for a starting reader to read the newest messages.
+START_WAIT_S = 3.0
+# How long a starting reader may take to read them before it follows the topics anyway.
+CATCH_UP_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +134,7 @@ class EventFeed:
     after a given `seq` arrives."""
 
     def __init__(self, size: int = FEED_SIZE) -> None:
+        self.size = size
         self._kept: deque[_Kept] = deque(maxlen=size)
         self.seq = 0
         self.received = 0
@@ -128,11 +142,14 @@ class EventFeed:
         # (monotonic time, topic) of the last minute's messages, for the rates.
         self._times: deque[tuple[float, str]] = deque(maxlen=20_000)
 
-    def add(self, record: ConsumerRecord[Any, Any]) -> None:
+    def add(self, record: ConsumerRecord[Any, Any], *, arrived: bool = True) -> None:
+        """Keep a message; one read from the past (`arrived` False, a starting reader's
+        newest messages) does not count toward the rates."""
         self.seq += 1
         self._kept.append(_Kept(self.seq, record, time.time()))
         self.received += 1
-        self._times.append((time.monotonic(), record.topic))
+        if arrived:
+            self._times.append((time.monotonic(), record.topic))
         # Wake every waiting reader, and give the next ones a fresh event to wait on.
         self._arrived.set()
         self._arrived = asyncio.Event()
@@ -177,21 +194,53 @@ class EventFeed:
 
 
 class FeedReader:
-    """The gateway's background loop that fills the feed (a `Runtime.background` job)."""
+    """The gateway's background loop that fills the feed while pages read it (a
+    `Runtime.background` job); `wanted` is how a page says it reads."""
 
     def __init__(
-        self, feed: EventFeed, bootstrap_servers: str, client_id: str, doorbell: Doorbell | None = None
+        self,
+        feed: EventFeed,
+        bootstrap_servers: str,
+        client_id: str,
+        doorbell: Doorbell | None = None,
+        *,
+        idle_s: float = IDLE_S,
     ) -> None:
         self.feed = feed
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
-        self.running = False
+        self.idle_s = idle_s
         # Quiet, it waits for a producer's ring rather than polling (shared/kafka/doorbell.py).
         self.listener = doorbell.listener(FEED_TOPICS) if doorbell is not None else None
+        self._asked = asyncio.Event()
+        self._live = asyncio.Event()  # set while it follows the topics
+        self._asked_at = float("-inf")
+        # Where each partition's next unread message is: a reader started again reads on
+        # from there (or from the newest FEED_SIZE), never a message twice.
+        self._next: dict[TopicPartition, int] = {}
+
+    @property
+    def running(self) -> bool:
+        """Whether it follows the topics now (a page read the feed within `idle_s`)."""
+        return self._live.is_set()
+
+    async def wanted(self, wait_s: float = START_WAIT_S) -> None:
+        """A page reads the feed: keep the reader on, or start it and wait (up to
+        `wait_s`) until it has read the newest messages, so the page's answer has them."""
+        self._asked_at = time.monotonic()
+        if not self._live.is_set():
+            self._asked.set()
+            with contextlib.suppress(TimeoutError):
+                await within(self._live.wait(), wait_s)
 
     async def run(self) -> None:
+        while True:
+            await self._asked.wait()
+            self._asked.clear()
+            await self._follow()
+
+    async def _follow(self) -> None:
         consumer = AIOKafkaConsumer(
-            *FEED_TOPICS,
             bootstrap_servers=self.bootstrap_servers,
             group_id=None,
             client_id=self.client_id,
@@ -204,16 +253,55 @@ class FeedReader:
             consumer_timeout_ms=PAUSED_FETCHER_WAKE_MS if self.listener is not None else 200,
         )
         await consumer.start()
-        self.running = True
         try:
-            while True:
+            await consumer.topics()  # the partitions of every topic
+            partitions = [
+                TopicPartition(topic, p) for topic in FEED_TOPICS for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            consumer.assign(partitions)
+            await self._catch_up(consumer, partitions)
+            self._live.set()
+            while time.monotonic() - self._asked_at < self.idle_s:
                 if self.listener is None:
                     batches = await consumer.getmany(timeout_ms=1000, max_records=500)
                 elif not (batches := await self.listener.look(consumer, 500)):
                     await self.listener.wait(consumer)
                 for records in batches.values():
                     for record in records:
-                        self.feed.add(record)
+                        self._add(record)
         finally:
-            self.running = False
+            self._live.clear()
             await consumer.stop()
+
+    async def _catch_up(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Read what came since the reader last stopped, at most the newest FEED_SIZE of each
+        partition, and add the newest FEED_SIZE of them all in the order they were sent."""
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        behind = {}
+        for tp in partitions:
+            start = min(ends[tp], max(starts[tp], ends[tp] - self.feed.size, self._next.get(tp, 0)))
+            consumer.seek(tp, start)
+            if start < ends[tp]:
+                behind[tp] = ends[tp]
+        read: list[ConsumerRecord[Any, Any]] = []
+        deadline = time.monotonic() + CATCH_UP_S
+        while behind and time.monotonic() < deadline:
+            for tp, records in (await consumer.getmany(*behind, timeout_ms=200, max_records=2000)).items():
+                read += (r for r in records if r.offset < behind[tp])
+                if records and records[-1].offset + 1 >= behind[tp]:
+                    consumer.pause(tp)
+                    del behind[tp]
+        consumer.resume(*partitions)
+        # Followed from the ends read at first: what came meanwhile is read next, and a
+        # partition not read in time leaves what it had unread behind for good.
+        for tp in partitions:
+            consumer.seek(tp, ends[tp])
+            self._next[tp] = ends[tp]
+        read.sort(key=lambda r: r.timestamp)
+        for record in read[-self.feed.size :]:
+            self.feed.add(record, arrived=False)
+
+    def _add(self, record: ConsumerRecord[Any, Any]) -> None:
+        self.feed.add(record)
+        self._next[TopicPartition(record.topic, record.partition)] = record.offset + 1

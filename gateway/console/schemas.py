@@ -140,7 +140,7 @@ class SystemView(BaseModel):
 
     processes: list[ProcessState]
     topics: list[TopicState]
-    feed_running: bool
+    feed_running: bool = Field(description="Whether the feed reads the topics now: while a page reads it")
     feed_received: int = Field(description="Messages the feed has read since the gateway started")
 
 
