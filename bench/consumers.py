@@ -1,7 +1,8 @@
 """Accounts' and payments' message paths in process, with no broker: the work of N transfers
 through each service's ConsumerLoop, on SQLite files, for an exact count of instructions.
 
-    python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold
+    python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold, each
+                                                # batch's outbox published by the relay
     python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured,
                                                 # each group's outbox published by the relay
     python -m bench.consumers aml 400           # N HoldCaptured between 100 customers, through AML
@@ -21,9 +22,10 @@ It also runs on the commit before the saga primitive (ca0512c: copy this file in
 checkout's bench/), so the two can be counted side by side: where that code differs (no
 per-service settings module, a payment's `stage`), `_settings` and `_completed` say so.
 
-In `payments` the outbox relay publishes what each step wrote, through the process's own
-Producer (signing, partitioning, record batches) into `Sent` instead of a broker: the count
-includes the relay's read, send and mark, but not aiokafka's sender nor the broker's work."""
+In `accounts` and `payments` the outbox relay publishes what each step wrote, through the
+process's own Producer (signing, partitioning, record batches) into `Sent` instead of a
+broker: the count includes the relay's read, send and mark, but not aiokafka's sender nor
+the broker's work."""
 
 from __future__ import annotations
 
@@ -162,6 +164,12 @@ async def relay_all(relay: Any) -> None:
         pass
 
 
+def _print_sent(service: str, sent: Sent, n: int) -> None:
+    if n:
+        messages = sum(count for *_, count in sent.sent)
+        print(f"{service}: {messages / n:g} messages published per transfer, in {len(sent.sent)} sends")
+
+
 async def accounts(directory: str, n: int) -> int:
     from services.accounts import handlers, store
     from services.accounts.main import create_app
@@ -173,17 +181,24 @@ async def accounts(directory: str, n: int) -> int:
     await runtime.db.create_all(store.Base.metadata)
     async with runtime.unit_of_work() as uow:
         await handlers.seed(app.state.ctx, uow, demo=True)
+    sent = _sent(runtime.producer)
+    await relay_all(runtime.relay)  # the seed's events, in the run with 0 as well
+    sent.sent.clear()
     _as_started()
     payer, payee = DEMO_CUSTOMERS[0].accounts[0].id, DEMO_CUSTOMERS[1].accounts[0].id
     holds = [f"h-{i}" for i in range(n)]
-    consumer = runtime.consumers[0]
+    consumer, relay = runtime.consumers[0], runtime.relay
     await apply_all(
-        consumer, [record(acc.ReserveFunds(account_id=payer, hold_id=h, amount_minor=100), "payments") for h in holds]
+        consumer,
+        [record(acc.ReserveFunds(account_id=payer, hold_id=h, amount_minor=100), "payments") for h in holds],
+        relay,
     )
     await apply_all(
         consumer,
         [record(acc.CaptureHold(account_id=payer, hold_id=h, target_account_id=payee), "payments") for h in holds],
+        relay,
     )
+    _print_sent("accounts", sent, n)
     async with runtime.db.read() as session:
         done = await session.scalar(select(func.count()).select_from(store.Hold).where(store.Hold.status == "captured"))
     await runtime.db.dispose()
@@ -241,9 +256,7 @@ async def payments(directory: str, n: int) -> int:
     ]
     await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved], runtime.relay)
     await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured], runtime.relay)
-    if n:
-        messages = sum(count for *_, count in sent.sent)
-        print(f"payments: {messages / n:g} messages published per transfer, in {len(sent.sent)} sends")
+    _print_sent("payments", sent, n)
     async with runtime.db.read() as session:
         done = await session.scalar(
             select(func.count()).select_from(store.Payment).where(text(_completed(store.Payment)))

@@ -68,17 +68,31 @@ _context: Any = None
 _PLAIN = frozenset({str, int, float, bool})
 
 
+# The span `trace_context` last wrote the context of, and what it wrote.
+_written: tuple[Any, str | None] = (None, None)
+
+
 def trace_context() -> str | None:
     """The current span's context as one `traceparent[;tracestate]` string, for an outbox
-    row written now; None outside a span or with tracing off."""
+    row written now; None outside a span or with tracing off. A handler publishes its
+    messages one after another in its span: the last span's is kept, as a span's context
+    never changes."""
+    global _written
     if _api is None:
         return None
-    context = _api.get_current_span().get_span_context()
-    if not context.is_valid:
-        return None
-    parent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-    state = context.trace_state.to_header() if context.trace_state else ""
-    return f"{parent};{state}" if state else parent
+    span = _api.get_current_span()
+    last, written = _written
+    if span is last:
+        return written
+    context = span.get_span_context()
+    if context.is_valid:
+        parent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+        state = context.trace_state.to_header() if context.trace_state else ""
+        written = f"{parent};{state}" if state else parent
+    else:
+        written = None
+    _written = (span, written)
+    return written
 
 
 def trace_id() -> str | None:
@@ -95,6 +109,18 @@ def span_context(span: Span, context: str | None) -> str:
     state = context.partition(";")[2] if context else ""
     parent = f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}"
     return f"{parent};{state}" if state else parent
+
+
+def span_headers(span: Span, context: str) -> list[tuple[str, bytes]]:
+    """The Kafka headers that carry `span`'s own context with `context`'s tracestate:
+    `trace_headers(span_context(span, context))`, without writing the string and parsing
+    it again (the relay adds them to every message it publishes)."""
+    c = span.get_span_context()
+    headers = [(TRACEPARENT, f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}".encode())]
+    state = context.partition(";")[2]
+    if state:
+        headers.append((TRACESTATE, state.encode()))
+    return headers
 
 
 def context_of_headers(headers: Sequence[Sequence[Any]]) -> str | None:
@@ -418,6 +444,8 @@ class Tracing:
         self.recent = RecentSpans(settings.kept_spans)
         self.provider: TracerProvider | None = None
         self.tracer: Tracer | None = None
+        # The last context a publish span was opened under, and its parsed span context.
+        self._publish_parent: tuple[str | None, Any] = (None, None)
         if self.enabled:
             self._start(settings)
 
@@ -511,12 +539,12 @@ class Tracing:
         attributes = {"messaging.destination.name": topic}
         if key:
             attributes["messaging.kafka.message.key"] = key
-        return self.open_span(
-            f"{topic} publish",
-            _remote(context),
-            _api.SpanKind.PRODUCER,
-            attributes,
-        )
+        # The messages of one handling follow each other in the outbox with its context:
+        # the last one parsed is kept (a span context is immutable).
+        parent = self._publish_parent
+        if parent[0] != context:
+            parent = self._publish_parent = (context, _remote(context))
+        return self.open_span(f"{topic} publish", parent[1], _api.SpanKind.PRODUCER, attributes)
 
     def span(
         self,

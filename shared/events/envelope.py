@@ -112,7 +112,8 @@ class Envelope(BaseModel):
             "subject": message.key(),
             "correlation_id": correlation_id,
             "causation_id": causation_id,
-            "data": message.model_dump(mode="json"),
+            # model_dump(mode="json") without its wrapper: the serializer it hands every argument to.
+            "data": message.__pydantic_serializer__.to_python(message, mode="json"),
         }
         object.__setattr__(envelope, "__dict__", fields)
         object.__setattr__(envelope, "__pydantic_fields_set__", set(_FIELDS))

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, Update, bindparam, delete, func, select, update
+from sqlalchemy import Select, Table, Update, bindparam, delete, func, select, update
 
 from shared.aio import within
-from shared.db import Database, QuickSelect, QuickWrite
+from shared.db import Database, QuickSelect
 from shared.events.envelope import utcnow
 from shared.kafka.messaging import MessagingTables
 from shared.kafka.producer import Header, Producer
-from shared.tracing import Tracing, span_context, trace_headers
+from shared.tracing import Tracing, span_headers, trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +92,8 @@ class OutboxRelay:
             .order_by(outbox.c.id)
             .limit(batch_size),
         )
-        # Marks what `_next` read, by key, once the broker acknowledged it: on inline SQLite
-        # one executemany in a transaction without a session (Database.quick_transaction),
-        # where an ORM UPDATE ... IN cost as much again as the read.
-        self._sent = QuickWrite(
-            db, update(outbox).where(outbox.c.id == bindparam("b_id")).values(published_at=bindparam("b_at"))
-        )
+        # Marks what `_next` read once the broker acknowledged it (inline SQLite).
+        self._sent = _InlineMark(db, outbox) if db.inline else None
         self._claim = (
             None
             if db.sqlite
@@ -126,15 +123,13 @@ class OutboxRelay:
             return 0
         await self._send(rows)
         ids = [r[0] for r in rows]
-        now = utcnow()
-        marks = [{"b_id": i, "b_at": now} for i in ids]
-        if self.db.inline:
+        if self._sent is not None:
             # A drain's one write, in a transaction of its own: no session is needed for it.
             async with self.db.quick_transaction() as raw:
-                self._sent.execute(raw, marks)
+                self._sent.execute(raw, ids)
         else:
             async with self.db.write() as session, session.begin():
-                await self._sent.run(session, marks)
+                await session.execute(self._mark(ids))
         return self._drained(ids)
 
     async def _drain_claimed(self, claim: Select[Any]) -> int:
@@ -148,7 +143,8 @@ class OutboxRelay:
         return self._drained(ids)
 
     def _mark(self, ids: list[int]) -> Update:
-        """The claimed rows' mark (PostgreSQL): one UPDATE ... IN for them all."""
+        """The sent rows' mark off inline SQLite (the claimed rows', on PostgreSQL): one
+        UPDATE ... IN for them all."""
         outbox = self.tables.outbox
         return update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
 
@@ -163,12 +159,15 @@ class OutboxRelay:
         batch = []
         for _, topic, key, payload, headers, context in rows:
             sent = [(k, v.encode()) for k, v in headers]
-            # Each message goes out under a publish span of the trace its row was written in.
-            span = tracing.start_publish(topic, context, key) if tracing is not None else None
-            if span is not None:
-                spans.append(span)
-                context = span_context(span, context)
-            batch.append((topic, key, payload, sent + trace_headers(context)))
+            if context is not None:
+                # Each message goes out under a publish span of the trace its row was written in.
+                span = tracing.start_publish(topic, context, key) if tracing is not None else None
+                if span is not None:
+                    spans.append(span)
+                    sent += span_headers(span, context)
+                else:
+                    sent += trace_headers(context)
+            batch.append((topic, key, payload, sent))
         if self.tamper is not None:
             batch = await self.tamper(batch)
         try:
@@ -243,3 +242,27 @@ class OutboxRelay:
                     continue
                 if self.linger_s:
                     await asyncio.sleep(self.linger_s)
+
+
+class _InlineMark:
+    """A drain's mark on inline SQLite: one `UPDATE outbox SET published_at = ? WHERE id IN
+    (?, ...)` for every row it sent, on the quick transaction's own connection. An
+    executemany of an UPDATE per row (QuickWrite) built, converted and bound a parameter
+    row for each message, and stepped the statement once per row; SQLite keeps the
+    statement prepared for each length a drain comes in (sqlite3's statement cache)."""
+
+    def __init__(self, db: Database, outbox: Table) -> None:
+        dialect = db.writer.dialect
+        statement = (
+            update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(published_at=bindparam("at"))
+        )
+        compiled = statement.compile(dialect=dialect)
+        # SET comes before WHERE: the time is the first parameter, the ids the rest.
+        self._head, _, self._tail = compiled.string.partition("__[POSTCOMPILE_ids]")
+        self._at = compiled.binds["at"].type.dialect_impl(dialect).bind_processor(dialect)
+
+    def execute(self, raw: sqlite3.Connection, ids: list[int]) -> None:
+        at: Any = utcnow()
+        if self._at is not None:
+            at = self._at(at)
+        raw.execute(f"{self._head}{', '.join('?' * len(ids))}{self._tail}", [at, *ids])

@@ -36,6 +36,7 @@ SIGNATURE = "signature"  # Ed25519, before the tags: still checked
 ORIGINAL_SIGNER = "original-signer"
 ORIGINAL_MACS = "original-macs"
 ORIGINAL_SIGNATURE = "original-signature"
+_SIGNED = frozenset({MACS, SIGNATURE})
 # Sets a message signature apart from anything else the same key signs (tokens).
 _CONTEXT = b"sandbank-message-v1\0"
 
@@ -70,7 +71,10 @@ def sign(keys: Keyring, topic: str, key: bytes | None, value: bytes) -> list[tup
 
 
 def is_signed(headers: list[list[str]] | list[tuple[str, bytes]]) -> bool:
-    return any(name in (MACS, SIGNATURE) for name, _ in headers)
+    """Whether a message carries its sender's tags or signature already (a dead letter
+    replayed). Looked up in C: a producer asks it of every message, and `any()` over a
+    generator cost a fifth of signing one."""
+    return not _SIGNED.isdisjoint(dict(headers))
 
 
 def verified_signer(
