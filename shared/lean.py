@@ -5,20 +5,22 @@ every other request is the FastAPI route's, as before.
 A transfer crosses two such routes (the gateway's and payments' `POST /v1/payments/transfers`),
 and on each FastAPI's share of the request's CPU was larger than the route's own work: the
 match over the routes, the content type parsed as a mail header, the dependencies solved
-anew as a tree, the endpoint wrapped in two exit stacks and an exception wrapper.
+anew as a tree, the endpoint wrapped in exit stacks and exception wrappers.
 
-`LeanRoutes` sits where the app's router dispatches (around shared/route_index.py's index)
-and keeps, for each `(method, path)` it serves, the FastAPI route that stays registered and
-documented. A request takes the lean path only when it is the plain one: a `Content-Type`
-of exactly `application/json`, a body that arrives whole, is a JSON object (read by the
-same `json.loads` as Starlette's) and passes the route's own body model, header parameters
-that pass their own fields, and no dependency overrides. Anything else (malformed JSON,
-a validation failure, an unknown field, another content type, a body over the limit, a
-client gone) goes to the FastAPI route with the body as it came, which answers it with
-the same code as before. On the lean path the endpoint and its dependencies are the
-route's own functions, called in FastAPI's order with its per-request cache; what they
-raise (no token, a role, a missing Idempotency-Key, a rule refusing) goes to the app's
-exception handlers, which answer it as the route did.
+`LeanRoutes` is the innermost of the app's middleware (inside the request ids, the body
+limit, the spans and metrics, which all still apply) and keeps, for each `(method, path)`
+it serves, the FastAPI route that stays registered and documented. A request takes the
+lean path only when it is the plain one: a `Content-Type` of exactly `application/json`,
+a body that arrives whole, is a JSON object (read by the same `json.loads` as
+Starlette's) and passes the route's own body model, header parameters that pass their
+own fields, and no dependency overrides. Anything else (malformed JSON, a validation
+failure, an unknown field, another content type, a body over the limit, a client gone)
+goes on to the app's exception handlers and router with the body as it came, and the
+FastAPI route answers it with the same code as before. On the lean path the endpoint and
+its dependencies are the route's own functions, called in FastAPI's order with its
+per-request cache; what they raise (no token, a role, a missing Idempotency-Key, a rule
+refusing) is answered by Starlette's ExceptionMiddleware with the app's own handlers, as
+the route's was.
 
 A route qualifies only in a shape this reads exactly (`LeanRoute.of` says why not): a
 fixed path, one JSON body model, dependencies that are plain async functions of the
@@ -30,14 +32,16 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi import params
+from fastapi import FastAPI, params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import _get_param_aliases, _get_param_model, field_annotation_is_sequence
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from pydantic import Json
+from starlette.middleware import Middleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Router
@@ -172,20 +176,30 @@ async def _solve(
 
 
 class LeanRoutes:
-    """The router's dispatch with the lean routes in front (see the module's docstring)."""
+    """The innermost of the app's middleware: the lean routes' plain requests are answered
+    here, every other request goes on to the app's exception handlers and router (see the
+    module's docstring). What a lean route raises is answered by those same handlers, as
+    the route's own wrapper would have had them answer it."""
 
-    def __init__(self, router: Router, routes: dict[tuple[str, str], LeanRoute]) -> None:
-        self.router = router
-        self.app: ASGIApp = router.middleware_stack
+    def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], LeanRoute], router: Router) -> None:
+        if not isinstance(app, ExceptionMiddleware):
+            raise NotLean("the lean routes stand just outside the app's exception handlers")
+        self.app = app
         self.routes = routes
+        self.router = router
+        # The app's own handlers (the same tables), around a raise of what a lean route raised.
+        self.errors = ExceptionMiddleware(_raise_again, debug=app.debug)
+        self.errors._exception_handlers = app._exception_handlers
+        self.errors._status_handlers = app._status_handlers
 
-    @classmethod
-    def install(cls, router: Router, names: Iterable[str]) -> LeanRoutes:
-        """Serve the routes `names` (route names, as `create_transfer`) leanly; NotLean if
-        one is missing, not in a shape the lean path reads, or not the route FastAPI would
+    @staticmethod
+    def install(app: FastAPI, names: Iterable[str]) -> dict[tuple[str, str], LeanRoute]:
+        """Serve the routes `names` (route names, as `create_transfer`) leanly, from the
+        innermost of `app`'s middleware as it stands (add it once the rest is added); NotLean
+        if one is missing, not in a shape the lean path reads, or not the route FastAPI would
         pick for its method and path."""
         wanted = set(names)
-        contexts = list(iter_route_contexts(router.routes))
+        contexts = list(iter_route_contexts(app.router.routes))
         routes: dict[tuple[str, str], LeanRoute] = {}
         for context in contexts:
             if getattr(context.original_route, "name", None) not in wanted:
@@ -196,9 +210,8 @@ class LeanRoutes:
             wanted.discard(lean.route.name)
         if wanted:
             raise NotLean(f"no such routes: {', '.join(sorted(wanted))}")
-        lean_routes = cls(router, routes)
-        router.middleware_stack = lean_routes
-        return lean_routes
+        app.user_middleware.append(Middleware(LeanRoutes, routes=routes, router=app.router))
+        return routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         lean = self.routes.get((scope.get("method", ""), scope.get("path", ""))) if scope["type"] == "http" else None
@@ -219,17 +232,32 @@ class LeanRoutes:
         except ValueError:
             await self.app(scope, _replay(received, receive), send)
             return
-        scope["route"] = lean.route
-        scope["endpoint"] = lean.endpoint
-        scope["path_params"] = {**scope.get("path_params", {})}
-        request = Request(scope, _replay(received, receive), send)
-        response = await lean(request, value)
+        # The scope as FastAPI's routing leaves it for the route.
+        kept = {key: scope[key] for key in _ROUTED if key in scope}
+        scope.setdefault("router", self.router)
+        scope.update(route=lean.route, endpoint=lean.endpoint, path_params={**scope.get("path_params", {})})
+        try:
+            response = await lean(Request(scope, _replay(received, receive), send), value)
+        except Exception as exc:
+            scope[_RAISED] = exc
+            await self.errors(scope, receive, send)
+            return
         if response is None:
-            for key in ("route", "endpoint"):
-                del scope[key]
+            for key in _ROUTED:
+                scope.pop(key, None)
+            scope.update(kept)
             await self.app(scope, _replay(received, receive), send)
             return
         await response(scope, receive, send)
+
+
+# What routing puts in the scope; what a lean route raised, for its handler.
+_ROUTED = ("router", "route", "endpoint", "path_params")
+_RAISED = "sandbank.lean.raised"
+
+
+async def _raise_again(scope: Scope, receive: Receive, send: Send) -> None:
+    raise scope.pop(_RAISED)
 
 
 def _first_match(contexts: list[RouteContext], own: RouteContext, lean: LeanRoute) -> None:

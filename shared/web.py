@@ -208,7 +208,7 @@ def build_app(
     app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
     RouteIndex.install(app.router)
     if lean:
-        LeanRoutes.install(app.router, lean)
+        LeanRoutes.install(app, lean)
     return app
 
 

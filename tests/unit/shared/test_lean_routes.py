@@ -42,8 +42,8 @@ async def approval(step: Annotated[str | None, Header(alias="sandbank-step-up", 
 
 
 def app_of(lean: bool) -> tuple[FastAPI, list[str]]:
-    """An app with one JSON route; `lean`: served by the lean path. Also the names of the
-    layers that answered: `fastapi` each time FastAPI's routing ran."""
+    """An app with one JSON route; `lean`: served by the lean path. Also the layers that
+    answered: `fastapi` each time the app's router ran."""
     app = FastAPI()
     app.state.calls = []
     install_problem_handlers(app)
@@ -70,14 +70,14 @@ def app_of(lean: bool) -> tuple[FastAPI, list[str]]:
     assert RouteIndex.install(app.router)
     layers: list[str] = []
     if lean:
-        installed = LeanRoutes.install(app.router, ["create_thing"])
-        inner = installed.app
+        LeanRoutes.install(app, ["create_thing"])
+    inner = app.router.middleware_stack
 
-        async def counted(scope: Any, receive: Any, send: Any) -> None:
-            layers.append("fastapi")
-            await inner(scope, receive, send)
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        layers.append("fastapi")
+        await inner(scope, receive, send)
 
-        installed.app = counted
+    app.router.middleware_stack = counted
     return app, layers
 
 
@@ -115,11 +115,12 @@ async def _answer(app: FastAPI, headers: dict[str, str], body: bytes) -> tuple[i
 @pytest.mark.parametrize("index", range(len(REQUESTS)))
 async def test_a_lean_route_answers_as_its_fastapi_route_does(index: int) -> None:
     headers, body = REQUESTS[index]
-    plain, _ = app_of(lean=False)
+    plain, plain_layers = app_of(lean=False)
     lean, layers = app_of(lean=True)
 
     assert await _answer(lean, headers, body) == await _answer(plain, headers, body)
     assert layers == ([] if index in LEAN else ["fastapi"])
+    assert plain_layers == ["fastapi"]
     # Each dependency ran once (FastAPI's per-request cache), whichever path answered.
     assert lean.state.calls == plain.state.calls
 
@@ -235,4 +236,4 @@ def test_only_a_route_it_reads_exactly_is_made_lean() -> None:
         ("missing", "no such routes"),
     ]:
         with pytest.raises(NotLean, match=why):
-            LeanRoutes.install(app.router, [name])
+            LeanRoutes.install(app, [name])
