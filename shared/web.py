@@ -29,6 +29,7 @@ from shared.internal import (
     trace_router,
 )
 from shared.keys import MissingKeys
+from shared.lean import LeanRoutes
 from shared.metrics import CONTENT_TYPE
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import (
@@ -138,12 +139,15 @@ def build_app(
     problems: Mapping[int, str] | None = None,
     extra_lifespan: Callable[[FastAPI], Any] | None = None,
     body_limits: Mapping[str, int] | None = None,
+    lean: Iterable[str] = (),
 ) -> FastAPI:
     """The process's app around its runtime: problem+json errors (`error_statuses` is the
     API's one table from domain errors to HTTP statuses), request ids, body limits, the
     health and /internal routes, then the service's own `routers`. `problems`: answers
     every public route may give (status: why) beyond what its own rules tell. `body_limits`:
-    the routes (path templates) that take more than the settings' body limit, as files."""
+    the routes (path templates) that take more than the settings' body limit, as files.
+    `lean`: the names of hot JSON routes whose plain requests skip FastAPI's per-request
+    machinery (shared/lean.py); they stay FastAPI routes for everything else."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -203,6 +207,8 @@ def build_app(
     answers = Answers(everywhere=dict(problems or {}), domain=_domain_problems(error_statuses or {}))
     app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
     RouteIndex.install(app.router)
+    if lean:
+        LeanRoutes.install(app, lean)
     return app
 
 

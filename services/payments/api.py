@@ -356,6 +356,8 @@ async def _payment_deps(
 
 
 Pay = Annotated[PaymentDeps, Depends(_payment_deps)]
+# The routes each payment's request crosses: their plain requests take shared/lean.py's path.
+LEAN = ("create_transfer", "create_bill_payment", "create_qr_payment", "create_topup")
 POSTED: dict[str, Any] = {
     "status_code": 202,
     "response_model": PaymentPublic,

@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, overrides: Overrides = Overr
         # read as a payment's id.
         routers=[*schedules.routers, *api_payees.routers, *api.routers],
         error_statuses=api.ERROR_STATUSES,
+        lean=api.LEAN,
     )
     app.state.ctx = ctx
     app.state.starter = starter
