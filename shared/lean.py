@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -48,6 +49,8 @@ from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 JSON = b"application/json"
+
+log = logging.getLogger(__name__)
 
 
 class NotLean(ValueError):
@@ -182,13 +185,22 @@ class LeanRoutes:
     the route's own wrapper would have had them answer it."""
 
     def __init__(self, app: ASGIApp, routes: Mapping[tuple[str, str], LeanRoute], router: Router) -> None:
-        if not isinstance(app, ExceptionMiddleware):
-            raise NotLean("the lean routes stand just outside the app's exception handlers")
         self.app = app
         self.routes = routes
         self.router = router
         # The app's own handlers (the same tables), around a raise of what a lean route raised.
-        self.errors = ExceptionMiddleware(_raise_again, debug=app.debug)
+        self.errors = ExceptionMiddleware(_raise_again)
+        if not (
+            isinstance(app, ExceptionMiddleware)
+            and hasattr(app, "_exception_handlers")
+            and hasattr(app, "_status_handlers")
+        ):
+            # Another Starlette than the one this was written against (pyproject pins it):
+            # every request goes the FastAPI route's way, slower but the same.
+            log.warning("the lean path is off: the app's innermost layer is not the ExceptionMiddleware it reads")
+            self.routes = {}
+            return
+        self.errors.debug = app.debug
         self.errors._exception_handlers = app._exception_handlers
         self.errors._status_handlers = app._status_handlers
 

@@ -29,7 +29,7 @@ from shared.internal import (
     trace_router,
 )
 from shared.keys import MissingKeys
-from shared.lean import LeanRoutes
+from shared.lean import LeanRoutes, NotLean
 from shared.metrics import CONTENT_TYPE
 from shared.observability import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.problems import (
@@ -208,7 +208,11 @@ def build_app(
     app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
     RouteIndex.install(app.router)
     if lean:
-        LeanRoutes.install(app, lean)
+        try:
+            LeanRoutes.install(app, lean)
+        except NotLean as why:
+            # The routes stay FastAPI's: slower, the same answers (a test fails on it in CI).
+            log.warning("the lean path is off for %s: %s", ", ".join(lean), why)
     return app
 
 

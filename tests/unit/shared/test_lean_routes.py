@@ -12,6 +12,7 @@ import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
+from starlette.middleware import Middleware
 
 from shared.lean import LeanRoutes, NotLean
 from shared.problems import Problem, install_problem_handlers
@@ -237,3 +238,23 @@ def test_only_a_route_it_reads_exactly_is_made_lean() -> None:
     ]:
         with pytest.raises(NotLean, match=why):
             LeanRoutes.install(app, [name])
+
+
+async def test_behind_another_innermost_layer_every_request_is_fastapis(caplog: pytest.LogCaptureFixture) -> None:
+    """Under a Starlette whose innermost layer is not the ExceptionMiddleware the lean path
+    reads, it turns itself off instead of failing the requests."""
+    app, layers = app_of(lean=True)
+
+    class Wrapped:  # stands where Starlette's own ExceptionMiddleware stood
+        def __init__(self, app: Any) -> None:
+            self.inner = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await self.inner(scope, receive, send)
+
+    lean_layer = app.user_middleware[-1]
+    app.user_middleware[-1:] = [Middleware(lean_layer.cls, *lean_layer.args, **lean_layer.kwargs), Middleware(Wrapped)]
+
+    assert (await _answer(app, OK, PLAIN))[0] == 202
+    assert layers == ["fastapi"]
+    assert "the lean path is off" in caplog.text
