@@ -43,7 +43,8 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 # PostgreSQL, in-process HTTP), 266 s of it for one process, which one core cannot run
 # faster however quiet the machine. On this 2-core machine shared with other runs (load
 # 8 to 12) the two were even, the cores being taken either way: 505 s on two workers,
-# about 500 s in one process. e2e runs in one process: whole stacks on two workers starved
+# about 500 s in one process; quiet (load 1 to 2), the payments and insurance packages
+# took 81 s on two workers against 104 s in one, back to back. e2e runs in one process: whole stacks on two workers starved
 # each other's event loops (a saga's step unanswered for minutes). Each run names its
 # slowest tests, so every CI log shows where its minutes went.
 test: install ## every test tier: unit, integration, e2e
