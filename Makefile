@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 TIERS := tests/unit tests/integration tests/e2e
 
 # One test tier; a tier with no folder yet (git keeps no empty ones) has nothing to run.
-tier = @if [ -d $(1) ]; then $(PY) -m pytest -q $(PYTEST_ARGS) $(1); else echo "$(1): no tests yet"; fi
+# $(2): options of the tier's own, before PYTEST_ARGS.
+tier = @if [ -d $(1) ]; then $(PY) -m pytest -q $(2) $(PYTEST_ARGS) $(1); else echo "$(1): no tests yet"; fi
 
 # `docker compose` (plugin) where it exists, else Debian's docker-compose 1.29.
 COMPOSE = $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; \
@@ -36,15 +37,20 @@ stop: ## stop the Sandbank started by `make run` in another terminal
 	@if [ -x $(SANDBANK) ]; then $(SANDBANK) stop --data-dir $(DATA_DIR); \
 	else echo "Sandbank is not running"; fi
 
-# The unit tier is pure computation: two pytest-xdist workers, one per core. The others
-# wait on brokers, databases and whole stacks, and run in one process: on two workers their
-# in-process apps starved each other's event loops (a saga's step unanswered for minutes).
-# Nor did the integration tier alone gain from two workers on the 2-core machine shared
-# with other runs: 449 s in one process (load 4 to 9), 596 s on two (load 8 to 17).
-# The second run names its 25 slowest tests, so every CI log shows where its minutes went.
+# The unit tier is pure computation: two pytest-xdist workers, one per core. The
+# integration tier runs on two workers too, each with brokers, apps and PostgreSQL schemas
+# of its own (tests/integration/pg.py): the tier is CPU in the test process (SQLite,
+# PostgreSQL, in-process HTTP), 266 s of it for one process, which one core cannot run
+# faster however quiet the machine. On this 2-core machine shared with other runs (load
+# 8 to 12) the two were even, the cores being taken either way: 505 s on two workers,
+# about 500 s in one process; quiet (load 1 to 2), the payments and insurance packages
+# took 81 s on two workers against 104 s in one, back to back. e2e runs in one process: whole stacks on two workers starved
+# each other's event loops (a saga's step unanswered for minutes). Each run names its
+# slowest tests, so every CI log shows where its minutes went.
 test: install ## every test tier: unit, integration, e2e
 	$(PY) -m pytest -q -n 2 $(PYTEST_ARGS) tests/unit
-	$(PY) -m pytest -q --durations=25 $(PYTEST_ARGS) $(filter-out tests/unit,$(wildcard $(TIERS)))
+	$(call tier,tests/integration,-n 2 --durations=15)
+	$(call tier,tests/e2e,--durations=25)
 
 unit: install ## pure tests, no broker or database
 	$(call tier,tests/unit)
