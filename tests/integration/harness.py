@@ -291,6 +291,17 @@ class Bank:
             headers += signed(ACCOUNTS_COMMANDS, key.encode(), value, signed_by)
         await self.producer.send_and_wait(ACCOUNTS_COMMANDS, value, key=key.encode(), headers=headers)
 
+    async def send_fact(self, message: Message, *, answering: str) -> Envelope:
+        """Produce an accounts fact as accounts publishes it (signed by accounts, the
+        service it answers named): a repeated answer, as a re-sent command gets."""
+        envelope = self.envelope(message, source="accounts")
+        self._track(envelope)
+        key, value = envelope.subject.encode(), envelope.to_bytes()
+        headers = [("type", envelope.type.encode()), ("causation-source", answering.encode())]
+        headers += signed(message.TOPIC, key, value, "accounts")
+        await self.producer.send_and_wait(message.TOPIC, value, key=key, headers=headers)
+        return envelope
+
     async def reply_to(self, command: Envelope, timeout_s: float = REPLY_TIMEOUT_S) -> Envelope:
         """The fact the service published in answer to `command` (its causation_id)."""
         seen = await self.tap.wait_for(

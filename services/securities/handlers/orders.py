@@ -220,9 +220,13 @@ def _sealed_detail(side: Side, quote: domain.Quote) -> str:
 
 async def when_funds_reserved_accept_order(ctx: Context, uow: UnitOfWork, msg: acc.FundsReserved) -> None:
     if (order := await _order_for(uow, msg.hold_id, HOLD_PREFIX)) is not None:
+        held_now = order.step == RESERVE
         await _carry_out(ctx, uow, order, ctx.orders.on_funds_reserved(order))
-        # A new buy arrives on the market now; a part-filled one's remainder rests on.
-        await try_fill(ctx, uow, order, on_arrival=order.filled_quantity == 0)
+        # A new buy arrives on the market now; a part-filled one's remainder rests on. An
+        # answer repeated (to a reservation sent again) leaves a resting buy resting: arriving
+        # a second time, it would take the book's price instead of trading at its limit.
+        if held_now:
+            await try_fill(ctx, uow, order, on_arrival=order.filled_quantity == 0)
 
 
 async def when_reservation_rejected_reject_order(ctx: Context, uow: UnitOfWork, msg: acc.ReservationRejected) -> None:

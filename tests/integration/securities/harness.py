@@ -156,6 +156,13 @@ class Brokerage:
         assert order is not None, order_id
         return order.step, order.outcome
 
+    async def applied(self, message_id: str) -> bool:
+        """Whether this app's consumer has applied the message (its inbox has it)."""
+        inbox = self.app.state.runtime.tables.inbox
+        async with self.app.state.runtime.db.read() as session:
+            found = await session.scalar(select(inbox.c.message_id).where(inbox.c.message_id == message_id))
+        return found is not None
+
     @asynccontextmanager
     async def accounts_silent(self) -> AsyncIterator[None]:
         """accounts applies every command but its facts are lost (the sandbox's `drop`

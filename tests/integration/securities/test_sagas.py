@@ -78,6 +78,41 @@ async def test_an_unanswered_capture_is_resent_until_accounts_answers_then_the_o
         assert await spare.cash(investor.securities_id) == (20_000_00 - 1_050_00 - 500, 0)
 
 
+async def test_a_repeated_reservation_answer_leaves_a_resting_buy_trading_at_its_limit(
+    spare_brokerage: SpareFactory,
+) -> None:
+    """accounts answers a reservation sent again with the same fact. That answer must not
+    bring a buy already resting to the market a second time: arriving once the book has
+    moved through its limit, it would take the book's price instead of its limit's. (Under
+    load the reservation above was re-sent and its second answer came while the price was
+    being set, and the buy traded at 10.41.)"""
+    # The ticker looks only when told: nothing matches the buy but what the test does.
+    async with spare_brokerage(tick_interval_ms=600_000, idle_tick_s=600) as spare:
+        investor = await spare.investor(20_000_00)
+        await spare.set_price("000001", "10.52")
+        buy = await spare.buy(investor, "000001", 100, "10.50")
+        [reserve] = [c for c in spare.commands(investor.securities_id) if c.type == acc.ReserveFunds.TYPE]
+        # The book moves through the limit; the market has not matched the resting buy yet.
+        spare.ctx.sim.set_price("000001", 10_400, pinned=True, at=spare.ctx.clock.now())
+
+        again = await spare.bank.send_fact(
+            acc.FundsReserved(
+                account_id=investor.securities_id,
+                hold_id=reserve.data["hold_id"],
+                amount_minor=reserve.data["amount_minor"],
+                currency="CNY",
+                available_minor=0,
+            ),
+            answering="securities",
+        )
+        await eventually(lambda: spare.applied(again.id), "the repeated answer applied")
+
+        assert (await spare.order(investor, buy["id"]))["status"] == "accepted"
+        await spare.set_price("000001", "10.40")
+        filled = await spare.until(investor, buy["id"], "filled")
+        assert (filled["filled_price"], filled["amount_minor"]) == ("10.50", 1_050_00 + 500)
+
+
 async def test_an_unanswered_transfer_is_resent_until_accounts_answers(spare_brokerage: SpareFactory) -> None:
     async with spare_brokerage(**BRISK) as spare:
         investor = await spare.investor(0, checking_minor=500_00)
