@@ -103,17 +103,27 @@ class _Kept:
         return self.event
 
 
-def _event(seq: int, record: ConsumerRecord[Any, Any], received_unix: float) -> FeedEvent:
+def _body(record: ConsumerRecord[Any, Any]) -> dict[str, Any]:
     try:
         body = orjson.loads(record.value) if record.value else {}
     except orjson.JSONDecodeError:
-        body = {}
-    if not isinstance(body, dict):
-        body = {}
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _sent(body: dict[str, Any], record: ConsumerRecord[Any, Any]) -> datetime:
+    """When the message was sent: its envelope's `time` (to the microsecond), else the
+    record's timestamp (to the millisecond)."""
     try:
         sent = datetime.fromisoformat(str(body.get("time")))
     except ValueError:
-        sent = datetime.fromtimestamp(record.timestamp / 1000, UTC)
+        return datetime.fromtimestamp(record.timestamp / 1000, UTC)
+    return sent if sent.tzinfo is not None else sent.replace(tzinfo=UTC)
+
+
+def _event(seq: int, record: ConsumerRecord[Any, Any], received_unix: float) -> FeedEvent:
+    body = _body(record)
+    sent = _sent(body, record)
     key = record.key.decode(errors="replace") if isinstance(record.key, bytes) else None
     return FeedEvent(
         seq=seq,
@@ -298,7 +308,9 @@ class FeedReader:
         for tp in partitions:
             consumer.seek(tp, ends[tp])
             self._next[tp] = ends[tp]
-        read.sort(key=lambda r: r.timestamp)
+        # In the order they were sent: the envelopes' times, since records sent within the
+        # same millisecond share their timestamp.
+        read.sort(key=lambda r: _sent(_body(r), r))
         for record in read[-self.feed.size :]:
             self.feed.add(record, arrived=False)
 

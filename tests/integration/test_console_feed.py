@@ -9,9 +9,11 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
@@ -37,13 +39,15 @@ async def broker(tmp_path: Path) -> AsyncIterator[str]:
 
 async def publish(bootstrap_servers: str, names: list[str]) -> None:
     """One message per name, keyed by it, on payments.events and accounts.events by turns,
-    each sent after the last was acknowledged (so their order is their send order)."""
+    each sent after the last was acknowledged and stamped with its time as an envelope is
+    (so their order is their send order, though several share a millisecond)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
     await producer.start()
     try:
         for n, name in enumerate(names):
             topic = PAYMENTS_EVENTS if n % 2 else ACCOUNTS_EVENTS
-            await producer.send_and_wait(topic, f'{{"type": "{name}"}}'.encode(), key=name.encode())
+            value = orjson.dumps({"type": name, "time": datetime.now(UTC).isoformat()})
+            await producer.send_and_wait(topic, value, key=name.encode())
     finally:
         await producer.stop()
 
