@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Select, Update
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import greenlet_spawn
@@ -497,6 +497,58 @@ class _Compiled:
         return params
 
 
+class Bound:
+    """A Core statement compiled once for inline SQLite, and its named values turned into
+    sqlite3's parameters: each through its type's bind processing, as a session would send
+    it; an IN of a list (`bindparam("ids", expanding=True)`) given the list, with a
+    placeholder per value made for each length the list comes in. `bound(params)` is the
+    (SQL, parameters) pair for `connection.execute`."""
+
+    def __init__(self, statement: Select[Any] | Update, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self._sql = compiled.string
+        self._order = list(compiled.positiontup or [])
+        self._defaults = dict(compiled.params)
+        self._process = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._order
+        ]
+        self._expanding = [compiled.binds[name].expanding for name in self._order]
+        self._expands = any(self._expanding)
+        self._sql_for: dict[tuple[int, ...], str] = {}
+
+    def __call__(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
+        values = {**self._defaults, **params}
+        if self._expands:
+            return self._expanded(values)
+        ordered = [
+            p(values[name]) if p is not None else values[name]
+            for name, p in zip(self._order, self._process, strict=True)
+        ]
+        return self._sql, ordered
+
+    def _expanded(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
+        ordered: list[Any] = []
+        lengths = []
+        for name, p, expanding in zip(self._order, self._process, self._expanding, strict=True):
+            if expanding:
+                items = list(values[name])
+                lengths.append(len(items))
+                ordered += items if p is None else [p(v) for v in items]
+            else:
+                ordered.append(p(values[name]) if p is not None else values[name])
+        key = tuple(lengths)
+        sql = self._sql_for.get(key)
+        if sql is None:
+            sql = self._sql
+            expanded = (name for name, expanding in zip(self._order, self._expanding, strict=True) if expanding)
+            for name, length in zip(expanded, lengths, strict=True):
+                # SQLite takes an empty list: `x IN ()` is false.
+                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * length))
+            if len(self._sql_for) < 64:
+                self._sql_for[key] = sql
+        return sql, ordered
+
+
 class QuickSelect:
     """A hot Core select that skips the session and, on SQLite, the connection pool.
 
@@ -512,18 +564,7 @@ class QuickSelect:
         self.db = db
         self.statement = statement
         dialect = db.reader.dialect
-        compiled = statement.compile(dialect=dialect)
-        self._sql = compiled.string
-        self._order = list(compiled.positiontup or [])
-        self._defaults = dict(compiled.params)
-        self._process = [
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._order
-        ]
-        # An IN of a list (`bindparam("ids", expanding=True)`): its SQL has a placeholder
-        # per value, made for each length the list comes in.
-        self._expanding = [compiled.binds[name].expanding for name in self._order]
-        self._expands = any(self._expanding)
-        self._sql_for: dict[tuple[int, ...], str] = {}
+        self._bound = Bound(statement, dialect)
         # The columns whose values come back converted (datetimes, JSON), by position.
         self._convert = [
             (i, f)
@@ -547,36 +588,7 @@ class QuickSelect:
         return self._run(await _raw_sqlite(tx), params)
 
     def _run(self, connection: sqlite3.Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        values = {**self._defaults, **params}
-        if self._expands:
-            return self._run_expanded(connection, values)
-        ordered = [
-            p(values[name]) if p is not None else values[name]
-            for name, p in zip(self._order, self._process, strict=True)
-        ]
-        return self._converted(connection.execute(self._sql, ordered).fetchall())
-
-    def _run_expanded(self, connection: sqlite3.Connection, values: dict[str, Any]) -> list[tuple[Any, ...]]:
-        ordered: list[Any] = []
-        lengths = []
-        for name, p, expanding in zip(self._order, self._process, self._expanding, strict=True):
-            if expanding:
-                items = list(values[name])
-                lengths.append(len(items))
-                ordered += items if p is None else [p(v) for v in items]
-            else:
-                ordered.append(p(values[name]) if p is not None else values[name])
-        key = tuple(lengths)
-        sql = self._sql_for.get(key)
-        if sql is None:
-            sql = self._sql
-            expanded = (name for name, expanding in zip(self._order, self._expanding, strict=True) if expanding)
-            for name, length in zip(expanded, lengths, strict=True):
-                # SQLite takes an empty list: `x IN ()` is false.
-                sql = sql.replace(f"__[POSTCOMPILE_{name}]", ", ".join("?" * length))
-            if len(self._sql_for) < 64:
-                self._sql_for[key] = sql
-        return self._converted(connection.execute(sql, ordered).fetchall())
+        return self._converted(connection.execute(*self._bound(params)).fetchall())
 
     def _converted(self, rows: list[Any]) -> list[tuple[Any, ...]]:
         convert = self._convert

@@ -2,17 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Select, Table, Update, bindparam, delete, func, select, update
+from sqlalchemy import Select, Update, bindparam, delete, func, select, update
 
 from shared.aio import within
-from shared.db import Database, QuickSelect
+from shared.db import Bound, Database, QuickSelect
 from shared.events.envelope import utcnow
 from shared.kafka.messaging import MessagingTables
 from shared.kafka.producer import Header, Producer
@@ -92,8 +91,19 @@ class OutboxRelay:
             .order_by(outbox.c.id)
             .limit(batch_size),
         )
-        # Marks what `_next` read once the broker acknowledged it (inline SQLite).
-        self._sent = _InlineMark(db, outbox) if db.inline else None
+        # Marks what `_next` read once the broker acknowledged it, on inline SQLite: one
+        # UPDATE ... IN on the quick transaction's own connection. An executemany of an
+        # UPDATE per row built, converted and stepped a parameter row for each message.
+        self._sent = (
+            Bound(
+                update(outbox)
+                .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+                .values(published_at=bindparam("at")),
+                db.writer.dialect,
+            )
+            if db.inline
+            else None
+        )
         self._claim = (
             None
             if db.sqlite
@@ -126,7 +136,7 @@ class OutboxRelay:
         if self._sent is not None:
             # A drain's one write, in a transaction of its own: no session is needed for it.
             async with self.db.quick_transaction() as raw:
-                self._sent.execute(raw, ids)
+                raw.execute(*self._sent({"ids": ids, "at": utcnow()}))
         else:
             async with self.db.write() as session, session.begin():
                 await session.execute(self._mark(ids))
@@ -242,27 +252,3 @@ class OutboxRelay:
                     continue
                 if self.linger_s:
                     await asyncio.sleep(self.linger_s)
-
-
-class _InlineMark:
-    """A drain's mark on inline SQLite: one `UPDATE outbox SET published_at = ? WHERE id IN
-    (?, ...)` for every row it sent, on the quick transaction's own connection. An
-    executemany of an UPDATE per row (QuickWrite) built, converted and bound a parameter
-    row for each message, and stepped the statement once per row; SQLite keeps the
-    statement prepared for each length a drain comes in (sqlite3's statement cache)."""
-
-    def __init__(self, db: Database, outbox: Table) -> None:
-        dialect = db.writer.dialect
-        statement = (
-            update(outbox).where(outbox.c.id.in_(bindparam("ids", expanding=True))).values(published_at=bindparam("at"))
-        )
-        compiled = statement.compile(dialect=dialect)
-        # SET comes before WHERE: the time is the first parameter, the ids the rest.
-        self._head, _, self._tail = compiled.string.partition("__[POSTCOMPILE_ids]")
-        self._at = compiled.binds["at"].type.dialect_impl(dialect).bind_processor(dialect)
-
-    def execute(self, raw: sqlite3.Connection, ids: list[int]) -> None:
-        at: Any = utcnow()
-        if self._at is not None:
-            at = self._at(at)
-        raw.execute(f"{self._head}{', '.join('?' * len(ids))}{self._tail}", [at, *ids])
