@@ -21,6 +21,7 @@ from gateway.settings import Settings
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR
 from shared.lean import LeanRoutes
 from shared.settings import DbSettings
+from tests.routed import count_routed
 from tests.unit.gateway.fakes import FakeUpstreams
 
 LEAN = main.LEAN
@@ -106,17 +107,10 @@ async def test_a_transfer_not_on_the_plain_path_is_answered_as_before(
 
 
 async def test_a_plain_transfer_is_forwarded_on_the_lean_path(
-    apps: list[tuple[FastAPI, dict[str, str]]], monkeypatch: pytest.MonkeyPatch
+    apps: list[tuple[FastAPI, dict[str, str]]],
 ) -> None:
     lean_app = apps[1][0]
-    routed: list[str] = []
-    inner = lean_app.router.middleware_stack
-
-    async def counted(scope: Any, receive: Any, send: Any) -> None:
-        routed.append(scope["path"])
-        await inner(scope, receive, send)
-
-    monkeypatch.setattr(lean_app.router, "middleware_stack", counted)
+    routed = count_routed(lean_app)
     plain, lean = [await _answer(app, tokens, _headers(), TRANSFER) for app, tokens in apps]
 
     assert routed == []

@@ -19,6 +19,7 @@ from services.payments.settings import Settings
 from shared.auth import ROLE_CUSTOMER, ROLE_OPERATOR
 from shared.lean import LeanRoutes
 from shared.settings import DbSettings
+from tests.routed import count_routed
 from tests.tokens import Minter
 
 TRANSFER = {"payer_account_id": PAYER_ACCOUNT, "payee_account_id": PAYEE_ACCOUNT, "amount": "1.00"}
@@ -104,17 +105,10 @@ async def test_a_payment_request_not_on_the_plain_path_is_answered_as_before(app
 
 
 async def test_a_plain_transfer_is_accepted_on_the_lean_path(
-    apps: list[FastAPI], monkeypatch: pytest.MonkeyPatch
+    apps: list[FastAPI],
 ) -> None:
     lean = apps[1]
-    routed: list[str] = []
-    inner = lean.router.middleware_stack
-
-    async def counted(scope: Any, receive: Any, send: Any) -> None:
-        routed.append(scope["path"])
-        await inner(scope, receive, send)
-
-    monkeypatch.setattr(lean.router, "middleware_stack", counted)
+    routed = count_routed(lean)
     answers = [await _answer(app, "transfers", CUSTOMER, orjson.dumps(TRANSFER)) for app in apps]
 
     assert routed == []
