@@ -133,10 +133,25 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.main(args)
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; for `command`, when it is `run` or `up`, that command's alone.
+
+    `sandbank up` and the `sandbank run` it starts are what a test suite waits on, and
+    the other commands' options import what they need to be described (the testing
+    client and httpx, for the controls' choices): a fifth of a second of each start."""
     root = argparse.ArgumentParser(prog="sandbank", description=(__doc__ or "").split("\n")[0])
     sub = root.add_subparsers(dest="command", required=True)
+    if command == "up":
+        launcher.add_up(sub)
+        return root
+    _add_run(sub)
+    if command == "run":
+        return root
+    _add_others(sub)
+    return root
 
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(
         "run",
         help="start everything in the foreground; Ctrl-C stops it",
@@ -165,6 +180,8 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=stack.run)
 
+
+def _add_others(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     stop = sub.add_parser("stop", help="stop the Sandbank started by `run`")
     stop.add_argument("--data-dir", default=".data")
     stop.set_defaults(handler=stack.stop)
@@ -238,11 +255,11 @@ def parser() -> argparse.ArgumentParser:
     colour.add_argument("--color", dest="colour", action="store_true", default=None, help="colour even when piped")
     colour.add_argument("--no-color", dest="colour", action="store_false", help="no colour, even on a terminal")
     story.set_defaults(handler=_demo)
-    return root
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser(argv[0] if argv else None).parse_args(argv)
     return int(args.handler(args))
 
 

@@ -18,15 +18,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
-from sandbank_testing.bank import FAULT_KINDS, SERVICES, Sandbank
-from sandbank_testing.basics import SandbankError, parse_duration
 from shared import processes
 from shared.sandbox import DEMO_USERS, OPERATOR
 from tools import stack
+
+# The operator's controls (reset, clock, faults) import the testing client, and httpx
+# with it, when they run: `up`, which a test suite waits on, has no use for them.
+if TYPE_CHECKING:
+    from sandbank_testing.bank import Sandbank
 
 RUN_LOG = "run.log"
 # What `up` allows beyond `--timeout` (which `sandbank run` spends waiting for the
@@ -51,8 +52,8 @@ def _running_info(data_dir: Path) -> dict[str, Any] | None:
 
 def _ready(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/readyz", timeout=1.0, trust_env=False).status_code == 200
-    except httpx.HTTPError:
+        return stack.readyz(url)[0] == 200
+    except OSError:
         return False
 
 
@@ -91,7 +92,7 @@ def start_detached(data_dir: Path, port: int, timeout_s: float) -> tuple[dict[st
         info = stack.read_run_info(data_dir)
         if info.get("pid") == supervisor.pid and info.get("state") == "running" and _ready(info["gateway_url"]):
             return info, time.monotonic() - began
-        time.sleep(stack.POLL_INTERVAL_S)
+        time.sleep(stack.READY_POLL_S)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(supervisor.pid, signal.SIGTERM)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -145,13 +146,23 @@ def up(args: argparse.Namespace) -> int:
         print(e, file=sys.stderr)
         return 1
     try:
-        token = Sandbank(info["gateway_url"]).login(OPERATOR.phone, OPERATOR.password, "sandbank-cli")["access_token"]
-    except (SandbankError, httpx.HTTPError) as e:
-        print(f"Sandbank is up, but its operator could not log in: {e}", file=sys.stderr)
+        token = _operator_token(info["gateway_url"])
+    except (LauncherError, OSError, ValueError, KeyError) as e:
+        print(f"Sandbank is up, but its operator could not log in: {e!r}", file=sys.stderr)
         token = None
     described = describe(info, took, token)
     print(json.dumps(described) if args.json else _banner(described), flush=True)
     return 0
+
+
+def _operator_token(gateway_url: str) -> str:
+    """The operator's access token, from a login as the `sandbank-cli` device (the one
+    request `up` makes of the API, with the standard library's client as `stack.readyz`)."""
+    body = {"phone": OPERATOR.phone, "password": OPERATOR.password, "device_id": "sandbank-cli"}
+    status, answer = stack.call("POST", f"{gateway_url}/v1/auth/login", body, timeout_s=10.0)
+    if status != 200:
+        raise LauncherError(f"POST /v1/auth/login answered {status}: {answer[:300].decode(errors='replace')}")
+    return str(json.loads(answer)["access_token"])
 
 
 def down(args: argparse.Namespace) -> int:
@@ -209,6 +220,9 @@ def status(args: argparse.Namespace) -> int:
 
 def _bank(args: argparse.Namespace) -> Sandbank:
     """The stack named by --gateway, SANDBANK_URL, or the data dir's run.json."""
+    from sandbank_testing.bank import Sandbank
+    from sandbank_testing.basics import SandbankError
+
     url = args.gateway or os.environ.get("SANDBANK_URL")
     if not url:
         data_dir = Path(args.data_dir).resolve()
@@ -226,6 +240,10 @@ def _bank(args: argparse.Namespace) -> Sandbank:
 
 def _control(args: argparse.Namespace) -> int:
     """Run one of reset / clock / faults, with its errors said plainly."""
+    import httpx
+
+    from sandbank_testing.basics import SandbankError
+
     try:
         bank = _bank(args)
         try:
@@ -250,6 +268,8 @@ def reset(bank: Sandbank, args: argparse.Namespace) -> None:
 
 
 def clock(bank: Sandbank, args: argparse.Namespace) -> None:
+    from sandbank_testing.basics import parse_duration
+
     if args.advance is not None:
         bank.clock.advance(parse_duration(args.advance))
     elif args.set is not None:
@@ -260,6 +280,8 @@ def clock(bank: Sandbank, args: argparse.Namespace) -> None:
 
 
 def faults(bank: Sandbank, args: argparse.Namespace) -> None:
+    from sandbank_testing.bank import SERVICES
+
     if args.clear:
         bank.clear_faults(args.service)
     elif args.kind is not None:
@@ -281,8 +303,8 @@ def _say(args: argparse.Namespace, answer: dict[str, Any], text: str) -> None:
     print(json.dumps(answer) if args.json else text)
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """`up`, `down`, `status`, `reset`, `clock` and `faults` on the `sandbank` command line."""
+def add_up(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`up` on the `sandbank` command line."""
     start = sub.add_parser(
         "up",
         help="start Sandbank in the background; print where it is once it is ready",
@@ -294,6 +316,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     start.add_argument("--timeout", type=float, default=60, help="seconds to wait for readiness (60)")
     start.set_defaults(handler=up)
 
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`up`, `down`, `status`, `reset`, `clock` and `faults` on the `sandbank` command line."""
+    from sandbank_testing.bank import FAULT_KINDS, SERVICES
+
+    add_up(sub)
     stop = sub.add_parser("down", help="stop the Sandbank `up` started, and wait until it has")
     stop.add_argument("--data-dir", default=".data")
     stop.set_defaults(handler=down)

@@ -25,10 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
+from urllib.parse import urlsplit
 
-import httpx
-
-from shared import keys
 from tools import spawn
 from tools.broker import free_port, port_open
 
@@ -48,6 +46,10 @@ BACKEND_SERVICES = ("accounts", "payments", "securities", "insurance")
 # notification streams and rate limits live in the process) stay single.
 REPLICATED = ("accounts", "payments")
 POLL_INTERVAL_S = 0.05
+# How often a process that is starting is asked whether it is ready: a process binds its
+# port only once it is, so until then each look is a refused connection, which costs
+# neither side anything worth counting.
+READY_POLL_S = 0.02
 # How often `sandbank up`'s supervisor looks for processes that died.
 SUPERVISE_EVERY_S = 1.0
 STOP_GRACE_S = 5.0
@@ -94,13 +96,40 @@ class StackError(RuntimeError):
     pass
 
 
-def _service_named(response: httpx.Response) -> str | None:
+def call(method: str, url: str, body: Any = None, timeout_s: float = 1.0) -> tuple[int, bytes]:
+    """One HTTP request, with `body` as JSON when given: the status and the body of the
+    answer (OSError when none comes).
+
+    The standard library's client, a connection per call: the supervisor and `sandbank
+    up` ask no more of HTTP than a readiness look and a login, and httpx cost them a fifth
+    of a second of their start (its import, and the CA bundle read into every client)."""
+    import http.client  # here: `sandbank up` starts the supervisor before it needs one
+
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname or HOST, where.port, timeout=timeout_s)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    try:
+        connection.request(method, where.path or "/", None if body is None else json.dumps(body), headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except http.client.HTTPException as e:  # an answer that is not HTTP: as good as none
+        raise OSError(f"{type(e).__name__}: {e}") from e
+    finally:
+        connection.close()
+
+
+def readyz(url: str) -> tuple[int, bytes]:
+    """GET `url`/readyz: the status and the body (OSError when nothing answers)."""
+    return call("GET", f"{url}/readyz")
+
+
+def _service_named(body: bytes) -> str | None:
     """The service a /readyz answer names (None for an answer that is not a readiness probe's)."""
     try:
-        body = response.json()
+        answer = json.loads(body)
     except ValueError:
         return None
-    service = body.get("service") if isinstance(body, dict) else None
+    service = answer.get("service") if isinstance(answer, dict) else None
     return service if isinstance(service, str) else None
 
 
@@ -311,6 +340,8 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         if self._forking:
             spawn.warm_up()  # its imports overlap the key pairs and the broker
+        from shared import keys  # here: `sandbank up`, which imports this module too, makes none
+
         self.keys_made = keys.generate(self.keys_dir)
         if self.keys_made:
             say(f"generated key pairs for {', '.join(self.keys_made)} in {self.keys_dir}")
@@ -567,53 +598,52 @@ class Stack:
         last_answer: dict[str, str] = {}
         began = time.monotonic()
         deadline = began + timeout_s
-        with httpx.Client(timeout=1.0, trust_env=False) as client:
-            while pending:
-                for name, proc in list(pending.items()):
-                    if proc.process.poll() is not None:
-                        raise StackError(
-                            f"{name} exited with code {proc.process.returncode} before it was "
-                            f"ready; last lines of {proc.log_path}:\n" + tail(proc.log_path, offset=proc.log_offset)
-                        )
-                    try:
-                        response = client.get(f"{proc.url}/readyz")
-                    except httpx.HTTPError as e:
-                        last_answer[name] = f"no answer ({type(e).__name__})"
-                        continue
-                    answers_as = _service_named(response)
-                    if answers_as != (proc.service or proc.name):
-                        # Another stack's process took the port between our choosing it and
-                        # this one binding it (which happens after its start-up): not ours,
-                        # so not ready; ours exits on the failed bind and says so above.
-                        last_answer[name] = f"port {proc.port} answers as {answers_as!r}, another process"
-                        continue
-                    if response.status_code == 200:
-                        del pending[name]
-                        took = time.monotonic() - proc.started_at
-                        say(f"{name} ready on {proc.url} ({took:.1f}s)")
-                    else:
-                        last_answer[name] = f"{response.status_code} {response.text[:300]}"
-                if not pending:
-                    return
-                if time.monotonic() > deadline and (more := _busy_machine_grace(timeout_s, time.monotonic() - began)):
-                    # A loaded machine starts slowly, not wrongly: wait longer, and say so.
-                    deadline += more
-                    say(
-                        f"{', '.join(sorted(pending))} not ready after {time.monotonic() - began:.0f}s: the machine is "
-                        f"busy ({_load()}), waiting up to {more:.0f}s more (last /readyz: "
-                        + "; ".join(f"{n} {last_answer.get(n, 'none')[:80]}" for n in sorted(pending))
-                        + ")"
+        while pending:
+            for name, proc in list(pending.items()):
+                if proc.process.poll() is not None:
+                    raise StackError(
+                        f"{name} exited with code {proc.process.returncode} before it was "
+                        f"ready; last lines of {proc.log_path}:\n" + tail(proc.log_path, offset=proc.log_offset)
                     )
-                if time.monotonic() > deadline:
-                    waited = time.monotonic() - began
-                    parts = [
-                        f"{name} was not ready after {waited:.0f}s ({_load()}; last /readyz: "
-                        f"{last_answer.get(name, 'none')}); last lines of {proc.log_path}:\n"
-                        + tail(proc.log_path, offset=proc.log_offset)
-                        for name, proc in pending.items()
-                    ]
-                    raise StackError("\n\n".join(parts))
-                time.sleep(POLL_INTERVAL_S)
+                try:
+                    status, body = readyz(proc.url)
+                except OSError as e:
+                    last_answer[name] = f"no answer ({type(e).__name__})"
+                    continue
+                answers_as = _service_named(body)
+                if answers_as != (proc.service or proc.name):
+                    # Another stack's process took the port between our choosing it and
+                    # this one binding it (which happens after its start-up): not ours,
+                    # so not ready; ours exits on the failed bind and says so above.
+                    last_answer[name] = f"port {proc.port} answers as {answers_as!r}, another process"
+                    continue
+                if status == 200:
+                    del pending[name]
+                    took = time.monotonic() - proc.started_at
+                    say(f"{name} ready on {proc.url} ({took:.1f}s)")
+                else:
+                    last_answer[name] = f"{status} {body[:300].decode(errors='replace')}"
+            if not pending:
+                return
+            if time.monotonic() > deadline and (more := _busy_machine_grace(timeout_s, time.monotonic() - began)):
+                # A loaded machine starts slowly, not wrongly: wait longer, and say so.
+                deadline += more
+                say(
+                    f"{', '.join(sorted(pending))} not ready after {time.monotonic() - began:.0f}s: the machine is "
+                    f"busy ({_load()}), waiting up to {more:.0f}s more (last /readyz: "
+                    + "; ".join(f"{n} {last_answer.get(n, 'none')[:80]}" for n in sorted(pending))
+                    + ")"
+                )
+            if time.monotonic() > deadline:
+                waited = time.monotonic() - began
+                parts = [
+                    f"{name} was not ready after {waited:.0f}s ({_load()}; last /readyz: "
+                    f"{last_answer.get(name, 'none')}); last lines of {proc.log_path}:\n"
+                    + tail(proc.log_path, offset=proc.log_offset)
+                    for name, proc in pending.items()
+                ]
+                raise StackError("\n\n".join(parts))
+            time.sleep(READY_POLL_S)
 
 
 # A start on a machine busier than its cores may wait this many times its timeout in all.
