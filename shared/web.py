@@ -393,6 +393,9 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         port=settings.http.port,
         loop="uvloop",
         http="httptools",
+        # No route of ours is a WebSocket: uvicorn's default would import a WebSocket
+        # library into every process at start (a sixtieth of a second of each).
+        ws="none",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
