@@ -92,7 +92,7 @@ def warm_up() -> None:
     start-up work (key pairs, the broker) overlaps its imports."""
     global _compiled
     ctx = _context()
-    ctx.set_forkserver_preload(PRELOAD)
+    ctx.set_forkserver_preload(["tools.preload"])  # which imports PRELOAD
     multiprocessing.forkserver.ensure_running()
     if sys.dont_write_bytecode and not _compiled:
         # PYTHONDONTWRITEBYTECODE=1 (set on some machines) would have every process compile

@@ -47,6 +47,8 @@ def test_the_child_runs_the_module_as_main_with_only_its_own_environment(tmp_pat
         "inherited": None,  # the environment is the one given, nothing of the parent's
         "own_group": True,  # a terminal's Ctrl-C reaches the supervisor, not the child
         "comm": "sb-probe",
+        "preloaded": True,  # imported by the fork server, with the collector off meanwhile
+        "collecting": True,  # but on again for what the process does
     }
     assert second == "to stderr"
 

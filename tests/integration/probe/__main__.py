@@ -1,6 +1,7 @@
 """Run as `python -m tests.integration.probe` (or forked as one by tools/spawn.py): prints
 what a started process sees of itself as JSON, then exits with $PROBE_EXIT."""
 
+import gc
 import json
 import os
 import sys
@@ -17,6 +18,8 @@ print(
             "inherited": os.environ.get("PROBE_NOT_PASSED"),
             "own_group": os.getpgid(0) == os.getpid(),
             "comm": Path(f"/proc/{os.getpid()}/comm").read_text().strip(),
+            "preloaded": "shared.web" in sys.modules,
+            "collecting": gc.isenabled(),
         }
     ),
     flush=True,
