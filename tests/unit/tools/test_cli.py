@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tools import cli, stack
+from tools import cli, launcher, stack
 
 
 def test_asyncapi_check_passes_on_the_checked_in_documents() -> None:
@@ -30,6 +32,30 @@ def test_run_takes_what_make_run_passes() -> None:
     args = cli.parser().parse_args(["run", "--data-dir", ".data", "--port", "8000"])
 
     assert (args.data_dir, args.port, args.bootstrap_servers, args.services) == (".data", 8000, None, None)
+
+
+@pytest.mark.parametrize("command", ["up", "run"])
+def test_up_and_run_parse_what_the_whole_command_line_would(command: str) -> None:
+    argv = [command, "--data-dir", "/tmp/x", "--port", "0", "--timeout", "9"]
+
+    alone, whole = cli.parser(command).parse_args(argv), cli.parser().parse_args(argv)
+
+    assert vars(alone) == vars(whole) and alone.handler in (launcher.up, stack.run)
+
+
+@pytest.mark.parametrize("command", ["up", "run"])
+def test_up_and_run_start_without_the_other_commands_imports(command: str) -> None:
+    """What a test suite waits on: neither imports the testing client or httpx before it
+    starts its work (`up` the supervisor, `run` the fork server)."""
+    probe = (
+        "import sys; from tools import cli; "
+        f"cli.parser({command!r}).parse_args([{command!r}]); "
+        "print(sorted(m for m in ('httpx', 'sandbank_testing', 'shared.keys') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=stack.PROJECT_ROOT)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_migration_takes_a_process_and_a_message() -> None:
