@@ -92,19 +92,22 @@ def main(argv: list[str] | None = None) -> int:
             data_dir = Path(scratch) / f"run-{run}"
             for kind, times in (("cold", cold), ("warm", warm)):
                 took, cpu_s, info = up(data_dir)
-                times.append(took)
-                cpu[kind].append(cpu_s)
-                print(f"  {kind} start {run + 1}/{args.runs}: {took:.2f}s, {cpu_s:.2f}s of CPU", flush=True)
-                if kind == "warm" and run == 0:
-                    bank = Sandbank(info["gateway_url"])
-                    bank.reset()  # the operator's login is not part of a reset
-                    for _ in range(args.resets):
-                        began = time.monotonic()
-                        bank.reset()
-                        resets.append(time.monotonic() - began)
-                    bank.close()
-                    print(f"  {args.resets} resets: median {statistics.median(resets):.3f}s", flush=True)
-                down(data_dir)
+                # Stopped whatever happens: the scratch dir goes, a stack left running would not.
+                try:
+                    times.append(took)
+                    cpu[kind].append(cpu_s)
+                    print(f"  {kind} start {run + 1}/{args.runs}: {took:.2f}s, {cpu_s:.2f}s of CPU", flush=True)
+                    if kind == "warm" and run == 0 and args.resets:
+                        bank = Sandbank(info["gateway_url"])
+                        bank.reset()  # the operator's login is not part of a reset
+                        for _ in range(args.resets):
+                            began = time.monotonic()
+                            bank.reset()
+                            resets.append(time.monotonic() - began)
+                        bank.close()
+                        print(f"  {args.resets} resets: median {statistics.median(resets):.3f}s", flush=True)
+                finally:
+                    down(data_dir)
 
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
