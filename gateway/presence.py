@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
+
+from shared.db import Transactional, session_of
 
 # How late a row written by another replica may be seen (its first notifications then
 # go without a push or a delivery).
@@ -37,14 +38,16 @@ class Presence:
         self._marks += 1
         self._any = True
 
-    async def any(self, session: AsyncSession, query: Select[Any]) -> bool:
+    async def any(self, tx: Transactional, query: Select[Any]) -> bool:
         """Whether the batch must ask: `query` (a `select(exists()...)`) is read in the
-        batch's `session` once per `recheck_s`, and a `mark` while it runs wins over a
-        read that could not see that row yet."""
+        batch's transaction once per `recheck_s`, and a `mark` while it runs wins over a
+        read that could not see that row yet. Its session is asked for only then: a batch
+        that writes without one (shared.db.WriteTransaction) does not open it to be told
+        what is known already."""
         if self.monotonic() < self._until:
             return self._any
         marks = self._marks
-        found = bool(await session.scalar(query))
+        found = bool(await session_of(tx).scalar(query))
         self._until = self.monotonic() + self.recheck_s
         self._any = found or self._marks != marks
         return self._any

@@ -86,6 +86,7 @@ NOTIFICATION_WRITE_LOCK = 0x53414E44424E4B01
 STREAM_PAGE = 200
 _NOTIFICATION = table_of(Notification)
 _INSERT = insert(_NOTIFICATION).returning(_NOTIFICATION.c.id)
+_INSERT_ROWS = insert(_NOTIFICATION)
 _PUSH = insert(table_of(SandboxPush))
 _ANY_DEVICE = select(select(PushToken.customer_id).exists())
 
@@ -141,17 +142,33 @@ class NotificationWriter(Batch):
         rows, self._rows = self._rows, []
         if not rows:
             return
-        # Ids ascend in the order the rows go in, and no other transaction writes
-        # notifications meanwhile (the write lock; SQLite's single writer): sorted, the
-        # ids RETURNING gives back (in no promised order) are the rows' in order.
-        ids = sorted((await self.uow.session.execute(_INSERT, rows)).scalars())
-        for row, notification_id in zip(rows, ids, strict=True):
-            row["id"] = notification_id
-        if self.sandbox and await self.hub.devices.any(self.uow.session, _ANY_DEVICE):
+        await self._insert(rows)
+        if self.sandbox and await self.hub.devices.any(self.uow.transaction, _ANY_DEVICE):
             for push in await pushes(self.uow.session, rows):
                 self.uow.stage(_PUSH, push)
         for recorder in self.hub.recorders:
             await recorder.recorded(self.uow, rows)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """Insert the rows and give each its id. Ids ascend in the order the rows go in,
+        and no other transaction writes notifications meanwhile (the write lock; SQLite's
+        single writer)."""
+        db = self.uow.db
+        if db.inline:
+            # One executemany on the transaction's own connection, as the unit of work's
+            # other rows go (shared.db.QuickWrite): through the session, the INSERT ...
+            # RETURNING cost the session's begin and commit besides. The rows of one
+            # statement take consecutive ids (AUTOINCREMENT: one past the largest there is),
+            # the last of them the connection's last inserted rowid.
+            await db.quick_write(_INSERT_ROWS).run(self.uow.transaction, rows)
+            raw = await self.uow.transaction.connection()
+            last = raw.execute("SELECT last_insert_rowid()").fetchone()[0]
+            ids: Iterable[int] = range(last - len(rows) + 1, last + 1)
+        else:
+            # Sorted, the ids RETURNING gives back (in no promised order) are the rows' in order.
+            ids = sorted((await self.uow.session.execute(_INSERT, rows)).scalars())
+        for row, notification_id in zip(rows, ids, strict=True):
+            row["id"] = notification_id
 
 
 def _logged_in(customer_id: Any, device_id: Any, now: datetime) -> Any:

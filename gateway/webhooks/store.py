@@ -119,7 +119,7 @@ class DeliveryRecorder:
         self.enabled = enabled
 
     async def recorded(self, uow: UnitOfWork, notifications: Sequence[dict[str, Any]]) -> None:
-        if not await self.enabled.any(uow.session, _ANY_ENABLED):
+        if not await self.enabled.any(uow.transaction, _ANY_ENABLED):
             return
         customers = {n["customer_id"] for n in notifications}
         endpoints = await listening(uow.session, customers)
