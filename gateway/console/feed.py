@@ -274,11 +274,13 @@ class FeedReader:
             while time.monotonic() - self._asked_at < self.idle_s:
                 if self.listener is None:
                     batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-                elif not (batches := await self.listener.look(consumer, 500)):
-                    await self.listener.wait(consumer)
+                else:
+                    batches = await self.listener.look(consumer, 500)
                 for records in batches.values():
                     for record in records:
                         self._add(record)
+                if self.listener is not None:
+                    await self.listener.wait(consumer)  # until a ring announces more
         finally:
             self._live.clear()
             await consumer.stop()

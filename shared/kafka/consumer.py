@@ -351,37 +351,39 @@ class ConsumerLoop:
                 batch = await self.listener.look(self.consumer, self.max_batch)
             else:
                 batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
-            if not batch:
+            if batch:
+                await self._apply_fetched(batch)
+            listener = self.listener
+            if listener is not None:
+                # Rest until a ring announces messages past what this member read (at once if
+                # one came meanwhile); should none come soon, commit the offsets first:
+                # nothing is left for a restart to read again.
+                if self._uncommitted and not await listener.wait(self.consumer, timeout_s=self.commit_interval_s):
+                    await self._commit()
+                await listener.wait(self.consumer)
+            elif not batch:
                 if self._uncommitted:
                     await self._commit()  # quiet now: nothing left for a restart to re-read
-                if self.listener is not None:
-                    await self.listener.wait(self.consumer)
-                elif time.monotonic() - self._last_message_at >= self.idle_after_s:
+                if time.monotonic() - self._last_message_at >= self.idle_after_s:
                     self._fetch_wait(self.idle_fetch_max_wait_ms or self.fetch_max_wait_ms)
-                continue
-            self._last_message_at = time.monotonic()
-            self._fetch_wait(self.fetch_max_wait_ms)
-            taken = 0
-            try:
-                # Each loop's records in a transaction of its own, this loop's first.
-                for part, records in self._by_part(batch):
-                    taken += len(records)
-                    await part.apply(records)
-            except BaseException:
-                # Our position is already past this batch: rewind, or the restart skips it.
-                for tp, recs in batch.items():
-                    self.consumer.seek(tp, recs[0].offset)
-                raise
-            self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
-            if time.monotonic() - self._committed_at >= self.commit_interval_s:
-                await self._commit()
-            listener = self.listener
-            if listener is not None and listener.replies_for and listener.quiet and taken < self.max_batch:
-                # Only other services' replies for a while, and nothing more fetched (a full
-                # batch is a backlog, read on at once): on a topic that busy a look never comes
-                # back empty, so wait here for a ring of our own.
-                await self._commit()
-                await listener.wait(self.consumer)
+
+    async def _apply_fetched(self, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Apply a fetched batch, each loop's records in a transaction of its own (this
+        loop's first), and note its offsets to commit."""
+        assert self.consumer is not None
+        self._last_message_at = time.monotonic()
+        self._fetch_wait(self.fetch_max_wait_ms)
+        try:
+            for part, records in self._by_part(batch):
+                await part.apply(records)
+        except BaseException:
+            # Our position is already past this batch: rewind, or the restart skips it.
+            for tp, recs in batch.items():
+                self.consumer.seek(tp, recs[0].offset)
+            raise
+        self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+        if time.monotonic() - self._committed_at >= self.commit_interval_s:
+            await self._commit()
 
     def _by_part(
         self, batch: Mapping[TopicPartition, list[ConsumerRecord]]

@@ -40,7 +40,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.aio import within
 from shared.processes import alive
@@ -55,10 +55,26 @@ PEERS_EVERY_S = 1.0
 # comes (what no ring announced, a tool outside the stack sent, is found by then).
 LOOK_MS = 60
 SAFETY_S = (0.25, 5.0)
-# A consumer waits for rings only once it has had no message for this long: under load it
-# keeps fetching as before, each held fetch gathering a batch (a ring for every send would
-# cut the batches small and cost a transaction each).
-QUIET_S = 0.5
+
+# What a ring announces, per entry: (topic, the service whose command the messages answer
+# or None, partition, the offset past the last message there); partition and offset None
+# where the sender did not know them (look whatever the positions).
+Sent = tuple[str, str | None, int | None, int | None]
+
+
+def _entry(topic: str, cause: str | None, partition: int | None, end: int | None) -> str:
+    """One line of a ring: `topic[/partition@end][>cause]`."""
+    where = f"/{partition}@{end}" if partition is not None and end is not None else ""
+    return f"{topic}{where}>{cause}" if cause else f"{topic}{where}"
+
+
+def _parse(entry: str) -> Sent:
+    head, _, cause = entry.partition(">")
+    topic, _, where = head.partition("/")
+    partition, _, end = where.partition("@")
+    if partition.isdigit() and end.isdigit():
+        return topic, cause or None, int(partition), int(end)
+    return topic, cause or None, None, None
 
 
 class Doorbell:
@@ -100,24 +116,31 @@ class Doorbell:
         self._listeners.append(listener)
         return listener
 
-    def ring(self, sent: Iterable[tuple[str, str | None]]) -> None:
+    def ring(self, sent: Iterable[Sent]) -> None:
         """Tell every process of the stack (this one too) that topics have new messages:
-        `sent` holds (topic, the service whose command the message answers, or None)."""
+        `sent` holds (topic, the service whose command the message answers or None, the
+        partition, the offset past the last message sent there), the partition and offset
+        None where unknown. One entry goes out per partition and cause, with its highest end."""
         if self._transport is None:
             return
-        message = "\n".join(sorted({f"{topic}>{cause}" if cause else topic for topic, cause in sent})).encode()
+        ends: dict[tuple[str, str | None, int | None], int | None] = {}
+        for topic, cause, partition, end in sent:
+            key = (topic, cause, partition if end is not None else None)
+            known = ends.get(key, -1)
+            ends[key] = None if end is None or known is None else max(known, end)
+        message = "\n".join(sorted(_entry(topic, cause, where, end) for (topic, cause, where), end in ends.items()))
         if not message:
             return
+        data = message.encode()
         for port in self._peer_ports():
-            self._transport.sendto(message, (HOST, port))
+            self._transport.sendto(data, (HOST, port))
         self.rings_sent += 1
 
     def heard(self, message: bytes) -> None:
         self.rings_heard += 1
-        sent = [entry.partition(">")[::2] for entry in message.decode(errors="replace").split("\n")]
+        sent = [_parse(entry) for entry in message.decode(errors="replace").split("\n")]
         for listener in self._listeners:
-            if listener.wants(sent):
-                listener.wake()
+            listener.heard(sent)
 
     def _peer_ports(self) -> list[int]:
         now = time.monotonic()
@@ -143,31 +166,45 @@ class Doorbell:
 
 
 class Listener:
-    """How one aiokafka consumer spends its quiet spells: `look` takes what the broker has
-    now (or nothing after a short look); after an empty look, once `QUIET_S` passed without
-    a message, `wait` pauses every partition until a ring for one of its topics, `wake`, or
-    the safety interval.
+    """How one aiokafka consumer waits: it fetches only what a ring announced.
+
+    `look` resumes the partitions, takes what the broker has, and pauses them again before
+    the batch is applied, so that aiokafka sends no fetch of its own meanwhile: on the
+    embedded broker that fetch would be held for its whole wait, and a message sent while
+    it is held would wait for it too (50 ms a hop on average at 100 ms, under any load).
+    `wait` returns as soon as a ring has announced messages past this consumer's position
+    on a partition it holds (`due`), at once if one came while the batch was applied; a
+    ring for messages it has already read, or for another member's partitions, does not
+    bring it back. Under load the batches gather themselves: what was sent while one batch
+    was applied is the next. A `wake`, and the safety interval without a ring, bring a look
+    too.
 
     With `replies_for`, a look's records are not yet messages for it: the consumer says
-    which were (`took`), and `quiet` tells it when to wait although its looks find records."""
+    which were (`took`)."""
 
     def __init__(self, topics: Iterable[str], *, replies_for: str | None = None) -> None:
         self.topics = frozenset(topics)
         self.replies_for = replies_for
         self._event = asyncio.Event()
+        # The end offset each ring announced, by partition; a look is due while one is
+        # past the consumer's position. `_now`: look whatever the positions (a wake, a ring
+        # that named no partition).
+        self._announced: dict[tuple[str, int], int] = {}
+        self._now = False
         self._paused = False
         self._safety_s = SAFETY_S[0]
-        self._last_message_at = time.monotonic()
         self.woken = 0
 
     async def look(self, consumer: AIOKafkaConsumer, max_records: int) -> dict[Any, list[Any]]:
-        # A ring from now on sets the event again: one that comes while this look is on
-        # its way is not lost, the wait after an empty look returns at once.
-        self._event.clear()
+        self._now = False
         if self._paused:
             self._paused = False
             consumer.resume(*consumer.assignment())
         batch: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=LOOK_MS, max_records=max_records)
+        # Before anything else runs: aiokafka's fetcher would send the next fetch as soon as
+        # it is scheduled, and the broker would hold it for its whole wait.
+        consumer.pause(*consumer.assignment())
+        self._paused = True
         if batch and self.replies_for is None:
             self.took()
         return batch
@@ -176,44 +213,93 @@ class Listener:
         """Hear rings for `topics` too: the consumer's group member carries another loop's."""
         self.topics = self.topics | frozenset(topics)
 
-    def wants(self, sent: Iterable[tuple[str, str]]) -> bool:
-        """Whether a ring's (topic, cause) entries announce a message for this consumer."""
-        return any(
-            topic in self.topics and (self.replies_for is None or not cause or cause == self.replies_for)
-            for topic, cause in sent
-        )
+    def _wants(self, entry: Sent) -> bool:
+        topic, cause = entry[0], entry[1]
+        return topic in self.topics and (self.replies_for is None or not cause or cause == self.replies_for)
+
+    def heard(self, sent: list[Sent]) -> None:
+        """Note what a ring announced for this consumer, and wake its wait if anything."""
+        rung = False
+        announced = self._announced
+        for entry in sent:
+            if not self._wants(entry):
+                continue
+            rung = True
+            topic, _cause, partition, end = entry
+            if partition is None or end is None:
+                self._now = True
+            elif end > announced.get((topic, partition), -1):
+                announced[(topic, partition)] = end
+        if rung:
+            self._event.set()
 
     def took(self) -> None:
-        """A message for this consumer came: it keeps looking for `QUIET_S` more."""
+        """A message for this consumer came: the safety look comes soon again."""
         self._safety_s = SAFETY_S[0]
-        self._last_message_at = time.monotonic()
 
-    @property
-    def quiet(self) -> bool:
-        """No message for this consumer for `QUIET_S`, though its looks may find records."""
-        return time.monotonic() - self._last_message_at >= QUIET_S
+    def due(self, consumer: AIOKafkaConsumer) -> bool:
+        """Whether a look would find what a ring announced: messages past the consumer's
+        position on a partition it holds (or a wake). Announcements it has read past, or
+        for partitions it does not hold, are forgotten."""
+        if self._now:
+            return True
+        if not self._announced:
+            return False
+        held = consumer.assignment()
+        for tp, end in list(self._announced.items()):
+            partition = TopicPartition(*tp)
+            if partition in held:
+                position = _position(consumer, partition)
+                if position is None or end > position:
+                    return True
+            del self._announced[tp]
+        return False
 
-    async def wait(self, consumer: AIOKafkaConsumer) -> None:
-        if not self.quiet:
-            return  # busy a moment ago: the next look's held fetch gathers what comes
+    async def wait(self, consumer: AIOKafkaConsumer, timeout_s: float | None = None) -> bool:
+        """Until a look is `due` (True), or `timeout_s` passed without one (False): by default
+        the safety interval, which doubles each time it passes in vain. The partitions stay
+        paused meanwhile: no fetch goes out."""
+        if self.due(consumer):
+            return True
+        # Every partition held, those a rebalance just assigned too (aiokafka fetches them
+        # unless paused).
         consumer.pause(*consumer.assignment())
         self._paused = True
-        try:
-            await within(self._event.wait(), self._safety_s)
-            self.woken += 1
-            if self.replies_for is not None:
-                # Rung for a reply of ours: read on, past others' messages, until it is in.
-                self.took()
-        except TimeoutError:
-            self._safety_s = min(SAFETY_S[1], self._safety_s * 2)
+        safety = timeout_s is None
+        deadline = time.monotonic() + (self._safety_s if safety else timeout_s or 0.0)
+        while True:
+            self._event.clear()  # `due` just said no: only a ring from now on counts
+            try:
+                await within(self._event.wait(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                if safety:
+                    self._safety_s = min(SAFETY_S[1], self._safety_s * 2)
+                return False
+            if self.due(consumer):
+                self.woken += 1
+                if self.replies_for is not None:
+                    self.took()  # rung for a reply of ours: it is on its way
+                return True
 
     def wake(self) -> None:
+        self._now = True
         self._event.set()
 
     @property
     def rung(self) -> bool:
-        """A ring (or a wake) came since the last look."""
+        """A ring (or a wake) came since the last wait began."""
         return self._event.is_set()
+
+
+def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The offset `consumer` fetches `tp` from next, None if it has none yet (a reset is on
+    its way). aiokafka keeps it in its subscription state, which `position()` reads too,
+    but only as a coroutine that waits for a reset: `due` must answer at once."""
+    with contextlib.suppress(AttributeError, KeyError, TypeError):
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+        if state is not None and state.has_valid_position:
+            return int(state.position)
+    return None
 
 
 class _Ear(asyncio.DatagramProtocol):

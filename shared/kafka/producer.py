@@ -119,7 +119,8 @@ class Producer:
             raise RuntimeError("start() first")
         keys, partitioner = self.keys, self.partitioner
         partitions: dict[str, tuple[list[int], list[int]]] = {}
-        batches: dict[tuple[str, int], list[BatchBuilder]] = {}
+        # Per partition its batches, each with the causes of its messages (for the ring).
+        batches: dict[tuple[str, int], list[tuple[BatchBuilder, set[str | None]]]] = {}
         for topic, key, value, headers in messages:
             raw_key = key.encode() if key is not None else None
             if not signing.is_signed(headers):
@@ -128,18 +129,29 @@ class Producer:
             if known is None:
                 known = partitions[topic] = await self._partitions(topic)
             builders = batches.setdefault((topic, partitioner(raw_key, *known)), [])
-            if not builders or builders[-1].append(timestamp=None, key=raw_key, value=value, headers=headers) is None:
+            last = builders[-1][0] if builders else None
+            if last is None or last.append(timestamp=None, key=raw_key, value=value, headers=headers) is None:
                 # A new batch (the first of the partition, or the last one is full) takes
                 # any message, however large.
-                builders.append(producer.create_batch())
-                builders[-1].append(timestamp=None, key=raw_key, value=value, headers=headers)
-        futures = []
+                builders.append((producer.create_batch(), set()))
+                builders[-1][0].append(timestamp=None, key=raw_key, value=value, headers=headers)
+            if self.doorbell is not None:
+                builders[-1][1].add(_cause(headers))
+        futures, sent = [], []
         for (topic, partition), builders in batches.items():
-            for builder in builders:
+            for builder, causes in builders:
                 futures.append(await producer.send_batch(builder, topic, partition=partition))
-        await asyncio.gather(*futures)
+                if self.doorbell is not None:
+                    sent.append((topic, partition, builder.record_count(), causes))
+        acknowledged = await asyncio.gather(*futures)
         if self.doorbell is not None:
-            self.doorbell.ring((topic, _cause(headers)) for topic, _key, _value, headers in messages)
+            # Each batch's partition and the offset past its last message: a consumer that
+            # has read that far, or holds another partition, is not woken for nothing.
+            self.doorbell.ring(
+                (topic, cause, partition, _end(meta, count))
+                for (topic, partition, count, causes), meta in zip(sent, acknowledged, strict=True)
+                for cause in causes
+            )
 
     async def _partitions(self, topic: str) -> tuple[list[int], list[int]]:
         """The topic's partitions, and those with a leader now (where a keyless message may
@@ -177,6 +189,13 @@ async def ensure_topics(
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+def _end(meta: object, count: int) -> int | None:
+    """The offset past a batch's last message, from the broker's answer (its first offset),
+    None if the answer gave none."""
+    base = getattr(meta, "offset", None)
+    return base + count if isinstance(base, int) and base >= 0 else None
 
 
 def _cause(headers: list[Header]) -> str | None:

@@ -10,6 +10,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -166,7 +167,7 @@ async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp
     dead = tmp_path / "bells" / f"{2**22 + 12345}.1"
     dead.touch()
     try:
-        bells[0].ring([(PAYMENTS_EVENTS, None), (PAYMENTS_EVENTS, "accounts")])
+        bells[0].ring([(PAYMENTS_EVENTS, None, 0, 1), (PAYMENTS_EVENTS, "accounts", 1, 3)])
         await _until(lambda: all(bell.rings_heard == 1 for bell in bells))
         assert payments.rung and not accounts.rung
         assert not dead.exists()
@@ -332,3 +333,94 @@ async def test_one_group_member_carries_another_loops_topics_each_applied_on_its
         await payments.stop()
         await accounts.stop()
         bell.close()
+
+
+async def test_a_busy_consumer_fetches_what_each_ring_announced_and_holds_no_fetch(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under steady traffic a consumer pauses its partitions from the end of each look to
+    the next ring, so no fetch of aiokafka's own is left for the broker to hold while a
+    message comes. Here the broker may hold a fetch for 5 s: a consumer that left one out
+    between two messages would take that long for the second; this one takes each message
+    as its ring comes (30 messages, 30 ms apart, all in well under one held fetch)."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))  # only rings bring looks
+    consumer_bell, producer_bell = Doorbell(tmp_path / "bells"), Doorbell(tmp_path / "bells")
+    await consumer_bell.open()
+    await producer_bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, consumer_bell, applied)
+    consumer.fetch_max_wait_ms = 5000
+    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=producer_bell)
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=2)
+        await producer.start()
+        async with running(consumer):
+            kafka = consumer.consumer
+            assert kafka is not None
+            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            began = asyncio.get_running_loop().time()
+            for n in range(30):
+                await send(producer, n)
+                await asyncio.sleep(0.03)
+            await _until(lambda: len(applied) == 30, timeout_s=4.5)
+            assert applied == [f"p-{n}" for n in range(30)]
+            assert asyncio.get_running_loop().time() - began < 4.5
+            assert kafka.paused() == kafka.assignment()  # resting between rings
+    finally:
+        await producer.stop()
+        consumer_bell.close()
+        producer_bell.close()
+
+
+async def test_a_ring_for_what_a_consumer_has_read_or_does_not_hold_brings_no_look(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ring names each partition and the offset past what was sent there: a look is due
+    only for messages past the consumer's position on a partition it holds. A ring that
+    comes after the consumer has already fetched those messages (it may fetch them between
+    the broker's answer and the ring) would otherwise cost a fetch that finds nothing."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
+    bell = Doorbell(tmp_path / "bells")
+    await bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, bell, applied)
+    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=bell)
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        async with running(consumer):
+            kafka, listener = consumer.consumer, consumer.listener
+            assert kafka is not None and listener is not None
+            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            await send(producer, 1)  # offset 0 of partition 0: its ring announces 0@1
+            await _until(lambda: applied == ["p-1"])
+            await _until(lambda: kafka.paused() == kafka.assignment())
+
+            bell.heard(f"{PAYMENTS_EVENTS}/0@1".encode())  # read already
+            bell.heard(f"{PAYMENTS_EVENTS}/3@9".encode())  # a partition it does not hold
+            bell.heard(f"{ACCOUNTS_EVENTS}/0@9".encode())  # a topic it does not read
+            assert not listener.due(kafka)
+            bell.heard(f"{PAYMENTS_EVENTS}/0@2".encode())  # one more than it read
+            assert listener.due(kafka)
+    finally:
+        await producer.stop()
+        bell.close()
+
+
+def test_a_ring_names_each_partition_once_with_the_highest_end() -> None:
+    heard: list[bytes] = []
+    bell = Doorbell("unused")
+    bell._transport = SimpleNamespace(sendto=lambda data, _addr: heard.append(data))  # type: ignore[assignment]
+    bell._peer_ports = lambda: [1]  # type: ignore[method-assign]
+    bell.ring(
+        [
+            (PAYMENTS_EVENTS, None, 0, 3),
+            (PAYMENTS_EVENTS, None, 0, 7),
+            (PAYMENTS_EVENTS, None, 1, 2),
+            (ACCOUNTS_EVENTS, "payments", 0, 4),
+            (ACCOUNTS_EVENTS, None, None, None),
+        ]
+    )
+    assert heard == [
+        f"{ACCOUNTS_EVENTS}\n{ACCOUNTS_EVENTS}/0@4>payments\n{PAYMENTS_EVENTS}/0@7\n{PAYMENTS_EVENTS}/1@2".encode()
+    ]

@@ -83,3 +83,47 @@ async def test_a_backed_off_relay_sends_a_commit_at_once_and_finds_an_unannounce
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_commit_after_a_quiet_spell_goes_out_at_once_and_commits_that_keep_coming_linger(
+    db: Database,
+) -> None:
+    """The linger gathers the commits of a busy moment into one drain; a lone commit has
+    nothing to wait for. With a linger of 2 s: the first commit goes out at once; one that
+    comes while a drain runs makes the next drain linger, and the commits of that linger
+    go out together."""
+    producer = Recorder()
+    relay = OutboxRelay(db, tables, producer, idle_s=10, idle_max_s=10, linger_s=2.0)  # type: ignore[arg-type]
+    drained: list[int] = []
+    drain = relay.drain_once
+    arrive_during_drain = asyncio.Event()
+
+    async def counted() -> int:
+        sent = await drain()
+        drained.append(sent)
+        if arrive_during_drain.is_set():
+            arrive_during_drain.clear()
+            await write(db, b"while draining", announce=True)
+        return sent
+
+    relay.drain_once = counted  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+    try:
+        await until(lambda: drained == [0], 1.0)
+        committed = time.monotonic()
+        arrive_during_drain.set()
+        await write(db, b"lone", announce=True)
+        await until(lambda: len(producer.sent) == 1, 1.0)  # not after the 2 s linger
+        assert producer.sent[0][1] == b"lone" and producer.sent[0][0] - committed < 1.0
+        # The commit during that drain: the relay is busy, so it lingers, and a commit of
+        # the linger goes out with it in one drain.
+        await asyncio.sleep(0.2)
+        assert len(producer.sent) == 1
+        await write(db, b"in the linger", announce=True)
+        await until(lambda: len(producer.sent) == 3, 4.0)
+        assert [payload for _, payload in producer.sent[1:]] == [b"while draining", b"in the linger"]
+        assert drained[-1] == 2
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
