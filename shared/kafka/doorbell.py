@@ -55,6 +55,12 @@ PEERS_EVERY_S = 1.0
 # comes (what no ring announced, a tool outside the stack sent, is found by then).
 LOOK_MS = 60
 SAFETY_S = (0.25, 5.0)
+# While rings keep coming, a consumer looks at most this often: what is sent meanwhile
+# joins the next batch. A look is a fetch the broker answers (the embedded broker lists
+# every batch a partition keeps to answer one) and a transaction here; at 50 transfers a
+# second, one look a ring cost the stack half as much CPU again. A ring after a quiet spell
+# is looked at once.
+LOOK_GAP_S = 0.01
 
 # What a ring announces, per entry: (topic, the service whose command the messages answer
 # or None, partition, the offset past the last message there); partition and offset None
@@ -192,6 +198,7 @@ class Listener:
         self._announced: dict[tuple[str, int], int] = {}
         self._now = False
         self._paused = False
+        self._looked_at = -LOOK_GAP_S
         self._safety_s = SAFETY_S[0]
         self.woken = 0
 
@@ -205,6 +212,7 @@ class Listener:
         # it is scheduled, and the broker would hold it for its whole wait.
         consumer.pause(*consumer.assignment())
         self._paused = True
+        self._looked_at = time.monotonic()
         if batch and self.replies_for is None:
             self.took()
         return batch
@@ -260,6 +268,7 @@ class Listener:
         the safety interval, which doubles each time it passes in vain. The partitions stay
         paused meanwhile: no fetch goes out."""
         if self.due(consumer):
+            await self._spaced()
             return True
         # Every partition held, those a rebalance just assigned too (aiokafka fetches them
         # unless paused).
@@ -279,7 +288,14 @@ class Listener:
                 self.woken += 1
                 if self.replies_for is not None:
                     self.took()  # rung for a reply of ours: it is on its way
+                await self._spaced()
                 return True
+
+    async def _spaced(self) -> None:
+        """Wait out what is left of `LOOK_GAP_S` since the last look ended."""
+        rest = self._looked_at + LOOK_GAP_S - time.monotonic()
+        if rest > 0 and not self._now:
+            await asyncio.sleep(rest)
 
     def wake(self) -> None:
         self._now = True

@@ -424,3 +424,51 @@ def test_a_ring_names_each_partition_once_with_the_highest_end() -> None:
     assert heard == [
         f"{ACCOUNTS_EVENTS}\n{ACCOUNTS_EVENTS}/0@4>payments\n{PAYMENTS_EVENTS}/0@7\n{PAYMENTS_EVENTS}/1@2".encode()
     ]
+
+
+async def test_rings_that_keep_coming_are_looked_at_once_a_gap_and_a_lone_ring_at_once(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message every 10 ms for a second, with looks at least 0.25 s apart: a handful of
+    looks take all hundred, in order; after a quiet spell, the next ring is looked at at
+    once, not a gap later."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
+    monkeypatch.setattr(doorbell_module, "LOOK_GAP_S", 0.25)
+    consumer_bell, producer_bell = Doorbell(tmp_path / "bells"), Doorbell(tmp_path / "bells")
+    await consumer_bell.open()
+    await producer_bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, consumer_bell, applied)
+    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=producer_bell)
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        async with running(consumer):
+            kafka, listener = consumer.consumer, consumer.listener
+            assert kafka is not None and listener is not None
+            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            looks = 0
+            look = listener.look
+
+            async def counted(consumer: Any, max_records: int) -> Any:
+                nonlocal looks
+                looks += 1
+                return await look(consumer, max_records)
+
+            listener.look = counted  # type: ignore[method-assign]
+            for n in range(100):
+                await send(producer, n)
+                await asyncio.sleep(0.01)
+            await _until(lambda: len(applied) == 100, timeout_s=5)
+            assert applied == [f"p-{n}" for n in range(100)]
+            assert looks <= 8, looks  # about one a quarter second over a second and a bit
+
+            await asyncio.sleep(0.5)  # quiet
+            sent = asyncio.get_running_loop().time()
+            await send(producer, 100)
+            await _until(lambda: len(applied) == 101, timeout_s=5)
+            assert asyncio.get_running_loop().time() - sent < 0.2  # not held for the gap
+    finally:
+        await producer.stop()
+        consumer_bell.close()
+        producer_bell.close()
