@@ -151,10 +151,10 @@ class ConsumerLoop:
         self.carrier = carrier
         self.carried: list[ConsumerLoop] = []
         self._parts: dict[str, ConsumerLoop] = dict.fromkeys(topics, self)
-        # With a doorbell (shared/kafka/doorbell.py), a consumer whose look at the broker
-        # found nothing pauses its partitions until a producer of the stack rings for one of
-        # its topics: no fetch goes out while the stack is quiet, and the first message after
-        # a quiet spell is fetched at once rather than when a held fetch comes round.
+        # With a doorbell (shared/kafka/doorbell.py), a consumer keeps its partitions paused
+        # between looks and looks when a producer of the stack rings with messages past its
+        # position: no fetch goes out while the stack is quiet, and none is left for the
+        # embedded broker to hold while a message comes.
         # One taking only replies to its own service's commands listens for those alone.
         self.listener = (
             doorbell.listener(topics, replies_for=replies_for) if doorbell is not None and carrier is None else None

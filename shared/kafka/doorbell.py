@@ -7,14 +7,16 @@ ends. A consumer that polls every 100 ms costs the broker and itself CPU all day
 (an idle stack of twenty consumers sent 200 fetches a second), and each hop of a saga
 waited 50 ms on average for the poll to come round.
 
-With a doorbell, a consumer that has had no message for half a second and whose look
-came back empty pauses its partitions (no fetch goes out) and waits for a ring on one of
-its topics; the producer rings after the broker
-acknowledged what it sent, so the fetch that follows finds the messages at once. A ring
-is one UDP datagram to each process of the stack on 127.0.0.1, listing the topics. Rings
-are hints, never the only way in: a consumer still looks after `SAFETY_S` without one
-(messages sent by a tool outside the stack, a lost datagram), so nothing is lost and the
-worst case is today's poll, slower.
+With a doorbell, a consumer fetches only what a ring announced: after each look it
+pauses its partitions (no fetch of aiokafka's own is left for the broker to hold) and
+waits for a ring naming a partition it holds and an offset past its position there; the
+producer rings after the broker acknowledged what it sent, so the fetch that follows
+finds the messages at once. While rings keep coming it looks at most every `LOOK_GAP_S`,
+and what came meanwhile is the next batch. A ring is one UDP datagram to each process of
+the stack on 127.0.0.1, listing the topics, partitions and end offsets. Rings are hints,
+never the only way in: a consumer still looks after `SAFETY_S` without one (messages sent
+by a tool outside the stack, a lost datagram), so nothing is lost and the worst case is a
+poll, slower.
 
 A reply names the service whose command caused it (`topic>service` in the ring). A
 consumer that takes only the replies to its own service's commands (securities and
