@@ -48,12 +48,20 @@ def find_binary() -> str:
     )
 
 
+# Where a port chosen by `free_port` is claimed until its process has had time to bind it:
+# two stacks starting at once on one machine (parallel suites) each check that nothing
+# listens on a port, and both could choose the same one before either binds it.
+CLAIMS_DIR = Path(os.environ.get("TMPDIR") or "/tmp") / "sandbank-ports"
+CLAIM_S = 120.0
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port nothing listens on now, for a process to bind in a few seconds. Taken below
     the kernel's ephemeral range where there is room: a port from `bind(0)` lies inside it,
     where any outgoing connection of those seconds (the stack's own Kafka and HTTP clients,
     a parallel suite's) may take it first, and the process then fails with "address
-    already in use" (seen with two stacks starting at once)."""
+    already in use" (seen with two stacks starting at once). Each port is claimed for
+    `CLAIM_S` (`claim`), so another stack starting meanwhile chooses another."""
     low = _ephemeral_low()
     for _ in range(100):
         port = random.randint(max(1024, low - 12_000), low - 1)
@@ -62,10 +70,37 @@ def free_port(host: str = "127.0.0.1") -> int:
                 s.bind((host, port))
             except OSError:
                 continue
+        if claim(port):
             return port
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def claim(port: int, directory: Path | None = None) -> bool:
+    """Claim `port` for this start: False if another start claimed it less than `CLAIM_S`
+    ago. A file per port, created exclusively; an older claim is taken over by renaming it
+    away first, which only one of two starts can do."""
+    folder = directory or CLAIMS_DIR
+    path = folder / str(port)
+    for _ in range(2):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return True
+        except FileExistsError:
+            pass
+        except OSError:
+            return True  # no place to claim in: the bind check alone, as before
+        try:
+            if time.time() - path.stat().st_mtime < CLAIM_S:
+                return False
+            stale = path.with_name(f"{port}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+            os.rename(path, stale)
+            stale.unlink()
+        except FileNotFoundError:
+            return False  # another start took it over meanwhile
+    return False
 
 
 def _ephemeral_low() -> int:
