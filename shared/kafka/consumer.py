@@ -294,6 +294,8 @@ class ConsumerLoop:
         if self.consumer is not None:
             for tp in self.consumer.assignment():
                 self.consumer.seek(tp, 0)
+        if self.listener is not None:
+            self.listener.forget()  # the lost broker's offsets: the new one starts again at 0
         for part in (self, *self.carried):
             part.rewinds += 1
             log.warning("consumer %s reads its topics again from the start on the new broker", part.name)

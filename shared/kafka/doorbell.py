@@ -303,6 +303,12 @@ class Listener:
         self._now = True
         self._event.set()
 
+    def forget(self) -> None:
+        """Drop what rings announced: the offsets of a broker that was lost. Its replacement
+        numbers from 0 again, and an end announced on the old one would keep a look due,
+        each finding nothing, until the consumer read that far on the new one."""
+        self._announced.clear()
+
     @property
     def rung(self) -> bool:
         """A ring (or a wake) came since the last wait began."""

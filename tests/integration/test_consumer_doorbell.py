@@ -402,6 +402,14 @@ async def test_a_ring_for_what_a_consumer_has_read_or_does_not_hold_brings_no_lo
             assert not listener.due(kafka)
             bell.heard(f"{PAYMENTS_EVENTS}/0@2".encode())  # one more than it read
             assert listener.due(kafka)
+
+            # The broker was lost: the new one numbers from 0 again, and what the old one's
+            # rings announced is forgotten (or each look would find nothing, over and over).
+            bell.heard(f"{PAYMENTS_EVENTS}/0@5000".encode())
+            consumer.rewind()
+            await _until(lambda: consumer.rewinds == 1 and consumer.duplicates == 1)  # p-1 read again
+            await _until(lambda: kafka.paused() == kafka.assignment())
+            assert not listener.due(kafka)
     finally:
         await producer.stop()
         bell.close()
