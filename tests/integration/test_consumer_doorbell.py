@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from sqlalchemy import MetaData, select
@@ -22,7 +22,7 @@ from shared.events import accounts as acc
 from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from shared.kafka import doorbell as doorbell_module
 from shared.kafka.consumer import PAUSED_FETCHER_WAKE_MS, ConsumerLoop
-from shared.kafka.doorbell import Doorbell
+from shared.kafka.doorbell import Doorbell, Listener
 from shared.kafka.messaging import messaging_tables
 from shared.kafka.producer import Producer, ensure_topics
 from shared.keys import Keyring
@@ -335,6 +335,40 @@ async def test_one_group_member_carries_another_loops_topics_each_applied_on_its
         bell.close()
 
 
+class Ringing(NamedTuple):
+    consumer: ConsumerLoop
+    kafka: Any  # its AIOKafkaConsumer
+    listener: Listener
+    producer: Producer
+    bell: Doorbell
+    applied: list[str]
+
+
+@contextlib.asynccontextmanager
+async def ringing(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, partitions: int, fetch_max_wait_ms: int = 100
+) -> AsyncIterator[Ringing]:
+    """A consumer of payments.events and a producer that rings, on one doorbell, the
+    consumer running and at rest (every partition it holds paused)."""
+    bell = Doorbell(tmp_path / "bells")
+    await bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, bell, applied)
+    consumer.fetch_max_wait_ms = fetch_max_wait_ms
+    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=bell)
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=partitions)
+        await producer.start()
+        async with running(consumer):
+            kafka, listener = consumer.consumer, consumer.listener
+            assert kafka is not None and listener is not None
+            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            yield Ringing(consumer, kafka, listener, producer, bell, applied)
+    finally:
+        await producer.stop()
+        bell.close()
+
+
 async def test_a_busy_consumer_fetches_what_each_ring_announced_and_holds_no_fetch(
     db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -344,32 +378,15 @@ async def test_a_busy_consumer_fetches_what_each_ring_announced_and_holds_no_fet
     between two messages would take that long for the second; this one takes each message
     as its ring comes (30 messages, 30 ms apart, all in well under one held fetch)."""
     monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))  # only rings bring looks
-    consumer_bell, producer_bell = Doorbell(tmp_path / "bells"), Doorbell(tmp_path / "bells")
-    await consumer_bell.open()
-    await producer_bell.open()
-    applied: list[str] = []
-    consumer = consumer_of(db, broker, consumer_bell, applied)
-    consumer.fetch_max_wait_ms = 5000
-    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=producer_bell)
-    try:
-        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=2)
-        await producer.start()
-        async with running(consumer):
-            kafka = consumer.consumer
-            assert kafka is not None
-            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
-            began = asyncio.get_running_loop().time()
-            for n in range(30):
-                await send(producer, n)
-                await asyncio.sleep(0.03)
-            await _until(lambda: len(applied) == 30, timeout_s=4.5)
-            assert applied == [f"p-{n}" for n in range(30)]
-            assert asyncio.get_running_loop().time() - began < 4.5
-            assert kafka.paused() == kafka.assignment()  # resting between rings
-    finally:
-        await producer.stop()
-        consumer_bell.close()
-        producer_bell.close()
+    async with ringing(db, broker, tmp_path, partitions=2, fetch_max_wait_ms=5000) as r:
+        began = asyncio.get_running_loop().time()
+        for n in range(30):
+            await send(r.producer, n)
+            await asyncio.sleep(0.03)
+        await _until(lambda: len(r.applied) == 30, timeout_s=4.5)
+        assert r.applied == [f"p-{n}" for n in range(30)]
+        assert asyncio.get_running_loop().time() - began < 4.5
+        assert r.kafka.paused() == r.kafka.assignment()  # resting between rings
 
 
 async def test_a_ring_for_what_a_consumer_has_read_or_does_not_hold_brings_no_look(
@@ -380,39 +397,25 @@ async def test_a_ring_for_what_a_consumer_has_read_or_does_not_hold_brings_no_lo
     comes after the consumer has already fetched those messages (it may fetch them between
     the broker's answer and the ring) would otherwise cost a fetch that finds nothing."""
     monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
-    bell = Doorbell(tmp_path / "bells")
-    await bell.open()
-    applied: list[str] = []
-    consumer = consumer_of(db, broker, bell, applied)
-    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=bell)
-    try:
-        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
-        await producer.start()
-        async with running(consumer):
-            kafka, listener = consumer.consumer, consumer.listener
-            assert kafka is not None and listener is not None
-            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
-            await send(producer, 1)  # offset 0 of partition 0: its ring announces 0@1
-            await _until(lambda: applied == ["p-1"])
-            await _until(lambda: kafka.paused() == kafka.assignment())
+    async with ringing(db, broker, tmp_path, partitions=1) as r:
+        await send(r.producer, 1)  # offset 0 of partition 0: its ring announces 0@1
+        await _until(lambda: r.applied == ["p-1"])
+        await _until(lambda: r.kafka.paused() == r.kafka.assignment())
 
-            bell.heard(f"{PAYMENTS_EVENTS}/0@1".encode())  # read already
-            bell.heard(f"{PAYMENTS_EVENTS}/3@9".encode())  # a partition it does not hold
-            bell.heard(f"{ACCOUNTS_EVENTS}/0@9".encode())  # a topic it does not read
-            assert not listener.due(kafka)
-            bell.heard(f"{PAYMENTS_EVENTS}/0@2".encode())  # one more than it read
-            assert listener.due(kafka)
+        r.bell.heard(f"{PAYMENTS_EVENTS}/0@1".encode())  # read already
+        r.bell.heard(f"{PAYMENTS_EVENTS}/3@9".encode())  # a partition it does not hold
+        r.bell.heard(f"{ACCOUNTS_EVENTS}/0@9".encode())  # a topic it does not read
+        assert not r.listener.due(r.kafka)
+        r.bell.heard(f"{PAYMENTS_EVENTS}/0@2".encode())  # one more than it read
+        assert r.listener.due(r.kafka)
 
-            # The broker was lost: the new one numbers from 0 again, and what the old one's
-            # rings announced is forgotten (or each look would find nothing, over and over).
-            bell.heard(f"{PAYMENTS_EVENTS}/0@5000".encode())
-            consumer.rewind()
-            await _until(lambda: consumer.rewinds == 1 and consumer.duplicates == 1)  # p-1 read again
-            await _until(lambda: kafka.paused() == kafka.assignment())
-            assert not listener.due(kafka)
-    finally:
-        await producer.stop()
-        bell.close()
+        # The broker was lost: the new one numbers from 0 again, and what the old one's
+        # rings announced is forgotten (or each look would find nothing, over and over).
+        r.bell.heard(f"{PAYMENTS_EVENTS}/0@5000".encode())
+        r.consumer.rewind()
+        await _until(lambda: r.consumer.rewinds == 1 and r.consumer.duplicates == 1)  # p-1 read again
+        await _until(lambda: r.kafka.paused() == r.kafka.assignment())
+        assert not r.listener.due(r.kafka)
 
 
 def test_a_ring_names_each_partition_once_with_the_highest_end() -> None:
@@ -442,41 +445,25 @@ async def test_rings_that_keep_coming_are_looked_at_once_a_gap_and_a_lone_ring_a
     once, not a gap later."""
     monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
     monkeypatch.setattr(doorbell_module, "LOOK_GAP_S", 0.25)
-    consumer_bell, producer_bell = Doorbell(tmp_path / "bells"), Doorbell(tmp_path / "bells")
-    await consumer_bell.open()
-    await producer_bell.open()
-    applied: list[str] = []
-    consumer = consumer_of(db, broker, consumer_bell, applied)
-    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=producer_bell)
-    try:
-        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
-        await producer.start()
-        async with running(consumer):
-            kafka, listener = consumer.consumer, consumer.listener
-            assert kafka is not None and listener is not None
-            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
-            looks = 0
-            look = listener.look
+    async with ringing(db, broker, tmp_path, partitions=1) as r:
+        looks = 0
+        look = r.listener.look
 
-            async def counted(consumer: Any, max_records: int) -> Any:
-                nonlocal looks
-                looks += 1
-                return await look(consumer, max_records)
+        async def counted(consumer: Any, max_records: int) -> Any:
+            nonlocal looks
+            looks += 1
+            return await look(consumer, max_records)
 
-            listener.look = counted  # type: ignore[method-assign]
-            for n in range(100):
-                await send(producer, n)
-                await asyncio.sleep(0.01)
-            await _until(lambda: len(applied) == 100, timeout_s=5)
-            assert applied == [f"p-{n}" for n in range(100)]
-            assert looks <= 8, looks  # about one a quarter second over a second and a bit
+        r.listener.look = counted  # type: ignore[method-assign]
+        for n in range(100):
+            await send(r.producer, n)
+            await asyncio.sleep(0.01)
+        await _until(lambda: len(r.applied) == 100, timeout_s=5)
+        assert r.applied == [f"p-{n}" for n in range(100)]
+        assert looks <= 8, looks  # about one a quarter second over a second and a bit
 
-            await asyncio.sleep(0.5)  # quiet
-            sent = asyncio.get_running_loop().time()
-            await send(producer, 100)
-            await _until(lambda: len(applied) == 101, timeout_s=5)
-            assert asyncio.get_running_loop().time() - sent < 0.2  # not held for the gap
-    finally:
-        await producer.stop()
-        consumer_bell.close()
-        producer_bell.close()
+        await asyncio.sleep(0.5)  # quiet
+        sent = asyncio.get_running_loop().time()
+        await send(r.producer, 100)
+        await _until(lambda: len(r.applied) == 101, timeout_s=5)
+        assert asyncio.get_running_loop().time() - sent < 0.2  # not held for the gap
