@@ -199,6 +199,8 @@ class Listener:
         # that named no partition).
         self._announced: dict[tuple[str, int], int] = {}
         self._now = False
+        # The last look left messages unread on a partition it fetched: the next is due.
+        self._more = False
         self._paused = False
         self._looked_at = -LOOK_GAP_S
         self._safety_s = SAFETY_S[0]
@@ -215,6 +217,11 @@ class Listener:
         consumer.pause(*consumer.assignment())
         self._paused = True
         self._looked_at = time.monotonic()
+        # The broker told of more than this look took (a backlog from before the consumer
+        # started, rings lost with a broker, others' messages a consumer of its replies let
+        # pile up): the next look comes without a ring, a gap later, not one batch a safety
+        # interval (each doubling while the look brought nothing of its own).
+        self._more = _behind(consumer, batch)
         if batch and self.replies_for is None:
             self.took()
         return batch
@@ -249,9 +256,9 @@ class Listener:
 
     def due(self, consumer: AIOKafkaConsumer) -> bool:
         """Whether a look would find what a ring announced: messages past the consumer's
-        position on a partition it holds (or a wake). Announcements it has read past, or
-        for partitions it does not hold, are forgotten."""
-        if self._now:
+        position on a partition it holds (or a wake, or messages the last look left).
+        Announcements it has read past, or for partitions it does not hold, are forgotten."""
+        if self._now or self._more:
             return True
         if not self._announced:
             return False
@@ -313,6 +320,16 @@ class Listener:
     def rung(self) -> bool:
         """A ring (or a wake) came since the last wait began."""
         return self._event.is_set()
+
+
+def _behind(consumer: AIOKafkaConsumer, batch: dict[Any, list[Any]]) -> bool:
+    """Whether the broker's answer to this look told of messages past what it returned on
+    one of its partitions (the fetch's high watermark past the consumer's position)."""
+    for tp in batch:
+        end, position = consumer.highwater(tp), _position(consumer, tp)
+        if end is not None and position is not None and end > position:
+            return True
+    return False
 
 
 def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:

@@ -78,7 +78,15 @@ async def running(consumer: ConsumerLoop) -> AsyncIterator[None]:
         await consumer.stop()
 
 
-def consumer_of(db: Database, broker: EmbeddedBroker, bell: Doorbell, applied: list[str]) -> ConsumerLoop:
+def consumer_of(
+    db: Database,
+    broker: EmbeddedBroker,
+    bell: Doorbell,
+    applied: list[str],
+    *,
+    replies_for: str | None = None,
+    max_batch: int = 500,
+) -> ConsumerLoop:
     async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
         applied.append(message.payment_id)
 
@@ -92,6 +100,8 @@ def consumer_of(db: Database, broker: EmbeddedBroker, bell: Doorbell, applied: l
         source="gateway",
         keys=keys("gateway"),
         doorbell=bell,
+        replies_for=replies_for,
+        max_batch=max_batch,
     )
 
 
@@ -467,3 +477,44 @@ async def test_rings_that_keep_coming_are_looked_at_once_a_gap_and_a_lone_ring_a
         await send(r.producer, 100)
         await _until(lambda: len(r.applied) == 101, timeout_s=5)
         assert asyncio.get_running_loop().time() - sent < 0.2  # not held for the gap
+
+
+@pytest.mark.parametrize("replies_for", [None, "securities"])
+async def test_a_backlog_no_ring_announced_is_read_batch_after_batch(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replies_for: str | None
+) -> None:
+    """Messages no ring announced (sent before the consumer started, or while the broker was
+    lost with its rings) and more than one look takes: the broker's answer tells the
+    consumer it is behind, and it looks again at once instead of one batch a safety
+    interval. A consumer of its own replies catches up on others' messages so too: its lag
+    is what a drain waits for."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))  # only what the broker said brings a look
+    bell = Doorbell(tmp_path / "bells")
+    await bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, bell, applied, replies_for=replies_for, max_batch=50)
+    outsider = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"))  # rings nobody
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await outsider.start()
+        for n in range(0, 400, 100):
+            envelopes = [Envelope.wrap(_completed(n + i), source="payments") for i in range(100)]
+            headers = [("type", b"payments.PaymentCompleted"), ("causation-source", b"payments")]
+            await outsider.send_many([(PAYMENTS_EVENTS, "k", e.to_bytes(), headers) for e in envelopes])
+        async with running(consumer):
+            await _until_caught_up(consumer, timeout_s=10)
+        if replies_for is None:
+            assert applied == [f"p-{n}" for n in range(400)]
+        else:
+            assert applied == []  # payments' replies: not its own
+        assert bell.rings_heard == 0
+    finally:
+        await outsider.stop()
+        bell.close()
+
+
+async def _until_caught_up(consumer: ConsumerLoop, timeout_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while await consumer.lag() or not consumer.consumer or not consumer.consumer.assignment():
+        assert asyncio.get_running_loop().time() < deadline, f"still {await consumer.lag()} behind"
+        await asyncio.sleep(0.05)

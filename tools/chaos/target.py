@@ -249,7 +249,7 @@ class Drain:
     active_holds: int | None
     open_sagas: int
     outbox_backlog: int
-    consumer_lag: int
+    consumer_lag: dict[str, int]  # "service/consumer" -> messages behind
     unreadable: list[str]
 
     @property
@@ -260,15 +260,24 @@ class Drain:
             and self.active_holds == 0
             and self.open_sagas == 0
             and self.outbox_backlog == 0
-            and self.consumer_lag == 0
+            and self.lag == 0
         )
+
+    @property
+    def lag(self) -> int:
+        return sum(max(v, 0) for v in self.consumer_lag.values())
 
     def describe(self) -> str:
         return (
             f"payments in flight {self.non_terminal_payments}, holds {self.active_holds}, open sagas "
-            f"{self.open_sagas}, outbox {self.outbox_backlog}, lag {self.consumer_lag}"
+            f"{self.open_sagas}, outbox {self.outbox_backlog}, lag {self.lag}{self._laggards()}"
             + (f", unreadable: {'; '.join(self.unreadable)}" if self.unreadable else "")
         )
+
+    def _laggards(self) -> str:
+        """The consumers furthest behind, so a slow drain names who is slow."""
+        behind = sorted(((v, k) for k, v in self.consumer_lag.items() if v > 0), reverse=True)[:3]
+        return f" ({', '.join(f'{name} {lag}' for lag, name in behind)})" if behind else ""
 
 
 async def backlog(op: Operator) -> tuple[dict[str, int], dict[str, int], list[str]]:
@@ -312,7 +321,7 @@ async def drain_state(op: Operator) -> Drain:
         holds,
         sum(len(rows) for rows in sagas.values()),
         sum(outbox.values()),
-        sum(max(v, 0) for v in lag.values()),
+        lag,
         unreadable + more,
     )
 
