@@ -11,7 +11,7 @@ from tools.chaos.checker import Violation
 from tools.chaos.model import History, Operation
 from tools.chaos.nemesis import Fault
 from tools.chaos.options import DEFAULT_FAULTS, FAULT_KINDS
-from tools.chaos.target import parse_metrics
+from tools.chaos.target import Drain, parse_metrics
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -127,3 +127,14 @@ def test_the_nemesis_never_kills_one_process_as_often_as_the_supervisor_gives_up
     assert nemesis._may_kill("payments") and nemesis._may_kill("gateway")
     now[0] = 111.0  # the kill at 50 s is now more than a minute ago
     assert nemesis._may_kill("broker")
+
+
+def test_a_drain_names_the_consumers_furthest_behind() -> None:
+    lag = {"insurance/insurance": 398, "accounts/accounts": 139, "payments/payments": 0, "accounts/compliance": 297}
+    state = Drain(0, 0, 0, 0, lag | {"gateway/feed": 2}, [])
+    assert not state.drained and state.lag == 836
+    assert state.describe().endswith(
+        "lag 836 (insurance/insurance 398, accounts/compliance 297, accounts/accounts 139)"
+    )
+    caught_up = Drain(0, 0, 0, 0, {"payments/payments": 0}, [])
+    assert caught_up.drained and caught_up.describe().endswith("lag 0")
