@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 from types import FrameType
 
+import orjson
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from shared.aio import next_beat, within
+from shared.problems import PROBLEM_JSON, Problem
 
 # How often the server looks at its state while nothing asks it to stop: uvicorn refreshes
 # its Date header (whole seconds) on this tick.
@@ -53,3 +56,24 @@ def run(config: uvicorn.Config) -> None:
         server.run()
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+class HttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, refusing a request its parser cannot read (a control
+    character in a header value, a broken request line or chunk) as every other refusal
+    is: problem+json, where uvicorn answers it in plain text. No request was read, so
+    there is no request id, and the connection is closed as uvicorn closes it."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = orjson.dumps(
+            Problem(
+                400, "malformed-request", "the request is not valid HTTP/1.1 (RFC 9112), so none of it was read"
+            ).body()
+        )
+        head = [b"HTTP/1.1 400 Bad Request\r\n"]
+        head += [b"%s: %s\r\n" % pair for pair in self.server_state.default_headers]
+        head.append(
+            b"content-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % (PROBLEM_JSON.encode(), len(body))
+        )
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()

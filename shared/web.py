@@ -392,7 +392,7 @@ def serve(app_factory: Callable[[S], FastAPI], settings: S) -> None:
         host=settings.http.host,
         port=settings.http.port,
         loop="uvloop",
-        http="httptools",
+        http=server.HttpProtocol,  # httptools, its refusals in problem+json
         # No route of ours is a WebSocket: uvicorn's default would import a WebSocket
         # library into every process at start (a sixtieth of a second of each).
         ws="none",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 
 import httpx
@@ -138,3 +140,35 @@ async def test_money_moving_post_without_idempotency_key_still_works_but_key_mus
         headers={"Idempotency-Key": "x" * 300},
     )
     assert_problem(r, 400, "idempotency-key-invalid")
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(b"GET /v1/me HTTP/1.1\r\nHost: x\r\nX-Probe: a\x01b\r\n\r\n", id="control character in a header"),
+        pytest.param(b"GET /v1/me HTTP/1.1\r\nHost: x\r\nBroken header\r\n\r\n", id="header without a colon"),
+        pytest.param(b"GET /v1/ me HTTP/1.1\r\nHost: x\r\n\r\n", id="space in the target"),
+        pytest.param(
+            b"POST /v1/accounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", id="bad chunk size"
+        ),
+    ],
+)
+async def test_a_request_that_is_not_http_gets_a_problem_too(gateway: httpx.AsyncClient, request_bytes: bytes) -> None:
+    """What the HTTP parser itself refuses, before any route: a 400 in problem+json as every
+    other refusal, and the connection closed."""
+    url = httpx.URL(str(gateway.base_url))
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        writer.write(request_bytes)
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(), timeout=10)  # until the server closes
+    finally:
+        writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    assert lines[0] == "HTTP/1.1 400 Bad Request"
+    assert headers["content-type"] == "application/problem+json" and headers["connection"] == "close"
+    assert int(headers["content-length"]) == len(body)
+    problem = json.loads(body)
+    assert problem["type"].endswith("/malformed-request") and problem["status"] == 400 and problem["detail"]
