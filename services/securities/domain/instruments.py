@@ -83,15 +83,28 @@ INSTRUMENTS: tuple[Instrument, ...] = (
 BY_SYMBOL = {i.symbol: i for i in INSTRUMENTS}
 
 
+# The spellings that name an exchange besides the code: a suffix (".SS" is Shanghai's
+# on many quote sites) or a prefix.
+_SUFFIXES = {".SH": Exchange.SSE, ".SS": Exchange.SSE, ".SZ": Exchange.SZSE}
+_PREFIXES = {"SH": Exchange.SSE, "SZ": Exchange.SZSE}
+
+
 def normalise_symbol(text: str) -> str:
-    """'600519', '600519.SH' and 'sh600519' all name the same listing."""
+    """'600519', '600519.SH' and 'sh600519' all name the same listing. A spelling that
+    names the other exchange ('600519.SZ': Moutai is listed in Shanghai) names no listing:
+    it is returned as written, upper-cased, so that nothing finds it."""
     value = text.strip().upper()
-    for suffix in (".SH", ".SZ", ".SS"):
-        if value.endswith(suffix):
-            value = value[: -len(suffix)]
-    if value[:2] in ("SH", "SZ"):
-        value = value[2:]
-    return value
+    code, exchange = value, None
+    for suffix, named in _SUFFIXES.items():
+        if code.endswith(suffix):
+            code, exchange = code[: -len(suffix)], named
+            break
+    if exchange is None and code[:2] in _PREFIXES:
+        code, exchange = code[2:], _PREFIXES[code[:2]]
+    listed = BY_SYMBOL.get(code)
+    if exchange is not None and listed is not None and listed.exchange is not exchange:
+        return value
+    return code
 
 
 def find_instrument(text: str, instruments: dict[str, Instrument] | None = None) -> Instrument | None:

@@ -21,6 +21,7 @@ def order(side: str, type_: str, quantity: int, price: str | None = None, symbol
 # ICBC (601398) trades at 5.12 here: its limits are 4.61 and 5.63.
 BAD_ORDERS = [
     ("unknown symbol", order("buy", "limit", 100, "10.00", symbol="999999"), 422, "unknown-symbol"),
+    ("listed on the other exchange", order("buy", "limit", 100, "5.12", symbol="601398.SZ"), 422, "unknown-symbol"),
     ("odd lot on a buy", order("buy", "market", 150), 422, "odd-lot"),
     ("price above limit-up", order("buy", "limit", 100, "5.64"), 422, "price-outside-limits"),
     ("price below limit-down", order("buy", "limit", 100, "4.60"), 422, "price-outside-limits"),

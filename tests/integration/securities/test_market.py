@@ -32,6 +32,7 @@ async def test_quotes_carry_price_change_spread_limits_and_volume(brokerage: Bro
     ("path", "status", "problem"),
     [
         ("/v1/market/quotes/999999", 404, "unknown-symbol"),
+        ("/v1/market/quotes/600519.SZ", 404, "unknown-symbol"),  # listed in Shanghai
         ("/v1/market/quotes?symbols=600519,123456", 422, "unknown-symbol"),
     ],
 )

@@ -26,6 +26,7 @@ from services.securities.domain import (
     find_instrument,
     format_price,
     market_open,
+    normalise_symbol,
     parse_price,
     price_band,
     session_end,
@@ -240,9 +241,17 @@ def test_day_orders_lapse_at_the_close_in_a_share_mode_and_at_midnight_otherwise
     assert session_end(HoursMode.ALWAYS_OPEN, date(2024, 6, 3)) == _beijing("2024-06-04 00:00:00")
 
 
-@pytest.mark.parametrize("text", ["600519", "600519.SH", "sh600519", " 600519.sh "])
+@pytest.mark.parametrize("text", ["600519", "600519.SH", "600519.ss", "sh600519", " 600519.sh "])
 def test_symbols_are_found_in_any_common_spelling(text: str) -> None:
     assert find_instrument(text) is MOUTAI
+
+
+@pytest.mark.parametrize("text", ["600519.SZ", "sz600519", "000001.SH", "SH000001", "000001.SS"])
+def test_a_spelling_that_names_the_other_exchange_finds_nothing(text: str) -> None:
+    """Moutai is listed in Shanghai and Ping An Bank in Shenzhen: an order or a quote for
+    either on the other exchange is for a listing the market does not have."""
+    assert find_instrument(text) is None
+    assert normalise_symbol(text) not in BY_SYMBOL
 
 
 def test_a_dozen_instruments_across_boards() -> None:
