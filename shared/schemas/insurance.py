@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.money import AmountIn
+from shared.schemas import Whole
 
 # --- the domain's value lists ------------------------------------------------------------------
 
@@ -154,8 +155,8 @@ class InsuranceQuoteCreate(BaseModel):
         },
     )
     product_code: str = Field(min_length=1, max_length=40)
-    age: int = Field(ge=0, le=150, description="The insured's age in whole years")
-    term_days: int = Field(ge=1, le=3650)
+    age: Whole = Field(ge=0, le=150, description="The insured's age in whole years")
+    term_days: Whole = Field(ge=1, le=3650)
     sum_insured: AmountIn
     currency: CurrencyName = "CNY"
 
@@ -245,7 +246,7 @@ class BeneficiaryIn(BaseModel):
     id_type: IdTypeName
     id_number: str = Field(min_length=5, max_length=18)
     relationship: BeneficiaryRelationshipName = Field(description="The beneficiary's relation to the insured")
-    share_pct: int = Field(ge=1, le=100, description="Whole percent; the shares sum to 100")
+    share_pct: Whole = Field(ge=1, le=100, description="Whole percent; the shares sum to 100")
 
 
 class PersonPublic(BaseModel):
@@ -456,7 +457,7 @@ class DocumentCreate(BaseModel):
     )
     kind: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
-    size_bytes: int = Field(gt=0, le=50 * 1024 * 1024)
+    size_bytes: Whole = Field(gt=0, le=50 * 1024 * 1024)
     checksum: str = Field(description="SHA-256 of the file, hex", pattern=r"^[0-9a-fA-F]{64}$")
 
     @field_validator("checksum")

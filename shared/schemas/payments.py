@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.money import AmountIn
+from shared.schemas import Whole
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:._-]{1,64}$")]
 
@@ -305,7 +306,7 @@ class ScheduleCreate(BaseModel):
     first_run_on: date
     repeat: RepeatName = "none"
     end_on: date | None = None
-    count: int | None = Field(default=None, ge=1, le=1000)
+    count: Whole | None = Field(default=None, ge=1, le=1000)
 
 
 class ScheduleRunPublic(BaseModel):

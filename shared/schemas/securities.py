@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from shared.money import AmountIn, decimal_string
+from shared.schemas import Whole
 
 # --- the domain's value lists and limits ---------------------------------------------------------
 
@@ -66,7 +67,7 @@ class OrderCreate(BaseModel):
     symbol: str = Field(min_length=1, max_length=12, description="Six-digit code, e.g. 600519 (or 600519.SH)")
     side: SideName
     type: OrderTypeName = Field(description="market: fill at the current price; limit: at `price` or better")
-    quantity: int = Field(gt=0, le=MAX_ORDER_QUANTITY, description=f"Shares; buys in lots of {LOT_SIZE}")
+    quantity: Whole = Field(gt=0, le=MAX_ORDER_QUANTITY, description=f"Shares; buys in lots of {LOT_SIZE}")
     price: PriceIn | None = Field(default=None, description="Limit price (limit orders only), on the tick")
 
 

@@ -32,6 +32,9 @@ BAD_ORDERS = [
     ("limit order without a price", order("buy", "limit", 100), 422, "invalid-price"),
     ("market order with a price", order("buy", "market", 100, "5.12"), 422, "invalid-price"),
     ("zero quantity", order("buy", "market", 0), 422, "validation-error"),
+    ("quantity that is true", order("buy", "market", 100) | {"quantity": True}, 422, "validation-error"),
+    ("quantity as text", order("buy", "market", 100) | {"quantity": "100"}, 422, "validation-error"),
+    ("quantity as a decimal", order("buy", "market", 100) | {"quantity": 100.0}, 422, "validation-error"),
     ("unknown side", order("short", "market", 100), 422, "validation-error"),
     ("price that is no number", order("buy", "limit", 100, "five"), 422, "validation-error"),
 ]
