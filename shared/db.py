@@ -234,6 +234,7 @@ class Database:
         self._quick_path = url.split("///", 1)[1] if self.sqlite and sqlite_inline and "///" in url else None
         self.inline = self._quick_path is not None
         self._checkpointed_wal: tuple[int, int] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._quick: sqlite3.Connection | None = None
         self._quick_writes: dict[int, QuickWrite] = {}
         self._quick_selects: dict[int, QuickSelect] = {}
@@ -282,7 +283,11 @@ class Database:
             wal = _file_state(self._quick_path + "-wal")
             if wal is not None and wal == self._checkpointed_wal:
                 return
-            await asyncio.to_thread(_checkpoint, self._quick_path)
+            if self._checkpointer is None:
+                # Kept open: a connection made for each checkpoint read the whole schema
+                # again at its first statement, 25 times the CPU of the checkpoint itself.
+                self._checkpointer = sqlite3.connect(self._quick_path, isolation_level=None, check_same_thread=False)
+            await asyncio.to_thread(_checkpoint, self._checkpointer)
             self._checkpointed_wal = wal
 
     @asynccontextmanager
@@ -337,6 +342,9 @@ class Database:
         if self._quick is not None:
             self._quick.close()
             self._quick = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
@@ -362,12 +370,9 @@ def _file_state(path: str) -> tuple[int, int] | None:
     return found.st_size, found.st_mtime_ns
 
 
-def _checkpoint(path: str) -> None:
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        connection.close()
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """A PASSIVE checkpoint on the connection kept for them (run on a worker thread)."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _sqlite3_of(pooled: Any) -> sqlite3.Connection:
