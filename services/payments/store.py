@@ -57,6 +57,9 @@ class Payment(SagaColumns, Base):
         Index("ix_payment_customer_id_created_at", "customer_id", "created_at"),
         # The payee's incoming payments (GET /v1/payments?direction=incoming).
         Index("ix_payment_payee_customer_id_created_at", "payee_customer_id", "created_at"),
+        # Whether a customer has paid a payee (the risk check's `_PAID_TO`, step-up's
+        # `paid_before`): the pair's own payments, not every payment to the payee.
+        Index("ix_payment_payee_key_customer_id", "payee_key", "customer_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -66,7 +69,7 @@ class Payment(SagaColumns, Base):
     payer_class: Mapped[str | None] = mapped_column(String(3))
     payee_account_id: Mapped[str] = mapped_column(String(64))
     payee_customer_id: Mapped[str | None] = mapped_column(String(36))
-    payee_key: Mapped[str] = mapped_column(String(120), index=True)
+    payee_key: Mapped[str] = mapped_column(String(120))
     payee_label: Mapped[str] = mapped_column(String(120))
     reference: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(String(140), default="")
