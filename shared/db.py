@@ -586,15 +586,31 @@ class Bound:
         self._expanding = [compiled.binds[name].expanding for name in self._order]
         self._expands = any(self._expanding)
         self._sql_for: dict[tuple[int, ...], str] = {}
+        # Without an expanding list: the statement's own values (its constants) converted
+        # once, here, and each named value given converted once, into every position that
+        # names it. Converting all forty values of an AML prefilter query on each call cost
+        # three times this.
+        self._constants = [
+            p(self._defaults[name]) if p is not None and not compiled.binds[name].required else self._defaults[name]
+            for name, p in zip(self._order, self._process, strict=True)
+            if not self._expands
+        ]
+        positions: dict[str, list[int]] = {}
+        for i, name in enumerate(self._order):
+            positions.setdefault(name, []).append(i)
+        self._positions = {name: (tuple(found), self._process[found[0]]) for name, found in positions.items()}
 
     def __call__(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
-        values = {**self._defaults, **params}
         if self._expands:
-            return self._expanded(values)
-        ordered = [
-            p(values[name]) if p is not None else values[name]
-            for name, p in zip(self._order, self._process, strict=True)
-        ]
+            return self._expanded({**self._defaults, **params})
+        ordered = self._constants.copy()
+        for name, value in params.items():
+            named = self._positions.get(name)
+            if named is not None:
+                found, process = named
+                converted = process(value) if process is not None else value
+                for i in found:
+                    ordered[i] = converted
         return self._sql, ordered
 
     def _expanded(self, values: dict[str, Any]) -> tuple[str, list[Any]]:
