@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     RowMapping,
+    Select,
     String,
     UniqueConstraint,
     bindparam,
@@ -171,21 +173,34 @@ async def deposits_for_update(session: AsyncSession, ids: Iterable[str]) -> list
     return list((await session.scalars(select(Deposit).where(Deposit.id.in_(list(ids))).with_for_update())).all())
 
 
-# How many payments the payer started within the velocity window before this one, counted
-# by the database over its (customer_id, created_at) index: one row back per payment
-# assessed. Reading the payers' payment times back instead cost a row, and Python objects,
-# for every payment in their windows: hundreds per busy payer, more than the rest of the
-# risk check. The bounds are bound as the column's own type, so the comparison is the
-# database's on either backend (SQLite's fixed-width UTC text keeps time order).
-_RECENT = (
-    select(func.count())
-    .select_from(payment_table)
-    .where(
-        payment_table.c.customer_id == bindparam("customer_id"),
-        payment_table.c.created_at >= bindparam("since", type_=UtcDateTime),
-        payment_table.c.created_at < bindparam("until", type_=UtcDateTime),
+# How many payments each payer started within the velocity window before the payment
+# assessed, counted by the database over its (customer_id, created_at) index: a count per
+# payment, not a row per payment in the window. Reading the payers' payment times back
+# instead cost a row, and Python objects, for every payment in their windows: hundreds
+# per busy payer, more than the rest of the risk check. The bounds are bound as the
+# column's own type, so the comparison is the database's on either backend (SQLite's
+# fixed-width UTC text keeps time order). One query counts for up to RECENT_AT_ONCE
+# payments, as one row: a statement for each power of two, the last payment repeated
+# to fill it, so a few statements serve every size of batch.
+RECENT_AT_ONCE = 32
+
+
+@cache
+def _recent(size: int) -> Select[Any]:
+    return select(
+        *(
+            select(func.count())
+            .select_from(payment_table)
+            .where(
+                payment_table.c.customer_id == bindparam(f"customer_{i}"),
+                payment_table.c.created_at >= bindparam(f"since_{i}", type_=UtcDateTime),
+                payment_table.c.created_at < bindparam(f"until_{i}", type_=UtcDateTime),
+            )
+            .scalar_subquery()
+            .label(f"recent_{i}")
+            for i in range(size)
+        )
     )
-)
 
 
 # Which of a batch's (payer, payee) pairs have a completed payment: asked as two lists,
@@ -271,12 +286,12 @@ class SagaBatch(Batch):
         self._moved.clear()
 
     async def _load_risk(self, assessing: list[domain.Payment]) -> None:
-        """What the risk rules read for the payments being assessed: a count per payment,
-        and one query for the (payer, payee) pairs not known to have a completed payment."""
+        """What the risk rules read for the payments being assessed: their payers' recent
+        payments counted (`_recent`), and the (payer, payee) pairs not known to have a
+        completed payment asked about in one query."""
         if not assessing:
             return
         tx, db = self.uow.transaction, self.uow.db
-        recent = db.quick_select(_RECENT)
         unknown = {(p.customer_id, p.payee_key) for p in assessing} - self.known
         if unknown:
             for pair in await db.quick_select(_PAID_TO).within(
@@ -284,13 +299,19 @@ class SagaBatch(Batch):
             ):
                 if pair in unknown:
                     self.known.remember(*pair)
-        for p in assessing:
-            ((count,),) = await recent.within(
-                tx, customer_id=p.customer_id, since=p.created_at - self.velocity_window, until=p.created_at
-            )
-            self.risk[p.id] = RiskInputs(
-                recent_payments=int(count), paid_before=(p.customer_id, p.payee_key) in self.known
-            )
+        for start in range(0, len(assessing), RECENT_AT_ONCE):
+            some = assessing[start : start + RECENT_AT_ONCE]
+            size = 1 << (len(some) - 1).bit_length()
+            params: dict[str, Any] = {}
+            for i, p in enumerate(some + some[-1:] * (size - len(some))):
+                params[f"customer_{i}"] = p.customer_id
+                params[f"since_{i}"] = p.created_at - self.velocity_window
+                params[f"until_{i}"] = p.created_at
+            (counts,) = await db.quick_select(_recent(size)).within(tx, **params)
+            for p, count in zip(some, counts, strict=False):
+                self.risk[p.id] = RiskInputs(
+                    recent_payments=int(count), paid_before=(p.customer_id, p.payee_key) in self.known
+                )
 
 
 # --- scheduled transfers and standing orders -------------------------------------------------
