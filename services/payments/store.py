@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -220,7 +220,9 @@ _PAID_TO = (
 @dataclass(frozen=True)
 class RiskInputs:
     recent_payments: int  # the payer's payments within the velocity window before this one
-    paid_before: bool  # a completed payment to this payee, as committed before the batch
+    # A completed payment to this payee, as committed before the batch; asked only for a
+    # payment whose amount makes the rule read it (domain.payee_matters), False otherwise.
+    paid_before: bool
 
 
 class KnownPayees(set[tuple[str, str]]):
@@ -243,9 +245,10 @@ class SagaBatch(Batch):
     (and locked, on PostgreSQL) up front with what their risk decisions read, changed in
     memory, and written back with one UPDATE statement for all of them (`write`)."""
 
-    def __init__(self, uow: UnitOfWork, *, velocity_window: timedelta, known: KnownPayees) -> None:
+    def __init__(self, uow: UnitOfWork, *, policy: domain.RiskPolicy, known: KnownPayees) -> None:
         super().__init__(uow)
-        self.velocity_window = velocity_window
+        self.policy = policy
+        self.velocity_window = policy.velocity_window
         self.known = known
         # By id; None: not a payment of ours (most facts on accounts.events are not).
         self.payments: dict[str, domain.Payment | None] = {}
@@ -287,12 +290,15 @@ class SagaBatch(Batch):
 
     async def _load_risk(self, assessing: list[domain.Payment]) -> None:
         """What the risk rules read for the payments being assessed: their payers' recent
-        payments counted (`_recent`), and the (payer, payee) pairs not known to have a
-        completed payment asked about in one query."""
+        payments counted (`_recent`), and the (payer, payee) pairs the new-payee rule reads
+        and not known to have a completed payment asked about in one query."""
         if not assessing:
             return
         tx, db = self.uow.transaction, self.uow.db
-        unknown = {(p.customer_id, p.payee_key) for p in assessing} - self.known
+        # Whether a payer has paid the payee before matters only above the new-payee
+        # threshold: for the others nothing is asked (most payments, the bench's all).
+        asked = {(p.customer_id, p.payee_key) for p in assessing if domain.payee_matters(p.amount_minor, self.policy)}
+        unknown = asked - self.known
         if unknown:
             for pair in await db.quick_select(_PAID_TO).within(
                 tx, customers=sorted({c for c, _ in unknown}), payees=sorted({k for _, k in unknown})
