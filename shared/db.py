@@ -234,6 +234,7 @@ class Database:
         self._quick_path = url.split("///", 1)[1] if self.sqlite and sqlite_inline and "///" in url else None
         self.inline = self._quick_path is not None
         self._checkpointed_wal: tuple[int, int] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
         self._quick: sqlite3.Connection | None = None
         self._quick_writes: dict[int, QuickWrite] = {}
         self._quick_selects: dict[int, QuickSelect] = {}
@@ -282,7 +283,11 @@ class Database:
             wal = _file_state(self._quick_path + "-wal")
             if wal is not None and wal == self._checkpointed_wal:
                 return
-            await asyncio.to_thread(_checkpoint, self._quick_path)
+            if self._checkpointer is None:
+                # Kept open: a connection made for each checkpoint read the whole schema
+                # again at its first statement, 25 times the CPU of the checkpoint itself.
+                self._checkpointer = sqlite3.connect(self._quick_path, isolation_level=None, check_same_thread=False)
+            await asyncio.to_thread(_checkpoint, self._checkpointer)
             self._checkpointed_wal = wal
 
     @asynccontextmanager
@@ -337,6 +342,9 @@ class Database:
         if self._quick is not None:
             self._quick.close()
             self._quick = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
@@ -362,12 +370,9 @@ def _file_state(path: str) -> tuple[int, int] | None:
     return found.st_size, found.st_mtime_ns
 
 
-def _checkpoint(path: str) -> None:
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
-    finally:
-        connection.close()
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """A PASSIVE checkpoint on the connection kept for them (run on a worker thread)."""
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def _sqlite3_of(pooled: Any) -> sqlite3.Connection:
@@ -581,15 +586,31 @@ class Bound:
         self._expanding = [compiled.binds[name].expanding for name in self._order]
         self._expands = any(self._expanding)
         self._sql_for: dict[tuple[int, ...], str] = {}
+        # Without an expanding list: the statement's own values (its constants) converted
+        # once, here, and each named value given converted once, into every position that
+        # names it. Converting all forty values of an AML prefilter query on each call cost
+        # three times this.
+        self._constants = [
+            p(self._defaults[name]) if p is not None and not compiled.binds[name].required else self._defaults[name]
+            for name, p in zip(self._order, self._process, strict=True)
+            if not self._expands
+        ]
+        positions: dict[str, list[int]] = {}
+        for i, name in enumerate(self._order):
+            positions.setdefault(name, []).append(i)
+        self._positions = {name: (tuple(found), self._process[found[0]]) for name, found in positions.items()}
 
     def __call__(self, params: dict[str, Any]) -> tuple[str, list[Any]]:
-        values = {**self._defaults, **params}
         if self._expands:
-            return self._expanded(values)
-        ordered = [
-            p(values[name]) if p is not None else values[name]
-            for name, p in zip(self._order, self._process, strict=True)
-        ]
+            return self._expanded({**self._defaults, **params})
+        ordered = self._constants.copy()
+        for name, value in params.items():
+            named = self._positions.get(name)
+            if named is not None:
+                found, process = named
+                converted = process(value) if process is not None else value
+                for i in found:
+                    ordered[i] = converted
         return self._sql, ordered
 
     def _expanded(self, values: dict[str, Any]) -> tuple[str, list[Any]]:

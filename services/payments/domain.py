@@ -254,6 +254,12 @@ def check_new_device_limits(amount_minor: int, paid_today_minor: int, limits: Ne
         )
 
 
+def payee_matters(amount_minor: int, policy: RiskPolicy) -> bool:
+    """Whether `assess` reads `payee_known` for a payment of this amount: only a first
+    payment to a payee above the threshold is refused for being one."""
+    return amount_minor > policy.new_payee_threshold_minor
+
+
 def assess(ctx: RiskContext, policy: RiskPolicy) -> RiskDecision:
     """The risk decision taken once the funds are held."""
     if ctx.kind == Kind.TRANSFER and ctx.amount_minor == RISK_MAGIC_AMOUNT:
@@ -264,7 +270,7 @@ def assess(ctx: RiskContext, policy: RiskPolicy) -> RiskDecision:
             "velocity",
             f"more than {policy.velocity_max} payments in {int(policy.velocity_window.total_seconds())} s",
         )
-    if not ctx.payee_known and ctx.amount_minor > policy.new_payee_threshold_minor:
+    if not ctx.payee_known and payee_matters(ctx.amount_minor, policy):
         return RiskDecision(
             False,
             "new_payee_threshold",

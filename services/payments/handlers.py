@@ -47,7 +47,7 @@ class Context:
 
     def batch(self, uow: UnitOfWork) -> store.SagaBatch:
         """The working set of one transaction of accounts' facts."""
-        return store.SagaBatch(uow, velocity_window=self.saga.policy.velocity_window, known=self.known_payees)
+        return store.SagaBatch(uow, policy=self.saga.policy, known=self.known_payees)
 
 
 @dataclass(frozen=True)

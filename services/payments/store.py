@@ -3,10 +3,10 @@ payment id (also its hold id), and one per sandbox deposit (its id is the credit
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     RowMapping,
+    Select,
     String,
     UniqueConstraint,
     bindparam,
@@ -24,7 +25,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    type_coerce,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +59,9 @@ class Payment(SagaColumns, Base):
         Index("ix_payment_customer_id_created_at", "customer_id", "created_at"),
         # The payee's incoming payments (GET /v1/payments?direction=incoming).
         Index("ix_payment_payee_customer_id_created_at", "payee_customer_id", "created_at"),
+        # Whether a customer has paid a payee (the risk check's `_PAID_TO`, step-up's
+        # `paid_before`): the pair's own payments, not every payment to the payee.
+        Index("ix_payment_payee_key_customer_id", "payee_key", "customer_id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -68,7 +71,7 @@ class Payment(SagaColumns, Base):
     payer_class: Mapped[str | None] = mapped_column(String(3))
     payee_account_id: Mapped[str] = mapped_column(String(64))
     payee_customer_id: Mapped[str | None] = mapped_column(String(36))
-    payee_key: Mapped[str] = mapped_column(String(120), index=True)
+    payee_key: Mapped[str] = mapped_column(String(120))
     payee_label: Mapped[str] = mapped_column(String(120))
     reference: Mapped[str] = mapped_column(String(64), default="")
     note: Mapped[str] = mapped_column(String(140), default="")
@@ -170,15 +173,34 @@ async def deposits_for_update(session: AsyncSession, ids: Iterable[str]) -> list
     return list((await session.scalars(select(Deposit).where(Deposit.id.in_(list(ids))).with_for_update())).all())
 
 
-# When the payers of a batch's payments made their payments within the velocity window,
-# as the database keeps the times (`_stored_time`): a busy payer has hundreds of payments
-# in a window, and turning each stored time back into a datetime cost more than the rest
-# of the risk check.
-_CREATED = select(payment_table.c.customer_id, type_coerce(payment_table.c.created_at, String)).where(
-    payment_table.c.customer_id.in_(bindparam("customers", expanding=True)),
-    payment_table.c.created_at >= bindparam("since"),
-    payment_table.c.created_at <= bindparam("until"),
-)
+# How many payments each payer started within the velocity window before the payment
+# assessed, counted by the database over its (customer_id, created_at) index: a count per
+# payment, not a row per payment in the window. Reading the payers' payment times back
+# instead cost a row, and Python objects, for every payment in their windows: hundreds
+# per busy payer, more than the rest of the risk check. The bounds are bound as the
+# column's own type, so the comparison is the database's on either backend (SQLite's
+# fixed-width UTC text keeps time order). One query counts for up to RECENT_AT_ONCE
+# payments, as one row: a statement for each power of two, the last payment repeated
+# to fill it, so a few statements serve every size of batch.
+RECENT_AT_ONCE = 32
+
+
+@cache
+def _recent(size: int) -> Select[Any]:
+    return select(
+        *(
+            select(func.count())
+            .select_from(payment_table)
+            .where(
+                payment_table.c.customer_id == bindparam(f"customer_{i}"),
+                payment_table.c.created_at >= bindparam(f"since_{i}", type_=UtcDateTime),
+                payment_table.c.created_at < bindparam(f"until_{i}", type_=UtcDateTime),
+            )
+            .scalar_subquery()
+            .label(f"recent_{i}")
+            for i in range(size)
+        )
+    )
 
 
 # Which of a batch's (payer, payee) pairs have a completed payment: asked as two lists,
@@ -198,7 +220,9 @@ _PAID_TO = (
 @dataclass(frozen=True)
 class RiskInputs:
     recent_payments: int  # the payer's payments within the velocity window before this one
-    paid_before: bool  # a completed payment to this payee, as committed before the batch
+    # A completed payment to this payee, as committed before the batch; asked only for a
+    # payment whose amount makes the rule read it (domain.payee_matters), False otherwise.
+    paid_before: bool
 
 
 class KnownPayees(set[tuple[str, str]]):
@@ -221,9 +245,10 @@ class SagaBatch(Batch):
     (and locked, on PostgreSQL) up front with what their risk decisions read, changed in
     memory, and written back with one UPDATE statement for all of them (`write`)."""
 
-    def __init__(self, uow: UnitOfWork, *, velocity_window: timedelta, known: KnownPayees) -> None:
+    def __init__(self, uow: UnitOfWork, *, policy: domain.RiskPolicy, known: KnownPayees) -> None:
         super().__init__(uow)
-        self.velocity_window = velocity_window
+        self.policy = policy
+        self.velocity_window = policy.velocity_window
         self.known = known
         # By id; None: not a payment of ours (most facts on accounts.events are not).
         self.payments: dict[str, domain.Payment | None] = {}
@@ -264,48 +289,35 @@ class SagaBatch(Batch):
         self._moved.clear()
 
     async def _load_risk(self, assessing: list[domain.Payment]) -> None:
-        """What the risk rules read for the payments being assessed, in two queries for
-        all of them."""
+        """What the risk rules read for the payments being assessed: their payers' recent
+        payments counted (`_recent`), and the (payer, payee) pairs the new-payee rule reads
+        and not known to have a completed payment asked about in one query."""
         if not assessing:
             return
         tx, db = self.uow.transaction, self.uow.db
-        customers = sorted({p.customer_id for p in assessing})
-        since = min(p.created_at for p in assessing) - self.velocity_window
-        until = max(p.created_at for p in assessing)
-        created: dict[str, list[Any]] = {c: [] for c in customers}
-        for customer_id, created_at in await db.quick_select(_CREATED).within(
-            tx, customers=customers, since=since, until=until
-        ):
-            created[customer_id].append(created_at)
-        for times in created.values():
-            times.sort()
-        stored = _stored_time(db)
-        unknown = {(p.customer_id, p.payee_key) for p in assessing} - self.known
+        # Whether a payer has paid the payee before matters only above the new-payee
+        # threshold: for the others nothing is asked (most payments, the bench's all).
+        asked = {(p.customer_id, p.payee_key) for p in assessing if domain.payee_matters(p.amount_minor, self.policy)}
+        unknown = asked - self.known
         if unknown:
             for pair in await db.quick_select(_PAID_TO).within(
                 tx, customers=sorted({c for c, _ in unknown}), payees=sorted({k for _, k in unknown})
             ):
                 if pair in unknown:
                     self.known.remember(*pair)
-        for p in assessing:
-            times = created[p.customer_id]
-            self.risk[p.id] = RiskInputs(
-                recent_payments=bisect.bisect_left(times, stored(p.created_at))
-                - bisect.bisect_left(times, stored(p.created_at - self.velocity_window)),
-                paid_before=(p.customer_id, p.payee_key) in self.known,
-            )
-
-
-def _stored_time(db: Database) -> Callable[[datetime], Any]:
-    """A time as the database keeps `payment.created_at`, to compare with what `_CREATED`
-    reads: on SQLite UTC text of fixed width (so in time order), elsewhere the datetime."""
-    dialect = db.writer.dialect
-    process = payment_table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
-    return process if process is not None else _as_is
-
-
-def _as_is(value: datetime) -> datetime:
-    return value
+        for start in range(0, len(assessing), RECENT_AT_ONCE):
+            some = assessing[start : start + RECENT_AT_ONCE]
+            size = 1 << (len(some) - 1).bit_length()
+            params: dict[str, Any] = {}
+            for i, p in enumerate(some + some[-1:] * (size - len(some))):
+                params[f"customer_{i}"] = p.customer_id
+                params[f"since_{i}"] = p.created_at - self.velocity_window
+                params[f"until_{i}"] = p.created_at
+            (counts,) = await db.quick_select(_recent(size)).within(tx, **params)
+            for p, count in zip(some, counts, strict=False):
+                self.risk[p.id] = RiskInputs(
+                    recent_payments=int(count), paid_before=(p.customer_id, p.payee_key) in self.known
+                )
 
 
 # --- scheduled transfers and standing orders -------------------------------------------------

@@ -189,7 +189,7 @@ async def _history(
     if reads is rules.Reads.NOTHING:
         return rules.History(account_last_active_at=last_active)
     if reads is rules.Reads.PAYERS:
-        movements = await store.payments_into(uow.db, uow.session, t, new, c.thresholds)
+        movements = await store.payments_into(uow.db, uow.transaction, t, new, c.thresholds)
         return rules.History(movements=movements, account_last_active_at=last_active)
     assert new.customer_id is not None
     since = new.at - c.thresholds.lookback
@@ -218,7 +218,7 @@ async def _raise(c: Compliance, uow: UnitOfWork, finding: Finding, at: datetime)
         "evidence": [store.evidence_row(m) for m in finding.movements],
         "created_at": at,
     }
-    await store.add_alert(uow.db, uow.session, c.tables, alert, store.covered_rows(alert_id, finding, at))
+    await store.add_alert(uow.db, uow.transaction, c.tables, alert, store.covered_rows(alert_id, finding, at))
     uow.publish(
         ev.ComplianceAlertRaised(
             alert_id=alert_id,

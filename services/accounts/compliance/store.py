@@ -567,8 +567,7 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
         cov.c.movement_id == m.c.id, cov.c.rule == str(Rule.MANY_PAYERS), cov.c.created_at >= since
     )
     return (
-        select(*(m.c[name] for name in _MOVEMENT_COLUMNS))
-        .where(
+        select(*(m.c[name] for name in _MOVEMENT_COLUMNS)).where(
             m.c.customer_id == customer,
             m.c.at >= since,
             m.c.account_id == bindparam("account_id"),
@@ -580,27 +579,34 @@ def _payments_into_query(t: ComplianceTables) -> Select[Any]:
             m.c.payers_state.in_([literal_column(str(s)) for s in (UNCOVERED, COVERED_BEFORE)]),
             ~covered,
         )
-        .order_by(m.c.at, m.c.id)
+        # No ORDER BY: for one, SQLite's planner read the customer's movements by time,
+        # every one of the lookback, and still sorted the few left. Without it, it reads
+        # the state's index: only the movements many payers has not done with, sorted by
+        # payments_into.
     )
 
 
 async def payments_into(
-    db: Database, session: AsyncSession, t: ComplianceTables, new: Movement, th: Thresholds
+    db: Database, tx: Transactional, t: ComplianceTables, new: Movement, th: Thresholds
 ) -> list[Movement]:
     """rules.payers_history's movements for `new`, oldest first: the uncovered transfers from
     other customers into its account within the many-payers window (a few, whatever the
     customer's history: an alert covers them). Read through db's QuickSelect in the
-    session's transaction, as store.signals is: a transfer in that the prefilter lets
+    unit of work's transaction, as store.signals is: a transfer in that the prefilter lets
     through reads it, and through the session its statement's compiling cost ten times
     the query."""
     rows = await db.quick_select(_payments_into_query(t)).within(
-        session,
+        tx,
         customer_id=new.customer_id,
         since=new.at - th.lookback,
         account_id=new.account_id,
         payers_since=new.at - timedelta(hours=th.many_payers_window_h),
     )
-    return [_movement_of(row) for row in rows]
+    return [_movement_of(row) for row in sorted(rows, key=_TIME_AND_ID)]
+
+
+# A movement row's order: by time, then id (its `at`, UTC on every backend, and its `id`).
+_TIME_AND_ID = itemgetter(1, 0)
 
 
 @cache
