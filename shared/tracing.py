@@ -63,6 +63,12 @@ def _untraced(path: str) -> bool:
 # (None until then).
 _api: Any = None
 _context: Any = None
+# OpenTelemetry's current context as `_Current` and `ServerSpans` set and read it: the
+# contextvars runtime's own variable (or `_RuntimeVar` over another runtime), the key the
+# current span is kept under in it, and the context class.
+_current: Any = None
+_SPAN_KEY = ""
+_Context: Any = None
 # The value types the SDK keeps as they are in an attribute (a string at most cut to a
 # length limit): a span's attributes of these types alone need no cleaning one by one.
 _PLAIN = frozenset({str, int, float, bool})
@@ -70,6 +76,43 @@ _PLAIN = frozenset({str, int, float, bool})
 
 # The span `trace_context` last wrote the context of, and what it wrote.
 _written: tuple[Any, str | None] = (None, None)
+
+
+class _RuntimeVar:
+    """A configured runtime context other than OpenTelemetry's default (contextvars) one,
+    behind the ContextVar methods the spans use."""
+
+    def get(self) -> Any:
+        return _context.get_current()
+
+    def set(self, value: Any) -> Any:
+        return _context.attach(value)
+
+    def reset(self, token: Any) -> None:
+        _context.detach(token)
+
+
+def _current_span() -> Any:
+    """OpenTelemetry's current span (`get_current_span`), read from its context variable
+    directly: every span opened without a parent, every message written and every log
+    line asks, and the API's way there takes four calls."""
+    span = _current.get().get(_SPAN_KEY)
+    return _api.INVALID_SPAN if span is None else span
+
+
+def _enter(span: Any) -> Any:
+    """Make `span` the current span (the API's `attach(set_span_in_context(span))`, which
+    copies the context twice); the token to `_leave` it with."""
+    current = _current.get()
+    return _current.set(_Context({**current, _SPAN_KEY: span}) if current else _Context({_SPAN_KEY: span}))
+
+
+def _leave(token: Any) -> None:
+    """The context before `_enter`; as the API's `detach`, a failure is logged, not raised."""
+    try:
+        _current.reset(token)
+    except Exception:
+        log.exception("Failed to detach context")
 
 
 def trace_context() -> str | None:
@@ -80,7 +123,7 @@ def trace_context() -> str | None:
     global _written
     if _api is None:
         return None
-    span = _api.get_current_span()
+    span = _current_span()
     last, written = _written
     if span is last:
         return written
@@ -99,7 +142,7 @@ def trace_id() -> str | None:
     """The current trace's id (32 hex digits), for a log line; None outside a trace."""
     if _api is None:
         return None
-    context = _api.get_current_span().get_span_context()
+    context = _current_span().get_span_context()
     return f"{context.trace_id:032x}" if context.is_valid else None
 
 
@@ -185,7 +228,7 @@ def event(name: str, attributes: Mapping[str, Any]) -> None:
     nothing is recorded."""
     if _api is None:
         return
-    span = _api.get_current_span()
+    span = _current_span()
     if span.is_recording():
         span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
 
@@ -334,7 +377,7 @@ class _Current:
 
     def __enter__(self) -> Any:
         span = self.span = self.tracing.open_span(self.name, _remote(self.parent), self.kind, self.attributes)
-        self.token = _context.attach(_api.set_span_in_context(span))
+        self.token = _enter(span)
         return span
 
     def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> None:
@@ -344,7 +387,7 @@ class _Current:
                 span.record_exception(exc)
                 span.set_status(_api.Status(_api.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         finally:
-            _context.detach(self.token)
+            _leave(self.token)
             span.end()
 
 
@@ -450,8 +493,11 @@ class Tracing:
             self._start(settings)
 
     def _start(self, settings: TracingSettings) -> None:
-        global _api, _context
+        global _api, _context, _current, _SPAN_KEY, _Context
         from opentelemetry import context, trace
+        from opentelemetry.context.context import Context
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+        from opentelemetry.trace.propagation import _SPAN_KEY as span_key
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
 
@@ -481,7 +527,9 @@ class Tracing:
                 0: trace.TraceFlags(trace.TraceFlags.SAMPLED),
                 random_id: trace.TraceFlags(trace.TraceFlags.SAMPLED | random_id),
             }
-        _api, _context = trace, context
+        _api, _context, _SPAN_KEY, _Context = trace, context, span_key, Context
+        runtime = context._RUNTIME_CONTEXT
+        _current = runtime._current_context if isinstance(runtime, ContextVarsRuntimeContext) else _RuntimeVar()
 
     def open_span(self, name: str, parent: Any, kind: Any, attributes: Mapping[str, Any] | None = None) -> Span:
         """A started span: child of `parent` (a span context; None: the current span's),
@@ -492,7 +540,7 @@ class Tracing:
         tracer: Any = self.tracer
         assert tracer is not None
         if parent is None:
-            parent = _api.get_current_span().get_span_context()
+            parent = _current_span().get_span_context()
         if not self.lean:
             context = _api.set_span_in_context(_api.NonRecordingSpan(parent))
             return tracer.start_span(name, context=context, kind=kind, attributes=attributes)
@@ -674,7 +722,7 @@ class ServerSpans:
                 _api.SpanKind.SERVER,
                 {"http.request.method": method, "url.path": path},
             )
-            token = _context.attach(_api.set_span_in_context(span))
+            token = _enter(span)
         started = time.perf_counter()
         status = 500
 
@@ -704,5 +752,5 @@ class ServerSpans:
                     span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_status(_api.StatusCode.ERROR)
-                _context.detach(token)
+                _leave(token)
                 span.end()
