@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from random import getrandbits
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -168,15 +169,21 @@ def span_headers(span: Span, context: str) -> list[tuple[str, bytes]]:
 
 def context_of_headers(headers: Sequence[Sequence[Any]]) -> str | None:
     """The `traceparent[;tracestate]` among a message's headers ([name, text] or
-    (name, bytes) pairs), as `trace_context` gives it; None if it carries none."""
-    found: dict[str, str] = {}
+    (name, bytes) pairs; one without a value is none), as `trace_context` gives it; None
+    if it carries none. The last of each counts."""
+    parent = state = None
     for name, value in headers:
-        if name in TRACE_HEADERS and value:
-            found[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    if TRACEPARENT not in found:
+        if value and name in TRACE_HEADERS:
+            if name == TRACEPARENT:
+                parent = value
+            else:
+                state = value
+    if parent is None:
         return None
-    state = found.get(TRACESTATE)
-    return f"{found[TRACEPARENT]};{state}" if state else found[TRACEPARENT]
+    parent = parent.decode(errors="replace") if isinstance(parent, bytes) else str(parent)
+    if state is None:
+        return parent
+    return f"{parent};{state.decode(errors='replace') if isinstance(state, bytes) else state}"
 
 
 def trace_headers(context: str | None) -> list[tuple[str, bytes]]:
@@ -190,37 +197,45 @@ def trace_headers(context: str | None) -> list[tuple[str, bytes]]:
     return headers
 
 
-def _parent(context: str | None) -> Any:
-    """An OpenTelemetry context whose remote parent is `context` (None: the current one);
-    a malformed one starts a new trace."""
-    remote = _remote(context)
-    return None if remote is None else _api.set_span_in_context(_api.NonRecordingSpan(remote))
-
-
 def _remote(context: str | None) -> Any:
     """The remote parent's span context that `context` names (None: none named, the
     current span is the parent; an invalid one for a malformed one: a new trace).
     Parsed here rather than by the W3C propagator, whose regular expressions cost more
-    than the span itself on every message."""
+    than the span itself on every message: `00-`, 32 hex digits of trace id, 16 of span
+    id and 2 of flags, cut at their places (what follows a further `-` is ignored)."""
     if not context:
         return None
     parent, _, state = context.partition(";")
-    version, trace_id, span_id, flags = [*parent.split("-"), "", "", "", ""][:4]
+    if len(parent) < 55 or parent[:3] != "00-" or parent[35] != "-" or parent[52] != "-" or parent[55:56] not in _END:
+        return _api.INVALID_SPAN_CONTEXT
+    flags = _flags.get(parent[53:55])
     try:
-        if version != "00" or len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
-            raise ValueError(parent)
-        ids = int(trace_id, 16), int(span_id, 16), int(flags, 16)
+        trace_id, span_id = int(parent[3:35], 16), int(parent[36:52], 16)
+        if flags is None:
+            flags = _parsed_flags(parent[53:55])
     except ValueError:
         return _api.INVALID_SPAN_CONTEXT
-    if not ids[0] or not ids[1]:
+    # A digit of the slices may be a sign: a `-` in an id is no id.
+    if trace_id <= 0 or span_id <= 0:
         return _api.INVALID_SPAN_CONTEXT
-    return _api.SpanContext(
-        ids[0],
-        ids[1],
-        is_remote=True,
-        trace_flags=_api.TraceFlags(ids[2] & 0xFF),
-        trace_state=_api.TraceState.from_header([state]) if state else None,
-    )
+    trace_state = _api.TraceState.from_header([state]) if state else _api.DEFAULT_TRACE_STATE
+    return _tuple(_api.SpanContext, (trace_id, span_id, True, flags, trace_state, True))
+
+
+# What may follow a traceparent's flags, and the flags by the two digits that carry them.
+_END = frozenset({"", "-"})
+_flags: dict[str, Any] = {}
+# A SpanContext is a tuple (trace id, span id, remote, flags, state, valid) that checks its
+# ids as it is made: one whose ids are known good is made as the tuple it is.
+_tuple = tuple.__new__
+
+
+def _parsed_flags(digits: str) -> Any:
+    """The trace flags `digits` (two hex digits) give, kept for the next traceparent."""
+    if "-" in digits:  # a sign, which `int` takes
+        raise ValueError(digits)
+    flags = _flags[digits] = _api.TraceFlags(int(digits, 16) & 0xFF)
+    return flags
 
 
 def event(name: str, attributes: Mapping[str, Any]) -> None:
@@ -246,9 +261,10 @@ def _kept_as_is(attributes: Mapping[str, Any], limit: int | None, length: int | 
     return True
 
 
-def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
-    """The SDK's Span, built for less, for the spans of one tracer (`Tracing.open_span`,
-    under the default sampler).
+def _lean_spans(tracer: Any, ends: tuple[Any, ...]) -> Any:
+    """A function that makes a started span of the SDK's Span class, built for less, for
+    the spans of one tracer (`Tracing.open_span`, under the default sampler):
+    `started(name, context, parent, kind, attributes)`.
 
     The SDK's constructor cleans each attribute value in turn, under a lock, makes an
     empty list for events and another for links, and copies a dozen fields every span
@@ -262,7 +278,9 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
     made at the first one added; the span starts as it is built; and once ended it is
     handed to `ends` (the processors' `on_end`: neither of ours does anything as a span
     starts or is ending) itself, as nothing can change it any more (the SDK's copy
-    shares its attributes and events anyway).
+    shares its attributes and events anyway). A span, its attributes and its events are
+    made by setting their fields on a new object, not through their constructors, whose
+    checks and calls cost as much again as the fields.
     """
     from threading import Lock
 
@@ -275,12 +293,19 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
     limits = tracer._span_limits
     span_limit, span_length = limits.max_span_attributes, limits.max_span_attribute_length
     event_limit, event_length = limits.max_event_attributes, limits.max_attribute_length
+    new = object.__new__
 
     def bounded(attributes: Mapping[str, Any] | None, limit: int | None, length: int | None, immutable: bool) -> Any:
+        """`BoundedAttributes(limit, attributes, immutable, length)`."""
         if not attributes or not _kept_as_is(attributes, limit, length):
             return BoundedAttributes(limit, attributes, immutable=immutable, max_value_len=length)
-        kept = BoundedAttributes(limit, None, immutable=immutable, max_value_len=length)
+        kept = new(BoundedAttributes)
         kept._dict = dict(attributes)
+        kept.maxlen = limit
+        kept.dropped = 0
+        kept.max_value_len = length
+        kept._lock = Lock()
+        kept._immutable = immutable
         return kept
 
     class LeanSpan(SdkSpan):
@@ -299,17 +324,6 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
         _links: Any = ()
         _end_time = None
 
-        def __init__(  # pylint: disable=super-init-not-called
-            self, name: str, context: Any, parent: Any, kind: Any, attributes: Mapping[str, Any] | None
-        ) -> None:
-            self._name = name
-            self._context = context
-            self._parent = parent
-            self._kind = kind
-            self._lock = Lock()
-            self._attributes = bounded(attributes, span_limit, span_length, False)
-            self._start_time = time.time_ns()
-
         def set_attributes(self, attributes: Mapping[str, Any]) -> None:
             kept: Any = self._attributes
             plain = _kept_as_is(attributes, kept.maxlen, kept.max_value_len)
@@ -327,7 +341,11 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
         def add_event(
             self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
         ) -> None:
-            self._add_event(Event(name, bounded(attributes, event_limit, event_length, True), timestamp))
+            event = new(Event)  # Event(name, attributes, timestamp)
+            event._name = name
+            event._attributes = bounded(attributes, event_limit, event_length, True)
+            event._timestamp = time.time_ns() if timestamp is None else timestamp
+            self._add_event(event)
 
         def _add_event(self, event: Any) -> None:
             self._append("_events", limits.max_events, event, "_add_event")
@@ -356,7 +374,18 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
             for on_end in ends:
                 on_end(self)
 
-    return LeanSpan
+    def started(name: str, context: Any, parent: Any, kind: Any, attributes: Mapping[str, Any] | None) -> Any:
+        span = new(LeanSpan)
+        span._name = name
+        span._context = context
+        span._parent = parent
+        span._kind = kind
+        span._lock = Lock()
+        span._attributes = bounded(attributes, span_limit, span_length, False)
+        span._start_time = time.time_ns()
+        return span
+
+    return started
 
 
 class _Current:
@@ -398,8 +427,9 @@ class _Outgoing(_Current):
     __slots__ = ()
 
     def __enter__(self) -> dict[str, str]:
-        super().__enter__()
-        parent, _, state = (trace_context() or "").partition(";")
+        c = super().__enter__().get_span_context()
+        parent = f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}"
+        state = c.trace_state.to_header() if c.trace_state else ""
         return {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
 
 
@@ -497,9 +527,10 @@ class Tracing:
         from opentelemetry import context, trace
         from opentelemetry.context.context import Context
         from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
-        from opentelemetry.trace.propagation import _SPAN_KEY as span_key
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+        from opentelemetry.trace.propagation import _SPAN_KEY as span_key
 
         # The sampler comes from OTEL_TRACES_SAMPLER (parent-based, always on by default).
         self.provider = TracerProvider(resource=Resource.create({"service.name": self.service}))
@@ -513,14 +544,19 @@ class Tracing:
         for processor in processors:
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("sandbank")
-        # Under the default sampler, spans are built by `open_span` (the SDK's own Span,
-        # processors and resource) without the generic sampling path: the same spans.
+        # Under the default sampler and id generator, spans are built by `open_span` (the
+        # SDK's own Span, processors and resource) without the generic sampling path: the
+        # same spans.
         sampler = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
-        self.lean = sampler in _PARENT_BASED_ON and all(
-            hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor")
+        self.lean = (
+            sampler in _PARENT_BASED_ON
+            and type(getattr(self.tracer, "id_generator", None)) is RandomIdGenerator
+            and all(hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor"))
         )
         if self.lean:
-            self._span = _lean_span_class(self.tracer, tuple(processor.on_end for processor in processors))
+            # The ring's own append rather than its `on_end`, which calls it.
+            ends = tuple(self.recent.spans.append if p is self.recent else p.on_end for p in processors)
+            self._started = _lean_spans(self.tracer, ends)
             # A sampled span's flags, by whether its trace id is random (the only other flag).
             random_id = trace.TraceFlags.RANDOM_TRACE_ID
             self._sampled = {
@@ -545,19 +581,22 @@ class Tracing:
             context = _api.set_span_in_context(_api.NonRecordingSpan(parent))
             return tracer.start_span(name, context=context, kind=kind, attributes=attributes)
         ids = tracer.id_generator
-        if parent.is_valid:
-            trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+        # A span context is the tuple (trace id, span id, remote, flags, state, valid); the
+        # ids are the SDK's RandomIdGenerator's (`lean`), drawn here as it draws them.
+        if parent[5]:
+            trace_id, flags, state = parent[0], parent[3], parent[4]
             random_id = flags & _api.TraceFlags.RANDOM_TRACE_ID
-            if not flags.sampled:
+            if not flags & _api.TraceFlags.SAMPLED:
                 return _api.NonRecordingSpan(
                     _api.SpanContext(trace_id, ids.generate_span_id(), False, _api.TraceFlags(random_id), state)
                 )
         else:
-            parent, state = None, None
-            trace_id = ids.generate_trace_id()
-            random_id = _api.TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
-        context = _api.SpanContext(trace_id, ids.generate_span_id(), False, self._sampled[random_id], state)
-        return self._span(name, context, parent, kind, attributes)
+            parent, state = None, _api.DEFAULT_TRACE_STATE
+            trace_id = getrandbits(128) or ids.generate_trace_id()
+            random_id = _api.TraceFlags.RANDOM_TRACE_ID
+        span_id = getrandbits(64) or ids.generate_span_id()
+        context = _tuple(_api.SpanContext, (trace_id, span_id, False, self._sampled[random_id], state, True))
+        return self._started(name, context, parent, kind, attributes)
 
     def flush(self, timeout_s: float = 2.0) -> None:
         """Send what the exporter still queues (the runtime stops; it may start again)."""
@@ -623,7 +662,7 @@ class Tracing:
 
 def headers_context(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
     """The trace context a received Kafka message carries."""
-    return context_of_headers([(k, v) for k, v in headers if v is not None])
+    return context_of_headers(headers)
 
 
 def _hex(value: int, width: int) -> str:
