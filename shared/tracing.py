@@ -73,6 +73,7 @@ _Context: Any = None
 # The value types the SDK keeps as they are in an attribute (a string at most cut to a
 # length limit): a span's attributes of these types alone need no cleaning one by one.
 _PLAIN = frozenset({str, int, float, bool})
+_KEYS = frozenset({str})
 
 
 # The span `trace_context` last wrote the context of, and what it wrote.
@@ -129,14 +130,24 @@ def trace_context() -> str | None:
     if span is last:
         return written
     context = span.get_span_context()
-    if context.is_valid:
-        parent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        state = context.trace_state.to_header() if context.trace_state else ""
-        written = f"{parent};{state}" if state else parent
+    if context[5]:
+        state = _state_header(context[4])
+        written = f"{_traceparent(context)};{state}" if state else _traceparent(context)
     else:
         written = None
     _written = (span, written)
     return written
+
+
+def _traceparent(context: Any) -> str:
+    """A span context's `traceparent` (the tuple's trace id, span id and flags)."""
+    return f"00-{context[0]:032x}-{context[1]:016x}-{context[3]:02x}"
+
+
+def _state_header(state: Any) -> str:
+    """A trace state's `tracestate` header, "" for none (most spans share the API's
+    default, whose emptiness costs a call to ask)."""
+    return "" if state is _api.DEFAULT_TRACE_STATE or not state else str(state.to_header())
 
 
 def trace_id() -> str | None:
@@ -144,14 +155,13 @@ def trace_id() -> str | None:
     if _api is None:
         return None
     context = _current_span().get_span_context()
-    return f"{context.trace_id:032x}" if context.is_valid else None
+    return f"{context[0]:032x}" if context[5] else None
 
 
 def span_context(span: Span, context: str | None) -> str:
     """`span`'s own context as `trace_context` gives it, with `context`'s tracestate."""
-    c = span.get_span_context()
     state = context.partition(";")[2] if context else ""
-    parent = f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}"
+    parent = _traceparent(span.get_span_context())
     return f"{parent};{state}" if state else parent
 
 
@@ -159,8 +169,7 @@ def span_headers(span: Span, context: str) -> list[tuple[str, bytes]]:
     """The Kafka headers that carry `span`'s own context with `context`'s tracestate:
     `trace_headers(span_context(span, context))`, without writing the string and parsing
     it again (the relay adds them to every message it publishes)."""
-    c = span.get_span_context()
-    headers = [(TRACEPARENT, f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}".encode())]
+    headers = [(TRACEPARENT, _traceparent(span.get_span_context()).encode())]
     state = context.partition(";")[2]
     if state:
         headers.append((TRACESTATE, state.encode()))
@@ -253,12 +262,12 @@ def _kept_as_is(attributes: Mapping[str, Any], limit: int | None, length: int | 
     keyed by a string and of a plain type, none longer than the length limit."""
     if limit is not None and len(attributes) > limit:
         return False
-    for key, value in attributes.items():
-        if type(value) not in _PLAIN or type(key) is not str or not key:
-            return False
-        if length is not None and type(value) is str and len(value) > length:
-            return False
-    return True
+    # The types looked up in C: a span's few attributes each cost a loop's turn otherwise.
+    if not _PLAIN.issuperset(map(type, attributes.values())) or not _KEYS.issuperset(map(type, attributes)):
+        return False
+    if "" in attributes:
+        return False
+    return length is None or all(len(v) <= length for v in attributes.values() if type(v) is str)
 
 
 def _lean_spans(tracer: Any, ends: tuple[Any, ...]) -> Any:
@@ -427,9 +436,8 @@ class _Outgoing(_Current):
     __slots__ = ()
 
     def __enter__(self) -> dict[str, str]:
-        c = super().__enter__().get_span_context()
-        parent = f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}"
-        state = c.trace_state.to_header() if c.trace_state else ""
+        context = super().__enter__().get_span_context()
+        parent, state = _traceparent(context), _state_header(context[4])
         return {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
 
 
