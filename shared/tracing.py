@@ -73,7 +73,6 @@ _Context: Any = None
 # The value types the SDK keeps as they are in an attribute (a string at most cut to a
 # length limit): a span's attributes of these types alone need no cleaning one by one.
 _PLAIN = frozenset({str, int, float, bool})
-_KEYS = frozenset({str})
 
 
 # The span `trace_context` last wrote the context of, and what it wrote.
@@ -262,12 +261,16 @@ def _kept_as_is(attributes: Mapping[str, Any], limit: int | None, length: int | 
     keyed by a string and of a plain type, none longer than the length limit."""
     if limit is not None and len(attributes) > limit:
         return False
-    # The types looked up in C: a span's few attributes each cost a loop's turn otherwise.
-    if not _PLAIN.issuperset(map(type, attributes.values())) or not _KEYS.issuperset(map(type, attributes)):
-        return False
-    if "" in attributes:
-        return False
-    return length is None or all(len(v) <= length for v in attributes.values() if type(v) is str)
+    for key, value in attributes.items():
+        if type(value) not in _PLAIN or type(key) is not str or not key:
+            return False
+        if length is not None and type(value) is str and len(value) > length:
+            return False
+    return True
+
+
+# A lean span's events and links until the first one is added.
+_NONE_YET: tuple[Any, ...] = ()
 
 
 def _lean_spans(tracer: Any, ends: tuple[Any, ...]) -> Any:
@@ -329,8 +332,8 @@ def _lean_spans(tracer: Any, ends: tuple[Any, ...]) -> Any:
         _set_status_on_exception = True
         _record_end_metrics = None
         _status = Status(StatusCode.UNSET)
-        _events: Any = ()
-        _links: Any = ()
+        _events: Any = _NONE_YET
+        _links: Any = _NONE_YET
         _end_time = None
 
         def set_attributes(self, attributes: Mapping[str, Any]) -> None:
@@ -366,11 +369,21 @@ def _lean_spans(tracer: Any, ends: tuple[Any, ...]) -> Any:
             """Add to the events or links list, made at the first one, while the span is open."""
             with self._lock:
                 if self._end_time is None:
-                    if getattr(self, field) == ():
-                        setattr(self, field, BoundedList(limit))
-                    getattr(self, field).append(item)
+                    items = getattr(self, field)
+                    if items is _NONE_YET:
+                        items = BoundedList(limit)
+                        setattr(self, field, items)
+                    items.append(item)
                     return
             log.warning("Tried calling %s on an ended span.", caller)
+
+        def update_name(self, name: str) -> None:
+            """The SDK's, without the wrapper that checks the span is open around it."""
+            with self._lock:
+                if self._end_time is None:
+                    self._name = name
+                    return
+            log.warning("Tried calling %s on an ended span.", "update_name")
 
         def end(self, end_time: int | None = None) -> None:
             with self._lock:
