@@ -26,6 +26,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from random import getrandbits
 from typing import TYPE_CHECKING, Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +64,12 @@ def _untraced(path: str) -> bool:
 # (None until then).
 _api: Any = None
 _context: Any = None
+# OpenTelemetry's current context as `_Current` and `ServerSpans` set and read it: the
+# contextvars runtime's own variable (or `_RuntimeVar` over another runtime), the key the
+# current span is kept under in it, and the context class.
+_current: Any = None
+_SPAN_KEY = ""
+_Context: Any = None
 # The value types the SDK keeps as they are in an attribute (a string at most cut to a
 # length limit): a span's attributes of these types alone need no cleaning one by one.
 _PLAIN = frozenset({str, int, float, bool})
@@ -70,6 +77,43 @@ _PLAIN = frozenset({str, int, float, bool})
 
 # The span `trace_context` last wrote the context of, and what it wrote.
 _written: tuple[Any, str | None] = (None, None)
+
+
+class _RuntimeVar:
+    """A configured runtime context other than OpenTelemetry's default (contextvars) one,
+    behind the ContextVar methods the spans use."""
+
+    def get(self) -> Any:
+        return _context.get_current()
+
+    def set(self, value: Any) -> Any:
+        return _context.attach(value)
+
+    def reset(self, token: Any) -> None:
+        _context.detach(token)
+
+
+def _current_span() -> Any:
+    """OpenTelemetry's current span (`get_current_span`), read from its context variable
+    directly: every span opened without a parent, every message written and every log
+    line asks, and the API's way there takes four calls."""
+    span = _current.get().get(_SPAN_KEY)
+    return _api.INVALID_SPAN if span is None else span
+
+
+def _enter(span: Any) -> Any:
+    """Make `span` the current span (the API's `attach(set_span_in_context(span))`, which
+    copies the context twice); the token to `_leave` it with."""
+    current = _current.get()
+    return _current.set(_Context({**current, _SPAN_KEY: span}) if current else _Context({_SPAN_KEY: span}))
+
+
+def _leave(token: Any) -> None:
+    """The context before `_enter`; as the API's `detach`, a failure is logged, not raised."""
+    try:
+        _current.reset(token)
+    except Exception:
+        log.exception("Failed to detach context")
 
 
 def trace_context() -> str | None:
@@ -80,34 +124,43 @@ def trace_context() -> str | None:
     global _written
     if _api is None:
         return None
-    span = _api.get_current_span()
+    span = _current_span()
     last, written = _written
     if span is last:
         return written
     context = span.get_span_context()
-    if context.is_valid:
-        parent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
-        state = context.trace_state.to_header() if context.trace_state else ""
-        written = f"{parent};{state}" if state else parent
+    if context[5]:
+        state = _state_header(context[4])
+        written = f"{_traceparent(context)};{state}" if state else _traceparent(context)
     else:
         written = None
     _written = (span, written)
     return written
 
 
+def _traceparent(context: Any) -> str:
+    """A span context's `traceparent` (the tuple's trace id, span id and flags)."""
+    return f"00-{context[0]:032x}-{context[1]:016x}-{context[3]:02x}"
+
+
+def _state_header(state: Any) -> str:
+    """A trace state's `tracestate` header, "" for none (most spans share the API's
+    default, whose emptiness costs a call to ask)."""
+    return "" if state is _api.DEFAULT_TRACE_STATE or not state else str(state.to_header())
+
+
 def trace_id() -> str | None:
     """The current trace's id (32 hex digits), for a log line; None outside a trace."""
     if _api is None:
         return None
-    context = _api.get_current_span().get_span_context()
-    return f"{context.trace_id:032x}" if context.is_valid else None
+    context = _current_span().get_span_context()
+    return f"{context[0]:032x}" if context[5] else None
 
 
 def span_context(span: Span, context: str | None) -> str:
     """`span`'s own context as `trace_context` gives it, with `context`'s tracestate."""
-    c = span.get_span_context()
     state = context.partition(";")[2] if context else ""
-    parent = f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}"
+    parent = _traceparent(span.get_span_context())
     return f"{parent};{state}" if state else parent
 
 
@@ -115,8 +168,7 @@ def span_headers(span: Span, context: str) -> list[tuple[str, bytes]]:
     """The Kafka headers that carry `span`'s own context with `context`'s tracestate:
     `trace_headers(span_context(span, context))`, without writing the string and parsing
     it again (the relay adds them to every message it publishes)."""
-    c = span.get_span_context()
-    headers = [(TRACEPARENT, f"00-{c.trace_id:032x}-{c.span_id:016x}-{c.trace_flags:02x}".encode())]
+    headers = [(TRACEPARENT, _traceparent(span.get_span_context()).encode())]
     state = context.partition(";")[2]
     if state:
         headers.append((TRACESTATE, state.encode()))
@@ -125,15 +177,21 @@ def span_headers(span: Span, context: str) -> list[tuple[str, bytes]]:
 
 def context_of_headers(headers: Sequence[Sequence[Any]]) -> str | None:
     """The `traceparent[;tracestate]` among a message's headers ([name, text] or
-    (name, bytes) pairs), as `trace_context` gives it; None if it carries none."""
-    found: dict[str, str] = {}
+    (name, bytes) pairs; one without a value is none), as `trace_context` gives it; None
+    if it carries none. The last of each counts."""
+    parent = state = None
     for name, value in headers:
-        if name in TRACE_HEADERS and value:
-            found[name] = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    if TRACEPARENT not in found:
+        if value and name in TRACE_HEADERS:
+            if name == TRACEPARENT:
+                parent = value
+            else:
+                state = value
+    if parent is None:
         return None
-    state = found.get(TRACESTATE)
-    return f"{found[TRACEPARENT]};{state}" if state else found[TRACEPARENT]
+    parent = parent.decode(errors="replace") if isinstance(parent, bytes) else str(parent)
+    if state is None:
+        return parent
+    return f"{parent};{state.decode(errors='replace') if isinstance(state, bytes) else state}"
 
 
 def trace_headers(context: str | None) -> list[tuple[str, bytes]]:
@@ -147,37 +205,45 @@ def trace_headers(context: str | None) -> list[tuple[str, bytes]]:
     return headers
 
 
-def _parent(context: str | None) -> Any:
-    """An OpenTelemetry context whose remote parent is `context` (None: the current one);
-    a malformed one starts a new trace."""
-    remote = _remote(context)
-    return None if remote is None else _api.set_span_in_context(_api.NonRecordingSpan(remote))
-
-
 def _remote(context: str | None) -> Any:
     """The remote parent's span context that `context` names (None: none named, the
     current span is the parent; an invalid one for a malformed one: a new trace).
     Parsed here rather than by the W3C propagator, whose regular expressions cost more
-    than the span itself on every message."""
+    than the span itself on every message: `00-`, 32 hex digits of trace id, 16 of span
+    id and 2 of flags, cut at their places (what follows a further `-` is ignored)."""
     if not context:
         return None
     parent, _, state = context.partition(";")
-    version, trace_id, span_id, flags = [*parent.split("-"), "", "", "", ""][:4]
+    if len(parent) < 55 or parent[:3] != "00-" or parent[35] != "-" or parent[52] != "-" or parent[55:56] not in _END:
+        return _api.INVALID_SPAN_CONTEXT
+    flags = _flags.get(parent[53:55])
     try:
-        if version != "00" or len(trace_id) != 32 or len(span_id) != 16 or len(flags) != 2:
-            raise ValueError(parent)
-        ids = int(trace_id, 16), int(span_id, 16), int(flags, 16)
+        trace_id, span_id = int(parent[3:35], 16), int(parent[36:52], 16)
+        if flags is None:
+            flags = _parsed_flags(parent[53:55])
     except ValueError:
         return _api.INVALID_SPAN_CONTEXT
-    if not ids[0] or not ids[1]:
+    # A digit of the slices may be a sign: a `-` in an id is no id.
+    if trace_id <= 0 or span_id <= 0:
         return _api.INVALID_SPAN_CONTEXT
-    return _api.SpanContext(
-        ids[0],
-        ids[1],
-        is_remote=True,
-        trace_flags=_api.TraceFlags(ids[2] & 0xFF),
-        trace_state=_api.TraceState.from_header([state]) if state else None,
-    )
+    trace_state = _api.TraceState.from_header([state]) if state else _api.DEFAULT_TRACE_STATE
+    return _tuple(_api.SpanContext, (trace_id, span_id, True, flags, trace_state, True))
+
+
+# What may follow a traceparent's flags, and the flags by the two digits that carry them.
+_END = frozenset({"", "-"})
+_flags: dict[str, Any] = {}
+# A SpanContext is a tuple (trace id, span id, remote, flags, state, valid) that checks its
+# ids as it is made: one whose ids are known good is made as the tuple it is.
+_tuple = tuple.__new__
+
+
+def _parsed_flags(digits: str) -> Any:
+    """The trace flags `digits` (two hex digits) give, kept for the next traceparent."""
+    if "-" in digits:  # a sign, which `int` takes
+        raise ValueError(digits)
+    flags = _flags[digits] = _api.TraceFlags(int(digits, 16) & 0xFF)
+    return flags
 
 
 def event(name: str, attributes: Mapping[str, Any]) -> None:
@@ -185,7 +251,7 @@ def event(name: str, attributes: Mapping[str, Any]) -> None:
     nothing is recorded."""
     if _api is None:
         return
-    span = _api.get_current_span()
+    span = _current_span()
     if span.is_recording():
         span.add_event(name, {k: v for k, v in attributes.items() if v is not None})
 
@@ -203,9 +269,14 @@ def _kept_as_is(attributes: Mapping[str, Any], limit: int | None, length: int | 
     return True
 
 
-def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
-    """The SDK's Span, built for less, for the spans of one tracer (`Tracing.open_span`,
-    under the default sampler).
+# A lean span's events and links until the first one is added.
+_NONE_YET: tuple[Any, ...] = ()
+
+
+def _lean_spans(tracer: Any, ends: tuple[Any, ...]) -> Any:
+    """A function that makes a started span of the SDK's Span class, built for less, for
+    the spans of one tracer (`Tracing.open_span`, under the default sampler):
+    `started(name, context, parent, kind, attributes)`.
 
     The SDK's constructor cleans each attribute value in turn, under a lock, makes an
     empty list for events and another for links, and copies a dozen fields every span
@@ -219,7 +290,9 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
     made at the first one added; the span starts as it is built; and once ended it is
     handed to `ends` (the processors' `on_end`: neither of ours does anything as a span
     starts or is ending) itself, as nothing can change it any more (the SDK's copy
-    shares its attributes and events anyway).
+    shares its attributes and events anyway). A span, its attributes and its events are
+    made by setting their fields on a new object, not through their constructors, whose
+    checks and calls cost as much again as the fields.
     """
     from threading import Lock
 
@@ -232,12 +305,19 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
     limits = tracer._span_limits
     span_limit, span_length = limits.max_span_attributes, limits.max_span_attribute_length
     event_limit, event_length = limits.max_event_attributes, limits.max_attribute_length
+    new = object.__new__
 
     def bounded(attributes: Mapping[str, Any] | None, limit: int | None, length: int | None, immutable: bool) -> Any:
+        """`BoundedAttributes(limit, attributes, immutable, length)`."""
         if not attributes or not _kept_as_is(attributes, limit, length):
             return BoundedAttributes(limit, attributes, immutable=immutable, max_value_len=length)
-        kept = BoundedAttributes(limit, None, immutable=immutable, max_value_len=length)
+        kept = new(BoundedAttributes)
         kept._dict = dict(attributes)
+        kept.maxlen = limit
+        kept.dropped = 0
+        kept.max_value_len = length
+        kept._lock = Lock()
+        kept._immutable = immutable
         return kept
 
     class LeanSpan(SdkSpan):
@@ -252,20 +332,9 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
         _set_status_on_exception = True
         _record_end_metrics = None
         _status = Status(StatusCode.UNSET)
-        _events: Any = ()
-        _links: Any = ()
+        _events: Any = _NONE_YET
+        _links: Any = _NONE_YET
         _end_time = None
-
-        def __init__(  # pylint: disable=super-init-not-called
-            self, name: str, context: Any, parent: Any, kind: Any, attributes: Mapping[str, Any] | None
-        ) -> None:
-            self._name = name
-            self._context = context
-            self._parent = parent
-            self._kind = kind
-            self._lock = Lock()
-            self._attributes = bounded(attributes, span_limit, span_length, False)
-            self._start_time = time.time_ns()
 
         def set_attributes(self, attributes: Mapping[str, Any]) -> None:
             kept: Any = self._attributes
@@ -284,7 +353,11 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
         def add_event(
             self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None
         ) -> None:
-            self._add_event(Event(name, bounded(attributes, event_limit, event_length, True), timestamp))
+            event = new(Event)  # Event(name, attributes, timestamp)
+            event._name = name
+            event._attributes = bounded(attributes, event_limit, event_length, True)
+            event._timestamp = time.time_ns() if timestamp is None else timestamp
+            self._add_event(event)
 
         def _add_event(self, event: Any) -> None:
             self._append("_events", limits.max_events, event, "_add_event")
@@ -296,11 +369,21 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
             """Add to the events or links list, made at the first one, while the span is open."""
             with self._lock:
                 if self._end_time is None:
-                    if getattr(self, field) == ():
-                        setattr(self, field, BoundedList(limit))
-                    getattr(self, field).append(item)
+                    items = getattr(self, field)
+                    if items is _NONE_YET:
+                        items = BoundedList(limit)
+                        setattr(self, field, items)
+                    items.append(item)
                     return
             log.warning("Tried calling %s on an ended span.", caller)
+
+        def update_name(self, name: str) -> None:
+            """The SDK's, without the wrapper that checks the span is open around it."""
+            with self._lock:
+                if self._end_time is None:
+                    self._name = name
+                    return
+            log.warning("Tried calling %s on an ended span.", "update_name")
 
         def end(self, end_time: int | None = None) -> None:
             with self._lock:
@@ -313,7 +396,18 @@ def _lean_span_class(tracer: Any, ends: tuple[Any, ...]) -> Any:
             for on_end in ends:
                 on_end(self)
 
-    return LeanSpan
+    def started(name: str, context: Any, parent: Any, kind: Any, attributes: Mapping[str, Any] | None) -> Any:
+        span = new(LeanSpan)
+        span._name = name
+        span._context = context
+        span._parent = parent
+        span._kind = kind
+        span._lock = Lock()
+        span._attributes = bounded(attributes, span_limit, span_length, False)
+        span._start_time = time.time_ns()
+        return span
+
+    return started
 
 
 class _Current:
@@ -334,7 +428,7 @@ class _Current:
 
     def __enter__(self) -> Any:
         span = self.span = self.tracing.open_span(self.name, _remote(self.parent), self.kind, self.attributes)
-        self.token = _context.attach(_api.set_span_in_context(span))
+        self.token = _enter(span)
         return span
 
     def __exit__(self, kind: Any, exc: BaseException | None, traceback: Any) -> None:
@@ -344,7 +438,7 @@ class _Current:
                 span.record_exception(exc)
                 span.set_status(_api.Status(_api.StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         finally:
-            _context.detach(self.token)
+            _leave(self.token)
             span.end()
 
 
@@ -355,8 +449,8 @@ class _Outgoing(_Current):
     __slots__ = ()
 
     def __enter__(self) -> dict[str, str]:
-        super().__enter__()
-        parent, _, state = (trace_context() or "").partition(";")
+        context = super().__enter__().get_span_context()
+        parent, state = _traceparent(context), _state_header(context[4])
         return {TRACEPARENT: parent, TRACESTATE: state} if state else {TRACEPARENT: parent}
 
 
@@ -450,10 +544,14 @@ class Tracing:
             self._start(settings)
 
     def _start(self, settings: TracingSettings) -> None:
-        global _api, _context
+        global _api, _context, _current, _SPAN_KEY, _Context
         from opentelemetry import context, trace
+        from opentelemetry.context.context import Context
+        from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+        from opentelemetry.trace.propagation import _SPAN_KEY as span_key
 
         # The sampler comes from OTEL_TRACES_SAMPLER (parent-based, always on by default).
         self.provider = TracerProvider(resource=Resource.create({"service.name": self.service}))
@@ -467,21 +565,28 @@ class Tracing:
         for processor in processors:
             self.provider.add_span_processor(processor)
         self.tracer = self.provider.get_tracer("sandbank")
-        # Under the default sampler, spans are built by `open_span` (the SDK's own Span,
-        # processors and resource) without the generic sampling path: the same spans.
+        # Under the default sampler and id generator, spans are built by `open_span` (the
+        # SDK's own Span, processors and resource) without the generic sampling path: the
+        # same spans.
         sampler = os.environ.get("OTEL_TRACES_SAMPLER", "").strip().lower()
-        self.lean = sampler in _PARENT_BASED_ON and all(
-            hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor")
+        self.lean = (
+            sampler in _PARENT_BASED_ON
+            and type(getattr(self.tracer, "id_generator", None)) is RandomIdGenerator
+            and all(hasattr(self.tracer, a) for a in ("_span_limits", "_instrumentation_scope", "span_processor"))
         )
         if self.lean:
-            self._span = _lean_span_class(self.tracer, tuple(processor.on_end for processor in processors))
+            # The ring's own append rather than its `on_end`, which calls it.
+            ends = tuple(self.recent.spans.append if p is self.recent else p.on_end for p in processors)
+            self._started = _lean_spans(self.tracer, ends)
             # A sampled span's flags, by whether its trace id is random (the only other flag).
             random_id = trace.TraceFlags.RANDOM_TRACE_ID
             self._sampled = {
                 0: trace.TraceFlags(trace.TraceFlags.SAMPLED),
                 random_id: trace.TraceFlags(trace.TraceFlags.SAMPLED | random_id),
             }
-        _api, _context = trace, context
+        _api, _context, _SPAN_KEY, _Context = trace, context, span_key, Context
+        runtime = context._RUNTIME_CONTEXT
+        _current = runtime._current_context if isinstance(runtime, ContextVarsRuntimeContext) else _RuntimeVar()
 
     def open_span(self, name: str, parent: Any, kind: Any, attributes: Mapping[str, Any] | None = None) -> Span:
         """A started span: child of `parent` (a span context; None: the current span's),
@@ -492,24 +597,27 @@ class Tracing:
         tracer: Any = self.tracer
         assert tracer is not None
         if parent is None:
-            parent = _api.get_current_span().get_span_context()
+            parent = _current_span().get_span_context()
         if not self.lean:
             context = _api.set_span_in_context(_api.NonRecordingSpan(parent))
             return tracer.start_span(name, context=context, kind=kind, attributes=attributes)
         ids = tracer.id_generator
-        if parent.is_valid:
-            trace_id, flags, state = parent.trace_id, parent.trace_flags, parent.trace_state
+        # A span context is the tuple (trace id, span id, remote, flags, state, valid); the
+        # ids are the SDK's RandomIdGenerator's (`lean`), drawn here as it draws them.
+        if parent[5]:
+            trace_id, flags, state = parent[0], parent[3], parent[4]
             random_id = flags & _api.TraceFlags.RANDOM_TRACE_ID
-            if not flags.sampled:
+            if not flags & _api.TraceFlags.SAMPLED:
                 return _api.NonRecordingSpan(
                     _api.SpanContext(trace_id, ids.generate_span_id(), False, _api.TraceFlags(random_id), state)
                 )
         else:
-            parent, state = None, None
-            trace_id = ids.generate_trace_id()
-            random_id = _api.TraceFlags.RANDOM_TRACE_ID if ids.is_trace_id_random() else 0
-        context = _api.SpanContext(trace_id, ids.generate_span_id(), False, self._sampled[random_id], state)
-        return self._span(name, context, parent, kind, attributes)
+            parent, state = None, _api.DEFAULT_TRACE_STATE
+            trace_id = getrandbits(128) or ids.generate_trace_id()
+            random_id = _api.TraceFlags.RANDOM_TRACE_ID
+        span_id = getrandbits(64) or ids.generate_span_id()
+        context = _tuple(_api.SpanContext, (trace_id, span_id, False, self._sampled[random_id], state, True))
+        return self._started(name, context, parent, kind, attributes)
 
     def flush(self, timeout_s: float = 2.0) -> None:
         """Send what the exporter still queues (the runtime stops; it may start again)."""
@@ -575,7 +683,7 @@ class Tracing:
 
 def headers_context(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
     """The trace context a received Kafka message carries."""
-    return context_of_headers([(k, v) for k, v in headers if v is not None])
+    return context_of_headers(headers)
 
 
 def _hex(value: int, width: int) -> str:
@@ -674,7 +782,7 @@ class ServerSpans:
                 _api.SpanKind.SERVER,
                 {"http.request.method": method, "url.path": path},
             )
-            token = _context.attach(_api.set_span_in_context(span))
+            token = _enter(span)
         started = time.perf_counter()
         status = 500
 
@@ -704,5 +812,5 @@ class ServerSpans:
                     span.set_attribute("http.response.status_code", status)
                 if status >= 500:
                     span.set_status(_api.StatusCode.ERROR)
-                _context.detach(token)
+                _leave(token)
                 span.end()

@@ -11,8 +11,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.context.context import Context, _RuntimeContext
 from sqlalchemy import MetaData, select
 
+from shared import tracing as tracing_module
 from shared.db import Database
 from shared.events import Envelope
 from shared.events import payments as pay
@@ -23,7 +27,7 @@ from shared.kafka.messaging import UnitOfWork, messaging_tables
 from shared.kafka.relay import OutboxRelay
 from shared.keys import Keyring
 from shared.settings import TracingSettings
-from shared.tracing import Tracing, context_of_headers, trace_headers
+from shared.tracing import Tracing, context_of_headers, headers_context, trace_headers
 
 metadata = MetaData()
 tables = messaging_tables(metadata)
@@ -198,6 +202,12 @@ def test_tracing_turned_off_records_nothing() -> None:
         f"00-{TRACE_ID}-{'0' * 16}-01",
         f"00-{TRACE_ID[:-1]}x-{SENDER_SPAN}-01",
         f"00-{TRACE_ID}-{SENDER_SPAN}",
+        f"00-{TRACE_ID}-{SENDER_SPAN}-0",
+        f"00--{TRACE_ID[1:]}-{SENDER_SPAN}-01",
+        f"00-{TRACE_ID}--{SENDER_SPAN[1:]}-01",
+        f"00-{TRACE_ID}-{SENDER_SPAN}--1",
+        f"00-{TRACE_ID}-{SENDER_SPAN}-0g",
+        f"00-{TRACE_ID}-{SENDER_SPAN}-01x",
     ],
 )
 def test_a_malformed_traceparent_starts_a_new_trace(tracing: Tracing, parent: str) -> None:
@@ -206,3 +216,78 @@ def test_a_malformed_traceparent_starts_a_new_trace(tracing: Tracing, parent: st
     (spans,) = tracing.latest(1)
     assert spans[0]["parent_span_id"] is None
     assert spans[0]["trace_id"] not in (TRACE_ID, "0" * 32)
+
+
+@pytest.mark.parametrize("flags", ["01", "03"])
+def test_a_sampled_traceparent_is_continued_with_its_flags_and_state(tracing: Tracing, flags: str) -> None:
+    with tracing.span("handling", parent=f"00-{TRACE_ID}-{SENDER_SPAN}-{flags};v=1", consumer=True) as span:
+        assert span is not None
+        context = tracing_module.trace_context()
+    (handled,) = tracing.trace(TRACE_ID)
+    assert handled["parent_span_id"] == SENDER_SPAN
+    assert context == f"00-{TRACE_ID}-{handled['span_id']}-{flags};v=1"
+
+
+def test_an_unsampled_traceparent_records_nothing_and_passes_the_trace_on(tracing: Tracing) -> None:
+    with tracing.span("handling", parent=f"00-{TRACE_ID}-{SENDER_SPAN}-00", consumer=True) as span:
+        assert span is not None and not span.is_recording()
+        context = tracing_module.trace_context()
+    assert tracing.latest(10) == []
+    assert context is not None and context.startswith(f"00-{TRACE_ID}-") and context.endswith("-00")
+
+
+def test_a_messages_trace_context_is_its_last_traceparent_and_tracestate_with_a_value() -> None:
+    headers = [
+        ("traceparent", b"00-old"),
+        ("tracestate", None),
+        ("type", b"payments.PaymentCompleted"),
+        ("traceparent", PARENT.encode()),
+        ("tracestate", b"v=1"),
+        ("traceparent", None),
+        ("tracestate", b""),
+    ]
+    assert headers_context(headers) == f"{PARENT};v=1"
+    assert headers_context(headers[:4]) == PARENT
+    assert headers_context([("type", b"t"), ("tracestate", b"v=1")]) is None
+    assert context_of_headers([["traceparent", PARENT], ["tracestate", "v=1"]]) == f"{PARENT};v=1"
+
+
+def test_the_current_span_is_opentelemetrys_current_span(tracing: Tracing) -> None:
+    """Spans are made current in OpenTelemetry's own context: a span the API made current
+    is the parent of one opened in it, and the API sees the one opened."""
+    api_span = tracing.tracer.start_span("the API's") if tracing.tracer is not None else None
+    assert api_span is not None
+    with otel_trace.use_span(api_span, end_on_exit=True), tracing.span("ours") as span:
+        assert otel_trace.get_current_span() is span
+        assert tracing_module.trace_id() == f"{api_span.get_span_context().trace_id:032x}"
+    assert otel_trace.get_current_span() is otel_trace.INVALID_SPAN
+    ours, theirs = sorted(tracing.latest(1)[0], key=lambda s: s["name"] != "ours")
+    assert ours["parent_span_id"] == theirs["span_id"]
+
+
+class ListedContexts(_RuntimeContext):
+    """A runtime context of OpenTelemetry's other than its contextvars one: a stack."""
+
+    def __init__(self) -> None:
+        self.stack = [Context()]
+
+    def attach(self, context: Context) -> Any:
+        self.stack.append(context)
+        return len(self.stack) - 1
+
+    def get_current(self) -> Context:
+        return self.stack[-1]
+
+    def detach(self, token: Any) -> None:
+        del self.stack[token:]
+
+
+def test_spans_nest_under_another_runtime_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(otel_context, "_RUNTIME_CONTEXT", ListedContexts())
+    traced = Tracing("payments", TracingSettings(sdk_disabled=False))
+
+    with traced.span("outer") as outer, traced.span("inner") as inner:
+        assert otel_trace.get_current_span() is inner
+    assert otel_trace.get_current_span() is otel_trace.INVALID_SPAN
+    assert outer is not None and inner is not None
+    assert inner.parent == outer.get_span_context()  # type: ignore[attr-defined]
