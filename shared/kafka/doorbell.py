@@ -215,16 +215,24 @@ class Listener:
         self._now = False
         # The last look left messages unread on a partition it fetched: the next is due.
         self._more = False
+        # The partitions the next look fetches, those a ring announced messages on (`due`);
+        # None: every partition held (the first look, a wake, a safety look, a backlog).
+        self._look_at: set[TopicPartition] | None = None
         self._paused = False
         self._looked_at = -LOOK_GAP_S
         self._safety_s = SAFETY_S[0]
         self.woken = 0
 
     async def look(self, consumer: AIOKafkaConsumer, max_records: int) -> dict[Any, list[Any]]:
-        self._now = False
+        """Fetch what there is on the partitions `due` found rung for (every partition held
+        if none were named): the broker's work for a fetch grows with the partitions in it,
+        most of which have nothing new (a consumer of four topics holds sixteen)."""
         if self._paused:
             self._paused = False
-            consumer.resume(*consumer.assignment())
+            held = consumer.assignment()
+            consumer.resume(*(held if self._look_at is None or self._now else self._look_at & held))
+        self._now = False
+        self._look_at = None
         batch: dict[Any, list[Any]] = await consumer.getmany(timeout_ms=LOOK_MS, max_records=max_records)
         # Before anything else runs: aiokafka's fetcher would send the next fetch as soon as
         # it is scheduled, and the broker would hold it for its whole wait.
@@ -280,18 +288,23 @@ class Listener:
         position on a partition it holds (or a wake, or messages the last look left).
         Announcements it has read past, or for partitions it does not hold, are forgotten."""
         if self._now or self._more:
+            self._look_at = None
             return True
         if not self._announced:
             return False
         held = consumer.assignment()
+        rung: set[TopicPartition] = set()
         for tp, end in list(self._announced.items()):
             partition = TopicPartition(*tp)
             if partition in held:
                 position = _position(consumer, partition)
                 if position is None or end > position:
-                    return True
+                    rung.add(partition)
+                    continue
             del self._announced[tp]
-        return False
+        if rung:
+            self._look_at = rung
+        return bool(rung)
 
     async def wait(self, consumer: AIOKafkaConsumer, timeout_s: float | None = None) -> bool:
         """Until a look is `due` (True), or `timeout_s` passed without one (False): by default

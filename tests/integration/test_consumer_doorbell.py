@@ -576,3 +576,29 @@ async def test_messages_of_types_a_consumer_does_not_handle_ring_for_no_look_and
         await _until(lambda: r.applied == ["p-1"], timeout_s=2)
         assert r.listener.woken == 1
         await _until_caught_up(r.consumer, timeout_s=2)  # the others read on the way
+
+
+async def test_a_look_fetches_only_the_partitions_a_ring_named(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker's work for a fetch grows with the partitions in it: a ring for one of the
+    four partitions a consumer holds resumes that one only; a look no ring named (a wake,
+    the safety look) takes them all."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
+    async with ringing(db, broker, tmp_path, partitions=4) as r:
+        resumed: list[set[Any]] = []
+        resume = r.kafka.resume
+
+        def recorded(*partitions: Any) -> None:
+            resumed.append(set(partitions))
+            resume(*partitions)
+
+        monkeypatch.setattr(r.kafka, "resume", recorded)
+        await send(r.producer, 1)
+        await _until(lambda: r.applied == ["p-1"], timeout_s=2)
+        assert len(resumed) == 1 and len(resumed[0]) == 1, resumed
+        assert len(r.kafka.assignment()) == 4
+
+        r.listener.wake()
+        await _until(lambda: len(resumed) == 2, timeout_s=2)
+        assert resumed[1] == r.kafka.assignment()
