@@ -210,7 +210,7 @@ class BodySizeLimitMiddleware:
         max_bytes = self.limit(scope.get("path", "")) if self.routes else self.max_bytes
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
-            await self._too_large(send, max_bytes)
+            await self._too_large(scope, send, max_bytes)
             return
         received = 0
 
@@ -226,17 +226,20 @@ class BodySizeLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except BodyTooLarge:
-            await self._too_large(send, max_bytes)
+            await self._too_large(scope, send, max_bytes)
 
-    async def _too_large(self, send: Send, max_bytes: int) -> None:
-        body = orjson.dumps(
-            {
-                "type": "https://sandbank.dev/problems/payload-too-large",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": f"request bodies are limited to {max_bytes} bytes",
-            }
-        )
+    async def _too_large(self, scope: Scope, send: Send, max_bytes: int) -> None:
+        # The shape of every other problem (shared/problems.py), which imports this module.
+        problem: dict[str, Any] = {
+            "type": "https://sandbank.dev/problems/payload-too-large",
+            "title": "Payload too large",
+            "status": 413,
+            "detail": f"request bodies are limited to {max_bytes} bytes",
+        }
+        if rid := request_id_var.get():
+            problem["request_id"] = rid
+        problem["instance"] = scope.get("path", "")
+        body = orjson.dumps(problem)
         await send(
             {
                 "type": "http.response.start",

@@ -59,7 +59,10 @@ async def test_oversized_body_is_a_413(customer: Phone) -> None:
     r = await customer.post(
         "/v1/accounts", content=b"{" + b" " * 200_000 + b"}", headers={"content-type": "application/json"}
     )
-    assert_problem(r, 413, "payload-too-large")
+    body = assert_problem(r, 413, "payload-too-large")
+    # Shaped as every other problem: the request id a report quotes, and the path.
+    assert body["request_id"] == r.headers["x-request-id"]
+    assert body["instance"] == "/v1/accounts"
 
 
 async def test_another_customers_account_looks_missing(gateway: httpx.AsyncClient, customer: Phone) -> None:

@@ -44,6 +44,7 @@ async def test_a_body_is_held_to_its_routes_limit(path: str, size: int, status: 
     if status == 413:
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["type"].endswith("/payload-too-large")
+        assert r.json()["instance"] == path
 
 
 def test_a_route_template_matches_one_segment_per_parameter() -> None:
