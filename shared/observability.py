@@ -128,10 +128,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+# A request or correlation id a client may choose: what ids look like (a UUID, hex, a
+# W3C trace id, `req-42`, `app/1.2:login`), at most 128 characters. Anything else (a
+# space, a control character, markup, a byte beyond ASCII) is replaced by an id of ours:
+# the id goes into every log line, span and call to another service on the request's
+# behalf, and is echoed in a header.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:/@+=-]{1,128}")
+
+
+def _client_id(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            sent = value.decode("latin-1")
+            return sent if _CLIENT_ID.fullmatch(sent) else None
+    return None
+
+
 class RequestContextMiddleware:
-    """Gives every request an id (X-Request-ID, honoured if the client sent one) and a
-    correlation id (X-Correlation-ID, defaults to the request id), echoes both on the
-    response, and logs one line per request.
+    """Gives every request an id (X-Request-ID, honoured if the client sent a well-formed
+    one: `_CLIENT_ID`) and a correlation id (X-Correlation-ID, likewise; defaults to the
+    request id), echoes both on the response, and logs one line per request.
 
     It also puts the security headers on every answer, which may carry a customer's data:
     not to be stored by a cache (unless the route says how, as a stream's `no-cache`),
@@ -153,8 +169,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
-        correlation_id = _header(scope, b"x-correlation-id") or request_id
+        request_id = _client_id(scope, b"x-request-id") or uuid.uuid4().hex
+        correlation_id = _client_id(scope, b"x-correlation-id") or request_id
         rid_token = request_id_var.set(request_id)
         cid_token = correlation_id_var.set(correlation_id)
         started = time.perf_counter()

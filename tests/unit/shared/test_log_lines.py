@@ -56,3 +56,46 @@ async def test_a_request_logs_one_line_with_its_method_path_status_and_ids(
         "request_id": "r-1",
         "correlation_id": "c-1",
     }
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        b"<script>alert(1)</script>",
+        b"a" * 129,
+        b"x\ty",
+        b"two words",
+        b"\xe9t\xe9",
+        "\u4f1a".encode(),
+        b"",
+    ],
+)
+async def test_an_id_that_is_not_id_shaped_is_replaced_by_one_of_ours(sent: bytes) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/v1/things")
+    async def things() -> dict[str, str]:
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        r = await http.get("/v1/things", headers=[(b"X-Request-ID", sent), (b"X-Correlation-ID", sent)])
+
+    ours = r.headers["x-request-id"]
+    assert len(ours) == 32 and int(ours, 16) >= 0, ours
+    assert r.headers["x-correlation-id"] == ours
+
+
+@pytest.mark.parametrize("sent", ["r-1", "0af7651916cd43dd8448eb211c80319c", "app/1.2:login@phone+x=y", "a" * 128])
+async def test_an_id_shaped_id_is_kept(sent: str) -> None:
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/v1/things")
+    async def things() -> dict[str, str]:
+        return {}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        r = await http.get("/v1/things", headers={"X-Request-ID": sent})
+
+    assert r.headers["x-request-id"] == sent
