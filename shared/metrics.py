@@ -9,6 +9,8 @@ one registry of the Python process: it has no runtime at hand. The README lists 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -18,10 +20,12 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from shared.aio import within
 from shared.events.envelope import utcnow
 from shared.saga.observe import SAGAS
 
 if TYPE_CHECKING:
+    from shared.kafka.consumer import ConsumerLoop
     from shared.runtime import Runtime
 
 # No `_created` series beside each counter and histogram: they double /metrics for a
@@ -35,6 +39,13 @@ BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 LOOP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
 # Paths outside the latency histogram: probes and scrapes say nothing about the bank.
 UNMEASURED = frozenset({"/healthz", "/readyz", "/metrics"})
+# How long a scrape waits for the consumers' lag to be read from the broker. Past it the
+# scrape shows the last figures read, marked stale, and the reading goes on behind it for
+# the next scrape: a broker that does not answer (aiokafka waits 40 s for end offsets, and
+# for a committed offset as long as its group has no coordinator) never holds /metrics.
+LAG_WAIT_S = 2.0
+# A reading still unanswered after this long is given up; the next scrape starts another.
+LAG_READ_TIMEOUT_S = 10.0
 
 
 class Metrics:
@@ -83,6 +94,10 @@ class Metrics:
         await self.collector.refresh()
         return generate_latest(self.registry)
 
+    def close(self) -> None:
+        """Give up the lag readings still waiting on the broker (the runtime stops)."""
+        self.collector.close()
+
 
 class WithService(Collector):
     """The metrics of a registry of the Python process (a process runs one service), with
@@ -102,15 +117,66 @@ class WithService(Collector):
             yield labelled
 
 
+class LagReader:
+    """One consumer's lag as last read from the broker, and the reading in flight.
+
+    A scrape starts a reading unless one is in flight, waits for it up to its bound and
+    shows the last figures that came back: `stale` when none came back during that scrape
+    (the reading failed, or is still waiting on the broker), with their age."""
+
+    def __init__(self, consumer: ConsumerLoop, timeout_s: float = LAG_READ_TIMEOUT_S) -> None:
+        self.consumer = consumer
+        self.timeout_s = timeout_s
+        # Per (topic, partition), messages behind; None until a reading first came back.
+        self.partitions: dict[tuple[str, int], int] | None = None
+        self.read_at: float | None = None  # time.monotonic() of that reading
+        self.stale = True
+        self.error: str | None = None
+        self.task: asyncio.Task[dict[tuple[str, int], int]] | None = None
+
+    def start(self) -> asyncio.Task[dict[tuple[str, int], int]]:
+        if self.task is None:
+            self.task = asyncio.create_task(
+                within(self.consumer.partition_lag(), self.timeout_s), name=f"lag of {self.consumer.name}"
+            )
+        return self.task
+
+    def settle(self) -> None:
+        """Take what a finished reading found; a reading still in flight stays for the next."""
+        task = self.task
+        if task is None or not task.done():
+            self.stale = True
+            return
+        self.task = None
+        if task.cancelled():
+            self.stale, self.error = True, "cancelled"
+            return
+        error = task.exception()
+        if error is not None:
+            timed_out = isinstance(error, TimeoutError)
+            self.stale = True
+            self.error = f"no answer in {self.timeout_s:g}s" if timed_out else f"{type(error).__name__}: {error}"
+            return
+        self.partitions, self.read_at, self.stale, self.error = task.result(), time.monotonic(), False, None
+
+    @property
+    def age_s(self) -> float:
+        """Seconds since the figures shown were read (-1 before any came back)."""
+        return -1.0 if self.read_at is None else time.monotonic() - self.read_at
+
+
 class RuntimeCollector(Collector):
     """The runtime's own counters and gauges, read at each scrape. What needs the database
     or the broker (outbox depth, consumer lag) is read first by `refresh`: a collector's
-    `collect` cannot await."""
+    `collect` cannot await. The lag waits for the broker `lag_wait_s` at most (`LagReader`)."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, lag_wait_s: float = LAG_WAIT_S) -> None:
         self.runtime = runtime
         self.backlog = 0
         self.oldest_s = 0.0
+        self.lag_wait_s = lag_wait_s
+        self.readers = {c.name: LagReader(c) for c in runtime.consumers}
+        # Per consumer, the last lag figures read (a consumer never read yet is left out).
         self.lag: dict[str, dict[tuple[str, int], int]] = {}
 
     async def refresh(self) -> None:
@@ -125,7 +191,26 @@ class RuntimeCollector(Collector):
         self.backlog = int(row[0] or 0)
         oldest = row[1]
         self.oldest_s = max(0.0, (utcnow() - oldest).total_seconds()) if isinstance(oldest, datetime) else 0.0
-        self.lag = {c.name: await c.partition_lag() for c in runtime.consumers}
+        await self.read_lag()
+
+    async def read_lag(self) -> None:
+        """Each consumer's lag read afresh, or, where the broker does not answer within
+        `lag_wait_s`, the last figures read, marked stale."""
+        readers = list(self.readers.values())
+        for reader in readers:
+            reader.settle()  # a reading that came back after the last scrape gave up on it
+        readings = [reader.start() for reader in readers]
+        if readings:
+            await asyncio.wait(readings, timeout=self.lag_wait_s)
+        for reader in readers:
+            reader.settle()
+        self.lag = {name: r.partitions for name, r in self.readers.items() if r.partitions is not None}
+
+    def close(self) -> None:
+        for reader in self.readers.values():
+            if reader.task is not None:
+                reader.task.cancel()
+                reader.task = None
 
     def collect(self) -> Iterator[Metric]:
         runtime = self.runtime
@@ -171,6 +256,11 @@ class RuntimeCollector(Collector):
         rewinds = CounterMetricFamily(
             "sandbank_consumer_rewinds", "Reads from the start on a new broker", labels=labels
         )
+        renewals = CounterMetricFamily(
+            "sandbank_consumer_renewals",
+            "Kafka clients closed and opened again as their offset commits kept failing with the broker there",
+            labels=labels,
+        )
         lag = GaugeMetricFamily(
             "sandbank_consumer_lag", "Messages behind the end offsets, all partitions", labels=labels
         )
@@ -178,6 +268,17 @@ class RuntimeCollector(Collector):
             "sandbank_consumer_partition_lag",
             "Messages between the group's committed offset and the end offset of a partition",
             labels=["service", "consumer", "topic", "partition"],
+        )
+        stale = GaugeMetricFamily(
+            "sandbank_consumer_lag_stale",
+            "1 when this scrape could not read the consumer's lag from the broker in time: the lag "
+            "figures shown are the last read (none before a first reading)",
+            labels=labels,
+        )
+        age = GaugeMetricFamily(
+            "sandbank_consumer_lag_age_seconds",
+            "Seconds since the lag figures shown were read from the broker (-1: never)",
+            labels=labels,
         )
         by_topic = CounterMetricFamily(
             "sandbank_dead_letters", "Dead letters by the topic they came from", labels=["service", "consumer", "topic"]
@@ -189,13 +290,19 @@ class RuntimeCollector(Collector):
             dead.add_metric(values, c.dead_lettered)
             untrusted.add_metric(values, c.untrusted)
             rewinds.add_metric(values, c.rewinds)
-            partitions = self.lag.get(c.name, {})
-            lag.add_metric(values, sum(partitions.values()))
-            for (topic, partition), behind in sorted(partitions.items()):
-                partition_lag.add_metric([*values, topic, str(partition)], behind)
+            renewals.add_metric(values, c.renewals)
+            reader = self.readers.get(c.name)
+            if reader is not None:
+                stale.add_metric(values, int(reader.stale))
+                age.add_metric(values, round(reader.age_s, 3))
+            partitions = self.lag.get(c.name)
+            if partitions is not None:
+                lag.add_metric(values, sum(partitions.values()))
+                for (topic, partition), behind in sorted(partitions.items()):
+                    partition_lag.add_metric([*values, topic, str(partition)], behind)
             for topic, count in sorted(c.dead_letters_by_topic.items()):
                 by_topic.add_metric([*values, topic], count)
-        yield from (applied, duplicates, dead, untrusted, rewinds, lag, partition_lag, by_topic)
+        yield from (applied, duplicates, dead, untrusted, rewinds, renewals, lag, partition_lag, stale, age, by_topic)
 
 
 def _counter(name: str, documentation: str, service: str, value: float) -> Metric:

@@ -266,6 +266,8 @@ class Runtime:
             interval_s=settings.kafka.watch_interval_s,
             answered=self._broker_answered,
         )
+        for consumer in self.consumers:
+            consumer.broker_ready = self._broker_ready
         self._tasks: list[asyncio.Task[None]] = []
         # Tasks that code running in the process started and handed over (`own`).
         self._owned: set[asyncio.Task[Any]] = set()
@@ -276,6 +278,9 @@ class Runtime:
         self.exit_when_stuck = False
         self.started = False
         self.metrics = Metrics(self)
+
+    def _broker_ready(self) -> bool:
+        return self.broker.ready
 
     def _broker_answered(self) -> float:
         """When (time.monotonic) a group member's connection last had an answer from the
@@ -387,6 +392,7 @@ class Runtime:
             task.cancel()
         stuck += await _settle(tasks, "background loops", step)
         stuck += await _settle(list(self._owned), "owned tasks", step, cancel_after=True)
+        self.metrics.close()
         for name, closer in reversed(self._closers):
             stuck += await _bounded(_call(closer), name, step)
         # Each step on its own: a broker already gone must not keep the database open.
@@ -476,7 +482,7 @@ class Runtime:
             "broker": self.broker.ready,
             "kafka_producer": self.producer.started,
             "outbox_relay": self.relay.healthy,
-            "consumers": all(c.running for c in self.consumers),
+            "consumers": all(c.ready for c in self.consumers),
             "started": self.started,
         }
         return checks

@@ -36,6 +36,17 @@ MESSAGE_ID_MAX = 64
 REWIND_WINDOW_S = 30.0
 # How often aiokafka's fetcher of a consumer with a doorbell wakes with nothing to do.
 PAUSED_FETCHER_WAKE_MS = 5000
+# A group member whose offset commits keep failing while the process's broker watch finds
+# the broker there (this many in a row, the first at least RENEW_AFTER_S ago) is stuck:
+# after two losses of the broker a few seconds apart, an aiokafka client was seen to apply
+# messages for minutes while every commit and every end-offsets request went unanswered.
+# Its client is closed and a new one opened (`ConsumerLoop.renew`).
+RENEW_AFTER_FAILURES = 5
+RENEW_AFTER_S = 15.0
+# How long a stuck client may take to close before it is left behind (its background
+# tasks cancelled, its connections closed), and a new one to bootstrap and join its group.
+CLOSE_TIMEOUT_S = 3.0
+OPEN_TIMEOUT_S = 30.0
 
 
 class Batch:
@@ -140,6 +151,8 @@ class ConsumerLoop:
         idle_after_s: float = 10.0,
         commit_interval_s: float = 0.2,
         commit_timeout_s: float = 2.0,
+        renew_after_failures: int = RENEW_AFTER_FAILURES,
+        renew_after_s: float = RENEW_AFTER_S,
         clock: Clock | None = None,
         tracing: Tracing | None = None,
         doorbell: Doorbell | None = None,
@@ -165,6 +178,8 @@ class ConsumerLoop:
         # broker round trip, and what a crash re-reads the inbox drops anyway.
         self.commit_interval_s = commit_interval_s
         self.commit_timeout_s = commit_timeout_s
+        self.renew_after_failures = renew_after_failures
+        self.renew_after_s = renew_after_s
         self._uncommitted: dict[Any, int] = {}
         self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -200,6 +215,16 @@ class ConsumerLoop:
         self.dead_lettered = 0
         self.untrusted = 0
         self.rewinds = 0
+        # Clients closed and opened again because commits kept failing (`renew`).
+        self.renewals = 0
+        # Offset commits failed in a row while the broker was there, and when the first did.
+        self.commit_failures = 0
+        self._failing_since: float | None = None
+        # Whether the broker is there, as the process's broker watch last found it
+        # (shared/runtime.py): commits that fail while it is away say nothing of the client.
+        self.broker_ready: Callable[[], bool] = _always
+        # Set while a stuck client is replaced: no group member is open meanwhile.
+        self.renewing = False
         # Dead letters by the topic they came from, for /metrics.
         self.dead_letters_by_topic: dict[str, int] = {}
         # Called with the size of each batch taken from the broker (shared/metrics.py).
@@ -239,6 +264,12 @@ class ConsumerLoop:
 
     def _member(self) -> AIOKafkaConsumer | None:
         return self.carrier.consumer if self.carrier is not None else self.consumer
+
+    @property
+    def ready(self) -> bool:
+        """Started and not stopped, with its group member open (not while `renew` replaces it)."""
+        member = self.carrier if self.carrier is not None else self
+        return self.running and member.running and not member.renewing and member.consumer is not None
 
     async def start(self) -> None:
         if self.carrier is None:
@@ -311,16 +342,20 @@ class ConsumerLoop:
 
     async def partition_lag(self) -> dict[tuple[str, int], int]:
         """Per assigned partition, how far the group's committed offset (or, before its first
-        commit, this consumer's position) stands behind the end offset."""
+        commit, this consumer's position) stands behind the end offset. Asks the broker,
+        and waits as long as aiokafka does: callers bound it (shared/metrics.py)."""
         consumer = self._member()
+        if consumer is None and self.running:
+            raise RuntimeError(f"{self.group} has no group member open: its client is being replaced")
         assigned = self._assigned(consumer)
         if consumer is None or not assigned:
             return {}
         ends = await consumer.end_offsets(assigned)
+        # One request per partition: sent together, not one after another.
+        committed = await asyncio.gather(*(consumer.committed(tp) for tp in assigned))
         found = {}
-        for tp in assigned:
-            committed = await consumer.committed(tp)
-            done = committed if committed is not None else await consumer.position(tp)
+        for tp, offset in zip(assigned, committed, strict=True):
+            done = offset if offset is not None else await consumer.position(tp)
             found[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
         return found
 
@@ -345,14 +380,20 @@ class ConsumerLoop:
 
     async def run(self) -> None:
         if self.consumer is None:
-            raise RuntimeError("start() first")
+            if not self.renewing:
+                raise RuntimeError("start() first")
+            await self._reopen()  # a renewal whose new client did not start: again
         while True:
             if self._rewind_requested:
                 self._rewind()
+            if self._renew_due():
+                await self.renew()
+            consumer = self.consumer
+            assert consumer is not None  # `renew` opened a new one, or raised
             if self.listener is not None:
-                batch = await self.listener.look(self.consumer, self.max_batch)
+                batch = await self.listener.look(consumer, self.max_batch)
             else:
-                batch = await self.consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+                batch = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
             if batch:
                 await self._apply_fetched(batch)
             listener = self.listener
@@ -360,9 +401,9 @@ class ConsumerLoop:
                 # Rest until a ring announces messages past what this member read (at once if
                 # one came meanwhile); should none come soon, commit the offsets first:
                 # nothing is left for a restart to read again.
-                if self._uncommitted and not await listener.wait(self.consumer, timeout_s=self.commit_interval_s):
+                if self._uncommitted and not await listener.wait(consumer, timeout_s=self.commit_interval_s):
                     await self._commit()
-                await listener.wait(self.consumer)
+                await listener.wait(consumer)
             elif not batch:
                 if self._uncommitted:
                     await self._commit()  # quiet now: nothing left for a restart to re-read
@@ -415,6 +456,70 @@ class ConsumerLoop:
             # A rebalance took the partitions, or the coordinator is gone; whoever reads them
             # next re-reads and the inbox makes that a no-op.
             log.warning("offset commit failed (%r); messages will be re-read", exc)
+            self._commit_failed()
+        else:
+            self.commit_failures, self._failing_since = 0, None
+
+    def _commit_failed(self) -> None:
+        if not self.broker_ready():
+            # The broker is away or just back: failing is what commits do then. The count
+            # starts once the watch finds it there.
+            self.commit_failures, self._failing_since = 0, None
+            return
+        self.commit_failures += 1
+        if self._failing_since is None:
+            self._failing_since = time.monotonic()
+        if self._renew_due():
+            self.wake()  # a loop resting until a ring renews its client first
+
+    def _renew_due(self) -> bool:
+        return (
+            self.commit_failures >= self.renew_after_failures
+            and self._failing_since is not None
+            and time.monotonic() - self._failing_since >= self.renew_after_s
+        )
+
+    async def renew(self) -> None:
+        """Close this member's Kafka client and open a new one: it joins the group again
+        and reads on from the group's committed offsets (what it applied since the last
+        commit that got through is read again, and the inbox drops it). For a client whose
+        commits keep failing while the broker is there. Done by `run` between two batches;
+        a carried loop's member is its carrier's."""
+        if self.carrier is not None:
+            await self.carrier.renew()
+            return
+        since = time.monotonic() - self._failing_since if self._failing_since is not None else 0.0
+        log.warning(
+            "consumer %s: %d offset commits in a row failed over %.0fs while the broker was there; "
+            "closing its Kafka client and opening a new one (it reads on from the committed offsets, "
+            "and the inbox drops what it reads again)",
+            self.name,
+            self.commit_failures,
+            since,
+        )
+        self.renewing = True
+        old, self.consumer = self.consumer, None
+        self._uncommitted = {}  # the new member starts from the committed offsets
+        self.commit_failures, self._failing_since = 0, None
+        for part in (self, *self.carried):
+            part.renewals += 1
+        if old is not None:
+            await _close(old, self.name)
+        await self._reopen()
+
+    async def _reopen(self) -> None:
+        consumer = self._open()
+        # Before it joins: a rebalance listener soon after a rewind seeks this one's partitions.
+        self.consumer = consumer
+        try:
+            await within(consumer.start(), OPEN_TIMEOUT_S)
+        except BaseException:
+            self.consumer = None
+            await _close(consumer, self.name)
+            raise
+        self.renewing = False
+        self._committed_at = time.monotonic()
+        log.warning("consumer %s: a new Kafka client joined its group", self.name)
 
     async def apply(self, records: list[ConsumerRecord]) -> None:
         self.working()
@@ -638,6 +743,32 @@ class _FromStart(ConsumerRebalanceListener):
             # retention has removed it, the fetch falls back to the earliest (auto reset).
             for tp in assigned:
                 consumer.seek(tp, 0)
+
+
+async def _close(consumer: AIOKafkaConsumer, name: str) -> None:
+    """Stop a client that may be stuck: past CLOSE_TIMEOUT_S it is left behind, its
+    background tasks cancelled and its connections closed (aiokafka's own `stop` waits for
+    its coordination task, which a stuck client never ends)."""
+    try:
+        await within(consumer.stop(), CLOSE_TIMEOUT_S)
+        return
+    except TimeoutError:
+        log.warning("consumer %s: its old Kafka client did not close in %.0fs; left behind", name, CLOSE_TIMEOUT_S)
+    except Exception as exc:
+        log.warning("consumer %s: closing its old Kafka client failed (%r)", name, exc)
+    coordinator = getattr(consumer, "_coordinator", None)
+    for attribute in ("_coordination_task", "_heartbeat_task", "_commit_refresh_task"):
+        task = getattr(coordinator, attribute, None)
+        if isinstance(task, asyncio.Task) and not task.done():
+            task.cancel()
+    for part in (getattr(consumer, "_fetcher", None), getattr(consumer, "_client", None)):
+        if part is not None:
+            with contextlib.suppress(Exception):
+                await within(part.close(), CLOSE_TIMEOUT_S)
+
+
+def _always() -> bool:
+    return True
 
 
 def _ignore(_size: int) -> None:

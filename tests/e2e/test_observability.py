@@ -178,6 +178,8 @@ async def test_metrics_of_every_process_parse_and_hold_the_histograms(stack: Sta
                 "sandbank_outbox_oldest_unpublished_age_seconds",
                 "sandbank_consumer_lag",
                 "sandbank_consumer_partition_lag",
+                "sandbank_consumer_lag_stale",
+                "sandbank_consumer_renewals",
                 "sandbank_consumer_duplicates",
                 "sandbank_event_loop_stalls",
             ):

@@ -11,7 +11,7 @@ from tools.chaos.checker import Violation
 from tools.chaos.model import History, Operation
 from tools.chaos.nemesis import Fault
 from tools.chaos.options import DEFAULT_FAULTS, FAULT_KINDS
-from tools.chaos.target import Drain, parse_metrics
+from tools.chaos.target import SERVICES, Drain, backlog, parse_metrics
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -51,6 +51,38 @@ def test_metrics_are_read_by_name_and_labels() -> None:
         'sandbank_outbox_backlog{service="payments"}': 3.0,
         'sandbank_consumer_lag{service="payments",consumer="accounts.events"}': 0.0,
     }
+
+
+class MetricsOf:
+    """An operator whose /metrics reads answer `texts` per service (the rest: nothing)."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self.texts = texts
+
+    async def metrics(self, service: str) -> dict[str, float]:
+        return parse_metrics(self.texts.get(service, ""))
+
+
+async def test_a_lag_the_service_could_not_read_in_time_is_unreadable_not_zero() -> None:
+    accounts = (
+        'sandbank_consumer_lag{service="accounts",consumer="accounts"} 0\n'
+        'sandbank_consumer_lag_stale{service="accounts",consumer="accounts"} 1\n'
+        'sandbank_consumer_lag_age_seconds{service="accounts",consumer="accounts"} 42.5\n'
+        'sandbank_consumer_lag{service="accounts",consumer="accounts-compliance"} 2\n'
+        'sandbank_consumer_lag_stale{service="accounts",consumer="accounts-compliance"} 0\n'
+        'sandbank_consumer_lag_age_seconds{service="accounts",consumer="accounts-compliance"} 0.01\n'
+        'sandbank_consumer_lag_stale{service="accounts",consumer="never-read"} 1\n'
+        'sandbank_consumer_lag_age_seconds{service="accounts",consumer="never-read"} -1\n'
+    )
+    outbox, lag, unreadable = await backlog(MetricsOf({"accounts": accounts}))  # type: ignore[arg-type]
+    assert "accounts" in SERVICES and outbox == {}
+    assert lag == {"accounts/accounts": 0, "accounts/accounts-compliance": 2}
+    assert unreadable == [
+        "accounts/accounts lag (stale: the broker did not answer in time; last read 42s ago)",
+        "accounts/never-read lag (stale: the broker did not answer in time; never read)",
+    ]
+    drain = Drain(0, 0, 0, 0, lag, unreadable)
+    assert not drain.drained and "stale" in drain.describe()
 
 
 def test_the_report_counts_operations_faults_and_violations() -> None:

@@ -281,7 +281,9 @@ class Drain:
 
 
 async def backlog(op: Operator) -> tuple[dict[str, int], dict[str, int], list[str]]:
-    """Outbox rows waiting per service, and lag per consumer, from each /metrics."""
+    """Outbox rows waiting per service, and lag per consumer, from each /metrics. A lag the
+    service could not read from the broker in time (`sandbank_consumer_lag_stale`) is
+    unreadable: the figure beside it is an old one, and a drain must not rest on it."""
     outbox: dict[str, int] = {}
     lag: dict[str, int] = {}
     unreadable: list[str] = []
@@ -291,13 +293,27 @@ async def backlog(op: Operator) -> tuple[dict[str, int], dict[str, int], list[st
         except (httpx.HTTPError, OSError) as e:
             unreadable.append(f"{service} /metrics ({type(e).__name__})")
             continue
+        ages = {_consumer(name): value for name, value in metrics.items() if name.startswith(LAG_AGE + "{")}
         for name, value in metrics.items():
             if name.startswith("sandbank_outbox_backlog"):
                 outbox[service] = outbox.get(service, 0) + int(value)
             elif name.startswith("sandbank_consumer_lag{"):
-                consumer = name.split('consumer="', 1)[1].split('"', 1)[0]
-                lag[f"{service}/{consumer}"] = int(value)
+                lag[f"{service}/{_consumer(name)}"] = int(value)
+            elif name.startswith(LAG_STALE + "{") and value:
+                consumer = _consumer(name)
+                age = ages.get(consumer, -1.0)
+                read = f"last read {age:.0f}s ago" if age >= 0 else "never read"
+                unreadable.append(f"{service}/{consumer} lag (stale: the broker did not answer in time; {read})")
     return outbox, lag, unreadable
+
+
+LAG_STALE = "sandbank_consumer_lag_stale"
+LAG_AGE = "sandbank_consumer_lag_age_seconds"
+
+
+def _consumer(sample: str) -> str:
+    """The `consumer` label of a sample's `name{labels}`."""
+    return sample.split('consumer="', 1)[1].split('"', 1)[0]
 
 
 async def drain_state(op: Operator) -> Drain:

@@ -1,0 +1,266 @@
+"""A broker that does not answer holds nothing up for long: a /metrics scrape shows the
+last consumer lag it read, marked stale, rather than waiting on the broker (aiokafka
+waits 40 s for end offsets, and for a committed offset as long as its group has no
+coordinator); and a group member whose offset commits keep failing while the broker is
+there gets a new Kafka client. Real brokers, real SQLite databases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import MetaData
+
+from services.accounts.main import create_app
+from shared.aio import within
+from shared.db import Database
+from shared.events import Envelope
+from shared.events.topics import PAYMENTS_EVENTS
+from shared.kafka.consumer import ConsumerLoop
+from shared.kafka.messaging import messaging_tables
+from shared.kafka.producer import Producer, ensure_topics
+from shared.keys import Keyring
+from shared.metrics import LAG_WAIT_S
+from tests.integration.conftest import settings_for
+from tests.integration.test_broker_loss import _send, _until
+from tests.tokens import Minter
+from tools.broker import EmbeddedBroker
+
+pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="hangs its own brokers")
+
+metadata = MetaData()
+tables = messaging_tables(metadata)
+
+
+@pytest.fixture(autouse=True)
+def ledger_stays_balanced() -> None:
+    """No scenario here moves money (see tests/integration/test_broker_loss.py)."""
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
+    await database.create_all(metadata)
+    yield database
+    await database.dispose()
+
+
+def _lag_samples(text: str) -> dict[str, dict[str, float]]:
+    """Per consumer: its lag, whether the lag is stale and how old it is."""
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in ("sandbank_consumer_lag", "sandbank_consumer_lag_stale", "sandbank_consumer_lag_age_seconds"):
+            for sample in family.samples:
+                found.setdefault(sample.labels["consumer"], {})[family.name] = sample.value
+    return found
+
+
+async def test_a_scrape_does_not_wait_on_a_broker_that_does_not_answer(tmp_path: Path) -> None:
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    assert broker.process is not None
+    settings = settings_for("accounts", f"sqlite+aiosqlite:///{tmp_path / 'accounts.db'}", broker.bootstrap_servers)
+    app = create_app(settings)
+    headers = {"authorization": f"Bearer {Minter().service_token()}"}
+    stopped = False
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://accounts", timeout=60) as http,
+        ):
+
+            async def scrape() -> tuple[float, dict[str, dict[str, float]]]:
+                began = time.monotonic()
+                r = await http.get("/metrics", headers=headers)
+                assert r.status_code == 200, r.text
+                return time.monotonic() - began, _lag_samples(r.text)
+
+            async def readiness() -> tuple[int, dict[str, Any]]:
+                r = await http.get("/readyz")
+                return r.status_code, r.json()
+
+            deadline = time.monotonic() + 10  # a loaded machine may take a scrape or two
+            while True:
+                _, fresh = await scrape()
+                if fresh and all(v.get("sandbank_consumer_lag_stale", 0) == 0 for v in fresh.values()):
+                    break
+                assert time.monotonic() < deadline, fresh
+            assert all("sandbank_consumer_lag" in v for v in fresh.values()), fresh
+
+            broker.process.send_signal(signal.SIGSTOP)  # hung: its sockets stay open, nothing answers
+            stopped = True
+            # Every scrape answers in its bound, with the last figures read, marked stale
+            # (before, the first one waited on aiokafka's end offsets for 40 s).
+            for _ in range(2):
+                took, hung = await within(scrape(), 10)
+                assert took < LAG_WAIT_S + 3, took
+                assert set(hung) == set(fresh)
+                for consumer, values in hung.items():
+                    assert values["sandbank_consumer_lag_stale"] == 1, (consumer, values)
+                    assert values["sandbank_consumer_lag"] == fresh[consumer]["sandbank_consumer_lag"]
+                    assert values["sandbank_consumer_lag_age_seconds"] >= LAG_WAIT_S
+            # Readiness still tells the truth, and answers at once.
+            deadline = time.monotonic() + 15
+            while (answer := await within(readiness(), 3))[0] == 200:
+                assert time.monotonic() < deadline, "still ready with the broker hung"
+                await asyncio.sleep(0.2)
+            status, body = answer
+            assert status == 503 and body["checks"]["broker"] is False, body
+
+            broker.process.send_signal(signal.SIGCONT)
+            stopped = False
+            deadline = time.monotonic() + 30
+            while True:
+                _, back = await scrape()
+                if all(v["sandbank_consumer_lag_stale"] == 0 for v in back.values()) and (await readiness())[0] == 200:
+                    break
+                assert time.monotonic() < deadline, back
+                await asyncio.sleep(0.3)
+            assert all(0 <= v["sandbank_consumer_lag_age_seconds"] < 5 for v in back.values()), back
+    finally:
+        if stopped:
+            broker.process.send_signal(signal.SIGCONT)
+        broker.stop()
+
+
+async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its commits go unanswered while the broker is there (as after two losses of the
+    broker a few seconds apart): after a few in a row over a while, it closes its client
+    and opens a new one, which reads on from the committed offsets; what it reads again
+    the inbox drops, and its commits go through again."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    applied: list[str] = []
+
+    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
+        applied.append(message.payment_id)
+
+    loop = ConsumerLoop(
+        name="gateway-notifications",
+        db=db,
+        tables=tables,
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[PAYMENTS_EVENTS],
+        handlers={"payments.PaymentCompleted": record},
+        source="gateway",
+        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
+        commit_interval_s=0.05,
+        commit_timeout_s=0.2,
+        renew_after_failures=3,
+        renew_after_s=1.0,
+    )
+    producer = Producer(
+        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
+    )
+    partition = TopicPartition(PAYMENTS_EVENTS, 0)
+    task = None
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await loop.start()
+        task = asyncio.create_task(loop.run())
+        await _send(producer, range(5))
+        await _until(lambda: len(applied) == 5)
+        assert loop.consumer is not None
+        await _until_committed(loop, partition, 5)
+
+        stuck = loop.consumer
+
+        async def unanswered(_offsets: Any = None) -> None:
+            await asyncio.Event().wait()
+
+        stuck.commit = unanswered
+        with caplog.at_level(logging.WARNING, logger="shared.kafka.consumer"):
+            number = 100
+            deadline = time.monotonic() + 20
+            while loop.renewals == 0:  # a message now and then: each batch's commit fails
+                assert time.monotonic() < deadline, f"no renewal after {loop.commit_failures} failed commits"
+                await _send(producer, range(number, number + 1))
+                number += 1
+                await asyncio.sleep(0.15)
+        renewed = [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
+        assert renewed and "offset commits in a row failed" in renewed[0], renewed
+        assert loop.consumer is not stuck and loop.renewals == 1
+
+        await _send(producer, range(1000, 1003))
+        await _until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
+        total = 5 + (number - 100) + 3
+        await _until_committed(loop, partition, total)
+        await asyncio.sleep(0.3)
+        assert len(applied) == total == len(set(applied)), "every message applied once, what was read again dropped"
+        assert loop.commit_failures == 0 and loop.ready
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await loop.stop()
+        await producer.stop()
+        broker.stop()
+
+
+async def test_commits_failing_while_the_broker_is_away_renew_nothing(db: Database, tmp_path: Path) -> None:
+    """While the broker watch finds the broker away, failed commits are what a lost broker
+    brings: they are not counted against the client."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    loop = ConsumerLoop(
+        name="gateway-notifications",
+        db=db,
+        tables=tables,
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[PAYMENTS_EVENTS],
+        handlers={},
+        source="gateway",
+        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
+        commit_timeout_s=0.05,
+        renew_after_failures=2,
+        renew_after_s=0.0,
+    )
+    away = True
+    loop.broker_ready = lambda: not away
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await loop.start()
+        assert loop.consumer is not None
+
+        async def unanswered(_offsets: Any = None) -> None:
+            await asyncio.Event().wait()
+
+        loop.consumer.commit = unanswered
+        for _ in range(4):
+            loop._uncommitted = {TopicPartition(PAYMENTS_EVENTS, 0): 1}
+            await loop._commit()
+        assert loop.commit_failures == 0 and not loop._renew_due()
+        away = False
+        for _ in range(2):
+            loop._uncommitted = {TopicPartition(PAYMENTS_EVENTS, 0): 1}
+            await loop._commit()
+        assert loop.commit_failures == 2 and loop._renew_due()
+    finally:
+        await loop.stop()
+        broker.stop()
+
+
+async def _until_committed(loop: ConsumerLoop, partition: TopicPartition, offset: int) -> None:
+    """Until the group's committed offset on `partition` reaches `offset` (asked with a
+    client of its own: the loop's may be the stuck one)."""
+    probe = AIOKafkaConsumer(bootstrap_servers=loop.bootstrap_servers, group_id=loop.name, enable_auto_commit=False)
+    await probe.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (await probe.committed(partition) or 0) < offset:
+            assert time.monotonic() < deadline, f"committed {await probe.committed(partition)}, not {offset}"
+            await asyncio.sleep(0.1)
+    finally:
+        await probe.stop()
