@@ -168,7 +168,9 @@ async def try_fill(ctx: Context, uow: UnitOfWork, order: store.Order, *, on_arri
     the other side is cancelled."""
     if order.step != REST or order.outcome is not None or not ctx.market_open():
         return False
-    ctx.wanted.set()  # what does not fill now rests: the ticker looks at every step again
+    # What does not fill now rests: the ticker looks at every step again, once the order
+    # is committed (woken before, its look may not see the order yet and go back to idling).
+    uow.after_commit.append(ctx.wanted.set)
     side, order_type = Side(order.side), OrderType(order.order_type)
     quote = ctx.sim.quote(order.symbol)
     left = order.quantity - order.filled_quantity

@@ -86,8 +86,10 @@ async def test_a_repeated_reservation_answer_leaves_a_resting_buy_trading_at_its
     moved through its limit, it would take the book's price instead of its limit's. (Under
     load the reservation above was re-sent and its second answer came while the price was
     being set, and the buy traded at 10.41.)"""
-    # The ticker looks only when told: nothing matches the buy but what the test does.
-    async with spare_brokerage(tick_interval_ms=600_000, idle_tick_s=600) as spare:
+    # Nothing matches the buy but what the test does: no market ticker (the buy coming to
+    # rest wakes it, and once the price below is set it rightly fills the buy at its limit),
+    # and no reservation re-sent by the sweeper (the test repeats the answer itself).
+    async with spare_brokerage(tick_interval_ms=0, step_timeout_s=600) as spare:
         investor = await spare.investor(20_000_00)
         await spare.set_price("000001", "10.52")
         buy = await spare.buy(investor, "000001", 100, "10.50")
