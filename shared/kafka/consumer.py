@@ -170,7 +170,9 @@ class ConsumerLoop:
         # embedded broker to hold while a message comes.
         # One taking only replies to its own service's commands listens for those alone.
         self.listener = (
-            doorbell.listener(topics, replies_for=replies_for) if doorbell is not None and carrier is None else None
+            doorbell.listener(topics, replies_for=replies_for, types=handlers)
+            if doorbell is not None and carrier is None
+            else None
         )
         # A span per message handled, child of the context its headers carry.
         self.tracing = tracing if tracing is not None and tracing.enabled else None
@@ -254,7 +256,7 @@ class ConsumerLoop:
         self.carried.append(part)
         self._parts.update(dict.fromkeys(part.topics, part))
         if self.listener is not None:
-            self.listener.listen_for(part.topics)
+            self.listener.listen_for(part.topics, part.handlers)
         part.listener = self.listener
 
     @property

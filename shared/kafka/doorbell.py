@@ -25,6 +25,11 @@ its own replies and by messages nobody caused, and counts only what it applies a
 message: on a busy topic that is all someone else's, it pauses as on a quiet one, rather
 than fetching and committing the others' messages a dozen times a second.
 
+A ring names the types of the messages too (`#type`), and a consumer is woken only by the
+types it handles: the gateway's notifications read `accounts.events` for a frozen account
+or a KYC decision, not for the two or three holds and captures of every payment. What it
+does not handle it reads when a look comes for something else, or at the safety look.
+
 Each process binds a port of its own and announces it as a file `<pid>.<port>` in the
 stack's doorbell directory (the launcher gives the directory when it runs the embedded
 broker; with Apache Kafka, which answers a fetch as soon as a message arrives, there is
@@ -65,24 +70,25 @@ SAFETY_S = (0.25, 5.0)
 LOOK_GAP_S = 0.01
 
 # What a ring announces, per entry: (topic, the service whose command the messages answer
-# or None, partition, the offset past the last message there); partition and offset None
-# where the sender did not know them (look whatever the positions).
-Sent = tuple[str, str | None, int | None, int | None]
+# or None, the messages' type or None, partition, the offset past the last message there);
+# partition and offset None where the sender did not know them (look whatever the positions).
+Sent = tuple[str, str | None, str | None, int | None, int | None]
 
 
-def _entry(topic: str, cause: str | None, partition: int | None, end: int | None) -> str:
-    """One line of a ring: `topic[/partition@end][>cause]`."""
+def _entry(topic: str, cause: str | None, kind: str | None, partition: int | None, end: int | None) -> str:
+    """One line of a ring: `topic[/partition@end][>cause][#type]`."""
     where = f"/{partition}@{end}" if partition is not None and end is not None else ""
-    return f"{topic}{where}>{cause}" if cause else f"{topic}{where}"
+    return f"{topic}{where}{f'>{cause}' if cause else ''}{f'#{kind}' if kind else ''}"
 
 
 def _parse(entry: str) -> Sent:
-    head, _, cause = entry.partition(">")
+    head, _, kind = entry.partition("#")
+    head, _, cause = head.partition(">")
     topic, _, where = head.partition("/")
     partition, _, end = where.partition("@")
     if partition.isdigit() and end.isdigit():
-        return topic, cause or None, int(partition), int(end)
-    return topic, cause or None, None, None
+        return topic, cause or None, kind or None, int(partition), int(end)
+    return topic, cause or None, kind or None, None, None
 
 
 class Doorbell:
@@ -117,26 +123,30 @@ class Doorbell:
             self._transport.close()
             self._transport = None
 
-    def listener(self, topics: Iterable[str], *, replies_for: str | None = None) -> Listener:
+    def listener(
+        self, topics: Iterable[str], *, replies_for: str | None = None, types: Iterable[str] | None = None
+    ) -> Listener:
         """A consumer's ear for rings naming one of `topics`; with `replies_for`, only for
-        the replies to that service's commands and messages nobody caused."""
-        listener = Listener(topics, replies_for=replies_for)
+        the replies to that service's commands and messages nobody caused; with `types`,
+        only for messages of those types (and those whose type the ring did not name)."""
+        listener = Listener(topics, replies_for=replies_for, types=types)
         self._listeners.append(listener)
         return listener
 
     def ring(self, sent: Iterable[Sent]) -> None:
         """Tell every process of the stack (this one too) that topics have new messages:
         `sent` holds (topic, the service whose command the message answers or None, the
-        partition, the offset past the last message sent there), the partition and offset
-        None where unknown. One entry goes out per partition and cause, with its highest end."""
+        message's type or None, the partition, the offset past the last message sent
+        there), the partition and offset None where unknown. One entry goes out per
+        partition, cause and type, with its highest end."""
         if self._transport is None:
             return
-        ends: dict[tuple[str, str | None, int | None], int | None] = {}
-        for topic, cause, partition, end in sent:
-            key = (topic, cause, partition if end is not None else None)
+        ends: dict[tuple[str, str | None, str | None, int | None], int | None] = {}
+        for topic, cause, kind, partition, end in sent:
+            key = (topic, cause, kind, partition if end is not None else None)
             known = ends.get(key, -1)
             ends[key] = None if end is None or known is None else max(known, end)
-        message = "\n".join(sorted(_entry(topic, cause, where, end) for (topic, cause, where), end in ends.items()))
+        message = "\n".join(sorted(_entry(*key, end) for key, end in ends.items()))
         if not message:
             return
         data = message.encode()
@@ -188,17 +198,23 @@ class Listener:
     too.
 
     With `replies_for`, a look's records are not yet messages for it: the consumer says
-    which were (`took`)."""
+    which were (`took`). With `types`, a ring for messages of other types does not bring it
+    back: it reads them with the next look that comes for its own, or at the safety look."""
 
-    def __init__(self, topics: Iterable[str], *, replies_for: str | None = None) -> None:
+    def __init__(
+        self, topics: Iterable[str], *, replies_for: str | None = None, types: Iterable[str] | None = None
+    ) -> None:
         self.topics = frozenset(topics)
         self.replies_for = replies_for
+        self.types = None if types is None else frozenset(types)
         self._event = asyncio.Event()
         # The end offset each ring announced, by partition; a look is due while one is
         # past the consumer's position. `_now`: look whatever the positions (a wake, a ring
         # that named no partition).
         self._announced: dict[tuple[str, int], int] = {}
         self._now = False
+        # The last look left messages unread on a partition it fetched: the next is due.
+        self._more = False
         self._paused = False
         self._looked_at = -LOOK_GAP_S
         self._safety_s = SAFETY_S[0]
@@ -215,17 +231,29 @@ class Listener:
         consumer.pause(*consumer.assignment())
         self._paused = True
         self._looked_at = time.monotonic()
+        # The broker told of more than this look took (a backlog from before the consumer
+        # started, rings lost with a broker, others' messages a consumer of its replies let
+        # pile up): the next look comes without a ring, a gap later, not one batch a safety
+        # interval (each doubling while the look brought nothing of its own).
+        self._more = _behind(consumer, batch)
         if batch and self.replies_for is None:
             self.took()
         return batch
 
-    def listen_for(self, topics: Iterable[str]) -> None:
-        """Hear rings for `topics` too: the consumer's group member carries another loop's."""
+    def listen_for(self, topics: Iterable[str], types: Iterable[str] | None = None) -> None:
+        """Hear rings for `topics` too, and `types` (None: every type): the consumer's group
+        member carries another loop's."""
         self.topics = self.topics | frozenset(topics)
+        if self.types is not None:
+            self.types = None if types is None else self.types | frozenset(types)
 
     def _wants(self, entry: Sent) -> bool:
-        topic, cause = entry[0], entry[1]
-        return topic in self.topics and (self.replies_for is None or not cause or cause == self.replies_for)
+        topic, cause, kind = entry[0], entry[1], entry[2]
+        return (
+            topic in self.topics
+            and (self.replies_for is None or not cause or cause == self.replies_for)
+            and (self.types is None or kind is None or kind in self.types)
+        )
 
     def heard(self, sent: list[Sent]) -> None:
         """Note what a ring announced for this consumer, and wake its wait if anything."""
@@ -235,7 +263,7 @@ class Listener:
             if not self._wants(entry):
                 continue
             rung = True
-            topic, _cause, partition, end = entry
+            topic, _cause, _kind, partition, end = entry
             if partition is None or end is None:
                 self._now = True
             elif end > announced.get((topic, partition), -1):
@@ -249,9 +277,9 @@ class Listener:
 
     def due(self, consumer: AIOKafkaConsumer) -> bool:
         """Whether a look would find what a ring announced: messages past the consumer's
-        position on a partition it holds (or a wake). Announcements it has read past, or
-        for partitions it does not hold, are forgotten."""
-        if self._now:
+        position on a partition it holds (or a wake, or messages the last look left).
+        Announcements it has read past, or for partitions it does not hold, are forgotten."""
+        if self._now or self._more:
             return True
         if not self._announced:
             return False
@@ -313,6 +341,16 @@ class Listener:
     def rung(self) -> bool:
         """A ring (or a wake) came since the last wait began."""
         return self._event.is_set()
+
+
+def _behind(consumer: AIOKafkaConsumer, batch: dict[Any, list[Any]]) -> bool:
+    """Whether the broker's answer to this look told of messages past what it returned on
+    one of its partitions (the fetch's high watermark past the consumer's position)."""
+    for tp in batch:
+        end, position = consumer.highwater(tp), _position(consumer, tp)
+        if end is not None and position is not None and end > position:
+            return True
+    return False
 
 
 def _position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:

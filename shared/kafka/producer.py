@@ -119,8 +119,8 @@ class Producer:
             raise RuntimeError("start() first")
         keys, partitioner = self.keys, self.partitioner
         partitions: dict[str, tuple[list[int], list[int]]] = {}
-        # Per partition its batches, each with the causes of its messages (for the ring).
-        batches: dict[tuple[str, int], list[tuple[BatchBuilder, set[str | None]]]] = {}
+        # Per partition its batches, each with the causes and types of its messages (for the ring).
+        batches: dict[tuple[str, int], list[tuple[BatchBuilder, set[tuple[str | None, str | None]]]]] = {}
         for topic, key, value, headers in messages:
             raw_key = key.encode() if key is not None else None
             if not signing.is_signed(headers):
@@ -136,7 +136,7 @@ class Producer:
                 builders.append((producer.create_batch(), set()))
                 builders[-1][0].append(timestamp=None, key=raw_key, value=value, headers=headers)
             if self.doorbell is not None:
-                builders[-1][1].add(_cause(headers))
+                builders[-1][1].add(_cause_and_type(headers))
         futures, sent = [], []
         for (topic, partition), builders in batches.items():
             for builder, causes in builders:
@@ -148,9 +148,9 @@ class Producer:
             # Each batch's partition and the offset past its last message: a consumer that
             # has read that far, or holds another partition, is not woken for nothing.
             self.doorbell.ring(
-                (topic, cause, partition, _end(meta, count))
+                (topic, cause, kind, partition, _end(meta, count))
                 for (topic, partition, count, causes), meta in zip(sent, acknowledged, strict=True)
-                for cause in causes
+                for cause, kind in causes
             )
 
     async def _partitions(self, topic: str) -> tuple[list[int], list[int]]:
@@ -198,9 +198,13 @@ def _end(meta: object, count: int) -> int | None:
     return base + count if isinstance(base, int) and base >= 0 else None
 
 
-def _cause(headers: list[Header]) -> str | None:
-    """The service whose command a message answers (its `causation-source` header), if any."""
+def _cause_and_type(headers: list[Header]) -> tuple[str | None, str | None]:
+    """The service whose command a message answers (its `causation-source` header) and the
+    message's type (`type`), each None if the message has none."""
+    cause = kind = None
     for name, value in headers:
         if name == "causation-source":
-            return value.decode(errors="replace")
-    return None
+            cause = value.decode(errors="replace")
+        elif name == "type":
+            kind = value.decode(errors="replace")
+    return cause, kind

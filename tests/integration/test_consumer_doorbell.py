@@ -78,7 +78,15 @@ async def running(consumer: ConsumerLoop) -> AsyncIterator[None]:
         await consumer.stop()
 
 
-def consumer_of(db: Database, broker: EmbeddedBroker, bell: Doorbell, applied: list[str]) -> ConsumerLoop:
+def consumer_of(
+    db: Database,
+    broker: EmbeddedBroker,
+    bell: Doorbell,
+    applied: list[str],
+    *,
+    replies_for: str | None = None,
+    max_batch: int = 500,
+) -> ConsumerLoop:
     async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
         applied.append(message.payment_id)
 
@@ -92,6 +100,8 @@ def consumer_of(db: Database, broker: EmbeddedBroker, bell: Doorbell, applied: l
         source="gateway",
         keys=keys("gateway"),
         doorbell=bell,
+        replies_for=replies_for,
+        max_batch=max_batch,
     )
 
 
@@ -167,7 +177,7 @@ async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp
     dead = tmp_path / "bells" / f"{2**22 + 12345}.1"
     dead.touch()
     try:
-        bells[0].ring([(PAYMENTS_EVENTS, None, 0, 1), (PAYMENTS_EVENTS, "accounts", 1, 3)])
+        bells[0].ring([(PAYMENTS_EVENTS, None, None, 0, 1), (PAYMENTS_EVENTS, "accounts", None, 1, 3)])
         await _until(lambda: all(bell.rings_heard == 1 for bell in bells))
         assert payments.rung and not accounts.rung
         assert not dead.exists()
@@ -178,6 +188,25 @@ async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp
         for bell in bells:
             bell.close()
     assert list((tmp_path / "bells").iterdir()) == []
+
+
+def test_a_consumer_is_rung_only_for_the_types_it_handles_and_for_messages_of_no_type() -> None:
+    """The gateway's notifications read accounts.events for a frozen account, not for the
+    holds of every payment: a ring for those brings no look."""
+
+    def rung(ring: str) -> bool:
+        bell = Doorbell("unused")
+        listener = bell.listener([ACCOUNTS_EVENTS], types=[acc.AccountFrozen.TYPE])
+        bell.heard(ring.encode())
+        return listener.rung
+
+    assert rung(f"{ACCOUNTS_EVENTS}/0@4#{acc.AccountFrozen.TYPE}")
+    assert rung(
+        f"{ACCOUNTS_EVENTS}/0@4>payments#{acc.FundsReserved.TYPE}\n{ACCOUNTS_EVENTS}/1@2#{acc.AccountFrozen.TYPE}"
+    )
+    assert rung(f"{ACCOUNTS_EVENTS}/0@4")  # a message without a type: looked at
+    assert not rung(f"{ACCOUNTS_EVENTS}/0@4>payments#{acc.FundsReserved.TYPE}")
+    assert not rung(f"{PAYMENTS_EVENTS}/0@4#{acc.AccountFrozen.TYPE}")  # another topic
 
 
 def test_a_consumer_of_its_own_replies_is_rung_for_those_and_for_messages_nobody_caused() -> None:
@@ -425,15 +454,29 @@ def test_a_ring_names_each_partition_once_with_the_highest_end() -> None:
     bell._peer_ports = lambda: [1]  # type: ignore[method-assign]
     bell.ring(
         [
-            (PAYMENTS_EVENTS, None, 0, 3),
-            (PAYMENTS_EVENTS, None, 0, 7),
-            (PAYMENTS_EVENTS, None, 1, 2),
-            (ACCOUNTS_EVENTS, "payments", 0, 4),
-            (ACCOUNTS_EVENTS, None, None, None),
+            (PAYMENTS_EVENTS, None, None, 0, 3),
+            (PAYMENTS_EVENTS, None, None, 0, 7),
+            (PAYMENTS_EVENTS, None, None, 1, 2),
+            (ACCOUNTS_EVENTS, "payments", "accounts.FundsReserved", 0, 4),
+            (ACCOUNTS_EVENTS, "payments", "accounts.FundsReserved", 0, 2),
+            (ACCOUNTS_EVENTS, "payments", "accounts.FundsCaptured", 0, 3),
+            (ACCOUNTS_EVENTS, None, None, None, None),
         ]
     )
     assert heard == [
-        f"{ACCOUNTS_EVENTS}\n{ACCOUNTS_EVENTS}/0@4>payments\n{PAYMENTS_EVENTS}/0@7\n{PAYMENTS_EVENTS}/1@2".encode()
+        "\n".join(
+            [
+                ACCOUNTS_EVENTS,
+                f"{ACCOUNTS_EVENTS}/0@3>payments#accounts.FundsCaptured",
+                f"{ACCOUNTS_EVENTS}/0@4>payments#accounts.FundsReserved",
+                f"{PAYMENTS_EVENTS}/0@7",
+                f"{PAYMENTS_EVENTS}/1@2",
+            ]
+        ).encode()
+    ]
+    assert [doorbell_module._parse(line) for line in heard[0].decode().split("\n")][:2] == [
+        (ACCOUNTS_EVENTS, None, None, None, None),
+        (ACCOUNTS_EVENTS, "payments", "accounts.FundsCaptured", 0, 3),
     ]
 
 
@@ -467,3 +510,69 @@ async def test_rings_that_keep_coming_are_looked_at_once_a_gap_and_a_lone_ring_a
         await send(r.producer, 100)
         await _until(lambda: len(r.applied) == 101, timeout_s=5)
         assert asyncio.get_running_loop().time() - sent < 0.2  # not held for the gap
+
+
+@pytest.mark.parametrize("replies_for", [None, "securities"])
+async def test_a_backlog_no_ring_announced_is_read_batch_after_batch(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replies_for: str | None
+) -> None:
+    """Messages no ring announced (sent before the consumer started, or while the broker was
+    lost with its rings) and more than one look takes: the broker's answer tells the
+    consumer it is behind, and it looks again at once instead of one batch a safety
+    interval. A consumer of its own replies catches up on others' messages so too: its lag
+    is what a drain waits for."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))  # only what the broker said brings a look
+    bell = Doorbell(tmp_path / "bells")
+    await bell.open()
+    applied: list[str] = []
+    consumer = consumer_of(db, broker, bell, applied, replies_for=replies_for, max_batch=50)
+    outsider = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"))  # rings nobody
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await outsider.start()
+        for n in range(0, 400, 100):
+            envelopes = [Envelope.wrap(_completed(n + i), source="payments") for i in range(100)]
+            headers = [("type", b"payments.PaymentCompleted"), ("causation-source", b"payments")]
+            await outsider.send_many([(PAYMENTS_EVENTS, "k", e.to_bytes(), headers) for e in envelopes])
+        async with running(consumer):
+            await _until_caught_up(consumer, timeout_s=10)
+        if replies_for is None:
+            assert applied == [f"p-{n}" for n in range(400)]
+        else:
+            assert applied == []  # payments' replies: not its own
+        assert bell.rings_heard == 0
+    finally:
+        await outsider.stop()
+        bell.close()
+
+
+async def _until_caught_up(consumer: ConsumerLoop, timeout_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while await consumer.lag() or not consumer.consumer or not consumer.consumer.assignment():
+        assert asyncio.get_running_loop().time() < deadline, f"still {await consumer.lag()} behind"
+        await asyncio.sleep(0.05)
+
+
+async def test_messages_of_types_a_consumer_does_not_handle_ring_for_no_look_and_are_read_later(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other types on its topic do not bring the consumer back; the next look for its own
+    type reads past them (and the safety look does, should none come: see
+    test_a_message_no_ring_announced_is_found_after_the_safety_interval)."""
+    monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
+    async with ringing(db, broker, tmp_path, partitions=1) as r:
+
+        async def other(n: int) -> None:
+            headers = [("type", b"payments.PaymentAuthorised")]
+            await r.producer.send_many([(PAYMENTS_EVENTS, "k", b'{"n": %d}' % n, headers)])
+
+        for n in range(5):
+            await other(n)
+        await asyncio.sleep(0.3)
+        assert r.listener.woken == 0 and await r.consumer.lag() == 5  # rung, but not for it
+        assert r.kafka.paused() == r.kafka.assignment()
+
+        await send(r.producer, 1)
+        await _until(lambda: r.applied == ["p-1"], timeout_s=2)
+        assert r.listener.woken == 1
+        await _until_caught_up(r.consumer, timeout_s=2)  # the others read on the way
