@@ -52,6 +52,12 @@ TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     ClaimStatus.PAID: frozenset({ClaimStatus.CLOSED}),
     ClaimStatus.CLOSED: frozenset(),
 }
+# What to do instead, for a step a customer can ask for too early: said in the refusal.
+NEXT_STEP: dict[tuple[ClaimStatus, ClaimStatus], str] = {
+    (ClaimStatus.REPORTED, ClaimStatus.UNDER_ASSESSMENT): (
+        "upload at least one document (POST /v1/insurance/claims/{claim_id}/documents), then submit"
+    ),
+}
 DOCUMENTS_OPEN = frozenset({ClaimStatus.REPORTED, ClaimStatus.DOCUMENTS_SUBMITTED, ClaimStatus.INFO_REQUESTED})
 # Claims whose amount counts against the sum insured.
 SETTLED = frozenset({ClaimStatus.APPROVED, ClaimStatus.PAID, ClaimStatus.CLOSED})
@@ -65,7 +71,8 @@ def transition(current: ClaimStatus | str | None, target: ClaimStatus) -> ClaimS
         return target
     current = ClaimStatus(current)
     if target not in TRANSITIONS[current]:
-        raise InvalidTransition(f"a claim that is {current} cannot become {target}")
+        hint = NEXT_STEP.get((current, target))
+        raise InvalidTransition(f"a claim that is {current} cannot become {target}" + (f": {hint}" if hint else ""))
     return target
 
 

@@ -119,6 +119,15 @@ def test_the_sop_refuses_every_other_step(current: S | None, target: S) -> None:
         transition(current, target)
 
 
+def test_submitting_before_any_document_says_what_to_do_first() -> None:
+    with pytest.raises(InvalidTransition) as refused:
+        transition(S.REPORTED, S.UNDER_ASSESSMENT)
+    assert str(refused.value) == (
+        "a claim that is reported cannot become under_assessment: upload at least one document "
+        "(POST /v1/insurance/claims/{claim_id}/documents), then submit"
+    )
+
+
 def test_rejected_and_closed_are_the_end_of_a_claim() -> None:
     assert not TRANSITIONS[S.REJECTED] and not TRANSITIONS[S.CLOSED]
 
