@@ -131,7 +131,6 @@ class LagReader:
         self.partitions: dict[tuple[str, int], int] | None = None
         self.read_at: float | None = None  # time.monotonic() of that reading
         self.stale = True
-        self.error: str | None = None
         self.task: asyncio.Task[dict[tuple[str, int], int]] | None = None
 
     def start(self) -> asyncio.Task[dict[tuple[str, int], int]]:
@@ -148,16 +147,10 @@ class LagReader:
             self.stale = True
             return
         self.task = None
-        if task.cancelled():
-            self.stale, self.error = True, "cancelled"
-            return
-        error = task.exception()
-        if error is not None:
-            timed_out = isinstance(error, TimeoutError)
+        if task.cancelled() or task.exception() is not None:  # failed, or no answer in timeout_s
             self.stale = True
-            self.error = f"no answer in {self.timeout_s:g}s" if timed_out else f"{type(error).__name__}: {error}"
             return
-        self.partitions, self.read_at, self.stale, self.error = task.result(), time.monotonic(), False, None
+        self.partitions, self.read_at, self.stale = task.result(), time.monotonic(), False
 
     @property
     def age_s(self) -> float:

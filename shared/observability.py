@@ -124,7 +124,7 @@ def outgoing_headers(token: str | None) -> dict[str, str]:
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value.decode("latin-1")[:128]
+            return value.decode("latin-1")
     return None
 
 
@@ -137,11 +137,8 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:/@+=-]{1,128}")
 
 
 def _client_id(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            sent = value.decode("latin-1")
-            return sent if _CLIENT_ID.fullmatch(sent) else None
-    return None
+    sent = _header(scope, name)
+    return sent if sent is not None and _CLIENT_ID.fullmatch(sent) else None
 
 
 class RequestContextMiddleware:

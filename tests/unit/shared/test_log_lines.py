@@ -58,6 +58,17 @@ async def test_a_request_logs_one_line_with_its_method_path_status_and_ids(
     }
 
 
+def _ids_app() -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/v1/things")
+    async def things() -> dict[str, str]:
+        return {}
+
+    return app
+
+
 @pytest.mark.parametrize(
     "sent",
     [
@@ -71,14 +82,7 @@ async def test_a_request_logs_one_line_with_its_method_path_status_and_ids(
     ],
 )
 async def test_an_id_that_is_not_id_shaped_is_replaced_by_one_of_ours(sent: bytes) -> None:
-    app = FastAPI()
-    app.add_middleware(RequestContextMiddleware)
-
-    @app.get("/v1/things")
-    async def things() -> dict[str, str]:
-        return {}
-
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_ids_app()), base_url="http://service") as http:
         r = await http.get("/v1/things", headers=[(b"X-Request-ID", sent), (b"X-Correlation-ID", sent)])
 
     ours = r.headers["x-request-id"]
@@ -88,14 +92,7 @@ async def test_an_id_that_is_not_id_shaped_is_replaced_by_one_of_ours(sent: byte
 
 @pytest.mark.parametrize("sent", ["r-1", "0af7651916cd43dd8448eb211c80319c", "app/1.2:login@phone+x=y", "a" * 128])
 async def test_an_id_shaped_id_is_kept(sent: str) -> None:
-    app = FastAPI()
-    app.add_middleware(RequestContextMiddleware)
-
-    @app.get("/v1/things")
-    async def things() -> dict[str, str]:
-        return {}
-
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=_ids_app()), base_url="http://service") as http:
         r = await http.get("/v1/things", headers={"X-Request-ID": sent})
 
     assert r.headers["x-request-id"] == sent
