@@ -50,6 +50,11 @@ log = logging.getLogger(__name__)
 STOP_STEP_S = 3.0
 # What a cancelled step gets to unwind before it is left behind.
 CANCEL_GRACE_S = 1.0
+# A background loop that raises is run again after a backoff that starts at the first
+# figure and doubles up to the second; one that had run this long before it raised starts
+# from the first figure again.
+SUPERVISE_BACKOFF_S = (0.1, 5.0)
+SUPERVISE_CALM_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -464,17 +469,20 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._supervise(name, run), name=name))
 
     async def _supervise(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
-        delay = 0.1
+        delay = SUPERVISE_BACKOFF_S[0]
         while True:
+            began = time.monotonic()
             try:
                 await run()
                 return
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if time.monotonic() - began >= SUPERVISE_CALM_S:
+                    delay = SUPERVISE_BACKOFF_S[0]  # it ran well for a while: a new failure, not the same one
                 log.exception("%s crashed; restarting in %.1fs", name, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, SUPERVISE_BACKOFF_S[1])
 
     async def readiness(self) -> dict[str, Any]:
         checks = {

@@ -40,7 +40,10 @@ PAUSED_FETCHER_WAKE_MS = 5000
 # the broker there (this many in a row, the first at least RENEW_AFTER_S ago) is stuck:
 # after two losses of the broker a few seconds apart, an aiokafka client was seen to apply
 # messages for minutes while every commit and every end-offsets request went unanswered.
-# Its client is closed and a new one opened (`ConsumerLoop.renew`).
+# Its client is closed and a new one opened (`ConsumerLoop.renew`). So is one whose fetch
+# raised: aiokafka keeps an error of its heartbeat task (a write on a connection the lost
+# broker closed: "unable to perform operation on <TCPTransport closed=True>") and raises
+# it from every fetch and commit after, for good; the group member never fetches again.
 RENEW_AFTER_FAILURES = 5
 RENEW_AFTER_S = 15.0
 # How long a stuck client may take to close before it is left behind (its background
@@ -217,8 +220,11 @@ class ConsumerLoop:
         self.dead_lettered = 0
         self.untrusted = 0
         self.rewinds = 0
-        # Clients closed and opened again because commits kept failing (`renew`).
+        # Clients closed and opened again because commits kept failing or a fetch raised (`renew`).
         self.renewals = 0
+        # What the client raised from a fetch or a commit, beyond the errors a commit may
+        # meet: the client is broken, and `run` renews it before it fetches again.
+        self.broken: Exception | None = None
         # Offset commits failed in a row while the broker was there, and when the first did.
         self.commit_failures = 0
         self._failing_since: float | None = None
@@ -269,9 +275,16 @@ class ConsumerLoop:
 
     @property
     def ready(self) -> bool:
-        """Started and not stopped, with its group member open (not while `renew` replaces it)."""
+        """Started and not stopped, with its group member open and working (not while it is
+        broken, or while `renew` replaces it)."""
         member = self.carrier if self.carrier is not None else self
-        return self.running and member.running and not member.renewing and member.consumer is not None
+        return (
+            self.running
+            and member.running
+            and not member.renewing
+            and member.broken is None
+            and member.consumer is not None
+        )
 
     async def start(self) -> None:
         if self.carrier is None:
@@ -388,14 +401,23 @@ class ConsumerLoop:
         while True:
             if self._rewind_requested:
                 self._rewind()
-            if self._renew_due():
+            if self.broken is not None or self._renew_due():
                 await self.renew()
             consumer = self.consumer
             assert consumer is not None  # `renew` opened a new one, or raised
-            if self.listener is not None:
-                batch = await self.listener.look(consumer, self.max_batch)
-            else:
-                batch = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+            try:
+                if self.listener is not None:
+                    batch = await self.listener.look(consumer, self.max_batch)
+                else:
+                    batch = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # Raised on our way out (the supervisor logs it and runs this loop again
+                # after its backoff, which spaces out the renewals of a client that keeps
+                # failing); the next run renews the client first.
+                self.broken = exc
+                raise
             if batch:
                 await self._apply_fetched(batch)
             listener = self.listener
@@ -459,6 +481,9 @@ class ConsumerLoop:
             # next re-reads and the inbox makes that a no-op.
             log.warning("offset commit failed (%r); messages will be re-read", exc)
             self._commit_failed()
+        except Exception as exc:
+            self.broken = exc  # as from a fetch (`run`): the client raises it from now on
+            raise
         else:
             self.commit_failures, self._failing_since = 0, None
 
@@ -485,24 +510,28 @@ class ConsumerLoop:
         """Close this member's Kafka client and open a new one: it joins the group again
         and reads on from the group's committed offsets (what it applied since the last
         commit that got through is read again, and the inbox drops it). For a client whose
-        commits keep failing while the broker is there. Done by `run` between two batches;
-        a carried loop's member is its carrier's."""
+        commits keep failing while the broker is there, or that raised from a fetch or a
+        commit (`broken`). Done by `run` between two batches; a carried loop's member is
+        its carrier's."""
         if self.carrier is not None:
             await self.carrier.renew()
             return
-        since = time.monotonic() - self._failing_since if self._failing_since is not None else 0.0
+        if self.broken is not None:
+            why = f"its Kafka client raised {self.broken!r}"
+        else:
+            since = time.monotonic() - self._failing_since if self._failing_since is not None else 0.0
+            why = f"{self.commit_failures} offset commits in a row failed over {since:.0f}s while the broker was there"
         log.warning(
-            "consumer %s: %d offset commits in a row failed over %.0fs while the broker was there; "
-            "closing its Kafka client and opening a new one (it reads on from the committed offsets, "
-            "and the inbox drops what it reads again)",
+            "consumer %s: %s; closing its Kafka client and opening a new one (it reads on from the "
+            "committed offsets, and the inbox drops what it reads again)",
             self.name,
-            self.commit_failures,
-            since,
+            why,
         )
         self.renewing = True
         old, self.consumer = self.consumer, None
         self._uncommitted = {}  # the new member starts from the committed offsets
         self.commit_failures, self._failing_since = 0, None
+        self.broken = None
         for part in (self, *self.carried):
             part.renewals += 1
         if old is not None:

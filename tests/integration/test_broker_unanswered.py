@@ -2,7 +2,7 @@
 last consumer lag it read, marked stale, rather than waiting on the broker (aiokafka
 waits 40 s for end offsets, and for a committed offset as long as its group has no
 coordinator); and a group member whose offset commits keep failing while the broker is
-there gets a new Kafka client. Real brokers, real SQLite databases."""
+there, or whose client raised from a fetch, gets a new Kafka client. Real brokers, real SQLite databases."""
 
 from __future__ import annotations
 
@@ -200,6 +200,89 @@ async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
         await asyncio.sleep(0.3)
         assert len(applied) == total == len(set(applied)), "every message applied once, what was read again dropped"
         assert loop.commit_failures == 0 and loop.ready
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await loop.stop()
+        await producer.stop()
+        broker.stop()
+
+
+async def test_a_member_whose_heartbeat_died_gets_a_new_client(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiokafka's heartbeat task ends with an error it did not expect (a write on a
+    connection a lost broker closed, as a chaos run met after two broker losses): its
+    group coordinator then raises that error from every fetch and commit, for good. The
+    loop gives up the client at its next fetch and opens a new one, which reads on from
+    the committed offsets; nothing is lost and nothing applied twice. Before, the loop
+    raised the same error every few seconds, never fetched again, and said it was ready."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    applied: list[str] = []
+
+    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
+        applied.append(message.payment_id)
+
+    loop = ConsumerLoop(
+        name="gateway-notifications",
+        db=db,
+        tables=tables,
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[PAYMENTS_EVENTS],
+        handlers={"payments.PaymentCompleted": record},
+        source="gateway",
+        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
+        commit_interval_s=0.05,
+    )
+    producer = Producer(
+        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
+    )
+    crashes: list[BaseException] = []
+
+    async def supervised() -> None:
+        """As the runtime runs it (shared/runtime.py `_supervise`): again after a raise."""
+        while True:
+            try:
+                await loop.run()
+                return
+            except Exception as exc:
+                crashes.append(exc)
+                await asyncio.sleep(0.1)
+
+    task = None
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await loop.start()
+        task = asyncio.create_task(supervised())
+        await _send(producer, range(5))
+        await _until(lambda: len(applied) == 5)
+        await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 5)
+
+        stuck = loop.consumer
+        assert stuck is not None
+
+        async def closed_under_it() -> bool:
+            raise RuntimeError(
+                "unable to perform operation on <TCPTransport closed=True reading=False>; the handler is closed"
+            )
+
+        with caplog.at_level(logging.WARNING, logger="shared.kafka.consumer"):
+            stuck._coordinator._do_heartbeat = closed_under_it  # its next heartbeat ends the task
+            await _until(lambda: loop.renewals == 1)
+        assert [type(c) for c in crashes] == [RuntimeError], crashes
+        renewed = [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
+        assert renewed and "its Kafka client raised RuntimeError" in renewed[0], renewed
+        assert loop.consumer is not stuck
+
+        await _send(producer, range(1000, 1003))
+        await _until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
+        await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 8)
+        await asyncio.sleep(0.3)
+        assert len(applied) == 8 == len(set(applied)), "every message applied once, what was read again dropped"
+        assert loop.broken is None and loop.ready and len(crashes) == 1
     finally:
         if task is not None:
             task.cancel()

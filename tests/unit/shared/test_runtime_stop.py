@@ -196,3 +196,32 @@ async def test_within_passes_on_a_cancellation_that_lands_as_the_wait_ends() -> 
     await asyncio.wait([task], timeout=5)
 
     assert task.cancelled()
+
+
+async def test_a_loop_that_raises_runs_again_after_a_backoff_that_starts_over_after_a_calm_run(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The backoff doubles while the loop keeps failing at once, and starts from its first
+    figure again for a failure after a long healthy run (a consumer whose client was
+    renewed hours ago does not wait the longest backoff for its next renewal)."""
+    import shared.runtime as module
+
+    now = [0.0]
+    slept: list[float] = []
+    monkeypatch.setattr(module.time, "monotonic", lambda: now[0])
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr(module.asyncio, "sleep", sleep)
+    lasted = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, module.SUPERVISE_CALM_S, 0.0]  # each run, then it raises
+
+    async def run() -> None:
+        if not lasted:
+            return
+        now[0] += lasted.pop(0)
+        raise RuntimeError("the client is broken")
+
+    await runtime._supervise("consumer", run)
+    first, most = module.SUPERVISE_BACKOFF_S
+    assert slept == [first, first * 2, first * 4, first * 8, first * 16, first * 32, most, first, first * 2]
