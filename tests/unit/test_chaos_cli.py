@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +172,30 @@ def test_a_drain_names_the_consumers_furthest_behind() -> None:
     )
     caught_up = Drain(0, 0, 0, 0, {"payments/payments": 0}, [])
     assert caught_up.drained and caught_up.describe().endswith("lag 0")
+
+
+def test_a_failed_run_names_the_errors_each_process_logged_most(tmp_path: Path) -> None:
+    """A crash loop shows as one line with its count and its exception, numbers aside;
+    warnings, info and lines that are not JSON (the launcher's banners) are not errors."""
+
+    def line(level: str, msg: str, exc: str | None = None, logger: str = "shared.runtime") -> str:
+        entry = {"level": level, "logger": logger, "msg": msg}
+        if exc:
+            entry["exc"] = exc
+        return json.dumps(entry)
+
+    crash = "Traceback (most recent call last):\n  ...\nRuntimeError: the handler is closed"
+    (tmp_path / "securities.log").write_text(
+        "\n".join(
+            ["--- sandbank stack: starting services.securities ---"]
+            + [line("error", f"securities crashed; restarting in {d}s", crash) for d in ("0.1", "0.2", "5.0")]
+            + [line("warning", "offset commit failed"), line("info", "ready")]
+            + [line("error", "Unable to update metadata from [111]", logger="aiokafka")]
+        )
+    )
+    (tmp_path / "accounts.log").write_text(line("info", "ready") + "\n")
+    found = report.log_errors(tmp_path)
+    assert len(found) == 3, found
+    assert "securities" in found[0] and "3x shared.runtime: securities crashed; restarting in 5.0s" in found[0]
+    assert found[1].strip() == "RuntimeError: the handler is closed"
+    assert "1x aiokafka: Unable to update metadata from [111]" in found[2]

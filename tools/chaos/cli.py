@@ -234,7 +234,13 @@ async def _run(args: argparse.Namespace, target: Target) -> int:
         weak = shortfalls(built, minimum)
         for reason in weak:
             say(f"  too weak to pass: {reason}")
-        return 0 if built["ok"] and not weak else 1
+        if built["ok"] and not weak:
+            return 0
+        errors_seen = report.log_errors(target.data_dir / "logs")
+        if errors_seen:
+            say("\n  the most frequent errors in the stack's logs:")
+            say("\n".join(errors_seen))
+        return 1
     finally:
         await run.close()
 

@@ -4,6 +4,7 @@ second, faults as shaded spans, the quiet period until drained), a printed summa
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,34 @@ def summary(report: dict[str, Any]) -> str:
         first = next(v for v in report["violations"] if v["rule"] == rule)
         lines.append(f"    {rule:<30} {n}  e.g. {first['detail']}")
     return "\n".join(lines)
+
+
+def log_errors(logs_dir: Path, top: int = 3) -> list[str]:
+    """Per process, its most frequent ERROR lines of the run (numbers aside: "restarting in
+    0.1s" and "in 5.0s" are one), each with the last line of its exception: what a failed
+    run prints, so that a CI log shows the crash loop or the lost connection without the
+    data dir, which goes with the machine."""
+    lines = []
+    for path in sorted(logs_dir.glob("*.log")):
+        counts: Counter[tuple[str, str]] = Counter()
+        example: dict[tuple[str, str], tuple[str, str]] = {}
+        for raw in path.read_text(errors="replace").splitlines():
+            if not raw.startswith("{"):
+                continue
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if entry.get("level") not in ("error", "critical"):
+                continue
+            msg = str(entry.get("msg", ""))
+            key = (str(entry.get("logger", "")), re.sub(r"\d+(\.\d+)?", "#", msg)[:200])
+            counts[key] += 1
+            trace = str(entry.get("exc") or "").strip().splitlines()
+            example[key] = (msg, trace[-1] if trace else "")
+        for key, n in counts.most_common(top):
+            msg, exc = example[key]
+            lines.append(f"    {path.stem:<11} {n:>4}x {key[0]}: {msg[:160]}")
+            if exc:
+                lines.append(f"    {'':<11}       {exc[:200]}")
+    return lines
