@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import struct
@@ -11,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.producer.message_accumulator import BatchBuilder
 
+from shared.aio import within
 from shared.kafka import signing
 from shared.kafka.doorbell import Doorbell
 from shared.keys import Keyring
@@ -18,6 +20,9 @@ from shared.keys import Keyring
 log = logging.getLogger(__name__)
 
 Header = tuple[str, bytes]
+
+# How long a renewed client may take to close the old one's connections, and to start.
+RENEW_TIMEOUT_S = (3.0, 30.0)
 
 _M = 0x5BD1E995
 _WORDS = struct.Struct("<I")
@@ -87,9 +92,16 @@ class Producer:
         self.partitioner = KeyPartitioner()
         self._producer: AIOKafkaProducer | None = None
         self.started = False
+        # Clients replaced because their sender task had ended (`_renew`).
+        self.renewals = 0
 
     async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
+        self._producer = self._open()
+        await self._producer.start()
+        self.started = True
+
+    def _open(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             client_id=self.client_id,
             linger_ms=1,
@@ -97,8 +109,39 @@ class Producer:
             max_batch_size=256 * 1024,
             request_timeout_ms=15000,
         )
-        await self._producer.start()
-        self.started = True
+
+    def _sender_ended(self) -> BaseException | None:
+        """What ended aiokafka's sender task, if it has ended: an error it did not expect
+        (a write on a connection a lost broker closed). The client then fails what it held
+        and takes every later batch without ever sending it: the outbox relay would wait on
+        its acknowledgement for good."""
+        task = getattr(getattr(self._producer, "_sender", None), "sender_task", None)
+        if not isinstance(task, asyncio.Task) or not task.done():
+            return None
+        return task.exception() if not task.cancelled() else asyncio.CancelledError()
+
+    async def _renew(self, why: BaseException) -> None:
+        """Close a client whose sender task ended and start a new one. Nothing is lost:
+        what the old one failed, the relay sends again (its rows stay unmarked)."""
+        log.warning(
+            "producer %s: its sender ended (%r); closing its Kafka client and opening a new one", self.client_id, why
+        )
+        old, self._producer = self._producer, None
+        if old is not None:
+            try:
+                await within(old.stop(), RENEW_TIMEOUT_S[0])  # its sender has ended: nothing to flush
+            except Exception as exc:
+                log.warning("producer %s: closing its old client failed (%r)", self.client_id, exc)
+        producer = self._open()
+        try:
+            await within(producer.start(), RENEW_TIMEOUT_S[1])
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await within(producer.stop(), RENEW_TIMEOUT_S[0])
+            self._producer = old  # found ended again at the next send, and renewed then
+            raise
+        self._producer = producer
+        self.renewals += 1
 
     async def stop(self) -> None:
         self.started = False
@@ -114,9 +157,12 @@ class Producer:
         order, rather than one `send` each: a send is a coroutine, a size estimate, a
         partition look-up and a future per message, about as much as signing it. Each key
         keeps its partition (`KeyPartitioner`), so its messages keep their order."""
-        producer = self._producer
-        if producer is None:
+        if self._producer is None:
             raise RuntimeError("start() first")
+        ended = self._sender_ended()
+        if ended is not None:
+            await self._renew(ended)
+        producer = self._producer
         keys, partitioner = self.keys, self.partitioner
         partitions: dict[str, tuple[list[int], list[int]]] = {}
         # Per partition its batches, each with the causes and types of its messages (for the ring).

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import MetaData
 
@@ -289,6 +290,48 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
             with contextlib.suppress(BaseException):
                 await task
         await loop.stop()
+        await producer.stop()
+        broker.stop()
+
+
+async def test_a_producer_whose_sender_died_gets_a_new_client(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """aiokafka's sender task ends with an error it did not expect: the client fails what
+    it held, then takes every later batch and never sends it, so the outbox relay would
+    wait for its acknowledgement for good. The next send opens a new client instead."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    producer = Producer(
+        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
+    )
+    reader = AIOKafkaConsumer(PAYMENTS_EVENTS, bootstrap_servers=broker.bootstrap_servers, auto_offset_reset="earliest")
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await _send(producer, range(2))
+        old = producer._producer
+        assert old is not None
+
+        async def closed_under_it(*_args: Any) -> None:
+            raise RuntimeError("unable to perform operation on <TCPTransport closed=True>; the handler is closed")
+
+        old._sender._send_produce_req = closed_under_it
+        with pytest.raises(KafkaError):  # what the old client held is failed: the relay sends it again
+            await within(_send(producer, range(2, 3)), 10)
+        assert old._sender.sender_task.done()
+        with caplog.at_level(logging.WARNING, logger="shared.kafka.producer"):
+            await within(_send(producer, range(2, 5)), 20)
+        assert producer.renewals == 1 and producer._producer is not old
+        assert any("its sender ended" in r.getMessage() for r in caplog.records)
+
+        await reader.start()
+        seen: list[bytes] = []
+        deadline = time.monotonic() + 20
+        while len(seen) < 5:
+            assert time.monotonic() < deadline, len(seen)
+            for records in (await reader.getmany(timeout_ms=500)).values():
+                seen += [r.value for r in records]
+        assert len(seen) == 5, "two sent before, three by the new client, none by the dead one"
+    finally:
+        await reader.stop()
         await producer.stop()
         broker.stop()
 
