@@ -11,32 +11,33 @@ import math
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import MetaData, func, select, update
+from sqlalchemy import func, select, update
 
 from shared.db import Database
-from shared.events import Envelope
-from shared.events import payments as pay
 from shared.events.envelope import utcnow
 from shared.events.topics import PAYMENTS_EVENTS
-from shared.kafka.consumer import ConsumerLoop
-from shared.kafka.messaging import messaging_tables
 from shared.kafka.producer import Producer, ensure_topics
 from shared.kafka.relay import OutboxRelay
 from shared.kafka.watch import BrokerWatch
-from shared.keys import Keyring
+from tests.integration.kafka_parts import (
+    keys,
+    messaging_db,
+    notifications_loop,
+    payments_producer,
+    send_completed,
+    tables,
+    until,
+)
 from tools.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="restarts its own brokers")
 
 TOPIC = "retention.events"
-metadata = MetaData()
-tables = messaging_tables(metadata)
 
 
 @pytest.fixture(autouse=True)
@@ -48,10 +49,8 @@ def ledger_stays_balanced() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'relay.db'}")
-    await database.create_all(metadata)
-    yield database
-    await database.dispose()
+    async with messaging_db(tmp_path / "relay.db") as database:
+        yield database
 
 
 async def _write(db: Database, count: int, start: int = 0) -> None:
@@ -87,9 +86,7 @@ async def _read_all(bootstrap_servers: str, expect: int) -> list[bytes]:
 
 
 async def _producer(bootstrap_servers: str) -> Producer:
-    producer = Producer(
-        bootstrap_servers, client_id="accounts", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "accounts")
-    )
+    producer = Producer(bootstrap_servers, client_id="accounts", keys=keys("accounts"))
     await producer.start()
     return producer
 
@@ -198,14 +195,14 @@ async def test_a_steady_watch_sees_its_broker_go_at_once_and_a_new_one_come(tmp_
     task = asyncio.create_task(watch.run())
     second = None
     try:
-        await _until(lambda: watch.ready)
+        await until(lambda: watch.ready)
         await asyncio.sleep(0.5)  # waiting for its next look, ten minutes away
         first.stop()
-        await _until(lambda: not watch.ready, timeout_s=5)
+        await until(lambda: not watch.ready, timeout_s=5)
         assert watch.problem is not None and "unreachable" in watch.problem
 
         second = EmbeddedBroker(port=first.port, log_path=log).start()
-        await _until(lambda: watch.ready and watch.cluster_id == second.cluster_id, timeout_s=10)
+        await until(lambda: watch.ready and watch.cluster_id == second.cluster_id, timeout_s=10)
         assert len(lost) == 1
     finally:
         task.cancel()
@@ -216,35 +213,6 @@ async def test_a_steady_watch_sees_its_broker_go_at_once_and_a_new_one_come(tmp_
             second.stop()
 
 
-def _completed(n: int) -> pay.PaymentCompleted:
-    return pay.PaymentCompleted(
-        payment_id=f"p-{n}",
-        customer_id="c-1",
-        payee_customer_id="c-2",
-        kind="transfer",
-        amount_minor=100,
-        currency="CNY",
-        payer_account_id="a-1",
-        payee_account_id="a-2",
-        entry_id=f"e-{n}",
-    )
-
-
-async def _send(producer: Producer, numbers: range) -> None:
-    batch = []
-    for n in numbers:
-        envelope = Envelope.wrap(_completed(n), source="payments")
-        batch.append((PAYMENTS_EVENTS, "k", envelope.to_bytes(), [("type", envelope.type.encode())]))
-    await producer.send_many(batch)
-
-
-async def _until(probe: Callable[[], bool], timeout_s: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not probe():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database, tmp_path: Path) -> None:
     """A consumer 10 messages into the lost broker, on a new one that refilled to 15:
     rewound, it applies all 15 of the new broker, none twice (its old position means
@@ -252,23 +220,8 @@ async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database
     log = tmp_path / "broker.log"
     first = EmbeddedBroker(log_path=log).start()
     applied: list[str] = []
-
-    async def record(_state: Any, _envelope: Envelope, message: pay.PaymentCompleted) -> None:
-        applied.append(message.payment_id)
-
-    consumer = ConsumerLoop(
-        name="gateway-notifications",
-        db=db,
-        tables=tables,
-        bootstrap_servers=first.bootstrap_servers,
-        topics=[PAYMENTS_EVENTS],
-        handlers={pay.PaymentCompleted.TYPE: record},
-        source="gateway",
-        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
-    )
-    producer = Producer(
-        first.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
-    )
+    consumer = notifications_loop(db, first.bootstrap_servers, applied)
+    producer = payments_producer(first.bootstrap_servers)
     second = None
     task = None
     try:
@@ -276,21 +229,21 @@ async def test_a_rewound_consumer_reads_a_new_broker_from_its_start(db: Database
         await producer.start()
         await consumer.start()
         task = asyncio.create_task(consumer.run())
-        await _send(producer, range(10))
-        await _until(lambda: len(applied) == 10)
+        await send_completed(producer, range(10))
+        await until(lambda: len(applied) == 10)
         first.stop()
         second = EmbeddedBroker(port=first.port, log_path=log).start()
         await ensure_topics(second.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         for _ in range(40):  # the producer finds the new broker
             try:
-                await _send(producer, range(100, 115))
+                await send_completed(producer, range(100, 115))
                 break
             except Exception:
                 await asyncio.sleep(0.25)
         # Left alone, it may read the new partition from its old position (10) and skip
         # what lies below; rewound, it reads it from the start.
         consumer.rewind()
-        await _until(lambda: consumer.rewinds == 1 and len(applied) == 25)
+        await until(lambda: consumer.rewinds == 1 and len(applied) == 25)
         await asyncio.sleep(0.5)
         expected = [f"p-{n}" for n in range(10)] + [f"p-{n}" for n in range(100, 115)]
         assert sorted(applied) == sorted(expected), "every message of both brokers applied, none twice"
@@ -332,7 +285,7 @@ async def test_a_steady_watch_asks_only_when_the_process_has_not_heard_from_the_
 
         vouching = asyncio.create_task(vouch())
         try:
-            await _until(lambda: watch.ready)
+            await until(lambda: watch.ready)
             looks = watch.looks
             await asyncio.sleep(1.5)
             # About once per `vouched_s` (2-3), not once per `steady_s` (15).
@@ -381,16 +334,16 @@ async def test_a_watch_that_trusts_the_heartbeats_still_finds_a_broker_that_hang
         task = asyncio.create_task(watch.run())
         assert broker.process is not None
         try:
-            await _until(lambda: watch.ready and bool(member.assignment()))
+            await until(lambda: watch.ready and bool(member.assignment()))
             looks = watch.looks
             await asyncio.sleep(1.5)
             assert watch.looks == looks  # the heartbeats vouch for the broker
             broker.process.send_signal(signal.SIGSTOP)
             try:
-                await _until(lambda: not watch.ready, timeout_s=3)
+                await until(lambda: not watch.ready, timeout_s=3)
             finally:
                 broker.process.send_signal(signal.SIGCONT)
-            await _until(lambda: watch.ready, timeout_s=10)
+            await until(lambda: watch.ready, timeout_s=10)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -21,27 +21,20 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import MetaData
 
 from services.accounts.main import create_app
 from shared.aio import within
 from shared.db import Database
-from shared.events import Envelope
 from shared.events.topics import PAYMENTS_EVENTS
 from shared.kafka.consumer import ConsumerLoop
-from shared.kafka.messaging import messaging_tables
-from shared.kafka.producer import Producer, ensure_topics
-from shared.keys import Keyring
+from shared.kafka.producer import ensure_topics
 from shared.metrics import LAG_WAIT_S
 from tests.integration.conftest import settings_for
-from tests.integration.test_broker_loss import _send, _until
+from tests.integration.kafka_parts import messaging_db, notifications_loop, payments_producer, send_completed, until
 from tests.tokens import Minter
 from tools.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="hangs its own brokers")
-
-metadata = MetaData()
-tables = messaging_tables(metadata)
 
 
 @pytest.fixture(autouse=True)
@@ -51,10 +44,8 @@ def ledger_stays_balanced() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}")
-    await database.create_all(metadata)
-    yield database
-    await database.dispose()
+    async with messaging_db(tmp_path / "inbox.db") as database:
+        yield database
 
 
 def _lag_samples(text: str) -> dict[str, dict[str, float]]:
@@ -143,27 +134,16 @@ async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
     the inbox drops, and its commits go through again."""
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
     applied: list[str] = []
-
-    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
-        applied.append(message.payment_id)
-
-    loop = ConsumerLoop(
-        name="gateway-notifications",
-        db=db,
-        tables=tables,
-        bootstrap_servers=broker.bootstrap_servers,
-        topics=[PAYMENTS_EVENTS],
-        handlers={"payments.PaymentCompleted": record},
-        source="gateway",
-        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
+    loop = notifications_loop(
+        db,
+        broker.bootstrap_servers,
+        applied,
         commit_interval_s=0.05,
         commit_timeout_s=0.2,
         renew_after_failures=3,
         renew_after_s=1.0,
     )
-    producer = Producer(
-        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
-    )
+    producer = payments_producer(broker.bootstrap_servers)
     partition = TopicPartition(PAYMENTS_EVENTS, 0)
     task = None
     try:
@@ -171,8 +151,8 @@ async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
         await producer.start()
         await loop.start()
         task = asyncio.create_task(loop.run())
-        await _send(producer, range(5))
-        await _until(lambda: len(applied) == 5)
+        await send_completed(producer, range(5))
+        await until(lambda: len(applied) == 5)
         assert loop.consumer is not None
         await _until_committed(loop, partition, 5)
 
@@ -187,15 +167,15 @@ async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
             deadline = time.monotonic() + 20
             while loop.renewals == 0:  # a message now and then: each batch's commit fails
                 assert time.monotonic() < deadline, f"no renewal after {loop.commit_failures} failed commits"
-                await _send(producer, range(number, number + 1))
+                await send_completed(producer, range(number, number + 1))
                 number += 1
                 await asyncio.sleep(0.15)
         renewed = [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
         assert renewed and "offset commits in a row failed" in renewed[0], renewed
         assert loop.consumer is not stuck and loop.renewals == 1
 
-        await _send(producer, range(1000, 1003))
-        await _until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
+        await send_completed(producer, range(1000, 1003))
+        await until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
         total = 5 + (number - 100) + 3
         await _until_committed(loop, partition, total)
         await asyncio.sleep(0.3)
@@ -222,24 +202,8 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
     raised the same error every few seconds, never fetched again, and said it was ready."""
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
     applied: list[str] = []
-
-    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
-        applied.append(message.payment_id)
-
-    loop = ConsumerLoop(
-        name="gateway-notifications",
-        db=db,
-        tables=tables,
-        bootstrap_servers=broker.bootstrap_servers,
-        topics=[PAYMENTS_EVENTS],
-        handlers={"payments.PaymentCompleted": record},
-        source="gateway",
-        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
-        commit_interval_s=0.05,
-    )
-    producer = Producer(
-        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
-    )
+    loop = notifications_loop(db, broker.bootstrap_servers, applied, commit_interval_s=0.05)
+    producer = payments_producer(broker.bootstrap_servers)
     crashes: list[BaseException] = []
 
     async def supervised() -> None:
@@ -258,8 +222,8 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
         await producer.start()
         await loop.start()
         task = asyncio.create_task(supervised())
-        await _send(producer, range(5))
-        await _until(lambda: len(applied) == 5)
+        await send_completed(producer, range(5))
+        await until(lambda: len(applied) == 5)
         await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 5)
 
         stuck = loop.consumer
@@ -272,14 +236,14 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
 
         with caplog.at_level(logging.WARNING, logger="shared.kafka.consumer"):
             stuck._coordinator._do_heartbeat = closed_under_it  # its next heartbeat ends the task
-            await _until(lambda: loop.renewals == 1)
+            await until(lambda: loop.renewals == 1)
         assert [type(c) for c in crashes] == [RuntimeError], crashes
         renewed = [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
         assert renewed and "its Kafka client raised RuntimeError" in renewed[0], renewed
         assert loop.consumer is not stuck
 
-        await _send(producer, range(1000, 1003))
-        await _until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
+        await send_completed(producer, range(1000, 1003))
+        await until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
         await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 8)
         await asyncio.sleep(0.3)
         assert len(applied) == 8 == len(set(applied)), "every message applied once, what was read again dropped"
@@ -299,14 +263,12 @@ async def test_a_producer_whose_sender_died_gets_a_new_client(tmp_path: Path, ca
     it held, then takes every later batch and never sends it, so the outbox relay would
     wait for its acknowledgement for good. The next send opens a new client instead."""
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
-    producer = Producer(
-        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
-    )
+    producer = payments_producer(broker.bootstrap_servers)
     reader = AIOKafkaConsumer(PAYMENTS_EVENTS, bootstrap_servers=broker.bootstrap_servers, auto_offset_reset="earliest")
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         await producer.start()
-        await _send(producer, range(2))
+        await send_completed(producer, range(2))
         old = producer._producer
         assert old is not None
 
@@ -315,10 +277,10 @@ async def test_a_producer_whose_sender_died_gets_a_new_client(tmp_path: Path, ca
 
         old._sender._send_produce_req = closed_under_it
         with pytest.raises(KafkaError):  # what the old client held is failed: the relay sends it again
-            await within(_send(producer, range(2, 3)), 10)
+            await within(send_completed(producer, range(2, 3)), 10)
         assert old._sender.sender_task.done()
         with caplog.at_level(logging.WARNING, logger="shared.kafka.producer"):
-            await within(_send(producer, range(2, 5)), 20)
+            await within(send_completed(producer, range(2, 5)), 20)
         assert producer.renewals == 1 and producer._producer is not old
         assert any("its sender ended" in r.getMessage() for r in caplog.records)
 
@@ -340,18 +302,8 @@ async def test_commits_failing_while_the_broker_is_away_renew_nothing(db: Databa
     """While the broker watch finds the broker away, failed commits are what a lost broker
     brings: they are not counted against the client."""
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
-    loop = ConsumerLoop(
-        name="gateway-notifications",
-        db=db,
-        tables=tables,
-        bootstrap_servers=broker.bootstrap_servers,
-        topics=[PAYMENTS_EVENTS],
-        handlers={},
-        source="gateway",
-        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
-        commit_timeout_s=0.05,
-        renew_after_failures=2,
-        renew_after_s=0.0,
+    loop = notifications_loop(
+        db, broker.bootstrap_servers, [], commit_timeout_s=0.05, renew_after_failures=2, renew_after_s=0.0
     )
     away = True
     loop.broker_ready = lambda: not away

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import pytest
-from sqlalchemy import MetaData, select
+from sqlalchemy import select
 
 from shared.db import Database
 from shared.events import Envelope
@@ -23,16 +23,20 @@ from shared.events.topics import ACCOUNTS_EVENTS, PAYMENTS_EVENTS
 from shared.kafka import doorbell as doorbell_module
 from shared.kafka.consumer import PAUSED_FETCHER_WAKE_MS, ConsumerLoop
 from shared.kafka.doorbell import Doorbell, Listener
-from shared.kafka.messaging import messaging_tables
 from shared.kafka.producer import Producer, ensure_topics
-from shared.keys import Keyring
-from tests.integration.test_broker_loss import _completed, _until
+from tests.integration.kafka_parts import (
+    completed,
+    keys,
+    messaging_db,
+    notifications_loop,
+    payments_producer,
+    send_completed,
+    tables,
+    until,
+)
 from tools.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="starts its own broker")
-
-metadata = MetaData()
-tables = messaging_tables(metadata)
 
 
 @pytest.fixture(autouse=True)
@@ -44,10 +48,8 @@ def ledger_stays_balanced() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'doorbell.db'}")
-    await database.create_all(metadata)
-    yield database
-    await database.dispose()
+    async with messaging_db(tmp_path / "doorbell.db") as database:
+        yield database
 
 
 @pytest.fixture
@@ -56,13 +58,8 @@ def broker(tmp_path: Path) -> Any:
         yield started
 
 
-def keys(service: str) -> Keyring:
-    return Keyring.load(os.environ["AUTH_KEYS_DIR"], service)
-
-
 async def send(producer: Producer, n: int) -> None:
-    envelope = Envelope.wrap(_completed(n), source="payments")
-    await producer.send_many([(PAYMENTS_EVENTS, "k", envelope.to_bytes(), [("type", envelope.type.encode())])])
+    await send_completed(producer, [n])
 
 
 @contextlib.asynccontextmanager
@@ -87,21 +84,8 @@ def consumer_of(
     replies_for: str | None = None,
     max_batch: int = 500,
 ) -> ConsumerLoop:
-    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
-        applied.append(message.payment_id)
-
-    return ConsumerLoop(
-        name="gateway-notifications",
-        db=db,
-        tables=tables,
-        bootstrap_servers=broker.bootstrap_servers,
-        topics=[PAYMENTS_EVENTS],
-        handlers={"payments.PaymentCompleted": record},
-        source="gateway",
-        keys=keys("gateway"),
-        doorbell=bell,
-        replies_for=replies_for,
-        max_batch=max_batch,
+    return notifications_loop(
+        db, broker.bootstrap_servers, applied, doorbell=bell, replies_for=replies_for, max_batch=max_batch
     )
 
 
@@ -115,7 +99,7 @@ async def test_a_quiet_consumer_pauses_and_a_ring_brings_the_message_at_once(
     await producer_bell.open()
     applied: list[str] = []
     consumer = consumer_of(db, broker, consumer_bell, applied)
-    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=producer_bell)
+    producer = payments_producer(broker.bootstrap_servers, producer_bell)
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=2)
         await producer.start()
@@ -123,20 +107,20 @@ async def test_a_quiet_consumer_pauses_and_a_ring_brings_the_message_at_once(
             kafka = consumer.consumer
             assert kafka is not None
             # Quiet: every partition it holds is paused, no fetch goes out.
-            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            await until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
             assert consumer.listener is not None and consumer.listener.woken == 0
 
             await send(producer, 1)
-            await _until(lambda: applied == ["p-1"])
+            await until(lambda: applied == ["p-1"])
             assert consumer.listener.woken >= 1
             assert producer_bell.rings_sent == 1 and consumer_bell.rings_heard == 1
 
-            await _until(lambda: kafka.paused() == kafka.assignment())  # quiet again
+            await until(lambda: kafka.paused() == kafka.assignment())  # quiet again
             await asyncio.sleep(0.3)  # the fetcher is asleep too: it wakes rarely on its own
             await send(producer, 2)
             # The resume, not the fetcher's own wake-up, sends the fetch: the message is in
             # well before that.
-            await _until(lambda: applied == ["p-1", "p-2"], timeout_s=PAUSED_FETCHER_WAKE_MS / 1000 / 2)
+            await until(lambda: applied == ["p-1", "p-2"], timeout_s=PAUSED_FETCHER_WAKE_MS / 1000 / 2)
     finally:
         await producer.stop()
         consumer_bell.close()
@@ -151,16 +135,16 @@ async def test_a_message_no_ring_announced_is_found_after_the_safety_interval(
     await bell.open()
     applied: list[str] = []
     consumer = consumer_of(db, broker, bell, applied)
-    outsider = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"))  # rings nobody
+    outsider = payments_producer(broker.bootstrap_servers)  # rings nobody
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         await outsider.start()
         async with running(consumer):
             kafka = consumer.consumer
             assert kafka is not None
-            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            await until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
             await send(outsider, 1)
-            await _until(lambda: applied == ["p-1"])
+            await until(lambda: applied == ["p-1"])
             assert bell.rings_heard == 0
     finally:
         await outsider.stop()
@@ -178,7 +162,7 @@ async def test_a_ring_reaches_every_process_of_the_stack_for_its_topics_only(tmp
     dead.touch()
     try:
         bells[0].ring([(PAYMENTS_EVENTS, None, None, 0, 1), (PAYMENTS_EVENTS, "accounts", None, 1, 3)])
-        await _until(lambda: all(bell.rings_heard == 1 for bell in bells))
+        await until(lambda: all(bell.rings_heard == 1 for bell in bells))
         assert payments.rung and not accounts.rung
         assert not dead.exists()
         bells[0].ring([])  # nothing sent, nothing rung
@@ -269,7 +253,7 @@ async def test_a_consumer_of_its_own_replies_rests_while_a_busy_topic_carries_on
             def resting() -> bool:
                 return bool(kafka.assignment()) and kafka.paused() == kafka.assignment()
 
-            await _until(resting)
+            await until(resting)
             # payments' replies, twenty every 5 ms: a look always finds some.
             stop = asyncio.Event()
 
@@ -285,11 +269,11 @@ async def test_a_consumer_of_its_own_replies_rests_while_a_busy_topic_carries_on
                 await asyncio.sleep(0.5)
                 assert resting() and listener.woken == 0  # others' rings do not wake it
                 await reply("securities-1", to="securities")
-                await _until(lambda: applied == ["securities-1"], timeout_s=2)
+                await until(lambda: applied == ["securities-1"], timeout_s=2)
                 assert listener.woken == 1
                 # Awake, its looks find others' messages; it rests again all the same once it
                 # has had none of its own for a while, and stays at rest.
-                await _until(resting, timeout_s=3)
+                await until(resting, timeout_s=3)
                 for _ in range(25):
                     await asyncio.sleep(0.02)
                     assert resting()
@@ -331,7 +315,7 @@ async def test_one_group_member_carries_another_loops_topics_each_applied_on_its
         carrier=carrier,
     )
     assert carried.listener is carrier.listener and carried.group == carrier.name
-    payments = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=bell)
+    payments = payments_producer(broker.bootstrap_servers, bell)
     accounts = Producer(broker.bootstrap_servers, client_id="accounts", keys=keys("accounts"), doorbell=bell)
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS, ACCOUNTS_EVENTS], partitions=2)
@@ -342,7 +326,7 @@ async def test_one_group_member_carries_another_loops_topics_each_applied_on_its
             kafka = carrier.consumer
             assert kafka is not None and carried.consumer is None
             assert kafka.subscription() == {PAYMENTS_EVENTS, ACCOUNTS_EVENTS}
-            await _until(lambda: len(kafka.assignment()) == 4)
+            await until(lambda: len(kafka.assignment()) == 4)
             released = Envelope.wrap(
                 acc.HoldReleased(account_id="a-1", hold_id="h-1", amount_minor=1), source="accounts"
             )
@@ -350,7 +334,7 @@ async def test_one_group_member_carries_another_loops_topics_each_applied_on_its
                 [(ACCOUNTS_EVENTS, "a-1", released.to_bytes(), [("type", released.type.encode())])] * 2
             )
             await send(payments, 1)
-            await _until(lambda: payments_done == ["p-1"] and holds == ["h-1"])
+            await until(lambda: payments_done == ["p-1"] and holds == ["h-1"])
             assert carried.applied == 1 and carried.duplicates == 1 and carrier.applied == 1
             async with db.read() as session:
                 rows = (await session.execute(select(tables.inbox.c.consumer))).scalars().all()
@@ -384,14 +368,14 @@ async def ringing(
     applied: list[str] = []
     consumer = consumer_of(db, broker, bell, applied)
     consumer.fetch_max_wait_ms = fetch_max_wait_ms
-    producer = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=bell)
+    producer = payments_producer(broker.bootstrap_servers, bell)
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=partitions)
         await producer.start()
         async with running(consumer):
             kafka, listener = consumer.consumer, consumer.listener
             assert kafka is not None and listener is not None
-            await _until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
+            await until(lambda: bool(kafka.assignment()) and kafka.paused() == kafka.assignment())
             yield Ringing(consumer, kafka, listener, producer, bell, applied)
     finally:
         await producer.stop()
@@ -412,7 +396,7 @@ async def test_a_busy_consumer_fetches_what_each_ring_announced_and_holds_no_fet
         for n in range(30):
             await send(r.producer, n)
             await asyncio.sleep(0.03)
-        await _until(lambda: len(r.applied) == 30, timeout_s=4.5)
+        await until(lambda: len(r.applied) == 30, timeout_s=4.5)
         assert r.applied == [f"p-{n}" for n in range(30)]
         assert asyncio.get_running_loop().time() - began < 4.5
         assert r.kafka.paused() == r.kafka.assignment()  # resting between rings
@@ -428,8 +412,8 @@ async def test_a_ring_for_what_a_consumer_has_read_or_does_not_hold_brings_no_lo
     monkeypatch.setattr(doorbell_module, "SAFETY_S", (600.0, 600.0))
     async with ringing(db, broker, tmp_path, partitions=1) as r:
         await send(r.producer, 1)  # offset 0 of partition 0: its ring announces 0@1
-        await _until(lambda: r.applied == ["p-1"])
-        await _until(lambda: r.kafka.paused() == r.kafka.assignment())
+        await until(lambda: r.applied == ["p-1"])
+        await until(lambda: r.kafka.paused() == r.kafka.assignment())
 
         r.bell.heard(f"{PAYMENTS_EVENTS}/0@1".encode())  # read already
         r.bell.heard(f"{PAYMENTS_EVENTS}/3@9".encode())  # a partition it does not hold
@@ -442,8 +426,8 @@ async def test_a_ring_for_what_a_consumer_has_read_or_does_not_hold_brings_no_lo
         # rings announced is forgotten (or each look would find nothing, over and over).
         r.bell.heard(f"{PAYMENTS_EVENTS}/0@5000".encode())
         r.consumer.rewind()
-        await _until(lambda: r.consumer.rewinds == 1 and r.consumer.duplicates == 1)  # p-1 read again
-        await _until(lambda: r.kafka.paused() == r.kafka.assignment())
+        await until(lambda: r.consumer.rewinds == 1 and r.consumer.duplicates == 1)  # p-1 read again
+        await until(lambda: r.kafka.paused() == r.kafka.assignment())
         assert not r.listener.due(r.kafka)
 
 
@@ -501,14 +485,14 @@ async def test_rings_that_keep_coming_are_looked_at_once_a_gap_and_a_lone_ring_a
         for n in range(100):
             await send(r.producer, n)
             await asyncio.sleep(0.01)
-        await _until(lambda: len(r.applied) == 100, timeout_s=5)
+        await until(lambda: len(r.applied) == 100, timeout_s=5)
         assert r.applied == [f"p-{n}" for n in range(100)]
         assert looks <= 8, looks  # about one a quarter second over a second and a bit
 
         await asyncio.sleep(0.5)  # quiet
         sent = asyncio.get_running_loop().time()
         await send(r.producer, 100)
-        await _until(lambda: len(r.applied) == 101, timeout_s=5)
+        await until(lambda: len(r.applied) == 101, timeout_s=5)
         assert asyncio.get_running_loop().time() - sent < 0.2  # not held for the gap
 
 
@@ -526,12 +510,12 @@ async def test_a_backlog_no_ring_announced_is_read_batch_after_batch(
     await bell.open()
     applied: list[str] = []
     consumer = consumer_of(db, broker, bell, applied, replies_for=replies_for, max_batch=50)
-    outsider = Producer(broker.bootstrap_servers, client_id="payments", keys=keys("payments"))  # rings nobody
+    outsider = payments_producer(broker.bootstrap_servers)  # rings nobody
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         await outsider.start()
         for n in range(0, 400, 100):
-            envelopes = [Envelope.wrap(_completed(n + i), source="payments") for i in range(100)]
+            envelopes = [Envelope.wrap(completed(n + i), source="payments") for i in range(100)]
             headers = [("type", b"payments.PaymentCompleted"), ("causation-source", b"payments")]
             await outsider.send_many([(PAYMENTS_EVENTS, "k", e.to_bytes(), headers) for e in envelopes])
         async with running(consumer):
@@ -573,6 +557,6 @@ async def test_messages_of_types_a_consumer_does_not_handle_ring_for_no_look_and
         assert r.kafka.paused() == r.kafka.assignment()
 
         await send(r.producer, 1)
-        await _until(lambda: r.applied == ["p-1"], timeout_s=2)
+        await until(lambda: r.applied == ["p-1"], timeout_s=2)
         assert r.listener.woken == 1
         await _until_caught_up(r.consumer, timeout_s=2)  # the others read on the way

@@ -9,25 +9,17 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import MetaData
 
 from shared.db import Database
-from shared.events import Envelope
 from shared.events.topics import PAYMENTS_EVENTS
 from shared.kafka.consumer import ConsumerLoop
-from shared.kafka.messaging import messaging_tables
-from shared.kafka.producer import Producer, ensure_topics
-from shared.keys import Keyring
-from tests.integration.test_broker_loss import _completed, _until
+from shared.kafka.producer import ensure_topics
+from tests.integration.kafka_parts import messaging_db, notifications_loop, payments_producer, send_completed, until
 from tools.broker import EmbeddedBroker
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS")), reason="starts its own broker")
-
-metadata = MetaData()
-tables = messaging_tables(metadata)
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +31,8 @@ def ledger_stays_balanced() -> None:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'idle.db'}")
-    await database.create_all(metadata)
-    yield database
-    await database.dispose()
+    async with messaging_db(tmp_path / "idle.db") as database:
+        yield database
 
 
 def fetch_wait(consumer: ConsumerLoop) -> int:
@@ -54,43 +44,26 @@ async def test_fetches_wait_longer_after_a_quiet_spell_and_short_again_with_a_me
 ) -> None:
     broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
     applied: list[str] = []
-
-    async def record(_state: Any, _envelope: Envelope, message: Any) -> None:
-        applied.append(message.payment_id)
-
-    consumer = ConsumerLoop(
-        name="gateway-notifications",
-        db=db,
-        tables=tables,
-        bootstrap_servers=broker.bootstrap_servers,
-        topics=[PAYMENTS_EVENTS],
-        handlers={"payments.PaymentCompleted": record},
-        source="gateway",
-        keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "gateway"),
-        fetch_max_wait_ms=100,
-        idle_fetch_max_wait_ms=700,
-        idle_after_s=0.5,
+    consumer = notifications_loop(
+        db, broker.bootstrap_servers, applied, fetch_max_wait_ms=100, idle_fetch_max_wait_ms=700, idle_after_s=0.5
     )
-    producer = Producer(
-        broker.bootstrap_servers, client_id="payments", keys=Keyring.load(os.environ["AUTH_KEYS_DIR"], "payments")
-    )
+    producer = payments_producer(broker.bootstrap_servers)
     task = None
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         await producer.start()
         await consumer.start()
         task = asyncio.create_task(consumer.run())
-        await _until(lambda: fetch_wait(consumer) == 700)  # nothing to read: long waits
+        await until(lambda: fetch_wait(consumer) == 700)  # nothing to read: long waits
 
         async def send(n: int) -> None:
-            envelope = Envelope.wrap(_completed(n), source="payments")
-            await producer.send_many([(PAYMENTS_EVENTS, "k", envelope.to_bytes(), [("type", envelope.type.encode())])])
+            await send_completed(producer, [n])
 
         await send(1)
-        await _until(lambda: applied == ["p-1"])
+        await until(lambda: applied == ["p-1"])
         assert fetch_wait(consumer) == 100  # a message: short waits again
         await send(2)
-        await _until(lambda: applied == ["p-1", "p-2"])
+        await until(lambda: applied == ["p-1", "p-2"])
         assert fetch_wait(consumer) == 100
     finally:
         if task is not None:
