@@ -47,10 +47,12 @@ def ticker(ctx: Context, runtime: Runtime) -> Callable[[], Awaitable[None]]:
         resting = True  # until the first look says
         while True:
             watched = resting or ctx.hub.subscribers > 0
-            ctx.wanted.clear()
             pace = interval_s if watched else max(interval_s, ctx.settings.idle_tick_s)
             with contextlib.suppress(TimeoutError):
                 await within(ctx.wanted.wait(), pace)
+            # Cleared as the look begins, not after it: an order that comes to rest while
+            # the look runs (committed after it found nothing resting) brings the next one.
+            ctx.wanted.clear()
             try:
                 resting = await tick(ctx, runtime)
             except asyncio.CancelledError:
