@@ -50,6 +50,11 @@ RENEW_AFTER_S = 15.0
 # tasks cancelled, its connections closed), and a new one to bootstrap and join its group.
 CLOSE_TIMEOUT_S = 3.0
 OPEN_TIMEOUT_S = 30.0
+# A fetch returns within its own wait (100 ms to a second), or a rebalance's few seconds
+# later: one that has not returned in this long while the broker watch finds the broker
+# there waits on a client that will not answer (aiokafka waits for a group assignment
+# without a bound), and the client is renewed.
+FETCH_STALL_S = 30.0
 
 
 class Batch:
@@ -116,6 +121,10 @@ def one_line(error: ValidationError) -> str:
     return "; ".join(reasons) + (f"; and {more} more" if more > 0 else "")
 
 
+class FetchStalled(Exception):
+    """A group member's fetch did not return while the broker was there (`FETCH_STALL_S`)."""
+
+
 class PoisonMessage(Exception):
     """A message that no retry will fix (undecodable, unknown type, invalid payload)."""
 
@@ -156,6 +165,7 @@ class ConsumerLoop:
         commit_timeout_s: float = 2.0,
         renew_after_failures: int = RENEW_AFTER_FAILURES,
         renew_after_s: float = RENEW_AFTER_S,
+        fetch_stall_s: float = FETCH_STALL_S,
         clock: Clock | None = None,
         tracing: Tracing | None = None,
         doorbell: Doorbell | None = None,
@@ -185,6 +195,7 @@ class ConsumerLoop:
         self.commit_timeout_s = commit_timeout_s
         self.renew_after_failures = renew_after_failures
         self.renew_after_s = renew_after_s
+        self.fetch_stall_s = fetch_stall_s
         self._uncommitted: dict[Any, int] = {}
         self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms
@@ -407,11 +418,19 @@ class ConsumerLoop:
             assert consumer is not None  # `renew` opened a new one, or raised
             try:
                 if self.listener is not None:
-                    batch = await self.listener.look(consumer, self.max_batch)
+                    fetch = self.listener.look(consumer, self.max_batch)
                 else:
-                    batch = await consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+                    fetch = consumer.getmany(timeout_ms=1000, max_records=self.max_batch)
+                batch = await within(fetch, self.fetch_stall_s)
             except asyncio.CancelledError:
                 raise
+            except TimeoutError:
+                if not self.broker_ready():
+                    continue  # the broker is away: the group forms again when it is back
+                self.broken = FetchStalled(
+                    f"a fetch did not return in {self.fetch_stall_s:g}s while the broker was there"
+                )
+                raise self.broken from None
             except Exception as exc:
                 # Raised on our way out (the supervisor logs it and runs this loop again
                 # after its backoff, which spaces out the renewals of a client that keeps
@@ -516,7 +535,9 @@ class ConsumerLoop:
         if self.carrier is not None:
             await self.carrier.renew()
             return
-        if self.broken is not None:
+        if isinstance(self.broken, FetchStalled):
+            why = str(self.broken)
+        elif self.broken is not None:
             why = f"its Kafka client raised {self.broken!r}"
         else:
             since = time.monotonic() - self._failing_since if self._failing_since is not None else 0.0

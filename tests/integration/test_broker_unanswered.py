@@ -258,6 +258,70 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
         broker.stop()
 
 
+async def test_a_member_whose_fetch_never_returns_gets_a_new_client(
+    db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiokafka waits for a group assignment without a bound: a fetch that has not
+    returned past the stall limit while the broker is there is a client that will not
+    answer, and it is renewed. While the broker is away the loop only waits."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    applied: list[str] = []
+    loop = notifications_loop(db, broker.bootstrap_servers, applied, commit_interval_s=0.05, fetch_stall_s=0.5)
+    away = False
+    loop.broker_ready = lambda: not away
+    producer = payments_producer(broker.bootstrap_servers)
+    crashes: list[BaseException] = []
+
+    async def supervised() -> None:
+        while True:
+            try:
+                await loop.run()
+                return
+            except Exception as exc:
+                crashes.append(exc)
+                await asyncio.sleep(0.1)
+
+    task = None
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await loop.start()
+        task = asyncio.create_task(supervised())
+        await send_completed(producer, range(3))
+        await until(lambda: len(applied) == 3)
+        await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 3)
+        stuck = loop.consumer
+        assert stuck is not None
+
+        async def never(*_args: Any, **_kwargs: Any) -> Any:
+            await asyncio.Event().wait()
+
+        away = True
+        stuck.getmany = never
+        await asyncio.sleep(1.6)  # three stall limits: the broker is away, nothing is renewed
+        assert loop.renewals == 0 and not crashes and loop.consumer is stuck
+        with caplog.at_level(logging.WARNING, logger="shared.kafka.consumer"):
+            away = False
+            await until(lambda: loop.renewals == 1, timeout_s=10)
+        assert [type(c).__name__ for c in crashes] == ["FetchStalled"], crashes
+        assert any(
+            "a fetch did not return in 0.5s while the broker was there" in r.getMessage() for r in caplog.records
+        )
+
+        await send_completed(producer, range(10, 12))
+        await until(lambda: {"p-10", "p-11"} <= set(applied))
+        await asyncio.sleep(0.3)
+        assert len(applied) == 5 == len(set(applied)) and loop.ready
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await loop.stop()
+        await producer.stop()
+        broker.stop()
+
+
 async def test_a_producer_whose_sender_died_gets_a_new_client(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """aiokafka's sender task ends with an error it did not expect: the client fails what
     it held, then takes every later batch and never sends it, so the outbox relay would
