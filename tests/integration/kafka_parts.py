@@ -100,3 +100,15 @@ def notifications_loop(db: Database, bootstrap_servers: str, applied: list[str],
 def payments_producer(bootstrap_servers: str, doorbell: Doorbell | None = None) -> Producer:
     """A producer signing as payments, ringing `doorbell` after each acknowledged send."""
     return Producer(bootstrap_servers, client_id="payments", keys=keys("payments"), doorbell=doorbell)
+
+
+async def supervised(loop: ConsumerLoop, crashes: list[BaseException]) -> None:
+    """Run `loop` as the runtime does (shared/runtime.py `_supervise`): again after it
+    raises, a moment later, each error noted in `crashes`."""
+    while True:
+        try:
+            await loop.run()
+            return
+        except Exception as exc:
+            crashes.append(exc)
+            await asyncio.sleep(0.1)

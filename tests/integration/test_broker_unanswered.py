@@ -30,7 +30,14 @@ from shared.kafka.consumer import ConsumerLoop
 from shared.kafka.producer import ensure_topics
 from shared.metrics import LAG_WAIT_S
 from tests.integration.conftest import settings_for
-from tests.integration.kafka_parts import messaging_db, notifications_loop, payments_producer, send_completed, until
+from tests.integration.kafka_parts import (
+    messaging_db,
+    notifications_loop,
+    payments_producer,
+    send_completed,
+    supervised,
+    until,
+)
 from tests.tokens import Minter
 from tools.broker import EmbeddedBroker
 
@@ -206,22 +213,12 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
     producer = payments_producer(broker.bootstrap_servers)
     crashes: list[BaseException] = []
 
-    async def supervised() -> None:
-        """As the runtime runs it (shared/runtime.py `_supervise`): again after a raise."""
-        while True:
-            try:
-                await loop.run()
-                return
-            except Exception as exc:
-                crashes.append(exc)
-                await asyncio.sleep(0.1)
-
     task = None
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         await producer.start()
         await loop.start()
-        task = asyncio.create_task(supervised())
+        task = asyncio.create_task(supervised(loop, crashes))
         await send_completed(producer, range(5))
         await until(lambda: len(applied) == 5)
         await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 5)
@@ -272,21 +269,12 @@ async def test_a_member_whose_fetch_never_returns_gets_a_new_client(
     producer = payments_producer(broker.bootstrap_servers)
     crashes: list[BaseException] = []
 
-    async def supervised() -> None:
-        while True:
-            try:
-                await loop.run()
-                return
-            except Exception as exc:
-                crashes.append(exc)
-                await asyncio.sleep(0.1)
-
     task = None
     try:
         await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
         await producer.start()
         await loop.start()
-        task = asyncio.create_task(supervised())
+        task = asyncio.create_task(supervised(loop, crashes))
         await send_completed(producer, range(3))
         await until(lambda: len(applied) == 3)
         await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 3)
