@@ -225,6 +225,12 @@ class RuntimeCollector(Collector):
         )
         yield _gauge("sandbank_broker_connected", "1 while the broker answers", service, int(runtime.broker.connected))
         yield _counter("sandbank_broker_lost", "Times the broker came back empty", service, runtime.broker.new_brokers)
+        yield _counter(
+            "sandbank_producer_renewals",
+            "Kafka producer clients replaced because their sender task had ended",
+            service,
+            runtime.producer.renewals,
+        )
         yield _gauge(
             "sandbank_event_loop_lag_max_seconds",
             "The event loop's worst lateness since the last scrape",
@@ -251,7 +257,8 @@ class RuntimeCollector(Collector):
         )
         renewals = CounterMetricFamily(
             "sandbank_consumer_renewals",
-            "Kafka clients closed and opened again as their offset commits kept failing with the broker there",
+            "Kafka clients closed and opened again: their offset commits kept failing, or a fetch raised or "
+            "did not return, with the broker there",
             labels=labels,
         )
         lag = GaugeMetricFamily(

@@ -180,6 +180,7 @@ async def test_metrics_of_every_process_parse_and_hold_the_histograms(stack: Sta
                 "sandbank_consumer_partition_lag",
                 "sandbank_consumer_lag_stale",
                 "sandbank_consumer_renewals",
+                "sandbank_producer_renewals",
                 "sandbank_consumer_duplicates",
                 "sandbank_event_loop_stalls",
             ):
