@@ -110,38 +110,37 @@ class Producer:
             request_timeout_ms=15000,
         )
 
-    def _sender_ended(self) -> BaseException | None:
-        """What ended aiokafka's sender task, if it has ended: an error it did not expect
-        (a write on a connection a lost broker closed). The client then fails what it held
-        and takes every later batch without ever sending it: the outbox relay would wait on
-        its acknowledgement for good."""
+    def _sender_ended(self) -> str | None:
+        """Why aiokafka's sender task ended, if it has: an error it did not expect (a write
+        on a connection a lost broker closed). The client then fails what it held and takes
+        every later batch without ever sending it: the outbox relay would wait on its
+        acknowledgement for good."""
         task = getattr(getattr(self._producer, "_sender", None), "sender_task", None)
         if not isinstance(task, asyncio.Task) or not task.done():
             return None
-        return task.exception() if not task.cancelled() else asyncio.CancelledError()
+        return "cancelled" if task.cancelled() else repr(task.exception())
 
-    async def _renew(self, why: BaseException) -> None:
+    async def _renew(self, why: str) -> None:
         """Close a client whose sender task ended and start a new one. Nothing is lost:
-        what the old one failed, the relay sends again (its rows stay unmarked)."""
+        what the old one failed, the relay sends again (its rows stay unmarked). If the new
+        one does not start, the old one stays, and the next send tries again."""
         log.warning(
-            "producer %s: its sender ended (%r); closing its Kafka client and opening a new one", self.client_id, why
+            "producer %s: its sender ended (%s); closing its Kafka client and opening a new one", self.client_id, why
         )
-        old, self._producer = self._producer, None
-        if old is not None:
-            try:
-                await within(old.stop(), RENEW_TIMEOUT_S[0])  # its sender has ended: nothing to flush
-            except Exception as exc:
-                log.warning("producer %s: closing its old client failed (%r)", self.client_id, exc)
         producer = self._open()
         try:
             await within(producer.start(), RENEW_TIMEOUT_S[1])
         except BaseException:
             with contextlib.suppress(Exception):
                 await within(producer.stop(), RENEW_TIMEOUT_S[0])
-            self._producer = old  # found ended again at the next send, and renewed then
             raise
-        self._producer = producer
+        old, self._producer = self._producer, producer
         self.renewals += 1
+        if old is not None:
+            try:
+                await within(old.stop(), RENEW_TIMEOUT_S[0])  # its sender has ended: nothing to flush
+            except Exception as exc:
+                log.warning("producer %s: closing its old client failed (%r)", self.client_id, exc)
 
     async def stop(self) -> None:
         self.started = False

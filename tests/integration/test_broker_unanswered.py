@@ -2,7 +2,8 @@
 last consumer lag it read, marked stale, rather than waiting on the broker (aiokafka
 waits 40 s for end offsets, and for a committed offset as long as its group has no
 coordinator); and a group member whose offset commits keep failing while the broker is
-there, or whose client raised from a fetch, gets a new Kafka client. Real brokers, real SQLite databases."""
+there, whose client raised, or whose fetch never returns, gets a new Kafka client, and so
+does a producer whose sender ended. Real brokers, real SQLite databases."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -27,7 +28,7 @@ from shared.aio import within
 from shared.db import Database
 from shared.events.topics import PAYMENTS_EVENTS
 from shared.kafka.consumer import ConsumerLoop
-from shared.kafka.producer import ensure_topics
+from shared.kafka.producer import Producer, ensure_topics
 from shared.metrics import LAG_WAIT_S
 from tests.integration.conftest import settings_for
 from tests.integration.kafka_parts import (
@@ -132,6 +133,63 @@ async def test_a_scrape_does_not_wait_on_a_broker_that_does_not_answer(tmp_path:
         broker.stop()
 
 
+PARTITION = TopicPartition(PAYMENTS_EVENTS, 0)
+
+
+class Member(NamedTuple):
+    """The gateway's notifications loop at work on a broker of its own, run as the runtime
+    runs it, with payments' producer sending to it."""
+
+    loop: ConsumerLoop
+    producer: Producer
+    applied: list[str]
+    crashes: list[BaseException]
+
+
+@contextlib.asynccontextmanager
+async def member_at_work(db: Database, tmp_path: Path, **overrides: Any) -> AsyncIterator[Member]:
+    """A `Member` that has applied and committed its first five messages; `overrides` are
+    the loop's arguments a test sets."""
+    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
+    applied: list[str] = []
+    crashes: list[BaseException] = []
+    loop = notifications_loop(db, broker.bootstrap_servers, applied, **({"commit_interval_s": 0.05} | overrides))
+    producer = payments_producer(broker.bootstrap_servers)
+    task = None
+    try:
+        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
+        await producer.start()
+        await loop.start()
+        task = asyncio.create_task(supervised(loop, crashes))
+        await send_completed(producer, range(5))
+        await until(lambda: len(applied) == 5)
+        await _until_committed(loop, 5)
+        yield Member(loop, producer, applied, crashes)
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        await loop.stop()
+        await producer.stop()
+        broker.stop()
+
+
+async def _reads_on_once(member: Member, sent: int) -> None:
+    """After a renewal: three more messages are applied, each of the `sent` before them and
+    these once (what the new client read again, the inbox dropped), and all are committed."""
+    await send_completed(member.producer, range(1000, 1003))
+    await until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(member.applied))
+    await _until_committed(member.loop, sent + 3)
+    await asyncio.sleep(0.3)
+    assert len(member.applied) == sent + 3 == len(set(member.applied)), "every message applied once"
+    assert member.loop.ready and member.loop.broken is None and member.loop.commit_failures == 0
+
+
+def _renewal_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
+
+
 async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
     db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -139,31 +197,9 @@ async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
     broker a few seconds apart): after a few in a row over a while, it closes its client
     and opens a new one, which reads on from the committed offsets; what it reads again
     the inbox drops, and its commits go through again."""
-    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
-    applied: list[str] = []
-    loop = notifications_loop(
-        db,
-        broker.bootstrap_servers,
-        applied,
-        commit_interval_s=0.05,
-        commit_timeout_s=0.2,
-        renew_after_failures=3,
-        renew_after_s=1.0,
-    )
-    producer = payments_producer(broker.bootstrap_servers)
-    partition = TopicPartition(PAYMENTS_EVENTS, 0)
-    task = None
-    try:
-        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
-        await producer.start()
-        await loop.start()
-        task = asyncio.create_task(loop.run())
-        await send_completed(producer, range(5))
-        await until(lambda: len(applied) == 5)
-        assert loop.consumer is not None
-        await _until_committed(loop, partition, 5)
-
-        stuck = loop.consumer
+    async with member_at_work(db, tmp_path, commit_timeout_s=0.2, renew_after_failures=3, renew_after_s=1.0) as member:
+        loop, stuck = member.loop, member.loop.consumer
+        assert stuck is not None
 
         async def unanswered(_offsets: Any = None) -> None:
             await asyncio.Event().wait()
@@ -174,28 +210,13 @@ async def test_a_member_whose_commits_keep_failing_gets_a_new_client(
             deadline = time.monotonic() + 20
             while loop.renewals == 0:  # a message now and then: each batch's commit fails
                 assert time.monotonic() < deadline, f"no renewal after {loop.commit_failures} failed commits"
-                await send_completed(producer, range(number, number + 1))
+                await send_completed(member.producer, range(number, number + 1))
                 number += 1
                 await asyncio.sleep(0.15)
-        renewed = [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
+        renewed = _renewal_warnings(caplog)
         assert renewed and "offset commits in a row failed" in renewed[0], renewed
-        assert loop.consumer is not stuck and loop.renewals == 1
-
-        await send_completed(producer, range(1000, 1003))
-        await until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
-        total = 5 + (number - 100) + 3
-        await _until_committed(loop, partition, total)
-        await asyncio.sleep(0.3)
-        assert len(applied) == total == len(set(applied)), "every message applied once, what was read again dropped"
-        assert loop.commit_failures == 0 and loop.ready
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        await loop.stop()
-        await producer.stop()
-        broker.stop()
+        assert loop.consumer is not stuck and loop.renewals == 1 and not member.crashes
+        await _reads_on_once(member, 5 + number - 100)
 
 
 async def test_a_member_whose_heartbeat_died_gets_a_new_client(
@@ -207,23 +228,8 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
     loop gives up the client at its next fetch and opens a new one, which reads on from
     the committed offsets; nothing is lost and nothing applied twice. Before, the loop
     raised the same error every few seconds, never fetched again, and said it was ready."""
-    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
-    applied: list[str] = []
-    loop = notifications_loop(db, broker.bootstrap_servers, applied, commit_interval_s=0.05)
-    producer = payments_producer(broker.bootstrap_servers)
-    crashes: list[BaseException] = []
-
-    task = None
-    try:
-        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
-        await producer.start()
-        await loop.start()
-        task = asyncio.create_task(supervised(loop, crashes))
-        await send_completed(producer, range(5))
-        await until(lambda: len(applied) == 5)
-        await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 5)
-
-        stuck = loop.consumer
+    async with member_at_work(db, tmp_path) as member:
+        loop, stuck = member.loop, member.loop.consumer
         assert stuck is not None
 
         async def closed_under_it() -> bool:
@@ -234,25 +240,12 @@ async def test_a_member_whose_heartbeat_died_gets_a_new_client(
         with caplog.at_level(logging.WARNING, logger="shared.kafka.consumer"):
             stuck._coordinator._do_heartbeat = closed_under_it  # its next heartbeat ends the task
             await until(lambda: loop.renewals == 1)
-        assert [type(c) for c in crashes] == [RuntimeError], crashes
-        renewed = [r.getMessage() for r in caplog.records if "opening a new one" in r.getMessage()]
+        assert [type(c) for c in member.crashes] == [RuntimeError], member.crashes
+        renewed = _renewal_warnings(caplog)
         assert renewed and "its Kafka client raised RuntimeError" in renewed[0], renewed
         assert loop.consumer is not stuck
-
-        await send_completed(producer, range(1000, 1003))
-        await until(lambda: {"p-1000", "p-1001", "p-1002"} <= set(applied))
-        await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 8)
-        await asyncio.sleep(0.3)
-        assert len(applied) == 8 == len(set(applied)), "every message applied once, what was read again dropped"
-        assert loop.broken is None and loop.ready and len(crashes) == 1
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        await loop.stop()
-        await producer.stop()
-        broker.stop()
+        await _reads_on_once(member, 5)
+        assert len(member.crashes) == 1
 
 
 async def test_a_member_whose_fetch_never_returns_gets_a_new_client(
@@ -261,53 +254,27 @@ async def test_a_member_whose_fetch_never_returns_gets_a_new_client(
     """aiokafka waits for a group assignment without a bound: a fetch that has not
     returned past the stall limit while the broker is there is a client that will not
     answer, and it is renewed. While the broker is away the loop only waits."""
-    broker = EmbeddedBroker(log_path=tmp_path / "broker.log").start()
-    applied: list[str] = []
-    loop = notifications_loop(db, broker.bootstrap_servers, applied, commit_interval_s=0.05, fetch_stall_s=0.5)
-    away = False
-    loop.broker_ready = lambda: not away
-    producer = payments_producer(broker.bootstrap_servers)
-    crashes: list[BaseException] = []
-
-    task = None
-    try:
-        await ensure_topics(broker.bootstrap_servers, [PAYMENTS_EVENTS], partitions=1)
-        await producer.start()
-        await loop.start()
-        task = asyncio.create_task(supervised(loop, crashes))
-        await send_completed(producer, range(3))
-        await until(lambda: len(applied) == 3)
-        await _until_committed(loop, TopicPartition(PAYMENTS_EVENTS, 0), 3)
-        stuck = loop.consumer
+    # Above the few seconds a new client's first fetch may take to join the group, or each
+    # new client would be found stalled in turn.
+    async with member_at_work(db, tmp_path, fetch_stall_s=4.0) as member:
+        loop, stuck = member.loop, member.loop.consumer
         assert stuck is not None
+        away = True
+        loop.broker_ready = lambda: not away
 
         async def never(*_args: Any, **_kwargs: Any) -> Any:
             await asyncio.Event().wait()
 
-        away = True
         stuck.getmany = never
-        await asyncio.sleep(1.6)  # three stall limits: the broker is away, nothing is renewed
-        assert loop.renewals == 0 and not crashes and loop.consumer is stuck
+        await asyncio.sleep(5)  # past the stall limit: the broker is away, nothing is renewed
+        assert loop.renewals == 0 and not member.crashes and loop.consumer is stuck
         with caplog.at_level(logging.WARNING, logger="shared.kafka.consumer"):
             away = False
             await until(lambda: loop.renewals == 1, timeout_s=10)
-        assert [type(c).__name__ for c in crashes] == ["FetchStalled"], crashes
-        assert any(
-            "a fetch did not return in 0.5s while the broker was there" in r.getMessage() for r in caplog.records
-        )
-
-        await send_completed(producer, range(10, 12))
-        await until(lambda: {"p-10", "p-11"} <= set(applied))
-        await asyncio.sleep(0.3)
-        assert len(applied) == 5 == len(set(applied)) and loop.ready
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        await loop.stop()
-        await producer.stop()
-        broker.stop()
+        assert [type(c).__name__ for c in member.crashes] == ["FetchStalled"], member.crashes
+        renewed = _renewal_warnings(caplog)
+        assert renewed and "a fetch did not return in 4s while the broker was there" in renewed[0], renewed
+        await _reads_on_once(member, 5)
 
 
 async def test_a_producer_whose_sender_died_gets_a_new_client(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -369,12 +336,12 @@ async def test_commits_failing_while_the_broker_is_away_renew_nothing(db: Databa
 
         loop.consumer.commit = unanswered
         for _ in range(4):
-            loop._uncommitted = {TopicPartition(PAYMENTS_EVENTS, 0): 1}
+            loop._uncommitted = {PARTITION: 1}
             await loop._commit()
         assert loop.commit_failures == 0 and not loop._renew_due()
         away = False
         for _ in range(2):
-            loop._uncommitted = {TopicPartition(PAYMENTS_EVENTS, 0): 1}
+            loop._uncommitted = {PARTITION: 1}
             await loop._commit()
         assert loop.commit_failures == 2 and loop._renew_due()
     finally:
@@ -382,15 +349,15 @@ async def test_commits_failing_while_the_broker_is_away_renew_nothing(db: Databa
         broker.stop()
 
 
-async def _until_committed(loop: ConsumerLoop, partition: TopicPartition, offset: int) -> None:
-    """Until the group's committed offset on `partition` reaches `offset` (asked with a
+async def _until_committed(loop: ConsumerLoop, offset: int) -> None:
+    """Until the group's committed offset on PARTITION reaches `offset` (asked with a
     client of its own: the loop's may be the stuck one)."""
     probe = AIOKafkaConsumer(bootstrap_servers=loop.bootstrap_servers, group_id=loop.name, enable_auto_commit=False)
     await probe.start()
     try:
         deadline = time.monotonic() + 20
-        while (await probe.committed(partition) or 0) < offset:
-            assert time.monotonic() < deadline, f"committed {await probe.committed(partition)}, not {offset}"
+        while (await probe.committed(PARTITION) or 0) < offset:
+            assert time.monotonic() < deadline, f"committed {await probe.committed(PARTITION)}, not {offset}"
             await asyncio.sleep(0.1)
     finally:
         await probe.stop()
