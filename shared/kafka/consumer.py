@@ -50,10 +50,11 @@ RENEW_AFTER_S = 15.0
 # tasks cancelled, its connections closed), and a new one to bootstrap and join its group.
 CLOSE_TIMEOUT_S = 3.0
 OPEN_TIMEOUT_S = 30.0
-# A fetch returns within its own wait (100 ms to a second), or a rebalance's few seconds
-# later: one that has not returned in this long while the broker watch finds the broker
-# there waits on a client that will not answer (aiokafka waits for a group assignment
-# without a bound), and the client is renewed.
+# A fetch returns within its own wait (100 ms to a second), or a rebalance later (the
+# group waits up to a session timeout for its members): one that has not returned in this
+# long, or three session timeouts where that is longer, while the broker watch finds the
+# broker there waits on a client that will not answer (aiokafka waits for a group
+# assignment without a bound), and the client is renewed.
 FETCH_STALL_S = 30.0
 
 
@@ -165,7 +166,7 @@ class ConsumerLoop:
         commit_timeout_s: float = 2.0,
         renew_after_failures: int = RENEW_AFTER_FAILURES,
         renew_after_s: float = RENEW_AFTER_S,
-        fetch_stall_s: float = FETCH_STALL_S,
+        fetch_stall_s: float | None = None,
         clock: Clock | None = None,
         tracing: Tracing | None = None,
         doorbell: Doorbell | None = None,
@@ -195,7 +196,9 @@ class ConsumerLoop:
         self.commit_timeout_s = commit_timeout_s
         self.renew_after_failures = renew_after_failures
         self.renew_after_s = renew_after_s
-        self.fetch_stall_s = fetch_stall_s
+        self.fetch_stall_s = (
+            fetch_stall_s if fetch_stall_s is not None else max(FETCH_STALL_S, 3 * session_timeout_ms / 1000)
+        )
         self._uncommitted: dict[Any, int] = {}
         self._committed_at = 0.0
         self.fetch_max_wait_ms = fetch_max_wait_ms

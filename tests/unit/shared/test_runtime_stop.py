@@ -225,3 +225,23 @@ async def test_a_loop_that_raises_runs_again_after_a_backoff_that_starts_over_af
     await runtime._supervise("consumer", run)
     first, most = module.SUPERVISE_BACKOFF_S
     assert slept == [first, first * 2, first * 4, first * 8, first * 16, first * 32, most, first, first * 2]
+
+
+@pytest.mark.parametrize(("session_timeout_ms", "stall_s"), [(2000, 30.0), (10_000, 30.0), (45_000, 135.0)])
+def test_a_fetch_may_take_a_rebalance_before_it_counts_as_stalled(
+    runtime: Runtime, session_timeout_ms: int, stall_s: float
+) -> None:
+    """A group waits up to a session timeout for its members: with Kafka's own 45 s, a
+    fetch that joins the group is not a stuck client at 30 s."""
+    loop = ConsumerLoop(
+        name="tests",
+        db=runtime.db,
+        tables=tables,
+        bootstrap_servers="127.0.0.1:1",
+        topics=["tests.events"],
+        handlers={},
+        source="tests",
+        keys=runtime.keys,
+        session_timeout_ms=session_timeout_ms,
+    )
+    assert loop.fetch_stall_s == stall_s
