@@ -168,9 +168,8 @@ class RuntimeCollector(Collector):
         self.backlog = 0
         self.oldest_s = 0.0
         self.lag_wait_s = lag_wait_s
+        # Per consumer, its lag reading and the last figures read.
         self.readers = {c.name: LagReader(c) for c in runtime.consumers}
-        # Per consumer, the last lag figures read (a consumer never read yet is left out).
-        self.lag: dict[str, dict[tuple[str, int], int]] = {}
 
     async def refresh(self) -> None:
         runtime = self.runtime
@@ -186,6 +185,11 @@ class RuntimeCollector(Collector):
         self.oldest_s = max(0.0, (utcnow() - oldest).total_seconds()) if isinstance(oldest, datetime) else 0.0
         await self.read_lag()
 
+    @property
+    def lag(self) -> dict[str, dict[tuple[str, int], int]]:
+        """Per consumer, the last lag figures read (a consumer never read yet is left out)."""
+        return {name: r.partitions for name, r in self.readers.items() if r.partitions is not None}
+
     async def read_lag(self) -> None:
         """Each consumer's lag read afresh, or, where the broker does not answer within
         `lag_wait_s`, the last figures read, marked stale."""
@@ -197,7 +201,6 @@ class RuntimeCollector(Collector):
             await asyncio.wait(readings, timeout=self.lag_wait_s)
         for reader in readers:
             reader.settle()
-        self.lag = {name: r.partitions for name, r in self.readers.items() if r.partitions is not None}
 
     def close(self) -> None:
         for reader in self.readers.values():
@@ -295,8 +298,8 @@ class RuntimeCollector(Collector):
             if reader is not None:
                 stale.add_metric(values, int(reader.stale))
                 age.add_metric(values, round(reader.age_s, 3))
-            partitions = self.lag.get(c.name)
-            if partitions is not None:
+            partitions = reader.partitions if reader is not None else None
+            if partitions is not None:  # none until a first reading came back
                 lag.add_metric(values, sum(partitions.values()))
                 for (topic, partition), behind in sorted(partitions.items()):
                     partition_lag.add_metric([*values, topic, str(partition)], behind)
