@@ -201,14 +201,21 @@ def tail(path: Path, lines: int = LOG_TAIL_LINES, offset: int = 0) -> str:
     return "\n".join(f"    {line}" for line in kept) if kept else "    (the log is empty)"
 
 
-def _render_log_line(line: str) -> str:
+def log_record(line: str) -> dict[str, Any] | None:
+    """A process's structured log line as its fields (level, logger, msg, exc ...), None
+    for a line of another shape (the launcher's banners, a library's plain print)."""
     if not line.startswith("{"):
-        return line
+        return None
     try:
         record = json.loads(line)
     except ValueError:
-        return line
-    if not isinstance(record, dict) or "msg" not in record:
+        return None
+    return record if isinstance(record, dict) and "msg" in record else None
+
+
+def _render_log_line(line: str) -> str:
+    record = log_record(line)
+    if record is None:
         return line
     text = f"{record.get('level', '')} {record.get('logger', '')}: {record['msg']}"
     if exc := record.get("exc"):

@@ -12,6 +12,7 @@ from typing import Any
 from tools.chaos.checker import Violation
 from tools.chaos.model import History
 from tools.chaos.nemesis import Fault
+from tools.stack import log_record
 
 COLOURS = {
     "kill": "tab:red",
@@ -181,13 +182,8 @@ def log_errors(logs_dir: Path, top: int = 3) -> list[str]:
         counts: Counter[tuple[str, str]] = Counter()
         example: dict[tuple[str, str], tuple[str, str]] = {}
         for raw in path.read_text(errors="replace").splitlines():
-            if not raw.startswith("{"):
-                continue
-            try:
-                entry = json.loads(raw)
-            except ValueError:
-                continue
-            if entry.get("level") not in ("error", "critical"):
+            entry = log_record(raw)
+            if entry is None or entry.get("level") not in ("error", "critical"):
                 continue
             msg = str(entry.get("msg", ""))
             key = (str(entry.get("logger", "")), re.sub(r"\d+(\.\d+)?", "#", msg)[:200])
