@@ -1,9 +1,10 @@
 """Accounts' and payments' message paths in process, with no broker: the work of N transfers
 through each service's ConsumerLoop, on SQLite files, for an exact count of instructions.
 
-    python -m bench.consumers accounts 400      # N ReserveFunds, then N CaptureHold, each
-                                                # batch's outbox published by the relay
-    python -m bench.consumers payments 400      # N payments started, then FundsReserved and HoldCaptured,
+    python -m bench.consumers accounts 400      # N ReserveFunds, each captured with its hold (a
+                                                # payment risk approved, ADR 0021), each batch's
+                                                # outbox published by the relay
+    python -m bench.consumers payments 400      # N payments started, then their HoldCaptured,
                                                 # each group's outbox published by the relay
     python -m bench.consumers aml 400           # N HoldCaptured between 100 customers, through AML
 
@@ -18,9 +19,11 @@ customers paying each other at random, as `bench.transfers` sends them, all with
 rules' lookback, so its history grows through the run. It also prints the CPU the N
 HoldCaptured took per transfer: compare N=400 and N=2000 to see whether that grows with N.
 
-It also runs on the commit before the saga primitive (ca0512c: copy this file into that
-checkout's bench/), so the two can be counted side by side: where that code differs (no
-per-service settings module, a payment's `stage`), `_settings` and `_completed` say so.
+It counts a transfer as one command and one reply (ADR 0021). On commits before that
+(9c04865 and earlier) a transfer was two of each, and this file, copied there, counts an
+unfinished one: use that commit's own bench/consumers.py. `_settings` and `_completed`
+still let it run on the commit before the saga primitive (ca0512c), where that code
+differs (no per-service settings module, a payment's `stage`).
 
 In `accounts` and `payments` the outbox relay publishes what each step wrote, through the
 process's own Producer (signing, partitioning, record batches) into `Sent` instead of a
@@ -190,12 +193,10 @@ async def accounts(directory: str, n: int) -> int:
     consumer, relay = runtime.consumers[0], runtime.relay
     await apply_all(
         consumer,
-        [record(acc.ReserveFunds(account_id=payer, hold_id=h, amount_minor=100), "payments") for h in holds],
-        relay,
-    )
-    await apply_all(
-        consumer,
-        [record(acc.CaptureHold(account_id=payer, hold_id=h, target_account_id=payee), "payments") for h in holds],
+        [
+            record(acc.ReserveFunds(account_id=payer, hold_id=h, amount_minor=100, target_account_id=payee), "payments")
+            for h in holds
+        ],
         relay,
     )
     _print_sent("accounts", sent, n)
@@ -237,12 +238,6 @@ async def payments(directory: str, n: int) -> int:
         started += await asyncio.gather(*(app.state.starter.start(d, "bench") for d in drafts[i : i + 20]))
         await relay_all(runtime.relay)
     consumer = runtime.consumers[0]
-    reserved = [
-        acc.FundsReserved(
-            account_id=p.payer_account_id, hold_id=p.id, amount_minor=100, currency="CNY", available_minor=0
-        )
-        for p in started
-    ]
     captured = [
         acc.HoldCaptured(
             account_id=p.payer_account_id,
@@ -254,7 +249,6 @@ async def payments(directory: str, n: int) -> int:
         )
         for p in started
     ]
-    await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in reserved], runtime.relay)
     await apply_all(consumer, [record(m, "accounts", reply_to="payments") for m in captured], runtime.relay)
     _print_sent("payments", sent, n)
     async with runtime.db.read() as session:

@@ -181,8 +181,12 @@ class Starter:
 
     async def start(self, draft: Any, correlation_id: str | None) -> Any:
         from services.payments import handlers
+        from services.payments.domain import PAY
+        from shared.saga.model import begin
 
-        return handlers.new_payment(self.ctx, draft, correlation_id)
+        payment = handlers.new_payment(self.ctx, draft, correlation_id)
+        begin(payment, PAY, payment.created_at, self.ctx.saga.timeouts)  # as risk approves it
+        return payment
 
 
 async def payments(n: int, directory: Path) -> None:

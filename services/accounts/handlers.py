@@ -64,11 +64,16 @@ def _entitled(sender: str, *account_ids: str, hold: domain.Hold | None = None) -
 
 
 async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReserveFunds, sender: str) -> None:
-    """Place a hold, or reject it with a reason the saga can show the customer."""
-    _entitled(sender, cmd.account_id)
+    """Place a hold, or reject it with a reason the saga can show the customer; with a
+    `target_account_id`, capture it there at once (a re-sent one captures a hold that is
+    still active: its first capture was refused)."""
+    _entitled(sender, cmd.account_id, *(() if cmd.target_account_id is None else (cmd.target_account_id,)))
     existing = await store.get_hold(ledger, cmd.hold_id)
     _entitled(sender, hold=existing)
     if existing is not None:
+        if cmd.target_account_id is not None and existing.status == domain.HoldStatus.ACTIVE:
+            await _capture(ctx, ledger, existing, cmd.target_account_id, None, _reserved_text(cmd), cmd.statement)
+            return
         account = await store.get_account(ledger, existing.account_id)
         available = account.available_minor if account else 0
         ledger.uow.publish(_hold_fact(existing, available=available))
@@ -96,7 +101,15 @@ async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Reserve
     except domain.LedgerError as err:
         hold.status, hold.reason, hold.detail = domain.HoldStatus.REJECTED, err.reason, err.detail
     store.add_hold(ledger, hold)
+    if cmd.target_account_id is not None and hold.status == domain.HoldStatus.ACTIVE:
+        await _capture(ctx, ledger, hold, cmd.target_account_id, None, _reserved_text(cmd), cmd.statement)
+        return
     ledger.uow.publish(_hold_fact(hold, available=account.available_minor if account else 0))
+
+
+def _reserved_text(cmd: ev.ReserveFunds) -> str:
+    """The journal entry's description of a capture made with its reservation."""
+    return cmd.statement.debit_description if cmd.statement is not None else ""
 
 
 async def release_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.ReleaseHold, sender: str) -> None:
@@ -146,27 +159,39 @@ async def capture_hold(ctx: Context, ledger: store.LedgerBatch, cmd: ev.CaptureH
             )
         )
         return
-    accounts = await store.load_accounts(ledger, [hold.account_id, cmd.target_account_id])
-    target = accounts.get(cmd.target_account_id)
+    await _capture(ctx, ledger, hold, cmd.target_account_id, cmd.amount_minor, cmd.description, cmd.statement)
+
+
+async def _capture(
+    ctx: Context,
+    ledger: store.LedgerBatch,
+    hold: domain.Hold,
+    target_account_id: str,
+    amount_minor: int | None,
+    description: str,
+    statement: ev.StatementText | None,
+) -> None:
+    """Capture an active hold into `target_account_id`, and tell HoldCaptured; or tell
+    CaptureRejected, the hold left as it was."""
+    accounts = await store.load_accounts(ledger, [hold.account_id, target_account_id])
+    target = accounts.get(target_account_id)
     try:
         if target is None:
-            raise _not_found(cmd.target_account_id)
+            raise _not_found(target_account_id)
         source = accounts[hold.account_id]
-        posting, released = domain.capture(source, target, hold, cmd.amount_minor, limits=ctx.limits)
+        posting, released = domain.capture(source, target, hold, amount_minor, limits=ctx.limits)
     except domain.LedgerError as err:
         ledger.uow.publish(
             ev.CaptureRejected(
-                account_id=cmd.account_id,
-                hold_id=cmd.hold_id,
-                target_account_id=cmd.target_account_id,
+                account_id=hold.account_id,
+                hold_id=hold.id,
+                target_account_id=target_account_id,
                 reason=err.reason,  # type: ignore[arg-type]
                 detail=err.detail,
             )
         )
         return
-    entry_id = _post(
-        ctx, ledger, posting, accounts, "capture", cmd.hold_id, cmd.description or hold.reference, cmd.statement
-    )
+    entry_id = _post(ctx, ledger, posting, accounts, "capture", hold.id, description or hold.reference, statement)
     captured = hold.amount_minor - released
     if hold.counts_toward_limit:
         await store.add_outflow(ledger, hold.customer_id, ctx.clock.bank_day(), captured)

@@ -35,13 +35,14 @@ class Kind(StrEnum):
 
 
 # The saga steps (shared.saga.model): the command in flight.
-RESERVE = "reserve"  # ReserveFunds sent, waiting for accounts
+PAY = "pay"  # risk approved at the request: ReserveFunds sent with its capture, one command
+RESERVE = "reserve"  # ReserveFunds sent alone, waiting for accounts; risk decides once the funds are held
 CAPTURE = "capture"  # risk approved, CaptureHold sent
 RELEASE = "release"  # failing: ReleaseHold sent, waiting for the release
 CREDIT = "credit"  # a deposit's CreditAccount sent
 
 # What the API and the events call each step of a payment ("stage").
-STAGES = {RESERVE: "reserving_funds", CAPTURE: "capturing", RELEASE: "releasing"}
+STAGES = {PAY: "paying", RESERVE: "reserving_funds", CAPTURE: "capturing", RELEASE: "releasing"}
 
 
 def stage(saga: Saga) -> str:
@@ -261,7 +262,8 @@ def payee_matters(amount_minor: int, policy: RiskPolicy) -> bool:
 
 
 def assess(ctx: RiskContext, policy: RiskPolicy) -> RiskDecision:
-    """The risk decision taken once the funds are held."""
+    """The risk decision: taken when the payment is requested, and again once the funds
+    are held for a payment it did not approve then."""
     if ctx.kind == Kind.TRANSFER and ctx.amount_minor == RISK_MAGIC_AMOUNT:
         return RiskDecision(False, "sandbox_magic_amount", "transfers of exactly 666.66 CNY are rejected (sandbox)")
     if ctx.recent_payments >= policy.velocity_max:
@@ -320,37 +322,56 @@ class Payment:
 
 @dataclass(frozen=True)
 class PaymentSaga:
-    """A payment: hold the payer's funds, decide risk once they are held, capture them
-    into the payee, or release them and fail. `timeouts.max_attempts` bounds the tries of
-    the reservation only: a capture or a release is sent until accounts answers, since
-    stopping either would leave money half moved."""
+    """A payment: hold the payer's funds, capture them into the payee, or release them and
+    fail. Risk decides first, on what the request and the payer's recent payments show: a
+    payment it approves is paid with one command (`PAY`: the hold and its capture in one
+    transaction of accounts); any other holds the funds first (`RESERVE`), is decided
+    again once they are held, and is released with them held, so its compensation runs
+    and shows. `timeouts.max_attempts` bounds the tries of the first step only: a capture
+    or a release is sent until accounts answers, since stopping either would leave money
+    half moved."""
 
     policy: RiskPolicy = field(default_factory=RiskPolicy)
     timeouts: Timeouts = field(default_factory=Timeouts)
 
-    def on_funds_reserved(self, p: Payment, risk: RiskContext) -> tuple[Decision, RiskDecision | None]:
-        """The funds are held: risk decides, then the payment captures or releases."""
+    def first_step(self, p: Payment, risk: RiskContext) -> str:
+        """`PAY` for a payment risk approves and nothing else refuses, `RESERVE` otherwise."""
+        if not assess(risk, self.policy).approved or _biller_refuses(p):
+            return RESERVE
+        return PAY
+
+    def on_funds_reserved(self, p: Payment, risk: RiskContext | None) -> tuple[Decision, RiskDecision | None]:
+        """The funds are held: risk decides (`risk` is read at `RESERVE` only), then the
+        payment captures or releases. A payment sent as `PAY` was approved already; its
+        hold came back uncaptured only from an accounts that does not capture with the
+        reservation, so it captures now."""
+        if p.step == PAY:
+            return move(CAPTURE), None
         if p.step != RESERVE:
             return IGNORE, None
+        if risk is None:
+            raise ValueError("a reserved payment's risk decision needs its risk context")
         verdict = assess(risk, self.policy)
         if not verdict.approved:
             return move(RELEASE, Reason.RISK_REJECTED, verdict.detail), verdict
-        if p.kind == Kind.BILL and p.payee_key.startswith(payees.biller_payee(SANDBOX_FAIL_BILLER, "")):
+        if _biller_refuses(p):
             return move(RELEASE, Reason.PAYEE_UNAVAILABLE, "the biller refused the payment (sandbox biller)"), verdict
         return move(CAPTURE), verdict
 
     def on_reservation_rejected(self, p: Payment, reason: str, detail: str) -> Decision:
-        if p.step == RESERVE:
+        if p.step in (PAY, RESERVE):
             return end(FAILED, ACCOUNTS_REASONS.get(reason, Reason.PAYER_UNAVAILABLE), detail)
         if p.step == RELEASE:  # a reservation given up on was never placed: nothing to free
             return end(FAILED)
         return IGNORE
 
     def on_hold_captured(self, p: Payment) -> Decision:
-        return end(COMPLETED) if p.step == CAPTURE else IGNORE
+        """The money moved. Also after the payment gave up on its `PAY` and sent a release:
+        the capture had landed first, and the ledger is the truth."""
+        return end(COMPLETED) if p.step in (PAY, CAPTURE, RELEASE) else IGNORE
 
     def on_capture_rejected(self, p: Payment, detail: str) -> Decision:
-        if p.step != CAPTURE:
+        if p.step not in (PAY, CAPTURE):
             return IGNORE
         return move(RELEASE, Reason.PAYEE_UNAVAILABLE, detail or "the payee cannot receive this payment")
 
@@ -360,10 +381,14 @@ class PaymentSaga:
     def on_deadline(self, p: Payment) -> Decision:
         give_up = (
             move(RELEASE, Reason.TIMED_OUT, "the bank did not answer in time; nothing was paid")
-            if p.step == RESERVE
+            if p.step in (PAY, RESERVE)
             else Decision(retry=True)
         )
         return on_deadline(p, self.timeouts, give_up)
+
+
+def _biller_refuses(p: Payment) -> bool:
+    return p.kind == Kind.BILL and p.payee_key.startswith(payees.biller_payee(SANDBOX_FAIL_BILLER, ""))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, store
-from services.payments.domain import CAPTURE, CREDIT, RELEASE, RESERVE, Kind, Reason
+from services.payments.domain import CAPTURE, CREDIT, PAY, RELEASE, RESERVE, Kind, Reason
 from shared.clock import Clock
 from shared.events import Message, new_id
 from shared.events import accounts as acc
@@ -113,6 +113,11 @@ def statement_text(p: domain.Payment) -> acc.StatementText:
     )
 
 
+def _pay(p: domain.Payment) -> acc.ReserveFunds:
+    """The reservation with its capture: one command, one transaction of accounts."""
+    return _reserve(p).model_copy(update={"target_account_id": p.payee_account_id, "statement": statement_text(p)})
+
+
 def _capture(p: domain.Payment) -> acc.CaptureHold:
     text = statement_text(p)
     return acc.CaptureHold(
@@ -130,6 +135,7 @@ def _release(p: domain.Payment) -> acc.ReleaseHold:
 
 
 PAYMENT_COMMANDS: dict[str, Callable[[domain.Payment], Message]] = {
+    PAY: _pay,
     RESERVE: _reserve,
     CAPTURE: _capture,
     RELEASE: _release,
@@ -159,7 +165,8 @@ def _credit(d: store.Deposit) -> acc.CreditAccount:
 
 
 def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domain.Payment:
-    """The saga's first row, not yet written: its first step is the reservation."""
+    """The saga's first row, not yet written nor started: `begin_payments` gives it its
+    first step when its group is written."""
     now = ctx.clock.now()
     payment = domain.Payment(
         id=new_id(),
@@ -184,8 +191,37 @@ def new_payment(ctx: Context, draft: Draft, correlation_id: str | None) -> domai
         created_at=now,
         updated_at=now,
     )
-    begin(payment, RESERVE, now, ctx.saga.timeouts)  # its command goes out with the row (_add_requested)
     return payment
+
+
+async def begin_payments(ctx: Context, uow: UnitOfWork, payments: Sequence[domain.Payment]) -> None:
+    """Put new payments at their first step, as risk decides on what the request and the
+    payer's recent payments show (`PaymentSaga.first_step`): the payer's payments within
+    the velocity window as committed, and those of this group made before each one."""
+    payments = [p for p in payments if p.step is None]  # a group written again one by one
+    batch = ctx.batch(uow)
+    await batch.load_risk(payments)
+    earlier: dict[str, list[datetime]] = {}
+    for p in payments:
+        risk = batch.risk[p.id]
+        since = p.created_at - ctx.saga.policy.velocity_window
+        mine = earlier.setdefault(p.customer_id, [])
+        step = ctx.saga.first_step(p, _risk_context(ctx, p, risk, sum(1 for t in mine if since <= t < p.created_at)))
+        mine.append(p.created_at)
+        begin(p, step, p.created_at, ctx.saga.timeouts)  # its command goes out with the row (_add_requested)
+
+
+def _risk_context(ctx: Context, p: domain.Payment, risk: store.RiskInputs, in_group: int = 0) -> domain.RiskContext:
+    return domain.RiskContext(
+        kind=Kind(p.kind),
+        amount_minor=p.amount_minor,
+        payer_class=p.payer_class,
+        recent_payments=risk.recent_payments + in_group,
+        # Known since the load too: a payment to this payee completed earlier in the batch.
+        payee_known=risk.paid_before
+        or (p.customer_id, p.payee_key) in ctx.known_payees
+        or p.payee_customer_id == p.customer_id,
+    )
 
 
 def _add_requested(uow: UnitOfWork, payment: domain.Payment) -> None:
@@ -209,7 +245,9 @@ def _add_requested(uow: UnitOfWork, payment: domain.Payment) -> None:
                 currency=payment.currency,
             )
         )
-        uow.publish(_reserve(payment))
+        if payment.step is None:
+            raise ValueError(f"payment {payment.id} was not begun (begin_payments)")
+        uow.publish(PAYMENT_COMMANDS[payment.step](payment))
     finally:
         correlation_id_var.reset(token)
 
@@ -288,6 +326,7 @@ class Starter:
     async def _write_group(self, group: list[Pending]) -> None:
         try:
             async with self.unit_of_work() as uow:
+                await begin_payments(self.ctx, uow, [payment for _, payment, _ in group])
                 for _, payment, _ in group:
                     _add_requested(uow, payment)
         except IntegrityError as refused:
@@ -363,22 +402,11 @@ def _carry_out(ctx: Context, batch: store.SagaBatch, p: domain.Payment, decision
 
 async def when_funds_reserved_assess_risk(ctx: Context, batch: store.SagaBatch, msg: acc.FundsReserved) -> None:
     p = await batch.payment(msg.hold_id)
-    if p is None or p.step != RESERVE:
+    if p is None or p.step not in (PAY, RESERVE):
         return
-    risk = await batch.risk_inputs(p)
-    decision, verdict = ctx.saga.on_funds_reserved(
-        p,
-        domain.RiskContext(
-            kind=Kind(p.kind),
-            amount_minor=p.amount_minor,
-            payer_class=p.payer_class,
-            recent_payments=risk.recent_payments,
-            # Known since the load too: a payment to this payee completed earlier in the batch.
-            payee_known=risk.paid_before
-            or (p.customer_id, p.payee_key) in ctx.known_payees
-            or p.payee_customer_id == p.customer_id,
-        ),
-    )
+    # A payment sent as `PAY` was approved at its request: risk reads nothing more for it.
+    risk = _risk_context(ctx, p, await batch.risk_inputs(p)) if p.step == RESERVE else None
+    decision, verdict = ctx.saga.on_funds_reserved(p, risk)
     batch.uow.publish(
         ev.PaymentFundsReserved(payment_id=p.id, customer_id=p.customer_id, hold_id=p.id, amount_minor=p.amount_minor)
     )
@@ -402,7 +430,8 @@ async def when_hold_captured_complete_payment(ctx: Context, batch: store.SagaBat
     if (p := await batch.payment(msg.hold_id)) is not None:
         decision = ctx.saga.on_hold_captured(p)
         if decision.outcome == COMPLETED:
-            p.entry_id = msg.entry_id
+            # A release sent after the capture landed set why it was failing: it did not fail.
+            p.entry_id, p.reason, p.detail = msg.entry_id, None, None
         _carry_out(ctx, batch, p, decision, ctx.clock.now())
 
 

@@ -259,7 +259,7 @@ class SagaBatch(Batch):
         ids = {hold_id for m in messages if (hold_id := getattr(m, "hold_id", None)) is not None}
         await self._load(ids)
         reserved = {m.hold_id for m in messages if isinstance(m, acc.FundsReserved)}
-        await self._load_risk([p for i in reserved if (p := self.payments.get(i)) is not None and p.step == "reserve"])
+        await self.load_risk([p for i in reserved if (p := self.payments.get(i)) is not None and p.step == "reserve"])
 
     async def _load(self, ids: set[str]) -> None:
         missing = ids - self.payments.keys()
@@ -276,7 +276,7 @@ class SagaBatch(Batch):
 
     async def risk_inputs(self, payment: domain.Payment) -> RiskInputs:
         if payment.id not in self.risk:  # a fact applied outside a batch's load
-            await self._load_risk([payment])
+            await self.load_risk([payment])
         return self.risk[payment.id]
 
     def moved(self, payment: domain.Payment) -> None:
@@ -288,7 +288,7 @@ class SagaBatch(Batch):
             self.uow.stage(UPDATE, changes_of(payment))
         self._moved.clear()
 
-    async def _load_risk(self, assessing: list[domain.Payment]) -> None:
+    async def load_risk(self, assessing: list[domain.Payment]) -> None:
         """What the risk rules read for the payments being assessed: their payers' recent
         payments counted (`_recent`), and the (payer, payee) pairs the new-payee rule reads
         and not known to have a completed payment asked about in one query."""

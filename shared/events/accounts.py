@@ -76,9 +76,13 @@ STATEMENT = Field(
 
 
 class ReserveFunds(AccountCommand):
-    """Place a hold on `account_id`. Replies FundsReserved or ReservationRejected."""
+    """Place a hold on `account_id`. Replies FundsReserved or ReservationRejected; with
+    `target_account_id` (since version 2) the hold is captured into it in the same
+    transaction, and the reply is HoldCaptured, CaptureRejected (the hold stays placed,
+    for its sender to release) or ReservationRejected."""
 
     TYPE = "accounts.ReserveFunds"
+    VERSION = 2
     hold_id: str = Id
     amount_minor: int = Amount
     currency: str = "CNY"
@@ -91,6 +95,15 @@ class ReserveFunds(AccountCommand):
         description="When the saga will have settled the hold at the latest (a resting order: "
         "the end of its trading day). Without it the ledger check calls a hold stale after its "
         "saga timeout.",
+    )
+    target_account_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Capture the whole hold into this account as soon as it is placed (since version 2): "
+        "a payment its sender has already decided to make, in one command instead of two.",
+    )
+    statement: StatementText | None = Field(
+        default=None, description="The capture's statement lines, with `target_account_id` (since version 2)."
     )
 
 

@@ -80,8 +80,7 @@ async def test_one_transfer_is_one_trace_across_http_and_kafka(stack: Stack, gat
     wanted = [
         ("gateway", "POST /v1/payments/transfers"),
         ("payments", "POST /v1/payments/transfers"),
-        ("accounts", "accounts.commands process"),
-        ("payments", "accounts.events process"),
+        # Risk approved at the request: one command holds and captures (ADR 0021).
         ("accounts", "accounts.commands process"),
         ("payments", "accounts.events process"),
         ("gateway", "payments.events process"),
@@ -105,8 +104,8 @@ async def test_one_transfer_is_one_trace_across_http_and_kafka(stack: Stack, gat
     # The saga's steps and outcome ride on the payments spans that decided them.
     events = [(e["name"], e["attributes"]) for s in spans if s["service"] == "payments" for e in s["events"]]
     assert any(name == "saga ended" and attrs["saga.outcome"] == "completed" for name, attrs in events), events
-    # Every step, the first (the reservation) as the later ones, through the primitive.
-    assert {a["saga.step"] for name, a in events if name == "saga step"} >= {"reserve", "capture"}
+    # Its one step, the payment with its capture, through the primitive.
+    assert {a["saga.step"] for name, a in events if name == "saga step"} == {"pay"}
 
 
 async def test_a_replayed_dead_letter_joins_its_original_trace(

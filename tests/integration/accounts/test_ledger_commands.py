@@ -471,3 +471,83 @@ async def test_a_credit_with_statement_text_names_its_deposit(bank: Bank) -> Non
         "deposit",
         "dep-1",
     )
+
+
+# --- a reservation captured at once (ReserveFunds version 2, a payment risk approved) ------------
+
+LUNCH = ev.StatementText(
+    reference_kind=ReferenceKind.PAYMENT,
+    reference_id="pay-2",
+    debit_kind=LineKind.TRANSFER_OUT,
+    debit_description="Transfer to *i: lunch",
+    credit_kind=LineKind.TRANSFER_IN,
+    credit_description="Transfer from *g: lunch",
+)
+
+
+async def test_a_reservation_with_a_target_is_captured_in_the_same_transaction(bank: Bank) -> None:
+    _, payer = await bank.funded_account(1_000_00)
+    _, payee = await bank.funded_account(0)
+    command = ev.ReserveFunds(
+        account_id=payer, hold_id=new_id("pay"), amount_minor=88_00, target_account_id=payee, statement=LUNCH
+    )
+
+    reply = await bank.command(command)
+    again = await bank.command(command)  # re-sent by the saga's timeout: the same answer, nothing moved twice
+
+    assert reply.type == again.type == ev.HoldCaptured.TYPE
+    assert reply.data == again.data
+    assert (reply.data["amount_minor"], reply.data["released_minor"]) == (88_00, 0)
+    assert await bank.balances(payer, payee) == [(912_00, 0), (88_00, 0)]
+    [paid] = [line for line in await bank.statement(payer) if line["entry_id"] == reply.data["entry_id"]]
+    [received] = await bank.statement(payee)
+    assert (paid["kind"], paid["description"]) == ("transfer_out", "Transfer to *i: lunch")
+    assert (received["kind"], received["description"]) == ("transfer_in", "Transfer from *g: lunch")
+    assert (await bank.ledger_check())["ok"]
+
+
+async def test_a_reservation_with_a_target_beyond_available_is_rejected_and_moves_nothing(bank: Bank) -> None:
+    _, payer = await bank.funded_account(100_00)
+    _, payee = await bank.funded_account(0)
+
+    reply = await bank.command(
+        ev.ReserveFunds(account_id=payer, hold_id=new_id("pay"), amount_minor=100_01, target_account_id=payee)
+    )
+
+    assert (reply.type, reply.data["reason"]) == (ev.ReservationRejected.TYPE, "insufficient_funds")
+    assert await bank.balances(payer, payee) == [(100_00, 0), (0, 0)]
+
+
+async def test_a_refused_capture_leaves_the_hold_placed_for_its_sender_to_release(bank: Bank) -> None:
+    _, payer = await bank.funded_account(3_000_00)
+    capped = await bank.new_customer(kyc_class="III")
+    payee = await bank.open_account(capped)
+    await bank.fund(payee, 1_500_00)  # class III: at most 2 000.00
+    hold_id = new_id("pay")
+
+    reply = await bank.command(
+        ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=600_00, target_account_id=payee)
+    )
+
+    assert (reply.type, reply.data["reason"]) == (ev.CaptureRejected.TYPE, "balance_cap_exceeded")
+    assert await bank.balances(payer, payee) == [(3_000_00, 600_00), (1_500_00, 0)]
+    released = await bank.command(ev.ReleaseHold(account_id=payer, hold_id=hold_id))
+    assert released.type == ev.HoldReleased.TYPE
+    assert await bank.balances(payer) == [(3_000_00, 0)]
+
+
+async def test_a_release_after_the_capture_landed_answers_the_capture_and_moves_nothing_back(bank: Bank) -> None:
+    """A payment that gave up waiting sends a release; the ledger's truth is the capture."""
+    _, payer = await bank.funded_account(500_00)
+    _, payee = await bank.funded_account(0)
+    hold_id = new_id("pay")
+    paid = await bank.command(
+        ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=200_00, target_account_id=payee)
+    )
+
+    late = await bank.command(ev.ReleaseHold(account_id=payer, hold_id=hold_id))
+
+    assert late.type == ev.HoldCaptured.TYPE
+    assert late.data["entry_id"] == paid.data["entry_id"]
+    assert await bank.balances(payer, payee) == [(300_00, 0), (200_00, 0)]
+    assert (await bank.ledger_check())["ok"]

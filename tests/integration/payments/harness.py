@@ -161,11 +161,7 @@ def types(envelopes: list[Envelope]) -> list[str]:
     return [e.type for e in envelopes]
 
 
-COMPLETED_STORY = [
-    ev.PaymentRequested.TYPE,
-    ev.PaymentFundsReserved.TYPE,
-    ev.PaymentRiskApproved.TYPE,
-    ev.PaymentCompleted.TYPE,
-]
-CAPTURED = [acc.FundsReserved.TYPE, acc.HoldCaptured.TYPE]
+# A payment risk approved at its request: the hold and its capture are one command.
+COMPLETED_STORY = [ev.PaymentRequested.TYPE, ev.PaymentCompleted.TYPE]
+CAPTURED = [acc.HoldCaptured.TYPE]
 RELEASED = [acc.FundsReserved.TYPE, acc.HoldReleased.TYPE]

@@ -1,5 +1,5 @@
-"""Each kind of payment, the completed path: accepted (202, pending), funds held then
-captured into the payee or a settlement account, the money moved once."""
+"""Each kind of payment, the completed path: accepted (202, pending), funds held and
+captured into the payee or a settlement account in one command, the money moved once."""
 
 from __future__ import annotations
 
@@ -154,5 +154,5 @@ async def test_the_whole_saga_carries_the_requests_correlation_id(payments: Paym
     story = await payments.story(started["id"])
     facts = await payments.hold_facts(started["id"], CAPTURED[-1])
     assert {e.correlation_id for e in story + facts} == {correlation_id}
-    # Each fact answers the command before it: FundsReserved is caused by ReserveFunds, and so on.
+    # Each fact answers the command before it: HoldCaptured is caused by the ReserveFunds that captured it.
     assert all(f.causation_id for f in facts)

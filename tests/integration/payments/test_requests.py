@@ -47,14 +47,14 @@ async def test_a_repeated_key_returns_the_same_payment_and_moves_money_once(paym
     assert done["status"] == "completed"
     assert [p["id"] for p in await payments.listed(payer)] == [first["id"]]
     await payments.hold_facts(first["id"], acc.HoldCaptured.TYPE)
-    reservations = payments.bank.tap.matching(
+    captures = payments.bank.tap.matching(
         lambda s: (
             s.envelope is not None
-            and s.envelope.type == acc.FundsReserved.TYPE
+            and s.envelope.type == acc.HoldCaptured.TYPE
             and s.envelope.data["hold_id"] == first["id"]
         )
     )
-    assert len(reservations) == 1
+    assert len(captures) == 1
     assert await payments.bank.balances(payer.account_id, payee.account_id) == [(90_00, 0), (10_00, 0)]
 
 

@@ -54,7 +54,7 @@ async def test_a_batch_counts_each_payers_payments_in_the_window_before_each_pay
     for assessed in ([made[12], made[0], made[14]], [made[6], made[13], made[16], made[15], made[3]]):
         async with runtime.unit_of_work() as uow:
             batch = store.SagaBatch(uow, policy=POLICY, known=store.KnownPayees())
-            await batch._load_risk([replace(p) for p in assessed])
+            await batch.load_risk([replace(p) for p in assessed])
             found = {p.id: batch.risk[p.id].recent_payments for p in assessed}
         expected = {
             p.id: sum(
@@ -78,5 +78,5 @@ async def test_a_payment_above_the_new_payee_threshold_finds_the_payee_its_payer
     assessed = [_payment(paid, START + WINDOW, large), _payment(stranger, START + WINDOW, large)]
     async with runtime.unit_of_work() as uow:
         batch = store.SagaBatch(uow, policy=POLICY, known=store.KnownPayees())
-        await batch._load_risk(assessed)
+        await batch.load_risk(assessed)
     assert [batch.risk[p.id].paid_before for p in assessed] == [True, False]

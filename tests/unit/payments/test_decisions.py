@@ -11,6 +11,7 @@ import pytest
 from services.payments.domain import (
     CAPTURE,
     CREDIT,
+    PAY,
     RELEASE,
     RESERVE,
     SANDBOX_FAIL_BILLER,
@@ -58,6 +59,31 @@ def risk(p: Payment, *, recent: int = 0, known: bool = True) -> RiskContext:
     return RiskContext(Kind(p.kind), p.amount_minor, p.payer_class, recent_payments=recent, payee_known=known)
 
 
+def test_a_payment_risk_approves_at_its_request_is_paid_with_one_command() -> None:
+    p = payment(step=None)
+    assert SAGA.first_step(p, risk(p)) == PAY
+
+
+@pytest.mark.parametrize(
+    ("payment", "recent", "known"),
+    [
+        (payment(step=None, amount_minor=666_66), 0, True),
+        (payment(step=None), 20, True),
+        (payment(step=None, amount_minor=5_000_01), 0, False),
+        (payment(step=None, kind=Kind.BILL, payee_key=f"biller:{SANDBOX_FAIL_BILLER}:any"), 0, True),
+    ],
+    ids=["magic amount", "velocity", "large first payment to a new payee", "sandbox failing biller"],
+)
+def test_a_payment_risk_or_the_biller_would_refuse_holds_the_funds_first(
+    payment: Payment, recent: int, known: bool
+) -> None:
+    assert SAGA.first_step(payment, risk(payment, recent=recent, known=known)) == RESERVE
+
+
+def test_a_paying_hold_that_came_back_uncaptured_is_captured_without_deciding_again() -> None:
+    assert SAGA.on_funds_reserved(payment(step=PAY), None) == (move(CAPTURE), None)
+
+
 def test_held_funds_that_risk_approves_are_captured() -> None:
     p = payment()
     decision, verdict = SAGA.on_funds_reserved(p, risk(p))
@@ -98,19 +124,27 @@ def test_a_reservation_heard_again_after_the_saga_moved_on_changes_nothing(step:
 )
 def test_a_rejected_reservation_fails_the_payment_with_the_reason(reason: str, shown: Reason) -> None:
     assert SAGA.on_reservation_rejected(payment(), reason, "no") == end(FAILED, shown, "no")
+    assert SAGA.on_reservation_rejected(payment(step=PAY), reason, "no") == end(FAILED, shown, "no")
 
 
 def test_a_rejected_reservation_ends_a_payment_already_releasing_it() -> None:
     assert SAGA.on_reservation_rejected(payment(step=RELEASE), "insufficient_funds", "") == end(FAILED)
 
 
-def test_a_captured_hold_completes_only_a_capturing_payment() -> None:
-    assert SAGA.on_hold_captured(payment(step=CAPTURE)) == end(COMPLETED)
+@pytest.mark.parametrize("step", [PAY, CAPTURE, RELEASE])
+def test_a_captured_hold_completes_a_payment_not_yet_ended(step: str) -> None:
+    """At RELEASE too: a payment that gave up on its PAY hears the capture that landed first."""
+    assert SAGA.on_hold_captured(payment(step=step)) == end(COMPLETED)
+
+
+def test_a_captured_hold_changes_nothing_of_an_ended_or_reserving_payment() -> None:
     assert SAGA.on_hold_captured(payment(step=None, outcome=COMPLETED)) is IGNORE
+    assert SAGA.on_hold_captured(payment(step=RESERVE)) is IGNORE
 
 
-def test_a_refused_capture_releases_the_hold() -> None:
-    decision = SAGA.on_capture_rejected(payment(step=CAPTURE), "cap")
+@pytest.mark.parametrize("step", [PAY, CAPTURE])
+def test_a_refused_capture_releases_the_hold(step: str) -> None:
+    decision = SAGA.on_capture_rejected(payment(step=step), "cap")
     assert decision == move(RELEASE, Reason.PAYEE_UNAVAILABLE, "cap")
 
 
@@ -119,9 +153,10 @@ def test_a_released_hold_fails_a_releasing_payment() -> None:
     assert SAGA.on_hold_released(payment(step=CAPTURE)) is IGNORE
 
 
-def test_an_unanswered_reservation_is_sent_again_then_released() -> None:
-    assert SAGA.on_deadline(payment(attempts=2)) == Decision(retry=True)
-    decision = SAGA.on_deadline(payment(attempts=3))
+@pytest.mark.parametrize("step", [PAY, RESERVE])
+def test_an_unanswered_reservation_is_sent_again_then_released(step: str) -> None:
+    assert SAGA.on_deadline(payment(step=step, attempts=2)) == Decision(retry=True)
+    decision = SAGA.on_deadline(payment(step=step, attempts=3))
     assert (decision.step, decision.reason) == (RELEASE, Reason.TIMED_OUT)
 
 
@@ -133,6 +168,7 @@ def test_a_capture_or_release_is_sent_until_accounts_answers(step: str) -> None:
 @pytest.mark.parametrize(
     ("payment", "shown", "status"),
     [
+        (payment(step=PAY), "paying", "pending"),
         (payment(step=RESERVE), "reserving_funds", "pending"),
         (payment(step=CAPTURE), "capturing", "pending"),
         (payment(step=RELEASE), "releasing", "pending"),

@@ -31,6 +31,7 @@ from shared.saga.store import SagaSweeper, SagaTable
 class Stage:
     """A payment's stages as the API shows them (`domain.stage`)."""
 
+    PAYING = "paying"
     RESERVING = "reserving_funds"
     CAPTURING = "capturing"
     RELEASING = "releasing"
@@ -235,7 +236,7 @@ def sagas(ctx: handlers.Context, db: Database) -> Sagas:
 # --- requesting ------------------------------------------------------------------------------------
 
 
-async def test_request_persists_a_reserving_saga_and_asks_accounts_to_hold_the_funds(sagas: Sagas) -> None:
+async def test_an_approved_request_persists_a_paying_saga_and_asks_accounts_to_hold_and_capture(sagas: Sagas) -> None:
     payment, published = await sagas.start(amount_minor=123_45)
 
     assert types(published) == [ev.PaymentRequested.TYPE, acc.ReserveFunds.TYPE]
@@ -246,14 +247,51 @@ async def test_request_persists_a_reserving_saga_and_asks_accounts_to_hold_the_f
         123_45,
         "CNY",
     )
+    assert reserve.target_account_id == PAYEE  # captured with the reservation: one command
+    assert reserve.statement is not None and reserve.statement.reference_id == payment.id
     assert reserve.counts_toward_limit is True
     assert published[1].subject == PAYER  # keyed by the payer's account: its commands stay in order
     requested = only(published, ev.PaymentRequested)
     assert (requested.payment_id, requested.kind, requested.payee_account_id) == (payment.id, "transfer", PAYEE)
     saved = await sagas.get(payment.id)
-    assert (saved.stage, saved.attempts, saved.reason) == (Stage.RESERVING, 1, None)
+    assert (saved.stage, saved.attempts, saved.reason) == (Stage.PAYING, 1, None)
     assert saved.deadline_at == saved.created_at + STEP
     assert saved.correlation_id == "corr-test"
+
+
+@pytest.mark.parametrize(
+    ("draft", "changes"),
+    [
+        (TRANSFER, {"amount_minor": RISK_MAGIC_AMOUNT}),
+        (TRANSFER, {"amount_minor": 5_000_01}),  # a large first payment to a new payee
+        (SANDBOX_FAIL_BILL, {}),
+    ],
+    ids=["magic amount", "new payee threshold", "sandbox failing biller"],
+)
+async def test_a_request_risk_would_refuse_only_holds_the_funds(
+    sagas: Sagas, draft: handlers.Draft, changes: dict[str, Any]
+) -> None:
+    """Risk decides again once the funds are held, and the hold's release shows the compensation."""
+    payment, published = await sagas.start(draft, **changes)
+
+    reserve = only(published, acc.ReserveFunds)
+    assert (reserve.hold_id, reserve.target_account_id, reserve.statement) == (payment.id, None, None)
+    assert (await sagas.get(payment.id)).stage == Stage.RESERVING
+
+
+async def test_a_group_counts_its_own_earlier_payments_toward_velocity(sagas: Sagas) -> None:
+    sagas.use_policy(RiskPolicy(velocity_max=2, velocity_window=timedelta(seconds=60)))
+    starter = handlers.Starter(sagas.ctx, sagas.uow)
+    drafts = [replace(TRANSFER, idempotency_key=f"key-{i}") for i in range(3)]
+    drafts.append(replace(TRANSFER, idempotency_key="key-bob", customer_id=BOB))
+
+    payments = await asyncio.gather(*(starter.start(d, None) for d in drafts))
+
+    assert starter.groups == 1
+    stages = [(await sagas.get(p.id)).stage for p in payments]
+    assert stages == [Stage.PAYING, Stage.PAYING, Stage.RESERVING, Stage.PAYING]
+    published = await sagas.deliver(reserved(payments[2]))
+    assert only(published, ev.PaymentRiskRejected).rule == "velocity"
 
 
 @pytest.mark.parametrize(
@@ -323,12 +361,25 @@ async def test_a_repeated_key_in_a_group_answers_both_requests_with_one_payment(
 
 
 @pytest.mark.parametrize("draft", [TRANSFER, BILL, QR, TOPUP], ids=["transfer", "bill", "qr", "topup"])
-async def test_funds_reserved_approves_and_captures_into_the_payee(sagas: Sagas, draft: handlers.Draft) -> None:
+async def test_an_approved_payment_is_paid_into_the_payee_with_one_command(sagas: Sagas, draft: handlers.Draft) -> None:
+    payment, published = await sagas.start(draft)
+
+    pay = only(published, acc.ReserveFunds)
+    assert (pay.account_id, pay.hold_id, pay.target_account_id) == (PAYER, payment.id, draft.payee_account_id)
+    assert pay.statement is not None and draft.payee_label in pay.statement.debit_description
+    assert types(await sagas.deliver(captured(payment))) == [ev.PaymentCompleted.TYPE]
+    assert (await sagas.get(payment.id)).stage == Stage.COMPLETED
+
+
+@pytest.mark.parametrize("draft", [TRANSFER, BILL, QR, TOPUP], ids=["transfer", "bill", "qr", "topup"])
+async def test_a_paying_hold_reserved_but_not_captured_is_captured(sagas: Sagas, draft: handlers.Draft) -> None:
+    """An accounts that does not capture with the reservation answers FundsReserved:
+    risk approved the payment already, so it is captured without deciding again."""
     payment, _ = await sagas.start(draft)
 
     published = await sagas.deliver(reserved(payment))
 
-    assert types(published) == [ev.PaymentFundsReserved.TYPE, ev.PaymentRiskApproved.TYPE, acc.CaptureHold.TYPE]
+    assert types(published) == [ev.PaymentFundsReserved.TYPE, acc.CaptureHold.TYPE]
     capture = only(published, acc.CaptureHold)
     assert (capture.account_id, capture.hold_id, capture.target_account_id) == (
         PAYER,
@@ -506,6 +557,8 @@ async def test_the_customers_own_account_is_a_known_payee(sagas: Sagas) -> None:
 
 
 async def _in_stage(sagas: Sagas, stage: str) -> store.Payment:
+    if stage == "paying":
+        return await sagas.get((await sagas.start())[0].id)
     if stage == "capturing":
         return await sagas.capturing()
     if stage == "completed":
@@ -528,8 +581,8 @@ LATE = [
     ("capturing", "FundsReserved"),
     ("capturing", "ReservationRejected"),
     ("capturing", "HoldReleased"),
+    ("paying", "HoldReleased"),
     ("releasing", "FundsReserved"),
-    ("releasing", "HoldCaptured"),
     ("releasing", "CaptureRejected"),
     *[("completed", fact) for fact in FACTS],
     *[("failed", fact) for fact in FACTS],
@@ -606,8 +659,15 @@ async def test_no_step_is_resent_before_its_deadline(sagas: Sagas) -> None:
     assert await sagas.sweep() == (0, [])
 
 
-async def test_an_overdue_reservation_is_resent_with_backoff(sagas: Sagas) -> None:
-    payment, _ = await sagas.start()
+@pytest.mark.parametrize(
+    ("amount", "stage", "target"),
+    [(100_00, Stage.PAYING, PAYEE), (RISK_MAGIC_AMOUNT, Stage.RESERVING, None)],
+    ids=["paying", "reserving"],
+)
+async def test_an_overdue_first_step_is_resent_with_backoff(
+    sagas: Sagas, amount: int, stage: str, target: str | None
+) -> None:
+    payment, _ = await sagas.start(amount_minor=amount)
     sagas.ctx.clock.advance(STEP + timedelta(milliseconds=1))
 
     touched, written = await sagas.sweep()
@@ -615,11 +675,12 @@ async def test_an_overdue_reservation_is_resent_with_backoff(sagas: Sagas) -> No
     assert touched == 1
     assert types(written) == [acc.ReserveFunds.TYPE, ev.PaymentStepRetried.TYPE]
     reserve = only(written, acc.ReserveFunds)
-    assert (reserve.hold_id, reserve.amount_minor, reserve.account_id) == (payment.id, 100_00, PAYER)
+    assert (reserve.hold_id, reserve.amount_minor, reserve.account_id) == (payment.id, amount, PAYER)
+    assert reserve.target_account_id == target
     retried = only(written, ev.PaymentStepRetried)
-    assert (retried.stage, retried.attempt) == (Stage.RESERVING, 2)
+    assert (retried.stage, retried.attempt) == (stage, 2)
     saved = await sagas.get(payment.id)
-    assert (saved.stage, saved.attempts) == (Stage.RESERVING, 2)
+    assert (saved.stage, saved.attempts) == (stage, 2)
     assert saved.deadline_at == saved.updated_at + 2 * STEP
     # Not due again until the longer deadline passes.
     sagas.ctx.clock.advance(STEP + timedelta(milliseconds=1))
@@ -682,6 +743,18 @@ async def test_a_reservation_heard_after_giving_up_is_released_not_captured(saga
 
     assert await sagas.deliver(reserved(payment)) == []
     assert (await sagas.get(payment.id)).stage == Stage.RELEASING
+
+
+async def test_a_capture_that_landed_before_the_give_up_completes_the_payment(sagas: Sagas) -> None:
+    """The release accounts answers for a hold its reservation already captured is the
+    capture again: the money moved, so the payment completed, without a reason."""
+    payment = await _given_up(sagas)
+
+    completed = only(await sagas.deliver(captured(payment, entry_id="entry-late")), ev.PaymentCompleted)
+
+    assert completed.entry_id == "entry-late"
+    saved = await sagas.get(payment.id)
+    assert (saved.stage, saved.reason, saved.detail, saved.entry_id) == (Stage.COMPLETED, None, None, "entry-late")
 
 
 async def test_a_rejection_heard_after_giving_up_ends_the_saga(sagas: Sagas) -> None:

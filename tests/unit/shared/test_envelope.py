@@ -27,7 +27,7 @@ def test_wrap_fills_the_envelope_from_the_message() -> None:
 
     assert uuid.UUID(envelope.id).version == 4
     assert envelope.type == "accounts.ReserveFunds"
-    assert envelope.version == 1
+    assert envelope.version == 2  # ReserveFunds version 2: a capture with the reservation
     assert envelope.source == "payments"
     assert envelope.subject == "acc-1"  # the partition key: the account
     assert envelope.correlation_id == "corr-1"
