@@ -128,7 +128,10 @@ class PaymentPublic(BaseModel):
     id: str
     kind: Literal["transfer", "bill", "qr", "topup"]
     status: Literal["pending", "completed", "failed"]
-    stage: str = Field(description="reserving_funds, capturing, releasing, completed or failed")
+    stage: str = Field(
+        description="paying (held and captured in one command), reserving_funds, capturing, releasing, "
+        "completed or failed"
+    )
     amount: str
     amount_minor: int
     currency: str
