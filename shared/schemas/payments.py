@@ -216,7 +216,7 @@ class MerchantList(BaseModel):
 
 
 PAYMENTS_SUMMARY_EXAMPLE: dict[str, Any] = {
-    "by_stage": {"completed": 118, "failed": 3, "capturing": 1},
+    "by_stage": {"completed": 118, "failed": 3, "paying": 1},
     "non_terminal": 1,
     "oldest_non_terminal_s": 2.4,
 }
