@@ -67,7 +67,8 @@ async def reserve_funds(ctx: Context, ledger: store.LedgerBatch, cmd: ev.Reserve
     """Place a hold, or reject it with a reason the saga can show the customer; with a
     `target_account_id`, capture it there at once (a re-sent one captures a hold that is
     still active: its first capture was refused)."""
-    _entitled(sender, cmd.account_id, *(() if cmd.target_account_id is None else (cmd.target_account_id,)))
+    named = (cmd.account_id,) if cmd.target_account_id is None else (cmd.account_id, cmd.target_account_id)
+    _entitled(sender, *named)
     existing = await store.get_hold(ledger, cmd.hold_id)
     _entitled(sender, hold=existing)
     if existing is not None:

@@ -18,6 +18,17 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4()}"
 
 
+# Both sides' statement lines of a payment, as payments sends them with its capture.
+LUNCH = ev.StatementText(
+    reference_kind=ReferenceKind.PAYMENT,
+    reference_id="pay-1",
+    debit_kind=LineKind.TRANSFER_OUT,
+    debit_description="Transfer to *i: lunch",
+    credit_kind=LineKind.TRANSFER_IN,
+    credit_description="Transfer from *g: lunch",
+)
+
+
 async def test_reserve_places_a_hold_and_lowers_available(bank: Bank) -> None:
     _, account = await bank.funded_account(1_000_00)
     hold_id = new_id("hold")
@@ -421,17 +432,9 @@ async def test_a_capture_with_statement_text_reads_from_each_side(bank: Bank) ->
     _, payee = await bank.funded_account(0)
     hold_id = new_id("hold")
     await bank.command(ev.ReserveFunds(account_id=payer, hold_id=hold_id, amount_minor=88_00))
-    text = ev.StatementText(
-        reference_kind=ReferenceKind.PAYMENT,
-        reference_id="pay-1",
-        debit_kind=LineKind.TRANSFER_OUT,
-        debit_description="Transfer to *i: lunch",
-        credit_kind=LineKind.TRANSFER_IN,
-        credit_description="Transfer from *g: lunch",
-    )
 
     reply = await bank.command(
-        ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee, description="x", statement=text)
+        ev.CaptureHold(account_id=payer, hold_id=hold_id, target_account_id=payee, description="x", statement=LUNCH)
     )
 
     assert reply.type == ev.HoldCaptured.TYPE
@@ -474,15 +477,6 @@ async def test_a_credit_with_statement_text_names_its_deposit(bank: Bank) -> Non
 
 
 # --- a reservation captured at once (ReserveFunds version 2, a payment risk approved) ------------
-
-LUNCH = ev.StatementText(
-    reference_kind=ReferenceKind.PAYMENT,
-    reference_id="pay-2",
-    debit_kind=LineKind.TRANSFER_OUT,
-    debit_description="Transfer to *i: lunch",
-    credit_kind=LineKind.TRANSFER_IN,
-    credit_description="Transfer from *g: lunch",
-)
 
 
 async def test_a_reservation_with_a_target_is_captured_in_the_same_transaction(bank: Bank) -> None:
