@@ -120,3 +120,61 @@ async def test_a_deposit_survives_a_dropped_or_duplicated_message(
     assert await customer.balance(account["id"]) == 25_00
     statement = (await customer.get(f"/v1/accounts/{account['id']}/transactions")).json()
     assert len(statement["items"]) == 1, "credited exactly once"
+
+
+async def test_a_payment_given_up_while_accounts_had_paid_it_completes_once(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    """The give-up race across the services (ADR 0021): accounts holds and captures the
+    money at the first command, but every answer it sends is lost. Payments re-sends the
+    payment until it gives up and asks for the hold back; accounts answers that release
+    with the capture it made, and once its answers get through again the payment
+    completes: the money moved once, and the customer is told it was paid, not failed."""
+    payer = await register_and_login(gateway)
+    payee = await register_and_login(gateway)
+    source, target = await payer.open_account(), await payee.open_account()
+    await payer.settled((await payer.deposit(source["id"], "100.00"))["id"])
+    await fault(gateway, operator_headers, service="accounts", mode="drop", duration_s=120)
+    try:
+        r = await payer.post(
+            "/v1/payments/transfers",
+            json={"payer_account_id": source["id"], "payee_account_id": target["id"], "amount": "7.00"},
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert r.status_code == 202, r.text
+        payment_id = r.json()["id"]
+
+        async def stage() -> str:
+            body = (await payer.get(f"/v1/payments/{payment_id}")).json()
+            assert body["status"] == "pending", body  # nothing accounts says gets through
+            return str(body["stage"])
+
+        # Each deadline passed on the sandbox clock re-sends the payment, and the last gives
+        # it up: the sweeper looks once a second.
+        for _ in range(20):
+            if await stage() == "releasing":
+                break
+            advanced = await gateway.post("/v1/sandbox/clock", json={"advance_s": 60}, headers=operator_headers)
+            assert advanced.status_code == 200, advanced.text
+            await asyncio.sleep(1.5)
+        assert await stage() == "releasing", "payments never gave the payment up"
+        assert await payee.balance(target["id"]) == 7_00, "accounts paid it at the first command"
+    finally:
+        dropped = await fault(gateway, operator_headers, service="accounts", mode="none")
+    assert dropped["dropped"] > 0, "the fault really dropped accounts' answers"
+
+    async def ended() -> dict | None:
+        await gateway.post("/v1/sandbox/clock", json={"advance_s": 60}, headers=operator_headers)
+        body = (await payer.get(f"/v1/payments/{payment_id}")).json()
+        return body if body["status"] != "pending" else None
+
+    outcome = await eventually(ended, timeout_s=30, every_s=1.5)
+    assert outcome["status"] == "completed", outcome
+    assert outcome.get("reason") is None, outcome  # not "timed_out": it was paid
+    assert await payer.balance(source["id"]) == 93_00
+    assert await payee.balance(target["id"]) == 7_00
+    for phone, account in ((payer, source), (payee, target)):
+        lines = (await phone.get(f"/v1/accounts/{account['id']}/transactions")).json()["items"]
+        assert [line["amount_minor"] for line in lines if line["amount_minor"] in (-7_00, 7_00)] == [
+            -7_00 if phone is payer else 7_00
+        ], lines
