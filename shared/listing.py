@@ -24,7 +24,8 @@ def bank_days(first: date | None, last: date | None) -> tuple[datetime | None, d
     A range that ends before it starts is a 422: an empty answer would hide the mistake."""
     if first is not None and last is not None and last < first:
         raise Problem(422, "validation-error", f"to ({last}) is before from ({first})")
-    start = datetime.combine(first, time(0), tzinfo=BANK_TZ) if first is not None else None
+    # 0001-01-01 begins in year 0 in UTC, which no datetime holds: from it is open-ended too.
+    start = datetime.combine(first, time(0), tzinfo=BANK_TZ) if first is not None and first > date.min else None
     end = None
     if last is not None and last < date.max:  # 9999-12-31 is open-ended, not an overflow
         end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=BANK_TZ)

@@ -168,6 +168,7 @@ class RequestContextMiddleware:
             return
         request_id = _client_id(scope, b"x-request-id") or uuid.uuid4().hex
         correlation_id = _client_id(scope, b"x-correlation-id") or request_id
+        scope["sandbank.request_id"] = request_id  # for a 500, answered outside this middleware
         rid_token = request_id_var.set(request_id)
         cid_token = correlation_id_var.set(correlation_id)
         started = time.perf_counter()

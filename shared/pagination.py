@@ -20,7 +20,7 @@ import base64
 import inspect
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
@@ -94,10 +94,12 @@ def newest_first(query: Select[Any], model: Any, cursor: str | None, limit: int,
         return query
     at, _, last_id = _named(cursor, of).partition("|")
     try:
-        created = datetime.fromisoformat(at)
-    except ValueError:
+        # In UTC here, as the database compares it: an offset can carry 0001-01-01 or
+        # 9999-12-31 past the years a datetime holds (OverflowError, not ValueError).
+        created = datetime.fromisoformat(at).astimezone(UTC)
+    except (ValueError, OverflowError):
         raise invalid_cursor() from None
-    if created.tzinfo is None or not last_id:
+    if not at.endswith("+00:00") or not last_id or "|" in last_id:
         raise invalid_cursor()
     return query.where(or_(model.created_at < created, and_(model.created_at == created, model.id < last_id)))
 

@@ -235,7 +235,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # Starlette answers an unhandled error outside every middleware, after the request's
+        # context was reset: its id comes from the scope, for the body to carry it as every
+        # problem's does.
+        rid = request.scope.get("sandbank.request_id")
         return problem_response(
-            Problem(500, "internal-error", "an unexpected error occurred; it has been logged"),
+            Problem(
+                500,
+                "internal-error",
+                "an unexpected error occurred; it has been logged",
+                **({"request_id": rid} if rid else {}),
+            ),
             request.url.path,
         )

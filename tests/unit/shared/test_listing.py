@@ -27,6 +27,13 @@ def test_the_last_day_there_is_leaves_the_range_open_instead_of_overflowing() ->
     assert bank_days(date(2026, 1, 1), date.max)[1] is None
 
 
+def test_the_first_day_there_is_leaves_the_range_open_instead_of_overflowing() -> None:
+    """Its Beijing midnight is in year 0 in UTC, which no datetime holds."""
+    start, end = bank_days(date.min, date.min)
+    assert start is None
+    assert end is not None and end.date() == date(1, 1, 2)  # the day's end stands
+
+
 def test_a_range_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(Problem) as refused:
         bank_days(date(2026, 11, 26), date(2026, 11, 25))

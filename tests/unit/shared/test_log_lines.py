@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from shared.observability import JsonFormatter, RequestContextMiddleware
+from shared.problems import install_problem_handlers
 
 
 def _record(created: float) -> logging.LogRecord:
@@ -96,3 +97,25 @@ async def test_an_id_shaped_id_is_kept(sent: str) -> None:
         r = await http.get("/v1/things", headers={"X-Request-ID": sent})
 
     assert r.headers["x-request-id"] == sent
+
+
+async def test_an_unexpected_error_answers_a_problem_that_names_its_request() -> None:
+    """Starlette answers an unhandled error outside every middleware: the body still carries
+    the request's id, as every other problem's does, for the app to quote to support."""
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/v1/broken")
+    async def broken() -> dict[str, str]:
+        raise OverflowError("date value out of range")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://service") as http:
+        named = await http.get("/v1/broken", headers={"X-Request-ID": "r-500"})
+        unnamed = await http.get("/v1/broken")
+
+    assert named.status_code == 500
+    assert named.headers["content-type"].startswith("application/problem+json")
+    assert (named.json()["type"].rsplit("/", 1)[-1], named.json()["request_id"]) == ("internal-error", "r-500")
+    assert len(unnamed.json()["request_id"]) == 32  # the id the middleware gave it

@@ -103,8 +103,28 @@ def test_a_cursor_of_another_list_is_invalid(cursor: str) -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    [encode_seq(5, of="payments"), "", "!!!", "cGF5bWVudHM"],
-    ids=["a sequence of the same name", "empty", "junk", "only a name"],
+    [
+        encode_seq(5, of="payments"),
+        "",
+        "!!!",
+        "cGF5bWVudHM",
+        base64.urlsafe_b64encode(b"payments|0001-01-01T00:00:00+14:00|x").decode(),
+        base64.urlsafe_b64encode(b"payments|9999-12-31T23:59:59-14:00|x").decode(),
+        base64.urlsafe_b64encode(b"payments|2026-01-01T00:00:00+08:00|x").decode(),
+        base64.urlsafe_b64encode(b"payments|2026-01-01T00:00:00|x").decode(),
+        base64.urlsafe_b64encode(b"payments|2026-01-01T00:00:00+00:00|a|b").decode(),
+    ],
+    ids=[
+        "a sequence of the same name",
+        "empty",
+        "junk",
+        "only a name",
+        "a time before year 1 in UTC",
+        "a time past year 9999 in UTC",
+        "a time we never write (not UTC)",
+        "a time without a zone",
+        "a keyset of three",
+    ],
 )
 def test_a_named_list_refuses_what_is_no_keyset(cursor: str) -> None:
     with pytest.raises(Problem) as refused:
