@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from shared.money import AMOUNT_PATTERN, InvalidAmount, to_minor
+from shared.schemas import plain_text
 
 _AMOUNT = re.compile(AMOUNT_PATTERN)
 
@@ -45,6 +46,10 @@ def parse_qr(payload: str) -> QrPayload:
     if parts.scheme != QR_SCHEME or parts.netloc != QR_HOST or parts.path != QR_VERSION:
         raise MalformedQr("the QR payload is not a Sandbank QR code (sandbank://qr/v1?m=...)")
     query = parse_qs(parts.query, keep_blank_values=False)
+    if repeated := sorted(name for name, values in query.items() if len(values) > 1):
+        # Which would count? An app that reads the first and a payment that took the last
+        # would show one merchant or amount and pay another.
+        raise MalformedQr(f"the QR payload names {', '.join(f'{n}=' for n in repeated)} more than once")
     merchant = (query.get("m") or [""])[0]
     if not merchant:
         raise MalformedQr("the QR payload names no merchant (m=)")
@@ -60,7 +65,13 @@ def parse_qr(payload: str) -> QrPayload:
             amount = to_minor(query["a"][0])
         except InvalidAmount as exc:
             raise MalformedQr(f"the QR payload's amount is invalid: {exc}") from None
-    return QrPayload(merchant, amount, (query.get("r") or [""])[0][:QR_REFERENCE_MAX])
+    reference = (query.get("r") or [""])[0][:QR_REFERENCE_MAX]
+    try:
+        plain_text(merchant)
+        plain_text(reference)
+    except ValueError as exc:
+        raise MalformedQr(f"the QR payload is refused: {exc}") from None
+    return QrPayload(merchant, amount, reference)
 
 
 def qr_payload(merchant_id: str, amount: str | None = None, reference: str | None = None) -> str:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.phone import normalise_phone
+from shared.schemas import OneLine
 
 # For the examples: a session of Li Wei's (shared/sandbox.py); a refresh token is `<session id>.<secret>`.
 EXAMPLE_SESSION_ID = "1f6b9d3a-4c2e-4a8f-9e17-7b5d0c3a8e62"
@@ -48,14 +49,14 @@ class RegisterRequest(BaseModel):
         },
     )
     phone: str = Field(max_length=30)
-    code: str = Field(pattern=r"^\d{6}$", description="The six-digit code sent by SMS to the phone")
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The six-digit code sent by SMS to the phone")
     # The rules themselves (10 to 128 characters ...) answer 422 `weak-password` naming the one broken.
     password: str = Field(
         min_length=1,
         max_length=1024,
         description="10 to 128 characters; not a common password, not the phone number, not one character repeated",
     )
-    name: str = Field(min_length=1, max_length=100)
+    name: OneLine = Field(min_length=1, max_length=100)
 
     _phone = field_validator("phone")(normalise_phone)
 
@@ -192,7 +193,7 @@ class SessionList(BaseModel):
 
 class ChallengeApproval(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "493027"}]})
-    code: str = Field(pattern=r"^\d{6}$", description="The six-digit code sent by SMS")
+    code: str = Field(pattern=r"^[0-9]{6}$", description="The six-digit code sent by SMS")
 
 
 class ChallengePublic(BaseModel):

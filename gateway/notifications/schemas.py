@@ -56,7 +56,7 @@ class NotificationPage(BaseModel):
 
 class Watchlist(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"symbols": ["600519", "300750"]}]})
-    symbols: list[Annotated[str, Field(pattern=r"^\d{6}$")]] = Field(
+    symbols: list[Annotated[str, Field(pattern=r"^[0-9]{6}$")]] = Field(
         max_length=50, description="A-share codes; a price alert on one becomes a notification"
     )
 

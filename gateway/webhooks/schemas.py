@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.webhooks.rules import ALL, EVENT_TYPES, MAX_URL_LENGTH, TEST_EVENT
+from shared.schemas import Prose
 
 EVENTS_DOC = f"Event types: {', '.join(EVENT_TYPES)}; or {ALL} for every one"
 DeliveryStatus = Literal["pending", "succeeded", "failed"]
@@ -42,14 +43,14 @@ class EndpointCreate(BaseModel):
     )
     url: str = Field(min_length=1, max_length=MAX_URL_LENGTH, description="http or https, without a user or password")
     events: list[str] = Field(min_length=1, max_length=50, description=EVENTS_DOC)
-    description: str = Field(default="", max_length=500)
+    description: Prose = Field(default="", max_length=500)
 
 
 class EndpointUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"events": ["*"]}, {"enabled": False}]})
     url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
     events: list[str] | None = Field(default=None, min_length=1, max_length=50, description=EVENTS_DOC)
-    description: str | None = Field(default=None, max_length=500)
+    description: Prose | None = Field(default=None, max_length=500)
     enabled: bool | None = Field(default=None, description="A disabled endpoint is sent nothing, and keeps nothing new")
 
 

@@ -108,10 +108,10 @@ SANDBOX_FAIL_BILLER = "SANDBOX-FAIL"
 BILLERS = {
     b.code: b
     for b in (
-        Biller("SH-WATER", "Shanghai Water", "water", r"\d{10}", "10 digits"),
-        Biller("SG-ELEC", "State Grid Electricity", "electricity", r"\d{10,13}", "10 to 13 digits"),
-        Biller("TG-GAS", "Towngas", "gas", r"[A-Z]{2}\d{8}", "two letters and 8 digits"),
-        Biller("CM-PHONE", "China Mobile bill", "phone", r"1[3-9]\d{9}", "an 11-digit mobile number"),
+        Biller("SH-WATER", "Shanghai Water", "water", r"[0-9]{10}", "10 digits"),
+        Biller("SG-ELEC", "State Grid Electricity", "electricity", r"[0-9]{10,13}", "10 to 13 digits"),
+        Biller("TG-GAS", "Towngas", "gas", r"[A-Z]{2}[0-9]{8}", "two letters and 8 digits"),
+        Biller("CM-PHONE", "China Mobile bill", "phone", r"1[3-9][0-9]{9}", "an 11-digit mobile number"),
         # Fails after the hold is taken, so the compensation (the release) can be watched.
         Biller(SANDBOX_FAIL_BILLER, "Sandbox failing biller", "water", r".{1,40}", "anything"),
     )

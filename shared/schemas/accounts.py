@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.money import format_minor
+from shared.schemas import OneLine
 from shared.schemas.statements import LineKind, ReferenceKind
 
 KIND_FILTER_DOC = "Only lines of this kind (lines written before kinds were kept have none)"
@@ -17,7 +18,7 @@ class CustomerCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: str = Field(min_length=1, max_length=36)
     phone: str = Field(min_length=5, max_length=20)
-    name: str = Field(min_length=1, max_length=100)
+    name: OneLine = Field(min_length=1, max_length=100)
     kyc_class: Literal["I", "II", "III"] = "II"
 
 
@@ -127,7 +128,7 @@ TRANSACTION_EXAMPLE: dict[str, Any] = {
     "currency": "CNY",
     "balance_after": "49912.00",
     "balance_after_minor": 4991200,
-    "counterparty_account_id": "5a0e1d3c-0000-4000-8000-000000000201",
+    "counterparty_account_id": None,
     "description": "Transfer to *i: dinner",
     "reference_kind": "payment",
     "reference_id": "7d3f9b12-0000-4000-8000-000000000301",
@@ -158,7 +159,10 @@ class TransactionPublic(BaseModel):
     currency: str
     balance_after: str
     balance_after_minor: int
-    counterparty_account_id: str | None
+    counterparty_account_id: str | None = Field(
+        description="The account on the other side: one of yours or the bank's (`internal:...`); null for "
+        "another customer's, whom `description` names by their masked name"
+    )
     description: str = Field(description="The line as a person reads it, e.g. `Transfer from *g: lunch`")
     reference_kind: ReferenceKind | None = Field(default=None, description=REFERENCE_KIND_DOC)
     reference_id: str | None = Field(default=None, description="The id of the payment, deposit, order ... behind it")

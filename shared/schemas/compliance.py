@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.schemas import Prose
+
 AlertStatus = Literal["open", "under_review", "reported", "dismissed"]
 AlertRule = Literal["large_cash", "large_transfer", "structuring", "rapid_in_out", "dormant", "many_payers"]
 MovementKind = Literal[
@@ -110,7 +112,7 @@ class AlertDecision(BaseModel):
     )
 
     decision: Literal["reported", "dismissed"]
-    note: str = Field(min_length=1, max_length=2000, description="Why: kept with the alert and its report")
+    note: Prose = Field(min_length=1, max_length=2000, description="Why: kept with the alert and its report")
 
 
 REPORT_EXAMPLE: dict[str, Any] = {

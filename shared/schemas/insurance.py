@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.money import AmountIn
-from shared.schemas import Whole
+from shared.schemas import OneLine, Prose, Whole
 
 # --- the domain's value lists ------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ class SagaPublic(BaseModel):
 class InsuredPersonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=50)
+    name: OneLine = Field(min_length=1, max_length=50)
     id_type: IdTypeName
     id_number: str = Field(
         min_length=5,
@@ -242,7 +242,7 @@ class InsuredPersonIn(BaseModel):
 class BeneficiaryIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=50)
+    name: OneLine = Field(min_length=1, max_length=50)
     id_type: IdTypeName
     id_number: str = Field(min_length=5, max_length=18)
     relationship: BeneficiaryRelationshipName = Field(description="The beneficiary's relation to the insured")
@@ -422,7 +422,7 @@ class ClaimCreate(BaseModel):
     incident_date: date
     amount: AmountIn
     currency: CurrencyName = "CNY"
-    description: str = Field(default="", max_length=500)
+    description: Prose = Field(default="", max_length=500)
     cause: str | None = Field(
         default=None, pattern=r"^[a-z_]{1,40}$", description="What caused it; an excluded cause is not paid"
     )
@@ -456,7 +456,7 @@ class DocumentCreate(BaseModel):
         },
     )
     kind: str = Field(min_length=1, max_length=40)
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     size_bytes: Whole = Field(gt=0, le=50 * 1024 * 1024)
     checksum: str = Field(description="SHA-256 of the file, hex", pattern=r"^[0-9a-fA-F]{64}$")
 

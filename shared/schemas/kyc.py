@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.schemas import OneLine
+
 KycStatusName = Literal["pending", "approved", "refused"]
 
 
@@ -21,7 +23,7 @@ class KycUpgradeCreate(BaseModel):
             "examples": [{"legal_name": "Wang Fang", "id_number": "11010519491231002X", "face_match_score": 0.97}]
         },
     )
-    legal_name: str = Field(min_length=1, max_length=100)
+    legal_name: OneLine = Field(min_length=1, max_length=100)
     id_number: str = Field(min_length=1, max_length=40, description="Resident identity card number (GB 11643)")
     face_match_score: float = Field(ge=0, le=1, description="Sandbox face-match result, 0 to 1")
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.money import AmountIn
-from shared.schemas import Whole
+from shared.schemas import OneLine, Whole
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9:._-]{1,64}$")]
 
@@ -34,7 +34,7 @@ class TransferCreate(BaseModel):
     payee_phone: str | None = Field(default=None, max_length=30)
     amount: AmountIn
     currency: str = Field(default="CNY", max_length=3)
-    note: str = Field(default="", max_length=140)
+    note: OneLine = Field(default="", max_length=140)
 
 
 class BillCreate(BaseModel):
@@ -53,7 +53,7 @@ class BillCreate(BaseModel):
     )
     payer_account_id: AccountId
     biller_code: str = Field(max_length=40)
-    bill_reference: str = Field(min_length=1, max_length=40)
+    bill_reference: OneLine = Field(min_length=1, max_length=40)
     amount: AmountIn
     currency: str = Field(default="CNY", max_length=3)
 
@@ -305,7 +305,7 @@ class ScheduleCreate(BaseModel):
     payee_phone: str | None = Field(default=None, max_length=30)
     amount: AmountIn
     currency: str = Field(default="CNY", max_length=3)
-    note: str = Field(default="", max_length=140)
+    note: OneLine = Field(default="", max_length=140)
     first_run_on: date
     repeat: RepeatName = "none"
     end_on: date | None = None
@@ -424,7 +424,7 @@ class SavedPayeeCreate(BaseModel):
             ]
         },
     )
-    nickname: str = Field(min_length=1, max_length=40)
+    nickname: OneLine = Field(min_length=1, max_length=40)
     account_id: AccountId | None = None
     phone: str | None = Field(default=None, max_length=30)
 

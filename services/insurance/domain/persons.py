@@ -25,7 +25,7 @@ MAX_BENEFICIARIES = 5
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_RESIDENT_ID = re.compile(r"^\d{17}[\dX]$")
+_RESIDENT_ID = re.compile(r"^[0-9]{17}[0-9X]$")
 _PASSPORT = re.compile(r"^[A-Z0-9]{5,17}$")
 
 
@@ -67,7 +67,7 @@ def age_of(person: Person | None, today: date) -> int | None:
 
 def check_identity(who: str, id_type: str, id_number: str) -> None:
     if id_type == "resident_id":
-        if not _RESIDENT_ID.match(id_number):
+        if not _RESIDENT_ID.fullmatch(id_number):
             raise InvalidPerson(f"{who}: a resident ID number has 17 digits and a check digit or X")
         if resident_id_check(id_number[:17]) != id_number[17]:
             raise InvalidPerson(f"{who}: the resident ID number's check digit is wrong")
@@ -76,7 +76,7 @@ def check_identity(who: str, id_type: str, id_number: str) -> None:
         except ValueError:
             raise InvalidPerson(f"{who}: the resident ID number holds no valid birth date") from None
     elif id_type == "passport":
-        if not _PASSPORT.match(id_number):
+        if not _PASSPORT.fullmatch(id_number):
             raise InvalidPerson(f"{who}: a passport number has 5 to 17 capital letters and digits")
     else:
         raise InvalidPerson(f"{who}: the ID type must be one of {', '.join(ID_TYPES)}")

@@ -279,6 +279,22 @@ async def test_malformed_bodies_are_refused(payments: Payments, cast: Cast, body
     assert await payments.listed(cast.payer) == []
 
 
+@pytest.mark.parametrize(
+    "note",
+    ["rent\nAmount     9999.00 CNY\nStatus     completed", "\u202erent", "rent\x00"],
+    ids=["forged receipt lines", "turned around", "a NUL"],
+)
+async def test_a_note_that_is_not_plain_text_is_refused(payments: Payments, cast: Cast, note: str) -> None:
+    """The payee reads the note on the receipt and the statement: a line break would forge
+    lines there (an amount, a status), a right-to-left override would turn it around."""
+    body = {"payer_account_id": cast.payer.account_id, "payee_account_id": cast.payee.account_id}
+    r = await payments.post("transfers", cast.payer, {**body, "amount": "0.02", "note": note})
+
+    assert_problem(r, 422, "validation-error")
+    assert "control or format character" in r.text
+    assert await payments.listed(cast.payer) == []
+
+
 # --- reading payments --------------------------------------------------------------------------
 
 

@@ -19,8 +19,24 @@ from shared.payees import qr_payload
 
 @pytest.mark.parametrize(
     "payload",
-    ["https://example.com/qr?m=M100001", "sandbank://qr/v1?a=1.00", "sandbank://qr/v1?m=M100001&a=1.001"],
-    ids=["not a Sandbank QR", "no merchant", "over-precise amount"],
+    [
+        "https://example.com/qr?m=M100001",
+        "sandbank://qr/v1?a=1.00",
+        "sandbank://qr/v1?m=M100001&a=1.001",
+        "sandbank://qr/v1?m=M100001&a=1.00&a=2000.00",
+        "sandbank://qr/v1?m=M100001&m=M100002&a=1.00",
+        "sandbank://qr/v1?m=M100001&a=1.00&r=T42%0AAmount%209999.00",
+        "sandbank://qr/v1?m=M100001&a=1.00&r=%E2%80%AET42",
+    ],
+    ids=[
+        "not a Sandbank QR",
+        "no merchant",
+        "over-precise amount",
+        "two amounts",
+        "two merchants",
+        "a line break in the reference",
+        "a right-to-left override in the reference",
+    ],
 )
 def test_a_malformed_qr_refuses_the_payment_and_says_why(payload: str) -> None:
     with pytest.raises(PaymentRejected) as refused:
