@@ -122,7 +122,8 @@ ACCOUNTS_ROUTES = (
         status=201,
         response=AccountPublic,
         problems=(*ACCOUNT_PROBLEMS, 409, 422),
-        doc="Open a checking, savings or securities cash account (CNY, zero balance).",
+        doc="Open a checking, savings or securities cash account (CNY, zero balance): at most 20, one of them "
+        "securities cash (`409 securities-account-exists`: the brokerage trades from that one).",
     ),
     accounts(
         "GET",

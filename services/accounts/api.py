@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from services.accounts import handlers, store
 from services.accounts.deps import ContextDep, RuntimeDep
@@ -45,6 +46,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     handlers.DuplicatePhone: 409,
     handlers.CustomerConflict: 409,
     handlers.TooManyAccounts: 409,
+    handlers.SecuritiesAccountExists: 409,
 }
 
 
@@ -199,13 +201,15 @@ async def list_accounts(principal: CurrentCustomer, runtime: RuntimeDep) -> Acco
     status_code=201,
     response_model=AccountPublic,
     tags=["accounts"],
-    responses={404: PROBLEM},
+    responses={404: PROBLEM, 409: PROBLEM},
     summary="Open an account",
 )
 async def create_account(
     body: AccountCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
 ) -> AccountPublic:
-    """Opens a checking, savings or securities cash account in CNY with a zero balance."""
+    """Opens a checking, savings or securities cash account in CNY with a zero balance: at
+    most 20 accounts, one of them securities cash (409 `too-many-accounts`,
+    `securities-account-exists`)."""
     async with runtime.db.read() as session:
         if await session.get(store.Customer, principal.customer_id) is None:
             raise not_found("customer", principal.customer_id)
@@ -261,9 +265,10 @@ async def list_transactions(
     `kind` and the bank days `from`..`to` (Beijing time, on the sandbox clock, both
     included) narrow the statement."""
     start, end = bank_days(from_, to)
-    await _own_account(runtime, principal, account_id)
+    account = await _own_account(runtime, principal, account_id)
     before = decode_seq(page.cursor, of="statement")
     entry = store.JournalEntry
+    other = aliased(store.Account)
     query = (
         select(
             store.JournalLine,
@@ -272,8 +277,10 @@ async def list_transactions(
             entry.description,
             entry.reference_kind,
             entry.reference_id,
+            other.customer_id,
         )
         .join(entry, entry.id == store.JournalLine.entry_id)
+        .outerjoin(other, other.id == store.JournalLine.counterparty_account_id)
         .where(store.JournalLine.account_id == account_id)
         .order_by(store.JournalLine.id.desc())
         .limit(page.limit + 1)
@@ -289,7 +296,9 @@ async def list_transactions(
     async with runtime.db.read() as session:
         rows = (await session.execute(query)).all()
     items = []
-    for line, entry_kind, entry_reference, entry_description, reference_kind, reference_id in rows[: page.limit]:
+    for line, entry_kind, entry_reference, entry_description, reference_kind, reference_id, holder in rows[
+        : page.limit
+    ]:
         view = line_view(
             entry_kind=entry_kind,
             entry_reference=entry_reference,
@@ -311,7 +320,11 @@ async def list_transactions(
                 currency=line.currency,
                 balance_after=format_minor(line.balance_after_minor, line.currency),
                 balance_after_minor=line.balance_after_minor,
-                counterparty_account_id=line.counterparty_account_id,
+                # Another customer's account id is theirs to give: the line names them by
+                # their masked name, as the payment does (the bank's own accounts show).
+                counterparty_account_id=(
+                    line.counterparty_account_id if holder is None or holder == account.customer_id else None
+                ),
                 description=view.description,
                 reference_kind=view.reference_kind,
                 reference_id=view.reference_id,

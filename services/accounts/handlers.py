@@ -53,6 +53,13 @@ class TooManyAccounts(DomainError):
 MAX_ACCOUNTS_PER_CUSTOMER = 20
 
 
+class SecuritiesAccountExists(DomainError):
+    """A customer trades from one securities cash account: the brokerage knows no other,
+    and money in a second could be neither traded nor moved back."""
+
+    code = "securities-account-exists"
+
+
 # --- commands from accounts.commands ----------------------------------------------------
 
 
@@ -462,11 +469,13 @@ async def open_account(
     if account_id and (existing := await session.get(store.Account, account_id)) is not None:
         return existing
     if customer_id is not None:
-        count = len(
-            (await session.scalars(select(store.Account.id).where(store.Account.customer_id == customer_id))).all()
-        )
-        if count >= MAX_ACCOUNTS_PER_CUSTOMER:
+        kinds = (
+            await session.scalars(select(store.Account.kind).where(store.Account.customer_id == customer_id))
+        ).all()
+        if len(kinds) >= MAX_ACCOUNTS_PER_CUSTOMER:
             raise TooManyAccounts(f"a customer may hold at most {MAX_ACCOUNTS_PER_CUSTOMER} accounts")
+        if kind == domain.AccountKind.SECURITIES_CASH and domain.AccountKind.SECURITIES_CASH in kinds:
+            raise SecuritiesAccountExists("you have a securities cash account already: trade and move money with it")
     account = store.Account(
         id=account_id or str(uuid.uuid4()),
         customer_id=customer_id,

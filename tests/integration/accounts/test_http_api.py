@@ -249,6 +249,19 @@ async def test_a_customer_may_hold_at_most_twenty_accounts(bank: Bank) -> None:
     assert_problem(r, 409, "too-many-accounts")
 
 
+async def test_a_customer_trades_from_one_securities_cash_account(bank: Bank) -> None:
+    """The brokerage knows one: money in a second could be neither traded nor moved back."""
+    customer = await bank.new_customer()
+    first = await bank.http.post("/v1/accounts", json={"kind": "securities_cash"}, headers=customer.headers)
+    assert first.status_code == 201, first.text
+
+    r = await bank.http.post("/v1/accounts", json={"kind": "securities_cash"}, headers=customer.headers)
+
+    assert_problem(r, 409, "securities-account-exists")
+    mine = (await bank.http.get("/v1/accounts", headers=customer.headers)).json()["items"]
+    assert [a["kind"] for a in mine].count("securities_cash") == 1
+
+
 async def test_customer_profile_is_the_callers(bank: Bank) -> None:
     customer = await bank.new_customer(kyc_class="III")
 

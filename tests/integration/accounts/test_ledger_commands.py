@@ -262,7 +262,7 @@ async def test_full_capture_posts_the_hold_into_another_account(bank: Bank) -> N
     # A command without statement text (version 1) posts its description on both sides.
     assert (line["kind"], line["direction"], line["amount_minor"]) == ("other", "credit", 300_00)
     assert line["entry_id"] == reply.data["entry_id"]
-    assert line["counterparty_account_id"] == payer
+    assert line["counterparty_account_id"] is None  # another customer's: theirs to give
     assert line["description"] == "coffee"
 
 
