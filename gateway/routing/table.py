@@ -71,6 +71,7 @@ from shared.schemas.securities import (
     OrderCreate,
     OrderPage,
     OrderPublic,
+    OrderStatusFilter,
     PermissionCreate,
     PermissionList,
     PositionList,
@@ -377,7 +378,7 @@ SECURITIES_ROUTES = (
         response=OrderPage,
         problems=SECURITIES_PROBLEMS,
         query={
-            "status": (Annotated[str | None, Query(max_length=12)], None),
+            "status": (OrderStatusFilter | None, None),
             "symbol": (Annotated[str | None, Query(max_length=12)], None),
             **page(200, 50),
         },
@@ -604,10 +605,11 @@ INSURANCE_ROUTES = (
         response=None,
         file=True,
         responses=EPOLICY_FILE,
-        problems=INSURANCE_PROBLEMS,
+        problems=(*INSURANCE_PROBLEMS, 409),
         doc="""The e-policy (PDF) of one of your policies, made from the policy as it is now:
         number, product, insured person, beneficiaries, cover dates, premium, sum insured,
-        deductible and cooling-off period.""",
+        deductible and cooling-off period. A policy whose premium was never collected
+        (`failed`) has none: `409 policy-not-issued`.""",
     ),
     insurance(
         "POST",
@@ -722,7 +724,7 @@ INSURANCE_ROUTES = (
         response=None,
         file=True,
         responses=EPOLICY_FILE,
-        problems=ADJUSTER_PROBLEMS,
+        problems=(*ADJUSTER_PROBLEMS, 409),
         who="session",  # adjusters and operators: insurance checks the role (403 for others)
         doc="A policy's e-policy (PDF), for adjusters and operators.",
     ),

@@ -67,6 +67,7 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     domain.NotCancellable: 409,
     domain.PolicyHasClaims: 409,
     domain.NotRenewable: 409,
+    domain.PolicyNotIssued: 409,
     domain.AlreadyRenewed: 409,
     domain.TooManyDocuments: 409,
 }
@@ -321,6 +322,8 @@ async def _epolicy(runtime: Runtime, ctx: handlers.Context, policy_id: str, cust
         policy = await session.get(store.Policy, policy_id)
         if policy is None or (customer_id is not None and policy.customer_id != customer_id):
             raise domain.NotFound(f"policy {policy_id} was not found")
+        if policy.status == domain.PolicyStatus.FAILED:
+            raise domain.PolicyNotIssued(f"policy {policy.number} was never issued: its premium was not collected")
         public = await _policy_public(session, ctx, policy, with_history=False)
         product = await store.product(session, policy.product_code)
     content = epolicy.render(public, product, now=ctx.clock.now())

@@ -23,6 +23,10 @@ OrderTypeName = Literal["market", "limit"]
 OrderStatusName = Literal[
     "pending", "accepted", "partially_filled", "filling", "filled", "cancelling", "cancelled", "rejected"
 ]
+# What `GET /v1/securities/orders?status=` takes: a status, or `open` for any not yet final.
+OrderStatusFilter = Literal[
+    "pending", "accepted", "partially_filled", "filling", "filled", "cancelling", "cancelled", "rejected", "open"
+]
 ExchangeName = Literal["SH", "SZ"]
 BoardName = Literal["main", "chinext", "star", "etf"]
 TransferDirectionName = Literal["bank_to_securities", "securities_to_bank"]

@@ -106,6 +106,12 @@ class NotRenewable(InsuranceError):
     code = "policy-not-renewable"
 
 
+class PolicyNotIssued(InsuranceError):
+    """Its premium was never collected: there is no cover for an e-policy to show."""
+
+    code = "policy-not-issued"
+
+
 class AlreadyRenewed(InsuranceError):
     code = "already-renewed"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
@@ -17,7 +17,7 @@ from shared.observability import correlation_id_var
 from shared.pagination import PageDep, decode_seq, encode_seq
 from shared.problems import PROBLEM, not_found
 from shared.runtime import Runtime
-from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, PositionList
+from shared.schemas.securities import OrderCreate, OrderPage, OrderPublic, OrderStatusFilter, PositionList
 
 router = APIRouter(responses={401: PROBLEM})
 
@@ -80,11 +80,6 @@ async def place_order(
         idempotency_key,
     )
     return _answer(views.order_public(order, ctx), 202 if created else 200, replayed=not created)
-
-
-OrderStatusFilter = Literal[
-    "pending", "accepted", "partially_filled", "filling", "filled", "cancelling", "cancelled", "rejected", "open"
-]
 
 
 @router.get("/v1/securities/orders", response_model=OrderPage, tags=["orders"], summary="The customer's orders")

@@ -108,6 +108,8 @@ async def test_a_refused_premium_leaves_no_cover_and_the_quote_can_be_bought_aga
     assert story[-1].data["reason"] == "insufficient_funds"
     active = await insurer.http.get("/v1/insurance/policies", params={"status": "active"}, headers=who.headers)
     assert active.json()["items"] == []
+    document = await insurer.http.get(f"/v1/insurance/policies/{failed['id']}/document", headers=who.headers)
+    assert document.status_code == 409 and document.json()["type"].endswith("/policy-not-issued")  # no cover
 
     await insurer.bank.fund(who.account_id, 400_00)
     retry = await insurer.purchase(who, quote["id"])
