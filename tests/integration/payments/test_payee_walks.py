@@ -4,6 +4,7 @@ account, to learn names and who banks here. Paying a payee met before spends not
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -148,6 +149,21 @@ async def test_a_payee_looked_up_first_is_paid_with_that_one_look_up(payments: P
 
     assert r.status_code == 202, r.text
     assert (await payments.settled(payer, r.json()["id"]))["status"] == "completed"
+
+
+async def test_first_payments_to_one_payee_sent_at_once_spend_one_look_up(payments: Payments) -> None:
+    payer, payee = await payments.customer(100_00), await payments.customer()
+    at_once = burst(payments) + 2
+
+    answers = await asyncio.gather(
+        *(transfer(payments, payer, {"payee_phone": payee.customer.phone}) for _ in range(at_once))
+    )
+    left = await payments.http.get("/v1/payees/lookup", params={"phone": NOBODY}, headers=payer.headers)
+
+    assert [r.status_code for r in answers] == [202] * at_once, [r.text for r in answers if r.status_code != 202]
+    assert left.status_code == 404, left.text  # look-ups were left: answered, not refused
+    for r in answers:
+        assert (await payments.settled(payer, r.json()["id"]))["status"] == "completed"
 
 
 def standing_order(payer: Payer, payee: dict[str, str], clock: Clock) -> dict[str, Any]:
