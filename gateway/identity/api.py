@@ -28,9 +28,8 @@ from gateway.identity.devices import (
     DeviceList,
     DeviceNotFound,
     DeviceTooNew,
-    NewDevice,
     NewDeviceChallenged,
-    new_device_of,
+    calling_new_device,
     public,
 )
 from gateway.identity.passwords import PasswordsBusy, WeakPassword, check_password
@@ -56,7 +55,6 @@ from gateway.identity.sessions import (
     RefreshTokenInvalid,
     RefreshTokenReused,
     SessionNotFound,
-    Sessions,
     login_phone,
 )
 from gateway.identity.stepup import (
@@ -69,8 +67,7 @@ from gateway.identity.stepup import (
     TooManyChallenges,
 )
 from gateway.routing.upstream import ITSELF
-from shared.auth import ROLE_CUSTOMER, Principal
-from shared.clock import Clock
+from shared.auth import ROLE_CUSTOMER
 from shared.money import format_minor
 from shared.problems import PROBLEM, Problem, not_found
 
@@ -265,15 +262,6 @@ async def list_sessions(principal: Authenticated, sessions: SessionsDep) -> Sess
     )
 
 
-async def _on_new_device(principal: Principal, sessions: Sessions, clock: Clock) -> NewDevice | None:
-    """The calling session's device while it is new (it may then act on itself only), or None."""
-    until = new_device_of(principal, clock.now())
-    if until is None:
-        return None
-    device_id = await sessions.device_of(principal.session_id) if principal.session_id else None
-    return NewDevice(device_id, until)
-
-
 @own_sessions.delete(
     "/sessions/{session_id}", status_code=204, response_class=Response, responses={403: PROBLEM, 404: PROBLEM}
 )
@@ -287,7 +275,7 @@ async def revoke_session(
     the current session is a logout. Someone else's session is a 404. From a device
     signed in less than a day ago only that device's sessions may be ended (403
     `device-too-new`)."""
-    caller = await _on_new_device(principal, sessions, clock)
+    caller = await calling_new_device(principal, sessions, clock.now())
     await sessions.revoke_own(principal.subject, session_id, caller)
     return Response(status_code=204)
 
@@ -311,7 +299,7 @@ async def remove_device(
     challenged as a new device. Someone else's device is a 404. A device signed in less
     than a day ago may remove itself but no other device (403 `device-too-new`), so a
     stranger who has just got in cannot sign the owner's trusted phone out."""
-    caller = await _on_new_device(principal, gw.sessions, gw.clock)
+    caller = await calling_new_device(principal, gw.sessions, gw.clock.now())
     row = await gw.devices.remove(principal.subject, device_row_id, caller)
     await gw.sessions.revoke_device(principal.subject, row.device_id)
     return Response(status_code=204)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -41,6 +41,9 @@ from shared.runtime import Runtime
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
 from shared.stepup import Payment
+
+if TYPE_CHECKING:
+    from gateway.identity.sessions import Sessions
 
 # The step-up challenge of a login names the device as its payee and moves no money.
 DEVICE_LOGIN = "device_login"
@@ -94,6 +97,16 @@ class NewDevice:
     def may_act_on(self, device_id: str) -> None:
         if device_id != self.device_id:
             raise DeviceTooNew(self.until)
+
+
+async def calling_new_device(principal: Principal, sessions: Sessions, now: datetime) -> NewDevice | None:
+    """The calling session's device while it is new (it may then act on itself only), or
+    None: a trusted device, whose calls read nothing more for this."""
+    until = new_device_of(principal, now)
+    if until is None:
+        return None
+    device_id = await sessions.device_of(principal.session_id) if principal.session_id else None
+    return NewDevice(device_id, until)
 
 
 def new_device_of(principal: Principal, now: datetime) -> datetime | None:

@@ -161,7 +161,7 @@ async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challen
     assert replayed.json()["challenge_id"] != used["challenge_id"]
 
 
-async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_silence_its_alert(
+async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_silence_its_alerts(
     gateway: httpx.AsyncClient,
 ) -> None:
     trusted = await register_and_login(gateway)  # on "pytest": trusted at once
@@ -177,12 +177,24 @@ async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_s
         json={"items": [{"kind": "new_device_signed_in", "push": False}]},
         headers=phone.auth,
     )
+    push = {"platform": "fcm", "token": f"fcm-{uuid.uuid4().hex}"}
+    assert (await gateway.put("/v1/me/push-tokens/pytest", json=push, headers=trusted.auth)).status_code == 200
+    unpush = await gateway.delete("/v1/me/push-tokens/pytest", headers=phone.auth)
+    redirect = await gateway.put(
+        "/v1/me/push-tokens/pytest", json=push | {"token": "fcm-theirs-0000"}, headers=phone.auth
+    )
+    own_push = await gateway.put(
+        f"/v1/me/push-tokens/{device}", json=push | {"token": "fcm-its-own-0000"}, headers=phone.auth
+    )
 
-    for refused in (evict, end_session):
+    for refused in (evict, end_session, unpush, redirect):
         assert refused.status_code == 403, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["type"].endswith("/device-too-new") and "new_until" in refused.json()
     assert mute.status_code == 422 and mute.json()["type"].endswith("/preference-locked"), mute.text
+    assert own_push.status_code == 200, own_push.text
+    pushed_to = {t["device_id"]: t["token"] for t in (await trusted.get("/v1/me/push-tokens")).json()["items"]}
+    assert pushed_to["pytest"] == push["token"]
     assert (await trusted.get("/v1/me")).status_code == 200
     assert {d["device_id"] for d in (await trusted.get("/v1/me/devices")).json()["items"]} == {"pytest", device}
     # Signing itself out is always allowed.
