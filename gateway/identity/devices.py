@@ -11,9 +11,10 @@ payments holds such a session's payments to lower limits
 (`AUTH_NEW_DEVICE_PER_PAYMENT_MINOR`, `AUTH_NEW_DEVICE_DAILY_MINOR`). Nothing a phone
 sends says whether its device is trusted. A customer lists and removes their devices;
 removing one ends its sessions, and a later login from it is a new device again. While a
-session's device is new it may sign itself out but not remove another device nor end
-another device's sessions (403 `device-too-new`): whoever has just got in with a stolen
-password and an intercepted code must not lock the owner out of their trusted phone.
+session's device is new it may sign itself out but not remove another device, end
+another device's sessions or set or remove its push token (403 `device-too-new`): whoever
+has just got in with a stolen password and an intercepted code must not lock the owner out
+of their trusted phone, nor stop or take its alerts.
 
 Sandbox rule, so a test harness is never challenged unexpectedly: in sandbox mode a
 device id starting with one of `SANDBOX_TRUSTED_PREFIXES` is bound trusted at once, as are
@@ -80,9 +81,9 @@ class DeviceTooNew(Refused):
 
     def __init__(self, until: datetime) -> None:
         super().__init__(
-            "a device signed in less than a day ago may sign itself out, but not remove another device or end "
-            f"another device's sessions; this one may from {until.isoformat(timespec='seconds')} (sandbox clock), "
-            "or use a trusted device",
+            "a device signed in less than a day ago acts on itself only: it may sign itself out, but not remove "
+            "another device, end its sessions or change its pushes; this one may from "
+            f"{until.isoformat(timespec='seconds')} (sandbox clock), or use a trusted device",
             new_until=until.isoformat(),
         )
 
