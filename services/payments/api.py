@@ -269,32 +269,30 @@ async def named_payee(
         if refused.code != "invalid-payee":  # a malformed request learns nothing of anyone
             take_lookup(lookups, customer_id)
         raise
-    if not await met_before(ctx, runtime, customer_id, payee):
-        take_lookup(lookups, customer_id)
-        ctx.met_payees.remember(customer_id, payee.key)
+    pair = (customer_id, payee.key)
+    if payee.customer_id == customer_id or pair in ctx.known_payees or pair in ctx.met_payees:
+        return payee  # a repeat payment, the bulk of them: nothing read, nothing spent
+    # Met in this process or not, a look-up to spare is spent without asking the database
+    # (a request of a customer paying as people do reads nothing more); only one who has
+    # none left is asked whether they met this payee before, so a walk stops here.
+    if lookups.take(customer_id, time.monotonic()) and not await met_before(runtime, customer_id, payee):
+        take_lookup(lookups, customer_id)  # refused, with how long to wait
+    # Remembered before the next await: several first payments to one payee sent at once
+    # spend one look-up between them.
+    ctx.met_payees.remember(*pair)
     return payee
 
 
-async def met_before(ctx: handlers.Context, runtime: Runtime, customer_id: str, payee: Recipient) -> bool:
-    """Whether the customer has been shown this payee already: one of their own accounts,
-    a payee paid, tried, looked up or saved. Remembered once true, so a repeat payment,
-    the bulk of them, reads nothing."""
-    pair = (customer_id, payee.key)
-    if payee.customer_id == customer_id or pair in ctx.known_payees or pair in ctx.met_payees:
-        return True
-    # A payee named by phone is saved by that number, one named by account by the account.
+async def met_before(runtime: Runtime, customer_id: str, payee: Recipient) -> bool:
+    """Whether the customer was shown this payee before this process knew it: a payment of
+    theirs to it in any outcome, or a saved payee (by the number or the account named)."""
     saved_ref = (
         domain.saved_payee_ref("phone", payee.reference)
         if payee.reference
         else domain.saved_payee_ref("account", payee.account_id)
     )
     async with runtime.db.read() as session:
-        met = await store.payee_met(session, customer_id, payee.key, saved_ref)
-    if met:
-        ctx.met_payees.remember(*pair)
-    # Or met meanwhile, by a request sent alongside this one: several first payments to
-    # one payee at once spend one look-up between them.
-    return met or pair in ctx.met_payees
+        return await store.payee_met(session, customer_id, payee.key, saved_ref)
 
 
 async def step_up_reason(
