@@ -634,9 +634,15 @@ def bench_stack(args: argparse.Namespace, replicas: int) -> Stack:
     PostgreSQL (`replicas` each of accounts and payments), from the seed."""
     shutil.rmtree(args.data_dir / "bench", ignore_errors=True)  # every run starts from the seed
     # A load generator is a velocity anomaly by definition: lift that one rule so the
-    # bench measures the saga, not the fraud screen; and it registers every customer from
-    # one address, so lift the registration limit per address too. Every other rule stays on.
-    env = {"PAYMENTS_VELOCITY_MAX": "1000000000", "GATEWAY_RATE_REGISTER_IP_BURST": "1000000"}
+    # bench measures the saga, not the fraud screen; it registers every customer from one
+    # address, so lift the registration limit per address too; and its new customers pay
+    # each other at random, each first payment to a payee spending a payee look-up, so
+    # lift that allowance as well. Every other rule stays on.
+    env = {
+        "PAYMENTS_VELOCITY_MAX": "1000000000",
+        "GATEWAY_RATE_REGISTER_IP_BURST": "1000000",
+        "PAYMENTS_LOOKUP_BURST": "1000000",
+    }
     if args.db_url:
         fresh_schemas(args.db_url, "bench_")
     return Stack(
@@ -730,7 +736,8 @@ def main(argv: list[str] | None = None) -> int:
         gateway_url, bootstrap, root_pid = found
         say(
             f"using the running Sandbank at {gateway_url} (velocity risk limits apply as configured, and so do the "
-            "registration limits per address: raise GATEWAY_RATE_REGISTER_IP_BURST above --customers)"
+            "registration limits per address: raise GATEWAY_RATE_REGISTER_IP_BURST above --customers; and the "
+            "payee look-ups a first payment to each payee spends: raise PAYMENTS_LOOKUP_BURST)"
         )
     else:
         say("no running Sandbank: starting one in .data/bench ...")

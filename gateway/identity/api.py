@@ -15,6 +15,7 @@ from gateway.deps import (
     Authenticated,
     ChallengesDep,
     ClientAddress,
+    ClockDep,
     Customer,
     GatewayDep,
     RegistrationsDep,
@@ -23,7 +24,14 @@ from gateway.deps import (
 )
 from gateway.errors import ErrorMap
 from gateway.identity import store
-from gateway.identity.devices import DeviceList, DeviceNotFound, NewDeviceChallenged, public
+from gateway.identity.devices import (
+    DeviceList,
+    DeviceNotFound,
+    DeviceTooNew,
+    NewDeviceChallenged,
+    calling_new_device,
+    public,
+)
 from gateway.identity.passwords import PasswordsBusy, WeakPassword, check_password
 from gateway.identity.registration import RegistrationCodeInvalid
 from gateway.identity.schemas import (
@@ -104,6 +112,7 @@ ERRORS: ErrorMap = {
     StepUpRequired: _step_up_required,
     NewDeviceChallenged: _step_up_required,
     DeviceNotFound: 404,
+    DeviceTooNew: 403,
     TooManyChallenges: 429,
     ChallengeNotFound: 404,
     CodeInvalid: 401,
@@ -253,13 +262,21 @@ async def list_sessions(principal: Authenticated, sessions: SessionsDep) -> Sess
     )
 
 
-@own_sessions.delete("/sessions/{session_id}", status_code=204, response_class=Response, responses={404: PROBLEM})
+@own_sessions.delete(
+    "/sessions/{session_id}", status_code=204, response_class=Response, responses={403: PROBLEM, 404: PROBLEM}
+)
 async def revoke_session(
-    session_id: Annotated[str, Path(min_length=1, max_length=36)], principal: Authenticated, sessions: SessionsDep
+    session_id: Annotated[str, Path(min_length=1, max_length=36)],
+    principal: Authenticated,
+    sessions: SessionsDep,
+    clock: ClockDep,
 ) -> Response:
     """Log a device out: its access and refresh tokens stop working at once. Ending
-    the current session is a logout. Someone else's session is a 404."""
-    await sessions.revoke_own(principal.subject, session_id)
+    the current session is a logout. Someone else's session is a 404. From a device
+    signed in less than a day ago only that device's sessions may be ended (403
+    `device-too-new`)."""
+    caller = await calling_new_device(principal, sessions, clock.now())
+    await sessions.revoke_own(principal.subject, session_id, caller)
     return Response(status_code=204)
 
 
@@ -279,8 +296,11 @@ async def remove_device(
     device_row_id: Annotated[str, Path(min_length=1, max_length=36)], principal: Customer, gw: GatewayDep
 ) -> Response:
     """Remove a device: its sessions end at once, and a later login from it is
-    challenged as a new device. Someone else's device is a 404."""
-    row = await gw.devices.remove(principal.subject, device_row_id)
+    challenged as a new device. Someone else's device is a 404. A device signed in less
+    than a day ago may remove itself but no other device (403 `device-too-new`), so a
+    stranger who has just got in cannot sign the owner's trusted phone out."""
+    caller = await calling_new_device(principal, gw.sessions, gw.clock.now())
+    row = await gw.devices.remove(principal.subject, device_row_id, caller)
     await gw.sessions.revoke_device(principal.subject, row.device_id)
     return Response(status_code=204)
 

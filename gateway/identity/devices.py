@@ -10,7 +10,11 @@ signs until when in every token of its sessions (claim `ndu`, shared/auth.py), a
 payments holds such a session's payments to lower limits
 (`AUTH_NEW_DEVICE_PER_PAYMENT_MINOR`, `AUTH_NEW_DEVICE_DAILY_MINOR`). Nothing a phone
 sends says whether its device is trusted. A customer lists and removes their devices;
-removing one ends its sessions, and a later login from it is a new device again.
+removing one ends its sessions, and a later login from it is a new device again. While a
+session's device is new it may sign itself out but not remove another device, end
+another device's sessions or set or remove its push token (403 `device-too-new`): whoever
+has just got in with a stolen password and an intercepted code must not lock the owner out
+of their trusted phone, nor stop or take its alerts.
 
 Sandbox rule, so a test harness is never challenged unexpectedly: in sandbox mode a
 device id starting with one of `SANDBOX_TRUSTED_PREFIXES` is bound trusted at once, as are
@@ -19,8 +23,9 @@ the devices of the seeded demo customers (docs/sandbox.md)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -31,12 +36,15 @@ from gateway.identity.stepup import Challenges
 from gateway.notifications import notify
 from gateway.notifications import store as notifications
 from gateway.notifications.hub import NotificationHub
-from shared.auth import ROLE_CUSTOMER
+from shared.auth import ROLE_CUSTOMER, Principal
 from shared.clock import Clock
 from shared.runtime import Runtime
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
 from shared.stepup import Payment
+
+if TYPE_CHECKING:
+    from gateway.identity.sessions import Sessions
 
 # The step-up challenge of a login names the device as its payee and moves no money.
 DEVICE_LOGIN = "device_login"
@@ -65,6 +73,50 @@ class DeviceNotFound(Refused):
 
     def __init__(self, device: str) -> None:
         super().__init__(f"device {device} was not found")
+
+
+class DeviceTooNew(Refused):
+    code = "device-too-new"
+    title = "This device is too new"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(
+            "a device signed in less than a day ago acts on itself only: it may sign itself out, but not remove "
+            "another device, end its sessions or change its pushes; this one may from "
+            f"{until.isoformat(timespec='seconds')} (sandbox clock), or use a trusted device",
+            new_until=until.isoformat(),
+        )
+
+
+@dataclass(frozen=True)
+class NewDevice:
+    """The calling session's device while it is new: it may act on itself only."""
+
+    device_id: str | None
+    until: datetime
+
+    def may_act_on(self, device_id: str) -> None:
+        if device_id != self.device_id:
+            raise DeviceTooNew(self.until)
+
+
+async def calling_new_device(principal: Principal, sessions: Sessions, now: datetime) -> NewDevice | None:
+    """The calling session's device while it is new (it may then act on itself only), or
+    None: a trusted device, whose calls read nothing more for this."""
+    until = new_device_of(principal, now)
+    if until is None:
+        return None
+    device_id = await sessions.device_of(principal.session_id) if principal.session_id else None
+    return NewDevice(device_id, until)
+
+
+def new_device_of(principal: Principal, now: datetime) -> datetime | None:
+    """Until when the calling session's device is new, as its token says (claim `ndu`,
+    the notion payments' lower limits read); None: a trusted device."""
+    until = principal.new_device_until
+    if until is None or now.timestamp() >= until:
+        return None
+    return datetime.fromtimestamp(until, UTC)
 
 
 # --- what the customer sees ------------------------------------------------------------------
@@ -197,12 +249,15 @@ class Devices:
             )
             return list(rows.all())
 
-    async def remove(self, user_id: str, device_row_id: str) -> store.Device:
-        """Forget one of the customer's devices; another's is a 404."""
+    async def remove(self, user_id: str, device_row_id: str, caller: NewDevice | None = None) -> store.Device:
+        """Forget one of the customer's devices; another's is a 404. A `caller` on a new
+        device may forget only that device (`DeviceTooNew`)."""
         async with self.runtime.unit_of_work() as uow:
             row = await uow.session.get(store.Device, device_row_id)
             if row is None or row.user_id != user_id:
                 raise DeviceNotFound(device_row_id)
+            if caller is not None:
+                caller.may_act_on(row.device_id)
             await uow.session.delete(row)
             uow.audit(
                 actor=f"customer:{user_id}",

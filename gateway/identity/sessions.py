@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -40,6 +41,9 @@ from shared.keys import GATEWAY
 from shared.phone import normalise_phone
 from shared.sandbox import DEMO_USERS
 from shared.settings import AuthSettings
+
+if TYPE_CHECKING:
+    from gateway.identity.devices import NewDevice
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +374,11 @@ class Sessions:
             views.append(SessionView(row.id, row.device_id, row.created_at, used, row.expires_at))
         return views
 
+    async def device_of(self, session_id: str) -> str | None:
+        """The device a session was opened on (None: no such session)."""
+        async with self.db.read() as session:
+            return await session.scalar(select(store.Session.device_id).where(store.Session.id == session_id))
+
     async def revoke_device(self, user_id: str, device_id: str) -> int:
         """End every live session of the user's on that device; how many."""
         async with self.db.read() as session:
@@ -386,10 +395,13 @@ class Sessions:
             await self.revoke(session_id, "device_removed")
         return len(ids)
 
-    async def revoke_own(self, user_id: str, session_id: str) -> None:
-        """End one of the user's sessions; someone else's is a 404."""
+    async def revoke_own(self, user_id: str, session_id: str, caller: NewDevice | None = None) -> None:
+        """End one of the user's sessions; someone else's is a 404. A `caller` on a new
+        device may end only that device's sessions (`DeviceTooNew`)."""
         async with self.db.read() as session:
             row = await session.get(store.Session, session_id)
         if row is None or row.user_id != user_id:
             raise SessionNotFound(session_id)
+        if caller is not None:
+            caller.may_act_on(row.device_id)
         await self.revoke(session_id, "revoked_by_user")

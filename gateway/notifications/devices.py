@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from gateway.deps import ClockDep, Customer, GatewayDep
+from gateway.identity.devices import calling_new_device
 from gateway.notifications import store
 from gateway.notifications.notify import ALWAYS_PUSHED, KINDS
 from gateway.notifications.schemas import (
@@ -38,7 +39,7 @@ async def list_push_tokens(principal: Customer, gw: GatewayDep) -> PushTokenList
         return PushTokenList(items=[_public(r) for r in await store.devices(session, principal.subject)])
 
 
-@router.put("/push-tokens/{device_id}", response_model=PushTokenPublic)
+@router.put("/push-tokens/{device_id}", response_model=PushTokenPublic, responses={403: PROBLEM})
 async def set_push_token(
     device_id: DeviceId, body: PushTokenSet, principal: Customer, gw: GatewayDep, clock: ClockDep
 ) -> PushTokenPublic:
@@ -47,8 +48,13 @@ async def set_push_token(
     at every launch, as the platform may rotate the token. From now on each notification of
     a kind you have not muted is pushed to it while you are logged in on it (in the sandbox:
     written to `GET /v1/sandbox/push-deliveries`); after logout it gets none. A token
-    registered before by another login moves here. At most 10 devices (422 `too-many-devices`)."""
+    registered before by another login moves here. At most 10 devices (422 `too-many-devices`).
+    A device signed in less than a day ago may set only its own token (403 `device-too-new`):
+    pushes meant for the customer's trusted phone are not to be sent elsewhere."""
     now = clock.now()
+    caller = await calling_new_device(principal, gw.sessions, now)
+    if caller is not None:
+        caller.may_act_on(device_id)
     async with gw.runtime.db.write() as session, session.begin():
         if not await store.logged_in_on(session, principal.subject, device_id, now):
             raise Problem(
@@ -64,10 +70,17 @@ async def set_push_token(
     return _public(row)
 
 
-@router.delete("/push-tokens/{device_id}", status_code=204, response_class=Response, responses={404: PROBLEM})
+@router.delete(
+    "/push-tokens/{device_id}", status_code=204, response_class=Response, responses={403: PROBLEM, 404: PROBLEM}
+)
 async def delete_push_token(device_id: DeviceId, principal: Customer, gw: GatewayDep) -> Response:
     """Stop pushing to this device (on logout, or when the customer turns pushes off in the
-    phone's settings). A device without a token is a 404."""
+    phone's settings). A device without a token is a 404. A device signed in less than a
+    day ago may stop only its own pushes (403 `device-too-new`), so it cannot silence the
+    alerts of the customer's trusted phone."""
+    caller = await calling_new_device(principal, gw.sessions, gw.clock.now())
+    if caller is not None:
+        caller.may_act_on(device_id)
     async with gw.runtime.db.write() as session, session.begin():
         if not await store.forget_device(session, principal.subject, device_id):
             raise not_found("push token", device_id)

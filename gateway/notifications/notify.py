@@ -50,9 +50,9 @@ KINDS = (
 )
 
 # Kinds pushed whatever the customer's preferences say: a code sent for a payment they did
-# not start is how they learn someone else is in their account. A security kind added
-# later (a login alert) belongs here too.
-ALWAYS_PUSHED = frozenset({"stepup_code"})
+# not start, or a device they do not know signed in, is how they learn someone else is in
+# their account (and that someone could otherwise turn the alert off from that device).
+ALWAYS_PUSHED = frozenset({"stepup_code", "new_device_signed_in"})
 
 
 def pushed(kind: str, muted: frozenset[str] | set[str]) -> bool:

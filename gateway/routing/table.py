@@ -191,6 +191,11 @@ STEP_UP_REQUIRED = {
         },
     }
 }
+TRANSFER_DOC = (
+    MONEY_MOVING_DOC + "\n\n**Payee look-ups**: a payee you have not paid, looked up or saved before (or no "
+    "customer at all) spends one of your payee look-ups, as `GET /v1/payees/lookup` does; past the "
+    "allowance the answer is 429 with Retry-After."
+)
 # A payment: 202 with the pending payment, under an Idempotency-Key, maybe behind a one-time code.
 payment = partial(
     payments,
@@ -203,7 +208,14 @@ payment = partial(
 )
 
 PAYMENTS_ROUTES = (
-    payment("POST", "/v1/payments/transfers", name="create_transfer", body=TransferCreate, step_up=True),
+    payment(
+        "POST",
+        "/v1/payments/transfers",
+        name="create_transfer",
+        body=TransferCreate,
+        step_up=True,
+        doc=TRANSFER_DOC,
+    ),
     payment("POST", "/v1/payments/bills", name="create_bill_payment", body=BillCreate, step_up=True),
     payment("POST", "/v1/payments/qr", name="create_qr_payment", body=QrCreate, step_up=True),
     payment("POST", "/v1/payments/topups", name="create_topup", body=TopupCreate, step_up=True),
@@ -815,7 +827,8 @@ SCHEDULE_ROUTES = (
 
         Requires an `Idempotency-Key` header. Limited to amounts that need no one-time code:
         above the step-up thresholds the answer is 422 `schedule-needs-step-up`. A device signed in
-        less than a day ago cannot set one up (422 `schedule-needs-trusted-device`); it can cancel one.""",
+        less than a day ago cannot set one up (422 `schedule-needs-trusted-device`); it can cancel one.
+        A payee not paid, looked up or saved before spends a payee look-up (429 past the allowance).""",
     ),
     schedules(
         "GET",

@@ -3,6 +3,7 @@ Kafka), read them, billers and merchants."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from shared.schemas.payments import (
     PaymentsSummary,
     PaymentStatusName,
     QrCreate,
+    ScheduleCreate,
     TopupCreate,
     TransferCreate,
 )
@@ -231,6 +233,68 @@ async def transfer_recipient(
     return Recipient(found.id, found.customer_id, payees.account_payee(found.id), found.holder)
 
 
+# What a payment or schedule naming a customer's payee may answer once the customer's
+# payee look-ups are spent.
+LOOKUPS_SPENT: dict[int | str, dict[str, Any]] = {429: PROBLEM}
+
+
+def take_lookup(lookups: domain.LookupAllowance, customer_id: str) -> None:
+    """Spend one of the customer's payee look-ups, or refuse: 429 with Retry-After."""
+    wait = lookups.take(customer_id, time.monotonic())
+    if wait:
+        seconds = str(max(1, int(wait + 0.999)))
+        raise Problem(
+            429,
+            "rate-limited",
+            f"too many payee look-ups; try again in {seconds} s",
+            headers={"Retry-After": seconds},
+        )
+
+
+async def named_payee(
+    ctx: handlers.Context,
+    runtime: Runtime,
+    lookups: domain.LookupAllowance,
+    directory: AccountsClient,
+    customer_id: str,
+    body: TransferCreate | ScheduleCreate,
+) -> Recipient:
+    """The payee a transfer or schedule names, found as a look-up finds it and paid for as
+    one: its answer (the payee's masked name, or that there is no such customer) tells
+    what a look-up would, so an unknown payee, or one the customer has not met before,
+    spends a look-up (429 once they are spent). A payee they have met spends nothing."""
+    try:
+        payee = await transfer_recipient(directory, body.payee_account_id, body.payee_phone, body.currency)
+    except PaymentRejected as refused:
+        if refused.code != "invalid-payee":  # a malformed request learns nothing of anyone
+            take_lookup(lookups, customer_id)
+        raise
+    pair = (customer_id, payee.key)
+    if payee.customer_id == customer_id or pair in ctx.known_payees or pair in ctx.met_payees:
+        return payee  # a repeat payment, the bulk of them: nothing read, nothing spent
+    # Met in this process or not, a look-up to spare is spent without asking the database
+    # (a request of a customer paying as people do reads nothing more); only one who has
+    # none left is asked whether they met this payee before, so a walk stops here.
+    if lookups.take(customer_id, time.monotonic()) and not await met_before(runtime, customer_id, payee):
+        take_lookup(lookups, customer_id)  # refused, with how long to wait
+    # Remembered before the next await: several first payments to one payee sent at once
+    # spend one look-up between them.
+    ctx.met_payees.remember(*pair)
+    return payee
+
+
+async def met_before(runtime: Runtime, customer_id: str, payee: Recipient) -> bool:
+    """Whether the customer was shown this payee before this process knew it: a payment of
+    theirs to it in any outcome, or a saved payee (by the number or the account named)."""
+    saved_ref = (
+        domain.saved_payee_ref("phone", payee.reference)
+        if payee.reference
+        else domain.saved_payee_ref("account", payee.account_id)
+    )
+    async with runtime.db.read() as session:
+        return await store.payee_met(session, customer_id, payee.key, saved_ref)
+
+
 async def step_up_reason(
     ctx: handlers.Context,
     runtime: Runtime,
@@ -264,10 +328,11 @@ class PaymentDeps:
         runtime: Runtime,
         directory: AccountsClient,
         starter: handlers.Starter,
+        lookups: domain.LookupAllowance,
         approval: str | None,
     ) -> None:
         self.principal, self.key, self.ctx, self.runtime = principal, key, ctx, runtime
-        self.directory, self.starter, self.approval = directory, starter, approval
+        self.directory, self.starter, self.lookups, self.approval = directory, starter, lookups, approval
         auth = runtime.settings.auth
         self.policy = StepUpPolicy.of(auth)
 
@@ -352,7 +417,7 @@ async def _payment_deps(
     key = require_key(request)
     state = request.app.state
     # An async factory: FastAPI would run a class dependency's __init__ in its thread pool.
-    return PaymentDeps(principal, key, state.ctx, state.runtime, state.accounts, state.starter, approval)
+    return PaymentDeps(principal, key, state.ctx, state.runtime, state.accounts, state.starter, state.lookups, approval)
 
 
 Pay = Annotated[PaymentDeps, Depends(_payment_deps)]
@@ -365,15 +430,18 @@ POSTED: dict[str, Any] = {
 }
 
 
-@router.post("/payments/transfers", **POSTED)
+@router.post("/payments/transfers", **{**POSTED, "responses": POSTED["responses"] | LOOKUPS_SPENT})
 async def create_transfer(body: TransferCreate, deps: Pay) -> Response:
     """Send money to another account, by account id or by the payee's registered phone. A
     payee named by phone is shown by their masked name and that number, never by the
-    account the number pays into."""
+    account the number pays into. A payee the customer has not paid, looked up or saved
+    before (or no customer at all) spends one of their payee look-ups, as
+    `GET /v1/payees/lookup` does: past the allowance the answer is 429 with Retry-After."""
 
     async def resolve() -> tuple[Recipient, int]:
         amount = domain.minor_from_decimal(body.amount)
-        return await transfer_recipient(deps.directory, body.payee_account_id, body.payee_phone, body.currency), amount
+        customer_id = deps.principal.customer_id
+        return await named_payee(deps.ctx, deps.runtime, deps.lookups, deps.directory, customer_id, body), amount
 
     return await deps.pay(Kind.TRANSFER, body.payer_account_id, body.currency, resolve, note=body.note)
 

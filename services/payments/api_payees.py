@@ -4,7 +4,6 @@ remaining limit."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime, timedelta
 from datetime import time as day_time
@@ -16,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, store
-from services.payments.api import new_device_day, paid_before, shown_payee_account
-from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
+from services.payments.api import new_device_day, paid_before, shown_payee_account, take_lookup
+from services.payments.deps import AccountsDep, ContextDep, LookupsDep, RuntimeDep
 from shared import payees
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer
@@ -37,24 +36,13 @@ from shared.schemas.payments import (
     SavedPayeePage,
     SavedPayeePublic,
 )
-from shared.web import from_state
 
 router = APIRouter(prefix="/v1", tags=["payments"])
 
-Lookups = Annotated[domain.LookupAllowance, from_state("lookups")]
-
 
 @documents({429: "too many payee look-ups: the allowance refills over a few minutes"})
-async def _lookup_allowed(principal: CurrentCustomer, lookups: Lookups) -> None:
-    wait = lookups.take(principal.customer_id, time.monotonic())
-    if wait:
-        seconds = str(max(1, int(wait + 0.999)))
-        raise Problem(
-            429,
-            "rate-limited",
-            f"too many payee look-ups; try again in {seconds} s",
-            headers={"Retry-After": seconds},
-        )
+async def _lookup_allowed(principal: CurrentCustomer, lookups: LookupsDep) -> None:
+    take_lookup(lookups, principal.customer_id)
 
 
 def _phone(text: str, slug: str) -> str:
@@ -109,6 +97,8 @@ async def look_up_payee(
         key, name = await _payee_account(directory, account_id or "")
         found = PayeeLookup(kind="account", name=name, account_id=account_id, paid_before=False)
     found.paid_before = await paid_before(ctx, runtime, principal.customer_id, key)
+    # The name is shown now: paying this payee next spends no second look-up.
+    ctx.met_payees.remember(principal.customer_id, key)
     return found
 
 
@@ -151,10 +141,10 @@ async def save_payee(
     try:
         if body.phone is not None:
             kind, ident = "phone", _phone(body.phone, "invalid-payee")
-            _, name = await _payee_phone(directory, ident)
+            key, name = await _payee_phone(directory, ident)
         else:
             kind, ident = "account", body.account_id or ""
-            _, name = await _payee_account(directory, ident)
+            key, name = await _payee_account(directory, ident)
     except Problem as exc:
         if exc.status != 404:
             raise
@@ -175,6 +165,7 @@ async def save_payee(
             uow.session.add(payee)
     except IntegrityError:
         raise Problem(409, "payee-exists", f"this {kind} is already among your saved payees") from None
+    ctx.met_payees.remember(principal.customer_id, key)
     public = saved_public(payee)
     return Response(
         public.model_dump_json(),

@@ -44,6 +44,9 @@ class Context:
     saga: domain.PaymentSaga = field(default_factory=domain.PaymentSaga)
     deposits: domain.DepositSaga = field(default_factory=domain.DepositSaga)
     known_payees: store.KnownPayees = field(default_factory=store.KnownPayees)
+    # Payees the customer has been shown by a look-up, a saved payee or a payment in any
+    # outcome: paying them again spends no payee look-up (api.named_payee).
+    met_payees: store.KnownPayees = field(default_factory=store.KnownPayees)
 
     def batch(self, uow: UnitOfWork) -> store.SagaBatch:
         """The working set of one transaction of accounts' facts."""

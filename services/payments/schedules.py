@@ -36,8 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.payments import domain, handlers, store
-from services.payments.api import payer_account, step_up_reason, transfer_recipient, with_current_class
-from services.payments.deps import AccountsDep, ContextDep, RuntimeDep
+from services.payments.api import LOOKUPS_SPENT, named_payee, payer_account, step_up_reason, with_current_class
+from services.payments.deps import AccountsDep, ContextDep, LookupsDep, RuntimeDep
 from services.payments.domain import Kind, PaymentRejected
 from services.payments.schedule_rules import Repeat, due_runs, next_run
 from shared.accounts_client import AccountsClient
@@ -131,7 +131,12 @@ def _calendar(body: ScheduleCreate, today: date) -> None:
         raise PaymentRejected("invalid-schedule", "a one-off scheduled transfer takes no end_on or count")
 
 
-@router.post("", status_code=201, response_model=SchedulePublic, responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM})
+@router.post(
+    "",
+    status_code=201,
+    response_model=SchedulePublic,
+    responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM, **LOOKUPS_SPENT},
+)
 async def create_schedule(
     body: ScheduleCreate,
     principal: CurrentCustomer,
@@ -139,6 +144,7 @@ async def create_schedule(
     runtime: RuntimeDep,
     ctx: ContextDep,
     directory: AccountsDep,
+    lookups: LookupsDep,
 ) -> Response:
     """Schedule a transfer to an account (by account id or the payee's phone) on a later
     bank day, once (`repeat: none`) or as a standing order: `daily`, `weekly` or `monthly`
@@ -146,13 +152,14 @@ async def create_schedule(
     until `end_on` or for `count` runs. Each run is an ordinary payment, made on its day
     on the sandbox clock. Limited to amounts that need no one-time code (422
     `schedule-needs-step-up`), and to trusted devices: from a device signed in less than a
-    day ago the answer is 422 `schedule-needs-trusted-device`."""
+    day ago the answer is 422 `schedule-needs-trusted-device`. A payee not met before
+    spends a payee look-up, as a transfer's does (429 past the allowance)."""
     domain.check_schedule_device(principal.new_device_until, ctx.clock.now())
     if body.currency != "CNY":
         raise PaymentRejected("unsupported-currency", f"currency {body.currency!r} is not supported; use CNY")
     amount = domain.minor_from_decimal(body.amount)
     _calendar(body, ctx.clock.bank_day())
-    payee = await transfer_recipient(directory, body.payee_account_id, body.payee_phone, body.currency)
+    payee = await named_payee(ctx, runtime, lookups, directory, principal.customer_id, body)
     payee_account, payee_customer, label, reference = payee.account_id, payee.customer_id, payee.label, payee.reference
     payer = await payer_account(directory, runtime, principal, body.payer_account_id)
     if payee_account == payer.id:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     bindparam,
+    exists,
     func,
     insert,
     or_,
@@ -226,9 +227,10 @@ class RiskInputs:
 
 
 class KnownPayees(set[tuple[str, str]]):
-    """(customer, payee key) pairs with a completed payment: once known, known for good,
-    so a positive answer is kept in memory (bounded) and the database is asked only
-    otherwise. A set, so the risk check's look-up costs no Python call."""
+    """(customer, payee key) pairs with a completed payment (or, as `Context.met_payees`,
+    whose payee the customer has been shown): once known, known for good, so a positive
+    answer is kept in memory (bounded) and the database is asked only otherwise. A set,
+    so the risk check's look-up costs no Python call."""
 
     def __init__(self, limit: int = 100_000) -> None:
         super().__init__()
@@ -453,6 +455,14 @@ async def saved_payee_of(session: AsyncSession, customer_id: str, payee_id: str)
     """The customer's saved payee; another customer's is None, as a missing one."""
     found = await session.get(SavedPayee, payee_id)
     return found if found is not None and found.customer_id == customer_id else None
+
+
+async def payee_met(session: AsyncSession, customer_id: str, payee_key: str, saved_ref: str) -> bool:
+    """Whether the customer has already been shown this payee: a payment of theirs to it,
+    in any outcome (its answer carried the payee's name), or it is among their saved payees."""
+    paid = exists().where(Payment.customer_id == customer_id, Payment.payee_key == payee_key)
+    saved = exists().where(SavedPayee.customer_id == customer_id, SavedPayee.payee_ref == saved_ref)
+    return bool(await session.scalar(select(or_(paid, saved))))
 
 
 def payment_filters(status: str | None, kind: str | None, start: datetime | None, end: datetime | None) -> list[Any]:

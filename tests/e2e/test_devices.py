@@ -1,8 +1,9 @@
 """Trusted devices from the phone: a login from a device the customer has not used is
 challenged by an SMS code before any session; the new device pays under the lower limits
 until the sandbox clock has moved 24 hours, sees them in its limits and sets up no standing
-order meanwhile; customers list their devices and removing one
-ends its sessions. The project's harness device ids are never challenged."""
+order meanwhile, nor removes another device or mutes the alert of its sign-in; customers
+list their devices and removing one ends its sessions. The project's harness device ids
+are never challenged."""
 
 from __future__ import annotations
 
@@ -158,6 +159,48 @@ async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challen
     replayed = await login(gateway, trusted, device, **used)  # the used code binds nothing again
     assert replayed.status_code == 401 and replayed.json()["type"].endswith("step-up-required"), replayed.text
     assert replayed.json()["challenge_id"] != used["challenge_id"]
+
+
+async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_silence_its_alerts(
+    gateway: httpx.AsyncClient,
+) -> None:
+    trusted = await register_and_login(gateway)  # on "pytest": trusted at once
+    device = f"ipad-{uuid.uuid4().hex[:8]}"
+    phone, _ = await on_new_device(gateway, trusted, device)
+    rows = {d["device_id"]: d["id"] for d in (await phone.get("/v1/me/devices")).json()["items"]}
+    sessions = {s["device_id"]: s["id"] for s in (await phone.get("/v1/me/sessions")).json()["items"]}
+
+    evict = await gateway.delete(f"/v1/me/devices/{rows['pytest']}", headers=phone.auth)
+    end_session = await gateway.delete(f"/v1/me/sessions/{sessions['pytest']}", headers=phone.auth)
+    mute = await gateway.put(
+        "/v1/me/notification-preferences",
+        json={"items": [{"kind": "new_device_signed_in", "push": False}]},
+        headers=phone.auth,
+    )
+    push = {"platform": "fcm", "token": f"fcm-{uuid.uuid4().hex}"}
+    assert (await gateway.put("/v1/me/push-tokens/pytest", json=push, headers=trusted.auth)).status_code == 200
+    unpush = await gateway.delete("/v1/me/push-tokens/pytest", headers=phone.auth)
+    redirect = await gateway.put(
+        "/v1/me/push-tokens/pytest", json=push | {"token": "fcm-theirs-0000"}, headers=phone.auth
+    )
+    own_push = await gateway.put(
+        f"/v1/me/push-tokens/{device}", json=push | {"token": "fcm-its-own-0000"}, headers=phone.auth
+    )
+
+    for refused in (evict, end_session, unpush, redirect):
+        assert refused.status_code == 403, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"].endswith("/device-too-new") and "new_until" in refused.json()
+    assert mute.status_code == 422 and mute.json()["type"].endswith("/preference-locked"), mute.text
+    assert own_push.status_code == 200, own_push.text
+    pushed_to = {t["device_id"]: t["token"] for t in (await trusted.get("/v1/me/push-tokens")).json()["items"]}
+    assert pushed_to["pytest"] == push["token"]
+    assert (await trusted.get("/v1/me")).status_code == 200
+    assert {d["device_id"] for d in (await trusted.get("/v1/me/devices")).json()["items"]} == {"pytest", device}
+    # Signing itself out is always allowed.
+    assert (await gateway.delete(f"/v1/me/devices/{rows[device]}", headers=phone.auth)).status_code == 204
+    assert (await phone.get("/v1/me")).status_code == 401
+    assert (await trusted.get("/v1/me")).status_code == 200
 
 
 async def test_the_sandbox_trusts_the_harness_device_ids(gateway: httpx.AsyncClient) -> None:

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.identity.devices import is_new, sandbox_trusted
+from gateway.errors import Refused
+from gateway.identity.devices import DeviceTooNew, NewDevice, is_new, new_device_of, sandbox_trusted
+from shared.auth import ROLE_CUSTOMER, Principal
 from shared.sandbox import DEMO_USERS
 
 NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
@@ -37,3 +39,31 @@ def test_the_sandbox_trusts_the_documented_devices(device_id: str, user_id: str,
 )
 def test_a_bound_device_is_new_until_its_day_is_over(new_until: datetime | None, new: bool) -> None:
     assert is_new(new_until, NOW) is new
+
+
+@pytest.mark.parametrize(
+    ("signed_until", "held_until"),
+    [
+        (None, None),
+        ((NOW + timedelta(hours=24)).timestamp(), NOW + timedelta(hours=24)),
+        (NOW.timestamp(), None),
+        ((NOW - timedelta(seconds=1)).timestamp(), None),
+    ],
+)
+def test_a_session_acts_as_a_new_device_until_its_token_says_so(
+    signed_until: float | None, held_until: datetime | None
+) -> None:
+    principal = Principal(CUSTOMER, frozenset({ROLE_CUSTOMER}), "s-1", new_device_until=signed_until)
+
+    assert new_device_of(principal, NOW) == held_until
+
+
+def test_a_new_device_may_act_on_itself_only() -> None:
+    caller = NewDevice("iphone-15-abc", NOW + timedelta(hours=24))
+
+    caller.may_act_on("iphone-15-abc")
+    with pytest.raises(DeviceTooNew) as refused:
+        caller.may_act_on("pytest")
+
+    assert isinstance(refused.value, Refused) and refused.value.code == "device-too-new"
+    assert refused.value.facts["new_until"] == (NOW + timedelta(hours=24)).isoformat()
