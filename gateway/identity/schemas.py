@@ -95,7 +95,13 @@ class LoginRequest(BaseModel):
     )
     phone: str = Field(max_length=30)
     password: str = Field(min_length=1, max_length=128)
-    device_id: str = Field(default="unknown-device", min_length=1, max_length=100)
+    device_id: str = Field(
+        default="unknown-device",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:\-]+$",
+        description="The app's id for this device (letters, digits, `._:-`): the one its push token is set under",
+    )
     # A login from a device the customer has not used answers 401 step-up-required with a
     # challenge_id; the same login with it and the code from the SMS binds the device.
     challenge_id: str | None = Field(default=None, min_length=1, max_length=36)

@@ -190,7 +190,8 @@ async def forward_idempotently(
     replica gets the service's own answer for the key). A stored answer is replayed
     before anything else, a step-up too: the replay needs no one-time code. An answer
     that raises (the gateway's 401 `step-up-required`) is not kept, so the same key
-    goes through once the code is given."""
+    goes through once the code is given; nor is a refusal (any 4xx), which made
+    nothing: the corrected request goes through under the same key."""
     stored = await idempotency.lookup(owner_id, key, fp)
     if stored is not None:
         return stored
@@ -202,7 +203,10 @@ async def forward_idempotently(
     idempotency.in_flight[slot] = fp
     try:
         response = await answer()
-        if response.status_code < 500 and response.status_code not in (409, 429):
+        # Only what made something is kept. A refusal (4xx: bad input, a limit, a conflict)
+        # made nothing, so the app may correct the request and send it under the same key;
+        # a 5xx may be retried as it was.
+        if response.status_code < 400:
             kept = {k: v for k, v in response.headers.items() if k in ("content-type", "location")}
             idempotency.remember(owner_id, key, fp, response.status_code, bytes(response.body), kept)
         return response

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from gateway.errors import Refused
 from gateway.identity.devices import DeviceTooNew, NewDevice, is_new, new_device_of, sandbox_trusted
+from gateway.identity.schemas import LoginRequest
 from shared.auth import ROLE_CUSTOMER, Principal
 from shared.sandbox import DEMO_USERS
 
@@ -67,3 +69,12 @@ def test_a_new_device_may_act_on_itself_only() -> None:
 
     assert isinstance(refused.value, Refused) and refused.value.code == "device-too-new"
     assert refused.value.facts["new_until"] == (NOW + timedelta(hours=24)).isoformat()
+
+
+@pytest.mark.parametrize("device_id", ["../../etc", "   ", "pho\x00ne", "a/b", "iphone 15"])
+def test_a_login_names_its_device_as_a_push_token_route_can(device_id: str) -> None:
+    """What `PUT /v1/me/push-tokens/{device_id}` takes, so every device signed in can be
+    pushed to, and no path or control character is kept as a device's name."""
+    with pytest.raises(ValidationError):
+        LoginRequest(phone="+8613800000001", password="x", device_id=device_id)
+    assert LoginRequest(phone="+8613800000001", password="x", device_id="iphone-15_a:b.c").device_id

@@ -254,3 +254,20 @@ async def test_a_challenge_is_not_kept_as_the_keys_answer_and_the_approved_repea
         idempotency, partial(step_up(challenges).forward, CUSTOMER, "key-1", replay), "c-1", key="key-1", fp="f"
     )
     assert again.status_code == 202 and replay.sent == [] and challenges.made == [("c-1", "key-1", ASKED, "amount")]
+
+
+async def test_a_refusal_is_not_kept_and_the_corrected_request_goes_through_under_the_same_key() -> None:
+    """A 4xx made nothing: the app corrects the request and sends it under the same key."""
+    idempotency = Memory()
+
+    async def refused() -> Response:
+        return Response(b'{"type": "validation-error"}', status_code=422)
+
+    async def made() -> Response:
+        return Response(b'{"id": "p-1"}', status_code=202)
+
+    first = await forward_idempotently(idempotency, refused, "c-1", key="key-1", fp="amount 0")
+    corrected = await forward_idempotently(idempotency, made, "c-1", key="key-1", fp="amount 1")
+
+    assert (first.status_code, corrected.status_code) == (422, 202)
+    assert idempotency.kept[("c-1", "key-1")].status_code == 202 and idempotency.in_flight == {}
