@@ -134,7 +134,7 @@ class Preferences(BaseModel):
 class PreferenceChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str = Field(max_length=40)
-    push: bool
+    push: bool = Field(strict=True, description='JSON\'s true or false: not `"no"`, `0` or `"off"`')
 
 
 class PreferencesSet(BaseModel):

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, store
-from services.payments.api import new_device_day, paid_before, shown_payee_account, take_lookup
+from services.payments.api import PAYABLE_KINDS, new_device_day, paid_before, shown_payee_account, take_lookup
 from services.payments.deps import AccountsDep, ContextDep, LookupsDep, RuntimeDep
 from shared import payees
 from shared.accounts_client import AccountsClient
@@ -53,10 +53,15 @@ def _phone(text: str, slug: str) -> str:
 
 
 async def _payee_account(directory: AccountsClient, account_id: str) -> tuple[str, str]:
-    """(payee key, masked name) of a customer account that can take a CNY transfer."""
+    """(payee key, masked name) of a customer account that can take a CNY transfer: a
+    securities cash account cannot (422, as a transfer into it answers)."""
     found = await directory.account(account_id)
     if found is None or found.customer_id is None or found.currency != "CNY":
         raise not_found("payee account", account_id)
+    if found.kind not in PAYABLE_KINDS:
+        raise domain.PaymentRejected(
+            "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {found.kind}"
+        )
     return payees.account_payee(found.id), found.holder
 
 

@@ -44,6 +44,18 @@ async def test_a_phone_look_up_shows_the_masked_name_and_never_an_account_or_cus
     assert payee.account_id not in r.text and payee.id not in r.text
 
 
+async def test_a_look_up_of_a_securities_cash_account_says_it_cannot_be_paid(payments: Payments) -> None:
+    """As a transfer into it answers: a look-up does not confirm a payee no payment can reach."""
+    payer, payee = await payments.customer(), await payments.customer()
+    securities = await payments.open_account(payee, "securities_cash")
+
+    r = await look_up(payments, payer, account_id=securities)
+
+    assert r.status_code == 422, r.text
+    assert r.json()["type"].endswith("/account-cannot-be-paid")
+    assert MASKED not in r.text
+
+
 async def test_a_look_up_says_whether_the_customer_has_paid_the_payee_before(payments: Payments) -> None:
     payer, payee = await payments.customer(100_00), await payments.customer()
     done = await payments.pay("transfers", payer, {"payee_phone": payee.customer.phone, "amount": "1.00"})

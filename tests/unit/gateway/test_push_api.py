@@ -23,6 +23,8 @@ from tests.unit.gateway.fakes import logged_in
         ([{"kind": "stepup_code", "push": False}], "preference-locked"),
         ([{"kind": "new_device_signed_in", "push": False}], "preference-locked"),
         ([{"kind": "price_alert", "push": "maybe"}], "validation-error"),
+        ([{"kind": "price_alert", "push": "no"}], "validation-error"),
+        ([{"kind": "price_alert", "push": 0}], "validation-error"),
         ([{"kind": "price_alert", "push": False}, {"kind": "price_alert", "push": True}], "validation-error"),
     ],
 )
