@@ -337,9 +337,15 @@ async def test_refused_payments_spend_none_of_the_codes_of_the_hour(gw: tuple[Fa
     body = {"payer_account_id": source, "payee_account_id": target, "amount": "6000.00"}
     # Paid once before, so payments' own new-payee risk rule (above 5,000.00) stays out of it.
     await completed(payer, (await send(payer, {**body, "amount": "10.00"}, str(uuid.uuid4()))).json()["id"])
-    for _ in range(MAX_CHALLENGES_PER_HOUR):
-        nowhere = {**body, "payee_account_id": str(uuid.uuid4())}
-        refused(await send(payer, nowhere, str(uuid.uuid4())), "unknown-payee")
+    # Refused by payments before it asks for a code: a payee that is no customer (each
+    # spends a payee look-up, of which the payer has 10) and a payee named twice.
+    for n in range(MAX_CHALLENGES_PER_HOUR):
+        if n % 2:
+            nowhere = {**body, "payee_account_id": str(uuid.uuid4())}
+            refused(await send(payer, nowhere, str(uuid.uuid4())), "unknown-payee")
+        else:
+            twice = {**body, "payee_phone": payer.phone}
+            refused(await send(payer, twice, str(uuid.uuid4())), "invalid-payee")
 
     # The valid one still gets its code, and goes through with it.
     key = str(uuid.uuid4())
