@@ -167,6 +167,14 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "`shared/settings.py`, `domain.assess`",
     ),
     MagicValue(
+        "payees",
+        "look-ups: `PAYMENTS_LOOKUP_BURST=10` at once, then `PAYMENTS_LOOKUP_PER_MINUTE=2`, per customer",
+        "`GET /v1/payees/lookup` spends one, and so does a transfer or schedule to a payee the customer has not "
+        "paid, looked up or saved (or to no customer); past the allowance `429 rate-limited` with `Retry-After`. "
+        "A suite that pays many new payees from one customer raises the burst",
+        "`services/payments/api.py` (`named_payee`), `domain.LookupAllowance`",
+    ),
+    MagicValue(
         "risk",
         "new payee: `PAYMENTS_NEW_PAYEE_THRESHOLD_MINOR=500000` (5,000.00)",
         "a first payment above it to a payee with no completed payment from this customer fails after the "
