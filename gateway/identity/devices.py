@@ -110,6 +110,14 @@ async def calling_new_device(principal: Principal, sessions: Sessions, now: date
     return NewDevice(device_id, until)
 
 
+async def only_own_device(principal: Principal, sessions: Sessions, now: datetime, device_id: str) -> None:
+    """Refuse (`DeviceTooNew`) a call from a new device about another device; a trusted
+    device's calls read nothing for this."""
+    caller = await calling_new_device(principal, sessions, now)
+    if caller is not None:
+        caller.may_act_on(device_id)
+
+
 def new_device_of(principal: Principal, now: datetime) -> datetime | None:
     """Until when the calling session's device is new, as its token says (claim `ndu`,
     the notion payments' lower limits read); None: a trusted device."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 
 from gateway.deps import ClockDep, Customer, GatewayDep
-from gateway.identity.devices import calling_new_device
+from gateway.identity.devices import only_own_device
 from gateway.notifications import store
 from gateway.notifications.notify import ALWAYS_PUSHED, KINDS
 from gateway.notifications.schemas import (
@@ -52,9 +52,7 @@ async def set_push_token(
     A device signed in less than a day ago may set only its own token (403 `device-too-new`):
     pushes meant for the customer's trusted phone are not to be sent elsewhere."""
     now = clock.now()
-    caller = await calling_new_device(principal, gw.sessions, now)
-    if caller is not None:
-        caller.may_act_on(device_id)
+    await only_own_device(principal, gw.sessions, now, device_id)
     async with gw.runtime.db.write() as session, session.begin():
         if not await store.logged_in_on(session, principal.subject, device_id, now):
             raise Problem(
@@ -78,9 +76,7 @@ async def delete_push_token(device_id: DeviceId, principal: Customer, gw: Gatewa
     phone's settings). A device without a token is a 404. A device signed in less than a
     day ago may stop only its own pushes (403 `device-too-new`), so it cannot silence the
     alerts of the customer's trusted phone."""
-    caller = await calling_new_device(principal, gw.sessions, gw.clock.now())
-    if caller is not None:
-        caller.may_act_on(device_id)
+    await only_own_device(principal, gw.sessions, gw.clock.now(), device_id)
     async with gw.runtime.db.write() as session, session.begin():
         if not await store.forget_device(session, principal.subject, device_id):
             raise not_found("push token", device_id)

@@ -225,12 +225,17 @@ async def transfer_recipient(
         raise PaymentRejected("unknown-payee", f"there is no customer account {account_id}")
     if found.currency != currency:
         raise PaymentRejected("unknown-payee", "the payee account does not hold CNY")
-    if found.kind not in PAYABLE_KINDS:
-        # Securities cash is filled only by its owner, with POST /v1/securities/transfers.
-        raise PaymentRejected(
-            "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {found.kind}"
-        )
+    check_payable(found)
     return Recipient(found.id, found.customer_id, payees.account_payee(found.id), found.holder)
+
+
+def check_payable(account: AccountDirectoryEntry) -> None:
+    """A transfer goes into checking or savings: securities cash is filled only by its
+    owner, with POST /v1/securities/transfers (a look-up says so as a payment would)."""
+    if account.kind not in PAYABLE_KINDS:
+        raise PaymentRejected(
+            "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {account.kind}"
+        )
 
 
 # What a payment or schedule naming a customer's payee may answer once the customer's
@@ -262,7 +267,9 @@ async def named_payee(
     """The payee a transfer or schedule names, found as a look-up finds it and paid for as
     one: its answer (the payee's masked name, or that there is no such customer) tells
     what a look-up would, so an unknown payee, or one the customer has not met before,
-    spends a look-up (429 once they are spent). A payee they have met spends nothing."""
+    spends a look-up (429 once they are spent). A payee they have met is never refused:
+    met in this process it spends nothing; met before it (a restart) it spends one while
+    some are left, and the database is asked only once none are."""
     try:
         payee = await transfer_recipient(directory, body.payee_account_id, body.payee_phone, body.currency)
     except PaymentRejected as refused:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.payments import domain, store
-from services.payments.api import PAYABLE_KINDS, new_device_day, paid_before, shown_payee_account, take_lookup
+from services.payments.api import check_payable, new_device_day, paid_before, shown_payee_account, take_lookup
 from services.payments.deps import AccountsDep, ContextDep, LookupsDep, RuntimeDep
 from shared import payees
 from shared.accounts_client import AccountsClient
@@ -58,10 +58,7 @@ async def _payee_account(directory: AccountsClient, account_id: str) -> tuple[st
     found = await directory.account(account_id)
     if found is None or found.customer_id is None or found.currency != "CNY":
         raise not_found("payee account", account_id)
-    if found.kind not in PAYABLE_KINDS:
-        raise domain.PaymentRejected(
-            "account-cannot-be-paid", f"transfers go into checking or savings accounts, not {found.kind}"
-        )
+    check_payable(found)
     return payees.account_payee(found.id), found.holder
 
 
