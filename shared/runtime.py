@@ -71,6 +71,9 @@ class ConsumerSpec:
     # group of an earlier spec of the process, whose member then subscribes to this one's
     # topics too (`ConsumerLoop.carry`). It keeps its name for its inbox and dead letters.
     group: str | None = None
+    # For a loop on no request's path: how long it may gather its member's records before
+    # applying them in one transaction (`ConsumerLoop.gather_s`). 0: each fetch as it comes.
+    gather_s: float = 0.0
 
 
 def every(interval_s: float, name: str, job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
@@ -254,6 +257,7 @@ class Runtime:
                 tracing=self.tracing,
                 doorbell=self.doorbell,
                 carrier=carrier,
+                gather_s=spec.gather_s,
             )
             loop.working = self.loop_watch.busy
             self.consumers.append(loop)

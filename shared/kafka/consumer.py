@@ -19,7 +19,7 @@ from shared.db import Database
 from shared.events.envelope import Envelope, Message, UnknownMessageType, utcnow
 from shared.events.topics import dlq
 from shared.kafka import signing
-from shared.kafka.doorbell import Doorbell
+from shared.kafka.doorbell import Doorbell, Listener
 from shared.kafka.messaging import MessagingTables, UnitOfWork
 from shared.kafka.signing import UntrustedSender
 from shared.keys import Keyring
@@ -171,8 +171,17 @@ class ConsumerLoop:
         tracing: Tracing | None = None,
         doorbell: Doorbell | None = None,
         carrier: ConsumerLoop | None = None,
+        gather_s: float = 0.0,
     ) -> None:
         self.clock = clock
+        # A loop on no request's path (AML monitoring) may gather the records its member
+        # fetches for up to this long, or until it holds `max_batch`, and apply them in one
+        # transaction: per transaction costs (the inbox's reads and writes, the commit, the
+        # working set's load and write) are then paid once for many fetches. Its partitions'
+        # offsets are committed only once it has applied them (`_apply_gathered`).
+        self.gather_s = gather_s
+        self._gathered: list[ConsumerRecord] = []
+        self._gathered_since = 0.0
         # With a carrier, this loop has no group member of its own: the carrier's member
         # subscribes to its topics too and hands it their records (`carry`).
         self.carrier = carrier
@@ -350,6 +359,7 @@ class ConsumerLoop:
     def _rewind(self) -> None:
         self._rewind_requested = False
         self._uncommitted = {}
+        self._drop_gathered()
         self._from_start.until = time.monotonic() + REWIND_WINDOW_S
         if self.consumer is not None:
             for tp in self.consumer.assignment():
@@ -382,9 +392,13 @@ class ConsumerLoop:
         ends = await consumer.end_offsets(assigned)
         # One request per partition: sent together, not one after another.
         committed = await asyncio.gather(*(consumer.committed(tp) for tp in assigned))
+        # Before the first commit: the position, or the first record gathered and not applied.
+        gathered = {(r.topic, r.partition): r.offset for r in reversed(self._gathered)}
         found = {}
         for tp, offset in zip(assigned, committed, strict=True):
             done = offset if offset is not None else await consumer.position(tp)
+            if offset is None and (tp.topic, tp.partition) in gathered:
+                done = min(done, gathered[(tp.topic, tp.partition)])
             found[(tp.topic, tp.partition)] = max(0, ends[tp] - done)
         return found
 
@@ -399,7 +413,7 @@ class ConsumerLoop:
         for tp in assigned:
             position = await consumer.position(tp)
             total += max(0, ends[tp] - position)
-        return total
+        return total + len(self._gathered)  # read, not yet applied
 
     def _assigned(self, consumer: AIOKafkaConsumer | None) -> list[TopicPartition]:
         """The partitions of this loop's own topics the group member holds."""
@@ -444,17 +458,30 @@ class ConsumerLoop:
                 await self._apply_fetched(batch)
             listener = self.listener
             if listener is not None:
-                # Rest until a ring announces messages past what this member read (at once if
-                # one came meanwhile); should none come soon, commit the offsets first:
-                # nothing is left for a restart to read again.
-                if self._uncommitted and not await listener.wait(consumer, timeout_s=self.commit_interval_s):
-                    await self._commit()
-                await listener.wait(consumer)
+                await self._rest(listener, consumer)
             elif not batch:
+                await self._apply_gathered(everything=True)  # quiet now: nothing to gather with
                 if self._uncommitted:
                     await self._commit()  # quiet now: nothing left for a restart to re-read
                 if time.monotonic() - self._last_message_at >= self.idle_after_s:
                     self._fetch_wait(self.idle_fetch_max_wait_ms or self.fetch_max_wait_ms)
+
+    async def _rest(self, listener: Listener, consumer: AIOKafkaConsumer) -> None:
+        """Until a ring announces messages past what this member read (at once if one came
+        meanwhile). Should none come soon: what a loop gathered is applied when it falls
+        due, and the offsets are committed, so nothing is left for a restart to read again."""
+        while True:
+            await self._apply_gathered()
+            wait = self._gathered_wait()
+            if self._uncommitted:
+                wait = self.commit_interval_s if wait is None else min(wait, self.commit_interval_s)
+            if wait is None:
+                await listener.wait(consumer)
+                return
+            if await listener.wait(consumer, timeout_s=wait):
+                return
+            if self._uncommitted and self._gathered_wait() != 0.0:
+                await self._commit()
 
     async def _apply_fetched(self, batch: Mapping[TopicPartition, list[ConsumerRecord]]) -> None:
         """Apply a fetched batch, each loop's records in a transaction of its own (this
@@ -464,15 +491,74 @@ class ConsumerLoop:
         self._fetch_wait(self.fetch_max_wait_ms)
         try:
             for part, records in self._by_part(batch):
-                await part.apply(records)
+                if part.gather_s > 0:
+                    part._gather(records)
+                else:
+                    await part.apply(records)
         except BaseException:
             # Our position is already past this batch: rewind, or the restart skips it.
             for tp, recs in batch.items():
                 self.consumer.seek(tp, recs[0].offset)
+            self._unread_gathered()
             raise
-        self._uncommitted.update({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+        self._uncommitted.update(
+            {tp: recs[-1].offset + 1 for tp, recs in batch.items() if self._parts[tp.topic].gather_s <= 0}
+        )
+        await self._apply_gathered()
         if time.monotonic() - self._committed_at >= self.commit_interval_s:
             await self._commit()
+
+    def _gather(self, records: list[ConsumerRecord]) -> None:
+        if not self._gathered:
+            self._gathered_since = time.monotonic()
+        self._gathered.extend(records)
+
+    def _gathered_wait(self) -> float | None:
+        """How long until what this member's loops gathered is due (0.0: it is), or None
+        when they hold nothing."""
+        now = time.monotonic()
+        waits = [
+            0.0 if len(part._gathered) >= part.max_batch else max(0.0, part._gathered_since + part.gather_s - now)
+            for part in (self, *self.carried)
+            if part._gathered
+        ]
+        return min(waits) if waits else None
+
+    async def _apply_gathered(self, *, everything: bool = False) -> None:
+        """Apply what each loop of this member gathered once it is due (or `everything`),
+        and only then note its offsets to commit."""
+        now = time.monotonic()
+        for part in (self, *self.carried):
+            records = part._gathered
+            if not records or not (
+                everything or len(records) >= part.max_batch or now - part._gathered_since >= part.gather_s
+            ):
+                continue
+            try:
+                await part.apply(records)
+            except BaseException:
+                self._unread_gathered()
+                raise
+            part._gathered = []
+            self._uncommitted.update({TopicPartition(r.topic, r.partition): r.offset + 1 for r in records})
+
+    def _unread_gathered(self) -> None:
+        """Seek back to the first record each loop of this member gathered, and drop them:
+        the member reads them again (the inbox drops what a failed transaction did apply)."""
+        for part in (self, *self.carried):
+            first: dict[TopicPartition, int] = {}
+            for r in part._gathered:
+                first.setdefault(TopicPartition(r.topic, r.partition), r.offset)
+            if self.consumer is not None:
+                for tp, offset in first.items():
+                    self.consumer.seek(tp, offset)
+            part._gathered = []
+
+    def _drop_gathered(self) -> None:
+        """Forget what this member's loops gathered: the member reads on from the committed
+        offsets (a renewal, a rebalance) or from the start (a rewind), which are before it."""
+        for part in (self, *self.carried):
+            part._gathered = []
 
     def _by_part(
         self, batch: Mapping[TopicPartition, list[ConsumerRecord]]
@@ -554,6 +640,7 @@ class ConsumerLoop:
         self.renewing = True
         old, self.consumer = self.consumer, None
         self._uncommitted = {}  # the new member starts from the committed offsets
+        self._drop_gathered()
         self.commit_failures, self._failing_since = 0, None
         self.broken = None
         for part in (self, *self.carried):
@@ -788,7 +875,9 @@ class _FromStart(ConsumerRebalanceListener):
         self.until = 0.0
 
     async def on_partitions_revoked(self, revoked: object) -> None:
-        return None
+        # Whoever the partitions go to (this member again too) reads on from the committed
+        # offsets, which are before anything gathered and not applied.
+        self.loop._drop_gathered()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.loop.wake()  # new partitions, not paused: look at them now

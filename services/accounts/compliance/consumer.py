@@ -14,12 +14,14 @@ from shared.runtime import ConsumerSpec
 GROUP = "accounts-compliance"
 
 
-def consumer(c: Compliance, *, group: str) -> ConsumerSpec:
-    """The module's consumer, its messages brought by the member of `group` (the ledger's)."""
+def consumer(c: Compliance, *, group: str, gather_s: float = 0.0) -> ConsumerSpec:
+    """The module's consumer, its messages brought by the member of `group` (the ledger's),
+    gathered for up to `gather_s` into one transaction."""
     return ConsumerSpec(
         name=GROUP,
         topics=[ACCOUNTS_EVENTS],
         handlers=handlers(c),
         batch=lambda uow: ComplianceBatch(uow, c.tables),
         group=group,
+        gather_s=gather_s,
     )

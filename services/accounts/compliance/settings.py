@@ -27,6 +27,10 @@ class ComplianceSettings(BaseSettings):
     dormant_min_minor: int = Field(default=_DEFAULT.dormant_min_minor, gt=0)
     many_payers_window_h: float = Field(default=_DEFAULT.many_payers_window_h, gt=0)
     many_payers_min: int = Field(default=_DEFAULT.many_payers_min, ge=2)
+    # How long the module gathers the ledger's facts before applying them in one
+    # transaction (its consumer's `gather_s`): monitoring is on no payment's path, and one
+    # transaction for many facts spends far less than one per fetch. 0: each fetch at once.
+    gather_ms: int = Field(default=250, ge=0, le=5000)
 
     def thresholds(self) -> Thresholds:
-        return Thresholds(**self.model_dump())
+        return Thresholds(**self.model_dump(exclude={"gather_ms"}))
