@@ -162,7 +162,7 @@ async def test_removing_a_device_ends_its_sessions_and_its_next_login_is_challen
 
 
 async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_silence_its_alerts(
-    gateway: httpx.AsyncClient,
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
 ) -> None:
     trusted = await register_and_login(gateway)  # on "pytest": trusted at once
     device = f"ipad-{uuid.uuid4().hex[:8]}"
@@ -197,10 +197,24 @@ async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_s
     assert pushed_to["pytest"] == push["token"]
     assert (await trusted.get("/v1/me")).status_code == 200
     assert {d["device_id"] for d in (await trusted.get("/v1/me/devices")).json()["items"]} == {"pytest", device}
+
+    # A day on the sandbox clock, the same session's device is trusted: it may act on the
+    # others as any trusted device does, the sign-in alert still not mutable.
+    r = await gateway.post("/v1/sandbox/clock", json={"advance_s": 86_400 + 60}, headers=operator_headers)
+    assert r.status_code == 200, r.text
+    assert (await gateway.delete("/v1/me/push-tokens/pytest", headers=phone.auth)).status_code in (200, 204)
+    assert "pytest" not in {t["device_id"] for t in (await phone.get("/v1/me/push-tokens")).json()["items"]}
+    mute = await gateway.put(
+        "/v1/me/notification-preferences",
+        json={"items": [{"kind": "new_device_signed_in", "push": False}]},
+        headers=phone.auth,
+    )
+    assert mute.status_code == 422 and mute.json()["type"].endswith("/preference-locked"), mute.text
+    assert (await gateway.delete(f"/v1/me/sessions/{sessions['pytest']}", headers=phone.auth)).status_code == 204
+    assert (await trusted.get("/v1/me")).status_code == 401
     # Signing itself out is always allowed.
     assert (await gateway.delete(f"/v1/me/devices/{rows[device]}", headers=phone.auth)).status_code == 204
     assert (await phone.get("/v1/me")).status_code == 401
-    assert (await trusted.get("/v1/me")).status_code == 200
 
 
 async def test_the_sandbox_trusts_the_harness_device_ids(gateway: httpx.AsyncClient) -> None:
