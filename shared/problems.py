@@ -236,7 +236,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         # FastAPI's word for a JSON body json.loads could not decode ("There was an error
         # parsing the body"): bytes that are not UTF-8.
-        if isinstance(exc.__cause__, UnicodeDecodeError):
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
             return problem_response(malformed_json(NOT_UTF8), request.url.path)
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
