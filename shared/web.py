@@ -208,7 +208,7 @@ def build_app(
         # Only on routers with an /internal route: the rule costs the others nothing.
         contexts = list(iter_route_contexts(router.routes))
         guard = [Depends(internal_caller)] if any(map(_internal, contexts)) else []
-        # Only on routers with a JSON body route: the rule costs the others nothing.
+        # Only on routers with a JSON body route: the rule costs the other routers nothing.
         json_body.routes.update(id(c.original_route) for c in contexts if _takes_json(c))
         guard += [Depends(json_body.check)] if any(map(_takes_json, contexts)) else []
         app.include_router(router, dependencies=guard or None)
@@ -239,9 +239,10 @@ class JsonBodyRule:
     """How a route with a JSON body reads it, beyond FastAPI's parsing: sent as JSON (415
     `unsupported-media-type` otherwise, where FastAPI would validate the bytes and answer
     422), in UTF-8 with each object's names unique (400 `malformed-json`, shared/bodies.py).
-    A dependency of the routers that have such routes, solved first, before any other
-    rule of the route, as a body FastAPI could not parse is refused before them; a route
-    of such a router without a JSON body passes at once."""
+    A dependency of the routers that have such routes, solved before the route's own
+    (after only the /internal guard), as a body FastAPI could not parse is refused before
+    them; a route of such a router without a JSON body passes at once. The lean path reads
+    its bodies with shared/bodies.py itself and marks them (`bodies.CHECKED`)."""
 
     def __init__(self) -> None:
         self.routes: set[int] = set()  # ids of the original routes (an APIRoute hashes not)
