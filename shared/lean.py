@@ -12,9 +12,10 @@ limit, the spans and metrics, which all still apply) and keeps, for each `(metho
 it serves, the FastAPI route that stays registered and documented. A request takes the
 lean path only when it is the plain one: a `Content-Type` of exactly `application/json`,
 a body that arrives whole, is a JSON object (read by the same `json.loads` as
-Starlette's) and passes the route's own body model, header parameters that pass their
-own fields, and no dependency overrides. Anything else (malformed JSON, a validation
-failure, an unknown field, another content type, a body over the limit, a client gone)
+Starlette's, in UTF-8 with unique names as shared/bodies.py reads every body) and passes
+the route's own body model, header parameters that pass their own fields, and no
+dependency overrides. Anything else (malformed JSON, a name twice, a validation failure,
+an unknown field, another content type, a body over the limit, a client gone)
 goes on to the app's exception handlers and router with the body as it came, and the
 FastAPI route answers it with the same code as before. On the lean path the endpoint and
 its dependencies are the route's own functions, called in FastAPI's order with its
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -47,6 +47,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import bodies
 
 JSON = b"application/json"
 
@@ -240,10 +242,11 @@ class LeanRoutes:
             await self.app(scope, _replay(received, receive), send)
             return
         try:
-            value = json.loads(body)
-        except ValueError:
+            value = bodies.loads(body)
+        except bodies.MalformedJson:
             await self.app(scope, _replay(received, receive), send)
             return
+        scope[bodies.CHECKED] = True
         # The scope as FastAPI's routing leaves it for the route.
         kept = {key: scope[key] for key in _ROUTED if key in scope}
         scope.setdefault("router", self.router)

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.bodies import NOT_UTF8
 from shared.errors import DomainError, ServiceUnavailable
 from shared.money import AMOUNT_ERROR
 from shared.observability import request_id_var
@@ -162,6 +163,18 @@ def unavailable(service: str) -> Problem:
     )
 
 
+def malformed_json(detail: str) -> Problem:
+    """A body that is not JSON this API reads (shared/bodies.py)."""
+    return Problem(400, "malformed-json", detail)
+
+
+def unsupported_media_type(content_type: str | None) -> Problem:
+    """A body sent to a JSON route as something else, or with no Content-Type."""
+    media = content_type.split(";", 1)[0].strip() if content_type else ""
+    sent = f"it came as {media}" if media else "it came without a Content-Type"
+    return Problem(415, "unsupported-media-type", f"send the body as application/json ({sent})")
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> Response:
     body = problem.body()
     if instance:
@@ -183,10 +196,8 @@ def _validation_problem(exc: RequestValidationError) -> Problem:
     errors = exc.errors()
     for err in errors:
         if err.get("type") == "json_invalid":
-            return Problem(
-                400,
-                "malformed-json",
-                f"the request body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}",
+            return malformed_json(
+                f"the request body is not valid JSON: {err.get('ctx', {}).get('error', 'parse error')}"
             )
     items = [
         {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "")).removeprefix("Value error, ")}
@@ -223,6 +234,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI's word for a JSON body json.loads could not decode ("There was an error
+        # parsing the body"): bytes that are not UTF-8.
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            return problem_response(malformed_json(NOT_UTF8), request.url.path)
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":

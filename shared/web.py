@@ -10,12 +10,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from shared import bodies
 from shared.errors import DomainError
 from shared.internal import (
     INTERNAL_PREFIX,
@@ -40,6 +41,8 @@ from shared.problems import (
     documents,
     install_error_statuses,
     install_problem_handlers,
+    malformed_json,
+    unsupported_media_type,
 )
 from shared.route_index import RouteIndex
 from shared.runtime import Runtime
@@ -191,6 +194,7 @@ def build_app(
     # Outermost: each request's latency histogram and, with tracing on, its server span
     # continuing the caller's traceparent, in one wrapper.
     app.add_middleware(ServerSpans, tracing=runtime.tracing, metrics=runtime.metrics)
+    json_body = JsonBodyRule()
     for router in (
         health_router(runtime),
         clock_router(runtime),
@@ -202,8 +206,12 @@ def build_app(
         *routers,
     ):
         # Only on routers with an /internal route: the rule costs the others nothing.
-        guard = [Depends(internal_caller)] if any(map(_internal, iter_route_contexts(router.routes))) else None
-        app.include_router(router, dependencies=guard)
+        contexts = list(iter_route_contexts(router.routes))
+        guard = [Depends(internal_caller)] if any(map(_internal, contexts)) else []
+        # Only on routers with a JSON body route: the rule costs the other routers nothing.
+        json_body.routes.update(id(c.original_route) for c in contexts if _takes_json(c))
+        guard += [Depends(json_body.check)] if any(map(_takes_json, contexts)) else []
+        app.include_router(router, dependencies=guard or None)
     answers = Answers(everywhere=dict(problems or {}), domain=_domain_problems(error_statuses or {}))
     app.openapi = _public_openapi(app, answers)  # type: ignore[method-assign]
     RouteIndex.install(app.router)
@@ -218,6 +226,41 @@ def build_app(
 
 def _internal(route: Any) -> bool:
     return str(getattr(route, "path", "")).startswith(INTERNAL_PREFIX)
+
+
+def _takes_json(context: RouteContext) -> bool:
+    """Whether a route reads a JSON body (a model, not a form or a file)."""
+    dependant: Dependant | None = getattr(context, "dependant", None)
+    found = [p for d in (dependant, *_dependencies(dependant)) for p in d.body_params] if dependant else []
+    return bool(found) and not any(isinstance(p.field_info, params.Form) for p in found)
+
+
+class JsonBodyRule:
+    """How a route with a JSON body reads it, beyond FastAPI's parsing: sent as JSON (415
+    `unsupported-media-type` otherwise, where FastAPI would validate the bytes and answer
+    422), in UTF-8 with each object's names unique (400 `malformed-json`, shared/bodies.py).
+    A dependency of the routers that have such routes, solved before the route's own
+    (after only the /internal guard), as a body FastAPI could not parse is refused before
+    them; a route of such a router without a JSON body passes at once. The lean path reads
+    its bodies with shared/bodies.py itself and marks them (`bodies.CHECKED`)."""
+
+    def __init__(self) -> None:
+        self.routes: set[int] = set()  # ids of the original routes (an APIRoute hashes not)
+
+    async def check(self, request: Request) -> None:
+        scope = request.scope
+        if bodies.CHECKED in scope or id(scope.get("route")) not in self.routes:
+            return
+        body = await request.body()  # as FastAPI read it, kept by the request
+        if not body:
+            return
+        content_type = request.headers.get("content-type")
+        if not bodies.is_json(content_type):
+            raise unsupported_media_type(content_type)
+        try:
+            bodies.check_parsed(body, await request.json())  # as FastAPI parsed it, kept too
+        except bodies.MalformedJson as exc:
+            raise malformed_json(exc.detail) from None
 
 
 def _public_openapi(app: FastAPI, answers: Answers) -> Callable[[], dict[str, Any]]:
@@ -345,6 +388,8 @@ class Answers:
         if body:
             add(400, "the body is not valid JSON")
             add(413, "the body is too large")
+            if not any(isinstance(p.field_info, params.Form) for p in body):
+                add(415, "the body is not sent as application/json")
         if path or query or body or any(d.header_params for d in every):
             add(422, "the request does not match its schema (`errors` names the fields)")
         if method in _WRITES:

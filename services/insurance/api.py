@@ -20,13 +20,14 @@ from starlette.datastructures import UploadFile
 
 from services.insurance import domain, epolicy, handlers, store, views
 from services.insurance.deps import AccountsDep, Adjuster, ContextDep, FlagReader, RuntimeDep, Staff
+from shared import bodies
 from shared.accounts_client import AccountsClient
 from shared.auth import CurrentCustomer, Principal
 from shared.errors import DomainError
 from shared.idempotency import IdempotencyKey
 from shared.money import InvalidAmount, to_minor
 from shared.pagination import Page, PageDep, newest_first, next_keyset
-from shared.problems import PROBLEM, Problem
+from shared.problems import PROBLEM, Problem, malformed_json
 from shared.runtime import Runtime
 from shared.schemas.insurance import (
     DOCUMENT_BODY_BYTES,
@@ -499,9 +500,14 @@ async def _upload(request: Request) -> Upload:
 
 
 def _metadata(body: bytes) -> Upload:
-    """A JSON body: a document's metadata only (the older way, kept for clients that use it)."""
+    """A JSON body: a document's metadata only (the older way, kept for clients that use it),
+    read as every JSON body is (shared/bodies.py)."""
     try:
-        found = DocumentCreate.model_validate_json(body)
+        value = bodies.loads(body)
+    except bodies.MalformedJson as exc:
+        raise malformed_json(exc.detail) from None
+    try:
+        found = DocumentCreate.model_validate(value)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors()) from None
     return Upload(kind=found.kind, name=found.name, size_bytes=found.size_bytes, checksum=found.checksum)

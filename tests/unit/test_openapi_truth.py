@@ -154,6 +154,19 @@ def test_routes_document_the_answers_their_rules_give(apps: dict[str, FastAPI], 
     assert wrong == []
 
 
+@pytest.mark.parametrize("name", APPS)
+def test_routes_that_take_a_json_body_document_its_refusals(apps: dict[str, FastAPI], name: str) -> None:
+    """A JSON body that is not JSON, not UTF-8 or names a member twice is a 400, one sent
+    as another type or with none a 415 (shared/web.py's `JsonBodyRule`)."""
+    wrong, found = [], 0
+    for method, path, operation in _operations(apps[name].openapi()):
+        if "application/json" in operation.get("requestBody", {}).get("content", {}):
+            found += 1
+            if missing := sorted({"400", "415"} - set(operation["responses"])):
+                wrong.append((method, path, missing))
+    assert found and wrong == []
+
+
 def _rows() -> list[PassThrough]:
     """The rows whose service documents the same operation (not a stream, not an /internal route)."""
     rows = (*ROUTES, *DEPOSIT_ROUTES, *OPS_ROUTES)

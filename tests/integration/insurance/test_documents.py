@@ -128,6 +128,31 @@ async def test_a_multipart_body_without_its_fields_is_a_422_naming_them(insurer:
     assert plain.status_code == 415 and plain.json()["type"].endswith("/unsupported-media-type")
 
 
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        pytest.param(b'{"kind": "other", "kind": "medical_invoice"', '"kind" twice', id="a name twice"),
+        pytest.param(b'{"kind": "other", "name": "caf\xe9.pdf"', "not UTF-8", id="Latin-1"),
+    ],
+)
+async def test_a_json_document_the_insurer_cannot_read_unambiguously_adds_nothing(
+    insurer: Insurer, body: bytes, detail: str
+) -> None:
+    """The older JSON body of a document's metadata is read as every JSON body is."""
+    who, claim_id = await reported_claim(insurer)
+    rest = b', "size_bytes": 48213, "checksum": "' + hashlib.sha256(b"x").hexdigest().encode() + b'"}'
+
+    r = await insurer.http.post(
+        f"/v1/insurance/claims/{claim_id}/documents",
+        content=body + rest,
+        headers=who.headers | {"content-type": "application/json"},
+    )
+
+    assert r.status_code == 400 and r.json()["type"].endswith("/malformed-json"), r.text
+    assert detail in r.json()["detail"]
+    assert (await insurer.claim(who, claim_id))["documents"] == []
+
+
 async def test_a_claim_takes_at_most_its_number_of_documents(insurer: Insurer) -> None:
     who, claim_id = await reported_claim(insurer)
     for shade in range(domain.MAX_DOCUMENTS_PER_CLAIM):

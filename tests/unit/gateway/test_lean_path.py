@@ -53,7 +53,11 @@ REQUESTS: list[tuple[dict[str, str], bytes]] = [
     (_headers(), TRANSFER.replace(b'"1.00"', b"1.0")),
     (_headers("ended"), b"{not json"),
     ({**_headers(), "content-type": "text/plain"}, TRANSFER),
+    ({k: v for k, v in _headers().items() if k != "content-type"}, TRANSFER),
     (_headers(), b"x" * 100_000),
+    (_headers(), TRANSFER[:-1] + b', "amount": "9000.00"}'),
+    (_headers(), TRANSFER[:-1] + b', "note": "caf\xe9"}'),
+    (_headers(), TRANSFER.decode().encode("utf-16")),
 ]
 
 
