@@ -441,8 +441,11 @@ class Runtime:
 
     async def reset(self) -> None:
         """Back to the seed state: empty every table of this service, set the sandbox clock
-        back to real time, then seed again."""
+        back to real time, then seed again. What a consumer gathered and has not applied
+        (shared.kafka.consumer: `gather_s`) is forgotten with the rest."""
         self.clock.offset = timedelta(0)
+        for member in self.members:
+            member.drop_gathered(done=True)
         async with self.db.write() as session, session.begin():
             for table in reversed(self.metadata.sorted_tables):
                 await session.execute(table.delete())

@@ -359,7 +359,7 @@ class ConsumerLoop:
     def _rewind(self) -> None:
         self._rewind_requested = False
         self._uncommitted = {}
-        self._drop_gathered()
+        self.drop_gathered()
         self._from_start.until = time.monotonic() + REWIND_WINDOW_S
         if self.consumer is not None:
             for tp in self.consumer.assignment():
@@ -554,10 +554,14 @@ class ConsumerLoop:
                     self.consumer.seek(tp, offset)
             part._gathered = []
 
-    def _drop_gathered(self) -> None:
+    def drop_gathered(self, *, done: bool = False) -> None:
         """Forget what this member's loops gathered: the member reads on from the committed
-        offsets (a renewal, a rebalance) or from the start (a rewind), which are before it."""
+        offsets (a renewal, a rebalance) or from the start (a rewind), which are before it.
+        `done`: as if applied, its offsets to commit (a sandbox reset emptied the tables it
+        was for)."""
         for part in (self, *self.carried):
+            if done:
+                self._uncommitted.update({TopicPartition(r.topic, r.partition): r.offset + 1 for r in part._gathered})
             part._gathered = []
 
     def _by_part(
@@ -640,7 +644,7 @@ class ConsumerLoop:
         self.renewing = True
         old, self.consumer = self.consumer, None
         self._uncommitted = {}  # the new member starts from the committed offsets
-        self._drop_gathered()
+        self.drop_gathered()
         self.commit_failures, self._failing_since = 0, None
         self.broken = None
         for part in (self, *self.carried):
@@ -877,7 +881,7 @@ class _FromStart(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: object) -> None:
         # Whoever the partitions go to (this member again too) reads on from the committed
         # offsets, which are before anything gathered and not applied.
-        self.loop._drop_gathered()
+        self.loop.drop_gathered()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self.loop.wake()  # new partitions, not paused: look at them now

@@ -171,3 +171,22 @@ async def test_a_member_renewed_while_it_held_gathered_records_reads_them_again(
         await p.send()  # a third: the new member reads all three, which fill the batch
         await until(lambda: len(p.holds) == 3)
         assert p.holds == ["h-1", "h-2", "h-3"] and p.transactions == [3]
+
+
+async def test_a_sandbox_reset_forgets_what_was_gathered_as_done(
+    db: Database, broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A reset empties the tables the gathered facts were for: they are dropped, and their
+    offsets committed with the next, so no restart applies them to the new tables."""
+    async with pair(db, broker, tmp_path, gather_s=600.0, max_batch=2) as p:
+        await p.send()
+        p.carrier.drop_gathered(done=True)  # what Runtime.reset does to each member
+        await p.send()
+        await p.send()
+        await until(lambda: len(p.holds) == 2)
+        assert p.holds == ["h-2", "h-3"] and p.transactions == [2]
+
+        async def committed() -> bool:
+            return await p.committed_lag() == 0
+
+        await eventually(committed)
