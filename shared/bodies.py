@@ -34,12 +34,23 @@ class MalformedJson(ValueError):
 
 
 def is_json(content_type: str | None) -> bool:
-    """Whether a Content-Type names JSON: `application/json` or `application/*+json`, with
-    any parameters (`; charset=utf-8`), as FastAPI reads it."""
+    """Whether a Content-Type is the one this API reads: `application/json`, with no charset
+    or UTF-8's (`; charset=utf-8`). A body declared in another charset is not read as if it
+    were UTF-8; nor is a JSON of other rules (`application/merge-patch+json`) read as a
+    plain one."""
     if not content_type:
         return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    media, _, parameters = content_type.partition(";")
+    return media.strip().lower() == "application/json" and charset_of(parameters) in (None, "utf-8", "utf8")
+
+
+def charset_of(parameters: str) -> str | None:
+    """The `charset` among a Content-Type's parameters (after its media type), lower case."""
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
 
 
 def loads(body: bytes) -> Any:

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.bodies import NOT_UTF8
+from shared.bodies import NOT_UTF8, TOO_DEEP, charset_of, is_json
 from shared.errors import DomainError, ServiceUnavailable
 from shared.money import AMOUNT_ERROR
 from shared.observability import request_id_var
@@ -170,15 +170,31 @@ def malformed_json(detail: str) -> Problem:
 
 def unsupported_media_type(content_type: str | None) -> Problem:
     """A body sent to a JSON route as something else, or with no Content-Type."""
-    media = content_type.split(";", 1)[0].strip() if content_type else ""
-    sent = f"it came as {media}" if media else "it came without a Content-Type"
-    return Problem(415, "unsupported-media-type", f"send the body as application/json ({sent})")
+    media, _, parameters = (content_type or "").partition(";")
+    media = media.strip()[:100]
+    charset = charset_of(parameters)
+    if charset is not None and charset not in ("utf-8", "utf8"):
+        sent = f"it came in charset {charset[:40]!r}"
+    else:
+        sent = f"it came as {media}" if media else "it came without a Content-Type"
+    return Problem(415, "unsupported-media-type", f"send the body as application/json in UTF-8 ({sent})")
+
+
+# How much of a request's own text (a path, an id in the detail) a problem repeats back: a
+# 60,000-character id sent in a path is not echoed twice into a 120 KB answer.
+ECHO_MAX = 300
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= ECHO_MAX else text[:ECHO_MAX] + "…"
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> Response:
     body = problem.body()
+    if isinstance(body.get("detail"), str):
+        body["detail"] = _clipped(body["detail"])
     if instance:
-        body.setdefault("instance", instance)
+        body.setdefault("instance", _clipped(instance))
     return Response(
         orjson.dumps(body),
         status_code=problem.status,
@@ -235,9 +251,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         # FastAPI's word for a JSON body json.loads could not decode ("There was an error
-        # parsing the body"): bytes that are not UTF-8.
+        # parsing the body"): bytes that are not UTF-8, or nested deeper than it recurses.
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
-            return problem_response(malformed_json(NOT_UTF8), request.url.path)
+            content_type = request.headers.get("content-type")
+            # Declared in another charset: the declaration is what is refused, as for a body
+            # that decodes (shared.web's JSON body rule).
+            problem = malformed_json(NOT_UTF8) if is_json(content_type) else unsupported_media_type(content_type)
+            return problem_response(problem, request.url.path)
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            return problem_response(malformed_json(TOO_DEEP), request.url.path)
         slug = {404: "not-found", 405: "method-not-allowed", 401: "unauthorized"}.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":

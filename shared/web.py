@@ -180,6 +180,11 @@ def build_app(
         # The process's own spans and metrics are ServerSpans' (shared/tracing.py). Off, FastAPI's
         # native telemetry is not asked on every request whether OpenTelemetry is configured.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        # A path with a trailing slash is not found, as any unknown path: Starlette's redirect
+        # to the path without it built its Location from the request's Host header (a forged
+        # Host came back in it) and answered before authentication; a 307 makes a client
+        # send the body (a payment) again to wherever it points.
+        redirect_slashes=False,
     )
     app.state.runtime = runtime
     app.state.tokens = runtime.tokens

@@ -51,7 +51,9 @@ class EndpointUpdate(BaseModel):
     url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
     events: list[str] | None = Field(default=None, min_length=1, max_length=50, description=EVENTS_DOC)
     description: Prose | None = Field(default=None, max_length=500)
-    enabled: bool | None = Field(default=None, description="A disabled endpoint is sent nothing, and keeps nothing new")
+    enabled: bool | None = Field(
+        default=None, strict=True, description="A disabled endpoint is sent nothing, and keeps nothing new"
+    )
 
 
 class EndpointPublic(BaseModel):

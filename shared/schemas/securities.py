@@ -590,7 +590,9 @@ class PriceSet(BaseModel):
         json_schema_extra={"examples": [{"price": "1700.00", "pinned": True}, {"price": "1688.00", "pinned": False}]},
     )
     price: PriceIn = Field(description="Inside today's limit band and on the tick")
-    pinned: bool = Field(default=True, description="Keep the price there (the random walk skips the symbol)")
+    pinned: bool = Field(
+        default=True, strict=True, description="Keep the price there (the random walk skips the symbol)"
+    )
 
 
 # --- bank-securities transfers ------------------------------------------------------------------
@@ -720,7 +722,10 @@ class PermissionCreate(BaseModel):
 
     board: RestrictedBoardName = Field(description="star (STAR Market), chinext (ChiNext) or st (risk-warning shares)")
     risk_disclosure_accepted: bool = Field(
-        default=False, description="The customer read and accepted the board's risk disclosure (the sandbox's rule)"
+        default=False,
+        strict=True,
+        description="The customer read and accepted the board's risk disclosure (the sandbox's rule): JSON's "
+        'true, not `"yes"`, `1` or `"on"`',
     )
 
 

@@ -106,6 +106,10 @@ def _twice(body: bytes) -> bytes:
     return body[:-1] + b', "amount": "9.00"}'
 
 
+def _deep(body: bytes) -> bytes:
+    return body[:-1] + b', "note": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+
+
 def _not_utf8(body: bytes) -> bytes:
     return body[:-1] + b', "note": "caf\xe9"}'
 
@@ -117,6 +121,13 @@ def _not_utf8(body: bytes) -> bytes:
         pytest.param(lambda b: b, "text/plain", 415, "unsupported-media-type", "text/plain", id="text/plain"),
         pytest.param(lambda b: b, None, 415, "unsupported-media-type", "without a Content-Type", id="no type"),
         pytest.param(_not_utf8, "application/json", 400, "malformed-json", "not UTF-8", id="Latin-1"),
+        pytest.param(
+            _not_utf8, "application/json; charset=latin-1", 415, "unsupported-media-type", "latin-1", id="charset"
+        ),
+        pytest.param(
+            lambda b: b, "application/merge-patch+json", 415, "unsupported-media-type", "merge-patch", id="+json"
+        ),
+        pytest.param(_deep, "application/json", 400, "malformed-json", "nests too deeply", id="deep"),
     ],
 )
 async def test_a_body_the_bank_cannot_read_unambiguously_is_refused_and_pays_nothing(

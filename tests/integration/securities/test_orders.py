@@ -145,6 +145,20 @@ async def test_cancelling_a_sell_unfreezes_the_shares_at_once(brokerage: Brokera
     assert (position["sellable_quantity"], position["frozen_quantity"]) == (2_000, 0)
 
 
+async def test_a_board_is_enabled_only_on_json_true_for_its_risk_disclosure(brokerage: Brokerage) -> None:
+    """Consent to a board's risk disclosure is JSON's true: `"yes"`, `1` or `"on"` enable nothing."""
+    investor = await brokerage.investor(1_000_00)
+    for said in ("yes", 1, "on", "true"):
+        r = await brokerage.http.post(
+            "/v1/securities/permissions",
+            json={"board": "star", "risk_disclosure_accepted": said},
+            headers=investor.headers,
+        )
+        assert r.status_code == 422 and r.json()["type"].endswith("/validation-error"), (said, r.text)
+    boards = (await brokerage.http.get("/v1/securities/permissions", headers=investor.headers)).json()
+    assert not any(b["enabled"] for b in boards["items"] if b["board"] == "star"), boards
+
+
 async def test_a_market_buy_holds_at_limit_up_and_pays_the_exact_cost(brokerage: Brokerage) -> None:
     investor = await brokerage.investor(50_000_00)
     enabled = await brokerage.http.post(

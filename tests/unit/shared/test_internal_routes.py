@@ -157,3 +157,16 @@ async def test_behind_a_proxy_prefix_the_rule_still_holds(tmp_path: Path, path: 
         r = await http.get(path)
 
     assert (r.status_code, r.json()["type"].rsplit("/", 1)[-1]) == (401, "unauthorized")
+
+
+@pytest.mark.parametrize("service", APPS)
+async def test_a_trailing_slash_is_not_found_and_names_no_host(service: str, tmp_path: Path) -> None:
+    """A path with a trailing slash is an unknown path: a 404 problem, before any token is
+    asked for, with no redirect built from the request's (forgeable) Host header."""
+    app = APPS[service](settings(service, tmp_path))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as http:
+        for method, path in (("POST", "/v1/payments/transfers/"), ("GET", "/v1/accounts/"), ("GET", "/healthz/")):
+            r = await http.request(method, path, headers={"Host": "evil.example:9999"})
+            assert r.status_code == 404, (path, r.status_code, r.headers)
+            assert "location" not in r.headers and "evil.example" not in r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
