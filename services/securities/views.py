@@ -28,13 +28,21 @@ from shared.schemas.securities import (
 # --- market data --------------------------------------------------------------------------------
 
 
+def percent(part: int, whole: int) -> str:
+    """`part` of `whole` in percent to two places, rounded half away from zero as money is
+    (a quote's change, a position's unrealised P&L): -0.7576% reads -0.76, not -0.75
+    (alerts compare thresholds with the change truncated, domain.change_bp). 0.00 of nothing."""
+    hundredths = domain.div_half_up(part * 10_000, whole) if whole else 0
+    sign = "-" if hundredths < 0 else ""
+    return f"{sign}{abs(hundredths) // 100}.{abs(hundredths) % 100:02d}"
+
+
 def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
     i = q.instrument
 
     def price(milli: int | None) -> str | None:
         return None if milli is None else domain.format_price(milli, i)
 
-    change_pct = q.change_bp / 100
     bids, asks = q.depth()
     return QuotePublic(
         symbol=i.symbol,
@@ -45,7 +53,7 @@ def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
         last=domain.format_price(q.last, i),
         prev_close=domain.format_price(q.prev_close, i),
         change=domain.format_price(q.change, i),
-        change_pct=f"{change_pct:.2f}",
+        change_pct=percent(q.change, q.prev_close),
         bid=price(q.bid),
         ask=price(q.ask),
         limit_up=domain.format_price(q.band.up, i),
@@ -204,7 +212,6 @@ def position_public(p: domain.Position, quote: domain.Quote, today: date) -> Pos
     """A holding valued at the quote's last price."""
     i = quote.instrument
     pnl = p.unrealised_pnl_minor(quote.last)
-    pct = pnl * 10_000 // p.cost_minor if p.cost_minor else 0
     return PositionPublic(
         symbol=p.symbol,
         name=i.name,
@@ -220,7 +227,7 @@ def position_public(p: domain.Position, quote: domain.Quote, today: date) -> Pos
         market_value_minor=p.market_value_minor(quote.last),
         unrealised_pnl=format_minor(pnl),
         unrealised_pnl_minor=pnl,
-        unrealised_pnl_pct=f"{pct / 100:.2f}",
+        unrealised_pnl_pct=percent(pnl, p.cost_minor),
         realised_pnl=format_minor(p.realised_pnl_minor),
         realised_pnl_minor=p.realised_pnl_minor,
     )
