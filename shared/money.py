@@ -85,10 +85,13 @@ def _parse_amount(value: Any) -> Decimal:
     return amount
 
 
-def decimal_string(pattern: str, what: str, places: int, error: str) -> Any:
+def decimal_string(pattern: str, what: str, places: int, error: str, too_large: str) -> Any:
     """A BeforeValidator for a decimal that travels as a JSON string matching `pattern`:
-    a JSON number, a sign, an exponent, spaces or leading zeros are all refused."""
+    a JSON number, a sign, an exponent, spaces or leading zeros are all refused. One well
+    written but with more digits before the point than `pattern` takes is refused as
+    `too_large` says (the largest value), not as a malformed one."""
     compiled = re.compile(pattern)
+    well_written = re.compile(rf"(0|[1-9][0-9]*)(\.[0-9]{{1,{places}}})?")
     example = "12.50"
     rule = f"digits with at most {places} decimal places, no sign, exponent, spaces or leading zeros"
 
@@ -102,6 +105,8 @@ def decimal_string(pattern: str, what: str, places: int, error: str) -> Any:
             )
         if compiled.fullmatch(value) is None:
             shown = value if len(value) <= 40 else value[:40] + "..."
+            if well_written.fullmatch(value) is not None:
+                raise PydanticCustomError(error, f"{what} {shown!r} is refused: {too_large}")
             raise PydanticCustomError(
                 error,
                 f'{what} {shown!r} is refused: write {rule}, such as "{example}"',
@@ -123,7 +128,7 @@ def _json_kind(value: Any) -> str:
 # against the currency (a sibling field) with `to_minor`, which refuses zero and the maximum.
 AmountIn = Annotated[
     Decimal,
-    decimal_string(AMOUNT_PATTERN, "amount", 2, AMOUNT_ERROR),
+    decimal_string(AMOUNT_PATTERN, "amount", 2, AMOUNT_ERROR, f"it exceeds the maximum of {format_minor(MAX_MINOR)}"),
     PlainSerializer(lambda d: str(d), return_type=str),
     WithJsonSchema(
         {

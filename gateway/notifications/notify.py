@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.clock import BANK_TZ
 from shared.events import accounts as acc
 from shared.events import insurance as ins
 from shared.events import payments as pay
@@ -466,10 +467,15 @@ def new_device_signed_in(customer_id: str, device_id: str, new_until: datetime) 
         customer_id,
         "new_device_signed_in",
         "New device signed in",
-        f"Your account was signed in on a new device ({device_id}). Until {new_until:%Y-%m-%d %H:%M} UTC its "
+        f"Your account was signed in on a new device ({device_id}). Until "
+        f"{new_until.astimezone(BANK_TZ):%Y-%m-%d %H:%M} Beijing time its "
         "payments have lower limits. If this was not you, remove the device and change your password.",
         {"device_id": device_id, "new_until": new_until.isoformat()},
     )
+
+
+# A step-up's operation as the customer reads it.
+_OPERATIONS = {"transfer": "transfer", "bill": "bill payment", "qr": "QR payment", "topup": "top-up"}
 
 
 def stepup_code_sent(
@@ -478,12 +484,16 @@ def stepup_code_sent(
     """That a step-up code was sent by SMS. Never the code: whoever holds the access token
     reads the notifications, and the code is what proves it is the customer. Its money
     has the payments' shape: `amount`, `amount_minor` and `currency`."""
+    approving = (
+        "sign in on a new device"  # gateway/identity/devices.py: a login moves no money
+        if operation == "device_login"
+        else f"approve a {_OPERATIONS.get(operation, operation)} of {_money(amount_minor, currency)}"
+    )
     return Draft(
         customer_id,
         "stepup_code",
         "Approve with your code",
-        f"We sent a code by SMS to approve a {operation} of {_money(amount_minor, currency)}. "
-        f"It expires in {ttl_s // 60} minutes. "
+        f"We sent a code by SMS to {approving}. It expires in {ttl_s // 60} minutes. "
         "If this was not you, do not share it and log out your other sessions.",
         {
             "challenge_id": challenge_id,

@@ -48,7 +48,7 @@ PRICE_PATTERN = r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,6})?$"
 
 PriceIn = Annotated[
     Decimal,
-    decimal_string(PRICE_PATTERN, "price", 6, "invalid_price"),
+    decimal_string(PRICE_PATTERN, "price", 6, "invalid_price", "no A-share is priced at 100000000.00 or more"),
     PlainSerializer(lambda d: str(d), return_type=str),
     WithJsonSchema({"type": "string", "pattern": PRICE_PATTERN, "maxLength": 15, "examples": ["1688.00", "3.862"]}),
 ]

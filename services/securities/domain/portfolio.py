@@ -115,7 +115,9 @@ class Position:
         return max(0, self.quantity - self.frozen - self.bought_today(today))
 
     def freeze_for_sale(self, quantity: int, today: date, instrument: Instrument) -> None:
-        check_sell_quantity(quantity, self.sellable(today), instrument)
+        check_sell_quantity(
+            quantity, self.sellable(today), instrument, frozen=self.frozen, bought_today=self.bought_today(today)
+        )
         self.frozen += quantity
 
     def unfreeze(self, quantity: int) -> None:

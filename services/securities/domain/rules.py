@@ -155,15 +155,24 @@ def check_buy_quantity(quantity: int, instrument: Instrument) -> None:
         raise OddLot(f"buy in whole lots of {instrument.lot_size} shares; {quantity} is not a multiple")
 
 
-def check_sell_quantity(quantity: int, sellable: int, instrument: Instrument) -> None:
-    """Sells go in lots too, except that an odd remainder is sold all at once."""
+def check_sell_quantity(
+    quantity: int, sellable: int, instrument: Instrument, *, frozen: int = 0, bought_today: int = 0
+) -> None:
+    """Sells go in lots too, except that an odd remainder is sold all at once. A sell of
+    more than is sellable is told why the rest is not: promised to open sell orders
+    (`frozen`), bought today (T+1), or not held at all."""
     if quantity <= 0 or quantity > MAX_ORDER_QUANTITY:
         raise InvalidQuantity(f"quantity must be between 1 and {MAX_ORDER_QUANTITY} shares")
     if quantity > sellable:
-        raise NotEnoughSellable(
-            f"only {sellable} shares of {instrument.symbol} can be sold now "
-            "(shares bought today become sellable on the next trading day: T+1)"
-        )
+        why = []
+        if frozen:
+            why.append(f"{frozen} are promised to open sell orders")
+        if bought_today:
+            why.append(f"{bought_today} were bought today and become sellable on the next trading day (T+1)")
+        held = sellable + frozen + bought_today
+        if quantity > held:
+            why.append(f"{held} are held in all")
+        raise NotEnoughSellable(f"only {sellable} shares of {instrument.symbol} can be sold now: " + "; ".join(why))
     if quantity % instrument.lot_size and quantity != sellable:
         raise OddLot(
             f"sell in lots of {instrument.lot_size} shares, or the whole sellable quantity of {sellable} at once"

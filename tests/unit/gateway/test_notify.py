@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -240,3 +240,13 @@ def test_a_step_up_code_notification_carries_its_money_as_payments_do() -> None:
     assert (sent.data["amount"], sent.data["amount_minor"], sent.data["currency"]) == ("6000.00", 600000, "CNY")
     assert {"amount", "amount_minor", "currency"} <= paid.data.keys()
     assert "6000.00 CNY" in sent.body
+
+
+def test_a_step_up_code_notification_reads_as_the_customer_speaks() -> None:
+    """A new device's sign-in moves no money; a bill is a bill payment; times are Beijing's."""
+    signing_in = notify.stepup_code_sent("c", "ch", "device_login", 0, "CNY", 300)
+    assert signing_in.body.startswith("We sent a code by SMS to sign in on a new device.")
+    assert "device_login" not in signing_in.body and "0.00" not in signing_in.body
+    assert "approve a bill payment of 12.00 CNY" in notify.stepup_code_sent("c", "ch", "bill", 1200, "CNY", 300).body
+    signed_in = notify.new_device_signed_in("c", "ipad", datetime(2026, 12, 4, 7, 37, tzinfo=UTC))
+    assert "Until 2026-12-04 15:37 Beijing time" in signed_in.body and "UTC" not in signed_in.body

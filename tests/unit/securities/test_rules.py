@@ -260,3 +260,22 @@ def test_a_dozen_instruments_across_boards() -> None:
     assert {"main", "chinext", "star", "etf"} <= {b.value for b in boards}
     assert any(i.st for i in BY_SYMBOL.values())
     assert {i.exchange.value for i in BY_SYMBOL.values()} == {"SH", "SZ"}
+
+
+@pytest.mark.parametrize(
+    ("quantity", "frozen", "bought_today", "sellable", "told", "not_told"),
+    [
+        (300, 0, 0, 200, ["200 are held in all"], ["T+1", "open sell orders"]),
+        (200, 100, 0, 100, ["100 are promised to open sell orders"], ["T+1", "held in all"]),
+        (200, 0, 100, 100, ["100 were bought today", "T+1"], ["open sell orders", "held in all"]),
+        (300, 100, 100, 0, ["100 are promised", "100 were bought today", "200 are held in all"], []),
+    ],
+)
+def test_a_sell_of_more_than_is_sellable_says_why_the_rest_is_not(
+    quantity: int, frozen: int, bought_today: int, sellable: int, told: list[str], not_told: list[str]
+) -> None:
+    with pytest.raises(NotEnoughSellable) as refused:
+        check_sell_quantity(quantity, sellable, MOUTAI, frozen=frozen, bought_today=bought_today)
+    detail = str(refused.value)
+    assert detail.startswith(f"only {sellable} shares of 600519 can be sold now: ")
+    assert all(t in detail for t in told) and not any(t in detail for t in not_told), detail
