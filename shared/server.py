@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from types import FrameType
 
 import orjson
@@ -61,17 +62,19 @@ def run(config: uvicorn.Config) -> None:
 class HttpProtocol(HttpToolsProtocol):
     """uvicorn's HTTP/1.1 protocol, refusing a request its parser cannot read (a control
     character in a header value, a broken request line or chunk) as every other refusal
-    is: problem+json, where uvicorn answers it in plain text. No request was read, so
-    there is no request id, and the connection is closed as uvicorn closes it."""
+    is: problem+json, where uvicorn answers it in plain text. No request was read, so its
+    own id (if it sent one) is not known: the answer carries a new one, in the body and in
+    X-Request-ID, as every answer does; the connection is closed as uvicorn closes it."""
 
     def send_400_response(self, msg: str) -> None:
-        body = orjson.dumps(
-            Problem(
-                400, "malformed-request", "the request is not valid HTTP/1.1 (RFC 9112), so none of it was read"
-            ).body()
+        request_id = uuid.uuid4().hex
+        problem = Problem(
+            400, "malformed-request", "the request is not valid HTTP/1.1 (RFC 9112), so none of it was read"
         )
+        body = orjson.dumps(problem.body() | {"request_id": request_id})
         head = [b"HTTP/1.1 400 Bad Request\r\n"]
         head += [b"%s: %s\r\n" % pair for pair in self.server_state.default_headers]
+        head.append(b"x-request-id: %s\r\n" % request_id.encode())
         head.append(
             b"content-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % (PROBLEM_JSON.encode(), len(body))
         )

@@ -175,3 +175,4 @@ async def test_a_request_that_is_not_http_gets_a_problem_too(gateway: httpx.Asyn
     assert int(headers["content-length"]) == len(body)
     problem = json.loads(body)
     assert problem["type"].endswith("/malformed-request") and problem["status"] == 400 and problem["detail"]
+    assert len(problem["request_id"]) == 32 and headers["x-request-id"] == problem["request_id"]
