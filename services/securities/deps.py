@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from services.securities import domain
 from services.securities.handlers import Context
 from shared.accounts_client import UNAVAILABLE, AccountsClient
 from shared.idempotency import REPLAYED
@@ -14,6 +15,17 @@ from shared.web import RuntimeDep, from_state
 
 ContextDep = Annotated[Context, from_state("ctx")]
 AccountsDep = Annotated[AccountsClient, from_state("accounts", problems=UNAVAILABLE)]
+
+
+def listed_symbol(ctx: Context, symbol: str | None) -> str | None:
+    """A list's `symbol` filter, normalised; one the sandbox market does not list is a 422
+    `unknown-symbol`, as for quotes (a value the API does not know is never an empty list)."""
+    if not symbol:
+        return None
+    listed = domain.normalise_symbol(symbol)
+    if listed not in ctx.sim.instruments:
+        raise domain.UnknownSymbol(f"there is no listing {symbol!r} in the sandbox market")
+    return listed
 
 
 def json_answer(model: BaseModel, self_link: str, status: int, *, replayed: bool = False) -> JSONResponse:

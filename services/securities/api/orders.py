@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from services.securities import domain, handlers, store, views
-from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_answer
+from services.securities.deps import AccountsDep, ContextDep, RuntimeDep, json_answer, listed_symbol
 from shared.auth import CurrentCustomer
 from shared.idempotency import OptionalIdempotencyKey, create_once
 from shared.observability import correlation_id_var
@@ -95,8 +95,8 @@ async def list_orders(
     query = select(store.Order).where(store.Order.customer_id == principal.customer_id)
     if status is not None:
         query = query.where(store.order_status_is(status))
-    if symbol:
-        query = query.where(store.Order.symbol == domain.normalise_symbol(symbol))
+    if (listed := listed_symbol(ctx, symbol)) is not None:
+        query = query.where(store.Order.symbol == listed)
     before = decode_seq(page.cursor, of="orders")
     if before is not None:
         query = query.where(store.Order.seq < before)

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import ColumnElement, func, select
 
-from services.securities import domain, store, views
-from services.securities.deps import ContextDep, RuntimeDep
+from services.securities import store, views
+from services.securities.deps import ContextDep, RuntimeDep, listed_symbol
 from shared.auth import CurrentCustomer
 from shared.listing import FromDay, ToDay, bank_days
 from shared.money import format_minor
@@ -23,8 +23,8 @@ router = APIRouter(responses={401: PROBLEM})
 def _filters(customer_id: str, symbol: str | None, first: FromDay, last: ToDay) -> list[ColumnElement[bool]]:
     bank_days(first, last)  # a range that ends before it starts is a 422
     where: list[ColumnElement[bool]] = [store.Trade.customer_id == customer_id]
-    if symbol:
-        where.append(store.Trade.symbol == domain.normalise_symbol(symbol))
+    if symbol is not None:
+        where.append(store.Trade.symbol == symbol)
     if first is not None:
         where.append(store.Trade.trade_day >= first)
     if last is not None:
@@ -51,7 +51,7 @@ async def list_trades(
 ) -> TradePage:
     """One confirmation per settled fill (price, gross, commission, stamp duty, transfer
     fee, net, and a sell's realised P&L), newest first; `from`/`to` are bank days."""
-    query = select(store.Trade).where(*_filters(principal.customer_id, symbol, from_, to))
+    query = select(store.Trade).where(*_filters(principal.customer_id, listed_symbol(ctx, symbol), from_, to))
     if side is not None:
         query = query.where(store.Trade.side == side)
     before = decode_seq(page.cursor, of="trades")
@@ -98,7 +98,7 @@ async def realised_pnl(
 ) -> RealisedPnl:
     """The realised P&L of the sell trades in a range of bank days, per symbol, whether
     or not the position is still held."""
-    where = _filters(principal.customer_id, symbol, from_, to)
+    where = _filters(principal.customer_id, listed_symbol(ctx, symbol), from_, to)
     query = (
         select(
             store.Trade.symbol,

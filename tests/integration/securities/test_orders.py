@@ -294,3 +294,13 @@ async def test_buys_racing_for_the_same_cash_each_refusal_says_what_it_reserves(
     assert await brokerage.cash(investor.securities_id) == (12_000_00, 10_005_00)
     await brokerage.cancel(investor, accepted[0])
     await brokerage.until(investor, accepted[0], "cancelled")
+
+
+async def test_a_list_filtered_by_a_symbol_the_market_does_not_list_is_refused(brokerage: Brokerage) -> None:
+    """A value the API does not know is a 422, never an empty list: orders, trades, P&L."""
+    investor = await brokerage.investor(1_000_00)
+    for path in ("/v1/securities/orders", "/v1/securities/trades", "/v1/securities/pnl"):
+        r = await brokerage.http.get(path, params={"symbol": "999999"}, headers=investor.headers)
+        assert r.status_code == 422 and r.json()["type"].endswith("/unknown-symbol"), (path, r.text)
+        listed = await brokerage.http.get(path, params={"symbol": "600036"}, headers=investor.headers)
+        assert listed.status_code == 200, (path, listed.text)
