@@ -236,7 +236,7 @@ class Devices:
             )
         if not count or (self.sandbox and sandbox_trusted(device_id, user.id)):
             return await self._bind(user.id, device_id, None, now)
-        login = Payment(DEVICE_LOGIN, device_id, 0, "CNY")
+        login = Payment(DEVICE_LOGIN, device_id, 0, "CNY", "")
         if challenge_id is not None and code is not None:
             row = await self.challenges.get(user.id, challenge_id)
             # A code already used binds nothing again (a device removed since is new again).

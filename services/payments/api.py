@@ -359,7 +359,7 @@ class PaymentDeps:
             payer = await payer_account(self.directory, self.runtime, self.principal, payer_account_id, fresh=True)
             domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
         await check_new_device(self.runtime, self.ctx, self.principal, amount)
-        await self.check_step_up(kind, payee, amount, currency)
+        await self.check_step_up(kind, payer.id, payee, amount, currency)
         draft = handlers.Draft(
             kind=kind,
             customer_id=self.principal.customer_id,
@@ -383,7 +383,7 @@ class PaymentDeps:
             headers={"location": f"/v1/payments/{payment.id}"},
         )
 
-    async def check_step_up(self, kind: Kind, payee: Recipient, amount: int, currency: str) -> None:
+    async def check_step_up(self, kind: Kind, payer_id: str, payee: Recipient, amount: int, currency: str) -> None:
         """Step-up, decided here after the payment was validated, its payee resolved and its
         limits checked (shared/stepup.py): a payment that needs a one-time code goes ahead
         only with the gateway's approval of exactly it, else 403 `step-up-required` with the
@@ -396,7 +396,7 @@ class PaymentDeps:
         )
         if reason is None:
             return
-        payment = stepup.Payment(kind.value, payee.key, amount, currency)
+        payment = stepup.Payment(kind.value, payee.key, amount, currency, payer_id)
         required = stepup.Required(payment, reason, self.policy.limit_minor(reason))
         try:
             stepup.check_approval(self.runtime.tokens, self.approval, customer_id, required, self.key)
