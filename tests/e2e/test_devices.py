@@ -88,8 +88,9 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
 ) -> None:
     trusted = await register_and_login(gateway)  # its first device: trusted at once
     checking = await trusted.open_account("checking")
-    savings = await trusted.open_account("savings")  # own accounts: no step-up, no daily outflow
+    savings = await trusted.open_account("savings")
     await trusted.settled((await trusted.deposit(checking["id"], "20000.00"))["id"])
+    payee = (await (await register_and_login(gateway)).open_account("checking"))["id"]
     device = f"iphone-{uuid.uuid4().hex[:8]}"
     phone, _ = await on_new_device(gateway, trusted, device)
 
@@ -106,15 +107,18 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
     sandbox_now = datetime.fromisoformat((await phone.get("/v1/sandbox/clock")).json()["now"])
     assert timedelta(hours=23) < device_until(shown) - sandbox_now <= timedelta(hours=24)
     assert (await limits(trusted))["new_device"] is None
-    assert refused_new_device(await transfer(phone, checking["id"], savings["id"], "1000.01"))
-    await completed(phone, await transfer(phone, checking["id"], savings["id"], "1000.00"))
-    await completed(trusted, await transfer(trusted, checking["id"], savings["id"], "3500.00"))  # trusted: no cap
+    assert refused_new_device(await transfer(phone, checking["id"], payee, "1000.01"))
+    await completed(phone, await transfer(phone, checking["id"], payee, "1000.00"))
+    await completed(trusted, await transfer(trusted, checking["id"], payee, "3500.00"))  # trusted: no cap
+    # Moves between the customer's own accounts count toward no limit, the device's as the class's.
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "1000.01"))
     shown = await limits(phone)
     assert (shown["new_device"]["used_today"], shown["new_device"]["remaining_today"]) == ("4500.00", "500.00")
-    assert shown["payable_now"] == "500.00"
-    r = await transfer(phone, checking["id"], savings["id"], "500.01")
+    assert (shown["used_today"], shown["payable_now"]) == ("4500.00", "500.00")
+    r = await transfer(phone, checking["id"], payee, "500.01")
     assert refused_new_device(r) and "500.00 CNY is left today" in r.json()["detail"], r.text
-    await completed(phone, await transfer(phone, checking["id"], savings["id"], "500.00"))
+    await completed(phone, await transfer(phone, checking["id"], payee, "500.00"))
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "2000.00"))  # none left: still moves
     # A standing order outlives the session: the new device cannot set one up.
     order = standing_order(checking["id"], savings["id"], shown["day"])
     r = await phone.post("/v1/payments/schedules", json=order, headers={"Idempotency-Key": str(uuid.uuid4())})
@@ -127,7 +131,7 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
     await completed(phone, await transfer(phone, checking["id"], savings["id"], "2000.00"))
     devices = (await phone.get("/v1/me/devices")).json()["items"]
     assert [d["trusted"] for d in devices] == [True, True]
-    assert await phone.balance(savings["id"]) == 7_000_00
+    assert await phone.balance(savings["id"]) == 5_000_01
     r = await phone.post("/v1/payments/schedules", json=order, headers={"Idempotency-Key": str(uuid.uuid4())})
     assert r.status_code == 201, r.text
     cancelled = await gateway.delete(f"/v1/payments/schedules/{r.json()['id']}", headers=phone.auth)
