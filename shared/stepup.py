@@ -5,7 +5,8 @@ Payments decides. It validates the request, resolves payer and payee and checks 
 limits first; only a payment that could go through is then held to the rule here. One
 that needs a code and carries no approval of exactly it is answered 403
 `step-up-required` (`StepUpMissing`) with the facts an approval must bind (`Required`:
-operation, payee key, amount, currency, and why), and nothing is written. The gateway
+operation, payee key, amount, currency, the paying account, and why), and nothing is
+written. The gateway
 (gateway/identity/stepup.py) turns that answer into a challenge for exactly those facts,
 a one-time code sent to the customer, and answers the phone 401. Once approved, the same
 request under the same Idempotency-Key is forwarded again with an approval: a token
@@ -64,6 +65,9 @@ class Payment:
     payee: str  # a payee key of shared/payees.py
     amount_minor: int
     currency: str
+    # The account it is paid from: a code approves money leaving that account only. "" for
+    # what moves no money (a device's login, gateway/identity/devices.py).
+    payer: str
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Approved(Payment):
             "payee": self.payee,
             "amount_minor": self.amount_minor,
             "currency": self.currency,
+            "payer": self.payer,
             "key": self.idempotency_key,
         }
 
@@ -97,6 +102,7 @@ class Required:
             "payee": p.payee,
             "amount_minor": p.amount_minor,
             "currency": p.currency,
+            "payer": p.payer,
             "reason": self.reason,
             "limit_minor": self.limit_minor,
         }
@@ -108,7 +114,11 @@ class Required:
             return None
         try:
             payment = Payment(
-                str(body["operation"]), str(body["payee"]), int(body["amount_minor"]), str(body["currency"])
+                str(body["operation"]),
+                str(body["payee"]),
+                int(body["amount_minor"]),
+                str(body["currency"]),
+                str(body["payer"]),
             )
             return cls(payment, str(body["reason"]), int(body["limit_minor"]))
         except (KeyError, TypeError, ValueError):
@@ -135,7 +145,7 @@ def check_approval(tokens: TokenIssuer, token: str | None, customer_id: str, req
     if not token:
         raise StepUpMissing(required, "this payment needs the customer's one-time code: make it through the gateway")
     p = required.payment
-    wanted = Approved(p.operation, p.payee, p.amount_minor, p.currency, key)
+    wanted = Approved(p.operation, p.payee, p.amount_minor, p.currency, p.payer, key)
     signer, claims = tokens.claims(token)
     if signer != "gateway" or claims.get("sub") != customer_id or claims.get("step_up") != wanted.claims():
         raise StepUpMissing(required, "the step-up approval does not cover this payment")

@@ -12,9 +12,11 @@ payments holds such a session's payments to lower limits
 sends says whether its device is trusted. A customer lists and removes their devices;
 removing one ends its sessions, and a later login from it is a new device again. While a
 session's device is new it may sign itself out but not remove another device, end
-another device's sessions or set or remove its push token (403 `device-too-new`): whoever
+another device's sessions or set or remove its push token, nor change the notification
+preferences or create, change or remove a webhook endpoint (403 `device-too-new`): whoever
 has just got in with a stolen password and an intercepted code must not lock the owner out
-of their trusted phone, nor stop or take its alerts.
+of their trusted phone, nor stop or take its alerts, nor have the customer's events sent
+where they can read them after the device is gone.
 
 Sandbox rule, so a test harness is never challenged unexpectedly: in sandbox mode a
 device id starting with one of `SANDBOX_TRUSTED_PREFIXES` is bound trusted at once, as are
@@ -75,15 +77,26 @@ class DeviceNotFound(Refused):
         super().__init__(f"device {device} was not found")
 
 
+# What a new device may not do, as its refusal says: act on another device, or change what
+# every device of the customer lives by and where the customer's events are sent.
+ACTS_ON_ITSELF = (
+    "a device signed in less than a day ago acts on itself only: it may sign itself out, but not remove "
+    "another device, end its sessions or change its pushes"
+)
+WEBHOOKS = "a device signed in less than a day ago may list webhook endpoints but not create, change or remove them"
+NOTIFICATION_PREFERENCES = (
+    "a device signed in less than a day ago may read the notification preferences but not change them: "
+    "they mute pushes on every device of the customer"
+)
+
+
 class DeviceTooNew(Refused):
     code = "device-too-new"
     title = "This device is too new"
 
-    def __init__(self, until: datetime) -> None:
+    def __init__(self, until: datetime, rule: str = ACTS_ON_ITSELF) -> None:
         super().__init__(
-            "a device signed in less than a day ago acts on itself only: it may sign itself out, but not remove "
-            "another device, end its sessions or change its pushes; this one may from "
-            f"{until.isoformat(timespec='seconds')} (sandbox clock), or use a trusted device",
+            f"{rule}; this one may from {until.isoformat(timespec='seconds')} (sandbox clock), or use a trusted device",
             new_until=until.isoformat(),
         )
 
@@ -116,6 +129,14 @@ async def only_own_device(principal: Principal, sessions: Sessions, now: datetim
     caller = await calling_new_device(principal, sessions, now)
     if caller is not None:
         caller.may_act_on(device_id)
+
+
+def only_trusted_device(principal: Principal, now: datetime, rule: str) -> None:
+    """Refuse (`DeviceTooNew`, saying `rule`) a call from a new device that a trusted
+    device alone may make: one that changes what every device of the customer lives by."""
+    until = new_device_of(principal, now)
+    if until is not None:
+        raise DeviceTooNew(until, rule)
 
 
 def new_device_of(principal: Principal, now: datetime) -> datetime | None:
@@ -215,7 +236,7 @@ class Devices:
             )
         if not count or (self.sandbox and sandbox_trusted(device_id, user.id)):
             return await self._bind(user.id, device_id, None, now)
-        login = Payment(DEVICE_LOGIN, device_id, 0, "CNY")
+        login = Payment(DEVICE_LOGIN, device_id, 0, "CNY", "")
         if challenge_id is not None and code is not None:
             row = await self.challenges.get(user.id, challenge_id)
             # A code already used binds nothing again (a device removed since is new again).

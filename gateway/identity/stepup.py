@@ -5,15 +5,15 @@ validated the request, resolved payer and payee and checked the limits: above
 `AUTH_STEPUP_AMOUNT_MINOR`, or a transfer above the lower `AUTH_STEPUP_NEW_PAYEE_MINOR`
 to a payee the customer has never paid. It answers such a payment, when no approval of
 exactly it came along, 403 `step-up-required` with the facts to approve (operation,
-payee key, amount, currency, reason) and writes nothing. `StepUp.answer` turns that into
+payee key, amount, currency, paying account, reason) and writes nothing. `StepUp.answer` turns that into
 the phone's 401 `step-up-required` with a challenge for exactly those facts: a six-digit
 code sent by text message to the customer's phone (gateway/sandbox/inbox.py: in sandbox
 mode the inbox, otherwise nowhere the API can read; a notification only says a code was
 sent). A stolen access token reads the notifications, so the code must not be there.
 `POST /v1/auth/challenges/{id}` with the code approves it, and the same request repeated
 with the same Idempotency-Key is forwarded with the gateway's signed approval and goes
-through. The approval is bound to the customer, the operation, the payee, the amount and
-the key, so it cannot approve anything else; the code expires after `AUTH_STEPUP_TTL_S`
+through. The approval is bound to the customer, the operation, the payee, the amount, the
+paying account and the key, so it cannot approve anything else; the code expires after `AUTH_STEPUP_TTL_S`
 and five wrong tries lock it. Only an HMAC of the code is stored.
 
 So the gateway reads nothing of the body for step-up and needs no payee look-up of its
@@ -175,6 +175,7 @@ def _covering(customer_id: str, key: str, payment: Payment, status: str) -> tupl
         store.Challenge.payee == payment.payee,
         store.Challenge.amount_minor == payment.amount_minor,
         store.Challenge.currency == payment.currency,
+        store.Challenge.payer == payment.payer,
     )
 
 
@@ -247,6 +248,7 @@ class Challenges:
                 payee=payment.payee,
                 amount_minor=payment.amount_minor,
                 currency=payment.currency,
+                payer=payment.payer,
                 idempotency_key=key,
                 reason=reason,
                 code_hash=code_hash(self.secret, challenge_id, code),
@@ -339,7 +341,9 @@ class StepUp:
 
     def approval(self, principal: Principal, key: str, payment: Payment) -> str:
         """The gateway's signed word to payments that the customer approved this payment."""
-        approved = stepup.Approved(payment.operation, payment.payee, payment.amount_minor, payment.currency, key)
+        approved = stepup.Approved(
+            payment.operation, payment.payee, payment.amount_minor, payment.currency, payment.payer, key
+        )
         return stepup.approval(self.tokens, principal.subject, approved, self.challenges.settings.stepup_ttl_s)
 
 

@@ -106,7 +106,8 @@ class Registration(Base):
 
 class Challenge(Base):
     """A step-up challenge: a one-time code (kept as an HMAC) that approves one
-    money-moving request, bound to its customer, operation, payee, amount and key."""
+    money-moving request, bound to its customer, operation, payee, amount, paying account
+    and key."""
 
     __tablename__ = "challenge"
 
@@ -116,6 +117,7 @@ class Challenge(Base):
     payee: Mapped[str] = mapped_column(String(600))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
+    payer: Mapped[str] = mapped_column(String(64), server_default="")  # the paying account; "" for a login
     idempotency_key: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(String(20))  # amount | new_payee
     code_hash: Mapped[str] = mapped_column(String(64))

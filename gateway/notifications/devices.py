@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import Response
 
 from gateway.deps import ClockDep, Customer, GatewayDep
-from gateway.identity.devices import only_own_device
+from gateway.identity.devices import NOTIFICATION_PREFERENCES, only_own_device, only_trusted_device
 from gateway.notifications import store
 from gateway.notifications.notify import ALWAYS_PUSHED, KINDS
 from gateway.notifications.schemas import (
@@ -20,7 +20,8 @@ from gateway.notifications.schemas import (
     PushTokenPublic,
     PushTokenSet,
 )
-from shared.problems import PROBLEM, Problem, not_found
+from shared.auth import Principal
+from shared.problems import PROBLEM, Problem, documents, not_found
 
 router = APIRouter(prefix="/v1/me", tags=["notifications"], responses={401: PROBLEM, 422: PROBLEM})
 # As the login's `device_id`, kept to characters a path segment carries as they are.
@@ -101,11 +102,23 @@ async def get_preferences(principal: Customer, gw: GatewayDep) -> Preferences:
         return _preferences(await store.muted(session, principal.subject))
 
 
+@documents({403: "`device-too-new`: a device signed in less than a day ago may not change them"})
+async def _trusted_device(principal: Customer, clock: ClockDep) -> Principal:
+    """Preferences mute pushes on every device of the customer: whoever has just got in on a
+    new device must not silence the alerts of the customer's trusted phone."""
+    only_trusted_device(principal, clock.now(), NOTIFICATION_PREFERENCES)
+    return principal
+
+
 @router.put("/notification-preferences", response_model=Preferences)
-async def set_preferences(body: PreferencesSet, principal: Customer, gw: GatewayDep, clock: ClockDep) -> Preferences:
+async def set_preferences(
+    body: PreferencesSet, principal: Annotated[Principal, Depends(_trusted_device)], gw: GatewayDep, clock: ClockDep
+) -> Preferences:
     """Replace your choices: the kinds with `push: false` are no longer pushed, every other
-    kind is. An unknown kind is a 422 `unknown-kind`; turning off a `locked` one is a 422
-    `preference-locked`."""
+    kind is. Who may first: a device signed in less than a day ago may read them but not
+    change them, whatever the body says (403 `device-too-new`, with `new_until`). Then what:
+    an unknown kind is a 422 `unknown-kind`; turning off a `locked` one is a 422
+    `preference-locked`, on any device."""
     named = [c.kind for c in body.items]
     if len(named) != len(set(named)):
         raise Problem(422, "validation-error", "name each kind once")

@@ -190,8 +190,9 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
         "answered `401 step-up-required` with a `challenge_id`; the six-digit code is sent by SMS: a "
         "`step_up_code` in the sandbox inbox (a `stepup_code` notification only says it was sent, never the "
         "code). `POST /v1/auth/challenges/{id} {code}`, "
-        "then repeat the request with the same `Idempotency-Key`. The code is bound to the amount, payee and "
-        "key, expires after 5 minutes of the sandbox clock and locks after 5 wrong tries",
+        "then repeat the request with the same `Idempotency-Key`. The code is bound to the amount, payee, "
+        "paying account and key (the same request from another of the customer's accounts is challenged "
+        "again), expires after 5 minutes of the sandbox clock and locks after 5 wrong tries",
         "`gateway/identity/stepup.py`, `shared/settings.py`",
     ),
     MagicValue(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.deps import Authenticated, ClockDep, GatewayDep
 from gateway.errors import ErrorMap
+from gateway.identity.devices import WEBHOOKS, only_trusted_device
 from gateway.webhooks import rules, store
 from gateway.webhooks.schemas import (
     AttemptPublic,
@@ -53,6 +54,17 @@ async def _owner(principal: Authenticated) -> Principal:
 
 
 Owner = Annotated[Principal, Depends(_owner)]
+
+
+@documents({403: "`device-too-new`: a device signed in less than a day ago may not create, change or remove endpoints"})
+async def _trusted_device(owner: Owner, clock: ClockDep) -> None:
+    """An endpoint outlives the session that made it and hears every event of the customer:
+    one set up by whoever has just got in on a new device would go on telling them after
+    the device is removed."""
+    only_trusted_device(owner, clock.now(), WEBHOOKS)
+
+
+FromTrustedDevice = [Depends(_trusted_device)]
 
 
 def _scope(principal: Principal) -> str:
@@ -97,7 +109,7 @@ async def _delivery_of(
     return row
 
 
-@router.post("/endpoints", status_code=201, response_model=EndpointWithSecret)
+@router.post("/endpoints", status_code=201, response_model=EndpointWithSecret, dependencies=FromTrustedDevice)
 async def create_endpoint(body: EndpointCreate, owner: Owner, gw: GatewayDep, clock: ClockDep) -> EndpointWithSecret:
     """Register an endpoint: from now on each event of the types it names is POSTed to its
     URL, signed with the `secret` in this answer, shown this once (docs/webhooks.md
@@ -105,7 +117,8 @@ async def create_endpoint(body: EndpointCreate, owner: Owner, gw: GatewayDep, cl
     customer's. The URL must be http or https with no user or password in it, and outside
     the sandbox may not name a loopback or private address (422 `invalid-endpoint`); an
     unknown event type is a 422 `unknown-event-type`. At most 10 endpoints each (422
-    `too-many-endpoints`)."""
+    `too-many-endpoints`). A device signed in less than a day ago may list endpoints but
+    not create, change, rotate or remove one (403 `device-too-new`, with `new_until`)."""
     url = rules.check_url(body.url, local_allowed=gw.settings.sandbox)
     events = rules.check_events(body.events)
     now = clock.now()
@@ -146,13 +159,16 @@ async def get_endpoint(endpoint_id: EndpointId, owner: Owner, gw: GatewayDep) ->
         return _public(await _endpoint(session, endpoint_id, owner))
 
 
-@router.patch("/endpoints/{endpoint_id}", response_model=EndpointPublic, responses={404: PROBLEM})
+@router.patch(
+    "/endpoints/{endpoint_id}", response_model=EndpointPublic, responses={404: PROBLEM}, dependencies=FromTrustedDevice
+)
 async def update_endpoint(
     endpoint_id: EndpointId, body: EndpointUpdate, owner: Owner, gw: GatewayDep, clock: ClockDep
 ) -> EndpointPublic:
     """Change an endpoint's URL, event types, description, or switch it off and on. What
     is left out stays. A disabled endpoint gets no new deliveries; those pending wait
-    until it is enabled again."""
+    until it is enabled again. Not from a device signed in less than a day ago (403
+    `device-too-new`)."""
     url = rules.check_url(body.url, local_allowed=gw.settings.sandbox) if body.url is not None else None
     events = rules.check_events(body.events) if body.events is not None else None
     async with gw.runtime.db.write() as session, session.begin():
@@ -172,16 +188,28 @@ async def update_endpoint(
     return _public(row)
 
 
-@router.delete("/endpoints/{endpoint_id}", status_code=204, response_class=Response, responses={404: PROBLEM})
+@router.delete(
+    "/endpoints/{endpoint_id}",
+    status_code=204,
+    response_class=Response,
+    responses={404: PROBLEM},
+    dependencies=FromTrustedDevice,
+)
 async def delete_endpoint(endpoint_id: EndpointId, owner: Owner, gw: GatewayDep) -> Response:
-    """Remove an endpoint, with its deliveries and their log."""
+    """Remove an endpoint, with its deliveries and their log. Not from a device signed in
+    less than a day ago (403 `device-too-new`)."""
     async with gw.runtime.db.write() as session, session.begin():
         await _endpoint(session, endpoint_id, owner)
         await store.forget_endpoint(session, endpoint_id)
     return Response(status_code=204)
 
 
-@router.post("/endpoints/{endpoint_id}/rotate-secret", response_model=EndpointWithSecret, responses={404: PROBLEM})
+@router.post(
+    "/endpoints/{endpoint_id}/rotate-secret",
+    response_model=EndpointWithSecret,
+    responses={404: PROBLEM},
+    dependencies=FromTrustedDevice,
+)
 async def rotate_secret(
     endpoint_id: EndpointId,
     owner: Owner,
@@ -194,7 +222,8 @@ async def rotate_secret(
 ) -> EndpointWithSecret:
     """A new signing secret, shown this once. For `grace_s` seconds (24 h unless given)
     each delivery carries a signature with the new secret and one with the old, so the
-    receiver can switch to the new secret without missing a delivery."""
+    receiver can switch to the new secret without missing a delivery. Not from a device
+    signed in less than a day ago (403 `device-too-new`)."""
     grace = gw.settings.gateway.webhook_rotation_grace_s if grace_s is None else grace_s
     async with gw.runtime.db.write() as session, session.begin():
         row = await _endpoint(session, endpoint_id, owner)

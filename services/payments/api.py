@@ -169,9 +169,14 @@ async def with_current_class(runtime: Runtime, account: AccountDirectoryEntry) -
     return account if decided is None else account.model_copy(update={"kyc_class": decided})
 
 
-async def check_new_device(runtime: Runtime, ctx: handlers.Context, principal: Principal, amount_minor: int) -> None:
+async def check_new_device(
+    runtime: Runtime, ctx: handlers.Context, principal: Principal, amount_minor: int, payee_customer_id: str | None
+) -> None:
     """A session on a new device (the gateway signs until when, shared/auth.py) pays
-    under the lower limits; a trusted device's payment reads nothing for this."""
+    others under the lower limits; a trusted device's payment, or a move between the
+    customer's own accounts, reads nothing for this (it passes the class's limits too)."""
+    if not domain.counts_toward_limits(principal.customer_id, payee_customer_id):
+        return
     day = await new_device_day(runtime, ctx, principal)
     if day is not None:
         domain.check_new_device_limits(amount_minor, day.used_minor, day.limits)
@@ -186,7 +191,7 @@ async def new_device_day(runtime: Runtime, ctx: handlers.Context, principal: Pri
     auth = runtime.settings.auth
     since, _ = bank_days(ctx.clock.bank_day(), None)
     async with runtime.db.read() as session:
-        paid = await store.paid_since(session, principal.customer_id, since or ctx.clock.now())
+        paid = await store.paid_to_others_since(session, principal.customer_id, since or ctx.clock.now())
     limits = domain.NewDeviceLimits(auth.new_device_per_payment_minor, auth.new_device_daily_minor)
     return domain.NewDeviceDay(limits, paid, datetime.fromtimestamp(until, UTC))
 
@@ -358,8 +363,8 @@ class PaymentDeps:
             # upgrade payments has not heard of yet (the limits screen reads the class fresh).
             payer = await payer_account(self.directory, self.runtime, self.principal, payer_account_id, fresh=True)
             domain.check_per_payment_limit(amount, payer.kyc_class, self.ctx.saga.policy)
-        await check_new_device(self.runtime, self.ctx, self.principal, amount)
-        await self.check_step_up(kind, payee, amount, currency)
+        await check_new_device(self.runtime, self.ctx, self.principal, amount, payee.customer_id)
+        await self.check_step_up(kind, payer.id, payee, amount, currency)
         draft = handlers.Draft(
             kind=kind,
             customer_id=self.principal.customer_id,
@@ -383,7 +388,7 @@ class PaymentDeps:
             headers={"location": f"/v1/payments/{payment.id}"},
         )
 
-    async def check_step_up(self, kind: Kind, payee: Recipient, amount: int, currency: str) -> None:
+    async def check_step_up(self, kind: Kind, payer_id: str, payee: Recipient, amount: int, currency: str) -> None:
         """Step-up, decided here after the payment was validated, its payee resolved and its
         limits checked (shared/stepup.py): a payment that needs a one-time code goes ahead
         only with the gateway's approval of exactly it, else 403 `step-up-required` with the
@@ -396,7 +401,7 @@ class PaymentDeps:
         )
         if reason is None:
             return
-        payment = stepup.Payment(kind.value, payee.key, amount, currency)
+        payment = stepup.Payment(kind.value, payee.key, amount, currency, payer_id)
         required = stepup.Required(payment, reason, self.policy.limit_minor(reason))
         try:
             stepup.check_approval(self.runtime.tokens, self.approval, customer_id, required, self.key)

@@ -200,6 +200,13 @@ class NewDeviceLimits:
     daily_minor: int
 
 
+def counts_toward_limits(customer_id: str, payee_customer_id: str | None) -> bool:
+    """Whether a payment counts toward the day's limits, the class's (accounts' `ClassLimits`)
+    and a new device's alike: a move between the customer's own accounts does not, as no
+    money leaves them."""
+    return payee_customer_id != customer_id
+
+
 def device_is_new(new_device_until: float | None, now: datetime) -> bool:
     """Whether the gateway-signed `new_device_until` (epoch seconds, sandbox clock) is still ahead."""
     return new_device_until is not None and now.timestamp() < new_device_until
@@ -221,8 +228,8 @@ def check_schedule_device(new_device_until: float | None, now: datetime) -> None
 
 @dataclass(frozen=True)
 class NewDeviceDay:
-    """Where a new device's limits stand today: what the customer's payments today (failed
-    ones aside) have used of the daily cap, and what one more payment may be."""
+    """Where a new device's limits stand today: what the customer's payments to others today
+    (failed ones aside) have used of the daily cap, and what one more payment may be."""
 
     limits: NewDeviceLimits
     used_minor: int
@@ -238,8 +245,9 @@ class NewDeviceDay:
 
 
 def check_new_device_limits(amount_minor: int, paid_today_minor: int, limits: NewDeviceLimits) -> None:
-    """At request time, from a new device: one payment at most `per_payment_minor`, and
-    the customer's payments today (those not failed) with this one at most `daily_minor`."""
+    """At request time, from a new device, a payment to someone else: at most
+    `per_payment_minor`, and with the customer's payments to others today (those not
+    failed) at most `daily_minor`."""
     if amount_minor > limits.per_payment_minor:
         raise PaymentRejected(
             "new-device-limit",

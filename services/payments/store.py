@@ -393,13 +393,15 @@ class PayerClass(Base):
     decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-async def paid_since(session: AsyncSession, customer_id: str, since: datetime) -> int:
-    """What the customer's payments started since then add up to, those that failed aside."""
+async def paid_to_others_since(session: AsyncSession, customer_id: str, since: datetime) -> int:
+    """What the customer's payments to others started since then add up to, those that
+    failed and moves between their own accounts aside (domain.counts_toward_limits)."""
     total = await session.scalar(
         select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(
             Payment.customer_id == customer_id,
             Payment.created_at >= since,
             or_(Payment.outcome.is_(None), Payment.outcome != "failed"),
+            or_(Payment.payee_customer_id.is_(None), Payment.payee_customer_id != customer_id),
         )
     )
     return int(total or 0)

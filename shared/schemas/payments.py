@@ -536,14 +536,18 @@ LIMITS_EXAMPLE: dict[str, Any] = {
 
 class NewDeviceLimitsPublic(BaseModel):
     """The lower limits of a session on a device bound less than a day ago (trusted
-    devices, docs/compliance.md): they apply on top of the class's until `until`."""
+    devices, docs/compliance.md): they apply on top of the class's until `until`, to the
+    same payments (moves between the customer's own accounts count toward neither)."""
 
     until: datetime = Field(description="When this session's device stops being new (sandbox clock)")
-    per_payment: str = Field(description="The most one payment from this device may be")
+    per_payment: str = Field(description="The most one payment to someone else from this device may be")
     per_payment_minor: int
-    daily: str = Field(description="The most the customer's payments today may add up to while it is new")
+    daily: str = Field(description="The most the customer's payments to others today may add up to while it is new")
     daily_minor: int
-    used_today: str = Field(description="The customer's payments today from any device, failed ones aside")
+    used_today: str = Field(
+        description="The customer's payments to others today from any device, failed ones and moves between "
+        "their own accounts aside"
+    )
     used_today_minor: int
     remaining_today: str
     remaining_today_minor: int

@@ -1,9 +1,9 @@
 """Trusted devices from the phone: a login from a device the customer has not used is
 challenged by an SMS code before any session; the new device pays under the lower limits
 until the sandbox clock has moved 24 hours, sees them in its limits and sets up no standing
-order meanwhile, nor removes another device or mutes the alert of its sign-in; customers
-list their devices and removing one ends its sessions. The project's harness device ids
-are never challenged."""
+order meanwhile, nor removes another device, changes notification preferences or webhook
+endpoints; customers list their devices and removing one ends its sessions. The project's
+harness device ids are never challenged."""
 
 from __future__ import annotations
 
@@ -88,8 +88,9 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
 ) -> None:
     trusted = await register_and_login(gateway)  # its first device: trusted at once
     checking = await trusted.open_account("checking")
-    savings = await trusted.open_account("savings")  # own accounts: no step-up, no daily outflow
+    savings = await trusted.open_account("savings")
     await trusted.settled((await trusted.deposit(checking["id"], "20000.00"))["id"])
+    payee = (await (await register_and_login(gateway)).open_account("checking"))["id"]
     device = f"iphone-{uuid.uuid4().hex[:8]}"
     phone, _ = await on_new_device(gateway, trusted, device)
 
@@ -106,15 +107,18 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
     sandbox_now = datetime.fromisoformat((await phone.get("/v1/sandbox/clock")).json()["now"])
     assert timedelta(hours=23) < device_until(shown) - sandbox_now <= timedelta(hours=24)
     assert (await limits(trusted))["new_device"] is None
-    assert refused_new_device(await transfer(phone, checking["id"], savings["id"], "1000.01"))
-    await completed(phone, await transfer(phone, checking["id"], savings["id"], "1000.00"))
-    await completed(trusted, await transfer(trusted, checking["id"], savings["id"], "3500.00"))  # trusted: no cap
+    assert refused_new_device(await transfer(phone, checking["id"], payee, "1000.01"))
+    await completed(phone, await transfer(phone, checking["id"], payee, "1000.00"))
+    await completed(trusted, await transfer(trusted, checking["id"], payee, "3500.00"))  # trusted: no cap
+    # Moves between the customer's own accounts count toward no limit, the device's as the class's.
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "1000.01"))
     shown = await limits(phone)
     assert (shown["new_device"]["used_today"], shown["new_device"]["remaining_today"]) == ("4500.00", "500.00")
-    assert shown["payable_now"] == "500.00"
-    r = await transfer(phone, checking["id"], savings["id"], "500.01")
+    assert (shown["used_today"], shown["payable_now"]) == ("4500.00", "500.00")
+    r = await transfer(phone, checking["id"], payee, "500.01")
     assert refused_new_device(r) and "500.00 CNY is left today" in r.json()["detail"], r.text
-    await completed(phone, await transfer(phone, checking["id"], savings["id"], "500.00"))
+    await completed(phone, await transfer(phone, checking["id"], payee, "500.00"))
+    await completed(phone, await transfer(phone, checking["id"], savings["id"], "2000.00"))  # none left: still moves
     # A standing order outlives the session: the new device cannot set one up.
     order = standing_order(checking["id"], savings["id"], shown["day"])
     r = await phone.post("/v1/payments/schedules", json=order, headers={"Idempotency-Key": str(uuid.uuid4())})
@@ -127,7 +131,7 @@ async def test_a_new_device_is_challenged_and_pays_under_lower_limits_for_a_day(
     await completed(phone, await transfer(phone, checking["id"], savings["id"], "2000.00"))
     devices = (await phone.get("/v1/me/devices")).json()["items"]
     assert [d["trusted"] for d in devices] == [True, True]
-    assert await phone.balance(savings["id"]) == 7_000_00
+    assert await phone.balance(savings["id"]) == 5_000_01
     r = await phone.post("/v1/payments/schedules", json=order, headers={"Idempotency-Key": str(uuid.uuid4())})
     assert r.status_code == 201, r.text
     cancelled = await gateway.delete(f"/v1/payments/schedules/{r.json()['id']}", headers=phone.auth)
@@ -186,13 +190,33 @@ async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_s
     own_push = await gateway.put(
         f"/v1/me/push-tokens/{device}", json=push | {"token": "fcm-its-own-0000"}, headers=phone.auth
     )
+    mute_payments = await gateway.put(
+        "/v1/me/notification-preferences",
+        json={"items": [{"kind": "payment_sent", "push": False}]},
+        headers=phone.auth,
+    )
+    # A webhook endpoint outlives the device and hears every event of the customer.
+    exfil = {"url": "http://[::1]:9/exfil", "events": ["*"]}
+    owners = await gateway.post(
+        "/v1/webhooks/endpoints", json=exfil | {"url": "http://[::1]:9/own"}, headers=trusted.auth
+    )
+    assert owners.status_code == 201, owners.text
+    endpoint = f"/v1/webhooks/endpoints/{owners.json()['id']}"
+    hook = await gateway.post("/v1/webhooks/endpoints", json=exfil, headers=phone.auth)
+    repoint = await gateway.patch(endpoint, json={"url": exfil["url"]}, headers=phone.auth)
+    rotate = await gateway.post(f"{endpoint}/rotate-secret", headers=phone.auth)
+    unhook = await gateway.delete(endpoint, headers=phone.auth)
 
-    for refused in (evict, end_session, unpush, redirect):
+    for refused in (evict, end_session, unpush, redirect, mute, mute_payments, hook, repoint, rotate, unhook):
         assert refused.status_code == 403, refused.text
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["type"].endswith("/device-too-new") and "new_until" in refused.json()
-    assert mute.status_code == 422 and mute.json()["type"].endswith("/preference-locked"), mute.text
     assert own_push.status_code == 200, own_push.text
+    assert (await phone.get("/v1/me/notification-preferences")).status_code == 200
+    pushed = {p["kind"]: p["push"] for p in (await trusted.get("/v1/me/notification-preferences")).json()["items"]}
+    assert pushed["payment_sent"] and pushed["new_device_signed_in"]
+    hooks = (await gateway.get("/v1/webhooks/endpoints", headers=phone.auth)).json()["items"]
+    assert [(h["id"], h["url"]) for h in hooks] == [(owners.json()["id"], "http://[::1]:9/own")]
     pushed_to = {t["device_id"]: t["token"] for t in (await trusted.get("/v1/me/push-tokens")).json()["items"]}
     assert pushed_to["pytest"] == push["token"]
     assert (await trusted.get("/v1/me")).status_code == 200
@@ -210,6 +234,10 @@ async def test_a_new_device_may_sign_itself_out_but_not_the_trusted_device_nor_s
         headers=phone.auth,
     )
     assert mute.status_code == 422 and mute.json()["type"].endswith("/preference-locked"), mute.text
+    hook = await gateway.post("/v1/webhooks/endpoints", json=exfil, headers=phone.auth)
+    assert hook.status_code == 201, hook.text
+    for gone in (endpoint, f"/v1/webhooks/endpoints/{hook.json()['id']}"):
+        assert (await gateway.delete(gone, headers=phone.auth)).status_code == 204
     assert (await gateway.delete(f"/v1/me/sessions/{sessions['pytest']}", headers=phone.auth)).status_code == 204
     assert (await trusted.get("/v1/me")).status_code == 401
     # Signing itself out is always allowed.

@@ -117,7 +117,9 @@ async def test_outside_the_sandbox_no_code_is_readable_or_logged(
         login = await client.post("/v1/auth/login", json={"phone": phone, "password": password})
         assert login.status_code == 200, login.text
         thief = {"authorization": f"Bearer {login.json()['access_token']}"}
-        await gw.challenges.challenge(customer_id, "key-1", Payment("transfer", "account:x", 600_000, "CNY"), "amount")
+        await gw.challenges.challenge(
+            customer_id, "key-1", Payment("transfer", "account:x", 600_000, "CNY", "a-1"), "amount"
+        )
 
         assert (await client.get("/v1/sandbox/inbox", headers=thief)).status_code == 404
         notifications = await client.get("/v1/notifications", headers=thief)

@@ -190,9 +190,12 @@ async def test_a_large_transfer_needs_the_code_then_goes_through_with_the_same_k
     assert ok.status_code == 200, ok.text
     assert (ok.json()["status"], ok.json()["amount"]) == ("approved", "6000.00")
 
-    # The approval is for this amount under this key only.
+    # The approval is for this amount from this account under this key only.
     other_amount = await send(payer, {**body, "amount": "6000.01"}, str(uuid.uuid4()))
     assert challenged(other_amount, "amount")["challenge_id"] != challenge_id
+    savings = (await payer.open_account("savings"))["id"]
+    other_payer = await send(payer, {**body, "payer_account_id": savings}, key)
+    assert challenged(other_payer, "amount")["challenge_id"] != challenge_id
     accepted = await send(payer, body, key)
     assert accepted.status_code == 202, accepted.text
     replay = await send(payer, body, key)

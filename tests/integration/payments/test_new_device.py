@@ -103,6 +103,28 @@ async def test_what_a_new_device_is_shown_payable_now_is_what_it_may_pay(payment
     assert (after["new_device"]["remaining_today_minor"], after["payable_now_minor"]) == (0, 0)
 
 
+async def test_moves_between_ones_own_accounts_neither_count_toward_nor_are_held_to_a_new_devices_limits(
+    payments: Payments,
+) -> None:
+    payer, payee = await payments.customer(9_000_00, kyc_class="II"), await payments.customer()
+    savings = Payer(payer.customer, await payments.open_account(payer, "savings"))
+    new_device, _ = on_new_device(payments, payer)
+    moved = await payments.pay("transfers", payer, {"payee_account_id": savings.account_id, "amount": "4000.00"})
+    assert moved["status"] == "completed"
+    paid = await payments.pay("transfers", payer, {"payee_account_id": payee.account_id, "amount": "800.00"})
+    assert paid["status"] == "completed"
+
+    # As the class's daily limit counts them: payments to others only.
+    shown = await limits(payments, new_device)
+    assert shown["used_today_minor"] == shown["new_device"]["used_today_minor"] == 800_00
+    over_the_cap = await transfer(payments, payer, new_device, savings, "1000.01")
+    assert over_the_cap.status_code == 202, over_the_cap.text
+    assert (await payments.settled(payer, over_the_cap.json()["id"]))["status"] == "completed"
+    assert_problem(await transfer(payments, payer, new_device, payee, "1000.01"), 422, "new-device-limit")
+    assert (await limits(payments, new_device))["new_device"]["used_today_minor"] == 800_00
+    assert await payments.balance(savings.account_id) == 5_000_01
+
+
 async def test_once_the_device_is_a_day_old_the_limits_are_the_classs_again(payments: Payments) -> None:
     payer = await payments.customer(kyc_class="II")
     new_device, _ = on_new_device(payments, payer, hours_left=1)

@@ -36,8 +36,10 @@ def step_up_on(payments: Payments) -> Iterator[None]:
     auth.stepup_amount_minor, auth.stepup_new_payee_minor = off
 
 
-def approval(customer_id: str, payee_account_id: str, amount_minor: int, key: str, signer: str = "gateway") -> str:
-    approved = stepup.Approved("transfer", f"account:{payee_account_id}", amount_minor, "CNY", key)
+def approval(
+    customer_id: str, payer_account_id: str, payee_account_id: str, amount_minor: int, key: str, signer: str = "gateway"
+) -> str:
+    approved = stepup.Approved("transfer", f"account:{payee_account_id}", amount_minor, "CNY", payer_account_id, key)
     if signer == "gateway":
         return stepup.approval(issuer("gateway"), customer_id, approved, ttl_s=300)
     return issuer(signer).issue(customer_id, [], audience="payments", extra={"step_up": approved.claims()})
@@ -67,12 +69,14 @@ async def test_the_step_up_answer_names_the_payment_to_approve(payments: Payment
 
     problem = assert_problem(await payments.post("transfers", payer, body), 403, "step-up-required")
 
-    facts = {k: problem.get(k) for k in ("operation", "payee", "amount_minor", "currency", "reason", "limit_minor")}
+    named = ("operation", "payee", "amount_minor", "currency", "payer", "reason", "limit_minor")
+    facts = {k: problem.get(k) for k in named}
     assert facts == {
         "operation": "transfer",
         "payee": f"account:{payee.account_id}",
         "amount_minor": 6_000_00,
         "currency": "CNY",
+        "payer": payer.account_id,
         "reason": "amount",
         "limit_minor": 5_000_00,
     }
@@ -111,7 +115,14 @@ async def test_an_approval_of_something_else_is_refused(
     payer = await payments.customer(10_000_00)
     payee = await payments.customer()
     key = str(uuid.uuid4())
-    token = approval(payer.customer.id, payee.account_id, amount_minor, str(uuid.uuid4()) if other_key else key, signer)
+    token = approval(
+        payer.customer.id,
+        payer.account_id,
+        payee.account_id,
+        amount_minor,
+        str(uuid.uuid4()) if other_key else key,
+        signer,
+    )
 
     r = await payments.post(
         "transfers",
@@ -125,11 +136,34 @@ async def test_an_approval_of_something_else_is_refused(
     assert await payments.listed(payer) == []
 
 
+async def test_an_approval_of_a_payment_from_another_of_ones_accounts_is_refused(payments: Payments) -> None:
+    """A code approves money leaving the account it was asked for: the same request under
+    the same key, paid from the customer's savings instead, needs a code of its own."""
+    payer = await payments.customer(10_000_00)
+    savings = await payments.open_account(payer, "savings")
+    await payments.bank.fund(savings, 10_000_00)
+    payee = await payments.customer()
+    key = str(uuid.uuid4())
+    token = approval(payer.customer.id, payer.account_id, payee.account_id, 6_000_00, key)
+
+    r = await payments.post(
+        "transfers",
+        payer,
+        {"payer_account_id": savings, "payee_account_id": payee.account_id, "amount": LARGE},
+        key=key,
+        headers={stepup.HEADER: token},
+    )
+
+    assert assert_problem(r, 403, "step-up-required")["payer"] == savings
+    assert await payments.listed(payer) == []
+    assert await payments.balance(savings) == 10_000_00
+
+
 async def test_an_approval_of_another_customer_is_refused(payments: Payments) -> None:
     payer = await payments.customer(10_000_00)
     thief = await payments.customer(10_000_00)
     key = str(uuid.uuid4())
-    token = approval(thief.customer.id, thief.account_id, 6_000_00, key)
+    token = approval(thief.customer.id, payer.account_id, thief.account_id, 6_000_00, key)
 
     r = await payments.post(
         "transfers",
@@ -146,7 +180,7 @@ async def test_the_approved_payment_goes_through(payments: Payments) -> None:
     payer = await payments.customer(10_000_00)
     payee = await payments.customer()
     key = str(uuid.uuid4())
-    token = approval(payer.customer.id, payee.account_id, 2_000_00, key)
+    token = approval(payer.customer.id, payer.account_id, payee.account_id, 2_000_00, key)
 
     payment = await payments.start(
         "transfers",
@@ -166,7 +200,7 @@ async def test_a_repeat_of_an_approved_payment_under_its_key_needs_no_new_approv
     payee = await payments.customer()
     key = str(uuid.uuid4())
     body = {"payee_account_id": payee.account_id, "amount": FIRST_TIME}
-    token = approval(payer.customer.id, payee.account_id, 2_000_00, key)
+    token = approval(payer.customer.id, payer.account_id, payee.account_id, 2_000_00, key)
     payment = await payments.start("transfers", payer, body, key=key, headers={stepup.HEADER: token})
 
     again = await payments.post("transfers", payer, {"payer_account_id": payer.account_id, **body}, key=key)

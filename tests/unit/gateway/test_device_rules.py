@@ -8,7 +8,16 @@ import pytest
 from pydantic import ValidationError
 
 from gateway.errors import Refused
-from gateway.identity.devices import DeviceTooNew, NewDevice, is_new, new_device_of, sandbox_trusted
+from gateway.identity.devices import (
+    NOTIFICATION_PREFERENCES,
+    WEBHOOKS,
+    DeviceTooNew,
+    NewDevice,
+    is_new,
+    new_device_of,
+    only_trusted_device,
+    sandbox_trusted,
+)
 from gateway.identity.schemas import LoginRequest
 from shared.auth import ROLE_CUSTOMER, Principal
 from shared.sandbox import DEMO_USERS
@@ -69,6 +78,25 @@ def test_a_new_device_may_act_on_itself_only() -> None:
 
     assert isinstance(refused.value, Refused) and refused.value.code == "device-too-new"
     assert refused.value.facts["new_until"] == (NOW + timedelta(hours=24)).isoformat()
+
+
+@pytest.mark.parametrize("rule", [WEBHOOKS, NOTIFICATION_PREFERENCES])
+def test_a_new_device_may_not_change_what_every_device_lives_by(rule: str) -> None:
+    until = NOW + timedelta(hours=24)
+    principal = Principal(CUSTOMER, frozenset({ROLE_CUSTOMER}), "s-1", new_device_until=until.timestamp())
+
+    with pytest.raises(DeviceTooNew) as refused:
+        only_trusted_device(principal, NOW, rule)
+
+    assert refused.value.code == "device-too-new" and refused.value.facts == {"new_until": until.isoformat()}
+    assert refused.value.detail.startswith(rule)
+
+
+@pytest.mark.parametrize("signed_until", [None, NOW.timestamp(), (NOW - timedelta(seconds=1)).timestamp()])
+def test_a_trusted_device_may_change_what_every_device_lives_by(signed_until: float | None) -> None:
+    principal = Principal(CUSTOMER, frozenset({ROLE_CUSTOMER}), "s-1", new_device_until=signed_until)
+
+    only_trusted_device(principal, NOW, WEBHOOKS)
 
 
 @pytest.mark.parametrize("device_id", ["../../etc", "   ", "pho\x00ne", "a/b", "iphone 15"])

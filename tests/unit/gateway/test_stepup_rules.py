@@ -100,7 +100,7 @@ def test_the_stored_hash_binds_the_code_to_its_challenge_and_the_secret() -> Non
 # --- payments decides; the gateway answers its 403 with a challenge or the approval ------------
 
 CUSTOMER = Principal(subject="c-1", roles=frozenset({ROLE_CUSTOMER}))
-ASKED = Payment("transfer", "account:a-2", 6_000_00, "CNY")
+ASKED = Payment("transfer", "account:a-2", 6_000_00, "CNY", "a-1")
 REQUIRED = Required(ASKED, "amount", 5_000_00)
 
 
@@ -182,8 +182,15 @@ async def test_an_approved_payment_is_sent_again_with_the_approval_of_exactly_it
         stepup.check_approval(issuer("payments"), token, "c-1", REQUIRED, "key-2")
 
 
-async def test_an_approval_for_another_payment_does_not_count() -> None:
-    other = Payment("transfer", "account:a-3", 6_000_00, "CNY")
+@pytest.mark.parametrize(
+    "other",
+    [
+        Payment("transfer", "account:a-3", 6_000_00, "CNY", "a-1"),
+        Payment("transfer", "account:a-2", 6_000_00, "CNY", "a-9"),
+    ],
+    ids=["another payee", "another paying account"],
+)
+async def test_an_approval_for_another_payment_does_not_count(other: Payment) -> None:
     challenges, payments = FakeChallenges({("c-1", "key-1", other)}), Payments(asks())
     with pytest.raises(StepUpRequired):
         await step_up(challenges).forward(CUSTOMER, "key-1", payments)
@@ -192,7 +199,7 @@ async def test_an_approval_for_another_payment_does_not_count() -> None:
 
 async def test_payments_asking_again_after_the_approval_gets_a_new_challenge() -> None:
     """The payee a phone number pays into changed between the two: the new payee needs its own code."""
-    moved = Required(Payment("transfer", "account:a-9", 6_000_00, "CNY"), "amount", 5_000_00)
+    moved = Required(Payment("transfer", "account:a-9", 6_000_00, "CNY", "a-1"), "amount", 5_000_00)
     challenges, payments = FakeChallenges({("c-1", "key-1", ASKED)}), Payments(asks(), asks(moved))
     with pytest.raises(StepUpRequired):
         await step_up(challenges).forward(CUSTOMER, "key-1", payments)

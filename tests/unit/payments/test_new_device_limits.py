@@ -14,12 +14,25 @@ from services.payments.domain import (
     PaymentRejected,
     check_new_device_limits,
     check_schedule_device,
+    counts_toward_limits,
     device_is_new,
 )
 from shared.settings import AuthSettings
 
 NOW = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
 LIMITS = NewDeviceLimits(per_payment_minor=1_000_00, daily_minor=5_000_00)
+
+
+@pytest.mark.parametrize(
+    ("payee_customer_id", "counts"),
+    [
+        ("c-1", False),  # a move between the customer's own accounts
+        ("c-2", True),  # another customer
+        (None, True),  # a biller, a top-up: no customer's account
+    ],
+)
+def test_only_payments_to_others_count_toward_the_days_limits(payee_customer_id: str | None, counts: bool) -> None:
+    assert counts_toward_limits("c-1", payee_customer_id) is counts
 
 
 @pytest.mark.parametrize(

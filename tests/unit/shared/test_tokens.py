@@ -102,12 +102,14 @@ def test_an_expired_token_is_refused() -> None:
 
 def check(token: str, customer_id: str, a: stepup.Approved) -> None:
     """Payments' check of `token` for the payment `a` describes, above the step-up amount."""
-    required = stepup.Required(stepup.Payment(a.operation, a.payee, a.amount_minor, a.currency), "amount", 500_000)
+    required = stepup.Required(
+        stepup.Payment(a.operation, a.payee, a.amount_minor, a.currency, a.payer), "amount", 500_000
+    )
     stepup.check_approval(issuer("payments"), token, customer_id, required, a.idempotency_key)
 
 
 def test_a_step_up_approval_is_not_a_login() -> None:
-    approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "key-1")
+    approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "a-1", "key-1")
     token = stepup.approval(issuer("gateway"), "c-1", approved, ttl_s=300)
 
     refused(issuer("payments"), token)
@@ -117,14 +119,15 @@ def test_a_step_up_approval_is_not_a_login() -> None:
 @pytest.mark.parametrize(
     "other",
     [
-        stepup.Approved("transfer", "account:a-3", 600_000, "CNY", "key-1"),
-        stepup.Approved("transfer", "account:a-2", 600_001, "CNY", "key-1"),
-        stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "key-2"),
-        stepup.Approved("bill", "account:a-2", 600_000, "CNY", "key-1"),
+        stepup.Approved("transfer", "account:a-3", 600_000, "CNY", "a-1", "key-1"),
+        stepup.Approved("transfer", "account:a-2", 600_001, "CNY", "a-1", "key-1"),
+        stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "a-1", "key-2"),
+        stepup.Approved("bill", "account:a-2", 600_000, "CNY", "a-1", "key-1"),
+        stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "a-9", "key-1"),  # from another account
     ],
 )
 def test_an_approval_covers_exactly_its_payment(other: stepup.Approved) -> None:
-    approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "key-1")
+    approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "a-1", "key-1")
     token = stepup.approval(issuer("gateway"), "c-1", approved, ttl_s=300)
 
     with pytest.raises(stepup.StepUpMissing):
@@ -134,7 +137,7 @@ def test_an_approval_covers_exactly_its_payment(other: stepup.Approved) -> None:
 
 
 def test_an_approval_minted_by_another_process_is_refused() -> None:
-    approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "key-1")
+    approved = stepup.Approved("transfer", "account:a-2", 600_000, "CNY", "a-1", "key-1")
     token = issuer("accounts").issue("c-1", [], audience="payments", extra={"step_up": approved.claims()})
 
     with pytest.raises(stepup.StepUpMissing):
