@@ -10,12 +10,14 @@ from services.accounts.kyc_rules import (
     AUTO_APPROVE_SCORE,
     MAGIC_REFUSED_ID,
     ApplicationPending,
+    IdNumberInUse,
     InvalidIdNumber,
     KycNotAllowed,
     Status,
     check_can_apply,
     check_character,
     check_id_number,
+    check_id_number_free,
     decide,
 )
 
@@ -88,3 +90,19 @@ def test_only_a_customer_below_class_i_without_a_waiting_application_may_apply()
         check_can_apply("I", pending=False)
     with pytest.raises(ApplicationPending):
         check_can_apply("II", pending=True)
+
+
+def test_the_digest_is_keyed_and_ignores_how_the_number_was_typed() -> None:
+    key, other_key = b"k" * 32, b"o" * 32
+    typed = check_id_number(" 11010519491231002x", TODAY).digest(key)
+    assert typed == check_id_number("11010519491231002X", TODAY).digest(key)
+    assert typed != check_id_number("11010519491231002X", TODAY).digest(other_key)
+    assert "11010519491231002X" not in typed and len(typed) == 64
+
+
+def test_a_number_vouches_for_one_customer() -> None:
+    check_id_number_free(None, "a")
+    check_id_number_free("a", "a")  # the same customer applying again
+    with pytest.raises(IdNumberInUse) as refused:
+        check_id_number_free("a", "b")
+    assert refused.value.code == "id-number-in-use"
