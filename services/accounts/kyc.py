@@ -9,7 +9,8 @@ One resident ID number vouches for one customer: an approval binds the number's 
 digest to the customer (a unique column), and an application or approval with a number
 bound to someone else is `409 id-number-in-use`. The key is derived from accounts' own
 private key (shared/keys.py, `Keyring.derive`), so neither the number nor the key is
-stored."""
+stored. A legal name that is not the customer's registered name is never approved by the
+sandbox rule: it waits for a compliance officer."""
 
 from __future__ import annotations
 
@@ -151,7 +152,12 @@ async def submit_application(
         raise kyc_rules.KycNotAllowed("the customer has no profile in accounts")
     kyc_rules.check_can_apply(customer.kyc_class, await _pending(uow, customer_id))
     kyc_rules.check_id_number_free(await _bound_to(uow, digest), customer_id)
-    decision = kyc_rules.decide(id_number, body.face_match_score, kyc_rules.AUTO_APPROVE_SCORE)
+    decision = kyc_rules.decide(
+        id_number,
+        body.face_match_score,
+        kyc_rules.AUTO_APPROVE_SCORE,
+        name_matches=kyc_rules.same_name(body.legal_name, customer.name),
+    )
     app = store.KycApplication(
         id=str(uuid.uuid4()),
         customer_id=customer_id,
@@ -202,9 +208,10 @@ async def decide_application(
 async def apply_for_upgrade(
     body: KycUpgradeCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
 ) -> KycApplicationPublic:
-    """Submit identity details to move up to class I. 409 if already class I, an
-    application is waiting, or the ID number already vouches for another customer
-    (`id-number-in-use`)."""
+    """Submit identity details to move up to class I. A legal name other than your
+    registered name waits for a compliance officer (`reason: legal_name_mismatch`). 409 if
+    already class I, an application is waiting, or the ID number already vouches for
+    another customer (`id-number-in-use`)."""
     key = runtime.keys.derive(ID_NUMBER_KEY_PURPOSE)
     async with runtime.unit_of_work() as uow:
         app = await submit_application(ctx, uow, principal.customer_id, body, key)

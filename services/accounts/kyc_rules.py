@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -103,11 +104,25 @@ class Decision:
     reason: str
 
 
-def decide(id_number: IdNumber, face_match_score: float, threshold: float) -> Decision:
-    """The sandbox's automatic decision: the magic number is refused, a face match at or
-    above `threshold` approved, anything else waits for a compliance officer."""
+def normalised_name(name: str) -> str:
+    """A name as compared: NFKC (full-width letters and the ideographic space become their
+    plain forms), case folded, without any spaces."""
+    return "".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def same_name(legal_name: str, registered_name: str) -> bool:
+    return normalised_name(legal_name) == normalised_name(registered_name)
+
+
+def decide(id_number: IdNumber, face_match_score: float, threshold: float, *, name_matches: bool = True) -> Decision:
+    """The sandbox's automatic decision: the magic number is refused; a legal name that is
+    not the customer's registered name waits for a compliance officer whatever the face
+    match; otherwise a face match at or above `threshold` is approved and anything lower
+    waits for an officer."""
     if id_number.number == MAGIC_REFUSED_ID:
         return Decision(Status.REFUSED, "sandbox_magic_id")
+    if not name_matches:
+        return Decision(Status.PENDING, "legal_name_mismatch")
     if face_match_score >= threshold:
         return Decision(Status.APPROVED, "face_match")
     return Decision(Status.PENDING, "face_match_below_threshold")

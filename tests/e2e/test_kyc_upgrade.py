@@ -1,6 +1,6 @@
 """KYC upgrade from the phone: class II to class I by the sandbox rule or a compliance
 officer, the limits changing for the very next payment, the magic refusal, bad ID numbers,
-one ID number for one customer."""
+one ID number for one customer, a legal name other than the registered one referred."""
 
 from __future__ import annotations
 
@@ -146,6 +146,20 @@ async def test_an_id_number_lifts_one_customer_only(gateway: httpx.AsyncClient) 
     assert r.json()["type"].endswith("/id-number-in-use"), r.text
     shown = (await second.get("/v1/me/kyc")).json()
     assert (shown["kyc_class"], shown["application"]) == ("II", None)
+
+
+async def test_a_legal_name_other_than_the_registered_one_waits_for_an_officer(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    phone = await register_and_login(gateway, name="Zhao Attacker")
+
+    r = await phone.post("/v1/me/kyc/upgrade", json=application(new_id_number(), 0.97, "Wang Fang"))
+
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["reason"]) == ("pending", "legal_name_mismatch")
+    assert (await phone.get("/v1/me/kyc")).json()["kyc_class"] == "II"
+    queue = await gateway.get("/v1/admin/kyc/applications", params={"status": "pending"}, headers=operator_headers)
+    assert r.json()["id"] in [a["id"] for a in queue.json()["items"]]
 
 
 @pytest.mark.parametrize(

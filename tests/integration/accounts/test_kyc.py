@@ -1,5 +1,5 @@
 """KYC upgrades on the accounts app with its real database: one resident ID number vouches
-for one customer."""
+for one customer, and a legal name other than the registered one waits for an officer."""
 
 from __future__ import annotations
 
@@ -121,3 +121,23 @@ async def test_two_customers_applying_at_once_with_one_number_lift_only_one(bank
     assert sorted(r.status_code for r in answers) == [201, 409], [r.text for r in answers]
     classes = [(await kyc_of(bank, c))["kyc_class"] for c in customers]
     assert sorted(classes) == ["I", "II"]
+
+
+async def test_a_legal_name_other_than_the_registered_name_waits_for_an_officer(bank: Bank) -> None:
+    customer = await bank.new_customer("II", name="Zhao Attacker")
+
+    r = await apply(bank, customer, "Wang Fang", new_id_number(), score=0.97)
+
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["reason"], r.json()["decided_by"]) == ("pending", "legal_name_mismatch", None)
+    assert (await kyc_of(bank, customer))["kyc_class"] == "II"
+    queue = await bank.http.get(QUEUE, params={"status": "pending"}, headers=officer(bank))
+    assert r.json()["id"] in [a["id"] for a in queue.json()["items"]]
+
+
+async def test_a_legal_name_in_another_case_spacing_or_width_is_the_registered_name(bank: Bank) -> None:
+    customer = await bank.new_customer("II", name="Wang Fang")
+
+    r = await apply(bank, customer, "\uff37\uff21\uff2e\uff27\u3000fang", new_id_number())
+
+    assert (r.status_code, r.json()["status"]) == (201, "approved"), r.text
