@@ -34,9 +34,12 @@ ROUTES = (
         check character and a plausible birth date (problem `invalid-id-number` otherwise).
         A face match of 0.9 or more is approved at once, and your class and limits change
         for the very next payment; a lower one waits for a compliance officer. The sandbox
-        ID number 110101199003079999 is always refused (docs/sandbox.md). You are told of
-        the decision by a `kyc_decided` notification. 409 if you are already class I or an
-        application is waiting.""",
+        ID number 110101199003079999 is always refused (docs/sandbox.md). A legal name other
+        than your registered name is never approved at once: it waits for a compliance
+        officer (`reason: legal_name_mismatch`). You are told of the decision by a
+        `kyc_decided` notification. 409 if you are already class I, an application is
+        waiting, or the ID number already vouches for another customer (`id-number-in-use`;
+        nothing is recorded).""",
     ),
     kyc(
         "GET",
@@ -61,7 +64,8 @@ ROUTES = (
         problems=(401, 403, 404, 409, 422),
         doc="""Approve or refuse a pending KYC upgrade application, with a reason
         (compliance role). An approval makes the customer class I at once; either way the
-        customer is notified. 409 if the application was already decided.""",
+        customer is notified. 409 if the application was already decided, or if its ID
+        number meanwhile vouches for another customer (`id-number-in-use`: refuse it).""",
     ),
 )
 

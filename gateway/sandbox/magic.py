@@ -421,10 +421,30 @@ MAGIC_VALUES: tuple[MagicValue, ...] = (
     ),
     MagicValue(
         "KYC",
-        "`face_match_score` 0.9 or more / below 0.9 (e.g. `11010519491231002X`, GB 11643's own example number)",
+        "`face_match_score` 0.9 or more / below 0.9, with the customer's registered name as `legal_name` (e.g. "
+        "`11010519491231002X`, GB 11643's own example number)",
         "approved at once by the sandbox rule (class I, its limits for the next payment) / `pending` in the "
         "compliance queue `GET /v1/admin/kyc/applications?status=pending` until an officer decides it",
         "`services/accounts/kyc_rules.py` (`AUTO_APPROVE_SCORE`, `decide`)",
+    ),
+    MagicValue(
+        "KYC",
+        "a `legal_name` other than the customer's registered name (compared without case, spaces or full-width "
+        "forms: `\uff37\uff21\uff2e\uff27\u3000fang` is `Wang Fang`)",
+        "`pending` with `reason: legal_name_mismatch` whatever the face match, in the compliance queue until an "
+        "officer decides it",
+        "`services/accounts/kyc_rules.py` (`same_name`, `decide`)",
+    ),
+    MagicValue(
+        "KYC",
+        "an ID number an approved application already bound to another customer (e.g. `11010519491231002X` once "
+        "one customer was approved with it)",
+        "`409 id-number-in-use`, nothing recorded: one number vouches for one customer. A refused or waiting "
+        "application binds nothing, so its customer may apply again with the same number; an officer's approval "
+        "of a number bound meanwhile is the same 409. `POST /v1/sandbox/reset` frees every number. Give each test "
+        "customer its own valid number, e.g. `110105198001010016`, `110105199002150023`, `440305198511200036`, "
+        "`310115199207030041`",
+        "`services/accounts/kyc.py`, `services/accounts/kyc_rules.py` (`IdNumberInUse`)",
     ),
     MagicValue(
         "devices",

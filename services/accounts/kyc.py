@@ -3,15 +3,23 @@ sandbox rule (services/accounts/kyc_rules.py) approves or refuses at once, or th
 application waits for a compliance officer. An approval changes the customer's class in
 the same transaction, so the next reservation sees the new limits. Each decision is
 announced as `accounts.KycApplicationDecided` (payments keeps the class it gives for its
-per-payment limit) and recorded in the audit trail with the class before and after."""
+per-payment limit) and recorded in the audit trail with the class before and after.
+
+One resident ID number vouches for one customer: an approval binds the number's keyed
+digest to the customer (a unique column), and an application or approval with a number
+bound to someone else is `409 id-number-in-use`. The key is derived from accounts' own
+private key (shared/keys.py, `Keyring.derive`), so neither the number nor the key is
+stored. A legal name that is not the customer's registered name is never approved by the
+sandbox rule: it waits for a compliance officer."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from services.accounts import domain, kyc_rules, store
 from services.accounts.deps import ContextDep, RuntimeDep
@@ -38,9 +46,17 @@ ERROR_STATUSES: dict[type[DomainError], int] = {
     kyc_rules.KycNotAllowed: 409,
     kyc_rules.ApplicationPending: 409,
     kyc_rules.ApplicationDecided: 409,
+    kyc_rules.IdNumberInUse: 409,
 }
 TARGET_CLASS = "I"
 QUEUE_LIMIT = 200
+# What accounts' key pair derives the ID-number digest key for (Keyring.derive).
+ID_NUMBER_KEY_PURPOSE = "kyc-id-number-digest"
+UPGRADE_CONFLICT: dict[str, Any] = {
+    **PROBLEM,
+    "description": "Already class I (`kyc-not-allowed`), an application waiting (`kyc-application-pending`), or "
+    "the ID number already vouches for another customer (`id-number-in-use`)",
+}
 
 
 def public(row: store.KycApplication) -> KycApplicationPublic:
@@ -60,12 +76,37 @@ def public(row: store.KycApplication) -> KycApplicationPublic:
     )
 
 
-def _settle(ctx: Context, uow: UnitOfWork, app: store.KycApplication, customer: store.Customer, officer: str) -> None:
-    """Record a decided application: an approval moves the customer to its class; either
-    way the decision is announced and goes in the audit trail."""
+async def _bound_to(uow: UnitOfWork, digest: str | None) -> str | None:
+    """The customer the number with this digest vouches for, if any."""
+    if digest is None:
+        return None
+    return await uow.session.scalar(select(store.Customer.id).where(store.Customer.id_number_digest == digest))
+
+
+async def _bind(uow: UnitOfWork, customer: store.Customer, digest: str | None) -> None:
+    """Bind the number to the customer. The unique column is what holds under concurrency:
+    on SQLite the writer's BEGIN IMMEDIATE already serialises the check before it, on
+    PostgreSQL the second of two concurrent binds waits for the first and fails here."""
+    if digest is None:  # an application from before digests were kept
+        return
+    customer.id_number_digest = digest
+    try:
+        await uow.session.flush()
+    except IntegrityError as error:
+        if "id_number_digest" not in str(error.orig):
+            raise
+        raise kyc_rules.IdNumberInUse("this ID number already vouches for another customer's KYC class") from None
+
+
+async def _settle(
+    ctx: Context, uow: UnitOfWork, app: store.KycApplication, customer: store.Customer, officer: str
+) -> None:
+    """Record a decided application: an approval binds the ID number to the customer and
+    moves it to its class; either way the decision is announced and goes in the audit trail."""
     app.decided_by, app.decided_at = officer, ctx.clock.now()
     before = {"kyc_class": customer.kyc_class}
     if app.status == kyc_rules.Status.APPROVED:
+        await _bind(uow, customer, app.id_number_digest)
         customer.kyc_class = app.to_class
     uow.audit(
         at=app.decided_at,
@@ -100,21 +141,29 @@ async def _pending(uow: UnitOfWork, customer_id: str) -> bool:
 
 
 async def submit_application(
-    ctx: Context, uow: UnitOfWork, customer_id: str, body: KycUpgradeCreate
+    ctx: Context, uow: UnitOfWork, customer_id: str, body: KycUpgradeCreate, id_number_key: bytes
 ) -> store.KycApplication:
     """Check the identity details, record the application and let the sandbox rule decide
-    it at once where it can."""
+    it at once where it can. A number bound to another customer changes nothing."""
     id_number = kyc_rules.check_id_number(body.id_number, ctx.clock.bank_day())
+    digest = id_number.digest(id_number_key)
     customer = await uow.session.get(store.Customer, customer_id, with_for_update=True)
     if customer is None:
         raise kyc_rules.KycNotAllowed("the customer has no profile in accounts")
     kyc_rules.check_can_apply(customer.kyc_class, await _pending(uow, customer_id))
-    decision = kyc_rules.decide(id_number, body.face_match_score, kyc_rules.AUTO_APPROVE_SCORE)
+    kyc_rules.check_id_number_free(await _bound_to(uow, digest), customer_id)
+    decision = kyc_rules.decide(
+        id_number,
+        body.face_match_score,
+        kyc_rules.AUTO_APPROVE_SCORE,
+        name_matches=kyc_rules.same_name(body.legal_name, customer.name),
+    )
     app = store.KycApplication(
         id=str(uuid.uuid4()),
         customer_id=customer_id,
         legal_name=body.legal_name.strip(),
         id_number_masked=id_number.masked,
+        id_number_digest=digest,
         face_match_score=body.face_match_score,
         from_class=customer.kyc_class,
         to_class=TARGET_CLASS,
@@ -124,7 +173,7 @@ async def submit_application(
     )
     uow.session.add(app)
     if decision.status != kyc_rules.Status.PENDING:
-        _settle(ctx, uow, app, customer, "system:kyc-sandbox-rule")
+        await _settle(ctx, uow, app, customer, "system:kyc-sandbox-rule")
     return app
 
 
@@ -141,9 +190,11 @@ async def decide_application(
     if customer is None:
         raise not_found("customer", app.customer_id)
     approved = body.decision == "approve"
+    if approved:
+        kyc_rules.check_id_number_free(await _bound_to(uow, app.id_number_digest), customer.id)
     app.status = (kyc_rules.Status.APPROVED if approved else kyc_rules.Status.REFUSED).value
     app.reason = body.reason.strip()
-    _settle(ctx, uow, app, customer, officer)
+    await _settle(ctx, uow, app, customer, officer)
     return app
 
 
@@ -151,16 +202,19 @@ async def decide_application(
     "/v1/me/kyc/upgrade",
     status_code=201,
     response_model=KycApplicationPublic,
-    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses={404: PROBLEM, 409: UPGRADE_CONFLICT, 422: PROBLEM},
     summary="Apply for KYC class I",
 )
 async def apply_for_upgrade(
     body: KycUpgradeCreate, principal: CurrentCustomer, runtime: RuntimeDep, ctx: ContextDep
 ) -> KycApplicationPublic:
-    """Submit identity details to move up to class I (409 if already class I or an
-    application is waiting)."""
+    """Submit identity details to move up to class I. A legal name other than your
+    registered name waits for a compliance officer (`reason: legal_name_mismatch`). 409 if
+    already class I, an application is waiting, or the ID number already vouches for
+    another customer (`id-number-in-use`)."""
+    key = runtime.keys.derive(ID_NUMBER_KEY_PURPOSE)
     async with runtime.unit_of_work() as uow:
-        app = await submit_application(ctx, uow, principal.customer_id, body)
+        app = await submit_application(ctx, uow, principal.customer_id, body, key)
     return public(app)
 
 
@@ -216,7 +270,9 @@ async def list_applications(
 async def decide(
     application_id: str, body: KycDecisionCreate, officer: ComplianceOfficer, runtime: RuntimeDep, ctx: ContextDep
 ) -> KycApplicationPublic:
-    """Approve (the customer becomes class I at once) or refuse a pending application."""
+    """Approve (the customer becomes class I at once) or refuse a pending application. 409 if
+    it was already decided, or, on approval, if its ID number meanwhile vouches for another
+    customer (`id-number-in-use`: refuse it)."""
     async with runtime.unit_of_work() as uow:
         app = await decide_application(ctx, uow, application_id, body, audit.actor_of(officer))
     return public(app)

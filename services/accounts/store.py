@@ -60,6 +60,9 @@ class Customer(Base):
     name: Mapped[str] = mapped_column(String(100))
     kyc_class: Mapped[str] = mapped_column(String(3))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The keyed digest of the resident ID number an approved KYC upgrade bound to this
+    # customer (services/accounts/kyc.py): unique, so one number vouches for one customer.
+    id_number_digest: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
 
 
 class Account(Base):
@@ -114,6 +117,9 @@ class KycApplication(Base):
     customer_id: Mapped[str] = mapped_column(ForeignKey("customer.id"), index=True)
     legal_name: Mapped[str] = mapped_column(String(100))
     id_number_masked: Mapped[str] = mapped_column(String(18))
+    # Keyed digest of the number, bound to the customer on approval (None: before revision
+    # eb88cb3d5a74, when it was not kept).
+    id_number_digest: Mapped[str | None] = mapped_column(String(64), default=None)
     face_match_score: Mapped[float] = mapped_column(Float)
     from_class: Mapped[str] = mapped_column(String(3))
     to_class: Mapped[str] = mapped_column(String(3))

@@ -1,20 +1,23 @@
 """KYC upgrade from the phone: class II to class I by the sandbox rule or a compliance
-officer, the limits changing for the very next payment, the magic refusal, bad ID numbers."""
+officer, the limits changing for the very next payment, the magic refusal, bad ID numbers,
+one ID number for one customer, a legal name other than the registered one referred."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from services.accounts.kyc_rules import check_character
 from tests.e2e.phone import Phone, eventually, register_and_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("ledger_balanced")]
 
-VALID_ID = "11010519491231002X"  # GB 11643's own example
 MAGIC_REFUSED_ID = "110101199003079999"
+REGISTERED_NAME = "Test Customer"  # register_and_login's
 
 
 async def funded(client: httpx.AsyncClient, amount: str) -> tuple[Phone, dict[str, Any]]:
@@ -45,8 +48,16 @@ async def notified(phone: Phone, kind: str) -> dict[str, Any]:
     return await eventually(found)
 
 
-def application(id_number: str = VALID_ID, score: float = 0.95) -> dict[str, Any]:
-    return {"legal_name": "Wang Fang", "id_number": id_number, "face_match_score": score}
+def new_id_number() -> str:
+    """A valid GB 11643 number no other test uses: one number vouches for one customer."""
+    entropy = uuid.uuid4().int
+    born = date(1950, 1, 1) + timedelta(days=entropy % 18_000)
+    first17 = f"110105{born:%Y%m%d}{entropy // 18_000 % 1000:03d}"
+    return first17 + check_character(first17)
+
+
+def application(id_number: str, score: float = 0.95, legal_name: str = REGISTERED_NAME) -> dict[str, Any]:
+    return {"legal_name": legal_name, "id_number": id_number, "face_match_score": score}
 
 
 async def test_an_approved_upgrade_lets_the_next_payment_through(gateway: httpx.AsyncClient) -> None:
@@ -57,9 +68,11 @@ async def test_an_approved_upgrade_lets_the_next_payment_through(gateway: httpx.
     before = (await payer.get("/v1/me/kyc")).json()
     assert before["kyc_class"] == "II" and before["limits"]["per_payment_minor"] == 10_000_00
 
-    r = await payer.post("/v1/me/kyc/upgrade", json=application())
+    number = new_id_number()
+    r = await payer.post("/v1/me/kyc/upgrade", json=application(number))
     assert r.status_code == 201, r.text
-    assert (r.json()["status"], r.json()["to_class"], r.json()["id_number"]) == ("approved", "I", "110105********002X")
+    masked = f"{number[:6]}********{number[-4:]}"
+    assert (r.json()["status"], r.json()["to_class"], r.json()["id_number"]) == ("approved", "I", masked)
 
     # payments learns the class from accounts.KycApplicationDecided: once /v1/me/kyc shows
     # the class I per-payment limit, payments checks payments against it.
@@ -77,7 +90,7 @@ async def test_an_approved_upgrade_lets_the_next_payment_through(gateway: httpx.
     assert shown["application"]["status"] == "approved"
     note = await notified(payer, "kyc_decided")
     assert note["data"]["status"] == "approved"
-    again = await payer.post("/v1/me/kyc/upgrade", json=application())
+    again = await payer.post("/v1/me/kyc/upgrade", json=application(number))
     assert again.status_code == 409, again.text
 
 
@@ -94,10 +107,11 @@ async def test_a_low_face_match_waits_for_a_compliance_officer(
     gateway: httpx.AsyncClient, operator_headers: dict[str, str]
 ) -> None:
     phone = await register_and_login(gateway)
-    r = await phone.post("/v1/me/kyc/upgrade", json=application(score=0.5))
+    number = new_id_number()
+    r = await phone.post("/v1/me/kyc/upgrade", json=application(number, score=0.5))
     assert r.status_code == 201 and r.json()["status"] == "pending", r.text
     app_id = r.json()["id"]
-    assert (await phone.post("/v1/me/kyc/upgrade", json=application())).status_code == 409
+    assert (await phone.post("/v1/me/kyc/upgrade", json=application(number))).status_code == 409
     assert (await phone.get("/v1/admin/kyc/applications")).status_code == 403
 
     queue = await gateway.get("/v1/admin/kyc/applications", params={"status": "pending"}, headers=operator_headers)
@@ -117,6 +131,35 @@ async def test_a_low_face_match_waits_for_a_compliance_officer(
     assert (entry["service"], entry["subject_id"]) == ("accounts", app_id)
     assert entry["actor"].startswith("operator:")
     assert (entry["before"], entry["after"]["kyc_class"]) == ({"kyc_class": "II"}, "I")
+
+
+async def test_an_id_number_lifts_one_customer_only(gateway: httpx.AsyncClient) -> None:
+    number = new_id_number()
+    first = await register_and_login(gateway, name="Wang Fang")
+    r = await first.post("/v1/me/kyc/upgrade", json=application(number, 0.97, "Wang Fang"))
+    assert (r.status_code, r.json()["status"]) == (201, "approved"), r.text
+
+    second = await register_and_login(gateway, name="Qian Victim")
+    r = await second.post("/v1/me/kyc/upgrade", json=application(number, 0.97, "Qian Victim"))
+
+    assert r.status_code == 409, r.text
+    assert r.json()["type"].endswith("/id-number-in-use"), r.text
+    shown = (await second.get("/v1/me/kyc")).json()
+    assert (shown["kyc_class"], shown["application"]) == ("II", None)
+
+
+async def test_a_legal_name_other_than_the_registered_one_waits_for_an_officer(
+    gateway: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    phone = await register_and_login(gateway, name="Zhao Attacker")
+
+    r = await phone.post("/v1/me/kyc/upgrade", json=application(new_id_number(), 0.97, "Wang Fang"))
+
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["reason"]) == ("pending", "legal_name_mismatch")
+    assert (await phone.get("/v1/me/kyc")).json()["kyc_class"] == "II"
+    queue = await gateway.get("/v1/admin/kyc/applications", params={"status": "pending"}, headers=operator_headers)
+    assert r.json()["id"] in [a["id"] for a in queue.json()["items"]]
 
 
 @pytest.mark.parametrize(

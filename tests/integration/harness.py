@@ -347,12 +347,12 @@ class Bank:
     def customer_headers(self, customer_id: str) -> dict[str, str]:
         return _bearer(self.tokens.issue(customer_id, ["customer"]))
 
-    async def new_customer(self, kyc_class: str = "I") -> Customer:
+    async def new_customer(self, kyc_class: str = "I", *, name: str = "Test Customer") -> Customer:
         customer_id = str(uuid.uuid4())
         phone = f"+861{uuid.uuid4().int % 10**10:010d}"
         r = await self.http.post(
             "/internal/customers",
-            json={"customer_id": customer_id, "phone": phone, "name": "Test Customer", "kyc_class": kyc_class},
+            json={"customer_id": customer_id, "phone": phone, "name": name, "kyc_class": kyc_class},
             headers=self.service_headers,
         )
         assert r.status_code == 201, r.text

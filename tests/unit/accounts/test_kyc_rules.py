@@ -10,13 +10,16 @@ from services.accounts.kyc_rules import (
     AUTO_APPROVE_SCORE,
     MAGIC_REFUSED_ID,
     ApplicationPending,
+    IdNumberInUse,
     InvalidIdNumber,
     KycNotAllowed,
     Status,
     check_can_apply,
     check_character,
     check_id_number,
+    check_id_number_free,
     decide,
+    same_name,
 )
 
 TODAY = date(2026, 12, 1)
@@ -88,3 +91,52 @@ def test_only_a_customer_below_class_i_without_a_waiting_application_may_apply()
         check_can_apply("I", pending=False)
     with pytest.raises(ApplicationPending):
         check_can_apply("II", pending=True)
+
+
+@pytest.mark.parametrize(
+    ("legal", "registered"),
+    [
+        ("Wang Fang", "Wang Fang"),
+        ("wang fang", "WANG FANG"),  # case
+        ("  Wang   Fang ", "WangFang"),  # spaces
+        ("\uff37\uff41\uff4e\uff47\u3000\uff26\uff41\uff4e\uff47", "Wang Fang"),  # full-width letters and space
+        ("\u738b \u82b3", "\u738b\u82b3"),  # 王 芳: a space between the characters
+    ],
+)
+def test_a_legal_name_matches_the_registered_name_whatever_its_case_spaces_and_width(
+    legal: str, registered: str
+) -> None:
+    assert same_name(legal, registered)
+
+
+@pytest.mark.parametrize(
+    ("legal", "registered"), [("Wang Fang", "Zhao Attacker"), ("Wang Fang", "Wang Fan"), ("\u738b\u82b3", "Wang Fang")]
+)
+def test_a_different_legal_name_does_not_match(legal: str, registered: str) -> None:
+    assert not same_name(legal, registered)
+
+
+def test_a_legal_name_mismatch_waits_for_an_officer_whatever_the_face_match() -> None:
+    decision = decide(check_id_number("110101199003074477", TODAY), 1.0, 0.9, name_matches=False)
+    assert (decision.status, decision.reason) == (Status.PENDING, "legal_name_mismatch")
+
+
+def test_the_magic_number_is_refused_even_under_another_name() -> None:
+    decision = decide(check_id_number(MAGIC_REFUSED_ID, TODAY), 1.0, 0.9, name_matches=False)
+    assert decision.status is Status.REFUSED
+
+
+def test_the_digest_is_keyed_and_ignores_how_the_number_was_typed() -> None:
+    key, other_key = b"k" * 32, b"o" * 32
+    typed = check_id_number(" 11010519491231002x", TODAY).digest(key)
+    assert typed == check_id_number("11010519491231002X", TODAY).digest(key)
+    assert typed != check_id_number("11010519491231002X", TODAY).digest(other_key)
+    assert "11010519491231002X" not in typed and len(typed) == 64
+
+
+def test_a_number_vouches_for_one_customer() -> None:
+    check_id_number_free(None, "a")
+    check_id_number_free("a", "a")  # the same customer applying again
+    with pytest.raises(IdNumberInUse) as refused:
+        check_id_number_free("a", "b")
+    assert refused.value.code == "id-number-in-use"
