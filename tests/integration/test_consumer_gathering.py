@@ -179,14 +179,22 @@ async def test_a_sandbox_reset_forgets_what_was_gathered_as_done(
     """A reset empties the tables the gathered facts were for: they are dropped, and their
     offsets committed with the next, so no restart applies them to the new tables."""
     async with pair(db, broker, tmp_path, gather_s=600.0, max_batch=2) as p:
-        await p.send()
-        p.carrier.drop_gathered(done=True)  # what Runtime.reset does to each member
-        await p.send()
-        await p.send()
-        await until(lambda: len(p.holds) == 2)
-        assert p.holds == ["h-2", "h-3"] and p.transactions == [2]
 
         async def committed() -> bool:
             return await p.committed_lag() == 0
 
-        await eventually(committed)
+        await p.send()
+        await p.send()
+        await until(lambda: len(p.holds) == 2)
+        await eventually(committed)  # the group has an offset: 2
+        await p.send()
+        assert await p.committed_lag() == 1  # gathered, not applied
+        p.carrier.drop_gathered(done=True)  # what Runtime.reset does to each member
+        p.carrier.wake()  # the member's rest commits what is done
+        await asyncio.sleep(1.0)  # its commit interval is 0.2 s
+        assert await committed()  # the dropped record's offset, with nothing applied
+        assert p.holds == ["h-1", "h-2"] and p.transactions == [2]
+        await p.send()
+        await p.send()
+        await until(lambda: len(p.holds) == 4)
+        assert p.holds == ["h-1", "h-2", "h-4", "h-5"] and p.transactions == [2, 2]
