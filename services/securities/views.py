@@ -32,9 +32,7 @@ def percent(part: int, whole: int) -> str:
     """`part` of `whole` in percent to two places, rounded half away from zero as money is
     (a quote's change, a position's unrealised P&L): -0.7576% reads -0.76, not -0.75
     (alerts compare thresholds with the change truncated, domain.change_bp). 0.00 of nothing."""
-    hundredths = domain.div_half_up(part * 10_000, whole) if whole else 0
-    sign = "-" if hundredths < 0 else ""
-    return f"{sign}{abs(hundredths) // 100}.{abs(hundredths) % 100:02d}"
+    return format_minor(domain.div_half_up(part * 10_000, whole) if whole else 0)  # hundredths, as fen
 
 
 def quote_public(q: domain.Quote, market_open: bool) -> QuotePublic:
